@@ -1,0 +1,225 @@
+import { z } from "zod";
+import { BBB_LINES, SERVER_PRESETS, type HostPreset } from "./presets";
+import { campusSchema, type CampusConfig, type HostConfig } from "./schema";
+
+/** One problem in a stack's configuration: where it is and what was expected. */
+export interface ConfigProblem {
+  path: string;
+  message: string;
+}
+
+/** Thrown before any resource is registered; carries every problem found, not just the first. */
+export class CampusConfigError extends Error {
+  constructor(readonly problems: ConfigProblem[]) {
+    super(`invalid campus configuration (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n${problems.map((p) => `  - ${p.path}: ${p.message}`).join("\n")}`);
+    this.name = "CampusConfigError";
+  }
+}
+
+/** Which secret config keys are set (their values are never needed to validate). */
+export interface SecretPresence {
+  sshPrivateKey: boolean;
+  turnSecret: boolean;
+  dnsCredentials: boolean;
+}
+
+export interface HostSpec {
+  cores: number;
+  ramGb: number;
+  bandwidthMbps?: number;
+}
+
+export interface ResolvedHost {
+  role: "front" | "node";
+  name: string;
+  fqdn: string;
+  /** The FQDN relative to the DNS zone, as OVH zone records want it. */
+  subdomain: string;
+  /** Where the host runs: OVH datacenter, Public Cloud region (lowercase) or a school's own label. */
+  datacenter: string;
+  config: HostConfig;
+  preset?: HostPreset;
+  spec?: HostSpec;
+  /** Scalelite fields, nodes only. */
+  loadMultiplier: number;
+  tag: string;
+}
+
+export interface Campus {
+  config: CampusConfig;
+  front: ResolvedHost;
+  nodes: ResolvedHost[];
+  presets: Record<string, HostPreset>;
+  installerBranch: string;
+  ubuntuRelease: string;
+}
+
+const SECRET_KEYS: Record<keyof SecretPresence, string> = {
+  sshPrivateKey: "bbb-ovh:sshPrivateKey",
+  turnSecret: "bbb-ovh:turnSecret",
+  dnsCredentials: "bbb-ovh:dnsCredentials",
+};
+
+function pathOf(path: ReadonlyArray<PropertyKey>): string {
+  return path.reduce<string>((acc, part) => (typeof part === "number" ? `${acc}[${part}]` : `${acc}.${String(part)}`), "campus");
+}
+
+function describeIssue(issue: z.core.$ZodIssue): string {
+  if (issue.code === "unrecognized_keys") return `unknown key${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `'${k}'`).join(", ")}`;
+  if (issue.code === "invalid_type" && issue.input === undefined) return `is required (${issue.expected})`;
+  if (issue.code === "invalid_type") return `expected ${issue.expected}, got ${describeValue(issue.input)}`;
+  if (issue.code === "invalid_value") return `expected one of ${issue.values.map(String).join(", ")}`;
+  return issue.message;
+}
+
+function describeValue(v: unknown): string {
+  if (v === null) return "null";
+  if (Array.isArray(v)) return "array";
+  return typeof v;
+}
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+const str = (v: unknown): string | undefined => (typeof v === "string" ? v : undefined);
+
+/**
+ * Rules that span several fields. They read the raw input defensively so that they still report
+ * alongside structural errors: a user fixing a stack file sees everything in one pass.
+ */
+function crossFieldProblems(raw: unknown, secrets: SecretPresence): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  if (!isRecord(raw)) return problems;
+  const zone = isRecord(raw.dns) ? str(raw.dns.zone) : undefined;
+  const presets = { ...SERVER_PRESETS, ...(isRecord(raw.presets) ? (raw.presets as Record<string, HostPreset>) : {}) };
+  const hosts: Array<[string, unknown]> = [["campus.front", raw.front]];
+  if (Array.isArray(raw.nodes)) raw.nodes.forEach((n, i) => hosts.push([`campus.nodes[${i}]`, n]));
+
+  const seenNames = new Map<string, string>();
+  const seenFqdns = new Map<string, string>();
+  for (const [path, host] of hosts) {
+    if (!isRecord(host)) continue;
+    const hostName = str(host.name);
+    if (hostName !== undefined) {
+      const first = seenNames.get(hostName);
+      if (first) problems.push({ path: `${path}.name`, message: `duplicate host name '${hostName}' (also ${first}.name); names must be unique` });
+      else seenNames.set(hostName, path);
+    }
+    const hostFqdn = str(host.fqdn);
+    if (hostFqdn !== undefined) {
+      const first = seenFqdns.get(hostFqdn);
+      if (first) problems.push({ path: `${path}.fqdn`, message: `duplicate FQDN '${hostFqdn}' (also ${first}.fqdn); FQDNs must be unique` });
+      else seenFqdns.set(hostFqdn, path);
+      if (zone && !(hostFqdn.endsWith(`.${zone}`) && hostFqdn.length > zone.length + 1)) {
+        problems.push({ path: `${path}.fqdn`, message: `'${hostFqdn}' is not inside the DNS zone '${zone}'; expected a name ending in .${zone}` });
+      }
+    }
+    problems.push(...hostModelProblems(path, host, presets));
+  }
+  if (zone && isRecord(raw.turn) && raw.turn.mode === "external" && !secrets.turnSecret) {
+    problems.push({ path: SECRET_KEYS.turnSecret, message: "is required when campus.turn.mode is external (pulumi config set --secret turnSecret ...)" });
+  }
+  if (isRecord(raw.certificates) && raw.certificates.challenge === "dns-01" && !secrets.dnsCredentials) {
+    problems.push({ path: SECRET_KEYS.dnsCredentials, message: "is required for DNS-01 certificates: a secret object {endpoint, applicationKey, applicationSecret, consumerKey}" });
+  }
+  const kinds = hosts.map(([, h]) => (isRecord(h) ? h.kind : undefined));
+  if (kinds.includes("existing") && !secrets.sshPrivateKey) {
+    problems.push({ path: SECRET_KEYS.sshPrivateKey, message: "is required when a host is of kind existing: the private key that host already trusts (pulumi config set --secret sshPrivateKey < key)" });
+  }
+  if (kinds.includes("publicCloud") && !isRecord(raw.publicCloud)) {
+    problems.push({ path: "campus.publicCloud", message: "is required when a host is of kind publicCloud: {projectId}" });
+  }
+  if (isRecord(raw.moodle) && raw.moodle.acceptDpa === true && !isRecord(raw.moodle.ssh)) {
+    problems.push({ path: "campus.moodle.acceptDpa", message: "needs campus.moodle.ssh: the setting is applied on the Moodle host" });
+  }
+  return problems;
+}
+
+function hostModelProblems(path: string, host: Record<string, unknown>, presets: Record<string, HostPreset>): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const known = (kind: HostPreset["kind"]) => Object.keys(presets).filter((k) => presets[k]?.kind === kind).join(", ");
+  if (host.kind === "dedicated") {
+    const chosen = ["model", "planCode", "serviceName"].filter((k) => host[k] !== undefined);
+    if (chosen.length === 0) problems.push({ path, message: "a dedicated host needs model (a preset), planCode (to order) or serviceName (to adopt a server you own)" });
+    if (host.model !== undefined && host.planCode !== undefined) problems.push({ path: `${path}.planCode`, message: "give model or planCode, not both" });
+    const model = str(host.model);
+    if (model !== undefined && presets[model]?.kind !== "dedicated") {
+      problems.push({ path: `${path}.model`, message: `unknown dedicated model '${model}'; expected one of ${known("dedicated")} or an entry under campus.presets` });
+    }
+  }
+  if (host.kind === "publicCloud") {
+    const flavor = str(host.flavor) ?? "c2-60";
+    if (!Object.values(presets).some((p) => p.kind === "publicCloud" && p.flavor === flavor)) {
+      problems.push({ path: `${path}.flavor`, message: `unknown flavor '${flavor}'; expected one of ${known("publicCloud")} or an entry under campus.presets` });
+    }
+  }
+  return problems;
+}
+
+function resolveHost(role: ResolvedHost["role"], host: HostConfig, campus: CampusConfig, presets: Record<string, HostPreset>): ResolvedHost {
+  let preset: HostPreset | undefined;
+  let spec: HostSpec | undefined;
+  let datacenter: string;
+  switch (host.kind) {
+    case "dedicated":
+      preset = host.model ? presets[host.model] : undefined;
+      datacenter = host.datacenter;
+      break;
+    case "publicCloud":
+      preset = Object.values(presets).find((p) => p.kind === "publicCloud" && p.flavor === host.flavor);
+      datacenter = host.region.toLowerCase();
+      break;
+    case "existing":
+      datacenter = host.location;
+      if (host.cores && host.ramGb) spec = { cores: host.cores, ramGb: host.ramGb };
+      break;
+  }
+  if (preset) spec = { cores: preset.cores, ramGb: preset.ramGb, bandwidthMbps: preset.bandwidthMbps };
+  const nodeFields = "loadMultiplier" in host ? host : undefined;
+  return {
+    role,
+    name: host.name,
+    fqdn: host.fqdn,
+    subdomain: host.fqdn.slice(0, -(campus.dns.zone.length + 1)),
+    datacenter,
+    config: host,
+    preset,
+    spec,
+    loadMultiplier: nodeFields?.loadMultiplier ?? 1,
+    tag: nodeFields?.tag ?? datacenter,
+  };
+}
+
+/**
+ * Validates a raw `bbb-ovh:campus` object and resolves presets and derived names.
+ * Pure: the Pulumi program and the offline plan both go through here before anything is created.
+ */
+export function parseCampus(raw: unknown, secrets: SecretPresence): Campus {
+  const parsed = campusSchema.safeParse(raw);
+  const problems: ConfigProblem[] = parsed.success ? [] : parsed.error.issues.map((i) => ({ path: pathOf(i.path), message: describeIssue(i) }));
+  problems.push(...crossFieldProblems(raw, secrets));
+  if (raw === undefined) problems.splice(0, problems.length, { path: "bbb-ovh:campus", message: "is required: the campus object of the stack file" });
+  if (!parsed.success || problems.length > 0) throw new CampusConfigError(dedupe(problems));
+
+  const config = parsed.data;
+  const presets = { ...SERVER_PRESETS, ...(config.presets as Record<string, HostPreset>) };
+  const line = BBB_LINES[config.bbbVersion];
+  return {
+    config,
+    front: resolveHost("front", config.front, config, presets),
+    nodes: config.nodes.map((n) => resolveHost("node", n, config, presets)),
+    presets,
+    installerBranch: line.installerBranch,
+    ubuntuRelease: line.ubuntu,
+  };
+}
+
+function dedupe(problems: ConfigProblem[]): ConfigProblem[] {
+  const seen = new Set<string>();
+  return problems.filter((p) => {
+    const key = `${p.path}\0${p.message}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+export const CONFIG_KEYS = { campus: "bbb-ovh:campus", ...SECRET_KEYS } as const;

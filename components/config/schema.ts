@@ -1,0 +1,159 @@
+import { isIP } from "node:net";
+import { z } from "zod";
+import { BBB_LINES } from "./presets";
+
+/** OVH dedicated-server datacenters (configuration label `dedicated_datacenter`). */
+export const DEDICATED_DATACENTERS = ["sbg", "rbx", "gra", "bhs", "waw", "lim", "eri", "fra", "sgp", "syd", "ynm", "vin", "hil"] as const;
+/** OVH subsidiaries that can order dedicated servers. */
+export const OVH_SUBSIDIARIES = ["FR", "GB", "DE", "ES", "IT", "PL", "PT", "NL", "IE", "FI", "CZ", "LT", "MA", "SN", "TN", "CA", "QC", "US", "WE", "WS", "ASIA", "AU", "SG", "IN"] as const;
+
+const hostLabel = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+const dnsName = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
+const sshPublicKey = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com) [A-Za-z0-9+/]+={0,3}( [^\n]*)?$/;
+
+/** Accepts `a.b.c.d/n` (n <= 32) and IPv6 `x::/n` (n <= 128). */
+export function isCidr(value: string): boolean {
+  const [addr, prefix, ...rest] = value.split("/");
+  if (rest.length > 0 || prefix === undefined || !/^\d{1,3}$/.test(prefix)) return false;
+  const family = isIP(addr);
+  return family !== 0 && Number(prefix) <= (family === 4 ? 32 : 128);
+}
+
+const name = z.string().regex(hostLabel, "expected a lowercase host label: letters, digits and '-', at most 63 characters");
+const fqdn = z.string().regex(dnsName, "expected a lowercase fully-qualified domain name such as bbb1.example.org");
+
+const dedicated = z.strictObject({
+  kind: z.literal("dedicated"),
+  model: z.string().optional(),
+  planCode: z.string().min(1).optional(),
+  serviceName: z.string().min(1).optional(),
+  subsidiary: z.enum(OVH_SUBSIDIARIES).default("FR"),
+  datacenter: z.enum(DEDICATED_DATACENTERS),
+});
+
+const publicCloud = z.strictObject({
+  kind: z.literal("publicCloud"),
+  region: z.string().regex(/^[A-Z]{2,4}[0-9]{0,2}(-[A-Z0-9-]+)?$/, "expected an OpenStack region such as SBG5 or GRA11"),
+  flavor: z.string().default("c2-60"),
+  image: z.string().min(1).optional(),
+});
+
+const existing = z.strictObject({
+  kind: z.literal("existing"),
+  ipv4: z.string().refine((v) => isIP(v) === 4, "expected an IPv4 address"),
+  ipv6: z.string().refine((v) => isIP(v) === 6, "expected an IPv6 address").optional(),
+  sshUser: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, "expected a Unix user name").default("root"),
+  sshPort: z.number().int().min(1).max(65535).default(22),
+  location: z.string().regex(hostLabel, "expected a short label such as campus-dc").default("onsite"),
+  cores: z.number().int().positive().optional(),
+  ramGb: z.number().positive().optional(),
+});
+
+const hostBase = { name, fqdn };
+const hostKinds = [dedicated, publicCloud, existing] as const;
+
+function hostOf<T extends z.ZodRawShape>(extra: T) {
+  return z.discriminatedUnion(
+    "kind",
+    hostKinds.map((k) => k.extend({ ...hostBase, ...extra })) as unknown as [typeof dedicated, typeof publicCloud, typeof existing],
+    { error: "expected kind to be one of dedicated, publicCloud, existing" },
+  );
+}
+
+const frontHost = hostOf({});
+const nodeHost = hostOf({
+  loadMultiplier: z.number().positive("expected a load multiplier greater than 0").max(100).default(1),
+  tag: z.string().regex(/^[a-zA-Z0-9_.-]+$/, "expected a Scalelite tag: letters, digits, '_', '.', '-'").optional(),
+});
+
+const presetOverride = z.union([
+  z.strictObject({
+    kind: z.literal("dedicated"),
+    planCode: z.string().min(1),
+    range: z.enum(["standard", "eco"]).default("standard"),
+    cores: z.number().int().positive(),
+    threads: z.number().int().positive(),
+    ramGb: z.number().positive(),
+    bandwidthMbps: z.number().positive(),
+    planOptions: z.array(z.string().min(1)).default([]),
+    source: z.string().min(1),
+    checked: z.string().min(1),
+  }),
+  z.strictObject({
+    kind: z.literal("publicCloud"),
+    flavor: z.string().min(1),
+    cores: z.number().int().positive(),
+    ramGb: z.number().positive(),
+    diskGb: z.number().positive(),
+    bandwidthMbps: z.number().positive(),
+    source: z.string().min(1),
+    checked: z.string().min(1),
+  }),
+]);
+
+export const campusSchema = z.strictObject({
+  id: name,
+  label: z.string().min(1).max(120),
+  dns: z.strictObject({
+    zone: fqdn,
+    ttl: z.number().int().min(60).max(86400).default(300),
+  }),
+  adminEmail: z.email("expected an email address for Let's Encrypt"),
+  sshPublicKeys: z.array(z.string().regex(sshPublicKey, "expected an OpenSSH public key line such as 'ssh-ed25519 AAAA... comment'")).min(1, "expected at least one SSH public key"),
+  adminCidrs: z.array(z.string().refine(isCidr, "expected a CIDR such as 203.0.113.0/24 or 2001:db8::/32")).min(1, "expected at least one admin CIDR allowed to SSH"),
+  bbbVersion: z.enum(Object.keys(BBB_LINES) as [keyof typeof BBB_LINES]).default("jammy-300"),
+  turn: z
+    .discriminatedUnion("mode", [
+      z.strictObject({ mode: z.literal("builtin") }),
+      z.strictObject({ mode: z.literal("external"), host: fqdn }),
+    ])
+    .default({ mode: "builtin" }),
+  recordings: z.boolean().default(true),
+  certificates: z.strictObject({ challenge: z.enum(["http-01", "dns-01"]).default("http-01") }).default({ challenge: "http-01" }),
+  scalelite: z
+    .strictObject({
+      tag: z.string().regex(/^v\d+\.\d+\.\d+$/, "expected a pinned Scalelite release such as v1.8.5 (never latest)").default("v1.8.5"),
+      pollIntervalSeconds: z.number().int().min(10).max(600).default(60),
+    })
+    .default({ tag: "v1.8.5", pollIntervalSeconds: 60 }),
+  expected: z.strictObject({
+    concurrentUsers: z.number().int().positive().max(100000),
+    classrooms: z.number().int().positive().max(10000),
+  }),
+  front: frontHost,
+  nodes: z.array(nodeHost).min(1, "expected at least one BigBlueButton node"),
+  moodle: z
+    .strictObject({
+      ssh: z
+        .strictObject({
+          host: z.union([fqdn, z.string().refine((v) => isIP(v) !== 0, "expected a host name or IP address")]),
+          user: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, "expected a Unix user name").default("root"),
+          port: z.number().int().min(1).max(65535).default(22),
+        })
+        .optional(),
+      dir: z.string().regex(/^\/[^\0]*$/, "expected an absolute path to the Moodle directory").default("/var/www/moodle"),
+      checksumAlgorithm: z.enum(["SHA1", "SHA256", "SHA512"]).default("SHA256"),
+      acceptDpa: z.boolean().default(false),
+    })
+    .optional(),
+  publicCloud: z
+    .strictObject({
+      projectId: z.string().regex(/^[0-9a-f]{32}$/, "expected the 32-character Public Cloud project id"),
+      authUrl: z.url().default("https://auth.cloud.ovh.net/v3/"),
+      userDomain: z.string().default("Default"),
+    })
+    .optional(),
+  presets: z.record(z.string().regex(/^[a-z0-9][a-z0-9.-]*$/, "expected a preset name"), presetOverride).default({}),
+  protection: z
+    .strictObject({
+      /** Off by default: `pulumi destroy` then terminates paid servers. */
+      allowTermination: z.boolean().default(false),
+    })
+    .default({ allowTermination: false }),
+});
+
+export type CampusInput = z.input<typeof campusSchema>;
+export type CampusConfig = z.output<typeof campusSchema>;
+export type FrontHostConfig = CampusConfig["front"];
+export type NodeHostConfig = CampusConfig["nodes"][number];
+export type HostConfig = FrontHostConfig | NodeHostConfig;

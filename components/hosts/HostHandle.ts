@@ -1,0 +1,21 @@
+import type * as pulumi from "@pulumi/pulumi";
+import type { types } from "@pulumi/command";
+import type { ResolvedHost } from "../config/campus";
+
+/**
+ * What every host component hands to the steps that run on it, whatever its kind
+ * (ordered dedicated server, Public Cloud instance, or a host the school already owns).
+ */
+export interface HostHandle {
+  /** The resolved config entry: name, fqdn, role, datacenter, spec. */
+  readonly host: ResolvedHost;
+  readonly ipv4: pulumi.Output<string>;
+  /** Empty string when the address is not known (OVH gives no IPv6 output for dedicated servers). */
+  readonly ipv6: pulumi.Output<string>;
+  /** SSH connection for @pulumi/command; the private key inside is a Pulumi secret. */
+  readonly connection: pulumi.Output<types.input.remote.ConnectionArgs>;
+  /** The SSH user; steps prefix `sudo -n` when it is not root. */
+  readonly sshUser: string;
+  /** Resources a first SSH step must wait for (the server, its OS install, its DNS records). */
+  readonly ready: pulumi.Resource[];
+}

@@ -1,0 +1,102 @@
+/**
+ * The contract between the Pulumi program and the shell under scripts/: which script each step runs
+ * and which inputs it reads. Inputs travel on the script's stdin as `KEY=VALUE` lines (one line each,
+ * keys [A-Z0-9_]; a key ending in `_B64` carries a base64 value for multi-line content), so that no
+ * value, secret or not, ever appears on a command line. `secret` inputs come from Pulumi secrets.
+ */
+export interface StepSpec {
+  /** File under scripts/. */
+  script: string;
+  /** What the step does, for the plan and for errors. */
+  summary: string;
+  required: readonly string[];
+  optional: readonly string[];
+  /** Inputs whose values are secrets. */
+  secret: readonly string[];
+}
+
+function step(script: string, summary: string, required: string[], optional: string[] = [], secret: string[] = []): StepSpec {
+  return { script, summary, required, optional, secret };
+}
+
+export const STEPS = {
+  hostPreflight: step(
+    "host-preflight.sh",
+    "check OS release, CPU, RAM, IPv6 and that the FQDN resolves to this host; changes nothing",
+    ["ROLE", "FQDN", "PUBLIC_IPV4", "UBUNTU_RELEASE", "MIN_CORES", "MIN_RAM_MB", "RECOMMENDED_CORES", "RECOMMENDED_RAM_MB", "REQUIRE_IPV6"],
+  ),
+  bbbInstall: step(
+    "bbb-node-install.sh",
+    "run the official bbb-install.sh of the pinned branch; TURN settings written from a file, never argv",
+    ["FQDN", "EMAIL", "BBB_VERSION", "INSTALLER_URL"],
+    ["TURN_HOST", "TURN_SECRET"],
+    ["TURN_SECRET"],
+  ),
+  bbbConfigure: step(
+    "bbb-node-configure.sh",
+    "set the node's shared secret and allowRevealOfBBBVersion=true, restart only when changed",
+    ["FQDN", "SHARED_SECRET"],
+    [],
+    ["SHARED_SECRET"],
+  ),
+  bbbRecordings: step(
+    "bbb-node-recordings.sh",
+    "scalelite-spool group, NFS mount of the front's recording share, post_publish script and scalelite.yml",
+    ["NFS_SERVER", "NFS_EXPORT", "MOUNT_POINT", "SCALELITE_YML_B64", "POST_PUBLISH_URL"],
+  ),
+  bbbHealth: step(
+    "bbb-node-health.sh",
+    "GET /bigbluebutton/api answers SUCCESS and a signed getMeetings with the node's secret succeeds",
+    ["FQDN", "SHARED_SECRET", "CHECKSUM_ALGORITHM"],
+    ["ATTEMPTS", "DELAY_SECONDS"],
+    ["SHARED_SECRET"],
+  ),
+  scaleliteDocker: step(
+    "scalelite-docker.sh",
+    "Docker engine from Ubuntu's packages, the scalelite network, PostgreSQL and Redis (persistent) under systemd",
+    ["POSTGRES_IMAGE", "REDIS_IMAGE", "POSTGRES_PASSWORD", "DATA_DIR"],
+    [],
+    ["POSTGRES_PASSWORD"],
+  ),
+  scaleliteCertificate: step(
+    "scalelite-certificate.sh",
+    "Let's Encrypt certificate by certbot (HTTP-01 or DNS-01 through the OVH API) with a renewal hook reloading nginx",
+    ["FQDN", "EMAIL", "CHALLENGE"],
+    ["DNS_CREDENTIALS_B64"],
+    ["DNS_CREDENTIALS_B64"],
+  ),
+  scaleliteNfs: step(
+    "scalelite-nfs.sh",
+    "recording directories (1000:2000, 0775) and their NFS export to the node addresses only",
+    ["RECORDING_DIR", "EXPORTS_B64"],
+  ),
+  scaleliteApp: step(
+    "scalelite-app.sh",
+    "/etc/default/scalelite (0600) and one systemd unit per Scalelite container under scalelite.target",
+    ["SCALELITE_TAG", "ENV_FILE_B64", "RECORDING_DIR"],
+    [],
+    ["ENV_FILE_B64"],
+  ),
+  scaleliteHealth: step(
+    "scalelite-health.sh",
+    "GET https://FQDN/health_check answers exactly 'success'",
+    ["FQDN"],
+    ["ATTEMPTS", "DELAY_SECONDS"],
+  ),
+  scaleliteRegister: step(
+    "scalelite-register.sh",
+    "servers:sync[-,MODE] with servers.yaml on stdin, poll now, check every node is enabled and online",
+    ["SERVERS_YAML_B64", "SYNC_MODE", "EXPECTED_IDS"],
+    ["ATTEMPTS", "DELAY_SECONDS"],
+    ["SERVERS_YAML_B64"],
+  ),
+  moodleConfigure: step(
+    "moodle-configure.sh",
+    "point mod_bigbluebuttonbn at Scalelite (cfg.php; the secret through stdin) and enable the module",
+    ["MOODLE_DIR", "SERVER_URL", "SHARED_SECRET", "CHECKSUM_ALGORITHM", "ACCEPT_DPA"],
+    ["PHP"],
+    ["SHARED_SECRET"],
+  ),
+} as const satisfies Record<string, StepSpec>;
+
+export type StepName = keyof typeof STEPS;
