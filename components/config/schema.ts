@@ -50,21 +50,18 @@ const existing = z.strictObject({
 });
 
 const hostBase = { name, fqdn };
-const hostKinds = [dedicated, publicCloud, existing] as const;
-
-function hostOf<T extends z.ZodRawShape>(extra: T) {
-  return z.discriminatedUnion(
-    "kind",
-    hostKinds.map((k) => k.extend({ ...hostBase, ...extra })) as unknown as [typeof dedicated, typeof publicCloud, typeof existing],
-    { error: "expected kind to be one of dedicated, publicCloud, existing" },
-  );
-}
-
-const frontHost = hostOf({});
-const nodeHost = hostOf({
+const nodeExtra = {
   loadMultiplier: z.number().positive("expected a load multiplier greater than 0").max(100).default(1),
   tag: z.string().regex(/^[a-zA-Z0-9_.-]+$/, "expected a Scalelite tag: letters, digits, '_', '.', '-'").optional(),
-});
+};
+const kindError = { error: "expected kind to be one of dedicated, publicCloud, existing" };
+
+const frontHost = z.discriminatedUnion("kind", [dedicated.extend(hostBase), publicCloud.extend(hostBase), existing.extend(hostBase)], kindError);
+const nodeHost = z.discriminatedUnion(
+  "kind",
+  [dedicated.extend({ ...hostBase, ...nodeExtra }), publicCloud.extend({ ...hostBase, ...nodeExtra }), existing.extend({ ...hostBase, ...nodeExtra })],
+  kindError,
+);
 
 const presetOverride = z.union([
   z.strictObject({
