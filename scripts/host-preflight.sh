@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# Checks that a host can take its role before anything is installed on it: Ubuntu release, x86_64,
+# CPU cores, RAM, a global IPv6 address and that its FQDN resolves to its public IPv4 (bbb-install no
+# longer checks that, and a wrong record only fails late, at Let's Encrypt). Reports every failed check
+# at once and changes nothing.
+set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+
+usage() {
+  echo "usage: host-preflight.sh < inputs   (ROLE FQDN PUBLIC_IPV4 UBUNTU_RELEASE MIN_CORES MIN_RAM_MB RECOMMENDED_CORES RECOMMENDED_RAM_MB REQUIRE_IPV6 as KEY=VALUE lines)"
+}
+
+FAILURES=()
+
+fail() {
+  FAILURES+=("$*")
+}
+
+# os_release_field KEY: the value of KEY in os-release, without quotes.
+os_release_field() {
+  local key="$1" file="$ROOT/etc/os-release" value
+  value="$(sed -n "s/^${key}=//p" "$file" 2>/dev/null | head -n 1)"
+  value="${value#\"}"
+  printf '%s' "${value%\"}"
+}
+
+check_os() {
+  local id version
+  id="$(os_release_field ID)"
+  version="$(os_release_field VERSION_ID)"
+  if [[ "$id" != "ubuntu" || "$version" != "$IN_UBUNTU_RELEASE" ]]; then
+    fail "OS is ${id:-unknown} ${version:-unknown}; the $IN_ROLE role needs Ubuntu $IN_UBUNTU_RELEASE"
+  else
+    log "OS: Ubuntu $version"
+  fi
+}
+
+check_arch() {
+  local arch
+  arch="$(uname -m)"
+  if [[ "$arch" != "x86_64" ]]; then
+    fail "architecture is $arch; BigBlueButton and Scalelite packages are built for x86_64 only"
+  fi
+}
+
+check_cores() {
+  local cores
+  cores="$(nproc)"
+  if ((cores < IN_MIN_CORES)); then
+    fail "$cores CPU cores; the $IN_ROLE role needs at least $IN_MIN_CORES"
+  elif ((cores < IN_RECOMMENDED_CORES)); then
+    warn "$cores CPU cores; $IN_RECOMMENDED_CORES are recommended for the $IN_ROLE role in production"
+  else
+    log "CPU: $cores cores"
+  fi
+}
+
+check_ram() {
+  local kb mb
+  kb="$(awk '$1 == "MemTotal:" { print $2 }' "$ROOT/proc/meminfo")"
+  mb=$((kb / 1024))
+  if ((mb < IN_MIN_RAM_MB)); then
+    fail "$mb MB of RAM; the $IN_ROLE role needs at least $IN_MIN_RAM_MB MB"
+  elif ((mb < IN_RECOMMENDED_RAM_MB)); then
+    warn "$mb MB of RAM; $IN_RECOMMENDED_RAM_MB MB are recommended for the $IN_ROLE role in production"
+  else
+    log "RAM: $mb MB"
+  fi
+}
+
+check_ipv6() {
+  [[ "$IN_REQUIRE_IPV6" == "1" ]] || return 0
+  if ip -6 addr show scope global | grep -q 'inet6 '; then
+    log "IPv6: global address present"
+  else
+    fail "no global IPv6 address; the $IN_ROLE role needs IPv6 (configure it on the host, then retry)"
+  fi
+}
+
+check_dns() {
+  local addresses
+  addresses="$(getent ahostsv4 "$IN_FQDN" | awk '{ print $1 }' | sort -u | paste -sd ' ' -)" || true
+  if [[ -z "$addresses" ]]; then
+    fail "$IN_FQDN does not resolve; create its A record pointing at $IN_PUBLIC_IPV4"
+  elif [[ "$addresses" != "$IN_PUBLIC_IPV4" ]]; then
+    fail "$IN_FQDN resolves to $addresses, not to this host's $IN_PUBLIC_IPV4; fix its A record (Let's Encrypt would fail)"
+  else
+    log "DNS: $IN_FQDN -> $IN_PUBLIC_IPV4"
+  fi
+}
+
+require_integers() {
+  local key var
+  for key in "$@"; do
+    var="IN_$key"
+    [[ "${!var}" =~ ^[0-9]+$ ]] || die "input $key must be a whole number"
+  done
+}
+
+main() {
+  if [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]]; then
+    usage
+    return 0
+  fi
+  read_inputs
+  require_inputs ROLE FQDN PUBLIC_IPV4 UBUNTU_RELEASE MIN_CORES MIN_RAM_MB RECOMMENDED_CORES RECOMMENDED_RAM_MB REQUIRE_IPV6
+  require_integers MIN_CORES MIN_RAM_MB RECOMMENDED_CORES RECOMMENDED_RAM_MB
+
+  check_os
+  check_arch
+  check_cores
+  check_ram
+  check_ipv6
+  check_dns
+
+  if ((${#FAILURES[@]} > 0)); then
+    local failure
+    for failure in "${FAILURES[@]}"; do
+      printf '%s: error: %s\n' "$STEP_NAME" "$failure" >&2
+    done
+    die "${#FAILURES[@]} check(s) failed for $IN_FQDN ($IN_ROLE); nothing was changed"
+  fi
+  log "$IN_FQDN is ready for the $IN_ROLE role"
+}
+
+main "$@"

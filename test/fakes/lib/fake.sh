@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Shared by the fakes in ../bin, which stand in for outside software on the test hosts. Sourced.
+#
+# A fake records each call (its argv, one line) in $BBB_OVH_ROOT/fake-calls.log, keeps its state under
+# $BBB_OVH_ROOT/fake-state/, and reads its knobs from the environment (set per test host) or, when a
+# test wants to change one between runs, from $BBB_OVH_ROOT/fake-state/knobs/<NAME>.
+
+FAKE_ROOT="${BBB_OVH_ROOT:?fakes only run on test hosts (BBB_OVH_ROOT is unset)}"
+FAKE_STATE="$FAKE_ROOT/fake-state"
+FAKE_NAME="$(basename "$0")"
+
+# fake_record ARG...: appends "<name> <argv, shell-quoted>" to fake-calls.log.
+fake_record() {
+  local line="$FAKE_NAME" arg
+  for arg in "$@"; do
+    line+=" $(printf '%q' "$arg")"
+  done
+  printf '%s\n' "$line" >>"$FAKE_ROOT/fake-calls.log"
+}
+
+# fake_knob NAME DEFAULT: the knob's value from the environment, else from fake-state/knobs, else DEFAULT.
+fake_knob() {
+  local name="$1" default="$2"
+  if [[ -n "${!name:-}" ]]; then
+    printf '%s' "${!name}"
+  elif [[ -f "$FAKE_STATE/knobs/$name" ]]; then
+    cat "$FAKE_STATE/knobs/$name"
+  else
+    printf '%s' "$default"
+  fi
+}
+
+# fake_fact NAME: a machine fact the test harness wrote (fake-state/NAME), without its newline.
+fake_fact() {
+  local file="$FAKE_STATE/$1"
+  [[ -f "$file" ]] || { printf '%s: fact %s was not set up by the test harness\n' "$FAKE_NAME" "$1" >&2; exit 97; }
+  cat "$file"
+}

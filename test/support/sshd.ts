@@ -1,0 +1,318 @@
+/**
+ * Real OpenSSH servers on loopback for the host-step tests.
+ *
+ * Each test host is one `sshd -D` on 127.0.0.1 with its own host key, client key and config. Its SSH
+ * sessions see BBB_OVH_ROOT=<the host's own filesystem area> and a PATH that starts with test/fakes/bin,
+ * so the scripts under scripts/ run exactly as on a real node, but write under that area and talk to
+ * fakes instead of the outside world. `runStep` does what the Pulumi Command resource does: copy
+ * scripts/ to the host, then run renderStepCommand(...) with renderStepStdin(...) on stdin.
+ */
+import { spawn, type ChildProcess, execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { NodeSSH } from "node-ssh";
+import type { StepName } from "../../components/remote/catalogue";
+import { renderStepCommand, renderStepStdin, type StepInputs } from "../../components/remote/invocation";
+
+const REPO = path.resolve(__dirname, "../..");
+export const SCRIPTS_DIR = path.join(REPO, "scripts");
+export const FAKE_BIN = path.join(REPO, "test/fakes/bin");
+const SSHD = "/usr/sbin/sshd";
+const SYSTEM_PATH = "/usr/sbin:/usr/bin:/sbin:/bin";
+const STARTUP_TIMEOUT_MS = 5000;
+
+/** What the fakes report about the machine (the harness writes these under the host's root). */
+export interface HostFacts {
+  /** ID and VERSION_ID of $ROOT/etc/os-release. */
+  osId: string;
+  osVersion: string;
+  /** What the fake `uname -m` prints. */
+  arch: string;
+  /** What the fake `nproc` prints. */
+  cores: number;
+  /** MemTotal of $ROOT/proc/meminfo, in MiB. */
+  ramMb: number;
+  /** Global IPv6 addresses the fake `ip -6 addr show scope global` lists; none when empty. */
+  ipv6: string[];
+  /** The fake DNS table read by the fake `getent`: name -> IPv4. */
+  dns: Record<string, string>;
+}
+
+export interface TestHostOptions {
+  /** The node's public name (default bbb<N>.test.example). */
+  fqdn?: string;
+  /** The node's public address; the default DNS table points fqdn at it (default 192.0.2.<N>). */
+  publicIpv4?: string;
+  /** Overrides of the default facts (Ubuntu 22.04, x86_64, 16 cores, 64 GB, IPv6, DNS -> publicIpv4). */
+  facts?: Partial<HostFacts>;
+  /** Extra environment for every SSH session of this host, e.g. FAKE_* knobs the fakes read. */
+  env?: Record<string, string>;
+}
+
+export interface TestHost {
+  host: string;
+  port: number;
+  username: "root";
+  privateKey: string;
+  /** The server's host key line (`ssh-ed25519 AAAA... comment`), for host key pinning. */
+  hostPublicKey: string;
+  /** The host's own filesystem area: BBB_OVH_ROOT of its SSH sessions. */
+  root: string;
+  fakeBin: string;
+  fqdn: string;
+  publicIpv4: string;
+  /** Everything sshd printed (-e), for diagnostics. */
+  sshdLog(): string;
+  stop(): Promise<void>;
+}
+
+export interface StepResult {
+  code: number | null;
+  signal: string | null;
+  stdout: string;
+  stderr: string;
+}
+
+interface RunningHost {
+  sshd: ChildProcess;
+  root: string;
+  base: string;
+}
+
+const running = new Set<RunningHost>();
+let hostCount = 0;
+
+// Safety net: a failed or interrupted test run must not leave sshd or step processes behind.
+process.once("exit", () => {
+  for (const h of running) {
+    killSessionsUnder(h.root);
+    h.sshd.kill("SIGKILL");
+  }
+});
+
+/** Starts one sshd on loopback with its own keys, config and filesystem area. */
+export async function startTestHost(options: TestHostOptions = {}): Promise<TestHost> {
+  hostCount += 1;
+  const fqdn = options.fqdn ?? `bbb${hostCount}.test.example`;
+  const publicIpv4 = options.publicIpv4 ?? `192.0.2.${10 + (hostCount % 200)}`;
+  const base = mkdtempSync(path.join(tmpdir(), "bbb-ovh-host-"));
+  const dirs = { sshd: path.join(base, "sshd"), home: path.join(base, "home"), root: path.join(base, "root") };
+  for (const dir of Object.values(dirs)) mkdirSync(dir, { recursive: true });
+  // sshd refuses to start without its privilege separation directory (normally made by systemd).
+  mkdirSync("/run/sshd", { recursive: true });
+
+  const hostKey = path.join(dirs.sshd, "host_ed25519");
+  const clientKey = path.join(dirs.sshd, "client_ed25519");
+  for (const [file, comment] of [[hostKey, `host@${fqdn}`], [clientKey, "bbb-ovh-test"]]) {
+    execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", file]);
+  }
+
+  setHostFacts(dirs.root, defaultFacts(fqdn, publicIpv4, options.facts));
+
+  const env: Record<string, string> = {
+    // A HOME of its own keeps root's real ~/.bashrc (which bash reads for SSH commands) from prepending
+    // its own directories to PATH before the fakes.
+    HOME: dirs.home,
+    BBB_OVH_ROOT: dirs.root,
+    PATH: `${FAKE_BIN}:${SYSTEM_PATH}`,
+    ...options.env,
+  };
+  const setEnv = Object.entries(env).map(([key, value]) => {
+    if (!/^[A-Z_][A-Z0-9_]*$/.test(key) || /["\n\\]/.test(value)) throw new Error(`test host env ${key} cannot be passed to sshd`);
+    return `"${key}=${value}"`;
+  });
+
+  let lastError: Error | undefined;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const port = await freePort();
+    const config = path.join(dirs.sshd, "sshd_config");
+    writeFileSync(
+      config,
+      [
+        "ListenAddress 127.0.0.1",
+        `Port ${port}`,
+        `HostKey ${hostKey}`,
+        `PidFile ${path.join(dirs.sshd, "sshd.pid")}`,
+        `AuthorizedKeysFile ${clientKey}.pub`,
+        "PermitRootLogin prohibit-password",
+        "StrictModes no",
+        "UsePAM no",
+        "PasswordAuthentication no",
+        "KbdInteractiveAuthentication no",
+        "Subsystem sftp internal-sftp",
+        `SetEnv ${setEnv.join(" ")}`,
+        "",
+      ].join("\n"),
+    );
+    try {
+      const { sshd, log } = await launchSshd(config);
+      const entry: RunningHost = { sshd, root: dirs.root, base };
+      running.add(entry);
+      return {
+        host: "127.0.0.1",
+        port,
+        username: "root",
+        privateKey: readFileSync(clientKey, "utf8"),
+        hostPublicKey: readFileSync(`${hostKey}.pub`, "utf8").trim(),
+        root: dirs.root,
+        fakeBin: FAKE_BIN,
+        fqdn,
+        publicIpv4,
+        sshdLog: () => log.join(""),
+        stop: () => stopHost(entry),
+      };
+    } catch (error) {
+      lastError = error as Error; // most likely another process took the port in between: try another
+    }
+  }
+  rmSync(base, { recursive: true, force: true });
+  throw lastError ?? new Error("sshd did not start");
+}
+
+/** (Re)writes what the fakes report about the machine: os-release, meminfo, nproc, arch, IPv6, DNS. */
+export function setHostFacts(root: string, facts: HostFacts): void {
+  const state = path.join(root, "fake-state");
+  for (const dir of ["etc", "proc", "fake-state"]) mkdirSync(path.join(root, dir), { recursive: true });
+  writeFileSync(
+    path.join(root, "etc/os-release"),
+    `NAME="${facts.osId === "ubuntu" ? "Ubuntu" : facts.osId}"\nVERSION_ID="${facts.osVersion}"\nID=${facts.osId}\nPRETTY_NAME="${facts.osId} ${facts.osVersion}"\n`,
+  );
+  const kb = facts.ramMb * 1024;
+  writeFileSync(path.join(root, "proc/meminfo"), `MemTotal:       ${kb} kB\nMemFree:        ${Math.floor(kb / 2)} kB\nMemAvailable:   ${Math.floor(kb * 0.8)} kB\n`);
+  writeFileSync(path.join(state, "nproc"), `${facts.cores}\n`);
+  writeFileSync(path.join(state, "arch"), `${facts.arch}\n`);
+  writeFileSync(path.join(state, "ipv6"), facts.ipv6.map((a) => `${a}\n`).join(""));
+  writeFileSync(path.join(state, "dns"), Object.entries(facts.dns).map(([name, ip]) => `${name} ${ip}\n`).join(""));
+}
+
+function defaultFacts(fqdn: string, publicIpv4: string, overrides: Partial<HostFacts> = {}): HostFacts {
+  return {
+    osId: "ubuntu",
+    osVersion: "22.04",
+    arch: "x86_64",
+    cores: 16,
+    ramMb: 64 * 1024,
+    ipv6: ["2001:db8::10"],
+    dns: { [fqdn]: publicIpv4 },
+    ...overrides,
+  };
+}
+
+/** An SSH connection to the host that pins its host key, as a Pulumi connection with hostKey does. */
+export async function connect(host: TestHost): Promise<NodeSSH> {
+  const pinned = Buffer.from(host.hostPublicKey.split(/\s+/)[1], "base64");
+  return new NodeSSH().connect({
+    host: host.host,
+    port: host.port,
+    username: host.username,
+    privateKey: host.privateKey,
+    hostVerifier: (key: Buffer) => key.equals(pinned),
+    readyTimeout: 5000,
+  });
+}
+
+/**
+ * Runs a step the way the Pulumi Command resource will: scripts/ (with lib/) copied to scriptDir inside
+ * the host's root, then `renderStepCommand` with the inputs from `renderStepStdin` on stdin.
+ */
+export async function runStep(
+  host: TestHost,
+  step: StepName,
+  inputs: StepInputs,
+  { scriptDir = "/opt/bbb-ovh/scripts" }: { scriptDir?: string } = {},
+): Promise<StepResult> {
+  const remoteDir = path.posix.join(host.root, scriptDir);
+  const stdin = renderStepStdin(step, inputs);
+  const ssh = await connect(host);
+  try {
+    const copied = await ssh.putDirectory(SCRIPTS_DIR, remoteDir, { recursive: true, concurrency: 4 });
+    if (!copied) throw new Error(`copying scripts/ to ${remoteDir} failed`);
+    const result = await ssh.execCommand(renderStepCommand(step, remoteDir, false), { stdin, noTrim: true });
+    return { code: result.code, signal: result.signal, stdout: result.stdout, stderr: result.stderr };
+  } finally {
+    ssh.dispose();
+  }
+}
+
+/**
+ * Kills (SIGKILL) every process an SSH session of this host started, as a dropped connection or a
+ * reboot would end a step midway. Returns how many processes it killed.
+ */
+export function killSessions(host: TestHost): number {
+  return killSessionsUnder(host.root);
+}
+
+function killSessionsUnder(root: string): number {
+  const marker = Buffer.from(`\0BBB_OVH_ROOT=${root}\0`);
+  let killed = 0;
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    let environ: Buffer;
+    try {
+      environ = Buffer.concat([Buffer.from([0]), readFileSync(`/proc/${entry}/environ`)]);
+    } catch {
+      continue; // gone already, or a kernel thread
+    }
+    if (environ.includes(marker)) {
+      try {
+        process.kill(Number(entry), "SIGKILL");
+        killed += 1;
+      } catch {
+        // exited in between
+      }
+    }
+  }
+  return killed;
+}
+
+async function stopHost(entry: RunningHost): Promise<void> {
+  if (!running.delete(entry)) return;
+  killSessionsUnder(entry.root);
+  if (entry.sshd.exitCode === null && entry.sshd.signalCode === null) {
+    const exited = new Promise<void>((resolve) => entry.sshd.once("exit", () => resolve()));
+    entry.sshd.kill("SIGTERM");
+    await exited;
+  }
+  if (!process.env.BBB_OVH_KEEP_TEST_HOSTS) rmSync(entry.base, { recursive: true, force: true });
+}
+
+function launchSshd(config: string): Promise<{ sshd: ChildProcess; log: string[] }> {
+  return new Promise((resolve, reject) => {
+    // sshd re-executes itself, so it must be started by its absolute path.
+    const sshd = spawn(SSHD, ["-D", "-e", "-f", config], { stdio: ["ignore", "ignore", "pipe"] });
+    const log: string[] = [];
+    const timer = setTimeout(() => {
+      sshd.kill("SIGKILL");
+      reject(new Error(`sshd did not start within ${STARTUP_TIMEOUT_MS} ms:\n${log.join("")}`));
+    }, STARTUP_TIMEOUT_MS);
+    sshd.stderr!.setEncoding("utf8");
+    sshd.stderr!.on("data", (chunk: string) => {
+      log.push(chunk);
+      if (log.join("").includes("Server listening on 127.0.0.1")) {
+        clearTimeout(timer);
+        resolve({ sshd, log });
+      }
+    });
+    sshd.once("exit", (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`sshd exited (${code ?? signal}) before listening:\n${log.join("")}`));
+    });
+    sshd.once("error", (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+  });
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
