@@ -139,6 +139,7 @@ function hostModelProblems(path: string, host: Record<string, unknown>, presets:
   if (host.kind === "dedicated") {
     const chosen = ["model", "planCode", "serviceName"].filter((k) => host[k] !== undefined);
     if (chosen.length === 0) problems.push({ path, message: "a dedicated host needs model (a preset), planCode (to order) or serviceName (to adopt a server you own)" });
+    if (host.installOs === false && host.serviceName === undefined) problems.push({ path: `${path}.installOs`, message: "an ordered server always gets its OS installed; installOs: false only applies with serviceName" });
     if (host.model !== undefined && host.planCode !== undefined) problems.push({ path: `${path}.planCode`, message: "give model or planCode, not both" });
     const model = str(host.model);
     if (model !== undefined && presets[model]?.kind !== "dedicated") {

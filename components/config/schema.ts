@@ -9,7 +9,7 @@ export const OVH_SUBSIDIARIES = ["FR", "GB", "DE", "ES", "IT", "PL", "PT", "NL",
 
 const hostLabel = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 const dnsName = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
-const sshPublicKey = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com) [A-Za-z0-9+/]+={0,3}( [^\n]*)?$/;
+const sshPublicKeyLine = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com) [A-Za-z0-9+/]+={0,3}( [^\n]*)?$/;
 
 /** Accepts `a.b.c.d/n` (n <= 32) and IPv6 `x::/n` (n <= 128). */
 export function isCidr(value: string): boolean {
@@ -27,6 +27,8 @@ const dedicated = z.strictObject({
   model: z.string().optional(),
   planCode: z.string().min(1).optional(),
   serviceName: z.string().min(1).optional(),
+  /** Reinstall the OS. Always on for ordered servers; off by default when adopting one (it wipes it). */
+  installOs: z.boolean().optional(),
   subsidiary: z.enum(OVH_SUBSIDIARIES).default("FR"),
   datacenter: z.enum(DEDICATED_DATACENTERS),
 });
@@ -45,6 +47,8 @@ const existing = z.strictObject({
   sshUser: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, "expected a Unix user name").default("root"),
   sshPort: z.number().int().min(1).max(65535).default(22),
   location: z.string().regex(hostLabel, "expected a short label such as campus-dc").default("onsite"),
+  /** The host's SSH public host key; without it the key is recorded on first contact and pinned. */
+  hostKey: z.string().regex(sshPublicKeyLine, "expected the host key as an OpenSSH public key line (ssh-keyscan -t ed25519 HOST)").optional(),
   cores: z.number().int().positive().optional(),
   ramGb: z.number().positive().optional(),
 });
@@ -96,7 +100,7 @@ export const campusSchema = z.strictObject({
     ttl: z.number().int().min(60).max(86400).default(300),
   }),
   adminEmail: z.email("expected an email address for Let's Encrypt"),
-  sshPublicKeys: z.array(z.string().regex(sshPublicKey, "expected an OpenSSH public key line such as 'ssh-ed25519 AAAA... comment'")).min(1, "expected at least one SSH public key"),
+  sshPublicKeys: z.array(z.string().regex(sshPublicKeyLine, "expected an OpenSSH public key line such as 'ssh-ed25519 AAAA... comment'")).min(1, "expected at least one SSH public key"),
   adminCidrs: z.array(z.string().refine(isCidr, "expected a CIDR such as 203.0.113.0/24 or 2001:db8::/32")).min(1, "expected at least one admin CIDR allowed to SSH"),
   bbbVersion: z.enum(Object.keys(BBB_LINES) as [keyof typeof BBB_LINES]).default("jammy-300"),
   turn: z

@@ -1,0 +1,36 @@
+import { Command } from "commander";
+import { CampusConfigError } from "../components/config/campus";
+import { campusProgram } from "../components/program";
+import { planStack } from "./plan/planStack";
+import { planDocument, renderPlanMermaid, renderPlanText } from "./plan/render";
+
+/**
+ * `npm run plan -- <stack>`: what `pulumi up` would build for a stack, without the Pulumi CLI,
+ * credentials or network. Exit codes: 0 planned, 1 invalid stack, 2 usage.
+ */
+const cli = new Command("plan")
+  .description("offline plan of a campus stack: resources, key inputs, outputs and warnings")
+  .argument("[stack]", "stack name (stacks/Pulumi.<stack>.yaml)")
+  .option("--stack-file <path>", "plan this stack file instead of stacks/Pulumi.<stack>.yaml")
+  .option("--json", "print one JSON document {resources, outputs, warnings}")
+  .option("--mermaid", "print a topology diagram (Mermaid) of the campus")
+  .showHelpAfterError()
+  .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2))
+  .action(async (stack: string | undefined, opts: { stackFile?: string; json?: boolean; mermaid?: boolean }) => {
+    const target = opts.stackFile ?? stack;
+    if (!target) cli.error("error: name a stack or give --stack-file PATH", { exitCode: 2 });
+    if (opts.json && opts.mermaid) cli.error("error: choose --json or --mermaid, not both", { exitCode: 2 });
+    try {
+      const plan = await planStack(target!, campusProgram);
+      if (opts.json) process.stdout.write(`${JSON.stringify(planDocument(plan), null, 2)}\n`);
+      else if (opts.mermaid) process.stdout.write(renderPlanMermaid(plan));
+      else process.stdout.write(renderPlanText(plan));
+    } catch (e) {
+      const message = e instanceof CampusConfigError ? e.message : `plan failed: ${(e as Error).message}`;
+      if (opts.json) process.stdout.write(`${JSON.stringify({ error: message, problems: e instanceof CampusConfigError ? e.problems : [] }, null, 2)}\n`);
+      process.stderr.write(`${message}\n`);
+      process.exitCode = 1;
+    }
+  });
+
+void cli.parseAsync();

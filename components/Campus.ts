@@ -1,0 +1,72 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as openstack from "@pulumi/openstack";
+import * as tls from "@pulumi/tls";
+import type { Campus as CampusModel, ResolvedHost } from "./config/campus";
+import { HostRecords } from "./dns/HostRecords";
+import type { HostHandle } from "./hosts/HostHandle";
+import { DedicatedHost } from "./hosts/DedicatedHost";
+import { ExistingHost } from "./hosts/ExistingHost";
+import { PublicCloudHost } from "./hosts/PublicCloudHost";
+
+export interface CampusSecrets {
+  /** The key existing hosts already trust; without it a deploy key is generated here. */
+  sshPrivateKey?: pulumi.Output<string>;
+  turnSecret?: pulumi.Output<string>;
+  dnsCredentials?: pulumi.Output<Record<string, string>>;
+}
+
+/**
+ * One campus: its hosts of whatever kind, their DNS records, then the BigBlueButton / Scalelite /
+ * Moodle platform on top. Nodes are created independently of each other so they come up in parallel.
+ */
+export class Campus extends pulumi.ComponentResource {
+  readonly front: HostHandle;
+  readonly nodes: HostHandle[];
+  readonly deployPublicKey: pulumi.Output<string>;
+  readonly sshPrivateKey: pulumi.Output<string>;
+
+  constructor(name: string, args: { campus: CampusModel; secrets: CampusSecrets }, opts?: pulumi.ComponentResourceOptions) {
+    super("bbb-ovh:campus:Campus", name, {}, opts);
+    const { campus, secrets } = args;
+
+    if (secrets.sshPrivateKey) {
+      this.sshPrivateKey = secrets.sshPrivateKey;
+      this.deployPublicKey = pulumi.output("(configured key: bbb-ovh:sshPrivateKey)");
+    } else {
+      const deployKey = new tls.PrivateKey(`${name}-deploy-key`, { algorithm: "ED25519" }, { parent: this });
+      this.sshPrivateKey = pulumi.secret(deployKey.privateKeyOpenssh);
+      this.deployPublicKey = deployKey.publicKeyOpenssh.apply((k) => k.trim());
+    }
+    const deployKey = { privateKey: this.sshPrivateKey, publicKey: this.deployPublicKey };
+
+    const needsCloud = [campus.front, ...campus.nodes].some((h) => h.config.kind === "publicCloud");
+    const cloudProvider =
+      needsCloud && campus.config.publicCloud
+        ? new openstack.Provider(
+            `${name}-openstack`,
+            { authUrl: campus.config.publicCloud.authUrl, tenantId: campus.config.publicCloud.projectId, userDomainName: campus.config.publicCloud.userDomain },
+            { parent: this },
+          )
+        : undefined;
+
+    const makeHost = (host: ResolvedHost, nfsClients?: pulumi.Input<string>[]): HostHandle => {
+      switch (host.config.kind) {
+        case "dedicated":
+          return new DedicatedHost(host.name, { campus, host, deployKey }, { parent: this });
+        case "publicCloud":
+          return new PublicCloudHost(host.name, { campus, host, deployKey, provider: cloudProvider!, nfsClients }, { parent: this });
+        case "existing":
+          return new ExistingHost(host.name, { host, privateKey: this.sshPrivateKey }, { parent: this });
+      }
+    };
+    this.nodes = campus.nodes.map((n) => makeHost(n));
+    this.front = makeHost(campus.front, campus.config.recordings ? this.nodes.map((n) => n.ipv4) : []);
+
+    for (const handle of [this.front, ...this.nodes]) {
+      const withIpv6 = handle.host.config.kind === "publicCloud" || (handle.host.config.kind === "existing" && !!handle.host.config.ipv6);
+      const records = new HostRecords(`${handle.host.name}-dns`, { campus, handle, withIpv6 }, { parent: this });
+      handle.ready.push(...records.records);
+    }
+    this.registerOutputs({});
+  }
+}

@@ -1,0 +1,109 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as ovh from "@ovhcloud/pulumi-ovh";
+import type { Campus, ResolvedHost } from "../config/campus";
+import { BBB_LINES, type DedicatedPreset } from "../config/presets";
+import type { HostHandle } from "./HostHandle";
+import { sshConnection } from "./connection";
+import { generatedHostKey, recordHostKey } from "./hostKeys";
+import { renderPostInstallScript } from "./postInstall";
+
+export interface DedicatedHostArgs {
+  campus: Campus;
+  host: ResolvedHost;
+  deployKey: { privateKey: pulumi.Input<string>; publicKey: pulumi.Input<string> };
+}
+
+/** The OVH dedicated-server order (or adoption) inputs for a host; pure. */
+export function dedicatedServerInputs(campus: Campus, host: ResolvedHost) {
+  if (host.config.kind !== "dedicated") throw new Error(`${host.name} is not a dedicated host`);
+  const cfg = host.config;
+  const preset = host.preset as DedicatedPreset | undefined;
+  const planCode = cfg.planCode ?? preset?.planCode;
+  const order = cfg.serviceName
+    ? {}
+    : {
+        ovhSubsidiary: cfg.subsidiary,
+        range: preset?.range ?? "standard",
+        plans: [
+          {
+            planCode: planCode as string,
+            duration: "P1M",
+            pricingMode: "default",
+            configurations: [
+              { label: "dedicated_datacenter", value: cfg.datacenter },
+              { label: "dedicated_os", value: "none_64.en" },
+              { label: "region", value: regionOf(cfg.subsidiary) },
+            ],
+          },
+        ],
+        planOptions: (preset?.planOptions ?? []).map((option) => ({ planCode: option, duration: "P1M", pricingMode: "default", quantity: 1 })),
+      };
+  return {
+    ...order,
+    serviceName: cfg.serviceName,
+    displayName: `${campus.config.id} ${host.role} ${host.name}`,
+    os: BBB_LINES[campus.config.bbbVersion].ovhOs,
+    installOs: cfg.serviceName ? cfg.installOs === true : true,
+  };
+}
+
+function regionOf(subsidiary: string): string {
+  if (["CA", "QC", "WE", "WS"].includes(subsidiary)) return "canada";
+  if (["US"].includes(subsidiary)) return "united_states";
+  if (["ASIA", "AU", "SG", "IN"].includes(subsidiary)) return "apac";
+  return "europe";
+}
+
+/**
+ * An OVH dedicated server, ordered by plan code or adopted by service name, with Ubuntu installed,
+ * our deploy key, the admins' keys and a host key generated here. Paid and slow to get back: it is
+ * protected and `keepServiceAfterDestroy` unless the stack sets protection.allowTermination.
+ */
+export class DedicatedHost extends pulumi.ComponentResource implements HostHandle {
+  readonly host: ResolvedHost;
+  readonly server: ovh.dedicated.Server;
+  readonly ipv4: pulumi.Output<string>;
+  readonly ipv6: pulumi.Output<string>;
+  readonly connection: HostHandle["connection"];
+  readonly sshUser = "ubuntu";
+  readonly ready: pulumi.Resource[];
+
+  constructor(name: string, args: DedicatedHostArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("bbb-ovh:hosts:DedicatedHost", name, {}, opts);
+    const { campus, host } = args;
+    this.host = host;
+    const { installOs, ...inputs } = dedicatedServerInputs(campus, host);
+    const allowTermination = campus.config.protection.allowTermination;
+    const hostKey = installOs ? generatedHostKey(name, this) : undefined;
+
+    this.server = new ovh.dedicated.Server(
+      name,
+      {
+        ...inputs,
+        keepServiceAfterDestroy: !allowTermination,
+        preventInstallOnCreate: !installOs,
+        preventInstallOnImport: !installOs,
+        customizations: installOs
+          ? {
+              hostname: host.fqdn,
+              sshKey: args.deployKey.publicKey,
+              postInstallationScript: pulumi.secret(
+                pulumi.all([hostKey!.privateKeyOpenssh, hostKey!.publicKeyOpenssh]).apply(([privateOpenssh, publicOpenssh]) =>
+                  renderPostInstallScript({ hostKey: { privateOpenssh, publicOpenssh }, adminKeys: campus.config.sshPublicKeys }),
+                ),
+              ),
+            }
+          : undefined,
+      },
+      { parent: this, protect: !allowTermination },
+    );
+    this.ipv4 = this.server.ip;
+    // The provider exposes no IPv6 output for dedicated servers: no AAAA record is made for them.
+    this.ipv6 = pulumi.output("");
+    const login = { host: this.ipv4, user: this.sshUser, privateKey: args.deployKey.privateKey };
+    const pinned = hostKey ? hostKey.publicKeyOpenssh.apply((k) => k.trim()) : recordHostKey(name, login, { parent: this, dependsOn: [this.server] });
+    this.connection = sshConnection({ ...login, hostKey: pinned });
+    this.ready = [this.server];
+    this.registerOutputs({ ipv4: this.ipv4, serviceName: this.server.serviceName });
+  }
+}

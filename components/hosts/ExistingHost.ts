@@ -1,0 +1,34 @@
+import * as pulumi from "@pulumi/pulumi";
+import type { ResolvedHost } from "../config/campus";
+import type { HostHandle } from "./HostHandle";
+import { sshConnection } from "./connection";
+import { recordHostKey } from "./hostKeys";
+
+export interface ExistingHostArgs {
+  host: ResolvedHost;
+  privateKey: pulumi.Input<string>;
+}
+
+/** A host the school already runs: nothing is provisioned, only the common shape and a pinned host key. */
+export class ExistingHost extends pulumi.ComponentResource implements HostHandle {
+  readonly host: ResolvedHost;
+  readonly ipv4: pulumi.Output<string>;
+  readonly ipv6: pulumi.Output<string>;
+  readonly connection: HostHandle["connection"];
+  readonly sshUser: string;
+  readonly ready: pulumi.Resource[] = [];
+
+  constructor(name: string, args: ExistingHostArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("bbb-ovh:hosts:ExistingHost", name, {}, opts);
+    const cfg = args.host.config;
+    if (cfg.kind !== "existing") throw new Error(`${args.host.name} is not an existing host`);
+    this.host = args.host;
+    this.sshUser = cfg.sshUser;
+    this.ipv4 = pulumi.output(cfg.ipv4);
+    this.ipv6 = pulumi.output(cfg.ipv6 ?? "");
+    const login = { host: cfg.ipv4, user: cfg.sshUser, port: cfg.sshPort, privateKey: args.privateKey };
+    const hostKey = cfg.hostKey ?? recordHostKey(name, login, { parent: this });
+    this.connection = sshConnection({ ...login, hostKey });
+    this.registerOutputs({ ipv4: this.ipv4 });
+  }
+}

@@ -1,0 +1,113 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as openstack from "@pulumi/openstack";
+import type { Campus, ResolvedHost } from "../config/campus";
+import { BBB_LINES } from "../config/presets";
+import type { HostHandle } from "./HostHandle";
+import { renderCloudInit } from "./cloudInit";
+import { sshConnection } from "./connection";
+import { ingressRules, ruleName } from "./firewallRules";
+import { generatedHostKey } from "./hostKeys";
+
+export interface PublicCloudHostArgs {
+  campus: Campus;
+  host: ResolvedHost;
+  provider: openstack.Provider;
+  deployKey: { privateKey: pulumi.Input<string>; publicKey: pulumi.Input<string> };
+  /** Addresses allowed to reach NFS on the front (the nodes' IPv4 /32). */
+  nfsClients?: pulumi.Input<string>[];
+}
+
+/**
+ * A Public Cloud instance on OVH's OpenStack (the `ovh.cloudproject.Instance` Beta API has broken
+ * users): our own security group instead of the project's allow-all `default`, the public Ext-Net
+ * network, and a host key generated here and installed by cloud-init, so SSH is pinned from the start.
+ */
+export class PublicCloudHost extends pulumi.ComponentResource implements HostHandle {
+  readonly host: ResolvedHost;
+  readonly instance: openstack.compute.Instance;
+  readonly securityGroup: openstack.networking.SecGroup;
+  readonly ipv4: pulumi.Output<string>;
+  readonly ipv6: pulumi.Output<string>;
+  readonly connection: HostHandle["connection"];
+  readonly sshUser = "ubuntu";
+  readonly ready: pulumi.Resource[];
+
+  constructor(name: string, args: PublicCloudHostArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("bbb-ovh:hosts:PublicCloudHost", name, {}, opts);
+    const { campus, host, provider } = args;
+    if (host.config.kind !== "publicCloud") throw new Error(`${host.name} is not a Public Cloud host`);
+    this.host = host;
+    const region = host.config.region;
+    const childOpts = { parent: this, provider };
+    const allowTermination = campus.config.protection.allowTermination;
+
+    this.securityGroup = new openstack.networking.SecGroup(
+      `${name}-sg`,
+      { name: `${campus.config.id}-${host.name}`, description: `bbb-ovh ${host.role} ${host.fqdn}`, region, deleteDefaultRules: false },
+      childOpts,
+    );
+    const staticRules = ingressRules(host.role, campus.config.adminCidrs).filter((r) => !r.description.startsWith("nfs"));
+    for (const rule of staticRules) {
+      new openstack.networking.SecGroupRule(
+        `${name}-${ruleName(rule)}`,
+        {
+          description: rule.description,
+          direction: "ingress",
+          ethertype: rule.ethertype,
+          protocol: rule.protocol,
+          portRangeMin: rule.portMin,
+          portRangeMax: rule.portMax,
+          remoteIpPrefix: rule.cidr,
+          securityGroupId: this.securityGroup.id,
+          region,
+        },
+        childOpts,
+      );
+    }
+    (args.nfsClients ?? []).forEach((client, i) => {
+      new openstack.networking.SecGroupRule(
+        `${name}-nfs-${i}`,
+        {
+          description: "nfs from nodes",
+          direction: "ingress",
+          ethertype: "IPv4",
+          protocol: "tcp",
+          portRangeMin: 2049,
+          portRangeMax: 2049,
+          remoteIpPrefix: pulumi.interpolate`${client}/32`,
+          securityGroupId: this.securityGroup.id,
+          region,
+        },
+        childOpts,
+      );
+    });
+
+    const keypair = new openstack.compute.Keypair(`${name}-deploy-key`, { name: `${campus.config.id}-${host.name}-deploy`, publicKey: args.deployKey.publicKey, region }, childOpts);
+    const hostKey = generatedHostKey(name, this);
+    const userData = pulumi.secret(
+      pulumi.all([hostKey.privateKeyOpenssh, hostKey.publicKeyOpenssh]).apply(([privateOpenssh, publicOpenssh]) =>
+        renderCloudInit({ hostname: host.name, fqdn: host.fqdn, authorizedKeys: campus.config.sshPublicKeys, hostKey: { privateOpenssh, publicOpenssh } }),
+      ),
+    );
+    this.instance = new openstack.compute.Instance(
+      name,
+      {
+        name: host.fqdn,
+        region,
+        flavorName: host.config.flavor,
+        imageName: host.config.image ?? BBB_LINES[campus.config.bbbVersion].image,
+        keyPair: keypair.name,
+        securityGroups: [this.securityGroup.name],
+        networks: [{ name: "Ext-Net" }],
+        userData,
+        metadata: { campus: campus.config.id, role: host.role },
+      },
+      { ...childOpts, protect: !allowTermination, ignoreChanges: ["imageName"] },
+    );
+    this.ipv4 = this.instance.accessIpV4;
+    this.ipv6 = this.instance.accessIpV6.apply((v) => (v ?? "").replace(/^\[|\]$/g, ""));
+    this.connection = sshConnection({ host: this.ipv4, user: this.sshUser, privateKey: args.deployKey.privateKey, hostKey: hostKey.publicKeyOpenssh.apply((k) => k.trim()) });
+    this.ready = [this.instance];
+    this.registerOutputs({ ipv4: this.ipv4, ipv6: this.ipv6 });
+  }
+}

@@ -1,0 +1,37 @@
+/**
+ * Ingress rules of the security group a Public Cloud host gets (the project's `default` group lets
+ * everything in, so hosts get only this one). Ports from REFERENCE.md: BBB needs 80/443 TCP, TURN 3478
+ * TCP+UDP and media on UDP 16384-32768; the front serves 80/443; SSH only from the admin CIDRs; NFS
+ * (2049/tcp) on the front only from the nodes that mount the recording share.
+ */
+export interface IngressRule {
+  description: string;
+  protocol: "tcp" | "udp";
+  portMin: number;
+  portMax: number;
+  cidr: string;
+  ethertype: "IPv4" | "IPv6";
+}
+
+const ANYWHERE = ["0.0.0.0/0", "::/0"];
+
+function rules(description: string, protocol: IngressRule["protocol"], portMin: number, portMax: number, cidrs: readonly string[]): IngressRule[] {
+  return cidrs.map((cidr) => ({ description, protocol, portMin, portMax, cidr, ethertype: cidr.includes(":") ? "IPv6" : "IPv4" }));
+}
+
+export function ingressRules(role: "front" | "node", adminCidrs: readonly string[], nfsClients: readonly string[] = []): IngressRule[] {
+  const common = [...rules("ssh from admins", "tcp", 22, 22, adminCidrs), ...rules("http", "tcp", 80, 80, ANYWHERE), ...rules("https", "tcp", 443, 443, ANYWHERE)];
+  if (role === "front") return [...common, ...rules("nfs from nodes", "tcp", 2049, 2049, nfsClients)];
+  return [
+    ...common,
+    ...rules("turn tcp", "tcp", 3478, 3478, ANYWHERE),
+    ...rules("turn udp", "udp", 3478, 3478, ANYWHERE),
+    ...rules("webrtc media", "udp", 16384, 32768, ANYWHERE),
+  ];
+}
+
+/** A stable, readable resource name for a rule. */
+export function ruleName(rule: IngressRule): string {
+  const ports = rule.portMin === rule.portMax ? `${rule.portMin}` : `${rule.portMin}-${rule.portMax}`;
+  return `${rule.protocol}-${ports}-${rule.cidr.replace(/[/:.]+/g, "_")}`;
+}

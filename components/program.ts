@@ -1,0 +1,33 @@
+import * as pulumi from "@pulumi/pulumi";
+import { CONFIG_KEYS, parseCampus } from "./config/campus";
+import { Campus } from "./Campus";
+
+const key = (full: string) => full.slice("bbb-ovh:".length);
+
+/**
+ * The whole program: validate the stack's campus config (every problem at once, nothing registered
+ * when there is one), then build the campus. `index.ts` runs it under `pulumi up`; the offline plan
+ * runs the same function under the mock runtime.
+ */
+export function campusProgram() {
+  const config = new pulumi.Config("bbb-ovh");
+  const secrets = {
+    sshPrivateKey: config.getSecret(key(CONFIG_KEYS.sshPrivateKey)),
+    turnSecret: config.getSecret(key(CONFIG_KEYS.turnSecret)),
+    dnsCredentials: config.getSecretObject<Record<string, string>>(key(CONFIG_KEYS.dnsCredentials)),
+  };
+  const campus = parseCampus(config.getObject("campus"), {
+    sshPrivateKey: secrets.sshPrivateKey !== undefined,
+    turnSecret: secrets.turnSecret !== undefined,
+    dnsCredentials: secrets.dnsCredentials !== undefined,
+  });
+  const site = new Campus(campus.config.id, { campus, secrets });
+  return {
+    campus: campus.config.id,
+    frontFqdn: campus.front.fqdn,
+    frontUrl: `https://${campus.front.fqdn}/`,
+    frontIpv4: site.front.ipv4,
+    nodes: site.nodes.map((n) => ({ name: n.host.name, fqdn: n.host.fqdn, datacenter: n.host.datacenter, ipv4: n.ipv4 })),
+    deployPublicKey: site.deployPublicKey,
+  };
+}
