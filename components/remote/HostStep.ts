@@ -1,0 +1,105 @@
+import { basename, dirname } from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import { remote, type types } from "@pulumi/command";
+import type { HostHandle } from "../hosts/HostHandle";
+import { STEPS, type StepName } from "./catalogue";
+import { renderStepCommand, renderStepStdin } from "./invocation";
+import { scriptBundle, type ScriptBundle } from "./scriptBundle";
+
+/** What a host needs to run steps: a name for resources and errors, how to reach it, what to wait for. */
+export interface StepHost {
+  name: string;
+  connection: pulumi.Input<types.input.remote.ConnectionArgs>;
+  sshUser: string;
+  ready: pulumi.Resource[];
+}
+
+export const stepHostOf = (handle: HostHandle): StepHost => ({
+  name: handle.host.name,
+  connection: handle.connection,
+  sshUser: handle.sshUser,
+  ready: handle.ready,
+});
+
+/** Where the scripts live on a host: under the SSH user's home, so no root-owned path is needed to copy. */
+export function remoteScriptDir(sshUser: string): string {
+  if (!/^[a-z_][a-z0-9_-]{0,31}$/.test(sshUser)) throw new Error(`'${sshUser}' is not a Unix user name`);
+  return `${sshUser === "root" ? "/root" : `/home/${sshUser}`}/.bbb-ovh/scripts`;
+}
+
+/**
+ * Bounded SSH dialing: a host that never answers fails after about ten minutes instead of hanging
+ * (30 dials of at most 20 s each, with the provider's back-off in between).
+ */
+export const SSH_DIAL = { dialErrorLimit: 30, perDialTimeout: 20 } as const;
+
+/** A step's inputs; `undefined` leaves an optional input out. */
+export type StepInputValues = Record<string, pulumi.Input<string> | undefined>;
+
+/**
+ * Runs catalogue steps on one host. It first checks that SSH answers (so a dead host fails with its
+ * own name on the first resource), then copies scripts/ once, then each `run` is one remote.Command
+ * whose command line holds only the script path; every value travels on stdin.
+ * A step re-runs when its inputs change or when its script (or lib/common.sh) changes, never otherwise.
+ */
+export class HostSteps {
+  readonly sshReady: remote.Command;
+  readonly scripts: remote.CopyToRemote;
+  private readonly connection: pulumi.Output<types.input.remote.ConnectionArgs>;
+  private readonly scriptDir: string;
+
+  constructor(
+    private readonly owner: pulumi.Resource,
+    private readonly host: StepHost,
+    private readonly bundle: ScriptBundle = scriptBundle(),
+  ) {
+    this.scriptDir = remoteScriptDir(host.sshUser);
+    if (basename(bundle.dir) !== basename(this.scriptDir)) throw new Error(`the script bundle must be a directory named scripts, got ${bundle.dir}`);
+    this.connection = pulumi.output(host.connection).apply((c) => ({ ...SSH_DIAL, ...c }));
+
+    this.sshReady = new remote.Command(
+      `${host.name}-ssh`,
+      { connection: this.connection, create: "uname -n", addPreviousOutputInEnv: false },
+      { parent: owner, dependsOn: host.ready },
+    );
+    // A directory source without a trailing slash lands in <remotePath>/<its name>, whether or not
+    // that directory already exists (pulumi-command's sftp copy), so remotePath is the parent.
+    this.scripts = new remote.CopyToRemote(
+      `${host.name}-scripts`,
+      {
+        connection: this.connection,
+        source: new pulumi.asset.FileArchive(bundle.dir),
+        remotePath: dirname(this.scriptDir),
+        triggers: [bundle.hash],
+      },
+      { parent: owner, dependsOn: [this.sshReady] },
+    );
+  }
+
+  run(step: StepName, inputs: StepInputValues, dependsOn: pulumi.Resource[] = []): remote.Command {
+    const spec = STEPS[step];
+    const given = Object.fromEntries(Object.entries(inputs).filter((entry): entry is [string, pulumi.Input<string>] => entry[1] !== undefined));
+    // Check the key set now, while the stack is being evaluated; values are checked once known.
+    renderStepStdin(step, Object.fromEntries(Object.keys(given).map((key) => [key, ""])));
+    const carriesSecret = spec.secret.some((key) => key in given);
+    const stdin = pulumi.all(given).apply((values) => renderStepStdin(step, values));
+    return new remote.Command(
+      `${this.host.name}-${step}`,
+      {
+        connection: this.connection,
+        create: renderStepCommand(step, this.scriptDir, this.host.sshUser !== "root"),
+        stdin: carriesSecret ? pulumi.secret(stdin) : stdin,
+        triggers: [this.bundle.stepHash(step)],
+        // The scripts never print a secret; when one is on stdin, the output is still kept out of
+        // the logs and stored encrypted, in case a tool they call echoes more than it should.
+        logging: carriesSecret ? "none" : "stdoutAndStderr",
+        addPreviousOutputInEnv: false,
+      },
+      {
+        parent: this.owner,
+        dependsOn: [this.scripts, ...dependsOn],
+        additionalSecretOutputs: carriesSecret ? ["stdout", "stderr"] : [],
+      },
+    );
+  }
+}
