@@ -1,0 +1,65 @@
+import { describe, expect, it } from "vitest";
+import { ACCEPTED_INSTALLER_FLAGS, installerUrl, renderInstallerFlags } from "../../components/bbb/installerFlags";
+import { parseCampus } from "../../components/config/campus";
+import type { CampusInput } from "../../components/config/schema";
+
+const key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB9rGpnmXgQ4i0zA0l1rKsdHn1nBfC7LxX5GmSmSb3Vd ops";
+function campus(extra: Partial<CampusInput> = {}) {
+  const raw: CampusInput = {
+    id: "brest",
+    label: "Brest",
+    dns: { zone: "example.org" },
+    adminEmail: "ops@example.org",
+    sshPublicKeys: [key],
+    adminCidrs: ["203.0.113.0/24"],
+    expected: { concurrentUsers: 100, classrooms: 5 },
+    front: { name: "lb", fqdn: "lb.example.org", kind: "dedicated", model: "rise-1", datacenter: "rbx" },
+    nodes: [{ name: "bbb1", fqdn: "bbb1.example.org", kind: "dedicated", model: "infra-1", datacenter: "sbg" }],
+    ...extra,
+  };
+  return parseCampus(raw, { sshPrivateKey: false, turnSecret: true, dnsCredentials: false });
+}
+
+const flagsFor = (c: ReturnType<typeof campus>) =>
+  renderInstallerFlags({ bbbVersion: c.config.bbbVersion, fqdn: c.nodes[0].fqdn, email: c.config.adminEmail });
+
+/** The options of an argv list, i.e. the words getopts reads as flags. */
+const options = (argv: string[]) => argv.filter((word) => word.startsWith("-"));
+
+describe("renderInstallerFlags", () => {
+  it("installs BBB 3.0 with UFW and Let's Encrypt for the node's name", () => {
+    const c = campus();
+    expect(flagsFor(c)).toEqual(["-w", "-v", "jammy-300", "-s", "bbb1.example.org", "-e", "ops@example.org"]);
+    expect(installerUrl(c.installerBranch)).toBe("https://raw.githubusercontent.com/bigbluebutton/bbb-install/v3.0.x-release/bbb-install.sh");
+  });
+
+  it("follows the focal-270 line to its own branch", () => {
+    const c = campus({ bbbVersion: "focal-270" });
+    expect(flagsFor(c)[flagsFor(c).indexOf("-v") + 1]).toBe("focal-270");
+    expect(installerUrl(c.installerBranch)).toContain("/v2.7.x-release/");
+  });
+
+  it("never passes the TURN secret, -c or -g, even with an external TURN server", () => {
+    const c = campus({ turn: { mode: "external", host: "turn.example.org" } });
+    const argv = flagsFor(c);
+    expect(options(argv)).not.toContain("-c");
+    expect(options(argv)).not.toContain("-g");
+    expect(argv.join(" ")).not.toContain("turn.example.org");
+  });
+
+  it("uses only options bbb-install's getopts accepts", () => {
+    for (const version of ["jammy-300", "focal-270"] as const) {
+      for (const flag of options(flagsFor(campus({ bbbVersion: version })))) expect(ACCEPTED_INSTALLER_FLAGS.has(flag), flag).toBe(true);
+    }
+    expect(ACCEPTED_INSTALLER_FLAGS.has("-l")).toBe(false);
+  });
+
+  it("rejects values getopts would misread, naming every problem", () => {
+    expect(() => renderInstallerFlags({ bbbVersion: "jammy-300", fqdn: "BBB 1", email: "-x@example.org" })).toThrow(/'BBB 1'.*'-x@example.org'/);
+    expect(() => renderInstallerFlags({ bbbVersion: "noble-400" as never, fqdn: "bbb1.example.org", email: "a@example.org" })).toThrow(/unknown BigBlueButton line 'noble-400'/);
+  });
+
+  it("refuses an installer branch that is not a release branch", () => {
+    expect(() => installerUrl("main")).toThrow(/release branch/);
+  });
+});
