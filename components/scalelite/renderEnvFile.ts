@@ -1,8 +1,8 @@
 import { RECORDING_DIR } from "./recordingLayout";
 
 /** Host names of the PostgreSQL and Redis containers on the `scalelite` docker network (scalelite-docker.sh). */
-export const POSTGRES_HOST = "postgres";
-export const REDIS_HOST = "redis";
+export const POSTGRES_HOST = "scalelite-postgres";
+export const REDIS_HOST = "scalelite-redis";
 
 export const CHECKSUM_ALGORITHMS = ["SHA1", "SHA256", "SHA512"] as const;
 export type ChecksumAlgorithm = (typeof CHECKSUM_ALGORITHMS)[number];

@@ -32,8 +32,8 @@ describe("renderEnvFile", () => {
       SECRET_KEY_BASE: env.secretKeyBase,
       LOADBALANCER_SECRET: env.loadBalancerSecret,
       LOADBALANCER_CHECKSUM_ALGORITHM: "SHA256:SHA512",
-      DATABASE_URL: "postgresql://postgres:PgPassw0rdPgPassw0rd@postgres:5432",
-      REDIS_URL: "redis://redis:6379",
+      DATABASE_URL: "postgresql://postgres:PgPassw0rdPgPassw0rd@scalelite-postgres:5432",
+      REDIS_URL: "redis://scalelite-redis:6379",
       SCALELITE_TAG: "v1.8.5",
       SCALELITE_RECORDING_DIR: "/mnt/scalelite-recordings/var/bigbluebutton",
       NGINX_SSL: "true",
@@ -46,7 +46,7 @@ describe("renderEnvFile", () => {
 
   it("gives the database URL a parseable form whose password is the generated one", () => {
     const url = new URL(dockerEnv(renderEnvFile(env)).get("DATABASE_URL") ?? "");
-    expect([url.protocol, url.username, url.password, url.hostname, url.port]).toEqual(["postgresql:", "postgres", env.postgresPassword, "postgres", "5432"]);
+    expect([url.protocol, url.username, url.password, url.hostname, url.port]).toEqual(["postgresql:", "postgres", env.postgresPassword, "scalelite-postgres", "5432"]);
   });
 
   it("is byte-identical for the same inputs, whatever the order of algorithms", () => {
