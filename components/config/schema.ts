@@ -67,7 +67,7 @@ const nodeHost = z.discriminatedUnion(
   kindError,
 );
 
-const presetOverride = z.union([
+const presetOverride = z.discriminatedUnion("kind", [
   z.strictObject({
     kind: z.literal("dedicated"),
     planCode: z.string().min(1),

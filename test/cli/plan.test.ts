@@ -1,0 +1,100 @@
+import { execFile } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { promisify } from "node:util";
+import { describe, expect, it } from "vitest";
+import { stringify } from "yaml";
+import { readStackFile } from "../../components/config/stackFile";
+
+const run = promisify(execFile);
+const ROOT = path.resolve(__dirname, "../..");
+const TSX = path.join(ROOT, "node_modules/.bin/tsx");
+
+/** Runs `npm run plan -- ARGS` the way a user does (minus npm): a real process, real exit code. */
+async function plan(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(TSX, ["cli/plan.ts", ...args], { cwd: ROOT, env: { ...process.env, NO_COLOR: "1" } });
+    return { code: 0, stdout, stderr };
+  } catch (e) {
+    const err = e as { code: number; stdout: string; stderr: string };
+    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
+  }
+}
+
+describe("npm run plan (a process)", () => {
+  it("prints the resource tree, key inputs, outputs and warnings for a stack", async () => {
+    const { code, stdout } = await plan("brest");
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/ovh:Dedicated\/server:Server\s+lb-brest\s+\[protected\]/);
+    expect(stdout).toMatch(/bbb-ovh:hosts:DedicatedHost\s+bbb-brest-sbg/);
+    expect(stdout).toContain("customizations: [secret]");
+    expect(stdout).toMatch(/frontUrl: https:\/\/visio-brest\.isen-ouest\.fr\//);
+    expect(stdout).toMatch(/Warnings:\n\s+! with the largest datacenter down/);
+  });
+
+  it("--json gives one parseable document with resources, outputs and warnings", async () => {
+    const { code, stdout } = await plan("training", "--json");
+    expect(code).toBe(0);
+    const doc = JSON.parse(stdout);
+    expect(doc.stack).toBe("training");
+    const instance = doc.resources.find((r: any) => r.type === "openstack:compute/instance:Instance" && r.name === "bbb-training-sbg");
+    expect(instance.inputs.flavorName).toBe("c2-60");
+    expect(instance.inputs.userData).toBe("[secret]");
+    expect(doc.resources.find((r: any) => r.urn === instance.parent).type).toBe("bbb-ovh:hosts:PublicCloudHost");
+    expect(doc.outputs.nodes).toHaveLength(2);
+    expect(Array.isArray(doc.warnings)).toBe(true);
+  });
+
+  it("says when a value is encrypted in the stack file and plans with a placeholder", async () => {
+    const { code, stdout } = await plan("lab", "--json");
+    expect(code).toBe(0);
+    expect(JSON.parse(stdout).notes).toEqual([expect.stringContaining("bbb-ovh:sshPrivateKey is encrypted")]);
+  });
+
+  it("--mermaid draws Moodle, the front and the nodes grouped by datacenter", async () => {
+    const { code, stdout } = await plan("brest", "--mermaid");
+    expect(code).toBe(0);
+    expect(stdout.split("\n")[0]).toBe("flowchart LR");
+    expect(stdout).toContain('subgraph dc_sbg["datacenter sbg"]');
+    expect(stdout).toContain('subgraph dc_rbx["datacenter rbx"]');
+    expect(stdout).toMatch(/moodle -->.*front/);
+    expect(stdout).toMatch(/front -->\|"load ×1"\| bbb_brest_sbg/);
+  });
+
+  it("plans a stack file from anywhere with --stack-file", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "bbb-plan-"));
+    const file = path.join(dir, "Pulumi.elsewhere.yaml");
+    const doc = { config: { "bbb-ovh:campus": { ...(readStackFile("nantes").config["bbb-ovh:campus"].value as object), id: "elsewhere" } } };
+    writeFileSync(file, stringify(doc));
+    const { code, stdout } = await plan("--stack-file", file);
+    expect(code).toBe(0);
+    expect(stdout).toContain(`Offline plan for stack 'elsewhere' (${file})`);
+  });
+
+  it("a bad stack file exits non-zero and lists every problem, without a stack trace", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "bbb-plan-"));
+    const file = path.join(dir, "Pulumi.bad.yaml");
+    const campus = structuredClone(readStackFile("brest").config["bbb-ovh:campus"].value) as any;
+    campus.adminCidrs = ["10.0.0.0/40"];
+    campus.nodes[1].fqdn = "bbb2.example.com";
+    campus.front.model = "rise-77";
+    writeFileSync(file, stringify({ config: { "bbb-ovh:campus": campus } }));
+    const { code, stdout, stderr } = await plan("--stack-file", file);
+    expect(code).toBe(1);
+    expect(stdout).toBe("");
+    expect(stderr).toContain("3 problems");
+    expect(stderr).toContain("campus.adminCidrs[0]");
+    expect(stderr).toContain("campus.nodes[1].fqdn");
+    expect(stderr).toContain("campus.front.model");
+    expect(stderr).not.toMatch(/\n\s+at .+:\d+:\d+/);
+  });
+
+  it("a missing stack and a usage error are told apart by exit code", async () => {
+    const missing = await plan("no-such-campus");
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/no such stack file/);
+    const usage = await plan();
+    expect(usage.code).toBe(2);
+  });
+});

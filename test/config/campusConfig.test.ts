@@ -1,0 +1,133 @@
+import { describe, expect, it } from "vitest";
+import { CampusConfigError, parseCampus, type ConfigProblem, type SecretPresence } from "../../components/config/campus";
+import { isCidr } from "../../components/config/schema";
+import { readStackFile } from "../../components/config/stackFile";
+
+const NO_SECRETS: SecretPresence = { sshPrivateKey: false, turnSecret: false, dnsCredentials: false };
+
+/** A valid campus (the brest stack) to mutate, one rule at a time. */
+function brest(): Record<string, any> {
+  return structuredClone(readStackFile("brest").config["bbb-ovh:campus"].value) as Record<string, any>;
+}
+
+function problemsOf(raw: unknown, secrets: SecretPresence = NO_SECRETS): ConfigProblem[] {
+  try {
+    parseCampus(raw, secrets);
+  } catch (e) {
+    if (e instanceof CampusConfigError) return e.problems;
+    throw e;
+  }
+  return [];
+}
+
+describe("campus config", () => {
+  it("accepts every stack file shipped under stacks/ (secrets counted as present where the stack sets them)", () => {
+    for (const stack of ["brest", "nantes", "rennes", "training", "lab"]) {
+      const file = readStackFile(stack);
+      const secrets = { ...NO_SECRETS, sshPrivateKey: "bbb-ovh:sshPrivateKey" in file.config };
+      expect(problemsOf(file.config["bbb-ovh:campus"].value, secrets), stack).toEqual([]);
+    }
+  });
+
+  it("resolves presets, subdomains, datacenters and node defaults", () => {
+    const campus = parseCampus(brest(), NO_SECRETS);
+    expect(campus.front.subdomain).toBe("visio-brest");
+    expect(campus.nodes.map((n) => [n.datacenter, n.tag, n.loadMultiplier, n.spec?.ramGb])).toEqual([
+      ["sbg", "sbg", 1, 64],
+      ["rbx", "rbx", 1, 64],
+    ]);
+    expect(campus.installerBranch).toBe("v3.0.x-release");
+    expect(campus.config.scalelite.tag).toBe("v1.8.5");
+    expect(campus.config.protection.allowTermination).toBe(false);
+  });
+
+  // One failing case per rule: [what, mutation, path, words the message must contain].
+  const rules: Array<[string, (c: Record<string, any>) => unknown, string, RegExp]> = [
+    ["campus id is a host label", (c) => (c.id = "Brest Campus"), "campus.id", /lowercase host label/],
+    ["label is required", (c) => delete c.label, "campus.label", /required/],
+    ["zone is a domain name", (c) => (c.dns.zone = "not a zone"), "campus.dns.zone", /domain name/],
+    ["ttl is bounded", (c) => (c.dns.ttl = 5), "campus.dns.ttl", /60|>=/],
+    ["admin email is an email", (c) => (c.adminEmail = "it-at-school"), "campus.adminEmail", /email/],
+    ["SSH keys are OpenSSH public key lines", (c) => (c.sshPublicKeys = ["ssh-dss AAAA"]), "campus.sshPublicKeys[0]", /OpenSSH public key/],
+    ["at least one SSH key", (c) => (c.sshPublicKeys = []), "campus.sshPublicKeys", /at least one SSH public key/],
+    ["CIDRs parse (prefix too long)", (c) => (c.adminCidrs = ["10.0.0.0/33"]), "campus.adminCidrs[0]", /CIDR/],
+    ["CIDRs parse (no prefix)", (c) => (c.adminCidrs = ["10.0.0.1"]), "campus.adminCidrs[0]", /CIDR/],
+    ["at least one admin CIDR", (c) => (c.adminCidrs = []), "campus.adminCidrs", /at least one admin CIDR/],
+    ["BBB version line is known", (c) => (c.bbbVersion = "jammy-999"), "campus.bbbVersion", /jammy-300/],
+    ["Scalelite tag is pinned", (c) => (c.scalelite = { tag: "latest" }), "campus.scalelite.tag", /pinned/],
+    ["expected users are positive", (c) => (c.expected.concurrentUsers = 0), "campus.expected.concurrentUsers", /expected|>/],
+    ["host kind is known", (c) => (c.front.kind = "vps"), "campus.front.kind", /dedicated, publicCloud, existing/],
+    ["datacenter is an OVH datacenter", (c) => (c.nodes[0].datacenter = "paris"), "campus.nodes[0].datacenter", /sbg/],
+    ["dedicated model is a known preset", (c) => (c.nodes[0].model = "rise-99"), "campus.nodes[0].model", /unknown dedicated model 'rise-99'/],
+    ["dedicated host says what to order or adopt", (c) => delete c.nodes[0].model, "campus.nodes[0]", /model .* planCode .* serviceName/],
+    ["model and planCode exclude each other", (c) => (c.nodes[0].planCode = "24adv01"), "campus.nodes[0].planCode", /not both/],
+    ["installOs: false only when adopting", (c) => (c.nodes[0].installOs = false), "campus.nodes[0].installOs", /serviceName/],
+    ["host names are unique", (c) => (c.nodes[1].name = c.nodes[0].name), "campus.nodes[1].name", /duplicate host name/],
+    ["FQDNs are unique", (c) => (c.nodes[1].fqdn = c.nodes[0].fqdn), "campus.nodes[1].fqdn", /duplicate FQDN/],
+    ["FQDNs sit in the zone", (c) => (c.front.fqdn = "visio.other-school.fr"), "campus.front.fqdn", /not inside the DNS zone 'isen-ouest.fr'/],
+    ["the zone apex is not a host FQDN", (c) => (c.front.fqdn = "isen-ouest.fr"), "campus.front.fqdn", /not inside the DNS zone/],
+    ["load multiplier is positive", (c) => (c.nodes[0].loadMultiplier = -1), "campus.nodes[0].loadMultiplier", /greater than 0/],
+    ["node tag follows Scalelite's rules", (c) => (c.nodes[0].tag = "sbg dc"), "campus.nodes[0].tag", /Scalelite tag/],
+    ["at least one node", (c) => (c.nodes = []), "campus.nodes", /at least one BigBlueButton node/],
+    ["unknown keys are rejected (typos)", (c) => (c.front.datacentre = "sbg"), "campus.front", /unknown key 'datacentre'/],
+    ["Public Cloud flavor is known", (c) => (c.nodes[0] = { name: "n", fqdn: "n.isen-ouest.fr", kind: "publicCloud", region: "SBG5", flavor: "x9-1" }), "campus.nodes[0].flavor", /unknown flavor 'x9-1'/],
+    ["Public Cloud region looks like one", (c) => (c.nodes[0] = { name: "n", fqdn: "n.isen-ouest.fr", kind: "publicCloud", region: "strasbourg" }), "campus.nodes[0].region", /OpenStack region/],
+    ["Public Cloud hosts need the project", (c) => (c.nodes[0] = { name: "n", fqdn: "n.isen-ouest.fr", kind: "publicCloud", region: "SBG5" }), "campus.publicCloud", /projectId/],
+    ["existing hosts have an IPv4", (c) => (c.nodes[0] = { name: "n", fqdn: "n.isen-ouest.fr", kind: "existing", ipv4: "300.1.1.1" }), "campus.nodes[0].ipv4", /IPv4/],
+    ["existing hosts' IPv6 is an IPv6", (c) => (c.nodes[0] = { name: "n", fqdn: "n.isen-ouest.fr", kind: "existing", ipv4: "192.0.2.1", ipv6: "192.0.2.2" }), "campus.nodes[0].ipv6", /IPv6/],
+    ["existing hosts need the private key they trust", (c) => (c.nodes[0] = { name: "n", fqdn: "n.isen-ouest.fr", kind: "existing", ipv4: "192.0.2.1" }), "bbb-ovh:sshPrivateKey", /required when a host is of kind existing/],
+    ["external TURN needs its secret", (c) => (c.turn = { mode: "external", host: "turn.isen-ouest.fr" }), "bbb-ovh:turnSecret", /required/],
+    ["DNS-01 needs OVH credentials", (c) => (c.certificates = { challenge: "dns-01" }), "bbb-ovh:dnsCredentials", /required for DNS-01/],
+    ["Moodle dir is absolute", (c) => (c.moodle.dir = "var/www/moodle"), "campus.moodle.dir", /absolute path/],
+    ["Moodle checksum algorithm is one Scalelite accepts", (c) => (c.moodle.checksumAlgorithm = "SHA384"), "campus.moodle.checksumAlgorithm", /SHA256/],
+    ["accepting the DPA needs the Moodle host", (c) => delete c.moodle.ssh, "campus.moodle.acceptDpa", /campus.moodle.ssh/],
+    ["preset overrides are complete", (c) => (c.presets = { "rise-2": { kind: "dedicated", planCode: "24rise02" } }), "campus.presets.rise-2", /required|expected/],
+  ];
+
+  it.each(rules)("rule: %s", (_what, mutate, path, message) => {
+    const raw = brest();
+    mutate(raw);
+    const problems = problemsOf(raw);
+    const hit = problems.find((p) => p.path === path || p.path.startsWith(`${path}.`));
+    expect(hit, `problems were: ${JSON.stringify(problems)}`).toBeDefined();
+    expect(hit!.message).toMatch(message);
+  });
+
+  it("reports every problem of a file with many at once", () => {
+    const raw = brest();
+    raw.id = "BREST";
+    raw.adminCidrs = ["300.0.0.0/8", "2001:db8::/129"];
+    raw.front.fqdn = "visio.elsewhere.org";
+    raw.nodes[0].model = "rise-99";
+    raw.nodes[1].name = "lb-brest";
+    raw.nodes[1].loadMultiplier = 0;
+    raw.turn = { mode: "external", host: "turn.isen-ouest.fr" };
+    raw.colour = "blue";
+    delete raw.adminEmail;
+    const paths = problemsOf(raw).map((p) => p.path);
+    expect(paths).toEqual(
+      expect.arrayContaining([
+        "campus.id",
+        "campus.adminCidrs[0]",
+        "campus.adminCidrs[1]",
+        "campus.front.fqdn",
+        "campus.nodes[0].model",
+        "campus.nodes[1].name",
+        "campus.nodes[1].loadMultiplier",
+        "bbb-ovh:turnSecret",
+        "campus",
+        "campus.adminEmail",
+      ]),
+    );
+    expect(paths.length).toBeGreaterThanOrEqual(10);
+  });
+
+  it("says the whole object is missing when the stack has no campus", () => {
+    expect(problemsOf(undefined)).toEqual([{ path: "bbb-ovh:campus", message: expect.stringMatching(/required/) }]);
+  });
+
+  it("parses CIDRs of both families and rejects near misses", () => {
+    expect(["0.0.0.0/0", "193.52.128.0/24", "2001:660:7301::/48", "::/0"].every(isCidr)).toBe(true);
+    expect(["10.0.0.0/33", "10.0.0.0", "10.0.0.0/-1", "::/129", "host/24", "10.0.0.0/24/1", "10.0.0.0/ 24"].some(isCidr)).toBe(false);
+  });
+});
