@@ -27,12 +27,6 @@ export function remoteScriptDir(sshUser: string): string {
   return `${sshUser === "root" ? "/root" : `/home/${sshUser}`}/.bbb-ovh/scripts`;
 }
 
-/**
- * Bounded SSH dialing: a host that never answers fails after about ten minutes instead of hanging
- * (30 dials of at most 20 s each, with the provider's back-off in between).
- */
-export const SSH_DIAL = { dialErrorLimit: 30, perDialTimeout: 20 } as const;
-
 /** A step's inputs; `undefined` leaves an optional input out. */
 export type StepInputValues = Record<string, pulumi.Input<string> | undefined>;
 
@@ -45,7 +39,7 @@ export type StepInputValues = Record<string, pulumi.Input<string> | undefined>;
 export class HostSteps {
   readonly sshReady: remote.Command;
   readonly scripts: remote.CopyToRemote;
-  private readonly connection: pulumi.Output<types.input.remote.ConnectionArgs>;
+  private readonly connection: pulumi.Input<types.input.remote.ConnectionArgs>;
   private readonly scriptDir: string;
 
   constructor(
@@ -55,7 +49,9 @@ export class HostSteps {
   ) {
     this.scriptDir = remoteScriptDir(host.sshUser);
     if (basename(bundle.dir) !== basename(this.scriptDir)) throw new Error(`the script bundle must be a directory named scripts, got ${bundle.dir}`);
-    this.connection = pulumi.output(host.connection).apply((c) => ({ ...SSH_DIAL, ...c }));
+    // The host components bound SSH dialing (components/hosts/connection.ts), so a dead host fails
+    // here, on a resource named after it, instead of hanging.
+    this.connection = host.connection;
 
     this.sshReady = new remote.Command(
       `${host.name}-ssh`,
@@ -76,7 +72,8 @@ export class HostSteps {
     );
   }
 
-  run(step: StepName, inputs: StepInputValues, dependsOn: pulumi.Resource[] = []): remote.Command {
+  /** Runs `step` after the scripts are in place and after `dependsOn`; the resource is a child of `parent` (default: the host's component). */
+  run(step: StepName, inputs: StepInputValues, options: { dependsOn?: pulumi.Resource[]; parent?: pulumi.Resource } = {}): remote.Command {
     const spec = STEPS[step];
     const given = Object.fromEntries(Object.entries(inputs).filter((entry): entry is [string, pulumi.Input<string>] => entry[1] !== undefined));
     // Check the key set now, while the stack is being evaluated; values are checked once known.
@@ -96,8 +93,8 @@ export class HostSteps {
         addPreviousOutputInEnv: false,
       },
       {
-        parent: this.owner,
-        dependsOn: [this.scripts, ...dependsOn],
+        parent: options.parent ?? this.owner,
+        dependsOn: [this.scripts, ...(options.dependsOn ?? [])],
         additionalSecretOutputs: carriesSecret ? ["stdout", "stderr"] : [],
       },
     );

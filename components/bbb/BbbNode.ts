@@ -1,0 +1,103 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import type { remote } from "@pulumi/command";
+import type { Campus } from "../config/campus";
+import type { HostHandle } from "../hosts/HostHandle";
+import { HostSteps, stepHostOf } from "../remote/HostStep";
+import { base64 } from "../remote/invocation";
+import { preflightInputs } from "../remote/preflight";
+import { RECORDING_DIR, postPublishUrl } from "../scalelite/recordingLayout";
+import { renderScaleliteYml } from "../scalelite/renderScaleliteYml";
+import { nodeApiUrl } from "../scalelite/renderServersYaml";
+import { installerUrl, renderInstallerFlags } from "./installerFlags";
+
+/** The algorithm our health checks sign with; BBB >= 2.5 accepts it and Scalelite forwards it. */
+export const HEALTH_CHECKSUM_ALGORITHM = "SHA256";
+
+export interface BbbNodeArgs {
+  campus: Campus;
+  handle: HostHandle;
+  /** The front's recording share, when the campus keeps recordings. */
+  recordings?: {
+    /** Address the node mounts from: the front's IPv4, which the export lists the nodes for. */
+    nfsServer: pulumi.Input<string>;
+    /** The front's NFS export step: the share must exist before a node mounts it. */
+    exported: pulumi.Resource;
+  };
+  /** Required when campus.turn.mode is external. */
+  turnSecret?: pulumi.Output<string>;
+}
+
+/**
+ * One BigBlueButton node: SSH answers, the host fits (preflight), the official installer of the
+ * pinned line, our shared secret, the recording transfer to Scalelite, then a signed API check.
+ * A node depends on no other node, so all nodes of a campus are built in parallel.
+ */
+export class BbbNode extends pulumi.ComponentResource {
+  readonly fqdn: string;
+  readonly ipv4: pulumi.Output<string>;
+  readonly datacenter: string;
+  readonly apiUrl: string;
+  readonly sharedSecret: pulumi.Output<string>;
+  /** bbb-install.sh arguments bbb-node-install.sh passes for this node (no secret in them). */
+  readonly installerFlags: string[];
+  /** The last step: the node answers signed API calls with its secret. */
+  readonly health: remote.Command;
+
+  constructor(name: string, args: BbbNodeArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("bbb-ovh:bbb:BbbNode", name, {}, opts);
+    const { campus, handle } = args;
+    const host = handle.host;
+    if (host.role !== "node") throw new Error(`${host.name} is the ${host.role}, not a BigBlueButton node`);
+    this.fqdn = host.fqdn;
+    this.ipv4 = handle.ipv4;
+    this.datacenter = host.datacenter;
+    this.apiUrl = nodeApiUrl(host.fqdn);
+
+    const turn = campus.config.turn;
+    if (turn.mode === "external" && !args.turnSecret) throw new Error(`${host.name}: campus.turn.mode is external but no TURN secret was given (bbb-ovh:turnSecret)`);
+    this.installerFlags = renderInstallerFlags({ bbbVersion: campus.config.bbbVersion, fqdn: host.fqdn, email: campus.config.adminEmail });
+
+    const secret = new random.RandomPassword(`${name}-shared-secret`, { length: 48, special: false }, { parent: this });
+    this.sharedSecret = pulumi.secret(secret.result);
+
+    const steps = new HostSteps(this, stepHostOf(handle));
+    const preflight = steps.run("hostPreflight", preflightInputs(campus, handle));
+    const install = steps.run(
+      "bbbInstall",
+      {
+        FQDN: host.fqdn,
+        EMAIL: campus.config.adminEmail,
+        BBB_VERSION: campus.config.bbbVersion,
+        INSTALLER_URL: installerUrl(campus.installerBranch),
+        TURN_HOST: turn.mode === "external" ? turn.host : undefined,
+        TURN_SECRET: turn.mode === "external" ? args.turnSecret : undefined,
+      },
+      { dependsOn: [preflight] },
+    );
+    const configure = steps.run("bbbConfigure", { FQDN: host.fqdn, SHARED_SECRET: this.sharedSecret }, { dependsOn: [install] });
+
+    let lastChange = configure;
+    if (campus.config.recordings) {
+      if (!args.recordings) throw new Error(`${host.name}: campus.recordings is on but the front's recording share was not given`);
+      lastChange = steps.run(
+        "bbbRecordings",
+        {
+          NFS_SERVER: args.recordings.nfsServer,
+          NFS_EXPORT: RECORDING_DIR,
+          MOUNT_POINT: RECORDING_DIR,
+          SCALELITE_YML_B64: base64(renderScaleliteYml()),
+          POST_PUBLISH_URL: postPublishUrl(campus.config.scalelite.tag),
+        },
+        { dependsOn: [configure, args.recordings.exported] },
+      );
+    }
+    this.health = steps.run(
+      "bbbHealth",
+      { FQDN: host.fqdn, SHARED_SECRET: this.sharedSecret, CHECKSUM_ALGORITHM: HEALTH_CHECKSUM_ALGORITHM },
+      { dependsOn: [lastChange] },
+    );
+
+    this.registerOutputs({ fqdn: this.fqdn, ipv4: this.ipv4, datacenter: this.datacenter, apiUrl: this.apiUrl, sharedSecret: this.sharedSecret });
+  }
+}

@@ -1,0 +1,45 @@
+import * as pulumi from "@pulumi/pulumi";
+import type { remote, types } from "@pulumi/command";
+import type { Campus } from "../config/campus";
+import { HostSteps } from "../remote/HostStep";
+import type { ScaleliteFront } from "../scalelite/ScaleliteFront";
+import { renderMoodleSettings } from "./renderMoodleSettings";
+
+export interface MoodleIntegrationArgs {
+  campus: Campus;
+  /** SSH to the Moodle host (campus.moodle.ssh with the stack's private key). */
+  connection: pulumi.Input<types.input.remote.ConnectionArgs>;
+  front: ScaleliteFront;
+  /** What must be in place before Moodle sends classes to Scalelite (the node registration). */
+  dependsOn: pulumi.Resource[];
+}
+
+/**
+ * Points the school's Moodle at Scalelite: mod_bigbluebuttonbn's server URL, checksum algorithm and
+ * the LOADBALANCER_SECRET (on stdin only), and enables the module. Only for stacks that give
+ * campus.moodle.ssh; otherwise the stack outputs say what to enter by hand.
+ */
+export class MoodleIntegration extends pulumi.ComponentResource {
+  readonly configure: remote.Command;
+
+  constructor(name: string, args: MoodleIntegrationArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("bbb-ovh:moodle:MoodleIntegration", name, {}, opts);
+    const moodle = args.campus.config.moodle;
+    if (!moodle?.ssh) throw new Error("MoodleIntegration needs campus.moodle.ssh");
+    const settings = renderMoodleSettings({ frontFqdn: args.front.fqdn, checksumAlgorithm: moodle.checksumAlgorithm, acceptDpa: moodle.acceptDpa });
+
+    const steps = new HostSteps(this, { name, connection: args.connection, sshUser: moodle.ssh.user, ready: [] });
+    this.configure = steps.run(
+      "moodleConfigure",
+      {
+        MOODLE_DIR: moodle.dir,
+        SERVER_URL: settings.bigbluebuttonbn_server_url,
+        SHARED_SECRET: args.front.loadBalancerSecret,
+        CHECKSUM_ALGORITHM: settings.bigbluebuttonbn_checksum_algorithm,
+        ACCEPT_DPA: settings.bigbluebuttonbn_default_dpa_accepted ?? "0",
+      },
+      { dependsOn: [args.front.health, ...args.dependsOn] },
+    );
+    this.registerOutputs({ serverUrl: settings.bigbluebuttonbn_server_url });
+  }
+}

@@ -1,0 +1,70 @@
+import * as pulumi from "@pulumi/pulumi";
+import type { types } from "@pulumi/command";
+import { BbbNode } from "./bbb/BbbNode";
+import type { Campus } from "./config/campus";
+import type { HostHandle } from "./hosts/HostHandle";
+import { MoodleIntegration } from "./moodle/MoodleIntegration";
+import { moodleServerUrl } from "./moodle/renderMoodleSettings";
+import { NodeRegistration } from "./scalelite/NodeRegistration";
+import { ScaleliteFront } from "./scalelite/ScaleliteFront";
+
+export interface PlatformArgs {
+  campus: Campus;
+  front: HostHandle;
+  nodes: HostHandle[];
+  /** SSH to the Moodle host; required when campus.moodle.ssh is set. */
+  moodleConnection?: pulumi.Input<types.input.remote.ConnectionArgs>;
+  turnSecret?: pulumi.Output<string>;
+  dnsCredentials?: pulumi.Output<Record<string, string>>;
+  parent: pulumi.Resource;
+}
+
+export interface PlatformOutputs {
+  frontUrl: string;
+  moodleServerUrl: string;
+  /** LOADBALANCER_SECRET, what Moodle (or any API client) signs with. */
+  moodleSharedSecret: pulumi.Output<string>;
+  nodes: Array<{ name: string; fqdn: string; ipv4: pulumi.Output<string>; datacenter: string; apiUrl: string }>;
+  /** Commands an operator runs to see the platform's state. */
+  statusCommands: string[];
+}
+
+const sudoFor = (user: string) => (user === "root" ? "" : "sudo ");
+
+/**
+ * BigBlueButton, Scalelite and Moodle on the campus hosts: the front, every node (in parallel: no
+ * node waits for another), their registration in Scalelite, then Moodle.
+ */
+export function buildPlatform(args: PlatformArgs): PlatformOutputs {
+  const { campus, parent } = args;
+  const front = new ScaleliteFront(args.front.host.name, { campus, handle: args.front, nodes: args.nodes, dnsCredentials: args.dnsCredentials }, { parent });
+  const recordings = front.nfs ? { nfsServer: front.ipv4, exported: front.nfs } : undefined;
+  const nodes = args.nodes.map((handle) => ({
+    handle,
+    node: new BbbNode(handle.host.name, { campus, handle, recordings, turnSecret: args.turnSecret }, { parent }),
+  }));
+  const registration = new NodeRegistration(
+    `${campus.config.id}-registration`,
+    { front, nodes: nodes.map(({ handle, node }) => ({ node, loadMultiplier: handle.host.loadMultiplier, tag: handle.host.tag })) },
+    { parent },
+  );
+
+  if (campus.config.moodle?.ssh) {
+    if (args.moodleConnection === undefined) throw new Error("campus.moodle.ssh is set but no SSH connection to the Moodle host was given");
+    new MoodleIntegration(`${campus.config.id}-moodle`, { campus, connection: args.moodleConnection, front, dependsOn: [registration.sync] }, { parent });
+  }
+
+  const frontSsh = `ssh ${args.front.sshUser}@${front.fqdn}`;
+  return {
+    frontUrl: front.url,
+    moodleServerUrl: moodleServerUrl(front.fqdn),
+    moodleSharedSecret: front.loadBalancerSecret,
+    nodes: nodes.map(({ handle, node }) => ({ name: handle.host.name, fqdn: node.fqdn, ipv4: node.ipv4, datacenter: node.datacenter, apiUrl: node.apiUrl })),
+    statusCommands: [
+      `npm run ops -- status ${pulumi.getStack()}`,
+      `${frontSsh} ${sudoFor(args.front.sshUser)}docker exec scalelite-api bin/rake status`,
+      `${frontSsh} ${sudoFor(args.front.sshUser)}systemctl status scalelite.target`,
+      ...nodes.map(({ handle }) => `ssh ${handle.sshUser}@${handle.host.fqdn} ${sudoFor(handle.sshUser)}bbb-conf --status`),
+    ],
+  };
+}

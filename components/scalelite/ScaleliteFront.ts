@@ -1,0 +1,120 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import type { remote } from "@pulumi/command";
+import type { Campus } from "../config/campus";
+import type { HostHandle } from "../hosts/HostHandle";
+import { HostSteps, stepHostOf } from "../remote/HostStep";
+import { base64 } from "../remote/invocation";
+import { preflightInputs } from "../remote/preflight";
+import { RECORDING_DIR } from "./recordingLayout";
+import { renderEnvFile, type ChecksumAlgorithm } from "./renderEnvFile";
+import { renderNfsExports } from "./renderNfsExports";
+import { renderOvhDnsIni } from "./renderOvhDnsIni";
+
+/** Pinned major lines of the database containers; Scalelite's docs use PostgreSQL and a persistent Redis. */
+export const POSTGRES_IMAGE = "postgres:16";
+export const REDIS_IMAGE = "redis:7";
+export const SCALELITE_DATA_DIR = "/var/lib/scalelite";
+
+export interface ScaleliteFrontArgs {
+  campus: Campus;
+  handle: HostHandle;
+  /** The BigBlueButton hosts: the recording share is exported to their addresses only. */
+  nodes: HostHandle[];
+  /** Required when campus.certificates.challenge is dns-01. */
+  dnsCredentials?: pulumi.Output<Record<string, string>>;
+}
+
+/**
+ * Algorithms API clients may sign with. SHA256 and SHA512 always; SHA1 only when Moodle is set to it,
+ * since Scalelite rejects what is not listed and forwards the caller's choice to the nodes.
+ */
+export function allowedChecksumAlgorithms(campus: Campus): ChecksumAlgorithm[] {
+  const moodle = campus.config.moodle?.checksumAlgorithm;
+  return moodle === "SHA1" ? ["SHA1", "SHA256", "SHA512"] : ["SHA256", "SHA512"];
+}
+
+/**
+ * The Scalelite front: SSH answers, the host fits, Docker with PostgreSQL and Redis, a Let's Encrypt
+ * certificate, the recording share for the nodes, the Scalelite containers, then /health_check.
+ */
+export class ScaleliteFront extends pulumi.ComponentResource {
+  readonly fqdn: string;
+  readonly ipv4: pulumi.Output<string>;
+  readonly url: string;
+  /** What API clients (Moodle) sign with; a secret. */
+  readonly loadBalancerSecret: pulumi.Output<string>;
+  /** Steps on the front, for the node registration that also runs there. */
+  readonly steps: HostSteps;
+  /** The recording share, when the campus keeps recordings. */
+  readonly nfs?: remote.Command;
+  readonly health: remote.Command;
+
+  constructor(name: string, args: ScaleliteFrontArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("bbb-ovh:scalelite:ScaleliteFront", name, {}, opts);
+    const { campus, handle } = args;
+    const host = handle.host;
+    if (host.role !== "front") throw new Error(`${host.name} is a ${host.role}, not the Scalelite front`);
+    this.fqdn = host.fqdn;
+    this.ipv4 = handle.ipv4;
+    this.url = `https://${host.fqdn}/`;
+
+    const postgresPassword = new random.RandomPassword(`${name}-postgres-password`, { length: 32, special: false }, { parent: this });
+    // openssl rand -hex 64, as Scalelite's docs say; RandomBytes keeps its hex output secret in state.
+    const secretKeyBase = new random.RandomBytes(`${name}-secret-key-base`, { length: 64 }, { parent: this });
+    const lbSecret = new random.RandomPassword(`${name}-loadbalancer-secret`, { length: 64, special: false }, { parent: this });
+    this.loadBalancerSecret = pulumi.secret(lbSecret.result);
+
+    this.steps = new HostSteps(this, stepHostOf(handle));
+    const preflight = this.steps.run("hostPreflight", preflightInputs(campus, handle));
+    const docker = this.steps.run(
+      "scaleliteDocker",
+      { POSTGRES_IMAGE, REDIS_IMAGE, POSTGRES_PASSWORD: pulumi.secret(postgresPassword.result), DATA_DIR: SCALELITE_DATA_DIR },
+      { dependsOn: [preflight] },
+    );
+
+    const challenge = campus.config.certificates.challenge;
+    let dnsCredentialsB64: pulumi.Output<string> | undefined;
+    if (challenge === "dns-01") {
+      if (!args.dnsCredentials) throw new Error(`${host.name}: DNS-01 certificates need bbb-ovh:dnsCredentials`);
+      dnsCredentialsB64 = pulumi.secret(args.dnsCredentials.apply((c) => base64(renderOvhDnsIni(c))));
+    }
+    const certificate = this.steps.run(
+      "scaleliteCertificate",
+      { FQDN: host.fqdn, EMAIL: campus.config.adminEmail, CHALLENGE: challenge, DNS_CREDENTIALS_B64: dnsCredentialsB64 },
+      { dependsOn: [preflight] },
+    );
+
+    const appDependsOn = [docker, certificate];
+    if (campus.config.recordings) {
+      const clients = args.nodes.map((node) => pulumi.all([node.ipv4, node.ipv6]).apply(([ipv4, ipv6]) => ({ name: node.host.name, ipv4, ipv6 })));
+      const exports = pulumi.all(clients).apply((list) => base64(renderNfsExports(RECORDING_DIR, list)));
+      this.nfs = this.steps.run("scaleliteNfs", { RECORDING_DIR, EXPORTS_B64: exports }, { dependsOn: [preflight] });
+      appDependsOn.push(this.nfs);
+    }
+
+    const envFile = pulumi
+      .all([secretKeyBase.hex, lbSecret.result, postgresPassword.result])
+      .apply(([keyBase, lb, pg]) =>
+        base64(
+          renderEnvFile({
+            fqdn: host.fqdn,
+            secretKeyBase: keyBase,
+            loadBalancerSecret: lb,
+            checksumAlgorithms: allowedChecksumAlgorithms(campus),
+            postgresPassword: pg,
+            scaleliteTag: campus.config.scalelite.tag,
+            pollIntervalSeconds: campus.config.scalelite.pollIntervalSeconds,
+          }),
+        ),
+      );
+    const app = this.steps.run(
+      "scaleliteApp",
+      { SCALELITE_TAG: campus.config.scalelite.tag, ENV_FILE_B64: pulumi.secret(envFile), RECORDING_DIR },
+      { dependsOn: appDependsOn },
+    );
+    this.health = this.steps.run("scaleliteHealth", { FQDN: host.fqdn }, { dependsOn: [app] });
+
+    this.registerOutputs({ fqdn: this.fqdn, ipv4: this.ipv4, url: this.url, loadBalancerSecret: this.loadBalancerSecret });
+  }
+}
