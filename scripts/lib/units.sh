@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Systemd units and the files they read, for the Scalelite front steps. Sourced after common.sh.
+#
+# A changed file queues its units in $STATE_DIR/<step>.pending-units *before* it is replaced, and the
+# queue is emptied only after systemd has reloaded and restarted them: a step killed in between
+# restarts them on its next run instead of leaving the old version running. Unchanged files queue
+# nothing, so a second run restarts nothing.
+
+UNIT_DIR="$ROOT/etc/systemd/system"
+PENDING_UNITS="$STATE_DIR/$STEP_NAME.pending-units"
+
+# queue_restart UNIT...: remembers that UNIT... must be (re)started.
+queue_restart() {
+  mkdir -p "$STATE_DIR"
+  printf '%s\n' "$@" >>"$PENDING_UNITS"
+}
+
+# install_watched PATH MODE UNIT...: writes stdin to PATH (mode MODE) when it differs, queuing UNIT...
+install_watched() {
+  local path="$1" mode="$2" content
+  shift 2
+  # Read all of stdin, trailing newlines included.
+  content="$(cat && printf x)"
+  content="${content%x}"
+  if [[ -f "$path" ]] && cmp -s "$path" <(printf '%s' "$content"); then
+    chmod "$mode" "$path"
+    return 0
+  fi
+  queue_restart "$@"
+  printf '%s' "$content" | install_content "$path" "$mode" || true
+}
+
+# install_unit NAME: writes the unit NAME (stdin) and queues it when it changed.
+install_unit() {
+  install_watched "$UNIT_DIR/$1" 0644 "$1"
+}
+
+# apply_pending_units: daemon-reload, then enable and (re)start each queued unit once, in queue order.
+apply_pending_units() {
+  [[ -s "$PENDING_UNITS" ]] || return 0
+  local unit
+  systemctl daemon-reload
+  while read -r unit; do
+    systemctl enable "$unit"
+    if [[ "$unit" == *.service ]]; then
+      log "restarting $unit"
+      systemctl restart "$unit"
+    else
+      systemctl start "$unit"
+    fi
+  done < <(awk '!seen[$0]++' "$PENDING_UNITS")
+  rm -f "$PENDING_UNITS"
+}
+
+# render_container_unit NAME DESCRIPTION IMAGE WANTED_BY REQUIRES ENVIRONMENT_FILE RUN_OPTIONS [COMMAND]:
+# prints a unit that runs IMAGE as container NAME on the scalelite network. REQUIRES lists the units it
+# needs besides docker; ENVIRONMENT_FILE (may be empty) lets RUN_OPTIONS use its variables; a unit
+# wanted by scalelite.target is also part of it, so that the target starts and stops it.
+render_container_unit() {
+  local name="$1" description="$2" image="$3" wanted_by="$4" requires="$5" environment="$6" options="$7" command="${8:-}"
+  local needs="docker.service${requires:+ $requires}"
+  printf '%s\n' \
+    "# Written by bbb-ovh ($STEP_NAME); changes here are overwritten on the next deployment." \
+    "[Unit]" \
+    "Description=$description" \
+    "Requires=$needs" \
+    "After=$needs network-online.target" \
+    "Wants=network-online.target"
+  [[ "$wanted_by" == "scalelite.target" ]] && echo "PartOf=scalelite.target"
+  printf '\n[Service]\n'
+  [[ -n "$environment" ]] && echo "EnvironmentFile=$environment"
+  printf '%s\n' \
+    "# The image is pinned, so a restart pulls nothing when the image is already here." \
+    "ExecStartPre=/bin/sh -c 'docker image inspect $image >/dev/null 2>&1 || docker pull $image'" \
+    "ExecStartPre=-/usr/bin/docker rm -f $name" \
+    "ExecStart=/usr/bin/docker run --rm --name $name --network scalelite --log-opt max-size=10m --log-opt max-file=5 $options $image${command:+ $command}" \
+    "ExecStop=/usr/bin/docker stop $name" \
+    "Restart=always" \
+    "RestartSec=5" \
+    "" \
+    "[Install]" \
+    "WantedBy=$wanted_by"
+}

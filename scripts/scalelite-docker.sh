@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Scalelite front, step 1: the Docker engine from Ubuntu's packages, the `scalelite` network, and
+# PostgreSQL and Redis as containers on it, each under its own systemd unit, with data under DATA_DIR.
+#
+# Inputs (stdin, KEY=VALUE): POSTGRES_IMAGE, REDIS_IMAGE, POSTGRES_PASSWORD (secret), DATA_DIR.
+# The password only ever sits in a 0600 env file that docker reads (--env-file), never on a command line.
+# Redis runs with appendonly: Scalelite keeps its servers and meetings there, so it must survive restarts.
+set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+# shellcheck source-path=SCRIPTDIR source=lib/units.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/units.sh"
+
+POSTGRES_ENV=/etc/default/scalelite-postgres
+
+usage() {
+  echo "usage: $0 < inputs   (KEY=VALUE lines: POSTGRES_IMAGE REDIS_IMAGE POSTGRES_PASSWORD DATA_DIR)"
+}
+
+ensure_docker() {
+  if [[ ! -x "$ROOT/usr/bin/docker" ]]; then
+    log "installing docker.io from Ubuntu's packages"
+    DEBIAN_FRONTEND=noninteractive apt-get update -q
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q docker.io
+  fi
+}
+
+ensure_network() {
+  if ! docker network inspect scalelite >/dev/null 2>&1; then
+    log "creating docker network scalelite"
+    docker network create scalelite >/dev/null
+  fi
+}
+
+ensure_data_dirs() {
+  # The images chown their own data directories on first start.
+  mkdir -p "$ROOT$IN_DATA_DIR/postgres" "$ROOT$IN_DATA_DIR/redis"
+  chmod 0700 "$ROOT$IN_DATA_DIR/postgres"
+}
+
+install_postgres() {
+  [[ "$IN_POSTGRES_PASSWORD" =~ ^[^[:space:]]+$ ]] || die "POSTGRES_PASSWORD must be one word without spaces"
+  if [[ -f "$ROOT$IN_DATA_DIR/postgres/PG_VERSION" && -f "$ROOT$POSTGRES_ENV" ]] &&
+    ! cmp -s "$ROOT$POSTGRES_ENV" <(printf 'POSTGRES_PASSWORD=%s\n' "$IN_POSTGRES_PASSWORD"); then
+    # The image reads POSTGRES_PASSWORD only when it initialises an empty data directory.
+    warn "POSTGRES_PASSWORD changed but the database already exists: it keeps its old password until changed with ALTER USER"
+  fi
+  printf 'POSTGRES_PASSWORD=%s\n' "$IN_POSTGRES_PASSWORD" | install_watched "$ROOT$POSTGRES_ENV" 0600 scalelite-postgres.service
+  render_container_unit scalelite-postgres "PostgreSQL for Scalelite (container scalelite-postgres)" \
+    "$IN_POSTGRES_IMAGE" multi-user.target "" "" \
+    "--env-file $POSTGRES_ENV --mount type=bind,source=$IN_DATA_DIR/postgres,target=/var/lib/postgresql/data" |
+    install_unit scalelite-postgres.service
+}
+
+install_redis() {
+  render_container_unit scalelite-redis "Redis for Scalelite, persistent (container scalelite-redis)" \
+    "$IN_REDIS_IMAGE" multi-user.target "" "" \
+    "--mount type=bind,source=$IN_DATA_DIR/redis,target=/data" "redis-server --appendonly yes" |
+    install_unit scalelite-redis.service
+}
+
+main() {
+  if [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]]; then
+    usage
+    exit 0
+  fi
+  read_inputs
+  require_inputs POSTGRES_IMAGE REDIS_IMAGE POSTGRES_PASSWORD DATA_DIR
+  [[ "$IN_DATA_DIR" == /* ]] || die "DATA_DIR must be an absolute path"
+  ensure_docker
+  ensure_network
+  ensure_data_dirs
+  install_postgres
+  install_redis
+  apply_pending_units
+  log "PostgreSQL and Redis are up to date"
+}
+
+main "$@"
