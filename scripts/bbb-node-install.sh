@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# Installs BigBlueButton with the official bbb-install.sh of the pinned branch:
+#   bbb-install.sh -w -v BBB_VERSION -s FQDN -e EMAIL
+# The installer's own output goes to a 0600 log; only progress is printed. A stamp (hash of URL and
+# flags) lets later runs skip the ~15-minute installer; a run killed midway leaves no stamp, so the next
+# run installs again (the installer converges on re-runs). The external TURN server is NOT passed with
+# `-c host:secret`: the installer runs under `bash -x`, so the secret would show in argv, ps and its log.
+# The TURN settings file that -c would write is written here instead, from stdin.
+set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+
+INSTALLER="$STATE_DIR/bbb-install.sh"
+STAMP="$STATE_DIR/bbb-install.stamp"
+INSTALL_LOG="$LOG_DIR/bbb-install.log"
+TURN_XML="$ROOT/etc/bigbluebutton/turn-stun-servers.xml"
+
+usage() {
+  echo "usage: bbb-node-install.sh < inputs   (FQDN EMAIL BBB_VERSION INSTALLER_URL [TURN_HOST TURN_SECRET] as KEY=VALUE lines)"
+}
+
+download_installer() {
+  local tmp
+  tmp="$(mktemp "$STATE_DIR/bbb-install.download.XXXXXX")"
+  if ! curl -fsSL --retry 3 -o "$tmp" "$IN_INSTALLER_URL"; then
+    rm -f "$tmp"
+    die "could not download the installer from $IN_INSTALLER_URL"
+  fi
+  install_content "$INSTALLER" 0700 <"$tmp" || true
+  rm -f "$tmp"
+}
+
+run_installer() {
+  local flags=("$@") started status=0
+  started="$(date +%s)"
+  (umask 077 && touch "$INSTALL_LOG")
+  chmod 0600 "$INSTALL_LOG"
+  printf '\n=== %s bbb-install.sh %s\n' "$(date -u +%FT%TZ)" "${flags[*]}" >>"$INSTALL_LOG"
+  log "running bbb-install.sh ${flags[*]} (about 15 minutes; output in ${INSTALL_LOG#"$ROOT"})"
+  # stdin is closed: nothing the installer starts may read what is left of our inputs.
+  bash "$INSTALLER" "${flags[@]}" >>"$INSTALL_LOG" 2>&1 </dev/null || status=$?
+  if ((status != 0)); then
+    warn "bbb-install.sh failed (exit $status); last lines of ${INSTALL_LOG#"$ROOT"}:"
+    tail -n 30 "$INSTALL_LOG" >&2
+    die "BigBlueButton installation on $IN_FQDN failed"
+  fi
+  [[ -f "$ROOT/etc/bigbluebutton/bigbluebutton-release" ]] ||
+    die "bbb-install.sh exited 0 but BigBlueButton is not installed (no /etc/bigbluebutton/bigbluebutton-release)"
+  log "bbb-install.sh finished in $(($(date +%s) - started)) s"
+}
+
+# The same TURN servers as `bbb-install.sh -c TURN_HOST:TURN_SECRET` writes (bbb-web reads them at start).
+turn_config() {
+  cat <<XML
+<?xml version="1.0" encoding="UTF-8"?>
+<beans xmlns="http://www.springframework.org/schema/beans"
+        xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"
+        xsi:schemaLocation="http://www.springframework.org/schema/beans
+        http://www.springframework.org/schema/beans/spring-beans-2.5.xsd">
+    <!-- Written by bbb-ovh (bbb-node-install.sh) for the external TURN server $IN_TURN_HOST. -->
+    <bean id="turn0" class="org.bigbluebutton.web.services.turn.TurnServer">
+        <constructor-arg index="0" value="$IN_TURN_SECRET"/>
+        <constructor-arg index="1" value="turn:$IN_TURN_HOST:3478"/>
+        <constructor-arg index="2" value="86400"/>
+    </bean>
+    <bean id="turn1" class="org.bigbluebutton.web.services.turn.TurnServer">
+        <constructor-arg index="0" value="$IN_TURN_SECRET"/>
+        <constructor-arg index="1" value="turns:$IN_TURN_HOST:443?transport=tcp"/>
+        <constructor-arg index="2" value="86400"/>
+    </bean>
+    <bean id="stunTurnService" class="org.bigbluebutton.web.services.turn.StunTurnService">
+        <property name="stunServers">
+            <set>
+            </set>
+        </property>
+        <property name="turnServers">
+            <set>
+                <ref bean="turn0"/>
+                <ref bean="turn1"/>
+            </set>
+        </property>
+    </bean>
+</beans>
+XML
+}
+
+configure_turn() {
+  if turn_config | install_content "$TURN_XML" 0640 root:bigbluebutton; then
+    log "TURN server set to $IN_TURN_HOST; restarting bbb-web"
+    systemctl restart bbb-web
+  else
+    log "TURN server $IN_TURN_HOST already configured"
+  fi
+}
+
+main() {
+  if [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]]; then
+    usage
+    return 0
+  fi
+  read_inputs
+  require_inputs FQDN EMAIL BBB_VERSION INSTALLER_URL
+  if [[ -n "${IN_TURN_HOST:-}" && -z "${IN_TURN_SECRET:-}" ]]; then
+    die "TURN_HOST is set but TURN_SECRET is missing"
+  fi
+  [[ "${IN_TURN_SECRET:-}" =~ ^[A-Za-z0-9+/=_.-]*$ ]] || die "TURN_SECRET has characters that do not fit an XML attribute"
+  mkdir -p "$STATE_DIR" "$LOG_DIR"
+  chmod 0700 "$STATE_DIR" "$LOG_DIR"
+
+  local flags=(-w -v "$IN_BBB_VERSION" -s "$IN_FQDN" -e "$IN_EMAIL") stamp
+  stamp="$(sha256_of "$IN_INSTALLER_URL ${flags[*]}")"
+  if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$stamp" ]]; then
+    log "BigBlueButton already installed with bbb-install.sh ${flags[*]}; skipping the installer"
+  else
+    rm -f "$STAMP"
+    download_installer
+    run_installer "${flags[@]}"
+    printf '%s\n' "$stamp" >"$STAMP"
+  fi
+
+  if [[ -n "${IN_TURN_HOST:-}" ]]; then
+    configure_turn
+  fi
+  log "BigBlueButton is installed on $IN_FQDN"
+}
+
+main "$@"

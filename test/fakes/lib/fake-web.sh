@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# The outside web as the fake curl and wget see it. Sourced after fake.sh.
+#
+# raw.githubusercontent.com serves the fake bbb-install.sh and scalelite_post_publish.rb;
+# https://<name>/bigbluebutton/api answers like BigBlueButton when <name> is in the test's DNS table and
+# the fake installer has installed BBB there; everything else fails like curl does without internet.
+# fake_web_get URL prints the body, or prints curl's error message and returns curl's exit code.
+
+FAKE_DOWNLOADS="$(cd "$(dirname "${BASH_SOURCE[0]}")/../downloads" && pwd)"
+BBB_PROPERTIES_DEFAULT="$FAKE_ROOT/usr/share/bbb-web/WEB-INF/classes/bigbluebutton.properties"
+BBB_PROPERTIES_ETC="$FAKE_ROOT/etc/bigbluebutton/bbb-web.properties"
+
+# bbb_property KEY: the value bbb-web uses (the /etc override wins over the packaged default).
+bbb_property() {
+  local key="$1" file value
+  for file in "$BBB_PROPERTIES_ETC" "$BBB_PROPERTIES_DEFAULT"; do
+    [[ -f "$file" ]] || continue
+    value="$(sed -n "s/^${key}=//p" "$file" | tail -n 1)"
+    if [[ -n "$value" ]]; then
+      printf '%s' "$value"
+      return 0
+    fi
+  done
+  return 1
+}
+
+bbb_response() {
+  printf '<response><returncode>%s</returncode>%s</response>\n' "$1" "$2"
+}
+
+# checksum_ok CALL QUERY CHECKSUM: BBB's check, the algorithm inferred from the checksum's length.
+checksum_ok() {
+  local call="$1" query="$2" checksum="$3" tool expected
+  case "${#checksum}" in
+    40) tool=sha1sum ;;
+    64) tool=sha256sum ;;
+    96) tool=sha384sum ;;
+    128) tool=sha512sum ;;
+    *) return 1 ;;
+  esac
+  expected="$(printf '%s%s%s' "$call" "$query" "$(bbb_property securitySalt)" | "$tool" | cut -d' ' -f1)"
+  [[ "$expected" == "$checksum" ]]
+}
+
+bbb_api() {
+  local call="$1" query="$2" checksum="" rest=() param
+  if [[ -z "$call" ]]; then
+    local version=""
+    if [[ "$(bbb_property allowRevealOfBBBVersion || true)" == "true" ]]; then
+      version="<bbbVersion>3.0.4</bbbVersion>"
+    fi
+    bbb_response SUCCESS "<version>2.0</version><apiVersion>2.0</apiVersion>$version"
+    return 0
+  fi
+  IFS='&' read -r -a params <<<"$query"
+  for param in "${params[@]}"; do
+    case "$param" in
+      checksum=*) checksum="${param#checksum=}" ;;
+      *) rest+=("$param") ;;
+    esac
+  done
+  query="$(IFS='&'; printf '%s' "${rest[*]}")"
+  if ! checksum_ok "$call" "$query" "$checksum"; then
+    bbb_response FAILED "<messageKey>checksumError</messageKey><message>You did not pass the checksum security check</message>"
+    return 0
+  fi
+  case "$call" in
+    getMeetings) bbb_response SUCCESS "<meetings/><messageKey>noMeetings</messageKey><message>no meetings were found on this server</message>" ;;
+    *) bbb_response FAILED "<messageKey>unsupportedRequest</messageKey><message>This request is not supported by the test double</message>" ;;
+  esac
+}
+
+# bbb_reachable NAME: the node answers when BBB is installed and bigbluebutton.target is not stopped;
+# FAKE_BBB_API_DOWN_TIMES makes the first N requests fail as if nginx were still starting.
+bbb_reachable() {
+  local down counter="$FAKE_STATE/bbb-api-requests" seen=0
+  [[ -f "$BBB_PROPERTIES_DEFAULT" ]] || return 1
+  [[ "$(cat "$FAKE_STATE/systemd/bigbluebutton.target.active" 2>/dev/null)" != "inactive" ]] || return 1
+  down="$(fake_knob FAKE_BBB_API_DOWN_TIMES 0)"
+  [[ -f "$counter" ]] && seen="$(cat "$counter")"
+  printf '%s\n' "$((seen + 1))" >"$counter"
+  ((seen >= down))
+}
+
+fake_web_get() {
+  local url="$1" host path
+  [[ "$url" =~ ^https?://([^/:?]+)(/[^?]*)?(\?(.*))?$ ]] || { echo "curl: (3) URL using bad/illegal format or missing URL"; return 3; }
+  host="${BASH_REMATCH[1]}"
+  path="${BASH_REMATCH[2]}"
+  local query="${BASH_REMATCH[4]}"
+  case "$host$path" in
+    raw.githubusercontent.com/bigbluebutton/bbb-install/*/bbb-install.sh)
+      cat "$FAKE_DOWNLOADS/bbb-install.sh"
+      return 0
+      ;;
+    raw.githubusercontent.com/blindsidenetworks/scalelite/*/scalelite_post_publish.rb)
+      cat "$FAKE_DOWNLOADS/scalelite_post_publish.rb"
+      return 0
+      ;;
+  esac
+  if ! awk -v n="$host" '$1 == n { found = 1 } END { exit !found }' "$FAKE_STATE/dns" 2>/dev/null; then
+    echo "curl: (6) Could not resolve host: $host"
+    return 6
+  fi
+  if [[ "$path" =~ ^/bigbluebutton/api/?([A-Za-z]*)$ ]] && bbb_reachable; then
+    bbb_api "${BASH_REMATCH[1]}" "$query"
+    return 0
+  fi
+  echo "curl: (7) Failed to connect to $host port 443 after 3 ms: Couldn't connect to server"
+  return 7
+}

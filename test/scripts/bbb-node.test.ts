@@ -1,0 +1,319 @@
+/**
+ * The BigBlueButton node steps, run for real over SSH against loopback sshd hosts (test/support/sshd.ts),
+ * with fakes standing in only for the outside software (test/fakes/bin).
+ */
+import { execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { StepName } from "../../components/remote/catalogue";
+import { base64, type StepInputs } from "../../components/remote/invocation";
+import { connect, killSessions, runStep, startTestHost, type HostFacts, type StepResult, type TestHost } from "../support/sshd";
+
+const SHARED_SECRET = randomBytes(24).toString("hex");
+const TURN_SECRET = randomBytes(24).toString("base64");
+const SCALELITE_YML = "work_dir: /var/bigbluebutton/recording/scalelite\nspool_dir: /mnt/scalelite-recordings/var/bigbluebutton/spool\n";
+
+const hosts: TestHost[] = [];
+afterAll(async () => {
+  await Promise.all(hosts.map((h) => h.stop()));
+});
+
+async function host(options: Parameters<typeof startTestHost>[0] = {}): Promise<TestHost> {
+  const h = await startTestHost(options);
+  hosts.push(h);
+  return h;
+}
+
+const preflight = (h: TestHost): StepInputs => ({
+  ROLE: "bbb",
+  FQDN: h.fqdn,
+  PUBLIC_IPV4: h.publicIpv4,
+  UBUNTU_RELEASE: "22.04",
+  MIN_CORES: "4",
+  MIN_RAM_MB: "8192",
+  RECOMMENDED_CORES: "8",
+  RECOMMENDED_RAM_MB: "16384",
+  REQUIRE_IPV6: "1",
+});
+const install = (h: TestHost): StepInputs => ({
+  FQDN: h.fqdn,
+  EMAIL: "ops@campus.example",
+  BBB_VERSION: "jammy-300",
+  INSTALLER_URL: "https://raw.githubusercontent.com/bigbluebutton/bbb-install/v3.0.x-release/bbb-install.sh",
+  TURN_HOST: "turn.campus.example",
+  TURN_SECRET,
+});
+const configure = (h: TestHost, secret = SHARED_SECRET): StepInputs => ({ FQDN: h.fqdn, SHARED_SECRET: secret });
+const recordings = (): StepInputs => ({
+  NFS_SERVER: "10.0.0.2",
+  NFS_EXPORT: "/mnt/scalelite-recordings",
+  MOUNT_POINT: "/mnt/scalelite-recordings",
+  SCALELITE_YML_B64: base64(SCALELITE_YML),
+  POST_PUBLISH_URL: "https://raw.githubusercontent.com/blindsidenetworks/scalelite/v1.8.5/bigbluebutton/scalelite_post_publish.rb",
+});
+const health = (h: TestHost, extra: StepInputs = {}): StepInputs => ({
+  FQDN: h.fqdn,
+  SHARED_SECRET,
+  CHECKSUM_ALGORITHM: "sha256",
+  ATTEMPTS: "2",
+  DELAY_SECONDS: "0",
+  ...extra,
+});
+
+const NODE_STEPS: [StepName, (h: TestHost) => StepInputs][] = [
+  ["bbbInstall", install],
+  ["bbbConfigure", (h) => configure(h)],
+  ["bbbRecordings", recordings],
+  ["bbbHealth", (h) => health(h)],
+];
+
+/** Every file and directory under the host root with what a change would touch (content, mode, inode, mtime). */
+function tree(h: TestHost): Map<string, string> {
+  const out = new Map<string, string>();
+  const walk = (dir: string) => {
+    for (const name of readdirSync(dir)) {
+      const full = path.join(dir, name);
+      const rel = path.relative(h.root, full);
+      if (rel === "fake-calls.log" || rel === "fake-state" || rel === "opt") continue; // test instrumentation, uploaded scripts
+      const st = lstatSync(full, { bigint: true });
+      // A directory's mtime moves with any temporary file made in it; its entries are compared instead.
+      out.set(rel, st.isDirectory() ? `${st.mode}` : `${st.mode}:${st.ino}:${st.size}:${st.mtimeNs}`);
+      if (st.isDirectory()) walk(full);
+    }
+  };
+  walk(h.root);
+  return out;
+}
+
+const calls = (h: TestHost): string[] => {
+  const file = path.join(h.root, "fake-calls.log");
+  return existsSync(file) ? readFileSync(file, "utf8").trim().split("\n") : [];
+};
+const read = (h: TestHost, rel: string) => readFileSync(path.join(h.root, rel), "utf8");
+const mode = (h: TestHost, rel: string) => (statSync(path.join(h.root, rel)).mode & 0o777).toString(8);
+const output = (r: StepResult) => r.stdout + r.stderr;
+
+/** Runs a step while sampling the whole machine's process listing, as `ps -eo args` would show it. */
+async function runWatched(h: TestHost, step: StepName, inputs: StepInputs, listings: string[]): Promise<StepResult> {
+  let running = true;
+  const sampler = (async () => {
+    while (running) {
+      listings.push(execFileSync("ps", ["-eo", "args"], { encoding: "utf8" }));
+      await new Promise((r) => setTimeout(r, 15));
+    }
+  })();
+  try {
+    return await runStep(h, step, inputs);
+  } finally {
+    running = false;
+    await sampler;
+  }
+}
+
+describe("host-preflight", () => {
+  it("passes on a node that fits, and warns below the recommended size", async () => {
+    const h = await host({ facts: { cores: 6 } });
+    const r = await runStep(h, "hostPreflight", preflight(h));
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`DNS: ${h.fqdn} -> ${h.publicIpv4}`);
+    expect(r.stderr).toContain("warning: 6 CPU cores; 8 are recommended");
+  });
+
+  const failing: [string, Partial<HostFacts>, RegExp][] = [
+    ["wrong OS", { osId: "debian", osVersion: "12" }, /OS is debian 12; the bbb role needs Ubuntu 22.04/],
+    ["DNS pointing elsewhere", { dns: { "bbb-dns.test.example": "198.51.100.7" } }, /bbb-dns\.test\.example resolves to 198\.51\.100\.7, not to this host's 192\.0\.2\.99/],
+    ["too little RAM", { ramMb: 4096 }, /4096 MB of RAM; the bbb role needs at least 8192 MB/],
+  ];
+  for (const [name, facts, message] of failing) {
+    it(`stops on ${name} with its message and changes nothing`, async () => {
+      const h = await host({ fqdn: "bbb-dns.test.example", publicIpv4: "192.0.2.99", facts });
+      const before = tree(h);
+      const r = await runStep(h, "hostPreflight", preflight(h));
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(message);
+      expect(r.stderr).toContain("1 check(s) failed");
+      expect(tree(h)).toEqual(before);
+    });
+  }
+
+  it("reports every failure at once", async () => {
+    const h = await host({ facts: { osVersion: "20.04", cores: 2, ipv6: [], dns: {} } });
+    const r = await runStep(h, "hostPreflight", preflight(h));
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("OS is ubuntu 20.04");
+    expect(r.stderr).toContain("2 CPU cores; the bbb role needs at least 4");
+    expect(r.stderr).toContain("no global IPv6 address");
+    expect(r.stderr).toContain(`${h.fqdn} does not resolve`);
+    expect(r.stderr).toContain("4 check(s) failed");
+  });
+});
+
+describe("a BigBlueButton node, end to end", () => {
+  let h: TestHost;
+  const listings: string[] = [];
+  const results: StepResult[] = [];
+
+  beforeAll(async () => {
+    h = await host();
+    for (const [step, inputs] of NODE_STEPS) {
+      const r = await runWatched(h, step, inputs(h), listings);
+      results.push(r);
+      expect(r.code, `${step}: ${output(r)}`).toBe(0);
+    }
+  });
+
+  it("runs the official installer once, with -w -v -s -e and no -c, its output in a 0600 log", () => {
+    const installs = calls(h).filter((c) => c.startsWith("bbb-install.sh "));
+    expect(installs).toEqual([`bbb-install.sh -w -v jammy-300 -s ${h.fqdn} -e ops@campus.example`]);
+    expect(mode(h, "var/log/bbb-ovh/bbb-install.log")).toBe("600");
+    expect(read(h, "var/log/bbb-ovh/bbb-install.log")).toContain("Setting up bbb-web");
+    expect(results[0].stdout).not.toContain("Setting up"); // progress only
+  });
+
+  it("writes the external TURN server as bbb-install -c would, 0640 root:bigbluebutton", () => {
+    const xml = read(h, "etc/bigbluebutton/turn-stun-servers.xml");
+    expect(xml).toContain('value="turn:turn.campus.example:3478"');
+    expect(xml).toContain('value="turns:turn.campus.example:443?transport=tcp"');
+    expect(xml).toContain(`value="${TURN_SECRET}"`);
+    expect(mode(h, "etc/bigbluebutton/turn-stun-servers.xml")).toBe("640");
+    expect(statSync(path.join(h.root, "etc/bigbluebutton/turn-stun-servers.xml")).gid).toBe(997);
+  });
+
+  it("sets the shared secret where bbb-conf --setsecret does, reveals the version, restarts once", () => {
+    const props = read(h, "etc/bigbluebutton/bbb-web.properties");
+    expect(props).toContain(`securitySalt=${SHARED_SECRET}\n`);
+    expect(props.match(/^securitySalt=/gm)).toHaveLength(1);
+    expect(props).toContain("allowRevealOfBBBVersion=true\n");
+    expect(read(h, "etc/bigbluebutton/bbb-apps-akka.conf")).toContain(`sharedSecret = "${SHARED_SECRET}"`);
+    expect(calls(h).filter((c) => c === "bbb-conf --restart")).toHaveLength(1);
+  });
+
+  it("joins the scalelite-spool group, mounts the share from fstab, installs post_publish and scalelite.yml", () => {
+    expect(read(h, "fake-state/group")).toMatch(/^scalelite-spool:x:2000:bigbluebutton$/m);
+    const fstab = read(h, "etc/fstab").trim().split("\n");
+    expect(fstab).toEqual(["10.0.0.2:/mnt/scalelite-recordings /mnt/scalelite-recordings nfs _netdev,nofail,hard,noatime 0 0"]);
+    expect(read(h, "fake-state/mounts")).toContain(`10.0.0.2:/mnt/scalelite-recordings ${h.root}/mnt/scalelite-recordings nfs`);
+    expect(read(h, "usr/local/bigbluebutton/core/scripts/post_publish/scalelite_post_publish.rb")).toContain("scalelite.yml");
+    expect(read(h, "usr/local/bigbluebutton/core/scripts/scalelite.yml")).toBe(SCALELITE_YML);
+  });
+
+  it("proves the node answers and accepts the secret", () => {
+    expect(results[3].stdout).toContain(`https://${h.fqdn}/bigbluebutton/api answers, and accepts our shared secret (sha256)`);
+    expect(calls(h).some((c) => /^curl .*getMeetings\\\?checksum=[0-9a-f]{64}$/.test(c))).toBe(true);
+  });
+
+  it("a second run changes nothing: no installer, no restart, same files", async () => {
+    const before = tree(h);
+    const seen = calls(h).length;
+    for (const [step, inputs] of NODE_STEPS) {
+      const r = await runWatched(h, step, inputs(h), listings);
+      results.push(r);
+      expect(r.code, `${step}: ${output(r)}`).toBe(0);
+    }
+    expect(tree(h)).toEqual(before);
+    const again = calls(h).slice(seen);
+    expect(again.filter((c) => /^(bbb-install\.sh|bbb-conf --restart|systemctl (re)?start|groupadd|usermod|mount |apt-get)/.test(c))).toEqual([]);
+    expect(results[4].stdout).toContain("skipping the installer");
+  });
+
+  it("never shows a secret: not in step output, in any argv, in the logs, or in ps", () => {
+    expect(listings.length).toBeGreaterThan(20);
+    const everywhere = [
+      ...results.map(output),
+      read(h, "fake-calls.log"),
+      read(h, "var/log/bbb-ovh/bbb-install.log"),
+      read(h, "var/log/bbb-ovh/bbb-node-configure.log"),
+      ...listings,
+    ].join("\n");
+    for (const secret of [SHARED_SECRET, TURN_SECRET]) expect(everywhere).not.toContain(secret);
+    // the watcher did see the steps run
+    expect(listings.some((l) => l.includes("bbb-node-install.sh"))).toBe(true);
+  });
+});
+
+describe("bbb-node-install", () => {
+  it("a run killed while the installer works converges on the next run", async () => {
+    const h = await host();
+    mkdirSync(path.join(h.root, "fake-state/knobs"), { recursive: true });
+    writeFileSync(path.join(h.root, "fake-state/knobs/FAKE_BBB_INSTALL_SLEEP"), "30");
+    const killed = runStep(h, "bbbInstall", install(h));
+    const deadline = Date.now() + 5000;
+    while (!calls(h).some((c) => c.startsWith("bbb-install.sh")) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(killSessions(h)).toBeGreaterThan(0);
+    const r1 = await killed;
+    expect(r1.code).not.toBe(0);
+    expect(existsSync(path.join(h.root, "var/lib/bbb-ovh/bbb-install.stamp"))).toBe(false);
+
+    rmSync(path.join(h.root, "fake-state/knobs/FAKE_BBB_INSTALL_SLEEP"));
+    const r2 = await runStep(h, "bbbInstall", install(h));
+    expect(r2.code, output(r2)).toBe(0);
+    expect(calls(h).filter((c) => c.startsWith("bbb-install.sh"))).toHaveLength(2);
+    const r3 = await runStep(h, "bbbInstall", install(h));
+    expect(r3.stdout).toContain("skipping the installer");
+    expect(calls(h).filter((c) => c.startsWith("bbb-install.sh"))).toHaveLength(2);
+  });
+
+  it("shows the tail of the installer's log when it fails, and leaves no stamp", async () => {
+    const h = await host({ env: { FAKE_BBB_INSTALL_FAIL: "1" } });
+    const r = await runStep(h, "bbbInstall", install(h));
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`bbb-install: Let's Encrypt SSL request for ${h.fqdn} did not succeed - exiting`);
+    expect(r.stderr).toContain(`BigBlueButton installation on ${h.fqdn} failed`);
+    expect(existsSync(path.join(h.root, "var/lib/bbb-ovh/bbb-install.stamp"))).toBe(false);
+  });
+
+  it("the fake installer refuses -l like the real one", async () => {
+    const h = await host();
+    const ssh = await connect(h);
+    try {
+      const r = await ssh.execCommand("fake-bbb-install -v jammy-300 -l");
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain("illegal option -- l");
+      expect(r.stderr).toContain("bbb-install: Invalid option");
+    } finally {
+      ssh.dispose();
+    }
+  });
+});
+
+describe("bbb-node-health", () => {
+  let h: TestHost;
+  beforeAll(async () => {
+    h = await host();
+    for (const step of ["bbbInstall", "bbbConfigure"] as const) {
+      const r = await runStep(h, step, step === "bbbInstall" ? install(h) : configure(h));
+      expect(r.code, output(r)).toBe(0);
+    }
+  });
+
+  it("works with each checksum algorithm Scalelite accepts", async () => {
+    for (const algorithm of ["sha1", "sha512"]) {
+      const r = await runStep(h, "bbbHealth", health(h, { CHECKSUM_ALGORITHM: algorithm }));
+      expect(r.code, output(r)).toBe(0);
+    }
+    const r = await runStep(h, "bbbHealth", health(h, { CHECKSUM_ALGORITHM: "sha384" }));
+    expect(r.stderr).toContain("no sha384");
+  });
+
+  it("fails fast, naming the node, when the node has another secret", async () => {
+    const r = await runStep(h, "bbbHealth", { ...health(h), SHARED_SECRET: "0ther5ecret0ther5ecret" });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`${h.fqdn} rejects our shared secret (checksumError`);
+    expect(output(r)).not.toContain("0ther5ecret");
+  });
+
+  it("retries a bounded number of times while the node starts", async () => {
+    mkdirSync(path.join(h.root, "fake-state/knobs"), { recursive: true });
+    writeFileSync(path.join(h.root, "fake-state/knobs/FAKE_BBB_API_DOWN_TIMES"), "2");
+    rmSync(path.join(h.root, "fake-state/bbb-api-requests"), { force: true });
+    const failed = await runStep(h, "bbbHealth", health(h, { ATTEMPTS: "2" }));
+    expect(failed.code).toBe(1);
+    expect(failed.stderr).toContain(`BigBlueButton on ${h.fqdn} is not healthy after 2 attempt(s): curl: (7) Failed to connect to ${h.fqdn} port 443`);
+
+    rmSync(path.join(h.root, "fake-state/bbb-api-requests"));
+    const recovered = await runStep(h, "bbbHealth", health(h, { ATTEMPTS: "3" }));
+    expect(recovered.code, output(recovered)).toBe(0);
+  });
+});
