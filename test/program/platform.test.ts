@@ -1,0 +1,267 @@
+import { createHash } from "node:crypto";
+import * as pulumi from "@pulumi/pulumi";
+import { describe, expect, it } from "vitest";
+import { evaluateProgram, isSecretValue, type RecordedResource } from "../../cli/plan/recorder";
+import { parseCampus } from "../../components/config/campus";
+import type { CampusInput } from "../../components/config/schema";
+import type { HostHandle } from "../../components/hosts/HostHandle";
+import { buildPlatform, type PlatformOutputs } from "../../components/platform";
+import { scriptBundle } from "../../components/remote/scriptBundle";
+import { STEPS, type StepName } from "../../components/remote/catalogue";
+import { parentOf, plainStrings } from "../support/evaluateStack";
+
+const COMMAND = "command:remote:Command";
+const COPY = "command:remote:CopyToRemote";
+const sha = (s: string) => createHash("sha256").update(s).digest("hex");
+
+/** Deterministic stand-ins for the providers: the same name always gives the same secret. */
+const mocks: pulumi.runtime.Mocks = {
+  newResource({ type, name, inputs }) {
+    const outputs: Record<string, unknown> = {};
+    if (type === "random:index/randomPassword:RandomPassword") outputs.result = `Pw${sha(name)}${sha(`${name}2`)}`.slice(0, Number(inputs.length));
+    if (type === "random:index/randomBytes:RandomBytes") outputs.hex = (sha(name) + sha(`${name}2`)).slice(0, Number(inputs.length) * 2);
+    if (type === COMMAND) Object.assign(outputs, { stdout: "", stderr: "" });
+    return { id: `${name}-id`, state: { ...inputs, ...outputs } };
+  },
+  call: ({ inputs }) => inputs,
+};
+
+const PRIVATE_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----test-deploy-key-----END OPENSSH PRIVATE KEY-----";
+const TURN_SECRET = "TurnSecretValue0123456789";
+const DNS: Record<string, string> = { endpoint: "ovh-eu", applicationKey: "DnsAppKey123", applicationSecret: "DnsAppSecret456", consumerKey: "DnsConsumer789" };
+
+const baseCampus: CampusInput = {
+  id: "brest",
+  label: "Brest",
+  dns: { zone: "example.org" },
+  adminEmail: "ops@example.org",
+  sshPublicKeys: ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB9rGpnmXgQ4i0zA0l1rKsdHn1nBfC7LxX5GmSmSb3Vd ops"],
+  adminCidrs: ["203.0.113.0/24"],
+  expected: { concurrentUsers: 300, classrooms: 15 },
+  front: { name: "lb", fqdn: "visio.example.org", kind: "existing", ipv4: "192.0.2.10" },
+  nodes: [
+    { name: "bbb-sbg", fqdn: "bbb1.example.org", kind: "existing", ipv4: "192.0.2.21", ipv6: "2001:db8::21", sshUser: "ubuntu", location: "sbg", loadMultiplier: 2 },
+    { name: "bbb-rbx", fqdn: "bbb2.example.org", kind: "existing", ipv4: "192.0.2.22", location: "rbx" },
+  ],
+  moodle: { ssh: { host: "moodle.example.org", user: "root" }, acceptDpa: true },
+};
+
+class FakeServer extends pulumi.CustomResource {
+  constructor(name: string) {
+    super("test:index:Server", name, {});
+  }
+}
+
+/** A host as the lead's host components hand it over: outputs, a secret key, a resource to wait for. */
+function fakeHandle(host: ReturnType<typeof parseCampus>["front"]): HostHandle {
+  const cfg = host.config as { ipv4: string; ipv6?: string; sshUser: string };
+  const server = new FakeServer(host.name);
+  return {
+    host,
+    ipv4: pulumi.output(cfg.ipv4),
+    ipv6: pulumi.output(cfg.ipv6 ?? ""),
+    connection: pulumi.output({ host: cfg.ipv4, user: cfg.sshUser, privateKey: pulumi.secret(PRIVATE_KEY), dialErrorLimit: 40, perDialTimeout: 15 }),
+    sshUser: cfg.sshUser,
+    ready: [server],
+  };
+}
+
+interface Variant {
+  campus?: (c: CampusInput) => void;
+  secrets?: boolean;
+}
+
+async function evaluate(variant: Variant = {}) {
+  const raw = structuredClone(baseCampus);
+  variant.campus?.(raw);
+  const campus = parseCampus(raw, { sshPrivateKey: true, turnSecret: true, dnsCredentials: true });
+  return evaluateProgram<PlatformOutputs>({ project: "bbb-ovh", stack: "brest", config: {}, mocks }, () => {
+    const site = new pulumi.ComponentResource("test:index:Site", "site");
+    return buildPlatform({
+      campus,
+      front: fakeHandle(campus.front),
+      nodes: campus.nodes.map(fakeHandle),
+      moodleConnection: pulumi.output({ host: "moodle.example.org", user: "root", privateKey: pulumi.secret(PRIVATE_KEY) }),
+      turnSecret: pulumi.secret(TURN_SECRET),
+      dnsCredentials: pulumi.secret(DNS),
+      parent: site,
+    });
+  });
+}
+
+const unwrap = (v: unknown): any => (isSecretValue(v) ? unwrap(v.value) : v);
+const named = (resources: RecordedResource[], name: string, type?: string) => {
+  const found = resources.filter((r) => r.name === name && (type === undefined || r.type === type));
+  expect(found, name).toHaveLength(1);
+  return found[0];
+};
+/** The chain of component types above a resource, nearest first. */
+const parentTypes = (resources: RecordedResource[], r: RecordedResource) => {
+  const types: string[] = [];
+  for (let p = parentOf(resources, r); p && p.type !== "pulumi:pulumi:Stack"; p = parentOf(resources, p)) types.push(`${p.type}/${p.name}`);
+  return types;
+};
+const stdinOf = (r: RecordedResource) => String(unwrap(r.inputs.stdin));
+const inputsOf = (r: RecordedResource) => Object.fromEntries(stdinOf(r).trimEnd().split("\n").map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
+const decode = (b64: string) => Buffer.from(b64, "base64").toString("utf8");
+
+const NODE_STEPS: StepName[] = ["hostPreflight", "bbbInstall", "bbbConfigure", "bbbRecordings", "bbbHealth"];
+const FRONT_STEPS: StepName[] = ["hostPreflight", "scaleliteDocker", "scaleliteCertificate", "scaleliteNfs", "scaleliteApp", "scaleliteHealth"];
+
+describe("buildPlatform under Pulumi mocks", () => {
+  it("puts every step under its host's component, and each component under the given parent", async () => {
+    const { resources } = await evaluate();
+    for (const node of ["bbb-sbg", "bbb-rbx"]) {
+      for (const step of ["ssh", "scripts", ...NODE_STEPS]) {
+        expect(parentTypes(resources, named(resources, `${node}-${step}`))).toEqual([`bbb-ovh:bbb:BbbNode/${node}`, "test:index:Site/site"]);
+      }
+    }
+    for (const step of ["ssh", "scripts", ...FRONT_STEPS]) {
+      expect(parentTypes(resources, named(resources, `lb-${step}`))).toEqual(["bbb-ovh:scalelite:ScaleliteFront/lb", "test:index:Site/site"]);
+    }
+    expect(parentTypes(resources, named(resources, "lb-scaleliteRegister"))).toEqual(["bbb-ovh:scalelite:NodeRegistration/brest-registration", "test:index:Site/site"]);
+    expect(parentTypes(resources, named(resources, "brest-moodle-moodleConfigure"))).toEqual(["bbb-ovh:moodle:MoodleIntegration/brest-moodle", "test:index:Site/site"]);
+    // One copy of scripts/ per host, nothing more.
+    expect(resources.filter((r) => r.type === COPY).map((r) => r.name).sort()).toEqual(["bbb-rbx-scripts", "bbb-sbg-scripts", "brest-moodle-scripts", "lb-scripts"]);
+  });
+
+  it("runs each step over its own host's connection, with only the script path on the command line", async () => {
+    const { resources } = await evaluate();
+    const hostOf: Record<string, [string, string]> = { "bbb-sbg": ["192.0.2.21", "ubuntu"], "bbb-rbx": ["192.0.2.22", "root"], lb: ["192.0.2.10", "root"], "brest-moodle": ["moodle.example.org", "root"] };
+    for (const r of resources.filter((x) => x.type === COMMAND || x.type === COPY)) {
+      const owner = Object.keys(hostOf).find((h) => r.name.startsWith(`${h}-`))!;
+      const [address, user] = hostOf[owner];
+      const connection = unwrap(r.inputs.connection);
+      expect([connection.host, connection.user, unwrap(connection.privateKey)], r.name).toEqual([address, user, PRIVATE_KEY]);
+      if (r.type === COPY) {
+        expect(r.inputs.remotePath).toBe(user === "root" ? "/root/.bbb-ovh" : `/home/${user}/.bbb-ovh`);
+        expect(r.inputs.triggers).toEqual([scriptBundle().hash]);
+      } else if (!r.name.endsWith("-ssh")) {
+        const step = r.name.slice(owner.length + 1) as StepName;
+        const dir = user === "root" ? "/root/.bbb-ovh/scripts" : `/home/${user}/.bbb-ovh/scripts`;
+        expect(r.inputs.create).toBe(`${user === "root" ? "" : "sudo -n "}bash ${dir}/${STEPS[step].script}`);
+        expect(r.inputs.triggers).toEqual([scriptBundle().stepHash(step)]);
+      }
+    }
+  });
+
+  it("orders each node's steps on its own host, never after another node", async () => {
+    const { resources } = await evaluate();
+    const urn = (name: string) => named(resources, name).urn;
+    for (const [node, other] of [["bbb-sbg", "bbb-rbx"], ["bbb-rbx", "bbb-sbg"]]) {
+      const deps = (step: string) => named(resources, `${node}-${step}`).dependencies;
+      expect(deps("ssh")).toContain(named(resources, node, "test:index:Server").urn);
+      expect(deps("scripts")).toContain(urn(`${node}-ssh`));
+      expect(deps("hostPreflight")).toContain(urn(`${node}-scripts`));
+      expect(deps("bbbInstall")).toContain(urn(`${node}-hostPreflight`));
+      expect(deps("bbbConfigure")).toContain(urn(`${node}-bbbInstall`));
+      expect(deps("bbbRecordings")).toEqual(expect.arrayContaining([urn(`${node}-bbbConfigure`), urn("lb-scaleliteNfs")]));
+      expect(deps("bbbHealth")).toContain(urn(`${node}-bbbRecordings`));
+      for (const r of resources.filter((x) => x.name.startsWith(`${node}-`))) {
+        for (const d of r.dependencies) expect(d, `${r.name} depends on ${d}`).not.toContain(other);
+      }
+    }
+  });
+
+  it("registers the nodes only after every node and the front are healthy, then configures Moodle", async () => {
+    const { resources } = await evaluate();
+    const urn = (name: string) => named(resources, name).urn;
+    expect(named(resources, "lb-scaleliteRegister").dependencies).toEqual(expect.arrayContaining([urn("lb-scaleliteHealth"), urn("bbb-sbg-bbbHealth"), urn("bbb-rbx-bbbHealth")]));
+    expect(named(resources, "brest-moodle-moodleConfigure").dependencies).toEqual(expect.arrayContaining([urn("lb-scaleliteHealth"), urn("lb-scaleliteRegister")]));
+    expect(named(resources, "lb-scaleliteApp").dependencies).toEqual(expect.arrayContaining([urn("lb-scaleliteDocker"), urn("lb-scaleliteCertificate"), urn("lb-scaleliteNfs")]));
+  });
+
+  it("keeps every secret out of non-secret inputs, including base64 payloads, and quiet in logs", async () => {
+    const { resources, outputs } = await evaluate();
+    const secretValues = [PRIVATE_KEY, TURN_SECRET, DNS.applicationSecret, DNS.consumerKey];
+    for (const r of resources.filter((x) => x.type.startsWith("random:"))) {
+      // Mocks do not apply additionalSecretOutputs, so read the values the mock made up.
+      const mocked = (await mocks.newResource({ type: r.type, name: r.name, inputs: r.inputs, id: "", provider: "", custom: true })).state as Record<string, string>;
+      secretValues.push(mocked.result ?? mocked.hex);
+    }
+    expect(secretValues.length).toBe(4 + 2 + 3); // two node secrets; postgres, SECRET_KEY_BASE, LOADBALANCER_SECRET
+    for (const r of resources) {
+      const strings = plainStrings(r.inputs).flatMap((s) => [s, ...[...s.matchAll(/_B64=(\S+)/g)].map((m) => decode(m[1]))]);
+      for (const s of strings) for (const secret of secretValues) expect(s.includes(secret), `${r.name} shows a secret`).toBe(false);
+    }
+    for (const r of resources.filter((x) => x.type === COMMAND && !x.name.endsWith("-ssh"))) {
+      const step = r.name.replace(/^(bbb-sbg|bbb-rbx|lb|brest-moodle)-/, "") as StepName;
+      const carries = STEPS[step].secret.some((key) => key in inputsOf(r));
+      const secretOutputs = r.additionalSecretOutputs.filter((o) => o === "stdout" || o === "stderr");
+      expect([isSecretValue(r.inputs.stdin), r.inputs.logging, secretOutputs], r.name).toEqual(
+        carries ? [true, "none", ["stdout", "stderr"]] : [false, "stdoutAndStderr", []],
+      );
+    }
+    expect(isSecretValue(outputs.moodleSharedSecret)).toBe(true);
+    expect(inputsOf(named(resources, "brest-moodle-moodleConfigure")).SHARED_SECRET).toBe(unwrap(outputs.moodleSharedSecret));
+  });
+
+  it("feeds the steps what the catalogue asks, from the campus", async () => {
+    const { resources, outputs } = await evaluate();
+    const sbgPreflight = inputsOf(named(resources, "bbb-sbg-hostPreflight"));
+    expect(sbgPreflight).toMatchObject({ ROLE: "node", FQDN: "bbb1.example.org", PUBLIC_IPV4: "192.0.2.21", UBUNTU_RELEASE: "22.04", MIN_CORES: "4", REQUIRE_IPV6: "1", RECOMMENDED_CORES: "8" });
+    expect(inputsOf(named(resources, "lb-hostPreflight"))).toMatchObject({ ROLE: "front", REQUIRE_IPV6: "0", RECOMMENDED_CORES: "4" });
+    expect(inputsOf(named(resources, "bbb-sbg-bbbInstall"))).toEqual({
+      FQDN: "bbb1.example.org",
+      EMAIL: "ops@example.org",
+      BBB_VERSION: "jammy-300",
+      INSTALLER_URL: "https://raw.githubusercontent.com/bigbluebutton/bbb-install/v3.0.x-release/bbb-install.sh",
+    });
+    expect(inputsOf(named(resources, "bbb-rbx-bbbRecordings")).NFS_SERVER).toBe("192.0.2.10");
+    expect(decode(inputsOf(named(resources, "lb-scaleliteNfs")).EXPORTS_B64)).toBe(
+      "/mnt/scalelite-recordings/var/bigbluebutton 192.0.2.21(rw,sync,no_subtree_check,root_squash) 192.0.2.22(rw,sync,no_subtree_check,root_squash) 2001:db8::21(rw,sync,no_subtree_check,root_squash)\n",
+    );
+    const register = inputsOf(named(resources, "lb-scaleliteRegister"));
+    expect([register.SYNC_MODE, register.EXPECTED_IDS]).toEqual(["cordon", "bbb1.example.org,bbb2.example.org"]);
+    const yaml = decode(register.SERVERS_YAML_B64);
+    expect(yaml).toContain(`secret: ${inputsOf(named(resources, "bbb-sbg-bbbConfigure")).SHARED_SECRET}`);
+    expect(yaml).toMatch(/bbb1\.example\.org:\n\s+url: https:\/\/bbb1\.example\.org\/bigbluebutton\/api\n[\s\S]*load_multiplier: 2\n\s+tag: sbg/);
+    const env = decode(inputsOf(named(resources, "lb-scaleliteApp")).ENV_FILE_B64);
+    expect(env).toContain(`LOADBALANCER_SECRET=${unwrap(outputs.moodleSharedSecret)}\n`);
+    expect(env).toMatch(/^SECRET_KEY_BASE=[0-9a-f]{128}$/m);
+    expect(inputsOf(named(resources, "brest-moodle-moodleConfigure"))).toMatchObject({ SERVER_URL: "https://visio.example.org/bigbluebutton/", ACCEPT_DPA: "1", CHECKSUM_ALGORITHM: "SHA256" });
+    expect(outputs).toMatchObject({
+      frontUrl: "https://visio.example.org/",
+      moodleServerUrl: "https://visio.example.org/bigbluebutton/",
+      nodes: [
+        { name: "bbb-sbg", fqdn: "bbb1.example.org", ipv4: "192.0.2.21", datacenter: "sbg", apiUrl: "https://bbb1.example.org/bigbluebutton/api" },
+        { name: "bbb-rbx", fqdn: "bbb2.example.org", ipv4: "192.0.2.22", datacenter: "rbx", apiUrl: "https://bbb2.example.org/bigbluebutton/api" },
+      ],
+    });
+    expect(outputs.statusCommands).toEqual(
+      expect.arrayContaining(["npm run ops -- status brest", "ssh root@visio.example.org docker exec scalelite-api bin/rake status", "ssh ubuntu@bbb1.example.org sudo bbb-conf --status"]),
+    );
+  });
+
+  it("gives byte-identical commands, stdin and triggers when evaluated twice", async () => {
+    const snapshot = async () =>
+      JSON.stringify(
+        (await evaluate()).resources
+          .filter((r) => r.type === COMMAND || r.type === COPY)
+          .map((r) => [r.name, r.inputs.create, r.inputs.stdin, r.inputs.triggers, r.inputs.remotePath])
+          .sort(),
+      );
+    const first = await snapshot();
+    expect(first).toContain("bbb-sbg-bbbInstall");
+    expect(await snapshot()).toBe(first);
+  });
+
+  it("follows the campus options: external TURN, DNS-01, no recordings, no Moodle host", async () => {
+    const { resources } = await evaluate({
+      campus: (c) => {
+        c.turn = { mode: "external", host: "turn.example.org" };
+        c.certificates = { challenge: "dns-01" };
+        c.recordings = false;
+        c.moodle = { checksumAlgorithm: "SHA1" };
+      },
+    });
+    const install = named(resources, "bbb-sbg-bbbInstall");
+    expect(isSecretValue(install.inputs.stdin)).toBe(true);
+    expect(inputsOf(install)).toMatchObject({ TURN_HOST: "turn.example.org", TURN_SECRET });
+    const certificate = inputsOf(named(resources, "lb-scaleliteCertificate"));
+    expect(certificate.CHALLENGE).toBe("dns-01");
+    expect(decode(certificate.DNS_CREDENTIALS_B64)).toContain(`dns_ovh_application_secret = ${DNS.applicationSecret}\n`);
+    expect(resources.filter((r) => /bbbRecordings|scaleliteNfs|moodle/.test(r.name))).toEqual([]);
+    expect(decode(inputsOf(named(resources, "lb-scaleliteApp")).ENV_FILE_B64)).toContain("LOADBALANCER_CHECKSUM_ALGORITHM=SHA1:SHA256:SHA512\n");
+  });
+});

@@ -1,0 +1,58 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { remoteScriptDir } from "../../components/remote/HostStep";
+import { STEPS } from "../../components/remote/catalogue";
+import { readScriptBundle, scriptBundle } from "../../components/remote/scriptBundle";
+
+const dirs: string[] = [];
+function scripts(files: Record<string, string>): string {
+  mkdirSync(join(__dirname, "../../.tmp"), { recursive: true });
+  const root = mkdtempSync(join(__dirname, "../../.tmp/bundle-"));
+  dirs.push(root);
+  const dir = join(root, "scripts");
+  for (const [path, text] of Object.entries(files)) {
+    mkdirSync(join(dir, path, ".."), { recursive: true });
+    writeFileSync(join(dir, path), text);
+  }
+  return dir;
+}
+afterEach(() => dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+const base = { "lib/common.sh": "common v1\n", "host-preflight.sh": "preflight v1\n", "bbb-node-install.sh": "install v1\n" };
+
+describe("readScriptBundle", () => {
+  it("hashes contents, not the directory or the order files were written in", () => {
+    const a = readScriptBundle(scripts(base));
+    const b = readScriptBundle(scripts(Object.fromEntries(Object.entries(base).reverse())));
+    expect(b.hash).toBe(a.hash);
+    expect(b.stepHash("hostPreflight")).toBe(a.stepHash("hostPreflight"));
+  });
+
+  it("changes a step's trigger only when its script or lib/common.sh changes", () => {
+    const a = readScriptBundle(scripts(base));
+    const install = readScriptBundle(scripts({ ...base, "bbb-node-install.sh": "install v2\n" }));
+    expect(install.stepHash("bbbInstall")).not.toBe(a.stepHash("bbbInstall"));
+    expect(install.stepHash("hostPreflight")).toBe(a.stepHash("hostPreflight"));
+    expect(install.hash).not.toBe(a.hash);
+    const common = readScriptBundle(scripts({ ...base, "lib/common.sh": "common v2\n" }));
+    expect(common.stepHash("hostPreflight")).not.toBe(a.stepHash("hostPreflight"));
+    expect(common.stepHash("bbbInstall")).not.toBe(a.stepHash("bbbInstall"));
+  });
+
+  it("names a missing script", () => {
+    expect(() => readScriptBundle(scripts(base)).stepHash("scaleliteApp")).toThrow(/scalelite-app\.sh is missing/);
+  });
+
+  it("finds every catalogue script in this checkout", () => {
+    for (const step of Object.keys(STEPS) as Array<keyof typeof STEPS>) expect(scriptBundle().stepHash(step)).toMatch(/^[0-9a-f]{64}$/);
+  });
+});
+
+describe("remoteScriptDir", () => {
+  it("lives in the SSH user's home and refuses names that are not Unix users", () => {
+    expect(remoteScriptDir("root")).toBe("/root/.bbb-ovh/scripts");
+    expect(remoteScriptDir("ubuntu")).toBe("/home/ubuntu/.bbb-ovh/scripts");
+    expect(() => remoteScriptDir("../etc")).toThrow(/Unix user/);
+  });
+});
