@@ -1,0 +1,17 @@
+/**
+ * `npm run ops -- <command> [options]`: day-2 operations of a bbb-ovh platform (see cli/ops/program.ts).
+ */
+import { runOps } from "./ops/program";
+
+const stop = new AbortController();
+process.once("SIGINT", () => stop.abort());
+
+runOps(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env, signal: stop.signal }).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: Error) => {
+    process.stderr.write(`error: ${error.message}\n`);
+    process.exitCode = 1;
+  },
+);

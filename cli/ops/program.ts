@@ -1,0 +1,162 @@
+import { readFileSync } from "node:fs";
+import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import { CHECKSUM_ALGORITHMS, DEFAULT_ALGORITHM, type ChecksumAlgorithm } from "./bbbApi";
+import { changeNode, type NodeAction } from "./drain";
+import { EXIT_CODES, EXIT_HELP, OpsError } from "./errors";
+import { estimate, renderEstimate } from "./estimate";
+import type { HttpOptions } from "./http";
+import type { OpsIO } from "./io";
+import { Progress } from "./progress";
+import { parseShare, renderSize, size } from "./size";
+import { smoke, renderSmoke } from "./smoke";
+import { loadTarget, type ConnectionOptions } from "./stackSource";
+import { collectStatus, renderStatus } from "./status";
+
+interface CommonOptions extends ConnectionOptions {
+  json?: boolean;
+  timeout: number;
+  commandTimeout: number;
+  concurrency: number;
+  ca?: string;
+  insecure?: boolean;
+}
+
+const positiveInt = (name: string) => (value: string) => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a positive integer`);
+  return n;
+};
+const positiveNumber = (name: string) => (value: string) => {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError(`${name} must be a number >= 0`);
+  return n;
+};
+
+function withConnection(cmd: Command): Command {
+  return cmd
+    .option("--url <url>", "API endpoint of the balancer or of any BBB server (default: the stack's front)")
+    .option("--secret-file <file>", "file holding the API shared secret, '-' for stdin (or set BBB_OVH_SECRET); never on the command line")
+    .option("--host <host>", "SSH host of the front (default: the front of the stack / URL)")
+    .option("--ssh-user <user>", "SSH user on the front (default root; others use sudo -n)")
+    .option("--ssh-port <port>", "SSH port", positiveInt("--ssh-port"))
+    .option("--ssh-key <file>", "SSH private key (default: the SSH agent, then ~/.ssh/id_ed25519, id_ecdsa, id_rsa)")
+    .option("--timeout <ms>", "deadline of each HTTP request and SSH connection", positiveInt("--timeout"), 10_000)
+    .option("--command-timeout <ms>", "deadline of each remote rake command (Rails boots inside it)", positiveInt("--command-timeout"), 120_000)
+    .option("--concurrency <n>", "hosts queried at once", positiveInt("--concurrency"), 8)
+    .option("--ca <file>", "extra CA certificate (PEM) to trust for HTTPS")
+    .option("--insecure", "accept any TLS certificate (test benches only)")
+    .option("--json", "print the report as JSON (no progress)");
+}
+
+function httpOptions(o: CommonOptions): HttpOptions {
+  let ca: Buffer | undefined;
+  if (o.ca) {
+    try {
+      ca = readFileSync(o.ca);
+    } catch (e) {
+      throw new OpsError("usage", "-", `cannot read the CA file ${o.ca}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+  }
+  return { timeoutMs: o.timeout, ca, insecure: o.insecure };
+}
+
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal?.addEventListener("abort", () => (clearTimeout(t), resolve()), { once: true });
+  });
+
+/**
+ * `npm run ops -- <command>`: the day-2 tool. Returns the exit code instead of exiting, so that tests
+ * run it in-process.
+ */
+export async function runOps(argv: string[], io: OpsIO): Promise<number> {
+  let exitCode = 0;
+  const print = (text: string) => io.stdout.write(text.endsWith("\n") ? text : `${text}\n`);
+  const json = (value: unknown) => print(JSON.stringify(value, null, 2));
+
+  const program = new Command("ops")
+    .description("Day-2 operations of a bbb-ovh platform: status, drain/undrain/panic, smoke test, cost and sizing.")
+    .addHelpText("after", `\n${EXIT_HELP}`)
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });
+
+  withConnection(program.command("status [stack]").description("one row per node (online, enabled/cordoned, meetings, users, load, BBB version, datacenter) and the front's /health_check"))
+    .option("--watch [seconds]", "refresh every N seconds (default 10) until interrupted")
+    .action(async (stack: string | undefined, o: CommonOptions & { watch?: string | boolean }) => {
+      const target = await loadTarget(stack, o, io);
+      const interval = o.watch === undefined ? undefined : o.watch === true ? 10 : positiveInt("--watch")(String(o.watch));
+      for (;;) {
+        const report = await collectStatus(target, { http: httpOptions(o), commandTimeoutMs: o.commandTimeout, concurrency: o.concurrency }, Progress.for(io.stderr, Boolean(o.json)));
+        exitCode = report.healthy ? 0 : EXIT_CODES[report.problems[0].kind];
+        if (o.json) json(report);
+        else {
+          if (interval !== undefined && io.stdout.isTTY) io.stdout.write("\x1b[2J\x1b[H");
+          print(`${interval !== undefined ? `${report.checkedAt} (every ${interval} s, Ctrl-C to stop)\n` : ""}${renderStatus(report)}`);
+        }
+        if (interval === undefined || io.signal?.aborted) break;
+        await sleep(interval * 1000, io.signal);
+        if (io.signal?.aborted) break;
+      }
+    });
+
+  const nodeCommand = (action: NodeAction, name: string, description: string) =>
+    withConnection(program.command(`${name} <stack> <node>`).description(description))
+      .option("-y, --yes", "do not ask for confirmation")
+      .action(async (stack: string, node: string, o: CommonOptions & { yes?: boolean }) => {
+        const target = await loadTarget(stack, o, io);
+        const result = await changeNode(action, target, node, { yes: Boolean(o.yes), commandTimeoutMs: o.commandTimeout }, io);
+        if (o.json) json(result);
+        else print(result.summary);
+      });
+  nodeCommand("drain", "drain", "cordon a node: no new meeting, running lessons continue (bin/rake servers:cordon)");
+  nodeCommand("undrain", "undrain", "enable a cordoned or disabled node again (bin/rake servers:enable)");
+  nodeCommand("panic", "panic", "for a node that is gone: end its meetings in Scalelite and disable it (bin/rake servers:panic)");
+
+  withConnection(program.command("smoke [stack]").description("create a meeting through the balancer, check join URLs, getMeetingInfo, end; report where it landed and timings"))
+    .addOption(new Option("--algorithm <sha>", "checksum algorithm").choices([...CHECKSUM_ALGORITHMS]).default(DEFAULT_ALGORITHM))
+    .action(async (stack: string | undefined, o: CommonOptions & { algorithm: ChecksumAlgorithm }) => {
+      const target = await loadTarget(stack, o, io);
+      const report = await smoke(target, { algorithm: o.algorithm, http: httpOptions(o) }, Progress.for(io.stderr, Boolean(o.json)));
+      exitCode = report.failure ? EXIT_CODES[report.failure.kind as keyof typeof EXIT_CODES] : 0;
+      if (o.json) json(report);
+      else print(renderSmoke(report));
+    });
+
+  program
+    .command("estimate <stack>")
+    .description("monthly cost of the stack's hosts, how long a voucher lasts, and the cheapest topology for the expected users")
+    .option("--voucher <eur>", "voucher amount in EUR", positiveNumber("--voucher"))
+    .option("--months <n>", "months to cover", positiveInt("--months"))
+    .option("--json", "print the report as JSON")
+    .action(async (stack: string, o: { voucher?: number; months?: number; json?: boolean }) => {
+      // Cost needs the stack file only: no Pulumi CLI round trip, no secrets read.
+      const target = await loadTarget(stack, {}, io, { outputs: false });
+      const report = estimate(target, o);
+      if (o.json) json(report);
+      else print(renderEstimate(report));
+    });
+
+  program
+    .command("size")
+    .description("recommended number and kind of nodes for a peak, from the published guidance, with the reasoning")
+    .requiredOption("--users <n>", "peak simultaneous users", positiveInt("--users"))
+    .requiredOption("--rooms <n>", "rooms running at the peak", positiveInt("--rooms"))
+    .option("--webcams <share>", "share of users with a webcam on (0.3 or 30%; default: the teacher only)")
+    .option("--json", "print the report as JSON")
+    .action((o: { users: number; rooms: number; webcams?: string; json?: boolean }) => {
+      const report = size({ users: o.users, rooms: o.rooms, webcamShare: o.webcams === undefined ? undefined : parseShare(o.webcams) });
+      if (o.json) json(report);
+      else print(renderSize(report));
+    });
+
+  try {
+    await program.parseAsync(argv, { from: "user" });
+    return exitCode;
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : EXIT_CODES.usage;
+    const error = e instanceof OpsError ? e : new OpsError("command", "-", (e as Error).message);
+    io.stderr.write(`error: ${error.message}\n`);
+    return error.exitCode;
+  }
+}

@@ -1,0 +1,45 @@
+import { NodeSSH } from "node-ssh";
+import { classifyError, OpsError } from "./errors";
+
+export interface SshTarget {
+  host: string;
+  port: number;
+  username: string;
+  /** PEM/OpenSSH private key text; without it the SSH agent ($SSH_AUTH_SOCK) is used. */
+  privateKey?: string;
+  agent?: string;
+}
+
+export interface RemoteResult {
+  stdout: string;
+  stderr: string;
+  code: number | null;
+}
+
+/**
+ * Runs one command on a host over SSH, within a deadline that covers connect, authentication and
+ * the command itself: a dead host costs one timeout. Failures come back as OpsError (DNS, TCP, SSH
+ * authentication, timeout) naming the host.
+ */
+export async function runRemote(target: SshTarget, command: string, timeoutMs: number, stdin?: string): Promise<RemoteResult> {
+  const ssh = new NodeSSH();
+  const label = target.port === 22 ? target.host : `${target.host}:${target.port}`;
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new OpsError("timeout", label, `no answer over SSH within ${timeoutMs} ms`)), timeoutMs);
+  });
+  try {
+    const run = (async () => {
+      await ssh.connect({ host: target.host, port: target.port, username: target.username, privateKey: target.privateKey, agent: target.privateKey ? undefined : target.agent, readyTimeout: timeoutMs });
+      return ssh.execCommand(command, { stdin });
+    })();
+    run.catch(() => undefined); // settled by the race below; keep a late failure from going unhandled
+    const result = await Promise.race([run, deadline]);
+    return { stdout: result.stdout, stderr: result.stderr, code: result.code };
+  } catch (error) {
+    throw classifyError(error, label);
+  } finally {
+    clearTimeout(timer);
+    ssh.dispose();
+  }
+}

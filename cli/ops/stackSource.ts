@@ -1,0 +1,201 @@
+import { execFile } from "node:child_process";
+import { accessSync, constants, existsSync, readFileSync } from "node:fs";
+import { homedir } from "node:os";
+import * as path from "node:path";
+import { parseCampus, type Campus } from "../../components/config/campus";
+import { readStackFile, secretPresence, stackFilePath, type StackFile } from "../../components/config/stackFile";
+import { apiBaseUrl } from "./bbbApi";
+import { OpsError } from "./errors";
+import type { OpsIO } from "./io";
+import type { SshTarget } from "./ssh";
+
+/** Where the Pulumi project lives (Pulumi.yaml): `pulumi stack output` runs there. */
+export const PROJECT_DIR = path.resolve(__dirname, "../..");
+
+export interface ConnectionOptions {
+  /** The balancer's (or any BBB server's) API endpoint. */
+  url?: string;
+  /** File holding the API shared secret ('-' = stdin); never the secret itself on the command line. */
+  secretFile?: string;
+  /** SSH host of the front (default: the host of the front URL). */
+  host?: string;
+  sshUser?: string;
+  sshPort?: number;
+  /** Private key file for SSH (default: the SSH agent, then ~/.ssh/id_ed25519, id_rsa). */
+  sshKey?: string;
+}
+
+export interface NodeTarget {
+  name: string;
+  fqdn: string;
+  datacenter?: string;
+  apiUrl: string;
+  /** The node's own BBB secret, when the stack exports it (nodeSecrets). */
+  secret?: string;
+}
+
+export interface OpsTarget {
+  /** The stack name, or the front's host when only options were given. */
+  label: string;
+  frontApiUrl?: string;
+  /** The front's public origin (https://host), for /health_check. */
+  frontOrigin?: string;
+  lbSecret?: string;
+  ssh?: SshTarget;
+  nodes: NodeTarget[];
+  /** The validated campus of the stack file, when there is one. */
+  campus?: Campus;
+  /** The raw campus object (for keys the schema does not hold yet, such as prices). */
+  rawCampus?: unknown;
+  /** Why the stack file could not be used, when it could not. */
+  campusProblem?: string;
+}
+
+/** The stack outputs the Pulumi program exports (index.ts); all optional here, checked where used. */
+interface StackOutputs {
+  frontUrl?: string;
+  moodleServerUrl?: string;
+  moodleSharedSecret?: string;
+  loadBalancerSecret?: string;
+  front?: { fqdn?: string; ipv4?: string };
+  nodes?: Array<{ name?: string; fqdn?: string; ipv4?: string; datacenter?: string; apiUrl?: string }>;
+  /** Node secrets keyed by node name or FQDN. */
+  nodeSecrets?: Record<string, string>;
+}
+
+function onPath(command: string, env: NodeJS.ProcessEnv): string | undefined {
+  for (const dir of (env.PATH ?? "").split(path.delimiter).filter(Boolean)) {
+    const candidate = path.join(dir, command);
+    try {
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
+/** `pulumi stack output --show-secrets --json --stack S`, when the Pulumi CLI is installed. */
+export function pulumiOutputs(stack: string, env: NodeJS.ProcessEnv, timeoutMs = 60_000): Promise<StackOutputs | undefined> {
+  const pulumi = onPath("pulumi", env);
+  if (!pulumi) return Promise.resolve(undefined);
+  return new Promise((resolve, reject) => {
+    execFile(pulumi, ["stack", "output", "--show-secrets", "--json", "--stack", stack], { cwd: PROJECT_DIR, env, timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
+      if (error) {
+        // stderr of a failed `pulumi stack output` names the problem (no such stack, not logged in); it holds no output values.
+        reject(new OpsError("config", "pulumi", `pulumi stack output --stack ${stack} failed: ${stderr.trim().split("\n").pop() ?? error.message}`));
+        return;
+      }
+      try {
+        resolve(JSON.parse(stdout) as StackOutputs);
+      } catch {
+        reject(new OpsError("config", "pulumi", `pulumi stack output --stack ${stack} did not print JSON`));
+      }
+    });
+  });
+}
+
+async function readSecret(file: string, io: OpsIO): Promise<string> {
+  if (file === "-") {
+    const chunks: Buffer[] = [];
+    for await (const chunk of io.stdin) chunks.push(Buffer.from(chunk as Buffer));
+    return Buffer.concat(chunks).toString("utf8").trim();
+  }
+  try {
+    return readFileSync(file, "utf8").trim();
+  } catch (e) {
+    throw new OpsError("usage", "-", `cannot read the secret file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+}
+
+function defaultKey(io: OpsIO): Pick<SshTarget, "privateKey" | "agent"> {
+  if (io.env.SSH_AUTH_SOCK) return { agent: io.env.SSH_AUTH_SOCK };
+  for (const name of ["id_ed25519", "id_ecdsa", "id_rsa"]) {
+    const file = path.join(io.env.HOME ?? homedir(), ".ssh", name);
+    if (existsSync(file)) return { privateKey: readFileSync(file, "utf8") };
+  }
+  return {};
+}
+
+/** The campus of a stack file; `prices` is read raw until the schema holds it. */
+function campusOf(file: StackFile): { campus?: Campus; raw: unknown; problem?: string } {
+  const raw = file.config["bbb-ovh:campus"]?.value;
+  const { prices: _prices, ...withoutPrices } = (typeof raw === "object" && raw !== null ? raw : {}) as Record<string, unknown>;
+  try {
+    return { campus: parseCampus(typeof raw === "object" && raw !== null ? withoutPrices : raw, secretPresence(file)), raw };
+  } catch (e) {
+    return { raw, problem: (e as Error).message };
+  }
+}
+
+function nodeApiUrl(fqdn: string): string {
+  return `https://${fqdn}/bigbluebutton/api`;
+}
+
+/**
+ * Hosts and secrets for a command, from (by precedence) explicit options, the stack's Pulumi outputs,
+ * then the stack file. Secrets come from a file, stdin or the Pulumi outputs, never from argv.
+ */
+export async function loadTarget(stack: string | undefined, options: ConnectionOptions, io: OpsIO, { outputs: wantOutputs = true }: { outputs?: boolean } = {}): Promise<OpsTarget> {
+  let outputs: StackOutputs | undefined;
+  let file: ReturnType<typeof campusOf> | undefined;
+  if (stack !== undefined) {
+    const filePath = stackFilePath(stack);
+    if (existsSync(filePath)) file = campusOf(readStackFile(filePath));
+    if (wantOutputs) outputs = await pulumiOutputs(path.basename(filePath).replace(/^Pulumi\./, "").replace(/\.ya?ml$/, ""), io.env);
+    if (!file && !outputs && !options.url) throw new OpsError("config", "-", `no stack file ${filePath} and no Pulumi CLI to read the stack's outputs: give --url`);
+  }
+  const campus = file?.campus;
+
+  const frontUrlRaw = options.url ?? outputs?.frontUrl ?? (campus ? `https://${campus.front.fqdn}` : undefined);
+  const frontApiUrl = frontUrlRaw ? apiBaseUrl(frontUrlRaw) : undefined;
+  const frontOrigin = frontApiUrl ? new URL(frontApiUrl).origin : undefined;
+
+  let lbSecret = outputs?.loadBalancerSecret ?? outputs?.moodleSharedSecret;
+  if (options.secretFile) lbSecret = await readSecret(options.secretFile, io);
+  else if (io.env.BBB_OVH_SECRET) lbSecret = io.env.BBB_OVH_SECRET;
+
+  const frontConfig = campus?.front.config;
+  const sshHost = options.host ?? outputs?.front?.ipv4 ?? (frontConfig?.kind === "existing" ? frontConfig.ipv4 : undefined) ?? outputs?.front?.fqdn ?? campus?.front.fqdn ?? (frontApiUrl ? new URL(frontApiUrl).hostname : undefined);
+  let key: Pick<SshTarget, "privateKey" | "agent">;
+  if (options.sshKey) {
+    try {
+      key = { privateKey: readFileSync(options.sshKey, "utf8") };
+    } catch (e) {
+      throw new OpsError("usage", "-", `cannot read the SSH key ${options.sshKey}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+  } else key = defaultKey(io);
+  const ssh: SshTarget | undefined = sshHost
+    ? {
+        host: sshHost,
+        port: options.sshPort ?? (frontConfig?.kind === "existing" ? frontConfig.sshPort : 22),
+        username: options.sshUser ?? (frontConfig?.kind === "existing" ? frontConfig.sshUser : "root"),
+        ...key,
+      }
+    : undefined;
+
+  const secrets = outputs?.nodeSecrets ?? {};
+  const fromOutputs = (outputs?.nodes ?? []).filter((n) => n.fqdn);
+  const nodes: NodeTarget[] =
+    fromOutputs.length > 0
+      ? fromOutputs.map((n) => {
+          const fqdn = n.fqdn as string;
+          const name = n.name ?? fqdn;
+          const dc = n.datacenter ?? campus?.nodes.find((c) => c.fqdn === fqdn)?.datacenter;
+          return { name, fqdn, datacenter: dc, apiUrl: n.apiUrl ? apiBaseUrl(n.apiUrl) : nodeApiUrl(fqdn), secret: secrets[name] ?? secrets[fqdn] };
+        })
+      : (campus?.nodes ?? []).map((n) => ({ name: n.name, fqdn: n.fqdn, datacenter: n.datacenter, apiUrl: nodeApiUrl(n.fqdn), secret: secrets[n.name] ?? secrets[n.fqdn] }));
+
+  return {
+    label: stack ?? (frontApiUrl ? new URL(frontApiUrl).host : "-"),
+    frontApiUrl,
+    frontOrigin,
+    lbSecret,
+    ssh,
+    nodes,
+    campus,
+    rawCampus: file?.raw,
+    campusProblem: file?.problem,
+  };
+}

@@ -1,0 +1,180 @@
+import Table from "cli-table3";
+import pLimit from "p-limit";
+import { signedUrl } from "./bbbApi";
+import { parseBbbResponse } from "./bbbXml";
+import { classifyError, OpsError, type FailureKind } from "./errors";
+import { httpGet, type HttpOptions } from "./http";
+import type { Progress } from "./progress";
+import { parseStatusTable, rake, type ScaleliteServerStatus } from "./scalelite";
+import type { NodeTarget, OpsTarget } from "./stackSource";
+
+export interface StatusOptions {
+  http: HttpOptions;
+  /** Deadline for the SSH command on the front (Rails boots inside it). */
+  commandTimeoutMs: number;
+  concurrency: number;
+}
+
+export interface Problem {
+  host: string;
+  kind: FailureKind;
+  message: string;
+}
+
+export interface NodeStatus {
+  name: string;
+  fqdn: string;
+  datacenter?: string;
+  /** As Scalelite's poller sees it. */
+  online?: "online" | "offline";
+  state?: string;
+  meetings?: number;
+  users?: number;
+  load?: number;
+  bbbVersion?: string;
+  /** Our own probe of the node's API from here. */
+  probe: { ok: boolean; ms?: number; detail?: string };
+}
+
+export interface StatusReport {
+  target: string;
+  checkedAt: string;
+  front: { host?: string; healthCheck: { ok: boolean; ms?: number; detail?: string }; scalelite: { ok: boolean; detail?: string } };
+  nodes: NodeStatus[];
+  problems: Problem[];
+  healthy: boolean;
+}
+
+const problemOf = (e: OpsError): Problem => ({ host: e.host, kind: e.kind, message: e.detail });
+
+async function healthCheck(origin: string, http: HttpOptions): Promise<{ ms: number }> {
+  const response = await httpGet(`${origin}/health_check`, http);
+  const host = new URL(origin).host;
+  // Scalelite answers 200 even when Redis or the database is down: only the body tells.
+  if (response.status !== 200) throw new OpsError("http", host, `/health_check answered HTTP ${response.status}`);
+  if (response.body.trim() !== "success") throw new OpsError("unhealthy", host, `/health_check says ${JSON.stringify(response.body.trim().slice(0, 120))}`);
+  return { ms: response.elapsedMs };
+}
+
+/** A node's API from here: signed getMeetings when its secret is known, else the unsigned index. */
+async function probeNode(node: NodeTarget, http: HttpOptions): Promise<Partial<NodeStatus> & { ms: number }> {
+  const host = new URL(node.apiUrl).host;
+  const url = node.secret ? signedUrl(node.apiUrl, "getMeetings", {}, node.secret) : node.apiUrl;
+  const response = await httpGet(url, http);
+  if (response.status !== 200) throw new OpsError("http", host, `${node.secret ? "getMeetings" : "API index"} answered HTTP ${response.status}`);
+  let parsed;
+  try {
+    parsed = parseBbbResponse(response.body);
+  } catch (e) {
+    throw new OpsError("api", host, (e as Error).message);
+  }
+  if (parsed.returncode !== "SUCCESS") {
+    throw new OpsError(parsed.messageKey === "checksumError" ? "checksum" : "api", host, `${parsed.messageKey ?? "FAILED"}: ${parsed.message ?? ""}`.trim());
+  }
+  const result: Partial<NodeStatus> & { ms: number } = { ms: response.elapsedMs, bbbVersion: parsed.fields.bbbVersion };
+  if (node.secret) {
+    result.meetings = parsed.meetings.length;
+    result.users = parsed.meetings.reduce((n, m) => n + Number(m.participantCount ?? 0), 0);
+  }
+  return result;
+}
+
+/** Queries the front and every node at once (bounded), each within its own deadline. */
+export async function collectStatus(target: OpsTarget, options: StatusOptions, progress: Progress): Promise<StatusReport> {
+  const limit = pLimit(options.concurrency);
+  const frontHost = target.frontOrigin ? new URL(target.frontOrigin).host : target.ssh?.host;
+  const tracked = <T>(host: string, what: string, job: () => Promise<T>) =>
+    limit(async () => {
+      progress.start(host, what);
+      try {
+        const value = await job();
+        progress.done(host, what);
+        return { value };
+      } catch (e) {
+        const error = classifyError(e, host);
+        progress.fail(host, what, error);
+        return { error };
+      }
+    });
+
+  const health = target.frontOrigin ? tracked(frontHost as string, "/health_check", () => healthCheck(target.frontOrigin as string, options.http)) : undefined;
+  const ssh = target.ssh;
+  const servers = ssh ? tracked(ssh.host, "bin/rake status", async () => parseStatusTable(await rake(ssh, "status", [], options.commandTimeoutMs))) : undefined;
+  const probes = target.nodes.map((n) => tracked(new URL(n.apiUrl).host, n.secret ? "getMeetings" : "API", () => probeNode(n, options.http)));
+
+  const problems: Problem[] = [];
+  const front: StatusReport["front"] = { host: frontHost, healthCheck: { ok: false }, scalelite: { ok: false } };
+  if (!health) {
+    front.healthCheck.detail = "no front URL";
+    problems.push({ host: "-", kind: "config", message: "no front URL: give --url or a stack" });
+  } else {
+    const r = await health;
+    if (r.value) front.healthCheck = { ok: true, ms: r.value.ms, detail: "success" };
+    else {
+      front.healthCheck.detail = r.error.message;
+      problems.push(problemOf(r.error));
+    }
+  }
+  let rows: ScaleliteServerStatus[] = [];
+  if (!servers) {
+    front.scalelite.detail = "no SSH host for the front";
+    problems.push({ host: "-", kind: "config", message: "no SSH host for the front: give --host" });
+  } else {
+    const r = await servers;
+    if (r.value) {
+      rows = r.value;
+      front.scalelite = { ok: true, detail: `${rows.length} server(s) registered` };
+    } else {
+      front.scalelite.detail = r.error.message;
+      problems.push(problemOf(r.error));
+    }
+  }
+
+  const probed = await Promise.all(probes);
+  const nodes: NodeStatus[] = [];
+  const seen = new Set<string>();
+  target.nodes.forEach((node, i) => {
+    seen.add(node.fqdn);
+    const row = rows.find((r) => r.hostname === node.fqdn);
+    const p = probed[i];
+    const status: NodeStatus = {
+      name: node.name,
+      fqdn: node.fqdn,
+      datacenter: node.datacenter ?? row?.tag,
+      online: row ? (row.status === "online" ? "online" : "offline") : undefined,
+      state: row?.state,
+      meetings: row?.meetings ?? p.value?.meetings,
+      users: row?.users ?? p.value?.users,
+      load: row?.load,
+      bbbVersion: row?.bbbVersion ?? p.value?.bbbVersion,
+      probe: p.value ? { ok: true, ms: p.value.ms } : { ok: false, detail: p.error.message },
+    };
+    nodes.push(status);
+    if (p.error) problems.push(problemOf(p.error));
+    if (servers && front.scalelite.ok && !row) problems.push({ host: node.fqdn, kind: "unhealthy", message: "not registered in Scalelite" });
+  });
+  for (const row of rows.filter((r) => !seen.has(r.hostname))) {
+    nodes.push({ name: row.hostname, fqdn: row.hostname, datacenter: row.tag, online: row.status === "online" ? "online" : "offline", state: row.state, meetings: row.meetings, users: row.users, load: row.load, bbbVersion: row.bbbVersion, probe: { ok: true, detail: "not probed (not in the stack)" } });
+  }
+  for (const n of nodes) {
+    if (n.online === "offline") problems.push({ host: n.fqdn, kind: "unhealthy", message: "Scalelite marks it offline (its polls fail)" });
+    if (n.state === "disabled") problems.push({ host: n.fqdn, kind: "unhealthy", message: "disabled in Scalelite: it takes no meeting" });
+  }
+  return { target: target.label, checkedAt: new Date().toISOString(), front, nodes, problems, healthy: problems.length === 0 };
+}
+
+const show = (v: string | number | undefined) => (v === undefined ? "-" : String(v));
+
+export function renderStatus(report: StatusReport): string {
+  const lines: string[] = [];
+  const hc = report.front.healthCheck;
+  lines.push(`front ${report.front.host ?? "-"}: /health_check ${hc.ok ? `success (${hc.ms} ms)` : `FAILED: ${hc.detail}`}; scalelite ${report.front.scalelite.ok ? "ok" : `FAILED: ${report.front.scalelite.detail}`}`);
+  const table = new Table({ head: ["node", "datacenter", "status", "state", "meetings", "users", "load", "BBB", "API from here"], style: { head: [], border: [] } });
+  for (const n of report.nodes) {
+    table.push([n.name === n.fqdn ? n.fqdn : `${n.name}\n${n.fqdn}`, show(n.datacenter), show(n.online), show(n.state), show(n.meetings), show(n.users), show(n.load), show(n.bbbVersion), n.probe.ok ? (n.probe.ms !== undefined ? `ok ${n.probe.ms} ms` : show(n.probe.detail)) : "FAILED"]);
+  }
+  lines.push(table.toString());
+  if (report.problems.length === 0) lines.push("healthy");
+  else lines.push(`${report.problems.length} problem(s):`, ...report.problems.map((p) => `  - ${p.host}: ${p.kind}: ${p.message}`));
+  return `${lines.join("\n")}\n`;
+}

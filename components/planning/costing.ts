@@ -1,0 +1,94 @@
+import type { Campus, ResolvedHost } from "../config/campus";
+import { HOURS_PER_MONTH, type PriceEntry } from "./prices";
+import { demandOf, recommendNodes, type NodeRecommendation, type SizingInput } from "./sizing";
+
+export type Billing = "monthly" | "hourly";
+
+export interface HostCost {
+  name: string;
+  role: ResolvedHost["role"];
+  /** The price-table key the host was priced with (preset, flavor or plan code). */
+  priceKey?: string;
+  /** EUR a month under each Public Cloud billing mode (the same for dedicated servers). */
+  monthly?: Record<Billing, number>;
+  price?: PriceEntry;
+  note?: string;
+}
+
+export interface StackCost {
+  hosts: HostCost[];
+  total: Record<Billing, number>;
+  /** Hosts with no price: left out of the totals. */
+  unpriced: string[];
+}
+
+/** Which price-table entry a host is billed by; undefined for hosts the school already owns. */
+export function priceKeyOf(host: ResolvedHost): string | undefined {
+  const config = host.config;
+  if (config.kind === "publicCloud") return config.flavor;
+  if (config.kind === "dedicated") return config.model ?? config.planCode ?? config.serviceName;
+  return undefined;
+}
+
+/** EUR a month for one entry: the monthly plan, or the hourly rate over a full month. */
+export function monthlyUnder(price: PriceEntry, billing: Billing): number | undefined {
+  if (billing === "hourly" && price.hourlyEur !== undefined) return price.hourlyEur * HOURS_PER_MONTH;
+  return price.monthlyEur ?? (price.hourlyEur !== undefined ? price.hourlyEur * HOURS_PER_MONTH : undefined);
+}
+
+function costOf(host: ResolvedHost, prices: Readonly<Record<string, PriceEntry>>): HostCost {
+  const base = { name: host.name, role: host.role };
+  if (host.config.kind === "existing") return { ...base, monthly: { monthly: 0, hourly: 0 }, note: "existing host: not billed by OVH" };
+  const priceKey = priceKeyOf(host);
+  const price = priceKey === undefined ? undefined : prices[priceKey];
+  if (!price) return { ...base, priceKey, note: `no price for '${priceKey}': add it under campus.prices` };
+  const monthly = monthlyUnder(price, "monthly") as number;
+  // Dedicated servers are rented by the month whatever the Public Cloud billing mode.
+  const hourly = host.config.kind === "publicCloud" ? (monthlyUnder(price, "hourly") as number) : monthly;
+  return { ...base, priceKey, price, monthly: { monthly, hourly } };
+}
+
+export function stackCost(campus: Campus, prices: Readonly<Record<string, PriceEntry>>): StackCost {
+  const hosts = [campus.front, ...campus.nodes].map((h) => costOf(h, prices));
+  const total = { monthly: 0, hourly: 0 };
+  for (const h of hosts) {
+    total.monthly += h.monthly?.monthly ?? 0;
+    total.hourly += h.monthly?.hourly ?? 0;
+  }
+  return { hosts, total, unpriced: hosts.filter((h) => !h.monthly).map((h) => h.name) };
+}
+
+export interface VoucherCoverage {
+  /** Whole months the voucher pays for, and the fraction of the next one. */
+  months: number;
+  /** Months asked for, their cost and what is left (negative: to pay on top). */
+  requested?: { months: number; cost: number; remaining: number };
+}
+
+export function voucherCoverage(voucherEur: number, monthlyEur: number, requestedMonths?: number): VoucherCoverage {
+  const months = monthlyEur > 0 ? voucherEur / monthlyEur : Number.POSITIVE_INFINITY;
+  if (requestedMonths === undefined) return { months };
+  const cost = monthlyEur * requestedMonths;
+  return { months, requested: { months: requestedMonths, cost, remaining: voucherEur - cost } };
+}
+
+export interface TopologyOption extends NodeRecommendation {
+  /** EUR a month for the stack's front plus these nodes, monthly billing. */
+  monthlyEur: number;
+}
+
+/**
+ * Node models that carry the stack's expected users with failover, cheapest first, each priced with
+ * the stack's own front. Models without a price are skipped.
+ */
+export function topologyOptions(campus: Campus, prices: Readonly<Record<string, PriceEntry>>, input?: SizingInput): TopologyOption[] {
+  const demand = demandOf(input ?? { users: campus.config.expected.concurrentUsers, rooms: campus.config.expected.classrooms });
+  const front = costOf(campus.front, prices).monthly?.monthly ?? 0;
+  return recommendNodes(demand, campus.presets)
+    .flatMap((r) => {
+      const price = prices[r.model] ?? (r.kind === "publicCloud" ? prices[(campus.presets[r.model] as { flavor: string }).flavor] : undefined);
+      const each = price && monthlyUnder(price, "monthly");
+      return each === undefined ? [] : [{ ...r, monthlyEur: front + r.count * each }];
+    })
+    .sort((a, b) => a.monthlyEur - b.monthlyEur);
+}

@@ -1,0 +1,80 @@
+/**
+ * What the hosts cost, in one table, because OVH moves its prices and ranges. Every figure says where
+ * it comes from and when; `basis: "estimate"` marks a figure nobody has checked in a catalogue, with
+ * the reasoning behind it. A stack overrides or adds entries under `campus.prices` (same keys: a preset
+ * name, a Public Cloud flavor or a plan code). Amounts are EUR excluding VAT.
+ *
+ * Public Cloud bills by the hour or by the month; OVH prices the monthly plan at about half of the
+ * hourly rate over a full month (OVHcloud Public Cloud FAQ: "50% discount choosing monthly billing").
+ */
+export interface PriceEntry {
+  /** Monthly rent (dedicated) or monthly plan (Public Cloud). */
+  monthlyEur?: number;
+  /** Public Cloud hourly rate. */
+  hourlyEur?: number;
+  basis: "quoted" | "estimate";
+  source: string;
+  /** When the figure was read (YYYY-MM). */
+  date: string;
+}
+
+/** Hours a month of hourly billing is counted over (8760 h / 12). */
+export const HOURS_PER_MONTH = 730;
+
+export const PRICE_TABLE: Readonly<Record<string, PriceEntry>> = {
+  "c2-60": {
+    hourlyEur: 0.75,
+    monthlyEur: 270,
+    basis: "quoted",
+    source: "third-party snapshot of the OVHcloud Public Cloud price list (C2-60: ~0.75 EUR/h or ~270 EUR/month), REFERENCE.md",
+    date: "2025-01",
+  },
+  "c2-30": {
+    hourlyEur: 0.375,
+    monthlyEur: 135,
+    basis: "estimate",
+    source: "half of the C2-60 figures: OVH prices its C2 flavors in proportion to size (C2-30 is half a C2-60)",
+    date: "2025-01",
+  },
+  "rise-1": {
+    monthlyEur: 70,
+    basis: "estimate",
+    source: "~70 USD/month on OVHcloud US (REFERENCE.md, 2026-05), taken as ~70 EUR/month for the EU subsidiaries without conversion; check ovh.order.getCartProduct",
+    date: "2026-05",
+  },
+  "infra-1": {
+    monthlyEur: 100,
+    basis: "estimate",
+    source: "Infra-1 (case study) is no longer sold; 100 EUR/month is an unverified placeholder for its 8-core/64 GB successor (Advance-1). Replace it with the catalogue price (ovh.order.getCartProduct) under campus.prices",
+    date: "2026-11",
+  },
+};
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+const amount = (v: unknown) => (typeof v === "number" && Number.isFinite(v) && v >= 0 ? v : undefined);
+
+/**
+ * The price table with a stack's `campus.prices` applied. Read defensively from the raw campus object
+ * (the key is not in the validated schema yet); entries without a usable amount are reported, not used.
+ */
+export function pricesFor(rawCampus: unknown): { prices: Record<string, PriceEntry>; problems: string[] } {
+  const prices: Record<string, PriceEntry> = { ...PRICE_TABLE };
+  const problems: string[] = [];
+  const raw = isRecord(rawCampus) ? rawCampus.prices : undefined;
+  if (raw === undefined) return { prices, problems };
+  if (!isRecord(raw)) return { prices, problems: ["campus.prices: expected a mapping of model -> {monthlyEur, hourlyEur, source, date}"] };
+  for (const [key, value] of Object.entries(raw)) {
+    const entry = isRecord(value) ? value : {};
+    const monthlyEur = amount(entry.monthlyEur);
+    const hourlyEur = amount(entry.hourlyEur);
+    if (monthlyEur === undefined && hourlyEur === undefined) {
+      problems.push(`campus.prices.${key}: give monthlyEur or hourlyEur (a number of EUR >= 0)`);
+      continue;
+    }
+    const source = typeof entry.source === "string" && entry.source ? entry.source : undefined;
+    const date = typeof entry.date === "string" && entry.date ? entry.date : undefined;
+    if (!source || !date) problems.push(`campus.prices.${key}: give source and date so the figure can be re-checked`);
+    prices[key] = { monthlyEur, hourlyEur, basis: "quoted", source: `stack override: ${source ?? "no source given"}`, date: date ?? "unknown" };
+  }
+  return { prices, problems };
+}
