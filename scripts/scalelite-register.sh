@@ -3,7 +3,7 @@
 #
 # Inputs (stdin, KEY=VALUE): SERVERS_YAML_B64 (secret: servers.yaml for `servers:sync`, node secrets
 # inside), SYNC_MODE (keep | cordon | force: what happens to registered servers missing from the file),
-# EXPECTED_IDS (space-separated node ids that must end up enabled and online); optional ATTEMPTS
+# EXPECTED_IDS (node ids separated by spaces or commas that must end up enabled and online); optional ATTEMPTS
 # (default 6) and DELAY_SECONDS (default 10) for the poll-and-check loop.
 #
 # `servers:sync` is idempotent, unlike `servers:add`, and reads the YAML on stdin, so the node secrets
@@ -78,6 +78,7 @@ main() {
   fi
   read_inputs
   require_inputs SERVERS_YAML SYNC_MODE EXPECTED_IDS
+  IN_EXPECTED_IDS="${IN_EXPECTED_IDS//,/ }"
   [[ "$IN_SYNC_MODE" =~ ^(keep|cordon|force)$ ]] || die "SYNC_MODE must be keep, cordon or force, not '$IN_SYNC_MODE'"
   local id attempts="${IN_ATTEMPTS:-6}" delay="${IN_DELAY_SECONDS:-10}"
   [[ "$attempts" =~ ^[1-9][0-9]*$ && "$delay" =~ ^[0-9]+$ ]] || die "ATTEMPTS must be a positive integer and DELAY_SECONDS an integer"

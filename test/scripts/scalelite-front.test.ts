@@ -1,0 +1,394 @@
+/**
+ * The Scalelite front steps (docker, certificate, NFS, app, health, node registration), run for real over
+ * SSH against loopback sshd hosts, with fakes standing in for docker + Scalelite's rake tasks, systemd,
+ * certbot, exportfs and apt (test/fakes). Inputs come from the same renderers the Pulumi program uses.
+ */
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { StepName } from "../../components/remote/catalogue";
+import { base64, type StepInputs } from "../../components/remote/invocation";
+import { RECORDING_DIR } from "../../components/scalelite/recordingLayout";
+import { renderEnvFile } from "../../components/scalelite/renderEnvFile";
+import { renderNfsExports } from "../../components/scalelite/renderNfsExports";
+import { renderOvhDnsIni } from "../../components/scalelite/renderOvhDnsIni";
+import { nodeApiUrl, renderServersYaml } from "../../components/scalelite/renderServersYaml";
+import { calls, mode, output, owner, read, runWatched, tree } from "../support/hostState";
+import { killSessions, runStep, startTestHost, type StepResult, type TestHost } from "../support/sshd";
+
+const POSTGRES_PASSWORD = randomBytes(16).toString("hex");
+const SECRET_KEY_BASE = randomBytes(64).toString("hex");
+const LOADBALANCER_SECRET = randomBytes(24).toString("hex");
+const OVH_APP_SECRET = randomBytes(16).toString("hex");
+const NODE_SECRETS: Record<string, string> = {
+  "bbb1.campus.example": randomBytes(20).toString("hex"),
+  "bbb2.campus.example": randomBytes(20).toString("hex"),
+  "bbb3.campus.example": randomBytes(20).toString("hex"),
+};
+const FRONT = "scalelite.campus.example";
+const TAG = "v1.8.5";
+const SERVICES = ["scalelite-api", "scalelite-nginx", "scalelite-poller", "scalelite-recording-importer"];
+
+const hosts: TestHost[] = [];
+afterAll(async () => {
+  await Promise.all(hosts.map((h) => h.stop()));
+});
+async function frontHost(): Promise<TestHost> {
+  const h = await startTestHost({ fqdn: FRONT });
+  hosts.push(h);
+  return h;
+}
+
+const dockerInputs = (): StepInputs => ({ POSTGRES_IMAGE: "postgres:16", REDIS_IMAGE: "redis:7", POSTGRES_PASSWORD, DATA_DIR: "/var/lib/scalelite" });
+const certificateInputs = (challenge = "http-01"): StepInputs => ({
+  FQDN: FRONT,
+  EMAIL: "ops@campus.example",
+  CHALLENGE: challenge,
+  ...(challenge === "dns-01"
+    ? { DNS_CREDENTIALS_B64: base64(renderOvhDnsIni({ endpoint: "ovh-eu", applicationKey: "appkey", applicationSecret: OVH_APP_SECRET, consumerKey: "consumer" })) }
+    : {}),
+});
+const EXPORTS = renderNfsExports(RECORDING_DIR, [
+  { name: "bbb1", ipv4: "192.0.2.21", ipv6: "2001:db8::21" },
+  { name: "bbb2", ipv4: "192.0.2.22", ipv6: "" },
+]);
+const nfsInputs = (): StepInputs => ({ RECORDING_DIR, EXPORTS_B64: base64(EXPORTS) });
+const ENV_FILE = renderEnvFile({
+  fqdn: FRONT,
+  secretKeyBase: SECRET_KEY_BASE,
+  loadBalancerSecret: LOADBALANCER_SECRET,
+  checksumAlgorithms: ["SHA256", "SHA512"],
+  postgresPassword: POSTGRES_PASSWORD,
+  scaleliteTag: TAG,
+  pollIntervalSeconds: 60,
+});
+const appInputs = (): StepInputs => ({ SCALELITE_TAG: TAG, ENV_FILE_B64: base64(ENV_FILE), RECORDING_DIR });
+const registerInputs = (ids: string[], extra: StepInputs = {}): StepInputs => ({
+  SERVERS_YAML_B64: base64(renderServersYaml(ids.map((id) => ({ id, url: nodeApiUrl(id), secret: NODE_SECRETS[id], loadMultiplier: 1, tag: "sbg" })))),
+  SYNC_MODE: "cordon",
+  EXPECTED_IDS: ids.join(","),
+  ATTEMPTS: "2",
+  DELAY_SECONDS: "0",
+  ...extra,
+});
+
+const FRONT_STEPS: [StepName, () => StepInputs][] = [
+  ["scaleliteDocker", dockerInputs],
+  ["scaleliteCertificate", () => certificateInputs()],
+  ["scaleliteNfs", nfsInputs],
+  ["scaleliteApp", appInputs],
+  ["scaleliteRegister", () => registerInputs(["bbb1.campus.example", "bbb2.campus.example"])],
+];
+
+interface FakeServer {
+  url: string;
+  secret: string;
+  state: string | null;
+  enabled: boolean;
+  online: boolean;
+  load_multiplier: string;
+  tag: string | null;
+}
+const scaleliteServers = (h: TestHost): Record<string, FakeServer> =>
+  JSON.parse(readFileSync(path.join(h.root, "fake-state/scalelite-servers.json"), "utf8")).servers;
+/** What servers:sync owns (not the poller's counters). */
+const registration = (h: TestHost) =>
+  Object.fromEntries(Object.entries(scaleliteServers(h)).map(([id, s]) => [id, [s.url, s.secret, s.state, s.enabled, s.load_multiplier, s.tag]]));
+const unitState = (h: TestHost, unit: string, kind: "active" | "enabled") => {
+  const file = path.join(h.root, "fake-state/systemd", `${unit}.${kind}`);
+  return existsSync(file) ? readFileSync(file, "utf8").trim() : "";
+};
+const setKnob = (h: TestHost, name: string, value: string | undefined) => {
+  const file = path.join(h.root, "fake-state/knobs", name);
+  mkdirSync(path.dirname(file), { recursive: true });
+  writeFileSync(file, value ?? "");
+};
+
+async function runAll(h: TestHost, listings: string[]): Promise<StepResult[]> {
+  const results: StepResult[] = [];
+  for (const [step, inputs] of FRONT_STEPS) {
+    const r = await runWatched(h, step, inputs(), listings);
+    expect(r.code, `${step}: ${output(r)}`).toBe(0);
+    results.push(r);
+  }
+  return results;
+}
+
+describe("the Scalelite front, end to end", () => {
+  let h: TestHost;
+  const listings: string[] = [];
+  let first: StepResult[] = [];
+  let second: StepResult[] = [];
+  let firstCalls: string[] = [];
+  let secondCalls: string[] = [];
+  let treeAfterFirst: Map<string, string>;
+  let registrationAfterFirst: ReturnType<typeof registration>;
+
+  beforeAll(async () => {
+    h = await frontHost();
+    first = await runAll(h, listings);
+    firstCalls = calls(h);
+    treeAfterFirst = tree(h);
+    registrationAfterFirst = registration(h);
+    second = await runAll(h, listings);
+    secondCalls = calls(h).slice(firstCalls.length);
+  }, 60_000);
+
+  it("installs docker.io, creates the scalelite network, runs PostgreSQL and a persistent Redis under systemd", () => {
+    expect(firstCalls).toContain("apt-get install -y -q docker.io");
+    expect(firstCalls).toContain("docker network create scalelite");
+    expect(read(h, "etc/default/scalelite-postgres")).toBe(`POSTGRES_PASSWORD=${POSTGRES_PASSWORD}\n`);
+    expect(mode(h, "etc/default/scalelite-postgres")).toBe("600");
+    const postgres = read(h, "etc/systemd/system/scalelite-postgres.service");
+    expect(postgres).toMatch(/^ExecStart=\/usr\/bin\/docker run .*--name scalelite-postgres --network scalelite .*--env-file \/etc\/default\/scalelite-postgres .*source=\/var\/lib\/scalelite\/postgres,target=\/var\/lib\/postgresql\/data postgres:16$/m);
+    expect(read(h, "etc/systemd/system/scalelite-redis.service")).toMatch(
+      /^ExecStart=\/usr\/bin\/docker run .*--name scalelite-redis --network scalelite .*source=\/var\/lib\/scalelite\/redis,target=\/data redis:7 redis-server --appendonly yes$/m,
+    );
+    for (const unit of ["scalelite-postgres.service", "scalelite-redis.service"]) {
+      expect(unitState(h, unit, "active")).toBe("active");
+      expect(unitState(h, unit, "enabled")).toBe("enabled");
+      expect(firstCalls.filter((c) => c === `systemctl restart ${unit}`)).toHaveLength(1);
+    }
+  });
+
+  it("gets the certificate by HTTP-01 with hooks that free port 80, and a deploy hook reloading nginx", () => {
+    const certbot = firstCalls.filter((c) => c.startsWith("certbot "));
+    expect(certbot).toHaveLength(1);
+    expect(certbot[0]).toContain(`certonly --non-interactive --agree-tos --email ops@campus.example --cert-name ${FRONT} -d ${FRONT} --keep-until-expiring --standalone`);
+    expect(certbot[0]).toContain("--pre-hook /etc/letsencrypt/bbb-ovh/stop-scalelite-nginx.sh --post-hook /etc/letsencrypt/bbb-ovh/start-scalelite-nginx.sh");
+    expect(existsSync(path.join(h.root, `etc/letsencrypt/live/${FRONT}/fullchain.pem`))).toBe(true);
+    expect(read(h, "etc/letsencrypt/bbb-ovh/stop-scalelite-nginx.sh")).toContain("systemctl stop scalelite-nginx.service");
+    expect(read(h, "etc/letsencrypt/bbb-ovh/start-scalelite-nginx.sh")).toContain("systemctl start scalelite-nginx.service");
+    expect(mode(h, "etc/letsencrypt/renewal-hooks/deploy/reload-scalelite-nginx.sh")).toBe("755");
+    expect(read(h, "etc/letsencrypt/renewal-hooks/deploy/reload-scalelite-nginx.sh")).toContain("docker exec scalelite-nginx nginx -s reload");
+  });
+
+  it("lays out the recording directories 1000:2000 0775 and exports them to the nodes only", () => {
+    for (const dir of ["spool", "recording/scalelite", "published", "unpublished"]) {
+      expect(owner(h, `${RECORDING_DIR}/${dir}`)).toBe("1000:2000");
+      expect(mode(h, `${RECORDING_DIR}/${dir}`)).toBe("775");
+    }
+    expect(read(h, "etc/exports.d/scalelite.exports")).toBe(EXPORTS);
+    expect(firstCalls.filter((c) => c === "exportfs -ra")).toHaveLength(1);
+    expect(read(h, "fake-state/exports")).toBe(EXPORTS);
+  });
+
+  it("runs the four Scalelite containers as in the official units, under scalelite.target", () => {
+    expect(read(h, "etc/default/scalelite")).toBe(ENV_FILE);
+    expect(mode(h, "etc/default/scalelite")).toBe("600");
+    for (const service of SERVICES) {
+      const unit = read(h, `etc/systemd/system/${service}.service`);
+      expect(unit).toMatch(new RegExp(`^ExecStart=/usr/bin/docker run --rm --name ${service} --network scalelite .*--env-file /etc/default/scalelite .*blindsidenetwks/scalelite:${TAG}-${service.replace("scalelite-", "")}$`, "m"));
+      expect(unit).toContain("PartOf=scalelite.target");
+      expect(unit).toContain("WantedBy=scalelite.target");
+      expect(unitState(h, `${service}.service`, "active")).toBe("active");
+      expect(unitState(h, `${service}.service`, "enabled")).toBe("enabled");
+    }
+    const nginx = read(h, "etc/systemd/system/scalelite-nginx.service");
+    expect(nginx).toContain("EnvironmentFile=/etc/default/scalelite");
+    expect(nginx).toMatch(/--publish 80:80 --publish 443:443 --mount type=bind,source=\/mnt\/scalelite-recordings\/var\/bigbluebutton\/published,target=\/var\/bigbluebutton\/published,readonly \$SCALELITE_NGINX_EXTRA_OPTS /);
+    expect(read(h, "etc/systemd/system/scalelite-api.service")).toContain(`--mount type=bind,source=${RECORDING_DIR},target=/var/bigbluebutton`);
+    expect(read(h, "etc/systemd/system/scalelite.target")).toContain(`Wants=${SERVICES.map((s) => `${s}.service`).join(" ")}`);
+    expect(unitState(h, "scalelite.target", "enabled")).toBe("enabled");
+    expect(firstCalls.filter((c) => c === "docker exec scalelite-api bin/rake db:prepare")).toHaveLength(1);
+  });
+
+  it("registers the nodes with servers:sync: enabled, then online after a poll", () => {
+    const servers = scaleliteServers(h);
+    expect(Object.keys(servers).sort()).toEqual(["bbb1.campus.example", "bbb2.campus.example"]);
+    for (const [id, s] of Object.entries(servers)) {
+      expect(s).toMatchObject({ url: nodeApiUrl(id), secret: NODE_SECRETS[id], state: "enabled", online: true, tag: "sbg" });
+    }
+    expect(firstCalls).toContain("docker exec -i scalelite-api bin/rake servers:sync\\[-\\,cordon\\]");
+    expect(first[4].stdout).toContain("[bbb1.campus.example] Server created");
+    expect(first[4].stdout).toContain("all nodes enabled and online: bbb1.campus.example bbb2.campus.example");
+  });
+
+  it("changes nothing on a second run: same files, no install, restart, export, certificate or registration change", () => {
+    expect(tree(h)).toEqual(treeAfterFirst);
+    expect(registration(h)).toEqual(registrationAfterFirst);
+    const changing = secondCalls.filter((c) => /^(apt-get|certbot|exportfs)|systemctl (restart|start|enable|daemon-reload)|network create|db:prepare/.test(c));
+    expect(changing).toEqual([]);
+    expect(second[4].stdout).not.toMatch(/Server (created|updated|enabled|removed)/);
+    for (const r of second.slice(0, 4)) expect(r.stdout).not.toContain("restarting");
+  });
+
+  it("never shows a secret: not in step output, in any argv, in the fakes' log, or in ps", () => {
+    const everywhere = [...first, ...second].map(output).join("\n") + calls(h).join("\n") + listings.join("\n");
+    expect(listings.length).toBeGreaterThan(10);
+    for (const secret of [POSTGRES_PASSWORD, SECRET_KEY_BASE, LOADBALANCER_SECRET, ...Object.values(NODE_SECRETS)]) {
+      expect(everywhere).not.toContain(secret);
+    }
+  });
+});
+
+describe("scalelite-certificate", () => {
+  it("uses DNS-01 through the OVH API with a 0600 credentials file, never on argv", async () => {
+    const h = await frontHost();
+    const r = await runStep(h, "scaleliteCertificate", certificateInputs("dns-01"));
+    expect(r.code, output(r)).toBe(0);
+    expect(calls(h)).toContain("apt-get install -y -q certbot python3-certbot-dns-ovh");
+    const certbot = calls(h).filter((c) => c.startsWith("certbot "));
+    expect(certbot).toEqual([
+      `certbot certonly --non-interactive --agree-tos --email ops@campus.example --cert-name ${FRONT} -d ${FRONT} --keep-until-expiring --dns-ovh --dns-ovh-credentials /etc/letsencrypt/ovh.ini`,
+    ]);
+    expect(mode(h, "etc/letsencrypt/ovh.ini")).toBe("600");
+    expect(read(h, "etc/letsencrypt/ovh.ini")).toContain(`dns_ovh_application_secret = ${OVH_APP_SECRET}`);
+    expect(read(h, `etc/letsencrypt/renewal/${FRONT}.conf`)).toContain("authenticator = dns-ovh");
+    expect(output(r) + calls(h).join("\n")).not.toContain(OVH_APP_SECRET);
+
+    // Switching back to HTTP-01 replaces the certificate, so that renewals use the new challenge.
+    const back = await runStep(h, "scaleliteCertificate", certificateInputs("http-01"));
+    expect(back.code, output(back)).toBe(0);
+    expect(calls(h).filter((c) => c.startsWith("certbot ")).at(-1)).toMatch(/--standalone .*--force-renewal$/);
+    expect(read(h, `etc/letsencrypt/renewal/${FRONT}.conf`)).toContain("authenticator = standalone");
+  });
+
+  it("fails with certbot's reason when the challenge fails, and leaves no certificate", async () => {
+    const h = await frontHost();
+    setKnob(h, "FAKE_CERTBOT_FAIL", "1");
+    const r = await runStep(h, "scaleliteCertificate", certificateInputs());
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain("Some challenges have failed.");
+    expect(existsSync(path.join(h.root, `etc/letsencrypt/live/${FRONT}`))).toBe(false);
+  });
+});
+
+describe("scalelite-app", () => {
+  it("refuses to start nginx without the certificate, naming the step to run first", async () => {
+    const h = await frontHost();
+    const r = await runStep(h, "scaleliteApp", appInputs());
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`no certificate at /etc/letsencrypt/live/${FRONT}/: run scalelite-certificate.sh first`);
+    expect(existsSync(path.join(h.root, "etc/default/scalelite"))).toBe(false);
+  });
+
+  it("restarts only the containers when the env file changes, and converges after a run killed midway", async () => {
+    const h = await frontHost();
+    for (const [step, inputs] of FRONT_STEPS.slice(0, 2)) expect((await runStep(h, step, inputs())).code).toBe(0);
+
+    // Killed while waiting for the api container, after the units were started: the schema is not loaded.
+    setKnob(h, "FAKE_DOCKER_HANG", "inspect");
+    const killed = runStep(h, "scaleliteApp", appInputs());
+    const deadline = Date.now() + 10_000;
+    while (!calls(h).some((c) => c.startsWith("docker inspect") && c.endsWith("scalelite-api")) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    expect(killSessions(h)).toBeGreaterThan(0);
+    expect((await killed).code).not.toBe(0);
+    expect(calls(h)).not.toContain("docker exec scalelite-api bin/rake db:prepare");
+
+    setKnob(h, "FAKE_DOCKER_HANG", undefined);
+    const before = calls(h).length;
+    const again = await runStep(h, "scaleliteApp", appInputs());
+    expect(again.code, output(again)).toBe(0);
+    expect(calls(h).slice(before)).toContain("docker exec scalelite-api bin/rake db:prepare");
+
+    // A new env file (rotated LOADBALANCER_SECRET) restarts the four containers and nothing else.
+    const rotated = ENV_FILE.replace(LOADBALANCER_SECRET, randomBytes(24).toString("hex"));
+    const mark = calls(h).length;
+    const r = await runStep(h, "scaleliteApp", { ...appInputs(), ENV_FILE_B64: base64(rotated) });
+    expect(r.code, output(r)).toBe(0);
+    expect(read(h, "etc/default/scalelite")).toBe(rotated);
+    const restarts = calls(h).slice(mark).filter((c) => c.startsWith("systemctl restart"));
+    expect(restarts).toEqual(SERVICES.map((s) => `systemctl restart ${s}.service`));
+  });
+});
+
+describe("scalelite-docker", () => {
+  it("restarts the units of a run killed between writing them and restarting them", async () => {
+    const h = await frontHost();
+    const unit = path.join(h.root, "etc/systemd/system/scalelite-redis.service");
+    const pending = path.join(h.root, "var/lib/bbb-ovh/scalelite-docker.pending-units");
+    const running = runStep(h, "scaleliteDocker", dockerInputs());
+    const deadline = Date.now() + 10_000;
+    while (!existsSync(unit) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 1));
+    killSessions(h);
+    expect((await running).code).not.toBe(0);
+    // Killed with the new units on disk but not (all) restarted yet.
+    expect(readFileSync(pending, "utf8")).toContain("scalelite-redis.service");
+
+    const mark = calls(h).length;
+    const r = await runStep(h, "scaleliteDocker", dockerInputs());
+    expect(r.code, output(r)).toBe(0);
+    const rerun = calls(h).slice(mark);
+    expect(rerun).toContain("systemctl daemon-reload");
+    expect(rerun).toContain("systemctl restart scalelite-redis.service");
+    expect(unitState(h, "scalelite-redis.service", "active")).toBe("active");
+    expect(unitState(h, "scalelite-postgres.service", "active")).toBe("active");
+    expect(existsSync(pending)).toBe(false);
+
+    const third = calls(h).length;
+    expect((await runStep(h, "scaleliteDocker", dockerInputs())).code).toBe(0);
+    expect(calls(h).slice(third).filter((c) => /systemctl (restart|daemon-reload)/.test(c))).toEqual([]);
+  });
+});
+
+describe("scalelite-register", () => {
+  let h: TestHost;
+  beforeAll(async () => {
+    h = await frontHost();
+    for (const [step, inputs] of FRONT_STEPS) {
+      const r = await runStep(h, step, inputs());
+      expect(r.code, `${step}: ${output(r)}`).toBe(0);
+    }
+  }, 60_000);
+
+  it("cordons a node dropped from the list while it hosts a lesson, instead of removing it", async () => {
+    writeFileSync(path.join(h.root, "fake-state/meetings"), "bbb2.campus.example lesson-42 25\n");
+    const r = await runStep(h, "scaleliteRegister", registerInputs(["bbb1.campus.example", "bbb3.campus.example"]));
+    expect(r.code, output(r)).toBe(0);
+    const servers = scaleliteServers(h);
+    expect(servers["bbb2.campus.example"]).toMatchObject({ state: "cordoned", online: true });
+    expect(servers["bbb3.campus.example"]).toMatchObject({ state: "enabled", online: true });
+    expect(r.stdout).toContain("[bbb2.campus.example] Server not empty. Cordoned for removal");
+    expect(r.stdout).toContain("also registered, not in the plan: bbb2.campus.example (cordoned, online)");
+    expect(readFileSync(path.join(h.root, "fake-state/meetings"), "utf8")).toContain("lesson-42");
+
+    // Once the lesson is over, the next sync removes it.
+    writeFileSync(path.join(h.root, "fake-state/meetings"), "");
+    const later = await runStep(h, "scaleliteRegister", registerInputs(["bbb1.campus.example", "bbb3.campus.example"]));
+    expect(later.code, output(later)).toBe(0);
+    expect(Object.keys(scaleliteServers(h)).sort()).toEqual(["bbb1.campus.example", "bbb3.campus.example"]);
+  });
+
+  it("fails naming each node that is not ready, and why", async () => {
+    writeFileSync(path.join(h.root, "fake-state/offline"), "bbb3.campus.example\n");
+    const r = await runStep(h, "scaleliteRegister", {
+      ...registerInputs(["bbb1.campus.example", "bbb3.campus.example"]),
+      EXPECTED_IDS: "bbb1.campus.example bbb3.campus.example bbb9.campus.example",
+      ATTEMPTS: "3",
+    });
+    // bbb3 was online: the poller needs two failed polls to take it offline, the step polls up to 3 times.
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("node(s) not ready after 3 poll(s): bbb3.campus.example: offline");
+    expect(r.stderr).toContain("bbb9.campus.example: missing (not registered)");
+    expect(r.stderr).not.toContain("bbb1.campus.example:");
+    writeFileSync(path.join(h.root, "fake-state/offline"), "");
+  });
+
+  it("reports Scalelite's refusal of an invalid list without echoing it", async () => {
+    const bad = "servers:\n  bbb1.campus.example:\n    secret: " + NODE_SECRETS["bbb1.campus.example"] + "\n    load_multiplier: 0\n";
+    const r = await runStep(h, "scaleliteRegister", { ...registerInputs(["bbb1.campus.example"]), SERVERS_YAML_B64: base64(bad) });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("ERROR: Server id=bbb1.campus.example has invalid load_multiplier=0");
+    expect(r.stderr).toContain("servers:sync refused the server list");
+    expect(output(r)).not.toContain(NODE_SECRETS["bbb1.campus.example"]);
+  });
+
+  it("converges after a run killed between the sync and the poll", async () => {
+    const fresh = await frontHost();
+    for (const [step, inputs] of FRONT_STEPS.slice(0, 4)) expect((await runStep(fresh, step, inputs())).code).toBe(0);
+    setKnob(fresh, "FAKE_DOCKER_HANG", "exec scalelite-api bin/rake poll:all");
+    const killed = runStep(fresh, "scaleliteRegister", registerInputs(["bbb1.campus.example"]));
+    const deadline = Date.now() + 10_000;
+    while (!calls(fresh).some((c) => c.includes("poll:all")) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    killSessions(fresh);
+    expect((await killed).code).not.toBe(0);
+    expect(scaleliteServers(fresh)["bbb1.campus.example"]).toMatchObject({ state: "enabled", online: false });
+
+    setKnob(fresh, "FAKE_DOCKER_HANG", undefined);
+    const r = await runStep(fresh, "scaleliteRegister", registerInputs(["bbb1.campus.example"]));
+    expect(r.code, output(r)).toBe(0);
+    expect(scaleliteServers(fresh)["bbb1.campus.example"]).toMatchObject({ state: "enabled", online: true });
+  });
+});
