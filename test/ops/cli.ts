@@ -1,0 +1,50 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { PassThrough } from "node:stream";
+import { runOps } from "../../cli/ops/program";
+
+export interface CliRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+  elapsedMs: number;
+}
+
+export interface CliOptions {
+  env?: NodeJS.ProcessEnv;
+  /** Text on stdin (a confirmation answer, a secret with --secret-file -). */
+  stdin?: string;
+  /** Pretend stdin / stderr are terminals. */
+  tty?: boolean;
+  signal?: AbortSignal;
+}
+
+/** Runs `npm run ops -- ...argv` in-process with captured streams. */
+export async function ops(argv: string[], options: CliOptions = {}): Promise<CliRun> {
+  const stdout = Object.assign(new PassThrough(), { isTTY: false });
+  const stderr = Object.assign(new PassThrough(), { isTTY: Boolean(options.tty) });
+  const stdin = Object.assign(new PassThrough(), { isTTY: Boolean(options.tty) });
+  const out: string[] = [];
+  const err: string[] = [];
+  stdout.on("data", (c: Buffer) => out.push(c.toString()));
+  stderr.on("data", (c: Buffer) => err.push(c.toString()));
+  if (options.stdin !== undefined) stdin.end(options.stdin);
+  else if (!options.tty) stdin.end();
+  const started = performance.now();
+  // No Pulumi CLI unless a test puts its fake on PATH; no agent or home keys leak in from the machine.
+  const env = { PATH: "/usr/bin:/bin", HOME: scratch(), ...options.env };
+  const code = await runOps(argv, { stdout, stderr, stdin, env, signal: options.signal });
+  return { code, stdout: out.join(""), stderr: err.join(""), elapsedMs: performance.now() - started };
+}
+
+export function scratch(): string {
+  return mkdtempSync(path.join(tmpdir(), "bbb-ovh-ops-"));
+}
+
+/** A 0600 file holding a secret, as the operator would pass it with --secret-file. */
+export function secretFile(secret: string): string {
+  const file = path.join(scratch(), "secret");
+  writeFileSync(file, `${secret}\n`, { mode: 0o600 });
+  return file;
+}
