@@ -37,11 +37,21 @@ const sudoFor = (user: string) => (user === "root" ? "" : "sudo ");
  */
 export function buildPlatform(args: PlatformArgs): PlatformOutputs {
   const { campus, parent } = args;
-  const front = new ScaleliteFront(args.front.host.name, { campus, handle: args.front, nodes: args.nodes, dnsCredentials: args.dnsCredentials }, { parent });
+  const { turn, certificates, moodle } = campus.config;
+  // Checked before anything is registered, all at once.
+  const missing: string[] = [];
+  if (turn.mode === "external" && !args.turnSecret) missing.push("campus.turn.mode is external but no TURN secret was given (bbb-ovh:turnSecret)");
+  if (certificates.challenge === "dns-01" && !args.dnsCredentials) missing.push("DNS-01 certificates need the OVH API credentials (bbb-ovh:dnsCredentials)");
+  if (moodle?.ssh && args.moodleConnection === undefined) missing.push("campus.moodle.ssh is set but no SSH connection to the Moodle host was given");
+  if (missing.length > 0) throw new Error(`cannot build the platform: ${missing.join("; ")}`);
+
+  const certificate = certificates.challenge === "dns-01" ? { challenge: "dns-01" as const, dnsCredentials: args.dnsCredentials! } : { challenge: "http-01" as const };
+  const externalTurn = turn.mode === "external" ? { host: turn.host, secret: args.turnSecret! } : undefined;
+  const front = new ScaleliteFront(args.front.host.name, { campus, handle: args.front, nodes: args.nodes, certificate }, { parent });
   const recordings = front.nfs ? { nfsServer: front.ipv4, exported: front.nfs } : undefined;
   const nodes = args.nodes.map((handle) => ({
     handle,
-    node: new BbbNode(handle.host.name, { campus, handle, recordings, turnSecret: args.turnSecret }, { parent }),
+    node: new BbbNode(handle.host.name, { campus, handle, recordings, externalTurn }, { parent }),
   }));
   const registration = new NodeRegistration(
     `${campus.config.id}-registration`,
@@ -49,9 +59,8 @@ export function buildPlatform(args: PlatformArgs): PlatformOutputs {
     { parent },
   );
 
-  if (campus.config.moodle?.ssh) {
-    if (args.moodleConnection === undefined) throw new Error("campus.moodle.ssh is set but no SSH connection to the Moodle host was given");
-    new MoodleIntegration(`${campus.config.id}-moodle`, { campus, connection: args.moodleConnection, front, dependsOn: [registration.sync] }, { parent });
+  if (moodle?.ssh) {
+    new MoodleIntegration(`${campus.config.id}-moodle`, { campus, connection: args.moodleConnection!, front, dependsOn: [registration.sync] }, { parent });
   }
 
   const frontSsh = `ssh ${args.front.sshUser}@${front.fqdn}`;

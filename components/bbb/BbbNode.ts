@@ -24,8 +24,8 @@ export interface BbbNodeArgs {
     /** The front's NFS export step: the share must exist before a node mounts it. */
     exported: pulumi.Resource;
   };
-  /** Required when campus.turn.mode is external. */
-  turnSecret?: pulumi.Output<string>;
+  /** The external TURN server, when campus.turn.mode is external; its secret goes to the node on stdin only. */
+  externalTurn?: { host: string; secret: pulumi.Output<string> };
 }
 
 /**
@@ -54,8 +54,6 @@ export class BbbNode extends pulumi.ComponentResource {
     this.datacenter = host.datacenter;
     this.apiUrl = nodeApiUrl(host.fqdn);
 
-    const turn = campus.config.turn;
-    if (turn.mode === "external" && !args.turnSecret) throw new Error(`${host.name}: campus.turn.mode is external but no TURN secret was given (bbb-ovh:turnSecret)`);
     this.installerFlags = renderInstallerFlags({ bbbVersion: campus.config.bbbVersion, fqdn: host.fqdn, email: campus.config.adminEmail });
 
     const secret = new random.RandomPassword(`${name}-shared-secret`, { length: 48, special: false }, { parent: this });
@@ -70,8 +68,8 @@ export class BbbNode extends pulumi.ComponentResource {
         EMAIL: campus.config.adminEmail,
         BBB_VERSION: campus.config.bbbVersion,
         INSTALLER_URL: installerUrl(campus.installerBranch),
-        TURN_HOST: turn.mode === "external" ? turn.host : undefined,
-        TURN_SECRET: turn.mode === "external" ? args.turnSecret : undefined,
+        TURN_HOST: args.externalTurn?.host,
+        TURN_SECRET: args.externalTurn?.secret,
       },
       { dependsOn: [preflight] },
     );

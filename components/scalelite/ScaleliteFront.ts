@@ -21,8 +21,8 @@ export interface ScaleliteFrontArgs {
   handle: HostHandle;
   /** The BigBlueButton hosts: the recording share is exported to their addresses only. */
   nodes: HostHandle[];
-  /** Required when campus.certificates.challenge is dns-01. */
-  dnsCredentials?: pulumi.Output<Record<string, string>>;
+  /** How Let's Encrypt checks the name: HTTP-01 on port 80, or DNS-01 through the OVH API with these credentials. */
+  certificate: { challenge: "http-01" } | { challenge: "dns-01"; dnsCredentials: pulumi.Output<Record<string, string>> };
 }
 
 /**
@@ -73,15 +73,15 @@ export class ScaleliteFront extends pulumi.ComponentResource {
       { dependsOn: [preflight] },
     );
 
-    const challenge = campus.config.certificates.challenge;
-    let dnsCredentialsB64: pulumi.Output<string> | undefined;
-    if (challenge === "dns-01") {
-      if (!args.dnsCredentials) throw new Error(`${host.name}: DNS-01 certificates need bbb-ovh:dnsCredentials`);
-      dnsCredentialsB64 = pulumi.secret(args.dnsCredentials.apply((c) => base64(renderOvhDnsIni(c))));
-    }
+    const cert = args.certificate;
     const certificate = this.steps.run(
       "scaleliteCertificate",
-      { FQDN: host.fqdn, EMAIL: campus.config.adminEmail, CHALLENGE: challenge, DNS_CREDENTIALS_B64: dnsCredentialsB64 },
+      {
+        FQDN: host.fqdn,
+        EMAIL: campus.config.adminEmail,
+        CHALLENGE: cert.challenge,
+        DNS_CREDENTIALS_B64: cert.challenge === "dns-01" ? pulumi.secret(cert.dnsCredentials.apply((c) => base64(renderOvhDnsIni(c)))) : undefined,
+      },
       { dependsOn: [preflight] },
     );
 

@@ -68,7 +68,6 @@ function fakeHandle(host: ReturnType<typeof parseCampus>["front"]): HostHandle {
 
 interface Variant {
   campus?: (c: CampusInput) => void;
-  secrets?: boolean;
 }
 
 async function evaluate(variant: Variant = {}) {
@@ -263,5 +262,17 @@ describe("buildPlatform under Pulumi mocks", () => {
     expect(decode(certificate.DNS_CREDENTIALS_B64)).toContain(`dns_ovh_application_secret = ${DNS.applicationSecret}\n`);
     expect(resources.filter((r) => /bbbRecordings|scaleliteNfs|moodle/.test(r.name))).toEqual([]);
     expect(decode(inputsOf(named(resources, "lb-scaleliteApp")).ENV_FILE_B64)).toContain("LOADBALANCER_CHECKSUM_ALGORITHM=SHA1:SHA256:SHA512\n");
+  });
+
+  it("refuses to build without what the campus asks for, naming all of it before registering anything", () => {
+    const raw = structuredClone(baseCampus);
+    raw.turn = { mode: "external", host: "turn.example.org" };
+    raw.certificates = { challenge: "dns-01" };
+    const campus = parseCampus(raw, { sshPrivateKey: true, turnSecret: true, dnsCredentials: true });
+    // Plain handles, outside any Pulumi runtime: registering a resource here would fail differently.
+    const handle = (host: typeof campus.front): HostHandle => ({ host, ipv4: pulumi.output(""), ipv6: pulumi.output(""), connection: pulumi.output({ host: "" }), sshUser: "root", ready: [] });
+    expect(() => buildPlatform({ campus, front: handle(campus.front), nodes: campus.nodes.map(handle), parent: {} as pulumi.Resource })).toThrow(
+      /no TURN secret.*bbb-ovh:dnsCredentials.*no SSH connection to the Moodle host/,
+    );
   });
 });
