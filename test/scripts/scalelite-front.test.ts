@@ -73,6 +73,13 @@ const registerInputs = (ids: string[], extra: StepInputs = {}): StepInputs => ({
   ...extra,
 });
 
+/**
+ * The fake web of test/fakes/lib/fake-web.sh (not ours) must answer https://<front>/health_check for the
+ * health step to be exercised: body from knob FAKE_SCALELITE_HEALTH_BODY (default `success`) while the
+ * fake scalelite-nginx.service is active, connection refused otherwise. Until then these tests skip.
+ */
+const FAKE_WEB_SERVES_HEALTH_CHECK = readFileSync(path.join(__dirname, "../fakes/lib/fake-web.sh"), "utf8").includes("/health_check");
+
 const FRONT_STEPS: [StepName, () => StepInputs][] = [
   ["scaleliteDocker", dockerInputs],
   ["scaleliteCertificate", () => certificateInputs()],
@@ -390,5 +397,28 @@ describe("scalelite-register", () => {
     const r = await runStep(fresh, "scaleliteRegister", registerInputs(["bbb1.campus.example"]));
     expect(r.code, output(r)).toBe(0);
     expect(scaleliteServers(fresh)["bbb1.campus.example"]).toMatchObject({ state: "enabled", online: true });
+  });
+});
+
+describe.runIf(FAKE_WEB_SERVES_HEALTH_CHECK)("scalelite-health", () => {
+  let h: TestHost;
+  const health = (): StepInputs => ({ FQDN: FRONT, ATTEMPTS: "2", DELAY_SECONDS: "0" });
+  beforeAll(async () => {
+    h = await frontHost();
+    for (const [step, inputs] of FRONT_STEPS.slice(0, 4)) expect((await runStep(h, step, inputs())).code).toBe(0);
+  }, 60_000);
+
+  it("passes when the body is exactly success", async () => {
+    const r = await runStep(h, "scaleliteHealth", health());
+    expect(r.code, output(r)).toBe(0);
+    expect(r.stdout).toContain(`https://${FRONT}/health_check answers success`);
+  });
+
+  it("fails on an HTTP 200 whose body is not success, quoting it", async () => {
+    setKnob(h, "FAKE_SCALELITE_HEALTH_BODY", "PG::ConnectionBad");
+    const r = await runStep(h, "scaleliteHealth", health());
+    setKnob(h, "FAKE_SCALELITE_HEALTH_BODY", "success");
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("not healthy after 2 attempt(s): HTTP 200 with body 'PG::ConnectionBad' instead of 'success'");
   });
 });

@@ -1,0 +1,115 @@
+/**
+ * moodle-configure.sh run for real over SSH against a loopback sshd host whose `php` is the fake Moodle
+ * of test/fakes (cfg.php semantics, set_config, the module's visibility).
+ */
+import { randomBytes } from "node:crypto";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import type { StepInputs } from "../../components/remote/invocation";
+import { renderMoodleSettings } from "../../components/moodle/renderMoodleSettings";
+import { calls, output, runWatched } from "../support/hostState";
+import { runStep, startTestHost, type TestHost } from "../support/sshd";
+
+const SECRET = randomBytes(32).toString("hex");
+const MOODLE_DIR = "/var/www/moodle";
+const settings = renderMoodleSettings({ frontFqdn: "scalelite.campus.example", checksumAlgorithm: "SHA256", acceptDpa: true });
+const inputs = (extra: StepInputs = {}): StepInputs => ({
+  MOODLE_DIR,
+  SERVER_URL: settings.bigbluebuttonbn_server_url,
+  SHARED_SECRET: SECRET,
+  CHECKSUM_ALGORITHM: settings.bigbluebuttonbn_checksum_algorithm,
+  ACCEPT_DPA: "1",
+  ...extra,
+});
+
+const hosts: TestHost[] = [];
+afterAll(async () => {
+  await Promise.all(hosts.map((h) => h.stop()));
+});
+
+/** A host with a Moodle directory (config.php, admin/cli/cfg.php) and the given config.php overrides. */
+async function moodleHost(forced: Record<string, string> = {}): Promise<TestHost> {
+  const h = await startTestHost({ fqdn: "moodle.campus.example" });
+  hosts.push(h);
+  mkdirSync(path.join(h.root, MOODLE_DIR, "admin/cli"), { recursive: true });
+  writeFileSync(path.join(h.root, MOODLE_DIR, "config.php"), "<?php // fake Moodle\n");
+  writeFileSync(path.join(h.root, MOODLE_DIR, "admin/cli/cfg.php"), "<?php // fake cfg.php\n");
+  mkdirSync(path.join(h.root, "fake-state/knobs"), { recursive: true });
+  writeFileSync(path.join(h.root, "fake-state/knobs/FAKE_MOODLE_FORCED"), Object.entries(forced).map(([k, v]) => `${k}=${v}\n`).join(""));
+  return h;
+}
+
+const moodle = (h: TestHost): { config: Record<string, string>; modules: Record<string, number> } =>
+  JSON.parse(readFileSync(path.join(h.root, "fake-state/moodle.json"), "utf8"));
+
+describe("moodle-configure", () => {
+  it("points mod_bigbluebuttonbn at Scalelite, sets the secret off argv, enables the module; a second run only reads", async () => {
+    const h = await moodleHost();
+    const listings: string[] = [];
+    const first = await runWatched(h, "moodleConfigure", inputs(), listings);
+    expect(first.code, output(first)).toBe(0);
+    expect(moodle(h)).toEqual({
+      config: {
+        bigbluebuttonbn_server_url: "https://scalelite.campus.example/bigbluebutton/",
+        bigbluebuttonbn_checksum_algorithm: "SHA256",
+        bigbluebuttonbn_default_dpa_accepted: "1",
+        bigbluebuttonbn_shared_secret: SECRET,
+      },
+      modules: { bigbluebuttonbn: 1 },
+    });
+    expect(first.stdout).toContain("enabled mod_bigbluebuttonbn");
+    const firstCalls = calls(h);
+    expect(firstCalls).toContain("php admin/cli/cfg.php --name=bigbluebuttonbn_server_url --set=https://scalelite.campus.example/bigbluebutton/");
+    expect(firstCalls.filter((c) => c.includes("shared_secret"))).toEqual([]);
+
+    const stateAfterFirst = moodle(h);
+    const second = await runWatched(h, "moodleConfigure", inputs(), listings);
+    expect(second.code, output(second)).toBe(0);
+    expect(moodle(h)).toEqual(stateAfterFirst);
+    expect(calls(h).slice(firstCalls.length).filter((c) => c.includes("--set="))).toEqual([]);
+    expect(second.stdout).not.toMatch(/^set |enabled mod_/m);
+
+    const everywhere = [first, second].map(output).join("\n") + calls(h).join("\n") + listings.join("\n");
+    expect(listings.length).toBeGreaterThan(3);
+    expect(everywhere).not.toContain(SECRET);
+  });
+
+  it("updates only what changed (a rotated secret) and leaves the DPA alone when not accepted", async () => {
+    const h = await moodleHost();
+    expect((await runStep(h, "moodleConfigure", inputs({ ACCEPT_DPA: "0" }))).code).toBe(0);
+    expect(moodle(h).config).not.toHaveProperty("bigbluebuttonbn_default_dpa_accepted");
+    const rotated = randomBytes(32).toString("hex");
+    const mark = calls(h).length;
+    const r = await runStep(h, "moodleConfigure", inputs({ ACCEPT_DPA: "0", SHARED_SECRET: rotated }));
+    expect(r.code, output(r)).toBe(0);
+    expect(moodle(h).config.bigbluebuttonbn_shared_secret).toBe(rotated);
+    expect(r.stdout).toContain("set bigbluebuttonbn_shared_secret");
+    expect(calls(h).slice(mark).filter((c) => c.includes("--set="))).toEqual([]);
+  });
+
+  it("stops with a clear message when config.php forces another value", async () => {
+    const h = await moodleHost({ bigbluebuttonbn_server_url: "https://old-bbb.campus.example/bigbluebutton/" });
+    const r = await runStep(h, "moodleConfigure", inputs());
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("bigbluebuttonbn_server_url is forced in Moodle's config.php ($CFG->bigbluebuttonbn_server_url): change it there");
+  });
+
+  it("accepts a value forced to what we want, and reports a forced secret", async () => {
+    const same = await moodleHost({ bigbluebuttonbn_checksum_algorithm: "SHA256" });
+    expect((await runStep(same, "moodleConfigure", inputs())).code).toBe(0);
+
+    const forcedSecret = await moodleHost({ bigbluebuttonbn_shared_secret: "something-else" });
+    const r = await runStep(forcedSecret, "moodleConfigure", inputs());
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("bigbluebuttonbn_shared_secret is forced in Moodle's config.php: change it there");
+    expect(output(r)).not.toContain(SECRET);
+  });
+
+  it("refuses a directory that is not Moodle", async () => {
+    const h = await moodleHost();
+    const r = await runStep(h, "moodleConfigure", inputs({ MOODLE_DIR: "/srv/nothing" }));
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("/srv/nothing is not a Moodle directory");
+  });
+});
