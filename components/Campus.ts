@@ -7,6 +7,9 @@ import type { HostHandle } from "./hosts/HostHandle";
 import { DedicatedHost } from "./hosts/DedicatedHost";
 import { ExistingHost } from "./hosts/ExistingHost";
 import { PublicCloudHost } from "./hosts/PublicCloudHost";
+import { sshConnection } from "./hosts/connection";
+import { recordHostKey } from "./hosts/hostKeys";
+import { buildPlatform, type PlatformOutputs } from "./platform";
 
 export interface CampusSecrets {
   /** The key existing hosts already trust; without it a deploy key is generated here. */
@@ -24,6 +27,7 @@ export class Campus extends pulumi.ComponentResource {
   readonly nodes: HostHandle[];
   readonly deployPublicKey: pulumi.Output<string>;
   readonly sshPrivateKey: pulumi.Output<string>;
+  readonly platform: PlatformOutputs;
 
   constructor(name: string, args: { campus: CampusModel; secrets: CampusSecrets }, opts?: pulumi.ComponentResourceOptions) {
     super("bbb-ovh:campus:Campus", name, {}, opts);
@@ -67,6 +71,11 @@ export class Campus extends pulumi.ComponentResource {
       const records = new HostRecords(`${handle.host.name}-dns`, { campus, handle, withIpv6 }, { parent: this });
       handle.ready.push(...records.records);
     }
+
+    const moodleSsh = campus.config.moodle?.ssh;
+    const moodleLogin = moodleSsh && { host: moodleSsh.host, user: moodleSsh.user, port: moodleSsh.port, privateKey: this.sshPrivateKey };
+    const moodleConnection = moodleLogin && sshConnection({ ...moodleLogin, hostKey: recordHostKey(`${name}-moodle`, moodleLogin, { parent: this }) });
+    this.platform = buildPlatform({ campus, front: this.front, nodes: this.nodes, moodleConnection, turnSecret: secrets.turnSecret, dnsCredentials: secrets.dnsCredentials, parent: this });
     this.registerOutputs({});
   }
 }

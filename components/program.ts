@@ -22,12 +22,16 @@ export function campusProgram() {
     dnsCredentials: secrets.dnsCredentials !== undefined,
   });
   const site = new Campus(campus.config.id, { campus, secrets });
+  const { frontUrl, moodleServerUrl, moodleSharedSecret, nodes, statusCommands } = site.platform;
   return {
     campus: campus.config.id,
     frontFqdn: campus.front.fqdn,
-    frontUrl: `https://${campus.front.fqdn}/`,
+    frontUrl,
     frontIpv4: site.front.ipv4,
-    nodes: site.nodes.map((n) => ({ name: n.host.name, fqdn: n.host.fqdn, datacenter: n.host.datacenter, ipv4: n.ipv4 })),
+    nodes,
+    moodleServerUrl,
+    moodleSharedSecret,
+    statusCommands,
     deployPublicKey: site.deployPublicKey,
   };
 }

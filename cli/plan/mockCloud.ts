@@ -39,7 +39,12 @@ function outputsFor(type: string, name: string, inputs: Record<string, unknown>)
       return { publicKeyOpenssh: `${plannedPublicKey(name)}\n`, privateKeyOpenssh: `(planned private key ${name})`, privateKeyPem: `(planned private key ${name})` };
     case "random:index/randomPassword:RandomPassword":
     case "random:index/randomString:RandomString":
-      return { result: `planned-${digest(`secret:${name}`).toString("hex").slice(0, Number(inputs.length ?? 32) - 8)}` };
+      // Letters and digits only, like the generated secrets the program asks for.
+      return { result: `planned${digest(`secret:${name}`).toString("hex")}`.repeat(4).slice(0, Number(inputs.length ?? 32)) };
+    case "random:index/randomBytes:RandomBytes": {
+      const bytes = Buffer.alloc(Number(inputs.length ?? 32), digest(`bytes:${name}`));
+      return { hex: bytes.toString("hex"), base64: bytes.toString("base64") };
+    }
     case "random:index/randomId:RandomId":
       return { hex: digest(`id:${name}`).toString("hex").padEnd(Number(inputs.byteLength ?? 32) * 2, "0").slice(0, Number(inputs.byteLength ?? 32) * 2) };
     case "command:remote:Command":

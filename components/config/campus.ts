@@ -224,3 +224,4 @@ function dedupe(problems: ConfigProblem[]): ConfigProblem[] {
 }
 
 export const CONFIG_KEYS = { campus: "bbb-ovh:campus", ...SECRET_KEYS } as const;
+export type { CampusInput, CampusConfig } from "./schema";

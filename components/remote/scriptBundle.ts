@@ -5,13 +5,12 @@ import { STEPS, type StepName } from "./catalogue";
 
 /** The scripts/ directory of this checkout, whatever the working directory. */
 export const SCRIPTS_DIR = resolve(__dirname, "../../scripts");
-const COMMON = "lib/common.sh";
 
 export interface ScriptBundle {
   dir: string;
   /** Content hash of every file under the directory (sorted relative paths and bytes). */
   hash: string;
-  /** Content hash of one step's script plus lib/common.sh, which every script sources. */
+  /** Content hash of one step's script plus the shared lib/ it may source (common.sh, units.sh). */
   stepHash(name: StepName): string;
 }
 
@@ -38,6 +37,7 @@ export function readScriptBundle(dir: string): ScriptBundle {
     return hash.digest("hex");
   };
   const all = digest([...contents.keys()]);
+  const libraries = [...contents.keys()].filter((file) => file.startsWith("lib/"));
   const steps = new Map<StepName, string>();
   return {
     dir,
@@ -45,7 +45,7 @@ export function readScriptBundle(dir: string): ScriptBundle {
     stepHash(name) {
       let hash = steps.get(name);
       if (hash === undefined) {
-        hash = digest([STEPS[name].script, COMMON]);
+        hash = digest([STEPS[name].script, ...libraries]);
         steps.set(name, hash);
       }
       return hash;

@@ -29,7 +29,7 @@ describe("readScriptBundle", () => {
     expect(b.stepHash("hostPreflight")).toBe(a.stepHash("hostPreflight"));
   });
 
-  it("changes a step's trigger only when its script or lib/common.sh changes", () => {
+  it("changes a step's trigger only when its script or a shared lib/ file changes", () => {
     const a = readScriptBundle(scripts(base));
     const install = readScriptBundle(scripts({ ...base, "bbb-node-install.sh": "install v2\n" }));
     expect(install.stepHash("bbbInstall")).not.toBe(a.stepHash("bbbInstall"));
