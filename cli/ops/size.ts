@@ -8,11 +8,11 @@ export interface SizeReport {
   recommendations: NodeRecommendation[];
 }
 
-/** "30%", "0.3" or "30" -> 0.3. */
+/** "30%" or "0.3" -> 0.3 (a bare number above 1 is ambiguous and refused). */
 export function parseShare(text: string): number {
   const percent = text.endsWith("%");
   const value = Number(percent ? text.slice(0, -1) : text);
-  const share = percent || value > 1 ? value / 100 : value;
+  const share = percent ? value / 100 : value;
   if (!Number.isFinite(share) || share < 0 || share > 1) throw new OpsError("usage", "-", `--webcams expects a share of users such as 0.3 or 30%, got '${text}'`);
   return share;
 }

@@ -31,7 +31,8 @@ export async function runRemote(target: SshTarget, command: string, timeoutMs: n
   try {
     const run = (async () => {
       await ssh.connect({ host: target.host, port: target.port, username: target.username, privateKey: target.privateKey, agent: target.privateKey ? undefined : target.agent, readyTimeout: timeoutMs });
-      return ssh.execCommand(command, { stdin });
+      // noTrim: the leading spaces of a first line are columns in tables such as `bin/rake status`.
+      return ssh.execCommand(command, { stdin, noTrim: true });
     })();
     run.catch(() => undefined); // settled by the race below; keep a late failure from going unhandled
     const result = await Promise.race([run, deadline]);

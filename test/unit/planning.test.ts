@@ -68,7 +68,7 @@ describe("sizing from the published guidance", () => {
     expect(demandOf({ users: 500, rooms: 2 }).warnings.join()).toMatch(/no session above 200/);
     expect(parseShare("30%")).toBeCloseTo(0.3);
     expect(parseShare("0.3")).toBeCloseTo(0.3);
-    expect(parseShare("30")).toBeCloseTo(0.3);
+    expect(() => parseShare("30")).toThrow(/share of users/);
     expect(() => parseShare("150%")).toThrow(/share of users/);
   });
 

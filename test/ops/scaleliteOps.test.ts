@@ -1,0 +1,218 @@
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import * as path from "node:path";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { startBbbApiServer, type BbbApiServer } from "../support/bbbApiServer";
+import { connect, startTestHost, type TestHost } from "../support/sshd";
+import { ops, scratch } from "./cli";
+
+/**
+ * status / drain / undrain / panic against a real sshd on loopback (the front), whose `docker exec
+ * scalelite-api bin/rake ...` is the Scalelite fake, plus local BBB API servers for the nodes' own
+ * endpoints and the front's /health_check.
+ */
+const NODES = [
+  { name: "bbb-sbg", fqdn: "bbb1.test.example", datacenter: "sbg", secret: "sbg-secret-5e1a" },
+  { name: "bbb-rbx", fqdn: "bbb2.test.example", datacenter: "rbx", secret: "rbx-secret-8c4d" },
+];
+const FAKES = path.join(__dirname, "fakes");
+
+let front: TestHost;
+let frontHttp: BbbApiServer;
+let nodeHttp: BbbApiServer[];
+let env: NodeJS.ProcessEnv;
+let keyFile: string;
+
+async function onFront(command: string, stdin?: string): Promise<string> {
+  const ssh = await connect(front);
+  try {
+    const r = await ssh.execCommand(command, { stdin });
+    if (r.code !== 0) throw new Error(`${command}: ${r.stderr}`);
+    return r.stdout;
+  } finally {
+    ssh.dispose();
+  }
+}
+
+const state = () => JSON.parse(readFileSync(path.join(front.root, "fake-state/scalelite-servers.json"), "utf8")).servers as Record<string, { state: string | null; online: boolean }>;
+const calls = () => readFileSync(path.join(front.root, "fake-calls.log"), "utf8");
+const args = (extra: string[] = []) => ["--host", front.host, "--ssh-port", String(front.port), "--ssh-key", keyFile, "--timeout", "1500", "--command-timeout", "15000", ...extra];
+
+beforeAll(async () => {
+  front = await startTestHost({ fqdn: "visio.test.example" });
+  // The fake docker runs a container whose systemd unit is installed.
+  mkdirSync(path.join(front.root, "etc/systemd/system"), { recursive: true });
+  writeFileSync(path.join(front.root, "etc/systemd/system/scalelite-api.service"), "[Service]\n");
+  frontHttp = await startBbbApiServer({ mode: "scalelite", secret: "lb-secret" });
+  nodeHttp = await Promise.all(NODES.map((n) => startBbbApiServer({ secret: n.secret, bbbVersion: "3.0.9" })));
+  keyFile = path.join(scratch(), "id_ed25519");
+  writeFileSync(keyFile, front.privateKey, { mode: 0o600 });
+  const outputs = path.join(scratch(), "outputs.json");
+  writeFileSync(
+    outputs,
+    JSON.stringify({
+      frontUrl: `${frontHttp.url}/bigbluebutton/api`,
+      moodleSharedSecret: "lb-secret",
+      nodes: NODES.map((n, i) => ({ name: n.name, fqdn: n.fqdn, datacenter: n.datacenter, apiUrl: nodeHttp[i].apiUrl })),
+      nodeSecrets: Object.fromEntries(NODES.map((n) => [n.fqdn, n.secret])),
+    }),
+  );
+  env = { PATH: `${FAKES}:/usr/bin:/bin`, FAKE_PULUMI_OUTPUTS: outputs, FAKE_PULUMI_LOG: path.join(scratch(), "pulumi.log") };
+}, 30_000);
+
+afterAll(async () => {
+  await Promise.all([front?.stop(), frontHttp?.close(), ...(nodeHttp ?? []).map((n) => n.close())]);
+});
+
+beforeEach(async () => {
+  // Both nodes registered and enabled, two lessons on the first, one on the second; polled once.
+  const yaml = `servers:\n${NODES.map((n) => `  ${n.fqdn}:\n    url: https://${n.fqdn}/bigbluebutton/api\n    secret: ${n.secret}\n    enabled: true\n    tag: ${n.datacenter}\n`).join("")}`;
+  rmSync(path.join(front.root, "fake-state/offline"), { force: true });
+  writeFileSync(path.join(front.root, "fake-state/meetings"), "bbb1.test.example maths 25\nbbb1.test.example physics 18\nbbb2.test.example chemistry 30\n");
+  await onFront("docker exec -i scalelite-api bin/rake 'servers:sync[-,force]' poll:all", yaml);
+  frontHttp.healthBody = "success";
+  nodeHttp.forEach((n) => (n.delayMs = 0));
+  nodeHttp[0].meetings.clear();
+  nodeHttp[0].seedMeeting("maths", 25);
+});
+
+describe("ops status", () => {
+  it("shows one row per node with Scalelite's view and the node's own API, exit 0 when healthy", async () => {
+    const run = await ops(["status", "opstest", "--json", ...args()], { env });
+    expect(run.stderr).toBe("");
+    expect(run.code).toBe(0);
+    const report = JSON.parse(run.stdout);
+    expect(report.front.healthCheck).toMatchObject({ ok: true, detail: "success" });
+    expect(report.nodes).toEqual([
+      expect.objectContaining({ name: "bbb-sbg", fqdn: "bbb1.test.example", datacenter: "sbg", online: "online", state: "enabled", meetings: 2, users: 43, bbbVersion: "3.0.0", probe: expect.objectContaining({ ok: true }) }),
+      expect.objectContaining({ name: "bbb-rbx", datacenter: "rbx", online: "online", state: "enabled", meetings: 1, users: 30 }),
+    ]);
+    expect(report.healthy).toBe(true);
+    // Read-only: the only rake task run is `status`, and the node probes are signed getMeetings.
+    expect(calls()).toMatch(/docker exec scalelite-api bin\/rake status\n$/);
+    expect(nodeHttp[0].calls.at(-1)).toMatchObject({ call: "getMeetings", accepted: true });
+    expect(run.stdout).not.toMatch(/sbg-secret|rbx-secret|lb-secret/);
+  });
+
+  it("prints a table for people and progress per host only on a terminal", async () => {
+    const run = await ops(["status", "opstest", ...args()], { env, tty: true });
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/bbb-sbg[\s\S]*sbg[\s\S]*online[\s\S]*enabled/);
+    expect(run.stdout).toMatch(/healthy\n$/);
+    expect(run.stderr).toMatch(/ok 127\.0\.0\.1: bin\/rake status/);
+    expect(run.stderr).toMatch(/ok 127\.0\.0\.1:\d+: getMeetings/);
+  });
+
+  it("is unhealthy (exit 1) when Scalelite marks a node offline or /health_check is not `success`", async () => {
+    writeFileSync(path.join(front.root, "fake-state/offline"), "bbb2.test.example\n");
+    await onFront("docker exec scalelite-api bin/rake poll:all poll:all");
+    frontHttp.healthBody = "Health Check Failure: Redis::CannotConnectError";
+    const run = await ops(["status", "opstest", "--json", ...args()], { env });
+    expect(run.code).toBe(1);
+    const report = JSON.parse(run.stdout);
+    expect(report.problems).toEqual([
+      { host: frontHttp.host, kind: "unhealthy", message: expect.stringMatching(/Redis::CannotConnectError/) },
+      { host: "bbb2.test.example", kind: "unhealthy", message: expect.stringMatching(/offline/) },
+    ]);
+  });
+
+  it("costs one timeout, not one per host, when nodes are slow (exit 5)", async () => {
+    nodeHttp.forEach((n) => (n.delayMs = 5000));
+    const run = await ops(["status", "opstest", "--json", ...args(["--timeout", "800"])], { env });
+    expect(run.code).toBe(5);
+    const report = JSON.parse(run.stdout);
+    expect(report.problems.map((p: { kind: string }) => p.kind)).toEqual(["timeout", "timeout"]);
+    expect(report.nodes[0].probe).toMatchObject({ ok: false, detail: expect.stringMatching(/timeout/) });
+    // Scalelite's own view is still shown.
+    expect(report.nodes[0]).toMatchObject({ online: "online", meetings: 2 });
+    expect(run.elapsedMs).toBeLessThan(800 * 2);
+  });
+
+  it("names a wrong node secret as a checksum error (exit 4)", async () => {
+    nodeHttp[1].secret = "rotated";
+    try {
+      const run = await ops(["status", "opstest", "--json", ...args()], { env });
+      expect(run.code).toBe(4);
+      expect(JSON.parse(run.stdout).problems).toEqual([{ host: nodeHttp[1].host, kind: "checksum", message: expect.stringMatching(/checksumError/) }]);
+    } finally {
+      nodeHttp[1].secret = NODES[1].secret;
+    }
+  });
+
+  it("names SSH failures: a refused key (exit 4) and a dead port (exit 3)", async () => {
+    const otherKey = path.join(scratch(), "other");
+    const { execFileSync } = await import("node:child_process");
+    execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", otherKey]);
+    const auth = await ops(["status", "opstest", "--json", ...args(["--ssh-key", otherKey])], { env });
+    expect(auth.code).toBe(4);
+    expect(JSON.parse(auth.stdout).problems[0]).toMatchObject({ host: `127.0.0.1:${front.port}`, kind: "ssh-auth" });
+    const dead = await startBbbApiServer({ secret: "x" });
+    await dead.close();
+    const tcp = await ops(["status", "opstest", "--json", ...args(["--ssh-port", String(dead.port)])], { env });
+    expect(tcp.code).toBe(3);
+    expect(JSON.parse(tcp.stdout).problems[0]).toMatchObject({ host: `127.0.0.1:${dead.port}`, kind: "tcp" });
+    expect(tcp.elapsedMs).toBeLessThan(1500);
+  });
+
+  it("refreshes with --watch until stopped", async () => {
+    const stop = new AbortController();
+    setTimeout(() => stop.abort(), 1500);
+    const run = await ops(["status", "opstest", "--json", "--watch", "1", ...args()], { env, signal: stop.signal });
+    expect(run.code).toBe(0);
+    expect(run.stdout.match(/"checkedAt"/g)?.length).toBeGreaterThanOrEqual(2);
+  });
+});
+
+describe("ops drain / undrain / panic", () => {
+  it("drains a node by its stack name: cordoned, lessons still running, status still healthy", async () => {
+    const run = await ops(["drain", "opstest", "bbb-sbg", "--yes", ...args()], { env });
+    expect(run.stderr).toBe("");
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/bbb1\.test\.example cordoned \(2 meeting\(s\), 43 user\(s\) still there\)/);
+    expect(state()["bbb1.test.example"].state).toBe("cordoned");
+    expect(calls()).toContain("docker exec scalelite-api bin/rake servers:cordon\\[bbb1.test.example\\]");
+    const status = JSON.parse((await ops(["status", "opstest", "--json", ...args()], { env })).stdout);
+    expect(status.nodes[0]).toMatchObject({ state: "cordoned", meetings: 2 });
+    expect(status.healthy).toBe(true);
+  });
+
+  it("undrains it again", async () => {
+    await ops(["drain", "opstest", "bbb1.test.example", "--yes", ...args()], { env });
+    const run = await ops(["undrain", "opstest", "bbb-sbg", "--yes", "--json", ...args()], { env });
+    expect(run.code).toBe(0);
+    expect(JSON.parse(run.stdout)).toMatchObject({ action: "undrain", node: "bbb1.test.example", task: "servers:enable", after: { state: "enabled" } });
+    expect(state()["bbb1.test.example"].state).toBe("enabled");
+  });
+
+  it("asks first: refuses without a terminal, stops on 'n', proceeds on 'y'", async () => {
+    const piped = await ops(["drain", "opstest", "bbb-sbg", ...args()], { env });
+    expect(piped.code).toBe(2);
+    expect(piped.stderr).toMatch(/pass --yes/);
+    const no = await ops(["drain", "opstest", "bbb-sbg", ...args()], { env, tty: true, stdin: "n\n" });
+    expect(no.code).toBe(1);
+    expect(no.stderr).toMatch(/Cordon bbb1\.test\.example\? .*running lessons continue \(2 meeting\(s\), 43 user\(s\) on it now\)/);
+    expect(state()["bbb1.test.example"].state).toBe("enabled");
+    const yes = await ops(["drain", "opstest", "bbb-sbg", ...args()], { env, tty: true, stdin: "y\n" });
+    expect(yes.code).toBe(0);
+    expect(state()["bbb1.test.example"].state).toBe("cordoned");
+  });
+
+  it("panics a node that is gone: its meetings are cleared and it is disabled; status then says so", async () => {
+    const run = await ops(["panic", "opstest", "bbb-rbx", "--yes", "--json", ...args()], { env });
+    expect(run.code).toBe(0);
+    const result = JSON.parse(run.stdout);
+    expect(result).toMatchObject({ task: "servers:panic", clearedMeetings: ["chemistry"] });
+    expect(state()["bbb2.test.example"].state).toBe("disabled");
+    expect(readFileSync(path.join(front.root, "fake-state/meetings"), "utf8")).not.toContain("chemistry");
+    const status = await ops(["status", "opstest", "--json", ...args()], { env });
+    expect(status.code).toBe(1);
+    expect(JSON.parse(status.stdout).problems).toContainEqual({ host: "bbb2.test.example", kind: "unhealthy", message: expect.stringMatching(/disabled/) });
+  });
+
+  it("reports Scalelite's own error for an unknown server id, and refuses ids that are not ids", async () => {
+    const unknown = await ops(["drain", "opstest", "bbb9.test.example", "--yes", ...args()], { env });
+    expect(unknown.code).toBe(6);
+    expect(unknown.stderr).toMatch(/127\.0\.0\.1: remote command: bin\/rake servers:cordon: ERROR: No server found with id: bbb9\.test\.example/);
+    const bad = await ops(["drain", "opstest", "x;rm -rf /", "--yes", ...args()], { env });
+    expect(bad.code).toBe(2);
+  });
+});
