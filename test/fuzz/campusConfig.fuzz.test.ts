@@ -19,7 +19,7 @@ import { campusProgram } from "../../components/program";
 import { plannedCloud } from "../../cli/plan/mockCloud";
 import { configOfStackFile } from "../../cli/plan/planStack";
 import { evaluateProgram } from "../../cli/plan/recorder";
-import { applyAll, campusOf, damagedCampus, fuzzSeed, secretsOf, STACKS, type StackName } from "./mutations";
+import { applyAll, campusOf, damagedCampus, fuzzSeed, reshapedCampus, secretsOf, STACKS, type StackName } from "./mutations";
 
 const SEED = fuzzSeed();
 const ROOT = path.resolve(__dirname, "../..");
@@ -67,10 +67,10 @@ describe(`config fuzzing (seed ${SEED})`, () => {
         }
         expect(message).toMatch(new RegExp(`\\(${problems.length} problems?\\)`));
       }),
-      4000,
+      3000,
     );
     // The generator must mostly produce broken files, or the property says little.
-    expect(rejected).toBeGreaterThan(2000);
+    expect(rejected).toBeGreaterThan(1500);
   });
 
   it("reports each of several independent problems, whatever else is broken", () => {
@@ -108,7 +108,7 @@ describe(`config fuzzing (seed ${SEED})`, () => {
     let valid = 0;
     try {
       await check(
-        fc.asyncProperty(damagedCampus, async ({ stack, mutations }) => {
+        fc.asyncProperty(fc.oneof(damagedCampus, reshapedCampus), async ({ stack, mutations }) => {
           const raw = applyAll(stack, mutations);
           const file = readStackFile(stack);
           file.config["bbb-ovh:campus"] = { value: raw, encrypted: false };
@@ -133,12 +133,12 @@ describe(`config fuzzing (seed ${SEED})`, () => {
             expect(resources.map((r) => r.type)).toEqual(["pulumi:pulumi:Stack"]);
           }
         }),
-        150,
+        60,
       );
     } finally {
       process.off("unhandledRejection", onStray);
     }
-    expect(valid).toBeGreaterThan(5);
+    expect(valid).toBeGreaterThan(12);
   });
 
   // OWNER: components/program.ts / components/config/campus.ts. Under `pulumi up` the Node language

@@ -5,7 +5,7 @@
  * fast-check can shrink and print, applied to a copy.
  */
 import fc from "fast-check";
-import { readStackFile, secretPresence } from "../../components/config/stackFile";
+import { readStackFile, secretPresence, type StackFile } from "../../components/config/stackFile";
 import type { SecretPresence } from "../../components/config/campus";
 
 export const STACKS = ["brest", "nantes", "rennes", "training", "lab"] as const;
@@ -14,12 +14,16 @@ export type StackName = (typeof STACKS)[number];
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 type Path = Array<string | number>;
 
+const files = new Map<StackName, StackFile>();
+const fileOf = (stack: StackName): StackFile => files.get(stack) ?? files.set(stack, readStackFile(stack)).get(stack)!;
+
+/** A fresh copy of the stack's campus object. */
 export function campusOf(stack: StackName): Record<string, Json> {
-  return structuredClone(readStackFile(stack).config["bbb-ovh:campus"].value) as Record<string, Json>;
+  return structuredClone(fileOf(stack).config["bbb-ovh:campus"].value) as Record<string, Json>;
 }
 
 export function secretsOf(stack: StackName): SecretPresence {
-  return secretPresence(readStackFile(stack));
+  return secretPresence(fileOf(stack));
 }
 
 /** Every path to a value inside `value` (objects' keys and arrays' indexes), parents before children. */
@@ -57,7 +61,7 @@ export const strangeValue: fc.Arbitrary<Json> = fc.oneof(
   fc.string({ unit: "binary", maxLength: 20 }),
   fc.integer().map((n) => n as Json),
   fc.double({ noNaN: true, noDefaultInfinity: true }).map((n) => n as Json),
-  fc.nat({ max: 200_000 }).map((n) => "x".repeat(n)),
+  fc.nat({ max: 20_000 }).map((n) => "x".repeat(n)),
   fc.array(fc.constantFrom<Json>("a", 1, null), { maxLength: 3 }),
   fc.constant<Json>({}),
   fc.dictionary(fc.string({ maxLength: 8 }), fc.constantFrom<Json>("x", 1, false), { maxKeys: 3 }),
@@ -91,7 +95,8 @@ export type Mutation =
   | { kind: "unknownPreset"; pick: number; preset: string }
   | { kind: "emptyList"; pick: number }
   | { kind: "hugeList"; pick: number; copies: number }
-  | { kind: "unicode"; pick: number; text: string };
+  | { kind: "unicode"; pick: number; text: string }
+  | { kind: "relabel"; text: string };
 
 export const mutation: fc.Arbitrary<Mutation> = fc.oneof(
   fc.record({ kind: fc.constant("delete" as const), pick: fc.nat() }),
@@ -168,10 +173,13 @@ export function mutate(campus: Record<string, Json>, m: Mutation): Record<string
     }
     case "hugeList": {
       const path = choose(arrayPaths(c), m.pick);
-      const list = path && (getAt(c, path) as Json[]);
-      if (path && list.length > 0) setAt(c, path, Array.from({ length: m.copies }, (_, i) => structuredClone(list[i % list.length])));
+      const list = path ? getAt(c, path) : undefined;
+      if (path && Array.isArray(list) && list.length > 0) setAt(c, path, Array.from({ length: m.copies }, (_, i) => structuredClone(list[i % list.length])));
       break;
     }
+    case "relabel":
+      c.label = m.text;
+      break;
     case "unicode": {
       const path = choose(stringPaths(c), m.pick);
       if (path) {
@@ -189,6 +197,21 @@ export function mutate(campus: Record<string, Json>, m: Mutation): Record<string
 export const damagedCampus = fc.record({
   stack: fc.constantFrom(...STACKS),
   mutations: fc.array(mutation, { minLength: 1, maxLength: 4 }),
+});
+
+/**
+ * Changes a valid stack should survive (unicode labels, repeated admin keys and CIDRs), so that the
+ * program is also exercised on valid campuses that differ from the shipped ones.
+ */
+export const reshapedCampus = fc.record({
+  stack: fc.constantFrom(...STACKS),
+  mutations: fc.array(
+    fc.oneof(
+      fc.record({ kind: fc.constant("relabel" as const), text: fc.string({ unit: "grapheme", minLength: 1, maxLength: 120 }) }),
+      fc.record({ kind: fc.constant("hugeList" as const), pick: fc.constantFrom(0, 1), copies: fc.integer({ min: 2, max: 50 }) }),
+    ),
+    { minLength: 1, maxLength: 2 },
+  ),
 });
 
 export function applyAll(stack: StackName, mutations: Mutation[]): Record<string, Json> {
