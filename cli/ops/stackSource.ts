@@ -57,7 +57,8 @@ interface StackOutputs {
   moodleServerUrl?: string;
   moodleSharedSecret?: string;
   loadBalancerSecret?: string;
-  front?: { fqdn?: string; ipv4?: string };
+  frontFqdn?: string;
+  frontIpv4?: string;
   nodes?: Array<{ name?: string; fqdn?: string; ipv4?: string; datacenter?: string; apiUrl?: string }>;
   /** Node secrets keyed by node name or FQDN. */
   nodeSecrets?: Record<string, string>;
@@ -157,7 +158,7 @@ export async function loadTarget(stack: string | undefined, options: ConnectionO
   else if (io.env.BBB_OVH_SECRET) lbSecret = io.env.BBB_OVH_SECRET;
 
   const frontConfig = campus?.front.config;
-  const sshHost = options.host ?? outputs?.front?.ipv4 ?? (frontConfig?.kind === "existing" ? frontConfig.ipv4 : undefined) ?? outputs?.front?.fqdn ?? campus?.front.fqdn ?? (frontApiUrl ? new URL(frontApiUrl).hostname : undefined);
+  const sshHost = options.host ?? outputs?.frontIpv4 ?? (frontConfig?.kind === "existing" ? frontConfig.ipv4 : undefined) ?? outputs?.frontFqdn ?? campus?.front.fqdn ?? (frontApiUrl ? new URL(frontApiUrl).hostname : undefined);
   let key: Pick<SshTarget, "privateKey" | "agent">;
   if (options.sshKey) {
     try {
