@@ -71,7 +71,10 @@ check_ram() {
 
 check_ipv6() {
   [[ "$IN_REQUIRE_IPV6" == "1" ]] || return 0
-  if ip -6 addr show scope global | grep -q 'inet6 '; then
+  # Read all of ip's output first: `ip | grep -q` fails under pipefail when grep exits early (SIGPIPE).
+  local addresses
+  addresses="$(ip -6 addr show scope global || true)"
+  if [[ "$addresses" == *"inet6 "* ]]; then
     log "IPv6: global address present"
   else
     fail "no global IPv6 address; the $IN_ROLE role needs IPv6 (configure it on the host, then retry)"

@@ -3,7 +3,9 @@
 #
 # raw.githubusercontent.com serves the fake bbb-install.sh and scalelite_post_publish.rb;
 # https://<name>/bigbluebutton/api answers like BigBlueButton when <name> is in the test's DNS table and
-# the fake installer has installed BBB there; everything else fails like curl does without internet.
+# the fake installer has installed BBB there; https://<name>/health_check answers like Scalelite while
+# the scalelite-nginx unit is active (body from FAKE_SCALELITE_HEALTH_BODY, default `success`);
+# everything else fails like curl does without internet.
 # fake_web_get URL prints the body, or prints curl's error message and returns curl's exit code.
 
 FAKE_DOWNLOADS="$(cd "$(dirname "${BASH_SOURCE[0]}")/../downloads" && pwd)"
@@ -104,6 +106,10 @@ fake_web_get() {
   fi
   if [[ "$path" =~ ^/bigbluebutton/api/?([A-Za-z]*)$ ]] && bbb_reachable; then
     bbb_api "${BASH_REMATCH[1]}" "$query"
+    return 0
+  fi
+  if [[ "$path" == "/health_check" && "$(cat "$FAKE_STATE/systemd/scalelite-nginx.service.active" 2>/dev/null)" == "active" ]]; then
+    printf '%s' "$(fake_knob FAKE_SCALELITE_HEALTH_BODY success)"
     return 0
   fi
   echo "curl: (7) Failed to connect to $host port 443 after 3 ms: Couldn't connect to server"
