@@ -25,6 +25,8 @@ export interface PlatformOutputs {
   /** LOADBALANCER_SECRET, what Moodle (or any API client) signs with. */
   moodleSharedSecret: pulumi.Output<string>;
   nodes: Array<{ name: string; fqdn: string; ipv4: pulumi.Output<string>; datacenter: string; apiUrl: string }>;
+  /** Each node's shared secret by FQDN, for `npm run ops -- status` to sign getMeetings (secret). */
+  nodeSecrets: pulumi.Output<Record<string, string>>;
   /** Commands an operator runs to see the platform's state. */
   statusCommands: string[];
 }
@@ -69,6 +71,7 @@ export function buildPlatform(args: PlatformArgs): PlatformOutputs {
     moodleServerUrl: moodleServerUrl(front.fqdn),
     moodleSharedSecret: front.loadBalancerSecret,
     nodes: nodes.map(({ handle, node }) => ({ name: handle.host.name, fqdn: node.fqdn, ipv4: node.ipv4, datacenter: node.datacenter, apiUrl: node.apiUrl })),
+    nodeSecrets: pulumi.secret(pulumi.output(Object.fromEntries(nodes.map(({ node }) => [node.fqdn, node.sharedSecret])))),
     statusCommands: [
       `npm run ops -- status ${pulumi.getStack()}`,
       `${frontSsh} ${sudoFor(args.front.sshUser)}docker exec scalelite-api bin/rake status`,

@@ -22,7 +22,7 @@ export function campusProgram() {
     dnsCredentials: secrets.dnsCredentials !== undefined,
   });
   const site = new Campus(campus.config.id, { campus, secrets });
-  const { frontUrl, moodleServerUrl, moodleSharedSecret, nodes, statusCommands } = site.platform;
+  const { frontUrl, moodleServerUrl, moodleSharedSecret, nodes, nodeSecrets, statusCommands } = site.platform;
   return {
     campus: campus.config.id,
     frontFqdn: campus.front.fqdn,
@@ -31,6 +31,7 @@ export function campusProgram() {
     nodes,
     moodleServerUrl,
     moodleSharedSecret,
+    nodeSecrets,
     statusCommands,
     deployPublicKey: site.deployPublicKey,
   };

@@ -20,7 +20,8 @@ const months = (n: number) => (Number.isFinite(n) ? `${n.toFixed(1)} months` : "
 export function estimate(target: OpsTarget, opts: { voucher?: number; months?: number }): EstimateReport {
   const campus = target.campus;
   if (!campus) throw new OpsError("config", "-", `estimate needs a valid stack file: ${target.campusProblem ?? "no stack given"}`);
-  const { prices, problems } = pricesFor(target.rawCampus);
+  const prices = pricesFor(campus.config.prices);
+  const problems: string[] = [];
   const cost = stackCost(campus, prices);
   for (const h of cost.hosts) if (h.note && !h.monthly) problems.push(`${h.name}: ${h.note}`);
   const models = [...new Set(campus.nodes.map((n) => (n.config.kind === "dedicated" ? n.config.model ?? n.config.planCode ?? "?" : n.config.kind === "publicCloud" ? n.config.flavor : "existing")))];

@@ -2,8 +2,8 @@ import { execFile } from "node:child_process";
 import { accessSync, constants, existsSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import * as path from "node:path";
-import { parseCampus, type Campus } from "../../components/config/campus";
-import { readStackFile, secretPresence, stackFilePath, type StackFile } from "../../components/config/stackFile";
+import type { Campus } from "../../components/config/campus";
+import { campusOfStackFile, readStackFile, stackFilePath, type StackFile } from "../../components/config/stackFile";
 import { apiBaseUrl } from "./bbbApi";
 import { OpsError } from "./errors";
 import type { OpsIO } from "./io";
@@ -45,8 +45,6 @@ export interface OpsTarget {
   nodes: NodeTarget[];
   /** The validated campus of the stack file, when there is one. */
   campus?: Campus;
-  /** The raw campus object (for keys the schema does not hold yet, such as prices). */
-  rawCampus?: unknown;
   /** Why the stack file could not be used, when it could not. */
   campusProblem?: string;
 }
@@ -119,14 +117,12 @@ function defaultKey(io: OpsIO): Pick<SshTarget, "privateKey" | "agent"> {
   return {};
 }
 
-/** The campus of a stack file; `prices` is read raw until the schema holds it. */
-function campusOf(file: StackFile): { campus?: Campus; raw: unknown; problem?: string } {
-  const raw = file.config["bbb-ovh:campus"]?.value;
-  const { prices: _prices, ...withoutPrices } = (typeof raw === "object" && raw !== null ? raw : {}) as Record<string, unknown>;
+/** The validated campus of a stack file, or why it is not valid. */
+function campusOf(file: StackFile): { campus?: Campus; problem?: string } {
   try {
-    return { campus: parseCampus(typeof raw === "object" && raw !== null ? withoutPrices : raw, secretPresence(file)), raw };
+    return { campus: campusOfStackFile(file) };
   } catch (e) {
-    return { raw, problem: (e as Error).message };
+    return { problem: (e as Error).message };
   }
 }
 
@@ -196,7 +192,6 @@ export async function loadTarget(stack: string | undefined, options: ConnectionO
     ssh,
     nodes,
     campus,
-    rawCampus: file?.raw,
     campusProblem: file?.problem,
   };
 }

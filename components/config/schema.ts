@@ -145,6 +145,20 @@ export const campusSchema = z.strictObject({
     })
     .optional(),
   presets: z.record(z.string().regex(/^[a-z0-9][a-z0-9.-]*$/, "expected a preset name"), presetOverride).default({}),
+  /** Price overrides for `npm run ops -- estimate`, by preset, flavor or plan code; each with its source. */
+  prices: z
+    .record(
+      z.string().regex(/^[a-z0-9][a-z0-9.-]*$/, "expected a preset, flavor or plan code"),
+      z
+        .strictObject({
+          monthlyEur: z.number().nonnegative().optional(),
+          hourlyEur: z.number().nonnegative().optional(),
+          source: z.string().min(1),
+          date: z.string().min(1),
+        })
+        .refine((p) => p.monthlyEur !== undefined || p.hourlyEur !== undefined, "give monthlyEur or hourlyEur"),
+    )
+    .default({}),
   protection: z
     .strictObject({
       /** Off by default: `pulumi destroy` then terminates paid servers. */

@@ -1,3 +1,4 @@
+import type { CampusConfig } from "../config/schema";
 /**
  * What the hosts cost, in one table, because OVH moves its prices and ranges. Every figure says where
  * it comes from and when; `basis: "estimate"` marks a figure nobody has checked in a catalogue, with
@@ -50,31 +51,11 @@ export const PRICE_TABLE: Readonly<Record<string, PriceEntry>> = {
   },
 };
 
-const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
-const amount = (v: unknown) => (typeof v === "number" && Number.isFinite(v) && v >= 0 ? v : undefined);
-
-/**
- * The price table with a stack's `campus.prices` applied. Read defensively from the raw campus object
- * (the key is not in the validated schema yet); entries without a usable amount are reported, not used.
- */
-export function pricesFor(rawCampus: unknown): { prices: Record<string, PriceEntry>; problems: string[] } {
+/** The price table with a stack's validated `campus.prices` overrides applied. */
+export function pricesFor(overrides: CampusConfig["prices"]): Record<string, PriceEntry> {
   const prices: Record<string, PriceEntry> = { ...PRICE_TABLE };
-  const problems: string[] = [];
-  const raw = isRecord(rawCampus) ? rawCampus.prices : undefined;
-  if (raw === undefined) return { prices, problems };
-  if (!isRecord(raw)) return { prices, problems: ["campus.prices: expected a mapping of model -> {monthlyEur, hourlyEur, source, date}"] };
-  for (const [key, value] of Object.entries(raw)) {
-    const entry = isRecord(value) ? value : {};
-    const monthlyEur = amount(entry.monthlyEur);
-    const hourlyEur = amount(entry.hourlyEur);
-    if (monthlyEur === undefined && hourlyEur === undefined) {
-      problems.push(`campus.prices.${key}: give monthlyEur or hourlyEur (a number of EUR >= 0)`);
-      continue;
-    }
-    const source = typeof entry.source === "string" && entry.source ? entry.source : undefined;
-    const date = typeof entry.date === "string" && entry.date ? entry.date : undefined;
-    if (!source || !date) problems.push(`campus.prices.${key}: give source and date so the figure can be re-checked`);
-    prices[key] = { monthlyEur, hourlyEur, basis: "quoted", source: `stack override: ${source ?? "no source given"}`, date: date ?? "unknown" };
+  for (const [key, entry] of Object.entries(overrides)) {
+    prices[key] = { monthlyEur: entry.monthlyEur, hourlyEur: entry.hourlyEur, basis: "quoted", source: `stack override: ${entry.source}`, date: entry.date };
   }
-  return { prices, problems };
+  return prices;
 }

@@ -130,11 +130,12 @@ describe("cost and vouchers", () => {
     expect(voucherCoverage(100, 0).months).toBe(Number.POSITIVE_INFINITY);
   });
 
-  it("applies a stack's price overrides and reports unusable ones", () => {
-    const { prices, problems } = pricesFor({ prices: { "infra-1": { monthlyEur: 120, source: "OVH order 2026-11-20", date: "2026-11" }, "c2-30": { source: "x" } } });
+  it("applies a stack's price overrides, and the schema rejects unusable ones", () => {
+    const campus = parseCampus({ ...caseStudy(), prices: { "infra-1": { monthlyEur: 120, source: "OVH order 2026-11-20", date: "2026-11" } } }, noSecrets);
+    const prices = pricesFor(campus.config.prices);
     expect(prices["infra-1"]).toMatchObject({ monthlyEur: 120, basis: "quoted", date: "2026-11" });
     expect(prices["c2-30"]).toEqual(PRICE_TABLE["c2-30"]);
-    expect(problems).toEqual([expect.stringMatching(/campus.prices.c2-30: give monthlyEur or hourlyEur/)]);
+    expect(() => parseCampus({ ...caseStudy(), prices: { "c2-30": { source: "x", date: "2026" } } }, noSecrets)).toThrow(/campus.prices.c2-30: give monthlyEur or hourlyEur/);
   });
 
   it("finds the cheapest topology that still carries the expected users with failover", () => {
