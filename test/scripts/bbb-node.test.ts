@@ -2,13 +2,13 @@
  * The BigBlueButton node steps, run for real over SSH against loopback sshd hosts (test/support/sshd.ts),
  * with fakes standing in only for the outside software (test/fakes/bin).
  */
-import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { StepName } from "../../components/remote/catalogue";
 import { base64, type StepInputs } from "../../components/remote/invocation";
+import { calls, mode, output, read, runWatched, tree } from "../support/hostState";
 import { connect, killSessions, runStep, startTestHost, type HostFacts, type StepResult, type TestHost } from "../support/sshd";
 
 const SHARED_SECRET = randomBytes(24).toString("hex");
@@ -68,49 +68,6 @@ const NODE_STEPS: [StepName, (h: TestHost) => StepInputs][] = [
   ["bbbRecordings", recordings],
   ["bbbHealth", (h) => health(h)],
 ];
-
-/** Every file and directory under the host root with what a change would touch (content, mode, inode, mtime). */
-function tree(h: TestHost): Map<string, string> {
-  const out = new Map<string, string>();
-  const walk = (dir: string) => {
-    for (const name of readdirSync(dir)) {
-      const full = path.join(dir, name);
-      const rel = path.relative(h.root, full);
-      if (rel === "fake-calls.log" || rel === "fake-state" || rel === "opt") continue; // test instrumentation, uploaded scripts
-      const st = lstatSync(full, { bigint: true });
-      // A directory's mtime moves with any temporary file made in it; its entries are compared instead.
-      out.set(rel, st.isDirectory() ? `${st.mode}` : `${st.mode}:${st.ino}:${st.size}:${st.mtimeNs}`);
-      if (st.isDirectory()) walk(full);
-    }
-  };
-  walk(h.root);
-  return out;
-}
-
-const calls = (h: TestHost): string[] => {
-  const file = path.join(h.root, "fake-calls.log");
-  return existsSync(file) ? readFileSync(file, "utf8").trim().split("\n") : [];
-};
-const read = (h: TestHost, rel: string) => readFileSync(path.join(h.root, rel), "utf8");
-const mode = (h: TestHost, rel: string) => (statSync(path.join(h.root, rel)).mode & 0o777).toString(8);
-const output = (r: StepResult) => r.stdout + r.stderr;
-
-/** Runs a step while sampling the whole machine's process listing, as `ps -eo args` would show it. */
-async function runWatched(h: TestHost, step: StepName, inputs: StepInputs, listings: string[]): Promise<StepResult> {
-  let running = true;
-  const sampler = (async () => {
-    while (running) {
-      listings.push(execFileSync("ps", ["-eo", "args"], { encoding: "utf8" }));
-      await new Promise((r) => setTimeout(r, 15));
-    }
-  })();
-  try {
-    return await runStep(h, step, inputs);
-  } finally {
-    running = false;
-    await sampler;
-  }
-}
 
 describe("host-preflight", () => {
   it("passes on a node that fits, and warns below the recommended size", async () => {
