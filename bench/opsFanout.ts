@@ -1,0 +1,141 @@
+/**
+ * Operations fan-out: how long the ops tooling takes over many hosts that each answer after a
+ * delay d, and with one host that accepts connections but never answers (the timeout bounds it).
+ * - `ops status` (cli/ops/status.ts collectStatus): its per-node probes are HTTP calls to each
+ *   node's BBB API; 20 local BBB API servers answer after d.
+ * - The ops SSH layer (cli/ops/ssh.ts runRemote) fanned out the way ops bounds it (p-limit):
+ *   20 real sshd on loopback, each behind a proxy that holds the connection for d first.
+ */
+import { createServer, connect, type Server, type Socket } from "node:net";
+import pLimit from "p-limit";
+import { collectStatus } from "../cli/ops/status";
+import { Progress } from "../cli/ops/progress";
+import { runRemote } from "../cli/ops/ssh";
+import type { OpsTarget } from "../cli/ops/stackSource";
+import { startBbbApiServer } from "../test/support/bbbApiServer";
+import { startTestHost, type TestHost } from "../test/support/sshd";
+
+export const HOSTS = 20;
+/** `npm run ops` default for --concurrency (cli/ops/program.ts). */
+export const OPS_DEFAULT_CONCURRENCY = 8;
+
+export interface FanoutPoint {
+  layer: "status (HTTP)" | "ssh";
+  hosts: number;
+  delayMs: number;
+  concurrency: number;
+  /** Present when one host is dead: the per-host timeout. */
+  deadHostTimeoutMs?: number;
+  wallMs: number;
+  /** wall / delay (goal < 1.5 with all hosts at once), or wall / timeout with a dead host. */
+  ratio: number;
+  failures: number;
+}
+
+interface Closable {
+  port: number;
+  close(): Promise<void>;
+}
+
+function listen(server: Server): Promise<number> {
+  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve((server.address() as { port: number }).port)));
+}
+
+/**
+ * Closes a listening server. `cut` destroys its open connections; without it, the server waits for
+ * the clients to hang up (an SSH client must not see a reset after it is done: see the report).
+ */
+function closer(server: Server, sockets: Set<Socket>, cut: boolean) {
+  return () =>
+    new Promise<void>((resolve) => {
+      if (cut) for (const s of sockets) s.destroy();
+      server.close(() => resolve());
+    });
+}
+
+/** A TCP proxy to `port` that holds every new connection for `delayMs` before connecting it. */
+async function delayProxy(port: number, delayMs: number): Promise<Closable> {
+  const sockets = new Set<Socket>();
+  const server = createServer((client) => {
+    sockets.add(client);
+    client.pause();
+    const timer = setTimeout(() => {
+      const upstream = connect(port, "127.0.0.1", () => {
+        client.pipe(upstream).pipe(client);
+        client.resume();
+      });
+      sockets.add(upstream);
+      upstream.on("error", () => client.end());
+      upstream.on("end", () => client.end());
+    }, delayMs);
+    client.on("error", () => undefined);
+    client.on("close", () => clearTimeout(timer));
+  });
+  return { port: await listen(server), close: closer(server, sockets, false) };
+}
+
+/** A host that accepts TCP connections and never says anything: the worst case for a client. */
+export async function blackHole(): Promise<Closable> {
+  const sockets = new Set<Socket>();
+  const server = createServer((s) => {
+    sockets.add(s);
+    s.on("error", () => undefined);
+  });
+  return { port: await listen(server), close: closer(server, sockets, true) };
+}
+
+export async function statusFanout(delayMs: number, concurrency: number, deadHostTimeoutMs?: number): Promise<FanoutPoint> {
+  const servers = await Promise.all(Array.from({ length: HOSTS }, () => startBbbApiServer({ secret: "bench-node-secret", delayMs })));
+  const dead = deadHostTimeoutMs ? await blackHole() : undefined;
+  try {
+    const nodes = servers.map((s, i) => ({ name: `bbb${i}`, fqdn: `bbb${i}.bench.example`, apiUrl: s.apiUrl, secret: s.secret }));
+    if (dead) nodes[0] = { ...nodes[0], apiUrl: `http://127.0.0.1:${dead.port}/bigbluebutton/api` };
+    const target: OpsTarget = { label: "bench", nodes };
+    const started = performance.now();
+    const report = await collectStatus(target, { http: { timeoutMs: deadHostTimeoutMs ?? 10_000 }, commandTimeoutMs: 10_000, concurrency }, new Progress(process.stderr, false));
+    const wallMs = performance.now() - started;
+    return {
+      layer: "status (HTTP)",
+      hosts: HOSTS,
+      delayMs,
+      concurrency,
+      deadHostTimeoutMs,
+      wallMs,
+      ratio: wallMs / (deadHostTimeoutMs ?? delayMs),
+      failures: report.nodes.filter((n) => !n.probe.ok).length,
+    };
+  } finally {
+    await Promise.all([...servers.map((s) => s.close()), dead?.close()]);
+  }
+}
+
+/** Real sshd hosts for the SSH fan-out; started once, they serve every delay. */
+export async function startSshHosts(): Promise<TestHost[]> {
+  const hosts: TestHost[] = [];
+  // A few at a time: each start runs ssh-keygen twice.
+  for (let i = 0; i < HOSTS; i += 5) hosts.push(...(await Promise.all(Array.from({ length: Math.min(5, HOSTS - i) }, () => startTestHost()))));
+  return hosts;
+}
+
+export async function sshFanout(hosts: TestHost[], delayMs: number, concurrency: number, deadHostTimeoutMs?: number): Promise<FanoutPoint> {
+  const proxies = await Promise.all(hosts.map((h) => delayProxy(h.port, delayMs)));
+  const dead = deadHostTimeoutMs ? await blackHole() : undefined;
+  const limit = pLimit(concurrency);
+  try {
+    const started = performance.now();
+    const results = await Promise.all(
+      hosts.map((h, i) =>
+        limit(() =>
+          runRemote({ host: "127.0.0.1", port: dead && i === 0 ? dead.port : proxies[i].port, username: h.username, privateKey: h.privateKey }, "true", deadHostTimeoutMs ?? 10_000).then(
+            () => true,
+            () => false,
+          ),
+        ),
+      ),
+    );
+    const wallMs = performance.now() - started;
+    return { layer: "ssh", hosts: HOSTS, delayMs, concurrency, deadHostTimeoutMs, wallMs, ratio: wallMs / (deadHostTimeoutMs ?? delayMs), failures: results.filter((ok) => !ok).length };
+  } finally {
+    await Promise.all([...proxies.map((p) => p.close()), dead?.close()]);
+  }
+}

@@ -1,0 +1,52 @@
+/**
+ * How the offline plan grows with the campus: generated stacks of N BigBlueButton nodes (the brest
+ * stack with its node list repeated over three datacenters), each planned in a fresh process.
+ */
+import { execFile } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { promisify } from "node:util";
+import { stringify } from "yaml";
+import { readStackFile } from "../components/config/stackFile";
+
+const ROOT = path.resolve(__dirname, "..");
+const TSX = path.join(ROOT, "node_modules/.bin/tsx");
+
+export interface PlanScale {
+  nodes: number;
+  resources: number;
+  /** planStack in the process (validation + evaluation + recording). */
+  planMs: number;
+  /** The whole `tsx` process, start to exit, as a user waits for it. */
+  processMs: number;
+  maxRssMb: number;
+}
+
+/** A stack file with `nodes` dedicated nodes, written to a temporary directory. */
+export function generatedStack(nodes: number): string {
+  const campus = structuredClone(readStackFile("brest").config["bbb-ovh:campus"].value) as Record<string, any>;
+  const datacenters = ["sbg", "rbx", "gra"];
+  campus.id = `gen${nodes}`;
+  campus.expected = { concurrentUsers: nodes * 150, classrooms: nodes * 5 };
+  campus.front = { ...campus.front, name: `lb-gen${nodes}`, fqdn: `visio-gen${nodes}.${campus.dns.zone}` };
+  campus.nodes = Array.from({ length: nodes }, (_, i) => ({
+    name: `bbb-gen-${i + 1}`,
+    fqdn: `bbb${i + 1}.gen.${campus.dns.zone}`,
+    kind: "dedicated",
+    model: "infra-1",
+    datacenter: datacenters[i % datacenters.length],
+  }));
+  const file = path.join(mkdtempSync(path.join(tmpdir(), "bbb-bench-")), `Pulumi.gen${nodes}.yaml`);
+  writeFileSync(file, stringify({ config: { "bbb-ovh:campus": campus } }));
+  return file;
+}
+
+export async function planAtScale(nodes: number): Promise<PlanScale> {
+  const file = generatedStack(nodes);
+  const started = performance.now();
+  const { stdout } = await promisify(execFile)(TSX, [path.join(ROOT, "bench/planProcess.ts"), file], { cwd: ROOT, maxBuffer: 16 << 20 });
+  const processMs = performance.now() - started;
+  const result = JSON.parse(stdout.trim().split("\n").pop()!) as { ms: number; resources: number; maxRssMb: number };
+  return { nodes, resources: result.resources, planMs: result.ms, processMs, maxRssMb: result.maxRssMb };
+}
