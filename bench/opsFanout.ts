@@ -6,7 +6,6 @@
  * - The ops SSH layer (cli/ops/ssh.ts runRemote) fanned out the way ops bounds it (p-limit):
  *   20 real sshd on loopback, each behind a proxy that holds the connection for d first.
  */
-import { createServer, connect, type Server, type Socket } from "node:net";
 import pLimit from "p-limit";
 import { collectStatus } from "../cli/ops/status";
 import { Progress } from "../cli/ops/progress";
@@ -14,6 +13,7 @@ import { runRemote } from "../cli/ops/ssh";
 import type { OpsTarget } from "../cli/ops/stackSource";
 import { startBbbApiServer } from "../test/support/bbbApiServer";
 import { startTestHost, type TestHost } from "../test/support/sshd";
+import { blackHole, faultyProxy } from "../test/faults/faultyNetwork";
 
 export const HOSTS = 20;
 /** `npm run ops` default for --concurrency (cli/ops/program.ts). */
@@ -30,58 +30,6 @@ export interface FanoutPoint {
   /** wall / delay (goal < 1.5 with all hosts at once), or wall / timeout with a dead host. */
   ratio: number;
   failures: number;
-}
-
-interface Closable {
-  port: number;
-  close(): Promise<void>;
-}
-
-function listen(server: Server): Promise<number> {
-  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve((server.address() as { port: number }).port)));
-}
-
-/**
- * Closes a listening server. `cut` destroys its open connections; without it, the server waits for
- * the clients to hang up (an SSH client must not see a reset after it is done: see the report).
- */
-function closer(server: Server, sockets: Set<Socket>, cut: boolean) {
-  return () =>
-    new Promise<void>((resolve) => {
-      if (cut) for (const s of sockets) s.destroy();
-      server.close(() => resolve());
-    });
-}
-
-/** A TCP proxy to `port` that holds every new connection for `delayMs` before connecting it. */
-async function delayProxy(port: number, delayMs: number): Promise<Closable> {
-  const sockets = new Set<Socket>();
-  const server = createServer((client) => {
-    sockets.add(client);
-    client.pause();
-    const timer = setTimeout(() => {
-      const upstream = connect(port, "127.0.0.1", () => {
-        client.pipe(upstream).pipe(client);
-        client.resume();
-      });
-      sockets.add(upstream);
-      upstream.on("error", () => client.end());
-      upstream.on("end", () => client.end());
-    }, delayMs);
-    client.on("error", () => undefined);
-    client.on("close", () => clearTimeout(timer));
-  });
-  return { port: await listen(server), close: closer(server, sockets, false) };
-}
-
-/** A host that accepts TCP connections and never says anything: the worst case for a client. */
-export async function blackHole(): Promise<Closable> {
-  const sockets = new Set<Socket>();
-  const server = createServer((s) => {
-    sockets.add(s);
-    s.on("error", () => undefined);
-  });
-  return { port: await listen(server), close: closer(server, sockets, true) };
 }
 
 export async function statusFanout(delayMs: number, concurrency: number, deadHostTimeoutMs?: number): Promise<FanoutPoint> {
@@ -118,7 +66,7 @@ export async function startSshHosts(): Promise<TestHost[]> {
 }
 
 export async function sshFanout(hosts: TestHost[], delayMs: number, concurrency: number, deadHostTimeoutMs?: number): Promise<FanoutPoint> {
-  const proxies = await Promise.all(hosts.map((h) => delayProxy(h.port, delayMs)));
+  const proxies = await Promise.all(hosts.map((h) => faultyProxy(h.port, { delayMs })));
   const dead = deadHostTimeoutMs ? await blackHole() : undefined;
   const limit = pLimit(concurrency);
   try {

@@ -1,0 +1,191 @@
+/**
+ * SSH faults against real sshd on loopback, for our own SSH clients: the ops SSH layer
+ * (cli/ops/ssh.ts runRemote) and the host-step harness (test/support/sshd.ts runStep, which runs a
+ * step as the Pulumi Command resource does). Neither retries on its own: one attempt, bounded by a
+ * deadline, then an error naming the host. Stated bounds: a refused port fails within 2 s; a host
+ * that accepts and never answers fails within its timeout + 1 s (ops: --timeout, default 10 s;
+ * harness: readyTimeout 5 s). @pulumi/command's own dial retries are bounded by every connection's
+ * dialErrorLimit × perDialTimeout (test/security/hostKeyPinning.test.ts).
+ */
+import { createHash } from "node:crypto";
+import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { OpsError } from "../../cli/ops/errors";
+import { runRemote } from "../../cli/ops/ssh";
+import type { StepInputs } from "../../components/remote/invocation";
+import { calls, tree } from "../support/hostState";
+import { connect, killSessions, runStep, startTestHost, type TestHost } from "../support/sshd";
+import { blackHole, faultyProxy, refusingPort } from "./faultyNetwork";
+
+const hosts: TestHost[] = [];
+let host: TestHost;
+beforeAll(async () => {
+  host = await startTestHost();
+  hosts.push(host);
+});
+afterAll(async () => {
+  await Promise.all(hosts.map((h) => h.stop()));
+});
+
+const target = (h: TestHost, port = h.port) => ({ host: h.host, port, username: h.username, privateKey: h.privateKey });
+
+/** The rejection of `promise` and how long it took; fails when it resolves. */
+async function failure(promise: Promise<unknown>): Promise<{ error: Error; ms: number }> {
+  const started = performance.now();
+  try {
+    await promise;
+  } catch (error) {
+    return { error: error as Error, ms: performance.now() - started };
+  }
+  throw new Error("expected a failure, the call succeeded");
+}
+
+const preflight = (h: TestHost): StepInputs => ({
+  ROLE: "bbb",
+  FQDN: h.fqdn,
+  PUBLIC_IPV4: h.publicIpv4,
+  UBUNTU_RELEASE: "22.04",
+  MIN_CORES: "4",
+  MIN_RAM_MB: "8192",
+  RECOMMENDED_CORES: "8",
+  RECOMMENDED_RAM_MB: "16384",
+  REQUIRE_IPV6: "1",
+});
+
+const install = (fqdn: string): StepInputs => ({
+  FQDN: fqdn,
+  EMAIL: "ops@campus.example",
+  BBB_VERSION: "jammy-300",
+  INSTALLER_URL: "https://raw.githubusercontent.com/bigbluebutton/bbb-install/v3.0.x-release/bbb-install.sh",
+});
+
+describe("host down or refusing", () => {
+  it("ops SSH: a refused port fails at once, as a TCP error naming host:port", async () => {
+    const port = await refusingPort();
+    const { error, ms } = await failure(runRemote(target(host, port), "true", 10_000));
+    expect(error).toBeInstanceOf(OpsError);
+    expect((error as OpsError).kind).toBe("tcp");
+    expect((error as OpsError).host).toBe(`127.0.0.1:${port}`);
+    expect(ms).toBeLessThan(2000);
+  });
+
+  it("ops SSH: a host that accepts and never answers fails at its timeout, naming it", async () => {
+    const hole = await blackHole();
+    try {
+      const { error, ms } = await failure(runRemote(target(host, hole.port), "true", 1500));
+      expect((error as OpsError).kind).toBe("timeout");
+      expect((error as OpsError).host).toBe(`127.0.0.1:${hole.port}`);
+      expect(ms).toBeGreaterThanOrEqual(1400);
+      expect(ms).toBeLessThan(2500);
+    } finally {
+      await hole.close();
+    }
+  });
+
+  it("step harness: a refused port fails at once, naming host:port", async () => {
+    const port = await refusingPort();
+    const { error, ms } = await failure(runStep({ ...host, port }, "hostPreflight", preflight(host)));
+    expect(error.message).toContain(`127.0.0.1:${port}`);
+    expect(ms).toBeLessThan(2000);
+  });
+
+  it("step harness: a silent host fails within its 5 s ready timeout", async () => {
+    const hole = await blackHole();
+    try {
+      const { error, ms } = await failure(runStep({ ...host, port: hole.port }, "hostPreflight", preflight(host)));
+      expect(error.message).toMatch(/timed out/i);
+      expect(ms).toBeLessThan(6000);
+    } finally {
+      await hole.close();
+    }
+  }, 10_000);
+});
+
+// KNOWN FAILURES (owners must fix, see the helper's report): node-ssh drops its 'error' listener once
+// connected, so a connection reset after connect is an uncaught ECONNRESET that kills the process:
+// - test/support/sshd.ts runStep/connect (owner H1): vitest reports it as an unhandled error here;
+// - cli/ops/ssh.ts runRemote (owner O): same crash, and when it is caught, runRemote resolves with
+//   {code: null} as if the command had run, instead of an OpsError naming the host.
+// Fix: after connect, `ssh.connection!.on("error", ...)` rejecting the pending command; treat a
+// null exit code (no exit status: connection lost) as a failure.
+describe("connection cut in the middle of a step", () => {
+  it("the step fails (the client survives the reset) and the next run converges to the same end state", async () => {
+    const fqdn = "bbb-cut.test.example";
+    const clean = await startTestHost({ fqdn, publicIpv4: "192.0.2.77" });
+    const cut = await startTestHost({ fqdn, publicIpv4: "192.0.2.77" });
+    hosts.push(clean, cut);
+    expect((await runStep(clean, "bbbInstall", install(fqdn))).code).toBe(0);
+
+    const knob = path.join(cut.root, "fake-state/knobs/FAKE_BBB_INSTALL_SLEEP");
+    mkdirSync(path.dirname(knob), { recursive: true });
+    writeFileSync(knob, "30");
+    const proxy = await faultyProxy(cut.port);
+    const interrupted = runStep({ ...cut, port: proxy.port }, "bbbInstall", install(fqdn)).then(
+      (r) => ({ code: r.code as number | null, error: undefined as Error | undefined }),
+      (e: Error) => ({ code: null, error: e }),
+    );
+    const deadline = Date.now() + 10_000;
+    while (!calls(cut).some((c) => c.startsWith("bbb-install.sh")) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(proxy.cut()).toBeGreaterThan(0);
+    const first = await interrupted;
+    expect(first.code, "a cut step must not report success").not.toBe(0);
+    // The remote session dies with the link (sshd ends it; here, as on a rebooted host, nothing survives).
+    killSessions(cut);
+    await proxy.close();
+    rmSync(knob);
+
+    const second = await runStep(cut, "bbbInstall", install(fqdn));
+    expect(second.code, second.stderr).toBe(0);
+    const third = await runStep(cut, "bbbInstall", install(fqdn));
+    expect(third.code).toBe(0);
+    expect(third.stdout).toContain("skipping the installer");
+    // Same paths, modes and contents as on the host whose run was never cut (logs aside; the
+    // installer draws its own random salt and TURN secret, as the real one does, so long hex is masked).
+    const endState = (h: TestHost) =>
+      new Map(
+        [...tree(h).keys()]
+          .filter((rel) => !rel.startsWith("var/log/"))
+          .map((rel) => {
+            const full = path.join(h.root, rel);
+            const st = statSync(full);
+            return [rel, `${(st.mode & 0o7777).toString(8)} ${st.isFile() ? createHash("sha256").update(readFileSync(full, "utf8").replace(/[0-9a-f]{32,}/g, "<random>")).digest("hex") : "dir"}`];
+          }),
+      );
+    const [a, b] = [endState(cut), endState(clean)];
+    const differing = [...new Set([...a.keys(), ...b.keys()])].filter((k) => a.get(k) !== b.get(k));
+    expect(differing.map((k) => `${k}: ${JSON.stringify(a.get(k))?.slice(0, 200)} vs ${JSON.stringify(b.get(k))?.slice(0, 200)}`)).toEqual([]);
+  }, 60_000);
+
+  it("ops SSH: a command whose connection is reset fails with an error naming the host", async () => {
+    const proxy = await faultyProxy(host.port);
+    try {
+      const running = failure(runRemote(target(host, proxy.port), "sleep 5", 10_000));
+      await new Promise((r) => setTimeout(r, 700));
+      expect(proxy.cut()).toBeGreaterThan(0);
+      const { error, ms } = await running;
+      expect(error).toBeInstanceOf(OpsError);
+      expect((error as OpsError).host).toBe(`127.0.0.1:${proxy.port}`);
+      expect(ms).toBeLessThan(3000);
+    } finally {
+      killSessions(host);
+      await proxy.close();
+    }
+  });
+});
+
+describe("wrong host key", () => {
+  it("the harness, pinning like a Pulumi connection with hostKey, refuses a host whose key is not the pinned one", async () => {
+    const other = await startTestHost();
+    hosts.push(other);
+    const impostor = { ...host, hostPublicKey: other.hostPublicKey };
+    const seen = calls(host).length;
+    const { error } = await failure(connect(impostor));
+    expect(error.message).toMatch(/host key|verification/i);
+    const refused = await failure(runStep(impostor, "hostPreflight", preflight(host)));
+    expect(refused.error.message).toMatch(/host key|verification/i);
+    expect(calls(host).length, "nothing ran on the host").toBe(seen);
+    // and the right key still works
+    (await connect(host)).dispose();
+  });
+});
