@@ -43,8 +43,12 @@ const timedCloud = (msPerMinute: number): pulumi.runtime.Mocks => ({
   call: plannedCloud.call,
 });
 
-/** The second scale, to separate the program's fixed cost from the time that follows the durations. */
-const SLOW_FACTOR = 5;
+/**
+ * The second run, to separate the program's fixed cost from the time that follows the durations:
+ * slowed down until its critical path lasts at least this long, so that scheduling noise of a few
+ * tens of milliseconds stays well under 1 % of it, whatever the stack.
+ */
+const SLOW_PATH_MS = 7000;
 
 export async function simulateUp(stack: string): Promise<SimulatedUp> {
   const file = readStackFile(stack);
@@ -58,11 +62,12 @@ export async function simulateUp(stack: string): Promise<SimulatedUp> {
     return { resources, wallMs: performance.now() - started };
   };
   const { resources, wallMs } = await timed(MS_PER_MINUTE);
-  const slow = await timed(MS_PER_MINUTE * SLOW_FACTOR);
   const minutesOf = (r: RecordedResource) => (r.custom ? modelledDuration(r).minutes : 0);
   const path = criticalPath(resources, minutesOf);
   const pathMs = path.minutes * MS_PER_MINUTE;
-  const slope = (slow.wallMs - wallMs) / (pathMs * (SLOW_FACTOR - 1));
+  const slowFactor = Math.max(5, SLOW_PATH_MS / pathMs);
+  const slow = await timed(MS_PER_MINUTE * slowFactor);
+  const slope = (slow.wallMs - wallMs) / (pathMs * (slowFactor - 1));
   return {
     stack: file.stack,
     resources: resources.filter((r) => r.custom).length,
