@@ -16,8 +16,8 @@ import { startTestHost, type TestHost } from "../test/support/sshd";
 import { blackHole, faultyProxy } from "../test/faults/faultyNetwork";
 
 export const HOSTS = 20;
-/** `npm run ops` default for --concurrency (cli/ops/program.ts). */
-export const OPS_DEFAULT_CONCURRENCY = 8;
+/** A bound below the host count, to show what the bound costs (`npm run ops -- status --concurrency 8`). */
+export const SMALL_BOUND = 8;
 
 export interface FanoutPoint {
   layer: "status (HTTP)" | "ssh";

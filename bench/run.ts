@@ -7,7 +7,8 @@ import { cpus, totalmem } from "node:os";
 import * as path from "node:path";
 import Table from "cli-table3";
 import { BY_STEP, BY_TYPE, DEDICATED, MS_PER_MINUTE } from "./durations";
-import { HOSTS, OPS_DEFAULT_CONCURRENCY, sshFanout, startSshHosts, statusFanout, type FanoutPoint } from "./opsFanout";
+import { DEFAULT_CONCURRENCY } from "../cli/ops/program";
+import { HOSTS, SMALL_BOUND, sshFanout, startSshHosts, statusFanout, type FanoutPoint } from "./opsFanout";
 import { planAtScale, type PlanScale } from "./planScaling";
 import { addOneNode, rerunStability, type AddNodeResult, type RerunResult } from "./rerunStability";
 import { simulateUp, type SimulatedUp } from "./simulatedUp";
@@ -47,12 +48,12 @@ async function main() {
   }
   const fanout: FanoutPoint[] = [];
   for (const delay of [200, 500, 1000]) fanout.push(await statusFanout(delay, HOSTS));
-  fanout.push(await statusFanout(500, OPS_DEFAULT_CONCURRENCY));
+  fanout.push(await statusFanout(500, SMALL_BOUND));
   fanout.push(await statusFanout(500, HOSTS, 2000));
   const hosts = await startSshHosts();
   try {
     for (const delay of [500, 1000, 2000]) fanout.push(await sshFanout(hosts, delay, HOSTS));
-    fanout.push(await sshFanout(hosts, 1000, OPS_DEFAULT_CONCURRENCY));
+    fanout.push(await sshFanout(hosts, 1000, SMALL_BOUND));
     fanout.push(await sshFanout(hosts, 1000, HOSTS, 3000));
   } finally {
     await Promise.all(hosts.map((h) => h.stop()));
@@ -165,7 +166,7 @@ ${HOSTS} hosts on loopback, each answering after a delay d. *status (HTTP)*: \`o
 per-node probes are signed getMeetings calls to each node's API (local BBB API servers). *ssh*: the ops SSH layer
 (runRemote) over ${HOSTS} real sshd, each behind a proxy that holds the connection for d, fanned out with p-limit as
 ops does. Goal: under 1.5 d with all hosts at once; with one dead host (accepts, never answers), bounded by the timeout.
-\`npm run ops\` defaults to --concurrency ${OPS_DEFAULT_CONCURRENCY}: ${HOSTS} hosts then take ⌈${HOSTS}/${OPS_DEFAULT_CONCURRENCY}⌉ rounds.
+\`npm run ops\` queries up to ${DEFAULT_CONCURRENCY} hosts at once by default (one round here); with --concurrency ${SMALL_BOUND}, ${HOSTS} hosts take ⌈${HOSTS}/${SMALL_BOUND}⌉ rounds.
 
 ${md(
   ["layer", "d", "concurrency", "dead host (timeout)", "wall", "wall / d (or / timeout)", "failed hosts"],

@@ -1,8 +1,18 @@
 import * as pulumi from "@pulumi/pulumi";
-import { CONFIG_KEYS, parseCampus } from "./config/campus";
+import { CampusConfigError, CONFIG_KEYS, parseCampus, type Campus as CampusModel, type SecretPresence } from "./config/campus";
 import { Campus } from "./Campus";
 
 const key = (full: string) => full.slice("bbb-ovh:".length);
+
+/** A config error is the user's to fix: as a RunError, `pulumi up` shows the problems without a stack trace. */
+function validated(raw: unknown, secrets: SecretPresence): CampusModel {
+  try {
+    return parseCampus(raw, secrets);
+  } catch (e) {
+    if (e instanceof CampusConfigError) throw new pulumi.RunError(e.message);
+    throw e;
+  }
+}
 
 /**
  * The whole program: validate the stack's campus config (every problem at once, nothing registered
@@ -16,7 +26,7 @@ export function campusProgram() {
     turnSecret: config.getSecret(key(CONFIG_KEYS.turnSecret)),
     dnsCredentials: config.getSecretObject<Record<string, string>>(key(CONFIG_KEYS.dnsCredentials)),
   };
-  const campus = parseCampus(config.getObject("campus"), {
+  const campus = validated(config.getObject("campus"), {
     sshPrivateKey: secrets.sshPrivateKey !== undefined,
     turnSecret: secrets.turnSecret !== undefined,
     dnsCredentials: secrets.dnsCredentials !== undefined,

@@ -12,6 +12,9 @@ import { smoke, renderSmoke } from "./smoke";
 import { loadTarget, type ConnectionOptions } from "./stackSource";
 import { collectStatus, renderStatus } from "./status";
 
+/** Hosts queried at once by default: one round for any campus (a few nodes), still a bound for big ones. */
+export const DEFAULT_CONCURRENCY = 32;
+
 interface CommonOptions extends ConnectionOptions {
   json?: boolean;
   timeout: number;
@@ -42,7 +45,7 @@ function withConnection(cmd: Command): Command {
     .option("--ssh-key <file>", "SSH private key (default: the SSH agent, then ~/.ssh/id_ed25519, id_ecdsa, id_rsa)")
     .option("--timeout <ms>", "deadline of each HTTP request and SSH connection", positiveInt("--timeout"), 10_000)
     .option("--command-timeout <ms>", "deadline of each remote rake command (Rails boots inside it)", positiveInt("--command-timeout"), 120_000)
-    .option("--concurrency <n>", "hosts queried at once", positiveInt("--concurrency"), 8)
+    .option("--concurrency <n>", "hosts queried at once", positiveInt("--concurrency"), DEFAULT_CONCURRENCY)
     .option("--ca <file>", "extra CA certificate (PEM) to trust for HTTPS")
     .option("--insecure", "accept any TLS certificate (test benches only)")
     .option("--json", "print the report as JSON (no progress)");

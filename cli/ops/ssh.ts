@@ -31,8 +31,14 @@ export async function runRemote(target: SshTarget, command: string, timeoutMs: n
   try {
     const run = (async () => {
       await ssh.connect({ host: target.host, port: target.port, username: target.username, privateKey: target.privateKey, agent: target.privateKey ? undefined : target.agent, readyTimeout: timeoutMs });
+      // node-ssh stops listening for errors once connected: a reset mid-command would otherwise be
+      // an uncaught exception that ends the whole tool.
+      const lost = new Promise<never>((_, reject) => ssh.connection?.on("error", reject));
+      lost.catch(() => undefined);
       // noTrim: the leading spaces of a first line are columns in tables such as `bin/rake status`.
-      return ssh.execCommand(command, { stdin, noTrim: true });
+      const result = await Promise.race([ssh.execCommand(command, { stdin, noTrim: true }), lost]);
+      if (result.code === null) throw new OpsError("command", label, "the connection closed before the command finished");
+      return result;
     })();
     run.catch(() => undefined); // settled by the race below; keep a late failure from going unhandled
     const result = await Promise.race([run, deadline]);

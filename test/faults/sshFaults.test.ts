@@ -102,13 +102,9 @@ describe("host down or refusing", () => {
   }, 10_000);
 });
 
-// KNOWN FAILURES (owners must fix, see the helper's report): node-ssh drops its 'error' listener once
-// connected, so a connection reset after connect is an uncaught ECONNRESET that kills the process:
-// - test/support/sshd.ts runStep/connect (owner H1): vitest reports it as an unhandled error here;
-// - cli/ops/ssh.ts runRemote (owner O): same crash, and when it is caught, runRemote resolves with
-//   {code: null} as if the command had run, instead of an OpsError naming the host.
-// Fix: after connect, `ssh.connection!.on("error", ...)` rejecting the pending command; treat a
-// null exit code (no exit status: connection lost) as a failure.
+// node-ssh stops listening for errors once connected: both SSH clients (test/support/sshd.ts runStep,
+// cli/ops/ssh.ts runRemote) must turn a reset mid-command into a failure naming the host, not a crash
+// and not a {code: null} "result".
 describe("connection cut in the middle of a step", () => {
   it("the step fails (the client survives the reset) and the next run converges to the same end state", async () => {
     const fqdn = "bbb-cut.test.example";

@@ -229,7 +229,11 @@ export async function runStep(
   try {
     const copied = await ssh.putDirectory(SCRIPTS_DIR, remoteDir, { recursive: true, concurrency: 4 });
     if (!copied) throw new Error(`copying scripts/ to ${remoteDir} failed`);
-    const result = await ssh.execCommand(renderStepCommand(step, remoteDir, false), { stdin, noTrim: true });
+    // node-ssh stops listening for errors once connected: turn a reset mid-step into a failed step
+    // (as the Pulumi Command resource reports it) instead of an uncaught exception.
+    const lost = new Promise<never>((_, reject) => ssh.connection?.on("error", reject));
+    lost.catch(() => undefined);
+    const result = await Promise.race([ssh.execCommand(renderStepCommand(step, remoteDir, false), { stdin, noTrim: true }), lost]);
     return { code: result.code, signal: result.signal, stdout: result.stdout, stderr: result.stderr };
   } finally {
     ssh.dispose();
