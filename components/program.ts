@@ -38,6 +38,7 @@ export function campusProgram() {
     frontFqdn: campus.front.fqdn,
     frontUrl,
     frontIpv4: site.front.ipv4,
+    frontHostKey: site.front.hostKey,
     nodes,
     moodleServerUrl,
     moodleSharedSecret,

@@ -80,6 +80,9 @@ export function classifyError(error: unknown, host: string): OpsError {
   if (DNS_CODES.has(code)) return new OpsError("dns", host, `cannot resolve the name (${code})`);
   if (TCP_CODES.has(code)) return new OpsError("tcp", host, `connection failed (${code})`);
   if (isTlsCode(code)) return new OpsError("tls", host, `${message} (${code})`);
+  if (/host denied|verification failed/i.test(message)) {
+    return new OpsError("ssh-auth", host, "the server's host key is not the pinned one (a changed or impostor host): refused before authenticating");
+  }
   if (e?.level === "client-authentication" || /authentication methods failed/i.test(message)) {
     return new OpsError("ssh-auth", host, "the server refused the key (all authentication methods failed)");
   }

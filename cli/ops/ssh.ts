@@ -8,6 +8,14 @@ export interface SshTarget {
   /** PEM/OpenSSH private key text; without it the SSH agent ($SSH_AUTH_SOCK) is used. */
   privateKey?: string;
   agent?: string;
+  /** The host's pinned public key line (`ssh-ed25519 AAAA...`); without it any key is accepted. */
+  hostKey?: string;
+}
+
+/** A host-key check for ssh2: the server's key blob must be the pinned line's. */
+function pinnedVerifier(hostKey: string): (key: Buffer) => boolean {
+  const blob = Buffer.from(hostKey.trim().split(/\s+/)[1] ?? "", "base64");
+  return (key) => blob.length > 0 && key.equals(blob);
 }
 
 export interface RemoteResult {
@@ -30,7 +38,7 @@ export async function runRemote(target: SshTarget, command: string, timeoutMs: n
   });
   try {
     const run = (async () => {
-      await ssh.connect({ host: target.host, port: target.port, username: target.username, privateKey: target.privateKey, agent: target.privateKey ? undefined : target.agent, readyTimeout: timeoutMs });
+      await ssh.connect({ host: target.host, port: target.port, username: target.username, privateKey: target.privateKey, agent: target.privateKey ? undefined : target.agent, readyTimeout: timeoutMs, hostVerifier: target.hostKey ? pinnedVerifier(target.hostKey) : undefined });
       // node-ssh stops listening for errors once connected: a reset mid-command would otherwise be
       // an uncaught exception that ends the whole tool.
       const lost = new Promise<never>((_, reject) => ssh.connection?.on("error", reject));

@@ -23,6 +23,8 @@ export interface ConnectionOptions {
   sshPort?: number;
   /** Private key file for SSH (default: the SSH agent, then ~/.ssh/id_ed25519, id_rsa). */
   sshKey?: string;
+  /** The front's SSH host key line to pin (default: the stack's frontHostKey output). */
+  hostKey?: string;
 }
 
 export interface NodeTarget {
@@ -57,6 +59,8 @@ interface StackOutputs {
   loadBalancerSecret?: string;
   frontFqdn?: string;
   frontIpv4?: string;
+  /** The front's pinned SSH host key, as every Pulumi connection to it checks it. */
+  frontHostKey?: string;
   nodes?: Array<{ name?: string; fqdn?: string; ipv4?: string; datacenter?: string; apiUrl?: string }>;
   /** Node secrets keyed by node name or FQDN. */
   nodeSecrets?: Record<string, string>;
@@ -167,7 +171,9 @@ export async function loadTarget(stack: string | undefined, options: ConnectionO
     ? {
         host: sshHost,
         port: options.sshPort ?? (frontConfig?.kind === "existing" ? frontConfig.sshPort : 22),
-        username: options.sshUser ?? (frontConfig?.kind === "existing" ? frontConfig.sshUser : "root"),
+        // Servers bbb-ovh installs log in as ubuntu (OVH's Ubuntu images); existing hosts say theirs.
+        username: options.sshUser ?? (frontConfig === undefined ? "root" : frontConfig.kind === "existing" ? frontConfig.sshUser : "ubuntu"),
+        hostKey: options.hostKey ?? outputs?.frontHostKey ?? (frontConfig?.kind === "existing" ? frontConfig.hostKey : undefined),
         ...key,
       }
     : undefined;

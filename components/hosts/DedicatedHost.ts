@@ -65,6 +65,7 @@ export class DedicatedHost extends pulumi.ComponentResource implements HostHandl
   readonly ipv4: pulumi.Output<string>;
   readonly ipv6: pulumi.Output<string>;
   readonly connection: HostHandle["connection"];
+  readonly hostKey: pulumi.Output<string>;
   readonly sshUser = "ubuntu";
   readonly ready: pulumi.Resource[];
 
@@ -101,8 +102,8 @@ export class DedicatedHost extends pulumi.ComponentResource implements HostHandl
     // The provider exposes no IPv6 output for dedicated servers: no AAAA record is made for them.
     this.ipv6 = pulumi.output("");
     const login = { host: this.ipv4, user: this.sshUser, privateKey: args.deployKey.privateKey };
-    const pinned = hostKey ? hostKey.publicKeyOpenssh.apply((k) => k.trim()) : recordHostKey(name, login, { parent: this, dependsOn: [this.server] });
-    this.connection = sshConnection({ ...login, hostKey: pinned });
+    this.hostKey = hostKey ? hostKey.publicKeyOpenssh.apply((k) => k.trim()) : recordHostKey(name, login, { parent: this, dependsOn: [this.server] });
+    this.connection = sshConnection({ ...login, hostKey: this.hostKey });
     this.ready = [this.server];
     this.registerOutputs({ ipv4: this.ipv4, serviceName: this.server.serviceName });
   }

@@ -15,6 +15,7 @@ export class ExistingHost extends pulumi.ComponentResource implements HostHandle
   readonly ipv4: pulumi.Output<string>;
   readonly ipv6: pulumi.Output<string>;
   readonly connection: HostHandle["connection"];
+  readonly hostKey: pulumi.Output<string>;
   readonly sshUser: string;
   readonly ready: pulumi.Resource[] = [];
 
@@ -27,8 +28,8 @@ export class ExistingHost extends pulumi.ComponentResource implements HostHandle
     this.ipv4 = pulumi.output(cfg.ipv4);
     this.ipv6 = pulumi.output(cfg.ipv6 ?? "");
     const login = { host: cfg.ipv4, user: cfg.sshUser, port: cfg.sshPort, privateKey: args.privateKey };
-    const hostKey = cfg.hostKey ?? recordHostKey(name, login, { parent: this });
-    this.connection = sshConnection({ ...login, hostKey });
+    this.hostKey = cfg.hostKey ? pulumi.output(cfg.hostKey) : recordHostKey(name, login, { parent: this });
+    this.connection = sshConnection({ ...login, hostKey: this.hostKey });
     this.registerOutputs({ ipv4: this.ipv4 });
   }
 }

@@ -14,6 +14,8 @@ export interface HostHandle {
   readonly ipv6: pulumi.Output<string>;
   /** SSH connection for @pulumi/command; the private key inside is a Pulumi secret. */
   readonly connection: pulumi.Output<types.input.remote.ConnectionArgs>;
+  /** The SSH host key every connection pins (generated, configured, or recorded on first contact). */
+  readonly hostKey: pulumi.Output<string>;
   /** The SSH user; steps prefix `sudo -n` when it is not root. */
   readonly sshUser: string;
   /** Resources a first SSH step must wait for (the server, its OS install, its DNS records). */

@@ -29,6 +29,7 @@ export class PublicCloudHost extends pulumi.ComponentResource implements HostHan
   readonly ipv4: pulumi.Output<string>;
   readonly ipv6: pulumi.Output<string>;
   readonly connection: HostHandle["connection"];
+  readonly hostKey: pulumi.Output<string>;
   readonly sshUser = "ubuntu";
   readonly ready: pulumi.Resource[];
 
@@ -106,7 +107,8 @@ export class PublicCloudHost extends pulumi.ComponentResource implements HostHan
     );
     this.ipv4 = this.instance.accessIpV4;
     this.ipv6 = this.instance.accessIpV6.apply((v) => (v ?? "").replace(/^\[|\]$/g, ""));
-    this.connection = sshConnection({ host: this.ipv4, user: this.sshUser, privateKey: args.deployKey.privateKey, hostKey: hostKey.publicKeyOpenssh.apply((k) => k.trim()) });
+    this.hostKey = hostKey.publicKeyOpenssh.apply((k) => k.trim());
+    this.connection = sshConnection({ host: this.ipv4, user: this.sshUser, privateKey: args.deployKey.privateKey, hostKey: this.hostKey });
     this.ready = [this.instance];
     this.registerOutputs({ ipv4: this.ipv4, ipv6: this.ipv6 });
   }

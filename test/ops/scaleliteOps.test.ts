@@ -54,6 +54,8 @@ beforeAll(async () => {
       moodleSharedSecret: "lb-secret",
       nodes: NODES.map((n, i) => ({ name: n.name, fqdn: n.fqdn, datacenter: n.datacenter, apiUrl: nodeHttp[i].apiUrl })),
       nodeSecrets: Object.fromEntries(NODES.map((n) => [n.fqdn, n.secret])),
+      // Pinned like every Pulumi connection to the front: the tests below only pass if it matches.
+      frontHostKey: front.hostPublicKey,
     }),
   );
   env = { PATH: `${FAKES}:/usr/bin:/bin`, FAKE_PULUMI_OUTPUTS: outputs, FAKE_PULUMI_LOG: path.join(scratch(), "pulumi.log") };
@@ -136,6 +138,17 @@ describe("ops status", () => {
     } finally {
       nodeHttp[1].secret = NODES[1].secret;
     }
+  });
+
+  it("refuses a front whose host key is not the pinned one, before running anything (exit 4)", async () => {
+    const impostorKey = path.join(scratch(), "impostor");
+    const { execFileSync } = await import("node:child_process");
+    execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", impostorKey]);
+    const before = calls();
+    const run = await ops(["status", "opstest", "--json", ...args(["--host-key", readFileSync(`${impostorKey}.pub`, "utf8").trim()])], { env });
+    expect(run.code).toBe(4);
+    expect(JSON.parse(run.stdout).problems[0]).toMatchObject({ host: `127.0.0.1:${front.port}`, kind: "ssh-auth", message: expect.stringMatching(/not the pinned one/) });
+    expect(calls()).toBe(before);
   });
 
   it("names SSH failures: a refused key (exit 4) and a dead port (exit 3)", async () => {

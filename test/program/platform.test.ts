@@ -60,6 +60,7 @@ function fakeHandle(host: ReturnType<typeof parseCampus>["front"]): HostHandle {
     host,
     ipv4: pulumi.output(cfg.ipv4),
     ipv6: pulumi.output(cfg.ipv6 ?? ""),
+    hostKey: pulumi.output(`ssh-ed25519 AAAA${host.name}`),
     connection: pulumi.output({ host: cfg.ipv4, user: cfg.sshUser, privateKey: pulumi.secret(PRIVATE_KEY), dialErrorLimit: 40, perDialTimeout: 15 }),
     sshUser: cfg.sshUser,
     ready: [server],
@@ -270,7 +271,7 @@ describe("buildPlatform under Pulumi mocks", () => {
     raw.certificates = { challenge: "dns-01" };
     const campus = parseCampus(raw, { sshPrivateKey: true, turnSecret: true, dnsCredentials: true });
     // Plain handles, outside any Pulumi runtime: registering a resource here would fail differently.
-    const handle = (host: typeof campus.front): HostHandle => ({ host, ipv4: pulumi.output(""), ipv6: pulumi.output(""), connection: pulumi.output({ host: "" }), sshUser: "root", ready: [] });
+    const handle = (host: typeof campus.front): HostHandle => ({ host, ipv4: pulumi.output(""), ipv6: pulumi.output(""), hostKey: pulumi.output(""), connection: pulumi.output({ host: "" }), sshUser: "root", ready: [] });
     expect(() => buildPlatform({ campus, front: handle(campus.front), nodes: campus.nodes.map(handle), parent: {} as pulumi.Resource })).toThrow(
       /no TURN secret.*bbb-ovh:dnsCredentials.*no SSH connection to the Moodle host/,
     );
