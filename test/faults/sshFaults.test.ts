@@ -16,6 +16,7 @@ import { runRemote } from "../../cli/ops/ssh";
 import type { StepInputs } from "../../components/remote/invocation";
 import { calls, tree } from "../support/hostState";
 import { connect, killSessions, runStep, startTestHost, type TestHost } from "../support/sshd";
+import { nodePreflightInputs } from "../support/nodeInputs";
 import { blackHole, faultyProxy, refusingPort } from "./faultyNetwork";
 
 const hosts: TestHost[] = [];
@@ -41,17 +42,7 @@ async function failure(promise: Promise<unknown>): Promise<{ error: Error; ms: n
   throw new Error("expected a failure, the call succeeded");
 }
 
-const preflight = (h: TestHost): StepInputs => ({
-  ROLE: "bbb",
-  FQDN: h.fqdn,
-  PUBLIC_IPV4: h.publicIpv4,
-  UBUNTU_RELEASE: "22.04",
-  MIN_CORES: "4",
-  MIN_RAM_MB: "8192",
-  RECOMMENDED_CORES: "8",
-  RECOMMENDED_RAM_MB: "16384",
-  REQUIRE_IPV6: "1",
-});
+const preflight = nodePreflightInputs;
 
 const install = (fqdn: string): StepInputs => ({
   FQDN: fqdn,

@@ -10,6 +10,7 @@ import type { StepName } from "../../components/remote/catalogue";
 import { base64, type StepInputs } from "../../components/remote/invocation";
 import { calls, mode, output, read, runWatched, tree } from "../support/hostState";
 import { connect, killSessions, runStep, startTestHost, type HostFacts, type StepResult, type TestHost } from "../support/sshd";
+import { nodePreflightInputs } from "../support/nodeInputs";
 
 const SHARED_SECRET = randomBytes(24).toString("hex");
 const TURN_SECRET = randomBytes(24).toString("base64");
@@ -26,17 +27,7 @@ async function host(options: Parameters<typeof startTestHost>[0] = {}): Promise<
   return h;
 }
 
-const preflight = (h: TestHost): StepInputs => ({
-  ROLE: "bbb",
-  FQDN: h.fqdn,
-  PUBLIC_IPV4: h.publicIpv4,
-  UBUNTU_RELEASE: "22.04",
-  MIN_CORES: "4",
-  MIN_RAM_MB: "8192",
-  RECOMMENDED_CORES: "8",
-  RECOMMENDED_RAM_MB: "16384",
-  REQUIRE_IPV6: "1",
-});
+const preflight = nodePreflightInputs;
 const install = (h: TestHost): StepInputs => ({
   FQDN: h.fqdn,
   EMAIL: "ops@campus.example",
