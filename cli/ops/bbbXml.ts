@@ -1,8 +1,6 @@
-/**
- * Reads the flat XML that the BBB API and Scalelite answer with. The responses are small and shallow
- * (response > fields, response > meetings > meeting > fields), so a tag reader is enough; attribute
- * values, CDATA and the five XML entities are handled.
- */
+import { XMLParser } from "fast-xml-parser";
+
+/** What a BBB API or Scalelite answer says: the return code, its message, scalar fields and meetings. */
 export interface BbbResponse {
   returncode: string;
   messageKey?: string;
@@ -12,38 +10,33 @@ export interface BbbResponse {
   meetings: Array<Record<string, string>>;
 }
 
-const ENTITIES: Record<string, string> = { amp: "&", lt: "<", gt: ">", quot: '"', apos: "'" };
+// Values stay strings (meeting ids like "007" must not become numbers); <meeting> is always a list.
+const parser = new XMLParser({
+  ignoreAttributes: true,
+  parseTagValue: false,
+  trimValues: true,
+  isArray: (_name, path) => path === "response.meetings.meeting",
+});
 
-function decode(text: string): string {
-  const cdata = /^\s*<!\[CDATA\[([\s\S]*)\]\]>\s*$/.exec(text);
-  if (cdata) return cdata[1];
-  return text.trim().replace(/&(#x[0-9a-f]+|#\d+|amp|lt|gt|quot|apos);/gi, (_, e: string) => {
-    if (e[0] === "#") return String.fromCodePoint(e[1].toLowerCase() === "x" ? parseInt(e.slice(2), 16) : parseInt(e.slice(1), 10));
-    return ENTITIES[e.toLowerCase()];
-  });
-}
-
-/** Direct scalar children of an element body (children that themselves hold elements are skipped). */
-function scalarChildren(body: string): Record<string, string> {
-  const fields: Record<string, string> = {};
-  const child = /<([A-Za-z_][\w.-]*)(?:\s[^>]*)?(?:\/>|>([\s\S]*?)<\/\1>)/g;
-  for (let m = child.exec(body); m; m = child.exec(body)) {
-    const inner = m[2] ?? "";
-    if (/<[A-Za-z_]/.test(inner.replace(/<!\[CDATA\[[\s\S]*?\]\]>/g, ""))) continue;
-    if (!(m[1] in fields)) fields[m[1]] = decode(inner);
-  }
-  return fields;
+/** Keeps the scalar children of an element (nested elements such as <attendees> are left out). */
+function scalars(element: unknown): Record<string, string> {
+  if (typeof element !== "object" || element === null) return {};
+  return Object.fromEntries(Object.entries(element).filter((entry): entry is [string, string] => typeof entry[1] === "string"));
 }
 
 /** Throws when the text is not a BBB <response> (an HTML error page, a proxy's answer ...). */
 export function parseBbbResponse(xml: string): BbbResponse {
-  const response = /<response>([\s\S]*)<\/response>/.exec(xml);
-  if (!response) throw new Error(`not a BigBlueButton API response: ${JSON.stringify(xml.slice(0, 80))}`);
-  const body = response[1];
-  const meetingsBlock = /<meetings>([\s\S]*?)<\/meetings>/.exec(body)?.[1] ?? "";
-  const meetings = [...meetingsBlock.matchAll(/<meeting>([\s\S]*?)<\/meeting>/g)].map((m) => scalarChildren(m[1]));
-  const fields = scalarChildren(body.replace(/<meetings>[\s\S]*?<\/meetings>/, "").replace(/<(attendees|metadata|breakoutRooms|recordings)>[\s\S]*?<\/\1>/g, ""));
+  let doc: { response?: unknown };
+  try {
+    doc = parser.parse(xml) as { response?: unknown };
+  } catch {
+    doc = {};
+  }
+  if (typeof doc.response !== "object" || doc.response === null) throw new Error(`not a BigBlueButton API response: ${JSON.stringify(xml.slice(0, 80))}`);
+  const response = doc.response as Record<string, unknown>;
+  const fields = scalars(response);
   const returncode = fields.returncode;
   if (returncode === undefined) throw new Error("BigBlueButton API response without <returncode>");
+  const meetings = ((response.meetings as { meeting?: unknown[] } | undefined)?.meeting ?? []).map(scalars);
   return { returncode, messageKey: fields.messageKey, message: fields.message, fields, meetings };
 }
