@@ -23,11 +23,12 @@ usage() {
 # file's own mode and owner when it differs.
 rewrite() {
   local file="$1" filter="$2" mode owner
+  shift 2
   [[ -f "$file" ]] || return 0
   mode="$(stat -c %a "$file")"
   owner="$(stat -c %u:%g "$file")"
   # shellcheck disable=SC2094 # install_content writes a temporary file and renames it over FILE
-  if "$filter" <"$file" | install_content "$file" "$mode" "$owner"; then
+  if "$filter" "$@" <"$file" | install_content "$file" "$mode" "$owner"; then
     log "updated ${file#"$ROOT"}"
     CHANGED=1
   fi
@@ -47,29 +48,12 @@ web_properties_filter() {
   ((reveal)) || printf 'allowRevealOfBBBVersion=true\n'
 }
 
-# bbb-apps-akka.conf: sharedSecret = "..." (HOCON).
-akka_filter() {
-  local line pattern='^(.*sharedSecret[[:blank:]]*=[[:blank:]]*)"[^"]*"(.*)$'
+# secret_filter PATTERN [QUOTE]: copies stdin to stdout; on a line matching PATTERN, whose two groups
+# are what stands before and after the value, the value becomes the shared secret wrapped in QUOTE.
+secret_filter() {
+  local pattern="$1" quote="${2:-}" line
   while IFS= read -r line || [[ -n "$line" ]]; do
-    [[ "$line" =~ $pattern ]] && line="${BASH_REMATCH[1]}\"$IN_SHARED_SECRET\"${BASH_REMATCH[2]}"
-    printf '%s\n' "$line"
-  done
-}
-
-# bbb-webhooks config/default.yml: `sharedSecret: ...`.
-webhooks_filter() {
-  local line pattern='^([[:blank:]#]*sharedSecret): '
-  while IFS= read -r line || [[ -n "$line" ]]; do
-    [[ "$line" =~ $pattern ]] && line="${BASH_REMATCH[1]}: $IN_SHARED_SECRET"
-    printf '%s\n' "$line"
-  done
-}
-
-# bbb-webhooks extra/post_catcher.js: `var shared_secret = "...";`.
-catcher_filter() {
-  local line pattern='^([[:blank:]]*var shared_secret[ =]*)[^;]*(.*)$'
-  while IFS= read -r line || [[ -n "$line" ]]; do
-    [[ "$line" =~ $pattern ]] && line="${BASH_REMATCH[1]}\"$IN_SHARED_SECRET\"${BASH_REMATCH[2]}"
+    [[ "$line" =~ $pattern ]] && line="${BASH_REMATCH[1]}$quote$IN_SHARED_SECRET$quote${BASH_REMATCH[2]}"
     printf '%s\n' "$line"
   done
 }
@@ -96,9 +80,13 @@ main() {
   [[ -f "$WEB_PROPERTIES" ]] || die "${WEB_PROPERTIES#"$ROOT"} is missing: BigBlueButton is not installed on $IN_FQDN (run bbb-node-install first)"
 
   rewrite "$WEB_PROPERTIES" web_properties_filter
-  rewrite "$AKKA_CONFIG" akka_filter
-  rewrite "$WEBHOOKS_CONFIG" webhooks_filter
-  rewrite "$WEBHOOKS_CATCHER" catcher_filter
+  # bbb-apps-akka.conf (HOCON): sharedSecret = "..."
+  rewrite "$AKKA_CONFIG" secret_filter '^(.*sharedSecret[[:blank:]]*=[[:blank:]]*)"[^"]*"(.*)$' '"'
+  # bbb-webhooks config/default.yml: sharedSecret: ...
+  rewrite "$WEBHOOKS_CONFIG" secret_filter '^([[:blank:]#]*sharedSecret: ).*()$'
+  # bbb-webhooks extra/post_catcher.js: var shared_secret = "...";
+  rewrite "$WEBHOOKS_CATCHER" secret_filter '^([[:blank:]]*var shared_secret[ =]*)[^;]*(.*)$' '"'
+
 
   if ((CHANGED)); then
     restart_bigbluebutton

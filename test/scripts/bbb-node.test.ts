@@ -181,6 +181,24 @@ describe("a BigBlueButton node, end to end", () => {
   });
 });
 
+describe("bbb-node-configure", () => {
+  it("sets the secret in the webhooks config and post catcher too, keeping their other lines and modes", async () => {
+    const h = await host();
+    expect((await runStep(h, "bbbInstall", install(h))).code).toBe(0);
+    const webhooks = path.join(h.root, "usr/local/bigbluebutton/bbb-webhooks");
+    mkdirSync(path.join(webhooks, "config"), { recursive: true });
+    mkdirSync(path.join(webhooks, "extra"), { recursive: true });
+    writeFileSync(path.join(webhooks, "config/default.yml"), "bbb:\n  serverDomain: x\n  sharedSecret: old-secret\n  auth2_0: false\n", { mode: 0o640 });
+    writeFileSync(path.join(webhooks, "extra/post_catcher.js"), 'var port = 3006;\nvar shared_secret = "old-secret";\n');
+    const r = await runStep(h, "bbbConfigure", configure(h));
+    expect(r.code, output(r)).toBe(0);
+    expect(read(h, "usr/local/bigbluebutton/bbb-webhooks/config/default.yml")).toBe(`bbb:\n  serverDomain: x\n  sharedSecret: ${SHARED_SECRET}\n  auth2_0: false\n`);
+    expect(mode(h, "usr/local/bigbluebutton/bbb-webhooks/config/default.yml")).toBe("640");
+    expect(read(h, "usr/local/bigbluebutton/bbb-webhooks/extra/post_catcher.js")).toBe(`var port = 3006;\nvar shared_secret = "${SHARED_SECRET}";\n`);
+    expect(output(r)).not.toContain(SHARED_SECRET);
+  });
+});
+
 describe("bbb-node-install", () => {
   it("a run killed while the installer works converges on the next run", async () => {
     const h = await host();
