@@ -240,39 +240,16 @@ export async function startBbbApiServer(options: BbbApiServerOptions): Promise<B
   const { port } = server.address() as AddressInfo;
   origin = `${options.tls ? "https" : "http"}://127.0.0.1:${port}`;
 
-  const api: BbbApiServer = {
+  // The knobs a test turns (secret, delay, health body, servers) are the very state the handlers read.
+  const api: BbbApiServer = Object.assign(state, {
     url: origin,
     apiUrl: `${origin}/bigbluebutton/api`,
     port,
     host: `127.0.0.1:${port}`,
     mode,
-    get secret() {
-      return state.secret;
-    },
-    set secret(v: string) {
-      state.secret = v;
-    },
-    get delayMs() {
-      return state.delayMs;
-    },
-    set delayMs(v: number) {
-      state.delayMs = v;
-    },
-    get healthBody() {
-      return state.healthBody;
-    },
-    set healthBody(v: string) {
-      state.healthBody = v;
-    },
-    get servers() {
-      return state.servers;
-    },
-    set servers(v: BalancedServer[]) {
-      state.servers = v;
-    },
     meetings,
     calls,
-    seedMeeting(meetingID, participants) {
+    seedMeeting(meetingID: string, participants: number) {
       meetings.set(meetingID, { meetingID, name: meetingID, internalMeetingID: randomUUID(), moderatorPW: "mp", attendeePW: "ap", createTime: Date.now(), participants });
     },
     close: () =>
@@ -280,6 +257,6 @@ export async function startBbbApiServer(options: BbbApiServerOptions): Promise<B
         server.closeAllConnections();
         server.close(() => resolve());
       }),
-  };
+  });
   return api;
 }
