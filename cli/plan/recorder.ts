@@ -21,6 +21,7 @@ export interface RecordedResource {
   protect: boolean;
   retainOnDelete: boolean;
   additionalSecretOutputs: string[];
+  ignoreChanges: string[];
 }
 
 export interface Evaluation<T> {
@@ -49,6 +50,7 @@ interface RegisterRequest {
   getRetainondelete?(): boolean;
   getDependenciesList(): string[];
   getAdditionalsecretoutputsList(): string[];
+  getIgnorechangesList(): string[];
   getObject(): unknown;
 }
 
@@ -78,6 +80,7 @@ export async function evaluateProgram<T>(options: EvaluateOptions, program: () =
           protect: req.getProtect(),
           retainOnDelete: req.getRetainondelete?.() ?? false,
           additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
+          ignoreChanges: req.getIgnorechangesList(),
         });
       }
       cb(err, resp);

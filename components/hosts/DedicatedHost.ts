@@ -96,7 +96,9 @@ export class DedicatedHost extends pulumi.ComponentResource implements HostHandl
             }
           : undefined,
       },
-      { parent: this, protect: !allowTermination },
+      // A change of OS or customizations (a new admin key, an edited post-install script) would make the
+      // provider reinstall the server, wiping lessons' recordings: that must be a deliberate act, not a diff.
+      { parent: this, protect: !allowTermination, ignoreChanges: ["os", "customizations"] },
     );
     this.ipv4 = this.server.ip;
     // The provider exposes no IPv6 output for dedicated servers: no AAAA record is made for them.

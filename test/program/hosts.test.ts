@@ -25,6 +25,7 @@ describe("campus stacks under Pulumi's mock runtime", () => {
       expect(s.protect, s.name).toBe(true);
       expect(s.inputs.keepServiceAfterDestroy, s.name).toBe(true);
       expect(s.inputs.os).toBe("ubuntu2204-server_64");
+      expect(s.ignoreChanges.sort(), "a changed OS or customization must not reinstall (wipe) the server").toEqual(["customizations", "os"]);
       expect(parentOf(resources, s)?.type).toBe("bbb-ovh:hosts:DedicatedHost");
       // The post-install script carries a private host key: it must reach the provider as a secret.
       expect(JSON.stringify(s.inputs.customizations)).toContain(SECRET_SIG);
