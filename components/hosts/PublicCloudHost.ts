@@ -103,7 +103,8 @@ export class PublicCloudHost extends pulumi.ComponentResource implements HostHan
         userData,
         metadata: { campus: campus.config.id, role: host.role },
       },
-      { ...childOpts, protect: !allowTermination, ignoreChanges: ["imageName"] },
+      // OpenStack replaces an instance whose image or user data changes (a new admin key would): ignore both.
+      { ...childOpts, protect: !allowTermination, ignoreChanges: ["imageName", "userData"] },
     );
     this.ipv4 = this.instance.accessIpV4;
     this.ipv6 = this.instance.accessIpV6.apply((v) => (v ?? "").replace(/^\[|\]$/g, ""));
