@@ -5,7 +5,7 @@ import { BBB_LINES } from "../config/presets";
 import type { HostHandle } from "./HostHandle";
 import { renderCloudInit } from "./cloudInit";
 import { sshConnection } from "./connection";
-import { ingressRules, ruleName } from "./firewallRules";
+import { ingressRules, nfsRule, ruleName, type IngressRule } from "./firewallRules";
 import { generatedHostKey } from "./hostKeys";
 
 export interface PublicCloudHostArgs {
@@ -47,10 +47,13 @@ export class PublicCloudHost extends pulumi.ComponentResource implements HostHan
       { name: `${campus.config.id}-${host.name}`, description: `bbb-ovh ${host.role} ${host.fqdn}`, region, deleteDefaultRules: false },
       childOpts,
     );
-    const staticRules = ingressRules(host.role, campus.config.adminCidrs).filter((r) => !r.description.startsWith("nfs"));
-    for (const rule of staticRules) {
+    const named = [
+      ...ingressRules(host.role, campus.config.adminCidrs).map((rule) => ({ name: ruleName(rule), rule: rule as IngressRule<pulumi.Input<string>> })),
+      ...(args.nfsClients ?? []).map((client, i) => ({ name: `nfs-${i}`, rule: nfsRule(pulumi.interpolate`${client}/32`) })),
+    ];
+    for (const { name: ruleId, rule } of named) {
       new openstack.networking.SecGroupRule(
-        `${name}-${ruleName(rule)}`,
+        `${name}-${ruleId}`,
         {
           description: rule.description,
           direction: "ingress",
@@ -65,23 +68,6 @@ export class PublicCloudHost extends pulumi.ComponentResource implements HostHan
         childOpts,
       );
     }
-    (args.nfsClients ?? []).forEach((client, i) => {
-      new openstack.networking.SecGroupRule(
-        `${name}-nfs-${i}`,
-        {
-          description: "nfs from nodes",
-          direction: "ingress",
-          ethertype: "IPv4",
-          protocol: "tcp",
-          portRangeMin: 2049,
-          portRangeMax: 2049,
-          remoteIpPrefix: pulumi.interpolate`${client}/32`,
-          securityGroupId: this.securityGroup.id,
-          region,
-        },
-        childOpts,
-      );
-    });
 
     const keypair = new openstack.compute.Keypair(`${name}-deploy-key`, { name: `${campus.config.id}-${host.name}-deploy`, publicKey: args.deployKey.publicKey, region }, childOpts);
     const hostKey = generatedHostKey(name, this);

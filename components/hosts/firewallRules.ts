@@ -4,12 +4,12 @@
  * TCP+UDP and media on UDP 16384-32768; the front serves 80/443; SSH only from the admin CIDRs; NFS
  * (2049/tcp) on the front only from the nodes that mount the recording share.
  */
-export interface IngressRule {
+export interface IngressRule<Cidr = string> {
   description: string;
   protocol: "tcp" | "udp";
   portMin: number;
   portMax: number;
-  cidr: string;
+  cidr: Cidr;
   ethertype: "IPv4" | "IPv6";
 }
 
@@ -19,15 +19,21 @@ function rules(description: string, protocol: IngressRule["protocol"], portMin: 
   return cidrs.map((cidr) => ({ description, protocol, portMin, portMax, cidr, ethertype: cidr.includes(":") ? "IPv6" : "IPv4" }));
 }
 
-export function ingressRules(role: "front" | "node", adminCidrs: readonly string[], nfsClients: readonly string[] = []): IngressRule[] {
+/** Rules known from the config alone; the front's NFS rules wait for the nodes' addresses (nfsRule). */
+export function ingressRules(role: "front" | "node", adminCidrs: readonly string[]): IngressRule[] {
   const common = [...rules("ssh from admins", "tcp", 22, 22, adminCidrs), ...rules("http", "tcp", 80, 80, ANYWHERE), ...rules("https", "tcp", 443, 443, ANYWHERE)];
-  if (role === "front") return [...common, ...rules("nfs from nodes", "tcp", 2049, 2049, nfsClients)];
+  if (role === "front") return common;
   return [
     ...common,
     ...rules("turn tcp", "tcp", 3478, 3478, ANYWHERE),
     ...rules("turn udp", "udp", 3478, 3478, ANYWHERE),
     ...rules("webrtc media", "udp", 16384, 32768, ANYWHERE),
   ];
+}
+
+/** NFS on the front from one node's IPv4 address (known only once the node exists). */
+export function nfsRule<Cidr>(nodeCidr: Cidr): IngressRule<Cidr> {
+  return { description: "nfs from nodes", protocol: "tcp", portMin: 2049, portMax: 2049, cidr: nodeCidr, ethertype: "IPv4" };
 }
 
 /** A stable, readable resource name for a rule. */
