@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs BigBlueButton with the official bbb-install.sh of the pinned branch:
-#   bbb-install.sh -w -v BBB_VERSION -s FQDN -e EMAIL
+# Installs BigBlueButton with the official bbb-install.sh of the pinned branch and the flags the
+# Pulumi program renders (renderInstallerFlags: -w -v LINE -s FQDN -e EMAIL), so one place decides them.
 # The installer's own output goes to a 0600 log; only progress is printed. A stamp (hash of URL and
 # flags) lets later runs skip the ~15-minute installer; a run killed midway leaves no stamp, so the next
 # run installs again (the installer converges on re-runs). The external TURN server is NOT passed with
@@ -16,7 +16,7 @@ INSTALL_LOG="$LOG_DIR/bbb-install.log"
 TURN_XML="$ROOT/etc/bigbluebutton/turn-stun-servers.xml"
 
 usage() {
-  echo "usage: bbb-node-install.sh < inputs   (FQDN EMAIL BBB_VERSION INSTALLER_URL [TURN_HOST TURN_SECRET] as KEY=VALUE lines)"
+  echo "usage: bbb-node-install.sh < inputs   (FQDN INSTALLER_FLAGS INSTALLER_URL [TURN_HOST TURN_SECRET] as KEY=VALUE lines)"
 }
 
 download_installer() {
@@ -99,7 +99,7 @@ main() {
     return 0
   fi
   read_inputs
-  require_inputs FQDN EMAIL BBB_VERSION INSTALLER_URL
+  require_inputs FQDN INSTALLER_FLAGS INSTALLER_URL
   if [[ -n "${IN_TURN_HOST:-}" && -z "${IN_TURN_SECRET:-}" ]]; then
     die "TURN_HOST is set but TURN_SECRET is missing"
   fi
@@ -107,7 +107,12 @@ main() {
   mkdir -p "$STATE_DIR" "$LOG_DIR"
   chmod 0700 "$STATE_DIR" "$LOG_DIR"
 
-  local flags=(-w -v "$IN_BBB_VERSION" -s "$IN_FQDN" -e "$IN_EMAIL") stamp
+  local flags=() flag stamp
+  read -r -a flags <<<"$IN_INSTALLER_FLAGS"
+  for flag in "${flags[@]}"; do
+    # A secret must never reach the installer's argv (it runs under bash -x): no -c, no stray characters.
+    [[ "$flag" =~ ^[A-Za-z0-9@._:/+-]+$ && "$flag" != "-c" ]] || die "refusing installer flag '$flag'"
+  done
   stamp="$(sha256_of "$IN_INSTALLER_URL ${flags[*]}")"
   if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$stamp" ]]; then
     log "BigBlueButton already installed with bbb-install.sh ${flags[*]}; skipping the installer"

@@ -39,7 +39,7 @@ export class BbbNode extends pulumi.ComponentResource {
   readonly datacenter: string;
   readonly apiUrl: string;
   readonly sharedSecret: pulumi.Output<string>;
-  /** bbb-install.sh arguments bbb-node-install.sh passes for this node (no secret in them). */
+  /** bbb-install.sh arguments for this node, passed to bbb-node-install.sh (no secret in them). */
   readonly installerFlags: string[];
   /** The last step: the node answers signed API calls with its secret. */
   readonly health: remote.Command;
@@ -65,8 +65,7 @@ export class BbbNode extends pulumi.ComponentResource {
       "bbbInstall",
       {
         FQDN: host.fqdn,
-        EMAIL: campus.config.adminEmail,
-        BBB_VERSION: campus.config.bbbVersion,
+        INSTALLER_FLAGS: this.installerFlags.join(" "),
         INSTALLER_URL: installerUrl(campus.installerBranch),
         TURN_HOST: args.externalTurn?.host,
         TURN_SECRET: args.externalTurn?.secret,

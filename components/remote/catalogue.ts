@@ -27,8 +27,8 @@ export const STEPS = {
   ),
   bbbInstall: step(
     "bbb-node-install.sh",
-    "run the official bbb-install.sh of the pinned branch; TURN settings written from a file, never argv",
-    ["FQDN", "EMAIL", "BBB_VERSION", "INSTALLER_URL"],
+    "run the official bbb-install.sh of the pinned branch with the flags renderInstallerFlags gives; TURN settings written from a file, never argv",
+    ["FQDN", "INSTALLER_FLAGS", "INSTALLER_URL"],
     ["TURN_HOST", "TURN_SECRET"],
     ["TURN_SECRET"],
   ),

@@ -17,6 +17,7 @@ import type { StepInputs } from "../../components/remote/invocation";
 import { calls, tree } from "../support/hostState";
 import { connect, killSessions, runStep, startTestHost, type TestHost } from "../support/sshd";
 import { nodePreflightInputs } from "../support/nodeInputs";
+import { renderInstallerFlags } from "../../components/bbb/installerFlags";
 import { blackHole, faultyProxy, refusingPort } from "./faultyNetwork";
 
 const hosts: TestHost[] = [];
@@ -46,8 +47,7 @@ const preflight = nodePreflightInputs;
 
 const install = (fqdn: string): StepInputs => ({
   FQDN: fqdn,
-  EMAIL: "ops@campus.example",
-  BBB_VERSION: "jammy-300",
+  INSTALLER_FLAGS: renderInstallerFlags({ bbbVersion: "jammy-300", fqdn, email: "ops@campus.example" }).join(" "),
   INSTALLER_URL: "https://raw.githubusercontent.com/bigbluebutton/bbb-install/v3.0.x-release/bbb-install.sh",
 });
 

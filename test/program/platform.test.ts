@@ -203,8 +203,7 @@ describe("buildPlatform under Pulumi mocks", () => {
     expect(inputsOf(named(resources, "lb-hostPreflight"))).toMatchObject({ ROLE: "front", REQUIRE_IPV6: "0", RECOMMENDED_CORES: "4" });
     expect(inputsOf(named(resources, "bbb-sbg-bbbInstall"))).toEqual({
       FQDN: "bbb1.example.org",
-      EMAIL: "ops@example.org",
-      BBB_VERSION: "jammy-300",
+      INSTALLER_FLAGS: "-w -v jammy-300 -s bbb1.example.org -e ops@example.org",
       INSTALLER_URL: "https://raw.githubusercontent.com/bigbluebutton/bbb-install/v3.0.x-release/bbb-install.sh",
     });
     expect(inputsOf(named(resources, "bbb-rbx-bbbRecordings")).NFS_SERVER).toBe("192.0.2.10");

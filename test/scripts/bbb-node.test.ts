@@ -11,6 +11,7 @@ import { base64, type StepInputs } from "../../components/remote/invocation";
 import { calls, mode, output, read, runWatched, tree } from "../support/hostState";
 import { connect, killSessions, runStep, startTestHost, type HostFacts, type StepResult, type TestHost } from "../support/sshd";
 import { nodePreflightInputs } from "../support/nodeInputs";
+import { renderInstallerFlags } from "../../components/bbb/installerFlags";
 
 const SHARED_SECRET = randomBytes(24).toString("hex");
 const TURN_SECRET = randomBytes(24).toString("base64");
@@ -30,8 +31,7 @@ async function host(options: Parameters<typeof startTestHost>[0] = {}): Promise<
 const preflight = nodePreflightInputs;
 const install = (h: TestHost): StepInputs => ({
   FQDN: h.fqdn,
-  EMAIL: "ops@campus.example",
-  BBB_VERSION: "jammy-300",
+  INSTALLER_FLAGS: renderInstallerFlags({ bbbVersion: "jammy-300", fqdn: h.fqdn, email: "ops@campus.example" }).join(" "),
   INSTALLER_URL: "https://raw.githubusercontent.com/bigbluebutton/bbb-install/v3.0.x-release/bbb-install.sh",
   TURN_HOST: "turn.campus.example",
   TURN_SECRET,
@@ -200,6 +200,14 @@ describe("bbb-node-configure", () => {
 });
 
 describe("bbb-node-install", () => {
+  it("refuses a -c flag (a TURN secret on the installer's argv) before downloading anything", async () => {
+    const h = await host();
+    const r = await runStep(h, "bbbInstall", { ...install(h), INSTALLER_FLAGS: "-w -v jammy-300 -c turn.example.org:s3cr3t" });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("refusing installer flag '-c'");
+    expect(calls(h).filter((c) => c.startsWith("curl") || c.startsWith("bbb-install.sh"))).toEqual([]);
+  });
+
   it("a run killed while the installer works converges on the next run", async () => {
     const h = await host();
     mkdirSync(path.join(h.root, "fake-state/knobs"), { recursive: true });
