@@ -1,6 +1,7 @@
 import Table from "cli-table3";
 import { stackCost, topologyOptions, voucherCoverage, type StackCost, type TopologyOption, type VoucherCoverage } from "../../components/planning/costing";
-import { pricesFor } from "../../components/planning/prices";
+import { HOURS_PER_MONTH, pricesFor } from "../../components/planning/prices";
+import { checkPool, demandOfCampus, poolOf } from "../../components/planning/sizing";
 import { OpsError } from "./errors";
 import type { OpsTarget } from "./stackSource";
 
@@ -10,7 +11,10 @@ export interface EstimateReport {
   voucher?: { eur: number; monthly: VoucherCoverage; hourly: VoucherCoverage };
   /** Node models that carry the stack's expected users with failover, cheapest first. */
   options: TopologyOption[];
-  current: { nodes: number; model: string };
+  /** The stack's nodes, counted per model: "2 x infra-1", "1 x infra-1 + 1 x c2-60". */
+  current: { nodes: number; label: string };
+  /** The plan's own verdict on the current nodes under the stack's failover policy. */
+  currentShortfalls: string[];
   problems: string[];
 }
 
@@ -24,24 +28,44 @@ export function estimate(target: OpsTarget, opts: { voucher?: number; months?: n
   const problems: string[] = [];
   const cost = stackCost(campus, prices);
   for (const h of cost.hosts) if (h.note && !h.monthly) problems.push(`${h.name}: ${h.note}`);
-  const models = [...new Set(campus.nodes.map((n) => (n.config.kind === "dedicated" ? n.config.model ?? n.config.planCode ?? "?" : n.config.kind === "publicCloud" ? n.config.flavor : "existing")))];
+  const counts = new Map<string, number>();
+  for (const n of campus.nodes) {
+    const model = n.config.kind === "dedicated" ? (n.config.model ?? n.config.planCode ?? "adopted") : n.config.kind === "publicCloud" ? n.config.flavor : "existing";
+    counts.set(model, (counts.get(model) ?? 0) + 1);
+  }
   return {
     stack: target.label,
     cost,
     voucher: opts.voucher === undefined ? undefined : { eur: opts.voucher, monthly: voucherCoverage(opts.voucher, cost.total.monthly, opts.months), hourly: voucherCoverage(opts.voucher, cost.total.hourly, opts.months) },
     options: topologyOptions(campus, prices),
-    current: { nodes: campus.nodes.length, model: models.join("+") },
+    current: { nodes: campus.nodes.length, label: [...counts].map(([model, n]) => `${n} x ${model}`).join(" + ") },
+    currentShortfalls: checkPool(poolOf(campus), demandOfCampus(campus), campus.config.failover).shortfalls,
     problems,
   };
 }
 
 export function renderEstimate(r: EstimateReport): string {
   const out: string[] = [`monthly cost of stack ${r.stack} (EUR, excl. VAT)`];
-  const table = new Table({ head: ["host", "role", "priced as", "monthly billing", "hourly billing", "source (date)"], style: { head: [], border: [] }, colWidths: [null, null, null, null, null, 60], wordWrap: true });
+  const table = new Table({
+    head: ["host", "role", "priced as", "monthly plan\nEUR/month", "hourly rate\nEUR/hour", `hourly, full month\nEUR (${HOURS_PER_MONTH} h)`, "source (date)"],
+    style: { head: [], border: [] },
+    colWidths: [null, null, null, null, null, null, 50],
+    wordWrap: true,
+  });
+  const money = (n: number | undefined, digits = 2) => (n === undefined ? "-" : n.toFixed(digits));
   for (const h of r.cost.hosts) {
-    table.push([h.name, h.role, h.priceKey ?? "-", h.monthly ? eur(h.monthly.monthly) : "?", h.monthly ? eur(h.monthly.hourly) : "?", h.price ? `${h.price.basis === "estimate" ? "ESTIMATE: " : ""}${h.price.source} (${h.price.date})` : h.note ?? "-"]);
+    const hourlyRate = h.price?.hourlyEur;
+    table.push([
+      h.name,
+      h.role,
+      h.priceKey ?? "-",
+      h.monthly ? money(h.monthly.monthly) : "?",
+      money(hourlyRate, 3),
+      hourlyRate === undefined ? "-" : money(h.monthly?.hourly),
+      h.price ? `${h.price.basis === "estimate" ? "ESTIMATE: " : ""}${h.price.source} (${h.price.date})` : (h.note ?? "-"),
+    ]);
   }
-  table.push(["total", "", "", eur(r.cost.total.monthly), eur(r.cost.total.hourly), r.cost.unpriced.length ? `without ${r.cost.unpriced.join(", ")}` : ""]);
+  table.push(["total", "", "", money(r.cost.total.monthly), "", money(r.cost.total.hourly), r.cost.unpriced.length ? `without ${r.cost.unpriced.join(", ")}` : ""]);
   out.push(table.toString());
   if (r.voucher) {
     const v = r.voucher;
@@ -51,7 +75,8 @@ export function renderEstimate(r: EstimateReport): string {
   }
   const best = r.options[0];
   if (best) {
-    out.push(`cheapest topology for the expected users: ${best.count} x ${best.model} + the current front = ${eur(best.monthlyEur)}/month (currently ${r.current.nodes} x ${r.current.model})`);
+    out.push(`current nodes: ${r.current.label}; ${r.currentShortfalls.length === 0 ? "they carry the expected users under the stack's failover policy" : `the plan's check fails: ${r.currentShortfalls.join("; ")}`}`);
+    out.push(`cheapest topology that passes the same check (failover '${best.policy}'): ${best.count} x ${best.model} + the current front = ${eur(best.monthlyEur)}/month`);
     for (const o of r.options) out.push(`  - ${o.reasoning}: ${eur(o.monthlyEur)}/month`);
   }
   if (r.problems.length) out.push("notes:", ...r.problems.map((p) => `  - ${p}`));

@@ -7,7 +7,7 @@ import { estimate, renderEstimate } from "./estimate";
 import type { HttpOptions } from "./http";
 import type { OpsIO } from "./io";
 import { Progress } from "./progress";
-import { parseShare, renderSize, size } from "./size";
+import { parseFailover, parseShare, renderSize, size } from "./size";
 import { smoke, renderSmoke } from "./smoke";
 import { loadTarget, type ConnectionOptions } from "./stackSource";
 import { collectStatus, renderStatus } from "./status";
@@ -147,9 +147,12 @@ export async function runOps(argv: string[], io: OpsIO): Promise<number> {
     .requiredOption("--users <n>", "peak simultaneous users", positiveInt("--users"))
     .requiredOption("--rooms <n>", "rooms running at the peak", positiveInt("--rooms"))
     .option("--webcams <share>", "share of users with a webcam on (0.3 or 30%; default: the teacher only)")
+    .option("--failover <policy>", "what the peak must survive: datacenter (default), node or none")
+    .option("--sites <n>", "sites the nodes can be spread over", positiveInt("--sites"))
     .option("--json", "print the report as JSON")
-    .action((o: { users: number; rooms: number; webcams?: string; json?: boolean }) => {
-      const report = size({ users: o.users, rooms: o.rooms, webcamShare: o.webcams === undefined ? undefined : parseShare(o.webcams) });
+    .action((o: { users: number; rooms: number; webcams?: string; failover?: string; sites?: number; json?: boolean }) => {
+      const webcamShare = o.webcams === undefined ? undefined : parseShare(o.webcams);
+      const report = size({ users: o.users, rooms: o.rooms, webcamShare }, { policy: o.failover === undefined ? undefined : parseFailover(o.failover), sites: o.sites });
       if (o.json) json(report);
       else print(renderSize(report));
     });

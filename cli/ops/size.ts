@@ -1,9 +1,11 @@
 import { SERVER_PRESETS, type HostPreset } from "../../components/config/presets";
-import { demandOf, MINIMUM_DATACENTERS, recommendNodes, type Demand, type NodeRecommendation, type SizingInput } from "../../components/planning/sizing";
+import { DEFAULT_FAILOVER, FAILOVER_POLICIES, type FailoverPolicy } from "../../components/planning/failover";
+import { demandOf, recommendNodes, type Demand, type NodeRecommendation, type SizingInput } from "../../components/planning/sizing";
 import { OpsError } from "./errors";
 
 export interface SizeReport {
   input: SizingInput;
+  policy: FailoverPolicy;
   demand: Demand;
   recommendations: NodeRecommendation[];
 }
@@ -17,20 +19,47 @@ export function parseShare(text: string): number {
   return share;
 }
 
-export function size(input: SizingInput, presets: Readonly<Record<string, HostPreset>> = SERVER_PRESETS): SizeReport {
+export function parseFailover(text: string): FailoverPolicy {
+  if (!(FAILOVER_POLICIES as readonly string[]).includes(text)) throw new OpsError("usage", "-", `--failover expects one of ${FAILOVER_POLICIES.join(", ")}, got '${text}'`);
+  return text as FailoverPolicy;
+}
+
+export interface SizeOptions {
+  policy?: FailoverPolicy;
+  /** How many sites the nodes can be spread over (default 2). */
+  sites?: number;
+  presets?: Readonly<Record<string, HostPreset>>;
+}
+
+export function size(input: SizingInput, options: SizeOptions = {}): SizeReport {
   if (!(input.users > 0) || !(input.rooms > 0)) throw new OpsError("usage", "-", "--users and --rooms must be positive numbers");
+  const policy = options.policy ?? DEFAULT_FAILOVER;
+  const siteCount = options.sites ?? 2;
+  if (policy === "datacenter" && siteCount < 2) throw new OpsError("usage", "-", "--failover datacenter needs --sites 2 or more (nodes in one site cannot survive that site going down)");
+  const sites = Array.from({ length: siteCount }, (_, i) => String.fromCharCode(65 + (i % 26)) + (i >= 26 ? String(Math.floor(i / 26)) : ""));
   const demand = demandOf(input);
-  return { input, demand, recommendations: recommendNodes(demand, presets) };
+  return { input, policy, demand, recommendations: recommendNodes(demand, options.presets ?? SERVER_PRESETS, { policy, sites }) };
 }
 
 export function renderSize(r: SizeReport): string {
   const out = ["reasoning:", ...r.demand.reasoning.map((l) => `  - ${l}`)];
-  out.push(`  - failover: at least 2 nodes, in ${MINIMUM_DATACENTERS} datacenters, so that one node can be drained and one datacenter can fail`);
+  out.push(`  - failover policy '${r.policy}': ${policyText(r.policy)}`);
   const best = r.recommendations[0];
   if (best) {
-    out.push(`recommended: ${best.count} x ${best.model} (${best.capacity} users each, ${best.count * best.capacity} in all; ${best.capacityWithOneDatacenterDown} with one datacenter down)`);
-    out.push("alternatives:", ...r.recommendations.slice(1).map((o) => `  - ${o.reasoning}; ${o.capacityWithOneDatacenterDown} users with one datacenter down`));
+    out.push(`recommended: ${best.reasoning}`);
+    out.push("alternatives:", ...r.recommendations.slice(1).map((o) => `  - ${o.reasoning}`));
   }
   if (r.demand.warnings.length) out.push("warnings:", ...r.demand.warnings.map((w) => `  - ${w}`));
   return `${out.join("\n")}\n`;
+}
+
+export function policyText(policy: FailoverPolicy): string {
+  switch (policy) {
+    case "datacenter":
+      return "the peak must still fit with the largest site down, so nodes are spread over sites";
+    case "node":
+      return "the peak must still fit with the largest node down (maintenance, a crash)";
+    case "none":
+      return "no failover: every node counts";
+  }
 }

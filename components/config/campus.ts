@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { BBB_LINES, SERVER_PRESETS, type HostPreset } from "./presets";
+import { placementOf, placementProblems, siteOf } from "../planning/sites";
 import { campusSchema, type CampusConfig, type HostConfig } from "./schema";
 
 /** One problem in a stack's configuration: where it is and what was expected. */
@@ -37,6 +38,8 @@ export interface ResolvedHost {
   subdomain: string;
   /** Where the host runs: OVH datacenter, Public Cloud region (lowercase) or a school's own label. */
   datacenter: string;
+  /** The physical site (gra and GRA11 are both gravelines); undefined for an unknown cloud region. */
+  site?: string;
   config: HostConfig;
   preset?: HostPreset;
   spec?: HostSpec;
@@ -113,6 +116,8 @@ function crossFieldProblems(raw: unknown, secrets: SecretPresence): ConfigProble
       }
     }
     problems.push(...hostModelProblems(path, host, presets));
+    const placement = placementOf({ kind: str(host.kind) ?? "", datacenter: str(host.datacenter), region: str(host.region), location: str(host.location) });
+    problems.push(...placementProblems(path, placement, str(host.subsidiary) ?? "FR"));
   }
   if (zone && isRecord(raw.turn) && raw.turn.mode === "external" && !secrets.turnSecret) {
     problems.push({ path: SECRET_KEYS.turnSecret, message: "is required when campus.turn.mode is external (pulumi config set --secret turnSecret ...)" });
@@ -181,6 +186,7 @@ function resolveHost(role: ResolvedHost["role"], host: HostConfig, campus: Campu
     fqdn: host.fqdn,
     subdomain: host.fqdn.slice(0, -(campus.dns.zone.length + 1)),
     datacenter,
+    site: siteOf(placementOf(host)),
     config: host,
     preset,
     spec,

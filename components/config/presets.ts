@@ -9,6 +9,7 @@ export interface DedicatedPreset {
   /** OVH catalogue plan code ordered through ovh.dedicated.Server. */
   planCode: string;
   range: "standard" | "eco";
+  /** Physical cores (what capacity counts, planning/sizing.ts). */
   cores: number;
   threads: number;
   ramGb: number;
@@ -23,7 +24,10 @@ export interface CloudFlavorPreset {
   kind: "publicCloud";
   /** OpenStack flavor name. */
   flavor: string;
+  /** Physical cores: OVH vCores are hyperthreads (OVHcloud: "1 vCore = 1 thread"), two a core. */
   cores: number;
+  /** vCores as sold. */
+  threads: number;
   ramGb: number;
   diskGb: number;
   bandwidthMbps: number;
@@ -63,7 +67,8 @@ export const SERVER_PRESETS: Readonly<Record<string, HostPreset>> = {
   "c2-60": {
     kind: "publicCloud",
     flavor: "c2-60",
-    cores: 16,
+    cores: 8,
+    threads: 16,
     ramGb: 60,
     diskGb: 400,
     bandwidthMbps: 1000,
@@ -73,7 +78,8 @@ export const SERVER_PRESETS: Readonly<Record<string, HostPreset>> = {
   "c2-30": {
     kind: "publicCloud",
     flavor: "c2-30",
-    cores: 8,
+    cores: 4,
+    threads: 8,
     ramGb: 30,
     diskGb: 200,
     bandwidthMbps: 1000,

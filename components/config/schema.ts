@@ -1,5 +1,6 @@
 import { isIP } from "node:net";
 import { z } from "zod";
+import { DEFAULT_FAILOVER, FAILOVER_POLICIES } from "../planning/failover";
 import { BBB_LINES } from "./presets";
 
 /** OVH dedicated-server datacenters (configuration label `dedicated_datacenter`). */
@@ -83,7 +84,9 @@ const presetOverride = z.discriminatedUnion("kind", [
   z.strictObject({
     kind: z.literal("publicCloud"),
     flavor: z.string().min(1),
+    /** Physical cores: half the vCores OVH sells (a vCore is a hyperthread). */
     cores: z.number().int().positive(),
+    threads: z.number().int().positive(),
     ramGb: z.number().positive(),
     diskGb: z.number().positive(),
     bandwidthMbps: z.number().positive(),
@@ -117,6 +120,8 @@ export const campusSchema = z.strictObject({
       pollIntervalSeconds: z.number().int().min(10).max(600).default(60),
     })
     .default({ tag: "v1.8.5", pollIntervalSeconds: 60 }),
+  /** What the nodes must survive at peak (components/planning/sizing.ts FAILOVER_POLICIES). */
+  failover: z.enum(FAILOVER_POLICIES).default(DEFAULT_FAILOVER),
   expected: z.strictObject({
     concurrentUsers: z.number().int().positive().max(100000),
     classrooms: z.number().int().positive().max(10000),

@@ -1,6 +1,6 @@
 import type { Campus, ResolvedHost } from "../config/campus";
 import { HOURS_PER_MONTH, type PriceEntry } from "./prices";
-import { demandOf, recommendNodes, type NodeRecommendation, type SizingInput } from "./sizing";
+import { demandOf, demandOfCampus, poolOf, recommendNodes, type NodeRecommendation, type SizingInput } from "./sizing";
 
 export type Billing = "monthly" | "hourly";
 
@@ -77,14 +77,22 @@ export interface TopologyOption extends NodeRecommendation {
   monthlyEur: number;
 }
 
+/** The sites a campus's nodes can use: where they are now, plus another when failover needs two. */
+export function campusSites(campus: Campus): string[] {
+  const sites = [...new Set(poolOf(campus).map((n) => n.site))];
+  while (campus.config.failover === "datacenter" && sites.length < 2) sites.push(sites.length === 0 ? "a site" : "another site");
+  return sites;
+}
+
 /**
- * Node models that carry the stack's expected users with failover, cheapest first, each priced with
- * the stack's own front. Models without a price are skipped.
+ * Node models that carry the stack's expected users under the stack's failover policy, cheapest
+ * first, each priced with the stack's own front. Models without a price are skipped. Each passes the
+ * same check as the plan (sizing.ts checkPool), on the stack's sites.
  */
 export function topologyOptions(campus: Campus, prices: Readonly<Record<string, PriceEntry>>, input?: SizingInput): TopologyOption[] {
-  const demand = demandOf(input ?? { users: campus.config.expected.concurrentUsers, rooms: campus.config.expected.classrooms });
+  const demand = input ? demandOf(input) : demandOfCampus(campus);
   const front = costOf(campus.front, prices).monthly?.monthly ?? 0;
-  return recommendNodes(demand, campus.presets)
+  return recommendNodes(demand, campus.presets, { policy: campus.config.failover, sites: campusSites(campus) })
     .flatMap((r) => {
       const price = prices[r.model] ?? (r.kind === "publicCloud" ? prices[(campus.presets[r.model] as { flavor: string }).flavor] : undefined);
       const each = price && monthlyUnder(price, "monthly");

@@ -1,5 +1,7 @@
 import type { Campus, HostSpec } from "../config/campus";
 import type { HostPreset } from "../config/presets";
+import { type FailoverPolicy } from "./failover";
+import { placementOf, placementWarnings } from "./sites";
 
 /**
  * Published guidance (BBB docs FAQ "How many simultaneous users can BigBlueButton support", install
@@ -41,7 +43,12 @@ export interface Demand {
   warnings: string[];
 }
 
-/** Minimum-node units a spec is worth: its scarcer resource against 8 cores / 16 GB. */
+/**
+ * Minimum-node units a spec is worth: its scarcer resource against 8 cores / 16 GB. Cores are
+ * PHYSICAL cores: the BBB minimum means 8 real cores, and OVH's Public Cloud vCores are hyperthreads
+ * (OVHcloud: "1 vCore = 1 thread"), which is why the case study offers one C2-60 (16 vCores) as the
+ * alternative to one Infra-1 (8 cores / 16 threads). Presets state physical cores (presets.ts).
+ */
 export function capacityUnits(spec: HostSpec): number {
   return Math.min(spec.cores / MINIMUM_NODE.cores, spec.ramGb / MINIMUM_NODE.ramGb);
 }
@@ -76,72 +83,143 @@ export function demandOf(input: SizingInput): Demand {
   return { units, usersPerRoom, webcams, videoStreams, reasoning, warnings };
 }
 
+export interface PoolNode {
+  name: string;
+  /** Physical site (planning/sites.ts); nodes with no known site count as a site of their own. */
+  site: string;
+  spec?: HostSpec;
+}
+
+export interface PoolCheck {
+  policy: FailoverPolicy;
+  /** Minimum-node units in the pool, and what is left after the failure the policy names. */
+  totalUnits: number;
+  survivingUnits: number;
+  /** Users those units carry (200 a unit), for messages. */
+  total: number;
+  surviving: number;
+  /** The failure assumed: "site strasbourg down", "node bbb1 down", or "nothing down". */
+  failure: string;
+  sites: Map<string, number>;
+  /** Why the pool fails the policy for this demand; empty when it carries it. */
+  shortfalls: string[];
+}
+
+const usersOf = (units: number) => Math.floor(USERS_PER_MINIMUM_NODE * units + 1e-9);
+
+/** Does this pool carry `demand` with the failure the policy names? The one check every tool uses. */
+export function checkPool(nodes: readonly PoolNode[], demand: Demand, policy: FailoverPolicy): PoolCheck {
+  const sites = new Map<string, number>();
+  let totalUnits = 0;
+  let largestNode: PoolNode | undefined;
+  for (const node of nodes) {
+    const units = node.spec ? capacityUnits(node.spec) : 0;
+    totalUnits += units;
+    sites.set(node.site, (sites.get(node.site) ?? 0) + units);
+    if (!largestNode || units > capacityUnits(largestNode.spec ?? { cores: 0, ramGb: 0 })) largestNode = node;
+  }
+  let survivingUnits = totalUnits;
+  let failure = "nothing down";
+  const shortfalls: string[] = [];
+  if (policy === "datacenter") {
+    const [site, units] = [...sites.entries()].sort((a, b) => b[1] - a[1])[0] ?? ["-", 0];
+    survivingUnits = totalUnits - units;
+    failure = `site ${site} down`;
+    if (sites.size < MINIMUM_DATACENTERS) shortfalls.push(`every node is in one site (${[...sites.keys()].join(", ") || "none"}): failover policy 'datacenter' needs nodes in at least ${MINIMUM_DATACENTERS} sites`);
+  } else if (policy === "node") {
+    survivingUnits = totalUnits - (largestNode?.spec ? capacityUnits(largestNode.spec) : 0);
+    failure = `node ${largestNode?.name ?? "-"} down`;
+    if (nodes.length < MINIMUM_NODES) shortfalls.push(`a single node: failover policy 'node' needs at least ${MINIMUM_NODES}`);
+  }
+  if (survivingUnits + 1e-9 < demand.units) {
+    shortfalls.push(
+      `with ${failure} (failover policy '${policy}'), the nodes carry about ${usersOf(survivingUnits)} users (${round1(survivingUnits)} minimum-node units), the load needs ${round1(demand.units)} units (~${usersOf(demand.units)} users)`,
+    );
+  }
+  return { policy, totalUnits, survivingUnits, total: usersOf(totalUnits), surviving: usersOf(survivingUnits), failure, sites, shortfalls };
+}
+
 export interface NodeRecommendation {
   model: string;
   kind: HostPreset["kind"];
   /** Users one node of this model carries. */
   capacity: number;
   count: number;
-  /** Users the pool still carries with the largest datacenter down (nodes split evenly over two). */
-  capacityWithOneDatacenterDown: number;
+  policy: FailoverPolicy;
+  /** Sites the nodes are spread over, round-robin. */
+  sites: string[];
+  /** The same check the plan makes, on the recommended pool. */
+  check: PoolCheck;
   reasoning: string;
 }
 
-/** Models that meet the minimum production spec, each with the node count the demand needs. */
-export function recommendNodes(demand: Demand, presets: Readonly<Record<string, HostPreset>>): NodeRecommendation[] {
+/** The nodes of a recommendation, spread round-robin over the sites: what checkPool is run on. */
+export function recommendedPool(model: string, spec: HostSpec, count: number, sites: readonly string[]): PoolNode[] {
+  return Array.from({ length: count }, (_, i) => ({ name: `${model}-${i + 1}`, site: sites[i % sites.length], spec }));
+}
+
+export interface RecommendOptions {
+  policy: FailoverPolicy;
+  /** The sites to spread nodes over (at least two for policy 'datacenter'). */
+  sites: readonly string[];
+}
+
+/**
+ * Models that meet the minimum production spec, each with the smallest node count whose pool passes
+ * checkPool under the policy: by construction, what `size` and `estimate` recommend passes the plan.
+ */
+export function recommendNodes(demand: Demand, presets: Readonly<Record<string, HostPreset>>, options: RecommendOptions): NodeRecommendation[] {
+  const { policy } = options;
+  const sites = options.sites.length > 0 ? [...options.sites] : ["site-a", "site-b"];
+  if (policy === "datacenter" && sites.length < MINIMUM_DATACENTERS) throw new Error(`failover policy 'datacenter' needs at least ${MINIMUM_DATACENTERS} sites, got ${sites.join(", ")}`);
+  const minimum = policy === "none" ? 1 : MINIMUM_NODES;
   return Object.entries(presets)
     .filter(([, p]) => p.cores >= MINIMUM_NODE.cores && p.ramGb >= MINIMUM_NODE.ramGb)
     .map(([model, p]) => {
-      const units = capacityUnits(p);
-      const capacity = Math.floor(USERS_PER_MINIMUM_NODE * units);
-      const forLoad = Math.ceil(demand.units / units - 1e-9);
-      const count = Math.max(MINIMUM_NODES, forLoad);
-      const survivors = count - Math.ceil(count / MINIMUM_DATACENTERS);
-      const why = forLoad >= MINIMUM_NODES ? `${round1(demand.units)} units / ${round1(units)} per node` : `load needs ${forLoad}, failover needs ${MINIMUM_NODES} in ${MINIMUM_DATACENTERS} datacenters`;
+      const spec = { cores: p.cores, ramGb: p.ramGb };
+      let count = minimum;
+      let check = checkPool(recommendedPool(model, spec, count, sites), demand, policy);
+      while (check.shortfalls.length > 0) {
+        count += 1;
+        check = checkPool(recommendedPool(model, spec, count, sites), demand, policy);
+      }
+      const where = policy === "none" ? "" : `, spread over ${Math.min(count, sites.length)} sites (${sites.slice(0, count).join(", ")})`;
       return {
         model,
         kind: p.kind,
-        capacity,
+        capacity: nodeCapacity(spec) as number,
         count,
-        capacityWithOneDatacenterDown: survivors * capacity,
-        reasoning: `${model} (${p.cores} cores, ${p.ramGb} GB): ~${capacity} users each; ${count} nodes (${why}), split over ${MINIMUM_DATACENTERS} datacenters`,
+        policy,
+        sites: sites.slice(0, Math.min(count, sites.length)),
+        check,
+        reasoning: `${model} (${p.cores} physical cores, ${p.ramGb} GB): ~${nodeCapacity(spec)} users each; ${count} nodes${where}: ${check.total} users in all, ${check.surviving} with ${check.failure}`,
       };
     })
     .sort((a, b) => a.count - b.count || b.capacity - a.capacity);
 }
 
-/** What a set of nodes carries in total, per datacenter, and without its largest datacenter. */
-export function poolCapacity(nodes: ReadonlyArray<{ datacenter: string; spec?: HostSpec }>): { total: number; byDatacenter: Map<string, number>; withoutLargest: number } {
-  const byDatacenter = new Map<string, number>();
-  let total = 0;
-  for (const node of nodes) {
-    const cap = nodeCapacity(node.spec) ?? 0;
-    total += cap;
-    byDatacenter.set(node.datacenter, (byDatacenter.get(node.datacenter) ?? 0) + cap);
-  }
-  const largest = byDatacenter.size > 0 ? Math.max(...byDatacenter.values()) : 0;
-  return { total, byDatacenter, withoutLargest: total - largest };
+/** The campus's nodes as a pool: each at its physical site. */
+export function poolOf(campus: Campus): PoolNode[] {
+  return campus.nodes.map((n) => ({ name: n.name, site: n.site ?? `region:${n.datacenter}`, spec: n.spec }));
 }
 
-/** Warnings the offline plan prints when a stack is below the published guidance. */
+/** The campus's expected peak as a load. */
+export const demandOfCampus = (campus: Campus): Demand => demandOf({ users: campus.config.expected.concurrentUsers, rooms: campus.config.expected.classrooms });
+
+/** Warnings the offline plan prints when a stack is below the published guidance or its failover policy. */
 export function capacityWarnings(campus: Campus): string[] {
   const warnings: string[] = [];
-  const { concurrentUsers: expected, classrooms } = campus.config.expected;
   const unknown = campus.nodes.filter((n) => !n.spec).map((n) => n.name);
   if (unknown.length > 0) warnings.push(`cannot size ${unknown.join(", ")}: give cores and ramGb for existing hosts`);
   const small = campus.nodes.filter((n) => n.spec && (n.spec.cores < MINIMUM_NODE.cores || n.spec.ramGb < MINIMUM_NODE.ramGb)).map((n) => n.name);
-  if (small.length > 0) warnings.push(`below the minimum production node (${MINIMUM_NODE.cores} cores, ${MINIMUM_NODE.ramGb} GB): ${small.join(", ")}`);
-  const demand = demandOf({ users: expected, rooms: classrooms });
+  if (small.length > 0) warnings.push(`below the minimum production node (${MINIMUM_NODE.cores} physical cores, ${MINIMUM_NODE.ramGb} GB): ${small.join(", ")}`);
+  const demand = demandOfCampus(campus);
   warnings.push(...demand.warnings);
-  const pool = poolCapacity(campus.nodes);
-  if (pool.total < expected) {
-    warnings.push(`undersized: ${campus.nodes.length} node(s) carry about ${pool.total} concurrent users (~${USERS_PER_MINIMUM_NODE} per 8-core/16 GB node), the stack expects ${expected}`);
+  for (const host of [campus.front, ...campus.nodes]) warnings.push(...placementWarnings(host.name, placementOf(host.config)));
+  const check = checkPool(poolOf(campus), demand, campus.config.failover);
+  if (campus.config.failover !== "none" && check.totalUnits + 1e-9 < demand.units) {
+    warnings.push(`undersized: ${campus.nodes.length} node(s) carry about ${check.total} concurrent users (~${USERS_PER_MINIMUM_NODE} per 8-core/16 GB node), the stack expects ${campus.config.expected.concurrentUsers}`);
   }
-  if (campus.nodes.length < MINIMUM_NODES) warnings.push(`a single node: plan at least ${MINIMUM_NODES} so that one can be taken out for maintenance`);
-  if (pool.byDatacenter.size < MINIMUM_DATACENTERS) {
-    warnings.push(`no datacenter failover: every node is in ${[...pool.byDatacenter.keys()].join(", ")}; place nodes in at least two datacenters`);
-  } else if (pool.withoutLargest < expected) {
-    warnings.push(`with the largest datacenter down, the remaining nodes carry about ${pool.withoutLargest} of the ${expected} expected users`);
-  }
+  warnings.push(...check.shortfalls);
   return warnings;
 }

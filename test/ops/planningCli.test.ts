@@ -5,7 +5,12 @@ import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
 import { PRICE_TABLE } from "../../components/planning/prices";
+import { campusOfStackFile, readStackFile } from "../../components/config/stackFile";
+import { capacityWarnings } from "../../components/planning/sizing";
 import { ops, scratch } from "./cli";
+
+/** What `npm run plan` prints as warnings for a stack file (cli/plan/planStack.ts). */
+const planWarnings = (file: string) => capacityWarnings(campusOfStackFile(readStackFile(file)));
 
 const REPO = path.resolve(__dirname, "../..");
 
@@ -38,10 +43,14 @@ describe("ops estimate", () => {
     const file = stackWithPrices({ "infra-1": { monthlyEur: 150, source: "OVH order form", date: "2026-11" } });
     const run = await ops(["estimate", file, "--voucher", "1000"]);
     expect(run.code).toBe(0);
-    expect(run.stdout).toMatch(/bbb-brest-sbg[^\n]*150\.00 EUR[^\n]*stack override: OVH order form/);
+    expect(run.stdout).toMatch(/bbb-brest-sbg[^\n]*150\.00[^\n]*stack override: OVH order form/);
     expect(run.stdout).toMatch(/ESTIMATE: ~70 USD\/month/); // the front keeps the table's estimate
     expect(run.stdout).toMatch(/voucher 1000\.00 EUR: lasts 2\.7 months with monthly billing/); // 1000 / 370
-    expect(run.stdout).toMatch(/cheapest topology for the expected users: 2 x/);
+    // brest expects 250 users; 2 one-unit nodes carry 200 with a site down: the plan's check fails and
+    // estimate says so, then recommends what passes that same check.
+    expect(run.stdout).toMatch(/current nodes: 2 x infra-1; the plan's check fails: with site (strasbourg|roubaix) down/);
+    expect(run.stdout).toMatch(/cheapest topology that passes the same check \(failover 'datacenter'\): 4 x/);
+    expect(planWarnings(file).join("\n")).toMatch(/with site (strasbourg|roubaix) down \(failover policy 'datacenter'\)/);
   });
 
   it("needs a valid stack file", async () => {
@@ -49,18 +58,43 @@ describe("ops estimate", () => {
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(/no stack file/);
   });
+
+  it("labels a mixed topology per model and prices monthly plans and hourly rates in their own columns", async () => {
+    const doc = parse(readFileSync(path.join(REPO, "stacks/Pulumi.brest.yaml"), "utf8"));
+    const campus = doc.config["bbb-ovh:campus"];
+    campus.publicCloud = { projectId: "0123456789abcdef0123456789abcdef" };
+    campus.nodes[1] = { name: "bbb-brest-gra", fqdn: "bbb2.brest.isen-ouest.fr", kind: "publicCloud", region: "GRA11", flavor: "c2-60" };
+    const file = path.join(scratch(), "Pulumi.brest-mixed.yaml");
+    writeFileSync(file, stringify(doc));
+    const run = await ops(["estimate", file]);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/current nodes: 1 x infra-1 \+ 1 x c2-60/);
+    expect(run.stdout).toMatch(/monthly plan\s+.*hourly rate/s);
+    // c2-60: 270.00 a month on the monthly plan, 0.750 an hour, 547.50 for a full month of hours.
+    expect(run.stdout).toMatch(/bbb-brest-gra[^\n]*270\.00[^\n]*0\.750[^\n]*547\.50/);
+  });
 });
 
 describe("ops size", () => {
-  it("recommends nodes for the case study with its reasoning", async () => {
+  it("recommends nodes for the case study under the default policy (a site down), with its reasoning", async () => {
     const run = await ops(["size", "--users", "600", "--rooms", "40", "--json"]);
     expect(run.code).toBe(0);
     const r = JSON.parse(run.stdout);
     expect(r.demand.units).toBe(3);
-    expect(r.recommendations[0]).toMatchObject({ model: "c2-60", count: 2 });
+    expect(r.policy).toBe("datacenter");
+    expect(r.recommendations[0]).toMatchObject({ count: 6, check: { shortfalls: [] } });
     const text = await ops(["size", "--users", "600", "--rooms", "40", "--webcams", "50%"]);
     expect(text.stdout).toMatch(/300 webcams/);
-    expect(text.stdout).toMatch(/recommended: 3 x c2-60/);
+    expect(text.stdout).toMatch(/recommended: \S+ \(8 physical cores[^\n]*12 nodes, spread over 2 sites/);
+    const node = await ops(["size", "--users", "600", "--rooms", "40", "--failover", "node"]);
+    expect(node.stdout).toMatch(/recommended: [^\n]*4 nodes[^\n]*with node \S+ down/);
+  });
+
+  it("refuses an unknown policy and a datacenter policy on one site (exit 2)", async () => {
+    const bad = await ops(["size", "--users", "100", "--rooms", "4", "--failover", "rack"]);
+    expect(bad).toMatchObject({ code: 2, stderr: expect.stringMatching(/--failover expects one of datacenter, node, none, got 'rack'/) });
+    const oneSite = await ops(["size", "--users", "100", "--rooms", "4", "--sites", "1"]);
+    expect(oneSite).toMatchObject({ code: 2, stderr: expect.stringMatching(/--failover datacenter needs --sites 2 or more/) });
   });
 
   it("rejects bad input as a usage error (exit 2)", async () => {
@@ -75,7 +109,7 @@ describe("npm run ops (the entry point)", () => {
     const run = promisify(execFile);
     const tsx = path.join(REPO, "node_modules/.bin/tsx");
     const ok = await run(tsx, ["cli/ops.ts", "size", "--users", "200", "--rooms", "8"], { cwd: REPO });
-    expect(ok.stdout).toMatch(/recommended: 2 x/);
+    expect(ok.stdout).toMatch(/recommended: [^\n]*2 nodes, spread over 2 sites/);
     const bad = await run(tsx, ["cli/ops.ts", "smoke", "--url", "http://127.0.0.1:9"], { cwd: REPO, env: { PATH: process.env.PATH, HOME: scratch() } }).catch((e: { code: number; stderr: string }) => e);
     expect(bad).toMatchObject({ code: 2, stderr: expect.stringMatching(/no shared secret/) });
   }, 20_000);
