@@ -1,3 +1,4 @@
+import * as path from "node:path";
 import { Command } from "commander";
 import { CampusConfigError } from "../components/config/campus";
 import { campusProgram } from "../components/program";
@@ -17,7 +18,8 @@ const cli = new Command("plan")
   .showHelpAfterError()
   .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2))
   .action(async (stack: string | undefined, opts: { stackFile?: string; json?: boolean; mermaid?: boolean }) => {
-    const target = opts.stackFile ?? stack;
+    // npm runs scripts from the package root; INIT_CWD is where the user typed the command.
+    const target = opts.stackFile === undefined ? stack : path.resolve(process.env.INIT_CWD ?? process.cwd(), opts.stackFile);
     if (!target) cli.error("error: name a stack or give --stack-file PATH", { exitCode: 2 });
     if (opts.json && opts.mermaid) cli.error("error: choose --json or --mermaid, not both", { exitCode: 2 });
     try {

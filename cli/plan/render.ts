@@ -1,5 +1,6 @@
 import Table from "cli-table3";
 import type { ResolvedHost } from "../../components/config/campus";
+import { scriptBundle } from "../../components/remote/scriptBundle";
 import { isSecretValue, type RecordedResource } from "./recorder";
 import type { Plan } from "./planStack";
 
@@ -17,6 +18,52 @@ function compact(value: unknown, width = 96): string {
   const text = typeof value === "string" ? value : JSON.stringify(value);
   const oneLine = text.replace(/\s*\n\s*/g, " ⏎ ");
   return oneLine.length > width ? `${oneLine.slice(0, width - 1)}…` : oneLine;
+}
+
+/** Inputs shown whole, never cut: what an order buys (plan code, options, datacenter) must be readable. */
+const WHOLE_INPUTS = new Set(["plans", "planOptions", "range", "ovhSubsidiary", "os"]);
+
+/** A resource's inputs as plan lines; the script bundle is shown as its file list and hash. */
+function inputLines(r: RecordedResource, indent: string): string[] {
+  const inputs = redact(r.inputs) as Record<string, unknown>;
+  const lines: string[] = [];
+  for (const [key, value] of Object.entries(inputs)) {
+    if (value === undefined || value === null || key.startsWith("__")) continue;
+    if (r.type === "command:remote:CopyToRemote" && key === "source") {
+      const bundle = scriptBundle();
+      lines.push(`${indent}source: scripts/ (${bundle.files.length} files, sha256 ${bundle.hash})`);
+      for (const file of bundle.files) lines.push(`${indent}  - ${file}`);
+      continue;
+    }
+    lines.push(`${indent}${key}: ${WHOLE_INPUTS.has(key) ? JSON.stringify(value) : compact(value)}`);
+  }
+  return lines;
+}
+
+/**
+ * Resources in the order `pulumi up` can create them: a parent before its children, a dependency
+ * before what depends on it (Kahn's algorithm, ties by type then name so the output is stable).
+ */
+export function dependencyOrder(resources: RecordedResource[]): RecordedResource[] {
+  const byUrn = new Map(resources.map((r) => [r.urn, r]));
+  const before = new Map(resources.map((r) => [r.urn, new Set([...(r.parent ? [r.parent] : []), ...r.dependencies].filter((u) => byUrn.has(u) && u !== r.urn))]));
+  const after = new Map<string, string[]>(resources.map((r) => [r.urn, []]));
+  for (const [urn, deps] of before) for (const dep of deps) after.get(dep)?.push(urn);
+  const key = (r: RecordedResource) => `${r.type}\0${r.name}`;
+  const ready = resources.filter((r) => before.get(r.urn)?.size === 0);
+  const ordered: RecordedResource[] = [];
+  while (ready.length > 0) {
+    ready.sort((a, b) => key(a).localeCompare(key(b)));
+    const next = ready.shift() as RecordedResource;
+    ordered.push(next);
+    for (const urn of after.get(next.urn) ?? []) {
+      const deps = before.get(urn) as Set<string>;
+      deps.delete(next.urn);
+      if (deps.size === 0) ready.push(byUrn.get(urn) as RecordedResource);
+    }
+  }
+  // A cycle cannot happen in a Pulumi graph; keep anything left rather than hide it.
+  return [...ordered, ...resources.filter((r) => !ordered.includes(r))];
 }
 
 const shortType = (type: string) => type.replace(/^pulumi:pulumi:/, "");
@@ -41,25 +88,17 @@ export function planDocument(plan: Plan): PlanDocument {
   };
 }
 
-function resourceTree(resources: RecordedResource[]): string[] {
-  const children = new Map<string | undefined, RecordedResource[]>();
-  for (const r of resources) children.set(r.parent, [...(children.get(r.parent) ?? []), r]);
-  // Registration order depends on async timing; sort so the same stack always prints the same tree.
-  for (const list of children.values()) list.sort((a, b) => a.type.localeCompare(b.type) || a.name.localeCompare(b.name));
+function resourceList(resources: RecordedResource[]): string[] {
+  const names = new Map(resources.map((r) => [r.urn, r.name]));
   const lines: string[] = [];
-  const walk = (parent: string | undefined, depth: number) => {
-    for (const r of children.get(parent) ?? []) {
-      const flags = r.protect ? "  [protected]" : "";
-      lines.push(`${"  ".repeat(depth)}${r.custom ? "+" : "■"} ${shortType(r.type)}  ${r.name}${flags}`);
-      const inputs = redact(r.inputs) as Record<string, unknown>;
-      for (const [key, value] of Object.entries(inputs)) {
-        if (value === undefined || value === null || key.startsWith("__")) continue;
-        lines.push(`${"  ".repeat(depth + 2)}${key}: ${compact(value)}`);
-      }
-      walk(r.urn, depth + 1);
-    }
-  };
-  walk(undefined, 0);
+  dependencyOrder(resources).forEach((r, i) => {
+    const flags = r.protect ? "  [protected]" : "";
+    const parent = r.parent && names.has(r.parent) ? `  (in ${names.get(r.parent)})` : "";
+    lines.push(`${String(i + 1).padStart(3)}. ${r.custom ? "+" : "■"} ${shortType(r.type)}  ${r.name}${flags}${parent}`);
+    const deps = r.dependencies.filter((u) => names.has(u) && u !== r.parent).map((u) => names.get(u));
+    if (deps.length > 0) lines.push(`       after: ${[...new Set(deps)].sort().join(", ")}`);
+    lines.push(...inputLines(r, "       "));
+  });
   return lines;
 }
 
@@ -67,7 +106,7 @@ export function renderPlanText(plan: Plan): string {
   const doc = planDocument(plan);
   const hosts = new Table({ head: ["role", "name", "fqdn", "kind", "model", "where"], style: { head: [], border: [] } });
   for (const h of [plan.campus.front, ...plan.campus.nodes]) {
-    hosts.push([h.role, h.name, h.fqdn, h.config.kind, modelOf(h), h.datacenter]);
+    hosts.push([h.role, h.name, h.fqdn, h.config.kind, modelOf(h), h.site && !h.site.startsWith("onsite:") ? `${h.datacenter} (${h.site})` : h.datacenter]);
   }
   const sections = [
     `Offline plan for stack '${plan.stack}' (${plan.stackFile})`,
@@ -75,8 +114,8 @@ export function renderPlanText(plan: Plan): string {
     "",
     hosts.toString(),
     "",
-    "Resources (+ resource, ■ component; secrets shown as [secret]):",
-    ...resourceTree(plan.resources),
+    "Resources in the order `pulumi up` creates them (+ resource, ■ component; secrets shown as [secret]):",
+    ...resourceList(plan.resources),
     "",
     "Stack outputs:",
     ...Object.entries(doc.outputs as Record<string, unknown>).map(([k, v]) => `  ${k}: ${compact(v, 200)}`),

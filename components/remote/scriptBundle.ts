@@ -8,6 +8,8 @@ export const SCRIPTS_DIR = resolve(__dirname, "../../scripts");
 
 export interface ScriptBundle {
   dir: string;
+  /** Relative paths of the files copied to every host, sorted. */
+  files: string[];
   /** Content hash of every file under the directory (sorted relative paths and bytes). */
   hash: string;
   /** Content hash of one step's script plus the shared lib/ it may source (common.sh, units.sh). */
@@ -41,6 +43,7 @@ export function readScriptBundle(dir: string): ScriptBundle {
   const steps = new Map<StepName, string>();
   return {
     dir,
+    files: [...contents.keys()],
     hash: all,
     stepHash(name) {
       let hash = steps.get(name);

@@ -6,6 +6,7 @@ import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { readStackFile } from "../../components/config/stackFile";
+import { scriptBundle } from "../../components/remote/scriptBundle";
 
 const run = promisify(execFile);
 const ROOT = path.resolve(__dirname, "../..");
@@ -13,8 +14,13 @@ const TSX = path.join(ROOT, "node_modules/.bin/tsx");
 
 /** Runs `npm run plan -- ARGS` the way a user does (minus npm): a real process, real exit code. */
 async function plan(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return planFrom(ROOT, ...args);
+}
+
+/** As `npm run plan` from the directory `caller`: npm runs the script in the package root and says where the user was in INIT_CWD. */
+async function planFrom(caller: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run(TSX, ["cli/plan.ts", ...args], { cwd: ROOT, env: { ...process.env, NO_COLOR: "1" } });
+    const { stdout, stderr } = await run(TSX, ["cli/plan.ts", ...args], { cwd: ROOT, env: { ...process.env, NO_COLOR: "1", INIT_CWD: caller } });
     return { code: 0, stdout, stderr };
   } catch (e) {
     const err = e as { code: number; stdout: string; stderr: string };
@@ -30,7 +36,25 @@ describe("npm run plan (a process)", () => {
     expect(stdout).toMatch(/bbb-ovh:hosts:DedicatedHost\s+bbb-brest-sbg/);
     expect(stdout).toContain("customizations: [secret]");
     expect(stdout).toMatch(/frontUrl: https:\/\/visio-brest\.isen-ouest\.fr\//);
-    expect(stdout).toMatch(/Warnings:\n\s+! with the largest datacenter down/);
+    expect(stdout).toMatch(/Warnings:\n\s+! [^\n]*with site (strasbourg|roubaix) down \(failover policy 'datacenter'\)/);
+  });
+
+  it("shows each order's plan code and options whole, the script bundle's files and hash, in creation order", async () => {
+    const { stdout } = await plan("brest");
+    // Not cut with an ellipsis: the whole order is there.
+    const order = stdout.split("\n").find((l) => l.includes('"planCode":"24rise01"')) as string;
+    expect(order).toMatch(/plans: \[.*"dedicated_datacenter","value":"rbx".*"duration":"P1M".*\]$/);
+    expect(order).not.toContain("…");
+    expect(stdout).toMatch(/planOptions: \[/);
+    const bundle = scriptBundle();
+    expect(stdout).toContain(`source: scripts/ (${bundle.files.length} files, sha256 ${bundle.hash})`);
+    expect(stdout).toContain("  - lib/common.sh");
+    // A resource is listed after every resource it depends on and after its parent.
+    const numbered = new Map([...stdout.matchAll(/^\s*(\d+)\. \S+ \S+\s+(\S+)/gm)].map((m) => [m[2], Number(m[1])]));
+    const at = (name: string) => numbered.get(name) as number;
+    expect(at("lb-brest-scaleliteHealth")).toBeGreaterThan(at("lb-brest-scaleliteApp"));
+    expect(at("bbb-brest-sbg-bbbInstall")).toBeGreaterThan(at("bbb-brest-sbg-hostPreflight"));
+    expect(at("bbb-brest-sbg-hostPreflight")).toBeGreaterThan(at("bbb-brest-sbg"));
   });
 
   it("--json gives one parseable document with resources, outputs and warnings", async () => {
@@ -70,6 +94,10 @@ describe("npm run plan (a process)", () => {
     const { code, stdout } = await plan("--stack-file", file);
     expect(code).toBe(0);
     expect(stdout).toContain(`Offline plan for stack 'elsewhere' (${file})`);
+    // A path relative to where the user typed `npm run plan`, not to the package root npm runs in.
+    const relative = await planFrom(dir, "--stack-file", "./Pulumi.elsewhere.yaml", "--json");
+    expect(relative.code, relative.stderr).toBe(0);
+    expect(JSON.parse(relative.stdout).stackFile).toBe(file);
   });
 
   it("a bad stack file exits non-zero and lists every problem, without a stack trace", async () => {
