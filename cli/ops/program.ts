@@ -193,7 +193,14 @@ export async function runOps(argv: string[], io: OpsIO): Promise<number> {
     .action(async (stack: string, o: { voucher?: number; months?: number; json?: boolean }) => {
       // Cost needs the stack file only: no Pulumi CLI round trip, no secrets read.
       const target = await loadTarget(stack, {}, io, { outputs: false });
-      const report = estimate(target, o);
+      let voucherSource: string | undefined;
+      // With OVH credentials and a Public Cloud project, the real credit left stands in for --voucher.
+      if (o.voucher === undefined && target.campus?.config.publicCloud && (io.env.OVH_APPLICATION_KEY || io.env.OVH_CLIENT_ID)) {
+        const credit = await voucherStatus(ovhApiFromEnv(io.env), target.campus, new Date());
+        o.voucher = credit.creditLeft;
+        voucherSource = "the credit left on the project, from the OVH API";
+      }
+      const report = estimate(target, { ...o, voucherSource });
       if (o.json) json(report);
       else print(renderEstimate(report));
     });

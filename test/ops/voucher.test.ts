@@ -138,6 +138,26 @@ describe("ops voucher redeem", () => {
   }, 60_000);
 });
 
+describe("ops estimate with a timetable and OVH credentials", () => {
+  it("uses the real credit left and shows what the timetable saves on hourly nodes", async () => {
+    peer.state.credits.push({ id: 42, description: "EDU", voucher: "EDU", available: 800, used: 0, total: 800, validFrom: new Date().toISOString(), validTo: new Date(Date.now() + 365 * DAY).toISOString() });
+    peer.state.usage = { periodFrom: new Date(Date.now() - 10 * DAY).toISOString(), spent: 50, forecast: 150 };
+    const doc = parse(readFileSync(stackFile, "utf8"));
+    doc.config["bbb-ovh:campus"].timetable = { timezone: "Europe/Paris", slots: [{ days: ["mon", "tue", "wed", "thu", "fri"], from: "08:00", to: "18:00" }] };
+    writeFileSync(stackFile, stringify(doc));
+    const run = await ops(["estimate", stackFile, "--json"]);
+    expect(run.stderr).toBe("");
+    const r = JSON.parse(run.stdout);
+    expect(r.voucher.eur).toBe(800);
+    expect(r.voucherSource).toMatch(/from the OVH API/);
+    // Awake 08:00-18:00 plus 45 min before and 60 min after, five days a week: about 35% of the time.
+    expect(r.timetable.nodes).toEqual(["bbb-training-sbg", "bbb-training-gra"]);
+    expect(r.timetable.awakeShare).toBeGreaterThan(0.3);
+    expect(r.timetable.awakeShare).toBeLessThan(0.36);
+    expect(r.timetable.monthlyEur).toBeCloseTo(2 * 0.75 * 730 * (1 - r.timetable.awakeShare), 2);
+  }, 60_000);
+});
+
 describe("ops voucher status", () => {
   const credit = (available: number, validToDays: number) =>
     peer.state.credits.push({ id: 7 + peer.state.credits.length, description: "EDU voucher", voucher: "EDU", available, used: 100, total: available + 100, validFrom: new Date(Date.now() - 30 * DAY).toISOString(), validTo: new Date(Date.now() + validToDays * DAY).toISOString() });
