@@ -3,7 +3,7 @@
  * operator reads "bbb1.example.org: TLS: certificate has expired" rather than "fetch failed", and
  * scripts can branch on the exit code.
  */
-export type FailureKind = "usage" | "config" | "dns" | "tcp" | "tls" | "ssh-auth" | "checksum" | "timeout" | "http" | "api" | "command" | "unhealthy" | "declined";
+export type FailureKind = "usage" | "config" | "dns" | "tcp" | "tls" | "ssh-auth" | "checksum" | "api-auth" | "timeout" | "http" | "api" | "command" | "unhealthy" | "declined";
 
 /** Exit codes, one per family of failure (documented in `npm run ops -- --help`). */
 export const EXIT_CODES: Record<FailureKind, number> = {
@@ -16,13 +16,14 @@ export const EXIT_CODES: Record<FailureKind, number> = {
   tls: 3,
   "ssh-auth": 4,
   checksum: 4,
+  "api-auth": 4,
   timeout: 5,
   http: 6,
   api: 6,
   command: 6,
 };
 
-export const EXIT_HELP = "exit codes: 0 ok, 1 unhealthy or declined, 2 usage/config, 3 unreachable (DNS, TCP, TLS), 4 rejected credentials (SSH auth, checksum), 5 timeout, 6 unexpected answer (HTTP, API, remote command)";
+export const EXIT_HELP = "exit codes: 0 ok, 1 unhealthy or declined, 2 usage/config, 3 unreachable (DNS, TCP, TLS), 4 rejected credentials (SSH auth, checksum, OVH API), 5 timeout, 6 unexpected answer (HTTP, API, remote command)";
 
 const LABELS: Record<FailureKind, string> = {
   usage: "usage",
@@ -32,6 +33,7 @@ const LABELS: Record<FailureKind, string> = {
   tls: "TLS",
   "ssh-auth": "SSH authentication",
   checksum: "checksum error",
+  "api-auth": "API credentials rejected",
   timeout: "timeout",
   http: "HTTP",
   api: "API",

@@ -2,6 +2,7 @@ import Table from "cli-table3";
 import { stackCost, topologyOptions, voucherCoverage, type StackCost, type TopologyOption, type VoucherCoverage } from "../../components/planning/costing";
 import { HOURS_PER_MONTH, pricesFor } from "../../components/planning/prices";
 import { checkPool, demandOfCampus, poolOf } from "../../components/planning/sizing";
+import { timetableSaving, type TimetableSaving } from "../../components/schedule/saving";
 import { OpsError } from "./errors";
 import type { OpsTarget } from "./stackSource";
 
@@ -16,12 +17,16 @@ export interface EstimateReport {
   /** The plan's own verdict on the current nodes under the stack's failover policy. */
   currentShortfalls: string[];
   problems: string[];
+  /** What campus.timetable saves on hourly nodes, when the stack has one. */
+  timetable?: TimetableSaving;
+  /** Where the voucher amount came from. */
+  voucherSource?: string;
 }
 
 const eur = (n: number) => `${n.toFixed(2)} EUR`;
 const months = (n: number) => (Number.isFinite(n) ? `${n.toFixed(1)} months` : "indefinitely (nothing billed)");
 
-export function estimate(target: OpsTarget, opts: { voucher?: number; months?: number }): EstimateReport {
+export function estimate(target: OpsTarget, opts: { voucher?: number; months?: number; voucherSource?: string; now?: Date }): EstimateReport {
   const campus = target.campus;
   if (!campus) throw new OpsError("config", "-", `estimate needs a valid stack file: ${target.campusProblem ?? "no stack given"}`);
   const prices = pricesFor(campus.config.prices);
@@ -41,6 +46,8 @@ export function estimate(target: OpsTarget, opts: { voucher?: number; months?: n
     current: { nodes: campus.nodes.length, label: [...counts].map(([model, n]) => `${n} x ${model}`).join(" + ") },
     currentShortfalls: checkPool(poolOf(campus), demandOfCampus(campus), campus.config.failover).shortfalls,
     problems,
+    timetable: timetableSaving(campus, prices, opts.now ?? new Date()),
+    voucherSource: opts.voucher === undefined ? undefined : opts.voucherSource,
   };
 }
 
@@ -69,7 +76,7 @@ export function renderEstimate(r: EstimateReport): string {
   out.push(table.toString());
   if (r.voucher) {
     const v = r.voucher;
-    out.push(`voucher ${eur(v.eur)}: lasts ${months(v.monthly.months)} with monthly billing, ${months(v.hourly.months)} with hourly billing`);
+    out.push(`voucher ${eur(v.eur)}${r.voucherSource ? ` (${r.voucherSource})` : ""}: lasts ${months(v.monthly.months)} with monthly billing, ${months(v.hourly.months)} with hourly billing`);
     const req = v.monthly.requested;
     if (req) out.push(`${req.months} months cost ${eur(req.cost)}: ${req.remaining >= 0 ? `covered, ${eur(req.remaining)} left` : `${eur(-req.remaining)} to pay on top of the voucher`}`);
   }
@@ -78,6 +85,14 @@ export function renderEstimate(r: EstimateReport): string {
     out.push(`current nodes: ${r.current.label}; ${r.currentShortfalls.length === 0 ? "they carry the expected users under the stack's failover policy" : `the plan's check fails: ${r.currentShortfalls.join("; ")}`}`);
     out.push(`cheapest topology that passes the same check (failover '${best.policy}'): ${best.count} x ${best.model} + the current front = ${eur(best.monthlyEur)}/month`);
     for (const o of r.options) out.push(`  - ${o.reasoning}: ${eur(o.monthlyEur)}/month`);
+  }
+  const t = r.timetable;
+  if (t) {
+    out.push(
+      t.nodes.length === 0
+        ? "timetable: no hourly-billed Public Cloud node to shelve, nothing saved"
+        : `timetable: ${t.nodes.join(", ")} awake ${(t.awakeShare * 100).toFixed(0)}% of the ${t.period.days} days from ${t.period.from}: saves about ${eur(t.monthlyEur)}/month against hourly billing around the clock`,
+    );
   }
   if (r.problems.length) out.push("notes:", ...r.problems.map((p) => `  - ${p}`));
   return `${out.join("\n")}\n`;

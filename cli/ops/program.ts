@@ -4,6 +4,9 @@ import { CHECKSUM_ALGORITHMS, DEFAULT_ALGORITHM, type ChecksumAlgorithm } from "
 import { changeNode, type NodeAction } from "./drain";
 import { EXIT_CODES, EXIT_HELP, OpsError } from "./errors";
 import { estimate, renderEstimate } from "./estimate";
+import { ovhApiFromEnv } from "./ovhApi";
+import { applySchedule, renderSchedule } from "./schedule";
+import { parseVoucherCode, redeemVoucher, renderVoucherStatus, voucherStatus } from "./voucher";
 import type { HttpOptions } from "./http";
 import type { OpsIO } from "./io";
 import { Progress } from "./progress";
@@ -127,6 +130,60 @@ export async function runOps(argv: string[], io: OpsIO): Promise<number> {
       else print(renderSmoke(report));
     });
 
+  const readText = async (file: string): Promise<string> => {
+    if (file !== "-") {
+      try {
+        return readFileSync(file, "utf8");
+      } catch (e) {
+        throw new OpsError("usage", "-", `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      }
+    }
+    const chunks: Buffer[] = [];
+    for await (const chunk of io.stdin) chunks.push(Buffer.from(chunk as Buffer));
+    return Buffer.concat(chunks).toString("utf8");
+  };
+
+  const voucher = program.command("voucher").description("OVHcloud vouchers: redeem a code, and how long the credit lasts");
+  voucher
+    .command("redeem <stack>")
+    .description("redeem a voucher on the stack's Public Cloud project (POST /cloud/project/{id}/credit) or, with --account, on the OVH account (POST /me/credit/code)")
+    .option("--code-file <file>", "file holding the voucher code; '-' (the default) reads it from stdin. Never on the command line", "-")
+    .option("--account", "credit the OVH account instead of the project")
+    .option("--json", "print the result as JSON")
+    .action(async (stack: string, o: { codeFile: string; account?: boolean; json?: boolean }) => {
+      const target = await loadTarget(stack, {}, io, { outputs: false });
+      const code = parseVoucherCode(await readText(o.codeFile));
+      const result = await redeemVoucher(ovhApiFromEnv(io.env), target.campus, code, Boolean(o.account));
+      if (o.json) json(result);
+      else print(result.summary);
+    });
+  voucher
+    .command("status <stack>")
+    .description("every credit on the project, account vouchers, this month's usage and forecast, the burn rate, and when the credit runs out; exit 1 when that is before campus.term.end")
+    .option("--json", "print the report as JSON")
+    .action(async (stack: string, o: { json?: boolean }) => {
+      const target = await loadTarget(stack, {}, io, { outputs: false });
+      if (!target.campus) throw new OpsError("config", "-", `voucher status needs a valid stack file: ${target.campusProblem ?? "no stack given"}`);
+      const report = await voucherStatus(ovhApiFromEnv(io.env), target.campus, new Date());
+      exitCode = report.shortOfTerm ? EXIT_CODES.unhealthy : 0;
+      if (o.json) json(report);
+      else print(renderVoucherStatus(report));
+    });
+
+  const schedule = program.command("schedule").description("hourly-billed Public Cloud nodes follow campus.timetable (shelved outside teaching hours)");
+  withConnection(schedule.command("apply <stack>").description("take the next step for each node (cordon, wait, shelve; or unshelve, check, enable); idempotent, run it every few minutes"))
+    .option("--at <iso-time>", "decide as if it were this time (default: now), e.g. to see what tonight's run will do")
+    .action(async (stack: string, o: CommonOptions & { at?: string }) => {
+      const now = o.at === undefined ? new Date() : new Date(o.at);
+      if (Number.isNaN(now.getTime())) throw new OpsError("usage", "-", `--at expects an ISO time such as 2026-11-25T19:30:00+01:00, got '${o.at}'`);
+      const target = await loadTarget(stack, o, io);
+      const knownIpv4 = Object.fromEntries(target.nodes.map((n) => [n.fqdn, n.ipv4]));
+      const report = await applySchedule(ovhApiFromEnv(io.env), target, { now, timeoutMs: o.timeout, commandTimeoutMs: o.commandTimeout, knownIpv4 });
+      exitCode = report.attention ? EXIT_CODES.unhealthy : 0;
+      if (o.json) json(report);
+      else print(renderSchedule(report));
+    });
+
   program
     .command("estimate <stack>")
     .description("monthly cost of the stack's hosts, how long a voucher lasts, and the cheapest topology for the expected users")
@@ -136,7 +193,14 @@ export async function runOps(argv: string[], io: OpsIO): Promise<number> {
     .action(async (stack: string, o: { voucher?: number; months?: number; json?: boolean }) => {
       // Cost needs the stack file only: no Pulumi CLI round trip, no secrets read.
       const target = await loadTarget(stack, {}, io, { outputs: false });
-      const report = estimate(target, o);
+      let voucherSource: string | undefined;
+      // With OVH credentials and a Public Cloud project, the real credit left stands in for --voucher.
+      if (o.voucher === undefined && target.campus?.config.publicCloud && (io.env.OVH_APPLICATION_KEY || io.env.OVH_CLIENT_ID)) {
+        const credit = await voucherStatus(ovhApiFromEnv(io.env), target.campus, new Date());
+        o.voucher = credit.creditLeft;
+        voucherSource = "the credit left on the project, from the OVH API";
+      }
+      const report = estimate(target, { ...o, voucherSource });
       if (o.json) json(report);
       else print(renderEstimate(report));
     });

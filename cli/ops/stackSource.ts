@@ -31,6 +31,8 @@ export interface NodeTarget {
   name: string;
   fqdn: string;
   datacenter?: string;
+  /** The node's public IPv4 as the stack last knew it (the nodes output). */
+  ipv4?: string;
   apiUrl: string;
   /** The node's own BBB secret, when the stack exports it (nodeSecrets). */
   secret?: string;
@@ -186,7 +188,7 @@ export async function loadTarget(stack: string | undefined, options: ConnectionO
           const fqdn = n.fqdn as string;
           const name = n.name ?? fqdn;
           const dc = n.datacenter ?? campus?.nodes.find((c) => c.fqdn === fqdn)?.datacenter;
-          return { name, fqdn, datacenter: dc, apiUrl: n.apiUrl ? apiBaseUrl(n.apiUrl) : nodeApiUrl(fqdn), secret: secrets[name] ?? secrets[fqdn] };
+          return { name, fqdn, datacenter: dc, ipv4: n.ipv4, apiUrl: n.apiUrl ? apiBaseUrl(n.apiUrl) : nodeApiUrl(fqdn), secret: secrets[name] ?? secrets[fqdn] };
         })
       : (campus?.nodes ?? []).map((n) => ({ name: n.name, fqdn: n.fqdn, datacenter: n.datacenter, apiUrl: nodeApiUrl(n.fqdn), secret: secrets[n.name] ?? secrets[n.fqdn] }));
 

@@ -1,6 +1,7 @@
 import { isIP } from "node:net";
 import { z } from "zod";
 import { DEFAULT_FAILOVER, FAILOVER_POLICIES } from "../planning/failover";
+import { timetableProblems, WEEKDAYS } from "../schedule/timetable";
 import { BBB_LINES } from "./presets";
 
 /** OVH dedicated-server datacenters (configuration label `dedicated_datacenter`). */
@@ -19,6 +20,9 @@ export function isCidr(value: string): boolean {
   const family = isIP(addr);
   return family !== 0 && Number(prefix) <= (family === 4 ? 32 : 128);
 }
+
+const hhmm = /^([01]\d|2[0-3]):[0-5]\d$/;
+const isoDate = z.iso.date("expected a date YYYY-MM-DD");
 
 const name = z.string().regex(hostLabel, "expected a lowercase host label: letters, digits and '-', at most 63 characters");
 const fqdn = z.string().regex(dnsName, "expected a lowercase fully-qualified domain name such as bbb1.example.org");
@@ -164,6 +168,29 @@ export const campusSchema = z.strictObject({
         .refine((p) => p.monthlyEur !== undefined || p.hourlyEur !== undefined, "give monthlyEur or hourlyEur"),
     )
     .default({}),
+  /** When the campus teaches: hourly-billed Public Cloud nodes sleep outside it (npm run ops -- schedule apply). */
+  timetable: z
+    .strictObject({
+      timezone: z.string().min(1),
+      slots: z
+        .array(
+          z.strictObject({
+            days: z.array(z.enum(WEEKDAYS)).min(1, "expected at least one day such as mon"),
+            from: z.string().regex(hhmm, "expected a local time HH:MM such as 08:00"),
+            to: z.string().regex(hhmm, "expected a local time HH:MM such as 18:30"),
+          }),
+        )
+        .min(1, "expected at least one teaching slot"),
+      closed: z.array(z.union([isoDate, z.strictObject({ from: isoDate, to: isoDate })])).default([]),
+      wakeBeforeMinutes: z.number().int().min(0).max(240).default(45),
+      sleepAfterMinutes: z.number().int().min(0).max(240).default(60),
+    })
+    .superRefine((t, ctx) => {
+      for (const p of timetableProblems(t)) ctx.addIssue({ code: "custom", path: p.path.split(/[.[\]]/).filter(Boolean).map((k) => (/^\d+$/.test(k) ? Number(k) : k)), message: p.message });
+    })
+    .optional(),
+  /** The teaching term the OVH credit must last: `ops voucher status` fails when it runs out before `end`. */
+  term: z.strictObject({ end: isoDate }).optional(),
   protection: z
     .strictObject({
       /** Off by default: `pulumi destroy` then terminates paid servers. */

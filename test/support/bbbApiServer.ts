@@ -67,6 +67,8 @@ export interface BbbApiServer {
   calls: RecordedCall[];
   /** Adds a running meeting with this many participants (for getMeetings/status). */
   seedMeeting(meetingID: string, participants: number): void;
+  /** Recording ids getRecordings lists (any state), in "bbb" mode. */
+  recordings: string[];
   close(): Promise<void>;
 }
 
@@ -86,6 +88,7 @@ export async function startBbbApiServer(options: BbbApiServerOptions): Promise<B
   const accepted: ChecksumAlgorithm[] = mode === "scalelite" ? ["sha1", "sha256", "sha512"] : ["sha1", "sha256", "sha384", "sha512"];
   const meetings = new Map<string, Meeting>();
   const calls: RecordedCall[] = [];
+  const recordings: string[] = [];
   let origin = "";
 
   const state = {
@@ -147,6 +150,11 @@ export async function startBbbApiServer(options: BbbApiServerOptions): Promise<B
       case "end": {
         if (!meetings.delete(id)) return ok(failed("notFound", "We could not find a meeting with that meeting ID - perhaps the meeting is not yet running?"));
         return ok(xml({ returncode: "SUCCESS", messageKey: "sentEndMeetingRequest", message: "A request to end the meeting was sent." }));
+      }
+      case "getRecordings": {
+        // BBB API docs, getRecordings: <recordings><recording>... or messageKey noRecordings when empty.
+        if (recordings.length === 0) return ok(xml({ returncode: "SUCCESS", messageKey: "noRecordings", message: "There are no recordings for the meeting(s)." }, "<recordings/>"));
+        return ok(`<response><returncode>SUCCESS</returncode><recordings>${recordings.map((r) => `<recording><recordID>${xmlEscape(r)}</recordID><state>processing</state></recording>`).join("")}</recordings></response>`);
       }
       case "getMeetings": {
         if (meetings.size === 0) return ok(xml({ returncode: "SUCCESS", messageKey: "noMeetings", message: "no meetings were found on this server" }, "<meetings/>"));
@@ -249,6 +257,7 @@ export async function startBbbApiServer(options: BbbApiServerOptions): Promise<B
     mode,
     meetings,
     calls,
+    recordings,
     seedMeeting(meetingID: string, participants: number) {
       meetings.set(meetingID, { meetingID, name: meetingID, internalMeetingID: randomUUID(), moderatorPW: "mp", attendeePW: "ap", createTime: Date.now(), participants });
     },

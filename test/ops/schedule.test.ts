@@ -1,0 +1,169 @@
+/**
+ * `ops schedule apply` as a process: the OVH API peer (instances, shelve/unshelve, DNS records), the
+ * front as a loopback sshd whose `docker exec scalelite-api bin/rake` is Scalelite's (test/fakes), and
+ * each node's own BBB API (test/support/bbbApiServer.ts) for meetings and recordings.
+ */
+import { execFile } from "node:child_process";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import * as path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parse, stringify } from "yaml";
+import { startBbbApiServer, type BbbApiServer } from "../support/bbbApiServer";
+import { startOvhApiPeer, type OvhApiPeer } from "../support/ovhApiPeer";
+import { connect, startTestHost, type TestHost } from "../support/sshd";
+import { scratch } from "./cli";
+
+const REPO = path.resolve(__dirname, "../..");
+const TSX = path.join(REPO, "node_modules/.bin/tsx");
+const FAKES = path.join(__dirname, "fakes");
+const PROJECT = "0123456789abcdef0123456789abcdef";
+const NODES = [
+  { name: "bbb-training-sbg", fqdn: "bbb1.training.isen-ouest.fr", secret: "sbg-secret-1f", ip: "198.51.100.11" },
+  { name: "bbb-training-gra", fqdn: "bbb2.training.isen-ouest.fr", secret: "gra-secret-2e", ip: "198.51.100.12" },
+];
+// Europe/Paris; the stack teaches Monday to Friday 08:00-18:00, wakes 45 min before, sleeps 60 min after.
+const SUNDAY_NIGHT = "2026-11-29T03:00:00+01:00";
+const MONDAY_EARLY = "2026-11-30T07:30:00+01:00";
+
+let peer: OvhApiPeer;
+let front: TestHost;
+let nodeHttp: BbbApiServer[];
+let stackFile: string;
+let env: Record<string, string>;
+
+async function onFront(command: string, stdin?: string): Promise<string> {
+  const ssh = await connect(front);
+  try {
+    const r = await ssh.execCommand(command, { stdin });
+    if (r.code !== 0) throw new Error(`${command}: ${r.stderr}`);
+    return r.stdout;
+  } finally {
+    ssh.dispose();
+  }
+}
+
+function schedule(at: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  const args = ["cli/ops.ts", "schedule", "apply", stackFile, "--at", at, "--json", "--host", front.host, "--ssh-port", String(front.port), "--ssh-user", "root", "--ssh-key", path.join(env.HOME, "key"), "--command-timeout", "20000"];
+  return new Promise((resolve) => {
+    execFile(TSX, args, { cwd: REPO, env, timeout: 90_000 }, (error, stdout, stderr) => resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr }));
+  });
+}
+const steps = (stdout: string) => Object.fromEntries((JSON.parse(stdout).nodes as Array<{ node: string; step: string; detail: string }>).map((d) => [d.node, d]));
+const scaleliteState = async () => (await onFront("docker exec scalelite-api bin/rake status")).split("\n");
+
+beforeAll(async () => {
+  peer = await startOvhApiPeer(PROJECT, {
+    instances: NODES.map((n, i) => ({ id: `inst-${i}`, name: n.fqdn, status: "ACTIVE", monthlyBilling: null, ip: n.ip })),
+    records: NODES.map((n, i) => ({ id: 500 + i, zone: "isen-ouest.fr", subDomain: n.fqdn.replace(/\.isen-ouest\.fr$/, ""), fieldType: "A", target: n.ip })),
+  });
+  front = await startTestHost({ fqdn: "visio-training.isen-ouest.fr" });
+  mkdirSync(path.join(front.root, "etc/systemd/system"), { recursive: true });
+  writeFileSync(path.join(front.root, "etc/systemd/system/scalelite-api.service"), "[Service]\n");
+  nodeHttp = await Promise.all(NODES.map((n) => startBbbApiServer({ secret: n.secret })));
+  const yaml = `servers:\n${NODES.map((n) => `  ${n.fqdn}:\n    url: https://${n.fqdn}/bigbluebutton/api\n    secret: ${n.secret}\n    enabled: true\n`).join("")}`;
+  await onFront("docker exec -i scalelite-api bin/rake 'servers:sync[-,force]' poll:all", yaml);
+
+  const doc = parse(readFileSync(path.join(REPO, "stacks/Pulumi.training.yaml"), "utf8"));
+  const campus = doc.config["bbb-ovh:campus"];
+  campus.publicCloud = { ...campus.publicCloud, projectId: PROJECT };
+  campus.timetable = { timezone: "Europe/Paris", slots: [{ days: ["mon", "tue", "wed", "thu", "fri"], from: "08:00", to: "18:00" }], wakeBeforeMinutes: 45, sleepAfterMinutes: 60 };
+  stackFile = path.join(scratch(), "Pulumi.sched.yaml");
+  writeFileSync(stackFile, stringify(doc));
+  const home = scratch();
+  writeFileSync(path.join(home, "key"), front.privateKey, { mode: 0o600 });
+  const outputs = path.join(home, "outputs.json");
+  writeFileSync(
+    outputs,
+    JSON.stringify({
+      frontFqdn: front.fqdn,
+      frontHostKey: front.hostPublicKey,
+      nodes: NODES.map((n, i) => ({ name: n.name, fqdn: n.fqdn, ipv4: n.ip, apiUrl: nodeHttp[i].apiUrl })),
+      nodeSecrets: Object.fromEntries(NODES.map((n) => [n.fqdn, n.secret])),
+    }),
+  );
+  env = {
+    PATH: `${FAKES}:/usr/bin:/bin`,
+    HOME: home,
+    FAKE_PULUMI_OUTPUTS: outputs,
+    FAKE_PULUMI_LOG: path.join(home, "pulumi.log"),
+    NODE_EXTRA_CA_CERTS: peer.caFile,
+    OVH_API_URL: peer.url,
+    OVH_APPLICATION_KEY: peer.state.appKey,
+    OVH_APPLICATION_SECRET: peer.state.appSecret,
+    OVH_CONSUMER_KEY: peer.state.consumerKey,
+  };
+}, 60_000);
+
+afterAll(async () => {
+  await Promise.all([peer?.close(), front?.stop(), ...(nodeHttp ?? []).map((n) => n.close())]);
+});
+
+describe("ops schedule apply", () => {
+  it("at night: cordons a node, keeps it up while a meeting runs or a recording is left, never shelves the last enabled node, then shelves", async () => {
+    nodeHttp[0].seedMeeting("late-lesson", 4);
+    const first = await schedule(SUNDAY_NIGHT);
+    expect(first.stderr).toBe("");
+    let s = steps(first.stdout);
+    expect(s[NODES[0].fqdn]).toMatchObject({ step: "cordoned", detail: expect.stringMatching(/1 meeting\(s\) still running: not shelved/) });
+    expect(s[NODES[1].fqdn]).toMatchObject({ step: "skipped", detail: expect.stringMatching(/the last enabled node/) });
+    expect(peer.state.instances[0].status).toBe("ACTIVE");
+    expect((await scaleliteState()).find((l) => l.includes(NODES[0].fqdn))).toMatch(/cordoned/);
+
+    // The lesson ended; a recording is still being processed.
+    nodeHttp[0].meetings.clear();
+    nodeHttp[0].recordings.push("rec-1");
+    s = steps((await schedule(SUNDAY_NIGHT)).stdout);
+    expect(s[NODES[0].fqdn]).toMatchObject({ step: "cordoned", detail: expect.stringMatching(/1 recording\(s\) still on the node/) });
+    expect(peer.state.instances[0].status).toBe("ACTIVE");
+
+    // Transferred (and deleted from the node, delete_recording: true): shelve.
+    nodeHttp[0].recordings.length = 0;
+    s = steps((await schedule(SUNDAY_NIGHT)).stdout);
+    expect(s[NODES[0].fqdn].step).toBe("shelving");
+    expect(peer.state.instances[0].status).toBe("SHELVED_OFFLOADED");
+    expect(peer.state.calls).toContain(`POST /cloud/project/${PROJECT}/instance/inst-0/shelve`);
+    // Idempotent: the next run only reports.
+    s = steps((await schedule(SUNDAY_NIGHT)).stdout);
+    expect(s[NODES[0].fqdn].step).toBe("asleep");
+    expect(peer.state.calls.filter((c) => c.endsWith("/shelve"))).toHaveLength(1);
+  }, 240_000);
+
+  it("before the first lesson: unshelves, then enables once BBB answers; a node an operator drained stays drained", async () => {
+    const first = await schedule(MONDAY_EARLY);
+    expect(steps(first.stdout)[NODES[0].fqdn].step).toBe("unshelving");
+    expect(peer.state.instances[0].status).toBe("ACTIVE");
+    const second = await schedule(MONDAY_EARLY);
+    expect(steps(second.stdout)[NODES[0].fqdn]).toMatchObject({ step: "enabled" });
+    expect(second.code).toBe(0);
+    expect((await scaleliteState()).find((l) => l.includes(NODES[0].fqdn))).toMatch(/enabled/);
+    expect(await onFront("cat ~/.bbb-ovh/schedule-sleeping")).toBe("");
+    // The second node was never put to sleep by the schedule: nothing to do for it.
+    expect(steps(second.stdout)[NODES[1].fqdn].step).toBe("awake");
+    // An operator drains it for maintenance: the schedule does not enable it behind their back.
+    await onFront(`docker exec scalelite-api bin/rake 'servers:cordon[${NODES[1].fqdn}]'`);
+    expect(steps((await schedule(MONDAY_EARLY)).stdout)[NODES[1].fqdn]).toMatchObject({ step: "awake", detail: expect.stringMatching(/cordoned/) });
+    expect((await scaleliteState()).find((l) => l.includes(NODES[1].fqdn))).toMatch(/cordoned/);
+    await onFront(`docker exec scalelite-api bin/rake 'servers:enable[${NODES[1].fqdn}]'`);
+  }, 240_000);
+
+  it("never shelves a monthly-billed instance", async () => {
+    peer.state.instances[1].monthlyBilling = { since: "2026-11-01T00:00:00Z", status: "ok" };
+    const s = steps((await schedule(SUNDAY_NIGHT)).stdout);
+    expect(s[NODES[1].fqdn]).toMatchObject({ step: "skipped", detail: expect.stringMatching(/monthly-billed/) });
+    peer.state.instances[1].monthlyBilling = null;
+    // Put node 0 back to sleep for the next test.
+    for (let i = 0; i < 2 && peer.state.instances[0].status === "ACTIVE"; i++) await schedule(SUNDAY_NIGHT);
+    expect(peer.state.instances[0].status).toBe("SHELVED_OFFLOADED");
+  }, 240_000);
+
+  it("when the public IP changed across unshelve: repoints DNS, keeps the node cordoned, says what to run, exit 1", async () => {
+    peer.state.instances[0].ipAfterUnshelve = "198.51.100.99";
+    await schedule(MONDAY_EARLY); // unshelve
+    const run = await schedule(MONDAY_EARLY);
+    expect(run.code).toBe(1);
+    expect(steps(run.stdout)[NODES[0].fqdn]).toMatchObject({ step: "ip-changed", detail: expect.stringMatching(/from 198\.51\.100\.11 to 198\.51\.100\.99.*pulumi up --stack/) });
+    expect(peer.state.records.find((r) => r.id === 500)?.target).toBe("198.51.100.99");
+    expect(peer.state.calls).toContain("POST /domain/zone/isen-ouest.fr/refresh");
+    expect((await scaleliteState()).find((l) => l.includes(NODES[0].fqdn))).toMatch(/cordoned/);
+  }, 240_000);
+});

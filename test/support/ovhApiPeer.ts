@@ -1,0 +1,253 @@
+/**
+ * An OVH API peer on loopback, written from OVH's API documentation, for the voucher and schedule
+ * commands. It models:
+ * - application-key signing (docs "First steps with the OVHcloud APIs"): headers X-Ovh-Application,
+ *   X-Ovh-Consumer, X-Ovh-Timestamp, X-Ovh-Signature = "$1$" + sha1_hex(AS+"+"+CK+"+"+METHOD+"+"+URL+"+"+
+ *   BODY+"+"+TS), URL being the full https URL with the query; clients read the server's clock from
+ *   GET /auth/time first. A wrong signature answers 400 INVALID_SIGNATURE, an unknown application key
+ *   403 INVALID_KEY, a timestamp far from the server's clock 400 (the API refuses stale queries).
+ *   @ovhcloud/node-ovh signs "https://" + host + path without the port: on 443 that is the real URL,
+ *   here the peer rebuilds the URL the same way.
+ * - OAuth2 client credentials (docs "Managing OVHcloud service accounts via the API"): POST
+ *   /auth/oauth2/token gives a Bearer token.
+ * - the calls of cli/ops/voucher.ts and schedule.ts with the shapes of the API typings (cloud.Credit,
+ *   me.credit.Balance, cloud.Usage.*, cloud.instance.Instance, domain.zone.Record), with state.
+ * Error wordings for vouchers are the peer's (the API's exact texts are not documented); the tool
+ * shows whatever the API says, so only the status codes matter to it.
+ */
+import { createHash, randomBytes } from "node:crypto";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync } from "node:fs";
+import * as https from "node:https";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+
+interface Money {
+  value: number;
+  currencyCode: "EUR";
+  text: string;
+}
+const eur = (value: number): Money => ({ value, currencyCode: "EUR", text: `${value.toFixed(2)} €` });
+
+export interface PeerVoucher {
+  amount: number;
+  /** ISO date the credit stops being valid. */
+  validTo: string;
+  used?: boolean;
+  expired?: boolean;
+}
+
+export interface PeerInstance {
+  id: string;
+  name: string;
+  status: string;
+  monthlyBilling: null | { since: string; status: "ok" };
+  ip: string;
+  /** Knob: the address the instance comes back with after unshelve (default: the same). */
+  ipAfterUnshelve?: string;
+}
+
+export interface PeerState {
+  appKey: string;
+  appSecret: string;
+  consumerKey: string;
+  clientId: string;
+  clientSecret: string;
+  /** Seconds the peer's clock is ahead of this machine's. */
+  clockSkew: number;
+  vouchers: Map<string, PeerVoucher>;
+  credits: Array<{ id: number; description: string; voucher: string; available: number; used: number; total: number; validFrom: string; validTo: string }>;
+  accountBalances: Array<{ name: string; amount: number; expiring: Array<{ amount: number; date: string }> }>;
+  /** Knob: a 403 on /me/* (a consumer key without /me rights). */
+  meForbidden: boolean;
+  usage: { periodFrom: string; spent: number; forecast: number };
+  instances: PeerInstance[];
+  records: Array<{ id: number; zone: string; subDomain: string; fieldType: string; target: string }>;
+  /** Every call that passed authentication: "METHOD /path". */
+  calls: string[];
+}
+
+export interface OvhApiPeer {
+  url: string;
+  /** PEM of the peer's self-signed certificate: give it to clients as NODE_EXTRA_CA_CERTS. */
+  caFile: string;
+  state: PeerState;
+  close(): Promise<void>;
+}
+
+const nowSeconds = (skew: number) => Math.round(Date.now() / 1000) + skew;
+
+export async function startOvhApiPeer(serviceName: string, init: Partial<PeerState> = {}): Promise<OvhApiPeer> {
+  const dir = mkdtempSync(path.join(tmpdir(), "ovh-peer-"));
+  const key = path.join(dir, "key.pem");
+  const cert = path.join(dir, "cert.pem");
+  execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", cert, "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-days", "1"], { stdio: "ignore" });
+  const state: PeerState = {
+    appKey: randomBytes(8).toString("hex"),
+    appSecret: randomBytes(16).toString("hex"),
+    consumerKey: randomBytes(16).toString("hex"),
+    clientId: randomBytes(8).toString("hex"),
+    clientSecret: randomBytes(16).toString("hex"),
+    clockSkew: 0,
+    vouchers: new Map(),
+    credits: [],
+    accountBalances: [],
+    meForbidden: false,
+    usage: { periodFrom: new Date(Date.now() - 10 * 86_400_000).toISOString(), spent: 0, forecast: 0 },
+    instances: [],
+    records: [],
+    calls: [],
+    ...init,
+  };
+  const tokens = new Set<string>();
+
+  const creditDoc = (c: PeerState["credits"][number]) => ({
+    id: c.id,
+    description: c.description,
+    voucher: c.voucher,
+    available_credit: eur(c.available),
+    used_credit: eur(c.used),
+    total_credit: eur(c.total),
+    validity: { from: c.validFrom, to: c.validTo },
+    products: ["cloud"],
+  });
+  const instanceDoc = (i: PeerInstance) => ({
+    id: i.id,
+    name: i.name,
+    status: i.status,
+    monthlyBilling: i.monthlyBilling,
+    ipAddresses: [{ ip: i.ip, type: "public", version: 4, networkId: "ext-net", gatewayIp: null }],
+    region: "GRA11",
+  });
+
+  type Answer = { status: number; body?: unknown };
+  const error = (status: number, errorCode: string, message: string): Answer => ({ status, body: { errorCode, httpCode: `${status}`, message } });
+
+  function authenticate(req: { method: string; url: string; headers: Record<string, string | string[] | undefined> }, body: string): Answer | undefined {
+    const auth = req.headers.authorization;
+    if (typeof auth === "string" && auth.startsWith("Bearer ")) return tokens.has(auth.slice(7)) ? undefined : error(401, "INVALID_CREDENTIAL", "This credential is not valid");
+    const h = (name: string) => String(req.headers[name] ?? "");
+    if (h("x-ovh-application") !== state.appKey) return error(403, "INVALID_KEY", "This application key is invalid");
+    if (h("x-ovh-consumer") !== state.consumerKey) return error(403, "INVALID_CREDENTIAL", "This credential does not exist");
+    const ts = Number(h("x-ovh-timestamp"));
+    const expected = `$1$${createHash("sha1").update([state.appSecret, state.consumerKey, req.method, `https://127.0.0.1${req.url}`, body, h("x-ovh-timestamp")].join("+")).digest("hex")}`;
+    if (h("x-ovh-signature") !== expected) return error(400, "INVALID_SIGNATURE", "Invalid signature");
+    if (!Number.isFinite(ts) || Math.abs(ts - nowSeconds(state.clockSkew)) > 180) return error(400, "QUERY_TIME_OUT", "Query out of time");
+    return undefined;
+  }
+
+  function route(method: string, url: URL, payload: Record<string, unknown>): Answer {
+    const p = url.pathname.replace(/^\/1\.0/, "");
+    const project = `/cloud/project/${serviceName}`;
+    let m: RegExpExecArray | null;
+    const redeem = (code: string): Answer | PeerVoucher => {
+      const v = state.vouchers.get(code);
+      if (!v) return error(404, "NOT_FOUND", `The voucher ${code.slice(0, 2)}… does not exist`);
+      if (v.used) return error(400, "VOUCHER_ALREADY_USED", "This voucher has already been used");
+      if (v.expired) return error(400, "VOUCHER_EXPIRED", "This voucher has expired");
+      v.used = true;
+      return v;
+    };
+    if (p.startsWith("/me/") && state.meForbidden) return error(403, "NOT_GRANTED_CALL", "This call has not been granted");
+    if (method === "POST" && p === `${project}/credit`) {
+      const v = redeem(String(payload.code ?? ""));
+      if ("status" in v) return v;
+      const credit = { id: 1000 + state.credits.length, description: "Voucher", voucher: "voucher", available: v.amount, used: 0, total: v.amount, validFrom: new Date().toISOString(), validTo: v.validTo };
+      state.credits.push(credit);
+      return { status: 200, body: creditDoc(credit) };
+    }
+    if (method === "GET" && p === `${project}/credit`) return { status: 200, body: state.credits.map((c) => c.id) };
+    if (method === "GET" && (m = new RegExp(`^${project}/credit/(\\d+)$`).exec(p))) {
+      const c = state.credits.find((x) => x.id === Number(m![1]));
+      return c ? { status: 200, body: creditDoc(c) } : error(404, "NOT_FOUND", "Credit not found");
+    }
+    if (method === "POST" && p === "/me/credit/code") {
+      const v = redeem(String(payload.inputCode ?? ""));
+      if ("status" in v) return v;
+      state.accountBalances.push({ name: `VOUCHER-${state.accountBalances.length + 1}`, amount: v.amount, expiring: [{ amount: v.amount, date: v.validTo }] });
+      return { status: 200, body: { amount: eur(v.amount), balanceName: state.accountBalances.at(-1)!.name, creationDate: new Date().toISOString() } };
+    }
+    if (method === "GET" && p === "/me/credit/balance") return { status: 200, body: url.searchParams.get("type") === "VOUCHER" ? state.accountBalances.map((b) => b.name) : [] };
+    if (method === "GET" && (m = /^\/me\/credit\/balance\/([^/]+)$/.exec(p))) {
+      const b = state.accountBalances.find((x) => x.name === decodeURIComponent(m![1]));
+      return b ? { status: 200, body: { balanceName: b.name, amount: eur(b.amount), type: "VOUCHER", expiring: b.expiring.map((e) => ({ amount: eur(e.amount), expirationDate: e.date })) } } : error(404, "NOT_FOUND", "Balance not found");
+    }
+    if (method === "GET" && p === `${project}/usage/current`) {
+      return { status: 200, body: { period: { from: state.usage.periodFrom, to: new Date().toISOString() }, hourlyUsage: { instance: [{ reference: "c2-60", region: "GRA11", totalPrice: state.usage.spent, quantity: { unit: "Hour", value: 1 } }] }, monthlyUsage: { instance: [] }, resourcesUsage: [] } };
+    }
+    if (method === "GET" && p === `${project}/usage/forecast`) {
+      const usable = state.credits.reduce((s, c) => s + c.available, 0);
+      return { status: 200, body: { hourlyUsage: { instance: [{ reference: "c2-60", totalPrice: state.usage.forecast }] }, monthlyUsage: null, usableCredits: { totalCredit: eur(usable), details: [] } } };
+    }
+    if (method === "GET" && p === `${project}/instance`) return { status: 200, body: state.instances.map(instanceDoc) };
+    if (method === "POST" && (m = new RegExp(`^${project}/instance/([^/]+)/(shelve|unshelve)$`).exec(p))) {
+      const i = state.instances.find((x) => x.id === m![1]);
+      if (!i) return error(404, "NOT_FOUND", "Instance not found");
+      if (m[2] === "shelve") {
+        if (i.status !== "ACTIVE") return error(409, "CONFLICT", `Cannot shelve an instance in status ${i.status}`);
+        i.status = "SHELVED_OFFLOADED";
+      } else {
+        if (!/^SHELVED/.test(i.status)) return error(409, "CONFLICT", `Cannot unshelve an instance in status ${i.status}`);
+        i.status = "ACTIVE";
+        if (i.ipAfterUnshelve) i.ip = i.ipAfterUnshelve;
+      }
+      return { status: 200, body: null };
+    }
+    if ((m = /^\/domain\/zone\/([^/]+)\/record(?:\/(\d+))?$/.exec(p))) {
+      const zone = m[1];
+      if (method === "GET" && !m[2]) {
+        const sub = url.searchParams.get("subDomain");
+        const type = url.searchParams.get("fieldType");
+        return { status: 200, body: state.records.filter((r) => r.zone === zone && (sub === null || r.subDomain === sub) && (type === null || r.fieldType === type)).map((r) => r.id) };
+      }
+      const r = state.records.find((x) => x.zone === zone && x.id === Number(m![2]));
+      if (!r) return error(404, "NOT_FOUND", "Record not found");
+      if (method === "PUT") {
+        if (typeof payload.target === "string") r.target = payload.target;
+        return { status: 200, body: null };
+      }
+      return { status: 200, body: r };
+    }
+    if (method === "POST" && /^\/domain\/zone\/[^/]+\/refresh$/.test(p)) return { status: 200, body: null };
+    return error(404, "NOT_FOUND", `Got an invalid (or empty) URL: ${method} ${p}`);
+  }
+
+  const server = https.createServer({ key: readFileSync(key), cert: readFileSync(cert) }, (req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      const body = Buffer.concat(chunks).toString("utf8");
+      const url = new URL(req.url ?? "/", "https://127.0.0.1");
+      let answer: Answer;
+      if (req.method === "GET" && url.pathname === "/1.0/auth/time") answer = { status: 200, body: nowSeconds(state.clockSkew) };
+      else if (req.method === "POST" && url.pathname === "/auth/oauth2/token") {
+        const form = new URLSearchParams(body);
+        const basic = String(req.headers.authorization ?? "").replace(/^Basic /, "");
+        const [id, secret] = basic ? Buffer.from(basic, "base64").toString().split(":").map(decodeURIComponent) : [form.get("client_id"), form.get("client_secret")];
+        if (form.get("grant_type") !== "client_credentials" || id !== state.clientId || secret !== state.clientSecret) answer = { status: 401, body: { error: "invalid_client" } };
+        else {
+          const token = randomBytes(16).toString("hex");
+          tokens.add(token);
+          answer = { status: 200, body: { access_token: token, token_type: "Bearer", expires_in: 3600, scope: "all" } };
+        }
+      } else {
+        answer = authenticate({ method: req.method ?? "GET", url: req.url ?? "/", headers: req.headers }, body) ?? (() => {
+          state.calls.push(`${req.method} ${url.pathname.replace(/^\/1\.0/, "")}`);
+          return route(req.method ?? "GET", url, body ? (JSON.parse(body) as Record<string, unknown>) : {});
+        })();
+      }
+      const text = answer.body === undefined || answer.body === null ? "null" : JSON.stringify(answer.body);
+      res.writeHead(answer.status, { "content-type": "application/json" });
+      res.end(text);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `https://127.0.0.1:${port}/1.0`,
+    caFile: cert,
+    state,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
