@@ -31,15 +31,39 @@ usage() {
   echo "usage: host-firewall.sh < inputs   (RULESET_B64 SSH_SOURCES as KEY=VALUE lines)"
 }
 
-# ssh_client_address: the address of the SSH client that runs this step, empty when there is none.
-# Under `sudo -n` SSH_CLIENT is gone (sudo resets the environment), so look for it in our ancestors.
-ssh_client_address() {
-  local pid=$$ client="${SSH_CLIENT:-}"
-  while [[ -z "$client" && "$pid" -gt 1 ]]; do
-    pid="$(awk '/^PPid:/ {print $2}' "/proc/$pid/status" 2>/dev/null)" || break
-    [[ -n "$pid" ]] || break
-    client="$(tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | sed -n 's/^SSH_CLIENT=//p')" || true
+# ancestors: our parent, its parent, ... up to (not including) init.
+ancestors() {
+  local pid=$$
+  while true; do
+    pid="$(awk '/^PPid:/ {print $2}' "/proc/$pid/status" 2>/dev/null)" || return 0
+    [[ -n "$pid" && "$pid" -gt 1 ]] || return 0
+    printf '%s\n' "$pid"
   done
+}
+
+# ssh_client_address: the address of the SSH client that runs this step, empty when there is none.
+# `sudo -n` (how steps run as a non-root user) resets the environment, so SSH_CLIENT is looked for in
+# the environment our ancestors started with (sudo keeps the caller's), and failing that, the peer
+# of the TCP connection held by our sshd ancestor.
+ssh_client_address() {
+  local pid client="${SSH_CLIENT:-}"
+  if [[ -z "$client" ]]; then
+    for pid in $(ancestors); do
+      client="$(tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | sed -n 's/^SSH_CLIENT=//p')" || true
+      [[ -n "$client" ]] && break
+    done
+  fi
+  if [[ -z "$client" ]]; then
+    for pid in $(ancestors); do
+      [[ "$(cat "/proc/$pid/comm" 2>/dev/null)" == sshd ]] || continue
+      # Columns without a header and a state filter: Recv-Q Send-Q Local Peer Process.
+      client="$(ss -Htnp state established 2>/dev/null | awk -v owner="pid=$pid," 'index($0, owner) {print $4; exit}')"
+      client="${client%:*}"
+      client="${client#[}"
+      client="${client%]}"
+      [[ -n "$client" ]] && break
+    done
+  fi
   printf '%s' "${client%% *}"
 }
 
@@ -48,6 +72,11 @@ check_no_lockout() {
   local client
   client="$(ssh_client_address)"
   if [[ -z "$client" ]]; then
+    local pid
+    for pid in $(ancestors); do
+      [[ "$(cat "/proc/$pid/comm" 2>/dev/null)" != sshd ]] ||
+        die "refusing to apply the firewall: this runs over SSH but the client's address cannot be found, so it cannot check that the session stays reachable"
+    done
     log "not run over SSH: no client address to keep reachable"
     return 0
   fi
