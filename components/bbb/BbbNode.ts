@@ -74,7 +74,7 @@ export class BbbNode extends pulumi.ComponentResource {
       { dependsOn: [preflight] },
     );
     // After bbb-install, whose UFW (-w) opens SSH to everyone: our table drops it anyway (host-firewall.sh).
-    const firewall = steps.run("hostFirewall", hostFirewallInputs({ role: "node", adminCidrs: campus.config.adminCidrs }, host.fqdn), { dependsOn: [install] });
+    const firewall = steps.run("hostFirewall", hostFirewallInputs({ role: "node", adminCidrs: campus.config.adminCidrs, turn: campus.config.turn.mode }, host.fqdn), { dependsOn: [install] });
     const configure = steps.run("bbbConfigure", { FQDN: host.fqdn, SHARED_SECRET: this.sharedSecret }, { dependsOn: [install] });
 
     let lastChange = configure;

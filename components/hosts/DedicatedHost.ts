@@ -114,7 +114,7 @@ export class DedicatedHost extends pulumi.ComponentResource implements HostHandl
     // The campus firewall policy on OVH's Edge Network Firewall, which OVH may not offer on Eco servers.
     if ((host.preset as DedicatedPreset | undefined)?.range !== "eco") {
       const policy: IngressRule<pulumi.Input<string>>[] = [
-        ...firewallPolicy({ role: host.role, adminCidrs: campus.config.adminCidrs }),
+        ...firewallPolicy({ role: host.role, adminCidrs: campus.config.adminCidrs, turn: campus.config.turn.mode }),
         ...(args.nodeAddresses ?? []).map((address) => nodeSshRule(pulumi.interpolate`${address}/32`)),
       ];
       new EdgeFirewall(`${name}-edge-firewall`, { ipv4: this.ipv4, policy }, { parent: this });

@@ -49,7 +49,7 @@ export class PublicCloudHost extends pulumi.ComponentResource implements HostHan
     );
     // The same policy as the host's own nftables table (components/security/firewallPolicy.ts).
     const named = [
-      ...firewallPolicy({ role: host.role, adminCidrs: campus.config.adminCidrs }).map((rule) => ({ name: ruleName(rule), rule: rule as IngressRule<pulumi.Input<string>> })),
+      ...firewallPolicy({ role: host.role, adminCidrs: campus.config.adminCidrs, turn: campus.config.turn.mode }).map((rule) => ({ name: ruleName(rule), rule: rule as IngressRule<pulumi.Input<string>> })),
       ...(args.nodeAddresses ?? []).map((address, i) => ({ name: `ssh-node-${i}`, rule: nodeSshRule(pulumi.interpolate`${address}/32`) })),
     ];
     for (const { name: ruleId, rule } of named) {

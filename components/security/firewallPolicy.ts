@@ -9,8 +9,8 @@ import { base64 } from "../remote/invocation";
  * - SSH (22/tcp) only from campus.adminCidrs, IPv4 and IPv6; on the front also from the nodes, which
  *   push recordings to it by rsync over SSH (restricted there by authorized_keys);
  * - HTTP and HTTPS (80, 443/tcp) from anywhere;
- * - on BigBlueButton nodes: TURN 3478 tcp+udp and WebRTC media 16384-32768/udp from anywhere
- *   (bbb-install README, BBB docs "Before you install");
+ * - on BigBlueButton nodes: WebRTC media 16384-32768/udp from anywhere, and TURN 3478 tcp+udp when the
+ *   node runs the built-in TURN server (bbb-install README; its coturn listens on 3478);
  * - nothing else: no NFS (2049), no rpcbind (111), no database port.
  */
 export type FirewallRole = "front" | "node";
@@ -30,6 +30,8 @@ export interface PolicyInput {
   adminCidrs: readonly string[];
   /** Front only: the nodes' addresses (IPv4 or IPv6, no prefix); empty strings are skipped (no IPv6). */
   nodeAddresses?: readonly string[];
+  /** Node only: campus.turn.mode; an external TURN server leaves nothing listening on 3478 (default builtin). */
+  turn?: "builtin" | "external";
 }
 
 export const SSH_PORT = 22;
@@ -63,12 +65,8 @@ export function firewallPolicy(input: PolicyInput): IngressRule[] {
     const nodes = (input.nodeAddresses ?? []).filter((a) => a !== "").map(hostCidr);
     return [...common, ...nodes.map((cidr) => nodeSshRule(cidr, familyOf(cidr)))];
   }
-  return [
-    ...common,
-    ...rules("turn tcp", "tcp", 3478, 3478, ANYWHERE),
-    ...rules("turn udp", "udp", 3478, 3478, ANYWHERE),
-    ...rules("webrtc media", "udp", 16384, 32768, ANYWHERE),
-  ];
+  const turn = input.turn === "external" ? [] : [...rules("turn tcp", "tcp", 3478, 3478, ANYWHERE), ...rules("turn udp", "udp", 3478, 3478, ANYWHERE)];
+  return [...common, ...turn, ...rules("webrtc media", "udp", 16384, 32768, ANYWHERE)];
 }
 
 /** The CIDRs the policy lets reach SSH: what host-firewall.sh checks its own SSH client against. */

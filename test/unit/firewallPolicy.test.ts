@@ -38,6 +38,12 @@ describe("the firewall policy", () => {
     expect(show(nodeSshRule("198.51.100.4/32"))).toBe("IPv4 tcp 22-22 198.51.100.4/32");
   });
 
+  it("a node with an external TURN server: nothing listens on 3478, so nothing opens it; media stays open", () => {
+    const shown = firewallPolicy({ role: "node", adminCidrs: ADMINS, turn: "external" }).map(show);
+    expect(shown.filter((r) => r.includes("3478"))).toEqual([]);
+    expect(shown).toContain("IPv4 udp 16384-32768 0.0.0.0/0");
+  });
+
   it("an IPv6-only admin list gives SSH on IPv6 only", () => {
     const policy = firewallPolicy({ role: "node", adminCidrs: ["2001:db8:a::/48"] });
     expect(sshSources(policy)).toEqual(["2001:db8:a::/48"]);
