@@ -214,6 +214,20 @@ describe.skipIf(!available)("the firewall policy on real nftables, in network na
     inNs(HOST_NS, "nft", "delete", "table", "ip", "ufw_like");
   });
 
+  it("UFW's rules (iptables-nft) cannot reopen SSH: a drop in our chain is final whatever another table accepts", () => {
+    // What `ufw allow OpenSSH` amounts to, in the tables UFW uses (iptables-nft's ip/ip6 filter).
+    for (const iptables of ["iptables-nft", "ip6tables-nft"]) inNs(HOST_NS, iptables, "-I", "INPUT", "-p", "tcp", "--dport", "22", "-j", "ACCEPT");
+    try {
+      loadRuleset(renderNftRuleset(firewallPolicy({ role: "node", adminCidrs: ADMIN_CIDRS }), "node test"));
+      const probes: Probe[] = families.flatMap(([, f]) => [[OTHER[f], HOST[f], "tcp", 22] as Probe, [ADMIN[f], HOST[f], "tcp", 22] as Probe]);
+      const got = probeAll(probes);
+      expect(probes.map((p) => got[key(p)])).toEqual(["filtered", "open", "filtered", "open"]);
+      expect(inNs(HOST_NS, "nft", "list", "tables")).toMatch(/table ip filter[\s\S]*table ip6 filter/);
+    } finally {
+      for (const iptables of ["iptables-nft", "ip6tables-nft"]) inNs(HOST_NS, iptables, "-D", "INPUT", "-p", "tcp", "--dport", "22", "-j", "ACCEPT");
+    }
+  });
+
   describe("scripts/host-firewall.sh over SSH, with nft run inside the namespace", () => {
     let h: TestHost;
     const nodeInputs = (adminCidrs: string[]) => hostFirewallInputs({ role: "node", adminCidrs }, "bbb-test.example.org");
