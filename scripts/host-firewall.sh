@@ -80,6 +80,7 @@ check_no_lockout() {
     log "not run over SSH: no client address to keep reachable"
     return 0
   fi
+  command -v python3 >/dev/null || apt_install python3-minimal
   # shellcheck disable=SC2086 # SSH_SOURCES is a space-separated list on purpose
   if ! python3 - "$client" $IN_SSH_SOURCES <<'EOF'; then
 import ipaddress, sys

@@ -127,6 +127,9 @@ export function renderNftRuleset(policy: readonly IngressRule[], label: string):
     // Before the invalid drop: neighbour discovery is not tracked by conntrack.
     `\t\ticmpv6 type { ${ICMPV6_TYPES.join(", ")} } accept`,
     `\t\ticmp type { ${ICMP_TYPES.join(", ")} } accept`,
+    // DHCPv6 replies come from a link-local server to a request sent to multicast: conntrack cannot
+    // match them, and a host whose IPv6 is leased would lose it at renewal (DHCPv4 uses raw sockets).
+    '\t\tip6 saddr fe80::/10 udp sport 547 udp dport 546 accept comment "dhcpv6 replies"',
     "\t\tct state invalid drop",
     ...lines.map((l) => `\t\t${l}`),
     "\t}",
