@@ -27,6 +27,8 @@ export const BY_TYPE: Readonly<Record<string, Modelled>> = {
   "openstack:compute/keypair:Keypair": m(0.05, "one OpenStack API call"),
   "openstack:networking/secGroup:SecGroup": m(0.05, "one OpenStack API call"),
   "openstack:networking/secGroupRule:SecGroupRule": m(0.05, "one OpenStack API call"),
+  "ovh:Ip/firewall:Firewall": m(0.5, "one OVH API call; the API reports a state (pending until the edge applies it); not measured"),
+  "ovh:Ip/firewallRule:FirewallRule": m(0.5, "one OVH API call; the API reports a state (pending until the edge applies it); not measured"),
   "ovh:Domain/zoneRecord:ZoneRecord": m(0.5, "record + zone refresh through the OVH API (the provider refreshes the zone)"),
   "command:remote:CopyToRemote": m(0.2, "sftp of scripts/ (~100 KB) over one SSH session"),
 };
@@ -36,6 +38,7 @@ export const BY_STEP: Readonly<Record<StepName | "ssh" | "host-key-tofu", Modell
   ssh: m(0.1, "first SSH handshake (uname -n)"),
   "host-key-tofu": m(0.1, "one SSH command reading the host key"),
   hostPreflight: m(0.2, "local checks and one DNS lookup"),
+  hostFirewall: m(0.1, "one nft --check and one nft -f of a small table; nftables is preinstalled on Ubuntu server"),
   bbbInstall: m(20, "bbb-install.sh: 'under 30 minutes' (its README), ~15 min (Scalelite README) (REFERENCE.md)"),
   bbbConfigure: m(1, "bbb-conf --setsecret then --restart"),
   bbbRecordings: m(1, "nfs-common from apt, the mount, two files"),

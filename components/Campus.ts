@@ -53,12 +53,12 @@ export class Campus extends pulumi.ComponentResource {
           )
         : undefined;
 
-    const makeHost = (host: ResolvedHost, nfsClients?: pulumi.Input<string>[]): HostHandle => {
+    const makeHost = (host: ResolvedHost, nodeAddresses?: pulumi.Input<string>[]): HostHandle => {
       switch (host.config.kind) {
         case "dedicated":
-          return new DedicatedHost(host.name, { campus, host, deployKey }, { parent: this });
+          return new DedicatedHost(host.name, { campus, host, deployKey, nodeAddresses }, { parent: this });
         case "publicCloud":
-          return new PublicCloudHost(host.name, { campus, host, deployKey, provider: cloudProvider!, nfsClients }, { parent: this });
+          return new PublicCloudHost(host.name, { campus, host, deployKey, provider: cloudProvider!, nodeAddresses }, { parent: this });
         case "existing":
           return new ExistingHost(host.name, { host, privateKey: this.sshPrivateKey }, { parent: this });
       }

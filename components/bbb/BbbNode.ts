@@ -6,6 +6,7 @@ import type { HostHandle } from "../hosts/HostHandle";
 import { HostSteps, stepHostOf } from "../remote/HostStep";
 import { base64 } from "../remote/invocation";
 import { preflightInputs } from "../remote/preflight";
+import { hostFirewallInputs } from "../security/firewallPolicy";
 import { RECORDING_DIR, postPublishUrl } from "../scalelite/recordingLayout";
 import { renderScaleliteYml } from "../scalelite/renderScaleliteYml";
 import { nodeApiUrl } from "../scalelite/renderServersYaml";
@@ -72,6 +73,8 @@ export class BbbNode extends pulumi.ComponentResource {
       },
       { dependsOn: [preflight] },
     );
+    // After bbb-install, whose UFW (-w) opens SSH to everyone: our table drops it anyway (host-firewall.sh).
+    const firewall = steps.run("hostFirewall", hostFirewallInputs({ role: "node", adminCidrs: campus.config.adminCidrs, turn: campus.config.turn.mode }, host.fqdn), { dependsOn: [install] });
     const configure = steps.run("bbbConfigure", { FQDN: host.fqdn, SHARED_SECRET: this.sharedSecret }, { dependsOn: [install] });
 
     let lastChange = configure;
@@ -92,7 +95,7 @@ export class BbbNode extends pulumi.ComponentResource {
     this.health = steps.run(
       "bbbHealth",
       { FQDN: host.fqdn, SHARED_SECRET: this.sharedSecret, CHECKSUM_ALGORITHM: HEALTH_CHECKSUM_ALGORITHM },
-      { dependsOn: [lastChange] },
+      { dependsOn: [lastChange, firewall] },
     );
 
     this.registerOutputs({ fqdn: this.fqdn, ipv4: this.ipv4, datacenter: this.datacenter, apiUrl: this.apiUrl, sharedSecret: this.sharedSecret });

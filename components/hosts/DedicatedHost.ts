@@ -2,6 +2,8 @@ import * as pulumi from "@pulumi/pulumi";
 import * as ovh from "@ovhcloud/pulumi-ovh";
 import type { Campus, ResolvedHost } from "../config/campus";
 import { BBB_LINES, type DedicatedPreset } from "../config/presets";
+import { EdgeFirewall } from "../security/EdgeFirewall";
+import { firewallPolicy, nodeSshRule, type IngressRule } from "../security/firewallPolicy";
 import type { HostHandle } from "./HostHandle";
 import { sshConnection } from "./connection";
 import { generatedHostKey, recordHostKey } from "./hostKeys";
@@ -11,6 +13,8 @@ export interface DedicatedHostArgs {
   campus: Campus;
   host: ResolvedHost;
   deployKey: { privateKey: pulumi.Input<string>; publicKey: pulumi.Input<string> };
+  /** Front only: the nodes' IPv4 addresses, allowed to SSH in (they push recordings by rsync over SSH). */
+  nodeAddresses?: pulumi.Input<string>[];
 }
 
 /** The OVH dedicated-server order (or adoption) inputs for a host; pure. */
@@ -107,6 +111,14 @@ export class DedicatedHost extends pulumi.ComponentResource implements HostHandl
     this.hostKey = hostKey ? hostKey.publicKeyOpenssh.apply((k) => k.trim()) : recordHostKey(name, login, { parent: this, dependsOn: [this.server] });
     this.connection = sshConnection({ ...login, hostKey: this.hostKey });
     this.ready = [this.server];
+    // The campus firewall policy on OVH's Edge Network Firewall, which OVH may not offer on Eco servers.
+    if ((host.preset as DedicatedPreset | undefined)?.range !== "eco") {
+      const policy: IngressRule<pulumi.Input<string>>[] = [
+        ...firewallPolicy({ role: host.role, adminCidrs: campus.config.adminCidrs, turn: campus.config.turn.mode }),
+        ...(args.nodeAddresses ?? []).map((address) => nodeSshRule(pulumi.interpolate`${address}/32`)),
+      ];
+      new EdgeFirewall(`${name}-edge-firewall`, { ipv4: this.ipv4, policy }, { parent: this });
+    }
     this.registerOutputs({ ipv4: this.ipv4, serviceName: this.server.serviceName });
   }
 }

@@ -2,10 +2,10 @@ import * as pulumi from "@pulumi/pulumi";
 import * as openstack from "@pulumi/openstack";
 import type { Campus, ResolvedHost } from "../config/campus";
 import { BBB_LINES } from "../config/presets";
+import { firewallPolicy, nodeSshRule, ruleName, type IngressRule } from "../security/firewallPolicy";
 import type { HostHandle } from "./HostHandle";
 import { renderCloudInit } from "./cloudInit";
 import { sshConnection } from "./connection";
-import { ingressRules, nfsRule, ruleName, type IngressRule } from "./firewallRules";
 import { generatedHostKey } from "./hostKeys";
 
 export interface PublicCloudHostArgs {
@@ -13,8 +13,8 @@ export interface PublicCloudHostArgs {
   host: ResolvedHost;
   provider: openstack.Provider;
   deployKey: { privateKey: pulumi.Input<string>; publicKey: pulumi.Input<string> };
-  /** Addresses allowed to reach NFS on the front (the nodes' IPv4 /32). */
-  nfsClients?: pulumi.Input<string>[];
+  /** Front only: the nodes' IPv4 addresses, allowed to SSH in (they push recordings by rsync over SSH). */
+  nodeAddresses?: pulumi.Input<string>[];
 }
 
 /**
@@ -47,9 +47,10 @@ export class PublicCloudHost extends pulumi.ComponentResource implements HostHan
       { name: `${campus.config.id}-${host.name}`, description: `bbb-ovh ${host.role} ${host.fqdn}`, region, deleteDefaultRules: false },
       childOpts,
     );
+    // The same policy as the host's own nftables table (components/security/firewallPolicy.ts).
     const named = [
-      ...ingressRules(host.role, campus.config.adminCidrs).map((rule) => ({ name: ruleName(rule), rule: rule as IngressRule<pulumi.Input<string>> })),
-      ...(args.nfsClients ?? []).map((client, i) => ({ name: `nfs-${i}`, rule: nfsRule(pulumi.interpolate`${client}/32`) })),
+      ...firewallPolicy({ role: host.role, adminCidrs: campus.config.adminCidrs, turn: campus.config.turn.mode }).map((rule) => ({ name: ruleName(rule), rule: rule as IngressRule<pulumi.Input<string>> })),
+      ...(args.nodeAddresses ?? []).map((address, i) => ({ name: `ssh-node-${i}`, rule: nodeSshRule(pulumi.interpolate`${address}/32`) })),
     ];
     for (const { name: ruleId, rule } of named) {
       new openstack.networking.SecGroupRule(

@@ -25,6 +25,11 @@ export const STEPS = {
     "check OS release, CPU, RAM, IPv6 and that the FQDN resolves to this host; changes nothing",
     ["ROLE", "FQDN", "PUBLIC_IPV4", "UBUNTU_RELEASE", "MIN_CORES", "MIN_RAM_MB", "RECOMMENDED_CORES", "RECOMMENDED_RAM_MB", "REQUIRE_IPV6"],
   ),
+  hostFirewall: step(
+    "host-firewall.sh",
+    "load the host firewall (nftables table inet bbb_ovh, IPv4+IPv6, atomic, kept across reboots); refuses a policy that would cut off its own SSH client",
+    ["RULESET_B64", "SSH_SOURCES"],
+  ),
   bbbInstall: step(
     "bbb-node-install.sh",
     "run the official bbb-install.sh of the pinned branch with the flags renderInstallerFlags gives; TURN settings written from a file, never argv",

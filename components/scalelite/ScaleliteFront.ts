@@ -6,6 +6,7 @@ import type { HostHandle } from "../hosts/HostHandle";
 import { HostSteps, stepHostOf } from "../remote/HostStep";
 import { base64 } from "../remote/invocation";
 import { preflightInputs } from "../remote/preflight";
+import { hostFirewallInputs } from "../security/firewallPolicy";
 import { RECORDING_DIR } from "./recordingLayout";
 import { renderEnvFile, type ChecksumAlgorithm } from "./renderEnvFile";
 import { renderNfsExports } from "./renderNfsExports";
@@ -67,6 +68,10 @@ export class ScaleliteFront extends pulumi.ComponentResource {
 
     this.steps = new HostSteps(this, stepHostOf(handle));
     const preflight = this.steps.run("hostPreflight", preflightInputs(campus, handle));
+    // SSH from the nodes too when they push recordings here (rsync over SSH); IPv6 when a node has one.
+    const nodeAddresses = campus.config.recordings ? args.nodes.flatMap((node) => [node.ipv4, node.ipv6]) : [];
+    const firewallInputs = pulumi.all(nodeAddresses).apply((addresses) => hostFirewallInputs({ role: "front", adminCidrs: campus.config.adminCidrs, nodeAddresses: addresses }, host.fqdn));
+    const firewall = this.steps.run("hostFirewall", { RULESET_B64: firewallInputs.RULESET_B64, SSH_SOURCES: firewallInputs.SSH_SOURCES }, { dependsOn: [preflight] });
     const docker = this.steps.run(
       "scaleliteDocker",
       { POSTGRES_IMAGE, REDIS_IMAGE, POSTGRES_PASSWORD: pulumi.secret(postgresPassword.result), DATA_DIR: SCALELITE_DATA_DIR },
@@ -113,7 +118,7 @@ export class ScaleliteFront extends pulumi.ComponentResource {
       { SCALELITE_TAG: campus.config.scalelite.tag, ENV_FILE_B64: pulumi.secret(envFile), RECORDING_DIR },
       { dependsOn: appDependsOn },
     );
-    this.health = this.steps.run("scaleliteHealth", { FQDN: host.fqdn }, { dependsOn: [app] });
+    this.health = this.steps.run("scaleliteHealth", { FQDN: host.fqdn }, { dependsOn: [app, firewall] });
 
     this.registerOutputs({ fqdn: this.fqdn, ipv4: this.ipv4, url: this.url, loadBalancerSecret: this.loadBalancerSecret });
   }

@@ -104,10 +104,12 @@ describe("campus stacks under Pulumi's mock runtime", () => {
     expect(front.filter((r) => r.includes("2049"))).toEqual([]);
   });
 
-  it("opens NFS on a Public Cloud front only to the nodes' addresses when recordings are on", async () => {
+  it("opens SSH on a Public Cloud front to the nodes' addresses when recordings are on (rsync over SSH), and never NFS", async () => {
     const { resources } = await evaluateStack("training", {}, (c) => (c.recordings = true));
-    const nfs = byType(resources, RULE).filter((r) => r.inputs.portRangeMin === 2049);
-    expect(nfs.map((r) => r.inputs.remoteIpPrefix).sort()).toEqual([`${plannedIpv4("bbb-training-gra")}/32`, `${plannedIpv4("bbb-training-sbg")}/32`].sort());
+    const front = byType(resources, RULE).filter((r) => r.name.startsWith("lb-training-"));
+    const fromNodes = front.filter((r) => r.inputs.portRangeMin === 22 && !["193.52.128.0/24", "2001:660:7301::/48"].includes(r.inputs.remoteIpPrefix as string));
+    expect(fromNodes.map((r) => r.inputs.remoteIpPrefix).sort()).toEqual([`${plannedIpv4("bbb-training-gra")}/32`, `${plannedIpv4("bbb-training-sbg")}/32`].sort());
+    expect(byType(resources, RULE).filter((r) => [2049, 111].includes(r.inputs.portRangeMin as number))).toEqual([]);
   });
 
   it("lab: existing hosts are not provisioned; the configured host key is pinned, the others recorded once", async () => {

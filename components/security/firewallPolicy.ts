@@ -1,0 +1,196 @@
+import { isIP } from "node:net";
+import { isCidr } from "../config/schema";
+import { base64 } from "../remote/invocation";
+
+/**
+ * The one firewall policy of a campus host, and its three renderings: the host's nftables table
+ * (every host kind), the Public Cloud security group, and OVH's Edge Network Firewall (dedicated
+ * servers). What is open, from the sources in docs/firewall.md:
+ * - SSH (22/tcp) only from campus.adminCidrs, IPv4 and IPv6; on the front also from the nodes, which
+ *   push recordings to it by rsync over SSH (restricted there by authorized_keys);
+ * - HTTP and HTTPS (80, 443/tcp) from anywhere;
+ * - on BigBlueButton nodes: WebRTC media 16384-32768/udp from anywhere, and TURN 3478 tcp+udp when the
+ *   node runs the built-in TURN server (bbb-install README; its coturn listens on 3478);
+ * - nothing else: no NFS (2049), no rpcbind (111), no database port.
+ */
+export type FirewallRole = "front" | "node";
+
+export interface IngressRule<Cidr = string> {
+  description: string;
+  protocol: "tcp" | "udp";
+  portMin: number;
+  portMax: number;
+  cidr: Cidr;
+  ethertype: "IPv4" | "IPv6";
+}
+
+export interface PolicyInput {
+  role: FirewallRole;
+  /** campus.adminCidrs (the schema has parsed them; checked again here, all problems at once). */
+  adminCidrs: readonly string[];
+  /** Front only: the nodes' addresses (IPv4 or IPv6, no prefix); empty strings are skipped (no IPv6). */
+  nodeAddresses?: readonly string[];
+  /** Node only: campus.turn.mode; an external TURN server leaves nothing listening on 3478 (default builtin). */
+  turn?: "builtin" | "external";
+}
+
+export const SSH_PORT = 22;
+const ANYWHERE = ["0.0.0.0/0", "::/0"];
+const familyOf = (cidr: string): IngressRule["ethertype"] => (cidr.includes(":") ? "IPv6" : "IPv4");
+
+function rules(description: string, protocol: IngressRule["protocol"], portMin: number, portMax: number, cidrs: readonly string[]): IngressRule[] {
+  return cidrs.map((cidr) => ({ description, protocol, portMin, portMax, cidr, ethertype: familyOf(cidr) }));
+}
+
+/** SSH on the front from one node address (also used with addresses known only once the node exists). */
+export function nodeSshRule<Cidr>(cidr: Cidr, ethertype: IngressRule["ethertype"] = "IPv4"): IngressRule<Cidr> {
+  return { description: "ssh from nodes (recordings)", protocol: "tcp", portMin: SSH_PORT, portMax: SSH_PORT, cidr, ethertype };
+}
+
+/** A host address as a one-address CIDR. */
+export const hostCidr = (address: string): string => `${address}/${isIP(address) === 6 ? 128 : 32}`;
+
+/** The policy of one host; throws one error naming every bad address. */
+export function firewallPolicy(input: PolicyInput): IngressRule[] {
+  const problems = [
+    ...input.adminCidrs.flatMap((cidr, i) => (isCidr(cidr) ? [] : [`campus.adminCidrs[${i}]: '${cidr}' is not a CIDR such as 203.0.113.0/24 or 2001:db8::/32`])),
+    ...(input.nodeAddresses ?? []).flatMap((address, i) => (address === "" || isIP(address) !== 0 ? [] : [`node address ${i}: '${address}' is not an IP address`])),
+  ];
+  if (input.adminCidrs.length === 0) problems.push("campus.adminCidrs: expected at least one admin CIDR allowed to SSH");
+  if (input.role === "node" && (input.nodeAddresses ?? []).length > 0) problems.push("node addresses only apply to the front");
+  if (problems.length > 0) throw new Error(`firewall policy: ${problems.join("; ")}`);
+
+  const common = [...rules("ssh from admins", "tcp", SSH_PORT, SSH_PORT, input.adminCidrs), ...rules("http", "tcp", 80, 80, ANYWHERE), ...rules("https", "tcp", 443, 443, ANYWHERE)];
+  if (input.role === "front") {
+    const nodes = (input.nodeAddresses ?? []).filter((a) => a !== "").map(hostCidr);
+    return [...common, ...nodes.map((cidr) => nodeSshRule(cidr, familyOf(cidr)))];
+  }
+  const turn = input.turn === "external" ? [] : [...rules("turn tcp", "tcp", 3478, 3478, ANYWHERE), ...rules("turn udp", "udp", 3478, 3478, ANYWHERE)];
+  return [...common, ...turn, ...rules("webrtc media", "udp", 16384, 32768, ANYWHERE)];
+}
+
+/** The CIDRs the policy lets reach SSH: what host-firewall.sh checks its own SSH client against. */
+export function sshSources(policy: readonly IngressRule[]): string[] {
+  return policy.filter((r) => r.protocol === "tcp" && r.portMin <= SSH_PORT && SSH_PORT <= r.portMax).map((r) => r.cidr);
+}
+
+/** A stable, readable resource name for a rule. */
+export function ruleName(rule: IngressRule): string {
+  const ports = rule.portMin === rule.portMax ? `${rule.portMin}` : `${rule.portMin}-${rule.portMax}`;
+  return `${rule.protocol}-${ports}-${rule.cidr.replace(/[/:.]+/g, "_")}`;
+}
+
+export const NFT_TABLE = "bbb_ovh";
+
+/**
+ * ICMP the hosts must accept (RFC 4890 section 4.4 for ICMPv6): neighbour discovery and router
+ * advertisements (IPv6 does not work without them), packet-too-big / fragmentation-needed (path MTU
+ * discovery), the other errors, and echo requests (ping, for monitoring).
+ */
+const ICMPV6_TYPES = [
+  "destination-unreachable",
+  "packet-too-big",
+  "time-exceeded",
+  "parameter-problem",
+  "echo-request",
+  "nd-router-advert",
+  "nd-neighbor-solicit",
+  "nd-neighbor-advert",
+  "mld-listener-query",
+];
+const ICMP_TYPES = ["destination-unreachable", "time-exceeded", "parameter-problem", "echo-request"];
+
+/**
+ * The host's nftables file: one table of ours, replaced whole and atomically by `nft -f` (the empty
+ * `table` line creates it when absent so that `delete` cannot fail; the three lines are one
+ * transaction). It leaves every other table alone (UFW's, Docker's). Input only: forwarding and
+ * output are not filtered, so Docker's own chains keep working.
+ */
+export function renderNftRuleset(policy: readonly IngressRule[], label: string): string {
+  const ports = (r: IngressRule) => (r.portMin === r.portMax ? `${r.portMin}` : `${r.portMin}-${r.portMax}`);
+  const line = (r: IngressRule) => {
+    const source = ANYWHERE.includes(r.cidr) ? "" : `${r.ethertype === "IPv6" ? "ip6" : "ip"} saddr ${r.cidr} `;
+    return `${source}${r.protocol} dport ${ports(r)} accept comment "${r.description}"`;
+  };
+  // 0.0.0.0/0 and ::/0 of the same port become one rule without an address match (both families).
+  const lines = [...new Set(policy.map(line))];
+  if (/["\n\\]/.test(label)) throw new Error(`firewall label '${label}' cannot go in an nftables comment`);
+  return [
+    `# Written by bbb-ovh (host-firewall.sh) for ${label}; changes here are overwritten on the next deployment.`,
+    `table inet ${NFT_TABLE}`,
+    `delete table inet ${NFT_TABLE}`,
+    `table inet ${NFT_TABLE} {`,
+    "\tchain input {",
+    "\t\ttype filter hook input priority filter; policy drop;",
+    '\t\tiif "lo" accept',
+    "\t\tct state established,related accept",
+    // Before the invalid drop: neighbour discovery is not tracked by conntrack.
+    `\t\ticmpv6 type { ${ICMPV6_TYPES.join(", ")} } accept`,
+    `\t\ticmp type { ${ICMP_TYPES.join(", ")} } accept`,
+    // DHCPv6 replies come from a link-local server to a request sent to multicast: conntrack cannot
+    // match them, and a host whose IPv6 is leased would lose it at renewal (DHCPv4 uses raw sockets).
+    '\t\tip6 saddr fe80::/10 udp sport 547 udp dport 546 accept comment "dhcpv6 replies"',
+    "\t\tct state invalid drop",
+    ...lines.map((l) => `\t\t${l}`),
+    "\t}",
+    "}",
+    "",
+  ].join("\n");
+}
+
+/** One rule of OVH's Edge Network Firewall (ovh.ip.FirewallRule inputs, IPv4 only). */
+export interface EdgeRule<Cidr = string> {
+  sequence: number;
+  action: "permit" | "deny";
+  protocol: "tcp" | "udp" | "icmp" | "ipv4";
+  source?: Cidr;
+  destinationPort?: number;
+  sourcePort?: number;
+  tcpOption?: "established";
+}
+
+/** OVH: "You can set up to 20 rules per IP", priorities 0 to 19, the first matching rule wins. */
+export const EDGE_MAX_RULES = 20;
+
+/**
+ * The policy on OVH's Edge Network Firewall, which is stateless, IPv4 only, takes one destination
+ * port per rule (no range) and at most 20 rules. So: established TCP first (OVH's own advice, else
+ * replies to the host's own connections are dropped), ICMP, UDP replies from DNS and NTP servers
+ * (front; a node permits all UDP since its media range cannot be written as one port), one permit
+ * per IPv4 source of SSH, the public ports, then deny everything else at 19. When the SSH sources do
+ * not fit, SSH is permitted from anywhere here and left to the host firewall and security group.
+ */
+export function edgeFirewallRules<Cidr>(policy: readonly IngressRule<Cidr>[]): EdgeRule<Cidr>[] {
+  const v4 = policy.filter((r) => r.ethertype === "IPv4");
+  const isAnywhere = (r: IngressRule<Cidr>) => r.cidr === "0.0.0.0/0";
+  const hasUdp = v4.some((r) => r.protocol === "udp");
+  type Permit = Omit<EdgeRule<Cidr>, "sequence">;
+  const head: Permit[] = [
+    { action: "permit", protocol: "tcp", tcpOption: "established" },
+    { action: "permit", protocol: "icmp" },
+    ...(hasUdp
+      ? [{ action: "permit", protocol: "udp" } as Permit]
+      : [53, 123].map((sourcePort): Permit => ({ action: "permit", protocol: "udp", sourcePort }))),
+  ];
+  const ssh = v4.filter((r) => r.protocol === "tcp" && r.portMin === SSH_PORT && !isAnywhere(r));
+  const tcpPorts = [...new Set(v4.filter((r) => r.protocol === "tcp" && isAnywhere(r)).flatMap((r) => range(r.portMin, r.portMax)))];
+  const budget = EDGE_MAX_RULES - 1 - head.length - tcpPorts.length;
+  const sshRules: Permit[] =
+    ssh.length <= budget
+      ? ssh.map((r) => ({ action: "permit", protocol: "tcp", destinationPort: SSH_PORT, source: r.cidr }))
+      : [{ action: "permit", protocol: "tcp", destinationPort: SSH_PORT }];
+  const permits = [...head, ...sshRules, ...tcpPorts.map((destinationPort): Permit => ({ action: "permit", protocol: "tcp", destinationPort }))];
+  if (permits.length > EDGE_MAX_RULES - 1) throw new Error(`the edge firewall takes ${EDGE_MAX_RULES} rules; this policy needs ${permits.length + 1}`);
+  return [...permits.map((rule, sequence) => ({ ...rule, sequence })), { sequence: EDGE_MAX_RULES - 1, action: "deny", protocol: "ipv4" }];
+}
+
+function range(min: number, max: number): number[] {
+  if (max - min > 16) throw new Error(`the edge firewall takes single ports; ${min}-${max} is a range`);
+  return Array.from({ length: max - min + 1 }, (_, i) => min + i);
+}
+
+/** The inputs of the hostFirewall step (scripts/host-firewall.sh) for one host. */
+export function hostFirewallInputs(input: PolicyInput, fqdn: string): { RULESET_B64: string; SSH_SOURCES: string } {
+  const policy = firewallPolicy(input);
+  return { RULESET_B64: base64(renderNftRuleset(policy, `the ${input.role} ${fqdn}`)), SSH_SOURCES: sshSources(policy).join(" ") };
+}

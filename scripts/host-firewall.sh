@@ -1,0 +1,169 @@
+#!/usr/bin/env bash
+# The host firewall of every campus host (front and nodes, any host kind): one nftables table of ours,
+# `inet bbb_ovh` (IPv4 and IPv6), rendered by components/security/firewallPolicy.ts.
+#
+# Inputs (stdin, KEY=VALUE): RULESET_B64 (the whole nftables file: it replaces our table atomically
+# in one `nft -f` transaction), SSH_SOURCES (the CIDRs the ruleset lets reach SSH, space-separated).
+#
+# - Refuses to apply a ruleset that would cut off the SSH client running it.
+# - Persistent: the file is /etc/bbb-ovh/firewall.nft and our unit bbb-ovh-firewall.service loads it
+#   at boot, before the network comes up. We do not use nftables.service: its /etc/nftables.conf
+#   starts with `flush ruleset`, which would also wipe UFW's and Docker's tables.
+# - Beside UFW (bbb-install -w) and Docker: they keep their own tables. At the input hook a packet
+#   goes through every base chain; an accept ends only that chain, a drop is final. So a packet must
+#   pass both UFW's chains and ours: UFW opening SSH to everyone cannot reopen what we drop.
+# - Idempotent and convergent: applied only when the file changed, a previous apply did not finish,
+#   or the live table differs from what was last applied (e.g. someone flushed the ruleset).
+set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+# shellcheck source-path=SCRIPTDIR source=lib/apt.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/apt.sh"
+
+FAMILY=inet
+TABLE=bbb_ovh
+RULESET_FILE=/etc/bbb-ovh/firewall.nft
+UNIT=bbb-ovh-firewall.service
+PENDING="$STATE_DIR/host-firewall.pending"
+APPLIED="$STATE_DIR/host-firewall.applied"
+
+usage() {
+  echo "usage: host-firewall.sh < inputs   (RULESET_B64 SSH_SOURCES as KEY=VALUE lines)"
+}
+
+# ancestors: our parent, its parent, ... up to (not including) init.
+ancestors() {
+  local pid=$$
+  while true; do
+    pid="$(awk '/^PPid:/ {print $2}' "/proc/$pid/status" 2>/dev/null)" || return 0
+    [[ -n "$pid" && "$pid" -gt 1 ]] || return 0
+    printf '%s\n' "$pid"
+  done
+}
+
+# ssh_client_address: the address of the SSH client that runs this step, empty when there is none.
+# `sudo -n` (how steps run as a non-root user) resets the environment, so SSH_CLIENT is looked for in
+# the environment our ancestors started with (sudo keeps the caller's), and failing that, the peer
+# of the TCP connection held by our sshd ancestor.
+ssh_client_address() {
+  local pid client="${SSH_CLIENT:-}"
+  if [[ -z "$client" ]]; then
+    for pid in $(ancestors); do
+      client="$(tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | sed -n 's/^SSH_CLIENT=//p')" || true
+      [[ -n "$client" ]] && break
+    done
+  fi
+  if [[ -z "$client" ]]; then
+    for pid in $(ancestors); do
+      [[ "$(cat "/proc/$pid/comm" 2>/dev/null)" == sshd ]] || continue
+      # Columns without a header and a state filter: Recv-Q Send-Q Local Peer Process.
+      client="$(ss -Htnp state established 2>/dev/null | awk -v owner="pid=$pid," 'index($0, owner) {print $4; exit}')"
+      client="${client%:*}"
+      client="${client#[}"
+      client="${client%]}"
+      [[ -n "$client" ]] && break
+    done
+  fi
+  printf '%s' "${client%% *}"
+}
+
+# check_no_lockout: dies when the SSH client's address is not among SSH_SOURCES.
+check_no_lockout() {
+  local client
+  client="$(ssh_client_address)"
+  if [[ -z "$client" ]]; then
+    local pid
+    for pid in $(ancestors); do
+      [[ "$(cat "/proc/$pid/comm" 2>/dev/null)" != sshd ]] ||
+        die "refusing to apply the firewall: this runs over SSH but the client's address cannot be found, so it cannot check that the session stays reachable"
+    done
+    log "not run over SSH: no client address to keep reachable"
+    return 0
+  fi
+  command -v python3 >/dev/null || apt_install python3-minimal
+  # shellcheck disable=SC2086 # SSH_SOURCES is a space-separated list on purpose
+  if ! python3 - "$client" $IN_SSH_SOURCES <<'EOF'; then
+import ipaddress, sys
+client = ipaddress.ip_address(sys.argv[1].split("%")[0])
+if getattr(client, "ipv4_mapped", None):
+    client = client.ipv4_mapped
+sys.exit(0 if any(client in ipaddress.ip_network(c, strict=False) for c in sys.argv[2:]) else 1)
+EOF
+    die "refusing to apply the firewall: this SSH session comes from $client, which it would not let reach SSH (allowed: ${IN_SSH_SOURCES:-none}). Add that address's network to campus.adminCidrs, or deploy from an address inside them."
+  fi
+}
+
+ensure_nft() {
+  command -v nft >/dev/null || apt_install nftables
+}
+
+install_ruleset() {
+  local checked
+  checked="$(mktemp)"
+  printf '%s' "$IN_RULESET" >"$checked"
+  # --check parses and validates against the kernel without changing anything.
+  nft --check --file "$checked" || { rm -f "$checked"; die "the firewall ruleset does not load (nft --check failed); nothing was changed"; }
+  rm -f "$checked"
+  if [[ ! -f "$ROOT$RULESET_FILE" ]] || ! cmp -s "$ROOT$RULESET_FILE" <(printf '%s' "$IN_RULESET"); then
+    mkdir -p "$STATE_DIR"
+    touch "$PENDING"
+    printf '%s' "$IN_RULESET" | install_content "$ROOT$RULESET_FILE" 0600 || true
+  fi
+}
+
+apply_ruleset() {
+  local live
+  live="$(nft list table "$FAMILY" "$TABLE" 2>/dev/null || true)"
+  if [[ ! -f "$PENDING" && -f "$APPLIED" && -n "$live" ]] && cmp -s "$APPLIED" <(printf '%s\n' "$live"); then
+    return 0
+  fi
+  log "loading the firewall table $FAMILY $TABLE"
+  nft --file "$ROOT$RULESET_FILE"
+  nft list table "$FAMILY" "$TABLE" >"$APPLIED.tmp"
+  mv -f "$APPLIED.tmp" "$APPLIED"
+  rm -f "$PENDING"
+}
+
+render_unit() {
+  printf '%s\n' \
+    "# Written by bbb-ovh (host-firewall.sh); changes here are overwritten on the next deployment." \
+    "[Unit]" \
+    "Description=bbb-ovh host firewall (nftables table $FAMILY $TABLE)" \
+    "DefaultDependencies=no" \
+    "Before=network-pre.target shutdown.target" \
+    "Wants=network-pre.target" \
+    "Conflicts=shutdown.target" \
+    "" \
+    "[Service]" \
+    "Type=oneshot" \
+    "RemainAfterExit=yes" \
+    "ExecStart=/usr/sbin/nft --file $RULESET_FILE" \
+    "" \
+    "[Install]" \
+    "WantedBy=sysinit.target"
+}
+
+ensure_unit() {
+  if render_unit | install_content "$ROOT/etc/systemd/system/$UNIT" 0644; then
+    systemctl daemon-reload
+  fi
+  systemctl is-enabled --quiet "$UNIT" || systemctl enable "$UNIT"
+}
+
+main() {
+  if [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]]; then
+    usage
+    exit 0
+  fi
+  read_inputs
+  require_inputs RULESET SSH_SOURCES
+  grep -q "^table $FAMILY $TABLE {" <<<"$IN_RULESET" || die "RULESET_B64 does not define table $FAMILY $TABLE"
+  check_no_lockout
+  ensure_nft
+  install_ruleset
+  apply_ruleset
+  ensure_unit
+  log "firewall table $FAMILY $TABLE is up to date"
+}
+
+main "$@"

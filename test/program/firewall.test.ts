@@ -1,0 +1,52 @@
+import { describe, expect, it } from "vitest";
+import { byType, evaluateStack, parentOf } from "../support/evaluateStack";
+import { plannedIpv4 } from "../../cli/plan/mockCloud";
+
+const EDGE_RULE = "ovh:Ip/firewallRule:FirewallRule";
+const EDGE_FIREWALL = "ovh:Ip/firewall:Firewall";
+const COMMAND = "command:remote:Command";
+const decodeStdin = (stdin: unknown) => Object.fromEntries(String(stdin).trim().split("\n").map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
+
+describe("the firewall policy in the campus program", () => {
+  it("brest: every dedicated server's IPv4 gets the edge firewall, enabled, deny last, nothing protected", async () => {
+    const { resources } = await evaluateStack("brest");
+    const firewalls = byType(resources, EDGE_FIREWALL);
+    expect(firewalls.map((f) => f.inputs.ipOnFirewall).sort()).toEqual(["bbb-brest-rbx", "bbb-brest-sbg", "lb-brest"].map(plannedIpv4).sort());
+    for (const firewall of firewalls) {
+      expect(firewall.inputs.enabled).toBe(true);
+      expect(firewall.protect).toBe(false);
+      const component = parentOf(resources, firewall)!;
+      const rules = byType(resources, EDGE_RULE).filter((r) => r.parent === component.urn);
+      expect(rules.length).toBeLessThanOrEqual(20);
+      const deny = rules.find((r) => r.inputs.action === "deny")!;
+      expect(deny.inputs).toMatchObject({ sequence: 19, protocol: "ipv4" });
+      // The deny waits for every permit, so established TCP and SSH are let through before anything is dropped.
+      expect(rules.filter((r) => r !== deny).every((r) => deny.dependencies.includes(r.urn))).toBe(true);
+      expect(rules.every((r) => !String(r.inputs.source ?? "").includes(":"))).toBe(true);
+      expect(rules.filter((r) => r.inputs.destinationPort === 2049 || r.inputs.destinationPort === 111)).toEqual([]);
+    }
+  });
+
+  it("every host runs the host firewall step; a node's runs after bbb-install, and the health checks wait for it", async () => {
+    const { resources } = await evaluateStack("brest");
+    const commands = byType(resources, COMMAND);
+    const step = (host: string, name: string) => commands.find((c) => c.name === `${host}-${name}`)!;
+    for (const host of ["lb-brest", "bbb-brest-sbg", "bbb-brest-rbx"]) {
+      const firewall = step(host, "hostFirewall");
+      expect(firewall, host).toBeDefined();
+      const inputs = decodeStdin(firewall.inputs.stdin);
+      const ruleset = Buffer.from(inputs.RULESET_B64, "base64").toString();
+      expect(ruleset).toContain("table inet bbb_ovh {");
+      expect(ruleset).not.toMatch(/dport (2049|111)\b/);
+      expect(inputs.SSH_SOURCES.split(" ")).toEqual(expect.arrayContaining(["193.52.128.0/24"]));
+    }
+    for (const node of ["bbb-brest-sbg", "bbb-brest-rbx"]) {
+      expect(step(node, "hostFirewall").dependencies).toContain(step(node, "bbbInstall").urn);
+      expect(step(node, "bbbHealth").dependencies).toContain(step(node, "hostFirewall").urn);
+    }
+    expect(step("lb-brest", "scaleliteHealth").dependencies).toContain(step("lb-brest", "hostFirewall").urn);
+    // Recordings are on in brest: the front lets the nodes in over SSH, by their addresses only.
+    const front = decodeStdin(step("lb-brest", "hostFirewall").inputs.stdin);
+    expect(front.SSH_SOURCES.split(" ")).toEqual(expect.arrayContaining([`${plannedIpv4("bbb-brest-sbg")}/32`, `${plannedIpv4("bbb-brest-rbx")}/32`]));
+  });
+});

@@ -1,0 +1,128 @@
+import { describe, expect, it } from "vitest";
+import { EDGE_MAX_RULES, edgeFirewallRules, firewallPolicy, nodeSshRule, renderNftRuleset, ruleName, sshSources, type IngressRule } from "../../components/security/firewallPolicy";
+
+const ADMINS = ["193.52.128.0/24", "2001:660:7301::/48"];
+const show = (r: IngressRule) => `${r.ethertype} ${r.protocol} ${r.portMin}-${r.portMax} ${r.cidr}`;
+
+describe("the firewall policy", () => {
+  it("a node: SSH from the admins only, web, TURN on TCP and UDP, WebRTC media on UDP, both address families", () => {
+    expect(firewallPolicy({ role: "node", adminCidrs: ADMINS }).map(show).sort()).toEqual(
+      [
+        "IPv4 tcp 22-22 193.52.128.0/24",
+        "IPv6 tcp 22-22 2001:660:7301::/48",
+        "IPv4 tcp 80-80 0.0.0.0/0",
+        "IPv6 tcp 80-80 ::/0",
+        "IPv4 tcp 443-443 0.0.0.0/0",
+        "IPv6 tcp 443-443 ::/0",
+        "IPv4 tcp 3478-3478 0.0.0.0/0",
+        "IPv6 tcp 3478-3478 ::/0",
+        "IPv4 udp 3478-3478 0.0.0.0/0",
+        "IPv6 udp 3478-3478 ::/0",
+        "IPv4 udp 16384-32768 0.0.0.0/0",
+        "IPv6 udp 16384-32768 ::/0",
+      ].sort(),
+    );
+  });
+
+  it("the front: web, SSH from the admins and from each node address (IPv4 /32, IPv6 /128); no UDP, no TURN, no NFS or rpcbind", () => {
+    const front = firewallPolicy({ role: "front", adminCidrs: ADMINS, nodeAddresses: ["192.0.2.10", "", "2001:db8::7"] });
+    const shown = front.map(show);
+    expect(shown.some((r) => / udp |3478|2049|111/.test(r))).toBe(false);
+    expect(shown.filter((r) => r.includes(" 22-22 "))).toEqual([
+      "IPv4 tcp 22-22 193.52.128.0/24",
+      "IPv6 tcp 22-22 2001:660:7301::/48",
+      "IPv4 tcp 22-22 192.0.2.10/32",
+      "IPv6 tcp 22-22 2001:db8::7/128",
+    ]);
+    expect(sshSources(front)).toEqual(["193.52.128.0/24", "2001:660:7301::/48", "192.0.2.10/32", "2001:db8::7/128"]);
+    expect(show(nodeSshRule("198.51.100.4/32"))).toBe("IPv4 tcp 22-22 198.51.100.4/32");
+  });
+
+  it("a node with an external TURN server: nothing listens on 3478, so nothing opens it; media stays open", () => {
+    const shown = firewallPolicy({ role: "node", adminCidrs: ADMINS, turn: "external" }).map(show);
+    expect(shown.filter((r) => r.includes("3478"))).toEqual([]);
+    expect(shown).toContain("IPv4 udp 16384-32768 0.0.0.0/0");
+  });
+
+  it("an IPv6-only admin list gives SSH on IPv6 only", () => {
+    const policy = firewallPolicy({ role: "node", adminCidrs: ["2001:db8:a::/48"] });
+    expect(sshSources(policy)).toEqual(["2001:db8:a::/48"]);
+    expect(policy.filter((r) => r.portMin === 22).map((r) => r.ethertype)).toEqual(["IPv6"]);
+  });
+
+  it("reports every bad address at once, naming the field", () => {
+    const attempt = () => firewallPolicy({ role: "front", adminCidrs: ["10.0.0.0/33", "203.0.113.0/24", "2001:db8::/129", "nope"], nodeAddresses: ["192.0.2.300"] });
+    expect(attempt).toThrow(/campus\.adminCidrs\[0\].*campus\.adminCidrs\[2\].*campus\.adminCidrs\[3\].*node address 0/);
+    expect(() => firewallPolicy({ role: "node", adminCidrs: [] })).toThrow(/at least one admin CIDR/);
+  });
+
+  it("names rules stably and distinctly", () => {
+    const names = firewallPolicy({ role: "node", adminCidrs: ADMINS }).map(ruleName);
+    expect(new Set(names).size).toBe(names.length);
+    expect(names).toContain("udp-16384-32768-0_0_0_0_0");
+  });
+});
+
+describe("the nftables rendering", () => {
+  const node = renderNftRuleset(firewallPolicy({ role: "node", adminCidrs: ADMINS }), "node bbb1.example.org");
+  const front = renderNftRuleset(firewallPolicy({ role: "front", adminCidrs: ADMINS, nodeAddresses: ["192.0.2.10"] }), "front sl.example.org");
+
+  it("replaces only our own table, in one transaction, with a default drop on input", () => {
+    expect(node).toMatch(/^table inet bbb_ovh\ndelete table inet bbb_ovh\ntable inet bbb_ovh \{$/m);
+    expect(node).not.toMatch(/flush ruleset|hook forward|hook output/);
+    expect(node).toContain("type filter hook input priority filter; policy drop;");
+  });
+
+  it("lets loopback, replies and neighbour discovery in before anything is dropped", () => {
+    const order = ['iif "lo" accept', "ct state established,related accept", "icmpv6 type {", "nd-neighbor-solicit", "ct state invalid drop"].map((s) => node.indexOf(s));
+    expect(order.every((at) => at > 0)).toBe(true);
+    expect(node).toMatch(/icmpv6 type \{[^}]*packet-too-big/);
+    expect(node).toMatch(/icmp type \{[^}]*destination-unreachable/);
+    expect(node).toContain("ip6 saddr fe80::/10 udp sport 547 udp dport 546 accept");
+    expect([...order].sort((a, b) => a - b)).toEqual(order);
+  });
+
+  it("writes one rule per source and port; public ports once for both families", () => {
+    expect(node).toContain('ip saddr 193.52.128.0/24 tcp dport 22 accept comment "ssh from admins"');
+    expect(node).toContain('ip6 saddr 2001:660:7301::/48 tcp dport 22 accept comment "ssh from admins"');
+    expect(node.match(/^\t\ttcp dport 443 accept/gm)).toHaveLength(1);
+    expect(node).toContain("udp dport 16384-32768 accept");
+    expect(front).toContain("ip saddr 192.0.2.10/32 tcp dport 22 accept");
+    expect(front).not.toMatch(/udp dport (?!546 )|2049|\b111\b/);
+  });
+
+  it("refuses a label that would break out of the comment", () => {
+    expect(() => renderNftRuleset([], 'x"; flush ruleset')).toThrow(/nftables comment/);
+  });
+});
+
+describe("the edge firewall rendering (OVH Edge Network Firewall)", () => {
+  it("a node: established TCP first, ICMP, all UDP (media range), SSH per IPv4 admin CIDR, public TCP ports, deny at 19; no IPv6", () => {
+    const rules = edgeFirewallRules(firewallPolicy({ role: "node", adminCidrs: ADMINS }));
+    expect(rules.map((r) => `${r.sequence} ${r.action} ${r.protocol} ${r.source ?? "*"} ${r.destinationPort ?? ""}${r.sourcePort ?? ""}${r.tcpOption ?? ""}`)).toEqual([
+      "0 permit tcp * established",
+      "1 permit icmp * ",
+      "2 permit udp * ",
+      "3 permit tcp 193.52.128.0/24 22",
+      "4 permit tcp * 80",
+      "5 permit tcp * 443",
+      "6 permit tcp * 3478",
+      "19 deny ipv4 * ",
+    ]);
+  });
+
+  it("the front: UDP only as replies from DNS and NTP servers, SSH from admins and nodes", () => {
+    const rules = edgeFirewallRules(firewallPolicy({ role: "front", adminCidrs: ADMINS, nodeAddresses: ["192.0.2.10", "192.0.2.11"] }));
+    expect(rules.filter((r) => r.protocol === "udp").map((r) => r.sourcePort)).toEqual([53, 123]);
+    expect(rules.filter((r) => r.destinationPort === 22).map((r) => r.source)).toEqual(["193.52.128.0/24", "192.0.2.10/32", "192.0.2.11/32"]);
+  });
+
+  it("never exceeds OVH's 20 rules: too many SSH sources become one SSH rule, left to the host firewall", () => {
+    const admins = Array.from({ length: 30 }, (_, i) => `198.51.${i}.0/24`);
+    const rules = edgeFirewallRules(firewallPolicy({ role: "front", adminCidrs: admins }));
+    expect(rules.length).toBeLessThanOrEqual(EDGE_MAX_RULES);
+    expect(new Set(rules.map((r) => r.sequence)).size).toBe(rules.length);
+    expect(rules.filter((r) => r.destinationPort === 22)).toEqual([{ sequence: 4, action: "permit", protocol: "tcp", destinationPort: 22 }]);
+    expect(rules.at(-1)).toEqual({ sequence: 19, action: "deny", protocol: "ipv4" });
+  });
+});
