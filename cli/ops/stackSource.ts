@@ -25,6 +25,8 @@ export interface ConnectionOptions {
   sshKey?: string;
   /** The front's SSH host key line to pin (default: the stack's frontHostKey output). */
   hostKey?: string;
+  /** Deadline (ms) of each connection, SSH handshake included (--timeout). */
+  timeout?: number;
 }
 
 export interface NodeTarget {
@@ -174,6 +176,7 @@ export async function loadTarget(stack: string | undefined, options: ConnectionO
         // Servers bbb-ovh installs log in as ubuntu (OVH's Ubuntu images); existing hosts say theirs.
         username: options.sshUser ?? (frontConfig === undefined ? "root" : frontConfig.kind === "existing" ? frontConfig.sshUser : "ubuntu"),
         hostKey: options.hostKey ?? outputs?.frontHostKey ?? (frontConfig?.kind === "existing" ? frontConfig.hostKey : undefined),
+        connectTimeoutMs: options.timeout,
         ...key,
       }
     : undefined;
