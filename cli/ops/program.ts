@@ -35,9 +35,21 @@ const positiveNumber = (name: string) => (value: string) => {
   return n;
 };
 
+/** An endpoint the tool can call: http(s) only, checked before anything runs. */
+const httpUrl = (value: string) => {
+  let url: URL | undefined;
+  try {
+    url = new URL(value);
+  } catch {
+    url = undefined;
+  }
+  if (url?.protocol !== "https:" && url?.protocol !== "http:") throw new InvalidArgumentError("expected an http:// or https:// URL, such as https://visio.example.org");
+  return value;
+};
+
 function withConnection(cmd: Command): Command {
   return cmd
-    .option("--url <url>", "API endpoint of the balancer or of any BBB server (default: the stack's front)")
+    .option("--url <url>", "API endpoint of the balancer or of any BBB server (default: the stack's front)", httpUrl)
     .option("--secret-file <file>", "file holding the API shared secret, '-' for stdin (or set BBB_OVH_SECRET); never on the command line")
     .option("--host <host>", "SSH host of the front (default: the front of the stack / URL)")
     .option("--ssh-user <user>", "SSH user on the front (default: ubuntu on servers bbb-ovh installs, the stack's sshUser for existing hosts, root with --url alone; non-root users run sudo -n)")
@@ -118,10 +130,10 @@ export async function runOps(argv: string[], io: OpsIO): Promise<number> {
   nodeCommand("panic", "panic", "for a node that is gone: end its meetings in Scalelite and disable it (bin/rake servers:panic)");
 
   withConnection(program.command("smoke [stack]").description("create a meeting through the balancer, check join URLs, getMeetingInfo, end; report where it landed and timings"))
-    .addOption(new Option("--algorithm <sha>", "checksum algorithm").choices([...CHECKSUM_ALGORITHMS]).default(DEFAULT_ALGORITHM))
-    .action(async (stack: string | undefined, o: CommonOptions & { algorithm: ChecksumAlgorithm }) => {
+    .addOption(new Option("--checksum <sha>", "checksum algorithm of the signed API calls (Scalelite accepts sha1, sha256, sha512)").choices([...CHECKSUM_ALGORITHMS]).default(DEFAULT_ALGORITHM))
+    .action(async (stack: string | undefined, o: CommonOptions & { checksum: ChecksumAlgorithm }) => {
       const target = await loadTarget(stack, o, io);
-      const report = await smoke(target, { algorithm: o.algorithm, http: httpOptions(o) }, Progress.for(io.stderr, Boolean(o.json)));
+      const report = await smoke(target, { algorithm: o.checksum, http: httpOptions(o) }, Progress.for(io.stderr, Boolean(o.json)));
       exitCode = report.failure ? EXIT_CODES[report.failure.kind as keyof typeof EXIT_CODES] : 0;
       if (o.json) json(report);
       else print(renderSmoke(report));

@@ -147,6 +147,7 @@ export async function loadTarget(stack: string | undefined, options: ConnectionO
     const filePath = stackFilePath(stack);
     if (existsSync(filePath)) file = campusOf(readStackFile(filePath));
     if (wantOutputs) outputs = await pulumiOutputs(path.basename(filePath).replace(/^Pulumi\./, "").replace(/\.ya?ml$/, ""), io.env);
+    if (!file && !wantOutputs) throw new OpsError("config", "-", `no stack file ${filePath}`);
     if (!file && !outputs && !options.url) throw new OpsError("config", "-", `no stack file ${filePath} and no Pulumi CLI to read the stack's outputs: give --url`);
   }
   const campus = file?.campus;
