@@ -2,6 +2,7 @@ import { readFileSync, existsSync } from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
 import { CONFIG_KEYS, parseCampus, type Campus, type SecretPresence } from "./campus";
+import { clearPrivateKeyMessage, privateKeyPaths, yamlSyntaxMessage } from "./messages";
 
 /** A config value in a stack file: plain, or `secure:` (encrypted by the Pulumi CLI). */
 export interface StackFileValue {
@@ -37,16 +38,19 @@ export function readStackFile(stackOrPath: string): StackFile {
   try {
     doc = parse(readFileSync(file, "utf8"));
   } catch (e) {
-    throw new Error(`${file}: not valid YAML: ${(e as Error).message.split("\n")[0]}`);
+    throw new Error(yamlSyntaxMessage(file, e));
   }
   if (typeof doc !== "object" || doc === null || !("config" in doc) || typeof doc.config !== "object" || doc.config === null) {
     throw new Error(`${file}: expected a top-level 'config:' mapping`);
   }
+  const stack = path.basename(file).replace(/^Pulumi\./, "").replace(/\.ya?ml$/, "");
   const config: Record<string, StackFileValue> = {};
+  const clearKeys: string[] = [];
   for (const [key, value] of Object.entries(doc.config as Record<string, unknown>)) {
     config[key] = { value, encrypted: isSecure(value) };
+    if (!config[key].encrypted) clearKeys.push(...privateKeyPaths(value).map((at) => clearPrivateKeyMessage(file, stack, key, at)));
   }
-  const stack = path.basename(file).replace(/^Pulumi\./, "").replace(/\.ya?ml$/, "");
+  if (clearKeys.length > 0) throw new Error(clearKeys.join("\n"));
   return { path: file, stack, config };
 }
 
