@@ -98,10 +98,10 @@ export async function runOps(argv: string[], io: OpsIO): Promise<number> {
     .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });
 
   withConnection(program.command("status [stack]").description("one row per node (online, enabled/cordoned, meetings, users, load, BBB version, datacenter) and the front's /health_check"))
-    .option("--watch [seconds]", "refresh every N seconds (default 10) until interrupted")
-    .action(async (stack: string | undefined, o: CommonOptions & { watch?: string | boolean }) => {
+    .option("--watch [seconds]", "refresh every N seconds (default 10) until interrupted", positiveInt("--watch"))
+    .action(async (stack: string | undefined, o: CommonOptions & { watch?: number | true }) => {
       const target = await loadTarget(stack, o, io);
-      const interval = o.watch === undefined ? undefined : o.watch === true ? 10 : positiveInt("--watch")(String(o.watch));
+      const interval = o.watch === true ? 10 : o.watch;
       for (;;) {
         const report = await collectStatus(target, { http: httpOptions(o), commandTimeoutMs: o.commandTimeout, concurrency: o.concurrency }, Progress.for(io.stderr, Boolean(o.json)));
         exitCode = report.healthy ? 0 : EXIT_CODES[report.problems[0].kind];

@@ -32,6 +32,8 @@ describe("ops usage errors exit 2 with a message", () => {
     [["size", "--users", "10"], /required option '--rooms <n>' not specified/],
     [["status", "--timeout", "soon"], /--timeout must be a positive integer/],
     [["frob"], /unknown command 'frob'/],
+    [["status", "--watch", "abc", "--url", "http://127.0.0.1:9/"], /--watch.*'abc' is invalid.*positive integer/],
+    [["smoke", "--checksum", "md5"], /'md5' is invalid. Allowed choices are sha1, sha256, sha384, sha512/],
   ])("%j", async (argv, message) => {
     const run = await ops(argv);
     expect(run.code).toBe(2);
@@ -45,6 +47,12 @@ describe("ops usage errors exit 2 with a message", () => {
     expect(run.stderr.trim().split("\n")).toHaveLength(1);
     expect(run.stderr).toMatch(/^error: option '--url <url>' argument 'notaurl' is invalid/);
   }, 60_000);
+
+  it("speaks of no host when none is involved", async () => {
+    const run = await ops(["smoke", "--url", "http://127.0.0.1:9/", "--secret-file", "/nonexistent/secret"]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toBe("error: usage: cannot read the secret file /nonexistent/secret: ENOENT\n");
+  });
 
   it("ends the help with the exit codes on their own line", async () => {
     const run = await ops(["--help"]);
