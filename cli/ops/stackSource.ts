@@ -123,6 +123,15 @@ function defaultKey(io: OpsIO): Pick<SshTarget, "privateKey" | "agent"> {
   return {};
 }
 
+/** A stack file that cannot be read at all (YAML syntax, a private key in clear) is a configuration error. */
+function readStack(filePath: string): StackFile {
+  try {
+    return readStackFile(filePath);
+  } catch (e) {
+    throw new OpsError("config", "-", (e as Error).message);
+  }
+}
+
 /** The validated campus of a stack file, or why it is not valid. */
 function campusOf(file: StackFile): { campus?: Campus; problem?: string } {
   try {
@@ -145,7 +154,7 @@ export async function loadTarget(stack: string | undefined, options: ConnectionO
   let file: ReturnType<typeof campusOf> | undefined;
   if (stack !== undefined) {
     const filePath = stackFilePath(stack);
-    if (existsSync(filePath)) file = campusOf(readStackFile(filePath));
+    if (existsSync(filePath)) file = campusOf(readStack(filePath));
     if (wantOutputs) outputs = await pulumiOutputs(path.basename(filePath).replace(/^Pulumi\./, "").replace(/\.ya?ml$/, ""), io.env);
     if (!file && !wantOutputs) throw new OpsError("config", "-", `no stack file ${filePath}`);
     if (!file && !outputs && !options.url) throw new OpsError("config", "-", `no stack file ${filePath} and no Pulumi CLI to read the stack's outputs: give --url`);

@@ -1,7 +1,7 @@
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
-import { ops, opsProcess } from "./cli";
+import { ops, opsProcess, scratch } from "./cli";
 
 /**
  * The command-line contract of `npm run ops`: usage errors exit 2 with a message, and every option a
@@ -47,6 +47,14 @@ describe("ops usage errors exit 2 with a message", () => {
     expect(run.stderr.trim().split("\n")).toHaveLength(1);
     expect(run.stderr).toMatch(/^error: option '--url <url>' argument 'notaurl' is invalid/);
   }, 60_000);
+
+  it("reports a broken stack file as configuration (exit 2) with its line and column", async () => {
+    const file = path.join(scratch(), "Pulumi.broken.yaml");
+    writeFileSync(file, "config:\n  bbb-ovh:campus: {id: [x\n");
+    const run = await ops(["estimate", file]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain(`${file}:3:1: not valid YAML`);
+  });
 
   it("speaks of no host when none is involved", async () => {
     const run = await ops(["smoke", "--url", "http://127.0.0.1:9/", "--secret-file", "/nonexistent/secret"]);
