@@ -7,6 +7,14 @@ import type { z } from "zod";
  * was probably meant, and what to run instead of pasting a private key.
  */
 
+/** A stack file that cannot be used as it is: its message names the file and says what to do. */
+export class StackFileError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "StackFileError";
+  }
+}
+
 /** `file:line:col: not valid YAML: reason`, then yaml's own snippet of the line with a caret under the column. */
 export function yamlSyntaxMessage(file: string, error: unknown): string {
   if (!(error instanceof YAMLParseError) || !error.linePos) return `${file}: not valid YAML: ${(error as Error).message.split("\n")[0]}`;

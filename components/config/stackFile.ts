@@ -2,7 +2,7 @@ import { readFileSync, existsSync } from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
 import { CONFIG_KEYS, parseCampus, type Campus, type SecretPresence } from "./campus";
-import { clearPrivateKeyMessage, privateKeyPaths, yamlSyntaxMessage } from "./messages";
+import { clearPrivateKeyMessage, privateKeyPaths, StackFileError, yamlSyntaxMessage } from "./messages";
 
 /** A config value in a stack file: plain, or `secure:` (encrypted by the Pulumi CLI). */
 export interface StackFileValue {
@@ -30,18 +30,18 @@ function isSecure(v: unknown): boolean {
   return typeof v === "object" && v !== null && Object.keys(v).length === 1 && "secure" in v;
 }
 
-/** Reads a Pulumi stack file. Throws an Error whose message names the file and what is wrong. */
+/** Reads a Pulumi stack file. Throws a StackFileError whose message names the file and what is wrong. */
 export function readStackFile(stackOrPath: string): StackFile {
   const file = stackFilePath(stackOrPath);
-  if (!existsSync(file)) throw new Error(`${file}: no such stack file`);
+  if (!existsSync(file)) throw new StackFileError(`${file}: no such stack file`);
   let doc: unknown;
   try {
     doc = parse(readFileSync(file, "utf8"));
   } catch (e) {
-    throw new Error(yamlSyntaxMessage(file, e));
+    throw new StackFileError(yamlSyntaxMessage(file, e));
   }
   if (typeof doc !== "object" || doc === null || !("config" in doc) || typeof doc.config !== "object" || doc.config === null) {
-    throw new Error(`${file}: expected a top-level 'config:' mapping`);
+    throw new StackFileError(`${file}: expected a top-level 'config:' mapping`);
   }
   const stack = path.basename(file).replace(/^Pulumi\./, "").replace(/\.ya?ml$/, "");
   const config: Record<string, StackFileValue> = {};
@@ -50,7 +50,7 @@ export function readStackFile(stackOrPath: string): StackFile {
     config[key] = { value, encrypted: isSecure(value) };
     if (!config[key].encrypted) clearKeys.push(...privateKeyPaths(value).map((at) => clearPrivateKeyMessage(file, stack, key, at)));
   }
-  if (clearKeys.length > 0) throw new Error(clearKeys.join("\n"));
+  if (clearKeys.length > 0) throw new StackFileError(clearKeys.join("\n"));
   return { path: file, stack, config };
 }
 

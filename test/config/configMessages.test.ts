@@ -55,7 +55,7 @@ describe("YAML syntax errors keep their place", () => {
     const file = stackFile("config:\n  bbb-ovh:campus:\n    id: lab\n    nodes: [a, b\n    front: x\n");
     const { code, stderr } = await plan(file);
     expect(code).toBe(1);
-    expect(stderr).toMatch(new RegExp(`${file.replace(/[.]/g, "\\.")}:5:5: not valid YAML: `));
+    expect(stderr).toMatch(new RegExp(`^${file.replace(/[.]/g, "\\.")}:5:5: not valid YAML: `));
     expect(stderr).toContain("    front: x\n    ^");
     expect(stderr).not.toMatch(/\n\s+at /);
   }, 60_000);
