@@ -71,6 +71,12 @@ describe("GitHub Actions: production credentials only for trusted code", () => {
     expect(plan.environment).toBeUndefined();
   });
 
+  it("fails a step whose pipeline fails (shell: bash sets -o pipefail; the default shell does not)", () => {
+    for (const [name, job] of jobs) {
+      for (const step of (job.steps as Job[]).filter((s) => /\|\s*tee\b/.test(s.run ?? ""))) expect(step.shell, `${name}: ${step.name}`).toBe("bash");
+    }
+  });
+
   it("never leaves the checkout's token on disk for later steps", () => {
     for (const [name, job] of jobs) {
       for (const step of (job.steps as Job[]).filter((s) => s.uses?.startsWith("actions/checkout@"))) {
