@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import { sshPublicKeyLine } from "../../components/config/schema";
 import { CHECKSUM_ALGORITHMS, DEFAULT_ALGORITHM, type ChecksumAlgorithm } from "./bbbApi";
 import { changeNode, type NodeAction } from "./drain";
 import { EXIT_CODES, EXIT_HELP, OpsError } from "./errors";
@@ -47,6 +48,12 @@ const httpUrl = (value: string) => {
   return value;
 };
 
+/** A host key as `ssh-keyscan` and the stack output print it; a malformed one could never match. */
+const hostKeyLine = (value: string) => {
+  if (!sshPublicKeyLine.test(value.trim())) throw new InvalidArgumentError("expected an OpenSSH public key line such as 'ssh-ed25519 AAAA...'");
+  return value.trim();
+};
+
 function withConnection(cmd: Command): Command {
   return cmd
     .option("--url <url>", "API endpoint of the balancer or of any BBB server (default: the stack's front)", httpUrl)
@@ -55,7 +62,7 @@ function withConnection(cmd: Command): Command {
     .option("--ssh-user <user>", "SSH user on the front (default: ubuntu on servers bbb-ovh installs, the stack's sshUser for existing hosts, root with --url alone; non-root users run sudo -n)")
     .option("--ssh-port <port>", "SSH port", positiveInt("--ssh-port"))
     .option("--ssh-key <file>", "SSH private key (default: the SSH agent, then ~/.ssh/id_ed25519, id_ecdsa, id_rsa)")
-    .option("--host-key <line>", "the front's SSH host key, 'ssh-ed25519 AAAA...' (default: the stack's frontHostKey); an unknown key is refused, never trusted")
+    .option("--host-key <line>", "the front's SSH host key, 'ssh-ed25519 AAAA...' (default: the stack's frontHostKey); an unknown key is refused, never trusted", hostKeyLine)
     .option("--timeout <ms>", "deadline of each HTTP request, and of each SSH connection up to a session (TCP, handshake, authentication)", positiveInt("--timeout"), 10_000)
     .option("--command-timeout <ms>", "deadline of each remote rake command (Rails boots inside it)", positiveInt("--command-timeout"), 120_000)
     .option("--concurrency <n>", "hosts queried at once", positiveInt("--concurrency"), DEFAULT_CONCURRENCY)

@@ -33,6 +33,7 @@ describe("ops usage errors exit 2 with a message", () => {
     [["status", "--timeout", "soon"], /--timeout must be a positive integer/],
     [["frob"], /unknown command 'frob'/],
     [["status", "--watch", "abc", "--url", "http://127.0.0.1:9/"], /--watch.*'abc' is invalid.*positive integer/],
+    [["status", "--host-key", "AAAAC3NzaC1lZDI1NTE5"], /--host-key.*is invalid.*'ssh-ed25519 AAAA/],
     [["smoke", "--checksum", "md5"], /'md5' is invalid. Allowed choices are sha1, sha256, sha384, sha512/],
   ])("%j", async (argv, message) => {
     const run = await ops(argv);
