@@ -89,13 +89,13 @@ export function pulumiOutputs(stack: string, env: NodeJS.ProcessEnv, timeoutMs =
     execFile(pulumi, ["stack", "output", "--show-secrets", "--json", "--stack", stack], { cwd: PROJECT_DIR, env, timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
       if (error) {
         // stderr of a failed `pulumi stack output` names the problem (no such stack, not logged in); it holds no output values.
-        reject(new OpsError("config", "pulumi", `pulumi stack output --stack ${stack} failed: ${stderr.trim().split("\n").pop() ?? error.message}`));
+        reject(new OpsError("config", "pulumi", `reading the outputs of stack ${stack} failed: ${stderr.trim().split("\n").pop() ?? error.message}`));
         return;
       }
       try {
         resolve(JSON.parse(stdout) as StackOutputs);
       } catch {
-        reject(new OpsError("config", "pulumi", `pulumi stack output --stack ${stack} did not print JSON`));
+        reject(new OpsError("config", "pulumi", `the outputs of stack ${stack} are not JSON`));
       }
     });
   });

@@ -7,6 +7,7 @@ import { ops, opsProcess, scratch } from "./cli";
  * The command-line contract of `npm run ops`: usage errors exit 2 with a message, and every option a
  * message, the help or the README names exists on the command it is named for.
  */
+const FAKES = path.join(__dirname, "fakes");
 const README = readFileSync(path.resolve(__dirname, "../../README.md"), "utf8");
 const mentioned = (text: string) => new Set([...text.matchAll(/(?<![\w-])--[a-z][a-z0-9-]*/g)].map((m) => m[0]));
 
@@ -93,6 +94,8 @@ describe("no option is named where it does not exist", () => {
         ops([command]),
         ops([command, ...(command === "size" || command === "estimate" ? ["lab"] : ["nosuchstack", ...positional, "--url", "http://127.0.0.1:9/", "--host", "127.0.0.1", "--ssh-port", "9", "--timeout", "500"])]),
         ops([command, "--tim"]),
+        // A Pulumi CLI that fails (the fake's "no stack named ..."): its error is passed on.
+        ops([command, "nosuchstack", ...positional], { env: { PATH: `${FAKES}:/usr/bin:/bin`, FAKE_PULUMI_LOG: path.join(scratch(), "pulumi.log") } }),
       ]);
       for (const run of runs) {
         // The one unknown option typed on purpose is quoted back; everything else must exist.
