@@ -74,7 +74,7 @@ export async function sshFanout(hosts: TestHost[], delayMs: number, concurrency:
     const results = await Promise.all(
       hosts.map((h, i) =>
         limit(() =>
-          runRemote({ host: "127.0.0.1", port: dead && i === 0 ? dead.port : proxies[i].port, username: h.username, privateKey: h.privateKey }, "true", deadHostTimeoutMs ?? 10_000).then(
+          runRemote({ host: "127.0.0.1", port: dead && i === 0 ? dead.port : proxies[i].port, username: h.username, privateKey: h.privateKey, hostKey: h.hostPublicKey }, "true", deadHostTimeoutMs ?? 10_000).then(
             () => true,
             () => false,
           ),

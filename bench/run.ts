@@ -1,12 +1,14 @@
 /**
- * `npm run bench`: evidence of speed and stability, written to bench/results.json and
- * bench/RESULTS.md (machine, date, command). A benchmark, not a test: it measures and reports.
+ * `npm run bench [-- --out DIR]`: evidence of speed and stability, written to results.json and
+ * RESULTS.md (machine, date, command) in .tmp/bench, or in DIR (`--out bench` refreshes the committed
+ * bench/RESULTS.md on purpose). A benchmark, not a test: it measures and reports.
  */
-import { writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import * as path from "node:path";
 import Table from "cli-table3";
 import { BY_STEP, BY_TYPE, DEDICATED, MS_PER_MINUTE } from "./durations";
+import { benchOutDir } from "./outDir";
 import { DEFAULT_CONCURRENCY } from "../cli/ops/program";
 import { HOSTS, SMALL_BOUND, sshFanout, startSshHosts, statusFanout, type FanoutPoint } from "./opsFanout";
 import { planAtScale, type PlanScale } from "./planScaling";
@@ -14,7 +16,6 @@ import { addOneNode, rerunStability, type AddNodeResult, type RerunResult } from
 import { simulateUp, type SimulatedUp } from "./simulatedUp";
 
 const STACKS = ["brest", "nantes", "rennes", "training", "lab"];
-const OUT = __dirname;
 
 const pct = (r: number) => `${(r * 100).toFixed(1)} %`;
 const min = (m: number) => `${m.toFixed(1)} min`;
@@ -26,6 +27,8 @@ function log(line: string) {
 }
 
 async function main() {
+  // Before the minutes of measuring: a mistyped option fails at once.
+  const out = benchOutDir(process.argv.slice(2), process.cwd());
   const started = new Date();
   const machine = { cpu: cpus()[0]?.model ?? "unknown", cores: cpus().length, memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version, platform: `${process.platform} ${process.arch}` };
 
@@ -72,11 +75,12 @@ async function main() {
     planScaling: planScale,
     fanout,
   };
-  writeFileSync(path.join(OUT, "results.json"), `${JSON.stringify(results, null, 2)}\n`);
-  writeFileSync(path.join(OUT, "RESULTS.md"), renderMarkdown(results));
+  mkdirSync(out, { recursive: true });
+  writeFileSync(path.join(out, "results.json"), `${JSON.stringify(results, null, 2)}\n`);
+  writeFileSync(path.join(out, "RESULTS.md"), renderMarkdown(results));
   const summary = new Table({ head: ["stack", "wall", "critical path", "serial", "overhead"], style: { head: [], border: [] } });
   for (const u of up) summary.push([u.stack, min(u.wallMinutes), min(u.criticalPath.minutes), min(u.serialMinutes), pct(u.overheadRatio)]);
-  process.stdout.write(`${summary.toString()}\nwrote bench/results.json and bench/RESULTS.md (${results.durationS} s)\n`);
+  process.stdout.write(`${summary.toString()}\nwrote ${path.relative(process.cwd(), out) || "."}/results.json and RESULTS.md (${results.durationS} s)\n`);
 }
 
 type Results = {
@@ -176,6 +180,11 @@ ${md(
 }
 
 main().catch((e) => {
+  if (String((e as NodeJS.ErrnoException).code).startsWith("ERR_PARSE_ARGS_")) {
+    process.stderr.write(`bench: ${(e as Error).message} (usage: npm run bench [-- --out DIR])\n`);
+    process.exitCode = 2;
+    return;
+  }
   process.stderr.write(`bench failed: ${(e as Error).stack ?? e}\n`);
   process.exitCode = 1;
 });

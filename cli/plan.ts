@@ -1,6 +1,7 @@
 import * as path from "node:path";
 import { Command } from "commander";
 import { CampusConfigError } from "../components/config/campus";
+import { StackFileError } from "../components/config/messages";
 import { campusProgram } from "../components/program";
 import { planStack } from "./plan/planStack";
 import { planDocument, renderPlanMermaid, renderPlanText } from "./plan/render";
@@ -28,7 +29,7 @@ const cli = new Command("plan")
       else if (opts.mermaid) process.stdout.write(renderPlanMermaid(plan));
       else process.stdout.write(renderPlanText(plan));
     } catch (e) {
-      const message = e instanceof CampusConfigError ? e.message : `plan failed: ${(e as Error).message}`;
+      const message = e instanceof CampusConfigError || e instanceof StackFileError ? e.message : `plan failed: ${(e as Error).message}`;
       if (opts.json) process.stdout.write(`${JSON.stringify({ error: message, problems: e instanceof CampusConfigError ? e.problems : [] }, null, 2)}\n`);
       process.stderr.write(`${message}\n`);
       process.exitCode = 1;

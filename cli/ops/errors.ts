@@ -49,7 +49,7 @@ export class OpsError extends Error {
     readonly host: string,
     readonly detail: string,
   ) {
-    super(`${host}: ${LABELS[kind]}: ${detail}`);
+    super(`${host === "-" ? "" : `${host}: `}${LABELS[kind]}: ${detail}`);
     this.name = "OpsError";
   }
 

@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import { sshPublicKeyLine } from "../../components/config/schema";
 import { CHECKSUM_ALGORITHMS, DEFAULT_ALGORITHM, type ChecksumAlgorithm } from "./bbbApi";
 import { changeNode, type NodeAction } from "./drain";
 import { EXIT_CODES, EXIT_HELP, OpsError } from "./errors";
@@ -38,16 +39,34 @@ const positiveNumber = (name: string) => (value: string) => {
   return n;
 };
 
+/** An endpoint the tool can call: http(s) only, checked before anything runs. */
+const httpUrl = (value: string) => {
+  let url: URL | undefined;
+  try {
+    url = new URL(value);
+  } catch {
+    url = undefined;
+  }
+  if (url?.protocol !== "https:" && url?.protocol !== "http:") throw new InvalidArgumentError("expected an http:// or https:// URL, such as https://visio.example.org");
+  return value;
+};
+
+/** A host key as `ssh-keyscan` and the stack output print it; a malformed one could never match. */
+const hostKeyLine = (value: string) => {
+  if (!sshPublicKeyLine.test(value.trim())) throw new InvalidArgumentError("expected an OpenSSH public key line such as 'ssh-ed25519 AAAA...'");
+  return value.trim();
+};
+
 function withConnection(cmd: Command): Command {
   return cmd
-    .option("--url <url>", "API endpoint of the balancer or of any BBB server (default: the stack's front)")
+    .option("--url <url>", "API endpoint of the balancer or of any BBB server (default: the stack's front)", httpUrl)
     .option("--secret-file <file>", "file holding the API shared secret, '-' for stdin (or set BBB_OVH_SECRET); never on the command line")
     .option("--host <host>", "SSH host of the front (default: the front of the stack / URL)")
     .option("--ssh-user <user>", "SSH user on the front (default: ubuntu on servers bbb-ovh installs, the stack's sshUser for existing hosts, root with --url alone; non-root users run sudo -n)")
     .option("--ssh-port <port>", "SSH port", positiveInt("--ssh-port"))
     .option("--ssh-key <file>", "SSH private key (default: the SSH agent, then ~/.ssh/id_ed25519, id_ecdsa, id_rsa)")
-    .option("--host-key <line>", "the front's SSH host key to pin, 'ssh-ed25519 AAAA...' (default: the stack's frontHostKey)")
-    .option("--timeout <ms>", "deadline of each HTTP request and SSH connection", positiveInt("--timeout"), 10_000)
+    .option("--host-key <line>", "the front's SSH host key, 'ssh-ed25519 AAAA...' (default: the stack's frontHostKey); an unknown key is refused, never trusted", hostKeyLine)
+    .option("--timeout <ms>", "deadline of each HTTP request, and of each SSH connection up to a session (TCP, handshake, authentication)", positiveInt("--timeout"), 10_000)
     .option("--command-timeout <ms>", "deadline of each remote rake command (Rails boots inside it)", positiveInt("--command-timeout"), 120_000)
     .option("--concurrency <n>", "hosts queried at once", positiveInt("--concurrency"), DEFAULT_CONCURRENCY)
     .option("--ca <file>", "extra CA certificate (PEM) to trust for HTTPS")
@@ -89,10 +108,10 @@ export async function runOps(argv: string[], io: OpsIO): Promise<number> {
     .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });
 
   withConnection(program.command("status [stack]").description("one row per node (online, enabled/cordoned, meetings, users, load, BBB version, datacenter) and the front's /health_check"))
-    .option("--watch [seconds]", "refresh every N seconds (default 10) until interrupted")
-    .action(async (stack: string | undefined, o: CommonOptions & { watch?: string | boolean }) => {
+    .option("--watch [seconds]", "refresh every N seconds (default 10) until interrupted", positiveInt("--watch"))
+    .action(async (stack: string | undefined, o: CommonOptions & { watch?: number | true }) => {
       const target = await loadTarget(stack, o, io);
-      const interval = o.watch === undefined ? undefined : o.watch === true ? 10 : positiveInt("--watch")(String(o.watch));
+      const interval = o.watch === true ? 10 : o.watch;
       for (;;) {
         const report = await collectStatus(target, { http: httpOptions(o), commandTimeoutMs: o.commandTimeout, concurrency: o.concurrency }, Progress.for(io.stderr, Boolean(o.json)));
         exitCode = report.healthy ? 0 : EXIT_CODES[report.problems[0].kind];
@@ -121,10 +140,10 @@ export async function runOps(argv: string[], io: OpsIO): Promise<number> {
   nodeCommand("panic", "panic", "for a node that is gone: end its meetings in Scalelite and disable it (bin/rake servers:panic)");
 
   withConnection(program.command("smoke [stack]").description("create a meeting through the balancer, check join URLs, getMeetingInfo, end; report where it landed and timings"))
-    .addOption(new Option("--algorithm <sha>", "checksum algorithm").choices([...CHECKSUM_ALGORITHMS]).default(DEFAULT_ALGORITHM))
-    .action(async (stack: string | undefined, o: CommonOptions & { algorithm: ChecksumAlgorithm }) => {
+    .addOption(new Option("--checksum <sha>", "checksum algorithm of the signed API calls (Scalelite accepts sha1, sha256, sha512)").choices([...CHECKSUM_ALGORITHMS]).default(DEFAULT_ALGORITHM))
+    .action(async (stack: string | undefined, o: CommonOptions & { checksum: ChecksumAlgorithm }) => {
       const target = await loadTarget(stack, o, io);
-      const report = await smoke(target, { algorithm: o.algorithm, http: httpOptions(o) }, Progress.for(io.stderr, Boolean(o.json)));
+      const report = await smoke(target, { algorithm: o.checksum, http: httpOptions(o) }, Progress.for(io.stderr, Boolean(o.json)));
       exitCode = report.failure ? EXIT_CODES[report.failure.kind as keyof typeof EXIT_CODES] : 0;
       if (o.json) json(report);
       else print(renderSmoke(report));

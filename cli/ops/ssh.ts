@@ -8,9 +8,15 @@ export interface SshTarget {
   /** PEM/OpenSSH private key text; without it the SSH agent ($SSH_AUTH_SOCK) is used. */
   privateKey?: string;
   agent?: string;
-  /** The host's pinned public key line (`ssh-ed25519 AAAA...`); without it any key is accepted. */
+  /** The host's pinned public key line (`ssh-ed25519 AAAA...`); without it no connection is made. */
   hostKey?: string;
+  /** Deadline of TCP connect + SSH handshake + authentication (--timeout); the command has its own. */
+  connectTimeoutMs?: number;
 }
+
+/** What the operator reads when no host key is known: never trust one silently (docs/ops.md, "Host keys"). */
+export const UNKNOWN_HOST_KEY =
+  "the host's SSH key is unknown and ops never trusts one on first sight: pass --host-key 'ssh-ed25519 AAAA...' (compare its fingerprint with `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` on the host's console), or name a stack whose outputs include frontHostKey";
 
 /** A host-key check for ssh2: the server's key blob must be the pinned line's. */
 function pinnedVerifier(hostKey: string): (key: Buffer) => boolean {
@@ -24,37 +30,46 @@ export interface RemoteResult {
   code: number | null;
 }
 
+/** `work` or a timeout OpsError after `ms`, whichever comes first; a late failure of `work` is ignored. */
+async function within<T>(work: Promise<T>, ms: number, timeout: () => OpsError): Promise<T> {
+  work.catch(() => undefined);
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([work, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(timeout()), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /**
- * Runs one command on a host over SSH, within a deadline that covers connect, authentication and
- * the command itself: a dead host costs one timeout. Failures come back as OpsError (DNS, TCP, SSH
- * authentication, timeout) naming the host.
+ * Runs one command on a host over SSH. Two deadlines: connect + handshake + authentication within
+ * `connectTimeoutMs` (--timeout; a port that accepts TCP and never speaks SSH costs that, not the
+ * command's budget), then the command within `timeoutMs` (--command-timeout). The host key must be
+ * pinned. Failures come back as OpsError (DNS, TCP, SSH authentication, timeout) naming the host.
  */
 export async function runRemote(target: SshTarget, command: string, timeoutMs: number, stdin?: string): Promise<RemoteResult> {
-  const ssh = new NodeSSH();
   const label = target.port === 22 ? target.host : `${target.host}:${target.port}`;
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new OpsError("timeout", label, `no answer over SSH within ${timeoutMs} ms`)), timeoutMs);
-  });
+  if (!target.hostKey) throw new OpsError("config", label, UNKNOWN_HOST_KEY);
+  const connectMs = target.connectTimeoutMs ?? timeoutMs;
+  const ssh = new NodeSSH();
   try {
-    const run = (async () => {
-      await ssh.connect({ host: target.host, port: target.port, username: target.username, privateKey: target.privateKey, agent: target.privateKey ? undefined : target.agent, readyTimeout: timeoutMs, hostVerifier: target.hostKey ? pinnedVerifier(target.hostKey) : undefined });
-      // node-ssh stops listening for errors once connected: a reset mid-command would otherwise be
-      // an uncaught exception that ends the whole tool.
-      const lost = new Promise<never>((_, reject) => ssh.connection?.on("error", reject));
-      lost.catch(() => undefined);
-      // noTrim: the leading spaces of a first line are columns in tables such as `bin/rake status`.
-      const result = await Promise.race([ssh.execCommand(command, { stdin, noTrim: true }), lost]);
-      if (result.code === null) throw new OpsError("command", label, "the connection closed before the command finished");
-      return result;
-    })();
-    run.catch(() => undefined); // settled by the race below; keep a late failure from going unhandled
-    const result = await Promise.race([run, deadline]);
+    // ssh2's own readyTimeout is a backstop, a little later, so that the message names --timeout.
+    await within(
+      ssh.connect({ host: target.host, port: target.port, username: target.username, privateKey: target.privateKey, agent: target.privateKey ? undefined : target.agent, readyTimeout: connectMs + 1_000, hostVerifier: pinnedVerifier(target.hostKey) }),
+      connectMs,
+      () => new OpsError("timeout", label, `no SSH session within ${connectMs} ms (connect, handshake and authentication; --timeout)`),
+    );
+    // node-ssh stops listening for errors once connected: a reset mid-command would otherwise be
+    // an uncaught exception that ends the whole tool.
+    const lost = new Promise<never>((_, reject) => ssh.connection?.on("error", reject));
+    lost.catch(() => undefined);
+    // noTrim: the leading spaces of a first line are columns in tables such as `bin/rake status`.
+    const result = await within(Promise.race([ssh.execCommand(command, { stdin, noTrim: true }), lost]), timeoutMs, () => new OpsError("timeout", label, `the remote command did not finish within ${timeoutMs} ms (--command-timeout)`));
+    if (result.code === null) throw new OpsError("command", label, "the connection closed before the command finished");
     return { stdout: result.stdout, stderr: result.stderr, code: result.code };
   } catch (error) {
     throw classifyError(error, label);
   } finally {
-    clearTimeout(timer);
     ssh.dispose();
   }
 }

@@ -25,6 +25,8 @@ export interface ConnectionOptions {
   sshKey?: string;
   /** The front's SSH host key line to pin (default: the stack's frontHostKey output). */
   hostKey?: string;
+  /** Deadline (ms) of each connection, SSH handshake included (--timeout). */
+  timeout?: number;
 }
 
 export interface NodeTarget {
@@ -89,13 +91,13 @@ export function pulumiOutputs(stack: string, env: NodeJS.ProcessEnv, timeoutMs =
     execFile(pulumi, ["stack", "output", "--show-secrets", "--json", "--stack", stack], { cwd: PROJECT_DIR, env, timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
       if (error) {
         // stderr of a failed `pulumi stack output` names the problem (no such stack, not logged in); it holds no output values.
-        reject(new OpsError("config", "pulumi", `pulumi stack output --stack ${stack} failed: ${stderr.trim().split("\n").pop() ?? error.message}`));
+        reject(new OpsError("config", "pulumi", `reading the outputs of stack ${stack} failed: ${stderr.trim().split("\n").pop() ?? error.message}`));
         return;
       }
       try {
         resolve(JSON.parse(stdout) as StackOutputs);
       } catch {
-        reject(new OpsError("config", "pulumi", `pulumi stack output --stack ${stack} did not print JSON`));
+        reject(new OpsError("config", "pulumi", `the outputs of stack ${stack} are not JSON`));
       }
     });
   });
@@ -123,6 +125,15 @@ function defaultKey(io: OpsIO): Pick<SshTarget, "privateKey" | "agent"> {
   return {};
 }
 
+/** A stack file that cannot be read at all (YAML syntax, a private key in clear) is a configuration error. */
+function readStack(filePath: string): StackFile {
+  try {
+    return readStackFile(filePath);
+  } catch (e) {
+    throw new OpsError("config", "-", (e as Error).message);
+  }
+}
+
 /** The validated campus of a stack file, or why it is not valid. */
 function campusOf(file: StackFile): { campus?: Campus; problem?: string } {
   try {
@@ -145,8 +156,9 @@ export async function loadTarget(stack: string | undefined, options: ConnectionO
   let file: ReturnType<typeof campusOf> | undefined;
   if (stack !== undefined) {
     const filePath = stackFilePath(stack);
-    if (existsSync(filePath)) file = campusOf(readStackFile(filePath));
+    if (existsSync(filePath)) file = campusOf(readStack(filePath));
     if (wantOutputs) outputs = await pulumiOutputs(path.basename(filePath).replace(/^Pulumi\./, "").replace(/\.ya?ml$/, ""), io.env);
+    if (!file && !wantOutputs) throw new OpsError("config", "-", `no stack file ${filePath}`);
     if (!file && !outputs && !options.url) throw new OpsError("config", "-", `no stack file ${filePath} and no Pulumi CLI to read the stack's outputs: give --url`);
   }
   const campus = file?.campus;
@@ -176,6 +188,7 @@ export async function loadTarget(stack: string | undefined, options: ConnectionO
         // Servers bbb-ovh installs log in as ubuntu (OVH's Ubuntu images); existing hosts say theirs.
         username: options.sshUser ?? (frontConfig === undefined ? "root" : frontConfig.kind === "existing" ? frontConfig.sshUser : "ubuntu"),
         hostKey: options.hostKey ?? outputs?.frontHostKey ?? (frontConfig?.kind === "existing" ? frontConfig.hostKey : undefined),
+        connectTimeoutMs: options.timeout,
         ...key,
       }
     : undefined;

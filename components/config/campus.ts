@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { BBB_LINES, SERVER_PRESETS, type HostPreset } from "./presets";
 import { placementOf, placementProblems, siteOf } from "../planning/sites";
+import { knownKeysAt, unknownKeysMessage } from "./messages";
 import { campusSchema, type CampusConfig, type HostConfig } from "./schema";
 
 /** One problem in a stack's configuration: where it is and what was expected. */
@@ -67,8 +68,8 @@ function pathOf(path: ReadonlyArray<PropertyKey>): string {
   return path.reduce<string>((acc, part) => (typeof part === "number" ? `${acc}[${part}]` : `${acc}.${String(part)}`), "campus");
 }
 
-function describeIssue(issue: z.core.$ZodIssue): string {
-  if (issue.code === "unrecognized_keys") return `unknown key${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `'${k}'`).join(", ")}`;
+function describeIssue(issue: z.core.$ZodIssue, raw: unknown): string {
+  if (issue.code === "unrecognized_keys") return unknownKeysMessage(issue.keys, knownKeysAt(campusSchema, raw, issue.path));
   if (issue.code === "invalid_type" && issue.input === undefined) return `is required (${issue.expected})`;
   if (issue.code === "invalid_type") return `expected ${issue.expected}, got ${describeValue(issue.input)}`;
   if (issue.code === "invalid_value") return `expected one of ${issue.values.map(String).join(", ")}`;
@@ -201,7 +202,7 @@ function resolveHost(role: ResolvedHost["role"], host: HostConfig, campus: Campu
  */
 export function parseCampus(raw: unknown, secrets: SecretPresence): Campus {
   const parsed = campusSchema.safeParse(raw);
-  const problems: ConfigProblem[] = parsed.success ? [] : parsed.error.issues.map((i) => ({ path: pathOf(i.path), message: describeIssue(i) }));
+  const problems: ConfigProblem[] = parsed.success ? [] : parsed.error.issues.map((i) => ({ path: pathOf(i.path), message: describeIssue(i, raw) }));
   problems.push(...crossFieldProblems(raw, secrets));
   if (raw === undefined) problems.splice(0, problems.length, { path: "bbb-ovh:campus", message: "is required: the campus object of the stack file" });
   if (!parsed.success || problems.length > 0) throw new CampusConfigError(dedupe(problems));

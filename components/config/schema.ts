@@ -11,7 +11,7 @@ export const OVH_SUBSIDIARIES = ["FR", "GB", "DE", "ES", "IT", "PL", "PT", "NL",
 
 const hostLabel = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 const dnsName = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
-const sshPublicKeyLine = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com) [A-Za-z0-9+/]+={0,3}( [^\n]*)?$/;
+export const sshPublicKeyLine = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com) [A-Za-z0-9+/]+={0,3}( [^\n]*)?$/;
 
 /** Accepts `a.b.c.d/n` (n <= 32) and IPv6 `x::/n` (n <= 128). */
 export function isCidr(value: string): boolean {

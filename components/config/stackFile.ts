@@ -2,6 +2,7 @@ import { readFileSync, existsSync } from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
 import { CONFIG_KEYS, parseCampus, type Campus, type SecretPresence } from "./campus";
+import { clearPrivateKeyMessage, privateKeyPaths, StackFileError, yamlSyntaxMessage } from "./messages";
 
 /** A config value in a stack file: plain, or `secure:` (encrypted by the Pulumi CLI). */
 export interface StackFileValue {
@@ -29,24 +30,27 @@ function isSecure(v: unknown): boolean {
   return typeof v === "object" && v !== null && Object.keys(v).length === 1 && "secure" in v;
 }
 
-/** Reads a Pulumi stack file. Throws an Error whose message names the file and what is wrong. */
+/** Reads a Pulumi stack file. Throws a StackFileError whose message names the file and what is wrong. */
 export function readStackFile(stackOrPath: string): StackFile {
   const file = stackFilePath(stackOrPath);
-  if (!existsSync(file)) throw new Error(`${file}: no such stack file`);
+  if (!existsSync(file)) throw new StackFileError(`${file}: no such stack file`);
   let doc: unknown;
   try {
     doc = parse(readFileSync(file, "utf8"));
   } catch (e) {
-    throw new Error(`${file}: not valid YAML: ${(e as Error).message.split("\n")[0]}`);
+    throw new StackFileError(yamlSyntaxMessage(file, e));
   }
   if (typeof doc !== "object" || doc === null || !("config" in doc) || typeof doc.config !== "object" || doc.config === null) {
-    throw new Error(`${file}: expected a top-level 'config:' mapping`);
-  }
-  const config: Record<string, StackFileValue> = {};
-  for (const [key, value] of Object.entries(doc.config as Record<string, unknown>)) {
-    config[key] = { value, encrypted: isSecure(value) };
+    throw new StackFileError(`${file}: expected a top-level 'config:' mapping`);
   }
   const stack = path.basename(file).replace(/^Pulumi\./, "").replace(/\.ya?ml$/, "");
+  const config: Record<string, StackFileValue> = {};
+  const clearKeys: string[] = [];
+  for (const [key, value] of Object.entries(doc.config as Record<string, unknown>)) {
+    config[key] = { value, encrypted: isSecure(value) };
+    if (!config[key].encrypted) clearKeys.push(...privateKeyPaths(value).map((at) => clearPrivateKeyMessage(file, stack, key, at)));
+  }
+  if (clearKeys.length > 0) throw new StackFileError(clearKeys.join("\n"));
   return { path: file, stack, config };
 }
 

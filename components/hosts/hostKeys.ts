@@ -11,8 +11,12 @@ export function generatedHostKey(name: string, parent: pulumi.Resource): tls.Pri
 /**
  * Trust on first use, for hosts whose OS we do not install (existing hosts, adopted servers): the
  * first step reads the host's ed25519 key over an unpinned connection and every later connection
- * pins it. The command never re-runs, so a changed key later makes SSH fail with a host key
- * mismatch instead of being silently accepted.
+ * pins it. The command never re-runs: not for a changed key (SSH then fails with a host key
+ * mismatch), and not for a changed host, port or user either. @pulumi/command runs `create` again
+ * when `connection` changes (an update without an `update` command), which would trust whatever
+ * answers at the new address; `ignoreChanges: ["connection"]` keeps the recorded key instead, so the
+ * pinned connections to the new address fail until the operator pins its key on purpose
+ * (docs/ops.md, "Host keys").
  */
 export function recordHostKey(
   name: string,
@@ -25,7 +29,7 @@ export function recordHostKey(
       connection: sshConnection(args),
       create: "cat /etc/ssh/ssh_host_ed25519_key.pub",
     },
-    opts,
+    { ...opts, ignoreChanges: [...(opts.ignoreChanges ?? []), "connection"] },
   );
   return record.stdout.apply((s) => s.trim());
 }

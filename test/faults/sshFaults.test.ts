@@ -30,7 +30,7 @@ afterAll(async () => {
   await Promise.all(hosts.map((h) => h.stop()));
 });
 
-const target = (h: TestHost, port = h.port) => ({ host: h.host, port, username: h.username, privateKey: h.privateKey });
+const target = (h: TestHost, port = h.port) => ({ host: h.host, port, username: h.username, privateKey: h.privateKey, hostKey: h.hostPublicKey });
 
 /** The rejection of `promise` and how long it took; fails when it resolves. */
 async function failure(promise: Promise<unknown>): Promise<{ error: Error; ms: number }> {

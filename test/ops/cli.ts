@@ -1,3 +1,4 @@
+import { execFile } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
@@ -36,6 +37,23 @@ export async function ops(argv: string[], options: CliOptions = {}): Promise<Cli
   const env = { PATH: "/usr/bin:/bin", HOME: scratch(), ...options.env };
   const code = await runOps(argv, { stdout, stderr, stdin, env, signal: options.signal });
   return { code, stdout: out.join(""), stderr: err.join(""), elapsedMs: performance.now() - started };
+}
+
+const REPO = path.resolve(__dirname, "../..");
+
+/**
+ * Runs `npm run ops -- ...argv` as its own process (tsx cli/ops.ts, what the npm script runs), for what
+ * only a process shows: the real exit code, what reaches the terminal, no stack trace.
+ */
+export function opsProcess(argv: string[], options: Pick<CliOptions, "env"> = {}): Promise<CliRun> {
+  const started = performance.now();
+  const env = { PATH: `${path.dirname(process.execPath)}:/usr/bin:/bin`, HOME: scratch(), ...options.env };
+  return new Promise((resolve) => {
+    execFile(process.execPath, [require.resolve("tsx/cli"), "cli/ops.ts", ...argv], { cwd: REPO, env, timeout: 60_000 }, (error, stdout, stderr) => {
+      const code = error ? (typeof error.code === "number" ? error.code : 1) : 0;
+      resolve({ code, stdout, stderr, elapsedMs: performance.now() - started });
+    });
+  });
 }
 
 export function scratch(): string {

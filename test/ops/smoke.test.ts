@@ -47,20 +47,20 @@ describe("ops smoke through the balancer", () => {
   });
 
   it.each(["sha1", "sha256", "sha512"])("signs with %s, which Scalelite accepts", async (algorithm) => {
-    const run = await smoke(["--algorithm", algorithm]);
+    const run = await smoke(["--checksum", algorithm]);
     expect(run.code).toBe(0);
     const checksum = new URLSearchParams(front.calls.at(-1)?.query).get("checksum") as string;
     expect(checksum.length).toBe({ sha1: 40, sha256: 64, sha512: 128 }[algorithm]);
   });
 
   it("reports sha384 as a checksum error through Scalelite, which cannot infer it", async () => {
-    const run = await smoke(["--algorithm", "sha384"]);
+    const run = await smoke(["--checksum", "sha384"]);
     expect(run.code).toBe(4);
     expect(JSON.parse(run.stdout).failure).toMatchObject({ host: front.host, kind: "checksum" });
   });
 
   it("signs sha384 that a BBB server itself accepts", async () => {
-    const direct = await ops(["smoke", "--url", nodes[0].url, "--secret-file", secretFile(NODE_SECRETS[0]), "--algorithm", "sha384", "--json"]);
+    const direct = await ops(["smoke", "--url", nodes[0].url, "--secret-file", secretFile(NODE_SECRETS[0]), "--checksum", "sha384", "--json"]);
     expect(direct.code).toBe(0);
     expect(JSON.parse(direct.stdout).steps[1].detail).toMatch(/redirected to 127\.0\.0\.1/);
   });

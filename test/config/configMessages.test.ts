@@ -1,0 +1,124 @@
+import { execFile } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { promisify } from "node:util";
+import { describe, expect, it } from "vitest";
+import { parse, stringify } from "yaml";
+import { CampusConfigError, parseCampus, type SecretPresence } from "../../components/config/campus";
+import { readStackFile } from "../../components/config/stackFile";
+import { PRICE_TABLE } from "../../components/planning/prices";
+
+/** Config mistakes as the person fixing a stack file reads them (npm run plan, a real process). */
+const ROOT = path.resolve(__dirname, "../..");
+const run = promisify(execFile);
+
+async function plan(stackFile: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [require.resolve("tsx/cli"), "cli/plan.ts", "--stack-file", stackFile], { cwd: ROOT, env: { ...process.env, NO_COLOR: "1" } });
+    return { code: 0, stdout, stderr };
+  } catch (e) {
+    const err = e as { code: number; stdout: string; stderr: string };
+    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
+  }
+}
+
+function stackFile(text: string, stack = "mistakes"): string {
+  const file = path.join(mkdtempSync(path.join(tmpdir(), "bbb-ovh-config-")), `Pulumi.${stack}.yaml`);
+  writeFileSync(file, text);
+  return file;
+}
+
+const lab = () => parse(readFileSync(path.join(ROOT, "stacks/Pulumi.lab.yaml"), "utf8")) as { config: Record<string, any> };
+const SECRETS: SecretPresence = { sshPrivateKey: true, turnSecret: false, dnsCredentials: false };
+
+function messageOf(campus: unknown): string {
+  try {
+    parseCampus(campus, SECRETS);
+  } catch (e) {
+    if (e instanceof CampusConfigError) return e.message;
+    throw e;
+  }
+  return "";
+}
+
+// A throwaway key made for this test only (ssh-keygen -t ed25519), never used anywhere.
+const OPENSSH_KEY = [
+  "-----BEGIN OPENSSH PRIVATE KEY-----",
+  "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW",
+  "QyNTUxOQAAACBZ3lzNn2Rk0pNU4XaTESTONLYTESTONLYTESTONLYTESTONLYAAAAJgAAAAA",
+  "-----END OPENSSH PRIVATE KEY-----",
+].join("\n");
+
+describe("YAML syntax errors keep their place", () => {
+  it("names file:line:column and shows the line with a caret", async () => {
+    const file = stackFile("config:\n  bbb-ovh:campus:\n    id: lab\n    nodes: [a, b\n    front: x\n");
+    const { code, stderr } = await plan(file);
+    expect(code).toBe(1);
+    expect(stderr).toMatch(new RegExp(`^${file.replace(/[.]/g, "\\.")}:5:5: not valid YAML: `));
+    expect(stderr).toContain("    front: x\n    ^");
+    expect(stderr).not.toMatch(/\n\s+at /);
+  }, 60_000);
+});
+
+describe("unknown keys get a suggestion when one is close", () => {
+  it("in a plan of a stack file, at every level", async () => {
+    const doc = lab();
+    const campus = doc.config["bbb-ovh:campus"];
+    campus.adminCidr = campus.adminCidrs;
+    delete campus.adminCidrs;
+    campus.front.hostkey = campus.front.hostKey;
+    delete campus.front.hostKey;
+    campus.nodes[1].sshuser = "ubuntu";
+    campus.expected.concurentUsers = 5;
+    campus.frobnicate = true;
+    const { code, stderr } = await plan(stackFile(stringify(doc), "lab"));
+    expect(code).toBe(1);
+    expect(stderr).toContain("campus: unknown keys 'adminCidr' (did you mean 'adminCidrs'?), 'frobnicate'");
+    expect(stderr).toContain("campus.front: unknown key 'hostkey' (did you mean 'hostKey'?)");
+    expect(stderr).toContain("campus.nodes[1]: unknown key 'sshuser' (did you mean 'sshUser'?)");
+    expect(stderr).toContain("campus.expected: unknown key 'concurentUsers' (did you mean 'concurrentUsers'?)");
+  }, 60_000);
+
+  it("suggests only keys valid for the host's kind", () => {
+    const campus = lab().config["bbb-ovh:campus"];
+    campus.nodes[0].regio = "SBG5"; // a publicCloud key, one letter off, on an existing host
+    campus.nodes[0].sshPrt = 22;
+    const message = messageOf(campus);
+    expect(message).toContain("unknown keys 'regio', 'sshPrt' (did you mean 'sshPort'?)");
+  });
+});
+
+describe("a private key in clear text in a stack file is refused", () => {
+  it("as the value of a config key: names it and gives the exact command", async () => {
+    const doc = lab();
+    delete doc.config["bbb-ovh:sshPrivateKey"];
+    doc.config["bbb-ovh:sshPrivateKey"] = OPENSSH_KEY;
+    const { code, stderr, stdout } = await plan(stackFile(stringify(doc), "lab"));
+    expect(code).toBe(1);
+    expect(stderr).toContain("bbb-ovh:sshPrivateKey holds a private key in clear text");
+    expect(stderr).toContain("pulumi config set --secret --stack lab bbb-ovh:sshPrivateKey < FILE_HOLDING_THE_KEY");
+    expect(stderr + stdout).not.toContain("b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ");
+  }, 60_000);
+
+  it("anywhere inside another value, PEM keys included", () => {
+    const doc = lab();
+    doc.config["bbb-ovh:campus"].moodle = { ssh: { key: "-----BEGIN RSA PRIVATE KEY-----\nMIIEow\n-----END RSA PRIVATE KEY-----" } };
+    const file = stackFile(stringify(doc), "lab");
+    expect(() => readStackFile(file)).toThrow(/bbb-ovh:campus\.moodle\.ssh\.key holds a private key in clear text[\s\S]*pulumi config set --secret --stack lab bbb-ovh:sshPrivateKey < FILE_HOLDING_THE_KEY/);
+  });
+
+  it("leaves encrypted values and public keys alone", () => {
+    expect(() => readStackFile(path.join(ROOT, "stacks/Pulumi.lab.yaml"))).not.toThrow();
+  });
+});
+
+describe("price figures cite sources that exist", () => {
+  it.each(Object.entries(PRICE_TABLE))("%s: a URL, or a path in this repository", (_, entry) => {
+    const urls = entry.source.match(/https:\/\/\S+[^\s.,;)]/g) ?? [];
+    // Anything that looks like a file name must be one of ours (users cannot open the authors' notes).
+    const files = entry.source.match(/[\w./-]+\.(md|ts|yaml|json)\b/g) ?? [];
+    for (const f of files) expect(existsSync(path.join(ROOT, f)), `${f} is cited but not in the repository`).toBe(true);
+    expect(urls.length + files.length, "no URL and no repository path").toBeGreaterThan(0);
+  });
+});

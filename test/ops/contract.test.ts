@@ -1,0 +1,106 @@
+import { readFileSync, writeFileSync } from "node:fs";
+import * as path from "node:path";
+import { describe, expect, it } from "vitest";
+import { ops, opsProcess, scratch } from "./cli";
+
+/**
+ * The command-line contract of `npm run ops`: usage errors exit 2 with a message, and every option a
+ * message, the help or the README names exists on the command it is named for.
+ */
+const FAKES = path.join(__dirname, "fakes");
+const README = readFileSync(path.resolve(__dirname, "../../README.md"), "utf8");
+const mentioned = (text: string) => new Set([...text.matchAll(/(?<![\w-])--[a-z][a-z0-9-]*/g)].map((m) => m[0]));
+
+async function commands(): Promise<string[]> {
+  const help = (await ops(["--help"])).stdout;
+  const section = help.slice(help.indexOf("Commands:"));
+  return [...section.matchAll(/^ {2}([a-z][\w-]*)/gm)].map((m) => m[1]).filter((c) => c !== "help");
+}
+
+/** The long options a command's --help lists (the option column only, not the descriptions). */
+async function optionsOf(command: string): Promise<Set<string>> {
+  const help = (await ops([command, "--help"])).stdout;
+  return new Set([...help.matchAll(/^ {2}(?:-\w, )?(--[a-z][\w-]*)/gm)].map((m) => m[1]));
+}
+
+describe("ops usage errors exit 2 with a message", () => {
+  it.each([
+    [["status", "--url", "notaurl"], /--url.*'notaurl' is invalid.*http:\/\/ or https:\/\/ URL/],
+    [["smoke", "--url", "ftp://x"], /--url.*'ftp:\/\/x' is invalid.*http:\/\/ or https:\/\/ URL/],
+    [["status", "--frobnicate"], /unknown option '--frobnicate'/],
+    [["drain", "brest"], /missing required argument 'node'/],
+    [["status", "--timeout"], /option '--timeout <ms>' argument missing/],
+    [["size", "--users", "10"], /required option '--rooms <n>' not specified/],
+    [["status", "--timeout", "soon"], /--timeout must be a positive integer/],
+    [["frob"], /unknown command 'frob'/],
+    [["status", "--watch", "abc", "--url", "http://127.0.0.1:9/"], /--watch.*'abc' is invalid.*positive integer/],
+    [["status", "--host-key", "AAAAC3NzaC1lZDI1NTE5"], /--host-key.*is invalid.*'ssh-ed25519 AAAA/],
+    [["smoke", "--checksum", "md5"], /'md5' is invalid. Allowed choices are sha1, sha256, sha384, sha512/],
+  ])("%j", async (argv, message) => {
+    const run = await ops(argv);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(message);
+    expect(run.stdout).toBe("");
+  });
+
+  it("as a process: exit status 2, one line of error, no stack trace", async () => {
+    const run = await opsProcess(["smoke", "--url", "notaurl"]);
+    expect(run.code).toBe(2);
+    expect(run.stderr.trim().split("\n")).toHaveLength(1);
+    expect(run.stderr).toMatch(/^error: option '--url <url>' argument 'notaurl' is invalid/);
+  }, 60_000);
+
+  it("reports a broken stack file as configuration (exit 2) with its line and column", async () => {
+    const file = path.join(scratch(), "Pulumi.broken.yaml");
+    writeFileSync(file, "config:\n  bbb-ovh:campus: {id: [x\n");
+    const run = await ops(["estimate", file]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain(`${file}:3:1: not valid YAML`);
+  });
+
+  it("speaks of no host when none is involved", async () => {
+    const run = await ops(["smoke", "--url", "http://127.0.0.1:9/", "--secret-file", "/nonexistent/secret"]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toBe("error: usage: cannot read the secret file /nonexistent/secret: ENOENT\n");
+  });
+
+  it("ends the help with the exit codes on their own line", async () => {
+    const run = await ops(["--help"]);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/\nexit codes: 0 ok,[^\n]*\n$/);
+  });
+});
+
+describe("no option is named where it does not exist", () => {
+  it("the README's ops examples use only options the command's --help lists", async () => {
+    const examples = [...README.matchAll(/^npm run ops -- ([a-z][\w-]*)(.*)$/gm)];
+    expect(examples.length).toBeGreaterThan(3);
+    for (const [line, command, rest] of examples) {
+      const options = await optionsOf(command);
+      for (const option of mentioned(rest)) expect(options, `${line}: ${option}`).toContain(option);
+    }
+  });
+
+  it("every --option in a command's help and in its error messages exists on that command", async () => {
+    const needsNode = new Set(["drain", "undrain", "panic"]);
+    for (const command of await commands()) {
+      const options = await optionsOf(command);
+      const positional = needsNode.has(command) ? ["bbb1.test.example", "--yes"] : [];
+      // Inputs that each end in an error message: a stack that does not exist, no stack at all, a front
+      // with no secret and no host key, and an unknown option (commander's own suggestion).
+      const runs = await Promise.all([
+        ops([command, "--help"]),
+        ops([command, "nosuchstack", ...positional]),
+        ops([command]),
+        ops([command, ...(command === "size" || command === "estimate" ? ["lab"] : ["nosuchstack", ...positional, "--url", "http://127.0.0.1:9/", "--host", "127.0.0.1", "--ssh-port", "9", "--timeout", "500"])]),
+        ops([command, "--tim"]),
+        // A Pulumi CLI that fails (the fake's "no stack named ..."): its error is passed on.
+        ops([command, "nosuchstack", ...positional], { env: { PATH: `${FAKES}:/usr/bin:/bin`, FAKE_PULUMI_LOG: path.join(scratch(), "pulumi.log") } }),
+      ]);
+      for (const run of runs) {
+        // The one unknown option typed on purpose is quoted back; everything else must exist.
+        for (const option of [...mentioned(run.stderr + run.stdout)].filter((o) => o !== "--tim")) expect(options, `ops ${command}: ${option} in:\n${run.stderr}${run.stdout}`).toContain(option);
+      }
+    }
+  }, 60_000);
+});
