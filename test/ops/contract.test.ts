@@ -11,15 +11,20 @@ const FAKES = path.join(__dirname, "fakes");
 const README = readFileSync(path.resolve(__dirname, "../../README.md"), "utf8");
 const mentioned = (text: string) => new Set([...text.matchAll(/(?<![\w-])--[a-z][a-z0-9-]*/g)].map((m) => m[0]));
 
-async function commands(): Promise<string[]> {
-  const help = (await ops(["--help"])).stdout;
+/** Every command that runs something, as its words: groups (`voucher`, `schedule`) give their subcommands. */
+async function commands(prefix: string[] = []): Promise<string[][]> {
+  const help = (await ops([...prefix, "--help"])).stdout;
+  if (!help.includes("Commands:")) return [prefix];
   const section = help.slice(help.indexOf("Commands:"));
-  return [...section.matchAll(/^ {2}([a-z][\w-]*)/gm)].map((m) => m[1]).filter((c) => c !== "help");
+  const names = [...section.matchAll(/^ {2}([a-z][\w-]*)/gm)].map((m) => m[1]).filter((c) => c !== "help");
+  const leaves: string[][] = [];
+  for (const name of names) leaves.push(...(await commands([...prefix, name])));
+  return leaves;
 }
 
 /** The long options a command's --help lists (the option column only, not the descriptions). */
-async function optionsOf(command: string): Promise<Set<string>> {
-  const help = (await ops([command, "--help"])).stdout;
+async function optionsOf(command: string[]): Promise<Set<string>> {
+  const help = (await ops([...command, "--help"])).stdout;
   return new Set([...help.matchAll(/^ {2}(?:-\w, )?(--[a-z][\w-]*)/gm)].map((m) => m[1]));
 }
 
@@ -73,29 +78,34 @@ describe("ops usage errors exit 2 with a message", () => {
 
 describe("no option is named where it does not exist", () => {
   it("the README's ops examples use only options the command's --help lists", async () => {
-    const examples = [...README.matchAll(/^npm run ops -- ([a-z][\w-]*)(.*)$/gm)];
+    const examples = [...README.matchAll(/^npm run ops -- (.*)$/gm)];
     expect(examples.length).toBeGreaterThan(3);
-    for (const [line, command, rest] of examples) {
-      const options = await optionsOf(command);
+    const known = await commands();
+    for (const [line, rest] of examples) {
+      const words = known.find((c) => rest.startsWith(`${c.join(" ")} `) || rest === c.join(" "));
+      expect(words, line).toBeDefined();
+      const options = await optionsOf(words as string[]);
       for (const option of mentioned(rest)) expect(options, `${line}: ${option}`).toContain(option);
     }
   });
 
   it("every --option in a command's help and in its error messages exists on that command", async () => {
     const needsNode = new Set(["drain", "undrain", "panic"]);
-    for (const command of await commands()) {
-      const options = await optionsOf(command);
+    for (const words of await commands()) {
+      const options = await optionsOf(words);
+      const command = words.join(" ");
       const positional = needsNode.has(command) ? ["bbb1.test.example", "--yes"] : [];
       // Inputs that each end in an error message: a stack that does not exist, no stack at all, a front
       // with no secret and no host key, and an unknown option (commander's own suggestion).
+      const withConnection = options.has("--url");
       const runs = await Promise.all([
-        ops([command, "--help"]),
-        ops([command, "nosuchstack", ...positional]),
-        ops([command]),
-        ops([command, ...(command === "size" || command === "estimate" ? ["lab"] : ["nosuchstack", ...positional, "--url", "http://127.0.0.1:9/", "--host", "127.0.0.1", "--ssh-port", "9", "--timeout", "500"])]),
-        ops([command, "--tim"]),
+        ops([...words, "--help"]),
+        ops([...words, "nosuchstack", ...positional]),
+        ops(words),
+        ops([...words, ...(withConnection ? ["nosuchstack", ...positional, "--url", "http://127.0.0.1:9/", "--host", "127.0.0.1", "--ssh-port", "9", "--timeout", "500"] : ["lab"])]),
+        ops([...words, "--tim"]),
         // A Pulumi CLI that fails (the fake's "no stack named ..."): its error is passed on.
-        ops([command, "nosuchstack", ...positional], { env: { PATH: `${FAKES}:/usr/bin:/bin`, FAKE_PULUMI_LOG: path.join(scratch(), "pulumi.log") } }),
+        ops([...words, "nosuchstack", ...positional], { env: { PATH: `${FAKES}:/usr/bin:/bin`, FAKE_PULUMI_LOG: path.join(scratch(), "pulumi.log") } }),
       ]);
       for (const run of runs) {
         // The one unknown option typed on purpose is quoted back; everything else must exist.
