@@ -333,6 +333,31 @@ describe("bbb-node-recordings", () => {
       expect(restarts(h)).toBe(1);
     });
 
+    it("a run killed while unmounting converges on the next run: unmounted, fstab clean, worker restarted", async () => {
+      const h = await legacyNode();
+      mkdirSync(path.join(h.root, "fake-state/knobs"), { recursive: true });
+      writeFileSync(path.join(h.root, "fake-state/knobs/FAKE_UMOUNT_SLEEP"), "30");
+      const running = runStep(h, "bbbRecordings", recordings());
+      const deadline = Date.now() + 10_000;
+      while (!calls(h).some((c) => c.startsWith("umount")) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      // Until none is left: a process forking while the first pass kills would survive it.
+      let killed = 0;
+      for (let n = killSessions(h); n > 0; n = killSessions(h)) killed += n;
+      expect(killed).toBeGreaterThan(0);
+      expect((await running).code).not.toBe(0);
+      expect(restarts(h)).toBe(0);
+      expect(read(h, "fake-state/mounts")).not.toBe("");
+
+      rmSync(path.join(h.root, "fake-state/knobs/FAKE_UMOUNT_SLEEP"));
+      const r = await runStep(h, "bbbRecordings", recordings());
+      expect(r.code, output(r)).toBe(0);
+      expect(read(h, "fake-state/mounts")).toBe("");
+      expect(read(h, "etc/fstab")).toBe("# /etc/fstab\nUUID=abcd / ext4 defaults 0 1\n");
+      expect(restarts(h)).toBe(1);
+      expect((await runStep(h, "bbbRecordings", recordings())).code).toBe(0);
+      expect(restarts(h)).toBe(1);
+    });
+
     it("detaches a busy share lazily instead of failing or hanging", async () => {
       const h = await legacyNode();
       mkdirSync(path.join(h.root, "fake-state/knobs"), { recursive: true });

@@ -267,6 +267,13 @@ describe("scalelite-certificate", () => {
   });
 });
 
+/** Kills a host's sessions until none is left: a process forking while the first pass kills would survive it. */
+function killAll(h: TestHost): number {
+  let total = 0;
+  for (let n = killSessions(h); n > 0; n = killSessions(h)) total += n;
+  return total;
+}
+
 describe("scalelite-spool", () => {
   it("on a front that exported the recordings over NFS: stops exporting, keeps every recording", async () => {
     const h = await frontHost();
@@ -300,15 +307,28 @@ describe("scalelite-spool", () => {
 
   it("re-exports after a run killed between removing our exports file and exportfs", async () => {
     const h = await frontHost();
-    // The state such a run leaves: file gone, our export still in the kernel's table, the marker set.
-    mkdirSync(path.join(h.root, "var/lib/bbb-ovh"), { recursive: true });
-    writeFileSync(path.join(h.root, "var/lib/bbb-ovh/scalelite-spool.unexport-pending"), "");
-    writeFileSync(path.join(h.root, "fake-state/exports"), `${RECORDING_DIR} 192.0.2.21(rw)\n`);
+    const legacy = `${RECORDING_DIR} 192.0.2.21(rw)\n`;
+    mkdirSync(path.join(h.root, "etc/exports.d"), { recursive: true });
+    writeFileSync(path.join(h.root, "etc/exports.d/scalelite.exports"), legacy);
+    writeFileSync(path.join(h.root, "fake-state/exports"), legacy);
+    setKnob(h, "FAKE_EXPORTFS_SLEEP", "30");
+    const killed = runStep(h, "scaleliteSpool", spoolInputs());
+    const deadline = Date.now() + 10_000;
+    while (!calls(h).includes("exportfs -ra") && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    expect(killAll(h)).toBeGreaterThan(0);
+    expect((await killed).code).not.toBe(0);
+    // Killed with our file gone but the share still exported.
+    expect(existsSync(path.join(h.root, "etc/exports.d/scalelite.exports"))).toBe(false);
+    expect(read(h, "fake-state/exports")).toBe(legacy);
+
+    setKnob(h, "FAKE_EXPORTFS_SLEEP", "0");
     const r = await runStep(h, "scaleliteSpool", spoolInputs());
     expect(r.code, output(r)).toBe(0);
-    expect(calls(h)).toContain("exportfs -ra");
     expect(read(h, "fake-state/exports")).toBe("");
     expect(existsSync(path.join(h.root, "var/lib/bbb-ovh/scalelite-spool.unexport-pending"))).toBe(false);
+    const mark = calls(h).length;
+    expect((await runStep(h, "scaleliteSpool", spoolInputs())).code).toBe(0);
+    expect(calls(h).slice(mark).filter((c) => c.startsWith("exportfs"))).toEqual([]);
   });
 
   it("takes a new node's key by rewriting authorized_keys only, and refuses an unrestricted key list", async () => {
