@@ -53,7 +53,7 @@ export function buildPlatform(args: PlatformArgs): PlatformOutputs {
   const transferKeys = new Map(campus.config.recordings ? args.nodes.map((handle) => [handle, recordingTransferKey(handle.host.name, parent)] as const) : []);
   const front = new ScaleliteFront(
     args.front.host.name,
-    { campus, handle: args.front, nodes: [...transferKeys].map(([handle, key]) => ({ handle, transferPublicKey: key.publicKeyOpenssh })), certificate },
+    { campus, handle: args.front, recordingSenders: [...transferKeys].map(([handle, key]) => ({ handle, transferPublicKey: key.publicKeyOpenssh })), certificate },
     { parent },
   );
   const spool = front.spool;

@@ -19,8 +19,8 @@ export const SCALELITE_DATA_DIR = "/var/lib/scalelite";
 export interface ScaleliteFrontArgs {
   campus: Campus;
   handle: HostHandle;
-  /** The BigBlueButton hosts with their recording transfer keys: each key works only from its node's addresses. */
-  nodes: { handle: HostHandle; transferPublicKey: pulumi.Input<string> }[];
+  /** The BigBlueButton hosts with their recording transfer keys (none when the campus keeps no recordings). */
+  recordingSenders: { handle: HostHandle; transferPublicKey: pulumi.Input<string> }[];
   /** How Let's Encrypt checks the name: HTTP-01 on port 80, or DNS-01 through the OVH API with these credentials. */
   certificate: { challenge: "http-01" } | { challenge: "dns-01"; dnsCredentials: pulumi.Output<Record<string, string>> };
 }
@@ -87,7 +87,7 @@ export class ScaleliteFront extends pulumi.ComponentResource {
 
     const appDependsOn = [docker, certificate];
     if (campus.config.recordings) {
-      const clients = args.nodes.map(({ handle: node, transferPublicKey }) =>
+      const clients = args.recordingSenders.map(({ handle: node, transferPublicKey }) =>
         pulumi.all([node.ipv4, node.ipv6, transferPublicKey]).apply(([ipv4, ipv6, publicKey]) => ({ name: node.host.name, ipv4, ipv6, publicKey })),
       );
       const authorizedKeys = pulumi.all(clients).apply((list) => base64(renderSpoolAuthorizedKeys(SPOOL_DIR, list)));
