@@ -14,6 +14,8 @@
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+# shellcheck source-path=SCRIPTDIR source=lib/apt.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/apt.sh"
 
 BBB_USER=bigbluebutton
 CORE_SCRIPTS="$ROOT/usr/local/bigbluebutton/core/scripts"
@@ -135,6 +137,8 @@ main() {
   [[ "$IN_POST_PUBLISH_URL" =~ ^https://[^/]+/.*/[0-9a-f]{40}/ ]] || die "POST_PUBLISH_URL must name a commit (40 hex digits), not a tag or branch"
   [[ -d "$CORE_SCRIPTS" ]] || die "${CORE_SCRIPTS#"$ROOT"} is missing: BigBlueButton is not installed (run bbb-node-install first)"
 
+  # Ubuntu server has both; the transfer cannot work without them.
+  apt_install rsync openssh-client
   install_transfer_files
   install_post_publish
   install_scalelite_yml
