@@ -183,6 +183,7 @@ describe("a BigBlueButton node, end to end", () => {
     expect(read(h, `${dir}/known_hosts`)).toBe("scalelite-front ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIfront\n");
     expect(read(h, `${dir}/ssh_config`)).toContain("HostName 192.0.2.10\n");
     expect(read(h, "usr/local/bigbluebutton/core/scripts/scalelite.yml")).toBe(SCALELITE_YML);
+    expect(calls(h).filter((c) => c.startsWith("apt-get") && c.includes(" install "))).toEqual([expect.stringMatching(/install -y -q rsync openssh-client$/)]);
     // No NFS any more: no mount, no fstab line, no spool group for the worker.
     expect(calls(h).filter((c) => /^(mount |umount|usermod|groupadd)/.test(c))).toEqual([]);
     expect(existsSync(path.join(h.root, "etc/fstab"))).toBe(false);
