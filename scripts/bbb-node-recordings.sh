@@ -24,6 +24,8 @@ FSTAB="$ROOT/etc/fstab"
 LEGACY_MOUNT=/mnt/scalelite-recordings/var/bigbluebutton
 WORKER="bbb-rap-resque-worker.service"
 RESTART_PENDING="$STATE_DIR/bbb-node-recordings.restart-worker"
+# Seconds to wait for a look at, or an unmount of, the former NFS mount (see remove_legacy_nfs_mount).
+MOUNT_TIMEOUT="${MOUNT_TIMEOUT:-20}"
 
 usage() {
   echo "usage: bbb-node-recordings.sh < inputs   (SSH_CONFIG_B64 KNOWN_HOSTS_B64 TRANSFER_KEY_B64 SCALELITE_YML_B64 POST_PUBLISH_URL POST_PUBLISH_SHA256 as KEY=VALUE lines)"
@@ -97,24 +99,30 @@ install_scalelite_yml() {
   fi
 }
 
-# Our former NFS client setup: one fstab line for LEGACY_MOUNT, the share mounted there. Unmounting
-# never deletes files; a busy or stale mount is detached lazily (umount -l) so the step cannot hang.
+# Our former NFS client setup: one fstab line for LEGACY_MOUNT, the share mounted there (hard, nfs(5)).
+# Unmounting never deletes files. Anything that touches a hard NFS mount whose server no longer answers
+# (the front may already stop exporting it, or its firewall close 2049) blocks, so: mountpoint and umount
+# run under `timeout -s KILL` (hard NFS waits are killable), umount never canonicalizes the path (-c,
+# umount(8)), and a mount that hangs or is busy is detached lazily (umount -l), so the step cannot hang.
 remove_legacy_nfs_mount() {
-  local dir="$ROOT$LEGACY_MOUNT"
+  local dir="$ROOT$LEGACY_MOUNT" status=0
   if [[ -f "$FSTAB" ]] && awk -v mp="$LEGACY_MOUNT" '$1 !~ /^#/ && $2 == mp && $3 ~ /^nfs/ { found = 1 } END { exit !found }' "$FSTAB"; then
     worker_needs_restart
     # shellcheck disable=SC2094 # install_content writes a temporary file and renames it over the fstab
     awk -v mp="$LEGACY_MOUNT" '!($1 !~ /^#/ && $2 == mp && $3 ~ /^nfs/)' "$FSTAB" | install_content "$FSTAB" 0644 || true
     log "/etc/fstab: removed our NFS line for $LEGACY_MOUNT"
   fi
-  if mountpoint -q "$dir"; then
-    worker_needs_restart
-    if ! umount "$dir"; then
-      warn "$LEGACY_MOUNT is busy; detaching it lazily (umount -l)"
-      umount -l "$dir"
-    fi
-    log "unmounted the front's NFS share from $LEGACY_MOUNT (recordings now go by rsync over SSH)"
+  timeout -s KILL "$MOUNT_TIMEOUT" mountpoint -q "$dir" || status=$?
+  ((status == 0 || status == 124 || status == 137)) || return 0
+  worker_needs_restart
+  if ((status != 0)); then
+    warn "$LEGACY_MOUNT does not answer (its NFS server is gone); detaching it lazily (umount -l)"
+    umount -l -c "$dir"
+  elif ! timeout -s KILL "$MOUNT_TIMEOUT" umount -c "$dir"; then
+    warn "$LEGACY_MOUNT is busy or does not answer; detaching it lazily (umount -l)"
+    umount -l -c "$dir"
   fi
+  log "unmounted the front's NFS share from $LEGACY_MOUNT (recordings now go by rsync over SSH)"
 }
 
 restart_worker_if_needed() {

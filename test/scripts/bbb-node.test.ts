@@ -237,8 +237,8 @@ describe("a BigBlueButton node, end to end", () => {
 });
 
 describe("bbb-node-recordings", () => {
-  async function installedNode(): Promise<TestHost> {
-    const h = await host();
+  async function installedNode(options: Parameters<typeof startTestHost>[0] = {}): Promise<TestHost> {
+    const h = await host(options);
     expect((await runStep(h, "bbbInstall", install(h))).code).toBe(0);
     await startRecordingWorker(h);
     return h;
@@ -304,7 +304,8 @@ describe("bbb-node-recordings", () => {
   describe("on a node that used the front's NFS share (our former setup)", () => {
     const LEGACY = "/mnt/scalelite-recordings/var/bigbluebutton";
     async function legacyNode(): Promise<TestHost> {
-      const h = await installedNode();
+      // A short wait for a share that does not answer keeps these tests quick (the step's default is 20 s).
+      const h = await installedNode({ env: { MOUNT_TIMEOUT: "2" } });
       // What the former step left: the spool group, our fstab line beside others, the share mounted.
       writeFileSync(path.join(h.root, "fake-state/group"), `${read(h, "fake-state/group")}scalelite-spool:x:2000:bigbluebutton\n`);
       mkdirSync(path.join(h.root, LEGACY), { recursive: true });
@@ -323,7 +324,7 @@ describe("bbb-node-recordings", () => {
       expect(r.code, output(r)).toBe(0);
       expect(read(h, "etc/fstab")).toBe("# /etc/fstab\nUUID=abcd / ext4 defaults 0 1\n");
       expect(read(h, "fake-state/mounts")).toBe("");
-      expect(calls(h).filter((c) => c.startsWith("umount"))).toEqual([`umount ${h.root}${LEGACY}`]);
+      expect(calls(h).filter((c) => c.startsWith("umount"))).toEqual([`umount -c ${h.root}${LEGACY}`]);
       expect(read(h, `${LEGACY.slice(1)}/kept.txt`)).toBe("under the mount point");
       expect(restarts(h)).toBe(1);
       expect(workerGroups(h)).toBe(userGroups(h, "bigbluebutton"));
@@ -365,8 +366,23 @@ describe("bbb-node-recordings", () => {
       writeFileSync(path.join(h.root, "fake-state/knobs/FAKE_UMOUNT_BUSY"), "1");
       const r = await runStep(h, "bbbRecordings", recordings());
       expect(r.code, output(r)).toBe(0);
-      expect(r.stderr).toContain("is busy; detaching it lazily (umount -l)");
+      expect(r.stderr).toContain("is busy or does not answer; detaching it lazily (umount -l)");
       expect(read(h, "fake-state/mounts")).toBe("");
+    });
+
+    it("detaches a share whose server no longer answers without waiting for it", async () => {
+      const h = await legacyNode();
+      mkdirSync(path.join(h.root, "fake-state/knobs"), { recursive: true });
+      for (const knob of ["FAKE_MOUNTPOINT_SLEEP", "FAKE_UMOUNT_SLEEP"]) writeFileSync(path.join(h.root, "fake-state/knobs", knob), "120");
+      const started = Date.now();
+      const r = await runStep(h, "bbbRecordings", recordings());
+      expect(r.code, output(r)).toBe(0);
+      expect(Date.now() - started).toBeLessThan(20_000);
+      expect(r.stderr).toContain("does not answer (its NFS server is gone); detaching it lazily (umount -l)");
+      expect(calls(h).filter((c) => c.startsWith("umount"))).toEqual([`umount -l -c ${h.root}${LEGACY}`]);
+      expect(read(h, "fake-state/mounts")).toBe("");
+      expect(read(h, "etc/fstab")).toBe("# /etc/fstab\nUUID=abcd / ext4 defaults 0 1\n");
+      expect(restarts(h)).toBe(1);
     });
   });
 });
