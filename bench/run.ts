@@ -145,7 +145,7 @@ ${md(
 )}
 
 Adding one node (a copy of the last node under a new name): existing resources whose inputs change.
-Goal: only the registration step (plus the front's NFS exports when recordings are on, which must list the new node).
+Goal: only the registration step (plus the front's spool authorized_keys when recordings are on, which must list the new node's key).
 
 ${md(
   ["stack", "existing resources", "changed", "removed"],

@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { types } from "@pulumi/command";
-import { BbbNode } from "./bbb/BbbNode";
+import { BbbNode, recordingTransferKey } from "./bbb/BbbNode";
 import type { Campus } from "./config/campus";
 import type { HostHandle } from "./hosts/HostHandle";
 import { MoodleIntegration } from "./moodle/MoodleIntegration";
@@ -49,11 +49,26 @@ export function buildPlatform(args: PlatformArgs): PlatformOutputs {
 
   const certificate = certificates.challenge === "dns-01" ? { challenge: "dns-01" as const, dnsCredentials: args.dnsCredentials! } : { challenge: "http-01" as const };
   const externalTurn = turn.mode === "external" ? { host: turn.host, secret: args.turnSecret! } : undefined;
-  const front = new ScaleliteFront(args.front.host.name, { campus, handle: args.front, nodes: args.nodes, certificate }, { parent });
-  const recordings = front.nfs ? { nfsServer: front.ipv4, exported: front.nfs } : undefined;
+  // One recording transfer key per node, made before the front so that its spool can list them.
+  const transferKeys = new Map(campus.config.recordings ? args.nodes.map((handle) => [handle, recordingTransferKey(handle.host.name, parent)] as const) : []);
+  const front = new ScaleliteFront(
+    args.front.host.name,
+    { campus, handle: args.front, recordingSenders: [...transferKeys].map(([handle, key]) => ({ handle, transferPublicKey: key.publicKeyOpenssh })), certificate },
+    { parent },
+  );
+  const spool = front.spool;
   const nodes = args.nodes.map((handle) => ({
     handle,
-    node: new BbbNode(handle.host.name, { campus, handle, recordings, externalTurn }, { parent }),
+    node: new BbbNode(
+      handle.host.name,
+      {
+        campus,
+        handle,
+        recordings: spool && { frontAddress: front.ipv4, frontHostKey: args.front.hostKey, transferKey: transferKeys.get(handle)!, spool },
+        externalTurn,
+      },
+      { parent },
+    ),
   }));
   const registration = new NodeRegistration(
     `${campus.config.id}-registration`,

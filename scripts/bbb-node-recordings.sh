@@ -1,86 +1,137 @@
 #!/usr/bin/env bash
-# Prepares a BigBlueButton node to hand its recordings to Scalelite (Scalelite's recording docs): group
-# scalelite-spool (gid 2000) with bigbluebutton in it, the front's recording share mounted over NFS
-# (one /etc/fstab line, so it comes back after a reboot), Scalelite's post_publish script and its
-# scalelite.yml.
+# Prepares a BigBlueButton node to hand its recordings to Scalelite by rsync over SSH (Scalelite's
+# bigbluebutton/README.md, "Transfer using rsync over SSH"): the node's transfer key, the front's pinned
+# host key and the ssh_config the post_publish script's rsync uses (--rsh=ssh -F, set in scalelite.yml),
+# scalelite.yml, and Scalelite's post_publish script from a pinned commit, checked against its sha256.
+#
+# A node that mounted the front's recordings over NFS (our former setup) unmounts that share and drops
+# our /etc/fstab line; nothing under the mount point is deleted (the recordings live on the front).
+#
+# bbb-rap-resque-worker runs the post_publish scripts (as the bigbluebutton user). A running process keeps
+# the credentials it started with (credentials(7): supplementary groups are inherited at fork/exec and
+# not re-read), and a worker started while the NFS share was mounted may hold files there: when this
+# step changes what the worker uses, it restarts the worker, and only then.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+# shellcheck source-path=SCRIPTDIR source=lib/apt.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/apt.sh"
 
-SPOOL_GROUP=scalelite-spool
-SPOOL_GID=2000
 BBB_USER=bigbluebutton
 CORE_SCRIPTS="$ROOT/usr/local/bigbluebutton/core/scripts"
+TRANSFER_DIR="$ROOT/etc/bbb-ovh/recording-transfer"
 FSTAB="$ROOT/etc/fstab"
-NFS_OPTIONS="_netdev,nofail,hard,noatime"
+LEGACY_MOUNT=/mnt/scalelite-recordings/var/bigbluebutton
+WORKER="bbb-rap-resque-worker.service"
+RESTART_PENDING="$STATE_DIR/bbb-node-recordings.restart-worker"
+# Seconds to wait for a look at, or an unmount of, the former NFS mount (see remove_legacy_nfs_mount).
+MOUNT_TIMEOUT="${MOUNT_TIMEOUT:-20}"
 
 usage() {
-  echo "usage: bbb-node-recordings.sh < inputs   (NFS_SERVER NFS_EXPORT MOUNT_POINT SCALELITE_YML_B64 POST_PUBLISH_URL as KEY=VALUE lines)"
+  echo "usage: bbb-node-recordings.sh < inputs   (SSH_CONFIG_B64 KNOWN_HOSTS_B64 TRANSFER_KEY_B64 SCALELITE_YML_B64 POST_PUBLISH_URL POST_PUBLISH_SHA256 as KEY=VALUE lines)"
 }
 
-ensure_spool_group() {
-  local entry gid members
-  if ! entry="$(getent group "$SPOOL_GROUP")"; then
-    groupadd -g "$SPOOL_GID" "$SPOOL_GROUP"
-    log "created group $SPOOL_GROUP ($SPOOL_GID)"
-    entry="$(getent group "$SPOOL_GROUP")"
-  fi
-  gid="$(cut -d: -f3 <<<"$entry")"
-  [[ "$gid" == "$SPOOL_GID" ]] || die "group $SPOOL_GROUP has gid $gid; Scalelite's shared files need gid $SPOOL_GID"
-  members="$(cut -d: -f4 <<<"$entry")"
-  if [[ ",$members," != *",$BBB_USER,"* ]]; then
-    usermod -a -G "$SPOOL_GROUP" "$BBB_USER"
-    log "added $BBB_USER to $SPOOL_GROUP"
-  fi
+# The worker must be restarted (now or, after a kill, on the next run) because of a change it uses.
+worker_needs_restart() {
+  mkdir -p "$STATE_DIR"
+  touch "$RESTART_PENDING"
 }
 
-ensure_nfs_client() {
-  [[ -x "$ROOT/sbin/mount.nfs" ]] && return 0
-  log "installing nfs-common"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q nfs-common >/dev/null
+# ids_of USER: "uid:gid" of USER.
+ids_of() {
+  local entry
+  entry="$(getent passwd "$1")" || die "user $1 does not exist: BigBlueButton is not installed (run bbb-node-install first)"
+  printf '%s:%s' "$(cut -d: -f3 <<<"$entry")" "$(cut -d: -f4 <<<"$entry")"
 }
 
-# fstab_with_mount: /etc/fstab with exactly one line for MOUNT_POINT, ours.
-fstab_with_mount() {
-  if [[ -f "$FSTAB" ]]; then
-    awk -v mp="$IN_MOUNT_POINT" '$1 ~ /^#/ || $2 != mp' "$FSTAB"
+# put PATH MODE OWNER (content on stdin): installs it. A change means the worker must be restarted,
+# which is recorded before the change, so that a run killed in between still restarts it next time.
+put() {
+  local path="$1" mode="$2" owner="$3" content
+  content="$(cat && echo .)"
+  content="${content%.}"
+  if [[ ! -f "$path" ]] || ! cmp -s "$path" <(printf '%s' "$content") || [[ "$(stat -c %u:%g "$path")" != "$owner" ]]; then
+    worker_needs_restart
   fi
-  printf '%s:%s %s nfs %s 0 0\n' "$IN_NFS_SERVER" "$IN_NFS_EXPORT" "$IN_MOUNT_POINT" "$NFS_OPTIONS"
+  if printf '%s' "$content" | install_content "$path" "$mode" "$owner"; then
+    log "installed ${path#"$ROOT"}"
+  fi
+  [[ "$(stat -c %u:%g "$path")" == "$owner" ]] || chown "$owner" "$path"
 }
 
-ensure_mount() {
-  local dir="$ROOT$IN_MOUNT_POINT" changed=0
-  # shellcheck disable=SC2094 # install_content writes a temporary file and renames it over the fstab
-  if fstab_with_mount | install_content "$FSTAB" 0644; then
-    changed=1
-    log "/etc/fstab: $IN_NFS_SERVER:$IN_NFS_EXPORT on $IN_MOUNT_POINT"
-  fi
-  mkdir -p "$dir"
-  if mountpoint -q "$dir"; then
-    if ((changed)); then
-      warn "$IN_MOUNT_POINT is mounted from an earlier fstab line; remount it (umount, mount) to use $IN_NFS_SERVER:$IN_NFS_EXPORT"
-    fi
+install_transfer_files() {
+  local bbb
+  bbb="$(ids_of "$BBB_USER")"
+  mkdir -p "$TRANSFER_DIR"
+  # root-owned, entered by the bigbluebutton group only; the key itself is the bigbluebutton user's.
+  [[ "$(stat -c %u:%g "$TRANSFER_DIR")" == "0:${bbb#*:}" ]] || chown "0:${bbb#*:}" "$TRANSFER_DIR"
+  [[ "$(stat -c %a "$TRANSFER_DIR")" == 750 ]] || chmod 750 "$TRANSFER_DIR"
+  printf '%s\n' "$IN_TRANSFER_KEY" | put "$TRANSFER_DIR/id_ed25519" 0600 "$bbb"
+  printf '%s\n' "$IN_KNOWN_HOSTS" | put "$TRANSFER_DIR/known_hosts" 0644 0:0
+  printf '%s\n' "$IN_SSH_CONFIG" | put "$TRANSFER_DIR/ssh_config" 0644 0:0
+}
+
+# install_post_publish: downloads the pinned script only when the installed one is not that file.
+install_post_publish() {
+  local tmp actual target="$CORE_SCRIPTS/post_publish/scalelite_post_publish.rb"
+  if [[ -f "$target" ]] && [[ "$(sha256sum <"$target" | cut -d' ' -f1)" == "$IN_POST_PUBLISH_SHA256" ]]; then
     return 0
   fi
-  mount "$dir" || die "could not mount $IN_NFS_SERVER:$IN_NFS_EXPORT on $IN_MOUNT_POINT (is the front's NFS export open to this node?)"
-  log "mounted $IN_NFS_SERVER:$IN_NFS_EXPORT on $IN_MOUNT_POINT"
-}
-
-install_post_publish() {
-  local tmp target="$CORE_SCRIPTS/post_publish/scalelite_post_publish.rb"
   mkdir -p "$STATE_DIR"
   tmp="$(mktemp "$STATE_DIR/post_publish.download.XXXXXX")"
   if ! curl -fsSL --retry 3 -o "$tmp" "$IN_POST_PUBLISH_URL"; then
     rm -f "$tmp"
     die "could not download the post_publish script from $IN_POST_PUBLISH_URL"
   fi
-  if install_content "$target" 0644 <"$tmp"; then
-    log "installed ${target#"$ROOT"}"
+  actual="$(sha256sum <"$tmp" | cut -d' ' -f1)"
+  if [[ "$actual" != "$IN_POST_PUBLISH_SHA256" ]]; then
+    rm -f "$tmp"
+    die "the post_publish script from $IN_POST_PUBLISH_URL has sha256 $actual, not the pinned $IN_POST_PUBLISH_SHA256; not installed"
   fi
+  install_content "$target" 0644 <"$tmp" || true
   rm -f "$tmp"
+  log "installed ${target#"$ROOT"} (sha256 $actual)"
+}
+
+install_scalelite_yml() {
   if printf '%s\n' "$IN_SCALELITE_YML" | install_content "$CORE_SCRIPTS/scalelite.yml" 0644; then
     log "installed ${CORE_SCRIPTS#"$ROOT"}/scalelite.yml"
   fi
+}
+
+# Our former NFS client setup: one fstab line for LEGACY_MOUNT, the share mounted there (hard, nfs(5)).
+# Unmounting never deletes files. Anything that touches a hard NFS mount whose server no longer answers
+# (the front may already stop exporting it, or its firewall close 2049) blocks, so: mountpoint and umount
+# run under `timeout -s KILL` (hard NFS waits are killable), umount never canonicalizes the path (-c,
+# umount(8)), and a mount that hangs or is busy is detached lazily (umount -l), so the step cannot hang.
+remove_legacy_nfs_mount() {
+  local dir="$ROOT$LEGACY_MOUNT" status=0
+  if [[ -f "$FSTAB" ]] && awk -v mp="$LEGACY_MOUNT" '$1 !~ /^#/ && $2 == mp && $3 ~ /^nfs/ { found = 1 } END { exit !found }' "$FSTAB"; then
+    worker_needs_restart
+    # shellcheck disable=SC2094 # install_content writes a temporary file and renames it over the fstab
+    awk -v mp="$LEGACY_MOUNT" '!($1 !~ /^#/ && $2 == mp && $3 ~ /^nfs/)' "$FSTAB" | install_content "$FSTAB" 0644 || true
+    log "/etc/fstab: removed our NFS line for $LEGACY_MOUNT"
+  fi
+  timeout -s KILL "$MOUNT_TIMEOUT" mountpoint -q "$dir" || status=$?
+  ((status == 0 || status == 124 || status == 137)) || return 0
+  worker_needs_restart
+  if ((status != 0)); then
+    warn "$LEGACY_MOUNT does not answer (its NFS server is gone); detaching it lazily (umount -l)"
+    umount -l -c "$dir"
+  elif ! timeout -s KILL "$MOUNT_TIMEOUT" umount -c "$dir"; then
+    warn "$LEGACY_MOUNT is busy or does not answer; detaching it lazily (umount -l)"
+    umount -l -c "$dir"
+  fi
+  log "unmounted the front's NFS share from $LEGACY_MOUNT (recordings now go by rsync over SSH)"
+}
+
+restart_worker_if_needed() {
+  [[ -f "$RESTART_PENDING" ]] || return 0
+  if systemctl is-active --quiet "$WORKER"; then
+    log "restarting $WORKER so that it runs with the new transfer setup"
+    systemctl restart "$WORKER"
+  fi
+  rm -f "$RESTART_PENDING"
 }
 
 main() {
@@ -89,15 +140,19 @@ main() {
     return 0
   fi
   read_inputs
-  require_inputs NFS_SERVER NFS_EXPORT MOUNT_POINT SCALELITE_YML POST_PUBLISH_URL
-  [[ "$IN_MOUNT_POINT" == /* && "$IN_NFS_EXPORT" == /* ]] || die "MOUNT_POINT and NFS_EXPORT must be absolute paths"
+  require_inputs SSH_CONFIG KNOWN_HOSTS TRANSFER_KEY SCALELITE_YML POST_PUBLISH_URL POST_PUBLISH_SHA256
+  [[ "$IN_POST_PUBLISH_SHA256" =~ ^[0-9a-f]{64}$ ]] || die "POST_PUBLISH_SHA256 must be 64 lowercase hex digits"
+  [[ "$IN_POST_PUBLISH_URL" =~ ^https://[^/]+/.*/[0-9a-f]{40}/ ]] || die "POST_PUBLISH_URL must name a commit (40 hex digits), not a tag or branch"
   [[ -d "$CORE_SCRIPTS" ]] || die "${CORE_SCRIPTS#"$ROOT"} is missing: BigBlueButton is not installed (run bbb-node-install first)"
 
-  ensure_spool_group
-  ensure_nfs_client
-  ensure_mount
+  # Ubuntu server has both; the transfer cannot work without them.
+  apt_install rsync openssh-client
+  install_transfer_files
   install_post_publish
-  log "recordings of this node go to $IN_NFS_SERVER:$IN_NFS_EXPORT"
+  install_scalelite_yml
+  remove_legacy_nfs_mount
+  restart_worker_if_needed
+  log "recordings of this node go to the Scalelite front by rsync over SSH"
 }
 
 main "$@"

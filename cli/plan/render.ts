@@ -158,6 +158,6 @@ export function renderPlanMermaid(plan: Plan): string {
     lines.push("  end");
   }
   for (const n of campus.nodes) lines.push(`  front -->|"load ×${n.loadMultiplier}"| ${mermaidId(n.name)}`);
-  if (campus.config.recordings) for (const n of campus.nodes) lines.push(`  ${mermaidId(n.name)} -.->|"recordings (NFS)"| front`);
+  if (campus.config.recordings) for (const n of campus.nodes) lines.push(`  ${mermaidId(n.name)} -.->|"recordings (rsync over SSH)"| front`);
   return `${lines.join("\n")}\n`;
 }

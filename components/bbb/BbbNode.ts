@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
+import * as tls from "@pulumi/tls";
 import type { remote } from "@pulumi/command";
 import type { Campus } from "../config/campus";
 import type { HostHandle } from "../hosts/HostHandle";
@@ -7,10 +8,19 @@ import { HostSteps, stepHostOf } from "../remote/HostStep";
 import { base64 } from "../remote/invocation";
 import { preflightInputs } from "../remote/preflight";
 import { hostFirewallInputs } from "../security/firewallPolicy";
-import { RECORDING_DIR, postPublishUrl } from "../scalelite/recordingLayout";
+import { POST_PUBLISH } from "../scalelite/recordingLayout";
+import { renderTransferKnownHosts, renderTransferSshConfig } from "../scalelite/renderRecordingTransfer";
 import { renderScaleliteYml } from "../scalelite/renderScaleliteYml";
 import { nodeApiUrl } from "../scalelite/renderServersYaml";
 import { installerUrl, renderInstallerFlags } from "./installerFlags";
+
+/**
+ * A node's key for sending recordings to the front's spool, and nothing else (not the deploy key): the
+ * front accepts it only from the node's addresses and only for rrsync -wo into the spool.
+ */
+export function recordingTransferKey(nodeName: string, parent: pulumi.Resource): tls.PrivateKey {
+  return new tls.PrivateKey(`${nodeName}-recording-transfer-key`, { algorithm: "ED25519" }, { parent, additionalSecretOutputs: ["privateKeyOpenssh", "privateKeyPem", "privateKeyPemPkcs8"] });
+}
 
 /** The algorithm our health checks sign with; BBB >= 2.5 accepts it and Scalelite forwards it. */
 export const HEALTH_CHECKSUM_ALGORITHM = "SHA256";
@@ -18,12 +28,16 @@ export const HEALTH_CHECKSUM_ALGORITHM = "SHA256";
 export interface BbbNodeArgs {
   campus: Campus;
   handle: HostHandle;
-  /** The front's recording share, when the campus keeps recordings. */
+  /** The front's recording spool, when the campus keeps recordings. */
   recordings?: {
-    /** Address the node mounts from: the front's IPv4, which the export lists the nodes for. */
-    nfsServer: pulumi.Input<string>;
-    /** The front's NFS export step: the share must exist before a node mounts it. */
-    exported: pulumi.Resource;
+    /** The front's IPv4, which the node's rsync connects to (so the node's IPv4 is the source `from=` checks). */
+    frontAddress: pulumi.Input<string>;
+    /** The front's pinned SSH host key: the transfer refuses any other. */
+    frontHostKey: pulumi.Input<string>;
+    /** The transfer key the front's spool accepts from this node (transferKey below). */
+    transferKey: tls.PrivateKey;
+    /** The front's spool step: the transfer user must exist before the node's post_publish uses it. */
+    spool: pulumi.Resource;
   };
   /** The external TURN server, when campus.turn.mode is external; its secret goes to the node on stdin only. */
   externalTurn?: { host: string; secret: pulumi.Output<string> };
@@ -79,17 +93,19 @@ export class BbbNode extends pulumi.ComponentResource {
 
     let lastChange = configure;
     if (campus.config.recordings) {
-      if (!args.recordings) throw new Error(`${host.name}: campus.recordings is on but the front's recording share was not given`);
+      if (!args.recordings) throw new Error(`${host.name}: campus.recordings is on but the front's recording spool was not given`);
+      const { frontAddress, frontHostKey, transferKey, spool } = args.recordings;
       lastChange = steps.run(
         "bbbRecordings",
         {
-          NFS_SERVER: args.recordings.nfsServer,
-          NFS_EXPORT: RECORDING_DIR,
-          MOUNT_POINT: RECORDING_DIR,
+          SSH_CONFIG_B64: pulumi.output(frontAddress).apply((address) => base64(renderTransferSshConfig({ address }))),
+          KNOWN_HOSTS_B64: pulumi.output(frontHostKey).apply((key) => base64(renderTransferKnownHosts(key))),
+          TRANSFER_KEY_B64: pulumi.secret(transferKey.privateKeyOpenssh.apply(base64)),
           SCALELITE_YML_B64: base64(renderScaleliteYml()),
-          POST_PUBLISH_URL: postPublishUrl(campus.config.scalelite.tag),
+          POST_PUBLISH_URL: POST_PUBLISH.url,
+          POST_PUBLISH_SHA256: POST_PUBLISH.sha256,
         },
-        { dependsOn: [configure, args.recordings.exported] },
+        { dependsOn: [configure, spool] },
       );
     }
     this.health = steps.run(

@@ -46,8 +46,10 @@ export const STEPS = {
   ),
   bbbRecordings: step(
     "bbb-node-recordings.sh",
-    "scalelite-spool group, NFS mount of the front's recording share, post_publish script and scalelite.yml",
-    ["NFS_SERVER", "NFS_EXPORT", "MOUNT_POINT", "SCALELITE_YML_B64", "POST_PUBLISH_URL"],
+    "recording transfer by rsync over SSH: the node's transfer key, the front's pinned host key, ssh_config, scalelite.yml and the pinned post_publish script (sha256 checked); unmounts our former NFS share; restarts bbb-rap-resque-worker only when what it uses changed",
+    ["SSH_CONFIG_B64", "KNOWN_HOSTS_B64", "TRANSFER_KEY_B64", "SCALELITE_YML_B64", "POST_PUBLISH_URL", "POST_PUBLISH_SHA256"],
+    [],
+    ["TRANSFER_KEY_B64"],
   ),
   bbbHealth: step(
     "bbb-node-health.sh",
@@ -70,10 +72,10 @@ export const STEPS = {
     ["DNS_CREDENTIALS_B64"],
     ["DNS_CREDENTIALS_B64"],
   ),
-  scaleliteNfs: step(
-    "scalelite-nfs.sh",
-    "recording directories (1000:2000, 0775) and their NFS export to the node addresses only",
-    ["RECORDING_DIR", "EXPORTS_B64"],
+  scaleliteSpool: step(
+    "scalelite-spool.sh",
+    "recording directories (1000:2000, 0775), the transfer user whose node keys can only write into the spool (rrsync -wo, from= the node addresses); stops exporting our former NFS share",
+    ["RECORDING_DIR", "AUTHORIZED_KEYS_B64"],
   ),
   scaleliteApp: step(
     "scalelite-app.sh",

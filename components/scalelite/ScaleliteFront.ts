@@ -7,9 +7,9 @@ import { HostSteps, stepHostOf } from "../remote/HostStep";
 import { base64 } from "../remote/invocation";
 import { preflightInputs } from "../remote/preflight";
 import { hostFirewallInputs } from "../security/firewallPolicy";
-import { RECORDING_DIR } from "./recordingLayout";
+import { RECORDING_DIR, SPOOL_DIR } from "./recordingLayout";
 import { renderEnvFile, type ChecksumAlgorithm } from "./renderEnvFile";
-import { renderNfsExports } from "./renderNfsExports";
+import { renderSpoolAuthorizedKeys } from "./renderRecordingTransfer";
 import { renderOvhDnsIni } from "./renderOvhDnsIni";
 
 /** Pinned major lines of the database containers; Scalelite's docs use PostgreSQL and a persistent Redis. */
@@ -20,8 +20,8 @@ export const SCALELITE_DATA_DIR = "/var/lib/scalelite";
 export interface ScaleliteFrontArgs {
   campus: Campus;
   handle: HostHandle;
-  /** The BigBlueButton hosts: the recording share is exported to their addresses only. */
-  nodes: HostHandle[];
+  /** The BigBlueButton hosts with their recording transfer keys (none when the campus keeps no recordings). */
+  recordingSenders: { handle: HostHandle; transferPublicKey: pulumi.Input<string> }[];
   /** How Let's Encrypt checks the name: HTTP-01 on port 80, or DNS-01 through the OVH API with these credentials. */
   certificate: { challenge: "http-01" } | { challenge: "dns-01"; dnsCredentials: pulumi.Output<Record<string, string>> };
 }
@@ -37,7 +37,7 @@ export function allowedChecksumAlgorithms(campus: Campus): ChecksumAlgorithm[] {
 
 /**
  * The Scalelite front: SSH answers, the host fits, Docker with PostgreSQL and Redis, a Let's Encrypt
- * certificate, the recording share for the nodes, the Scalelite containers, then /health_check.
+ * certificate, the recording spool the nodes send to, the Scalelite containers, then /health_check.
  */
 export class ScaleliteFront extends pulumi.ComponentResource {
   readonly fqdn: string;
@@ -47,8 +47,8 @@ export class ScaleliteFront extends pulumi.ComponentResource {
   readonly loadBalancerSecret: pulumi.Output<string>;
   /** Steps on the front, for the node registration that also runs there. */
   readonly steps: HostSteps;
-  /** The recording share, when the campus keeps recordings. */
-  readonly nfs?: remote.Command;
+  /** The recording spool and its transfer user, when the campus keeps recordings. */
+  readonly spool?: remote.Command;
   readonly health: remote.Command;
 
   constructor(name: string, args: ScaleliteFrontArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -69,7 +69,7 @@ export class ScaleliteFront extends pulumi.ComponentResource {
     this.steps = new HostSteps(this, stepHostOf(handle));
     const preflight = this.steps.run("hostPreflight", preflightInputs(campus, handle));
     // SSH from the nodes too when they push recordings here (rsync over SSH); IPv6 when a node has one.
-    const nodeAddresses = campus.config.recordings ? args.nodes.flatMap((node) => [node.ipv4, node.ipv6]) : [];
+    const nodeAddresses = args.recordingSenders.flatMap(({ handle: node }) => [node.ipv4, node.ipv6]);
     const firewallInputs = pulumi.all(nodeAddresses).apply((addresses) => hostFirewallInputs({ role: "front", adminCidrs: campus.config.adminCidrs, nodeAddresses: addresses }, host.fqdn));
     const firewall = this.steps.run("hostFirewall", { RULESET_B64: firewallInputs.RULESET_B64, SSH_SOURCES: firewallInputs.SSH_SOURCES }, { dependsOn: [preflight] });
     const docker = this.steps.run(
@@ -92,10 +92,12 @@ export class ScaleliteFront extends pulumi.ComponentResource {
 
     const appDependsOn = [docker, certificate];
     if (campus.config.recordings) {
-      const clients = args.nodes.map((node) => pulumi.all([node.ipv4, node.ipv6]).apply(([ipv4, ipv6]) => ({ name: node.host.name, ipv4, ipv6 })));
-      const exports = pulumi.all(clients).apply((list) => base64(renderNfsExports(RECORDING_DIR, list)));
-      this.nfs = this.steps.run("scaleliteNfs", { RECORDING_DIR, EXPORTS_B64: exports }, { dependsOn: [preflight] });
-      appDependsOn.push(this.nfs);
+      const clients = args.recordingSenders.map(({ handle: node, transferPublicKey }) =>
+        pulumi.all([node.ipv4, node.ipv6, transferPublicKey]).apply(([ipv4, ipv6, publicKey]) => ({ name: node.host.name, ipv4, ipv6, publicKey })),
+      );
+      const authorizedKeys = pulumi.all(clients).apply((list) => base64(renderSpoolAuthorizedKeys(SPOOL_DIR, list)));
+      this.spool = this.steps.run("scaleliteSpool", { RECORDING_DIR, AUTHORIZED_KEYS_B64: authorizedKeys }, { dependsOn: [preflight] });
+      appDependsOn.push(this.spool);
     }
 
     const envFile = pulumi

@@ -1,7 +1,10 @@
 /**
- * Where recordings live, following Scalelite's shared-volume guide (docs/sharedvolume-README.md):
- * the front keeps them under /mnt/scalelite-recordings/var/bigbluebutton and exports that directory
- * over NFS; each node mounts it at the same path, so one path means the same thing on every host.
+ * Where recordings live and how they travel. The front keeps them where Scalelite's shared-volume guide
+ * puts them (docs/sharedvolume-README.md: /mnt/scalelite-recordings/var/bigbluebutton, spool,
+ * recording/scalelite, published, unpublished, owned 1000:2000, mode 0775). The nodes do not mount it:
+ * their post_publish script sends each archive by rsync over SSH (bigbluebutton/README.md, "Transfer
+ * using rsync over SSH") to a dedicated user of the front whose key can only write into the spool
+ * (rrsync -wo). See docs/recordings.md.
  */
 export const RECORDING_DIR = "/mnt/scalelite-recordings/var/bigbluebutton";
 /** Where the nodes' post_publish script drops recording archives for the importer. */
@@ -9,8 +12,28 @@ export const SPOOL_DIR = `${RECORDING_DIR}/spool`;
 /** Local scratch space of the post_publish script on each node (scalelite.yml's default). */
 export const NODE_WORK_DIR = "/var/bigbluebutton/recording/scalelite";
 
-/** The post_publish script of the Scalelite release the front runs, so both sides match. */
-export function postPublishUrl(scaleliteTag: string): string {
-  if (!/^v\d+\.\d+\.\d+$/.test(scaleliteTag)) throw new Error(`expected a pinned Scalelite release such as v1.8.5, got '${scaleliteTag}'`);
-  return `https://raw.githubusercontent.com/blindsidenetworks/scalelite/${scaleliteTag}/bigbluebutton/scalelite_post_publish.rb`;
-}
+/** The front's user that receives archives (the name of Scalelite's README example); its group is gid 2000. */
+export const TRANSFER_USER = "scalelite-spool";
+/** rrsync as Debian and Ubuntu's rsync package install it (since Debian 3.1.3-8; jammy's 3.2.x has it). */
+export const RRSYNC = "/usr/bin/rrsync";
+/** On each node: the transfer key, the pinned front host key and the ssh config the post_publish rsync uses. */
+export const NODE_TRANSFER_DIR = "/etc/bbb-ovh/recording-transfer";
+export const nodeTransferFiles = (dir: string = NODE_TRANSFER_DIR) => ({
+  key: `${dir}/id_ed25519`,
+  knownHosts: `${dir}/known_hosts`,
+  sshConfig: `${dir}/ssh_config`,
+});
+/** The name the nodes' ssh config gives the front (its HostName is the front's address). */
+export const FRONT_ALIAS = "scalelite-front";
+
+/**
+ * Scalelite's post_publish script, pinned to a commit with its sha256: the commit of v1.8.5 (the
+ * scalelite pin of tools/upstream/pins.tsv, which the conformance tests run), whose
+ * bigbluebutton/scalelite_post_publish.rb hashes to `sha256`. The script only tars the published
+ * formats and rsyncs the archive to spool_dir, so it does not follow the front's scalelite.tag.
+ */
+export const POST_PUBLISH = {
+  commit: "7498a81dc813efcb5116143c64d23493292f7b57",
+  sha256: "29f8980e917e83b3d432d9ab4521407abb48bc6ca7055b888ea56eea6e031616",
+  url: "https://raw.githubusercontent.com/blindsidenetworks/scalelite/7498a81dc813efcb5116143c64d23493292f7b57/bigbluebutton/scalelite_post_publish.rb",
+} as const;

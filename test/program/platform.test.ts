@@ -21,6 +21,7 @@ const mocks: pulumi.runtime.Mocks = {
     if (type === "random:index/randomPassword:RandomPassword") outputs.result = `Pw${sha(name)}${sha(`${name}2`)}`.slice(0, Number(inputs.length));
     if (type === "random:index/randomBytes:RandomBytes") outputs.hex = (sha(name) + sha(`${name}2`)).slice(0, Number(inputs.length) * 2);
     if (type === COMMAND) Object.assign(outputs, { stdout: "", stderr: "" });
+    if (type === "tls:index/privateKey:PrivateKey") Object.assign(outputs, { publicKeyOpenssh: `ssh-ed25519 AAAAC3Nz${sha(name).slice(0, 20)}\n`, privateKeyOpenssh: `TransferKey${sha(name)}` });
     return { id: `${name}-id`, state: { ...inputs, ...outputs } };
   },
   call: ({ inputs }) => inputs,
@@ -106,7 +107,7 @@ const inputsOf = (r: RecordedResource) => Object.fromEntries(stdinOf(r).trimEnd(
 const decode = (b64: string) => Buffer.from(b64, "base64").toString("utf8");
 
 const NODE_STEPS: StepName[] = ["hostPreflight", "bbbInstall", "bbbConfigure", "bbbRecordings", "bbbHealth"];
-const FRONT_STEPS: StepName[] = ["hostPreflight", "scaleliteDocker", "scaleliteCertificate", "scaleliteNfs", "scaleliteApp", "scaleliteHealth"];
+const FRONT_STEPS: StepName[] = ["hostPreflight", "scaleliteDocker", "scaleliteCertificate", "scaleliteSpool", "scaleliteApp", "scaleliteHealth"];
 
 describe("buildPlatform under Pulumi mocks", () => {
   it("puts every step under its host's component, and each component under the given parent", async () => {
@@ -155,7 +156,7 @@ describe("buildPlatform under Pulumi mocks", () => {
       expect(deps("hostPreflight")).toContain(urn(`${node}-scripts`));
       expect(deps("bbbInstall")).toContain(urn(`${node}-hostPreflight`));
       expect(deps("bbbConfigure")).toContain(urn(`${node}-bbbInstall`));
-      expect(deps("bbbRecordings")).toEqual(expect.arrayContaining([urn(`${node}-bbbConfigure`), urn("lb-scaleliteNfs")]));
+      expect(deps("bbbRecordings")).toEqual(expect.arrayContaining([urn(`${node}-bbbConfigure`), urn("lb-scaleliteSpool")]));
       expect(deps("bbbHealth")).toContain(urn(`${node}-bbbRecordings`));
       for (const r of resources.filter((x) => x.name.startsWith(`${node}-`))) {
         for (const d of r.dependencies) expect(d, `${r.name} depends on ${d}`).not.toContain(other);
@@ -168,18 +169,18 @@ describe("buildPlatform under Pulumi mocks", () => {
     const urn = (name: string) => named(resources, name).urn;
     expect(named(resources, "lb-scaleliteRegister").dependencies).toEqual(expect.arrayContaining([urn("lb-scaleliteHealth"), urn("bbb-sbg-bbbHealth"), urn("bbb-rbx-bbbHealth")]));
     expect(named(resources, "brest-moodle-moodleConfigure").dependencies).toEqual(expect.arrayContaining([urn("lb-scaleliteHealth"), urn("lb-scaleliteRegister")]));
-    expect(named(resources, "lb-scaleliteApp").dependencies).toEqual(expect.arrayContaining([urn("lb-scaleliteDocker"), urn("lb-scaleliteCertificate"), urn("lb-scaleliteNfs")]));
+    expect(named(resources, "lb-scaleliteApp").dependencies).toEqual(expect.arrayContaining([urn("lb-scaleliteDocker"), urn("lb-scaleliteCertificate"), urn("lb-scaleliteSpool")]));
   });
 
   it("keeps every secret out of non-secret inputs, including base64 payloads, and quiet in logs", async () => {
     const { resources, outputs } = await evaluate();
     const secretValues = [PRIVATE_KEY, TURN_SECRET, DNS.applicationSecret, DNS.consumerKey];
-    for (const r of resources.filter((x) => x.type.startsWith("random:"))) {
+    for (const r of resources.filter((x) => x.type.startsWith("random:") || x.type.startsWith("tls:"))) {
       // Mocks do not apply additionalSecretOutputs, so read the values the mock made up.
       const mocked = (await mocks.newResource({ type: r.type, name: r.name, inputs: r.inputs, id: "", provider: "", custom: true })).state as Record<string, string>;
-      secretValues.push(mocked.result ?? mocked.hex);
+      secretValues.push(mocked.result ?? mocked.hex ?? mocked.privateKeyOpenssh);
     }
-    expect(secretValues.length).toBe(4 + 2 + 3); // two node secrets; postgres, SECRET_KEY_BASE, LOADBALANCER_SECRET
+    expect(secretValues.length).toBe(4 + 2 + 3 + 2); // two node secrets; postgres, SECRET_KEY_BASE, LOADBALANCER_SECRET; two transfer keys
     for (const r of resources) {
       const strings = plainStrings(r.inputs).flatMap((s) => [s, ...[...s.matchAll(/_B64=(\S+)/g)].map((m) => decode(m[1]))]);
       for (const s of strings) for (const secret of secretValues) expect(s.includes(secret), `${r.name} shows a secret`).toBe(false);
@@ -206,10 +207,16 @@ describe("buildPlatform under Pulumi mocks", () => {
       INSTALLER_FLAGS: "-w -v jammy-300 -s bbb1.example.org -e ops@example.org",
       INSTALLER_URL: "https://raw.githubusercontent.com/bigbluebutton/bbb-install/v3.0.x-release/bbb-install.sh",
     });
-    expect(inputsOf(named(resources, "bbb-rbx-bbbRecordings")).NFS_SERVER).toBe("192.0.2.10");
-    expect(decode(inputsOf(named(resources, "lb-scaleliteNfs")).EXPORTS_B64)).toBe(
-      "/mnt/scalelite-recordings/var/bigbluebutton 192.0.2.21(rw,sync,no_subtree_check,root_squash) 192.0.2.22(rw,sync,no_subtree_check,root_squash) 2001:db8::21(rw,sync,no_subtree_check,root_squash)\n",
-    );
+    const recordings = inputsOf(named(resources, "bbb-rbx-bbbRecordings"));
+    expect(decode(recordings.SSH_CONFIG_B64)).toContain("HostName 192.0.2.10\n");
+    expect(decode(recordings.KNOWN_HOSTS_B64)).toBe("scalelite-front ssh-ed25519 AAAAlb\n");
+    expect(recordings.POST_PUBLISH_URL).toMatch(/^https:\/\/raw\.githubusercontent\.com\/blindsidenetworks\/scalelite\/[0-9a-f]{40}\//);
+    expect(recordings.POST_PUBLISH_SHA256).toMatch(/^[0-9a-f]{64}$/);
+    const keys = decode(inputsOf(named(resources, "lb-scaleliteSpool")).AUTHORIZED_KEYS_B64).trimEnd().split("\n");
+    expect(keys.map((l) => l.replace(/ ssh-ed25519 \S+ /, " KEY "))).toEqual([
+      'from="192.0.2.22",restrict,command="/usr/bin/rrsync -wo /mnt/scalelite-recordings/var/bigbluebutton/spool" KEY bbb-ovh-recordings@bbb-rbx',
+      'from="192.0.2.21,2001:db8::21",restrict,command="/usr/bin/rrsync -wo /mnt/scalelite-recordings/var/bigbluebutton/spool" KEY bbb-ovh-recordings@bbb-sbg',
+    ]);
     const register = inputsOf(named(resources, "lb-scaleliteRegister"));
     expect([register.SYNC_MODE, register.EXPECTED_IDS]).toEqual(["cordon", "bbb1.example.org,bbb2.example.org"]);
     const yaml = decode(register.SERVERS_YAML_B64);
@@ -260,7 +267,7 @@ describe("buildPlatform under Pulumi mocks", () => {
     const certificate = inputsOf(named(resources, "lb-scaleliteCertificate"));
     expect(certificate.CHALLENGE).toBe("dns-01");
     expect(decode(certificate.DNS_CREDENTIALS_B64)).toContain(`dns_ovh_application_secret = ${DNS.applicationSecret}\n`);
-    expect(resources.filter((r) => /bbbRecordings|scaleliteNfs|moodle/.test(r.name))).toEqual([]);
+    expect(resources.filter((r) => /bbbRecordings|scaleliteSpool|recording-transfer-key|moodle/.test(r.name))).toEqual([]);
     expect(decode(inputsOf(named(resources, "lb-scaleliteApp")).ENV_FILE_B64)).toContain("LOADBALANCER_CHECKSUM_ALGORITHM=SHA1:SHA256:SHA512\n");
   });
 

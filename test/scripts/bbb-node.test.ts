@@ -2,20 +2,29 @@
  * The BigBlueButton node steps, run for real over SSH against loopback sshd hosts (test/support/sshd.ts),
  * with fakes standing in only for the outside software (test/fakes/bin).
  */
-import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { createHash, randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { StepName } from "../../components/remote/catalogue";
 import { base64, type StepInputs } from "../../components/remote/invocation";
-import { calls, mode, output, read, runWatched, tree } from "../support/hostState";
+import { calls, mode, output, owner, read, runWatched, tree } from "../support/hostState";
 import { connect, killSessions, runStep, startTestHost, type HostFacts, type StepResult, type TestHost } from "../support/sshd";
 import { nodePreflightInputs } from "../support/nodeInputs";
 import { renderInstallerFlags } from "../../components/bbb/installerFlags";
+import { POST_PUBLISH } from "../../components/scalelite/recordingLayout";
+import { renderTransferKnownHosts, renderTransferSshConfig } from "../../components/scalelite/renderRecordingTransfer";
+import { renderScaleliteYml } from "../../components/scalelite/renderScaleliteYml";
 
 const SHARED_SECRET = randomBytes(24).toString("hex");
 const TURN_SECRET = randomBytes(24).toString("base64");
-const SCALELITE_YML = "work_dir: /var/bigbluebutton/recording/scalelite\nspool_dir: /mnt/scalelite-recordings/var/bigbluebutton/spool\n";
+const transferKey = () => `-----BEGIN OPENSSH PRIVATE KEY-----\n${randomBytes(96).toString("base64")}\n-----END OPENSSH PRIVATE KEY-----`;
+const TRANSFER_KEY = transferKey();
+const SCALELITE_YML = renderScaleliteYml();
+// What the fake web serves for the pinned URL (test/fakes/downloads), and so the sha256 the step must check.
+const FAKE_POST_PUBLISH = readFileSync(path.join(__dirname, "../fakes/downloads/scalelite_post_publish.rb"), "utf8");
+const FAKE_POST_PUBLISH_SHA256 = createHash("sha256").update(FAKE_POST_PUBLISH).digest("hex");
+const WORKER = "bbb-rap-resque-worker.service";
 
 const hosts: TestHost[] = [];
 afterAll(async () => {
@@ -37,13 +46,41 @@ const install = (h: TestHost): StepInputs => ({
   TURN_SECRET,
 });
 const configure = (h: TestHost, secret = SHARED_SECRET): StepInputs => ({ FQDN: h.fqdn, SHARED_SECRET: secret });
-const recordings = (): StepInputs => ({
-  NFS_SERVER: "10.0.0.2",
-  NFS_EXPORT: "/mnt/scalelite-recordings",
-  MOUNT_POINT: "/mnt/scalelite-recordings",
+const recordings = (extra: StepInputs = {}): StepInputs => ({
+  SSH_CONFIG_B64: base64(renderTransferSshConfig({ address: "192.0.2.10" })),
+  KNOWN_HOSTS_B64: base64(renderTransferKnownHosts("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIfront")),
+  TRANSFER_KEY_B64: base64(TRANSFER_KEY),
   SCALELITE_YML_B64: base64(SCALELITE_YML),
-  POST_PUBLISH_URL: "https://raw.githubusercontent.com/blindsidenetworks/scalelite/v1.8.5/bigbluebutton/scalelite_post_publish.rb",
+  POST_PUBLISH_URL: POST_PUBLISH.url,
+  POST_PUBLISH_SHA256: FAKE_POST_PUBLISH_SHA256,
+  ...extra,
 });
+/**
+ * BigBlueButton's recording worker as its package ships it (bbb-record-core: bbb-rap-resque-worker.service
+ * runs as User=bigbluebutton), running, as it is on an installed node. The fake bbb-install does not
+ * lay it down, so the tests that need it do.
+ */
+async function startRecordingWorker(h: TestHost): Promise<void> {
+  const unit = path.join(h.root, "usr/lib/systemd/system", WORKER);
+  writeFileSync(unit, "[Unit]\nDescription=BigBlueButton recording processing (test)\n[Service]\nUser=bigbluebutton\n");
+  const ssh = await connect(h);
+  try {
+    expect((await ssh.execCommand(`systemctl start ${WORKER}`)).code).toBe(0);
+  } finally {
+    ssh.dispose();
+  }
+}
+/** The supplementary groups the running worker holds (fake systemctl, credentials(7)) and those its user has now. */
+const workerGroups = (h: TestHost) => read(h, `fake-state/systemd/${WORKER}.groups`).trim();
+const userGroups = (h: TestHost, user: string) =>
+  read(h, "fake-state/group")
+    .split("\n")
+    .filter((line) => line.split(":")[3]?.split(",").includes(user))
+    .map((line) => line.split(":")[0])
+    .sort()
+    .join(",");
+const readdirNames = (h: TestHost, rel: string) => readdirSync(path.join(h.root, rel));
+const restarts = (h: TestHost) => calls(h).filter((c) => c === `systemctl restart ${WORKER}`).length;
 const health = (h: TestHost, extra: StepInputs = {}): StepInputs => ({
   FQDN: h.fqdn,
   SHARED_SECRET,
@@ -56,7 +93,7 @@ const health = (h: TestHost, extra: StepInputs = {}): StepInputs => ({
 const NODE_STEPS: [StepName, (h: TestHost) => StepInputs][] = [
   ["bbbInstall", install],
   ["bbbConfigure", (h) => configure(h)],
-  ["bbbRecordings", recordings],
+  ["bbbRecordings", () => recordings()],
   ["bbbHealth", (h) => health(h)],
 ];
 
@@ -109,6 +146,7 @@ describe("a BigBlueButton node, end to end", () => {
       const r = await runWatched(h, step, inputs(h), listings);
       results.push(r);
       expect(r.code, `${step}: ${output(r)}`).toBe(0);
+      if (step === "bbbInstall") await startRecordingWorker(h);
     }
   });
 
@@ -138,13 +176,30 @@ describe("a BigBlueButton node, end to end", () => {
     expect(calls(h).filter((c) => c === "bbb-conf --restart")).toHaveLength(1);
   });
 
-  it("joins the scalelite-spool group, mounts the share from fstab, installs post_publish and scalelite.yml", () => {
-    expect(read(h, "fake-state/group")).toMatch(/^scalelite-spool:x:2000:bigbluebutton$/m);
-    const fstab = read(h, "etc/fstab").trim().split("\n");
-    expect(fstab).toEqual(["10.0.0.2:/mnt/scalelite-recordings /mnt/scalelite-recordings nfs _netdev,nofail,hard,noatime 0 0"]);
-    expect(read(h, "fake-state/mounts")).toContain(`10.0.0.2:/mnt/scalelite-recordings ${h.root}/mnt/scalelite-recordings nfs`);
-    expect(read(h, "usr/local/bigbluebutton/core/scripts/post_publish/scalelite_post_publish.rb")).toContain("scalelite.yml");
+  it("installs the transfer key (0600, the bigbluebutton user's), the pinned front host key, ssh_config and scalelite.yml", () => {
+    const dir = "etc/bbb-ovh/recording-transfer";
+    expect([mode(h, dir), owner(h, dir)]).toEqual(["750", "0:997"]);
+    expect([read(h, `${dir}/id_ed25519`), mode(h, `${dir}/id_ed25519`), owner(h, `${dir}/id_ed25519`)]).toEqual([`${TRANSFER_KEY}\n`, "600", "997:997"]);
+    expect(read(h, `${dir}/known_hosts`)).toBe("scalelite-front ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIfront\n");
+    expect(read(h, `${dir}/ssh_config`)).toContain("HostName 192.0.2.10\n");
     expect(read(h, "usr/local/bigbluebutton/core/scripts/scalelite.yml")).toBe(SCALELITE_YML);
+    expect(calls(h).filter((c) => c.startsWith("apt-get") && c.includes(" install "))).toEqual([expect.stringMatching(/install -y -q rsync openssh-client$/)]);
+    // No NFS any more: no mount, no fstab line, no spool group for the worker.
+    expect(calls(h).filter((c) => /^(mount |umount|usermod|groupadd)/.test(c))).toEqual([]);
+    expect(existsSync(path.join(h.root, "etc/fstab"))).toBe(false);
+  });
+
+  it("installs post_publish from the pinned commit once its sha256 matches", () => {
+    const downloads = calls(h).filter((c) => c.startsWith("curl ") && c.includes("scalelite_post_publish.rb"));
+    expect(downloads).toHaveLength(1);
+    expect(downloads[0]).toMatch(new RegExp(` ${POST_PUBLISH.url.replace(/[.\/]/g, "\\$&")}$`));
+    expect(POST_PUBLISH.url).toContain(`/${POST_PUBLISH.commit}/`);
+    expect(read(h, "usr/local/bigbluebutton/core/scripts/post_publish/scalelite_post_publish.rb")).toBe(FAKE_POST_PUBLISH);
+  });
+
+  it("restarts the running recording worker once, so it runs with the new setup", () => {
+    expect(restarts(h)).toBe(1);
+    expect(workerGroups(h)).toBe(userGroups(h, "bigbluebutton"));
   });
 
   it("proves the node answers and accepts the secret", () => {
@@ -162,7 +217,7 @@ describe("a BigBlueButton node, end to end", () => {
     }
     expect(tree(h)).toEqual(before);
     const again = calls(h).slice(seen);
-    expect(again.filter((c) => /^(bbb-install\.sh|bbb-conf --restart|systemctl (re)?start|groupadd|usermod|mount |apt-get)/.test(c))).toEqual([]);
+    expect(again.filter((c) => /^(bbb-install\.sh|bbb-conf --restart|systemctl (re)?start|groupadd|usermod|u?mount |apt-get|curl .*post_publish)/.test(c))).toEqual([]);
     expect(results[4].stdout).toContain("skipping the installer");
   });
 
@@ -175,9 +230,160 @@ describe("a BigBlueButton node, end to end", () => {
       read(h, "var/log/bbb-ovh/bbb-node-configure.log"),
       ...listings,
     ].join("\n");
-    for (const secret of [SHARED_SECRET, TURN_SECRET]) expect(everywhere).not.toContain(secret);
+    for (const secret of [SHARED_SECRET, TURN_SECRET, TRANSFER_KEY.split("\n")[1]]) expect(everywhere).not.toContain(secret);
     // the watcher did see the steps run
     expect(listings.some((l) => l.includes("bbb-node-install.sh"))).toBe(true);
+  });
+});
+
+describe("bbb-node-recordings", () => {
+  async function installedNode(options: Parameters<typeof startTestHost>[0] = {}): Promise<TestHost> {
+    const h = await host(options);
+    expect((await runStep(h, "bbbInstall", install(h))).code).toBe(0);
+    await startRecordingWorker(h);
+    return h;
+  }
+
+  // Issue 8, defect 6: a worker started before its user joined a group does not have that group
+  // (credentials(7)); the step must leave the running worker with the credentials its user has.
+  it("leaves the running recording worker with the groups its user has (credentials(7))", async () => {
+    const h = await installedNode();
+    const r = await runStep(h, "bbbRecordings", recordings());
+    expect(r.code, output(r)).toBe(0);
+    expect(workerGroups(h)).toBe(userGroups(h, "bigbluebutton"));
+  });
+
+  it("restarts the worker when the transfer key changes, and only then", async () => {
+    const h = await installedNode();
+    expect((await runStep(h, "bbbRecordings", recordings())).code).toBe(0);
+    expect(restarts(h)).toBe(1);
+    expect((await runStep(h, "bbbRecordings", recordings())).code).toBe(0);
+    expect(restarts(h)).toBe(1);
+    const rotated = transferKey();
+    const r = await runStep(h, "bbbRecordings", recordings({ TRANSFER_KEY_B64: base64(rotated) }));
+    expect(r.code, output(r)).toBe(0);
+    expect(read(h, "etc/bbb-ovh/recording-transfer/id_ed25519")).toBe(`${rotated}\n`);
+    expect(restarts(h)).toBe(2);
+    expect(output(r)).not.toContain(rotated.split("\n")[1]);
+  });
+
+  it("a run that stops after changing the key still restarts the worker on the next run", async () => {
+    const h = await installedNode();
+    // The download fails after the key is in place: the run stops there, before the restart.
+    const broken = await runStep(h, "bbbRecordings", recordings({ POST_PUBLISH_URL: `https://downloads.example.org/scalelite/${POST_PUBLISH.commit}/x.rb` }));
+    expect(broken.code).toBe(1);
+    expect(broken.stderr).toContain("could not download the post_publish script");
+    expect(read(h, "etc/bbb-ovh/recording-transfer/id_ed25519")).toBe(`${TRANSFER_KEY}\n`);
+    expect(restarts(h)).toBe(0);
+    const r = await runStep(h, "bbbRecordings", recordings());
+    expect(r.code, output(r)).toBe(0);
+    expect(restarts(h)).toBe(1);
+  });
+
+  it("refuses a post_publish script whose sha256 is not the pinned one, and a URL without a commit", async () => {
+    const h = await installedNode();
+    const target = "usr/local/bigbluebutton/core/scripts/post_publish/scalelite_post_publish.rb";
+    const wrong = "0".repeat(64);
+    const r = await runStep(h, "bbbRecordings", recordings({ POST_PUBLISH_SHA256: wrong }));
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`has sha256 ${FAKE_POST_PUBLISH_SHA256}, not the pinned ${wrong}; not installed`);
+    expect(existsSync(path.join(h.root, target))).toBe(false);
+    expect(existsSync(path.join(h.root, "var/lib/bbb-ovh")) ? readdirNames(h, "var/lib/bbb-ovh").filter((f) => f.startsWith("post_publish")) : []).toEqual([]);
+
+    const tagged = await runStep(h, "bbbRecordings", recordings({ POST_PUBLISH_URL: "https://raw.githubusercontent.com/blindsidenetworks/scalelite/v1.8.5/bigbluebutton/scalelite_post_publish.rb" }));
+    expect(tagged.code).toBe(1);
+    expect(tagged.stderr).toContain("POST_PUBLISH_URL must name a commit");
+
+    // A script changed on disk (not the pinned one) is replaced by the pinned one.
+    expect((await runStep(h, "bbbRecordings", recordings())).code).toBe(0);
+    writeFileSync(path.join(h.root, target), "puts 'tampered'\n");
+    expect((await runStep(h, "bbbRecordings", recordings())).code).toBe(0);
+    expect(read(h, target)).toBe(FAKE_POST_PUBLISH);
+  });
+
+  describe("on a node that used the front's NFS share (our former setup)", () => {
+    const LEGACY = "/mnt/scalelite-recordings/var/bigbluebutton";
+    async function legacyNode(): Promise<TestHost> {
+      // A short wait for a share that does not answer keeps these tests quick (the step's default is 20 s).
+      const h = await installedNode({ env: { MOUNT_TIMEOUT: "2" } });
+      // What the former step left: the spool group, our fstab line beside others, the share mounted.
+      writeFileSync(path.join(h.root, "fake-state/group"), `${read(h, "fake-state/group")}scalelite-spool:x:2000:bigbluebutton\n`);
+      mkdirSync(path.join(h.root, LEGACY), { recursive: true });
+      writeFileSync(path.join(h.root, LEGACY, "kept.txt"), "under the mount point");
+      writeFileSync(
+        path.join(h.root, "etc/fstab"),
+        `# /etc/fstab\nUUID=abcd / ext4 defaults 0 1\n192.0.2.10:${LEGACY} ${LEGACY} nfs _netdev,nofail,hard,noatime 0 0\n`,
+      );
+      writeFileSync(path.join(h.root, "fake-state/mounts"), `192.0.2.10:${LEGACY} ${h.root}${LEGACY} nfs _netdev,nofail,hard,noatime\n`);
+      return h;
+    }
+
+    it("unmounts the share, drops only our fstab line, deletes nothing, restarts the worker once", async () => {
+      const h = await legacyNode();
+      const r = await runStep(h, "bbbRecordings", recordings());
+      expect(r.code, output(r)).toBe(0);
+      expect(read(h, "etc/fstab")).toBe("# /etc/fstab\nUUID=abcd / ext4 defaults 0 1\n");
+      expect(read(h, "fake-state/mounts")).toBe("");
+      expect(calls(h).filter((c) => c.startsWith("umount"))).toEqual([`umount -c ${h.root}${LEGACY}`]);
+      expect(read(h, `${LEGACY.slice(1)}/kept.txt`)).toBe("under the mount point");
+      expect(restarts(h)).toBe(1);
+      expect(workerGroups(h)).toBe(userGroups(h, "bigbluebutton"));
+
+      const before = tree(h);
+      expect((await runStep(h, "bbbRecordings", recordings())).code).toBe(0);
+      expect(tree(h)).toEqual(before);
+      expect(restarts(h)).toBe(1);
+    });
+
+    it("a run killed while unmounting converges on the next run: unmounted, fstab clean, worker restarted", async () => {
+      const h = await legacyNode();
+      mkdirSync(path.join(h.root, "fake-state/knobs"), { recursive: true });
+      writeFileSync(path.join(h.root, "fake-state/knobs/FAKE_UMOUNT_SLEEP"), "30");
+      const running = runStep(h, "bbbRecordings", recordings());
+      const deadline = Date.now() + 10_000;
+      while (!calls(h).some((c) => c.startsWith("umount")) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      // Until none is left: a process forking while the first pass kills would survive it.
+      let killed = 0;
+      for (let n = killSessions(h); n > 0; n = killSessions(h)) killed += n;
+      expect(killed).toBeGreaterThan(0);
+      expect((await running).code).not.toBe(0);
+      expect(restarts(h)).toBe(0);
+      expect(read(h, "fake-state/mounts")).not.toBe("");
+
+      rmSync(path.join(h.root, "fake-state/knobs/FAKE_UMOUNT_SLEEP"));
+      const r = await runStep(h, "bbbRecordings", recordings());
+      expect(r.code, output(r)).toBe(0);
+      expect(read(h, "fake-state/mounts")).toBe("");
+      expect(read(h, "etc/fstab")).toBe("# /etc/fstab\nUUID=abcd / ext4 defaults 0 1\n");
+      expect(restarts(h)).toBe(1);
+      expect((await runStep(h, "bbbRecordings", recordings())).code).toBe(0);
+      expect(restarts(h)).toBe(1);
+    });
+
+    it("detaches a busy share lazily instead of failing or hanging", async () => {
+      const h = await legacyNode();
+      mkdirSync(path.join(h.root, "fake-state/knobs"), { recursive: true });
+      writeFileSync(path.join(h.root, "fake-state/knobs/FAKE_UMOUNT_BUSY"), "1");
+      const r = await runStep(h, "bbbRecordings", recordings());
+      expect(r.code, output(r)).toBe(0);
+      expect(r.stderr).toContain("is busy or does not answer; detaching it lazily (umount -l)");
+      expect(read(h, "fake-state/mounts")).toBe("");
+    });
+
+    it("detaches a share whose server no longer answers without waiting for it", async () => {
+      const h = await legacyNode();
+      mkdirSync(path.join(h.root, "fake-state/knobs"), { recursive: true });
+      for (const knob of ["FAKE_MOUNTPOINT_SLEEP", "FAKE_UMOUNT_SLEEP"]) writeFileSync(path.join(h.root, "fake-state/knobs", knob), "120");
+      const started = Date.now();
+      const r = await runStep(h, "bbbRecordings", recordings());
+      expect(r.code, output(r)).toBe(0);
+      expect(Date.now() - started).toBeLessThan(20_000);
+      expect(r.stderr).toContain("does not answer (its NFS server is gone); detaching it lazily (umount -l)");
+      expect(calls(h).filter((c) => c.startsWith("umount"))).toEqual([`umount -l -c ${h.root}${LEGACY}`]);
+      expect(read(h, "fake-state/mounts")).toBe("");
+      expect(read(h, "etc/fstab")).toBe("# /etc/fstab\nUUID=abcd / ext4 defaults 0 1\n");
+      expect(restarts(h)).toBe(1);
+    });
   });
 });
 

@@ -1,7 +1,7 @@
 /**
- * The Scalelite front steps (docker, certificate, NFS, app, health, node registration), run for real over
- * SSH against loopback sshd hosts, with fakes standing in for docker + Scalelite's rake tasks, systemd,
- * certbot, exportfs and apt (test/fakes). Inputs come from the same renderers the Pulumi program uses.
+ * The Scalelite front steps (docker, certificate, recording spool, app, health, node registration), run for
+ * real over SSH against loopback sshd hosts, with fakes standing in for docker + Scalelite's rake tasks,
+ * systemd, certbot, user accounts, exportfs and apt (test/fakes). Inputs come from the same renderers the Pulumi program uses.
  */
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -9,10 +9,10 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { StepName } from "../../components/remote/catalogue";
 import { base64, type StepInputs } from "../../components/remote/invocation";
-import { RECORDING_DIR } from "../../components/scalelite/recordingLayout";
+import { RECORDING_DIR, SPOOL_DIR } from "../../components/scalelite/recordingLayout";
 import { renderEnvFile } from "../../components/scalelite/renderEnvFile";
-import { renderNfsExports } from "../../components/scalelite/renderNfsExports";
 import { renderOvhDnsIni } from "../../components/scalelite/renderOvhDnsIni";
+import { renderSpoolAuthorizedKeys } from "../../components/scalelite/renderRecordingTransfer";
 import { nodeApiUrl, renderServersYaml } from "../../components/scalelite/renderServersYaml";
 import { calls, mode, output, owner, read, runWatched, tree } from "../support/hostState";
 import { killSessions, runStep, startTestHost, type StepResult, type TestHost } from "../support/sshd";
@@ -49,11 +49,11 @@ const certificateInputs = (challenge = "http-01"): StepInputs => ({
     ? { DNS_CREDENTIALS_B64: base64(renderOvhDnsIni({ endpoint: "ovh-eu", applicationKey: "appkey", applicationSecret: OVH_APP_SECRET, consumerKey: "consumer" })) }
     : {}),
 });
-const EXPORTS = renderNfsExports(RECORDING_DIR, [
-  { name: "bbb1", ipv4: "192.0.2.21", ipv6: "2001:db8::21" },
-  { name: "bbb2", ipv4: "192.0.2.22", ipv6: "" },
+const AUTHORIZED_KEYS = renderSpoolAuthorizedKeys(SPOOL_DIR, [
+  { name: "bbb1", ipv4: "192.0.2.21", ipv6: "2001:db8::21", publicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIbbb1" },
+  { name: "bbb2", ipv4: "192.0.2.22", ipv6: "", publicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIbbb2" },
 ]);
-const nfsInputs = (): StepInputs => ({ RECORDING_DIR, EXPORTS_B64: base64(EXPORTS) });
+const spoolInputs = (keys = AUTHORIZED_KEYS): StepInputs => ({ RECORDING_DIR, AUTHORIZED_KEYS_B64: base64(keys) });
 const ENV_FILE = renderEnvFile({
   fqdn: FRONT,
   secretKeyBase: SECRET_KEY_BASE,
@@ -83,7 +83,7 @@ const FAKE_WEB_SERVES_HEALTH_CHECK = readFileSync(path.join(__dirname, "../fakes
 const FRONT_STEPS: [StepName, () => StepInputs][] = [
   ["scaleliteDocker", dockerInputs],
   ["scaleliteCertificate", () => certificateInputs()],
-  ["scaleliteNfs", nfsInputs],
+  ["scaleliteSpool", () => spoolInputs()],
   ["scaleliteApp", appInputs],
   ["scaleliteRegister", () => registerInputs(["bbb1.campus.example", "bbb2.campus.example"])],
 ];
@@ -171,14 +171,19 @@ describe("the Scalelite front, end to end", () => {
     expect(read(h, "etc/letsencrypt/renewal-hooks/deploy/reload-scalelite-nginx.sh")).toContain("docker exec scalelite-nginx nginx -s reload");
   });
 
-  it("lays out the recording directories 1000:2000 0775 and exports them to the nodes only", () => {
+  it("lays out the recording directories 1000:2000 0775 and a spool user whose keys only write into the spool", () => {
     for (const dir of ["spool", "recording/scalelite", "published", "unpublished"]) {
       expect(owner(h, `${RECORDING_DIR}/${dir}`)).toBe("1000:2000");
       expect(mode(h, `${RECORDING_DIR}/${dir}`)).toBe("775");
     }
-    expect(read(h, "etc/exports.d/scalelite.exports")).toBe(EXPORTS);
-    expect(firstCalls.filter((c) => c === "exportfs -ra")).toHaveLength(1);
-    expect(read(h, "fake-state/exports")).toBe(EXPORTS);
+    expect(firstCalls.filter((c) => c.startsWith("apt-get") && c.endsWith("install -y -q rsync"))).toHaveLength(1);
+    expect(read(h, "fake-state/group")).toMatch(/^scalelite-spool:x:2000:$/m);
+    expect(read(h, "fake-state/passwd")).toMatch(/^scalelite-spool:x:\d+:2000::\/var\/lib\/scalelite-spool:\/bin\/sh$/m);
+    // The user can neither replace its keys nor its home: both belong to root.
+    for (const dir of ["var/lib/scalelite-spool", "var/lib/scalelite-spool/.ssh"]) expect([owner(h, dir), mode(h, dir)]).toEqual(["0:0", "755"]);
+    expect([read(h, "var/lib/scalelite-spool/.ssh/authorized_keys"), owner(h, "var/lib/scalelite-spool/.ssh/authorized_keys")]).toEqual([AUTHORIZED_KEYS, "0:0"]);
+    expect(mode(h, "var/lib/scalelite-spool/.ssh/authorized_keys")).toBe("644");
+    expect(firstCalls.filter((c) => /^(exportfs|mount)/.test(c))).toEqual([]);
   });
 
   it("runs the four Scalelite containers as in the official units, under scalelite.target", () => {
@@ -212,10 +217,10 @@ describe("the Scalelite front, end to end", () => {
     expect(first[4].stdout).toContain("all nodes enabled and online: bbb1.campus.example bbb2.campus.example");
   });
 
-  it("changes nothing on a second run: same files, no install, restart, export, certificate or registration change", () => {
+  it("changes nothing on a second run: same files, no install, user, restart, certificate or registration change", () => {
     expect(tree(h)).toEqual(treeAfterFirst);
     expect(registration(h)).toEqual(registrationAfterFirst);
-    const changing = secondCalls.filter((c) => /^(apt-get|certbot|exportfs)|systemctl (restart|start|enable|daemon-reload)|network create|db:prepare/.test(c));
+    const changing = secondCalls.filter((c) => /^(apt-get|certbot|exportfs|useradd|groupadd)|systemctl (restart|start|enable|daemon-reload)|network create|db:prepare/.test(c));
     expect(changing).toEqual([]);
     expect(second[4].stdout).not.toMatch(/Server (created|updated|enabled|removed)/);
     for (const r of second.slice(0, 4)) expect(r.stdout).not.toContain("restarting");
@@ -259,6 +264,90 @@ describe("scalelite-certificate", () => {
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain("Some challenges have failed.");
     expect(existsSync(path.join(h.root, `etc/letsencrypt/live/${FRONT}`))).toBe(false);
+  });
+});
+
+/** Kills a host's sessions until none is left: a process forking while the first pass kills would survive it. */
+function killAll(h: TestHost): number {
+  let total = 0;
+  for (let n = killSessions(h); n > 0; n = killSessions(h)) total += n;
+  return total;
+}
+
+describe("scalelite-spool", () => {
+  it("on a front that exported the recordings over NFS: stops exporting, keeps every recording", async () => {
+    const h = await frontHost();
+    // What our former scalelite-nfs step left: the exports file, the kernel's export table, recordings.
+    const legacy = `${RECORDING_DIR} 192.0.2.21(rw,sync,no_subtree_check,root_squash)\n`;
+    mkdirSync(path.join(h.root, "etc/exports.d"), { recursive: true });
+    writeFileSync(path.join(h.root, "etc/exports.d/scalelite.exports"), legacy);
+    writeFileSync(path.join(h.root, "etc/exports"), "/srv/other 192.0.2.99(ro)\n");
+    mkdirSync(path.join(h.root, "srv/other"), { recursive: true });
+    writeFileSync(path.join(h.root, "fake-state/exports"), legacy);
+    const recording = path.join(h.root, RECORDING_DIR, "published/presentation/meeting-1/index.html");
+    mkdirSync(path.dirname(recording), { recursive: true });
+    writeFileSync(recording, "lesson");
+    mkdirSync(path.join(h.root, RECORDING_DIR, "spool"), { recursive: true });
+    writeFileSync(path.join(h.root, RECORDING_DIR, "spool/meeting-2.tar"), "archive");
+
+    const r = await runStep(h, "scaleliteSpool", spoolInputs());
+    expect(r.code, output(r)).toBe(0);
+    expect(existsSync(path.join(h.root, "etc/exports.d/scalelite.exports"))).toBe(false);
+    expect(calls(h).filter((c) => c.startsWith("exportfs"))).toEqual(["exportfs -ra"]);
+    // Only the other export is left in the kernel's table; the recordings are untouched.
+    expect(read(h, "fake-state/exports")).toBe("/srv/other 192.0.2.99(ro)\n");
+    expect(readFileSync(recording, "utf8")).toBe("lesson");
+    expect(read(h, `${RECORDING_DIR}/spool/meeting-2.tar`)).toBe("archive");
+    expect(read(h, "etc/exports")).toBe("/srv/other 192.0.2.99(ro)\n");
+
+    const mark = calls(h).length;
+    expect((await runStep(h, "scaleliteSpool", spoolInputs())).code).toBe(0);
+    expect(calls(h).slice(mark).filter((c) => /^(exportfs|useradd|groupadd|apt-get)/.test(c))).toEqual([]);
+  });
+
+  it("re-exports after a run killed between removing our exports file and exportfs", async () => {
+    const h = await frontHost();
+    const legacy = `${RECORDING_DIR} 192.0.2.21(rw)\n`;
+    mkdirSync(path.join(h.root, "etc/exports.d"), { recursive: true });
+    writeFileSync(path.join(h.root, "etc/exports.d/scalelite.exports"), legacy);
+    writeFileSync(path.join(h.root, "fake-state/exports"), legacy);
+    setKnob(h, "FAKE_EXPORTFS_SLEEP", "30");
+    const killed = runStep(h, "scaleliteSpool", spoolInputs());
+    const deadline = Date.now() + 10_000;
+    while (!calls(h).includes("exportfs -ra") && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    expect(killAll(h)).toBeGreaterThan(0);
+    expect((await killed).code).not.toBe(0);
+    // Killed with our file gone but the share still exported.
+    expect(existsSync(path.join(h.root, "etc/exports.d/scalelite.exports"))).toBe(false);
+    expect(read(h, "fake-state/exports")).toBe(legacy);
+
+    setKnob(h, "FAKE_EXPORTFS_SLEEP", "0");
+    const r = await runStep(h, "scaleliteSpool", spoolInputs());
+    expect(r.code, output(r)).toBe(0);
+    expect(read(h, "fake-state/exports")).toBe("");
+    expect(existsSync(path.join(h.root, "var/lib/bbb-ovh/scalelite-spool.unexport-pending"))).toBe(false);
+    const mark = calls(h).length;
+    expect((await runStep(h, "scaleliteSpool", spoolInputs())).code).toBe(0);
+    expect(calls(h).slice(mark).filter((c) => c.startsWith("exportfs"))).toEqual([]);
+  });
+
+  it("takes a new node's key by rewriting authorized_keys only, and refuses an unrestricted key list", async () => {
+    const h = await frontHost();
+    expect((await runStep(h, "scaleliteSpool", spoolInputs())).code).toBe(0);
+    const more = renderSpoolAuthorizedKeys(SPOOL_DIR, [
+      { name: "bbb1", ipv4: "192.0.2.21", ipv6: "", publicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIbbb1" },
+      { name: "bbb3", ipv4: "192.0.2.23", ipv6: "", publicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIbbb3" },
+    ]);
+    const mark = calls(h).length;
+    const r = await runStep(h, "scaleliteSpool", spoolInputs(more));
+    expect(r.code, output(r)).toBe(0);
+    expect(read(h, "var/lib/scalelite-spool/.ssh/authorized_keys")).toBe(more);
+    expect(calls(h).slice(mark).filter((c) => /^(useradd|groupadd|apt-get)/.test(c))).toEqual([]);
+
+    const bad = await runStep(h, "scaleliteSpool", spoolInputs("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIbbb9 anyone\n"));
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain("AUTHORIZED_KEYS_B64 holds no restricted key line");
+    expect(read(h, "var/lib/scalelite-spool/.ssh/authorized_keys")).toBe(more);
   });
 });
 

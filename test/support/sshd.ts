@@ -49,6 +49,12 @@ export interface TestHostOptions {
   facts?: Partial<HostFacts>;
   /** Extra environment for every SSH session of this host, e.g. FAKE_* knobs the fakes read. */
   env?: Record<string, string>;
+  /**
+   * More authorized_keys files for the login user (root), as paths inside the host's root: what a step
+   * installed there for another user (e.g. the recording spool's), so that its restricted key lines
+   * (from=, restrict, command=) are checked by this real sshd. None by default.
+   */
+  extraAuthorizedKeys?: string[];
 }
 
 export interface TestHost {
@@ -135,7 +141,7 @@ export async function startTestHost(options: TestHostOptions = {}): Promise<Test
         `Port ${port}`,
         `HostKey ${hostKey}`,
         `PidFile ${path.join(dirs.sshd, "sshd.pid")}`,
-        `AuthorizedKeysFile ${clientKey}.pub`,
+        `AuthorizedKeysFile ${[`${clientKey}.pub`, ...(options.extraAuthorizedKeys ?? []).map((file) => path.join(dirs.root, file))].join(" ")}`,
         "PermitRootLogin prohibit-password",
         "StrictModes no",
         "UsePAM no",

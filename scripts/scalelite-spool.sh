@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# Scalelite front, step 3: the recording directories, and the spool the BigBlueButton nodes send their
+# recordings to by rsync over SSH (Scalelite's bigbluebutton/README.md, "Transfer using rsync over SSH").
+#
+# Inputs (stdin, KEY=VALUE): RECORDING_DIR (e.g. /mnt/scalelite-recordings/var/bigbluebutton),
+# AUTHORIZED_KEYS_B64 (rendered by the Pulumi program: one line per node, usable only from that node's
+# addresses and only as `rrsync -wo <spool>`).
+# Layout and ownership follow Scalelite's shared-volume docs: spool, recording/scalelite, published and
+# unpublished, owned 1000:2000 (the containers' user; gid 2000 is the scalelite-spool group), 0775.
+# The transfer user scalelite-spool has gid 2000 as its group, so it can write into the spool and
+# nowhere else that matters; its home and authorized_keys belong to root, so it cannot change its keys.
+# A front that exported the recordings over NFS (our former scalelite-nfs step) stops exporting them:
+# our exports file goes, the recordings stay where they are.
+set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+# shellcheck source-path=SCRIPTDIR source=lib/apt.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/apt.sh"
+
+RECORDING_SUBDIRS=(spool recording recording/scalelite published unpublished)
+OWNER=1000:2000
+MODE=775
+SPOOL_GROUP=scalelite-spool
+SPOOL_GID=2000
+TRANSFER_USER=scalelite-spool
+TRANSFER_HOME=/var/lib/scalelite-spool
+# Debian and Ubuntu's rsync package installs rrsync here (Debian since 3.1.3-8; jammy ships 3.2.x).
+RRSYNC=/usr/bin/rrsync
+LEGACY_EXPORTS=/etc/exports.d/scalelite.exports
+
+usage() {
+  echo "usage: $0 < inputs   (KEY=VALUE lines: RECORDING_DIR AUTHORIZED_KEYS_B64)"
+}
+
+ensure_rrsync() {
+  apt_install rsync
+  [[ -x "$ROOT$RRSYNC" ]] || die "$RRSYNC is missing although rsync is installed; the spool needs rrsync (rsync's restricted mode)"
+}
+
+ensure_spool_group() {
+  local entry gid
+  if ! entry="$(getent group "$SPOOL_GROUP")"; then
+    groupadd -g "$SPOOL_GID" "$SPOOL_GROUP"
+    log "created group $SPOOL_GROUP ($SPOOL_GID)"
+    entry="$(getent group "$SPOOL_GROUP")"
+  fi
+  gid="$(cut -d: -f3 <<<"$entry")"
+  [[ "$gid" == "$SPOOL_GID" ]] || die "group $SPOOL_GROUP has gid $gid; Scalelite's recording directories need gid $SPOOL_GID"
+}
+
+# The transfer user: a system account with a shell (sshd runs the forced command through it) and the
+# password field '*' (no password, but not "locked", which sshd refuses without PAM).
+ensure_transfer_user() {
+  local entry home
+  if ! entry="$(getent passwd "$TRANSFER_USER")"; then
+    useradd --system --gid "$SPOOL_GROUP" --home-dir "$TRANSFER_HOME" --no-create-home --shell /bin/sh --password '*' "$TRANSFER_USER"
+    log "created user $TRANSFER_USER"
+    entry="$(getent passwd "$TRANSFER_USER")"
+  fi
+  home="$(cut -d: -f6 <<<"$entry")"
+  [[ "$home" == "$TRANSFER_HOME" ]] || die "a user $TRANSFER_USER already exists with home $home; it is not ours (expected $TRANSFER_HOME)"
+}
+
+# ensure_dir PATH OWNER MODE: the directory exists with that owner (numeric uid:gid) and mode.
+ensure_dir() {
+  local dir="$1" owner="$2" mode="$3"
+  mkdir -p "$dir"
+  [[ "$(stat -c %u:%g "$dir")" == "$owner" ]] || chown "$owner" "$dir"
+  [[ "$(stat -c %a "$dir")" == "$mode" ]] || chmod "$mode" "$dir"
+}
+
+ensure_recording_dirs() {
+  local sub
+  ensure_dir "$ROOT$IN_RECORDING_DIR" "$OWNER" "$MODE"
+  for sub in "${RECORDING_SUBDIRS[@]}"; do
+    ensure_dir "$ROOT$IN_RECORDING_DIR/$sub" "$OWNER" "$MODE"
+  done
+}
+
+install_authorized_keys() {
+  grep -q '^from="[^"]*",restrict,command="' <<<"$IN_AUTHORIZED_KEYS" || die "AUTHORIZED_KEYS_B64 holds no restricted key line"
+  ensure_dir "$ROOT$TRANSFER_HOME" 0:0 755
+  ensure_dir "$ROOT$TRANSFER_HOME/.ssh" 0:0 755
+  if printf '%s\n' "$IN_AUTHORIZED_KEYS" | install_content "$ROOT$TRANSFER_HOME/.ssh/authorized_keys" 0644 0:0; then
+    log "the spool accepts $(grep -c . <<<"$IN_AUTHORIZED_KEYS") node key(s)"
+  fi
+}
+
+# A run killed between removing the file and exportfs re-exports on its next run (the pending marker).
+stop_legacy_nfs_export() {
+  local pending="$STATE_DIR/scalelite-spool.unexport-pending"
+  if [[ -f "$ROOT$LEGACY_EXPORTS" ]]; then
+    mkdir -p "$STATE_DIR"
+    touch "$pending"
+    rm -f "$ROOT$LEGACY_EXPORTS"
+    log "removed our NFS export ${LEGACY_EXPORTS}; the recordings stay in $IN_RECORDING_DIR"
+  fi
+  if [[ -f "$pending" ]]; then
+    if command -v exportfs >/dev/null; then
+      exportfs -ra
+      log "the recordings are no longer exported over NFS"
+    fi
+    rm -f "$pending"
+  fi
+}
+
+main() {
+  if [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]]; then
+    usage
+    exit 0
+  fi
+  read_inputs
+  require_inputs RECORDING_DIR AUTHORIZED_KEYS
+  [[ "$IN_RECORDING_DIR" =~ ^/[A-Za-z0-9._/-]+$ ]] || die "RECORDING_DIR must be an absolute path of plain characters"
+  ensure_rrsync
+  ensure_spool_group
+  ensure_transfer_user
+  ensure_recording_dirs
+  install_authorized_keys
+  stop_legacy_nfs_export
+  log "recording directories and the spool for the nodes are up to date"
+}
+
+main "$@"
