@@ -52,6 +52,33 @@ describe("npm run plan (a process)", () => {
     expect(JSON.parse(stdout).notes).toEqual([expect.stringContaining("bbb-ovh:sshPrivateKey is encrypted")]);
   });
 
+  /** The nantes stack with DNS-01 certificates and the given bbb-ovh:dnsCredentials as Pulumi writes it. */
+  function dns01Stack(id: string, dnsCredentials: unknown): string {
+    const dir = mkdtempSync(path.join(tmpdir(), "bbb-plan-"));
+    const file = path.join(dir, `Pulumi.${id}.yaml`);
+    const campus = { ...(readStackFile("nantes").config["bbb-ovh:campus"].value as object), id, certificates: { challenge: "dns-01" } };
+    writeFileSync(file, stringify({ config: { "bbb-ovh:dnsCredentials": dnsCredentials, "bbb-ovh:campus": campus } }));
+    return file;
+  }
+
+  it("plans DNS-01 stacks whose OVH credentials are encrypted, as a whole or key by key, showing them as [secret]", async () => {
+    // `pulumi config set --secret bbb-ovh:dnsCredentials '{...}'` encrypts the whole object (secure: at the top);
+    // `pulumi config set --secret --path 'bbb-ovh:dnsCredentials.applicationSecret' S` encrypts one key inside it.
+    const whole = dns01Stack("dnswhole", { secure: "v1:c2VjcmV0:ZW5jcnlwdGVkLW9iamVjdA==" });
+    const inside = dns01Stack("dnsinside", { endpoint: "ovh-eu", applicationKey: "appkey123", applicationSecret: { secure: "v1:aW5zaWRl:c2VjcmV0" }, consumerKey: { secure: "v1:Y29uc3VtZXI=:a2V5" } });
+    for (const file of [whole, inside]) {
+      const { code, stdout, stderr } = await plan("--stack-file", file, "--json");
+      expect(code, stderr).toBe(0);
+      expect(stderr).not.toMatch(/\n\s+at .+:\d+:\d+/);
+      const doc = JSON.parse(stdout);
+      const certificate = doc.resources.find((r: any) => r.name.endsWith("scaleliteCertificate"));
+      expect(certificate, file).toBeDefined();
+      expect(JSON.stringify(certificate.inputs)).toContain("[secret]");
+      expect(doc.notes).toEqual([expect.stringContaining("bbb-ovh:dnsCredentials is encrypted")]);
+      expect(stdout).not.toContain("appkey123");
+    }
+  });
+
   it("--mermaid draws Moodle, the front and the nodes grouped by datacenter", async () => {
     const { code, stdout } = await plan("brest", "--mermaid");
     expect(code).toBe(0);
