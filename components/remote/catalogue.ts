@@ -22,8 +22,9 @@ function step(script: string, summary: string, required: string[], optional: str
 export const STEPS = {
   hostPreflight: step(
     "host-preflight.sh",
-    "check OS release, CPU, RAM, IPv6 and that the FQDN resolves to this host; changes nothing",
+    "check OS release, CPU, RAM, IPv6 and that DNS (not /etc/hosts) resolves the FQDN to this host, waiting a bounded time; changes nothing",
     ["ROLE", "FQDN", "PUBLIC_IPV4", "UBUNTU_RELEASE", "MIN_CORES", "MIN_RAM_MB", "RECOMMENDED_CORES", "RECOMMENDED_RAM_MB", "REQUIRE_IPV6"],
+    ["DNS_WAIT_SECONDS", "DNS_RETRY_SECONDS"],
   ),
   bbbInstall: step(
     "bbb-node-install.sh",

@@ -28,7 +28,8 @@ async function host(options: Parameters<typeof startTestHost>[0] = {}): Promise<
   return h;
 }
 
-const preflight = nodePreflightInputs;
+// No wait for DNS unless a test asks for one (the step waits up to DNS_WAIT_SECONDS for a new record).
+const preflight = (h: TestHost): StepInputs => ({ ...nodePreflightInputs(h), DNS_WAIT_SECONDS: "0" });
 const install = (h: TestHost): StepInputs => ({
   FQDN: h.fqdn,
   INSTALLER_FLAGS: renderInstallerFlags({ bbbVersion: "jammy-300", fqdn: h.fqdn, email: "ops@campus.example" }).join(" "),
@@ -71,7 +72,7 @@ describe("host-preflight", () => {
 
   const failing: [string, Partial<HostFacts>, RegExp][] = [
     ["wrong OS", { osId: "debian", osVersion: "12" }, /OS is debian 12; the bbb role needs Ubuntu 22.04/],
-    ["DNS pointing elsewhere", { dns: { "bbb-dns.test.example": "198.51.100.7" } }, /bbb-dns\.test\.example resolves to 198\.51\.100\.7, not to this host's 192\.0\.2\.99/],
+    ["DNS pointing elsewhere", { dns: { "bbb-dns.test.example": "198.51.100.7" } }, /bbb-dns\.test\.example: DNS answers 198\.51\.100\.7, expected 192\.0\.2\.99/],
     ["too little RAM", { ramMb: 4096 }, /4096 MB of RAM; the bbb role needs at least 8192 MB/],
   ];
   for (const [name, facts, message] of failing) {
@@ -93,8 +94,43 @@ describe("host-preflight", () => {
     expect(r.stderr).toContain("OS is ubuntu 20.04");
     expect(r.stderr).toContain("2 CPU cores; the bbb role needs at least 4");
     expect(r.stderr).toContain("no global IPv6 address");
-    expect(r.stderr).toContain(`${h.fqdn} does not resolve`);
+    expect(r.stderr).toContain(`${h.fqdn}: DNS has no A record after 0s, expected ${h.publicIpv4}`);
     expect(r.stderr).toContain("4 check(s) failed");
+  });
+});
+
+describe("host-preflight asks DNS, not /etc/hosts, and waits for a new record", () => {
+  // Installers write "127.0.1.1 FQDN" into /etc/hosts; glibc (getent) reads it before DNS.
+  const withLocalHostsEntry = (h: TestHost) => writeFileSync(path.join(h.root, "etc/hosts"), `127.0.0.1 localhost\n127.0.1.1 ${h.fqdn} bbb\n`);
+  const dnsTable = (h: TestHost, entries: Record<string, string>) =>
+    writeFileSync(path.join(h.root, "fake-state/dns"), Object.entries(entries).map(([name, ip]) => `${name} ${ip}\n`).join(""));
+
+  it("passes when DNS has the record even though /etc/hosts maps the FQDN to 127.0.1.1", async () => {
+    const h = await host();
+    withLocalHostsEntry(h);
+    const r = await runStep(h, "hostPreflight", preflight(h));
+    expect(r.code, output(r)).toBe(0);
+    expect(r.stdout).toContain(`DNS: ${h.fqdn} -> ${h.publicIpv4}`);
+  });
+
+  it("retries while a new record propagates, then passes", async () => {
+    const h = await host({ facts: { dns: {} } });
+    withLocalHostsEntry(h);
+    const later = setTimeout(() => dnsTable(h, { [h.fqdn]: h.publicIpv4 }), 2500);
+    const r = await runStep(h, "hostPreflight", { ...preflight(h), DNS_WAIT_SECONDS: "20", DNS_RETRY_SECONDS: "1" });
+    clearTimeout(later);
+    expect(r.code, output(r)).toBe(0);
+    expect(r.stdout).toMatch(new RegExp(`waiting for DNS: ${h.fqdn.replace(/\./g, "\\.")} `));
+  });
+
+  it("gives up after the bounded wait, naming the FQDN, the expected address and what DNS answered", async () => {
+    const h = await host({ fqdn: "bbb-dns.test.example", publicIpv4: "192.0.2.99", facts: { dns: { "bbb-dns.test.example": "198.51.100.7" } } });
+    withLocalHostsEntry(h);
+    const started = Date.now();
+    const r = await runStep(h, "hostPreflight", { ...preflight(h), DNS_WAIT_SECONDS: "2", DNS_RETRY_SECONDS: "1" });
+    expect(r.code).toBe(1);
+    expect(Date.now() - started).toBeLessThan(15000);
+    expect(r.stderr).toContain("bbb-dns.test.example: DNS answers 198.51.100.7, expected 192.0.2.99 (this host's public IPv4)");
   });
 });
 
