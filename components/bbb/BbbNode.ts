@@ -9,7 +9,7 @@ import { preflightInputs } from "../remote/preflight";
 import { RECORDING_DIR, postPublishUrl } from "../scalelite/recordingLayout";
 import { renderScaleliteYml } from "../scalelite/renderScaleliteYml";
 import { nodeApiUrl } from "../scalelite/renderServersYaml";
-import { installerUrl, renderInstallerFlags } from "./installerFlags";
+import { installerSha256, installerUrl, renderInstallerFlags } from "./installerFlags";
 
 /** The algorithm our health checks sign with; BBB >= 2.5 accepts it and Scalelite forwards it. */
 export const HEALTH_CHECKSUM_ALGORITHM = "SHA256";
@@ -67,6 +67,7 @@ export class BbbNode extends pulumi.ComponentResource {
         FQDN: host.fqdn,
         INSTALLER_FLAGS: this.installerFlags.join(" "),
         INSTALLER_URL: installerUrl(campus.installerBranch),
+        INSTALLER_SHA256: installerSha256(campus.installerBranch),
         TURN_HOST: args.externalTurn?.host,
         TURN_SECRET: args.externalTurn?.secret,
       },

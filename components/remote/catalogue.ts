@@ -28,8 +28,8 @@ export const STEPS = {
   ),
   bbbInstall: step(
     "bbb-node-install.sh",
-    "run the official bbb-install.sh of the pinned branch with the flags renderInstallerFlags gives; TURN settings written from a file, never argv",
-    ["FQDN", "INSTALLER_FLAGS", "INSTALLER_URL"],
+    "run the official bbb-install.sh at its pinned commit (sha256 checked first) with the flags renderInstallerFlags gives; TURN settings written from a file, never argv",
+    ["FQDN", "INSTALLER_FLAGS", "INSTALLER_URL", "INSTALLER_SHA256"],
     ["TURN_HOST", "TURN_SECRET"],
     ["TURN_SECRET"],
   ),

@@ -204,7 +204,8 @@ describe("buildPlatform under Pulumi mocks", () => {
     expect(inputsOf(named(resources, "bbb-sbg-bbbInstall"))).toEqual({
       FQDN: "bbb1.example.org",
       INSTALLER_FLAGS: "-w -v jammy-300 -s bbb1.example.org -e ops@example.org",
-      INSTALLER_URL: "https://raw.githubusercontent.com/bigbluebutton/bbb-install/v3.0.x-release/bbb-install.sh",
+      INSTALLER_URL: "https://raw.githubusercontent.com/bigbluebutton/bbb-install/26ce2d16c2a82ef962d685525b0c20bb89d4d151/bbb-install.sh",
+      INSTALLER_SHA256: "9654ba2c4470b7e4a986c1bbf98544c7b3bf509314f1e8b217c7ef8e029186c2",
     });
     expect(inputsOf(named(resources, "bbb-rbx-bbbRecordings")).NFS_SERVER).toBe("192.0.2.10");
     expect(decode(inputsOf(named(resources, "lb-scaleliteNfs")).EXPORTS_B64)).toBe(

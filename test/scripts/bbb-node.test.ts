@@ -2,8 +2,8 @@
  * The BigBlueButton node steps, run for real over SSH against loopback sshd hosts (test/support/sshd.ts),
  * with fakes standing in only for the outside software (test/fakes/bin).
  */
-import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { createHash, randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { StepName } from "../../components/remote/catalogue";
@@ -11,10 +11,12 @@ import { base64, type StepInputs } from "../../components/remote/invocation";
 import { calls, mode, output, read, runWatched, tree } from "../support/hostState";
 import { connect, killSessions, runStep, startTestHost, type HostFacts, type StepResult, type TestHost } from "../support/sshd";
 import { nodePreflightInputs } from "../support/nodeInputs";
-import { renderInstallerFlags } from "../../components/bbb/installerFlags";
+import { installerUrl, renderInstallerFlags } from "../../components/bbb/installerFlags";
 
 const SHARED_SECRET = randomBytes(24).toString("hex");
 const TURN_SECRET = randomBytes(24).toString("base64");
+/** What the fake web serves as bbb-install.sh at any commit (test/fakes/downloads), and its sha256. */
+const FAKE_INSTALLER_SHA256 = createHash("sha256").update(readFileSync(path.join(__dirname, "../fakes/downloads/bbb-install.sh"))).digest("hex");
 const SCALELITE_YML = "work_dir: /var/bigbluebutton/recording/scalelite\nspool_dir: /mnt/scalelite-recordings/var/bigbluebutton/spool\n";
 
 const hosts: TestHost[] = [];
@@ -33,7 +35,8 @@ const preflight = (h: TestHost): StepInputs => ({ ...nodePreflightInputs(h), DNS
 const install = (h: TestHost): StepInputs => ({
   FQDN: h.fqdn,
   INSTALLER_FLAGS: renderInstallerFlags({ bbbVersion: "jammy-300", fqdn: h.fqdn, email: "ops@campus.example" }).join(" "),
-  INSTALLER_URL: "https://raw.githubusercontent.com/bigbluebutton/bbb-install/v3.0.x-release/bbb-install.sh",
+  INSTALLER_URL: installerUrl("v3.0.x-release"),
+  INSTALLER_SHA256: FAKE_INSTALLER_SHA256,
   TURN_HOST: "turn.campus.example",
   TURN_SECRET,
 });
@@ -271,6 +274,33 @@ describe("bbb-node-install", () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(`bbb-install: Let's Encrypt SSL request for ${h.fqdn} did not succeed - exiting`);
     expect(r.stderr).toContain(`BigBlueButton installation on ${h.fqdn} failed`);
+    expect(existsSync(path.join(h.root, "var/lib/bbb-ovh/bbb-install.stamp"))).toBe(false);
+  });
+
+  it("stops before running an installer whose sha256 is not the pinned one, and keeps nothing of it", async () => {
+    const h = await host();
+    const wrong = "0".repeat(64);
+    const r = await runStep(h, "bbbInstall", { ...install(h), INSTALLER_SHA256: wrong });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`bbb-install.sh from ${installerUrl("v3.0.x-release")} has sha256 ${FAKE_INSTALLER_SHA256}, not the pinned ${wrong}`);
+    expect(calls(h).filter((c) => c.startsWith("bbb-install.sh"))).toEqual([]);
+    expect(existsSync(path.join(h.root, "var/lib/bbb-ovh/bbb-install.sh"))).toBe(false);
+  });
+
+  it("runs the installer without -e, as upstream's documented `wget ... | bash -s --` does: a harmless failing command does not abort it", async () => {
+    // The fake then fails an unguarded `kill` as the real get_IP does (see the fake's nat_probe).
+    const h = await host({ env: { FAKE_BBB_INSTALL_NAT: "1" } });
+    const r = await runStep(h, "bbbInstall", install(h));
+    expect(r.code, output(r)).toBe(0);
+    expect(read(h, "var/log/bbb-ovh/bbb-install.log")).toContain("Detected this server has an internal/external IP address");
+  });
+
+  it("catches a failed step the installer went on past (it runs without -e): no BigBlueButton, no stamp", async () => {
+    const h = await host({ env: { FAKE_BBB_INSTALL_PACKAGES_FAIL: "1" } });
+    const r = await runStep(h, "bbbInstall", install(h));
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("bbb-install.sh exited 0 but BigBlueButton is not installed");
+    expect(r.stderr).toContain("E: Unable to locate package bigbluebutton");
     expect(existsSync(path.join(h.root, "var/lib/bbb-ovh/bbb-install.stamp"))).toBe(false);
   });
 
