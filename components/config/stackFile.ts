@@ -64,6 +64,7 @@ export function secretPresence(file: StackFile): SecretPresence {
     sshPrivateKey: CONFIG_KEYS.sshPrivateKey in file.config,
     turnSecret: CONFIG_KEYS.turnSecret in file.config,
     dnsCredentials: CONFIG_KEYS.dnsCredentials in file.config,
+    moodleSshPrivateKey: CONFIG_KEYS.moodleSshPrivateKey in file.config,
   };
 }
 

@@ -106,7 +106,7 @@ describe("npm run plan (a process)", () => {
     campus.adminCidrs = ["10.0.0.0/40"];
     campus.nodes[1].fqdn = "bbb2.example.com";
     campus.front.model = "rise-77";
-    writeFileSync(file, stringify({ config: { "bbb-ovh:campus": campus } }));
+    writeFileSync(file, stringify({ config: { "bbb-ovh:moodleSshPrivateKey": { secure: "v1:a2V5:ZW5jcnlwdGVk" }, "bbb-ovh:campus": campus } }));
     const { code, stdout, stderr } = await plan("--stack-file", file);
     expect(code).toBe(1);
     expect(stdout).toBe("");

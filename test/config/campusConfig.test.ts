@@ -24,13 +24,13 @@ describe("campus config", () => {
   it("accepts every stack file shipped under stacks/ (secrets counted as present where the stack sets them)", () => {
     for (const stack of ["brest", "nantes", "rennes", "training", "lab"]) {
       const file = readStackFile(stack);
-      const secrets = { ...NO_SECRETS, sshPrivateKey: "bbb-ovh:sshPrivateKey" in file.config };
+      const secrets = { ...NO_SECRETS, sshPrivateKey: "bbb-ovh:sshPrivateKey" in file.config, moodleSshPrivateKey: "bbb-ovh:moodleSshPrivateKey" in file.config };
       expect(problemsOf(file.config["bbb-ovh:campus"].value, secrets), stack).toEqual([]);
     }
   });
 
   it("resolves presets, subdomains, datacenters and node defaults", () => {
-    const campus = parseCampus(brest(), NO_SECRETS);
+    const campus = parseCampus(brest(), { ...NO_SECRETS, moodleSshPrivateKey: true });
     expect(campus.front.subdomain).toBe("visio-brest");
     expect(campus.nodes.map((n) => [n.datacenter, n.tag, n.loadMultiplier, n.spec?.ramGb])).toEqual([
       ["sbg", "sbg", 1, 64],

@@ -74,7 +74,7 @@ interface Variant {
 async function evaluate(variant: Variant = {}) {
   const raw = structuredClone(baseCampus);
   variant.campus?.(raw);
-  const campus = parseCampus(raw, { sshPrivateKey: true, turnSecret: true, dnsCredentials: true });
+  const campus = parseCampus(raw, { sshPrivateKey: true, turnSecret: true, dnsCredentials: true, moodleSshPrivateKey: true });
   return evaluateProgram<PlatformOutputs>({ project: "bbb-ovh", stack: "brest", config: {}, mocks }, () => {
     const site = new pulumi.ComponentResource("test:index:Site", "site");
     return buildPlatform({
@@ -269,7 +269,7 @@ describe("buildPlatform under Pulumi mocks", () => {
     const raw = structuredClone(baseCampus);
     raw.turn = { mode: "external", host: "turn.example.org" };
     raw.certificates = { challenge: "dns-01" };
-    const campus = parseCampus(raw, { sshPrivateKey: true, turnSecret: true, dnsCredentials: true });
+    const campus = parseCampus(raw, { sshPrivateKey: true, turnSecret: true, dnsCredentials: true, moodleSshPrivateKey: true });
     // Plain handles, outside any Pulumi runtime: registering a resource here would fail differently.
     const handle = (host: typeof campus.front): HostHandle => ({ host, ipv4: pulumi.output(""), ipv6: pulumi.output(""), hostKey: pulumi.output(""), connection: pulumi.output({ host: "" }), sshUser: "root", ready: [] });
     expect(() => buildPlatform({ campus, front: handle(campus.front), nodes: campus.nodes.map(handle), parent: {} as pulumi.Resource })).toThrow(
