@@ -93,9 +93,9 @@ export const STEPS = {
   ),
   moodleConfigure: step(
     "moodle-configure.sh",
-    "point mod_bigbluebuttonbn at Scalelite (cfg.php; the secret through stdin) and enable the module",
+    "point mod_bigbluebuttonbn at Scalelite (cfg.php as the web server user; the secret through stdin), check a SHA1-only module is set to SHA1, and enable the module",
     ["MOODLE_DIR", "SERVER_URL", "SHARED_SECRET", "CHECKSUM_ALGORITHM", "ACCEPT_DPA"],
-    ["PHP"],
+    ["PHP", "PHP_USER"],
     ["SHARED_SECRET"],
   ),
 } as const satisfies Record<string, StepSpec>;
