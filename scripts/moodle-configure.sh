@@ -96,16 +96,18 @@ moodle_program() {
 // bbb-ovh: mod_bigbluebuttonbn shared secret and visibility.
 define('CLI_SCRIPT', true);
 require(getcwd() . '/config.php');
+// php reading its program from stdin defines no STDERR constant (php.net/manual/en/features.commandline.io-streams.php).
+$stderr = fopen('php://stderr', 'w');
 
 $name = 'bigbluebuttonbn_shared_secret';
 $secret = rtrim(stream_get_contents(fopen('php://fd/3', 'r')), "\n");
 if ($secret === '') {
-    fwrite(STDERR, "no shared secret on file descriptor 3\n");
+    fwrite($stderr, "no shared secret on file descriptor 3\n");
     exit(1);
 }
 if (get_config('core', $name) !== $secret) {
     if (array_key_exists($name, $CFG->config_php_settings)) {
-        fwrite(STDERR, "$name is forced in config.php: change it there\n");
+        fwrite($stderr, "$name is forced in config.php: change it there\n");
         exit(4);
     }
     set_config($name, $secret);
@@ -113,13 +115,13 @@ if (get_config('core', $name) !== $secret) {
 }
 
 if (!$DB->record_exists('modules', ['name' => 'bigbluebuttonbn'])) {
-    fwrite(STDERR, "mod_bigbluebuttonbn is not installed (Moodle 4.0 and later ship it)\n");
+    fwrite($stderr, "mod_bigbluebuttonbn is not installed (Moodle 4.0 and later ship it)\n");
     exit(5);
 }
 if (!$DB->get_field('modules', 'visible', ['name' => 'bigbluebuttonbn'])) {
     \core\plugininfo\mod::enable_plugin('bigbluebuttonbn', 1);
     if (!$DB->get_field('modules', 'visible', ['name' => 'bigbluebuttonbn'])) {
-        fwrite(STDERR, "mod_bigbluebuttonbn refused to be enabled\n");
+        fwrite($stderr, "mod_bigbluebuttonbn refused to be enabled\n");
         exit(5);
     }
     echo "enabled mod_bigbluebuttonbn\n";
