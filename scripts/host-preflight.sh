@@ -82,20 +82,33 @@ check_ipv6() {
 }
 
 # ask_dns NAME: sets DNS_ADDRESSES to the IPv4 addresses DNS gives for NAME (sorted, space-separated,
-# empty when none) and DNS_ERROR to resolvectl's message when it failed.
+# empty when none) and DNS_ERROR to what went wrong asking; returns 2 when there is no way to ask DNS.
 # systemd-resolved is asked with --synthesize=no, so /etc/hosts (where installers write "127.0.1.1 FQDN")
 # and the local host name are not answered locally, and with --cache=no, so a record created minutes ago
 # is not hidden by a cached "not found" (resolvectl(1), systemd 249 of Ubuntu 22.04, which ships
 # resolvectl in its systemd package and runs systemd-resolved by default). getent would read /etc/hosts
-# first (nsswitch "hosts: files dns").
+# first (nsswitch "hosts: files dns"). Where systemd-resolved is not running (resolvectl cannot reach
+# org.freedesktop.resolve1), dig from bind9-dnsutils asks the DNS servers directly when it is installed.
 ask_dns() {
   local out
   DNS_ADDRESSES="" DNS_ERROR=""
-  if ! out="$(resolvectl query -4 --legend=no --cache=no --synthesize=no "$1" 2>&1)"; then
-    DNS_ERROR="${out//$'\n'/ }"
-    return 0
+  if out="$(resolvectl query -4 --legend=no --cache=no --synthesize=no "$1" 2>&1)"; then
+    DNS_ADDRESSES="$(ipv4_words "$out")"
+  elif [[ "$out" == *resolve1* || "$out" == *"command not found"* ]] && command -v dig >/dev/null; then
+    out="$(dig +short +tries=1 +time=5 A "$1" 2>&1)" || DNS_ERROR="dig: ${out//$'\n'/ }"
+    DNS_ADDRESSES="$(ipv4_words "$out")"
+  else
+    DNS_ERROR="resolvectl: ${out//$'\n'/ }"
+    if [[ "$out" == *resolve1* || "$out" == *"command not found"* ]]; then
+      DNS_ERROR+="; systemd-resolved is not running and dig (bind9-dnsutils) is not installed, so DNS cannot be asked"
+      return 2
+    fi
   fi
-  DNS_ADDRESSES="$(grep -oE '\b([0-9]{1,3}\.){3}[0-9]{1,3}\b' <<<"$out" | sort -u | paste -sd ' ' -)" || true
+}
+
+# ipv4_words TEXT: the IPv4 addresses in TEXT, sorted, space-separated.
+ipv4_words() {
+  grep -oE '\b([0-9]{1,3}\.){3}[0-9]{1,3}\b' <<<"$1" | sort -u | paste -sd ' ' - || true
 }
 
 # Asks DNS until it answers exactly this host's address, for at most DNS_WAIT_SECONDS (a record
@@ -104,7 +117,7 @@ check_dns() {
   local wait="${IN_DNS_WAIT_SECONDS:-600}" every="${IN_DNS_RETRY_SECONDS:-15}" deadline
   deadline=$((SECONDS + wait))
   while true; do
-    ask_dns "$IN_FQDN"
+    ask_dns "$IN_FQDN" || break
     if [[ "$DNS_ADDRESSES" == "$IN_PUBLIC_IPV4" ]]; then
       log "DNS: $IN_FQDN -> $IN_PUBLIC_IPV4"
       return 0
@@ -113,8 +126,10 @@ check_dns() {
     log "waiting for DNS: $IN_FQDN answers ${DNS_ADDRESSES:-nothing}, expected $IN_PUBLIC_IPV4 (retry in ${every}s, up to ${wait}s)"
     sleep "$every"
   done
-  if [[ -z "$DNS_ADDRESSES" ]]; then
-    fail "$IN_FQDN: DNS has no A record after ${wait}s, expected $IN_PUBLIC_IPV4 (this host's public IPv4); create it or check the zone${DNS_ERROR:+ (resolvectl: $DNS_ERROR)}"
+  if [[ "$DNS_ERROR" == *"cannot be asked"* ]]; then
+    fail "$IN_FQDN: $DNS_ERROR; expected an A record for $IN_PUBLIC_IPV4"
+  elif [[ -z "$DNS_ADDRESSES" ]]; then
+    fail "$IN_FQDN: DNS has no A record after ${wait}s, expected $IN_PUBLIC_IPV4 (this host's public IPv4); create it or check the zone${DNS_ERROR:+ ($DNS_ERROR)}"
   else
     fail "$IN_FQDN: DNS answers $DNS_ADDRESSES, expected $IN_PUBLIC_IPV4 (this host's public IPv4); fix its A record (Let's Encrypt would fail)"
   fi

@@ -3,13 +3,14 @@
  * with fakes standing in only for the outside software (test/fakes/bin).
  */
 import { createHash, randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { StepName } from "../../components/remote/catalogue";
 import { base64, type StepInputs } from "../../components/remote/invocation";
 import { calls, mode, output, read, runWatched, tree } from "../support/hostState";
-import { connect, killSessions, runStep, startTestHost, type HostFacts, type StepResult, type TestHost } from "../support/sshd";
+import { connect, FAKE_BIN, killSessions, runStep, startTestHost, type HostFacts, type StepResult, type TestHost } from "../support/sshd";
 import { nodePreflightInputs } from "../support/nodeInputs";
 import { installerUrl, renderInstallerFlags } from "../../components/bbb/installerFlags";
 
@@ -102,6 +103,8 @@ describe("host-preflight", () => {
   });
 });
 
+const SYSTEM_DIRS = ["/usr/sbin", "/usr/bin", "/sbin", "/bin"];
+
 describe("host-preflight asks DNS, not /etc/hosts, and waits for a new record", () => {
   // Installers write "127.0.1.1 FQDN" into /etc/hosts; glibc (getent) reads it before DNS.
   const withLocalHostsEntry = (h: TestHost) => writeFileSync(path.join(h.root, "etc/hosts"), `127.0.0.1 localhost\n127.0.1.1 ${h.fqdn} bbb\n`);
@@ -124,6 +127,34 @@ describe("host-preflight asks DNS, not /etc/hosts, and waits for a new record", 
     clearTimeout(later);
     expect(r.code, output(r)).toBe(0);
     expect(r.stdout).toMatch(new RegExp(`waiting for DNS: ${h.fqdn.replace(/\./g, "\\.")} `));
+  });
+
+  it("asks dig when systemd-resolved is not running (still not /etc/hosts)", async () => {
+    const h = await host({ env: { FAKE_RESOLVED_DOWN: "1" } });
+    withLocalHostsEntry(h);
+    const r = await runStep(h, "hostPreflight", preflight(h));
+    expect(r.code, output(r)).toBe(0);
+    expect(calls(h)).toContain(`dig +short +tries=1 +time=5 A ${h.fqdn}`);
+  });
+
+  // A PATH with every fake but dig (the fakes find their lib/ next to their bin/); skipped where the
+  // machine has a real dig, which would ask real DNS servers.
+  const realDig = SYSTEM_DIRS.some((dir) => existsSync(path.join(dir, "dig")));
+  it.skipIf(realDig)("says at once that DNS cannot be asked when neither systemd-resolved nor dig is there", async () => {
+    const fakes = mkdtempSync(path.join(tmpdir(), "fakes-without-dig-"));
+    mkdirSync(path.join(fakes, "bin"));
+    for (const name of readdirSync(FAKE_BIN).filter((n) => n !== "dig")) copyFileSync(path.join(FAKE_BIN, name), path.join(fakes, "bin", name));
+    for (const dir of ["lib", "downloads"]) symlinkSync(path.join(FAKE_BIN, "..", dir), path.join(fakes, dir));
+    try {
+      const h = await host({ env: { FAKE_RESOLVED_DOWN: "1", PATH: `${fakes}/bin:${SYSTEM_DIRS.join(":")}` } });
+      const started = Date.now();
+      const r = await runStep(h, "hostPreflight", { ...preflight(h), DNS_WAIT_SECONDS: "60", DNS_RETRY_SECONDS: "1" });
+      expect(r.code).toBe(1);
+      expect(Date.now() - started).toBeLessThan(20_000);
+      expect(r.stderr).toContain(`${h.fqdn}: resolvectl: ${h.fqdn}: resolve call failed: Unit dbus-org.freedesktop.resolve1.service not found.; systemd-resolved is not running and dig (bind9-dnsutils) is not installed, so DNS cannot be asked`);
+    } finally {
+      rmSync(fakes, { recursive: true, force: true });
+    }
   });
 
   it("gives up after the bounded wait, naming the FQDN, the expected address and what DNS answered", async () => {
