@@ -11,11 +11,12 @@
 # create belong to root and the site can no longer write them. runuser keeps file descriptor 3 open
 # (sudo would close it).
 # Older Moodle 4.x releases have no bigbluebuttonbn_checksum_algorithm setting and sign with SHA1 only
-# (REFERENCE.md). A probe asks whether the installed module defines the setting's choices
+# (mod/bigbluebuttonbn/classes/local/proxy/proxy_base.php signs with sha1(), moodle/moodle at 04975560).
+# A probe asks whether the installed module defines the setting's choices
 # (mod_bigbluebuttonbn\local\config::CHECKSUM_ALGORITHMS, which classes/settings.php uses to offer the
 # setting, moodle/moodle at 8fc1486d; absent from the 4.0-era class, moodle/moodle at 02425dd8). Without
 # it, CHECKSUM_ALGORITHM must be SHA1 (Scalelite then accepts SHA1), or the step stops before changing
-# anything, saying what to set.
+# anything, saying what to set (docs/moodle.md).
 # Plain settings go through admin/cli/cfg.php. The secret does not: `cfg.php --set` would show it in
 # the process list. A small PHP program, read by php on stdin, sets it with set_config() from its file
 # descriptor 3, and enables the module through Moodle's plugin API. Only values that differ are written.
