@@ -1,16 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { CampusConfigError, parseCampus, type ConfigProblem } from "../../components/config/campus";
+import { problemsOf as problemsWith } from "../support/configProblems";
 import { readStackFile } from "../../components/config/stackFile";
 
-function problemsOf(raw: unknown): ConfigProblem[] {
-  try {
-    parseCampus(raw, { sshPrivateKey: true, turnSecret: true, dnsCredentials: true, moodleSshPrivateKey: true });
-  } catch (e) {
-    if (e instanceof CampusConfigError) return e.problems;
-    throw e;
-  }
-  return [];
-}
+const problemsOf = (raw: unknown) => problemsWith(raw, { sshPrivateKey: true, turnSecret: true, dnsCredentials: true, moodleSshPrivateKey: true });
 
 describe("control characters in the stack", () => {
   // Host steps take their inputs as one KEY=VALUE line each: a newline would only fail when the

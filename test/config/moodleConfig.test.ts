@@ -1,18 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { CampusConfigError, parseCampus, type ConfigProblem, type SecretPresence } from "../../components/config/campus";
+import { parseCampus, type SecretPresence } from "../../components/config/campus";
+import { problemsOf as problemsWith } from "../support/configProblems";
 import { readStackFile } from "../../components/config/stackFile";
 
 const SECRETS: SecretPresence = { sshPrivateKey: false, turnSecret: false, dnsCredentials: false, moodleSshPrivateKey: true };
 
-function problemsOf(raw: unknown, secrets: SecretPresence = SECRETS): ConfigProblem[] {
-  try {
-    parseCampus(raw, secrets);
-  } catch (e) {
-    if (e instanceof CampusConfigError) return e.problems;
-    throw e;
-  }
-  return [];
-}
+const problemsOf = (raw: unknown, secrets: SecretPresence = SECRETS) => problemsWith(raw, secrets);
 
 const brest = () => structuredClone(readStackFile("brest").config["bbb-ovh:campus"].value) as Record<string, any>;
 

@@ -109,13 +109,18 @@ def lint(program):
             sys.exit(255)
 
 
-def bigbluebuttonbn_program(program):
-    missing = [call for call in PROGRAM_CALLS if call not in program]
+def accept(program, calls):
+    """Like php loading Moodle: the program makes the calls expected of it, parses, and finds config.php."""
+    missing = [call for call in calls if call not in program]
     if missing:
         print(f"fake php: the program does not make the expected Moodle calls: {missing}", file=sys.stderr)
-        return 2
+        sys.exit(2)
     lint(program)
     require_moodle_dir()
+
+
+def bigbluebuttonbn_program(program):
+    accept(program, PROGRAM_CALLS)
     with os.fdopen(3, encoding="utf-8") as fd3:
         secret = fd3.read().rstrip("\n")
     if not secret:
@@ -147,12 +152,7 @@ def note_php_user():
 
 
 def checksum_setting_probe(program):
-    missing = [call for call in PROBE_CALLS if call not in program]
-    if missing:
-        print(f"fake php: the probe does not make the expected calls: {missing}", file=sys.stderr)
-        return 2
-    lint(program)
-    require_moodle_dir()
+    accept(program, PROBE_CALLS)
     try:
         with open("mod/bigbluebuttonbn/classes/local/config.php", encoding="utf-8") as f:
             defined = "const CHECKSUM_ALGORITHMS" in f.read()
