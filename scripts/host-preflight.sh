@@ -94,16 +94,18 @@ ask_dns() {
   DNS_ADDRESSES="" DNS_ERROR=""
   if out="$(resolvectl query -4 --legend=no --cache=no --synthesize=no "$1" 2>&1)"; then
     DNS_ADDRESSES="$(ipv4_words "$out")"
-  elif [[ "$out" == *resolve1* || "$out" == *"command not found"* ]] && command -v dig >/dev/null; then
-    out="$(dig +short +tries=1 +time=5 A "$1" 2>&1)" || DNS_ERROR="dig: ${out//$'\n'/ }"
-    DNS_ADDRESSES="$(ipv4_words "$out")"
-  else
-    DNS_ERROR="resolvectl: ${out//$'\n'/ }"
-    if [[ "$out" == *resolve1* || "$out" == *"command not found"* ]]; then
-      DNS_ERROR+="; systemd-resolved is not running and dig (bind9-dnsutils) is not installed, so DNS cannot be asked"
-      return 2
-    fi
+    return 0
   fi
+  if [[ "$out" != *resolve1* && "$out" != *"command not found"* ]]; then
+    DNS_ERROR="resolvectl: ${out//$'\n'/ }"
+    return 0
+  fi
+  if ! command -v dig >/dev/null; then
+    DNS_ERROR="resolvectl: ${out//$'\n'/ }; systemd-resolved is not running and dig (bind9-dnsutils) is not installed, so DNS cannot be asked"
+    return 2
+  fi
+  out="$(dig +short +tries=1 +time=5 A "$1" 2>&1)" || DNS_ERROR="dig: ${out//$'\n'/ }"
+  DNS_ADDRESSES="$(ipv4_words "$out")"
 }
 
 # ipv4_words TEXT: the IPv4 addresses in TEXT, sorted, space-separated.
@@ -126,7 +128,7 @@ check_dns() {
     log "waiting for DNS: $IN_FQDN answers ${DNS_ADDRESSES:-nothing}, expected $IN_PUBLIC_IPV4 (retry in ${every}s, up to ${wait}s)"
     sleep "$every"
   done
-  if [[ "$DNS_ERROR" == *"cannot be asked"* ]]; then
+  if [[ "$DNS_ERROR" == *"cannot be asked" ]]; then
     fail "$IN_FQDN: $DNS_ERROR; expected an A record for $IN_PUBLIC_IPV4"
   elif [[ -z "$DNS_ADDRESSES" ]]; then
     fail "$IN_FQDN: DNS has no A record after ${wait}s, expected $IN_PUBLIC_IPV4 (this host's public IPv4); create it or check the zone${DNS_ERROR:+ ($DNS_ERROR)}"

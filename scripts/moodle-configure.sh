@@ -76,8 +76,10 @@ PHP
 
 # Sets the checksum algorithm, or checks that a Moodle without the setting (SHA1 only) may use SHA1.
 ensure_checksum_algorithm() {
-  local answer
-  answer="$(checksum_probe_program | moodle_php)" || die "the Moodle probe failed: run php as $PHP_USER in $IN_MOODLE_DIR to see why"
+  local output answer=""
+  output="$(checksum_probe_program | moodle_php)" || die "the Moodle probe failed: run php as $PHP_USER in $IN_MOODLE_DIR to see why"
+  # Moodle may print notices of its own while it loads: only the probe's line counts.
+  [[ "$output" =~ checksum_algorithm_setting=(yes|no) ]] && answer="${BASH_REMATCH[0]}"
   case "$answer" in
     checksum_algorithm_setting=yes) cfg_ensure bigbluebuttonbn_checksum_algorithm "$IN_CHECKSUM_ALGORITHM" ;;
     checksum_algorithm_setting=no)
@@ -85,7 +87,7 @@ ensure_checksum_algorithm() {
         die "this Moodle's mod_bigbluebuttonbn has no bigbluebuttonbn_checksum_algorithm setting: it signs with SHA1 only, and Scalelite is set to refuse SHA1 ($IN_CHECKSUM_ALGORITHM was asked). Either set campus.moodle.checksumAlgorithm: SHA1 in the stack (Scalelite then accepts SHA1 too) and run pulumi up again, or upgrade Moodle to a release whose BigBlueButton settings offer a checksum algorithm"
       log "this Moodle's mod_bigbluebuttonbn has no checksum algorithm setting and signs with SHA1, which Scalelite accepts"
       ;;
-    *) die "unexpected answer from the Moodle probe: $answer" ;;
+    *) die "unexpected answer from the Moodle probe: ${output:0:300}" ;;
   esac
 }
 
