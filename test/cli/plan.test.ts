@@ -117,6 +117,20 @@ describe("npm run plan (a process)", () => {
     expect(stderr).not.toMatch(/\n\s+at .+:\d+:\d+/);
   });
 
+  it("a newline in a stack string (moodle.dir) is a config problem naming the field, not a crash when a step's stdin is written", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "bbb-plan-"));
+    const file = path.join(dir, "Pulumi.newline.yaml");
+    const brest = readStackFile("brest");
+    const campus = structuredClone(brest.config["bbb-ovh:campus"].value) as any;
+    campus.moodle.dir = "/var/www/moodle\nPHP=/tmp/evil";
+    writeFileSync(file, stringify({ config: { "bbb-ovh:moodleSshPrivateKey": brest.config["bbb-ovh:moodleSshPrivateKey"].value, "bbb-ovh:campus": campus } }));
+    const { code, stdout, stderr } = await plan("--stack-file", file);
+    expect(code).toBe(1);
+    expect(stdout).toBe("");
+    expect(stderr).toContain("campus.moodle.dir: must be a single line without control characters (found \\n)");
+    expect(stderr).not.toMatch(/\n\s+at .+:\d+:\d+/);
+  });
+
   it("a missing stack and a usage error are told apart by exit code", async () => {
     const missing = await plan("no-such-campus");
     expect(missing.code).toBe(1);
