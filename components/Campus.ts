@@ -16,6 +16,8 @@ export interface CampusSecrets {
   sshPrivateKey?: pulumi.Output<string>;
   turnSecret?: pulumi.Output<string>;
   dnsCredentials?: pulumi.Output<Record<string, string>>;
+  /** The key the Moodle host already trusts (campus.moodle.ssh): a deploy key made here would not be. */
+  moodleSshPrivateKey?: pulumi.Output<string>;
 }
 
 /**
@@ -72,9 +74,13 @@ export class Campus extends pulumi.ComponentResource {
       handle.ready.push(...records.records);
     }
 
+    // The Moodle host receives LOADBALANCER_SECRET: its host key is pinned when the stack gives it
+    // (moodle.ssh.hostKey), and only otherwise recorded on first contact (trust on first use).
     const moodleSsh = campus.config.moodle?.ssh;
-    const moodleLogin = moodleSsh && { host: moodleSsh.host, user: moodleSsh.user, port: moodleSsh.port, privateKey: this.sshPrivateKey };
-    const moodleConnection = moodleLogin && sshConnection({ ...moodleLogin, hostKey: recordHostKey(`${name}-moodle`, moodleLogin, { parent: this }) });
+    if (moodleSsh && !secrets.moodleSshPrivateKey) throw new Error("campus.moodle.ssh needs bbb-ovh:moodleSshPrivateKey");
+    const moodleLogin = moodleSsh && { host: moodleSsh.host, user: moodleSsh.user, port: moodleSsh.port, privateKey: secrets.moodleSshPrivateKey! };
+    const moodleConnection =
+      moodleLogin && sshConnection({ ...moodleLogin, hostKey: moodleSsh.hostKey ?? recordHostKey(`${name}-moodle`, moodleLogin, { parent: this }) });
     this.platform = buildPlatform({ campus, front: this.front, nodes: this.nodes, moodleConnection, turnSecret: secrets.turnSecret, dnsCredentials: secrets.dnsCredentials, parent: this });
     this.registerOutputs({});
   }

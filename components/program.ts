@@ -25,11 +25,13 @@ export function campusProgram() {
     sshPrivateKey: config.getSecret(key(CONFIG_KEYS.sshPrivateKey)),
     turnSecret: config.getSecret(key(CONFIG_KEYS.turnSecret)),
     dnsCredentials: config.getSecretObject<Record<string, string>>(key(CONFIG_KEYS.dnsCredentials)),
+    moodleSshPrivateKey: config.getSecret(key(CONFIG_KEYS.moodleSshPrivateKey)),
   };
   const campus = validated(config.getObject("campus"), {
     sshPrivateKey: secrets.sshPrivateKey !== undefined,
     turnSecret: secrets.turnSecret !== undefined,
     dnsCredentials: secrets.dnsCredentials !== undefined,
+    moodleSshPrivateKey: secrets.moodleSshPrivateKey !== undefined,
   });
   const site = new Campus(campus.config.id, { campus, secrets });
   const { frontUrl, moodleServerUrl, moodleSharedSecret, nodes, nodeSecrets, statusCommands } = site.platform;

@@ -1,11 +1,19 @@
 #!/usr/bin/env bash
-# Installs BigBlueButton with the official bbb-install.sh of the pinned branch and the flags the
-# Pulumi program renders (renderInstallerFlags: -w -v LINE -s FQDN -e EMAIL), so one place decides them.
-# The installer's own output goes to a 0600 log; only progress is printed. A stamp (hash of URL and
-# flags) lets later runs skip the ~15-minute installer; a run killed midway leaves no stamp, so the next
-# run installs again (the installer converges on re-runs). The external TURN server is NOT passed with
-# `-c host:secret`: the installer runs under `bash -x`, so the secret would show in argv, ps and its log.
-# The TURN settings file that -c would write is written here instead, from stdin.
+# Installs BigBlueButton with the official bbb-install.sh and the flags the Pulumi program renders
+# (renderInstallerFlags: -w -v LINE -s FQDN -e EMAIL), so one place decides them. The installer is fetched
+# at a pinned commit (INSTALLER_URL) and runs only if its sha256 is INSTALLER_SHA256 (installerFlags.ts
+# INSTALLER_PINS; docs/nodes.md says how to move a pin).
+# It runs as `bash FILE` does, WITHOUT -e, like upstream's documented `wget -qO- URL | bash -s -- ...`
+# (its `#!/bin/bash -ex` shebang only applies when the file is executed directly). With -e it would stop
+# on commands whose failure it relies on being harmless: at the pinned commit, get_IP's unguarded
+# `kill $nc_PID` (line 535) of an nc listener that has already exited after its probe. Without -e a
+# failed step does not stop it either (need_pkg ignores apt-get's status), so the outcome is checked
+# here instead: the installer's exit status, then BigBlueButton's release file.
+# The installer's own output goes to a 0600 log; only progress is printed. A stamp (hash of URL, sha256
+# and flags) lets later runs skip the ~15-minute installer; a run killed midway leaves no stamp, so the
+# next run installs again (the installer converges on re-runs). The external TURN server is NOT passed
+# with `-c host:secret`: the installer echoes its argv in its log and shows it in ps, so the secret would
+# leak. The TURN settings file that -c would write is written here instead, from stdin.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
@@ -16,15 +24,21 @@ INSTALL_LOG="$LOG_DIR/bbb-install.log"
 TURN_XML="$ROOT/etc/bigbluebutton/turn-stun-servers.xml"
 
 usage() {
-  echo "usage: bbb-node-install.sh < inputs   (FQDN INSTALLER_FLAGS INSTALLER_URL [TURN_HOST TURN_SECRET] as KEY=VALUE lines)"
+  echo "usage: bbb-node-install.sh < inputs   (FQDN INSTALLER_FLAGS INSTALLER_URL INSTALLER_SHA256 [TURN_HOST TURN_SECRET] as KEY=VALUE lines)"
 }
 
+# Downloads the installer and keeps it only when its sha256 is the pinned one.
 download_installer() {
-  local tmp
+  local tmp actual
   tmp="$(mktemp "$STATE_DIR/bbb-install.download.XXXXXX")"
   if ! curl -fsSL --retry 3 -o "$tmp" "$IN_INSTALLER_URL"; then
     rm -f "$tmp"
     die "could not download the installer from $IN_INSTALLER_URL"
+  fi
+  actual="$(sha256sum "$tmp" | cut -d' ' -f1)"
+  if [[ "$actual" != "$IN_INSTALLER_SHA256" ]]; then
+    rm -f "$tmp" "$INSTALLER"
+    die "bbb-install.sh from $IN_INSTALLER_URL has sha256 $actual, not the pinned $IN_INSTALLER_SHA256; not running it (see docs/nodes.md, 'Moving the installer pin')"
   fi
   install_content "$INSTALLER" 0700 <"$tmp" || true
   rm -f "$tmp"
@@ -44,8 +58,11 @@ run_installer() {
     tail -n 30 "$INSTALL_LOG" >&2
     die "BigBlueButton installation on $IN_FQDN failed"
   fi
-  [[ -f "$ROOT/etc/bigbluebutton/bigbluebutton-release" ]] ||
-    die "bbb-install.sh exited 0 but BigBlueButton is not installed (no /etc/bigbluebutton/bigbluebutton-release)"
+  if [[ ! -f "$ROOT/etc/bigbluebutton/bigbluebutton-release" ]]; then
+    warn "last lines of ${INSTALL_LOG#"$ROOT"}:"
+    tail -n 30 "$INSTALL_LOG" >&2
+    die "bbb-install.sh exited 0 but BigBlueButton is not installed (no /etc/bigbluebutton/bigbluebutton-release): a step failed and the installer went on"
+  fi
   log "bbb-install.sh finished in $(($(date +%s) - started)) s"
 }
 
@@ -99,7 +116,8 @@ main() {
     return 0
   fi
   read_inputs
-  require_inputs FQDN INSTALLER_FLAGS INSTALLER_URL
+  require_inputs FQDN INSTALLER_FLAGS INSTALLER_URL INSTALLER_SHA256
+  [[ "$IN_INSTALLER_SHA256" =~ ^[0-9a-f]{64}$ ]] || die "INSTALLER_SHA256 must be a sha256 in hex (64 characters)"
   if [[ -n "${IN_TURN_HOST:-}" && -z "${IN_TURN_SECRET:-}" ]]; then
     die "TURN_HOST is set but TURN_SECRET is missing"
   fi
@@ -110,10 +128,10 @@ main() {
   local flags=() flag stamp
   read -r -a flags <<<"$IN_INSTALLER_FLAGS"
   for flag in "${flags[@]}"; do
-    # A secret must never reach the installer's argv (it runs under bash -x): no -c, no stray characters.
+    # A secret must never reach the installer's argv (it logs it): no -c, no stray characters.
     [[ "$flag" =~ ^[A-Za-z0-9@._:/+-]+$ && "$flag" != "-c" ]] || die "refusing installer flag '$flag'"
   done
-  stamp="$(sha256_of "$IN_INSTALLER_URL ${flags[*]}")"
+  stamp="$(sha256_of "$IN_INSTALLER_URL $IN_INSTALLER_SHA256 ${flags[*]}")"
   if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$stamp" ]]; then
     log "BigBlueButton already installed with bbb-install.sh ${flags[*]}; skipping the installer"
   else

@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Checks that a host can take its role before anything is installed on it: Ubuntu release, x86_64,
-# CPU cores, RAM, a global IPv6 address and that its FQDN resolves to its public IPv4 (bbb-install no
-# longer checks that, and a wrong record only fails late, at Let's Encrypt). Reports every failed check
-# at once and changes nothing.
+# CPU cores, RAM, a global IPv6 address and that DNS resolves its FQDN to its public IPv4 (bbb-install no
+# longer checks that, and a wrong record only fails late, at Let's Encrypt), waiting a bounded time for a
+# new record. Reports every failed check at once and changes nothing.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
 usage() {
-  echo "usage: host-preflight.sh < inputs   (ROLE FQDN PUBLIC_IPV4 UBUNTU_RELEASE MIN_CORES MIN_RAM_MB RECOMMENDED_CORES RECOMMENDED_RAM_MB REQUIRE_IPV6 as KEY=VALUE lines)"
+  echo "usage: host-preflight.sh < inputs   (ROLE FQDN PUBLIC_IPV4 UBUNTU_RELEASE MIN_CORES MIN_RAM_MB RECOMMENDED_CORES RECOMMENDED_RAM_MB REQUIRE_IPV6 [DNS_WAIT_SECONDS DNS_RETRY_SECONDS] as KEY=VALUE lines)"
 }
 
 FAILURES=()
@@ -81,15 +81,59 @@ check_ipv6() {
   fi
 }
 
+# ask_dns NAME: sets DNS_ADDRESSES to the IPv4 addresses DNS gives for NAME (sorted, space-separated,
+# empty when none) and DNS_ERROR to what went wrong asking; returns 2 when there is no way to ask DNS.
+# systemd-resolved is asked with --synthesize=no, so /etc/hosts (where installers write "127.0.1.1 FQDN")
+# and the local host name are not answered locally, and with --cache=no, so a record created minutes ago
+# is not hidden by a cached "not found" (resolvectl(1), systemd 249 of Ubuntu 22.04, which ships
+# resolvectl in its systemd package and runs systemd-resolved by default). getent would read /etc/hosts
+# first (nsswitch "hosts: files dns"). Where systemd-resolved is not running (resolvectl cannot reach
+# org.freedesktop.resolve1), dig from bind9-dnsutils asks the DNS servers directly when it is installed.
+ask_dns() {
+  local out
+  DNS_ADDRESSES="" DNS_ERROR=""
+  if out="$(resolvectl query -4 --legend=no --cache=no --synthesize=no "$1" 2>&1)"; then
+    DNS_ADDRESSES="$(ipv4_words "$out")"
+    return 0
+  fi
+  if [[ "$out" != *resolve1* && "$out" != *"command not found"* ]]; then
+    DNS_ERROR="resolvectl: ${out//$'\n'/ }"
+    return 0
+  fi
+  if ! command -v dig >/dev/null; then
+    DNS_ERROR="resolvectl: ${out//$'\n'/ }; systemd-resolved is not running and dig (bind9-dnsutils) is not installed, so DNS cannot be asked"
+    return 2
+  fi
+  out="$(dig +short +tries=1 +time=5 A "$1" 2>&1)" || DNS_ERROR="dig: ${out//$'\n'/ }"
+  DNS_ADDRESSES="$(ipv4_words "$out")"
+}
+
+# ipv4_words TEXT: the IPv4 addresses in TEXT, sorted, space-separated.
+ipv4_words() {
+  grep -oE '\b([0-9]{1,3}\.){3}[0-9]{1,3}\b' <<<"$1" | sort -u | paste -sd ' ' - || true
+}
+
+# Asks DNS until it answers exactly this host's address, for at most DNS_WAIT_SECONDS (a record
+# created by this run may take minutes to reach the resolvers).
 check_dns() {
-  local addresses
-  addresses="$(getent ahostsv4 "$IN_FQDN" | awk '{ print $1 }' | sort -u | paste -sd ' ' -)" || true
-  if [[ -z "$addresses" ]]; then
-    fail "$IN_FQDN does not resolve; create its A record pointing at $IN_PUBLIC_IPV4"
-  elif [[ "$addresses" != "$IN_PUBLIC_IPV4" ]]; then
-    fail "$IN_FQDN resolves to $addresses, not to this host's $IN_PUBLIC_IPV4; fix its A record (Let's Encrypt would fail)"
+  local wait="${IN_DNS_WAIT_SECONDS:-600}" every="${IN_DNS_RETRY_SECONDS:-15}" deadline
+  deadline=$((SECONDS + wait))
+  while true; do
+    ask_dns "$IN_FQDN" || break
+    if [[ "$DNS_ADDRESSES" == "$IN_PUBLIC_IPV4" ]]; then
+      log "DNS: $IN_FQDN -> $IN_PUBLIC_IPV4"
+      return 0
+    fi
+    ((SECONDS < deadline)) || break
+    log "waiting for DNS: $IN_FQDN answers ${DNS_ADDRESSES:-nothing}, expected $IN_PUBLIC_IPV4 (retry in ${every}s, up to ${wait}s)"
+    sleep "$every"
+  done
+  if [[ "$DNS_ERROR" == *"cannot be asked" ]]; then
+    fail "$IN_FQDN: $DNS_ERROR; expected an A record for $IN_PUBLIC_IPV4"
+  elif [[ -z "$DNS_ADDRESSES" ]]; then
+    fail "$IN_FQDN: DNS has no A record after ${wait}s, expected $IN_PUBLIC_IPV4 (this host's public IPv4); create it or check the zone${DNS_ERROR:+ ($DNS_ERROR)}"
   else
-    log "DNS: $IN_FQDN -> $IN_PUBLIC_IPV4"
+    fail "$IN_FQDN: DNS answers $DNS_ADDRESSES, expected $IN_PUBLIC_IPV4 (this host's public IPv4); fix its A record (Let's Encrypt would fail)"
   fi
 }
 
@@ -109,6 +153,8 @@ main() {
   read_inputs
   require_inputs ROLE FQDN PUBLIC_IPV4 UBUNTU_RELEASE MIN_CORES MIN_RAM_MB RECOMMENDED_CORES RECOMMENDED_RAM_MB REQUIRE_IPV6
   require_integers MIN_CORES MIN_RAM_MB RECOMMENDED_CORES RECOMMENDED_RAM_MB
+  [[ "${IN_DNS_WAIT_SECONDS:-0}${IN_DNS_RETRY_SECONDS:-1}" =~ ^[0-9]+$ && "${IN_DNS_RETRY_SECONDS:-1}" != 0 ]] ||
+    die "inputs DNS_WAIT_SECONDS and DNS_RETRY_SECONDS must be whole numbers (DNS_RETRY_SECONDS at least 1)"
 
   check_os
   check_arch

@@ -1,5 +1,5 @@
 import { CONFIG_KEYS, type Campus } from "../../components/config/campus";
-import { campusOfStackFile, readStackFile, type StackFile } from "../../components/config/stackFile";
+import { campusOfStackFile, isSecure, readStackFile, type StackFile } from "../../components/config/stackFile";
 import { capacityWarnings } from "../../components/planning/sizing";
 import { evaluateProgram, type RecordedResource } from "./recorder";
 import { plannedCloud } from "./mockCloud";
@@ -14,23 +14,37 @@ export interface Plan {
   notes: string[];
 }
 
-const ENCRYPTED_PLACEHOLDER = "(encrypted in the stack file: not readable offline)";
+/** Stands in for an encrypted value; a plain token, so that checks of a credential's shape pass. */
+const ENCRYPTED_PLACEHOLDER = "encrypted-in-the-stack-file";
+
+/** The shape the program expects of a key encrypted as a whole (objects are read with getSecretObject). */
+const ENCRYPTED_OBJECT_PLACEHOLDERS: Record<string, Record<string, string>> = {
+  [CONFIG_KEYS.dnsCredentials]: Object.fromEntries(["endpoint", "applicationKey", "applicationSecret", "consumerKey"].map((k) => [k, ENCRYPTED_PLACEHOLDER])),
+};
+
+/** The value with every `secure:` entry inside it replaced by the placeholder. */
+function withPlaceholders(value: unknown): unknown {
+  if (isSecure(value)) return ENCRYPTED_PLACEHOLDER;
+  if (Array.isArray(value)) return value.map(withPlaceholders);
+  if (typeof value === "object" && value !== null) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, withPlaceholders(v)]));
+  return value;
+}
 
 /**
  * Pulumi config as the engine would hand it to the program: `project:key` -> string (objects as JSON).
- * Encrypted values cannot be read without the stack's secrets provider; a placeholder stands in.
+ * Encrypted values, whole or inside an object, cannot be read without the stack's secrets provider:
+ * placeholders stand in, and the key is a secret (shown as [secret]) as Pulumi would make it.
  */
 export function configOfStackFile(file: StackFile): { config: Record<string, string>; secretKeys: string[]; notes: string[] } {
   const config: Record<string, string> = {};
   const secretKeys: string[] = [];
   const notes: string[] = [];
   for (const [key, { value, encrypted }] of Object.entries(file.config)) {
+    const planned = isSecure(value) && key in ENCRYPTED_OBJECT_PLACEHOLDERS ? ENCRYPTED_OBJECT_PLACEHOLDERS[key] : withPlaceholders(value);
+    config[key] = typeof planned === "string" ? planned : JSON.stringify(planned);
     if (encrypted) {
       secretKeys.push(key);
-      config[key] = key === CONFIG_KEYS.dnsCredentials ? JSON.stringify({ placeholder: ENCRYPTED_PLACEHOLDER }) : ENCRYPTED_PLACEHOLDER;
       notes.push(`${key} is encrypted in the stack file; the offline plan uses a placeholder for it`);
-    } else {
-      config[key] = typeof value === "string" ? value : JSON.stringify(value);
     }
   }
   return { config, secretKeys, notes };

@@ -12,7 +12,7 @@ import { POST_PUBLISH } from "../scalelite/recordingLayout";
 import { renderTransferKnownHosts, renderTransferSshConfig } from "../scalelite/renderRecordingTransfer";
 import { renderScaleliteYml } from "../scalelite/renderScaleliteYml";
 import { nodeApiUrl } from "../scalelite/renderServersYaml";
-import { installerUrl, renderInstallerFlags } from "./installerFlags";
+import { installerSha256, installerUrl, renderInstallerFlags } from "./installerFlags";
 
 /**
  * A node's key for sending recordings to the front's spool, and nothing else (not the deploy key): the
@@ -82,6 +82,7 @@ export class BbbNode extends pulumi.ComponentResource {
         FQDN: host.fqdn,
         INSTALLER_FLAGS: this.installerFlags.join(" "),
         INSTALLER_URL: installerUrl(campus.installerBranch),
+        INSTALLER_SHA256: installerSha256(campus.installerBranch),
         TURN_HOST: args.externalTurn?.host,
         TURN_SECRET: args.externalTurn?.secret,
       },

@@ -23,6 +23,8 @@ export interface SecretPresence {
   sshPrivateKey: boolean;
   turnSecret: boolean;
   dnsCredentials: boolean;
+  /** bbb-ovh:moodleSshPrivateKey, the key the Moodle host trusts (needed with campus.moodle.ssh). */
+  moodleSshPrivateKey?: boolean;
 }
 
 export interface HostSpec {
@@ -62,6 +64,7 @@ const SECRET_KEYS: Record<keyof SecretPresence, string> = {
   sshPrivateKey: "bbb-ovh:sshPrivateKey",
   turnSecret: "bbb-ovh:turnSecret",
   dnsCredentials: "bbb-ovh:dnsCredentials",
+  moodleSshPrivateKey: "bbb-ovh:moodleSshPrivateKey",
 };
 
 function pathOf(path: ReadonlyArray<PropertyKey>): string {
@@ -132,6 +135,13 @@ function crossFieldProblems(raw: unknown, secrets: SecretPresence): ConfigProble
   }
   if (kinds.includes("publicCloud") && !isRecord(raw.publicCloud)) {
     problems.push({ path: "campus.publicCloud", message: "is required when a host is of kind publicCloud: {projectId}" });
+  }
+  if (isRecord(raw.moodle) && isRecord(raw.moodle.ssh) && !secrets.moodleSshPrivateKey) {
+    problems.push({
+      path: SECRET_KEYS.moodleSshPrivateKey,
+      message:
+        "is required when campus.moodle.ssh is set: the private key that moodle.ssh.user on the Moodle host already trusts (pulumi config set --secret moodleSshPrivateKey < key); the deploy key made during `pulumi up` is not in its authorized_keys",
+    });
   }
   if (isRecord(raw.moodle) && raw.moodle.acceptDpa === true && !isRecord(raw.moodle.ssh)) {
     problems.push({ path: "campus.moodle.acceptDpa", message: "needs campus.moodle.ssh: the setting is applied on the Moodle host" });

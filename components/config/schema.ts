@@ -99,6 +99,24 @@ const presetOverride = z.discriminatedUnion("kind", [
   }),
 ]);
 
+/** C0 controls (newline, tab, ...), DEL and C1 controls. */
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/g;
+const shown = (c: string) => JSON.stringify(c).slice(1, -1);
+
+/**
+ * Every string of the stack must be one line without control characters: host steps read their
+ * inputs as one KEY=VALUE line each, so a newline (say in moodle.dir) must be refused here, naming the
+ * field, rather than when a step's stdin is written during `pulumi up`.
+ */
+function controlCharacterIssues(value: unknown, path: PropertyKey[], ctx: z.RefinementCtx): void {
+  if (typeof value === "string") {
+    const found = [...new Set(value.match(CONTROL_CHARACTERS) ?? [])];
+    if (found.length > 0) ctx.addIssue({ code: "custom", path, message: `must be a single line without control characters (found ${found.map(shown).join(", ")})` });
+  } else if (typeof value === "object" && value !== null) {
+    for (const [k, v] of Object.entries(value)) controlCharacterIssues(v, [...path, Array.isArray(value) ? Number(k) : k], ctx);
+  }
+}
+
 export const campusSchema = z.strictObject({
   id: name,
   label: z.string().min(1).max(120),
@@ -139,8 +157,12 @@ export const campusSchema = z.strictObject({
           host: z.union([fqdn, z.string().refine((v) => isIP(v) !== 0, "expected a host name or IP address")]),
           user: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, "expected a Unix user name").default("root"),
           port: z.number().int().min(1).max(65535).default(22),
+          /** The Moodle host's SSH host key; without it the key is recorded on first contact and pinned. */
+          hostKey: z.string().regex(sshPublicKeyLine, "expected the host key as an OpenSSH public key line (ssh-keyscan -t ed25519 HOST)").optional(),
         })
         .optional(),
+      /** The web server user Moodle's PHP runs as (Moodle's CLI scripts must run as that user). */
+      phpUser: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, "expected a Unix user name such as www-data").default("www-data"),
       dir: z.string().regex(/^\/[^\0]*$/, "expected an absolute path to the Moodle directory").default("/var/www/moodle"),
       checksumAlgorithm: z.enum(["SHA1", "SHA256", "SHA512"]).default("SHA256"),
       acceptDpa: z.boolean().default(false),
@@ -197,7 +219,9 @@ export const campusSchema = z.strictObject({
       allowTermination: z.boolean().default(false),
     })
     .default({ allowTermination: false }),
-});
+})
+  // `when`: also check when other fields fail, so every problem is reported at once.
+  .superRefine((campus, ctx) => controlCharacterIssues(campus, [], ctx), { when: () => true });
 
 export type CampusInput = z.input<typeof campusSchema>;
 export type CampusConfig = z.output<typeof campusSchema>;

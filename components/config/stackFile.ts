@@ -7,7 +7,11 @@ import { clearPrivateKeyMessage, privateKeyPaths, StackFileError, yamlSyntaxMess
 /** A config value in a stack file: plain, or `secure:` (encrypted by the Pulumi CLI). */
 export interface StackFileValue {
   value: unknown;
-  /** True for `secure:` values: they cannot be read without the stack's secrets provider. */
+  /**
+   * True when the value holds a `secure:` entry, at the top (`pulumi config set --secret KEY '{...}'`) or
+   * inside an object (`pulumi config set --secret --path 'KEY.field'`): it cannot be read without the
+   * stack's secrets provider, and Pulumi hands the whole key to the program as a secret.
+   */
   encrypted: boolean;
 }
 
@@ -26,8 +30,13 @@ export function stackFilePath(stackOrPath: string): string {
   return path.join(STACK_DIR, `Pulumi.${stackOrPath}.yaml`);
 }
 
-function isSecure(v: unknown): boolean {
+export function isSecure(v: unknown): boolean {
   return typeof v === "object" && v !== null && Object.keys(v).length === 1 && "secure" in v;
+}
+
+/** A `secure:` entry at any depth. */
+function holdsSecure(v: unknown): boolean {
+  return isSecure(v) || (typeof v === "object" && v !== null && Object.values(v).some(holdsSecure));
 }
 
 /** Reads a Pulumi stack file. Throws a StackFileError whose message names the file and what is wrong. */
@@ -47,7 +56,7 @@ export function readStackFile(stackOrPath: string): StackFile {
   const config: Record<string, StackFileValue> = {};
   const clearKeys: string[] = [];
   for (const [key, value] of Object.entries(doc.config as Record<string, unknown>)) {
-    config[key] = { value, encrypted: isSecure(value) };
+    config[key] = { value, encrypted: holdsSecure(value) };
     if (!config[key].encrypted) clearKeys.push(...privateKeyPaths(value).map((at) => clearPrivateKeyMessage(file, stack, key, at)));
   }
   if (clearKeys.length > 0) throw new StackFileError(clearKeys.join("\n"));
@@ -59,6 +68,7 @@ export function secretPresence(file: StackFile): SecretPresence {
     sshPrivateKey: CONFIG_KEYS.sshPrivateKey in file.config,
     turnSecret: CONFIG_KEYS.turnSecret in file.config,
     dnsCredentials: CONFIG_KEYS.dnsCredentials in file.config,
+    moodleSshPrivateKey: CONFIG_KEYS.moodleSshPrivateKey in file.config,
   };
 }
 

@@ -7,7 +7,7 @@ import { renderMoodleSettings } from "./renderMoodleSettings";
 
 export interface MoodleIntegrationArgs {
   campus: Campus;
-  /** SSH to the Moodle host (campus.moodle.ssh with the stack's private key). */
+  /** SSH to the Moodle host (campus.moodle.ssh with bbb-ovh:moodleSshPrivateKey). */
   connection: pulumi.Input<types.input.remote.ConnectionArgs>;
   front: ScaleliteFront;
   /** What must be in place before Moodle sends classes to Scalelite (the node registration). */
@@ -16,8 +16,9 @@ export interface MoodleIntegrationArgs {
 
 /**
  * Points the school's Moodle at Scalelite: mod_bigbluebuttonbn's server URL, checksum algorithm and
- * the LOADBALANCER_SECRET (on stdin only), and enables the module. Only for stacks that give
- * campus.moodle.ssh; otherwise the stack outputs say what to enter by hand.
+ * the LOADBALANCER_SECRET (on stdin only), and enables the module, running Moodle's PHP as
+ * campus.moodle.phpUser. Only for stacks that give campus.moodle.ssh (logged in with
+ * bbb-ovh:moodleSshPrivateKey); otherwise the stack outputs say what to enter by hand.
  */
 export class MoodleIntegration extends pulumi.ComponentResource {
   readonly configure: remote.Command;
@@ -37,6 +38,7 @@ export class MoodleIntegration extends pulumi.ComponentResource {
         SHARED_SECRET: args.front.loadBalancerSecret,
         CHECKSUM_ALGORITHM: settings.bigbluebuttonbn_checksum_algorithm,
         ACCEPT_DPA: settings.bigbluebuttonbn_default_dpa_accepted ?? "0",
+        PHP_USER: moodle.phpUser,
       },
       { dependsOn: [args.front.health, ...args.dependsOn] },
     );

@@ -22,8 +22,9 @@ function step(script: string, summary: string, required: string[], optional: str
 export const STEPS = {
   hostPreflight: step(
     "host-preflight.sh",
-    "check OS release, CPU, RAM, IPv6 and that the FQDN resolves to this host; changes nothing",
+    "check OS release, CPU, RAM, IPv6 and that DNS (not /etc/hosts) resolves the FQDN to this host, waiting a bounded time; changes nothing",
     ["ROLE", "FQDN", "PUBLIC_IPV4", "UBUNTU_RELEASE", "MIN_CORES", "MIN_RAM_MB", "RECOMMENDED_CORES", "RECOMMENDED_RAM_MB", "REQUIRE_IPV6"],
+    ["DNS_WAIT_SECONDS", "DNS_RETRY_SECONDS"],
   ),
   hostFirewall: step(
     "host-firewall.sh",
@@ -32,8 +33,8 @@ export const STEPS = {
   ),
   bbbInstall: step(
     "bbb-node-install.sh",
-    "run the official bbb-install.sh of the pinned branch with the flags renderInstallerFlags gives; TURN settings written from a file, never argv",
-    ["FQDN", "INSTALLER_FLAGS", "INSTALLER_URL"],
+    "run the official bbb-install.sh at its pinned commit (sha256 checked first) with the flags renderInstallerFlags gives; TURN settings written from a file, never argv",
+    ["FQDN", "INSTALLER_FLAGS", "INSTALLER_URL", "INSTALLER_SHA256"],
     ["TURN_HOST", "TURN_SECRET"],
     ["TURN_SECRET"],
   ),
@@ -99,9 +100,9 @@ export const STEPS = {
   ),
   moodleConfigure: step(
     "moodle-configure.sh",
-    "point mod_bigbluebuttonbn at Scalelite (cfg.php; the secret through stdin) and enable the module",
+    "point mod_bigbluebuttonbn at Scalelite (cfg.php as the web server user; the secret through stdin), check a SHA1-only module is set to SHA1, and enable the module",
     ["MOODLE_DIR", "SERVER_URL", "SHARED_SECRET", "CHECKSUM_ALGORITHM", "ACCEPT_DPA"],
-    ["PHP"],
+    ["PHP", "PHP_USER"],
     ["SHARED_SECRET"],
   ),
 } as const satisfies Record<string, StepSpec>;

@@ -27,8 +27,12 @@ export interface ScaleliteFrontArgs {
 }
 
 /**
- * Algorithms API clients may sign with. SHA256 and SHA512 always; SHA1 only when Moodle is set to it,
- * since Scalelite rejects what is not listed and forwards the caller's choice to the nodes.
+ * Algorithms API clients may sign with (LOADBALANCER_CHECKSUM_ALGORITHM): Scalelite refuses a call
+ * signed with one not listed (app/controllers/concerns/api_helper.rb verify_checksum, v1.8.5). SHA256
+ * and SHA512 always; SHA1 only when Moodle is set to it: Moodle releases whose mod_bigbluebuttonbn has
+ * no checksum algorithm setting sign with SHA1 only, and moodle-configure.sh stops unless the stack
+ * says SHA1 for them. Listing SHA1 does not weaken the calls to the nodes: Scalelite signs those with
+ * the strongest algorithm listed, whatever the caller used (api_helper.rb checksum_algorithm).
  */
 export function allowedChecksumAlgorithms(campus: Campus): ChecksumAlgorithm[] {
   const moodle = campus.config.moodle?.checksumAlgorithm;

@@ -76,6 +76,33 @@ describe("npm run plan (a process)", () => {
     expect(JSON.parse(stdout).notes).toEqual([expect.stringContaining("bbb-ovh:sshPrivateKey is encrypted")]);
   });
 
+  /** The nantes stack with DNS-01 certificates and the given bbb-ovh:dnsCredentials as Pulumi writes it. */
+  function dns01Stack(id: string, dnsCredentials: unknown): string {
+    const dir = mkdtempSync(path.join(tmpdir(), "bbb-plan-"));
+    const file = path.join(dir, `Pulumi.${id}.yaml`);
+    const campus = { ...(readStackFile("nantes").config["bbb-ovh:campus"].value as object), id, certificates: { challenge: "dns-01" } };
+    writeFileSync(file, stringify({ config: { "bbb-ovh:dnsCredentials": dnsCredentials, "bbb-ovh:campus": campus } }));
+    return file;
+  }
+
+  it("plans DNS-01 stacks whose OVH credentials are encrypted, as a whole or key by key, showing them as [secret]", async () => {
+    // `pulumi config set --secret bbb-ovh:dnsCredentials '{...}'` encrypts the whole object (secure: at the top);
+    // `pulumi config set --secret --path 'bbb-ovh:dnsCredentials.applicationSecret' S` encrypts one key inside it.
+    const whole = dns01Stack("dnswhole", { secure: "v1:c2VjcmV0:ZW5jcnlwdGVkLW9iamVjdA==" });
+    const inside = dns01Stack("dnsinside", { endpoint: "ovh-eu", applicationKey: "appkey123", applicationSecret: { secure: "v1:aW5zaWRl:c2VjcmV0" }, consumerKey: { secure: "v1:Y29uc3VtZXI=:a2V5" } });
+    for (const file of [whole, inside]) {
+      const { code, stdout, stderr } = await plan("--stack-file", file, "--json");
+      expect(code, stderr).toBe(0);
+      expect(stderr).not.toMatch(/\n\s+at .+:\d+:\d+/);
+      const doc = JSON.parse(stdout);
+      const certificate = doc.resources.find((r: any) => r.name.endsWith("scaleliteCertificate"));
+      expect(certificate, file).toBeDefined();
+      expect(JSON.stringify(certificate.inputs)).toContain("[secret]");
+      expect(doc.notes).toEqual([expect.stringContaining("bbb-ovh:dnsCredentials is encrypted")]);
+      expect(stdout).not.toContain("appkey123");
+    }
+  });
+
   it("--mermaid draws Moodle, the front and the nodes grouped by datacenter", async () => {
     const { code, stdout } = await plan("brest", "--mermaid");
     expect(code).toBe(0);
@@ -107,7 +134,7 @@ describe("npm run plan (a process)", () => {
     campus.adminCidrs = ["10.0.0.0/40"];
     campus.nodes[1].fqdn = "bbb2.example.com";
     campus.front.model = "rise-77";
-    writeFileSync(file, stringify({ config: { "bbb-ovh:campus": campus } }));
+    writeFileSync(file, stringify({ config: { "bbb-ovh:moodleSshPrivateKey": { secure: "v1:a2V5:ZW5jcnlwdGVk" }, "bbb-ovh:campus": campus } }));
     const { code, stdout, stderr } = await plan("--stack-file", file);
     expect(code).toBe(1);
     expect(stdout).toBe("");
@@ -115,6 +142,20 @@ describe("npm run plan (a process)", () => {
     expect(stderr).toContain("campus.adminCidrs[0]");
     expect(stderr).toContain("campus.nodes[1].fqdn");
     expect(stderr).toContain("campus.front.model");
+    expect(stderr).not.toMatch(/\n\s+at .+:\d+:\d+/);
+  });
+
+  it("a newline in a stack string (moodle.dir) is a config problem naming the field, not a crash when a step's stdin is written", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "bbb-plan-"));
+    const file = path.join(dir, "Pulumi.newline.yaml");
+    const brest = readStackFile("brest");
+    const campus = structuredClone(brest.config["bbb-ovh:campus"].value) as any;
+    campus.moodle.dir = "/var/www/moodle\nPHP=/tmp/evil";
+    writeFileSync(file, stringify({ config: { "bbb-ovh:moodleSshPrivateKey": brest.config["bbb-ovh:moodleSshPrivateKey"].value, "bbb-ovh:campus": campus } }));
+    const { code, stdout, stderr } = await plan("--stack-file", file);
+    expect(code).toBe(1);
+    expect(stdout).toBe("");
+    expect(stderr).toContain("campus.moodle.dir: must be a single line without control characters (found \\n)");
     expect(stderr).not.toMatch(/\n\s+at .+:\d+:\d+/);
   });
 

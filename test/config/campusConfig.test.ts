@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { CampusConfigError, parseCampus, type ConfigProblem, type SecretPresence } from "../../components/config/campus";
+import { parseCampus, type SecretPresence } from "../../components/config/campus";
+import { problemsOf as problemsWith } from "../support/configProblems";
 import { isCidr } from "../../components/config/schema";
 import { readStackFile } from "../../components/config/stackFile";
 
@@ -10,27 +11,19 @@ function brest(): Record<string, any> {
   return structuredClone(readStackFile("brest").config["bbb-ovh:campus"].value) as Record<string, any>;
 }
 
-function problemsOf(raw: unknown, secrets: SecretPresence = NO_SECRETS): ConfigProblem[] {
-  try {
-    parseCampus(raw, secrets);
-  } catch (e) {
-    if (e instanceof CampusConfigError) return e.problems;
-    throw e;
-  }
-  return [];
-}
+const problemsOf = (raw: unknown, secrets: SecretPresence = NO_SECRETS) => problemsWith(raw, secrets);
 
 describe("campus config", () => {
   it("accepts every stack file shipped under stacks/ (secrets counted as present where the stack sets them)", () => {
     for (const stack of ["brest", "nantes", "rennes", "training", "lab"]) {
       const file = readStackFile(stack);
-      const secrets = { ...NO_SECRETS, sshPrivateKey: "bbb-ovh:sshPrivateKey" in file.config };
+      const secrets = { ...NO_SECRETS, sshPrivateKey: "bbb-ovh:sshPrivateKey" in file.config, moodleSshPrivateKey: "bbb-ovh:moodleSshPrivateKey" in file.config };
       expect(problemsOf(file.config["bbb-ovh:campus"].value, secrets), stack).toEqual([]);
     }
   });
 
   it("resolves presets, subdomains, datacenters and node defaults", () => {
-    const campus = parseCampus(brest(), NO_SECRETS);
+    const campus = parseCampus(brest(), { ...NO_SECRETS, moodleSshPrivateKey: true });
     expect(campus.front.subdomain).toBe("visio-brest");
     expect(campus.nodes.map((n) => [n.datacenter, n.tag, n.loadMultiplier, n.spec?.ramGb])).toEqual([
       ["sbg", "sbg", 1, 64],

@@ -48,7 +48,9 @@ const preflight = nodePreflightInputs;
 const install = (fqdn: string): StepInputs => ({
   FQDN: fqdn,
   INSTALLER_FLAGS: renderInstallerFlags({ bbbVersion: "jammy-300", fqdn, email: "ops@campus.example" }).join(" "),
-  INSTALLER_URL: "https://raw.githubusercontent.com/bigbluebutton/bbb-install/v3.0.x-release/bbb-install.sh",
+  INSTALLER_URL: "https://raw.githubusercontent.com/bigbluebutton/bbb-install/26ce2d16c2a82ef962d685525b0c20bb89d4d151/bbb-install.sh",
+  // What the fake web serves as bbb-install.sh (test/fakes/downloads).
+  INSTALLER_SHA256: createHash("sha256").update(readFileSync(path.join(__dirname, "../fakes/downloads/bbb-install.sh"))).digest("hex"),
 });
 
 describe("host down or refusing", () => {

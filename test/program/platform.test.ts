@@ -75,7 +75,7 @@ interface Variant {
 async function evaluate(variant: Variant = {}) {
   const raw = structuredClone(baseCampus);
   variant.campus?.(raw);
-  const campus = parseCampus(raw, { sshPrivateKey: true, turnSecret: true, dnsCredentials: true });
+  const campus = parseCampus(raw, { sshPrivateKey: true, turnSecret: true, dnsCredentials: true, moodleSshPrivateKey: true });
   return evaluateProgram<PlatformOutputs>({ project: "bbb-ovh", stack: "brest", config: {}, mocks }, () => {
     const site = new pulumi.ComponentResource("test:index:Site", "site");
     return buildPlatform({
@@ -205,7 +205,8 @@ describe("buildPlatform under Pulumi mocks", () => {
     expect(inputsOf(named(resources, "bbb-sbg-bbbInstall"))).toEqual({
       FQDN: "bbb1.example.org",
       INSTALLER_FLAGS: "-w -v jammy-300 -s bbb1.example.org -e ops@example.org",
-      INSTALLER_URL: "https://raw.githubusercontent.com/bigbluebutton/bbb-install/v3.0.x-release/bbb-install.sh",
+      INSTALLER_URL: "https://raw.githubusercontent.com/bigbluebutton/bbb-install/26ce2d16c2a82ef962d685525b0c20bb89d4d151/bbb-install.sh",
+      INSTALLER_SHA256: "9654ba2c4470b7e4a986c1bbf98544c7b3bf509314f1e8b217c7ef8e029186c2",
     });
     const recordings = inputsOf(named(resources, "bbb-rbx-bbbRecordings"));
     expect(decode(recordings.SSH_CONFIG_B64)).toContain("HostName 192.0.2.10\n");
@@ -275,7 +276,7 @@ describe("buildPlatform under Pulumi mocks", () => {
     const raw = structuredClone(baseCampus);
     raw.turn = { mode: "external", host: "turn.example.org" };
     raw.certificates = { challenge: "dns-01" };
-    const campus = parseCampus(raw, { sshPrivateKey: true, turnSecret: true, dnsCredentials: true });
+    const campus = parseCampus(raw, { sshPrivateKey: true, turnSecret: true, dnsCredentials: true, moodleSshPrivateKey: true });
     // Plain handles, outside any Pulumi runtime: registering a resource here would fail differently.
     const handle = (host: typeof campus.front): HostHandle => ({ host, ipv4: pulumi.output(""), ipv6: pulumi.output(""), hostKey: pulumi.output(""), connection: pulumi.output({ host: "" }), sshUser: "root", ready: [] });
     expect(() => buildPlatform({ campus, front: handle(campus.front), nodes: campus.nodes.map(handle), parent: {} as pulumi.Resource })).toThrow(

@@ -3,21 +3,24 @@
  * with fakes standing in only for the outside software (test/fakes/bin).
  */
 import { createHash, randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { StepName } from "../../components/remote/catalogue";
 import { base64, type StepInputs } from "../../components/remote/invocation";
 import { calls, mode, output, owner, read, runWatched, tree } from "../support/hostState";
-import { connect, killSessions, runStep, startTestHost, type HostFacts, type StepResult, type TestHost } from "../support/sshd";
+import { connect, FAKE_BIN, killSessions, runStep, startTestHost, type HostFacts, type StepResult, type TestHost } from "../support/sshd";
 import { nodePreflightInputs } from "../support/nodeInputs";
-import { renderInstallerFlags } from "../../components/bbb/installerFlags";
+import { installerUrl, renderInstallerFlags } from "../../components/bbb/installerFlags";
 import { POST_PUBLISH } from "../../components/scalelite/recordingLayout";
 import { renderTransferKnownHosts, renderTransferSshConfig } from "../../components/scalelite/renderRecordingTransfer";
 import { renderScaleliteYml } from "../../components/scalelite/renderScaleliteYml";
 
 const SHARED_SECRET = randomBytes(24).toString("hex");
 const TURN_SECRET = randomBytes(24).toString("base64");
+/** What the fake web serves as bbb-install.sh at any commit (test/fakes/downloads), and its sha256. */
+const FAKE_INSTALLER_SHA256 = createHash("sha256").update(readFileSync(path.join(__dirname, "../fakes/downloads/bbb-install.sh"))).digest("hex");
 const transferKey = () => `-----BEGIN OPENSSH PRIVATE KEY-----\n${randomBytes(96).toString("base64")}\n-----END OPENSSH PRIVATE KEY-----`;
 const TRANSFER_KEY = transferKey();
 const SCALELITE_YML = renderScaleliteYml();
@@ -37,11 +40,13 @@ async function host(options: Parameters<typeof startTestHost>[0] = {}): Promise<
   return h;
 }
 
-const preflight = nodePreflightInputs;
+// No wait for DNS unless a test asks for one (the step waits up to DNS_WAIT_SECONDS for a new record).
+const preflight = (h: TestHost): StepInputs => ({ ...nodePreflightInputs(h), DNS_WAIT_SECONDS: "0" });
 const install = (h: TestHost): StepInputs => ({
   FQDN: h.fqdn,
   INSTALLER_FLAGS: renderInstallerFlags({ bbbVersion: "jammy-300", fqdn: h.fqdn, email: "ops@campus.example" }).join(" "),
-  INSTALLER_URL: "https://raw.githubusercontent.com/bigbluebutton/bbb-install/v3.0.x-release/bbb-install.sh",
+  INSTALLER_URL: installerUrl("v3.0.x-release"),
+  INSTALLER_SHA256: FAKE_INSTALLER_SHA256,
   TURN_HOST: "turn.campus.example",
   TURN_SECRET,
 });
@@ -108,7 +113,7 @@ describe("host-preflight", () => {
 
   const failing: [string, Partial<HostFacts>, RegExp][] = [
     ["wrong OS", { osId: "debian", osVersion: "12" }, /OS is debian 12; the bbb role needs Ubuntu 22.04/],
-    ["DNS pointing elsewhere", { dns: { "bbb-dns.test.example": "198.51.100.7" } }, /bbb-dns\.test\.example resolves to 198\.51\.100\.7, not to this host's 192\.0\.2\.99/],
+    ["DNS pointing elsewhere", { dns: { "bbb-dns.test.example": "198.51.100.7" } }, /bbb-dns\.test\.example: DNS answers 198\.51\.100\.7, expected 192\.0\.2\.99/],
     ["too little RAM", { ramMb: 4096 }, /4096 MB of RAM; the bbb role needs at least 8192 MB/],
   ];
   for (const [name, facts, message] of failing) {
@@ -130,8 +135,73 @@ describe("host-preflight", () => {
     expect(r.stderr).toContain("OS is ubuntu 20.04");
     expect(r.stderr).toContain("2 CPU cores; the bbb role needs at least 4");
     expect(r.stderr).toContain("no global IPv6 address");
-    expect(r.stderr).toContain(`${h.fqdn} does not resolve`);
+    expect(r.stderr).toContain(`${h.fqdn}: DNS has no A record after 0s, expected ${h.publicIpv4}`);
     expect(r.stderr).toContain("4 check(s) failed");
+  });
+});
+
+const SYSTEM_DIRS = ["/usr/sbin", "/usr/bin", "/sbin", "/bin"];
+
+describe("host-preflight asks DNS, not /etc/hosts, and waits for a new record", () => {
+  // Installers write "127.0.1.1 FQDN" into /etc/hosts; glibc (getent) reads it before DNS.
+  const withLocalHostsEntry = (h: TestHost) => writeFileSync(path.join(h.root, "etc/hosts"), `127.0.0.1 localhost\n127.0.1.1 ${h.fqdn} bbb\n`);
+  const dnsTable = (h: TestHost, entries: Record<string, string>) =>
+    writeFileSync(path.join(h.root, "fake-state/dns"), Object.entries(entries).map(([name, ip]) => `${name} ${ip}\n`).join(""));
+
+  it("passes when DNS has the record even though /etc/hosts maps the FQDN to 127.0.1.1", async () => {
+    const h = await host();
+    withLocalHostsEntry(h);
+    const r = await runStep(h, "hostPreflight", preflight(h));
+    expect(r.code, output(r)).toBe(0);
+    expect(r.stdout).toContain(`DNS: ${h.fqdn} -> ${h.publicIpv4}`);
+  });
+
+  it("retries while a new record propagates, then passes", async () => {
+    const h = await host({ facts: { dns: {} } });
+    withLocalHostsEntry(h);
+    const later = setTimeout(() => dnsTable(h, { [h.fqdn]: h.publicIpv4 }), 2500);
+    const r = await runStep(h, "hostPreflight", { ...preflight(h), DNS_WAIT_SECONDS: "20", DNS_RETRY_SECONDS: "1" });
+    clearTimeout(later);
+    expect(r.code, output(r)).toBe(0);
+    expect(r.stdout).toMatch(new RegExp(`waiting for DNS: ${h.fqdn.replace(/\./g, "\\.")} `));
+  });
+
+  it("asks dig when systemd-resolved is not running (still not /etc/hosts)", async () => {
+    const h = await host({ env: { FAKE_RESOLVED_DOWN: "1" } });
+    withLocalHostsEntry(h);
+    const r = await runStep(h, "hostPreflight", preflight(h));
+    expect(r.code, output(r)).toBe(0);
+    expect(calls(h)).toContain(`dig +short +tries=1 +time=5 A ${h.fqdn}`);
+  });
+
+  // A PATH with every fake but dig (the fakes find their lib/ next to their bin/); skipped where the
+  // machine has a real dig, which would ask real DNS servers.
+  const realDig = SYSTEM_DIRS.some((dir) => existsSync(path.join(dir, "dig")));
+  it.skipIf(realDig)("says at once that DNS cannot be asked when neither systemd-resolved nor dig is there", async () => {
+    const fakes = mkdtempSync(path.join(tmpdir(), "fakes-without-dig-"));
+    mkdirSync(path.join(fakes, "bin"));
+    for (const name of readdirSync(FAKE_BIN).filter((n) => n !== "dig")) copyFileSync(path.join(FAKE_BIN, name), path.join(fakes, "bin", name));
+    for (const dir of ["lib", "downloads"]) symlinkSync(path.join(FAKE_BIN, "..", dir), path.join(fakes, dir));
+    try {
+      const h = await host({ env: { FAKE_RESOLVED_DOWN: "1", PATH: `${fakes}/bin:${SYSTEM_DIRS.join(":")}` } });
+      const started = Date.now();
+      const r = await runStep(h, "hostPreflight", { ...preflight(h), DNS_WAIT_SECONDS: "60", DNS_RETRY_SECONDS: "1" });
+      expect(r.code).toBe(1);
+      expect(Date.now() - started).toBeLessThan(20_000);
+      expect(r.stderr).toContain(`${h.fqdn}: resolvectl: ${h.fqdn}: resolve call failed: Unit dbus-org.freedesktop.resolve1.service not found.; systemd-resolved is not running and dig (bind9-dnsutils) is not installed, so DNS cannot be asked`);
+    } finally {
+      rmSync(fakes, { recursive: true, force: true });
+    }
+  });
+
+  it("gives up after the bounded wait, naming the FQDN, the expected address and what DNS answered", async () => {
+    const h = await host({ fqdn: "bbb-dns.test.example", publicIpv4: "192.0.2.99", facts: { dns: { "bbb-dns.test.example": "198.51.100.7" } } });
+    withLocalHostsEntry(h);
+    const started = Date.now();
+    const r = await runStep(h, "hostPreflight", { ...preflight(h), DNS_WAIT_SECONDS: "2", DNS_RETRY_SECONDS: "1" });
+    expect(r.code).toBe(1);
+    expect(Date.now() - started).toBeLessThan(15000);
+    expect(r.stderr).toContain("bbb-dns.test.example: DNS answers 198.51.100.7, expected 192.0.2.99 (this host's public IPv4)");
   });
 });
 
@@ -441,6 +511,33 @@ describe("bbb-node-install", () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(`bbb-install: Let's Encrypt SSL request for ${h.fqdn} did not succeed - exiting`);
     expect(r.stderr).toContain(`BigBlueButton installation on ${h.fqdn} failed`);
+    expect(existsSync(path.join(h.root, "var/lib/bbb-ovh/bbb-install.stamp"))).toBe(false);
+  });
+
+  it("stops before running an installer whose sha256 is not the pinned one, and keeps nothing of it", async () => {
+    const h = await host();
+    const wrong = "0".repeat(64);
+    const r = await runStep(h, "bbbInstall", { ...install(h), INSTALLER_SHA256: wrong });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`bbb-install.sh from ${installerUrl("v3.0.x-release")} has sha256 ${FAKE_INSTALLER_SHA256}, not the pinned ${wrong}`);
+    expect(calls(h).filter((c) => c.startsWith("bbb-install.sh"))).toEqual([]);
+    expect(existsSync(path.join(h.root, "var/lib/bbb-ovh/bbb-install.sh"))).toBe(false);
+  });
+
+  it("runs the installer without -e, as upstream's documented `wget ... | bash -s --` does: a harmless failing command does not abort it", async () => {
+    // The fake then fails an unguarded `kill` as the real get_IP does (see the fake's nat_probe).
+    const h = await host({ env: { FAKE_BBB_INSTALL_NAT: "1" } });
+    const r = await runStep(h, "bbbInstall", install(h));
+    expect(r.code, output(r)).toBe(0);
+    expect(read(h, "var/log/bbb-ovh/bbb-install.log")).toContain("Detected this server has an internal/external IP address");
+  });
+
+  it("catches a failed step the installer went on past (it runs without -e): no BigBlueButton, no stamp", async () => {
+    const h = await host({ env: { FAKE_BBB_INSTALL_PACKAGES_FAIL: "1" } });
+    const r = await runStep(h, "bbbInstall", install(h));
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("bbb-install.sh exited 0 but BigBlueButton is not installed");
+    expect(r.stderr).toContain("E: Unable to locate package bigbluebutton");
     expect(existsSync(path.join(h.root, "var/lib/bbb-ovh/bbb-install.stamp"))).toBe(false);
   });
 

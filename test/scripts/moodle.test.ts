@@ -3,7 +3,7 @@
  * of test/fakes (cfg.php semantics, set_config, the module's visibility).
  */
 import { randomBytes } from "node:crypto";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import type { StepInputs } from "../../components/remote/invocation";
@@ -28,20 +28,46 @@ afterAll(async () => {
   await Promise.all(hosts.map((h) => h.stop()));
 });
 
-/** A host with a Moodle directory (config.php, admin/cli/cfg.php) and the given config.php overrides. */
-async function moodleHost(forced: Record<string, string> = {}): Promise<TestHost> {
+/**
+ * mod/bigbluebuttonbn/classes/local/config.php as Moodle ships it, reduced to what matters here: with the
+ * checksum algorithm setting (its constants, used by classes/settings.php to offer
+ * bigbluebuttonbn_checksum_algorithm; moodle/moodle at 8fc1486d) or without it (moodle/moodle at 02425dd8,
+ * a 4.0-era file whose module signs with SHA1 only).
+ */
+const BBB_CONFIG_CLASS = {
+  withChecksumSetting:
+    "<?php\nnamespace mod_bigbluebuttonbn\\local;\nclass config {\n    public const DEFAULT_CHECKSUM_ALGORITHM = 'SHA1';\n    public const CHECKSUM_ALGORITHMS = ['SHA1', 'SHA256', 'SHA512'];\n}\n",
+  sha1Only: "<?php\nnamespace mod_bigbluebuttonbn\\local;\nclass config {\n    public const DEFAULT_SERVER_URL = 'https://test-moodle.blindsidenetworks.com/bigbluebutton/';\n}\n",
+};
+
+/**
+ * A host with a Moodle directory (config.php, admin/cli/cfg.php, the module's config class) and the given
+ * config.php overrides. Moodle's PHP runs as www-data there: the host's area is opened to it as a real
+ * Moodle host's web root is (the fake php writes its state and call log there).
+ */
+async function moodleHost(forced: Record<string, string> = {}, module: keyof typeof BBB_CONFIG_CLASS = "withChecksumSetting"): Promise<TestHost> {
   const h = await startTestHost({ fqdn: "moodle.campus.example" });
   hosts.push(h);
   mkdirSync(path.join(h.root, MOODLE_DIR, "admin/cli"), { recursive: true });
+  mkdirSync(path.join(h.root, MOODLE_DIR, "mod/bigbluebuttonbn/classes/local"), { recursive: true });
   writeFileSync(path.join(h.root, MOODLE_DIR, "config.php"), "<?php // fake Moodle\n");
   writeFileSync(path.join(h.root, MOODLE_DIR, "admin/cli/cfg.php"), "<?php // fake cfg.php\n");
+  writeFileSync(path.join(h.root, MOODLE_DIR, "mod/bigbluebuttonbn/classes/local/config.php"), BBB_CONFIG_CLASS[module]);
   mkdirSync(path.join(h.root, "fake-state/knobs"), { recursive: true });
   writeFileSync(path.join(h.root, "fake-state/knobs/FAKE_MOODLE_FORCED"), Object.entries(forced).map(([k, v]) => `${k}=${v}\n`).join(""));
+  for (const dir of [path.dirname(h.root), h.root]) chmodSync(dir, 0o755);
+  chmodSync(path.join(h.root, "fake-state"), 0o777);
+  appendFileSync(path.join(h.root, "fake-calls.log"), "");
+  chmodSync(path.join(h.root, "fake-calls.log"), 0o666);
   return h;
 }
 
-const moodle = (h: TestHost): { config: Record<string, string>; modules: Record<string, number> } =>
-  JSON.parse(readFileSync(path.join(h.root, "fake-state/moodle.json"), "utf8"));
+/** The fake Moodle site's state, without the record of who ran its PHP (see phpUsers). */
+const moodle = (h: TestHost): { config: Record<string, string>; modules: Record<string, number> } => {
+  const { config, modules } = JSON.parse(readFileSync(path.join(h.root, "fake-state/moodle.json"), "utf8"));
+  return { config, modules };
+};
+const phpUsers = (h: TestHost): string[] => JSON.parse(readFileSync(path.join(h.root, "fake-state/moodle.json"), "utf8")).php_users ?? [];
 
 describe("moodle-configure", () => {
   it("points mod_bigbluebuttonbn at Scalelite, sets the secret off argv, enables the module; a second run only reads", async () => {
@@ -104,6 +130,39 @@ describe("moodle-configure", () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("bigbluebuttonbn_shared_secret is forced in Moodle's config.php: change it there");
     expect(output(r)).not.toContain(SECRET);
+  });
+
+  it("runs Moodle's PHP as the web server user (www-data by default), never as root", async () => {
+    const h = await moodleHost();
+    const r = await runStep(h, "moodleConfigure", inputs());
+    expect(r.code, output(r)).toBe(0);
+    expect(phpUsers(h)).toEqual(["www-data"]);
+  });
+
+  it("refuses a web server user that does not exist, naming the setting", async () => {
+    const h = await moodleHost();
+    const r = await runStep(h, "moodleConfigure", inputs({ PHP_USER: "nginx-php" }));
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("user nginx-php does not exist on this host: set campus.moodle.phpUser");
+  });
+
+  it("stops, changing nothing, when the module has no checksum setting (SHA1 only) and Scalelite expects SHA256", async () => {
+    const h = await moodleHost({}, "sha1Only");
+    const r = await runStep(h, "moodleConfigure", inputs());
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("has no bigbluebuttonbn_checksum_algorithm setting: it signs with SHA1 only");
+    expect(r.stderr).toContain("set campus.moodle.checksumAlgorithm: SHA1");
+    expect(calls(h).filter((c) => c.includes("--set="))).toEqual([]);
+    expect(output(r)).not.toContain(SECRET);
+  });
+
+  it("with SHA1 chosen, configures such a Moodle without writing a setting it does not have", async () => {
+    const h = await moodleHost({}, "sha1Only");
+    const r = await runStep(h, "moodleConfigure", inputs({ CHECKSUM_ALGORITHM: "SHA1" }));
+    expect(r.code, output(r)).toBe(0);
+    expect(moodle(h).config).not.toHaveProperty("bigbluebuttonbn_checksum_algorithm");
+    expect(moodle(h).config.bigbluebuttonbn_shared_secret).toBe(SECRET);
+    expect(r.stdout).toContain("signs with SHA1");
   });
 
   it("refuses a directory that is not Moodle", async () => {

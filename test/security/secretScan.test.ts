@@ -29,6 +29,7 @@ const hex = (s: string, n: number) => createHash("sha512").update(s).digest("hex
 const CONFIGURED = {
   [CONFIG_KEYS.sshPrivateKey]: `-----BEGIN OPENSSH PRIVATE KEY-----\nKNOWNSSHKEYb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ${hex("ssh", 24)}\n-----END OPENSSH PRIVATE KEY-----\n`,
   [CONFIG_KEYS.turnSecret]: `KNOWN-TURN-${hex("turn", 24)}`,
+  [CONFIG_KEYS.moodleSshPrivateKey]: `-----BEGIN OPENSSH PRIVATE KEY-----\nKNOWNMOODLEKEY${hex("moodle", 48)}\n-----END OPENSSH PRIVATE KEY-----\n`,
   [CONFIG_KEYS.dnsCredentials]: JSON.stringify({ endpoint: "ovh-eu", applicationKey: `KNOWNAK${hex("ak", 12)}`, applicationSecret: `KNOWNAS${hex("as", 24)}`, consumerKey: `KNOWNCK${hex("ck", 24)}` }),
 };
 
@@ -85,7 +86,7 @@ async function evaluateCase({ stack, mutate }: Case) {
   file.config[CONFIG_KEYS.campus] = { value: raw, encrypted: false };
   const needs = { ...secretPresence(file), turnSecret: raw.turn?.mode === "external", dnsCredentials: raw.certificates?.challenge === "dns-01" };
   const { config, secretKeys } = configOfStackFile(file);
-  for (const [key, wanted] of [[CONFIG_KEYS.sshPrivateKey, needs.sshPrivateKey], [CONFIG_KEYS.turnSecret, needs.turnSecret], [CONFIG_KEYS.dnsCredentials, needs.dnsCredentials]] as const) {
+  for (const [key, wanted] of [[CONFIG_KEYS.sshPrivateKey, needs.sshPrivateKey], [CONFIG_KEYS.turnSecret, needs.turnSecret], [CONFIG_KEYS.dnsCredentials, needs.dnsCredentials], [CONFIG_KEYS.moodleSshPrivateKey, needs.moodleSshPrivateKey]] as const) {
     if (!wanted) continue;
     config[key] = CONFIGURED[key];
     if (!secretKeys.includes(key)) secretKeys.push(key);

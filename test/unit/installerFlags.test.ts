@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { ACCEPTED_INSTALLER_FLAGS, installerUrl, renderInstallerFlags } from "../../components/bbb/installerFlags";
+import { ACCEPTED_INSTALLER_FLAGS, INSTALLER_PINS, installerSha256, installerUrl, renderInstallerFlags } from "../../components/bbb/installerFlags";
+import { BBB_LINES } from "../../components/config/presets";
+import { upstreamPins } from "../support/upstream";
 import { parseCampus } from "../../components/config/campus";
 import type { CampusInput } from "../../components/config/schema";
 
@@ -30,13 +32,14 @@ describe("renderInstallerFlags", () => {
   it("installs BBB 3.0 with UFW and Let's Encrypt for the node's name", () => {
     const c = campus();
     expect(flagsFor(c)).toEqual(["-w", "-v", "jammy-300", "-s", "bbb1.example.org", "-e", "ops@example.org"]);
-    expect(installerUrl(c.installerBranch)).toBe("https://raw.githubusercontent.com/bigbluebutton/bbb-install/v3.0.x-release/bbb-install.sh");
+    expect(installerUrl(c.installerBranch)).toBe("https://raw.githubusercontent.com/bigbluebutton/bbb-install/26ce2d16c2a82ef962d685525b0c20bb89d4d151/bbb-install.sh");
+    expect(installerSha256(c.installerBranch)).toBe("9654ba2c4470b7e4a986c1bbf98544c7b3bf509314f1e8b217c7ef8e029186c2");
   });
 
   it("follows the focal-270 line to its own branch", () => {
     const c = campus({ bbbVersion: "focal-270" });
     expect(flagsFor(c)[flagsFor(c).indexOf("-v") + 1]).toBe("focal-270");
-    expect(installerUrl(c.installerBranch)).toContain("/v2.7.x-release/");
+    expect(installerUrl(c.installerBranch)).toContain("/4f8ad4c4263a4393de5a542eb7a2633cea4c38bb/");
   });
 
   it("never passes the TURN secret, -c or -g, even with an external TURN server", () => {
@@ -60,6 +63,16 @@ describe("renderInstallerFlags", () => {
   });
 
   it("refuses an installer branch that is not a release branch", () => {
-    expect(() => installerUrl("main")).toThrow(/release branch/);
+    expect(() => installerUrl("main")).toThrow(/no pinned bbb-install.sh for branch 'main'/);
+  });
+
+  it("pins every line's installer by commit (the commit of tools/upstream/pins.tsv) and sha256, never a branch", () => {
+    for (const line of Object.values(BBB_LINES)) {
+      const pin = INSTALLER_PINS[line.installerBranch];
+      expect(pin, line.installerBranch).toBeDefined();
+      expect(upstreamPins().find((p) => p.url.endsWith("/bbb-install.git") && p.ref === line.installerBranch)?.commit).toBe(pin.commit);
+      expect(installerUrl(line.installerBranch)).not.toContain(line.installerBranch);
+      expect(installerSha256(line.installerBranch)).toMatch(/^[0-9a-f]{64}$/);
+    }
   });
 });

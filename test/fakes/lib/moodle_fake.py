@@ -3,24 +3,36 @@
 
 `php admin/cli/cfg.php --name=N` prints N's value (exit 3 "No such configuration variable found." when
 unset); `--set=V` sets it, exit 4 when N is hard-set in config.php; as Moodle's cfg.php does.
-`php` with a program on stdin emulates bbb-ovh's mod_bigbluebuttonbn program (moodle-configure.sh),
-recognised by its marker comment and the Moodle calls it must make: it reads the shared secret on file
-descriptor 3, set_config()s it when it differs (exit 4 when forced), and enables the module through
-core\\plugininfo\\mod::enable_plugin when hidden. When a real php is installed the program is linted.
+`php` with a program on stdin emulates bbb-ovh's programs (moodle-configure.sh), each recognised by its
+marker comment and the Moodle calls it must make:
+- the mod_bigbluebuttonbn program reads the shared secret on file descriptor 3, set_config()s it when it
+  differs (exit 4 when forced), and enables the module through core\\plugininfo\\mod::enable_plugin when hidden;
+- the checksum setting probe prints whether `mod_bigbluebuttonbn\\local\\config::CHECKSUM_ALGORITHMS` is
+  defined. Moodle's class autoloader loads that class from mod/bigbluebuttonbn/classes/local/config.php, so
+  the fake reads that file of the site: the constant is there in the Moodle versions whose
+  classes/settings.php offers bigbluebuttonbn_checksum_algorithm (moodle/moodle at 8fc1486d), and absent in
+  the 4.0-era file (moodle/moodle at 02425dd8), whose module signs with SHA1 only.
+When a real php is installed each program is linted (test/conformance/moodlePhp.test.ts runs them for real).
 
-State: $BBB_OVH_ROOT/fake-state/moodle.json {"config": {name: value}, "modules": {"bigbluebuttonbn": 0|1}}
-(a new site: no config, the module installed and hidden).
+State: $BBB_OVH_ROOT/fake-state/moodle.json {"config": {name: value}, "modules": {"bigbluebuttonbn": 0|1},
+"php_users": [the Unix users php ran as]} (a new site: no config, the module installed and hidden).
 Knob FAKE_MOODLE_FORCED (environment or fake-state/knobs/): "name=value" lines hard-set in config.php.
 """
 
 import json
 import os
+import pwd
 import shutil
 import subprocess
 import sys
 
 STATE_FILE = os.path.join(os.environ["BBB_OVH_ROOT"], "fake-state", "moodle.json")
-PROGRAM_MARKER = "// bbb-ovh: mod_bigbluebuttonbn"
+PROGRAM_MARKER = "// bbb-ovh: mod_bigbluebuttonbn shared secret"
+PROBE_MARKER = "// bbb-ovh: mod_bigbluebuttonbn checksum setting probe"
+PROBE_CALLS = [
+    "define('CLI_SCRIPT', true);",
+    "defined('mod_bigbluebuttonbn\\local\\config::CHECKSUM_ALGORITHMS')",
+]
 PROGRAM_CALLS = [
     "define('CLI_SCRIPT', true);",
     "php://fd/3",
@@ -97,13 +109,18 @@ def lint(program):
             sys.exit(255)
 
 
-def bigbluebuttonbn_program(program):
-    missing = [call for call in PROGRAM_CALLS if call not in program]
+def accept(program, calls):
+    """Like php loading Moodle: the program makes the calls expected of it, parses, and finds config.php."""
+    missing = [call for call in calls if call not in program]
     if missing:
         print(f"fake php: the program does not make the expected Moodle calls: {missing}", file=sys.stderr)
-        return 2
+        sys.exit(2)
     lint(program)
     require_moodle_dir()
+
+
+def bigbluebuttonbn_program(program):
+    accept(program, PROGRAM_CALLS)
     with os.fdopen(3, encoding="utf-8") as fd3:
         secret = fd3.read().rstrip("\n")
     if not secret:
@@ -126,13 +143,35 @@ def bigbluebuttonbn_program(program):
     return 0
 
 
+def note_php_user():
+    state = load_state()
+    users = set(state.get("php_users", []))
+    users.add(pwd.getpwuid(os.geteuid()).pw_name)
+    state["php_users"] = sorted(users)
+    save_state(state)
+
+
+def checksum_setting_probe(program):
+    accept(program, PROBE_CALLS)
+    try:
+        with open("mod/bigbluebuttonbn/classes/local/config.php", encoding="utf-8") as f:
+            defined = "const CHECKSUM_ALGORITHMS" in f.read()
+    except FileNotFoundError:
+        defined = False
+    print(f"checksum_algorithm_setting={'yes' if defined else 'no'}")
+    return 0
+
+
 def main(argv):
+    note_php_user()
     if argv and argv[0] == "admin/cli/cfg.php":
         return cfg_php(argv[1:])
     if not argv:
         program = sys.stdin.read()
         if PROGRAM_MARKER in program:
             return bigbluebuttonbn_program(program)
+        if PROBE_MARKER in program:
+            return checksum_setting_probe(program)
     print(f"fake php: nothing emulated for {argv or 'this program on stdin'}", file=sys.stderr)
     return 2
 
