@@ -1,6 +1,6 @@
 import { isIP } from "node:net";
 import { z } from "zod";
-import { BBB_LINES } from "./presets";
+import { BBB_LINES, OPTION_FAMILIES } from "./presets";
 
 /** OVH dedicated-server datacenters (configuration label `dedicated_datacenter`). */
 export const DEDICATED_DATACENTERS = ["sbg", "rbx", "gra", "bhs", "waw", "lim", "eri", "fra", "sgp", "syd", "ynm", "vin", "hil"] as const;
@@ -29,6 +29,8 @@ const dedicated = z.strictObject({
   serviceName: z.string().min(1).optional(),
   /** Reinstall the OS. Always on for ordered servers; off by default when adopting one (it wipes it). */
   installOs: z.boolean().optional(),
+  /** Adopted without installOs: the user the operator key (bbb-ovh:sshPrivateKey) logs in as. */
+  sshUser: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, "expected a Unix user name").optional(),
   subsidiary: z.enum(OVH_SUBSIDIARIES).default("FR"),
   datacenter: z.enum(DEDICATED_DATACENTERS),
 });
@@ -77,6 +79,8 @@ const presetOverride = z.discriminatedUnion("kind", [
     ramGb: z.number().positive(),
     bandwidthMbps: z.number().positive(),
     planOptions: z.array(z.string().min(1)).default([]),
+    /** The option families the catalogue marks mandatory for the plan (getCartProductOptions). */
+    mandatoryFamilies: z.array(z.enum(OPTION_FAMILIES)).default([...OPTION_FAMILIES]),
     source: z.string().min(1),
     checked: z.string().min(1),
   }),
@@ -84,6 +88,7 @@ const presetOverride = z.discriminatedUnion("kind", [
     kind: z.literal("publicCloud"),
     flavor: z.string().min(1),
     cores: z.number().int().positive(),
+    threads: z.number().int().positive(),
     ramGb: z.number().positive(),
     diskGb: z.number().positive(),
     bandwidthMbps: z.number().positive(),
