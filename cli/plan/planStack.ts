@@ -1,5 +1,6 @@
 import { CONFIG_KEYS, type Campus } from "../../components/config/campus";
 import { campusOfStackFile, readStackFile, type StackFile } from "../../components/config/stackFile";
+import { throwawayPrivateKey } from "../../components/hosts/deployKey";
 import { capacityWarnings } from "../../components/planning/sizing";
 import { evaluateProgram, type RecordedResource } from "./recorder";
 import { plannedCloud } from "./mockCloud";
@@ -27,7 +28,8 @@ export function configOfStackFile(file: StackFile): { config: Record<string, str
   for (const [key, { value, encrypted }] of Object.entries(file.config)) {
     if (encrypted) {
       secretKeys.push(key);
-      config[key] = key === CONFIG_KEYS.dnsCredentials ? JSON.stringify({ placeholder: ENCRYPTED_PLACEHOLDER }) : ENCRYPTED_PLACEHOLDER;
+      // The operator key must parse (its public half is derived): a throwaway key stands in for it.
+      config[key] = key === CONFIG_KEYS.dnsCredentials ? JSON.stringify({ placeholder: ENCRYPTED_PLACEHOLDER }) : key === CONFIG_KEYS.sshPrivateKey ? throwawayPrivateKey("bbb-ovh-plan") : ENCRYPTED_PLACEHOLDER;
       notes.push(`${key} is encrypted in the stack file; the offline plan uses a placeholder for it`);
     } else {
       config[key] = typeof value === "string" ? value : JSON.stringify(value);

@@ -5,7 +5,7 @@ import { BBB_LINES, type DedicatedPreset } from "../config/presets";
 import type { HostHandle } from "./HostHandle";
 import { sshConnection } from "./connection";
 import { generatedHostKey, recordHostKey } from "./hostKeys";
-import { renderPostInstallScript } from "./postInstall";
+import { encodePostInstallScript } from "./postInstall";
 
 export interface DedicatedHostArgs {
   campus: Campus;
@@ -66,7 +66,8 @@ export class DedicatedHost extends pulumi.ComponentResource implements HostHandl
   readonly ipv6: pulumi.Output<string>;
   readonly connection: HostHandle["connection"];
   readonly hostKey: pulumi.Output<string>;
-  readonly sshUser = "ubuntu";
+  /** ubuntu after an install; the configured sshUser on a server adopted as it is. */
+  readonly sshUser: string;
   readonly ready: pulumi.Resource[];
 
   constructor(name: string, args: DedicatedHostArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -76,6 +77,8 @@ export class DedicatedHost extends pulumi.ComponentResource implements HostHandl
     const { installOs, ...inputs } = dedicatedServerInputs(campus, host);
     const allowTermination = campus.config.protection.allowTermination;
     const hostKey = installOs ? generatedHostKey(name, this) : undefined;
+    // Adopted as it is, nothing installs the deploy key: the schema requires the operator's key and user.
+    this.sshUser = installOs || host.config.kind !== "dedicated" ? "ubuntu" : (host.config.sshUser ?? "ubuntu");
 
     this.server = new ovh.dedicated.Server(
       name,
@@ -90,7 +93,7 @@ export class DedicatedHost extends pulumi.ComponentResource implements HostHandl
               sshKey: args.deployKey.publicKey,
               postInstallationScript: pulumi.secret(
                 pulumi.all([hostKey!.privateKeyOpenssh, hostKey!.publicKeyOpenssh]).apply(([privateOpenssh, publicOpenssh]) =>
-                  renderPostInstallScript({ hostKey: { privateOpenssh, publicOpenssh }, adminKeys: campus.config.sshPublicKeys }),
+                  encodePostInstallScript({ hostKey: { privateOpenssh, publicOpenssh }, adminKeys: campus.config.sshPublicKeys }),
                 ),
               ),
             }
