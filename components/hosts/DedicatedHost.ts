@@ -76,6 +76,10 @@ export class DedicatedHost extends pulumi.ComponentResource implements HostHandl
     this.host = host;
     const { installOs, ...inputs } = dedicatedServerInputs(campus, host);
     const allowTermination = campus.config.protection.allowTermination;
+    // Installed servers get a host key generated here, so SSH is pinned from the first connection; the
+    // post-installation script makes it survive cloud-init's first boot (which deletes host keys) with a
+    // cloud.cfg.d drop-in, whether OVH runs the script before or after that boot. Chosen over recording
+    // the key on first contact because that first contact would be unpinned (docs/hosts.md).
     const hostKey = installOs ? generatedHostKey(name, this) : undefined;
     // Adopted as it is, nothing installs the deploy key: the schema requires the operator's key and user.
     this.sshUser = installOs || host.config.kind !== "dedicated" ? "ubuntu" : (host.config.sshUser ?? "ubuntu");
