@@ -89,7 +89,8 @@ function crossFieldProblems(raw: unknown, secrets: SecretPresence): ConfigProble
   const problems: ConfigProblem[] = [];
   if (!isRecord(raw)) return problems;
   const zone = isRecord(raw.dns) ? str(raw.dns.zone) : undefined;
-  const presets = { ...SERVER_PRESETS, ...(isRecord(raw.presets) ? (raw.presets as Record<string, HostPreset>) : {}) };
+  const stackPresets = isRecord(raw.presets) ? (raw.presets as Record<string, HostPreset>) : {};
+  const presets = { ...SERVER_PRESETS, ...stackPresets };
   const hosts: Array<[string, unknown]> = [["campus.front", raw.front]];
   if (Array.isArray(raw.nodes)) raw.nodes.forEach((n, i) => hosts.push([`campus.nodes[${i}]`, n]));
 
@@ -112,11 +113,9 @@ function crossFieldProblems(raw: unknown, secrets: SecretPresence): ConfigProble
         problems.push({ path: `${path}.fqdn`, message: `'${hostFqdn}' is not inside the DNS zone '${zone}'; expected a name ending in .${zone}` });
       }
     }
-    problems.push(...hostModelProblems(path, host, presets));
+    problems.push(...hostModelProblems(path, host, presets, stackPresets));
   }
-  if (isRecord(raw.presets)) {
-    for (const [presetName, preset] of Object.entries(raw.presets)) problems.push(...presetOptionProblems(`campus.presets.${presetName}.planOptions`, preset));
-  }
+  for (const [presetName, preset] of Object.entries(stackPresets)) problems.push(...presetOptionProblems(`campus.presets.${presetName}.planOptions`, preset));
   if (zone && isRecord(raw.turn) && raw.turn.mode === "external" && !secrets.turnSecret) {
     problems.push({ path: SECRET_KEYS.turnSecret, message: "is required when campus.turn.mode is external (pulumi config set --secret turnSecret ...)" });
   }
@@ -140,7 +139,7 @@ function crossFieldProblems(raw: unknown, secrets: SecretPresence): ConfigProble
   return problems;
 }
 
-function hostModelProblems(path: string, host: Record<string, unknown>, presets: Record<string, HostPreset>): ConfigProblem[] {
+function hostModelProblems(path: string, host: Record<string, unknown>, presets: Record<string, HostPreset>, stackPresets: Record<string, unknown>): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   const known = (kind: HostPreset["kind"]) => Object.keys(presets).filter((k) => presets[k]?.kind === kind).join(", ");
   if (host.kind === "dedicated") {
@@ -164,7 +163,7 @@ function hostModelProblems(path: string, host: Record<string, unknown>, presets:
     const model = str(host.model);
     if (model !== undefined && presets[model]?.kind !== "dedicated") {
       problems.push({ path: `${path}.model`, message: `unknown dedicated model '${model}'; expected one of ${known("dedicated")} or an entry under campus.presets` });
-    } else if (model !== undefined && orders && model in SERVER_PRESETS) {
+    } else if (model !== undefined && orders && !Object.hasOwn(stackPresets, model)) {
       // Stack-defined presets are checked where they are defined (presetOptionProblems).
       problems.push(...presetOptionProblems(`${path}.model`, presets[model]));
     }

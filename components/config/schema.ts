@@ -21,6 +21,7 @@ export function isCidr(value: string): boolean {
 
 const name = z.string().regex(hostLabel, "expected a lowercase host label: letters, digits and '-', at most 63 characters");
 const fqdn = z.string().regex(dnsName, "expected a lowercase fully-qualified domain name such as bbb1.example.org");
+const unixUser = z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, "expected a Unix user name");
 
 const dedicated = z.strictObject({
   kind: z.literal("dedicated"),
@@ -30,7 +31,7 @@ const dedicated = z.strictObject({
   /** Reinstall the OS. Always on for ordered servers; off by default when adopting one (it wipes it). */
   installOs: z.boolean().optional(),
   /** Adopted without installOs: the user the operator key (bbb-ovh:sshPrivateKey) logs in as. */
-  sshUser: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, "expected a Unix user name").optional(),
+  sshUser: unixUser.optional(),
   subsidiary: z.enum(OVH_SUBSIDIARIES).default("FR"),
   datacenter: z.enum(DEDICATED_DATACENTERS),
 });
@@ -46,7 +47,7 @@ const existing = z.strictObject({
   kind: z.literal("existing"),
   ipv4: z.string().refine((v) => isIP(v) === 4, "expected an IPv4 address"),
   ipv6: z.string().refine((v) => isIP(v) === 6, "expected an IPv6 address").optional(),
-  sshUser: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, "expected a Unix user name").default("root"),
+  sshUser: unixUser.default("root"),
   sshPort: z.number().int().min(1).max(65535).default(22),
   location: z.string().regex(hostLabel, "expected a short label such as campus-dc").default("onsite"),
   /** The host's SSH public host key; without it the key is recorded on first contact and pinned. */

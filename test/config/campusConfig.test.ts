@@ -124,6 +124,12 @@ describe("campus config", () => {
     expect(problemsOf(raw)).toEqual([]);
   });
 
+  it("reports an overridden built-in preset missing options once, where it is defined", () => {
+    const raw = brest();
+    raw.presets = { "infra-1": { kind: "dedicated", planCode: "24adv01-v3", range: "eco", cores: 6, threads: 12, ramGb: 64, bandwidthMbps: 1000, planOptions: [], source: "s", checked: "d" } };
+    expect(problemsOf(raw)).toEqual([{ path: "campus.presets.infra-1.planOptions", message: expect.stringMatching(/memory, storage, bandwidth, vrack/) }]);
+  });
+
   it("every built-in dedicated preset orders one option of each mandatory family, and says where its figures come from", () => {
     for (const [name, preset] of Object.entries(SERVER_PRESETS)) {
       expect(preset.cores, name).toBeLessThanOrEqual(preset.threads);
