@@ -1,9 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
-import { configOfStackFile } from "../../cli/plan/planStack";
-import { readStackFile } from "../../components/config/stackFile";
 import { campusProgram } from "../../components/program";
-import { byType, evaluateStack, parentOf, plainStrings } from "../support/evaluateStack";
+import { byType, evaluateStack, parentOf, plainStrings, stackConfig } from "../support/evaluateStack";
 import { plannedIpv4 } from "../../cli/plan/mockCloud";
 import { isSecretValue, SECRET_SIG } from "../../cli/plan/recorder";
 import { OPTION_FAMILIES, optionFamily } from "../../components/config/presets";
@@ -20,15 +18,8 @@ const OPERATOR_PUBLIC = (publicKeyOfPrivateKey(OPERATOR_KEY) as { publicKey: str
 
 /** The RunError message the program stops with for an invalid stack (thrown before any resource). */
 function configErrorOf(stack: string, secrets: Record<string, string>, mutate?: (campus: Record<string, any>) => void): string {
-  const file = readStackFile(stack);
-  if (mutate) {
-    const campus = structuredClone(file.config["bbb-ovh:campus"].value) as Record<string, any>;
-    mutate(campus);
-    file.config["bbb-ovh:campus"] = { value: campus, encrypted: false };
-  }
-  const { config, secretKeys } = configOfStackFile(file);
-  Object.assign(config, secrets);
-  pulumi.runtime.setAllConfig(config, [...secretKeys, ...Object.keys(secrets)]);
+  const { config, secretKeys } = stackConfig(stack, secrets, mutate);
+  pulumi.runtime.setAllConfig(config, secretKeys);
   try {
     campusProgram();
   } catch (e) {
