@@ -43,5 +43,10 @@ export function publicKeyOfPrivateKey(privateKey: string): DerivedKey {
  * plan stands it in for an encrypted bbb-ovh:sshPrivateKey, and tests use it as an operator key.
  */
 export function throwawayPrivateKey(comment = "bbb-ovh-throwaway"): string {
-  return utils.generateKeyPairSync("ed25519", { comment }).private;
+  // ssh2 1.17 drops the leading zero byte of an ed25519 public key that starts with one (1 in 256 keys),
+  // writing a key its own parser rejects (mscdex/ssh2 issues 1390, 1513): draw again until it parses.
+  for (;;) {
+    const key = utils.generateKeyPairSync("ed25519", { comment }).private;
+    if ("publicKey" in publicKeyOfPrivateKey(key)) return key;
+  }
 }
