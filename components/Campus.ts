@@ -14,6 +14,8 @@ import { buildPlatform, type PlatformOutputs } from "./platform";
 export interface CampusSecrets {
   /** The key existing hosts already trust; without it a deploy key is generated here. */
   sshPrivateKey?: pulumi.Output<string>;
+  /** Its public half (components/hosts/deployKey.ts), given with sshPrivateKey. */
+  sshPublicKey?: string;
   turnSecret?: pulumi.Output<string>;
   dnsCredentials?: pulumi.Output<Record<string, string>>;
   /** The key the Moodle host already trusts (campus.moodle.ssh): a deploy key made here would not be. */
@@ -36,8 +38,9 @@ export class Campus extends pulumi.ComponentResource {
     const { campus, secrets } = args;
 
     if (secrets.sshPrivateKey) {
+      if (!secrets.sshPublicKey) throw new Error("bbb-ovh:sshPrivateKey is set but its public key was not derived (components/hosts/deployKey.ts)");
       this.sshPrivateKey = secrets.sshPrivateKey;
-      this.deployPublicKey = pulumi.output("(configured key: bbb-ovh:sshPrivateKey)");
+      this.deployPublicKey = pulumi.output(secrets.sshPublicKey);
     } else {
       const deployKey = new tls.PrivateKey(`${name}-deploy-key`, { algorithm: "ED25519" }, { parent: this });
       this.sshPrivateKey = pulumi.secret(deployKey.privateKeyOpenssh);

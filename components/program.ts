@@ -1,17 +1,22 @@
 import * as pulumi from "@pulumi/pulumi";
-import { CampusConfigError, CONFIG_KEYS, parseCampus, type Campus as CampusModel, type SecretPresence } from "./config/campus";
+import { CampusConfigError, CONFIG_KEYS, parseCampus, type Campus as CampusModel, type ConfigProblem, type SecretPresence } from "./config/campus";
 import { Campus } from "./Campus";
+import { publicKeyOfPrivateKey } from "./hosts/deployKey";
 
 const key = (full: string) => full.slice("bbb-ovh:".length);
 
 /** A config error is the user's to fix: as a RunError, `pulumi up` shows the problems without a stack trace. */
-function validated(raw: unknown, secrets: SecretPresence): CampusModel {
+function validated(raw: unknown, secrets: SecretPresence, secretProblems: ConfigProblem[]): CampusModel {
+  let problems = secretProblems;
+  let campus: CampusModel | undefined;
   try {
-    return parseCampus(raw, secrets);
+    campus = parseCampus(raw, secrets);
   } catch (e) {
-    if (e instanceof CampusConfigError) throw new pulumi.RunError(e.message);
-    throw e;
+    if (!(e instanceof CampusConfigError)) throw e;
+    problems = [...e.problems, ...secretProblems];
   }
+  if (!campus || problems.length > 0) throw new pulumi.RunError(new CampusConfigError(problems).message);
+  return campus;
 }
 
 /**
@@ -27,13 +32,21 @@ export function campusProgram() {
     dnsCredentials: config.getSecretObject<Record<string, string>>(key(CONFIG_KEYS.dnsCredentials)),
     moodleSshPrivateKey: config.getSecret(key(CONFIG_KEYS.moodleSshPrivateKey)),
   };
-  const campus = validated(config.getObject("campus"), {
-    sshPrivateKey: secrets.sshPrivateKey !== undefined,
-    turnSecret: secrets.turnSecret !== undefined,
-    dnsCredentials: secrets.dnsCredentials !== undefined,
-    moodleSshPrivateKey: secrets.moodleSshPrivateKey !== undefined,
-  });
-  const site = new Campus(campus.config.id, { campus, secrets });
+  // The operator key's public half goes to OVH and OpenStack: derive it now, so a key that does not
+  // parse is a config error before anything is created (the value itself is never printed).
+  const operatorKey = config.get(key(CONFIG_KEYS.sshPrivateKey));
+  const derived = operatorKey === undefined ? undefined : publicKeyOfPrivateKey(operatorKey);
+  const campus = validated(
+    config.getObject("campus"),
+    {
+      sshPrivateKey: secrets.sshPrivateKey !== undefined,
+      turnSecret: secrets.turnSecret !== undefined,
+      dnsCredentials: secrets.dnsCredentials !== undefined,
+      moodleSshPrivateKey: secrets.moodleSshPrivateKey !== undefined,
+    },
+    derived && "problem" in derived ? [{ path: CONFIG_KEYS.sshPrivateKey, message: derived.problem }] : [],
+  );
+  const site = new Campus(campus.config.id, { campus, secrets: { ...secrets, sshPublicKey: derived && "publicKey" in derived ? derived.publicKey : undefined } });
   const { frontUrl, moodleServerUrl, moodleSharedSecret, nodes, nodeSecrets, statusCommands } = site.platform;
   return {
     campus: campus.config.id,

@@ -1,5 +1,6 @@
 import { CONFIG_KEYS, type Campus } from "../../components/config/campus";
 import { campusOfStackFile, isSecure, readStackFile, type StackFile } from "../../components/config/stackFile";
+import { throwawayPrivateKey } from "../../components/hosts/deployKey";
 import { capacityWarnings } from "../../components/planning/sizing";
 import { evaluateProgram, type RecordedResource } from "./recorder";
 import { plannedCloud } from "./mockCloud";
@@ -42,6 +43,8 @@ export function configOfStackFile(file: StackFile): { config: Record<string, str
   for (const [key, { value, encrypted }] of Object.entries(file.config)) {
     const planned = isSecure(value) && key in ENCRYPTED_OBJECT_PLACEHOLDERS ? ENCRYPTED_OBJECT_PLACEHOLDERS[key] : withPlaceholders(value);
     config[key] = typeof planned === "string" ? planned : JSON.stringify(planned);
+    // The operator key must parse (its public half is derived): a throwaway key stands in for it.
+    if (key === CONFIG_KEYS.sshPrivateKey && isSecure(value)) config[key] = throwawayPrivateKey("bbb-ovh-plan");
     if (encrypted) {
       secretKeys.push(key);
       notes.push(`${key} is encrypted in the stack file; the offline plan uses a placeholder for it`);

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { BBB_LINES, SERVER_PRESETS, type HostPreset } from "./presets";
+import { BBB_LINES, missingFamilies, OPTION_FAMILIES, SERVER_PRESETS, type HostPreset, type OptionFamily } from "./presets";
 import { placementOf, placementProblems, siteOf } from "../planning/sites";
 import { knownKeysAt, unknownKeysMessage } from "./messages";
 import { campusSchema, type CampusConfig, type HostConfig } from "./schema";
@@ -96,7 +96,8 @@ function crossFieldProblems(raw: unknown, secrets: SecretPresence): ConfigProble
   const problems: ConfigProblem[] = [];
   if (!isRecord(raw)) return problems;
   const zone = isRecord(raw.dns) ? str(raw.dns.zone) : undefined;
-  const presets = { ...SERVER_PRESETS, ...(isRecord(raw.presets) ? (raw.presets as Record<string, HostPreset>) : {}) };
+  const stackPresets = isRecord(raw.presets) ? (raw.presets as Record<string, HostPreset>) : {};
+  const presets = { ...SERVER_PRESETS, ...stackPresets };
   const hosts: Array<[string, unknown]> = [["campus.front", raw.front]];
   if (Array.isArray(raw.nodes)) raw.nodes.forEach((n, i) => hosts.push([`campus.nodes[${i}]`, n]));
 
@@ -119,10 +120,11 @@ function crossFieldProblems(raw: unknown, secrets: SecretPresence): ConfigProble
         problems.push({ path: `${path}.fqdn`, message: `'${hostFqdn}' is not inside the DNS zone '${zone}'; expected a name ending in .${zone}` });
       }
     }
-    problems.push(...hostModelProblems(path, host, presets));
+    problems.push(...hostModelProblems(path, host, presets, stackPresets));
     const placement = placementOf({ kind: str(host.kind) ?? "", datacenter: str(host.datacenter), region: str(host.region), location: str(host.location) });
     problems.push(...placementProblems(path, placement, str(host.subsidiary) ?? "FR"));
   }
+  for (const [presetName, preset] of Object.entries(stackPresets)) problems.push(...presetOptionProblems(`campus.presets.${presetName}.planOptions`, preset));
   if (zone && isRecord(raw.turn) && raw.turn.mode === "external" && !secrets.turnSecret) {
     problems.push({ path: SECRET_KEYS.turnSecret, message: "is required when campus.turn.mode is external (pulumi config set --secret turnSecret ...)" });
   }
@@ -130,8 +132,12 @@ function crossFieldProblems(raw: unknown, secrets: SecretPresence): ConfigProble
     problems.push({ path: SECRET_KEYS.dnsCredentials, message: "is required for DNS-01 certificates: a secret object {endpoint, applicationKey, applicationSecret, consumerKey}" });
   }
   const kinds = hosts.map(([, h]) => (isRecord(h) ? h.kind : undefined));
-  if (kinds.includes("existing") && !secrets.sshPrivateKey) {
-    problems.push({ path: SECRET_KEYS.sshPrivateKey, message: "is required when a host is of kind existing: the private key that host already trusts (pulumi config set --secret sshPrivateKey < key)" });
+  const keyless = hosts.filter(([, h]) => isRecord(h) && (h.kind === "existing" || adoptedAsIs(h))).map(([p]) => p);
+  if (keyless.length > 0 && !secrets.sshPrivateKey) {
+    problems.push({
+      path: SECRET_KEYS.sshPrivateKey,
+      message: `is required when a host is of kind existing or an adopted dedicated server without installOs (${keyless.join(", ")}): the private key those hosts already trust, as nothing installs ours there (pulumi config set --secret sshPrivateKey < key)`,
+    });
   }
   if (kinds.includes("publicCloud") && !isRecord(raw.publicCloud)) {
     problems.push({ path: "campus.publicCloud", message: "is required when a host is of kind publicCloud: {projectId}" });
@@ -149,17 +155,33 @@ function crossFieldProblems(raw: unknown, secrets: SecretPresence): ConfigProble
   return problems;
 }
 
-function hostModelProblems(path: string, host: Record<string, unknown>, presets: Record<string, HostPreset>): ConfigProblem[] {
+function hostModelProblems(path: string, host: Record<string, unknown>, presets: Record<string, HostPreset>, stackPresets: Record<string, unknown>): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   const known = (kind: HostPreset["kind"]) => Object.keys(presets).filter((k) => presets[k]?.kind === kind).join(", ");
   if (host.kind === "dedicated") {
     const chosen = ["model", "planCode", "serviceName"].filter((k) => host[k] !== undefined);
-    if (chosen.length === 0) problems.push({ path, message: "a dedicated host needs model (a preset), planCode (to order) or serviceName (to adopt a server you own)" });
+    if (chosen.length === 0) problems.push({ path, message: "a dedicated host needs model (a preset, built-in or under campus.presets, to order) or serviceName (to adopt a server you own)" });
     if (host.installOs === false && host.serviceName === undefined) problems.push({ path: `${path}.installOs`, message: "an ordered server always gets its OS installed; installOs: false only applies with serviceName" });
+    if (adoptedAsIs(host) && host.sshUser === undefined) {
+      problems.push({ path: `${path}.sshUser`, message: "is required when adopting a server without installOs (serviceName without installOs: true): the user bbb-ovh:sshPrivateKey logs in as" });
+    }
+    if (!adoptedAsIs(host) && host.sshUser !== undefined) {
+      problems.push({ path: `${path}.sshUser`, message: "only applies to a server adopted without installOs; an installed server is reached as ubuntu with the deploy key" });
+    }
+    const orders = host.serviceName === undefined;
+    if (orders && host.planCode !== undefined && host.model === undefined) {
+      problems.push({
+        path: `${path}.planCode`,
+        message: `a bare planCode orders without the mandatory options (${OPTION_FAMILIES.join(", ")}); define the plan under campus.presets with its planOptions and name it in model`,
+      });
+    }
     if (host.model !== undefined && host.planCode !== undefined) problems.push({ path: `${path}.planCode`, message: "give model or planCode, not both" });
     const model = str(host.model);
     if (model !== undefined && presets[model]?.kind !== "dedicated") {
       problems.push({ path: `${path}.model`, message: `unknown dedicated model '${model}'; expected one of ${known("dedicated")} or an entry under campus.presets` });
+    } else if (model !== undefined && orders && !Object.hasOwn(stackPresets, model)) {
+      // Stack-defined presets are checked where they are defined (presetOptionProblems).
+      problems.push(...presetOptionProblems(`${path}.model`, presets[model]));
     }
   }
   if (host.kind === "publicCloud") {
@@ -169,6 +191,27 @@ function hostModelProblems(path: string, host: Record<string, unknown>, presets:
     }
   }
   return problems;
+}
+
+/** A server adopted by serviceName whose OS is not reinstalled: nothing installs our keys on it. */
+function adoptedAsIs(host: Record<string, unknown>): boolean {
+  return host.kind === "dedicated" && host.serviceName !== undefined && host.installOs !== true;
+}
+
+/** A dedicated preset must order every option family the catalogue marks mandatory for its plan. */
+function presetOptionProblems(path: string, preset: unknown): ConfigProblem[] {
+  if (!isRecord(preset) || preset.kind !== "dedicated") return [];
+  const options = Array.isArray(preset.planOptions) ? preset.planOptions.filter((o): o is string => typeof o === "string") : [];
+  const mandatory = Array.isArray(preset.mandatoryFamilies) ? (preset.mandatoryFamilies as OptionFamily[]) : [...OPTION_FAMILIES];
+  const missing = missingFamilies(options, mandatory);
+  if (missing.length === 0) return [];
+  const plan = str(preset.planCode) ?? "its plan";
+  return [
+    {
+      path,
+      message: `orders ${plan} without the mandatory option famil${missing.length === 1 ? "y" : "ies"} ${missing.join(", ")}: add their plan codes to planOptions (ovh.order.getCartProductOptions lists the families marked mandatory, see docs/hosts.md)`,
+    },
+  ];
 }
 
 function resolveHost(role: ResolvedHost["role"], host: HostConfig, campus: CampusConfig, presets: Record<string, HostPreset>): ResolvedHost {

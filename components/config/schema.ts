@@ -2,7 +2,7 @@ import { isIP } from "node:net";
 import { z } from "zod";
 import { DEFAULT_FAILOVER, FAILOVER_POLICIES } from "../planning/failover";
 import { timetableProblems, WEEKDAYS } from "../schedule/timetable";
-import { BBB_LINES } from "./presets";
+import { BBB_LINES, OPTION_FAMILIES } from "./presets";
 
 /** OVH dedicated-server datacenters (configuration label `dedicated_datacenter`). */
 export const DEDICATED_DATACENTERS = ["sbg", "rbx", "gra", "bhs", "waw", "lim", "eri", "fra", "sgp", "syd", "ynm", "vin", "hil"] as const;
@@ -26,6 +26,7 @@ const isoDate = z.iso.date("expected a date YYYY-MM-DD");
 
 const name = z.string().regex(hostLabel, "expected a lowercase host label: letters, digits and '-', at most 63 characters");
 const fqdn = z.string().regex(dnsName, "expected a lowercase fully-qualified domain name such as bbb1.example.org");
+const unixUser = z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, "expected a Unix user name");
 
 const dedicated = z.strictObject({
   kind: z.literal("dedicated"),
@@ -34,6 +35,8 @@ const dedicated = z.strictObject({
   serviceName: z.string().min(1).optional(),
   /** Reinstall the OS. Always on for ordered servers; off by default when adopting one (it wipes it). */
   installOs: z.boolean().optional(),
+  /** Adopted without installOs: the user the operator key (bbb-ovh:sshPrivateKey) logs in as. */
+  sshUser: unixUser.optional(),
   subsidiary: z.enum(OVH_SUBSIDIARIES).default("FR"),
   datacenter: z.enum(DEDICATED_DATACENTERS),
 });
@@ -49,7 +52,7 @@ const existing = z.strictObject({
   kind: z.literal("existing"),
   ipv4: z.string().refine((v) => isIP(v) === 4, "expected an IPv4 address"),
   ipv6: z.string().refine((v) => isIP(v) === 6, "expected an IPv6 address").optional(),
-  sshUser: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, "expected a Unix user name").default("root"),
+  sshUser: unixUser.default("root"),
   sshPort: z.number().int().min(1).max(65535).default(22),
   location: z.string().regex(hostLabel, "expected a short label such as campus-dc").default("onsite"),
   /** The host's SSH public host key; without it the key is recorded on first contact and pinned. */
@@ -82,6 +85,8 @@ const presetOverride = z.discriminatedUnion("kind", [
     ramGb: z.number().positive(),
     bandwidthMbps: z.number().positive(),
     planOptions: z.array(z.string().min(1)).default([]),
+    /** The option families the catalogue marks mandatory for the plan (getCartProductOptions). */
+    mandatoryFamilies: z.array(z.enum(OPTION_FAMILIES)).default([...OPTION_FAMILIES]),
     source: z.string().min(1),
     checked: z.string().min(1),
   }),

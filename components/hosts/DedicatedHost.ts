@@ -7,7 +7,7 @@ import { firewallPolicy, nodeSshRule, type IngressRule } from "../security/firew
 import type { HostHandle } from "./HostHandle";
 import { sshConnection } from "./connection";
 import { generatedHostKey, recordHostKey } from "./hostKeys";
-import { renderPostInstallScript } from "./postInstall";
+import { encodePostInstallScript } from "./postInstall";
 
 export interface DedicatedHostArgs {
   campus: Campus;
@@ -70,7 +70,8 @@ export class DedicatedHost extends pulumi.ComponentResource implements HostHandl
   readonly ipv6: pulumi.Output<string>;
   readonly connection: HostHandle["connection"];
   readonly hostKey: pulumi.Output<string>;
-  readonly sshUser = "ubuntu";
+  /** ubuntu after an install; the configured sshUser on a server adopted as it is. */
+  readonly sshUser: string;
   readonly ready: pulumi.Resource[];
 
   constructor(name: string, args: DedicatedHostArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -79,7 +80,13 @@ export class DedicatedHost extends pulumi.ComponentResource implements HostHandl
     this.host = host;
     const { installOs, ...inputs } = dedicatedServerInputs(campus, host);
     const allowTermination = campus.config.protection.allowTermination;
+    // Installed servers get a host key generated here, so SSH is pinned from the first connection; the
+    // post-installation script makes it survive cloud-init's first boot (which deletes host keys) with a
+    // cloud.cfg.d drop-in, whether OVH runs the script before or after that boot. Chosen over recording
+    // the key on first contact because that first contact would be unpinned (docs/hosts.md).
     const hostKey = installOs ? generatedHostKey(name, this) : undefined;
+    // Adopted as it is, nothing installs the deploy key: the schema requires the operator's key and user.
+    this.sshUser = installOs || host.config.kind !== "dedicated" ? "ubuntu" : (host.config.sshUser ?? "ubuntu");
 
     this.server = new ovh.dedicated.Server(
       name,
@@ -94,7 +101,7 @@ export class DedicatedHost extends pulumi.ComponentResource implements HostHandl
               sshKey: args.deployKey.publicKey,
               postInstallationScript: pulumi.secret(
                 pulumi.all([hostKey!.privateKeyOpenssh, hostKey!.publicKeyOpenssh]).apply(([privateOpenssh, publicOpenssh]) =>
-                  renderPostInstallScript({ hostKey: { privateOpenssh, publicOpenssh }, adminKeys: campus.config.sshPublicKeys }),
+                  encodePostInstallScript({ hostKey: { privateOpenssh, publicOpenssh }, adminKeys: campus.config.sshPublicKeys }),
                 ),
               ),
             }

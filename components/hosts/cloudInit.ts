@@ -20,8 +20,10 @@ export function renderCloudInit(input: CloudInitInput): string {
     fqdn: input.fqdn,
     prefer_fqdn_over_hostname: true,
     ssh_authorized_keys: input.authorizedKeys,
+    // With ssh_keys given, cloud-init's ssh module writes only these after deleting the image's keys
+    // and generates none (cc_ssh.handle; ssh_genkeytypes is read only without ssh_keys, and an empty
+    // list is rejected by cloud-init 22.4's schema as "too short").
     ssh_deletekeys: true,
-    ssh_genkeytypes: [],
     ssh_keys: {
       ed25519_private: input.hostKey.privateOpenssh,
       ed25519_public: input.hostKey.publicOpenssh.trim(),

@@ -24,3 +24,13 @@ export function renderPostInstallScript(input: PostInstallInput): string {
   if (!script.includes(marker)) throw new Error(`${SCRIPT} must contain '${marker.trim()}'`);
   return script.replace(marker, `${marker}${block}\n`);
 }
+
+/**
+ * The script as customizations.postInstallationScript carries it: base64, as OVH recommends
+ * (terraform-provider-ovh docs/resources/dedicated_server_reinstall_task.md: "it is recommended to send
+ * a base64-encoded script to the API"), so no character of it needs escaping on the way.
+ * postInstallationScriptExtension is left unset: the provider's Linux example sets none.
+ */
+export function encodePostInstallScript(input: PostInstallInput): string {
+  return Buffer.from(renderPostInstallScript(input), "utf8").toString("base64");
+}

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { parseCampus, type SecretPresence } from "../../components/config/campus";
 import { problemsOf as problemsWith } from "../support/configProblems";
+import { missingFamilies, OPTION_FAMILIES, optionFamily, SERVER_PRESETS } from "../../components/config/presets";
 import { isCidr } from "../../components/config/schema";
 import { readStackFile } from "../../components/config/stackFile";
 
@@ -52,7 +53,7 @@ describe("campus config", () => {
     ["host kind is known", (c) => (c.front.kind = "vps"), "campus.front.kind", /dedicated, publicCloud, existing/],
     ["datacenter is an OVH datacenter", (c) => (c.nodes[0].datacenter = "paris"), "campus.nodes[0].datacenter", /sbg/],
     ["dedicated model is a known preset", (c) => (c.nodes[0].model = "rise-99"), "campus.nodes[0].model", /unknown dedicated model 'rise-99'/],
-    ["dedicated host says what to order or adopt", (c) => delete c.nodes[0].model, "campus.nodes[0]", /model .* planCode .* serviceName/],
+    ["dedicated host says what to order or adopt", (c) => delete c.nodes[0].model, "campus.nodes[0]", /model .* serviceName/],
     ["model and planCode exclude each other", (c) => (c.nodes[0].planCode = "24adv01"), "campus.nodes[0].planCode", /not both/],
     ["installOs: false only when adopting", (c) => (c.nodes[0].installOs = false), "campus.nodes[0].installOs", /serviceName/],
     ["host names are unique", (c) => (c.nodes[1].name = c.nodes[0].name), "campus.nodes[1].name", /duplicate host name/],
@@ -68,6 +69,14 @@ describe("campus config", () => {
     ["Public Cloud hosts need the project", (c) => (c.nodes[0] = { name: "n", fqdn: "n.isen-ouest.fr", kind: "publicCloud", region: "SBG5" }), "campus.publicCloud", /projectId/],
     ["existing hosts have an IPv4", (c) => (c.nodes[0] = { name: "n", fqdn: "n.isen-ouest.fr", kind: "existing", ipv4: "300.1.1.1" }), "campus.nodes[0].ipv4", /IPv4/],
     ["existing hosts' IPv6 is an IPv6", (c) => (c.nodes[0] = { name: "n", fqdn: "n.isen-ouest.fr", kind: "existing", ipv4: "192.0.2.1", ipv6: "192.0.2.2" }), "campus.nodes[0].ipv6", /IPv6/],
+    // Defect 4: an order without the option families OVH marks mandatory is refused at checkout.
+    ["a stack preset orders its mandatory option families", (c) => (c.presets = { "rise-2": { kind: "dedicated", planCode: "24rise02", cores: 8, threads: 16, ramGb: 32, bandwidthMbps: 1000, planOptions: ["ram-32g-rise13"], source: "s", checked: "d" } }), "campus.presets.rise-2.planOptions", /24rise02 without the mandatory option families storage, bandwidth, vrack/],
+    ["a stack preset with no options at all is refused too", (c) => (c.presets = { "rise-2": { kind: "dedicated", planCode: "24rise02", cores: 8, threads: 16, ramGb: 32, bandwidthMbps: 1000, source: "s", checked: "d" } }), "campus.presets.rise-2.planOptions", /memory, storage, bandwidth, vrack/],
+    ["a bare planCode orders without the mandatory options", (c) => { delete c.nodes[0].model; c.nodes[0].planCode = "24adv01-v3"; }, "campus.nodes[0].planCode", /mandatory options .* campus.presets/],
+    // Defect 8: an adopted server whose OS is not reinstalled never gets our deploy key.
+    ["adopting as-is needs the operator key", (c) => { delete c.nodes[0].model; c.nodes[0].serviceName = "ns1.ip-1-2-3.eu"; c.nodes[0].sshUser = "debian"; }, "bbb-ovh:sshPrivateKey", /adopted dedicated server without installOs \(campus.nodes\[0\]\)/],
+    ["adopting as-is needs the user that key logs in as", (c) => { delete c.nodes[0].model; c.nodes[0].serviceName = "ns1.ip-1-2-3.eu"; }, "campus.nodes[0].sshUser", /required when adopting a server without installOs/],
+    ["sshUser only applies to a server adopted as-is", (c) => (c.nodes[0].sshUser = "debian"), "campus.nodes[0].sshUser", /only applies to a server adopted without installOs/],
     ["existing hosts need the private key they trust", (c) => (c.nodes[0] = { name: "n", fqdn: "n.isen-ouest.fr", kind: "existing", ipv4: "192.0.2.1" }), "bbb-ovh:sshPrivateKey", /required when a host is of kind existing/],
     ["external TURN needs its secret", (c) => (c.turn = { mode: "external", host: "turn.isen-ouest.fr" }), "bbb-ovh:turnSecret", /required/],
     ["DNS-01 needs OVH credentials", (c) => (c.certificates = { challenge: "dns-01" }), "bbb-ovh:dnsCredentials", /required for DNS-01/],
@@ -84,6 +93,51 @@ describe("campus config", () => {
     const hit = problems.find((p) => p.path === path || p.path.startsWith(`${path}.`));
     expect(hit, `problems were: ${JSON.stringify(problems)}`).toBeDefined();
     expect(hit!.message).toMatch(message);
+  });
+
+  it("accepts a server adopted as-is with the operator key and its user, and one reinstalled without them", () => {
+    const asIs = brest();
+    delete asIs.nodes[0].model;
+    Object.assign(asIs.nodes[0], { serviceName: "ns1.ip-1-2-3.eu", sshUser: "debian" });
+    expect(problemsOf(asIs, { ...NO_SECRETS, sshPrivateKey: true })).toEqual([]);
+    const reinstalled = brest();
+    delete reinstalled.nodes[0].model;
+    Object.assign(reinstalled.nodes[0], { serviceName: "ns1.ip-1-2-3.eu", installOs: true });
+    expect(problemsOf(reinstalled)).toEqual([]);
+  });
+
+  it("accepts a stack preset that orders every mandatory family, and one whose plan needs fewer", () => {
+    const raw = brest();
+    raw.presets = {
+      "rise-2": { kind: "dedicated", planCode: "24rise02", cores: 8, threads: 16, ramGb: 32, bandwidthMbps: 1000, planOptions: ["ram-32g-x", "softraid-2x512nvme-x", "bandwidth-500-x", "vrack-bandwidth-100-x"], source: "s", checked: "d" },
+      "ks-1": { kind: "dedicated", planCode: "24ska01", cores: 4, threads: 8, ramGb: 32, bandwidthMbps: 100, mandatoryFamilies: [], source: "s", checked: "d" },
+    };
+    raw.nodes[0].model = "rise-2";
+    raw.nodes[1].model = "ks-1";
+    expect(problemsOf(raw)).toEqual([]);
+  });
+
+  it("reports an overridden built-in preset missing options once, where it is defined", () => {
+    const raw = brest();
+    raw.presets = { "infra-1": { kind: "dedicated", planCode: "24adv01-v3", range: "eco", cores: 6, threads: 12, ramGb: 64, bandwidthMbps: 1000, planOptions: [], source: "s", checked: "d" } };
+    expect(problemsOf(raw)).toEqual([{ path: "campus.presets.infra-1.planOptions", message: expect.stringMatching(/memory, storage, bandwidth, vrack/) }]);
+  });
+
+  it("every built-in dedicated preset orders one option of each mandatory family, and says where its figures come from", () => {
+    for (const [name, preset] of Object.entries(SERVER_PRESETS)) {
+      expect(preset.cores, name).toBeLessThanOrEqual(preset.threads);
+      expect(preset.source.length, name).toBeGreaterThan(20);
+      if (preset.kind !== "dedicated") continue;
+      expect(missingFamilies(preset.planOptions, preset.mandatoryFamilies), name).toEqual([]);
+      expect(preset.mandatoryFamilies, name).toEqual([...OPTION_FAMILIES]);
+      expect(preset.planOptions.map(optionFamily).sort(), `${name}: one option per family`).toEqual([...OPTION_FAMILIES].sort());
+    }
+  });
+
+  it("states physical cores: Public Cloud vCores are hyperthreads, Advance-1 has 6 cores / 12 threads", () => {
+    expect(SERVER_PRESETS["c2-60"]).toMatchObject({ cores: 8, threads: 16 });
+    expect(SERVER_PRESETS["infra-1"]).toMatchObject({ planCode: "24adv01-v3", range: "eco", cores: 6, threads: 12 });
+    expect(SERVER_PRESETS["rise-1"]).toMatchObject({ planCode: "24rise01", range: "standard", cores: 6, threads: 12 });
   });
 
   it("reports every problem of a file with many at once", () => {

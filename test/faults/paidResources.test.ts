@@ -4,10 +4,12 @@
  * in every shipped stack; `protection.allowTermination: true` releases exactly those.
  */
 import { describe, expect, it } from "vitest";
+import { throwawayPrivateKey } from "../../components/hosts/deployKey";
 import { byType, evaluateStack } from "../support/evaluateStack";
 
 const PAID = ["ovh:Dedicated/server:Server", "openstack:compute/instance:Instance"];
-const SECRETS = { "bbb-ovh:sshPrivateKey": "KNOWN-PROTECTION-KEY" };
+// The operator key must parse (its public half is derived): a throwaway one.
+const SECRETS = { "bbb-ovh:sshPrivateKey": throwawayPrivateKey("KNOWN-PROTECTION-KEY") };
 
 describe("paid resources", () => {
   it.each(["brest", "nantes", "rennes", "training"])("%s: every paid resource is protected by default", async (stack) => {

@@ -7,6 +7,7 @@
 import { describe, expect, it } from "vitest";
 import { readStackFile } from "../../components/config/stackFile";
 import { SSH_DIAL } from "../../components/hosts/connection";
+import { throwawayPrivateKey } from "../../components/hosts/deployKey";
 import { plannedCloud } from "../../cli/plan/mockCloud";
 import { isSecretValue, type RecordedResource } from "../../cli/plan/recorder";
 import { evaluateStack } from "../support/evaluateStack";
@@ -22,12 +23,15 @@ const CASES: Array<[string, string, ((c: Record<string, any>) => void)?]> = [
   ["rennes", "rennes"],
   ["training", "training"],
   ["lab", "lab"],
-  ["brest with an adopted node (no reinstall)", "brest", (c) => ((c.nodes[0].serviceName = "ns3001234.ip-51-68-1.eu"), delete c.nodes[0].model)],
+  ["brest with an adopted node (no reinstall)", "brest", (c) => ((c.nodes[0].serviceName = "ns3001234.ip-51-68-1.eu"), (c.nodes[0].sshUser = "ubuntu"), delete c.nodes[0].model)],
   ["lab with no host key in the stack", "lab", (c) => delete c.front.hostKey],
 ];
 
+// The operator key must parse (its public half is derived): a throwaway one.
+const OPERATOR_KEY = throwawayPrivateKey("KNOWN-PINNING-KEY");
+
 async function connections(stack: string, mutate?: (c: Record<string, any>) => void) {
-  const { resources } = await evaluateStack(stack, { "bbb-ovh:sshPrivateKey": "KNOWN-PINNING-KEY" }, mutate);
+  const { resources } = await evaluateStack(stack, { "bbb-ovh:sshPrivateKey": OPERATOR_KEY }, mutate);
   const planned = async (type: string, name: string) => (await plannedCloud.newResource({ type, name, inputs: {}, custom: true })).state;
   // Every key a pinned connection may legitimately carry, and where it comes from.
   const origins = new Map<string, string>();

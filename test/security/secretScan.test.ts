@@ -12,6 +12,7 @@ import { promisify } from "node:util";
 import type * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
 import { CONFIG_KEYS, parseCampus } from "../../components/config/campus";
+import { throwawayPrivateKey } from "../../components/hosts/deployKey";
 import { readStackFile, secretPresence } from "../../components/config/stackFile";
 import { capacityWarnings } from "../../components/planning/sizing";
 import { campusProgram } from "../../components/program";
@@ -27,7 +28,8 @@ const hex = (s: string, n: number) => createHash("sha512").update(s).digest("hex
 
 /** Configured secrets, with values distinctive enough to search for. */
 const CONFIGURED = {
-  [CONFIG_KEYS.sshPrivateKey]: `-----BEGIN OPENSSH PRIVATE KEY-----\nKNOWNSSHKEYb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ${hex("ssh", 24)}\n-----END OPENSSH PRIVATE KEY-----\n`,
+  // A real key (its public half is derived from it): random, so distinctive too.
+  [CONFIG_KEYS.sshPrivateKey]: throwawayPrivateKey("KNOWNSSHKEY"),
   [CONFIG_KEYS.turnSecret]: `KNOWN-TURN-${hex("turn", 24)}`,
   [CONFIG_KEYS.moodleSshPrivateKey]: `-----BEGIN OPENSSH PRIVATE KEY-----\nKNOWNMOODLEKEY${hex("moodle", 48)}\n-----END OPENSSH PRIVATE KEY-----\n`,
   [CONFIG_KEYS.dnsCredentials]: JSON.stringify({ endpoint: "ovh-eu", applicationKey: `KNOWNAK${hex("ak", 12)}`, applicationSecret: `KNOWNAS${hex("as", 24)}`, consumerKey: `KNOWNCK${hex("ck", 24)}` }),

@@ -13,6 +13,14 @@ export async function evaluateStack(
   secrets: Record<string, string> = {},
   mutate?: (campus: Record<string, any>) => void,
 ): Promise<Evaluation<Record<string, unknown>>> {
+  const { stack: name, config, secretKeys } = stackConfig(stack, secrets, mutate);
+  return evaluateProgram({ project: "bbb-ovh", stack: name, config, secretKeys, mocks: plannedCloud }, campusProgram) as Promise<
+    Evaluation<Record<string, unknown>>
+  >;
+}
+
+/** The Pulumi config a stack file (its campus mutated, its secret keys set to the given values) hands the program. */
+export function stackConfig(stack: string, secrets: Record<string, string> = {}, mutate?: (campus: Record<string, any>) => void) {
   const file = readStackFile(stack);
   if (mutate) {
     const campus = structuredClone(file.config["bbb-ovh:campus"].value) as Record<string, any>;
@@ -24,9 +32,7 @@ export async function evaluateStack(
     config[key] = value;
     if (!secretKeys.includes(key)) secretKeys.push(key);
   }
-  return evaluateProgram({ project: "bbb-ovh", stack: file.stack, config, secretKeys, mocks: plannedCloud }, campusProgram) as Promise<
-    Evaluation<Record<string, unknown>>
-  >;
+  return { stack: file.stack, config, secretKeys };
 }
 
 /** Every string reachable in a value, skipping what is wrapped as a Pulumi secret. */
