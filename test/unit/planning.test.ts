@@ -38,10 +38,13 @@ describe("sizing from the published guidance", () => {
     expect(nodeCapacity({ cores: 4, ramGb: 32 })).toBe(100); // the case study's early 4c/8t test box
   });
 
-  it("counts Public Cloud vCores as hyperthreads: one C2-60 is worth one Infra-1, as the case study offers", () => {
+  it("counts Public Cloud vCores as hyperthreads: one C2-60 is worth the case study's Infra-1 (8 cores / 16 threads)", () => {
     const c260 = SERVER_PRESETS["c2-60"];
     expect(c260).toMatchObject({ cores: 8, threads: 16 });
-    expect(nodeCapacity(c260)).toBe(nodeCapacity(SERVER_PRESETS["infra-1"]));
+    expect(nodeCapacity(c260)).toBe(nodeCapacity({ cores: 8, ramGb: 64 }));
+    // The infra-1 preset orders Infra-1's successor, Advance-1: 6 cores / 12 threads, below the 8-core minimum.
+    expect(SERVER_PRESETS["infra-1"]).toMatchObject({ cores: 6, threads: 12 });
+    expect(nodeCapacity(SERVER_PRESETS["infra-1"])).toBe(150);
   });
 
   it("sizes the case study peak (600 users in 40 rooms) at 3 minimum-node units, users dominating", () => {
@@ -54,13 +57,16 @@ describe("sizing from the published guidance", () => {
 
   it("recommends per policy: 600 users need 6 one-unit nodes to survive a site, 4 to survive a node, 3 with none", () => {
     const d = demandOf({ users: 600, rooms: 40 });
-    const count = (policy: FailoverPolicy) => Object.fromEntries(recommendNodes(d, SERVER_PRESETS, { policy, sites: ["a", "b"] }).map((r) => [r.model, r.count]));
-    expect(count("datacenter")).toMatchObject({ "infra-1": 6, "c2-60": 6 });
-    expect(count("node")).toMatchObject({ "infra-1": 4, "c2-60": 4 });
-    expect(count("none")).toMatchObject({ "infra-1": 3, "c2-60": 3 });
-    expect(count("datacenter")["rise-1"]).toBeUndefined(); // 6 cores: below the minimum production node
+    const presets = { ...SERVER_PRESETS, big: { ...(SERVER_PRESETS["c2-60"] as object), flavor: "big", cores: 16, threads: 32, ramGb: 120 } as (typeof SERVER_PRESETS)[string] };
+    const count = (policy: FailoverPolicy) => Object.fromEntries(recommendNodes(d, presets, { policy, sites: ["a", "b"] }).map((r) => [r.model, r.count]));
+    expect(count("datacenter")).toMatchObject({ "c2-60": 6, big: 4 });
+    expect(count("node")).toMatchObject({ "c2-60": 4, big: 3 });
+    expect(count("none")).toMatchObject({ "c2-60": 3, big: 2 });
+    // 6 physical cores: below the minimum production node, never recommended.
+    expect(count("datacenter")["rise-1"]).toBeUndefined();
+    expect(count("datacenter")["infra-1"]).toBeUndefined();
     // Three sites lose only a third at a time.
-    const three = recommendNodes(d, SERVER_PRESETS, { policy: "datacenter", sites: ["a", "b", "c"] }).find((r) => r.model === "infra-1");
+    const three = recommendNodes(d, presets, { policy: "datacenter", sites: ["a", "b", "c"] }).find((r) => r.model === "c2-60");
     expect(three).toMatchObject({ count: 5 });
   });
 
@@ -81,16 +87,21 @@ describe("sizing from the published guidance", () => {
     expect(() => parseShare("150%")).toThrow(/share of users/);
   });
 
-  it("tells the plan that the case study's 2 Infra-1 nodes fall short of a 600-user peak with a site down", () => {
+  it("tells the plan that the case study's 2 Infra-1 successors fall short of a 600-user peak with a site down", () => {
     const warnings = capacityWarnings(parseCampus(caseStudy(), noSecrets));
-    expect(warnings).toContainEqual(expect.stringMatching(/undersized: 2 node\(s\) carry about 400 concurrent users.*expects 600/));
-    expect(warnings).toContainEqual(expect.stringMatching(/with site (strasbourg|roubaix) down \(failover policy 'datacenter'\), the nodes carry about 200 users/));
+    expect(warnings).toContainEqual(expect.stringMatching(/below the minimum production node \(8 physical cores, 16 GB\): bbb-sbg, bbb-rbx/));
+    expect(warnings).toContainEqual(expect.stringMatching(/undersized: 2 node\(s\) carry about 300 concurrent users.*expects 600/));
+    expect(warnings).toContainEqual(expect.stringMatching(/with site (strasbourg|roubaix) down \(failover policy 'datacenter'\), the nodes carry about 150 users/));
   });
 
   it("is quiet for a stack within its policy and flags a single-site, single-node stack", () => {
-    const fine = caseStudy({ expected: { concurrentUsers: 180, classrooms: 10 } });
+    const cloudNodes = [
+      { name: "bbb-sbg", fqdn: "bbb1.isen-ouest.fr", kind: "publicCloud", region: "SBG5", flavor: "c2-60" },
+      { name: "bbb-gra", fqdn: "bbb2.isen-ouest.fr", kind: "publicCloud", region: "GRA11", flavor: "c2-60" },
+    ];
+    const fine = caseStudy({ expected: { concurrentUsers: 180, classrooms: 10 }, publicCloud: { projectId: "0123456789abcdef0123456789abcdef" }, nodes: cloudNodes } as Partial<CampusInput>);
     expect(capacityWarnings(parseCampus(fine, noSecrets))).toEqual([]);
-    const one = caseStudy({ expected: { concurrentUsers: 100, classrooms: 5 }, nodes: [{ name: "bbb-sbg", fqdn: "bbb1.isen-ouest.fr", kind: "dedicated", model: "infra-1", datacenter: "sbg" }] } as Partial<CampusInput>);
+    const one = caseStudy({ expected: { concurrentUsers: 100, classrooms: 5 }, publicCloud: { projectId: "0123456789abcdef0123456789abcdef" }, nodes: cloudNodes.slice(0, 1) } as Partial<CampusInput>);
     expect(capacityWarnings(parseCampus(one, noSecrets))).toContainEqual(expect.stringMatching(/every node is in one site \(strasbourg\)/));
     expect(capacityWarnings(parseCampus({ ...one, failover: "node" }, noSecrets))).toContainEqual(expect.stringMatching(/a single node: failover policy 'node' needs at least 2/));
     // The same single node passes with no failover asked for.
@@ -155,7 +166,7 @@ describe("one capacity model and one failover policy for plan, size and estimate
     for (const stack of ["brest", "nantes", "rennes", "training", "lab"]) {
       for (const policy of policies) {
         const raw = { ...(readStackFile(stack).config["bbb-ovh:campus"].value as CampusInput), failover: policy };
-        const campus = parseCampus(raw, { sshPrivateKey: true, turnSecret: true, dnsCredentials: true });
+        const campus = parseCampus(raw, { sshPrivateKey: true, turnSecret: true, dnsCredentials: true, moodleSshPrivateKey: true });
         for (const option of topologyOptions(campus, PRICE_TABLE)) {
           const sites = campusSites(campus);
           expect(option.check.shortfalls, `${stack} ${policy} ${option.count} x ${option.model}`).toEqual([]);
@@ -229,14 +240,8 @@ describe("cost and vouchers", () => {
     const campus = parseCampus(caseStudy(), noSecrets);
     const options = topologyOptions(campus, PRICE_TABLE);
     const front = PRICE_TABLE["rise-1"].monthlyEur as number;
-    const infra = PRICE_TABLE["infra-1"].monthlyEur as number;
-    // 600 users with a site down: 3 one-unit nodes per site, Infra-1 or C2-60 alike.
-    expect(options.map((o) => [o.model, o.count, o.monthlyEur])).toEqual(
-      expect.arrayContaining([
-        ["infra-1", 6, front + 6 * infra],
-        ["c2-60", 6, front + 6 * 270],
-      ]),
-    );
+    // 600 users with a site down: 3 one-unit nodes per site; Advance-1 (6 cores) is below the minimum.
+    expect(options.map((o) => [o.model, o.count, o.monthlyEur])).toEqual([["c2-60", 6, front + 6 * 270]]);
     expect(options[0].monthlyEur).toBe(Math.min(...options.map((o) => o.monthlyEur)));
     // A cheaper override changes the answer.
     const cheapCloud = topologyOptions(campus, { ...PRICE_TABLE, "c2-60": { monthlyEur: 50, basis: "quoted", source: "t", date: "2026-11" } });
