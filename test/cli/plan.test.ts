@@ -36,7 +36,8 @@ describe("npm run plan (a process)", () => {
     expect(stdout).toMatch(/bbb-ovh:hosts:DedicatedHost\s+bbb-brest-sbg/);
     expect(stdout).toContain("customizations: [secret]");
     expect(stdout).toMatch(/frontUrl: https:\/\/visio-brest\.isen-ouest\.fr\//);
-    expect(stdout).toMatch(/Warnings:\n\s+! [^\n]*with site (strasbourg|roubaix) down \(failover policy 'datacenter'\)/);
+    expect(stdout).toMatch(/Warnings:\n\s+! below the minimum production node/);
+    expect(stdout).toMatch(/\n\s+! [^\n]*with site (strasbourg|roubaix) down \(failover policy 'datacenter'\)/);
   });
 
   it("shows each order's plan code and options whole, the script bundle's files and hash, in creation order", async () => {
