@@ -9,6 +9,8 @@
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+# shellcheck source-path=SCRIPTDIR source=lib/apt.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/apt.sh"
 
 LE_DIR=/etc/letsencrypt
 OVH_CREDENTIALS="$LE_DIR/ovh.ini"
@@ -20,16 +22,11 @@ usage() {
 }
 
 ensure_certbot() {
-  local packages=()
-  # What each package installs tells whether it is there (the certbot package brings its renewal timer).
-  [[ -f "$ROOT/usr/lib/systemd/system/certbot.timer" ]] || packages+=(certbot)
-  if [[ "$IN_CHALLENGE" == dns-01 && ! -d "$ROOT/usr/lib/python3/dist-packages/certbot_dns_ovh" ]]; then
-    packages+=(python3-certbot-dns-ovh)
+  if [[ "$IN_CHALLENGE" == dns-01 ]]; then
+    apt_install certbot python3-certbot-dns-ovh
+  else
+    apt_install certbot
   fi
-  ((${#packages[@]} == 0)) && return 0
-  log "installing ${packages[*]}"
-  DEBIAN_FRONTEND=noninteractive apt-get update -q
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${packages[@]}"
 }
 
 install_hooks() {

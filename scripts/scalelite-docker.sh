@@ -10,6 +10,8 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 # shellcheck source-path=SCRIPTDIR source=lib/units.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/units.sh"
+# shellcheck source-path=SCRIPTDIR source=lib/apt.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/apt.sh"
 
 POSTGRES_ENV=/etc/default/scalelite-postgres
 
@@ -17,12 +19,9 @@ usage() {
   echo "usage: $0 < inputs   (KEY=VALUE lines: POSTGRES_IMAGE REDIS_IMAGE POSTGRES_PASSWORD DATA_DIR)"
 }
 
+# A docker engine installed otherwise (docker-ce) is kept: docker.io would conflict with it.
 ensure_docker() {
-  if [[ ! -x "$ROOT/usr/bin/docker" ]]; then
-    log "installing docker.io from Ubuntu's packages"
-    DEBIAN_FRONTEND=noninteractive apt-get update -q
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q docker.io
-  fi
+  [[ -x "$ROOT/usr/bin/docker" ]] || apt_install docker.io
 }
 
 ensure_network() {

@@ -143,7 +143,7 @@ describe("the Scalelite front, end to end", () => {
   }, 60_000);
 
   it("installs docker.io, creates the scalelite network, runs PostgreSQL and a persistent Redis under systemd", () => {
-    expect(firstCalls).toContain("apt-get install -y -q docker.io");
+    expect(firstCalls).toContain("apt-get -o DPkg::Lock::Timeout=60 install -y -q docker.io");
     expect(firstCalls).toContain("docker network create scalelite");
     expect(read(h, "etc/default/scalelite-postgres")).toBe(`POSTGRES_PASSWORD=${POSTGRES_PASSWORD}\n`);
     expect(mode(h, "etc/default/scalelite-postgres")).toBe("600");
@@ -230,12 +230,33 @@ describe("the Scalelite front, end to end", () => {
   });
 });
 
+describe("apt on the front", () => {
+  it("installs from the docker and certificate steps started at the same time", async () => {
+    const h = await frontHost();
+    setKnob(h, "FAKE_APT_SECONDS", "1");
+    const [docker, certificate] = await Promise.all([runStep(h, "scaleliteDocker", dockerInputs()), runStep(h, "scaleliteCertificate", certificateInputs())]);
+    expect(docker.code, output(docker)).toBe(0);
+    expect(certificate.code, output(certificate)).toBe(0);
+    expect(read(h, "fake-state/dpkg").split("\n").filter(Boolean).sort()).toEqual(["certbot", "docker.io"]);
+  });
+
+  it("waits for unattended-upgrades holding the dpkg lock after first boot", async () => {
+    const h = await frontHost();
+    setKnob(h, "FAKE_APT_UNATTENDED_UPGRADES_SECONDS", "3");
+    const started = Date.now();
+    const r = await runStep(h, "scaleliteDocker", dockerInputs());
+    expect(r.code, output(r)).toBe(0);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(2_500);
+    expect(read(h, "fake-state/dpkg")).toContain("docker.io");
+  });
+});
+
 describe("scalelite-certificate", () => {
   it("uses DNS-01 through the OVH API with a 0600 credentials file, never on argv", async () => {
     const h = await frontHost();
     const r = await runStep(h, "scaleliteCertificate", certificateInputs("dns-01"));
     expect(r.code, output(r)).toBe(0);
-    expect(calls(h)).toContain("apt-get install -y -q certbot python3-certbot-dns-ovh");
+    expect(calls(h)).toContain("apt-get -o DPkg::Lock::Timeout=60 install -y -q certbot python3-certbot-dns-ovh");
     const certbot = calls(h).filter((c) => c.startsWith("certbot "));
     expect(certbot).toEqual([
       `certbot certonly --non-interactive --agree-tos --email ops@campus.example --cert-name ${FRONT} -d ${FRONT} --keep-until-expiring --dns-ovh --dns-ovh-credentials /etc/letsencrypt/ovh.ini`,
