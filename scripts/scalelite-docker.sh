@@ -46,14 +46,14 @@ install_postgres() {
   fi
   printf 'POSTGRES_PASSWORD=%s\n' "$IN_POSTGRES_PASSWORD" | install_watched "$ROOT$POSTGRES_ENV" 0600 scalelite-postgres.service
   render_container_unit scalelite-postgres "PostgreSQL for Scalelite (container scalelite-postgres)" \
-    "$IN_POSTGRES_IMAGE" multi-user.target "" "" \
+    "$IN_POSTGRES_IMAGE" multi-user.target "" \
     "--env-file $POSTGRES_ENV --mount type=bind,source=$IN_DATA_DIR/postgres,target=/var/lib/postgresql/data" |
     install_unit scalelite-postgres.service
 }
 
 install_redis() {
   render_container_unit scalelite-redis "Redis for Scalelite, persistent (container scalelite-redis)" \
-    "$IN_REDIS_IMAGE" multi-user.target "" "" \
+    "$IN_REDIS_IMAGE" multi-user.target "" \
     "--mount type=bind,source=$IN_DATA_DIR/redis,target=/data" "redis-server --appendonly yes" |
     install_unit scalelite-redis.service
 }

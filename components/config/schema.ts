@@ -115,8 +115,10 @@ export const campusSchema = z.strictObject({
     .strictObject({
       tag: z.string().regex(/^v\d+\.\d+\.\d+$/, "expected a pinned Scalelite release such as v1.8.5 (never latest)").default("v1.8.5"),
       pollIntervalSeconds: z.number().int().min(10).max(600).default(60),
+      /** Scalelite's protected recordings: one-time playback links, so links cannot be shared (docs/front.md). */
+      protectedRecordings: z.boolean().default(false),
     })
-    .default({ tag: "v1.8.5", pollIntervalSeconds: 60 }),
+    .default({ tag: "v1.8.5", pollIntervalSeconds: 60, protectedRecordings: false }),
   expected: z.strictObject({
     concurrentUsers: z.number().int().positive().max(100000),
     classrooms: z.number().int().positive().max(10000),

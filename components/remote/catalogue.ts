@@ -72,10 +72,10 @@ export const STEPS = {
   ),
   scaleliteApp: step(
     "scalelite-app.sh",
-    "/etc/default/scalelite (0600) and one systemd unit per Scalelite container under scalelite.target",
-    ["SCALELITE_TAG", "ENV_FILE_B64", "RECORDING_DIR"],
-    [],
-    ["ENV_FILE_B64"],
+    "an env file (0600) and a systemd unit per Scalelite container under scalelite.target; no importer and no recording mount with RECORDINGS=false",
+    ["SCALELITE_TAG", "ENV_FILE_B64", "ENV_NGINX_B64", "ENV_POLLER_B64", "RECORDING_DIR"],
+    ["RECORDINGS", "ENV_RECORDING_IMPORTER_B64"],
+    ["ENV_FILE_B64", "ENV_POLLER_B64", "ENV_RECORDING_IMPORTER_B64"],
   ),
   scaleliteHealth: step(
     "scalelite-health.sh",

@@ -7,7 +7,7 @@ import { HostSteps, stepHostOf } from "../remote/HostStep";
 import { base64 } from "../remote/invocation";
 import { preflightInputs } from "../remote/preflight";
 import { RECORDING_DIR } from "./recordingLayout";
-import { renderEnvFile, type ChecksumAlgorithm } from "./renderEnvFile";
+import { renderEnvFiles, type ChecksumAlgorithm } from "./renderEnvFile";
 import { renderNfsExports } from "./renderNfsExports";
 import { renderOvhDnsIni } from "./renderOvhDnsIni";
 
@@ -93,24 +93,31 @@ export class ScaleliteFront extends pulumi.ComponentResource {
       appDependsOn.push(this.nfs);
     }
 
-    const envFile = pulumi
-      .all([secretKeyBase.hex, lbSecret.result, postgresPassword.result])
-      .apply(([keyBase, lb, pg]) =>
-        base64(
-          renderEnvFile({
-            fqdn: host.fqdn,
-            secretKeyBase: keyBase,
-            loadBalancerSecret: lb,
-            checksumAlgorithms: allowedChecksumAlgorithms(campus),
-            postgresPassword: pg,
-            scaleliteTag: campus.config.scalelite.tag,
-            pollIntervalSeconds: campus.config.scalelite.pollIntervalSeconds,
-          }),
-        ),
-      );
+    const recordings = campus.config.recordings;
+    const envFiles = pulumi.all([secretKeyBase.hex, lbSecret.result, postgresPassword.result]).apply(([keyBase, lb, pg]) =>
+      renderEnvFiles({
+        fqdn: host.fqdn,
+        secretKeyBase: keyBase,
+        loadBalancerSecret: lb,
+        checksumAlgorithms: allowedChecksumAlgorithms(campus),
+        postgresPassword: pg,
+        pollIntervalSeconds: campus.config.scalelite.pollIntervalSeconds,
+        recordings,
+        protectedRecordings: campus.config.scalelite.protectedRecordings,
+      }),
+    );
+    const envInput = (container: "api" | "nginx" | "poller" | "recording-importer") => pulumi.secret(envFiles.apply((files) => base64(files[container] ?? "")));
     const app = this.steps.run(
       "scaleliteApp",
-      { SCALELITE_TAG: campus.config.scalelite.tag, ENV_FILE_B64: pulumi.secret(envFile), RECORDING_DIR },
+      {
+        SCALELITE_TAG: campus.config.scalelite.tag,
+        RECORDING_DIR,
+        RECORDINGS: String(recordings),
+        ENV_FILE_B64: envInput("api"),
+        ENV_NGINX_B64: envInput("nginx"),
+        ENV_POLLER_B64: envInput("poller"),
+        ENV_RECORDING_IMPORTER_B64: recordings ? envInput("recording-importer") : undefined,
+      },
       { dependsOn: appDependsOn },
     );
     this.health = this.steps.run("scaleliteHealth", { FQDN: host.fqdn }, { dependsOn: [app] });

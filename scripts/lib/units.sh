@@ -52,12 +52,13 @@ apply_pending_units() {
   rm -f "$PENDING_UNITS"
 }
 
-# render_container_unit NAME DESCRIPTION IMAGE WANTED_BY REQUIRES ENVIRONMENT_FILE RUN_OPTIONS [COMMAND]:
+# render_container_unit NAME DESCRIPTION IMAGE WANTED_BY REQUIRES RUN_OPTIONS [COMMAND [STOP_TIMEOUT]]:
 # prints a unit that runs IMAGE as container NAME on the scalelite network. REQUIRES lists the units it
-# needs besides docker; ENVIRONMENT_FILE (may be empty) lets RUN_OPTIONS use its variables; a unit
-# wanted by scalelite.target is also part of it, so that the target starts and stops it.
+# needs besides docker; a unit wanted by scalelite.target is also part of it, so that the target starts
+# and stops it. STOP_TIMEOUT (seconds) is how long `docker stop` waits before killing the container;
+# systemd then waits 20 s more before killing docker stop.
 render_container_unit() {
-  local name="$1" description="$2" image="$3" wanted_by="$4" requires="$5" environment="$6" options="$7" command="${8:-}"
+  local name="$1" description="$2" image="$3" wanted_by="$4" requires="$5" options="$6" command="${7:-}" stop_timeout="${8:-}"
   local needs="docker.service${requires:+ $requires}"
   printf '%s\n' \
     "# Written by bbb-ovh ($STEP_NAME); changes here are overwritten on the next deployment." \
@@ -68,7 +69,10 @@ render_container_unit() {
     "Wants=network-online.target"
   [[ "$wanted_by" == "scalelite.target" ]] && echo "PartOf=scalelite.target"
   printf '\n[Service]\n'
-  [[ -n "$environment" ]] && echo "EnvironmentFile=$environment"
+  if [[ -n "$stop_timeout" ]]; then
+    echo "TimeoutStopSec=$((stop_timeout + 20))"
+    options="--stop-timeout=$stop_timeout $options"
+  fi
   printf '%s\n' \
     "# The image is pinned, so a restart pulls nothing when the image is already here." \
     "ExecStartPre=/bin/sh -c 'docker image inspect $image >/dev/null 2>&1 || docker pull $image'" \

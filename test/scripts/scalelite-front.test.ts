@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { StepName } from "../../components/remote/catalogue";
 import { base64, type StepInputs } from "../../components/remote/invocation";
 import { RECORDING_DIR } from "../../components/scalelite/recordingLayout";
-import { renderEnvFile } from "../../components/scalelite/renderEnvFile";
+import { renderEnvFiles } from "../../components/scalelite/renderEnvFile";
 import { renderNfsExports } from "../../components/scalelite/renderNfsExports";
 import { renderOvhDnsIni } from "../../components/scalelite/renderOvhDnsIni";
 import { nodeApiUrl, renderServersYaml } from "../../components/scalelite/renderServersYaml";
@@ -54,16 +54,30 @@ const EXPORTS = renderNfsExports(RECORDING_DIR, [
   { name: "bbb2", ipv4: "192.0.2.22", ipv6: "" },
 ]);
 const nfsInputs = (): StepInputs => ({ RECORDING_DIR, EXPORTS_B64: base64(EXPORTS) });
-const ENV_FILE = renderEnvFile({
-  fqdn: FRONT,
-  secretKeyBase: SECRET_KEY_BASE,
-  loadBalancerSecret: LOADBALANCER_SECRET,
-  checksumAlgorithms: ["SHA256", "SHA512"],
-  postgresPassword: POSTGRES_PASSWORD,
-  scaleliteTag: TAG,
-  pollIntervalSeconds: 60,
-});
-const appInputs = (): StepInputs => ({ SCALELITE_TAG: TAG, ENV_FILE_B64: base64(ENV_FILE), RECORDING_DIR });
+const envFiles = (recordings = true) =>
+  renderEnvFiles({
+    fqdn: FRONT,
+    secretKeyBase: SECRET_KEY_BASE,
+    loadBalancerSecret: LOADBALANCER_SECRET,
+    checksumAlgorithms: ["SHA256", "SHA512"],
+    postgresPassword: POSTGRES_PASSWORD,
+    pollIntervalSeconds: 60,
+    recordings,
+    protectedRecordings: false,
+  });
+const ENV = envFiles();
+const appInputs = (recordings = true): StepInputs => {
+  const files = envFiles(recordings);
+  return {
+    SCALELITE_TAG: TAG,
+    RECORDING_DIR,
+    RECORDINGS: String(recordings),
+    ENV_FILE_B64: base64(files.api),
+    ENV_NGINX_B64: base64(files.nginx),
+    ENV_POLLER_B64: base64(files.poller),
+    ...(recordings ? { ENV_RECORDING_IMPORTER_B64: base64(files["recording-importer"] ?? "") } : {}),
+  };
+};
 const registerInputs = (ids: string[], extra: StepInputs = {}): StepInputs => ({
   SERVERS_YAML_B64: base64(renderServersYaml(ids.map((id) => ({ id, url: nodeApiUrl(id), secret: NODE_SECRETS[id], loadMultiplier: 1, tag: "sbg" })))),
   SYNC_MODE: "cordon",
@@ -182,23 +196,42 @@ describe("the Scalelite front, end to end", () => {
   });
 
   it("runs the four Scalelite containers as in the official units, under scalelite.target", () => {
-    expect(read(h, "etc/default/scalelite")).toBe(ENV_FILE);
-    expect(mode(h, "etc/default/scalelite")).toBe("600");
+    for (const [file, content] of [["scalelite", ENV.api], ["scalelite-nginx", ENV.nginx], ["scalelite-poller", ENV.poller], ["scalelite-recording-importer", ENV["recording-importer"]]]) {
+      expect(read(h, `etc/default/${file}`)).toBe(content);
+      expect(mode(h, `etc/default/${file}`)).toBe("600");
+    }
     for (const service of SERVICES) {
       const unit = read(h, `etc/systemd/system/${service}.service`);
-      expect(unit).toMatch(new RegExp(`^ExecStart=/usr/bin/docker run --rm --name ${service} --network scalelite .*--env-file /etc/default/scalelite .*blindsidenetwks/scalelite:${TAG}-${service.replace("scalelite-", "")}$`, "m"));
+      const file = service === "scalelite-api" ? "scalelite" : service;
+      expect(unit).toMatch(new RegExp(`^ExecStart=/usr/bin/docker run --rm --name ${service} --network scalelite .*--env-file /etc/default/${file} .*blindsidenetwks/scalelite:${TAG}-${service.replace("scalelite-", "")}$`, "m"));
       expect(unit).toContain("PartOf=scalelite.target");
       expect(unit).toContain("WantedBy=scalelite.target");
       expect(unitState(h, `${service}.service`, "active")).toBe("active");
       expect(unitState(h, `${service}.service`, "enabled")).toBe("enabled");
     }
     const nginx = read(h, "etc/systemd/system/scalelite-nginx.service");
-    expect(nginx).toContain("EnvironmentFile=/etc/default/scalelite");
-    expect(nginx).toMatch(/--publish 80:80 --publish 443:443 --mount type=bind,source=\/mnt\/scalelite-recordings\/var\/bigbluebutton\/published,target=\/var\/bigbluebutton\/published,readonly \$SCALELITE_NGINX_EXTRA_OPTS /);
+    expect(nginx).toMatch(/--publish 80:80 --publish 443:443 --mount type=bind,source=\/mnt\/scalelite-recordings\/var\/bigbluebutton\/published,target=\/var\/bigbluebutton\/published,readonly /);
+    expect(nginx).toContain("--mount type=bind,source=/etc/letsencrypt,target=/etc/nginx/ssl,readonly");
+    expect(nginx).toContain("--mount type=bind,source=/etc/bbb-ovh/scalelite-nginx/hsts.nginx,target=/etc/bigbluebutton/nginx/bbb-ovh-hsts.nginx,readonly");
+    expect(read(h, "etc/bbb-ovh/scalelite-nginx/hsts.nginx")).toContain('add_header Strict-Transport-Security "max-age=63072000" always;');
     expect(read(h, "etc/systemd/system/scalelite-api.service")).toContain(`--mount type=bind,source=${RECORDING_DIR},target=/var/bigbluebutton`);
+    const importer = read(h, "etc/systemd/system/scalelite-recording-importer.service");
+    expect(importer).toContain("TimeoutStopSec=140\n");
+    expect(importer).toMatch(/^ExecStart=\/usr\/bin\/docker run .*--stop-timeout=120 /m);
     expect(read(h, "etc/systemd/system/scalelite.target")).toContain(`Wants=${SERVICES.map((s) => `${s}.service`).join(" ")}`);
     expect(unitState(h, "scalelite.target", "enabled")).toBe("enabled");
-    expect(firstCalls.filter((c) => c === "docker exec scalelite-api bin/rake db:prepare")).toHaveLength(1);
+    // The api image loaded the schema itself (bin/start); the step waited for it instead of racing it.
+    expect(firstCalls).toContain("docker exec scalelite-api curl -sS --max-time 5 http://127.0.0.1:3000/health_check");
+    expect(firstCalls.filter((c) => c.includes("db:prepare"))).toEqual([]);
+  });
+
+  it("gives each container only the variables it reads: no secret for nginx, no API secret for the poller", () => {
+    const vars = (file: string) => read(h, `etc/default/${file}`).split("\n").filter(Boolean).map((l) => l.slice(0, l.indexOf("=")));
+    expect(vars("scalelite-nginx").sort()).toEqual(["NGINX_SSL", "URL_HOST"]);
+    expect(vars("scalelite-poller")).not.toContain("LOADBALANCER_SECRET");
+    expect(vars("scalelite-recording-importer")).not.toContain("LOADBALANCER_SECRET");
+    expect(vars("scalelite")).toEqual(expect.arrayContaining(["LOADBALANCER_SECRET", "SECRET_KEY_BASE", "DATABASE_URL", "REDIS_URL", "URL_HOST"]));
+    for (const secret of [POSTGRES_PASSWORD, SECRET_KEY_BASE, LOADBALANCER_SECRET]) expect(read(h, "etc/default/scalelite-nginx")).not.toContain(secret);
   });
 
   it("registers the nodes with servers:sync: enabled, then online after a poll", () => {
@@ -292,33 +325,90 @@ describe("scalelite-app", () => {
     expect(existsSync(path.join(h.root, "etc/default/scalelite"))).toBe(false);
   });
 
-  it("restarts only the containers when the env file changes, and converges after a run killed midway", async () => {
+  it("restarts only the api when its env file changes, and converges after a run killed midway", async () => {
     const h = await frontHost();
-    for (const [step, inputs] of FRONT_STEPS.slice(0, 2)) expect((await runStep(h, step, inputs())).code).toBe(0);
+    for (const [step, inputs] of FRONT_STEPS.slice(0, 3)) expect((await runStep(h, step, inputs())).code).toBe(0);
 
-    // Killed while waiting for the api container, after the units were started: the schema is not loaded.
-    setKnob(h, "FAKE_DOCKER_HANG", "inspect");
+    // Killed while waiting for the api to answer, after the units were started.
+    setKnob(h, "FAKE_DOCKER_HANG", "exec scalelite-api curl");
     const killed = runStep(h, "scaleliteApp", appInputs());
     const deadline = Date.now() + 10_000;
-    while (!calls(h).some((c) => c.startsWith("docker inspect") && c.endsWith("scalelite-api")) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    while (!calls(h).some((c) => c.startsWith("docker exec scalelite-api curl")) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     expect(killSessions(h)).toBeGreaterThan(0);
     expect((await killed).code).not.toBe(0);
-    expect(calls(h)).not.toContain("docker exec scalelite-api bin/rake db:prepare");
 
     setKnob(h, "FAKE_DOCKER_HANG", undefined);
     const before = calls(h).length;
     const again = await runStep(h, "scaleliteApp", appInputs());
     expect(again.code, output(again)).toBe(0);
-    expect(calls(h).slice(before)).toContain("docker exec scalelite-api bin/rake db:prepare");
+    expect(calls(h).slice(before).filter((c) => /db:prepare|systemctl restart/.test(c))).toEqual([]);
 
-    // A new env file (rotated LOADBALANCER_SECRET) restarts the four containers and nothing else.
-    const rotated = ENV_FILE.replace(LOADBALANCER_SECRET, randomBytes(24).toString("hex"));
+    // A new api env file (rotated LOADBALANCER_SECRET) restarts the api and nothing else.
+    const rotated = ENV.api.replace(LOADBALANCER_SECRET, randomBytes(24).toString("hex"));
     const mark = calls(h).length;
     const r = await runStep(h, "scaleliteApp", { ...appInputs(), ENV_FILE_B64: base64(rotated) });
     expect(r.code, output(r)).toBe(0);
     expect(read(h, "etc/default/scalelite")).toBe(rotated);
     const restarts = calls(h).slice(mark).filter((c) => c.startsWith("systemctl restart"));
-    expect(restarts).toEqual(SERVICES.map((s) => `systemctl restart ${s}.service`));
+    expect(restarts).toEqual(["systemctl restart scalelite-api.service"]);
+  });
+
+  it("waits for the api image's own schema load instead of racing it with db:prepare", async () => {
+    const h = await frontHost();
+    for (const [step, inputs] of FRONT_STEPS.slice(0, 3)) expect((await runStep(h, step, inputs())).code).toBe(0);
+    setKnob(h, "FAKE_SCALELITE_API_START_SECONDS", "3");
+    const r = await runStep(h, "scaleliteApp", appInputs());
+    expect(r.code, output(r)).toBe(0);
+    expect(calls(h).filter((c) => c.includes("db:prepare"))).toEqual([]);
+    expect(calls(h).filter((c) => c.startsWith("docker exec scalelite-api curl")).length).toBeGreaterThan(1);
+  });
+
+  it("loads the schema itself when the image's start left none", async () => {
+    const h = await frontHost();
+    for (const [step, inputs] of FRONT_STEPS.slice(0, 3)) expect((await runStep(h, step, inputs())).code).toBe(0);
+    setKnob(h, "FAKE_SCALELITE_SCHEMA_LOAD_FAILS", "1");
+    const r = await runStep(h, "scaleliteApp", appInputs());
+    expect(r.code, output(r)).toBe(0);
+    expect(r.stdout).toContain("the api started without a database schema (Health Check Failure: Database not responding): loading it");
+    expect(calls(h)).toContain("docker exec scalelite-api bin/rake db:prepare");
+    expect(calls(h).at(-1)).toBe("systemctl restart scalelite.target");
+  });
+
+  it("with recordings off: RECORDING_DISABLED, nothing mounted from the recording directory, no importer", async () => {
+    const h = await frontHost();
+    for (const [step, inputs] of FRONT_STEPS.slice(0, 2)) expect((await runStep(h, step, inputs())).code).toBe(0);
+    const r = await runStep(h, "scaleliteApp", appInputs(false));
+    expect(r.code, output(r)).toBe(0);
+    expect(read(h, "etc/default/scalelite")).toContain("RECORDING_DISABLED=true\n");
+    for (const service of ["scalelite-api", "scalelite-nginx", "scalelite-poller"]) {
+      expect(read(h, `etc/systemd/system/${service}.service`)).not.toContain("/mnt/scalelite-recordings");
+      expect(unitState(h, `${service}.service`, "active")).toBe("active");
+    }
+    expect(existsSync(path.join(h.root, "etc/systemd/system/scalelite-recording-importer.service"))).toBe(false);
+    expect(read(h, "etc/systemd/system/scalelite.target")).toContain("Wants=scalelite-api.service scalelite-nginx.service scalelite-poller.service\n");
+  });
+
+  it("stops and disables an importer left by a run with recordings on, and keeps the recordings", async () => {
+    const h = await frontHost();
+    for (const [step, inputs] of FRONT_STEPS.slice(0, 4)) expect((await runStep(h, step, inputs())).code).toBe(0);
+    writeFileSync(path.join(h.root, RECORDING_DIR, "published", "lesson-1.tar"), "a recording");
+    const r = await runStep(h, "scaleliteApp", appInputs(false));
+    expect(r.code, output(r)).toBe(0);
+    expect(calls(h)).toContain("systemctl disable --now scalelite-recording-importer.service");
+    expect(unitState(h, "scalelite-recording-importer.service", "active")).toBe("inactive");
+    expect(existsSync(path.join(h.root, "etc/default/scalelite-recording-importer"))).toBe(false);
+    expect(read(h, `${RECORDING_DIR}/published/lesson-1.tar`)).toBe("a recording");
+    const mark = calls(h).length;
+    expect((await runStep(h, "scaleliteApp", appInputs(false))).code).toBe(0);
+    expect(calls(h).slice(mark).filter((c) => /systemctl (restart|disable|daemon-reload)/.test(c))).toEqual([]);
+  });
+
+  it("with recordings on, refuses a missing recording directory, naming the step that creates it", async () => {
+    const h = await frontHost();
+    for (const [step, inputs] of FRONT_STEPS.slice(0, 2)) expect((await runStep(h, step, inputs())).code).toBe(0);
+    const r = await runStep(h, "scaleliteApp", appInputs());
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`the recording directory ${RECORDING_DIR} does not exist: run scalelite-nfs.sh first`);
   });
 });
 
