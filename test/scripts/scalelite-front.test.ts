@@ -4,7 +4,7 @@
  * certbot, exportfs and apt (test/fakes). Inputs come from the same renderers the Pulumi program uses.
  */
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { StepName } from "../../components/remote/catalogue";
@@ -292,10 +292,12 @@ describe("scalelite-certificate", () => {
     expect(calls(h)).toContain("apt-get -o DPkg::Lock::Timeout=60 install -y -q certbot python3-certbot-dns-ovh");
     const certbot = calls(h).filter((c) => c.startsWith("certbot "));
     expect(certbot).toEqual([
-      `certbot certonly --non-interactive --agree-tos --email ops@campus.example --cert-name ${FRONT} -d ${FRONT} --keep-until-expiring --dns-ovh --dns-ovh-credentials /etc/letsencrypt/ovh.ini`,
+      `certbot certonly --non-interactive --agree-tos --email ops@campus.example --cert-name ${FRONT} -d ${FRONT} --keep-until-expiring --dns-ovh --dns-ovh-credentials /etc/bbb-ovh/certbot-dns-ovh.ini`,
     ]);
-    expect(mode(h, "etc/letsencrypt/ovh.ini")).toBe("600");
-    expect(read(h, "etc/letsencrypt/ovh.ini")).toContain(`dns_ovh_application_secret = ${OVH_APP_SECRET}`);
+    // Outside /etc/letsencrypt, which the internet-facing nginx container mounts.
+    expect(mode(h, "etc/bbb-ovh/certbot-dns-ovh.ini")).toBe("600");
+    expect(read(h, "etc/bbb-ovh/certbot-dns-ovh.ini")).toContain(`dns_ovh_application_secret = ${OVH_APP_SECRET}`);
+    expect(existsSync(path.join(h.root, "etc/letsencrypt/ovh.ini"))).toBe(false);
     expect(read(h, `etc/letsencrypt/renewal/${FRONT}.conf`)).toContain("authenticator = dns-ovh");
     expect(output(r) + calls(h).join("\n")).not.toContain(OVH_APP_SECRET);
 
@@ -304,6 +306,35 @@ describe("scalelite-certificate", () => {
     expect(back.code, output(back)).toBe(0);
     expect(calls(h).filter((c) => c.startsWith("certbot ")).at(-1)).toMatch(/--standalone .*--force-renewal$/);
     expect(read(h, `etc/letsencrypt/renewal/${FRONT}.conf`)).toContain("authenticator = standalone");
+  });
+
+  it("fails, with the end of certbot's log, when switching challenge fails (the old certificate hides nothing)", async () => {
+    const h = await frontHost();
+    expect((await runStep(h, "scaleliteCertificate", certificateInputs("dns-01"))).code).toBe(0);
+    setKnob(h, "FAKE_CERTBOT_FAIL", "1");
+    const r = await runStep(h, "scaleliteCertificate", certificateInputs("http-01"));
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`Challenge failed for domain ${FRONT}`);
+    expect(r.stderr).toContain(`certbot could not get a certificate for ${FRONT} by http-01`);
+    expect(read(h, `etc/letsencrypt/renewal/${FRONT}.conf`)).toContain("authenticator = dns-ovh");
+  });
+
+  it("moves OVH credentials left in /etc/letsencrypt by an earlier version, renewals included", async () => {
+    const h = await frontHost();
+    expect((await runStep(h, "scaleliteCertificate", certificateInputs("dns-01"))).code).toBe(0);
+    // What an earlier version left: the credentials inside /etc/letsencrypt, named by the renewal conf.
+    const ini = read(h, "etc/bbb-ovh/certbot-dns-ovh.ini");
+    writeFileSync(path.join(h.root, "etc/letsencrypt/ovh.ini"), ini, { mode: 0o600 });
+    const conf = path.join(h.root, `etc/letsencrypt/renewal/${FRONT}.conf`);
+    writeFileSync(conf, readFileSync(conf, "utf8").replace("/etc/bbb-ovh/certbot-dns-ovh.ini", "/etc/letsencrypt/ovh.ini"));
+    rmSync(path.join(h.root, "etc/bbb-ovh/certbot-dns-ovh.ini"));
+    const r = await runStep(h, "scaleliteCertificate", certificateInputs("dns-01"));
+    expect(r.code, output(r)).toBe(0);
+    expect(existsSync(path.join(h.root, "etc/letsencrypt/ovh.ini"))).toBe(false);
+    expect(read(h, "etc/bbb-ovh/certbot-dns-ovh.ini")).toBe(ini);
+    expect(mode(h, "etc/bbb-ovh/certbot-dns-ovh.ini")).toBe("600");
+    expect(readFileSync(conf, "utf8")).toContain("dns_ovh_credentials = /etc/bbb-ovh/certbot-dns-ovh.ini\n");
+    expect(calls(h).filter((c) => c.startsWith("certbot "))).toHaveLength(1);
   });
 
   it("fails with certbot's reason when the challenge fails, and leaves no certificate", async () => {
