@@ -86,6 +86,8 @@ install_env_files() {
 
 install_units() {
   local image="blindsidenetwks/scalelite:$IN_SCALELITE_TAG" data="scalelite-postgres.service scalelite-redis.service"
+  # The poller and the importer start after the api, which loads the schema (as Scalelite's units order them).
+  local after_api="$data after:scalelite-api.service"
   local containers=(scalelite-api scalelite-nginx scalelite-poller) recordings="" published=""
   if [[ "$RECORDINGS" == true ]]; then
     containers+=("$IMPORTER")
@@ -107,12 +109,12 @@ EOF
   render_container_unit scalelite-nginx "Scalelite nginx" "$image-nginx" scalelite.target scalelite-api.service \
     "--env-file $ENV_FILE-nginx --publish 80:80 --publish 443:443$published --mount type=bind,source=/etc/letsencrypt,target=/etc/nginx/ssl,readonly --mount type=bind,source=$HSTS_SNIPPET,target=$HSTS_TARGET,readonly" |
     install_unit scalelite-nginx.service
-  render_container_unit scalelite-poller "Scalelite meeting status poller" "$image-poller" scalelite.target "$data" \
+  render_container_unit scalelite-poller "Scalelite meeting status poller" "$image-poller" scalelite.target "$after_api" \
     "--env-file $ENV_FILE-poller" | install_unit scalelite-poller.service
   if [[ "$RECORDINGS" == true ]]; then
     # The importer finishes the recording it is importing: 120 s for docker, 140 s for systemd, as in
     # Scalelite's systemd/scalelite-recording-importer.service.
-    render_container_unit "$IMPORTER" "Scalelite recording importer" "$image-recording-importer" scalelite.target "$data" \
+    render_container_unit "$IMPORTER" "Scalelite recording importer" "$image-recording-importer" scalelite.target "$after_api" \
       "--env-file $ENV_FILE-recording-importer $recordings" "" 120 | install_unit "$IMPORTER.service"
   fi
 }

@@ -54,20 +54,23 @@ apply_pending_units() {
 
 # render_container_unit NAME DESCRIPTION IMAGE WANTED_BY REQUIRES RUN_OPTIONS [COMMAND [STOP_TIMEOUT]]:
 # prints a unit that runs IMAGE as container NAME on the scalelite network. REQUIRES lists the units it
-# needs besides docker; a unit wanted by scalelite.target is also part of it, so that the target starts
-# and stops it. STOP_TIMEOUT (seconds) is how long `docker stop` waits before killing the container;
+# needs besides docker (after:UNIT: only starts after UNIT); a unit wanted by scalelite.target is also
+# part of it, so that the target starts and stops it. STOP_TIMEOUT (seconds) is how long `docker stop` waits before killing the container;
 # systemd then waits 20 s more before killing docker stop.
 render_container_unit() {
   local name="$1" description="$2" image="$3" wanted_by="$4" requires="$5" options="$6" command="${7:-}" stop_timeout="${8:-}"
-  local needs="docker.service${requires:+ $requires}"
+  local needs="docker.service" after="" unit
+  for unit in $requires; do
+    if [[ "$unit" == after:* ]]; then after+=" ${unit#after:}"; else needs+=" $unit"; fi
+  done
   printf '%s\n' \
     "# Written by bbb-ovh ($STEP_NAME); changes here are overwritten on the next deployment." \
     "[Unit]" \
     "Description=$description" \
     "Requires=$needs" \
-    "After=$needs network-online.target" \
+    "After=$needs$after network-online.target" \
     "Wants=network-online.target"
-  [[ "$wanted_by" == "scalelite.target" ]] && echo "PartOf=scalelite.target"
+  [[ "$wanted_by" == "scalelite.target" ]] && printf '%s\n' "Before=scalelite.target" "PartOf=scalelite.target"
   printf '\n[Service]\n'
   if [[ -n "$stop_timeout" ]]; then
     echo "TimeoutStopSec=$((stop_timeout + 20))"

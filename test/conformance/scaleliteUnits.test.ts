@@ -1,0 +1,191 @@
+/**
+ * Our Scalelite units against Scalelite's own (systemd/*.service and scalelite.target of the pinned v1.8.5
+ * tree): the units scalelite-app.sh writes on a loopback test host are parsed, their `docker run` taken
+ * apart, and compared field by field with upstream's after systemd's variable substitution. Where we
+ * differ on purpose, DIFFERENCES says how and why; anything else that differs fails.
+ */
+import { randomBytes } from "node:crypto";
+import { mkdirSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { base64 } from "../../components/remote/invocation";
+import { RECORDING_DIR } from "../../components/scalelite/recordingLayout";
+import { renderEnvFiles } from "../../components/scalelite/renderEnvFile";
+import { output, read } from "../support/hostState";
+import { runStep, startTestHost, type TestHost } from "../support/sshd";
+import { upstreamTree } from "../support/upstream";
+
+const tree = upstreamTree("scalelite");
+const TAG = "v1.8.5";
+const FQDN = "scalelite.campus.example";
+const SERVICES = ["scalelite-api", "scalelite-nginx", "scalelite-poller", "scalelite-recording-importer"] as const;
+/** /etc/default/scalelite as Scalelite's docs fill it, for the variables its units use. */
+const UPSTREAM_ENV: Record<string, string> = {
+  SCALELITE_TAG: TAG,
+  SCALELITE_RECORDING_DIR: RECORDING_DIR,
+  SCALELITE_NGINX_EXTRA_OPTS: "--mount type=bind,source=/etc/letsencrypt,target=/etc/nginx/ssl,readonly",
+  SCALELITE_API_EXTRA_OPTS: "",
+};
+const HSTS_MOUNT = "type=bind,source=/etc/bbb-ovh/scalelite-nginx/hsts.nginx,target=/etc/bigbluebutton/nginx/bbb-ovh-hsts.nginx,readonly";
+
+type Unit = Record<string, string[]>;
+/** A unit file as systemd reads it: "Section.Key" -> values in order (a key may repeat). */
+function parseUnit(text: string): Unit {
+  const unit: Unit = {};
+  let section = "";
+  for (const raw of text.split("\n")) {
+    const line = raw.trim();
+    if (line === "" || line.startsWith("#") || line.startsWith(";")) continue;
+    const header = /^\[(.+)\]$/.exec(line);
+    if (header) section = header[1];
+    else {
+      const eq = line.indexOf("=");
+      (unit[`${section}.${line.slice(0, eq)}`] ??= []).push(line.slice(eq + 1));
+    }
+  }
+  return unit;
+}
+
+/** systemd's substitution of ${VAR} and $VAR (the latter split into words) from EnvironmentFile. */
+const substitute = (line: string, env: Record<string, string>) => line.replace(/\$\{(\w+)\}|\$(\w+)/g, (_m, a: string, b: string) => env[a ?? b] ?? "");
+
+interface DockerRun {
+  name?: string;
+  network?: string;
+  envFiles: string[];
+  mounts: string[];
+  publish: string[];
+  logOpts: string[];
+  stopTimeout?: string;
+  rm: boolean;
+  image: string;
+  command: string[];
+}
+/** The `docker run` of an ExecStart, taken apart the way docker's CLI parses it. */
+function parseDockerRun(execStart: string): DockerRun {
+  const words = execStart.split(/\s+/).filter(Boolean);
+  expect(words.slice(0, 2)).toEqual(["/usr/bin/docker", "run"]);
+  const run: DockerRun = { envFiles: [], mounts: [], publish: [], logOpts: [], rm: false, image: "", command: [] };
+  let i = 2;
+  for (; i < words.length && words[i].startsWith("--"); i++) {
+    const [flag, inline] = words[i].split(/=(.*)/s, 2);
+    if (flag === "--rm") {
+      run.rm = true;
+      continue;
+    }
+    const value = inline ?? words[++i];
+    if (flag === "--name") run.name = value;
+    else if (flag === "--network") run.network = value;
+    else if (flag === "--env-file") run.envFiles.push(value);
+    else if (flag === "--mount") run.mounts.push(value);
+    else if (flag === "--publish") run.publish.push(value);
+    else if (flag === "--log-opt") run.logOpts.push(value);
+    else if (flag === "--stop-timeout") run.stopTimeout = value;
+    else throw new Error(`docker run option ${flag} not understood by this test`);
+  }
+  run.image = words[i];
+  run.command = words.slice(i + 1);
+  return run;
+}
+
+/**
+ * Where our units differ from Scalelite's on purpose (docs/front.md explains each to users):
+ * - env-file: one per container (/etc/default/scalelite for the api, /etc/default/scalelite-<name> for
+ *   the others) holding only what it reads, so the internet-facing nginx holds no secret.
+ * - nginx mounts an HSTS snippet into /etc/bigbluebutton/nginx/, which Scalelite's SSL template includes.
+ * - Restart=always (upstream: none, systemd's default `no`): a crashed container comes back by itself.
+ * - `docker run --rm` and `docker rm -f` before start (upstream: kill + rm before start): same effect,
+ *   no stale container. Images are pulled only when missing (upstream pulls on each start and prunes
+ *   after): our tag is pinned, so a restart neither waits on Docker Hub nor deletes images.
+ * - No EnvironmentFile: the tag and paths are written into the units, not substituted at start.
+ * - Requires=/After= docker.service and, for the api, poller and importer, the PostgreSQL and Redis units
+ *   (upstream runs them outside its units); no After=remote-fs.target (recordings are not on NFS here).
+ */
+const DIFFERENT = ["envFiles"] as const;
+
+describe.skipIf(!tree)("our Scalelite units against Scalelite v1.8.5's systemd units", () => {
+  let h: TestHost;
+  const ours = new Map<string, Unit>();
+  const theirs = new Map<string, Unit>();
+
+  beforeAll(async () => {
+    h = await startTestHost({ fqdn: FQDN });
+    const pg = randomBytes(16).toString("hex");
+    const files = renderEnvFiles({
+      fqdn: FQDN,
+      secretKeyBase: randomBytes(64).toString("hex"),
+      loadBalancerSecret: randomBytes(24).toString("hex"),
+      checksumAlgorithms: ["SHA256", "SHA512"],
+      postgresPassword: pg,
+      pollIntervalSeconds: 60,
+      recordings: true,
+      protectedRecordings: false,
+    });
+    const docker = await runStep(h, "scaleliteDocker", { POSTGRES_IMAGE: "postgres:16", REDIS_IMAGE: "redis:7", POSTGRES_PASSWORD: pg, DATA_DIR: "/var/lib/scalelite" });
+    expect(docker.code, output(docker)).toBe(0);
+    const cert = await runStep(h, "scaleliteCertificate", { FQDN, EMAIL: "ops@campus.example", CHALLENGE: "http-01" });
+    expect(cert.code, output(cert)).toBe(0);
+    // The recording directories come from another step; only their existence matters here.
+    mkdirSync(path.join(h.root, RECORDING_DIR, "published"), { recursive: true });
+    const app = await runStep(h, "scaleliteApp", {
+      SCALELITE_TAG: TAG,
+      RECORDING_DIR,
+      RECORDINGS: "true",
+      ENV_FILE_B64: base64(files.api),
+      ENV_NGINX_B64: base64(files.nginx),
+      ENV_POLLER_B64: base64(files.poller),
+      ENV_RECORDING_IMPORTER_B64: base64(files["recording-importer"] ?? ""),
+    });
+    expect(app.code, output(app)).toBe(0);
+    for (const name of [...SERVICES.map((s) => `${s}.service`), "scalelite.target"]) {
+      ours.set(name, parseUnit(read(h, `etc/systemd/system/${name}`)));
+      theirs.set(name, parseUnit(readFileSync(path.join(tree as string, "systemd", name), "utf8")));
+    }
+  }, 60_000);
+  afterAll(async () => {
+    await h?.stop();
+  });
+
+  it.each(SERVICES)("%s runs the same image, name, network, ports, mounts, logs and stop timeout", (service) => {
+    const mine = parseDockerRun(ours.get(`${service}.service`)?.["Service.ExecStart"]?.[0] ?? "");
+    const upstream = parseDockerRun(substitute(theirs.get(`${service}.service`)?.["Service.ExecStart"]?.[0] ?? "", UPSTREAM_ENV));
+    const comparable = (run: DockerRun) => {
+      const copy: Partial<DockerRun> = { ...run, mounts: run.mounts.filter((m) => m !== HSTS_MOUNT).sort(), publish: [...run.publish].sort(), rm: undefined };
+      for (const key of DIFFERENT) delete copy[key];
+      return copy;
+    };
+    expect(comparable(mine)).toEqual(comparable(upstream));
+    expect(upstream.image).toBe(`blindsidenetwks/scalelite:${TAG}-${service.replace("scalelite-", "")}`);
+    // Documented differences, checked to be exactly what we say.
+    expect(upstream.envFiles).toEqual(["/etc/default/scalelite"]);
+    expect(mine.envFiles).toEqual([service === "scalelite-api" ? "/etc/default/scalelite" : `/etc/default/${service}`]);
+    expect(mine.mounts.filter((m) => m === HSTS_MOUNT)).toHaveLength(service === "scalelite-nginx" ? 1 : 0);
+  });
+
+  it.each(SERVICES)("%s has the same stop timeouts, membership of scalelite.target and start order", (service) => {
+    const mine = ours.get(`${service}.service`) ?? {};
+    const upstream = theirs.get(`${service}.service`) ?? {};
+    expect(mine["Service.TimeoutStopSec"]).toEqual(upstream["Service.TimeoutStopSec"]);
+    expect(mine["Unit.PartOf"]).toEqual(upstream["Unit.PartOf"]);
+    expect(mine["Unit.Before"]).toEqual(upstream["Unit.Before"]);
+    expect(mine["Install.WantedBy"]).toEqual(upstream["Install.WantedBy"]);
+    expect(mine["Unit.Wants"]).toEqual(upstream["Unit.Wants"]);
+    const words = (unit: Unit, key: string) => new Set((unit[key] ?? []).flatMap((v) => v.split(/\s+/)));
+    const upstreamAfter = [...words(upstream, "Unit.After")].filter((u) => u !== "remote-fs.target");
+    expect([...words(mine, "Unit.After")]).toEqual(expect.arrayContaining(upstreamAfter));
+    expect([...words(mine, "Unit.Requires")]).toEqual(expect.arrayContaining([...words(upstream, "Unit.Requires")]));
+    // Documented: we restart a crashed container, upstream leaves it down.
+    expect(upstream["Service.Restart"]).toBeUndefined();
+    expect(mine["Service.Restart"]).toEqual(["always"]);
+  });
+
+  it("the importer is given time to finish a recording: docker stop waits 120 s, systemd 140 s", () => {
+    const importer = ours.get("scalelite-recording-importer.service") ?? {};
+    expect(importer["Service.TimeoutStopSec"]).toEqual(["140"]);
+    expect(parseDockerRun(importer["Service.ExecStart"]?.[0] ?? "").stopTimeout).toBe("120");
+  });
+
+  it("scalelite.target is wanted by multi-user.target, as upstream's", () => {
+    expect(ours.get("scalelite.target")?.["Install.WantedBy"]).toEqual(theirs.get("scalelite.target")?.["Install.WantedBy"]);
+  });
+});
