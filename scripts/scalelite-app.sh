@@ -5,7 +5,8 @@
 #
 # Inputs (stdin, KEY=VALUE): SCALELITE_TAG (pinned, e.g. v1.8.5), RECORDING_DIR, and each container's env
 # file: ENV_FILE_B64 (secret: the api's /etc/default/scalelite), ENV_NGINX_B64, ENV_POLLER_B64 (secret),
-# ENV_RECORDING_IMPORTER_B64 (secret, recordings only). Optional RECORDINGS (true | false, default true).
+# ENV_RECORDING_IMPORTER_B64 (secret, recordings only). Optional RECORDINGS (true | false, default true),
+# IMAGE_PINS (digests of the Scalelite images, see lib/units.sh).
 # The env files are 0600 and only docker (--env-file) reads them; nginx's holds no secret.
 # With RECORDINGS=false nothing is mounted from RECORDING_DIR (docker refuses a missing bind source) and
 # an importer left by an earlier run with recordings on is stopped and disabled; recordings stay on disk.
@@ -32,7 +33,7 @@ API_START_DELAY="${API_START_DELAY:-2}"
 API_HEALTH=""
 
 usage() {
-  echo "usage: $0 < inputs   (KEY=VALUE lines: SCALELITE_TAG RECORDING_DIR ENV_FILE_B64 ENV_NGINX_B64 ENV_POLLER_B64 [RECORDINGS] [ENV_RECORDING_IMPORTER_B64])"
+  echo "usage: $0 < inputs   (KEY=VALUE lines: SCALELITE_TAG RECORDING_DIR ENV_FILE_B64 ENV_NGINX_B64 ENV_POLLER_B64 [RECORDINGS] [ENV_RECORDING_IMPORTER_B64] [IMAGE_PINS])"
 }
 
 # env_value FILE_CONTENT KEY: KEY's value in an env file input (only used for values that are not secret).
@@ -103,18 +104,18 @@ Wants=${containers[*]/%/.service}
 [Install]
 WantedBy=multi-user.target
 EOF
-  render_container_unit scalelite-api "Scalelite API" "$image-api" scalelite.target "$data" \
+  render_container_unit scalelite-api "Scalelite API" "$(pinned_image "$image-api")" scalelite.target "$data" \
     "--env-file $ENV_FILE${recordings:+ $recordings}" | install_unit scalelite-api.service
   # /etc/letsencrypt at /etc/nginx/ssl, as Scalelite's docs mount it (SCALELITE_NGINX_EXTRA_OPTS there).
-  render_container_unit scalelite-nginx "Scalelite nginx" "$image-nginx" scalelite.target scalelite-api.service \
+  render_container_unit scalelite-nginx "Scalelite nginx" "$(pinned_image "$image-nginx")" scalelite.target scalelite-api.service \
     "--env-file $ENV_FILE-nginx --publish 80:80 --publish 443:443$published --mount type=bind,source=/etc/letsencrypt,target=/etc/nginx/ssl,readonly --mount type=bind,source=$HSTS_SNIPPET,target=$HSTS_TARGET,readonly" |
     install_unit scalelite-nginx.service
-  render_container_unit scalelite-poller "Scalelite meeting status poller" "$image-poller" scalelite.target "$after_api" \
+  render_container_unit scalelite-poller "Scalelite meeting status poller" "$(pinned_image "$image-poller")" scalelite.target "$after_api" \
     "--env-file $ENV_FILE-poller" | install_unit scalelite-poller.service
   if [[ "$RECORDINGS" == true ]]; then
     # The importer finishes the recording it is importing: 120 s for docker, 140 s for systemd, as in
     # Scalelite's systemd/scalelite-recording-importer.service.
-    render_container_unit "$IMPORTER" "Scalelite recording importer" "$image-recording-importer" scalelite.target "$after_api" \
+    render_container_unit "$IMPORTER" "Scalelite recording importer" "$(pinned_image "$image-recording-importer")" scalelite.target "$after_api" \
       "--env-file $ENV_FILE-recording-importer $recordings" "" 120 | install_unit "$IMPORTER.service"
   fi
 }
@@ -166,6 +167,7 @@ main() {
   read_inputs
   require_inputs SCALELITE_TAG ENV_FILE ENV_NGINX ENV_POLLER RECORDING_DIR
   RECORDINGS="${IN_RECORDINGS:-true}"
+  check_pins
   check_inputs
   check_sources
   remove_importer

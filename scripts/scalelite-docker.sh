@@ -2,7 +2,8 @@
 # Scalelite front, step 1: the Docker engine from Ubuntu's packages, the `scalelite` network, and
 # PostgreSQL and Redis as containers on it, each under its own systemd unit, with data under DATA_DIR.
 #
-# Inputs (stdin, KEY=VALUE): POSTGRES_IMAGE, REDIS_IMAGE, POSTGRES_PASSWORD (secret), DATA_DIR.
+# Inputs (stdin, KEY=VALUE): POSTGRES_IMAGE, REDIS_IMAGE (name:tag, or name:tag@sha256:...), POSTGRES_PASSWORD
+# (secret), DATA_DIR; optional IMAGE_PINS (see lib/units.sh).
 # The password only ever sits in a 0600 env file that docker reads (--env-file), never on a command line.
 # Redis runs with appendonly: Scalelite keeps its servers and meetings there, so it must survive restarts.
 set -euo pipefail
@@ -16,7 +17,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/apt.sh"
 POSTGRES_ENV=/etc/default/scalelite-postgres
 
 usage() {
-  echo "usage: $0 < inputs   (KEY=VALUE lines: POSTGRES_IMAGE REDIS_IMAGE POSTGRES_PASSWORD DATA_DIR)"
+  echo "usage: $0 < inputs   (KEY=VALUE lines: POSTGRES_IMAGE REDIS_IMAGE POSTGRES_PASSWORD DATA_DIR [IMAGE_PINS])"
 }
 
 # A docker engine installed otherwise (docker-ce) is kept: docker.io would conflict with it.
@@ -66,6 +67,9 @@ main() {
   read_inputs
   require_inputs POSTGRES_IMAGE REDIS_IMAGE POSTGRES_PASSWORD DATA_DIR
   [[ "$IN_DATA_DIR" == /* ]] || die "DATA_DIR must be an absolute path"
+  check_pins
+  check_image "$IN_POSTGRES_IMAGE"
+  check_image "$IN_REDIS_IMAGE"
   ensure_docker
   ensure_network
   ensure_data_dirs

@@ -6,14 +6,12 @@ import type { HostHandle } from "../hosts/HostHandle";
 import { HostSteps, stepHostOf } from "../remote/HostStep";
 import { base64 } from "../remote/invocation";
 import { preflightInputs } from "../remote/preflight";
+import { imagePins, imageRef, POSTGRES_IMAGE, REDIS_IMAGE, scaleliteImages } from "./images";
 import { RECORDING_DIR } from "./recordingLayout";
 import { renderEnvFiles, type ChecksumAlgorithm } from "./renderEnvFile";
 import { renderNfsExports } from "./renderNfsExports";
 import { renderOvhDnsIni } from "./renderOvhDnsIni";
 
-/** Pinned major lines of the database containers; Scalelite's docs use PostgreSQL and a persistent Redis. */
-export const POSTGRES_IMAGE = "postgres:16";
-export const REDIS_IMAGE = "redis:7";
 export const SCALELITE_DATA_DIR = "/var/lib/scalelite";
 
 export interface ScaleliteFrontArgs {
@@ -69,7 +67,13 @@ export class ScaleliteFront extends pulumi.ComponentResource {
     const preflight = this.steps.run("hostPreflight", preflightInputs(campus, handle));
     const docker = this.steps.run(
       "scaleliteDocker",
-      { POSTGRES_IMAGE, REDIS_IMAGE, POSTGRES_PASSWORD: pulumi.secret(postgresPassword.result), DATA_DIR: SCALELITE_DATA_DIR },
+      {
+        POSTGRES_IMAGE: imageRef(POSTGRES_IMAGE),
+        REDIS_IMAGE: imageRef(REDIS_IMAGE),
+        IMAGE_PINS: imagePins([POSTGRES_IMAGE, REDIS_IMAGE]) || undefined,
+        POSTGRES_PASSWORD: pulumi.secret(postgresPassword.result),
+        DATA_DIR: SCALELITE_DATA_DIR,
+      },
       { dependsOn: [preflight] },
     );
 
@@ -111,6 +115,7 @@ export class ScaleliteFront extends pulumi.ComponentResource {
       "scaleliteApp",
       {
         SCALELITE_TAG: campus.config.scalelite.tag,
+        IMAGE_PINS: imagePins(scaleliteImages(campus.config.scalelite.tag)) || undefined,
         RECORDING_DIR,
         RECORDINGS: String(recordings),
         ENV_FILE_B64: envInput("api"),

@@ -88,3 +88,34 @@ render_container_unit() {
     "[Install]" \
     "WantedBy=$wanted_by"
 }
+
+# Images by digest. IMAGE_PINS (optional input) lists `name:tag@sha256:<hex>` for the images whose digest
+# the deployment knows (components/scalelite/images.ts); such an image runs by digest, never by tag alone.
+
+# check_pins: every IMAGE_PINS entry is name:tag@sha256:<64 hex>.
+check_pins() {
+  local pin
+  for pin in ${IN_IMAGE_PINS:-}; do
+    [[ "$pin" == *@sha256:* ]] || die "IMAGE_PINS entry '$pin' has no @sha256: digest"
+    check_image "$pin"
+  done
+}
+
+# pinned_image NAME:TAG: NAME:TAG@sha256:... when IMAGE_PINS has it, else NAME:TAG.
+pinned_image() {
+  local pin
+  for pin in ${IN_IMAGE_PINS:-}; do
+    [[ "${pin%@*}" == "$1" ]] && { printf '%s' "$pin"; return 0; }
+  done
+  printf '%s' "$1"
+}
+
+# check_image REF: REF is name:tag[@sha256:<64 hex>], with the digest IMAGE_PINS gives its name:tag.
+check_image() {
+  local ref="$1" pinned
+  [[ "$ref" =~ ^[a-z0-9][a-z0-9./_-]*:[A-Za-z0-9._-]+(@sha256:[0-9a-f]{64})?$ ]] ||
+    die "image '$ref' is not name:tag or name:tag@sha256:<64 hex digits>"
+  pinned="$(pinned_image "${ref%@*}")"
+  [[ "$pinned" == "${ref%@*}" || "$pinned" == "$ref" ]] ||
+    die "image '$ref' must be ${pinned} (its digest is pinned)"
+}

@@ -472,6 +472,33 @@ describe("scalelite-docker", () => {
   });
 });
 
+describe("images by digest", () => {
+  // Test values only: the shape of a digest, not a published one.
+  const PG = `postgres:16@sha256:${"a".repeat(64)}`;
+  const API = `blindsidenetwks/scalelite:${TAG}-api@sha256:${"b".repeat(64)}`;
+
+  it("refuses an image without the digest its pin gives, and runs it by digest otherwise", async () => {
+    const h = await frontHost();
+    const refused = await runStep(h, "scaleliteDocker", { ...dockerInputs(), IMAGE_PINS: PG });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain(`image 'postgres:16' must be ${PG} (its digest is pinned)`);
+    expect(existsSync(path.join(h.root, "etc/systemd/system/scalelite-postgres.service"))).toBe(false);
+
+    const r = await runStep(h, "scaleliteDocker", { ...dockerInputs(), POSTGRES_IMAGE: PG, IMAGE_PINS: PG });
+    expect(r.code, output(r)).toBe(0);
+    expect(read(h, "etc/systemd/system/scalelite-postgres.service")).toMatch(new RegExp(`^ExecStart=/usr/bin/docker run .* ${PG.replace(/[.]/g, "\\.")}$`, "m"));
+  });
+
+  it("runs the Scalelite images the pins name by digest, the others by tag", async () => {
+    const h = await frontHost();
+    for (const [step, inputs] of FRONT_STEPS.slice(0, 3)) expect((await runStep(h, step, inputs())).code).toBe(0);
+    const r = await runStep(h, "scaleliteApp", { ...appInputs(), IMAGE_PINS: API });
+    expect(r.code, output(r)).toBe(0);
+    expect(read(h, "etc/systemd/system/scalelite-api.service")).toMatch(new RegExp(` ${API.replace(/[.]/g, "\\.")}$`, "m"));
+    expect(read(h, "etc/systemd/system/scalelite-poller.service")).toMatch(new RegExp(` blindsidenetwks/scalelite:${TAG}-poller$`, "m"));
+  });
+});
+
 describe("scalelite-register", () => {
   let h: TestHost;
   beforeAll(async () => {
