@@ -136,6 +136,16 @@ async function runAll(h: TestHost, listings: string[]): Promise<StepResult[]> {
   return results;
 }
 
+/** A fresh front on which the first `count` steps of FRONT_STEPS have run. */
+async function frontAfter(count: number): Promise<TestHost> {
+  const h = await frontHost();
+  for (const [step, inputs] of FRONT_STEPS.slice(0, count)) {
+    const r = await runStep(h, step, inputs());
+    expect(r.code, `${step}: ${output(r)}`).toBe(0);
+  }
+  return h;
+}
+
 describe("the Scalelite front, end to end", () => {
   let h: TestHost;
   const listings: string[] = [];
@@ -357,8 +367,7 @@ describe("scalelite-app", () => {
   });
 
   it("restarts only the api when its env file changes, and converges after a run killed midway", async () => {
-    const h = await frontHost();
-    for (const [step, inputs] of FRONT_STEPS.slice(0, 3)) expect((await runStep(h, step, inputs())).code).toBe(0);
+    const h = await frontAfter(3);
 
     // Killed while waiting for the api to answer, after the units were started.
     setKnob(h, "FAKE_DOCKER_HANG", "exec scalelite-api curl");
@@ -385,8 +394,7 @@ describe("scalelite-app", () => {
   });
 
   it("waits for the api image's own schema load instead of racing it with db:prepare", async () => {
-    const h = await frontHost();
-    for (const [step, inputs] of FRONT_STEPS.slice(0, 3)) expect((await runStep(h, step, inputs())).code).toBe(0);
+    const h = await frontAfter(3);
     setKnob(h, "FAKE_SCALELITE_API_START_SECONDS", "3");
     const r = await runStep(h, "scaleliteApp", appInputs());
     expect(r.code, output(r)).toBe(0);
@@ -395,8 +403,7 @@ describe("scalelite-app", () => {
   });
 
   it("loads the schema itself when the image's start left none", async () => {
-    const h = await frontHost();
-    for (const [step, inputs] of FRONT_STEPS.slice(0, 3)) expect((await runStep(h, step, inputs())).code).toBe(0);
+    const h = await frontAfter(3);
     setKnob(h, "FAKE_SCALELITE_SCHEMA_LOAD_FAILS", "1");
     const r = await runStep(h, "scaleliteApp", appInputs());
     expect(r.code, output(r)).toBe(0);
@@ -406,8 +413,7 @@ describe("scalelite-app", () => {
   });
 
   it("with recordings off: RECORDING_DISABLED, nothing mounted from the recording directory, no importer", async () => {
-    const h = await frontHost();
-    for (const [step, inputs] of FRONT_STEPS.slice(0, 2)) expect((await runStep(h, step, inputs())).code).toBe(0);
+    const h = await frontAfter(2);
     const r = await runStep(h, "scaleliteApp", appInputs(false));
     expect(r.code, output(r)).toBe(0);
     expect(read(h, "etc/default/scalelite")).toContain("RECORDING_DISABLED=true\n");
@@ -420,8 +426,7 @@ describe("scalelite-app", () => {
   });
 
   it("stops and disables an importer left by a run with recordings on, and keeps the recordings", async () => {
-    const h = await frontHost();
-    for (const [step, inputs] of FRONT_STEPS.slice(0, 4)) expect((await runStep(h, step, inputs())).code).toBe(0);
+    const h = await frontAfter(4);
     writeFileSync(path.join(h.root, RECORDING_DIR, "published", "lesson-1.tar"), "a recording");
     const r = await runStep(h, "scaleliteApp", appInputs(false));
     expect(r.code, output(r)).toBe(0);
@@ -435,8 +440,7 @@ describe("scalelite-app", () => {
   });
 
   it("with recordings on, refuses a missing recording directory, naming the step that creates it", async () => {
-    const h = await frontHost();
-    for (const [step, inputs] of FRONT_STEPS.slice(0, 2)) expect((await runStep(h, step, inputs())).code).toBe(0);
+    const h = await frontAfter(2);
     const r = await runStep(h, "scaleliteApp", appInputs());
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(`the recording directory ${RECORDING_DIR} does not exist: run scalelite-nfs.sh first`);
@@ -490,8 +494,7 @@ describe("images by digest", () => {
   });
 
   it("runs the Scalelite images the pins name by digest, the others by tag", async () => {
-    const h = await frontHost();
-    for (const [step, inputs] of FRONT_STEPS.slice(0, 3)) expect((await runStep(h, step, inputs())).code).toBe(0);
+    const h = await frontAfter(3);
     const r = await runStep(h, "scaleliteApp", { ...appInputs(), IMAGE_PINS: API });
     expect(r.code, output(r)).toBe(0);
     expect(read(h, "etc/systemd/system/scalelite-api.service")).toMatch(new RegExp(` ${API.replace(/[.]/g, "\\.")}$`, "m"));
