@@ -2,10 +2,15 @@
  * Our Scalelite units against Scalelite's own (systemd/*.service and scalelite.target of the pinned v1.8.5
  * tree): the units scalelite-app.sh writes on a loopback test host are parsed, their `docker run` taken
  * apart, and compared field by field with upstream's after systemd's variable substitution. Where we
- * differ on purpose, DIFFERENCES says how and why; anything else that differs fails.
+ * differ on purpose, the comment above DIFFERENT says how and why; anything else that differs fails.
+ * Then the HSTS snippet our nginx unit mounts is loaded by a real nginx with Scalelite's own HTTPS
+ * configuration (nginx/conf.d/scalelite-ssl.template), at the path the unit mounts it.
  */
+import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, readFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { base64 } from "../../components/remote/invocation";
@@ -26,7 +31,18 @@ const UPSTREAM_ENV: Record<string, string> = {
   SCALELITE_NGINX_EXTRA_OPTS: "--mount type=bind,source=/etc/letsencrypt,target=/etc/nginx/ssl,readonly",
   SCALELITE_API_EXTRA_OPTS: "",
 };
-const HSTS_MOUNT = "type=bind,source=/etc/bbb-ovh/scalelite-nginx/hsts.nginx,target=/etc/bigbluebutton/nginx/bbb-ovh-hsts.nginx,readonly";
+const HSTS_SOURCE = "/etc/bbb-ovh/scalelite-nginx/hsts.nginx";
+const HSTS_TARGET = "/etc/bigbluebutton/nginx/bbb-ovh-hsts.nginx";
+const HSTS_MOUNT = `type=bind,source=${HSTS_SOURCE},target=${HSTS_TARGET},readonly`;
+const HAVE_NGINX = (() => {
+  try {
+    execFileSync("nginx", ["-v"], { stdio: "ignore" });
+    return true;
+  } catch {
+    process.stderr.write("conformance: SKIPPED the HSTS check with nginx, nginx is not installed\n");
+    return false;
+  }
+})();
 
 type Unit = Record<string, string[]>;
 /** A unit file as systemd reads it: "Section.Key" -> values in order (a key may repeat). */
@@ -187,5 +203,68 @@ describe.skipIf(!tree)("our Scalelite units against Scalelite v1.8.5's systemd u
 
   it("scalelite.target is wanted by multi-user.target, as upstream's", () => {
     expect(ours.get("scalelite.target")?.["Install.WantedBy"]).toEqual(theirs.get("scalelite.target")?.["Install.WantedBy"]);
+  });
+
+  it.runIf(HAVE_NGINX)("nginx with Scalelite's HTTPS configuration sends our HSTS header on HTTPS, not on HTTP", async () => {
+    const nginxRun = parseDockerRun(ours.get("scalelite-nginx.service")?.["Service.ExecStart"]?.[0] ?? "");
+    expect(nginxRun.mounts).toContain(HSTS_MOUNT);
+    const prefix = mkdtempSync(path.join(tmpdir(), "bbb-ovh-nginx-"));
+    const port = () =>
+      new Promise<number>((resolve) => {
+        const server = createServer().listen(0, "127.0.0.1", () => {
+          const address = server.address();
+          server.close(() => resolve(typeof address === "object" && address ? address.port : 0));
+        });
+      });
+    const [https, http, api] = [await port(), await port(), await port()];
+    // The image's filesystem, under a prefix: Scalelite's files where its Dockerfile copies them, ours
+    // where the unit mounts it, a throw-away certificate where NGINX_SSL expects it.
+    const inImage = (p: string) => path.join(prefix, p);
+    const certDir = inImage(`etc/nginx/ssl/live/${FQDN}`);
+    for (const dir of ["etc/nginx/http.d", "etc/bigbluebutton/nginx", "tmp"]) mkdirSync(inImage(dir), { recursive: true });
+    mkdirSync(certDir, { recursive: true });
+    execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", `/CN=${FQDN}`, "-keyout", path.join(certDir, "privkey.pem"), "-out", path.join(certDir, "fullchain.pem")], { stdio: "ignore" });
+    const upstreamNginx = path.join(tree as string, "nginx");
+    copyFileSync(path.join(upstreamNginx, "dhparam.pem"), inImage("etc/nginx/dhparam.pem"));
+    copyFileSync(path.join(upstreamNginx, "conf.d/scalelite.common"), inImage("etc/nginx/http.d/scalelite.common"));
+    for (const file of readdirSync(path.join(upstreamNginx, "playback"))) copyFileSync(path.join(upstreamNginx, "playback", file), inImage(`etc/bigbluebutton/nginx/${file}`));
+    copyFileSync(path.join(h.root, HSTS_SOURCE), inImage(HSTS_TARGET));
+    // nginx/start: envsubst '$SCALELITE_API_PORT $URL_HOST'. Then, test-only: the image's absolute paths
+    // under the prefix, loopback ports, and the api's name as an address (no docker network here).
+    const conf = readFileSync(path.join(upstreamNginx, "conf.d/scalelite-ssl.template"), "utf8")
+      .replaceAll("$SCALELITE_API_PORT", String(api))
+      .replaceAll("$URL_HOST", FQDN)
+      .replaceAll("/etc/nginx/", `${inImage("etc/nginx")}/`)
+      .replaceAll("/etc/bigbluebutton/nginx/", `${inImage("etc/bigbluebutton/nginx")}/`)
+      .replace(/^\s*listen \[::\]:\d+.*$/gm, "")
+      .replace("listen 443 ", `listen 127.0.0.1:${https} `)
+      .replace("listen 80 ", `listen 127.0.0.1:${http} `)
+      .replace("http://scalelite-api:", "http://127.0.0.1:");
+    writeFileSync(inImage("etc/nginx/http.d/scalelite.conf"), conf);
+    writeFileSync(
+      inImage("nginx.conf"),
+      `pid ${inImage("nginx.pid")};\nerror_log ${inImage("error.log")};\nevents {}\nhttp {\n  client_body_temp_path ${inImage("tmp")};\n  proxy_temp_path ${inImage("tmp")};\n  include ${inImage("etc/nginx/http.d")}/*.conf;\n}\n`,
+    );
+    const nginx = (...args: string[]) => execFileSync("nginx", ["-p", prefix, "-c", inImage("nginx.conf"), ...args], { encoding: "utf8", stdio: "pipe" });
+    try {
+      nginx("-t");
+      nginx();
+      const headers = (url: string) => execFileSync("curl", ["-sk", "-o", "/dev/null", "-D", "-", "-H", `Host: ${FQDN}`, url], { encoding: "utf8" });
+      // The api is not running: nginx answers 502, and `always` adds the header to error answers too.
+      const secure = headers(`https://127.0.0.1:${https}/health_check`);
+      expect(secure).toMatch(/^HTTP\/[\d.]+ 502/);
+      expect(secure).toMatch(/^strict-transport-security: max-age=63072000\r$/im);
+      // RFC 6797 8.1: a browser ignores HSTS over plain HTTP; the HTTP server only redirects.
+      const plain = headers(`http://127.0.0.1:${http}/health_check`);
+      expect(plain).toMatch(/^HTTP\/[\d.]+ 301/);
+      expect(plain).not.toMatch(/Strict-Transport-Security/i);
+    } finally {
+      try {
+        nginx("-s", "stop");
+      } catch {
+        // not started
+      }
+      rmSync(prefix, { recursive: true, force: true });
+    }
   });
 });
