@@ -127,6 +127,8 @@ remove_importer() {
   log "recordings are off: stopping and disabling $IMPORTER (recordings on disk are kept)"
   systemctl disable --now "$IMPORTER.service"
   rm -f "$UNIT_DIR/$IMPORTER.service" "$ROOT$ENV_FILE-recording-importer"
+  # A run killed earlier may have queued it for a restart.
+  [[ -f "$PENDING_UNITS" ]] && sed -i "/^$IMPORTER\.service\$/d" "$PENDING_UNITS"
   systemctl daemon-reload
 }
 

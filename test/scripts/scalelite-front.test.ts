@@ -428,6 +428,8 @@ describe("scalelite-app", () => {
   it("stops and disables an importer left by a run with recordings on, and keeps the recordings", async () => {
     const h = await frontAfter(4);
     writeFileSync(path.join(h.root, RECORDING_DIR, "published", "lesson-1.tar"), "a recording");
+    // As left by a run killed before it restarted the importer.
+    writeFileSync(path.join(h.root, "var/lib/bbb-ovh/scalelite-app.pending-units"), "scalelite-recording-importer.service\n");
     const r = await runStep(h, "scaleliteApp", appInputs(false));
     expect(r.code, output(r)).toBe(0);
     expect(calls(h)).toContain("systemctl disable --now scalelite-recording-importer.service");
