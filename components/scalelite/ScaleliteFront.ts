@@ -8,7 +8,7 @@ import { base64 } from "../remote/invocation";
 import { preflightInputs } from "../remote/preflight";
 import { imagePins, imageRef, POSTGRES_IMAGE, REDIS_IMAGE, scaleliteImages } from "./images";
 import { RECORDING_DIR } from "./recordingLayout";
-import { renderEnvFiles, type ChecksumAlgorithm } from "./renderEnvFile";
+import { renderEnvFiles, type ChecksumAlgorithm, type ScaleliteContainer } from "./renderEnvFile";
 import { renderNfsExports } from "./renderNfsExports";
 import { renderOvhDnsIni } from "./renderOvhDnsIni";
 
@@ -110,7 +110,7 @@ export class ScaleliteFront extends pulumi.ComponentResource {
         protectedRecordings: campus.config.scalelite.protectedRecordings,
       }),
     );
-    const envInput = (container: "api" | "nginx" | "poller" | "recording-importer") => pulumi.secret(envFiles.apply((files) => base64(files[container] ?? "")));
+    const envInput = (container: ScaleliteContainer) => pulumi.secret(envFiles.apply((files) => base64(files[container] ?? "")));
     const app = this.steps.run(
       "scaleliteApp",
       {
