@@ -106,9 +106,12 @@ WantedBy=multi-user.target
 EOF
   render_container_unit scalelite-api "Scalelite API" "$(pinned_image "$image-api")" scalelite.target "$data" \
     "--env-file $ENV_FILE${recordings:+ $recordings}" | install_unit scalelite-api.service
-  # /etc/letsencrypt at /etc/nginx/ssl, as Scalelite's docs mount it (SCALELITE_NGINX_EXTRA_OPTS there).
+  # The certificates where Scalelite's nginx looks for them (/etc/nginx/ssl/live/$URL_HOST/). Scalelite's
+  # docs mount all of /etc/letsencrypt there; only live/ and the archive/ its links point into are
+  # mounted here, so the ACME account keys and renewal settings stay out of the internet-facing container.
+  local certificates="--mount type=bind,source=/etc/letsencrypt/live,target=/etc/nginx/ssl/live,readonly --mount type=bind,source=/etc/letsencrypt/archive,target=/etc/nginx/ssl/archive,readonly"
   render_container_unit scalelite-nginx "Scalelite nginx" "$(pinned_image "$image-nginx")" scalelite.target scalelite-api.service \
-    "--env-file $ENV_FILE-nginx --publish 80:80 --publish 443:443$published --mount type=bind,source=/etc/letsencrypt,target=/etc/nginx/ssl,readonly --mount type=bind,source=$HSTS_SNIPPET,target=$HSTS_TARGET,readonly" |
+    "--env-file $ENV_FILE-nginx --publish 80:80 --publish 443:443$published $certificates --mount type=bind,source=$HSTS_SNIPPET,target=$HSTS_TARGET,readonly" |
     install_unit scalelite-nginx.service
   render_container_unit scalelite-poller "Scalelite meeting status poller" "$(pinned_image "$image-poller")" scalelite.target "$after_api" \
     "--env-file $ENV_FILE-poller" | install_unit scalelite-poller.service

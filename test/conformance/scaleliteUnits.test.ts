@@ -34,6 +34,9 @@ const UPSTREAM_ENV: Record<string, string> = {
 const HSTS_SOURCE = "/etc/bbb-ovh/scalelite-nginx/hsts.nginx";
 const HSTS_TARGET = "/etc/bigbluebutton/nginx/bbb-ovh-hsts.nginx";
 const HSTS_MOUNT = `type=bind,source=${HSTS_SOURCE},target=${HSTS_TARGET},readonly`;
+/** Ours for Scalelite's one `/etc/letsencrypt` mount: only the certificates, not the ACME account keys. */
+const CERT_MOUNTS = ["live", "archive"].map((dir) => `type=bind,source=/etc/letsencrypt/${dir},target=/etc/nginx/ssl/${dir},readonly`);
+const UPSTREAM_CERT_MOUNT = "type=bind,source=/etc/letsencrypt,target=/etc/nginx/ssl,readonly";
 const HAVE_NGINX = (() => {
   try {
     execFileSync("nginx", ["-v"], { stdio: "ignore" });
@@ -109,6 +112,8 @@ function parseDockerRun(execStart: string): DockerRun {
  * - env-file: one per container (/etc/default/scalelite for the api, /etc/default/scalelite-<name> for
  *   the others) holding only what it reads, so the internet-facing nginx holds no secret.
  * - nginx mounts an HSTS snippet into /etc/bigbluebutton/nginx/, which Scalelite's SSL template includes.
+ * - nginx gets /etc/letsencrypt/live and /etc/letsencrypt/archive (where live/ links point), not all of
+ *   /etc/letsencrypt: the ACME account keys and renewal settings stay out of the internet-facing container.
  * - Restart=always (upstream: none, systemd's default `no`): a crashed container comes back by itself.
  * - `docker run --rm` and `docker rm -f` before start (upstream: kill + rm before start): same effect,
  *   no stale container. Images are pulled only when missing (upstream pulls on each start and prunes
@@ -166,7 +171,8 @@ describe.skipIf(!tree)("our Scalelite units against Scalelite v1.8.5's systemd u
     const mine = parseDockerRun(ours.get(`${service}.service`)?.["Service.ExecStart"]?.[0] ?? "");
     const upstream = parseDockerRun(substitute(theirs.get(`${service}.service`)?.["Service.ExecStart"]?.[0] ?? "", UPSTREAM_ENV));
     const comparable = (run: DockerRun) => {
-      const copy: Partial<DockerRun> = { ...run, mounts: run.mounts.filter((m) => m !== HSTS_MOUNT).sort(), publish: [...run.publish].sort(), rm: undefined };
+      const mounts = run.mounts.filter((m) => m !== HSTS_MOUNT && !CERT_MOUNTS.includes(m) && m !== UPSTREAM_CERT_MOUNT);
+      const copy: Partial<DockerRun> = { ...run, mounts: mounts.sort(), publish: [...run.publish].sort(), rm: undefined };
       for (const key of DIFFERENT) delete copy[key];
       return copy;
     };
@@ -176,6 +182,8 @@ describe.skipIf(!tree)("our Scalelite units against Scalelite v1.8.5's systemd u
     expect(upstream.envFiles).toEqual(["/etc/default/scalelite"]);
     expect(mine.envFiles).toEqual([service === "scalelite-api" ? "/etc/default/scalelite" : `/etc/default/${service}`]);
     expect(mine.mounts.filter((m) => m === HSTS_MOUNT)).toHaveLength(service === "scalelite-nginx" ? 1 : 0);
+    expect(mine.mounts.filter((m) => CERT_MOUNTS.includes(m))).toEqual(service === "scalelite-nginx" ? CERT_MOUNTS : []);
+    expect(upstream.mounts.filter((m) => m === UPSTREAM_CERT_MOUNT)).toHaveLength(service === "scalelite-nginx" ? 1 : 0);
   });
 
   it.each(SERVICES)("%s has the same stop timeouts, membership of scalelite.target and start order", (service) => {

@@ -221,7 +221,9 @@ describe("the Scalelite front, end to end", () => {
     }
     const nginx = read(h, "etc/systemd/system/scalelite-nginx.service");
     expect(nginx).toMatch(/--publish 80:80 --publish 443:443 --mount type=bind,source=\/mnt\/scalelite-recordings\/var\/bigbluebutton\/published,target=\/var\/bigbluebutton\/published,readonly /);
-    expect(nginx).toContain("--mount type=bind,source=/etc/letsencrypt,target=/etc/nginx/ssl,readonly");
+    // The certificates and nothing else of /etc/letsencrypt (no ACME account keys) for the nginx facing the internet.
+    expect(nginx).toContain("--mount type=bind,source=/etc/letsencrypt/live,target=/etc/nginx/ssl/live,readonly --mount type=bind,source=/etc/letsencrypt/archive,target=/etc/nginx/ssl/archive,readonly");
+    expect(nginx).not.toContain("source=/etc/letsencrypt,");
     expect(nginx).toContain("--mount type=bind,source=/etc/bbb-ovh/scalelite-nginx/hsts.nginx,target=/etc/bigbluebutton/nginx/bbb-ovh-hsts.nginx,readonly");
     expect(read(h, "etc/bbb-ovh/scalelite-nginx/hsts.nginx")).toContain('add_header Strict-Transport-Security "max-age=63072000" always;');
     expect(read(h, "etc/systemd/system/scalelite-api.service")).toContain(`--mount type=bind,source=${RECORDING_DIR},target=/var/bigbluebutton`);
