@@ -8,7 +8,7 @@
  */
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -228,10 +228,12 @@ describe.skipIf(!tree)("our Scalelite units against Scalelite v1.8.5's systemd u
     // The image's filesystem, under a prefix: Scalelite's files where its Dockerfile copies them, ours
     // where the unit mounts it, a throw-away certificate where NGINX_SSL expects it.
     const inImage = (p: string) => path.join(prefix, p);
-    const certDir = inImage(`etc/nginx/ssl/live/${FQDN}`);
-    for (const dir of ["etc/nginx/http.d", "etc/bigbluebutton/nginx", "tmp"]) mkdirSync(inImage(dir), { recursive: true });
-    mkdirSync(certDir, { recursive: true });
-    execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", `/CN=${FQDN}`, "-keyout", path.join(certDir, "privkey.pem"), "-out", path.join(certDir, "fullchain.pem")], { stdio: "ignore" });
+    // certbot's layout, as our two mounts show it: live/NAME/*.pem are links to ../../archive/NAME/*1.pem.
+    const live = inImage(`etc/nginx/ssl/live/${FQDN}`);
+    const archive = inImage(`etc/nginx/ssl/archive/${FQDN}`);
+    for (const dir of [inImage("etc/nginx/http.d"), inImage("etc/bigbluebutton/nginx"), inImage("tmp"), live, archive]) mkdirSync(dir, { recursive: true });
+    execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", `/CN=${FQDN}`, "-keyout", path.join(archive, "privkey1.pem"), "-out", path.join(archive, "fullchain1.pem")], { stdio: "ignore" });
+    for (const file of ["privkey", "fullchain"]) symlinkSync(`../../archive/${FQDN}/${file}1.pem`, path.join(live, `${file}.pem`));
     const upstreamNginx = path.join(tree as string, "nginx");
     copyFileSync(path.join(upstreamNginx, "dhparam.pem"), inImage("etc/nginx/dhparam.pem"));
     copyFileSync(path.join(upstreamNginx, "conf.d/scalelite.common"), inImage("etc/nginx/http.d/scalelite.common"));
