@@ -3,6 +3,7 @@
  * SSH against loopback sshd hosts, with fakes standing in for docker + Scalelite's rake tasks, systemd,
  * certbot, exportfs and apt (test/fakes). Inputs come from the same renderers the Pulumi program uses.
  */
+import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
@@ -293,6 +294,24 @@ describe("apt on the front", () => {
     expect(r.code, output(r)).toBe(0);
     expect(Date.now() - started).toBeGreaterThanOrEqual(2_500);
     expect(read(h, "fake-state/dpkg")).toContain("docker.io");
+  });
+});
+
+describe("apt held by another of our steps for too long", () => {
+  it("stops, naming the lock, instead of failing silently", async () => {
+    const h = await startTestHost({ fqdn: FRONT, env: { APT_LOCK_TIMEOUT: "1" } });
+    hosts.push(h);
+    const lock = path.join(h.root, "var/lib/bbb-ovh/apt.lock");
+    mkdirSync(path.dirname(lock), { recursive: true });
+    const holder = spawn("flock", [lock, "sleep", "5"], { stdio: "ignore" });
+    await new Promise((r) => setTimeout(r, 200));
+    try {
+      const r = await runStep(h, "scaleliteDocker", dockerInputs());
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain("another bbb-ovh step kept apt busy for more than 1 s (/var/lib/bbb-ovh/apt.lock)");
+    } finally {
+      holder.kill();
+    }
   });
 });
 
