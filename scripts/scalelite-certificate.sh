@@ -4,14 +4,20 @@
 #
 # Inputs (stdin, KEY=VALUE): FQDN, EMAIL, CHALLENGE (http-01 | dns-01), DNS_CREDENTIALS_B64 (secret,
 # dns-01 only: the certbot-dns-ovh credentials file, written 0600, never passed on a command line).
+# That file is kept outside /etc/letsencrypt, which the internet-facing nginx container mounts.
 # http-01 uses certbot's own web server on port 80: its pre/post hooks stop and restart scalelite-nginx
 # when it runs, so renewals work. A deploy hook reloads nginx inside its container after each renewal.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+# shellcheck source-path=SCRIPTDIR source=lib/apt.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/apt.sh"
 
 LE_DIR=/etc/letsencrypt
-OVH_CREDENTIALS="$LE_DIR/ovh.ini"
+OVH_CREDENTIALS=/etc/bbb-ovh/certbot-dns-ovh.ini
+# Where versions before 2026-11 kept it (inside the mount of the nginx container).
+OLD_OVH_CREDENTIALS="$LE_DIR/ovh.ini"
+CERTBOT_LOG=/var/log/letsencrypt/letsencrypt.log
 HOOK_DIR="$LE_DIR/bbb-ovh"
 NGINX_PAUSED=/run/bbb-ovh-scalelite-nginx-paused
 
@@ -20,16 +26,11 @@ usage() {
 }
 
 ensure_certbot() {
-  local packages=()
-  # What each package installs tells whether it is there (the certbot package brings its renewal timer).
-  [[ -f "$ROOT/usr/lib/systemd/system/certbot.timer" ]] || packages+=(certbot)
-  if [[ "$IN_CHALLENGE" == dns-01 && ! -d "$ROOT/usr/lib/python3/dist-packages/certbot_dns_ovh" ]]; then
-    packages+=(python3-certbot-dns-ovh)
+  if [[ "$IN_CHALLENGE" == dns-01 ]]; then
+    apt_install certbot python3-certbot-dns-ovh
+  else
+    apt_install certbot
   fi
-  ((${#packages[@]} == 0)) && return 0
-  log "installing ${packages[*]}"
-  DEBIAN_FRONTEND=noninteractive apt-get update -q
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${packages[@]}"
 }
 
 install_hooks() {
@@ -61,7 +62,28 @@ EOF
 
 install_dns_credentials() {
   [[ -n "${IN_DNS_CREDENTIALS:-}" ]] || die "CHALLENGE=dns-01 needs DNS_CREDENTIALS_B64 (the certbot-dns-ovh credentials)"
+  mkdir -p "$ROOT$(dirname "$OVH_CREDENTIALS")"
+  chmod 0700 "$ROOT$(dirname "$OVH_CREDENTIALS")"
   printf '%s\n' "$IN_DNS_CREDENTIALS" | install_content "$ROOT$OVH_CREDENTIALS" 0600 || true
+}
+
+# move_old_credentials: a renewal configuration still naming the old credentials file is pointed at the
+# new one (certbot reads dns_ovh_credentials from renewal/NAME.conf on each renewal), then the old file,
+# which the nginx container could read, goes.
+move_old_credentials() {
+  local conf
+  [[ -e "$ROOT$OLD_OVH_CREDENTIALS" ]] || return 0
+  for conf in "$ROOT$LE_DIR"/renewal/*.conf; do
+    grep -qs "^dns_ovh_credentials = $OLD_OVH_CREDENTIALS\$" "$conf" || continue
+    if [[ ! -f "$ROOT$OVH_CREDENTIALS" ]]; then
+      # Renewals still need the credentials, even when this run no longer uses dns-01.
+      mkdir -p "$ROOT$(dirname "$OVH_CREDENTIALS")"
+      install -m 0600 "$ROOT$OLD_OVH_CREDENTIALS" "$ROOT$OVH_CREDENTIALS"
+    fi
+    sed -i "s|^dns_ovh_credentials = $OLD_OVH_CREDENTIALS\$|dns_ovh_credentials = $OVH_CREDENTIALS|" "$conf"
+  done
+  log "moved the OVH DNS credentials out of $LE_DIR to $OVH_CREDENTIALS"
+  rm -f "$ROOT$OLD_OVH_CREDENTIALS"
 }
 
 # current_authenticator: the authenticator the existing certificate renews with, if any.
@@ -71,12 +93,13 @@ current_authenticator() {
   return 0
 }
 
+# request_certificate: sets REQUESTED=true when certbot was asked for a certificate; dies when it fails.
 request_certificate() {
   local wanted="standalone" args=()
   [[ "$IN_CHALLENGE" == dns-01 ]] && wanted="dns-ovh"
   if [[ -f "$ROOT$LE_DIR/live/$IN_FQDN/fullchain.pem" && "$(current_authenticator)" == "$wanted" ]]; then
     log "certificate for $IN_FQDN exists and renews by $IN_CHALLENGE: nothing to do"
-    return 1
+    return 0
   fi
   args=(certonly --non-interactive --agree-tos --email "$IN_EMAIL" --cert-name "$IN_FQDN" -d "$IN_FQDN" --keep-until-expiring)
   if [[ "$wanted" == standalone ]]; then
@@ -90,7 +113,12 @@ request_certificate() {
     args+=(--force-renewal)
   fi
   log "requesting a certificate for $IN_FQDN ($IN_CHALLENGE)"
-  certbot "${args[@]}"
+  if ! certbot "${args[@]}"; then
+    # An existing certificate (the old challenge's) must not hide the failure.
+    tail -n 20 "$ROOT$CERTBOT_LOG" >&2 2>/dev/null || true
+    die "certbot could not get a certificate for $IN_FQDN by $IN_CHALLENGE (the end of $CERTBOT_LOG is above)"
+  fi
+  REQUESTED=true
 }
 
 main() {
@@ -104,7 +132,10 @@ main() {
   ensure_certbot
   install_hooks
   [[ "$IN_CHALLENGE" == dns-01 ]] && install_dns_credentials
-  if request_certificate; then
+  move_old_credentials
+  REQUESTED=false
+  request_certificate
+  if [[ "$REQUESTED" == true ]]; then
     # Directory deploy hooks run on renewals only; a new certificate must reach a running nginx too.
     "$ROOT$LE_DIR/renewal-hooks/deploy/reload-scalelite-nginx.sh"
   fi

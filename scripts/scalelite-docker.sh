@@ -2,7 +2,8 @@
 # Scalelite front, step 1: the Docker engine from Ubuntu's packages, the `scalelite` network, and
 # PostgreSQL and Redis as containers on it, each under its own systemd unit, with data under DATA_DIR.
 #
-# Inputs (stdin, KEY=VALUE): POSTGRES_IMAGE, REDIS_IMAGE, POSTGRES_PASSWORD (secret), DATA_DIR.
+# Inputs (stdin, KEY=VALUE): POSTGRES_IMAGE, REDIS_IMAGE (name:tag, or name:tag@sha256:...), POSTGRES_PASSWORD
+# (secret), DATA_DIR; optional IMAGE_PINS (see lib/units.sh).
 # The password only ever sits in a 0600 env file that docker reads (--env-file), never on a command line.
 # Redis runs with appendonly: Scalelite keeps its servers and meetings there, so it must survive restarts.
 set -euo pipefail
@@ -10,19 +11,18 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 # shellcheck source-path=SCRIPTDIR source=lib/units.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/units.sh"
+# shellcheck source-path=SCRIPTDIR source=lib/apt.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/apt.sh"
 
 POSTGRES_ENV=/etc/default/scalelite-postgres
 
 usage() {
-  echo "usage: $0 < inputs   (KEY=VALUE lines: POSTGRES_IMAGE REDIS_IMAGE POSTGRES_PASSWORD DATA_DIR)"
+  echo "usage: $0 < inputs   (KEY=VALUE lines: POSTGRES_IMAGE REDIS_IMAGE POSTGRES_PASSWORD DATA_DIR [IMAGE_PINS])"
 }
 
+# A docker engine installed otherwise (docker-ce) is kept: docker.io would conflict with it.
 ensure_docker() {
-  if [[ ! -x "$ROOT/usr/bin/docker" ]]; then
-    log "installing docker.io from Ubuntu's packages"
-    DEBIAN_FRONTEND=noninteractive apt-get update -q
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q docker.io
-  fi
+  [[ -x "$ROOT/usr/bin/docker" ]] || apt_install docker.io
 }
 
 ensure_network() {
@@ -47,14 +47,14 @@ install_postgres() {
   fi
   printf 'POSTGRES_PASSWORD=%s\n' "$IN_POSTGRES_PASSWORD" | install_watched "$ROOT$POSTGRES_ENV" 0600 scalelite-postgres.service
   render_container_unit scalelite-postgres "PostgreSQL for Scalelite (container scalelite-postgres)" \
-    "$IN_POSTGRES_IMAGE" multi-user.target "" "" \
+    "$IN_POSTGRES_IMAGE" multi-user.target "" \
     "--env-file $POSTGRES_ENV --mount type=bind,source=$IN_DATA_DIR/postgres,target=/var/lib/postgresql/data" |
     install_unit scalelite-postgres.service
 }
 
 install_redis() {
   render_container_unit scalelite-redis "Redis for Scalelite, persistent (container scalelite-redis)" \
-    "$IN_REDIS_IMAGE" multi-user.target "" "" \
+    "$IN_REDIS_IMAGE" multi-user.target "" \
     "--mount type=bind,source=$IN_DATA_DIR/redis,target=/data" "redis-server --appendonly yes" |
     install_unit scalelite-redis.service
 }
@@ -67,6 +67,9 @@ main() {
   read_inputs
   require_inputs POSTGRES_IMAGE REDIS_IMAGE POSTGRES_PASSWORD DATA_DIR
   [[ "$IN_DATA_DIR" == /* ]] || die "DATA_DIR must be an absolute path"
+  check_pins
+  check_image "$IN_POSTGRES_IMAGE"
+  check_image "$IN_REDIS_IMAGE"
   ensure_docker
   ensure_network
   ensure_data_dirs

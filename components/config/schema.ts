@@ -145,8 +145,10 @@ export const campusSchema = z.strictObject({
     .strictObject({
       tag: z.string().regex(/^v\d+\.\d+\.\d+$/, "expected a pinned Scalelite release such as v1.8.5 (never latest)").default("v1.8.5"),
       pollIntervalSeconds: z.number().int().min(10).max(600).default(60),
+      /** Scalelite's protected recordings: one-time playback links, so links cannot be shared (docs/front.md). */
+      protectedRecordings: z.boolean().default(false),
     })
-    .default({ tag: "v1.8.5", pollIntervalSeconds: 60 }),
+    .default({ tag: "v1.8.5", pollIntervalSeconds: 60, protectedRecordings: false }),
   /** What the nodes must survive at peak (components/planning/sizing.ts FAILOVER_POLICIES). */
   failover: z.enum(FAILOVER_POLICIES).default(DEFAULT_FAILOVER),
   expected: z.strictObject({

@@ -7,14 +7,12 @@ import { HostSteps, stepHostOf } from "../remote/HostStep";
 import { base64 } from "../remote/invocation";
 import { preflightInputs } from "../remote/preflight";
 import { hostFirewallInputs } from "../security/firewallPolicy";
+import { imagePins, imageRef, POSTGRES_IMAGE, REDIS_IMAGE, scaleliteImages } from "./images";
 import { RECORDING_DIR, SPOOL_DIR } from "./recordingLayout";
-import { renderEnvFile, type ChecksumAlgorithm } from "./renderEnvFile";
+import { renderEnvFiles, type ChecksumAlgorithm, type ScaleliteContainer } from "./renderEnvFile";
 import { renderSpoolAuthorizedKeys } from "./renderRecordingTransfer";
 import { renderOvhDnsIni } from "./renderOvhDnsIni";
 
-/** Pinned major lines of the database containers; Scalelite's docs use PostgreSQL and a persistent Redis. */
-export const POSTGRES_IMAGE = "postgres:16";
-export const REDIS_IMAGE = "redis:7";
 export const SCALELITE_DATA_DIR = "/var/lib/scalelite";
 
 export interface ScaleliteFrontArgs {
@@ -78,7 +76,13 @@ export class ScaleliteFront extends pulumi.ComponentResource {
     const firewall = this.steps.run("hostFirewall", { RULESET_B64: firewallInputs.RULESET_B64, SSH_SOURCES: firewallInputs.SSH_SOURCES }, { dependsOn: [preflight] });
     const docker = this.steps.run(
       "scaleliteDocker",
-      { POSTGRES_IMAGE, REDIS_IMAGE, POSTGRES_PASSWORD: pulumi.secret(postgresPassword.result), DATA_DIR: SCALELITE_DATA_DIR },
+      {
+        POSTGRES_IMAGE: imageRef(POSTGRES_IMAGE),
+        REDIS_IMAGE: imageRef(REDIS_IMAGE),
+        IMAGE_PINS: imagePins([POSTGRES_IMAGE, REDIS_IMAGE]) || undefined,
+        POSTGRES_PASSWORD: pulumi.secret(postgresPassword.result),
+        DATA_DIR: SCALELITE_DATA_DIR,
+      },
       { dependsOn: [preflight] },
     );
 
@@ -104,24 +108,32 @@ export class ScaleliteFront extends pulumi.ComponentResource {
       appDependsOn.push(this.spool);
     }
 
-    const envFile = pulumi
-      .all([secretKeyBase.hex, lbSecret.result, postgresPassword.result])
-      .apply(([keyBase, lb, pg]) =>
-        base64(
-          renderEnvFile({
-            fqdn: host.fqdn,
-            secretKeyBase: keyBase,
-            loadBalancerSecret: lb,
-            checksumAlgorithms: allowedChecksumAlgorithms(campus),
-            postgresPassword: pg,
-            scaleliteTag: campus.config.scalelite.tag,
-            pollIntervalSeconds: campus.config.scalelite.pollIntervalSeconds,
-          }),
-        ),
-      );
+    const recordings = campus.config.recordings;
+    const envFiles = pulumi.all([secretKeyBase.hex, lbSecret.result, postgresPassword.result]).apply(([keyBase, lb, pg]) =>
+      renderEnvFiles({
+        fqdn: host.fqdn,
+        secretKeyBase: keyBase,
+        loadBalancerSecret: lb,
+        checksumAlgorithms: allowedChecksumAlgorithms(campus),
+        postgresPassword: pg,
+        pollIntervalSeconds: campus.config.scalelite.pollIntervalSeconds,
+        recordings,
+        protectedRecordings: campus.config.scalelite.protectedRecordings,
+      }),
+    );
+    const envInput = (container: ScaleliteContainer) => pulumi.secret(envFiles.apply((files) => base64(files[container] ?? "")));
     const app = this.steps.run(
       "scaleliteApp",
-      { SCALELITE_TAG: campus.config.scalelite.tag, ENV_FILE_B64: pulumi.secret(envFile), RECORDING_DIR },
+      {
+        SCALELITE_TAG: campus.config.scalelite.tag,
+        IMAGE_PINS: imagePins(scaleliteImages(campus.config.scalelite.tag)) || undefined,
+        RECORDING_DIR,
+        RECORDINGS: String(recordings),
+        ENV_FILE_B64: envInput("api"),
+        ENV_NGINX_B64: envInput("nginx"),
+        ENV_POLLER_B64: envInput("poller"),
+        ENV_RECORDING_IMPORTER_B64: recordings ? envInput("recording-importer") : undefined,
+      },
       { dependsOn: appDependsOn },
     );
     this.health = this.steps.run("scaleliteHealth", { FQDN: host.fqdn }, { dependsOn: [app, firewall] });

@@ -17,8 +17,12 @@ apt_get() {
   errors="$(mktemp)"
   while true; do
     status=0
-    flock -w "$APT_LOCK_TIMEOUT" "$STATE_DIR/apt.lock" \
+    flock -E 75 -w "$APT_LOCK_TIMEOUT" "$STATE_DIR/apt.lock" \
       env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=60 "$@" 2>"$errors" || status=$?
+    if ((status == 75)); then
+      rm -f "$errors"
+      die "another bbb-ovh step kept apt busy for more than $APT_LOCK_TIMEOUT s (${STATE_DIR#"$ROOT"}/apt.lock)"
+    fi
     if ((status == 100)) && grep -qE 'Could not get lock|Unable to acquire|is another process using it' "$errors" &&
       ((SECONDS < deadline)); then
       log "apt is busy (another apt or unattended-upgrades holds its lock); waiting"

@@ -269,7 +269,10 @@ describe("buildPlatform under Pulumi mocks", () => {
     expect(certificate.CHALLENGE).toBe("dns-01");
     expect(decode(certificate.DNS_CREDENTIALS_B64)).toContain(`dns_ovh_application_secret = ${DNS.applicationSecret}\n`);
     expect(resources.filter((r) => /bbbRecordings|scaleliteSpool|recording-transfer-key|moodle/.test(r.name))).toEqual([]);
-    expect(decode(inputsOf(named(resources, "lb-scaleliteApp")).ENV_FILE_B64)).toContain("LOADBALANCER_CHECKSUM_ALGORITHM=SHA1:SHA256:SHA512\n");
+    const app = inputsOf(named(resources, "lb-scaleliteApp"));
+    expect(decode(app.ENV_FILE_B64)).toContain("LOADBALANCER_CHECKSUM_ALGORITHM=SHA1:SHA256:SHA512\n");
+    expect(decode(app.ENV_FILE_B64)).toContain("RECORDING_DISABLED=true\n");
+    expect([app.RECORDINGS, app.ENV_RECORDING_IMPORTER_B64]).toEqual(["false", undefined]);
   });
 
   it("refuses to build without what the campus asks for, naming all of it before registering anything", () => {

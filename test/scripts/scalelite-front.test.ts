@@ -3,14 +3,15 @@
  * real over SSH against loopback sshd hosts, with fakes standing in for docker + Scalelite's rake tasks,
  * systemd, certbot, user accounts, exportfs and apt (test/fakes). Inputs come from the same renderers the Pulumi program uses.
  */
+import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { StepName } from "../../components/remote/catalogue";
 import { base64, type StepInputs } from "../../components/remote/invocation";
 import { RECORDING_DIR, SPOOL_DIR } from "../../components/scalelite/recordingLayout";
-import { renderEnvFile } from "../../components/scalelite/renderEnvFile";
+import { renderEnvFiles } from "../../components/scalelite/renderEnvFile";
 import { renderOvhDnsIni } from "../../components/scalelite/renderOvhDnsIni";
 import { renderSpoolAuthorizedKeys } from "../../components/scalelite/renderRecordingTransfer";
 import { nodeApiUrl, renderServersYaml } from "../../components/scalelite/renderServersYaml";
@@ -54,16 +55,30 @@ const AUTHORIZED_KEYS = renderSpoolAuthorizedKeys(SPOOL_DIR, [
   { name: "bbb2", ipv4: "192.0.2.22", ipv6: "", publicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIbbb2" },
 ]);
 const spoolInputs = (keys = AUTHORIZED_KEYS): StepInputs => ({ RECORDING_DIR, AUTHORIZED_KEYS_B64: base64(keys) });
-const ENV_FILE = renderEnvFile({
-  fqdn: FRONT,
-  secretKeyBase: SECRET_KEY_BASE,
-  loadBalancerSecret: LOADBALANCER_SECRET,
-  checksumAlgorithms: ["SHA256", "SHA512"],
-  postgresPassword: POSTGRES_PASSWORD,
-  scaleliteTag: TAG,
-  pollIntervalSeconds: 60,
-});
-const appInputs = (): StepInputs => ({ SCALELITE_TAG: TAG, ENV_FILE_B64: base64(ENV_FILE), RECORDING_DIR });
+const envFiles = (recordings = true) =>
+  renderEnvFiles({
+    fqdn: FRONT,
+    secretKeyBase: SECRET_KEY_BASE,
+    loadBalancerSecret: LOADBALANCER_SECRET,
+    checksumAlgorithms: ["SHA256", "SHA512"],
+    postgresPassword: POSTGRES_PASSWORD,
+    pollIntervalSeconds: 60,
+    recordings,
+    protectedRecordings: false,
+  });
+const ENV = envFiles();
+const appInputs = (recordings = true): StepInputs => {
+  const files = envFiles(recordings);
+  return {
+    SCALELITE_TAG: TAG,
+    RECORDING_DIR,
+    RECORDINGS: String(recordings),
+    ENV_FILE_B64: base64(files.api),
+    ENV_NGINX_B64: base64(files.nginx),
+    ENV_POLLER_B64: base64(files.poller),
+    ...(recordings ? { ENV_RECORDING_IMPORTER_B64: base64(files["recording-importer"] ?? "") } : {}),
+  };
+};
 const registerInputs = (ids: string[], extra: StepInputs = {}): StepInputs => ({
   SERVERS_YAML_B64: base64(renderServersYaml(ids.map((id) => ({ id, url: nodeApiUrl(id), secret: NODE_SECRETS[id], loadMultiplier: 1, tag: "sbg" })))),
   SYNC_MODE: "cordon",
@@ -122,6 +137,16 @@ async function runAll(h: TestHost, listings: string[]): Promise<StepResult[]> {
   return results;
 }
 
+/** A fresh front on which the first `count` steps of FRONT_STEPS have run. */
+async function frontAfter(count: number): Promise<TestHost> {
+  const h = await frontHost();
+  for (const [step, inputs] of FRONT_STEPS.slice(0, count)) {
+    const r = await runStep(h, step, inputs());
+    expect(r.code, `${step}: ${output(r)}`).toBe(0);
+  }
+  return h;
+}
+
 describe("the Scalelite front, end to end", () => {
   let h: TestHost;
   const listings: string[] = [];
@@ -143,7 +168,7 @@ describe("the Scalelite front, end to end", () => {
   }, 60_000);
 
   it("installs docker.io, creates the scalelite network, runs PostgreSQL and a persistent Redis under systemd", () => {
-    expect(firstCalls).toContain("apt-get install -y -q docker.io");
+    expect(firstCalls).toContain("apt-get -o DPkg::Lock::Timeout=60 install -y -q docker.io");
     expect(firstCalls).toContain("docker network create scalelite");
     expect(read(h, "etc/default/scalelite-postgres")).toBe(`POSTGRES_PASSWORD=${POSTGRES_PASSWORD}\n`);
     expect(mode(h, "etc/default/scalelite-postgres")).toBe("600");
@@ -187,23 +212,44 @@ describe("the Scalelite front, end to end", () => {
   });
 
   it("runs the four Scalelite containers as in the official units, under scalelite.target", () => {
-    expect(read(h, "etc/default/scalelite")).toBe(ENV_FILE);
-    expect(mode(h, "etc/default/scalelite")).toBe("600");
+    for (const [file, content] of [["scalelite", ENV.api], ["scalelite-nginx", ENV.nginx], ["scalelite-poller", ENV.poller], ["scalelite-recording-importer", ENV["recording-importer"]]]) {
+      expect(read(h, `etc/default/${file}`)).toBe(content);
+      expect(mode(h, `etc/default/${file}`)).toBe("600");
+    }
     for (const service of SERVICES) {
       const unit = read(h, `etc/systemd/system/${service}.service`);
-      expect(unit).toMatch(new RegExp(`^ExecStart=/usr/bin/docker run --rm --name ${service} --network scalelite .*--env-file /etc/default/scalelite .*blindsidenetwks/scalelite:${TAG}-${service.replace("scalelite-", "")}$`, "m"));
+      const file = service === "scalelite-api" ? "scalelite" : service;
+      expect(unit).toMatch(new RegExp(`^ExecStart=/usr/bin/docker run --rm --name ${service} --network scalelite .*--env-file /etc/default/${file} .*blindsidenetwks/scalelite:${TAG}-${service.replace("scalelite-", "")}$`, "m"));
       expect(unit).toContain("PartOf=scalelite.target");
       expect(unit).toContain("WantedBy=scalelite.target");
       expect(unitState(h, `${service}.service`, "active")).toBe("active");
       expect(unitState(h, `${service}.service`, "enabled")).toBe("enabled");
     }
     const nginx = read(h, "etc/systemd/system/scalelite-nginx.service");
-    expect(nginx).toContain("EnvironmentFile=/etc/default/scalelite");
-    expect(nginx).toMatch(/--publish 80:80 --publish 443:443 --mount type=bind,source=\/mnt\/scalelite-recordings\/var\/bigbluebutton\/published,target=\/var\/bigbluebutton\/published,readonly \$SCALELITE_NGINX_EXTRA_OPTS /);
+    expect(nginx).toMatch(/--publish 80:80 --publish 443:443 --mount type=bind,source=\/mnt\/scalelite-recordings\/var\/bigbluebutton\/published,target=\/var\/bigbluebutton\/published,readonly /);
+    // The certificates and nothing else of /etc/letsencrypt (no ACME account keys) for the nginx facing the internet.
+    expect(nginx).toContain("--mount type=bind,source=/etc/letsencrypt/live,target=/etc/nginx/ssl/live,readonly --mount type=bind,source=/etc/letsencrypt/archive,target=/etc/nginx/ssl/archive,readonly");
+    expect(nginx).not.toContain("source=/etc/letsencrypt,");
+    expect(nginx).toContain("--mount type=bind,source=/etc/bbb-ovh/scalelite-nginx/hsts.nginx,target=/etc/bigbluebutton/nginx/bbb-ovh-hsts.nginx,readonly");
+    expect(read(h, "etc/bbb-ovh/scalelite-nginx/hsts.nginx")).toContain('add_header Strict-Transport-Security "max-age=63072000" always;');
     expect(read(h, "etc/systemd/system/scalelite-api.service")).toContain(`--mount type=bind,source=${RECORDING_DIR},target=/var/bigbluebutton`);
+    const importer = read(h, "etc/systemd/system/scalelite-recording-importer.service");
+    expect(importer).toContain("TimeoutStopSec=140\n");
+    expect(importer).toMatch(/^ExecStart=\/usr\/bin\/docker run .*--stop-timeout=120 /m);
     expect(read(h, "etc/systemd/system/scalelite.target")).toContain(`Wants=${SERVICES.map((s) => `${s}.service`).join(" ")}`);
     expect(unitState(h, "scalelite.target", "enabled")).toBe("enabled");
-    expect(firstCalls.filter((c) => c === "docker exec scalelite-api bin/rake db:prepare")).toHaveLength(1);
+    // The api image loaded the schema itself (bin/start); the step waited for it instead of racing it.
+    expect(firstCalls).toContain("docker exec scalelite-api curl -sS --max-time 5 http://127.0.0.1:3000/health_check");
+    expect(firstCalls.filter((c) => c.includes("db:prepare"))).toEqual([]);
+  });
+
+  it("gives each container only the variables it reads: no secret for nginx, no API secret for the poller", () => {
+    const vars = (file: string) => read(h, `etc/default/${file}`).split("\n").filter(Boolean).map((l) => l.slice(0, l.indexOf("=")));
+    expect(vars("scalelite-nginx").sort()).toEqual(["NGINX_SSL", "URL_HOST"]);
+    expect(vars("scalelite-poller")).not.toContain("LOADBALANCER_SECRET");
+    expect(vars("scalelite-recording-importer")).not.toContain("LOADBALANCER_SECRET");
+    expect(vars("scalelite")).toEqual(expect.arrayContaining(["LOADBALANCER_SECRET", "SECRET_KEY_BASE", "DATABASE_URL", "REDIS_URL", "URL_HOST"]));
+    for (const secret of [POSTGRES_PASSWORD, SECRET_KEY_BASE, LOADBALANCER_SECRET]) expect(read(h, "etc/default/scalelite-nginx")).not.toContain(secret);
   });
 
   it("registers the nodes with servers:sync: enabled, then online after a poll", () => {
@@ -235,18 +281,59 @@ describe("the Scalelite front, end to end", () => {
   });
 });
 
+describe("apt on the front", () => {
+  it("installs from the docker and certificate steps started at the same time", async () => {
+    const h = await frontHost();
+    setKnob(h, "FAKE_APT_SECONDS", "1");
+    const [docker, certificate] = await Promise.all([runStep(h, "scaleliteDocker", dockerInputs()), runStep(h, "scaleliteCertificate", certificateInputs())]);
+    expect(docker.code, output(docker)).toBe(0);
+    expect(certificate.code, output(certificate)).toBe(0);
+    expect(read(h, "fake-state/dpkg").split("\n").filter(Boolean).sort()).toEqual(["certbot", "docker.io"]);
+  });
+
+  it("waits for unattended-upgrades holding the dpkg lock after first boot", async () => {
+    const h = await frontHost();
+    setKnob(h, "FAKE_APT_UNATTENDED_UPGRADES_SECONDS", "3");
+    const started = Date.now();
+    const r = await runStep(h, "scaleliteDocker", dockerInputs());
+    expect(r.code, output(r)).toBe(0);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(2_500);
+    expect(read(h, "fake-state/dpkg")).toContain("docker.io");
+  });
+});
+
+describe("apt held by another of our steps for too long", () => {
+  it("stops, naming the lock, instead of failing silently", async () => {
+    const h = await startTestHost({ fqdn: FRONT, env: { APT_LOCK_TIMEOUT: "1" } });
+    hosts.push(h);
+    const lock = path.join(h.root, "var/lib/bbb-ovh/apt.lock");
+    mkdirSync(path.dirname(lock), { recursive: true });
+    const holder = spawn("flock", [lock, "sleep", "5"], { stdio: "ignore" });
+    await new Promise((r) => setTimeout(r, 200));
+    try {
+      const r = await runStep(h, "scaleliteDocker", dockerInputs());
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain("another bbb-ovh step kept apt busy for more than 1 s (/var/lib/bbb-ovh/apt.lock)");
+    } finally {
+      holder.kill();
+    }
+  });
+});
+
 describe("scalelite-certificate", () => {
   it("uses DNS-01 through the OVH API with a 0600 credentials file, never on argv", async () => {
     const h = await frontHost();
     const r = await runStep(h, "scaleliteCertificate", certificateInputs("dns-01"));
     expect(r.code, output(r)).toBe(0);
-    expect(calls(h)).toContain("apt-get install -y -q certbot python3-certbot-dns-ovh");
+    expect(calls(h)).toContain("apt-get -o DPkg::Lock::Timeout=60 install -y -q certbot python3-certbot-dns-ovh");
     const certbot = calls(h).filter((c) => c.startsWith("certbot "));
     expect(certbot).toEqual([
-      `certbot certonly --non-interactive --agree-tos --email ops@campus.example --cert-name ${FRONT} -d ${FRONT} --keep-until-expiring --dns-ovh --dns-ovh-credentials /etc/letsencrypt/ovh.ini`,
+      `certbot certonly --non-interactive --agree-tos --email ops@campus.example --cert-name ${FRONT} -d ${FRONT} --keep-until-expiring --dns-ovh --dns-ovh-credentials /etc/bbb-ovh/certbot-dns-ovh.ini`,
     ]);
-    expect(mode(h, "etc/letsencrypt/ovh.ini")).toBe("600");
-    expect(read(h, "etc/letsencrypt/ovh.ini")).toContain(`dns_ovh_application_secret = ${OVH_APP_SECRET}`);
+    // Outside /etc/letsencrypt, which the internet-facing nginx container mounts.
+    expect(mode(h, "etc/bbb-ovh/certbot-dns-ovh.ini")).toBe("600");
+    expect(read(h, "etc/bbb-ovh/certbot-dns-ovh.ini")).toContain(`dns_ovh_application_secret = ${OVH_APP_SECRET}`);
+    expect(existsSync(path.join(h.root, "etc/letsencrypt/ovh.ini"))).toBe(false);
     expect(read(h, `etc/letsencrypt/renewal/${FRONT}.conf`)).toContain("authenticator = dns-ovh");
     expect(output(r) + calls(h).join("\n")).not.toContain(OVH_APP_SECRET);
 
@@ -255,6 +342,35 @@ describe("scalelite-certificate", () => {
     expect(back.code, output(back)).toBe(0);
     expect(calls(h).filter((c) => c.startsWith("certbot ")).at(-1)).toMatch(/--standalone .*--force-renewal$/);
     expect(read(h, `etc/letsencrypt/renewal/${FRONT}.conf`)).toContain("authenticator = standalone");
+  });
+
+  it("fails, with the end of certbot's log, when switching challenge fails (the old certificate hides nothing)", async () => {
+    const h = await frontHost();
+    expect((await runStep(h, "scaleliteCertificate", certificateInputs("dns-01"))).code).toBe(0);
+    setKnob(h, "FAKE_CERTBOT_FAIL", "1");
+    const r = await runStep(h, "scaleliteCertificate", certificateInputs("http-01"));
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`Challenge failed for domain ${FRONT}`);
+    expect(r.stderr).toContain(`certbot could not get a certificate for ${FRONT} by http-01`);
+    expect(read(h, `etc/letsencrypt/renewal/${FRONT}.conf`)).toContain("authenticator = dns-ovh");
+  });
+
+  it("moves OVH credentials left in /etc/letsencrypt by an earlier version, renewals included", async () => {
+    const h = await frontHost();
+    expect((await runStep(h, "scaleliteCertificate", certificateInputs("dns-01"))).code).toBe(0);
+    // What an earlier version left: the credentials inside /etc/letsencrypt, named by the renewal conf.
+    const ini = read(h, "etc/bbb-ovh/certbot-dns-ovh.ini");
+    writeFileSync(path.join(h.root, "etc/letsencrypt/ovh.ini"), ini, { mode: 0o600 });
+    const conf = path.join(h.root, `etc/letsencrypt/renewal/${FRONT}.conf`);
+    writeFileSync(conf, readFileSync(conf, "utf8").replace("/etc/bbb-ovh/certbot-dns-ovh.ini", "/etc/letsencrypt/ovh.ini"));
+    rmSync(path.join(h.root, "etc/bbb-ovh/certbot-dns-ovh.ini"));
+    const r = await runStep(h, "scaleliteCertificate", certificateInputs("dns-01"));
+    expect(r.code, output(r)).toBe(0);
+    expect(existsSync(path.join(h.root, "etc/letsencrypt/ovh.ini"))).toBe(false);
+    expect(read(h, "etc/bbb-ovh/certbot-dns-ovh.ini")).toBe(ini);
+    expect(mode(h, "etc/bbb-ovh/certbot-dns-ovh.ini")).toBe("600");
+    expect(readFileSync(conf, "utf8")).toContain("dns_ovh_credentials = /etc/bbb-ovh/certbot-dns-ovh.ini\n");
+    expect(calls(h).filter((c) => c.startsWith("certbot "))).toHaveLength(1);
   });
 
   it("fails with certbot's reason when the challenge fails, and leaves no certificate", async () => {
@@ -360,33 +476,86 @@ describe("scalelite-app", () => {
     expect(existsSync(path.join(h.root, "etc/default/scalelite"))).toBe(false);
   });
 
-  it("restarts only the containers when the env file changes, and converges after a run killed midway", async () => {
-    const h = await frontHost();
-    for (const [step, inputs] of FRONT_STEPS.slice(0, 2)) expect((await runStep(h, step, inputs())).code).toBe(0);
+  it("restarts only the api when its env file changes, and converges after a run killed midway", async () => {
+    const h = await frontAfter(3);
 
-    // Killed while waiting for the api container, after the units were started: the schema is not loaded.
-    setKnob(h, "FAKE_DOCKER_HANG", "inspect");
+    // Killed while waiting for the api to answer, after the units were started.
+    setKnob(h, "FAKE_DOCKER_HANG", "exec scalelite-api curl");
     const killed = runStep(h, "scaleliteApp", appInputs());
     const deadline = Date.now() + 10_000;
-    while (!calls(h).some((c) => c.startsWith("docker inspect") && c.endsWith("scalelite-api")) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    while (!calls(h).some((c) => c.startsWith("docker exec scalelite-api curl")) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     expect(killSessions(h)).toBeGreaterThan(0);
     expect((await killed).code).not.toBe(0);
-    expect(calls(h)).not.toContain("docker exec scalelite-api bin/rake db:prepare");
 
     setKnob(h, "FAKE_DOCKER_HANG", undefined);
     const before = calls(h).length;
     const again = await runStep(h, "scaleliteApp", appInputs());
     expect(again.code, output(again)).toBe(0);
-    expect(calls(h).slice(before)).toContain("docker exec scalelite-api bin/rake db:prepare");
+    expect(calls(h).slice(before).filter((c) => /db:prepare|systemctl restart/.test(c))).toEqual([]);
 
-    // A new env file (rotated LOADBALANCER_SECRET) restarts the four containers and nothing else.
-    const rotated = ENV_FILE.replace(LOADBALANCER_SECRET, randomBytes(24).toString("hex"));
+    // A new api env file (rotated LOADBALANCER_SECRET) restarts the api and nothing else.
+    const rotated = ENV.api.replace(LOADBALANCER_SECRET, randomBytes(24).toString("hex"));
     const mark = calls(h).length;
     const r = await runStep(h, "scaleliteApp", { ...appInputs(), ENV_FILE_B64: base64(rotated) });
     expect(r.code, output(r)).toBe(0);
     expect(read(h, "etc/default/scalelite")).toBe(rotated);
     const restarts = calls(h).slice(mark).filter((c) => c.startsWith("systemctl restart"));
-    expect(restarts).toEqual(SERVICES.map((s) => `systemctl restart ${s}.service`));
+    expect(restarts).toEqual(["systemctl restart scalelite-api.service"]);
+  });
+
+  it("waits for the api image's own schema load instead of racing it with db:prepare", async () => {
+    const h = await frontAfter(3);
+    setKnob(h, "FAKE_SCALELITE_API_START_SECONDS", "3");
+    const r = await runStep(h, "scaleliteApp", appInputs());
+    expect(r.code, output(r)).toBe(0);
+    expect(calls(h).filter((c) => c.includes("db:prepare"))).toEqual([]);
+    expect(calls(h).filter((c) => c.startsWith("docker exec scalelite-api curl")).length).toBeGreaterThan(1);
+  });
+
+  it("loads the schema itself when the image's start left none", async () => {
+    const h = await frontAfter(3);
+    setKnob(h, "FAKE_SCALELITE_SCHEMA_LOAD_FAILS", "1");
+    const r = await runStep(h, "scaleliteApp", appInputs());
+    expect(r.code, output(r)).toBe(0);
+    expect(r.stdout).toContain("the api started without a database schema (Health Check Failure: Database not responding): loading it");
+    expect(calls(h)).toContain("docker exec scalelite-api bin/rake db:prepare");
+    expect(calls(h).at(-1)).toBe("systemctl restart scalelite.target");
+  });
+
+  it("with recordings off: RECORDING_DISABLED, nothing mounted from the recording directory, no importer", async () => {
+    const h = await frontAfter(2);
+    const r = await runStep(h, "scaleliteApp", appInputs(false));
+    expect(r.code, output(r)).toBe(0);
+    expect(read(h, "etc/default/scalelite")).toContain("RECORDING_DISABLED=true\n");
+    for (const service of ["scalelite-api", "scalelite-nginx", "scalelite-poller"]) {
+      expect(read(h, `etc/systemd/system/${service}.service`)).not.toContain("/mnt/scalelite-recordings");
+      expect(unitState(h, `${service}.service`, "active")).toBe("active");
+    }
+    expect(existsSync(path.join(h.root, "etc/systemd/system/scalelite-recording-importer.service"))).toBe(false);
+    expect(read(h, "etc/systemd/system/scalelite.target")).toContain("Wants=scalelite-api.service scalelite-nginx.service scalelite-poller.service\n");
+  });
+
+  it("stops and disables an importer left by a run with recordings on, and keeps the recordings", async () => {
+    const h = await frontAfter(4);
+    writeFileSync(path.join(h.root, RECORDING_DIR, "published", "lesson-1.tar"), "a recording");
+    // As left by a run killed before it restarted the importer.
+    writeFileSync(path.join(h.root, "var/lib/bbb-ovh/scalelite-app.pending-units"), "scalelite-recording-importer.service\n");
+    const r = await runStep(h, "scaleliteApp", appInputs(false));
+    expect(r.code, output(r)).toBe(0);
+    expect(calls(h)).toContain("systemctl disable --now scalelite-recording-importer.service");
+    expect(unitState(h, "scalelite-recording-importer.service", "active")).toBe("inactive");
+    expect(existsSync(path.join(h.root, "etc/default/scalelite-recording-importer"))).toBe(false);
+    expect(read(h, `${RECORDING_DIR}/published/lesson-1.tar`)).toBe("a recording");
+    const mark = calls(h).length;
+    expect((await runStep(h, "scaleliteApp", appInputs(false))).code).toBe(0);
+    expect(calls(h).slice(mark).filter((c) => /systemctl (restart|disable|daemon-reload)/.test(c))).toEqual([]);
+  });
+
+  it("with recordings on, refuses a missing recording directory, naming the step that creates it", async () => {
+    const h = await frontAfter(2);
+    const r = await runStep(h, "scaleliteApp", appInputs());
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`the recording directory ${RECORDING_DIR} does not exist: run scalelite-spool.sh first`);
   });
 });
 
@@ -416,6 +585,32 @@ describe("scalelite-docker", () => {
     const third = calls(h).length;
     expect((await runStep(h, "scaleliteDocker", dockerInputs())).code).toBe(0);
     expect(calls(h).slice(third).filter((c) => /systemctl (restart|daemon-reload)/.test(c))).toEqual([]);
+  });
+});
+
+describe("images by digest", () => {
+  // Test values only: the shape of a digest, not a published one.
+  const PG = `postgres:16@sha256:${"a".repeat(64)}`;
+  const API = `blindsidenetwks/scalelite:${TAG}-api@sha256:${"b".repeat(64)}`;
+
+  it("refuses an image without the digest its pin gives, and runs it by digest otherwise", async () => {
+    const h = await frontHost();
+    const refused = await runStep(h, "scaleliteDocker", { ...dockerInputs(), IMAGE_PINS: PG });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain(`image 'postgres:16' must be ${PG} (its digest is pinned)`);
+    expect(existsSync(path.join(h.root, "etc/systemd/system/scalelite-postgres.service"))).toBe(false);
+
+    const r = await runStep(h, "scaleliteDocker", { ...dockerInputs(), POSTGRES_IMAGE: PG, IMAGE_PINS: PG });
+    expect(r.code, output(r)).toBe(0);
+    expect(read(h, "etc/systemd/system/scalelite-postgres.service")).toMatch(new RegExp(`^ExecStart=/usr/bin/docker run .* ${PG.replace(/[.]/g, "\\.")}$`, "m"));
+  });
+
+  it("runs the Scalelite images the pins name by digest, the others by tag", async () => {
+    const h = await frontAfter(3);
+    const r = await runStep(h, "scaleliteApp", { ...appInputs(), IMAGE_PINS: API });
+    expect(r.code, output(r)).toBe(0);
+    expect(read(h, "etc/systemd/system/scalelite-api.service")).toMatch(new RegExp(` ${API.replace(/[.]/g, "\\.")}$`, "m"));
+    expect(read(h, "etc/systemd/system/scalelite-poller.service")).toMatch(new RegExp(` blindsidenetwks/scalelite:${TAG}-poller$`, "m"));
   });
 });
 
