@@ -42,7 +42,11 @@ export interface ResolvedHost {
   spec?: HostSpec;
   /** Scalelite fields, nodes only. */
   loadMultiplier: number;
-  tag: string;
+  /**
+   * Scalelite server tag, only when the stack sets one: Scalelite places a create without
+   * `meta_server-tag` (what Moodle and Greenlight send) on untagged servers only (docs/scalelite.md).
+   */
+  tag?: string;
 }
 
 export interface Campus {
@@ -185,7 +189,7 @@ function resolveHost(role: ResolvedHost["role"], host: HostConfig, campus: Campu
     preset,
     spec,
     loadMultiplier: nodeFields?.loadMultiplier ?? 1,
-    tag: nodeFields?.tag ?? datacenter,
+    tag: nodeFields?.tag,
   };
 }
 

@@ -33,8 +33,9 @@ describe("campus config", () => {
     const campus = parseCampus(brest(), NO_SECRETS);
     expect(campus.front.subdomain).toBe("visio-brest");
     expect(campus.nodes.map((n) => [n.datacenter, n.tag, n.loadMultiplier, n.spec?.ramGb])).toEqual([
-      ["sbg", "sbg", 1, 64],
-      ["rbx", "rbx", 1, 64],
+      // Untagged: Scalelite places a create without meta_server-tag (Moodle, Greenlight) on untagged servers only.
+      ["sbg", undefined, 1, 64],
+      ["rbx", undefined, 1, 64],
     ]);
     expect(campus.installerBranch).toBe("v3.0.x-release");
     expect(campus.config.scalelite.tag).toBe("v1.8.5");
