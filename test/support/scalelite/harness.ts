@@ -51,8 +51,8 @@ export interface Scalelite {
   servers(): Promise<Record<string, ServerRecord>>;
   /** The server Scalelite's own `Server.find_available(tag)` picks for a create, or its error. */
   findAvailable(tag?: string): Promise<{ id?: string; error?: string }>;
-  /** A meeting record on a server, made by Scalelite's own Meeting.find_or_create_with_server (what its create API does). */
-  addMeeting(serverId: string, meetingId: string): Promise<void>;
+  /** Meeting records [serverId, meetingId], made by Scalelite's own Meeting.find_or_create_with_server! (what its create API does). */
+  addMeetings(meetings: Array<[string, string]>): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -158,8 +158,9 @@ export async function startScalelite(trees: ScaleliteTrees, stateDir?: string): 
         ]),
       ),
     findAvailable: (tag) => jsonOf(run(["-e", printJson(`{ 'id' => Server.find_available(${tag === undefined ? "nil" : JSON.stringify(tag)}).id }`)])),
-    async addMeeting(serverId, meetingId) {
-      await jsonOf(run(["-e", printJson(`Meeting.find_or_create_with_server!(${JSON.stringify(meetingId)}, Server.find(${JSON.stringify(serverId)}), 'mp').id`)]));
+    async addMeetings(meetings) {
+      const made = meetings.map(([serverId, meetingId]) => `Meeting.find_or_create_with_server!(${JSON.stringify(meetingId)}, Server.find(${JSON.stringify(serverId)}), 'mp').id`);
+      await jsonOf(run(["-e", printJson(`[${made.join(", ")}]`)]));
     },
     async stop() {
       if (redis.child.exitCode === null && redis.child.signalCode === null) {

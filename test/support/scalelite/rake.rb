@@ -15,6 +15,11 @@
 # api_helper.rb, bbb_errors.rb) and the three task files, against a real redis-server. So sync, cordon,
 # enable, panic, status and the poller's online/offline/load decisions are Scalelite's.
 #
+# Libraries: Debian's ruby-activesupport/activemodel 6.1 (Scalelite pins Rails 7.2; the models use only
+# what 6.1 has), ruby-redis 4.8, ruby-connection-pool, ruby-nokogiri, ruby-concurrent, and Tabulo 2.8.2 (the
+# version Scalelite's Gemfile.lock pins; a pinned tree, not packaged by Debian) on Debian's
+# unicode-display_width 1.6 and tty-screen (Tabulo asks for 2.2, but only calls `DisplayWidth.of`).
+#
 # What this file provides instead of Rails, and why:
 # - `Rails.logger` / `Rails.configuration.x`: the values config/application.rb derives from the same
 #   environment variables and defaults (listed below with their variable); the logger is the one
