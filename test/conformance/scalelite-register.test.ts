@@ -11,24 +11,17 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { base64, type StepInputs } from "../../components/remote/invocation";
-import { nodeApiUrl, renderServersYaml } from "../../components/scalelite/renderServersYaml";
+import { nodeApiUrl } from "../../components/scalelite/renderServersYaml";
 import { startBbbApiServer, type BbbApiServer } from "../support/bbbApiServer";
 import { calls, output, runWatched } from "../support/hostState";
-import { scaleliteTrees, attachScalelite, type Scalelite } from "../support/scalelite/harness";
+import { attachScalelite, registerInputs as nodeRegistration, scaleliteTrees, type Scalelite } from "../support/scalelite/harness";
 import { killSessions, runStep, startTestHost, type TestHost } from "../support/sshd";
 
 const trees = scaleliteTrees();
 const IDS = ["bbb1.campus.example", "bbb2.campus.example", "bbb3.campus.example"];
 const NODE_SECRETS: Record<string, string> = Object.fromEntries(IDS.map((id) => [id, randomBytes(20).toString("hex")]));
 
-const registerInputs = (ids: string[], extra: StepInputs = {}): StepInputs => ({
-  SERVERS_YAML_B64: base64(renderServersYaml(ids.map((id) => ({ id, url: nodeApiUrl(id), secret: NODE_SECRETS[id], loadMultiplier: 1 })))),
-  SYNC_MODE: "cordon",
-  EXPECTED_IDS: ids.join(","),
-  ATTEMPTS: "2",
-  DELAY_SECONDS: "0",
-  ...extra,
-});
+const registerInputs = (ids: string[], extra: StepInputs = {}): StepInputs => nodeRegistration(NODE_SECRETS, ids, extra);
 
 describe.skipIf(!trees)("scalelite-register against Scalelite v1.8.5's own rake tasks", () => {
   const fronts: Array<{ host: TestHost; scalelite: Scalelite }> = [];

@@ -12,6 +12,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { base64, type StepInputs } from "../../../components/remote/invocation";
+import { nodeApiUrl, renderServersYaml } from "../../../components/scalelite/renderServersYaml";
 import { upstreamTree } from "../upstream";
 
 export const RAKE_RB = path.join(__dirname, "rake.rb");
@@ -177,3 +179,16 @@ export async function startScalelite(trees: ScaleliteTrees, stateDir?: string): 
 export function attachScalelite(trees: ScaleliteTrees, host: { root: string }): Promise<Scalelite> {
   return startScalelite(trees, path.join(host.root, "fake-state"));
 }
+
+/**
+ * scalelite-register.sh inputs for nodes `ids` (untagged, as the program registers them), with the
+ * servers.yaml our renderer produces; a quick poll loop (2 attempts, no delay) unless `extra` says otherwise.
+ */
+export const registerInputs = (secrets: Record<string, string>, ids: string[], extra: StepInputs = {}): StepInputs => ({
+  SERVERS_YAML_B64: base64(renderServersYaml(ids.map((id) => ({ id, url: nodeApiUrl(id), secret: secrets[id], loadMultiplier: 1 })))),
+  SYNC_MODE: "cordon",
+  EXPECTED_IDS: ids.join(","),
+  ATTEMPTS: "2",
+  DELAY_SECONDS: "0",
+  ...extra,
+});
