@@ -131,6 +131,11 @@ function crossFieldProblems(raw: unknown, secrets: SecretPresence): ConfigProble
   if (kinds.includes("publicCloud") && !isRecord(raw.publicCloud)) {
     problems.push({ path: "campus.publicCloud", message: "is required when a host is of kind publicCloud: {projectId}" });
   }
+  // Scalelite places a create without meta_server-tag (Moodle's) on untagged servers only (docs/scalelite.md).
+  const nodes = Array.isArray(raw.nodes) ? raw.nodes : [];
+  if (isRecord(raw.moodle) && nodes.length > 0 && nodes.every((n) => isRecord(n) && str(n.tag) !== undefined)) {
+    problems.push({ path: "campus.nodes", message: "every node has a Scalelite tag, but Moodle sends no meta_server-tag and Scalelite places such meetings on untagged nodes only: leave at least one node without tag" });
+  }
   if (isRecord(raw.moodle) && raw.moodle.acceptDpa === true && !isRecord(raw.moodle.ssh)) {
     problems.push({ path: "campus.moodle.acceptDpa", message: "needs campus.moodle.ssh: the setting is applied on the Moodle host" });
   }

@@ -50,12 +50,19 @@ describe.skipIf(!trees)("Scalelite v1.8.5 takes a meeting on every campus the pr
     }
     const sync = await scalelite.rake([`servers:sync[-,${inputs.SYNC_MODE}]`], yaml);
     expect(sync.code, sync.stderr).toBe(0);
-    const poll = await scalelite.rake(["poll:all"]);
-    expect(poll.code, poll.stderr).toBe(0);
-    const registered = await scalelite.servers();
+    // Polled as the registration step does: up to 3 times (a loaded machine can make one poll time out).
     const ids = inputs.EXPECTED_IDS.split(",");
+    let registered: Awaited<ReturnType<Scalelite["servers"]>> = {};
+    let polls = "";
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const poll = await scalelite.rake(["poll:all"]);
+      expect(poll.code, poll.stderr).toBe(0);
+      polls += poll.stdout;
+      registered = await scalelite.servers();
+      if (ids.every((id) => registered[id]?.online)) break;
+    }
     expect(Object.keys(registered).sort()).toEqual([...ids].sort());
-    for (const id of ids) expect(registered[id], id).toMatchObject({ state: "enabled", online: true });
+    for (const id of ids) expect(registered[id], `${id}\n${polls}`).toMatchObject({ state: "enabled", online: true });
     return { placed: await scalelite.findAvailable(), ids };
   }
 
@@ -88,7 +95,9 @@ describe.skipIf(!trees)("Scalelite v1.8.5 takes a meeting on every campus the pr
   }, 300_000);
 
   it("a campus whose nodes are all tagged takes no untagged create (why a tag is set only for a front-end that sends it)", async () => {
+    // Without Moodle: with it, the config refuses a campus whose nodes are all tagged, for this reason.
     const { resources } = await evaluateStack("brest", SECRETS, (c) => {
+      delete c.moodle;
       for (const node of c.nodes as Array<Record<string, unknown>>) node.tag = "sbg";
     });
     const { placed } = await registerAndPlace(registrationInputs(resources));
