@@ -8,7 +8,8 @@
 #
 # `servers:sync` is idempotent, unlike `servers:add`, and reads the YAML on stdin, so the node secrets
 # never reach a command line. With mode cordon a node dropped from the file is removed when it hosts no
-# meeting and cordoned when it does: its lessons go on, it takes no new one.
+# meeting and cordoned when it does: its lessons go on, it takes no new one. (Mode force, in Scalelite
+# v1.8.5, forgets such a node's meetings without ending them on the node: see docs/scalelite.md.)
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"

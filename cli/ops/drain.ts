@@ -68,7 +68,8 @@ export async function changeNode(action: NodeAction, target: OpsTarget, node: st
   await confirm(io, question(action, id, before), opts.yes);
   const out = await rake(ssh, TASKS[action], [id], opts.commandTimeoutMs);
   if (!/^OK$/m.test(out)) throw new OpsError("command", ssh.host, `bin/rake ${TASKS[action]}[${id}] did not report OK`);
-  const cleared = [...out.matchAll(/Clearing Meeting id=(\S+)/g)].map((m) => m[1]);
+  // The task prints each line itself and through the Rails logger (RAILS_LOG_TO_STDOUT): the printed one only.
+  const cleared = [...out.matchAll(/^Clearing Meeting id=(\S+)$/gm)].map((m) => m[1]);
   const after = await statusNow();
   return { action, node: id, task: TASKS[action], clearedMeetings: cleared, after, summary: summary(action, id, after, cleared) };
 }

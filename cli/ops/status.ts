@@ -28,6 +28,8 @@ export interface NodeStatus {
   /** As Scalelite's poller sees it. */
   online?: "online" | "offline";
   state?: string;
+  /** Scalelite server tag, when the node has one (a tagged node takes only creates that ask for it). */
+  tag?: string;
   meetings?: number;
   users?: number;
   load?: number;
@@ -140,9 +142,10 @@ export async function collectStatus(target: OpsTarget, options: StatusOptions, p
     const status: NodeStatus = {
       name: node.name,
       fqdn: node.fqdn,
-      datacenter: node.datacenter ?? row?.tag,
+      datacenter: node.datacenter,
       online: row ? (row.status === "online" ? "online" : "offline") : undefined,
       state: row?.state,
+      tag: row?.tag,
       meetings: row?.meetings ?? p.value?.meetings,
       users: row?.users ?? p.value?.users,
       load: row?.load,
@@ -154,7 +157,7 @@ export async function collectStatus(target: OpsTarget, options: StatusOptions, p
     if (servers && front.scalelite.ok && !row) problems.push({ host: node.fqdn, kind: "unhealthy", message: "not registered in Scalelite" });
   });
   for (const row of rows.filter((r) => !seen.has(r.hostname))) {
-    nodes.push({ name: row.hostname, fqdn: row.hostname, datacenter: row.tag, online: row.status === "online" ? "online" : "offline", state: row.state, meetings: row.meetings, users: row.users, load: row.load, bbbVersion: row.bbbVersion, probe: { ok: true, detail: "not probed (not in the stack)" } });
+    nodes.push({ name: row.hostname, fqdn: row.hostname, online: row.status === "online" ? "online" : "offline", state: row.state, tag: row.tag, meetings: row.meetings, users: row.users, load: row.load, bbbVersion: row.bbbVersion, probe: { ok: true, detail: "not probed (not in the stack)" } });
   }
   for (const n of nodes) {
     if (n.online === "offline") problems.push({ host: n.fqdn, kind: "unhealthy", message: "Scalelite marks it offline (its polls fail)" });
@@ -171,7 +174,7 @@ export function renderStatus(report: StatusReport): string {
   lines.push(`front ${report.front.host ?? "-"}: /health_check ${hc.ok ? `success (${hc.ms} ms)` : `FAILED: ${hc.detail}`}; scalelite ${report.front.scalelite.ok ? "ok" : `FAILED: ${report.front.scalelite.detail}`}`);
   const table = new Table({ head: ["node", "datacenter", "status", "state", "meetings", "users", "load", "BBB", "API from here"], style: { head: [], border: [] } });
   for (const n of report.nodes) {
-    table.push([n.name === n.fqdn ? n.fqdn : `${n.name}\n${n.fqdn}`, show(n.datacenter), show(n.online), show(n.state), show(n.meetings), show(n.users), show(n.load), show(n.bbbVersion), n.probe.ok ? (n.probe.ms !== undefined ? `ok ${n.probe.ms} ms` : show(n.probe.detail)) : "FAILED"]);
+    table.push([n.name === n.fqdn ? n.fqdn : `${n.name}\n${n.fqdn}`, show(n.datacenter), show(n.online), n.tag ? `${show(n.state)}, tag ${n.tag}` : show(n.state), show(n.meetings), show(n.users), show(n.load), show(n.bbbVersion), n.probe.ok ? (n.probe.ms !== undefined ? `ok ${n.probe.ms} ms` : show(n.probe.detail)) : "FAILED"]);
   }
   lines.push(table.toString());
   if (report.problems.length === 0) lines.push("healthy");

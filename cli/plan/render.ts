@@ -157,7 +157,7 @@ export function renderPlanMermaid(plan: Plan): string {
     for (const n of nodes) lines.push(`    ${mermaidId(n.name)}[${mermaidLabel("BigBlueButton", n.fqdn, modelOf(n))}]`);
     lines.push("  end");
   }
-  for (const n of campus.nodes) lines.push(`  front -->|"load ×${n.loadMultiplier}"| ${mermaidId(n.name)}`);
+  for (const n of campus.nodes) lines.push(`  front -->|"load ×${n.loadMultiplier}${n.tag ? `, tag ${n.tag} only` : ""}"| ${mermaidId(n.name)}`);
   if (campus.config.recordings) for (const n of campus.nodes) lines.push(`  ${mermaidId(n.name)} -.->|"recordings (rsync over SSH)"| front`);
   return `${lines.join("\n")}\n`;
 }

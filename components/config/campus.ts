@@ -48,7 +48,11 @@ export interface ResolvedHost {
   spec?: HostSpec;
   /** Scalelite fields, nodes only. */
   loadMultiplier: number;
-  tag: string;
+  /**
+   * Scalelite server tag, only when the stack sets one: Scalelite places a create without
+   * `meta_server-tag` (what Moodle and Greenlight send) on untagged servers only (docs/scalelite.md).
+   */
+  tag?: string;
 }
 
 export interface Campus {
@@ -149,6 +153,11 @@ function crossFieldProblems(raw: unknown, secrets: SecretPresence): ConfigProble
         "is required when campus.moodle.ssh is set: the private key that moodle.ssh.user on the Moodle host already trusts (pulumi config set --secret moodleSshPrivateKey < key); the deploy key made during `pulumi up` is not in its authorized_keys",
     });
   }
+  // Scalelite places a create without meta_server-tag (Moodle's) on untagged servers only (docs/scalelite.md).
+  const nodes = Array.isArray(raw.nodes) ? raw.nodes : [];
+  if (isRecord(raw.moodle) && nodes.length > 0 && nodes.every((n) => isRecord(n) && str(n.tag) !== undefined)) {
+    problems.push({ path: "campus.nodes", message: "every node has a Scalelite tag, but Moodle sends no meta_server-tag and Scalelite places such meetings on untagged nodes only: leave at least one node without tag" });
+  }
   if (isRecord(raw.moodle) && raw.moodle.acceptDpa === true && !isRecord(raw.moodle.ssh)) {
     problems.push({ path: "campus.moodle.acceptDpa", message: "needs campus.moodle.ssh: the setting is applied on the Moodle host" });
   }
@@ -245,7 +254,7 @@ function resolveHost(role: ResolvedHost["role"], host: HostConfig, campus: Campu
     preset,
     spec,
     loadMultiplier: nodeFields?.loadMultiplier ?? 1,
-    tag: nodeFields?.tag ?? datacenter,
+    tag: nodeFields?.tag,
   };
 }
 

@@ -64,6 +64,8 @@ const existing = z.strictObject({
 const hostBase = { name, fqdn };
 const nodeExtra = {
   loadMultiplier: z.number().positive("expected a load multiplier greater than 0").max(100).default(1),
+  // Scalelite server tag. Unset (the default) for a node that takes every meeting: a create without
+  // meta_server-tag, as Moodle and Greenlight send, only goes to untagged servers (docs/scalelite.md).
   tag: z.string().regex(/^[a-zA-Z0-9_.-]+$/, "expected a Scalelite tag: letters, digits, '_', '.', '-'").optional(),
 };
 const kindError = { error: "expected kind to be one of dedicated, publicCloud, existing" };

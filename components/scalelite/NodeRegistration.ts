@@ -7,7 +7,7 @@ import { renderServersYaml } from "./renderServersYaml";
 
 export interface NodeRegistrationArgs {
   front: ScaleliteFront;
-  nodes: Array<{ node: BbbNode; loadMultiplier: number; tag: string }>;
+  nodes: Array<{ node: BbbNode; loadMultiplier: number; tag?: string }>;
 }
 
 /**

@@ -7,7 +7,8 @@ export interface ScaleliteServer {
   url: string;
   secret: string;
   loadMultiplier: number;
-  tag: string;
+  /** Omitted when unset: an untagged server takes creates that carry no meta_server-tag. */
+  tag?: string;
 }
 
 const ID = /^[a-zA-Z0-9_.-]+$/;
@@ -31,7 +32,7 @@ function urlProblem(url: string): string | undefined {
 
 /**
  * The YAML document `bin/rake servers:sync[-,MODE]` reads on stdin:
- * `servers: { <id>: { url, secret, enabled, load_multiplier, tag } }`, servers sorted by id so the same
+ * `servers: { <id>: { url, secret, enabled, load_multiplier[, tag] } }`, servers sorted by id so the same
  * set always renders the same bytes. Every server is checked against Scalelite's sync rules (id
  * pattern, secret present, load_multiplier > 0, http(s) URL with a host) and all violations are reported.
  */
@@ -49,14 +50,14 @@ export function renderServersYaml(servers: readonly ScaleliteServer[]): string {
     if (!(Number.isFinite(server.loadMultiplier) && server.loadMultiplier > 0)) problems.push(`${where}: load_multiplier must be a number greater than 0`);
     const bad = urlProblem(server.url);
     if (bad) problems.push(`${where}: url '${server.url}' ${bad}`);
-    if (!TAG.test(server.tag)) problems.push(`${where}: tag must match ${TAG.source}`);
+    if (server.tag !== undefined && !TAG.test(server.tag)) problems.push(`${where}: tag must match ${TAG.source}`);
   }
   if (problems.length > 0) throw new Error(`servers.yaml: ${problems.join("; ")}`);
 
   const sorted = [...servers].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   const doc = {
     servers: Object.fromEntries(
-      sorted.map((s) => [s.id, { url: s.url, secret: s.secret, enabled: true, load_multiplier: s.loadMultiplier, tag: s.tag }]),
+      sorted.map((s) => [s.id, { url: s.url, secret: s.secret, enabled: true, load_multiplier: s.loadMultiplier, ...(s.tag === undefined ? {} : { tag: s.tag }) }]),
     ),
   };
   return stringify(doc);

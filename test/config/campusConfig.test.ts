@@ -27,8 +27,9 @@ describe("campus config", () => {
     const campus = parseCampus(brest(), { ...NO_SECRETS, moodleSshPrivateKey: true });
     expect(campus.front.subdomain).toBe("visio-brest");
     expect(campus.nodes.map((n) => [n.datacenter, n.tag, n.loadMultiplier, n.spec?.ramGb])).toEqual([
-      ["sbg", "sbg", 1, 64],
-      ["rbx", "rbx", 1, 64],
+      // Untagged: Scalelite places a create without meta_server-tag (Moodle, Greenlight) on untagged servers only.
+      ["sbg", undefined, 1, 64],
+      ["rbx", undefined, 1, 64],
     ]);
     expect(campus.installerBranch).toBe("v3.0.x-release");
     expect(campus.config.scalelite.tag).toBe("v1.8.5");
@@ -63,6 +64,7 @@ describe("campus config", () => {
     ["load multiplier is positive", (c) => (c.nodes[0].loadMultiplier = -1), "campus.nodes[0].loadMultiplier", /greater than 0/],
     ["node tag follows Scalelite's rules", (c) => (c.nodes[0].tag = "sbg dc"), "campus.nodes[0].tag", /Scalelite tag/],
     ["at least one node", (c) => (c.nodes = []), "campus.nodes", /at least one BigBlueButton node/],
+    ["with Moodle, a node stays untagged", (c) => c.nodes.forEach((n: Record<string, unknown>) => (n.tag = "sbg")), "campus.nodes", /Moodle sends no meta_server-tag.*untagged/],
     ["unknown keys are rejected (typos)", (c) => (c.front.datacentre = "sbg"), "campus.front", /unknown key 'datacentre'/],
     ["Public Cloud flavor is known", (c) => (c.nodes[0] = { name: "n", fqdn: "n.isen-ouest.fr", kind: "publicCloud", region: "SBG5", flavor: "x9-1" }), "campus.nodes[0].flavor", /unknown flavor 'x9-1'/],
     ["Public Cloud region looks like one", (c) => (c.nodes[0] = { name: "n", fqdn: "n.isen-ouest.fr", kind: "publicCloud", region: "strasbourg" }), "campus.nodes[0].region", /OpenStack region/],

@@ -222,7 +222,8 @@ describe("buildPlatform under Pulumi mocks", () => {
     expect([register.SYNC_MODE, register.EXPECTED_IDS]).toEqual(["cordon", "bbb1.example.org,bbb2.example.org"]);
     const yaml = decode(register.SERVERS_YAML_B64);
     expect(yaml).toContain(`secret: ${inputsOf(named(resources, "bbb-sbg-bbbConfigure")).SHARED_SECRET}`);
-    expect(yaml).toMatch(/bbb1\.example\.org:\n\s+url: https:\/\/bbb1\.example\.org\/bigbluebutton\/api\n[\s\S]*load_multiplier: 2\n\s+tag: sbg/);
+    expect(yaml).toMatch(/bbb1\.example\.org:\n\s+url: https:\/\/bbb1\.example\.org\/bigbluebutton\/api\n[\s\S]*load_multiplier: 2\n/);
+    expect(yaml).not.toContain("tag:"); // untagged: Scalelite places untagged creates (Moodle's) on untagged servers only
     const env = decode(inputsOf(named(resources, "lb-scaleliteApp")).ENV_FILE_B64);
     expect(env).toContain(`LOADBALANCER_SECRET=${unwrap(outputs.moodleSharedSecret)}\n`);
     expect(env).toMatch(/^SECRET_KEY_BASE=[0-9a-f]{128}$/m);

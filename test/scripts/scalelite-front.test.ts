@@ -1,7 +1,10 @@
 /**
- * The Scalelite front steps (docker, certificate, recording spool, app, health, node registration), run for
- * real over SSH against loopback sshd hosts, with fakes standing in for docker + Scalelite's rake tasks,
- * systemd, certbot, user accounts, exportfs and apt (test/fakes). Inputs come from the same renderers the Pulumi program uses.
+ * The Scalelite front steps (docker, certificate, recording spool, app, health), run for real over SSH
+ * against loopback sshd hosts, with fakes standing in for docker, systemd, certbot, user accounts, exportfs
+ * and apt (test/fakes); `docker exec scalelite-api bin/rake` runs Scalelite's own rake tasks on a real
+ * Redis (test/support/scalelite), whose poller calls local BBB API servers as the nodes. Inputs come from
+ * the same renderers the Pulumi program uses. The registration step's own tests are conformance tests
+ * (test/conformance/scalelite-register.test.ts).
  */
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -14,8 +17,10 @@ import { RECORDING_DIR, SPOOL_DIR } from "../../components/scalelite/recordingLa
 import { renderEnvFiles } from "../../components/scalelite/renderEnvFile";
 import { renderOvhDnsIni } from "../../components/scalelite/renderOvhDnsIni";
 import { renderSpoolAuthorizedKeys } from "../../components/scalelite/renderRecordingTransfer";
-import { nodeApiUrl, renderServersYaml } from "../../components/scalelite/renderServersYaml";
+import { nodeApiUrl } from "../../components/scalelite/renderServersYaml";
+import { startBbbApiServer, type BbbApiServer } from "../support/bbbApiServer";
 import { calls, mode, output, owner, read, runWatched, tree } from "../support/hostState";
+import { attachScalelite, registerInputs, scaleliteTrees, type Scalelite } from "../support/scalelite/harness";
 import { killSessions, runStep, startTestHost, type StepResult, type TestHost } from "../support/sshd";
 
 const POSTGRES_PASSWORD = randomBytes(16).toString("hex");
@@ -32,12 +37,24 @@ const TAG = "v1.8.5";
 const SERVICES = ["scalelite-api", "scalelite-nginx", "scalelite-poller", "scalelite-recording-importer"];
 
 const hosts: TestHost[] = [];
+/** Scalelite's own code behind each front's `docker exec scalelite-api bin/rake`, when its pinned tree is prepared. */
+const trees = scaleliteTrees();
+const scalelites = new Map<TestHost, Scalelite>();
+const nodeApis: BbbApiServer[] = [];
+beforeAll(async () => {
+  for (const secret of Object.values(NODE_SECRETS)) nodeApis.push(await startBbbApiServer({ secret }));
+});
 afterAll(async () => {
-  await Promise.all(hosts.map((h) => h.stop()));
+  await Promise.all([...hosts.map((h) => h.stop()), ...[...scalelites.values()].map((s) => s.stop()), ...nodeApis.map((n) => n.close())]);
 });
 async function frontHost(): Promise<TestHost> {
   const h = await startTestHost({ fqdn: FRONT });
   hosts.push(h);
+  if (trees) {
+    const scalelite = await attachScalelite(trees, h);
+    Object.keys(NODE_SECRETS).forEach((id, i) => scalelite.route(id, nodeApis[i].url));
+    scalelites.set(h, scalelite);
+  }
   return h;
 }
 
@@ -79,14 +96,6 @@ const appInputs = (recordings = true): StepInputs => {
     ...(recordings ? { ENV_RECORDING_IMPORTER_B64: base64(files["recording-importer"] ?? "") } : {}),
   };
 };
-const registerInputs = (ids: string[], extra: StepInputs = {}): StepInputs => ({
-  SERVERS_YAML_B64: base64(renderServersYaml(ids.map((id) => ({ id, url: nodeApiUrl(id), secret: NODE_SECRETS[id], loadMultiplier: 1, tag: "sbg" })))),
-  SYNC_MODE: "cordon",
-  EXPECTED_IDS: ids.join(","),
-  ATTEMPTS: "2",
-  DELAY_SECONDS: "0",
-  ...extra,
-});
 
 /**
  * The fake web of test/fakes/lib/fake-web.sh (not ours) must answer https://<front>/health_check for the
@@ -100,23 +109,13 @@ const FRONT_STEPS: [StepName, () => StepInputs][] = [
   ["scaleliteCertificate", () => certificateInputs()],
   ["scaleliteSpool", () => spoolInputs()],
   ["scaleliteApp", appInputs],
-  ["scaleliteRegister", () => registerInputs(["bbb1.campus.example", "bbb2.campus.example"])],
+  ["scaleliteRegister", () => registerInputs(NODE_SECRETS, ["bbb1.campus.example", "bbb2.campus.example"])],
 ];
 
-interface FakeServer {
-  url: string;
-  secret: string;
-  state: string | null;
-  enabled: boolean;
-  online: boolean;
-  load_multiplier: string;
-  tag: string | null;
-}
-const scaleliteServers = (h: TestHost): Record<string, FakeServer> =>
-  JSON.parse(readFileSync(path.join(h.root, "fake-state/scalelite-servers.json"), "utf8")).servers;
+const scaleliteServers = (h: TestHost) => scalelites.get(h)!.servers();
 /** What servers:sync owns (not the poller's counters). */
-const registration = (h: TestHost) =>
-  Object.fromEntries(Object.entries(scaleliteServers(h)).map(([id, s]) => [id, [s.url, s.secret, s.state, s.enabled, s.load_multiplier, s.tag]]));
+const registration = async (h: TestHost) =>
+  Object.fromEntries(Object.entries(await scaleliteServers(h)).map(([id, s]) => [id, [s.url, s.secret, s.state, s.load_multiplier, s.tag]]));
 const unitState = (h: TestHost, unit: string, kind: "active" | "enabled") => {
   const file = path.join(h.root, "fake-state/systemd", `${unit}.${kind}`);
   return existsSync(file) ? readFileSync(file, "utf8").trim() : "";
@@ -147,7 +146,7 @@ async function frontAfter(count: number): Promise<TestHost> {
   return h;
 }
 
-describe("the Scalelite front, end to end", () => {
+describe.skipIf(!trees)("the Scalelite front, end to end", () => {
   let h: TestHost;
   const listings: string[] = [];
   let first: StepResult[] = [];
@@ -155,17 +154,17 @@ describe("the Scalelite front, end to end", () => {
   let firstCalls: string[] = [];
   let secondCalls: string[] = [];
   let treeAfterFirst: Map<string, string>;
-  let registrationAfterFirst: ReturnType<typeof registration>;
+  let registrationAfterFirst: Awaited<ReturnType<typeof registration>>;
 
   beforeAll(async () => {
     h = await frontHost();
     first = await runAll(h, listings);
     firstCalls = calls(h);
     treeAfterFirst = tree(h);
-    registrationAfterFirst = registration(h);
+    registrationAfterFirst = await registration(h);
     second = await runAll(h, listings);
     secondCalls = calls(h).slice(firstCalls.length);
-  }, 60_000);
+  }, 120_000);
 
   it("installs docker.io, creates the scalelite network, runs PostgreSQL and a persistent Redis under systemd", () => {
     expect(firstCalls).toContain("apt-get -o DPkg::Lock::Timeout=60 install -y -q docker.io");
@@ -252,20 +251,20 @@ describe("the Scalelite front, end to end", () => {
     for (const secret of [POSTGRES_PASSWORD, SECRET_KEY_BASE, LOADBALANCER_SECRET]) expect(read(h, "etc/default/scalelite-nginx")).not.toContain(secret);
   });
 
-  it("registers the nodes with servers:sync: enabled, then online after a poll", () => {
-    const servers = scaleliteServers(h);
+  it("registers the nodes with servers:sync: enabled, untagged, then online after Scalelite's poll", async () => {
+    const servers = await scaleliteServers(h);
     expect(Object.keys(servers).sort()).toEqual(["bbb1.campus.example", "bbb2.campus.example"]);
     for (const [id, s] of Object.entries(servers)) {
-      expect(s).toMatchObject({ url: nodeApiUrl(id), secret: NODE_SECRETS[id], state: "enabled", online: true, tag: "sbg" });
+      expect(s).toMatchObject({ url: nodeApiUrl(id), secret: NODE_SECRETS[id], state: "enabled", online: true, tag: null });
     }
     expect(firstCalls).toContain("docker exec -i scalelite-api bin/rake servers:sync\\[-\\,cordon\\]");
     expect(first[4].stdout).toContain("[bbb1.campus.example] Server created");
     expect(first[4].stdout).toContain("all nodes enabled and online: bbb1.campus.example bbb2.campus.example");
   });
 
-  it("changes nothing on a second run: same files, no install, user, restart, certificate or registration change", () => {
+  it("changes nothing on a second run: same files, no install, user, restart, certificate or registration change", async () => {
     expect(tree(h)).toEqual(treeAfterFirst);
-    expect(registration(h)).toEqual(registrationAfterFirst);
+    expect(await registration(h)).toEqual(registrationAfterFirst);
     const changing = secondCalls.filter((c) => /^(apt-get|certbot|exportfs|useradd|groupadd)|systemctl (restart|start|enable|daemon-reload)|network create|db:prepare/.test(c));
     expect(changing).toEqual([]);
     expect(second[4].stdout).not.toMatch(/Server (created|updated|enabled|removed)/);
@@ -467,7 +466,8 @@ describe("scalelite-spool", () => {
   });
 });
 
-describe("scalelite-app", () => {
+// scalelite-app runs db:version/db:prepare through the Scalelite harness (test/support/scalelite/rake.rb).
+describe.skipIf(!trees)("scalelite-app", () => {
   it("refuses to start nginx without the certificate, naming the step to run first", async () => {
     const h = await frontHost();
     const r = await runStep(h, "scaleliteApp", appInputs());
@@ -614,77 +614,7 @@ describe("images by digest", () => {
   });
 });
 
-describe("scalelite-register", () => {
-  let h: TestHost;
-  beforeAll(async () => {
-    h = await frontHost();
-    for (const [step, inputs] of FRONT_STEPS) {
-      const r = await runStep(h, step, inputs());
-      expect(r.code, `${step}: ${output(r)}`).toBe(0);
-    }
-  }, 60_000);
-
-  it("cordons a node dropped from the list while it hosts a lesson, instead of removing it", async () => {
-    writeFileSync(path.join(h.root, "fake-state/meetings"), "bbb2.campus.example lesson-42 25\n");
-    const r = await runStep(h, "scaleliteRegister", registerInputs(["bbb1.campus.example", "bbb3.campus.example"]));
-    expect(r.code, output(r)).toBe(0);
-    const servers = scaleliteServers(h);
-    expect(servers["bbb2.campus.example"]).toMatchObject({ state: "cordoned", online: true });
-    expect(servers["bbb3.campus.example"]).toMatchObject({ state: "enabled", online: true });
-    expect(r.stdout).toContain("[bbb2.campus.example] Server not empty. Cordoned for removal");
-    expect(r.stdout).toContain("also registered, not in the plan: bbb2.campus.example (cordoned, online)");
-    expect(readFileSync(path.join(h.root, "fake-state/meetings"), "utf8")).toContain("lesson-42");
-
-    // Once the lesson is over, the next sync removes it.
-    writeFileSync(path.join(h.root, "fake-state/meetings"), "");
-    const later = await runStep(h, "scaleliteRegister", registerInputs(["bbb1.campus.example", "bbb3.campus.example"]));
-    expect(later.code, output(later)).toBe(0);
-    expect(Object.keys(scaleliteServers(h)).sort()).toEqual(["bbb1.campus.example", "bbb3.campus.example"]);
-  });
-
-  it("fails naming each node that is not ready, and why", async () => {
-    writeFileSync(path.join(h.root, "fake-state/offline"), "bbb3.campus.example\n");
-    const r = await runStep(h, "scaleliteRegister", {
-      ...registerInputs(["bbb1.campus.example", "bbb3.campus.example"]),
-      EXPECTED_IDS: "bbb1.campus.example bbb3.campus.example bbb9.campus.example",
-      ATTEMPTS: "3",
-    });
-    // bbb3 was online: the poller needs two failed polls to take it offline, the step polls up to 3 times.
-    expect(r.code).toBe(1);
-    expect(r.stderr).toContain("node(s) not ready after 3 poll(s): bbb3.campus.example: offline");
-    expect(r.stderr).toContain("bbb9.campus.example: missing (not registered)");
-    expect(r.stderr).not.toContain("bbb1.campus.example:");
-    writeFileSync(path.join(h.root, "fake-state/offline"), "");
-  });
-
-  it("reports Scalelite's refusal of an invalid list without echoing it", async () => {
-    const bad = "servers:\n  bbb1.campus.example:\n    secret: " + NODE_SECRETS["bbb1.campus.example"] + "\n    load_multiplier: 0\n";
-    const r = await runStep(h, "scaleliteRegister", { ...registerInputs(["bbb1.campus.example"]), SERVERS_YAML_B64: base64(bad) });
-    expect(r.code).toBe(1);
-    expect(r.stderr).toContain("ERROR: Server id=bbb1.campus.example has invalid load_multiplier=0");
-    expect(r.stderr).toContain("servers:sync refused the server list");
-    expect(output(r)).not.toContain(NODE_SECRETS["bbb1.campus.example"]);
-  });
-
-  it("converges after a run killed between the sync and the poll", async () => {
-    const fresh = await frontHost();
-    for (const [step, inputs] of FRONT_STEPS.slice(0, 4)) expect((await runStep(fresh, step, inputs())).code).toBe(0);
-    setKnob(fresh, "FAKE_DOCKER_HANG", "exec scalelite-api bin/rake poll:all");
-    const killed = runStep(fresh, "scaleliteRegister", registerInputs(["bbb1.campus.example"]));
-    const deadline = Date.now() + 10_000;
-    while (!calls(fresh).some((c) => c.includes("poll:all")) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-    killSessions(fresh);
-    expect((await killed).code).not.toBe(0);
-    expect(scaleliteServers(fresh)["bbb1.campus.example"]).toMatchObject({ state: "enabled", online: false });
-
-    setKnob(fresh, "FAKE_DOCKER_HANG", undefined);
-    const r = await runStep(fresh, "scaleliteRegister", registerInputs(["bbb1.campus.example"]));
-    expect(r.code, output(r)).toBe(0);
-    expect(scaleliteServers(fresh)["bbb1.campus.example"]).toMatchObject({ state: "enabled", online: true });
-  });
-});
-
-describe.runIf(FAKE_WEB_SERVES_HEALTH_CHECK)("scalelite-health", () => {
+describe.runIf(FAKE_WEB_SERVES_HEALTH_CHECK && trees)("scalelite-health", () => {
   let h: TestHost;
   const health = (): StepInputs => ({ FQDN: FRONT, ATTEMPTS: "2", DELAY_SECONDS: "0" });
   beforeAll(async () => {

@@ -44,6 +44,11 @@ describe("renderServersYaml", () => {
     });
   });
 
+  it("leaves tag out for an untagged node, so that Scalelite places untagged creates on it", () => {
+    const doc = parse(renderServersYaml([node("bbb1.example.org", { tag: undefined })]));
+    expect(doc.servers["bbb1.example.org"]).not.toHaveProperty("tag");
+  });
+
   it("sorts servers so that the same set gives the same bytes", () => {
     const text = renderServersYaml(servers);
     expect(renderServersYaml([...servers].reverse())).toBe(text);
