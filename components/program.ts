@@ -30,6 +30,7 @@ export function campusProgram() {
     sshPrivateKey: secrets.sshPrivateKey !== undefined,
     turnSecret: secrets.turnSecret !== undefined,
     dnsCredentials: secrets.dnsCredentials !== undefined,
+    backupS3Credentials: config.getSecret(key(CONFIG_KEYS.backupS3Credentials)) !== undefined,
   });
   const site = new Campus(campus.config.id, { campus, secrets });
   const { frontUrl, moodleServerUrl, moodleSharedSecret, nodes, nodeSecrets, statusCommands } = site.platform;

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { backupProblems } from "../backup/backupConfig";
 import { BBB_LINES, SERVER_PRESETS, type HostPreset } from "./presets";
 import { campusSchema, type CampusConfig, type HostConfig } from "./schema";
 
@@ -21,6 +22,8 @@ export interface SecretPresence {
   sshPrivateKey: boolean;
   turnSecret: boolean;
   dnsCredentials: boolean;
+  /** bbb-ovh:backupS3Credentials (campus.backup.target s3); unknown when not given. */
+  backupS3Credentials?: boolean;
 }
 
 export interface HostSpec {
@@ -58,6 +61,7 @@ const SECRET_KEYS: Record<keyof SecretPresence, string> = {
   sshPrivateKey: "bbb-ovh:sshPrivateKey",
   turnSecret: "bbb-ovh:turnSecret",
   dnsCredentials: "bbb-ovh:dnsCredentials",
+  backupS3Credentials: "bbb-ovh:backupS3Credentials",
 };
 
 function pathOf(path: ReadonlyArray<PropertyKey>): string {
@@ -127,6 +131,7 @@ function crossFieldProblems(raw: unknown, secrets: SecretPresence): ConfigProble
   if (kinds.includes("publicCloud") && !isRecord(raw.publicCloud)) {
     problems.push({ path: "campus.publicCloud", message: "is required when a host is of kind publicCloud: {projectId}" });
   }
+  problems.push(...backupProblems(raw, secrets.backupS3Credentials));
   if (isRecord(raw.moodle) && raw.moodle.acceptDpa === true && !isRecord(raw.moodle.ssh)) {
     problems.push({ path: "campus.moodle.acceptDpa", message: "needs campus.moodle.ssh: the setting is applied on the Moodle host" });
   }

@@ -55,6 +55,7 @@ export function secretPresence(file: StackFile): SecretPresence {
     sshPrivateKey: CONFIG_KEYS.sshPrivateKey in file.config,
     turnSecret: CONFIG_KEYS.turnSecret in file.config,
     dnsCredentials: CONFIG_KEYS.dnsCredentials in file.config,
+    backupS3Credentials: CONFIG_KEYS.backupS3Credentials in file.config,
   };
 }
 
