@@ -7,6 +7,7 @@
 import { randomBytes } from "node:crypto";
 import { chmodSync, chownSync, lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import { parse, stringify } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { StepInputs } from "../../components/remote/invocation";
 import { RECORDING_DIR } from "../../components/scalelite/recordingLayout";
@@ -14,6 +15,7 @@ import { calls, mode, output, runWatched, tree } from "../support/hostState";
 import { connect, FAKE_BIN, killSessions, runStep, startTestHost, type TestHost } from "../support/sshd";
 import { createCluster, postgresAvailable, type PgCluster } from "./support/postgres";
 import { motoPython, quotaProxy, startS3, type S3Keys, type S3Server } from "./support/s3";
+import { ops, scratch } from "../ops/cli";
 
 const BACKUP_BIN = path.resolve(__dirname, "bin");
 const python = motoPython();
@@ -365,5 +367,76 @@ describe.skipIf(!ready)("backups of the Scalelite front (restic + S3 + PostgreSQ
         await proxy.stop();
       }
     }, 300_000);
+  });
+
+  describe("npm run ops -- backup now|list|restore, and ops status", () => {
+    let h: TestHost;
+    let pg: PgCluster;
+    let stackFile: string;
+    let args: string[];
+
+    beforeAll(async () => {
+      pg = newCluster(true);
+      h = await frontHost(pg);
+      expect((await runStep(h, "scaleliteBackup", backupInputs("ops"))).code).toBe(0);
+      writeRecordings(h, ["ops-1", "ops-2"]);
+      insertRows(pg, ["ops-1", "ops-2"]);
+      // The training stack (Public Cloud: backups go to Object Storage) with campus.backup on.
+      const doc = parse(readFileSync(path.resolve(__dirname, "../../stacks/Pulumi.training.yaml"), "utf8"));
+      doc.config["bbb-ovh:campus"].backup = { maxAgeHours: 26 };
+      stackFile = path.join(scratch(), "Pulumi.opsbackup.yaml");
+      writeFileSync(stackFile, stringify(doc));
+      const keyFile = path.join(scratch(), "key");
+      writeFileSync(keyFile, h.privateKey, { mode: 0o600 });
+      args = ["--host", h.host, "--ssh-port", String(h.port), "--ssh-user", "root", "--ssh-key", keyFile, "--host-key", h.hostPublicKey, "--timeout", "1500", "--command-timeout", "60000"];
+    }, 120_000);
+
+    it("ops status fails while no backup has run", async () => {
+      const run = await ops(["status", stackFile, "--json", ...args]);
+      const report = JSON.parse(run.stdout);
+      expect(report.problems).toContainEqual(expect.objectContaining({ kind: "command", message: expect.stringMatching(/no backup has run on this host yet/) }));
+    });
+
+    it("backup now backs up and reports age and size; backup list shows the snapshot", async () => {
+      const now = await ops(["backup", "now", stackFile, ...args]);
+      expect(now.code, now.stderr).toBe(0);
+      expect(now.stdout).toMatch(/^ok: last backup 0\.0 h ago \(snapshot [0-9a-f]{8}, [\d.]+ KiB\)$/m);
+      const list = await ops(["backup", "list", stackFile, ...args]);
+      expect(list.code, list.stderr).toBe(0);
+      expect(list.stdout).toContain(status(h).snapshot);
+      expect(list.stdout).toMatch(/│ 2\s+│/);
+    }, 120_000);
+
+    it("ops status shows the last backup, and fails once it is older than maxAgeHours", async () => {
+      const fresh = JSON.parse((await ops(["status", stackFile, "--json", ...args])).stdout);
+      expect(fresh.backup).toMatchObject({ ok: true, maxAgeHours: 26, snapshot: status(h).snapshot });
+      expect(fresh.problems.filter((p: { message: string }) => /backup/.test(p.message))).toEqual([]);
+      // 27 hours later: the status file's last success, moved back in time.
+      const file = path.join(h.root, "var/lib/bbb-ovh/backup-status.json");
+      const st = status(h);
+      writeFileSync(file, JSON.stringify({ ...st, lastSuccessEpoch: st.lastSuccessEpoch - 27 * 3600 }, null, 2));
+      // (The test front has no web server or nodes, so other problems are reported too: the exit code is
+      // that of the first; the backup's own problem is the one looked for.)
+      const stale = await ops(["status", stackFile, ...args]);
+      expect(stale.code).not.toBe(0);
+      expect(stale.stdout).toMatch(/^backup: STALE: last successful backup 27\.0 h ago .*older than 26 h/m);
+      expect(stale.stdout).toMatch(/unhealthy: backup: last successful backup 27\.0 h ago/);
+    }, 120_000);
+
+    it("backup restore asks first, refuses a front with data, and restores with --force", async () => {
+      const asked = await ops(["backup", "restore", stackFile, ...args]);
+      expect(asked.code).toBe(2);
+      expect(asked.stderr).toMatch(/pass --yes/);
+      const refused = await ops(["backup", "restore", stackFile, "--yes", ...args]);
+      expect(refused.code).toBe(6);
+      expect(refused.stderr).toMatch(/bbb-ovh-backup restore: this front already has data \(2 recording\(s\).*pass --force/);
+      pg.sql("scalelite", "DELETE FROM metadata; DELETE FROM playback_formats; DELETE FROM recordings WHERE record_id = 'ops-2'");
+      const forced = await ops(["backup", "restore", stackFile, "latest", "--force", "--yes", ...args]);
+      expect(forced.code, forced.stderr).toBe(0);
+      expect(forced.stdout).toMatch(/restored snapshot [0-9a-f]{8}: 2 recording\(s\) in the database/);
+      expect(pg.sql("scalelite", "SELECT count(*) FROM recordings")).toBe("2");
+      const bad = await ops(["backup", "restore", stackFile, "x; rm -rf /", "--yes", ...args]);
+      expect(bad.code).toBe(2);
+    }, 120_000);
   });
 });
