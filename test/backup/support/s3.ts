@@ -15,7 +15,7 @@
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { createServer, request, type Server } from "node:http";
-import { createServer as createNetServer } from "node:net";
+import { freePort } from "../../support/sshd";
 
 export interface S3Keys {
   accessKeyId: string;
@@ -40,17 +40,6 @@ export function motoPython(): string | undefined {
     }
   }
   return undefined;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createNetServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 const SETUP = `
