@@ -39,7 +39,8 @@ DUMP_FILE="$DUMP_DIR/scalelite.pgdump"
 STATUS_FILE="$STATE_DIR/backup-status.json"
 LOCK_FILE="$STATE_DIR/backup.lock"
 # Scalelite's production database (config/database.yml of Scalelite: database scalelite) in the
-# container scripts/scalelite-docker.sh runs, as its superuser (POSTGRES_USER defaults to postgres).
+# container scripts/scalelite-docker.sh runs, as its superuser (POSTGRES_USER defaults to postgres), over
+# the container's local socket, which the official image leaves to initdb's local "trust" rule.
 DB_CONTAINER=scalelite-postgres
 DB_NAME=scalelite
 DB_USER=postgres

@@ -227,6 +227,10 @@ describe.skipIf(!ready)("backups of the Scalelite front (restic + S3 + PostgreSQ
       fresh = await frontHost(freshPg);
       expect((await runStep(fresh, "scaleliteBackup", backupInputs("drill"))).code).toBe(0);
       refusedEmpty = await sh(fresh, "bbb-ovh-backup run");
+      // Scalelite runs on the rebuilt front (the fake systemctl's state): the restore must stop it and start it again.
+      writeFileSync(path.join(fresh.root, "etc/systemd/system/scalelite.target"), "[Unit]\n");
+      mkdirSync(path.join(fresh.root, "fake-state/systemd"), { recursive: true });
+      writeFileSync(path.join(fresh.root, "fake-state/systemd/scalelite.target.active"), "active\n");
       restored = await sh(fresh, "bbb-ovh-backup restore");
     }, 180_000);
 
@@ -246,6 +250,11 @@ describe.skipIf(!ready)("backups of the Scalelite front (restic + S3 + PostgreSQ
       expect(restored.stdout).toMatch(/3 recording\(s\) in the database/);
       expect(recordingTree(fresh)).toEqual(before);
       expect(rows(freshPg)).toEqual(beforeRows);
+    });
+
+    it("stops Scalelite while restoring and starts it again", () => {
+      const systemctl = calls(fresh).filter((c) => c.startsWith("systemctl ") && c.includes("scalelite.target"));
+      expect(systemctl).toEqual(["systemctl is-active --quiet scalelite.target", "systemctl stop scalelite.target", "systemctl start scalelite.target"]);
     });
 
     it("leaves no database dump behind", () => {
