@@ -1,6 +1,7 @@
 import { CONFIG_KEYS, type Campus } from "../../components/config/campus";
 import { campusOfStackFile, readStackFile, type StackFile } from "../../components/config/stackFile";
 import { capacityWarnings } from "../../components/planning/sizing";
+import { backupWarnings } from "../../components/backup/backupConfig";
 import { evaluateProgram, type RecordedResource } from "./recorder";
 import { plannedCloud } from "./mockCloud";
 
@@ -51,7 +52,7 @@ export async function planStack(stackOrPath: string, program: () => unknown): Pr
     campus,
     resources: evaluation.resources,
     outputs: evaluation.outputs as Record<string, unknown>,
-    warnings: capacityWarnings(campus),
+    warnings: [...capacityWarnings(campus), ...backupWarnings(campus)],
     notes,
   };
 }

@@ -83,6 +83,12 @@ export function backupUserPolicy(bucket: string): string {
   });
 }
 
+/** What the offline plan warns about: recordings kept on one disk only. */
+export function backupWarnings(campus: Campus): string[] {
+  if (!campus.config.recordings || campus.config.backup?.enabled) return [];
+  return [`recordings are not backed up: every one lives only on ${campus.front.fqdn}; set campus.backup (docs/backups.md)`];
+}
+
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
 /** Rules of campus.backup that span other fields, read from the raw input (see crossFieldProblems). */

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { backupProblems } from "../backup/backupConfig";
 import { BBB_LINES, SERVER_PRESETS, type HostPreset } from "./presets";
-import { campusSchema, type CampusConfig, type HostConfig } from "./schema";
+import { backupSchema, campusSchema, type CampusConfig, type HostConfig } from "./schema";
 
 /** One problem in a stack's configuration: where it is and what was expected. */
 export interface ConfigProblem {
@@ -206,6 +206,8 @@ export function parseCampus(raw: unknown, secrets: SecretPresence): Campus {
   if (!parsed.success || problems.length > 0) throw new CampusConfigError(dedupe(problems));
 
   const config = parsed.data;
+  // Recordings are backed up by default where the program can create the bucket (docs/backups.md).
+  if (config.backup === undefined && config.recordings && config.publicCloud) config.backup = backupSchema.parse({});
   const presets = { ...SERVER_PRESETS, ...(config.presets as Record<string, HostPreset>) };
   const line = BBB_LINES[config.bbbVersion];
   return {

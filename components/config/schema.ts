@@ -97,7 +97,7 @@ const presetOverride = z.discriminatedUnion("kind", [
  * bucket the program creates (needs campus.publicCloud) or to any S3 endpoint (keys in the secret
  * bbb-ovh:backupS3Credentials). Redis is not backed up: the pool comes back from servers.yaml.
  */
-const backup = z.strictObject({
+export const backupSchema = z.strictObject({
   enabled: z.boolean().default(true),
   target: z.enum(["ovh", "s3"]).default("ovh"),
   /** OVH Object Storage region of the bucket; default: GRA, or SBG when the front is in Gravelines. */
@@ -190,7 +190,8 @@ export const campusSchema = z.strictObject({
         .refine((p) => p.monthlyEur !== undefined || p.hourlyEur !== undefined, "give monthlyEur or hourlyEur"),
     )
     .default({}),
-  backup: backup.optional(),
+  /** Default: on (target ovh) when the stack has publicCloud and keeps recordings; see parseCampus. */
+  backup: backupSchema.optional(),
   protection: z
     .strictObject({
       /** Off by default: `pulumi destroy` then terminates paid servers. */

@@ -3,7 +3,7 @@
  * under Pulumi's mocks (what it would create, what is protected, what stays secret).
  */
 import { describe, expect, it } from "vitest";
-import { backupRegion, backupTarget, backupUserPolicy, ovhBucketName, resticRepository } from "../../components/backup/backupConfig";
+import { backupRegion, backupTarget, backupUserPolicy, backupWarnings, ovhBucketName, resticRepository } from "../../components/backup/backupConfig";
 import { CampusConfigError } from "../../components/config/campus";
 import { campusOfStackFile, readStackFile } from "../../components/config/stackFile";
 import { isSecretValue } from "../../cli/plan/recorder";
@@ -65,6 +65,16 @@ describe("campus.backup, checked before anything is created", () => {
     expect(problemsOf("brest", { target: "s3", s3: { endpoint: "https://s3.example.org", bucket: "brest-backups" } })).toEqual([
       "bbb-ovh:backupS3Credentials: is required with campus.backup.target s3: a secret object {accessKeyId, secretAccessKey} (pulumi config set --secret --path 'backupS3Credentials.accessKeyId' ...)",
     ]);
+  });
+
+  it("is on by default where the program can create the bucket and there are recordings to keep; the plan warns elsewhere", () => {
+    expect(campusWith("training", undefined, (c) => (c.recordings = true)).config.backup).toMatchObject({ enabled: true, target: "ovh" });
+    expect(campusWith("training", undefined).config.backup).toBeUndefined(); // recordings: false
+    const brest = campusWith("brest", undefined);
+    expect(brest.config.backup).toBeUndefined();
+    expect(backupWarnings(brest)).toEqual([`recordings are not backed up: every one lives only on ${brest.front.fqdn}; set campus.backup (docs/backups.md)`]);
+    expect(backupWarnings(campusWith("brest", { enabled: false }))).toHaveLength(1);
+    expect(backupWarnings(campusWith("training", {}))).toEqual([]);
   });
 
   it("a disabled backup is not checked further", () => {
