@@ -444,6 +444,8 @@ backup_restore() {
     was_active=true
     log "stopping scalelite.target while restoring"
     systemctl stop scalelite.target
+    # A failed restore must not leave the front down: Scalelite comes back whatever happens next.
+    trap 'systemctl start scalelite.target || true' EXIT
   fi
   log "restoring snapshot $id"
   rm -f "$DUMP_FILE"
@@ -453,6 +455,7 @@ backup_restore() {
   restore_database
   rm -f "$DUMP_FILE"
   if [[ "$was_active" == true ]]; then
+    trap - EXIT
     systemctl start scalelite.target
   fi
   count="$(recordings_in_database)"

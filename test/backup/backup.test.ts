@@ -270,6 +270,23 @@ describe.skipIf(!ready)("backups of the Scalelite front (restic + S3 + PostgreSQ
       expect(rows(freshPg)).toEqual(beforeRows);
     }, 60_000);
 
+    it("a restore that fails leaves the database as it was and Scalelite running", async () => {
+      // A view on recordings that the dump does not know: pg_restore --clean cannot drop the table.
+      freshPg.sql("scalelite", "CREATE VIEW recent AS SELECT record_id FROM recordings");
+      const rowsBefore = rows(freshPg);
+      const callsBefore = calls(fresh).length;
+      const failed = await sh(fresh, "bbb-ovh-backup restore latest --force");
+      expect(failed.code).not.toBe(0);
+      expect(failed.stderr).toMatch(/pg_restore into scalelite failed: the database is unchanged/);
+      expect(rows(freshPg)).toEqual(rowsBefore);
+      expect(calls(fresh).slice(callsBefore).filter((c) => /scalelite\.target/.test(c))).toEqual([
+        "systemctl is-active --quiet scalelite.target",
+        "systemctl stop scalelite.target",
+        "systemctl start scalelite.target",
+      ]);
+      freshPg.sql("scalelite", "DROP VIEW recent");
+    }, 60_000);
+
     it("backs up again once restored", async () => {
       const r = await sh(fresh, "bbb-ovh-backup run");
       expect(r.code, r.stderr).toBe(0);
