@@ -314,10 +314,20 @@ recording_files() {
   find "${dirs[@]}" -mindepth 1 -not -type d | wc -l
 }
 
-# latest_snapshot_recordings: the recordings count the latest snapshot was tagged with, empty when none.
-latest_snapshot_recordings() {
-  restic snapshots --tag "$SNAPSHOT_TAG" --latest 1 --json 2>/dev/null |
-    grep -o '"recordings:[0-9]*"' | tail -n 1 | tr -dc '0-9' || true
+# newest_snapshot: "SHORT_ID RECORDINGS" of the newest snapshot, nothing when there is none. Chosen by
+# time over all of them: `snapshots --latest` keeps one per host and path, and a rebuilt front may have
+# another host name. Each snapshot object of restic's JSON opens with "time" and ends with "short_id".
+newest_snapshot() {
+  local listing
+  listing="$(restic snapshots --tag "$SNAPSHOT_TAG" --json)" || return 1
+  awk -v RS='[{]"time":"' 'NR > 1 {
+      time = substr($0, 1, index($0, "\"") - 1)
+      if (time <= newest) next
+      newest = time; id = ""; count = ""
+      if (match($0, /"short_id":"[0-9a-f]+"/)) id = substr($0, RSTART + 12, RLENGTH - 13)
+      if (match($0, /"recordings:[0-9]+"/)) count = substr($0, RSTART + 12, RLENGTH - 13)
+    }
+    END { if (id != "") print id, count }' <<<"$listing"
 }
 
 dump_database() {
@@ -361,7 +371,7 @@ backup_run() {
   recordings="$(recordings_in_database)" || fail "cannot count the recordings in $DB_NAME"
   files="$(recording_files)"
   # A rebuilt front is empty until restored: backing it up would make an empty snapshot the latest one.
-  previous="$(latest_snapshot_recordings)"
+  previous="$(newest_snapshot 2>/dev/null | cut -s -d' ' -f2)" || true
   if [[ "$allow_empty" != true && "$recordings" == 0 && "$files" == 0 && "${previous:-0}" -gt 0 ]]; then
     fail "this front has no recordings but the latest backup holds $previous: restore it first (npm run ops -- backup restore STACK), or back up anyway with run --allow-empty"
   fi
@@ -431,9 +441,12 @@ restore_database() {
 backup_restore() {
   local snapshot="$1" force="$2" recordings files was_active=false id count
   load_all_settings
-  local select=("$snapshot")
-  [[ "$snapshot" == latest ]] && select=(--latest 1)
-  id="$(restic snapshots --tag "$SNAPSHOT_TAG" --json "${select[@]}" 2>/dev/null | grep -o '"short_id":"[0-9a-f]*"' | tail -n 1 | cut -d'"' -f4)" || true
+  if [[ "$snapshot" == latest ]]; then
+    id="$(newest_snapshot)" || die "cannot list the snapshots in $RESTIC_REPOSITORY (restic's error above)"
+    id="${id%% *}"
+  else
+    id="$(restic snapshots --tag "$SNAPSHOT_TAG" --json "$snapshot" 2>/dev/null | grep -o '"short_id":"[0-9a-f]*"' | tail -n 1 | cut -d'"' -f4)" || true
+  fi
   [[ -n "$id" ]] || die "no snapshot '$snapshot' in $RESTIC_REPOSITORY (bbb-ovh-backup list shows them)"
   recordings="$(recordings_in_database)"
   files="$(recording_files)"

@@ -464,5 +464,22 @@ describe.skipIf(!ready)("backups of the Scalelite front (restic + S3 + PostgreSQ
       const bad = await ops(["backup", "restore", stackFile, "x; rm -rf /", "--yes", ...args]);
       expect(bad.code).toBe(2);
     }, 120_000);
+
+    it("the newest snapshot is chosen by time over every host (a rebuilt front may have another name)", async () => {
+      // An older snapshot from another front, listed in a group of its own by restic.
+      const older = await sh(
+        h,
+        `set -a; . $BBB_OVH_ROOT/etc/bbb-ovh/backup/repository.env; export RESTIC_PASSWORD_FILE=$BBB_OVH_ROOT/etc/bbb-ovh/backup/password; ` +
+          `cd $BBB_OVH_ROOT && restic backup --host old-front --time "2020-01-01 00:00:00" --tag scalelite --tag recordings:7 etc/bbb-ovh/backup/policy.env`,
+      );
+      expect(older.code, older.stderr).toBe(0);
+      pg.sql("scalelite", "DELETE FROM metadata; DELETE FROM playback_formats; DELETE FROM recordings");
+      await sh(h, `rm -rf $BBB_OVH_ROOT${RECORDING_DIR}/published/* $BBB_OVH_ROOT${RECORDING_DIR}/unpublished/* $BBB_OVH_ROOT${RECORDING_DIR}/spool/*`);
+      const refused = await sh(h, "bbb-ovh-backup run");
+      expect(refused.stderr).toMatch(/no recordings but the latest backup holds 2:/);
+      const restored = await sh(h, "bbb-ovh-backup restore");
+      expect(restored.code, restored.stderr).toBe(0);
+      expect(restored.stdout).toMatch(/2 recording\(s\) in the database/);
+    }, 120_000);
   });
 });
