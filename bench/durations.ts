@@ -48,6 +48,7 @@ export const BY_STEP: Readonly<Record<StepName | "ssh" | "host-key-tofu", Modell
   scaleliteSpool: m(0.5, "rsync from apt (usually installed), a user and an authorized_keys file"),
   scaleliteApp: m(4, "four Scalelite images pulled, db:setup, units started"),
   scaleliteHealth: m(0.5, "/health_check until it says success"),
+  scaleliteBackup: m(1, "restic from apt, one check/init of the repository over HTTPS, two unit files (estimate)"),
   scaleliteRegister: m(1, "servers:sync and poll:all in the api container (Rails boot)"),
   moodleConfigure: m(0.5, "a few php admin/cli/cfg.php calls"),
 };

@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { types } from "@pulumi/command";
+import { FrontBackup } from "./backup/FrontBackup";
 import { BbbNode, recordingTransferKey } from "./bbb/BbbNode";
 import type { Campus } from "./config/campus";
 import type { HostHandle } from "./hosts/HostHandle";
@@ -75,6 +76,8 @@ export function buildPlatform(args: PlatformArgs): PlatformOutputs {
     { front, nodes: nodes.map(({ handle, node }) => ({ node, loadMultiplier: handle.host.loadMultiplier, tag: handle.host.tag })) },
     { parent },
   );
+
+  if (campus.config.backup?.enabled) new FrontBackup(`${campus.config.id}-backup`, { campus, front }, { parent });
 
   if (moodle?.ssh) {
     new MoodleIntegration(`${campus.config.id}-moodle`, { campus, connection: args.moodleConnection!, front, dependsOn: [registration.sync] }, { parent });

@@ -43,6 +43,7 @@ export function campusProgram() {
       turnSecret: secrets.turnSecret !== undefined,
       dnsCredentials: secrets.dnsCredentials !== undefined,
       moodleSshPrivateKey: secrets.moodleSshPrivateKey !== undefined,
+      backupS3Credentials: config.getSecret(key(CONFIG_KEYS.backupS3Credentials)) !== undefined,
     },
     derived && "problem" in derived ? [{ path: CONFIG_KEYS.sshPrivateKey, message: derived.problem }] : [],
   );

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { sshPublicKeyLine } from "../../components/config/schema";
+import { addBackupCommands } from "./backupCommands";
 import { CHECKSUM_ALGORITHMS, DEFAULT_ALGORITHM, type ChecksumAlgorithm } from "./bbbApi";
 import { changeNode, type NodeAction } from "./drain";
 import { EXIT_CODES, EXIT_HELP, OpsError } from "./errors";
@@ -138,6 +139,8 @@ export async function runOps(argv: string[], io: OpsIO): Promise<number> {
   nodeCommand("drain", "drain", "cordon a node: no new meeting, running lessons continue (bin/rake servers:cordon)");
   nodeCommand("undrain", "undrain", "enable a cordoned or disabled node again (bin/rake servers:enable)");
   nodeCommand("panic", "panic", "for a node that is gone: end its meetings in Scalelite and disable it (bin/rake servers:panic)");
+
+  addBackupCommands(program, withConnection, io, { print, json, exit: (code) => (exitCode = code) });
 
   withConnection(program.command("smoke [stack]").description("create a meeting through the balancer, check join URLs, getMeetingInfo, end; report where it landed and timings"))
     .addOption(new Option("--checksum <sha>", "checksum algorithm of the signed API calls (Scalelite accepts sha1, sha256, sha512)").choices([...CHECKSUM_ALGORITHMS]).default(DEFAULT_ALGORITHM))

@@ -1,5 +1,6 @@
 import Table from "cli-table3";
 import pLimit from "p-limit";
+import { backupHealth, type BackupHealth } from "./backup";
 import { signedUrl } from "./bbbApi";
 import { parseBbbResponse } from "./bbbXml";
 import { classifyError, OpsError, type FailureKind } from "./errors";
@@ -43,6 +44,8 @@ export interface StatusReport {
   checkedAt: string;
   front: { host?: string; healthCheck: { ok: boolean; ms?: number; detail?: string }; scalelite: { ok: boolean; detail?: string } };
   nodes: NodeStatus[];
+  /** The front's last backup, when the stack has campus.backup. */
+  backup?: BackupHealth;
   problems: Problem[];
   healthy: boolean;
 }
@@ -102,6 +105,8 @@ export async function collectStatus(target: OpsTarget, options: StatusOptions, p
   const health = target.frontOrigin ? tracked(frontHost as string, "/health_check", () => healthCheck(target.frontOrigin as string, options.http)) : undefined;
   const ssh = target.ssh;
   const servers = ssh ? tracked(ssh.host, "bin/rake status", async () => parseStatusTable(await rake(ssh, "status", [], options.commandTimeoutMs))) : undefined;
+  const backupConfig = target.campus?.config.backup;
+  const backup = ssh && backupConfig?.enabled ? tracked(ssh.host, "backup status", () => backupHealth(ssh, options.commandTimeoutMs, backupConfig.maxAgeHours)) : undefined;
   const probes = target.nodes.map((n) => tracked(new URL(n.apiUrl).host, n.secret ? "getMeetings" : "API", () => probeNode(n, options.http)));
 
   const problems: Problem[] = [];
@@ -159,11 +164,17 @@ export async function collectStatus(target: OpsTarget, options: StatusOptions, p
   for (const row of rows.filter((r) => !seen.has(r.hostname))) {
     nodes.push({ name: row.hostname, fqdn: row.hostname, online: row.status === "online" ? "online" : "offline", state: row.state, tag: row.tag, meetings: row.meetings, users: row.users, load: row.load, bbbVersion: row.bbbVersion, probe: { ok: true, detail: "not probed (not in the stack)" } });
   }
+  let backupReport: BackupHealth | undefined;
+  if (backup) {
+    const r = await backup;
+    if (r.error) problems.push(problemOf(r.error));
+    else if (!(backupReport = r.value).ok) problems.push({ host: frontHost ?? "-", kind: "unhealthy", message: `backup: ${r.value.detail}` });
+  }
   for (const n of nodes) {
     if (n.online === "offline") problems.push({ host: n.fqdn, kind: "unhealthy", message: "Scalelite marks it offline (its polls fail)" });
     if (n.state === "disabled") problems.push({ host: n.fqdn, kind: "unhealthy", message: "disabled in Scalelite: it takes no meeting" });
   }
-  return { target: target.label, checkedAt: new Date().toISOString(), front, nodes, problems, healthy: problems.length === 0 };
+  return { target: target.label, checkedAt: new Date().toISOString(), front, nodes, backup: backupReport, problems, healthy: problems.length === 0 };
 }
 
 const show = (v: string | number | undefined) => (v === undefined ? "-" : String(v));
@@ -172,6 +183,7 @@ export function renderStatus(report: StatusReport): string {
   const lines: string[] = [];
   const hc = report.front.healthCheck;
   lines.push(`front ${report.front.host ?? "-"}: /health_check ${hc.ok ? `success (${hc.ms} ms)` : `FAILED: ${hc.detail}`}; scalelite ${report.front.scalelite.ok ? "ok" : `FAILED: ${report.front.scalelite.detail}`}`);
+  if (report.backup) lines.push(`backup: ${report.backup.ok ? "" : "STALE: "}${report.backup.detail}`);
   const table = new Table({ head: ["node", "datacenter", "status", "state", "meetings", "users", "load", "BBB", "API from here"], style: { head: [], border: [] } });
   for (const n of report.nodes) {
     table.push([n.name === n.fqdn ? n.fqdn : `${n.name}\n${n.fqdn}`, show(n.datacenter), show(n.online), n.tag ? `${show(n.state)}, tag ${n.tag}` : show(n.state), show(n.meetings), show(n.users), show(n.load), show(n.bbbVersion), n.probe.ok ? (n.probe.ms !== undefined ? `ok ${n.probe.ms} ms` : show(n.probe.detail)) : "FAILED"]);

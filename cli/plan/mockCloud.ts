@@ -47,6 +47,8 @@ function outputsFor(type: string, name: string, inputs: Record<string, unknown>)
     }
     case "random:index/randomId:RandomId":
       return { hex: digest(`id:${name}`).toString("hex").padEnd(Number(inputs.byteLength ?? 32) * 2, "0").slice(0, Number(inputs.byteLength ?? 32) * 2) };
+    case "ovh:CloudProject/s3Credential:S3Credential":
+      return { accessKeyId: `planned${digest(`s3:${name}`).toString("hex").slice(0, 24)}`, secretAccessKey: `planned${digest(`s3-secret:${name}`).toString("hex")}` };
     case "command:remote:Command":
       return { stdout: name.endsWith("host-key-tofu") ? plannedPublicKey(name) : "", stderr: "" };
     default:

@@ -2,6 +2,7 @@ import { CONFIG_KEYS, type Campus } from "../../components/config/campus";
 import { campusOfStackFile, isSecure, readStackFile, type StackFile } from "../../components/config/stackFile";
 import { throwawayPrivateKey } from "../../components/hosts/deployKey";
 import { capacityWarnings } from "../../components/planning/sizing";
+import { backupWarnings } from "../../components/backup/backupConfig";
 import { evaluateProgram, type RecordedResource } from "./recorder";
 import { plannedCloud } from "./mockCloud";
 
@@ -68,7 +69,7 @@ export async function planStack(stackOrPath: string, program: () => unknown): Pr
     campus,
     resources: evaluation.resources,
     outputs: evaluation.outputs as Record<string, unknown>,
-    warnings: capacityWarnings(campus),
+    warnings: [...capacityWarnings(campus), ...backupWarnings(campus)],
     notes,
   };
 }

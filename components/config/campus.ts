@@ -1,8 +1,9 @@
 import { z } from "zod";
+import { backupProblems } from "../backup/backupConfig";
 import { BBB_LINES, missingFamilies, OPTION_FAMILIES, SERVER_PRESETS, type HostPreset, type OptionFamily } from "./presets";
 import { placementOf, placementProblems, siteOf } from "../planning/sites";
 import { knownKeysAt, unknownKeysMessage } from "./messages";
-import { campusSchema, type CampusConfig, type HostConfig } from "./schema";
+import { backupSchema, campusSchema, type CampusConfig, type HostConfig } from "./schema";
 
 /** One problem in a stack's configuration: where it is and what was expected. */
 export interface ConfigProblem {
@@ -25,6 +26,8 @@ export interface SecretPresence {
   dnsCredentials: boolean;
   /** bbb-ovh:moodleSshPrivateKey, the key the Moodle host trusts (needed with campus.moodle.ssh). */
   moodleSshPrivateKey?: boolean;
+  /** bbb-ovh:backupS3Credentials (campus.backup.target s3); unknown when not given. */
+  backupS3Credentials?: boolean;
 }
 
 export interface HostSpec {
@@ -69,6 +72,7 @@ const SECRET_KEYS: Record<keyof SecretPresence, string> = {
   turnSecret: "bbb-ovh:turnSecret",
   dnsCredentials: "bbb-ovh:dnsCredentials",
   moodleSshPrivateKey: "bbb-ovh:moodleSshPrivateKey",
+  backupS3Credentials: "bbb-ovh:backupS3Credentials",
 };
 
 function pathOf(path: ReadonlyArray<PropertyKey>): string {
@@ -158,6 +162,7 @@ function crossFieldProblems(raw: unknown, secrets: SecretPresence): ConfigProble
   if (isRecord(raw.moodle) && nodes.length > 0 && nodes.every((n) => isRecord(n) && str(n.tag) !== undefined)) {
     problems.push({ path: "campus.nodes", message: "every node has a Scalelite tag, but Moodle sends no meta_server-tag and Scalelite places such meetings on untagged nodes only: leave at least one node without tag" });
   }
+  problems.push(...backupProblems(raw, secrets.backupS3Credentials));
   if (isRecord(raw.moodle) && raw.moodle.acceptDpa === true && !isRecord(raw.moodle.ssh)) {
     problems.push({ path: "campus.moodle.acceptDpa", message: "needs campus.moodle.ssh: the setting is applied on the Moodle host" });
   }
@@ -270,6 +275,8 @@ export function parseCampus(raw: unknown, secrets: SecretPresence): Campus {
   if (!parsed.success || problems.length > 0) throw new CampusConfigError(dedupe(problems));
 
   const config = parsed.data;
+  // Recordings are backed up by default where the program can create the bucket (docs/backups.md).
+  if (config.backup === undefined && config.recordings && config.publicCloud) config.backup = backupSchema.parse({});
   const presets = { ...SERVER_PRESETS, ...(config.presets as Record<string, HostPreset>) };
   const line = BBB_LINES[config.bbbVersion];
   return {

@@ -123,6 +123,36 @@ function controlCharacterIssues(value: unknown, path: PropertyKey[], ctx: z.Refi
     for (const [k, v] of Object.entries(value)) controlCharacterIssues(v, [...path, Array.isArray(value) ? Number(k) : k], ctx);
   }
 }
+/**
+ * Backups of the front's recordings and Scalelite database (docs/backups.md): to an OVH Object Storage
+ * bucket the program creates (needs campus.publicCloud) or to any S3 endpoint (keys in the secret
+ * bbb-ovh:backupS3Credentials). Redis is not backed up: the pool comes back from servers.yaml.
+ */
+export const backupSchema = z.strictObject({
+  enabled: z.boolean().default(true),
+  target: z.enum(["ovh", "s3"]).default("ovh"),
+  /** OVH Object Storage region of the bucket; default: GRA, or SBG when the front is in Gravelines. */
+  region: z.string().regex(/^[A-Z]{2,4}(-[A-Z0-9]+)*$/, "expected an OVH Object Storage region such as GRA, SBG or DE").optional(),
+  s3: z
+    .strictObject({
+      endpoint: z.url().refine((u) => /^https?:\/\//.test(u), "expected an http(s) URL such as https://s3.example.org"),
+      bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "expected an S3 bucket name: 3 to 63 lowercase letters, digits, '.', '-'"),
+      region: z.string().regex(/^[a-z0-9-]+$/, "expected an S3 region name such as us-east-1").default("us-east-1"),
+    })
+    .optional(),
+  /** A systemd OnCalendar expression, in the front's time zone (UTC on our servers). */
+  schedule: z.string().regex(/^[A-Za-z0-9:*,./~ -]+$/, "expected a systemd OnCalendar expression such as '*-*-* 03:15:00' or daily").default("*-*-* 03:15:00"),
+  retention: z
+    .strictObject({
+      daily: z.number().int().min(0).max(366).default(7),
+      weekly: z.number().int().min(0).max(520).default(5),
+      monthly: z.number().int().min(0).max(120).default(12),
+    })
+    .refine((r) => r.daily + r.weekly + r.monthly > 0, "the retention must keep at least one snapshot")
+    .default({ daily: 7, weekly: 5, monthly: 12 }),
+  /** `ops status` fails when the last successful backup is older than this. */
+  maxAgeHours: z.number().int().min(1).max(24 * 62).default(26),
+});
 
 export const campusSchema = z.strictObject({
   id: name,
@@ -222,6 +252,8 @@ export const campusSchema = z.strictObject({
     .optional(),
   /** The teaching term the OVH credit must last: `ops voucher status` fails when it runs out before `end`. */
   term: z.strictObject({ end: isoDate }).optional(),
+  /** Default: on (target ovh) when the stack has publicCloud and keeps recordings; see parseCampus. */
+  backup: backupSchema.optional(),
   protection: z
     .strictObject({
       /** Off by default: `pulumi destroy` then terminates paid servers. */

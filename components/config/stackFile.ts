@@ -69,6 +69,7 @@ export function secretPresence(file: StackFile): SecretPresence {
     turnSecret: CONFIG_KEYS.turnSecret in file.config,
     dnsCredentials: CONFIG_KEYS.dnsCredentials in file.config,
     moodleSshPrivateKey: CONFIG_KEYS.moodleSshPrivateKey in file.config,
+    backupS3Credentials: CONFIG_KEYS.backupS3Credentials in file.config,
   };
 }
 

@@ -98,6 +98,13 @@ export const STEPS = {
     ["ATTEMPTS", "DELAY_SECONDS"],
     ["SERVERS_YAML_B64"],
   ),
+  scaleliteBackup: step(
+    "scalelite-backup.sh",
+    "restic from Ubuntu's packages, repository settings (0600), the repository initialised once, bbb-ovh-backup.timer (database dump + recordings, retention)",
+    ["RESTIC_REPOSITORY", "RESTIC_PASSWORD", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "RECORDING_DIR", "SCHEDULE", "KEEP_DAILY", "KEEP_WEEKLY", "KEEP_MONTHLY", "MAX_AGE_HOURS"],
+    ["AWS_DEFAULT_REGION"],
+    ["RESTIC_PASSWORD", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"],
+  ),
   moodleConfigure: step(
     "moodle-configure.sh",
     "point mod_bigbluebuttonbn at Scalelite (cfg.php as the web server user; the secret through stdin), check a SHA1-only module is set to SHA1, and enable the module",

@@ -316,7 +316,7 @@ function launchSshd(config: string): Promise<{ sshd: ChildProcess; log: string[]
   });
 }
 
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once("error", reject);

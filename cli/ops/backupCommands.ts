@@ -1,0 +1,54 @@
+import type { Command } from "commander";
+import { InvalidArgumentError } from "commander";
+import { backupList, backupNow, backupRestore, renderSnapshots } from "./backup";
+import { EXIT_CODES } from "./errors";
+import type { OpsIO } from "./io";
+import { loadTarget, type ConnectionOptions } from "./stackSource";
+
+/** A backup of many recordings takes hours; restoring them too. */
+const DEFAULT_BACKUP_TIMEOUT_MS = 6 * 3600 * 1000;
+
+interface BackupOptions extends ConnectionOptions {
+  json?: boolean;
+  backupTimeout: number;
+}
+
+const positiveInt = (value: string) => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError("--backup-timeout must be a positive integer");
+  return n;
+};
+
+/** `backup now|list|restore <stack>` (see cli/ops/backup.ts), registered on the ops program. */
+export function addBackupCommands(
+  program: Command,
+  withConnection: (cmd: Command) => Command,
+  io: OpsIO,
+  out: { print: (text: string) => void; json: (value: unknown) => void; exit: (code: number) => void },
+): void {
+  const backup = program.command("backup").description("backups of the front's recordings and database (docs/backups.md)");
+  const sub = (name: string, description: string) =>
+    withConnection(backup.command(name).description(description)).option("--backup-timeout <ms>", "deadline of the backup or restore on the front", positiveInt, DEFAULT_BACKUP_TIMEOUT_MS);
+
+  sub("now <stack>", "back up the front now (database dump + recordings, then retention), and show the result").action(async (stack: string, o: BackupOptions) => {
+    const result = await backupNow(await loadTarget(stack, o, io), o.backupTimeout);
+    if (o.json) out.json(result);
+    else out.print(`${result.summary}\n${result.status.ok ? "ok" : "STALE"}: ${result.status.detail}`);
+    if (!result.status.ok) out.exit(EXIT_CODES.unhealthy);
+  });
+
+  sub("list <stack>", "the snapshots in the backup repository").action(async (stack: string, o: BackupOptions) => {
+    const snapshots = await backupList(await loadTarget(stack, o, io), o.backupTimeout);
+    if (o.json) out.json(snapshots);
+    else out.print(renderSnapshots(snapshots));
+  });
+
+  sub("restore <stack> [snapshot]", "rebuild the front's database and recordings from a snapshot (default latest); refuses a front that has data unless --force")
+    .option("--force", "restore even over a front that has recordings (they are overwritten)")
+    .option("-y, --yes", "do not ask for confirmation")
+    .action(async (stack: string, snapshot: string | undefined, o: BackupOptions & { force?: boolean; yes?: boolean }) => {
+      const text = await backupRestore(await loadTarget(stack, o, io), snapshot ?? "latest", { force: Boolean(o.force), yes: Boolean(o.yes), timeoutMs: o.backupTimeout }, io);
+      if (o.json) out.json({ restored: snapshot ?? "latest", output: text });
+      else out.print(text);
+    });
+}
