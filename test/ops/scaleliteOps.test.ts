@@ -3,7 +3,7 @@ import * as path from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { startBbbApiServer, type BbbApiServer } from "../support/bbbApiServer";
 import { attachScalelite, scaleliteTrees, type Scalelite } from "../support/scalelite/harness";
-import { connect, startTestHost, type TestHost } from "../support/sshd";
+import { execOn, startTestHost, type TestHost } from "../support/sshd";
 import { ops, scratch } from "./cli";
 
 /**
@@ -26,16 +26,7 @@ let env: NodeJS.ProcessEnv;
 let keyFile: string;
 let scalelite: Scalelite;
 
-async function onFront(command: string, stdin?: string): Promise<string> {
-  const ssh = await connect(front);
-  try {
-    const r = await ssh.execCommand(command, { stdin });
-    if (r.code !== 0) throw new Error(`${command}: ${r.stderr}`);
-    return r.stdout;
-  } finally {
-    ssh.dispose();
-  }
-}
+const onFront = (command: string, stdin?: string) => execOn(front, command, stdin);
 
 const state = () => scalelite.servers();
 const calls = () => readFileSync(path.join(front.root, "fake-calls.log"), "utf8");

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
 import { startBbbApiServer, type BbbApiServer } from "../support/bbbApiServer";
 import { startOvhApiPeer, type OvhApiPeer } from "../support/ovhApiPeer";
-import { connect, startTestHost, type TestHost } from "../support/sshd";
+import { execOn, startTestHost, type TestHost } from "../support/sshd";
 import { scratch } from "./cli";
 
 const REPO = path.resolve(__dirname, "../..");
@@ -31,16 +31,7 @@ let nodeHttp: BbbApiServer[];
 let stackFile: string;
 let env: Record<string, string>;
 
-async function onFront(command: string, stdin?: string): Promise<string> {
-  const ssh = await connect(front);
-  try {
-    const r = await ssh.execCommand(command, { stdin });
-    if (r.code !== 0) throw new Error(`${command}: ${r.stderr}`);
-    return r.stdout;
-  } finally {
-    ssh.dispose();
-  }
-}
+const onFront = (command: string, stdin?: string) => execOn(front, command, stdin);
 
 function schedule(at: string): Promise<{ code: number; stdout: string; stderr: string }> {
   const args = ["cli/ops.ts", "schedule", "apply", stackFile, "--at", at, "--json", "--host", front.host, "--ssh-port", String(front.port), "--ssh-user", "root", "--ssh-key", path.join(env.HOME, "key"), "--command-timeout", "20000"];

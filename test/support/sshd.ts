@@ -207,6 +207,18 @@ function defaultFacts(fqdn: string, publicIpv4: string, overrides: Partial<HostF
 }
 
 /** An SSH connection to the host that pins its host key, as a Pulumi connection with hostKey does. */
+/** Runs a shell command on a test host over SSH (as the operator would); a non-zero exit throws with its stderr. */
+export async function execOn(host: TestHost, command: string, stdin?: string): Promise<string> {
+  const ssh = await connect(host);
+  try {
+    const r = await ssh.execCommand(command, { stdin });
+    if (r.code !== 0) throw new Error(`${command}: ${r.stderr}`);
+    return r.stdout;
+  } finally {
+    ssh.dispose();
+  }
+}
+
 export async function connect(host: TestHost): Promise<NodeSSH> {
   const pinned = Buffer.from(host.hostPublicKey.split(/\s+/)[1], "base64");
   return new NodeSSH().connect({
