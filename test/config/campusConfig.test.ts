@@ -12,6 +12,8 @@ function brest(): Record<string, any> {
   return structuredClone(readStackFile("brest").config["bbb-ovh:campus"].value) as Record<string, any>;
 }
 
+/** brest has campus.moodle.ssh: its Moodle key is set in the stack file. */
+const BREST_SECRETS: SecretPresence = { ...NO_SECRETS, moodleSshPrivateKey: true };
 const problemsOf = (raw: unknown, secrets: SecretPresence = NO_SECRETS) => problemsWith(raw, secrets);
 
 describe("campus config", () => {
@@ -101,11 +103,11 @@ describe("campus config", () => {
     const asIs = brest();
     delete asIs.nodes[0].model;
     Object.assign(asIs.nodes[0], { serviceName: "ns1.ip-1-2-3.eu", sshUser: "debian" });
-    expect(problemsOf(asIs, { ...NO_SECRETS, sshPrivateKey: true })).toEqual([]);
+    expect(problemsOf(asIs, { ...BREST_SECRETS, sshPrivateKey: true })).toEqual([]);
     const reinstalled = brest();
     delete reinstalled.nodes[0].model;
     Object.assign(reinstalled.nodes[0], { serviceName: "ns1.ip-1-2-3.eu", installOs: true });
-    expect(problemsOf(reinstalled)).toEqual([]);
+    expect(problemsOf(reinstalled, BREST_SECRETS)).toEqual([]);
   });
 
   it("accepts a stack preset that orders every mandatory family, and one whose plan needs fewer", () => {
@@ -116,13 +118,13 @@ describe("campus config", () => {
     };
     raw.nodes[0].model = "rise-2";
     raw.nodes[1].model = "ks-1";
-    expect(problemsOf(raw)).toEqual([]);
+    expect(problemsOf(raw, BREST_SECRETS)).toEqual([]);
   });
 
   it("reports an overridden built-in preset missing options once, where it is defined", () => {
     const raw = brest();
     raw.presets = { "infra-1": { kind: "dedicated", planCode: "24adv01-v3", range: "eco", cores: 6, threads: 12, ramGb: 64, bandwidthMbps: 1000, planOptions: [], source: "s", checked: "d" } };
-    expect(problemsOf(raw)).toEqual([{ path: "campus.presets.infra-1.planOptions", message: expect.stringMatching(/memory, storage, bandwidth, vrack/) }]);
+    expect(problemsOf(raw, BREST_SECRETS)).toEqual([{ path: "campus.presets.infra-1.planOptions", message: expect.stringMatching(/memory, storage, bandwidth, vrack/) }]);
   });
 
   it("every built-in dedicated preset orders one option of each mandatory family, and says where its figures come from", () => {

@@ -14,9 +14,11 @@ import { evaluateStack } from "../support/evaluateStack";
 import { startBbbApiServer, type BbbApiServer } from "../support/bbbApiServer";
 import { scaleliteTrees, startScalelite, type Scalelite } from "../support/scalelite/harness";
 import { applyAll, fuzzSeed, reshapedCampus, STACKS } from "../fuzz/mutations";
+import { throwawayPrivateKey } from "../../components/hosts/deployKey";
 
 const trees = scaleliteTrees();
-const SECRETS = { "bbb-ovh:sshPrivateKey": "CONFORMANCE-KEY" };
+// The operator key must parse (its public half goes to the providers): a real throwaway key.
+const SECRETS = { "bbb-ovh:sshPrivateKey": throwawayPrivateKey("conformance") };
 
 const unwrap = (v: unknown): unknown => (isSecretValue(v) ? unwrap(v.value) : v);
 /** The KEY=VALUE inputs of the registration step, as the program hands them to scripts/scalelite-register.sh. */

@@ -8,10 +8,12 @@ const COMMAND = "command:remote:Command";
 const decodeStdin = (stdin: unknown) => Object.fromEntries(String(stdin).trim().split("\n").map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
 
 describe("the firewall policy in the campus program", () => {
-  it("brest: every dedicated server's IPv4 gets the edge firewall, enabled, deny last, nothing protected", async () => {
+  it("brest: every standard-range dedicated server's IPv4 gets the edge firewall, enabled, deny last, nothing protected", async () => {
     const { resources } = await evaluateStack("brest");
     const firewalls = byType(resources, EDGE_FIREWALL);
-    expect(firewalls.map((f) => f.inputs.ipOnFirewall).sort()).toEqual(["bbb-brest-rbx", "bbb-brest-sbg", "lb-brest"].map(plannedIpv4).sort());
+    // The nodes are Advance-1 (infra-1 preset), sold in the Eco range, where OVH's edge firewall may be
+    // unavailable (docs/firewall.md): only the Rise-1 front gets one; the host firewall covers them all.
+    expect(firewalls.map((f) => f.inputs.ipOnFirewall).sort()).toEqual(["lb-brest"].map(plannedIpv4));
     for (const firewall of firewalls) {
       expect(firewall.inputs.enabled).toBe(true);
       expect(firewall.protect).toBe(false);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { evaluateStack } from "../support/evaluateStack";
+import { throwawayPrivateKey } from "../../components/hosts/deployKey";
 
 /**
  * The trust-on-first-use record of a host key (components/hosts/hostKeys.ts) must never run again
@@ -13,7 +14,8 @@ import { evaluateStack } from "../support/evaluateStack";
  * else in the record's inputs follows the host.
  */
 const RECORD = "lab-bbb1-host-key-tofu";
-const SECRETS = { "bbb-ovh:sshPrivateKey": "KNOWN-LAB-PRIVATE-KEY-0001" };
+// The operator key must parse (its public half goes to the providers): a real throwaway key.
+const SECRETS = { "bbb-ovh:sshPrivateKey": throwawayPrivateKey("lab-operator") };
 
 async function recordOf(mutate?: (node: Record<string, unknown>) => void) {
   const { resources } = await evaluateStack("lab", SECRETS, mutate && ((c) => mutate(c.nodes[0])));
