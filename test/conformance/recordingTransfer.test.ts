@@ -21,7 +21,7 @@ import { base64 } from "../../components/remote/invocation";
 import { POST_PUBLISH, RECORDING_DIR, SPOOL_DIR, nodeTransferFiles } from "../../components/scalelite/recordingLayout";
 import { renderSpoolAuthorizedKeys, renderTransferKnownHosts, renderTransferSshConfig } from "../../components/scalelite/renderRecordingTransfer";
 import { renderScaleliteYml } from "../../components/scalelite/renderScaleliteYml";
-import { renderInstallerFlags } from "../../components/bbb/installerFlags";
+import { installerUrl, renderInstallerFlags } from "../../components/bbb/installerFlags";
 import { calls, output, read } from "../support/hostState";
 import { connect, runStep, startTestHost, type StepResult, type TestHost } from "../support/sshd";
 import { upstreamTree } from "../support/upstream";
@@ -77,7 +77,9 @@ describe.skipIf(!tree)("recording transfer: Scalelite's post_publish over ssh + 
     const install = await runStep(node, "bbbInstall", {
       FQDN: node.fqdn,
       INSTALLER_FLAGS: renderInstallerFlags({ bbbVersion: "jammy-300", fqdn: node.fqdn, email: "ops@campus.example" }).join(" "),
-      INSTALLER_URL: "https://raw.githubusercontent.com/bigbluebutton/bbb-install/v3.0.x-release/bbb-install.sh",
+      INSTALLER_URL: installerUrl("v3.0.x-release"),
+      // The fake web serves test/fakes/downloads/bbb-install.sh at any commit: its hash is the one to check.
+      INSTALLER_SHA256: createHash("sha256").update(readFileSync(path.join(__dirname, "../fakes/downloads/bbb-install.sh"))).digest("hex"),
     });
     expect(install.code, output(install)).toBe(0);
     const files = nodeFiles();

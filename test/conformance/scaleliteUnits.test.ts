@@ -17,6 +17,7 @@ import { base64 } from "../../components/remote/invocation";
 import { RECORDING_DIR } from "../../components/scalelite/recordingLayout";
 import { renderEnvFiles } from "../../components/scalelite/renderEnvFile";
 import { output, read } from "../support/hostState";
+import { attachScalelite, scaleliteTrees, type Scalelite } from "../support/scalelite/harness";
 import { runStep, startTestHost, type TestHost } from "../support/sshd";
 import { upstreamTree } from "../support/upstream";
 
@@ -129,8 +130,13 @@ describe.skipIf(!tree)("our Scalelite units against Scalelite v1.8.5's systemd u
   const ours = new Map<string, Unit>();
   const theirs = new Map<string, Unit>();
 
+  let scalelite: Scalelite | undefined;
+
   beforeAll(async () => {
     h = await startTestHost({ fqdn: FQDN });
+    // The app step asks Scalelite (db:version) through `docker exec scalelite-api bin/rake`: Scalelite's own code.
+    const trees = scaleliteTrees();
+    if (trees) scalelite = await attachScalelite(trees, h);
     const pg = randomBytes(16).toString("hex");
     const files = renderEnvFiles({
       fqdn: FQDN,
@@ -164,7 +170,7 @@ describe.skipIf(!tree)("our Scalelite units against Scalelite v1.8.5's systemd u
     }
   }, 60_000);
   afterAll(async () => {
-    await h?.stop();
+    await Promise.all([h?.stop(), scalelite?.stop()]);
   });
 
   it.each(SERVICES)("%s runs the same image, name, network, ports, mounts, logs and stop timeout", (service) => {

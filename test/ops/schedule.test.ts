@@ -9,6 +9,7 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
 import { startBbbApiServer, type BbbApiServer } from "../support/bbbApiServer";
+import { attachScalelite, scaleliteTrees, type Scalelite } from "../support/scalelite/harness";
 import { startOvhApiPeer, type OvhApiPeer } from "../support/ovhApiPeer";
 import { execOn, startTestHost, type TestHost } from "../support/sshd";
 import { scratch } from "./cli";
@@ -25,6 +26,9 @@ const NODES = [
 const SUNDAY_NIGHT = "2026-11-29T03:00:00+01:00";
 const MONDAY_EARLY = "2026-11-30T07:30:00+01:00";
 
+/** Scalelite's own rake tasks and poller behind the front's `docker exec scalelite-api bin/rake`. */
+const trees = scaleliteTrees();
+let scalelite: Scalelite;
 let peer: OvhApiPeer;
 let front: TestHost;
 let nodeHttp: BbbApiServer[];
@@ -43,6 +47,7 @@ const steps = (stdout: string) => Object.fromEntries((JSON.parse(stdout).nodes a
 const scaleliteState = async () => (await onFront("docker exec scalelite-api bin/rake status")).split("\n");
 
 beforeAll(async () => {
+  if (!trees) return;
   peer = await startOvhApiPeer(PROJECT, {
     instances: NODES.map((n, i) => ({ id: `inst-${i}`, name: n.fqdn, status: "ACTIVE", monthlyBilling: null, ip: n.ip })),
     records: NODES.map((n, i) => ({ id: 500 + i, zone: "isen-ouest.fr", subDomain: n.fqdn.replace(/\.isen-ouest\.fr$/, ""), fieldType: "A", target: n.ip })),
@@ -51,6 +56,8 @@ beforeAll(async () => {
   mkdirSync(path.join(front.root, "etc/systemd/system"), { recursive: true });
   writeFileSync(path.join(front.root, "etc/systemd/system/scalelite-api.service"), "[Service]\n");
   nodeHttp = await Promise.all(NODES.map((n) => startBbbApiServer({ secret: n.secret })));
+  scalelite = await attachScalelite(trees, front);
+  NODES.forEach((n, i) => scalelite.route(n.fqdn, nodeHttp[i].url));
   const yaml = `servers:\n${NODES.map((n) => `  ${n.fqdn}:\n    url: https://${n.fqdn}/bigbluebutton/api\n    secret: ${n.secret}\n    enabled: true\n`).join("")}`;
   await onFront("docker exec -i scalelite-api bin/rake 'servers:sync[-,force]' poll:all", yaml);
 
@@ -86,10 +93,10 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  await Promise.all([peer?.close(), front?.stop(), ...(nodeHttp ?? []).map((n) => n.close())]);
+  await Promise.all([peer?.close(), front?.stop(), scalelite?.stop(), ...(nodeHttp ?? []).map((n) => n.close())]);
 });
 
-describe("ops schedule apply", () => {
+describe.skipIf(!trees)("ops schedule apply", () => {
   it("at night: cordons a node, keeps it up while a meeting runs or a recording is left, never shelves the last enabled node, then shelves", async () => {
     nodeHttp[0].seedMeeting("late-lesson", 4);
     const first = await schedule(SUNDAY_NIGHT);
