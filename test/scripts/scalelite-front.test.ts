@@ -6,9 +6,10 @@
  * the same renderers the Pulumi program uses. The registration step's own tests are conformance tests
  * (test/conformance/scalelite-register.test.ts).
  */
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { StepName } from "../../components/remote/catalogue";
@@ -692,6 +693,23 @@ describe("images by digest", () => {
     expect(again.code, output(again)).toBe(0);
     expect(locked(h)).toEqual({ "postgres:16": pulled(h, "postgres:16"), "redis:7": pulled(h, "redis:7") });
     expect(unitImage(h, "scalelite-redis")).toBe(locked(h)["redis:7"]);
+  });
+
+  it("loses no line when steps record into the lock at the same time (one writer at a time)", () => {
+    // The library itself, 20 writers at once, as the docker and app steps may record side by side.
+    const root = mkdtempSync(path.join(tmpdir(), "bbb-ovh-lock-"));
+    const images = Array.from({ length: 20 }, (_, i) => `image${i}:1@sha256:${String(i).padStart(64, "0")}`);
+    const lib = path.join(__dirname, "../../scripts/lib");
+    const r = spawnSync("bash", ["-c", `set -euo pipefail; source ${lib}/common.sh; source ${lib}/units.sh; for ref in "$@"; do record_lock "$ref" & done; wait`, "bash", ...images], {
+      env: { ...process.env, BBB_OVH_ROOT: root },
+      encoding: "utf8",
+    });
+    try {
+      expect(r.status, r.stderr).toBe(0);
+      expect(readFileSync(path.join(root, LOCK), "utf8").split("\n").filter((l) => l && !l.startsWith("#"))).toEqual([...images].sort());
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 
   it("stops on a lock line that is not a whole entry instead of resolving the tag again", async () => {
