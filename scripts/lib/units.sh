@@ -76,9 +76,13 @@ render_container_unit() {
     echo "TimeoutStopSec=$((stop_timeout + 20))"
     options="--stop-timeout=$stop_timeout $options"
   fi
+  # A restart pulls nothing when the image is here. It is pulled by digest alone (name@sha256:...), the
+  # form `docker pull NAME[:TAG|@DIGEST]` documents; `docker run` takes name:tag@sha256:... and resolves
+  # the digest only (moby v20.10.20 release notes), which keeps the tag readable in the unit.
+  local pull="$image"
+  [[ "$image" == *@sha256:* ]] && pull="${image%%:*}@${image#*@}"
   printf '%s\n' \
-    "# The image is pinned, so a restart pulls nothing when the image is already here." \
-    "ExecStartPre=/bin/sh -c 'docker image inspect $image >/dev/null 2>&1 || docker pull $image'" \
+    "ExecStartPre=/bin/sh -c 'docker image inspect $pull >/dev/null 2>&1 || docker pull $pull'" \
     "ExecStartPre=-/usr/bin/docker rm -f $name" \
     "ExecStart=/usr/bin/docker run --rm --name $name --network scalelite --log-opt max-size=10m --log-opt max-file=5 $options $image${command:+ $command}" \
     "ExecStop=/usr/bin/docker stop $name" \

@@ -616,6 +616,9 @@ describe("images by digest", () => {
       expect(calls(h)).toContain(`docker pull ${image}`);
       expect(locked(h)[image]).toBe(pulled(h, image));
       expect(unitImage(h, service)).toBe(locked(h)[image]);
+      // Pulled when missing by digest alone, the form `docker pull` documents.
+      const byDigest = locked(h)[image].replace(/:[^:@]+@/, "@");
+      expect(read(h, `etc/systemd/system/${service}.service`)).toContain(`ExecStartPre=/bin/sh -c 'docker image inspect ${byDigest} >/dev/null 2>&1 || docker pull ${byDigest}'`);
     }
   });
 
