@@ -6,7 +6,8 @@
 # Inputs (stdin, KEY=VALUE): SCALELITE_TAG (pinned, e.g. v1.8.5), RECORDING_DIR, and each container's env
 # file: ENV_FILE_B64 (secret: the api's /etc/default/scalelite), ENV_NGINX_B64, ENV_POLLER_B64 (secret),
 # ENV_RECORDING_IMPORTER_B64 (secret, recordings only). Optional RECORDINGS (true | false, default true),
-# IMAGE_PINS (digests of the Scalelite images, see lib/units.sh).
+# IMAGE_PINS (digests of the Scalelite images, see lib/units.sh). Each image runs by digest: the pinned one,
+# or the one recorded in /var/lib/bbb-ovh/image-lock on first use (lib/units.sh, lock_image).
 # The env files are 0600 and only docker (--env-file) reads them; nginx's holds no secret.
 # With RECORDINGS=false nothing is mounted from RECORDING_DIR (docker refuses a missing bind source) and
 # an importer left by an earlier run with recordings on is stopped and disabled; recordings stay on disk.
@@ -104,21 +105,25 @@ Wants=${containers[*]/%/.service}
 [Install]
 WantedBy=multi-user.target
 EOF
-  render_container_unit scalelite-api "Scalelite API" "$(pinned_image "$image-api")" scalelite.target "$data" \
+  lock_image "$image-api"
+  render_container_unit scalelite-api "Scalelite API" "$LOCKED_IMAGE" scalelite.target "$data" \
     "--env-file $ENV_FILE${recordings:+ $recordings}" | install_unit scalelite-api.service
   # The certificates where Scalelite's nginx looks for them (/etc/nginx/ssl/live/$URL_HOST/). Scalelite's
   # docs mount all of /etc/letsencrypt there; only live/ and the archive/ its links point into are
   # mounted here, so the ACME account keys and renewal settings stay out of the internet-facing container.
   local certificates="--mount type=bind,source=/etc/letsencrypt/live,target=/etc/nginx/ssl/live,readonly --mount type=bind,source=/etc/letsencrypt/archive,target=/etc/nginx/ssl/archive,readonly"
-  render_container_unit scalelite-nginx "Scalelite nginx" "$(pinned_image "$image-nginx")" scalelite.target scalelite-api.service \
+  lock_image "$image-nginx"
+  render_container_unit scalelite-nginx "Scalelite nginx" "$LOCKED_IMAGE" scalelite.target scalelite-api.service \
     "--env-file $ENV_FILE-nginx --publish 80:80 --publish 443:443$published $certificates --mount type=bind,source=$HSTS_SNIPPET,target=$HSTS_TARGET,readonly" |
     install_unit scalelite-nginx.service
-  render_container_unit scalelite-poller "Scalelite meeting status poller" "$(pinned_image "$image-poller")" scalelite.target "$after_api" \
+  lock_image "$image-poller"
+  render_container_unit scalelite-poller "Scalelite meeting status poller" "$LOCKED_IMAGE" scalelite.target "$after_api" \
     "--env-file $ENV_FILE-poller" | install_unit scalelite-poller.service
   if [[ "$RECORDINGS" == true ]]; then
     # The importer finishes the recording it is importing: 120 s for docker, 140 s for systemd, as in
     # Scalelite's systemd/scalelite-recording-importer.service.
-    render_container_unit "$IMPORTER" "Scalelite recording importer" "$(pinned_image "$image-recording-importer")" scalelite.target "$after_api" \
+    lock_image "$image-recording-importer"
+    render_container_unit "$IMPORTER" "Scalelite recording importer" "$LOCKED_IMAGE" scalelite.target "$after_api" \
       "--env-file $ENV_FILE-recording-importer $recordings" "" 120 | install_unit "$IMPORTER.service"
   fi
 }

@@ -3,7 +3,8 @@
 # PostgreSQL and Redis as containers on it, each under its own systemd unit, with data under DATA_DIR.
 #
 # Inputs (stdin, KEY=VALUE): POSTGRES_IMAGE, REDIS_IMAGE (name:tag, or name:tag@sha256:...), POSTGRES_PASSWORD
-# (secret), DATA_DIR; optional IMAGE_PINS (see lib/units.sh).
+# (secret), DATA_DIR; optional IMAGE_PINS (see lib/units.sh). Both images run by digest: the pinned one, or
+# the one recorded in /var/lib/bbb-ovh/image-lock on first use (lib/units.sh, lock_image).
 # The password only ever sits in a 0600 env file that docker reads (--env-file), never on a command line.
 # Redis runs with appendonly: Scalelite keeps its servers and meetings there, so it must survive restarts.
 set -euo pipefail
@@ -46,15 +47,17 @@ install_postgres() {
     warn "POSTGRES_PASSWORD changed but the database already exists: it keeps its old password until changed with ALTER USER"
   fi
   printf 'POSTGRES_PASSWORD=%s\n' "$IN_POSTGRES_PASSWORD" | install_watched "$ROOT$POSTGRES_ENV" 0600 scalelite-postgres.service
+  lock_image "$IN_POSTGRES_IMAGE"
   render_container_unit scalelite-postgres "PostgreSQL for Scalelite (container scalelite-postgres)" \
-    "$IN_POSTGRES_IMAGE" multi-user.target "" \
+    "$LOCKED_IMAGE" multi-user.target "" \
     "--env-file $POSTGRES_ENV --mount type=bind,source=$IN_DATA_DIR/postgres,target=/var/lib/postgresql/data" |
     install_unit scalelite-postgres.service
 }
 
 install_redis() {
+  lock_image "$IN_REDIS_IMAGE"
   render_container_unit scalelite-redis "Redis for Scalelite, persistent (container scalelite-redis)" \
-    "$IN_REDIS_IMAGE" multi-user.target "" \
+    "$LOCKED_IMAGE" multi-user.target "" \
     "--mount type=bind,source=$IN_DATA_DIR/redis,target=/data" "redis-server --appendonly yes" |
     install_unit scalelite-redis.service
 }

@@ -7,6 +7,7 @@ import { classifyError, OpsError, type FailureKind } from "./errors";
 import { httpGet, type HttpOptions } from "./http";
 import type { Progress } from "./progress";
 import { parseStatusTable, rake, type ScaleliteServerStatus } from "./scalelite";
+import { runRemote, type SshTarget } from "./ssh";
 import type { NodeTarget, OpsTarget } from "./stackSource";
 
 export interface StatusOptions {
@@ -42,7 +43,13 @@ export interface NodeStatus {
 export interface StatusReport {
   target: string;
   checkedAt: string;
-  front: { host?: string; healthCheck: { ok: boolean; ms?: number; detail?: string }; scalelite: { ok: boolean; detail?: string } };
+  front: {
+    host?: string;
+    healthCheck: { ok: boolean; ms?: number; detail?: string };
+    scalelite: { ok: boolean; detail?: string };
+    /** The front's image lock lines (`name:tag@sha256:...`), when it could be read. */
+    images?: string[];
+  };
   nodes: NodeStatus[];
   /** The front's last backup, when the stack has campus.backup. */
   backup?: BackupHealth;
@@ -59,6 +66,20 @@ async function healthCheck(origin: string, http: HttpOptions): Promise<{ ms: num
   if (response.status !== 200) throw new OpsError("http", host, `/health_check answered HTTP ${response.status}`);
   if (response.body.trim() !== "success") throw new OpsError("unhealthy", host, `/health_check says ${JSON.stringify(response.body.trim().slice(0, 120))}`);
   return { ms: response.elapsedMs };
+}
+
+/** Where the front steps lock each image's digest (scripts/lib/units.sh, lock_image; docs/front.md). */
+export const IMAGE_LOCK = "/var/lib/bbb-ovh/image-lock";
+
+/** The lock's lines, or undefined: informational, so a front without it or unreachable adds no problem. */
+async function imageLock(ssh: SshTarget, timeoutMs: number): Promise<string[] | undefined> {
+  try {
+    // BBB_OVH_ROOT is empty on a real host; the test hosts keep their files under it.
+    const r = await runRemote(ssh, `cat "\${BBB_OVH_ROOT:-}${IMAGE_LOCK}"`, timeoutMs);
+    return r.code === 0 ? r.stdout.split("\n").filter((l) => l && !l.startsWith("#")) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** A node's API from here: signed getMeetings when its secret is known, else the unsigned index. */
@@ -107,6 +128,7 @@ export async function collectStatus(target: OpsTarget, options: StatusOptions, p
   const servers = ssh ? tracked(ssh.host, "bin/rake status", async () => parseStatusTable(await rake(ssh, "status", [], options.commandTimeoutMs))) : undefined;
   const backupConfig = target.campus?.config.backup;
   const backup = ssh && backupConfig?.enabled ? tracked(ssh.host, "backup status", () => backupHealth(ssh, options.commandTimeoutMs, backupConfig.maxAgeHours)) : undefined;
+  const images = ssh ? limit(() => imageLock(ssh, options.commandTimeoutMs)) : undefined;
   const probes = target.nodes.map((n) => tracked(new URL(n.apiUrl).host, n.secret ? "getMeetings" : "API", () => probeNode(n, options.http)));
 
   const problems: Problem[] = [];
@@ -136,6 +158,9 @@ export async function collectStatus(target: OpsTarget, options: StatusOptions, p
       problems.push(problemOf(r.error));
     }
   }
+
+  const lock = await images;
+  if (lock?.length) front.images = lock;
 
   const probed = await Promise.all(probes);
   const nodes: NodeStatus[] = [];
@@ -184,6 +209,7 @@ export function renderStatus(report: StatusReport): string {
   const hc = report.front.healthCheck;
   lines.push(`front ${report.front.host ?? "-"}: /health_check ${hc.ok ? `success (${hc.ms} ms)` : `FAILED: ${hc.detail}`}; scalelite ${report.front.scalelite.ok ? "ok" : `FAILED: ${report.front.scalelite.detail}`}`);
   if (report.backup) lines.push(`backup: ${report.backup.ok ? "" : "STALE: "}${report.backup.detail}`);
+  if (report.front.images) lines.push(`images (${IMAGE_LOCK}):`, ...report.front.images.map((l) => `  ${l}`));
   const table = new Table({ head: ["node", "datacenter", "status", "state", "meetings", "users", "load", "BBB", "API from here"], style: { head: [], border: [] } });
   for (const n of report.nodes) {
     table.push([n.name === n.fqdn ? n.fqdn : `${n.name}\n${n.fqdn}`, show(n.datacenter), show(n.online), n.tag ? `${show(n.state)}, tag ${n.tag}` : show(n.state), show(n.meetings), show(n.users), show(n.load), show(n.bbbVersion), n.probe.ok ? (n.probe.ms !== undefined ? `ok ${n.probe.ms} ms` : show(n.probe.detail)) : "FAILED"]);

@@ -4,9 +4,11 @@
  * `name:tag@sha256:...` runs the same bytes on every front and every re-run.
  *
  * No digest is recorded yet: they could not be obtained where this table was written (no registry
- * access, and no published digest of these tags was found). Record one as
- * `"name:tag": "sha256:<64 hex>"` from `docker buildx imagetools inspect name:tag` (the index digest, valid
- * for every architecture). From then on the scripts refuse that image without its digest.
+ * access, and no published digest of these tags was found). Meanwhile each front locks the digest it
+ * pulled first in /var/lib/bbb-ovh/image-lock (scripts/lib/units.sh, lock_image) and keeps running it.
+ * Record one as `"name:tag": "sha256:<64 hex>"` from `docker buildx imagetools inspect name:tag` (the
+ * index digest, valid for every architecture): it then wins over every front's lock, and the scripts
+ * refuse that image without its digest. docs/front.md, "Images by digest".
  */
 export const IMAGE_DIGESTS: Readonly<Record<string, string>> = {};
 

@@ -76,9 +76,13 @@ render_container_unit() {
     echo "TimeoutStopSec=$((stop_timeout + 20))"
     options="--stop-timeout=$stop_timeout $options"
   fi
+  # A restart pulls nothing when the image is here. It is pulled by digest alone (name@sha256:...), the
+  # form `docker pull NAME[:TAG|@DIGEST]` documents; `docker run` takes name:tag@sha256:... and resolves
+  # the digest only (moby v20.10.20 release notes), which keeps the tag readable in the unit.
+  local pull="$image"
+  [[ "$image" == *@sha256:* ]] && pull="${image%%:*}@${image#*@}"
   printf '%s\n' \
-    "# The image is pinned, so a restart pulls nothing when the image is already here." \
-    "ExecStartPre=/bin/sh -c 'docker image inspect $image >/dev/null 2>&1 || docker pull $image'" \
+    "ExecStartPre=/bin/sh -c 'docker image inspect $pull >/dev/null 2>&1 || docker pull $pull'" \
     "ExecStartPre=-/usr/bin/docker rm -f $name" \
     "ExecStart=/usr/bin/docker run --rm --name $name --network scalelite --log-opt max-size=10m --log-opt max-file=5 $options $image${command:+ $command}" \
     "ExecStop=/usr/bin/docker stop $name" \
@@ -91,6 +95,15 @@ render_container_unit() {
 
 # Images by digest. IMAGE_PINS (optional input) lists `name:tag@sha256:<hex>` for the images whose digest
 # the deployment knows (components/scalelite/images.ts); such an image runs by digest, never by tag alone.
+# Every other image is locked on first use, as an SSH client records a host key: its digest (the one the
+# registry gave when it was pulled) goes into IMAGE_LOCK, and from then on the units run it by that digest
+# and no step resolves its tag again, so a tag re-pushed upstream (or postgres:16 moving to 16.x+1) never
+# changes a running front. Taking a newer image is deliberate: delete its line, or pin it (docs/front.md).
+
+IMAGE_LOCK="$STATE_DIR/image-lock"
+IMAGE_LOCK_LINE='^[a-z0-9][a-z0-9./_-]*:[A-Za-z0-9._-]+@sha256:[0-9a-f]{64}$'
+IMAGE_LOCK_TIMEOUT="${IMAGE_LOCK_TIMEOUT:-300}"
+LOCKED_IMAGE=""
 
 # check_pins: every IMAGE_PINS entry is name:tag@sha256:<64 hex>.
 check_pins() {
@@ -118,4 +131,77 @@ check_image() {
   pinned="$(pinned_image "${ref%@*}")"
   [[ "$pinned" == "${ref%@*}" || "$pinned" == "$ref" ]] ||
     die "image '$ref' must be ${pinned} (its digest is pinned)"
+}
+
+# locked_digest NAME:TAG: the lock's NAME:TAG@sha256:... line, or nothing. A line that is not one
+# whole entry stops the step rather than being taken for no lock (which would resolve the tag again).
+locked_digest() {
+  [[ -f "$IMAGE_LOCK" ]] || return 0
+  local line n=0
+  while IFS= read -r line; do
+    n=$((n + 1))
+    [[ -z "$line" || "$line" == \#* ]] && continue
+    [[ "$line" =~ $IMAGE_LOCK_LINE ]] ||
+      die "${IMAGE_LOCK#"$ROOT"} line $n is not name:tag@sha256:<64 hex digits>: correct or delete it"
+    [[ "${line%@*}" == "$1" ]] && printf '%s' "$line"
+  done <"$IMAGE_LOCK"
+  return 0
+}
+
+# record_lock NAME:TAG@sha256:...: replaces NAME:TAG's line of the lock, atomically (a whole new file
+# renamed over the old one) and under a flock, since both front steps record into it.
+record_lock() {
+  local ref="$1"
+  mkdir -p "$STATE_DIR"
+  (
+    flock -w "$IMAGE_LOCK_TIMEOUT" 9 || die "another step held ${IMAGE_LOCK#"$ROOT"}.flock for more than $IMAGE_LOCK_TIMEOUT s"
+    {
+      printf '%s\n' "# Images of this front by digest, written by bbb-ovh. Delete a line to take its tag's current image" \
+        "# on the next deployment (docs/front.md, Images by digest)."
+      { [[ -f "$IMAGE_LOCK" ]] && grep -v '^#' "$IMAGE_LOCK" | awk -v key="${ref%@*}@" 'NF && index($0, key) != 1'; printf '%s\n' "$ref"; } |
+        LC_ALL=C sort
+    } | install_content "$IMAGE_LOCK" 0644 || true
+  ) 9>>"$IMAGE_LOCK.flock"
+}
+
+# repo_digest NAME:TAG: the digest docker recorded for the local NAME:TAG when it was pulled from NAME's
+# repository (RepoDigests holds NAME@sha256:..., one per repository the image came from), or nothing.
+repo_digest() {
+  docker image inspect --format '{{range .RepoDigests}}{{println .}}{{end}}' "$1" 2>/dev/null |
+    awk -v repo="${1%:*}@" 'index($0, repo) == 1 && !found { print substr($0, length(repo) + 1); found = 1 }' || true
+}
+
+# registry_digest NAME:TAG: pulls NAME:TAG and prints the digest the registry gave for it.
+registry_digest() {
+  local image="$1" digest
+  log "pulling $image to lock its digest" >&2
+  docker pull "$image" >/dev/null || die "docker pull $image failed"
+  digest="$(repo_digest "$image")"
+  [[ "$digest" =~ ^sha256:[0-9a-f]{64}$ ]] || die "docker gives no registry digest for $image (RepoDigests of docker image inspect)"
+  printf '%s' "$digest"
+}
+
+# lock_image REF: sets LOCKED_IMAGE to the name:tag@sha256:... the units run for REF (checked with
+# check_image). An explicit digest (REF's own, or IMAGE_PINS's) wins and replaces a lock line that
+# disagrees; otherwise the lock's line; otherwise the registry's digest, recorded in the lock.
+lock_image() {
+  local ref pinned locked
+  ref="$(pinned_image "${1%@*}")"
+  [[ "$1" == *@* ]] && ref="$1"
+  locked="$(locked_digest "${ref%@*}")"
+  if [[ "$ref" == *@* ]]; then
+    if [[ -n "$locked" && "$locked" != "$ref" ]]; then
+      warn "image ${ref%@*}: the lock had ${locked#*@}, now pinned to ${ref#*@}: recording the pin"
+    fi
+    [[ "$locked" == "$ref" ]] || record_lock "$ref"
+  elif [[ -n "$locked" ]]; then
+    ref="$locked"
+  else
+    pinned="$ref@$(registry_digest "$ref")"
+    log "locked $pinned (first use; later runs keep this digest)"
+    record_lock "$pinned"
+    ref="$pinned"
+  fi
+  # shellcheck disable=SC2034 # read by the step that called lock_image
+  LOCKED_IMAGE="$ref"
 }

@@ -117,8 +117,9 @@ function parseDockerRun(execStart: string): DockerRun {
  *   /etc/letsencrypt: the ACME account keys and renewal settings stay out of the internet-facing container.
  * - Restart=always (upstream: none, systemd's default `no`): a crashed container comes back by itself.
  * - `docker run --rm` and `docker rm -f` before start (upstream: kill + rm before start): same effect,
- *   no stale container. Images are pulled only when missing (upstream pulls on each start and prunes
- *   after): our tag is pinned, so a restart neither waits on Docker Hub nor deletes images.
+ *   no stale container. Images run by the digest locked on first pull and are pulled only when missing
+ *   (upstream runs the tag, pulls on each start and prunes after): a restart neither waits on Docker Hub,
+ *   nor runs other bytes, nor deletes images.
  * - No EnvironmentFile: the tag and paths are written into the units, not substituted at start.
  * - Requires=/After= docker.service and, for the api, poller and importer, the PostgreSQL and Redis units
  *   (upstream runs them outside its units); no After=remote-fs.target (recordings are not on NFS here).
@@ -178,12 +179,14 @@ describe.skipIf(!tree)("our Scalelite units against Scalelite v1.8.5's systemd u
     const upstream = parseDockerRun(substitute(theirs.get(`${service}.service`)?.["Service.ExecStart"]?.[0] ?? "", UPSTREAM_ENV));
     const comparable = (run: DockerRun) => {
       const mounts = run.mounts.filter((m) => m !== HSTS_MOUNT && !CERT_MOUNTS.includes(m) && m !== UPSTREAM_CERT_MOUNT);
-      const copy: Partial<DockerRun> = { ...run, mounts: mounts.sort(), publish: [...run.publish].sort(), rm: undefined };
+      // Ours runs the tag by the digest locked on first pull (docs/front.md, Images by digest).
+      const copy: Partial<DockerRun> = { ...run, image: run.image.replace(/@sha256:[0-9a-f]{64}$/, ""), mounts: mounts.sort(), publish: [...run.publish].sort(), rm: undefined };
       for (const key of DIFFERENT) delete copy[key];
       return copy;
     };
     expect(comparable(mine)).toEqual(comparable(upstream));
     expect(upstream.image).toBe(`blindsidenetwks/scalelite:${TAG}-${service.replace("scalelite-", "")}`);
+    expect(mine.image).toMatch(new RegExp(`^${upstream.image}@sha256:[0-9a-f]{64}$`));
     // Documented differences, checked to be exactly what we say.
     expect(upstream.envFiles).toEqual(["/etc/default/scalelite"]);
     expect(mine.envFiles).toEqual([service === "scalelite-api" ? "/etc/default/scalelite" : `/etc/default/${service}`]);

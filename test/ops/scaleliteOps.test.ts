@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { startBbbApiServer, type BbbApiServer } from "../support/bbbApiServer";
@@ -104,6 +104,26 @@ describe.skipIf(!trees)("ops status", { timeout: 60_000 }, () => {
     expect(run.stdout).toMatch(/healthy\n$/);
     expect(run.stderr).toMatch(/ok 127\.0\.0\.1: bin\/rake status/);
     expect(run.stderr).toMatch(/ok 127\.0\.0\.1:\d+: getMeetings/);
+  });
+
+  it("shows the front's image lock when it can read it, and says nothing of it when there is none", async () => {
+    const lock = path.join(front.root, "var/lib/bbb-ovh/image-lock");
+    const lines = [`postgres:16@sha256:${"1".repeat(64)}`, `redis:7@sha256:${"2".repeat(64)}`];
+    mkdirSync(path.dirname(lock), { recursive: true });
+    writeFileSync(lock, `# Images of this front by digest, written by bbb-ovh.\n${lines.join("\n")}\n`, { mode: 0o644 });
+    try {
+      const json = await ops(["status", "opstest", "--json", ...args()], { env });
+      expect(json.code).toBe(0);
+      expect(JSON.parse(json.stdout).front.images).toEqual(lines);
+      const table = await ops(["status", "opstest", ...args()], { env });
+      expect(table.stdout).toContain(`images (/var/lib/bbb-ovh/image-lock):\n  ${lines[0]}\n  ${lines[1]}\n`);
+    } finally {
+      rmSync(lock);
+    }
+    const without = await ops(["status", "opstest", "--json", ...args()], { env });
+    expect(without.code).toBe(0);
+    expect(JSON.parse(without.stdout).front.images).toBeUndefined();
+    expect(JSON.parse(without.stdout).problems).toEqual([]);
   });
 
   it("is unhealthy (exit 1) when Scalelite marks a node offline or /health_check is not `success`", async () => {

@@ -6,9 +6,10 @@
  * the same renderers the Pulumi program uses. The registration step's own tests are conformance tests
  * (test/conformance/scalelite-register.test.ts).
  */
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { StepName } from "../../components/remote/catalogue";
@@ -172,9 +173,9 @@ describe.skipIf(!trees)("the Scalelite front, end to end", () => {
     expect(read(h, "etc/default/scalelite-postgres")).toBe(`POSTGRES_PASSWORD=${POSTGRES_PASSWORD}\n`);
     expect(mode(h, "etc/default/scalelite-postgres")).toBe("600");
     const postgres = read(h, "etc/systemd/system/scalelite-postgres.service");
-    expect(postgres).toMatch(/^ExecStart=\/usr\/bin\/docker run .*--name scalelite-postgres --network scalelite .*--env-file \/etc\/default\/scalelite-postgres .*source=\/var\/lib\/scalelite\/postgres,target=\/var\/lib\/postgresql\/data postgres:16$/m);
+    expect(postgres).toMatch(/^ExecStart=\/usr\/bin\/docker run .*--name scalelite-postgres --network scalelite .*--env-file \/etc\/default\/scalelite-postgres .*source=\/var\/lib\/scalelite\/postgres,target=\/var\/lib\/postgresql\/data postgres:16@sha256:[0-9a-f]{64}$/m);
     expect(read(h, "etc/systemd/system/scalelite-redis.service")).toMatch(
-      /^ExecStart=\/usr\/bin\/docker run .*--name scalelite-redis --network scalelite .*source=\/var\/lib\/scalelite\/redis,target=\/data redis:7 redis-server --appendonly yes$/m,
+      /^ExecStart=\/usr\/bin\/docker run .*--name scalelite-redis --network scalelite .*source=\/var\/lib\/scalelite\/redis,target=\/data redis:7@sha256:[0-9a-f]{64} redis-server --appendonly yes$/m,
     );
     for (const unit of ["scalelite-postgres.service", "scalelite-redis.service"]) {
       expect(unitState(h, unit, "active")).toBe("active");
@@ -218,7 +219,7 @@ describe.skipIf(!trees)("the Scalelite front, end to end", () => {
     for (const service of SERVICES) {
       const unit = read(h, `etc/systemd/system/${service}.service`);
       const file = service === "scalelite-api" ? "scalelite" : service;
-      expect(unit).toMatch(new RegExp(`^ExecStart=/usr/bin/docker run --rm --name ${service} --network scalelite .*--env-file /etc/default/${file} .*blindsidenetwks/scalelite:${TAG}-${service.replace("scalelite-", "")}$`, "m"));
+      expect(unit).toMatch(new RegExp(`^ExecStart=/usr/bin/docker run --rm --name ${service} --network scalelite .*--env-file /etc/default/${file} .*blindsidenetwks/scalelite:${TAG}-${service.replace("scalelite-", "")}@sha256:[0-9a-f]{64}$`, "m"));
       expect(unit).toContain("PartOf=scalelite.target");
       expect(unit).toContain("WantedBy=scalelite.target");
       expect(unitState(h, `${service}.service`, "active")).toBe("active");
@@ -592,25 +593,138 @@ describe("images by digest", () => {
   // Test values only: the shape of a digest, not a published one.
   const PG = `postgres:16@sha256:${"a".repeat(64)}`;
   const API = `blindsidenetwks/scalelite:${TAG}-api@sha256:${"b".repeat(64)}`;
+  const LOCK = "var/lib/bbb-ovh/image-lock";
+  const UNITS: Record<string, string> = {
+    "postgres:16": "scalelite-postgres",
+    "redis:7": "scalelite-redis",
+    ...Object.fromEntries(SERVICES.map((s) => [`blindsidenetwks/scalelite:${TAG}-${s.replace("scalelite-", "")}`, s])),
+  };
+  const lockLines = (h: TestHost) => read(h, LOCK).split("\n").filter((l) => l && !l.startsWith("#"));
+  const locked = (h: TestHost) => Object.fromEntries(lockLines(h).map((l) => [l.slice(0, l.indexOf("@")), l]));
+  /** The image a unit's ExecStart runs. */
+  const unitImage = (h: TestHost, service: string) => read(h, `etc/systemd/system/${service}.service`).match(/^ExecStart=.* ((?:postgres|redis|blindsidenetwks\/scalelite):\S+)/m)?.[1];
+  /** What the registry gave when the tag was pulled, as the fake docker's image store keeps it. */
+  const pulled = (h: TestHost, image: string) => read(h, "fake-state/docker-images").split("\n").find((l) => l.startsWith(`${image}@`));
+  const inode = (h: TestHost) => statSync(path.join(h.root, LOCK)).ino;
 
-  it("refuses an image without the digest its pin gives, and runs it by digest otherwise", async () => {
-    const h = await frontHost();
+  it("locks each image's digest on first pull, and the units run it by that digest", async () => {
+    const h = await frontAfter(4);
+    expect(mode(h, LOCK)).toBe("644");
+    expect(lockLines(h)).toHaveLength(6);
+    for (const line of lockLines(h)) expect(line).toMatch(/^[a-z0-9./_-]+:[A-Za-z0-9._-]+@sha256:[0-9a-f]{64}$/);
+    for (const [image, service] of Object.entries(UNITS)) {
+      expect(calls(h)).toContain(`docker pull ${image}`);
+      expect(locked(h)[image]).toBe(pulled(h, image));
+      expect(unitImage(h, service)).toBe(locked(h)[image]);
+      // Pulled when missing by digest alone, the form `docker pull` documents.
+      const byDigest = locked(h)[image].replace(/:[^:@]+@/, "@");
+      expect(read(h, `etc/systemd/system/${service}.service`)).toContain(`ExecStartPre=/bin/sh -c 'docker image inspect ${byDigest} >/dev/null 2>&1 || docker pull ${byDigest}'`);
+    }
+  });
+
+  it("keeps the recorded digest when a tag is re-pushed upstream, and moves only when its line is deleted", async () => {
+    const h = await frontAfter(4);
+    const lockBefore = read(h, LOCK);
+    const units = () => Object.values(UNITS).map((s) => read(h, `etc/systemd/system/${s}.service`));
+    const unitsBefore = units();
+    setKnob(h, "FAKE_DOCKER_REPUSHED", `postgres:16 blindsidenetwks/scalelite:${TAG}-api`);
+    const mark = calls(h).length;
+    for (const [step, inputs] of [FRONT_STEPS[0], FRONT_STEPS[3]]) {
+      const r = await runStep(h, step, inputs());
+      expect(r.code, output(r)).toBe(0);
+    }
+    // No tag resolved again, nothing rewritten, nothing restarted.
+    expect(calls(h).slice(mark).filter((c) => /^docker (pull|image)|systemctl restart/.test(c))).toEqual([]);
+    expect(read(h, LOCK)).toBe(lockBefore);
+    expect(units()).toEqual(unitsBefore);
+
+    // The operator takes postgres:16's current image by deleting its line: only postgres moves.
+    const old = locked(h)["postgres:16"];
+    writeFileSync(path.join(h.root, LOCK), lockBefore.replace(`${old}\n`, ""));
+    const moved = calls(h).length;
+    const r = await runStep(h, "scaleliteDocker", dockerInputs());
+    expect(r.code, output(r)).toBe(0);
+    expect(locked(h)["postgres:16"]).toMatch(/@sha256:[0-9a-f]{64}$/);
+    expect(locked(h)["postgres:16"]).not.toBe(old);
+    expect(unitImage(h, "scalelite-postgres")).toBe(locked(h)["postgres:16"]);
+    expect(calls(h).slice(moved).filter((c) => /^docker pull|systemctl restart/.test(c))).toEqual(["docker pull postgres:16", "systemctl restart scalelite-postgres.service"]);
+  });
+
+  it("refuses an image without the digest its pin gives; a pin overrides the lock and replaces its line", async () => {
+    const h = await frontAfter(1);
     const refused = await runStep(h, "scaleliteDocker", { ...dockerInputs(), IMAGE_PINS: PG });
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain(`image 'postgres:16' must be ${PG} (its digest is pinned)`);
-    expect(existsSync(path.join(h.root, "etc/systemd/system/scalelite-postgres.service"))).toBe(false);
 
+    const redis = locked(h)["redis:7"];
+    const before = inode(h);
+    const mark = calls(h).length;
     const r = await runStep(h, "scaleliteDocker", { ...dockerInputs(), POSTGRES_IMAGE: PG, IMAGE_PINS: PG });
     expect(r.code, output(r)).toBe(0);
-    expect(read(h, "etc/systemd/system/scalelite-postgres.service")).toMatch(new RegExp(`^ExecStart=/usr/bin/docker run .* ${PG.replace(/[.]/g, "\\.")}$`, "m"));
+    expect(r.stderr).toContain(`image postgres:16: the lock had ${pulled(h, "postgres:16")?.split("@")[1]}, now pinned to sha256:${"a".repeat(64)}: recording the pin`);
+    expect(locked(h)).toEqual({ "postgres:16": PG, "redis:7": redis });
+    expect(unitImage(h, "scalelite-postgres")).toBe(PG);
+    // The lock was replaced by a whole new file, never edited in place.
+    expect(inode(h)).not.toBe(before);
+    expect(calls(h).slice(mark).filter((c) => /^docker pull|systemctl restart/.test(c))).toEqual(["systemctl restart scalelite-postgres.service"]);
   });
 
-  it("runs the Scalelite images the pins name by digest, the others by tag", async () => {
+  it("runs the Scalelite images the pins name by their pinned digest, the others by the locked one", async () => {
     const h = await frontAfter(3);
     const r = await runStep(h, "scaleliteApp", { ...appInputs(), IMAGE_PINS: API });
     expect(r.code, output(r)).toBe(0);
-    expect(read(h, "etc/systemd/system/scalelite-api.service")).toMatch(new RegExp(` ${API.replace(/[.]/g, "\\.")}$`, "m"));
-    expect(read(h, "etc/systemd/system/scalelite-poller.service")).toMatch(new RegExp(` blindsidenetwks/scalelite:${TAG}-poller$`, "m"));
+    expect(unitImage(h, "scalelite-api")).toBe(API);
+    expect(calls(h)).not.toContain(`docker pull blindsidenetwks/scalelite:${TAG}-api`);
+    expect(unitImage(h, "scalelite-poller")).toBe(pulled(h, `blindsidenetwks/scalelite:${TAG}-poller`));
+    expect(locked(h)[`blindsidenetwks/scalelite:${TAG}-api`]).toBe(API);
+  });
+
+  it("converges after a run killed while locking, with only whole lines in the lock", async () => {
+    const h = await frontHost();
+    setKnob(h, "FAKE_DOCKER_HANG", "pull redis:7");
+    const killed = runStep(h, "scaleliteDocker", dockerInputs());
+    const deadline = Date.now() + 10_000;
+    while (!calls(h).includes("docker pull redis:7") && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    // The fake records the call before it starts hanging: let it get there, so that nothing forks past the kill.
+    await new Promise((r) => setTimeout(r, 500));
+    expect(killSessions(h)).toBeGreaterThan(0);
+    expect((await killed).code).not.toBe(0);
+    expect(lockLines(h)).toEqual([pulled(h, "postgres:16")]);
+
+    setKnob(h, "FAKE_DOCKER_HANG", undefined);
+    const again = await runStep(h, "scaleliteDocker", dockerInputs());
+    expect(again.code, output(again)).toBe(0);
+    expect(locked(h)).toEqual({ "postgres:16": pulled(h, "postgres:16"), "redis:7": pulled(h, "redis:7") });
+    expect(unitImage(h, "scalelite-redis")).toBe(locked(h)["redis:7"]);
+  });
+
+  it("loses no line when steps record into the lock at the same time (one writer at a time)", () => {
+    // The library itself, 20 writers at once, as the docker and app steps may record side by side.
+    const root = mkdtempSync(path.join(tmpdir(), "bbb-ovh-lock-"));
+    const images = Array.from({ length: 20 }, (_, i) => `image${i}:1@sha256:${String(i).padStart(64, "0")}`);
+    const lib = path.join(__dirname, "../../scripts/lib");
+    const r = spawnSync("bash", ["-c", `set -euo pipefail; source ${lib}/common.sh; source ${lib}/units.sh; for ref in "$@"; do record_lock "$ref" & done; wait`, "bash", ...images], {
+      env: { ...process.env, BBB_OVH_ROOT: root },
+      encoding: "utf8",
+    });
+    try {
+      expect(r.status, r.stderr).toBe(0);
+      expect(readFileSync(path.join(root, LOCK), "utf8").split("\n").filter((l) => l && !l.startsWith("#"))).toEqual([...images].sort());
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it("stops on a lock line that is not a whole entry instead of resolving the tag again", async () => {
+    const h = await frontAfter(1);
+    const unit = read(h, "etc/systemd/system/scalelite-postgres.service");
+    writeFileSync(path.join(h.root, LOCK), `postgres:16@sha256:${"c".repeat(20)}\n`);
+    const mark = calls(h).length;
+    const r = await runStep(h, "scaleliteDocker", dockerInputs());
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("/var/lib/bbb-ovh/image-lock line 1 is not name:tag@sha256:<64 hex digits>: correct or delete it");
+    expect(calls(h).slice(mark).filter((c) => c.startsWith("docker pull"))).toEqual([]);
+    expect(read(h, "etc/systemd/system/scalelite-postgres.service")).toBe(unit);
   });
 });
 
