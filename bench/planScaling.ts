@@ -25,7 +25,8 @@ export interface PlanScale {
 
 /** A stack file with `nodes` dedicated nodes, written to a temporary directory. */
 export function generatedStack(nodes: number): string {
-  const campus = structuredClone(readStackFile("brest").config["bbb-ovh:campus"].value) as Record<string, any>;
+  const brest = readStackFile("brest").config;
+  const campus = structuredClone(brest["bbb-ovh:campus"].value) as Record<string, any>;
   const datacenters = ["sbg", "rbx", "gra"];
   campus.id = `gen${nodes}`;
   campus.expected = { concurrentUsers: nodes * 150, classrooms: nodes * 5 };
@@ -38,7 +39,8 @@ export function generatedStack(nodes: number): string {
     datacenter: datacenters[i % datacenters.length],
   }));
   const file = path.join(mkdtempSync(path.join(tmpdir(), "bbb-bench-")), `Pulumi.gen${nodes}.yaml`);
-  writeFileSync(file, stringify({ config: { "bbb-ovh:campus": campus } }));
+  // brest configures Moodle over SSH: its (encrypted) Moodle key comes along.
+  writeFileSync(file, stringify({ config: { "bbb-ovh:campus": campus, "bbb-ovh:moodleSshPrivateKey": brest["bbb-ovh:moodleSshPrivateKey"].value } }));
   return file;
 }
 

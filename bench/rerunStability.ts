@@ -5,13 +5,15 @@
  */
 import type { RecordedResource } from "../cli/plan/recorder";
 import { evaluateStack } from "../test/support/evaluateStack";
+import { throwawayPrivateKey } from "../components/hosts/deployKey";
 
 const REMOTE = ["command:remote:Command", "command:remote:CopyToRemote"];
 /** The inputs whose change makes a remote step run again. */
 const RERUN_FIELDS = ["create", "update", "delete", "stdin", "triggers", "source", "remotePath"];
 
 /** Known values for the stacks' encrypted keys, so both evaluations see the same secrets. */
-export const BENCH_SECRETS = { "bbb-ovh:sshPrivateKey": "bench-ssh-private-key", "bbb-ovh:turnSecret": "bench-turn-secret" };
+// The operator key must parse (its public half goes to the providers): a real throwaway key.
+export const BENCH_SECRETS = { "bbb-ovh:sshPrivateKey": throwawayPrivateKey("bench"), "bbb-ovh:turnSecret": "bench-turn-secret" };
 
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
