@@ -157,8 +157,9 @@ export const EDGE_MAX_RULES = 20;
  * port per rule (no range) and at most 20 rules. So: established TCP first (OVH's own advice, else
  * replies to the host's own connections are dropped), ICMP, UDP replies from DNS and NTP servers
  * (front; a node permits all UDP since its media range cannot be written as one port), one permit
- * per IPv4 source of SSH, the public ports, then deny everything else at 19. When the SSH sources do
- * not fit, SSH is permitted from anywhere here and left to the host firewall and security group.
+ * per public port, one permit per IPv4 source of SSH (last, so that adding a node appends a rule instead
+ * of shifting, and briefly replacing, the public ones), then deny everything else at 19. When the SSH
+ * sources do not fit, SSH is permitted from anywhere here and left to the host firewall and security group.
  */
 export function edgeFirewallRules<Cidr>(policy: readonly IngressRule<Cidr>[]): EdgeRule<Cidr>[] {
   const v4 = policy.filter((r) => r.ethertype === "IPv4");
@@ -179,7 +180,7 @@ export function edgeFirewallRules<Cidr>(policy: readonly IngressRule<Cidr>[]): E
     ssh.length <= budget
       ? ssh.map((r) => ({ action: "permit", protocol: "tcp", destinationPort: SSH_PORT, source: r.cidr }))
       : [{ action: "permit", protocol: "tcp", destinationPort: SSH_PORT }];
-  const permits = [...head, ...sshRules, ...tcpPorts.map((destinationPort): Permit => ({ action: "permit", protocol: "tcp", destinationPort }))];
+  const permits = [...head, ...tcpPorts.map((destinationPort): Permit => ({ action: "permit", protocol: "tcp", destinationPort })), ...sshRules];
   if (permits.length > EDGE_MAX_RULES - 1) throw new Error(`the edge firewall takes ${EDGE_MAX_RULES} rules; this policy needs ${permits.length + 1}`);
   return [...permits.map((rule, sequence) => ({ ...rule, sequence })), { sequence: EDGE_MAX_RULES - 1, action: "deny", protocol: "ipv4" }];
 }

@@ -97,18 +97,27 @@ describe("the nftables rendering", () => {
 });
 
 describe("the edge firewall rendering (OVH Edge Network Firewall)", () => {
-  it("a node: established TCP first, ICMP, all UDP (media range), SSH per IPv4 admin CIDR, public TCP ports, deny at 19; no IPv6", () => {
+  it("a node: established TCP first, ICMP, all UDP (media range), public TCP ports, SSH per IPv4 admin CIDR, deny at 19; no IPv6", () => {
     const rules = edgeFirewallRules(firewallPolicy({ role: "node", adminCidrs: ADMINS }));
     expect(rules.map((r) => `${r.sequence} ${r.action} ${r.protocol} ${r.source ?? "*"} ${r.destinationPort ?? ""}${r.sourcePort ?? ""}${r.tcpOption ?? ""}`)).toEqual([
       "0 permit tcp * established",
       "1 permit icmp * ",
       "2 permit udp * ",
-      "3 permit tcp 193.52.128.0/24 22",
-      "4 permit tcp * 80",
-      "5 permit tcp * 443",
-      "6 permit tcp * 3478",
+      "3 permit tcp * 80",
+      "4 permit tcp * 443",
+      "5 permit tcp * 3478",
+      "6 permit tcp 193.52.128.0/24 22",
       "19 deny ipv4 * ",
     ]);
+  });
+
+  it("adding a node to the front appends an SSH rule and leaves every other rule where it was", () => {
+    const before = edgeFirewallRules(firewallPolicy({ role: "front", adminCidrs: ADMINS, nodeAddresses: ["192.0.2.10"] }));
+    const after = edgeFirewallRules(firewallPolicy({ role: "front", adminCidrs: ADMINS, nodeAddresses: ["192.0.2.10", "192.0.2.11"] }));
+    expect(after.filter((r) => !before.some((b) => JSON.stringify(b) === JSON.stringify(r)))).toEqual([
+      { sequence: before.length - 1, action: "permit", protocol: "tcp", destinationPort: 22, source: "192.0.2.11/32" },
+    ]);
+    expect(before.every((b) => after.some((a) => JSON.stringify(a) === JSON.stringify(b)))).toBe(true);
   });
 
   it("the front: UDP only as replies from DNS and NTP servers, SSH from admins and nodes", () => {
@@ -122,7 +131,7 @@ describe("the edge firewall rendering (OVH Edge Network Firewall)", () => {
     const rules = edgeFirewallRules(firewallPolicy({ role: "front", adminCidrs: admins }));
     expect(rules.length).toBeLessThanOrEqual(EDGE_MAX_RULES);
     expect(new Set(rules.map((r) => r.sequence)).size).toBe(rules.length);
-    expect(rules.filter((r) => r.destinationPort === 22)).toEqual([{ sequence: 4, action: "permit", protocol: "tcp", destinationPort: 22 }]);
+    expect(rules.filter((r) => r.destinationPort === 22)).toEqual([{ sequence: 6, action: "permit", protocol: "tcp", destinationPort: 22 }]);
     expect(rules.at(-1)).toEqual({ sequence: 19, action: "deny", protocol: "ipv4" });
   });
 });
