@@ -104,6 +104,11 @@ install_scalelite_yml() {
 # (the front may already stop exporting it, or its firewall close 2049) blocks, so: mountpoint and umount
 # run under `timeout -s KILL` (hard NFS waits are killable), umount never canonicalizes the path (-c,
 # umount(8)), and a mount that hangs or is busy is detached lazily (umount -l), so the step cannot hang.
+# in_mount_table DIR: DIR is a mount point in /proc/self/mountinfo (proc(5): field 5 is the mount point).
+in_mount_table() {
+  awk -v d="$1" '$5 == d { found = 1 } END { exit !found }' "$ROOT/proc/self/mountinfo" 2>/dev/null
+}
+
 remove_legacy_nfs_mount() {
   local dir="$ROOT$LEGACY_MOUNT" status=0
   if [[ -f "$FSTAB" ]] && awk -v mp="$LEGACY_MOUNT" '$1 !~ /^#/ && $2 == mp && $3 ~ /^nfs/ { found = 1 } END { exit !found }' "$FSTAB"; then
@@ -112,8 +117,12 @@ remove_legacy_nfs_mount() {
     awk -v mp="$LEGACY_MOUNT" '!($1 !~ /^#/ && $2 == mp && $3 ~ /^nfs/)' "$FSTAB" | install_content "$FSTAB" 0644 || true
     log "/etc/fstab: removed our NFS line for $LEGACY_MOUNT"
   fi
-  timeout -s KILL "$MOUNT_TIMEOUT" mountpoint -q "$dir" || status=$?
-  ((status == 0 || status == 124 || status == 137)) || return 0
+  timeout -s KILL "$MOUNT_TIMEOUT" mountpoint -q "$dir" 2>/dev/null || status=$?
+  # mountpoint(1): 32 = not a mount point. 1 = it could not stat the directory, as with an NFS export
+  # withdrawn under it (ESTALE): the kernel's mount table, which needs no stat, says whether it is mounted.
+  if ((status == 32)) || { ((status == 1)) && ! in_mount_table "$LEGACY_MOUNT"; }; then
+    return 0
+  fi
   worker_needs_restart
   if ((status != 0)); then
     warn "$LEGACY_MOUNT does not answer (its NFS server is gone); detaching it lazily (umount -l)"

@@ -440,6 +440,20 @@ describe("bbb-node-recordings", () => {
       expect(read(h, "fake-state/mounts")).toBe("");
     });
 
+    it("detaches a share whose export was withdrawn (stale handle: mountpoint cannot stat it), found in the kernel's mount table", async () => {
+      const h = await legacyNode();
+      mkdirSync(path.join(h.root, "fake-state/knobs"), { recursive: true });
+      writeFileSync(path.join(h.root, "fake-state/knobs/FAKE_MOUNTPOINT_STALE"), "1");
+      // /proc/self/mountinfo (proc(5)): field 5 is the mount point.
+      mkdirSync(path.join(h.root, "proc/self"), { recursive: true });
+      writeFileSync(path.join(h.root, "proc/self/mountinfo"), `22 1 252:1 / / rw,relatime - ext4 /dev/vda1 rw\n97 22 0:53 / ${LEGACY} rw,relatime - nfs 192.0.2.10:${LEGACY} rw,hard\n`);
+      const r = await runStep(h, "bbbRecordings", recordings());
+      expect(r.code, output(r)).toBe(0);
+      expect(calls(h).filter((c) => c.startsWith("umount"))).toEqual([`umount -l -c ${h.root}${LEGACY}`]);
+      expect(read(h, "fake-state/mounts")).toBe("");
+      expect(restarts(h)).toBe(1);
+    });
+
     it("detaches a share whose server no longer answers without waiting for it", async () => {
       const h = await legacyNode();
       mkdirSync(path.join(h.root, "fake-state/knobs"), { recursive: true });
