@@ -151,7 +151,8 @@ export async function voucherStatus(api: OvhApi, campus: Campus | undefined, now
 
   return {
     project: sn,
-    credits: credits.map((c) => ({ id: c.id, description: c.description ?? c.voucher ?? "", available: c.available_credit?.value ?? 0, used: c.used_credit?.value, total: c.total_credit?.value, validUntil: c.validity?.to ?? undefined })),
+    // Never the `voucher` field: it is the code itself, and this report goes to scheduled jobs' logs.
+    credits: credits.map((c) => ({ id: c.id, description: c.description ?? `credit #${c.id}`, available: c.available_credit?.value ?? 0, used: c.used_credit?.value, total: c.total_credit?.value, validUntil: c.validity?.to ?? undefined })),
     account,
     accountProblem,
     usage: { periodStart, spentThisPeriod: spent, forecastThisMonth, burnPerDay },

@@ -185,6 +185,16 @@ describe("ops voucher status", () => {
     expect(report.shortOfTerm).toBe(false);
   }, 60_000);
 
+  it("never prints a redeemed code, which the API returns in each credit's `voucher` field", async () => {
+    peer.state.vouchers.set("EDU-2027-TOPSECRET", { amount: 900, validTo: new Date(Date.now() + 365 * DAY).toISOString() });
+    expect((await ops(["voucher", "redeem", stackFile], { stdin: "EDU-2027-TOPSECRET" })).code).toBe(0);
+    peer.state.usage = { periodFrom: new Date(Date.now() - 10 * DAY).toISOString(), spent: 10, forecast: 30 };
+    const text = await ops(["voucher", "status", stackFile]);
+    const json = await ops(["voucher", "status", stackFile, "--json"]);
+    expect(text.stdout).toMatch(/credit #1000/);
+    expect(text.stdout + text.stderr + json.stdout + json.stderr).not.toContain("TOPSECRET");
+  }, 60_000);
+
   it("still answers when the key may not read /me (account vouchers left out, said so)", async () => {
     credit(1000, 365);
     peer.state.meForbidden = true;

@@ -57,7 +57,7 @@ export interface PeerState {
   /** Seconds the peer's clock is ahead of this machine's. */
   clockSkew: number;
   vouchers: Map<string, PeerVoucher>;
-  credits: Array<{ id: number; description: string; voucher: string; available: number; used: number; total: number; validFrom: string; validTo: string }>;
+  credits: Array<{ id: number; description?: string; voucher: string; available: number; used: number; total: number; validFrom: string; validTo: string }>;
   accountBalances: Array<{ name: string; amount: number; expiring: Array<{ amount: number; date: string }> }>;
   /** Knob: a 403 on /me/* (a consumer key without /me rights). */
   meForbidden: boolean;
@@ -153,7 +153,8 @@ export async function startOvhApiPeer(serviceName: string, init: Partial<PeerSta
     if (method === "POST" && p === `${project}/credit`) {
       const v = redeem(String(payload.code ?? ""));
       if ("status" in v) return v;
-      const credit = { id: 1000 + state.credits.length, description: "Voucher", voucher: "voucher", available: v.amount, used: 0, total: v.amount, validFrom: new Date().toISOString(), validTo: v.validTo };
+      // cloud.Credit's `voucher` is the code that was redeemed.
+      const credit = { id: 1000 + state.credits.length, voucher: String(payload.code), available: v.amount, used: 0, total: v.amount, validFrom: new Date().toISOString(), validTo: v.validTo };
       state.credits.push(credit);
       return { status: 200, body: creditDoc(credit) };
     }
