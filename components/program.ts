@@ -34,7 +34,9 @@ export function campusProgram() {
   };
   // The operator key's public half goes to OVH and OpenStack: derive it now, so a key that does not
   // parse is a config error before anything is created (the value itself is never printed).
-  const operatorKey = config.get(key(CONFIG_KEYS.sshPrivateKey));
+  // Read from the runtime's config store: Config.get of a secret key warns on every run that it is read
+  // in plain; the value only feeds the parse and the derived public half, never an output.
+  const operatorKey = pulumi.runtime.getConfig(CONFIG_KEYS.sshPrivateKey);
   const derived = operatorKey === undefined ? undefined : publicKeyOfPrivateKey(operatorKey);
   const campus = validated(
     config.getObject("campus"),

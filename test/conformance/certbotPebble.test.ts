@@ -84,7 +84,7 @@ describe.skipIf(!AVAILABLE)("scalelite-certificate with the real certbot against
 # TEST-ONLY wrapper (test/conformance/certbotPebble.test.ts) around the real /usr/bin/certbot. It adds only
 # test-only things: pebble's URL and CA, the HTTP-01 port, work/log dirs under the host root, and a private
 # mount namespace with the host root's etc/letsencrypt at /etc/letsencrypt. The rest of argv is the caller's.
-# (/bin/mount: the mount on PATH is the fake one of the NFS steps.)
+# (/bin/mount by full path: the real one, inside the private namespace.)
 set -e
 printf '%s\\n' "$*" >>${dir}/certbot-argv.log
 mkdir -p "$BBB_OVH_ROOT/etc/letsencrypt"
