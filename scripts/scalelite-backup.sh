@@ -225,7 +225,7 @@ setup() {
   export RESTIC_REPOSITORY="$IN_RESTIC_REPOSITORY" AWS_ACCESS_KEY_ID="$IN_AWS_ACCESS_KEY_ID" AWS_SECRET_ACCESS_KEY="$IN_AWS_SECRET_ACCESS_KEY"
   if [[ -n "${IN_AWS_DEFAULT_REGION:-}" ]]; then export AWS_DEFAULT_REGION="$IN_AWS_DEFAULT_REGION"; fi
   export RESTIC_PASSWORD="$IN_RESTIC_PASSWORD"
-  with_lock init_repository
+  init_or_check_repository
   write_settings
   install_units
   log "backups to $RESTIC_REPOSITORY are set up (schedule: $IN_SCHEDULE)"
@@ -233,6 +233,21 @@ setup() {
 
 # ---------------------------------------------------------------------------------------------------
 # Running
+
+# init_or_check_repository: under the backup lock, initialise the repository if needed. A backup can hold
+# that lock for hours: a deployment meanwhile only checks that the new settings open the repository
+# (which the running backup proves exists; `restic cat config` takes no lock) instead of failing.
+init_or_check_repository() {
+  local errors
+  mkdir -p "$STATE_DIR"
+  exec 9>>"$LOCK_FILE"
+  if flock -n 9; then
+    init_repository
+    return
+  fi
+  log "a backup or restore is running: checking the repository with the new settings without waiting for it"
+  errors="$(restic --no-cache cat config 2>&1 >/dev/null)" || die "cannot open the backup repository: $(explain_restic_error "$errors")"
+}
 
 # with_lock CMD...: one backup, restore or init at a time (the timer and `backup now` may meet).
 with_lock() {

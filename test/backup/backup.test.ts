@@ -191,6 +191,16 @@ describe.skipIf(!ready)("backups of the Scalelite front (restic + S3 + PostgreSQ
       expect(secondCalls.filter((c) => /^(apt-get install|systemctl (start|restart|enable|daemon-reload))/.test(c))).toEqual([]);
     });
 
+    it("a deployment while a (long) backup runs does not fail on the backup's lock: it checks the repository and goes on", async () => {
+      // The nightly backup holds the host's backup lock for hours on a big campus; `pulumi up` re-runs this step meanwhile.
+      const holder = sh(h, "flock $BBB_OVH_ROOT/var/lib/bbb-ovh/backup.lock sleep 8");
+      await new Promise((r) => setTimeout(r, 1000));
+      const during = await runStep(h, "scaleliteBackup", backupInputs("step"));
+      expect(during.code, output(during)).toBe(0);
+      expect(during.stdout).toContain("a backup or restore is running");
+      await holder;
+    }, 60_000);
+
     it("never shows a secret in the process listing", () => {
       const all = listings.join("\n");
       expect(all).not.toContain(RESTIC_PASSWORD);
