@@ -1,6 +1,6 @@
 import { XMLParser } from "fast-xml-parser";
 
-/** What a BBB API or Scalelite answer says: the return code, its message, scalar fields and meetings. */
+/** What a BBB API or Scalelite answer says: the return code, its message, scalar fields, meetings and recordings. */
 export interface BbbResponse {
   returncode: string;
   messageKey?: string;
@@ -8,14 +8,16 @@ export interface BbbResponse {
   /** Top-level scalar fields of <response>. */
   fields: Record<string, string>;
   meetings: Array<Record<string, string>>;
+  /** getRecordings: one entry per <recording>. */
+  recordings: Array<Record<string, string>>;
 }
 
-// Values stay strings (meeting ids like "007" must not become numbers); <meeting> is always a list.
+// Values stay strings (meeting ids like "007" must not become numbers); <meeting> and <recording> are always lists.
 const parser = new XMLParser({
   ignoreAttributes: true,
   parseTagValue: false,
   trimValues: true,
-  isArray: (_name, path) => path === "response.meetings.meeting",
+  isArray: (_name, path) => path === "response.meetings.meeting" || path === "response.recordings.recording",
 });
 
 /** Keeps the scalar children of an element (nested elements such as <attendees> are left out). */
@@ -38,5 +40,6 @@ export function parseBbbResponse(xml: string): BbbResponse {
   const returncode = fields.returncode;
   if (returncode === undefined) throw new Error("BigBlueButton API response without <returncode>");
   const meetings = ((response.meetings as { meeting?: unknown[] } | undefined)?.meeting ?? []).map(scalars);
-  return { returncode, messageKey: fields.messageKey, message: fields.message, fields, meetings };
+  const recordings = ((response.recordings as { recording?: unknown[] } | undefined)?.recording ?? []).map(scalars);
+  return { returncode, messageKey: fields.messageKey, message: fields.message, fields, meetings, recordings };
 }

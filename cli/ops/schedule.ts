@@ -1,7 +1,8 @@
-import { XMLParser } from "fast-xml-parser";
 import type { Campus } from "../../components/config/campus";
 import { shouldBeAwake } from "../../components/schedule/timetable";
 import { signedUrl } from "./bbbApi";
+import { parseBbbResponse, type BbbResponse } from "./bbbXml";
+import { httpGet } from "./http";
 import { OpsError } from "./errors";
 import type { OvhApi } from "./ovhApi";
 import { parseStatusTable, rake } from "./scalelite";
@@ -48,21 +49,20 @@ export interface ScheduleReport {
 }
 
 const SLEEPING_FILE = "~/.bbb-ovh/schedule-sleeping";
-const parser = new XMLParser({ ignoreAttributes: true, parseTagValue: false });
 
-async function bbbCall(node: NodeTarget, call: string, params: Record<string, string>, timeoutMs: number): Promise<Record<string, unknown>> {
+/** A signed call to the node's own API; anything but SUCCESS is an error naming the node. */
+async function bbbCall(node: NodeTarget, call: string, params: Record<string, string>, timeoutMs: number): Promise<BbbResponse> {
   if (!node.secret) throw new OpsError("config", node.fqdn, "no shared secret for this node (the stack's nodeSecrets output)");
-  const response = await fetch(signedUrl(node.apiUrl, call, params, node.secret), { signal: AbortSignal.timeout(timeoutMs) });
-  const doc = parser.parse(await response.text()) as { response?: Record<string, unknown> };
-  const body = doc.response ?? {};
-  if (body.returncode !== "SUCCESS") throw new OpsError("api", node.fqdn, `${call}: ${String(body.messageKey ?? "")} ${String(body.message ?? "")}`.trim());
-  return body;
+  const answer = await httpGet(signedUrl(node.apiUrl, call, params, node.secret), { timeoutMs });
+  let response: BbbResponse;
+  try {
+    response = parseBbbResponse(answer.body);
+  } catch (e) {
+    throw new OpsError("api", node.fqdn, `${call}: ${(e as Error).message}`);
+  }
+  if (response.returncode !== "SUCCESS") throw new OpsError("api", node.fqdn, `${call}: ${response.messageKey ?? ""} ${response.message ?? ""}`.trim());
+  return response;
 }
-
-const countOf = (body: Record<string, unknown>, list: string, item: string) => {
-  const inner = (body[list] as Record<string, unknown> | undefined)?.[item];
-  return inner === undefined ? 0 : Array.isArray(inner) ? inner.length : 1;
-};
 
 async function sleepingList(ssh: SshTarget, timeoutMs: number): Promise<Set<string>> {
   const r = await runRemote(ssh, `cat ${SLEEPING_FILE} 2>/dev/null || true`, timeoutMs);
@@ -171,12 +171,12 @@ export async function applySchedule(api: OvhApi, target: OpsTarget, opts: Schedu
         await saveSleepingList(ssh, sleeping, opts.timeoutMs);
         await rake(ssh, "servers:cordon", [id], opts.commandTimeoutMs);
       }
-      const meetings = countOf(await bbbCall(node, "getMeetings", {}, opts.timeoutMs), "meetings", "meeting");
+      const meetings = (await bbbCall(node, "getMeetings", {}, opts.timeoutMs)).meetings.length;
       if (meetings > 0) {
         decide("cordoned", `${meetings} meeting(s) still running: not shelved; the next run tries again`);
         continue;
       }
-      const recordings = countOf(await bbbCall(node, "getRecordings", { state: "any" }, opts.timeoutMs), "recordings", "recording");
+      const recordings = (await bbbCall(node, "getRecordings", { state: "any" }, opts.timeoutMs)).recordings.length;
       if (recordings > 0) {
         decide("cordoned", `${recordings} recording(s) still on the node (processing or not yet transferred to Scalelite): not shelved`);
         continue;
