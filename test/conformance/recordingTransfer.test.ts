@@ -169,14 +169,19 @@ describe.skipIf(!tree)("recording transfer: Scalelite's post_publish over ssh + 
     expect(hidden.stderr).toContain("option -s has been disabled");
   });
 
+  /** A second set of transfer files on the node (key `keyName`, pinning `pinnedHostKey`), as the recordings step writes them. */
+  function transferFilesAt(dir: string, keyName: string, pinnedHostKey: string): ReturnType<typeof nodeTransferFiles> {
+    const files = nodeTransferFiles(path.join(node.root, dir));
+    mkdirSync(path.dirname(files.key), { recursive: true });
+    copyFileSync(path.join(keys, keyName), files.key);
+    writeFileSync(files.knownHosts, renderTransferKnownHosts(pinnedHostKey));
+    writeFileSync(files.sshConfig, renderTransferSshConfig({ address: "127.0.0.1", port: front.port, user: "root", files }));
+    return files;
+  }
+
   it("a key works only from its node's address (from=)", async () => {
     // The other node's key, allowed from 127.0.0.2 only: refused from 127.0.0.1, accepted from 127.0.0.2.
-    const dir = path.join(node.root, "etc/other-node");
-    const files = nodeTransferFiles(dir);
-    mkdirSync(dir, { recursive: true });
-    copyFileSync(path.join(keys, "other"), files.key);
-    writeFileSync(files.knownHosts, renderTransferKnownHosts(front.hostPublicKey));
-    writeFileSync(files.sshConfig, renderTransferSshConfig({ address: "127.0.0.1", port: front.port, user: "root", files }));
+    const files = transferFilesAt("etc/other-node", "other", front.hostPublicKey);
     writeFileSync(path.join(keys, "other-node.tar"), "from bbb2");
     const wrongSource = await onNode(`rsync --no-protect-args ${rsh(files.sshConfig)} ${keys}/other-node.tar root@scalelite-front:.`);
     expect(wrongSource.code).not.toBe(0);
@@ -188,12 +193,8 @@ describe.skipIf(!tree)("recording transfer: Scalelite's post_publish over ssh + 
   });
 
   it("refuses a front whose host key is not the pinned one", async () => {
-    const dir = path.join(node.root, "etc/wrong-pin");
-    const files = nodeTransferFiles(dir);
-    mkdirSync(dir, { recursive: true });
-    copyFileSync(path.join(keys, "node"), files.key);
-    writeFileSync(files.knownHosts, renderTransferKnownHosts(node.hostPublicKey));
-    writeFileSync(files.sshConfig, renderTransferSshConfig({ address: "127.0.0.1", port: front.port, user: "root", files }));
+    // The node's own host key pinned in place of the front's: whoever answers is not the pinned front.
+    const files = transferFilesAt("etc/wrong-pin", "node", node.hostPublicKey);
     writeFileSync(path.join(keys, "mitm.tar"), "x");
     const r = await onNode(`rsync --no-protect-args ${rsh(files.sshConfig)} ${keys}/mitm.tar root@scalelite-front:.`);
     expect(r.code).not.toBe(0);
