@@ -13,6 +13,7 @@ import type { StepInputs } from "../../components/remote/invocation";
 import { RECORDING_DIR } from "../../components/scalelite/recordingLayout";
 import { calls, mode, output, runWatched, tree } from "../support/hostState";
 import { connect, FAKE_BIN, killSessions, runStep, startTestHost, type TestHost } from "../support/sshd";
+import { flockHeld, waitUntil } from "../support/waitUntil";
 import { createCluster, postgresAvailable, type PgCluster } from "./support/postgres";
 import { motoPython, quotaProxy, startS3, type S3Keys, type S3Server } from "./support/s3";
 import { ops, scratch } from "../ops/cli";
@@ -30,7 +31,7 @@ const clusters: PgCluster[] = [];
 
 beforeAll(async () => {
   if (ready) [s3, s3Auth] = await Promise.all([startS3(python as string, { auth: false }), startS3(python as string, { auth: true })]);
-}, 60_000);
+});
 afterAll(async () => {
   await Promise.all(hosts.map((h) => h.stop()));
   for (const c of clusters) c.destroy();
@@ -164,7 +165,7 @@ describe.skipIf(!ready)("backups of the Scalelite front (restic + S3 + PostgreSQ
       firstCalls = calls(h);
       treeAfterFirst = tree(h);
       second = await runWatched(h, "scaleliteBackup", backupInputs("step"), listings);
-    }, 120_000);
+    });
 
     it("installs restic from Ubuntu's packages, writes the settings 0600 and the timer, starts only the timer", () => {
       expect(firstCalls.filter((c) => /^apt-get .*install -y -q restic$/.test(c))).toHaveLength(1);
@@ -191,15 +192,18 @@ describe.skipIf(!ready)("backups of the Scalelite front (restic + S3 + PostgreSQ
       expect(secondCalls.filter((c) => /^(apt-get install|systemctl (start|restart|enable|daemon-reload))/.test(c))).toEqual([]);
     });
 
-    it("a deployment while a (long) backup runs does not fail on the backup's lock: it checks the repository and goes on", async () => {
+    it("a deployment while a (long) backup runs does not fail on the backup's lock: it checks the repository and goes on", async ({ signal }) => {
       // The nightly backup holds the host's backup lock for hours on a big campus; `pulumi up` re-runs this step meanwhile.
-      const holder = sh(h, "flock $BBB_OVH_ROOT/var/lib/bbb-ovh/backup.lock sleep 8");
-      await new Promise((r) => setTimeout(r, 1000));
+      // Held until the step is over, however slow the machine.
+      const release = path.join(h.root, "release-backup-lock");
+      const holder = sh(h, `flock $BBB_OVH_ROOT/var/lib/bbb-ovh/backup.lock sh -c 'until [ -e ${release} ]; do sleep 0.1; done'`);
+      await waitUntil(() => flockHeld(path.join(h.root, "var/lib/bbb-ovh/backup.lock")), signal);
       const during = await runStep(h, "scaleliteBackup", backupInputs("step"));
+      writeFileSync(release, "");
       expect(during.code, output(during)).toBe(0);
       expect(during.stdout).toContain("a backup or restore is running");
       await holder;
-    }, 60_000);
+    });
 
     it("never shows a secret in the process listing", () => {
       const all = listings.join("\n");
@@ -242,7 +246,7 @@ describe.skipIf(!ready)("backups of the Scalelite front (restic + S3 + PostgreSQ
       mkdirSync(path.join(fresh.root, "fake-state/systemd"), { recursive: true });
       writeFileSync(path.join(fresh.root, "fake-state/systemd/scalelite.target.active"), "active\n");
       restored = await sh(fresh, "bbb-ovh-backup restore");
-    }, 180_000);
+    });
 
     it("the first backup recorded its time, size and snapshot", () => {
       expect(before.size).toBeGreaterThan(10);
@@ -278,7 +282,7 @@ describe.skipIf(!ready)("backups of the Scalelite front (restic + S3 + PostgreSQ
       const forced = await sh(fresh, "bbb-ovh-backup restore latest --force");
       expect(forced.code, forced.stderr).toBe(0);
       expect(rows(freshPg)).toEqual(beforeRows);
-    }, 60_000);
+    });
 
     it("a restore that fails leaves the database as it was and Scalelite running", async () => {
       // A view on recordings that the dump does not know: pg_restore --clean cannot drop the table.
@@ -295,7 +299,7 @@ describe.skipIf(!ready)("backups of the Scalelite front (restic + S3 + PostgreSQ
         "systemctl start scalelite.target",
       ]);
       freshPg.sql("scalelite", "DROP VIEW recent");
-    }, 60_000);
+    });
 
     it("backs up again once restored", async () => {
       const r = await sh(fresh, "bbb-ovh-backup run");
@@ -305,11 +309,11 @@ describe.skipIf(!ready)("backups of the Scalelite front (restic + S3 + PostgreSQ
       const snapshots = JSON.parse(list.stdout) as Array<{ short_id: string; tags: string[] }>;
       expect(snapshots.map((s) => s.short_id)).toEqual([status(fresh).snapshot]);
       expect(snapshots[0].tags).toContain("recordings:3");
-    }, 60_000);
+    });
   });
 
   describe("a backup killed midway", () => {
-    it("the next run completes and restic check is clean", async () => {
+    it("the next run completes and restic check is clean", async ({ signal }) => {
       const pg = newCluster(true);
       const h = await frontHost(pg);
       expect((await runStep(h, "scaleliteBackup", backupInputs("interrupted"))).code).toBe(0);
@@ -318,19 +322,15 @@ describe.skipIf(!ready)("backups of the Scalelite front (restic + S3 + PostgreSQ
       insertRows(pg, records);
       const running = sh(h, "bbb-ovh-backup run");
       // Wait until restic is uploading, then kill everything the session started.
-      const deadline = Date.now() + 30_000;
-      let uploading = false;
-      while (!uploading && Date.now() < deadline) {
-        await new Promise((r) => setTimeout(r, 50));
-        uploading = readdirSync("/proc").some((pid) => {
+      const uploading = () =>
+        readdirSync("/proc").some((pid) => {
           try {
             return /^\d+$/.test(pid) && readFileSync(`/proc/${pid}/cmdline`, "utf8").startsWith("restic\0backup") && readFileSync(`/proc/${pid}/environ`).includes(h.root);
           } catch {
             return false;
           }
         });
-      }
-      expect(uploading).toBe(true);
+      await waitUntil(uploading, signal, 50);
       await new Promise((r) => setTimeout(r, 300));
       expect(killSessions(h)).toBeGreaterThan(0);
       await running;
@@ -342,7 +342,7 @@ describe.skipIf(!ready)("backups of the Scalelite front (restic + S3 + PostgreSQ
       const check = await sh(h, "bbb-ovh-backup check");
       expect(check.code, check.stdout + check.stderr).toBe(0);
       expect(check.stdout).toMatch(/no errors were found/);
-    }, 180_000);
+    });
   });
 
   describe("refused credentials and a full bucket", () => {
@@ -359,7 +359,7 @@ describe.skipIf(!ready)("backups of the Scalelite front (restic + S3 + PostgreSQ
         expect(wrong.stderr).toMatch(/cannot open the backup repository: .*(signature|Access Key Id|Access Denied).*\(the S3 credentials were refused/);
         expect(readFileSync(path.join(h.root, "etc/bbb-ovh/backup/repository.env"), "utf8")).toBe(settings);
       }
-    }, 120_000);
+    });
 
     it("a wrong repository password stops the step with a clear message; backups go on with the right one", async () => {
       const pg = newCluster(true);
@@ -370,7 +370,7 @@ describe.skipIf(!ready)("backups of the Scalelite front (restic + S3 + PostgreSQ
       expect(badPassword.stderr).toMatch(/wrong password or no key found \(the repository password/);
       const run = await sh(h, "bbb-ovh-backup run");
       expect(run.code, run.stderr).toBe(0);
-    }, 120_000);
+    });
 
     it("a full bucket fails the backup clearly; the repository stays sound and the next run succeeds", async () => {
       const pg = newCluster(true);
@@ -425,7 +425,7 @@ describe.skipIf(!ready)("backups of the Scalelite front (restic + S3 + PostgreSQ
       const keyFile = path.join(scratch(), "key");
       writeFileSync(keyFile, h.privateKey, { mode: 0o600 });
       args = ["--host", h.host, "--ssh-port", String(h.port), "--ssh-user", "root", "--ssh-key", keyFile, "--host-key", h.hostPublicKey, "--timeout", "1500", "--command-timeout", "60000"];
-    }, 120_000);
+    });
 
     it("ops status fails while no backup has run", async () => {
       const run = await ops(["status", stackFile, "--json", ...args]);
@@ -441,7 +441,7 @@ describe.skipIf(!ready)("backups of the Scalelite front (restic + S3 + PostgreSQ
       expect(list.code, list.stderr).toBe(0);
       expect(list.stdout).toContain(status(h).snapshot);
       expect(list.stdout).toMatch(/│ 2\s+│/);
-    }, 120_000);
+    });
 
     it("ops status shows the last backup, and fails once it is older than maxAgeHours", async () => {
       const fresh = JSON.parse((await ops(["status", stackFile, "--json", ...args])).stdout);
@@ -457,7 +457,7 @@ describe.skipIf(!ready)("backups of the Scalelite front (restic + S3 + PostgreSQ
       expect(stale.code).not.toBe(0);
       expect(stale.stdout).toMatch(/^backup: STALE: last successful backup 27\.0 h ago .*older than 26 h/m);
       expect(stale.stdout).toMatch(/unhealthy: backup: last successful backup 27\.0 h ago/);
-    }, 120_000);
+    });
 
     it("backup restore asks first, refuses a front with data, and restores with --force", async () => {
       const asked = await ops(["backup", "restore", stackFile, ...args]);
@@ -473,7 +473,7 @@ describe.skipIf(!ready)("backups of the Scalelite front (restic + S3 + PostgreSQ
       expect(pg.sql("scalelite", "SELECT count(*) FROM recordings")).toBe("2");
       const bad = await ops(["backup", "restore", stackFile, "x; rm -rf /", "--yes", ...args]);
       expect(bad.code).toBe(2);
-    }, 120_000);
+    });
 
     it("the newest snapshot is chosen by time over every host (a rebuilt front may have another name)", async () => {
       // An older snapshot from another front, listed in a group of its own by restic.
@@ -490,6 +490,6 @@ describe.skipIf(!ready)("backups of the Scalelite front (restic + S3 + PostgreSQ
       const restored = await sh(h, "bbb-ovh-backup restore");
       expect(restored.code, restored.stderr).toBe(0);
       expect(restored.stdout).toMatch(/2 recording\(s\) in the database/);
-    }, 120_000);
+    });
   });
 });

@@ -58,7 +58,7 @@ describe("YAML syntax errors keep their place", () => {
     expect(stderr).toMatch(new RegExp(`^${file.replace(/[.]/g, "\\.")}:5:5: not valid YAML: `));
     expect(stderr).toContain("    front: x\n    ^");
     expect(stderr).not.toMatch(/\n\s+at /);
-  }, 60_000);
+  });
 });
 
 describe("unknown keys get a suggestion when one is close", () => {
@@ -78,7 +78,7 @@ describe("unknown keys get a suggestion when one is close", () => {
     expect(stderr).toContain("campus.front: unknown key 'hostkey' (did you mean 'hostKey'?)");
     expect(stderr).toContain("campus.nodes[1]: unknown key 'sshuser' (did you mean 'sshUser'?)");
     expect(stderr).toContain("campus.expected: unknown key 'concurentUsers' (did you mean 'concurrentUsers'?)");
-  }, 60_000);
+  });
 
   it("suggests only keys valid for the host's kind", () => {
     const campus = lab().config["bbb-ovh:campus"];
@@ -99,7 +99,7 @@ describe("a private key in clear text in a stack file is refused", () => {
     expect(stderr).toContain("bbb-ovh:sshPrivateKey holds a private key in clear text");
     expect(stderr).toContain("pulumi config set --secret --stack lab bbb-ovh:sshPrivateKey < FILE_HOLDING_THE_KEY");
     expect(stderr + stdout).not.toContain("b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ");
-  }, 60_000);
+  });
 
   it("anywhere inside another value, PEM keys included", () => {
     const doc = lab();

@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hostFirewallInputs, renderNftRuleset, firewallPolicy, type PolicyInput } from "../../components/security/firewallPolicy";
 import { renderStepStdin } from "../../components/remote/invocation";
 import { connect, killSessions, runStep, startTestHost, type TestHost } from "../support/sshd";
+import { waitUntil } from "../support/waitUntil";
 
 const TAG = `bbbfw${process.pid}`;
 const HOST_NS = `${TAG}h`;
@@ -312,13 +313,12 @@ describe.skipIf(!available)("the firewall policy on real nftables, in network na
       expect(readFileSync(path.join(h.root, "etc/bbb-ovh/firewall.nft"), "utf8")).toBe(before.file);
     });
 
-    it("killed while loading a new table, it leaves the old table whole and converges on the next run", async () => {
+    it("killed while loading a new table, it leaves the old table whole and converges on the next run", async ({ signal }) => {
       const old = live();
       knob("FAKE_NFT_HANG", `--file ${h.root}/etc/bbb-ovh/firewall.nft`);
       const logged = calls().length;
       const run = runStep(h, "hostFirewall", frontInputs(WITH_LOOPBACK));
-      const deadline = Date.now() + 15_000;
-      while (!calls().slice(logged).includes(`nft --file ${h.root}/etc/bbb-ovh/firewall.nft`) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      await waitUntil(() => calls().slice(logged).includes(`nft --file ${h.root}/etc/bbb-ovh/firewall.nft`), signal, 100);
       expect(killSessions(h)).toBeGreaterThan(0);
       await run;
       knob("FAKE_NFT_HANG");

@@ -106,7 +106,7 @@ describe.skipIf(!tree)("recording transfer: Scalelite's post_publish over ssh + 
     writeFileSync(path.join(bbb, `published/presentation/${MEETING}/metadata.xml`), "<recording><id>lesson</id></recording>\n");
 
     transfer = await onNode(`ruby ${core}/scripts/post_publish/scalelite_post_publish.rb -m ${MEETING} -f presentation`);
-  }, 60_000);
+  });
 
   afterAll(async () => {
     await Promise.all([front, node].filter(Boolean).map((h) => h.stop()));

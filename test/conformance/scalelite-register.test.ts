@@ -16,6 +16,7 @@ import { startBbbApiServer, type BbbApiServer } from "../support/bbbApiServer";
 import { calls, output, runWatched } from "../support/hostState";
 import { attachScalelite, registerInputs as nodeRegistration, scaleliteTrees, type Scalelite } from "../support/scalelite/harness";
 import { killSessions, runStep, startTestHost, type TestHost } from "../support/sshd";
+import { waitUntil } from "../support/waitUntil";
 
 const trees = scaleliteTrees();
 const IDS = ["bbb1.campus.example", "bbb2.campus.example", "bbb3.campus.example"];
@@ -57,7 +58,7 @@ describe.skipIf(!trees)("scalelite-register against Scalelite v1.8.5's own rake 
       first = await runWatched(f.host, "scaleliteRegister", registerInputs(IDS.slice(0, 2)), listings);
       afterFirst = await f.scalelite.servers();
       second = await runWatched(f.host, "scaleliteRegister", registerInputs(IDS.slice(0, 2)), listings);
-    }, 120_000);
+    });
 
     it("ServerSync accepts the rendered list; every node is enabled, untagged, and online after Scalelite's poll", () => {
       expect(first.code, output(first)).toBe(0);
@@ -110,7 +111,7 @@ describe.skipIf(!trees)("scalelite-register against Scalelite v1.8.5's own rake 
     expect(later.code, output(later)).toBe(0);
     expect(later.stdout).toContain("[bbb2.campus.example] Server removed");
     expect(Object.keys(await scalelite.servers()).sort()).toEqual(["bbb1.campus.example", "bbb3.campus.example"]);
-  }, 90_000);
+  });
 
   // Scalelite v1.8.5's ServerSync calls the API helper from a class method that does not have it
   // (lib/server_sync.rb: `include ApiHelper` inside `def self.sync`), so mode force logs the failure,
@@ -129,7 +130,7 @@ describe.skipIf(!trees)("scalelite-register against Scalelite v1.8.5's own rake 
     expect(nodes.get("bbb2.campus.example")!.meetings.has("lesson-43")).toBe(true);
     nodes.get("bbb2.campus.example")!.meetings.delete("lesson-43");
     expect(Object.keys(await scalelite.servers())).toEqual(["bbb1.campus.example"]);
-  }, 90_000);
+  });
 
   it("fails naming each node that is not ready, and why, as Scalelite's poller decides it", async () => {
     const { host, scalelite } = await front();
@@ -145,7 +146,7 @@ describe.skipIf(!trees)("scalelite-register against Scalelite v1.8.5's own rake 
     expect(r.stderr).toContain("node(s) not ready after 3 poll(s): bbb3.campus.example: offline");
     expect(r.stderr).toContain("bbb9.campus.example: missing (not registered)");
     expect(r.stderr).not.toContain("bbb1.campus.example:");
-  }, 90_000);
+  });
 
   it("reports Scalelite's refusal of an invalid list without echoing it", async () => {
     const { host } = await front();
@@ -157,14 +158,13 @@ describe.skipIf(!trees)("scalelite-register against Scalelite v1.8.5's own rake 
     expect(output(r)).not.toContain(NODE_SECRETS["bbb1.campus.example"]);
   });
 
-  it("converges after a run killed between the sync and the poll", async () => {
+  it("converges after a run killed between the sync and the poll", async ({ signal }) => {
     const { host, scalelite } = await front();
     const knob = path.join(host.root, "fake-state/knobs/FAKE_DOCKER_HANG");
     mkdirSync(path.dirname(knob), { recursive: true });
     writeFileSync(knob, "exec scalelite-api bin/rake poll:all");
     const killed = runStep(host, "scaleliteRegister", registerInputs(["bbb1.campus.example"]));
-    const deadline = Date.now() + 20_000;
-    while (!calls(host).some((c) => c.includes("poll:all")) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    await waitUntil(() => calls(host).some((c) => c.includes("poll:all")), signal, 10);
     killSessions(host);
     expect((await killed).code).not.toBe(0);
     expect((await scalelite.servers())["bbb1.campus.example"]).toMatchObject({ state: "enabled", online: false });
@@ -173,5 +173,5 @@ describe.skipIf(!trees)("scalelite-register against Scalelite v1.8.5's own rake 
     const r = await runStep(host, "scaleliteRegister", registerInputs(["bbb1.campus.example"]));
     expect(r.code, output(r)).toBe(0);
     expect((await scalelite.servers())["bbb1.campus.example"]).toMatchObject({ state: "enabled", online: true });
-  }, 90_000);
+  });
 });

@@ -169,7 +169,7 @@ describe.skipIf(!tree)("our Scalelite units against Scalelite v1.8.5's systemd u
       ours.set(name, parseUnit(read(h, `etc/systemd/system/${name}`)));
       theirs.set(name, parseUnit(readFileSync(path.join(tree as string, "systemd", name), "utf8")));
     }
-  }, 60_000);
+  });
   afterAll(async () => {
     await Promise.all([h?.stop(), scalelite?.stop()]);
   });

@@ -19,6 +19,8 @@ export interface CliOptions {
   /** Pretend stdin / stderr are terminals. */
   tty?: boolean;
   signal?: AbortSignal;
+  /** Called with everything written to stdout so far, on each write (to stop a --watch run on what it printed). */
+  onStdout?: (stdout: string) => void;
 }
 
 /** Runs `npm run ops -- ...argv` in-process with captured streams. */
@@ -28,7 +30,10 @@ export async function ops(argv: string[], options: CliOptions = {}): Promise<Cli
   const stdin = Object.assign(new PassThrough(), { isTTY: Boolean(options.tty) });
   const out: string[] = [];
   const err: string[] = [];
-  stdout.on("data", (c: Buffer) => out.push(c.toString()));
+  stdout.on("data", (c: Buffer) => {
+    out.push(c.toString());
+    options.onStdout?.(out.join(""));
+  });
   stderr.on("data", (c: Buffer) => err.push(c.toString()));
   if (options.stdin !== undefined) stdin.end(options.stdin);
   else if (!options.tty) stdin.end();

@@ -53,7 +53,7 @@ describe("ops usage errors exit 2 with a message", () => {
     expect(run.code).toBe(2);
     expect(run.stderr.trim().split("\n")).toHaveLength(1);
     expect(run.stderr).toMatch(/^error: option '--url <url>' argument 'notaurl' is invalid/);
-  }, 60_000);
+  });
 
   it("reports a broken stack file as configuration (exit 2) with its line and column", async () => {
     const file = path.join(scratch(), "Pulumi.broken.yaml");
@@ -112,5 +112,5 @@ describe("no option is named where it does not exist", () => {
         for (const option of [...mentioned(run.stderr + run.stdout)].filter((o) => o !== "--tim")) expect(options, `ops ${command}: ${option} in:\n${run.stderr}${run.stdout}`).toContain(option);
       }
     }
-  }, 60_000);
+  });
 });

@@ -112,5 +112,5 @@ describe("npm run ops (the entry point)", () => {
     expect(ok.stdout).toMatch(/recommended: [^\n]*2 nodes, spread over 2 sites/);
     const bad = await run(tsx, ["cli/ops.ts", "smoke", "--url", "http://127.0.0.1:9"], { cwd: REPO, env: { PATH: process.env.PATH, HOME: scratch() } }).catch((e: { code: number; stderr: string }) => e);
     expect(bad).toMatchObject({ code: 2, stderr: expect.stringMatching(/no shared secret/) });
-  }, 20_000);
+  });
 });

@@ -90,7 +90,7 @@ beforeAll(async () => {
     OVH_APPLICATION_SECRET: peer.state.appSecret,
     OVH_CONSUMER_KEY: peer.state.consumerKey,
   };
-}, 60_000);
+});
 
 afterAll(async () => {
   await Promise.all([peer?.close(), front?.stop(), scalelite?.stop(), ...(nodeHttp ?? []).map((n) => n.close())]);

@@ -16,6 +16,7 @@ import { installerUrl, renderInstallerFlags } from "../../components/bbb/install
 import { POST_PUBLISH } from "../../components/scalelite/recordingLayout";
 import { renderTransferKnownHosts, renderTransferSshConfig } from "../../components/scalelite/renderRecordingTransfer";
 import { renderScaleliteYml } from "../../components/scalelite/renderScaleliteYml";
+import { waitUntil } from "../support/waitUntil";
 
 const SHARED_SECRET = randomBytes(24).toString("hex");
 const TURN_SECRET = randomBytes(24).toString("base64");
@@ -405,13 +406,12 @@ describe("bbb-node-recordings", () => {
       expect(restarts(h)).toBe(1);
     });
 
-    it("a run killed while unmounting converges on the next run: unmounted, fstab clean, worker restarted", async () => {
+    it("a run killed while unmounting converges on the next run: unmounted, fstab clean, worker restarted", async ({ signal }) => {
       const h = await legacyNode();
       mkdirSync(path.join(h.root, "fake-state/knobs"), { recursive: true });
       writeFileSync(path.join(h.root, "fake-state/knobs/FAKE_UMOUNT_SLEEP"), "30");
       const running = runStep(h, "bbbRecordings", recordings());
-      const deadline = Date.now() + 10_000;
-      while (!calls(h).some((c) => c.startsWith("umount")) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      await waitUntil(() => calls(h).some((c) => c.startsWith("umount")), signal, 10);
       // Until none is left: a process forking while the first pass kills would survive it.
       let killed = 0;
       for (let n = killSessions(h); n > 0; n = killSessions(h)) killed += n;
@@ -498,13 +498,12 @@ describe("bbb-node-install", () => {
     expect(calls(h).filter((c) => c.startsWith("curl") || c.startsWith("bbb-install.sh"))).toEqual([]);
   });
 
-  it("a run killed while the installer works converges on the next run", async () => {
+  it("a run killed while the installer works converges on the next run", async ({ signal }) => {
     const h = await host();
     mkdirSync(path.join(h.root, "fake-state/knobs"), { recursive: true });
     writeFileSync(path.join(h.root, "fake-state/knobs/FAKE_BBB_INSTALL_SLEEP"), "30");
     const killed = runStep(h, "bbbInstall", install(h));
-    const deadline = Date.now() + 5000;
-    while (!calls(h).some((c) => c.startsWith("bbb-install.sh")) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await waitUntil(() => calls(h).some((c) => c.startsWith("bbb-install.sh")), signal, 20);
     expect(killSessions(h)).toBeGreaterThan(0);
     const r1 = await killed;
     expect(r1.code).not.toBe(0);

@@ -21,7 +21,11 @@ export const SCRIPTS_DIR = path.join(REPO, "scripts");
 export const FAKE_BIN = path.join(REPO, "test/fakes/bin");
 const SSHD = "/usr/sbin/sshd";
 const SYSTEM_PATH = "/usr/sbin:/usr/bin:/sbin:/bin";
-const STARTUP_TIMEOUT_MS = 5000;
+// A bound for a hang, not a speed check: sshd starts in well under a second on a quiet machine, but
+// a 2-core machine running several suites at once has been seen taking seconds.
+const STARTUP_TIMEOUT_MS = 60_000;
+/** As long as a Pulumi Command connection waits for each dial (SSH_DIAL.perDialTimeout, components/hosts/connection.ts). */
+export const READY_TIMEOUT_MS = 15_000;
 
 /** What the fakes report about the machine (the harness writes these under the host's root). */
 export interface HostFacts {
@@ -227,7 +231,7 @@ export async function connect(host: TestHost): Promise<NodeSSH> {
     username: host.username,
     privateKey: host.privateKey,
     hostVerifier: (key: Buffer) => key.equals(pinned),
-    readyTimeout: 5000,
+    readyTimeout: READY_TIMEOUT_MS,
   });
 }
 

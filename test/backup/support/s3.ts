@@ -52,7 +52,8 @@ print(json.dumps({"accessKeyId": key["AccessKeyId"], "secretAccessKey": key["Sec
 `;
 
 async function waitForHttp(url: string, process: ChildProcess, log: string[]): Promise<void> {
-  const deadline = Date.now() + 20_000;
+  // A bound for a hang: moto_server (a Python start) takes seconds on a busy machine.
+  const deadline = Date.now() + 120_000;
   while (Date.now() < deadline) {
     if (process.exitCode !== null) throw new Error(`moto_server exited: ${log.join("")}`);
     try {
@@ -62,7 +63,7 @@ async function waitForHttp(url: string, process: ChildProcess, log: string[]): P
       await new Promise((r) => setTimeout(r, 200));
     }
   }
-  throw new Error(`moto_server did not answer within 20 s: ${log.join("")}`);
+  throw new Error(`moto_server did not answer within 120 s: ${log.join("")}`);
 }
 
 export async function startS3(python: string, { auth }: { auth: boolean }): Promise<S3Server> {
