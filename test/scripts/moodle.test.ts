@@ -3,13 +3,14 @@
  * of test/fakes (cfg.php semantics, set_config, the module's visibility).
  */
 import { randomBytes } from "node:crypto";
-import { appendFileSync, chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import type { StepInputs } from "../../components/remote/invocation";
 import { renderMoodleSettings } from "../../components/moodle/renderMoodleSettings";
 import { calls, output, runWatched } from "../support/hostState";
-import { runStep, startTestHost, type TestHost } from "../support/sshd";
+import { FAKE_BIN, runStep, startTestHost, type TestHost } from "../support/sshd";
 
 const SECRET = randomBytes(32).toString("hex");
 const MOODLE_DIR = "/var/www/moodle";
@@ -23,9 +24,18 @@ const inputs = (extra: StepInputs = {}): StepInputs => ({
   ...extra,
 });
 
+/**
+ * The fakes, copied where www-data can read them: the checkout may live in a private (0700) directory,
+ * from which the fake php, run as www-data, could not even be opened.
+ */
+const FAKES = mkdtempSync(path.join(tmpdir(), "bbb-ovh-moodle-fakes-"));
+cpSync(path.dirname(FAKE_BIN), FAKES, { recursive: true });
+chmodSync(FAKES, 0o755);
+
 const hosts: TestHost[] = [];
 afterAll(async () => {
   await Promise.all(hosts.map((h) => h.stop()));
+  rmSync(FAKES, { recursive: true, force: true });
 });
 
 /**
@@ -46,7 +56,7 @@ const BBB_CONFIG_CLASS = {
  * Moodle host's web root is (the fake php writes its state and call log there).
  */
 async function moodleHost(forced: Record<string, string> = {}, module: keyof typeof BBB_CONFIG_CLASS = "withChecksumSetting"): Promise<TestHost> {
-  const h = await startTestHost({ fqdn: "moodle.campus.example" });
+  const h = await startTestHost({ fqdn: "moodle.campus.example", env: { PATH: `${FAKES}/bin:/usr/sbin:/usr/bin:/sbin:/bin` } });
   hosts.push(h);
   mkdirSync(path.join(h.root, MOODLE_DIR, "admin/cli"), { recursive: true });
   mkdirSync(path.join(h.root, MOODLE_DIR, "mod/bigbluebuttonbn/classes/local"), { recursive: true });
