@@ -1,4 +1,6 @@
-import { readdirSync, readFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
@@ -8,6 +10,28 @@ const stacks = readdirSync(path.join(ROOT, "stacks"))
   .map((f) => /^Pulumi\.(.+)\.yaml$/.exec(f)?.[1])
   .filter((s): s is string => !!s)
   .sort();
+
+const STACKS_SH = path.join(ROOT, "tools/ci/stacks.sh");
+const listed = (args: string[]) => execFileSync(STACKS_SH, args, { encoding: "utf8" });
+
+// Adding a campus is adding its stack file: both CI systems take the stacks from tools/ci/stacks.sh.
+describe("tools/ci/stacks.sh: the stacks CI runs are the files in stacks/", () => {
+  it("lists every stacks/Pulumi.<stack>.yaml, one a line and as a JSON array", () => {
+    expect(listed([]).trim().split("\n")).toEqual(stacks);
+    expect(JSON.parse(listed(["--json"]))).toEqual(stacks);
+  });
+
+  it("takes a new campus's stack file without any other change", () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "bbb-ovh-stacks-"));
+    try {
+      for (const s of stacks) copyFileSync(path.join(ROOT, "stacks", `Pulumi.${s}.yaml`), path.join(dir, `Pulumi.${s}.yaml`));
+      copyFileSync(path.join(ROOT, "stacks", `Pulumi.${stacks[0]}.yaml`), path.join(dir, "Pulumi.mycampus.yaml"));
+      expect(JSON.parse(listed(["--json", dir]))).toEqual([...stacks, "mycampus"].sort());
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- parsed YAML */
 type Job = Record<string, any>;
@@ -58,14 +82,25 @@ describe("GitHub Actions: production credentials only for trusted code", () => {
     expect(secretsIn(wf.env)).toEqual([]);
   });
 
+  it("builds the per-stack matrix from the directory listing, in a job without secrets", () => {
+    const list = wf.jobs.stacks;
+    expect(list.outputs.stacks).toBe("${{ steps.list.outputs.stacks }}");
+    const step = list.steps.find((s: Job) => s.id === "list");
+    expect(step.run).toBe('echo "stacks=$(tools/ci/stacks.sh --json)" >> "$GITHUB_OUTPUT"');
+    expect(secretsIn(list)).toEqual([]);
+    expect(list.environment).toBeUndefined();
+    for (const name of ["plan", "preview"]) {
+      expect(wf.jobs[name].needs, name).toContain("stacks");
+      expect(wf.jobs[name].strategy.matrix.stack, name).toBe("${{ fromJSON(needs.stacks.outputs.stacks) }}");
+    }
+  });
+
   it("previews every stack with pulumi/actions, and plans every stack offline without secrets (forks included)", () => {
     const preview = wf.jobs.preview;
-    expect([...preview.strategy.matrix.stack].sort()).toEqual(stacks);
     const pulumiStep = preview.steps.find((s: Job) => s.uses?.startsWith("pulumi/actions@"));
     expect(pulumiStep.with).toMatchObject({ command: "preview", "stack-name": "${{ matrix.stack }}", "pulumi-version": expect.stringMatching(/^\d+\.\d+\.\d+$/) });
     const plan = wf.jobs.plan;
     expect(plan.if).toBeUndefined();
-    expect([...plan.strategy.matrix.stack].sort()).toEqual(stacks);
     expect(plan.steps.some((s: Job) => s.run?.includes("npm run --silent plan"))).toBe(true);
     expect(secretsIn(plan)).toEqual([]);
     expect(plan.environment).toBeUndefined();
@@ -97,16 +132,17 @@ describe("GitLab CI: protected variables only in protected, same-project pipelin
   it("keeps the stages and plans every stack offline in every pipeline", () => {
     expect(ci.stages).toEqual(["test", "preview"]);
     expect(ci.test.script).toContain("npm test");
-    expect([...ci.plan.parallel.matrix[0].STACK].sort()).toEqual(stacks);
-    expect(ci.plan.script.join("\n")).toContain('npm run --silent plan -- "$STACK"');
+    // One job loops over the listed stacks (a parallel:matrix cannot come from the directory).
+    expect(ci.plan.parallel).toBeUndefined();
+    expect(ci.plan.script.join("\n")).toMatch(/for STACK in \$\(tools\/ci\/stacks\.sh\); do [^\n]*npm run --silent plan -- "\$STACK" \|\| failed=[^\n]*exit 1/);
     expect(ci.plan.rules).toBeUndefined();
     expect(ci.plan.environment).toBeUndefined();
   });
 
   it("previews every stack only on the protected default branch or a same-project merge request, in a scoped environment", () => {
     const preview = resolve(ci.preview);
-    expect([...preview.parallel.matrix[0].STACK].sort()).toEqual(stacks);
-    expect(preview.script.join("\n")).toContain('pulumi preview --stack "$STACK"');
+    expect(preview.parallel).toBeUndefined();
+    expect(preview.script.join("\n")).toMatch(/for STACK in \$\(tools\/ci\/stacks\.sh\); do [^\n]*pulumi preview --stack "\$STACK" [^\n]*\|\| failed=[^\n]*exit 1/);
     expect(preview.environment).toMatchObject({ name: expect.stringMatching(/^preview\//), action: "prepare" });
     const conditions = (preview.rules as Job[]).map((r) => r.if);
     expect(conditions).toEqual([
