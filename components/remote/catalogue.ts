@@ -105,6 +105,20 @@ export const STEPS = {
     ["AWS_DEFAULT_REGION"],
     ["RESTIC_PASSWORD", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"],
   ),
+  scaleliteReplicationPrimary: step(
+    "scalelite-replication-primary.sh",
+    "let the standby front stream the database: replication role with its own password, TLS on, pg_hba hostssl replication from the standby only, a capped replication slot; reload, no restart",
+    ["DATA_DIR", "STANDBY_ADDRESSES", "REPLICATION_PASSWORD", "TLS_CERT_B64", "TLS_KEY_B64"],
+    ["WAL_KEEP"],
+    ["REPLICATION_PASSWORD", "TLS_KEY_B64"],
+  ),
+  scaleliteReplicationStandby: step(
+    "scalelite-replication-standby.sh",
+    "make the standby's database a hot standby of the primary's over TLS (verify-full): pg_basebackup when it is not one yet (the old directory moved aside, never deleted), then wait until it streams",
+    ["DATA_DIR", "POSTGRES_IMAGE", "PRIMARY_ADDRESS", "REPLICATION_PASSWORD", "CA_CERT_B64"],
+    ["PRIMARY_PORT", "IMAGE_PINS"],
+    ["REPLICATION_PASSWORD"],
+  ),
   moodleConfigure: step(
     "moodle-configure.sh",
     "point mod_bigbluebuttonbn at Scalelite (cfg.php as the web server user; the secret through stdin), check a SHA1-only module is set to SHA1, and enable the module",
