@@ -63,7 +63,7 @@ export const STEPS = {
     "scalelite-docker.sh",
     "Docker engine from Ubuntu's packages, the scalelite network, PostgreSQL and Redis (persistent) under systemd",
     ["POSTGRES_IMAGE", "REDIS_IMAGE", "POSTGRES_PASSWORD", "DATA_DIR"],
-    ["IMAGE_PINS"],
+    ["IMAGE_PINS", "POSTGRES_PUBLISH"],
     ["POSTGRES_PASSWORD"],
   ),
   scaleliteCertificate: step(
@@ -82,7 +82,7 @@ export const STEPS = {
     "scalelite-app.sh",
     "an env file (0600) and a systemd unit per Scalelite container under scalelite.target; no importer and no recording mount with RECORDINGS=false",
     ["SCALELITE_TAG", "ENV_FILE_B64", "ENV_NGINX_B64", "ENV_POLLER_B64", "RECORDING_DIR"],
-    ["RECORDINGS", "ENV_RECORDING_IMPORTER_B64", "IMAGE_PINS"],
+    ["RECORDINGS", "START", "ENV_RECORDING_IMPORTER_B64", "IMAGE_PINS"],
     ["ENV_FILE_B64", "ENV_POLLER_B64", "ENV_RECORDING_IMPORTER_B64"],
   ),
   scaleliteHealth: step(
