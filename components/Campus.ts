@@ -28,6 +28,8 @@ export interface CampusSecrets {
  */
 export class Campus extends pulumi.ComponentResource {
   readonly front: HostHandle;
+  /** The standby front (campus.standbyFront), in another site. */
+  readonly standbyFront?: HostHandle;
   readonly nodes: HostHandle[];
   readonly deployPublicKey: pulumi.Output<string>;
   readonly sshPrivateKey: pulumi.Output<string>;
@@ -48,7 +50,7 @@ export class Campus extends pulumi.ComponentResource {
     }
     const deployKey = { privateKey: this.sshPrivateKey, publicKey: this.deployPublicKey };
 
-    const needsCloud = [campus.front, ...campus.nodes].some((h) => h.config.kind === "publicCloud");
+    const needsCloud = [campus.front, ...(campus.standbyFront ? [campus.standbyFront] : []), ...campus.nodes].some((h) => h.config.kind === "publicCloud");
     const cloudProvider =
       needsCloud && campus.config.publicCloud
         ? new openstack.Provider(
@@ -58,20 +60,24 @@ export class Campus extends pulumi.ComponentResource {
           )
         : undefined;
 
-    const makeHost = (host: ResolvedHost, nodeAddresses?: pulumi.Input<string>[]): HostHandle => {
+    const makeHost = (host: ResolvedHost, nodeAddresses?: pulumi.Input<string>[], standbyAddresses?: pulumi.Input<string>[]): HostHandle => {
       switch (host.config.kind) {
         case "dedicated":
-          return new DedicatedHost(host.name, { campus, host, deployKey, nodeAddresses }, { parent: this });
+          return new DedicatedHost(host.name, { campus, host, deployKey, nodeAddresses, standbyAddresses }, { parent: this });
         case "publicCloud":
-          return new PublicCloudHost(host.name, { campus, host, deployKey, provider: cloudProvider!, nodeAddresses }, { parent: this });
+          return new PublicCloudHost(host.name, { campus, host, deployKey, provider: cloudProvider!, nodeAddresses, standbyAddresses }, { parent: this });
         case "existing":
           return new ExistingHost(host.name, { host, privateKey: this.sshPrivateKey }, { parent: this });
       }
     };
     this.nodes = campus.nodes.map((n) => makeHost(n));
-    this.front = makeHost(campus.front, campus.config.recordings ? this.nodes.map((n) => n.ipv4) : []);
+    // The standby opens every connection between the fronts (it streams the database and pulls the
+    // recordings), so it is made first and only the front admits it: no cycle between the two.
+    const nodeAddresses = campus.config.recordings ? this.nodes.map((n) => n.ipv4) : [];
+    this.standbyFront = campus.standbyFront && makeHost(campus.standbyFront, nodeAddresses);
+    this.front = makeHost(campus.front, nodeAddresses, this.standbyFront ? [this.standbyFront.ipv4] : []);
 
-    for (const handle of [this.front, ...this.nodes]) {
+    for (const handle of [this.front, ...(this.standbyFront ? [this.standbyFront] : []), ...this.nodes]) {
       const withIpv6 = handle.host.config.kind === "publicCloud" || (handle.host.config.kind === "existing" && !!handle.host.config.ipv6);
       const records = new HostRecords(`${handle.host.name}-dns`, { campus, handle, withIpv6 }, { parent: this });
       handle.ready.push(...records.records);
@@ -84,7 +90,7 @@ export class Campus extends pulumi.ComponentResource {
     const moodleLogin = moodleSsh && { host: moodleSsh.host, user: moodleSsh.user, port: moodleSsh.port, privateKey: secrets.moodleSshPrivateKey! };
     const moodleConnection =
       moodleLogin && sshConnection({ ...moodleLogin, hostKey: moodleSsh.hostKey ?? recordHostKey(`${name}-moodle`, moodleLogin, { parent: this }) });
-    this.platform = buildPlatform({ campus, front: this.front, nodes: this.nodes, moodleConnection, turnSecret: secrets.turnSecret, dnsCredentials: secrets.dnsCredentials, parent: this });
+    this.platform = buildPlatform({ campus, front: this.front, standbyFront: this.standbyFront, nodes: this.nodes, moodleConnection, turnSecret: secrets.turnSecret, dnsCredentials: secrets.dnsCredentials, parent: this });
     this.registerOutputs({});
   }
 }

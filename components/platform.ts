@@ -8,10 +8,13 @@ import { MoodleIntegration } from "./moodle/MoodleIntegration";
 import { moodleServerUrl } from "./moodle/renderMoodleSettings";
 import { NodeRegistration } from "./scalelite/NodeRegistration";
 import { ScaleliteFront } from "./scalelite/ScaleliteFront";
+import { replicationLink } from "./scalelite/standby";
 
 export interface PlatformArgs {
   campus: Campus;
   front: HostHandle;
+  /** campus.standbyFront's host. */
+  standbyFront?: HostHandle;
   nodes: HostHandle[];
   /** SSH to the Moodle host; required when campus.moodle.ssh is set. */
   moodleConnection?: pulumi.Input<types.input.remote.ConnectionArgs>;
@@ -52,11 +55,15 @@ export function buildPlatform(args: PlatformArgs): PlatformOutputs {
   const externalTurn = turn.mode === "external" ? { host: turn.host, secret: args.turnSecret! } : undefined;
   // One recording transfer key per node, made before the front so that its spool can list them.
   const transferKeys = new Map(campus.config.recordings ? args.nodes.map((handle) => [handle, recordingTransferKey(handle.host.name, parent)] as const) : []);
+  const recordingSenders = [...transferKeys].map(([handle, key]) => ({ handle, transferPublicKey: key.publicKeyOpenssh }));
+  // A standby front copies the front: the same secrets, its database streamed, Scalelite stopped.
+  const link = args.standbyFront && replicationLink(campus.config.id, args.front, args.standbyFront, parent);
   const front = new ScaleliteFront(
     args.front.host.name,
-    { campus, handle: args.front, recordingSenders: [...transferKeys].map(([handle, key]) => ({ handle, transferPublicKey: key.publicKeyOpenssh })), certificate },
+    { campus, handle: args.front, recordingSenders, certificate, replication: link && { role: "primary", standby: args.standbyFront!, link } },
     { parent },
   );
+  if (link) new ScaleliteFront(args.standbyFront!.host.name, { campus, handle: args.standbyFront!, recordingSenders, certificate, replication: { role: "standby", primary: front, link } }, { parent });
   const spool = front.spool;
   const nodes = args.nodes.map((handle) => ({
     handle,

@@ -5,10 +5,14 @@
 #
 # Inputs (stdin, KEY=VALUE): SCALELITE_TAG (pinned, e.g. v1.8.5), RECORDING_DIR, and each container's env
 # file: ENV_FILE_B64 (secret: the api's /etc/default/scalelite), ENV_NGINX_B64, ENV_POLLER_B64 (secret),
-# ENV_RECORDING_IMPORTER_B64 (secret, recordings only). Optional RECORDINGS (true | false, default true),
+# ENV_RECORDING_IMPORTER_B64 (secret, recordings only). Optional RECORDINGS (true | false, default true), START
+# (true | false, default true),
 # IMAGE_PINS (digests of the Scalelite images, see lib/units.sh). Each image runs by digest: the pinned one,
 # or the one recorded in /var/lib/bbb-ovh/image-lock on first use (lib/units.sh, lock_image).
 # The env files are 0600 and only docker (--env-file) reads them; nginx's holds no secret.
+# With START=false (a standby front, campus.standbyFront) the env files and units are installed but
+# Scalelite is not started, and stopped and disabled if it runs: two fronts must never both accept
+# meetings; `ops failover` starts it on the standby once the database there is promoted.
 # With RECORDINGS=false nothing is mounted from RECORDING_DIR (docker refuses a missing bind source) and
 # an importer left by an earlier run with recordings on is stopped and disabled; recordings stay on disk.
 set -euo pipefail
@@ -34,7 +38,7 @@ API_START_DELAY="${API_START_DELAY:-2}"
 API_HEALTH=""
 
 usage() {
-  echo "usage: $0 < inputs   (KEY=VALUE lines: SCALELITE_TAG RECORDING_DIR ENV_FILE_B64 ENV_NGINX_B64 ENV_POLLER_B64 [RECORDINGS] [ENV_RECORDING_IMPORTER_B64] [IMAGE_PINS])"
+  echo "usage: $0 < inputs   (KEY=VALUE lines: SCALELITE_TAG RECORDING_DIR ENV_FILE_B64 ENV_NGINX_B64 ENV_POLLER_B64 [RECORDINGS] [START] [ENV_RECORDING_IMPORTER_B64] [IMAGE_PINS])"
 }
 
 # env_value FILE_CONTENT KEY: KEY's value in an env file input (only used for values that are not secret).
@@ -47,6 +51,7 @@ check_inputs() {
   [[ "$IN_SCALELITE_TAG" =~ ^v[0-9]+\.[0-9]+\.[0-9]+$ ]] || die "SCALELITE_TAG must be a pinned release such as v1.8.5, not '$IN_SCALELITE_TAG'"
   [[ "$IN_RECORDING_DIR" =~ ^/[A-Za-z0-9._/-]*$ ]] || die "RECORDING_DIR must be an absolute path of plain characters"
   [[ "$RECORDINGS" == true || "$RECORDINGS" == false ]] || die "RECORDINGS must be true or false, not '$RECORDINGS'"
+  [[ "$START" == true || "$START" == false ]] || die "START must be true or false, not '$START'"
   for key in "${REQUIRED_ENV[@]}"; do
     grep -q "^$key=." <<<"$IN_ENV_FILE" || missing+=("$key")
   done
@@ -63,7 +68,8 @@ check_inputs() {
 # is missing instead.
 check_sources() {
   local host dir
-  if [[ "$(env_value "$IN_ENV_NGINX" NGINX_SSL)" == true ]]; then
+  # A standby with HTTP-01 gets its certificate only once DNS points at it (`ops failover`).
+  if [[ "$START" == true && "$(env_value "$IN_ENV_NGINX" NGINX_SSL)" == true ]]; then
     host="$(env_value "$IN_ENV_NGINX" URL_HOST)"
     [[ -f "$ROOT/etc/letsencrypt/live/$host/fullchain.pem" ]] ||
       die "no certificate at /etc/letsencrypt/live/$host/: run scalelite-certificate.sh first"
@@ -169,6 +175,16 @@ ensure_database() {
   systemctl restart scalelite.target
 }
 
+# A standby keeps Scalelite installed and stopped: units written, nothing queued, the target disabled.
+keep_stopped() {
+  systemctl daemon-reload
+  if systemctl is-active --quiet scalelite.target || systemctl is-enabled --quiet scalelite.target 2>/dev/null; then
+    log "standby front: stopping and disabling scalelite.target (only the front accepts meetings)"
+    systemctl disable --now scalelite.target
+  fi
+  rm -f "$PENDING_UNITS"
+}
+
 main() {
   if [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]]; then
     usage
@@ -177,12 +193,18 @@ main() {
   read_inputs
   require_inputs SCALELITE_TAG ENV_FILE ENV_NGINX ENV_POLLER RECORDING_DIR
   RECORDINGS="${IN_RECORDINGS:-true}"
+  START="${IN_START:-true}"
   check_pins
   check_inputs
   check_sources
   remove_importer
   install_env_files
   install_units
+  if [[ "$START" == false ]]; then
+    keep_stopped
+    log "Scalelite $IN_SCALELITE_TAG is installed and stopped (standby front)"
+    return 0
+  fi
   apply_pending_units
   ensure_database
   log "Scalelite $IN_SCALELITE_TAG is up to date"

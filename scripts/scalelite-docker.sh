@@ -3,7 +3,8 @@
 # PostgreSQL and Redis as containers on it, each under its own systemd unit, with data under DATA_DIR.
 #
 # Inputs (stdin, KEY=VALUE): POSTGRES_IMAGE, REDIS_IMAGE (name:tag, or name:tag@sha256:...), POSTGRES_PASSWORD
-# (secret), DATA_DIR; optional IMAGE_PINS (see lib/units.sh). Both images run by digest: the pinned one, or
+# (secret), DATA_DIR; optional IMAGE_PINS (see lib/units.sh), POSTGRES_PUBLISH (a port: publish the
+# database on the host for the standby front's stream; the host firewall admits only the other front). Both images run by digest: the pinned one, or
 # the one recorded in /var/lib/bbb-ovh/image-lock on first use (lib/units.sh, lock_image).
 # The password only ever sits in a 0600 env file that docker reads (--env-file), never on a command line.
 # Redis runs with appendonly: Scalelite keeps its servers and meetings there, so it must survive restarts.
@@ -18,7 +19,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/apt.sh"
 POSTGRES_ENV=/etc/default/scalelite-postgres
 
 usage() {
-  echo "usage: $0 < inputs   (KEY=VALUE lines: POSTGRES_IMAGE REDIS_IMAGE POSTGRES_PASSWORD DATA_DIR [IMAGE_PINS])"
+  echo "usage: $0 < inputs   (KEY=VALUE lines: POSTGRES_IMAGE REDIS_IMAGE POSTGRES_PASSWORD DATA_DIR [IMAGE_PINS] [POSTGRES_PUBLISH])"
 }
 
 # A docker engine installed otherwise (docker-ce) is kept: docker.io would conflict with it.
@@ -48,9 +49,14 @@ install_postgres() {
   fi
   printf 'POSTGRES_PASSWORD=%s\n' "$IN_POSTGRES_PASSWORD" | install_watched "$ROOT$POSTGRES_ENV" 0600 scalelite-postgres.service
   lock_image "$IN_POSTGRES_IMAGE"
+  local publish=""
+  if [[ -n "${IN_POSTGRES_PUBLISH:-}" ]]; then
+    [[ "$IN_POSTGRES_PUBLISH" =~ ^[0-9]{1,5}$ ]] || die "POSTGRES_PUBLISH must be a port number"
+    publish="--publish $IN_POSTGRES_PUBLISH:5432 "
+  fi
   render_container_unit scalelite-postgres "PostgreSQL for Scalelite (container scalelite-postgres)" \
     "$LOCKED_IMAGE" multi-user.target "" \
-    "--env-file $POSTGRES_ENV --mount type=bind,source=$IN_DATA_DIR/postgres,target=/var/lib/postgresql/data" |
+    "${publish}--env-file $POSTGRES_ENV --mount type=bind,source=$IN_DATA_DIR/postgres,target=/var/lib/postgresql/data" |
     install_unit scalelite-postgres.service
 }
 

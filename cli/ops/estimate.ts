@@ -1,7 +1,8 @@
 import Table from "cli-table3";
-import { stackCost, topologyOptions, voucherCoverage, type StackCost, type TopologyOption, type VoucherCoverage } from "../../components/planning/costing";
+import { frontsMonthly, stackCost, topologyOptions, voucherCoverage, type StackCost, type TopologyOption, type VoucherCoverage } from "../../components/planning/costing";
 import { HOURS_PER_MONTH, pricesFor } from "../../components/planning/prices";
 import { checkPool, demandOfCampus, poolOf } from "../../components/planning/sizing";
+import { frontWarnings } from "../../components/planning/frontFailover";
 import { timetableSaving, type TimetableSaving } from "../../components/schedule/saving";
 import { OpsError } from "./errors";
 import type { OpsTarget } from "./stackSource";
@@ -16,6 +17,10 @@ export interface EstimateReport {
   current: { nodes: number; label: string };
   /** The plan's own verdict on the current nodes under the stack's failover policy. */
   currentShortfalls: string[];
+  /** The plan's warnings about the front (a single point of failure, a standby's certificate or TTL). */
+  frontWarnings: string[];
+  /** Which fronts the topologies are priced with. */
+  frontsLabel: string;
   problems: string[];
   /** What campus.timetable saves on hourly nodes, when the stack has one. */
   timetable?: TimetableSaving;
@@ -45,6 +50,8 @@ export function estimate(target: OpsTarget, opts: { voucher?: number; months?: n
     options: topologyOptions(campus, prices),
     current: { nodes: campus.nodes.length, label: [...counts].map(([model, n]) => `${n} x ${model}`).join(" + ") },
     currentShortfalls: checkPool(poolOf(campus), demandOfCampus(campus), campus.config.failover).shortfalls,
+    frontWarnings: frontWarnings(campus),
+    frontsLabel: frontsMonthly(campus, prices).label,
     problems,
     timetable: timetableSaving(campus, prices, opts.now ?? new Date()),
     voucherSource: opts.voucher === undefined ? undefined : opts.voucherSource,
@@ -83,9 +90,10 @@ export function renderEstimate(r: EstimateReport): string {
   const best = r.options[0];
   if (best) {
     out.push(`current nodes: ${r.current.label}; ${r.currentShortfalls.length === 0 ? "they carry the expected users under the stack's failover policy" : `the plan's check fails: ${r.currentShortfalls.join("; ")}`}`);
-    out.push(`cheapest topology that passes the same check (failover '${best.policy}'): ${best.count} x ${best.model} + the current front = ${eur(best.monthlyEur)}/month`);
+    out.push(`cheapest topology that passes the same check (failover '${best.policy}'): ${best.count} x ${best.model} + ${r.frontsLabel} = ${eur(best.monthlyEur)}/month`);
     for (const o of r.options) out.push(`  - ${o.reasoning}: ${eur(o.monthlyEur)}/month`);
   }
+  if (r.frontWarnings.length) out.push("front:", ...r.frontWarnings.map((w) => `  - ${w}`));
   const t = r.timetable;
   if (t) {
     out.push(

@@ -1,5 +1,6 @@
 import { SERVER_PRESETS, type HostPreset } from "../../components/config/presets";
 import { DEFAULT_FAILOVER, FAILOVER_POLICIES, type FailoverPolicy } from "../../components/planning/failover";
+import { frontsNeeded } from "../../components/planning/frontFailover";
 import { demandOf, recommendNodes, type Demand, type NodeRecommendation, type SizingInput } from "../../components/planning/sizing";
 import { OpsError } from "./errors";
 
@@ -8,6 +9,8 @@ export interface SizeReport {
   policy: FailoverPolicy;
   demand: Demand;
   recommendations: NodeRecommendation[];
+  /** Scalelite fronts the policy needs besides the nodes (a standby in another site under 'datacenter'). */
+  fronts: { count: number; why: string };
 }
 
 /** "30%" or "0.3" -> 0.3 (a bare number above 1 is ambiguous and refused). */
@@ -38,7 +41,7 @@ export function size(input: SizingInput, options: SizeOptions = {}): SizeReport 
   if (policy === "datacenter" && siteCount < 2) throw new OpsError("usage", "-", "--failover datacenter needs --sites 2 or more (nodes in one site cannot survive that site going down)");
   const sites = Array.from({ length: siteCount }, (_, i) => String.fromCharCode(65 + (i % 26)) + (i >= 26 ? String(Math.floor(i / 26)) : ""));
   const demand = demandOf(input);
-  return { input, policy, demand, recommendations: recommendNodes(demand, options.presets ?? SERVER_PRESETS, { policy, sites }) };
+  return { input, policy, demand, recommendations: recommendNodes(demand, options.presets ?? SERVER_PRESETS, { policy, sites }), fronts: frontsNeeded(policy) };
 }
 
 export function renderSize(r: SizeReport): string {
@@ -49,6 +52,7 @@ export function renderSize(r: SizeReport): string {
     out.push(`recommended: ${best.reasoning}`);
     out.push("alternatives:", ...r.recommendations.slice(1).map((o) => `  - ${o.reasoning}`));
   }
+  out.push(`fronts: ${r.fronts.count} (${r.fronts.why})`);
   if (r.demand.warnings.length) out.push("warnings:", ...r.demand.warnings.map((w) => `  - ${w}`));
   return `${out.join("\n")}\n`;
 }

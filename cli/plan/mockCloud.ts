@@ -37,6 +37,11 @@ function outputsFor(type: string, name: string, inputs: Record<string, unknown>)
       return { id: `sg-${digest(name).toString("hex").slice(0, 8)}` };
     case "tls:index/privateKey:PrivateKey":
       return { publicKeyOpenssh: `${plannedPublicKey(name)}\n`, privateKeyOpenssh: `(planned private key ${name})`, privateKeyPem: `(planned private key ${name})` };
+    case "tls:index/selfSignedCert:SelfSignedCert":
+    case "tls:index/locallySignedCert:LocallySignedCert":
+      return { certPem: `(planned certificate ${name})` };
+    case "tls:index/certRequest:CertRequest":
+      return { certRequestPem: `(planned certificate request ${name})` };
     case "random:index/randomPassword:RandomPassword":
     case "random:index/randomString:RandomString":
       // Letters and digits only, like the generated secrets the program asks for.

@@ -2,6 +2,7 @@ import { CONFIG_KEYS, type Campus } from "../../components/config/campus";
 import { campusOfStackFile, isSecure, readStackFile, type StackFile } from "../../components/config/stackFile";
 import { throwawayPrivateKey } from "../../components/hosts/deployKey";
 import { capacityWarnings } from "../../components/planning/sizing";
+import { frontWarnings } from "../../components/planning/frontFailover";
 import { backupWarnings } from "../../components/backup/backupConfig";
 import { evaluateProgram, type RecordedResource } from "./recorder";
 import { plannedCloud } from "./mockCloud";
@@ -69,7 +70,7 @@ export async function planStack(stackOrPath: string, program: () => unknown): Pr
     campus,
     resources: evaluation.resources,
     outputs: evaluation.outputs as Record<string, unknown>,
-    warnings: [...capacityWarnings(campus), ...backupWarnings(campus)],
+    warnings: [...capacityWarnings(campus), ...frontWarnings(campus), ...backupWarnings(campus)],
     notes,
   };
 }

@@ -37,6 +37,7 @@ export interface HostSpec {
 }
 
 export interface ResolvedHost {
+  /** The standby front is a front too (same firewall, same preflight); campus.standbyFront says which. */
   role: "front" | "node";
   name: string;
   fqdn: string;
@@ -61,6 +62,8 @@ export interface ResolvedHost {
 export interface Campus {
   config: CampusConfig;
   front: ResolvedHost;
+  /** The standby front (campus.standbyFront), in another physical site than the front. */
+  standbyFront?: ResolvedHost;
   nodes: ResolvedHost[];
   presets: Record<string, HostPreset>;
   installerBranch: string;
@@ -107,6 +110,7 @@ function crossFieldProblems(raw: unknown, secrets: SecretPresence): ConfigProble
   const stackPresets = isRecord(raw.presets) ? (raw.presets as Record<string, HostPreset>) : {};
   const presets = { ...SERVER_PRESETS, ...stackPresets };
   const hosts: Array<[string, unknown]> = [["campus.front", raw.front]];
+  if (raw.standbyFront !== undefined) hosts.push(["campus.standbyFront", raw.standbyFront]);
   if (Array.isArray(raw.nodes)) raw.nodes.forEach((n, i) => hosts.push([`campus.nodes[${i}]`, n]));
 
   const seenNames = new Map<string, string>();
@@ -129,8 +133,7 @@ function crossFieldProblems(raw: unknown, secrets: SecretPresence): ConfigProble
       }
     }
     problems.push(...hostModelProblems(path, host, presets, stackPresets));
-    const placement = placementOf({ kind: str(host.kind) ?? "", datacenter: str(host.datacenter), region: str(host.region), location: str(host.location) });
-    problems.push(...placementProblems(path, placement, str(host.subsidiary) ?? "FR"));
+    problems.push(...placementProblems(path, rawPlacement(host), str(host.subsidiary) ?? "FR"));
   }
   for (const [presetName, preset] of Object.entries(stackPresets)) problems.push(...presetOptionProblems(`campus.presets.${presetName}.planOptions`, preset));
   if (zone && isRecord(raw.turn) && raw.turn.mode === "external" && !secrets.turnSecret) {
@@ -163,10 +166,31 @@ function crossFieldProblems(raw: unknown, secrets: SecretPresence): ConfigProble
     problems.push({ path: "campus.nodes", message: "every node has a Scalelite tag, but Moodle sends no meta_server-tag and Scalelite places such meetings on untagged nodes only: leave at least one node without tag" });
   }
   problems.push(...backupProblems(raw, secrets.backupS3Credentials));
+  problems.push(...standbySiteProblems(raw.front, raw.standbyFront));
   if (isRecord(raw.moodle) && raw.moodle.acceptDpa === true && !isRecord(raw.moodle.ssh)) {
     problems.push({ path: "campus.moodle.acceptDpa", message: "needs campus.moodle.ssh: the setting is applied on the Moodle host" });
   }
   return problems;
+}
+
+/** Where a raw host says it is, read defensively (see crossFieldProblems). */
+function rawPlacement(host: Record<string, unknown>) {
+  return placementOf({ kind: str(host.kind) ?? "", datacenter: str(host.datacenter), region: str(host.region), location: str(host.location) });
+}
+
+/** A standby in the front's own site burns with it: it must be in another physical site. */
+function standbySiteProblems(front: unknown, standby: unknown): ConfigProblem[] {
+  if (!isRecord(front) || !isRecord(standby)) return [];
+  const [frontPlace, standbyPlace] = [rawPlacement(front), rawPlacement(standby)];
+  const [frontSite, standbySite] = [siteOf(frontPlace), siteOf(standbyPlace)];
+  const label = (p: typeof frontPlace) => (p.kind === "dedicated" ? p.datacenter : p.kind === "publicCloud" ? p.region : p.location);
+  if (frontSite === undefined || frontSite !== standbySite) return [];
+  return [
+    {
+      path: "campus.standbyFront",
+      message: `is in ${frontSite} (${label(standbyPlace)}), the front's own site (${label(frontPlace)}): a fire or a network cut there takes both; put the standby in another physical site (for example ${frontSite === "strasbourg" ? "GRA11 or rbx" : "SBG5 or sbg"})`,
+    },
+  ];
 }
 
 function hostModelProblems(path: string, host: Record<string, unknown>, presets: Record<string, HostPreset>, stackPresets: Record<string, unknown>): ConfigProblem[] {
@@ -282,6 +306,7 @@ export function parseCampus(raw: unknown, secrets: SecretPresence): Campus {
   return {
     config,
     front: resolveHost("front", config.front, config, presets),
+    standbyFront: config.standbyFront && resolveHost("front", config.standbyFront, config, presets),
     nodes: config.nodes.map((n) => resolveHost("node", n, config, presets)),
     presets,
     installerBranch: line.installerBranch,

@@ -188,6 +188,11 @@ export const campusSchema = z.strictObject({
     classrooms: z.number().int().positive().max(10000),
   }),
   front: frontHost,
+  /**
+   * A second front in another physical site, kept ready to take over (docs/front.md "Standby front"):
+   * its database streams from the front's, recordings are copied to it, `ops failover` promotes it.
+   */
+  standbyFront: frontHost.optional(),
   nodes: z.array(nodeHost).min(1, "expected at least one BigBlueButton node"),
   moodle: z
     .strictObject({

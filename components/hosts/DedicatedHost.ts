@@ -3,7 +3,7 @@ import * as ovh from "@ovhcloud/pulumi-ovh";
 import type { Campus, ResolvedHost } from "../config/campus";
 import { BBB_LINES, type DedicatedPreset } from "../config/presets";
 import { EdgeFirewall } from "../security/EdgeFirewall";
-import { firewallPolicy, nodeSshRule, type IngressRule } from "../security/firewallPolicy";
+import { firewallPolicy, nodeSshRule, standbyRules, type IngressRule } from "../security/firewallPolicy";
 import type { HostHandle } from "./HostHandle";
 import { sshConnection } from "./connection";
 import { generatedHostKey, recordHostKey } from "./hostKeys";
@@ -15,6 +15,8 @@ export interface DedicatedHostArgs {
   deployKey: { privateKey: pulumi.Input<string>; publicKey: pulumi.Input<string> };
   /** Front only: the nodes' IPv4 addresses, allowed to SSH in (they push recordings by rsync over SSH). */
   nodeAddresses?: pulumi.Input<string>[];
+  /** Front only: the standby front's IPv4 (campus.standbyFront), admitted for replication and the recordings copy. */
+  standbyAddresses?: pulumi.Input<string>[];
 }
 
 /** The OVH dedicated-server order (or adoption) inputs for a host; pure. */
@@ -123,6 +125,7 @@ export class DedicatedHost extends pulumi.ComponentResource implements HostHandl
       const policy: IngressRule<pulumi.Input<string>>[] = [
         ...firewallPolicy({ role: host.role, adminCidrs: campus.config.adminCidrs, turn: campus.config.turn.mode }),
         ...(args.nodeAddresses ?? []).map((address) => nodeSshRule(pulumi.interpolate`${address}/32`)),
+        ...(args.standbyAddresses ?? []).flatMap((address) => standbyRules(pulumi.interpolate`${address}/32`)),
       ];
       new EdgeFirewall(`${name}-edge-firewall`, { ipv4: this.ipv4, policy }, { parent: this });
     }

@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as openstack from "@pulumi/openstack";
 import type { Campus, ResolvedHost } from "../config/campus";
 import { BBB_LINES } from "../config/presets";
-import { firewallPolicy, nodeSshRule, ruleName, type IngressRule } from "../security/firewallPolicy";
+import { firewallPolicy, nodeSshRule, standbyRules, ruleName, type IngressRule } from "../security/firewallPolicy";
 import type { HostHandle } from "./HostHandle";
 import { renderCloudInit } from "./cloudInit";
 import { sshConnection } from "./connection";
@@ -15,6 +15,8 @@ export interface PublicCloudHostArgs {
   deployKey: { privateKey: pulumi.Input<string>; publicKey: pulumi.Input<string> };
   /** Front only: the nodes' IPv4 addresses, allowed to SSH in (they push recordings by rsync over SSH). */
   nodeAddresses?: pulumi.Input<string>[];
+  /** Front only: the standby front's IPv4 (campus.standbyFront), admitted for replication and the recordings copy. */
+  standbyAddresses?: pulumi.Input<string>[];
 }
 
 /**
@@ -51,6 +53,7 @@ export class PublicCloudHost extends pulumi.ComponentResource implements HostHan
     const named = [
       ...firewallPolicy({ role: host.role, adminCidrs: campus.config.adminCidrs, turn: campus.config.turn.mode }).map((rule) => ({ name: ruleName(rule), rule: rule as IngressRule<pulumi.Input<string>> })),
       ...(args.nodeAddresses ?? []).map((address, i) => ({ name: `ssh-node-${i}`, rule: nodeSshRule(pulumi.interpolate`${address}/32`) })),
+      ...(args.standbyAddresses ?? []).flatMap((address, i) => standbyRules(pulumi.interpolate`${address}/32`).map((rule) => ({ name: `from-standby-front-${i}-${rule.portMin}`, rule }))),
     ];
     for (const { name: ruleId, rule } of named) {
       new openstack.networking.SecGroupRule(

@@ -6,7 +6,7 @@ export type Billing = "monthly" | "hourly";
 
 export interface HostCost {
   name: string;
-  role: ResolvedHost["role"];
+  role: ResolvedHost["role"] | "standby front";
   /** The price-table key the host was priced with (preset, flavor or plan code). */
   priceKey?: string;
   /** EUR a month under each Public Cloud billing mode (the same for dedicated servers). */
@@ -36,8 +36,8 @@ export function monthlyUnder(price: PriceEntry, billing: Billing): number | unde
   return price.monthlyEur ?? (price.hourlyEur !== undefined ? price.hourlyEur * HOURS_PER_MONTH : undefined);
 }
 
-function costOf(host: ResolvedHost, prices: Readonly<Record<string, PriceEntry>>): HostCost {
-  const base = { name: host.name, role: host.role };
+function costOf(host: ResolvedHost, prices: Readonly<Record<string, PriceEntry>>, role: HostCost["role"] = host.role): HostCost {
+  const base = { name: host.name, role };
   if (host.config.kind === "existing") return { ...base, monthly: { monthly: 0, hourly: 0 }, note: "existing host: not billed by OVH" };
   const priceKey = priceKeyOf(host);
   const price = priceKey === undefined ? undefined : prices[priceKey];
@@ -49,7 +49,8 @@ function costOf(host: ResolvedHost, prices: Readonly<Record<string, PriceEntry>>
 }
 
 export function stackCost(campus: Campus, prices: Readonly<Record<string, PriceEntry>>): StackCost {
-  const hosts = [campus.front, ...campus.nodes].map((h) => costOf(h, prices));
+  const standby = campus.standbyFront ? [costOf(campus.standbyFront, prices, "standby front")] : [];
+  const hosts = [costOf(campus.front, prices), ...standby, ...campus.nodes.map((h) => costOf(h, prices))];
   const total = { monthly: 0, hourly: 0 };
   for (const h of hosts) {
     total.monthly += h.monthly?.monthly ?? 0;
@@ -73,8 +74,19 @@ export function voucherCoverage(voucherEur: number, monthlyEur: number, requeste
 }
 
 export interface TopologyOption extends NodeRecommendation {
-  /** EUR a month for the stack's front plus these nodes, monthly billing. */
+  /** EUR a month for the stack's front (and standby) plus these nodes, monthly billing. */
   monthlyEur: number;
+}
+
+/**
+ * EUR a month for the fronts the failover policy needs: the front, and under 'datacenter' a standby in
+ * another site: the stack's own, or, when it has none, one priced like the front (frontFailover.ts).
+ */
+export function frontsMonthly(campus: Campus, prices: Readonly<Record<string, PriceEntry>>): { monthlyEur: number; label: string } {
+  const front = costOf(campus.front, prices).monthly?.monthly ?? 0;
+  if (campus.standbyFront) return { monthlyEur: front + (costOf(campus.standbyFront, prices).monthly?.monthly ?? 0), label: "the current front and standby" };
+  if (campus.config.failover === "datacenter") return { monthlyEur: 2 * front, label: "the current front + a standby front like it in another site" };
+  return { monthlyEur: front, label: "the current front" };
 }
 
 /** The sites a campus's nodes can use: where they are now, plus another when failover needs two. */
@@ -91,7 +103,7 @@ export function campusSites(campus: Campus): string[] {
  */
 export function topologyOptions(campus: Campus, prices: Readonly<Record<string, PriceEntry>>, input?: SizingInput): TopologyOption[] {
   const demand = input ? demandOf(input) : demandOfCampus(campus);
-  const front = costOf(campus.front, prices).monthly?.monthly ?? 0;
+  const front = frontsMonthly(campus, prices).monthlyEur;
   return recommendNodes(demand, campus.presets, { policy: campus.config.failover, sites: campusSites(campus) })
     .flatMap((r) => {
       const price = prices[r.model] ?? (r.kind === "publicCloud" ? prices[(campus.presets[r.model] as { flavor: string }).flavor] : undefined);

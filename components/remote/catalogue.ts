@@ -63,7 +63,7 @@ export const STEPS = {
     "scalelite-docker.sh",
     "Docker engine from Ubuntu's packages, the scalelite network, PostgreSQL and Redis (persistent) under systemd",
     ["POSTGRES_IMAGE", "REDIS_IMAGE", "POSTGRES_PASSWORD", "DATA_DIR"],
-    ["IMAGE_PINS"],
+    ["IMAGE_PINS", "POSTGRES_PUBLISH"],
     ["POSTGRES_PASSWORD"],
   ),
   scaleliteCertificate: step(
@@ -82,7 +82,7 @@ export const STEPS = {
     "scalelite-app.sh",
     "an env file (0600) and a systemd unit per Scalelite container under scalelite.target; no importer and no recording mount with RECORDINGS=false",
     ["SCALELITE_TAG", "ENV_FILE_B64", "ENV_NGINX_B64", "ENV_POLLER_B64", "RECORDING_DIR"],
-    ["RECORDINGS", "ENV_RECORDING_IMPORTER_B64", "IMAGE_PINS"],
+    ["RECORDINGS", "START", "ENV_RECORDING_IMPORTER_B64", "IMAGE_PINS"],
     ["ENV_FILE_B64", "ENV_POLLER_B64", "ENV_RECORDING_IMPORTER_B64"],
   ),
   scaleliteHealth: step(
@@ -104,6 +104,20 @@ export const STEPS = {
     ["RESTIC_REPOSITORY", "RESTIC_PASSWORD", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "RECORDING_DIR", "SCHEDULE", "KEEP_DAILY", "KEEP_WEEKLY", "KEEP_MONTHLY", "MAX_AGE_HOURS"],
     ["AWS_DEFAULT_REGION"],
     ["RESTIC_PASSWORD", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"],
+  ),
+  scaleliteReplicationPrimary: step(
+    "scalelite-replication-primary.sh",
+    "let the standby front stream the database: replication role with its own password, TLS on, pg_hba hostssl replication from the standby only, a capped replication slot; reload, no restart",
+    ["DATA_DIR", "STANDBY_ADDRESSES", "REPLICATION_PASSWORD", "TLS_CERT_B64", "TLS_KEY_B64"],
+    ["WAL_KEEP"],
+    ["REPLICATION_PASSWORD", "TLS_KEY_B64"],
+  ),
+  scaleliteReplicationStandby: step(
+    "scalelite-replication-standby.sh",
+    "make the standby's database a hot standby of the primary's over TLS (verify-full): pg_basebackup when it is not one yet (the old directory moved aside, never deleted), then wait until it streams",
+    ["DATA_DIR", "POSTGRES_IMAGE", "PRIMARY_ADDRESS", "REPLICATION_PASSWORD", "CA_CERT_B64"],
+    ["PRIMARY_PORT", "IMAGE_PINS"],
+    ["REPLICATION_PASSWORD"],
   ),
   moodleConfigure: step(
     "moodle-configure.sh",

@@ -12,6 +12,8 @@ import { RECORDING_DIR, SPOOL_DIR } from "./recordingLayout";
 import { renderEnvFiles, type ChecksumAlgorithm, type ScaleliteContainer } from "./renderEnvFile";
 import { renderSpoolAuthorizedKeys } from "./renderRecordingTransfer";
 import { renderOvhDnsIni } from "./renderOvhDnsIni";
+import { POSTGRES_PORT } from "../security/firewallPolicy";
+import type { ReplicationLink } from "./standby";
 
 export const SCALELITE_DATA_DIR = "/var/lib/scalelite";
 
@@ -22,6 +24,18 @@ export interface ScaleliteFrontArgs {
   recordingSenders: { handle: HostHandle; transferPublicKey: pulumi.Input<string> }[];
   /** How Let's Encrypt checks the name: HTTP-01 on port 80, or DNS-01 through the OVH API with these credentials. */
   certificate: { challenge: "http-01" } | { challenge: "dns-01"; dnsCredentials: pulumi.Output<Record<string, string>> };
+  /**
+   * campus.standbyFront: on the front, the standby it streams its database to; on the standby, the
+   * front it copies (same secrets, Scalelite installed but stopped). components/scalelite/standby.ts.
+   */
+  replication?: { role: "primary"; standby: HostHandle; link: ReplicationLink } | { role: "standby"; primary: ScaleliteFront; link: ReplicationLink };
+}
+
+/** The secrets both fronts share, so that Moodle and the nodes see no difference after a failover. */
+export interface FrontSecrets {
+  postgresPassword: pulumi.Output<string>;
+  secretKeyBase: pulumi.Output<string>;
+  loadBalancerSecret: pulumi.Output<string>;
 }
 
 /**
@@ -47,6 +61,9 @@ export class ScaleliteFront extends pulumi.ComponentResource {
   readonly url: string;
   /** What API clients (Moodle) sign with; a secret. */
   readonly loadBalancerSecret: pulumi.Output<string>;
+  readonly secrets: FrontSecrets;
+  /** The primary's replication step, which the standby's waits for. */
+  readonly replication?: remote.Command;
   /** Steps on the front, for the node registration that also runs there. */
   readonly steps: HostSteps;
   /** The recording spool and its transfer user, when the campus keeps recordings. */
@@ -62,17 +79,22 @@ export class ScaleliteFront extends pulumi.ComponentResource {
     this.ipv4 = handle.ipv4;
     this.url = `https://${host.fqdn}/`;
 
-    const postgresPassword = new random.RandomPassword(`${name}-postgres-password`, { length: 32, special: false }, { parent: this });
-    // openssl rand -hex 64, as Scalelite's docs say; RandomBytes keeps its hex output secret in state.
-    const secretKeyBase = new random.RandomBytes(`${name}-secret-key-base`, { length: 64 }, { parent: this });
-    const lbSecret = new random.RandomPassword(`${name}-loadbalancer-secret`, { length: 64, special: false }, { parent: this });
-    this.loadBalancerSecret = pulumi.secret(lbSecret.result);
+    const replication = args.replication;
+    const standby = replication?.role === "standby" ? replication : undefined;
+    this.secrets = standby ? standby.primary.secrets : frontSecrets(name, this);
+    this.loadBalancerSecret = this.secrets.loadBalancerSecret;
+    // The standby serves the front's name once `ops failover` points it there.
+    const serviceFqdn = standby ? standby.primary.fqdn : host.fqdn;
 
     this.steps = new HostSteps(this, stepHostOf(handle));
     const preflight = this.steps.run("hostPreflight", preflightInputs(campus, handle));
     // SSH from the nodes too when they push recordings here (rsync over SSH); IPv6 when a node has one.
     const nodeAddresses = args.recordingSenders.flatMap(({ handle: node }) => [node.ipv4, node.ipv6]);
-    const firewallInputs = pulumi.all(nodeAddresses).apply((addresses) => hostFirewallInputs({ role: "front", adminCidrs: campus.config.adminCidrs, nodeAddresses: addresses }, host.fqdn));
+    // The standby front streams the database and pulls recordings from the front (standby.ts).
+    const standbyAddresses = replication?.role === "primary" ? [replication.standby.ipv4] : [];
+    const firewallInputs = pulumi
+      .all([pulumi.all(nodeAddresses), pulumi.all(standbyAddresses)])
+      .apply(([addresses, standbys]) => hostFirewallInputs({ role: "front", adminCidrs: campus.config.adminCidrs, nodeAddresses: addresses, standbyAddresses: standbys }, host.fqdn));
     const firewall = this.steps.run("hostFirewall", { RULESET_B64: firewallInputs.RULESET_B64, SSH_SOURCES: firewallInputs.SSH_SOURCES }, { dependsOn: [preflight] });
     const docker = this.steps.run(
       "scaleliteDocker",
@@ -80,17 +102,46 @@ export class ScaleliteFront extends pulumi.ComponentResource {
         POSTGRES_IMAGE: imageRef(POSTGRES_IMAGE),
         REDIS_IMAGE: imageRef(REDIS_IMAGE),
         IMAGE_PINS: imagePins([POSTGRES_IMAGE, REDIS_IMAGE]) || undefined,
-        POSTGRES_PASSWORD: pulumi.secret(postgresPassword.result),
+        POSTGRES_PASSWORD: this.secrets.postgresPassword,
         DATA_DIR: SCALELITE_DATA_DIR,
+        POSTGRES_PUBLISH: replication ? String(POSTGRES_PORT) : undefined,
       },
       { dependsOn: [preflight] },
     );
+    const database =
+      replication?.role === "primary"
+        ? (this.replication = this.steps.run(
+            "scaleliteReplicationPrimary",
+            {
+              DATA_DIR: SCALELITE_DATA_DIR,
+              STANDBY_ADDRESSES: replication.standby.ipv4,
+              REPLICATION_PASSWORD: replication.link.password,
+              TLS_CERT_B64: replication.link.certificatePem.apply(base64),
+              TLS_KEY_B64: pulumi.secret(replication.link.privateKeyPem.apply(base64)),
+            },
+            { dependsOn: [docker, firewall] },
+          ))
+        : standby
+          ? this.steps.run(
+              "scaleliteReplicationStandby",
+              {
+                DATA_DIR: SCALELITE_DATA_DIR,
+                POSTGRES_IMAGE: imageRef(POSTGRES_IMAGE),
+                IMAGE_PINS: imagePins([POSTGRES_IMAGE]) || undefined,
+                PRIMARY_ADDRESS: standby.primary.ipv4,
+                REPLICATION_PASSWORD: standby.link.password,
+                CA_CERT_B64: standby.link.caPem.apply(base64),
+              },
+              { dependsOn: [docker, ...(standby.primary.replication ? [standby.primary.replication] : [])] },
+            )
+          : docker;
 
     const cert = args.certificate;
-    const certificate = this.steps.run(
+    // With HTTP-01 the standby cannot prove the front's name before DNS points at it (frontFailover.ts).
+    const certificate = standby && cert.challenge === "http-01" ? undefined : this.steps.run(
       "scaleliteCertificate",
       {
-        FQDN: host.fqdn,
+        FQDN: serviceFqdn,
         EMAIL: campus.config.adminEmail,
         CHALLENGE: cert.challenge,
         DNS_CREDENTIALS_B64: cert.challenge === "dns-01" ? pulumi.secret(cert.dnsCredentials.apply((c) => base64(renderOvhDnsIni(c)))) : undefined,
@@ -98,7 +149,7 @@ export class ScaleliteFront extends pulumi.ComponentResource {
       { dependsOn: [preflight] },
     );
 
-    const appDependsOn = [docker, certificate];
+    const appDependsOn = [database, ...(certificate ? [certificate] : [])];
     if (campus.config.recordings) {
       const clients = args.recordingSenders.map(({ handle: node, transferPublicKey }) =>
         pulumi.all([node.ipv4, node.ipv6, transferPublicKey]).apply(([ipv4, ipv6, publicKey]) => ({ name: node.host.name, ipv4, ipv6, publicKey })),
@@ -109,9 +160,9 @@ export class ScaleliteFront extends pulumi.ComponentResource {
     }
 
     const recordings = campus.config.recordings;
-    const envFiles = pulumi.all([secretKeyBase.hex, lbSecret.result, postgresPassword.result]).apply(([keyBase, lb, pg]) =>
+    const envFiles = pulumi.all([this.secrets.secretKeyBase, this.secrets.loadBalancerSecret, this.secrets.postgresPassword]).apply(([keyBase, lb, pg]) =>
       renderEnvFiles({
-        fqdn: host.fqdn,
+        fqdn: serviceFqdn,
         secretKeyBase: keyBase,
         loadBalancerSecret: lb,
         checksumAlgorithms: allowedChecksumAlgorithms(campus),
@@ -129,6 +180,7 @@ export class ScaleliteFront extends pulumi.ComponentResource {
         IMAGE_PINS: imagePins(scaleliteImages(campus.config.scalelite.tag)) || undefined,
         RECORDING_DIR,
         RECORDINGS: String(recordings),
+        START: standby ? "false" : undefined,
         ENV_FILE_B64: envInput("api"),
         ENV_NGINX_B64: envInput("nginx"),
         ENV_POLLER_B64: envInput("poller"),
@@ -136,8 +188,18 @@ export class ScaleliteFront extends pulumi.ComponentResource {
       },
       { dependsOn: appDependsOn },
     );
-    this.health = this.steps.run("scaleliteHealth", { FQDN: host.fqdn }, { dependsOn: [app, firewall] });
+    // A standby's Scalelite is stopped: its health is the database stream its replication step waited for.
+    this.health = standby ? app : this.steps.run("scaleliteHealth", { FQDN: host.fqdn }, { dependsOn: [app, firewall] });
 
     this.registerOutputs({ fqdn: this.fqdn, ipv4: this.ipv4, url: this.url, loadBalancerSecret: this.loadBalancerSecret });
   }
+}
+
+/** Scalelite's secrets for a new front: the database password, SECRET_KEY_BASE and LOADBALANCER_SECRET. */
+function frontSecrets(name: string, parent: pulumi.Resource): FrontSecrets {
+  const postgresPassword = new random.RandomPassword(`${name}-postgres-password`, { length: 32, special: false }, { parent });
+  // openssl rand -hex 64, as Scalelite's docs say; RandomBytes keeps its hex output secret in state.
+  const secretKeyBase = new random.RandomBytes(`${name}-secret-key-base`, { length: 64 }, { parent });
+  const lbSecret = new random.RandomPassword(`${name}-loadbalancer-secret`, { length: 64, special: false }, { parent });
+  return { postgresPassword: pulumi.secret(postgresPassword.result), secretKeyBase: secretKeyBase.hex, loadBalancerSecret: pulumi.secret(lbSecret.result) };
 }

@@ -11,7 +11,10 @@ import { base64 } from "../remote/invocation";
  * - HTTP and HTTPS (80, 443/tcp) from anywhere;
  * - on BigBlueButton nodes: WebRTC media 16384-32768/udp from anywhere, and TURN 3478 tcp+udp when the
  *   node runs the built-in TURN server (bbb-install README; its coturn listens on 3478);
- * - nothing else: no NFS (2049), no rpcbind (111), no database port.
+ * - on a front with a standby front (campus.standbyFront): PostgreSQL (5432/tcp) and SSH from the
+ *   standby's address only, which streams the database and pulls the recordings; the standby opens
+ *   both connections, so it admits nothing from the front;
+ * - nothing else: no NFS (2049), no rpcbind (111), no database port for anyone else.
  */
 export type FirewallRole = "front" | "node";
 
@@ -30,11 +33,15 @@ export interface PolicyInput {
   adminCidrs: readonly string[];
   /** Front only: the nodes' addresses (IPv4 or IPv6, no prefix); empty strings are skipped (no IPv6). */
   nodeAddresses?: readonly string[];
+  /** Front only: the standby front's addresses (replication and the recordings copy); empty strings are skipped. */
+  standbyAddresses?: readonly string[];
   /** Node only: campus.turn.mode; an external TURN server leaves nothing listening on 3478 (default builtin). */
   turn?: "builtin" | "external";
 }
 
 export const SSH_PORT = 22;
+/** The database container's port, published on a front with a standby (scripts/scalelite-docker.sh). */
+export const POSTGRES_PORT = 5432;
 const ANYWHERE = ["0.0.0.0/0", "::/0"];
 const familyOf = (cidr: string): IngressRule["ethertype"] => (cidr.includes(":") ? "IPv6" : "IPv4");
 
@@ -47,6 +54,14 @@ export function nodeSshRule<Cidr>(cidr: Cidr, ethertype: IngressRule["ethertype"
   return { description: "ssh from nodes (recordings)", protocol: "tcp", portMin: SSH_PORT, portMax: SSH_PORT, cidr, ethertype };
 }
 
+/** What a front admits from its standby front: the database stream, and SSH for the recordings copy. */
+export function standbyRules<Cidr>(cidr: Cidr, ethertype: IngressRule["ethertype"] = "IPv4"): IngressRule<Cidr>[] {
+  return [
+    { description: "postgresql replication from the standby front", protocol: "tcp", portMin: POSTGRES_PORT, portMax: POSTGRES_PORT, cidr, ethertype },
+    { description: "ssh from the standby front (recordings copy)", protocol: "tcp", portMin: SSH_PORT, portMax: SSH_PORT, cidr, ethertype },
+  ];
+}
+
 /** A host address as a one-address CIDR. */
 export const hostCidr = (address: string): string => `${address}/${isIP(address) === 6 ? 128 : 32}`;
 
@@ -55,7 +70,9 @@ export function firewallPolicy(input: PolicyInput): IngressRule[] {
   const problems = [
     ...input.adminCidrs.flatMap((cidr, i) => (isCidr(cidr) ? [] : [`campus.adminCidrs[${i}]: '${cidr}' is not a CIDR such as 203.0.113.0/24 or 2001:db8::/32`])),
     ...(input.nodeAddresses ?? []).flatMap((address, i) => (address === "" || isIP(address) !== 0 ? [] : [`node address ${i}: '${address}' is not an IP address`])),
+    ...(input.standbyAddresses ?? []).flatMap((address, i) => (address === "" || isIP(address) !== 0 ? [] : [`standby front address ${i}: '${address}' is not an IP address`])),
   ];
+  if (input.role === "node" && (input.standbyAddresses ?? []).length > 0) problems.push("standby front addresses only apply to the front");
   if (input.adminCidrs.length === 0) problems.push("campus.adminCidrs: expected at least one admin CIDR allowed to SSH");
   if (input.role === "node" && (input.nodeAddresses ?? []).length > 0) problems.push("node addresses only apply to the front");
   if (problems.length > 0) throw new Error(`firewall policy: ${problems.join("; ")}`);
@@ -63,7 +80,8 @@ export function firewallPolicy(input: PolicyInput): IngressRule[] {
   const common = [...rules("ssh from admins", "tcp", SSH_PORT, SSH_PORT, input.adminCidrs), ...rules("http", "tcp", 80, 80, ANYWHERE), ...rules("https", "tcp", 443, 443, ANYWHERE)];
   if (input.role === "front") {
     const nodes = (input.nodeAddresses ?? []).filter((a) => a !== "").map(hostCidr);
-    return [...common, ...nodes.map((cidr) => nodeSshRule(cidr, familyOf(cidr)))];
+    const standby = (input.standbyAddresses ?? []).filter((a) => a !== "").map(hostCidr);
+    return [...common, ...nodes.map((cidr) => nodeSshRule(cidr, familyOf(cidr))), ...standby.flatMap((cidr) => standbyRules(cidr, familyOf(cidr)))];
   }
   const turn = input.turn === "external" ? [] : [...rules("turn tcp", "tcp", 3478, 3478, ANYWHERE), ...rules("turn udp", "udp", 3478, 3478, ANYWHERE)];
   return [...common, ...turn, ...rules("webrtc media", "udp", 16384, 32768, ANYWHERE)];
@@ -103,8 +121,12 @@ const ICMP_TYPES = ["destination-unreachable", "time-exceeded", "parameter-probl
 /**
  * The host's nftables file: one table of ours, replaced whole and atomically by `nft -f` (the empty
  * `table` line creates it when absent so that `delete` cannot fail; the three lines are one
- * transaction). It leaves every other table alone (UFW's, Docker's). Input only: forwarding and
- * output are not filtered, so Docker's own chains keep working.
+ * transaction). It leaves every other table alone (UFW's, Docker's). Input, and only where the policy
+ * admits PostgreSQL (a front with a standby): Docker publishes the database container's port by DNAT, so
+ * those connections are forwarded to the container and never cross the input chain (Docker docs, "Packet
+ * filtering and firewalls": published ports bypass INPUT rules); a forward chain admits DNAT'ed
+ * connections to 5432 from the policy's sources only. Other forwarding and output are not filtered, so
+ * Docker's own chains keep working.
  */
 export function renderNftRuleset(policy: readonly IngressRule[], label: string): string {
   const ports = (r: IngressRule) => (r.portMin === r.portMax ? `${r.portMin}` : `${r.portMin}-${r.portMax}`);
@@ -114,6 +136,14 @@ export function renderNftRuleset(policy: readonly IngressRule[], label: string):
   };
   // 0.0.0.0/0 and ::/0 of the same port become one rule without an address match (both families).
   const lines = [...new Set(policy.map(line))];
+  const database = policy.filter((r) => r.protocol === "tcp" && r.portMin <= POSTGRES_PORT && POSTGRES_PORT <= r.portMax);
+  const forward = database.length === 0 ? [] : [
+    "\tchain forward {",
+    "\t\ttype filter hook forward priority filter; policy accept;",
+    ...database.map((r) => `\t\tct status dnat ${line(r)}`),
+    `\t\tct status dnat tcp dport ${POSTGRES_PORT} drop comment "the database container, from anyone else"`,
+    "\t}",
+  ];
   if (/["\n\\]/.test(label)) throw new Error(`firewall label '${label}' cannot go in an nftables comment`);
   return [
     `# Written by bbb-ovh (host-firewall.sh) for ${label}; changes here are overwritten on the next deployment.`,
@@ -133,6 +163,7 @@ export function renderNftRuleset(policy: readonly IngressRule[], label: string):
     "\t\tct state invalid drop",
     ...lines.map((l) => `\t\t${l}`),
     "\t}",
+    ...forward,
     "}",
     "",
   ].join("\n");
@@ -175,12 +206,16 @@ export function edgeFirewallRules<Cidr>(policy: readonly IngressRule<Cidr>[]): E
   ];
   const ssh = v4.filter((r) => r.protocol === "tcp" && r.portMin === SSH_PORT && !isAnywhere(r));
   const tcpPorts = [...new Set(v4.filter((r) => r.protocol === "tcp" && isAnywhere(r)).flatMap((r) => range(r.portMin, r.portMax)))];
-  const budget = EDGE_MAX_RULES - 1 - head.length - tcpPorts.length;
+  // Other ports from one source (the standby front's database stream), before SSH for the same reason.
+  const sourced = v4
+    .filter((r) => r.protocol === "tcp" && !isAnywhere(r) && r.portMin !== SSH_PORT)
+    .flatMap((r) => range(r.portMin, r.portMax).map((destinationPort): Permit => ({ action: "permit", protocol: "tcp", destinationPort, source: r.cidr })));
+  const budget = EDGE_MAX_RULES - 1 - head.length - tcpPorts.length - sourced.length;
   const sshRules: Permit[] =
     ssh.length <= budget
       ? ssh.map((r) => ({ action: "permit", protocol: "tcp", destinationPort: SSH_PORT, source: r.cidr }))
       : [{ action: "permit", protocol: "tcp", destinationPort: SSH_PORT }];
-  const permits = [...head, ...tcpPorts.map((destinationPort): Permit => ({ action: "permit", protocol: "tcp", destinationPort })), ...sshRules];
+  const permits = [...head, ...tcpPorts.map((destinationPort): Permit => ({ action: "permit", protocol: "tcp", destinationPort })), ...sourced, ...sshRules];
   if (permits.length > EDGE_MAX_RULES - 1) throw new Error(`the edge firewall takes ${EDGE_MAX_RULES} rules; this policy needs ${permits.length + 1}`);
   return [...permits.map((rule, sequence) => ({ ...rule, sequence })), { sequence: EDGE_MAX_RULES - 1, action: "deny", protocol: "ipv4" }];
 }

@@ -49,7 +49,9 @@ describe("ops estimate", () => {
     // brest expects 250 users; 2 one-unit nodes carry 200 with a site down: the plan's check fails and
     // estimate says so, then recommends what passes that same check.
     expect(run.stdout).toMatch(/current nodes: 2 x infra-1; the plan's check fails: with site (strasbourg|roubaix) down/);
-    expect(run.stdout).toMatch(/cheapest topology that passes the same check \(failover 'datacenter'\): 4 x/);
+    expect(run.stdout).toMatch(/cheapest topology that passes the same check \(failover 'datacenter'\): 4 x \S+ \+ the current front \+ a standby front like it in another site =/);
+    // The front is counted too: in roubaix with no standby, it is the single point of failure.
+    expect(run.stdout).toMatch(/front:\n\s+- single point of failure: the front lb-brest [^\n]* is in roubaix with no standby front/);
     expect(planWarnings(file).join("\n")).toMatch(/with site (strasbourg|roubaix) down \(failover policy 'datacenter'\)/);
   });
 
@@ -88,6 +90,8 @@ describe("ops size", () => {
     expect(text.stdout).toMatch(/recommended: \S+ \(8 physical cores[^\n]*12 nodes, spread over 2 sites/);
     const node = await ops(["size", "--users", "600", "--rooms", "40", "--failover", "node"]);
     expect(node.stdout).toMatch(/recommended: [^\n]*4 nodes[^\n]*with node \S+ down/);
+    expect(text.stdout).toMatch(/fronts: 2 \(the front and a standby front in another site/);
+    expect(node.stdout).toMatch(/fronts: 1 \(one front/);
   });
 
   it("refuses an unknown policy and a datacenter policy on one site (exit 2)", async () => {

@@ -239,7 +239,8 @@ describe("cost and vouchers", () => {
   it("finds the cheapest topology that carries the expected users under the stack's failover policy", () => {
     const campus = parseCampus(caseStudy(), noSecrets);
     const options = topologyOptions(campus, PRICE_TABLE);
-    const front = PRICE_TABLE["rise-1"].monthlyEur as number;
+    // Under 'datacenter' the fronts are the Rise-1 and a standby like it (frontFailover.ts).
+    const front = 2 * (PRICE_TABLE["rise-1"].monthlyEur as number);
     // 600 users with a site down: 3 one-unit nodes per site; Advance-1 (6 cores) is below the minimum.
     expect(options.map((o) => [o.model, o.count, o.monthlyEur])).toEqual([["c2-60", 6, front + 6 * 270]]);
     expect(options[0].monthlyEur).toBe(Math.min(...options.map((o) => o.monthlyEur)));

@@ -1,0 +1,82 @@
+import { BY_STEP, BY_TYPE, DEDICATED } from "../../bench/durations";
+import type { Campus, ResolvedHost } from "../config/campus";
+
+/**
+ * The front under failover policy 'datacenter'. Nodes are a pool (sizing.ts checkPool), but the front
+ * is one host: it runs Scalelite, its name is the only URL Moodle knows, and it holds every recording.
+ * Losing its site stops every lesson unless a standby front in another site takes over (`ops failover`,
+ * docs/front.md "Standby front").
+ */
+
+export interface RebuildTime {
+  minutes: number;
+  /** What the figure adds up, with where each part comes from. */
+  basis: string;
+}
+
+/**
+ * How long `pulumi up` takes to build a new front of this kind, along its chain of steps: the server,
+ * its DNS record, SSH, the scripts, preflight, Docker with PostgreSQL and Redis, Scalelite, the health
+ * check and the node registration. The figures are the bench's modelled durations (bench/durations.ts,
+ * each with its basis); the restore that follows is not in it (see frontLossCost).
+ */
+export function frontRebuildTime(front: ResolvedHost): RebuildTime {
+  const server =
+    front.config.kind === "dedicated"
+      ? front.config.serviceName === undefined
+        ? { minutes: DEDICATED.order.minutes, what: "dedicated order" }
+        : { minutes: DEDICATED.reinstall.minutes, what: "dedicated reinstall" }
+      : front.config.kind === "publicCloud"
+        ? { minutes: BY_TYPE["openstack:compute/instance:Instance"].minutes, what: "Public Cloud instance" }
+        : { minutes: 0, what: "an existing host already running" };
+  const steps = ["ssh", "hostPreflight", "scaleliteDocker", "scaleliteApp", "scaleliteHealth", "scaleliteRegister"] as const;
+  const stepMinutes = steps.reduce((sum, s) => sum + BY_STEP[s].minutes, 0) + BY_TYPE["ovh:Domain/zoneRecord:ZoneRecord"].minutes + BY_TYPE["command:remote:CopyToRemote"].minutes;
+  const minutes = Math.round((server.minutes + stepMinutes) * 10) / 10;
+  return { minutes, basis: `${server.what} ${server.minutes} min + DNS record, SSH, scripts, Docker, Scalelite, registration ${Math.round(stepMinutes * 10) / 10} min (bench/durations.ts)` };
+}
+
+/** What losing the front's site costs when there is no standby: rebuild, restore, and what is lost. */
+export function frontLossCost(campus: Campus): string {
+  const rebuild = frontRebuildTime(campus.front);
+  const backup = campus.config.backup;
+  const restore =
+    campus.config.recordings && backup?.enabled
+      ? `then \`ops backup restore\` from the last backup (docs/backups.md; it runs once a day by default, so up to ${backup.maxAgeHours} h of recordings and meetings are lost, and restic's download of every recording comes on top: the restore drill in test/backup restores a small front and measures no throughput)`
+      : campus.config.recordings
+        ? "and with no backup (campus.backup) every recording is lost"
+        : "(no recordings to restore)";
+  return `every lesson stops until a new front is built (~${rebuild.minutes} min: ${rebuild.basis}) ${restore}`;
+}
+
+/** Warnings about the front the plan, `ops estimate` and `ops size` give under the stack's failover policy. */
+export function frontWarnings(campus: Campus): string[] {
+  const { front, standbyFront } = campus;
+  const warnings: string[] = [];
+  const frontSite = front.site ?? `region:${front.datacenter}`;
+  if (campus.config.failover === "datacenter" && !standbyFront) {
+    warnings.push(
+      `single point of failure: the front ${front.name} (Scalelite, the only URL Moodle knows${campus.config.recordings ? ", every recording" : ""}) is in ${frontSite} with no standby front in another site (campus.standbyFront): losing ${frontSite} ${frontLossCost(campus)}`,
+    );
+  }
+  if (standbyFront) {
+    if (campus.config.certificates.challenge === "http-01") {
+      warnings.push(
+        `the standby front ${standbyFront.name} cannot hold a certificate for ${front.fqdn} before a failover with HTTP-01 (Let's Encrypt checks the name where DNS points, the front): \`ops failover\` requests it after the DNS switch, and HTTPS on the standby waits for the DNS TTL (${campus.config.dns.ttl} s) and certbot; set certificates.challenge: dns-01 to have it ready`,
+      );
+    }
+    if (campus.config.dns.ttl > MAX_FAILOVER_TTL) {
+      warnings.push(`campus.dns.ttl is ${campus.config.dns.ttl} s: after \`ops failover\` switches ${front.fqdn}, resolvers keep the old address up to that long; ${MAX_FAILOVER_TTL} s or less keeps a failover within minutes`);
+    }
+  }
+  return warnings;
+}
+
+/** The DNS TTL above which the plan warns that a failover waits on caches. */
+export const MAX_FAILOVER_TTL = 300;
+
+/** Fronts a campus needs under a failover policy: a standby in another site under 'datacenter'. */
+export function frontsNeeded(policy: Campus["config"]["failover"]): { count: number; why: string } {
+  return policy === "datacenter"
+    ? { count: 2, why: "the front and a standby front in another site (campus.standbyFront): the front is one host, and its site can burn with it" }
+    : { count: 1, why: "one front: with its site down, lessons stop until it is rebuilt and restored (docs/front.md)" };
+}
