@@ -73,29 +73,52 @@ export async function redeemVoucher(api: OvhApi, campus: Campus | undefined, cod
     return { target: "account", credited: amount, currency: movement?.amount?.currencyCode, summary: `voucher credited to the OVH account${amount !== undefined ? `: ${amount.toFixed(2)} ${movement?.amount?.currencyCode ?? ""}`.trimEnd() : ""}` };
   }
   const sn = projectOf(campus);
-  const credit = await api.call<ProjectCredit>("POST", `/cloud/project/${sn}/credit`, { code });
+  // The API answers this POST with nothing (typed void): the credit is read back, found by its
+  // `voucher` field (the redeemed code), and only its amount and validity are shown.
+  await api.call<void>("POST", `/cloud/project/${sn}/credit`, { code });
+  const ids = await api.call<number[]>("GET", `/cloud/project/${sn}/credit`);
+  let credit: ProjectCredit | undefined;
+  for (const id of [...ids].sort((a, b) => b - a)) {
+    const c = await api.call<ProjectCredit>("GET", `/cloud/project/${sn}/credit/${id}`);
+    if (c.voucher === code) {
+      credit = c;
+      break;
+    }
+  }
   const amount = credit?.available_credit?.value;
-  const until = credit?.validity?.to;
+  const until = credit?.validity?.to ?? undefined;
   return {
     target: `project ${sn}`,
     credited: amount,
     currency: credit?.available_credit?.currencyCode,
     validUntil: until,
-    summary: `voucher credited to Public Cloud project ${sn}${amount !== undefined ? `: ${amount.toFixed(2)} ${credit.available_credit.currencyCode ?? ""}`.trimEnd() : ""}${until ? `, valid until ${until.slice(0, 10)}` : ""}`,
+    summary: credit
+      ? `voucher credited to Public Cloud project ${sn}${amount !== undefined ? `: ${amount.toFixed(2)} ${credit.available_credit.currencyCode ?? ""}`.trimEnd() : ""}${until ? `, valid until ${until.slice(0, 10)}` : ""}`
+      : `voucher accepted by Public Cloud project ${sn}, but its credit is not among the project's credits yet: check with \`ops voucher status\``,
   };
 }
 
-/** Sums every `totalPrice` in a usage document (hourly and monthly resources alike), skipping the credit part. */
+/**
+ * What a usage document (cloud.usage.UsageCurrent / UsageForecast) adds up to: the sum of its groups'
+ * totals. Each group (hourlyUsage.instance[], .storage[], .snapshot[], ...; monthlyUsage.instance[],
+ * ...; resourcesUsage[]) has a `totalPrice` that already includes its parts' own `totalPrice`
+ * (details[], stored/outgoingBandwidth, resources[].components[]), so parts are never added again.
+ * A group without a total (the field is optional in a few types) counts its direct parts instead.
+ * `usableCredits` is credit, not spending.
+ */
 export function totalPriceOf(doc: unknown): number {
-  if (Array.isArray(doc)) return doc.reduce((sum: number, item) => sum + totalPriceOf(item), 0);
-  if (!doc || typeof doc !== "object") return 0;
-  let sum = 0;
-  for (const [key, value] of Object.entries(doc)) {
-    if (key === "usableCredits") continue;
-    if (key === "totalPrice" && typeof value === "number") sum += value;
-    else sum += totalPriceOf(value);
-  }
-  return sum;
+  const d = (doc ?? {}) as { hourlyUsage?: Record<string, unknown> | null; monthlyUsage?: Record<string, unknown> | null; resourcesUsage?: unknown };
+  const groups = [d.hourlyUsage, d.monthlyUsage].flatMap((resources) => Object.values(resources ?? {}).flatMap((list) => (Array.isArray(list) ? list : [])));
+  if (Array.isArray(d.resourcesUsage)) groups.push(...d.resourcesUsage);
+  return groups.reduce((sum: number, group) => sum + groupTotal(group), 0);
+}
+
+const priceOf = (x: unknown) => (x && typeof x === "object" && typeof (x as { totalPrice?: unknown }).totalPrice === "number" ? (x as { totalPrice: number }).totalPrice : undefined);
+
+function groupTotal(group: unknown): number {
+  const own = priceOf(group);
+  if (own !== undefined || !group || typeof group !== "object") return own ?? 0;
+  return Object.values(group).reduce((sum: number, part) => sum + (Array.isArray(part) ? part.reduce((s: number, p) => s + (priceOf(p) ?? 0), 0) : (priceOf(part) ?? 0)), 0);
 }
 
 const DAY_MS = 86_400_000;

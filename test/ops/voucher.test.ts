@@ -8,6 +8,7 @@ import * as path from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
 import { readFileSync } from "node:fs";
+import { totalPriceOf } from "../../cli/ops/voucher";
 import { startOvhApiPeer, type OvhApiPeer } from "../support/ovhApiPeer";
 import { scratch } from "./cli";
 
@@ -77,7 +78,8 @@ describe("ops voucher redeem", () => {
     expect(run.stderr).toBe("");
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(new RegExp(`credited to Public Cloud project ${PROJECT}: 5000\\.00 EUR, valid until 2027-11-30`));
-    expect(peer.state.calls).toEqual([`POST /cloud/project/${PROJECT}/credit`]);
+    // The POST answers nothing (void in the API schema): the credit is read back.
+    expect(peer.state.calls).toEqual([`POST /cloud/project/${PROJECT}/credit`, `GET /cloud/project/${PROJECT}/credit`, `GET /cloud/project/${PROJECT}/credit/1000`]);
     expect(run.stdout + run.stderr).not.toContain("SECRETCODE");
   });
 
@@ -155,6 +157,22 @@ describe("ops estimate with a timetable and OVH credentials", () => {
     expect(r.timetable.awakeShare).toBeGreaterThan(0.3);
     expect(r.timetable.awakeShare).toBeLessThan(0.36);
     expect(r.timetable.monthlyEur).toBeCloseTo(2 * 0.75 * 730 * (1 - r.timetable.awakeShare), 2);
+  });
+});
+
+describe("totalPriceOf", () => {
+  it("counts each usage group's total once, not again through its details, and a group without a total by its parts", () => {
+    const doc = {
+      hourlyUsage: {
+        instance: [{ totalPrice: 30, details: [{ totalPrice: 10 }, { totalPrice: 20 }] }],
+        storage: [{ totalPrice: 5, stored: { totalPrice: 4 }, outgoingBandwidth: { totalPrice: 1 } }],
+        snapshot: [{ instance: { totalPrice: 2 }, volume: { totalPrice: 1 } }],
+      },
+      monthlyUsage: { instance: [{ totalPrice: 50, details: [{ totalPrice: 50 }] }], instanceOption: [] },
+      resourcesUsage: [{ type: "floatingip", totalPrice: 7, resources: [{ region: "GRA11", components: [{ totalPrice: 7 }] }] }],
+      usableCredits: { totalCredit: { value: 900 } },
+    };
+    expect(totalPriceOf(doc)).toBe(30 + 5 + 3 + 50 + 7);
   });
 });
 

@@ -78,6 +78,54 @@ export interface OvhApiPeer {
 
 const nowSeconds = (skew: number) => Math.round(Date.now() / 1000) + skew;
 
+/**
+ * The groups of a usage document (cloud.usage.UsageCurrent / UsageForecast) adding up to `total`, in
+ * the schema's shape: each group carries its own `totalPrice` and so do its parts (hourly instances'
+ * `details[]`, storage's `stored`/`outgoingBandwidth`, snapshots' `instance`, resourcesUsage's
+ * `resources[].components[]`). Shapes from the API schema as typed in OVH's own console (github.com/
+ * ovh/manager, packages/manager/apps/pci-ai-notebooks/src/types/cloud/billingView/: HourlyResources,
+ * HourlyInstance, HourlyStorage, StoredStorage, HourlySnapshot, MonthlyResources, TypedResources,
+ * RegionalizedResource, Component; cloud/usage/UsageForecast).
+ */
+function usageGroups(total: number) {
+  const cents = (n: number) => Math.round(n * 100) / 100;
+  const part = (share: number) => cents(total * share);
+  /** `whole` cut in two parts that add up to it to the cent. */
+  const split = (whole: number, share: number) => [cents(whole * share), cents(whole - cents(whole * share))];
+  const instances = part(0.6);
+  const storage = part(0.1);
+  const snapshot = part(0.05);
+  const monthly = part(0.2);
+  const resources = cents(total - instances - storage - snapshot - monthly);
+  const [inst1, inst2] = split(instances, 0.6);
+  const [stored, outgoing] = split(storage, 0.8);
+  const hours = (value: number) => ({ unit: "Hour", value });
+  const gibh = (value: number) => ({ unit: "GiBh", value });
+  return {
+    hourlyUsage: {
+      instance: [
+        {
+          reference: "c3-8",
+          region: "GRA11",
+          totalPrice: instances,
+          quantity: hours(200),
+          details: [
+            { instanceId: "inst-1", quantity: hours(120), totalPrice: inst1 },
+            { instanceId: "inst-2", quantity: hours(80), totalPrice: inst2 },
+          ],
+        },
+      ],
+      storage: [{ bucketName: "bbb-backup", region: "GRA", type: "pca", totalPrice: storage, stored: { quantity: gibh(50_000), totalPrice: stored }, outgoingBandwidth: { quantity: { unit: "GiB", value: 10 }, totalPrice: outgoing } }],
+      snapshot: [{ region: "GRA11", totalPrice: snapshot, instance: { quantity: gibh(20_000), totalPrice: snapshot } }],
+      volume: [],
+      instanceBandwidth: [],
+      instanceOption: [],
+    },
+    monthlyUsage: { instance: [{ reference: "b3-16", region: "GRA11", totalPrice: monthly, details: [{ instanceId: "front-1", activation: "2026-01-01T00:00:00Z", totalPrice: monthly }] }], instanceOption: [], certification: [] },
+    resourcesUsage: [{ type: "floatingip", totalPrice: resources, resources: [{ region: "GRA11", components: [{ name: "floatingip", quantity: hours(200), totalPrice: resources }] }] }],
+  };
+}
+
 export async function startOvhApiPeer(serviceName: string, init: Partial<PeerState> = {}): Promise<OvhApiPeer> {
   const dir = mkdtempSync(path.join(tmpdir(), "ovh-peer-"));
   const key = path.join(dir, "key.pem");
@@ -156,7 +204,8 @@ export async function startOvhApiPeer(serviceName: string, init: Partial<PeerSta
       // cloud.Credit's `voucher` is the code that was redeemed.
       const credit = { id: 1000 + state.credits.length, voucher: String(payload.code), available: v.amount, used: 0, total: v.amount, validFrom: new Date().toISOString(), validTo: v.validTo };
       state.credits.push(credit);
-      return { status: 200, body: creditDoc(credit) };
+      // POST /cloud/project/{serviceName}/credit is typed `void` in the API schema: it answers nothing.
+      return { status: 200, body: null };
     }
     if (method === "GET" && p === `${project}/credit`) return { status: 200, body: state.credits.map((c) => c.id) };
     if (method === "GET" && (m = new RegExp(`^${project}/credit/(\\d+)$`).exec(p))) {
@@ -175,11 +224,11 @@ export async function startOvhApiPeer(serviceName: string, init: Partial<PeerSta
       return b ? { status: 200, body: { balanceName: b.name, amount: eur(b.amount), type: "VOUCHER", expiring: b.expiring.map((e) => ({ amount: eur(e.amount), expirationDate: e.date })) } } : error(404, "NOT_FOUND", "Balance not found");
     }
     if (method === "GET" && p === `${project}/usage/current`) {
-      return { status: 200, body: { period: { from: state.usage.periodFrom, to: new Date().toISOString() }, hourlyUsage: { instance: [{ reference: "c2-60", region: "GRA11", totalPrice: state.usage.spent, quantity: { unit: "Hour", value: 1 } }] }, monthlyUsage: { instance: [] }, resourcesUsage: [] } };
+      return { status: 200, body: { period: { from: state.usage.periodFrom, to: new Date().toISOString() }, lastUpdate: new Date().toISOString(), ...usageGroups(state.usage.spent) } };
     }
     if (method === "GET" && p === `${project}/usage/forecast`) {
       const usable = state.credits.reduce((s, c) => s + c.available, 0);
-      return { status: 200, body: { hourlyUsage: { instance: [{ reference: "c2-60", totalPrice: state.usage.forecast }] }, monthlyUsage: null, usableCredits: { totalCredit: eur(usable), details: [] } } };
+      return { status: 200, body: { period: { from: state.usage.periodFrom, to: new Date().toISOString() }, lastUpdate: new Date().toISOString(), ...usageGroups(state.usage.forecast), usableCredits: { totalCredit: eur(usable), details: [] } } };
     }
     if (method === "GET" && p === `${project}/instance`) return { status: 200, body: state.instances.map(instanceDoc) };
     if (method === "POST" && (m = new RegExp(`^${project}/instance/([^/]+)/(shelve|unshelve)$`).exec(p))) {
