@@ -216,11 +216,12 @@ export async function runOps(argv: string[], io: OpsIO): Promise<number> {
   withConnection(program.command("scale <stack>").description("capacity that follows the load: keep current users + campus.scaling.marginUsers carried under the failover policy, wake or shelve hourly nodes (the timetable is the floor); run it every few minutes in place of schedule apply"))
     .option("--at <iso-time>", "decide as if it were this time (default: now)")
     .option("--dry-run", "say what it would do; change nothing")
-    .action(async (stack: string, o: CommonOptions & { at?: string; dryRun?: boolean }) => {
+    .option("--wait-serving <seconds>", "after waking a node, wait this long for it to serve and enable it in the same run (0: the next run does)", positiveNumber("--wait-serving"), 480)
+    .action(async (stack: string, o: CommonOptions & { at?: string; dryRun?: boolean; waitServing: number }) => {
       const now = parseAt(o.at);
       const target = await loadTarget(stack, o, io);
       const knownIpv4 = Object.fromEntries(target.nodes.map((n) => [n.fqdn, n.ipv4]));
-      const report = await applyScaling(ovhApiFromEnv(io.env), target, { now, dryRun: Boolean(o.dryRun), timeoutMs: o.timeout, commandTimeoutMs: o.commandTimeout, knownIpv4 });
+      const report = await applyScaling(ovhApiFromEnv(io.env), target, { now, dryRun: Boolean(o.dryRun), waitServingMs: o.waitServing * 1000, pollMs: Math.min(10_000, o.waitServing * 100), timeoutMs: o.timeout, commandTimeoutMs: o.commandTimeout, knownIpv4 });
       exitCode = report.attention ? EXIT_CODES.unhealthy : 0;
       if (o.json) json(report);
       else print(renderScale(report));

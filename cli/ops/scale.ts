@@ -24,6 +24,10 @@ export interface ScaleOptions extends PowerOptions {
   now: Date;
   /** Decide and say so; change nothing (no OVH call, no rake task, no state written). */
   dryRun: boolean;
+  /** How long a run waits for a woken node to serve (ACTIVE, BBB answers, enabled); 0: leave it to the next run. */
+  waitServingMs: number;
+  /** Between two looks at a woken node. */
+  pollMs?: number;
 }
 
 export interface ScaledNode {
@@ -48,6 +52,27 @@ export interface ScaleReport {
   steps: NodeDecision[];
   /** A step failed, an IP changed, or the whole pool cannot carry the load. */
   attention: boolean;
+}
+
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * After an unshelve, the same run waits for the node to serve and enables it, so a spare serves minutes
+ * after the decision instead of at the next run. Past the deadline the next run takes over.
+ */
+async function untilServing(ctx: PowerContext, host: ResolvedHost, first: NodeDecision, reason: string, opts: ScaleOptions): Promise<NodeDecision> {
+  const deadline = Date.now() + opts.waitServingMs;
+  let last = first;
+  while (Date.now() < deadline) {
+    await pause(opts.pollMs ?? 10_000);
+    ctx.instances = await ctx.api.call("GET", `/cloud/project/${ctx.sn}/instance`);
+    const status = instanceOf(ctx, host)?.status ?? "";
+    // Still shelved or on its way: a second unshelve would be refused (409).
+    if (status !== "ACTIVE") continue;
+    last = await stepToAwake(ctx, host, reason);
+    if (last.step === "enabled" || last.step === "ip-changed") return last;
+  }
+  return last.step === "unshelving" ? last : { ...last, detail: `not serving within ${Math.round(opts.waitServingMs / 1000)} s (${last.detail}); the next run goes on` };
 }
 
 const WAKING = /^(UNSHELVING|BUILD|BUILDING|REBOOT|HARD_REBOOT|RESUMING)$/;
@@ -120,7 +145,12 @@ export async function applyScaling(api: OvhApi, target: OpsTarget, opts: ScaleOp
     steps.push(...fixedNodeDecisions(campus));
     for (const action of decision.actions) {
       const host = campus.nodes.find((n) => n.fqdn === action.node) as ResolvedHost;
-      steps.push(action.action === "wake" || action.action === "enable" ? await stepToAwake(ctx, host, action.reason) : await stepToSleep(ctx, host));
+      if (action.action === "cordon" || action.action === "shelve") {
+        steps.push(await stepToSleep(ctx, host));
+        continue;
+      }
+      const step = await stepToAwake(ctx, host, action.reason);
+      steps.push(step.step === "unshelving" && opts.waitServingMs > 0 ? await untilServing(ctx, host, step, action.reason, opts) : step);
     }
   }
   const { surplusSince, ...shown } = decision;

@@ -76,10 +76,13 @@ export interface ScalingDecision {
   short: boolean;
 }
 
-const poolNode = (n: ScalingNode): PoolNode => ({ name: n.id, site: n.site, spec: n.spec });
+/** What the policy check reads of a node. */
+export type PoolMember = Pick<ScalingNode, "id" | "site" | "spec">;
+
+const poolNode = (n: PoolMember): PoolNode => ({ name: n.id, site: n.site, spec: n.spec });
 
 /** Users the nodes carry with the failure the policy names, and whether they meet the requirement. */
-export function carries(nodes: readonly ScalingNode[], requiredUsers: number, policy: FailoverPolicy, awake: boolean): { ok: boolean; carried: number } {
+export function carries(nodes: readonly PoolMember[], requiredUsers: number, policy: FailoverPolicy, awake: boolean): { ok: boolean; carried: number } {
   const demand = { units: requiredUsers / USERS_PER_MINIMUM_NODE, usersPerRoom: 0, webcams: 0, videoStreams: 0, reasoning: [], warnings: [] };
   const check = checkPool(nodes.map(poolNode), demand, policy);
   // Outside the awake window only the capacity counts: one node may carry the night (the schedule's rule).
