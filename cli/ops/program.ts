@@ -7,6 +7,7 @@ import { changeNode, type NodeAction } from "./drain";
 import { EXIT_CODES, EXIT_HELP, OpsError } from "./errors";
 import { estimate, renderEstimate } from "./estimate";
 import { ovhApiFromEnv } from "./ovhApi";
+import { applyScaling, renderScale } from "./scale";
 import { applySchedule, renderSchedule } from "./schedule";
 import { parseVoucherCode, redeemVoucher, renderVoucherStatus, voucherStatus } from "./voucher";
 import type { HttpOptions } from "./http";
@@ -85,6 +86,13 @@ function httpOptions(o: CommonOptions): HttpOptions {
     }
   }
   return { timeoutMs: o.timeout, ca, insecure: o.insecure };
+}
+
+/** --at: decide as if it were this time (default: now). */
+function parseAt(at: string | undefined): Date {
+  const now = at === undefined ? new Date() : new Date(at);
+  if (Number.isNaN(now.getTime())) throw new OpsError("usage", "-", `--at expects an ISO time such as 2026-11-25T19:30:00+01:00, got '${at}'`);
+  return now;
 }
 
 const sleep = (ms: number, signal?: AbortSignal) =>
@@ -196,14 +204,27 @@ export async function runOps(argv: string[], io: OpsIO): Promise<number> {
   withConnection(schedule.command("apply <stack>").description("take the next step for each node (cordon, wait, shelve; or unshelve, check, enable); idempotent, run it every few minutes"))
     .option("--at <iso-time>", "decide as if it were this time (default: now), e.g. to see what tonight's run will do")
     .action(async (stack: string, o: CommonOptions & { at?: string }) => {
-      const now = o.at === undefined ? new Date() : new Date(o.at);
-      if (Number.isNaN(now.getTime())) throw new OpsError("usage", "-", `--at expects an ISO time such as 2026-11-25T19:30:00+01:00, got '${o.at}'`);
+      const now = parseAt(o.at);
       const target = await loadTarget(stack, o, io);
       const knownIpv4 = Object.fromEntries(target.nodes.map((n) => [n.fqdn, n.ipv4]));
       const report = await applySchedule(ovhApiFromEnv(io.env), target, { now, timeoutMs: o.timeout, commandTimeoutMs: o.commandTimeout, knownIpv4 });
       exitCode = report.attention ? EXIT_CODES.unhealthy : 0;
       if (o.json) json(report);
       else print(renderSchedule(report));
+    });
+
+  withConnection(program.command("scale <stack>").description("capacity that follows the load: keep current users + campus.scaling.marginUsers carried under the failover policy, wake or shelve hourly nodes (the timetable is the floor); run it every few minutes in place of schedule apply"))
+    .option("--at <iso-time>", "decide as if it were this time (default: now)")
+    .option("--dry-run", "say what it would do; change nothing")
+    .option("--wait-serving <seconds>", "after waking a node, wait this long for it to serve and enable it in the same run (0: the next run does)", positiveNumber("--wait-serving"), 480)
+    .action(async (stack: string, o: CommonOptions & { at?: string; dryRun?: boolean; waitServing: number }) => {
+      const now = parseAt(o.at);
+      const target = await loadTarget(stack, o, io);
+      const knownIpv4 = Object.fromEntries(target.nodes.map((n) => [n.fqdn, n.ipv4]));
+      const report = await applyScaling(ovhApiFromEnv(io.env), target, { now, dryRun: Boolean(o.dryRun), waitServingMs: o.waitServing * 1000, pollMs: Math.min(10_000, o.waitServing * 100), timeoutMs: o.timeout, commandTimeoutMs: o.commandTimeout, knownIpv4 });
+      exitCode = report.attention ? EXIT_CODES.unhealthy : 0;
+      if (o.json) json(report);
+      else print(renderScale(report));
     });
 
   program

@@ -7,6 +7,7 @@ import { classifyError, OpsError, type FailureKind } from "./errors";
 import { httpGet, type HttpOptions } from "./http";
 import type { Progress } from "./progress";
 import { parseStatusTable, rake, type ScaleliteServerStatus } from "./scalelite";
+import { SCALE_LOG } from "./scale";
 import { runRemote, type SshTarget } from "./ssh";
 import type { NodeTarget, OpsTarget } from "./stackSource";
 
@@ -49,6 +50,8 @@ export interface StatusReport {
     scalelite: { ok: boolean; detail?: string };
     /** The front's image lock lines (`name:tag@sha256:...`), when it could be read. */
     images?: string[];
+    /** The last `ops scale` run's decision (~/.bbb-ovh/scale.log), when there is one. */
+    scaling?: { at: string; summary: string; actions: Array<{ node: string; action: string; reason: string }> };
   };
   nodes: NodeStatus[];
   /** The front's last backup, when the stack has campus.backup. */
@@ -77,6 +80,17 @@ async function imageLock(ssh: SshTarget, timeoutMs: number): Promise<string[] | 
     // BBB_OVH_ROOT is empty on a real host; the test hosts keep their files under it.
     const r = await runRemote(ssh, `cat "\${BBB_OVH_ROOT:-}${IMAGE_LOCK}"`, timeoutMs);
     return r.code === 0 ? r.stdout.split("\n").filter((l) => l && !l.startsWith("#")) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The last line of the scaling log: informational, like the image lock. */
+async function lastScaling(ssh: SshTarget, timeoutMs: number): Promise<StatusReport["front"]["scaling"]> {
+  try {
+    const r = await runRemote(ssh, `tail -n 1 ${SCALE_LOG} 2>/dev/null`, timeoutMs);
+    const last = JSON.parse(r.stdout) as { at?: unknown; summary?: unknown; actions?: unknown };
+    return typeof last.at === "string" && typeof last.summary === "string" ? { at: last.at, summary: last.summary, actions: Array.isArray(last.actions) ? last.actions : [] } : undefined;
   } catch {
     return undefined;
   }
@@ -129,6 +143,7 @@ export async function collectStatus(target: OpsTarget, options: StatusOptions, p
   const backupConfig = target.campus?.config.backup;
   const backup = ssh && backupConfig?.enabled ? tracked(ssh.host, "backup status", () => backupHealth(ssh, options.commandTimeoutMs, backupConfig.maxAgeHours)) : undefined;
   const images = ssh ? limit(() => imageLock(ssh, options.commandTimeoutMs)) : undefined;
+  const scaling = ssh ? limit(() => lastScaling(ssh, options.commandTimeoutMs)) : undefined;
   const probes = target.nodes.map((n) => tracked(new URL(n.apiUrl).host, n.secret ? "getMeetings" : "API", () => probeNode(n, options.http)));
 
   const problems: Problem[] = [];
@@ -161,6 +176,8 @@ export async function collectStatus(target: OpsTarget, options: StatusOptions, p
 
   const lock = await images;
   if (lock?.length) front.images = lock;
+  const lastScale = await scaling;
+  if (lastScale) front.scaling = lastScale;
 
   const probed = await Promise.all(probes);
   const nodes: NodeStatus[] = [];
@@ -209,6 +226,8 @@ export function renderStatus(report: StatusReport): string {
   const hc = report.front.healthCheck;
   lines.push(`front ${report.front.host ?? "-"}: /health_check ${hc.ok ? `success (${hc.ms} ms)` : `FAILED: ${hc.detail}`}; scalelite ${report.front.scalelite.ok ? "ok" : `FAILED: ${report.front.scalelite.detail}`}`);
   if (report.backup) lines.push(`backup: ${report.backup.ok ? "" : "STALE: "}${report.backup.detail}`);
+  const sc = report.front.scaling;
+  if (sc) lines.push(`scaling (last run ${sc.at}): ${sc.summary}`, ...sc.actions.map((a) => `  ${a.action} ${a.node}: ${a.reason}`));
   if (report.front.images) lines.push(`images (${IMAGE_LOCK}):`, ...report.front.images.map((l) => `  ${l}`));
   const table = new Table({ head: ["node", "datacenter", "status", "state", "meetings", "users", "load", "BBB", "API from here"], style: { head: [], border: [] } });
   for (const n of report.nodes) {

@@ -255,6 +255,15 @@ export const campusSchema = z.strictObject({
       for (const p of timetableProblems(t)) ctx.addIssue({ code: "custom", path: p.path.split(/[.[\]]/).filter(Boolean).map((k) => (/^\d+$/.test(k) ? Number(k) : k)), message: p.message });
     })
     .optional(),
+  /** Capacity that follows the load (npm run ops -- scale): docs/scaling.md. */
+  scaling: z
+    .strictObject({
+      /** Spare users kept on top of the current ones; default: one node's worth (the largest node). */
+      marginUsers: z.number().int().min(0).max(100000).optional(),
+      /** How long the pool must have more than it needs before a node is cordoned. */
+      scaleDownAfterMinutes: z.number().int().min(5).max(24 * 60).default(30),
+    })
+    .optional(),
   /** The teaching term the OVH credit must last: `ops voucher status` fails when it runs out before `end`. */
   term: z.strictObject({ end: isoDate }).optional(),
   /** Default: on (target ovh) when the stack has publicCloud and keeps recordings; see parseCampus. */

@@ -1,0 +1,199 @@
+import type { Campus, ResolvedHost } from "../../components/config/campus";
+import { signedUrl } from "./bbbApi";
+import { parseBbbResponse, type BbbResponse } from "./bbbXml";
+import { httpGet } from "./http";
+import { OpsError } from "./errors";
+import type { OvhApi } from "./ovhApi";
+import { parseStatusTable, rake, type ScaleliteServerStatus } from "./scalelite";
+import { runRemote, type SshTarget } from "./ssh";
+import type { NodeTarget, OpsTarget } from "./stackSource";
+
+/**
+ * Putting an hourly Public Cloud node to sleep and waking it, one step per run, for `schedule apply`
+ * and `scale`. Each run looks at the state (OVH instance status, Scalelite, the node's own API) and
+ * takes the next step only, so an interrupted run is finished by the next one.
+ *
+ * Going to sleep: cordon in Scalelite (no new meeting), wait until the node hosts no meeting and holds
+ * no recording (getRecordings state=any is empty: scalelite.yml's delete_recording removes a node's copy
+ * once transferred), then shelve. Never the front, never the last enabled node, never a monthly-billed
+ * instance (OVH bills the month anyway, and hourly -> monthly is one-way: OVHcloud Public Cloud billing).
+ * Waking up: unshelve, wait for BBB's signed getMeetings to answer, check the public IP, then enable.
+ * The nodes put to sleep are listed on the front (~/.bbb-ovh/schedule-sleeping of the SSH user), so a
+ * node an operator drained stays drained.
+ */
+
+/** OVH instance (GET /cloud/project/{serviceName}/instance): the fields used here. */
+export interface Instance {
+  id: string;
+  name: string;
+  status: string;
+  monthlyBilling?: { since?: string; status?: string } | null;
+  ipAddresses?: Array<{ ip: string; type: string; version: number }>;
+}
+
+export type NodeStep = "awake" | "asleep" | "cordoned" | "waiting" | "shelving" | "unshelving" | "enabled" | "skipped" | "ip-changed" | "failed";
+
+export interface NodeDecision {
+  node: string;
+  step: NodeStep;
+  detail: string;
+}
+
+export interface PowerOptions {
+  timeoutMs: number;
+  commandTimeoutMs: number;
+  /** The nodes' last known IPv4 addresses (the stack's outputs), to notice a change after unshelve. */
+  knownIpv4: Record<string, string | undefined>;
+}
+
+/** What one run reads once: the project's instances, Scalelite's table, the list of sleeping nodes. */
+export interface PowerContext {
+  api: OvhApi;
+  target: OpsTarget;
+  campus: Campus;
+  /** The Public Cloud project. */
+  sn: string;
+  ssh: SshTarget;
+  instances: Instance[];
+  status: ScaleliteServerStatus[];
+  sleeping: Set<string>;
+  opts: PowerOptions;
+}
+
+const SLEEPING_FILE = "~/.bbb-ovh/schedule-sleeping";
+
+/** A signed call to the node's own API; anything but SUCCESS is an error naming the node. */
+export async function bbbCall(node: NodeTarget, call: string, params: Record<string, string>, timeoutMs: number): Promise<BbbResponse> {
+  if (!node.secret) throw new OpsError("config", node.fqdn, "no shared secret for this node (the stack's nodeSecrets output)");
+  const answer = await httpGet(signedUrl(node.apiUrl, call, params, node.secret), { timeoutMs });
+  let response: BbbResponse;
+  try {
+    response = parseBbbResponse(answer.body);
+  } catch (e) {
+    throw new OpsError("api", node.fqdn, `${call}: ${(e as Error).message}`);
+  }
+  if (response.returncode !== "SUCCESS") throw new OpsError("api", node.fqdn, `${call}: ${response.messageKey ?? ""} ${response.message ?? ""}`.trim());
+  return response;
+}
+
+async function sleepingList(ssh: SshTarget, timeoutMs: number): Promise<Set<string>> {
+  const r = await runRemote(ssh, `cat ${SLEEPING_FILE} 2>/dev/null || true`, timeoutMs);
+  return new Set(r.stdout.split("\n").map((l) => l.trim()).filter(Boolean));
+}
+
+async function saveSleepingList(ssh: SshTarget, ids: Set<string>, timeoutMs: number): Promise<void> {
+  const text = [...ids].sort().map((id) => `${id}\n`).join("");
+  const r = await runRemote(ssh, `mkdir -p ~/.bbb-ovh && cat > ${SLEEPING_FILE}.new && mv ${SLEEPING_FILE}.new ${SLEEPING_FILE}`, timeoutMs, text);
+  if (r.code !== 0) throw new OpsError("command", ssh.host, `cannot record the sleeping nodes: ${r.stderr.trim()}`);
+}
+
+const publicIpv4 = (i: Instance) => i.ipAddresses?.find((a) => a.version === 4 && a.type === "public")?.ip;
+
+/** Points the node's A record at its new address (OVH DNS zone API) and refreshes the zone. */
+async function repointDns(api: OvhApi, campus: Campus, fqdn: string, ip: string): Promise<string> {
+  const zone = campus.config.dns.zone;
+  const subDomain = fqdn.slice(0, -(zone.length + 1));
+  const ids = await api.call<number[]>("GET", `/domain/zone/${zone}/record`, { fieldType: "A", subDomain });
+  for (const id of ids) await api.call("PUT", `/domain/zone/${zone}/record/${id}`, { target: ip });
+  await api.call("POST", `/domain/zone/${zone}/refresh`);
+  return `${ids.length} A record(s) of ${fqdn} now point at ${ip}`;
+}
+
+/** Reads what a run needs; `command` names the caller in messages. */
+export async function loadPowerContext(api: OvhApi, target: OpsTarget, opts: PowerOptions, command: string): Promise<PowerContext> {
+  const campus = target.campus;
+  if (!campus) throw new OpsError("config", "-", `${command} needs a valid stack file: ${target.campusProblem ?? "no stack given"}`);
+  const sn = campus.config.publicCloud?.projectId;
+  if (!sn) throw new OpsError("config", "-", "the stack has no Public Cloud project (campus.publicCloud.projectId): only hourly Public Cloud nodes can sleep");
+  const ssh = target.ssh;
+  if (!ssh) throw new OpsError("config", "-", "no SSH host for the front: give --host");
+  const instances = await api.call<Instance[]>("GET", `/cloud/project/${sn}/instance`);
+  const status = parseStatusTable(await rake(ssh, "status", [], opts.commandTimeoutMs));
+  const sleeping = await sleepingList(ssh, opts.timeoutMs);
+  return { api, target, campus, sn, ssh, instances, status, sleeping, opts };
+}
+
+/** The node as the ops tools reach it: the stack's outputs, else its FQDN. */
+export function nodeTargetOf(ctx: PowerContext, host: ResolvedHost): NodeTarget {
+  return ctx.target.nodes.find((n) => n.fqdn === host.fqdn) ?? { name: host.name, fqdn: host.fqdn, apiUrl: `https://${host.fqdn}/bigbluebutton/api` };
+}
+
+export const instanceOf = (ctx: PowerContext, host: ResolvedHost) => ctx.instances.find((i) => i.name === host.fqdn);
+
+/** Why a node is never shelved, or undefined when it is an hourly Public Cloud instance of the project. */
+export function notShelvable(ctx: PowerContext, host: ResolvedHost): { step: NodeStep; detail: string } | undefined {
+  if (host.config.kind !== "publicCloud") return { step: "skipped", detail: `${host.config.kind} host: not billed by the hour, never shelved` };
+  const instance = instanceOf(ctx, host);
+  if (!instance) return { step: "failed", detail: `no instance named ${host.fqdn} in project ${ctx.sn}` };
+  if (instance.monthlyBilling) return { step: "skipped", detail: "monthly-billed: OVH bills the whole month whether shelved or not" };
+  return undefined;
+}
+
+/** The next step toward serving: unshelve, wait for ACTIVE, then (for a node we put to sleep) check and enable. */
+export async function stepToAwake(ctx: PowerContext, host: ResolvedHost, why: string): Promise<NodeDecision> {
+  const id = host.fqdn;
+  const decide = (step: NodeStep, detail: string): NodeDecision => ({ node: id, step, detail });
+  try {
+    const excluded = notShelvable(ctx, host);
+    if (excluded) return decide(excluded.step, excluded.detail);
+    const instance = instanceOf(ctx, host) as Instance;
+    const row = ctx.status.find((r) => r.hostname === id);
+    if (/^SHELVED/.test(instance.status)) {
+      await ctx.api.call("POST", `/cloud/project/${ctx.sn}/instance/${instance.id}/unshelve`);
+      return decide("unshelving", `${why}: unshelve requested`);
+    }
+    if (instance.status !== "ACTIVE") return decide("waiting", `instance is ${instance.status}`);
+    if (!ctx.sleeping.has(id)) return decide("awake", row ? `${row.state}, ${row.status}` : "not in Scalelite's status");
+    const ip = publicIpv4(instance);
+    const known = ctx.opts.knownIpv4[id];
+    if (ip && known && ip !== known) {
+      const dns = await repointDns(ctx.api, ctx.campus, id, ip);
+      return decide(
+        "ip-changed",
+        `public IPv4 changed from ${known} to ${ip} while shelved; ${dns}. The node stays cordoned: run \`pulumi up --stack ${ctx.target.label}\` so the allow-lists that name it (the front's firewall and recording-transfer key) and BBB's own address follow, then run this command again`,
+      );
+    }
+    await bbbCall(nodeTargetOf(ctx, host), "getMeetings", {}, ctx.opts.timeoutMs); // BBB answers signed calls: it is up
+    await rake(ctx.ssh, "servers:enable", [id], ctx.opts.commandTimeoutMs);
+    ctx.sleeping.delete(id);
+    await saveSleepingList(ctx.ssh, ctx.sleeping, ctx.opts.timeoutMs);
+    return decide("enabled", "healthy again: enabled in Scalelite (meetings from its next poll)");
+  } catch (e) {
+    return decide("failed", (e as Error).message);
+  }
+}
+
+/** The next step toward sleep: cordon (recorded as ours), wait for no meeting and no recording, shelve. */
+export async function stepToSleep(ctx: PowerContext, host: ResolvedHost): Promise<NodeDecision> {
+  const id = host.fqdn;
+  const decide = (step: NodeStep, detail: string): NodeDecision => ({ node: id, step, detail });
+  try {
+    const excluded = notShelvable(ctx, host);
+    if (excluded) return decide(excluded.step, excluded.detail);
+    const instance = instanceOf(ctx, host) as Instance;
+    if (/^SHELVED/.test(instance.status)) return decide("asleep", `instance is ${instance.status}`);
+    if (instance.status !== "ACTIVE") return decide("waiting", `instance is ${instance.status}`);
+    const { sleeping, ssh, opts } = ctx;
+    const othersEnabled = ctx.status.filter((r) => r.hostname !== id && r.state === "enabled" && r.status === "online" && !sleeping.has(r.hostname));
+    if (!sleeping.has(id) && othersEnabled.length === 0) return decide("skipped", "the last enabled node: it stays up so that a late lesson still finds a server");
+    if (!sleeping.has(id)) {
+      sleeping.add(id);
+      await saveSleepingList(ssh, sleeping, opts.timeoutMs);
+      await rake(ssh, "servers:cordon", [id], opts.commandTimeoutMs);
+    }
+    const node = nodeTargetOf(ctx, host);
+    const meetings = (await bbbCall(node, "getMeetings", {}, opts.timeoutMs)).meetings.length;
+    if (meetings > 0) return decide("cordoned", `${meetings} meeting(s) still running: not shelved; the next run tries again`);
+    const recordings = (await bbbCall(node, "getRecordings", { state: "any" }, opts.timeoutMs)).recordings.length;
+    if (recordings > 0) return decide("cordoned", `${recordings} recording(s) still on the node (processing or not yet transferred to Scalelite): not shelved`);
+    await ctx.api.call("POST", `/cloud/project/${ctx.sn}/instance/${instance.id}/shelve`);
+    return decide("shelving", "no meeting, no recording left: shelve requested");
+  } catch (e) {
+    return decide("failed", (e as Error).message);
+  }
+}
+
+/** Nodes that are not hourly Public Cloud instances are reported, never touched. */
+export function fixedNodeDecisions(campus: Campus): NodeDecision[] {
+  return campus.nodes.filter((n) => n.config.kind !== "publicCloud").map((n) => ({ node: n.fqdn, step: "skipped", detail: `${n.config.kind} host: not billed by the hour, never shelved` }));
+}

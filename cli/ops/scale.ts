@@ -1,0 +1,183 @@
+import type { ResolvedHost } from "../../components/config/campus";
+import { decideScaling, oneNodeOfUsers, type PowerState, type ScalingDecision, type ScalingNode } from "../../components/scaling/decide";
+import { shouldBeAwake } from "../../components/schedule/timetable";
+import { OpsError } from "./errors";
+import { bbbCall, fixedNodeDecisions, instanceOf, loadPowerContext, nodeTargetOf, notShelvable, stepToAwake, stepToSleep, type NodeDecision, type PowerContext, type PowerOptions } from "./nodePower";
+import type { OvhApi } from "./ovhApi";
+import { runRemote, type SshTarget } from "./ssh";
+import type { OpsTarget } from "./stackSource";
+
+/**
+ * `scale`: capacity that follows the load. Reads the pool (OVH instances, Scalelite, each node's own
+ * getMeetings/getRecordings), lets the pure decision (components/scaling/decide.ts) say which node to
+ * wake, re-enable, cordon or shelve, and carries it out with the schedule's steps (nodePower.ts). Safe
+ * to run every few minutes from the schedule's timer, in its place: the timetable is its floor.
+ * Every run appends its decision to ~/.bbb-ovh/scale.log on the front (the last 2000 runs are kept),
+ * which `ops status` shows; the time since the pool had a surplus is kept in ~/.bbb-ovh/scale-state.
+ */
+
+export const SCALE_LOG = "~/.bbb-ovh/scale.log";
+const SCALE_STATE = "~/.bbb-ovh/scale-state";
+const LOG_RUNS_KEPT = 2000;
+
+export interface ScaleOptions extends PowerOptions {
+  now: Date;
+  /** Decide and say so; change nothing (no OVH call, no rake task, no state written). */
+  dryRun: boolean;
+  /** How long a run waits for a woken node to serve (ACTIVE, BBB answers, enabled); 0: leave it to the next run. */
+  waitServingMs: number;
+  /** Between two looks at a woken node. */
+  pollMs?: number;
+}
+
+export interface ScaledNode {
+  node: string;
+  state: PowerState;
+  shelvable: boolean;
+  meetings: number;
+  users: number;
+  recordings: number;
+  /** When the node's own API could not be read and Scalelite's last poll was used (or nothing). */
+  note?: string;
+}
+
+export interface ScaleReport {
+  at: string;
+  awakeTime: boolean;
+  dryRun: boolean;
+  marginUsers: number;
+  decision: Omit<ScalingDecision, "surplusSince">;
+  nodes: ScaledNode[];
+  /** What each step did (empty with --dry-run). */
+  steps: NodeDecision[];
+  /** A step failed, an IP changed, or the whole pool cannot carry the load. */
+  attention: boolean;
+}
+
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * After an unshelve, the same run waits for the node to serve and enables it, so a spare serves minutes
+ * after the decision instead of at the next run. Past the deadline the next run takes over.
+ */
+async function untilServing(ctx: PowerContext, host: ResolvedHost, first: NodeDecision, reason: string, opts: ScaleOptions): Promise<NodeDecision> {
+  const deadline = Date.now() + opts.waitServingMs;
+  let last = first;
+  while (Date.now() < deadline) {
+    await pause(opts.pollMs ?? 10_000);
+    ctx.instances = await ctx.api.call("GET", `/cloud/project/${ctx.sn}/instance`);
+    const status = instanceOf(ctx, host)?.status ?? "";
+    // Still shelved or on its way: a second unshelve would be refused (409).
+    if (status !== "ACTIVE") continue;
+    last = await stepToAwake(ctx, host, reason);
+    if (last.step === "enabled" || last.step === "ip-changed") return last;
+  }
+  return last.step === "unshelving" ? last : { ...last, detail: `not serving within ${Math.round(opts.waitServingMs / 1000)} s (${last.detail}); the next run goes on` };
+}
+
+const WAKING = /^(UNSHELVING|BUILD|BUILDING|REBOOT|HARD_REBOOT|RESUMING)$/;
+
+/** One node as the decision sees it: its power state and its load, from its own API (else Scalelite's poll). */
+async function scalingNodeOf(ctx: PowerContext, host: ResolvedHost): Promise<ScaledNode & { site: string; spec: ResolvedHost["spec"] }> {
+  const id = host.fqdn;
+  const row = ctx.status.find((r) => r.hostname === id);
+  const instance = instanceOf(ctx, host);
+  const shelvable = notShelvable(ctx, host) === undefined;
+  const serving = row?.state === "enabled" && row.status === "online";
+  let state: PowerState;
+  if (host.config.kind === "publicCloud" && !instance) state = "held";
+  else if (instance && /^SHELVED/.test(instance.status)) state = "shelved";
+  else if (instance && instance.status !== "ACTIVE") state = WAKING.test(instance.status) ? "waking" : "held";
+  else if (ctx.sleeping.has(id)) state = "parked";
+  else state = serving ? "enabled" : "held";
+  const base = { node: id, site: host.site ?? `region:${host.datacenter}`, spec: host.spec, state, shelvable, meetings: 0, users: 0, recordings: 0 };
+  if (state === "shelved" || state === "waking") return base;
+  const node = nodeTargetOf(ctx, host);
+  try {
+    const meetings = (await bbbCall(node, "getMeetings", {}, ctx.opts.timeoutMs)).meetings;
+    const users = meetings.reduce((n, m) => n + Number(m.participantCount ?? 0), 0);
+    const recordings = state === "parked" ? (await bbbCall(node, "getRecordings", { state: "any" }, ctx.opts.timeoutMs)).recordings.length : 0;
+    return { ...base, meetings: meetings.length, users, recordings };
+  } catch (e) {
+    // Never shelved on a guess: an unreadable node counts as holding a recording.
+    return { ...base, meetings: row?.meetings ?? 0, users: row?.users ?? 0, recordings: 1, note: `its API did not answer (${(e as Error).message}); Scalelite's last poll used` };
+  }
+}
+
+async function readSurplusSince(ssh: SshTarget, timeoutMs: number): Promise<number | undefined> {
+  const r = await runRemote(ssh, `cat ${SCALE_STATE} 2>/dev/null || true`, timeoutMs);
+  try {
+    const value = (JSON.parse(r.stdout || "{}") as { surplusSince?: unknown }).surplusSince;
+    return typeof value === "number" ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function record(ssh: SshTarget, surplusSince: number | undefined, line: string, timeoutMs: number): Promise<void> {
+  const command = `mkdir -p ~/.bbb-ovh && printf '%s\\n' '${JSON.stringify({ surplusSince: surplusSince ?? null })}' > ${SCALE_STATE}.new && mv ${SCALE_STATE}.new ${SCALE_STATE} && cat >> ${SCALE_LOG} && tail -n ${LOG_RUNS_KEPT} ${SCALE_LOG} > ${SCALE_LOG}.new && mv ${SCALE_LOG}.new ${SCALE_LOG}`;
+  const r = await runRemote(ssh, command, timeoutMs, `${line}\n`);
+  if (r.code !== 0) throw new OpsError("command", ssh.host, `cannot record the scaling decision: ${r.stderr.trim()}`);
+}
+
+export async function applyScaling(api: OvhApi, target: OpsTarget, opts: ScaleOptions): Promise<ScaleReport> {
+  const ctx = await loadPowerContext(api, target, opts, "scale");
+  const { campus, ssh } = ctx;
+  const timetable = campus.config.timetable;
+  const awakeTime = timetable ? shouldBeAwake(timetable, opts.now) : true;
+  const scaling = campus.config.scaling;
+  const marginUsers = scaling?.marginUsers ?? oneNodeOfUsers(campus.nodes);
+  const scaled = [];
+  for (const host of campus.nodes) scaled.push(await scalingNodeOf(ctx, host));
+  const nodes: ScalingNode[] = scaled.map((n) => ({ id: n.node, site: n.site, spec: n.spec, shelvable: n.shelvable, state: n.state, meetings: n.meetings, recordings: n.recordings, users: n.users }));
+  const decision = decideScaling({
+    now: opts.now.getTime(),
+    awake: awakeTime,
+    policy: campus.config.failover,
+    marginUsers,
+    scaleDownAfterMs: (scaling?.scaleDownAfterMinutes ?? 30) * 60_000,
+    surplusSince: await readSurplusSince(ssh, opts.timeoutMs),
+    nodes,
+  });
+
+  const steps: NodeDecision[] = [];
+  if (!opts.dryRun) {
+    steps.push(...fixedNodeDecisions(campus));
+    for (const action of decision.actions) {
+      const host = campus.nodes.find((n) => n.fqdn === action.node) as ResolvedHost;
+      if (action.action === "cordon" || action.action === "shelve") {
+        steps.push(await stepToSleep(ctx, host));
+        continue;
+      }
+      const step = await stepToAwake(ctx, host, action.reason);
+      steps.push(step.step === "unshelving" && opts.waitServingMs > 0 ? await untilServing(ctx, host, step, action.reason, opts) : step);
+    }
+  }
+  const { surplusSince, ...shown } = decision;
+  const report: ScaleReport = {
+    at: opts.now.toISOString(),
+    awakeTime,
+    dryRun: opts.dryRun,
+    marginUsers,
+    decision: shown,
+    nodes: scaled.map(({ site: _site, spec: _spec, ...n }) => n),
+    steps,
+    attention: decision.short || steps.some((d) => d.step === "failed" || d.step === "ip-changed"),
+  };
+  if (!opts.dryRun) {
+    const line = JSON.stringify({ at: report.at, awake: awakeTime, summary: decision.summary, actions: decision.actions, steps: steps.filter((s) => s.step !== "skipped") });
+    await record(ssh, surplusSince, line, opts.timeoutMs);
+  }
+  return report;
+}
+
+export function renderScale(r: ScaleReport): string {
+  const lines = [
+    `${r.at}${r.dryRun ? " (dry run: nothing changed)" : ""}: ${r.awakeTime ? "teaching window" : "outside teaching hours"}; margin ${r.awakeTime ? `${r.marginUsers} user(s)` : "none"}`,
+    `  ${r.decision.summary}${r.decision.short ? " (SHORT)" : ""}`,
+  ];
+  for (const n of r.nodes) lines.push(`  ${n.node}: ${n.state}${n.shelvable ? "" : " (never shelved)"}, ${n.meetings} meeting(s), ${n.users} user(s)${n.recordings ? `, ${n.recordings} recording(s)` : ""}${n.note ? `; ${n.note}` : ""}`);
+  for (const a of r.decision.actions) lines.push(`  -> ${a.action} ${a.node}: ${a.reason}`);
+  for (const s of r.steps.filter((x) => x.step !== "skipped")) lines.push(`  ${s.node}: ${s.step}: ${s.detail}`);
+  return `${lines.join("\n")}\n`;
+}

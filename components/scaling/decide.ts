@@ -1,0 +1,176 @@
+import type { HostSpec } from "../config/campus";
+import type { FailoverPolicy } from "../planning/failover";
+import { capacityUnits, checkPool, nodeCapacity, USERS_PER_MINIMUM_NODE, type PoolNode } from "../planning/sizing";
+
+/**
+ * Capacity that follows the load: which nodes to wake, re-enable, cordon or shelve, from what the pool
+ * looks like now. Pure: the caller reads the state (OVH, Scalelite, the nodes' APIs) and carries the
+ * decision out with the schedule's steps (cli/ops/nodePower.ts).
+ *
+ * The rule: the nodes taking new meetings must carry the users there now plus a spare margin under the
+ * stack's failover policy (planning/sizing.ts checkPool, the same check the plan and `ops size` make).
+ * Short: re-enable a node already up (cordoned by us), else wake a shelved spare. More than needed for
+ * `scaleDownAfterMs`: cordon one node (it is shelved once it holds no meeting and no recording).
+ * The timetable sets the floor: inside its awake window the margin is kept even with nobody connected;
+ * outside it, nobody is expected, so no margin and no wait, down to the users present and at least the
+ * last enabled node (what `schedule apply` does).
+ */
+
+/**
+ * - enabled: up, taking new meetings (Scalelite: enabled, online).
+ * - parked: up, cordoned by the scaler or the schedule (listed as theirs); draining, or woken and not yet enabled.
+ * - waking: unshelve requested, not yet up.
+ * - shelved: asleep.
+ * - held: up but not ours to count or touch: an operator drained it, Scalelite marks it offline, it is not registered.
+ */
+export type PowerState = "enabled" | "parked" | "waking" | "shelved" | "held";
+
+export interface ScalingNode {
+  id: string;
+  /** Physical site (planning/sites.ts), for the failover policy. */
+  site: string;
+  spec?: HostSpec;
+  /** Only hourly-billed Public Cloud nodes are ever cordoned or shelved by the scaler. */
+  shelvable: boolean;
+  state: PowerState;
+  meetings: number;
+  recordings: number;
+  users: number;
+}
+
+export interface ScalingInput {
+  /** Epoch ms. */
+  now: number;
+  /** Inside the timetable's awake window (or no timetable: always). */
+  awake: boolean;
+  policy: FailoverPolicy;
+  /** Spare users kept on top of the current ones, inside the awake window. */
+  marginUsers: number;
+  scaleDownAfterMs: number;
+  /** Since when the pool has had more than it needs (the previous run's answer), epoch ms. */
+  surplusSince?: number;
+  nodes: readonly ScalingNode[];
+}
+
+export type ScalingActionKind = "enable" | "wake" | "cordon" | "shelve";
+
+export interface ScalingAction {
+  node: string;
+  action: ScalingActionKind;
+  reason: string;
+}
+
+export interface ScalingDecision {
+  /** Users connected now (every node's participants). */
+  users: number;
+  /** Users the pool must carry under the policy: users + margin (awake) or users (asleep). */
+  requiredUsers: number;
+  /** What the nodes taking meetings (enabled + waking + enabled by this decision) carry with the policy's failure. */
+  carriedUsers: number;
+  actions: ScalingAction[];
+  /** Carried over to the next run. */
+  surplusSince?: number;
+  /** One line saying why: for the log and `ops status`. */
+  summary: string;
+  /** The whole pool, woken, still cannot carry the requirement. */
+  short: boolean;
+}
+
+/** What the policy check reads of a node. */
+export type PoolMember = Pick<ScalingNode, "id" | "site" | "spec">;
+
+const poolNode = (n: PoolMember): PoolNode => ({ name: n.id, site: n.site, spec: n.spec });
+
+/** Users the nodes carry with the failure the policy names, and whether they meet the requirement. */
+export function carries(nodes: readonly PoolMember[], requiredUsers: number, policy: FailoverPolicy, awake: boolean): { ok: boolean; carried: number } {
+  const demand = { units: requiredUsers / USERS_PER_MINIMUM_NODE, usersPerRoom: 0, webcams: 0, videoStreams: 0, reasoning: [], warnings: [] };
+  const check = checkPool(nodes.map(poolNode), demand, policy);
+  // Outside the awake window only the capacity counts: one node may carry the night (the schedule's rule).
+  const capacityOk = check.survivingUnits * USERS_PER_MINIMUM_NODE + 1e-9 >= requiredUsers;
+  const ok = nodes.length > 0 && (awake ? check.shortfalls.length === 0 : capacityOk || requiredUsers === 0);
+  return { ok, carried: check.surviving };
+}
+
+/** One node's worth of users: the default margin (the largest node of the pool). */
+export function oneNodeOfUsers(nodes: readonly { spec?: HostSpec }[]): number {
+  return Math.max(0, ...nodes.map((n) => nodeCapacity(n.spec) ?? 0));
+}
+
+const byId = (a: ScalingNode, b: ScalingNode) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+const unitsOf = (n: ScalingNode) => (n.spec ? capacityUnits(n.spec) : 0);
+
+export function decideScaling(input: ScalingInput): ScalingDecision {
+  const { awake, policy } = input;
+  const nodes = [...input.nodes].sort(byId);
+  const users = nodes.reduce((s, n) => s + n.users, 0);
+  const requiredUsers = users + (awake ? input.marginUsers : 0);
+  const actions: ScalingAction[] = [];
+  const taking = nodes.filter((n) => n.state === "enabled" || n.state === "waking");
+  const fits = (pool: readonly ScalingNode[]) => carries(pool, requiredUsers, policy, awake);
+
+  // Parked nodes that are not needed keep draining; shelve those left empty.
+  const shelveEmpty = (kept: ReadonlySet<string>) => {
+    for (const n of nodes.filter((x) => x.state === "parked" && x.shelvable && !kept.has(x.id))) {
+      if (n.meetings === 0 && n.recordings === 0) actions.push({ node: n.id, action: "shelve", reason: "not needed, no meeting, no recording left" });
+    }
+  };
+
+  let now = fits(taking);
+  if (!now.ok) {
+    // Short: add nodes, those already up first, each time the one that helps the policy most.
+    const pool = [...taking];
+    const spares = nodes.filter((n) => n.state === "parked" || (n.state === "shelved" && n.shelvable));
+    while (!fits(pool).ok && spares.length > 0) {
+      const score = (n: ScalingNode) => carries([...pool, n], requiredUsers, policy, awake).carried;
+      spares.sort((a, b) => Number(a.state !== "parked") - Number(b.state !== "parked") || score(b) - score(a) || unitsOf(b) - unitsOf(a) || byId(a, b));
+      const pick = spares.shift() as ScalingNode;
+      pool.push(pick);
+      actions.push(
+        pick.state === "parked"
+          ? { node: pick.id, action: "enable", reason: `needed: ${users} user(s) + margin need ${requiredUsers} carried under failover '${policy}'` }
+          : { node: pick.id, action: "wake", reason: `margin gone: ${users} user(s) + margin need ${requiredUsers} carried under failover '${policy}'` },
+      );
+    }
+    now = fits(pool);
+    shelveEmpty(new Set(pool.map((n) => n.id)));
+    const added = actions.filter((a) => a.action !== "shelve").length;
+    return {
+      users,
+      requiredUsers,
+      carriedUsers: now.carried,
+      actions,
+      surplusSince: undefined,
+      short: !now.ok,
+      summary: now.ok
+        ? `${users} user(s), need ${requiredUsers} under '${policy}': adding ${added} node(s)`
+        : `${users} user(s), need ${requiredUsers} under '${policy}': the whole pool carries only ${now.carried}; every spare is being added`,
+    };
+  }
+
+  shelveEmpty(new Set());
+  // Enough: could one hourly node go? Never the last one taking meetings.
+  const removable = taking.filter((n) => n.state === "enabled" && n.shelvable && taking.length > 1 && fits(taking.filter((x) => x !== n)).ok);
+  if (removable.length === 0) {
+    return { users, requiredUsers, carriedUsers: now.carried, actions, surplusSince: undefined, short: false, summary: `${users} user(s), need ${requiredUsers} under '${policy}', carried ${now.carried}: steady` };
+  }
+  const since = input.surplusSince ?? input.now;
+  // Outside the awake window the timetable already says nobody is expected: no wait.
+  if (awake && input.now - since < input.scaleDownAfterMs) {
+    const left = Math.ceil((input.scaleDownAfterMs - (input.now - since)) / 60_000);
+    return { users, requiredUsers, carriedUsers: now.carried, actions, surplusSince: since, short: false, summary: `${users} user(s), need ${requiredUsers} under '${policy}', carried ${now.carried}: more than needed; one node goes if it lasts ${left} more min` };
+  }
+  // The emptiest goes (it drains soonest), then the smallest.
+  removable.sort((a, b) => a.users - b.users || a.meetings - b.meetings || unitsOf(a) - unitsOf(b) || byId(a, b));
+  const pick = removable[0];
+  actions.push({ node: pick.id, action: "cordon", reason: `more than needed${awake ? ` for ${Math.round(input.scaleDownAfterMs / 60_000)} min` : " outside teaching hours"}: the rest carry ${requiredUsers} under '${policy}'` });
+  return {
+    users,
+    requiredUsers,
+    carriedUsers: fits(taking.filter((x) => x !== pick)).carried,
+    actions,
+    // Each further node waits its own period inside the awake window.
+    surplusSince: awake ? input.now : since,
+    short: false,
+    summary: `${users} user(s), need ${requiredUsers} under '${policy}', carried ${now.carried}: cordoning ${pick.id}`,
+  };
+}

@@ -1,0 +1,166 @@
+/**
+ * `ops scale` as a process, as test/ops/schedule.test.ts runs the schedule: the OVH API peer (instances,
+ * shelve/unshelve), the front as a loopback sshd whose `docker exec scalelite-api bin/rake` is Scalelite's
+ * own (test/fakes), and each node's BBB API (test/support/bbbApiServer.ts) for meetings and recordings.
+ * Four hourly C2-60 nodes, two in Strasbourg and two in Gravelines, failover policy 'datacenter'.
+ */
+import { execFile } from "node:child_process";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import * as path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parse, stringify } from "yaml";
+import { startBbbApiServer, type BbbApiServer } from "../support/bbbApiServer";
+import { attachScalelite, scaleliteTrees, type Scalelite } from "../support/scalelite/harness";
+import { startOvhApiPeer, type OvhApiPeer } from "../support/ovhApiPeer";
+import { execOn, startTestHost, type TestHost } from "../support/sshd";
+import { scratch } from "./cli";
+
+const REPO = path.resolve(__dirname, "../..");
+const TSX = path.join(REPO, "node_modules/.bin/tsx");
+const FAKES = path.join(__dirname, "fakes");
+const PROJECT = "0123456789abcdef0123456789abcdef";
+const NODES = [
+  { name: "bbb-sbg-1", fqdn: "bbb1.training.isen-ouest.fr", region: "SBG5", secret: "sbg-secret-1f", ip: "198.51.100.11" },
+  { name: "bbb-gra-1", fqdn: "bbb2.training.isen-ouest.fr", region: "GRA11", secret: "gra-secret-2e", ip: "198.51.100.12" },
+  { name: "bbb-sbg-2", fqdn: "bbb3.training.isen-ouest.fr", region: "SBG5", secret: "sbg-secret-3d", ip: "198.51.100.13" },
+  { name: "bbb-gra-2", fqdn: "bbb4.training.isen-ouest.fr", region: "GRA11", secret: "gra-secret-4c", ip: "198.51.100.14" },
+];
+// A Wednesday, inside the timetable (Europe/Paris, Monday to Friday 08:00-18:00).
+const T0 = Date.parse("2026-11-25T10:00:00+01:00");
+const at = (minutes: number) => new Date(T0 + minutes * 60_000).toISOString();
+
+const trees = scaleliteTrees();
+let scalelite: Scalelite;
+let peer: OvhApiPeer;
+let front: TestHost;
+let nodeHttp: BbbApiServer[];
+let stackFile: string;
+let env: Record<string, string>;
+
+const onFront = (command: string, stdin?: string) => execOn(front, command, stdin);
+const connection = () => ["--host", front.host, "--ssh-port", String(front.port), "--ssh-user", "root", "--ssh-key", path.join(env.HOME, "key"), "--command-timeout", "20000"];
+
+function ops(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(TSX, ["cli/ops.ts", ...args], { cwd: REPO, env, timeout: 120_000 }, (error, stdout, stderr) => resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr }));
+  });
+}
+async function scale(minutes: number, ...extra: string[]) {
+  const run = await ops(["scale", stackFile, "--at", at(minutes), "--json", ...connection(), ...extra]);
+  expect(run.stderr).toBe("");
+  return { code: run.code, report: JSON.parse(run.stdout) as { decision: { summary: string; actions: Array<{ node: string; action: string }> }; steps: Array<{ node: string; step: string; detail: string }>; nodes: Array<{ node: string; state: string; users: number }> } };
+}
+const rowOf = async (fqdn: string) => (await onFront("docker exec scalelite-api bin/rake status")).split("\n").find((l) => l.includes(fqdn)) ?? "";
+
+beforeAll(async () => {
+  if (!trees) return;
+  peer = await startOvhApiPeer(PROJECT, { instances: NODES.map((n, i) => ({ id: `inst-${i}`, name: n.fqdn, status: "ACTIVE", monthlyBilling: null, ip: n.ip })) });
+  front = await startTestHost({ fqdn: "visio-training.isen-ouest.fr" });
+  mkdirSync(path.join(front.root, "etc/systemd/system"), { recursive: true });
+  writeFileSync(path.join(front.root, "etc/systemd/system/scalelite-api.service"), "[Service]\n");
+  nodeHttp = await Promise.all(NODES.map((n) => startBbbApiServer({ secret: n.secret })));
+  scalelite = await attachScalelite(trees, front);
+  NODES.forEach((n, i) => scalelite.route(n.fqdn, nodeHttp[i].url));
+  const yaml = `servers:\n${NODES.map((n) => `  ${n.fqdn}:\n    url: https://${n.fqdn}/bigbluebutton/api\n    secret: ${n.secret}\n    enabled: true\n`).join("")}`;
+  await onFront("docker exec -i scalelite-api bin/rake 'servers:sync[-,force]' poll:all", yaml);
+
+  const doc = parse(readFileSync(path.join(REPO, "stacks/Pulumi.training.yaml"), "utf8"));
+  const campus = doc.config["bbb-ovh:campus"];
+  campus.publicCloud = { ...campus.publicCloud, projectId: PROJECT };
+  campus.nodes = NODES.map((n) => ({ name: n.name, fqdn: n.fqdn, kind: "publicCloud", region: n.region, flavor: "c2-60" }));
+  campus.timetable = { timezone: "Europe/Paris", slots: [{ days: ["mon", "tue", "wed", "thu", "fri"], from: "08:00", to: "18:00" }] };
+  campus.scaling = { marginUsers: 100, scaleDownAfterMinutes: 30 };
+  stackFile = path.join(scratch(), "Pulumi.scale.yaml");
+  writeFileSync(stackFile, stringify(doc));
+  const home = scratch();
+  writeFileSync(path.join(home, "key"), front.privateKey, { mode: 0o600 });
+  const outputs = path.join(home, "outputs.json");
+  writeFileSync(
+    outputs,
+    JSON.stringify({
+      frontFqdn: front.fqdn,
+      frontHostKey: front.hostPublicKey,
+      nodes: NODES.map((n, i) => ({ name: n.name, fqdn: n.fqdn, ipv4: n.ip, apiUrl: nodeHttp[i].apiUrl })),
+      nodeSecrets: Object.fromEntries(NODES.map((n) => [n.fqdn, n.secret])),
+    }),
+  );
+  env = {
+    PATH: `${FAKES}:/usr/bin:/bin`,
+    HOME: home,
+    FAKE_PULUMI_OUTPUTS: outputs,
+    FAKE_PULUMI_LOG: path.join(home, "pulumi.log"),
+    NODE_EXTRA_CA_CERTS: peer.caFile,
+    OVH_API_URL: peer.url,
+    OVH_APPLICATION_KEY: peer.state.appKey,
+    OVH_APPLICATION_SECRET: peer.state.appSecret,
+    OVH_CONSUMER_KEY: peer.state.consumerKey,
+  };
+}, 60_000);
+
+afterAll(async () => {
+  await Promise.all([peer?.close(), front?.stop(), scalelite?.stop(), ...(nodeHttp ?? []).map((n) => n.close())]);
+});
+
+describe.skipIf(!trees)("ops scale", () => {
+  it("a surplus lasting scaleDownAfter: --dry-run says what it would do, then the emptiest node is cordoned, kept while a meeting or a recording is left, then shelved", async () => {
+    nodeHttp[0].seedMeeting("maths", 30);
+    nodeHttp[1].seedMeeting("physics", 20);
+    nodeHttp[2].seedMeeting("english", 10);
+    nodeHttp[3].seedMeeting("tutoring", 5);
+    // 65 users + 100 margin: with a site down, three nodes still carry 200.
+    let { report } = await scale(0);
+    expect(report.decision.actions).toEqual([]);
+    expect(report.decision.summary).toMatch(/65 user\(s\), need 165 under 'datacenter', carried 400: more than needed; one node goes if it lasts 30 more min/);
+
+    const dry = await scale(31, "--dry-run");
+    expect(dry.report.decision.actions).toEqual([expect.objectContaining({ node: NODES[3].fqdn, action: "cordon" })]);
+    expect(dry.report.steps).toEqual([]);
+    expect(await rowOf(NODES[3].fqdn)).toMatch(/enabled/);
+    expect(peer.state.calls.filter((c) => c.startsWith("POST"))).toEqual([]);
+
+    ({ report } = await scale(31));
+    expect(report.steps.find((s) => s.node === NODES[3].fqdn)).toMatchObject({ step: "cordoned", detail: expect.stringMatching(/1 meeting\(s\) still running/) });
+    expect(await rowOf(NODES[3].fqdn)).toMatch(/cordoned/);
+    expect(peer.state.instances[3].status).toBe("ACTIVE");
+
+    // The lesson ends; its recording is still on the node: not shelved.
+    nodeHttp[3].meetings.clear();
+    nodeHttp[3].recordings.push("rec-tutoring");
+    ({ report } = await scale(36));
+    expect(report.nodes.find((n) => n.node === NODES[3].fqdn)).toMatchObject({ state: "parked" });
+    expect(report.decision.actions).toEqual([]);
+    expect(peer.state.instances[3].status).toBe("ACTIVE");
+
+    // Transferred and deleted from the node: shelved. Another node would have to wait its own 30 minutes.
+    nodeHttp[3].recordings.length = 0;
+    ({ report } = await scale(41));
+    expect(report.steps).toContainEqual(expect.objectContaining({ node: NODES[3].fqdn, step: "shelving" }));
+    expect(report.decision.summary).toMatch(/one node goes if it lasts 20 more min/);
+    expect(peer.state.instances[3].status).toBe("SHELVED_OFFLOADED");
+    expect(peer.state.calls.filter((c) => c.endsWith("/shelve"))).toEqual([`POST /cloud/project/${PROJECT}/instance/inst-3/shelve`]);
+
+    // ops status shows the last decision.
+    const status = await ops(["status", stackFile, "--json", "--url", nodeHttp[0].url, ...connection()]);
+    expect(JSON.parse(status.stdout).front.scaling).toMatchObject({ at: at(41), summary: expect.stringMatching(/one node goes/), actions: [expect.objectContaining({ node: NODES[3].fqdn, action: "shelve" })] });
+  }, 400_000);
+
+  it("when the margin is gone: wakes the shelved spare that restores the policy and, in the same run, enables it once BBB answers", async () => {
+    // A burst at 11:00: 175 users + 100 margin > the 200 that one site carries.
+    nodeHttp[0].seedMeeting("maths-2", 90);
+    nodeHttp[1].seedMeeting("physics-2", 25);
+    const { report } = await scale(60, "--wait-serving", "60");
+    expect(report.decision.actions).toEqual([expect.objectContaining({ node: NODES[3].fqdn, action: "wake" })]);
+    expect(report.steps.find((s) => s.node === NODES[3].fqdn)).toMatchObject({ step: "enabled" });
+    expect(peer.state.calls.filter((c) => c.endsWith("/unshelve"))).toEqual([`POST /cloud/project/${PROJECT}/instance/inst-3/unshelve`]);
+    expect(await rowOf(NODES[3].fqdn)).toMatch(/enabled/);
+    expect(await onFront("cat ~/.bbb-ovh/schedule-sleeping")).toBe("");
+    // No meeting was ended anywhere.
+    expect(nodeHttp.flatMap((n) => n.calls).filter((c) => c.call === "end")).toEqual([]);
+  }, 300_000);
+
+  it("schedule apply refuses a stack that scales: two controllers would undo each other", async () => {
+    const run = await ops(["schedule", "apply", stackFile, ...connection()]);
+    expect(run.code).not.toBe(0);
+    expect(run.stderr).toMatch(/campus\.scaling: run `ops scale/);
+  }, 120_000);
+});

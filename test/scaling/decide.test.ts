@@ -1,0 +1,149 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { FAILOVER_POLICIES } from "../../components/planning/failover";
+import { carries, decideScaling, oneNodeOfUsers, type PowerState, type ScalingInput, type ScalingNode } from "../../components/scaling/decide";
+
+const seed = Number(process.env.FUZZ_SEED ?? 20261202);
+const C2_60 = { cores: 8, ramGb: 60 }; // 200 users
+const C2_120 = { cores: 16, ramGb: 120 }; // 400 users
+const MIN = 60_000;
+
+const node = (id: string, site: string, state: PowerState, over: Partial<ScalingNode> = {}): ScalingNode => ({ id, site, spec: C2_60, shelvable: true, state, meetings: 0, recordings: 0, users: 0, ...over });
+const baseInput = (nodes: ScalingNode[], over: Partial<ScalingInput> = {}): ScalingInput => ({ now: 100 * MIN, awake: true, policy: "datacenter", marginUsers: 200, scaleDownAfterMs: 30 * MIN, nodes, ...over });
+
+const arbNode = fc.record({
+  site: fc.constantFrom("strasbourg", "gravelines", "roubaix"),
+  spec: fc.constantFrom(C2_60, C2_120, undefined),
+  shelvable: fc.boolean(),
+  state: fc.constantFrom<PowerState>("enabled", "parked", "waking", "shelved", "held"),
+  meetings: fc.nat(6),
+  recordings: fc.nat(3),
+  users: fc.nat(250),
+});
+const arbInput = fc.record({
+  nodes: fc.array(arbNode, { minLength: 1, maxLength: 8 }).map((ns) =>
+    ns.map((n, i) => {
+      const up = n.state === "enabled" || n.state === "parked" || n.state === "held";
+      // Only nodes that are up host meetings; a node's users come with meetings.
+      const meetings = up ? n.meetings : 0;
+      return { ...n, id: `n${i}`, meetings, users: meetings > 0 ? n.users : 0, recordings: up ? n.recordings : 0 };
+    }),
+  ),
+  awake: fc.boolean(),
+  policy: fc.constantFrom(...FAILOVER_POLICIES),
+  marginUsers: fc.nat(600),
+  scaleDownAfterMs: fc.nat(60 * MIN),
+  now: fc.integer({ min: 60 * MIN, max: 10_000 * MIN }),
+  surplusAgo: fc.option(fc.nat(120 * MIN)),
+}).map(({ surplusAgo, ...rest }) => ({ ...rest, surplusSince: surplusAgo === null ? undefined : rest.now - surplusAgo }) as ScalingInput);
+
+/** The nodes taking meetings once the decision is carried out (woken ones counted as they will be). */
+function after(i: ScalingInput, d: ReturnType<typeof decideScaling>): ScalingNode[] {
+  const act = new Map(d.actions.map((a) => [a.node, a.action]));
+  return i.nodes.filter((n) => {
+    const a = act.get(n.id);
+    if (a === "cordon" || a === "shelve") return false;
+    return n.state === "enabled" || n.state === "waking" || a === "enable" || a === "wake";
+  });
+}
+
+describe("scaling decision (pure)", () => {
+  it("property: never cordons below the requirement, never touches what is not its own, never shelves a busy node", () => {
+    fc.assert(
+      fc.property(arbInput, (i) => {
+        const d = decideScaling(i);
+        const byId = new Map(i.nodes.map((n) => [n.id, n]));
+        for (const a of d.actions) {
+          const n = byId.get(a.node) as ScalingNode;
+          expect(n.state).not.toBe("held");
+          if (a.action === "cordon" || a.action === "shelve") expect(n.shelvable).toBe(true);
+          if (a.action === "shelve") expect([n.state, n.meetings, n.recordings]).toEqual(["parked", 0, 0]);
+          if (a.action === "cordon") expect(n.state).toBe("enabled");
+          if (a.action === "wake") expect([n.state, n.shelvable]).toEqual(["shelved", true]);
+          if (a.action === "enable") expect(n.state).toBe("parked");
+        }
+        const kinds = new Set(d.actions.map((a) => a.action));
+        // Never adds and removes in one run, and removes one node at a time.
+        expect(kinds.has("cordon") && (kinds.has("wake") || kinds.has("enable"))).toBe(false);
+        expect(d.actions.filter((a) => a.action === "cordon").length).toBeLessThanOrEqual(1);
+        const pool = after(i, d);
+        const required = i.nodes.reduce((s, n) => s + n.users, 0) + (i.awake ? i.marginUsers : 0);
+        if (kinds.has("cordon")) {
+          // Never below the policy, never the last node taking meetings.
+          expect(carries(pool, required, i.policy, i.awake).ok).toBe(true);
+          expect(pool.length).toBeGreaterThanOrEqual(1);
+        }
+        // Whenever the whole pool could carry the requirement, the decision does.
+        const everything = i.nodes.filter((n) => n.state === "enabled" || n.state === "waking" || n.state === "parked" || (n.state === "shelved" && n.shelvable));
+        if (carries(everything, required, i.policy, i.awake).ok) {
+          expect(d.short).toBe(false);
+          expect(carries(pool, required, i.policy, i.awake).ok).toBe(true);
+        } else expect(d.short).toBe(true);
+      }),
+      { seed, numRuns: 2000 },
+    );
+  });
+
+  it("property: inside the awake window a node goes only after the surplus lasted scaleDownAfter", () => {
+    fc.assert(
+      fc.property(arbInput, (i) => {
+        const d = decideScaling({ ...i, awake: true });
+        if (d.actions.some((a) => a.action === "cordon")) expect(i.now - (i.surplusSince ?? i.now)).toBeGreaterThanOrEqual(i.scaleDownAfterMs);
+      }),
+      { seed, numRuns: 1000 },
+    );
+  });
+
+  it("wakes a shelved spare in the site that restores the datacenter policy when the margin is gone", () => {
+    const nodes = [
+      node("sbg-1", "strasbourg", "enabled", { users: 150, meetings: 5 }),
+      node("gra-1", "gravelines", "enabled", { users: 120, meetings: 4 }),
+      node("sbg-2", "strasbourg", "shelved"),
+      node("gra-2", "gravelines", "shelved"),
+    ];
+    const d = decideScaling(baseInput(nodes));
+    // 270 users + 200 margin = 470: with a site down, one c2-60 carries 200; two a site carry 400, still short: all four.
+    expect(d.actions.map((a) => [a.node, a.action])).toEqual([
+      ["gra-2", "wake"],
+      ["sbg-2", "wake"],
+    ]);
+    expect(d.short).toBe(true);
+    expect(d.summary).toMatch(/carries only 400/);
+    // 150 users: 350 needed, the two woken c2-60s in each site carry 400.
+    const d2 = decideScaling(baseInput(nodes.map((n) => (n.users ? { ...n, users: 75 } : n))));
+    expect(d2.short).toBe(false);
+    expect(d2.actions.map((a) => a.action)).toEqual(["wake", "wake"]);
+  });
+
+  it("re-enables a node it parked before waking a shelved one, and never counts a drained (held) node", () => {
+    const nodes = [node("a", "strasbourg", "enabled"), node("b", "gravelines", "held"), node("c", "gravelines", "parked", { meetings: 1, users: 0 }), node("d", "gravelines", "shelved")];
+    const d = decideScaling(baseInput(nodes));
+    expect(d.actions).toEqual([expect.objectContaining({ node: "c", action: "enable" })]);
+  });
+
+  it("waits scaleDownAfter with a surplus, then cordons the emptiest node; shelves a parked node once empty", () => {
+    const nodes = [node("a", "strasbourg", "enabled", { users: 20, meetings: 1 }), node("b", "gravelines", "enabled", { users: 5, meetings: 1 }), node("c", "strasbourg", "enabled", { users: 30, meetings: 1 }), node("d", "gravelines", "enabled", { users: 40, meetings: 2 })];
+    // 95 users + a margin of 100: with a site down, two c2-60s per site carry 400, one 200.
+    const input = (ns: ScalingNode[], over: Partial<ScalingInput> = {}) => baseInput(ns, { marginUsers: 100, ...over });
+    const first = decideScaling(input(nodes));
+    expect(first.actions).toEqual([]);
+    expect(first.surplusSince).toBe(100 * MIN);
+    expect(first.summary).toMatch(/one node goes if it lasts 30 more min/);
+    const later = decideScaling(input(nodes, { now: 131 * MIN, surplusSince: first.surplusSince }));
+    expect(later.actions).toEqual([expect.objectContaining({ node: "b", action: "cordon" })]);
+    // b is parked now; its meeting ends, its recording is transferred: shelve.
+    const parked = nodes.map((n) => (n.id === "b" ? { ...n, state: "parked" as const, users: 0, meetings: 0 } : n));
+    expect(decideScaling(input(parked, { now: 135 * MIN, surplusSince: later.surplusSince })).actions).toEqual([expect.objectContaining({ node: "b", action: "shelve" })]);
+    expect(decideScaling(input(parked.map((n) => (n.id === "b" ? { ...n, recordings: 1 } : n)), { now: 135 * MIN })).actions).toEqual([]);
+  });
+
+  it("never cordons a monthly-billed or dedicated node, nor the last node outside teaching hours", () => {
+    const nodes = [node("a", "strasbourg", "enabled", { shelvable: false }), node("b", "gravelines", "enabled")];
+    expect(decideScaling(baseInput(nodes, { awake: false })).actions).toEqual([expect.objectContaining({ node: "b", action: "cordon" })]);
+    expect(decideScaling(baseInput([node("b", "gravelines", "enabled")], { awake: false })).actions).toEqual([]);
+  });
+
+  it("the default margin is one node's worth: the largest node of the pool", () => {
+    expect(oneNodeOfUsers([{ spec: C2_60 }, { spec: C2_120 }, {}])).toBe(400);
+  });
+});
