@@ -24,13 +24,13 @@ export function yamlSyntaxMessage(file: string, error: unknown): string {
   return `${file}:${line}:${col}: not valid YAML: ${reason}${snippet ? `\n${snippet.replace(/\n+$/, "")}` : ""}`;
 }
 
-/** The known key a mistyped one most likely meant: close in edit distance (a third of its length, at least 1). */
-export function closestKey(typed: string, known: readonly string[]): string | undefined {
+/** The known key a mistyped one most likely meant: close in edit distance (by default a third of its length, at least 1). */
+export function closestKey(typed: string, known: readonly string[], maxDistance = Math.max(1, Math.floor(typed.length / 3))): string | undefined {
   if (known.length === 0) return undefined;
   const lower = typed.toLowerCase();
   const best = closest(lower, known.map((k) => k.toLowerCase()));
   const match = known.find((k) => k.toLowerCase() === best);
-  return match !== undefined && distance(lower, best) <= Math.max(1, Math.floor(typed.length / 3)) ? match : undefined;
+  return match !== undefined && distance(lower, best) <= maxDistance ? match : undefined;
 }
 
 /** "unknown key 'x' (did you mean 'y'?)" for each unknown key, with a suggestion where one is close. */
@@ -150,9 +150,10 @@ export function issueMessage(issue: z.core.$ZodIssue, found: { present: boolean;
       // A union with its own message (the host kinds): that message, and the choice made.
       if (!isDefaultMessage(issue.message)) return `${issue.message}${found.present ? `, found ${choice(found.value)}` : ""}`;
       // Each alternative's own first complaint: "expected a date YYYY-MM-DD or a mapping (key: value lines)".
-      const alternatives = [...new Set(issue.errors.map((branch) => (branch[0] ? issueMessage(branch[0], found) : "")).filter(Boolean))];
-      if (alternatives.length === 0) return `does not match any accepted form${found.present ? ` (found ${describeFound(found.value)})` : ""}`;
-      return alternatives.map((m, i) => (i === 0 ? m : m.replace(/^expected /, ""))).join(" or ");
+      const foundText = found.present ? `, found ${describeFound(found.value)}` : "";
+      const alternatives = [...new Set(issue.errors.map((branch) => (branch[0] ? issueMessage(branch[0], { present: false }).replace(/^is required \((.*)\)$/, "expected $1") : "")).filter(Boolean))];
+      if (alternatives.length === 0) return `does not match any accepted form${foundText}`;
+      return `${alternatives.map((m, i) => (i === 0 ? m : m.replace(/^expected /, ""))).join(" or ")}${foundText}`;
     }
     default:
       return isDefaultMessage(issue.message) ? `is not accepted here${found.present ? ` (found ${describeFound(found.value)})` : ""}` : issue.message;

@@ -39,7 +39,8 @@ export function knownStacks(): string[] {
 export function missingStackHint(stackOrPath: string): string {
   if (stackFilePath(stackOrPath) !== path.join(STACK_DIR, `Pulumi.${stackOrPath}.yaml`)) return "";
   const stacks = knownStacks();
-  const guess = closestKey(stackOrPath, stacks);
+  // Two edits at least: a swapped pair of letters (brset) is the common slip.
+  const guess = closestKey(stackOrPath, stacks, Math.max(2, Math.floor(stackOrPath.length / 3)));
   return `${guess ? ` (did you mean '${guess}'?)` : ""}; the stacks are: ${stacks.join(", ") || "none"}`;
 }
 
