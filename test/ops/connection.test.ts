@@ -47,6 +47,18 @@ describe("ops drain checks the node against the stack before connecting", () => 
   });
 });
 
+describe("ops status", () => {
+  it("lists each problem once, even when two checks hit the same dead address", async () => {
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
+    const port = (closed.address() as { port: number }).port;
+    await new Promise((resolve) => closed.close(resolve));
+    const run = await ops(["status", "nosuchstack", "--json", "--url", `http://127.0.0.1:${port}/`, "--host", "127.0.0.1", "--ssh-port", String(port), "--ssh-key", keyFile, "--host-key", someHostKey]);
+    expect(run.code).toBe(3);
+    expect(JSON.parse(run.stdout).problems).toEqual([{ host: `127.0.0.1:${port}`, kind: "tcp", message: expect.stringMatching(/ECONNREFUSED/) }]);
+  });
+});
+
 describe("ops --timeout bounds the whole SSH connection", () => {
   it("gives up on a port that accepts TCP and never speaks SSH after --timeout, not after --command-timeout", async () => {
     const run = await ops(drainArgs(["--host-key", someHostKey, "--timeout", "700", "--command-timeout", "20000"]));
