@@ -1,3 +1,4 @@
+import { closestKey } from "../../components/config/messages";
 import { confirm } from "./confirm";
 import { OpsError } from "./errors";
 import type { OpsIO } from "./io";
@@ -26,10 +27,19 @@ export interface NodeActionResult {
   summary: string;
 }
 
-/** A node given by stack name or FQDN -> its Scalelite id (the FQDN: SERVER_ID_IS_HOSTNAME=true). */
+/**
+ * A node given by stack name or FQDN -> its Scalelite id (the FQDN: SERVER_ID_IS_HOSTNAME=true). When the
+ * stack names its nodes, only those are taken, before anything connects; a raw Scalelite server id only
+ * when it does not (options alone).
+ */
 export function serverIdOf(target: OpsTarget, node: string): string {
   const known = target.nodes.find((n) => n.name === node || n.fqdn === node);
   if (known) return known.fqdn;
+  if (target.nodes.length > 0) {
+    const names = target.nodes.flatMap((n) => [n.name, n.fqdn]);
+    const guess = closestKey(node, names, Math.max(2, Math.floor(node.length / 3)));
+    throw new OpsError("usage", "-", `'${node}' is not a node of ${target.label}${guess ? ` (did you mean '${guess}'?)` : ""}; its nodes are: ${target.nodes.map((n) => `${n.name} (${n.fqdn})`).join(", ")}`);
+  }
   if (!SERVER_ID.test(node)) throw new OpsError("usage", "-", `'${node}' is neither a node of ${target.label} nor a Scalelite server id`);
   return node;
 }

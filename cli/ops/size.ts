@@ -50,7 +50,8 @@ export function renderSize(r: SizeReport): string {
   const best = r.recommendations[0];
   if (best) {
     out.push(`recommended: ${best.reasoning}`);
-    out.push("alternatives:", ...r.recommendations.slice(1).map((o) => `  - ${o.reasoning}`));
+    const others = r.recommendations.slice(1);
+    if (others.length > 0) out.push("alternatives:", ...others.map((o) => `  - ${o.reasoning}`));
   }
   out.push(`fronts: ${r.fronts.count} (${r.fronts.why})`);
   if (r.demand.warnings.length) out.push("warnings:", ...r.demand.warnings.map((w) => `  - ${w}`));

@@ -3,7 +3,7 @@ import { accessSync, constants, existsSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import * as path from "node:path";
 import type { Campus } from "../../components/config/campus";
-import { campusOfStackFile, readStackFile, stackFilePath, type StackFile } from "../../components/config/stackFile";
+import { campusOfStackFile, missingStackHint, readStackFile, stackFilePath, type StackFile } from "../../components/config/stackFile";
 import { apiBaseUrl } from "./bbbApi";
 import { OpsError } from "./errors";
 import type { OpsIO } from "./io";
@@ -158,8 +158,8 @@ export async function loadTarget(stack: string | undefined, options: ConnectionO
     const filePath = stackFilePath(stack);
     if (existsSync(filePath)) file = campusOf(readStack(filePath));
     if (wantOutputs) outputs = await pulumiOutputs(path.basename(filePath).replace(/^Pulumi\./, "").replace(/\.ya?ml$/, ""), io.env);
-    if (!file && !wantOutputs) throw new OpsError("config", "-", `no stack file ${filePath}`);
-    if (!file && !outputs && !options.url) throw new OpsError("config", "-", `no stack file ${filePath} and no Pulumi CLI to read the stack's outputs: give --url`);
+    if (!file && !wantOutputs) throw new OpsError("config", "-", `no stack file ${filePath}${missingStackHint(stack)}`);
+    if (!file && !outputs && !options.url) throw new OpsError("config", "-", `no stack file ${filePath}${missingStackHint(stack)}; and no Pulumi CLI to read the stack's outputs: give --url`);
   }
   const campus = file?.campus;
 

@@ -216,7 +216,9 @@ export async function collectStatus(target: OpsTarget, options: StatusOptions, p
     if (n.online === "offline") problems.push({ host: n.fqdn, kind: "unhealthy", message: "Scalelite marks it offline (its polls fail)" });
     if (n.state === "disabled") problems.push({ host: n.fqdn, kind: "unhealthy", message: "disabled in Scalelite: it takes no meeting" });
   }
-  return { target: target.label, checkedAt: new Date().toISOString(), front, nodes, backup: backupReport, problems, healthy: problems.length === 0 };
+  // The same failure seen by two checks (the front's HTTP and SSH on one dead address, say) is one problem.
+  const unique = [...new Map(problems.map((p) => [`${p.host}\0${p.kind}\0${p.message}`, p])).values()];
+  return { target: target.label, checkedAt: new Date().toISOString(), front, nodes, backup: backupReport, problems: unique, healthy: unique.length === 0 };
 }
 
 const show = (v: string | number | undefined) => (v === undefined ? "-" : String(v));

@@ -2,7 +2,7 @@ import { z } from "zod";
 import { backupProblems } from "../backup/backupConfig";
 import { BBB_LINES, missingFamilies, OPTION_FAMILIES, SERVER_PRESETS, type HostPreset, type OptionFamily } from "./presets";
 import { placementOf, placementProblems, siteOf } from "../planning/sites";
-import { knownKeysAt, unknownKeysMessage } from "./messages";
+import { issueMessage, knownKeysAt, unknownKeysMessage, valueAt } from "./messages";
 import { backupSchema, campusSchema, type CampusConfig, type HostConfig } from "./schema";
 
 /** One problem in a stack's configuration: where it is and what was expected. */
@@ -84,16 +84,9 @@ function pathOf(path: ReadonlyArray<PropertyKey>): string {
 
 function describeIssue(issue: z.core.$ZodIssue, raw: unknown): string {
   if (issue.code === "unrecognized_keys") return unknownKeysMessage(issue.keys, knownKeysAt(campusSchema, raw, issue.path));
-  if (issue.code === "invalid_type" && issue.input === undefined) return `is required (${issue.expected})`;
-  if (issue.code === "invalid_type") return `expected ${issue.expected}, got ${describeValue(issue.input)}`;
-  if (issue.code === "invalid_value") return `expected one of ${issue.values.map(String).join(", ")}`;
-  return issue.message;
-}
-
-function describeValue(v: unknown): string {
-  if (v === null) return "null";
-  if (Array.isArray(v)) return "array";
-  return typeof v;
+  // zod leaves the input out of its issues: what was found is read from the stack's own value.
+  const found = valueAt(raw, issue.path);
+  return issueMessage(issue, found);
 }
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
@@ -106,7 +99,9 @@ const str = (v: unknown): string | undefined => (typeof v === "string" ? v : und
 function crossFieldProblems(raw: unknown, secrets: SecretPresence): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   if (!isRecord(raw)) return problems;
-  const zone = isRecord(raw.dns) ? str(raw.dns.zone) : undefined;
+  // A zone that is itself wrong (say a final dot) is reported once, not again for every host name.
+  const givenZone = isRecord(raw.dns) ? str(raw.dns.zone) : undefined;
+  const zone = campusSchema.shape.dns.shape.zone.safeParse(givenZone).success ? givenZone : undefined;
   const stackPresets = isRecord(raw.presets) ? (raw.presets as Record<string, HostPreset>) : {};
   const presets = { ...SERVER_PRESETS, ...stackPresets };
   const hosts: Array<[string, unknown]> = [["campus.front", raw.front]];
@@ -136,7 +131,7 @@ function crossFieldProblems(raw: unknown, secrets: SecretPresence): ConfigProble
     problems.push(...placementProblems(path, rawPlacement(host), str(host.subsidiary) ?? "FR"));
   }
   for (const [presetName, preset] of Object.entries(stackPresets)) problems.push(...presetOptionProblems(`campus.presets.${presetName}.planOptions`, preset));
-  if (zone && isRecord(raw.turn) && raw.turn.mode === "external" && !secrets.turnSecret) {
+  if (givenZone && isRecord(raw.turn) && raw.turn.mode === "external" && !secrets.turnSecret) {
     problems.push({ path: SECRET_KEYS.turnSecret, message: "is required when campus.turn.mode is external (pulumi config set --secret turnSecret ...)" });
   }
   if (isRecord(raw.certificates) && raw.certificates.challenge === "dns-01" && !secrets.dnsCredentials) {

@@ -24,13 +24,13 @@ export function yamlSyntaxMessage(file: string, error: unknown): string {
   return `${file}:${line}:${col}: not valid YAML: ${reason}${snippet ? `\n${snippet.replace(/\n+$/, "")}` : ""}`;
 }
 
-/** The known key a mistyped one most likely meant: close in edit distance (a third of its length, at least 1). */
-export function closestKey(typed: string, known: readonly string[]): string | undefined {
+/** The known key a mistyped one most likely meant: close in edit distance (by default a third of its length, at least 1). */
+export function closestKey(typed: string, known: readonly string[], maxDistance = Math.max(1, Math.floor(typed.length / 3))): string | undefined {
   if (known.length === 0) return undefined;
   const lower = typed.toLowerCase();
   const best = closest(lower, known.map((k) => k.toLowerCase()));
   const match = known.find((k) => k.toLowerCase() === best);
-  return match !== undefined && distance(lower, best) <= Math.max(1, Math.floor(typed.length / 3)) ? match : undefined;
+  return match !== undefined && distance(lower, best) <= maxDistance ? match : undefined;
 }
 
 /** "unknown key 'x' (did you mean 'y'?)" for each unknown key, with a suggestion where one is close. */
@@ -87,6 +87,87 @@ export function knownKeysAt(schema: z.ZodType, input: unknown, path: ReadonlyArr
     value = isRecord(value) || Array.isArray(value) ? (value as Record<PropertyKey, unknown>)[step as string] : undefined;
   }
   return [...new Set(schemas.flatMap((s) => objectsFor(s, value)).flatMap((o) => Object.keys(o.shape ?? {})))];
+}
+
+/** The value at `path` in `input`, or `{ present: false }` when a key or index on the way is missing. */
+export function valueAt(input: unknown, path: ReadonlyArray<PropertyKey>): { present: boolean; value?: unknown } {
+  let value = input;
+  for (const step of path) {
+    if ((!isRecord(value) && !Array.isArray(value)) || !Object.hasOwn(value, step)) return { present: false };
+    value = (value as Record<PropertyKey, unknown>)[step as string];
+  }
+  return { present: value !== undefined, value };
+}
+
+/** zod's type names as a person reads them. */
+const EXPECTED: Record<string, string> = {
+  object: "a mapping (key: value lines)",
+  array: "a list",
+  string: "a text value",
+  number: "a number",
+  int: "a whole number",
+  boolean: "true or false",
+};
+
+/** What a value is, for "found ...": its kind, and numbers and booleans as they are (never text, which may be private). */
+export function describeFound(value: unknown): string {
+  if (value === null) return "an empty value (null)";
+  if (Array.isArray(value)) return "a list";
+  if (typeof value === "number") return Number.isInteger(value) ? `the number ${value}` : `the decimal number ${value}`;
+  if (typeof value === "boolean") return String(value);
+  if (typeof value === "string") return "a text value";
+  if (isRecord(value)) return "a mapping";
+  return typeof value;
+}
+
+const UNITS: Record<string, [string, string]> = { string: [" character", " characters"], array: [" entry", " entries"], set: [" entry", " entries"] };
+const unit = (origin: string, n: number | bigint) => (UNITS[origin] ? UNITS[origin][Number(n) === 1 ? 0 : 1] : "");
+
+/**
+ * One zod issue in the words of the stack file: what was expected and what was found, never zod's own
+ * wording ("Invalid input", "Too big: ..."). Messages the schema gives itself are kept.
+ */
+export function issueMessage(issue: z.core.$ZodIssue, found: { present: boolean; value?: unknown }): string {
+  switch (issue.code) {
+    case "invalid_type": {
+      const expected = EXPECTED[issue.expected] ?? issue.expected;
+      if (!found.present) return `is required (${expected})`;
+      if (issue.expected === "int" && typeof found.value === "number") return `expected a whole number, found ${describeFound(found.value)}`;
+      return `expected ${expected}, found ${describeFound(found.value)}`;
+    }
+    case "invalid_value":
+      return `expected one of ${issue.values.map(String).join(", ")}${found.present ? `, found ${choice(found.value)}` : ""}`;
+    case "too_big":
+    case "too_small": {
+      if (!isDefaultMessage(issue.message)) return issue.message;
+      const limit = issue.code === "too_big" ? issue.maximum : issue.minimum;
+      const bound = issue.code === "too_big" ? (issue.inclusive === false ? "less than" : "at most") : issue.inclusive === false ? "more than" : "at least";
+      const size = typeof found.value === "string" || Array.isArray(found.value) ? found.value.length : undefined;
+      const got = typeof found.value === "number" ? `, found ${found.value}` : size !== undefined ? `, found ${size}` : "";
+      return `expected ${bound} ${limit}${unit(issue.origin, limit)}${got}`;
+    }
+    case "invalid_union": {
+      // A union with its own message (the host kinds): that message, and the choice made.
+      if (!isDefaultMessage(issue.message)) return `${issue.message}${found.present ? `, found ${choice(found.value)}` : ""}`;
+      // Each alternative's own first complaint: "expected a date YYYY-MM-DD or a mapping (key: value lines)".
+      const foundText = found.present ? `, found ${describeFound(found.value)}` : "";
+      const alternatives = [...new Set(issue.errors.map((branch) => (branch[0] ? issueMessage(branch[0], { present: false }).replace(/^is required \((.*)\)$/, "expected $1") : "")).filter(Boolean))];
+      if (alternatives.length === 0) return `does not match any accepted form${foundText}`;
+      return `${alternatives.map((m, i) => (i === 0 ? m : m.replace(/^expected /, ""))).join(" or ")}${foundText}`;
+    }
+    default:
+      return isDefaultMessage(issue.message) ? `is not accepted here${found.present ? ` (found ${describeFound(found.value)})` : ""}` : issue.message;
+  }
+}
+
+/** A value given where one of a few words was expected: a short word is shown as written. */
+function choice(value: unknown): string {
+  return typeof value === "string" && /^[\w.-]{1,40}$/.test(value) ? `'${value}'` : describeFound(value);
+}
+
+/** zod's own English, which says nothing about the stack file ("Invalid input", "Too big: expected ..."). */
+function isDefaultMessage(message: string): boolean {
+  return /^(Invalid|Too (big|small)|Expected)\b/.test(message);
 }
 
 /** PEM ("-----BEGIN RSA PRIVATE KEY-----", "-----BEGIN PRIVATE KEY-----", ...) and OpenSSH private keys. */

@@ -26,6 +26,11 @@ const isoDate = z.iso.date("expected a date YYYY-MM-DD");
 
 const name = z.string().regex(hostLabel, "expected a lowercase host label: letters, digits and '-', at most 63 characters");
 const fqdn = z.string().regex(dnsName, "expected a lowercase fully-qualified domain name such as bbb1.example.org");
+/** The DNS zone as OVH names it (example.org): a final dot, as zone files write names, gets its own message. */
+const dnsZone = z
+  .string()
+  .refine((v) => !v.endsWith("."), "ends with a dot: write the zone without its final '.', as OVH names zones (example.org)")
+  .pipe(fqdn);
 const unixUser = z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, "expected a Unix user name");
 
 const dedicated = z.strictObject({
@@ -158,7 +163,7 @@ export const campusSchema = z.strictObject({
   id: name,
   label: z.string().min(1).max(120),
   dns: z.strictObject({
-    zone: fqdn,
+    zone: dnsZone,
     ttl: z.number().int().min(60).max(86400).default(300),
   }),
   adminEmail: z.email("expected an email address for Let's Encrypt"),

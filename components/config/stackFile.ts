@@ -1,8 +1,8 @@
-import { readFileSync, existsSync } from "node:fs";
+import { readdirSync, readFileSync, existsSync } from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
-import { CONFIG_KEYS, parseCampus, type Campus, type SecretPresence } from "./campus";
-import { clearPrivateKeyMessage, privateKeyPaths, StackFileError, yamlSyntaxMessage } from "./messages";
+import { CampusConfigError, CONFIG_KEYS, parseCampus, type Campus, type SecretPresence } from "./campus";
+import { clearPrivateKeyMessage, closestKey, privateKeyPaths, StackFileError, yamlSyntaxMessage } from "./messages";
 
 /** A config value in a stack file: plain, or `secure:` (encrypted by the Pulumi CLI). */
 export interface StackFileValue {
@@ -30,6 +30,20 @@ export function stackFilePath(stackOrPath: string): string {
   return path.join(STACK_DIR, `Pulumi.${stackOrPath}.yaml`);
 }
 
+/** The stacks of stacks/ (one per Pulumi.<stack>.yaml). */
+export function knownStacks(): string[] {
+  return existsSync(STACK_DIR) ? readdirSync(STACK_DIR).flatMap((f) => /^Pulumi\.(.+)\.yaml$/.exec(f)?.[1] ?? []).sort() : [];
+}
+
+/** For a stack name with no file: " (did you mean 'brest'?); the stacks are: ..."; "" for a path. */
+export function missingStackHint(stackOrPath: string): string {
+  if (stackFilePath(stackOrPath) !== path.join(STACK_DIR, `Pulumi.${stackOrPath}.yaml`)) return "";
+  const stacks = knownStacks();
+  // Two edits at least: a swapped pair of letters (brset) is the common slip.
+  const guess = closestKey(stackOrPath, stacks, Math.max(2, Math.floor(stackOrPath.length / 3)));
+  return `${guess ? ` (did you mean '${guess}'?)` : ""}; the stacks are: ${stacks.join(", ") || "none"}`;
+}
+
 export function isSecure(v: unknown): boolean {
   return typeof v === "object" && v !== null && Object.keys(v).length === 1 && "secure" in v;
 }
@@ -42,7 +56,7 @@ function holdsSecure(v: unknown): boolean {
 /** Reads a Pulumi stack file. Throws a StackFileError whose message names the file and what is wrong. */
 export function readStackFile(stackOrPath: string): StackFile {
   const file = stackFilePath(stackOrPath);
-  if (!existsSync(file)) throw new StackFileError(`${file}: no such stack file`);
+  if (!existsSync(file)) throw new StackFileError(`${file}: no such stack file${missingStackHint(stackOrPath)}`);
   let doc: unknown;
   try {
     doc = parse(readFileSync(file, "utf8"));
@@ -75,5 +89,12 @@ export function secretPresence(file: StackFile): SecretPresence {
 
 /** Validates the campus of a stack file (no Pulumi involved); throws CampusConfigError. */
 export function campusOfStackFile(file: StackFile): Campus {
+  if (!(CONFIG_KEYS.campus in file.config)) {
+    // Pulumi's config keys carry the project's name: `campus:` alone is another key, not the campus.
+    const near = Object.keys(file.config).find((k) => k.split(":").at(-1) === "campus" || closestKey(k, [CONFIG_KEYS.campus]) !== undefined);
+    if (near !== undefined) {
+      throw new CampusConfigError([{ path: CONFIG_KEYS.campus, message: `is required: the file has '${near}' (did you mean '${CONFIG_KEYS.campus}'? Pulumi's config keys start with the project name, bbb-ovh:)` }]);
+    }
+  }
   return parseCampus(file.config[CONFIG_KEYS.campus]?.value, secretPresence(file));
 }

@@ -25,8 +25,9 @@ describe("tools/ci/stacks.sh: the stacks CI runs are the files in stacks/", () =
     const dir = mkdtempSync(path.join(tmpdir(), "bbb-ovh-stacks-"));
     try {
       for (const s of stacks) copyFileSync(path.join(ROOT, "stacks", `Pulumi.${s}.yaml`), path.join(dir, `Pulumi.${s}.yaml`));
-      copyFileSync(path.join(ROOT, "stacks", `Pulumi.${stacks[0]}.yaml`), path.join(dir, "Pulumi.mycampus.yaml"));
-      expect(JSON.parse(listed(["--json", dir]))).toEqual([...stacks, "mycampus"].sort());
+      const added = `new-campus-${process.pid}`;
+      copyFileSync(path.join(ROOT, "stacks", `Pulumi.${stacks[0]}.yaml`), path.join(dir, `Pulumi.${added}.yaml`));
+      expect(JSON.parse(listed(["--json", dir]))).toEqual([...stacks, added].sort());
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -6,7 +6,7 @@ import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
 import { CampusConfigError, parseCampus, type SecretPresence } from "../../components/config/campus";
-import { readStackFile } from "../../components/config/stackFile";
+import { campusOfStackFile, readStackFile } from "../../components/config/stackFile";
 import { PRICE_TABLE } from "../../components/planning/prices";
 
 /** Config mistakes as the person fixing a stack file reads them (npm run plan, a real process). */
@@ -120,5 +120,62 @@ describe("price figures cite sources that exist", () => {
     const files = entry.source.match(/[\w./-]+\.(md|ts|yaml|json)\b/g) ?? [];
     for (const f of files) expect(existsSync(path.join(ROOT, f)), `${f} is cited but not in the repository`).toBe(true);
     expect(urls.length + files.length, "no URL and no repository path").toBeGreaterThan(0);
+  });
+});
+
+describe("a value of the wrong kind, or out of bounds, says what was expected and what was found", () => {
+  const problems = (change: (campus: any) => void): string => {
+    const doc = lab();
+    change(doc.config["bbb-ovh:campus"]);
+    return messageOf(doc.config["bbb-ovh:campus"]);
+  };
+
+  it.each<[string, (c: any) => void, string]>([
+    ["a number for an object", (c) => (c.front = 5), "campus.front: expected a mapping (key: value lines), found the number 5"],
+    ["text for a list", (c) => (c.adminCidrs = "10.0.0.0/8"), "campus.adminCidrs: expected a list, found a text value"],
+    ["text for a number", (c) => (c.expected.concurrentUsers = "sixty"), "campus.expected.concurrentUsers: expected a number, found a text value"],
+    ["a decimal for a whole number", (c) => (c.dns.ttl = 1.5), "campus.dns.ttl: expected a whole number, found the decimal number 1.5"],
+    ["null for a host", (c) => (c.nodes[0] = null), "campus.nodes[0]: expected a mapping (key: value lines), found an empty value (null)"],
+    ["a boolean for text", (c) => (c.id = true), "campus.id: expected a text value, found true"],
+  ])("%s", (_, change, expected) => {
+    const message = problems(change);
+    expect(message).toContain(expected);
+    expect(message).not.toMatch(/is required/);
+  });
+
+  it("a missing value is still 'is required', with what it should be", () => {
+    expect(problems((c) => delete c.dns)).toContain("campus.dns: is required (a mapping (key: value lines))");
+  });
+
+  it.each<[string, (c: any) => void, string]>([
+    ["too big", (c) => (c.expected.concurrentUsers = 1e9), "campus.expected.concurrentUsers: expected at most 100000, found 1000000000"],
+    ["too small", (c) => (c.dns.ttl = 5), "campus.dns.ttl: expected at least 60, found 5"],
+    ["too long", (c) => (c.label = "x".repeat(500)), "campus.label: expected at most 120 characters, found 500"],
+    ["neither form of a union", (c) => (c.timetable = { timezone: "Europe/Paris", slots: [{ days: ["mon"], from: "08:00", to: "18:00" }], closed: [7] }), "campus.timetable.closed[0]: expected a text value or a mapping (key: value lines), found the number 7"],
+    ["a word not in the list", (c) => (c.front.kind = "vps"), "campus.front.kind: expected kind to be one of dedicated, publicCloud, existing, found 'vps'"],
+  ])("never in the schema library's words: %s", (_, change, expected) => {
+    const message = problems(change);
+    expect(message).toContain(expected);
+    expect(message).not.toMatch(/Invalid input|Too big|Too small|Invalid option/);
+  });
+
+  it("a trailing dot on the DNS zone is one message, not one per host name", () => {
+    const message = problems((c) => (c.dns.zone = `${c.dns.zone}.`));
+    expect(message).toMatch(/^invalid campus configuration \(1 problem\):\n {2}- campus\.dns\.zone: ends with a dot: write the zone without its final '\.'/);
+  });
+});
+
+describe("a misnamed campus key or stack gets a 'did you mean'", () => {
+  it("`campus:` instead of `bbb-ovh:campus`", () => {
+    const doc = lab();
+    doc.config.campus = doc.config["bbb-ovh:campus"];
+    delete doc.config["bbb-ovh:campus"];
+    const file = readStackFile(stackFile(stringify(doc), "lab"));
+    expect(() => campusOfStackFile(file)).toThrow("bbb-ovh:campus: is required: the file has 'campus' (did you mean 'bbb-ovh:campus'?");
+  });
+
+  it("a mistyped stack name, with the stacks there are", () => {
+    expect(() => readStackFile("brset")).toThrow(/Pulumi\.brset\.yaml: no such stack file \(did you mean 'brest'\?\); the stacks are: brest, lab, /);
+    expect(() => readStackFile("zzzzzz")).toThrow(/no such stack file; the stacks are: brest/);
   });
 });

@@ -78,6 +78,15 @@ describe("ops estimate", () => {
 });
 
 describe("ops size", () => {
+  it("prints no heading without lines under it", async () => {
+    const run = await ops(["size", "--users", "600", "--rooms", "40"]);
+    expect(run.code).toBe(0);
+    const lines = run.stdout.trimEnd().split("\n");
+    lines.forEach((line, i) => {
+      if (/^[a-z]+:$/.test(line)) expect(lines[i + 1] ?? "", `'${line}' is followed by nothing`).toMatch(/^ {2}- /);
+    });
+  });
+
   it("recommends nodes for the case study under the default policy (a site down), with its reasoning", async () => {
     const run = await ops(["size", "--users", "600", "--rooms", "40", "--json"]);
     expect(run.code).toBe(0);

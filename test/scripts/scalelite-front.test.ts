@@ -506,7 +506,8 @@ describe.skipIf(!trees)("scalelite-app", () => {
 
   it("waits for the api image's own schema load instead of racing it with db:prepare", async () => {
     const h = await frontAfter(3);
-    setKnob(h, "FAKE_SCALELITE_API_START_SECONDS", "3");
+    // The start outlasts two health checks (however long the step took to get there on a busy machine).
+    setKnob(h, "FAKE_SCALELITE_API_START_CURLS", "2");
     const r = await runStep(h, "scaleliteApp", appInputs());
     expect(r.code, output(r)).toBe(0);
     expect(calls(h).filter((c) => c.includes("db:prepare"))).toEqual([]);
