@@ -553,6 +553,28 @@ describe.skipIf(!trees)("scalelite-app", () => {
     expect(calls(h).slice(mark).filter((c) => /systemctl (restart|disable|daemon-reload)/.test(c))).toEqual([]);
   });
 
+  it("on a standby front (START=false): installed without a certificate, nothing started, a running Scalelite stopped and disabled", async () => {
+    const h = await frontAfter(1);
+    expect((await runStep(h, "scaleliteSpool", spoolInputs())).code).toBe(0);
+    const mark = calls(h).length;
+    const r = await runStep(h, "scaleliteApp", { ...appInputs(), START: "false" });
+    expect(r.code, output(r)).toBe(0);
+    expect(r.stdout).toContain("is installed and stopped (standby front)");
+    expect(read(h, "etc/default/scalelite")).toBe(ENV.api);
+    for (const service of ["scalelite-api", "scalelite-nginx", "scalelite-poller", "scalelite-recording-importer"]) {
+      expect(existsSync(path.join(h.root, `etc/systemd/system/${service}.service`)), service).toBe(true);
+      expect(unitState(h, `${service}.service`, "active"), service).not.toBe("active");
+    }
+    expect(calls(h).slice(mark).filter((c) => /systemctl (start|restart|enable)|docker exec scalelite-api/.test(c))).toEqual([]);
+    // A front fenced by `ops failover` and made the standby: its Scalelite must not keep accepting meetings.
+    writeFileSync(path.join(h.root, "fake-state/systemd/scalelite.target.active"), "active\n");
+    writeFileSync(path.join(h.root, "fake-state/systemd/scalelite.target.enabled"), "enabled\n");
+    const fenced = await runStep(h, "scaleliteApp", { ...appInputs(), START: "false" });
+    expect(fenced.code, output(fenced)).toBe(0);
+    expect(calls(h)).toContain("systemctl disable --now scalelite.target");
+    expect(unitState(h, "scalelite.target", "active")).toBe("inactive");
+  }, 120_000);
+
   it("with recordings on, refuses a missing recording directory, naming the step that creates it", async () => {
     const h = await frontAfter(2);
     const r = await runStep(h, "scaleliteApp", appInputs());

@@ -1,0 +1,130 @@
+/**
+ * The standby front in the real program, under the plan's mocks: the held-out layout of issue 16 (the
+ * training stack: Public Cloud front in GRA11 beside half the nodes) with a standby in SBG5. What is
+ * wired between the fronts, what each step receives, and the firewall that admits exactly that.
+ */
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { isSecretValue, type RecordedResource } from "../../cli/plan/recorder";
+import { parseCampus } from "../../components/config/campus";
+import { readStackFile } from "../../components/config/stackFile";
+import { frontWarnings } from "../../components/planning/frontFailover";
+import { edgeFirewallRules, firewallPolicy, renderNftRuleset } from "../../components/security/firewallPolicy";
+import { evaluateStack } from "../support/evaluateStack";
+
+const STANDBY = { name: "lb-training-standby", fqdn: "visio-training-standby.isen-ouest.fr", kind: "publicCloud", region: "SBG5", flavor: "c2-30" };
+const withStandby = (campus: Record<string, any>) => {
+  campus.standbyFront = STANDBY;
+  campus.recordings = true;
+};
+const unwrap = (v: unknown): any => (isSecretValue(v) ? unwrap(v.value) : v);
+const named = (resources: RecordedResource[], name: string) => {
+  const found = resources.filter((r) => r.name === name);
+  expect(found, name).toHaveLength(1);
+  return found[0];
+};
+const inputsOf = (r: RecordedResource) => Object.fromEntries(String(unwrap(r.inputs.stdin)).trimEnd().split("\n").map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
+const decode = (b64: string) => Buffer.from(b64, "base64").toString("utf8");
+const ipOf = (resources: RecordedResource[], host: string) => inputsOf(named(resources, `${host}-hostPreflight`)).PUBLIC_IPV4;
+
+describe("a stack with a standby front", () => {
+  it("plans green about the front: no single point of failure", () => {
+    const raw = readStackFile("training").config["bbb-ovh:campus"].value as Record<string, any>;
+    const without = parseCampus({ ...raw, recordings: true }, { sshPrivateKey: false, turnSecret: false, dnsCredentials: false });
+    expect(frontWarnings(without).join("\n")).toMatch(/single point of failure: the front lb-training .* is in gravelines/);
+    const campus = parseCampus({ ...raw, recordings: true, standbyFront: STANDBY }, { sshPrivateKey: false, turnSecret: false, dnsCredentials: false });
+    expect(frontWarnings(campus).filter((w) => /single point of failure/.test(w))).toEqual([]);
+  });
+
+  it("streams the database from the front to the standby, with the same Scalelite secrets, Scalelite stopped on the standby", async () => {
+    const { resources } = await evaluateStack("training", {}, withStandby);
+    const [front, standby] = [ipOf(resources, "lb-training"), ipOf(resources, "lb-training-standby")];
+    expect(front).not.toBe(standby);
+    const primary = named(resources, "lb-training-scaleliteReplicationPrimary");
+    const replica = named(resources, "lb-training-standby-scaleliteReplicationStandby");
+    expect(isSecretValue(primary.inputs.stdin) && isSecretValue(replica.inputs.stdin)).toBe(true);
+    const [p, r] = [inputsOf(primary), inputsOf(replica)];
+    expect(p.STANDBY_ADDRESSES).toBe(standby);
+    expect(r.PRIMARY_ADDRESS).toBe(front);
+    expect(r.REPLICATION_PASSWORD).toBe(p.REPLICATION_PASSWORD);
+    expect(decode(p.TLS_CERT_B64)).toMatch(/planned certificate training-replication-cert/);
+    expect(decode(r.CA_CERT_B64)).toMatch(/planned certificate training-replication-ca/);
+    // The standby's stream starts once the front admits it; Scalelite waits for the stream.
+    expect(replica.dependencies.some((u) => u.endsWith("lb-training-scaleliteReplicationPrimary"))).toBe(true);
+    const standbyApp = inputsOf(named(resources, "lb-training-standby-scaleliteApp"));
+    const frontApp = inputsOf(named(resources, "lb-training-scaleliteApp"));
+    expect(standbyApp.START).toBe("false");
+    expect(frontApp.START).toBeUndefined();
+    // Moodle changes nothing: the same name, LOADBALANCER_SECRET and SECRET_KEY_BASE on both fronts.
+    const env = (i: Record<string, string>) => decode(i.ENV_FILE_B64);
+    for (const key of ["URL_HOST", "LOADBALANCER_SECRET", "SECRET_KEY_BASE", "DATABASE_URL"]) {
+      const line = (text: string) => text.split("\n").find((l) => l.startsWith(`${key}=`));
+      expect(line(env(standbyApp)), key).toBe(line(env(frontApp)));
+    }
+    expect(env(standbyApp)).toContain("URL_HOST=visio-training.isen-ouest.fr");
+    // Both publish the database (either may be primary after a failover); the standby has no health check of Scalelite.
+    for (const host of ["lb-training", "lb-training-standby"]) expect(inputsOf(named(resources, `${host}-scaleliteDocker`)).POSTGRES_PUBLISH).toBe("5432");
+    expect(resources.filter((x) => x.name === "lb-training-standby-scaleliteHealth")).toEqual([]);
+    // HTTP-01 (the training stack's): no certificate on the standby before the switch (frontWarnings says so).
+    expect(resources.filter((x) => x.name === "lb-training-standby-scaleliteCertificate")).toEqual([]);
+  });
+
+  it("with DNS-01 the standby holds the front's certificate before any failover", async () => {
+    const { resources } = await evaluateStack("training", { "bbb-ovh:dnsCredentials": JSON.stringify({ endpoint: "ovh-eu", applicationKey: "k", applicationSecret: "s", consumerKey: "c" }) }, (c) => {
+      withStandby(c);
+      c.certificates = { challenge: "dns-01" };
+    });
+    expect(inputsOf(named(resources, "lb-training-standby-scaleliteCertificate"))).toMatchObject({ FQDN: "visio-training.isen-ouest.fr", CHALLENGE: "dns-01" });
+  });
+
+  it("the front admits exactly the standby's database stream and SSH; the standby admits nothing from the front", async () => {
+    const { resources } = await evaluateStack("training", {}, withStandby);
+    const standby = ipOf(resources, "lb-training-standby");
+    const front = ipOf(resources, "lb-training");
+    const sgRules = (host: string) => resources.filter((r) => r.type === "openstack:networking/secGroupRule:SecGroupRule" && r.name.startsWith(`${host}-`) && !r.name.startsWith(`${host}-standby-`));
+    const fromStandby = sgRules("lb-training").filter((r) => unwrap(r.inputs.remoteIpPrefix) === `${standby}/32`);
+    expect(fromStandby.map((r) => [r.inputs.portRangeMin, r.inputs.protocol]).sort()).toEqual([
+      [22, "tcp"],
+      [5432, "tcp"],
+    ]);
+    expect(sgRules("lb-training-standby").filter((r) => unwrap(r.inputs.remoteIpPrefix) === `${front}/32`)).toEqual([]);
+    // Nobody else reaches 5432: no rule from anywhere else opens it, in either security group.
+    expect(resources.filter((r) => r.type === "openstack:networking/secGroupRule:SecGroupRule" && r.inputs.portRangeMin === 5432)).toHaveLength(1);
+    const nft = decode(inputsOf(named(resources, "lb-training-hostFirewall")).RULESET_B64);
+    expect(nft).toContain(`ip saddr ${standby}/32 tcp dport 5432 accept`);
+    expect(nft).toMatch(new RegExp(`chain forward \\{[^}]*ct status dnat ip saddr ${standby.replace(/\./g, "\\.")}/32 tcp dport 5432 accept[^}]*ct status dnat tcp dport 5432 drop`));
+    expect(decode(inputsOf(named(resources, "lb-training-standby-hostFirewall")).RULESET_B64)).not.toMatch(/5432|chain forward/);
+  });
+});
+
+describe("the firewall policy for the standby's traffic", () => {
+  const policy = firewallPolicy({ role: "front", adminCidrs: ["193.52.128.0/24"], nodeAddresses: ["198.51.100.7"], standbyAddresses: ["203.0.113.9"] });
+
+  it("admits 5432 only from the standby, and on the edge firewall as one sourced permit before SSH", () => {
+    expect(policy.filter((r) => r.portMin === 5432).map((r) => r.cidr)).toEqual(["203.0.113.9/32"]);
+    const edge = edgeFirewallRules(policy);
+    const database = edge.filter((r) => r.destinationPort === 5432);
+    expect(database).toEqual([{ sequence: expect.any(Number), action: "permit", protocol: "tcp", destinationPort: 5432, source: "203.0.113.9/32" }]);
+    const firstSsh = edge.find((r) => r.destinationPort === 22)!;
+    expect(database[0].sequence).toBeLessThan(firstSsh.sequence);
+    expect(edge.at(-1)).toMatchObject({ sequence: 19, action: "deny" });
+  });
+
+  it("renders a ruleset the real nft accepts (nft -c), with the forward guard", () => {
+    const file = path.join(mkdtempSync(path.join(tmpdir(), "bbb-ovh-nft-")), "rules.nft");
+    const rules = renderNftRuleset(firewallPolicy({ role: "front", adminCidrs: ["193.52.128.0/24"], standbyAddresses: ["203.0.113.9", "2001:db8::9"] }), "front");
+    writeFileSync(file, rules);
+    execFileSync("nft", ["-c", "-f", file]);
+    expect(rules).toContain("ct status dnat ip6 saddr 2001:db8::9/128 tcp dport 5432 accept");
+  });
+
+  it("adds no forward chain to a front without a standby (nothing changes there)", () => {
+    const alone = renderNftRuleset(firewallPolicy({ role: "front", adminCidrs: ["193.52.128.0/24"] }), "front");
+    expect(alone).not.toContain("forward");
+    expect(() => firewallPolicy({ role: "node", adminCidrs: ["193.52.128.0/24"], standbyAddresses: ["203.0.113.9"] })).toThrow(/standby front addresses only apply to the front/);
+    expect(() => firewallPolicy({ role: "front", adminCidrs: ["193.52.128.0/24"], standbyAddresses: ["nope"] })).toThrow(/standby front address 0: 'nope' is not an IP address/);
+  });
+});
