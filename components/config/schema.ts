@@ -255,6 +255,8 @@ export const campusSchema = z.strictObject({
     .strictObject({
       /** Spare users kept on top of the current ones; default: one node's worth (the largest node). */
       marginUsers: z.number().int().min(0).max(100000).optional(),
+      /** true: the margin too is carried with the failover policy's failure; false: the policy carries the users present, the margin is spare room. */
+      marginUnderFailure: z.boolean().default(true),
       /** How long the pool must have more than it needs before a node is cordoned. */
       scaleDownAfterMinutes: z.number().int().min(5).max(24 * 60).default(30),
     })
