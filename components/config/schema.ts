@@ -250,6 +250,22 @@ export const campusSchema = z.strictObject({
       for (const p of timetableProblems(t)) ctx.addIssue({ code: "custom", path: p.path.split(/[.[\]]/).filter(Boolean).map((k) => (/^\d+$/.test(k) ? Number(k) : k)), message: p.message });
     })
     .optional(),
+  /**
+   * Public Cloud nodes boot from a saved BigBlueButton image (docs/nodes.md, "A node image"): the most
+   * recent image of each node's region whose name matches `nameRegex`.
+   */
+  nodeImage: z
+    .strictObject({
+      nameRegex: z.string().min(1).refine((r) => {
+        try {
+          new RegExp(r);
+          return true;
+        } catch {
+          return false;
+        }
+      }, "expected a regular expression such as ^bbb-ovh-jammy-300-"),
+    })
+    .optional(),
   /** Capacity that follows the load (npm run ops -- scale): docs/scaling.md. */
   scaling: z
     .strictObject({
