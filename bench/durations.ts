@@ -41,6 +41,7 @@ export const BY_STEP: Readonly<Record<StepName | "ssh" | "host-key-tofu", Modell
   hostFirewall: m(0.1, "one nft --check and one nft -f of a small table; nftables is preinstalled on Ubuntu server"),
   bbbInstall: m(20, "bbb-install.sh: 'under 30 minutes' (its README), ~15 min (Scalelite README) (REFERENCE.md)"),
   bbbConfigure: m(1, "bbb-conf --setsecret then --restart"),
+  bbbImageClean: m(0.2, "file removals on the image builder"),
   bbbRecordings: m(0.5, "a download checked by sha256 and a few small files"),
   bbbHealth: m(0.5, "API index and a signed getMeetings, with retries while BBB warms up"),
   scaleliteDocker: m(5, "docker.io from Ubuntu's packages, PostgreSQL and Redis images pulled and started"),

@@ -13,14 +13,15 @@ import { DEFAULT_CONCURRENCY } from "../cli/ops/program";
 import { HOSTS, SMALL_BOUND, sshFanout, startSshHosts, statusFanout, type FanoutPoint } from "./opsFanout";
 import { planAtScale, type PlanScale } from "./planScaling";
 import { addOneNode, rerunStability, type AddNodeResult, type RerunResult } from "./rerunStability";
+import { md, pct } from "./markdown";
+import { nodeReadyPaths, type ReadyPath } from "./nodeReady";
+import { renderScaling } from "./scalingReport";
+import { scalingBench, type ScalingBench } from "./scalingWeek";
 import { simulateUp, type SimulatedUp } from "./simulatedUp";
 
 const STACKS = ["brest", "nantes", "rennes", "training", "lab"];
 
-const pct = (r: number) => `${(r * 100).toFixed(1)} %`;
 const min = (m: number) => `${m.toFixed(1)} min`;
-const md = (head: string[], rows: Array<Array<string | number>>) =>
-  [`| ${head.join(" | ")} |`, `|${head.map(() => "---").join("|")}|`, ...rows.map((r) => `| ${r.join(" | ")} |`)].join("\n");
 
 function log(line: string) {
   process.stderr.write(`${line}\n`);
@@ -62,6 +63,9 @@ async function main() {
     await Promise.all(hosts.map((h) => h.stop()));
   }
   log("fan-out done");
+  const scaling = scalingBench();
+  const nodeReady = nodeReadyPaths();
+  log("scaling week done");
 
   const results = {
     command: "npm run bench",
@@ -74,6 +78,8 @@ async function main() {
     addOneNode: addNode,
     planScaling: planScale,
     fanout,
+    scaling,
+    nodeReady,
   };
   mkdirSync(out, { recursive: true });
   writeFileSync(path.join(out, "results.json"), `${JSON.stringify(results, null, 2)}\n`);
@@ -93,6 +99,8 @@ type Results = {
   addOneNode: AddNodeResult[];
   planScaling: PlanScale[];
   fanout: FanoutPoint[];
+  scaling: ScalingBench;
+  nodeReady: ReadyPath[];
 };
 
 function renderMarkdown(r: Results): string {
@@ -176,7 +184,8 @@ ${md(
   ["layer", "d", "concurrency", "dead host (timeout)", "wall", "wall / d (or / timeout)", "failed hosts"],
   r.fanout.map((f) => [f.layer, `${f.delayMs} ms`, f.concurrency, f.deadHostTimeoutMs ? `${f.deadHostTimeoutMs} ms` : "-", `${Math.round(f.wallMs)} ms`, f.ratio.toFixed(2), f.failures]),
 )}
-`;
+
+${renderScaling(r.scaling, r.nodeReady)}`;
 }
 
 main().catch((e) => {

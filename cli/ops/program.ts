@@ -9,6 +9,7 @@ import { estimate, renderEstimate } from "./estimate";
 import { ovhApiFromEnv } from "./ovhApi";
 import { applyScaling, renderScale } from "./scale";
 import { applySchedule, renderSchedule } from "./schedule";
+import { renderUpgrade, rollingUpgrade } from "./upgrade";
 import { parseVoucherCode, redeemVoucher, renderVoucherStatus, voucherStatus } from "./voucher";
 import type { HttpOptions } from "./http";
 import type { OpsIO } from "./io";
@@ -225,6 +226,29 @@ export async function runOps(argv: string[], io: OpsIO): Promise<number> {
       exitCode = report.attention ? EXIT_CODES.unhealthy : 0;
       if (o.json) json(report);
       else print(renderScale(report));
+    });
+
+  withConnection(program.command("upgrade <stack>").description("roll a new pin through the pool: the canary first, then one node at a time: drain, wait until empty (never ends a meeting), apply, signed create/join/end on the node, undrain; stops at the first failure"))
+    .requiredOption("--apply <command>", "shell command that applies the new pin to one node (BBB_OVH_NODE = its FQDN, BBB_OVH_NODE_NAME = its stack name); see docs/nodes.md")
+    .option("--drain-timeout <minutes>", "how long to wait for a drained node to empty", positiveNumber("--drain-timeout"), 120)
+    .option("--poll <seconds>", "between two looks at a drained node", positiveNumber("--poll"), 30)
+    .option("--apply-timeout <minutes>", "deadline of the apply command for one node", positiveNumber("--apply-timeout"), 60)
+    .option("--skip-busy", "past the deadline, leave the node drained and go on with the next (default: stop)")
+    .action(async (stack: string, o: CommonOptions & { apply: string; drainTimeout: number; poll: number; applyTimeout: number; skipBusy?: boolean }) => {
+      const target = await loadTarget(stack, o, io);
+      const report = await rollingUpgrade(target, {
+        apply: o.apply,
+        drainTimeoutMs: o.drainTimeout * 60_000,
+        pollMs: o.poll * 1000,
+        applyTimeoutMs: o.applyTimeout * 60_000,
+        skipBusy: Boolean(o.skipBusy),
+        commandTimeoutMs: o.commandTimeout,
+        http: httpOptions(o),
+        onStep: (s) => io.stderr.write(`${s.at} ${s.node}: ${s.step}: ${s.detail}\n`),
+      });
+      exitCode = report.ok ? 0 : EXIT_CODES.unhealthy;
+      if (o.json) json(report);
+      else print(renderUpgrade(report));
     });
 
   program

@@ -61,7 +61,8 @@ const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * after the decision instead of at the next run. Past the deadline the next run takes over.
  */
 async function untilServing(ctx: PowerContext, host: ResolvedHost, first: NodeDecision, reason: string, opts: ScaleOptions): Promise<NodeDecision> {
-  const deadline = Date.now() + opts.waitServingMs;
+  const started = Date.now();
+  const deadline = started + opts.waitServingMs;
   let last = first;
   while (Date.now() < deadline) {
     await pause(opts.pollMs ?? 10_000);
@@ -70,7 +71,8 @@ async function untilServing(ctx: PowerContext, host: ResolvedHost, first: NodeDe
     // Still shelved or on its way: a second unshelve would be refused (409).
     if (status !== "ACTIVE") continue;
     last = await stepToAwake(ctx, host, reason);
-    if (last.step === "enabled" || last.step === "ip-changed") return last;
+    if (last.step === "enabled") return { ...last, detail: `${last.detail}; serving ${Math.round((Date.now() - started) / 1000)} s after the unshelve request` };
+    if (last.step === "ip-changed") return last;
   }
   return last.step === "unshelving" ? last : { ...last, detail: `not serving within ${Math.round(opts.waitServingMs / 1000)} s (${last.detail}); the next run goes on` };
 }
@@ -135,6 +137,7 @@ export async function applyScaling(api: OvhApi, target: OpsTarget, opts: ScaleOp
     awake: awakeTime,
     policy: campus.config.failover,
     marginUsers,
+    marginUnderFailure: scaling?.marginUnderFailure ?? true,
     scaleDownAfterMs: (scaling?.scaleDownAfterMinutes ?? 30) * 60_000,
     surplusSince: await readSurplusSince(ssh, opts.timeoutMs),
     nodes,

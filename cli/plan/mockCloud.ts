@@ -66,6 +66,8 @@ export const plannedCloud: pulumi.runtime.Mocks = {
     return { id: `${args.name}-id`, state: { ...args.inputs, ...outputsFor(args.type, args.name, args.inputs) } };
   },
   call(args) {
+    // An image look-up answers with an image of that region (made up from the request).
+    if (args.token === "openstack:images/getImage:getImage") return { ...args.inputs, id: `image-${args.inputs.region}-${args.inputs.nameRegex}` };
     return args.inputs;
   },
 };

@@ -260,11 +260,29 @@ export const campusSchema = z.strictObject({
       for (const p of timetableProblems(t)) ctx.addIssue({ code: "custom", path: p.path.split(/[.[\]]/).filter(Boolean).map((k) => (/^\d+$/.test(k) ? Number(k) : k)), message: p.message });
     })
     .optional(),
+  /**
+   * Public Cloud nodes boot from a saved BigBlueButton image (docs/nodes.md, "A node image"): the most
+   * recent image of each node's region whose name matches `nameRegex`.
+   */
+  nodeImage: z
+    .strictObject({
+      nameRegex: z.string().min(1).refine((r) => {
+        try {
+          new RegExp(r);
+          return true;
+        } catch {
+          return false;
+        }
+      }, "expected a regular expression such as ^bbb-ovh-jammy-300-"),
+    })
+    .optional(),
   /** Capacity that follows the load (npm run ops -- scale): docs/scaling.md. */
   scaling: z
     .strictObject({
       /** Spare users kept on top of the current ones; default: one node's worth (the largest node). */
       marginUsers: z.number().int().min(0).max(100000).optional(),
+      /** true: the margin too is carried with the failover policy's failure; false: the policy carries the users present, the margin is spare room. */
+      marginUnderFailure: z.boolean().default(true),
       /** How long the pool must have more than it needs before a node is cordoned. */
       scaleDownAfterMinutes: z.number().int().min(5).max(24 * 60).default(30),
     })

@@ -80,21 +80,27 @@ export class PublicCloudHost extends pulumi.ComponentResource implements HostHan
         renderCloudInit({ hostname: host.name, fqdn: host.fqdn, authorizedKeys: campus.config.sshPublicKeys, hostKey: { privateOpenssh, publicOpenssh } }),
       ),
     );
+    // A node boots from the campus's node image when there is one: the most recent match in its region.
+    const nodeImage = host.role === "node" && !host.config.image ? campus.config.nodeImage : undefined;
+    const image = nodeImage
+      ? { imageId: openstack.images.getImageOutput({ nameRegex: nodeImage.nameRegex, mostRecent: true, region }, { parent: this, provider }).id }
+      : { imageName: host.config.image ?? BBB_LINES[campus.config.bbbVersion].image };
     this.instance = new openstack.compute.Instance(
       name,
       {
         name: host.fqdn,
         region,
         flavorName: host.config.flavor,
-        imageName: host.config.image ?? BBB_LINES[campus.config.bbbVersion].image,
+        ...image,
         keyPair: keypair.name,
         securityGroups: [this.securityGroup.name],
         networks: [{ name: "Ext-Net" }],
         userData,
         metadata: { campus: campus.config.id, role: host.role },
       },
-      // OpenStack replaces an instance whose image or user data changes (a new admin key would): ignore both.
-      { ...childOpts, protect: !allowTermination, ignoreChanges: ["imageName", "userData"] },
+      // OpenStack replaces an instance whose image or user data changes (a new admin key would, a newer
+      // node image would for every node at once): ignore them; `ops upgrade` replaces nodes one at a time.
+      { ...childOpts, protect: !allowTermination, ignoreChanges: ["imageName", "imageId", "userData"] },
     );
     this.ipv4 = this.instance.accessIpV4;
     this.ipv6 = this.instance.accessIpV6.apply((v) => (v ?? "").replace(/^\[|\]$/g, ""));

@@ -38,6 +38,11 @@ export const STEPS = {
     ["TURN_HOST", "TURN_SECRET"],
     ["TURN_SECRET"],
   ),
+  bbbImageClean: step(
+    "bbb-node-image-clean.sh",
+    "clean an image builder before its disk is saved: machine id, host and authorized keys, secrets, certificates, logs, cloud-init state; refuses a host with recordings",
+    ["FQDN"],
+  ),
   bbbConfigure: step(
     "bbb-node-configure.sh",
     "set the node's shared secret and allowRevealOfBBBVersion=true, restart only when changed",

@@ -46,6 +46,11 @@ export interface ScalingInput {
   policy: FailoverPolicy;
   /** Spare users kept on top of the current ones, inside the awake window. */
   marginUsers: number;
+  /**
+   * true: the margin too is carried with the policy's failure (a burst during a datacenter outage);
+   * false: the policy carries the users present, the margin is spare room of the pool as it runs.
+   */
+  marginUnderFailure: boolean;
   scaleDownAfterMs: number;
   /** Since when the pool has had more than it needs (the previous run's answer), epoch ms. */
   surplusSince?: number;
@@ -63,7 +68,7 @@ export interface ScalingAction {
 export interface ScalingDecision {
   /** Users connected now (every node's participants). */
   users: number;
-  /** Users the pool must carry under the policy: users + margin (awake) or users (asleep). */
+  /** Users + margin (awake) or users (asleep). */
   requiredUsers: number;
   /** What the nodes taking meetings (enabled + waking + enabled by this decision) carry with the policy's failure. */
   carriedUsers: number;
@@ -91,6 +96,17 @@ export function carries(nodes: readonly PoolMember[], requiredUsers: number, pol
   return { ok, carried: check.surviving };
 }
 
+/** Users the nodes carry with nothing down. */
+const rawUsers = (nodes: readonly PoolMember[]) => Math.floor(nodes.reduce((u, n) => u + (n.spec ? capacityUnits(n.spec) : 0), 0) * USERS_PER_MINIMUM_NODE + 1e-9);
+
+/** Does this pool meet the requirement for `users` present, with the input's policy and margin? */
+export function meets(nodes: readonly PoolMember[], users: number, input: Pick<ScalingInput, "awake" | "policy" | "marginUsers" | "marginUnderFailure">): { ok: boolean; carried: number } {
+  const margin = input.awake ? input.marginUsers : 0;
+  if (input.marginUnderFailure) return carries(nodes, users + margin, input.policy, input.awake);
+  const withFailure = carries(nodes, users, input.policy, input.awake);
+  return { ok: withFailure.ok && rawUsers(nodes) >= users + margin, carried: withFailure.carried };
+}
+
 /** One node's worth of users: the default margin (the largest node of the pool). */
 export function oneNodeOfUsers(nodes: readonly { spec?: HostSpec }[]): number {
   return Math.max(0, ...nodes.map((n) => nodeCapacity(n.spec) ?? 0));
@@ -106,7 +122,7 @@ export function decideScaling(input: ScalingInput): ScalingDecision {
   const requiredUsers = users + (awake ? input.marginUsers : 0);
   const actions: ScalingAction[] = [];
   const taking = nodes.filter((n) => n.state === "enabled" || n.state === "waking");
-  const fits = (pool: readonly ScalingNode[]) => carries(pool, requiredUsers, policy, awake);
+  const fits = (pool: readonly ScalingNode[]) => meets(pool, users, input);
 
   // Parked nodes that are not needed keep draining; shelve those left empty.
   const shelveEmpty = (kept: ReadonlySet<string>) => {
@@ -121,7 +137,7 @@ export function decideScaling(input: ScalingInput): ScalingDecision {
     const pool = [...taking];
     const spares = nodes.filter((n) => n.state === "parked" || (n.state === "shelved" && n.shelvable));
     while (!fits(pool).ok && spares.length > 0) {
-      const score = (n: ScalingNode) => carries([...pool, n], requiredUsers, policy, awake).carried;
+      const score = (n: ScalingNode) => meets([...pool, n], users, input).carried;
       spares.sort((a, b) => Number(a.state !== "parked") - Number(b.state !== "parked") || score(b) - score(a) || unitsOf(b) - unitsOf(a) || byId(a, b));
       const pick = spares.shift() as ScalingNode;
       pool.push(pick);

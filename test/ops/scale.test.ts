@@ -3,8 +3,9 @@
  * shelve/unshelve), the front as a loopback sshd whose `docker exec scalelite-api bin/rake` is Scalelite's
  * own (test/fakes), and each node's BBB API (test/support/bbbApiServer.ts) for meetings and recordings.
  * Four hourly C2-60 nodes, two in Strasbourg and two in Gravelines, failover policy 'datacenter'.
+ * Then `ops upgrade` drills over the same pool with lessons running.
  */
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -13,6 +14,7 @@ import { startBbbApiServer, type BbbApiServer } from "../support/bbbApiServer";
 import { attachScalelite, scaleliteTrees, type Scalelite } from "../support/scalelite/harness";
 import { startOvhApiPeer, type OvhApiPeer } from "../support/ovhApiPeer";
 import { execOn, startTestHost, type TestHost } from "../support/sshd";
+import { meets } from "../../components/scaling/decide";
 import { scratch } from "./cli";
 
 const REPO = path.resolve(__dirname, "../..");
@@ -150,7 +152,7 @@ describe.skipIf(!trees)("ops scale", () => {
     nodeHttp[1].seedMeeting("physics-2", 25);
     const { report } = await scale(60, "--wait-serving", "60");
     expect(report.decision.actions).toEqual([expect.objectContaining({ node: NODES[3].fqdn, action: "wake" })]);
-    expect(report.steps.find((s) => s.node === NODES[3].fqdn)).toMatchObject({ step: "enabled" });
+    expect(report.steps.find((s) => s.node === NODES[3].fqdn)).toMatchObject({ step: "enabled", detail: expect.stringMatching(/serving \d+ s after the unshelve request/) });
     expect(peer.state.calls.filter((c) => c.endsWith("/unshelve"))).toEqual([`POST /cloud/project/${PROJECT}/instance/inst-3/unshelve`]);
     expect(await rowOf(NODES[3].fqdn)).toMatch(/enabled/);
     expect(await onFront("cat ~/.bbb-ovh/schedule-sleeping")).toBe("");
@@ -163,4 +165,90 @@ describe.skipIf(!trees)("ops scale", () => {
     expect(run.code).not.toBe(0);
     expect(run.stderr).toMatch(/campus\.scaling: run `ops scale/);
   }, 120_000);
+});
+
+/** `ops upgrade` run in the background; `onStep` sees each progress line as it is printed. */
+function upgrade(extra: string[], onStep: (node: string, step: string, detail: string) => void = () => {}): Promise<{ code: number; report: { order: string[]; canary: string; upgraded: string[]; skipped: string[]; stopped?: string; steps: Array<{ node: string; step: string; detail: string }> } }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(TSX, ["cli/ops.ts", "upgrade", stackFile, "--json", "--poll", "1", ...connection(), ...extra], { cwd: REPO, env });
+    let stdout = "";
+    let pending = "";
+    child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on("data", (c: Buffer) => {
+      pending += c.toString();
+      const lines = pending.split("\n");
+      pending = lines.pop() ?? "";
+      for (const line of lines) {
+        const m = /^\S+ (\S+): (\w+): (.*)$/.exec(line);
+        if (m) onStep(m[1], m[2], m[3]);
+      }
+    });
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code: code ?? 1, report: JSON.parse(stdout) }));
+  });
+}
+const members = NODES.map((n) => ({ id: n.fqdn, site: n.region === "SBG5" ? "strasbourg" : "gravelines", spec: { cores: 8, ramGb: 60 } }));
+const connected = () => nodeHttp.reduce((u, n) => u + [...n.meetings.values()].reduce((s, m) => s + m.participants, 0), 0);
+const seededEnds = () => nodeHttp.flatMap((n) => n.calls).filter((c) => c.call === "end" && !/meetingID=bbb-ovh-smoke-/.test(c.query));
+
+describe.skipIf(!trees)("ops upgrade drill", () => {
+  it("refuses to drain a node when the others would not carry the users connected under the policy: nothing is touched", async () => {
+    for (const n of nodeHttp) n.meetings.clear();
+    nodeHttp[0].seedMeeting("amphi", 150);
+    nodeHttp[1].seedMeeting("lab", 60);
+    const run = await upgrade(["--apply", "true"]);
+    expect(run.code).not.toBe(0);
+    expect(run.report.steps[0]).toMatchObject({ step: "refused", detail: expect.stringMatching(/carry 200 user\(s\) under failover 'datacenter', 210 connected: it stays in the pool/) });
+    for (const n of NODES) expect(await rowOf(n.fqdn)).toMatch(/enabled/);
+  }, 300_000);
+
+  it("every node, the canary first, lessons running: each drained node waits for its lessons to end, none is ended, capacity never below the policy", async () => {
+    for (const n of nodeHttp) n.meetings.clear();
+    NODES.forEach((_, i) => nodeHttp[i].seedMeeting(`lesson-${i}`, [40, 30, 20, 10][i]));
+    const log = path.join(env.HOME, "applied.log");
+    const drained = new Set<string>();
+    const checks: boolean[] = [];
+    const run = await upgrade(["--apply", `echo "$BBB_OVH_NODE" >> ${log}; echo "installer re-run on $BBB_OVH_NODE_NAME"`], (node, step) => {
+      if (step === "drained") {
+        drained.add(node);
+        // The others still taking meetings carry everyone connected with a site down.
+        checks.push(meets(members.filter((m) => !drained.has(m.id)), connected(), { awake: false, policy: "datacenter", marginUsers: 0, marginUnderFailure: true }).ok);
+        // The lesson on the drained node ends on its own, a little later.
+        setTimeout(() => nodeHttp[NODES.findIndex((n) => n.fqdn === node)].meetings.clear(), 1500);
+      }
+      if (step === "undrained") drained.delete(node);
+    });
+    expect(run.code).toBe(0);
+    expect(run.report.canary).toBe(NODES[3].fqdn); // the emptiest
+    expect(run.report.order).toEqual([NODES[3].fqdn, NODES[2].fqdn, NODES[1].fqdn, NODES[0].fqdn]); // sites take turns
+    expect(run.report.upgraded).toEqual(run.report.order);
+    expect(readFileSync(log, "utf8").trim().split("\n")).toEqual(run.report.order);
+    expect(checks).toEqual([true, true, true, true]);
+    for (const fqdn of run.report.order) {
+      const steps = run.report.steps.filter((s) => s.node === fqdn).map((s) => s.step);
+      expect(steps).toEqual(["drained", "empty", "applied", "healthy", "undrained"]);
+    }
+    expect(seededEnds()).toEqual([]);
+    for (const n of NODES) expect(await rowOf(n.fqdn)).toMatch(/enabled/);
+  }, 600_000);
+
+  it("a node still busy at the deadline stays drained with its lesson; a failed apply stops on the canary and leaves the others as they were", async () => {
+    for (const n of nodeHttp) n.meetings.clear();
+    nodeHttp[3].seedMeeting("long-exam", 5);
+    const busy = await upgrade(["--apply", "true", "--drain-timeout", "0.05"]);
+    expect(busy.code).not.toBe(0);
+    expect(busy.report.steps.at(-1)).toMatchObject({ node: NODES[3].fqdn, step: "timeout", detail: expect.stringMatching(/1 meeting\(s\) running after \d+ min: left drained, never ended/) });
+    expect(nodeHttp[3].meetings.has("long-exam")).toBe(true);
+    expect(await rowOf(NODES[3].fqdn)).toMatch(/cordoned/);
+    expect(seededEnds()).toEqual([]);
+    await onFront(`docker exec scalelite-api bin/rake 'servers:enable[${NODES[3].fqdn}]'`);
+    nodeHttp[3].meetings.clear();
+
+    const failed = await upgrade(["--apply", "echo 'bbb-install.sh failed' >&2; exit 3"]);
+    expect(failed.code).not.toBe(0);
+    expect(failed.report.steps.at(-1)).toMatchObject({ node: failed.report.canary, step: "failed", detail: expect.stringMatching(/exited 3: bbb-install.sh failed/) });
+    expect(failed.report.stopped).toMatch(/stays drained; the other nodes were not touched/);
+    for (const n of NODES.filter((x) => x.fqdn !== failed.report.canary)) expect(await rowOf(n.fqdn)).toMatch(/enabled/);
+    expect(await rowOf(failed.report.canary)).toMatch(/cordoned/);
+  }, 600_000);
 });

@@ -158,7 +158,7 @@ describe("campus stacks under Pulumi's mock runtime", () => {
       expect(i.inputs.securityGroups).not.toContain("default");
       expect(JSON.stringify(i.inputs.userData)).toContain(SECRET_SIG);
       expect(i.protect).toBe(true);
-      expect(i.ignoreChanges.sort(), "new cloud-init must not replace the instance").toEqual(["imageName", "userData"]);
+      expect(i.ignoreChanges.sort(), "new cloud-init or a newer image must not replace the instance").toEqual(["imageId", "imageName", "userData"]);
     }
     // AAAA records exist for Public Cloud hosts (Ext-Net is dual-stack).
     expect(byType(resources, RECORD).filter((r) => r.inputs.fieldtype === "AAAA")).toHaveLength(3);

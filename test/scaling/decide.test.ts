@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { FAILOVER_POLICIES } from "../../components/planning/failover";
-import { carries, decideScaling, oneNodeOfUsers, type PowerState, type ScalingInput, type ScalingNode } from "../../components/scaling/decide";
+import { decideScaling, meets, oneNodeOfUsers, type PowerState, type ScalingInput, type ScalingNode } from "../../components/scaling/decide";
 
 const seed = Number(process.env.FUZZ_SEED ?? 20261202);
 const C2_60 = { cores: 8, ramGb: 60 }; // 200 users
@@ -9,7 +9,7 @@ const C2_120 = { cores: 16, ramGb: 120 }; // 400 users
 const MIN = 60_000;
 
 const node = (id: string, site: string, state: PowerState, over: Partial<ScalingNode> = {}): ScalingNode => ({ id, site, spec: C2_60, shelvable: true, state, meetings: 0, recordings: 0, users: 0, ...over });
-const baseInput = (nodes: ScalingNode[], over: Partial<ScalingInput> = {}): ScalingInput => ({ now: 100 * MIN, awake: true, policy: "datacenter", marginUsers: 200, scaleDownAfterMs: 30 * MIN, nodes, ...over });
+const baseInput = (nodes: ScalingNode[], over: Partial<ScalingInput> = {}): ScalingInput => ({ now: 100 * MIN, awake: true, policy: "datacenter", marginUsers: 200, marginUnderFailure: true, scaleDownAfterMs: 30 * MIN, nodes, ...over });
 
 const arbNode = fc.record({
   site: fc.constantFrom("strasbourg", "gravelines", "roubaix"),
@@ -32,6 +32,7 @@ const arbInput = fc.record({
   awake: fc.boolean(),
   policy: fc.constantFrom(...FAILOVER_POLICIES),
   marginUsers: fc.nat(600),
+  marginUnderFailure: fc.boolean(),
   scaleDownAfterMs: fc.nat(60 * MIN),
   now: fc.integer({ min: 60 * MIN, max: 10_000 * MIN }),
   surplusAgo: fc.option(fc.nat(120 * MIN)),
@@ -67,17 +68,17 @@ describe("scaling decision (pure)", () => {
         expect(kinds.has("cordon") && (kinds.has("wake") || kinds.has("enable"))).toBe(false);
         expect(d.actions.filter((a) => a.action === "cordon").length).toBeLessThanOrEqual(1);
         const pool = after(i, d);
-        const required = i.nodes.reduce((s, n) => s + n.users, 0) + (i.awake ? i.marginUsers : 0);
+        const users = i.nodes.reduce((s, n) => s + n.users, 0);
         if (kinds.has("cordon")) {
           // Never below the policy, never the last node taking meetings.
-          expect(carries(pool, required, i.policy, i.awake).ok).toBe(true);
+          expect(meets(pool, users, i).ok).toBe(true);
           expect(pool.length).toBeGreaterThanOrEqual(1);
         }
         // Whenever the whole pool could carry the requirement, the decision does.
         const everything = i.nodes.filter((n) => n.state === "enabled" || n.state === "waking" || n.state === "parked" || (n.state === "shelved" && n.shelvable));
-        if (carries(everything, required, i.policy, i.awake).ok) {
+        if (meets(everything, users, i).ok) {
           expect(d.short).toBe(false);
-          expect(carries(pool, required, i.policy, i.awake).ok).toBe(true);
+          expect(meets(pool, users, i).ok).toBe(true);
         } else expect(d.short).toBe(true);
       }),
       { seed, numRuns: 2000 },
@@ -141,6 +142,16 @@ describe("scaling decision (pure)", () => {
     const nodes = [node("a", "strasbourg", "enabled", { shelvable: false }), node("b", "gravelines", "enabled")];
     expect(decideScaling(baseInput(nodes, { awake: false })).actions).toEqual([expect.objectContaining({ node: "b", action: "cordon" })]);
     expect(decideScaling(baseInput([node("b", "gravelines", "enabled")], { awake: false })).actions).toEqual([]);
+  });
+
+  it("marginUnderFailure: false keeps the users present under the policy and the margin as spare room of the running pool", () => {
+    const nodes = [node("sbg-1", "strasbourg", "enabled", { users: 150, meetings: 5 }), node("gra-1", "gravelines", "enabled"), node("sbg-2", "strasbourg", "shelved"), node("gra-2", "gravelines", "shelved")];
+    // Under failure: 350 with a site down needs two nodes a site.
+    expect(decideScaling(baseInput(nodes)).actions.map((a) => a.action)).toEqual(["wake", "wake"]);
+    // Spare room: a site down leaves 200 >= 150 present; both up carry 400 >= 150 + 200.
+    expect(decideScaling(baseInput(nodes, { marginUnderFailure: false })).actions).toEqual([]);
+    // 210 present: the policy itself needs more.
+    expect(decideScaling(baseInput(nodes.map((n) => (n.users ? { ...n, users: 210 } : n)), { marginUnderFailure: false })).actions.map((a) => a.action)).toEqual(["wake", "wake"]);
   });
 
   it("the default margin is one node's worth: the largest node of the pool", () => {

@@ -1,0 +1,187 @@
+import { spawn } from "node:child_process";
+import { drainAllowed, upgradeOrder } from "../../components/scaling/upgrade";
+import { OpsError } from "./errors";
+import type { HttpOptions } from "./http";
+import { bbbCall } from "./nodePower";
+import { Progress } from "./progress";
+import { parseStatusTable, rake } from "./scalelite";
+import { smoke } from "./smoke";
+import type { NodeTarget, OpsTarget } from "./stackSource";
+
+/**
+ * `upgrade`: a new pin rolled through the pool one node at a time, the canary first. For each node:
+ * drain (servers:cordon) -> wait until it hosts no meeting and holds no recording (bounded; a meeting
+ * is never ended: past the deadline the node stays drained and the upgrade stops, or with --skip-busy
+ * goes on without it, saying so) -> apply (the operator's command for one node: re-run the installer
+ * step, or replace the node from the new image) -> a signed create/join/getMeetingInfo/end on the node's
+ * own API (ops smoke's steps) -> undrain (servers:enable). The first failure stops the upgrade and
+ * leaves the rest of the pool as it was. A node is drained only when the others carry the users
+ * connected now under the failover policy (components/scaling/upgrade.ts).
+ */
+
+export type UpgradeStepKind = "drained" | "empty" | "applied" | "healthy" | "undrained" | "refused" | "timeout" | "skipped" | "failed" | "left";
+
+export interface UpgradeStep {
+  node: string;
+  step: UpgradeStepKind;
+  detail: string;
+  at: string;
+}
+
+export interface UpgradeReport {
+  order: string[];
+  canary?: string;
+  upgraded: string[];
+  /** Drained and left drained (past the deadline with --skip-busy). */
+  skipped: string[];
+  steps: UpgradeStep[];
+  /** Why it stopped before the end, if it did. */
+  stopped?: string;
+  ok: boolean;
+}
+
+export interface UpgradeOptions {
+  /** Shell command applying the new pin to one node; gets BBB_OVH_NODE (FQDN) and BBB_OVH_NODE_NAME. */
+  apply: string;
+  drainTimeoutMs: number;
+  pollMs: number;
+  skipBusy: boolean;
+  commandTimeoutMs: number;
+  /** Deadline of the apply command. */
+  applyTimeoutMs: number;
+  http: HttpOptions;
+  /** Progress lines, one a step, as they happen. */
+  onStep?: (step: UpgradeStep) => void;
+}
+
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Runs the apply command for one node; its output goes to the caller's stderr, the last lines into the report. */
+function runApply(command: string, node: NodeTarget, timeoutMs: number): Promise<{ code: number; tail: string }> {
+  return new Promise((resolve) => {
+    const child = spawn("bash", ["-c", command], { env: { ...process.env, BBB_OVH_NODE: node.fqdn, BBB_OVH_NODE_NAME: node.name }, stdio: ["ignore", "pipe", "pipe"], timeout: timeoutMs });
+    let output = "";
+    const keep = (chunk: Buffer) => {
+      output = (output + chunk.toString("utf8")).slice(-4000);
+      process.stderr.write(chunk);
+    };
+    child.stdout.on("data", keep);
+    child.stderr.on("data", keep);
+    child.on("close", (code, signal) => resolve({ code: code ?? (signal ? 128 : 1), tail: output.trim().split("\n").slice(-5).join(" / ") }));
+  });
+}
+
+async function loadOf(node: NodeTarget, timeoutMs: number): Promise<{ meetings: number; users: number }> {
+  const meetings = (await bbbCall(node, "getMeetings", {}, timeoutMs)).meetings;
+  return { meetings: meetings.length, users: meetings.reduce((n, m) => n + Number(m.participantCount ?? 0), 0) };
+}
+
+export async function rollingUpgrade(target: OpsTarget, opts: UpgradeOptions): Promise<UpgradeReport> {
+  const campus = target.campus;
+  if (!campus) throw new OpsError("config", "-", `upgrade needs a valid stack file: ${target.campusProblem ?? "no stack given"}`);
+  const ssh = target.ssh;
+  if (!ssh) throw new OpsError("config", "-", "no SSH host for the front: give --host");
+  const policy = campus.config.failover;
+  const report: UpgradeReport = { order: [], upgraded: [], skipped: [], steps: [], ok: false };
+  const note = (node: string, step: UpgradeStepKind, detail: string) => {
+    const s = { node, step, detail, at: new Date().toISOString() };
+    report.steps.push(s);
+    opts.onStep?.(s);
+  };
+  const hostOf = (fqdn: string) => campus.nodes.find((n) => n.fqdn === fqdn);
+  const nodeOf = (fqdn: string) => target.nodes.find((n) => n.fqdn === fqdn) ?? { name: fqdn, fqdn, apiUrl: `https://${fqdn}/bigbluebutton/api` };
+  const member = (fqdn: string) => {
+    const h = hostOf(fqdn);
+    return { id: fqdn, site: h?.site ?? `region:${h?.datacenter ?? fqdn}`, spec: h?.spec };
+  };
+
+  /** The pool now: Scalelite's enabled, online nodes of the stack, and everyone connected to any node. */
+  const poolNow = async () => {
+    const rows = parseStatusTable(await rake(ssh, "status", [], opts.commandTimeoutMs));
+    const enabled = rows.filter((r) => r.state === "enabled" && r.status === "online" && hostOf(r.hostname));
+    let users = 0;
+    for (const r of rows.filter((x) => hostOf(x.hostname) && x.state !== "disabled")) {
+      users += await loadOf(nodeOf(r.hostname), opts.http.timeoutMs ?? 10_000).then(
+        (l) => l.users,
+        () => r.users ?? 0,
+      );
+    }
+    return { rows, enabled, users };
+  };
+
+  const first = await poolNow();
+  for (const n of campus.nodes.filter((h) => !first.enabled.some((r) => r.hostname === h.fqdn))) {
+    const row = first.rows.find((r) => r.hostname === n.fqdn);
+    note(n.fqdn, "left", row ? `${row.state}, ${row.status} in Scalelite: not taking meetings, left as it is (upgrade it when it is back)` : "not registered in Scalelite: left as it is");
+  }
+  const candidates = await Promise.all(first.enabled.map(async (r) => ({ ...member(r.hostname), users: await loadOf(nodeOf(r.hostname), opts.http.timeoutMs ?? 10_000).then((l) => l.users, () => r.users ?? 0) })));
+  report.order = upgradeOrder(candidates);
+  report.canary = report.order[0];
+
+  for (const fqdn of report.order) {
+    const node = nodeOf(fqdn);
+    const now = await poolNow();
+    const check = drainAllowed(now.enabled.map((r) => member(r.hostname)), fqdn, now.users, policy);
+    if (!check.ok) {
+      note(fqdn, "refused", check.reason);
+      report.stopped = `${fqdn} cannot leave the pool now (${check.reason}); run the upgrade again when fewer users are connected`;
+      return report;
+    }
+    await rake(ssh, "servers:cordon", [fqdn], opts.commandTimeoutMs);
+    note(fqdn, "drained", `${fqdn === report.canary ? "canary: " : ""}${check.reason}`);
+
+    const deadline = Date.now() + opts.drainTimeoutMs;
+    let busy = "";
+    for (;;) {
+      try {
+        const { meetings } = await loadOf(node, opts.http.timeoutMs ?? 10_000);
+        const recordings = meetings === 0 ? (await bbbCall(node, "getRecordings", { state: "any" }, opts.http.timeoutMs ?? 10_000)).recordings.length : 0;
+        busy = meetings > 0 ? `${meetings} meeting(s) running` : recordings > 0 ? `${recordings} recording(s) still on the node` : "";
+      } catch (e) {
+        busy = `its API does not answer (${(e as Error).message})`;
+      }
+      if (!busy || Date.now() >= deadline) break;
+      await pause(opts.pollMs);
+    }
+    if (busy) {
+      const minutes = Math.round(opts.drainTimeoutMs / 60_000);
+      if (opts.skipBusy) {
+        note(fqdn, "skipped", `${busy} after ${minutes} min: left drained, never ended; upgrade it later (ops upgrade again, or undrain it)`);
+        report.skipped.push(fqdn);
+        continue;
+      }
+      note(fqdn, "timeout", `${busy} after ${minutes} min: left drained, never ended; the upgrade stops here`);
+      report.stopped = `${fqdn} was not empty within ${minutes} min: it stays drained (its lessons go on); undrain it or run the upgrade again later`;
+      return report;
+    }
+    note(fqdn, "empty", "no meeting, no recording");
+
+    const applied = await runApply(opts.apply, node, opts.applyTimeoutMs);
+    if (applied.code !== 0) {
+      note(fqdn, "failed", `the apply command exited ${applied.code}: ${applied.tail}`);
+      report.stopped = `applying the new pin to ${fqdn} failed: it stays drained; the other nodes were not touched`;
+      return report;
+    }
+    note(fqdn, "applied", applied.tail || "the apply command succeeded");
+
+    const health = await smoke({ ...target, frontApiUrl: node.apiUrl, lbSecret: node.secret }, { algorithm: "sha256", http: opts.http }, Progress.for(process.stderr, true));
+    if (!health.ok) {
+      note(fqdn, "failed", `signed create/join/end on the node failed: ${health.failure?.message ?? "?"}`);
+      report.stopped = `${fqdn} is not healthy after the upgrade: it stays drained; the other nodes were not touched`;
+      return report;
+    }
+    note(fqdn, "healthy", `create, join, getMeetingInfo, end on ${new URL(node.apiUrl).host} (${health.steps.length} signed calls)`);
+    await rake(ssh, "servers:enable", [fqdn], opts.commandTimeoutMs);
+    report.upgraded.push(fqdn);
+    note(fqdn, "undrained", "enabled in Scalelite again");
+  }
+  report.ok = report.skipped.length === 0;
+  return report;
+}
+
+export function renderUpgrade(r: UpgradeReport): string {
+  const lines = [`order: ${r.order.join(", ") || "-"}${r.canary ? ` (canary ${r.canary})` : ""}`];
+  for (const s of r.steps) lines.push(`  ${s.at} ${s.node}: ${s.step}: ${s.detail}`);
+  lines.push(r.stopped ? `STOPPED: ${r.stopped}` : `upgraded ${r.upgraded.length} node(s)${r.skipped.length ? `; skipped (left drained): ${r.skipped.join(", ")}` : ""}`);
+  return `${lines.join("\n")}\n`;
+}

@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# Cleans a BigBlueButton image builder before its disk is saved as the node image (docs/nodes.md, "A node
+# image"): everything that belongs to the builder and must be each node's own goes, so that a node booted
+# from the image gets its own at first boot (cloud-init: machine id, host keys, authorized keys; the
+# first-boot step: bbb-conf --setip, shared secret, TURN, certificate, recordings key).
+#  - machine id: emptied (machine-id(5): an empty /etc/machine-id is filled at the next boot);
+#  - SSH host keys and every authorized_keys file (cloud-init installs the node's);
+#  - secrets: BBB's shared secret (bbb-web.properties securitySalt, akka, webhooks), the TURN settings,
+#    the recording-transfer key;
+#  - the builder's certificates (/etc/letsencrypt live, archive, renewal);
+#  - logs, shell histories, cloud-init's per-instance state (what `cloud-init clean --logs` removes);
+#  - bbb-ovh's step stamps (they name the builder).
+# It refuses to run on a host holding a recording (a real node, by mistake): a recording is never lost.
+# Idempotent: a second run finds nothing to remove.
+set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+
+BBB_ETC="$ROOT/etc/bigbluebutton"
+# Where recordings are, and at which depth a recording's own directory is (FORMAT/RECORD_ID or RECORD_ID).
+RECORDING_DIRS=(published:2 unpublished:2 deleted:2 recording/raw:1)
+
+usage() {
+  echo "usage: bbb-node-image-clean.sh < inputs   (FQDN of the builder as a KEY=VALUE line)"
+}
+
+# refuse_with_recordings: stops when any recording is on this host.
+refuse_with_recordings() {
+  local entry dir depth found
+  for entry in "${RECORDING_DIRS[@]}"; do
+    dir="${entry%:*}" depth="${entry##*:}"
+    [[ -d "$ROOT/var/bigbluebutton/$dir" ]] || continue
+    found="$(find "$ROOT/var/bigbluebutton/$dir" -mindepth "$depth" -maxdepth "$depth" -print -quit)"
+    [[ -z "$found" ]] || die "${found#"$ROOT"} is a recording: this is not an image builder; nothing was removed"
+  done
+}
+
+# remove PATH...: removes what exists, saying so.
+remove() {
+  local path
+  for path in "$@"; do
+    [[ -e "$path" || -L "$path" ]] || continue
+    rm -rf -- "$path"
+    log "removed ${path#"$ROOT"}"
+  done
+}
+
+empty_machine_id() {
+  local id="$ROOT/etc/machine-id"
+  if [[ -s "$id" ]]; then
+    : >"$id"
+    log "emptied /etc/machine-id"
+  fi
+  # On Ubuntu a symlink to /etc/machine-id; a copy would keep the builder's id.
+  [[ -L "$ROOT/var/lib/dbus/machine-id" ]] || remove "$ROOT/var/lib/dbus/machine-id"
+}
+
+# blank_secret FILE PATTERN: the value after PATTERN (up to the end of line) becomes empty, quotes kept.
+blank_secret() {
+  local file="$1" pattern="$2"
+  [[ -f "$file" ]] || return 0
+  if grep -Eq "^(\s*$pattern\s*[=:]\s*\"?)[^\"[:space:]]+" "$file"; then
+    sed -E -i "s/^(\s*$pattern\s*[=:]\s*\"?)[^\"[:space:]]+/\1/" "$file"
+    log "blanked $pattern in ${file#"$ROOT"}"
+  fi
+}
+
+clean_secrets() {
+  blank_secret "$BBB_ETC/bbb-web.properties" securitySalt
+  blank_secret "$BBB_ETC/bbb-apps-akka.conf" sharedSecret
+  blank_secret "$ROOT/usr/local/bigbluebutton/bbb-webhooks/config/default.yml" sharedSecret
+  remove "$BBB_ETC/turn-stun-servers.xml" "$ROOT/etc/bbb-ovh/recording-transfer"
+}
+
+clean_identity() {
+  local home
+  remove "$ROOT"/etc/ssh/ssh_host_*
+  for home in "$ROOT/root" "$ROOT"/home/*; do
+    [[ -d "$home" ]] || continue
+    remove "$home/.ssh/authorized_keys" "$home/.bash_history" "$home/.lesshst" "$home/.viminfo"
+  done
+  remove "$ROOT"/etc/letsencrypt/live/* "$ROOT"/etc/letsencrypt/archive/* "$ROOT"/etc/letsencrypt/renewal/*
+}
+
+clean_state() {
+  remove "$ROOT"/var/lib/cloud/* "$STATE_DIR"/*.stamp
+  if [[ -d "$ROOT/var/log" ]]; then
+    # Files only: the directories (and their owners) are what packages expect at the next boot.
+    find "$ROOT/var/log" -type f -print -delete | sed "s|^$ROOT|removed |"
+  fi
+}
+
+main() {
+  if [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]]; then
+    usage
+    exit 0
+  fi
+  read_inputs
+  require_inputs FQDN
+  refuse_with_recordings
+  log "cleaning the image builder $IN_FQDN"
+  empty_machine_id
+  clean_secrets
+  clean_identity
+  clean_state
+  log "clean: power the builder off and save its disk as the node image"
+}
+
+main "$@"
