@@ -160,19 +160,7 @@ StateDirectory=$RETRY_UNIT
 ExecStart=$RETRY
 Nice=10
 EOF
-  install_unit "$RETRY_UNIT.timer" <<EOF
-# Written by bbb-ovh ($STEP_NAME); changes here are overwritten on the next deployment.
-[Unit]
-Description=bbb-ovh: recordings not yet on the Scalelite front, every 10 minutes
-
-[Timer]
-OnBootSec=5min
-OnUnitActiveSec=10min
-Unit=$RETRY_UNIT.service
-
-[Install]
-WantedBy=timers.target
-EOF
+  install_interval_timer "$RETRY_UNIT" "bbb-ovh: recordings not yet on the Scalelite front, every 10 minutes" 5min 10min
   apply_pending_units
 }
 

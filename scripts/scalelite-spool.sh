@@ -136,19 +136,7 @@ ${paths}Unit=$MOVER_UNIT.service
 [Install]
 WantedBy=paths.target
 EOF
-  install_unit "$MOVER_UNIT.timer" <<EOF
-# Written by bbb-ovh ($STEP_NAME); changes here are overwritten on the next deployment.
-[Unit]
-Description=bbb-ovh: run the recording mover every 5 minutes
-
-[Timer]
-OnBootSec=2min
-OnUnitActiveSec=5min
-Unit=$MOVER_UNIT.service
-
-[Install]
-WantedBy=timers.target
-EOF
+  install_interval_timer "$MOVER_UNIT" "bbb-ovh: run the recording mover every 5 minutes" 2min 5min
   apply_pending_units
 }
 
