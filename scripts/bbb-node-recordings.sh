@@ -7,6 +7,10 @@
 # A node that mounted the front's recordings over NFS (our former setup) unmounts that share and drops
 # our /etc/fstab line; nothing under the mount point is deleted (the recordings live on the front).
 #
+# A recording the post_publish script could not send stays on the node (the script deletes it only after
+# rsync succeeded); bbb-ovh-recording-retry.timer runs bbb-node-recording-retry.sh every 10 minutes, which
+# runs that script again for each such recording, with a backoff, and reports the backlog to the front.
+#
 # bbb-rap-resque-worker runs the post_publish scripts (as the bigbluebutton user). A running process keeps
 # the credentials it started with (credentials(7): supplementary groups are inherited at fork/exec and
 # not re-read), and a worker started while the NFS share was mounted may hold files there: when this
@@ -16,6 +20,8 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 # shellcheck source-path=SCRIPTDIR source=lib/apt.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/apt.sh"
+# shellcheck source-path=SCRIPTDIR source=lib/units.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/units.sh"
 
 BBB_USER=bigbluebutton
 CORE_SCRIPTS="$ROOT/usr/local/bigbluebutton/core/scripts"
@@ -134,6 +140,30 @@ remove_legacy_nfs_mount() {
   log "unmounted the front's NFS share from $LEGACY_MOUNT (recordings now go by rsync over SSH)"
 }
 
+RETRY=/usr/local/sbin/bbb-ovh-recording-retry
+RETRY_UNIT="bbb-ovh-recording-retry"
+
+# The retry timer: only the timer is started here; its service runs as the bigbluebutton user, which owns
+# the transfer key, with a state directory of its own (systemd.exec(5), StateDirectory=).
+install_retry_timer() {
+  install_watched "$ROOT$RETRY" 0755 "$RETRY_UNIT.timer" <"$(dirname "${BASH_SOURCE[0]}")/bbb-node-recording-retry.sh"
+  install_watched "$UNIT_DIR/$RETRY_UNIT.service" 0644 "$RETRY_UNIT.timer" <<EOF
+# Written by bbb-ovh ($STEP_NAME); changes here are overwritten on the next deployment.
+[Unit]
+Description=bbb-ovh: send again the recordings that have not reached the Scalelite front
+After=network-online.target
+
+[Service]
+Type=oneshot
+User=$BBB_USER
+StateDirectory=$RETRY_UNIT
+ExecStart=$RETRY
+Nice=10
+EOF
+  install_interval_timer "$RETRY_UNIT" "bbb-ovh: recordings not yet on the Scalelite front, every 10 minutes" 5min 10min
+  apply_pending_units
+}
+
 restart_worker_if_needed() {
   [[ -f "$RESTART_PENDING" ]] || return 0
   if systemctl is-active --quiet "$WORKER"; then
@@ -159,6 +189,7 @@ main() {
   install_transfer_files
   install_post_publish
   install_scalelite_yml
+  install_retry_timer
   remove_legacy_nfs_mount
   restart_worker_if_needed
   log "recordings of this node go to the Scalelite front by rsync over SSH"

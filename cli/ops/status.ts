@@ -6,6 +6,7 @@ import { parseBbbResponse } from "./bbbXml";
 import { classifyError, OpsError, type FailureKind } from "./errors";
 import { httpGet, type HttpOptions } from "./http";
 import type { Progress } from "./progress";
+import { describeBacklog, parseRecordingHealth, RECORDING_HEALTH_COMMAND, recordingProblems, type NodeRecordings } from "./recordingHealth";
 import { parseStatusTable, rake, type ScaleliteServerStatus } from "./scalelite";
 import { SCALE_LOG } from "./scale";
 import { runRemote, type SshTarget } from "./ssh";
@@ -39,6 +40,8 @@ export interface NodeStatus {
   bbbVersion?: string;
   /** Our own probe of the node's API from here. */
   probe: { ok: boolean; ms?: number; detail?: string };
+  /** Its recordings not yet on the front, from its last report (recordingHealth.ts). */
+  recordings?: string;
 }
 
 export interface StatusReport {
@@ -56,6 +59,8 @@ export interface StatusReport {
   nodes: NodeStatus[];
   /** The front's last backup, when the stack has campus.backup. */
   backup?: BackupHealth;
+  /** Per node: archives the front refused and the node's backlog, when the front could say. */
+  recordings?: NodeRecordings[];
   problems: Problem[];
   healthy: boolean;
 }
@@ -91,6 +96,16 @@ async function lastScaling(ssh: SshTarget, timeoutMs: number): Promise<StatusRep
     const r = await runRemote(ssh, `tail -n 1 ${SCALE_LOG} 2>/dev/null`, timeoutMs);
     const last = JSON.parse(r.stdout) as { at?: unknown; summary?: unknown; actions?: unknown };
     return typeof last.at === "string" && typeof last.summary === "string" ? { at: last.at, summary: last.summary, actions: Array.isArray(last.actions) ? last.actions : [] } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Refused archives and backlog reports on the front, or undefined when it cannot be read. */
+async function recordingHealth(ssh: SshTarget, timeoutMs: number): Promise<NodeRecordings[] | undefined> {
+  try {
+    const r = await runRemote(ssh, RECORDING_HEALTH_COMMAND, timeoutMs);
+    return r.code === 0 ? parseRecordingHealth(r.stdout) : undefined;
   } catch {
     return undefined;
   }
@@ -144,6 +159,7 @@ export async function collectStatus(target: OpsTarget, options: StatusOptions, p
   const backup = ssh && backupConfig?.enabled ? tracked(ssh.host, "backup status", () => backupHealth(ssh, options.commandTimeoutMs, backupConfig.maxAgeHours)) : undefined;
   const images = ssh ? limit(() => imageLock(ssh, options.commandTimeoutMs)) : undefined;
   const scaling = ssh ? limit(() => lastScaling(ssh, options.commandTimeoutMs)) : undefined;
+  const recordingsRead = ssh ? limit(() => recordingHealth(ssh, options.commandTimeoutMs)) : undefined;
   const probes = target.nodes.map((n) => tracked(new URL(n.apiUrl).host, n.secret ? "getMeetings" : "API", () => probeNode(n, options.http)));
 
   const problems: Problem[] = [];
@@ -179,6 +195,8 @@ export async function collectStatus(target: OpsTarget, options: StatusOptions, p
   const lastScale = await scaling;
   if (lastScale) front.scaling = lastScale;
 
+  const recordings = await recordingsRead;
+  const nowSeconds = Date.now() / 1000;
   const probed = await Promise.all(probes);
   const nodes: NodeStatus[] = [];
   const seen = new Set<string>();
@@ -198,6 +216,7 @@ export async function collectStatus(target: OpsTarget, options: StatusOptions, p
       load: row?.load,
       bbbVersion: row?.bbbVersion ?? p.value?.bbbVersion,
       probe: p.value ? { ok: true, ms: p.value.ms } : { ok: false, detail: p.error.message },
+      recordings: recordings ? describeBacklog(recordings.find((r) => r.node === node.name), nowSeconds) : undefined,
     };
     nodes.push(status);
     if (p.error) problems.push(problemOf(p.error));
@@ -212,13 +231,18 @@ export async function collectStatus(target: OpsTarget, options: StatusOptions, p
     if (r.error) problems.push(problemOf(r.error));
     else if (!(backupReport = r.value).ok) problems.push({ host: frontHost ?? "-", kind: "unhealthy", message: `backup: ${r.value.detail}` });
   }
+  if (recordings) {
+    // A missing report is only a problem where the stack says its nodes send recordings.
+    const senders = target.campus?.config.recordings ? target.nodes.map((n) => n.name) : [];
+    for (const p of recordingProblems(recordings, senders, nowSeconds)) problems.push({ host: p.node, kind: "unhealthy", message: `recordings: ${p.message}` });
+  }
   for (const n of nodes) {
     if (n.online === "offline") problems.push({ host: n.fqdn, kind: "unhealthy", message: "Scalelite marks it offline (its polls fail)" });
     if (n.state === "disabled") problems.push({ host: n.fqdn, kind: "unhealthy", message: "disabled in Scalelite: it takes no meeting" });
   }
   // The same failure seen by two checks (the front's HTTP and SSH on one dead address, say) is one problem.
   const unique = [...new Map(problems.map((p) => [`${p.host}\0${p.kind}\0${p.message}`, p])).values()];
-  return { target: target.label, checkedAt: new Date().toISOString(), front, nodes, backup: backupReport, problems: unique, healthy: unique.length === 0 };
+  return { target: target.label, checkedAt: new Date().toISOString(), front, nodes, backup: backupReport, recordings, problems: unique, healthy: unique.length === 0 };
 }
 
 const show = (v: string | number | undefined) => (v === undefined ? "-" : String(v));
@@ -231,9 +255,9 @@ export function renderStatus(report: StatusReport): string {
   const sc = report.front.scaling;
   if (sc) lines.push(`scaling (last run ${sc.at}): ${sc.summary}`, ...sc.actions.map((a) => `  ${a.action} ${a.node}: ${a.reason}`));
   if (report.front.images) lines.push(`images (${IMAGE_LOCK}):`, ...report.front.images.map((l) => `  ${l}`));
-  const table = new Table({ head: ["node", "datacenter", "status", "state", "meetings", "users", "load", "BBB", "API from here"], style: { head: [], border: [] } });
+  const table = new Table({ head: ["node", "datacenter", "status", "state", "meetings", "users", "load", "BBB", "API from here", "recordings"], style: { head: [], border: [] } });
   for (const n of report.nodes) {
-    table.push([n.name === n.fqdn ? n.fqdn : `${n.name}\n${n.fqdn}`, show(n.datacenter), show(n.online), n.tag ? `${show(n.state)}, tag ${n.tag}` : show(n.state), show(n.meetings), show(n.users), show(n.load), show(n.bbbVersion), n.probe.ok ? (n.probe.ms !== undefined ? `ok ${n.probe.ms} ms` : show(n.probe.detail)) : "FAILED"]);
+    table.push([n.name === n.fqdn ? n.fqdn : `${n.name}\n${n.fqdn}`, show(n.datacenter), show(n.online), n.tag ? `${show(n.state)}, tag ${n.tag}` : show(n.state), show(n.meetings), show(n.users), show(n.load), show(n.bbbVersion), n.probe.ok ? (n.probe.ms !== undefined ? `ok ${n.probe.ms} ms` : show(n.probe.detail)) : "FAILED", show(n.recordings)]);
   }
   lines.push(table.toString());
   if (report.problems.length === 0) lines.push("healthy");

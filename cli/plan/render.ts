@@ -1,6 +1,7 @@
 import Table from "cli-table3";
 import type { ResolvedHost } from "../../components/config/campus";
 import { scriptBundle } from "../../components/remote/scriptBundle";
+import { SPOOL_LIMITS, REFUSED_DIR, SPOOL_DIR, describeSpoolLimits, senderTarget } from "../../components/scalelite/recordingLayout";
 import { isSecretValue, type RecordedResource } from "./recorder";
 import type { Plan } from "./planStack";
 
@@ -120,9 +121,21 @@ export function renderPlanText(plan: Plan): string {
     "Stack outputs:",
     ...Object.entries(doc.outputs as Record<string, unknown>).map(([k, v]) => `  ${k}: ${compact(v, 200)}`),
   ];
+  if (plan.campus.config.recordings) sections.push("", ...recordingLines(plan));
   if (plan.notes.length > 0) sections.push("", "Notes:", ...plan.notes.map((n) => `  - ${n}`));
   sections.push("", plan.warnings.length > 0 ? "Warnings:" : "Warnings: none", ...plan.warnings.map((w) => `  ! ${w}`));
   return `${sections.join("\n")}\n`;
+}
+
+/** Where each node's recordings land on the front, and the spool's space rule (docs/recordings.md). */
+function recordingLines(plan: Plan): string[] {
+  const front = plan.campus.front.fqdn;
+  return [
+    "Recordings (each node's key writes only into its own target; the mover checks each archive before Scalelite's spool):",
+    ...plan.campus.nodes.map((n) => `  ${n.name} -> ${front}:${senderTarget(n.name)}`),
+    `  checked archives -> ${SPOOL_DIR}; refused ones kept in ${REFUSED_DIR}/<node> with their reason`,
+    `  space rule: ${describeSpoolLimits(SPOOL_LIMITS)}; on the front's own disk, beside PostgreSQL and Redis (no filesystem of its own)`,
+  ];
 }
 
 function modelOf(h: ResolvedHost): string {

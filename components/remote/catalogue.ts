@@ -52,7 +52,7 @@ export const STEPS = {
   ),
   bbbRecordings: step(
     "bbb-node-recordings.sh",
-    "recording transfer by rsync over SSH: the node's transfer key, the front's pinned host key, ssh_config, scalelite.yml and the pinned post_publish script (sha256 checked); unmounts our former NFS share; restarts bbb-rap-resque-worker only when what it uses changed",
+    "recording transfer by rsync over SSH: the node's transfer key, the front's pinned host key, ssh_config, scalelite.yml and the pinned post_publish script (sha256 checked), the retry timer for recordings that did not reach the front; unmounts our former NFS share; restarts bbb-rap-resque-worker only when what it uses changed",
     ["SSH_CONFIG_B64", "KNOWN_HOSTS_B64", "TRANSFER_KEY_B64", "SCALELITE_YML_B64", "POST_PUBLISH_URL", "POST_PUBLISH_SHA256"],
     [],
     ["TRANSFER_KEY_B64"],
@@ -80,8 +80,8 @@ export const STEPS = {
   ),
   scaleliteSpool: step(
     "scalelite-spool.sh",
-    "recording directories (1000:2000, 0775), the transfer user whose node keys can only write into the spool (rrsync -wo, from= the node addresses); stops exporting our former NFS share",
-    ["RECORDING_DIR", "AUTHORIZED_KEYS_B64"],
+    "recording directories (1000:2000, 0775), the transfer user whose node keys can only write single files into their own incoming/<node> (spool receiver + rrsync -wo, from= the node addresses), the mover that checks them before Scalelite's spool (path unit + timer); stops exporting our former NFS share",
+    ["RECORDING_DIR", "AUTHORIZED_KEYS_B64", "SENDERS", "RESERVE_BYTES"],
   ),
   scaleliteApp: step(
     "scalelite-app.sh",

@@ -8,7 +8,7 @@ import { base64 } from "../remote/invocation";
 import { preflightInputs } from "../remote/preflight";
 import { hostFirewallInputs } from "../security/firewallPolicy";
 import { imagePins, imageRef, POSTGRES_IMAGE, REDIS_IMAGE, scaleliteImages } from "./images";
-import { RECORDING_DIR, SPOOL_DIR } from "./recordingLayout";
+import { RECORDING_DIR, SPOOL_LIMITS } from "./recordingLayout";
 import { renderEnvFiles, type ChecksumAlgorithm, type ScaleliteContainer } from "./renderEnvFile";
 import { renderSpoolAuthorizedKeys } from "./renderRecordingTransfer";
 import { renderOvhDnsIni } from "./renderOvhDnsIni";
@@ -154,8 +154,13 @@ export class ScaleliteFront extends pulumi.ComponentResource {
       const clients = args.recordingSenders.map(({ handle: node, transferPublicKey }) =>
         pulumi.all([node.ipv4, node.ipv6, transferPublicKey]).apply(([ipv4, ipv6, publicKey]) => ({ name: node.host.name, ipv4, ipv6, publicKey })),
       );
-      const authorizedKeys = pulumi.all(clients).apply((list) => base64(renderSpoolAuthorizedKeys(SPOOL_DIR, list)));
-      this.spool = this.steps.run("scaleliteSpool", { RECORDING_DIR, AUTHORIZED_KEYS_B64: authorizedKeys }, { dependsOn: [preflight] });
+      const authorizedKeys = pulumi.all(clients).apply((list) => base64(renderSpoolAuthorizedKeys(list)));
+      const senders = args.recordingSenders.map(({ handle }) => handle.host.name).join(" ");
+      this.spool = this.steps.run(
+        "scaleliteSpool",
+        { RECORDING_DIR, AUTHORIZED_KEYS_B64: authorizedKeys, SENDERS: senders, RESERVE_BYTES: String(SPOOL_LIMITS.reserveBytes) },
+        { dependsOn: [preflight] },
+      );
       appDependsOn.push(this.spool);
     }
 

@@ -9,6 +9,35 @@
 export const RECORDING_DIR = "/mnt/scalelite-recordings/var/bigbluebutton";
 /** Where the nodes' post_publish script drops recording archives for the importer. */
 export const SPOOL_DIR = `${RECORDING_DIR}/spool`;
+/**
+ * Each node's own transfer target on the front: `<INCOMING_DIR>/<node>`. A node's key is confined to it
+ * (rrsync -wo, through SPOOL_RECEIVE), so no node can see or change what another sent; the mover
+ * (scripts/scalelite-recording-mover.sh) checks every archive there before handing it to SPOOL_DIR.
+ */
+export const INCOMING_DIR = `${RECORDING_DIR}/incoming`;
+/** Archives the mover refused, per node, each with a `.reason` file: kept, never deleted. */
+export const REFUSED_DIR = `${RECORDING_DIR}/refused`;
+export const senderTarget = (node: string, incomingDir: string = INCOMING_DIR): string => `${incomingDir}/${node}`;
+/** The forced command of every node key (scripts/scalelite-spool-receive.sh, installed by scaleliteSpool). */
+export const SPOOL_RECEIVE = "/usr/local/lib/bbb-ovh/spool-receive";
+
+const GiB = 1024 ** 3;
+/**
+ * The spool's space rule (the recordings share the front's filesystem with PostgreSQL and Redis):
+ * the kernel stops any write past maxArchiveBytes (RLIMIT_FSIZE on the receiving rsync); a node whose target already holds
+ * senderLimitBytes is refused until the mover has handed its archives over; no transfer starts, and the
+ * mover hands nothing to the importer (which unpacks it), while the filesystem has less than
+ * reserveBytes (+ one archive) free. Ten nodes at once can write at most ten archives past the check.
+ */
+export interface SpoolLimits {
+  maxArchiveBytes: number;
+  senderLimitBytes: number;
+  reserveBytes: number;
+}
+export const SPOOL_LIMITS: SpoolLimits = { maxArchiveBytes: 10 * GiB, senderLimitBytes: 40 * GiB, reserveBytes: 10 * GiB };
+export const describeSpoolLimits = (l: SpoolLimits = SPOOL_LIMITS): string =>
+  `an archive at most ${l.maxArchiveBytes / GiB} GiB, at most ${l.senderLimitBytes / GiB} GiB waiting per node, ${l.reserveBytes / GiB} GiB kept free for PostgreSQL and Redis`;
+
 /** Local scratch space of the post_publish script on each node (scalelite.yml's default). */
 export const NODE_WORK_DIR = "/var/bigbluebutton/recording/scalelite";
 

@@ -1,5 +1,5 @@
 import { isIP } from "node:net";
-import { FRONT_ALIAS, RRSYNC, TRANSFER_USER, nodeTransferFiles } from "./recordingLayout";
+import { FRONT_ALIAS, INCOMING_DIR, RRSYNC, SPOOL_LIMITS, SPOOL_RECEIVE, TRANSFER_USER, nodeTransferFiles, senderTarget, type SpoolLimits } from "./recordingLayout";
 
 /** A node allowed to send recordings: its addresses (the only sources its key works from) and its transfer key. */
 export interface SpoolClient {
@@ -26,17 +26,31 @@ function fail(what: string, problems: string[]): void {
   if (problems.length > 0) throw new Error(`${what}: ${problems.join("; ")}`);
 }
 
+export interface SpoolKeyOptions {
+  /** Where the per-node targets are: `<incomingDir>/<node>`. */
+  incomingDir?: string;
+  /** The forced command (scripts/scalelite-spool-receive.sh as installed on the front). */
+  receiver?: string;
+  rrsync?: string;
+  limits?: SpoolLimits;
+}
+
 /**
  * The authorized_keys of the front's transfer user: one line per node, usable only from that node's own
  * addresses (`from=`), with every SSH feature off (`restrict`: no shell, pty or forwarding, sshd(8)
- * AUTHORIZED_KEYS FILE FORMAT) and forced into rrsync write-only inside the spool, so a node's key can
- * drop archives there and do nothing else: not read, not write elsewhere, not run a command.
- * Sorted by node name, so the same nodes always give the same text.
+ * AUTHORIZED_KEYS FILE FORMAT) and forced into the spool receiver with the node's OWN target, which runs
+ * rrsync write-only there: a node's key can drop single regular files into its own directory and do
+ * nothing else: not read, not delete, not overwrite, not reach another node's directory, not run a
+ * command. The line is the same whichever rrsync the front has (3.2.3's Perl one or a Python one):
+ * the receiver picks the options that one knows. Sorted by node name, so the same nodes give the same text.
  */
-export function renderSpoolAuthorizedKeys(spoolDir: string, clients: readonly SpoolClient[], rrsync: string = RRSYNC): string {
+export function renderSpoolAuthorizedKeys(clients: readonly SpoolClient[], options: SpoolKeyOptions = {}): string {
+  const { incomingDir = INCOMING_DIR, receiver = SPOOL_RECEIVE, rrsync = RRSYNC, limits = SPOOL_LIMITS } = options;
   const problems: string[] = [];
-  if (!PLAIN_PATH.test(spoolDir)) problems.push(`spool '${spoolDir}' must be an absolute path of plain characters without a trailing slash`);
+  if (!PLAIN_PATH.test(incomingDir)) problems.push(`incoming directory '${incomingDir}' must be an absolute path of plain characters without a trailing slash`);
+  if (!PLAIN_PATH.test(receiver)) problems.push(`receiver '${receiver}' must be an absolute path of plain characters`);
   if (!PLAIN_PATH.test(rrsync)) problems.push(`rrsync '${rrsync}' must be an absolute path of plain characters`);
+  for (const [name, value] of Object.entries(limits)) if (!Number.isSafeInteger(value) || value <= 0) problems.push(`${name} must be a positive whole number of bytes`);
   if (clients.length === 0) problems.push("no node: nobody could send recordings");
   const seen = new Set<string>();
   const lines: [string, string][] = [];
@@ -54,7 +68,8 @@ export function renderSpoolAuthorizedKeys(spoolDir: string, clients: readonly Sp
     }
     const key = keyPart(client.publicKey);
     if (!ED25519_KEY.test(key)) problems.push(`${where}: the transfer key must be an OpenSSH ssh-ed25519 public key`);
-    lines.push([client.name, `from="${sources.join(",")}",restrict,command="${rrsync} -wo ${spoolDir}" ${key} bbb-ovh-recordings@${client.name}`]);
+    const command = [receiver, senderTarget(client.name, incomingDir), limits.maxArchiveBytes, limits.senderLimitBytes, limits.reserveBytes, rrsync].join(" ");
+    lines.push([client.name, `from="${sources.join(",")}",restrict,command="${command}" ${key} bbb-ovh-recordings@${client.name}`]);
   }
   fail("recording spool authorized_keys", problems);
   return lines

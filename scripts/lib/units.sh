@@ -35,6 +35,24 @@ install_unit() {
   install_watched "$UNIT_DIR/$1" 0644 "$1"
 }
 
+# install_interval_timer NAME DESCRIPTION BOOT_DELAY INTERVAL: the timer NAME.timer that starts
+# NAME.service BOOT_DELAY after boot and then INTERVAL after each run (systemd.timer(5)), queued when changed.
+install_interval_timer() {
+  install_unit "$1.timer" <<EOF
+# Written by bbb-ovh ($STEP_NAME); changes here are overwritten on the next deployment.
+[Unit]
+Description=$2
+
+[Timer]
+OnBootSec=$3
+OnUnitActiveSec=$4
+Unit=$1.service
+
+[Install]
+WantedBy=timers.target
+EOF
+}
+
 # apply_pending_units: daemon-reload, then enable and (re)start each queued unit once, in queue order.
 apply_pending_units() {
   [[ -s "$PENDING_UNITS" ]] || return 0

@@ -38,6 +38,9 @@ describe("npm run plan (a process)", () => {
     expect(stdout).toMatch(/frontUrl: https:\/\/visio-brest\.isen-ouest\.fr\//);
     expect(stdout).toMatch(/Warnings:\n\s+! below the minimum production node/);
     expect(stdout).toMatch(/\n\s+! [^\n]*with site (strasbourg|roubaix) down \(failover policy 'datacenter'\)/);
+    // Recordings: each node's own target on the front, and the spool's space rule.
+    expect(stdout).toMatch(/\n  bbb-brest-sbg -> visio-brest\.isen-ouest\.fr:\/mnt\/scalelite-recordings\/var\/bigbluebutton\/incoming\/bbb-brest-sbg\n/);
+    expect(stdout).toContain("space rule: an archive at most 10 GiB, at most 40 GiB waiting per node, 10 GiB kept free for PostgreSQL and Redis");
   });
 
   it("shows each order's plan code and options whole, the script bundle's files and hash, in creation order", async () => {

@@ -1,5 +1,7 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
+import { REFUSED_DIR } from "../../components/scalelite/recordingLayout";
+import { BACKLOG_DIR } from "../../cli/ops/recordingHealth";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { startBbbApiServer, type BbbApiServer } from "../support/bbbApiServer";
 import { attachScalelite, scaleliteTrees, type Scalelite } from "../support/scalelite/harness";
@@ -127,6 +129,29 @@ describe.skipIf(!trees)("ops status", () => {
     expect(without.code).toBe(0);
     expect(JSON.parse(without.stdout).front.images).toBeUndefined();
     expect(JSON.parse(without.stdout).problems).toEqual([]);
+  });
+
+  it("counts the archives the front refused per node and shows each node's recording backlog", async () => {
+    const refused = path.join(front.root, REFUSED_DIR, "bbb-sbg");
+    const backlog = path.join(front.root, BACKLOG_DIR);
+    mkdirSync(refused, { recursive: true });
+    mkdirSync(backlog, { recursive: true });
+    writeFileSync(path.join(refused, "20261202T101010Z-a1b2c3-evil.tar"), "x");
+    writeFileSync(path.join(refused, "20261202T101010Z-a1b2c3-evil.tar.reason"), "node: bbb-sbg\nreason: not a regular file\n");
+    const now = Math.floor(Date.now() / 1000);
+    writeFileSync(path.join(backlog, "bbb-sbg"), `waiting=2 oldest=${now - 5400} overdue=0 reported=${now - 60}\n`);
+    writeFileSync(path.join(backlog, "bbb-rbx"), `waiting=0 oldest=0 overdue=0 reported=${now - 60}\n`);
+    try {
+      const run = await ops(["status", "opstest", "--json", ...args()], { env });
+      const report = JSON.parse(run.stdout);
+      expect(report.nodes.map((n: { recordings?: string }) => n.recordings)).toEqual(["2 waiting, oldest 1.5 h", "none waiting"]);
+      expect(report.recordings).toEqual([expect.objectContaining({ node: "bbb-rbx", refused: 0, waiting: 0 }), expect.objectContaining({ node: "bbb-sbg", refused: 1, waiting: 2 })]);
+      expect(report.problems).toEqual([{ host: "bbb-sbg", kind: "unhealthy", message: `recordings: 1 recording archive(s) refused, kept in ${REFUSED_DIR}/bbb-sbg with a .reason file each` }]);
+      expect(run.code).toBe(1);
+    } finally {
+      rmSync(path.join(front.root, REFUSED_DIR), { recursive: true });
+      rmSync(backlog, { recursive: true });
+    }
   });
 
   it("is unhealthy (exit 1) when Scalelite marks a node offline or /health_check is not `success`", async () => {

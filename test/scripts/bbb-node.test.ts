@@ -260,6 +260,15 @@ describe("a BigBlueButton node, end to end", () => {
     expect(existsSync(path.join(h.root, "etc/fstab"))).toBe(false);
   });
 
+  it("installs the retry of unsent recordings: the script, a service run as bigbluebutton, a timer every 10 minutes, started", () => {
+    expect([owner(h, "usr/local/sbin/bbb-ovh-recording-retry"), mode(h, "usr/local/sbin/bbb-ovh-recording-retry")]).toEqual(["0:0", "755"]);
+    const service = read(h, "etc/systemd/system/bbb-ovh-recording-retry.service");
+    for (const line of ["User=bigbluebutton", "StateDirectory=bbb-ovh-recording-retry", "ExecStart=/usr/local/sbin/bbb-ovh-recording-retry"]) expect(service).toContain(`${line}\n`);
+    expect(read(h, "etc/systemd/system/bbb-ovh-recording-retry.timer")).toContain("OnUnitActiveSec=10min\n");
+    expect(calls(h)).toContain("systemctl start bbb-ovh-recording-retry.timer");
+    expect(calls(h)).not.toContain("systemctl start bbb-ovh-recording-retry.service");
+  });
+
   it("installs post_publish from the pinned commit once its sha256 matches", () => {
     const downloads = calls(h).filter((c) => c.startsWith("curl ") && c.includes("scalelite_post_publish.rb"));
     expect(downloads).toHaveLength(1);

@@ -14,7 +14,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { StepName } from "../../components/remote/catalogue";
 import { base64, type StepInputs } from "../../components/remote/invocation";
-import { RECORDING_DIR, SPOOL_DIR } from "../../components/scalelite/recordingLayout";
+import { RECORDING_DIR } from "../../components/scalelite/recordingLayout";
 import { renderEnvFiles } from "../../components/scalelite/renderEnvFile";
 import { renderOvhDnsIni } from "../../components/scalelite/renderOvhDnsIni";
 import { renderSpoolAuthorizedKeys } from "../../components/scalelite/renderRecordingTransfer";
@@ -69,11 +69,11 @@ const certificateInputs = (challenge = "http-01"): StepInputs => ({
     ? { DNS_CREDENTIALS_B64: base64(renderOvhDnsIni({ endpoint: "ovh-eu", applicationKey: "appkey", applicationSecret: OVH_APP_SECRET, consumerKey: "consumer" })) }
     : {}),
 });
-const AUTHORIZED_KEYS = renderSpoolAuthorizedKeys(SPOOL_DIR, [
+const AUTHORIZED_KEYS = renderSpoolAuthorizedKeys([
   { name: "bbb1", ipv4: "192.0.2.21", ipv6: "2001:db8::21", publicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIbbb1" },
   { name: "bbb2", ipv4: "192.0.2.22", ipv6: "", publicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIbbb2" },
 ]);
-const spoolInputs = (keys = AUTHORIZED_KEYS): StepInputs => ({ RECORDING_DIR, AUTHORIZED_KEYS_B64: base64(keys) });
+const spoolInputs = (keys = AUTHORIZED_KEYS, senders = "bbb1 bbb2"): StepInputs => ({ RECORDING_DIR, AUTHORIZED_KEYS_B64: base64(keys), SENDERS: senders, RESERVE_BYTES: "1073741824" });
 const envFiles = (recordings = true) =>
   renderEnvFiles({
     fqdn: FRONT,
@@ -210,6 +210,16 @@ describe.skipIf(!trees)("the Scalelite front, end to end", () => {
     expect([read(h, "var/lib/scalelite-spool/.ssh/authorized_keys"), owner(h, "var/lib/scalelite-spool/.ssh/authorized_keys")]).toEqual([AUTHORIZED_KEYS, "0:0"]);
     expect(mode(h, "var/lib/scalelite-spool/.ssh/authorized_keys")).toBe("644");
     expect(firstCalls.filter((c) => /^(exportfs|mount)/.test(c))).toEqual([]);
+    // Each node its own target, entered only by the transfer user; refused archives root's only.
+    const spoolUser = /^scalelite-spool:x:(\d+):2000:/m.exec(read(h, "fake-state/passwd"))![1];
+    expect([owner(h, `${RECORDING_DIR}/incoming`), mode(h, `${RECORDING_DIR}/incoming`)]).toEqual(["0:2000", "750"]);
+    for (const node of ["bbb1", "bbb2"]) expect([owner(h, `${RECORDING_DIR}/incoming/${node}`), mode(h, `${RECORDING_DIR}/incoming/${node}`)]).toEqual([`${spoolUser}:2000`, "700"]);
+    expect([owner(h, `${RECORDING_DIR}/refused`), mode(h, `${RECORDING_DIR}/refused`)]).toEqual(["0:0", "700"]);
+    // The receiver, the archive check and the mover belong to root; the mover runs on a change and every 5 minutes.
+    for (const file of ["usr/local/lib/bbb-ovh/spool-receive", "usr/local/sbin/bbb-ovh-recording-mover"]) expect([owner(h, file), mode(h, file)]).toEqual(["0:0", "755"]);
+    expect(read(h, "etc/systemd/system/bbb-ovh-recording-mover.service")).toContain(`ExecStart=/usr/local/sbin/bbb-ovh-recording-mover ${RECORDING_DIR} 1073741824\n`);
+    expect(read(h, "etc/systemd/system/bbb-ovh-recording-mover.path")).toContain(`PathChanged=${RECORDING_DIR}/incoming/bbb1\nPathChanged=${RECORDING_DIR}/incoming/bbb2\n`);
+    expect(firstCalls).toEqual(expect.arrayContaining(["systemctl start bbb-ovh-recording-mover.path", "systemctl start bbb-ovh-recording-mover.timer"]));
   });
 
   it("runs the four Scalelite containers as in the official units, under scalelite.target", () => {
@@ -451,14 +461,18 @@ describe("scalelite-spool", () => {
   it("takes a new node's key by rewriting authorized_keys only, and refuses an unrestricted key list", async () => {
     const h = await frontHost();
     expect((await runStep(h, "scaleliteSpool", spoolInputs())).code).toBe(0);
-    const more = renderSpoolAuthorizedKeys(SPOOL_DIR, [
+    const more = renderSpoolAuthorizedKeys([
       { name: "bbb1", ipv4: "192.0.2.21", ipv6: "", publicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIbbb1" },
       { name: "bbb3", ipv4: "192.0.2.23", ipv6: "", publicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIbbb3" },
     ]);
     const mark = calls(h).length;
-    const r = await runStep(h, "scaleliteSpool", spoolInputs(more));
+    const r = await runStep(h, "scaleliteSpool", spoolInputs(more, "bbb1 bbb3"));
     expect(r.code, output(r)).toBe(0);
     expect(read(h, "var/lib/scalelite-spool/.ssh/authorized_keys")).toBe(more);
+    // bbb3 gets its own target, watched by the mover; bbb2's stays (it may still hold archives).
+    expect(existsSync(path.join(h.root, RECORDING_DIR, "incoming/bbb3"))).toBe(true);
+    expect(existsSync(path.join(h.root, RECORDING_DIR, "incoming/bbb2"))).toBe(true);
+    expect(read(h, "etc/systemd/system/bbb-ovh-recording-mover.path")).toContain(`PathChanged=${RECORDING_DIR}/incoming/bbb3\n`);
     expect(calls(h).slice(mark).filter((c) => /^(useradd|groupadd|apt-get)/.test(c))).toEqual([]);
 
     const bad = await runStep(h, "scaleliteSpool", spoolInputs("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIbbb9 anyone\n"));

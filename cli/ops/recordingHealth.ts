@@ -1,0 +1,76 @@
+import { REFUSED_DIR } from "../../components/scalelite/recordingLayout";
+
+/**
+ * What the front knows of the recordings' way in (docs/recordings.md): per node, the archives its mover
+ * refused (kept in REFUSED_DIR/<node>, each with a .reason file) and the node's last backlog report (sent
+ * by the node's retry timer every 10 minutes: how many published recordings wait, since when, how many are
+ * past the deadline).
+ */
+export interface NodeRecordings {
+  node: string;
+  refused: number;
+  /** From the node's last report, when there was one. */
+  waiting?: number;
+  /** Unix time (s) the oldest waiting recording was published; undefined when none waits. */
+  oldestPublished?: number;
+  overdue?: number;
+  /** Unix time (s) of that report. */
+  reportedAt?: number;
+}
+
+/** Where the mover keeps each node's last report (scripts/scalelite-recording-mover.sh). */
+export const BACKLOG_DIR = "/var/lib/bbb-ovh/recordings/backlog";
+/** A node reports every 10 minutes: a report older than this means its reports cannot reach the front. */
+export const REPORT_MAX_AGE_SECONDS = 2 * 3600;
+
+/** The command that prints the lines parseRecordingHealth reads (BBB_OVH_ROOT is empty on a real front). */
+export const RECORDING_HEALTH_COMMAND =
+  `R="\${BBB_OVH_ROOT:-}"; for d in "$R${REFUSED_DIR}"/*/; do [ -d "$d" ] && echo "refused $(basename "$d") $(find "$d" -maxdepth 1 -name '*.reason' | wc -l)"; done; ` +
+  `for f in "$R${BACKLOG_DIR}"/*; do [ -f "$f" ] && echo "backlog $(basename "$f") $(cat "$f")"; done; true`;
+
+const REFUSED = /^refused ([a-z0-9][a-z0-9.-]*) (\d+)$/;
+const BACKLOG = /^backlog ([a-z0-9][a-z0-9.-]*) waiting=(\d+) oldest=(\d+) overdue=(\d+) reported=(\d+)$/;
+
+/** Per node, sorted by name; lines of another form are ignored. */
+export function parseRecordingHealth(text: string): NodeRecordings[] {
+  const byNode = new Map<string, NodeRecordings>();
+  const entry = (node: string) => byNode.get(node) ?? (byNode.set(node, { node, refused: 0 }).get(node) as NodeRecordings);
+  for (const line of text.split("\n").map((l) => l.trim())) {
+    const r = REFUSED.exec(line);
+    if (r) entry(r[1]).refused = Number(r[2]);
+    const b = BACKLOG.exec(line);
+    if (b) {
+      const e = entry(b[1]);
+      e.waiting = Number(b[2]);
+      if (Number(b[3]) > 0) e.oldestPublished = Number(b[3]);
+      e.overdue = Number(b[4]);
+      e.reportedAt = Number(b[5]);
+    }
+  }
+  return [...byNode.values()].sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0));
+}
+
+const hours = (seconds: number) => (seconds < 3600 ? `${Math.max(0, Math.round(seconds / 60))} min` : `${Math.round(seconds / 360) / 10} h`);
+
+/** The problems `ops status` reports: refused archives, overdue recordings, nodes whose reports stopped. */
+export function recordingProblems(health: NodeRecordings[], nodes: readonly string[], nowSeconds: number): { node: string; message: string }[] {
+  const problems: { node: string; message: string }[] = [];
+  const byNode = new Map(health.map((h) => [h.node, h]));
+  for (const h of health) {
+    if (h.refused > 0) problems.push({ node: h.node, message: `${h.refused} recording archive(s) refused, kept in ${REFUSED_DIR}/${h.node} with a .reason file each` });
+    if (h.overdue) problems.push({ node: h.node, message: `${h.overdue} recording(s) published more than a day ago have not reached the front` });
+  }
+  for (const node of nodes) {
+    const h = byNode.get(node);
+    if (h?.reportedAt === undefined) problems.push({ node, message: "has never reported its recording backlog to the front: its transfers may not reach it" });
+    else if (nowSeconds - h.reportedAt > REPORT_MAX_AGE_SECONDS) problems.push({ node, message: `last reported its recording backlog ${hours(nowSeconds - h.reportedAt)} ago: its transfers may not reach the front` });
+  }
+  return problems;
+}
+
+/** "3 waiting, oldest 2.5 h" / "none waiting" / "-". */
+export function describeBacklog(h: NodeRecordings | undefined, nowSeconds: number): string {
+  if (h?.waiting === undefined) return "-";
+  if (h.waiting === 0) return "none waiting";
+  return `${h.waiting} waiting${h.oldestPublished ? `, oldest ${hours(nowSeconds - h.oldestPublished)}` : ""}`;
+}

@@ -1,0 +1,192 @@
+#!/usr/bin/env bash
+# Hands the recording archives the nodes sent (each into its own <recordings>/incoming/<node>/) to
+# Scalelite's spool, after checking them; installed as /usr/local/sbin/bbb-ovh-recording-mover and run as
+# root by bbb-ovh-recording-mover.service (a path unit on the node directories, and a timer as backstop).
+#
+#   bbb-ovh-recording-mover RECORDING_DIR RESERVE_BYTES
+#
+# An archive goes to <recordings>/spool/<id>.tar only when: it is a regular file (no link, no directory)
+# named <40 hex>-<13 digits>.tar, as scalelite_post_publish.rb names it; its tar members pass
+# recording_archive_check.py (plain files and directories inside <format>/<id>/, no links, devices,
+# setuid/setgid or world-writable members, metadata.xml naming that id); no other node delivered that id
+# before (the ledger /var/lib/bbb-ovh/recordings/delivered/<id>: node and sha256), and it is not a
+# recording already on the front that came another way. A second, identical copy from the same node (a
+# retry after a cut connection) is dropped: the first one was handed over. A new version from the same
+# node (a rebuild) is handed over like the first.
+# Anything else is moved to <recordings>/refused/<node>/ with a .reason file beside it: never deleted.
+# A node's retry timer (bbb-node-recording-retry.sh) also sends backlog-<epoch>.txt, one line saying how
+# many of its recordings wait and since when: the newest is kept in /var/lib/bbb-ovh/recordings/backlog/<node>
+# for `ops status`.
+# Nothing is handed over while the filesystem has less than RESERVE_BYTES free: Scalelite's importer
+# unpacks each archive there, beside PostgreSQL and Redis. Scalelite's database cannot tell which node a
+# meeting ran on (Scalelite 1.x keeps meetings in Redis, without BigBlueButton's internal meeting id, and
+# drops them when they end), so the node of a recording is the one that first delivered it.
+set -euo pipefail
+
+ROOT="${BBB_OVH_ROOT:-}"
+STATE="$ROOT/var/lib/bbb-ovh/recordings"
+LEDGER="$STATE/delivered"
+LOCK="$STATE/mover.lock"
+CHECKER="$ROOT/usr/local/lib/bbb-ovh/recording_archive_check.py"
+# Scalelite's containers run as uid 1000; gid 2000 is the spool group (Scalelite's docs/sharedvolume-README.md).
+IMPORTER_OWNER=1000:2000
+RECORD_ID='^[0-9a-f]{40}-[0-9]{13}$'
+# rsync writes into a hidden temporary file; one left behind this long is from a transfer that was cut.
+STALE_MINUTES="${STALE_MINUTES:-1440}"
+HANDOVER_SUFFIX=.bbb-ovh-handover
+
+log() {
+  printf 'recording-mover: %s\n' "$*"
+}
+
+die() {
+  printf 'recording-mover: error: %s\n' "$*" >&2
+  exit 1
+}
+
+free_bytes() {
+  df -B1 --output=avail "$1" | tail -n 1 | tr -d ' '
+}
+
+# refuse NODE PATH REASON: moves PATH (whatever it is; mv does not follow links) aside with its reason.
+refuse() {
+  local node="$1" path="$2" reason="$3" dir="$REFUSED/$1" name dest
+  mkdir -p "$dir"
+  chmod 700 "$REFUSED" "$dir"
+  name="$(basename -- "$path" | LC_ALL=C tr -c 'A-Za-z0-9._-' '_')"
+  dest="$(mktemp -u "$dir/$(date -u +%Y%m%dT%H%M%SZ)-XXXXXX")-${name:0:100}"
+  mv -T -- "$path" "$dest"
+  printf 'node: %s\nname: %q\nrefused: %s\nreason: %s\n' "$node" "$(basename -- "$path")" "$(date -u +%FT%TZ)" "$reason" >"$dest.reason"
+  log "REFUSED from $node: $(basename -- "$path"): $reason (kept as ${dest#"$ROOT"})"
+}
+
+# on_front ID: the recording is already published or unpublished on the front.
+on_front() {
+  compgen -G "$RECORDING_DIR/published/*/$1" >/dev/null || compgen -G "$RECORDING_DIR/unpublished/*/$1" >/dev/null
+}
+
+# finish_handover SPOOLFILE: records the delivery in the ledger, then shows the archive to the importer.
+# A run cut between the two steps finishes it on its next start (see recover_handovers).
+finish_handover() {
+  local hidden="$1" base id node sha
+  base="$(basename -- "$hidden")"
+  base="${base#.}"
+  id="${base%%.tar.*}"
+  node="${base#"$id".tar.from-}"
+  node="${node%"$HANDOVER_SUFFIX"}"
+  sha="$(sha256sum <"$hidden" | cut -d' ' -f1)"
+  mkdir -p "$LEDGER"
+  printf '%s %s\n' "$node" "$sha" >"$LEDGER/.$id.tmp"
+  mv -f "$LEDGER/.$id.tmp" "$LEDGER/$id"
+  mv -f -T -- "$hidden" "$SPOOL/$id.tar"
+  log "handed over $id.tar from $node (sha256 $sha)"
+}
+
+recover_handovers() {
+  local hidden
+  while IFS= read -r -d '' hidden; do
+    finish_handover "$hidden"
+  done < <(find "$SPOOL" -mindepth 1 -maxdepth 1 -type f -name ".*.tar.from-*$HANDOVER_SUFFIX" -print0)
+}
+
+# record_backlog NODE PATH: keeps the node's newest backlog report (see the header), then drops the file.
+record_backlog() {
+  local node="$1" path="$2" line reported current=0
+  reported="$(basename -- "$path" .txt)"
+  reported="${reported#backlog-}"
+  line="$(head -c 200 -- "$path")"
+  if [[ ! "$line" =~ ^waiting=[0-9]+\ oldest=[0-9]+\ overdue=[0-9]+$ ]]; then
+    refuse "$node" "$path" "not a backlog report (waiting=N oldest=EPOCH overdue=N)"
+    return 0
+  fi
+  mkdir -p "$STATE/backlog"
+  [[ -f "$STATE/backlog/$node" ]] && current="$(sed -n 's/.* reported=\([0-9]*\)$/\1/p' "$STATE/backlog/$node")"
+  if ((reported > ${current:-0})); then
+    printf '%s reported=%s\n' "$line" "$reported" >"$STATE/backlog/.$node.tmp"
+    mv -f "$STATE/backlog/.$node.tmp" "$STATE/backlog/$node"
+  fi
+  rm -f -- "$path"
+}
+
+# take NODE PATH: checks one entry of NODE's directory and hands it over, refuses it or drops a duplicate.
+# Returns 1 when the reserve is reached (nothing more is handed over this run).
+take() {
+  local node="$1" path="$2" name id reason sha first_node first_sha
+  name="$(basename -- "$path")"
+  if [[ "$name" =~ ^backlog-[0-9]{10}\.txt$ && -f "$path" && ! -L "$path" ]]; then
+    record_backlog "$node" "$path"
+    return 0
+  fi
+  if [[ "$name" == .* ]]; then
+    # rsync's temporary file of a transfer under way, unless it has been there for a day.
+    if [[ -n "$(find "$path" -maxdepth 0 -mmin +"$STALE_MINUTES" 2>/dev/null)" ]]; then
+      refuse "$node" "$path" "a transfer that was cut left this incomplete file behind"
+    fi
+    return 0
+  fi
+  if [[ -L "$path" || ! -f "$path" ]]; then
+    refuse "$node" "$path" "not a regular file"
+    return 0
+  fi
+  id="${name%.tar}"
+  if [[ "$name" != *.tar || ! "$id" =~ $RECORD_ID ]]; then
+    refuse "$node" "$path" "the name is not <recording id>.tar (a recording id is 40 hex digits, '-', 13 digits)"
+    return 0
+  fi
+  if [[ "$(stat -c %h "$path")" != 1 ]]; then
+    refuse "$node" "$path" "the file has other hard links"
+    return 0
+  fi
+  if ! reason="$(python3 "$CHECKER" "$path" "$id")"; then
+    refuse "$node" "$path" "${reason:-the archive check failed}"
+    return 0
+  fi
+  sha="$(sha256sum <"$path" | cut -d' ' -f1)"
+  if [[ -f "$LEDGER/$id" ]]; then
+    read -r first_node first_sha <"$LEDGER/$id"
+    if [[ "$first_node" != "$node" ]]; then
+      refuse "$node" "$path" "recording $id was delivered by node $first_node, not by $node"
+      return 0
+    fi
+    if [[ "$first_sha" == "$sha" ]]; then
+      rm -f -- "$path"
+      log "duplicate of $id.tar from $node dropped (identical to the one handed over)"
+      return 0
+    fi
+  elif on_front "$id"; then
+    refuse "$node" "$path" "recording $id is already on the front and was not delivered by $node through the spool"
+    return 0
+  fi
+  if (($(free_bytes "$SPOOL") < RESERVE)); then
+    log "HOLDING: less than $RESERVE bytes free on the recording filesystem; $name from $node waits"
+    return 1
+  fi
+  chown "$IMPORTER_OWNER" "$path"
+  chmod 0644 "$path"
+  mv -T -- "$path" "$SPOOL/.$id.tar.from-$node$HANDOVER_SUFFIX"
+  finish_handover "$SPOOL/.$id.tar.from-$node$HANDOVER_SUFFIX"
+}
+
+main() {
+  (($# == 2)) || die "usage: bbb-ovh-recording-mover RECORDING_DIR RESERVE_BYTES"
+  RECORDING_DIR="$ROOT$1"
+  RESERVE="$2"
+  [[ "$RESERVE" =~ ^[0-9]+$ ]] || die "RESERVE_BYTES must be a number of bytes"
+  INCOMING="$RECORDING_DIR/incoming"
+  REFUSED="$RECORDING_DIR/refused"
+  SPOOL="$RECORDING_DIR/spool"
+  [[ -d "$INCOMING" && -d "$SPOOL" ]] || die "$INCOMING or $SPOOL is missing (the scaleliteSpool step makes them)"
+  mkdir -p "$STATE"
+  exec 9>>"$LOCK"
+  flock -n 9 || { log "another mover run is under way"; return 0; }
+  recover_handovers
+  local dir node path
+  while IFS= read -r -d '' dir; do
+    node="$(basename -- "$dir")"
+    while IFS= read -r -d '' path; do
+      take "$node" "$path" || return 0
+    done < <(find "$dir" -mindepth 1 -maxdepth 1 -print0 | sort -z)
+  done < <(find "$INCOMING" -mindepth 1 -maxdepth 1 -type d -print0 | sort -z)
+}
+
+main "$@"

@@ -1,0 +1,33 @@
+import { describe, expect, it } from "vitest";
+import { describeBacklog, parseRecordingHealth, recordingProblems } from "../../cli/ops/recordingHealth";
+
+const NOW = 1_764_700_000;
+
+describe("recording health of the front (ops status)", () => {
+  it("reads refused counts and backlog reports per node, ignoring other lines", () => {
+    const health = parseRecordingHealth(
+      [`refused bbb2 3`, `backlog bbb1 waiting=2 oldest=${NOW - 7200} overdue=0 reported=${NOW - 300}`, "backlog ../x waiting=1", "garbage", `backlog bbb2 waiting=0 oldest=0 overdue=0 reported=${NOW}`].join("\n"),
+    );
+    expect(health).toEqual([
+      { node: "bbb1", refused: 0, waiting: 2, oldestPublished: NOW - 7200, overdue: 0, reportedAt: NOW - 300 },
+      { node: "bbb2", refused: 3, waiting: 0, overdue: 0, reportedAt: NOW },
+    ]);
+    expect(describeBacklog(health[0], NOW)).toBe("2 waiting, oldest 2 h");
+    expect(describeBacklog(health[1], NOW)).toBe("none waiting");
+    expect(describeBacklog(undefined, NOW)).toBe("-");
+  });
+
+  it("makes a problem of refused archives, overdue recordings, and a sender whose reports stopped or never came", () => {
+    const health = parseRecordingHealth(
+      [`refused bbb1 1`, `backlog bbb1 waiting=1 oldest=${NOW - 90000} overdue=1 reported=${NOW - 60}`, `backlog bbb2 waiting=0 oldest=0 overdue=0 reported=${NOW - 3 * 3600}`].join("\n"),
+    );
+    expect(recordingProblems(health, ["bbb1", "bbb2", "bbb3"], NOW).map((p) => `${p.node}: ${p.message}`)).toEqual([
+      "bbb1: 1 recording archive(s) refused, kept in /mnt/scalelite-recordings/var/bigbluebutton/refused/bbb1 with a .reason file each",
+      "bbb1: 1 recording(s) published more than a day ago have not reached the front",
+      "bbb2: last reported its recording backlog 3 h ago: its transfers may not reach the front",
+      "bbb3: has never reported its recording backlog to the front: its transfers may not reach it",
+    ]);
+    // Without senders (recordings off, or no stack file), only what the front itself holds counts.
+    expect(recordingProblems(health, [], NOW)).toHaveLength(2);
+  });
+});
