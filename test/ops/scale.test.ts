@@ -144,7 +144,7 @@ describe.skipIf(!trees)("ops scale", () => {
     // ops status shows the last decision.
     const status = await ops(["status", stackFile, "--json", "--url", nodeHttp[0].url, ...connection()]);
     expect(JSON.parse(status.stdout).front.scaling).toMatchObject({ at: at(41), summary: expect.stringMatching(/one node goes/), actions: [expect.objectContaining({ node: NODES[3].fqdn, action: "shelve" })] });
-  }, 400_000);
+  }, 700_000);
 
   it("when the margin is gone: wakes the shelved spare that restores the policy and, in the same run, enables it once BBB answers", async () => {
     // A burst at 11:00: 175 users + 100 margin > the 200 that one site carries.
