@@ -7,7 +7,7 @@ import { planStack } from "../cli/plan/planStack";
 
 async function main() {
   const file = process.argv[2];
-  if (!file) throw new Error("usage: tsx bench/planProcess.ts STACK_FILE");
+  if (!file) throw new Error("usage: node dist/bench/planProcess.js STACK_FILE (npm run build first)");
   const started = performance.now();
   const plan = await planStack(file, campusProgram);
   const ms = performance.now() - started;
