@@ -20,6 +20,8 @@ export interface PlanScale {
   /** The whole process (compiled JavaScript, as `npm run plan` runs it), start to exit, as a user waits for it. */
   processMs: number;
   maxRssMb: number;
+  /** CPU time (user + system) of the whole process: what the wall time approaches on an idle machine. */
+  processCpuMs: number;
 }
 
 /** A stack file with `nodes` dedicated nodes, written to a temporary directory. */
@@ -50,6 +52,6 @@ export async function planAtScale(nodes: number): Promise<PlanScale> {
   const args = [path.join(ROOT, "dist/bench/planProcess.js"), file];
   const { stdout } = await promisify(execFile)(process.execPath, args, { cwd: ROOT, maxBuffer: 16 << 20 });
   const processMs = performance.now() - started;
-  const result = JSON.parse(stdout.trim().split("\n").pop()!) as { ms: number; resources: number; maxRssMb: number };
-  return { nodes, resources: result.resources, planMs: result.ms, processMs, maxRssMb: result.maxRssMb };
+  const result = JSON.parse(stdout.trim().split("\n").pop()!) as { ms: number; cpuMs: number; resources: number; maxRssMb: number };
+  return { nodes, resources: result.resources, planMs: result.ms, processMs, processCpuMs: result.cpuMs, maxRssMb: result.maxRssMb };
 }
