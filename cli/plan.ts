@@ -1,10 +1,5 @@
 import * as path from "node:path";
 import { Command } from "commander";
-import { CampusConfigError } from "../components/config/campus";
-import { StackFileError } from "../components/config/messages";
-import { campusProgram } from "../components/program";
-import { planStack } from "./plan/planStack";
-import { planDocument, renderPlanMermaid, renderPlanText } from "./plan/render";
 
 /**
  * `npm run plan -- <stack>`: what `pulumi up` would build for a stack, without the Pulumi CLI,
@@ -23,8 +18,22 @@ const cli = new Command("plan")
     const target = opts.stackFile === undefined ? stack : path.resolve(process.env.INIT_CWD ?? process.cwd(), opts.stackFile);
     if (!target) cli.error("error: name a stack or give --stack-file PATH", { exitCode: 2 });
     if (opts.json && opts.mermaid) cli.error("error: choose --json or --mermaid, not both", { exitCode: 2 });
+    // Loaded in steps: `--help` needs commander only, and a stack file is read and checked (yaml, zod)
+    // before the Pulumi SDK and the program load, so a refusal comes in a fraction of a second.
+    const [{ CampusConfigError }, { StackFileError }, { campusOfStackFile, readStackFile }] = await Promise.all([
+      import("../components/config/campus.js"),
+      import("../components/config/messages.js"),
+      import("../components/config/stackFile.js"),
+    ]);
     try {
-      const plan = await planStack(target!, campusProgram);
+      const file = readStackFile(target!);
+      campusOfStackFile(file);
+      const [{ campusProgram }, { planStack }, { planDocument, renderPlanMermaid, renderPlanText }] = await Promise.all([
+        import("../components/program.js"),
+        import("./plan/planStack.js"),
+        import("./plan/render.js"),
+      ]);
+      const plan = await planStack(file, campusProgram);
       if (opts.json) process.stdout.write(`${JSON.stringify(planDocument(plan), null, 2)}\n`);
       else if (opts.mermaid) process.stdout.write(renderPlanMermaid(plan));
       else process.stdout.write(renderPlanText(plan));

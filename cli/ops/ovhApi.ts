@@ -1,4 +1,4 @@
-import ovh from "@ovhcloud/node-ovh";
+import type ovhClient from "@ovhcloud/node-ovh";
 import { OpsError } from "./errors";
 
 /**
@@ -50,13 +50,15 @@ export function ovhApiFromEnv(env: NodeJS.ProcessEnv = process.env): OvhApi {
   }
   if (problems.length > 0) throw new OpsError("config", "OVH API", problems.join("; "));
   const label = "endpoint" in place ? `OVH API (${place.endpoint})` : `OVH API (${env.OVH_API_URL})`;
-  const client = ovh({ ...place, ...(byKeys ? { appKey, appSecret, consumerKey } : { clientID, clientSecret }), timeout: 30_000 });
+  // The client library is loaded at the first call: it is the heaviest part of `ops`'s start-up otherwise.
+  let client: ReturnType<typeof ovhClient> | undefined;
+  const connect = async () => (client ??= (await import("@ovhcloud/node-ovh")).default({ ...place, ...(byKeys ? { appKey, appSecret, consumerKey } : { clientID, clientSecret }), timeout: 30_000 }));
   return {
     label,
     async call<T>(method: "GET" | "POST" | "PUT" | "DELETE", path: string, params?: Record<string, unknown>): Promise<T> {
       try {
         // The client deletes keys it substitutes into the path: give it a copy.
-        return (await client.requestPromised(method, path, params ? { ...params } : undefined)) as T;
+        return (await (await connect()).requestPromised(method, path, params ? { ...params } : undefined)) as T;
       } catch (e) {
         throw apiError(label, method, path, e);
       }

@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
-import { sshPublicKeyLine } from "../../components/config/schema";
+import { sshPublicKeyLine } from "../../components/config/sshPublicKeyLine";
 import { addBackupCommands } from "./backupCommands";
 import { CHECKSUM_ALGORITHMS, DEFAULT_ALGORITHM, type ChecksumAlgorithm } from "./bbbApi";
 import { changeNode, type NodeAction } from "./drain";

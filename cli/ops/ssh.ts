@@ -1,4 +1,3 @@
-import { NodeSSH } from "node-ssh";
 import { classifyError, OpsError } from "./errors";
 
 export interface SshTarget {
@@ -51,6 +50,8 @@ export async function runRemote(target: SshTarget, command: string, timeoutMs: n
   const label = target.port === 22 ? target.host : `${target.host}:${target.port}`;
   if (!target.hostKey) throw new OpsError("config", label, UNKNOWN_HOST_KEY);
   const connectMs = target.connectTimeoutMs ?? timeoutMs;
+  // Loaded on first use: ssh2 is a good part of the start-up of commands that never connect (`--help`, size).
+  const { NodeSSH } = await import("node-ssh");
   const ssh = new NodeSSH();
   try {
     // ssh2's own readyTimeout is a backstop, a little later, so that the message names --timeout.

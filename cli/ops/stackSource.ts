@@ -3,14 +3,13 @@ import { accessSync, constants, existsSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import * as path from "node:path";
 import type { Campus } from "../../components/config/campus";
-import { campusOfStackFile, missingStackHint, readStackFile, stackFilePath, type StackFile } from "../../components/config/stackFile";
+import { PROJECT_DIR } from "../../components/projectDir";
+import type { StackFile } from "../../components/config/stackFile";
 import { apiBaseUrl } from "./bbbApi";
 import { OpsError } from "./errors";
 import type { OpsIO } from "./io";
 import type { SshTarget } from "./ssh";
 
-/** Where the Pulumi project lives (Pulumi.yaml): `pulumi stack output` runs there. */
-export const PROJECT_DIR = path.resolve(__dirname, "../..");
 
 export interface ConnectionOptions {
   /** The balancer's (or any BBB server's) API endpoint. */
@@ -125,8 +124,12 @@ function defaultKey(io: OpsIO): Pick<SshTarget, "privateKey" | "agent"> {
   return {};
 }
 
+/** Loaded on use: yaml and zod (the stack file's parser and schema) are most of `ops --help`'s start-up otherwise. */
+const stackFiles = () => import("../../components/config/stackFile.js");
+
 /** A stack file that cannot be read at all (YAML syntax, a private key in clear) is a configuration error. */
-function readStack(filePath: string): StackFile {
+async function readStack(filePath: string): Promise<StackFile> {
+  const { readStackFile } = await stackFiles();
   try {
     return readStackFile(filePath);
   } catch (e) {
@@ -135,7 +138,8 @@ function readStack(filePath: string): StackFile {
 }
 
 /** The validated campus of a stack file, or why it is not valid. */
-function campusOf(file: StackFile): { campus?: Campus; problem?: string } {
+async function campusOf(file: StackFile): Promise<{ campus?: Campus; problem?: string }> {
+  const { campusOfStackFile } = await stackFiles();
   try {
     return { campus: campusOfStackFile(file) };
   } catch (e) {
@@ -153,11 +157,12 @@ function nodeApiUrl(fqdn: string): string {
  */
 export async function loadTarget(stack: string | undefined, options: ConnectionOptions, io: OpsIO, { outputs: wantOutputs = true }: { outputs?: boolean } = {}): Promise<OpsTarget> {
   let outputs: StackOutputs | undefined;
-  let file: ReturnType<typeof campusOf> | undefined;
+  let file: Awaited<ReturnType<typeof campusOf>> | undefined;
   if (stack !== undefined) {
-    const filePath = stackFilePath(stack);
-    if (existsSync(filePath)) file = campusOf(readStack(filePath));
+    const filePath = (await stackFiles()).stackFilePath(stack);
+    if (existsSync(filePath)) file = await campusOf(await readStack(filePath));
     if (wantOutputs) outputs = await pulumiOutputs(path.basename(filePath).replace(/^Pulumi\./, "").replace(/\.ya?ml$/, ""), io.env);
+    const { missingStackHint } = await stackFiles();
     if (!file && !wantOutputs) throw new OpsError("config", "-", `no stack file ${filePath}${missingStackHint(stack)}`);
     if (!file && !outputs && !options.url) throw new OpsError("config", "-", `no stack file ${filePath}${missingStackHint(stack)}; and no Pulumi CLI to read the stack's outputs: give --url`);
   }

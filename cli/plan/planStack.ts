@@ -59,8 +59,8 @@ export function configOfStackFile(file: StackFile): { config: Record<string, str
  * Evaluates the real program for a stack file under the mock runtime. Validation runs first, so an
  * invalid stack throws CampusConfigError before any resource is registered.
  */
-export async function planStack(stackOrPath: string, program: () => unknown): Promise<Plan> {
-  const file = readStackFile(stackOrPath);
+export async function planStack(stackOrFile: string | StackFile, program: () => unknown): Promise<Plan> {
+  const file = typeof stackOrFile === "string" ? readStackFile(stackOrFile) : stackOrFile;
   const campus = campusOfStackFile(file);
   const { config, secretKeys, notes } = configOfStackFile(file);
   const evaluation = await evaluateProgram({ project: "bbb-ovh", stack: file.stack, config, secretKeys, mocks: plannedCloud }, program);

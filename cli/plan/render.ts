@@ -1,5 +1,6 @@
-import Table from "cli-table3";
 import type { ResolvedHost } from "../../components/config/campus";
+import { stackCost, type HostCost } from "../../components/planning/costing";
+import { pricesFor } from "../../components/planning/prices";
 import { scriptBundle } from "../../components/remote/scriptBundle";
 import { SPOOL_LIMITS, REFUSED_DIR, SPOOL_DIR, describeSpoolLimits, senderTarget } from "../../components/scalelite/recordingLayout";
 import { isSecretValue, type RecordedResource } from "./recorder";
@@ -103,27 +104,69 @@ function resourceList(resources: RecordedResource[]): string[] {
   return lines;
 }
 
+const where = (h: ResolvedHost) => (h.site && !h.site.startsWith("onsite:") ? `${h.site} (${h.datacenter})` : h.datacenter);
+const eur = (n: number) => `${n.toFixed(2)} EUR`;
+
+/** How the host is billed and what a month of it costs, from the campus's price table. */
+function billingOf(h: ResolvedHost, cost: HostCost | undefined): string {
+  if (h.config.kind === "existing") return "the school's own host, not billed by OVH";
+  if (!cost?.monthly) return cost?.note ?? "no price";
+  // The program orders Public Cloud instances on hourly billing (the timetable can shelve them);
+  // dedicated servers are rented by the month.
+  if (h.config.kind === "publicCloud") return `hourly billing, ${eur(cost.monthly.hourly)} a month if up around the clock (${cost.priceKey})`;
+  return `monthly billing, ${eur(cost.monthly.monthly)} a month (${cost.priceKey})`;
+}
+
+/**
+ * The remote steps run on each host, in the order `pulumi up` runs them: the commands named after
+ * the host (`<host>-<step>`), including those it runs for the campus (registration on the front).
+ */
+function stepsOf(host: string, ordered: RecordedResource[]): string[] {
+  return ordered.filter((r) => r.custom && r.type.startsWith("command:remote:") && r.name.startsWith(`${host}-`)).map((r) => r.name.slice(host.length + 1));
+}
+
+/** One paragraph per host: what it is, where, how it is billed, then its steps. Read before the resource list. */
+export function hostSummary(plan: Plan): string[] {
+  const cost = stackCost(plan.campus, pricesFor(plan.campus.config.prices));
+  const ordered = dependencyOrder(plan.resources);
+  const lines: string[] = [];
+  for (const h of [plan.campus.front, ...plan.campus.nodes]) {
+    lines.push(`  ${h.name} (${h.role === "front" ? "Scalelite front" : "BigBlueButton node"}, ${h.fqdn})`);
+    lines.push(`    ${h.config.kind} ${modelOf(h)} in ${where(h)}; ${billingOf(h, cost.hosts.find((c) => c.name === h.name))}`);
+    const steps = stepsOf(h.name, ordered);
+    lines.push(`    steps: ${steps.length > 0 ? steps.join(" → ") : "none"}`);
+  }
+  const unpriced = cost.unpriced.length > 0 ? ` (without ${cost.unpriced.join(", ")}: no price)` : "";
+  lines.push(`  Total: ${eur(cost.total.hourly)} a month as planned, hosts up around the clock (a timetable shelves hourly nodes outside it); ${eur(cost.total.monthly)} were the Public Cloud hosts on monthly billing${unpriced}.`);
+  return lines;
+}
+
+/** Addresses of the documentation ranges, which the mock runtime hands out instead of OVH's (cli/plan/mockCloud.ts). */
+const MOCK_ADDRESS = /\b(192\.0\.2|198\.51\.100|203\.0\.113)\.\d{1,3}\b|\b2001:db8:|ip-planned\.eu/;
+
+function outputLine(key: string, value: unknown): string {
+  const line = `  ${key}: ${compact(value, 200)}`;
+  return MOCK_ADDRESS.test(JSON.stringify(value) ?? "") ? `${line}  [mock address]` : line;
+}
+
 export function renderPlanText(plan: Plan): string {
   const doc = planDocument(plan);
-  const hosts = new Table({ head: ["role", "name", "fqdn", "kind", "model", "where"], style: { head: [], border: [] } });
-  for (const h of [plan.campus.front, ...plan.campus.nodes]) {
-    hosts.push([h.role, h.name, h.fqdn, h.config.kind, modelOf(h), h.site && !h.site.startsWith("onsite:") ? `${h.datacenter} (${h.site})` : h.datacenter]);
-  }
   const sections = [
     `Offline plan for stack '${plan.stack}' (${plan.stackFile})`,
     `${plan.campus.config.label}: ${plan.resources.filter((r) => r.custom).length} resources in ${plan.resources.filter((r) => !r.custom).length} components. Nothing was created: this is Pulumi's mock runtime.`,
     "",
-    hosts.toString(),
+    "Hosts (kind, site, billing, then the steps run on each, in order):",
+    ...hostSummary(plan),
     "",
     "Resources in the order `pulumi up` creates them (+ resource, ■ component; secrets shown as [secret]):",
     ...resourceList(plan.resources),
     "",
-    "Stack outputs:",
-    ...Object.entries(doc.outputs as Record<string, unknown>).map(([k, v]) => `  ${k}: ${compact(v, 200)}`),
+    "Stack outputs ([mock address]: an address of the documentation ranges, RFC 5737/3849, standing in for the one OVH assigns):",
+    ...Object.entries(doc.outputs as Record<string, unknown>).map(([k, v]) => outputLine(k, v)),
   ];
   if (plan.campus.config.recordings) sections.push("", ...recordingLines(plan));
   if (plan.notes.length > 0) sections.push("", "Notes:", ...plan.notes.map((n) => `  - ${n}`));
-  sections.push("", plan.warnings.length > 0 ? "Warnings:" : "Warnings: none", ...plan.warnings.map((w) => `  ! ${w}`));
+  sections.push("", plan.warnings.length > 0 ? "Warnings (each says what to do):" : "Warnings: none", ...plan.warnings.map((w) => `  ! ${w}`));
   return `${sections.join("\n")}\n`;
 }
 

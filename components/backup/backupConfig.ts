@@ -1,4 +1,3 @@
-import type { Campus } from "../config/campus";
 import type { CampusConfig } from "../config/schema";
 
 /**
@@ -9,6 +8,15 @@ import type { CampusConfig } from "../config/schema";
  * case doubling as the S3 signing region.
  */
 export type BackupConfig = NonNullable<CampusConfig["backup"]>;
+
+/**
+ * What these rules read of a parsed campus (config/campus.ts's Campus satisfies it). Named here rather
+ * than imported: config/campus.ts runs backupProblems below, and an import back would close a circle.
+ */
+export interface BackedUpCampus {
+  config: CampusConfig;
+  front: { datacenter: string; fqdn: string };
+}
 
 export interface BackupTarget {
   kind: "ovh" | "s3";
@@ -24,7 +32,7 @@ export interface BackupTarget {
 const family = (location: string) => location.toLowerCase().replace(/[0-9]+$/, "");
 
 /** The bucket's OVH region: the configured one, else GRA, or SBG when the front itself is in Gravelines. */
-export function backupRegion(campus: Pick<Campus, "front">, backup: Pick<BackupConfig, "region">): string {
+export function backupRegion(campus: Pick<BackedUpCampus, "front">, backup: Pick<BackupConfig, "region">): string {
   return backup.region ?? (family(campus.front.datacenter) === "gra" ? "SBG" : "GRA");
 }
 
@@ -33,7 +41,7 @@ export function ovhBucketName(campusId: string, projectId: string): string {
   return `${campusId}-bbb-backup-${projectId.slice(0, 8)}`;
 }
 
-export function backupTarget(campus: Campus): BackupTarget {
+export function backupTarget(campus: BackedUpCampus): BackupTarget {
   const backup = campus.config.backup;
   if (!backup) throw new Error("campus.backup is not set");
   if (backup.target === "s3") {
@@ -84,7 +92,7 @@ export function backupUserPolicy(bucket: string): string {
 }
 
 /** What the offline plan warns about: recordings kept on one disk only. */
-export function backupWarnings(campus: Campus): string[] {
+export function backupWarnings(campus: BackedUpCampus): string[] {
   if (!campus.config.recordings || campus.config.backup?.enabled) return [];
   return [`recordings are not backed up: every one lives only on ${campus.front.fqdn}; set campus.backup (docs/backups.md)`];
 }

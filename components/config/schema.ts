@@ -3,6 +3,7 @@ import { z } from "zod";
 import { DEFAULT_FAILOVER, FAILOVER_POLICIES } from "../planning/failover";
 import { timetableProblems, WEEKDAYS } from "../schedule/timetable";
 import { BBB_LINES, OPTION_FAMILIES } from "./presets";
+import { sshPublicKeyLine } from "./sshPublicKeyLine";
 
 /** OVH dedicated-server datacenters (configuration label `dedicated_datacenter`). */
 export const DEDICATED_DATACENTERS = ["sbg", "rbx", "gra", "bhs", "waw", "lim", "eri", "fra", "sgp", "syd", "ynm", "vin", "hil"] as const;
@@ -11,7 +12,7 @@ export const OVH_SUBSIDIARIES = ["FR", "GB", "DE", "ES", "IT", "PL", "PT", "NL",
 
 const hostLabel = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 const dnsName = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
-export const sshPublicKeyLine = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com) [A-Za-z0-9+/]+={0,3}( [^\n]*)?$/;
+export { sshPublicKeyLine };
 
 /** Accepts `a.b.c.d/n` (n <= 32) and IPv6 `x::/n` (n <= 128). */
 export function isCidr(value: string): boolean {

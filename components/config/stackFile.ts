@@ -2,6 +2,7 @@ import { readdirSync, readFileSync, existsSync } from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
 import { CampusConfigError, CONFIG_KEYS, parseCampus, type Campus, type SecretPresence } from "./campus";
+import { PROJECT_DIR } from "../projectDir";
 import { clearPrivateKeyMessage, closestKey, privateKeyPaths, StackFileError, yamlSyntaxMessage } from "./messages";
 
 /** A config value in a stack file: plain, or `secure:` (encrypted by the Pulumi CLI). */
@@ -22,7 +23,7 @@ export interface StackFile {
   config: Record<string, StackFileValue>;
 }
 
-export const STACK_DIR = path.resolve(__dirname, "../../stacks");
+export const STACK_DIR = path.join(PROJECT_DIR, "stacks");
 
 /** `brest` -> stacks/Pulumi.brest.yaml; a path is taken as it is. */
 export function stackFilePath(stackOrPath: string): string {

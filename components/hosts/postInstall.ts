@@ -1,7 +1,8 @@
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
+import { PROJECT_DIR } from "../projectDir";
 
-const SCRIPT = path.resolve(__dirname, "../../scripts/dedicated-post-install.sh");
+const SCRIPT = path.join(PROJECT_DIR, "scripts/dedicated-post-install.sh");
 
 export interface PostInstallInput {
   hostKey: { privateOpenssh: string; publicOpenssh: string };

@@ -212,14 +212,20 @@ export function capacityWarnings(campus: Campus): string[] {
   const unknown = campus.nodes.filter((n) => !n.spec).map((n) => n.name);
   if (unknown.length > 0) warnings.push(`cannot size ${unknown.join(", ")}: give cores and ramGb for existing hosts`);
   const small = campus.nodes.filter((n) => n.spec && (n.spec.cores < MINIMUM_NODE.cores || n.spec.ramGb < MINIMUM_NODE.ramGb)).map((n) => n.name);
-  if (small.length > 0) warnings.push(`below the minimum production node (${MINIMUM_NODE.cores} physical cores, ${MINIMUM_NODE.ramGb} GB): ${small.join(", ")}`);
+  // Each warning ends with what to do about it: `npm run ops -- size` recommends nodes for the stack's load.
+  const { concurrentUsers, classrooms } = campus.config.expected;
+  const sizeCommand = `npm run ops -- size --users ${concurrentUsers} --rooms ${classrooms}`;
+  if (small.length > 0) {
+    warnings.push(`below the minimum production node (${MINIMUM_NODE.cores} physical cores, ${MINIMUM_NODE.ramGb} GB): ${small.join(", ")}; to do: pick a larger model or flavor (${sizeCommand} recommends one), or keep them for a test stack`);
+  }
   const demand = demandOfCampus(campus);
   warnings.push(...demand.warnings);
   for (const host of [campus.front, ...campus.nodes]) warnings.push(...placementWarnings(host.name, placementOf(host.config)));
   const check = checkPool(poolOf(campus), demand, campus.config.failover);
   if (campus.config.failover !== "none" && check.totalUnits + 1e-9 < demand.units) {
-    warnings.push(`undersized: ${campus.nodes.length} node(s) carry about ${check.total} concurrent users (~${USERS_PER_MINIMUM_NODE} per 8-core/16 GB node), the stack expects ${campus.config.expected.concurrentUsers}`);
+    warnings.push(`undersized: ${campus.nodes.length} node(s) carry about ${check.total} concurrent users (~${USERS_PER_MINIMUM_NODE} per 8-core/16 GB node), the stack expects ${concurrentUsers}; to do: add nodes or pick larger ones (${sizeCommand})`);
   }
-  warnings.push(...check.shortfalls);
+  const failoverRemedy = `to do: add a node in another site or pick larger nodes (${sizeCommand} --failover ${campus.config.failover}), or set campus.failover to what the campus accepts to lose (datacenter, node, none)`;
+  warnings.push(...check.shortfalls.map((shortfall) => `${shortfall}; ${failoverRemedy}`));
   return warnings;
 }

@@ -1,10 +1,11 @@
 import { createHash } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
-import { join, relative, resolve } from "node:path";
+import { join, relative } from "node:path";
+import { PROJECT_DIR } from "../projectDir";
 import { STEPS, type StepName } from "./catalogue";
 
 /** The scripts/ directory of this checkout, whatever the working directory. */
-export const SCRIPTS_DIR = resolve(__dirname, "../../scripts");
+export const SCRIPTS_DIR = join(PROJECT_DIR, "scripts");
 
 export interface ScriptBundle {
   dir: string;

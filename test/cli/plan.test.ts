@@ -10,7 +10,6 @@ import { scriptBundle } from "../../components/remote/scriptBundle";
 
 const run = promisify(execFile);
 const ROOT = path.resolve(__dirname, "../..");
-const TSX = path.join(ROOT, "node_modules/.bin/tsx");
 
 /** Runs `npm run plan -- ARGS` the way a user does (minus npm): a real process, real exit code. */
 async function plan(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -20,7 +19,8 @@ async function plan(...args: string[]): Promise<{ code: number; stdout: string; 
 /** As `npm run plan` from the directory `caller`: npm runs the script in the package root and says where the user was in INIT_CWD. */
 async function planFrom(caller: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run(TSX, ["cli/plan.ts", ...args], { cwd: ROOT, env: { ...process.env, NO_COLOR: "1", INIT_CWD: caller } });
+    // The compiled CLI, as `npm run plan` runs it (vitest's globalSetup builds dist/).
+    const { stdout, stderr } = await run(process.execPath, ["dist/cli/plan.js", ...args], { cwd: ROOT, env: { ...process.env, NO_COLOR: "1", INIT_CWD: caller } });
     return { code: 0, stdout, stderr };
   } catch (e) {
     const err = e as { code: number; stdout: string; stderr: string };
@@ -36,11 +36,30 @@ describe("npm run plan (a process)", () => {
     expect(stdout).toMatch(/bbb-ovh:hosts:DedicatedHost\s+bbb-brest-sbg/);
     expect(stdout).toContain("customizations: [secret]");
     expect(stdout).toMatch(/frontUrl: https:\/\/visio-brest\.isen-ouest\.fr\//);
-    expect(stdout).toMatch(/Warnings:\n\s+! below the minimum production node/);
+    expect(stdout).toMatch(/Warnings \(each says what to do\):\n\s+! below the minimum production node[^\n]*; to do: pick a larger model/);
     expect(stdout).toMatch(/\n\s+! [^\n]*with site (strasbourg|roubaix) down \(failover policy 'datacenter'\)/);
     // Recordings: each node's own target on the front, and the spool's space rule.
     expect(stdout).toMatch(/\n  bbb-brest-sbg -> visio-brest\.isen-ouest\.fr:\/mnt\/scalelite-recordings\/var\/bigbluebutton\/incoming\/bbb-brest-sbg\n/);
     expect(stdout).toContain("space rule: an archive at most 10 GiB, at most 40 GiB waiting per node, 10 GiB kept free for PostgreSQL and Redis");
+  });
+
+  it("starts with each host's kind, site, billing and monthly cost, then its steps in order; marks the mock addresses", async () => {
+    const { stdout } = await plan("training");
+    const hosts = stdout.slice(stdout.indexOf("Hosts ("), stdout.indexOf("Resources in the order"));
+    expect(stdout.indexOf("Hosts (")).toBeLessThan(stdout.indexOf("Resources in the order"));
+    expect(hosts).toMatch(/lb-training \(Scalelite front, visio-training\.isen-ouest\.fr\)\n\s+publicCloud c2-30 in gravelines \(gra11\); hourly billing, \d+\.\d\d EUR a month/);
+    expect(hosts).toMatch(/bbb-training-sbg \(BigBlueButton node, bbb1\.training\.isen-ouest\.fr\)\n\s+publicCloud c2-60 in strasbourg \(sbg5\)/);
+    // Steps in the order the engine runs them: the node's own chain, registration last on the front.
+    const nodeSteps = hosts.match(/bbb-training-sbg [^\n]*\n[^\n]*\n\s+steps: ([^\n]*)/)?.[1].split(" → ") ?? [];
+    expect(nodeSteps.indexOf("hostPreflight")).toBeLessThan(nodeSteps.indexOf("bbbInstall"));
+    expect(nodeSteps.indexOf("bbbInstall")).toBeLessThan(nodeSteps.indexOf("bbbHealth"));
+    const frontSteps = hosts.match(/lb-training [^\n]*\n[^\n]*\n\s+steps: ([^\n]*)/)?.[1].split(" → ") ?? [];
+    expect(frontSteps.at(-1)).toBe("scaleliteRegister");
+    expect(hosts).toMatch(/Total: \d+\.\d\d EUR a month as planned/);
+    expect(stdout).toMatch(/frontIpv4: (192\.0\.2|198\.51\.100|203\.0\.113)\.\d+ {2}\[mock address\]/);
+    expect(stdout).toMatch(/frontFqdn: visio-training\.isen-ouest\.fr\n/);
+    // The shipped stack that passes every check (README: the case-study stacks warn on purpose).
+    expect(stdout).toMatch(/\nWarnings: none\n$/);
   });
 
   it("shows each order's plan code and options whole, the script bundle's files and hash, in creation order", async () => {

@@ -272,7 +272,7 @@ describe("a BigBlueButton node, end to end", () => {
   it("installs post_publish from the pinned commit once its sha256 matches", () => {
     const downloads = calls(h).filter((c) => c.startsWith("curl ") && c.includes("scalelite_post_publish.rb"));
     expect(downloads).toHaveLength(1);
-    expect(downloads[0]).toMatch(new RegExp(` ${POST_PUBLISH.url.replace(/[.\/]/g, "\\$&")}$`));
+    expect(downloads[0]).toMatch(new RegExp(` ${POST_PUBLISH.url.replace(/[./]/g, "\\$&")}$`));
     expect(POST_PUBLISH.url).toContain(`/${POST_PUBLISH.commit}/`);
     expect(read(h, "usr/local/bigbluebutton/core/scripts/post_publish/scalelite_post_publish.rb")).toBe(FAKE_POST_PUBLISH);
   });
