@@ -7,14 +7,14 @@ import { changeNode, type NodeAction } from "./drain";
 import { EXIT_CODES, EXIT_HELP, OpsError } from "./errors";
 import { estimate, renderEstimate } from "./estimate";
 import { ovhApiFromEnv } from "./ovhApi";
-import { applySchedule, renderSchedule } from "./schedule";
+import { applySchedule, renderSchedule, renderSchedulePreview, schedulePreview } from "./schedule";
 import { parseVoucherCode, redeemVoucher, renderVoucherStatus, voucherStatus } from "./voucher";
 import type { HttpOptions } from "./http";
 import type { OpsIO } from "./io";
 import { Progress } from "./progress";
 import { parseFailover, parseShare, renderSize, size } from "./size";
 import { smoke, renderSmoke } from "./smoke";
-import { loadTarget, type ConnectionOptions } from "./stackSource";
+import { loadTarget, stackCampus, type ConnectionOptions } from "./stackSource";
 import { collectStatus, renderStatus } from "./status";
 
 /** Hosts queried at once by default: one round for any campus (a few nodes), still a bound for big ones. */
@@ -195,9 +195,16 @@ export async function runOps(argv: string[], io: OpsIO): Promise<number> {
   const schedule = program.command("schedule").description("hourly-billed Public Cloud nodes follow campus.timetable (shelved outside teaching hours)");
   withConnection(schedule.command("apply <stack>").description("take the next step for each node (cordon, wait, shelve; or unshelve, check, enable); idempotent, run it every few minutes"))
     .option("--at <iso-time>", "decide as if it were this time (default: now), e.g. to see what tonight's run will do")
-    .action(async (stack: string, o: CommonOptions & { at?: string }) => {
+    .option("--dry-run", "only show, from the stack file, whether the nodes should be awake and the next wake/sleep times (no credentials, no connection)")
+    .action(async (stack: string, o: CommonOptions & { at?: string; dryRun?: boolean }) => {
       const now = o.at === undefined ? new Date() : new Date(o.at);
       if (Number.isNaN(now.getTime())) throw new OpsError("usage", "-", `--at expects an ISO time such as 2026-11-25T19:30:00+01:00, got '${o.at}'`);
+      if (o.dryRun) {
+        const preview = schedulePreview(stackCampus(stack), now);
+        if (o.json) json(preview);
+        else print(renderSchedulePreview(preview));
+        return;
+      }
       const target = await loadTarget(stack, o, io);
       const knownIpv4 = Object.fromEntries(target.nodes.map((n) => [n.fqdn, n.ipv4]));
       const report = await applySchedule(ovhApiFromEnv(io.env), target, { now, timeoutMs: o.timeout, commandTimeoutMs: o.commandTimeout, knownIpv4 });

@@ -216,3 +216,10 @@ export async function loadTarget(stack: string | undefined, options: ConnectionO
     campusProblem: file?.problem,
   };
 }
+
+/** The validated campus of a stack file alone (no Pulumi CLI, no credentials), or a configuration error. */
+export function stackCampus(stack: string): Campus {
+  const { campus, problem } = campusOf(readStack(stackFilePath(stack)));
+  if (!campus) throw new OpsError("config", "-", problem ?? "invalid stack file");
+  return campus;
+}
