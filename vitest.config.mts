@@ -11,9 +11,9 @@ export default defineConfig({
     // once halve the suite on our 2-core machines (vitest would otherwise run one at a time there).
     maxWorkers: 2,
     // One budget for every test and hook, a bound for a hang rather than a speed check. Measured
-    // (docs/testing.md): the slowest test takes about 10 s on a quiet 2-core machine and up to 45 s with
-    // the load average at 15-20 (several suites at once); 30 s budgets failed there. A test that needs
-    // more says so with its own, larger budget.
+    // (docs/testing.md): with the load average at 15-30 (several suites on one 2-core machine) the
+    // slowest tests took 75-113 s, where 30-s budgets failed even on an idle CI machine. A test that
+    // needs more says so with its own, larger budget.
     testTimeout: 180_000,
     hookTimeout: 180_000,
     // A timeout says how loaded the machine was (per test, and in one line at the end for hooks too).

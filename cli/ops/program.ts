@@ -8,7 +8,7 @@ import { EXIT_CODES, EXIT_HELP, OpsError } from "./errors";
 import { estimate, renderEstimate } from "./estimate";
 import { ovhApiFromEnv } from "./ovhApi";
 import { applyScaling, renderScale } from "./scale";
-import { applySchedule, renderSchedule } from "./schedule";
+import { applySchedule, renderSchedule, renderSchedulePreview, schedulePreview } from "./schedule";
 import { renderUpgrade, rollingUpgrade } from "./upgrade";
 import { parseVoucherCode, redeemVoucher, renderVoucherStatus, voucherStatus } from "./voucher";
 import type { HttpOptions } from "./http";
@@ -16,7 +16,7 @@ import type { OpsIO } from "./io";
 import { Progress } from "./progress";
 import { parseFailover, parseShare, renderSize, size } from "./size";
 import { smoke, renderSmoke } from "./smoke";
-import { loadTarget, type ConnectionOptions } from "./stackSource";
+import { loadTarget, stackCampus, type ConnectionOptions } from "./stackSource";
 import { collectStatus, renderStatus } from "./status";
 
 /** Hosts queried at once by default: one round for any campus (a few nodes), still a bound for big ones. */
@@ -204,8 +204,15 @@ export async function runOps(argv: string[], io: OpsIO): Promise<number> {
   const schedule = program.command("schedule").description("hourly-billed Public Cloud nodes follow campus.timetable (shelved outside teaching hours)");
   withConnection(schedule.command("apply <stack>").description("take the next step for each node (cordon, wait, shelve; or unshelve, check, enable); idempotent, run it every few minutes"))
     .option("--at <iso-time>", "decide as if it were this time (default: now), e.g. to see what tonight's run will do")
-    .action(async (stack: string, o: CommonOptions & { at?: string }) => {
+    .option("--dry-run", "only show, from the stack file, whether the nodes should be awake and the next wake/sleep times (no credentials, no connection)")
+    .action(async (stack: string, o: CommonOptions & { at?: string; dryRun?: boolean }) => {
       const now = parseAt(o.at);
+      if (o.dryRun) {
+        const preview = schedulePreview(await stackCampus(stack), now);
+        if (o.json) json(preview);
+        else print(renderSchedulePreview(preview));
+        return;
+      }
       const target = await loadTarget(stack, o, io);
       const knownIpv4 = Object.fromEntries(target.nodes.map((n) => [n.fqdn, n.ipv4]));
       const report = await applySchedule(ovhApiFromEnv(io.env), target, { now, timeoutMs: o.timeout, commandTimeoutMs: o.commandTimeout, knownIpv4 });

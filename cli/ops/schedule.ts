@@ -1,4 +1,6 @@
-import { shouldBeAwake } from "../../components/schedule/timetable";
+import { DateTime } from "luxon";
+import type { Campus } from "../../components/config/campus";
+import { awakeTransitions, shouldBeAwake, type AwakeTransition } from "../../components/schedule/timetable";
 import { OpsError } from "./errors";
 import { fixedNodeDecisions, loadPowerContext, stepToAwake, stepToSleep, type NodeDecision, type PowerOptions } from "./nodePower";
 import type { OvhApi } from "./ovhApi";
@@ -42,3 +44,46 @@ export function renderSchedule(r: ScheduleReport): string {
   for (const d of r.nodes) lines.push(`  ${d.node}: ${d.step}: ${d.detail}`);
   return `${lines.join("\n")}\n`;
 }
+
+/** What `schedule apply --dry-run` shows: the timetable's verdict and next transitions, from the stack file alone. */
+export interface SchedulePreview {
+  at: string;
+  timezone: string;
+  awakeNow: boolean;
+  /** Hourly Public Cloud nodes, which follow the timetable (unless OVH bills their instance monthly). */
+  following: string[];
+  /** Other nodes, never shelved. */
+  notFollowing: string[];
+  /** The next wake and sleep times over the coming week. */
+  transitions: AwakeTransition[];
+}
+
+const PREVIEW_DAYS = 7;
+
+export function schedulePreview(campus: Campus, now: Date): SchedulePreview {
+  const timetable = campus.config.timetable;
+  if (!timetable) throw new OpsError("config", "-", "the stack has no campus.timetable: nothing to follow");
+  const until = new Date(now.getTime() + PREVIEW_DAYS * 86_400_000);
+  return {
+    at: now.toISOString(),
+    timezone: timetable.timezone,
+    awakeNow: shouldBeAwake(timetable, now),
+    following: campus.nodes.filter((n) => n.config.kind === "publicCloud").map((n) => n.fqdn),
+    notFollowing: campus.nodes.filter((n) => n.config.kind !== "publicCloud").map((n) => n.fqdn),
+    transitions: awakeTransitions(timetable, now, until),
+  };
+}
+
+export function renderSchedulePreview(p: SchedulePreview): string {
+  const local = (d: Date) => DateTime.fromJSDate(d, { zone: p.timezone }).toFormat("ccc yyyy-MM-dd HH:mm");
+  const lines = [
+    `at ${local(new Date(p.at))} (${p.timezone}) the nodes should be ${p.awakeNow ? "AWAKE" : "ASLEEP (shelved)"}`,
+    `follow the timetable: ${p.following.join(", ") || "none (no hourly Public Cloud node)"}`,
+  ];
+  if (p.notFollowing.length > 0) lines.push(`never shelved: ${p.notFollowing.join(", ")}`);
+  lines.push(`next ${PREVIEW_DAYS} days:`, ...p.transitions.map((t) => `  ${local(t.at)}  ${t.to === "awake" ? "wake: unshelve, check, enable" : "sleep: cordon, wait for the lessons to end, shelve"}`));
+  if (p.transitions.length === 0) lines.push("  no change");
+  lines.push("(dry run: nothing contacted; `schedule apply` without --dry-run checks OVH's billing and Scalelite first)");
+  return `${lines.join("\n")}\n`;
+}
+

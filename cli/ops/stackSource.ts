@@ -221,3 +221,10 @@ export async function loadTarget(stack: string | undefined, options: ConnectionO
     campusProblem: file?.problem,
   };
 }
+
+/** The validated campus of a stack file alone (no Pulumi CLI, no credentials), or a configuration error. */
+export async function stackCampus(stack: string): Promise<Campus> {
+  const { campus, problem } = await campusOf(await readStack((await stackFiles()).stackFilePath(stack)));
+  if (!campus) throw new OpsError("config", "-", problem ?? "invalid stack file");
+  return campus;
+}

@@ -101,3 +101,26 @@ export function awakeHours(t: Timetable, start: Date, end: Date): number {
     .map((i) => i.intersection(range))
     .reduce((sum, i) => sum + (i ? i.length("hours") : 0), 0);
 }
+
+export interface AwakeTransition {
+  at: Date;
+  /** What the nodes should do then: wake (unshelve) or sleep (shelve). */
+  to: "awake" | "asleep";
+}
+
+/** The moments after `from` and up to `until` when the nodes should wake or go to sleep, in order. */
+export function awakeTransitions(t: Timetable, from: Date, until: Date): AwakeTransition[] {
+  const margin = { minutes: t.wakeBeforeMinutes + t.sleepAfterMinutes };
+  const start = DateTime.fromJSDate(from).minus(margin).toJSDate();
+  const end = DateTime.fromJSDate(until).plus(margin).toJSDate();
+  const awake = Interval.merge(
+    lessonsBetween(t, start, end).map((i) => Interval.fromDateTimes((i.start as DateTime).minus({ minutes: t.wakeBeforeMinutes }), (i.end as DateTime).plus({ minutes: t.sleepAfterMinutes }))),
+  );
+  const [fromMs, untilMs] = [from.getTime(), until.getTime()];
+  return awake
+    .flatMap((i): AwakeTransition[] => [
+      { at: (i.start as DateTime).toJSDate(), to: "awake" },
+      { at: (i.end as DateTime).toJSDate(), to: "asleep" },
+    ])
+    .filter((x) => x.at.getTime() > fromMs && x.at.getTime() <= untilMs);
+}

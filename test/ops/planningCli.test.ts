@@ -127,3 +127,24 @@ describe("npm run ops (the entry point)", () => {
     expect(bad).toMatchObject({ code: 2, stderr: expect.stringMatching(/no shared secret/) });
   });
 });
+
+describe("ops schedule apply --dry-run", () => {
+  it("shows the next wake and sleep times from the stack file alone: no credentials, no connection", async () => {
+    const doc = parse(readFileSync(path.join(__dirname, "../../stacks/Pulumi.training.yaml"), "utf8"));
+    doc.config["bbb-ovh:campus"].timetable = { timezone: "Europe/Paris", slots: [{ days: ["mon", "tue", "wed", "thu", "fri"], from: "08:00", to: "18:00" }], wakeBeforeMinutes: 45, sleepAfterMinutes: 60 };
+    const file = path.join(scratch(), "Pulumi.training.yaml");
+    writeFileSync(file, stringify(doc));
+    // A Saturday evening in Paris: asleep until Monday 07:15, then awake until 19:00.
+    const run = await ops(["schedule", "apply", file, "--dry-run", "--at", "2026-11-28T20:00:00+01:00"], { env: {} });
+    expect(run.stderr).toBe("");
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain("at Sat 2026-11-28 20:00 (Europe/Paris) the nodes should be ASLEEP (shelved)");
+    expect(run.stdout).toMatch(/next 7 days:\n {2}Mon 2026-11-30 07:15 {2}wake: [^\n]*\n {2}Mon 2026-11-30 19:00 {2}sleep: /);
+    const json = await ops(["schedule", "apply", file, "--dry-run", "--json", "--at", "2026-11-30T12:00:00+01:00"], { env: {} });
+    const preview = JSON.parse(json.stdout);
+    expect(preview).toMatchObject({ awakeNow: true, timezone: "Europe/Paris" });
+    expect(preview.transitions[0]).toEqual({ at: "2026-11-30T18:00:00.000Z", to: "asleep" });
+    expect(preview.transitions).toHaveLength(10); // Mon-Fri evenings and mornings, and next Monday 07:15
+  });
+});
+

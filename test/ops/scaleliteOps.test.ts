@@ -276,8 +276,14 @@ describe.skipIf(!trees)("ops drain / undrain / panic", () => {
     expect(JSON.parse(status.stdout).problems).toContainEqual({ host: "bbb2.test.example", kind: "unhealthy", message: expect.stringMatching(/disabled/) });
   });
 
-  it("reports Scalelite's own error for an unknown server id, and refuses ids that are not ids", async () => {
-    const unknown = await ops(["drain", "opstest", "bbb9.test.example", "--yes", ...args()], { env });
+  it("refuses a node that is not the stack's before connecting; reports Scalelite's own error for an unknown server id; refuses ids that are not ids", async () => {
+    const before = calls();
+    const notOurs = await ops(["drain", "opstest", "bbb9.test.example", "--yes", ...args()], { env });
+    expect(notOurs.code).toBe(2);
+    expect(notOurs.stderr).toMatch(/'bbb9\.test\.example' is not a node of opstest \(did you mean 'bbb[12]\.test\.example'\?\)/);
+    expect(calls()).toBe(before);
+    // Without a stack (options only, no Pulumi CLI), a server id goes to Scalelite as it is.
+    const unknown = await ops(["drain", "nostack", "bbb9.test.example", "--yes", "--url", frontHttp.url, "--host-key", front.hostPublicKey, ...args()]);
     expect(unknown.code).toBe(6);
     expect(unknown.stderr).toMatch(/127\.0\.0\.1: remote command: bin\/rake servers:cordon: ERROR: No server found with id: bbb9\.test\.example/);
     const bad = await ops(["drain", "opstest", "x;rm -rf /", "--yes", ...args()], { env });
