@@ -5,7 +5,9 @@
 #
 #   bbb-ovh-recording-mover RECORDING_DIR RESERVE_BYTES
 #
-# An archive goes to <recordings>/spool/<id>.tar only when: it is a regular file (no link, no directory)
+# Each entry is first renamed into <recordings>/.checking/<node>/ (root's only), out of the node's reach,
+# then checked there. An archive goes to <recordings>/spool/<id>.tar only when: it is a regular file (no
+# link, no directory)
 # named <40 hex>-<13 digits>.tar, as scalelite_post_publish.rb names it; its tar members pass
 # recording_archive_check.py (plain files and directories inside <format>/<id>/, no links, devices,
 # setuid/setgid or world-writable members, metadata.xml naming that id); no other node delivered that id
@@ -108,10 +110,11 @@ record_backlog() {
   rm -f -- "$path"
 }
 
-# take NODE PATH: checks one entry of NODE's directory and hands it over, refuses it or drops a duplicate.
-# Returns 1 when the reserve is reached (nothing more is handed over this run).
-take() {
-  local node="$1" path="$2" name id reason sha first_node first_sha
+# stage NODE PATH: takes one entry of NODE's directory out of the node's reach (a rename into CHECKING,
+# root's only) before anything is checked, so that what is checked is what is handed over: the node cannot
+# rename another file over it in between.
+stage() {
+  local node="$1" path="$2" name
   name="$(basename -- "$path")"
   if [[ "$name" =~ ^backlog-[0-9]{10}\.txt$ && -f "$path" && ! -L "$path" ]]; then
     record_backlog "$node" "$path"
@@ -124,6 +127,17 @@ take() {
     fi
     return 0
   fi
+  mkdir -p "$CHECKING/$node"
+  # A staged entry of the same name (a run cut after staging it) goes first; this one waits for the next run.
+  [[ -e "$CHECKING/$node/$name" || -L "$CHECKING/$node/$name" ]] && return 0
+  mv -T -- "$path" "$CHECKING/$node/$name"
+}
+
+# take NODE PATH: checks one staged entry of NODE and hands it over, refuses it or drops a duplicate.
+# Returns 1 when the reserve is reached (nothing more is handed over this run; it stays staged).
+take() {
+  local node="$1" path="$2" name id reason sha first_node first_sha
+  name="$(basename -- "$path")"
   if [[ -L "$path" || ! -f "$path" ]]; then
     refuse "$node" "$path" "not a regular file"
     return 0
@@ -175,18 +189,33 @@ main() {
   INCOMING="$RECORDING_DIR/incoming"
   REFUSED="$RECORDING_DIR/refused"
   SPOOL="$RECORDING_DIR/spool"
+  CHECKING="$RECORDING_DIR/.checking"
   [[ -d "$INCOMING" && -d "$SPOOL" ]] || die "$INCOMING or $SPOOL is missing (the scaleliteSpool step makes them)"
   mkdir -p "$STATE"
   exec 9>>"$LOCK"
   flock -n 9 || { log "another mover run is under way"; return 0; }
+  mkdir -p "$CHECKING"
+  chmod 700 "$CHECKING"
   recover_handovers
+  # Below the reserve nothing is staged: what waits stays in the node's directory, where the receiver
+  # counts it against the node's limit.
+  if (($(free_bytes "$SPOOL") < RESERVE)); then
+    log "HOLDING: less than $RESERVE bytes free on the recording filesystem; nothing is handed over"
+    return 0
+  fi
   local dir node path
+  while IFS= read -r -d '' dir; do
+    node="$(basename -- "$dir")"
+    while IFS= read -r -d '' path; do
+      stage "$node" "$path"
+    done < <(find "$dir" -mindepth 1 -maxdepth 1 -print0 | sort -z)
+  done < <(find "$INCOMING" -mindepth 1 -maxdepth 1 -type d -print0 | sort -z)
   while IFS= read -r -d '' dir; do
     node="$(basename -- "$dir")"
     while IFS= read -r -d '' path; do
       take "$node" "$path" || return 0
     done < <(find "$dir" -mindepth 1 -maxdepth 1 -print0 | sort -z)
-  done < <(find "$INCOMING" -mindepth 1 -maxdepth 1 -type d -print0 | sort -z)
+  done < <(find "$CHECKING" -mindepth 1 -maxdepth 1 -type d -print0 | sort -z)
 }
 
 main "$@"

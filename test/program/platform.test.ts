@@ -215,9 +215,12 @@ describe("buildPlatform under Pulumi mocks", () => {
     expect(recordings.POST_PUBLISH_SHA256).toMatch(/^[0-9a-f]{64}$/);
     const keys = decode(inputsOf(named(resources, "lb-scaleliteSpool")).AUTHORIZED_KEYS_B64).trimEnd().split("\n");
     expect(keys.map((l) => l.replace(/ ssh-ed25519 \S+ /, " KEY "))).toEqual([
-      'from="192.0.2.22",restrict,command="/usr/bin/rrsync -wo /mnt/scalelite-recordings/var/bigbluebutton/spool" KEY bbb-ovh-recordings@bbb-rbx',
-      'from="192.0.2.21,2001:db8::21",restrict,command="/usr/bin/rrsync -wo /mnt/scalelite-recordings/var/bigbluebutton/spool" KEY bbb-ovh-recordings@bbb-sbg',
+      'from="192.0.2.22",restrict,command="/usr/local/lib/bbb-ovh/spool-receive /mnt/scalelite-recordings/var/bigbluebutton/incoming/bbb-rbx 10737418240 42949672960 10737418240 /usr/bin/rrsync" KEY bbb-ovh-recordings@bbb-rbx',
+      'from="192.0.2.21,2001:db8::21",restrict,command="/usr/local/lib/bbb-ovh/spool-receive /mnt/scalelite-recordings/var/bigbluebutton/incoming/bbb-sbg 10737418240 42949672960 10737418240 /usr/bin/rrsync" KEY bbb-ovh-recordings@bbb-sbg',
     ]);
+    // Each sender gets its own directory on the front; the mover keeps the reserve.
+    const spoolInputs = inputsOf(named(resources, "lb-scaleliteSpool"));
+    expect([spoolInputs.SENDERS, spoolInputs.RESERVE_BYTES]).toEqual(["bbb-sbg bbb-rbx", "10737418240"]);
     const register = inputsOf(named(resources, "lb-scaleliteRegister"));
     expect([register.SYNC_MODE, register.EXPECTED_IDS]).toEqual(["cordon", "bbb1.example.org,bbb2.example.org"]);
     const yaml = decode(register.SERVERS_YAML_B64);
