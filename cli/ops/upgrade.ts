@@ -131,7 +131,7 @@ export async function rollingUpgrade(target: OpsTarget, opts: UpgradeOptions): P
     note(fqdn, "drained", `${fqdn === report.canary ? "canary: " : ""}${check.reason}`);
 
     const deadline = Date.now() + opts.drainTimeoutMs;
-    let busy = "";
+    let busy: string;
     for (;;) {
       try {
         const { meetings } = await loadOf(node, opts.http.timeoutMs ?? 10_000);

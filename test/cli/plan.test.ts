@@ -39,7 +39,7 @@ describe("npm run plan (a process)", () => {
     expect(stdout).toMatch(/Warnings \(each says what to do\):\n\s+! below the minimum production node[^\n]*; to do: pick a larger model/);
     expect(stdout).toMatch(/\n\s+! [^\n]*with site (strasbourg|roubaix) down \(failover policy 'datacenter'\)/);
     // Recordings: each node's own target on the front, and the spool's space rule.
-    expect(stdout).toMatch(/\n  bbb-brest-sbg -> visio-brest\.isen-ouest\.fr:\/mnt\/scalelite-recordings\/var\/bigbluebutton\/incoming\/bbb-brest-sbg\n/);
+    expect(stdout).toMatch(/\n {2}bbb-brest-sbg -> visio-brest\.isen-ouest\.fr:\/mnt\/scalelite-recordings\/var\/bigbluebutton\/incoming\/bbb-brest-sbg\n/);
     expect(stdout).toContain("space rule: an archive at most 10 GiB, at most 40 GiB waiting per node, 10 GiB kept free for PostgreSQL and Redis");
   });
 

@@ -34,7 +34,7 @@ describe("tools/ci/stacks.sh: the stacks CI runs are the files in stacks/", () =
   });
 });
 
-/* eslint-disable @typescript-eslint/no-explicit-any -- parsed YAML */
+// Parsed YAML: untyped by nature.
 type Job = Record<string, any>;
 
 /** Every `${{ secrets.X }}` a piece of a workflow reads (GITHUB_TOKEN is the job's own token, bounded by `permissions:`). */

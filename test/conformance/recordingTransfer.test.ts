@@ -224,7 +224,7 @@ describe.each(RRSYNCS)("recordings over ssh + rsync + $name's rrsync, through th
       const working = readFileSync(config, "utf8");
       const retry = (env = "") => onNode(`GRACE_SECONDS=0 ${env} "$BBB_OVH_ROOT/usr/local/sbin/bbb-ovh-recording-retry"`);
       // The front does not answer (port 1): the attempt fails, the recording stays, the next try is later.
-      writeFileSync(config, working.replace(/^  Port \d+$/m, "  Port 1"));
+      writeFileSync(config, working.replace(/^ {2}Port \d+$/m, "  Port 1"));
       const failed = await retry();
       expect(failed.code, output(failed)).toBe(0);
       expect(failed.stdout).toContain(`attempt 1 for ${id} failed`);
