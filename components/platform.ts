@@ -80,7 +80,7 @@ export function buildPlatform(args: PlatformArgs): PlatformOutputs {
   }));
   const registration = new NodeRegistration(
     `${campus.config.id}-registration`,
-    { front, nodes: nodes.map(({ handle, node }) => ({ node, loadMultiplier: handle.host.loadMultiplier, tag: handle.host.tag })) },
+    { front, nodes: nodes.map(({ handle, node }) => ({ node, loadMultiplier: handle.host.loadMultiplier, tag: handle.host.tag, state: handle.host.scaleliteState })) },
     { parent },
   );
 

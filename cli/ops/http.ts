@@ -11,6 +11,13 @@ export interface HttpOptions {
   insecure?: boolean;
 }
 
+/**
+ * The most of an answer ops reads: a BBB or Scalelite API answer is a few KiB to a few hundred KiB
+ * (getMeetings of a busy node); anything larger is not an answer ops understands, and reading it whole
+ * ends in "Cannot create a string longer than ..." (Node's string limit, about 512 MiB).
+ */
+export const MAX_BODY_BYTES = 8 * 1024 * 1024;
+
 export interface HttpResponse {
   status: number;
   /** Redirect target, when the answer is a redirect (never followed automatically). */
@@ -33,7 +40,14 @@ export function httpGet(url: string, options: HttpOptions): Promise<HttpResponse
   return new Promise<HttpResponse>((resolve, reject) => {
     const request = client.get(target, { signal, agent: false, ...tls }, (response) => {
       const chunks: Buffer[] = [];
-      response.on("data", (chunk: Buffer) => chunks.push(chunk));
+      let read = 0;
+      response.on("data", (chunk: Buffer) => {
+        read += chunk.length;
+        if (read <= MAX_BODY_BYTES) return void chunks.push(chunk);
+        // Hang up: the server stops sending, and nothing more is buffered.
+        request.destroy();
+        reject(new OpsError("http", host, `the answer is larger than ${MAX_BODY_BYTES / 1024 / 1024} MiB (HTTP ${response.statusCode ?? "?"}), more than any API answer ops reads; not read further`));
+      });
       response.on("error", (e) => reject(classifyError(signal.aborted ? signal.reason : e, host)));
       response.on("end", () =>
         resolve({

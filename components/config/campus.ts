@@ -4,6 +4,7 @@ import { BBB_LINES, missingFamilies, OPTION_FAMILIES, SERVER_PRESETS, type HostP
 import { placementOf, placementProblems, siteOf } from "../planning/sites";
 import { issueMessage, knownKeysAt, unknownKeysMessage, valueAt } from "./messages";
 import { backupSchema, campusSchema, type CampusConfig, type HostConfig } from "./schema";
+import type { ScaleliteNodeState } from "../scalelite/renderServersYaml";
 
 /** One problem in a stack's configuration: where it is and what was expected. */
 export interface ConfigProblem {
@@ -57,6 +58,8 @@ export interface ResolvedHost {
    * `meta_server-tag` (what Moodle and Greenlight send) on untagged servers only (docs/scalelite.md).
    */
   tag?: string;
+  /** The Scalelite state the stack declares for a node; unset: the operator's (campus.nodes[].state). */
+  scaleliteState?: ScaleliteNodeState;
 }
 
 export interface Campus {
@@ -279,6 +282,7 @@ function resolveHost(role: ResolvedHost["role"], host: HostConfig, campus: Campu
     spec,
     loadMultiplier: nodeFields?.loadMultiplier ?? 1,
     tag: nodeFields?.tag,
+    scaleliteState: nodeFields?.state,
   };
 }
 

@@ -3,6 +3,7 @@ import { z } from "zod";
 import { DEFAULT_FAILOVER, FAILOVER_POLICIES } from "../planning/failover";
 import { timetableProblems, WEEKDAYS } from "../schedule/timetable";
 import { BBB_LINES, OPTION_FAMILIES } from "./presets";
+import { SCALELITE_NODE_STATES } from "../scalelite/renderServersYaml";
 import { sshPublicKeyLine } from "./sshPublicKeyLine";
 
 /** OVH dedicated-server datacenters (configuration label `dedicated_datacenter`). */
@@ -73,6 +74,9 @@ const nodeExtra = {
   // Scalelite server tag. Unset (the default) for a node that takes every meeting: a create without
   // meta_server-tag, as Moodle and Greenlight send, only goes to untagged servers (docs/scalelite.md).
   tag: z.string().regex(/^[a-zA-Z0-9_.-]+$/, "expected a Scalelite tag: letters, digits, '_', '.', '-'").optional(),
+  // Unset (the default): `pulumi up` keeps what an operator set in Scalelite (ops drain / undrain) and
+  // enables a new node; set, the stack owns the node's state (docs/ops.md, maintenance).
+  state: z.enum(SCALELITE_NODE_STATES).optional(),
 };
 const kindError = { error: "expected kind to be one of dedicated, publicCloud, existing" };
 

@@ -98,9 +98,9 @@ export const STEPS = {
   ),
   scaleliteRegister: step(
     "scalelite-register.sh",
-    "servers:sync[-,MODE] with servers.yaml on stdin, poll now, check every node is enabled and online",
+    "servers:sync[-,MODE] with servers.yaml on stdin, keeping the nodes an operator drained drained, poll now, check every other node is enabled and online",
     ["SERVERS_YAML_B64", "SYNC_MODE", "EXPECTED_IDS"],
-    ["ATTEMPTS", "DELAY_SECONDS"],
+    ["KEEP_STATE_IDS", "CORDONED_IDS", "ATTEMPTS", "DELAY_SECONDS"],
     ["SERVERS_YAML_B64"],
   ),
   scaleliteBackup: step(

@@ -4,14 +4,15 @@
  * poller on a real redis-server), with the servers.yaml our renderer produces and local BBB API servers as
  * the nodes. What is asserted is Scalelite's own behaviour: sync accepted and idempotent, a node dropped
  * from the list removed when empty and cordoned while it hosts a meeting (mode cordon), its meetings
- * ended then removed (mode force), every node enabled and online once Scalelite's poller has seen it.
+ * ended then removed (mode force), every node enabled and online once Scalelite's poller has seen it, and
+ * a node an operator drained (`ops drain` = servers:cordon) left drained by the next registration.
  */
 import { randomBytes } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { base64, type StepInputs } from "../../components/remote/invocation";
-import { nodeApiUrl } from "../../components/scalelite/renderServersYaml";
+import { nodeApiUrl, type ScaleliteNodeState } from "../../components/scalelite/renderServersYaml";
 import { startBbbApiServer, type BbbApiServer } from "../support/bbbApiServer";
 import { calls, output, runWatched } from "../support/hostState";
 import { attachScalelite, registerInputs as nodeRegistration, scaleliteTrees, type Scalelite } from "../support/scalelite/harness";
@@ -22,7 +23,7 @@ const trees = scaleliteTrees();
 const IDS = ["bbb1.campus.example", "bbb2.campus.example", "bbb3.campus.example"];
 const NODE_SECRETS: Record<string, string> = Object.fromEntries(IDS.map((id) => [id, randomBytes(20).toString("hex")]));
 
-const registerInputs = (ids: string[], extra: StepInputs = {}): StepInputs => nodeRegistration(NODE_SECRETS, ids, extra);
+const registerInputs = (ids: string[], extra: StepInputs = {}, states: Record<string, ScaleliteNodeState> = {}): StepInputs => nodeRegistration(NODE_SECRETS, ids, extra, states);
 
 describe.skipIf(!trees)("scalelite-register against Scalelite v1.8.5's own rake tasks", () => {
   const fronts: Array<{ host: TestHost; scalelite: Scalelite }> = [];
@@ -131,6 +132,52 @@ describe.skipIf(!trees)("scalelite-register against Scalelite v1.8.5's own rake 
     nodes.get("bbb2.campus.example")!.meetings.delete("lesson-43");
     expect(Object.keys(await scalelite.servers())).toEqual(["bbb1.campus.example"]);
   });
+
+  it("leaves a node an operator drained (ops drain) or disabled as it is when registration runs again, and says so", async () => {
+    const { host, scalelite } = await front();
+    expect((await runStep(host, "scaleliteRegister", registerInputs(IDS.slice(0, 2)))).code).toBe(0);
+    // A lesson runs on bbb2 while the operator drains it for maintenance: `ops drain` runs servers:cordon.
+    await scalelite.addMeetings([["bbb2.campus.example", "lesson-drain"]]);
+    nodes.get("bbb2.campus.example")!.seedMeeting("lesson-drain", 9);
+    expect((await scalelite.rake(["servers:cordon[bbb2.campus.example]"])).code).toBe(0);
+    // bbb1 is empty: disabled by an operator (Scalelite's poller also disables a cordoned node once empty).
+    expect((await scalelite.rake(["servers:disable[bbb1.campus.example]"])).code).toBe(0);
+
+    // A node is added to the stack: the next `pulumi up` registers the whole set again.
+    const r = await runStep(host, "scaleliteRegister", registerInputs(IDS));
+    expect(r.code, output(r)).toBe(0);
+    expect(r.stdout).not.toMatch(/\[bbb[12]\.campus\.example\] Server enabled/);
+    const servers = await scalelite.servers();
+    expect(servers["bbb1.campus.example"]).toMatchObject({ state: "disabled" });
+    expect(servers["bbb2.campus.example"]).toMatchObject({ state: "cordoned", online: true });
+    expect(servers["bbb3.campus.example"]).toMatchObject({ state: "enabled", online: true });
+    expect(r.stdout).toContain("left drained, as an operator set it: bbb1.campus.example (disabled), bbb2.campus.example (cordoned)");
+    expect(r.stdout).toContain("all other nodes enabled and online: bbb3.campus.example");
+    expect(nodes.get("bbb2.campus.example")!.meetings.has("lesson-drain")).toBe(true);
+
+    // `ops undrain` (servers:enable), then registration again: the node stays in rotation.
+    expect((await scalelite.rake(["servers:enable[bbb2.campus.example]"])).code).toBe(0);
+    const again = await runStep(host, "scaleliteRegister", registerInputs(IDS));
+    expect(again.code, output(again)).toBe(0);
+    expect((await scalelite.servers())["bbb2.campus.example"]).toMatchObject({ state: "enabled", online: true });
+    expect(again.stdout).toContain("left drained, as an operator set it: bbb1.campus.example (disabled)");
+    nodes.get("bbb2.campus.example")!.meetings.delete("lesson-drain");
+  }, 240_000); // measured 70 s on a loaded 2-core machine (load 25)
+
+  it("applies a state the stack declares: cordoned drains an enabled node, enabled brings a drained one back", async () => {
+    const { host, scalelite } = await front();
+    expect((await runStep(host, "scaleliteRegister", registerInputs(IDS.slice(0, 2)))).code).toBe(0);
+    expect((await scalelite.rake(["servers:cordon[bbb2.campus.example]"])).code).toBe(0);
+    const r = await runStep(host, "scaleliteRegister", registerInputs(IDS.slice(0, 2), {}, { "bbb1.campus.example": "cordoned", "bbb2.campus.example": "enabled" }));
+    expect(r.code, output(r)).toBe(0);
+    expect(r.stdout).toContain("[bbb1.campus.example] Server disabled (cordoned)");
+    expect(r.stdout).toContain("[bbb2.campus.example] Server enabled");
+    expect(r.stdout).toMatch(/left drained, as the stack declares: bbb1\.campus\.example \((cordoned|disabled)\)/);
+    const servers = await scalelite.servers();
+    // Empty, so Scalelite's poller (run by the step) disables it right away.
+    expect(["cordoned", "disabled"]).toContain(servers["bbb1.campus.example"].state);
+    expect(servers["bbb2.campus.example"]).toMatchObject({ state: "enabled", online: true });
+  }, 180_000);
 
   it("fails naming each node that is not ready, and why, as Scalelite's poller decides it", async () => {
     const { host, scalelite } = await front();

@@ -223,6 +223,8 @@ describe("buildPlatform under Pulumi mocks", () => {
     expect([spoolInputs.SENDERS, spoolInputs.RESERVE_BYTES]).toEqual(["bbb-sbg bbb-rbx", "10737418240"]);
     const register = inputsOf(named(resources, "lb-scaleliteRegister"));
     expect([register.SYNC_MODE, register.EXPECTED_IDS]).toEqual(["cordon", "bbb1.example.org,bbb2.example.org"]);
+    // No node declares a state: what an operator set in Scalelite (ops drain) is kept.
+    expect([register.KEEP_STATE_IDS, register.CORDONED_IDS]).toEqual(["bbb1.example.org,bbb2.example.org", ""]);
     const yaml = decode(register.SERVERS_YAML_B64);
     expect(yaml).toContain(`secret: ${inputsOf(named(resources, "bbb-sbg-bbbConfigure")).SHARED_SECRET}`);
     expect(yaml).toMatch(/bbb1\.example\.org:\n\s+url: https:\/\/bbb1\.example\.org\/bigbluebutton\/api\n[\s\S]*load_multiplier: 2\n/);

@@ -1,6 +1,6 @@
 import { parse } from "yaml";
 import { describe, expect, it } from "vitest";
-import { nodeApiUrl, renderServersYaml, type ScaleliteServer } from "../../components/scalelite/renderServersYaml";
+import { nodeApiUrl, registrationStateInputs, renderServersYaml, type ScaleliteServer } from "../../components/scalelite/renderServersYaml";
 
 const node = (fqdn: string, extra: Partial<ScaleliteServer> = {}): ScaleliteServer => ({
   id: fqdn,
@@ -42,6 +42,20 @@ describe("renderServersYaml", () => {
       load_multiplier: 2.5,
       tag: "rbx",
     });
+  });
+
+  it("renders a node the stack declares cordoned with enabled: false, the others enabled for the front to merge", () => {
+    const list = [node("bbb1.example.org", { state: "cordoned" }), node("bbb2.example.org", { state: "enabled" }), node("bbb3.example.org")];
+    const doc = parse(renderServersYaml(list));
+    expect(syncViolations(doc)).toEqual([]);
+    expect(Object.fromEntries(Object.entries(doc.servers as Record<string, { enabled: boolean }>).map(([id, s]) => [id, s.enabled]))).toEqual({
+      "bbb1.example.org": false,
+      "bbb2.example.org": true,
+      "bbb3.example.org": true,
+    });
+    // scalelite-register.sh edits `enabled: true` of a kept node in place: ids at two spaces, fields at four.
+    expect(renderServersYaml(list)).toMatch(/^ {2}bbb3\.example\.org:\n(?: {4}\S.*\n)* {4}enabled: true\n/m);
+    expect(registrationStateInputs(list)).toEqual({ KEEP_STATE_IDS: "bbb3.example.org", CORDONED_IDS: "bbb1.example.org" });
   });
 
   it("leaves tag out for an untagged node, so that Scalelite places untagged creates on it", () => {

@@ -13,7 +13,7 @@ import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { base64, type StepInputs } from "../../../components/remote/invocation";
-import { nodeApiUrl, renderServersYaml } from "../../../components/scalelite/renderServersYaml";
+import { nodeApiUrl, registrationStateInputs, renderServersYaml, type ScaleliteNodeState } from "../../../components/scalelite/renderServersYaml";
 import { upstreamTree } from "../upstream";
 
 export const RAKE_RB = path.join(__dirname, "rake.rb");
@@ -182,13 +182,18 @@ export function attachScalelite(trees: ScaleliteTrees, host: { root: string }): 
 
 /**
  * scalelite-register.sh inputs for nodes `ids` (untagged, as the program registers them), with the
- * servers.yaml our renderer produces; a quick poll loop (2 attempts, no delay) unless `extra` says otherwise.
+ * servers.yaml and state inputs our renderer produces (no `states`: the operator owns every node's state,
+ * the stacks' default); a quick poll loop (2 attempts, no delay) unless `extra` says otherwise.
  */
-export const registerInputs = (secrets: Record<string, string>, ids: string[], extra: StepInputs = {}): StepInputs => ({
-  SERVERS_YAML_B64: base64(renderServersYaml(ids.map((id) => ({ id, url: nodeApiUrl(id), secret: secrets[id], loadMultiplier: 1 })))),
-  SYNC_MODE: "cordon",
-  EXPECTED_IDS: ids.join(","),
-  ATTEMPTS: "2",
-  DELAY_SECONDS: "0",
-  ...extra,
-});
+export const registerInputs = (secrets: Record<string, string>, ids: string[], extra: StepInputs = {}, states: Record<string, ScaleliteNodeState> = {}): StepInputs => {
+  const servers = ids.map((id) => ({ id, url: nodeApiUrl(id), secret: secrets[id], loadMultiplier: 1, state: states[id] }));
+  return {
+    SERVERS_YAML_B64: base64(renderServersYaml(servers)),
+    SYNC_MODE: "cordon",
+    EXPECTED_IDS: ids.join(","),
+    ...registrationStateInputs(servers),
+    ATTEMPTS: "2",
+    DELAY_SECONDS: "0",
+    ...extra,
+  };
+};
