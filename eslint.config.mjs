@@ -12,7 +12,10 @@ export default tseslint.config(
       // The schema and the leak scanner reject control characters on purpose: their regexes name them.
       "no-control-regex": "off",
       // `_` marks what is left out on purpose (a destructured field dropped, an unused callback argument).
-      "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_", destructuredArrayIgnorePattern: "^_", ignoreRestSiblings: true }],
+      "@typescript-eslint/no-unused-vars": [
+        "error",
+        { argsIgnorePattern: "^_", varsIgnorePattern: "^_", destructuredArrayIgnorePattern: "^_", ignoreRestSiblings: true },
+      ],
     },
   },
   {

@@ -52,7 +52,10 @@ export const BY_STEP: Readonly<Record<StepName | "ssh" | "host-key-tofu", Modell
   scaleliteBackup: m(1, "restic from apt, one check/init of the repository over HTTPS, two unit files (estimate)"),
   scaleliteRegister: m(1, "servers:sync and poll:all in the api container (Rails boot)"),
   scaleliteReplicationPrimary: m(0.2, "a few SQL statements and a reload (estimate)"),
-  scaleliteReplicationStandby: m(5, "pg_basebackup of Scalelite's database (small: meetings and recording metadata) and catch-up; a re-run only reloads (estimate)"),
+  scaleliteReplicationStandby: m(
+    5,
+    "pg_basebackup of Scalelite's database (small: meetings and recording metadata) and catch-up; a re-run only reloads (estimate)",
+  ),
   moodleConfigure: m(0.5, "a few php admin/cli/cfg.php calls"),
 };
 

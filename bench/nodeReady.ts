@@ -20,10 +20,19 @@ export interface ReadyPath {
 const SCALELITE_POLL: ReadyPart = {
   part: "Scalelite's poller sees it online",
   minutes: 1,
-  basis: "poll every 60 s (campus.scalelite.pollIntervalSeconds); one healthy poll brings a server online (Scalelite poll.rake, SERVER_HEALTHY_THRESHOLD default 1)",
+  basis:
+    "poll every 60 s (campus.scalelite.pollIntervalSeconds); one healthy poll brings a server online (Scalelite poll.rake, SERVER_HEALTHY_THRESHOLD default 1)",
 };
-const ENABLE: ReadyPart = { part: "signed getMeetings, then bin/rake servers:enable", minutes: 0.5, basis: "ops scale checks every 10 s in the same run; the rake task boots Rails in the container (seconds)" };
-const INSTANCE: ReadyPart = { part: "instance ACTIVE and booted", minutes: 3, basis: "1-3 min for a C2 flavor to be ACTIVE with cloud-init done (bench/durations.ts); OVH starts billing at ACTIVE (OVHcloud 'Public Cloud Billing')" };
+const ENABLE: ReadyPart = {
+  part: "signed getMeetings, then bin/rake servers:enable",
+  minutes: 0.5,
+  basis: "ops scale checks every 10 s in the same run; the rake task boots Rails in the container (seconds)",
+};
+const INSTANCE: ReadyPart = {
+  part: "instance ACTIVE and booted",
+  minutes: 3,
+  basis: "1-3 min for a C2 flavor to be ACTIVE with cloud-init done (bench/durations.ts); OVH starts billing at ACTIVE (OVHcloud 'Public Cloud Billing')",
+};
 
 function path(name: string, parts: ReadyPart[], goalMinutes?: number): ReadyPath {
   return { path: name, goalMinutes, parts, minutes: parts.reduce((s, p) => s + p.minutes, 0) };
@@ -40,7 +49,11 @@ export function nodeReadyPaths(): ReadyPath[] {
           basis:
             "estimate: unshelving a SHELVED_OFFLOADED server schedules and boots it again from its shelve snapshot in Glance (OpenStack API reference, servers-action-shelve), the path of a new instance (1-3 min) with a larger image to fetch; OVH publishes no figure",
         },
-        { part: "BigBlueButton services answer", minutes: 1, basis: "estimate: the units start at boot as after `bbb-conf --restart` (about a minute); nothing is installed" },
+        {
+          part: "BigBlueButton services answer",
+          minutes: 1,
+          basis: "estimate: the units start at boot as after `bbb-conf --restart` (about a minute); nothing is installed",
+        },
         ENABLE,
         SCALELITE_POLL,
       ],
@@ -50,27 +63,29 @@ export function nodeReadyPaths(): ReadyPath[] {
       "new instance from the node image",
       [
         INSTANCE,
-        { part: "DNS A record for a new name", minutes: 0.5, basis: "OVH zone record + refresh (bench/durations.ts); a name already in the zone keeps its record" },
+        {
+          part: "DNS A record for a new name",
+          minutes: 0.5,
+          basis: "OVH zone record + refresh (bench/durations.ts); a name already in the zone keeps its record",
+        },
         {
           part: "first boot: bbb-conf --setip, secret, TURN, certificate, restart",
           minutes: 2.5,
-          basis: "estimate: certbot HTTP-01 issuance (1 min, bench/durations.ts scaleliteCertificate) + bbb-conf --setsecret/--restart (1 min, bench/durations.ts bbbConfigure) + --setip",
+          basis:
+            "estimate: certbot HTTP-01 issuance (1 min, bench/durations.ts scaleliteCertificate) + bbb-conf --setsecret/--restart (1 min, bench/durations.ts bbbConfigure) + --setip",
         },
         { part: "registered in Scalelite (servers:add)", minutes: 1, basis: "bench/durations.ts scaleliteRegister" },
         SCALELITE_POLL,
       ],
       10,
     ),
-    path(
-      "new instance installed by bbb-install",
-      [
-        INSTANCE,
-        { part: "DNS A record, SSH, scripts, preflight", minutes: 1, basis: "bench/durations.ts (0.5 + 0.1 + 0.2 + 0.2)" },
-        { part: "bbb-install.sh", minutes: 20, basis: "'under 30 minutes' (bbb-install README), ~15 min (Scalelite README); bench/durations.ts bbbInstall" },
-        { part: "configure and health", minutes: 1.5, basis: "bench/durations.ts bbbConfigure + bbbHealth" },
-        { part: "registered in Scalelite (servers:add)", minutes: 1, basis: "bench/durations.ts scaleliteRegister" },
-        SCALELITE_POLL,
-      ],
-    ),
+    path("new instance installed by bbb-install", [
+      INSTANCE,
+      { part: "DNS A record, SSH, scripts, preflight", minutes: 1, basis: "bench/durations.ts (0.5 + 0.1 + 0.2 + 0.2)" },
+      { part: "bbb-install.sh", minutes: 20, basis: "'under 30 minutes' (bbb-install README), ~15 min (Scalelite README); bench/durations.ts bbbInstall" },
+      { part: "configure and health", minutes: 1.5, basis: "bench/durations.ts bbbConfigure + bbbHealth" },
+      { part: "registered in Scalelite (servers:add)", minutes: 1, basis: "bench/durations.ts scaleliteRegister" },
+      SCALELITE_POLL,
+    ]),
   ];
 }

@@ -40,7 +40,11 @@ export async function statusFanout(delayMs: number, concurrency: number, deadHos
     if (dead) nodes[0] = { ...nodes[0], apiUrl: `http://127.0.0.1:${dead.port}/bigbluebutton/api` };
     const target: OpsTarget = { label: "bench", nodes };
     const started = performance.now();
-    const report = await collectStatus(target, { http: { timeoutMs: deadHostTimeoutMs ?? 10_000 }, commandTimeoutMs: 10_000, concurrency }, new Progress(process.stderr, false));
+    const report = await collectStatus(
+      target,
+      { http: { timeoutMs: deadHostTimeoutMs ?? 10_000 }, commandTimeoutMs: 10_000, concurrency },
+      new Progress(process.stderr, false),
+    );
     const wallMs = performance.now() - started;
     return {
       layer: "status (HTTP)",
@@ -74,7 +78,17 @@ export async function sshFanout(hosts: TestHost[], delayMs: number, concurrency:
     const results = await Promise.all(
       hosts.map((h, i) =>
         limit(() =>
-          runRemote({ host: "127.0.0.1", port: dead && i === 0 ? dead.port : proxies[i].port, username: h.username, privateKey: h.privateKey, hostKey: h.hostPublicKey }, "true", deadHostTimeoutMs ?? 10_000).then(
+          runRemote(
+            {
+              host: "127.0.0.1",
+              port: dead && i === 0 ? dead.port : proxies[i].port,
+              username: h.username,
+              privateKey: h.privateKey,
+              hostKey: h.hostPublicKey,
+            },
+            "true",
+            deadHostTimeoutMs ?? 10_000,
+          ).then(
             () => true,
             () => false,
           ),
@@ -82,7 +96,16 @@ export async function sshFanout(hosts: TestHost[], delayMs: number, concurrency:
       ),
     );
     const wallMs = performance.now() - started;
-    return { layer: "ssh", hosts: HOSTS, delayMs, concurrency, deadHostTimeoutMs, wallMs, ratio: wallMs / (deadHostTimeoutMs ?? delayMs), failures: results.filter((ok) => !ok).length };
+    return {
+      layer: "ssh",
+      hosts: HOSTS,
+      delayMs,
+      concurrency,
+      deadHostTimeoutMs,
+      wallMs,
+      ratio: wallMs / (deadHostTimeoutMs ?? delayMs),
+      failures: results.filter((ok) => !ok).length,
+    };
   } finally {
     await Promise.all([...proxies.map((p) => p.close()), dead?.close()]);
   }

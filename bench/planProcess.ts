@@ -12,7 +12,9 @@ async function main() {
   const plan = await planStack(file, campusProgram);
   const ms = performance.now() - started;
   const cpu = process.cpuUsage();
-  process.stdout.write(`${JSON.stringify({ ms, cpuMs: (cpu.user + cpu.system) / 1000, resources: plan.resources.length, maxRssMb: process.resourceUsage().maxRSS / 1024 })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ ms, cpuMs: (cpu.user + cpu.system) / 1000, resources: plan.resources.length, maxRssMb: process.resourceUsage().maxRSS / 1024 })}\n`,
+  );
 }
 
 void main();

@@ -19,8 +19,7 @@ function waitsFor(resources: RecordedResource[]): Map<string, string[]> {
   const byUrn = new Map(resources.map((r) => [r.urn, r]));
   const children = new Map<string, RecordedResource[]>();
   for (const r of resources) if (r.parent) children.set(r.parent, [...(children.get(r.parent) ?? []), r]);
-  const customUnder = (urn: string): string[] =>
-    (children.get(urn) ?? []).flatMap((c) => (c.custom ? [c.urn, ...customUnder(c.urn)] : customUnder(c.urn)));
+  const customUnder = (urn: string): string[] => (children.get(urn) ?? []).flatMap((c) => (c.custom ? [c.urn, ...customUnder(c.urn)] : customUnder(c.urn)));
   const expand = (urn: string): string[] => {
     const target = byUrn.get(urn);
     if (!target) throw new Error(`dependency on a resource that was never registered: ${urn}`);

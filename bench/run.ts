@@ -35,7 +35,14 @@ async function main() {
   const out = benchOutDir(process.argv.slice(2), process.cwd());
   const started = new Date();
   // The load average matters: on a shared machine every wall time below stretches with it.
-  const machine = { cpu: cpus()[0]?.model ?? "unknown", cores: cpus().length, memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version, platform: `${process.platform} ${process.arch}`, loadAverage: loadavg()[0] };
+  const machine = {
+    cpu: cpus()[0]?.model ?? "unknown",
+    cores: cpus().length,
+    memoryGb: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+    platform: `${process.platform} ${process.arch}`,
+    loadAverage: loadavg()[0],
+  };
 
   const up: SimulatedUp[] = [];
   for (const stack of STACKS) {
@@ -139,7 +146,16 @@ hours sees. The raw ratio at ${MS_PER_MINUTE} ms/min (fixed part included) is sh
 
 ${md(
   ["stack", "resources", "simulated wall", "critical path", "serial (by hand)", "speed-up vs serial", "overhead (raw)", "fixed"],
-  r.simulatedUp.map((u) => [u.stack, u.resources, min(u.wallMinutes), min(u.criticalPath.minutes), min(u.serialMinutes), `${(u.serialMinutes / u.wallMinutes).toFixed(1)}×`, `${pct(u.overheadRatio)} (${pct(u.rawOverheadRatio)})`, `${Math.round(u.fixedMs)} ms`]),
+  r.simulatedUp.map((u) => [
+    u.stack,
+    u.resources,
+    min(u.wallMinutes),
+    min(u.criticalPath.minutes),
+    min(u.serialMinutes),
+    `${(u.serialMinutes / u.wallMinutes).toFixed(1)}×`,
+    `${pct(u.overheadRatio)} (${pct(u.rawOverheadRatio)})`,
+    `${Math.round(u.fixedMs)} ms`,
+  ]),
 )}
 
 Critical paths:
@@ -177,7 +193,14 @@ average (above); the process's CPU time is what the wall time comes down to on a
 
 ${md(
   ["command", "wall (median)", "CPU", "goal", "met (CPU)", "exit code"],
-  r.cliStart.map((c) => [c.what, `${Math.round(c.medianMs)} ms`, `${Math.round(c.medianCpuMs)} ms`, `${c.goalMs} ms`, c.medianCpuMs <= c.goalMs ? "yes" : "no", c.exitCode]),
+  r.cliStart.map((c) => [
+    c.what,
+    `${Math.round(c.medianMs)} ms`,
+    `${Math.round(c.medianCpuMs)} ms`,
+    `${c.goalMs} ms`,
+    c.medianCpuMs <= c.goalMs ? "yes" : "no",
+    c.exitCode,
+  ]),
 )}
 
 ## Plan speed and memory
@@ -213,7 +236,15 @@ ops does. Goal: under 1.5 d with all hosts at once; with one dead host (accepts,
 
 ${md(
   ["layer", "d", "concurrency", "dead host (timeout)", "wall", "wall / d (or / timeout)", "failed hosts"],
-  r.fanout.map((f) => [f.layer, `${f.delayMs} ms`, f.concurrency, f.deadHostTimeoutMs ? `${f.deadHostTimeoutMs} ms` : "-", `${Math.round(f.wallMs)} ms`, f.ratio.toFixed(2), f.failures]),
+  r.fanout.map((f) => [
+    f.layer,
+    `${f.delayMs} ms`,
+    f.concurrency,
+    f.deadHostTimeoutMs ? `${f.deadHostTimeoutMs} ms` : "-",
+    `${Math.round(f.wallMs)} ms`,
+    f.ratio.toFixed(2),
+    f.failures,
+  ]),
 )}
 
 ${renderScaling(r.scaling, r.nodeReady)}`;

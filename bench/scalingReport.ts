@@ -9,9 +9,26 @@ const eur = (v: number) => `${v.toFixed(2)} EUR`;
 
 export function renderScaling(b: ScalingBench, ready: ReadyPath[]): string {
   const rows = b.runs.flatMap((run) =>
-    run.results.map((w) => [run.seed, run.label, w.mode, eur(w.costEur), w.nodeHours, w.underCapacityMinutes, w.belowPolicyMinutes, w.peakUsers, w.wakes, w.meetingsCut]),
+    run.results.map((w) => [
+      run.seed,
+      run.label,
+      w.mode,
+      eur(w.costEur),
+      w.nodeHours,
+      w.underCapacityMinutes,
+      w.belowPolicyMinutes,
+      w.peakUsers,
+      w.wakes,
+      w.meetingsCut,
+    ]),
   );
-  const savings = b.runs.map((run) => [run.seed, run.label, pct(run.savingVsTimetable), pct(run.savingVsAlwaysOn), run.results.find((w) => w.mode === "scale")!.underCapacityMinutes]);
+  const savings = b.runs.map((run) => [
+    run.seed,
+    run.label,
+    pct(run.savingVsTimetable),
+    pct(run.savingVsAlwaysOn),
+    run.results.find((w) => w.mode === "scale")!.underCapacityMinutes,
+  ]);
   return `${SCALING_HEADING}
 
 Written by \`npm run bench:scaling\` (or the whole \`npm run bench\`): seeded and CPU-only, so the figures do not depend
@@ -36,7 +53,14 @@ ${md(["seed", "scaling", "scale vs timetable (goal ≥ 30 %)", "scale vs always 
 Decision to serving, modelled (bench/nodeReady.ts; *estimate* = no published figure, not measured yet: a real
 \`ops scale\` run says how long its woken node took):
 
-${ready.map((p) => `**${p.path}**: ${p.minutes.toFixed(1)} min${p.goalMinutes ? ` (goal ≤ ${p.goalMinutes})` : ""}\n\n${md(["part", "minutes", "basis"], p.parts.map((x) => [x.part, x.minutes, x.basis]))}`).join("\n\n")}
+${ready
+  .map(
+    (p) =>
+      `**${p.path}**: ${p.minutes.toFixed(1)} min${p.goalMinutes ? ` (goal ≤ ${p.goalMinutes})` : ""}\n\n${md(
+        ["part", "minutes", "basis"],
+        p.parts.map((x) => [x.part, x.minutes, x.basis]),
+      )}`,
+  )
+  .join("\n\n")}
 `;
 }
-

@@ -68,7 +68,14 @@ export function schoolWeek(seed: number): Meeting[] {
   const meetings: Meeting[] = [];
   const add = (start: number, size: number, duration: number) => {
     const recorded = u() < 0.3;
-    meetings.push({ id: meetings.length, start, end: start + duration, size, joinMinutes: between(2, 6), processing: recorded ? Math.round(duration * (0.8 + 0.4 * u())) : 0 });
+    meetings.push({
+      id: meetings.length,
+      start,
+      end: start + duration,
+      size,
+      joinMinutes: between(2, 6),
+      processing: recorded ? Math.round(duration * (0.8 + 0.4 * u())) : 0,
+    });
   };
   for (let day = 0; day < 5; day++) {
     CLASSES_AT.forEach((count, h) => {
@@ -126,7 +133,12 @@ export interface WeekOptions {
   wakeMinutes: number;
 }
 
-export const DEFAULTS: WeekOptions = { marginUsers: oneNodeOfUsers(POOL), marginUnderFailure: true, policy: "datacenter", wakeMinutes: Math.ceil(nodeReadyPaths()[0].minutes) };
+export const DEFAULTS: WeekOptions = {
+  marginUsers: oneNodeOfUsers(POOL),
+  marginUnderFailure: true,
+  policy: "datacenter",
+  wakeMinutes: Math.ceil(nodeReadyPaths()[0].minutes),
+};
 
 export function simulateWeek(mode: Mode, meetings: readonly Meeting[], options: WeekOptions = DEFAULTS): WeekResult {
   const { marginUsers, marginUnderFailure, policy, wakeMinutes } = options;
@@ -134,10 +146,21 @@ export function simulateWeek(mode: Mode, meetings: readonly Meeting[], options: 
   const nodes: SimNode[] = POOL.map((p) => ({ ...p, state: "enabled", readyAt: 0, billedFrom: 0, billedMinutes: [] }));
   const placed = new Map<number, SimNode>();
   let surplusSince: number | undefined;
-  const result: WeekResult = { mode, costEur: 0, nodeHours: 0, underCapacityMinutes: 0, belowPolicyMinutes: 0, peakUsers: 0, wakes: 0, shelves: 0, meetingsCut: 0 };
+  const result: WeekResult = {
+    mode,
+    costEur: 0,
+    nodeHours: 0,
+    underCapacityMinutes: 0,
+    belowPolicyMinutes: 0,
+    peakUsers: 0,
+    wakes: 0,
+    shelves: 0,
+    meetingsCut: 0,
+  };
   const live = (t: number) => meetings.filter((m) => m.start <= t && t < m.end && placed.has(m.id));
   const usersOf = (m: Meeting, t: number) => Math.round(m.size * Math.min(1, (t - m.start + 1) / m.joinMinutes));
-  const processingOn = (n: SimNode, t: number) => meetings.filter((m) => m.processing > 0 && placed.get(m.id) === n && m.end <= t && t < m.end + m.processing).length;
+  const processingOn = (n: SimNode, t: number) =>
+    meetings.filter((m) => m.processing > 0 && placed.get(m.id) === n && m.end <= t && t < m.end + m.processing).length;
   const stop = (n: SimNode, t: number) => {
     if (n.billedFrom !== undefined) n.billedMinutes.push(t + SHELVE_BILLED_MINUTES - n.billedFrom);
     n.billedFrom = undefined;
@@ -204,7 +227,16 @@ export function simulateWeek(mode: Mode, meetings: readonly Meeting[], options: 
       recordings: processingOn(n, t),
       users: users.get(n) ?? 0,
     }));
-    const d = decideScaling({ now: t * 60_000, awake: awake[t], policy, marginUsers, marginUnderFailure, scaleDownAfterMs: 30 * 60_000, surplusSince, nodes: view });
+    const d = decideScaling({
+      now: t * 60_000,
+      awake: awake[t],
+      policy,
+      marginUsers,
+      marginUnderFailure,
+      scaleDownAfterMs: 30 * 60_000,
+      surplusSince,
+      nodes: view,
+    });
     surplusSince = d.surplusSince;
     for (const a of d.actions) {
       const n = nodes.find((x) => x.id === a.node) as SimNode;
@@ -249,7 +281,14 @@ export function scalingBench(seeds = [20261123, 7]): ScalingBench {
     configs.map(({ label, options }) => {
       const results = (["always-on", "timetable", "scale"] as const).map((mode) => simulateWeek(mode, weeks[i], options));
       const cost = (mode: Mode) => results.find((r) => r.mode === mode)!.costEur;
-      return { seed, label, options, results, savingVsTimetable: 1 - cost("scale") / cost("timetable"), savingVsAlwaysOn: 1 - cost("scale") / cost("always-on") };
+      return {
+        seed,
+        label,
+        options,
+        results,
+        savingVsTimetable: 1 - cost("scale") / cost("timetable"),
+        savingVsAlwaysOn: 1 - cost("scale") / cost("always-on"),
+      };
     }),
   );
   return { seeds, meetingsPerWeek: weeks.map((w) => w.length), runs };

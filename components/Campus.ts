@@ -90,7 +90,16 @@ export class Campus extends pulumi.ComponentResource {
     const moodleLogin = moodleSsh && { host: moodleSsh.host, user: moodleSsh.user, port: moodleSsh.port, privateKey: secrets.moodleSshPrivateKey! };
     const moodleConnection =
       moodleLogin && sshConnection({ ...moodleLogin, hostKey: moodleSsh.hostKey ?? recordHostKey(`${name}-moodle`, moodleLogin, { parent: this }) });
-    this.platform = buildPlatform({ campus, front: this.front, standbyFront: this.standbyFront, nodes: this.nodes, moodleConnection, turnSecret: secrets.turnSecret, dnsCredentials: secrets.dnsCredentials, parent: this });
+    this.platform = buildPlatform({
+      campus,
+      front: this.front,
+      standbyFront: this.standbyFront,
+      nodes: this.nodes,
+      moodleConnection,
+      turnSecret: secrets.turnSecret,
+      dnsCredentials: secrets.dnsCredentials,
+      parent: this,
+    });
     this.registerOutputs({});
   }
 }

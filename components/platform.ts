@@ -51,7 +51,8 @@ export function buildPlatform(args: PlatformArgs): PlatformOutputs {
   if (moodle?.ssh && args.moodleConnection === undefined) missing.push("campus.moodle.ssh is set but no SSH connection to the Moodle host was given");
   if (missing.length > 0) throw new Error(`cannot build the platform: ${missing.join("; ")}`);
 
-  const certificate = certificates.challenge === "dns-01" ? { challenge: "dns-01" as const, dnsCredentials: args.dnsCredentials! } : { challenge: "http-01" as const };
+  const certificate =
+    certificates.challenge === "dns-01" ? { challenge: "dns-01" as const, dnsCredentials: args.dnsCredentials! } : { challenge: "http-01" as const };
   const externalTurn = turn.mode === "external" ? { host: turn.host, secret: args.turnSecret! } : undefined;
   // One recording transfer key per node, made before the front so that its spool can list them.
   const transferKeys = new Map(campus.config.recordings ? args.nodes.map((handle) => [handle, recordingTransferKey(handle.host.name, parent)] as const) : []);
@@ -63,7 +64,12 @@ export function buildPlatform(args: PlatformArgs): PlatformOutputs {
     { campus, handle: args.front, recordingSenders, certificate, replication: link && { role: "primary", standby: args.standbyFront!, link } },
     { parent },
   );
-  if (link) new ScaleliteFront(args.standbyFront!.host.name, { campus, handle: args.standbyFront!, recordingSenders, certificate, replication: { role: "standby", primary: front, link } }, { parent });
+  if (link)
+    new ScaleliteFront(
+      args.standbyFront!.host.name,
+      { campus, handle: args.standbyFront!, recordingSenders, certificate, replication: { role: "standby", primary: front, link } },
+      { parent },
+    );
   const spool = front.spool;
   const nodes = args.nodes.map((handle) => ({
     handle,
@@ -80,7 +86,10 @@ export function buildPlatform(args: PlatformArgs): PlatformOutputs {
   }));
   const registration = new NodeRegistration(
     `${campus.config.id}-registration`,
-    { front, nodes: nodes.map(({ handle, node }) => ({ node, loadMultiplier: handle.host.loadMultiplier, tag: handle.host.tag, state: handle.host.scaleliteState })) },
+    {
+      front,
+      nodes: nodes.map(({ handle, node }) => ({ node, loadMultiplier: handle.host.loadMultiplier, tag: handle.host.tag, state: handle.host.scaleliteState })),
+    },
     { parent },
   );
 

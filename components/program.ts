@@ -49,7 +49,10 @@ export function campusProgram() {
     },
     derived && "problem" in derived ? [{ path: CONFIG_KEYS.sshPrivateKey, message: derived.problem }] : [],
   );
-  const site = new Campus(campus.config.id, { campus, secrets: { ...secrets, sshPublicKey: derived && "publicKey" in derived ? derived.publicKey : undefined } });
+  const site = new Campus(campus.config.id, {
+    campus,
+    secrets: { ...secrets, sshPublicKey: derived && "publicKey" in derived ? derived.publicKey : undefined },
+  });
   const { frontUrl, moodleServerUrl, moodleSharedSecret, nodes, nodeSecrets, statusCommands } = site.platform;
   return {
     campus: campus.config.id,

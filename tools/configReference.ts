@@ -50,7 +50,8 @@ function typeOf(s: JsonSchema): string {
   if (variants) return [...new Set(variants.map(typeOf))].join(" or ");
   if (s.const !== undefined) return code(s.const);
   if (s.type === "array") return `list of ${s.items ? typeOf(s.items) : "values"}`;
-  if (s.type === "object" && s.additionalProperties && typeof s.additionalProperties === "object" && !s.properties) return `map of ${typeOf(s.additionalProperties)}`;
+  if (s.type === "object" && s.additionalProperties && typeof s.additionalProperties === "object" && !s.properties)
+    return `map of ${typeOf(s.additionalProperties)}`;
   return Array.isArray(s.type) ? s.type.join(" or ") : (s.type ?? "any");
 }
 
@@ -75,7 +76,13 @@ function walk(s: JsonSchema, at: string, required: boolean, rows: Row[]): void {
     // A host is one of several kinds, told apart by `kind`: each kind's settings get their own rows.
     const kinds = variants.filter((v) => v.properties?.kind?.const !== undefined);
     if (kinds.length === variants.length) {
-      rows.push({ path: at, type: "object", presence: required ? "required" : "optional", rule: `by \`kind\`: ${kinds.map((v) => code(v.properties!.kind!.const)).join(", ")}`, description: s.description ?? "" });
+      rows.push({
+        path: at,
+        type: "object",
+        presence: required ? "required" : "optional",
+        rule: `by \`kind\`: ${kinds.map((v) => code(v.properties!.kind!.const)).join(", ")}`,
+        description: s.description ?? "",
+      });
       for (const v of kinds) walkProperties(v, `${at} (kind ${v.properties!.kind!.const})`, rows);
       return;
     }
@@ -98,7 +105,8 @@ function walkProperties(s: JsonSchema, at: string, rows: Row[]): void {
     if (at.includes("(kind ") && key === "kind") continue;
     walk(child, `${at}.${key}`, s.required?.includes(key) ?? false, rows);
   }
-  if (s.additionalProperties && typeof s.additionalProperties === "object" && s.additionalProperties.type === "object") walkProperties(s.additionalProperties, `${at}.<name>`, rows);
+  if (s.additionalProperties && typeof s.additionalProperties === "object" && s.additionalProperties.type === "object")
+    walkProperties(s.additionalProperties, `${at}.<name>`, rows);
 }
 
 export function renderConfigReference(): string {
@@ -121,7 +129,7 @@ export function renderConfigReference(): string {
     "The rules here are the schema's; checks that span several fields (a host's FQDN inside the DNS zone,",
     "a model's mandatory options, the backup target's needs) are made after it and named in the error",
     "messages. `campus.nodes[] (kind publicCloud).region` reads: the `region` of a node whose `kind` is",
-    "`publicCloud`. The secret keys beside the campus are in the README (\"Secrets without the Pulumi CLI\").",
+    '`publicCloud`. The secret keys beside the campus are in the README ("Secrets without the Pulumi CLI").',
     "",
     ...table,
     "",

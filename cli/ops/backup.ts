@@ -125,14 +125,27 @@ export function renderSnapshots(snapshots: Snapshot[]): string {
   const table = new Table({ head: ["snapshot", "time (UTC)", "host", "recordings"], style: { head: [], border: [] } });
   for (const s of snapshots) {
     const recordings = (s.tags ?? []).find((t) => t.startsWith("recordings:"))?.slice("recordings:".length) ?? "-";
-    table.push([s.short_id, s.time.replace("T", " ").replace(/\.\d+/, "").replace(/Z$|[+-]\d\d:\d\d$/, ""), s.hostname, recordings]);
+    table.push([
+      s.short_id,
+      s.time
+        .replace("T", " ")
+        .replace(/\.\d+/, "")
+        .replace(/Z$|[+-]\d\d:\d\d$/, ""),
+      s.hostname,
+      recordings,
+    ]);
   }
   return `${table.toString()}\n`;
 }
 
 const SNAPSHOT = /^(latest|[0-9a-f]{8,64})$/;
 
-export async function backupRestore(target: OpsTarget, snapshot: string, opts: { force: boolean; yes: boolean; timeoutMs: number }, io: OpsIO): Promise<string> {
+export async function backupRestore(
+  target: OpsTarget,
+  snapshot: string,
+  opts: { force: boolean; yes: boolean; timeoutMs: number },
+  io: OpsIO,
+): Promise<string> {
   if (!SNAPSHOT.test(snapshot)) throw new OpsError("usage", "-", `'${snapshot}' is not a snapshot id (8 to 64 hex digits) or latest`);
   const ssh = frontSsh(target);
   await confirm(

@@ -28,14 +28,21 @@ export function addBackupCommands(
 ): void {
   const backup = program.command("backup").description("backups of the front's recordings and database (docs/backups.md)");
   const sub = (name: string, description: string) =>
-    withConnection(backup.command(name).description(description)).option("--backup-timeout <ms>", "deadline of the backup or restore on the front", positiveInt, DEFAULT_BACKUP_TIMEOUT_MS);
+    withConnection(backup.command(name).description(description)).option(
+      "--backup-timeout <ms>",
+      "deadline of the backup or restore on the front",
+      positiveInt,
+      DEFAULT_BACKUP_TIMEOUT_MS,
+    );
 
-  sub("now <stack>", "back up the front now (database dump + recordings, then retention), and show the result").action(async (stack: string, o: BackupOptions) => {
-    const result = await backupNow(await loadTarget(stack, o, io), o.backupTimeout);
-    if (o.json) out.json(result);
-    else out.print(`${result.summary}\n${result.status.ok ? "ok" : "STALE"}: ${result.status.detail}`);
-    if (!result.status.ok) out.exit(EXIT_CODES.unhealthy);
-  });
+  sub("now <stack>", "back up the front now (database dump + recordings, then retention), and show the result").action(
+    async (stack: string, o: BackupOptions) => {
+      const result = await backupNow(await loadTarget(stack, o, io), o.backupTimeout);
+      if (o.json) out.json(result);
+      else out.print(`${result.summary}\n${result.status.ok ? "ok" : "STALE"}: ${result.status.detail}`);
+      if (!result.status.ok) out.exit(EXIT_CODES.unhealthy);
+    },
+  );
 
   sub("list <stack>", "the snapshots in the backup repository").action(async (stack: string, o: BackupOptions) => {
     const snapshots = await backupList(await loadTarget(stack, o, io), o.backupTimeout);
@@ -43,11 +50,19 @@ export function addBackupCommands(
     else out.print(renderSnapshots(snapshots));
   });
 
-  sub("restore <stack> [snapshot]", "rebuild the front's database and recordings from a snapshot (default latest); refuses a front that has data unless --force")
+  sub(
+    "restore <stack> [snapshot]",
+    "rebuild the front's database and recordings from a snapshot (default latest); refuses a front that has data unless --force",
+  )
     .option("--force", "restore even over a front that has recordings (they are overwritten)")
     .option("-y, --yes", "do not ask for confirmation")
     .action(async (stack: string, snapshot: string | undefined, o: BackupOptions & { force?: boolean; yes?: boolean }) => {
-      const text = await backupRestore(await loadTarget(stack, o, io), snapshot ?? "latest", { force: Boolean(o.force), yes: Boolean(o.yes), timeoutMs: o.backupTimeout }, io);
+      const text = await backupRestore(
+        await loadTarget(stack, o, io),
+        snapshot ?? "latest",
+        { force: Boolean(o.force), yes: Boolean(o.yes), timeoutMs: o.backupTimeout },
+        io,
+      );
       if (o.json) out.json({ restored: snapshot ?? "latest", output: text });
       else out.print(text);
     });

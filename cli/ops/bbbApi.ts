@@ -11,7 +11,9 @@ export type ChecksumAlgorithm = (typeof CHECKSUM_ALGORITHMS)[number];
 export const DEFAULT_ALGORITHM: ChecksumAlgorithm = "sha256";
 
 export function checksum(callName: string, query: string, secret: string, algorithm: ChecksumAlgorithm = DEFAULT_ALGORITHM): string {
-  return createHash(algorithm).update(callName + query + secret).digest("hex");
+  return createHash(algorithm)
+    .update(callName + query + secret)
+    .digest("hex");
 }
 
 /** The algorithm a checksum of this length was made with, as BBB and Scalelite infer it. */
@@ -25,7 +27,13 @@ export function encodeQuery(params: Readonly<Record<string, string>>): string {
 }
 
 /** `https://host/bigbluebutton/api` (with or without a trailing slash) + call -> signed URL. */
-export function signedUrl(apiUrl: string, callName: string, params: Readonly<Record<string, string>>, secret: string, algorithm: ChecksumAlgorithm = DEFAULT_ALGORITHM): string {
+export function signedUrl(
+  apiUrl: string,
+  callName: string,
+  params: Readonly<Record<string, string>>,
+  secret: string,
+  algorithm: ChecksumAlgorithm = DEFAULT_ALGORITHM,
+): string {
   const query = encodeQuery(params);
   const sum = checksum(callName, query, secret, algorithm);
   return `${apiUrl.replace(/\/+$/, "")}/${callName}?${query ? `${query}&` : ""}checksum=${sum}`;

@@ -38,7 +38,11 @@ export function serverIdOf(target: OpsTarget, node: string): string {
   if (target.nodes.length > 0) {
     const names = target.nodes.flatMap((n) => [n.name, n.fqdn]);
     const guess = closestKey(node, names, Math.max(2, Math.floor(node.length / 3)));
-    throw new OpsError("usage", "-", `'${node}' is not a node of ${target.label}${guess ? ` (did you mean '${guess}'?)` : ""}; its nodes are: ${target.nodes.map((n) => `${n.name} (${n.fqdn})`).join(", ")}`);
+    throw new OpsError(
+      "usage",
+      "-",
+      `'${node}' is not a node of ${target.label}${guess ? ` (did you mean '${guess}'?)` : ""}; its nodes are: ${target.nodes.map((n) => `${n.name} (${n.fqdn})`).join(", ")}`,
+    );
   }
   if (!SERVER_ID.test(node)) throw new OpsError("usage", "-", `'${node}' is neither a node of ${target.label} nor a Scalelite server id`);
   return node;
@@ -68,7 +72,13 @@ function summary(action: NodeAction, id: string, after: ScaleliteServerStatus | 
   }
 }
 
-export async function changeNode(action: NodeAction, target: OpsTarget, node: string, opts: { yes: boolean; commandTimeoutMs: number }, io: OpsIO): Promise<NodeActionResult> {
+export async function changeNode(
+  action: NodeAction,
+  target: OpsTarget,
+  node: string,
+  opts: { yes: boolean; commandTimeoutMs: number },
+  io: OpsIO,
+): Promise<NodeActionResult> {
   const ssh = target.ssh;
   if (!ssh) throw new OpsError("config", "-", "no SSH host for the front: give --host");
   const id = serverIdOf(target, node);

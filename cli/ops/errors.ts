@@ -3,7 +3,8 @@
  * operator reads "bbb1.example.org: TLS: certificate has expired" rather than "fetch failed", and
  * scripts can branch on the exit code.
  */
-export type FailureKind = "usage" | "config" | "dns" | "tcp" | "tls" | "ssh-auth" | "checksum" | "api-auth" | "timeout" | "http" | "api" | "command" | "unhealthy" | "declined";
+export type FailureKind =
+  "usage" | "config" | "dns" | "tcp" | "tls" | "ssh-auth" | "checksum" | "api-auth" | "timeout" | "http" | "api" | "command" | "unhealthy" | "declined";
 
 /** Exit codes, one per family of failure (documented in `npm run ops -- --help`). */
 export const EXIT_CODES: Record<FailureKind, number> = {
@@ -23,7 +24,8 @@ export const EXIT_CODES: Record<FailureKind, number> = {
   command: 6,
 };
 
-export const EXIT_HELP = "exit codes: 0 ok, 1 unhealthy or declined, 2 usage/config, 3 unreachable (DNS, TCP, TLS), 4 rejected credentials (SSH auth, checksum, OVH API), 5 timeout, 6 unexpected answer (HTTP, API, remote command)";
+export const EXIT_HELP =
+  "exit codes: 0 ok, 1 unhealthy or declined, 2 usage/config, 3 unreachable (DNS, TCP, TLS), 4 rejected credentials (SSH auth, checksum, OVH API), 5 timeout, 6 unexpected answer (HTTP, API, remote command)";
 
 const LABELS: Record<FailureKind, string> = {
   usage: "usage",

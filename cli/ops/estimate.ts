@@ -1,5 +1,13 @@
 import Table from "cli-table3";
-import { frontsMonthly, stackCost, topologyOptions, voucherCoverage, type StackCost, type TopologyOption, type VoucherCoverage } from "../../components/planning/costing";
+import {
+  frontsMonthly,
+  stackCost,
+  topologyOptions,
+  voucherCoverage,
+  type StackCost,
+  type TopologyOption,
+  type VoucherCoverage,
+} from "../../components/planning/costing";
 import { HOURS_PER_MONTH, pricesFor } from "../../components/planning/prices";
 import { checkPool, demandOfCampus, poolOf } from "../../components/planning/sizing";
 import { frontWarnings } from "../../components/planning/frontFailover";
@@ -40,13 +48,21 @@ export function estimate(target: OpsTarget, opts: { voucher?: number; months?: n
   for (const h of cost.hosts) if (h.note && !h.monthly) problems.push(`${h.name}: ${h.note}`);
   const counts = new Map<string, number>();
   for (const n of campus.nodes) {
-    const model = n.config.kind === "dedicated" ? (n.config.model ?? n.config.planCode ?? "adopted") : n.config.kind === "publicCloud" ? n.config.flavor : "existing";
+    const model =
+      n.config.kind === "dedicated" ? (n.config.model ?? n.config.planCode ?? "adopted") : n.config.kind === "publicCloud" ? n.config.flavor : "existing";
     counts.set(model, (counts.get(model) ?? 0) + 1);
   }
   return {
     stack: target.label,
     cost,
-    voucher: opts.voucher === undefined ? undefined : { eur: opts.voucher, monthly: voucherCoverage(opts.voucher, cost.total.monthly, opts.months), hourly: voucherCoverage(opts.voucher, cost.total.hourly, opts.months) },
+    voucher:
+      opts.voucher === undefined
+        ? undefined
+        : {
+            eur: opts.voucher,
+            monthly: voucherCoverage(opts.voucher, cost.total.monthly, opts.months),
+            hourly: voucherCoverage(opts.voucher, cost.total.hourly, opts.months),
+          },
     options: topologyOptions(campus, prices),
     current: { nodes: campus.nodes.length, label: [...counts].map(([model, n]) => `${n} x ${model}`).join(" + ") },
     currentShortfalls: checkPool(poolOf(campus), demandOfCampus(campus), campus.config.failover).shortfalls,
@@ -79,18 +95,35 @@ export function renderEstimate(r: EstimateReport): string {
       h.price ? `${h.price.basis === "estimate" ? "ESTIMATE: " : ""}${h.price.source} (${h.price.date})` : (h.note ?? "-"),
     ]);
   }
-  table.push(["total", "", "", money(r.cost.total.monthly), "", money(r.cost.total.hourly), r.cost.unpriced.length ? `without ${r.cost.unpriced.join(", ")}` : ""]);
+  table.push([
+    "total",
+    "",
+    "",
+    money(r.cost.total.monthly),
+    "",
+    money(r.cost.total.hourly),
+    r.cost.unpriced.length ? `without ${r.cost.unpriced.join(", ")}` : "",
+  ]);
   out.push(table.toString());
   if (r.voucher) {
     const v = r.voucher;
-    out.push(`voucher ${eur(v.eur)}${r.voucherSource ? ` (${r.voucherSource})` : ""}: lasts ${months(v.monthly.months)} with monthly billing, ${months(v.hourly.months)} with hourly billing`);
+    out.push(
+      `voucher ${eur(v.eur)}${r.voucherSource ? ` (${r.voucherSource})` : ""}: lasts ${months(v.monthly.months)} with monthly billing, ${months(v.hourly.months)} with hourly billing`,
+    );
     const req = v.monthly.requested;
-    if (req) out.push(`${req.months} months cost ${eur(req.cost)}: ${req.remaining >= 0 ? `covered, ${eur(req.remaining)} left` : `${eur(-req.remaining)} to pay on top of the voucher`}`);
+    if (req)
+      out.push(
+        `${req.months} months cost ${eur(req.cost)}: ${req.remaining >= 0 ? `covered, ${eur(req.remaining)} left` : `${eur(-req.remaining)} to pay on top of the voucher`}`,
+      );
   }
   const best = r.options[0];
   if (best) {
-    out.push(`current nodes: ${r.current.label}; ${r.currentShortfalls.length === 0 ? "they carry the expected users under the stack's failover policy" : `the plan's check fails: ${r.currentShortfalls.join("; ")}`}`);
-    out.push(`cheapest topology that passes the same check (failover '${best.policy}'): ${best.count} x ${best.model} + ${r.frontsLabel} = ${eur(best.monthlyEur)}/month`);
+    out.push(
+      `current nodes: ${r.current.label}; ${r.currentShortfalls.length === 0 ? "they carry the expected users under the stack's failover policy" : `the plan's check fails: ${r.currentShortfalls.join("; ")}`}`,
+    );
+    out.push(
+      `cheapest topology that passes the same check (failover '${best.policy}'): ${best.count} x ${best.model} + ${r.frontsLabel} = ${eur(best.monthlyEur)}/month`,
+    );
     for (const o of r.options) out.push(`  - ${o.reasoning}: ${eur(o.monthlyEur)}/month`);
   }
   if (r.frontWarnings.length) out.push("front:", ...r.frontWarnings.map((w) => `  - ${w}`));

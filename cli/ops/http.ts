@@ -46,7 +46,13 @@ export function httpGet(url: string, options: HttpOptions): Promise<HttpResponse
         if (read <= MAX_BODY_BYTES) return void chunks.push(chunk);
         // Hang up: the server stops sending, and nothing more is buffered.
         request.destroy();
-        reject(new OpsError("http", host, `the answer is larger than ${MAX_BODY_BYTES / 1024 / 1024} MiB (HTTP ${response.statusCode ?? "?"}), more than any API answer ops reads; not read further`));
+        reject(
+          new OpsError(
+            "http",
+            host,
+            `the answer is larger than ${MAX_BODY_BYTES / 1024 / 1024} MiB (HTTP ${response.statusCode ?? "?"}), more than any API answer ops reads; not read further`,
+          ),
+        );
       });
       response.on("error", (e) => reject(classifyError(signal.aborted ? signal.reason : e, host)));
       response.on("end", () =>

@@ -78,11 +78,19 @@ export async function bbbCall(node: NodeTarget, call: string, params: Record<str
 
 async function sleepingList(ssh: SshTarget, timeoutMs: number): Promise<Set<string>> {
   const r = await runRemote(ssh, `cat ${SLEEPING_FILE} 2>/dev/null || true`, timeoutMs);
-  return new Set(r.stdout.split("\n").map((l) => l.trim()).filter(Boolean));
+  return new Set(
+    r.stdout
+      .split("\n")
+      .map((l) => l.trim())
+      .filter(Boolean),
+  );
 }
 
 async function saveSleepingList(ssh: SshTarget, ids: Set<string>, timeoutMs: number): Promise<void> {
-  const text = [...ids].sort().map((id) => `${id}\n`).join("");
+  const text = [...ids]
+    .sort()
+    .map((id) => `${id}\n`)
+    .join("");
   const r = await runRemote(ssh, `mkdir -p ~/.bbb-ovh && cat > ${SLEEPING_FILE}.new && mv ${SLEEPING_FILE}.new ${SLEEPING_FILE}`, timeoutMs, text);
   if (r.code !== 0) throw new OpsError("command", ssh.host, `cannot record the sleeping nodes: ${r.stderr.trim()}`);
 }
@@ -175,7 +183,8 @@ export async function stepToSleep(ctx: PowerContext, host: ResolvedHost): Promis
     if (instance.status !== "ACTIVE") return decide("waiting", `instance is ${instance.status}`);
     const { sleeping, ssh, opts } = ctx;
     const othersEnabled = ctx.status.filter((r) => r.hostname !== id && r.state === "enabled" && r.status === "online" && !sleeping.has(r.hostname));
-    if (!sleeping.has(id) && othersEnabled.length === 0) return decide("skipped", "the last enabled node: it stays up so that a late lesson still finds a server");
+    if (!sleeping.has(id) && othersEnabled.length === 0)
+      return decide("skipped", "the last enabled node: it stays up so that a late lesson still finds a server");
     if (!sleeping.has(id)) {
       sleeping.add(id);
       await saveSleepingList(ssh, sleeping, opts.timeoutMs);
@@ -195,5 +204,7 @@ export async function stepToSleep(ctx: PowerContext, host: ResolvedHost): Promis
 
 /** Nodes that are not hourly Public Cloud instances are reported, never touched. */
 export function fixedNodeDecisions(campus: Campus): NodeDecision[] {
-  return campus.nodes.filter((n) => n.config.kind !== "publicCloud").map((n) => ({ node: n.fqdn, step: "skipped", detail: `${n.config.kind} host: not billed by the hour, never shelved` }));
+  return campus.nodes
+    .filter((n) => n.config.kind !== "publicCloud")
+    .map((n) => ({ node: n.fqdn, step: "skipped", detail: `${n.config.kind} host: not billed by the hour, never shelved` }));
 }

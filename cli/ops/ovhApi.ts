@@ -30,9 +30,13 @@ export function ovhApiFromEnv(env: NodeJS.ProcessEnv = process.env): OvhApi {
   const byKeys = !!(appKey || appSecret || consumerKey);
   const byOAuth = !!(clientID || clientSecret);
   if (byKeys && byOAuth) problems.push("set either OVH_APPLICATION_KEY/OVH_APPLICATION_SECRET/OVH_CONSUMER_KEY or OVH_CLIENT_ID/OVH_CLIENT_SECRET, not both");
-  else if (byKeys && !(appKey && appSecret && consumerKey)) problems.push("application keys need all of OVH_APPLICATION_KEY, OVH_APPLICATION_SECRET and OVH_CONSUMER_KEY");
+  else if (byKeys && !(appKey && appSecret && consumerKey))
+    problems.push("application keys need all of OVH_APPLICATION_KEY, OVH_APPLICATION_SECRET and OVH_CONSUMER_KEY");
   else if (byOAuth && !(clientID && clientSecret)) problems.push("OAuth2 needs both OVH_CLIENT_ID and OVH_CLIENT_SECRET");
-  else if (!byKeys && !byOAuth) problems.push("no OVH API credentials: set OVH_APPLICATION_KEY, OVH_APPLICATION_SECRET, OVH_CONSUMER_KEY (or OVH_CLIENT_ID, OVH_CLIENT_SECRET), as for `pulumi up`");
+  else if (!byKeys && !byOAuth)
+    problems.push(
+      "no OVH API credentials: set OVH_APPLICATION_KEY, OVH_APPLICATION_SECRET, OVH_CONSUMER_KEY (or OVH_CLIENT_ID, OVH_CLIENT_SECRET), as for `pulumi up`",
+    );
   const endpoint = env.OVH_ENDPOINT ?? "ovh-eu";
   let place: { endpoint: string } | { host: string; port: number; basePath: string; tokenURL: string };
   if (env.OVH_API_URL) {
@@ -43,7 +47,9 @@ export function ovhApiFromEnv(env: NodeJS.ProcessEnv = process.env): OvhApi {
       problems.push(`OVH_API_URL '${env.OVH_API_URL}' is not a URL such as https://eu.api.ovh.com/1.0`);
     }
     if (url && url.protocol !== "https:") problems.push(`OVH_API_URL must be https:// (the OVH client speaks HTTPS only), got '${env.OVH_API_URL}'`);
-    place = url ? { host: url.hostname, port: Number(url.port || 443), basePath: url.pathname.replace(/\/$/, "") || "/1.0", tokenURL: `${url.origin}/auth/` } : { endpoint };
+    place = url
+      ? { host: url.hostname, port: Number(url.port || 443), basePath: url.pathname.replace(/\/$/, "") || "/1.0", tokenURL: `${url.origin}/auth/` }
+      : { endpoint };
   } else {
     if (!(ENDPOINTS as readonly string[]).includes(endpoint)) problems.push(`OVH_ENDPOINT '${endpoint}' is not one of ${ENDPOINTS.join(", ")}`);
     place = { endpoint };
@@ -52,7 +58,12 @@ export function ovhApiFromEnv(env: NodeJS.ProcessEnv = process.env): OvhApi {
   const label = "endpoint" in place ? `OVH API (${place.endpoint})` : `OVH API (${env.OVH_API_URL})`;
   // The client library is loaded at the first call: it is the heaviest part of `ops`'s start-up otherwise.
   let client: ReturnType<typeof ovhClient> | undefined;
-  const connect = async () => (client ??= (await import("@ovhcloud/node-ovh")).default({ ...place, ...(byKeys ? { appKey, appSecret, consumerKey } : { clientID, clientSecret }), timeout: 30_000 }));
+  const connect = async () =>
+    (client ??= (await import("@ovhcloud/node-ovh")).default({
+      ...place,
+      ...(byKeys ? { appKey, appSecret, consumerKey } : { clientID, clientSecret }),
+      timeout: 30_000,
+    }));
   return {
     label,
     async call<T>(method: "GET" | "POST" | "PUT" | "DELETE", path: string, params?: Record<string, unknown>): Promise<T> {
@@ -73,7 +84,8 @@ function apiError(label: string, method: string, path: string, e: unknown): OpsE
   const text = typeof message === "string" && message ? message : typeof error === "string" ? error : JSON.stringify(e);
   const call = `${method} ${path}`;
   // The API answers a wrong application secret with 400 "Invalid signature", not 401.
-  if (status === 401 || status === 403 || /invalid signature/i.test(text)) return new OpsError("api-auth", label, `${call}: HTTP ${status}: ${text} (check the OVH credentials and the consumer key's rights)`);
+  if (status === 401 || status === 403 || /invalid signature/i.test(text))
+    return new OpsError("api-auth", label, `${call}: HTTP ${status}: ${text} (check the OVH credentials and the consumer key's rights)`);
   if (status === undefined) return new OpsError("tcp", label, `${call}: ${text}`);
   return new OpsError("api", label, `${call}: HTTP ${status}: ${text}`);
 }

@@ -50,7 +50,8 @@ const httpUrl = (value: string) => {
   } catch {
     url = undefined;
   }
-  if (url?.protocol !== "https:" && url?.protocol !== "http:") throw new InvalidArgumentError("expected an http:// or https:// URL, such as https://visio.example.org");
+  if (url?.protocol !== "https:" && url?.protocol !== "http:")
+    throw new InvalidArgumentError("expected an http:// or https:// URL, such as https://visio.example.org");
   return value;
 };
 
@@ -65,11 +66,23 @@ function withConnection(cmd: Command): Command {
     .option("--url <url>", "API endpoint of the balancer or of any BBB server (default: the stack's front)", httpUrl)
     .option("--secret-file <file>", "file holding the API shared secret, '-' for stdin (or set BBB_OVH_SECRET); never on the command line")
     .option("--host <host>", "SSH host of the front (default: the front of the stack / URL)")
-    .option("--ssh-user <user>", "SSH user on the front (default: ubuntu on servers bbb-ovh installs, the stack's sshUser for existing hosts, root with --url alone; non-root users run sudo -n)")
+    .option(
+      "--ssh-user <user>",
+      "SSH user on the front (default: ubuntu on servers bbb-ovh installs, the stack's sshUser for existing hosts, root with --url alone; non-root users run sudo -n)",
+    )
     .option("--ssh-port <port>", "SSH port", positiveInt("--ssh-port"))
     .option("--ssh-key <file>", "SSH private key (default: the SSH agent, then ~/.ssh/id_ed25519, id_ecdsa, id_rsa)")
-    .option("--host-key <line>", "the front's SSH host key, 'ssh-ed25519 AAAA...' (default: the stack's frontHostKey); an unknown key is refused, never trusted", hostKeyLine)
-    .option("--timeout <ms>", "deadline of each HTTP request, and of each SSH connection up to a session (TCP, handshake, authentication)", positiveInt("--timeout"), 10_000)
+    .option(
+      "--host-key <line>",
+      "the front's SSH host key, 'ssh-ed25519 AAAA...' (default: the stack's frontHostKey); an unknown key is refused, never trusted",
+      hostKeyLine,
+    )
+    .option(
+      "--timeout <ms>",
+      "deadline of each HTTP request, and of each SSH connection up to a session (TCP, handshake, authentication)",
+      positiveInt("--timeout"),
+      10_000,
+    )
     .option("--command-timeout <ms>", "deadline of each remote rake command (Rails boots inside it)", positiveInt("--command-timeout"), 120_000)
     .option("--concurrency <n>", "hosts queried at once", positiveInt("--concurrency"), DEFAULT_CONCURRENCY)
     .option("--ca <file>", "extra CA certificate (PEM) to trust for HTTPS")
@@ -117,13 +130,21 @@ export async function runOps(argv: string[], io: OpsIO): Promise<number> {
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });
 
-  withConnection(program.command("status [stack]").description("one row per node (online, enabled/cordoned, meetings, users, load, BBB version, datacenter) and the front's /health_check"))
+  withConnection(
+    program
+      .command("status [stack]")
+      .description("one row per node (online, enabled/cordoned, meetings, users, load, BBB version, datacenter) and the front's /health_check"),
+  )
     .option("--watch [seconds]", "refresh every N seconds (default 10) until interrupted", positiveInt("--watch"))
     .action(async (stack: string | undefined, o: CommonOptions & { watch?: number | true }) => {
       const target = await loadTarget(stack, o, io);
       const interval = o.watch === true ? 10 : o.watch;
       for (;;) {
-        const report = await collectStatus(target, { http: httpOptions(o), commandTimeoutMs: o.commandTimeout, concurrency: o.concurrency }, Progress.for(io.stderr, Boolean(o.json)));
+        const report = await collectStatus(
+          target,
+          { http: httpOptions(o), commandTimeoutMs: o.commandTimeout, concurrency: o.concurrency },
+          Progress.for(io.stderr, Boolean(o.json)),
+        );
         exitCode = report.healthy ? 0 : EXIT_CODES[report.problems[0].kind];
         if (o.json) json(report);
         else {
@@ -151,8 +172,16 @@ export async function runOps(argv: string[], io: OpsIO): Promise<number> {
 
   addBackupCommands(program, withConnection, io, { print, json, exit: (code) => (exitCode = code) });
 
-  withConnection(program.command("smoke [stack]").description("create a meeting through the balancer, check join URLs, getMeetingInfo, end; report where it landed and timings"))
-    .addOption(new Option("--checksum <sha>", "checksum algorithm of the signed API calls (Scalelite accepts sha1, sha256, sha512)").choices([...CHECKSUM_ALGORITHMS]).default(DEFAULT_ALGORITHM))
+  withConnection(
+    program
+      .command("smoke [stack]")
+      .description("create a meeting through the balancer, check join URLs, getMeetingInfo, end; report where it landed and timings"),
+  )
+    .addOption(
+      new Option("--checksum <sha>", "checksum algorithm of the signed API calls (Scalelite accepts sha1, sha256, sha512)")
+        .choices([...CHECKSUM_ALGORITHMS])
+        .default(DEFAULT_ALGORITHM),
+    )
     .action(async (stack: string | undefined, o: CommonOptions & { checksum: ChecksumAlgorithm }) => {
       const target = await loadTarget(stack, o, io);
       const report = await smoke(target, { algorithm: o.checksum, http: httpOptions(o) }, Progress.for(io.stderr, Boolean(o.json)));
@@ -177,7 +206,9 @@ export async function runOps(argv: string[], io: OpsIO): Promise<number> {
   const voucher = program.command("voucher").description("OVHcloud vouchers: redeem a code, and how long the credit lasts");
   voucher
     .command("redeem <stack>")
-    .description("redeem a voucher on the stack's Public Cloud project (POST /cloud/project/{id}/credit) or, with --account, on the OVH account (POST /me/credit/code)")
+    .description(
+      "redeem a voucher on the stack's Public Cloud project (POST /cloud/project/{id}/credit) or, with --account, on the OVH account (POST /me/credit/code)",
+    )
     .option("--code-file <file>", "file holding the voucher code; '-' (the default) reads it from stdin. Never on the command line", "-")
     .option("--account", "credit the OVH account instead of the project")
     .option("--json", "print the result as JSON")
@@ -190,7 +221,9 @@ export async function runOps(argv: string[], io: OpsIO): Promise<number> {
     });
   voucher
     .command("status <stack>")
-    .description("every credit on the project, account vouchers, this month's usage and forecast, the burn rate, and when the credit runs out; exit 1 when that is before campus.term.end")
+    .description(
+      "every credit on the project, account vouchers, this month's usage and forecast, the burn rate, and when the credit runs out; exit 1 when that is before campus.term.end",
+    )
     .option("--json", "print the report as JSON")
     .action(async (stack: string, o: { json?: boolean }) => {
       const target = await loadTarget(stack, {}, io, { outputs: false });
@@ -202,7 +235,11 @@ export async function runOps(argv: string[], io: OpsIO): Promise<number> {
     });
 
   const schedule = program.command("schedule").description("hourly-billed Public Cloud nodes follow campus.timetable (shelved outside teaching hours)");
-  withConnection(schedule.command("apply <stack>").description("take the next step for each node (cordon, wait, shelve; or unshelve, check, enable); idempotent, run it every few minutes"))
+  withConnection(
+    schedule
+      .command("apply <stack>")
+      .description("take the next step for each node (cordon, wait, shelve; or unshelve, check, enable); idempotent, run it every few minutes"),
+  )
     .option("--at <iso-time>", "decide as if it were this time (default: now), e.g. to see what tonight's run will do")
     .option("--dry-run", "only show, from the stack file, whether the nodes should be awake and the next wake/sleep times (no credentials, no connection)")
     .action(async (stack: string, o: CommonOptions & { at?: string; dryRun?: boolean }) => {
@@ -221,22 +258,50 @@ export async function runOps(argv: string[], io: OpsIO): Promise<number> {
       else print(renderSchedule(report));
     });
 
-  withConnection(program.command("scale <stack>").description("capacity that follows the load: keep current users + campus.scaling.marginUsers carried under the failover policy, wake or shelve hourly nodes (the timetable is the floor); run it every few minutes in place of schedule apply"))
+  withConnection(
+    program
+      .command("scale <stack>")
+      .description(
+        "capacity that follows the load: keep current users + campus.scaling.marginUsers carried under the failover policy, wake or shelve hourly nodes (the timetable is the floor); run it every few minutes in place of schedule apply",
+      ),
+  )
     .option("--at <iso-time>", "decide as if it were this time (default: now)")
     .option("--dry-run", "say what it would do; change nothing")
-    .option("--wait-serving <seconds>", "after waking a node, wait this long for it to serve and enable it in the same run (0: the next run does)", positiveNumber("--wait-serving"), 480)
+    .option(
+      "--wait-serving <seconds>",
+      "after waking a node, wait this long for it to serve and enable it in the same run (0: the next run does)",
+      positiveNumber("--wait-serving"),
+      480,
+    )
     .action(async (stack: string, o: CommonOptions & { at?: string; dryRun?: boolean; waitServing: number }) => {
       const now = parseAt(o.at);
       const target = await loadTarget(stack, o, io);
       const knownIpv4 = Object.fromEntries(target.nodes.map((n) => [n.fqdn, n.ipv4]));
-      const report = await applyScaling(ovhApiFromEnv(io.env), target, { now, dryRun: Boolean(o.dryRun), waitServingMs: o.waitServing * 1000, pollMs: Math.min(10_000, o.waitServing * 100), timeoutMs: o.timeout, commandTimeoutMs: o.commandTimeout, knownIpv4 });
+      const report = await applyScaling(ovhApiFromEnv(io.env), target, {
+        now,
+        dryRun: Boolean(o.dryRun),
+        waitServingMs: o.waitServing * 1000,
+        pollMs: Math.min(10_000, o.waitServing * 100),
+        timeoutMs: o.timeout,
+        commandTimeoutMs: o.commandTimeout,
+        knownIpv4,
+      });
       exitCode = report.attention ? EXIT_CODES.unhealthy : 0;
       if (o.json) json(report);
       else print(renderScale(report));
     });
 
-  withConnection(program.command("upgrade <stack>").description("roll a new pin through the pool: the canary first, then one node at a time: drain, wait until empty (never ends a meeting), apply, signed create/join/end on the node, undrain; stops at the first failure"))
-    .requiredOption("--apply <command>", "shell command that applies the new pin to one node (BBB_OVH_NODE = its FQDN, BBB_OVH_NODE_NAME = its stack name); see docs/nodes.md")
+  withConnection(
+    program
+      .command("upgrade <stack>")
+      .description(
+        "roll a new pin through the pool: the canary first, then one node at a time: drain, wait until empty (never ends a meeting), apply, signed create/join/end on the node, undrain; stops at the first failure",
+      ),
+  )
+    .requiredOption(
+      "--apply <command>",
+      "shell command that applies the new pin to one node (BBB_OVH_NODE = its FQDN, BBB_OVH_NODE_NAME = its stack name); see docs/nodes.md",
+    )
     .option("--drain-timeout <minutes>", "how long to wait for a drained node to empty", positiveNumber("--drain-timeout"), 120)
     .option("--poll <seconds>", "between two looks at a drained node", positiveNumber("--poll"), 30)
     .option("--apply-timeout <minutes>", "deadline of the apply command for one node", positiveNumber("--apply-timeout"), 60)
@@ -290,7 +355,10 @@ export async function runOps(argv: string[], io: OpsIO): Promise<number> {
     .option("--json", "print the report as JSON")
     .action((o: { users: number; rooms: number; webcams?: string; failover?: string; sites?: number; json?: boolean }) => {
       const webcamShare = o.webcams === undefined ? undefined : parseShare(o.webcams);
-      const report = size({ users: o.users, rooms: o.rooms, webcamShare }, { policy: o.failover === undefined ? undefined : parseFailover(o.failover), sites: o.sites });
+      const report = size(
+        { users: o.users, rooms: o.rooms, webcamShare },
+        { policy: o.failover === undefined ? undefined : parseFailover(o.failover), sites: o.sites },
+      );
       if (o.json) json(report);
       else print(renderSize(report));
     });

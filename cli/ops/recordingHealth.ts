@@ -57,13 +57,15 @@ export function recordingProblems(health: NodeRecordings[], nodes: readonly stri
   const problems: { node: string; message: string }[] = [];
   const byNode = new Map(health.map((h) => [h.node, h]));
   for (const h of health) {
-    if (h.refused > 0) problems.push({ node: h.node, message: `${h.refused} recording archive(s) refused, kept in ${REFUSED_DIR}/${h.node} with a .reason file each` });
+    if (h.refused > 0)
+      problems.push({ node: h.node, message: `${h.refused} recording archive(s) refused, kept in ${REFUSED_DIR}/${h.node} with a .reason file each` });
     if (h.overdue) problems.push({ node: h.node, message: `${h.overdue} recording(s) published more than a day ago have not reached the front` });
   }
   for (const node of nodes) {
     const h = byNode.get(node);
     if (h?.reportedAt === undefined) problems.push({ node, message: "has never reported its recording backlog to the front: its transfers may not reach it" });
-    else if (nowSeconds - h.reportedAt > REPORT_MAX_AGE_SECONDS) problems.push({ node, message: `last reported its recording backlog ${hours(nowSeconds - h.reportedAt)} ago: its transfers may not reach the front` });
+    else if (nowSeconds - h.reportedAt > REPORT_MAX_AGE_SECONDS)
+      problems.push({ node, message: `last reported its recording backlog ${hours(nowSeconds - h.reportedAt)} ago: its transfers may not reach the front` });
   }
   return problems;
 }

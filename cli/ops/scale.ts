@@ -2,7 +2,19 @@ import type { ResolvedHost } from "../../components/config/campus";
 import { decideScaling, oneNodeOfUsers, type PowerState, type ScalingDecision, type ScalingNode } from "../../components/scaling/decide";
 import { shouldBeAwake } from "../../components/schedule/timetable";
 import { OpsError } from "./errors";
-import { bbbCall, fixedNodeDecisions, instanceOf, loadPowerContext, nodeTargetOf, notShelvable, stepToAwake, stepToSleep, type NodeDecision, type PowerContext, type PowerOptions } from "./nodePower";
+import {
+  bbbCall,
+  fixedNodeDecisions,
+  instanceOf,
+  loadPowerContext,
+  nodeTargetOf,
+  notShelvable,
+  stepToAwake,
+  stepToSleep,
+  type NodeDecision,
+  type PowerContext,
+  type PowerOptions,
+} from "./nodePower";
 import type { OvhApi } from "./ovhApi";
 import { runRemote, type SshTarget } from "./ssh";
 import type { OpsTarget } from "./stackSource";
@@ -71,10 +83,13 @@ async function untilServing(ctx: PowerContext, host: ResolvedHost, first: NodeDe
     // Still shelved or on its way: a second unshelve would be refused (409).
     if (status !== "ACTIVE") continue;
     last = await stepToAwake(ctx, host, reason);
-    if (last.step === "enabled") return { ...last, detail: `${last.detail}; serving ${Math.round((Date.now() - started) / 1000)} s after the unshelve request` };
+    if (last.step === "enabled")
+      return { ...last, detail: `${last.detail}; serving ${Math.round((Date.now() - started) / 1000)} s after the unshelve request` };
     if (last.step === "ip-changed") return last;
   }
-  return last.step === "unshelving" ? last : { ...last, detail: `not serving within ${Math.round(opts.waitServingMs / 1000)} s (${last.detail}); the next run goes on` };
+  return last.step === "unshelving"
+    ? last
+    : { ...last, detail: `not serving within ${Math.round(opts.waitServingMs / 1000)} s (${last.detail}); the next run goes on` };
 }
 
 const WAKING = /^(UNSHELVING|BUILD|BUILDING|REBOOT|HARD_REBOOT|RESUMING)$/;
@@ -102,7 +117,13 @@ async function scalingNodeOf(ctx: PowerContext, host: ResolvedHost): Promise<Sca
     return { ...base, meetings: meetings.length, users, recordings };
   } catch (e) {
     // Never shelved on a guess: an unreadable node counts as holding a recording.
-    return { ...base, meetings: row?.meetings ?? 0, users: row?.users ?? 0, recordings: 1, note: `its API did not answer (${(e as Error).message}); Scalelite's last poll used` };
+    return {
+      ...base,
+      meetings: row?.meetings ?? 0,
+      users: row?.users ?? 0,
+      recordings: 1,
+      note: `its API did not answer (${(e as Error).message}); Scalelite's last poll used`,
+    };
   }
 }
 
@@ -131,7 +152,16 @@ export async function applyScaling(api: OvhApi, target: OpsTarget, opts: ScaleOp
   const marginUsers = scaling?.marginUsers ?? oneNodeOfUsers(campus.nodes);
   const scaled = [];
   for (const host of campus.nodes) scaled.push(await scalingNodeOf(ctx, host));
-  const nodes: ScalingNode[] = scaled.map((n) => ({ id: n.node, site: n.site, spec: n.spec, shelvable: n.shelvable, state: n.state, meetings: n.meetings, recordings: n.recordings, users: n.users }));
+  const nodes: ScalingNode[] = scaled.map((n) => ({
+    id: n.node,
+    site: n.site,
+    spec: n.spec,
+    shelvable: n.shelvable,
+    state: n.state,
+    meetings: n.meetings,
+    recordings: n.recordings,
+    users: n.users,
+  }));
   const decision = decideScaling({
     now: opts.now.getTime(),
     awake: awakeTime,
@@ -168,7 +198,13 @@ export async function applyScaling(api: OvhApi, target: OpsTarget, opts: ScaleOp
     attention: decision.short || steps.some((d) => d.step === "failed" || d.step === "ip-changed"),
   };
   if (!opts.dryRun) {
-    const line = JSON.stringify({ at: report.at, awake: awakeTime, summary: decision.summary, actions: decision.actions, steps: steps.filter((s) => s.step !== "skipped") });
+    const line = JSON.stringify({
+      at: report.at,
+      awake: awakeTime,
+      summary: decision.summary,
+      actions: decision.actions,
+      steps: steps.filter((s) => s.step !== "skipped"),
+    });
     await record(ssh, surplusSince, line, opts.timeoutMs);
   }
   return report;
@@ -179,7 +215,10 @@ export function renderScale(r: ScaleReport): string {
     `${r.at}${r.dryRun ? " (dry run: nothing changed)" : ""}: ${r.awakeTime ? "teaching window" : "outside teaching hours"}; margin ${r.awakeTime ? `${r.marginUsers} user(s)` : "none"}`,
     `  ${r.decision.summary}${r.decision.short ? " (SHORT)" : ""}`,
   ];
-  for (const n of r.nodes) lines.push(`  ${n.node}: ${n.state}${n.shelvable ? "" : " (never shelved)"}, ${n.meetings} meeting(s), ${n.users} user(s)${n.recordings ? `, ${n.recordings} recording(s)` : ""}${n.note ? `; ${n.note}` : ""}`);
+  for (const n of r.nodes)
+    lines.push(
+      `  ${n.node}: ${n.state}${n.shelvable ? "" : " (never shelved)"}, ${n.meetings} meeting(s), ${n.users} user(s)${n.recordings ? `, ${n.recordings} recording(s)` : ""}${n.note ? `; ${n.note}` : ""}`,
+    );
   for (const a of r.decision.actions) lines.push(`  -> ${a.action} ${a.node}: ${a.reason}`);
   for (const s of r.steps.filter((x) => x.step !== "skipped")) lines.push(`  ${s.node}: ${s.step}: ${s.detail}`);
   return `${lines.join("\n")}\n`;

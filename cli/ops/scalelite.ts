@@ -41,7 +41,7 @@ export function parseStatusTable(text: string): ScaleliteServerStatus[] {
   const used = Array.from({ length: width }, (_, i) => [header, ...rows].some((l) => (l[i] ?? " ") !== " "));
   // Each column spans from its label to the runs of text that overlap it.
   const spans = labels.map((l) => ({ ...l }));
-  for (let i = 0; i < width; ) {
+  for (let i = 0; i < width;) {
     if (!used[i]) {
       i++;
       continue;

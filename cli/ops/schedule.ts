@@ -29,7 +29,12 @@ export interface ScheduleOptions extends PowerOptions {
 export async function applySchedule(api: OvhApi, target: OpsTarget, opts: ScheduleOptions): Promise<ScheduleReport> {
   const timetable = target.campus?.config.timetable;
   if (target.campus && !timetable) throw new OpsError("config", "-", "the stack has no campus.timetable: nothing to follow");
-  if (target.campus?.config.scaling) throw new OpsError("config", "-", `the stack has campus.scaling: run \`ops scale ${target.label}\` instead (it keeps the timetable as its floor); two controllers would undo each other`);
+  if (target.campus?.config.scaling)
+    throw new OpsError(
+      "config",
+      "-",
+      `the stack has campus.scaling: run \`ops scale ${target.label}\` instead (it keeps the timetable as its floor); two controllers would undo each other`,
+    );
   const ctx = await loadPowerContext(api, target, opts, "schedule");
   const awakeTime = shouldBeAwake(timetable!, opts.now);
   const decisions = fixedNodeDecisions(ctx.campus);
@@ -81,9 +86,13 @@ export function renderSchedulePreview(p: SchedulePreview): string {
     `follow the timetable: ${p.following.join(", ") || "none (no hourly Public Cloud node)"}`,
   ];
   if (p.notFollowing.length > 0) lines.push(`never shelved: ${p.notFollowing.join(", ")}`);
-  lines.push(`next ${PREVIEW_DAYS} days:`, ...p.transitions.map((t) => `  ${local(t.at)}  ${t.to === "awake" ? "wake: unshelve, check, enable" : "sleep: cordon, wait for the lessons to end, shelve"}`));
+  lines.push(
+    `next ${PREVIEW_DAYS} days:`,
+    ...p.transitions.map(
+      (t) => `  ${local(t.at)}  ${t.to === "awake" ? "wake: unshelve, check, enable" : "sleep: cordon, wait for the lessons to end, shelve"}`,
+    ),
+  );
   if (p.transitions.length === 0) lines.push("  no change");
   lines.push("(dry run: nothing contacted; `schedule apply` without --dry-run checks OVH's billing and Scalelite first)");
   return `${lines.join("\n")}\n`;
 }
-

@@ -18,12 +18,14 @@ export function parseShare(text: string): number {
   const percent = text.endsWith("%");
   const value = Number(percent ? text.slice(0, -1) : text);
   const share = percent ? value / 100 : value;
-  if (!Number.isFinite(share) || share < 0 || share > 1) throw new OpsError("usage", "-", `--webcams expects a share of users such as 0.3 or 30%, got '${text}'`);
+  if (!Number.isFinite(share) || share < 0 || share > 1)
+    throw new OpsError("usage", "-", `--webcams expects a share of users such as 0.3 or 30%, got '${text}'`);
   return share;
 }
 
 export function parseFailover(text: string): FailoverPolicy {
-  if (!(FAILOVER_POLICIES as readonly string[]).includes(text)) throw new OpsError("usage", "-", `--failover expects one of ${FAILOVER_POLICIES.join(", ")}, got '${text}'`);
+  if (!(FAILOVER_POLICIES as readonly string[]).includes(text))
+    throw new OpsError("usage", "-", `--failover expects one of ${FAILOVER_POLICIES.join(", ")}, got '${text}'`);
   return text as FailoverPolicy;
 }
 
@@ -38,7 +40,8 @@ export function size(input: SizingInput, options: SizeOptions = {}): SizeReport 
   if (!(input.users > 0) || !(input.rooms > 0)) throw new OpsError("usage", "-", "--users and --rooms must be positive numbers");
   const policy = options.policy ?? DEFAULT_FAILOVER;
   const siteCount = options.sites ?? 2;
-  if (policy === "datacenter" && siteCount < 2) throw new OpsError("usage", "-", "--failover datacenter needs --sites 2 or more (nodes in one site cannot survive that site going down)");
+  if (policy === "datacenter" && siteCount < 2)
+    throw new OpsError("usage", "-", "--failover datacenter needs --sites 2 or more (nodes in one site cannot survive that site going down)");
   const sites = Array.from({ length: siteCount }, (_, i) => String.fromCharCode(65 + (i % 26)) + (i >= 26 ? String(Math.floor(i / 26)) : ""));
   const demand = demandOf(input);
   return { input, policy, demand, recommendations: recommendNodes(demand, options.presets ?? SERVER_PRESETS, { policy, sites }), fronts: frontsNeeded(policy) };

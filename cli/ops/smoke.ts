@@ -40,7 +40,12 @@ export async function smoke(target: OpsTarget, opts: { algorithm: ChecksumAlgori
   const apiUrl = target.frontApiUrl;
   const secret = target.lbSecret;
   if (!apiUrl) throw new OpsError("config", "-", "no API endpoint: give --url or a stack");
-  if (!secret) throw new OpsError("config", new URL(apiUrl).host, "no shared secret: give --secret-file (or BBB_OVH_SECRET), or install the Pulumi CLI to read the stack's outputs");
+  if (!secret)
+    throw new OpsError(
+      "config",
+      new URL(apiUrl).host,
+      "no shared secret: give --secret-file (or BBB_OVH_SECRET), or install the Pulumi CLI to read the stack's outputs",
+    );
   const host = new URL(apiUrl).host;
   const meetingID = `bbb-ovh-smoke-${Date.now()}-${randomBytes(3).toString("hex")}`;
   const moderatorPW = randomBytes(8).toString("hex");
@@ -67,7 +72,10 @@ export async function smoke(target: OpsTarget, opts: { algorithm: ChecksumAlgori
 
   /** join answers with a redirect; through Scalelite it points at the node's own signed join, which is tried too. */
   async function join(role: string, password: string): Promise<void> {
-    const first = await httpGet(signedUrl(apiUrl as string, "join", { fullName: `bbb-ovh smoke ${role}`, meetingID, password, redirect: "true" }, secret as string, opts.algorithm), opts.http);
+    const first = await httpGet(
+      signedUrl(apiUrl as string, "join", { fullName: `bbb-ovh smoke ${role}`, meetingID, password, redirect: "true" }, secret as string, opts.algorithm),
+      opts.http,
+    );
     if (first.status < 300 || first.status >= 400 || !first.location) {
       let why = `HTTP ${first.status}`;
       let kind: "checksum" | "api" = "api";
@@ -97,7 +105,11 @@ export async function smoke(target: OpsTarget, opts: { algorithm: ChecksumAlgori
         } catch {
           // not XML
         }
-        throw new OpsError(kind, nodeHost, `the node refused the balancer's join (${role}): ${why}${kind === "checksum" ? " (the secret Scalelite holds for this node is wrong)" : ""}`);
+        throw new OpsError(
+          kind,
+          nodeHost,
+          `the node refused the balancer's join (${role}): ${why}${kind === "checksum" ? " (the secret Scalelite holds for this node is wrong)" : ""}`,
+        );
       }
       detail = `accepted by ${nodeHost}`;
     }
@@ -131,7 +143,8 @@ export async function smoke(target: OpsTarget, opts: { algorithm: ChecksumAlgori
     await step("join attendee", () => join("attendee", attendeePW));
     await step("getMeetingInfo", async () => {
       const r = await call("getMeetingInfo", { meetingID });
-      if (r.response.fields.meetingID !== meetingID) throw new OpsError("api", host, `getMeetingInfo answered for meeting ${r.response.fields.meetingID ?? "?"}`);
+      if (r.response.fields.meetingID !== meetingID)
+        throw new OpsError("api", host, `getMeetingInfo answered for meeting ${r.response.fields.meetingID ?? "?"}`);
       record("getMeetingInfo", true, `${r.response.fields.participantCount ?? "?"} participant(s), created ${r.response.fields.createTime ?? "?"}`, r.ms);
     });
   } catch (e) {
@@ -154,6 +167,8 @@ export async function smoke(target: OpsTarget, opts: { algorithm: ChecksumAlgori
 export function renderSmoke(report: SmokeReport): string {
   const table = new Table({ head: ["step", "result", "time", "detail"], style: { head: [], border: [] } });
   for (const s of report.steps) table.push([s.step, s.ok ? "ok" : "FAILED", s.ms === undefined ? "-" : `${s.ms} ms`, s.detail]);
-  const landed = report.landedOn ? `${report.landedOn.name ? `${report.landedOn.name} (${report.landedOn.host})` : report.landedOn.host}${report.landedOn.datacenter ? ` in ${report.landedOn.datacenter}` : ""}` : "unknown";
+  const landed = report.landedOn
+    ? `${report.landedOn.name ? `${report.landedOn.name} (${report.landedOn.host})` : report.landedOn.host}${report.landedOn.datacenter ? ` in ${report.landedOn.datacenter}` : ""}`
+    : "unknown";
   return `smoke test of ${report.endpoint} (${report.algorithm}), meeting ${report.meetingID}\n${table.toString()}\nlanded on: ${landed}\n${report.ok ? "PASSED" : `FAILED: ${report.failure?.host}: ${report.failure?.kind}: ${report.failure?.message}`}\n`;
 }

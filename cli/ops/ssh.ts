@@ -56,7 +56,15 @@ export async function runRemote(target: SshTarget, command: string, timeoutMs: n
   try {
     // ssh2's own readyTimeout is a backstop, a little later, so that the message names --timeout.
     await within(
-      ssh.connect({ host: target.host, port: target.port, username: target.username, privateKey: target.privateKey, agent: target.privateKey ? undefined : target.agent, readyTimeout: connectMs + 1_000, hostVerifier: pinnedVerifier(target.hostKey) }),
+      ssh.connect({
+        host: target.host,
+        port: target.port,
+        username: target.username,
+        privateKey: target.privateKey,
+        agent: target.privateKey ? undefined : target.agent,
+        readyTimeout: connectMs + 1_000,
+        hostVerifier: pinnedVerifier(target.hostKey),
+      }),
       connectMs,
       () => new OpsError("timeout", label, `no SSH session within ${connectMs} ms (connect, handshake and authentication; --timeout)`),
     );
@@ -65,7 +73,11 @@ export async function runRemote(target: SshTarget, command: string, timeoutMs: n
     const lost = new Promise<never>((_, reject) => ssh.connection?.on("error", reject));
     lost.catch(() => undefined);
     // noTrim: the leading spaces of a first line are columns in tables such as `bin/rake status`.
-    const result = await within(Promise.race([ssh.execCommand(command, { stdin, noTrim: true }), lost]), timeoutMs, () => new OpsError("timeout", label, `the remote command did not finish within ${timeoutMs} ms (--command-timeout)`));
+    const result = await within(
+      Promise.race([ssh.execCommand(command, { stdin, noTrim: true }), lost]),
+      timeoutMs,
+      () => new OpsError("timeout", label, `the remote command did not finish within ${timeoutMs} ms (--command-timeout)`),
+    );
     if (result.code === null) throw new OpsError("command", label, "the connection closed before the command finished");
     return { stdout: result.stdout, stderr: result.stderr, code: result.code };
   } catch (error) {

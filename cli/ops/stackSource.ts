@@ -10,7 +10,6 @@ import { OpsError } from "./errors";
 import type { OpsIO } from "./io";
 import type { SshTarget } from "./ssh";
 
-
 export interface ConnectionOptions {
   /** The balancer's (or any BBB server's) API endpoint. */
   url?: string;
@@ -87,18 +86,23 @@ export function pulumiOutputs(stack: string, env: NodeJS.ProcessEnv, timeoutMs =
   const pulumi = onPath("pulumi", env);
   if (!pulumi) return Promise.resolve(undefined);
   return new Promise((resolve, reject) => {
-    execFile(pulumi, ["stack", "output", "--show-secrets", "--json", "--stack", stack], { cwd: PROJECT_DIR, env, timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
-      if (error) {
-        // stderr of a failed `pulumi stack output` names the problem (no such stack, not logged in); it holds no output values.
-        reject(new OpsError("config", "pulumi", `reading the outputs of stack ${stack} failed: ${stderr.trim().split("\n").pop() ?? error.message}`));
-        return;
-      }
-      try {
-        resolve(JSON.parse(stdout) as StackOutputs);
-      } catch {
-        reject(new OpsError("config", "pulumi", `the outputs of stack ${stack} are not JSON`));
-      }
-    });
+    execFile(
+      pulumi,
+      ["stack", "output", "--show-secrets", "--json", "--stack", stack],
+      { cwd: PROJECT_DIR, env, timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 },
+      (error, stdout, stderr) => {
+        if (error) {
+          // stderr of a failed `pulumi stack output` names the problem (no such stack, not logged in); it holds no output values.
+          reject(new OpsError("config", "pulumi", `reading the outputs of stack ${stack} failed: ${stderr.trim().split("\n").pop() ?? error.message}`));
+          return;
+        }
+        try {
+          resolve(JSON.parse(stdout) as StackOutputs);
+        } catch {
+          reject(new OpsError("config", "pulumi", `the outputs of stack ${stack} are not JSON`));
+        }
+      },
+    );
   });
 }
 
@@ -155,16 +159,29 @@ function nodeApiUrl(fqdn: string): string {
  * Hosts and secrets for a command, from (by precedence) explicit options, the stack's Pulumi outputs,
  * then the stack file. Secrets come from a file, stdin or the Pulumi outputs, never from argv.
  */
-export async function loadTarget(stack: string | undefined, options: ConnectionOptions, io: OpsIO, { outputs: wantOutputs = true }: { outputs?: boolean } = {}): Promise<OpsTarget> {
+export async function loadTarget(
+  stack: string | undefined,
+  options: ConnectionOptions,
+  io: OpsIO,
+  { outputs: wantOutputs = true }: { outputs?: boolean } = {},
+): Promise<OpsTarget> {
   let outputs: StackOutputs | undefined;
   let file: Awaited<ReturnType<typeof campusOf>> | undefined;
   if (stack !== undefined) {
     const filePath = (await stackFiles()).stackFilePath(stack);
     if (existsSync(filePath)) file = await campusOf(await readStack(filePath));
-    if (wantOutputs) outputs = await pulumiOutputs(path.basename(filePath).replace(/^Pulumi\./, "").replace(/\.ya?ml$/, ""), io.env);
+    if (wantOutputs)
+      outputs = await pulumiOutputs(
+        path
+          .basename(filePath)
+          .replace(/^Pulumi\./, "")
+          .replace(/\.ya?ml$/, ""),
+        io.env,
+      );
     const { missingStackHint } = await stackFiles();
     if (!file && !wantOutputs) throw new OpsError("config", "-", `no stack file ${filePath}${missingStackHint(stack)}`);
-    if (!file && !outputs && !options.url) throw new OpsError("config", "-", `no stack file ${filePath}${missingStackHint(stack)}; and no Pulumi CLI to read the stack's outputs: give --url`);
+    if (!file && !outputs && !options.url)
+      throw new OpsError("config", "-", `no stack file ${filePath}${missingStackHint(stack)}; and no Pulumi CLI to read the stack's outputs: give --url`);
   }
   const campus = file?.campus;
 
@@ -177,7 +194,13 @@ export async function loadTarget(stack: string | undefined, options: ConnectionO
   else if (io.env.BBB_OVH_SECRET) lbSecret = io.env.BBB_OVH_SECRET;
 
   const frontConfig = campus?.front.config;
-  const sshHost = options.host ?? outputs?.frontIpv4 ?? (frontConfig?.kind === "existing" ? frontConfig.ipv4 : undefined) ?? outputs?.frontFqdn ?? campus?.front.fqdn ?? (frontApiUrl ? new URL(frontApiUrl).hostname : undefined);
+  const sshHost =
+    options.host ??
+    outputs?.frontIpv4 ??
+    (frontConfig?.kind === "existing" ? frontConfig.ipv4 : undefined) ??
+    outputs?.frontFqdn ??
+    campus?.front.fqdn ??
+    (frontApiUrl ? new URL(frontApiUrl).hostname : undefined);
   let key: Pick<SshTarget, "privateKey" | "agent">;
   if (options.sshKey) {
     try {
@@ -206,9 +229,22 @@ export async function loadTarget(stack: string | undefined, options: ConnectionO
           const fqdn = n.fqdn as string;
           const name = n.name ?? fqdn;
           const dc = n.datacenter ?? campus?.nodes.find((c) => c.fqdn === fqdn)?.datacenter;
-          return { name, fqdn, datacenter: dc, ipv4: n.ipv4, apiUrl: n.apiUrl ? apiBaseUrl(n.apiUrl) : nodeApiUrl(fqdn), secret: secrets[name] ?? secrets[fqdn] };
+          return {
+            name,
+            fqdn,
+            datacenter: dc,
+            ipv4: n.ipv4,
+            apiUrl: n.apiUrl ? apiBaseUrl(n.apiUrl) : nodeApiUrl(fqdn),
+            secret: secrets[name] ?? secrets[fqdn],
+          };
         })
-      : (campus?.nodes ?? []).map((n) => ({ name: n.name, fqdn: n.fqdn, datacenter: n.datacenter, apiUrl: nodeApiUrl(n.fqdn), secret: secrets[n.name] ?? secrets[n.fqdn] }));
+      : (campus?.nodes ?? []).map((n) => ({
+          name: n.name,
+          fqdn: n.fqdn,
+          datacenter: n.datacenter,
+          apiUrl: nodeApiUrl(n.fqdn),
+          secret: secrets[n.name] ?? secrets[n.fqdn],
+        }));
 
   return {
     label: stack ?? (frontApiUrl ? new URL(frontApiUrl).host : "-"),

@@ -95,7 +95,9 @@ async function lastScaling(ssh: SshTarget, timeoutMs: number): Promise<StatusRep
   try {
     const r = await runRemote(ssh, `tail -n 1 ${SCALE_LOG} 2>/dev/null`, timeoutMs);
     const last = JSON.parse(r.stdout) as { at?: unknown; summary?: unknown; actions?: unknown };
-    return typeof last.at === "string" && typeof last.summary === "string" ? { at: last.at, summary: last.summary, actions: Array.isArray(last.actions) ? last.actions : [] } : undefined;
+    return typeof last.at === "string" && typeof last.summary === "string"
+      ? { at: last.at, summary: last.summary, actions: Array.isArray(last.actions) ? last.actions : [] }
+      : undefined;
   } catch {
     return undefined;
   }
@@ -156,7 +158,8 @@ export async function collectStatus(target: OpsTarget, options: StatusOptions, p
   const ssh = target.ssh;
   const servers = ssh ? tracked(ssh.host, "bin/rake status", async () => parseStatusTable(await rake(ssh, "status", [], options.commandTimeoutMs))) : undefined;
   const backupConfig = target.campus?.config.backup;
-  const backup = ssh && backupConfig?.enabled ? tracked(ssh.host, "backup status", () => backupHealth(ssh, options.commandTimeoutMs, backupConfig.maxAgeHours)) : undefined;
+  const backup =
+    ssh && backupConfig?.enabled ? tracked(ssh.host, "backup status", () => backupHealth(ssh, options.commandTimeoutMs, backupConfig.maxAgeHours)) : undefined;
   const images = ssh ? limit(() => imageLock(ssh, options.commandTimeoutMs)) : undefined;
   const scaling = ssh ? limit(() => lastScaling(ssh, options.commandTimeoutMs)) : undefined;
   const recordingsRead = ssh ? limit(() => recordingHealth(ssh, options.commandTimeoutMs)) : undefined;
@@ -216,14 +219,30 @@ export async function collectStatus(target: OpsTarget, options: StatusOptions, p
       load: row?.load,
       bbbVersion: row?.bbbVersion ?? p.value?.bbbVersion,
       probe: p.value ? { ok: true, ms: p.value.ms } : { ok: false, detail: p.error.message },
-      recordings: recordings ? describeBacklog(recordings.find((r) => r.node === node.name), nowSeconds) : undefined,
+      recordings: recordings
+        ? describeBacklog(
+            recordings.find((r) => r.node === node.name),
+            nowSeconds,
+          )
+        : undefined,
     };
     nodes.push(status);
     if (p.error) problems.push(problemOf(p.error));
     if (servers && front.scalelite.ok && !row) problems.push({ host: node.fqdn, kind: "unhealthy", message: "not registered in Scalelite" });
   });
   for (const row of rows.filter((r) => !seen.has(r.hostname))) {
-    nodes.push({ name: row.hostname, fqdn: row.hostname, online: row.status === "online" ? "online" : "offline", state: row.state, tag: row.tag, meetings: row.meetings, users: row.users, load: row.load, bbbVersion: row.bbbVersion, probe: { ok: true, detail: "not probed (not in the stack)" } });
+    nodes.push({
+      name: row.hostname,
+      fqdn: row.hostname,
+      online: row.status === "online" ? "online" : "offline",
+      state: row.state,
+      tag: row.tag,
+      meetings: row.meetings,
+      users: row.users,
+      load: row.load,
+      bbbVersion: row.bbbVersion,
+      probe: { ok: true, detail: "not probed (not in the stack)" },
+    });
   }
   let backupReport: BackupHealth | undefined;
   if (backup) {
@@ -242,7 +261,16 @@ export async function collectStatus(target: OpsTarget, options: StatusOptions, p
   }
   // The same failure seen by two checks (the front's HTTP and SSH on one dead address, say) is one problem.
   const unique = [...new Map(problems.map((p) => [`${p.host}\0${p.kind}\0${p.message}`, p])).values()];
-  return { target: target.label, checkedAt: new Date().toISOString(), front, nodes, backup: backupReport, recordings, problems: unique, healthy: unique.length === 0 };
+  return {
+    target: target.label,
+    checkedAt: new Date().toISOString(),
+    front,
+    nodes,
+    backup: backupReport,
+    recordings,
+    problems: unique,
+    healthy: unique.length === 0,
+  };
 }
 
 const show = (v: string | number | undefined) => (v === undefined ? "-" : String(v));
@@ -250,14 +278,30 @@ const show = (v: string | number | undefined) => (v === undefined ? "-" : String
 export function renderStatus(report: StatusReport): string {
   const lines: string[] = [];
   const hc = report.front.healthCheck;
-  lines.push(`front ${report.front.host ?? "-"}: /health_check ${hc.ok ? `success (${hc.ms} ms)` : `FAILED: ${hc.detail}`}; scalelite ${report.front.scalelite.ok ? "ok" : `FAILED: ${report.front.scalelite.detail}`}`);
+  lines.push(
+    `front ${report.front.host ?? "-"}: /health_check ${hc.ok ? `success (${hc.ms} ms)` : `FAILED: ${hc.detail}`}; scalelite ${report.front.scalelite.ok ? "ok" : `FAILED: ${report.front.scalelite.detail}`}`,
+  );
   if (report.backup) lines.push(`backup: ${report.backup.ok ? "" : "STALE: "}${report.backup.detail}`);
   const sc = report.front.scaling;
   if (sc) lines.push(`scaling (last run ${sc.at}): ${sc.summary}`, ...sc.actions.map((a) => `  ${a.action} ${a.node}: ${a.reason}`));
   if (report.front.images) lines.push(`images (${IMAGE_LOCK}):`, ...report.front.images.map((l) => `  ${l}`));
-  const table = new Table({ head: ["node", "datacenter", "status", "state", "meetings", "users", "load", "BBB", "API from here", "recordings"], style: { head: [], border: [] } });
+  const table = new Table({
+    head: ["node", "datacenter", "status", "state", "meetings", "users", "load", "BBB", "API from here", "recordings"],
+    style: { head: [], border: [] },
+  });
   for (const n of report.nodes) {
-    table.push([n.name === n.fqdn ? n.fqdn : `${n.name}\n${n.fqdn}`, show(n.datacenter), show(n.online), n.tag ? `${show(n.state)}, tag ${n.tag}` : show(n.state), show(n.meetings), show(n.users), show(n.load), show(n.bbbVersion), n.probe.ok ? (n.probe.ms !== undefined ? `ok ${n.probe.ms} ms` : show(n.probe.detail)) : "FAILED", show(n.recordings)]);
+    table.push([
+      n.name === n.fqdn ? n.fqdn : `${n.name}\n${n.fqdn}`,
+      show(n.datacenter),
+      show(n.online),
+      n.tag ? `${show(n.state)}, tag ${n.tag}` : show(n.state),
+      show(n.meetings),
+      show(n.users),
+      show(n.load),
+      show(n.bbbVersion),
+      n.probe.ok ? (n.probe.ms !== undefined ? `ok ${n.probe.ms} ms` : show(n.probe.detail)) : "FAILED",
+      show(n.recordings),
+    ]);
   }
   lines.push(table.toString());
   if (report.problems.length === 0) lines.push("healthy");

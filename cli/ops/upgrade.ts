@@ -59,7 +59,11 @@ const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /** Runs the apply command for one node; its output goes to the caller's stderr, the last lines into the report. */
 function runApply(command: string, node: NodeTarget, timeoutMs: number): Promise<{ code: number; tail: string }> {
   return new Promise((resolve) => {
-    const child = spawn("bash", ["-c", command], { env: { ...process.env, BBB_OVH_NODE: node.fqdn, BBB_OVH_NODE_NAME: node.name }, stdio: ["ignore", "pipe", "pipe"], timeout: timeoutMs });
+    const child = spawn("bash", ["-c", command], {
+      env: { ...process.env, BBB_OVH_NODE: node.fqdn, BBB_OVH_NODE_NAME: node.name },
+      stdio: ["ignore", "pipe", "pipe"],
+      timeout: timeoutMs,
+    });
     let output = "";
     const keep = (chunk: Buffer) => {
       output = (output + chunk.toString("utf8")).slice(-4000);
@@ -112,16 +116,35 @@ export async function rollingUpgrade(target: OpsTarget, opts: UpgradeOptions): P
   const first = await poolNow();
   for (const n of campus.nodes.filter((h) => !first.enabled.some((r) => r.hostname === h.fqdn))) {
     const row = first.rows.find((r) => r.hostname === n.fqdn);
-    note(n.fqdn, "left", row ? `${row.state}, ${row.status} in Scalelite: not taking meetings, left as it is (upgrade it when it is back)` : "not registered in Scalelite: left as it is");
+    note(
+      n.fqdn,
+      "left",
+      row
+        ? `${row.state}, ${row.status} in Scalelite: not taking meetings, left as it is (upgrade it when it is back)`
+        : "not registered in Scalelite: left as it is",
+    );
   }
-  const candidates = await Promise.all(first.enabled.map(async (r) => ({ ...member(r.hostname), users: await loadOf(nodeOf(r.hostname), opts.http.timeoutMs ?? 10_000).then((l) => l.users, () => r.users ?? 0) })));
+  const candidates = await Promise.all(
+    first.enabled.map(async (r) => ({
+      ...member(r.hostname),
+      users: await loadOf(nodeOf(r.hostname), opts.http.timeoutMs ?? 10_000).then(
+        (l) => l.users,
+        () => r.users ?? 0,
+      ),
+    })),
+  );
   report.order = upgradeOrder(candidates);
   report.canary = report.order[0];
 
   for (const fqdn of report.order) {
     const node = nodeOf(fqdn);
     const now = await poolNow();
-    const check = drainAllowed(now.enabled.map((r) => member(r.hostname)), fqdn, now.users, policy);
+    const check = drainAllowed(
+      now.enabled.map((r) => member(r.hostname)),
+      fqdn,
+      now.users,
+      policy,
+    );
     if (!check.ok) {
       note(fqdn, "refused", check.reason);
       report.stopped = `${fqdn} cannot leave the pool now (${check.reason}); run the upgrade again when fewer users are connected`;
@@ -164,7 +187,11 @@ export async function rollingUpgrade(target: OpsTarget, opts: UpgradeOptions): P
     }
     note(fqdn, "applied", applied.tail || "the apply command succeeded");
 
-    const health = await smoke({ ...target, frontApiUrl: node.apiUrl, lbSecret: node.secret }, { algorithm: "sha256", http: opts.http }, Progress.for(process.stderr, true));
+    const health = await smoke(
+      { ...target, frontApiUrl: node.apiUrl, lbSecret: node.secret },
+      { algorithm: "sha256", http: opts.http },
+      Progress.for(process.stderr, true),
+    );
     if (!health.ok) {
       note(fqdn, "failed", `signed create/join/end on the node failed: ${health.failure?.message ?? "?"}`);
       report.stopped = `${fqdn} is not healthy after the upgrade: it stays drained; the other nodes were not touched`;
@@ -182,6 +209,8 @@ export async function rollingUpgrade(target: OpsTarget, opts: UpgradeOptions): P
 export function renderUpgrade(r: UpgradeReport): string {
   const lines = [`order: ${r.order.join(", ") || "-"}${r.canary ? ` (canary ${r.canary})` : ""}`];
   for (const s of r.steps) lines.push(`  ${s.at} ${s.node}: ${s.step}: ${s.detail}`);
-  lines.push(r.stopped ? `STOPPED: ${r.stopped}` : `upgraded ${r.upgraded.length} node(s)${r.skipped.length ? `; skipped (left drained): ${r.skipped.join(", ")}` : ""}`);
+  lines.push(
+    r.stopped ? `STOPPED: ${r.stopped}` : `upgraded ${r.upgraded.length} node(s)${r.skipped.length ? `; skipped (left drained): ${r.skipped.join(", ")}` : ""}`,
+  );
   return `${lines.join("\n")}\n`;
 }

@@ -56,21 +56,37 @@ export interface VoucherStatus {
 /** A voucher code from a file or stdin; never from argv (it would sit in shell history and `ps`). */
 export function parseVoucherCode(text: string): string {
   const code = text.trim();
-  if (!/^[A-Za-z0-9_-]{4,64}$/.test(code)) throw new OpsError("usage", "-", "the voucher code must be one word of letters, digits, '-' or '_' (read from --code-file FILE or stdin)");
+  if (!/^[A-Za-z0-9_-]{4,64}$/.test(code))
+    throw new OpsError("usage", "-", "the voucher code must be one word of letters, digits, '-' or '_' (read from --code-file FILE or stdin)");
   return code;
 }
 
 function projectOf(campus: Campus | undefined): string {
   const sn = campus?.config.publicCloud?.projectId;
-  if (!sn) throw new OpsError("config", "-", "the stack has no Public Cloud project (campus.publicCloud.projectId): give one, or redeem on the account with --account");
+  if (!sn)
+    throw new OpsError(
+      "config",
+      "-",
+      "the stack has no Public Cloud project (campus.publicCloud.projectId): give one, or redeem on the account with --account",
+    );
   return sn;
 }
 
-export async function redeemVoucher(api: OvhApi, campus: Campus | undefined, code: string, account: boolean): Promise<{ target: string; credited?: number; currency?: string; validUntil?: string; summary: string }> {
+export async function redeemVoucher(
+  api: OvhApi,
+  campus: Campus | undefined,
+  code: string,
+  account: boolean,
+): Promise<{ target: string; credited?: number; currency?: string; validUntil?: string; summary: string }> {
   if (account) {
     const movement = await api.call<{ amount?: Money }>("POST", "/me/credit/code", { inputCode: code });
     const amount = movement?.amount?.value;
-    return { target: "account", credited: amount, currency: movement?.amount?.currencyCode, summary: `voucher credited to the OVH account${amount !== undefined ? `: ${amount.toFixed(2)} ${movement?.amount?.currencyCode ?? ""}`.trimEnd() : ""}` };
+    return {
+      target: "account",
+      credited: amount,
+      currency: movement?.amount?.currencyCode,
+      summary: `voucher credited to the OVH account${amount !== undefined ? `: ${amount.toFixed(2)} ${movement?.amount?.currencyCode ?? ""}`.trimEnd() : ""}`,
+    };
   }
   const sn = projectOf(campus);
   // The API answers this POST with nothing (typed void): the credit is read back, found by its
@@ -113,12 +129,16 @@ export function totalPriceOf(doc: unknown): number {
   return groups.reduce((sum: number, group) => sum + groupTotal(group), 0);
 }
 
-const priceOf = (x: unknown) => (x && typeof x === "object" && typeof (x as { totalPrice?: unknown }).totalPrice === "number" ? (x as { totalPrice: number }).totalPrice : undefined);
+const priceOf = (x: unknown) =>
+  x && typeof x === "object" && typeof (x as { totalPrice?: unknown }).totalPrice === "number" ? (x as { totalPrice: number }).totalPrice : undefined;
 
 function groupTotal(group: unknown): number {
   const own = priceOf(group);
   if (own !== undefined || !group || typeof group !== "object") return own ?? 0;
-  return Object.values(group).reduce((sum: number, part) => sum + (Array.isArray(part) ? part.reduce((s: number, p) => s + (priceOf(p) ?? 0), 0) : (priceOf(part) ?? 0)), 0);
+  return Object.values(group).reduce(
+    (sum: number, part) => sum + (Array.isArray(part) ? part.reduce((s: number, p) => s + (priceOf(p) ?? 0), 0) : (priceOf(part) ?? 0)),
+    0,
+  );
 }
 
 const DAY_MS = 86_400_000;
@@ -133,7 +153,11 @@ export async function voucherStatus(api: OvhApi, campus: Campus | undefined, now
   try {
     const names = await api.call<string[]>("GET", "/me/credit/balance", { type: "VOUCHER" });
     const balances = await Promise.all(names.map((name) => api.call<AccountBalance>("GET", `/me/credit/balance/${encodeURIComponent(name)}`)));
-    account = balances.map((b) => ({ name: b.balanceName, amount: b.amount.value, expiring: (b.expiring ?? []).map((e) => ({ amount: e.amount.value, date: e.expirationDate })) }));
+    account = balances.map((b) => ({
+      name: b.balanceName,
+      amount: b.amount.value,
+      expiring: (b.expiring ?? []).map((e) => ({ amount: e.amount.value, date: e.expirationDate })),
+    }));
   } catch (e) {
     if (!(e instanceof OpsError) || (e.kind !== "api-auth" && e.kind !== "api")) throw e;
     accountProblem = `${e.detail} (account vouchers are left out)`;
@@ -146,7 +170,14 @@ export async function voucherStatus(api: OvhApi, campus: Campus | undefined, now
   const forecastThisMonth = forecast === undefined ? undefined : totalPriceOf(forecast);
   const daysInMonth = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 0)).getUTCDate();
   // Usage lags about a day behind; early in a month the forecast says more than a few hours of usage.
-  const burnPerDay = elapsedDays !== undefined && elapsedDays >= 2 ? spent / elapsedDays : forecastThisMonth !== undefined ? forecastThisMonth / daysInMonth : elapsedDays ? spent / elapsedDays : 0;
+  const burnPerDay =
+    elapsedDays !== undefined && elapsedDays >= 2
+      ? spent / elapsedDays
+      : forecastThisMonth !== undefined
+        ? forecastThisMonth / daysInMonth
+        : elapsedDays
+          ? spent / elapsedDays
+          : 0;
 
   const live = credits.filter((c) => !c.validity?.to || Date.parse(c.validity.to) >= now.getTime());
   const creditLeft = live.reduce((s, c) => s + (c.available_credit?.value ?? 0), 0) + account.reduce((s, b) => s + b.amount, 0);
@@ -175,7 +206,14 @@ export async function voucherStatus(api: OvhApi, campus: Campus | undefined, now
   return {
     project: sn,
     // Never the `voucher` field: it is the code itself, and this report goes to scheduled jobs' logs.
-    credits: credits.map((c) => ({ id: c.id, description: c.description ?? `credit #${c.id}`, available: c.available_credit?.value ?? 0, used: c.used_credit?.value, total: c.total_credit?.value, validUntil: c.validity?.to ?? undefined })),
+    credits: credits.map((c) => ({
+      id: c.id,
+      description: c.description ?? `credit #${c.id}`,
+      available: c.available_credit?.value ?? 0,
+      used: c.used_credit?.value,
+      total: c.total_credit?.value,
+      validUntil: c.validity?.to ?? undefined,
+    })),
     account,
     accountProblem,
     usage: { periodStart, spentThisPeriod: spent, forecastThisMonth, burnPerDay },
@@ -194,7 +232,15 @@ export function renderVoucherStatus(s: VoucherStatus): string {
   const money = (n: number | undefined) => (n === undefined ? "-" : n.toFixed(2));
   const table = new Table({ head: ["credit", "description", "available", "used", "total", "valid until"], style: { head: [], border: [] } });
   for (const c of s.credits) table.push([String(c.id), c.description, money(c.available), money(c.used), money(c.total), c.validUntil?.slice(0, 10) ?? "-"]);
-  for (const b of s.account) table.push([`account ${b.name}`, "account voucher balance", money(b.amount), "-", "-", b.expiring.map((e) => `${money(e.amount)} on ${e.date.slice(0, 10)}`).join(", ") || "-"]);
+  for (const b of s.account)
+    table.push([
+      `account ${b.name}`,
+      "account voucher balance",
+      money(b.amount),
+      "-",
+      "-",
+      b.expiring.map((e) => `${money(e.amount)} on ${e.date.slice(0, 10)}`).join(", ") || "-",
+    ]);
   const out = [`OVH credit of Public Cloud project ${s.project}`, table.toString()];
   if (s.accountProblem) out.push(`note: ${s.accountProblem}`);
   out.push(

@@ -36,7 +36,11 @@ function outputsFor(type: string, name: string, inputs: Record<string, unknown>)
     case "openstack:networking/secGroup:SecGroup":
       return { id: `sg-${digest(name).toString("hex").slice(0, 8)}` };
     case "tls:index/privateKey:PrivateKey":
-      return { publicKeyOpenssh: `${plannedPublicKey(name)}\n`, privateKeyOpenssh: `(planned private key ${name})`, privateKeyPem: `(planned private key ${name})` };
+      return {
+        publicKeyOpenssh: `${plannedPublicKey(name)}\n`,
+        privateKeyOpenssh: `(planned private key ${name})`,
+        privateKeyPem: `(planned private key ${name})`,
+      };
     case "tls:index/selfSignedCert:SelfSignedCert":
     case "tls:index/locallySignedCert:LocallySignedCert":
       return { certPem: `(planned certificate ${name})` };
@@ -51,9 +55,17 @@ function outputsFor(type: string, name: string, inputs: Record<string, unknown>)
       return { hex: bytes.toString("hex"), base64: bytes.toString("base64") };
     }
     case "random:index/randomId:RandomId":
-      return { hex: digest(`id:${name}`).toString("hex").padEnd(Number(inputs.byteLength ?? 32) * 2, "0").slice(0, Number(inputs.byteLength ?? 32) * 2) };
+      return {
+        hex: digest(`id:${name}`)
+          .toString("hex")
+          .padEnd(Number(inputs.byteLength ?? 32) * 2, "0")
+          .slice(0, Number(inputs.byteLength ?? 32) * 2),
+      };
     case "ovh:CloudProject/s3Credential:S3Credential":
-      return { accessKeyId: `planned${digest(`s3:${name}`).toString("hex").slice(0, 24)}`, secretAccessKey: `planned${digest(`s3-secret:${name}`).toString("hex")}` };
+      return {
+        accessKeyId: `planned${digest(`s3:${name}`).toString("hex").slice(0, 24)}`,
+        secretAccessKey: `planned${digest(`s3-secret:${name}`).toString("hex")}`,
+      };
     case "command:remote:Command":
       return { stdout: name.endsWith("host-key-tofu") ? plannedPublicKey(name) : "", stderr: "" };
     default:

@@ -108,7 +108,7 @@ async function recordProgram<T>(options: EvaluateOptions, program: () => Promise
     return outputs as Record<string, unknown>;
   });
   // Registrations started by apply callbacks may still be in flight: wait until none are left.
-  for (let settled = 0; settled !== pending.size; ) {
+  for (let settled = 0; settled !== pending.size;) {
     settled = pending.size;
     await Promise.all([...pending]);
     await new Promise((r) => setImmediate(r));

@@ -48,7 +48,9 @@ function inputLines(r: RecordedResource, indent: string): string[] {
  */
 export function dependencyOrder(resources: RecordedResource[]): RecordedResource[] {
   const byUrn = new Map(resources.map((r) => [r.urn, r]));
-  const before = new Map(resources.map((r) => [r.urn, new Set([...(r.parent ? [r.parent] : []), ...r.dependencies].filter((u) => byUrn.has(u) && u !== r.urn))]));
+  const before = new Map(
+    resources.map((r) => [r.urn, new Set([...(r.parent ? [r.parent] : []), ...r.dependencies].filter((u) => byUrn.has(u) && u !== r.urn))]),
+  );
   const after = new Map<string, string[]>(resources.map((r) => [r.urn, []]));
   for (const [urn, deps] of before) for (const dep of deps) after.get(dep)?.push(urn);
   const key = (r: RecordedResource) => `${r.type}\0${r.name}`;
@@ -132,12 +134,19 @@ export function hostSummary(plan: Plan): string[] {
   const lines: string[] = [];
   for (const h of [plan.campus.front, ...plan.campus.nodes]) {
     lines.push(`  ${h.name} (${h.role === "front" ? "Scalelite front" : "BigBlueButton node"}, ${h.fqdn})`);
-    lines.push(`    ${h.config.kind} ${modelOf(h)} in ${where(h)}; ${billingOf(h, cost.hosts.find((c) => c.name === h.name))}`);
+    lines.push(
+      `    ${h.config.kind} ${modelOf(h)} in ${where(h)}; ${billingOf(
+        h,
+        cost.hosts.find((c) => c.name === h.name),
+      )}`,
+    );
     const steps = stepsOf(h.name, ordered);
     lines.push(`    steps: ${steps.length > 0 ? steps.join(" → ") : "none"}`);
   }
   const unpriced = cost.unpriced.length > 0 ? ` (without ${cost.unpriced.join(", ")}: no price)` : "";
-  lines.push(`  Total: ${eur(cost.total.hourly)} a month as planned, hosts up around the clock (a timetable shelves hourly nodes outside it); ${eur(cost.total.monthly)} were the Public Cloud hosts on monthly billing${unpriced}.`);
+  lines.push(
+    `  Total: ${eur(cost.total.hourly)} a month as planned, hosts up around the clock (a timetable shelves hourly nodes outside it); ${eur(cost.total.monthly)} were the Public Cloud hosts on monthly billing${unpriced}.`,
+  );
   return lines;
 }
 

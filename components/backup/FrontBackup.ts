@@ -43,7 +43,8 @@ export class FrontBackup extends pulumi.ComponentResource {
     this.repository = resticRepository(target);
 
     const password =
-      config.getSecret(BACKUP_SECRET_KEYS.password) ?? pulumi.secret(new random.RandomPassword(`${name}-repository-password`, { length: 48, special: false }, kept).result);
+      config.getSecret(BACKUP_SECRET_KEYS.password) ??
+      pulumi.secret(new random.RandomPassword(`${name}-repository-password`, { length: 48, special: false }, kept).result);
 
     let keys: pulumi.Output<{ accessKeyId: string; secretAccessKey: string }>;
     const dependsOn: pulumi.Resource[] = [front.health];
@@ -60,12 +61,21 @@ export class FrontBackup extends pulumi.ComponentResource {
         { parent: this },
       );
       const credential = new ovh.cloudproject.S3Credential(`${name}-s3-credentials`, { serviceName, userId: user.id }, { parent: this });
-      const policy = new ovh.cloudproject.S3Policy(`${name}-s3-policy`, { serviceName, userId: user.id, policy: backupUserPolicy(target.bucket) }, { parent: this });
-      keys = pulumi.secret(pulumi.all([credential.accessKeyId, credential.secretAccessKey]).apply(([accessKeyId, secretAccessKey]) => ({ accessKeyId, secretAccessKey })));
+      const policy = new ovh.cloudproject.S3Policy(
+        `${name}-s3-policy`,
+        { serviceName, userId: user.id, policy: backupUserPolicy(target.bucket) },
+        { parent: this },
+      );
+      keys = pulumi.secret(
+        pulumi.all([credential.accessKeyId, credential.secretAccessKey]).apply(([accessKeyId, secretAccessKey]) => ({ accessKeyId, secretAccessKey })),
+      );
       dependsOn.push(bucket, policy);
     } else {
       const given = config.getSecretObject<{ accessKeyId?: string; secretAccessKey?: string }>(BACKUP_SECRET_KEYS.s3Credentials);
-      if (!given) throw new Error(`campus.backup.target is s3 but the secret bbb-ovh:${BACKUP_SECRET_KEYS.s3Credentials} is not set: pulumi config set --secret --path 'bbb-ovh:${BACKUP_SECRET_KEYS.s3Credentials}.accessKeyId' ... (and .secretAccessKey)`);
+      if (!given)
+        throw new Error(
+          `campus.backup.target is s3 but the secret bbb-ovh:${BACKUP_SECRET_KEYS.s3Credentials} is not set: pulumi config set --secret --path 'bbb-ovh:${BACKUP_SECRET_KEYS.s3Credentials}.accessKeyId' ... (and .secretAccessKey)`,
+        );
       keys = pulumi.secret(
         given.apply((k) => {
           if (!k.accessKeyId || !k.secretAccessKey) throw new Error(`bbb-ovh:${BACKUP_SECRET_KEYS.s3Credentials}: expected {accessKeyId, secretAccessKey}`);

@@ -107,21 +107,34 @@ export function backupProblems(raw: Record<string, unknown>, hasS3Credentials?: 
   const target = backup.target ?? "ovh";
   if (target === "ovh") {
     if (!isRecord(raw.publicCloud)) {
-      problems.push({ path: "campus.backup.target", message: "ovh needs campus.publicCloud {projectId}: the bucket is created in that project; or use target: s3 with campus.backup.s3" });
+      problems.push({
+        path: "campus.backup.target",
+        message: "ovh needs campus.publicCloud {projectId}: the bucket is created in that project; or use target: s3 with campus.backup.s3",
+      });
     }
     if (backup.s3 !== undefined) problems.push({ path: "campus.backup.s3", message: "only applies with target: s3" });
     const front = isRecord(raw.front) ? raw.front : {};
     const frontLocation = typeof front.datacenter === "string" ? front.datacenter : typeof front.region === "string" ? front.region : undefined;
     const region = typeof backup.region === "string" ? backup.region : frontLocation && family(frontLocation) === "gra" ? "SBG" : "GRA";
     if (frontLocation && family(frontLocation) === family(region)) {
-      problems.push({ path: "campus.backup.region", message: `'${region}' is where the front is (${frontLocation}): a fire there would take both; choose another region such as ${family(region) === "gra" ? "SBG" : "GRA"}` });
+      problems.push({
+        path: "campus.backup.region",
+        message: `'${region}' is where the front is (${frontLocation}): a fire there would take both; choose another region such as ${family(region) === "gra" ? "SBG" : "GRA"}`,
+      });
     }
   } else if (target === "s3") {
     if (!isRecord(backup.s3)) {
-      problems.push({ path: "campus.backup.s3", message: "is required with target: s3: {endpoint, bucket, region}; the keys go in the secret bbb-ovh:backupS3Credentials" });
+      problems.push({
+        path: "campus.backup.s3",
+        message: "is required with target: s3: {endpoint, bucket, region}; the keys go in the secret bbb-ovh:backupS3Credentials",
+      });
     }
     if (hasS3Credentials === false) {
-      problems.push({ path: "bbb-ovh:backupS3Credentials", message: "is required with campus.backup.target s3: a secret object {accessKeyId, secretAccessKey} (pulumi config set --secret --path 'backupS3Credentials.accessKeyId' ...)" });
+      problems.push({
+        path: "bbb-ovh:backupS3Credentials",
+        message:
+          "is required with campus.backup.target s3: a secret object {accessKeyId, secretAccessKey} (pulumi config set --secret --path 'backupS3Credentials.accessKeyId' ...)",
+      });
     }
   }
   return problems;

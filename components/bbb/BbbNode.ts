@@ -19,7 +19,11 @@ import { installerSha256, installerUrl, renderInstallerFlags } from "./installer
  * front accepts it only from the node's addresses and only for rrsync -wo into the spool.
  */
 export function recordingTransferKey(nodeName: string, parent: pulumi.Resource): tls.PrivateKey {
-  return new tls.PrivateKey(`${nodeName}-recording-transfer-key`, { algorithm: "ED25519" }, { parent, additionalSecretOutputs: ["privateKeyOpenssh", "privateKeyPem", "privateKeyPemPkcs8"] });
+  return new tls.PrivateKey(
+    `${nodeName}-recording-transfer-key`,
+    { algorithm: "ED25519" },
+    { parent, additionalSecretOutputs: ["privateKeyOpenssh", "privateKeyPem", "privateKeyPemPkcs8"] },
+  );
 }
 
 /** The algorithm our health checks sign with; BBB >= 2.5 accepts it and Scalelite forwards it. */
@@ -89,7 +93,11 @@ export class BbbNode extends pulumi.ComponentResource {
       { dependsOn: [preflight] },
     );
     // After bbb-install, whose UFW (-w) opens SSH to everyone: our table drops it anyway (host-firewall.sh).
-    const firewall = steps.run("hostFirewall", hostFirewallInputs({ role: "node", adminCidrs: campus.config.adminCidrs, turn: campus.config.turn.mode }, host.fqdn), { dependsOn: [install] });
+    const firewall = steps.run(
+      "hostFirewall",
+      hostFirewallInputs({ role: "node", adminCidrs: campus.config.adminCidrs, turn: campus.config.turn.mode }, host.fqdn),
+      { dependsOn: [install] },
+    );
     const configure = steps.run("bbbConfigure", { FQDN: host.fqdn, SHARED_SECRET: this.sharedSecret }, { dependsOn: [install] });
 
     let lastChange = configure;

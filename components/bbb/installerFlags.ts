@@ -32,7 +32,8 @@ const EMAIL = /^[^\s@-][^\s@]*@[^\s@]+\.[^\s@]+$/;
  */
 export function renderInstallerFlags(target: InstallerTarget): string[] {
   const problems: string[] = [];
-  if (!(target.bbbVersion in BBB_LINES)) problems.push(`unknown BigBlueButton line '${target.bbbVersion}'; expected one of ${Object.keys(BBB_LINES).join(", ")}`);
+  if (!(target.bbbVersion in BBB_LINES))
+    problems.push(`unknown BigBlueButton line '${target.bbbVersion}'; expected one of ${Object.keys(BBB_LINES).join(", ")}`);
   if (!FQDN.test(target.fqdn)) problems.push(`'${target.fqdn}' is not a lowercase fully-qualified domain name`);
   if (!EMAIL.test(target.email)) problems.push(`'${target.email}' is not a usable Let's Encrypt email`);
   if (problems.length > 0) throw new Error(`bbb-install flags for ${target.fqdn}: ${problems.join("; ")}`);

@@ -15,7 +15,9 @@ export interface ConfigProblem {
 /** Thrown before any resource is registered; carries every problem found, not just the first. */
 export class CampusConfigError extends Error {
   constructor(readonly problems: ConfigProblem[]) {
-    super(`invalid campus configuration (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n${problems.map((p) => `  - ${p.path}: ${p.message}`).join("\n")}`);
+    super(
+      `invalid campus configuration (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n${problems.map((p) => `  - ${p.path}: ${p.message}`).join("\n")}`,
+    );
     this.name = "CampusConfigError";
   }
 }
@@ -138,7 +140,10 @@ function crossFieldProblems(raw: unknown, secrets: SecretPresence): ConfigProble
     problems.push({ path: SECRET_KEYS.turnSecret, message: "is required when campus.turn.mode is external (pulumi config set --secret turnSecret ...)" });
   }
   if (isRecord(raw.certificates) && raw.certificates.challenge === "dns-01" && !secrets.dnsCredentials) {
-    problems.push({ path: SECRET_KEYS.dnsCredentials, message: "is required for DNS-01 certificates: a secret object {endpoint, applicationKey, applicationSecret, consumerKey}" });
+    problems.push({
+      path: SECRET_KEYS.dnsCredentials,
+      message: "is required for DNS-01 certificates: a secret object {endpoint, applicationKey, applicationSecret, consumerKey}",
+    });
   }
   const kinds = hosts.map(([, h]) => (isRecord(h) ? h.kind : undefined));
   const keyless = hosts.filter(([, h]) => isRecord(h) && (h.kind === "existing" || adoptedAsIs(h))).map(([p]) => p);
@@ -161,7 +166,11 @@ function crossFieldProblems(raw: unknown, secrets: SecretPresence): ConfigProble
   // Scalelite places a create without meta_server-tag (Moodle's) on untagged servers only (docs/scalelite.md).
   const nodes = Array.isArray(raw.nodes) ? raw.nodes : [];
   if (isRecord(raw.moodle) && nodes.length > 0 && nodes.every((n) => isRecord(n) && str(n.tag) !== undefined)) {
-    problems.push({ path: "campus.nodes", message: "every node has a Scalelite tag, but Moodle sends no meta_server-tag and Scalelite places such meetings on untagged nodes only: leave at least one node without tag" });
+    problems.push({
+      path: "campus.nodes",
+      message:
+        "every node has a Scalelite tag, but Moodle sends no meta_server-tag and Scalelite places such meetings on untagged nodes only: leave at least one node without tag",
+    });
   }
   problems.push(...backupProblems(raw, secrets.backupS3Credentials));
   problems.push(...standbySiteProblems(raw.front, raw.standbyFront));
@@ -191,18 +200,37 @@ function standbySiteProblems(front: unknown, standby: unknown): ConfigProblem[] 
   ];
 }
 
-function hostModelProblems(path: string, host: Record<string, unknown>, presets: Record<string, HostPreset>, stackPresets: Record<string, unknown>): ConfigProblem[] {
+function hostModelProblems(
+  path: string,
+  host: Record<string, unknown>,
+  presets: Record<string, HostPreset>,
+  stackPresets: Record<string, unknown>,
+): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
-  const known = (kind: HostPreset["kind"]) => Object.keys(presets).filter((k) => presets[k]?.kind === kind).join(", ");
+  const known = (kind: HostPreset["kind"]) =>
+    Object.keys(presets)
+      .filter((k) => presets[k]?.kind === kind)
+      .join(", ");
   if (host.kind === "dedicated") {
     const chosen = ["model", "planCode", "serviceName"].filter((k) => host[k] !== undefined);
-    if (chosen.length === 0) problems.push({ path, message: "a dedicated host needs model (a preset, built-in or under campus.presets, to order) or serviceName (to adopt a server you own)" });
-    if (host.installOs === false && host.serviceName === undefined) problems.push({ path: `${path}.installOs`, message: "an ordered server always gets its OS installed; installOs: false only applies with serviceName" });
+    if (chosen.length === 0)
+      problems.push({
+        path,
+        message: "a dedicated host needs model (a preset, built-in or under campus.presets, to order) or serviceName (to adopt a server you own)",
+      });
+    if (host.installOs === false && host.serviceName === undefined)
+      problems.push({ path: `${path}.installOs`, message: "an ordered server always gets its OS installed; installOs: false only applies with serviceName" });
     if (adoptedAsIs(host) && host.sshUser === undefined) {
-      problems.push({ path: `${path}.sshUser`, message: "is required when adopting a server without installOs (serviceName without installOs: true): the user bbb-ovh:sshPrivateKey logs in as" });
+      problems.push({
+        path: `${path}.sshUser`,
+        message: "is required when adopting a server without installOs (serviceName without installOs: true): the user bbb-ovh:sshPrivateKey logs in as",
+      });
     }
     if (!adoptedAsIs(host) && host.sshUser !== undefined) {
-      problems.push({ path: `${path}.sshUser`, message: "only applies to a server adopted without installOs; an installed server is reached as ubuntu with the deploy key" });
+      problems.push({
+        path: `${path}.sshUser`,
+        message: "only applies to a server adopted without installOs; an installed server is reached as ubuntu with the deploy key",
+      });
     }
     const orders = host.serviceName === undefined;
     if (orders && host.planCode !== undefined && host.model === undefined) {
@@ -214,7 +242,10 @@ function hostModelProblems(path: string, host: Record<string, unknown>, presets:
     if (host.model !== undefined && host.planCode !== undefined) problems.push({ path: `${path}.planCode`, message: "give model or planCode, not both" });
     const model = str(host.model);
     if (model !== undefined && presets[model]?.kind !== "dedicated") {
-      problems.push({ path: `${path}.model`, message: `unknown dedicated model '${model}'; expected one of ${known("dedicated")} or an entry under campus.presets` });
+      problems.push({
+        path: `${path}.model`,
+        message: `unknown dedicated model '${model}'; expected one of ${known("dedicated")} or an entry under campus.presets`,
+      });
     } else if (model !== undefined && orders && !Object.hasOwn(stackPresets, model)) {
       // Stack-defined presets are checked where they are defined (presetOptionProblems).
       problems.push(...presetOptionProblems(`${path}.model`, presets[model]));
@@ -223,7 +254,10 @@ function hostModelProblems(path: string, host: Record<string, unknown>, presets:
   if (host.kind === "publicCloud") {
     const flavor = str(host.flavor) ?? "c2-60";
     if (!Object.values(presets).some((p) => p.kind === "publicCloud" && p.flavor === flavor)) {
-      problems.push({ path: `${path}.flavor`, message: `unknown flavor '${flavor}'; expected one of ${known("publicCloud")} or an entry under campus.presets` });
+      problems.push({
+        path: `${path}.flavor`,
+        message: `unknown flavor '${flavor}'; expected one of ${known("publicCloud")} or an entry under campus.presets`,
+      });
     }
   }
   return problems;

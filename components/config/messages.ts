@@ -28,7 +28,10 @@ export function yamlSyntaxMessage(file: string, error: unknown): string {
 export function closestKey(typed: string, known: readonly string[], maxDistance = Math.max(1, Math.floor(typed.length / 3))): string | undefined {
   if (known.length === 0) return undefined;
   const lower = typed.toLowerCase();
-  const best = closest(lower, known.map((k) => k.toLowerCase()));
+  const best = closest(
+    lower,
+    known.map((k) => k.toLowerCase()),
+  );
   const match = known.find((k) => k.toLowerCase() === best);
   return match !== undefined && distance(lower, best) <= maxDistance ? match : undefined;
 }
@@ -42,7 +45,16 @@ export function unknownKeysMessage(keys: readonly string[], known: readonly stri
   return `unknown key${keys.length > 1 ? "s" : ""} ${described.join(", ")}`;
 }
 
-type Def = { type: string; shape?: Record<string, z.ZodType>; element?: z.ZodType; innerType?: z.ZodType; options?: z.ZodType[]; in?: z.ZodType; valueType?: z.ZodType; values?: unknown[] };
+type Def = {
+  type: string;
+  shape?: Record<string, z.ZodType>;
+  element?: z.ZodType;
+  innerType?: z.ZodType;
+  options?: z.ZodType[];
+  in?: z.ZodType;
+  valueType?: z.ZodType;
+  values?: unknown[];
+};
 const defOf = (schema: z.ZodType): Def => (schema as unknown as { _zod: { def: Def } })._zod.def;
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
@@ -151,7 +163,13 @@ export function issueMessage(issue: z.core.$ZodIssue, found: { present: boolean;
       if (!isDefaultMessage(issue.message)) return `${issue.message}${found.present ? `, found ${choice(found.value)}` : ""}`;
       // Each alternative's own first complaint: "expected a date YYYY-MM-DD or a mapping (key: value lines)".
       const foundText = found.present ? `, found ${describeFound(found.value)}` : "";
-      const alternatives = [...new Set(issue.errors.map((branch) => (branch[0] ? issueMessage(branch[0], { present: false }).replace(/^is required \((.*)\)$/, "expected $1") : "")).filter(Boolean))];
+      const alternatives = [
+        ...new Set(
+          issue.errors
+            .map((branch) => (branch[0] ? issueMessage(branch[0], { present: false }).replace(/^is required \((.*)\)$/, "expected $1") : ""))
+            .filter(Boolean),
+        ),
+      ];
       if (alternatives.length === 0) return `does not match any accepted form${foundText}`;
       return `${alternatives.map((m, i) => (i === 0 ? m : m.replace(/^expected /, ""))).join(" or ")}${foundText}`;
     }

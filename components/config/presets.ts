@@ -74,7 +74,8 @@ export interface CloudFlavorPreset {
 
 export type HostPreset = DedicatedPreset | CloudFlavorPreset;
 
-const PROVIDER_DOCS = "terraform-provider-ovh v2.19.0 docs/resources/dedicated_server.md example and ovh/resource_dedicated_server_test.go (the upstream of @ovhcloud/pulumi-ovh)";
+const PROVIDER_DOCS =
+  "terraform-provider-ovh v2.19.0 docs/resources/dedicated_server.md example and ovh/resource_dedicated_server_test.go (the upstream of @ovhcloud/pulumi-ovh)";
 
 export const SERVER_PRESETS: Readonly<Record<string, HostPreset>> = {
   "rise-1": {
@@ -115,7 +116,8 @@ export const SERVER_PRESETS: Readonly<Record<string, HostPreset>> = {
       "vrack-bandwidth-25000-included-24adv01-v3",
     ],
     mandatoryFamilies: [...OPTION_FAMILIES],
-    source: "REFERENCE case study (Infra-1: 64 GB RAM); plan 24adv01-v3, eco range and CPU: ovh/ovhcloud-cli baremetal_order_test.go (order API recording, 2026-08-18); option codes follow the catalogue's naming and are unverified against a live cart",
+    source:
+      "REFERENCE case study (Infra-1: 64 GB RAM); plan 24adv01-v3, eco range and CPU: ovh/ovhcloud-cli baremetal_order_test.go (order API recording, 2026-08-18); option codes follow the catalogue's naming and are unverified against a live cart",
     checked: "2026-11-25",
   },
   "c2-60": {
@@ -126,7 +128,8 @@ export const SERVER_PRESETS: Readonly<Record<string, HostPreset>> = {
     ramGb: 60,
     diskGb: 400,
     bandwidthMbps: 1000,
-    source: "OVHcloud case study / Public Cloud price list: C2-60 = 16 vCores, 60 GB RAM, 400 GB SSD, 1 Gbit/s public; vCores are hyperthreads, so 8 physical cores",
+    source:
+      "OVHcloud case study / Public Cloud price list: C2-60 = 16 vCores, 60 GB RAM, 400 GB SSD, 1 Gbit/s public; vCores are hyperthreads, so 8 physical cores",
     checked: "2026-11-25",
   },
   "c2-30": {

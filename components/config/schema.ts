@@ -9,7 +9,32 @@ import { sshPublicKeyLine } from "./sshPublicKeyLine";
 /** OVH dedicated-server datacenters (configuration label `dedicated_datacenter`). */
 export const DEDICATED_DATACENTERS = ["sbg", "rbx", "gra", "bhs", "waw", "lim", "eri", "fra", "sgp", "syd", "ynm", "vin", "hil"] as const;
 /** OVH subsidiaries that can order dedicated servers. */
-export const OVH_SUBSIDIARIES = ["FR", "GB", "DE", "ES", "IT", "PL", "PT", "NL", "IE", "FI", "CZ", "LT", "MA", "SN", "TN", "CA", "QC", "US", "WE", "WS", "ASIA", "AU", "SG", "IN"] as const;
+export const OVH_SUBSIDIARIES = [
+  "FR",
+  "GB",
+  "DE",
+  "ES",
+  "IT",
+  "PL",
+  "PT",
+  "NL",
+  "IE",
+  "FI",
+  "CZ",
+  "LT",
+  "MA",
+  "SN",
+  "TN",
+  "CA",
+  "QC",
+  "US",
+  "WE",
+  "WS",
+  "ASIA",
+  "AU",
+  "SG",
+  "IN",
+] as const;
 
 const hostLabel = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 const dnsName = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
@@ -58,7 +83,10 @@ const publicCloud = z.strictObject({
 const existing = z.strictObject({
   kind: z.literal("existing"),
   ipv4: z.string().refine((v) => isIP(v) === 4, "expected an IPv4 address"),
-  ipv6: z.string().refine((v) => isIP(v) === 6, "expected an IPv6 address").optional(),
+  ipv6: z
+    .string()
+    .refine((v) => isIP(v) === 6, "expected an IPv6 address")
+    .optional(),
   sshUser: unixUser.default("root"),
   sshPort: z.number().int().min(1).max(65535).default(22),
   location: z.string().regex(hostLabel, "expected a short label such as campus-dc").default("onsite"),
@@ -73,7 +101,10 @@ const nodeExtra = {
   loadMultiplier: z.number().positive("expected a load multiplier greater than 0").max(100).default(1),
   // Scalelite server tag. Unset (the default) for a node that takes every meeting: a create without
   // meta_server-tag, as Moodle and Greenlight send, only goes to untagged servers (docs/scalelite.md).
-  tag: z.string().regex(/^[a-zA-Z0-9_.-]+$/, "expected a Scalelite tag: letters, digits, '_', '.', '-'").optional(),
+  tag: z
+    .string()
+    .regex(/^[a-zA-Z0-9_.-]+$/, "expected a Scalelite tag: letters, digits, '_', '.', '-'")
+    .optional(),
   // Unset (the default): `pulumi up` keeps what an operator set in Scalelite (ops drain / undrain) and
   // enables a new node; set, the stack owns the node's state (docs/ops.md, maintenance).
   state: z.enum(SCALELITE_NODE_STATES).optional(),
@@ -128,7 +159,8 @@ const shown = (c: string) => JSON.stringify(c).slice(1, -1);
 function controlCharacterIssues(value: unknown, path: PropertyKey[], ctx: z.RefinementCtx): void {
   if (typeof value === "string") {
     const found = [...new Set(value.match(CONTROL_CHARACTERS) ?? [])];
-    if (found.length > 0) ctx.addIssue({ code: "custom", path, message: `must be a single line without control characters (found ${found.map(shown).join(", ")})` });
+    if (found.length > 0)
+      ctx.addIssue({ code: "custom", path, message: `must be a single line without control characters (found ${found.map(shown).join(", ")})` });
   } else if (typeof value === "object" && value !== null) {
     for (const [k, v] of Object.entries(value)) controlCharacterIssues(v, [...path, Array.isArray(value) ? Number(k) : k], ctx);
   }
@@ -142,16 +174,25 @@ export const backupSchema = z.strictObject({
   enabled: z.boolean().default(true),
   target: z.enum(["ovh", "s3"]).default("ovh"),
   /** OVH Object Storage region of the bucket; default: GRA, or SBG when the front is in Gravelines. */
-  region: z.string().regex(/^[A-Z]{2,4}(-[A-Z0-9]+)*$/, "expected an OVH Object Storage region such as GRA, SBG or DE").optional(),
+  region: z
+    .string()
+    .regex(/^[A-Z]{2,4}(-[A-Z0-9]+)*$/, "expected an OVH Object Storage region such as GRA, SBG or DE")
+    .optional(),
   s3: z
     .strictObject({
       endpoint: z.url().refine((u) => /^https?:\/\//.test(u), "expected an http(s) URL such as https://s3.example.org"),
       bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "expected an S3 bucket name: 3 to 63 lowercase letters, digits, '.', '-'"),
-      region: z.string().regex(/^[a-z0-9-]+$/, "expected an S3 region name such as us-east-1").default("us-east-1"),
+      region: z
+        .string()
+        .regex(/^[a-z0-9-]+$/, "expected an S3 region name such as us-east-1")
+        .default("us-east-1"),
     })
     .optional(),
   /** A systemd OnCalendar expression, in the front's time zone (UTC on our servers). */
-  schedule: z.string().regex(/^[A-Za-z0-9:*,./~ -]+$/, "expected a systemd OnCalendar expression such as '*-*-* 03:15:00' or daily").default("*-*-* 03:15:00"),
+  schedule: z
+    .string()
+    .regex(/^[A-Za-z0-9:*,./~ -]+$/, "expected a systemd OnCalendar expression such as '*-*-* 03:15:00' or daily")
+    .default("*-*-* 03:15:00"),
   retention: z
     .strictObject({
       daily: z.number().int().min(0).max(366).default(7),
@@ -161,148 +202,183 @@ export const backupSchema = z.strictObject({
     .refine((r) => r.daily + r.weekly + r.monthly > 0, "the retention must keep at least one snapshot")
     .default({ daily: 7, weekly: 5, monthly: 12 }),
   /** `ops status` fails when the last successful backup is older than this. */
-  maxAgeHours: z.number().int().min(1).max(24 * 62).default(26),
+  maxAgeHours: z
+    .number()
+    .int()
+    .min(1)
+    .max(24 * 62)
+    .default(26),
 });
 
-export const campusSchema = z.strictObject({
-  id: name,
-  label: z.string().min(1).max(120),
-  dns: z.strictObject({
-    zone: dnsZone,
-    ttl: z.number().int().min(60).max(86400).default(300),
-  }),
-  adminEmail: z.email("expected an email address for Let's Encrypt"),
-  sshPublicKeys: z.array(z.string().regex(sshPublicKeyLine, "expected an OpenSSH public key line such as 'ssh-ed25519 AAAA... comment'")).min(1, "expected at least one SSH public key"),
-  adminCidrs: z.array(z.string().refine(isCidr, "expected a CIDR such as 203.0.113.0/24 or 2001:db8::/32")).min(1, "expected at least one admin CIDR allowed to SSH"),
-  bbbVersion: z.enum(Object.keys(BBB_LINES) as [keyof typeof BBB_LINES]).default("jammy-300"),
-  turn: z
-    .discriminatedUnion("mode", [
-      z.strictObject({ mode: z.literal("builtin") }),
-      z.strictObject({ mode: z.literal("external"), host: fqdn }),
-    ])
-    .default({ mode: "builtin" }),
-  recordings: z.boolean().default(true),
-  certificates: z.strictObject({ challenge: z.enum(["http-01", "dns-01"]).default("http-01") }).default({ challenge: "http-01" }),
-  scalelite: z
-    .strictObject({
-      tag: z.string().regex(/^v\d+\.\d+\.\d+$/, "expected a pinned Scalelite release such as v1.8.5 (never latest)").default("v1.8.5"),
-      pollIntervalSeconds: z.number().int().min(10).max(600).default(60),
-      /** Scalelite's protected recordings: one-time playback links, so links cannot be shared (docs/front.md). */
-      protectedRecordings: z.boolean().default(false),
-    })
-    .default({ tag: "v1.8.5", pollIntervalSeconds: 60, protectedRecordings: false }),
-  /** What the nodes must survive at peak (components/planning/sizing.ts FAILOVER_POLICIES). */
-  failover: z.enum(FAILOVER_POLICIES).default(DEFAULT_FAILOVER),
-  expected: z.strictObject({
-    concurrentUsers: z.number().int().positive().max(100000),
-    classrooms: z.number().int().positive().max(10000),
-  }),
-  front: frontHost,
-  /**
-   * A second front in another physical site, kept ready to take over (docs/front.md "Standby front"):
-   * its database streams from the front's, recordings are copied to it, `ops failover` promotes it.
-   */
-  standbyFront: frontHost.optional(),
-  nodes: z.array(nodeHost).min(1, "expected at least one BigBlueButton node"),
-  moodle: z
-    .strictObject({
-      ssh: z
-        .strictObject({
-          host: z.union([fqdn, z.string().refine((v) => isIP(v) !== 0, "expected a host name or IP address")]),
-          user: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, "expected a Unix user name").default("root"),
-          port: z.number().int().min(1).max(65535).default(22),
-          /** The Moodle host's SSH host key; without it the key is recorded on first contact and pinned. */
-          hostKey: z.string().regex(sshPublicKeyLine, "expected the host key as an OpenSSH public key line (ssh-keyscan -t ed25519 HOST)").optional(),
-        })
-        .optional(),
-      /** The web server user Moodle's PHP runs as (Moodle's CLI scripts must run as that user). */
-      phpUser: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, "expected a Unix user name such as www-data").default("www-data"),
-      dir: z.string().regex(/^\/[^\0]*$/, "expected an absolute path to the Moodle directory").default("/var/www/moodle"),
-      checksumAlgorithm: z.enum(["SHA1", "SHA256", "SHA512"]).default("SHA256"),
-      acceptDpa: z.boolean().default(false),
-    })
-    .optional(),
-  publicCloud: z
-    .strictObject({
-      projectId: z.string().regex(/^[0-9a-f]{32}$/, "expected the 32-character Public Cloud project id"),
-      authUrl: z.url().default("https://auth.cloud.ovh.net/v3/"),
-      userDomain: z.string().default("Default"),
-    })
-    .optional(),
-  presets: z.record(z.string().regex(/^[a-z0-9][a-z0-9.-]*$/, "expected a preset name"), presetOverride).default({}),
-  /** Price overrides for `npm run ops -- estimate`, by preset, flavor or plan code; each with its source. */
-  prices: z
-    .record(
-      z.string().regex(/^[a-z0-9][a-z0-9.-]*$/, "expected a preset, flavor or plan code"),
-      z
-        .strictObject({
-          monthlyEur: z.number().nonnegative().optional(),
-          hourlyEur: z.number().nonnegative().optional(),
-          source: z.string().min(1),
-          date: z.string().min(1),
-        })
-        .refine((p) => p.monthlyEur !== undefined || p.hourlyEur !== undefined, "give monthlyEur or hourlyEur"),
-    )
-    .default({}),
-  /** When the campus teaches: hourly-billed Public Cloud nodes sleep outside it (npm run ops -- schedule apply). */
-  timetable: z
-    .strictObject({
-      timezone: z.string().min(1),
-      slots: z
-        .array(
-          z.strictObject({
-            days: z.array(z.enum(WEEKDAYS)).min(1, "expected at least one day such as mon"),
-            from: z.string().regex(hhmm, "expected a local time HH:MM such as 08:00"),
-            to: z.string().regex(hhmm, "expected a local time HH:MM such as 18:30"),
-          }),
-        )
-        .min(1, "expected at least one teaching slot"),
-      closed: z.array(z.union([isoDate, z.strictObject({ from: isoDate, to: isoDate })])).default([]),
-      wakeBeforeMinutes: z.number().int().min(0).max(240).default(45),
-      sleepAfterMinutes: z.number().int().min(0).max(240).default(60),
-    })
-    .superRefine((t, ctx) => {
-      for (const p of timetableProblems(t)) ctx.addIssue({ code: "custom", path: p.path.split(/[.[\]]/).filter(Boolean).map((k) => (/^\d+$/.test(k) ? Number(k) : k)), message: p.message });
-    })
-    .optional(),
-  /**
-   * Public Cloud nodes boot from a saved BigBlueButton image (docs/nodes.md, "A node image"): the most
-   * recent image of each node's region whose name matches `nameRegex`.
-   */
-  nodeImage: z
-    .strictObject({
-      nameRegex: z.string().min(1).refine((r) => {
-        try {
-          new RegExp(r);
-          return true;
-        } catch {
-          return false;
-        }
-      }, "expected a regular expression such as ^bbb-ovh-jammy-300-"),
-    })
-    .optional(),
-  /** Capacity that follows the load (npm run ops -- scale): docs/scaling.md. */
-  scaling: z
-    .strictObject({
-      /** Spare users kept on top of the current ones; default: one node's worth (the largest node). */
-      marginUsers: z.number().int().min(0).max(100000).optional(),
-      /** true: the margin too is carried with the failover policy's failure; false: the policy carries the users present, the margin is spare room. */
-      marginUnderFailure: z.boolean().default(true),
-      /** How long the pool must have more than it needs before a node is cordoned. */
-      scaleDownAfterMinutes: z.number().int().min(5).max(24 * 60).default(30),
-    })
-    .optional(),
-  /** The teaching term the OVH credit must last: `ops voucher status` fails when it runs out before `end`. */
-  term: z.strictObject({ end: isoDate }).optional(),
-  /** Default: on (target ovh) when the stack has publicCloud and keeps recordings; see parseCampus. */
-  backup: backupSchema.optional(),
-  protection: z
-    .strictObject({
-      /** Off by default: `pulumi destroy` then terminates paid servers. */
-      allowTermination: z.boolean().default(false),
-    })
-    .default({ allowTermination: false }),
-})
+export const campusSchema = z
+  .strictObject({
+    id: name,
+    label: z.string().min(1).max(120),
+    dns: z.strictObject({
+      zone: dnsZone,
+      ttl: z.number().int().min(60).max(86400).default(300),
+    }),
+    adminEmail: z.email("expected an email address for Let's Encrypt"),
+    sshPublicKeys: z
+      .array(z.string().regex(sshPublicKeyLine, "expected an OpenSSH public key line such as 'ssh-ed25519 AAAA... comment'"))
+      .min(1, "expected at least one SSH public key"),
+    adminCidrs: z
+      .array(z.string().refine(isCidr, "expected a CIDR such as 203.0.113.0/24 or 2001:db8::/32"))
+      .min(1, "expected at least one admin CIDR allowed to SSH"),
+    bbbVersion: z.enum(Object.keys(BBB_LINES) as [keyof typeof BBB_LINES]).default("jammy-300"),
+    turn: z
+      .discriminatedUnion("mode", [z.strictObject({ mode: z.literal("builtin") }), z.strictObject({ mode: z.literal("external"), host: fqdn })])
+      .default({ mode: "builtin" }),
+    recordings: z.boolean().default(true),
+    certificates: z.strictObject({ challenge: z.enum(["http-01", "dns-01"]).default("http-01") }).default({ challenge: "http-01" }),
+    scalelite: z
+      .strictObject({
+        tag: z
+          .string()
+          .regex(/^v\d+\.\d+\.\d+$/, "expected a pinned Scalelite release such as v1.8.5 (never latest)")
+          .default("v1.8.5"),
+        pollIntervalSeconds: z.number().int().min(10).max(600).default(60),
+        /** Scalelite's protected recordings: one-time playback links, so links cannot be shared (docs/front.md). */
+        protectedRecordings: z.boolean().default(false),
+      })
+      .default({ tag: "v1.8.5", pollIntervalSeconds: 60, protectedRecordings: false }),
+    /** What the nodes must survive at peak (components/planning/sizing.ts FAILOVER_POLICIES). */
+    failover: z.enum(FAILOVER_POLICIES).default(DEFAULT_FAILOVER),
+    expected: z.strictObject({
+      concurrentUsers: z.number().int().positive().max(100000),
+      classrooms: z.number().int().positive().max(10000),
+    }),
+    front: frontHost,
+    /**
+     * A second front in another physical site, kept ready to take over (docs/front.md "Standby front"):
+     * its database streams from the front's, recordings are copied to it, `ops failover` promotes it.
+     */
+    standbyFront: frontHost.optional(),
+    nodes: z.array(nodeHost).min(1, "expected at least one BigBlueButton node"),
+    moodle: z
+      .strictObject({
+        ssh: z
+          .strictObject({
+            host: z.union([fqdn, z.string().refine((v) => isIP(v) !== 0, "expected a host name or IP address")]),
+            user: z
+              .string()
+              .regex(/^[a-z_][a-z0-9_-]{0,31}$/, "expected a Unix user name")
+              .default("root"),
+            port: z.number().int().min(1).max(65535).default(22),
+            /** The Moodle host's SSH host key; without it the key is recorded on first contact and pinned. */
+            hostKey: z.string().regex(sshPublicKeyLine, "expected the host key as an OpenSSH public key line (ssh-keyscan -t ed25519 HOST)").optional(),
+          })
+          .optional(),
+        /** The web server user Moodle's PHP runs as (Moodle's CLI scripts must run as that user). */
+        phpUser: z
+          .string()
+          .regex(/^[a-z_][a-z0-9_-]{0,31}$/, "expected a Unix user name such as www-data")
+          .default("www-data"),
+        dir: z
+          .string()
+          .regex(/^\/[^\0]*$/, "expected an absolute path to the Moodle directory")
+          .default("/var/www/moodle"),
+        checksumAlgorithm: z.enum(["SHA1", "SHA256", "SHA512"]).default("SHA256"),
+        acceptDpa: z.boolean().default(false),
+      })
+      .optional(),
+    publicCloud: z
+      .strictObject({
+        projectId: z.string().regex(/^[0-9a-f]{32}$/, "expected the 32-character Public Cloud project id"),
+        authUrl: z.url().default("https://auth.cloud.ovh.net/v3/"),
+        userDomain: z.string().default("Default"),
+      })
+      .optional(),
+    presets: z.record(z.string().regex(/^[a-z0-9][a-z0-9.-]*$/, "expected a preset name"), presetOverride).default({}),
+    /** Price overrides for `npm run ops -- estimate`, by preset, flavor or plan code; each with its source. */
+    prices: z
+      .record(
+        z.string().regex(/^[a-z0-9][a-z0-9.-]*$/, "expected a preset, flavor or plan code"),
+        z
+          .strictObject({
+            monthlyEur: z.number().nonnegative().optional(),
+            hourlyEur: z.number().nonnegative().optional(),
+            source: z.string().min(1),
+            date: z.string().min(1),
+          })
+          .refine((p) => p.monthlyEur !== undefined || p.hourlyEur !== undefined, "give monthlyEur or hourlyEur"),
+      )
+      .default({}),
+    /** When the campus teaches: hourly-billed Public Cloud nodes sleep outside it (npm run ops -- schedule apply). */
+    timetable: z
+      .strictObject({
+        timezone: z.string().min(1),
+        slots: z
+          .array(
+            z.strictObject({
+              days: z.array(z.enum(WEEKDAYS)).min(1, "expected at least one day such as mon"),
+              from: z.string().regex(hhmm, "expected a local time HH:MM such as 08:00"),
+              to: z.string().regex(hhmm, "expected a local time HH:MM such as 18:30"),
+            }),
+          )
+          .min(1, "expected at least one teaching slot"),
+        closed: z.array(z.union([isoDate, z.strictObject({ from: isoDate, to: isoDate })])).default([]),
+        wakeBeforeMinutes: z.number().int().min(0).max(240).default(45),
+        sleepAfterMinutes: z.number().int().min(0).max(240).default(60),
+      })
+      .superRefine((t, ctx) => {
+        for (const p of timetableProblems(t))
+          ctx.addIssue({
+            code: "custom",
+            path: p.path
+              .split(/[.[\]]/)
+              .filter(Boolean)
+              .map((k) => (/^\d+$/.test(k) ? Number(k) : k)),
+            message: p.message,
+          });
+      })
+      .optional(),
+    /**
+     * Public Cloud nodes boot from a saved BigBlueButton image (docs/nodes.md, "A node image"): the most
+     * recent image of each node's region whose name matches `nameRegex`.
+     */
+    nodeImage: z
+      .strictObject({
+        nameRegex: z
+          .string()
+          .min(1)
+          .refine((r) => {
+            try {
+              new RegExp(r);
+              return true;
+            } catch {
+              return false;
+            }
+          }, "expected a regular expression such as ^bbb-ovh-jammy-300-"),
+      })
+      .optional(),
+    /** Capacity that follows the load (npm run ops -- scale): docs/scaling.md. */
+    scaling: z
+      .strictObject({
+        /** Spare users kept on top of the current ones; default: one node's worth (the largest node). */
+        marginUsers: z.number().int().min(0).max(100000).optional(),
+        /** true: the margin too is carried with the failover policy's failure; false: the policy carries the users present, the margin is spare room. */
+        marginUnderFailure: z.boolean().default(true),
+        /** How long the pool must have more than it needs before a node is cordoned. */
+        scaleDownAfterMinutes: z
+          .number()
+          .int()
+          .min(5)
+          .max(24 * 60)
+          .default(30),
+      })
+      .optional(),
+    /** The teaching term the OVH credit must last: `ops voucher status` fails when it runs out before `end`. */
+    term: z.strictObject({ end: isoDate }).optional(),
+    /** Default: on (target ovh) when the stack has publicCloud and keeps recordings; see parseCampus. */
+    backup: backupSchema.optional(),
+    protection: z
+      .strictObject({
+        /** Off by default: `pulumi destroy` then terminates paid servers. */
+        allowTermination: z.boolean().default(false),
+      })
+      .default({ allowTermination: false }),
+  })
   // `when`: also check when other fields fail, so every problem is reported at once.
   .superRefine((campus, ctx) => controlCharacterIssues(campus, [], ctx), { when: () => true });
 

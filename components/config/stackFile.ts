@@ -33,7 +33,11 @@ export function stackFilePath(stackOrPath: string): string {
 
 /** The stacks of stacks/ (one per Pulumi.<stack>.yaml). */
 export function knownStacks(): string[] {
-  return existsSync(STACK_DIR) ? readdirSync(STACK_DIR).flatMap((f) => /^Pulumi\.(.+)\.yaml$/.exec(f)?.[1] ?? []).sort() : [];
+  return existsSync(STACK_DIR)
+    ? readdirSync(STACK_DIR)
+        .flatMap((f) => /^Pulumi\.(.+)\.yaml$/.exec(f)?.[1] ?? [])
+        .sort()
+    : [];
 }
 
 /** For a stack name with no file: " (did you mean 'brest'?); the stacks are: ..."; "" for a path. */
@@ -67,7 +71,10 @@ export function readStackFile(stackOrPath: string): StackFile {
   if (typeof doc !== "object" || doc === null || !("config" in doc) || typeof doc.config !== "object" || doc.config === null) {
     throw new StackFileError(`${file}: expected a top-level 'config:' mapping`);
   }
-  const stack = path.basename(file).replace(/^Pulumi\./, "").replace(/\.ya?ml$/, "");
+  const stack = path
+    .basename(file)
+    .replace(/^Pulumi\./, "")
+    .replace(/\.ya?ml$/, "");
   const config: Record<string, StackFileValue> = {};
   const clearKeys: string[] = [];
   for (const [key, value] of Object.entries(doc.config as Record<string, unknown>)) {
@@ -94,7 +101,12 @@ export function campusOfStackFile(file: StackFile): Campus {
     // Pulumi's config keys carry the project's name: `campus:` alone is another key, not the campus.
     const near = Object.keys(file.config).find((k) => k.split(":").at(-1) === "campus" || closestKey(k, [CONFIG_KEYS.campus]) !== undefined);
     if (near !== undefined) {
-      throw new CampusConfigError([{ path: CONFIG_KEYS.campus, message: `is required: the file has '${near}' (did you mean '${CONFIG_KEYS.campus}'? Pulumi's config keys start with the project name, bbb-ovh:)` }]);
+      throw new CampusConfigError([
+        {
+          path: CONFIG_KEYS.campus,
+          message: `is required: the file has '${near}' (did you mean '${CONFIG_KEYS.campus}'? Pulumi's config keys start with the project name, bbb-ovh:)`,
+        },
+      ]);
     }
   }
   return parseCampus(file.config[CONFIG_KEYS.campus]?.value, secretPresence(file));

@@ -14,7 +14,11 @@ export class HostRecords extends pulumi.ComponentResource {
     super("bbb-ovh:dns:HostRecords", name, {}, opts);
     const { zone, ttl } = args.campus.config.dns;
     const record = (fieldtype: "A" | "AAAA", target: pulumi.Input<string>) =>
-      new ovh.domain.ZoneRecord(`${name}-${fieldtype.toLowerCase()}`, { zone, subdomain: args.handle.host.subdomain, fieldtype, target, ttl }, { parent: this });
+      new ovh.domain.ZoneRecord(
+        `${name}-${fieldtype.toLowerCase()}`,
+        { zone, subdomain: args.handle.host.subdomain, fieldtype, target, ttl },
+        { parent: this },
+      );
     this.records = [record("A", args.handle.ipv4)];
     if (args.withIpv6) this.records.push(record("AAAA", args.handle.ipv6));
     this.registerOutputs({});

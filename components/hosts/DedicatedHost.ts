@@ -102,9 +102,11 @@ export class DedicatedHost extends pulumi.ComponentResource implements HostHandl
               hostname: host.fqdn,
               sshKey: args.deployKey.publicKey,
               postInstallationScript: pulumi.secret(
-                pulumi.all([hostKey!.privateKeyOpenssh, hostKey!.publicKeyOpenssh]).apply(([privateOpenssh, publicOpenssh]) =>
-                  encodePostInstallScript({ hostKey: { privateOpenssh, publicOpenssh }, adminKeys: campus.config.sshPublicKeys }),
-                ),
+                pulumi
+                  .all([hostKey!.privateKeyOpenssh, hostKey!.publicKeyOpenssh])
+                  .apply(([privateOpenssh, publicOpenssh]) =>
+                    encodePostInstallScript({ hostKey: { privateOpenssh, publicOpenssh }, adminKeys: campus.config.sshPublicKeys }),
+                  ),
               ),
             }
           : undefined,

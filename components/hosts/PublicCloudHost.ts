@@ -51,9 +51,14 @@ export class PublicCloudHost extends pulumi.ComponentResource implements HostHan
     );
     // The same policy as the host's own nftables table (components/security/firewallPolicy.ts).
     const named = [
-      ...firewallPolicy({ role: host.role, adminCidrs: campus.config.adminCidrs, turn: campus.config.turn.mode }).map((rule) => ({ name: ruleName(rule), rule: rule as IngressRule<pulumi.Input<string>> })),
+      ...firewallPolicy({ role: host.role, adminCidrs: campus.config.adminCidrs, turn: campus.config.turn.mode }).map((rule) => ({
+        name: ruleName(rule),
+        rule: rule as IngressRule<pulumi.Input<string>>,
+      })),
       ...(args.nodeAddresses ?? []).map((address, i) => ({ name: `ssh-node-${i}`, rule: nodeSshRule(pulumi.interpolate`${address}/32`) })),
-      ...(args.standbyAddresses ?? []).flatMap((address, i) => standbyRules(pulumi.interpolate`${address}/32`).map((rule) => ({ name: `from-standby-front-${i}-${rule.portMin}`, rule }))),
+      ...(args.standbyAddresses ?? []).flatMap((address, i) =>
+        standbyRules(pulumi.interpolate`${address}/32`).map((rule) => ({ name: `from-standby-front-${i}-${rule.portMin}`, rule })),
+      ),
     ];
     for (const { name: ruleId, rule } of named) {
       new openstack.networking.SecGroupRule(
@@ -73,12 +78,18 @@ export class PublicCloudHost extends pulumi.ComponentResource implements HostHan
       );
     }
 
-    const keypair = new openstack.compute.Keypair(`${name}-deploy-key`, { name: `${campus.config.id}-${host.name}-deploy`, publicKey: args.deployKey.publicKey, region }, childOpts);
+    const keypair = new openstack.compute.Keypair(
+      `${name}-deploy-key`,
+      { name: `${campus.config.id}-${host.name}-deploy`, publicKey: args.deployKey.publicKey, region },
+      childOpts,
+    );
     const hostKey = generatedHostKey(name, this);
     const userData = pulumi.secret(
-      pulumi.all([hostKey.privateKeyOpenssh, hostKey.publicKeyOpenssh]).apply(([privateOpenssh, publicOpenssh]) =>
-        renderCloudInit({ hostname: host.name, fqdn: host.fqdn, authorizedKeys: campus.config.sshPublicKeys, hostKey: { privateOpenssh, publicOpenssh } }),
-      ),
+      pulumi
+        .all([hostKey.privateKeyOpenssh, hostKey.publicKeyOpenssh])
+        .apply(([privateOpenssh, publicOpenssh]) =>
+          renderCloudInit({ hostname: host.name, fqdn: host.fqdn, authorizedKeys: campus.config.sshPublicKeys, hostKey: { privateOpenssh, publicOpenssh } }),
+        ),
     );
     // A node boots from the campus's node image when there is one: the most recent match in its region.
     const nodeImage = host.role === "node" && !host.config.image ? campus.config.nodeImage : undefined;

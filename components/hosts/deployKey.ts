@@ -22,7 +22,8 @@ export type DerivedKey = { publicKey: string } | { problem: string };
 
 /** `ssh-ed25519 AAAA... bbb-ovh-operator`, or what is wrong with the key (never the key itself). */
 export function publicKeyOfPrivateKey(privateKey: string): DerivedKey {
-  const expected = "expected an unencrypted OpenSSH private key such as ssh-keygen writes (pulumi config set --secret bbb-ovh:sshPrivateKey < ~/.ssh/id_ed25519)";
+  const expected =
+    "expected an unencrypted OpenSSH private key such as ssh-keygen writes (pulumi config set --secret bbb-ovh:sshPrivateKey < ~/.ssh/id_ed25519)";
   let parsed: ParsedKey | ParsedKey[] | Error;
   try {
     parsed = utils.parseKey(privateKey);

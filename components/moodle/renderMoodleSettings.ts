@@ -17,7 +17,8 @@ export const moodleServerUrl = (frontFqdn: string): string => `https://${frontFq
 /** The settings `php admin/cli/cfg.php --name=... --set=...` will apply, apart from the secret. */
 export function renderMoodleSettings(args: { frontFqdn: string; checksumAlgorithm: ChecksumAlgorithm; acceptDpa: boolean }): MoodleSettings {
   if (!/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/.test(args.frontFqdn)) throw new Error(`Moodle settings: '${args.frontFqdn}' is not a host name`);
-  if (!CHECKSUM_ALGORITHMS.includes(args.checksumAlgorithm)) throw new Error(`Moodle settings: checksum algorithm '${args.checksumAlgorithm}' is not one of ${CHECKSUM_ALGORITHMS.join(", ")}`);
+  if (!CHECKSUM_ALGORITHMS.includes(args.checksumAlgorithm))
+    throw new Error(`Moodle settings: checksum algorithm '${args.checksumAlgorithm}' is not one of ${CHECKSUM_ALGORITHMS.join(", ")}`);
   const settings: MoodleSettings = {
     bigbluebuttonbn_server_url: moodleServerUrl(args.frontFqdn),
     bigbluebuttonbn_checksum_algorithm: args.checksumAlgorithm,

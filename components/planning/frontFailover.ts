@@ -30,9 +30,15 @@ export function frontRebuildTime(front: ResolvedHost): RebuildTime {
         ? { minutes: BY_TYPE["openstack:compute/instance:Instance"].minutes, what: "Public Cloud instance" }
         : { minutes: 0, what: "an existing host already running" };
   const steps = ["ssh", "hostPreflight", "scaleliteDocker", "scaleliteApp", "scaleliteHealth", "scaleliteRegister"] as const;
-  const stepMinutes = steps.reduce((sum, s) => sum + BY_STEP[s].minutes, 0) + BY_TYPE["ovh:Domain/zoneRecord:ZoneRecord"].minutes + BY_TYPE["command:remote:CopyToRemote"].minutes;
+  const stepMinutes =
+    steps.reduce((sum, s) => sum + BY_STEP[s].minutes, 0) +
+    BY_TYPE["ovh:Domain/zoneRecord:ZoneRecord"].minutes +
+    BY_TYPE["command:remote:CopyToRemote"].minutes;
   const minutes = Math.round((server.minutes + stepMinutes) * 10) / 10;
-  return { minutes, basis: `${server.what} ${server.minutes} min + DNS record, SSH, scripts, Docker, Scalelite, registration ${Math.round(stepMinutes * 10) / 10} min (bench/durations.ts)` };
+  return {
+    minutes,
+    basis: `${server.what} ${server.minutes} min + DNS record, SSH, scripts, Docker, Scalelite, registration ${Math.round(stepMinutes * 10) / 10} min (bench/durations.ts)`,
+  };
 }
 
 /** What losing the front's site costs when there is no standby: rebuild, restore, and what is lost. */
@@ -65,7 +71,9 @@ export function frontWarnings(campus: Campus): string[] {
       );
     }
     if (campus.config.dns.ttl > MAX_FAILOVER_TTL) {
-      warnings.push(`campus.dns.ttl is ${campus.config.dns.ttl} s: after \`ops failover\` switches ${front.fqdn}, resolvers keep the old address up to that long; ${MAX_FAILOVER_TTL} s or less keeps a failover within minutes`);
+      warnings.push(
+        `campus.dns.ttl is ${campus.config.dns.ttl} s: after \`ops failover\` switches ${front.fqdn}, resolvers keep the old address up to that long; ${MAX_FAILOVER_TTL} s or less keeps a failover within minutes`,
+      );
     }
   }
   return warnings;

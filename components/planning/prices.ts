@@ -27,26 +27,30 @@ export const PRICE_TABLE: Readonly<Record<string, PriceEntry>> = {
     hourlyEur: 0.75,
     monthlyEur: 270,
     basis: "quoted",
-    source: "third-party snapshot of the OVHcloud Public Cloud price list (C2-60: ~0.75 EUR/h or ~270 EUR/month); current list: https://www.ovhcloud.com/en/public-cloud/prices/",
+    source:
+      "third-party snapshot of the OVHcloud Public Cloud price list (C2-60: ~0.75 EUR/h or ~270 EUR/month); current list: https://www.ovhcloud.com/en/public-cloud/prices/",
     date: "2025-01",
   },
   "c2-30": {
     hourlyEur: 0.375,
     monthlyEur: 135,
     basis: "estimate",
-    source: "half of the C2-60 figures: OVH prices its C2 flavors in proportion to size (C2-30 is half a C2-60); check https://www.ovhcloud.com/en/public-cloud/prices/",
+    source:
+      "half of the C2-60 figures: OVH prices its C2 flavors in proportion to size (C2-30 is half a C2-60); check https://www.ovhcloud.com/en/public-cloud/prices/",
     date: "2025-01",
   },
   "rise-1": {
     monthlyEur: 70,
     basis: "estimate",
-    source: "~70 USD/month on OVHcloud US (https://us.ovhcloud.com/bare-metal/rise/, 2026-05), taken as ~70 EUR/month for the EU subsidiaries without conversion; check ovh.order.getCartProduct",
+    source:
+      "~70 USD/month on OVHcloud US (https://us.ovhcloud.com/bare-metal/rise/, 2026-05), taken as ~70 EUR/month for the EU subsidiaries without conversion; check ovh.order.getCartProduct",
     date: "2026-05",
   },
   "infra-1": {
     monthlyEur: 100,
     basis: "estimate",
-    source: "Infra-1 (case study) is no longer sold; 100 EUR/month is an unverified placeholder for its 8-core/64 GB successor (Advance-1, https://www.ovhcloud.com/en/bare-metal/advance/). Replace it with the catalogue price (ovh.order.getCartProduct) under campus.prices",
+    source:
+      "Infra-1 (case study) is no longer sold; 100 EUR/month is an unverified placeholder for its 8-core/64 GB successor (Advance-1, https://www.ovhcloud.com/en/bare-metal/advance/). Replace it with the catalogue price (ovh.order.getCartProduct) under campus.prices",
     date: "2026-11",
   },
 };

@@ -108,5 +108,7 @@ export function placementProblems(path: string, where: Placement, subsidiary?: s
 /** Placement warnings: a Public Cloud region we cannot place (it may be new, or mistyped). */
 export function placementWarnings(name: string, where: Placement): string[] {
   if (where.kind !== "publicCloud" || siteOf(where) !== undefined) return [];
-  return [`${name}: Public Cloud region '${where.region}' is not one we know${regionHint(where.region)}; failover cannot tell which site it is in, so it counts as a site of its own`];
+  return [
+    `${name}: Public Cloud region '${where.region}' is not one we know${regionHint(where.region)}; failover cannot tell which site it is in, so it counts as a site of its own`,
+  ];
 }

@@ -72,14 +72,19 @@ export function demandOf(input: SizingInput): Demand {
   const videoStreams = Math.round(webcams * usersPerRoom);
   const userUnits = users / USERS_PER_MINIMUM_NODE;
   const videoUnits = videoStreams / VIDEO_STREAMS_PER_MINIMUM_NODE;
-  reasoning.push(`${users} simultaneous users / ~${USERS_PER_MINIMUM_NODE} per minimum node (${MINIMUM_NODE.cores} cores, ${MINIMUM_NODE.ramGb} GB) = ${round1(userUnits)} minimum-node units (BBB docs rule of thumb)`);
+  reasoning.push(
+    `${users} simultaneous users / ~${USERS_PER_MINIMUM_NODE} per minimum node (${MINIMUM_NODE.cores} cores, ${MINIMUM_NODE.ramGb} GB) = ${round1(userUnits)} minimum-node units (BBB docs rule of thumb)`,
+  );
   reasoning.push(
     `${rooms} rooms of ~${Math.round(usersPerRoom)} users; ${input.webcamShare === undefined ? "webcams: the teacher's only" : `webcams: ${Math.round(input.webcamShare * 100)}% of users`} = ${webcams} webcams, ~${videoStreams} video streams (each webcam: 1 in, ${Math.max(0, Math.round(usersPerRoom) - 1)} out)`,
   );
-  reasoning.push(`video: ${videoStreams} streams / ~${VIDEO_STREAMS_PER_MINIMUM_NODE} per minimum node (estimate, see sizing.ts) = ${round1(videoUnits)} units`);
+  reasoning.push(
+    `video: ${videoStreams} streams / ~${VIDEO_STREAMS_PER_MINIMUM_NODE} per minimum node (estimate, see sizing.ts) = ${round1(videoUnits)} units`,
+  );
   const units = Math.max(userUnits, videoUnits);
   reasoning.push(`load: ${round1(units)} minimum-node units (${videoUnits > userUnits ? "webcams" : "users"} dominate)`);
-  if (usersPerRoom > MAX_USERS_PER_SESSION) warnings.push(`rooms average ${Math.round(usersPerRoom)} users: the BBB docs advise no session above ${MAX_USERS_PER_SESSION}`);
+  if (usersPerRoom > MAX_USERS_PER_SESSION)
+    warnings.push(`rooms average ${Math.round(usersPerRoom)} users: the BBB docs advise no session above ${MAX_USERS_PER_SESSION}`);
   return { units, usersPerRoom, webcams, videoStreams, reasoning, warnings };
 }
 
@@ -125,7 +130,10 @@ export function checkPool(nodes: readonly PoolNode[], demand: Demand, policy: Fa
     const [site, units] = [...sites.entries()].sort((a, b) => b[1] - a[1])[0] ?? ["-", 0];
     survivingUnits = totalUnits - units;
     failure = `site ${site} down`;
-    if (sites.size < MINIMUM_DATACENTERS) shortfalls.push(`every node is in one site (${[...sites.keys()].join(", ") || "none"}): failover policy 'datacenter' needs nodes in at least ${MINIMUM_DATACENTERS} sites`);
+    if (sites.size < MINIMUM_DATACENTERS)
+      shortfalls.push(
+        `every node is in one site (${[...sites.keys()].join(", ") || "none"}): failover policy 'datacenter' needs nodes in at least ${MINIMUM_DATACENTERS} sites`,
+      );
   } else if (policy === "node") {
     survivingUnits = totalUnits - (largestNode?.spec ? capacityUnits(largestNode.spec) : 0);
     failure = `node ${largestNode?.name ?? "-"} down`;
@@ -171,7 +179,8 @@ export interface RecommendOptions {
 export function recommendNodes(demand: Demand, presets: Readonly<Record<string, HostPreset>>, options: RecommendOptions): NodeRecommendation[] {
   const { policy } = options;
   const sites = options.sites.length > 0 ? [...options.sites] : ["site-a", "site-b"];
-  if (policy === "datacenter" && sites.length < MINIMUM_DATACENTERS) throw new Error(`failover policy 'datacenter' needs at least ${MINIMUM_DATACENTERS} sites, got ${sites.join(", ")}`);
+  if (policy === "datacenter" && sites.length < MINIMUM_DATACENTERS)
+    throw new Error(`failover policy 'datacenter' needs at least ${MINIMUM_DATACENTERS} sites, got ${sites.join(", ")}`);
   const minimum = policy === "none" ? 1 : MINIMUM_NODES;
   return Object.entries(presets)
     .filter(([, p]) => p.cores >= MINIMUM_NODE.cores && p.ramGb >= MINIMUM_NODE.ramGb)
@@ -216,14 +225,18 @@ export function capacityWarnings(campus: Campus): string[] {
   const { concurrentUsers, classrooms } = campus.config.expected;
   const sizeCommand = `npm run ops -- size --users ${concurrentUsers} --rooms ${classrooms}`;
   if (small.length > 0) {
-    warnings.push(`below the minimum production node (${MINIMUM_NODE.cores} physical cores, ${MINIMUM_NODE.ramGb} GB): ${small.join(", ")}; to do: pick a larger model or flavor (${sizeCommand} recommends one), or keep them for a test stack`);
+    warnings.push(
+      `below the minimum production node (${MINIMUM_NODE.cores} physical cores, ${MINIMUM_NODE.ramGb} GB): ${small.join(", ")}; to do: pick a larger model or flavor (${sizeCommand} recommends one), or keep them for a test stack`,
+    );
   }
   const demand = demandOfCampus(campus);
   warnings.push(...demand.warnings);
   for (const host of [campus.front, ...campus.nodes]) warnings.push(...placementWarnings(host.name, placementOf(host.config)));
   const check = checkPool(poolOf(campus), demand, campus.config.failover);
   if (campus.config.failover !== "none" && check.totalUnits + 1e-9 < demand.units) {
-    warnings.push(`undersized: ${campus.nodes.length} node(s) carry about ${check.total} concurrent users (~${USERS_PER_MINIMUM_NODE} per 8-core/16 GB node), the stack expects ${concurrentUsers}; to do: add nodes or pick larger ones (${sizeCommand})`);
+    warnings.push(
+      `undersized: ${campus.nodes.length} node(s) carry about ${check.total} concurrent users (~${USERS_PER_MINIMUM_NODE} per 8-core/16 GB node), the stack expects ${concurrentUsers}; to do: add nodes or pick larger ones (${sizeCommand})`,
+    );
   }
   const failoverRemedy = `to do: add a node in another site or pick larger nodes (${sizeCommand} --failover ${campus.config.failover}), or set campus.failover to what the campus accepts to lose (datacenter, node, none)`;
   warnings.push(...check.shortfalls.map((shortfall) => `${shortfall}; ${failoverRemedy}`));

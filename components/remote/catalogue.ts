@@ -90,12 +90,7 @@ export const STEPS = {
     ["RECORDINGS", "START", "ENV_RECORDING_IMPORTER_B64", "IMAGE_PINS"],
     ["ENV_FILE_B64", "ENV_POLLER_B64", "ENV_RECORDING_IMPORTER_B64"],
   ),
-  scaleliteHealth: step(
-    "scalelite-health.sh",
-    "GET https://FQDN/health_check answers exactly 'success'",
-    ["FQDN"],
-    ["ATTEMPTS", "DELAY_SECONDS"],
-  ),
+  scaleliteHealth: step("scalelite-health.sh", "GET https://FQDN/health_check answers exactly 'success'", ["FQDN"], ["ATTEMPTS", "DELAY_SECONDS"]),
   scaleliteRegister: step(
     "scalelite-register.sh",
     "servers:sync[-,MODE] with servers.yaml on stdin, keeping the nodes an operator drained drained, poll now, check every other node is enabled and online",
@@ -106,7 +101,18 @@ export const STEPS = {
   scaleliteBackup: step(
     "scalelite-backup.sh",
     "restic from Ubuntu's packages, repository settings (0600), the repository initialised once, bbb-ovh-backup.timer (database dump + recordings, retention)",
-    ["RESTIC_REPOSITORY", "RESTIC_PASSWORD", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "RECORDING_DIR", "SCHEDULE", "KEEP_DAILY", "KEEP_WEEKLY", "KEEP_MONTHLY", "MAX_AGE_HOURS"],
+    [
+      "RESTIC_REPOSITORY",
+      "RESTIC_PASSWORD",
+      "AWS_ACCESS_KEY_ID",
+      "AWS_SECRET_ACCESS_KEY",
+      "RECORDING_DIR",
+      "SCHEDULE",
+      "KEEP_DAILY",
+      "KEEP_WEEKLY",
+      "KEEP_MONTHLY",
+      "MAX_AGE_HOURS",
+    ],
     ["AWS_DEFAULT_REGION"],
     ["RESTIC_PASSWORD", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"],
   ),

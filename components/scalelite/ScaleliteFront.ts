@@ -94,8 +94,14 @@ export class ScaleliteFront extends pulumi.ComponentResource {
     const standbyAddresses = replication?.role === "primary" ? [replication.standby.ipv4] : [];
     const firewallInputs = pulumi
       .all([pulumi.all(nodeAddresses), pulumi.all(standbyAddresses)])
-      .apply(([addresses, standbys]) => hostFirewallInputs({ role: "front", adminCidrs: campus.config.adminCidrs, nodeAddresses: addresses, standbyAddresses: standbys }, host.fqdn));
-    const firewall = this.steps.run("hostFirewall", { RULESET_B64: firewallInputs.RULESET_B64, SSH_SOURCES: firewallInputs.SSH_SOURCES }, { dependsOn: [preflight] });
+      .apply(([addresses, standbys]) =>
+        hostFirewallInputs({ role: "front", adminCidrs: campus.config.adminCidrs, nodeAddresses: addresses, standbyAddresses: standbys }, host.fqdn),
+      );
+    const firewall = this.steps.run(
+      "hostFirewall",
+      { RULESET_B64: firewallInputs.RULESET_B64, SSH_SOURCES: firewallInputs.SSH_SOURCES },
+      { dependsOn: [preflight] },
+    );
     const docker = this.steps.run(
       "scaleliteDocker",
       {
@@ -138,16 +144,19 @@ export class ScaleliteFront extends pulumi.ComponentResource {
 
     const cert = args.certificate;
     // With HTTP-01 the standby cannot prove the front's name before DNS points at it (frontFailover.ts).
-    const certificate = standby && cert.challenge === "http-01" ? undefined : this.steps.run(
-      "scaleliteCertificate",
-      {
-        FQDN: serviceFqdn,
-        EMAIL: campus.config.adminEmail,
-        CHALLENGE: cert.challenge,
-        DNS_CREDENTIALS_B64: cert.challenge === "dns-01" ? pulumi.secret(cert.dnsCredentials.apply((c) => base64(renderOvhDnsIni(c)))) : undefined,
-      },
-      { dependsOn: [preflight] },
-    );
+    const certificate =
+      standby && cert.challenge === "http-01"
+        ? undefined
+        : this.steps.run(
+            "scaleliteCertificate",
+            {
+              FQDN: serviceFqdn,
+              EMAIL: campus.config.adminEmail,
+              CHALLENGE: cert.challenge,
+              DNS_CREDENTIALS_B64: cert.challenge === "dns-01" ? pulumi.secret(cert.dnsCredentials.apply((c) => base64(renderOvhDnsIni(c)))) : undefined,
+            },
+            { dependsOn: [preflight] },
+          );
 
     const appDependsOn = [database, ...(certificate ? [certificate] : [])];
     if (campus.config.recordings) {

@@ -17,12 +17,14 @@ export const POSTGRES_IMAGE = "postgres:16";
 export const REDIS_IMAGE = "redis:7";
 
 /** Scalelite's four images of a release, as its systemd units name them. */
-export const scaleliteImages = (tag: string): string[] => ["api", "nginx", "poller", "recording-importer"].map((part) => `blindsidenetwks/scalelite:${tag}-${part}`);
+export const scaleliteImages = (tag: string): string[] =>
+  ["api", "nginx", "poller", "recording-importer"].map((part) => `blindsidenetwks/scalelite:${tag}-${part}`);
 
 /** `name:tag@sha256:...` when the table has the image's digest, else `name:tag`. */
 export function imageRef(image: string, digests: Readonly<Record<string, string>> = IMAGE_DIGESTS): string {
   const digest = digests[image];
-  if (digest !== undefined && !/^sha256:[0-9a-f]{64}$/.test(digest)) throw new Error(`IMAGE_DIGESTS: '${image}' has '${digest}', expected sha256: and 64 lowercase hex digits`);
+  if (digest !== undefined && !/^sha256:[0-9a-f]{64}$/.test(digest))
+    throw new Error(`IMAGE_DIGESTS: '${image}' has '${digest}', expected sha256: and 64 lowercase hex digits`);
   return digest ? `${image}@${digest}` : image;
 }
 

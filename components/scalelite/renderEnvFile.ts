@@ -69,7 +69,8 @@ export function renderEnvFiles(env: ScaleliteEnv): Partial<Record<ScaleliteConta
   require(/^[A-Za-z0-9]{32,}$/.test(env.loadBalancerSecret), "LOADBALANCER_SECRET must be at least 32 letters or digits");
   require(/^[A-Za-z0-9]{16,}$/.test(env.postgresPassword), "the PostgreSQL password must be at least 16 letters or digits (it goes into DATABASE_URL)");
   require(env.checksumAlgorithms.length > 0, "LOADBALANCER_CHECKSUM_ALGORITHM needs at least one algorithm");
-  for (const alg of env.checksumAlgorithms) require(CHECKSUM_ALGORITHMS.includes(alg), `unknown checksum algorithm '${alg}'; Scalelite accepts ${CHECKSUM_ALGORITHMS.join(", ")}`);
+  for (const alg of env.checksumAlgorithms)
+    require(CHECKSUM_ALGORITHMS.includes(alg), `unknown checksum algorithm '${alg}'; Scalelite accepts ${CHECKSUM_ALGORITHMS.join(", ")}`);
   require(Number.isInteger(env.pollIntervalSeconds) && env.pollIntervalSeconds >= 10, "POLL_INTERVAL must be an integer of at least 10 seconds");
   require(env.recordings || !env.protectedRecordings, "protected recordings need recordings on");
   if (problems.length > 0) throw new Error(`Scalelite env files: ${problems.join("; ")}`);
@@ -91,7 +92,8 @@ export function renderEnvFiles(env: ScaleliteEnv): Partial<Record<ScaleliteConta
   };
   for (const [key, value] of Object.entries(values)) {
     // The per-field rules above already exclude these; this guards any entry added later.
-    if (value !== undefined && (/[\n\r\0]/.test(value) || /^["']/.test(value) || value.trim() !== value)) throw new Error(`Scalelite env files: ${key} cannot be passed literally by docker --env-file`);
+    if (value !== undefined && (/[\n\r\0]/.test(value) || /^["']/.test(value) || value.trim() !== value))
+      throw new Error(`Scalelite env files: ${key} cannot be passed literally by docker --env-file`);
   }
   const fileOf = (container: ScaleliteContainer) =>
     Object.entries(READERS)

@@ -25,6 +25,7 @@ export function renderOvhDnsIni(credentials: Record<string, unknown>): string {
   }
   const unknown = Object.keys(credentials).filter((key) => !FIELDS.some(([field]) => field === key));
   if (unknown.length > 0) problems.push(`unknown key${unknown.length > 1 ? "s" : ""} ${unknown.join(", ")}`);
-  if (problems.length > 0) throw new Error(`bbb-ovh:dnsCredentials: ${problems.join("; ")}; expected {endpoint, applicationKey, applicationSecret, consumerKey}`);
+  if (problems.length > 0)
+    throw new Error(`bbb-ovh:dnsCredentials: ${problems.join("; ")}; expected {endpoint, applicationKey, applicationSecret, consumerKey}`);
   return FIELDS.map(([field, key]) => `${key} = ${credentials[field] as string}\n`).join("");
 }

@@ -1,5 +1,15 @@
 import { isIP } from "node:net";
-import { FRONT_ALIAS, INCOMING_DIR, RRSYNC, SPOOL_LIMITS, SPOOL_RECEIVE, TRANSFER_USER, nodeTransferFiles, senderTarget, type SpoolLimits } from "./recordingLayout";
+import {
+  FRONT_ALIAS,
+  INCOMING_DIR,
+  RRSYNC,
+  SPOOL_LIMITS,
+  SPOOL_RECEIVE,
+  TRANSFER_USER,
+  nodeTransferFiles,
+  senderTarget,
+  type SpoolLimits,
+} from "./recordingLayout";
 
 /** A node allowed to send recordings: its addresses (the only sources its key works from) and its transfer key. */
 export interface SpoolClient {
@@ -50,7 +60,8 @@ export function renderSpoolAuthorizedKeys(clients: readonly SpoolClient[], optio
   if (!PLAIN_PATH.test(incomingDir)) problems.push(`incoming directory '${incomingDir}' must be an absolute path of plain characters without a trailing slash`);
   if (!PLAIN_PATH.test(receiver)) problems.push(`receiver '${receiver}' must be an absolute path of plain characters`);
   if (!PLAIN_PATH.test(rrsync)) problems.push(`rrsync '${rrsync}' must be an absolute path of plain characters`);
-  for (const [name, value] of Object.entries(limits)) if (!Number.isSafeInteger(value) || value <= 0) problems.push(`${name} must be a positive whole number of bytes`);
+  for (const [name, value] of Object.entries(limits))
+    if (!Number.isSafeInteger(value) || value <= 0) problems.push(`${name} must be a positive whole number of bytes`);
   if (clients.length === 0) problems.push("no node: nobody could send recordings");
   const seen = new Set<string>();
   const lines: [string, string][] = [];

@@ -24,7 +24,8 @@ export function renderScaleliteYml(args: ScaleliteYmlArgs = {}): string {
   const { workDir = NODE_WORK_DIR, sshConfig = nodeTransferFiles().sshConfig, user = TRANSFER_USER } = args;
   const problems: string[] = [];
   if (!/^\/[^\0\n\r]*[^/]$/.test(workDir)) problems.push(`work_dir must be an absolute path without a trailing slash, got '${workDir}'`);
-  if (!/^\/[A-Za-z0-9._/-]*[A-Za-z0-9._-]$/.test(sshConfig)) problems.push(`the ssh_config path '${sshConfig}' must be absolute, of plain characters (rsync splits --rsh on spaces)`);
+  if (!/^\/[A-Za-z0-9._/-]*[A-Za-z0-9._-]$/.test(sshConfig))
+    problems.push(`the ssh_config path '${sshConfig}' must be absolute, of plain characters (rsync splits --rsh on spaces)`);
   if (!/^[a-z_][a-z0-9_-]{0,31}$/.test(user)) problems.push(`'${user}' is not a Unix user name`);
   if (problems.length > 0) throw new Error(`scalelite.yml: ${problems.join("; ")}`);
   return stringify({

@@ -73,7 +73,10 @@ export function renderServersYaml(servers: readonly ScaleliteServer[]): string {
   const sorted = [...servers].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   const doc = {
     servers: Object.fromEntries(
-      sorted.map((s) => [s.id, { url: s.url, secret: s.secret, enabled: s.state !== "cordoned", load_multiplier: s.loadMultiplier, ...(s.tag === undefined ? {} : { tag: s.tag }) }]),
+      sorted.map((s) => [
+        s.id,
+        { url: s.url, secret: s.secret, enabled: s.state !== "cordoned", load_multiplier: s.loadMultiplier, ...(s.tag === undefined ? {} : { tag: s.tag }) },
+      ]),
     ),
   };
   return stringify(doc);

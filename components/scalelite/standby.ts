@@ -27,7 +27,13 @@ export function replicationLink(name: string, front: HostHandle, standby: HostHa
   const caKey = new tls.PrivateKey(`${name}-replication-ca-key`, { algorithm: "ECDSA", ecdsaCurve: "P256" }, opts);
   const ca = new tls.SelfSignedCert(
     `${name}-replication-ca`,
-    { privateKeyPem: caKey.privateKeyPem, isCaCertificate: true, validityPeriodHours: VALIDITY_HOURS, allowedUses: ["cert_signing", "crl_signing"], subject: { commonName: `${name} replication CA` } },
+    {
+      privateKeyPem: caKey.privateKeyPem,
+      isCaCertificate: true,
+      validityPeriodHours: VALIDITY_HOURS,
+      allowedUses: ["cert_signing", "crl_signing"],
+      subject: { commonName: `${name} replication CA` },
+    },
     opts,
   );
   const serverKey = new tls.PrivateKey(`${name}-replication-key`, { algorithm: "ECDSA", ecdsaCurve: "P256" }, opts);
@@ -38,7 +44,13 @@ export function replicationLink(name: string, front: HostHandle, standby: HostHa
   );
   const certificate = new tls.LocallySignedCert(
     `${name}-replication-cert`,
-    { certRequestPem: request.certRequestPem, caPrivateKeyPem: caKey.privateKeyPem, caCertPem: ca.certPem, validityPeriodHours: VALIDITY_HOURS, allowedUses: ["digital_signature", "key_encipherment", "server_auth"] },
+    {
+      certRequestPem: request.certRequestPem,
+      caPrivateKeyPem: caKey.privateKeyPem,
+      caCertPem: ca.certPem,
+      validityPeriodHours: VALIDITY_HOURS,
+      allowedUses: ["digital_signature", "key_encipherment", "server_auth"],
+    },
     opts,
   );
   return {

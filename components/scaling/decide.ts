@@ -97,10 +97,15 @@ export function carries(nodes: readonly PoolMember[], requiredUsers: number, pol
 }
 
 /** Users the nodes carry with nothing down. */
-const rawUsers = (nodes: readonly PoolMember[]) => Math.floor(nodes.reduce((u, n) => u + (n.spec ? capacityUnits(n.spec) : 0), 0) * USERS_PER_MINIMUM_NODE + 1e-9);
+const rawUsers = (nodes: readonly PoolMember[]) =>
+  Math.floor(nodes.reduce((u, n) => u + (n.spec ? capacityUnits(n.spec) : 0), 0) * USERS_PER_MINIMUM_NODE + 1e-9);
 
 /** Does this pool meet the requirement for `users` present, with the input's policy and margin? */
-export function meets(nodes: readonly PoolMember[], users: number, input: Pick<ScalingInput, "awake" | "policy" | "marginUsers" | "marginUnderFailure">): { ok: boolean; carried: number } {
+export function meets(
+  nodes: readonly PoolMember[],
+  users: number,
+  input: Pick<ScalingInput, "awake" | "policy" | "marginUsers" | "marginUnderFailure">,
+): { ok: boolean; carried: number } {
   const margin = input.awake ? input.marginUsers : 0;
   if (input.marginUnderFailure) return carries(nodes, users + margin, input.policy, input.awake);
   const withFailure = carries(nodes, users, input.policy, input.awake);
@@ -167,18 +172,38 @@ export function decideScaling(input: ScalingInput): ScalingDecision {
   // Enough: could one hourly node go? Never the last one taking meetings.
   const removable = taking.filter((n) => n.state === "enabled" && n.shelvable && taking.length > 1 && fits(taking.filter((x) => x !== n)).ok);
   if (removable.length === 0) {
-    return { users, requiredUsers, carriedUsers: now.carried, actions, surplusSince: undefined, short: false, summary: `${users} user(s), need ${requiredUsers} under '${policy}', carried ${now.carried}: steady` };
+    return {
+      users,
+      requiredUsers,
+      carriedUsers: now.carried,
+      actions,
+      surplusSince: undefined,
+      short: false,
+      summary: `${users} user(s), need ${requiredUsers} under '${policy}', carried ${now.carried}: steady`,
+    };
   }
   const since = input.surplusSince ?? input.now;
   // Outside the awake window the timetable already says nobody is expected: no wait.
   if (awake && input.now - since < input.scaleDownAfterMs) {
     const left = Math.ceil((input.scaleDownAfterMs - (input.now - since)) / 60_000);
-    return { users, requiredUsers, carriedUsers: now.carried, actions, surplusSince: since, short: false, summary: `${users} user(s), need ${requiredUsers} under '${policy}', carried ${now.carried}: more than needed; one node goes if it lasts ${left} more min` };
+    return {
+      users,
+      requiredUsers,
+      carriedUsers: now.carried,
+      actions,
+      surplusSince: since,
+      short: false,
+      summary: `${users} user(s), need ${requiredUsers} under '${policy}', carried ${now.carried}: more than needed; one node goes if it lasts ${left} more min`,
+    };
   }
   // The emptiest goes (it drains soonest), then the smallest.
   removable.sort((a, b) => a.users - b.users || a.meetings - b.meetings || unitsOf(a) - unitsOf(b) || byId(a, b));
   const pick = removable[0];
-  actions.push({ node: pick.id, action: "cordon", reason: `more than needed${awake ? ` for ${Math.round(input.scaleDownAfterMs / 60_000)} min` : " outside teaching hours"}: the rest carry ${requiredUsers} under '${policy}'` });
+  actions.push({
+    node: pick.id,
+    action: "cordon",
+    reason: `more than needed${awake ? ` for ${Math.round(input.scaleDownAfterMs / 60_000)} min` : " outside teaching hours"}: the rest carry ${requiredUsers} under '${policy}'`,
+  });
   return {
     users,
     requiredUsers,

@@ -19,7 +19,9 @@ export function upgradeOrder(nodes: readonly UpgradeCandidate[]): string[] {
   const order: string[] = [];
   let last: string | undefined;
   while (order.length < sorted.length) {
-    const next = sorted.find((n) => !order.includes(n.id) && (n.site !== last || [...bySite.values()].every((ns) => ns.every((x) => order.includes(x.id) || x.site === last))));
+    const next = sorted.find(
+      (n) => !order.includes(n.id) && (n.site !== last || [...bySite.values()].every((ns) => ns.every((x) => order.includes(x.id) || x.site === last))),
+    );
     const pick = next as UpgradeCandidate;
     order.push(pick.id);
     last = pick.site;

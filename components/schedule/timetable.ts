@@ -34,12 +34,15 @@ const minutesOf = (hhmm: string) => {
 /** Problems with a timetable, each naming its field, all at once (the schema reports them). */
 export function timetableProblems(t: Timetable): Array<{ path: string; message: string }> {
   const problems: Array<{ path: string; message: string }> = [];
-  if (!DateTime.local().setZone(t.timezone).isValid) problems.push({ path: "timezone", message: `'${t.timezone}' is not an IANA time zone such as Europe/Paris` });
+  if (!DateTime.local().setZone(t.timezone).isValid)
+    problems.push({ path: "timezone", message: `'${t.timezone}' is not an IANA time zone such as Europe/Paris` });
   t.slots.forEach((slot, i) => {
-    if (minutesOf(slot.to) <= minutesOf(slot.from)) problems.push({ path: `slots[${i}]`, message: `'to' (${slot.to}) must be after 'from' (${slot.from}) on the same day` });
+    if (minutesOf(slot.to) <= minutesOf(slot.from))
+      problems.push({ path: `slots[${i}]`, message: `'to' (${slot.to}) must be after 'from' (${slot.from}) on the same day` });
   });
   t.closed.forEach((entry, i) => {
-    if (typeof entry !== "string" && entry.to < entry.from) problems.push({ path: `closed[${i}]`, message: `'to' (${entry.to}) is before 'from' (${entry.from})` });
+    if (typeof entry !== "string" && entry.to < entry.from)
+      problems.push({ path: `closed[${i}]`, message: `'to' (${entry.to}) is before 'from' (${entry.from})` });
   });
   return problems;
 }
@@ -86,7 +89,10 @@ export function shouldBeAwake(t: Timetable, at: Date): boolean {
   const windowStart = instant.minus({ minutes: t.sleepAfterMinutes }).toJSDate();
   const windowEnd = instant.plus({ minutes: t.wakeBeforeMinutes }).toJSDate();
   return lessonsBetween(t, windowStart, windowEnd).some((i) => {
-    const awake = Interval.fromDateTimes((i.start as DateTime).minus({ minutes: t.wakeBeforeMinutes }), (i.end as DateTime).plus({ minutes: t.sleepAfterMinutes }));
+    const awake = Interval.fromDateTimes(
+      (i.start as DateTime).minus({ minutes: t.wakeBeforeMinutes }),
+      (i.end as DateTime).plus({ minutes: t.sleepAfterMinutes }),
+    );
     return awake.contains(instant);
   });
 }
@@ -114,7 +120,9 @@ export function awakeTransitions(t: Timetable, from: Date, until: Date): AwakeTr
   const start = DateTime.fromJSDate(from).minus(margin).toJSDate();
   const end = DateTime.fromJSDate(until).plus(margin).toJSDate();
   const awake = Interval.merge(
-    lessonsBetween(t, start, end).map((i) => Interval.fromDateTimes((i.start as DateTime).minus({ minutes: t.wakeBeforeMinutes }), (i.end as DateTime).plus({ minutes: t.sleepAfterMinutes }))),
+    lessonsBetween(t, start, end).map((i) =>
+      Interval.fromDateTimes((i.start as DateTime).minus({ minutes: t.wakeBeforeMinutes }), (i.end as DateTime).plus({ minutes: t.sleepAfterMinutes })),
+    ),
   );
   const [fromMs, untilMs] = [from.getTime(), until.getTime()];
   return awake

@@ -68,16 +68,26 @@ export const hostCidr = (address: string): string => `${address}/${isIP(address)
 /** The policy of one host; throws one error naming every bad address. */
 export function firewallPolicy(input: PolicyInput): IngressRule[] {
   const problems = [
-    ...input.adminCidrs.flatMap((cidr, i) => (isCidr(cidr) ? [] : [`campus.adminCidrs[${i}]: '${cidr}' is not a CIDR such as 203.0.113.0/24 or 2001:db8::/32`])),
-    ...(input.nodeAddresses ?? []).flatMap((address, i) => (address === "" || isIP(address) !== 0 ? [] : [`node address ${i}: '${address}' is not an IP address`])),
-    ...(input.standbyAddresses ?? []).flatMap((address, i) => (address === "" || isIP(address) !== 0 ? [] : [`standby front address ${i}: '${address}' is not an IP address`])),
+    ...input.adminCidrs.flatMap((cidr, i) =>
+      isCidr(cidr) ? [] : [`campus.adminCidrs[${i}]: '${cidr}' is not a CIDR such as 203.0.113.0/24 or 2001:db8::/32`],
+    ),
+    ...(input.nodeAddresses ?? []).flatMap((address, i) =>
+      address === "" || isIP(address) !== 0 ? [] : [`node address ${i}: '${address}' is not an IP address`],
+    ),
+    ...(input.standbyAddresses ?? []).flatMap((address, i) =>
+      address === "" || isIP(address) !== 0 ? [] : [`standby front address ${i}: '${address}' is not an IP address`],
+    ),
   ];
   if (input.role === "node" && (input.standbyAddresses ?? []).length > 0) problems.push("standby front addresses only apply to the front");
   if (input.adminCidrs.length === 0) problems.push("campus.adminCidrs: expected at least one admin CIDR allowed to SSH");
   if (input.role === "node" && (input.nodeAddresses ?? []).length > 0) problems.push("node addresses only apply to the front");
   if (problems.length > 0) throw new Error(`firewall policy: ${problems.join("; ")}`);
 
-  const common = [...rules("ssh from admins", "tcp", SSH_PORT, SSH_PORT, input.adminCidrs), ...rules("http", "tcp", 80, 80, ANYWHERE), ...rules("https", "tcp", 443, 443, ANYWHERE)];
+  const common = [
+    ...rules("ssh from admins", "tcp", SSH_PORT, SSH_PORT, input.adminCidrs),
+    ...rules("http", "tcp", 80, 80, ANYWHERE),
+    ...rules("https", "tcp", 443, 443, ANYWHERE),
+  ];
   if (input.role === "front") {
     const nodes = (input.nodeAddresses ?? []).filter((a) => a !== "").map(hostCidr);
     const standby = (input.standbyAddresses ?? []).filter((a) => a !== "").map(hostCidr);
@@ -137,13 +147,16 @@ export function renderNftRuleset(policy: readonly IngressRule[], label: string):
   // 0.0.0.0/0 and ::/0 of the same port become one rule without an address match (both families).
   const lines = [...new Set(policy.map(line))];
   const database = policy.filter((r) => r.protocol === "tcp" && r.portMin <= POSTGRES_PORT && POSTGRES_PORT <= r.portMax);
-  const forward = database.length === 0 ? [] : [
-    "\tchain forward {",
-    "\t\ttype filter hook forward priority filter; policy accept;",
-    ...database.map((r) => `\t\tct status dnat ${line(r)}`),
-    `\t\tct status dnat tcp dport ${POSTGRES_PORT} drop comment "the database container, from anyone else"`,
-    "\t}",
-  ];
+  const forward =
+    database.length === 0
+      ? []
+      : [
+          "\tchain forward {",
+          "\t\ttype filter hook forward priority filter; policy accept;",
+          ...database.map((r) => `\t\tct status dnat ${line(r)}`),
+          `\t\tct status dnat tcp dport ${POSTGRES_PORT} drop comment "the database container, from anyone else"`,
+          "\t}",
+        ];
   if (/["\n\\]/.test(label)) throw new Error(`firewall label '${label}' cannot go in an nftables comment`);
   return [
     `# Written by bbb-ovh (host-firewall.sh) for ${label}; changes here are overwritten on the next deployment.`,

@@ -169,7 +169,8 @@ describe.skipIf(!ready)("backups of the Scalelite front (restic + S3 + PostgreSQ
 
     it("installs restic from Ubuntu's packages, writes the settings 0600 and the timer, starts only the timer", () => {
       expect(firstCalls.filter((c) => /^apt-get .*install -y -q restic$/.test(c))).toHaveLength(1);
-      for (const file of ["etc/bbb-ovh/backup/password", "etc/bbb-ovh/backup/repository.env", "etc/bbb-ovh/backup/policy.env"]) expect(mode(h, file)).toBe("600");
+      for (const file of ["etc/bbb-ovh/backup/password", "etc/bbb-ovh/backup/repository.env", "etc/bbb-ovh/backup/policy.env"])
+        expect(mode(h, file)).toBe("600");
       expect(mode(h, "etc/bbb-ovh/backup")).toBe("700");
       expect(readFileSync(path.join(h.root, "etc/bbb-ovh/backup/password"), "utf8")).toBe(RESTIC_PASSWORD);
       const timer = readFileSync(path.join(h.root, "etc/systemd/system/bbb-ovh-backup.timer"), "utf8");
@@ -180,7 +181,10 @@ describe.skipIf(!ready)("backups of the Scalelite front (restic + S3 + PostgreSQ
     });
 
     it("initialises the repository once: restic opens it with the stored password", async () => {
-      const r = await sh(h, "set -a; . $BBB_OVH_ROOT/etc/bbb-ovh/backup/repository.env; RESTIC_PASSWORD_FILE=$BBB_OVH_ROOT/etc/bbb-ovh/backup/password restic cat config");
+      const r = await sh(
+        h,
+        "set -a; . $BBB_OVH_ROOT/etc/bbb-ovh/backup/repository.env; RESTIC_PASSWORD_FILE=$BBB_OVH_ROOT/etc/bbb-ovh/backup/password restic cat config",
+      );
       expect(r.code, r.stderr).toBe(0);
       expect(JSON.parse(r.stdout).id).toMatch(/^[0-9a-f]{64}$/);
     });
@@ -293,11 +297,11 @@ describe.skipIf(!ready)("backups of the Scalelite front (restic + S3 + PostgreSQ
       expect(failed.code).not.toBe(0);
       expect(failed.stderr).toMatch(/pg_restore into scalelite failed: the database is unchanged/);
       expect(rows(freshPg)).toEqual(rowsBefore);
-      expect(calls(fresh).slice(callsBefore).filter((c) => /scalelite\.target/.test(c))).toEqual([
-        "systemctl is-active --quiet scalelite.target",
-        "systemctl stop scalelite.target",
-        "systemctl start scalelite.target",
-      ]);
+      expect(
+        calls(fresh)
+          .slice(callsBefore)
+          .filter((c) => /scalelite\.target/.test(c)),
+      ).toEqual(["systemctl is-active --quiet scalelite.target", "systemctl stop scalelite.target", "systemctl start scalelite.target"]);
       freshPg.sql("scalelite", "DROP VIEW recent");
     });
 
@@ -325,7 +329,11 @@ describe.skipIf(!ready)("backups of the Scalelite front (restic + S3 + PostgreSQ
       const uploading = () =>
         readdirSync("/proc").some((pid) => {
           try {
-            return /^\d+$/.test(pid) && readFileSync(`/proc/${pid}/cmdline`, "utf8").startsWith("restic\0backup") && readFileSync(`/proc/${pid}/environ`).includes(h.root);
+            return (
+              /^\d+$/.test(pid) &&
+              readFileSync(`/proc/${pid}/cmdline`, "utf8").startsWith("restic\0backup") &&
+              readFileSync(`/proc/${pid}/environ`).includes(h.root)
+            );
           } catch {
             return false;
           }
@@ -353,7 +361,10 @@ describe.skipIf(!ready)("backups of the Scalelite front (restic + S3 + PostgreSQ
       const first = await runStep(h, "scaleliteBackup", backupInputs("creds", good));
       expect(first.code, output(first)).toBe(0);
       const settings = readFileSync(path.join(h.root, "etc/bbb-ovh/backup/repository.env"), "utf8");
-      for (const keys of [{ ...s3Auth.keys, secretAccessKey: "not-the-secret-key-at-all" }, { accessKeyId: "AKIAUNKNOWNKEY000000", secretAccessKey: "x" }]) {
+      for (const keys of [
+        { ...s3Auth.keys, secretAccessKey: "not-the-secret-key-at-all" },
+        { accessKeyId: "AKIAUNKNOWNKEY000000", secretAccessKey: "x" },
+      ]) {
         const wrong = await runStep(h, "scaleliteBackup", backupInputs("creds", { ...good, keys }));
         expect(wrong.code).not.toBe(0);
         expect(wrong.stderr).toMatch(/cannot open the backup repository: .*(signature|Access Key Id|Access Denied).*\(the S3 credentials were refused/);
@@ -424,13 +435,30 @@ describe.skipIf(!ready)("backups of the Scalelite front (restic + S3 + PostgreSQ
       writeFileSync(stackFile, stringify(doc));
       const keyFile = path.join(scratch(), "key");
       writeFileSync(keyFile, h.privateKey, { mode: 0o600 });
-      args = ["--host", h.host, "--ssh-port", String(h.port), "--ssh-user", "root", "--ssh-key", keyFile, "--host-key", h.hostPublicKey, "--timeout", "1500", "--command-timeout", "60000"];
+      args = [
+        "--host",
+        h.host,
+        "--ssh-port",
+        String(h.port),
+        "--ssh-user",
+        "root",
+        "--ssh-key",
+        keyFile,
+        "--host-key",
+        h.hostPublicKey,
+        "--timeout",
+        "1500",
+        "--command-timeout",
+        "60000",
+      ];
     });
 
     it("ops status fails while no backup has run", async () => {
       const run = await ops(["status", stackFile, "--json", ...args]);
       const report = JSON.parse(run.stdout);
-      expect(report.problems).toContainEqual(expect.objectContaining({ kind: "command", message: expect.stringMatching(/no backup has run on this host yet/) }));
+      expect(report.problems).toContainEqual(
+        expect.objectContaining({ kind: "command", message: expect.stringMatching(/no backup has run on this host yet/) }),
+      );
     });
 
     it("backup now backs up and reports age and size; backup list shows the snapshot", async () => {

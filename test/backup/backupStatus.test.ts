@@ -29,7 +29,9 @@ describe("the backup's age and size in ops status", () => {
   });
 
   it("a failed last attempt is told, and no success at all is a problem", () => {
-    expect(judgeBackup(file({ state: "failed", error: "restic backup failed: Quota exceeded" }), NOW).detail).toMatch(/; the last attempt failed: restic backup failed: Quota exceeded$/);
+    expect(judgeBackup(file({ state: "failed", error: "restic backup failed: Quota exceeded" }), NOW).detail).toMatch(
+      /; the last attempt failed: restic backup failed: Quota exceeded$/,
+    );
     expect(judgeBackup(file({ state: "failed", lastSuccessEpoch: null, snapshot: "", bytes: null, error: "pg_dump failed" }), NOW)).toMatchObject({
       ok: false,
       detail: "no successful backup yet (last attempt: pg_dump failed)",

@@ -34,10 +34,22 @@ function problemsOf(stack: string, backup: unknown, mutate?: (c: Record<string, 
 describe("campus.backup, checked before anything is created", () => {
   it("defaults: daily at 03:15, keeps 7 daily, 5 weekly, 12 monthly, alerts after 26 h; bucket in GRA for a front in GRA11? no: SBG", () => {
     const campus = campusWith("training", {});
-    expect(campus.config.backup).toEqual({ enabled: true, target: "ovh", schedule: "*-*-* 03:15:00", retention: { daily: 7, weekly: 5, monthly: 12 }, maxAgeHours: 26 });
+    expect(campus.config.backup).toEqual({
+      enabled: true,
+      target: "ovh",
+      schedule: "*-*-* 03:15:00",
+      retention: { daily: 7, weekly: 5, monthly: 12 },
+      maxAgeHours: 26,
+    });
     expect(backupRegion(campus, campus.config.backup!)).toBe("SBG");
     const target = backupTarget(campus);
-    expect(target).toEqual({ kind: "ovh", endpoint: "https://s3.sbg.io.cloud.ovh.net", bucket: "training-bbb-backup-5f3c1e0a", region: "sbg", ovhRegion: "SBG" });
+    expect(target).toEqual({
+      kind: "ovh",
+      endpoint: "https://s3.sbg.io.cloud.ovh.net",
+      bucket: "training-bbb-backup-5f3c1e0a",
+      region: "sbg",
+      ovhRegion: "SBG",
+    });
     expect(resticRepository(target)).toBe("s3:https://s3.sbg.io.cloud.ovh.net/training-bbb-backup-5f3c1e0a");
   });
 
@@ -87,7 +99,14 @@ describe("campus.backup, checked before anything is created", () => {
     expect(policy.Statement[0].Resource).toEqual(["arn:aws:s3:::b1", "arn:aws:s3:::b1/*"]);
     const actions: string[] = policy.Statement[0].Action;
     expect(actions).toContain("s3:PutObject");
-    for (const forbidden of ["s3:*", "s3:DeleteObjectVersion", "s3:DeleteBucket", "s3:PutBucketVersioning", "s3:PutBucketPolicy", "s3:PutLifecycleConfiguration"]) {
+    for (const forbidden of [
+      "s3:*",
+      "s3:DeleteObjectVersion",
+      "s3:DeleteBucket",
+      "s3:PutBucketVersioning",
+      "s3:PutBucketPolicy",
+      "s3:PutLifecycleConfiguration",
+    ]) {
       expect(actions).not.toContain(forbidden);
     }
     expect(ovhBucketName("brest", "0123456789abcdef0123456789abcdef")).toBe("brest-bbb-backup-01234567");
@@ -103,7 +122,10 @@ describe("the program under mocks", () => {
     const [password] = byType(resources, "random:index/randomPassword:RandomPassword").filter((r) => r.name.includes("backup"));
     expect([password.protect, password.retainOnDelete]).toEqual([true, true]);
     const [policy] = byType(resources, "ovh:CloudProject/s3Policy:S3Policy");
-    expect(JSON.parse(policy.inputs.policy as string).Statement[0].Resource).toEqual(["arn:aws:s3:::training-bbb-backup-5f3c1e0a", "arn:aws:s3:::training-bbb-backup-5f3c1e0a/*"]);
+    expect(JSON.parse(policy.inputs.policy as string).Statement[0].Resource).toEqual([
+      "arn:aws:s3:::training-bbb-backup-5f3c1e0a",
+      "arn:aws:s3:::training-bbb-backup-5f3c1e0a/*",
+    ]);
     expect(byType(resources, "ovh:CloudProject/user:User")[0].inputs.roleNames).toEqual(["objectstore_operator"]);
 
     const step = resources.find((r) => r.name.endsWith("-scaleliteBackup"))!;

@@ -20,7 +20,10 @@ async function plan(...args: string[]): Promise<{ code: number; stdout: string; 
 async function planFrom(caller: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
     // The compiled CLI, as `npm run plan` runs it (vitest's globalSetup builds dist/).
-    const { stdout, stderr } = await run(process.execPath, ["dist/cli/plan.js", ...args], { cwd: ROOT, env: { ...process.env, NO_COLOR: "1", INIT_CWD: caller } });
+    const { stdout, stderr } = await run(process.execPath, ["dist/cli/plan.js", ...args], {
+      cwd: ROOT,
+      env: { ...process.env, NO_COLOR: "1", INIT_CWD: caller },
+    });
     return { code: 0, stdout, stderr };
   } catch (e) {
     const err = e as { code: number; stdout: string; stderr: string };
@@ -47,7 +50,9 @@ describe("npm run plan (a process)", () => {
     const { stdout } = await plan("training");
     const hosts = stdout.slice(stdout.indexOf("Hosts ("), stdout.indexOf("Resources in the order"));
     expect(stdout.indexOf("Hosts (")).toBeLessThan(stdout.indexOf("Resources in the order"));
-    expect(hosts).toMatch(/lb-training \(Scalelite front, visio-training\.isen-ouest\.fr\)\n\s+publicCloud c2-30 in gravelines \(gra11\); hourly billing, \d+\.\d\d EUR a month/);
+    expect(hosts).toMatch(
+      /lb-training \(Scalelite front, visio-training\.isen-ouest\.fr\)\n\s+publicCloud c2-30 in gravelines \(gra11\); hourly billing, \d+\.\d\d EUR a month/,
+    );
     expect(hosts).toMatch(/bbb-training-sbg \(BigBlueButton node, bbb1\.training\.isen-ouest\.fr\)\n\s+publicCloud c2-60 in strasbourg \(sbg5\)/);
     // Steps in the order the engine runs them: the node's own chain, registration last on the front.
     const nodeSteps = hosts.match(/bbb-training-sbg [^\n]*\n[^\n]*\n\s+steps: ([^\n]*)/)?.[1].split(" → ") ?? [];
@@ -112,7 +117,12 @@ describe("npm run plan (a process)", () => {
     // `pulumi config set --secret bbb-ovh:dnsCredentials '{...}'` encrypts the whole object (secure: at the top);
     // `pulumi config set --secret --path 'bbb-ovh:dnsCredentials.applicationSecret' S` encrypts one key inside it.
     const whole = dns01Stack("dnswhole", { secure: "v1:c2VjcmV0:ZW5jcnlwdGVkLW9iamVjdA==" });
-    const inside = dns01Stack("dnsinside", { endpoint: "ovh-eu", applicationKey: "appkey123", applicationSecret: { secure: "v1:aW5zaWRl:c2VjcmV0" }, consumerKey: { secure: "v1:Y29uc3VtZXI=:a2V5" } });
+    const inside = dns01Stack("dnsinside", {
+      endpoint: "ovh-eu",
+      applicationKey: "appkey123",
+      applicationSecret: { secure: "v1:aW5zaWRl:c2VjcmV0" },
+      consumerKey: { secure: "v1:Y29uc3VtZXI=:a2V5" },
+    });
     for (const file of [whole, inside]) {
       const { code, stdout, stderr } = await plan("--stack-file", file, "--json");
       expect(code, stderr).toBe(0);

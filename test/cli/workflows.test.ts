@@ -38,7 +38,8 @@ describe("tools/ci/stacks.sh: the stacks CI runs are the files in stacks/", () =
 type Job = Record<string, any>;
 
 /** Every `${{ secrets.X }}` a piece of a workflow reads (GITHUB_TOKEN is the job's own token, bounded by `permissions:`). */
-const secretsIn = (value: unknown): string[] => [...JSON.stringify(value ?? null).matchAll(/secrets\.([A-Z0-9_]+)/g)].map((m) => m[1]).filter((s) => s !== "GITHUB_TOKEN");
+const secretsIn = (value: unknown): string[] =>
+  [...JSON.stringify(value ?? null).matchAll(/secrets\.([A-Z0-9_]+)/g)].map((m) => m[1]).filter((s) => s !== "GITHUB_TOKEN");
 
 // The rules of docs/security-ci.md ("CI cannot hand production credentials to arbitrary code").
 describe("GitHub Actions: production credentials only for trusted code", () => {
@@ -99,7 +100,11 @@ describe("GitHub Actions: production credentials only for trusted code", () => {
   it("previews every stack with pulumi/actions, and plans every stack offline without secrets (forks included)", () => {
     const preview = wf.jobs.preview;
     const pulumiStep = preview.steps.find((s: Job) => s.uses?.startsWith("pulumi/actions@"));
-    expect(pulumiStep.with).toMatchObject({ command: "preview", "stack-name": "${{ matrix.stack }}", "pulumi-version": expect.stringMatching(/^\d+\.\d+\.\d+$/) });
+    expect(pulumiStep.with).toMatchObject({
+      command: "preview",
+      "stack-name": "${{ matrix.stack }}",
+      "pulumi-version": expect.stringMatching(/^\d+\.\d+\.\d+$/),
+    });
     const plan = wf.jobs.plan;
     expect(plan.if).toBeUndefined();
     expect(plan.steps.some((s: Job) => s.run?.includes("npm run --silent plan"))).toBe(true);
@@ -143,7 +148,9 @@ describe("GitLab CI: protected variables only in protected, same-project pipelin
   it("previews every stack only on the protected default branch or a same-project merge request, in a scoped environment", () => {
     const preview = resolve(ci.preview);
     expect(preview.parallel).toBeUndefined();
-    expect(preview.script.join("\n")).toMatch(/for STACK in \$\(tools\/ci\/stacks\.sh\); do [^\n]*pulumi preview --stack "\$STACK" [^\n]*\|\| failed=[^\n]*exit 1/);
+    expect(preview.script.join("\n")).toMatch(
+      /for STACK in \$\(tools\/ci\/stacks\.sh\); do [^\n]*pulumi preview --stack "\$STACK" [^\n]*\|\| failed=[^\n]*exit 1/,
+    );
     expect(preview.environment).toMatchObject({ name: expect.stringMatching(/^preview\//), action: "prepare" });
     const conditions = (preview.rules as Job[]).map((r) => r.if);
     expect(conditions).toEqual([

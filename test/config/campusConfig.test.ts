@@ -20,7 +20,11 @@ describe("campus config", () => {
   it("accepts every stack file shipped under stacks/ (secrets counted as present where the stack sets them)", () => {
     for (const stack of ["brest", "nantes", "rennes", "training", "lab"]) {
       const file = readStackFile(stack);
-      const secrets = { ...NO_SECRETS, sshPrivateKey: "bbb-ovh:sshPrivateKey" in file.config, moodleSshPrivateKey: "bbb-ovh:moodleSshPrivateKey" in file.config };
+      const secrets = {
+        ...NO_SECRETS,
+        sshPrivateKey: "bbb-ovh:sshPrivateKey" in file.config,
+        moodleSshPrivateKey: "bbb-ovh:moodleSshPrivateKey" in file.config,
+      };
       expect(problemsOf(file.config["bbb-ovh:campus"].value, secrets), stack).toEqual([]);
     }
   });
@@ -66,28 +70,124 @@ describe("campus config", () => {
     ["load multiplier is positive", (c) => (c.nodes[0].loadMultiplier = -1), "campus.nodes[0].loadMultiplier", /greater than 0/],
     ["node tag follows Scalelite's rules", (c) => (c.nodes[0].tag = "sbg dc"), "campus.nodes[0].tag", /Scalelite tag/],
     ["at least one node", (c) => (c.nodes = []), "campus.nodes", /at least one BigBlueButton node/],
-    ["with Moodle, a node stays untagged", (c) => c.nodes.forEach((n: Record<string, unknown>) => (n.tag = "sbg")), "campus.nodes", /Moodle sends no meta_server-tag.*untagged/],
+    [
+      "with Moodle, a node stays untagged",
+      (c) => c.nodes.forEach((n: Record<string, unknown>) => (n.tag = "sbg")),
+      "campus.nodes",
+      /Moodle sends no meta_server-tag.*untagged/,
+    ],
     ["unknown keys are rejected (typos)", (c) => (c.front.datacentre = "sbg"), "campus.front", /unknown key 'datacentre'/],
-    ["Public Cloud flavor is known", (c) => (c.nodes[0] = { name: "n", fqdn: "n.isen-ouest.fr", kind: "publicCloud", region: "SBG5", flavor: "x9-1" }), "campus.nodes[0].flavor", /unknown flavor 'x9-1'/],
-    ["Public Cloud region looks like one", (c) => (c.nodes[0] = { name: "n", fqdn: "n.isen-ouest.fr", kind: "publicCloud", region: "strasbourg" }), "campus.nodes[0].region", /OpenStack region/],
-    ["Public Cloud hosts need the project", (c) => (c.nodes[0] = { name: "n", fqdn: "n.isen-ouest.fr", kind: "publicCloud", region: "SBG5" }), "campus.publicCloud", /projectId/],
-    ["existing hosts have an IPv4", (c) => (c.nodes[0] = { name: "n", fqdn: "n.isen-ouest.fr", kind: "existing", ipv4: "300.1.1.1" }), "campus.nodes[0].ipv4", /IPv4/],
-    ["existing hosts' IPv6 is an IPv6", (c) => (c.nodes[0] = { name: "n", fqdn: "n.isen-ouest.fr", kind: "existing", ipv4: "192.0.2.1", ipv6: "192.0.2.2" }), "campus.nodes[0].ipv6", /IPv6/],
+    [
+      "Public Cloud flavor is known",
+      (c) => (c.nodes[0] = { name: "n", fqdn: "n.isen-ouest.fr", kind: "publicCloud", region: "SBG5", flavor: "x9-1" }),
+      "campus.nodes[0].flavor",
+      /unknown flavor 'x9-1'/,
+    ],
+    [
+      "Public Cloud region looks like one",
+      (c) => (c.nodes[0] = { name: "n", fqdn: "n.isen-ouest.fr", kind: "publicCloud", region: "strasbourg" }),
+      "campus.nodes[0].region",
+      /OpenStack region/,
+    ],
+    [
+      "Public Cloud hosts need the project",
+      (c) => (c.nodes[0] = { name: "n", fqdn: "n.isen-ouest.fr", kind: "publicCloud", region: "SBG5" }),
+      "campus.publicCloud",
+      /projectId/,
+    ],
+    [
+      "existing hosts have an IPv4",
+      (c) => (c.nodes[0] = { name: "n", fqdn: "n.isen-ouest.fr", kind: "existing", ipv4: "300.1.1.1" }),
+      "campus.nodes[0].ipv4",
+      /IPv4/,
+    ],
+    [
+      "existing hosts' IPv6 is an IPv6",
+      (c) => (c.nodes[0] = { name: "n", fqdn: "n.isen-ouest.fr", kind: "existing", ipv4: "192.0.2.1", ipv6: "192.0.2.2" }),
+      "campus.nodes[0].ipv6",
+      /IPv6/,
+    ],
     // Defect 4: an order without the option families OVH marks mandatory is refused at checkout.
-    ["a stack preset orders its mandatory option families", (c) => (c.presets = { "rise-2": { kind: "dedicated", planCode: "24rise02", cores: 8, threads: 16, ramGb: 32, bandwidthMbps: 1000, planOptions: ["ram-32g-rise13"], source: "s", checked: "d" } }), "campus.presets.rise-2.planOptions", /24rise02 without the mandatory option families storage, bandwidth, vrack/],
-    ["a stack preset with no options at all is refused too", (c) => (c.presets = { "rise-2": { kind: "dedicated", planCode: "24rise02", cores: 8, threads: 16, ramGb: 32, bandwidthMbps: 1000, source: "s", checked: "d" } }), "campus.presets.rise-2.planOptions", /memory, storage, bandwidth, vrack/],
-    ["a bare planCode orders without the mandatory options", (c) => { delete c.nodes[0].model; c.nodes[0].planCode = "24adv01-v3"; }, "campus.nodes[0].planCode", /mandatory options .* campus.presets/],
+    [
+      "a stack preset orders its mandatory option families",
+      (c) =>
+        (c.presets = {
+          "rise-2": {
+            kind: "dedicated",
+            planCode: "24rise02",
+            cores: 8,
+            threads: 16,
+            ramGb: 32,
+            bandwidthMbps: 1000,
+            planOptions: ["ram-32g-rise13"],
+            source: "s",
+            checked: "d",
+          },
+        }),
+      "campus.presets.rise-2.planOptions",
+      /24rise02 without the mandatory option families storage, bandwidth, vrack/,
+    ],
+    [
+      "a stack preset with no options at all is refused too",
+      (c) =>
+        (c.presets = {
+          "rise-2": { kind: "dedicated", planCode: "24rise02", cores: 8, threads: 16, ramGb: 32, bandwidthMbps: 1000, source: "s", checked: "d" },
+        }),
+      "campus.presets.rise-2.planOptions",
+      /memory, storage, bandwidth, vrack/,
+    ],
+    [
+      "a bare planCode orders without the mandatory options",
+      (c) => {
+        delete c.nodes[0].model;
+        c.nodes[0].planCode = "24adv01-v3";
+      },
+      "campus.nodes[0].planCode",
+      /mandatory options .* campus.presets/,
+    ],
     // Defect 8: an adopted server whose OS is not reinstalled never gets our deploy key.
-    ["adopting as-is needs the operator key", (c) => { delete c.nodes[0].model; c.nodes[0].serviceName = "ns1.ip-1-2-3.eu"; c.nodes[0].sshUser = "debian"; }, "bbb-ovh:sshPrivateKey", /adopted dedicated server without installOs \(campus.nodes\[0\]\)/],
-    ["adopting as-is needs the user that key logs in as", (c) => { delete c.nodes[0].model; c.nodes[0].serviceName = "ns1.ip-1-2-3.eu"; }, "campus.nodes[0].sshUser", /required when adopting a server without installOs/],
-    ["sshUser only applies to a server adopted as-is", (c) => (c.nodes[0].sshUser = "debian"), "campus.nodes[0].sshUser", /only applies to a server adopted without installOs/],
-    ["existing hosts need the private key they trust", (c) => (c.nodes[0] = { name: "n", fqdn: "n.isen-ouest.fr", kind: "existing", ipv4: "192.0.2.1" }), "bbb-ovh:sshPrivateKey", /required when a host is of kind existing/],
+    [
+      "adopting as-is needs the operator key",
+      (c) => {
+        delete c.nodes[0].model;
+        c.nodes[0].serviceName = "ns1.ip-1-2-3.eu";
+        c.nodes[0].sshUser = "debian";
+      },
+      "bbb-ovh:sshPrivateKey",
+      /adopted dedicated server without installOs \(campus.nodes\[0\]\)/,
+    ],
+    [
+      "adopting as-is needs the user that key logs in as",
+      (c) => {
+        delete c.nodes[0].model;
+        c.nodes[0].serviceName = "ns1.ip-1-2-3.eu";
+      },
+      "campus.nodes[0].sshUser",
+      /required when adopting a server without installOs/,
+    ],
+    [
+      "sshUser only applies to a server adopted as-is",
+      (c) => (c.nodes[0].sshUser = "debian"),
+      "campus.nodes[0].sshUser",
+      /only applies to a server adopted without installOs/,
+    ],
+    [
+      "existing hosts need the private key they trust",
+      (c) => (c.nodes[0] = { name: "n", fqdn: "n.isen-ouest.fr", kind: "existing", ipv4: "192.0.2.1" }),
+      "bbb-ovh:sshPrivateKey",
+      /required when a host is of kind existing/,
+    ],
     ["external TURN needs its secret", (c) => (c.turn = { mode: "external", host: "turn.isen-ouest.fr" }), "bbb-ovh:turnSecret", /required/],
     ["DNS-01 needs OVH credentials", (c) => (c.certificates = { challenge: "dns-01" }), "bbb-ovh:dnsCredentials", /required for DNS-01/],
     ["Moodle dir is absolute", (c) => (c.moodle.dir = "var/www/moodle"), "campus.moodle.dir", /absolute path/],
     ["Moodle checksum algorithm is one Scalelite accepts", (c) => (c.moodle.checksumAlgorithm = "SHA384"), "campus.moodle.checksumAlgorithm", /SHA256/],
     ["accepting the DPA needs the Moodle host", (c) => delete c.moodle.ssh, "campus.moodle.acceptDpa", /campus.moodle.ssh/],
-    ["preset overrides are complete", (c) => (c.presets = { "rise-2": { kind: "dedicated", planCode: "24rise02" } }), "campus.presets.rise-2", /required|expected/],
+    [
+      "preset overrides are complete",
+      (c) => (c.presets = { "rise-2": { kind: "dedicated", planCode: "24rise02" } }),
+      "campus.presets.rise-2",
+      /required|expected/,
+    ],
   ];
 
   it.each(rules)("rule: %s", (_what, mutate, path, message) => {
@@ -113,7 +213,17 @@ describe("campus config", () => {
   it("accepts a stack preset that orders every mandatory family, and one whose plan needs fewer", () => {
     const raw = brest();
     raw.presets = {
-      "rise-2": { kind: "dedicated", planCode: "24rise02", cores: 8, threads: 16, ramGb: 32, bandwidthMbps: 1000, planOptions: ["ram-32g-x", "softraid-2x512nvme-x", "bandwidth-500-x", "vrack-bandwidth-100-x"], source: "s", checked: "d" },
+      "rise-2": {
+        kind: "dedicated",
+        planCode: "24rise02",
+        cores: 8,
+        threads: 16,
+        ramGb: 32,
+        bandwidthMbps: 1000,
+        planOptions: ["ram-32g-x", "softraid-2x512nvme-x", "bandwidth-500-x", "vrack-bandwidth-100-x"],
+        source: "s",
+        checked: "d",
+      },
       "ks-1": { kind: "dedicated", planCode: "24ska01", cores: 4, threads: 8, ramGb: 32, bandwidthMbps: 100, mandatoryFamilies: [], source: "s", checked: "d" },
     };
     raw.nodes[0].model = "rise-2";
@@ -123,8 +233,23 @@ describe("campus config", () => {
 
   it("reports an overridden built-in preset missing options once, where it is defined", () => {
     const raw = brest();
-    raw.presets = { "infra-1": { kind: "dedicated", planCode: "24adv01-v3", range: "eco", cores: 6, threads: 12, ramGb: 64, bandwidthMbps: 1000, planOptions: [], source: "s", checked: "d" } };
-    expect(problemsOf(raw, BREST_SECRETS)).toEqual([{ path: "campus.presets.infra-1.planOptions", message: expect.stringMatching(/memory, storage, bandwidth, vrack/) }]);
+    raw.presets = {
+      "infra-1": {
+        kind: "dedicated",
+        planCode: "24adv01-v3",
+        range: "eco",
+        cores: 6,
+        threads: 12,
+        ramGb: 64,
+        bandwidthMbps: 1000,
+        planOptions: [],
+        source: "s",
+        checked: "d",
+      },
+    };
+    expect(problemsOf(raw, BREST_SECRETS)).toEqual([
+      { path: "campus.presets.infra-1.planOptions", message: expect.stringMatching(/memory, storage, bandwidth, vrack/) },
+    ]);
   });
 
   it("every built-in dedicated preset orders one option of each mandatory family, and says where its figures come from", () => {

@@ -15,7 +15,10 @@ const run = promisify(execFile);
 
 async function plan(stackFile: string): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run(process.execPath, [require.resolve("tsx/cli"), "cli/plan.ts", "--stack-file", stackFile], { cwd: ROOT, env: { ...process.env, NO_COLOR: "1" } });
+    const { stdout, stderr } = await run(process.execPath, [require.resolve("tsx/cli"), "cli/plan.ts", "--stack-file", stackFile], {
+      cwd: ROOT,
+      env: { ...process.env, NO_COLOR: "1" },
+    });
     return { code: 0, stdout, stderr };
   } catch (e) {
     const err = e as { code: number; stdout: string; stderr: string };
@@ -105,7 +108,9 @@ describe("a private key in clear text in a stack file is refused", () => {
     const doc = lab();
     doc.config["bbb-ovh:campus"].moodle = { ssh: { key: "-----BEGIN RSA PRIVATE KEY-----\nMIIEow\n-----END RSA PRIVATE KEY-----" } };
     const file = stackFile(stringify(doc), "lab");
-    expect(() => readStackFile(file)).toThrow(/bbb-ovh:campus\.moodle\.ssh\.key holds a private key in clear text[\s\S]*pulumi config set --secret --stack lab bbb-ovh:sshPrivateKey < FILE_HOLDING_THE_KEY/);
+    expect(() => readStackFile(file)).toThrow(
+      /bbb-ovh:campus\.moodle\.ssh\.key holds a private key in clear text[\s\S]*pulumi config set --secret --stack lab bbb-ovh:sshPrivateKey < FILE_HOLDING_THE_KEY/,
+    );
   });
 
   it("leaves encrypted values and public keys alone", () => {
@@ -151,7 +156,11 @@ describe("a value of the wrong kind, or out of bounds, says what was expected an
     ["too big", (c) => (c.expected.concurrentUsers = 1e9), "campus.expected.concurrentUsers: expected at most 100000, found 1000000000"],
     ["too small", (c) => (c.dns.ttl = 5), "campus.dns.ttl: expected at least 60, found 5"],
     ["too long", (c) => (c.label = "x".repeat(500)), "campus.label: expected at most 120 characters, found 500"],
-    ["neither form of a union", (c) => (c.timetable = { timezone: "Europe/Paris", slots: [{ days: ["mon"], from: "08:00", to: "18:00" }], closed: [7] }), "campus.timetable.closed[0]: expected a text value or a mapping (key: value lines), found the number 7"],
+    [
+      "neither form of a union",
+      (c) => (c.timetable = { timezone: "Europe/Paris", slots: [{ days: ["mon"], from: "08:00", to: "18:00" }], closed: [7] }),
+      "campus.timetable.closed[0]: expected a text value or a mapping (key: value lines), found the number 7",
+    ],
     ["a word not in the list", (c) => (c.front.kind = "vps"), "campus.front.kind: expected kind to be one of dedicated, publicCloud, existing, found 'vps'"],
   ])("never in the schema library's words: %s", (_, change, expected) => {
     const message = problems(change);

@@ -20,7 +20,10 @@ describe("control characters in the stack", () => {
 
   it("accepts the stacks shipped under stacks/ (no control characters in them)", () => {
     for (const stack of ["brest", "nantes", "rennes", "training", "lab"]) {
-      expect(problemsOf(readStackFile(stack).config["bbb-ovh:campus"].value).filter((p) => p.message.includes("control")), stack).toEqual([]);
+      expect(
+        problemsOf(readStackFile(stack).config["bbb-ovh:campus"].value).filter((p) => p.message.includes("control")),
+        stack,
+      ).toEqual([]);
     }
   });
 });

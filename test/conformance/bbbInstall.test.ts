@@ -52,7 +52,21 @@ interface Run {
 function realInstaller(line: BbbLine, argv: string[]): Run {
   const r = spawnSync(
     "runuser",
-    ["-u", "nobody", "--", "unshare", "--user", "--map-root-user", "--mount", "--net", "bash", path.join(stage, "harness.sh"), path.join(stage, line, "bbb-install.sh"), path.join(stage, "stubs"), ...argv],
+    [
+      "-u",
+      "nobody",
+      "--",
+      "unshare",
+      "--user",
+      "--map-root-user",
+      "--mount",
+      "--net",
+      "bash",
+      path.join(stage, "harness.sh"),
+      path.join(stage, line, "bbb-install.sh"),
+      path.join(stage, "stubs"),
+      ...argv,
+    ],
     { encoding: "utf8", cwd: "/", timeout: 30_000 },
   );
   return { code: r.status ?? -1, out: `${r.stdout}${r.stderr}` };
@@ -66,7 +80,10 @@ function fakeInstaller(argv: string[]): Run {
     writeFileSync(path.join(root, "fake-state/arch"), "x86_64\n");
     const fakeBin = path.dirname(FAKE_INSTALLER);
     // -h: stop right after the options (both print their usage and exit 0 there).
-    const r = spawnSync("bash", [FAKE_INSTALLER, ...argv], { encoding: "utf8", env: { ...process.env, BBB_OVH_ROOT: root, PATH: `${fakeBin}:${process.env.PATH}` } });
+    const r = spawnSync("bash", [FAKE_INSTALLER, ...argv], {
+      encoding: "utf8",
+      env: { ...process.env, BBB_OVH_ROOT: root, PATH: `${fakeBin}:${process.env.PATH}` },
+    });
     return { code: r.status ?? -1, out: `${r.stdout}${r.stderr}` };
   } finally {
     rmSync(root, { recursive: true, force: true });
@@ -131,7 +148,16 @@ describe("renderInstallerFlags against the real bbb-install.sh", () => {
 });
 
 describe.skipIf(!trees["jammy-300"])("the fake installer parses options like the real one", () => {
-  const cases: string[][] = [["-l", "-h"], ["-z", "-h"], ["-w", "-q", "-h"], ["-h", "-s"], ["-w", "-s"], ["-a", "-h"], ["-w", "-x", "-j", "-i", "-h"], ["-w", "-v", "jammy-300", "-s", "a.example.org", "-e", "o@example.org", "-h"]];
+  const cases: string[][] = [
+    ["-l", "-h"],
+    ["-z", "-h"],
+    ["-w", "-q", "-h"],
+    ["-h", "-s"],
+    ["-w", "-s"],
+    ["-a", "-h"],
+    ["-w", "-x", "-j", "-i", "-h"],
+    ["-w", "-v", "jammy-300", "-s", "a.example.org", "-e", "o@example.org", "-h"],
+  ];
   for (const argv of cases) {
     it(`${argv.join(" ")}: accepted or rejected by both`, () => {
       const real = realInstaller("jammy-300", argv);

@@ -55,15 +55,47 @@ describe.skipIf(!AVAILABLE)("scalelite-certificate with the real certbot against
     dir = mkdtempSync(path.join(tmpdir(), "bbb-ovh-pebble-"));
     const [acmePort, managementPort, httpPort, tlsPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
     const cert = path.join(dir, "cert.pem");
-    execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", path.join(dir, "key.pem"), "-out", cert], { stdio: "ignore" });
+    execFileSync(
+      "openssl",
+      [
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-addext",
+        "subjectAltName=IP:127.0.0.1",
+        "-keyout",
+        path.join(dir, "key.pem"),
+        "-out",
+        cert,
+      ],
+      { stdio: "ignore" },
+    );
     const config = path.join(dir, "pebble.json");
     writeFileSync(
       config,
       JSON.stringify({
-        pebble: { listenAddress: `127.0.0.1:${acmePort}`, managementListenAddress: `127.0.0.1:${managementPort}`, certificate: cert, privateKey: path.join(dir, "key.pem"), httpPort, tlsPort, ocspResponderURL: "", externalAccountBindingRequired: false },
+        pebble: {
+          listenAddress: `127.0.0.1:${acmePort}`,
+          managementListenAddress: `127.0.0.1:${managementPort}`,
+          certificate: cert,
+          privateKey: path.join(dir, "key.pem"),
+          httpPort,
+          tlsPort,
+          ocspResponderURL: "",
+          externalAccountBindingRequired: false,
+        },
       }),
     );
-    pebble = spawn("pebble", ["-config", config], { env: { ...process.env, PEBBLE_VA_ALWAYS_VALID: "1", PEBBLE_VA_NOSLEEP: "1", PEBBLE_WFE_NONCEREJECT: "0" }, stdio: "ignore" });
+    pebble = spawn("pebble", ["-config", config], {
+      env: { ...process.env, PEBBLE_VA_ALWAYS_VALID: "1", PEBBLE_VA_NOSLEEP: "1", PEBBLE_WFE_NONCEREJECT: "0" },
+      stdio: "ignore",
+    });
     const deadline = Date.now() + 120_000; // a bound for a hang, not a speed check
     for (;;) {
       try {
@@ -143,7 +175,10 @@ exec unshare --mount --propagation private sh -c '/bin/mount --bind "$BBB_OVH_RO
     expect(statSync(hook).mode & 0o777).toBe(0o755);
     const mark = calls(h).length;
     // A renewal as certbot.timer runs it, forced since the certificate is new (no random sleep: test only).
-    execFileSync(wrapper, ["renew", "--force-renewal", "--non-interactive", "--no-random-sleep-on-renew"], { env: { ...process.env, BBB_OVH_ROOT: h.root, PATH: `${path.dirname(wrapper)}:${FAKE_BIN}:/usr/sbin:/usr/bin:/sbin:/bin` }, stdio: "pipe" });
+    execFileSync(wrapper, ["renew", "--force-renewal", "--non-interactive", "--no-random-sleep-on-renew"], {
+      env: { ...process.env, BBB_OVH_ROOT: h.root, PATH: `${path.dirname(wrapper)}:${FAKE_BIN}:/usr/sbin:/usr/bin:/sbin:/bin` },
+      stdio: "pipe",
+    });
     expect(readFileSync(live("cert.pem"), "utf8")).not.toBe(certAfterFirst);
     expect(calls(h).slice(mark)).toContain("docker inspect -f \\{\\{.State.Running\\}\\} scalelite-nginx");
   });

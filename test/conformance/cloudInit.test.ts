@@ -56,4 +56,3 @@ describe.skipIf(cloudInit.status !== 0)(`cloud-init schema (${version})`, () => 
     }
   });
 });
-

@@ -72,7 +72,14 @@ async function allOrders(): Promise<Order[]> {
       const plans = s.inputs.plans as Array<Record<string, unknown>> | undefined;
       if (!plans) continue; // adopted, not ordered
       expect(plans, `${run.label} ${s.name}`).toHaveLength(1);
-      orders.push({ stack: run.label, server: s.name, planCode: plans[0].planCode as string, range: s.inputs.range as string, planOptions: (s.inputs.planOptions as Array<Record<string, unknown>>) ?? [], plan: plans[0] });
+      orders.push({
+        stack: run.label,
+        server: s.name,
+        planCode: plans[0].planCode as string,
+        range: s.inputs.range as string,
+        planOptions: (s.inputs.planOptions as Array<Record<string, unknown>>) ?? [],
+        plan: plans[0],
+      });
     }
   }
   return orders;
@@ -113,7 +120,9 @@ describe.skipIf(!tree)("dedicated-server orders against the provider's own docs,
     const option = sdkFields("ServerPlanOption");
     const plan = sdkFields("ServerPlan");
     expect(option.required.sort()).toEqual(["duration", "planCode", "pricingMode", "quantity"]);
-    const ranges = [...readFileSync(path.join(SDK, "dedicated/server.d.ts"), "utf8").matchAll(/Range of the dedicated server to order\. Can be `(\w+)` or `(\w+)`/g)].flatMap((m) => [m[1], m[2]]);
+    const ranges = [
+      ...readFileSync(path.join(SDK, "dedicated/server.d.ts"), "utf8").matchAll(/Range of the dedicated server to order\. Can be `(\w+)` or `(\w+)`/g),
+    ].flatMap((m) => [m[1], m[2]]);
     expect(new Set(ranges)).toEqual(new Set(["standard", "eco"]));
     for (const o of await allOrders()) {
       const where = `${o.stack} ${o.server}`;

@@ -139,7 +139,9 @@ describe.skipIf(!available)("the firewall policy on real nftables, in network na
     workDir = path.join("/tmp", `${TAG}-work`);
     mkdirSync(workDir, { recursive: true });
     createNamespaces();
-    listener = spawn("ip", ["netns", "exec", HOST_NS, "python3", "-c", LISTENER, TCP_PORTS.join(","), UDP_PORTS.join(",")], { stdio: ["ignore", "pipe", "inherit"] });
+    listener = spawn("ip", ["netns", "exec", HOST_NS, "python3", "-c", LISTENER, TCP_PORTS.join(","), UDP_PORTS.join(",")], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
     await new Promise<void>((resolve, reject) => {
       listener!.stdout!.once("data", () => resolve());
       listener!.once("exit", (code) => reject(new Error(`listener exited ${code}`)));
@@ -264,7 +266,11 @@ describe.skipIf(!available)("the firewall policy on real nftables, in network na
         [OTHER.v6, HOST.v6, "tcp", 22],
         [OTHER.v6, HOST.v6, "udp", 24000],
       ]);
-      expect([`${ADMIN.v4} ${HOST.v4} tcp 22`, `${OTHER.v6} ${HOST.v6} tcp 22`, `${OTHER.v6} ${HOST.v6} udp 24000`].map((k) => got[k])).toEqual(["open", "filtered", "open"]);
+      expect([`${ADMIN.v4} ${HOST.v4} tcp 22`, `${OTHER.v6} ${HOST.v6} tcp 22`, `${OTHER.v6} ${HOST.v6} udp 24000`].map((k) => got[k])).toEqual([
+        "open",
+        "filtered",
+        "open",
+      ]);
       const unit = readFileSync(path.join(h.root, "etc/systemd/system/bbb-ovh-firewall.service"), "utf8");
       expect(unit).toContain("ExecStart=/usr/sbin/nft --file /etc/bbb-ovh/firewall.nft");
       expect(unit).toContain("Before=network-pre.target");

@@ -19,7 +19,8 @@ import { renderPostInstallScript } from "../../components/hosts/postInstall";
 import { FAKE_BIN } from "../support/sshd";
 
 const CC_SSH = "/usr/lib/python3/dist-packages/cloudinit/config/cc_ssh.py";
-const usable = process.getuid?.() === 0 && spawnSync("unshare", ["-m", "--propagation", "private", "true"]).status === 0 && spawnSync("test", ["-f", CC_SSH]).status === 0;
+const usable =
+  process.getuid?.() === 0 && spawnSync("unshare", ["-m", "--propagation", "private", "true"]).status === 0 && spawnSync("test", ["-f", CC_SSH]).status === 0;
 
 const HOST_KEY = throwawayPrivateKey("pinned@host");
 const HOST_PUB = `${(publicKeyOfPrivateKey(HOST_KEY) as { publicKey: string }).publicKey.replace(/ \S+$/, "")} pinned@host`;
@@ -58,16 +59,25 @@ function cloudInitSshModule(root: string, configs: string[]): void {
 function imageRoot(name: string, withKeys: boolean): string {
   const root = path.join(work, name);
   mkdirSync(path.join(root, "etc/ssh"), { recursive: true });
-  if (withKeys) for (const type of ["rsa", "ecdsa", "ed25519"]) execFileSync("ssh-keygen", ["-q", "-t", type, "-N", "", "-f", path.join(root, "etc/ssh", `ssh_host_${type}_key`)]);
+  if (withKeys)
+    for (const type of ["rsa", "ecdsa", "ed25519"])
+      execFileSync("ssh-keygen", ["-q", "-t", type, "-N", "", "-f", path.join(root, "etc/ssh", `ssh_host_${type}_key`)]);
   return root;
 }
 
 function postInstall(root: string): void {
   const script = renderPostInstallScript({ hostKey: { privateOpenssh: HOST_KEY, publicOpenssh: HOST_PUB }, adminKeys: [ADMIN] });
-  execFileSync("bash", ["-s"], { input: script, env: { ...process.env, BBB_OVH_ROOT: root, PATH: `${FAKE_BIN}:${process.env.PATH}` }, stdio: ["pipe", "pipe", "pipe"] });
+  execFileSync("bash", ["-s"], {
+    input: script,
+    env: { ...process.env, BBB_OVH_ROOT: root, PATH: `${FAKE_BIN}:${process.env.PATH}` },
+    stdio: ["pipe", "pipe", "pipe"],
+  });
 }
 
-const hostKeys = (root: string) => readdirSync(path.join(root, "etc/ssh")).filter((f) => f.startsWith("ssh_host_")).sort();
+const hostKeys = (root: string) =>
+  readdirSync(path.join(root, "etc/ssh"))
+    .filter((f) => f.startsWith("ssh_host_"))
+    .sort();
 const offered = (root: string) => readFileSync(path.join(root, "etc/ssh/ssh_host_ed25519_key"), "utf8");
 const dropIn = (root: string) => readFileSync(path.join(root, "etc/cloud/cloud.cfg.d/99-bbb-ovh-host-key.cfg"), "utf8");
 
@@ -102,7 +112,14 @@ describe.skipIf(!usable)("host keys through cloud-init's ssh module (cc_ssh, clo
 
   it("Public Cloud: our user data makes cc_ssh install exactly our key", () => {
     const root = imageRoot("cloud", true);
-    cloudInitSshModule(root, [renderCloudInit({ hostname: "bbb1", fqdn: "bbb1.campus.example", authorizedKeys: [ADMIN], hostKey: { privateOpenssh: HOST_KEY, publicOpenssh: `${HOST_PUB}\n` } })]);
+    cloudInitSshModule(root, [
+      renderCloudInit({
+        hostname: "bbb1",
+        fqdn: "bbb1.campus.example",
+        authorizedKeys: [ADMIN],
+        hostKey: { privateOpenssh: HOST_KEY, publicOpenssh: `${HOST_PUB}\n` },
+      }),
+    ]);
     expect(offered(root)).toBe(HOST_KEY);
     expect(readFileSync(path.join(root, "etc/ssh/ssh_host_ed25519_key.pub"), "utf8").trim()).toBe(HOST_PUB);
     expect(hostKeys(root)).toEqual(["ssh_host_ed25519_key", "ssh_host_ed25519_key.pub"]);

@@ -30,8 +30,10 @@ function programs(): Map<string, string> {
 const runPhp = (args: string[], input: string, cwd?: string) => spawnSync("php", args, { input, cwd, encoding: "utf8" });
 
 const CLASS_FILES = {
-  withSetting: "<?php\nnamespace mod_bigbluebuttonbn\\local;\nclass config {\n    public const DEFAULT_CHECKSUM_ALGORITHM = 'SHA1';\n    public const CHECKSUM_ALGORITHMS = ['SHA1', 'SHA256', 'SHA512'];\n}\n",
-  sha1Only: "<?php\nnamespace mod_bigbluebuttonbn\\local;\nclass config {\n    public const DEFAULT_SERVER_URL = 'https://test-moodle.blindsidenetworks.com/bigbluebutton/';\n}\n",
+  withSetting:
+    "<?php\nnamespace mod_bigbluebuttonbn\\local;\nclass config {\n    public const DEFAULT_CHECKSUM_ALGORITHM = 'SHA1';\n    public const CHECKSUM_ALGORITHMS = ['SHA1', 'SHA256', 'SHA512'];\n}\n",
+  sha1Only:
+    "<?php\nnamespace mod_bigbluebuttonbn\\local;\nclass config {\n    public const DEFAULT_SERVER_URL = 'https://test-moodle.blindsidenetworks.com/bigbluebutton/';\n}\n",
 };
 const CONFIG_PHP = `<?php
 spl_autoload_register(function ($class) {
@@ -108,7 +110,12 @@ namespace core\\plugininfo {
     writeFileSync(path.join(dir, "config.php"), API_STUB);
     const secret = "s3cr3t-with-no-newline";
     const run = (forced: Record<string, string> = {}) =>
-      spawnSync("bash", ["-c", 'php 3< <(printf "%s\\n" "$SECRET")'], { cwd: dir, input: program, encoding: "utf8", env: { ...process.env, SECRET: secret, FORCED: JSON.stringify(forced) } });
+      spawnSync("bash", ["-c", 'php 3< <(printf "%s\\n" "$SECRET")'], {
+        cwd: dir,
+        input: program,
+        encoding: "utf8",
+        env: { ...process.env, SECRET: secret, FORCED: JSON.stringify(forced) },
+      });
     const first = run();
     expect(first.status, first.stderr).toBe(0);
     expect(first.stdout).toBe("set bigbluebuttonbn_shared_secret\nenabled mod_bigbluebuttonbn\n");

@@ -56,7 +56,9 @@ describe.skipIf(keygen.error !== undefined)("public keys handed to providers par
       writeFileSync(file, OPERATOR_KEY, { mode: 0o600 });
       const bySshKeygen = spawnSync("ssh-keygen", ["-y", "-f", file], { encoding: "utf8" }).stdout.trim().split(" ").slice(0, 2).join(" ");
       expect(derived.startsWith(`${bySshKeygen} `)).toBe(true);
-      for (const { where, key } of keys.filter((k) => k.where.endsWith("sshKey") || k.where.endsWith("keypair publicKey") || k.where === "output deployPublicKey")) {
+      for (const { where, key } of keys.filter(
+        (k) => k.where.endsWith("sshKey") || k.where.endsWith("keypair publicKey") || k.where === "output deployPublicKey",
+      )) {
         expect(key, where).toBe(derived);
       }
     }

@@ -21,8 +21,22 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { base64 } from "../../components/remote/invocation";
-import { INCOMING_DIR, POST_PUBLISH, RECORDING_DIR, REFUSED_DIR, SPOOL_DIR, SPOOL_RECEIVE, nodeTransferFiles, type SpoolLimits } from "../../components/scalelite/recordingLayout";
-import { renderSpoolAuthorizedKeys, renderTransferKnownHosts, renderTransferSshConfig, type SpoolClient } from "../../components/scalelite/renderRecordingTransfer";
+import {
+  INCOMING_DIR,
+  POST_PUBLISH,
+  RECORDING_DIR,
+  REFUSED_DIR,
+  SPOOL_DIR,
+  SPOOL_RECEIVE,
+  nodeTransferFiles,
+  type SpoolLimits,
+} from "../../components/scalelite/recordingLayout";
+import {
+  renderSpoolAuthorizedKeys,
+  renderTransferKnownHosts,
+  renderTransferSshConfig,
+  type SpoolClient,
+} from "../../components/scalelite/renderRecordingTransfer";
 import { renderScaleliteYml } from "../../components/scalelite/renderScaleliteYml";
 import { installerUrl, renderInstallerFlags } from "../../components/bbb/installerFlags";
 import { calls, output, read } from "../support/hostState";
@@ -60,8 +74,16 @@ describe.each(RRSYNCS)("recordings over ssh + rsync + $name's rrsync, through th
     const refused = (n: string) => path.join(front.root, REFUSED_DIR, n);
     const ledger = (id: string) => path.join(front.root, "var/lib/bbb-ovh/recordings/delivered", id);
     const nodeFiles = () => nodeTransferFiles(path.join(node.root, "etc/bbb-ovh/recording-transfer"));
-    const spoolTars = () => readdirSync(spool()).filter((f) => f.endsWith(".tar")).sort();
-    const reasons = (n: string) => (existsSync(refused(n)) ? readdirSync(refused(n)).filter((f) => f.endsWith(".reason")).map((f) => readFileSync(path.join(refused(n), f), "utf8")) : []);
+    const spoolTars = () =>
+      readdirSync(spool())
+        .filter((f) => f.endsWith(".tar"))
+        .sort();
+    const reasons = (n: string) =>
+      existsSync(refused(n))
+        ? readdirSync(refused(n))
+            .filter((f) => f.endsWith(".reason"))
+            .map((f) => readFileSync(path.join(refused(n), f), "utf8"))
+        : [];
 
     /** Runs a command in a session of the node test host (PATH, BBB_OVH_ROOT as for the steps). */
     async function onNode(command: string): Promise<StepResult> {
@@ -113,7 +135,12 @@ describe.each(RRSYNCS)("recordings over ssh + rsync + $name's rrsync, through th
       const dir = mkdtempSync(path.join(keys, "batch-"));
       const lines = sends.map((one, i) => `{ ${sendCommand(one)} >${dir}/out.${i} 2>&1; echo $? >${dir}/rc.${i}; }${together ? " &" : ""}`);
       await onNode([...lines, "wait"].join("\n"));
-      return sends.map((_, i) => ({ code: Number(readFileSync(path.join(dir, `rc.${i}`), "utf8")), signal: null, stdout: "", stderr: readFileSync(path.join(dir, `out.${i}`), "utf8") }));
+      return sends.map((_, i) => ({
+        code: Number(readFileSync(path.join(dir, `rc.${i}`), "utf8")),
+        signal: null,
+        stdout: "",
+        stderr: readFileSync(path.join(dir, `out.${i}`), "utf8"),
+      }));
     }
     const send = async (n: string, file: string, options: Omit<Send, "node" | "file"> = {}) => (await sendAll([{ node: n, file, ...options }]))[0];
 
@@ -136,7 +163,12 @@ describe.each(RRSYNCS)("recordings over ssh + rsync + $name's rrsync, through th
       const options = { incomingDir: path.join(front.root, INCOMING_DIR), receiver: path.join(front.root, SPOOL_RECEIVE), rrsync, limits: LIMITS };
       const authorizedKeys = renderSpoolAuthorizedKeys(clients, options);
       const senders = [...NODES.map((n) => n.name), "full"].join(" ");
-      const spoolStep = await runStep(front, "scaleliteSpool", { RECORDING_DIR, AUTHORIZED_KEYS_B64: base64(authorizedKeys), SENDERS: senders, RESERVE_BYTES: String(LIMITS.reserveBytes) });
+      const spoolStep = await runStep(front, "scaleliteSpool", {
+        RECORDING_DIR,
+        AUTHORIZED_KEYS_B64: base64(authorizedKeys),
+        SENDERS: senders,
+        RESERVE_BYTES: String(LIMITS.reserveBytes),
+      });
       expect(spoolStep.code, output(spoolStep)).toBe(0);
       // One more node, "full", from 127.0.0.99, whose line asks for more free space than any disk has.
       const full = renderSpoolAuthorizedKeys([{ name: "full", ipv4: "127.0.0.99", ipv6: "", publicKey: readFileSync(path.join(keys, "full.pub"), "utf8") }], {
@@ -152,7 +184,9 @@ describe.each(RRSYNCS)("recordings over ssh + rsync + $name's rrsync, through th
         INSTALLER_FLAGS: renderInstallerFlags({ bbbVersion: "jammy-300", fqdn: node.fqdn, email: "ops@campus.example" }).join(" "),
         INSTALLER_URL: installerUrl("v3.0.x-release"),
         // The fake web serves test/fakes/downloads/bbb-install.sh at any commit: its hash is the one to check.
-        INSTALLER_SHA256: createHash("sha256").update(readFileSync(path.join(__dirname, "../fakes/downloads/bbb-install.sh"))).digest("hex"),
+        INSTALLER_SHA256: createHash("sha256")
+          .update(readFileSync(path.join(__dirname, "../fakes/downloads/bbb-install.sh")))
+          .digest("hex"),
       });
       expect(install.code, output(install)).toBe(0);
       const files = nodeFiles();
@@ -160,7 +194,9 @@ describe.each(RRSYNCS)("recordings over ssh + rsync + $name's rrsync, through th
         SSH_CONFIG_B64: base64(renderTransferSshConfig({ address: "127.0.0.1", port: front.port, user: "root", files })),
         KNOWN_HOSTS_B64: base64(renderTransferKnownHosts(front.hostPublicKey)),
         TRANSFER_KEY_B64: base64(readFileSync(path.join(keys, "bbb1"), "utf8")),
-        SCALELITE_YML_B64: base64(renderScaleliteYml({ workDir: path.join(node.root, "var/bigbluebutton/recording/scalelite"), sshConfig: files.sshConfig, user: "root" })),
+        SCALELITE_YML_B64: base64(
+          renderScaleliteYml({ workDir: path.join(node.root, "var/bigbluebutton/recording/scalelite"), sshConfig: files.sshConfig, user: "root" }),
+        ),
         POST_PUBLISH_URL: POST_PUBLISH.url,
         // The fake web serves test/fakes/downloads for that URL; the real file's hash is checked below.
         POST_PUBLISH_SHA256: createHash("sha256").update(FAKE_POST_PUBLISH).digest("hex"),
@@ -254,14 +290,18 @@ describe.each(RRSYNCS)("recordings over ssh + rsync + $name's rrsync, through th
 
     it.each([2, 10])("%i nodes sending at once, and three archives of one node at once: every archive arrives, once", async (count) => {
       const work = mkdtempSync(path.join(keys, "burst-"));
-      const archives = NODES.slice(0, count).flatMap((n, i) => Array.from({ length: i === 1 ? 3 : 1 }, (_, k) => ({ node: n.name, file: goodArchive(work, recordId(`burst-${count}-${n.name}`, k)) })));
+      const archives = NODES.slice(0, count).flatMap((n, i) =>
+        Array.from({ length: i === 1 ? 3 : 1 }, (_, k) => ({ node: n.name, file: goodArchive(work, recordId(`burst-${count}-${n.name}`, k)) })),
+      );
       // sshd drops unauthenticated connections past MaxStartups (default 10:30:100, sshd_config(5)): a
       // node whose connection was dropped sends again, as its retry timer does; nothing else may fail.
       let pending = archives;
       let dropped = 0;
       for (let round = 0; round < 5 && pending.length > 0; round++) {
         const results = await sendAll(pending);
-        results.forEach((r, i) => r.code === 0 || expect(r.stderr, `${pending[i].node}: ${output(r)}`).toMatch(/kex_exchange_identification|Connection (closed|reset)/));
+        results.forEach(
+          (r, i) => r.code === 0 || expect(r.stderr, `${pending[i].node}: ${output(r)}`).toMatch(/kex_exchange_identification|Connection (closed|reset)/),
+        );
         const failed = pending.filter((_, i) => results[i].code !== 0);
         dropped += failed.length;
         pending = failed;
@@ -282,7 +322,9 @@ describe.each(RRSYNCS)("recordings over ssh + rsync + $name's rrsync, through th
       const moved = await move();
       expect(moved.match(/duplicate of .* dropped/g)).toHaveLength(archives.length);
       expect(spoolTars()).toHaveLength(before + ids.length);
-      console.log(`${rsyncName}: ${archives.length} archives sent by ${count} nodes at once (${dropped} connection(s) dropped by sshd and sent again), ${ids.filter((id) => spoolTars().includes(id)).length} arrived, ${archives.length} resent whole, 0 duplicates in the spool`);
+      console.log(
+        `${rsyncName}: ${archives.length} archives sent by ${count} nodes at once (${dropped} connection(s) dropped by sshd and sent again), ${ids.filter((id) => spoolTars().includes(id)).length} arrived, ${archives.length} resent whole, 0 duplicates in the spool`,
+      );
     });
 
     it("a node cannot read, delete, link, send trees, or write outside its own target", async () => {
@@ -316,7 +358,11 @@ describe.each(RRSYNCS)("recordings over ssh + rsync + $name's rrsync, through th
       attempts.push(["--inplace", await as3(`--inplace ${forged} root@scalelite-front:.`), "written whole or not at all"]);
       // A shell, and the arguments hidden from rrsync by --protect-args.
       attempts.push(["shell", await onNode(`ssh -F ${config} -o BindAddress=127.0.0.12 root@scalelite-front id`), ""]);
-      attempts.push(["--protect-args", await onNode(`rsync --protect-args ${rsh(config, " -o BindAddress=127.0.0.12")} ${forged} root@scalelite-front:.`), "invalid rsync command"]);
+      attempts.push([
+        "--protect-args",
+        await onNode(`rsync --protect-args ${rsh(config, " -o BindAddress=127.0.0.12")} ${forged} root@scalelite-front:.`),
+        "invalid rsync command",
+      ]);
       for (const [what, r, message] of attempts) {
         expect(r.code, `${what}: ${output(r)}`).not.toBe(0);
         expect(r.stdout, what).not.toContain("uid=");
@@ -326,7 +372,10 @@ describe.each(RRSYNCS)("recordings over ssh + rsync + $name's rrsync, through th
       // bbb2's archive is untouched, and the absolute path stayed inside bbb3's own target, if anywhere.
       expect(sha256(victimFile)).toBe(victimSha);
       expect(readdirSync(incoming("bbb2"))).toEqual([path.basename(victim)]);
-      const written = execFileSync("find", [front.root, "-name", path.basename(victim), "-not", "-path", `${spool()}/*`], { encoding: "utf8" }).trim().split("\n").filter(Boolean);
+      const written = execFileSync("find", [front.root, "-name", path.basename(victim), "-not", "-path", `${spool()}/*`], { encoding: "utf8" })
+        .trim()
+        .split("\n")
+        .filter(Boolean);
       for (const file of written) expect(file === victimFile || file.startsWith(`${incoming("bbb3")}/`), file).toBe(true);
       console.log(`${rsyncName}: ${attempts.length} transfer attacks refused`);
     });
@@ -339,19 +388,43 @@ describe.each(RRSYNCS)("recordings over ssh + rsync + $name's rrsync, through th
       const id = (n: number) => recordId("hostile", n);
       const hostile: [string, string][] = [
         ["another node's recording id", craftedArchive(work, `${victimId}.tar`, recordingMembers(victimId))],
-        ["setuid member", craftedArchive(work, `${id(1)}.tar`, [...recordingMembers(id(1)), { name: `presentation/${id(1)}/run`, mode: 0o4755, content: "#!/bin/sh" }])],
-        ["world-writable member", craftedArchive(work, `${id(2)}.tar`, [...recordingMembers(id(2)), { name: `presentation/${id(2)}/open`, mode: 0o666, content: "x" }])],
-        ["symlink member", craftedArchive(work, `${id(3)}.tar`, [...recordingMembers(id(3)), { name: `presentation/${id(3)}/shadow`, type: "symlink", linkname: "/etc/shadow" }])],
-        ["hard link member", craftedArchive(work, `${id(4)}.tar`, [...recordingMembers(id(4)), { name: `presentation/${id(4)}/hard`, type: "hardlink", linkname: "etc/passwd" }])],
+        [
+          "setuid member",
+          craftedArchive(work, `${id(1)}.tar`, [...recordingMembers(id(1)), { name: `presentation/${id(1)}/run`, mode: 0o4755, content: "#!/bin/sh" }]),
+        ],
+        [
+          "world-writable member",
+          craftedArchive(work, `${id(2)}.tar`, [...recordingMembers(id(2)), { name: `presentation/${id(2)}/open`, mode: 0o666, content: "x" }]),
+        ],
+        [
+          "symlink member",
+          craftedArchive(work, `${id(3)}.tar`, [
+            ...recordingMembers(id(3)),
+            { name: `presentation/${id(3)}/shadow`, type: "symlink", linkname: "/etc/shadow" },
+          ]),
+        ],
+        [
+          "hard link member",
+          craftedArchive(work, `${id(4)}.tar`, [...recordingMembers(id(4)), { name: `presentation/${id(4)}/hard`, type: "hardlink", linkname: "etc/passwd" }]),
+        ],
         ["device member", craftedArchive(work, `${id(5)}.tar`, [...recordingMembers(id(5)), { name: `presentation/${id(5)}/dev`, type: "chr" }])],
-        ["../ member", craftedArchive(work, `${id(6)}.tar`, [...recordingMembers(id(6)), { name: `presentation/${id(6)}/../../../etc/cron.d/evil`, content: "* * * * * root sh" }])],
+        [
+          "../ member",
+          craftedArchive(work, `${id(6)}.tar`, [
+            ...recordingMembers(id(6)),
+            { name: `presentation/${id(6)}/../../../etc/cron.d/evil`, content: "* * * * * root sh" },
+          ]),
+        ],
         ["absolute member", craftedArchive(work, `${id(7)}.tar`, [...recordingMembers(id(7)), { name: "/etc/cron.d/evil", content: "x" }])],
         ["member outside its recording", craftedArchive(work, `${id(8)}.tar`, [...recordingMembers(id(8)), ...recordingMembers(victimId)])],
         ["mismatched recording id", craftedArchive(work, `${id(9)}.tar`, recordingMembers(id(9), id(10)))],
         ["not a recording id", craftedArchive(work, "lesson.tar", recordingMembers("lesson"))],
         ["not a tar", (writeFileSync(path.join(work, `${id(11)}.tar`), "MZ not a tar"), path.join(work, `${id(11)}.tar`))],
       ];
-      const sent = await sendAll(hostile.map(([, file]) => ({ node: "bbb3", file })), { together: false });
+      const sent = await sendAll(
+        hostile.map(([, file]) => ({ node: "bbb3", file })),
+        { together: false },
+      );
       sent.forEach((r, i) => expect(r.code, `${hostile[i][0]}: ${output(r)}`).toBe(0));
       // What an unprotected rrsync could have let in: a symlink, a directory tree, a setuid file.
       symlinkSync("/etc/shadow", path.join(incoming("bbb3"), "evil.tar"));
@@ -410,7 +483,11 @@ describe.each(RRSYNCS)("recordings over ssh + rsync + $name's rrsync, through th
       expect(existsSync(path.join(incoming("bbb5"), path.basename(big)))).toBe(false);
       // bbb6 fills its 20 MiB: three 7 MiB archives go (the limit is checked before each transfer), the fourth is refused.
       const many = [0, 1, 2, 3].map((k) => goodArchive(work, recordId("many", k), 7 * MiB));
-      for (const r of await sendAll(many.slice(0, 3).map((file) => ({ node: "bbb6", file })), { together: false })) expect(r.code, output(r)).toBe(0);
+      for (const r of await sendAll(
+        many.slice(0, 3).map((file) => ({ node: "bbb6", file })),
+        { together: false },
+      ))
+        expect(r.code, output(r)).toBe(0);
       const over = await send("bbb6", many[3]);
       expect(over.code).not.toBe(0);
       expect(over.stderr).toContain("this node's spool holds");

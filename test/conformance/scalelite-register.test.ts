@@ -23,7 +23,8 @@ const trees = scaleliteTrees();
 const IDS = ["bbb1.campus.example", "bbb2.campus.example", "bbb3.campus.example"];
 const NODE_SECRETS: Record<string, string> = Object.fromEntries(IDS.map((id) => [id, randomBytes(20).toString("hex")]));
 
-const registerInputs = (ids: string[], extra: StepInputs = {}, states: Record<string, ScaleliteNodeState> = {}): StepInputs => nodeRegistration(NODE_SECRETS, ids, extra, states);
+const registerInputs = (ids: string[], extra: StepInputs = {}, states: Record<string, ScaleliteNodeState> = {}): StepInputs =>
+  nodeRegistration(NODE_SECRETS, ids, extra, states);
 
 describe.skipIf(!trees)("scalelite-register against Scalelite v1.8.5's own rake tasks", () => {
   const fronts: Array<{ host: TestHost; scalelite: Scalelite }> = [];
@@ -168,7 +169,11 @@ describe.skipIf(!trees)("scalelite-register against Scalelite v1.8.5's own rake 
     const { host, scalelite } = await front();
     expect((await runStep(host, "scaleliteRegister", registerInputs(IDS.slice(0, 2)))).code).toBe(0);
     expect((await scalelite.rake(["servers:cordon[bbb2.campus.example]"])).code).toBe(0);
-    const r = await runStep(host, "scaleliteRegister", registerInputs(IDS.slice(0, 2), {}, { "bbb1.campus.example": "cordoned", "bbb2.campus.example": "enabled" }));
+    const r = await runStep(
+      host,
+      "scaleliteRegister",
+      registerInputs(IDS.slice(0, 2), {}, { "bbb1.campus.example": "cordoned", "bbb2.campus.example": "enabled" }),
+    );
     expect(r.code, output(r)).toBe(0);
     expect(r.stdout).toContain("[bbb1.campus.example] Server disabled (cordoned)");
     expect(r.stdout).toContain("[bbb2.campus.example] Server enabled");

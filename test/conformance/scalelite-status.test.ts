@@ -41,8 +41,30 @@ describe.skipIf(!trees)("Scalelite v1.8.5's status table, as ops reads it", () =
     expect(status.code, status.stderr).toBe(0);
     expect(parseStatusTable(status.stdout)).toEqual([
       // The load is Scalelite's: attendees (at least LOAD_MIN_USER_COUNT=15 per fresh meeting) times the multiplier.
-      { hostname: "bbb1.campus.example", state: "cordoned", status: "online", meetings: 2, users: 43, largestMeeting: 25, videos: 0, load: 86, bbbVersion: "3.0.9", tag: undefined },
-      { hostname: "node-with-a-long-name.campus.example", state: "enabled", status: "offline", meetings: undefined, users: undefined, largestMeeting: undefined, videos: undefined, load: undefined, bbbVersion: undefined, tag: "lab" },
+      {
+        hostname: "bbb1.campus.example",
+        state: "cordoned",
+        status: "online",
+        meetings: 2,
+        users: 43,
+        largestMeeting: 25,
+        videos: 0,
+        load: 86,
+        bbbVersion: "3.0.9",
+        tag: undefined,
+      },
+      {
+        hostname: "node-with-a-long-name.campus.example",
+        state: "enabled",
+        status: "offline",
+        meetings: undefined,
+        users: undefined,
+        largestMeeting: undefined,
+        videos: undefined,
+        load: undefined,
+        bbbVersion: undefined,
+        tag: "lab",
+      },
     ]);
   });
 });

@@ -149,7 +149,12 @@ describe.skipIf(!tree)("our Scalelite units against Scalelite v1.8.5's systemd u
       recordings: true,
       protectedRecordings: false,
     });
-    const docker = await runStep(h, "scaleliteDocker", { POSTGRES_IMAGE: "postgres:16", REDIS_IMAGE: "redis:7", POSTGRES_PASSWORD: pg, DATA_DIR: "/var/lib/scalelite" });
+    const docker = await runStep(h, "scaleliteDocker", {
+      POSTGRES_IMAGE: "postgres:16",
+      REDIS_IMAGE: "redis:7",
+      POSTGRES_PASSWORD: pg,
+      DATA_DIR: "/var/lib/scalelite",
+    });
     expect(docker.code, output(docker)).toBe(0);
     const cert = await runStep(h, "scaleliteCertificate", { FQDN, EMAIL: "ops@campus.example", CHALLENGE: "http-01" });
     expect(cert.code, output(cert)).toBe(0);
@@ -180,7 +185,13 @@ describe.skipIf(!tree)("our Scalelite units against Scalelite v1.8.5's systemd u
     const comparable = (run: DockerRun) => {
       const mounts = run.mounts.filter((m) => m !== HSTS_MOUNT && !CERT_MOUNTS.includes(m) && m !== UPSTREAM_CERT_MOUNT);
       // Ours runs the tag by the digest locked on first pull (docs/front.md, Images by digest).
-      const copy: Partial<DockerRun> = { ...run, image: run.image.replace(/@sha256:[0-9a-f]{64}$/, ""), mounts: mounts.sort(), publish: [...run.publish].sort(), rm: undefined };
+      const copy: Partial<DockerRun> = {
+        ...run,
+        image: run.image.replace(/@sha256:[0-9a-f]{64}$/, ""),
+        mounts: mounts.sort(),
+        publish: [...run.publish].sort(),
+        rm: undefined,
+      };
       for (const key of DIFFERENT) delete copy[key];
       return copy;
     };
@@ -241,12 +252,31 @@ describe.skipIf(!tree)("our Scalelite units against Scalelite v1.8.5's systemd u
     const live = inImage(`etc/nginx/ssl/live/${FQDN}`);
     const archive = inImage(`etc/nginx/ssl/archive/${FQDN}`);
     for (const dir of [inImage("etc/nginx/http.d"), inImage("etc/bigbluebutton/nginx"), inImage("tmp"), live, archive]) mkdirSync(dir, { recursive: true });
-    execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", `/CN=${FQDN}`, "-keyout", path.join(archive, "privkey1.pem"), "-out", path.join(archive, "fullchain1.pem")], { stdio: "ignore" });
+    execFileSync(
+      "openssl",
+      [
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "1",
+        "-subj",
+        `/CN=${FQDN}`,
+        "-keyout",
+        path.join(archive, "privkey1.pem"),
+        "-out",
+        path.join(archive, "fullchain1.pem"),
+      ],
+      { stdio: "ignore" },
+    );
     for (const file of ["privkey", "fullchain"]) symlinkSync(`../../archive/${FQDN}/${file}1.pem`, path.join(live, `${file}.pem`));
     const upstreamNginx = path.join(tree as string, "nginx");
     copyFileSync(path.join(upstreamNginx, "dhparam.pem"), inImage("etc/nginx/dhparam.pem"));
     copyFileSync(path.join(upstreamNginx, "conf.d/scalelite.common"), inImage("etc/nginx/http.d/scalelite.common"));
-    for (const file of readdirSync(path.join(upstreamNginx, "playback"))) copyFileSync(path.join(upstreamNginx, "playback", file), inImage(`etc/bigbluebutton/nginx/${file}`));
+    for (const file of readdirSync(path.join(upstreamNginx, "playback")))
+      copyFileSync(path.join(upstreamNginx, "playback", file), inImage(`etc/bigbluebutton/nginx/${file}`));
     copyFileSync(path.join(h.root, HSTS_SOURCE), inImage(HSTS_TARGET));
     // nginx/start: envsubst '$SCALELITE_API_PORT $URL_HOST'. Then, test-only: the image's absolute paths
     // under the prefix, loopback ports, and the api's name as an address (no docker network here).

@@ -51,7 +51,9 @@ const install = (fqdn: string): StepInputs => ({
   INSTALLER_FLAGS: renderInstallerFlags({ bbbVersion: "jammy-300", fqdn, email: "ops@campus.example" }).join(" "),
   INSTALLER_URL: "https://raw.githubusercontent.com/bigbluebutton/bbb-install/26ce2d16c2a82ef962d685525b0c20bb89d4d151/bbb-install.sh",
   // What the fake web serves as bbb-install.sh (test/fakes/downloads).
-  INSTALLER_SHA256: createHash("sha256").update(readFileSync(path.join(__dirname, "../fakes/downloads/bbb-install.sh"))).digest("hex"),
+  INSTALLER_SHA256: createHash("sha256")
+    .update(readFileSync(path.join(__dirname, "../fakes/downloads/bbb-install.sh")))
+    .digest("hex"),
 });
 
 describe("host down or refusing", () => {
@@ -138,7 +140,16 @@ describe("connection cut in the middle of a step", () => {
           .map((rel) => {
             const full = path.join(h.root, rel);
             const st = statSync(full);
-            return [rel, `${(st.mode & 0o7777).toString(8)} ${st.isFile() ? createHash("sha256").update(readFileSync(full, "utf8").replace(/[0-9a-f]{32,}/g, "<random>")).digest("hex") : "dir"}`];
+            return [
+              rel,
+              `${(st.mode & 0o7777).toString(8)} ${
+                st.isFile()
+                  ? createHash("sha256")
+                      .update(readFileSync(full, "utf8").replace(/[0-9a-f]{32,}/g, "<random>"))
+                      .digest("hex")
+                  : "dir"
+              }`,
+            ];
           }),
       );
     const [a, b] = [endState(cut), endState(clean)];

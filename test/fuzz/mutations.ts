@@ -56,7 +56,24 @@ function setAt(root: Json, path: Path, value: Json | undefined): void {
 
 /** Values of every JSON type, including the awkward ones: huge, empty, unicode, nested. */
 export const strangeValue: fc.Arbitrary<Json> = fc.oneof(
-  fc.constantFrom<Json>(null, true, false, 0, -1, 1e308, Number.MAX_SAFE_INTEGER, 0.5, "", " ", "latest", "0.0.0.0/0", "::", "../../etc/passwd", "$(reboot)", "a\nb"),
+  fc.constantFrom<Json>(
+    null,
+    true,
+    false,
+    0,
+    -1,
+    1e308,
+    Number.MAX_SAFE_INTEGER,
+    0.5,
+    "",
+    " ",
+    "latest",
+    "0.0.0.0/0",
+    "::",
+    "../../etc/passwd",
+    "$(reboot)",
+    "a\nb",
+  ),
   fc.string({ unit: "grapheme", maxLength: 40 }),
   fc.string({ unit: "binary", maxLength: 20 }),
   fc.integer().map((n) => n as Json),
@@ -101,11 +118,24 @@ export type Mutation =
 export const mutation: fc.Arbitrary<Mutation> = fc.oneof(
   fc.record({ kind: fc.constant("delete" as const), pick: fc.nat() }),
   fc.record({ kind: fc.constant("replace" as const), pick: fc.nat(), value: strangeValue }),
-  fc.record({ kind: fc.constant("addKey" as const), pick: fc.nat(), key: fc.oneof(fc.constantFrom("datacentre", "secret", "__proto__", "constructor", "kind"), fc.string({ maxLength: 10 })), value: strangeValue }),
+  fc.record({
+    kind: fc.constant("addKey" as const),
+    pick: fc.nat(),
+    key: fc.oneof(fc.constantFrom("datacentre", "secret", "__proto__", "constructor", "kind"), fc.string({ maxLength: 10 })),
+    value: strangeValue,
+  }),
   fc.record({ kind: fc.constant("badCidr" as const), pick: fc.nat(), cidr: badCidr }),
   fc.record({ kind: fc.constant("duplicateName" as const), pick: fc.nat(), field: fc.constantFrom("name" as const, "fqdn" as const) }),
-  fc.record({ kind: fc.constant("outsideZone" as const), pick: fc.nat(), domain: fc.constantFrom("example.com", "isen-ouest.fr.evil.org", "fr", "isen-ouest.f", "xn--isen-ouest.fr") }),
-  fc.record({ kind: fc.constant("unknownPreset" as const), pick: fc.nat(), preset: fc.oneof(fc.constantFrom("rise-99", "c2-600", "RISE-1", "infra-1 ", ""), fc.string({ maxLength: 12 })) }),
+  fc.record({
+    kind: fc.constant("outsideZone" as const),
+    pick: fc.nat(),
+    domain: fc.constantFrom("example.com", "isen-ouest.fr.evil.org", "fr", "isen-ouest.f", "xn--isen-ouest.fr"),
+  }),
+  fc.record({
+    kind: fc.constant("unknownPreset" as const),
+    pick: fc.nat(),
+    preset: fc.oneof(fc.constantFrom("rise-99", "c2-600", "RISE-1", "infra-1 ", ""), fc.string({ maxLength: 12 })),
+  }),
   fc.record({ kind: fc.constant("emptyList" as const), pick: fc.nat() }),
   fc.record({ kind: fc.constant("hugeList" as const), pick: fc.nat(), copies: fc.integer({ min: 2, max: 400 }) }),
   fc.record({ kind: fc.constant("unicode" as const), pick: fc.nat(), text: fc.string({ unit: "grapheme", minLength: 1, maxLength: 12 }) }),
@@ -134,7 +164,13 @@ export function mutate(campus: Record<string, Json>, m: Mutation): Record<string
       break;
     }
     case "addKey": {
-      const objects: Path[] = [[], ...pathsOf(c).filter((p) => { const v = getAt(c, p); return v !== null && typeof v === "object" && !Array.isArray(v); })];
+      const objects: Path[] = [
+        [],
+        ...pathsOf(c).filter((p) => {
+          const v = getAt(c, p);
+          return v !== null && typeof v === "object" && !Array.isArray(v);
+        }),
+      ];
       const target = getAt(c, choose(objects, m.pick)!) as Record<string, Json>;
       // defineProperty so that "__proto__" becomes an own key, as a YAML parser would make it.
       Object.defineProperty(target, m.key, { value: m.value, enumerable: true, writable: true, configurable: true });
@@ -174,7 +210,12 @@ export function mutate(campus: Record<string, Json>, m: Mutation): Record<string
     case "hugeList": {
       const path = choose(arrayPaths(c), m.pick);
       const list = path ? getAt(c, path) : undefined;
-      if (path && Array.isArray(list) && list.length > 0) setAt(c, path, Array.from({ length: m.copies }, (_, i) => structuredClone(list[i % list.length])));
+      if (path && Array.isArray(list) && list.length > 0)
+        setAt(
+          c,
+          path,
+          Array.from({ length: m.copies }, (_, i) => structuredClone(list[i % list.length])),
+        );
       break;
     }
     case "relabel":

@@ -49,7 +49,9 @@ describe("BBB API checksum", () => {
 
 describe("BBB XML responses", () => {
   it("reads a FAILED answer with its messageKey", () => {
-    const r = parseBbbResponse("<response><returncode>FAILED</returncode><messageKey>checksumError</messageKey><message>You did not pass the checksum security check</message></response>");
+    const r = parseBbbResponse(
+      "<response><returncode>FAILED</returncode><messageKey>checksumError</messageKey><message>You did not pass the checksum security check</message></response>",
+    );
     expect(r).toMatchObject({ returncode: "FAILED", messageKey: "checksumError" });
   });
 

@@ -35,14 +35,43 @@ afterAll(async () => {
 });
 
 /** A drain of a node whose front is the silent port (no stack file, no Pulumi CLI: options only). */
-const drainArgs = (extra: string[]) => ["drain", "nosuchstack", "bbb1.test.example", "--yes", "--url", "http://127.0.0.1:9/", "--host", "127.0.0.1", "--ssh-port", String(silentPort), "--ssh-key", keyFile, ...extra];
+const drainArgs = (extra: string[]) => [
+  "drain",
+  "nosuchstack",
+  "bbb1.test.example",
+  "--yes",
+  "--url",
+  "http://127.0.0.1:9/",
+  "--host",
+  "127.0.0.1",
+  "--ssh-port",
+  String(silentPort),
+  "--ssh-key",
+  keyFile,
+  ...extra,
+];
 
 describe("ops drain checks the node against the stack before connecting", () => {
   it("refuses a name that is not one of the stack's nodes, with a suggestion, and opens no connection", async () => {
     const before = accepted.length;
-    const run = await ops(["drain", "lab", "lab-bbb3", "--yes", "--host", "127.0.0.1", "--ssh-port", String(silentPort), "--ssh-key", keyFile, "--host-key", someHostKey]);
+    const run = await ops([
+      "drain",
+      "lab",
+      "lab-bbb3",
+      "--yes",
+      "--host",
+      "127.0.0.1",
+      "--ssh-port",
+      String(silentPort),
+      "--ssh-key",
+      keyFile,
+      "--host-key",
+      someHostKey,
+    ]);
     expect(run.code).toBe(2);
-    expect(run.stderr).toContain("'lab-bbb3' is not a node of lab (did you mean 'lab-bbb1'?); its nodes are: lab-bbb1 (bbb1.lab.isen-ouest.fr), lab-bbb2 (bbb2.lab.isen-ouest.fr)");
+    expect(run.stderr).toContain(
+      "'lab-bbb3' is not a node of lab (did you mean 'lab-bbb1'?); its nodes are: lab-bbb1 (bbb1.lab.isen-ouest.fr), lab-bbb2 (bbb2.lab.isen-ouest.fr)",
+    );
     expect(accepted.length).toBe(before);
   });
 });
@@ -53,7 +82,21 @@ describe("ops status", () => {
     await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
     const port = (closed.address() as { port: number }).port;
     await new Promise((resolve) => closed.close(resolve));
-    const run = await ops(["status", "nosuchstack", "--json", "--url", `http://127.0.0.1:${port}/`, "--host", "127.0.0.1", "--ssh-port", String(port), "--ssh-key", keyFile, "--host-key", someHostKey]);
+    const run = await ops([
+      "status",
+      "nosuchstack",
+      "--json",
+      "--url",
+      `http://127.0.0.1:${port}/`,
+      "--host",
+      "127.0.0.1",
+      "--ssh-port",
+      String(port),
+      "--ssh-key",
+      keyFile,
+      "--host-key",
+      someHostKey,
+    ]);
     expect(run.code).toBe(3);
     expect(JSON.parse(run.stdout).problems).toEqual([{ host: `127.0.0.1:${port}`, kind: "tcp", message: expect.stringMatching(/ECONNREFUSED/) }]);
   });
@@ -68,7 +111,24 @@ describe("ops --timeout bounds the whole SSH connection", () => {
   });
 
   it("status reports the front's SSH side as a timeout within --timeout too", async () => {
-    const run = await ops(["status", "--json", "--url", "http://127.0.0.1:9/", "--host", "127.0.0.1", "--ssh-port", String(silentPort), "--ssh-key", keyFile, "--host-key", someHostKey, "--timeout", "700", "--command-timeout", "20000"]);
+    const run = await ops([
+      "status",
+      "--json",
+      "--url",
+      "http://127.0.0.1:9/",
+      "--host",
+      "127.0.0.1",
+      "--ssh-port",
+      String(silentPort),
+      "--ssh-key",
+      keyFile,
+      "--host-key",
+      someHostKey,
+      "--timeout",
+      "700",
+      "--command-timeout",
+      "20000",
+    ]);
     expect(run.elapsedMs).toBeLessThan(5000);
     expect(JSON.parse(run.stdout).problems).toContainEqual(expect.objectContaining({ host: `127.0.0.1:${silentPort}`, kind: "timeout" }));
   });

@@ -102,14 +102,20 @@ describe("no option is named where it does not exist", () => {
         ops([...words, "--help"]),
         ops([...words, "nosuchstack", ...positional]),
         ops(words),
-        ops([...words, ...(withConnection ? ["nosuchstack", ...positional, "--url", "http://127.0.0.1:9/", "--host", "127.0.0.1", "--ssh-port", "9", "--timeout", "500"] : ["lab"])]),
+        ops([
+          ...words,
+          ...(withConnection
+            ? ["nosuchstack", ...positional, "--url", "http://127.0.0.1:9/", "--host", "127.0.0.1", "--ssh-port", "9", "--timeout", "500"]
+            : ["lab"]),
+        ]),
         ops([...words, "--tim"]),
         // A Pulumi CLI that fails (the fake's "no stack named ..."): its error is passed on.
         ops([...words, "nosuchstack", ...positional], { env: { PATH: `${FAKES}:/usr/bin:/bin`, FAKE_PULUMI_LOG: path.join(scratch(), "pulumi.log") } }),
       ]);
       for (const run of runs) {
         // The one unknown option typed on purpose is quoted back; everything else must exist.
-        for (const option of [...mentioned(run.stderr + run.stdout)].filter((o) => o !== "--tim")) expect(options, `ops ${command}: ${option} in:\n${run.stderr}${run.stdout}`).toContain(option);
+        for (const option of [...mentioned(run.stderr + run.stdout)].filter((o) => o !== "--tim"))
+          expect(options, `ops ${command}: ${option} in:\n${run.stderr}${run.stdout}`).toContain(option);
       }
     }
   });

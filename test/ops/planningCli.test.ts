@@ -49,7 +49,9 @@ describe("ops estimate", () => {
     // brest expects 250 users; 2 one-unit nodes carry 200 with a site down: the plan's check fails and
     // estimate says so, then recommends what passes that same check.
     expect(run.stdout).toMatch(/current nodes: 2 x infra-1; the plan's check fails: with site (strasbourg|roubaix) down/);
-    expect(run.stdout).toMatch(/cheapest topology that passes the same check \(failover 'datacenter'\): 4 x \S+ \+ the current front \+ a standby front like it in another site =/);
+    expect(run.stdout).toMatch(
+      /cheapest topology that passes the same check \(failover 'datacenter'\): 4 x \S+ \+ the current front \+ a standby front like it in another site =/,
+    );
     // The front is counted too: in roubaix with no standby, it is the single point of failure.
     expect(run.stdout).toMatch(/front:\n\s+- single point of failure: the front lb-brest [^\n]* is in roubaix with no standby front/);
     expect(planWarnings(file).join("\n")).toMatch(/with site (strasbourg|roubaix) down \(failover policy 'datacenter'\)/);
@@ -123,7 +125,9 @@ describe("npm run ops (the entry point)", () => {
     const tsx = path.join(REPO, "node_modules/.bin/tsx");
     const ok = await run(tsx, ["cli/ops.ts", "size", "--users", "200", "--rooms", "8"], { cwd: REPO });
     expect(ok.stdout).toMatch(/recommended: [^\n]*2 nodes, spread over 2 sites/);
-    const bad = await run(tsx, ["cli/ops.ts", "smoke", "--url", "http://127.0.0.1:9"], { cwd: REPO, env: { PATH: process.env.PATH, HOME: scratch() } }).catch((e: { code: number; stderr: string }) => e);
+    const bad = await run(tsx, ["cli/ops.ts", "smoke", "--url", "http://127.0.0.1:9"], { cwd: REPO, env: { PATH: process.env.PATH, HOME: scratch() } }).catch(
+      (e: { code: number; stderr: string }) => e,
+    );
     expect(bad).toMatchObject({ code: 2, stderr: expect.stringMatching(/no shared secret/) });
   });
 });
@@ -131,7 +135,12 @@ describe("npm run ops (the entry point)", () => {
 describe("ops schedule apply --dry-run", () => {
   it("shows the next wake and sleep times from the stack file alone: no credentials, no connection", async () => {
     const doc = parse(readFileSync(path.join(__dirname, "../../stacks/Pulumi.training.yaml"), "utf8"));
-    doc.config["bbb-ovh:campus"].timetable = { timezone: "Europe/Paris", slots: [{ days: ["mon", "tue", "wed", "thu", "fri"], from: "08:00", to: "18:00" }], wakeBeforeMinutes: 45, sleepAfterMinutes: 60 };
+    doc.config["bbb-ovh:campus"].timetable = {
+      timezone: "Europe/Paris",
+      slots: [{ days: ["mon", "tue", "wed", "thu", "fri"], from: "08:00", to: "18:00" }],
+      wakeBeforeMinutes: 45,
+      sleepAfterMinutes: 60,
+    };
     const file = path.join(scratch(), "Pulumi.training.yaml");
     writeFileSync(file, stringify(doc));
     // A Saturday evening in Paris: asleep until Monday 07:15, then awake until 19:00.
@@ -147,4 +156,3 @@ describe("ops schedule apply --dry-run", () => {
     expect(preview.transitions).toHaveLength(10); // Mon-Fri evenings and mornings, and next Monday 07:15
   });
 });
-

@@ -40,23 +40,45 @@ let stackFile: string;
 let env: Record<string, string>;
 
 const onFront = (command: string, stdin?: string) => execOn(front, command, stdin);
-const connection = () => ["--host", front.host, "--ssh-port", String(front.port), "--ssh-user", "root", "--ssh-key", path.join(env.HOME, "key"), "--command-timeout", "20000"];
+const connection = () => [
+  "--host",
+  front.host,
+  "--ssh-port",
+  String(front.port),
+  "--ssh-user",
+  "root",
+  "--ssh-key",
+  path.join(env.HOME, "key"),
+  "--command-timeout",
+  "20000",
+];
 
 function ops(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(TSX, ["cli/ops.ts", ...args], { cwd: REPO, env, timeout: 120_000 }, (error, stdout, stderr) => resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr }));
+    execFile(TSX, ["cli/ops.ts", ...args], { cwd: REPO, env, timeout: 120_000 }, (error, stdout, stderr) =>
+      resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
   });
 }
 async function scale(minutes: number, ...extra: string[]) {
   const run = await ops(["scale", stackFile, "--at", at(minutes), "--json", ...connection(), ...extra]);
   expect(run.stderr).toBe("");
-  return { code: run.code, report: JSON.parse(run.stdout) as { decision: { summary: string; actions: Array<{ node: string; action: string }> }; steps: Array<{ node: string; step: string; detail: string }>; nodes: Array<{ node: string; state: string; users: number }> } };
+  return {
+    code: run.code,
+    report: JSON.parse(run.stdout) as {
+      decision: { summary: string; actions: Array<{ node: string; action: string }> };
+      steps: Array<{ node: string; step: string; detail: string }>;
+      nodes: Array<{ node: string; state: string; users: number }>;
+    },
+  };
 }
 const rowOf = async (fqdn: string) => (await onFront("docker exec scalelite-api bin/rake status")).split("\n").find((l) => l.includes(fqdn)) ?? "";
 
 beforeAll(async () => {
   if (!trees) return;
-  peer = await startOvhApiPeer(PROJECT, { instances: NODES.map((n, i) => ({ id: `inst-${i}`, name: n.fqdn, status: "ACTIVE", monthlyBilling: null, ip: n.ip })) });
+  peer = await startOvhApiPeer(PROJECT, {
+    instances: NODES.map((n, i) => ({ id: `inst-${i}`, name: n.fqdn, status: "ACTIVE", monthlyBilling: null, ip: n.ip })),
+  });
   front = await startTestHost({ fqdn: "visio-training.isen-ouest.fr" });
   mkdirSync(path.join(front.root, "etc/systemd/system"), { recursive: true });
   writeFileSync(path.join(front.root, "etc/systemd/system/scalelite-api.service"), "[Service]\n");
@@ -121,7 +143,10 @@ describe.skipIf(!trees)("ops scale", () => {
     expect(peer.state.calls.filter((c) => c.startsWith("POST"))).toEqual([]);
 
     ({ report } = await scale(31));
-    expect(report.steps.find((s) => s.node === NODES[3].fqdn)).toMatchObject({ step: "cordoned", detail: expect.stringMatching(/1 meeting\(s\) still running/) });
+    expect(report.steps.find((s) => s.node === NODES[3].fqdn)).toMatchObject({
+      step: "cordoned",
+      detail: expect.stringMatching(/1 meeting\(s\) still running/),
+    });
     expect(await rowOf(NODES[3].fqdn)).toMatch(/cordoned/);
     expect(peer.state.instances[3].status).toBe("ACTIVE");
 
@@ -143,7 +168,11 @@ describe.skipIf(!trees)("ops scale", () => {
 
     // ops status shows the last decision.
     const status = await ops(["status", stackFile, "--json", "--url", nodeHttp[0].url, ...connection()]);
-    expect(JSON.parse(status.stdout).front.scaling).toMatchObject({ at: at(41), summary: expect.stringMatching(/one node goes/), actions: [expect.objectContaining({ node: NODES[3].fqdn, action: "shelve" })] });
+    expect(JSON.parse(status.stdout).front.scaling).toMatchObject({
+      at: at(41),
+      summary: expect.stringMatching(/one node goes/),
+      actions: [expect.objectContaining({ node: NODES[3].fqdn, action: "shelve" })],
+    });
   }, 700_000);
 
   it("when the margin is gone: wakes the shelved spare that restores the policy and, in the same run, enables it once BBB answers", async () => {
@@ -152,7 +181,10 @@ describe.skipIf(!trees)("ops scale", () => {
     nodeHttp[1].seedMeeting("physics-2", 25);
     const { report } = await scale(60, "--wait-serving", "60");
     expect(report.decision.actions).toEqual([expect.objectContaining({ node: NODES[3].fqdn, action: "wake" })]);
-    expect(report.steps.find((s) => s.node === NODES[3].fqdn)).toMatchObject({ step: "enabled", detail: expect.stringMatching(/serving \d+ s after the unshelve request/) });
+    expect(report.steps.find((s) => s.node === NODES[3].fqdn)).toMatchObject({
+      step: "enabled",
+      detail: expect.stringMatching(/serving \d+ s after the unshelve request/),
+    });
     expect(peer.state.calls.filter((c) => c.endsWith("/unshelve"))).toEqual([`POST /cloud/project/${PROJECT}/instance/inst-3/unshelve`]);
     expect(await rowOf(NODES[3].fqdn)).toMatch(/enabled/);
     expect(await onFront("cat ~/.bbb-ovh/schedule-sleeping")).toBe("");
@@ -168,7 +200,20 @@ describe.skipIf(!trees)("ops scale", () => {
 });
 
 /** `ops upgrade` run in the background; `onStep` sees each progress line as it is printed. */
-function upgrade(extra: string[], onStep: (node: string, step: string, detail: string) => void = () => {}): Promise<{ code: number; report: { order: string[]; canary: string; upgraded: string[]; skipped: string[]; stopped?: string; steps: Array<{ node: string; step: string; detail: string }> } }> {
+function upgrade(
+  extra: string[],
+  onStep: (node: string, step: string, detail: string) => void = () => {},
+): Promise<{
+  code: number;
+  report: {
+    order: string[];
+    canary: string;
+    upgraded: string[];
+    skipped: string[];
+    stopped?: string;
+    steps: Array<{ node: string; step: string; detail: string }>;
+  };
+}> {
   return new Promise((resolve, reject) => {
     const child = spawn(TSX, ["cli/ops.ts", "upgrade", stackFile, "--json", "--poll", "1", ...connection(), ...extra], { cwd: REPO, env });
     let stdout = "";
@@ -198,7 +243,10 @@ describe.skipIf(!trees)("ops upgrade drill", () => {
     nodeHttp[1].seedMeeting("lab", 60);
     const run = await upgrade(["--apply", "true"]);
     expect(run.code).not.toBe(0);
-    expect(run.report.steps[0]).toMatchObject({ step: "refused", detail: expect.stringMatching(/carry 200 user\(s\) under failover 'datacenter', 210 connected: it stays in the pool/) });
+    expect(run.report.steps[0]).toMatchObject({
+      step: "refused",
+      detail: expect.stringMatching(/carry 200 user\(s\) under failover 'datacenter', 210 connected: it stays in the pool/),
+    });
     for (const n of NODES) expect(await rowOf(n.fqdn)).toMatch(/enabled/);
   }, 300_000);
 
@@ -212,7 +260,13 @@ describe.skipIf(!trees)("ops upgrade drill", () => {
       if (step === "drained") {
         drained.add(node);
         // The others still taking meetings carry everyone connected with a site down.
-        checks.push(meets(members.filter((m) => !drained.has(m.id)), connected(), { awake: false, policy: "datacenter", marginUsers: 0, marginUnderFailure: true }).ok);
+        checks.push(
+          meets(
+            members.filter((m) => !drained.has(m.id)),
+            connected(),
+            { awake: false, policy: "datacenter", marginUsers: 0, marginUnderFailure: true },
+          ).ok,
+        );
         // The lesson on the drained node ends on its own, a little later.
         setTimeout(() => nodeHttp[NODES.findIndex((n) => n.fqdn === node)].meetings.clear(), 1500);
       }
@@ -237,7 +291,11 @@ describe.skipIf(!trees)("ops upgrade drill", () => {
     nodeHttp[3].seedMeeting("long-exam", 5);
     const busy = await upgrade(["--apply", "true", "--drain-timeout", "0.05"]);
     expect(busy.code).not.toBe(0);
-    expect(busy.report.steps.at(-1)).toMatchObject({ node: NODES[3].fqdn, step: "timeout", detail: expect.stringMatching(/1 meeting\(s\) running after \d+ min: left drained, never ended/) });
+    expect(busy.report.steps.at(-1)).toMatchObject({
+      node: NODES[3].fqdn,
+      step: "timeout",
+      detail: expect.stringMatching(/1 meeting\(s\) running after \d+ min: left drained, never ended/),
+    });
     expect(nodeHttp[3].meetings.has("long-exam")).toBe(true);
     expect(await rowOf(NODES[3].fqdn)).toMatch(/cordoned/);
     expect(seededEnds()).toEqual([]);
@@ -246,7 +304,11 @@ describe.skipIf(!trees)("ops upgrade drill", () => {
 
     const failed = await upgrade(["--apply", "echo 'bbb-install.sh failed' >&2; exit 3"]);
     expect(failed.code).not.toBe(0);
-    expect(failed.report.steps.at(-1)).toMatchObject({ node: failed.report.canary, step: "failed", detail: expect.stringMatching(/exited 3: bbb-install.sh failed/) });
+    expect(failed.report.steps.at(-1)).toMatchObject({
+      node: failed.report.canary,
+      step: "failed",
+      detail: expect.stringMatching(/exited 3: bbb-install.sh failed/),
+    });
     expect(failed.report.stopped).toMatch(/stays drained; the other nodes were not touched/);
     for (const n of NODES.filter((x) => x.fqdn !== failed.report.canary)) expect(await rowOf(n.fqdn)).toMatch(/enabled/);
     expect(await rowOf(failed.report.canary)).toMatch(/cordoned/);

@@ -35,7 +35,19 @@ const calls = () => readFileSync(path.join(front.root, "fake-calls.log"), "utf8"
 // Budgets for a busy machine, where an SSH handshake or a `bin/rake status` (a Ruby start) can take
 // seconds; the tests of fast failures assert that they come well before these.
 const TIMEOUT_MS = 20_000;
-const args = (extra: string[] = []) => ["--host", front.host, "--ssh-port", String(front.port), "--ssh-key", keyFile, "--timeout", String(TIMEOUT_MS), "--command-timeout", "120000", ...extra];
+const args = (extra: string[] = []) => [
+  "--host",
+  front.host,
+  "--ssh-port",
+  String(front.port),
+  "--ssh-key",
+  keyFile,
+  "--timeout",
+  String(TIMEOUT_MS),
+  "--command-timeout",
+  "120000",
+  ...extra,
+];
 
 beforeAll(async () => {
   if (!trees) return;
@@ -75,7 +87,11 @@ beforeEach(async () => {
   expect((await scalelite.ruby("RedisStore.with_connection(&:flushdb)")).code).toBe(0);
   NODES.forEach((n, i) => scalelite.route(n.fqdn, nodeHttp[i].url));
   nodeHttp.forEach((n) => n.meetings.clear());
-  const lessons: Array<[number, string, number]> = [[0, "maths", 25], [0, "physics", 18], [1, "chemistry", 30]];
+  const lessons: Array<[number, string, number]> = [
+    [0, "maths", 25],
+    [0, "physics", 18],
+    [1, "chemistry", 30],
+  ];
   await onFront("docker exec -i scalelite-api bin/rake 'servers:sync[-,force]'", yaml);
   for (const [i, id, users] of lessons) nodeHttp[i].seedMeeting(id, users);
   await scalelite.addMeetings(lessons.map(([i, id]) => [NODES[i].fqdn, id]));
@@ -92,7 +108,17 @@ describe.skipIf(!trees)("ops status", () => {
     const report = JSON.parse(run.stdout);
     expect(report.front.healthCheck).toMatchObject({ ok: true, detail: "success" });
     expect(report.nodes).toEqual([
-      expect.objectContaining({ name: "bbb-sbg", fqdn: "bbb1.test.example", datacenter: "sbg", online: "online", state: "enabled", meetings: 2, users: 43, bbbVersion: "3.0.9", probe: expect.objectContaining({ ok: true }) }),
+      expect.objectContaining({
+        name: "bbb-sbg",
+        fqdn: "bbb1.test.example",
+        datacenter: "sbg",
+        online: "online",
+        state: "enabled",
+        meetings: 2,
+        users: 43,
+        bbbVersion: "3.0.9",
+        probe: expect.objectContaining({ ok: true }),
+      }),
       expect.objectContaining({ name: "bbb-rbx", datacenter: "rbx", online: "online", state: "enabled", meetings: 1, users: 30 }),
     ]);
     expect(report.healthy).toBe(true);
@@ -145,8 +171,13 @@ describe.skipIf(!trees)("ops status", () => {
       const run = await ops(["status", "opstest", "--json", ...args()], { env });
       const report = JSON.parse(run.stdout);
       expect(report.nodes.map((n: { recordings?: string }) => n.recordings)).toEqual(["2 waiting, oldest 1.5 h", "none waiting"]);
-      expect(report.recordings).toEqual([expect.objectContaining({ node: "bbb-rbx", refused: 0, waiting: 0 }), expect.objectContaining({ node: "bbb-sbg", refused: 1, waiting: 2 })]);
-      expect(report.problems).toEqual([{ host: "bbb-sbg", kind: "unhealthy", message: `recordings: 1 recording archive(s) refused, kept in ${REFUSED_DIR}/bbb-sbg with a .reason file each` }]);
+      expect(report.recordings).toEqual([
+        expect.objectContaining({ node: "bbb-rbx", refused: 0, waiting: 0 }),
+        expect.objectContaining({ node: "bbb-sbg", refused: 1, waiting: 2 }),
+      ]);
+      expect(report.problems).toEqual([
+        { host: "bbb-sbg", kind: "unhealthy", message: `recordings: 1 recording archive(s) refused, kept in ${REFUSED_DIR}/bbb-sbg with a .reason file each` },
+      ]);
       expect(run.code).toBe(1);
     } finally {
       rmSync(path.join(front.root, REFUSED_DIR), { recursive: true });
@@ -200,7 +231,11 @@ describe.skipIf(!trees)("ops status", () => {
     const before = calls();
     const run = await ops(["status", "opstest", "--json", ...args(["--host-key", readFileSync(`${impostorKey}.pub`, "utf8").trim()])], { env });
     expect(run.code).toBe(4);
-    expect(JSON.parse(run.stdout).problems[0]).toMatchObject({ host: `127.0.0.1:${front.port}`, kind: "ssh-auth", message: expect.stringMatching(/not the pinned one/) });
+    expect(JSON.parse(run.stdout).problems[0]).toMatchObject({
+      host: `127.0.0.1:${front.port}`,
+      kind: "ssh-auth",
+      message: expect.stringMatching(/not the pinned one/),
+    });
     expect(calls()).toBe(before);
   });
 

@@ -12,8 +12,30 @@ describe("bin/rake status table", () => {
       "",
     ].join("\n");
     expect(parseStatusTable(out)).toEqual([
-      { hostname: "bbb1.test.example", state: "enabled", status: "online", meetings: 2, users: 43, largestMeeting: 25, videos: 0, load: 43, bbbVersion: "3.0.9", tag: "sbg" },
-      { hostname: "bbb2.test.example", state: "cordoned", status: "offline", meetings: 0, users: 0, largestMeeting: 0, videos: 0, load: undefined, bbbVersion: undefined, tag: undefined },
+      {
+        hostname: "bbb1.test.example",
+        state: "enabled",
+        status: "online",
+        meetings: 2,
+        users: 43,
+        largestMeeting: 25,
+        videos: 0,
+        load: 43,
+        bbbVersion: "3.0.9",
+        tag: "sbg",
+      },
+      {
+        hostname: "bbb2.test.example",
+        state: "cordoned",
+        status: "offline",
+        meetings: 0,
+        users: 0,
+        largestMeeting: 0,
+        videos: 0,
+        load: undefined,
+        bbbVersion: undefined,
+        tag: undefined,
+      },
     ]);
   });
 
@@ -22,7 +44,13 @@ describe("bin/rake status table", () => {
       " HOSTNAME                          STATE    STATUS  MEETINGS  USERS  LARGEST MEETING  VIDEOS  LOAD   BBB VERSION  TAG",
       " node-with-a-long-name.example.org enabled  online       120   1450              200      12  1450.0 2.7.16       roubaix-datacenter",
     ].join("\n");
-    expect(parseStatusTable(out)[0]).toMatchObject({ hostname: "node-with-a-long-name.example.org", users: 1450, load: 1450, bbbVersion: "2.7.16", tag: "roubaix-datacenter" });
+    expect(parseStatusTable(out)[0]).toMatchObject({
+      hostname: "node-with-a-long-name.example.org",
+      users: 1450,
+      load: 1450,
+      bbbVersion: "2.7.16",
+      tag: "roubaix-datacenter",
+    });
   });
 
   it("refuses output without the table", () => {

@@ -38,12 +38,33 @@ let env: Record<string, string>;
 const onFront = (command: string, stdin?: string) => execOn(front, command, stdin);
 
 function schedule(at: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  const args = ["cli/ops.ts", "schedule", "apply", stackFile, "--at", at, "--json", "--host", front.host, "--ssh-port", String(front.port), "--ssh-user", "root", "--ssh-key", path.join(env.HOME, "key"), "--command-timeout", "20000"];
+  const args = [
+    "cli/ops.ts",
+    "schedule",
+    "apply",
+    stackFile,
+    "--at",
+    at,
+    "--json",
+    "--host",
+    front.host,
+    "--ssh-port",
+    String(front.port),
+    "--ssh-user",
+    "root",
+    "--ssh-key",
+    path.join(env.HOME, "key"),
+    "--command-timeout",
+    "20000",
+  ];
   return new Promise((resolve) => {
-    execFile(TSX, args, { cwd: REPO, env, timeout: 90_000 }, (error, stdout, stderr) => resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr }));
+    execFile(TSX, args, { cwd: REPO, env, timeout: 90_000 }, (error, stdout, stderr) =>
+      resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
   });
 }
-const steps = (stdout: string) => Object.fromEntries((JSON.parse(stdout).nodes as Array<{ node: string; step: string; detail: string }>).map((d) => [d.node, d]));
+const steps = (stdout: string) =>
+  Object.fromEntries((JSON.parse(stdout).nodes as Array<{ node: string; step: string; detail: string }>).map((d) => [d.node, d]));
 const scaleliteState = async () => (await onFront("docker exec scalelite-api bin/rake status")).split("\n");
 
 beforeAll(async () => {
@@ -64,7 +85,12 @@ beforeAll(async () => {
   const doc = parse(readFileSync(path.join(REPO, "stacks/Pulumi.training.yaml"), "utf8"));
   const campus = doc.config["bbb-ovh:campus"];
   campus.publicCloud = { ...campus.publicCloud, projectId: PROJECT };
-  campus.timetable = { timezone: "Europe/Paris", slots: [{ days: ["mon", "tue", "wed", "thu", "fri"], from: "08:00", to: "18:00" }], wakeBeforeMinutes: 45, sleepAfterMinutes: 60 };
+  campus.timetable = {
+    timezone: "Europe/Paris",
+    slots: [{ days: ["mon", "tue", "wed", "thu", "fri"], from: "08:00", to: "18:00" }],
+    wakeBeforeMinutes: 45,
+    sleepAfterMinutes: 60,
+  };
   stackFile = path.join(scratch(), "Pulumi.sched.yaml");
   writeFileSync(stackFile, stringify(doc));
   const home = scratch();
@@ -159,7 +185,10 @@ describe.skipIf(!trees)("ops schedule apply", () => {
     await schedule(MONDAY_EARLY); // unshelve
     const run = await schedule(MONDAY_EARLY);
     expect(run.code).toBe(1);
-    expect(steps(run.stdout)[NODES[0].fqdn]).toMatchObject({ step: "ip-changed", detail: expect.stringMatching(/from 198\.51\.100\.11 to 198\.51\.100\.99.*pulumi up --stack/) });
+    expect(steps(run.stdout)[NODES[0].fqdn]).toMatchObject({
+      step: "ip-changed",
+      detail: expect.stringMatching(/from 198\.51\.100\.11 to 198\.51\.100\.99.*pulumi up --stack/),
+    });
     expect(peer.state.records.find((r) => r.id === 500)?.target).toBe("198.51.100.99");
     expect(peer.state.calls).toContain("POST /domain/zone/isen-ouest.fr/refresh");
     expect((await scaleliteState()).find((l) => l.includes(NODES[0].fqdn))).toMatch(/cordoned/);

@@ -25,7 +25,8 @@ afterAll(async () => {
   await Promise.all([front, ...nodes].map((s) => s?.close()));
 });
 
-const smoke = (args: string[], secret = LB_SECRET) => ops(["smoke", "--url", front.url, "--secret-file", secretFile(secret), "--json", "--timeout", "1500", ...args]);
+const smoke = (args: string[], secret = LB_SECRET) =>
+  ops(["smoke", "--url", front.url, "--secret-file", secretFile(secret), "--json", "--timeout", "1500", ...args]);
 
 describe("ops smoke through the balancer", () => {
   it("creates, joins (balancer then node), reads and ends a meeting, timing each step", async () => {
@@ -120,7 +121,14 @@ describe("ops smoke through the balancer", () => {
     const dir = scratch();
     const outputs = path.join(dir, "outputs.json");
     const log = path.join(dir, "pulumi.log");
-    writeFileSync(outputs, JSON.stringify({ frontUrl: `${front.url}/bigbluebutton/`, moodleSharedSecret: LB_SECRET, nodes: nodes.map((n, i) => ({ name: `node-${i}`, fqdn: `bbb${i}.test.example`, datacenter: ["sbg", "rbx"][i], apiUrl: n.apiUrl })) }));
+    writeFileSync(
+      outputs,
+      JSON.stringify({
+        frontUrl: `${front.url}/bigbluebutton/`,
+        moodleSharedSecret: LB_SECRET,
+        nodes: nodes.map((n, i) => ({ name: `node-${i}`, fqdn: `bbb${i}.test.example`, datacenter: ["sbg", "rbx"][i], apiUrl: n.apiUrl })),
+      }),
+    );
     const run = await ops(["smoke", "campus-x", "--json"], { env: { PATH: `${FAKES}:/usr/bin:/bin`, FAKE_PULUMI_OUTPUTS: outputs, FAKE_PULUMI_LOG: log } });
     expect(run.code).toBe(0);
     expect(readFileSync(log, "utf8")).toBe("stack output --show-secrets --json --stack campus-x\n");
@@ -156,7 +164,29 @@ describe("ops smoke over TLS", () => {
     const dir = scratch();
     const key = path.join(dir, "key.pem");
     caFile = path.join(dir, "cert.pem");
-    execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", caFile], { stdio: "ignore" });
+    execFileSync(
+      "openssl",
+      [
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-addext",
+        "subjectAltName=IP:127.0.0.1",
+        "-keyout",
+        key,
+        "-out",
+        caFile,
+      ],
+      { stdio: "ignore" },
+    );
     tls = await startBbbApiServer({ secret: LB_SECRET, tls: { key: readFileSync(key, "utf8"), cert: readFileSync(caFile, "utf8") } });
   });
   afterAll(() => tls?.close());

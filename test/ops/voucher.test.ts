@@ -79,7 +79,11 @@ describe("ops voucher redeem", () => {
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(new RegExp(`credited to Public Cloud project ${PROJECT}: 5000\\.00 EUR, valid until 2027-11-30`));
     // The POST answers nothing (void in the API schema): the credit is read back.
-    expect(peer.state.calls).toEqual([`POST /cloud/project/${PROJECT}/credit`, `GET /cloud/project/${PROJECT}/credit`, `GET /cloud/project/${PROJECT}/credit/1000`]);
+    expect(peer.state.calls).toEqual([
+      `POST /cloud/project/${PROJECT}/credit`,
+      `GET /cloud/project/${PROJECT}/credit`,
+      `GET /cloud/project/${PROJECT}/credit/1000`,
+    ]);
     expect(run.stdout + run.stderr).not.toContain("SECRETCODE");
   });
 
@@ -124,14 +128,23 @@ describe("ops voucher redeem", () => {
     peer.state.vouchers.set("OAUTH-CODE", { amount: 20, validTo: "2027-01-01T00:00:00Z" });
     const run = await ops(["voucher", "redeem", stackFile], {
       stdin: "OAUTH-CODE",
-      env: { OVH_APPLICATION_KEY: "", OVH_APPLICATION_SECRET: "", OVH_CONSUMER_KEY: "", OVH_CLIENT_ID: peer.state.clientId, OVH_CLIENT_SECRET: peer.state.clientSecret },
+      env: {
+        OVH_APPLICATION_KEY: "",
+        OVH_APPLICATION_SECRET: "",
+        OVH_CONSUMER_KEY: "",
+        OVH_CLIENT_ID: peer.state.clientId,
+        OVH_CLIENT_SECRET: peer.state.clientSecret,
+      },
     });
     expect(run.stderr).toBe("");
     expect(run.code).toBe(0);
   });
 
   it("refuses a missing credential set and a malformed code before calling anything (exit 2)", async () => {
-    const none = await ops(["voucher", "redeem", stackFile], { stdin: "CODE-1234", env: { OVH_APPLICATION_KEY: "", OVH_APPLICATION_SECRET: "", OVH_CONSUMER_KEY: "" } });
+    const none = await ops(["voucher", "redeem", stackFile], {
+      stdin: "CODE-1234",
+      env: { OVH_APPLICATION_KEY: "", OVH_APPLICATION_SECRET: "", OVH_CONSUMER_KEY: "" },
+    });
     expect(none.code).toBe(2);
     expect(none.stderr).toMatch(/no OVH API credentials: set OVH_APPLICATION_KEY/);
     const spaces = await ops(["voucher", "redeem", stackFile], { stdin: "two words" });
@@ -142,7 +155,16 @@ describe("ops voucher redeem", () => {
 
 describe("ops estimate with a timetable and OVH credentials", () => {
   it("uses the real credit left and shows what the timetable saves on hourly nodes", async () => {
-    peer.state.credits.push({ id: 42, description: "EDU", voucher: "EDU", available: 800, used: 0, total: 800, validFrom: new Date().toISOString(), validTo: new Date(Date.now() + 365 * DAY).toISOString() });
+    peer.state.credits.push({
+      id: 42,
+      description: "EDU",
+      voucher: "EDU",
+      available: 800,
+      used: 0,
+      total: 800,
+      validFrom: new Date().toISOString(),
+      validTo: new Date(Date.now() + 365 * DAY).toISOString(),
+    });
     peer.state.usage = { periodFrom: new Date(Date.now() - 10 * DAY).toISOString(), spent: 50, forecast: 150 };
     const doc = parse(readFileSync(stackFile, "utf8"));
     doc.config["bbb-ovh:campus"].timetable = { timezone: "Europe/Paris", slots: [{ days: ["mon", "tue", "wed", "thu", "fri"], from: "08:00", to: "18:00" }] };
@@ -178,7 +200,16 @@ describe("totalPriceOf", () => {
 
 describe("ops voucher status", () => {
   const credit = (available: number, validToDays: number) =>
-    peer.state.credits.push({ id: 7 + peer.state.credits.length, description: "EDU voucher", voucher: "EDU", available, used: 100, total: available + 100, validFrom: new Date(Date.now() - 30 * DAY).toISOString(), validTo: new Date(Date.now() + validToDays * DAY).toISOString() });
+    peer.state.credits.push({
+      id: 7 + peer.state.credits.length,
+      description: "EDU voucher",
+      voucher: "EDU",
+      available,
+      used: 100,
+      total: available + 100,
+      validFrom: new Date(Date.now() - 30 * DAY).toISOString(),
+      validTo: new Date(Date.now() + validToDays * DAY).toISOString(),
+    });
 
   it("answers 'runs out on DATE' and exits 1 when that is before the term ends", async () => {
     credit(500, 365);

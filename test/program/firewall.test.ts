@@ -5,7 +5,13 @@ import { plannedIpv4 } from "../../cli/plan/mockCloud";
 const EDGE_RULE = "ovh:Ip/firewallRule:FirewallRule";
 const EDGE_FIREWALL = "ovh:Ip/firewall:Firewall";
 const COMMAND = "command:remote:Command";
-const decodeStdin = (stdin: unknown) => Object.fromEntries(String(stdin).trim().split("\n").map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
+const decodeStdin = (stdin: unknown) =>
+  Object.fromEntries(
+    String(stdin)
+      .trim()
+      .split("\n")
+      .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
+  );
 
 describe("the firewall policy in the campus program", () => {
   it("brest: every standard-range dedicated server's IPv4 gets the edge firewall, enabled, deny last, nothing protected", async () => {

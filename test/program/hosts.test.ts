@@ -38,7 +38,12 @@ describe("campus stacks under Pulumi's mock runtime", () => {
     const dc = (r: (typeof servers)[number]) => plan(r).configurations.find((c: any) => c.label === "dedicated_datacenter").value;
     const front = servers.find((s) => s.name === `lb-${stack}`)!;
     expect(plan(front).planCode).toBe("24rise01");
-    expect(servers.filter((s) => s !== front).map((s) => [plan(s).planCode, dc(s)]).sort()).toEqual([
+    expect(
+      servers
+        .filter((s) => s !== front)
+        .map((s) => [plan(s).planCode, dc(s)])
+        .sort(),
+    ).toEqual([
       ["24adv01-v3", "rbx"],
       ["24adv01-v3", "sbg"],
     ]);
@@ -175,7 +180,9 @@ describe("campus stacks under Pulumi's mock runtime", () => {
     expect(node).toContain("tcp 22-22 193.52.128.0/24");
     expect(node).toContain("tcp 22-22 2001:660:7301::/48");
     expect(node).not.toContain("tcp 22-22 0.0.0.0/0");
-    expect(node).toEqual(expect.arrayContaining(["udp 16384-32768 0.0.0.0/0", "udp 3478-3478 ::/0", "tcp 3478-3478 0.0.0.0/0", "tcp 443-443 0.0.0.0/0", "tcp 80-80 ::/0"]));
+    expect(node).toEqual(
+      expect.arrayContaining(["udp 16384-32768 0.0.0.0/0", "udp 3478-3478 ::/0", "tcp 3478-3478 0.0.0.0/0", "tcp 443-443 0.0.0.0/0", "tcp 80-80 ::/0"]),
+    );
     const front = rulesOf("lb-training");
     expect(front.filter((r) => r.startsWith("udp"))).toEqual([]);
     expect(front.filter((r) => r.includes("2049"))).toEqual([]);
@@ -184,8 +191,12 @@ describe("campus stacks under Pulumi's mock runtime", () => {
   it("opens SSH on a Public Cloud front to the nodes' addresses when recordings are on (rsync over SSH), and never NFS", async () => {
     const { resources } = await evaluateStack("training", {}, (c) => (c.recordings = true));
     const front = byType(resources, RULE).filter((r) => r.name.startsWith("lb-training-"));
-    const fromNodes = front.filter((r) => r.inputs.portRangeMin === 22 && !["193.52.128.0/24", "2001:660:7301::/48"].includes(r.inputs.remoteIpPrefix as string));
-    expect(fromNodes.map((r) => r.inputs.remoteIpPrefix).sort()).toEqual([`${plannedIpv4("bbb-training-gra")}/32`, `${plannedIpv4("bbb-training-sbg")}/32`].sort());
+    const fromNodes = front.filter(
+      (r) => r.inputs.portRangeMin === 22 && !["193.52.128.0/24", "2001:660:7301::/48"].includes(r.inputs.remoteIpPrefix as string),
+    );
+    expect(fromNodes.map((r) => r.inputs.remoteIpPrefix).sort()).toEqual(
+      [`${plannedIpv4("bbb-training-gra")}/32`, `${plannedIpv4("bbb-training-sbg")}/32`].sort(),
+    );
     expect(byType(resources, RULE).filter((r) => [2049, 111].includes(r.inputs.portRangeMin as number))).toEqual([]);
   });
 
@@ -194,7 +205,10 @@ describe("campus stacks under Pulumi's mock runtime", () => {
     expect(byType(resources, SERVER)).toEqual([]);
     expect(byType(resources, INSTANCE)).toEqual([]);
     expect(byType(resources, "bbb-ovh:hosts:ExistingHost")).toHaveLength(3);
-    const tofu = resources.filter((r) => r.name.endsWith("host-key-tofu")).map((r) => r.name).sort();
+    const tofu = resources
+      .filter((r) => r.name.endsWith("host-key-tofu"))
+      .map((r) => r.name)
+      .sort();
     expect(tofu).toEqual(["lab-bbb1-host-key-tofu", "lab-bbb2-host-key-tofu"]);
     const aaaa = byType(resources, RECORD).filter((r) => r.inputs.fieldtype === "AAAA");
     expect(aaaa.map((r) => [r.inputs.subdomain, r.inputs.target])).toEqual([["bbb1", "2001:db8:10::11"]]);
@@ -203,12 +217,13 @@ describe("campus stacks under Pulumi's mock runtime", () => {
   it.each(["brest", "nantes", "rennes", "training", "lab"])("%s: no secret value in any non-secret input or output", async (stack) => {
     const known = OPERATOR_KEY;
     const { resources, outputs } = await evaluateStack(stack, { "bbb-ovh:sshPrivateKey": known, "bbb-ovh:turnSecret": "KNOWN-SECRET-VALUE-7f3a9c-turn" });
-    const generated = resources
-      .filter((r) => r.type === "tls:index/privateKey:PrivateKey")
-      .map((r) => `(planned private key ${r.name})`);
+    const generated = resources.filter((r) => r.type === "tls:index/privateKey:PrivateKey").map((r) => `(planned private key ${r.name})`);
     const plain = [...resources.flatMap((r) => plainStrings(r.inputs)), ...plainStrings(outputs)];
     for (const secret of [known, "KNOWN-SECRET-VALUE-7f3a9c-turn", ...generated]) {
-      expect(plain.filter((s) => s.includes(secret)), secret).toEqual([]);
+      expect(
+        plain.filter((s) => s.includes(secret)),
+        secret,
+      ).toEqual([]);
     }
   });
 });

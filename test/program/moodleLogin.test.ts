@@ -15,7 +15,8 @@ const unwrap = (v: unknown) => (isSecretValue(v) ? v.value : v);
 const connectionOf = (r: RecordedResource) => unwrap(r.inputs.connection) as Record<string, unknown>;
 const keyIsSecret = (r: RecordedResource) => isSecretValue(r.inputs.connection) || isSecretValue(connectionOf(r).privateKey);
 /** Everything that logs in to the Moodle host: its readiness check, the script copy, the steps. */
-const moodleSteps = (resources: RecordedResource[]) => resources.filter((r) => r.type.startsWith("command:remote:") && r.name.startsWith("brest-moodle-") && !r.name.endsWith("host-key-tofu"));
+const moodleSteps = (resources: RecordedResource[]) =>
+  resources.filter((r) => r.type.startsWith("command:remote:") && r.name.startsWith("brest-moodle-") && !r.name.endsWith("host-key-tofu"));
 
 describe("the Moodle host login", () => {
   it("uses bbb-ovh:moodleSshPrivateKey, as a secret, for every step on the Moodle host", async () => {

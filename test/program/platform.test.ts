@@ -21,7 +21,8 @@ const mocks: pulumi.runtime.Mocks = {
     if (type === "random:index/randomPassword:RandomPassword") outputs.result = `Pw${sha(name)}${sha(`${name}2`)}`.slice(0, Number(inputs.length));
     if (type === "random:index/randomBytes:RandomBytes") outputs.hex = (sha(name) + sha(`${name}2`)).slice(0, Number(inputs.length) * 2);
     if (type === COMMAND) Object.assign(outputs, { stdout: "", stderr: "" });
-    if (type === "tls:index/privateKey:PrivateKey") Object.assign(outputs, { publicKeyOpenssh: `ssh-ed25519 AAAAC3Nz${sha(name).slice(0, 20)}\n`, privateKeyOpenssh: `TransferKey${sha(name)}` });
+    if (type === "tls:index/privateKey:PrivateKey")
+      Object.assign(outputs, { publicKeyOpenssh: `ssh-ed25519 AAAAC3Nz${sha(name).slice(0, 20)}\n`, privateKeyOpenssh: `TransferKey${sha(name)}` });
     return { id: `${name}-id`, state: { ...inputs, ...outputs } };
   },
   call: ({ inputs }) => inputs,
@@ -41,7 +42,16 @@ const baseCampus: CampusInput = {
   expected: { concurrentUsers: 300, classrooms: 15 },
   front: { name: "lb", fqdn: "visio.example.org", kind: "existing", ipv4: "192.0.2.10" },
   nodes: [
-    { name: "bbb-sbg", fqdn: "bbb1.example.org", kind: "existing", ipv4: "192.0.2.21", ipv6: "2001:db8::21", sshUser: "ubuntu", location: "sbg", loadMultiplier: 2 },
+    {
+      name: "bbb-sbg",
+      fqdn: "bbb1.example.org",
+      kind: "existing",
+      ipv4: "192.0.2.21",
+      ipv6: "2001:db8::21",
+      sshUser: "ubuntu",
+      location: "sbg",
+      loadMultiplier: 2,
+    },
     { name: "bbb-rbx", fqdn: "bbb2.example.org", kind: "existing", ipv4: "192.0.2.22", location: "rbx" },
   ],
   moodle: { ssh: { host: "moodle.example.org", user: "root" }, acceptDpa: true },
@@ -103,7 +113,13 @@ const parentTypes = (resources: RecordedResource[], r: RecordedResource) => {
   return types;
 };
 const stdinOf = (r: RecordedResource) => String(unwrap(r.inputs.stdin));
-const inputsOf = (r: RecordedResource) => Object.fromEntries(stdinOf(r).trimEnd().split("\n").map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
+const inputsOf = (r: RecordedResource) =>
+  Object.fromEntries(
+    stdinOf(r)
+      .trimEnd()
+      .split("\n")
+      .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
+  );
 const decode = (b64: string) => Buffer.from(b64, "base64").toString("utf8");
 
 const NODE_STEPS: StepName[] = ["hostPreflight", "bbbInstall", "bbbConfigure", "bbbRecordings", "bbbHealth"];
@@ -120,15 +136,31 @@ describe("buildPlatform under Pulumi mocks", () => {
     for (const step of ["ssh", "scripts", ...FRONT_STEPS]) {
       expect(parentTypes(resources, named(resources, `lb-${step}`))).toEqual(["bbb-ovh:scalelite:ScaleliteFront/lb", "test:index:Site/site"]);
     }
-    expect(parentTypes(resources, named(resources, "lb-scaleliteRegister"))).toEqual(["bbb-ovh:scalelite:NodeRegistration/brest-registration", "test:index:Site/site"]);
-    expect(parentTypes(resources, named(resources, "brest-moodle-moodleConfigure"))).toEqual(["bbb-ovh:moodle:MoodleIntegration/brest-moodle", "test:index:Site/site"]);
+    expect(parentTypes(resources, named(resources, "lb-scaleliteRegister"))).toEqual([
+      "bbb-ovh:scalelite:NodeRegistration/brest-registration",
+      "test:index:Site/site",
+    ]);
+    expect(parentTypes(resources, named(resources, "brest-moodle-moodleConfigure"))).toEqual([
+      "bbb-ovh:moodle:MoodleIntegration/brest-moodle",
+      "test:index:Site/site",
+    ]);
     // One copy of scripts/ per host, nothing more.
-    expect(resources.filter((r) => r.type === COPY).map((r) => r.name).sort()).toEqual(["bbb-rbx-scripts", "bbb-sbg-scripts", "brest-moodle-scripts", "lb-scripts"]);
+    expect(
+      resources
+        .filter((r) => r.type === COPY)
+        .map((r) => r.name)
+        .sort(),
+    ).toEqual(["bbb-rbx-scripts", "bbb-sbg-scripts", "brest-moodle-scripts", "lb-scripts"]);
   });
 
   it("runs each step over its own host's connection, with only the script path on the command line", async () => {
     const { resources } = await evaluate();
-    const hostOf: Record<string, [string, string]> = { "bbb-sbg": ["192.0.2.21", "ubuntu"], "bbb-rbx": ["192.0.2.22", "root"], lb: ["192.0.2.10", "root"], "brest-moodle": ["moodle.example.org", "root"] };
+    const hostOf: Record<string, [string, string]> = {
+      "bbb-sbg": ["192.0.2.21", "ubuntu"],
+      "bbb-rbx": ["192.0.2.22", "root"],
+      lb: ["192.0.2.10", "root"],
+      "brest-moodle": ["moodle.example.org", "root"],
+    };
     for (const r of resources.filter((x) => x.type === COMMAND || x.type === COPY)) {
       const owner = Object.keys(hostOf).find((h) => r.name.startsWith(`${h}-`))!;
       const [address, user] = hostOf[owner];
@@ -149,7 +181,10 @@ describe("buildPlatform under Pulumi mocks", () => {
   it("orders each node's steps on its own host, never after another node", async () => {
     const { resources } = await evaluate();
     const urn = (name: string) => named(resources, name).urn;
-    for (const [node, other] of [["bbb-sbg", "bbb-rbx"], ["bbb-rbx", "bbb-sbg"]]) {
+    for (const [node, other] of [
+      ["bbb-sbg", "bbb-rbx"],
+      ["bbb-rbx", "bbb-sbg"],
+    ]) {
       const deps = (step: string) => named(resources, `${node}-${step}`).dependencies;
       expect(deps("ssh")).toContain(named(resources, node, "test:index:Server").urn);
       expect(deps("scripts")).toContain(urn(`${node}-ssh`));
@@ -167,9 +202,15 @@ describe("buildPlatform under Pulumi mocks", () => {
   it("registers the nodes only after every node and the front are healthy, then configures Moodle", async () => {
     const { resources } = await evaluate();
     const urn = (name: string) => named(resources, name).urn;
-    expect(named(resources, "lb-scaleliteRegister").dependencies).toEqual(expect.arrayContaining([urn("lb-scaleliteHealth"), urn("bbb-sbg-bbbHealth"), urn("bbb-rbx-bbbHealth")]));
-    expect(named(resources, "brest-moodle-moodleConfigure").dependencies).toEqual(expect.arrayContaining([urn("lb-scaleliteHealth"), urn("lb-scaleliteRegister")]));
-    expect(named(resources, "lb-scaleliteApp").dependencies).toEqual(expect.arrayContaining([urn("lb-scaleliteDocker"), urn("lb-scaleliteCertificate"), urn("lb-scaleliteSpool")]));
+    expect(named(resources, "lb-scaleliteRegister").dependencies).toEqual(
+      expect.arrayContaining([urn("lb-scaleliteHealth"), urn("bbb-sbg-bbbHealth"), urn("bbb-rbx-bbbHealth")]),
+    );
+    expect(named(resources, "brest-moodle-moodleConfigure").dependencies).toEqual(
+      expect.arrayContaining([urn("lb-scaleliteHealth"), urn("lb-scaleliteRegister")]),
+    );
+    expect(named(resources, "lb-scaleliteApp").dependencies).toEqual(
+      expect.arrayContaining([urn("lb-scaleliteDocker"), urn("lb-scaleliteCertificate"), urn("lb-scaleliteSpool")]),
+    );
   });
 
   it("keeps every secret out of non-secret inputs, including base64 payloads, and quiet in logs", async () => {
@@ -177,7 +218,10 @@ describe("buildPlatform under Pulumi mocks", () => {
     const secretValues = [PRIVATE_KEY, TURN_SECRET, DNS.applicationSecret, DNS.consumerKey];
     for (const r of resources.filter((x) => x.type.startsWith("random:") || x.type.startsWith("tls:"))) {
       // Mocks do not apply additionalSecretOutputs, so read the values the mock made up.
-      const mocked = (await mocks.newResource({ type: r.type, name: r.name, inputs: r.inputs, id: "", provider: "", custom: true })).state as Record<string, string>;
+      const mocked = (await mocks.newResource({ type: r.type, name: r.name, inputs: r.inputs, id: "", provider: "", custom: true })).state as Record<
+        string,
+        string
+      >;
       secretValues.push(mocked.result ?? mocked.hex ?? mocked.privateKeyOpenssh);
     }
     expect(secretValues.length).toBe(4 + 2 + 3 + 2); // two node secrets; postgres, SECRET_KEY_BASE, LOADBALANCER_SECRET; two transfer keys
@@ -200,7 +244,15 @@ describe("buildPlatform under Pulumi mocks", () => {
   it("feeds the steps what the catalogue asks, from the campus", async () => {
     const { resources, outputs } = await evaluate();
     const sbgPreflight = inputsOf(named(resources, "bbb-sbg-hostPreflight"));
-    expect(sbgPreflight).toMatchObject({ ROLE: "node", FQDN: "bbb1.example.org", PUBLIC_IPV4: "192.0.2.21", UBUNTU_RELEASE: "22.04", MIN_CORES: "4", REQUIRE_IPV6: "1", RECOMMENDED_CORES: "8" });
+    expect(sbgPreflight).toMatchObject({
+      ROLE: "node",
+      FQDN: "bbb1.example.org",
+      PUBLIC_IPV4: "192.0.2.21",
+      UBUNTU_RELEASE: "22.04",
+      MIN_CORES: "4",
+      REQUIRE_IPV6: "1",
+      RECOMMENDED_CORES: "8",
+    });
     expect(inputsOf(named(resources, "lb-hostPreflight"))).toMatchObject({ ROLE: "front", REQUIRE_IPV6: "0", RECOMMENDED_CORES: "4" });
     expect(inputsOf(named(resources, "bbb-sbg-bbbInstall"))).toEqual({
       FQDN: "bbb1.example.org",
@@ -213,7 +265,9 @@ describe("buildPlatform under Pulumi mocks", () => {
     expect(decode(recordings.KNOWN_HOSTS_B64)).toBe("scalelite-front ssh-ed25519 AAAAlb\n");
     expect(recordings.POST_PUBLISH_URL).toMatch(/^https:\/\/raw\.githubusercontent\.com\/blindsidenetworks\/scalelite\/[0-9a-f]{40}\//);
     expect(recordings.POST_PUBLISH_SHA256).toMatch(/^[0-9a-f]{64}$/);
-    const keys = decode(inputsOf(named(resources, "lb-scaleliteSpool")).AUTHORIZED_KEYS_B64).trimEnd().split("\n");
+    const keys = decode(inputsOf(named(resources, "lb-scaleliteSpool")).AUTHORIZED_KEYS_B64)
+      .trimEnd()
+      .split("\n");
     expect(keys.map((l) => l.replace(/ ssh-ed25519 \S+ /, " KEY "))).toEqual([
       'from="192.0.2.22",restrict,command="/usr/local/lib/bbb-ovh/spool-receive /mnt/scalelite-recordings/var/bigbluebutton/incoming/bbb-rbx 10737418240 42949672960 10737418240 /usr/bin/rrsync" KEY bbb-ovh-recordings@bbb-rbx',
       'from="192.0.2.21,2001:db8::21",restrict,command="/usr/local/lib/bbb-ovh/spool-receive /mnt/scalelite-recordings/var/bigbluebutton/incoming/bbb-sbg 10737418240 42949672960 10737418240 /usr/bin/rrsync" KEY bbb-ovh-recordings@bbb-sbg',
@@ -232,7 +286,11 @@ describe("buildPlatform under Pulumi mocks", () => {
     const env = decode(inputsOf(named(resources, "lb-scaleliteApp")).ENV_FILE_B64);
     expect(env).toContain(`LOADBALANCER_SECRET=${unwrap(outputs.moodleSharedSecret)}\n`);
     expect(env).toMatch(/^SECRET_KEY_BASE=[0-9a-f]{128}$/m);
-    expect(inputsOf(named(resources, "brest-moodle-moodleConfigure"))).toMatchObject({ SERVER_URL: "https://visio.example.org/bigbluebutton/", ACCEPT_DPA: "1", CHECKSUM_ALGORITHM: "SHA256" });
+    expect(inputsOf(named(resources, "brest-moodle-moodleConfigure"))).toMatchObject({
+      SERVER_URL: "https://visio.example.org/bigbluebutton/",
+      ACCEPT_DPA: "1",
+      CHECKSUM_ALGORITHM: "SHA256",
+    });
     expect(outputs).toMatchObject({
       frontUrl: "https://visio.example.org/",
       moodleServerUrl: "https://visio.example.org/bigbluebutton/",
@@ -242,7 +300,11 @@ describe("buildPlatform under Pulumi mocks", () => {
       ],
     });
     expect(outputs.statusCommands).toEqual(
-      expect.arrayContaining(["npm run ops -- status brest", "ssh root@visio.example.org docker exec scalelite-api bin/rake status", "ssh ubuntu@bbb1.example.org sudo bbb-conf --status"]),
+      expect.arrayContaining([
+        "npm run ops -- status brest",
+        "ssh root@visio.example.org docker exec scalelite-api bin/rake status",
+        "ssh ubuntu@bbb1.example.org sudo bbb-conf --status",
+      ]),
     );
   });
 
@@ -287,7 +349,15 @@ describe("buildPlatform under Pulumi mocks", () => {
     raw.certificates = { challenge: "dns-01" };
     const campus = parseCampus(raw, { sshPrivateKey: true, turnSecret: true, dnsCredentials: true, moodleSshPrivateKey: true });
     // Plain handles, outside any Pulumi runtime: registering a resource here would fail differently.
-    const handle = (host: typeof campus.front): HostHandle => ({ host, ipv4: pulumi.output(""), ipv6: pulumi.output(""), hostKey: pulumi.output(""), connection: pulumi.output({ host: "" }), sshUser: "root", ready: [] });
+    const handle = (host: typeof campus.front): HostHandle => ({
+      host,
+      ipv4: pulumi.output(""),
+      ipv6: pulumi.output(""),
+      hostKey: pulumi.output(""),
+      connection: pulumi.output({ host: "" }),
+      sshUser: "root",
+      ready: [],
+    });
     expect(() => buildPlatform({ campus, front: handle(campus.front), nodes: campus.nodes.map(handle), parent: {} as pulumi.Resource })).toThrow(
       /no TURN secret.*bbb-ovh:dnsCredentials.*no SSH connection to the Moodle host/,
     );

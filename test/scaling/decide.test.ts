@@ -8,8 +8,27 @@ const C2_60 = { cores: 8, ramGb: 60 }; // 200 users
 const C2_120 = { cores: 16, ramGb: 120 }; // 400 users
 const MIN = 60_000;
 
-const node = (id: string, site: string, state: PowerState, over: Partial<ScalingNode> = {}): ScalingNode => ({ id, site, spec: C2_60, shelvable: true, state, meetings: 0, recordings: 0, users: 0, ...over });
-const baseInput = (nodes: ScalingNode[], over: Partial<ScalingInput> = {}): ScalingInput => ({ now: 100 * MIN, awake: true, policy: "datacenter", marginUsers: 200, marginUnderFailure: true, scaleDownAfterMs: 30 * MIN, nodes, ...over });
+const node = (id: string, site: string, state: PowerState, over: Partial<ScalingNode> = {}): ScalingNode => ({
+  id,
+  site,
+  spec: C2_60,
+  shelvable: true,
+  state,
+  meetings: 0,
+  recordings: 0,
+  users: 0,
+  ...over,
+});
+const baseInput = (nodes: ScalingNode[], over: Partial<ScalingInput> = {}): ScalingInput => ({
+  now: 100 * MIN,
+  awake: true,
+  policy: "datacenter",
+  marginUsers: 200,
+  marginUnderFailure: true,
+  scaleDownAfterMs: 30 * MIN,
+  nodes,
+  ...over,
+});
 
 const arbNode = fc.record({
   site: fc.constantFrom("strasbourg", "gravelines", "roubaix"),
@@ -20,23 +39,25 @@ const arbNode = fc.record({
   recordings: fc.nat(3),
   users: fc.nat(250),
 });
-const arbInput = fc.record({
-  nodes: fc.array(arbNode, { minLength: 1, maxLength: 8 }).map((ns) =>
-    ns.map((n, i) => {
-      const up = n.state === "enabled" || n.state === "parked" || n.state === "held";
-      // Only nodes that are up host meetings; a node's users come with meetings.
-      const meetings = up ? n.meetings : 0;
-      return { ...n, id: `n${i}`, meetings, users: meetings > 0 ? n.users : 0, recordings: up ? n.recordings : 0 };
-    }),
-  ),
-  awake: fc.boolean(),
-  policy: fc.constantFrom(...FAILOVER_POLICIES),
-  marginUsers: fc.nat(600),
-  marginUnderFailure: fc.boolean(),
-  scaleDownAfterMs: fc.nat(60 * MIN),
-  now: fc.integer({ min: 60 * MIN, max: 10_000 * MIN }),
-  surplusAgo: fc.option(fc.nat(120 * MIN)),
-}).map(({ surplusAgo, ...rest }) => ({ ...rest, surplusSince: surplusAgo === null ? undefined : rest.now - surplusAgo }) as ScalingInput);
+const arbInput = fc
+  .record({
+    nodes: fc.array(arbNode, { minLength: 1, maxLength: 8 }).map((ns) =>
+      ns.map((n, i) => {
+        const up = n.state === "enabled" || n.state === "parked" || n.state === "held";
+        // Only nodes that are up host meetings; a node's users come with meetings.
+        const meetings = up ? n.meetings : 0;
+        return { ...n, id: `n${i}`, meetings, users: meetings > 0 ? n.users : 0, recordings: up ? n.recordings : 0 };
+      }),
+    ),
+    awake: fc.boolean(),
+    policy: fc.constantFrom(...FAILOVER_POLICIES),
+    marginUsers: fc.nat(600),
+    marginUnderFailure: fc.boolean(),
+    scaleDownAfterMs: fc.nat(60 * MIN),
+    now: fc.integer({ min: 60 * MIN, max: 10_000 * MIN }),
+    surplusAgo: fc.option(fc.nat(120 * MIN)),
+  })
+  .map(({ surplusAgo, ...rest }) => ({ ...rest, surplusSince: surplusAgo === null ? undefined : rest.now - surplusAgo }) as ScalingInput);
 
 /** The nodes taking meetings once the decision is carried out (woken ones counted as they will be). */
 function after(i: ScalingInput, d: ReturnType<typeof decideScaling>): ScalingNode[] {
@@ -75,7 +96,9 @@ describe("scaling decision (pure)", () => {
           expect(pool.length).toBeGreaterThanOrEqual(1);
         }
         // Whenever the whole pool could carry the requirement, the decision does.
-        const everything = i.nodes.filter((n) => n.state === "enabled" || n.state === "waking" || n.state === "parked" || (n.state === "shelved" && n.shelvable));
+        const everything = i.nodes.filter(
+          (n) => n.state === "enabled" || n.state === "waking" || n.state === "parked" || (n.state === "shelved" && n.shelvable),
+        );
         if (meets(everything, users, i).ok) {
           expect(d.short).toBe(false);
           expect(meets(pool, users, i).ok).toBe(true);
@@ -117,13 +140,23 @@ describe("scaling decision (pure)", () => {
   });
 
   it("re-enables a node it parked before waking a shelved one, and never counts a drained (held) node", () => {
-    const nodes = [node("a", "strasbourg", "enabled"), node("b", "gravelines", "held"), node("c", "gravelines", "parked", { meetings: 1, users: 0 }), node("d", "gravelines", "shelved")];
+    const nodes = [
+      node("a", "strasbourg", "enabled"),
+      node("b", "gravelines", "held"),
+      node("c", "gravelines", "parked", { meetings: 1, users: 0 }),
+      node("d", "gravelines", "shelved"),
+    ];
     const d = decideScaling(baseInput(nodes));
     expect(d.actions).toEqual([expect.objectContaining({ node: "c", action: "enable" })]);
   });
 
   it("waits scaleDownAfter with a surplus, then cordons the emptiest node; shelves a parked node once empty", () => {
-    const nodes = [node("a", "strasbourg", "enabled", { users: 20, meetings: 1 }), node("b", "gravelines", "enabled", { users: 5, meetings: 1 }), node("c", "strasbourg", "enabled", { users: 30, meetings: 1 }), node("d", "gravelines", "enabled", { users: 40, meetings: 2 })];
+    const nodes = [
+      node("a", "strasbourg", "enabled", { users: 20, meetings: 1 }),
+      node("b", "gravelines", "enabled", { users: 5, meetings: 1 }),
+      node("c", "strasbourg", "enabled", { users: 30, meetings: 1 }),
+      node("d", "gravelines", "enabled", { users: 40, meetings: 2 }),
+    ];
     // 95 users + a margin of 100: with a site down, two c2-60s per site carry 400, one 200.
     const input = (ns: ScalingNode[], over: Partial<ScalingInput> = {}) => baseInput(ns, { marginUsers: 100, ...over });
     const first = decideScaling(input(nodes));
@@ -134,8 +167,17 @@ describe("scaling decision (pure)", () => {
     expect(later.actions).toEqual([expect.objectContaining({ node: "b", action: "cordon" })]);
     // b is parked now; its meeting ends, its recording is transferred: shelve.
     const parked = nodes.map((n) => (n.id === "b" ? { ...n, state: "parked" as const, users: 0, meetings: 0 } : n));
-    expect(decideScaling(input(parked, { now: 135 * MIN, surplusSince: later.surplusSince })).actions).toEqual([expect.objectContaining({ node: "b", action: "shelve" })]);
-    expect(decideScaling(input(parked.map((n) => (n.id === "b" ? { ...n, recordings: 1 } : n)), { now: 135 * MIN })).actions).toEqual([]);
+    expect(decideScaling(input(parked, { now: 135 * MIN, surplusSince: later.surplusSince })).actions).toEqual([
+      expect.objectContaining({ node: "b", action: "shelve" }),
+    ]);
+    expect(
+      decideScaling(
+        input(
+          parked.map((n) => (n.id === "b" ? { ...n, recordings: 1 } : n)),
+          { now: 135 * MIN },
+        ),
+      ).actions,
+    ).toEqual([]);
   });
 
   it("never cordons a monthly-billed or dedicated node, nor the last node outside teaching hours", () => {
@@ -145,13 +187,25 @@ describe("scaling decision (pure)", () => {
   });
 
   it("marginUnderFailure: false keeps the users present under the policy and the margin as spare room of the running pool", () => {
-    const nodes = [node("sbg-1", "strasbourg", "enabled", { users: 150, meetings: 5 }), node("gra-1", "gravelines", "enabled"), node("sbg-2", "strasbourg", "shelved"), node("gra-2", "gravelines", "shelved")];
+    const nodes = [
+      node("sbg-1", "strasbourg", "enabled", { users: 150, meetings: 5 }),
+      node("gra-1", "gravelines", "enabled"),
+      node("sbg-2", "strasbourg", "shelved"),
+      node("gra-2", "gravelines", "shelved"),
+    ];
     // Under failure: 350 with a site down needs two nodes a site.
     expect(decideScaling(baseInput(nodes)).actions.map((a) => a.action)).toEqual(["wake", "wake"]);
     // Spare room: a site down leaves 200 >= 150 present; both up carry 400 >= 150 + 200.
     expect(decideScaling(baseInput(nodes, { marginUnderFailure: false })).actions).toEqual([]);
     // 210 present: the policy itself needs more.
-    expect(decideScaling(baseInput(nodes.map((n) => (n.users ? { ...n, users: 210 } : n)), { marginUnderFailure: false })).actions.map((a) => a.action)).toEqual(["wake", "wake"]);
+    expect(
+      decideScaling(
+        baseInput(
+          nodes.map((n) => (n.users ? { ...n, users: 210 } : n)),
+          { marginUnderFailure: false },
+        ),
+      ).actions.map((a) => a.action),
+    ).toEqual(["wake", "wake"]);
   });
 
   it("the default margin is one node's worth: the largest node of the pool", () => {

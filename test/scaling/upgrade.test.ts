@@ -22,7 +22,9 @@ describe("rolling upgrade (pure)", () => {
   });
 
   it("property: every order lists each node once; a drain allowed leaves a pool that carries the users", () => {
-    const arbPool = fc.array(fc.record({ site: fc.constantFrom("sbg", "gra", "rbx"), users: fc.nat(200) }), { minLength: 1, maxLength: 8 }).map((ns) => ns.map((x, i) => n(`n${i}`, x.site, x.users)));
+    const arbPool = fc
+      .array(fc.record({ site: fc.constantFrom("sbg", "gra", "rbx"), users: fc.nat(200) }), { minLength: 1, maxLength: 8 })
+      .map((ns) => ns.map((x, i) => n(`n${i}`, x.site, x.users)));
     fc.assert(
       fc.property(arbPool, fc.nat(800), fc.constantFrom(...FAILOVER_POLICIES), (pool, users, policy) => {
         expect([...upgradeOrder(pool)].sort()).toEqual(pool.map((x) => x.id).sort());

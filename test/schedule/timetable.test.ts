@@ -41,8 +41,7 @@ describe("timetable (pure)", () => {
     expect(isTeaching(PARIS, DateTime.fromISO("2026-10-23T06:30Z").toJSDate())).toBe(true); // 08:30 CEST
     expect(isTeaching(PARIS, DateTime.fromISO("2026-10-26T06:30Z").toJSDate())).toBe(false); // 07:30 CET
     // A week that crosses the change still has 5 x 10 lesson hours (the change is on a Sunday night).
-    const week = (from: string, to: string) =>
-      lessonsBetween(PARIS, at(from), at(to)).reduce((h, i) => h + i.length("hours"), 0);
+    const week = (from: string, to: string) => lessonsBetween(PARIS, at(from), at(to)).reduce((h, i) => h + i.length("hours"), 0);
     expect(week("2026-10-19T00:00", "2026-10-31T23:59")).toBe(100);
     expect(week("2027-03-22T00:00", "2027-04-03T23:59")).toBe(100);
     // A slot over the spring-forward hour (02:00-03:00 does not exist that night) is one hour shorter.
@@ -68,17 +67,21 @@ describe("timetable (pure)", () => {
 
   it("property: over any span, awake hours are at least the lesson hours and at most the span", () => {
     fc.assert(
-      fc.property(fc.date({ min: new Date("2026-09-01T00:00:00Z"), max: new Date("2027-06-01T00:00:00Z"), noInvalidDate: true }), fc.integer({ min: 1, max: 24 * 21 }), (start, hours) => {
-        const end = new Date(start.getTime() + hours * 3_600_000);
-        const awake = awakeHours(PARIS, start, end);
-        const lessons = lessonsBetween(PARIS, start, end).reduce((h, i) => {
-          const s = Math.max(i.start!.toMillis(), start.getTime());
-          const e = Math.min(i.end!.toMillis(), end.getTime());
-          return h + Math.max(0, e - s) / 3_600_000;
-        }, 0);
-        expect(awake).toBeGreaterThanOrEqual(lessons - 1e-9);
-        expect(awake).toBeLessThanOrEqual(hours + 1e-9);
-      }),
+      fc.property(
+        fc.date({ min: new Date("2026-09-01T00:00:00Z"), max: new Date("2027-06-01T00:00:00Z"), noInvalidDate: true }),
+        fc.integer({ min: 1, max: 24 * 21 }),
+        (start, hours) => {
+          const end = new Date(start.getTime() + hours * 3_600_000);
+          const awake = awakeHours(PARIS, start, end);
+          const lessons = lessonsBetween(PARIS, start, end).reduce((h, i) => {
+            const s = Math.max(i.start!.toMillis(), start.getTime());
+            const e = Math.min(i.end!.toMillis(), end.getTime());
+            return h + Math.max(0, e - s) / 3_600_000;
+          }, 0);
+          expect(awake).toBeGreaterThanOrEqual(lessons - 1e-9);
+          expect(awake).toBeLessThanOrEqual(hours + 1e-9);
+        },
+      ),
       { seed, numRuns: 200 },
     );
   });

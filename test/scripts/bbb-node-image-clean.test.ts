@@ -30,10 +30,16 @@ beforeAll(async () => {
   put("home/ubuntu/.ssh/authorized_keys", "ssh-ed25519 AAAA deploy-key-of-the-builder\n");
   put("home/ubuntu/.bash_history", "sudo bbb-conf --secret\n");
   put("root/.ssh/authorized_keys", "ssh-ed25519 AAAA builder\n");
-  put("etc/bigbluebutton/bbb-web.properties", `serverURL=https://bbb-image-builder.campus.example\nsecuritySalt=${BUILDER_SECRET}\nallowRevealOfBBBVersion=true\n`);
-  put("etc/bigbluebutton/bbb-apps-akka.conf", `services {\n  bbbWebAPI = "https://bbb-image-builder.campus.example/bigbluebutton/api"\n  sharedSecret = "${BUILDER_SECRET}"\n}\n`);
+  put(
+    "etc/bigbluebutton/bbb-web.properties",
+    `serverURL=https://bbb-image-builder.campus.example\nsecuritySalt=${BUILDER_SECRET}\nallowRevealOfBBBVersion=true\n`,
+  );
+  put(
+    "etc/bigbluebutton/bbb-apps-akka.conf",
+    `services {\n  bbbWebAPI = "https://bbb-image-builder.campus.example/bigbluebutton/api"\n  sharedSecret = "${BUILDER_SECRET}"\n}\n`,
+  );
   put("usr/local/bigbluebutton/bbb-webhooks/config/default.yml", `bbb:\n  serverDomain: bbb-image-builder.campus.example\n  sharedSecret: ${BUILDER_SECRET}\n`);
-  put("etc/bigbluebutton/turn-stun-servers.xml", "<beans><constructor-arg index=\"0\" value=\"turn-secret\"/></beans>\n");
+  put("etc/bigbluebutton/turn-stun-servers.xml", '<beans><constructor-arg index="0" value="turn-secret"/></beans>\n');
   put("etc/bbb-ovh/recording-transfer/id_ed25519", "transfer key\n");
   put("etc/letsencrypt/live/bbb-image-builder.campus.example/privkey.pem", "builder certificate key\n");
   put("etc/letsencrypt/renewal/bbb-image-builder.campus.example.conf", "renewal\n");
@@ -73,10 +79,16 @@ describe("bbb-node-image-clean.sh", () => {
     ])
       expect(existsSync(at(gone)), gone).toBe(false);
     // The builder's secret is nowhere left; the files and their other settings are.
-    for (const file of ["etc/bigbluebutton/bbb-web.properties", "etc/bigbluebutton/bbb-apps-akka.conf", "usr/local/bigbluebutton/bbb-webhooks/config/default.yml"]) {
+    for (const file of [
+      "etc/bigbluebutton/bbb-web.properties",
+      "etc/bigbluebutton/bbb-apps-akka.conf",
+      "usr/local/bigbluebutton/bbb-webhooks/config/default.yml",
+    ]) {
       expect(readFileSync(at(file), "utf8")).not.toContain(BUILDER_SECRET);
     }
-    expect(readFileSync(at("etc/bigbluebutton/bbb-web.properties"), "utf8")).toBe("serverURL=https://bbb-image-builder.campus.example\nsecuritySalt=\nallowRevealOfBBBVersion=true\n");
+    expect(readFileSync(at("etc/bigbluebutton/bbb-web.properties"), "utf8")).toBe(
+      "serverURL=https://bbb-image-builder.campus.example\nsecuritySalt=\nallowRevealOfBBBVersion=true\n",
+    );
     expect(readFileSync(at("etc/bigbluebutton/bbb-apps-akka.conf"), "utf8")).toContain('  sharedSecret = ""\n');
     expect(readFileSync(at("etc/ssh/sshd_config"), "utf8")).toBe("PasswordAuthentication no\n");
     expect(existsSync(at("var/log/bigbluebutton"))).toBe(true);
@@ -92,7 +104,9 @@ describe("bbb-node-image-clean.sh", () => {
     put("etc/ssh/ssh_host_ed25519_key", "a real node's key\n");
     const run = await clean();
     expect(run.code).not.toBe(0);
-    expect(run.stderr).toMatch(/\/var\/bigbluebutton\/published\/presentation\/0123abcd-1700000000000 is a recording: this is not an image builder; nothing was removed/);
+    expect(run.stderr).toMatch(
+      /\/var\/bigbluebutton\/published\/presentation\/0123abcd-1700000000000 is a recording: this is not an image builder; nothing was removed/,
+    );
     expect(readFileSync(at("etc/ssh/ssh_host_ed25519_key"), "utf8")).toBe("a real node's key\n");
   });
 });

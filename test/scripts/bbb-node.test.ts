@@ -21,7 +21,9 @@ import { waitUntil } from "../support/waitUntil";
 const SHARED_SECRET = randomBytes(24).toString("hex");
 const TURN_SECRET = randomBytes(24).toString("base64");
 /** What the fake web serves as bbb-install.sh at any commit (test/fakes/downloads), and its sha256. */
-const FAKE_INSTALLER_SHA256 = createHash("sha256").update(readFileSync(path.join(__dirname, "../fakes/downloads/bbb-install.sh"))).digest("hex");
+const FAKE_INSTALLER_SHA256 = createHash("sha256")
+  .update(readFileSync(path.join(__dirname, "../fakes/downloads/bbb-install.sh")))
+  .digest("hex");
 const transferKey = () => `-----BEGIN OPENSSH PRIVATE KEY-----\n${randomBytes(96).toString("base64")}\n-----END OPENSSH PRIVATE KEY-----`;
 const TRANSFER_KEY = transferKey();
 const SCALELITE_YML = renderScaleliteYml();
@@ -114,7 +116,11 @@ describe("host-preflight", () => {
 
   const failing: [string, Partial<HostFacts>, RegExp][] = [
     ["wrong OS", { osId: "debian", osVersion: "12" }, /OS is debian 12; the bbb role needs Ubuntu 22.04/],
-    ["DNS pointing elsewhere", { dns: { "bbb-dns.test.example": "198.51.100.7" } }, /bbb-dns\.test\.example: DNS answers 198\.51\.100\.7, expected 192\.0\.2\.99/],
+    [
+      "DNS pointing elsewhere",
+      { dns: { "bbb-dns.test.example": "198.51.100.7" } },
+      /bbb-dns\.test\.example: DNS answers 198\.51\.100\.7, expected 192\.0\.2\.99/,
+    ],
     ["too little RAM", { ramMb: 4096 }, /4096 MB of RAM; the bbb role needs at least 8192 MB/],
   ];
   for (const [name, facts, message] of failing) {
@@ -147,7 +153,12 @@ describe("host-preflight asks DNS, not /etc/hosts, and waits for a new record", 
   // Installers write "127.0.1.1 FQDN" into /etc/hosts; glibc (getent) reads it before DNS.
   const withLocalHostsEntry = (h: TestHost) => writeFileSync(path.join(h.root, "etc/hosts"), `127.0.0.1 localhost\n127.0.1.1 ${h.fqdn} bbb\n`);
   const dnsTable = (h: TestHost, entries: Record<string, string>) =>
-    writeFileSync(path.join(h.root, "fake-state/dns"), Object.entries(entries).map(([name, ip]) => `${name} ${ip}\n`).join(""));
+    writeFileSync(
+      path.join(h.root, "fake-state/dns"),
+      Object.entries(entries)
+        .map(([name, ip]) => `${name} ${ip}\n`)
+        .join(""),
+    );
 
   it("passes when DNS has the record even though /etc/hosts maps the FQDN to 127.0.1.1", async () => {
     const h = await host();
@@ -192,7 +203,9 @@ describe("host-preflight asks DNS, not /etc/hosts, and waits for a new record", 
       const r = await runStep(h, "hostPreflight", { ...preflight(h), DNS_WAIT_SECONDS: "60", DNS_RETRY_SECONDS: "1" });
       expect(r.code).toBe(1);
       expect(Date.now() - started).toBeLessThan(20_000);
-      expect(r.stderr).toContain(`${h.fqdn}: resolvectl: ${h.fqdn}: resolve call failed: Unit dbus-org.freedesktop.resolve1.service not found.; systemd-resolved is not running and dig (bind9-dnsutils) is not installed, so DNS cannot be asked`);
+      expect(r.stderr).toContain(
+        `${h.fqdn}: resolvectl: ${h.fqdn}: resolve call failed: Unit dbus-org.freedesktop.resolve1.service not found.; systemd-resolved is not running and dig (bind9-dnsutils) is not installed, so DNS cannot be asked`,
+      );
     } finally {
       rmSync(fakes, { recursive: true, force: true });
     }
@@ -267,7 +280,8 @@ describe("a BigBlueButton node, end to end", () => {
   it("installs the retry of unsent recordings: the script, a service run as bigbluebutton, a timer every 10 minutes, started", () => {
     expect([owner(h, "usr/local/sbin/bbb-ovh-recording-retry"), mode(h, "usr/local/sbin/bbb-ovh-recording-retry")]).toEqual(["0:0", "755"]);
     const service = read(h, "etc/systemd/system/bbb-ovh-recording-retry.service");
-    for (const line of ["User=bigbluebutton", "StateDirectory=bbb-ovh-recording-retry", "ExecStart=/usr/local/sbin/bbb-ovh-recording-retry"]) expect(service).toContain(`${line}\n`);
+    for (const line of ["User=bigbluebutton", "StateDirectory=bbb-ovh-recording-retry", "ExecStart=/usr/local/sbin/bbb-ovh-recording-retry"])
+      expect(service).toContain(`${line}\n`);
     expect(read(h, "etc/systemd/system/bbb-ovh-recording-retry.timer")).toContain("OnUnitActiveSec=10min\n");
     expect(calls(h)).toContain("systemctl start bbb-ovh-recording-retry.timer");
     expect(calls(h)).not.toContain("systemctl start bbb-ovh-recording-retry.service");
@@ -301,7 +315,9 @@ describe("a BigBlueButton node, end to end", () => {
     }
     expect(tree(h)).toEqual(before);
     const again = calls(h).slice(seen);
-    expect(again.filter((c) => /^(bbb-install\.sh|bbb-conf --restart|systemctl (re)?start|groupadd|usermod|u?mount |apt-get|curl .*post_publish)/.test(c))).toEqual([]);
+    expect(
+      again.filter((c) => /^(bbb-install\.sh|bbb-conf --restart|systemctl (re)?start|groupadd|usermod|u?mount |apt-get|curl .*post_publish)/.test(c)),
+    ).toEqual([]);
     expect(results[4].stdout).toContain("skipping the installer");
   });
 
@@ -376,7 +392,11 @@ describe("bbb-node-recordings", { timeout: 90_000 }, () => {
     expect(existsSync(path.join(h.root, target))).toBe(false);
     expect(existsSync(path.join(h.root, "var/lib/bbb-ovh")) ? readdirNames(h, "var/lib/bbb-ovh").filter((f) => f.startsWith("post_publish")) : []).toEqual([]);
 
-    const tagged = await runStep(h, "bbbRecordings", recordings({ POST_PUBLISH_URL: "https://raw.githubusercontent.com/blindsidenetworks/scalelite/v1.8.5/bigbluebutton/scalelite_post_publish.rb" }));
+    const tagged = await runStep(
+      h,
+      "bbbRecordings",
+      recordings({ POST_PUBLISH_URL: "https://raw.githubusercontent.com/blindsidenetworks/scalelite/v1.8.5/bigbluebutton/scalelite_post_publish.rb" }),
+    );
     expect(tagged.code).toBe(1);
     expect(tagged.stderr).toContain("POST_PUBLISH_URL must name a commit");
 
@@ -461,7 +481,10 @@ describe("bbb-node-recordings", { timeout: 90_000 }, () => {
       writeFileSync(path.join(h.root, "fake-state/knobs/FAKE_MOUNTPOINT_STALE"), "1");
       // /proc/self/mountinfo (proc(5)): field 5 is the mount point.
       mkdirSync(path.join(h.root, "proc/self"), { recursive: true });
-      writeFileSync(path.join(h.root, "proc/self/mountinfo"), `22 1 252:1 / / rw,relatime - ext4 /dev/vda1 rw\n97 22 0:53 / ${LEGACY} rw,relatime - nfs 192.0.2.10:${LEGACY} rw,hard\n`);
+      writeFileSync(
+        path.join(h.root, "proc/self/mountinfo"),
+        `22 1 252:1 / / rw,relatime - ext4 /dev/vda1 rw\n97 22 0:53 / ${LEGACY} rw,relatime - nfs 192.0.2.10:${LEGACY} rw,hard\n`,
+      );
       const r = await runStep(h, "bbbRecordings", recordings());
       expect(r.code, output(r)).toBe(0);
       expect(calls(h).filter((c) => c.startsWith("umount"))).toEqual([`umount -l -c ${h.root}${LEGACY}`]);
@@ -497,7 +520,9 @@ describe("bbb-node-configure", () => {
     writeFileSync(path.join(webhooks, "extra/post_catcher.js"), 'var port = 3006;\nvar shared_secret = "old-secret";\n');
     const r = await runStep(h, "bbbConfigure", configure(h));
     expect(r.code, output(r)).toBe(0);
-    expect(read(h, "usr/local/bigbluebutton/bbb-webhooks/config/default.yml")).toBe(`bbb:\n  serverDomain: x\n  sharedSecret: ${SHARED_SECRET}\n  auth2_0: false\n`);
+    expect(read(h, "usr/local/bigbluebutton/bbb-webhooks/config/default.yml")).toBe(
+      `bbb:\n  serverDomain: x\n  sharedSecret: ${SHARED_SECRET}\n  auth2_0: false\n`,
+    );
     expect(mode(h, "usr/local/bigbluebutton/bbb-webhooks/config/default.yml")).toBe("640");
     expect(read(h, "usr/local/bigbluebutton/bbb-webhooks/extra/post_catcher.js")).toBe(`var port = 3006;\nvar shared_secret = "${SHARED_SECRET}";\n`);
     expect(output(r)).not.toContain(SHARED_SECRET);

@@ -21,7 +21,10 @@ const HOST_KEY = throwawayPrivateKey("pinned@bbb1");
 const HOST_PUB = (publicKeyOfPrivateKey(HOST_KEY) as { publicKey: string }).publicKey.replace(/ \S+$/, " pinned@bbb1");
 const ADMIN = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB9rGpnmXgQ4i0zA0l1rKsdHn1nBfC7LxX5GmSmSb3Vd it-team@isen-ouest";
 const OTHER_ADMIN = (publicKeyOfPrivateKey(throwawayPrivateKey("x")) as { publicKey: string }).publicKey;
-const script = Buffer.from(encodePostInstallScript({ hostKey: { privateOpenssh: HOST_KEY, publicOpenssh: `${HOST_PUB}\n` }, adminKeys: [ADMIN, OTHER_ADMIN, ADMIN] }), "base64").toString("utf8");
+const script = Buffer.from(
+  encodePostInstallScript({ hostKey: { privateOpenssh: HOST_KEY, publicOpenssh: `${HOST_PUB}\n` }, adminKeys: [ADMIN, OTHER_ADMIN, ADMIN] }),
+  "base64",
+).toString("utf8");
 
 /** A host whose /etc/ssh holds an image's keys of every type, and whose sshd unit exists (for the fake systemctl). */
 async function freshServer(): Promise<TestHost> {
@@ -58,7 +61,10 @@ describe("dedicated-post-install", () => {
     expect(readFileSync(`${keyFile}.pub`, "utf8").trim()).toBe(HOST_PUB);
     // The pair matches, as sshd will check: ssh-keygen derives the public key from the private one.
     expect(execFileSync("ssh-keygen", ["-y", "-f", keyFile], { encoding: "utf8" }).split(" ").slice(0, 2)).toEqual(HOST_PUB.split(" ").slice(0, 2));
-    expect([...tree(h).keys()].filter((f) => f.startsWith("etc/ssh/ssh_host_")).sort()).toEqual(["etc/ssh/ssh_host_ed25519_key", "etc/ssh/ssh_host_ed25519_key.pub"]);
+    expect([...tree(h).keys()].filter((f) => f.startsWith("etc/ssh/ssh_host_")).sort()).toEqual([
+      "etc/ssh/ssh_host_ed25519_key",
+      "etc/ssh/ssh_host_ed25519_key.pub",
+    ]);
 
     // cloud-init reads the drop-in at first boot; its own schema check accepts it.
     const dropIn = path.join(h.root, "etc/cloud/cloud.cfg.d/99-bbb-ovh-host-key.cfg");
@@ -87,7 +93,10 @@ describe("dedicated-post-install", () => {
     writeFileSync(path.join(h.root, "etc/ssh/ssh_host_ed25519_key"), HOST_KEY, { mode: 0o600 });
     const run = await runScript(h);
     expect(run.code, run.stderr).toBe(0);
-    expect([...tree(h).keys()].filter((f) => f.startsWith("etc/ssh/ssh_host_")).sort()).toEqual(["etc/ssh/ssh_host_ed25519_key", "etc/ssh/ssh_host_ed25519_key.pub"]);
+    expect([...tree(h).keys()].filter((f) => f.startsWith("etc/ssh/ssh_host_")).sort()).toEqual([
+      "etc/ssh/ssh_host_ed25519_key",
+      "etc/ssh/ssh_host_ed25519_key.pub",
+    ]);
     expect(readFileSync(path.join(h.root, "etc/ssh/bbb-ovh-authorized-keys/ubuntu"), "utf8")).toContain(ADMIN);
   });
 });

@@ -47,7 +47,8 @@ afterAll(async () => {
 const BBB_CONFIG_CLASS = {
   withChecksumSetting:
     "<?php\nnamespace mod_bigbluebuttonbn\\local;\nclass config {\n    public const DEFAULT_CHECKSUM_ALGORITHM = 'SHA1';\n    public const CHECKSUM_ALGORITHMS = ['SHA1', 'SHA256', 'SHA512'];\n}\n",
-  sha1Only: "<?php\nnamespace mod_bigbluebuttonbn\\local;\nclass config {\n    public const DEFAULT_SERVER_URL = 'https://test-moodle.blindsidenetworks.com/bigbluebutton/';\n}\n",
+  sha1Only:
+    "<?php\nnamespace mod_bigbluebuttonbn\\local;\nclass config {\n    public const DEFAULT_SERVER_URL = 'https://test-moodle.blindsidenetworks.com/bigbluebutton/';\n}\n",
 };
 
 /**
@@ -64,7 +65,12 @@ async function moodleHost(forced: Record<string, string> = {}, module: keyof typ
   writeFileSync(path.join(h.root, MOODLE_DIR, "admin/cli/cfg.php"), "<?php // fake cfg.php\n");
   writeFileSync(path.join(h.root, MOODLE_DIR, "mod/bigbluebuttonbn/classes/local/config.php"), BBB_CONFIG_CLASS[module]);
   mkdirSync(path.join(h.root, "fake-state/knobs"), { recursive: true });
-  writeFileSync(path.join(h.root, "fake-state/knobs/FAKE_MOODLE_FORCED"), Object.entries(forced).map(([k, v]) => `${k}=${v}\n`).join(""));
+  writeFileSync(
+    path.join(h.root, "fake-state/knobs/FAKE_MOODLE_FORCED"),
+    Object.entries(forced)
+      .map(([k, v]) => `${k}=${v}\n`)
+      .join(""),
+  );
   for (const dir of [path.dirname(h.root), h.root]) chmodSync(dir, 0o755);
   chmodSync(path.join(h.root, "fake-state"), 0o777);
   appendFileSync(path.join(h.root, "fake-calls.log"), "");
@@ -103,7 +109,11 @@ describe("moodle-configure", () => {
     const second = await runWatched(h, "moodleConfigure", inputs(), listings);
     expect(second.code, output(second)).toBe(0);
     expect(moodle(h)).toEqual(stateAfterFirst);
-    expect(calls(h).slice(firstCalls.length).filter((c) => c.includes("--set="))).toEqual([]);
+    expect(
+      calls(h)
+        .slice(firstCalls.length)
+        .filter((c) => c.includes("--set=")),
+    ).toEqual([]);
     expect(second.stdout).not.toMatch(/^set |enabled mod_/m);
 
     const everywhere = [first, second].map(output).join("\n") + calls(h).join("\n") + listings.join("\n");
@@ -121,7 +131,11 @@ describe("moodle-configure", () => {
     expect(r.code, output(r)).toBe(0);
     expect(moodle(h).config.bigbluebuttonbn_shared_secret).toBe(rotated);
     expect(r.stdout).toContain("set bigbluebuttonbn_shared_secret");
-    expect(calls(h).slice(mark).filter((c) => c.includes("--set="))).toEqual([]);
+    expect(
+      calls(h)
+        .slice(mark)
+        .filter((c) => c.includes("--set=")),
+    ).toEqual([]);
   });
 
   it("stops with a clear message when config.php forces another value", async () => {

@@ -66,14 +66,23 @@ const certificateInputs = (challenge = "http-01"): StepInputs => ({
   EMAIL: "ops@campus.example",
   CHALLENGE: challenge,
   ...(challenge === "dns-01"
-    ? { DNS_CREDENTIALS_B64: base64(renderOvhDnsIni({ endpoint: "ovh-eu", applicationKey: "appkey", applicationSecret: OVH_APP_SECRET, consumerKey: "consumer" })) }
+    ? {
+        DNS_CREDENTIALS_B64: base64(
+          renderOvhDnsIni({ endpoint: "ovh-eu", applicationKey: "appkey", applicationSecret: OVH_APP_SECRET, consumerKey: "consumer" }),
+        ),
+      }
     : {}),
 });
 const AUTHORIZED_KEYS = renderSpoolAuthorizedKeys([
   { name: "bbb1", ipv4: "192.0.2.21", ipv6: "2001:db8::21", publicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIbbb1" },
   { name: "bbb2", ipv4: "192.0.2.22", ipv6: "", publicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIbbb2" },
 ]);
-const spoolInputs = (keys = AUTHORIZED_KEYS, senders = "bbb1 bbb2"): StepInputs => ({ RECORDING_DIR, AUTHORIZED_KEYS_B64: base64(keys), SENDERS: senders, RESERVE_BYTES: "1073741824" });
+const spoolInputs = (keys = AUTHORIZED_KEYS, senders = "bbb1 bbb2"): StepInputs => ({
+  RECORDING_DIR,
+  AUTHORIZED_KEYS_B64: base64(keys),
+  SENDERS: senders,
+  RESERVE_BYTES: "1073741824",
+});
 const envFiles = (recordings = true) =>
   renderEnvFiles({
     fqdn: FRONT,
@@ -174,7 +183,9 @@ describe.skipIf(!trees)("the Scalelite front, end to end", () => {
     expect(read(h, "etc/default/scalelite-postgres")).toBe(`POSTGRES_PASSWORD=${POSTGRES_PASSWORD}\n`);
     expect(mode(h, "etc/default/scalelite-postgres")).toBe("600");
     const postgres = read(h, "etc/systemd/system/scalelite-postgres.service");
-    expect(postgres).toMatch(/^ExecStart=\/usr\/bin\/docker run .*--name scalelite-postgres --network scalelite .*--env-file \/etc\/default\/scalelite-postgres .*source=\/var\/lib\/scalelite\/postgres,target=\/var\/lib\/postgresql\/data postgres:16@sha256:[0-9a-f]{64}$/m);
+    expect(postgres).toMatch(
+      /^ExecStart=\/usr\/bin\/docker run .*--name scalelite-postgres --network scalelite .*--env-file \/etc\/default\/scalelite-postgres .*source=\/var\/lib\/scalelite\/postgres,target=\/var\/lib\/postgresql\/data postgres:16@sha256:[0-9a-f]{64}$/m,
+    );
     expect(read(h, "etc/systemd/system/scalelite-redis.service")).toMatch(
       /^ExecStart=\/usr\/bin\/docker run .*--name scalelite-redis --network scalelite .*source=\/var\/lib\/scalelite\/redis,target=\/data redis:7@sha256:[0-9a-f]{64} redis-server --appendonly yes$/m,
     );
@@ -188,7 +199,9 @@ describe.skipIf(!trees)("the Scalelite front, end to end", () => {
   it("gets the certificate by HTTP-01 with hooks that free port 80, and a deploy hook reloading nginx", () => {
     const certbot = firstCalls.filter((c) => c.startsWith("certbot "));
     expect(certbot).toHaveLength(1);
-    expect(certbot[0]).toContain(`certonly --non-interactive --agree-tos --email ops@campus.example --cert-name ${FRONT} -d ${FRONT} --keep-until-expiring --standalone`);
+    expect(certbot[0]).toContain(
+      `certonly --non-interactive --agree-tos --email ops@campus.example --cert-name ${FRONT} -d ${FRONT} --keep-until-expiring --standalone`,
+    );
     expect(certbot[0]).toContain("--pre-hook /etc/letsencrypt/bbb-ovh/stop-scalelite-nginx.sh --post-hook /etc/letsencrypt/bbb-ovh/start-scalelite-nginx.sh");
     expect(existsSync(path.join(h.root, `etc/letsencrypt/live/${FRONT}/fullchain.pem`))).toBe(true);
     expect(read(h, "etc/letsencrypt/bbb-ovh/stop-scalelite-nginx.sh")).toContain("systemctl stop scalelite-nginx.service");
@@ -207,39 +220,62 @@ describe.skipIf(!trees)("the Scalelite front, end to end", () => {
     expect(read(h, "fake-state/passwd")).toMatch(/^scalelite-spool:x:\d+:2000::\/var\/lib\/scalelite-spool:\/bin\/sh$/m);
     // The user can neither replace its keys nor its home: both belong to root.
     for (const dir of ["var/lib/scalelite-spool", "var/lib/scalelite-spool/.ssh"]) expect([owner(h, dir), mode(h, dir)]).toEqual(["0:0", "755"]);
-    expect([read(h, "var/lib/scalelite-spool/.ssh/authorized_keys"), owner(h, "var/lib/scalelite-spool/.ssh/authorized_keys")]).toEqual([AUTHORIZED_KEYS, "0:0"]);
+    expect([read(h, "var/lib/scalelite-spool/.ssh/authorized_keys"), owner(h, "var/lib/scalelite-spool/.ssh/authorized_keys")]).toEqual([
+      AUTHORIZED_KEYS,
+      "0:0",
+    ]);
     expect(mode(h, "var/lib/scalelite-spool/.ssh/authorized_keys")).toBe("644");
     expect(firstCalls.filter((c) => /^(exportfs|mount)/.test(c))).toEqual([]);
     // Each node its own target, entered only by the transfer user; refused archives root's only.
     const spoolUser = /^scalelite-spool:x:(\d+):2000:/m.exec(read(h, "fake-state/passwd"))![1];
     expect([owner(h, `${RECORDING_DIR}/incoming`), mode(h, `${RECORDING_DIR}/incoming`)]).toEqual(["0:2000", "750"]);
-    for (const node of ["bbb1", "bbb2"]) expect([owner(h, `${RECORDING_DIR}/incoming/${node}`), mode(h, `${RECORDING_DIR}/incoming/${node}`)]).toEqual([`${spoolUser}:2000`, "700"]);
+    for (const node of ["bbb1", "bbb2"])
+      expect([owner(h, `${RECORDING_DIR}/incoming/${node}`), mode(h, `${RECORDING_DIR}/incoming/${node}`)]).toEqual([`${spoolUser}:2000`, "700"]);
     expect([owner(h, `${RECORDING_DIR}/refused`), mode(h, `${RECORDING_DIR}/refused`)]).toEqual(["0:0", "700"]);
     // The receiver, the archive check and the mover belong to root; the mover runs on a change and every 5 minutes.
-    for (const file of ["usr/local/lib/bbb-ovh/spool-receive", "usr/local/sbin/bbb-ovh-recording-mover"]) expect([owner(h, file), mode(h, file)]).toEqual(["0:0", "755"]);
-    expect(read(h, "etc/systemd/system/bbb-ovh-recording-mover.service")).toContain(`ExecStart=/usr/local/sbin/bbb-ovh-recording-mover ${RECORDING_DIR} 1073741824\n`);
-    expect(read(h, "etc/systemd/system/bbb-ovh-recording-mover.path")).toContain(`PathChanged=${RECORDING_DIR}/incoming/bbb1\nPathChanged=${RECORDING_DIR}/incoming/bbb2\n`);
+    for (const file of ["usr/local/lib/bbb-ovh/spool-receive", "usr/local/sbin/bbb-ovh-recording-mover"])
+      expect([owner(h, file), mode(h, file)]).toEqual(["0:0", "755"]);
+    expect(read(h, "etc/systemd/system/bbb-ovh-recording-mover.service")).toContain(
+      `ExecStart=/usr/local/sbin/bbb-ovh-recording-mover ${RECORDING_DIR} 1073741824\n`,
+    );
+    expect(read(h, "etc/systemd/system/bbb-ovh-recording-mover.path")).toContain(
+      `PathChanged=${RECORDING_DIR}/incoming/bbb1\nPathChanged=${RECORDING_DIR}/incoming/bbb2\n`,
+    );
     expect(firstCalls).toEqual(expect.arrayContaining(["systemctl start bbb-ovh-recording-mover.path", "systemctl start bbb-ovh-recording-mover.timer"]));
   });
 
   it("runs the four Scalelite containers as in the official units, under scalelite.target", () => {
-    for (const [file, content] of [["scalelite", ENV.api], ["scalelite-nginx", ENV.nginx], ["scalelite-poller", ENV.poller], ["scalelite-recording-importer", ENV["recording-importer"]]]) {
+    for (const [file, content] of [
+      ["scalelite", ENV.api],
+      ["scalelite-nginx", ENV.nginx],
+      ["scalelite-poller", ENV.poller],
+      ["scalelite-recording-importer", ENV["recording-importer"]],
+    ]) {
       expect(read(h, `etc/default/${file}`)).toBe(content);
       expect(mode(h, `etc/default/${file}`)).toBe("600");
     }
     for (const service of SERVICES) {
       const unit = read(h, `etc/systemd/system/${service}.service`);
       const file = service === "scalelite-api" ? "scalelite" : service;
-      expect(unit).toMatch(new RegExp(`^ExecStart=/usr/bin/docker run --rm --name ${service} --network scalelite .*--env-file /etc/default/${file} .*blindsidenetwks/scalelite:${TAG}-${service.replace("scalelite-", "")}@sha256:[0-9a-f]{64}$`, "m"));
+      expect(unit).toMatch(
+        new RegExp(
+          `^ExecStart=/usr/bin/docker run --rm --name ${service} --network scalelite .*--env-file /etc/default/${file} .*blindsidenetwks/scalelite:${TAG}-${service.replace("scalelite-", "")}@sha256:[0-9a-f]{64}$`,
+          "m",
+        ),
+      );
       expect(unit).toContain("PartOf=scalelite.target");
       expect(unit).toContain("WantedBy=scalelite.target");
       expect(unitState(h, `${service}.service`, "active")).toBe("active");
       expect(unitState(h, `${service}.service`, "enabled")).toBe("enabled");
     }
     const nginx = read(h, "etc/systemd/system/scalelite-nginx.service");
-    expect(nginx).toMatch(/--publish 80:80 --publish 443:443 --mount type=bind,source=\/mnt\/scalelite-recordings\/var\/bigbluebutton\/published,target=\/var\/bigbluebutton\/published,readonly /);
+    expect(nginx).toMatch(
+      /--publish 80:80 --publish 443:443 --mount type=bind,source=\/mnt\/scalelite-recordings\/var\/bigbluebutton\/published,target=\/var\/bigbluebutton\/published,readonly /,
+    );
     // The certificates and nothing else of /etc/letsencrypt (no ACME account keys) for the nginx facing the internet.
-    expect(nginx).toContain("--mount type=bind,source=/etc/letsencrypt/live,target=/etc/nginx/ssl/live,readonly --mount type=bind,source=/etc/letsencrypt/archive,target=/etc/nginx/ssl/archive,readonly");
+    expect(nginx).toContain(
+      "--mount type=bind,source=/etc/letsencrypt/live,target=/etc/nginx/ssl/live,readonly --mount type=bind,source=/etc/letsencrypt/archive,target=/etc/nginx/ssl/archive,readonly",
+    );
     expect(nginx).not.toContain("source=/etc/letsencrypt,");
     expect(nginx).toContain("--mount type=bind,source=/etc/bbb-ovh/scalelite-nginx/hsts.nginx,target=/etc/bigbluebutton/nginx/bbb-ovh-hsts.nginx,readonly");
     expect(read(h, "etc/bbb-ovh/scalelite-nginx/hsts.nginx")).toContain('add_header Strict-Transport-Security "max-age=63072000" always;');
@@ -255,7 +291,11 @@ describe.skipIf(!trees)("the Scalelite front, end to end", () => {
   });
 
   it("gives each container only the variables it reads: no secret for nginx, no API secret for the poller", () => {
-    const vars = (file: string) => read(h, `etc/default/${file}`).split("\n").filter(Boolean).map((l) => l.slice(0, l.indexOf("=")));
+    const vars = (file: string) =>
+      read(h, `etc/default/${file}`)
+        .split("\n")
+        .filter(Boolean)
+        .map((l) => l.slice(0, l.indexOf("=")));
     expect(vars("scalelite-nginx").sort()).toEqual(["NGINX_SSL", "URL_HOST"]);
     expect(vars("scalelite-poller")).not.toContain("LOADBALANCER_SECRET");
     expect(vars("scalelite-recording-importer")).not.toContain("LOADBALANCER_SECRET");
@@ -277,7 +317,9 @@ describe.skipIf(!trees)("the Scalelite front, end to end", () => {
   it("changes nothing on a second run: same files, no install, user, restart, certificate or registration change", async () => {
     expect(tree(h)).toEqual(treeAfterFirst);
     expect(await registration(h)).toEqual(registrationAfterFirst);
-    const changing = secondCalls.filter((c) => /^(apt-get|certbot|exportfs|useradd|groupadd)|systemctl (restart|start|enable|daemon-reload)|network create|db:prepare/.test(c));
+    const changing = secondCalls.filter((c) =>
+      /^(apt-get|certbot|exportfs|useradd|groupadd)|systemctl (restart|start|enable|daemon-reload)|network create|db:prepare/.test(c),
+    );
     expect(changing).toEqual([]);
     expect(second[4].stdout).not.toMatch(/Server (created|updated|enabled|removed)/);
     for (const r of second.slice(0, 4)) expect(r.stdout).not.toContain("restarting");
@@ -352,7 +394,11 @@ describe("scalelite-certificate", () => {
     // Switching back to HTTP-01 replaces the certificate, so that renewals use the new challenge.
     const back = await runStep(h, "scaleliteCertificate", certificateInputs("http-01"));
     expect(back.code, output(back)).toBe(0);
-    expect(calls(h).filter((c) => c.startsWith("certbot ")).at(-1)).toMatch(/--standalone .*--force-renewal$/);
+    expect(
+      calls(h)
+        .filter((c) => c.startsWith("certbot "))
+        .at(-1),
+    ).toMatch(/--standalone .*--force-renewal$/);
     expect(read(h, `etc/letsencrypt/renewal/${FRONT}.conf`)).toContain("authenticator = standalone");
   });
 
@@ -430,7 +476,11 @@ describe("scalelite-spool", () => {
 
     const mark = calls(h).length;
     expect((await runStep(h, "scaleliteSpool", spoolInputs())).code).toBe(0);
-    expect(calls(h).slice(mark).filter((c) => /^(exportfs|useradd|groupadd|apt-get)/.test(c))).toEqual([]);
+    expect(
+      calls(h)
+        .slice(mark)
+        .filter((c) => /^(exportfs|useradd|groupadd|apt-get)/.test(c)),
+    ).toEqual([]);
   });
 
   it("re-exports after a run killed between removing our exports file and exportfs", async ({ signal }) => {
@@ -455,7 +505,11 @@ describe("scalelite-spool", () => {
     expect(existsSync(path.join(h.root, "var/lib/bbb-ovh/scalelite-spool.unexport-pending"))).toBe(false);
     const mark = calls(h).length;
     expect((await runStep(h, "scaleliteSpool", spoolInputs())).code).toBe(0);
-    expect(calls(h).slice(mark).filter((c) => c.startsWith("exportfs"))).toEqual([]);
+    expect(
+      calls(h)
+        .slice(mark)
+        .filter((c) => c.startsWith("exportfs")),
+    ).toEqual([]);
   });
 
   it("takes a new node's key by rewriting authorized_keys only, and refuses an unrestricted key list", async () => {
@@ -473,7 +527,11 @@ describe("scalelite-spool", () => {
     expect(existsSync(path.join(h.root, RECORDING_DIR, "incoming/bbb3"))).toBe(true);
     expect(existsSync(path.join(h.root, RECORDING_DIR, "incoming/bbb2"))).toBe(true);
     expect(read(h, "etc/systemd/system/bbb-ovh-recording-mover.path")).toContain(`PathChanged=${RECORDING_DIR}/incoming/bbb3\n`);
-    expect(calls(h).slice(mark).filter((c) => /^(useradd|groupadd|apt-get)/.test(c))).toEqual([]);
+    expect(
+      calls(h)
+        .slice(mark)
+        .filter((c) => /^(useradd|groupadd|apt-get)/.test(c)),
+    ).toEqual([]);
 
     const bad = await runStep(h, "scaleliteSpool", spoolInputs("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIbbb9 anyone\n"));
     expect(bad.code).toBe(1);
@@ -506,7 +564,11 @@ describe.skipIf(!trees)("scalelite-app", () => {
     const before = calls(h).length;
     const again = await runStep(h, "scaleliteApp", appInputs());
     expect(again.code, output(again)).toBe(0);
-    expect(calls(h).slice(before).filter((c) => /db:prepare|systemctl restart/.test(c))).toEqual([]);
+    expect(
+      calls(h)
+        .slice(before)
+        .filter((c) => /db:prepare|systemctl restart/.test(c)),
+    ).toEqual([]);
 
     // A new api env file (rotated LOADBALANCER_SECRET) restarts the api and nothing else.
     const rotated = ENV.api.replace(LOADBALANCER_SECRET, randomBytes(24).toString("hex"));
@@ -514,7 +576,9 @@ describe.skipIf(!trees)("scalelite-app", () => {
     const r = await runStep(h, "scaleliteApp", { ...appInputs(), ENV_FILE_B64: base64(rotated) });
     expect(r.code, output(r)).toBe(0);
     expect(read(h, "etc/default/scalelite")).toBe(rotated);
-    const restarts = calls(h).slice(mark).filter((c) => c.startsWith("systemctl restart"));
+    const restarts = calls(h)
+      .slice(mark)
+      .filter((c) => c.startsWith("systemctl restart"));
     expect(restarts).toEqual(["systemctl restart scalelite-api.service"]);
   });
 
@@ -564,7 +628,11 @@ describe.skipIf(!trees)("scalelite-app", () => {
     expect(read(h, `${RECORDING_DIR}/published/lesson-1.tar`)).toBe("a recording");
     const mark = calls(h).length;
     expect((await runStep(h, "scaleliteApp", appInputs(false))).code).toBe(0);
-    expect(calls(h).slice(mark).filter((c) => /systemctl (restart|disable|daemon-reload)/.test(c))).toEqual([]);
+    expect(
+      calls(h)
+        .slice(mark)
+        .filter((c) => /systemctl (restart|disable|daemon-reload)/.test(c)),
+    ).toEqual([]);
   });
 
   it("on a standby front (START=false): installed without a certificate, nothing started, a running Scalelite stopped and disabled", async () => {
@@ -579,7 +647,11 @@ describe.skipIf(!trees)("scalelite-app", () => {
       expect(existsSync(path.join(h.root, `etc/systemd/system/${service}.service`)), service).toBe(true);
       expect(unitState(h, `${service}.service`, "active"), service).not.toBe("active");
     }
-    expect(calls(h).slice(mark).filter((c) => /systemctl (start|restart|enable)|docker exec scalelite-api/.test(c))).toEqual([]);
+    expect(
+      calls(h)
+        .slice(mark)
+        .filter((c) => /systemctl (start|restart|enable)|docker exec scalelite-api/.test(c)),
+    ).toEqual([]);
     // A front fenced by `ops failover` and made the standby: its Scalelite must not keep accepting meetings.
     writeFileSync(path.join(h.root, "fake-state/systemd/scalelite.target.active"), "active\n");
     writeFileSync(path.join(h.root, "fake-state/systemd/scalelite.target.enabled"), "enabled\n");
@@ -621,7 +693,11 @@ describe("scalelite-docker", () => {
 
     const third = calls(h).length;
     expect((await runStep(h, "scaleliteDocker", dockerInputs())).code).toBe(0);
-    expect(calls(h).slice(third).filter((c) => /systemctl (restart|daemon-reload)/.test(c))).toEqual([]);
+    expect(
+      calls(h)
+        .slice(third)
+        .filter((c) => /systemctl (restart|daemon-reload)/.test(c)),
+    ).toEqual([]);
   });
 });
 
@@ -637,12 +713,19 @@ describe("images by digest", () => {
     "redis:7": "scalelite-redis",
     ...Object.fromEntries(SERVICES.map((s) => [`blindsidenetwks/scalelite:${TAG}-${s.replace("scalelite-", "")}`, s])),
   };
-  const lockLines = (h: TestHost) => read(h, LOCK).split("\n").filter((l) => l && !l.startsWith("#"));
+  const lockLines = (h: TestHost) =>
+    read(h, LOCK)
+      .split("\n")
+      .filter((l) => l && !l.startsWith("#"));
   const locked = (h: TestHost) => Object.fromEntries(lockLines(h).map((l) => [l.slice(0, l.indexOf("@")), l]));
   /** The image a unit's ExecStart runs. */
-  const unitImage = (h: TestHost, service: string) => read(h, `etc/systemd/system/${service}.service`).match(/^ExecStart=.* ((?:postgres|redis|blindsidenetwks\/scalelite):\S+)/m)?.[1];
+  const unitImage = (h: TestHost, service: string) =>
+    read(h, `etc/systemd/system/${service}.service`).match(/^ExecStart=.* ((?:postgres|redis|blindsidenetwks\/scalelite):\S+)/m)?.[1];
   /** What the registry gave when the tag was pulled, as the fake docker's image store keeps it. */
-  const pulled = (h: TestHost, image: string) => read(h, "fake-state/docker-images").split("\n").find((l) => l.startsWith(`${image}@`));
+  const pulled = (h: TestHost, image: string) =>
+    read(h, "fake-state/docker-images")
+      .split("\n")
+      .find((l) => l.startsWith(`${image}@`));
   const inode = (h: TestHost) => statSync(path.join(h.root, LOCK)).ino;
 
   it.skipIf(!trees)("locks each image's digest on first pull, and the units run it by that digest", async () => {
@@ -656,7 +739,9 @@ describe("images by digest", () => {
       expect(unitImage(h, service)).toBe(locked(h)[image]);
       // Pulled when missing by digest alone, the form `docker pull` documents.
       const byDigest = locked(h)[image].replace(/:[^:@]+@/, "@");
-      expect(read(h, `etc/systemd/system/${service}.service`)).toContain(`ExecStartPre=/bin/sh -c 'docker image inspect ${byDigest} >/dev/null 2>&1 || docker pull ${byDigest}'`);
+      expect(read(h, `etc/systemd/system/${service}.service`)).toContain(
+        `ExecStartPre=/bin/sh -c 'docker image inspect ${byDigest} >/dev/null 2>&1 || docker pull ${byDigest}'`,
+      );
     }
   });
 
@@ -672,7 +757,11 @@ describe("images by digest", () => {
       expect(r.code, output(r)).toBe(0);
     }
     // No tag resolved again, nothing rewritten, nothing restarted.
-    expect(calls(h).slice(mark).filter((c) => /^docker (pull|image)|systemctl restart/.test(c))).toEqual([]);
+    expect(
+      calls(h)
+        .slice(mark)
+        .filter((c) => /^docker (pull|image)|systemctl restart/.test(c)),
+    ).toEqual([]);
     expect(read(h, LOCK)).toBe(lockBefore);
     expect(units()).toEqual(unitsBefore);
 
@@ -685,7 +774,11 @@ describe("images by digest", () => {
     expect(locked(h)["postgres:16"]).toMatch(/@sha256:[0-9a-f]{64}$/);
     expect(locked(h)["postgres:16"]).not.toBe(old);
     expect(unitImage(h, "scalelite-postgres")).toBe(locked(h)["postgres:16"]);
-    expect(calls(h).slice(moved).filter((c) => /^docker pull|systemctl restart/.test(c))).toEqual(["docker pull postgres:16", "systemctl restart scalelite-postgres.service"]);
+    expect(
+      calls(h)
+        .slice(moved)
+        .filter((c) => /^docker pull|systemctl restart/.test(c)),
+    ).toEqual(["docker pull postgres:16", "systemctl restart scalelite-postgres.service"]);
   });
 
   it("refuses an image without the digest its pin gives; a pin overrides the lock and replaces its line", async () => {
@@ -699,12 +792,18 @@ describe("images by digest", () => {
     const mark = calls(h).length;
     const r = await runStep(h, "scaleliteDocker", { ...dockerInputs(), POSTGRES_IMAGE: PG, IMAGE_PINS: PG });
     expect(r.code, output(r)).toBe(0);
-    expect(r.stderr).toContain(`image postgres:16: the lock had ${pulled(h, "postgres:16")?.split("@")[1]}, now pinned to sha256:${"a".repeat(64)}: recording the pin`);
+    expect(r.stderr).toContain(
+      `image postgres:16: the lock had ${pulled(h, "postgres:16")?.split("@")[1]}, now pinned to sha256:${"a".repeat(64)}: recording the pin`,
+    );
     expect(locked(h)).toEqual({ "postgres:16": PG, "redis:7": redis });
     expect(unitImage(h, "scalelite-postgres")).toBe(PG);
     // The lock was replaced by a whole new file, never edited in place.
     expect(inode(h)).not.toBe(before);
-    expect(calls(h).slice(mark).filter((c) => /^docker pull|systemctl restart/.test(c))).toEqual(["systemctl restart scalelite-postgres.service"]);
+    expect(
+      calls(h)
+        .slice(mark)
+        .filter((c) => /^docker pull|systemctl restart/.test(c)),
+    ).toEqual(["systemctl restart scalelite-postgres.service"]);
   });
 
   it.skipIf(!trees)("runs the Scalelite images the pins name by their pinned digest, the others by the locked one", async () => {
@@ -740,13 +839,21 @@ describe("images by digest", () => {
     const root = mkdtempSync(path.join(tmpdir(), "bbb-ovh-lock-"));
     const images = Array.from({ length: 20 }, (_, i) => `image${i}:1@sha256:${String(i).padStart(64, "0")}`);
     const lib = path.join(__dirname, "../../scripts/lib");
-    const r = spawnSync("bash", ["-c", `set -euo pipefail; source ${lib}/common.sh; source ${lib}/units.sh; for ref in "$@"; do record_lock "$ref" & done; wait`, "bash", ...images], {
-      env: { ...process.env, BBB_OVH_ROOT: root },
-      encoding: "utf8",
-    });
+    const r = spawnSync(
+      "bash",
+      ["-c", `set -euo pipefail; source ${lib}/common.sh; source ${lib}/units.sh; for ref in "$@"; do record_lock "$ref" & done; wait`, "bash", ...images],
+      {
+        env: { ...process.env, BBB_OVH_ROOT: root },
+        encoding: "utf8",
+      },
+    );
     try {
       expect(r.status, r.stderr).toBe(0);
-      expect(readFileSync(path.join(root, LOCK), "utf8").split("\n").filter((l) => l && !l.startsWith("#"))).toEqual([...images].sort());
+      expect(
+        readFileSync(path.join(root, LOCK), "utf8")
+          .split("\n")
+          .filter((l) => l && !l.startsWith("#")),
+      ).toEqual([...images].sort());
     } finally {
       rmSync(root, { recursive: true, force: true });
     }
@@ -760,7 +867,11 @@ describe("images by digest", () => {
     const r = await runStep(h, "scaleliteDocker", dockerInputs());
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("/var/lib/bbb-ovh/image-lock line 1 is not name:tag@sha256:<64 hex digits>: correct or delete it");
-    expect(calls(h).slice(mark).filter((c) => c.startsWith("docker pull"))).toEqual([]);
+    expect(
+      calls(h)
+        .slice(mark)
+        .filter((c) => c.startsWith("docker pull")),
+    ).toEqual([]);
     expect(read(h, "etc/systemd/system/scalelite-postgres.service")).toBe(unit);
   });
 });

@@ -23,7 +23,11 @@ const CASES: Array<[string, string, ((c: Record<string, any>) => void)?]> = [
   ["rennes", "rennes"],
   ["training", "training"],
   ["lab", "lab"],
-  ["brest with an adopted node (no reinstall)", "brest", (c) => ((c.nodes[0].serviceName = "ns3001234.ip-51-68-1.eu"), (c.nodes[0].sshUser = "ubuntu"), delete c.nodes[0].model)],
+  [
+    "brest with an adopted node (no reinstall)",
+    "brest",
+    (c) => ((c.nodes[0].serviceName = "ns3001234.ip-51-68-1.eu"), (c.nodes[0].sshUser = "ubuntu"), delete c.nodes[0].model),
+  ],
   ["lab with no host key in the stack", "lab", (c) => delete c.front.hostKey],
 ];
 
@@ -36,7 +40,8 @@ async function connections(stack: string, mutate?: (c: Record<string, any>) => v
   // Every key a pinned connection may legitimately carry, and where it comes from.
   const origins = new Map<string, string>();
   for (const r of resources) {
-    if (r.type === "tls:index/privateKey:PrivateKey" && r.name.endsWith("-host-key")) origins.set(((await planned(r.type, r.name)).publicKeyOpenssh as string).trim(), r.urn);
+    if (r.type === "tls:index/privateKey:PrivateKey" && r.name.endsWith("-host-key"))
+      origins.set(((await planned(r.type, r.name)).publicKeyOpenssh as string).trim(), r.urn);
     if (isTofu(r)) origins.set((await planned(r.type, r.name)).stdout as string, r.urn);
   }
   return { resources, origins, remote: resources.filter((r) => REMOTE.includes(r.type)) };

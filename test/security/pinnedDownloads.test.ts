@@ -52,18 +52,21 @@ function unpinned(scripts: Record<string, string>): string[] {
   const problems: string[] = [];
   for (const [file, source] of Object.entries(scripts)) {
     for (const c of commands(file, source, DOWNLOAD)) {
-      const saves = /\swget\s/.test(` ${c.text}`) || /\s(-[a-zA-Z]*[oO]|--output|--remote-name)\b/.test(c.text) || /\|\s*(sh|bash|tar|tee|gpg|apt-key)\b/.test(c.text);
+      const saves =
+        /\swget\s/.test(` ${c.text}`) || /\s(-[a-zA-Z]*[oO]|--output|--remote-name)\b/.test(c.text) || /\|\s*(sh|bash|tar|tee|gpg|apt-key)\b/.test(c.text);
       // A probe of our own service (health checks) reads an answer and keeps nothing.
       const probe = /"https:\/\/\$IN_FQDN\/|http:\/\/127\.0\.0\.1[:/]/.test(c.text);
       if (!saves && probe) continue;
       const url = /"\$(IN_[A-Z0-9_]+)_URL"/.exec(c.text)?.[1];
-      const verified = url !== undefined && new RegExp(`sha256sum[\\s\\S]*"\\$${url}_SHA256"`).test(c.after) && new RegExp(`!= "\\$${url}_SHA256"[\\s\\S]*die `).test(c.after);
+      const verified =
+        url !== undefined && new RegExp(`sha256sum[\\s\\S]*"\\$${url}_SHA256"`).test(c.after) && new RegExp(`!= "\\$${url}_SHA256"[\\s\\S]*die `).test(c.after);
       if (!saves || !verified) problems.push(`${file} (${c.fn}): '${c.text}' fetches without a pinned sha256 check`);
     }
     for (const c of commands(file, source, IMAGE_USE)) {
       // A one-off container of an image lock_image resolved (the standby's pg_basebackup).
       const locked = /\bdocker\s+run\b.*\s"\$LOCKED_IMAGE"\s/.test(c.text) && /\block_image\s/.test(source);
-      if (!locked && !IMAGE_MECHANISM.has(`${file}:${c.fn}`)) problems.push(`${file} (${c.fn}): '${c.text}' uses an image outside the digest lock (lib/units.sh lock_image)`);
+      if (!locked && !IMAGE_MECHANISM.has(`${file}:${c.fn}`))
+        problems.push(`${file} (${c.fn}): '${c.text}' uses an image outside the digest lock (lib/units.sh lock_image)`);
     }
     for (const call of source.replace(/\s*\\\n\s*/g, " ").matchAll(/^\s*render_container_unit\s+(\S+)\s+"[^"]*"\s+(\S+)/gm)) {
       if (call[2] !== '"$LOCKED_IMAGE"') problems.push(`${file}: ${call[1]}'s unit runs ${call[2]}, not the "$LOCKED_IMAGE" lock_image resolved`);
@@ -85,9 +88,16 @@ describe("downloads and images pinned by content", () => {
   });
 
   it("sees the pinned mechanisms it vouches for: the two checked downloads and every container unit through the lock", () => {
-    const downloads = Object.entries(scripts).flatMap(([file, source]) => commands(file, source, DOWNLOAD).filter((c) => /_URL"/.test(c.text)).map((c) => `${file}:${c.fn}`));
+    const downloads = Object.entries(scripts).flatMap(([file, source]) =>
+      commands(file, source, DOWNLOAD)
+        .filter((c) => /_URL"/.test(c.text))
+        .map((c) => `${file}:${c.fn}`),
+    );
     expect(downloads.sort()).toEqual(["bbb-node-install.sh:download_installer", "bbb-node-recordings.sh:install_post_publish"]);
-    const units = Object.values(scripts).join("\n").match(/^\s*render_container_unit /gm) ?? [];
+    const units =
+      Object.values(scripts)
+        .join("\n")
+        .match(/^\s*render_container_unit /gm) ?? [];
     expect(units.length).toBeGreaterThanOrEqual(6); // postgres, redis, api, nginx, poller, importer
     // The steps get both halves of each pin, and the pins are content hashes of fixed commits.
     expect(STEPS.bbbInstall.required).toEqual(expect.arrayContaining(["INSTALLER_URL", "INSTALLER_SHA256"]));

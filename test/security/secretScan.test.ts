@@ -33,7 +33,12 @@ const CONFIGURED = {
   [CONFIG_KEYS.sshPrivateKey]: throwawayPrivateKey("KNOWNSSHKEY"),
   [CONFIG_KEYS.turnSecret]: `KNOWN-TURN-${hex("turn", 24)}`,
   [CONFIG_KEYS.moodleSshPrivateKey]: `-----BEGIN OPENSSH PRIVATE KEY-----\nKNOWNMOODLEKEY${hex("moodle", 48)}\n-----END OPENSSH PRIVATE KEY-----\n`,
-  [CONFIG_KEYS.dnsCredentials]: JSON.stringify({ endpoint: "ovh-eu", applicationKey: `KNOWNAK${hex("ak", 12)}`, applicationSecret: `KNOWNAS${hex("as", 24)}`, consumerKey: `KNOWNCK${hex("ck", 24)}` }),
+  [CONFIG_KEYS.dnsCredentials]: JSON.stringify({
+    endpoint: "ovh-eu",
+    applicationKey: `KNOWNAK${hex("ak", 12)}`,
+    applicationSecret: `KNOWNAS${hex("as", 24)}`,
+    consumerKey: `KNOWNCK${hex("ck", 24)}`,
+  }),
 };
 
 /** What the generators answer, by resource: known, distinctive values (plannedCloud leaves some out). */
@@ -48,7 +53,10 @@ function generatedOutputs(type: string, name: string, inputs: Record<string, unk
     }
     case "tls:index/privateKey:PrivateKey": {
       const body = `GENKEY${hex(`key:${name}`, 64)}`;
-      return { privateKeyOpenssh: `-----BEGIN OPENSSH PRIVATE KEY-----\n${body}\n-----END OPENSSH PRIVATE KEY-----\n`, privateKeyPem: `-----BEGIN PRIVATE KEY-----\n${body}PEM\n-----END PRIVATE KEY-----\n` };
+      return {
+        privateKeyOpenssh: `-----BEGIN OPENSSH PRIVATE KEY-----\n${body}\n-----END OPENSSH PRIVATE KEY-----\n`,
+        privateKeyPem: `-----BEGIN PRIVATE KEY-----\n${body}PEM\n-----END PRIVATE KEY-----\n`,
+      };
     }
     default:
       return undefined;
@@ -89,22 +97,41 @@ async function evaluateCase({ stack, mutate }: Case) {
   file.config[CONFIG_KEYS.campus] = { value: raw, encrypted: false };
   const needs = { ...secretPresence(file), turnSecret: raw.turn?.mode === "external", dnsCredentials: raw.certificates?.challenge === "dns-01" };
   const { config, secretKeys } = configOfStackFile(file);
-  for (const [key, wanted] of [[CONFIG_KEYS.sshPrivateKey, needs.sshPrivateKey], [CONFIG_KEYS.turnSecret, needs.turnSecret], [CONFIG_KEYS.dnsCredentials, needs.dnsCredentials], [CONFIG_KEYS.moodleSshPrivateKey, needs.moodleSshPrivateKey]] as const) {
+  for (const [key, wanted] of [
+    [CONFIG_KEYS.sshPrivateKey, needs.sshPrivateKey],
+    [CONFIG_KEYS.turnSecret, needs.turnSecret],
+    [CONFIG_KEYS.dnsCredentials, needs.dnsCredentials],
+    [CONFIG_KEYS.moodleSshPrivateKey, needs.moodleSshPrivateKey],
+  ] as const) {
     if (!wanted) continue;
     config[key] = CONFIGURED[key];
     if (!secretKeys.includes(key)) secretKeys.push(key);
   }
   const evaluation = await evaluateProgram({ project: "bbb-ovh", stack, config, secretKeys, mocks: knownCloud }, campusProgram);
   const campus = parseCampus(raw, needs);
-  const plan: Plan = { stack, stackFile: file.path, campus, resources: evaluation.resources, outputs: evaluation.outputs as Record<string, unknown>, warnings: capacityWarnings(campus), notes: [] };
+  const plan: Plan = {
+    stack,
+    stackFile: file.path,
+    campus,
+    resources: evaluation.resources,
+    outputs: evaluation.outputs as Record<string, unknown>,
+    warnings: capacityWarnings(campus),
+    notes: [],
+  };
   const secrets = [
     ...Object.entries(needs)
       .filter(([, wanted]) => wanted)
       .flatMap(([key]) => {
         const value = CONFIGURED[CONFIG_KEYS[key as keyof typeof needs]];
-        return key === "dnsCredentials" ? Object.entries(JSON.parse(value)).filter(([k]) => k !== "endpoint").map(([k, v]) => ({ name: `dnsCredentials.${k}`, value: v as string })) : [{ name: key, value }];
+        return key === "dnsCredentials"
+          ? Object.entries(JSON.parse(value))
+              .filter(([k]) => k !== "endpoint")
+              .map(([k, v]) => ({ name: `dnsCredentials.${k}`, value: v as string }))
+          : [{ name: key, value }];
       }),
-    ...evaluation.resources.flatMap((r) => Object.entries(generatedOutputs(r.type, r.name, r.inputs) ?? {}).map(([k, value]) => ({ name: `${r.name}.${k}`, value }))),
+    ...evaluation.resources.flatMap((r) =>
+      Object.entries(generatedOutputs(r.type, r.name, r.inputs) ?? {}).map(([k, value]) => ({ name: `${r.name}.${k}`, value })),
+    ),
   ];
   return { plan, secrets };
 }
@@ -117,7 +144,9 @@ describe("secret scanning", () => {
     // The generators really ran: otherwise the scan proves nothing.
     expect(secrets.filter((s) => s.name.endsWith(".result")).length).toBeGreaterThan(2);
     const texts = [
-      ...plan.resources.flatMap((r) => Object.entries(r.inputs).flatMap(([field, v]) => plainStrings(v).map((text) => ({ where: `${describeResource(r)} input ${field}`, text })))),
+      ...plan.resources.flatMap((r) =>
+        Object.entries(r.inputs).flatMap(([field, v]) => plainStrings(v).map((text) => ({ where: `${describeResource(r)} input ${field}`, text }))),
+      ),
       ...plainStrings(plan.outputs).map((text) => ({ where: "stack outputs", text })),
       { where: "plan text", text: renderPlanText(plan) },
       { where: "plan --json", text: JSON.stringify(planDocument(plan)) },
@@ -128,15 +157,25 @@ describe("secret scanning", () => {
   it.each(CASES)("$label: each secret does reach the resources that need it, wrapped as a secret", async (c) => {
     // The counterpart of the scan: a secret that vanished altogether would also pass it.
     const { plan, secrets } = await evaluateCase(c);
-    const wrapped = plan.resources.flatMap((r) => Object.values(r.inputs).flatMap(function inside(v: unknown): string[] {
-      if (isSecretValue(v)) return [JSON.stringify(v.value)];
-      if (Array.isArray(v)) return v.flatMap(inside);
-      if (v && typeof v === "object") return Object.values(v).flatMap(inside);
-      return [];
-    }));
+    const wrapped = plan.resources.flatMap((r) =>
+      Object.values(r.inputs).flatMap(function inside(v: unknown): string[] {
+        if (isSecretValue(v)) return [JSON.stringify(v.value)];
+        if (Array.isArray(v)) return v.flatMap(inside);
+        if (v && typeof v === "object") return Object.values(v).flatMap(inside);
+        return [];
+      }),
+    );
     const consumed = ["shared-secret.result", "loadbalancer-secret.result", "postgres-password.result", "secret-key-base.hex"];
-    for (const s of secrets.filter((x) => consumed.some((suffix) => x.name.endsWith(suffix)) || x.name.startsWith("dnsCredentials") || x.name === "turnSecret")) {
-      expect(findLeaks(wrapped.map((text) => ({ where: "secret inputs", text })), [s]), s.name).not.toEqual([]);
+    for (const s of secrets.filter(
+      (x) => consumed.some((suffix) => x.name.endsWith(suffix)) || x.name.startsWith("dnsCredentials") || x.name === "turnSecret",
+    )) {
+      expect(
+        findLeaks(
+          wrapped.map((text) => ({ where: "secret inputs", text })),
+          [s],
+        ),
+        s.name,
+      ).not.toEqual([]);
     }
   });
 
@@ -160,7 +199,9 @@ describe("secret scanning", () => {
     const jobs = ["brest", "lab"].flatMap((stack) => [[stack], [stack, "--json"]]);
     // Two at a time: four plan processes at once only add to the load of a 2-core machine.
     const limit = pLimit(2);
-    const outputs = await Promise.all(jobs.map((args) => limit(() => run(path.join(ROOT, "node_modules/.bin/tsx"), ["cli/plan.ts", ...args], { cwd: ROOT, maxBuffer: 16 << 20 }))));
+    const outputs = await Promise.all(
+      jobs.map((args) => limit(() => run(path.join(ROOT, "node_modules/.bin/tsx"), ["cli/plan.ts", ...args], { cwd: ROOT, maxBuffer: 16 << 20 }))),
+    );
     for (const [i, args] of jobs.entries()) {
       const { resources } = await evaluateStack(args[0]);
       // What plannedCloud (the CLI's mocks) answers for the generators of this stack.
@@ -176,7 +217,15 @@ describe("secret scanning", () => {
       expect(secrets.length).toBeGreaterThan(3);
       const { stdout, stderr } = outputs[i];
       expect(stdout.length).toBeGreaterThan(100);
-      expect(findLeaks([{ where: `plan ${args.join(" ")} stdout`, text: stdout }, { where: `plan ${args.join(" ")} stderr`, text: stderr }], secrets)).toEqual([]);
+      expect(
+        findLeaks(
+          [
+            { where: `plan ${args.join(" ")} stdout`, text: stdout },
+            { where: `plan ${args.join(" ")} stderr`, text: stderr },
+          ],
+          secrets,
+        ),
+      ).toEqual([]);
     }
     // Four plans and two evaluations: over 180 s with the load average at 30 (measured; the 180-s default ran out).
   }, 480_000);
@@ -184,7 +233,14 @@ describe("secret scanning", () => {
   it("the scanner finds a secret in each form it claims to", () => {
     const secret = "s3cr3t-Value/with+chars=";
     const file = `SECRET=${secret}\nOTHER=1\n`;
-    const cases = [secret, Buffer.from(secret).toString("base64"), Buffer.from(secret).toString("base64url"), encodeURIComponent(secret), `ENV_B64=${Buffer.from(file).toString("base64")}`, `x=${Buffer.from(`a ${Buffer.from(file).toString("base64")}`).toString("base64")}`];
+    const cases = [
+      secret,
+      Buffer.from(secret).toString("base64"),
+      Buffer.from(secret).toString("base64url"),
+      encodeURIComponent(secret),
+      `ENV_B64=${Buffer.from(file).toString("base64")}`,
+      `x=${Buffer.from(`a ${Buffer.from(file).toString("base64")}`).toString("base64")}`,
+    ];
     for (const text of cases) expect(findLeaks([{ where: "t", text }], [{ name: "s", value: secret }]), text).toHaveLength(1);
     expect(findLeaks([{ where: "t", text: "nothing here, only SECRET=***" }], [{ name: "s", value: secret }])).toEqual([]);
     expect(encodedForms(secret)).toContain(encodeURIComponent(secret));

@@ -37,7 +37,9 @@ describe("the front under failover 'datacenter'", () => {
     expect(warning).toBeDefined();
     // Names the site, the missing setting, the rebuild time with its source, the restore and what is lost.
     expect(warning).toMatch(/is in gravelines with no standby front in another site \(campus\.standbyFront\)/);
-    expect(warning).toMatch(/losing gravelines every lesson stops until a new front is built \(~\d+(\.\d)? min: Public Cloud instance 3 min \+ .*bench\/durations\.ts\)/);
+    expect(warning).toMatch(
+      /losing gravelines every lesson stops until a new front is built \(~\d+(\.\d)? min: Public Cloud instance 3 min \+ .*bench\/durations\.ts\)/,
+    );
     expect(warning).toMatch(/ops backup restore.* up to 26 h of recordings and meetings are lost/);
   });
 
@@ -56,8 +58,13 @@ describe("the front under failover 'datacenter'", () => {
   });
 
   it("refuses a standby in the front's own physical site, even under another name of it", () => {
-    for (const standby of [standbyIn("GRA7"), { ...standbyIn("GRA11"), kind: "dedicated", model: "rise-1", datacenter: "gra", region: undefined, flavor: undefined }]) {
-      expect(() => parseCampus(newSchool({ standbyFront: standby } as Partial<CampusInput>), noSecrets)).toThrow(/campus\.standbyFront: is in gravelines \(\S+\), the front's own site \(GRA11\)/);
+    for (const standby of [
+      standbyIn("GRA7"),
+      { ...standbyIn("GRA11"), kind: "dedicated", model: "rise-1", datacenter: "gra", region: undefined, flavor: undefined },
+    ]) {
+      expect(() => parseCampus(newSchool({ standbyFront: standby } as Partial<CampusInput>), noSecrets)).toThrow(
+        /campus\.standbyFront: is in gravelines \(\S+\), the front's own site \(GRA11\)/,
+      );
     }
   });
 
@@ -75,17 +82,28 @@ describe("the front under failover 'datacenter'", () => {
   });
 
   it("warns when a standby would wait on HTTP-01 or on a long DNS TTL", () => {
-    const campus = parseCampus(newSchool({ standbyFront: standbyIn("SBG5"), dns: { zone: "school.example.org", ttl: 3600 } } as Partial<CampusInput>), noSecrets);
+    const campus = parseCampus(
+      newSchool({ standbyFront: standbyIn("SBG5"), dns: { zone: "school.example.org", ttl: 3600 } } as Partial<CampusInput>),
+      noSecrets,
+    );
     const text = frontWarnings(campus).join("\n");
     expect(text).toMatch(/cannot hold a certificate for visio\.school\.example\.org before a failover with HTTP-01/);
     expect(text).toMatch(/campus\.dns\.ttl is 3600 s/);
-    const ready = parseCampus(newSchool({ standbyFront: standbyIn("SBG5"), certificates: { challenge: "dns-01" } } as Partial<CampusInput>), { ...noSecrets, dnsCredentials: true });
+    const ready = parseCampus(newSchool({ standbyFront: standbyIn("SBG5"), certificates: { challenge: "dns-01" } } as Partial<CampusInput>), {
+      ...noSecrets,
+      dnsCredentials: true,
+    });
     expect(frontWarnings(ready)).toEqual([]);
   });
 
   it("rebuild time grows with what must be ordered: a dedicated order takes hours, an instance minutes", () => {
     const cloud = frontRebuildTime(parseCampus(newSchool(), noSecrets).front);
-    const dedicated = frontRebuildTime(parseCampus(newSchool({ front: { name: "lb", fqdn: "visio.school.example.org", kind: "dedicated", model: "rise-1", datacenter: "gra" } } as Partial<CampusInput>), noSecrets).front);
+    const dedicated = frontRebuildTime(
+      parseCampus(
+        newSchool({ front: { name: "lb", fqdn: "visio.school.example.org", kind: "dedicated", model: "rise-1", datacenter: "gra" } } as Partial<CampusInput>),
+        noSecrets,
+      ).front,
+    );
     expect(dedicated.minutes - cloud.minutes).toBe(120 - 3);
     expect(cloud.minutes).toBeGreaterThan(10);
   });

@@ -33,7 +33,10 @@ const fronts: Front[] = [];
 const scratch = mkdtempSync(path.join(tmpdir(), "bbb-ovh-standby-"));
 // The servers run as postgres: they must reach their socket directories in here.
 chmodSync(scratch, 0o755);
-const postgresIds = () => ({ uid: Number(execFileSync("id", ["-u", "postgres"], { encoding: "utf8" })), gid: Number(execFileSync("id", ["-g", "postgres"], { encoding: "utf8" })) });
+const postgresIds = () => ({
+  uid: Number(execFileSync("id", ["-u", "postgres"], { encoding: "utf8" })),
+  gid: Number(execFileSync("id", ["-g", "postgres"], { encoding: "utf8" })),
+});
 const asPostgres = (args: string[]) => execFileSync("runuser", ["-u", "postgres", "--", ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
 const serverOptions = (port: number, socket: string) => `-c listen_addresses=127.0.0.1 -c port=${port} -c unix_socket_directories=${socket} -c fsync=off`;
 
@@ -46,7 +49,12 @@ async function front(name: string): Promise<Front> {
   chownSync(socket, uid, gid);
   const host = await startTestHost({
     fqdn: `${name}.campus.example`,
-    env: { PATH: `${STANDBY_BIN}:${FAKE_BIN}:/usr/sbin:/usr/bin:/sbin:/bin`, STANDBY_TEST_PGPORT: String(port), STANDBY_TEST_PGSOCK: socket, STANDBY_TEST_PGOPTS: serverOptions(port, socket) },
+    env: {
+      PATH: `${STANDBY_BIN}:${FAKE_BIN}:/usr/sbin:/usr/bin:/sbin:/bin`,
+      STANDBY_TEST_PGPORT: String(port),
+      STANDBY_TEST_PGSOCK: socket,
+      STANDBY_TEST_PGOPTS: serverOptions(port, socket),
+    },
   });
   // The server runs as postgres: it must reach the data directory under the host's root.
   for (let dir = host.root; dir !== path.dirname(dir) && dir.startsWith(tmpdir()) && dir !== tmpdir(); dir = path.dirname(dir)) chmodSync(dir, 0o755);
@@ -66,7 +74,12 @@ async function front(name: string): Promise<Front> {
     port,
     socket,
     data,
-    sql: (sql, database = "postgres") => execFileSync(`${BIN}/psql`, ["-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-h", socket, "-p", String(port), "-U", "postgres", "-d", database, "-c", sql], { encoding: "utf8" }).trim(),
+    sql: (sql, database = "postgres") =>
+      execFileSync(
+        `${BIN}/psql`,
+        ["-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-h", socket, "-p", String(port), "-U", "postgres", "-d", database, "-c", sql],
+        { encoding: "utf8" },
+      ).trim(),
   };
   fronts.push(f);
   return f;
@@ -77,10 +90,55 @@ function certificates(): { ca: string; cert: string; key: string } {
   const dir = path.join(scratch, "tls");
   mkdirSync(dir);
   const openssl = (args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
-  openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", "2", "-subj", "/CN=bbb-ovh replication CA"]);
-  openssl(["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=scalelite-postgres"]);
+  openssl([
+    "req",
+    "-x509",
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:P-256",
+    "-nodes",
+    "-keyout",
+    "ca.key",
+    "-out",
+    "ca.crt",
+    "-days",
+    "2",
+    "-subj",
+    "/CN=bbb-ovh replication CA",
+  ]);
+  openssl([
+    "req",
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:P-256",
+    "-nodes",
+    "-keyout",
+    "server.key",
+    "-out",
+    "server.csr",
+    "-subj",
+    "/CN=scalelite-postgres",
+  ]);
   writeFileSync(path.join(dir, "san.ext"), "subjectAltName=IP:127.0.0.1\n");
-  openssl(["x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out", "server.crt", "-days", "2", "-extfile", "san.ext"]);
+  openssl([
+    "x509",
+    "-req",
+    "-in",
+    "server.csr",
+    "-CA",
+    "ca.crt",
+    "-CAkey",
+    "ca.key",
+    "-CAcreateserial",
+    "-out",
+    "server.crt",
+    "-days",
+    "2",
+    "-extfile",
+    "san.ext",
+  ]);
   const read = (f: string) => readFileSync(path.join(dir, f), "utf8");
   return { ca: read("ca.crt"), cert: read("server.crt"), key: read("server.key") };
 }
@@ -104,7 +162,11 @@ async function until(what: string, check: () => boolean, seconds = 60): Promise<
 /** A libpq connection from outside, as an attacker on the standby's address would try. */
 function tryConnect(f: Front, conninfo: string): { ok: boolean; error: string } {
   try {
-    execFileSync(`${BIN}/psql`, ["-X", "-t", "-A", "-c", "IDENTIFY_SYSTEM", `host=127.0.0.1 port=${f.port} ${conninfo}`], { encoding: "utf8", stdio: "pipe", env: { ...process.env, PGPASSWORD: "" } });
+    execFileSync(`${BIN}/psql`, ["-X", "-t", "-A", "-c", "IDENTIFY_SYSTEM", `host=127.0.0.1 port=${f.port} ${conninfo}`], {
+      encoding: "utf8",
+      stdio: "pipe",
+      env: { ...process.env, PGPASSWORD: "" },
+    });
     return { ok: true, error: "" };
   } catch (e) {
     return { ok: false, error: String((e as { stderr?: string }).stderr ?? e) };
@@ -129,8 +191,21 @@ describe.skipIf(!ready)("PostgreSQL streaming replication between the fronts", (
   let tls: ReturnType<typeof certificates>;
   let primaryRun: Awaited<ReturnType<typeof runStep>>;
   let standbyRun: Awaited<ReturnType<typeof runStep>>;
-  const primaryInputs = (): StepInputs => ({ DATA_DIR, STANDBY_ADDRESSES: "127.0.0.1", REPLICATION_PASSWORD: PASSWORD, TLS_CERT_B64: b64(tls.cert), TLS_KEY_B64: b64(tls.key) });
-  const standbyInputs = (): StepInputs => ({ DATA_DIR, POSTGRES_IMAGE: "postgres:16", PRIMARY_ADDRESS: "127.0.0.1", PRIMARY_PORT: String(primary.port), REPLICATION_PASSWORD: PASSWORD, CA_CERT_B64: b64(tls.ca) });
+  const primaryInputs = (): StepInputs => ({
+    DATA_DIR,
+    STANDBY_ADDRESSES: "127.0.0.1",
+    REPLICATION_PASSWORD: PASSWORD,
+    TLS_CERT_B64: b64(tls.cert),
+    TLS_KEY_B64: b64(tls.key),
+  });
+  const standbyInputs = (): StepInputs => ({
+    DATA_DIR,
+    POSTGRES_IMAGE: "postgres:16",
+    PRIMARY_ADDRESS: "127.0.0.1",
+    PRIMARY_PORT: String(primary.port),
+    REPLICATION_PASSWORD: PASSWORD,
+    CA_CERT_B64: b64(tls.ca),
+  });
 
   beforeAll(async () => {
     [primary, standby] = await Promise.all([front("primary"), front("standby")]);
@@ -180,14 +255,21 @@ describe.skipIf(!ready)("PostgreSQL streaming replication between the fronts", (
     expect(plain.error).toMatch(/pg_hba\.conf rejects replication connection for host "127\.0\.0\.1", user "bbb_ovh_replication", no encryption/);
     const wrong = path.join(scratch, "wrong");
     writeFileSync(wrong, `127.0.0.1:${primary.port}:*:bbb_ovh_replication:not-the-password\n`, { mode: 0o600 });
-    expect(tryConnect(primary, `user=bbb_ovh_replication replication=true sslmode=require passfile=${wrong}`).error).toMatch(/password authentication failed for user "bbb_ovh_replication"/);
+    expect(tryConnect(primary, `user=bbb_ovh_replication replication=true sslmode=require passfile=${wrong}`).error).toMatch(
+      /password authentication failed for user "bbb_ovh_replication"/,
+    );
     expect(tryConnect(primary, `user=postgres dbname=scalelite sslmode=require passfile=${passfile}`).error).toMatch(/pg_hba\.conf rejects connection/);
     // With the right password and TLS, the role can replicate (what the standby does).
-    expect(tryConnect(primary, `user=bbb_ovh_replication replication=true sslmode=verify-full sslrootcert=${path.join(scratch, "tls/ca.crt")} passfile=${passfile}`)).toEqual({ ok: true, error: "" });
+    expect(
+      tryConnect(primary, `user=bbb_ovh_replication replication=true sslmode=verify-full sslrootcert=${path.join(scratch, "tls/ca.crt")} passfile=${passfile}`),
+    ).toEqual({ ok: true, error: "" });
   });
 
   it("a re-run changes nothing: the primary keeps streaming, the standby takes no new base backup", async () => {
-    const again = await Promise.all([runStep(primary.host, "scaleliteReplicationPrimary", primaryInputs()), runStep(standby.host, "scaleliteReplicationStandby", standbyInputs())]);
+    const again = await Promise.all([
+      runStep(primary.host, "scaleliteReplicationPrimary", primaryInputs()),
+      runStep(standby.host, "scaleliteReplicationStandby", standbyInputs()),
+    ]);
     for (const run of again) expect(run.code, run.stderr).toBe(0);
     expect(again[1].stdout + again[1].stderr).not.toMatch(/pg_basebackup|moving the database/);
     expect(readdirSync(path.dirname(standby.data)).filter((d) => d.startsWith("postgres.replaced-"))).toHaveLength(1);

@@ -26,7 +26,13 @@ const named = (resources: RecordedResource[], name: string) => {
   expect(found, name).toHaveLength(1);
   return found[0];
 };
-const inputsOf = (r: RecordedResource) => Object.fromEntries(String(unwrap(r.inputs.stdin)).trimEnd().split("\n").map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
+const inputsOf = (r: RecordedResource) =>
+  Object.fromEntries(
+    String(unwrap(r.inputs.stdin))
+      .trimEnd()
+      .split("\n")
+      .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
+  );
 const decode = (b64: string) => Buffer.from(b64, "base64").toString("utf8");
 const ipOf = (resources: RecordedResource[], host: string) => inputsOf(named(resources, `${host}-hostPreflight`)).PUBLIC_IPV4;
 
@@ -73,10 +79,14 @@ describe("a stack with a standby front", () => {
   });
 
   it("with DNS-01 the standby holds the front's certificate before any failover", async () => {
-    const { resources } = await evaluateStack("training", { "bbb-ovh:dnsCredentials": JSON.stringify({ endpoint: "ovh-eu", applicationKey: "k", applicationSecret: "s", consumerKey: "c" }) }, (c) => {
-      withStandby(c);
-      c.certificates = { challenge: "dns-01" };
-    });
+    const { resources } = await evaluateStack(
+      "training",
+      { "bbb-ovh:dnsCredentials": JSON.stringify({ endpoint: "ovh-eu", applicationKey: "k", applicationSecret: "s", consumerKey: "c" }) },
+      (c) => {
+        withStandby(c);
+        c.certificates = { challenge: "dns-01" };
+      },
+    );
     expect(inputsOf(named(resources, "lb-training-standby-scaleliteCertificate"))).toMatchObject({ FQDN: "visio-training.isen-ouest.fr", CHALLENGE: "dns-01" });
   });
 
@@ -84,7 +94,10 @@ describe("a stack with a standby front", () => {
     const { resources } = await evaluateStack("training", {}, withStandby);
     const standby = ipOf(resources, "lb-training-standby");
     const front = ipOf(resources, "lb-training");
-    const sgRules = (host: string) => resources.filter((r) => r.type === "openstack:networking/secGroupRule:SecGroupRule" && r.name.startsWith(`${host}-`) && !r.name.startsWith(`${host}-standby-`));
+    const sgRules = (host: string) =>
+      resources.filter(
+        (r) => r.type === "openstack:networking/secGroupRule:SecGroupRule" && r.name.startsWith(`${host}-`) && !r.name.startsWith(`${host}-standby-`),
+      );
     const fromStandby = sgRules("lb-training").filter((r) => unwrap(r.inputs.remoteIpPrefix) === `${standby}/32`);
     expect(fromStandby.map((r) => [r.inputs.portRangeMin, r.inputs.protocol]).sort()).toEqual([
       [22, "tcp"],
@@ -95,7 +108,11 @@ describe("a stack with a standby front", () => {
     expect(resources.filter((r) => r.type === "openstack:networking/secGroupRule:SecGroupRule" && r.inputs.portRangeMin === 5432)).toHaveLength(1);
     const nft = decode(inputsOf(named(resources, "lb-training-hostFirewall")).RULESET_B64);
     expect(nft).toContain(`ip saddr ${standby}/32 tcp dport 5432 accept`);
-    expect(nft).toMatch(new RegExp(`chain forward \\{[^}]*ct status dnat ip saddr ${standby.replace(/\./g, "\\.")}/32 tcp dport 5432 accept[^}]*ct status dnat tcp dport 5432 drop`));
+    expect(nft).toMatch(
+      new RegExp(
+        `chain forward \\{[^}]*ct status dnat ip saddr ${standby.replace(/\./g, "\\.")}/32 tcp dport 5432 accept[^}]*ct status dnat tcp dport 5432 drop`,
+      ),
+    );
     expect(decode(inputsOf(named(resources, "lb-training-standby-hostFirewall")).RULESET_B64)).not.toMatch(/5432|chain forward/);
   });
 });
@@ -115,7 +132,10 @@ describe("the firewall policy for the standby's traffic", () => {
 
   it("renders a ruleset the real nft accepts (nft -c), with the forward guard", () => {
     const file = path.join(mkdtempSync(path.join(tmpdir(), "bbb-ovh-nft-")), "rules.nft");
-    const rules = renderNftRuleset(firewallPolicy({ role: "front", adminCidrs: ["193.52.128.0/24"], standbyAddresses: ["203.0.113.9", "2001:db8::9"] }), "front");
+    const rules = renderNftRuleset(
+      firewallPolicy({ role: "front", adminCidrs: ["193.52.128.0/24"], standbyAddresses: ["203.0.113.9", "2001:db8::9"] }),
+      "front",
+    );
     writeFileSync(file, rules);
     execFileSync("nft", ["-c", "-f", file]);
     expect(rules).toContain("ct status dnat ip6 saddr 2001:db8::9/128 tcp dport 5432 accept");
@@ -124,7 +144,11 @@ describe("the firewall policy for the standby's traffic", () => {
   it("adds no forward chain to a front without a standby (nothing changes there)", () => {
     const alone = renderNftRuleset(firewallPolicy({ role: "front", adminCidrs: ["193.52.128.0/24"] }), "front");
     expect(alone).not.toContain("forward");
-    expect(() => firewallPolicy({ role: "node", adminCidrs: ["193.52.128.0/24"], standbyAddresses: ["203.0.113.9"] })).toThrow(/standby front addresses only apply to the front/);
-    expect(() => firewallPolicy({ role: "front", adminCidrs: ["193.52.128.0/24"], standbyAddresses: ["nope"] })).toThrow(/standby front address 0: 'nope' is not an IP address/);
+    expect(() => firewallPolicy({ role: "node", adminCidrs: ["193.52.128.0/24"], standbyAddresses: ["203.0.113.9"] })).toThrow(
+      /standby front addresses only apply to the front/,
+    );
+    expect(() => firewallPolicy({ role: "front", adminCidrs: ["193.52.128.0/24"], standbyAddresses: ["nope"] })).toThrow(
+      /standby front address 0: 'nope' is not an IP address/,
+    );
   });
 });

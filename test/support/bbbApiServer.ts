@@ -120,7 +120,20 @@ export async function startBbbApiServer(options: BbbApiServerOptions): Promise<B
       case "create": {
         if (!id) return ok(failed("missingParamMeetingID", "You must specify a meeting ID for the meeting."));
         const existing = meetings.get(id);
-        if (existing) return ok(xml({ returncode: "SUCCESS", meetingID: id, internalMeetingID: existing.internalMeetingID, attendeePW: existing.attendeePW, moderatorPW: existing.moderatorPW, createTime: existing.createTime, hasUserJoined: false, messageKey: "duplicateWarning", message: "This conference was already in existence and may currently be in progress." }));
+        if (existing)
+          return ok(
+            xml({
+              returncode: "SUCCESS",
+              meetingID: id,
+              internalMeetingID: existing.internalMeetingID,
+              attendeePW: existing.attendeePW,
+              moderatorPW: existing.moderatorPW,
+              createTime: existing.createTime,
+              hasUserJoined: false,
+              messageKey: "duplicateWarning",
+              message: "This conference was already in existence and may currently be in progress.",
+            }),
+          );
         const m: Meeting = {
           meetingID: id,
           name: q.get("name") ?? id,
@@ -131,13 +144,31 @@ export async function startBbbApiServer(options: BbbApiServerOptions): Promise<B
           participants: 0,
         };
         meetings.set(id, m);
-        return ok(xml({ returncode: "SUCCESS", meetingID: id, internalMeetingID: m.internalMeetingID, attendeePW: m.attendeePW, moderatorPW: m.moderatorPW, createTime: m.createTime, hasUserJoined: false, duration: 0, hasBeenForciblyEnded: false }));
+        return ok(
+          xml({
+            returncode: "SUCCESS",
+            meetingID: id,
+            internalMeetingID: m.internalMeetingID,
+            attendeePW: m.attendeePW,
+            moderatorPW: m.moderatorPW,
+            createTime: m.createTime,
+            hasUserJoined: false,
+            duration: 0,
+            hasBeenForciblyEnded: false,
+          }),
+        );
       }
       case "join": {
         const m = meetings.get(id);
         if (!m) return ok(failed("invalidMeetingIdentifier", "The meeting ID that you supplied did not match any existing meetings"));
         const password = q.get("password");
-        if (password !== m.moderatorPW && password !== m.attendeePW) return ok(failed("invalidPassword", "You either did not supply a password or the password supplied is neither the attendee or moderator password for this conference."));
+        if (password !== m.moderatorPW && password !== m.attendeePW)
+          return ok(
+            failed(
+              "invalidPassword",
+              "You either did not supply a password or the password supplied is neither the attendee or moderator password for this conference.",
+            ),
+          );
         return { status: 302, body: "", location: `${origin}/html5client/join?sessionToken=${randomBytes(8).toString("hex")}` };
       }
       case "getMeetingInfo": {
@@ -153,12 +184,18 @@ export async function startBbbApiServer(options: BbbApiServerOptions): Promise<B
       }
       case "getRecordings": {
         // BBB API docs, getRecordings: <recordings><recording>... or messageKey noRecordings when empty.
-        if (recordings.length === 0) return ok(xml({ returncode: "SUCCESS", messageKey: "noRecordings", message: "There are no recordings for the meeting(s)." }, "<recordings/>"));
-        return ok(`<response><returncode>SUCCESS</returncode><recordings>${recordings.map((r) => `<recording><recordID>${xmlEscape(r)}</recordID><state>processing</state></recording>`).join("")}</recordings></response>`);
+        if (recordings.length === 0)
+          return ok(xml({ returncode: "SUCCESS", messageKey: "noRecordings", message: "There are no recordings for the meeting(s)." }, "<recordings/>"));
+        return ok(
+          `<response><returncode>SUCCESS</returncode><recordings>${recordings.map((r) => `<recording><recordID>${xmlEscape(r)}</recordID><state>processing</state></recording>`).join("")}</recordings></response>`,
+        );
       }
       case "getMeetings": {
-        if (meetings.size === 0) return ok(xml({ returncode: "SUCCESS", messageKey: "noMeetings", message: "no meetings were found on this server" }, "<meetings/>"));
-        return ok(`<response><returncode>SUCCESS</returncode><meetings>${[...meetings.values()].map((m) => `<meeting>${meetingXml(m)}</meeting>`).join("")}</meetings></response>`);
+        if (meetings.size === 0)
+          return ok(xml({ returncode: "SUCCESS", messageKey: "noMeetings", message: "no meetings were found on this server" }, "<meetings/>"));
+        return ok(
+          `<response><returncode>SUCCESS</returncode><meetings>${[...meetings.values()].map((m) => `<meeting>${meetingXml(m)}</meeting>`).join("")}</meetings></response>`,
+        );
       }
       default:
         return ok(failed("unsupportedRequest", "This request is not supported."));
@@ -178,7 +215,16 @@ export async function startBbbApiServer(options: BbbApiServerOptions): Promise<B
           const load = (s: BalancedServer) => [...meetings.values()].filter((x) => x.server === s).length;
           const server = state.servers.filter((s) => s.state === "enabled").sort((a, b) => load(a) - load(b))[0];
           if (!server) return ok(failed("internalError", "Could not find any available servers."));
-          m = { meetingID: id, name: q.get("name") ?? id, internalMeetingID: "", moderatorPW: q.get("moderatorPW") ?? randomBytes(4).toString("hex"), attendeePW: q.get("attendeePW") ?? "", createTime: Date.now(), participants: 0, server };
+          m = {
+            meetingID: id,
+            name: q.get("name") ?? id,
+            internalMeetingID: "",
+            moderatorPW: q.get("moderatorPW") ?? randomBytes(4).toString("hex"),
+            attendeePW: q.get("attendeePW") ?? "",
+            createTime: Date.now(),
+            participants: 0,
+            server,
+          };
           meetings.set(id, m);
         }
         return ok(await forward(m.server as BalancedServer, "create", { ...params, moderatorPW: m.moderatorPW }));
@@ -204,7 +250,8 @@ export async function startBbbApiServer(options: BbbApiServerOptions): Promise<B
       case "getMeetings": {
         const bodies = await Promise.all(state.servers.filter((s) => s.state !== "disabled").map((s) => forward(s, "getMeetings", {})));
         const all = bodies.flatMap((b) => [...b.matchAll(/<meeting>[\s\S]*?<\/meeting>/g)].map((m) => m[0]));
-        if (all.length === 0) return ok(xml({ returncode: "SUCCESS", messageKey: "noMeetings", message: "no meetings were found on this server" }, "<meetings/>"));
+        if (all.length === 0)
+          return ok(xml({ returncode: "SUCCESS", messageKey: "noMeetings", message: "no meetings were found on this server" }, "<meetings/>"));
         return ok(`<response><returncode>SUCCESS</returncode><meetings>${all.join("")}</meetings></response>`);
       }
       default:
@@ -259,7 +306,15 @@ export async function startBbbApiServer(options: BbbApiServerOptions): Promise<B
     calls,
     recordings,
     seedMeeting(meetingID: string, participants: number) {
-      meetings.set(meetingID, { meetingID, name: meetingID, internalMeetingID: randomUUID(), moderatorPW: "mp", attendeePW: "ap", createTime: Date.now(), participants });
+      meetings.set(meetingID, {
+        meetingID,
+        name: meetingID,
+        internalMeetingID: randomUUID(),
+        moderatorPW: "mp",
+        attendeePW: "ap",
+        createTime: Date.now(),
+        participants,
+      });
     },
     close: () =>
       new Promise<void>((resolve) => {

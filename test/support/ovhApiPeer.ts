@@ -115,14 +115,40 @@ function usageGroups(total: number) {
           ],
         },
       ],
-      storage: [{ bucketName: "bbb-backup", region: "GRA", type: "pca", totalPrice: storage, stored: { quantity: gibh(50_000), totalPrice: stored }, outgoingBandwidth: { quantity: { unit: "GiB", value: 10 }, totalPrice: outgoing } }],
+      storage: [
+        {
+          bucketName: "bbb-backup",
+          region: "GRA",
+          type: "pca",
+          totalPrice: storage,
+          stored: { quantity: gibh(50_000), totalPrice: stored },
+          outgoingBandwidth: { quantity: { unit: "GiB", value: 10 }, totalPrice: outgoing },
+        },
+      ],
       snapshot: [{ region: "GRA11", totalPrice: snapshot, instance: { quantity: gibh(20_000), totalPrice: snapshot } }],
       volume: [],
       instanceBandwidth: [],
       instanceOption: [],
     },
-    monthlyUsage: { instance: [{ reference: "b3-16", region: "GRA11", totalPrice: monthly, details: [{ instanceId: "front-1", activation: "2026-01-01T00:00:00Z", totalPrice: monthly }] }], instanceOption: [], certification: [] },
-    resourcesUsage: [{ type: "floatingip", totalPrice: resources, resources: [{ region: "GRA11", components: [{ name: "floatingip", quantity: hours(200), totalPrice: resources }] }] }],
+    monthlyUsage: {
+      instance: [
+        {
+          reference: "b3-16",
+          region: "GRA11",
+          totalPrice: monthly,
+          details: [{ instanceId: "front-1", activation: "2026-01-01T00:00:00Z", totalPrice: monthly }],
+        },
+      ],
+      instanceOption: [],
+      certification: [],
+    },
+    resourcesUsage: [
+      {
+        type: "floatingip",
+        totalPrice: resources,
+        resources: [{ region: "GRA11", components: [{ name: "floatingip", quantity: hours(200), totalPrice: resources }] }],
+      },
+    ],
   };
 }
 
@@ -130,7 +156,29 @@ export async function startOvhApiPeer(serviceName: string, init: Partial<PeerSta
   const dir = mkdtempSync(path.join(tmpdir(), "ovh-peer-"));
   const key = path.join(dir, "key.pem");
   const cert = path.join(dir, "cert.pem");
-  execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", cert, "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-days", "1"], { stdio: "ignore" });
+  execFileSync(
+    "openssl",
+    [
+      "req",
+      "-x509",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:prime256v1",
+      "-nodes",
+      "-keyout",
+      key,
+      "-out",
+      cert,
+      "-subj",
+      "/CN=127.0.0.1",
+      "-addext",
+      "subjectAltName=IP:127.0.0.1",
+      "-days",
+      "1",
+    ],
+    { stdio: "ignore" },
+  );
   const state: PeerState = {
     appKey: randomBytes(8).toString("hex"),
     appSecret: randomBytes(16).toString("hex"),
@@ -174,12 +222,15 @@ export async function startOvhApiPeer(serviceName: string, init: Partial<PeerSta
 
   function authenticate(req: { method: string; url: string; headers: Record<string, string | string[] | undefined> }, body: string): Answer | undefined {
     const auth = req.headers.authorization;
-    if (typeof auth === "string" && auth.startsWith("Bearer ")) return tokens.has(auth.slice(7)) ? undefined : error(401, "INVALID_CREDENTIAL", "This credential is not valid");
+    if (typeof auth === "string" && auth.startsWith("Bearer "))
+      return tokens.has(auth.slice(7)) ? undefined : error(401, "INVALID_CREDENTIAL", "This credential is not valid");
     const h = (name: string) => String(req.headers[name] ?? "");
     if (h("x-ovh-application") !== state.appKey) return error(403, "INVALID_KEY", "This application key is invalid");
     if (h("x-ovh-consumer") !== state.consumerKey) return error(403, "INVALID_CREDENTIAL", "This credential does not exist");
     const ts = Number(h("x-ovh-timestamp"));
-    const expected = `$1$${createHash("sha1").update([state.appSecret, state.consumerKey, req.method, `https://127.0.0.1${req.url}`, body, h("x-ovh-timestamp")].join("+")).digest("hex")}`;
+    const expected = `$1$${createHash("sha1")
+      .update([state.appSecret, state.consumerKey, req.method, `https://127.0.0.1${req.url}`, body, h("x-ovh-timestamp")].join("+"))
+      .digest("hex")}`;
     if (h("x-ovh-signature") !== expected) return error(400, "INVALID_SIGNATURE", "Invalid signature");
     if (!Number.isFinite(ts) || Math.abs(ts - nowSeconds(state.clockSkew)) > 180) return error(400, "QUERY_TIME_OUT", "Query out of time");
     return undefined;
@@ -202,7 +253,15 @@ export async function startOvhApiPeer(serviceName: string, init: Partial<PeerSta
       const v = redeem(String(payload.code ?? ""));
       if ("status" in v) return v;
       // cloud.Credit's `voucher` is the code that was redeemed.
-      const credit = { id: 1000 + state.credits.length, voucher: String(payload.code), available: v.amount, used: 0, total: v.amount, validFrom: new Date().toISOString(), validTo: v.validTo };
+      const credit = {
+        id: 1000 + state.credits.length,
+        voucher: String(payload.code),
+        available: v.amount,
+        used: 0,
+        total: v.amount,
+        validFrom: new Date().toISOString(),
+        validTo: v.validTo,
+      };
       state.credits.push(credit);
       // POST /cloud/project/{serviceName}/credit is typed `void` in the API schema: it answers nothing.
       return { status: 200, body: null };
@@ -218,17 +277,43 @@ export async function startOvhApiPeer(serviceName: string, init: Partial<PeerSta
       state.accountBalances.push({ name: `VOUCHER-${state.accountBalances.length + 1}`, amount: v.amount, expiring: [{ amount: v.amount, date: v.validTo }] });
       return { status: 200, body: { amount: eur(v.amount), balanceName: state.accountBalances.at(-1)!.name, creationDate: new Date().toISOString() } };
     }
-    if (method === "GET" && p === "/me/credit/balance") return { status: 200, body: url.searchParams.get("type") === "VOUCHER" ? state.accountBalances.map((b) => b.name) : [] };
+    if (method === "GET" && p === "/me/credit/balance")
+      return { status: 200, body: url.searchParams.get("type") === "VOUCHER" ? state.accountBalances.map((b) => b.name) : [] };
     if (method === "GET" && (m = /^\/me\/credit\/balance\/([^/]+)$/.exec(p))) {
       const b = state.accountBalances.find((x) => x.name === decodeURIComponent(m![1]));
-      return b ? { status: 200, body: { balanceName: b.name, amount: eur(b.amount), type: "VOUCHER", expiring: b.expiring.map((e) => ({ amount: eur(e.amount), expirationDate: e.date })) } } : error(404, "NOT_FOUND", "Balance not found");
+      return b
+        ? {
+            status: 200,
+            body: {
+              balanceName: b.name,
+              amount: eur(b.amount),
+              type: "VOUCHER",
+              expiring: b.expiring.map((e) => ({ amount: eur(e.amount), expirationDate: e.date })),
+            },
+          }
+        : error(404, "NOT_FOUND", "Balance not found");
     }
     if (method === "GET" && p === `${project}/usage/current`) {
-      return { status: 200, body: { period: { from: state.usage.periodFrom, to: new Date().toISOString() }, lastUpdate: new Date().toISOString(), ...usageGroups(state.usage.spent) } };
+      return {
+        status: 200,
+        body: {
+          period: { from: state.usage.periodFrom, to: new Date().toISOString() },
+          lastUpdate: new Date().toISOString(),
+          ...usageGroups(state.usage.spent),
+        },
+      };
     }
     if (method === "GET" && p === `${project}/usage/forecast`) {
       const usable = state.credits.reduce((s, c) => s + c.available, 0);
-      return { status: 200, body: { period: { from: state.usage.periodFrom, to: new Date().toISOString() }, lastUpdate: new Date().toISOString(), ...usageGroups(state.usage.forecast), usableCredits: { totalCredit: eur(usable), details: [] } } };
+      return {
+        status: 200,
+        body: {
+          period: { from: state.usage.periodFrom, to: new Date().toISOString() },
+          lastUpdate: new Date().toISOString(),
+          ...usageGroups(state.usage.forecast),
+          usableCredits: { totalCredit: eur(usable), details: [] },
+        },
+      };
     }
     if (method === "GET" && p === `${project}/instance`) return { status: 200, body: state.instances.map(instanceDoc) };
     if (method === "POST" && (m = new RegExp(`^${project}/instance/([^/]+)/(shelve|unshelve)$`).exec(p))) {
@@ -249,7 +334,12 @@ export async function startOvhApiPeer(serviceName: string, init: Partial<PeerSta
       if (method === "GET" && !m[2]) {
         const sub = url.searchParams.get("subDomain");
         const type = url.searchParams.get("fieldType");
-        return { status: 200, body: state.records.filter((r) => r.zone === zone && (sub === null || r.subDomain === sub) && (type === null || r.fieldType === type)).map((r) => r.id) };
+        return {
+          status: 200,
+          body: state.records
+            .filter((r) => r.zone === zone && (sub === null || r.subDomain === sub) && (type === null || r.fieldType === type))
+            .map((r) => r.id),
+        };
       }
       const r = state.records.find((x) => x.zone === zone && x.id === Number(m![2]));
       if (!r) return error(404, "NOT_FOUND", "Record not found");
@@ -274,18 +364,23 @@ export async function startOvhApiPeer(serviceName: string, init: Partial<PeerSta
       else if (req.method === "POST" && url.pathname === "/auth/oauth2/token") {
         const form = new URLSearchParams(body);
         const basic = String(req.headers.authorization ?? "").replace(/^Basic /, "");
-        const [id, secret] = basic ? Buffer.from(basic, "base64").toString().split(":").map(decodeURIComponent) : [form.get("client_id"), form.get("client_secret")];
-        if (form.get("grant_type") !== "client_credentials" || id !== state.clientId || secret !== state.clientSecret) answer = { status: 401, body: { error: "invalid_client" } };
+        const [id, secret] = basic
+          ? Buffer.from(basic, "base64").toString().split(":").map(decodeURIComponent)
+          : [form.get("client_id"), form.get("client_secret")];
+        if (form.get("grant_type") !== "client_credentials" || id !== state.clientId || secret !== state.clientSecret)
+          answer = { status: 401, body: { error: "invalid_client" } };
         else {
           const token = randomBytes(16).toString("hex");
           tokens.add(token);
           answer = { status: 200, body: { access_token: token, token_type: "Bearer", expires_in: 3600, scope: "all" } };
         }
       } else {
-        answer = authenticate({ method: req.method ?? "GET", url: req.url ?? "/", headers: req.headers }, body) ?? (() => {
-          state.calls.push(`${req.method} ${url.pathname.replace(/^\/1\.0/, "")}`);
-          return route(req.method ?? "GET", url, body ? (JSON.parse(body) as Record<string, unknown>) : {});
-        })();
+        answer =
+          authenticate({ method: req.method ?? "GET", url: req.url ?? "/", headers: req.headers }, body) ??
+          (() => {
+            state.calls.push(`${req.method} ${url.pathname.replace(/^\/1\.0/, "")}`);
+            return route(req.method ?? "GET", url, body ? (JSON.parse(body) as Record<string, unknown>) : {});
+          })();
       }
       const text = answer.body === undefined || answer.body === null ? "null" : JSON.stringify(answer.body);
       res.writeHead(answer.status, { "content-type": "application/json" });

@@ -40,23 +40,26 @@ describe("test hosts (real sshd on loopback)", () => {
     const impostor = { ...a, hostPublicKey: b.hostPublicKey };
     await expect(connect(impostor)).rejects.toThrow();
     // and the client key of one host does not open another
-    await expect(
-      new NodeSSH().connect({ host: b.host, port: b.port, username: "root", privateKey: a.privateKey }),
-    ).rejects.toThrow(/authentication/i);
+    await expect(new NodeSSH().connect({ host: b.host, port: b.port, username: "root", privateKey: a.privateKey })).rejects.toThrow(/authentication/i);
   });
 
   it("runStep copies scripts/ (with lib/) under the host root and feeds the inputs on stdin", async () => {
-    const r = await runStep(a, "hostPreflight", {
-      ROLE: "bbb",
-      FQDN: a.fqdn,
-      PUBLIC_IPV4: a.publicIpv4,
-      UBUNTU_RELEASE: "22.04",
-      MIN_CORES: "4",
-      MIN_RAM_MB: "8000",
-      RECOMMENDED_CORES: "8",
-      RECOMMENDED_RAM_MB: "16000",
-      REQUIRE_IPV6: "1",
-    }, { scriptDir: "/opt/steps" });
+    const r = await runStep(
+      a,
+      "hostPreflight",
+      {
+        ROLE: "bbb",
+        FQDN: a.fqdn,
+        PUBLIC_IPV4: a.publicIpv4,
+        UBUNTU_RELEASE: "22.04",
+        MIN_CORES: "4",
+        MIN_RAM_MB: "8000",
+        RECOMMENDED_CORES: "8",
+        RECOMMENDED_RAM_MB: "16000",
+        REQUIRE_IPV6: "1",
+      },
+      { scriptDir: "/opt/steps" },
+    );
     expect(existsSync(path.join(a.root, "opt/steps/lib/common.sh"))).toBe(true);
     expect(existsSync(path.join(a.root, "opt/steps/host-preflight.sh"))).toBe(true);
     expect(r.stderr).toBe("");
@@ -80,6 +83,6 @@ describe("test hosts (real sshd on loopback)", () => {
 });
 
 function pgrepUnder(root: string): boolean {
-  const out = execFileSync("sh", ["-c", "grep -lzs \"^BBB_OVH_ROOT=$1$\" /proc/[0-9]*/environ || true", "sh", root], { encoding: "utf8" });
+  const out = execFileSync("sh", ["-c", 'grep -lzs "^BBB_OVH_ROOT=$1$" /proc/[0-9]*/environ || true', "sh", root], { encoding: "utf8" });
   return out.trim().length > 0;
 }

@@ -115,7 +115,10 @@ export async function startTestHost(options: TestHostOptions = {}): Promise<Test
 
   const hostKey = path.join(dirs.sshd, "host_ed25519");
   const clientKey = path.join(dirs.sshd, "client_ed25519");
-  for (const [file, comment] of [[hostKey, `host@${fqdn}`], [clientKey, "bbb-ovh-test"]]) {
+  for (const [file, comment] of [
+    [hostKey, `host@${fqdn}`],
+    [clientKey, "bbb-ovh-test"],
+  ]) {
     execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", file]);
   }
 
@@ -190,11 +193,19 @@ export function setHostFacts(root: string, facts: HostFacts): void {
     `NAME="${facts.osId === "ubuntu" ? "Ubuntu" : facts.osId}"\nVERSION_ID="${facts.osVersion}"\nID=${facts.osId}\nPRETTY_NAME="${facts.osId} ${facts.osVersion}"\n`,
   );
   const kb = facts.ramMb * 1024;
-  writeFileSync(path.join(root, "proc/meminfo"), `MemTotal:       ${kb} kB\nMemFree:        ${Math.floor(kb / 2)} kB\nMemAvailable:   ${Math.floor(kb * 0.8)} kB\n`);
+  writeFileSync(
+    path.join(root, "proc/meminfo"),
+    `MemTotal:       ${kb} kB\nMemFree:        ${Math.floor(kb / 2)} kB\nMemAvailable:   ${Math.floor(kb * 0.8)} kB\n`,
+  );
   writeFileSync(path.join(state, "nproc"), `${facts.cores}\n`);
   writeFileSync(path.join(state, "arch"), `${facts.arch}\n`);
   writeFileSync(path.join(state, "ipv6"), facts.ipv6.map((a) => `${a}\n`).join(""));
-  writeFileSync(path.join(state, "dns"), Object.entries(facts.dns).map(([name, ip]) => `${name} ${ip}\n`).join(""));
+  writeFileSync(
+    path.join(state, "dns"),
+    Object.entries(facts.dns)
+      .map(([name, ip]) => `${name} ${ip}\n`)
+      .join(""),
+  );
 }
 
 function defaultFacts(fqdn: string, publicIpv4: string, overrides: Partial<HostFacts> = {}): HostFacts {

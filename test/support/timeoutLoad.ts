@@ -21,4 +21,3 @@ beforeEach(({ onTestFailed }) => {
     }
   });
 });
-

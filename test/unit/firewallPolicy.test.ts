@@ -1,5 +1,14 @@
 import { describe, expect, it } from "vitest";
-import { EDGE_MAX_RULES, edgeFirewallRules, firewallPolicy, nodeSshRule, renderNftRuleset, ruleName, sshSources, type IngressRule } from "../../components/security/firewallPolicy";
+import {
+  EDGE_MAX_RULES,
+  edgeFirewallRules,
+  firewallPolicy,
+  nodeSshRule,
+  renderNftRuleset,
+  ruleName,
+  sshSources,
+  type IngressRule,
+} from "../../components/security/firewallPolicy";
 
 const ADMINS = ["193.52.128.0/24", "2001:660:7301::/48"];
 const show = (r: IngressRule) => `${r.ethertype} ${r.protocol} ${r.portMin}-${r.portMax} ${r.cidr}`;
@@ -51,7 +60,8 @@ describe("the firewall policy", () => {
   });
 
   it("reports every bad address at once, naming the field", () => {
-    const attempt = () => firewallPolicy({ role: "front", adminCidrs: ["10.0.0.0/33", "203.0.113.0/24", "2001:db8::/129", "nope"], nodeAddresses: ["192.0.2.300"] });
+    const attempt = () =>
+      firewallPolicy({ role: "front", adminCidrs: ["10.0.0.0/33", "203.0.113.0/24", "2001:db8::/129", "nope"], nodeAddresses: ["192.0.2.300"] });
     expect(attempt).toThrow(/campus\.adminCidrs\[0\].*campus\.adminCidrs\[2\].*campus\.adminCidrs\[3\].*node address 0/);
     expect(() => firewallPolicy({ role: "node", adminCidrs: [] })).toThrow(/at least one admin CIDR/);
   });
@@ -74,7 +84,9 @@ describe("the nftables rendering", () => {
   });
 
   it("lets loopback, replies and neighbour discovery in before anything is dropped", () => {
-    const order = ['iif "lo" accept', "ct state established,related accept", "icmpv6 type {", "nd-neighbor-solicit", "ct state invalid drop"].map((s) => node.indexOf(s));
+    const order = ['iif "lo" accept', "ct state established,related accept", "icmpv6 type {", "nd-neighbor-solicit", "ct state invalid drop"].map((s) =>
+      node.indexOf(s),
+    );
     expect(order.every((at) => at > 0)).toBe(true);
     expect(node).toMatch(/icmpv6 type \{[^}]*packet-too-big/);
     expect(node).toMatch(/icmp type \{[^}]*destination-unreachable/);
@@ -99,7 +111,9 @@ describe("the nftables rendering", () => {
 describe("the edge firewall rendering (OVH Edge Network Firewall)", () => {
   it("a node: established TCP first, ICMP, all UDP (media range), public TCP ports, SSH per IPv4 admin CIDR, deny at 19; no IPv6", () => {
     const rules = edgeFirewallRules(firewallPolicy({ role: "node", adminCidrs: ADMINS }));
-    expect(rules.map((r) => `${r.sequence} ${r.action} ${r.protocol} ${r.source ?? "*"} ${r.destinationPort ?? ""}${r.sourcePort ?? ""}${r.tcpOption ?? ""}`)).toEqual([
+    expect(
+      rules.map((r) => `${r.sequence} ${r.action} ${r.protocol} ${r.source ?? "*"} ${r.destinationPort ?? ""}${r.sourcePort ?? ""}${r.tcpOption ?? ""}`),
+    ).toEqual([
       "0 permit tcp * established",
       "1 permit icmp * ",
       "2 permit udp * ",

@@ -12,9 +12,14 @@ const DEPCRUISE = path.join(ROOT, "node_modules/.bin/depcruise");
 
 function cruise(...targets: string[]): Promise<{ code: number; output: string }> {
   return new Promise((resolve) => {
-    execFile(DEPCRUISE, ["--config", ".dependency-cruiser.cjs", "--output-type", "err", ...targets], { cwd: ROOT, timeout: 120_000 }, (error, stdout, stderr) => {
-      resolve({ code: error ? Number(error.code ?? 1) : 0, output: `${stdout}${stderr}` });
-    });
+    execFile(
+      DEPCRUISE,
+      ["--config", ".dependency-cruiser.cjs", "--output-type", "err", ...targets],
+      { cwd: ROOT, timeout: 120_000 },
+      (error, stdout, stderr) => {
+        resolve({ code: error ? Number(error.code ?? 1) : 0, output: `${stdout}${stderr}` });
+      },
+    );
   });
 }
 

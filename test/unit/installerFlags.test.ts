@@ -22,8 +22,7 @@ function campus(extra: Partial<CampusInput> = {}) {
   return parseCampus(raw, { sshPrivateKey: false, turnSecret: true, dnsCredentials: false });
 }
 
-const flagsFor = (c: ReturnType<typeof campus>) =>
-  renderInstallerFlags({ bbbVersion: c.config.bbbVersion, fqdn: c.nodes[0].fqdn, email: c.config.adminEmail });
+const flagsFor = (c: ReturnType<typeof campus>) => renderInstallerFlags({ bbbVersion: c.config.bbbVersion, fqdn: c.nodes[0].fqdn, email: c.config.adminEmail });
 
 /** The options of an argv list, i.e. the words getopts reads as flags. */
 const options = (argv: string[]) => argv.filter((word) => word.startsWith("-"));
@@ -32,7 +31,9 @@ describe("renderInstallerFlags", () => {
   it("installs BBB 3.0 with UFW and Let's Encrypt for the node's name", () => {
     const c = campus();
     expect(flagsFor(c)).toEqual(["-w", "-v", "jammy-300", "-s", "bbb1.example.org", "-e", "ops@example.org"]);
-    expect(installerUrl(c.installerBranch)).toBe("https://raw.githubusercontent.com/bigbluebutton/bbb-install/26ce2d16c2a82ef962d685525b0c20bb89d4d151/bbb-install.sh");
+    expect(installerUrl(c.installerBranch)).toBe(
+      "https://raw.githubusercontent.com/bigbluebutton/bbb-install/26ce2d16c2a82ef962d685525b0c20bb89d4d151/bbb-install.sh",
+    );
     expect(installerSha256(c.installerBranch)).toBe("9654ba2c4470b7e4a986c1bbf98544c7b3bf509314f1e8b217c7ef8e029186c2");
   });
 
@@ -59,7 +60,9 @@ describe("renderInstallerFlags", () => {
 
   it("rejects values getopts would misread, naming every problem", () => {
     expect(() => renderInstallerFlags({ bbbVersion: "jammy-300", fqdn: "BBB 1", email: "-x@example.org" })).toThrow(/'BBB 1'.*'-x@example.org'/);
-    expect(() => renderInstallerFlags({ bbbVersion: "noble-400" as never, fqdn: "bbb1.example.org", email: "a@example.org" })).toThrow(/unknown BigBlueButton line 'noble-400'/);
+    expect(() => renderInstallerFlags({ bbbVersion: "noble-400" as never, fqdn: "bbb1.example.org", email: "a@example.org" })).toThrow(
+      /unknown BigBlueButton line 'noble-400'/,
+    );
   });
 
   it("refuses an installer branch that is not a release branch", () => {

@@ -57,7 +57,10 @@ describe("sizing from the published guidance", () => {
 
   it("recommends per policy: 600 users need 6 one-unit nodes to survive a site, 4 to survive a node, 3 with none", () => {
     const d = demandOf({ users: 600, rooms: 40 });
-    const presets = { ...SERVER_PRESETS, big: { ...(SERVER_PRESETS["c2-60"] as object), flavor: "big", cores: 16, threads: 32, ramGb: 120 } as (typeof SERVER_PRESETS)[string] };
+    const presets = {
+      ...SERVER_PRESETS,
+      big: { ...(SERVER_PRESETS["c2-60"] as object), flavor: "big", cores: 16, threads: 32, ramGb: 120 } as (typeof SERVER_PRESETS)[string],
+    };
     const count = (policy: FailoverPolicy) => Object.fromEntries(recommendNodes(d, presets, { policy, sites: ["a", "b"] }).map((r) => [r.model, r.count]));
     expect(count("datacenter")).toMatchObject({ "c2-60": 6, big: 4 });
     expect(count("node")).toMatchObject({ "c2-60": 4, big: 3 });
@@ -91,7 +94,9 @@ describe("sizing from the published guidance", () => {
     const warnings = capacityWarnings(parseCampus(caseStudy(), noSecrets));
     expect(warnings).toContainEqual(expect.stringMatching(/below the minimum production node \(8 physical cores, 16 GB\): bbb-sbg, bbb-rbx/));
     expect(warnings).toContainEqual(expect.stringMatching(/undersized: 2 node\(s\) carry about 300 concurrent users.*expects 600/));
-    expect(warnings).toContainEqual(expect.stringMatching(/with site (strasbourg|roubaix) down \(failover policy 'datacenter'\), the nodes carry about 150 users/));
+    expect(warnings).toContainEqual(
+      expect.stringMatching(/with site (strasbourg|roubaix) down \(failover policy 'datacenter'\), the nodes carry about 150 users/),
+    );
   });
 
   it("is quiet for a stack within its policy and flags a single-site, single-node stack", () => {
@@ -99,11 +104,21 @@ describe("sizing from the published guidance", () => {
       { name: "bbb-sbg", fqdn: "bbb1.isen-ouest.fr", kind: "publicCloud", region: "SBG5", flavor: "c2-60" },
       { name: "bbb-gra", fqdn: "bbb2.isen-ouest.fr", kind: "publicCloud", region: "GRA11", flavor: "c2-60" },
     ];
-    const fine = caseStudy({ expected: { concurrentUsers: 180, classrooms: 10 }, publicCloud: { projectId: "0123456789abcdef0123456789abcdef" }, nodes: cloudNodes } as Partial<CampusInput>);
+    const fine = caseStudy({
+      expected: { concurrentUsers: 180, classrooms: 10 },
+      publicCloud: { projectId: "0123456789abcdef0123456789abcdef" },
+      nodes: cloudNodes,
+    } as Partial<CampusInput>);
     expect(capacityWarnings(parseCampus(fine, noSecrets))).toEqual([]);
-    const one = caseStudy({ expected: { concurrentUsers: 100, classrooms: 5 }, publicCloud: { projectId: "0123456789abcdef0123456789abcdef" }, nodes: cloudNodes.slice(0, 1) } as Partial<CampusInput>);
+    const one = caseStudy({
+      expected: { concurrentUsers: 100, classrooms: 5 },
+      publicCloud: { projectId: "0123456789abcdef0123456789abcdef" },
+      nodes: cloudNodes.slice(0, 1),
+    } as Partial<CampusInput>);
     expect(capacityWarnings(parseCampus(one, noSecrets))).toContainEqual(expect.stringMatching(/every node is in one site \(strasbourg\)/));
-    expect(capacityWarnings(parseCampus({ ...one, failover: "node" }, noSecrets))).toContainEqual(expect.stringMatching(/a single node: failover policy 'node' needs at least 2/));
+    expect(capacityWarnings(parseCampus({ ...one, failover: "node" }, noSecrets))).toContainEqual(
+      expect.stringMatching(/a single node: failover policy 'node' needs at least 2/),
+    );
     // The same single node passes with no failover asked for.
     expect(capacityWarnings(parseCampus({ ...one, failover: "none" }, noSecrets))).toEqual([]);
   });
@@ -131,10 +146,18 @@ describe("sizing from the published guidance", () => {
         { name: "bbb-sbg", fqdn: "bbb2.isen-ouest.fr", kind: "dedicated", model: "infra-1", datacenter: "sbg" },
       ],
     } as Partial<CampusInput>);
-    expect(capacityWarnings(parseCampus(par1, noSecrets))).toContainEqual(expect.stringMatching(/bbb-par: Public Cloud region 'PAR1' is not one we know \(did you mean EU-WEST-PAR\?\)/));
-    const vin = caseStudy({ nodes: [...(caseStudy().nodes as object[]), { name: "bbb-vin", fqdn: "bbb3.isen-ouest.fr", kind: "dedicated", model: "infra-1", datacenter: "vin" }] } as Partial<CampusInput>);
-    expect(() => parseCampus(vin, noSecrets)).toThrow(/campus.nodes\[2\].datacenter: 'vin' \(vint-hill\) is sold through the ovh-us API endpoint, but subsidiary FR orders through ovh-eu/);
-    const vinUs = caseStudy({ nodes: [{ name: "bbb-vin", fqdn: "bbb3.isen-ouest.fr", kind: "dedicated", model: "infra-1", datacenter: "vin", subsidiary: "US" }] } as Partial<CampusInput>);
+    expect(capacityWarnings(parseCampus(par1, noSecrets))).toContainEqual(
+      expect.stringMatching(/bbb-par: Public Cloud region 'PAR1' is not one we know \(did you mean EU-WEST-PAR\?\)/),
+    );
+    const vin = caseStudy({
+      nodes: [...(caseStudy().nodes as object[]), { name: "bbb-vin", fqdn: "bbb3.isen-ouest.fr", kind: "dedicated", model: "infra-1", datacenter: "vin" }],
+    } as Partial<CampusInput>);
+    expect(() => parseCampus(vin, noSecrets)).toThrow(
+      /campus.nodes\[2\].datacenter: 'vin' \(vint-hill\) is sold through the ovh-us API endpoint, but subsidiary FR orders through ovh-eu/,
+    );
+    const vinUs = caseStudy({
+      nodes: [{ name: "bbb-vin", fqdn: "bbb3.isen-ouest.fr", kind: "dedicated", model: "infra-1", datacenter: "vin", subsidiary: "US" }],
+    } as Partial<CampusInput>);
     expect(() => parseCampus(vinUs, noSecrets)).not.toThrow();
   });
 });
@@ -150,11 +173,27 @@ describe("one capacity model and one failover policy for plan, size and estimate
         for (const r of size({ users, rooms }, { policy }).recommendations) {
           // The plan's check, on a campus built from the recommendation.
           const nodes = Array.from({ length: r.count }, (_, i) => nodeFor(r.model, i, ["sbg", "rbx"][i % 2], ["SBG5", "GRA11"][i % 2]));
-          const campus = parseCampus(caseStudy({ failover: policy, expected: { concurrentUsers: users, classrooms: rooms }, publicCloud: { projectId: "0123456789abcdef0123456789abcdef" }, nodes } as Partial<CampusInput>), noSecrets);
+          const campus = parseCampus(
+            caseStudy({
+              failover: policy,
+              expected: { concurrentUsers: users, classrooms: rooms },
+              publicCloud: { projectId: "0123456789abcdef0123456789abcdef" },
+              nodes,
+            } as Partial<CampusInput>),
+            noSecrets,
+          );
           expect(capacityWarnings(campus).filter(isCapacityWarning), `${policy} ${users} users: ${r.count} x ${r.model}`).toEqual([]);
           // One fewer node would not pass: the recommendation is the smallest.
           if (r.count > (policy === "none" ? 1 : 2)) {
-            const fewer = parseCampus(caseStudy({ failover: policy, expected: { concurrentUsers: users, classrooms: rooms }, publicCloud: { projectId: "0123456789abcdef0123456789abcdef" }, nodes: nodes.slice(0, -1) } as Partial<CampusInput>), noSecrets);
+            const fewer = parseCampus(
+              caseStudy({
+                failover: policy,
+                expected: { concurrentUsers: users, classrooms: rooms },
+                publicCloud: { projectId: "0123456789abcdef0123456789abcdef" },
+                nodes: nodes.slice(0, -1),
+              } as Partial<CampusInput>),
+              noSecrets,
+            );
             expect(capacityWarnings(fewer).filter(isCapacityWarning).length, `${policy} ${users} users: ${r.count - 1} x ${r.model}`).toBeGreaterThan(0);
           }
         }
@@ -233,7 +272,9 @@ describe("cost and vouchers", () => {
     const prices = pricesFor(campus.config.prices);
     expect(prices["infra-1"]).toMatchObject({ monthlyEur: 120, basis: "quoted", date: "2026-11" });
     expect(prices["c2-30"]).toEqual(PRICE_TABLE["c2-30"]);
-    expect(() => parseCampus({ ...caseStudy(), prices: { "c2-30": { source: "x", date: "2026" } } }, noSecrets)).toThrow(/campus.prices.c2-30: give monthlyEur or hourlyEur/);
+    expect(() => parseCampus({ ...caseStudy(), prices: { "c2-30": { source: "x", date: "2026" } } }, noSecrets)).toThrow(
+      /campus.prices.c2-30: give monthlyEur or hourlyEur/,
+    );
   });
 
   it("finds the cheapest topology that carries the expected users under the stack's failover policy", () => {

@@ -6,7 +6,13 @@ const NOW = 1_764_700_000;
 describe("recording health of the front (ops status)", () => {
   it("reads refused counts and backlog reports per node, ignoring other lines", () => {
     const health = parseRecordingHealth(
-      [`refused bbb2 3`, `backlog bbb1 waiting=2 oldest=${NOW - 7200} overdue=0 reported=${NOW - 300}`, "backlog ../x waiting=1", "garbage", `backlog bbb2 waiting=0 oldest=0 overdue=0 reported=${NOW}`].join("\n"),
+      [
+        `refused bbb2 3`,
+        `backlog bbb1 waiting=2 oldest=${NOW - 7200} overdue=0 reported=${NOW - 300}`,
+        "backlog ../x waiting=1",
+        "garbage",
+        `backlog bbb2 waiting=0 oldest=0 overdue=0 reported=${NOW}`,
+      ].join("\n"),
     );
     expect(health).toEqual([
       { node: "bbb1", refused: 0, waiting: 2, oldestPublished: NOW - 7200, overdue: 0, reportedAt: NOW - 300 },
@@ -19,7 +25,11 @@ describe("recording health of the front (ops status)", () => {
 
   it("makes a problem of refused archives, overdue recordings, and a sender whose reports stopped or never came", () => {
     const health = parseRecordingHealth(
-      [`refused bbb1 1`, `backlog bbb1 waiting=1 oldest=${NOW - 90000} overdue=1 reported=${NOW - 60}`, `backlog bbb2 waiting=0 oldest=0 overdue=0 reported=${NOW - 3 * 3600}`].join("\n"),
+      [
+        `refused bbb1 1`,
+        `backlog bbb1 waiting=1 oldest=${NOW - 90000} overdue=1 reported=${NOW - 60}`,
+        `backlog bbb2 waiting=0 oldest=0 overdue=0 reported=${NOW - 3 * 3600}`,
+      ].join("\n"),
     );
     expect(recordingProblems(health, ["bbb1", "bbb2", "bbb3"], NOW).map((p) => `${p.node}: ${p.message}`)).toEqual([
       "bbb1: 1 recording archive(s) refused, kept in /mnt/scalelite-recordings/var/bigbluebutton/refused/bbb1 with a .reason file each",

@@ -27,7 +27,12 @@ describe("renderEnvFiles", () => {
   it("gives each container exactly the variables it reads", () => {
     const files = renderEnvFiles(env);
     for (const text of Object.values(files)) expect(text.endsWith("\n")).toBe(true);
-    const rails = { SECRET_KEY_BASE: env.secretKeyBase, DATABASE_URL: "postgresql://postgres:PgPassw0rdPgPassw0rd@scalelite-postgres:5432", REDIS_URL: "redis://scalelite-redis:6379", RAILS_LOG_TO_STDOUT: "true" };
+    const rails = {
+      SECRET_KEY_BASE: env.secretKeyBase,
+      DATABASE_URL: "postgresql://postgres:PgPassw0rdPgPassw0rd@scalelite-postgres:5432",
+      REDIS_URL: "redis://scalelite-redis:6379",
+      RAILS_LOG_TO_STDOUT: "true",
+    };
     expect(dockerEnv(files.api)).toEqual({
       ...rails,
       URL_HOST: "visio.example.org",
@@ -56,7 +61,13 @@ describe("renderEnvFiles", () => {
 
   it("gives the database URL a parseable form whose password is the generated one", () => {
     const url = new URL(dockerEnv(renderEnvFiles(env).api).DATABASE_URL);
-    expect([url.protocol, url.username, url.password, url.hostname, url.port]).toEqual(["postgresql:", "postgres", env.postgresPassword, "scalelite-postgres", "5432"]);
+    expect([url.protocol, url.username, url.password, url.hostname, url.port]).toEqual([
+      "postgresql:",
+      "postgres",
+      env.postgresPassword,
+      "scalelite-postgres",
+      "5432",
+    ]);
   });
 
   it("is byte-identical for the same inputs, whatever the order of algorithms", () => {

@@ -88,7 +88,14 @@ describe("renderServersYaml", () => {
     } catch (e) {
       message = (e as Error).message;
     }
-    for (const expected of ["id must match", "secret is required", "load_multiplier must be a number greater than 0", "must be http(s)", "must end in /bigbluebutton/api", "duplicate id"]) {
+    for (const expected of [
+      "id must match",
+      "secret is required",
+      "load_multiplier must be a number greater than 0",
+      "must be http(s)",
+      "must end in /bigbluebutton/api",
+      "duplicate id",
+    ]) {
       expect(message).toContain(expected);
     }
     expect(message.match(/load_multiplier/g)).toHaveLength(2);

@@ -40,7 +40,9 @@ export function createCluster(): PgCluster {
   const cluster: PgCluster = {
     socketDir: dir,
     sql: (database, sql) =>
-      execFileSync(`${BIN}/psql`, ["-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-h", dir, "-U", "postgres", "-d", database, "-c", sql], { encoding: "utf8" }).trim(),
+      execFileSync(`${BIN}/psql`, ["-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-h", dir, "-U", "postgres", "-d", database, "-c", sql], {
+        encoding: "utf8",
+      }).trim(),
     start: () => {
       asPostgres([`${BIN}/pg_ctl`, "-D", data, "-o", options, "-l", path.join(dir, "log"), "-w", "start"]);
     },

@@ -112,7 +112,9 @@ export async function quotaProxy(upstream: string, budget: number): Promise<Quot
     if ((req.method === "PUT" || req.method === "POST") && size > 0 && used + size > limit) {
       req.resume();
       res.writeHead(403, { "content-type": "application/xml" });
-      res.end(`<?xml version="1.0" encoding="UTF-8"?><Error><Code>QuotaExceeded</Code><Message>Quota exceeded</Message><Resource>${req.url}</Resource></Error>`);
+      res.end(
+        `<?xml version="1.0" encoding="UTF-8"?><Error><Code>QuotaExceeded</Code><Message>Quota exceeded</Message><Resource>${req.url}</Resource></Error>`,
+      );
       return;
     }
     if (req.method === "PUT" || req.method === "POST") used += size;

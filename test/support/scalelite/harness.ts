@@ -96,7 +96,9 @@ async function startRedis(dir: string): Promise<{ child: ChildProcess; url: stri
   for (let attempt = 0; attempt < 3; attempt++) {
     const port = await freePort();
     // No persistence: each test's Scalelite starts empty and leaves nothing behind.
-    const child = spawn("redis-server", ["--bind", "127.0.0.1", "--port", String(port), "--dir", dir, "--save", "", "--appendonly", "no"], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn("redis-server", ["--bind", "127.0.0.1", "--port", String(port), "--dir", dir, "--save", "", "--appendonly", "no"], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let log = "";
     child.stdout?.on("data", (d: Buffer) => (log += d.toString()));
     const ready = await new Promise<boolean>((resolve) => {
@@ -131,12 +133,18 @@ export async function startScalelite(trees: ScaleliteTrees, stateDir?: string): 
   const configFile = path.join(dir, "scalelite-harness.json");
   const routes: Record<string, string> = {};
   const write = () =>
-    writeFileSync(configFile, JSON.stringify({ scaleliteTree: trees.scalelite, tabuloTree: trees.tabulo, redisUrl: redis.url, routes, dbState: path.join(dir, "scalelite-db") }));
+    writeFileSync(
+      configFile,
+      JSON.stringify({ scaleliteTree: trees.scalelite, tabuloTree: trees.tabulo, redisUrl: redis.url, routes, dbState: path.join(dir, "scalelite-db") }),
+    );
   write();
   const run = (args: string[], stdin = "", env: Record<string, string> = {}): Promise<RakeResult> =>
     new Promise((resolve) => {
-      const child = execFile("ruby", [RAKE_RB, ...args], { encoding: "utf8", env: { ...process.env, ...env, BBB_OVH_SCALELITE_CONFIG: configFile }, timeout: 60_000 }, (error, stdout, stderr) =>
-        resolve({ code: error ? (typeof error.code === "number" ? error.code : -1) : 0, stdout, stderr }),
+      const child = execFile(
+        "ruby",
+        [RAKE_RB, ...args],
+        { encoding: "utf8", env: { ...process.env, ...env, BBB_OVH_SCALELITE_CONFIG: configFile }, timeout: 60_000 },
+        (error, stdout, stderr) => resolve({ code: error ? (typeof error.code === "number" ? error.code : -1) : 0, stdout, stderr }),
       );
       child.stdin?.end(stdin);
     });
@@ -161,7 +169,9 @@ export async function startScalelite(trees: ScaleliteTrees, stateDir?: string): 
       ),
     findAvailable: (tag) => jsonOf(run(["-e", printJson(`{ 'id' => Server.find_available(${tag === undefined ? "nil" : JSON.stringify(tag)}).id }`)])),
     async addMeetings(meetings) {
-      const made = meetings.map(([serverId, meetingId]) => `Meeting.find_or_create_with_server!(${JSON.stringify(meetingId)}, Server.find(${JSON.stringify(serverId)}), 'mp').id`);
+      const made = meetings.map(
+        ([serverId, meetingId]) => `Meeting.find_or_create_with_server!(${JSON.stringify(meetingId)}, Server.find(${JSON.stringify(serverId)}), 'mp').id`,
+      );
       await jsonOf(run(["-e", printJson(`[${made.join(", ")}]`)]));
     },
     async stop() {
@@ -185,7 +195,12 @@ export function attachScalelite(trees: ScaleliteTrees, host: { root: string }): 
  * servers.yaml and state inputs our renderer produces (no `states`: the operator owns every node's state,
  * the stacks' default); a quick poll loop (2 attempts, no delay) unless `extra` says otherwise.
  */
-export const registerInputs = (secrets: Record<string, string>, ids: string[], extra: StepInputs = {}, states: Record<string, ScaleliteNodeState> = {}): StepInputs => {
+export const registerInputs = (
+  secrets: Record<string, string>,
+  ids: string[],
+  extra: StepInputs = {},
+  states: Record<string, ScaleliteNodeState> = {},
+): StepInputs => {
   const servers = ids.map((id) => ({ id, url: nodeApiUrl(id), secret: secrets[id], loadMultiplier: 1, state: states[id] }));
   return {
     SERVERS_YAML_B64: base64(renderServersYaml(servers)),
