@@ -1,4 +1,4 @@
-import { closestKey } from "../../components/config/messages";
+import { closestKey } from "../../components/config/closestKey";
 import { confirm } from "./confirm";
 import { OpsError } from "./errors";
 import type { OpsIO } from "./io";

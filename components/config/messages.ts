@@ -1,6 +1,8 @@
-import { closest, distance } from "fastest-levenshtein";
+import { closestKey } from "./closestKey";
 import { YAMLParseError } from "yaml";
 import type { z } from "zod";
+
+export { closestKey };
 
 /**
  * How configuration mistakes read to the person fixing a stack file: where the YAML broke, which key
@@ -22,18 +24,6 @@ export function yamlSyntaxMessage(file: string, error: unknown): string {
   // yaml's message is "<reason> at line L, column C:\n\n<snippet>\n"; the location moves to the front.
   const [reason, snippet = ""] = error.message.split(/ at line \d+, column \d+:\n/);
   return `${file}:${line}:${col}: not valid YAML: ${reason}${snippet ? `\n${snippet.replace(/\n+$/, "")}` : ""}`;
-}
-
-/** The known key a mistyped one most likely meant: close in edit distance (by default a third of its length, at least 1). */
-export function closestKey(typed: string, known: readonly string[], maxDistance = Math.max(1, Math.floor(typed.length / 3))): string | undefined {
-  if (known.length === 0) return undefined;
-  const lower = typed.toLowerCase();
-  const best = closest(
-    lower,
-    known.map((k) => k.toLowerCase()),
-  );
-  const match = known.find((k) => k.toLowerCase() === best);
-  return match !== undefined && distance(lower, best) <= maxDistance ? match : undefined;
 }
 
 /** "unknown key 'x' (did you mean 'y'?)" for each unknown key, with a suggestion where one is close. */
