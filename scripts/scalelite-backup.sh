@@ -270,10 +270,10 @@ status_field() {
   sed -n "s/^  \"$1\": \"\{0,1\}\([^\",]*\)\"\{0,1\},\{0,1\}$/\1/p" "$STATUS_FILE" | grep -vx null | head -n 1 || true
 }
 
-# write_status STATE ERROR [SNAPSHOT BYTES ADDED]: the status file ops status reads, written atomically.
-# The last success is carried over from the previous file when this attempt did not succeed.
+# write_status STATE ERROR [SNAPSHOT BYTES ADDED WARNING]: the status file ops status reads, written
+# atomically. The last success is carried over from the previous file when this attempt did not succeed.
 write_status() {
-  local state="$1" error="$2" snapshot="${3:-}" bytes="${4:-}" added="${5:-}" now epoch
+  local state="$1" error="$2" snapshot="${3:-}" bytes="${4:-}" added="${5:-}" warning="${6:-}" now epoch
   now="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
   epoch="$(date -u +%s)"
   local ok_time ok_epoch ok_snapshot ok_bytes ok_added
@@ -290,6 +290,7 @@ write_status() {
     printf '  "attempt": "%s",\n' "$now"
     printf '  "attemptEpoch": %s,\n' "$epoch"
     printf '  "error": %s,\n' "$(json_string "$error")"
+    printf '  "warning": %s,\n' "$(json_string "$warning")"
     printf '  "lastSuccess": "%s",\n' "$ok_time"
     printf '  "lastSuccessEpoch": %s,\n' "${ok_epoch:-null}"
     printf '  "snapshot": "%s",\n' "$ok_snapshot"
@@ -363,13 +364,18 @@ fail() {
   die "$1"
 }
 
-# restic_or_fail WHAT CMD...: runs restic, keeping its stderr; on failure records and stops.
+# restic_or_fail WHAT UNREADABLE CMD...: runs restic, keeping its stderr; on failure records and stops.
+# With UNREADABLE (a file), exit 3 is not a failure: `restic backup` wrote the snapshot but could not
+# read some source files (restic's documented exit code 3, since 0.12; a spool archive the importer
+# removed meanwhile is the usual one); the files restic names (its --json "error" lines) go to UNREADABLE.
 restic_or_fail() {
-  local what="$1" errors status=0
-  shift
+  local what="$1" unreadable="$2" errors status=0
+  shift 2
   errors="$(mktemp)"
   "$@" 2>"$errors" || status=$?
-  if ((status != 0)); then
+  if ((status == 3)) && [[ -n "$unreadable" ]]; then
+    { grep -o '"item":"[^"]*"' "$errors" || true; } | cut -d'"' -f4 | sort -u >"$unreadable"
+  elif ((status != 0)); then
     local message
     message="$(explain_restic_error "$(cat "$errors")")"
     cat "$errors" >&2
@@ -379,8 +385,20 @@ restic_or_fail() {
   rm -f "$errors"
 }
 
+# unreadable_warning FILE: the status's words for the files restic could not read (FILE lists them).
+unreadable_warning() {
+  local count first
+  count="$(wc -l <"$1")"
+  first="$(head -n 1 "$1")"
+  if ((count == 0)); then
+    printf 'completed with warnings: some files unreadable (restic exit 3)'
+  else
+    printf 'completed with warnings: %s files unreadable (vanished or not readable during the backup; first: %s)' "$count" "$first"
+  fi
+}
+
 backup_run() {
-  local allow_empty="$1" recordings files previous paths=() sub summary snapshot bytes added
+  local allow_empty="$1" recordings files previous paths=() sub summary snapshot bytes added unreadable warning=""
   load_all_settings
   write_status running ""
   recordings="$(recordings_in_database)" || fail "cannot count the recordings in $DB_NAME"
@@ -399,8 +417,15 @@ backup_run() {
   done
   # Paths relative to the root: a snapshot restores to the same places on any host.
   summary="$(mktemp)"
-  (cd "$ROOT/" && restic_or_fail "restic backup" restic backup --json --tag "$SNAPSHOT_TAG" --tag "recordings:$recordings" \
+  # Written by restic_or_fail on exit 3 only (in the dump's 0700 directory: it names recording files).
+  unreadable="$DUMP_DIR/unreadable"
+  rm -f "$unreadable"
+  (cd "$ROOT/" && restic_or_fail "restic backup" "$unreadable" restic backup --json --tag "$SNAPSHOT_TAG" --tag "recordings:$recordings" \
     "${paths[@]}" >"$summary")
+  if [[ -e "$unreadable" ]]; then
+    warning="$(unreadable_warning "$unreadable")"
+    rm -f "$unreadable"
+  fi
   snapshot="$(grep -o '"snapshot_id":"[0-9a-f]*"' "$summary" | tail -n 1 | cut -d'"' -f4)"
   bytes="$(grep -o '"total_bytes_processed":[0-9]*' "$summary" | tail -n 1 | cut -d: -f2)"
   added="$(grep -o '"data_added":[0-9]*' "$summary" | tail -n 1 | cut -d: -f2)"
@@ -408,11 +433,12 @@ backup_run() {
   [[ -n "$snapshot" ]] || fail "restic backup printed no snapshot id"
   # One group for all: a rebuilt front has another host name, and each snapshot's tags differ (recordings:N).
   # A snapshot tagged `keep` (restic tag --add keep ID) is never forgotten.
-  restic_or_fail "restic forget --prune" restic forget --prune --tag "$SNAPSHOT_TAG" --group-by '' --keep-daily "$KEEP_DAILY" \
+  restic_or_fail "restic forget --prune" "" restic forget --prune --tag "$SNAPSHOT_TAG" --group-by '' --keep-daily "$KEEP_DAILY" \
     --keep-weekly "$KEEP_WEEKLY" --keep-monthly "$KEEP_MONTHLY" --keep-tag keep >/dev/null
   rm -f "$DUMP_FILE"
-  write_status ok "" "$snapshot" "${bytes:-0}" "${added:-0}"
+  write_status ok "" "$snapshot" "${bytes:-0}" "${added:-0}" "$warning"
   log "snapshot $snapshot: $recordings recording(s) in the database, $files file(s), ${bytes:-0} bytes (${added:-0} new)"
+  if [[ -n "$warning" ]]; then warn "snapshot $snapshot $warning"; fi
 }
 
 backup_list() {

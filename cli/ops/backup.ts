@@ -16,6 +16,8 @@ export interface BackupStatusFile {
   attempt: string;
   attemptEpoch: number;
   error: string;
+  /** Set when the last backup wrote its snapshot but could not read some files (restic exit 3). */
+  warning?: string;
   lastSuccess: string;
   lastSuccessEpoch: number | null;
   snapshot: string;
@@ -85,7 +87,7 @@ export function judgeBackup(file: BackupStatusFile, nowMs: number, maxAgeHours =
   const ageHours = Math.max(0, (nowMs / 1000 - file.lastSuccessEpoch) / 3600);
   const age = `${ageHours.toFixed(1)} h ago`;
   const size = file.bytes !== null ? `, ${humanBytes(file.bytes)}` : "";
-  const failing = file.state === "failed" ? `; the last attempt failed: ${file.error}` : "";
+  const failing = file.state === "failed" ? `; the last attempt failed: ${file.error}` : file.state === "ok" && file.warning ? `; ${file.warning}` : "";
   if (ageHours > maxAgeHours) {
     return { ...base, ok: false, ageHours, detail: `last successful backup ${age} (snapshot ${file.snapshot}${size}), older than ${maxAgeHours} h${failing}` };
   }

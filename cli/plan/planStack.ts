@@ -2,7 +2,7 @@ import { CONFIG_KEYS, type Campus } from "../../components/config/campus";
 import { campusOfStackFile, isSecure, readStackFile, type StackFile } from "../../components/config/stackFile";
 import { throwawayPrivateKey } from "../../components/hosts/deployKey";
 import { capacityWarnings } from "../../components/planning/sizing";
-import { frontWarnings } from "../../components/planning/frontFailover";
+import { frontWarnings, standbyNotes } from "../../components/planning/frontFailover";
 import { backupWarnings } from "../../components/backup/backupConfig";
 import { evaluateProgram, type RecordedResource } from "./recorder";
 import { plannedCloud } from "./mockCloud";
@@ -71,6 +71,6 @@ export async function planStack(stackOrFile: string | StackFile, program: () => 
     resources: evaluation.resources,
     outputs: evaluation.outputs as Record<string, unknown>,
     warnings: [...capacityWarnings(campus), ...frontWarnings(campus), ...backupWarnings(campus)],
-    notes,
+    notes: [...notes, ...standbyNotes(campus)],
   };
 }

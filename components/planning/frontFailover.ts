@@ -70,6 +70,13 @@ export function frontWarnings(campus: Campus): string[] {
         `the standby front ${standbyFront.name} cannot hold a certificate for ${front.fqdn} before a failover with HTTP-01 (Let's Encrypt checks the name where DNS points, the front): \`ops failover\` requests it after the DNS switch, and HTTPS on the standby waits for the DNS TTL (${campus.config.dns.ttl} s) and certbot; set certificates.challenge: dns-01 to have it ready`,
       );
     }
+    // Not built yet: said where the operator looks, never left to be discovered during a fire.
+    warnings.push(`\`ops failover\` is not built yet: a failover to ${standbyFront.name} is done by hand (docs/front.md, "A datacenter is down")`);
+    if (campus.config.recordings) {
+      warnings.push(
+        `recordings are not copied to the standby front ${standbyFront.name} yet (not built): after a failover, recordings published before it are reached again only when ${front.name}'s disk comes back or the last backup is restored onto ${standbyFront.name} (\`ops backup restore\`)`,
+      );
+    }
     if (campus.config.dns.ttl > MAX_FAILOVER_TTL) {
       warnings.push(
         `campus.dns.ttl is ${campus.config.dns.ttl} s: after \`ops failover\` switches ${front.fqdn}, resolvers keep the old address up to that long; ${MAX_FAILOVER_TTL} s or less keeps a failover within minutes`,
@@ -77,6 +84,17 @@ export function frontWarnings(campus: Campus): string[] {
     }
   }
   return warnings;
+}
+
+/** What the plan shows of the wiring between the two fronts. */
+export function standbyNotes(campus: Campus): string[] {
+  const { front, standbyFront } = campus;
+  if (!standbyFront) return [];
+  const where = (h: typeof front) => h.site ?? `region:${h.datacenter}`;
+  return [
+    `standby front ${standbyFront.name} (${where(standbyFront)}) for ${front.name} (${where(front)}): its database streams from ${front.name}'s over TLS with a replication role of its own (${front.name}-scaleliteReplicationPrimary, then ${standbyFront.name}-scaleliteReplicationStandby); same LOADBALANCER_SECRET, SECRET_KEY_BASE and node secrets; Scalelite installed and stopped there; ${front.name} admits PostgreSQL and SSH from ${standbyFront.name} only`,
+    `failover: the DNS records of ${front.fqdn} (TTL ${campus.config.dns.ttl} s) are what moves Moodle to the standby; the certificate for ${front.fqdn} is ${campus.config.certificates.challenge === "dns-01" ? "already on the standby (DNS-01)" : "requested on the standby after the switch (HTTP-01)"}`,
+  ];
 }
 
 /** The DNS TTL above which the plan warns that a failover waits on caches. */

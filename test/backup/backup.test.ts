@@ -4,8 +4,10 @@
  * and the real PostgreSQL 15 standing in for the database container's server (test/backup/bin/docker
  * names exactly which docker calls it models). Only apt-get, dpkg-query and systemctl are the shared fakes.
  */
+import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chmodSync, chownSync, lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createInterface } from "node:readline";
 import path from "node:path";
 import { parse, stringify } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -351,6 +353,54 @@ describe.skipIf(!ready)("backups of the Scalelite front (restic + S3 + PostgreSQ
       expect(check.code, check.stdout + check.stderr).toBe(0);
       expect(check.stdout).toMatch(/no errors were found/);
     });
+  });
+
+  describe("a spool archive that vanishes during the backup (the importer removes them every minute)", () => {
+    it("restic exits 3: the snapshot is kept and counted, the status says so, retention still runs", async () => {
+      const pg = newCluster(true);
+      const h = await frontHost(pg);
+      expect((await runStep(h, "scaleliteBackup", backupInputs("vanish"))).code).toBe(0);
+      writeRecordings(h, ["v-1"]);
+      insertRows(pg, ["v-1"]);
+      const first = await sh(h, "bbb-ovh-backup run");
+      expect(first.code, first.stderr).toBe(0);
+      expect(status(h).state).toBe("ok");
+
+      // New spool archives (restic reads new files; unchanged ones it skips): a few thousand, then one sorted last.
+      const spool = path.join(h.root, RECORDING_DIR.slice(1), "spool");
+      for (let i = 0; i < 3000; i++) writeFileSync(path.join(spool, `${String(i).padStart(5, "0")}.tar`), randomBytes(256));
+      const doomed = path.join(spool, "zz-imported.tar");
+      writeFileSync(doomed, randomBytes(256));
+      // restic lists a directory, then reads its files in name order: once it opens the first archive, the
+      // listing holds zz-imported.tar, which is removed while restic works through the others.
+      const watcher = spawn("inotifywait", ["-m", "-e", "open", "--format", "%e %f", spool], { stdio: ["ignore", "pipe", "pipe"] });
+      await new Promise<void>((resolve, reject) => {
+        watcher.on("error", reject);
+        watcher.stderr.on("data", (d: Buffer) => d.toString().includes("Watches established") && resolve());
+      });
+      let removedAfter: string | undefined;
+      createInterface({ input: watcher.stdout }).on("line", (line) => {
+        if (removedAfter === undefined && !line.includes("ISDIR")) {
+          rmSync(doomed);
+          removedAfter = line;
+        }
+      });
+      try {
+        const run = await sh(h, "bbb-ovh-backup run");
+        expect(removedAfter, "restic never opened a spool archive").toBeDefined();
+        expect(run.code, run.stderr).toBe(0);
+        expect(run.stderr).toMatch(/warning: snapshot [0-9a-f]{8} completed with warnings: 1 files unreadable \(vanished or not readable during the backup; first: \S+\/spool\/zz-imported\.tar\)/);
+        const st = status(h);
+        expect(st).toMatchObject({ state: "ok", error: "" });
+        expect(st.warning).toMatch(/^completed with warnings: 1 files unreadable/);
+        expect(st.snapshot).not.toBe("");
+        // Retention ran (--keep-daily keeps the day's last snapshot): only the new snapshot is left.
+        const list = JSON.parse((await sh(h, "bbb-ovh-backup list --json")).stdout) as Array<{ short_id: string }>;
+        expect(list.map((x) => x.short_id)).toEqual([st.snapshot]);
+      } finally {
+        watcher.kill();
+      }
+    }, 300_000);
   });
 
   describe("refused credentials and a full bucket", () => {

@@ -38,6 +38,11 @@ describe("the backup's age and size in ops status", () => {
     });
   });
 
+  it("a backup that completed with warnings (restic exit 3) counts as a success and says so", () => {
+    const warned = file({ warning: "completed with warnings: 1 files unreadable (vanished or not readable during the backup; first: /var/x.tar)" });
+    expect(judgeBackup(warned, NOW)).toMatchObject({ ok: true, detail: "last backup 6.8 h ago (snapshot 1a2b3c4d, 5.0 GiB); completed with warnings: 1 files unreadable (vanished or not readable during the backup; first: /var/x.tar)" });
+  });
+
   it("sizes read as people read them", () => {
     expect([humanBytes(512), humanBytes(1536), humanBytes(3 * 1024 ** 4)]).toEqual(["512 B", "1.5 KiB", "3.0 TiB"]);
   });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { parseCampus, type CampusInput } from "../../components/config/campus";
 import { frontsMonthly, stackCost } from "../../components/planning/costing";
-import { frontRebuildTime, frontWarnings } from "../../components/planning/frontFailover";
+import { frontRebuildTime, frontWarnings, standbyNotes } from "../../components/planning/frontFailover";
 import { PRICE_TABLE } from "../../components/planning/prices";
 import { size } from "../../cli/ops/size";
 
@@ -93,7 +93,16 @@ describe("the front under failover 'datacenter'", () => {
       ...noSecrets,
       dnsCredentials: true,
     });
-    expect(frontWarnings(ready)).toEqual([]);
+    // What is not built yet is said, not left to be found during a fire.
+    expect(frontWarnings(ready)).toEqual([
+      expect.stringMatching(/`ops failover` is not built yet/),
+      expect.stringMatching(/recordings are not copied to the standby front lb-standby yet/),
+    ]);
+    const notes = standbyNotes(ready).join("\n");
+    expect(notes).toMatch(
+      /its database streams from lb's over TLS with a replication role of its own \(lb-scaleliteReplicationPrimary, then lb-standby-scaleliteReplicationStandby\)/,
+    );
+    expect(notes).toContain("is already on the standby (DNS-01)");
   });
 
   it("rebuild time grows with what must be ordered: a dedicated order takes hours, an instance minutes", () => {
