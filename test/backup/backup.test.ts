@@ -389,7 +389,9 @@ describe.skipIf(!ready)("backups of the Scalelite front (restic + S3 + PostgreSQ
         const run = await sh(h, "bbb-ovh-backup run");
         expect(removedAfter, "restic never opened a spool archive").toBeDefined();
         expect(run.code, run.stderr).toBe(0);
-        expect(run.stderr).toMatch(/warning: snapshot [0-9a-f]{8} completed with warnings: 1 files unreadable \(vanished or not readable during the backup; first: \S+\/spool\/zz-imported\.tar\)/);
+        expect(run.stderr).toMatch(
+          /warning: snapshot [0-9a-f]{8} completed with warnings: 1 files unreadable \(vanished or not readable during the backup; first: \S+\/spool\/zz-imported\.tar\)/,
+        );
         const st = status(h);
         expect(st).toMatchObject({ state: "ok", error: "" });
         expect(st.warning).toMatch(/^completed with warnings: 1 files unreadable/);

@@ -40,7 +40,11 @@ describe("the backup's age and size in ops status", () => {
 
   it("a backup that completed with warnings (restic exit 3) counts as a success and says so", () => {
     const warned = file({ warning: "completed with warnings: 1 files unreadable (vanished or not readable during the backup; first: /var/x.tar)" });
-    expect(judgeBackup(warned, NOW)).toMatchObject({ ok: true, detail: "last backup 6.8 h ago (snapshot 1a2b3c4d, 5.0 GiB); completed with warnings: 1 files unreadable (vanished or not readable during the backup; first: /var/x.tar)" });
+    expect(judgeBackup(warned, NOW)).toMatchObject({
+      ok: true,
+      detail:
+        "last backup 6.8 h ago (snapshot 1a2b3c4d, 5.0 GiB); completed with warnings: 1 files unreadable (vanished or not readable during the backup; first: /var/x.tar)",
+    });
   });
 
   it("sizes read as people read them", () => {
