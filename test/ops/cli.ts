@@ -71,3 +71,47 @@ export function secretFile(secret: string): string {
   writeFileSync(file, `${secret}\n`, { mode: 0o600 });
   return file;
 }
+
+/** A node the process-level ops tests (schedule, scale) stand up: its BBB API peer and its secret. */
+export interface OpsTestNode {
+  name: string;
+  fqdn: string;
+  ip: string;
+  secret: string;
+  apiUrl: string;
+}
+
+/**
+ * The environment an `ops` process runs with against the test hosts: the front's key in a fresh HOME,
+ * the stack's outputs for the fake pulumi (test/ops/fakes), and the OVH API peer's credentials.
+ */
+export function opsProcessEnv(
+  fakes: string,
+  front: { fqdn: string; hostPublicKey: string; privateKey: string },
+  nodes: OpsTestNode[],
+  peer: { caFile: string; url: string; state: { appKey: string; appSecret: string; consumerKey: string } },
+): Record<string, string> {
+  const home = scratch();
+  writeFileSync(path.join(home, "key"), front.privateKey, { mode: 0o600 });
+  const outputs = path.join(home, "outputs.json");
+  writeFileSync(
+    outputs,
+    JSON.stringify({
+      frontFqdn: front.fqdn,
+      frontHostKey: front.hostPublicKey,
+      nodes: nodes.map((n) => ({ name: n.name, fqdn: n.fqdn, ipv4: n.ip, apiUrl: n.apiUrl })),
+      nodeSecrets: Object.fromEntries(nodes.map((n) => [n.fqdn, n.secret])),
+    }),
+  );
+  return {
+    PATH: `${fakes}:/usr/bin:/bin`,
+    HOME: home,
+    FAKE_PULUMI_OUTPUTS: outputs,
+    FAKE_PULUMI_LOG: path.join(home, "pulumi.log"),
+    NODE_EXTRA_CA_CERTS: peer.caFile,
+    OVH_API_URL: peer.url,
+    OVH_APPLICATION_KEY: peer.state.appKey,
+    OVH_APPLICATION_SECRET: peer.state.appSecret,
+    OVH_CONSUMER_KEY: peer.state.consumerKey,
+  };
+}

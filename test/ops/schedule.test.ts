@@ -12,7 +12,7 @@ import { startBbbApiServer, type BbbApiServer } from "../support/bbbApiServer";
 import { attachScalelite, scaleliteTrees, type Scalelite } from "../support/scalelite/harness";
 import { startOvhApiPeer, type OvhApiPeer } from "../support/ovhApiPeer";
 import { execOn, startTestHost, type TestHost } from "../support/sshd";
-import { scratch } from "./cli";
+import { opsProcessEnv, scratch } from "./cli";
 
 const REPO = path.resolve(__dirname, "../..");
 const TSX = path.join(REPO, "node_modules/.bin/tsx");
@@ -93,29 +93,12 @@ beforeAll(async () => {
   };
   stackFile = path.join(scratch(), "Pulumi.sched.yaml");
   writeFileSync(stackFile, stringify(doc));
-  const home = scratch();
-  writeFileSync(path.join(home, "key"), front.privateKey, { mode: 0o600 });
-  const outputs = path.join(home, "outputs.json");
-  writeFileSync(
-    outputs,
-    JSON.stringify({
-      frontFqdn: front.fqdn,
-      frontHostKey: front.hostPublicKey,
-      nodes: NODES.map((n, i) => ({ name: n.name, fqdn: n.fqdn, ipv4: n.ip, apiUrl: nodeHttp[i].apiUrl })),
-      nodeSecrets: Object.fromEntries(NODES.map((n) => [n.fqdn, n.secret])),
-    }),
+  env = opsProcessEnv(
+    FAKES,
+    front,
+    NODES.map((n, i) => ({ ...n, apiUrl: nodeHttp[i].apiUrl })),
+    peer,
   );
-  env = {
-    PATH: `${FAKES}:/usr/bin:/bin`,
-    HOME: home,
-    FAKE_PULUMI_OUTPUTS: outputs,
-    FAKE_PULUMI_LOG: path.join(home, "pulumi.log"),
-    NODE_EXTRA_CA_CERTS: peer.caFile,
-    OVH_API_URL: peer.url,
-    OVH_APPLICATION_KEY: peer.state.appKey,
-    OVH_APPLICATION_SECRET: peer.state.appSecret,
-    OVH_CONSUMER_KEY: peer.state.consumerKey,
-  };
 });
 
 afterAll(async () => {

@@ -49,7 +49,7 @@ beforeAll(async () => {
   put("var/log/bbb-ovh/bbb-install.log", "installer log\n");
   put("usr/share/bbb-web/WEB-INF/classes/bigbluebutton.properties", "securitySalt=\n");
   mkdirSync(at("var/bigbluebutton/published/presentation"), { recursive: true });
-}, 60_000);
+});
 
 afterAll(async () => {
   await h?.stop();

@@ -236,7 +236,7 @@ describe("a BigBlueButton node, end to end", () => {
       if (step === "bbbInstall") await startRecordingWorker(h);
     }
     // Every node step with ps watching: measured 25-40 s with the machine at load 12 on 2 cores.
-  }, 120_000);
+  });
 
   it("runs the official installer once, with -w -v -s -e and no -c, its output in a 0600 log", () => {
     const installs = calls(h).filter((c) => c.startsWith("bbb-install.sh "));

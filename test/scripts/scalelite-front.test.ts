@@ -659,7 +659,7 @@ describe.skipIf(!trees)("scalelite-app", () => {
     expect(fenced.code, output(fenced)).toBe(0);
     expect(calls(h)).toContain("systemctl disable --now scalelite.target");
     expect(unitState(h, "scalelite.target", "active")).toBe("inactive");
-  }, 120_000);
+  });
 
   it("with recordings on, refuses a missing recording directory, naming the step that creates it", async () => {
     const h = await frontAfter(2);
