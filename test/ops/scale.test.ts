@@ -6,16 +6,17 @@
  * Then `ops upgrade` drills over the same pool with lessons running.
  */
 import { execFile, spawn } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
-import { startBbbApiServer, type BbbApiServer } from "../support/bbbApiServer";
-import { attachScalelite, scaleliteTrees, type Scalelite } from "../support/scalelite/harness";
+import type { BbbApiServer } from "../support/bbbApiServer";
+import { scaleliteTrees, type Scalelite } from "../support/scalelite/harness";
 import { startOvhApiPeer, type OvhApiPeer } from "../support/ovhApiPeer";
-import { execOn, startTestHost, type TestHost } from "../support/sshd";
+import { execOn, type TestHost } from "../support/sshd";
 import { meets } from "../../components/scaling/decide";
 import { opsProcessEnv, scratch } from "./cli";
+import { startNodePool } from "./nodePool";
 
 const REPO = path.resolve(__dirname, "../..");
 const TSX = path.join(REPO, "node_modules/.bin/tsx");
@@ -79,14 +80,7 @@ beforeAll(async () => {
   peer = await startOvhApiPeer(PROJECT, {
     instances: NODES.map((n, i) => ({ id: `inst-${i}`, name: n.fqdn, status: "ACTIVE", monthlyBilling: null, ip: n.ip })),
   });
-  front = await startTestHost({ fqdn: "visio-training.isen-ouest.fr" });
-  mkdirSync(path.join(front.root, "etc/systemd/system"), { recursive: true });
-  writeFileSync(path.join(front.root, "etc/systemd/system/scalelite-api.service"), "[Service]\n");
-  nodeHttp = await Promise.all(NODES.map((n) => startBbbApiServer({ secret: n.secret })));
-  scalelite = await attachScalelite(trees, front);
-  NODES.forEach((n, i) => scalelite.route(n.fqdn, nodeHttp[i].url));
-  const yaml = `servers:\n${NODES.map((n) => `  ${n.fqdn}:\n    url: https://${n.fqdn}/bigbluebutton/api\n    secret: ${n.secret}\n    enabled: true\n`).join("")}`;
-  await onFront("docker exec -i scalelite-api bin/rake 'servers:sync[-,force]' poll:all", yaml);
+  ({ front, nodeHttp, scalelite } = await startNodePool(trees, NODES));
 
   const doc = parse(readFileSync(path.join(REPO, "stacks/Pulumi.training.yaml"), "utf8"));
   const campus = doc.config["bbb-ovh:campus"];
