@@ -221,7 +221,6 @@ function defaultFacts(fqdn: string, publicIpv4: string, overrides: Partial<HostF
   };
 }
 
-/** An SSH connection to the host that pins its host key, as a Pulumi connection with hostKey does. */
 /** Runs a shell command on a test host over SSH (as the operator would); a non-zero exit throws with its stderr. */
 export async function execOn(host: TestHost, command: string, stdin?: string): Promise<string> {
   const ssh = await connect(host);
@@ -234,6 +233,7 @@ export async function execOn(host: TestHost, command: string, stdin?: string): P
   }
 }
 
+/** An SSH connection to the host that pins its host key, as a Pulumi connection with hostKey does. */
 export async function connect(host: TestHost): Promise<NodeSSH> {
   const pinned = Buffer.from(host.hostPublicKey.split(/\s+/)[1], "base64");
   return new NodeSSH().connect({

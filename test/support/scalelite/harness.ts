@@ -47,6 +47,8 @@ export interface Scalelite {
    * BBB API servers the poller calls live in this very process.
    */
   rake(tasks: string[], stdin?: string, env?: Record<string, string>): Promise<RakeResult>;
+  /** A long-running task (e.g. `recordings:watch`): its output so far, and SIGTERM, which the task takes as its graceful stop. */
+  watch(tasks: string[], env?: Record<string, string>): { output(): string; running(): boolean; stop(): Promise<RakeResult> };
   /** Runs Ruby with Scalelite's models loaded (rake.rb -e); prints what the snippet prints. */
   ruby(snippet: string): Promise<RakeResult>;
   /** Every server as Scalelite's Redis holds it (secrets included: for assertions, never print it). */
@@ -125,7 +127,7 @@ async function startRedis(dir: string): Promise<{ child: ChildProcess; url: stri
  * Starts a Scalelite (a fresh redis-server) whose config file lives in `stateDir` (a test host's
  * fake-state, or a temporary directory). The db:* stand-in keeps its state there too.
  */
-export async function startScalelite(trees: ScaleliteTrees, stateDir?: string): Promise<Scalelite> {
+export async function startScalelite(trees: ScaleliteTrees, stateDir?: string, options: { databaseUrl?: string } = {}): Promise<Scalelite> {
   const base = mkdtempSync(path.join(tmpdir(), "bbb-ovh-scalelite-"));
   const dir = stateDir ?? base;
   mkdirSync(dir, { recursive: true });
@@ -135,7 +137,14 @@ export async function startScalelite(trees: ScaleliteTrees, stateDir?: string): 
   const write = () =>
     writeFileSync(
       configFile,
-      JSON.stringify({ scaleliteTree: trees.scalelite, tabuloTree: trees.tabulo, redisUrl: redis.url, routes, dbState: path.join(dir, "scalelite-db") }),
+      JSON.stringify({
+        scaleliteTree: trees.scalelite,
+        tabuloTree: trees.tabulo,
+        redisUrl: redis.url,
+        routes,
+        dbState: path.join(dir, "scalelite-db"),
+        databaseUrl: options.databaseUrl,
+      }),
     );
   write();
   const run = (args: string[], stdin = "", env: Record<string, string> = {}): Promise<RakeResult> =>
@@ -157,6 +166,25 @@ export async function startScalelite(trees: ScaleliteTrees, stateDir?: string): 
       write();
     },
     rake: (tasks, stdin, env) => run(tasks, stdin, env),
+    watch(tasks, env) {
+      const child = spawn("ruby", [RAKE_RB, ...tasks], {
+        env: { ...process.env, ...env, BBB_OVH_SCALELITE_CONFIG: configFile },
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      let stdout = "";
+      let stderr = "";
+      child.stdout?.on("data", (d: Buffer) => (stdout += d.toString()));
+      child.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
+      const exited = new Promise<RakeResult>((resolve) => child.on("exit", (code) => resolve({ code: code ?? -1, stdout, stderr })));
+      return {
+        output: () => stdout + stderr,
+        running: () => child.exitCode === null && child.signalCode === null,
+        stop() {
+          if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+          return exited;
+        },
+      };
+    },
     ruby: (snippet) => run(["-e", snippet]),
     servers: () =>
       jsonOf(

@@ -35,9 +35,20 @@
 #   so a test never reaches outside the machine. DNS and TLS of the real nodes are the outside world;
 #   what Scalelite signs and sends, and what it decides from the answer, is unchanged.
 # - `db:prepare`, `db:version`: these are ActiveRecord's tasks against PostgreSQL, which Scalelite keeps
-#   for recordings and tenants only (servers and meetings live in Redis). They are modelled on a state file
-#   (dbState): db:prepare loads the schema (version read from the tree's db/schema.rb), db:version prints
-#   "Current version: N" or fails like ActiveRecord when the database does not exist.
+#   for recordings and tenants only (servers and meetings live in Redis). Without "databaseUrl" in the
+#   config they are modelled on a state file (dbState): db:prepare loads the schema (version read from the
+#   tree's db/schema.rb), db:version prints "Current version: N" or fails like ActiveRecord when the
+#   database does not exist.
+# - With "databaseUrl" (a real PostgreSQL the test started), the recordings side is Scalelite's own too:
+#   Debian's ruby-activerecord 6.1 + ruby-pg load the ActiveRecord models (recording.rb, metadatum.rb,
+#   playback_format.rb, thumbnail.rb, callback_data.rb), lib/recording_importer.rb,
+#   lib/post_importer_scripts.rb and app/services/recording_ready_notifier_service.rb (ruby-jwt), and
+#   lib/tasks/recordings.rake (`recordings:watch`, the importer container's loop). db:prepare loads the
+#   tree's db/schema.rb into that database: the file is written for `ActiveRecord::Schema[7.2]`, a
+#   versioned form ActiveRecord 7 added; 6.1's ActiveRecord::Schema takes the same table definitions,
+#   so `Schema[version]` answers the class itself. The importer's directories and switches come from
+#   the environment variables config/application.rb reads (RECORDING_SPOOL_DIR, RECORDING_WORK_DIR,
+#   RECORDING_PUBLISH_DIR, RECORDING_UNPUBLISH_DIR, ...) with the same defaults.
 require 'json'
 require 'logger'
 
@@ -53,6 +64,8 @@ def schema_version
 end
 
 def run_db_task(name)
+  return run_real_db_task(name) if CONFIG['databaseUrl']
+
   state = CONFIG.fetch('dbState')
   case name
   when 'db:prepare', 'db:setup', 'db:schema:load'
@@ -67,8 +80,22 @@ def run_db_task(name)
   end
 end
 
+# db:prepare / db:version against the real database (only with "databaseUrl"; models loaded below).
+def run_real_db_task(name)
+  case name
+  when 'db:prepare', 'db:setup', 'db:schema:load'
+    # Schema[7.2] is ActiveRecord 7's versioned form (6.1's Migration[] knows versions up to 6.1 only);
+    # 6.1 defines the same tables with the plain class.
+    ActiveRecord::Schema.define_singleton_method(:[]) { |_version| self }
+    ActiveRecord::Migration.verbose = false
+    load File.join(TREE, 'db/schema.rb')
+  when 'db:version'
+    puts("Current version: #{ActiveRecord::Base.connection.migration_context.current_version}")
+  end
+end
+
 db_tasks, other_tasks = ARGV.partition { |arg| arg.start_with?('db:') }
-unless db_tasks.empty?
+if !db_tasks.empty? && !CONFIG['databaseUrl']
   abort('harness: db:* tasks cannot be mixed with other tasks in one call') unless other_tasks.empty?
   db_tasks.each { |task| run_db_task(task) }
   exit(0)
@@ -128,6 +155,13 @@ module Rails
     x.use_external_voice_bridge = ENV.fetch('USE_EXTERNAL_VOICE_BRIDGE', 'false').casecmp?('true')
     x.default_meeting_ttl = ENV.fetch('DEFAULT_MEETING_TTL', 24 * 60 * 60).to_i
     x.multitenancy_enabled = false
+    %w[spool work publish unpublish].zip(%w[spool recording/scalelite published unpublished]).each do |name, default|
+      x["recording_#{name}_dir"] = File.absolute_path(ENV.fetch("RECORDING_#{name.upcase}_DIR", "/var/bigbluebutton/#{default}"))
+    end
+    x.recording_disabled = ENV.fetch('RECORDING_DISABLED', 'false').casecmp?('true')
+    x.recording_import_unpublished = ENV.fetch('RECORDING_IMPORT_UNPUBLISHED', 'false').casecmp?('true')
+    x.protected_recordings_enabled = ENV.fetch('PROTECTED_RECORDINGS_ENABLED', 'false').casecmp?('true')
+    x.db_connection_retry_count = ENV.fetch('DB_CONNECTION_RETRY_COUNT', '3').to_i
     x
   end
 end
@@ -162,6 +196,31 @@ Net::HTTP.singleton_class.prepend(LoopbackRoutes)
   lib/server_sync.rb
 ].each { |file| require File.join(TREE, file) }
 
+# ---------------------------------------------------------------- ActiveRecord on a real PostgreSQL (see the header)
+
+if CONFIG['databaseUrl']
+  require 'active_record'
+  require 'pg'
+  require 'jwt'
+  require 'tmpdir' # Dir.mktmpdir: loaded by Rails itself, not by ActiveRecord
+
+  # What Rails' ActiveRecord railtie does: the models log through Rails.logger.
+  ActiveRecord::Base.logger = Rails.logger
+  ActiveRecord::Base.establish_connection(CONFIG.fetch('databaseUrl'))
+
+  %w[
+    app/models/application_record.rb app/models/recording.rb app/models/metadatum.rb app/models/playback_format.rb
+    app/models/thumbnail.rb app/models/callback_data.rb lib/recording_importer.rb lib/post_importer_scripts.rb
+    app/services/recording_ready_notifier_service.rb
+  ].each { |file| require File.join(TREE, file) }
+
+  unless db_tasks.empty?
+    abort('harness: db:* tasks cannot be mixed with other tasks in one call') unless other_tasks.empty?
+    db_tasks.each { |task| run_real_db_task(task) }
+    exit(0)
+  end
+end
+
 # `-e SNIPPET`: Ruby run with the models loaded, for what no task shows (e.g. Server.find_available,
 # the balancer's choice for a create).
 if ARGV.first == '-e'
@@ -173,6 +232,8 @@ app = Rake.application
 app.standard_exception_handling do
   app.init('rake', ARGV)
   Rake::Task.define_task(:environment) # Rails' task loads the app; everything above is that app
-  %w[servers status poll].each { |name| Rake.load_rakefile(File.join(TREE, "lib/tasks/#{name}.rake")) }
+  rakefiles = %w[servers status poll]
+  rakefiles << 'recordings' if CONFIG['databaseUrl']
+  rakefiles.each { |name| Rake.load_rakefile(File.join(TREE, "lib/tasks/#{name}.rake")) }
   app.top_level
 end
