@@ -17,6 +17,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { calls, output } from "../support/hostState";
 import { FAKE_BIN, runStep, startTestHost, type StepResult, type TestHost } from "../support/sshd";
+import { selfSignedCert } from "../support/selfSignedCert";
 
 const FQDN = "scalelite.campus.example";
 const have = (program: string) => {
@@ -55,27 +56,7 @@ describe.skipIf(!AVAILABLE)("scalelite-certificate with the real certbot against
     dir = mkdtempSync(path.join(tmpdir(), "bbb-ovh-pebble-"));
     const [acmePort, managementPort, httpPort, tlsPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
     const cert = path.join(dir, "cert.pem");
-    execFileSync(
-      "openssl",
-      [
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-days",
-        "1",
-        "-subj",
-        "/CN=127.0.0.1",
-        "-addext",
-        "subjectAltName=IP:127.0.0.1",
-        "-keyout",
-        path.join(dir, "key.pem"),
-        "-out",
-        cert,
-      ],
-      { stdio: "ignore" },
-    );
+    selfSignedCert({ key: path.join(dir, "key.pem"), cert, rsa: true });
     const config = path.join(dir, "pebble.json");
     writeFileSync(
       config,

@@ -20,6 +20,7 @@ import { output, read } from "../support/hostState";
 import { attachScalelite, scaleliteTrees, type Scalelite } from "../support/scalelite/harness";
 import { runStep, startTestHost, type TestHost } from "../support/sshd";
 import { upstreamTree } from "../support/upstream";
+import { selfSignedCert } from "../support/selfSignedCert";
 
 const tree = upstreamTree("scalelite");
 const TAG = "v1.8.5";
@@ -252,25 +253,7 @@ describe.skipIf(!tree)("our Scalelite units against Scalelite v1.8.5's systemd u
     const live = inImage(`etc/nginx/ssl/live/${FQDN}`);
     const archive = inImage(`etc/nginx/ssl/archive/${FQDN}`);
     for (const dir of [inImage("etc/nginx/http.d"), inImage("etc/bigbluebutton/nginx"), inImage("tmp"), live, archive]) mkdirSync(dir, { recursive: true });
-    execFileSync(
-      "openssl",
-      [
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-days",
-        "1",
-        "-subj",
-        `/CN=${FQDN}`,
-        "-keyout",
-        path.join(archive, "privkey1.pem"),
-        "-out",
-        path.join(archive, "fullchain1.pem"),
-      ],
-      { stdio: "ignore" },
-    );
+    selfSignedCert({ key: path.join(archive, "privkey1.pem"), cert: path.join(archive, "fullchain1.pem"), name: FQDN, rsa: true });
     for (const file of ["privkey", "fullchain"]) symlinkSync(`../../archive/${FQDN}/${file}1.pem`, path.join(live, `${file}.pem`));
     const upstreamNginx = path.join(tree as string, "nginx");
     copyFileSync(path.join(upstreamNginx, "dhparam.pem"), inImage("etc/nginx/dhparam.pem"));

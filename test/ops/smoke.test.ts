@@ -1,9 +1,9 @@
-import { execFileSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startBbbApiServer, type BbbApiServer } from "../support/bbbApiServer";
 import { ops, scratch, secretFile } from "./cli";
+import { selfSignedCert } from "../support/selfSignedCert";
 
 const LB_SECRET = "lb-secret-0f3c9a7e5d1b";
 const NODE_SECRETS = ["node-a-secret-71c2", "node-b-secret-93de"];
@@ -164,29 +164,7 @@ describe("ops smoke over TLS", () => {
     const dir = scratch();
     const key = path.join(dir, "key.pem");
     caFile = path.join(dir, "cert.pem");
-    execFileSync(
-      "openssl",
-      [
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-        "-days",
-        "1",
-        "-subj",
-        "/CN=127.0.0.1",
-        "-addext",
-        "subjectAltName=IP:127.0.0.1",
-        "-keyout",
-        key,
-        "-out",
-        caFile,
-      ],
-      { stdio: "ignore" },
-    );
+    selfSignedCert({ key, cert: caFile });
     tls = await startBbbApiServer({ secret: LB_SECRET, tls: { key: readFileSync(key, "utf8"), cert: readFileSync(caFile, "utf8") } });
   });
   afterAll(() => tls?.close());

@@ -16,12 +16,12 @@
  * shows whatever the API says, so only the status codes matter to it.
  */
 import { createHash, randomBytes } from "node:crypto";
-import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync } from "node:fs";
 import * as https from "node:https";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { selfSignedCert } from "./selfSignedCert";
 
 interface Money {
   value: number;
@@ -156,29 +156,7 @@ export async function startOvhApiPeer(serviceName: string, init: Partial<PeerSta
   const dir = mkdtempSync(path.join(tmpdir(), "ovh-peer-"));
   const key = path.join(dir, "key.pem");
   const cert = path.join(dir, "cert.pem");
-  execFileSync(
-    "openssl",
-    [
-      "req",
-      "-x509",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:prime256v1",
-      "-nodes",
-      "-keyout",
-      key,
-      "-out",
-      cert,
-      "-subj",
-      "/CN=127.0.0.1",
-      "-addext",
-      "subjectAltName=IP:127.0.0.1",
-      "-days",
-      "1",
-    ],
-    { stdio: "ignore" },
-  );
+  selfSignedCert({ key, cert });
   const state: PeerState = {
     appKey: randomBytes(8).toString("hex"),
     appSecret: randomBytes(16).toString("hex"),
