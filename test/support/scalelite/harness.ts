@@ -134,6 +134,7 @@ export async function startScalelite(trees: ScaleliteTrees, stateDir?: string, o
   const redis = await startRedis(base);
   const configFile = path.join(dir, "scalelite-harness.json");
   const routes: Record<string, string> = {};
+  const watchers: ChildProcess[] = [];
   const write = () =>
     writeFileSync(
       configFile,
@@ -176,6 +177,8 @@ export async function startScalelite(trees: ScaleliteTrees, stateDir?: string, o
       child.stdout?.on("data", (d: Buffer) => (stdout += d.toString()));
       child.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
       const exited = new Promise<RakeResult>((resolve) => child.on("exit", (code) => resolve({ code: code ?? -1, stdout, stderr })));
+      // A test that times out never reaches its stop(): Scalelite's stop ends the task too.
+      watchers.push(child);
       return {
         output: () => stdout + stderr,
         running: () => child.exitCode === null && child.signalCode === null,
@@ -203,6 +206,7 @@ export async function startScalelite(trees: ScaleliteTrees, stateDir?: string, o
       await jsonOf(run(["-e", printJson(`[${made.join(", ")}]`)]));
     },
     async stop() {
+      for (const child of watchers) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
       if (redis.child.exitCode === null && redis.child.signalCode === null) {
         const exited = new Promise<void>((resolve) => redis.child.once("exit", () => resolve()));
         redis.child.kill("SIGTERM");
