@@ -58,7 +58,7 @@ export function buildPlatform(args: PlatformArgs): PlatformOutputs {
   const transferKeys = new Map(campus.config.recordings ? args.nodes.map((handle) => [handle, recordingTransferKey(handle.host.name, parent)] as const) : []);
   const recordingSenders = [...transferKeys].map(([handle, key]) => ({ handle, transferPublicKey: key.publicKeyOpenssh }));
   // A standby front copies the front: the same secrets, its database streamed, Scalelite stopped.
-  const link = args.standbyFront && replicationLink(campus.config.id, args.front, args.standbyFront, parent);
+  const link = args.standbyFront && replicationLink(campus.config.id, args.front, args.standbyFront, campus.config.recordings, parent);
   const front = new ScaleliteFront(
     args.front.host.name,
     { campus, handle: args.front, recordingSenders, certificate, replication: link && { role: "primary", standby: args.standbyFront!, link } },

@@ -1,5 +1,6 @@
 import { BY_STEP, BY_TYPE, DEDICATED } from "../../bench/durations";
 import type { Campus, ResolvedHost } from "../config/campus";
+import { STANDBY_COPY_INTERVAL_MINUTES } from "../scalelite/recordingLayout";
 
 /**
  * The front under failover policy 'datacenter'. Nodes are a pool (sizing.ts checkPool), but the front
@@ -72,11 +73,6 @@ export function frontWarnings(campus: Campus): string[] {
     }
     // Not built yet: said where the operator looks, never left to be discovered during a fire.
     warnings.push(`\`ops failover\` is not built yet: a failover to ${standbyFront.name} is done by hand (docs/front.md, "A datacenter is down")`);
-    if (campus.config.recordings) {
-      warnings.push(
-        `recordings are not copied to the standby front ${standbyFront.name} yet (not built): after a failover, recordings published before it are reached again only when ${front.name}'s disk comes back or the last backup is restored onto ${standbyFront.name} (\`ops backup restore\`)`,
-      );
-    }
     if (campus.config.dns.ttl > MAX_FAILOVER_TTL) {
       warnings.push(
         `campus.dns.ttl is ${campus.config.dns.ttl} s: after \`ops failover\` switches ${front.fqdn}, resolvers keep the old address up to that long; ${MAX_FAILOVER_TTL} s or less keeps a failover within minutes`,
@@ -93,6 +89,11 @@ export function standbyNotes(campus: Campus): string[] {
   const where = (h: typeof front) => h.site ?? `region:${h.datacenter}`;
   return [
     `standby front ${standbyFront.name} (${where(standbyFront)}) for ${front.name} (${where(front)}): its database streams from ${front.name}'s over TLS with a replication role of its own (${front.name}-scaleliteReplicationPrimary, then ${standbyFront.name}-scaleliteReplicationStandby); same LOADBALANCER_SECRET, SECRET_KEY_BASE and node secrets; Scalelite installed and stopped there; ${front.name} admits PostgreSQL and SSH from ${standbyFront.name} only`,
+    ...(campus.config.recordings
+      ? [
+          `recordings: ${standbyFront.name} copies ${front.name}'s published and unpublished recordings every ${STANDBY_COPY_INTERVAL_MINUTES} minutes (rsync over SSH with a key ${front.name} accepts read-only, from ${standbyFront.name} only; ${standbyFront.name}-scaleliteRecordingsCopy): after a failover it serves what ${front.name} had at most ${STANDBY_COPY_INTERVAL_MINUTES} minutes and one copy before; archives still in ${front.name}'s spool or incoming directories are not copied (\`ops status\` shows how far behind the copy is)`,
+        ]
+      : []),
     `failover: the DNS records of ${front.fqdn} (TTL ${campus.config.dns.ttl} s) are what moves Moodle to the standby; the certificate for ${front.fqdn} is ${campus.config.certificates.challenge === "dns-01" ? "already on the standby (DNS-01)" : "requested on the standby after the switch (HTTP-01)"}`,
   ];
 }

@@ -83,6 +83,13 @@ export const STEPS = {
     "recording directories (1000:2000, 0775), the transfer user whose node keys can only write single files into their own incoming/<node> (spool receiver + rrsync -wo, from= the node addresses), the mover that checks them before Scalelite's spool (path unit + timer); stops exporting our former NFS share",
     ["RECORDING_DIR", "AUTHORIZED_KEYS_B64", "SENDERS", "RESERVE_BYTES"],
   ),
+  scaleliteRecordingsCopy: step(
+    "scalelite-recordings-copy.sh",
+    "standby front: the recordings copy from the primary (its own key, read-only there; the primary's pinned host key) and the timer that pulls every 5 minutes, writing how far behind it is",
+    ["RECORDING_DIR", "SSH_CONFIG_B64", "KNOWN_HOSTS_B64", "COPY_KEY_B64"],
+    [],
+    ["COPY_KEY_B64"],
+  ),
   scaleliteApp: step(
     "scalelite-app.sh",
     "an env file (0600) and a systemd unit per Scalelite container under scalelite.target; no importer and no recording mount with RECORDINGS=false",

@@ -8,9 +8,9 @@ import { base64 } from "../remote/invocation";
 import { preflightInputs } from "../remote/preflight";
 import { hostFirewallInputs } from "../security/firewallPolicy";
 import { imagePins, imageRef, POSTGRES_IMAGE, REDIS_IMAGE, scaleliteImages } from "./images";
-import { RECORDING_DIR, SPOOL_LIMITS } from "./recordingLayout";
+import { nodeTransferFiles, RECORDING_DIR, SPOOL_LIMITS, STANDBY_COPY_DIR } from "./recordingLayout";
 import { renderEnvFiles, type ChecksumAlgorithm, type ScaleliteContainer } from "./renderEnvFile";
-import { renderSpoolAuthorizedKeys } from "./renderRecordingTransfer";
+import { renderCopyAuthorizedKey, renderSpoolAuthorizedKeys, renderTransferKnownHosts, renderTransferSshConfig } from "./renderRecordingTransfer";
 import { renderOvhDnsIni } from "./renderOvhDnsIni";
 import { POSTGRES_PORT } from "../security/firewallPolicy";
 import type { ReplicationLink } from "./standby";
@@ -58,6 +58,8 @@ export function allowedChecksumAlgorithms(campus: Campus): ChecksumAlgorithm[] {
 export class ScaleliteFront extends pulumi.ComponentResource {
   readonly fqdn: string;
   readonly ipv4: pulumi.Output<string>;
+  /** The SSH host key its connections pin (the standby's recordings copy pins it too). */
+  readonly hostKey: pulumi.Output<string>;
   readonly url: string;
   /** What API clients (Moodle) sign with; a secret. */
   readonly loadBalancerSecret: pulumi.Output<string>;
@@ -77,6 +79,7 @@ export class ScaleliteFront extends pulumi.ComponentResource {
     if (host.role !== "front") throw new Error(`${host.name} is a ${host.role}, not the Scalelite front`);
     this.fqdn = host.fqdn;
     this.ipv4 = handle.ipv4;
+    this.hostKey = handle.hostKey;
     this.url = `https://${host.fqdn}/`;
 
     const replication = args.replication;
@@ -163,7 +166,16 @@ export class ScaleliteFront extends pulumi.ComponentResource {
       const clients = args.recordingSenders.map(({ handle: node, transferPublicKey }) =>
         pulumi.all([node.ipv4, node.ipv6, transferPublicKey]).apply(([ipv4, ipv6, publicKey]) => ({ name: node.host.name, ipv4, ipv6, publicKey })),
       );
-      const authorizedKeys = pulumi.all(clients).apply((list) => base64(renderSpoolAuthorizedKeys(list)));
+      // The standby front's recordings copy reads here (read-only, from its address only).
+      const reader =
+        replication?.role === "primary" && replication.link.recordingsCopyKey ? { ...replication, key: replication.link.recordingsCopyKey } : undefined;
+      const copyLine = reader
+        ? pulumi
+            .all([reader.standby.ipv4, reader.key.publicKeyOpenssh])
+            // IPv4 only: the copy connects to the front's IPv4, and the firewall admits the standby's IPv4 alone.
+            .apply(([ipv4, publicKey]) => renderCopyAuthorizedKey({ name: reader.standby.host.name, ipv4, ipv6: "", publicKey }))
+        : "";
+      const authorizedKeys = pulumi.all([pulumi.all(clients), copyLine]).apply(([list, copy]) => base64(renderSpoolAuthorizedKeys(list) + copy));
       const senders = args.recordingSenders.map(({ handle }) => handle.host.name).join(" ");
       this.spool = this.steps.run(
         "scaleliteSpool",
@@ -171,6 +183,20 @@ export class ScaleliteFront extends pulumi.ComponentResource {
         { dependsOn: [preflight] },
       );
       appDependsOn.push(this.spool);
+      const standbyCopyKey = standby?.link.recordingsCopyKey;
+      if (standby && standbyCopyKey) {
+        const files = nodeTransferFiles(STANDBY_COPY_DIR);
+        this.steps.run(
+          "scaleliteRecordingsCopy",
+          {
+            RECORDING_DIR,
+            SSH_CONFIG_B64: standby.primary.ipv4.apply((address) => base64(renderTransferSshConfig({ address, files }))),
+            KNOWN_HOSTS_B64: standby.primary.hostKey.apply((key) => base64(renderTransferKnownHosts(key))),
+            COPY_KEY_B64: pulumi.secret(standbyCopyKey.privateKeyOpenssh.apply(base64)),
+          },
+          { dependsOn: [this.spool, ...(standby.primary.spool ? [standby.primary.spool] : [])] },
+        );
+      }
     }
 
     const recordings = campus.config.recordings;

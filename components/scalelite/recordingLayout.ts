@@ -52,6 +52,12 @@ export const nodeTransferFiles = (dir: string = NODE_TRANSFER_DIR) => ({
   knownHosts: `${dir}/known_hosts`,
   sshConfig: `${dir}/ssh_config`,
 });
+/** On a standby front: the key, the primary's pinned host key and the ssh config of the recordings copy (scalelite-recordings-copy.sh). */
+export const STANDBY_COPY_DIR = "/etc/bbb-ovh/recordings-copy";
+/** What the standby's copy writes after each run (scalelite-recordings-pull.sh), read by `ops status`. */
+export const STANDBY_COPY_STATUS = "/var/lib/bbb-ovh/recordings-copy.status";
+/** How often the standby copies (its timer's OnUnitActiveSec), in minutes. */
+export const STANDBY_COPY_INTERVAL_MINUTES = 5;
 /** The name the nodes' ssh config gives the front (its HostName is the front's address). */
 export const FRONT_ALIAS = "scalelite-front";
 

@@ -2,6 +2,7 @@ import { isIP } from "node:net";
 import {
   FRONT_ALIAS,
   INCOMING_DIR,
+  RECORDING_DIR,
   RRSYNC,
   SPOOL_LIMITS,
   SPOOL_RECEIVE,
@@ -87,6 +88,34 @@ export function renderSpoolAuthorizedKeys(clients: readonly SpoolClient[], optio
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
     .map(([, line]) => `${line}\n`)
     .join("");
+}
+
+/** The standby front that copies the recordings: its addresses and the public key of its copy key. */
+export type CopyReader = SpoolClient;
+
+/**
+ * The primary front's authorized_keys line for its standby's recordings copy: from the standby's own
+ * addresses only, every SSH feature off, forced into rrsync read-only (`-ro`, which both the Perl rrsync of
+ * rsync 3.2.3 and the Python one of 3.2.4+ accept) on the recordings directory: the standby reads, and can
+ * change nothing on the primary.
+ */
+export function renderCopyAuthorizedKey(reader: CopyReader, options: { recordingDir?: string; rrsync?: string } = {}): string {
+  const { recordingDir = RECORDING_DIR, rrsync = RRSYNC } = options;
+  const problems: string[] = [];
+  if (!PLAIN_PATH.test(recordingDir)) problems.push(`recording directory '${recordingDir}' must be an absolute path of plain characters`);
+  if (!PLAIN_PATH.test(rrsync)) problems.push(`rrsync '${rrsync}' must be an absolute path of plain characters`);
+  if (!NAME.test(reader.name)) problems.push(`standby name '${reader.name}' must be lowercase letters, digits, '.' or '-'`);
+  const sources: string[] = [];
+  if (isIP(reader.ipv4) !== 4) problems.push(`${reader.name}: '${reader.ipv4}' is not an IPv4 address`);
+  else sources.push(reader.ipv4);
+  if (reader.ipv6 !== "") {
+    if (isIP(reader.ipv6) !== 6) problems.push(`${reader.name}: '${reader.ipv6}' is not an IPv6 address`);
+    else sources.push(reader.ipv6.toLowerCase());
+  }
+  const key = keyPart(reader.publicKey);
+  if (!ED25519_KEY.test(key)) problems.push(`${reader.name}: the copy key must be an OpenSSH ssh-ed25519 public key`);
+  fail("recordings copy authorized_keys", problems);
+  return `from="${sources.join(",")}",restrict,command="${rrsync} -ro ${recordingDir}" ${key} bbb-ovh-recordings-copy@${reader.name}\n`;
 }
 
 export interface TransferSshConfigArgs {

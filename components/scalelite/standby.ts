@@ -7,11 +7,14 @@ import type { HostHandle } from "../hosts/HostHandle";
  * What ties the front and its standby front (campus.standbyFront) together, made by Pulumi and kept as
  * secrets in state:
  * - the replication role's own password (not the database superuser's);
+ * - the standby's own SSH key for the recordings copy, which the primary accepts read-only;
  * - a CA of their own and one server certificate it signs for BOTH fronts' addresses: the database is
  *   streamed over TLS checked with verify-full, and since pg_basebackup copies the certificate with the
  *   data, whichever front is primary (after `ops failover`) serves a certificate its standby accepts.
  */
 export interface ReplicationLink {
+  /** The standby's key for the recordings copy (read-only on the primary); none when the campus keeps no recordings. */
+  recordingsCopyKey?: tls.PrivateKey;
   password: pulumi.Output<string>;
   caPem: pulumi.Output<string>;
   certificatePem: pulumi.Output<string>;
@@ -21,8 +24,15 @@ export interface ReplicationLink {
 /** Ten years: the CA and certificate never leave the two fronts, and renewing them means a new base backup. */
 const VALIDITY_HOURS = 10 * 365 * 24;
 
-export function replicationLink(name: string, front: HostHandle, standby: HostHandle, parent: pulumi.Resource): ReplicationLink {
+export function replicationLink(name: string, front: HostHandle, standby: HostHandle, recordings: boolean, parent: pulumi.Resource): ReplicationLink {
   const opts = { parent };
+  const recordingsCopyKey = recordings
+    ? new tls.PrivateKey(
+        `${name}-recordings-copy-key`,
+        { algorithm: "ED25519" },
+        { parent, additionalSecretOutputs: ["privateKeyOpenssh", "privateKeyPem", "privateKeyPemPkcs8"] },
+      )
+    : undefined;
   const password = new random.RandomPassword(`${name}-replication-password`, { length: 32, special: false }, opts);
   const caKey = new tls.PrivateKey(`${name}-replication-ca-key`, { algorithm: "ECDSA", ecdsaCurve: "P256" }, opts);
   const ca = new tls.SelfSignedCert(
@@ -54,6 +64,7 @@ export function replicationLink(name: string, front: HostHandle, standby: HostHa
     opts,
   );
   return {
+    recordingsCopyKey,
     password: pulumi.secret(password.result),
     caPem: ca.certPem,
     certificatePem: certificate.certPem,

@@ -94,11 +94,9 @@ describe("the front under failover 'datacenter'", () => {
       dnsCredentials: true,
     });
     // What is not built yet is said, not left to be found during a fire.
-    expect(frontWarnings(ready)).toEqual([
-      expect.stringMatching(/`ops failover` is not built yet/),
-      expect.stringMatching(/recordings are not copied to the standby front lb-standby yet/),
-    ]);
+    expect(frontWarnings(ready)).toEqual([expect.stringMatching(/`ops failover` is not built yet/)]);
     const notes = standbyNotes(ready).join("\n");
+    expect(notes).toMatch(/recordings: lb-standby copies lb's published and unpublished recordings every 5 minutes .*read-only/);
     expect(notes).toMatch(
       /its database streams from lb's over TLS with a replication role of its own \(lb-scaleliteReplicationPrimary, then lb-standby-scaleliteReplicationStandby\)/,
     );

@@ -78,6 +78,28 @@ describe("a stack with a standby front", () => {
     expect(resources.filter((x) => x.name === "lb-training-standby-scaleliteCertificate")).toEqual([]);
   });
 
+  it("the standby copies the front's recordings with a key the front accepts read-only, from the standby only", async () => {
+    const { resources } = await evaluateStack("training", {}, withStandby);
+    const standby = ipOf(resources, "lb-training-standby");
+    const lines = decode(inputsOf(named(resources, "lb-training-scaleliteSpool")).AUTHORIZED_KEYS_B64)
+      .trimEnd()
+      .split("\n");
+    const copyLines = lines.filter((l) => l.endsWith("bbb-ovh-recordings-copy@lb-training-standby"));
+    expect(copyLines).toHaveLength(1);
+    expect(copyLines[0]).toMatch(
+      new RegExp(`^from="${standby.replace(/\./g, "\\.")}",restrict,command="/usr/bin/rrsync -ro /mnt/scalelite-recordings/var/bigbluebutton" ssh-ed25519 `),
+    );
+    // The standby's spool lists the nodes only: nothing reads the standby's recordings.
+    expect(decode(inputsOf(named(resources, "lb-training-standby-scaleliteSpool")).AUTHORIZED_KEYS_B64)).not.toContain("recordings-copy");
+    const copy = named(resources, "lb-training-standby-scaleliteRecordingsCopy");
+    expect(isSecretValue(copy.inputs.stdin)).toBe(true);
+    const inputs = inputsOf(copy);
+    expect(decode(inputs.SSH_CONFIG_B64)).toContain(`HostName ${ipOf(resources, "lb-training")}`);
+    expect(decode(inputs.COPY_KEY_B64)).toMatch(/planned private key training-recordings-copy-key/);
+    expect(copy.dependencies.some((u) => u.endsWith("lb-training-scaleliteSpool"))).toBe(true);
+    expect(resources.filter((x) => x.name === "lb-training-scaleliteRecordingsCopy")).toEqual([]);
+  });
+
   it("with DNS-01 the standby holds the front's certificate before any failover", async () => {
     const { resources } = await evaluateStack(
       "training",

@@ -1,6 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { renderSpoolAuthorizedKeys, renderTransferKnownHosts, renderTransferSshConfig } from "../../components/scalelite/renderRecordingTransfer";
-import { INCOMING_DIR } from "../../components/scalelite/recordingLayout";
+import {
+  renderCopyAuthorizedKey,
+  renderSpoolAuthorizedKeys,
+  renderTransferKnownHosts,
+  renderTransferSshConfig,
+} from "../../components/scalelite/renderRecordingTransfer";
+import { INCOMING_DIR, RECORDING_DIR } from "../../components/scalelite/recordingLayout";
 
 const KEY_A = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 const KEY_B = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
@@ -41,6 +46,22 @@ describe("renderSpoolAuthorizedKeys", () => {
     expect(attempt).toThrow(/b: the transfer key must be an OpenSSH ssh-ed25519 public key/);
     expect(attempt).toThrow(/b: listed twice/);
     expect(() => renderSpoolAuthorizedKeys([])).toThrow(/no node/);
+  });
+});
+
+describe("renderCopyAuthorizedKey", () => {
+  it("lets the standby read the recordings through rrsync -ro, from its own address only, with every SSH feature off", () => {
+    expect(renderCopyAuthorizedKey({ name: "lb-standby", ipv4: "192.0.2.30", ipv6: "", publicKey: `${KEY_A} dropped comment` })).toBe(
+      `from="192.0.2.30",restrict,command="/usr/bin/rrsync -ro ${RECORDING_DIR}" ${KEY_A} bbb-ovh-recordings-copy@lb-standby\n`,
+    );
+  });
+
+  it("refuses, all at once, a bad address, name, key or path", () => {
+    expect(() =>
+      renderCopyAuthorizedKey({ name: "LB", ipv4: "0.0.0.0/0", ipv6: "nope", publicKey: "ssh-rsa AAAA" }, { recordingDir: "/srv/rec ordings" }),
+    ).toThrow(
+      /recording directory '\/srv\/rec ordings'.*standby name 'LB'.*'0\.0\.0\.0\/0' is not an IPv4 address.*'nope' is not an IPv6 address.*ssh-ed25519/,
+    );
   });
 });
 
