@@ -60,6 +60,9 @@ export function campusProgram() {
     frontUrl,
     frontIpv4: site.front.ipv4,
     frontHostKey: site.front.hostKey,
+    // ops reaches the standby front (campus.standbyFront) by these, as it reaches the front.
+    standbyIpv4: site.standbyFront?.ipv4,
+    standbyHostKey: site.standbyFront?.hostKey,
     nodes,
     moodleServerUrl,
     moodleSharedSecret,

@@ -46,6 +46,8 @@ export interface OpsTarget {
   frontOrigin?: string;
   lbSecret?: string;
   ssh?: SshTarget;
+  /** The standby front (campus.standbyFront), reached like the front. */
+  standby?: { name: string; ssh: SshTarget };
   nodes: NodeTarget[];
   /** The validated campus of the stack file, when there is one. */
   campus?: Campus;
@@ -63,6 +65,9 @@ interface StackOutputs {
   frontIpv4?: string;
   /** The front's pinned SSH host key, as every Pulumi connection to it checks it. */
   frontHostKey?: string;
+  /** The standby front's address and pinned host key (campus.standbyFront). */
+  standbyIpv4?: string;
+  standbyHostKey?: string;
   nodes?: Array<{ name?: string; fqdn?: string; ipv4?: string; datacenter?: string; apiUrl?: string }>;
   /** Node secrets keyed by node name or FQDN. */
   nodeSecrets?: Record<string, string>;
@@ -221,6 +226,21 @@ export async function loadTarget(
       }
     : undefined;
 
+  const standbyConfig = campus?.standbyFront;
+  const standby = standbyConfig
+    ? {
+        name: standbyConfig.name,
+        ssh: {
+          host: outputs?.standbyIpv4 ?? (standbyConfig.config.kind === "existing" ? standbyConfig.config.ipv4 : standbyConfig.fqdn),
+          port: standbyConfig.config.kind === "existing" ? standbyConfig.config.sshPort : 22,
+          username: standbyConfig.config.kind === "existing" ? standbyConfig.config.sshUser : "ubuntu",
+          hostKey: outputs?.standbyHostKey ?? (standbyConfig.config.kind === "existing" ? standbyConfig.config.hostKey : undefined),
+          connectTimeoutMs: options.timeout,
+          ...key,
+        },
+      }
+    : undefined;
+
   const secrets = outputs?.nodeSecrets ?? {};
   const fromOutputs = (outputs?.nodes ?? []).filter((n) => n.fqdn);
   const nodes: NodeTarget[] =
@@ -252,6 +272,7 @@ export async function loadTarget(
     frontOrigin,
     lbSecret,
     ssh,
+    standby,
     nodes,
     campus,
     campusProblem: file?.problem,

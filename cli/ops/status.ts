@@ -9,6 +9,7 @@ import type { Progress } from "./progress";
 import { describeBacklog, parseRecordingHealth, RECORDING_HEALTH_COMMAND, recordingProblems, type NodeRecordings } from "./recordingHealth";
 import { parseStatusTable, rake, type ScaleliteServerStatus } from "./scalelite";
 import { SCALE_LOG } from "./scale";
+import { describeStandbyCopy, parseStandbyCopy, STANDBY_COPY_COMMAND } from "./standbyCopy";
 import { runRemote, type SshTarget } from "./ssh";
 import type { NodeTarget, OpsTarget } from "./stackSource";
 
@@ -61,6 +62,8 @@ export interface StatusReport {
   backup?: BackupHealth;
   /** Per node: archives the front refused and the node's backlog, when the front could say. */
   recordings?: NodeRecordings[];
+  /** The standby front's recordings copy (campus.standbyFront with recordings): how far behind it is. */
+  standbyCopy?: string;
   problems: Problem[];
   healthy: boolean;
 }
@@ -163,6 +166,14 @@ export async function collectStatus(target: OpsTarget, options: StatusOptions, p
   const images = ssh ? limit(() => imageLock(ssh, options.commandTimeoutMs)) : undefined;
   const scaling = ssh ? limit(() => lastScaling(ssh, options.commandTimeoutMs)) : undefined;
   const recordingsRead = ssh ? limit(() => recordingHealth(ssh, options.commandTimeoutMs)) : undefined;
+  const standby = target.standby;
+  const standbyCopy =
+    standby && target.campus?.config.recordings
+      ? tracked(standby.ssh.host, "recordings copy", async () => {
+          const r = await runRemote(standby.ssh, STANDBY_COPY_COMMAND, options.commandTimeoutMs);
+          return describeStandbyCopy(standby.name, parseStandbyCopy(r.stdout), Date.now() / 1000);
+        })
+      : undefined;
   const probes = target.nodes.map((n) => tracked(new URL(n.apiUrl).host, n.secret ? "getMeetings" : "API", () => probeNode(n, options.http)));
 
   const problems: Problem[] = [];
@@ -255,6 +266,15 @@ export async function collectStatus(target: OpsTarget, options: StatusOptions, p
     const senders = target.campus?.config.recordings ? target.nodes.map((n) => n.name) : [];
     for (const p of recordingProblems(recordings, senders, nowSeconds)) problems.push({ host: p.node, kind: "unhealthy", message: `recordings: ${p.message}` });
   }
+  let standbyCopyLine: string | undefined;
+  if (standbyCopy) {
+    const r = await standbyCopy;
+    if (r.error) problems.push(problemOf(r.error));
+    else {
+      standbyCopyLine = r.value.line;
+      if (r.value.problem) problems.push({ host: standby!.ssh.host, kind: "unhealthy", message: r.value.problem });
+    }
+  }
   for (const n of nodes) {
     if (n.online === "offline") problems.push({ host: n.fqdn, kind: "unhealthy", message: "Scalelite marks it offline (its polls fail)" });
     if (n.state === "disabled") problems.push({ host: n.fqdn, kind: "unhealthy", message: "disabled in Scalelite: it takes no meeting" });
@@ -268,6 +288,7 @@ export async function collectStatus(target: OpsTarget, options: StatusOptions, p
     nodes,
     backup: backupReport,
     recordings,
+    standbyCopy: standbyCopyLine,
     problems: unique,
     healthy: unique.length === 0,
   };
@@ -282,6 +303,7 @@ export function renderStatus(report: StatusReport): string {
     `front ${report.front.host ?? "-"}: /health_check ${hc.ok ? `success (${hc.ms} ms)` : `FAILED: ${hc.detail}`}; scalelite ${report.front.scalelite.ok ? "ok" : `FAILED: ${report.front.scalelite.detail}`}`,
   );
   if (report.backup) lines.push(`backup: ${report.backup.ok ? "" : "STALE: "}${report.backup.detail}`);
+  if (report.standbyCopy) lines.push(report.standbyCopy);
   const sc = report.front.scaling;
   if (sc) lines.push(`scaling (last run ${sc.at}): ${sc.summary}`, ...sc.actions.map((a) => `  ${a.action} ${a.node}: ${a.reason}`));
   if (report.front.images) lines.push(`images (${IMAGE_LOCK}):`, ...report.front.images.map((l) => `  ${l}`));

@@ -10,6 +10,11 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSy
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describeStandbyCopy, parseStandbyCopy } from "../../cli/ops/standbyCopy";
+import { Progress } from "../../cli/ops/progress";
+import { collectStatus, renderStatus } from "../../cli/ops/status";
+import type { OpsTarget } from "../../cli/ops/stackSource";
+import type { Campus } from "../../components/config/campus";
 import { base64 } from "../../components/remote/invocation";
 import { nodeTransferFiles, RECORDING_DIR, STANDBY_COPY_DIR, STANDBY_COPY_STATUS } from "../../components/scalelite/recordingLayout";
 import {
@@ -126,9 +131,28 @@ describe.each(RRSYNCS)("the standby front copies the primary's recordings throug
       const s = status();
       expect(s.last_result).toBe("ok");
       expect(Number(s.last_success)).toBeGreaterThanOrEqual(before);
+      // What `ops status` makes of the file the pull wrote.
+      const seen = describeStandbyCopy("lb-standby", parseStandbyCopy(readFileSync(on(standby, STANDBY_COPY_STATUS), "utf8")), Date.now() / 1000);
+      expect(seen).toEqual({ line: expect.stringMatching(/^recordings copy to lb-standby: ok, \d+ s behind the front \(last run copied 3 file\(s\)\)$/) });
       // A second run has nothing to copy.
       const again = await pull();
       expect(again.stdout).toMatch(/copied 0 file\(s\)/);
+    });
+
+    it("ops status reads the copy's status on the standby over SSH and shows how far behind it is", async () => {
+      const target: OpsTarget = {
+        label: "standby-test",
+        nodes: [],
+        standby: {
+          name: "lb-standby",
+          ssh: { host: standby.host, port: standby.port, username: "root", hostKey: standby.hostPublicKey, privateKey: standby.privateKey },
+        },
+        campus: { config: { recordings: true } } as unknown as Campus,
+      };
+      const report = await collectStatus(target, { http: { timeoutMs: 5_000 }, commandTimeoutMs: 60_000, concurrency: 2 }, new Progress(process.stderr, false));
+      expect(report.standbyCopy).toMatch(/^recordings copy to lb-standby: ok, \d+ s behind the front/);
+      expect(report.problems.filter((p) => p.host === standby.host)).toEqual([]);
+      expect(renderStatus(report)).toContain("recordings copy to lb-standby: ok");
     });
 
     it("never deletes on the standby what the primary deleted, and keeps a newer file the standby holds", async () => {
@@ -172,6 +196,8 @@ describe.each(RRSYNCS)("the standby front copies the primary's recordings throug
         expect(r.code).toBe(1);
         expect(r.stderr).toMatch(/copying published from the primary front failed; the previous copy stays/);
         expect(status()).toMatchObject({ last_result: "failed", last_success: lastSuccess });
+        const seen = describeStandbyCopy("lb-standby", parseStandbyCopy(readFileSync(on(standby, STANDBY_COPY_STATUS), "utf8")), Date.now() / 1000);
+        expect(seen.problem).toMatch(/the last recordings copy to lb-standby failed/);
       } finally {
         writeFileSync(sshConfig(), config);
       }

@@ -1,0 +1,67 @@
+import { STANDBY_COPY_INTERVAL_MINUTES, STANDBY_COPY_STATUS } from "../../components/scalelite/recordingLayout";
+
+/**
+ * What the standby front's recordings copy last did (scripts/scalelite-recordings-pull.sh writes it after
+ * each run): its result, and the start of the last run that succeeded, which is how far behind the front
+ * the standby's recordings are.
+ */
+export interface StandbyCopy {
+  lastResult: "ok" | "failed" | "serving" | string;
+  /** Unix time (s) of the last run. */
+  lastAttempt?: number;
+  /** Unix time (s) the last successful run started: the copy holds everything the front had then. */
+  lastSuccess?: number;
+  files?: number;
+  bytes?: number;
+}
+
+/** The command that prints the status file (BBB_OVH_ROOT is empty on a real front); nothing when no copy ran yet. */
+export const STANDBY_COPY_COMMAND = `cat "\${BBB_OVH_ROOT:-}${STANDBY_COPY_STATUS}" 2>/dev/null || true`;
+
+/** Three missed runs in a row: the copy is stuck, whatever the last result said. */
+export const STANDBY_COPY_MAX_LAG_SECONDS = 3 * STANDBY_COPY_INTERVAL_MINUTES * 60;
+
+const count = (v: string | undefined) => (v !== undefined && /^\d+$/.test(v) ? Number(v) : undefined);
+
+/** The status file's key=value lines; undefined when there is none (no copy has run). */
+export function parseStandbyCopy(text: string): StandbyCopy | undefined {
+  const values = new Map<string, string>();
+  for (const line of text.split("\n")) {
+    const eq = line.indexOf("=");
+    if (eq > 0) values.set(line.slice(0, eq).trim(), line.slice(eq + 1).trim());
+  }
+  const lastResult = values.get("last_result");
+  if (!lastResult) return undefined;
+  return {
+    lastResult,
+    lastAttempt: count(values.get("last_attempt")),
+    lastSuccess: count(values.get("last_success")),
+    files: count(values.get("files")),
+    bytes: count(values.get("bytes")),
+  };
+}
+
+const ago = (seconds: number) =>
+  seconds < 120 ? `${Math.max(0, Math.round(seconds))} s` : seconds < 7200 ? `${Math.round(seconds / 60)} min` : `${Math.round(seconds / 3600)} h`;
+
+/** One line for `ops status`, and the problem it shows, if any. */
+export function describeStandbyCopy(standby: string, copy: StandbyCopy | undefined, nowSeconds: number): { line: string; problem?: string } {
+  if (!copy) {
+    const problem = `no recordings copy has run on ${standby} yet (bbb-ovh-recordings-pull.timer): a failover now would serve no recording published before it`;
+    return { line: `recordings copy to ${standby}: never ran`, problem };
+  }
+  if (copy.lastResult === "serving") return { line: `recordings copy to ${standby}: none, ${standby} serves (promoted by ops failover)` };
+  const lag = copy.lastSuccess === undefined ? undefined : nowSeconds - copy.lastSuccess;
+  const behind = lag === undefined ? "never succeeded" : `${ago(lag)} behind the front`;
+  const line = `recordings copy to ${standby}: ${copy.lastResult === "ok" ? "ok" : copy.lastResult.toUpperCase()}, ${behind}${
+    copy.lastResult === "ok" && copy.files !== undefined ? ` (last run copied ${copy.files} file(s))` : ""
+  }`;
+  if (copy.lastResult !== "ok")
+    return {
+      line,
+      problem: `the last recordings copy to ${standby} failed (journalctl -u bbb-ovh-recordings-pull on ${standby}); its recordings are ${behind}`,
+    };
+  if (lag === undefined || lag > STANDBY_COPY_MAX_LAG_SECONDS)
+    return { line, problem: `the recordings copy to ${standby} is ${behind} (it runs every ${STANDBY_COPY_INTERVAL_MINUTES} minutes): is its timer running?` };
+  return { line };
+}
