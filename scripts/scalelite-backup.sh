@@ -14,10 +14,11 @@ source "$SCRIPT_DIR/lib/common.sh"
 source "$SCRIPT_DIR/lib/backup.sh"
 # shellcheck source-path=SCRIPTDIR source=lib/apt.sh
 source "$SCRIPT_DIR/lib/apt.sh"
+# shellcheck source-path=SCRIPTDIR source=lib/units.sh
+source "$SCRIPT_DIR/lib/units.sh"
 
 INSTALL_DIR="$ROOT/usr/local/lib/bbb-ovh/backup"
 COMMAND_LINK="$ROOT/usr/local/sbin/bbb-ovh-backup"
-UNIT_DIR="$ROOT/etc/systemd/system"
 
 usage() {
   echo "usage: $0 < inputs   (host step; KEY=VALUE lines: see components/remote/catalogue.ts, scaleliteBackup); the backups themselves: bbb-ovh-backup --help"
@@ -95,10 +96,10 @@ init_repository() {
   }
 }
 
+# The service is written without queuing it (a deployment must not start a backup): only the timer is
+# queued, so lib/units.sh reloads systemd and enables and starts the timer when either file changed.
 install_units() {
-  local changed=1
-  mkdir -p "$UNIT_DIR"
-  install_content "$UNIT_DIR/bbb-ovh-backup.service" 0644 <<EOF && changed=0
+  install_watched "$UNIT_DIR/bbb-ovh-backup.service" 0644 bbb-ovh-backup.timer <<EOF
 # Written by bbb-ovh ($STEP_NAME); changes here are overwritten on the next deployment.
 [Unit]
 Description=bbb-ovh backup of Scalelite's database and recordings (restic)
@@ -111,7 +112,7 @@ ExecStart=/usr/local/sbin/bbb-ovh-backup run
 Nice=10
 IOSchedulingClass=idle
 EOF
-  install_content "$UNIT_DIR/bbb-ovh-backup.timer" 0644 <<EOF && changed=0
+  install_unit bbb-ovh-backup.timer <<EOF
 # Written by bbb-ovh ($STEP_NAME); changes here are overwritten on the next deployment.
 [Unit]
 Description=bbb-ovh backup of Scalelite, on schedule
@@ -124,12 +125,7 @@ Persistent=true
 [Install]
 WantedBy=timers.target
 EOF
-  if ((changed == 0)); then
-    systemctl daemon-reload
-  fi
-  # Only the timer is started: installing must not start a backup in the middle of a deployment.
-  systemctl is-enabled --quiet bbb-ovh-backup.timer || systemctl enable bbb-ovh-backup.timer
-  systemctl is-active --quiet bbb-ovh-backup.timer || systemctl start bbb-ovh-backup.timer
+  apply_pending_units
 }
 
 # init_or_check_repository: under the backup lock, initialise the repository if needed. A backup can hold
