@@ -1,3 +1,5 @@
+import { readFileSync } from "node:fs";
+import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { failoverModel, renderFailover, replaceSection } from "../../bench/failoverModel";
 
@@ -9,6 +11,12 @@ describe("the failover model (bench/failoverModel.ts)", () => {
     const text = renderFailover(m);
     expect(text).toContain(`RTO: **${m.minutes.toFixed(1)} min** from the command (goal: under 5 min), plus the DNS TTL (2 min)`);
     expect(text).toMatch(/published recordings \| at most 5 min \+ one copy's duration/);
+  });
+
+  it("the README and bench/RESULTS.md show the model's figure", () => {
+    const figure = `${failoverModel().minutes.toFixed(1)} min`;
+    expect(readFileSync(path.join(__dirname, "../../README.md"), "utf8")).toContain(`| ${figure} (goal: under 5)`);
+    expect(readFileSync(path.join(__dirname, "../../bench/RESULTS.md"), "utf8")).toContain(`RTO: **${figure}** from the command`);
   });
 
   it("replaces its own section of RESULTS.md and nothing else, or adds it before the next one", () => {
