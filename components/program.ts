@@ -61,8 +61,7 @@ export function campusProgram() {
     frontIpv4: site.front.ipv4,
     frontHostKey: site.front.hostKey,
     // ops reaches the standby front (campus.standbyFront) by these, as it reaches the front.
-    standbyIpv4: site.standbyFront?.ipv4,
-    standbyHostKey: site.standbyFront?.hostKey,
+    ...(site.standbyFront ? { standbyIpv4: site.standbyFront.ipv4, standbyHostKey: site.standbyFront.hostKey } : {}),
     nodes,
     moodleServerUrl,
     moodleSharedSecret,
