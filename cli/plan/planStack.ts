@@ -61,7 +61,7 @@ export function configOfStackFile(file: StackFile): { config: Record<string, str
  */
 export async function planStack(stackOrFile: string | StackFile, program: () => unknown): Promise<Plan> {
   const file = typeof stackOrFile === "string" ? readStackFile(stackOrFile) : stackOrFile;
-  const campus = campusOfStackFile(file);
+  const campus = campusOfStackFile(file, new Date());
   const { config, secretKeys, notes } = configOfStackFile(file);
   const evaluation = await evaluateProgram({ project: "bbb-ovh", stack: file.stack, config, secretKeys, mocks: plannedCloud }, program);
   return {

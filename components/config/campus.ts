@@ -321,13 +321,33 @@ function resolveHost(role: ResolvedHost["role"], host: HostConfig, campus: Campu
 }
 
 /**
+ * A term that has already ended: the voucher check and the estimate would count months that are over.
+ * Compared with the UTC date of `now`, which the caller gives (the program and the plan: the real clock).
+ */
+function termProblems(raw: unknown, now: Date): ConfigProblem[] {
+  const end = isRecord(raw) && isRecord(raw.term) ? str(raw.term.end) : undefined;
+  if (end === undefined || !/^\d{4}-\d{2}-\d{2}$/.test(end)) return [];
+  const today = now.toISOString().slice(0, 10);
+  if (end >= today) return [];
+  return [
+    {
+      path: "campus.term.end",
+      message: `${end} is in the past (today is ${today}, UTC): set the last day of the coming term (YYYY-MM-DD), or remove campus.term`,
+    },
+  ];
+}
+
+/**
  * Validates a raw `bbb-ovh:campus` object and resolves presets and derived names.
  * Pure: the Pulumi program and the offline plan both go through here before anything is created.
+ * `now` is the clock the date rules read (campus.term.end must not be past); without it they are
+ * not checked (tests of other rules, `ops`, which must still run on a stack after its term).
  */
-export function parseCampus(raw: unknown, secrets: SecretPresence): Campus {
+export function parseCampus(raw: unknown, secrets: SecretPresence, now?: Date): Campus {
   const parsed = campusSchema.safeParse(raw);
   const problems: ConfigProblem[] = parsed.success ? [] : parsed.error.issues.map((i) => ({ path: pathOf(i.path), message: describeIssue(i, raw) }));
   problems.push(...crossFieldProblems(raw, secrets));
+  if (now) problems.push(...termProblems(raw, now));
   if (raw === undefined) problems.splice(0, problems.length, { path: "bbb-ovh:campus", message: "is required: the campus object of the stack file" });
   if (!parsed.success || problems.length > 0) throw new CampusConfigError(dedupe(problems));
 
