@@ -4,6 +4,7 @@ import { throwawayPrivateKey } from "../../components/hosts/deployKey";
 import { capacityWarnings } from "../../components/planning/sizing";
 import { frontWarnings, standbyNotes } from "../../components/planning/frontFailover";
 import { backupWarnings } from "../../components/backup/backupConfig";
+import { sshWarnings } from "../../components/security/sshWarnings";
 import { evaluateProgram, type RecordedResource } from "./recorder";
 import { plannedCloud } from "./mockCloud";
 
@@ -70,7 +71,7 @@ export async function planStack(stackOrFile: string | StackFile, program: () => 
     campus,
     resources: evaluation.resources,
     outputs: evaluation.outputs as Record<string, unknown>,
-    warnings: [...capacityWarnings(campus), ...frontWarnings(campus), ...backupWarnings(campus)],
+    warnings: [...capacityWarnings(campus), ...frontWarnings(campus), ...backupWarnings(campus), ...sshWarnings(campus)],
     notes: [...notes, ...standbyNotes(campus)],
   };
 }

@@ -82,6 +82,8 @@ const dedicated = z.strictObject({
   installOs: z.boolean().optional(),
   /** Adopted without installOs: the user the operator key (bbb-ovh:sshPrivateKey) logs in as. */
   sshUser: unixUser.optional(),
+  /** Adopted without installOs: the server's SSH host key; without it the key is recorded on first contact and pinned. */
+  hostKey: hostKeyLine.optional(),
   subsidiary: z.enum(OVH_SUBSIDIARIES).default("FR"),
   datacenter: z.enum(DEDICATED_DATACENTERS),
 });
