@@ -11,9 +11,9 @@ import { createPublicKey } from "node:crypto";
  *   the curve (checked by OpenSSL through node:crypto, as ssh-keygen checks it with OpenSSL); RSA: n is
  *   a positive mpint of 1024 to 16384 bits (sshkey_check_rsa_length, SSHBUF_MAX_BIGNUM); security keys
  *   (sk-*) carry their application string.
- * ssh2's utils.parseKey (used in deployKey.ts for private keys) is not enough here: it knows no sk-* type,
- * decodes base64 leniently, matches the type by prefix, ignores trailing bytes and never checks the curve
- * or the point. Certificates and ssh-dss keys, which ssh-keygen reads, are refused on purpose: OpenSSH 9
+ * ssh2's utils.parseKey (used in deployKey.ts for private keys) is not enough here: it takes a point off
+ * its curve, an RSA modulus under 1024 bits, trailing bytes, a certificate blob under the ssh-rsa label,
+ * and refuses sk-* keys (test/config/sshPublicKey.test.ts lists where it and ssh-keygen disagree). Certificates and ssh-dss keys, which ssh-keygen reads, are refused on purpose: OpenSSH 9
  * disables DSA and a certificate is not what OVH or OpenStack install.
  * Its own module, without zod, so that `ops` can check a key without loading the schema.
  */
