@@ -10,7 +10,8 @@ function validated(raw: unknown, secrets: SecretPresence, secretProblems: Config
   let problems = secretProblems;
   let campus: CampusModel | undefined;
   try {
-    campus = parseCampus(raw, secrets);
+    // The real clock: a term already over is refused before anything is created.
+    campus = parseCampus(raw, secrets, new Date());
   } catch (e) {
     if (!(e instanceof CampusConfigError)) throw e;
     problems = [...e.problems, ...secretProblems];

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { sshPublicKeyLine } from "../../components/config/sshPublicKeyLine";
+import { sshPublicKeyProblem } from "../../components/config/sshPublicKey";
 import { addBackupCommands } from "./backupCommands";
 import { CHECKSUM_ALGORITHMS, DEFAULT_ALGORITHM, type ChecksumAlgorithm } from "./bbbApi";
 import { changeNode, type NodeAction } from "./drain";
@@ -55,10 +56,13 @@ const httpUrl = (value: string) => {
   return value;
 };
 
-/** A host key as `ssh-keyscan` and the stack output print it; a malformed one could never match. */
+/** A host key as `ssh-keyscan` and the stack output print it; a malformed or damaged one could never match. */
 const hostKeyLine = (value: string) => {
-  if (!sshPublicKeyLine.test(value.trim())) throw new InvalidArgumentError("expected an OpenSSH public key line such as 'ssh-ed25519 AAAA...'");
-  return value.trim();
+  const line = value.trim();
+  const problem = sshPublicKeyLine.test(line) ? sshPublicKeyProblem(line) : "";
+  if (problem !== undefined)
+    throw new InvalidArgumentError(`${problem ? `${problem}; ` : ""}expected an OpenSSH public key line such as 'ssh-ed25519 AAAA...'`);
+  return line;
 };
 
 function withConnection(cmd: Command): Command {

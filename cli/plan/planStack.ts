@@ -4,6 +4,7 @@ import { throwawayPrivateKey } from "../../components/hosts/deployKey";
 import { capacityWarnings } from "../../components/planning/sizing";
 import { frontWarnings, standbyNotes } from "../../components/planning/frontFailover";
 import { backupWarnings } from "../../components/backup/backupConfig";
+import { sshWarnings } from "../../components/security/sshWarnings";
 import { evaluateProgram, type RecordedResource } from "./recorder";
 import { plannedCloud } from "./mockCloud";
 
@@ -61,7 +62,7 @@ export function configOfStackFile(file: StackFile): { config: Record<string, str
  */
 export async function planStack(stackOrFile: string | StackFile, program: () => unknown): Promise<Plan> {
   const file = typeof stackOrFile === "string" ? readStackFile(stackOrFile) : stackOrFile;
-  const campus = campusOfStackFile(file);
+  const campus = campusOfStackFile(file, new Date());
   const { config, secretKeys, notes } = configOfStackFile(file);
   const evaluation = await evaluateProgram({ project: "bbb-ovh", stack: file.stack, config, secretKeys, mocks: plannedCloud }, program);
   return {
@@ -70,7 +71,7 @@ export async function planStack(stackOrFile: string | StackFile, program: () => 
     campus,
     resources: evaluation.resources,
     outputs: evaluation.outputs as Record<string, unknown>,
-    warnings: [...capacityWarnings(campus), ...frontWarnings(campus), ...backupWarnings(campus)],
+    warnings: [...capacityWarnings(campus), ...frontWarnings(campus), ...backupWarnings(campus), ...sshWarnings(campus)],
     notes: [...notes, ...standbyNotes(campus)],
   };
 }

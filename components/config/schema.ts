@@ -5,6 +5,7 @@ import { timetableProblems, WEEKDAYS } from "../schedule/timetable";
 import { BBB_LINES, OPTION_FAMILIES } from "./presets";
 import { SCALELITE_NODE_STATES } from "../scalelite/renderServersYaml";
 import { sshPublicKeyLine } from "./sshPublicKeyLine";
+import { sshPublicKeyProblem } from "./sshPublicKey";
 
 /** OVH dedicated-server datacenters (configuration label `dedicated_datacenter`). */
 export const DEDICATED_DATACENTERS = ["sbg", "rbx", "gra", "bhs", "waw", "lim", "eri", "fra", "sgp", "syd", "ynm", "vin", "hil"] as const;
@@ -40,6 +41,18 @@ const hostLabel = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 const dnsName = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
 export { sshPublicKeyLine };
 
+/** An OpenSSH public key line of that shape that `ssh-keygen -l` also reads (components/config/sshPublicKey.ts). */
+const sshPublicKey = (shape: string) =>
+  z
+    .string()
+    .regex(sshPublicKeyLine, `expected ${shape}`)
+    .superRefine((line, ctx) => {
+      // Only a line of the right shape: a wrong shape has its message already.
+      const problem = sshPublicKeyLine.test(line) ? sshPublicKeyProblem(line) : undefined;
+      if (problem) ctx.addIssue({ code: "custom", message: `${problem}; expected ${shape}` });
+    });
+const hostKeyLine = sshPublicKey("the host key as an OpenSSH public key line (ssh-keyscan -t ed25519 HOST)");
+
 /** Accepts `a.b.c.d/n` (n <= 32) and IPv6 `x::/n` (n <= 128). */
 export function isCidr(value: string): boolean {
   const [addr, prefix, ...rest] = value.split("/");
@@ -69,6 +82,8 @@ const dedicated = z.strictObject({
   installOs: z.boolean().optional(),
   /** Adopted without installOs: the user the operator key (bbb-ovh:sshPrivateKey) logs in as. */
   sshUser: unixUser.optional(),
+  /** Adopted without installOs: the server's SSH host key; without it the key is recorded on first contact and pinned. */
+  hostKey: hostKeyLine.optional(),
   subsidiary: z.enum(OVH_SUBSIDIARIES).default("FR"),
   datacenter: z.enum(DEDICATED_DATACENTERS),
 });
@@ -91,7 +106,7 @@ const existing = z.strictObject({
   sshPort: z.number().int().min(1).max(65535).default(22),
   location: z.string().regex(hostLabel, "expected a short label such as campus-dc").default("onsite"),
   /** The host's SSH public host key; without it the key is recorded on first contact and pinned. */
-  hostKey: z.string().regex(sshPublicKeyLine, "expected the host key as an OpenSSH public key line (ssh-keyscan -t ed25519 HOST)").optional(),
+  hostKey: hostKeyLine.optional(),
   cores: z.number().int().positive().optional(),
   ramGb: z.number().positive().optional(),
 });
@@ -219,9 +234,7 @@ export const campusSchema = z
       ttl: z.number().int().min(60).max(86400).default(300),
     }),
     adminEmail: z.email("expected an email address for Let's Encrypt"),
-    sshPublicKeys: z
-      .array(z.string().regex(sshPublicKeyLine, "expected an OpenSSH public key line such as 'ssh-ed25519 AAAA... comment'"))
-      .min(1, "expected at least one SSH public key"),
+    sshPublicKeys: z.array(sshPublicKey("an OpenSSH public key line such as 'ssh-ed25519 AAAA... comment'")).min(1, "expected at least one SSH public key"),
     adminCidrs: z
       .array(z.string().refine(isCidr, "expected a CIDR such as 203.0.113.0/24 or 2001:db8::/32"))
       .min(1, "expected at least one admin CIDR allowed to SSH"),
@@ -266,7 +279,7 @@ export const campusSchema = z
               .default("root"),
             port: z.number().int().min(1).max(65535).default(22),
             /** The Moodle host's SSH host key; without it the key is recorded on first contact and pinned. */
-            hostKey: z.string().regex(sshPublicKeyLine, "expected the host key as an OpenSSH public key line (ssh-keyscan -t ed25519 HOST)").optional(),
+            hostKey: hostKeyLine.optional(),
           })
           .optional(),
         /** The web server user Moodle's PHP runs as (Moodle's CLI scripts must run as that user). */

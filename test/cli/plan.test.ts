@@ -70,6 +70,19 @@ describe("npm run plan (a process)", () => {
     expect(warnings).toMatch(/single point of failure: the front lb-training .* no standby front in another site/);
   });
 
+  it("names each host whose SSH host key is not pinned, with the ssh-keyscan line that pins it (lab: its two nodes)", async () => {
+    const { code, stdout } = await plan("lab");
+    expect(code).toBe(0);
+    const warnings = stdout.slice(stdout.indexOf("\nWarnings"));
+    for (const address of ["198.51.100.11", "198.51.100.12"]) expect(warnings).toContain(`\`ssh-keyscan -p 22 -t ed25519 ${address}\`, check its fingerprint`);
+    expect(warnings.match(/! host key not pinned: campus\.nodes\[(\d)\]/g)).toEqual([
+      "! host key not pinned: campus.nodes[0]",
+      "! host key not pinned: campus.nodes[1]",
+    ]);
+    // Its front's key is in the stack file: not listed.
+    expect(warnings).not.toMatch(/host key not pinned: campus\.front/);
+  });
+
   it("shows each order's plan code and options whole, the script bundle's files and hash, in creation order", async () => {
     const { stdout } = await plan("brest");
     // Not cut with an ellipsis: the whole order is there.
@@ -170,14 +183,19 @@ describe("npm run plan (a process)", () => {
     campus.adminCidrs = ["10.0.0.0/40"];
     campus.nodes[1].fqdn = "bbb2.example.com";
     campus.front.model = "rise-77";
+    // A key cut by one character (issue 19, defect 7) and a term that ended: the plan reads the real clock.
+    campus.sshPublicKeys = [campus.sshPublicKeys[0].replace(/(AAAA\S+)\S /, "$1 ")];
+    campus.term = { end: "2020-06-30" };
     writeFileSync(file, stringify({ config: { "bbb-ovh:moodleSshPrivateKey": { secure: "v1:a2V5:ZW5jcnlwdGVk" }, "bbb-ovh:campus": campus } }));
     const { code, stdout, stderr } = await plan("--stack-file", file);
     expect(code).toBe(1);
     expect(stdout).toBe("");
-    expect(stderr).toContain("3 problems");
+    expect(stderr).toContain("5 problems");
     expect(stderr).toContain("campus.adminCidrs[0]");
     expect(stderr).toContain("campus.nodes[1].fqdn");
     expect(stderr).toContain("campus.front.model");
+    expect(stderr).toContain("campus.sshPublicKeys[0]: is not a usable SSH public key: the base64 key is damaged or cut short");
+    expect(stderr).toMatch(/campus\.term\.end: 2020-06-30 is in the past \(today is \d{4}-\d\d-\d\d, UTC\)/);
     expect(stderr).not.toMatch(/\n\s+at .+:\d+:\d+/);
   });
 
