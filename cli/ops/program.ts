@@ -325,21 +325,25 @@ export async function runOps(argv: string[], io: OpsIO): Promise<number> {
 
   program
     .command("estimate <stack>")
-    .description("monthly cost of the stack's hosts, how long a voucher lasts, and the cheapest topology for the expected users")
+    .description(
+      "what the stack as configured costs a month and until term.end, whether the voucher covers it, and the cheapest topology for the expected users",
+    )
     .option("--voucher <eur>", "voucher amount in EUR", positiveNumber("--voucher"))
     .option("--months <n>", "months to cover", positiveInt("--months"))
+    .option("--at <iso-time>", "count from this time instead of now (the timetable's awake share and the months until term.end)")
     .option("--json", "print the report as JSON")
-    .action(async (stack: string, o: { voucher?: number; months?: number; json?: boolean }) => {
+    .action(async (stack: string, o: { voucher?: number; months?: number; at?: string; json?: boolean }) => {
+      const now = parseAt(o.at);
       // Cost needs the stack file only: no Pulumi CLI round trip, no secrets read.
       const target = await loadTarget(stack, {}, io, { outputs: false });
       let voucherSource: string | undefined;
       // With OVH credentials and a Public Cloud project, the real credit left stands in for --voucher.
       if (o.voucher === undefined && target.campus?.config.publicCloud && (io.env.OVH_APPLICATION_KEY || io.env.OVH_CLIENT_ID)) {
-        const credit = await voucherStatus(ovhApiFromEnv(io.env), target.campus, new Date());
+        const credit = await voucherStatus(ovhApiFromEnv(io.env), target.campus, now);
         o.voucher = credit.creditLeft;
         voucherSource = "the credit left on the project, from the OVH API";
       }
-      const report = estimate(target, { ...o, voucherSource });
+      const report = estimate(target, { voucher: o.voucher, months: o.months, voucherSource, now });
       if (o.json) json(report);
       else print(renderEstimate(report));
     });
