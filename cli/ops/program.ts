@@ -6,7 +6,7 @@ import { addBackupCommands } from "./backupCommands";
 import { CHECKSUM_ALGORITHMS, DEFAULT_ALGORITHM, type ChecksumAlgorithm } from "./bbbApi";
 import { changeNode, type NodeAction } from "./drain";
 import { EXIT_CODES, EXIT_HELP, OpsError } from "./errors";
-import { checkDnsKey, dnsKeyApi, renderDnsKeyRules, type DnsKeyCheck } from "./dnsKey";
+import { checkDnsKey, currentCredential, renderDnsKeyRules, type DnsKeyCheck } from "./dnsKey";
 import { estimate, renderEstimate } from "./estimate";
 import { ovhApiFromEnv } from "./ovhApi";
 import { applyScaling, renderScale } from "./scale";
@@ -149,7 +149,8 @@ export async function runOps(argv: string[], io: OpsIO): Promise<number> {
       if (o.dnsKeyFile !== undefined) {
         const zone = target.campus?.config.dns.zone;
         if (!zone) throw new OpsError("config", "-", `--dns-key-file needs a valid stack file for its DNS zone: ${target.campusProblem ?? "no stack given"}`);
-        dnsKey = await checkDnsKey(dnsKeyApi(await readText(o.dnsKeyFile), io.env), zone);
+        const ini = await readText(o.dnsKeyFile);
+        dnsKey = await checkDnsKey(() => currentCredential(ini, io.env), zone);
       }
       for (;;) {
         const report = {

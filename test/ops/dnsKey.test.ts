@@ -49,7 +49,7 @@ describe("ops dns-key-rules", () => {
 
 describe("ops status --dns-key-file", () => {
   /** `ops status` of the training stack with its front and node on closed loopback ports, and the DNS key file. */
-  async function status(json: boolean) {
+  async function status(json: boolean, appSecret = peer.state.appSecret) {
     const home = scratch();
     const outputs = path.join(home, "outputs.json");
     writeFileSync(
@@ -60,7 +60,7 @@ describe("ops status --dns-key-file", () => {
     );
     const ini = path.join(home, "certbot-dns-ovh.ini");
     const s = peer.state;
-    writeFileSync(ini, renderOvhDnsIni({ endpoint: "ovh-eu", applicationKey: s.appKey, applicationSecret: s.appSecret, consumerKey: s.consumerKey }), {
+    writeFileSync(ini, renderOvhDnsIni({ endpoint: "ovh-eu", applicationKey: s.appKey, applicationSecret: appSecret, consumerKey: s.consumerKey }), {
       mode: 0o600,
     });
     const args = ["status", path.join(REPO, "stacks/Pulumi.training.yaml"), "--dns-key-file", ini, "--url", `http://127.0.0.1:${closedPort}/`];
@@ -98,8 +98,15 @@ describe("ops status --dns-key-file", () => {
     peer.state.credentialRules = dnsKeyRules(ZONE);
     const run = await status(true);
     const report = JSON.parse(run.stdout);
-    console.log(report.dnsKey.detail);
     expect(report.dnsKey).toMatchObject({ zone: ZONE, ok: true, beyond: [] });
     expect(report.dnsKey.rules).toHaveLength(dnsKeyRules(ZONE).length);
+  });
+
+  it("says it cannot read the rules when the API refuses the key's signature", async () => {
+    const report = JSON.parse((await status(true, "0".repeat(32))).stdout);
+    expect(report.dnsKey).toMatchObject({
+      ok: false,
+      detail: expect.stringMatching(/cannot read the key's rules \(GET \/auth\/currentCredential\): .*HTTP 400/),
+    });
   });
 });
