@@ -1,4 +1,7 @@
+import { readFileSync } from "node:fs";
+import * as path from "node:path";
 import { describe, expect, it } from "vitest";
+import { parse } from "yaml";
 import { parseCampus, type CampusInput } from "../../components/config/campus";
 import { campusCost, costVerdict } from "../../components/planning/campusCost";
 import { topologyAdvice, topologyOptions } from "../../components/planning/costing";
@@ -6,25 +9,10 @@ import { pricesFor, PRICE_TABLE, STORAGE_PRICES } from "../../components/plannin
 
 const noSecrets = { sshPrivateKey: false, turnSecret: false, dnsCredentials: false };
 
-/** A Public Cloud campus: a C2-30 front, two C2-60 nodes in two regions, recordings off (no backup). */
+/** The training stack: a C2-30 front, two C2-60 nodes in two regions, recordings off (no backup). */
 function cloudSchool(over: Record<string, unknown> = {}): CampusInput {
-  return {
-    id: "school",
-    label: "A school on a voucher",
-    dns: { zone: "school.example.org", ttl: 120 },
-    adminEmail: "it@school.example.org",
-    sshPublicKeys: ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB9rGpnmXgQ4i0zA0l1rKsdHn1nBfC7LxX5GmSmSb3Vd it"],
-    adminCidrs: ["193.52.128.0/24"],
-    expected: { concurrentUsers: 150, classrooms: 8 },
-    recordings: false,
-    publicCloud: { projectId: "0123456789abcdef0123456789abcdef" },
-    front: { name: "lb", fqdn: "visio.school.example.org", kind: "publicCloud", region: "GRA11", flavor: "c2-30" },
-    nodes: [
-      { name: "bbb-sbg", fqdn: "bbb1.school.example.org", kind: "publicCloud", region: "SBG5", flavor: "c2-60" },
-      { name: "bbb-gra", fqdn: "bbb2.school.example.org", kind: "publicCloud", region: "GRA11", flavor: "c2-60" },
-    ],
-    ...over,
-  } as CampusInput;
+  const doc = parse(readFileSync(path.resolve(__dirname, "../../stacks/Pulumi.training.yaml"), "utf8"));
+  return { ...doc.config["bbb-ovh:campus"], ...over } as CampusInput;
 }
 
 // Two weeks from Monday 2027-01-04 00:00 UTC to the end of Sunday 2027-01-17: 336 hours. Lessons
@@ -53,12 +41,12 @@ describe("what the school pays for the stack as configured", () => {
     expect(cost.untilTermEnd?.eur).toBeCloseTo(expected, 6);
     expect(cost.untilTermEnd?.months).toBeCloseTo(336 / 730);
     expect(cost.monthlyEur).toBeCloseTo((expected * 730) / 336, 6);
-    expect(cost.lines.find((l) => l.item === "lb (front)")).toMatchObject({ monthlyEur: c230 * 730, how: expect.stringMatching(/always on/) });
+    expect(cost.lines.find((l) => l.item === "lb-training (front)")).toMatchObject({ monthlyEur: c230 * 730, how: expect.stringMatching(/always on/) });
     expect(cost.lines.filter((l) => /snapshot/.test(l.item)).every((l) => l.basis === "estimate")).toBe(true);
   });
 
   it("keeps a standby front always on too, and nodes around the clock without a timetable", () => {
-    const standbyFront = { name: "lb-standby", fqdn: "visio-standby.school.example.org", kind: "publicCloud", region: "SBG5", flavor: "c2-30" };
+    const standbyFront = { name: "lb-standby", fqdn: "visio-standby.isen-ouest.fr", kind: "publicCloud", region: "SBG5", flavor: "c2-30" };
     const campus = parseCampus(cloudSchool({ standbyFront, term: { end: "2027-01-17" } }), noSecrets);
     const cost = campusCost(campus, prices, NOW);
     expect(cost.awakeShare).toBeUndefined();
