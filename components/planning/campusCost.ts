@@ -28,9 +28,9 @@ export interface CampusCost {
   unpriced: string[];
   /** Share of the window the timetable keeps nodes awake (undefined: no timetable, always awake). */
   awakeShare?: number;
-  /** The window the figures average over: now until term.end, or the next 28 days without a term. */
+  /** The window the figures average over: now until term.end, or the next 28 days without a term (or after it). */
   window: { from: string; to: string; hours: number };
-  /** Cost from now until the end of term.end (UTC), when the stack has a term. */
+  /** Cost from now until the end of term.end (UTC), when the stack has a term (0 once it is over). */
   untilTermEnd?: { end: string; months: number; eur: number };
 }
 
@@ -99,10 +99,13 @@ function backupLine(campus: Campus, prices: Readonly<Record<string, PriceEntry>>
 /** The stack's cost per month and until term.end, from `now` (a fixed clock in tests). */
 export function campusCost(campus: Campus, prices: Readonly<Record<string, PriceEntry>>, now: Date): CampusCost {
   const term = campus.config.term?.end;
-  const end = term ? termEndInstant(term) : new Date(now.getTime() + 28 * DAY_MS);
-  const hours = Math.max(0, (end.getTime() - now.getTime()) / 3_600_000);
+  const termEnd = term ? termEndInstant(term) : undefined;
+  // A term already over leaves nothing to pay until it; the monthly figure then looks at the next 28 days.
+  const termOpen = termEnd !== undefined && termEnd.getTime() > now.getTime();
+  const end = termOpen ? termEnd : new Date(now.getTime() + 28 * DAY_MS);
+  const hours = (end.getTime() - now.getTime()) / 3_600_000;
   const timetable = campus.config.timetable;
-  const awakeShare = timetable ? (hours > 0 ? Math.min(1, awakeHours(timetable, now, end) / hours) : 0) : undefined;
+  const awakeShare = timetable ? Math.min(1, awakeHours(timetable, now, end) / hours) : undefined;
   const lines: CostLine[] = [];
   const unpriced: string[] = [];
   const hosts: Array<[ResolvedHost, string]> = [
@@ -118,7 +121,7 @@ export function campusCost(campus: Campus, prices: Readonly<Record<string, Price
   const backup = backupLine(campus, prices);
   if (backup) lines.push(backup);
   const monthlyEur = lines.reduce((sum, l) => sum + l.monthlyEur, 0);
-  const months = hours / HOURS_PER_MONTH;
+  const months = termOpen ? hours / HOURS_PER_MONTH : 0;
   return {
     monthlyEur,
     lines,
@@ -140,12 +143,14 @@ export function costVerdict(cost: CampusCost, voucher?: { eur: number; source?: 
   const eur = (n: number) => `${n.toFixed(2)} EUR`;
   const estimates = cost.lines.some((l) => l.basis === "estimate") ? " (includes estimates)" : "";
   const term = cost.untilTermEnd;
-  const what = `the stack as configured costs ${eur(cost.monthlyEur)}/month${term ? `, ${eur(term.eur)} until term.end ${term.end} (${term.months.toFixed(1)} months)` : ""}${estimates}`;
+  const until =
+    term && (term.months > 0 ? `, ${eur(term.eur)} until term.end ${term.end} (${term.months.toFixed(1)} months)` : `; term.end ${term.end} is past`);
+  const what = `the stack as configured costs ${eur(cost.monthlyEur)}/month${until ?? ""}${estimates}`;
   if (!voucher) return { line: `${what}; voucher: unknown (give --voucher EUR, or OVH credentials to read the project's credit)` };
   const from = voucher.source ? ` (${voucher.source})` : "";
-  if (!term) {
+  if (!term || term.months === 0) {
     const lasts = cost.monthlyEur > 0 ? `${(voucher.eur / cost.monthlyEur).toFixed(1)} months` : "indefinitely";
-    return { line: `${what}; voucher ${eur(voucher.eur)}${from} lasts ${lasts} (no term.end in the stack to compare with)` };
+    return { line: `${what}; voucher ${eur(voucher.eur)}${from} lasts ${lasts} (${term ? "the term is over" : "no term.end in the stack to compare with"})` };
   }
   const left = voucher.eur - term.eur;
   return left >= 0

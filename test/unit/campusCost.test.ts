@@ -69,6 +69,13 @@ describe("what the school pays for the stack as configured", () => {
     expect(costVerdict(cost, { eur: total + 10 })).toMatchObject({ covered: true, line: expect.stringMatching(/COVERS it, 10\.00 EUR left/) });
     expect(costVerdict(cost, { eur: total - 5 })).toMatchObject({ covered: false, line: expect.stringMatching(/does NOT cover it: 5\.00 EUR short/) });
     expect(costVerdict(cost).covered).toBeUndefined();
+    // Once term.end is past, nothing is due until it: the voucher is set against the months ahead instead.
+    const after = campusCost(parseCampus(cloudSchool({ timetable, term: { end: "2027-01-03" } }), noSecrets), prices, NOW);
+    expect(after.untilTermEnd).toMatchObject({ months: 0, eur: 0 });
+    expect(after.window.hours).toBe(28 * 24);
+    expect(costVerdict(after, { eur: 1000 })).toMatchObject({
+      line: expect.stringMatching(/term\.end 2027-01-03 is past.*lasts [\d.]+ months \(the term is over\)/),
+    });
     expect(costVerdict(cost)).toMatchObject({ line: expect.stringMatching(/until term\.end 2027-01-17 .*voucher: unknown/) });
   });
 });
