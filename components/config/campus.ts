@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { backupProblems } from "../backup/backupConfig";
-import { BBB_LINES, missingFamilies, OPTION_FAMILIES, SERVER_PRESETS, type HostPreset, type OptionFamily } from "./presets";
+import { installerPinProblems, lineOsProblems, resolveInstallerPin, type ResolvedInstallerPin } from "../bbb/installerPin";
+import { BBB_LINES, type BbbLine, missingFamilies, OPTION_FAMILIES, SERVER_PRESETS, type HostPreset, type OptionFamily } from "./presets";
 import { placementOf, placementProblems, siteOf } from "../planning/sites";
 import { issueMessage, knownKeysAt, unknownKeysMessage, valueAt } from "./messages";
 import { backupSchema, campusSchema, type CampusConfig, type HostConfig } from "./schema";
@@ -72,6 +73,8 @@ export interface Campus {
   nodes: ResolvedHost[];
   presets: Record<string, HostPreset>;
   installerBranch: string;
+  /** The bbb-install.sh every node runs: the stack's pin or the line's default. */
+  installer: ResolvedInstallerPin;
   ubuntuRelease: string;
 }
 
@@ -171,6 +174,13 @@ function crossFieldProblems(raw: unknown, secrets: SecretPresence): ConfigProble
       message:
         "every node has a Scalelite tag, but Moodle sends no meta_server-tag and Scalelite places such meetings on untagged nodes only: leave at least one node without tag",
     });
+  }
+  const line = raw.bbbVersion === undefined ? "jammy-300" : str(raw.bbbVersion);
+  if (line !== undefined && line in BBB_LINES) {
+    const given = isRecord(raw.bbb) && isRecord(raw.bbb.installer) ? raw.bbb.installer : undefined;
+    problems.push(...installerPinProblems(line as BbbLine, given));
+    const withImage = hosts.filter((entry): entry is [string, Record<string, unknown>] => isRecord(entry[1]));
+    problems.push(...lineOsProblems(line as BbbLine, withImage, isRecord(raw.nodeImage) ? raw.nodeImage.nameRegex : undefined));
   }
   problems.push(...backupProblems(raw, secrets.backupS3Credentials));
   problems.push(...standbySiteProblems(raw.front, raw.standbyFront));
@@ -336,6 +346,9 @@ export function parseCampus(raw: unknown, secrets: SecretPresence): Campus {
   if (config.backup === undefined && config.recordings && config.publicCloud) config.backup = backupSchema.parse({});
   const presets = { ...SERVER_PRESETS, ...(config.presets as Record<string, HostPreset>) };
   const line = BBB_LINES[config.bbbVersion];
+  const installer = resolveInstallerPin(config.bbbVersion, config.bbb?.installer);
+  // installerPinProblems refused a line without a pin above.
+  if (!installer) throw new Error(`no bbb-install pin for ${config.bbbVersion}`);
   return {
     config,
     front: resolveHost("front", config.front, config, presets),
@@ -343,6 +356,7 @@ export function parseCampus(raw: unknown, secrets: SecretPresence): Campus {
     nodes: config.nodes.map((n) => resolveHost("node", n, config, presets)),
     presets,
     installerBranch: line.installerBranch,
+    installer,
     ubuntuRelease: line.ubuntu,
   };
 }
