@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { backupProblems } from "../backup/backupConfig";
 import { installerPinProblems, lineOsProblems, resolveInstallerPin, type ResolvedInstallerPin } from "../bbb/installerPin";
-import { BBB_LINES, type BbbLine, missingFamilies, OPTION_FAMILIES, SERVER_PRESETS, type HostPreset, type OptionFamily } from "./presets";
+import { BBB_LINES, missingFamilies, OPTION_FAMILIES, SERVER_PRESETS, type HostPreset, type OptionFamily } from "./presets";
 import { placementOf, placementProblems, siteOf } from "../planning/sites";
 import { issueMessage, knownKeysAt, unknownKeysMessage, valueAt } from "./messages";
 import { backupSchema, campusSchema, type CampusConfig, type HostConfig } from "./schema";
@@ -175,12 +175,13 @@ function crossFieldProblems(raw: unknown, secrets: SecretPresence): ConfigProble
         "every node has a Scalelite tag, but Moodle sends no meta_server-tag and Scalelite places such meetings on untagged nodes only: leave at least one node without tag",
     });
   }
-  const line = raw.bbbVersion === undefined ? "jammy-300" : str(raw.bbbVersion);
-  if (line !== undefined && line in BBB_LINES) {
+  // The line as the schema reads it (its default when unset); a wrong one is reported by the schema alone.
+  const line = campusSchema.shape.bbbVersion.safeParse(raw.bbbVersion);
+  if (line.success) {
     const given = isRecord(raw.bbb) && isRecord(raw.bbb.installer) ? raw.bbb.installer : undefined;
-    problems.push(...installerPinProblems(line as BbbLine, given));
+    problems.push(...installerPinProblems(line.data, given));
     const withImage = hosts.filter((entry): entry is [string, Record<string, unknown>] => isRecord(entry[1]));
-    problems.push(...lineOsProblems(line as BbbLine, withImage, isRecord(raw.nodeImage) ? raw.nodeImage.nameRegex : undefined));
+    problems.push(...lineOsProblems(line.data, withImage, isRecord(raw.nodeImage) ? raw.nodeImage.nameRegex : undefined));
   }
   problems.push(...backupProblems(raw, secrets.backupS3Credentials));
   problems.push(...standbySiteProblems(raw.front, raw.standbyFront));

@@ -12,6 +12,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { INSTALLER_PINS } from "../../components/bbb/installerPin";
 import { parseCampus } from "../../components/config/campus";
+import { BBB_LINES } from "../../components/config/presets";
 import type { CampusInput } from "../../components/config/schema";
 
 const TOOL = path.resolve(__dirname, "../../tools/bbb-installer-pin.sh");
@@ -111,6 +112,15 @@ describe("bbb-installer-pin.sh on a checkout", () => {
     expect(r.stdout).toContain("Node.js 22, no MongoDB");
     // The pin it prints is what a noble-400 stack needs (that line has no default).
     expect(campusWith(snippet as object).installer).toMatchObject({ line: "noble-400", branch: "v4.0.x-release", commit: head, source: "stack" });
+  });
+
+  it("knows the line of every release branch BBB_LINES names (its own table must not drift)", () => {
+    for (const [line, { installerBranch }] of Object.entries(BBB_LINES)) {
+      git(upstream, "update-ref", `refs/heads/${installerBranch}`, head);
+      const r = tool(upstream, installerBranch);
+      expect(r.code, r.stderr).toBe(0);
+      expect(pasted(r.stdout).bbb.installer.line, installerBranch).toBe(line);
+    }
   });
 
   it("takes a commit with its line named, and refuses what is not a bbb-install commit", () => {
