@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { backupProblems } from "../backup/backupConfig";
+import { installerPinProblems, lineOsProblems, resolveInstallerPin, type ResolvedInstallerPin } from "../bbb/installerPin";
 import { BBB_LINES, missingFamilies, OPTION_FAMILIES, SERVER_PRESETS, type HostPreset, type OptionFamily } from "./presets";
 import { placementOf, placementProblems, siteOf } from "../planning/sites";
 import { issueMessage, knownKeysAt, unknownKeysMessage, valueAt } from "./messages";
@@ -72,6 +73,8 @@ export interface Campus {
   nodes: ResolvedHost[];
   presets: Record<string, HostPreset>;
   installerBranch: string;
+  /** The bbb-install.sh every node runs: the stack's pin or the line's default. */
+  installer: ResolvedInstallerPin;
   ubuntuRelease: string;
 }
 
@@ -171,6 +174,14 @@ function crossFieldProblems(raw: unknown, secrets: SecretPresence): ConfigProble
       message:
         "every node has a Scalelite tag, but Moodle sends no meta_server-tag and Scalelite places such meetings on untagged nodes only: leave at least one node without tag",
     });
+  }
+  // The line as the schema reads it (its default when unset); a wrong one is reported by the schema alone.
+  const line = campusSchema.shape.bbbVersion.safeParse(raw.bbbVersion);
+  if (line.success) {
+    const given = isRecord(raw.bbb) && isRecord(raw.bbb.installer) ? raw.bbb.installer : undefined;
+    problems.push(...installerPinProblems(line.data, given));
+    const withImage = hosts.filter((entry): entry is [string, Record<string, unknown>] => isRecord(entry[1]));
+    problems.push(...lineOsProblems(line.data, withImage, isRecord(raw.nodeImage) ? raw.nodeImage.nameRegex : undefined));
   }
   problems.push(...backupProblems(raw, secrets.backupS3Credentials));
   problems.push(...standbySiteProblems(raw.front, raw.standbyFront));
@@ -362,6 +373,9 @@ export function parseCampus(raw: unknown, secrets: SecretPresence, now?: Date): 
   if (config.backup === undefined && config.recordings && config.publicCloud) config.backup = backupSchema.parse({});
   const presets = { ...SERVER_PRESETS, ...(config.presets as Record<string, HostPreset>) };
   const line = BBB_LINES[config.bbbVersion];
+  const installer = resolveInstallerPin(config.bbbVersion, config.bbb?.installer);
+  // installerPinProblems refused a line without a pin above.
+  if (!installer) throw new Error(`no bbb-install pin for ${config.bbbVersion}`);
   return {
     config,
     front: resolveHost("front", config.front, config, presets),
@@ -369,6 +383,7 @@ export function parseCampus(raw: unknown, secrets: SecretPresence, now?: Date): 
     nodes: config.nodes.map((n) => resolveHost("node", n, config, presets)),
     presets,
     installerBranch: line.installerBranch,
+    installer,
     ubuntuRelease: line.ubuntu,
   };
 }

@@ -239,6 +239,31 @@ export const campusSchema = z
       .array(z.string().refine(isCidr, "expected a CIDR such as 203.0.113.0/24 or 2001:db8::/32"))
       .min(1, "expected at least one admin CIDR allowed to SSH"),
     bbbVersion: z.enum(Object.keys(BBB_LINES) as [keyof typeof BBB_LINES]).default("jammy-300"),
+    bbb: z
+      .strictObject({
+        /**
+         * The bbb-install.sh the nodes run, instead of the project's default pin of the line (docs/nodes.md,
+         * "The installer"): `tools/bbb-installer-pin.sh <checkout> <branch>` prints these fields. A changed
+         * pin re-runs the install step on every node: roll it out with `ops upgrade`.
+         */
+        installer: z
+          .strictObject({
+            /** The line the pin was made for: must be bbbVersion. */
+            line: z.enum(Object.keys(BBB_LINES) as [keyof typeof BBB_LINES]),
+            commit: z.string().regex(/^[0-9a-f]{40}$/, "expected the full 40-character commit id of bbb-install (tools/bbb-installer-pin.sh prints it)"),
+            sha256: z
+              .string()
+              .regex(/^[0-9a-f]{64}$/, "expected the sha256 of bbb-install.sh at that commit, 64 hex characters (tools/bbb-installer-pin.sh prints it)"),
+            /** The commit's date; without it the plan cannot tell how old the pin is. */
+            date: z
+              .string()
+              .regex(/^\d{4}-\d{2}-\d{2}$/, "expected the commit's date as YYYY-MM-DD")
+              .refine((d) => !Number.isNaN(Date.parse(`${d}T00:00:00Z`)) && new Date(`${d}T00:00:00Z`).toISOString().startsWith(d), "expected a real date")
+              .optional(),
+          })
+          .optional(),
+      })
+      .optional(),
     turn: z
       .discriminatedUnion("mode", [z.strictObject({ mode: z.literal("builtin") }), z.strictObject({ mode: z.literal("external"), host: fqdn })])
       .default({ mode: "builtin" }),
