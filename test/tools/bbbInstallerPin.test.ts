@@ -14,6 +14,7 @@ import { INSTALLER_PINS } from "../../components/bbb/installerPin";
 import { parseCampus } from "../../components/config/campus";
 import { BBB_LINES } from "../../components/config/presets";
 import type { CampusInput } from "../../components/config/schema";
+import { smallCampusInput } from "../support/campusInput";
 
 const TOOL = path.resolve(__dirname, "../../tools/bbb-installer-pin.sh");
 const MIRROR = path.join(process.env.BBB_OVH_UPSTREAM_GIT ?? "/work/.mirror", "bigbluebutton+bbb-install/repo");
@@ -31,21 +32,8 @@ function tool(...args: string[]): { code: number; stdout: string; stderr: string
 /** The printed YAML, as it reads once pasted under bbb-ovh:campus (four spaces in). */
 const pasted = (stdout: string) => parse(`campus:\n${stdout}`).campus as { bbbVersion: string; bbb: { installer: Record<string, string> } };
 
-const key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB9rGpnmXgQ4i0zA0l1rKsdHn1nBfC7LxX5GmSmSb3Vd ops";
 function campusWith(snippet: object) {
-  const raw: CampusInput = {
-    id: "brest",
-    label: "Brest",
-    dns: { zone: "example.org" },
-    adminEmail: "ops@example.org",
-    sshPublicKeys: [key],
-    adminCidrs: ["203.0.113.0/24"],
-    expected: { concurrentUsers: 100, classrooms: 5 },
-    front: { name: "lb", fqdn: "lb.example.org", kind: "dedicated", model: "rise-1", datacenter: "rbx" },
-    nodes: [{ name: "bbb1", fqdn: "bbb1.example.org", kind: "dedicated", model: "infra-1", datacenter: "sbg" }],
-    ...snippet,
-  };
-  return parseCampus(raw, { sshPrivateKey: false, turnSecret: true, dnsCredentials: false });
+  return parseCampus(smallCampusInput(snippet as Partial<CampusInput>), { sshPrivateKey: false, turnSecret: true, dnsCredentials: false });
 }
 
 describe.skipIf(!haveMirror)("bbb-installer-pin.sh on the stored bbb-install snapshot", () => {

@@ -5,22 +5,10 @@ import { BBB_LINES } from "../../components/config/presets";
 import { upstreamPins } from "../support/upstream";
 import { parseCampus } from "../../components/config/campus";
 import type { CampusInput } from "../../components/config/schema";
+import { smallCampusInput } from "../support/campusInput";
 
-const key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB9rGpnmXgQ4i0zA0l1rKsdHn1nBfC7LxX5GmSmSb3Vd ops";
 function campus(extra: Partial<CampusInput> = {}) {
-  const raw: CampusInput = {
-    id: "brest",
-    label: "Brest",
-    dns: { zone: "example.org" },
-    adminEmail: "ops@example.org",
-    sshPublicKeys: [key],
-    adminCidrs: ["203.0.113.0/24"],
-    expected: { concurrentUsers: 100, classrooms: 5 },
-    front: { name: "lb", fqdn: "lb.example.org", kind: "dedicated", model: "rise-1", datacenter: "rbx" },
-    nodes: [{ name: "bbb1", fqdn: "bbb1.example.org", kind: "dedicated", model: "infra-1", datacenter: "sbg" }],
-    ...extra,
-  };
-  return parseCampus(raw, { sshPrivateKey: false, turnSecret: true, dnsCredentials: false });
+  return parseCampus(smallCampusInput(extra), { sshPrivateKey: false, turnSecret: true, dnsCredentials: false });
 }
 
 const flagsFor = (c: ReturnType<typeof campus>) => renderInstallerFlags({ bbbVersion: c.config.bbbVersion, fqdn: c.nodes[0].fqdn, email: c.config.adminEmail });

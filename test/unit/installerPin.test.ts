@@ -9,25 +9,12 @@ import {
 } from "../../components/bbb/installerPin";
 import { CampusConfigError, parseCampus } from "../../components/config/campus";
 import type { CampusInput } from "../../components/config/schema";
+import { smallCampusInput } from "../support/campusInput";
 
-const key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB9rGpnmXgQ4i0zA0l1rKsdHn1nBfC7LxX5GmSmSb3Vd ops";
 const COMMIT = "0123456789abcdef0123456789abcdef01234567";
 const SHA = "ab".repeat(32);
 
-function raw(extra: Partial<CampusInput> = {}): CampusInput {
-  return {
-    id: "brest",
-    label: "Brest",
-    dns: { zone: "example.org" },
-    adminEmail: "ops@example.org",
-    sshPublicKeys: [key],
-    adminCidrs: ["203.0.113.0/24"],
-    expected: { concurrentUsers: 100, classrooms: 5 },
-    front: { name: "lb", fqdn: "lb.example.org", kind: "dedicated", model: "rise-1", datacenter: "rbx" },
-    nodes: [{ name: "bbb1", fqdn: "bbb1.example.org", kind: "dedicated", model: "infra-1", datacenter: "sbg" }],
-    ...extra,
-  };
-}
+const raw = smallCampusInput;
 const parse = (extra: Partial<CampusInput> | Record<string, unknown> = {}) =>
   parseCampus(raw(extra as Partial<CampusInput>), { sshPrivateKey: false, turnSecret: true, dnsCredentials: false });
 function problems(extra: Record<string, unknown>): string[] {
