@@ -15,7 +15,7 @@ const ROLE_FILE = "${BBB_OVH_ROOT:-}/var/lib/bbb-ovh/front-role";
 const DATA_DIR = "/var/lib/scalelite";
 const PG_DATA = `\${BBB_OVH_ROOT:-}${DATA_DIR}/postgres`;
 /** Where the Pulumi program copies scripts/ on every host (components/remote). */
-const SCRIPT_DIR = "/opt/bbb-ovh/scripts";
+const SCRIPT_DIR = "${BBB_OVH_ROOT:-}/opt/bbb-ovh/scripts";
 
 export interface SwitchOptions {
   primaryDown: boolean;
@@ -335,6 +335,8 @@ async function rebuildStandby(primary: Side, standby: Side, opts: SwitchOptions,
     read("bbb-ovh-tls/server.key"),
   ]);
   const password = pgpass.split("\n")[0]?.split(":").at(-1) ?? "";
+  // The port the serving database listens on (the container publishes its own): what the standby dials.
+  const port = await sql(primary, "SHOW port", t);
   const sudo = (ssh: SshTarget) => ssh.username !== "root";
   await rec.step("admit", primary.name, async () => {
     const stdin = renderStepStdin("scaleliteReplicationPrimary", {
@@ -353,6 +355,7 @@ async function rebuildStandby(primary: Side, standby: Side, opts: SwitchOptions,
       DATA_DIR,
       POSTGRES_IMAGE,
       PRIMARY_ADDRESS: primary.ipv4,
+      PRIMARY_PORT: port,
       REPLICATION_PASSWORD: password,
       CA_CERT_B64: base64(ca),
     });

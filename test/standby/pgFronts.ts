@@ -26,6 +26,8 @@ export interface PgFront {
   sql(sql: string, database?: string): string;
   /** Stops the server at once, as a power cut would (no shutdown checkpoint sent to the standby). */
   crash(): void;
+  /** Starts it again, as the machine coming back would. */
+  start(): void;
 }
 
 export interface TlsFiles {
@@ -61,7 +63,10 @@ export class PgFronts {
    * A front: a test host whose DATA_DIR/postgres holds a cluster initialised as the image does (local trust,
    * scram over TCP), listening on `listen` (loopback addresses standing for the front's public ones).
    */
-  async front(name: string, { listen = ["127.0.0.1"], env = {} }: { listen?: string[]; env?: Record<string, string> } = {}): Promise<PgFront> {
+  async front(
+    name: string,
+    { listen = ["127.0.0.1"], env = {}, extraAuthorizedKeys }: { listen?: string[]; env?: Record<string, string>; extraAuthorizedKeys?: string[] } = {},
+  ): Promise<PgFront> {
     const port = await freePort();
     const socket = path.join(this.scratch, `${name}-sock`);
     mkdirSync(socket);
@@ -70,6 +75,7 @@ export class PgFronts {
     const options = `-c listen_addresses=${listen.join(",")} -c port=${port} -c unix_socket_directories=${socket} -c fsync=off`;
     const host = await startTestHost({
       fqdn: `${name}.campus.example`,
+      extraAuthorizedKeys,
       env: {
         PATH: `${STANDBY_BIN}:${FAKE_BIN}:/usr/sbin:/usr/bin:/sbin:/bin`,
         STANDBY_TEST_PGPORT: String(port),
@@ -90,8 +96,10 @@ export class PgFronts {
     writeFileSync(path.join(host.root, "etc/systemd/system/scalelite-postgres.service"), "[Unit]\n");
     mkdirSync(path.join(host.root, "var/lib/bbb-ovh"), { recursive: true });
     writeFileSync(path.join(host.root, "var/lib/bbb-ovh/image-lock"), `${LOCKED_POSTGRES}\n`);
-    this.asPostgres([`${PG_BIN}/pg_ctl`, "-D", data, "-o", options, "-l", path.join(socket, "server.log"), "-w", "start"]);
+    const start = () => void this.asPostgres([`${PG_BIN}/pg_ctl`, "-D", data, "-o", options, "-l", path.join(socket, "server.log"), "-w", "start"]);
+    start();
     const f: PgFront = {
+      start,
       host,
       port,
       socket,
