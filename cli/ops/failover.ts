@@ -26,8 +26,6 @@ export interface SwitchOptions {
   pollMs: number;
   http: HttpOptions;
   algorithm: ChecksumAlgorithm;
-  /** The new front's API for the signed check (default: the stack's front URL, which DNS now points at the new front). */
-  smokeUrl?: string;
   onStep?: (line: string) => void;
 }
 
@@ -267,7 +265,8 @@ async function switchOver(
     const moved = changes.map((c) => `${c.fieldType} ${c.from} -> ${c.to}`).join(", ") || "already pointing there";
     return { value: undefined, detail: `${s.fqdn}: ${moved}${problems.length ? `; ATTENTION: ${problems.join("; ")}` : ""}` };
   });
-  const url = opts.smokeUrl ?? target.frontApiUrl;
+  // The stack's front URL (or --url): DNS now sends it to the new front.
+  const url = target.frontApiUrl;
   await rec.step("smoke", url ? new URL(url).host : s.fqdn, async () => {
     const report = await until("a signed create/join/end through the new front", s.fqdn, opts.smokeMs, opts.pollMs, async () => {
       const r = await smoke({ ...target, frontApiUrl: url }, { algorithm: opts.algorithm, http: opts.http }, Progress.for(process.stderr, true));

@@ -373,8 +373,7 @@ export async function runOps(argv: string[], io: OpsIO): Promise<number> {
             pollMs: o.poll * 1000,
             http: httpOptions(o),
             algorithm: DEFAULT_ALGORITHM,
-            smokeUrl: o.url,
-            onStep: o.json ? undefined : (line) => io.stderr.write(`${new Date().toISOString()} ${line}\n`),
+            onStep: (line) => io.stderr.write(`${new Date().toISOString()} ${line}\n`),
           });
           exitCode = report.ok ? 0 : EXIT_CODES[(report.failure?.kind ?? "unhealthy") as keyof typeof EXIT_CODES];
           if (o.json) json(report);
