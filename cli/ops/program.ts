@@ -9,6 +9,8 @@ import { changeNode, type NodeAction } from "./drain";
 import { EXIT_CODES, EXIT_HELP, OpsError } from "./errors";
 import { checkDnsKey, currentCredential, renderDnsKeyRules, type DnsKeyCheck } from "./dnsKey";
 import { estimate, renderEstimate } from "./estimate";
+import { confirm } from "./confirm";
+import { failback, failover, planFailover, renderPlan, renderSwitch } from "./failover";
 import { ovhApiFromEnv } from "./ovhApi";
 import { applyScaling, renderScale } from "./scale";
 import { applySchedule, renderSchedule, renderSchedulePreview, schedulePreview } from "./schedule";
@@ -342,6 +344,63 @@ export async function runOps(argv: string[], io: OpsIO): Promise<number> {
       if (o.json) json(report);
       else print(renderUpgrade(report));
     });
+
+  for (const kind of ["failover", "failback"] as const) {
+    withConnection(
+      program
+        .command(`${kind} <stack>`)
+        .description(
+          kind === "failover"
+            ? "the standby front takes over: fence the front, promote the standby's database, start Scalelite, rebuild Redis from the stack's servers, move the front's DNS records, signed check; reports RTO and the RPO bound (docs/front.md)"
+            : "after a failover: the front becomes a standby of the serving one (pg_basebackup), then a planned switch back that loses nothing, and the standby front a standby again (docs/front.md)",
+        ),
+    )
+      .option("--standby-host <host>", "SSH host of the standby front (default: the stack's standbyIpv4)")
+      .option("--standby-ssh-port <port>", "SSH port of the standby front", positiveInt("--standby-ssh-port"))
+      .option("--standby-ssh-user <user>", "SSH user on the standby front (default as for the front)")
+      .option("--standby-host-key <line>", "the standby front's SSH host key (default: the stack's standbyHostKey)", hostKeyLine)
+      .option("--dry-run", "print each step and the host it acts on; connect to nothing, change nothing")
+      .option("-y, --yes", "do it without asking (it changes the front's DNS records): required without a terminal")
+      .option("--primary-down", "go on when the serving front does not answer over SSH (it cannot be fenced): only when it is known to be off or its site out")
+      .option("--catch-up <seconds>", "how long the standby may take to replay what the fenced front wrote", positiveNumber("--catch-up"), 30)
+      .option(
+        "--smoke-timeout <seconds>",
+        "how long the new front may take to pass the signed check (and to take the server list)",
+        positiveNumber("--smoke-timeout"),
+        300,
+      )
+      .option("--poll <seconds>", "between two checks while waiting", positiveNumber("--poll"), 1)
+      .action(
+        async (
+          stack: string,
+          o: CommonOptions & { dryRun?: boolean; yes?: boolean; primaryDown?: boolean; catchUp: number; smokeTimeout: number; poll: number },
+        ) => {
+          const target = await loadTarget(stack, o, io);
+          const steps = planFailover(target, kind, Boolean(o.primaryDown));
+          if (o.dryRun) {
+            if (o.json) json({ kind, dryRun: true, steps });
+            else print(renderPlan(kind, steps));
+            return;
+          }
+          const to = kind === "failover" ? target.standby?.name : target.campus?.front.name;
+          await confirm(io, `${kind}: ${to} will serve ${target.campus?.front.fqdn} (its DNS records move). Go on?`, Boolean(o.yes));
+          const run = kind === "failover" ? failover : failback;
+          const report = await run(target, ovhApiFromEnv(io.env), {
+            primaryDown: Boolean(o.primaryDown),
+            commandTimeoutMs: o.commandTimeout,
+            catchUpMs: o.catchUp * 1000,
+            smokeMs: o.smokeTimeout * 1000,
+            pollMs: o.poll * 1000,
+            http: httpOptions(o),
+            algorithm: DEFAULT_ALGORITHM,
+            onStep: (line) => io.stderr.write(`${new Date().toISOString()} ${line}\n`),
+          });
+          exitCode = report.ok ? 0 : EXIT_CODES[(report.failure?.kind ?? "unhealthy") as keyof typeof EXIT_CODES];
+          if (o.json) json(report);
+          else print(renderSwitch(kind, report));
+        },
+      );
+  }
 
   program
     .command("estimate <stack>")

@@ -25,6 +25,11 @@ export interface ConnectionOptions {
   hostKey?: string;
   /** Deadline (ms) of each connection, SSH handshake included (--timeout). */
   timeout?: number;
+  /** The standby front's SSH host, port, user and host key, as for the front (failover, failback). */
+  standbyHost?: string;
+  standbySshPort?: number;
+  standbySshUser?: string;
+  standbyHostKey?: string;
 }
 
 export interface NodeTarget {
@@ -46,8 +51,10 @@ export interface OpsTarget {
   frontOrigin?: string;
   lbSecret?: string;
   ssh?: SshTarget;
-  /** The standby front (campus.standbyFront), reached like the front. */
-  standby?: { name: string; ssh: SshTarget };
+  /** The front's public IPv4 as the stack knows it (the frontIpv4 output, or an existing host's). */
+  frontIpv4?: string;
+  /** The standby front (campus.standbyFront), reached like the front; ipv4 as the stack knows it. */
+  standby?: { name: string; ssh: SshTarget; ipv4?: string };
   nodes: NodeTarget[];
   /** The validated campus of the stack file, when there is one. */
   campus?: Campus;
@@ -230,11 +237,12 @@ export async function loadTarget(
   const standby = standbyConfig
     ? {
         name: standbyConfig.name,
+        ipv4: outputs?.standbyIpv4 ?? (standbyConfig.config.kind === "existing" ? standbyConfig.config.ipv4 : undefined),
         ssh: {
-          host: outputs?.standbyIpv4 ?? (standbyConfig.config.kind === "existing" ? standbyConfig.config.ipv4 : standbyConfig.fqdn),
-          port: standbyConfig.config.kind === "existing" ? standbyConfig.config.sshPort : 22,
-          username: standbyConfig.config.kind === "existing" ? standbyConfig.config.sshUser : "ubuntu",
-          hostKey: outputs?.standbyHostKey ?? (standbyConfig.config.kind === "existing" ? standbyConfig.config.hostKey : undefined),
+          host: options.standbyHost ?? outputs?.standbyIpv4 ?? (standbyConfig.config.kind === "existing" ? standbyConfig.config.ipv4 : standbyConfig.fqdn),
+          port: options.standbySshPort ?? (standbyConfig.config.kind === "existing" ? standbyConfig.config.sshPort : 22),
+          username: options.standbySshUser ?? (standbyConfig.config.kind === "existing" ? standbyConfig.config.sshUser : "ubuntu"),
+          hostKey: options.standbyHostKey ?? outputs?.standbyHostKey ?? (standbyConfig.config.kind === "existing" ? standbyConfig.config.hostKey : undefined),
           connectTimeoutMs: options.timeout,
           ...key,
         },
@@ -272,6 +280,7 @@ export async function loadTarget(
     frontOrigin,
     lbSecret,
     ssh,
+    frontIpv4: outputs?.frontIpv4 ?? (frontConfig?.kind === "existing" ? frontConfig.ipv4 : undefined),
     standby,
     nodes,
     campus,

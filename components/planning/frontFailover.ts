@@ -68,11 +68,9 @@ export function frontWarnings(campus: Campus): string[] {
   if (standbyFront) {
     if (campus.config.certificates.challenge === "http-01") {
       warnings.push(
-        `the standby front ${standbyFront.name} cannot hold a certificate for ${front.fqdn} before a failover with HTTP-01 (Let's Encrypt checks the name where DNS points, the front): \`ops failover\` requests it after the DNS switch, and HTTPS on the standby waits for the DNS TTL (${campus.config.dns.ttl} s) and certbot; set certificates.challenge: dns-01 to have it ready`,
+        `the standby front ${standbyFront.name} cannot hold a certificate for ${front.fqdn} before a failover with HTTP-01 (Let's Encrypt checks the name where DNS points, the front): after \`ops failover\` switches DNS, HTTPS on the standby waits for the DNS TTL (${campus.config.dns.ttl} s) and the certificate step run by hand (\`pulumi up\`), and the failover's signed check fails until then; set certificates.challenge: dns-01 to have it ready`,
       );
     }
-    // Not built yet: said where the operator looks, never left to be discovered during a fire.
-    warnings.push(`\`ops failover\` is not built yet: a failover to ${standbyFront.name} is done by hand (docs/front.md, "A datacenter is down")`);
     if (campus.config.dns.ttl > MAX_FAILOVER_TTL) {
       warnings.push(
         `campus.dns.ttl is ${campus.config.dns.ttl} s: after \`ops failover\` switches ${front.fqdn}, resolvers keep the old address up to that long; ${MAX_FAILOVER_TTL} s or less keeps a failover within minutes`,

@@ -6,158 +6,27 @@
  * role's own password, pg_hba refusing everything else, pg_basebackup into a standby, then promotion.
  */
 import { execFileSync } from "node:child_process";
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { StepInputs } from "../../components/remote/invocation";
 import { calls } from "../support/hostState";
-import { FAKE_BIN, freePort, runStep, startTestHost, type TestHost } from "../support/sshd";
+import { runStep } from "../support/sshd";
+import {
+  LOCKED_POSTGRES,
+  PG_BIN as BIN,
+  pgReady as ready,
+  PgFronts,
+  REPLICATION_PASSWORD as PASSWORD,
+  until,
+  type PgFront as Front,
+  type TlsFiles,
+} from "./pgFronts";
 
-const BIN = "/usr/lib/postgresql/15/bin";
-const STANDBY_BIN = path.resolve(__dirname, "bin");
-const ready = existsSync(`${BIN}/initdb`) && existsSync(`${BIN}/pg_basebackup`);
-const PASSWORD = "Repl1cat1onPassw0rdForTests";
-const DATA_DIR = "/var/lib/scalelite";
-const LOCKED_POSTGRES = `postgres:16@sha256:${"5".repeat(64)}`;
-
-interface Front {
-  host: TestHost;
-  port: number;
-  socket: string;
-  data: string;
-  sql(sql: string, database?: string): string;
-}
-
-const fronts: Front[] = [];
-const scratch = mkdtempSync(path.join(tmpdir(), "bbb-ovh-standby-"));
-// The servers run as postgres: they must reach their socket directories in here.
-chmodSync(scratch, 0o755);
-const postgresIds = () => ({
-  uid: Number(execFileSync("id", ["-u", "postgres"], { encoding: "utf8" })),
-  gid: Number(execFileSync("id", ["-g", "postgres"], { encoding: "utf8" })),
-});
-const asPostgres = (args: string[]) => execFileSync("runuser", ["-u", "postgres", "--", ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
-const serverOptions = (port: number, socket: string) => `-c listen_addresses=127.0.0.1 -c port=${port} -c unix_socket_directories=${socket} -c fsync=off`;
-
-/** A front: a test host whose DATA_DIR/postgres holds a cluster initialised as the image does (local trust, scram over TCP). */
-async function front(name: string): Promise<Front> {
-  const port = await freePort();
-  const socket = path.join(scratch, `${name}-sock`);
-  mkdirSync(socket);
-  const { uid, gid } = postgresIds();
-  chownSync(socket, uid, gid);
-  const host = await startTestHost({
-    fqdn: `${name}.campus.example`,
-    env: {
-      PATH: `${STANDBY_BIN}:${FAKE_BIN}:/usr/sbin:/usr/bin:/sbin:/bin`,
-      STANDBY_TEST_PGPORT: String(port),
-      STANDBY_TEST_PGSOCK: socket,
-      STANDBY_TEST_PGOPTS: serverOptions(port, socket),
-    },
-  });
-  // The server runs as postgres: it must reach the data directory under the host's root.
-  for (let dir = host.root; dir !== path.dirname(dir) && dir.startsWith(tmpdir()) && dir !== tmpdir(); dir = path.dirname(dir)) chmodSync(dir, 0o755);
-  const data = path.join(host.root, DATA_DIR.slice(1), "postgres");
-  mkdirSync(path.dirname(data), { recursive: true });
-  mkdirSync(data, { mode: 0o700 });
-  chownSync(data, uid, gid);
-  asPostgres([`${BIN}/initdb`, "-D", data, "-U", "postgres", "--auth-local=trust", "--auth-host=scram-sha-256", "--no-sync", "-E", "UTF8"]);
-  // What scalelite-docker.sh leaves: the unit (the fake systemctl needs it to exist) and the image's digest lock.
-  mkdirSync(path.join(host.root, "etc/systemd/system"), { recursive: true });
-  writeFileSync(path.join(host.root, "etc/systemd/system/scalelite-postgres.service"), "[Unit]\n");
-  mkdirSync(path.join(host.root, "var/lib/bbb-ovh"), { recursive: true });
-  writeFileSync(path.join(host.root, "var/lib/bbb-ovh/image-lock"), `${LOCKED_POSTGRES}\n`);
-  asPostgres([`${BIN}/pg_ctl`, "-D", data, "-o", serverOptions(port, socket), "-l", path.join(socket, "server.log"), "-w", "start"]);
-  const f: Front = {
-    host,
-    port,
-    socket,
-    data,
-    sql: (sql, database = "postgres") =>
-      execFileSync(
-        `${BIN}/psql`,
-        ["-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-h", socket, "-p", String(port), "-U", "postgres", "-d", database, "-c", sql],
-        { encoding: "utf8" },
-      ).trim(),
-  };
-  fronts.push(f);
-  return f;
-}
-
-/** What Pulumi's @pulumi/tls makes: a CA, and a server certificate it signs for the fronts' addresses. */
-function certificates(): { ca: string; cert: string; key: string } {
-  const dir = path.join(scratch, "tls");
-  mkdirSync(dir);
-  const openssl = (args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
-  openssl([
-    "req",
-    "-x509",
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:P-256",
-    "-nodes",
-    "-keyout",
-    "ca.key",
-    "-out",
-    "ca.crt",
-    "-days",
-    "2",
-    "-subj",
-    "/CN=bbb-ovh replication CA",
-  ]);
-  openssl([
-    "req",
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:P-256",
-    "-nodes",
-    "-keyout",
-    "server.key",
-    "-out",
-    "server.csr",
-    "-subj",
-    "/CN=scalelite-postgres",
-  ]);
-  writeFileSync(path.join(dir, "san.ext"), "subjectAltName=IP:127.0.0.1\n");
-  openssl([
-    "x509",
-    "-req",
-    "-in",
-    "server.csr",
-    "-CA",
-    "ca.crt",
-    "-CAkey",
-    "ca.key",
-    "-CAcreateserial",
-    "-out",
-    "server.crt",
-    "-days",
-    "2",
-    "-extfile",
-    "san.ext",
-  ]);
-  const read = (f: string) => readFileSync(path.join(dir, f), "utf8");
-  return { ca: read("ca.crt"), cert: read("server.crt"), key: read("server.key") };
-}
-
-const b64 = (s: string) => Buffer.from(s).toString("base64");
-
-/** Polls until `check` holds: replication is asynchronous. */
-async function until(what: string, check: () => boolean, seconds = 60): Promise<void> {
-  const end = Date.now() + seconds * 1000;
-  for (;;) {
-    try {
-      if (check()) return;
-    } catch {
-      // not yet
-    }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+const fronts = new PgFronts();
+const scratch = fronts.scratch;
+const front = (name: string) => fronts.front(name);
+const certificates = () => fronts.certificates();
 
 /** A libpq connection from outside, as an attacker on the standby's address would try. */
 function tryConnect(f: Front, conninfo: string): { ok: boolean; error: string } {
@@ -173,39 +42,16 @@ function tryConnect(f: Front, conninfo: string): { ok: boolean; error: string } 
   }
 }
 
-afterAll(async () => {
-  for (const f of fronts) {
-    try {
-      asPostgres([`${BIN}/pg_ctl`, "-D", f.data, "-m", "immediate", "-w", "stop"]);
-    } catch {
-      // already stopped
-    }
-    await f.host.stop();
-  }
-  rmSync(scratch, { recursive: true, force: true });
-});
+afterAll(() => fronts.stop());
 
 describe.skipIf(!ready)("PostgreSQL streaming replication between the fronts", () => {
   let primary: Front;
   let standby: Front;
-  let tls: ReturnType<typeof certificates>;
+  let tls: TlsFiles;
   let primaryRun: Awaited<ReturnType<typeof runStep>>;
   let standbyRun: Awaited<ReturnType<typeof runStep>>;
-  const primaryInputs = (): StepInputs => ({
-    DATA_DIR,
-    STANDBY_ADDRESSES: "127.0.0.1",
-    REPLICATION_PASSWORD: PASSWORD,
-    TLS_CERT_B64: b64(tls.cert),
-    TLS_KEY_B64: b64(tls.key),
-  });
-  const standbyInputs = (): StepInputs => ({
-    DATA_DIR,
-    POSTGRES_IMAGE: "postgres:16",
-    PRIMARY_ADDRESS: "127.0.0.1",
-    PRIMARY_PORT: String(primary.port),
-    REPLICATION_PASSWORD: PASSWORD,
-    CA_CERT_B64: b64(tls.ca),
-  });
+  const primaryInputs = (): StepInputs => PgFronts.primaryInputs(tls, "127.0.0.1");
+  const standbyInputs = (): StepInputs => PgFronts.standbyInputs(tls, primary);
 
   beforeAll(async () => {
     [primary, standby] = await Promise.all([front("primary"), front("standby")]);

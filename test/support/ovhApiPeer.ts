@@ -67,7 +67,7 @@ export interface PeerState {
   meForbidden: boolean;
   usage: { periodFrom: string; spent: number; forecast: number };
   instances: PeerInstance[];
-  records: Array<{ id: number; zone: string; subDomain: string; fieldType: string; target: string }>;
+  records: Array<{ id: number; zone: string; subDomain: string; fieldType: string; target: string; ttl?: number }>;
   /** The access rules the consumer key was granted (auth.Credential.rules). */
   credentialRules: Array<{ method: "GET" | "POST" | "PUT" | "DELETE"; path: string }>;
   /** Every call that passed authentication: "METHOD /path". */
@@ -319,6 +319,12 @@ export async function startOvhApiPeer(serviceName: string, init: Partial<PeerSta
       }
       return { status: 200, body: null };
     }
+    // The DNS zone calls of schedule/scale (a node's new address) and failover (the front's name), as the API
+    // schema of /domain (https://eu.api.ovh.com/console/, "domain" section) types them:
+    // GET /domain/zone/{zoneName}/record?fieldType=&subDomain= -> long[] (record ids, filters optional);
+    // GET /domain/zone/{zoneName}/record/{id} -> domain.zone.Record {id, zone, subDomain, fieldType, target, ttl};
+    // PUT /domain/zone/{zoneName}/record/{id} with domain.zone.Record fields (subDomain, target, ttl) -> void;
+    // POST /domain/zone/{zoneName}/refresh -> void (applies the zone's changes to its DNS servers).
     if ((m = /^\/domain\/zone\/([^/]+)\/record(?:\/(\d+))?$/.exec(p))) {
       const zone = m[1];
       if (method === "GET" && !m[2]) {
@@ -335,6 +341,7 @@ export async function startOvhApiPeer(serviceName: string, init: Partial<PeerSta
       if (!r) return error(404, "NOT_FOUND", "Record not found");
       if (method === "PUT") {
         if (typeof payload.target === "string") r.target = payload.target;
+        if (typeof payload.ttl === "number") r.ttl = payload.ttl;
         return { status: 200, body: null };
       }
       return { status: 200, body: r };

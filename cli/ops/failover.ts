@@ -1,0 +1,374 @@
+import { POSTGRES_IMAGE } from "../../components/scalelite/images";
+import { base64, renderStepCommand, renderStepStdin } from "../../components/remote/invocation";
+import type { ChecksumAlgorithm } from "./bbbApi";
+import { classifyError, OpsError } from "./errors";
+import { dnsChanges, failbackSteps, lagBytes, presumedDown, serversYaml, subDomainOf, switchSteps, type PlannedStep, type ZoneRecord } from "./failoverPlan";
+import type { HttpOptions } from "./http";
+import type { OvhApi } from "./ovhApi";
+import { Progress } from "./progress";
+import { smoke } from "./smoke";
+import { runRemote, type SshTarget } from "./ssh";
+import type { OpsTarget } from "./stackSource";
+
+/** Where the steps find what `pulumi up` left on a front (BBB_OVH_ROOT is empty on a real one). */
+const ROLE_FILE = "${BBB_OVH_ROOT:-}/var/lib/bbb-ovh/front-role";
+const DATA_DIR = "/var/lib/scalelite";
+const PG_DATA = `\${BBB_OVH_ROOT:-}${DATA_DIR}/postgres`;
+/** Where the Pulumi program copies scripts/ on every host (components/remote). */
+const SCRIPT_DIR = "${BBB_OVH_ROOT:-}/opt/bbb-ovh/scripts";
+
+export interface SwitchOptions {
+  primaryDown: boolean;
+  commandTimeoutMs: number;
+  /** How long the standby may take to replay what the fenced primary wrote, and the smoke test to pass. */
+  catchUpMs: number;
+  smokeMs: number;
+  pollMs: number;
+  http: HttpOptions;
+  algorithm: ChecksumAlgorithm;
+  onStep?: (line: string) => void;
+}
+
+export interface StepRecord {
+  id: string;
+  on: string;
+  ok: boolean;
+  ms: number;
+  detail: string;
+}
+
+export interface SwitchReport {
+  from: string;
+  to: string;
+  steps: StepRecord[];
+  ok: boolean;
+  /** Seconds from the start to the signed check passing through the new front. */
+  rtoSeconds?: number;
+  /** What the standby had not replayed when it was promoted: the bound on the data lost. */
+  rpo?: { bytes?: number; lastReplaySecondsAgo?: number; note: string };
+  failure?: { host: string; kind: string; message: string };
+}
+
+interface Side {
+  name: string;
+  ssh: SshTarget;
+  ipv4: string;
+  ipv6?: string;
+}
+
+const asRoot = (ssh: SshTarget, command: string) => (ssh.username === "root" ? command : `sudo -n sh -c '${command.replace(/'/g, `'\\''`)}'`);
+
+/** A command as root on a front; `elevated`: the command brings its own sudo (a step's command line). */
+async function run(side: Side, command: string, timeoutMs: number, stdin?: string, elevated = false): Promise<string> {
+  const r = await runRemote(side.ssh, elevated ? command : asRoot(side.ssh, command), timeoutMs, stdin);
+  if (r.code !== 0) {
+    const why = (r.stderr.trim() || r.stdout.trim()).split("\n").slice(-2).join(" / ") || `exit status ${r.code}`;
+    throw new OpsError("command", side.name, why);
+  }
+  return r.stdout.trim();
+}
+
+/** One SQL statement as the superuser in the scalelite-postgres container (the image's local trust). */
+const sql = (side: Side, statement: string, timeoutMs: number) =>
+  run(side, `docker exec scalelite-postgres psql -X -q -t -A -v ON_ERROR_STOP=1 -U postgres -d postgres -c "${statement}"`, timeoutMs);
+
+const setRole = (side: Side, role: string, timeoutMs: number) =>
+  run(side, `mkdir -p "$(dirname ${ROLE_FILE})" && printf '%s\\n' ${role} > ${ROLE_FILE}`, timeoutMs);
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls `check` until it returns a value or the deadline passes; the last error says why not. */
+async function until<T>(what: string, host: string, ms: number, pollMs: number, check: () => Promise<T | undefined>): Promise<T> {
+  const end = Date.now() + ms;
+  let last = "";
+  for (;;) {
+    try {
+      const v = await check();
+      if (v !== undefined) return v;
+    } catch (e) {
+      last = `: ${(e as Error).message}`;
+    }
+    if (Date.now() > end) throw new OpsError("timeout", host, `${what} not within ${Math.round(ms / 1000)} s${last}`);
+    await sleep(pollMs);
+  }
+}
+
+function sides(target: OpsTarget, reverse: boolean): { primary: Side; standby: Side; fqdn: string; zone: string } {
+  const campus = target.campus;
+  if (!campus || !target.ssh || !target.standby)
+    throw new OpsError("config", "-", `failover needs a stack with campus.standbyFront: ${target.campusProblem ?? "this stack has no standby front"}`);
+  // The addresses DNS and pg_hba take are the stack's (outputs), never an SSH host given on the command line.
+  const missing = [!target.frontIpv4 && "the front's (frontIpv4 output)", !target.standby.ipv4 && "the standby's (standbyIpv4 output)"].filter(Boolean);
+  if (missing.length > 0)
+    throw new OpsError("config", "-", `no public IPv4 for ${missing.join(" nor ")}: install the Pulumi CLI and log in to the stack's backend`);
+  const front: Side = { name: campus.front.name, ssh: target.ssh, ipv4: target.frontIpv4 as string };
+  const standby: Side = { name: target.standby.name, ssh: target.standby.ssh, ipv4: target.standby.ipv4 as string };
+  return { primary: reverse ? standby : front, standby: reverse ? front : standby, fqdn: campus.front.fqdn, zone: campus.config.dns.zone };
+}
+
+/** What `--dry-run` prints: the steps and the hosts they act on, from the stack alone. */
+export function planFailover(target: OpsTarget, kind: "failover" | "failback", primaryDown: boolean): PlannedStep[] {
+  const s = sides(target, kind === "failback");
+  return kind === "failover"
+    ? switchSteps({ from: s.primary.name, to: s.standby.name, fqdn: s.fqdn, zone: s.zone, fromAnswers: !primaryDown, planned: false })
+    : failbackSteps({ serving: s.primary.name, back: s.standby.name, fqdn: s.fqdn, zone: s.zone });
+}
+
+export function renderPlan(kind: string, steps: PlannedStep[]): string {
+  return `ops ${kind} would, in order:\n${steps.map((s, i) => `  ${i + 1}. ${s.id} on ${s.on}: ${s.what}`).join("\n")}\n`;
+}
+
+class Recorder {
+  readonly steps: StepRecord[] = [];
+  constructor(private readonly onStep?: (line: string) => void) {}
+  async step<T>(id: string, on: string, work: () => Promise<{ value: T; detail: string }>): Promise<T> {
+    const started = performance.now();
+    try {
+      const { value, detail } = await work();
+      const r = { id, on, ok: true, ms: Math.round(performance.now() - started), detail };
+      this.steps.push(r);
+      this.onStep?.(`${id} on ${on}: ${detail} (${r.ms} ms)`);
+      return value;
+    } catch (e) {
+      const error = classifyError(e, on);
+      this.steps.push({ id, on, ok: false, ms: Math.round(performance.now() - started), detail: error.message });
+      this.onStep?.(`${id} on ${on}: FAILED: ${error.message}`);
+      throw error;
+    }
+  }
+}
+
+interface ReplayState {
+  inRecovery: boolean;
+  replayLsn?: string;
+  lastReplaySecondsAgo?: number;
+}
+
+async function replayState(side: Side, timeoutMs: number): Promise<ReplayState> {
+  const out = await sql(
+    side,
+    "SELECT pg_is_in_recovery(), coalesce(pg_last_wal_replay_lsn()::text, ''), coalesce(round(extract(epoch FROM now() - pg_last_xact_replay_timestamp()))::text, '')",
+    timeoutMs,
+  );
+  const [rec, lsn, ago] = out.split("|");
+  return { inRecovery: rec === "t", replayLsn: lsn || undefined, lastReplaySecondsAgo: ago ? Number(ago) : undefined };
+}
+
+/**
+ * A switch from `primary` to `standby`: fence, catch up, promote, start Scalelite, rebuild Redis, move DNS,
+ * check through the API. Each step is safe to run again (a switch cut midway is finished by running it again).
+ */
+async function switchOver(
+  target: OpsTarget,
+  api: OvhApi,
+  s: ReturnType<typeof sides>,
+  opts: SwitchOptions,
+  rec: Recorder,
+  planned: boolean,
+  started: number,
+): Promise<Pick<SwitchReport, "rpo" | "rtoSeconds">> {
+  const { primary, standby } = s;
+  const t = opts.commandTimeoutMs;
+  const before = await rec.step("check", standby.name, async () => {
+    const state = await replayState(standby, t);
+    const role = await run(standby, `cat ${ROLE_FILE} 2>/dev/null || echo standby`, t);
+    return {
+      value: { ...state, role },
+      detail: `front-role ${role}, ${state.inRecovery ? `in recovery, replayed ${state.replayLsn ?? "?"}` : "not in recovery"}`,
+    };
+  });
+  // A switch cut after the promotion: the standby already serves, nothing of the primary is needed.
+  const resumed = !before.inRecovery && before.role === "primary";
+  if (!before.inRecovery && !resumed)
+    throw new OpsError("command", standby.name, "its database is not a standby (not in recovery) and front-role does not say primary: refusing to promote");
+
+  let rpo: SwitchReport["rpo"];
+  if (resumed) rpo = { note: `${standby.name} was already promoted by an earlier run` };
+  else {
+    let primaryLsn: string | undefined;
+    let answers = true;
+    try {
+      await runRemote(primary.ssh, "true", t);
+    } catch (e) {
+      const error = classifyError(e, primary.name);
+      if (error.kind === "ssh-auth") throw error;
+      answers = false;
+      if (planned) throw new OpsError(error.kind, primary.name, `does not answer (${error.detail}): a planned switch needs both fronts`);
+      const note = presumedDown(primary.name, error.detail, opts.primaryDown);
+      rec.steps.push({ id: "fence", on: primary.name, ok: true, ms: 0, detail: note });
+      opts.onStep?.(`fence on ${primary.name}: ${note}`);
+    }
+    if (answers) {
+      await rec.step("fence", primary.name, async () => {
+        await run(primary, "systemctl disable --now scalelite.target", t);
+        await setRole(primary, "fenced", t);
+        return { value: undefined, detail: "scalelite.target stopped and disabled, front-role fenced" };
+      });
+      primaryLsn = await rec.step("catch-up", standby.name, async () => {
+        const current = await sql(primary, "SELECT pg_current_wal_lsn()", t);
+        let replay: ReplayState | undefined;
+        try {
+          replay = await until(`${standby.name} replaying up to ${current}`, standby.name, opts.catchUpMs, opts.pollMs, async () => {
+            const r = await replayState(standby, t);
+            return r.replayLsn && lagBytes(current, r.replayLsn) === 0 ? r : undefined;
+          });
+        } catch (e) {
+          if (planned) throw e;
+        }
+        return { value: current, detail: replay ? `replayed ${current}: nothing left behind` : `still behind ${current} after ${opts.catchUpMs / 1000} s` };
+      });
+    }
+    const last = await replayState(standby, t);
+    const bytes = primaryLsn && last.replayLsn ? lagBytes(primaryLsn, last.replayLsn) : undefined;
+    rpo = {
+      bytes,
+      lastReplaySecondsAgo: last.lastReplaySecondsAgo,
+      note:
+        bytes !== undefined
+          ? `${bytes} byte(s) of WAL not replayed at promotion`
+          : `${primary.name} unreachable: what it wrote after the last transaction ${standby.name} replayed (${last.lastReplaySecondsAgo ?? "?"} s before promotion, replay position ${last.replayLsn ?? "?"}) is lost`,
+    };
+    if (planned && bytes !== 0) throw new OpsError("unhealthy", standby.name, `not caught up (${rpo.note}): a planned switch does not promote`);
+    await rec.step("promote", standby.name, async () => {
+      await sql(standby, "SELECT pg_promote(true, 60)", t);
+      await until("promotion", standby.name, 60_000, opts.pollMs, async () => ((await replayState(standby, t)).inRecovery ? undefined : true));
+      await setRole(standby, "primary", t);
+      return { value: undefined, detail: "pg_is_in_recovery() false, front-role primary" };
+    });
+  }
+
+  await rec.step("start-scalelite", standby.name, async () => {
+    await run(standby, "systemctl enable --now scalelite.target", t);
+    return { value: undefined, detail: "scalelite.target enabled and started" };
+  });
+  await rec.step("rebuild-redis", standby.name, async () => {
+    const yaml = serversYaml(target.nodes.map((n) => ({ ...n, ...nodeSettings(target, n.fqdn) })));
+    // The api container prepares itself after its start: the first syncs may find it not ready yet.
+    await until("servers:sync on the new front", standby.name, opts.smokeMs, opts.pollMs, async () => {
+      await run(standby, "docker exec -i scalelite-api bin/rake 'servers:sync[-,cordon]'", t, yaml);
+      return true;
+    });
+    await run(standby, "docker exec scalelite-api bin/rake poll:all", t);
+    return { value: undefined, detail: `${target.nodes.length} server(s) synced from the stack, polled` };
+  });
+  await rec.step("switch-dns", api.label, async () => {
+    const subDomain = subDomainOf(s.fqdn, s.zone);
+    const records: ZoneRecord[] = [];
+    for (const fieldType of ["A", "AAAA"]) {
+      const ids = await api.call<number[]>("GET", `/domain/zone/${s.zone}/record`, { fieldType, subDomain });
+      for (const id of ids) records.push(await api.call<ZoneRecord>("GET", `/domain/zone/${s.zone}/record/${id}`));
+    }
+    const { changes, problems } = dnsChanges(records, standby);
+    if (problems.some((p) => p.startsWith("no A record"))) throw new OpsError("api", api.label, problems.join("; "));
+    for (const c of changes) await api.call("PUT", `/domain/zone/${s.zone}/record/${c.id}`, { target: c.to });
+    await api.call("POST", `/domain/zone/${s.zone}/refresh`);
+    const moved = changes.map((c) => `${c.fieldType} ${c.from} -> ${c.to}`).join(", ") || "already pointing there";
+    return { value: undefined, detail: `${s.fqdn}: ${moved}${problems.length ? `; ATTENTION: ${problems.join("; ")}` : ""}` };
+  });
+  // The stack's front URL (or --url): DNS now sends it to the new front.
+  const url = target.frontApiUrl;
+  await rec.step("smoke", url ? new URL(url).host : s.fqdn, async () => {
+    const report = await until("a signed create/join/end through the new front", s.fqdn, opts.smokeMs, opts.pollMs, async () => {
+      const r = await smoke({ ...target, frontApiUrl: url }, { algorithm: opts.algorithm, http: opts.http }, Progress.for(process.stderr, true));
+      if (!r.ok) throw new Error(r.failure?.message ?? "failed");
+      return r;
+    });
+    return { value: undefined, detail: `meeting ${report.meetingID} created, joined, ended${report.landedOn ? ` on ${report.landedOn.host}` : ""}` };
+  });
+  return { rpo, rtoSeconds: Math.round((performance.now() - started) / 100) / 10 };
+}
+
+function nodeSettings(target: OpsTarget, fqdn: string) {
+  const host = target.campus?.nodes.find((n) => n.fqdn === fqdn);
+  return host ? { loadMultiplier: host.loadMultiplier, tag: host.tag, state: host.scaleliteState } : {};
+}
+
+/** `ops failover`: the standby front serves in place of the front. */
+export async function failover(target: OpsTarget, api: OvhApi, opts: SwitchOptions): Promise<SwitchReport> {
+  const s = sides(target, false);
+  return runSwitch(s, opts, (rec, started) => switchOver(target, api, s, opts, rec, false, started));
+}
+
+/**
+ * `ops failback`: the front (fenced by a failover) becomes a standby of the standby front that serves, then a
+ * planned switch puts it back with nothing lost, and the standby front becomes a standby again.
+ */
+export async function failback(target: OpsTarget, api: OvhApi, opts: SwitchOptions): Promise<SwitchReport> {
+  const s = sides(target, true);
+  return runSwitch(s, opts, async (rec, started) => {
+    await rebuildStandby(s.primary, s.standby, opts, rec);
+    const result = await switchOver(target, api, s, opts, rec, true, started);
+    await rebuildStandby(s.standby, s.primary, opts, rec);
+    return result;
+  });
+}
+
+async function runSwitch(
+  s: ReturnType<typeof sides>,
+  opts: SwitchOptions,
+  work: (rec: Recorder, started: number) => Promise<Pick<SwitchReport, "rpo" | "rtoSeconds">>,
+): Promise<SwitchReport> {
+  const rec = new Recorder(opts.onStep);
+  const report: SwitchReport = { from: s.primary.name, to: s.standby.name, steps: rec.steps, ok: false };
+  try {
+    Object.assign(report, await work(rec, performance.now()));
+    report.ok = true;
+  } catch (e) {
+    report.failure = classifyError(e, "-").toJSON();
+  }
+  return report;
+}
+
+/**
+ * Makes `standby` a streaming standby of `primary` with the replication steps `pulumi up` runs, their
+ * secret inputs read from the serving front itself (the passfile, CA and certificate the first base backup
+ * left in its data directory), sent on stdin only.
+ */
+async function rebuildStandby(primary: Side, standby: Side, opts: SwitchOptions, rec: Recorder): Promise<void> {
+  const t = opts.commandTimeoutMs;
+  const read = (file: string) => run(primary, `cat ${PG_DATA}/${file}`, t);
+  const [pgpass, ca, cert, key] = await Promise.all([
+    read("bbb-ovh-replica/pgpass"),
+    read("bbb-ovh-replica/ca.crt"),
+    read("bbb-ovh-tls/server.crt"),
+    read("bbb-ovh-tls/server.key"),
+  ]);
+  const password = pgpass.split("\n")[0]?.split(":").at(-1) ?? "";
+  // The port the serving database listens on (the container publishes its own): what the standby dials.
+  const port = await sql(primary, "SHOW port", t);
+  const sudo = (ssh: SshTarget) => ssh.username !== "root";
+  await rec.step("admit", primary.name, async () => {
+    const stdin = renderStepStdin("scaleliteReplicationPrimary", {
+      DATA_DIR,
+      STANDBY_ADDRESSES: standby.ipv4,
+      REPLICATION_PASSWORD: password,
+      TLS_CERT_B64: base64(cert),
+      TLS_KEY_B64: base64(key),
+    });
+    await run(primary, renderStepCommand("scaleliteReplicationPrimary", SCRIPT_DIR, sudo(primary.ssh)), t, stdin, true);
+    return { value: undefined, detail: `${standby.name} (${standby.ipv4}) admitted to replicate` };
+  });
+  await rec.step("rebuild-standby", standby.name, async () => {
+    await setRole(standby, "standby", t);
+    const stdin = renderStepStdin("scaleliteReplicationStandby", {
+      DATA_DIR,
+      POSTGRES_IMAGE,
+      PRIMARY_ADDRESS: primary.ipv4,
+      PRIMARY_PORT: port,
+      REPLICATION_PASSWORD: password,
+      CA_CERT_B64: base64(ca),
+    });
+    await run(standby, renderStepCommand("scaleliteReplicationStandby", SCRIPT_DIR, sudo(standby.ssh)), 30 * 60_000, stdin, true);
+    return { value: undefined, detail: `streams from ${primary.name} (old database moved aside by the step)` };
+  });
+}
+
+export function renderSwitch(kind: string, r: SwitchReport): string {
+  const lines = r.steps.map((s) => `  ${s.ok ? "ok    " : "FAILED"} ${s.id} on ${s.on}: ${s.detail} (${s.ms} ms)`);
+  const rto = r.rtoSeconds === undefined ? "" : `\nRTO: ${r.rtoSeconds} s from the start to the signed check passing through the new front`;
+  const rpo = r.rpo ? `\nRPO bound: ${r.rpo.note}` : "";
+  const end = r.ok
+    ? `${kind}: ${r.to} serves`
+    : `${kind} FAILED: ${r.failure?.host}: ${r.failure?.kind}: ${r.failure?.message}\nrun it again once fixed: every step is safe to repeat`;
+  return `${kind} from ${r.from} to ${r.to}\n${lines.join("\n")}${rto}${rpo}\n${end}\n`;
+}

@@ -1,0 +1,158 @@
+import { nodeApiUrl, renderServersYaml, type ScaleliteServer } from "../../components/scalelite/renderServersYaml";
+import { OpsError } from "./errors";
+
+/**
+ * The decisions of `ops failover` / `ops failback`, without any connection: which steps run in which
+ * order, whether the old primary may be skipped, which DNS records change, how far the standby is behind.
+ * cli/ops/failover.ts carries them out over SSH and the OVH API.
+ */
+
+export type StepId = "fence" | "catch-up" | "promote" | "start-scalelite" | "rebuild-redis" | "switch-dns" | "smoke" | "admit" | "rebuild-standby";
+
+export interface PlannedStep {
+  id: StepId;
+  /** The host the step acts on, or "OVH API" / the front's URL. */
+  on: string;
+  what: string;
+}
+
+export interface SwitchInput {
+  /** The front that serves now (fenced), and the one that takes over (promoted). */
+  from: string;
+  to: string;
+  fqdn: string;
+  zone: string;
+  /** false: the old primary did not answer (presumed down). */
+  fromAnswers: boolean;
+  /** Failback: a planned switch, which must lose nothing. */
+  planned: boolean;
+}
+
+/**
+ * The steps of a switch from `from` to `to`, in order. Fencing comes first so that two fronts never
+ * serve at once; Scalelite starts on the promoted database only; DNS moves only once the new front holds
+ * the server list, so the first request Moodle sends there can be placed.
+ */
+export function switchSteps(s: SwitchInput): PlannedStep[] {
+  const steps: PlannedStep[] = [];
+  if (s.fromAnswers) {
+    steps.push({ id: "fence", on: s.from, what: "stop and disable scalelite.target (API, nginx, poller, importer); front-role := fenced" });
+    steps.push({
+      id: "catch-up",
+      on: s.to,
+      what: s.planned
+        ? `wait until ${s.to} has replayed ${s.from}'s current WAL position (required: a planned switch loses nothing)`
+        : `wait (bounded) until ${s.to} has replayed ${s.from}'s current WAL position; the gap left is the RPO`,
+    });
+  }
+  steps.push({ id: "promote", on: s.to, what: "SELECT pg_promote(); wait until pg_is_in_recovery() is false; front-role := primary" });
+  steps.push({ id: "start-scalelite", on: s.to, what: "systemctl enable --now scalelite.target" });
+  steps.push({ id: "rebuild-redis", on: s.to, what: "bin/rake 'servers:sync[-,cordon]' with the stack's servers, then bin/rake poll:all" });
+  steps.push({ id: "switch-dns", on: "OVH API", what: `A/AAAA of ${s.fqdn} (zone ${s.zone}) := ${s.to}'s addresses; POST /domain/zone/${s.zone}/refresh` });
+  steps.push({ id: "smoke", on: s.fqdn, what: "signed create, joins, getMeetingInfo, end through the front's API, until it passes (RTO)" });
+  return steps;
+}
+
+/** Failback: make the fenced front a standby of the serving one, switch back with nothing lost, then make the other side a standby again. */
+export function failbackSteps(s: { serving: string; back: string; fqdn: string; zone: string }): PlannedStep[] {
+  return [
+    { id: "admit", on: s.serving, what: `scalelite-replication-primary.sh: admit ${s.back} as a standby (its address in pg_hba, the slot)` },
+    {
+      id: "rebuild-standby",
+      on: s.back,
+      what: `front-role := standby; scalelite-replication-standby.sh: old database moved aside, pg_basebackup from ${s.serving}, streaming`,
+    },
+    ...switchSteps({ from: s.serving, to: s.back, fqdn: s.fqdn, zone: s.zone, fromAnswers: true, planned: true }),
+    { id: "admit", on: s.back, what: `scalelite-replication-primary.sh: admit ${s.serving} as a standby` },
+    { id: "rebuild-standby", on: s.serving, what: `front-role := standby; scalelite-replication-standby.sh from ${s.back}` },
+  ];
+}
+
+/**
+ * Whether to go on when the serving front does not answer over SSH. It may be down, or only cut from
+ * here while still serving Moodle: only the operator, who knows which, can say to go on.
+ */
+export function presumedDown(front: string, why: string, primaryDown: boolean): string {
+  if (!primaryDown)
+    throw new OpsError(
+      "tcp",
+      front,
+      `${front} does not answer (${why}): it cannot be fenced from here. If it is down (the OVH console shows it off, or its site is out), run again with --primary-down; if it may still be serving, power it off first, or two fronts would accept meetings`,
+    );
+  return `${front} does not answer (${why}): presumed down (--primary-down), not fenced`;
+}
+
+/** A PostgreSQL LSN ("16/B374D848") as a byte position. */
+export function lsnBytes(lsn: string): bigint {
+  const m = /^([0-9A-Fa-f]{1,8})\/([0-9A-Fa-f]{1,8})$/.exec(lsn.trim());
+  if (!m) throw new Error(`'${lsn}' is not a PostgreSQL LSN such as 16/B374D848`);
+  return (BigInt(`0x${m[1]}`) << 32n) + BigInt(`0x${m[2]}`);
+}
+
+/** Bytes of WAL the standby has not replayed: the data a promotion now would lose. */
+export function lagBytes(primaryLsn: string, replayLsn: string): number {
+  const gap = lsnBytes(primaryLsn) - lsnBytes(replayLsn);
+  return gap > 0n ? Number(gap) : 0;
+}
+
+/** One record of a DNS zone, as GET /domain/zone/{zoneName}/record/{id} answers (domain.zone.Record). */
+export interface ZoneRecord {
+  id: number;
+  fieldType: string;
+  subDomain: string;
+  target: string;
+  ttl?: number;
+}
+
+export interface DnsChange {
+  id: number;
+  fieldType: "A" | "AAAA";
+  from: string;
+  to: string;
+}
+
+/** The record name of an FQDN inside its zone ("" at the apex). */
+export function subDomainOf(fqdn: string, zone: string): string {
+  if (fqdn === zone) return "";
+  if (!fqdn.endsWith(`.${zone}`)) throw new OpsError("config", "-", `${fqdn} is not inside the DNS zone ${zone} (campus.dns.zone)`);
+  return fqdn.slice(0, -zone.length - 1);
+}
+
+/**
+ * The PUTs that point the front's name at the new front. An AAAA record with no IPv6 to point it at is a
+ * problem, never left silently: IPv6 clients would keep reaching the old front.
+ */
+export function dnsChanges(records: ZoneRecord[], to: { ipv4: string; ipv6?: string }): { changes: DnsChange[]; problems: string[] } {
+  const changes: DnsChange[] = [];
+  const problems: string[] = [];
+  const a = records.filter((r) => r.fieldType === "A");
+  if (a.length === 0) problems.push("no A record for the front's name in the zone: nothing to switch");
+  for (const r of a) if (r.target !== to.ipv4) changes.push({ id: r.id, fieldType: "A", from: r.target, to: to.ipv4 });
+  for (const r of records.filter((x) => x.fieldType === "AAAA")) {
+    if (!to.ipv6) problems.push(`AAAA record ${r.id} points at ${r.target} and the new front's IPv6 is unknown: change or delete it in the OVH control panel`);
+    else if (r.target !== to.ipv6) changes.push({ id: r.id, fieldType: "AAAA", from: r.target, to: to.ipv6 });
+  }
+  return { changes, problems };
+}
+
+/** The servers.yaml Redis is rebuilt from: every node of the stack with its own secret; all missing secrets named at once. */
+export function serversYaml(
+  nodes: ReadonlyArray<{ fqdn: string; secret?: string; loadMultiplier?: number; tag?: string; state?: ScaleliteServer["state"] }>,
+): string {
+  const missing = nodes.filter((n) => !n.secret).map((n) => n.fqdn);
+  if (missing.length > 0)
+    throw new OpsError(
+      "config",
+      "-",
+      `no secret for ${missing.join(", ")}: the new front's server list needs the stack's nodeSecrets output (install the Pulumi CLI and log in to the stack's backend)`,
+    );
+  const servers: ScaleliteServer[] = nodes.map((n) => ({
+    id: n.fqdn,
+    url: nodeApiUrl(n.fqdn),
+    secret: n.secret as string,
+    loadMultiplier: n.loadMultiplier ?? 1,
+    tag: n.tag,
+    state: n.state,
+  }));
+  return renderServersYaml(servers);
+}

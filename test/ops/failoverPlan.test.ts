@@ -1,0 +1,108 @@
+import { describe, expect, it } from "vitest";
+import { dnsChanges, failbackSteps, lagBytes, lsnBytes, presumedDown, serversYaml, subDomainOf, switchSteps } from "../../cli/ops/failoverPlan";
+
+const input = { from: "lb", to: "lb-standby", fqdn: "visio.school.example.org", zone: "school.example.org" };
+
+describe("the order of a failover", () => {
+  it("fences first and catches up before promoting; Scalelite starts on the promoted database; DNS moves after Redis; the signed check closes", () => {
+    expect(switchSteps({ ...input, fromAnswers: true, planned: false }).map((s) => `${s.id}@${s.on}`)).toEqual([
+      "fence@lb",
+      "catch-up@lb-standby",
+      "promote@lb-standby",
+      "start-scalelite@lb-standby",
+      "rebuild-redis@lb-standby",
+      "switch-dns@OVH API",
+      "smoke@visio.school.example.org",
+    ]);
+  });
+
+  it("skips fencing and catching up only for a primary that does not answer", () => {
+    const ids = switchSteps({ ...input, fromAnswers: false, planned: false }).map((s) => s.id);
+    expect(ids).not.toContain("fence");
+    expect(ids).not.toContain("catch-up");
+    expect(ids[0]).toBe("promote");
+  });
+
+  it("failback rebuilds the old front as a standby before switching, with a catch-up that must lose nothing, then re-protects the other side", () => {
+    const steps = failbackSteps({ serving: "lb-standby", back: "lb", fqdn: input.fqdn, zone: input.zone });
+    expect(steps.map((s) => `${s.id}@${s.on}`)).toEqual([
+      "admit@lb-standby",
+      "rebuild-standby@lb",
+      "fence@lb-standby",
+      "catch-up@lb",
+      "promote@lb",
+      "start-scalelite@lb",
+      "rebuild-redis@lb",
+      "switch-dns@OVH API",
+      "smoke@visio.school.example.org",
+      "admit@lb",
+      "rebuild-standby@lb-standby",
+    ]);
+    expect(steps.find((s) => s.id === "catch-up")?.what).toMatch(/required: a planned switch loses nothing/);
+  });
+});
+
+describe("a primary that does not answer", () => {
+  it("is refused without --primary-down, naming the flag and the risk of two fronts", () => {
+    expect(() => presumedDown("lb", "TCP: connect ECONNREFUSED", false)).toThrow(/lb does not answer .*--primary-down.*two fronts would accept meetings/);
+  });
+  it("is presumed down with --primary-down, and the report says so", () => {
+    expect(presumedDown("lb", "timeout", true)).toBe("lb does not answer (timeout): presumed down (--primary-down), not fenced");
+  });
+});
+
+describe("replication lag in bytes", () => {
+  it("reads LSNs as 64-bit positions across the high word", () => {
+    expect(lsnBytes("0/3000060")).toBe(0x3000060n);
+    expect(lsnBytes("16/B374D848")).toBe((0x16n << 32n) + 0xb374d848n);
+    expect(lagBytes("1/00000010", "0/FFFFFFF0")).toBe(0x20);
+    expect(lagBytes("0/100", "0/100")).toBe(0);
+    // A standby ahead of a position read earlier has nothing left to replay.
+    expect(lagBytes("0/100", "0/200")).toBe(0);
+    expect(() => lsnBytes("not-an-lsn")).toThrow(/not a PostgreSQL LSN/);
+  });
+});
+
+describe("the DNS switch", () => {
+  it("names the record inside its zone, the apex included, and refuses a name outside it", () => {
+    expect(subDomainOf("visio.school.example.org", "school.example.org")).toBe("visio");
+    expect(subDomainOf("school.example.org", "school.example.org")).toBe("");
+    expect(() => subDomainOf("visio.other.org", "school.example.org")).toThrow(/not inside the DNS zone school\.example\.org/);
+  });
+
+  it("moves each A record not already there; an AAAA with no IPv6 to take is a problem, not left silently", () => {
+    const records = [
+      { id: 1, fieldType: "A", subDomain: "visio", target: "198.51.100.10" },
+      { id: 2, fieldType: "A", subDomain: "visio", target: "203.0.113.20" },
+      { id: 3, fieldType: "AAAA", subDomain: "visio", target: "2001:db8::10" },
+    ];
+    const { changes, problems } = dnsChanges(records, { ipv4: "203.0.113.20" });
+    expect(changes).toEqual([{ id: 1, fieldType: "A", from: "198.51.100.10", to: "203.0.113.20" }]);
+    expect(problems).toEqual([expect.stringMatching(/AAAA record 3 points at 2001:db8::10 and the new front's IPv6 is unknown/)]);
+    expect(dnsChanges(records, { ipv4: "203.0.113.20", ipv6: "2001:db8::20" }).changes).toContainEqual({
+      id: 3,
+      fieldType: "AAAA",
+      from: "2001:db8::10",
+      to: "2001:db8::20",
+    });
+    expect(dnsChanges([], { ipv4: "203.0.113.20" }).problems).toEqual([expect.stringMatching(/no A record/)]);
+  });
+});
+
+describe("the server list Redis is rebuilt from", () => {
+  it("carries every node with its own secret, multiplier, tag and declared state", () => {
+    const yaml = serversYaml([
+      { fqdn: "bbb1.school.example.org", secret: "s1", loadMultiplier: 2, tag: "exam" },
+      { fqdn: "bbb2.school.example.org", secret: "s2", state: "cordoned" },
+    ]);
+    expect(yaml).toMatch(
+      /bbb1\.school\.example\.org:\n\s+url: https:\/\/bbb1\.school\.example\.org\/bigbluebutton\/api\n\s+secret: s1\n\s+enabled: true\n\s+load_multiplier: 2\n\s+tag: exam/,
+    );
+    expect(yaml).toMatch(/bbb2\.school\.example\.org:\n(.*\n)*?\s+enabled: false/);
+  });
+  it("names every node without a secret at once", () => {
+    expect(() => serversYaml([{ fqdn: "a.example.org" }, { fqdn: "b.example.org", secret: "s" }, { fqdn: "c.example.org" }])).toThrow(
+      /no secret for a\.example\.org, c\.example\.org: .*nodeSecrets/,
+    );
+  });
+});
