@@ -10,7 +10,6 @@ import { EXIT_CODES, EXIT_HELP, OpsError } from "./errors";
 import { checkDnsKey, currentCredential, renderDnsKeyRules, type DnsKeyCheck } from "./dnsKey";
 import { estimate, renderEstimate } from "./estimate";
 import { confirm } from "./confirm";
-import { failback, failover, planFailover, renderPlan, renderSwitch } from "./failover";
 import { ovhApiFromEnv } from "./ovhApi";
 import { applyScaling, renderScale } from "./scale";
 import { applySchedule, renderSchedule, renderSchedulePreview, schedulePreview } from "./schedule";
@@ -23,6 +22,9 @@ import { parseFailover, parseShare, renderSize, size } from "./size";
 import { smoke, renderSmoke } from "./smoke";
 import { loadTarget, stackCampus, type ConnectionOptions } from "./stackSource";
 import { collectStatus, renderStatus } from "./status";
+
+/** Loaded on use: failover builds servers.yaml with yaml, which `ops --help` must not load (test/cli/start.test.ts). */
+const failoverCommands = () => import("./failover.js");
 
 /** Hosts queried at once by default: one round for any campus (a few nodes), still a bound for big ones. */
 export const DEFAULT_CONCURRENCY = 32;
@@ -376,6 +378,7 @@ export async function runOps(argv: string[], io: OpsIO): Promise<number> {
           o: CommonOptions & { dryRun?: boolean; yes?: boolean; primaryDown?: boolean; catchUp: number; smokeTimeout: number; poll: number },
         ) => {
           const target = await loadTarget(stack, o, io);
+          const { planFailover, renderPlan } = await failoverCommands();
           const steps = planFailover(target, kind, Boolean(o.primaryDown));
           if (o.dryRun) {
             if (o.json) json({ kind, dryRun: true, steps });
@@ -384,6 +387,7 @@ export async function runOps(argv: string[], io: OpsIO): Promise<number> {
           }
           const to = kind === "failover" ? target.standby?.name : target.campus?.front.name;
           await confirm(io, `${kind}: ${to} will serve ${target.campus?.front.fqdn} (its DNS records move). Go on?`, Boolean(o.yes));
+          const { failback, failover, renderSwitch } = await failoverCommands();
           const run = kind === "failover" ? failover : failback;
           const report = await run(target, ovhApiFromEnv(io.env), {
             primaryDown: Boolean(o.primaryDown),
