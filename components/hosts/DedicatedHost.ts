@@ -121,7 +121,13 @@ export class DedicatedHost extends pulumi.ComponentResource implements HostHandl
     this.ipv6 = pulumi.output("");
     const sshPort = sshPortOf(host);
     const login = { host: this.ipv4, user: this.sshUser, port: sshPort, privateKey: args.deployKey.privateKey };
-    this.hostKey = hostKey ? hostKey.publicKeyOpenssh.apply((k) => k.trim()) : recordHostKey(name, login, { parent: this, dependsOn: [this.server] });
+    // Adopted as it is: the key the stack pins (hostKey), else the one recorded on first contact.
+    const pinned = host.config.kind === "dedicated" ? host.config.hostKey : undefined;
+    this.hostKey = hostKey
+      ? hostKey.publicKeyOpenssh.apply((k) => k.trim())
+      : pinned
+        ? pulumi.output(pinned)
+        : recordHostKey(name, login, { parent: this, dependsOn: [this.server] });
     this.connection = sshConnection({ ...login, hostKey: this.hostKey });
     this.ready = [this.server];
     // The campus firewall policy on OVH's Edge Network Firewall, which OVH may not offer on Eco servers.

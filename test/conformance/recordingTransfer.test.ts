@@ -38,7 +38,8 @@ import {
   type SpoolClient,
 } from "../../components/scalelite/renderRecordingTransfer";
 import { renderScaleliteYml } from "../../components/scalelite/renderScaleliteYml";
-import { installerUrl, renderInstallerFlags } from "../../components/bbb/installerFlags";
+import { renderInstallerFlags } from "../../components/bbb/installerFlags";
+import { INSTALLER_PINS, installerUrl } from "../../components/bbb/installerPin";
 import { calls, output, read } from "../support/hostState";
 import { craftedArchive, goodArchive, metadataXml, recordId, recordingMembers } from "../support/recordingArchives";
 import { connect, execOn, runStep, startTestHost, type StepResult, type TestHost } from "../support/sshd";
@@ -182,7 +183,7 @@ describe.each(RRSYNCS)("recordings over ssh + rsync + $name's rrsync, through th
       const install = await runStep(node, "bbbInstall", {
         FQDN: node.fqdn,
         INSTALLER_FLAGS: renderInstallerFlags({ bbbVersion: "jammy-300", fqdn: node.fqdn, email: "ops@campus.example" }).join(" "),
-        INSTALLER_URL: installerUrl("v3.0.x-release"),
+        INSTALLER_URL: installerUrl(INSTALLER_PINS["v3.0.x-release"]),
         // The fake web serves test/fakes/downloads/bbb-install.sh at any commit: its hash is the one to check.
         INSTALLER_SHA256: createHash("sha256")
           .update(readFileSync(path.join(__dirname, "../fakes/downloads/bbb-install.sh")))
