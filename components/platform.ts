@@ -78,7 +78,13 @@ export function buildPlatform(args: PlatformArgs): PlatformOutputs {
       {
         campus,
         handle,
-        recordings: spool && { frontAddress: front.ipv4, frontHostKey: args.front.hostKey, transferKey: transferKeys.get(handle)!, spool },
+        recordings: spool && {
+          frontAddress: front.ipv4,
+          frontSshPort: front.sshPort,
+          frontHostKey: args.front.hostKey,
+          transferKey: transferKeys.get(handle)!,
+          spool,
+        },
         externalTurn,
       },
       { parent },

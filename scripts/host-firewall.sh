@@ -3,9 +3,12 @@
 # `inet bbb_ovh` (IPv4 and IPv6), rendered by components/security/firewallPolicy.ts.
 #
 # Inputs (stdin, KEY=VALUE): RULESET_B64 (the whole nftables file: it replaces our table atomically
-# in one `nft -f` transaction), SSH_SOURCES (the CIDRs the ruleset lets reach SSH, space-separated).
+# in one `nft -f` transaction), SSH_SOURCES (the CIDRs the ruleset lets reach SSH, space-separated),
+# SSH_PORT (the one port the ruleset admits them on: this host's sshd port, components/hosts/sshPort.ts).
 #
-# - Refuses to apply a ruleset that would cut off the SSH client running it.
+# - Refuses to apply a ruleset that would cut off the SSH client running it: the client's address must
+#   be among SSH_SOURCES AND the port it is connected to must be SSH_PORT (an sshd on 2222 behind a
+#   ruleset that opens 22 would lock everyone out, whatever the addresses).
 # - Persistent: the file is /etc/bbb-ovh/firewall.nft and our unit bbb-ovh-firewall.service loads it
 #   at boot, before the network comes up. We do not use nftables.service: its /etc/nftables.conf
 #   starts with `flush ruleset`, which would also wipe UFW's and Docker's tables.
@@ -28,7 +31,7 @@ PENDING="$STATE_DIR/host-firewall.pending"
 APPLIED="$STATE_DIR/host-firewall.applied"
 
 usage() {
-  echo "usage: host-firewall.sh < inputs   (RULESET_B64 SSH_SOURCES as KEY=VALUE lines)"
+  echo "usage: host-firewall.sh < inputs   (RULESET_B64 SSH_SOURCES SSH_PORT as KEY=VALUE lines)"
 }
 
 # ancestors: our parent, its parent, ... up to (not including) init.
@@ -41,37 +44,47 @@ ancestors() {
   done
 }
 
-# ssh_client_address: the address of the SSH client that runs this step, empty when there is none.
-# `sudo -n` (how steps run as a non-root user) resets the environment, so SSH_CLIENT is looked for in
-# the environment our ancestors started with (sudo keeps the caller's), and failing that, the peer
-# of the TCP connection held by our sshd ancestor.
-ssh_client_address() {
-  local pid client="${SSH_CLIENT:-}"
-  if [[ -z "$client" ]]; then
-    for pid in $(ancestors); do
-      client="$(tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | sed -n 's/^SSH_CLIENT=//p')" || true
-      [[ -n "$client" ]] && break
-    done
-  fi
-  if [[ -z "$client" ]]; then
-    for pid in $(ancestors); do
-      [[ "$(cat "/proc/$pid/comm" 2>/dev/null)" == sshd ]] || continue
-      # Columns without a header and a state filter: Recv-Q Send-Q Local Peer Process.
-      client="$(ss -Htnp state established 2>/dev/null | awk -v owner="pid=$pid," 'index($0, owner) {print $4; exit}')"
-      client="${client%:*}"
-      client="${client#[}"
-      client="${client%]}"
-      [[ -n "$client" ]] && break
-    done
-  fi
-  printf '%s' "${client%% *}"
+# unbracket ADDRESS: an ss(8) address without IPv6 brackets.
+unbracket() {
+  local address="${1#[}"
+  printf '%s' "${address%]}"
 }
 
-# check_no_lockout: dies when the SSH client's address is not among SSH_SOURCES.
+# ssh_session: "CLIENT_ADDRESS SERVER_PORT" of the SSH session that runs this step, empty when there is
+# none. SSH_CONNECTION is "client-address client-port server-address server-port" (ssh(1), ENVIRONMENT).
+# `sudo -n` (how steps run as a non-root user) resets the environment, so it is looked for in the
+# environment our ancestors started with (sudo keeps the caller's), and failing that, in the TCP
+# connection held by our sshd ancestor (its local port is the one sshd accepted the client on).
+ssh_session() {
+  local pid connection="${SSH_CONNECTION:-}" local_end peer
+  if [[ -z "$connection" ]]; then
+    for pid in $(ancestors); do
+      connection="$(tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | sed -n 's/^SSH_CONNECTION=//p')" || true
+      [[ -n "$connection" ]] && break
+    done
+  fi
+  if [[ -n "$connection" ]]; then
+    read -r peer _ _ local_end <<<"$connection"
+    printf '%s %s' "$peer" "$local_end"
+    return 0
+  fi
+  for pid in $(ancestors); do
+    [[ "$(cat "/proc/$pid/comm" 2>/dev/null)" == sshd ]] || continue
+    # Columns without a header and a state filter: Recv-Q Send-Q Local Peer Process.
+    read -r local_end peer < <(ss -Htnp state established 2>/dev/null | awk -v owner="pid=$pid," 'index($0, owner) {print $3, $4; exit}') || true
+    if [[ -n "${peer:-}" ]]; then
+      printf '%s %s' "$(unbracket "${peer%:*}")" "${local_end##*:}"
+      return 0
+    fi
+  done
+}
+
+# check_no_lockout: dies when the SSH client's address is not among SSH_SOURCES, or when the port it is
+# connected to is not SSH_PORT, the one port the ruleset admits SSH on.
 check_no_lockout() {
-  local client
-  client="$(ssh_client_address)"
-  if [[ -z "$client" ]]; then
+  local client port
+  read -r client port < <(ssh_session) || true
+  if [[ -z "${client:-}" ]]; then
     local pid
     for pid in $(ancestors); do
       [[ "$(cat "/proc/$pid/comm" 2>/dev/null)" != sshd ]] ||
@@ -79,6 +92,9 @@ check_no_lockout() {
     done
     log "not run over SSH: no client address to keep reachable"
     return 0
+  fi
+  if [[ "$port" != "$IN_SSH_PORT" ]]; then
+    die "refusing to apply the firewall: this SSH session is connected to port ${port:-unknown}, but the ruleset admits SSH on port $IN_SSH_PORT only, so it would lock everyone out. Set the host's sshPort in the stack to the port its sshd listens on."
   fi
   command -v python3 >/dev/null || apt_install python3-minimal
   # shellcheck disable=SC2086 # SSH_SOURCES is a space-separated list on purpose
@@ -156,7 +172,8 @@ main() {
     exit 0
   fi
   read_inputs
-  require_inputs RULESET SSH_SOURCES
+  require_inputs RULESET SSH_SOURCES SSH_PORT
+  [[ "$IN_SSH_PORT" =~ ^[0-9]+$ ]] || die "SSH_PORT must be a TCP port number, got '$IN_SSH_PORT'"
   grep -q "^table $FAMILY $TABLE {" <<<"$IN_RULESET" || die "RULESET_B64 does not define table $FAMILY $TABLE"
   check_no_lockout
   ensure_nft

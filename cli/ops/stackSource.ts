@@ -3,6 +3,7 @@ import { accessSync, constants, existsSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import * as path from "node:path";
 import type { Campus } from "../../components/config/campus";
+import { DEFAULT_SSH_PORT, sshPortOf } from "../../components/hosts/sshPort";
 import { PROJECT_DIR } from "../../components/projectDir";
 import type { StackFile } from "../../components/config/stackFile";
 import { apiBaseUrl } from "./bbbApi";
@@ -41,6 +42,8 @@ export interface NodeTarget {
   apiUrl: string;
   /** The node's own BBB secret, when the stack exports it (nodeSecrets). */
   secret?: string;
+  /** The port its sshd listens on (components/hosts/sshPort.ts), when the stack file names the node. */
+  sshPort?: number;
 }
 
 export interface OpsTarget {
@@ -224,7 +227,7 @@ export async function loadTarget(
   const ssh: SshTarget | undefined = sshHost
     ? {
         host: sshHost,
-        port: options.sshPort ?? (frontConfig?.kind === "existing" ? frontConfig.sshPort : 22),
+        port: options.sshPort ?? (campus ? sshPortOf(campus.front) : DEFAULT_SSH_PORT),
         // Servers bbb-ovh installs log in as ubuntu (OVH's Ubuntu images); existing hosts say theirs.
         username: options.sshUser ?? (frontConfig === undefined ? "root" : frontConfig.kind === "existing" ? frontConfig.sshUser : "ubuntu"),
         hostKey: options.hostKey ?? outputs?.frontHostKey ?? (frontConfig?.kind === "existing" ? frontConfig.hostKey : undefined),
@@ -240,7 +243,7 @@ export async function loadTarget(
         ipv4: outputs?.standbyIpv4 ?? (standbyConfig.config.kind === "existing" ? standbyConfig.config.ipv4 : undefined),
         ssh: {
           host: options.standbyHost ?? outputs?.standbyIpv4 ?? (standbyConfig.config.kind === "existing" ? standbyConfig.config.ipv4 : standbyConfig.fqdn),
-          port: options.standbySshPort ?? (standbyConfig.config.kind === "existing" ? standbyConfig.config.sshPort : 22),
+          port: options.standbySshPort ?? sshPortOf(standbyConfig),
           username: options.standbySshUser ?? (standbyConfig.config.kind === "existing" ? standbyConfig.config.sshUser : "ubuntu"),
           hostKey: options.standbyHostKey ?? outputs?.standbyHostKey ?? (standbyConfig.config.kind === "existing" ? standbyConfig.config.hostKey : undefined),
           connectTimeoutMs: options.timeout,
@@ -256,7 +259,8 @@ export async function loadTarget(
       ? fromOutputs.map((n) => {
           const fqdn = n.fqdn as string;
           const name = n.name ?? fqdn;
-          const dc = n.datacenter ?? campus?.nodes.find((c) => c.fqdn === fqdn)?.datacenter;
+          const known = campus?.nodes.find((c) => c.fqdn === fqdn);
+          const dc = n.datacenter ?? known?.datacenter;
           return {
             name,
             fqdn,
@@ -264,6 +268,7 @@ export async function loadTarget(
             ipv4: n.ipv4,
             apiUrl: n.apiUrl ? apiBaseUrl(n.apiUrl) : nodeApiUrl(fqdn),
             secret: secrets[name] ?? secrets[fqdn],
+            ...(known ? { sshPort: sshPortOf(known) } : {}),
           };
         })
       : (campus?.nodes ?? []).map((n) => ({
@@ -272,6 +277,7 @@ export async function loadTarget(
           datacenter: n.datacenter,
           apiUrl: nodeApiUrl(n.fqdn),
           secret: secrets[n.name] ?? secrets[n.fqdn],
+          sshPort: sshPortOf(n),
         }));
 
   return {

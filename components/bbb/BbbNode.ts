@@ -7,7 +7,7 @@ import type { HostHandle } from "../hosts/HostHandle";
 import { HostSteps, stepHostOf } from "../remote/HostStep";
 import { base64 } from "../remote/invocation";
 import { preflightInputs } from "../remote/preflight";
-import { hostFirewallInputs } from "../security/firewallPolicy";
+import { hostFirewallInputs, hostPolicyInput } from "../security/firewallPolicy";
 import { POST_PUBLISH } from "../scalelite/recordingLayout";
 import { renderTransferKnownHosts, renderTransferSshConfig } from "../scalelite/renderRecordingTransfer";
 import { renderScaleliteYml } from "../scalelite/renderScaleliteYml";
@@ -37,6 +37,8 @@ export interface BbbNodeArgs {
   recordings?: {
     /** The front's IPv4, which the node's rsync connects to (so the node's IPv4 is the source `from=` checks). */
     frontAddress: pulumi.Input<string>;
+    /** The port the front's sshd listens on (sshPortOf). */
+    frontSshPort: number;
     /** The front's pinned SSH host key: the transfer refuses any other. */
     frontHostKey: pulumi.Input<string>;
     /** The transfer key the front's spool accepts from this node (transferKey below). */
@@ -94,21 +96,17 @@ export class BbbNode extends pulumi.ComponentResource {
       { dependsOn: [preflight], triggers: installStepTriggers(campus.installer) },
     );
     // After bbb-install, whose UFW (-w) opens SSH to everyone: our table drops it anyway (host-firewall.sh).
-    const firewall = steps.run(
-      "hostFirewall",
-      hostFirewallInputs({ role: "node", adminCidrs: campus.config.adminCidrs, turn: campus.config.turn.mode }, host.fqdn),
-      { dependsOn: [install] },
-    );
+    const firewall = steps.run("hostFirewall", hostFirewallInputs({ ...hostPolicyInput(campus, host), role: "node" }, host.fqdn), { dependsOn: [install] });
     const configure = steps.run("bbbConfigure", { FQDN: host.fqdn, SHARED_SECRET: this.sharedSecret }, { dependsOn: [install] });
 
     let lastChange = configure;
     if (campus.config.recordings) {
       if (!args.recordings) throw new Error(`${host.name}: campus.recordings is on but the front's recording spool was not given`);
-      const { frontAddress, frontHostKey, transferKey, spool } = args.recordings;
+      const { frontAddress, frontSshPort, frontHostKey, transferKey, spool } = args.recordings;
       lastChange = steps.run(
         "bbbRecordings",
         {
-          SSH_CONFIG_B64: pulumi.output(frontAddress).apply((address) => base64(renderTransferSshConfig({ address }))),
+          SSH_CONFIG_B64: pulumi.output(frontAddress).apply((address) => base64(renderTransferSshConfig({ address, port: frontSshPort }))),
           KNOWN_HOSTS_B64: pulumi.output(frontHostKey).apply((key) => base64(renderTransferKnownHosts(key))),
           TRANSFER_KEY_B64: pulumi.secret(transferKey.privateKeyOpenssh.apply(base64)),
           SCALELITE_YML_B64: base64(renderScaleliteYml()),

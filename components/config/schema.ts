@@ -6,6 +6,7 @@ import { BBB_LINES, OPTION_FAMILIES } from "./presets";
 import { SCALELITE_NODE_STATES } from "../scalelite/renderServersYaml";
 import { sshPublicKeyLine } from "./sshPublicKeyLine";
 import { sshPublicKeyProblem } from "./sshPublicKey";
+import { DEFAULT_SSH_PORT } from "../hosts/sshPort";
 
 /** OVH dedicated-server datacenters (configuration label `dedicated_datacenter`). */
 export const DEDICATED_DATACENTERS = ["sbg", "rbx", "gra", "bhs", "waw", "lim", "eri", "fra", "sgp", "syd", "ynm", "vin", "hil"] as const;
@@ -103,7 +104,7 @@ const existing = z.strictObject({
     .refine((v) => isIP(v) === 6, "expected an IPv6 address")
     .optional(),
   sshUser: unixUser.default("root"),
-  sshPort: z.number().int().min(1).max(65535).default(22),
+  sshPort: z.number().int().min(1).max(65535).default(DEFAULT_SSH_PORT),
   location: z.string().regex(hostLabel, "expected a short label such as campus-dc").default("onsite"),
   /** The host's SSH public host key; without it the key is recorded on first contact and pinned. */
   hostKey: hostKeyLine.optional(),

@@ -3,7 +3,8 @@ import * as ovh from "@ovhcloud/pulumi-ovh";
 import type { Campus, ResolvedHost } from "../config/campus";
 import { BBB_LINES, type DedicatedPreset } from "../config/presets";
 import { EdgeFirewall } from "../security/EdgeFirewall";
-import { firewallPolicy, nodeSshRule, standbyRules, type IngressRule } from "../security/firewallPolicy";
+import { cloudPolicy, hostPolicyInput } from "../security/firewallPolicy";
+import { sshPortOf } from "./sshPort";
 import type { HostHandle } from "./HostHandle";
 import { sshConnection } from "./connection";
 import { generatedHostKey, recordHostKey } from "./hostKeys";
@@ -118,7 +119,8 @@ export class DedicatedHost extends pulumi.ComponentResource implements HostHandl
     this.ipv4 = this.server.ip;
     // The provider exposes no IPv6 output for dedicated servers: no AAAA record is made for them.
     this.ipv6 = pulumi.output("");
-    const login = { host: this.ipv4, user: this.sshUser, privateKey: args.deployKey.privateKey };
+    const sshPort = sshPortOf(host);
+    const login = { host: this.ipv4, user: this.sshUser, port: sshPort, privateKey: args.deployKey.privateKey };
     // Adopted as it is: the key the stack pins (hostKey), else the one recorded on first contact.
     const pinned = host.config.kind === "dedicated" ? host.config.hostKey : undefined;
     this.hostKey = hostKey
@@ -130,12 +132,11 @@ export class DedicatedHost extends pulumi.ComponentResource implements HostHandl
     this.ready = [this.server];
     // The campus firewall policy on OVH's Edge Network Firewall, which OVH may not offer on Eco servers.
     if ((host.preset as DedicatedPreset | undefined)?.range !== "eco") {
-      const policy: IngressRule<pulumi.Input<string>>[] = [
-        ...firewallPolicy({ role: host.role, adminCidrs: campus.config.adminCidrs, turn: campus.config.turn.mode }),
-        ...(args.nodeAddresses ?? []).map((address) => nodeSshRule(pulumi.interpolate`${address}/32`)),
-        ...(args.standbyAddresses ?? []).flatMap((address) => standbyRules(pulumi.interpolate`${address}/32`)),
-      ];
-      new EdgeFirewall(`${name}-edge-firewall`, { ipv4: this.ipv4, policy }, { parent: this });
+      const policy = cloudPolicy(hostPolicyInput(campus, host), {
+        nodes: (args.nodeAddresses ?? []).map((address) => pulumi.interpolate`${address}/32`),
+        standbys: (args.standbyAddresses ?? []).map((address) => pulumi.interpolate`${address}/32`),
+      }).map(({ rule }) => rule);
+      new EdgeFirewall(`${name}-edge-firewall`, { ipv4: this.ipv4, policy, sshPort }, { parent: this });
     }
     this.registerOutputs({ ipv4: this.ipv4, serviceName: this.server.serviceName });
   }

@@ -3,6 +3,7 @@ import type { ResolvedHost } from "../config/campus";
 import type { HostHandle } from "./HostHandle";
 import { sshConnection } from "./connection";
 import { recordHostKey } from "./hostKeys";
+import { sshPortOf } from "./sshPort";
 
 export interface ExistingHostArgs {
   host: ResolvedHost;
@@ -27,7 +28,7 @@ export class ExistingHost extends pulumi.ComponentResource implements HostHandle
     this.sshUser = cfg.sshUser;
     this.ipv4 = pulumi.output(cfg.ipv4);
     this.ipv6 = pulumi.output(cfg.ipv6 ?? "");
-    const login = { host: cfg.ipv4, user: cfg.sshUser, port: cfg.sshPort, privateKey: args.privateKey };
+    const login = { host: cfg.ipv4, user: cfg.sshUser, port: sshPortOf(args.host), privateKey: args.privateKey };
     this.hostKey = cfg.hostKey ? pulumi.output(cfg.hostKey) : recordHostKey(name, login, { parent: this });
     this.connection = sshConnection({ ...login, hostKey: this.hostKey });
     this.registerOutputs({ ipv4: this.ipv4 });

@@ -2,7 +2,8 @@ import * as pulumi from "@pulumi/pulumi";
 import * as openstack from "@pulumi/openstack";
 import type { Campus, ResolvedHost } from "../config/campus";
 import { BBB_LINES } from "../config/presets";
-import { firewallPolicy, nodeSshRule, standbyRules, ruleName, type IngressRule } from "../security/firewallPolicy";
+import { cloudPolicy, hostPolicyInput } from "../security/firewallPolicy";
+import { sshPortOf } from "./sshPort";
 import type { HostHandle } from "./HostHandle";
 import { renderCloudInit } from "./cloudInit";
 import { sshConnection } from "./connection";
@@ -50,16 +51,10 @@ export class PublicCloudHost extends pulumi.ComponentResource implements HostHan
       childOpts,
     );
     // The same policy as the host's own nftables table (components/security/firewallPolicy.ts).
-    const named = [
-      ...firewallPolicy({ role: host.role, adminCidrs: campus.config.adminCidrs, turn: campus.config.turn.mode }).map((rule) => ({
-        name: ruleName(rule),
-        rule: rule as IngressRule<pulumi.Input<string>>,
-      })),
-      ...(args.nodeAddresses ?? []).map((address, i) => ({ name: `ssh-node-${i}`, rule: nodeSshRule(pulumi.interpolate`${address}/32`) })),
-      ...(args.standbyAddresses ?? []).flatMap((address, i) =>
-        standbyRules(pulumi.interpolate`${address}/32`).map((rule) => ({ name: `from-standby-front-${i}-${rule.portMin}`, rule })),
-      ),
-    ];
+    const named = cloudPolicy(hostPolicyInput(campus, host), {
+      nodes: (args.nodeAddresses ?? []).map((address) => pulumi.interpolate`${address}/32`),
+      standbys: (args.standbyAddresses ?? []).map((address) => pulumi.interpolate`${address}/32`),
+    });
     for (const { name: ruleId, rule } of named) {
       new openstack.networking.SecGroupRule(
         `${name}-${ruleId}`,
@@ -116,7 +111,13 @@ export class PublicCloudHost extends pulumi.ComponentResource implements HostHan
     this.ipv4 = this.instance.accessIpV4;
     this.ipv6 = this.instance.accessIpV6.apply((v) => (v ?? "").replace(/^\[|\]$/g, ""));
     this.hostKey = hostKey.publicKeyOpenssh.apply((k) => k.trim());
-    this.connection = sshConnection({ host: this.ipv4, user: this.sshUser, privateKey: args.deployKey.privateKey, hostKey: this.hostKey });
+    this.connection = sshConnection({
+      host: this.ipv4,
+      user: this.sshUser,
+      port: sshPortOf(host),
+      privateKey: args.deployKey.privateKey,
+      hostKey: this.hostKey,
+    });
     this.ready = [this.instance];
     this.registerOutputs({ ipv4: this.ipv4, ipv6: this.ipv6 });
   }

@@ -7,14 +7,15 @@ export const SSH_DIAL = { dialErrorLimit: 40, perDialTimeout: 15 } as const;
 export function sshConnection(args: {
   host: pulumi.Input<string>;
   user: string;
-  port?: number;
+  /** The host's SSH port (sshPortOf). */
+  port: number;
   privateKey: pulumi.Input<string>;
   hostKey?: pulumi.Input<string>;
 }): pulumi.Output<types.input.remote.ConnectionArgs> {
   return pulumi.output({
     host: args.host,
     user: args.user,
-    port: args.port ?? 22,
+    port: args.port,
     privateKey: pulumi.secret(args.privateKey),
     hostKey: args.hostKey,
     ...SSH_DIAL,

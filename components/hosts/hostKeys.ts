@@ -20,7 +20,7 @@ export function generatedHostKey(name: string, parent: pulumi.Resource): tls.Pri
  */
 export function recordHostKey(
   name: string,
-  args: { host: pulumi.Input<string>; user: string; port?: number; privateKey: pulumi.Input<string> },
+  args: { host: pulumi.Input<string>; user: string; port: number; privateKey: pulumi.Input<string> },
   opts: pulumi.CustomResourceOptions,
 ): pulumi.Output<string> {
   const record = new remote.Command(

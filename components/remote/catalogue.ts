@@ -31,7 +31,7 @@ export const STEPS = {
   hostFirewall: step(
     "host-firewall.sh",
     "load the host firewall (nftables table inet bbb_ovh, IPv4+IPv6, atomic, kept across reboots); refuses a policy that would cut off its own SSH client",
-    ["RULESET_B64", "SSH_SOURCES"],
+    ["RULESET_B64", "SSH_SOURCES", "SSH_PORT"],
   ),
   bbbInstall: step(
     "bbb-node-install.sh",

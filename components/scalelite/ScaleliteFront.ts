@@ -6,7 +6,8 @@ import type { HostHandle } from "../hosts/HostHandle";
 import { HostSteps, stepHostOf } from "../remote/HostStep";
 import { base64 } from "../remote/invocation";
 import { preflightInputs } from "../remote/preflight";
-import { hostFirewallInputs } from "../security/firewallPolicy";
+import { hostFirewallInputs, hostPolicyInput } from "../security/firewallPolicy";
+import { sshPortOf } from "../hosts/sshPort";
 import { imagePins, imageRef, POSTGRES_IMAGE, REDIS_IMAGE, scaleliteImages } from "./images";
 import { nodeTransferFiles, RECORDING_DIR, SPOOL_LIMITS, STANDBY_COPY_DIR } from "./recordingLayout";
 import { renderEnvFiles, type ChecksumAlgorithm, type ScaleliteContainer } from "./renderEnvFile";
@@ -58,6 +59,8 @@ export function allowedChecksumAlgorithms(campus: Campus): ChecksumAlgorithm[] {
 export class ScaleliteFront extends pulumi.ComponentResource {
   readonly fqdn: string;
   readonly ipv4: pulumi.Output<string>;
+  /** The port its sshd listens on (components/hosts/sshPort.ts): nodes and the standby front dial it. */
+  readonly sshPort: number;
   /** The SSH host key its connections pin (the standby's recordings copy pins it too). */
   readonly hostKey: pulumi.Output<string>;
   readonly url: string;
@@ -79,6 +82,7 @@ export class ScaleliteFront extends pulumi.ComponentResource {
     if (host.role !== "front") throw new Error(`${host.name} is a ${host.role}, not the Scalelite front`);
     this.fqdn = host.fqdn;
     this.ipv4 = handle.ipv4;
+    this.sshPort = sshPortOf(host);
     this.hostKey = handle.hostKey;
     this.url = `https://${host.fqdn}/`;
 
@@ -98,11 +102,11 @@ export class ScaleliteFront extends pulumi.ComponentResource {
     const firewallInputs = pulumi
       .all([pulumi.all(nodeAddresses), pulumi.all(standbyAddresses)])
       .apply(([addresses, standbys]) =>
-        hostFirewallInputs({ role: "front", adminCidrs: campus.config.adminCidrs, nodeAddresses: addresses, standbyAddresses: standbys }, host.fqdn),
+        hostFirewallInputs({ ...hostPolicyInput(campus, host), role: "front", nodeAddresses: addresses, standbyAddresses: standbys }, host.fqdn),
       );
     const firewall = this.steps.run(
       "hostFirewall",
-      { RULESET_B64: firewallInputs.RULESET_B64, SSH_SOURCES: firewallInputs.SSH_SOURCES },
+      { RULESET_B64: firewallInputs.RULESET_B64, SSH_SOURCES: firewallInputs.SSH_SOURCES, SSH_PORT: firewallInputs.SSH_PORT },
       { dependsOn: [preflight] },
     );
     const docker = this.steps.run(
@@ -190,7 +194,7 @@ export class ScaleliteFront extends pulumi.ComponentResource {
           "scaleliteRecordingsCopy",
           {
             RECORDING_DIR,
-            SSH_CONFIG_B64: standby.primary.ipv4.apply((address) => base64(renderTransferSshConfig({ address, files }))),
+            SSH_CONFIG_B64: standby.primary.ipv4.apply((address) => base64(renderTransferSshConfig({ address, port: standby.primary.sshPort, files }))),
             KNOWN_HOSTS_B64: standby.primary.hostKey.apply((key) => base64(renderTransferKnownHosts(key))),
             COPY_KEY_B64: pulumi.secret(standbyCopyKey.privateKeyOpenssh.apply(base64)),
           },

@@ -121,7 +121,8 @@ export function renderCopyAuthorizedKey(reader: CopyReader, options: { recording
 export interface TransferSshConfigArgs {
   /** The front's address the node connects to (its IPv4: the node's IPv4 is then the source `from=` checks). */
   address: string;
-  port?: number;
+  /** The port the front's sshd listens on (sshPortOf, components/hosts/sshPort.ts). */
+  port: number;
   user?: string;
   files?: ReturnType<typeof nodeTransferFiles>;
 }
@@ -132,7 +133,7 @@ export interface TransferSshConfigArgs {
  * (StrictHostKeyChecking yes, no global known_hosts, no prompt), so a man in the middle is refused.
  */
 export function renderTransferSshConfig(args: TransferSshConfigArgs): string {
-  const { address, port = 22, user = TRANSFER_USER, files = nodeTransferFiles() } = args;
+  const { address, port, user = TRANSFER_USER, files = nodeTransferFiles() } = args;
   const problems: string[] = [];
   if (isIP(address) === 0) problems.push(`front address '${address}' is not an IP address`);
   if (!Number.isInteger(port) || port < 1 || port > 65535) problems.push(`port ${port} is not a TCP port`);

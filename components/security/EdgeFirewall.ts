@@ -7,6 +7,8 @@ export interface EdgeFirewallArgs {
   ipv4: pulumi.Input<string>;
   /** The host's policy (firewallPolicy, plus nodeSshRule for addresses known later). */
   policy: IngressRule<pulumi.Input<string>>[];
+  /** The port the server's sshd listens on (sshPortOf): the rules that admit SSH open it. */
+  sshPort: number;
 }
 
 /**
@@ -22,7 +24,7 @@ export class EdgeFirewall extends pulumi.ComponentResource {
     super("bbb-ovh:security:EdgeFirewall", name, {}, opts);
     const ip = pulumi.interpolate`${args.ipv4}/32`;
     this.firewall = new ovh.ip.Firewall(name, { ip, ipOnFirewall: args.ipv4, enabled: true }, { parent: this });
-    const rules = edgeFirewallRules(args.policy);
+    const rules = edgeFirewallRules(args.policy, args.sshPort);
     const make = (rule: (typeof rules)[number], dependsOn: pulumi.Resource[]) =>
       new ovh.ip.FirewallRule(`${name}-${rule.sequence}`, { ip, ipOnFirewall: args.ipv4, ...rule }, { parent: this, dependsOn, deleteBeforeReplace: true });
     // The final deny goes in last, so the permits (established TCP, SSH) are there before anything is dropped.

@@ -1,12 +1,15 @@
 import { isIP } from "node:net";
 import { isCidr } from "../config/schema";
+import type { Campus, ResolvedHost } from "../config/campus";
+import { sshPortOf } from "../hosts/sshPort";
 import { base64 } from "../remote/invocation";
 
 /**
  * The one firewall policy of a campus host, and its three renderings: the host's nftables table
  * (every host kind), the Public Cloud security group, and OVH's Edge Network Firewall (dedicated
  * servers). What is open, from the sources in docs/firewall.md:
- * - SSH (22/tcp) only from campus.adminCidrs, IPv4 and IPv6; on the front also from the nodes, which
+ * - SSH (the host's own port, components/hosts/sshPort.ts: 22 unless an existing host's sshPort says
+ *   otherwise) only from campus.adminCidrs, IPv4 and IPv6; on the front also from the nodes, which
  *   push recordings to it by rsync over SSH (restricted there by authorized_keys);
  * - HTTP and HTTPS (80, 443/tcp) from anywhere;
  * - on BigBlueButton nodes: WebRTC media 16384-32768/udp from anywhere, and TURN 3478 tcp+udp when the
@@ -29,6 +32,8 @@ export interface IngressRule<Cidr = string> {
 
 export interface PolicyInput {
   role: FirewallRole;
+  /** The port this host's sshd listens on (sshPortOf): admins, nodes and the standby all reach it there. */
+  sshPort: number;
   /** campus.adminCidrs (the schema has parsed them; checked again here, all problems at once). */
   adminCidrs: readonly string[];
   /** Front only: the nodes' addresses (IPv4 or IPv6, no prefix); empty strings are skipped (no IPv6). */
@@ -39,7 +44,6 @@ export interface PolicyInput {
   turn?: "builtin" | "external";
 }
 
-export const SSH_PORT = 22;
 /** The database container's port, published on a front with a standby (scripts/scalelite-docker.sh). */
 export const POSTGRES_PORT = 5432;
 const ANYWHERE = ["0.0.0.0/0", "::/0"];
@@ -50,15 +54,15 @@ function rules(description: string, protocol: IngressRule["protocol"], portMin: 
 }
 
 /** SSH on the front from one node address (also used with addresses known only once the node exists). */
-export function nodeSshRule<Cidr>(cidr: Cidr, ethertype: IngressRule["ethertype"] = "IPv4"): IngressRule<Cidr> {
-  return { description: "ssh from nodes (recordings)", protocol: "tcp", portMin: SSH_PORT, portMax: SSH_PORT, cidr, ethertype };
+export function nodeSshRule<Cidr>(cidr: Cidr, sshPort: number, ethertype: IngressRule["ethertype"] = "IPv4"): IngressRule<Cidr> {
+  return { description: "ssh from nodes (recordings)", protocol: "tcp", portMin: sshPort, portMax: sshPort, cidr, ethertype };
 }
 
 /** What a front admits from its standby front: the database stream, and SSH for the recordings copy. */
-export function standbyRules<Cidr>(cidr: Cidr, ethertype: IngressRule["ethertype"] = "IPv4"): IngressRule<Cidr>[] {
+export function standbyRules<Cidr>(cidr: Cidr, sshPort: number, ethertype: IngressRule["ethertype"] = "IPv4"): IngressRule<Cidr>[] {
   return [
     { description: "postgresql replication from the standby front", protocol: "tcp", portMin: POSTGRES_PORT, portMax: POSTGRES_PORT, cidr, ethertype },
-    { description: "ssh from the standby front (recordings copy)", protocol: "tcp", portMin: SSH_PORT, portMax: SSH_PORT, cidr, ethertype },
+    { description: "ssh from the standby front (recordings copy)", protocol: "tcp", portMin: sshPort, portMax: sshPort, cidr, ethertype },
   ];
 }
 
@@ -79,27 +83,55 @@ export function firewallPolicy(input: PolicyInput): IngressRule[] {
     ),
   ];
   if (input.role === "node" && (input.standbyAddresses ?? []).length > 0) problems.push("standby front addresses only apply to the front");
+  if (!Number.isInteger(input.sshPort) || input.sshPort < 1 || input.sshPort > 65535) problems.push(`ssh port ${input.sshPort} is not a TCP port`);
   if (input.adminCidrs.length === 0) problems.push("campus.adminCidrs: expected at least one admin CIDR allowed to SSH");
   if (input.role === "node" && (input.nodeAddresses ?? []).length > 0) problems.push("node addresses only apply to the front");
   if (problems.length > 0) throw new Error(`firewall policy: ${problems.join("; ")}`);
 
   const common = [
-    ...rules("ssh from admins", "tcp", SSH_PORT, SSH_PORT, input.adminCidrs),
+    ...rules("ssh from admins", "tcp", input.sshPort, input.sshPort, input.adminCidrs),
     ...rules("http", "tcp", 80, 80, ANYWHERE),
     ...rules("https", "tcp", 443, 443, ANYWHERE),
   ];
   if (input.role === "front") {
     const nodes = (input.nodeAddresses ?? []).filter((a) => a !== "").map(hostCidr);
     const standby = (input.standbyAddresses ?? []).filter((a) => a !== "").map(hostCidr);
-    return [...common, ...nodes.map((cidr) => nodeSshRule(cidr, familyOf(cidr))), ...standby.flatMap((cidr) => standbyRules(cidr, familyOf(cidr)))];
+    return [
+      ...common,
+      ...nodes.map((cidr) => nodeSshRule(cidr, input.sshPort, familyOf(cidr))),
+      ...standby.flatMap((cidr) => standbyRules(cidr, input.sshPort, familyOf(cidr))),
+    ];
   }
   const turn = input.turn === "external" ? [] : [...rules("turn tcp", "tcp", 3478, 3478, ANYWHERE), ...rules("turn udp", "udp", 3478, 3478, ANYWHERE)];
   return [...common, ...turn, ...rules("webrtc media", "udp", 16384, 32768, ANYWHERE)];
 }
 
-/** The CIDRs the policy lets reach SSH: what host-firewall.sh checks its own SSH client against. */
-export function sshSources(policy: readonly IngressRule[]): string[] {
-  return policy.filter((r) => r.protocol === "tcp" && r.portMin <= SSH_PORT && SSH_PORT <= r.portMax).map((r) => r.cidr);
+/** The CIDRs the policy lets reach SSH on sshPort: what host-firewall.sh checks its own SSH client against. */
+export function sshSources(policy: readonly IngressRule[], sshPort: number): string[] {
+  return policy.filter((r) => r.protocol === "tcp" && r.portMin <= sshPort && sshPort <= r.portMax).map((r) => r.cidr);
+}
+
+/** The policy input of one host of a validated campus: its role, the admins, TURN, and its SSH port from the one owner. */
+export function hostPolicyInput(campus: Pick<Campus, "config">, host: Pick<ResolvedHost, "role" | "config">): PolicyInput {
+  return { role: host.role, sshPort: sshPortOf(host), adminCidrs: campus.config.adminCidrs, turn: campus.config.turn.mode };
+}
+
+/**
+ * The policy of a host as its cloud-side filters take it (security group, edge firewall): the addresses of the
+ * nodes and standby front come later, as Pulumi outputs, so they are added here as one-address CIDRs of any type.
+ * Each rule carries a stable resource name; everything opens SSH on the host's own port (input.sshPort).
+ */
+export function cloudPolicy<Cidr>(
+  input: PolicyInput,
+  later: { nodes?: readonly Cidr[]; standbys?: readonly Cidr[] },
+): { name: string; rule: IngressRule<Cidr | string> }[] {
+  return [
+    ...firewallPolicy(input).map((rule) => ({ name: ruleName(rule), rule: rule as IngressRule<Cidr | string> })),
+    ...(later.nodes ?? []).map((cidr, i) => ({ name: `ssh-node-${i}`, rule: nodeSshRule<Cidr | string>(cidr, input.sshPort) })),
+    ...(later.standbys ?? []).flatMap((cidr, i) =>
+      standbyRules<Cidr | string>(cidr, input.sshPort).map((rule) => ({ name: `from-standby-front-${i}-${rule.portMin}`, rule })),
+    ),
+  ];
 }
 
 /** A stable, readable resource name for a rule. */
@@ -205,7 +237,7 @@ export const EDGE_MAX_RULES = 20;
  * of shifting, and briefly replacing, the public ones), then deny everything else at 19. When the SSH
  * sources do not fit, SSH is permitted from anywhere here and left to the host firewall and security group.
  */
-export function edgeFirewallRules<Cidr>(policy: readonly IngressRule<Cidr>[]): EdgeRule<Cidr>[] {
+export function edgeFirewallRules<Cidr>(policy: readonly IngressRule<Cidr>[], sshPort: number): EdgeRule<Cidr>[] {
   const v4 = policy.filter((r) => r.ethertype === "IPv4");
   const isAnywhere = (r: IngressRule<Cidr>) => r.cidr === "0.0.0.0/0";
   const hasUdp = v4.some((r) => r.protocol === "udp");
@@ -217,17 +249,17 @@ export function edgeFirewallRules<Cidr>(policy: readonly IngressRule<Cidr>[]): E
       ? [{ action: "permit", protocol: "udp" } as Permit]
       : [53, 123].map((sourcePort): Permit => ({ action: "permit", protocol: "udp", sourcePort }))),
   ];
-  const ssh = v4.filter((r) => r.protocol === "tcp" && r.portMin === SSH_PORT && !isAnywhere(r));
+  const ssh = v4.filter((r) => r.protocol === "tcp" && r.portMin === sshPort && !isAnywhere(r));
   const tcpPorts = [...new Set(v4.filter((r) => r.protocol === "tcp" && isAnywhere(r)).flatMap((r) => range(r.portMin, r.portMax)))];
   // Other ports from one source (the standby front's database stream), before SSH for the same reason.
   const sourced = v4
-    .filter((r) => r.protocol === "tcp" && !isAnywhere(r) && r.portMin !== SSH_PORT)
+    .filter((r) => r.protocol === "tcp" && !isAnywhere(r) && r.portMin !== sshPort)
     .flatMap((r) => range(r.portMin, r.portMax).map((destinationPort): Permit => ({ action: "permit", protocol: "tcp", destinationPort, source: r.cidr })));
   const budget = EDGE_MAX_RULES - 1 - head.length - tcpPorts.length - sourced.length;
   const sshRules: Permit[] =
     ssh.length <= budget
-      ? ssh.map((r) => ({ action: "permit", protocol: "tcp", destinationPort: SSH_PORT, source: r.cidr }))
-      : [{ action: "permit", protocol: "tcp", destinationPort: SSH_PORT }];
+      ? ssh.map((r) => ({ action: "permit", protocol: "tcp", destinationPort: sshPort, source: r.cidr }))
+      : [{ action: "permit", protocol: "tcp", destinationPort: sshPort }];
   const permits = [...head, ...tcpPorts.map((destinationPort): Permit => ({ action: "permit", protocol: "tcp", destinationPort })), ...sourced, ...sshRules];
   if (permits.length > EDGE_MAX_RULES - 1) throw new Error(`the edge firewall takes ${EDGE_MAX_RULES} rules; this policy needs ${permits.length + 1}`);
   return [...permits.map((rule, sequence) => ({ ...rule, sequence })), { sequence: EDGE_MAX_RULES - 1, action: "deny", protocol: "ipv4" }];
@@ -239,7 +271,11 @@ function range(min: number, max: number): number[] {
 }
 
 /** The inputs of the hostFirewall step (scripts/host-firewall.sh) for one host. */
-export function hostFirewallInputs(input: PolicyInput, fqdn: string): { RULESET_B64: string; SSH_SOURCES: string } {
+export function hostFirewallInputs(input: PolicyInput, fqdn: string): { RULESET_B64: string; SSH_SOURCES: string; SSH_PORT: string } {
   const policy = firewallPolicy(input);
-  return { RULESET_B64: base64(renderNftRuleset(policy, `the ${input.role} ${fqdn}`)), SSH_SOURCES: sshSources(policy).join(" ") };
+  return {
+    RULESET_B64: base64(renderNftRuleset(policy, `the ${input.role} ${fqdn}`)),
+    SSH_SOURCES: sshSources(policy, input.sshPort).join(" "),
+    SSH_PORT: `${input.sshPort}`,
+  };
 }

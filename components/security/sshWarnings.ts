@@ -1,4 +1,5 @@
 import type { Campus } from "../config/campus";
+import { sshPortOf } from "../hosts/sshPort";
 
 /**
  * What the plan says about SSH access that the schema accepts but an operator should hear about:
@@ -35,10 +36,11 @@ function unpinnedHosts(campus: Campus): Unpinned[] {
   const found: Unpinned[] = [];
   for (const [path, host] of hosts) {
     if (host.kind === "publicCloud" || host.hostKey !== undefined) continue;
-    if (host.kind === "existing") found.push({ what: `${path} (${host.name}, existing)`, address: host.ipv4, port: host.sshPort, field: `${path}.hostKey` });
+    if (host.kind === "existing")
+      found.push({ what: `${path} (${host.name}, existing)`, address: host.ipv4, port: sshPortOf({ config: host }), field: `${path}.hostKey` });
     // Adopted without installOs: OVH names a dedicated server by its host name (nsNNNN.ip-A-B-C.eu).
     else if (host.kind === "dedicated" && host.serviceName !== undefined && host.installOs !== true)
-      found.push({ what: `${path} (${host.name}, adopted as it is)`, address: host.serviceName, port: 22, field: `${path}.hostKey` });
+      found.push({ what: `${path} (${host.name}, adopted as it is)`, address: host.serviceName, port: sshPortOf({ config: host }), field: `${path}.hostKey` });
   }
   const moodle = config.moodle?.ssh;
   if (moodle && moodle.hostKey === undefined)

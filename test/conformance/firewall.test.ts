@@ -166,7 +166,7 @@ describe.skipIf(!available)("the firewall policy on real nftables, in network na
   });
 
   it.each(families)("a node, %s: SSH from the admin only; web, TURN and media for all; NFS, rpcbind, databases dropped", (_, f) => {
-    loadRuleset(renderNftRuleset(firewallPolicy({ role: "node", adminCidrs: ADMIN_CIDRS }), "node test"));
+    loadRuleset(renderNftRuleset(firewallPolicy({ role: "node", sshPort: 22, adminCidrs: ADMIN_CIDRS }), "node test"));
     const expected: Array<[Probe, string]> = [
       [[ADMIN[f], HOST[f], "tcp", 22], "open"],
       [[OTHER[f], HOST[f], "tcp", 22], "filtered"],
@@ -180,7 +180,7 @@ describe.skipIf(!available)("the firewall policy on real nftables, in network na
   });
 
   it.each(families)("the front, %s: SSH from the admin and the node; web for all; no UDP at all, no NFS", (_, f) => {
-    loadRuleset(renderNftRuleset(firewallPolicy({ role: "front", adminCidrs: ADMIN_CIDRS, nodeAddresses: [NODE.v4, NODE.v6] }), "front test"));
+    loadRuleset(renderNftRuleset(firewallPolicy({ role: "front", sshPort: 22, adminCidrs: ADMIN_CIDRS, nodeAddresses: [NODE.v4, NODE.v6] }), "front test"));
     const expected: Array<[Probe, string]> = [
       [[ADMIN[f], HOST[f], "tcp", 22], "open"],
       [[NODE[f], HOST[f], "tcp", 22], "open"],
@@ -197,7 +197,7 @@ describe.skipIf(!available)("the firewall policy on real nftables, in network na
   });
 
   it("IPv6 neighbour discovery and ping go through the table (without them IPv6 dies once neighbour caches expire)", () => {
-    loadRuleset(renderNftRuleset(firewallPolicy({ role: "front", adminCidrs: ADMIN_CIDRS }), "front test"));
+    loadRuleset(renderNftRuleset(firewallPolicy({ role: "front", sshPort: 22, adminCidrs: ADMIN_CIDRS }), "front test"));
     // Forget the neighbours learnt so far: the next packet needs a fresh solicitation through the table.
     inNs(HOST_NS, "ip", "-6", "neigh", "flush", "all");
     inNs(CLIENT_NS, "ip", "-6", "neigh", "flush", "all");
@@ -208,8 +208,8 @@ describe.skipIf(!available)("the firewall policy on real nftables, in network na
 
   it("replaces only our table, atomically: another table in the namespace survives a reload", () => {
     inNs(HOST_NS, "nft", "add", "table", "ip", "ufw_like");
-    loadRuleset(renderNftRuleset(firewallPolicy({ role: "node", adminCidrs: ADMIN_CIDRS }), "node test"));
-    loadRuleset(renderNftRuleset(firewallPolicy({ role: "front", adminCidrs: ADMIN_CIDRS }), "front test"));
+    loadRuleset(renderNftRuleset(firewallPolicy({ role: "node", sshPort: 22, adminCidrs: ADMIN_CIDRS }), "node test"));
+    loadRuleset(renderNftRuleset(firewallPolicy({ role: "front", sshPort: 22, adminCidrs: ADMIN_CIDRS }), "front test"));
     const tables = inNs(HOST_NS, "nft", "list", "tables");
     expect(tables).toContain("table ip ufw_like");
     expect(tables.match(/table inet bbb_ovh/g)).toHaveLength(1);
@@ -221,7 +221,7 @@ describe.skipIf(!available)("the firewall policy on real nftables, in network na
     // What `ufw allow OpenSSH` amounts to, in the tables UFW uses (iptables-nft's ip/ip6 filter).
     for (const iptables of ["iptables-nft", "ip6tables-nft"]) inNs(HOST_NS, iptables, "-I", "INPUT", "-p", "tcp", "--dport", "22", "-j", "ACCEPT");
     try {
-      loadRuleset(renderNftRuleset(firewallPolicy({ role: "node", adminCidrs: ADMIN_CIDRS }), "node test"));
+      loadRuleset(renderNftRuleset(firewallPolicy({ role: "node", sshPort: 22, adminCidrs: ADMIN_CIDRS }), "node test"));
       const probes: Probe[] = families.flatMap(([, f]) => [[OTHER[f], HOST[f], "tcp", 22] as Probe, [ADMIN[f], HOST[f], "tcp", 22] as Probe]);
       const got = probeAll(probes);
       expect(probes.map((p) => got[key(p)])).toEqual(["filtered", "open", "filtered", "open"]);
@@ -233,9 +233,11 @@ describe.skipIf(!available)("the firewall policy on real nftables, in network na
 
   describe("scripts/host-firewall.sh over SSH, with nft run inside the namespace", () => {
     let h: TestHost;
-    const nodeInputs = (adminCidrs: string[]) => hostFirewallInputs({ role: "node", adminCidrs }, "bbb-test.example.org");
-    const frontInputs = (adminCidrs: string[]): ReturnType<typeof hostFirewallInputs> =>
-      hostFirewallInputs({ role: "front", adminCidrs, nodeAddresses: [NODE.v4] } satisfies PolicyInput, "sl-test.example.org");
+    let sshPortListener: ChildProcess | undefined;
+    // The test host's sshd listens on a free loopback port, never 22: a host on another SSH port, like sshPort 2222.
+    const nodeInputs = (adminCidrs: string[], sshPort = h.port) => hostFirewallInputs({ role: "node", sshPort, adminCidrs }, "bbb-test.example.org");
+    const frontInputs = (adminCidrs: string[], sshPort = h.port): ReturnType<typeof hostFirewallInputs> =>
+      hostFirewallInputs({ role: "front", sshPort, adminCidrs, nodeAddresses: [NODE.v4] } satisfies PolicyInput, "sl-test.example.org");
     // The test host's SSH client is 127.0.0.1: the admin list must hold it, or the script refuses.
     const WITH_LOOPBACK = ["127.0.0.0/8", ...ADMIN_CIDRS];
     const live = () => inNs(HOST_NS, "nft", "list", "table", "inet", "bbb_ovh");
@@ -249,9 +251,16 @@ describe.skipIf(!available)("the firewall policy on real nftables, in network na
 
     beforeAll(async () => {
       h = await startTestHost({ env: { FAKE_NFT_NETNS: HOST_NS } });
+      // A listener on the SSH port the rulesets admit (the test host's; udp 9, discard, is never probed).
+      sshPortListener = spawn("ip", ["netns", "exec", HOST_NS, "python3", "-c", LISTENER, `${h.port}`, "9"], { stdio: ["ignore", "pipe", "inherit"] });
+      await new Promise<void>((resolve, reject) => {
+        sshPortListener!.stdout!.once("data", () => resolve());
+        sshPortListener!.once("exit", (code) => reject(new Error(`listener exited ${code}`)));
+      });
       spawnSync("ip", ["netns", "exec", HOST_NS, "nft", "delete", "table", "inet", "bbb_ovh"]);
     });
     afterAll(async () => {
+      sshPortListener?.kill("SIGKILL");
       await h?.stop();
     });
 
@@ -262,11 +271,11 @@ describe.skipIf(!available)("the firewall policy on real nftables, in network na
       expect(result.stdout).toContain("loading the firewall table inet bbb_ovh");
       expect(live()).toContain("udp dport 16384-32768 accept");
       const got = probeAll([
-        [ADMIN.v4, HOST.v4, "tcp", 22],
-        [OTHER.v6, HOST.v6, "tcp", 22],
+        [ADMIN.v4, HOST.v4, "tcp", h.port],
+        [OTHER.v6, HOST.v6, "tcp", h.port],
         [OTHER.v6, HOST.v6, "udp", 24000],
       ]);
-      expect([`${ADMIN.v4} ${HOST.v4} tcp 22`, `${OTHER.v6} ${HOST.v6} tcp 22`, `${OTHER.v6} ${HOST.v6} udp 24000`].map((k) => got[k])).toEqual([
+      expect([`${ADMIN.v4} ${HOST.v4} tcp ${h.port}`, `${OTHER.v6} ${HOST.v6} tcp ${h.port}`, `${OTHER.v6} ${HOST.v6} udp 24000`].map((k) => got[k])).toEqual([
         "open",
         "filtered",
         "open",
@@ -296,6 +305,40 @@ describe.skipIf(!available)("the firewall policy on real nftables, in network na
       expect(live()).toContain("udp dport 16384-32768 accept");
     });
 
+    it("applies a ruleset that admits the client on its sshd's port, and refuses one that admits its address on another port", async () => {
+      expect(h.port).not.toBe(22);
+      const right = await runStep(h, "hostFirewall", nodeInputs(WITH_LOOPBACK));
+      expect(right.stderr).toBe("");
+      expect(right.code).toBe(0);
+      expect(live()).toContain(`tcp dport ${h.port} accept`);
+      expect(live()).not.toMatch(/tcp dport 22 /);
+      const got = probeAll([
+        [ADMIN.v4, HOST.v4, "tcp", h.port],
+        [ADMIN.v4, HOST.v4, "tcp", 22],
+      ]);
+      expect([got[`${ADMIN.v4} ${HOST.v4} tcp ${h.port}`], got[`${ADMIN.v4} ${HOST.v4} tcp 22`]]).toEqual(["open", "filtered"]);
+
+      const before = { table: live(), file: readFileSync(path.join(h.root, "etc/bbb-ovh/firewall.nft"), "utf8") };
+      // The address is admitted (loopback is an admin CIDR), the port is not: what a hard-coded 22 did to a host on 2222.
+      const refusal = `connected to port ${h.port}, but the ruleset admits SSH on port 22 only`;
+      const wrongPort = await runStep(h, "hostFirewall", nodeInputs(WITH_LOOPBACK, 22));
+      expect(wrongPort.stderr).toContain(refusal);
+      expect(wrongPort.code).not.toBe(0);
+      // Without SSH_CONNECTION (sudo), the port comes from the sshd ancestor's connection.
+      const script = `${h.root}/opt/bbb-ovh/scripts/host-firewall.sh`;
+      const ssh = await connect(h);
+      try {
+        const stdin = renderStepStdin("hostFirewall", nodeInputs(WITH_LOOPBACK, 22));
+        const result = await ssh.execCommand(`env -u SSH_CONNECTION -u SSH_CLIENT bash ${script}`, { stdin });
+        expect(result.stderr).toContain(refusal);
+        expect(result.code).not.toBe(0);
+      } finally {
+        ssh.dispose();
+      }
+      expect(live()).toBe(before.table);
+      expect(readFileSync(path.join(h.root, "etc/bbb-ovh/firewall.nft"), "utf8")).toBe(before.file);
+    });
+
     it("refuses a policy that would cut off its own SSH client, even when SSH_CLIENT is not in its environment (sudo)", async () => {
       const before = { table: live(), file: readFileSync(path.join(h.root, "etc/bbb-ovh/firewall.nft"), "utf8") };
       const direct = await runStep(h, "hostFirewall", frontInputs(ADMIN_CIDRS));
@@ -307,7 +350,7 @@ describe.skipIf(!available)("the firewall policy on real nftables, in network na
       const ssh = await connect(h);
       try {
         const stdin = renderStepStdin("hostFirewall", frontInputs(ADMIN_CIDRS));
-        for (const command of [`env -u SSH_CLIENT bash ${script}; exit $?`, `env -u SSH_CLIENT bash ${script}`]) {
+        for (const command of [`env -u SSH_CONNECTION -u SSH_CLIENT bash ${script}; exit $?`, `env -u SSH_CONNECTION -u SSH_CLIENT bash ${script}`]) {
           const result = await ssh.execCommand(command, { stdin });
           expect(result.stderr, command).toContain("comes from 127.0.0.1");
           expect(result.code, command).not.toBe(0);
@@ -333,7 +376,7 @@ describe.skipIf(!available)("the firewall policy on real nftables, in network na
       expect(again.code).toBe(0);
       expect(again.stdout).toContain("loading the firewall table");
       expect(live()).not.toMatch(/udp dport (?!546 )/);
-      expect(live()).toContain(`ip saddr ${NODE.v4} tcp dport 22 accept`);
+      expect(live()).toContain(`ip saddr ${NODE.v4} tcp dport ${h.port} accept`);
     });
 
     it("reloads the table when it was removed behind its back (e.g. a flushed ruleset)", async () => {

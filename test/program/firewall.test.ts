@@ -1,10 +1,12 @@
 import { describe, expect, it } from "vitest";
 import { byType, evaluateStack, parentOf } from "../support/evaluateStack";
 import { plannedIpv4 } from "../../cli/plan/mockCloud";
+import { isSecretValue } from "../../cli/plan/recorder";
 
 const EDGE_RULE = "ovh:Ip/firewallRule:FirewallRule";
 const EDGE_FIREWALL = "ovh:Ip/firewall:Firewall";
 const COMMAND = "command:remote:Command";
+const unwrap = (v: unknown): any => (isSecretValue(v) ? unwrap(v.value) : v);
 const decodeStdin = (stdin: unknown) =>
   Object.fromEntries(
     String(stdin)
@@ -56,5 +58,52 @@ describe("the firewall policy in the campus program", () => {
     // Recordings are on in brest: the front lets the nodes in over SSH, by their addresses only.
     const front = decodeStdin(step("lb-brest", "hostFirewall").inputs.stdin);
     expect(front.SSH_SOURCES.split(" ")).toEqual(expect.arrayContaining([`${plannedIpv4("bbb-brest-sbg")}/32`, `${plannedIpv4("bbb-brest-rbx")}/32`]));
+  });
+});
+
+describe("a campus whose existing hosts listen for SSH on another port (issue 19)", () => {
+  const STANDBY_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE9wZ0x2bGFiLWxiLWhvc3Qta2V5LWZvci1zdGFuZGJ5 lab-lb2";
+  const moved = (c: Record<string, any>) => {
+    c.front.sshPort = 2222;
+    for (const node of c.nodes) node.sshPort = 2222;
+    c.standbyFront = {
+      name: "lab-lb2",
+      fqdn: "visio2.lab.isen-ouest.fr",
+      kind: "existing",
+      ipv4: "198.51.100.20",
+      sshUser: "ubuntu",
+      sshPort: 2200,
+      location: "annex",
+      hostKey: STANDBY_KEY,
+    };
+  };
+
+  it("every host's firewall, connection and SSH client use that host's port, never 22", async () => {
+    const { resources } = await evaluateStack("lab", {}, moved);
+    const commands = byType(resources, COMMAND);
+    const step = (host: string, name: string) => commands.find((c) => c.name === `${host}-${name}`)!;
+    for (const [host, port] of [
+      ["lab-lb", 2222],
+      ["lab-lb2", 2200],
+      ["lab-bbb1", 2222],
+      ["lab-bbb2", 2222],
+    ] as const) {
+      const firewall = step(host, "hostFirewall");
+      expect(firewall, host).toBeDefined();
+      const inputs = decodeStdin(firewall.inputs.stdin);
+      const ruleset = Buffer.from(inputs.RULESET_B64, "base64").toString();
+      expect(inputs.SSH_PORT, host).toBe(String(port));
+      expect(ruleset, host).toContain(`ip saddr 10.20.0.0/16 tcp dport ${port} accept`);
+      expect(ruleset, host).not.toMatch(/dport 22 /);
+      expect((unwrap(firewall.inputs.connection) as { port: number }).port, host).toBe(port);
+    }
+    // The front admits its nodes and its standby on its own port.
+    const front = Buffer.from(decodeStdin(step("lab-lb", "hostFirewall").inputs.stdin).RULESET_B64, "base64").toString();
+    expect(front).toContain("ip saddr 198.51.100.11/32 tcp dport 2222 accept");
+    expect(front).toContain("ip saddr 198.51.100.20/32 tcp dport 2222 accept");
+    // The nodes' post_publish rsync and the standby's recordings copy dial the front's port.
+    const sshConfig = (host: string, name: string) => Buffer.from(decodeStdin(unwrap(step(host, name).inputs.stdin)).SSH_CONFIG_B64, "base64").toString();
+    for (const node of ["lab-bbb1", "lab-bbb2"]) expect(sshConfig(node, "bbbRecordings")).toContain("  Port 2222\n");
+    expect(sshConfig("lab-lb2", "scaleliteRecordingsCopy")).toContain("  Port 2222\n");
   });
 });

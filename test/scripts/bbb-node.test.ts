@@ -56,7 +56,7 @@ const install = (h: TestHost): StepInputs => ({
 });
 const configure = (h: TestHost, secret = SHARED_SECRET): StepInputs => ({ FQDN: h.fqdn, SHARED_SECRET: secret });
 const recordings = (extra: StepInputs = {}): StepInputs => ({
-  SSH_CONFIG_B64: base64(renderTransferSshConfig({ address: "192.0.2.10" })),
+  SSH_CONFIG_B64: base64(renderTransferSshConfig({ address: "192.0.2.10", port: 22 })),
   KNOWN_HOSTS_B64: base64(renderTransferKnownHosts("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIfront")),
   TRANSFER_KEY_B64: base64(TRANSFER_KEY),
   SCALELITE_YML_B64: base64(SCALELITE_YML),

@@ -140,11 +140,17 @@ describe("a stack with a standby front", () => {
 });
 
 describe("the firewall policy for the standby's traffic", () => {
-  const policy = firewallPolicy({ role: "front", adminCidrs: ["193.52.128.0/24"], nodeAddresses: ["198.51.100.7"], standbyAddresses: ["203.0.113.9"] });
+  const policy = firewallPolicy({
+    role: "front",
+    sshPort: 22,
+    adminCidrs: ["193.52.128.0/24"],
+    nodeAddresses: ["198.51.100.7"],
+    standbyAddresses: ["203.0.113.9"],
+  });
 
   it("admits 5432 only from the standby, and on the edge firewall as one sourced permit before SSH", () => {
     expect(policy.filter((r) => r.portMin === 5432).map((r) => r.cidr)).toEqual(["203.0.113.9/32"]);
-    const edge = edgeFirewallRules(policy);
+    const edge = edgeFirewallRules(policy, 22);
     const database = edge.filter((r) => r.destinationPort === 5432);
     expect(database).toEqual([{ sequence: expect.any(Number), action: "permit", protocol: "tcp", destinationPort: 5432, source: "203.0.113.9/32" }]);
     const firstSsh = edge.find((r) => r.destinationPort === 22)!;
@@ -155,7 +161,7 @@ describe("the firewall policy for the standby's traffic", () => {
   it("renders a ruleset the real nft accepts (nft -c), with the forward guard", () => {
     const file = path.join(mkdtempSync(path.join(tmpdir(), "bbb-ovh-nft-")), "rules.nft");
     const rules = renderNftRuleset(
-      firewallPolicy({ role: "front", adminCidrs: ["193.52.128.0/24"], standbyAddresses: ["203.0.113.9", "2001:db8::9"] }),
+      firewallPolicy({ role: "front", sshPort: 22, adminCidrs: ["193.52.128.0/24"], standbyAddresses: ["203.0.113.9", "2001:db8::9"] }),
       "front",
     );
     writeFileSync(file, rules);
@@ -164,12 +170,12 @@ describe("the firewall policy for the standby's traffic", () => {
   });
 
   it("adds no forward chain to a front without a standby (nothing changes there)", () => {
-    const alone = renderNftRuleset(firewallPolicy({ role: "front", adminCidrs: ["193.52.128.0/24"] }), "front");
+    const alone = renderNftRuleset(firewallPolicy({ role: "front", sshPort: 22, adminCidrs: ["193.52.128.0/24"] }), "front");
     expect(alone).not.toContain("forward");
-    expect(() => firewallPolicy({ role: "node", adminCidrs: ["193.52.128.0/24"], standbyAddresses: ["203.0.113.9"] })).toThrow(
+    expect(() => firewallPolicy({ role: "node", sshPort: 22, adminCidrs: ["193.52.128.0/24"], standbyAddresses: ["203.0.113.9"] })).toThrow(
       /standby front addresses only apply to the front/,
     );
-    expect(() => firewallPolicy({ role: "front", adminCidrs: ["193.52.128.0/24"], standbyAddresses: ["nope"] })).toThrow(
+    expect(() => firewallPolicy({ role: "front", sshPort: 22, adminCidrs: ["193.52.128.0/24"], standbyAddresses: ["nope"] })).toThrow(
       /standby front address 0: 'nope' is not an IP address/,
     );
   });

@@ -15,7 +15,7 @@ const show = (r: IngressRule) => `${r.ethertype} ${r.protocol} ${r.portMin}-${r.
 
 describe("the firewall policy", () => {
   it("a node: SSH from the admins only, web, TURN on TCP and UDP, WebRTC media on UDP, both address families", () => {
-    expect(firewallPolicy({ role: "node", adminCidrs: ADMINS }).map(show).sort()).toEqual(
+    expect(firewallPolicy({ role: "node", sshPort: 22, adminCidrs: ADMINS }).map(show).sort()).toEqual(
       [
         "IPv4 tcp 22-22 193.52.128.0/24",
         "IPv6 tcp 22-22 2001:660:7301::/48",
@@ -34,7 +34,7 @@ describe("the firewall policy", () => {
   });
 
   it("the front: web, SSH from the admins and from each node address (IPv4 /32, IPv6 /128); no UDP, no TURN, no NFS or rpcbind", () => {
-    const front = firewallPolicy({ role: "front", adminCidrs: ADMINS, nodeAddresses: ["192.0.2.10", "", "2001:db8::7"] });
+    const front = firewallPolicy({ role: "front", sshPort: 22, adminCidrs: ADMINS, nodeAddresses: ["192.0.2.10", "", "2001:db8::7"] });
     const shown = front.map(show);
     expect(shown.some((r) => / udp |3478|2049|111/.test(r))).toBe(false);
     expect(shown.filter((r) => r.includes(" 22-22 "))).toEqual([
@@ -43,39 +43,39 @@ describe("the firewall policy", () => {
       "IPv4 tcp 22-22 192.0.2.10/32",
       "IPv6 tcp 22-22 2001:db8::7/128",
     ]);
-    expect(sshSources(front)).toEqual(["193.52.128.0/24", "2001:660:7301::/48", "192.0.2.10/32", "2001:db8::7/128"]);
-    expect(show(nodeSshRule("198.51.100.4/32"))).toBe("IPv4 tcp 22-22 198.51.100.4/32");
+    expect(sshSources(front, 22)).toEqual(["193.52.128.0/24", "2001:660:7301::/48", "192.0.2.10/32", "2001:db8::7/128"]);
+    expect(show(nodeSshRule("198.51.100.4/32", 22))).toBe("IPv4 tcp 22-22 198.51.100.4/32");
   });
 
   it("a node with an external TURN server: nothing listens on 3478, so nothing opens it; media stays open", () => {
-    const shown = firewallPolicy({ role: "node", adminCidrs: ADMINS, turn: "external" }).map(show);
+    const shown = firewallPolicy({ role: "node", sshPort: 22, adminCidrs: ADMINS, turn: "external" }).map(show);
     expect(shown.filter((r) => r.includes("3478"))).toEqual([]);
     expect(shown).toContain("IPv4 udp 16384-32768 0.0.0.0/0");
   });
 
   it("an IPv6-only admin list gives SSH on IPv6 only", () => {
-    const policy = firewallPolicy({ role: "node", adminCidrs: ["2001:db8:a::/48"] });
-    expect(sshSources(policy)).toEqual(["2001:db8:a::/48"]);
+    const policy = firewallPolicy({ role: "node", sshPort: 22, adminCidrs: ["2001:db8:a::/48"] });
+    expect(sshSources(policy, 22)).toEqual(["2001:db8:a::/48"]);
     expect(policy.filter((r) => r.portMin === 22).map((r) => r.ethertype)).toEqual(["IPv6"]);
   });
 
   it("reports every bad address at once, naming the field", () => {
     const attempt = () =>
-      firewallPolicy({ role: "front", adminCidrs: ["10.0.0.0/33", "203.0.113.0/24", "2001:db8::/129", "nope"], nodeAddresses: ["192.0.2.300"] });
+      firewallPolicy({ role: "front", sshPort: 22, adminCidrs: ["10.0.0.0/33", "203.0.113.0/24", "2001:db8::/129", "nope"], nodeAddresses: ["192.0.2.300"] });
     expect(attempt).toThrow(/campus\.adminCidrs\[0\].*campus\.adminCidrs\[2\].*campus\.adminCidrs\[3\].*node address 0/);
-    expect(() => firewallPolicy({ role: "node", adminCidrs: [] })).toThrow(/at least one admin CIDR/);
+    expect(() => firewallPolicy({ role: "node", sshPort: 22, adminCidrs: [] })).toThrow(/at least one admin CIDR/);
   });
 
   it("names rules stably and distinctly", () => {
-    const names = firewallPolicy({ role: "node", adminCidrs: ADMINS }).map(ruleName);
+    const names = firewallPolicy({ role: "node", sshPort: 22, adminCidrs: ADMINS }).map(ruleName);
     expect(new Set(names).size).toBe(names.length);
     expect(names).toContain("udp-16384-32768-0_0_0_0_0");
   });
 });
 
 describe("the nftables rendering", () => {
-  const node = renderNftRuleset(firewallPolicy({ role: "node", adminCidrs: ADMINS }), "node bbb1.example.org");
-  const front = renderNftRuleset(firewallPolicy({ role: "front", adminCidrs: ADMINS, nodeAddresses: ["192.0.2.10"] }), "front sl.example.org");
+  const node = renderNftRuleset(firewallPolicy({ role: "node", sshPort: 22, adminCidrs: ADMINS }), "node bbb1.example.org");
+  const front = renderNftRuleset(firewallPolicy({ role: "front", sshPort: 22, adminCidrs: ADMINS, nodeAddresses: ["192.0.2.10"] }), "front sl.example.org");
 
   it("replaces only our own table, in one transaction, with a default drop on input", () => {
     expect(node).toMatch(/^table inet bbb_ovh\ndelete table inet bbb_ovh\ntable inet bbb_ovh \{$/m);
@@ -110,7 +110,7 @@ describe("the nftables rendering", () => {
 
 describe("the edge firewall rendering (OVH Edge Network Firewall)", () => {
   it("a node: established TCP first, ICMP, all UDP (media range), public TCP ports, SSH per IPv4 admin CIDR, deny at 19; no IPv6", () => {
-    const rules = edgeFirewallRules(firewallPolicy({ role: "node", adminCidrs: ADMINS }));
+    const rules = edgeFirewallRules(firewallPolicy({ role: "node", sshPort: 22, adminCidrs: ADMINS }), 22);
     expect(
       rules.map((r) => `${r.sequence} ${r.action} ${r.protocol} ${r.source ?? "*"} ${r.destinationPort ?? ""}${r.sourcePort ?? ""}${r.tcpOption ?? ""}`),
     ).toEqual([
@@ -126,8 +126,8 @@ describe("the edge firewall rendering (OVH Edge Network Firewall)", () => {
   });
 
   it("adding a node to the front appends an SSH rule and leaves every other rule where it was", () => {
-    const before = edgeFirewallRules(firewallPolicy({ role: "front", adminCidrs: ADMINS, nodeAddresses: ["192.0.2.10"] }));
-    const after = edgeFirewallRules(firewallPolicy({ role: "front", adminCidrs: ADMINS, nodeAddresses: ["192.0.2.10", "192.0.2.11"] }));
+    const before = edgeFirewallRules(firewallPolicy({ role: "front", sshPort: 22, adminCidrs: ADMINS, nodeAddresses: ["192.0.2.10"] }), 22);
+    const after = edgeFirewallRules(firewallPolicy({ role: "front", sshPort: 22, adminCidrs: ADMINS, nodeAddresses: ["192.0.2.10", "192.0.2.11"] }), 22);
     expect(after.filter((r) => !before.some((b) => JSON.stringify(b) === JSON.stringify(r)))).toEqual([
       { sequence: before.length - 1, action: "permit", protocol: "tcp", destinationPort: 22, source: "192.0.2.11/32" },
     ]);
@@ -135,14 +135,14 @@ describe("the edge firewall rendering (OVH Edge Network Firewall)", () => {
   });
 
   it("the front: UDP only as replies from DNS and NTP servers, SSH from admins and nodes", () => {
-    const rules = edgeFirewallRules(firewallPolicy({ role: "front", adminCidrs: ADMINS, nodeAddresses: ["192.0.2.10", "192.0.2.11"] }));
+    const rules = edgeFirewallRules(firewallPolicy({ role: "front", sshPort: 22, adminCidrs: ADMINS, nodeAddresses: ["192.0.2.10", "192.0.2.11"] }), 22);
     expect(rules.filter((r) => r.protocol === "udp").map((r) => r.sourcePort)).toEqual([53, 123]);
     expect(rules.filter((r) => r.destinationPort === 22).map((r) => r.source)).toEqual(["193.52.128.0/24", "192.0.2.10/32", "192.0.2.11/32"]);
   });
 
   it("never exceeds OVH's 20 rules: too many SSH sources become one SSH rule, left to the host firewall", () => {
     const admins = Array.from({ length: 30 }, (_, i) => `198.51.${i}.0/24`);
-    const rules = edgeFirewallRules(firewallPolicy({ role: "front", adminCidrs: admins }));
+    const rules = edgeFirewallRules(firewallPolicy({ role: "front", sshPort: 22, adminCidrs: admins }), 22);
     expect(rules.length).toBeLessThanOrEqual(EDGE_MAX_RULES);
     expect(new Set(rules.map((r) => r.sequence)).size).toBe(rules.length);
     expect(rules.filter((r) => r.destinationPort === 22)).toEqual([{ sequence: 6, action: "permit", protocol: "tcp", destinationPort: 22 }]);

@@ -67,7 +67,7 @@ describe("renderCopyAuthorizedKey", () => {
 
 describe("renderTransferSshConfig and renderTransferKnownHosts", () => {
   it("reaches the front by its address under one alias, with our key and its pinned host key only", () => {
-    const config = renderTransferSshConfig({ address: "192.0.2.10" });
+    const config = renderTransferSshConfig({ address: "192.0.2.10", port: 22 });
     expect(config).toContain("Host scalelite-front\n  HostName 192.0.2.10\n  Port 22\n  User scalelite-spool\n");
     for (const line of [
       "IdentityFile /etc/bbb-ovh/recording-transfer/id_ed25519",

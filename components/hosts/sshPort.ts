@@ -1,0 +1,30 @@
+import type { Campus, ResolvedHost } from "../config/campus";
+
+/**
+ * OpenSSH's default port (sshd_config(5), Port): where the servers we order keep sshd.
+ */
+export const DEFAULT_SSH_PORT = 22;
+
+/**
+ * The one owner of each host's SSH port. An existing host's sshd listens where campus…sshPort says; a
+ * server we order (dedicated or Public Cloud) comes with OpenSSH on its default port, 22 (sshd_config(5),
+ * Port). Everything that opens, dials or checks SSH to a host asks here: the connection, the host
+ * firewall, the security group, the edge firewall, the recording transfer, the standby link and ops.
+ */
+export const sshPortOf = (host: Pick<ResolvedHost, "config">): number => (host.config.kind === "existing" ? host.config.sshPort : DEFAULT_SSH_PORT);
+
+export interface CampusSshPorts {
+  front: number;
+  standbyFront?: number;
+  /** By node name. */
+  nodes: Record<string, number>;
+}
+
+/** The SSH port of every host of a validated campus. */
+export function campusSshPorts(campus: Pick<Campus, "front" | "standbyFront" | "nodes">): CampusSshPorts {
+  return {
+    front: sshPortOf(campus.front),
+    ...(campus.standbyFront ? { standbyFront: sshPortOf(campus.standbyFront) } : {}),
+    nodes: Object.fromEntries(campus.nodes.map((node) => [node.name, sshPortOf(node)])),
+  };
+}
