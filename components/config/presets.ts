@@ -1,3 +1,6 @@
+/** OpenSSH's default port (sshd_config(5), Port): where the servers we order keep sshd (components/hosts/sshPort.ts owns each host's port). */
+export const DEFAULT_SSH_PORT = 22;
+
 /**
  * Server models the stacks can name, in one table, because OVH renames and retires its ranges.
  * Every figure says where it comes from and when it was read; a stack can override or add entries

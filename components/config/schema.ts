@@ -2,11 +2,10 @@ import { isIP } from "node:net";
 import { z } from "zod";
 import { DEFAULT_FAILOVER, FAILOVER_POLICIES } from "../planning/failover";
 import { timetableProblems, WEEKDAYS } from "../schedule/timetable";
-import { BBB_LINES, OPTION_FAMILIES } from "./presets";
+import { BBB_LINES, DEFAULT_SSH_PORT, OPTION_FAMILIES } from "./presets";
 import { SCALELITE_NODE_STATES } from "../scalelite/renderServersYaml";
 import { sshPublicKeyLine } from "./sshPublicKeyLine";
 import { sshPublicKeyProblem } from "./sshPublicKey";
-import { DEFAULT_SSH_PORT } from "../hosts/sshPort";
 
 /** OVH dedicated-server datacenters (configuration label `dedicated_datacenter`). */
 export const DEDICATED_DATACENTERS = ["sbg", "rbx", "gra", "bhs", "waw", "lim", "eri", "fra", "sgp", "syd", "ynm", "vin", "hil"] as const;

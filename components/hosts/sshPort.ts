@@ -1,9 +1,8 @@
 import type { Campus, ResolvedHost } from "../config/campus";
 
-/**
- * OpenSSH's default port (sshd_config(5), Port): where the servers we order keep sshd.
- */
-export const DEFAULT_SSH_PORT = 22;
+import { DEFAULT_SSH_PORT } from "../config/presets";
+
+export { DEFAULT_SSH_PORT };
 
 /**
  * The one owner of each host's SSH port. An existing host's sshd listens where campus…sshPort says; a
