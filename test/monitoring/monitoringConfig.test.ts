@@ -1,0 +1,215 @@
+import { spawnSync } from "node:child_process";
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import { campusOfStackFile, knownStacks, readStackFile } from "../../components/config/stackFile";
+import { frontMonitoringFiles } from "../../components/monitoring/frontMonitoring";
+import { EXPORTER_FILES, FRONT_FILES } from "../../components/monitoring/monitoringLayout";
+import { renderAlertmanagerYml } from "../../components/monitoring/renderAlertmanagerYml";
+import { renderPrometheusYml } from "../../components/monitoring/renderPrometheusYml";
+import { renderWebConfig } from "../../components/monitoring/renderWebConfig";
+import { selfSignedCert } from "../support/selfSignedCert";
+
+// Prometheus's and Alertmanager's own checkers (Debian 12's prometheus 2.42 and prometheus-alertmanager
+// 0.25) judge what the program writes on the fronts.
+const ROOT = path.join(__dirname, "../..");
+const has = (tool: string) => spawnSync(tool, ["--version"], { encoding: "utf8" }).status === 0;
+const promtool = has("promtool");
+const amtool = has("amtool");
+if (!promtool) console.warn("monitoring: promtool is not installed (Debian package prometheus): the prometheus.yml checks are SKIPPED");
+if (!amtool) console.warn("monitoring: amtool is not installed (Debian package prometheus-alertmanager): the alertmanager.yml checks are SKIPPED");
+
+const work = mkdtempSync(path.join(tmpdir(), "bbb-ovh-monitoring-"));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+/** The rendered file with its absolute paths moved under DIR, where the files it names are written, so promtool checks them too. */
+function underRoot(dir: string, text: string): string {
+  const moved = text.replaceAll("/etc/", `${dir}/etc/`);
+  mkdirSync(path.join(dir, path.dirname(FRONT_FILES.rules)), { recursive: true });
+  mkdirSync(path.join(dir, path.dirname(EXPORTER_FILES.caCert)), { recursive: true });
+  copyFileSync(path.join(ROOT, "scripts/monitoring/rules.yml"), path.join(dir, FRONT_FILES.rules));
+  writeFileSync(path.join(dir, FRONT_FILES.scrapePassword), "not-a-real-password\n");
+  writeFileSync(path.join(dir, FRONT_FILES.smtpPassword), "not-a-real-password\n");
+  selfSignedCert({ key: path.join(dir, "ca.key"), cert: path.join(dir, EXPORTER_FILES.caCert), name: "campus CA" });
+  return moved;
+}
+
+const hosts = [
+  { fqdn: "scalelite.campus.example", role: "front" as const },
+  { fqdn: "standby.campus.example", role: "standby" as const },
+  { fqdn: "bbb1.campus.example", role: "node" as const },
+  { fqdn: "bbb2.campus.example", role: "node" as const },
+];
+
+interface ScrapeConfig {
+  job_name: string;
+  scheme?: string;
+  honor_labels?: boolean;
+  basic_auth?: { username: string; password_file: string };
+  tls_config?: { ca_file: string; server_name?: string };
+  static_configs: Array<{ targets: string[]; labels: Record<string, string> }>;
+}
+const jobs = (yml: string) => new Map((parse(yml) as { scrape_configs: ScrapeConfig[] }).scrape_configs.map((j) => [j.job_name, j]));
+const targets = (job: ScrapeConfig | undefined) => (job?.static_configs ?? []).flatMap((s) => s.targets.map((t) => `${t} ${s.labels.host}`));
+
+describe("prometheus.yml", () => {
+  const yml = renderPrometheusYml({
+    campusId: "brest",
+    self: "scalelite.campus.example",
+    hosts,
+    serviceFqdn: "scalelite.campus.example",
+    peer: "standby.campus.example",
+  });
+  const byJob = jobs(yml);
+
+  it("scrapes node_exporter on every host and the BigBlueButton exporter on every node over HTTPS with the scrape login, each target labelled with its host", () => {
+    expect(targets(byJob.get("node"))).toEqual(hosts.map((h) => `${h.fqdn}:9100 ${h.fqdn}`));
+    expect(targets(byJob.get("bbb"))).toEqual(["bbb1.campus.example:9688 bbb1.campus.example", "bbb2.campus.example:9688 bbb2.campus.example"]);
+    for (const job of ["node", "bbb", "prometheus_peer"]) {
+      const j = byJob.get(job)!;
+      expect(j.scheme, job).toBe("https");
+      expect(j.tls_config?.ca_file, job).toBe(EXPORTER_FILES.caCert);
+      expect(j.basic_auth, job).toEqual({ username: "prometheus", password_file: FRONT_FILES.scrapePassword });
+    }
+    // The Scalelite textfile exporter's series carry each node's own host label.
+    expect(byJob.get("node")?.honor_labels).toBe(true);
+    expect(yml).not.toMatch(/password:/);
+  });
+
+  it("probes each node's API and the certificate of the front's and every node's HTTPS name through the local blackbox exporter", () => {
+    expect(targets(byJob.get("bbb_api"))).toEqual([
+      "https://bbb1.campus.example/bigbluebutton/api bbb1.campus.example",
+      "https://bbb2.campus.example/bigbluebutton/api bbb2.campus.example",
+    ]);
+    expect(targets(byJob.get("https"))).toEqual([
+      "https://scalelite.campus.example/ scalelite.campus.example",
+      "https://bbb1.campus.example/ bbb1.campus.example",
+      "https://bbb2.campus.example/ bbb2.campus.example",
+    ]);
+    expect(yml).toContain("replacement: 127.0.0.1:9115");
+  });
+
+  it("reads the rules pack, alerts its own Alertmanager on loopback and watches the other front's Prometheus", () => {
+    const doc = parse(yml) as { rule_files: string[]; alerting: unknown; global: { external_labels: Record<string, string> } };
+    expect(doc.rule_files).toEqual([FRONT_FILES.rules]);
+    expect(doc.alerting).toEqual({ alertmanagers: [{ static_configs: [{ targets: ["127.0.0.1:9093"] }] }] });
+    expect(doc.global.external_labels).toEqual({ campus: "brest", monitor: "scalelite.campus.example" });
+    expect(targets(byJob.get("prometheus_peer"))).toEqual(["standby.campus.example:9090 standby.campus.example"]);
+    // Its own Prometheus, behind the same web-config as the peer sees, checked against its own name.
+    expect(byJob.get("prometheus")?.tls_config?.server_name).toBe("scalelite.campus.example");
+    const alone = jobs(
+      renderPrometheusYml({ campusId: "brest", self: "scalelite.campus.example", hosts: hosts.slice(0, 1), serviceFqdn: "scalelite.campus.example" }),
+    );
+    expect([...alone.keys()]).toEqual(["node", "https", "prometheus", "alertmanager"]);
+    expect(alone.get("prometheus")?.scheme).toBeUndefined();
+  });
+
+  it("refuses, all at once, a bad name, a host listed twice, a front not among the hosts and a peer that is not the other front", () => {
+    expect(() =>
+      renderPrometheusYml({
+        campusId: "x",
+        self: "other.campus.example",
+        hosts: [...hosts, hosts[2], { fqdn: "Bad Name", role: "node" }],
+        serviceFqdn: "scalelite.campus.example",
+        peer: "bbb9.campus.example",
+      }),
+    ).toThrow(/'Bad Name' is not a host name.*listed twice: bbb1.campus.example.*'other.campus.example' is not among the hosts.*peer 'bbb9.campus.example'/);
+  });
+});
+
+describe("alertmanager.yml", () => {
+  const smtp = { smarthost: "smtp.campus.example:587", from: "alerts@campus.example", username: "alerts", requireTls: true };
+
+  it("mails the admin through the stack's SMTP server, the password read from a file, and posts to the webhook when one is set", () => {
+    const doc = parse(renderAlertmanagerYml({ to: "it@campus.example", smtp, webhookUrl: "https://chat.campus.example/hook" })) as {
+      global: Record<string, unknown>;
+      receivers: Array<Record<string, unknown>>;
+      route: { receiver: string };
+    };
+    expect(doc.global).toEqual({
+      smtp_smarthost: "smtp.campus.example:587",
+      smtp_from: "alerts@campus.example",
+      smtp_require_tls: true,
+      smtp_auth_username: "alerts",
+      smtp_auth_password_file: FRONT_FILES.smtpPassword,
+    });
+    expect(doc.route.receiver).toBe("admin");
+    expect(doc.receivers).toEqual([
+      {
+        name: "admin",
+        email_configs: [{ to: "it@campus.example", send_resolved: true }],
+        webhook_configs: [{ url: "https://chat.campus.example/hook", send_resolved: true }],
+      },
+    ]);
+    const anonymous = parse(renderAlertmanagerYml({ to: "it@campus.example", smtp: { ...smtp, username: undefined } })) as { global: Record<string, unknown> };
+    expect(Object.keys(anonymous.global)).not.toContain("smtp_auth_password_file");
+  });
+
+  it("refuses a bad address, smarthost and webhook all at once", () => {
+    expect(() => renderAlertmanagerYml({ to: "nobody", smtp: { ...smtp, smarthost: "smtp.campus.example" }, webhookUrl: "ftp://x" })).toThrow(
+      /'nobody' is not a mail address.*smarthost 'smtp.campus.example' is not host:port.*webhook 'ftp:\/\/x'/,
+    );
+  });
+
+  it.skipIf(!amtool)("is accepted by amtool check-config, with and without mail and webhook", () => {
+    for (const [i, args] of [{ smtp, webhookUrl: "https://chat.campus.example/hook" }, { smtp: { ...smtp, username: undefined } }, {}].entries()) {
+      const dir = path.join(work, `am${i}`);
+      mkdirSync(dir, { recursive: true });
+      const file = path.join(dir, "alertmanager.yml");
+      writeFileSync(file, underRoot(dir, renderAlertmanagerYml({ to: "it@campus.example", ...args })));
+      const run = spawnSync("amtool", ["check-config", file], { encoding: "utf8" });
+      expect(run.status, `${run.stdout}${run.stderr}`).toBe(0);
+    }
+  });
+});
+
+describe("web-config", () => {
+  it("names the exporter's certificate and key and one bcrypt user, and refuses anything but a bcrypt hash", () => {
+    const hash = `$2a$10$${"a".repeat(53)}`;
+    expect(parse(renderWebConfig(hash))).toEqual({
+      tls_server_config: { cert_file: EXPORTER_FILES.cert, key_file: EXPORTER_FILES.key, min_version: "TLS12" },
+      basic_auth_users: { prometheus: hash },
+    });
+    expect(() => renderWebConfig("plain-password")).toThrow(/not a bcrypt hash/);
+  });
+});
+
+describe.each(knownStacks())("the shipped stack %s", (stack) => {
+  const campus = campusOfStackFile(readStackFile(stack));
+  const files = frontMonitoringFiles(campus);
+
+  it("monitors every host from the front, and from the standby front when it has one", () => {
+    expect(files.map((f) => f.fqdn)).toEqual([campus.front.fqdn, ...(campus.standbyFront ? [campus.standbyFront.fqdn] : [])]);
+    for (const f of files) {
+      expect(targets(jobs(f.prometheusYml).get("node")).map((t) => t.split(" ")[1])).toEqual(
+        [campus.front, ...(campus.standbyFront ? [campus.standbyFront] : []), ...campus.nodes].map((h) => h.fqdn),
+      );
+      expect(f.retentionDays).toBe(campus.config.monitoring.retentionDays);
+    }
+  });
+
+  it.skipIf(!promtool)("has a prometheus.yml that promtool check config accepts, with the rules pack it names", () => {
+    for (const f of files) {
+      const dir = path.join(work, `${stack}-${f.fqdn}`);
+      mkdirSync(dir, { recursive: true });
+      const file = path.join(dir, "prometheus.yml");
+      writeFileSync(file, underRoot(dir, f.prometheusYml));
+      const run = spawnSync("promtool", ["check", "config", file], { encoding: "utf8" });
+      expect(run.status, `${run.stdout}${run.stderr}`).toBe(0);
+      expect(run.stdout).toMatch(/SUCCESS: \d+ rules found/);
+    }
+  });
+
+  it.skipIf(!amtool)("has an alertmanager.yml that amtool check-config accepts", () => {
+    for (const f of files) {
+      const dir = path.join(work, `${stack}-${f.fqdn}-am`);
+      mkdirSync(dir, { recursive: true });
+      const file = path.join(dir, "alertmanager.yml");
+      writeFileSync(file, underRoot(dir, f.alertmanagerYml));
+      const run = spawnSync("amtool", ["check-config", file], { encoding: "utf8" });
+      expect(run.status, `${run.stdout}${run.stderr}`).toBe(0);
+    }
+  });
+});
