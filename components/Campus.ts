@@ -20,6 +20,8 @@ export interface CampusSecrets {
   dnsCredentials?: pulumi.Output<Record<string, string>>;
   /** The key the Moodle host already trusts (campus.moodle.ssh): a deploy key made here would not be. */
   moodleSshPrivateKey?: pulumi.Output<string>;
+  /** bbb-ovh:smtpPassword (campus.monitoring.smtp.username). */
+  smtpPassword?: pulumi.Output<string>;
 }
 
 /**
@@ -98,6 +100,7 @@ export class Campus extends pulumi.ComponentResource {
       moodleConnection,
       turnSecret: secrets.turnSecret,
       dnsCredentials: secrets.dnsCredentials,
+      smtpPassword: secrets.smtpPassword,
       parent: this,
     });
     this.registerOutputs({});

@@ -63,8 +63,8 @@ export function campusProgram() {
     frontIpv4: site.front.ipv4,
     frontHostKey: site.front.hostKey,
     // ops reaches the standby front (campus.standbyFront) by these, as it reaches the front.
-    standbyIpv4: site.standbyFront?.ipv4,
-    standbyHostKey: site.standbyFront?.hostKey,
+    // Only with a standby: an undefined output is dropped by Pulumi with a warning, and breaks the plan's rendering.
+    ...(site.standbyFront ? { standbyIpv4: site.standbyFront.ipv4, standbyHostKey: site.standbyFront.hostKey } : {}),
     nodes,
     moodleServerUrl,
     moodleSharedSecret,
