@@ -30,18 +30,18 @@ SMTP_PASSWORD_FILE=/etc/prometheus/bbb-ovh-smtp-password
 BLACKBOX_YML=/etc/prometheus/blackbox.yml
 PROMETHEUS_DATA=/var/lib/prometheus/metrics2
 
-# staged_check PATH MODE OWNER CHECK...: writes stdin to PATH (as install_content) only once CHECK,
-# run on the candidate file, accepts it; returns 0 when PATH changed, 1 when unchanged, dies on refusal.
+# staged_check PATH MODE OWNER CONTENT CHECK...: writes CONTENT (and a final newline) to PATH, as
+# install_content does, only once CHECK, run on the candidate file, accepts it; returns 0 when PATH
+# changed, 1 when it was up to date; stops the step when CHECK refuses it (the running file stays).
 staged_check() {
-  local path="$1" mode="$2" owner="$3" candidate output
-  shift 3
+  local path="$1" mode="$2" owner="$3" content="$4" candidate output status=0
+  shift 4
   candidate="$(mktemp)"
-  cat >"$candidate"
+  printf '%s\n' "$content" >"$candidate"
   if ! output="$("$@" "$candidate" 2>&1)"; then
     rm -f "$candidate"
     die "$(basename "$path") was refused by $1: $(tail -n 3 <<<"$output" | tr '\n' ' ')"
   fi
-  local status=0
   install_content "$ROOT$path" "$mode" "$owner" <"$candidate" || status=$?
   rm -f "$candidate"
   return "$status"
@@ -51,7 +51,8 @@ staged_check() {
 # "reading global and local SMTP passwords from files", #3038); Ubuntu 22.04 ships 0.23.
 alertmanager_reads_password_files() {
   local version major minor
-  version="$(prometheus-alertmanager --version 2>&1 | sed -n 's/.*version \([0-9]*\)\.\([0-9]*\).*/\1 \2/p' | head -n 1)"
+  version="$(prometheus-alertmanager --version 2>&1 || true)"
+  version="$(sed -n 's/.*version \([0-9]*\)\.\([0-9]*\).*/\1 \2/p;T;q' <<<"$version")"
   [[ -n "$version" ]] || return 0
   read -r major minor <<<"$version"
   ((major > 0 || minor >= 25))
@@ -101,7 +102,7 @@ prometheus_args() {
 
 main() {
   read_inputs
-  require_inputs PROMETHEUS_YML_B64 ALERTMANAGER_YML_B64 BLACKBOX_YML_B64 RETENTION_DAYS DISK_BUDGET_GB SCRAPE_PASSWORD
+  require_inputs PROMETHEUS_YML ALERTMANAGER_YML BLACKBOX_YML RETENTION_DAYS DISK_BUDGET_GB SCRAPE_PASSWORD
   local problems=()
   [[ "$IN_RETENTION_DAYS" =~ ^[1-9][0-9]{0,3}$ ]] || problems+=("RETENTION_DAYS must be a number of days")
   [[ "$IN_DISK_BUDGET_GB" =~ ^[1-9][0-9]{0,4}$ ]] || problems+=("DISK_BUDGET_GB must be a number of GB")
@@ -113,9 +114,9 @@ main() {
 
   local prometheus=false alertmanager=false blackbox=false
   printf '%s' "$IN_SCRAPE_PASSWORD" | install_content "$ROOT$SCRAPE_PASSWORD_FILE" 0640 root:prometheus && prometheus=true
-  staged_check "$RULES" 0644 "" promtool check rules <"$RULES_SOURCE" && prometheus=true
+  staged_check "$RULES" 0644 "" "$(cat "$RULES_SOURCE")" promtool check rules && prometheus=true
   # --syntax-only: the files it names are checked by the restarted Prometheus itself.
-  printf '%s\n' "$IN_PROMETHEUS_YML" | staged_check "$PROMETHEUS_YML" 0644 "" promtool check config --syntax-only && prometheus=true
+  staged_check "$PROMETHEUS_YML" 0644 "" "$IN_PROMETHEUS_YML" promtool check config --syntax-only && prometheus=true
   set_args prometheus "$(prometheus_args)" && prometheus=true
 
   if [[ -n "${IN_SMTP_PASSWORD:-}" ]]; then
@@ -123,7 +124,7 @@ main() {
   else
     rm -f "$ROOT$SMTP_PASSWORD_FILE"
   fi
-  alertmanager_config | staged_check "$ALERTMANAGER_YML" 0640 root:prometheus amtool check-config && alertmanager=true
+  staged_check "$ALERTMANAGER_YML" 0640 root:prometheus "$(alertmanager_config)" amtool check-config && alertmanager=true
   # An empty cluster address turns Alertmanager's gossip clustering off (its README, "High Availability").
   set_args prometheus-alertmanager "--config.file=$ALERTMANAGER_YML --web.listen-address=127.0.0.1:9093 --cluster.listen-address=" && alertmanager=true
 

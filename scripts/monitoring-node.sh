@@ -27,8 +27,11 @@ UNIT=prometheus-node-exporter.service
 LISTEN=:9100
 
 # web_config_flag: node_exporter 1.5 renamed --web.config to --web.config.file (Ubuntu 22.04 has 1.3).
+# (The help is read whole first: grep -q closing the pipe early would fail the exporter with SIGPIPE.)
 web_config_flag() {
-  if prometheus-node-exporter --help 2>&1 | grep -q -- '--web.config.file'; then
+  local help
+  help="$(prometheus-node-exporter --help 2>&1 || true)"
+  if [[ "$help" == *--web.config.file* ]]; then
     printf '%s' --web.config.file
   else
     printf '%s' --web.config
@@ -41,10 +44,10 @@ write_files() {
   mkdir -p "$ROOT$EXPORTER_DIR"
   chown root:prometheus "$ROOT$EXPORTER_DIR"
   chmod 0750 "$ROOT$EXPORTER_DIR"
-  printf '%s' "$IN_CA_CERT" | install_content "$ROOT$EXPORTER_DIR/ca.pem" 0644 && changed=0
-  printf '%s' "$IN_TLS_CERT" | install_content "$ROOT$EXPORTER_DIR/exporter.pem" 0644 && changed=0
-  printf '%s' "$IN_TLS_KEY" | install_content "$ROOT$EXPORTER_DIR/exporter.key" 0640 root:prometheus && changed=0
-  printf '%s' "$IN_WEB_CONFIG" | install_content "$ROOT$EXPORTER_DIR/web-config.yml" 0640 root:prometheus && changed=0
+  printf '%s\n' "$IN_CA_CERT" | install_content "$ROOT$EXPORTER_DIR/ca.pem" 0644 && changed=0
+  printf '%s\n' "$IN_TLS_CERT" | install_content "$ROOT$EXPORTER_DIR/exporter.pem" 0644 && changed=0
+  printf '%s\n' "$IN_TLS_KEY" | install_content "$ROOT$EXPORTER_DIR/exporter.key" 0640 root:prometheus && changed=0
+  printf '%s\n' "$IN_WEB_CONFIG" | install_content "$ROOT$EXPORTER_DIR/web-config.yml" 0640 root:prometheus && changed=0
   return "$changed"
 }
 
@@ -57,9 +60,10 @@ write_defaults() {
 
 # open_ufw: the scrape ports in UFW when it is active (ufw allow is idempotent: "Skipping adding existing rule").
 open_ufw() {
-  local port
+  local port status
   command -v ufw >/dev/null 2>&1 || return 0
-  ufw status 2>/dev/null | grep -q '^Status: active' || return 0
+  status="$(ufw status 2>/dev/null || true)"
+  [[ "$status" == "Status: active"* ]] || return 0
   for port in $IN_SCRAPE_PORTS; do
     ufw allow "$port/tcp" >/dev/null
   done
@@ -67,7 +71,7 @@ open_ufw() {
 
 main() {
   read_inputs
-  require_inputs CA_CERT_B64 TLS_CERT_B64 TLS_KEY_B64 WEB_CONFIG_B64 SCRAPE_PORTS
+  require_inputs CA_CERT TLS_CERT TLS_KEY WEB_CONFIG SCRAPE_PORTS
   [[ "$IN_SCRAPE_PORTS" =~ ^[0-9]{2,5}( [0-9]{2,5})*$ ]] || die "SCRAPE_PORTS must be port numbers separated by spaces"
   grep -q 'BEGIN CERTIFICATE' <<<"$IN_CA_CERT" || die "CA_CERT_B64 is not a PEM certificate"
   grep -q 'BEGIN CERTIFICATE' <<<"$IN_TLS_CERT" || die "TLS_CERT_B64 is not a PEM certificate"

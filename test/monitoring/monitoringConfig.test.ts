@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { campusOfStackFile, knownStacks, readStackFile } from "../../components/config/stackFile";
 import { frontMonitoringFiles } from "../../components/monitoring/frontMonitoring";
+import { describeMonitoring } from "../../components/monitoring/describeMonitoring";
 import { EXPORTER_FILES, FRONT_FILES } from "../../components/monitoring/monitoringLayout";
 import { renderAlertmanagerYml } from "../../components/monitoring/renderAlertmanagerYml";
 import { renderPrometheusYml } from "../../components/monitoring/renderPrometheusYml";
@@ -165,6 +166,31 @@ describe("alertmanager.yml", () => {
   });
 });
 
+describe("the plan's monitoring lines", () => {
+  it("say where Prometheus runs, how long it keeps, where mail goes, or that monitoring is off", () => {
+    const campus = campusOfStackFile(readStackFile("brest"));
+    const withMail = {
+      ...campus,
+      standbyFront: { ...campus.front, fqdn: "standby.isen-ouest.fr" },
+      config: {
+        ...campus.config,
+        monitoring: {
+          ...campus.config.monitoring,
+          retentionDays: 90,
+          diskBudgetGb: 40,
+          smtp: { smarthost: "smtp.isen-ouest.fr:587", from: "a@isen-ouest.fr", username: "alerts", requireTls: true },
+        },
+      },
+    };
+    const text = describeMonitoring(withMail).join("\n");
+    expect(text).toContain(`on ${campus.front.fqdn} and standby.isen-ouest.fr, each watching the other: samples kept 90 days within 40 GB`);
+    expect(text).toContain(`mailed to ${campus.config.adminEmail} through smtp.isen-ouest.fr:587 as alerts (password: bbb-ovh:smtpPassword)`);
+    const off = { ...campus, config: { ...campus.config, monitoring: { ...campus.config.monitoring, enabled: false } } };
+    expect(describeMonitoring(off)).toEqual([expect.stringMatching(/^Monitoring: off/)]);
+    expect(frontMonitoringFiles(off)).toEqual([]);
+  });
+});
+
 describe("web-config", () => {
   it("names the exporter's certificate and key and one bcrypt user, and refuses anything but a bcrypt hash", () => {
     const hash = `$2a$10$${"a".repeat(53)}`;
@@ -188,6 +214,14 @@ describe.each(knownStacks())("the shipped stack %s", (stack) => {
       );
       expect(f.retentionDays).toBe(campus.config.monitoring.retentionDays);
     }
+  });
+
+  it("is described in the plan with its retention, disk budget and where alerts go", () => {
+    const text = describeMonitoring(campus).join("\n");
+    const m = campus.config.monitoring;
+    if (!m.enabled) return expect(text).toMatch(/Monitoring: off/);
+    expect(text).toContain(`kept ${m.retentionDays} days within ${m.diskBudgetGb} GB`);
+    expect(text).toContain(m.smtp ? `mailed to ${campus.config.adminEmail}` : "NOT mailed");
   });
 
   it.skipIf(!promtool)("has a prometheus.yml that promtool check config accepts, with the rules pack it names", () => {
