@@ -34,6 +34,8 @@ export class PublicCloudHost extends pulumi.ComponentResource implements HostHan
   readonly hostKey: pulumi.Output<string>;
   readonly sshUser = "ubuntu";
   readonly ready: pulumi.Resource[];
+  private readonly region: string;
+  private readonly provider: openstack.Provider;
 
   constructor(name: string, args: PublicCloudHostArgs, opts?: pulumi.ComponentResourceOptions) {
     super("bbb-ovh:hosts:PublicCloudHost", name, {}, opts);
@@ -60,23 +62,9 @@ export class PublicCloudHost extends pulumi.ComponentResource implements HostHan
         standbyRules(pulumi.interpolate`${address}/32`).map((rule) => ({ name: `from-standby-front-${i}-${rule.portMin}`, rule })),
       ),
     ];
-    for (const { name: ruleId, rule } of named) {
-      new openstack.networking.SecGroupRule(
-        `${name}-${ruleId}`,
-        {
-          description: rule.description,
-          direction: "ingress",
-          ethertype: rule.ethertype,
-          protocol: rule.protocol,
-          portRangeMin: rule.portMin,
-          portRangeMax: rule.portMax,
-          remoteIpPrefix: rule.cidr,
-          securityGroupId: this.securityGroup.id,
-          region,
-        },
-        childOpts,
-      );
-    }
+    this.region = region;
+    this.provider = provider;
+    for (const { name: ruleId, rule } of named) this.admit(`${name}-${ruleId}`, rule);
 
     const keypair = new openstack.compute.Keypair(
       `${name}-deploy-key`,
@@ -119,5 +107,28 @@ export class PublicCloudHost extends pulumi.ComponentResource implements HostHan
     this.connection = sshConnection({ host: this.ipv4, user: this.sshUser, privateKey: args.deployKey.privateKey, hostKey: this.hostKey });
     this.ready = [this.instance];
     this.registerOutputs({ ipv4: this.ipv4, ipv6: this.ipv6 });
+  }
+
+  /**
+   * One more ingress rule in this instance's security group, as a resource of its own: rules whose
+   * source is known only once other hosts exist (the fronts' Prometheus, campus.monitoring) are added
+   * after them, without making the instance wait.
+   */
+  admit(resourceName: string, rule: IngressRule<pulumi.Input<string>>): openstack.networking.SecGroupRule {
+    return new openstack.networking.SecGroupRule(
+      resourceName,
+      {
+        description: rule.description,
+        direction: "ingress",
+        ethertype: rule.ethertype,
+        protocol: rule.protocol,
+        portRangeMin: rule.portMin,
+        portRangeMax: rule.portMax,
+        remoteIpPrefix: rule.cidr,
+        securityGroupId: this.securityGroup.id,
+        region: this.region,
+      },
+      { parent: this, provider: this.provider },
+    );
   }
 }
