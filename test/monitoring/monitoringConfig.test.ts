@@ -4,7 +4,8 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { campusOfStackFile, knownStacks, readStackFile } from "../../components/config/stackFile";
+import { CampusConfigError, parseCampus } from "../../components/config/campus";
+import { campusOfStackFile, knownStacks, readStackFile, secretPresence } from "../../components/config/stackFile";
 import { frontMonitoringFiles } from "../../components/monitoring/frontMonitoring";
 import { describeMonitoring } from "../../components/monitoring/describeMonitoring";
 import { EXPORTER_FILES, FRONT_FILES } from "../../components/monitoring/monitoringLayout";
@@ -163,6 +164,42 @@ describe("alertmanager.yml", () => {
       const run = spawnSync("amtool", ["check-config", file], { encoding: "utf8" });
       expect(run.status, `${run.stdout}${run.stderr}`).toBe(0);
     }
+  });
+});
+
+describe("campus.monitoring", () => {
+  const file = readStackFile("brest");
+  const raw = file.config["bbb-ovh:campus"].value as Record<string, unknown>;
+  const problems = (monitoring: unknown, smtpPassword: boolean) => {
+    try {
+      parseCampus({ ...raw, monitoring }, { ...secretPresence(file), smtpPassword });
+      return [];
+    } catch (e) {
+      if (!(e instanceof CampusConfigError)) throw e;
+      return e.problems.map((p) => `${p.path}: ${p.message}`);
+    }
+  };
+
+  it("is on by default, keeping 30 days within 10 GB, without mail until smtp is set", () => {
+    expect(parseCampus(raw, secretPresence(file)).config.monitoring).toEqual({ enabled: true, retentionDays: 30, diskBudgetGb: 10, grafana: false });
+  });
+
+  it("needs bbb-ovh:smtpPassword when the SMTP server wants a login, and reports every bad field at once", () => {
+    const smtp = { smarthost: "smtp.isen-ouest.fr:587", from: "alerts@isen-ouest.fr", username: "alerts" };
+    expect(problems({ smtp }, true)).toEqual([]);
+    expect(problems({ smtp }, false)).toEqual([expect.stringMatching(/^bbb-ovh:smtpPassword: is required when campus.monitoring.smtp.username is set/)]);
+    expect(problems({ smtp: { ...smtp, username: undefined } }, false)).toEqual([]);
+    expect(problems({ enabled: false, smtp }, false)).toEqual([]);
+    const bad = problems({ retentionDays: 0, diskBudgetGb: 1.5, smtp: { smarthost: "smtp.isen-ouest.fr", from: "alerts" }, webhookUrl: "ftp://x" }, false);
+    expect(bad.map((p) => p.split(":")[0]).sort()).toEqual(
+      [
+        "campus.monitoring.diskBudgetGb",
+        "campus.monitoring.retentionDays",
+        "campus.monitoring.smtp.from",
+        "campus.monitoring.smtp.smarthost",
+        "campus.monitoring.webhookUrl",
+      ].sort(),
+    );
   });
 });
 
