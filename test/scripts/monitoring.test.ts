@@ -9,6 +9,7 @@ import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_pr
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { parse } from "yaml";
 import { campusOfStackFile, readStackFile } from "../../components/config/stackFile";
 import { frontMonitoringFiles } from "../../components/monitoring/frontMonitoring";
 import { EXPORTER_FILES, FRONT_FILES } from "../../components/monitoring/monitoringLayout";
@@ -224,6 +225,20 @@ describe("monitoring-front.sh", () => {
     expect(read(h, "etc/default/prometheus")).toContain("retention.time=90d");
     expect(read(h, "etc/default/prometheus")).toContain(`--web.listen-address=0.0.0.0:9090 --web.config.file=${EXPORTER_FILES.webConfig}"`);
     expect(restarts(h).filter((c) => c === "systemctl restart prometheus.service")).toHaveLength(2);
+  });
+
+  it("with an Alertmanager older than 0.25 (no smtp_auth_password_file), writes the password inline in the private config instead", async () => {
+    const h = await startTestHost({ fqdn: "front4.campus.example", env: { FAKE_ALERTMANAGER_VERSION: "0.23.0" } });
+    hosts.push(h);
+    expect((await runStep(h, "monitoringNode", nodeInputs(h, "9100"))).code).toBe(0);
+    const r = await runStep(h, "monitoringFront", frontInputs({ SMTP_PASSWORD: "it's|&\\1 tricky" }));
+    expect(r.code, output(r)).toBe(0);
+    const config = read(h, rel(FRONT_FILES.alertmanagerYml));
+    expect(config).not.toContain("smtp_auth_password_file");
+    expect(config).toContain("  smtp_auth_password: 'it''s|&\\1 tricky'\n");
+    expect(mode(h, rel(FRONT_FILES.alertmanagerYml))).toBe("640");
+    // YAML reads back the exact password.
+    expect((parse(config) as { global: Record<string, string> }).global.smtp_auth_password).toBe("it's|&\\1 tricky");
   });
 
   it("keeps the running configuration when promtool refuses the new one, and says why", async () => {
