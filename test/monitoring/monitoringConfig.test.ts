@@ -222,6 +222,9 @@ describe("the plan's monitoring lines", () => {
     const text = describeMonitoring(withMail).join("\n");
     expect(text).toContain(`on ${campus.front.fqdn} and standby.isen-ouest.fr, each watching the other: samples kept 90 days within 40 GB`);
     expect(text).toContain(`mailed to ${campus.config.adminEmail} through smtp.isen-ouest.fr:587 as alerts (password: bbb-ovh:smtpPassword)`);
+    expect(text).not.toContain("Grafana");
+    const grafana = { ...campus, config: { ...campus.config, monitoring: { ...campus.config.monitoring, grafana: true } } };
+    expect(describeMonitoring(grafana).at(-1)).toMatch(/Grafana: asked for .* but not deployed yet/);
     const off = { ...campus, config: { ...campus.config, monitoring: { ...campus.config.monitoring, enabled: false } } };
     expect(describeMonitoring(off)).toEqual([expect.stringMatching(/^Monitoring: off/)]);
     expect(frontMonitoringFiles(off)).toEqual([]);
