@@ -15,6 +15,7 @@ import { HOSTS, SMALL_BOUND, sshFanout, startSshHosts, statusFanout, type Fanout
 import { planAtScale, type PlanScale } from "./planScaling";
 import { addOneNode, rerunStability, type AddNodeResult, type RerunResult } from "./rerunStability";
 import { md, pct } from "./markdown";
+import { failoverModel, renderFailover } from "./failoverModel";
 import { nodeReadyPaths, type ReadyPath } from "./nodeReady";
 import { renderScaling } from "./scalingReport";
 import { scalingBench, type ScalingBench } from "./scalingWeek";
@@ -247,6 +248,7 @@ ${md(
   ]),
 )}
 
+${renderFailover(failoverModel())}
 ${renderScaling(r.scaling, r.nodeReady)}`;
 }
 

@@ -27,7 +27,7 @@ const cli = new Command("plan")
     ]);
     try {
       const file = readStackFile(target!);
-      campusOfStackFile(file);
+      campusOfStackFile(file, new Date());
       const [{ campusProgram }, { planStack }, { planDocument, renderPlanMermaid, renderPlanText }] = await Promise.all([
         import("../components/program.js"),
         import("./plan/planStack.js"),

@@ -10,7 +10,8 @@ function validated(raw: unknown, secrets: SecretPresence, secretProblems: Config
   let problems = secretProblems;
   let campus: CampusModel | undefined;
   try {
-    campus = parseCampus(raw, secrets);
+    // The real clock: a term already over is refused before anything is created.
+    campus = parseCampus(raw, secrets, new Date());
   } catch (e) {
     if (!(e instanceof CampusConfigError)) throw e;
     problems = [...e.problems, ...secretProblems];
@@ -63,7 +64,6 @@ export function campusProgram() {
     frontIpv4: site.front.ipv4,
     frontHostKey: site.front.hostKey,
     // ops reaches the standby front (campus.standbyFront) by these, as it reaches the front.
-    // Only with a standby: an undefined output is dropped by Pulumi with a warning, and breaks the plan's rendering.
     ...(site.standbyFront ? { standbyIpv4: site.standbyFront.ipv4, standbyHostKey: site.standbyFront.hostKey } : {}),
     nodes,
     moodleServerUrl,

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs BigBlueButton with the official bbb-install.sh and the flags the Pulumi program renders
 # (renderInstallerFlags: -w -v LINE -s FQDN -e EMAIL), so one place decides them. The installer is fetched
-# at a pinned commit (INSTALLER_URL) and runs only if its sha256 is INSTALLER_SHA256 (installerFlags.ts
-# INSTALLER_PINS; docs/nodes.md says how to move a pin).
+# at a pinned commit (INSTALLER_URL) and runs only if its sha256 is INSTALLER_SHA256 (the stack's
+# campus.bbb.installer or the line's default, components/bbb/installerPin.ts; docs/nodes.md says how to
+# move a pin).
 # It runs as `bash FILE` does, WITHOUT -e, like upstream's documented `wget -qO- URL | bash -s -- ...`
 # (its `#!/bin/bash -ex` shebang only applies when the file is executed directly). With -e it would stop
 # on commands whose failure it relies on being harmless: at the pinned commit, get_IP's unguarded

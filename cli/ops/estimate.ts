@@ -1,8 +1,11 @@
 import Table from "cli-table3";
+import { campusCost, costVerdict, type CampusCost, type VoucherVerdict } from "../../components/planning/campusCost";
 import {
   frontsMonthly,
   stackCost,
+  topologyAdvice,
   topologyOptions,
+  type TopologyAdvice,
   voucherCoverage,
   type StackCost,
   type TopologyOption,
@@ -18,7 +21,8 @@ import type { OpsTarget } from "./stackSource";
 export interface EstimateReport {
   stack: string;
   cost: StackCost;
-  voucher?: { eur: number; monthly: VoucherCoverage; hourly: VoucherCoverage };
+  /** How long the voucher lasts under each Public Cloud billing mode, and at what the stack as configured costs (payable). */
+  voucher?: { eur: number; monthly: VoucherCoverage; hourly: VoucherCoverage; payable: VoucherCoverage };
   /** Node models that carry the stack's expected users with failover, cheapest first. */
   options: TopologyOption[];
   /** The stack's nodes, counted per model: "2 x infra-1", "1 x infra-1 + 1 x c2-60". */
@@ -34,10 +38,15 @@ export interface EstimateReport {
   timetable?: TimetableSaving;
   /** Where the voucher amount came from. */
   voucherSource?: string;
+  /** What the school pays for the stack as configured (billing mode, timetable, storage), until term.end. */
+  payable: CampusCost;
+  /** The one-line answer: the cost and whether the voucher covers it. */
+  verdict: VoucherVerdict;
+  /** Why the cheapest topology is what it is. */
+  advice: TopologyAdvice;
 }
 
 const eur = (n: number) => `${n.toFixed(2)} EUR`;
-const months = (n: number) => (Number.isFinite(n) ? `${n.toFixed(1)} months` : "indefinitely (nothing billed)");
 
 export function estimate(target: OpsTarget, opts: { voucher?: number; months?: number; voucherSource?: string; now?: Date }): EstimateReport {
   const campus = target.campus;
@@ -52,6 +61,9 @@ export function estimate(target: OpsTarget, opts: { voucher?: number; months?: n
       n.config.kind === "dedicated" ? (n.config.model ?? n.config.planCode ?? "adopted") : n.config.kind === "publicCloud" ? n.config.flavor : "existing";
     counts.set(model, (counts.get(model) ?? 0) + 1);
   }
+  const now = opts.now ?? new Date();
+  const payable = campusCost(campus, prices, now);
+  const options = topologyOptions(campus, prices);
   return {
     stack: target.label,
     cost,
@@ -62,15 +74,19 @@ export function estimate(target: OpsTarget, opts: { voucher?: number; months?: n
             eur: opts.voucher,
             monthly: voucherCoverage(opts.voucher, cost.total.monthly, opts.months),
             hourly: voucherCoverage(opts.voucher, cost.total.hourly, opts.months),
+            payable: voucherCoverage(opts.voucher, payable.monthlyEur, opts.months),
           },
-    options: topologyOptions(campus, prices),
+    options,
     current: { nodes: campus.nodes.length, label: [...counts].map(([model, n]) => `${n} x ${model}`).join(" + ") },
     currentShortfalls: checkPool(poolOf(campus), demandOfCampus(campus), campus.config.failover).shortfalls,
     frontWarnings: frontWarnings(campus),
     frontsLabel: frontsMonthly(campus, prices).label,
     problems,
-    timetable: timetableSaving(campus, prices, opts.now ?? new Date()),
+    timetable: timetableSaving(campus, prices, now),
     voucherSource: opts.voucher === undefined ? undefined : opts.voucherSource,
+    payable,
+    verdict: costVerdict(payable, opts.voucher === undefined ? undefined : { eur: opts.voucher, source: opts.voucherSource }),
+    advice: topologyAdvice(campus, prices, options, payable.monthlyEur),
   };
 }
 
@@ -105,17 +121,14 @@ export function renderEstimate(r: EstimateReport): string {
     r.cost.unpriced.length ? `without ${r.cost.unpriced.join(", ")}` : "",
   ]);
   out.push(table.toString());
-  if (r.voucher) {
-    const v = r.voucher;
+  out.push(`what you will pay: ${r.verdict.line}`);
+  for (const l of r.payable.lines) out.push(`  - ${l.item}: ${eur(l.monthlyEur)}/month${l.basis === "estimate" ? " ESTIMATE" : ""} (${l.how})`);
+  if (r.payable.unpriced.length) out.push(`  - not counted (no price): ${r.payable.unpriced.join(", ")}`);
+  const req = r.voucher?.payable.requested;
+  if (req)
     out.push(
-      `voucher ${eur(v.eur)}${r.voucherSource ? ` (${r.voucherSource})` : ""}: lasts ${months(v.monthly.months)} with monthly billing, ${months(v.hourly.months)} with hourly billing`,
+      `${req.months} months at that rate cost ${eur(req.cost)}: ${req.remaining >= 0 ? `covered by the voucher, ${eur(req.remaining)} left` : `${eur(-req.remaining)} to pay on top of the voucher`}`,
     );
-    const req = v.monthly.requested;
-    if (req)
-      out.push(
-        `${req.months} months cost ${eur(req.cost)}: ${req.remaining >= 0 ? `covered, ${eur(req.remaining)} left` : `${eur(-req.remaining)} to pay on top of the voucher`}`,
-      );
-  }
   const best = r.options[0];
   if (best) {
     out.push(
@@ -124,6 +137,7 @@ export function renderEstimate(r: EstimateReport): string {
     out.push(
       `cheapest topology that passes the same check (failover '${best.policy}'): ${best.count} x ${best.model} + ${r.frontsLabel} = ${eur(best.monthlyEur)}/month`,
     );
+    out.push(`  why: ${r.advice.reason}`);
     for (const o of r.options) out.push(`  - ${o.reasoning}: ${eur(o.monthlyEur)}/month`);
   }
   if (r.frontWarnings.length) out.push("front:", ...r.frontWarnings.map((w) => `  - ${w}`));

@@ -1,10 +1,13 @@
 import { readFileSync } from "node:fs";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { sshPublicKeyLine } from "../../components/config/sshPublicKeyLine";
+import { sshPublicKeyProblem } from "../../components/config/sshPublicKey";
+import { createTokenUrl, dnsKeyRules } from "../../components/scalelite/dnsKeyRules";
 import { addBackupCommands } from "./backupCommands";
 import { CHECKSUM_ALGORITHMS, DEFAULT_ALGORITHM, type ChecksumAlgorithm } from "./bbbApi";
 import { changeNode, type NodeAction } from "./drain";
 import { EXIT_CODES, EXIT_HELP, OpsError } from "./errors";
+import { checkDnsKey, currentCredential, renderDnsKeyRules, type DnsKeyCheck } from "./dnsKey";
 import { estimate, renderEstimate } from "./estimate";
 import { ovhApiFromEnv } from "./ovhApi";
 import { applyScaling, renderScale } from "./scale";
@@ -55,10 +58,13 @@ const httpUrl = (value: string) => {
   return value;
 };
 
-/** A host key as `ssh-keyscan` and the stack output print it; a malformed one could never match. */
+/** A host key as `ssh-keyscan` and the stack output print it; a malformed or damaged one could never match. */
 const hostKeyLine = (value: string) => {
-  if (!sshPublicKeyLine.test(value.trim())) throw new InvalidArgumentError("expected an OpenSSH public key line such as 'ssh-ed25519 AAAA...'");
-  return value.trim();
+  const line = value.trim();
+  const problem = sshPublicKeyLine.test(line) ? sshPublicKeyProblem(line) : "";
+  if (problem !== undefined)
+    throw new InvalidArgumentError(`${problem ? `${problem}; ` : ""}expected an OpenSSH public key line such as 'ssh-ed25519 AAAA...'`);
+  return line;
 };
 
 function withConnection(cmd: Command): Command {
@@ -136,15 +142,29 @@ export async function runOps(argv: string[], io: OpsIO): Promise<number> {
       .description("one row per node (online, enabled/cordoned, meetings, users, load, BBB version, datacenter) and the front's /health_check"),
   )
     .option("--watch [seconds]", "refresh every N seconds (default 10) until interrupted", positiveInt("--watch"))
-    .action(async (stack: string | undefined, o: CommonOptions & { watch?: number | true }) => {
+    .option(
+      "--dns-key-file <file>",
+      "the DNS-01 key's certbot-dns-ovh credentials file ('-' = stdin): warn when its OVH rights reach beyond the campus zone (GET /auth/currentCredential)",
+    )
+    .action(async (stack: string | undefined, o: CommonOptions & { watch?: number | true; dnsKeyFile?: string }) => {
       const target = await loadTarget(stack, o, io);
       const interval = o.watch === true ? 10 : o.watch;
+      let dnsKey: DnsKeyCheck | undefined;
+      if (o.dnsKeyFile !== undefined) {
+        const zone = target.campus?.config.dns.zone;
+        if (!zone) throw new OpsError("config", "-", `--dns-key-file needs a valid stack file for its DNS zone: ${target.campusProblem ?? "no stack given"}`);
+        const ini = await readText(o.dnsKeyFile);
+        dnsKey = await checkDnsKey(() => currentCredential(ini, io.env), zone);
+      }
       for (;;) {
-        const report = await collectStatus(
-          target,
-          { http: httpOptions(o), commandTimeoutMs: o.commandTimeout, concurrency: o.concurrency },
-          Progress.for(io.stderr, Boolean(o.json)),
-        );
+        const report = {
+          ...(await collectStatus(
+            target,
+            { http: httpOptions(o), commandTimeoutMs: o.commandTimeout, concurrency: o.concurrency },
+            Progress.for(io.stderr, Boolean(o.json)),
+          )),
+          dnsKey,
+        };
         exitCode = report.healthy ? 0 : EXIT_CODES[report.problems[0].kind];
         if (o.json) json(report);
         else {
@@ -325,23 +345,41 @@ export async function runOps(argv: string[], io: OpsIO): Promise<number> {
 
   program
     .command("estimate <stack>")
-    .description("monthly cost of the stack's hosts, how long a voucher lasts, and the cheapest topology for the expected users")
+    .description(
+      "what the stack as configured costs a month and until term.end, whether the voucher covers it, and the cheapest topology for the expected users",
+    )
     .option("--voucher <eur>", "voucher amount in EUR", positiveNumber("--voucher"))
     .option("--months <n>", "months to cover", positiveInt("--months"))
+    .option("--at <iso-time>", "count from this time instead of now (the timetable's awake share and the months until term.end)")
     .option("--json", "print the report as JSON")
-    .action(async (stack: string, o: { voucher?: number; months?: number; json?: boolean }) => {
+    .action(async (stack: string, o: { voucher?: number; months?: number; at?: string; json?: boolean }) => {
+      const now = parseAt(o.at);
       // Cost needs the stack file only: no Pulumi CLI round trip, no secrets read.
       const target = await loadTarget(stack, {}, io, { outputs: false });
       let voucherSource: string | undefined;
       // With OVH credentials and a Public Cloud project, the real credit left stands in for --voucher.
       if (o.voucher === undefined && target.campus?.config.publicCloud && (io.env.OVH_APPLICATION_KEY || io.env.OVH_CLIENT_ID)) {
-        const credit = await voucherStatus(ovhApiFromEnv(io.env), target.campus, new Date());
+        const credit = await voucherStatus(ovhApiFromEnv(io.env), target.campus, now);
         o.voucher = credit.creditLeft;
         voucherSource = "the credit left on the project, from the OVH API";
       }
-      const report = estimate(target, { ...o, voucherSource });
+      const report = estimate(target, { voucher: o.voucher, months: o.months, voucherSource, now });
       if (o.json) json(report);
       else print(renderEstimate(report));
+    });
+
+  program
+    .command("dns-key-rules <stack>")
+    .description("the OVH access rules to give the DNS-01 key (bbb-ovh:dnsCredentials): the campus zone's records only, and the createToken link")
+    .option("--endpoint <endpoint>", "OVH API endpoint the key is created on (ovh-eu, ovh-ca, ovh-us; default: OVH_ENDPOINT or ovh-eu)")
+    .option("--json", "print the rules as JSON")
+    .action(async (stack: string, o: { endpoint?: string; json?: boolean }) => {
+      const target = await loadTarget(stack, {}, io, { outputs: false });
+      const zone = target.campus?.config.dns.zone;
+      if (!zone) throw new OpsError("config", "-", `dns-key-rules needs a valid stack file: ${target.campusProblem ?? "no stack given"}`);
+      const endpoint = o.endpoint ?? io.env.OVH_ENDPOINT ?? "ovh-eu";
+      if (o.json) json({ zone, endpoint, rules: dnsKeyRules(zone), createToken: createTokenUrl(endpoint, dnsKeyRules(zone)) });
+      else print(renderDnsKeyRules(zone, endpoint));
     });
 
   program

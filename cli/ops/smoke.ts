@@ -36,7 +36,11 @@ interface Call {
  * join URLs are accepted (by the balancer, then by the node it redirects to), reads getMeetingInfo
  * and ends the meeting; every step is timed. The meeting is ended even when a middle step fails.
  */
-export async function smoke(target: OpsTarget, opts: { algorithm: ChecksumAlgorithm; http: HttpOptions }, progress: Progress): Promise<SmokeReport> {
+export async function smoke(
+  target: OpsTarget,
+  opts: { algorithm: ChecksumAlgorithm; http: HttpOptions; createParams?: Record<string, string> },
+  progress: Progress,
+): Promise<SmokeReport> {
   const apiUrl = target.frontApiUrl;
   const secret = target.lbSecret;
   if (!apiUrl) throw new OpsError("config", "-", "no API endpoint: give --url or a stack");
@@ -135,7 +139,7 @@ export async function smoke(target: OpsTarget, opts: { algorithm: ChecksumAlgori
   };
   try {
     await step("create", async () => {
-      const r = await call("create", { name: "bbb-ovh smoke test", meetingID, moderatorPW, attendeePW, record: "false" });
+      const r = await call("create", { name: "bbb-ovh smoke test", meetingID, moderatorPW, attendeePW, record: "false", ...opts.createParams });
       created = true;
       record("create", true, `meeting ${meetingID}`, r.ms);
     });

@@ -3,6 +3,7 @@ import pLimit from "p-limit";
 import { backupHealth, type BackupHealth } from "./backup";
 import { signedUrl } from "./bbbApi";
 import { parseBbbResponse } from "./bbbXml";
+import type { DnsKeyCheck } from "./dnsKey";
 import { classifyError, OpsError, type FailureKind } from "./errors";
 import { httpGet, type HttpOptions } from "./http";
 import type { Progress } from "./progress";
@@ -66,6 +67,8 @@ export interface StatusReport {
   standbyCopy?: string;
   problems: Problem[];
   healthy: boolean;
+  /** The DNS-01 key's rights (--dns-key-file): a warning, not a failure, when they reach beyond the zone. */
+  dnsKey?: DnsKeyCheck;
 }
 
 const problemOf = (e: OpsError): Problem => ({ host: e.host, kind: e.kind, message: e.detail });
@@ -326,6 +329,7 @@ export function renderStatus(report: StatusReport): string {
     ]);
   }
   lines.push(table.toString());
+  if (report.dnsKey) lines.push(`dns-01 key: ${report.dnsKey.detail}`);
   if (report.problems.length === 0) lines.push("healthy");
   else lines.push(`${report.problems.length} problem(s):`, ...report.problems.map((p) => `  - ${p.host}: ${p.kind}: ${p.message}`));
   return `${lines.join("\n")}\n`;

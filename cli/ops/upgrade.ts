@@ -13,11 +13,20 @@ import type { NodeTarget, OpsTarget } from "./stackSource";
  * drain (servers:cordon) -> wait until it hosts no meeting and holds no recording (bounded; a meeting
  * is never ended: past the deadline the node stays drained and the upgrade stops, or with --skip-busy
  * goes on without it, saying so) -> apply (the operator's command for one node: re-run the installer
- * step, or replace the node from the new image) -> a signed create/join/getMeetingInfo/end on the node's
- * own API (ops smoke's steps) -> undrain (servers:enable). The first failure stops the upgrade and
+ * step, or replace the node from the new image) -> a signed create/join/getMeetingInfo/end through the
+ * balancer, placed on that node (see CHECK_TAG) -> undrain. The first failure stops the upgrade and
  * leaves the rest of the pool as it was. A node is drained only when the others carry the users
  * connected now under the failover policy (components/scaling/upgrade.ts).
  */
+
+/**
+ * The health check goes through the balancer and lands on the upgraded node only: Scalelite places a create
+ * that asks for `meta_server-tag=<tag>!` on an enabled, online server carrying that tag, and fails it when
+ * there is none (app/models/server.rb `find_available`, tags_required); a create without a tag goes only to
+ * untagged servers. So the node is enabled under this tag for the check, takes that meeting and no lesson,
+ * then gets its own tag back (or none), which is when it takes lessons again.
+ */
+export const CHECK_TAG = "bbb-ovh-upgrade-check";
 
 export type UpgradeStepKind = "drained" | "empty" | "applied" | "healthy" | "undrained" | "refused" | "timeout" | "skipped" | "failed" | "left";
 
@@ -85,6 +94,12 @@ export async function rollingUpgrade(target: OpsTarget, opts: UpgradeOptions): P
   if (!campus) throw new OpsError("config", "-", `upgrade needs a valid stack file: ${target.campusProblem ?? "no stack given"}`);
   const ssh = target.ssh;
   if (!ssh) throw new OpsError("config", "-", "no SSH host for the front: give --host");
+  if (!target.frontApiUrl || !target.lbSecret)
+    throw new OpsError(
+      "config",
+      "-",
+      "upgrade checks each node through the balancer: it needs the front's API and LOADBALANCER_SECRET (--url, --secret-file, or the stack's outputs)",
+    );
   const policy = campus.config.failover;
   const report: UpgradeReport = { order: [], upgraded: [], skipped: [], steps: [], ok: false };
   const note = (node: string, step: UpgradeStepKind, detail: string) => {
@@ -187,20 +202,31 @@ export async function rollingUpgrade(target: OpsTarget, opts: UpgradeOptions): P
     }
     note(fqdn, "applied", applied.tail || "the apply command succeeded");
 
+    // Enabled under the check tag (no lesson can land there), polled, then a meeting through the balancer.
+    const ownTag = (await poolNow()).rows.find((r) => r.hostname === fqdn)?.tag;
+    const restoreTag = () => rake(ssh, "servers:tag", ownTag ? [fqdn, ownTag] : [fqdn], opts.commandTimeoutMs);
+    await rake(ssh, "servers:tag", [fqdn, CHECK_TAG], opts.commandTimeoutMs);
+    await rake(ssh, "servers:enable", [fqdn], opts.commandTimeoutMs);
+    await rake(ssh, "poll:all", [], opts.commandTimeoutMs);
     const health = await smoke(
-      { ...target, frontApiUrl: node.apiUrl, lbSecret: node.secret },
-      { algorithm: "sha256", http: opts.http },
+      target,
+      { algorithm: "sha256", http: opts.http, createParams: { "meta_server-tag": `${CHECK_TAG}!` } },
       Progress.for(process.stderr, true),
     );
-    if (!health.ok) {
-      note(fqdn, "failed", `signed create/join/end on the node failed: ${health.failure?.message ?? "?"}`);
+    const nodeHost = new URL(node.apiUrl).host;
+    const landed = health.landedOn?.host === nodeHost;
+    if (!health.ok || !landed) {
+      await rake(ssh, "servers:cordon", [fqdn], opts.commandTimeoutMs);
+      await restoreTag();
+      const why = health.ok ? `the balancer placed the check on ${health.landedOn?.host ?? "?"}, not on ${nodeHost}` : (health.failure?.message ?? "?");
+      note(fqdn, "failed", `signed create/join/end through the balancer failed: ${why}`);
       report.stopped = `${fqdn} is not healthy after the upgrade: it stays drained; the other nodes were not touched`;
       return report;
     }
-    note(fqdn, "healthy", `create, join, getMeetingInfo, end on ${new URL(node.apiUrl).host} (${health.steps.length} signed calls)`);
-    await rake(ssh, "servers:enable", [fqdn], opts.commandTimeoutMs);
+    note(fqdn, "healthy", `create, join, getMeetingInfo, end through the balancer, placed on ${nodeHost} (${health.steps.length} signed calls)`);
+    await restoreTag();
     report.upgraded.push(fqdn);
-    note(fqdn, "undrained", "enabled in Scalelite again");
+    note(fqdn, "undrained", `enabled in Scalelite again${ownTag ? `, tag ${ownTag}` : ""}`);
   }
   report.ok = report.skipped.length === 0;
   return report;

@@ -4,6 +4,8 @@ import { throwawayPrivateKey } from "../../components/hosts/deployKey";
 import { capacityWarnings } from "../../components/planning/sizing";
 import { frontWarnings, standbyNotes } from "../../components/planning/frontFailover";
 import { backupWarnings } from "../../components/backup/backupConfig";
+import { sshWarnings } from "../../components/security/sshWarnings";
+import { installerWarnings } from "../../components/bbb/installerPin";
 import { evaluateProgram, type RecordedResource } from "./recorder";
 import { plannedCloud } from "./mockCloud";
 
@@ -57,11 +59,12 @@ export function configOfStackFile(file: StackFile): { config: Record<string, str
 
 /**
  * Evaluates the real program for a stack file under the mock runtime. Validation runs first, so an
- * invalid stack throws CampusConfigError before any resource is registered.
+ * invalid stack throws CampusConfigError before any resource is registered. `now` is the plan's run
+ * date, which the installer pin's age is measured against.
  */
-export async function planStack(stackOrFile: string | StackFile, program: () => unknown): Promise<Plan> {
+export async function planStack(stackOrFile: string | StackFile, program: () => unknown, now: Date = new Date()): Promise<Plan> {
   const file = typeof stackOrFile === "string" ? readStackFile(stackOrFile) : stackOrFile;
-  const campus = campusOfStackFile(file);
+  const campus = campusOfStackFile(file, now);
   const { config, secretKeys, notes } = configOfStackFile(file);
   const evaluation = await evaluateProgram({ project: "bbb-ovh", stack: file.stack, config, secretKeys, mocks: plannedCloud }, program);
   return {
@@ -70,7 +73,13 @@ export async function planStack(stackOrFile: string | StackFile, program: () => 
     campus,
     resources: evaluation.resources,
     outputs: evaluation.outputs as Record<string, unknown>,
-    warnings: [...capacityWarnings(campus), ...frontWarnings(campus), ...backupWarnings(campus)],
+    warnings: [
+      ...capacityWarnings(campus),
+      ...frontWarnings(campus),
+      ...backupWarnings(campus),
+      ...sshWarnings(campus),
+      ...installerWarnings(campus.installer, now),
+    ],
     notes: [...notes, ...standbyNotes(campus)],
   };
 }

@@ -1,3 +1,4 @@
+import { describeInstallerPin, type ResolvedInstallerPin } from "../../components/bbb/installerPin";
 import { describeMonitoring } from "../../components/monitoring/describeMonitoring";
 import type { ResolvedHost } from "../../components/config/campus";
 import { stackCost, type HostCost } from "../../components/planning/costing";
@@ -78,6 +79,8 @@ export interface PlanDocument {
   stackFile: string;
   resources: Array<{ urn: string; type: string; name: string; parent: string | null; protect: boolean; inputs: unknown }>;
   outputs: unknown;
+  /** The bbb-install.sh the nodes run: line, branch, commit, sha256, its date when known, default or the stack's. */
+  installer: ResolvedInstallerPin;
   warnings: string[];
   notes: string[];
 }
@@ -88,6 +91,7 @@ export function planDocument(plan: Plan): PlanDocument {
     stackFile: plan.stackFile,
     resources: plan.resources.map((r) => ({ urn: r.urn, type: r.type, name: r.name, parent: r.parent ?? null, protect: r.protect, inputs: redact(r.inputs) })),
     outputs: redact(plan.outputs),
+    installer: plan.campus.installer,
     warnings: plan.warnings,
     notes: plan.notes,
   };
@@ -168,11 +172,17 @@ export function renderPlanText(plan: Plan): string {
     "Hosts (kind, site, billing, then the steps run on each, in order):",
     ...hostSummary(plan),
     "",
+    "BigBlueButton installer (every node; a changed pin re-runs the install step, a changed line needs new servers):",
+    `  ${describeInstallerPin(plan.campus.installer)}`,
+    "",
     "Resources in the order `pulumi up` creates them (+ resource, ■ component; secrets shown as [secret]):",
     ...resourceList(plan.resources),
     "",
     "Stack outputs ([mock address]: an address of the documentation ranges, RFC 5737/3849, standing in for the one OVH assigns):",
-    ...Object.entries(doc.outputs as Record<string, unknown>).map(([k, v]) => outputLine(k, v)),
+    // Pulumi shows no output whose value is undefined (a stack without a standby front has no standbyIpv4).
+    ...Object.entries(doc.outputs as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .map(([k, v]) => outputLine(k, v)),
   ];
   if (plan.campus.config.recordings) sections.push("", ...recordingLines(plan));
   sections.push("", ...describeMonitoring(plan.campus));

@@ -12,7 +12,8 @@ import { POST_PUBLISH } from "../scalelite/recordingLayout";
 import { renderTransferKnownHosts, renderTransferSshConfig } from "../scalelite/renderRecordingTransfer";
 import { renderScaleliteYml } from "../scalelite/renderScaleliteYml";
 import { nodeApiUrl } from "../scalelite/renderServersYaml";
-import { installerSha256, installerUrl, renderInstallerFlags } from "./installerFlags";
+import { renderInstallerFlags } from "./installerFlags";
+import { installerUrl, installStepTriggers } from "./installerPin";
 
 /**
  * A node's key for sending recordings to the front's spool, and nothing else (not the deploy key): the
@@ -90,12 +91,12 @@ export class BbbNode extends pulumi.ComponentResource {
       {
         FQDN: host.fqdn,
         INSTALLER_FLAGS: this.installerFlags.join(" "),
-        INSTALLER_URL: installerUrl(campus.installerBranch),
-        INSTALLER_SHA256: installerSha256(campus.installerBranch),
+        INSTALLER_URL: installerUrl(campus.installer),
+        INSTALLER_SHA256: campus.installer.sha256,
         TURN_HOST: args.externalTurn?.host,
         TURN_SECRET: args.externalTurn?.secret,
       },
-      { dependsOn: [preflight] },
+      { dependsOn: [preflight], triggers: installStepTriggers(campus.installer) },
     );
     // After bbb-install, whose UFW (-w) opens SSH to everyone: our table drops it anyway (host-firewall.sh).
     const firewallInputs = pulumi

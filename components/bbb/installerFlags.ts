@@ -44,31 +44,3 @@ export function renderInstallerFlags(target: InstallerTarget): string[] {
   }
   return flags;
 }
-
-/**
- * bbb-install.sh per release branch, pinned: fetched at a commit (a branch moves under us: the same stack
- * would install different code from one day to the next) and checked against the sha256 of that file on
- * the host before it runs. The commits are those of tools/upstream/pins.tsv, whose trees the conformance
- * tests run the real script from (test/conformance/bbbInstall.test.ts also checks these hashes);
- * docs/nodes.md says how to move to a newer pin.
- */
-export const INSTALLER_PINS: Readonly<Record<string, { commit: string; sha256: string }>> = {
-  "v3.0.x-release": { commit: "26ce2d16c2a82ef962d685525b0c20bb89d4d151", sha256: "9654ba2c4470b7e4a986c1bbf98544c7b3bf509314f1e8b217c7ef8e029186c2" },
-  "v2.7.x-release": { commit: "4f8ad4c4263a4393de5a542eb7a2633cea4c38bb", sha256: "ac9916138162814956016a9c152da0baf008a72cf00e1a7940a9e4aa70cd008f" },
-};
-
-function installerPin(installerBranch: string): { commit: string; sha256: string } {
-  const pin = INSTALLER_PINS[installerBranch];
-  if (!pin) throw new Error(`no pinned bbb-install.sh for branch '${installerBranch}'; pinned: ${Object.keys(INSTALLER_PINS).join(", ")}`);
-  return pin;
-}
-
-/** Raw URL of bbb-install.sh at the pinned commit of its release branch (e.g. v3.0.x-release); re-running it upgrades within the line. */
-export function installerUrl(installerBranch: string): string {
-  return `https://raw.githubusercontent.com/bigbluebutton/bbb-install/${installerPin(installerBranch).commit}/bbb-install.sh`;
-}
-
-/** The sha256 the downloaded installer must have (checked on the host before it runs). */
-export function installerSha256(installerBranch: string): string {
-  return installerPin(installerBranch).sha256;
-}

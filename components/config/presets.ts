@@ -145,10 +145,17 @@ export const SERVER_PRESETS: Readonly<Record<string, HostPreset>> = {
   },
 };
 
-/** BBB version lines the installer accepts with `-v`, the Ubuntu release each needs, and the branch. */
+/**
+ * BBB version lines the installer accepts with `-v`, the Ubuntu release each needs (bbb-install's
+ * check_ubuntu refuses any other, so a line change means new servers), the branch, and the OS every host
+ * of the campus is given: the Public Cloud image name and the OVH dedicated-server template.
+ * `optIn`: a line we have not seen released; the plan warns while it is (docs/nodes.md).
+ */
 export const BBB_LINES = {
-  "jammy-300": { ubuntu: "22.04", installerBranch: "v3.0.x-release", image: "Ubuntu 22.04", ovhOs: "ubuntu2204-server_64" },
-  "focal-270": { ubuntu: "20.04", installerBranch: "v2.7.x-release", image: "Ubuntu 20.04", ovhOs: "ubuntu2004-server_64" },
+  "jammy-300": { bbb: "3.0", ubuntu: "22.04", installerBranch: "v3.0.x-release", image: "Ubuntu 22.04", ovhOs: "ubuntu2204-server_64", optIn: false },
+  "focal-270": { bbb: "2.7", ubuntu: "20.04", installerBranch: "v2.7.x-release", image: "Ubuntu 20.04", ovhOs: "ubuntu2004-server_64", optIn: false },
+  // BigBlueButton 4.0 (the former 3.1): rc.3 in September 2026, release not confirmed (REFERENCE.md).
+  "noble-400": { bbb: "4.0", ubuntu: "24.04", installerBranch: "v4.0.x-release", image: "Ubuntu 24.04", ovhOs: "ubuntu2404-server_64", optIn: true },
 } as const;
 
 export type BbbLine = keyof typeof BBB_LINES;

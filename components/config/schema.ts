@@ -5,6 +5,7 @@ import { timetableProblems, WEEKDAYS } from "../schedule/timetable";
 import { BBB_LINES, OPTION_FAMILIES } from "./presets";
 import { SCALELITE_NODE_STATES } from "../scalelite/renderServersYaml";
 import { sshPublicKeyLine } from "./sshPublicKeyLine";
+import { sshPublicKeyProblem } from "./sshPublicKey";
 
 /** OVH dedicated-server datacenters (configuration label `dedicated_datacenter`). */
 export const DEDICATED_DATACENTERS = ["sbg", "rbx", "gra", "bhs", "waw", "lim", "eri", "fra", "sgp", "syd", "ynm", "vin", "hil"] as const;
@@ -40,6 +41,18 @@ const hostLabel = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 const dnsName = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
 export { sshPublicKeyLine };
 
+/** An OpenSSH public key line of that shape that `ssh-keygen -l` also reads (components/config/sshPublicKey.ts). */
+const sshPublicKey = (shape: string) =>
+  z
+    .string()
+    .regex(sshPublicKeyLine, `expected ${shape}`)
+    .superRefine((line, ctx) => {
+      // Only a line of the right shape: a wrong shape has its message already.
+      const problem = sshPublicKeyLine.test(line) ? sshPublicKeyProblem(line) : undefined;
+      if (problem) ctx.addIssue({ code: "custom", message: `${problem}; expected ${shape}` });
+    });
+const hostKeyLine = sshPublicKey("the host key as an OpenSSH public key line (ssh-keyscan -t ed25519 HOST)");
+
 /** Accepts `a.b.c.d/n` (n <= 32) and IPv6 `x::/n` (n <= 128). */
 export function isCidr(value: string): boolean {
   const [addr, prefix, ...rest] = value.split("/");
@@ -69,6 +82,8 @@ const dedicated = z.strictObject({
   installOs: z.boolean().optional(),
   /** Adopted without installOs: the user the operator key (bbb-ovh:sshPrivateKey) logs in as. */
   sshUser: unixUser.optional(),
+  /** Adopted without installOs: the server's SSH host key; without it the key is recorded on first contact and pinned. */
+  hostKey: hostKeyLine.optional(),
   subsidiary: z.enum(OVH_SUBSIDIARIES).default("FR"),
   datacenter: z.enum(DEDICATED_DATACENTERS),
 });
@@ -91,7 +106,7 @@ const existing = z.strictObject({
   sshPort: z.number().int().min(1).max(65535).default(22),
   location: z.string().regex(hostLabel, "expected a short label such as campus-dc").default("onsite"),
   /** The host's SSH public host key; without it the key is recorded on first contact and pinned. */
-  hostKey: z.string().regex(sshPublicKeyLine, "expected the host key as an OpenSSH public key line (ssh-keyscan -t ed25519 HOST)").optional(),
+  hostKey: hostKeyLine.optional(),
   cores: z.number().int().positive().optional(),
   ramGb: z.number().positive().optional(),
 });
@@ -253,13 +268,36 @@ export const campusSchema = z
       ttl: z.number().int().min(60).max(86400).default(300),
     }),
     adminEmail: z.email("expected an email address for Let's Encrypt"),
-    sshPublicKeys: z
-      .array(z.string().regex(sshPublicKeyLine, "expected an OpenSSH public key line such as 'ssh-ed25519 AAAA... comment'"))
-      .min(1, "expected at least one SSH public key"),
+    sshPublicKeys: z.array(sshPublicKey("an OpenSSH public key line such as 'ssh-ed25519 AAAA... comment'")).min(1, "expected at least one SSH public key"),
     adminCidrs: z
       .array(z.string().refine(isCidr, "expected a CIDR such as 203.0.113.0/24 or 2001:db8::/32"))
       .min(1, "expected at least one admin CIDR allowed to SSH"),
     bbbVersion: z.enum(Object.keys(BBB_LINES) as [keyof typeof BBB_LINES]).default("jammy-300"),
+    bbb: z
+      .strictObject({
+        /**
+         * The bbb-install.sh the nodes run, instead of the project's default pin of the line (docs/nodes.md,
+         * "The installer"): `tools/bbb-installer-pin.sh <checkout> <branch>` prints these fields. A changed
+         * pin re-runs the install step on every node: roll it out with `ops upgrade`.
+         */
+        installer: z
+          .strictObject({
+            /** The line the pin was made for: must be bbbVersion. */
+            line: z.enum(Object.keys(BBB_LINES) as [keyof typeof BBB_LINES]),
+            commit: z.string().regex(/^[0-9a-f]{40}$/, "expected the full 40-character commit id of bbb-install (tools/bbb-installer-pin.sh prints it)"),
+            sha256: z
+              .string()
+              .regex(/^[0-9a-f]{64}$/, "expected the sha256 of bbb-install.sh at that commit, 64 hex characters (tools/bbb-installer-pin.sh prints it)"),
+            /** The commit's date; without it the plan cannot tell how old the pin is. */
+            date: z
+              .string()
+              .regex(/^\d{4}-\d{2}-\d{2}$/, "expected the commit's date as YYYY-MM-DD")
+              .refine((d) => !Number.isNaN(Date.parse(`${d}T00:00:00Z`)) && new Date(`${d}T00:00:00Z`).toISOString().startsWith(d), "expected a real date")
+              .optional(),
+          })
+          .optional(),
+      })
+      .optional(),
     turn: z
       .discriminatedUnion("mode", [z.strictObject({ mode: z.literal("builtin") }), z.strictObject({ mode: z.literal("external"), host: fqdn })])
       .default({ mode: "builtin" }),
@@ -300,7 +338,7 @@ export const campusSchema = z
               .default("root"),
             port: z.number().int().min(1).max(65535).default(22),
             /** The Moodle host's SSH host key; without it the key is recorded on first contact and pinned. */
-            hostKey: z.string().regex(sshPublicKeyLine, "expected the host key as an OpenSSH public key line (ssh-keyscan -t ed25519 HOST)").optional(),
+            hostKey: hostKeyLine.optional(),
           })
           .optional(),
         /** The web server user Moodle's PHP runs as (Moodle's CLI scripts must run as that user). */

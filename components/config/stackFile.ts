@@ -96,8 +96,8 @@ export function secretPresence(file: StackFile): SecretPresence {
   };
 }
 
-/** Validates the campus of a stack file (no Pulumi involved); throws CampusConfigError. */
-export function campusOfStackFile(file: StackFile): Campus {
+/** Validates the campus of a stack file (no Pulumi involved); throws CampusConfigError. `now`: see parseCampus. */
+export function campusOfStackFile(file: StackFile, now?: Date): Campus {
   if (!(CONFIG_KEYS.campus in file.config)) {
     // Pulumi's config keys carry the project's name: `campus:` alone is another key, not the campus.
     const near = Object.keys(file.config).find((k) => k.split(":").at(-1) === "campus" || closestKey(k, [CONFIG_KEYS.campus]) !== undefined);
@@ -110,5 +110,5 @@ export function campusOfStackFile(file: StackFile): Campus {
       ]);
     }
   }
-  return parseCampus(file.config[CONFIG_KEYS.campus]?.value, secretPresence(file));
+  return parseCampus(file.config[CONFIG_KEYS.campus]?.value, secretPresence(file), now);
 }

@@ -119,7 +119,13 @@ export class DedicatedHost extends pulumi.ComponentResource implements HostHandl
     // The provider exposes no IPv6 output for dedicated servers: no AAAA record is made for them.
     this.ipv6 = pulumi.output("");
     const login = { host: this.ipv4, user: this.sshUser, privateKey: args.deployKey.privateKey };
-    this.hostKey = hostKey ? hostKey.publicKeyOpenssh.apply((k) => k.trim()) : recordHostKey(name, login, { parent: this, dependsOn: [this.server] });
+    // Adopted as it is: the key the stack pins (hostKey), else the one recorded on first contact.
+    const pinned = host.config.kind === "dedicated" ? host.config.hostKey : undefined;
+    this.hostKey = hostKey
+      ? hostKey.publicKeyOpenssh.apply((k) => k.trim())
+      : pinned
+        ? pulumi.output(pinned)
+        : recordHostKey(name, login, { parent: this, dependsOn: [this.server] });
     this.connection = sshConnection({ ...login, hostKey: this.hostKey });
     this.ready = [this.server];
     // The campus firewall policy on OVH's Edge Network Firewall, which OVH may not offer on Eco servers.

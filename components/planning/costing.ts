@@ -1,6 +1,6 @@
 import type { Campus, ResolvedHost } from "../config/campus";
 import { HOURS_PER_MONTH, type PriceEntry } from "./prices";
-import { demandOf, demandOfCampus, poolOf, recommendNodes, type NodeRecommendation, type SizingInput } from "./sizing";
+import { demandOf, demandOfCampus, MINIMUM_NODE, poolOf, recommendNodes, type NodeRecommendation, type SizingInput } from "./sizing";
 
 export type Billing = "monthly" | "hourly";
 
@@ -111,4 +111,47 @@ export function topologyOptions(campus: Campus, prices: Readonly<Record<string, 
       return each === undefined ? [] : [{ ...r, monthlyEur: front + r.count * each }];
     })
     .sort((a, b) => a.monthlyEur - b.monthlyEur);
+}
+
+export interface TopologyAdvice {
+  /** Why the cheapest option is what it is, in words, when it costs much more than the current stack. */
+  reason: string;
+  /** Dedicated presets with the published minimum's physical cores: none means only Public Cloud qualifies. */
+  dedicatedModels: string[];
+}
+
+/**
+ * Explains the recommendation: which presets meet the published node minimum (MINIMUM_NODE, sizing.ts)
+ * and what the cheapest costs against the stack as it is. The presets hold no dedicated model with the
+ * minimum's physical cores today (rise-1 and infra-1 have 6), so for dedicated campuses the cheapest
+ * passing option is a Public Cloud flavor, several times dearer; saying so lets the school add an
+ * 8-core dedicated plan under campus.presets and campus.prices instead.
+ */
+export function topologyAdvice(
+  campus: Campus,
+  prices: Readonly<Record<string, PriceEntry>>,
+  options: TopologyOption[],
+  currentMonthlyEur: number,
+): TopologyAdvice {
+  const qualifying = Object.entries(campus.presets).filter(([, p]) => p.cores >= MINIMUM_NODE.cores && p.ramGb >= MINIMUM_NODE.ramGb);
+  const dedicatedModels = qualifying.filter(([, p]) => p.kind === "dedicated").map(([m]) => m);
+  const below = Object.entries(campus.presets)
+    .filter(([, p]) => p.kind === "dedicated" && p.cores < MINIMUM_NODE.cores)
+    .map(([m, p]) => `${m} ${p.cores}`);
+  const parts = [
+    `only presets with at least ${MINIMUM_NODE.cores} physical cores and ${MINIMUM_NODE.ramGb} GB (the published minimum per node) are recommended: ${qualifying.map(([m]) => m).join(", ") || "none"}`,
+  ];
+  if (dedicatedModels.length === 0)
+    parts.push(
+      `no dedicated model in the presets has ${MINIMUM_NODE.cores} physical cores${below.length ? ` (${below.join(", ")} cores)` : ""}, so only Public Cloud flavors are compared; add an ${MINIMUM_NODE.cores}-core dedicated plan under campus.presets with its price under campus.prices to compare one`,
+    );
+  const best = options[0];
+  if (best && currentMonthlyEur > 0 && best.monthlyEur > 1.5 * currentMonthlyEur) {
+    const each = (best.monthlyEur - frontsMonthly(campus, prices).monthlyEur) / best.count;
+    const standby = !campus.standbyFront && campus.config.failover === "datacenter" ? " plus a standby front the failover policy needs" : "";
+    parts.push(
+      `it costs ${(best.monthlyEur / currentMonthlyEur).toFixed(1)} x the stack as configured (${currentMonthlyEur.toFixed(2)} EUR/month) because ${best.count} x ${best.model} at ${each.toFixed(2)} EUR/month each (monthly plan) replace the current nodes${standby}${dedicatedModels.length === 0 ? ", and no cheaper dedicated model with the minimum's cores is in the presets" : ""}`,
+    );
+  }
+  return { reason: parts.join("; "), dedicatedModels };
 }

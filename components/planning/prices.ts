@@ -55,9 +55,33 @@ export const PRICE_TABLE: Readonly<Record<string, PriceEntry>> = {
   },
 };
 
+/**
+ * Storage prices, EUR per GB-month (not host rents): what a shelved node's snapshot and the backup
+ * bucket cost. Keys a stack can override under `campus.prices` like any other entry.
+ */
+export const SNAPSHOT_PRICE_KEY = "snapshot-gb-month";
+export const OBJECT_STORAGE_PRICE_KEY = "object-storage-gb-month";
+
+export const STORAGE_PRICES: Readonly<Record<string, PriceEntry>> = {
+  [SNAPSHOT_PRICE_KEY]: {
+    monthlyEur: 0.01,
+    basis: "estimate",
+    source:
+      "OVHcloud Public Cloud price list, instance snapshot/backup storage at about 0.01 EUR per GB-month, not re-verified from here (a shelved instance is billed for its snapshot only); check https://www.ovhcloud.com/en/public-cloud/prices/",
+    date: "2026-12",
+  },
+  [OBJECT_STORAGE_PRICE_KEY]: {
+    monthlyEur: 0.007,
+    basis: "estimate",
+    source:
+      "OVHcloud Standard Object Storage at about 0.007 EUR per GB-month (docs/backups.md, 'What it costs': unverified); check https://www.ovhcloud.com/en/public-cloud/prices/",
+    date: "2026-11",
+  },
+};
+
 /** The price table with a stack's validated `campus.prices` overrides applied. */
 export function pricesFor(overrides: CampusConfig["prices"]): Record<string, PriceEntry> {
-  const prices: Record<string, PriceEntry> = { ...PRICE_TABLE };
+  const prices: Record<string, PriceEntry> = { ...PRICE_TABLE, ...STORAGE_PRICES };
   for (const [key, entry] of Object.entries(overrides)) {
     prices[key] = { monthlyEur: entry.monthlyEur, hourlyEur: entry.hourlyEur, basis: "quoted", source: `stack override: ${entry.source}`, date: entry.date };
   }

@@ -34,7 +34,8 @@ export type StepInputValues = Record<string, pulumi.Input<string> | undefined>;
  * Runs catalogue steps on one host. It first checks that SSH answers (so a dead host fails with its
  * own name on the first resource), then copies scripts/ once, then each `run` is one remote.Command
  * whose command line holds only the script path; every value travels on stdin.
- * A step re-runs when its inputs change or when its script (or lib/common.sh) changes, never otherwise.
+ * A step re-runs when its inputs change, when its script (or lib/common.sh) changes or when a trigger it is
+ * given changes, never otherwise.
  */
 export class HostSteps {
   readonly sshReady: remote.Command;
@@ -72,8 +73,11 @@ export class HostSteps {
     );
   }
 
-  /** Runs `step` after the scripts are in place and after `dependsOn`; the resource is a child of `parent` (default: the host's component). */
-  run(step: StepName, inputs: StepInputValues, options: { dependsOn?: pulumi.Resource[]; parent?: pulumi.Resource } = {}): remote.Command {
+  /**
+   * Runs `step` after the scripts are in place and after `dependsOn`; the resource is a child of `parent` (default: the host's component).
+   * `triggers`: what else must re-run the step when it changes (a new installer pin), beside its script.
+   */
+  run(step: StepName, inputs: StepInputValues, options: { dependsOn?: pulumi.Resource[]; parent?: pulumi.Resource; triggers?: string[] } = {}): remote.Command {
     const spec = STEPS[step];
     const given = Object.fromEntries(Object.entries(inputs).filter((entry): entry is [string, pulumi.Input<string>] => entry[1] !== undefined));
     // Check the key set now, while the stack is being evaluated; values are checked once known.
@@ -86,7 +90,7 @@ export class HostSteps {
         connection: this.connection,
         create: renderStepCommand(step, this.scriptDir, this.host.sshUser !== "root"),
         stdin: carriesSecret ? pulumi.secret(stdin) : stdin,
-        triggers: [this.bundle.stepHash(step)],
+        triggers: [this.bundle.stepHash(step), ...(options.triggers ?? [])],
         // The scripts never print a secret; when one is on stdin, the output is still kept out of
         // the logs and stored encrypted, in case a tool they call echoes more than it should.
         logging: carriesSecret ? "none" : "stdoutAndStderr",

@@ -13,10 +13,12 @@ export interface StepSpec {
   optional: readonly string[];
   /** Inputs whose values are secrets. */
   secret: readonly string[];
+  /** Other files under scripts/ the step copies onto the host (commands its units run): part of its trigger. */
+  installs: readonly string[];
 }
 
-function step(script: string, summary: string, required: string[], optional: string[] = [], secret: string[] = []): StepSpec {
-  return { script, summary, required, optional, secret };
+function step(script: string, summary: string, required: string[], optional: string[] = [], secret: string[] = [], installs: string[] = []): StepSpec {
+  return { script, summary, required, optional, secret, installs };
 }
 
 export const STEPS = {
@@ -56,6 +58,7 @@ export const STEPS = {
     ["SSH_CONFIG_B64", "KNOWN_HOSTS_B64", "TRANSFER_KEY_B64", "SCALELITE_YML_B64", "POST_PUBLISH_URL", "POST_PUBLISH_SHA256"],
     [],
     ["TRANSFER_KEY_B64"],
+    ["bbb-node-recording-retry.sh"],
   ),
   bbbHealth: step(
     "bbb-node-health.sh",
@@ -82,6 +85,9 @@ export const STEPS = {
     "scalelite-spool.sh",
     "recording directories (1000:2000, 0775), the transfer user whose node keys can only write single files into their own incoming/<node> (spool receiver + rrsync -wo, from= the node addresses), the mover that checks them before Scalelite's spool (path unit + timer); stops exporting our former NFS share",
     ["RECORDING_DIR", "AUTHORIZED_KEYS_B64", "SENDERS", "RESERVE_BYTES"],
+    [],
+    [],
+    ["scalelite-spool-receive.sh", "scalelite-recording-mover.sh"],
   ),
   scaleliteRecordingsCopy: step(
     "scalelite-recordings-copy.sh",
@@ -89,6 +95,7 @@ export const STEPS = {
     ["RECORDING_DIR", "SSH_CONFIG_B64", "KNOWN_HOSTS_B64", "COPY_KEY_B64"],
     [],
     ["COPY_KEY_B64"],
+    ["scalelite-recordings-pull.sh"],
   ),
   scaleliteApp: step(
     "scalelite-app.sh",
@@ -107,7 +114,7 @@ export const STEPS = {
   ),
   scaleliteBackup: step(
     "scalelite-backup.sh",
-    "restic from Ubuntu's packages, repository settings (0600), the repository initialised once, bbb-ovh-backup.timer (database dump + recordings, retention)",
+    "restic from Ubuntu's packages, the bbb-ovh-backup command, repository settings (0600), the repository initialised once, bbb-ovh-backup.timer (database dump + recordings, retention)",
     [
       "RESTIC_REPOSITORY",
       "RESTIC_PASSWORD",
@@ -122,6 +129,7 @@ export const STEPS = {
     ],
     ["AWS_DEFAULT_REGION"],
     ["RESTIC_PASSWORD", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"],
+    ["scalelite-backup-command.sh"],
   ),
   scaleliteReplicationPrimary: step(
     "scalelite-replication-primary.sh",

@@ -13,7 +13,7 @@ export interface ScriptBundle {
   files: string[];
   /** Content hash of every file under the directory (sorted relative paths and bytes). */
   hash: string;
-  /** Content hash of one step's script plus the shared lib/ it may source (common.sh, units.sh). */
+  /** Content hash of one step's script, the scripts it installs, and the shared lib/ it may source (common.sh, units.sh). */
   stepHash(name: StepName): string;
 }
 
@@ -49,7 +49,7 @@ export function readScriptBundle(dir: string): ScriptBundle {
     stepHash(name) {
       let hash = steps.get(name);
       if (hash === undefined) {
-        hash = digest([STEPS[name].script, ...libraries]);
+        hash = digest([STEPS[name].script, ...STEPS[name].installs, ...libraries]);
         steps.set(name, hash);
       }
       return hash;

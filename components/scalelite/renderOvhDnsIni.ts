@@ -29,3 +29,18 @@ export function renderOvhDnsIni(credentials: Record<string, unknown>): string {
     throw new Error(`bbb-ovh:dnsCredentials: ${problems.join("; ")}; expected {endpoint, applicationKey, applicationSecret, consumerKey}`);
   return FIELDS.map(([field, key]) => `${key} = ${credentials[field] as string}\n`).join("");
 }
+
+/**
+ * The credentials back from such a file (the front's /etc/bbb-ovh/certbot-dns-ovh.ini), for `ops status`
+ * to ask the API what the key may do. Errors name the missing keys, never a value.
+ */
+export function parseOvhDnsIni(text: string): OvhDnsCredentials {
+  const values = new Map<string, string>();
+  for (const line of text.split("\n")) {
+    const m = /^\s*([a-z_]+)\s*=\s*(\S+)\s*$/.exec(line);
+    if (m) values.set(m[1], m[2]);
+  }
+  const missing = FIELDS.filter(([, key]) => !values.has(key)).map(([, key]) => key);
+  if (missing.length > 0) throw new Error(`the certbot-dns-ovh credentials file lacks ${missing.join(", ")}`);
+  return Object.fromEntries(FIELDS.map(([field, key]) => [field, values.get(key)])) as unknown as OvhDnsCredentials;
+}

@@ -44,6 +44,11 @@ describe("npm run plan (a process)", () => {
     // Recordings: each node's own target on the front, and the spool's space rule.
     expect(stdout).toMatch(/\n {2}bbb-brest-sbg -> visio-brest\.isen-ouest\.fr:\/mnt\/scalelite-recordings\/var\/bigbluebutton\/incoming\/bbb-brest-sbg\n/);
     expect(stdout).toContain("space rule: an archive at most 10 GiB, at most 40 GiB waiting per node, 10 GiB kept free for PostgreSQL and Redis");
+    // The installer every node runs, with its commit date; the default pin predates 3.0's release, so the plan says so.
+    expect(stdout).toMatch(
+      /BigBlueButton installer [^\n]*:\n {2}jammy-300 \(BigBlueButton 3\.0, Ubuntu 22\.04\): bbb-install v3\.0\.x-release at 26ce2d16c2a82ef962d685525b0c20bb89d4d151, committed 2024-02-23, sha256 9654ba2c[0-9a-f]{56}; the project's default pin\n/,
+    );
+    expect(stdout).toMatch(/\n {2}! the bbb-install pin of jammy-300 \(v3\.0\.x-release at 26ce2d16, committed 2024-02-23\) is \d+ months old, more than 6/);
   });
 
   it("starts with each host's kind, site, billing and monthly cost, then its steps in order; marks the mock addresses", async () => {
@@ -68,11 +73,26 @@ describe("npm run plan (a process)", () => {
     expect(hosts).toMatch(/Total: \d+\.\d\d EUR a month as planned/);
     expect(stdout).toMatch(/frontIpv4: (192\.0\.2|198\.51\.100|203\.0\.113)\.\d+ {2}\[mock address\]/);
     expect(stdout).toMatch(/frontFqdn: visio-training\.isen-ouest\.fr\n/);
-    // Its nodes carry the users with a region down; its one warning is the front, alone in gravelines
-    // (README: a stack passes every check only with a standby front in another site).
+    // Its nodes carry the users with a region down; its warnings are the front, alone in gravelines
+    // (README: a stack passes every check only with a standby front in another site), and the default
+    // installer pin, older than 6 months.
     const warnings = stdout.slice(stdout.indexOf("\nWarnings"));
-    expect(warnings.match(/\n {2}! /g)).toHaveLength(1);
+    expect(warnings.match(/\n {2}! /g)).toHaveLength(2);
     expect(warnings).toMatch(/single point of failure: the front lb-training .* no standby front in another site/);
+    expect(warnings).toMatch(/the bbb-install pin of jammy-300 .* more than 6/);
+  });
+
+  it("names each host whose SSH host key is not pinned, with the ssh-keyscan line that pins it (lab: its two nodes)", async () => {
+    const { code, stdout } = await plan("lab");
+    expect(code).toBe(0);
+    const warnings = stdout.slice(stdout.indexOf("\nWarnings"));
+    for (const address of ["198.51.100.11", "198.51.100.12"]) expect(warnings).toContain(`\`ssh-keyscan -p 22 -t ed25519 ${address}\`, check its fingerprint`);
+    expect(warnings.match(/! host key not pinned: campus\.nodes\[(\d)\]/g)).toEqual([
+      "! host key not pinned: campus.nodes[0]",
+      "! host key not pinned: campus.nodes[1]",
+    ]);
+    // Its front's key is in the stack file: not listed.
+    expect(warnings).not.toMatch(/host key not pinned: campus\.front/);
   });
 
   it("shows each order's plan code and options whole, the script bundle's files and hash, in creation order", async () => {
@@ -168,6 +188,41 @@ describe("npm run plan (a process)", () => {
     expect(JSON.parse(relative.stdout).stackFile).toBe(file);
   });
 
+  it("plans the stack's own installer pin (date unknown, no age warning) and noble-400 as opt-in on Ubuntu 24.04 servers", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "bbb-plan-"));
+    const nantes = readStackFile("nantes").config["bbb-ovh:campus"].value as object;
+    const pin = { commit: "0123456789abcdef0123456789abcdef01234567", sha256: "ab".repeat(32) };
+    const stackWith = (id: string, extra: object) => {
+      const file = path.join(dir, `Pulumi.${id}.yaml`);
+      writeFileSync(file, stringify({ config: { "bbb-ovh:campus": { ...nantes, id, ...extra } } }));
+      return file;
+    };
+    const own = await plan("--stack-file", stackWith("ownpin", { bbb: { installer: { line: "jammy-300", ...pin } } }), "--json");
+    expect(own.code, own.stderr).toBe(0);
+    const doc = JSON.parse(own.stdout);
+    expect(doc.installer).toEqual({ line: "jammy-300", branch: "v3.0.x-release", ...pin, source: "stack" });
+    expect(doc.warnings.filter((w: string) => w.includes("bbb-install pin"))).toEqual([]);
+    const install = doc.resources.find((r: any) => r.name.endsWith("-bbbInstall"));
+    expect(install.inputs.triggers).toContain(`bbb-install.sh ${pin.commit} sha256 ${pin.sha256}`);
+    const text = await plan("--stack-file", stackWith("ownpintext", { bbb: { installer: { line: "jammy-300", ...pin } } }));
+    expect(text.stdout).toContain(`bbb-install v3.0.x-release at ${pin.commit}, commit date unknown (campus.bbb.installer.date not given)`);
+
+    const noble = await plan("--stack-file", stackWith("noble", { bbbVersion: "noble-400", bbb: { installer: { line: "noble-400", ...pin } } }), "--json");
+    expect(noble.code, noble.stderr).toBe(0);
+    const nobleDoc = JSON.parse(noble.stdout);
+    expect(nobleDoc.warnings).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^line noble-400 .* is opt-in, not confirmed released: .*A line change means new servers/)]),
+    );
+    // Its dedicated servers are installed with OVH's Ubuntu 24.04 template.
+    const servers = nobleDoc.resources.filter((r: any) => r.type === "ovh:Dedicated/server:Server");
+    expect(servers.length).toBeGreaterThan(0);
+    for (const server of servers) expect(server.inputs.os).toBe("ubuntu2404-server_64");
+
+    const missing = await plan("--stack-file", stackWith("noblenopin", { bbbVersion: "noble-400" }));
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/campus\.bbb\.installer: line 'noble-400' has no verified bbb-install pin \(branch v4\.0\.x-release\)/);
+  });
+
   it("a bad stack file exits non-zero and lists every problem, without a stack trace", async () => {
     const dir = mkdtempSync(path.join(tmpdir(), "bbb-plan-"));
     const file = path.join(dir, "Pulumi.bad.yaml");
@@ -175,14 +230,19 @@ describe("npm run plan (a process)", () => {
     campus.adminCidrs = ["10.0.0.0/40"];
     campus.nodes[1].fqdn = "bbb2.example.com";
     campus.front.model = "rise-77";
+    // A key cut by one character (issue 19, defect 7) and a term that ended: the plan reads the real clock.
+    campus.sshPublicKeys = [campus.sshPublicKeys[0].replace(/(AAAA\S+)\S /, "$1 ")];
+    campus.term = { end: "2020-06-30" };
     writeFileSync(file, stringify({ config: { "bbb-ovh:moodleSshPrivateKey": { secure: "v1:a2V5:ZW5jcnlwdGVk" }, "bbb-ovh:campus": campus } }));
     const { code, stdout, stderr } = await plan("--stack-file", file);
     expect(code).toBe(1);
     expect(stdout).toBe("");
-    expect(stderr).toContain("3 problems");
+    expect(stderr).toContain("5 problems");
     expect(stderr).toContain("campus.adminCidrs[0]");
     expect(stderr).toContain("campus.nodes[1].fqdn");
     expect(stderr).toContain("campus.front.model");
+    expect(stderr).toContain("campus.sshPublicKeys[0]: is not a usable SSH public key: the base64 key is damaged or cut short");
+    expect(stderr).toMatch(/campus\.term\.end: 2020-06-30 is in the past \(today is \d{4}-\d\d-\d\d, UTC\)/);
     expect(stderr).not.toMatch(/\n\s+at .+:\d+:\d+/);
   });
 

@@ -298,6 +298,49 @@ describe("campus config", () => {
     expect(paths.length).toBeGreaterThanOrEqual(10);
   });
 
+  it("refuses a public key or host key that ssh-keygen -l cannot read, naming the field and index, with the other problems", () => {
+    const raw = brest();
+    const good = raw.sshPublicKeys[0] as string;
+    const [type, blob] = good.split(" ");
+    // The regex alone accepts all three: a copy cut short, a blob under another type's label, a point off its curve.
+    raw.sshPublicKeys = [good, `${type} ${blob.slice(0, -1)} cut-in-a-mail`, `ssh-rsa ${blob} relabelled`];
+    raw.moodle.ssh.hostKey = `ssh-ed25519 ${blob.slice(0, -4)}`;
+    raw.id = "BREST";
+    const problems = problemsOf(raw, BREST_SECRETS);
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        { path: "campus.sshPublicKeys[1]", message: expect.stringMatching(/is not a usable SSH public key: the base64 key is damaged or cut short/) },
+        { path: "campus.sshPublicKeys[2]", message: expect.stringMatching(/the key inside is of type 'ssh-ed25519' but the line says ssh-rsa/) },
+        { path: "campus.moodle.ssh.hostKey", message: expect.stringMatching(/is not a usable SSH public key/) },
+        { path: "campus.id", message: expect.any(String) },
+      ]),
+    );
+    expect(problems.map((p) => p.path)).not.toContain("campus.sshPublicKeys[0]");
+    // The key line's shape is still checked first, with its own message: one problem per line.
+    raw.sshPublicKeys = ["AAAAC3NzaC1lZDI1NTE5 no type"];
+    expect(problemsOf(raw, BREST_SECRETS).filter((p) => p.path === "campus.sshPublicKeys[0]")).toEqual([
+      { path: "campus.sshPublicKeys[0]", message: "expected an OpenSSH public key line such as 'ssh-ed25519 AAAA... comment'" },
+    ]);
+  });
+
+  it("refuses a term that has ended, against the clock it is given, with the other problems", () => {
+    const raw = { ...brest(), term: { end: "2026-06-30" } };
+    const problemsOn = (day: string) => problemsWith(raw, BREST_SECRETS, new Date(`${day}T12:00:00Z`));
+    expect(problemsOn("2026-06-30")).toEqual([]);
+    expect(problemsOn("2026-01-15")).toEqual([]);
+    expect(problemsOn("2026-07-01")).toEqual([
+      {
+        path: "campus.term.end",
+        message: "2026-06-30 is in the past (today is 2026-07-01, UTC): set the last day of the coming term (YYYY-MM-DD), or remove campus.term",
+      },
+    ]);
+    expect(problemsWith({ ...raw, id: "BREST" }, BREST_SECRETS, new Date("2026-12-03T00:00:00Z")).map((p) => p.path)).toEqual(["campus.id", "campus.term.end"]);
+    // A date that is not one is the schema's to refuse, once.
+    expect(problemsWith({ ...raw, term: { end: "2026-13-01" } }, BREST_SECRETS, new Date("2026-12-03T00:00:00Z")).map((p) => p.path)).toEqual([
+      "campus.term.end",
+    ]);
+  });
+
   it("says the whole object is missing when the stack has no campus", () => {
     expect(problemsOf(undefined)).toEqual([{ path: "bbb-ovh:campus", message: expect.stringMatching(/required/) }]);
   });

@@ -38,10 +38,11 @@ import {
   type SpoolClient,
 } from "../../components/scalelite/renderRecordingTransfer";
 import { renderScaleliteYml } from "../../components/scalelite/renderScaleliteYml";
-import { installerUrl, renderInstallerFlags } from "../../components/bbb/installerFlags";
+import { renderInstallerFlags } from "../../components/bbb/installerFlags";
+import { INSTALLER_PINS, installerUrl } from "../../components/bbb/installerPin";
 import { calls, output, read } from "../support/hostState";
 import { craftedArchive, goodArchive, metadataXml, recordId, recordingMembers } from "../support/recordingArchives";
-import { connect, execOn, runStep, startTestHost, type StepResult, type TestHost } from "../support/sshd";
+import { execOn, runStep, shellOn, startTestHost, type StepResult, type TestHost } from "../support/sshd";
 import { upstreamTree } from "../support/upstream";
 
 const scalelite = upstreamTree("scalelite");
@@ -86,15 +87,7 @@ describe.each(RRSYNCS)("recordings over ssh + rsync + $name's rrsync, through th
         : [];
 
     /** Runs a command in a session of the node test host (PATH, BBB_OVH_ROOT as for the steps). */
-    async function onNode(command: string): Promise<StepResult> {
-      const ssh = await connect(node);
-      try {
-        const r = await ssh.execCommand(command, { cwd: "/" });
-        return { code: r.code, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
-      } finally {
-        ssh.dispose();
-      }
-    }
+    const onNode = (command: string) => shellOn(node, command);
     const rsh = (config: string, extra = "") => `--rsh='ssh -F ${config}${extra}'`;
 
     /** A second set of transfer files on the node (key `keyName`, pinning `pinnedHostKey`), as the recordings step writes them. */
@@ -182,7 +175,7 @@ describe.each(RRSYNCS)("recordings over ssh + rsync + $name's rrsync, through th
       const install = await runStep(node, "bbbInstall", {
         FQDN: node.fqdn,
         INSTALLER_FLAGS: renderInstallerFlags({ bbbVersion: "jammy-300", fqdn: node.fqdn, email: "ops@campus.example" }).join(" "),
-        INSTALLER_URL: installerUrl("v3.0.x-release"),
+        INSTALLER_URL: installerUrl(INSTALLER_PINS["v3.0.x-release"]),
         // The fake web serves test/fakes/downloads/bbb-install.sh at any commit: its hash is the one to check.
         INSTALLER_SHA256: createHash("sha256")
           .update(readFileSync(path.join(__dirname, "../fakes/downloads/bbb-install.sh")))

@@ -40,6 +40,11 @@ describe("ops usage errors exit 2 with a message", () => {
     [["frob"], /unknown command 'frob'/],
     [["status", "--watch", "abc", "--url", "http://127.0.0.1:9/"], /--watch.*'abc' is invalid.*positive integer/],
     [["status", "--host-key", "AAAAC3NzaC1lZDI1NTE5"], /--host-key.*is invalid.*'ssh-ed25519 AAAA/],
+    // The right shape, cut by one character (a copy from a terminal): ssh-keygen -l would refuse it too.
+    [
+      ["status", "--host-key", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIqwwyR602HcJJPl/ifkAw2Wi9NtaKQ3qFqIQnmpB6/"],
+      /--host-key.*is invalid.*the base64 key is damaged or cut short.*'ssh-ed25519 AAAA/,
+    ],
     [["smoke", "--checksum", "md5"], /'md5' is invalid. Allowed choices are sha1, sha256, sha384, sha512/],
   ])("%j", async (argv, message) => {
     const run = await ops(argv);

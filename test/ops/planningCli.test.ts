@@ -4,7 +4,7 @@ import * as path from "node:path";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
-import { PRICE_TABLE } from "../../components/planning/prices";
+import { PRICE_TABLE, STORAGE_PRICES } from "../../components/planning/prices";
 import { campusOfStackFile, readStackFile } from "../../components/config/stackFile";
 import { capacityWarnings } from "../../components/planning/sizing";
 import { ops, scratch } from "./cli";
@@ -45,13 +45,18 @@ describe("ops estimate", () => {
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/bbb-brest-sbg[^\n]*150\.00[^\n]*stack override: OVH order form/);
     expect(run.stdout).toMatch(/ESTIMATE: ~70 USD\/month/); // the front keeps the table's estimate
-    expect(run.stdout).toMatch(/voucher 1000\.00 EUR: lasts 2\.7 months with monthly billing/); // 1000 / 370
+    // No term.end in brest: the voucher is set against the monthly cost of the stack as configured (70 + 2 x 150).
+    expect(run.stdout).toMatch(
+      /what you will pay: the stack as configured costs 370\.00 EUR\/month \(includes estimates\); voucher 1000\.00 EUR lasts 2\.7 months/,
+    );
     // brest expects 250 users; 2 one-unit nodes carry 200 with a site down: the plan's check fails and
     // estimate says so, then recommends what passes that same check.
     expect(run.stdout).toMatch(/current nodes: 2 x infra-1; the plan's check fails: with site (strasbourg|roubaix) down/);
     expect(run.stdout).toMatch(
       /cheapest topology that passes the same check \(failover 'datacenter'\): 4 x \S+ \+ the current front \+ a standby front like it in another site =/,
     );
+    // A dearer recommendation says why: no 8-core dedicated model in the presets.
+    expect(run.stdout).toMatch(/ {2}why: .*no dedicated model in the presets has 8 physical cores .*it costs \d+\.\d x the stack as configured/);
     // The front is counted too: in roubaix with no standby, it is the single point of failure.
     expect(run.stdout).toMatch(/front:\n\s+- single point of failure: the front lb-brest [^\n]* is in roubaix with no standby front/);
     expect(planWarnings(file).join("\n")).toMatch(/with site (strasbourg|roubaix) down \(failover policy 'datacenter'\)/);
@@ -76,6 +81,47 @@ describe("ops estimate", () => {
     expect(run.stdout).toMatch(/monthly plan\s+.*hourly rate/s);
     // c2-60: 270.00 a month on the monthly plan, 0.750 an hour, 547.50 for a full month of hours.
     expect(run.stdout).toMatch(/bbb-brest-gra[^\n]*270\.00[^\n]*0\.750[^\n]*547\.50/);
+  });
+});
+
+describe("ops estimate on a Public Cloud campus with a timetable and a term", () => {
+  /** The training stack (C2-30 front, two C2-60 nodes, hourly), with weekday lessons and a term ending 2027-01-17. */
+  function timetabledStack(): string {
+    const doc = parse(readFileSync(path.join(REPO, "stacks/Pulumi.training.yaml"), "utf8"));
+    const campus = doc.config["bbb-ovh:campus"];
+    campus.term = { end: "2027-01-17" };
+    campus.timetable = {
+      timezone: "UTC",
+      slots: [{ days: ["mon", "tue", "wed", "thu", "fri"], from: "08:00", to: "18:00" }],
+      closed: ["2027-01-08"],
+      wakeBeforeMinutes: 0,
+      sleepAfterMinutes: 0,
+    };
+    const file = path.join(scratch(), "Pulumi.training-term.yaml");
+    writeFileSync(file, stringify(doc));
+    return file;
+  }
+
+  it("prints one line with what the school pays until term.end and whether the voucher covers it", async () => {
+    const file = timetabledStack();
+    // 336 h to the end of the term: front 336 h, nodes 90 h awake each, their 400 GB snapshots the 246 h asleep.
+    const c230 = PRICE_TABLE["c2-30"].hourlyEur as number;
+    const c260 = PRICE_TABLE["c2-60"].hourlyEur as number;
+    const term = c230 * 336 + 2 * c260 * 90 + 2 * 400 * (STORAGE_PRICES["snapshot-gb-month"].monthlyEur as number) * (246 / 730);
+    const at = ["--at", "2027-01-04T00:00:00Z"];
+    const covered = await ops(["estimate", file, "--voucher", String(Math.ceil(term)), ...at], { env: {} });
+    expect(covered.code).toBe(0);
+    const line = covered.stdout.split("\n").find((l) => l.startsWith("what you will pay: "));
+    expect(line).toBe(
+      `what you will pay: the stack as configured costs ${((term * 730) / 336).toFixed(2)} EUR/month, ${term.toFixed(2)} EUR until term.end 2027-01-17 (0.5 months) (includes estimates); voucher ${Math.ceil(term).toFixed(2)} EUR COVERS it, ${(Math.ceil(term) - term).toFixed(2)} EUR left`,
+    );
+    expect(covered.stdout).toMatch(/bbb-training-sbg snapshot while shelved: [\d.]+ EUR\/month ESTIMATE/);
+    const short = await ops(["estimate", file, "--voucher", "100", ...at], { env: {} });
+    expect(short.stdout).toMatch(/voucher 100\.00 EUR does NOT cover it: [\d.]+ EUR short/);
+    const unknown = await ops(["estimate", file, ...at], { env: {} });
+    expect(unknown.stdout).toMatch(/until term\.end 2027-01-17 [^\n]*; voucher: unknown/);
+    const json = JSON.parse((await ops(["estimate", file, "--json", ...at], { env: {} })).stdout);
+    expect(json.payable.untilTermEnd.eur).toBeCloseTo(term, 6);
   });
 });
 

@@ -10,12 +10,12 @@ import { readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
-import type { BbbApiServer } from "../support/bbbApiServer";
+import { startBbbApiServer, type BbbApiServer } from "../support/bbbApiServer";
 import { scaleliteTrees, type Scalelite } from "../support/scalelite/harness";
 import { startOvhApiPeer, type OvhApiPeer } from "../support/ovhApiPeer";
 import { execOn, type TestHost } from "../support/sshd";
 import { meets } from "../../components/scaling/decide";
-import { opsProcessEnv, scratch } from "./cli";
+import { opsProcessEnv, scratch, secretFile } from "./cli";
 import { startNodePool } from "./nodePool";
 
 const REPO = path.resolve(__dirname, "../..");
@@ -192,7 +192,10 @@ function upgrade(
   };
 }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(TSX, ["cli/ops.ts", "upgrade", stackFile, "--json", "--poll", "1", ...connection(), ...extra], { cwd: REPO, env });
+    const child = spawn(TSX, ["cli/ops.ts", "upgrade", stackFile, "--json", "--poll", "1", ...connection(), ...throughBalancer(), ...extra], {
+      cwd: REPO,
+      env,
+    });
     let stdout = "";
     let pending = "";
     child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
@@ -213,7 +216,25 @@ const members = NODES.map((n) => ({ id: n.fqdn, site: n.region === "SBG5" ? "str
 const connected = () => nodeHttp.reduce((u, n) => u + [...n.meetings.values()].reduce((s, m) => s + m.participants, 0), 0);
 const seededEnds = () => nodeHttp.flatMap((n) => n.calls).filter((c) => c.call === "end" && !/meetingID=bbb-ovh-smoke-/.test(c.query));
 
+/**
+ * The front's API for the upgrade's health check: the balancer fake of test/support/bbbApiServer.ts, whose
+ * every create is placed by Scalelite's own Server.find_available (the harness), tags included.
+ */
+let balancer: BbbApiServer | undefined;
+const LB_SECRET = "upgrade-drill-loadbalancer-secret";
+const throughBalancer = () => ["--url", balancer!.apiUrl, "--secret-file", secretFile(LB_SECRET)];
+
 describe.skipIf(!trees)("ops upgrade drill", () => {
+  beforeAll(async () => {
+    balancer = await startBbbApiServer({
+      mode: "scalelite",
+      secret: LB_SECRET,
+      servers: NODES.map((n, i) => ({ id: n.fqdn, apiUrl: nodeHttp[i].apiUrl, secret: n.secret, state: "enabled" as const })),
+      place: (tag) => scalelite.findAvailable(tag),
+    });
+  });
+  afterAll(() => balancer?.close());
+
   it("refuses to drain a node when the others would not carry the users connected under the policy: nothing is touched", async () => {
     for (const n of nodeHttp) n.meetings.clear();
     nodeHttp[0].seedMeeting("amphi", 150);
@@ -256,9 +277,16 @@ describe.skipIf(!trees)("ops upgrade drill", () => {
     expect(readFileSync(log, "utf8").trim().split("\n")).toEqual(run.report.order);
     expect(checks).toEqual([true, true, true, true]);
     for (const fqdn of run.report.order) {
-      const steps = run.report.steps.filter((s) => s.node === fqdn).map((s) => s.step);
-      expect(steps).toEqual(["drained", "empty", "applied", "healthy", "undrained"]);
+      const steps = run.report.steps.filter((s) => s.node === fqdn);
+      expect(steps.map((s) => s.step)).toEqual(["drained", "empty", "applied", "healthy", "undrained"]);
+      // Scalelite placed each check on the node just upgraded (the balancer's join redirects there).
+      const i = NODES.findIndex((n) => n.fqdn === fqdn);
+      expect(steps.find((s) => s.step === "healthy")?.detail).toContain(`through the balancer, placed on ${new URL(nodeHttp[i].apiUrl).host}`);
+      expect(nodeHttp[i].calls.some((c) => c.call === "create" && /meetingID=bbb-ovh-smoke-/.test(c.query))).toBe(true);
     }
+    // Each node got its own tag (none) back: the check tag takes no lesson and is left nowhere.
+    for (const n of NODES) expect(await rowOf(n.fqdn)).not.toContain("bbb-ovh-upgrade-check");
+    expect(await scalelite.findAvailable("bbb-ovh-upgrade-check!")).toMatchObject({ error: expect.stringMatching(/bbb-ovh-upgrade-check/) });
     expect(seededEnds()).toEqual([]);
     for (const n of NODES) expect(await rowOf(n.fqdn)).toMatch(/enabled/);
   }, 600_000);
@@ -289,5 +317,24 @@ describe.skipIf(!trees)("ops upgrade drill", () => {
     expect(failed.report.stopped).toMatch(/stays drained; the other nodes were not touched/);
     for (const n of NODES.filter((x) => x.fqdn !== failed.report.canary)) expect(await rowOf(n.fqdn)).toMatch(/enabled/);
     expect(await rowOf(failed.report.canary)).toMatch(/cordoned/);
+    await onFront(`docker exec scalelite-api bin/rake 'servers:enable[${failed.report.canary}]'`);
+
+    // The apply "succeeds" but leaves the node with another secret than Scalelite's: the check through the
+    // balancer fails on it, the node stays drained under its own tag, and nothing else is touched.
+    const broken = await upgrade(["--apply", "true"], (node, step) => {
+      if (step === "applied") nodeHttp[NODES.findIndex((n) => n.fqdn === node)].secret = "not-the-secret-scalelite-has";
+    });
+    const canary = NODES.findIndex((n) => n.fqdn === broken.report.canary);
+    nodeHttp[canary].secret = NODES[canary].secret;
+    expect(broken.code).not.toBe(0);
+    expect(broken.report.steps.at(-1)).toMatchObject({
+      node: broken.report.canary,
+      step: "failed",
+      detail: expect.stringMatching(/through the balancer failed/),
+    });
+    const row = await rowOf(broken.report.canary);
+    expect(row).toMatch(/cordoned/);
+    expect(row).not.toContain("bbb-ovh-upgrade-check");
+    for (const n of NODES.filter((x) => x.fqdn !== broken.report.canary)) expect(await rowOf(n.fqdn)).toMatch(/enabled/);
   }, 600_000);
 });

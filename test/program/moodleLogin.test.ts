@@ -9,7 +9,8 @@ import { isSecretValue, type RecordedResource } from "../../cli/plan/recorder";
 import { evaluateStack } from "../support/evaluateStack";
 
 const MOODLE_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nmoodle-host-trusts-this\n-----END OPENSSH PRIVATE KEY-----";
-const MOODLE_HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE1vb2RsZS1ob3N0LWtleS1mb3ItdGVzdHMtb25seQA moodle";
+// A real ed25519 key line (ssh-keygen, private half thrown away): the schema refuses one ssh-keygen cannot read.
+const MOODLE_HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIK9LPtpAOaCruyHVGegSSbfi/+Heci9vnEl0coOMEMzc moodle";
 
 const unwrap = (v: unknown) => (isSecretValue(v) ? v.value : v);
 const connectionOf = (r: RecordedResource) => unwrap(r.inputs.connection) as Record<string, unknown>;

@@ -7,6 +7,7 @@ import type { CampusInput } from "../../components/config/schema";
 import type { HostHandle } from "../../components/hosts/HostHandle";
 import { buildPlatform, type PlatformOutputs } from "../../components/platform";
 import { scriptBundle } from "../../components/remote/scriptBundle";
+import { INSTALLER_PINS, installStepTriggers } from "../../components/bbb/installerPin";
 import { STEPS, type StepName } from "../../components/remote/catalogue";
 import { parentOf, plainStrings } from "../support/evaluateStack";
 
@@ -183,7 +184,9 @@ describe("buildPlatform under Pulumi mocks", () => {
         const step = r.name.slice(owner.length + 1) as StepName;
         const dir = user === "root" ? "/root/.bbb-ovh/scripts" : `/home/${user}/.bbb-ovh/scripts`;
         expect(r.inputs.create).toBe(`${user === "root" ? "" : "sudo -n "}bash ${dir}/${STEPS[step].script}`);
-        expect(r.inputs.triggers).toEqual([scriptBundle().stepHash(step)]);
+        // The install step is also triggered by the installer pin (a new pin re-runs it).
+        const extra = step === "bbbInstall" ? installStepTriggers(INSTALLER_PINS["v3.0.x-release"]) : [];
+        expect(r.inputs.triggers).toEqual([scriptBundle().stepHash(step), ...extra]);
       }
     }
   });
@@ -318,6 +321,20 @@ describe("buildPlatform under Pulumi mocks", () => {
         "ssh ubuntu@bbb1.example.org sudo bbb-conf --status",
       ]),
     );
+  });
+
+  it("re-runs the install step, and only it, on every node when the stack moves its installer pin", async () => {
+    const commands = async (variant: Variant = {}) =>
+      new Map((await evaluate(variant)).resources.filter((r) => r.type === COMMAND).map((r) => [r.name, [r.inputs.triggers, stdinOf(r)]]));
+    const before = await commands();
+    const pin = { line: "jammy-300" as const, commit: "0123456789abcdef0123456789abcdef01234567", sha256: "ab".repeat(32), date: "2026-11-20" };
+    const after = await commands({ campus: (c) => (c.bbb = { installer: pin }) });
+    const changed = [...after.keys()].filter((name) => JSON.stringify(after.get(name)) !== JSON.stringify(before.get(name))).sort();
+    expect(changed).toEqual(["bbb-rbx-bbbInstall", "bbb-sbg-bbbInstall"]);
+    const [triggers, stdin] = after.get("bbb-sbg-bbbInstall") as [string[], string];
+    expect(triggers).toEqual([scriptBundle().stepHash("bbbInstall"), `bbb-install.sh ${pin.commit} sha256 ${pin.sha256}`]);
+    expect(stdin).toContain(`INSTALLER_URL=https://raw.githubusercontent.com/bigbluebutton/bbb-install/${pin.commit}/bbb-install.sh\n`);
+    expect(stdin).toContain(`INSTALLER_SHA256=${pin.sha256}\n`);
   });
 
   it("gives byte-identical commands, stdin and triggers when evaluated twice", async () => {

@@ -12,7 +12,8 @@ import { base64, type StepInputs } from "../../components/remote/invocation";
 import { calls, mode, output, owner, read, runWatched, tree } from "../support/hostState";
 import { connect, FAKE_BIN, killSessions, runStep, startTestHost, type HostFacts, type StepResult, type TestHost } from "../support/sshd";
 import { nodePreflightInputs } from "../support/nodeInputs";
-import { installerUrl, renderInstallerFlags } from "../../components/bbb/installerFlags";
+import { renderInstallerFlags } from "../../components/bbb/installerFlags";
+import { INSTALLER_PINS, installerUrl } from "../../components/bbb/installerPin";
 import { POST_PUBLISH } from "../../components/scalelite/recordingLayout";
 import { renderTransferKnownHosts, renderTransferSshConfig } from "../../components/scalelite/renderRecordingTransfer";
 import { renderScaleliteYml } from "../../components/scalelite/renderScaleliteYml";
@@ -48,7 +49,7 @@ const preflight = (h: TestHost): StepInputs => ({ ...nodePreflightInputs(h), DNS
 const install = (h: TestHost): StepInputs => ({
   FQDN: h.fqdn,
   INSTALLER_FLAGS: renderInstallerFlags({ bbbVersion: "jammy-300", fqdn: h.fqdn, email: "ops@campus.example" }).join(" "),
-  INSTALLER_URL: installerUrl("v3.0.x-release"),
+  INSTALLER_URL: installerUrl(INSTALLER_PINS["v3.0.x-release"]),
   INSTALLER_SHA256: FAKE_INSTALLER_SHA256,
   TURN_HOST: "turn.campus.example",
   TURN_SECRET,
@@ -572,7 +573,9 @@ describe("bbb-node-install", () => {
     const wrong = "0".repeat(64);
     const r = await runStep(h, "bbbInstall", { ...install(h), INSTALLER_SHA256: wrong });
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain(`bbb-install.sh from ${installerUrl("v3.0.x-release")} has sha256 ${FAKE_INSTALLER_SHA256}, not the pinned ${wrong}`);
+    expect(r.stderr).toContain(
+      `bbb-install.sh from ${installerUrl(INSTALLER_PINS["v3.0.x-release"])} has sha256 ${FAKE_INSTALLER_SHA256}, not the pinned ${wrong}`,
+    );
     expect(calls(h).filter((c) => c.startsWith("bbb-install.sh"))).toEqual([]);
     expect(existsSync(path.join(h.root, "var/lib/bbb-ovh/bbb-install.sh"))).toBe(false);
   });

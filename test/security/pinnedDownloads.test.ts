@@ -1,7 +1,7 @@
 /**
  * Everything a host script fetches from the internet is pinned by content: a file downloaded with curl
  * or wget is kept only when its sha256 is the pinned one (bbb-install: INSTALLER_PINS in
- * components/bbb/installerFlags.ts; scalelite_post_publish.rb: POST_PUBLISH in
+ * components/bbb/installerPin.ts, or the stack's own campus.bbb.installer; scalelite_post_publish.rb: POST_PUBLISH in
  * components/scalelite/recordingLayout.ts), and a container image runs by digest, from IMAGE_PINS or the
  * image lock (scripts/lib/units.sh: lock_image, then render_container_unit). A static check over
  * scripts/: adding `wget URL`, an unchecked `curl -o`, or `docker run image:tag` anywhere fails it.
@@ -9,7 +9,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { INSTALLER_PINS, installerSha256, installerUrl } from "../../components/bbb/installerFlags";
+import { INSTALLER_PINS, installerUrl } from "../../components/bbb/installerPin";
 import { STEPS } from "../../components/remote/catalogue";
 import { POST_PUBLISH } from "../../components/scalelite/recordingLayout";
 
@@ -101,9 +101,9 @@ describe("downloads and images pinned by content", () => {
     expect(units.length).toBeGreaterThanOrEqual(6); // postgres, redis, api, nginx, poller, importer
     // The steps get both halves of each pin, and the pins are content hashes of fixed commits.
     expect(STEPS.bbbInstall.required).toEqual(expect.arrayContaining(["INSTALLER_URL", "INSTALLER_SHA256"]));
-    for (const [branch, pin] of Object.entries(INSTALLER_PINS)) {
-      expect(installerSha256(branch)).toMatch(/^[0-9a-f]{64}$/);
-      expect(installerUrl(branch)).toContain(pin.commit);
+    for (const pin of Object.values(INSTALLER_PINS)) {
+      expect(pin.sha256).toMatch(/^[0-9a-f]{64}$/);
+      expect(installerUrl(pin)).toContain(pin.commit);
     }
     expect(POST_PUBLISH.sha256).toMatch(/^[0-9a-f]{64}$/);
     expect(POST_PUBLISH.url).toContain(POST_PUBLISH.commit);

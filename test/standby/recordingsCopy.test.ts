@@ -24,7 +24,7 @@ import {
   renderTransferSshConfig,
 } from "../../components/scalelite/renderRecordingTransfer";
 import { output } from "../support/hostState";
-import { connect, runStep, startTestHost, type StepResult, type TestHost } from "../support/sshd";
+import { runStep, shellOn, startTestHost, type TestHost } from "../support/sshd";
 import { upstreamTree } from "../support/upstream";
 
 const RRSYNCS = ["rsync-3.2.3", "rsync-3.2.7"].map((name) => ({ name, tree: upstreamTree(name) }));
@@ -47,15 +47,7 @@ describe.each(RRSYNCS)("the standby front copies the primary's recordings throug
           .map((l) => l.split("=", 2) as [string, string]),
       );
 
-    async function shell(h: TestHost, command: string): Promise<StepResult> {
-      const ssh = await connect(h);
-      try {
-        const r = await ssh.execCommand(command, { cwd: "/" });
-        return { code: r.code, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
-      } finally {
-        ssh.dispose();
-      }
-    }
+    const shell = shellOn;
     /** The standby's pull, as its unit runs it. */
     const pull = () => shell(standby, `"$BBB_OVH_ROOT/usr/local/sbin/bbb-ovh-recordings-pull" ${RECORDING_DIR} ${sshConfig()}`);
     /** A command run on the standby with the copy key, straight at the primary (what a thief of the key could try). */

@@ -32,6 +32,12 @@ export interface BbbApiServerOptions {
   /** Announced by the unsigned index call (allowRevealOfBBBVersion=true). */
   bbbVersion?: string;
   tls?: { key: string; cert: string };
+  /**
+   * "scalelite" mode: where a create goes, decided by Scalelite's own code instead of least-loaded (e.g.
+   * the harness's Server.find_available(meta_server-tag), as BigBlueButtonApiController#create asks it):
+   * the id of the server, or the error Scalelite answers with.
+   */
+  place?: (tag: string | undefined) => Promise<{ id?: string; error?: string }>;
 }
 
 interface Meeting {
@@ -212,8 +218,15 @@ export async function startBbbApiServer(options: BbbApiServerOptions): Promise<B
       case "create": {
         let m = meetings.get(id);
         if (!m) {
-          const load = (s: BalancedServer) => [...meetings.values()].filter((x) => x.server === s).length;
-          const server = state.servers.filter((s) => s.state === "enabled").sort((a, b) => load(a) - load(b))[0];
+          let server: BalancedServer | undefined;
+          if (options.place) {
+            const placed = await options.place(q.get("meta_server-tag") ?? undefined);
+            if (!placed.id) return ok(failed("internalError", placed.error ?? "Could not find any available servers."));
+            server = state.servers.find((s) => s.id === placed.id);
+          } else {
+            const load = (s: BalancedServer) => [...meetings.values()].filter((x) => x.server === s).length;
+            server = state.servers.filter((s) => s.state === "enabled").sort((a, b) => load(a) - load(b))[0];
+          }
           if (!server) return ok(failed("internalError", "Could not find any available servers."));
           m = {
             meetingID: id,

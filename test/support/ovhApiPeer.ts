@@ -12,6 +12,10 @@
  *   /auth/oauth2/token gives a Bearer token.
  * - the calls of cli/ops/voucher.ts and schedule.ts with the shapes of the API typings (cloud.Credit,
  *   me.credit.Balance, cloud.Usage.*, cloud.instance.Instance, domain.zone.Record), with state.
+ * - GET /auth/currentCredential (API schema /auth, type auth.Credential: credentialId, applicationId,
+ *   creation, expiration, lastUse, ovhSupport, rules[] of {method, path}, status): the calling consumer
+ *   key's own credential and access rules, for `ops status --dns-key-file`. The peer does not enforce
+ *   the rules; it only reports them.
  * Error wordings for vouchers are the peer's (the API's exact texts are not documented); the tool
  * shows whatever the API says, so only the status codes matter to it.
  */
@@ -64,6 +68,8 @@ export interface PeerState {
   usage: { periodFrom: string; spent: number; forecast: number };
   instances: PeerInstance[];
   records: Array<{ id: number; zone: string; subDomain: string; fieldType: string; target: string }>;
+  /** The access rules the consumer key was granted (auth.Credential.rules). */
+  credentialRules: Array<{ method: "GET" | "POST" | "PUT" | "DELETE"; path: string }>;
   /** Every call that passed authentication: "METHOD /path". */
   calls: string[];
 }
@@ -171,6 +177,12 @@ export async function startOvhApiPeer(serviceName: string, init: Partial<PeerSta
     usage: { periodFrom: new Date(Date.now() - 10 * 86_400_000).toISOString(), spent: 0, forecast: 0 },
     instances: [],
     records: [],
+    credentialRules: [
+      { method: "GET", path: "/*" },
+      { method: "POST", path: "/*" },
+      { method: "PUT", path: "/*" },
+      { method: "DELETE", path: "/*" },
+    ],
     calls: [],
     ...init,
   };
@@ -328,6 +340,20 @@ export async function startOvhApiPeer(serviceName: string, init: Partial<PeerSta
       return { status: 200, body: r };
     }
     if (method === "POST" && /^\/domain\/zone\/[^/]+\/refresh$/.test(p)) return { status: 200, body: null };
+    if (method === "GET" && p === "/auth/currentCredential")
+      return {
+        status: 200,
+        body: {
+          credentialId: 4242,
+          applicationId: 1717,
+          creation: "2026-09-01T10:00:00+02:00",
+          expiration: null,
+          lastUse: new Date().toISOString(),
+          ovhSupport: false,
+          rules: state.credentialRules,
+          status: "validated",
+        },
+      };
     return error(404, "NOT_FOUND", `Got an invalid (or empty) URL: ${method} ${p}`);
   }
 

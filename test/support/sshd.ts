@@ -233,6 +233,17 @@ export async function execOn(host: TestHost, command: string, stdin?: string): P
   }
 }
 
+/** Runs a shell command in a session of the test host (PATH, BBB_OVH_ROOT as for the steps), whatever its exit status. */
+export async function shellOn(host: TestHost, command: string): Promise<StepResult> {
+  const ssh = await connect(host);
+  try {
+    const r = await ssh.execCommand(command, { cwd: "/" });
+    return { code: r.code, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
+  } finally {
+    ssh.dispose();
+  }
+}
+
 /** An SSH connection to the host that pins its host key, as a Pulumi connection with hostKey does. */
 export async function connect(host: TestHost): Promise<NodeSSH> {
   const pinned = Buffer.from(host.hostPublicKey.split(/\s+/)[1], "base64");

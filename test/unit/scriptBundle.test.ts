@@ -40,6 +40,14 @@ describe("readScriptBundle", () => {
     expect(common.stepHash("bbbInstall")).not.toBe(a.stepHash("bbbInstall"));
   });
 
+  it("changes a step's trigger when a script it installs on the host changes (the recording mover of the spool step)", () => {
+    const spool = { ...base, "scalelite-spool.sh": "spool v1\n", "scalelite-spool-receive.sh": "receive v1\n", "scalelite-recording-mover.sh": "mover v1\n" };
+    const a = readScriptBundle(scripts(spool));
+    const b = readScriptBundle(scripts({ ...spool, "scalelite-recording-mover.sh": "mover v2\n" }));
+    expect(b.stepHash("scaleliteSpool")).not.toBe(a.stepHash("scaleliteSpool"));
+    expect(b.stepHash("hostPreflight")).toBe(a.stepHash("hostPreflight"));
+  });
+
   it("names a missing script", () => {
     expect(() => readScriptBundle(scripts(base)).stepHash("scaleliteApp")).toThrow(/scalelite-app\.sh is missing/);
   });

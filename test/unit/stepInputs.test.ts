@@ -48,6 +48,13 @@ describe("every step's script reads exactly the inputs the catalogue lists", () 
     ).toEqual([]);
   });
 
+  it.each(Object.entries(STEPS) as Array<[string, StepSpec]>)("%s: every other script it copies onto the host is in its trigger (installs)", (_name, spec) => {
+    const text = readFileSync(path.join(SCRIPTS, spec.script), "utf8");
+    // `< "$SCRIPT_DIR/x.sh"` or `< "$(dirname "${BASH_SOURCE[0]}")/x.sh"`: a script of scripts/ read as a file to install.
+    const copied = [...text.matchAll(/<\s*"\$(?:SCRIPT_DIR|\(dirname "\$\{BASH_SOURCE\[0\]\}"\))\/([a-z0-9-]+\.sh)"/g)].map((m) => m[1]);
+    expect([...new Set(copied)].sort()).toEqual([...spec.installs].sort());
+  });
+
   it("finds what a script asks for, across continuation lines", () => {
     const script = 'main() {\n  read_inputs\n  require_inputs A B \\\n    C_D\n  echo "$IN_A $IN_OPT"\n}\n';
     expect(scriptInputs(script)).toEqual({ required: ["A", "B", "C_D"], read: ["A", "OPT"] });
