@@ -57,6 +57,8 @@ export const BY_STEP: Readonly<Record<StepName | "ssh" | "host-key-tofu", Modell
     5,
     "pg_basebackup of Scalelite's database (small: meetings and recording metadata) and catch-up; a re-run only reloads (estimate)",
   ),
+  monitoringNode: m(0.5, "one package from apt, four small files, one restart (estimate)"),
+  monitoringFront: m(1.5, "three packages from apt, promtool/amtool checks, three restarts (estimate)"),
   moodleConfigure: m(0.5, "a few php admin/cli/cfg.php calls"),
 };
 

@@ -10,6 +10,7 @@ import { PublicCloudHost } from "./hosts/PublicCloudHost";
 import { sshConnection } from "./hosts/connection";
 import { recordHostKey } from "./hosts/hostKeys";
 import { buildPlatform, type PlatformOutputs } from "./platform";
+import { monitoringRules } from "./security/firewallPolicy";
 
 export interface CampusSecrets {
   /** The key existing hosts already trust; without it a deploy key is generated here. */
@@ -20,6 +21,8 @@ export interface CampusSecrets {
   dnsCredentials?: pulumi.Output<Record<string, string>>;
   /** The key the Moodle host already trusts (campus.moodle.ssh): a deploy key made here would not be. */
   moodleSshPrivateKey?: pulumi.Output<string>;
+  /** bbb-ovh:smtpPassword (campus.monitoring.smtp.username). */
+  smtpPassword?: pulumi.Output<string>;
 }
 
 /**
@@ -77,6 +80,22 @@ export class Campus extends pulumi.ComponentResource {
     this.standbyFront = campus.standbyFront && makeHost(campus.standbyFront, nodeAddresses);
     this.front = makeHost(campus.front, nodeAddresses, this.standbyFront ? [this.standbyFront.ipv4] : []);
 
+    // The fronts' Prometheus scrape every host (campus.monitoring): security groups admit them on the scrape
+    // ports, as rules of their own made once the fronts exist. The Edge Network Firewall of dedicated servers
+    // filters only traffic from outside OVHcloud (docs/firewall.md), so fronts at OVH pass it.
+    if (campus.config.monitoring.enabled) {
+      const fronts = [this.front, ...(this.standbyFront ? [this.standbyFront] : [])];
+      for (const target of [...fronts, ...this.nodes]) {
+        if (!(target instanceof PublicCloudHost)) continue;
+        fronts
+          .filter((watcher) => watcher !== target)
+          .forEach((watcher, i) => {
+            for (const rule of monitoringRules(target.host.role, pulumi.interpolate`${watcher.ipv4}/32`))
+              target.admit(`${target.host.name}-monitoring-${i}-${rule.portMin}`, rule);
+          });
+      }
+    }
+
     for (const handle of [this.front, ...(this.standbyFront ? [this.standbyFront] : []), ...this.nodes]) {
       const withIpv6 = handle.host.config.kind === "publicCloud" || (handle.host.config.kind === "existing" && !!handle.host.config.ipv6);
       const records = new HostRecords(`${handle.host.name}-dns`, { campus, handle, withIpv6 }, { parent: this });
@@ -98,6 +117,7 @@ export class Campus extends pulumi.ComponentResource {
       moodleConnection,
       turnSecret: secrets.turnSecret,
       dnsCredentials: secrets.dnsCredentials,
+      smtpPassword: secrets.smtpPassword,
       parent: this,
     });
     this.registerOutputs({});

@@ -9,6 +9,7 @@ import { moodleServerUrl } from "./moodle/renderMoodleSettings";
 import { NodeRegistration } from "./scalelite/NodeRegistration";
 import { ScaleliteFront } from "./scalelite/ScaleliteFront";
 import { replicationLink } from "./scalelite/standby";
+import { CampusMonitoring } from "./monitoring/CampusMonitoring";
 
 export interface PlatformArgs {
   campus: Campus;
@@ -20,6 +21,8 @@ export interface PlatformArgs {
   moodleConnection?: pulumi.Input<types.input.remote.ConnectionArgs>;
   turnSecret?: pulumi.Output<string>;
   dnsCredentials?: pulumi.Output<Record<string, string>>;
+  /** bbb-ovh:smtpPassword, the alert mail login's password (campus.monitoring.smtp.username). */
+  smtpPassword?: pulumi.Output<string>;
   parent: pulumi.Resource;
 }
 
@@ -49,6 +52,9 @@ export function buildPlatform(args: PlatformArgs): PlatformOutputs {
   if (turn.mode === "external" && !args.turnSecret) missing.push("campus.turn.mode is external but no TURN secret was given (bbb-ovh:turnSecret)");
   if (certificates.challenge === "dns-01" && !args.dnsCredentials) missing.push("DNS-01 certificates need the OVH API credentials (bbb-ovh:dnsCredentials)");
   if (moodle?.ssh && args.moodleConnection === undefined) missing.push("campus.moodle.ssh is set but no SSH connection to the Moodle host was given");
+  const monitoring = campus.config.monitoring;
+  if (monitoring.enabled && monitoring.smtp?.username && !args.smtpPassword)
+    missing.push("campus.monitoring.smtp.username is set but its password was not given (bbb-ovh:smtpPassword)");
   if (missing.length > 0) throw new Error(`cannot build the platform: ${missing.join("; ")}`);
 
   const certificate =
@@ -59,15 +65,32 @@ export function buildPlatform(args: PlatformArgs): PlatformOutputs {
   const recordingSenders = [...transferKeys].map(([handle, key]) => ({ handle, transferPublicKey: key.publicKeyOpenssh }));
   // A standby front copies the front: the same secrets, its database streamed, Scalelite stopped.
   const link = args.standbyFront && replicationLink(campus.config.id, args.front, args.standbyFront, campus.config.recordings, parent);
+  // Each front's Prometheus scrapes every host and the other front (campus.monitoring): only they are admitted.
+  const monitors = (...handles: Array<HostHandle | undefined>) => (monitoring.enabled ? handles.flatMap((h) => (h ? [h.ipv4] : [])) : []);
   const front = new ScaleliteFront(
     args.front.host.name,
-    { campus, handle: args.front, recordingSenders, certificate, replication: link && { role: "primary", standby: args.standbyFront!, link } },
+    {
+      campus,
+      handle: args.front,
+      recordingSenders,
+      certificate,
+      replication: link && { role: "primary", standby: args.standbyFront!, link },
+      monitorAddresses: monitors(args.standbyFront),
+    },
     { parent },
   );
-  if (link)
+  const standbyFront =
+    link &&
     new ScaleliteFront(
       args.standbyFront!.host.name,
-      { campus, handle: args.standbyFront!, recordingSenders, certificate, replication: { role: "standby", primary: front, link } },
+      {
+        campus,
+        handle: args.standbyFront!,
+        recordingSenders,
+        certificate,
+        replication: { role: "standby", primary: front, link },
+        monitorAddresses: monitors(args.front),
+      },
       { parent },
     );
   const spool = front.spool;
@@ -86,6 +109,7 @@ export function buildPlatform(args: PlatformArgs): PlatformOutputs {
           spool,
         },
         externalTurn,
+        monitorAddresses: monitors(args.front, args.standbyFront),
       },
       { parent },
     ),
@@ -98,6 +122,23 @@ export function buildPlatform(args: PlatformArgs): PlatformOutputs {
     },
     { parent },
   );
+
+  if (monitoring.enabled)
+    new CampusMonitoring(
+      `${campus.config.id}-monitoring`,
+      {
+        campus,
+        smtpPassword: args.smtpPassword,
+        hosts: [
+          { fqdn: front.fqdn, role: "front" as const, steps: front.steps, after: [front.firewall] },
+          ...(standbyFront
+            ? [{ fqdn: args.standbyFront!.host.fqdn, role: "standby" as const, steps: standbyFront.steps, after: [standbyFront.firewall] }]
+            : []),
+          ...nodes.map(({ handle, node }) => ({ fqdn: handle.host.fqdn, role: "node" as const, steps: node.steps, after: [node.firewall] })),
+        ],
+      },
+      { parent },
+    );
 
   if (campus.config.backup?.enabled) new FrontBackup(`${campus.config.id}-backup`, { campus, front }, { parent });
 

@@ -32,6 +32,7 @@ export function campusProgram() {
     turnSecret: config.getSecret(key(CONFIG_KEYS.turnSecret)),
     dnsCredentials: config.getSecretObject<Record<string, string>>(key(CONFIG_KEYS.dnsCredentials)),
     moodleSshPrivateKey: config.getSecret(key(CONFIG_KEYS.moodleSshPrivateKey)),
+    smtpPassword: config.getSecret(key(CONFIG_KEYS.smtpPassword)),
   };
   // The operator key's public half goes to OVH and OpenStack: derive it now, so a key that does not
   // parse is a config error before anything is created (the value itself is never printed).
@@ -47,6 +48,7 @@ export function campusProgram() {
       dnsCredentials: secrets.dnsCredentials !== undefined,
       moodleSshPrivateKey: secrets.moodleSshPrivateKey !== undefined,
       backupS3Credentials: config.getSecret(key(CONFIG_KEYS.backupS3Credentials)) !== undefined,
+      smtpPassword: secrets.smtpPassword !== undefined,
     },
     derived && "problem" in derived ? [{ path: CONFIG_KEYS.sshPrivateKey, message: derived.problem }] : [],
   );

@@ -48,8 +48,15 @@ function outputsFor(type: string, name: string, inputs: Record<string, unknown>)
       return { certRequestPem: `(planned certificate request ${name})` };
     case "random:index/randomPassword:RandomPassword":
     case "random:index/randomString:RandomString":
-      // Letters and digits only, like the generated secrets the program asks for.
-      return { result: `planned${digest(`secret:${name}`).toString("hex")}`.repeat(4).slice(0, Number(inputs.length ?? 32)) };
+      // Letters and digits only, like the generated secrets the program asks for; RandomPassword also
+      // answers its bcryptHash, shaped as bcrypt's "$2a$10$" + 53 characters of its own base64 alphabet.
+      return {
+        result: `planned${digest(`secret:${name}`).toString("hex")}`.repeat(4).slice(0, Number(inputs.length ?? 32)),
+        bcryptHash: `$2a$10$${Buffer.concat([digest(`bcrypt:${name}`), digest(`bcrypt2:${name}`)])
+          .toString("base64")
+          .replace(/[+=]/g, ".")
+          .slice(0, 53)}`,
+      };
     case "random:index/randomBytes:RandomBytes": {
       const bytes = Buffer.alloc(Number(inputs.length ?? 32), digest(`bytes:${name}`));
       return { hex: bytes.toString("hex"), base64: bytes.toString("base64") };

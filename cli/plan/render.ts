@@ -1,4 +1,5 @@
 import { describeInstallerPin, type ResolvedInstallerPin } from "../../components/bbb/installerPin";
+import { describeMonitoring } from "../../components/monitoring/describeMonitoring";
 import type { ResolvedHost } from "../../components/config/campus";
 import { stackCost, type HostCost } from "../../components/planning/costing";
 import { pricesFor } from "../../components/planning/prices";
@@ -184,6 +185,7 @@ export function renderPlanText(plan: Plan): string {
       .map(([k, v]) => outputLine(k, v)),
   ];
   if (plan.campus.config.recordings) sections.push("", ...recordingLines(plan));
+  sections.push("", ...describeMonitoring(plan.campus));
   if (plan.notes.length > 0) sections.push("", "Notes:", ...plan.notes.map((n) => `  - ${n}`));
   sections.push("", plan.warnings.length > 0 ? "Warnings (each says what to do):" : "Warnings: none", ...plan.warnings.map((w) => `  ! ${w}`));
   return `${sections.join("\n")}\n`;

@@ -48,6 +48,8 @@ export interface BbbNodeArgs {
   };
   /** The external TURN server, when campus.turn.mode is external; its secret goes to the node on stdin only. */
   externalTurn?: { host: string; secret: pulumi.Output<string> };
+  /** The fronts whose Prometheus scrapes this node (campus.monitoring), admitted on the scrape ports only. */
+  monitorAddresses?: pulumi.Input<string>[];
 }
 
 /**
@@ -65,6 +67,9 @@ export class BbbNode extends pulumi.ComponentResource {
   readonly installerFlags: string[];
   /** The last step: the node answers signed API calls with its secret. */
   readonly health: remote.Command;
+  readonly steps: HostSteps;
+  /** The host firewall step: an exporter listens once its port is admitted. */
+  readonly firewall: remote.Command;
 
   constructor(name: string, args: BbbNodeArgs, opts?: pulumi.ComponentResourceOptions) {
     super("bbb-ovh:bbb:BbbNode", name, {}, opts);
@@ -81,7 +86,7 @@ export class BbbNode extends pulumi.ComponentResource {
     const secret = new random.RandomPassword(`${name}-shared-secret`, { length: 48, special: false }, { parent: this });
     this.sharedSecret = pulumi.secret(secret.result);
 
-    const steps = new HostSteps(this, stepHostOf(handle));
+    const steps = (this.steps = new HostSteps(this, stepHostOf(handle)));
     const preflight = steps.run("hostPreflight", preflightInputs(campus, handle));
     const install = steps.run(
       "bbbInstall",
@@ -96,7 +101,14 @@ export class BbbNode extends pulumi.ComponentResource {
       { dependsOn: [preflight], triggers: installStepTriggers(campus.installer) },
     );
     // After bbb-install, whose UFW (-w) opens SSH to everyone: our table drops it anyway (host-firewall.sh).
-    const firewall = steps.run("hostFirewall", hostFirewallInputs({ ...hostPolicyInput(campus, host), role: "node" }, host.fqdn), { dependsOn: [install] });
+    const firewallInputs = pulumi
+      .all(args.monitorAddresses ?? [])
+      .apply((monitorAddresses) => hostFirewallInputs({ ...hostPolicyInput(campus, host), role: "node", monitorAddresses }, host.fqdn));
+    const firewall = (this.firewall = steps.run(
+      "hostFirewall",
+      { RULESET_B64: firewallInputs.RULESET_B64, SSH_SOURCES: firewallInputs.SSH_SOURCES, SSH_PORT: firewallInputs.SSH_PORT },
+      { dependsOn: [install] },
+    ));
     const configure = steps.run("bbbConfigure", { FQDN: host.fqdn, SHARED_SECRET: this.sharedSecret }, { dependsOn: [install] });
 
     let lastChange = configure;

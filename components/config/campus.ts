@@ -32,6 +32,8 @@ export interface SecretPresence {
   moodleSshPrivateKey?: boolean;
   /** bbb-ovh:backupS3Credentials (campus.backup.target s3); unknown when not given. */
   backupS3Credentials?: boolean;
+  /** bbb-ovh:smtpPassword, the alert mail login's password (campus.monitoring.smtp.username). */
+  smtpPassword?: boolean;
 }
 
 export interface HostSpec {
@@ -84,6 +86,7 @@ const SECRET_KEYS: Record<keyof SecretPresence, string> = {
   dnsCredentials: "bbb-ovh:dnsCredentials",
   moodleSshPrivateKey: "bbb-ovh:moodleSshPrivateKey",
   backupS3Credentials: "bbb-ovh:backupS3Credentials",
+  smtpPassword: "bbb-ovh:smtpPassword",
 };
 
 function pathOf(path: ReadonlyArray<PropertyKey>): string {
@@ -184,6 +187,13 @@ function crossFieldProblems(raw: unknown, secrets: SecretPresence): ConfigProble
     problems.push(...lineOsProblems(line.data, withImage, isRecord(raw.nodeImage) ? raw.nodeImage.nameRegex : undefined));
   }
   problems.push(...backupProblems(raw, secrets.backupS3Credentials));
+  const monitoring = isRecord(raw.monitoring) ? raw.monitoring : {};
+  if (monitoring.enabled !== false && isRecord(monitoring.smtp) && monitoring.smtp.username !== undefined && secrets.smtpPassword === false) {
+    problems.push({
+      path: SECRET_KEYS.smtpPassword,
+      message: "is required when campus.monitoring.smtp.username is set: the SMTP login's password (pulumi config set --secret smtpPassword VALUE)",
+    });
+  }
   problems.push(...standbySiteProblems(raw.front, raw.standbyFront));
   if (isRecord(raw.moodle) && raw.moodle.acceptDpa === true && !isRecord(raw.moodle.ssh)) {
     problems.push({ path: "campus.moodle.acceptDpa", message: "needs campus.moodle.ssh: the setting is applied on the Moodle host" });

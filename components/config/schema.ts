@@ -225,6 +225,40 @@ export const backupSchema = z.strictObject({
     .default(26),
 });
 
+/** host:port of an SMTP server, as Alertmanager's smtp_smarthost takes it. */
+const smarthost = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, "expected host:port of an SMTP server such as smtp.example.org:587");
+
+/**
+ * Prometheus and Alertmanager on the front (and the standby front), node_exporter on every host
+ * (docs/monitoring.md). Alerts go by mail to campus.adminEmail through `smtp`; its password is the
+ * secret bbb-ovh:smtpPassword.
+ */
+export const monitoringSchema = z.strictObject({
+  enabled: z.boolean().default(true),
+  /** How long Prometheus keeps samples (--storage.tsdb.retention.time). */
+  retentionDays: z.number().int().min(1).max(3650).default(30),
+  /** The most disk Prometheus's samples may take, in GB (--storage.tsdb.retention.size): the oldest go first. */
+  diskBudgetGb: z.number().int().min(1).max(10000).default(10),
+  /** Where Alertmanager sends mail; without it alerts are only seen in `ops status` and the webhook. */
+  smtp: z
+    .strictObject({
+      smarthost,
+      from: z.email("expected the sender address of the alert mails"),
+      /** The login; its password is the secret bbb-ovh:smtpPassword. Unset: the server takes mail without login. */
+      username: z.string().min(1).optional(),
+      /** STARTTLS required (Alertmanager's smtp_require_tls); only a server on a trusted network should go without. */
+      requireTls: z.boolean().default(true),
+    })
+    .optional(),
+  /** Also POSTs every alert here (Alertmanager's webhook_config), e.g. a chat bridge. */
+  webhookUrl: z
+    .url()
+    .refine((u) => /^https?:\/\//.test(u), "expected an http(s) URL")
+    .optional(),
+  /** Grafana with the dashboards on the front (off by default). */
+  grafana: z.boolean().default(false),
+});
+
 export const campusSchema = z
   .strictObject({
     id: name,
@@ -410,6 +444,7 @@ export const campusSchema = z
     term: z.strictObject({ end: isoDate }).optional(),
     /** Default: on (target ovh) when the stack has publicCloud and keeps recordings; see parseCampus. */
     backup: backupSchema.optional(),
+    monitoring: monitoringSchema.default(monitoringSchema.parse({})),
     protection: z
       .strictObject({
         /** Off by default: `pulumi destroy` then terminates paid servers. */

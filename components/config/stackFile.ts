@@ -92,6 +92,7 @@ export function secretPresence(file: StackFile): SecretPresence {
     dnsCredentials: CONFIG_KEYS.dnsCredentials in file.config,
     moodleSshPrivateKey: CONFIG_KEYS.moodleSshPrivateKey in file.config,
     backupS3Credentials: CONFIG_KEYS.backupS3Credentials in file.config,
+    smtpPassword: CONFIG_KEYS.smtpPassword in file.config,
   };
 }
 

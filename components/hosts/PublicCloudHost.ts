@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as openstack from "@pulumi/openstack";
 import type { Campus, ResolvedHost } from "../config/campus";
 import { BBB_LINES } from "../config/presets";
-import { cloudPolicy, hostPolicyInput } from "../security/firewallPolicy";
+import { cloudPolicy, hostPolicyInput, type IngressRule } from "../security/firewallPolicy";
 import { sshPortOf } from "./sshPort";
 import type { HostHandle } from "./HostHandle";
 import { renderCloudInit } from "./cloudInit";
@@ -35,6 +35,8 @@ export class PublicCloudHost extends pulumi.ComponentResource implements HostHan
   readonly hostKey: pulumi.Output<string>;
   readonly sshUser = "ubuntu";
   readonly ready: pulumi.Resource[];
+  private readonly region: string;
+  private readonly provider: openstack.Provider;
 
   constructor(name: string, args: PublicCloudHostArgs, opts?: pulumi.ComponentResourceOptions) {
     super("bbb-ovh:hosts:PublicCloudHost", name, {}, opts);
@@ -55,23 +57,9 @@ export class PublicCloudHost extends pulumi.ComponentResource implements HostHan
       nodes: (args.nodeAddresses ?? []).map((address) => pulumi.interpolate`${address}/32`),
       standbys: (args.standbyAddresses ?? []).map((address) => pulumi.interpolate`${address}/32`),
     });
-    for (const { name: ruleId, rule } of named) {
-      new openstack.networking.SecGroupRule(
-        `${name}-${ruleId}`,
-        {
-          description: rule.description,
-          direction: "ingress",
-          ethertype: rule.ethertype,
-          protocol: rule.protocol,
-          portRangeMin: rule.portMin,
-          portRangeMax: rule.portMax,
-          remoteIpPrefix: rule.cidr,
-          securityGroupId: this.securityGroup.id,
-          region,
-        },
-        childOpts,
-      );
-    }
+    this.region = region;
+    this.provider = provider;
+    for (const { name: ruleId, rule } of named) this.admit(`${name}-${ruleId}`, rule);
 
     const keypair = new openstack.compute.Keypair(
       `${name}-deploy-key`,
@@ -120,5 +108,28 @@ export class PublicCloudHost extends pulumi.ComponentResource implements HostHan
     });
     this.ready = [this.instance];
     this.registerOutputs({ ipv4: this.ipv4, ipv6: this.ipv6 });
+  }
+
+  /**
+   * One more ingress rule in this instance's security group, as a resource of its own: rules whose
+   * source is known only once other hosts exist (the fronts' Prometheus, campus.monitoring) are added
+   * after them, without making the instance wait.
+   */
+  admit(resourceName: string, rule: IngressRule<pulumi.Input<string>>): openstack.networking.SecGroupRule {
+    return new openstack.networking.SecGroupRule(
+      resourceName,
+      {
+        description: rule.description,
+        direction: "ingress",
+        ethertype: rule.ethertype,
+        protocol: rule.protocol,
+        portRangeMin: rule.portMin,
+        portRangeMax: rule.portMax,
+        remoteIpPrefix: rule.cidr,
+        securityGroupId: this.securityGroup.id,
+        region: this.region,
+      },
+      { parent: this, provider: this.provider },
+    );
   }
 }

@@ -145,6 +145,20 @@ export const STEPS = {
     ["PRIMARY_PORT", "IMAGE_PINS"],
     ["REPLICATION_PASSWORD"],
   ),
+  monitoringNode: step(
+    "monitoring-node.sh",
+    "node_exporter from the distribution's packages, serving TLS with the campus monitoring CA's certificate and one basic-auth login (web-config), for the fronts' Prometheus only (firewall)",
+    ["CA_CERT_B64", "TLS_CERT_B64", "TLS_KEY_B64", "WEB_CONFIG_B64", "SCRAPE_PORTS"],
+    [],
+    ["TLS_KEY_B64"],
+  ),
+  monitoringFront: step(
+    "monitoring-front.sh",
+    "Prometheus (the rules pack, retention in days and disk budget), Alertmanager mailing the admin, blackbox_exporter, from the distribution's packages; each file checked by promtool/amtool first",
+    ["PROMETHEUS_YML_B64", "ALERTMANAGER_YML_B64", "BLACKBOX_YML_B64", "RETENTION_DAYS", "DISK_BUDGET_GB", "SCRAPE_PASSWORD"],
+    ["SMTP_PASSWORD", "PEER"],
+    ["SCRAPE_PASSWORD", "SMTP_PASSWORD"],
+  ),
   moodleConfigure: step(
     "moodle-configure.sh",
     "point mod_bigbluebuttonbn at Scalelite (cfg.php as the web server user; the secret through stdin), check a SHA1-only module is set to SHA1, and enable the module",

@@ -30,6 +30,8 @@ export interface ScaleliteFrontArgs {
    * front it copies (same secrets, Scalelite installed but stopped). components/scalelite/standby.ts.
    */
   replication?: { role: "primary"; standby: HostHandle; link: ReplicationLink } | { role: "standby"; primary: ScaleliteFront; link: ReplicationLink };
+  /** The other front, whose Prometheus scrapes this one (campus.monitoring), admitted on the scrape ports only. */
+  monitorAddresses?: pulumi.Input<string>[];
 }
 
 /** The secrets both fronts share, so that Moodle and the nodes see no difference after a failover. */
@@ -74,6 +76,8 @@ export class ScaleliteFront extends pulumi.ComponentResource {
   /** The recording spool and its transfer user, when the campus keeps recordings. */
   readonly spool?: remote.Command;
   readonly health: remote.Command;
+  /** The host firewall step: an exporter listens once its port is admitted. */
+  readonly firewall: remote.Command;
 
   constructor(name: string, args: ScaleliteFrontArgs, opts?: pulumi.ComponentResourceOptions) {
     super("bbb-ovh:scalelite:ScaleliteFront", name, {}, opts);
@@ -100,15 +104,18 @@ export class ScaleliteFront extends pulumi.ComponentResource {
     // The standby front streams the database and pulls recordings from the front (standby.ts).
     const standbyAddresses = replication?.role === "primary" ? [replication.standby.ipv4] : [];
     const firewallInputs = pulumi
-      .all([pulumi.all(nodeAddresses), pulumi.all(standbyAddresses)])
-      .apply(([addresses, standbys]) =>
-        hostFirewallInputs({ ...hostPolicyInput(campus, host), role: "front", nodeAddresses: addresses, standbyAddresses: standbys }, host.fqdn),
+      .all([pulumi.all(nodeAddresses), pulumi.all(standbyAddresses), pulumi.all(args.monitorAddresses ?? [])])
+      .apply(([addresses, standbys, monitors]) =>
+        hostFirewallInputs(
+          { ...hostPolicyInput(campus, host), role: "front", nodeAddresses: addresses, standbyAddresses: standbys, monitorAddresses: monitors },
+          host.fqdn,
+        ),
       );
-    const firewall = this.steps.run(
+    const firewall = (this.firewall = this.steps.run(
       "hostFirewall",
       { RULESET_B64: firewallInputs.RULESET_B64, SSH_SOURCES: firewallInputs.SSH_SOURCES, SSH_PORT: firewallInputs.SSH_PORT },
       { dependsOn: [preflight] },
-    );
+    ));
     const docker = this.steps.run(
       "scaleliteDocker",
       {

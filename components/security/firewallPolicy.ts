@@ -3,6 +3,7 @@ import { isCidr } from "../config/schema";
 import type { Campus, ResolvedHost } from "../config/campus";
 import { sshPortOf } from "../hosts/sshPort";
 import { base64 } from "../remote/invocation";
+import { MONITORING_PORTS } from "../monitoring/monitoringLayout";
 
 /**
  * The one firewall policy of a campus host, and its three renderings: the host's nftables table
@@ -17,6 +18,9 @@ import { base64 } from "../remote/invocation";
  * - on a front with a standby front (campus.standbyFront): PostgreSQL (5432/tcp) and SSH from the
  *   standby's address only, which streams the database and pulls the recordings; the standby opens
  *   both connections, so it admits nothing from the front;
+ * - monitoring (campus.monitoring, docs/monitoring.md): the scrape ports from the addresses of the fronts
+ *   that run Prometheus, nothing else: node_exporter (9100) on every host, the BigBlueButton exporter
+ *   (9688) on nodes, and on a front its Prometheus (9090) for the other front, which watches it;
  * - nothing else: no NFS (2049), no rpcbind (111), no database port for anyone else.
  */
 export type FirewallRole = "front" | "node";
@@ -40,6 +44,8 @@ export interface PolicyInput {
   nodeAddresses?: readonly string[];
   /** Front only: the standby front's addresses (replication and the recordings copy); empty strings are skipped. */
   standbyAddresses?: readonly string[];
+  /** The fronts whose Prometheus scrapes this host (for a front: the other front); empty strings are skipped. */
+  monitorAddresses?: readonly string[];
   /** Node only: campus.turn.mode; an external TURN server leaves nothing listening on 3478 (default builtin). */
   turn?: "builtin" | "external";
 }
@@ -66,6 +72,21 @@ export function standbyRules<Cidr>(cidr: Cidr, sshPort: number, ethertype: Ingre
   ];
 }
 
+/** What a host admits from a front's Prometheus: its exporters' ports, and on a front the Prometheus the other front watches. */
+export function monitoringRules<Cidr>(role: FirewallRole, cidr: Cidr, ethertype: IngressRule["ethertype"] = "IPv4"): IngressRule<Cidr>[] {
+  const ports: Array<[string, number]> =
+    role === "node"
+      ? [
+          ["node_exporter", MONITORING_PORTS.nodeExporter],
+          ["bigbluebutton exporter", MONITORING_PORTS.bbbExporter],
+        ]
+      : [
+          ["node_exporter", MONITORING_PORTS.nodeExporter],
+          ["prometheus", MONITORING_PORTS.prometheus],
+        ];
+  return ports.map(([what, port]) => ({ description: `${what} scrape from a front`, protocol: "tcp", portMin: port, portMax: port, cidr, ethertype }));
+}
+
 /** A host address as a one-address CIDR. */
 export const hostCidr = (address: string): string => `${address}/${isIP(address) === 6 ? 128 : 32}`;
 
@@ -81,6 +102,9 @@ export function firewallPolicy(input: PolicyInput): IngressRule[] {
     ...(input.standbyAddresses ?? []).flatMap((address, i) =>
       address === "" || isIP(address) !== 0 ? [] : [`standby front address ${i}: '${address}' is not an IP address`],
     ),
+    ...(input.monitorAddresses ?? []).flatMap((address, i) =>
+      address === "" || isIP(address) !== 0 ? [] : [`monitoring front address ${i}: '${address}' is not an IP address`],
+    ),
   ];
   if (input.role === "node" && (input.standbyAddresses ?? []).length > 0) problems.push("standby front addresses only apply to the front");
   if (!Number.isInteger(input.sshPort) || input.sshPort < 1 || input.sshPort > 65535) problems.push(`ssh port ${input.sshPort} is not a TCP port`);
@@ -93,6 +117,10 @@ export function firewallPolicy(input: PolicyInput): IngressRule[] {
     ...rules("http", "tcp", 80, 80, ANYWHERE),
     ...rules("https", "tcp", 443, 443, ANYWHERE),
   ];
+  const monitoring = (input.monitorAddresses ?? [])
+    .filter((a) => a !== "")
+    .map(hostCidr)
+    .flatMap((cidr) => monitoringRules(input.role, cidr, familyOf(cidr)));
   if (input.role === "front") {
     const nodes = (input.nodeAddresses ?? []).filter((a) => a !== "").map(hostCidr);
     const standby = (input.standbyAddresses ?? []).filter((a) => a !== "").map(hostCidr);
@@ -100,10 +128,11 @@ export function firewallPolicy(input: PolicyInput): IngressRule[] {
       ...common,
       ...nodes.map((cidr) => nodeSshRule(cidr, input.sshPort, familyOf(cidr))),
       ...standby.flatMap((cidr) => standbyRules(cidr, input.sshPort, familyOf(cidr))),
+      ...monitoring,
     ];
   }
   const turn = input.turn === "external" ? [] : [...rules("turn tcp", "tcp", 3478, 3478, ANYWHERE), ...rules("turn udp", "udp", 3478, 3478, ANYWHERE)];
-  return [...common, ...turn, ...rules("webrtc media", "udp", 16384, 32768, ANYWHERE)];
+  return [...common, ...turn, ...rules("webrtc media", "udp", 16384, 32768, ANYWHERE), ...monitoring];
 }
 
 /** The CIDRs the policy lets reach SSH on sshPort: what host-firewall.sh checks its own SSH client against. */

@@ -64,7 +64,12 @@ describe("npm run plan (a process)", () => {
     expect(nodeSteps.indexOf("hostPreflight")).toBeLessThan(nodeSteps.indexOf("bbbInstall"));
     expect(nodeSteps.indexOf("bbbInstall")).toBeLessThan(nodeSteps.indexOf("bbbHealth"));
     const frontSteps = hosts.match(/lb-training [^\n]*\n[^\n]*\n\s+steps: ([^\n]*)/)?.[1].split(" → ") ?? [];
-    expect(frontSteps.at(-1)).toBe("scaleliteRegister");
+    // Registration ends the Scalelite chain; monitoring follows on the front, after the firewall on nodes.
+    expect(frontSteps.slice(-3)).toEqual(["scaleliteRegister", "monitoringNode", "monitoringFront"]);
+    expect(nodeSteps.indexOf("hostFirewall")).toBeLessThan(nodeSteps.indexOf("monitoringNode"));
+    expect(stdout).toMatch(
+      /Monitoring \(docs\/monitoring.md\):\n {2}Prometheus \+ Alertmanager on visio-training\.isen-ouest\.fr: samples kept \d+ days within \d+ GB/,
+    );
     expect(hosts).toMatch(/Total: \d+\.\d\d EUR a month as planned/);
     expect(stdout).toMatch(/frontIpv4: (192\.0\.2|198\.51\.100|203\.0\.113)\.\d+ {2}\[mock address\]/);
     expect(stdout).toMatch(/frontFqdn: visio-training\.isen-ouest\.fr\n/);

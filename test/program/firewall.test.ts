@@ -59,6 +59,29 @@ describe("the firewall policy in the campus program", () => {
     const front = decodeStdin(step("lb-brest", "hostFirewall").inputs.stdin);
     expect(front.SSH_SOURCES.split(" ")).toEqual(expect.arrayContaining([`${plannedIpv4("bbb-brest-sbg")}/32`, `${plannedIpv4("bbb-brest-rbx")}/32`]));
   });
+
+  it("monitoring: each node's host firewall admits the front's Prometheus on the scrape ports only, and so does each Public Cloud security group, once the front exists", async () => {
+    const brest = await evaluateStack("brest");
+    const step = (host: string, name: string) => byType(brest.resources, COMMAND).find((c) => c.name === `${host}-${name}`)!;
+    const frontCidr = `${plannedIpv4("lb-brest")}/32`;
+    for (const node of ["bbb-brest-sbg", "bbb-brest-rbx"]) {
+      const ruleset = Buffer.from(decodeStdin(step(node, "hostFirewall").inputs.stdin).RULESET_B64, "base64").toString();
+      expect(ruleset.match(/.*dport (9100|9688|9090|9093|9115)\b.*/g)?.map((l) => l.trim())).toEqual([
+        `ip saddr ${frontCidr} tcp dport 9100 accept comment "node_exporter scrape from a front"`,
+        `ip saddr ${frontCidr} tcp dport 9688 accept comment "bigbluebutton exporter scrape from a front"`,
+      ]);
+      // The exporter starts once its port is admitted.
+      expect(step(node, "monitoringNode").dependencies).toContain(step(node, "hostFirewall").urn);
+    }
+    // Without a standby nobody scrapes the front from outside: no scrape port is open there.
+    expect(Buffer.from(decodeStdin(step("lb-brest", "hostFirewall").inputs.stdin).RULESET_B64, "base64").toString()).not.toMatch(/dport (9100|9090)\b/);
+
+    const training = await evaluateStack("training");
+    const groupRules = byType(training.resources, "openstack:networking/secGroupRule:SecGroupRule").filter((r) => /monitoring/.test(r.name));
+    expect(groupRules.map((r) => `${r.name} ${r.inputs.portRangeMin} ${r.inputs.remoteIpPrefix}`).sort()).toEqual(
+      ["bbb-training-gra", "bbb-training-sbg"].flatMap((n) => [9100, 9688].map((p) => `${n}-monitoring-0-${p} ${p} ${plannedIpv4("lb-training")}/32`)).sort(),
+    );
+  });
 });
 
 describe("a campus whose existing hosts listen for SSH on another port (issue 19)", () => {

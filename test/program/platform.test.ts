@@ -19,11 +19,21 @@ const sha = (s: string) => createHash("sha256").update(s).digest("hex");
 const mocks: pulumi.runtime.Mocks = {
   newResource({ type, name, inputs }) {
     const outputs: Record<string, unknown> = {};
-    if (type === "random:index/randomPassword:RandomPassword") outputs.result = `Pw${sha(name)}${sha(`${name}2`)}`.slice(0, Number(inputs.length));
+    if (type === "random:index/randomPassword:RandomPassword")
+      Object.assign(outputs, {
+        result: `Pw${sha(name)}${sha(`${name}2`)}`.slice(0, Number(inputs.length)),
+        bcryptHash: `$2a$10$${sha(name).slice(0, 53)}`,
+      });
     if (type === "random:index/randomBytes:RandomBytes") outputs.hex = (sha(name) + sha(`${name}2`)).slice(0, Number(inputs.length) * 2);
     if (type === COMMAND) Object.assign(outputs, { stdout: "", stderr: "" });
     if (type === "tls:index/privateKey:PrivateKey")
-      Object.assign(outputs, { publicKeyOpenssh: `ssh-ed25519 AAAAC3Nz${sha(name).slice(0, 20)}\n`, privateKeyOpenssh: `TransferKey${sha(name)}` });
+      Object.assign(outputs, {
+        publicKeyOpenssh: `ssh-ed25519 AAAAC3Nz${sha(name).slice(0, 20)}\n`,
+        privateKeyOpenssh: `TransferKey${sha(name)}`,
+        privateKeyPem: `PemKey${sha(name)}`,
+      });
+    if (type === "tls:index/selfSignedCert:SelfSignedCert" || type === "tls:index/locallySignedCert:LocallySignedCert") outputs.certPem = `Cert${sha(name)}`;
+    if (type === "tls:index/certRequest:CertRequest") outputs.certRequestPem = `Csr${sha(name)}`;
     return { id: `${name}-id`, state: { ...inputs, ...outputs } };
   },
   call: ({ inputs }) => inputs,
@@ -219,15 +229,17 @@ describe("buildPlatform under Pulumi mocks", () => {
   it("keeps every secret out of non-secret inputs, including base64 payloads, and quiet in logs", async () => {
     const { resources, outputs } = await evaluate();
     const secretValues = [PRIVATE_KEY, TURN_SECRET, DNS.applicationSecret, DNS.consumerKey];
-    for (const r of resources.filter((x) => x.type.startsWith("random:") || x.type.startsWith("tls:"))) {
+    for (const r of resources.filter((x) => x.type.startsWith("random:") || x.type === "tls:index/privateKey:PrivateKey")) {
       // Mocks do not apply additionalSecretOutputs, so read the values the mock made up.
       const mocked = (await mocks.newResource({ type: r.type, name: r.name, inputs: r.inputs, id: "", provider: "", custom: true })).state as Record<
         string,
         string
       >;
-      secretValues.push(mocked.result ?? mocked.hex ?? mocked.privateKeyOpenssh);
+      secretValues.push(...[mocked.result, mocked.hex, mocked.privateKeyOpenssh, mocked.privateKeyPem].filter((v) => v !== undefined));
     }
-    expect(secretValues.length).toBe(4 + 2 + 3 + 2); // two node secrets; postgres, SECRET_KEY_BASE, LOADBALANCER_SECRET; two transfer keys
+    // two node secrets; postgres, SECRET_KEY_BASE, LOADBALANCER_SECRET; two transfer keys; the monitoring
+    // scrape password, its CA's key and one exporter key per host (front and two nodes); each key in two forms.
+    expect(secretValues.length).toBe(4 + 2 + 3 + 2 * 2 + 1 + 2 * (1 + 3));
     for (const r of resources) {
       const strings = plainStrings(r.inputs).flatMap((s) => [s, ...[...s.matchAll(/_B64=(\S+)/g)].map((m) => decode(m[1]))]);
       for (const s of strings) for (const secret of secretValues) expect(s.includes(secret), `${r.name} shows a secret`).toBe(false);

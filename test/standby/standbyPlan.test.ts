@@ -112,7 +112,7 @@ describe("a stack with a standby front", () => {
     expect(inputsOf(named(resources, "lb-training-standby-scaleliteCertificate"))).toMatchObject({ FQDN: "visio-training.isen-ouest.fr", CHALLENGE: "dns-01" });
   });
 
-  it("the front admits exactly the standby's database stream and SSH; the standby admits nothing from the front", async () => {
+  it("the front admits exactly the standby's database stream, SSH and its Prometheus's scrapes; the standby admits only the front's Prometheus", async () => {
     const { resources } = await evaluateStack("training", {}, withStandby);
     const standby = ipOf(resources, "lb-training-standby");
     const front = ipOf(resources, "lb-training");
@@ -124,8 +124,15 @@ describe("a stack with a standby front", () => {
     expect(fromStandby.map((r) => [r.inputs.portRangeMin, r.inputs.protocol]).sort()).toEqual([
       [22, "tcp"],
       [5432, "tcp"],
+      [9090, "tcp"],
+      [9100, "tcp"],
     ]);
-    expect(sgRules("lb-training-standby").filter((r) => unwrap(r.inputs.remoteIpPrefix) === `${front}/32`)).toEqual([]);
+    // Each front's Prometheus scrapes the other (docs/monitoring.md): node_exporter and Prometheus, nothing else.
+    const fromFront = sgRules("lb-training-standby").filter((r) => unwrap(r.inputs.remoteIpPrefix) === `${front}/32`);
+    expect(fromFront.map((r) => [r.inputs.portRangeMin, r.inputs.protocol]).sort()).toEqual([
+      [9090, "tcp"],
+      [9100, "tcp"],
+    ]);
     // Nobody else reaches 5432: no rule from anywhere else opens it, in either security group.
     expect(resources.filter((r) => r.type === "openstack:networking/secGroupRule:SecGroupRule" && r.inputs.portRangeMin === 5432)).toHaveLength(1);
     const nft = decode(inputsOf(named(resources, "lb-training-hostFirewall")).RULESET_B64);
@@ -135,7 +142,16 @@ describe("a stack with a standby front", () => {
         `chain forward \\{[^}]*ct status dnat ip saddr ${standby.replace(/\./g, "\\.")}/32 tcp dport 5432 accept[^}]*ct status dnat tcp dport 5432 drop`,
       ),
     );
-    expect(decode(inputsOf(named(resources, "lb-training-standby-hostFirewall")).RULESET_B64)).not.toMatch(/5432|chain forward/);
+    const standbyNft = decode(inputsOf(named(resources, "lb-training-standby-hostFirewall")).RULESET_B64);
+    expect(standbyNft).not.toMatch(/5432|chain forward/);
+    expect(standbyNft.match(/ip saddr \S+ tcp dport \d+ accept/g)?.filter((l) => l.includes(front))).toEqual([
+      `ip saddr ${front}/32 tcp dport 9100 accept`,
+      `ip saddr ${front}/32 tcp dport 9090 accept`,
+    ]);
+    // Both fronts run Prometheus and Alertmanager, each told the other is its peer.
+    const peer = (host: string) => decode(inputsOf(named(resources, `${host}-monitoringFront`)).PROMETHEUS_YML_B64);
+    expect(peer("lb-training")).toContain(`- ${STANDBY.fqdn}:9090`);
+    expect(peer("lb-training-standby")).toContain("- visio-training.isen-ouest.fr:9090");
   });
 });
 

@@ -1,0 +1,110 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import * as tls from "@pulumi/tls";
+import type { remote } from "@pulumi/command";
+import type { Campus } from "../config/campus";
+import type { HostSteps } from "../remote/HostStep";
+import { base64 } from "../remote/invocation";
+import { frontMonitoringFiles } from "./frontMonitoring";
+import { MONITORING_PORTS } from "./monitoringLayout";
+import { renderWebConfig } from "./renderWebConfig";
+
+/** A host to monitor: its FQDN, its steps, and the step after which its exporter may listen (its firewall). */
+export interface MonitoredHostSteps {
+  fqdn: string;
+  role: "front" | "standby" | "node";
+  steps: HostSteps;
+  after: pulumi.Resource[];
+}
+
+/** Ten years, as the replication CA (components/scalelite/standby.ts): it never leaves the campus hosts. */
+const VALIDITY_HOURS = 10 * 365 * 24;
+
+/**
+ * Monitoring of a campus (docs/monitoring.md): a CA of its own, a certificate per host for its exporters,
+ * one scrape password (its bcrypt hash in every exporter's web-config), node_exporter on every host
+ * (monitoring-node.sh), then Prometheus, Alertmanager and blackbox_exporter on each front
+ * (monitoring-front.sh). Nothing when campus.monitoring.enabled is false.
+ */
+export class CampusMonitoring extends pulumi.ComponentResource {
+  readonly frontSteps: remote.Command[] = [];
+
+  constructor(
+    name: string,
+    args: { campus: Campus; hosts: MonitoredHostSteps[]; smtpPassword?: pulumi.Output<string> },
+    opts?: pulumi.ComponentResourceOptions,
+  ) {
+    super("bbb-ovh:monitoring:CampusMonitoring", name, {}, opts);
+    const { campus, hosts } = args;
+    const opt = { parent: this };
+    const files = new Map(frontMonitoringFiles(campus).map((f) => [f.fqdn, f]));
+
+    const caKey = new tls.PrivateKey(`${name}-ca-key`, { algorithm: "ECDSA", ecdsaCurve: "P256" }, opt);
+    const ca = new tls.SelfSignedCert(
+      `${name}-ca`,
+      {
+        privateKeyPem: caKey.privateKeyPem,
+        isCaCertificate: true,
+        validityPeriodHours: VALIDITY_HOURS,
+        allowedUses: ["cert_signing", "crl_signing"],
+        subject: { commonName: `${campus.config.id} monitoring CA` },
+      },
+      opt,
+    );
+    const password = new random.RandomPassword(`${name}-scrape-password`, { length: 32, special: false }, opt);
+    const webConfig = pulumi.secret(password.bcryptHash.apply((hash) => base64(renderWebConfig(hash))));
+
+    for (const host of hosts) {
+      const key = new tls.PrivateKey(`${name}-${host.fqdn}-key`, { algorithm: "ECDSA", ecdsaCurve: "P256" }, opt);
+      const request = new tls.CertRequest(
+        `${name}-${host.fqdn}-csr`,
+        { privateKeyPem: key.privateKeyPem, subject: { commonName: host.fqdn }, dnsNames: [host.fqdn] },
+        opt,
+      );
+      const cert = new tls.LocallySignedCert(
+        `${name}-${host.fqdn}-cert`,
+        {
+          certRequestPem: request.certRequestPem,
+          caPrivateKeyPem: caKey.privateKeyPem,
+          caCertPem: ca.certPem,
+          validityPeriodHours: VALIDITY_HOURS,
+          allowedUses: ["digital_signature", "key_encipherment", "server_auth"],
+        },
+        opt,
+      );
+      const fronts = host.role !== "node";
+      const ports =
+        host.role === "node" ? [MONITORING_PORTS.nodeExporter, MONITORING_PORTS.bbbExporter] : [MONITORING_PORTS.nodeExporter, MONITORING_PORTS.prometheus];
+      const exporter = host.steps.run(
+        "monitoringNode",
+        {
+          CA_CERT_B64: ca.certPem.apply(base64),
+          TLS_CERT_B64: cert.certPem.apply(base64),
+          TLS_KEY_B64: pulumi.secret(key.privateKeyPem.apply(base64)),
+          WEB_CONFIG_B64: webConfig,
+          SCRAPE_PORTS: ports.join(" "),
+        },
+        { dependsOn: host.after, parent: this },
+      );
+      const front = fronts ? files.get(host.fqdn) : undefined;
+      if (!front) continue;
+      this.frontSteps.push(
+        host.steps.run(
+          "monitoringFront",
+          {
+            PROMETHEUS_YML_B64: base64(front.prometheusYml),
+            ALERTMANAGER_YML_B64: base64(front.alertmanagerYml),
+            BLACKBOX_YML_B64: base64(front.blackboxYml),
+            RETENTION_DAYS: String(front.retentionDays),
+            DISK_BUDGET_GB: String(front.diskBudgetGb),
+            SCRAPE_PASSWORD: pulumi.secret(password.result),
+            SMTP_PASSWORD: campus.config.monitoring.smtp?.username ? args.smtpPassword : undefined,
+            PEER: front.peer ? "true" : undefined,
+          },
+          { dependsOn: [exporter], parent: this },
+        ),
+      );
+    }
+    this.registerOutputs({});
+  }
+}

@@ -1,0 +1,45 @@
+/**
+ * Where monitoring lives on the hosts (docs/monitoring.md): the ports, paths and user that the steps
+ * scripts/monitoring-front.sh and scripts/monitoring-node.sh write, and that other parts plug into
+ * (the Scalelite textfile exporter, greenstatic's bigbluebutton-exporter, the dashboards).
+ */
+export const MONITORING_PORTS = {
+  /** node_exporter on every host, TLS + basic auth (its web-config file). */
+  nodeExporter: 9100,
+  /** greenstatic/bigbluebutton-exporter's default port, on every node; scraped with the same TLS + basic auth. */
+  bbbExporter: 9688,
+  /** Prometheus on each front; reachable from the other front (TLS + basic auth) only when there is a standby. */
+  prometheus: 9090,
+  /** Alertmanager on each front, loopback only. */
+  alertmanager: 9093,
+  /** blackbox_exporter on each front, loopback only. */
+  blackbox: 9115,
+} as const;
+
+/** The scrape login every exporter's web-config accepts (its password: a generated Pulumi secret). */
+export const SCRAPE_USER = "prometheus";
+
+/** On every host: the exporter's TLS certificate, key, the campus CA and the web-config file naming them. */
+export const EXPORTER_DIR = "/etc/bbb-ovh/monitoring";
+export const EXPORTER_FILES = {
+  caCert: `${EXPORTER_DIR}/ca.pem`,
+  cert: `${EXPORTER_DIR}/exporter.pem`,
+  key: `${EXPORTER_DIR}/exporter.key`,
+  webConfig: `${EXPORTER_DIR}/web-config.yml`,
+} as const;
+
+/** node_exporter's textfile collector directory (Debian's default --collector.textfile.directory). */
+export const TEXTFILE_DIR = "/var/lib/prometheus/node-exporter";
+
+/** On the fronts: Prometheus's, Alertmanager's and blackbox_exporter's files (Debian's default config paths). */
+export const FRONT_FILES = {
+  prometheusYml: "/etc/prometheus/prometheus.yml",
+  rules: "/etc/prometheus/bbb-ovh-rules.yml",
+  /** The scrape password, read by Prometheus (basic_auth password_file), never on a command line. */
+  scrapePassword: "/etc/prometheus/bbb-ovh-scrape-password",
+  alertmanagerYml: "/etc/prometheus/alertmanager.yml",
+  /** The SMTP password (Alertmanager's smtp_auth_password_file). */
+  smtpPassword: "/etc/prometheus/bbb-ovh-smtp-password",
+  blackboxYml: "/etc/prometheus/blackbox.yml",
+  prometheusData: "/var/lib/prometheus/metrics2",
+} as const;
