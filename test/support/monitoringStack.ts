@@ -7,12 +7,14 @@
  * which are not what these tests are about. Every process is stopped by `stop()`.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { stringify } from "yaml";
 import { BBB_EXPORTER, renderBbbExporterSettings } from "../../components/bbb/bbbExporter";
+import { startBbbApiServer, type BbbApiServer } from "./bbbApiServer";
 
 /** Debian's Python, whose packages the exporter uses (as Ubuntu's does on a node: the unit runs /usr/bin/python3). */
 export const PYTHON = "/usr/bin/python3";
@@ -139,15 +141,22 @@ export class Stack {
 }
 
 /** The scrape jobs the rules and dashboards read, for one node (`node`) and one front (`front`). */
-export function scrapeJobs(a: { node: string; front: string; nodeExporter: number; bbbExporter: number; blackbox: number; apiUrl: string }): object[] {
+export function scrapeJobs(a: {
+  node: string;
+  front: string;
+  frontNodeExporter: number;
+  nodeNodeExporter: number;
+  bbbExporter: number;
+  blackbox: number;
+  apiUrl: string;
+}): object[] {
   return [
     {
       job_name: "node",
       honor_labels: true,
       static_configs: [
-        { targets: [`127.0.0.1:${a.nodeExporter}`], labels: { host: a.front, role: "front" } },
-        // The same node_exporter stands for the node too: the label set differs, so these are two targets.
-        { targets: [`127.0.0.1:${a.nodeExporter}`], labels: { host: a.node, role: "node" } },
+        { targets: [`127.0.0.1:${a.frontNodeExporter}`], labels: { host: a.front, role: "front" } },
+        { targets: [`127.0.0.1:${a.nodeNodeExporter}`], labels: { host: a.node, role: "node" } },
       ],
     },
     { job_name: "bbb", static_configs: [{ targets: [`127.0.0.1:${a.bbbExporter}`], labels: { host: a.node, role: "node" } }] },
@@ -197,4 +206,119 @@ export async function scrape(url: string): Promise<string | undefined> {
 export function sample(text: string | undefined, name: string): number | undefined {
   const m = text?.match(new RegExp(`^${name} (\\S+)$`, "m"));
   return m ? Number(m[1]) : undefined;
+}
+
+/**
+ * The front's own metrics (Scalelite, backup, plan, voucher), as a node_exporter textfile with the names
+ * and labels scripts/monitoring/rules.yml reads. It stands in for our Scalelite exporter (issue 17, being
+ * written beside this) so that the rules and dashboards can be exercised on real Prometheus: the spool
+ * figures come from the real files in `spoolDir` (their count and the oldest mtime), the rest are a
+ * healthy campus's values.
+ */
+export function renderFrontTextfile(a: { front: string; node: string; campus: string; spoolDir: string; nowSeconds: number }): string {
+  const archives = readdirSync(a.spoolDir).filter((f) => f.endsWith(".tar"));
+  const oldest = archives.reduce((min, f) => Math.min(min, statSync(path.join(a.spoolDir, f)).mtimeMs / 1000), a.nowSeconds);
+  const front = `host="${a.front}"`;
+  const node = `host="${a.node}"`;
+  const now = a.nowSeconds;
+  return [
+    `scalelite_up{${front}} 1`,
+    `scalelite_metrics_last_run_timestamp_seconds{${front}} ${now}`,
+    `scalelite_server_enabled{${node}} 1`,
+    `scalelite_server_online{${node}} 1`,
+    `scalelite_server_users{${node}} 8`,
+    `scalelite_spool_archives{${front}} ${archives.length}`,
+    `scalelite_spool_oldest_archive_age_seconds{${front}} ${Math.round(now - oldest)}`,
+    `scalelite_importer_up{${front}} 1`,
+    `scalelite_importer_failures_total{${front}} 0`,
+    `scalelite_importer_last_progress_timestamp_seconds{${front}} ${now}`,
+    `bbb_ovh_backup_last_success_timestamp_seconds{${front}} ${now - 3600}`,
+    `bbb_ovh_backup_max_age_seconds{${front}} ${26 * 3600}`,
+    `bbb_ovh_node_capacity_users{${node}} 120`,
+    `bbb_ovh_node_expected_awake{${node}} 1`,
+    `bbb_ovh_recordings_copy_last_success_timestamp_seconds{${front}} ${now - 60}`,
+    `bbb_ovh_credit_runs_out_timestamp_seconds{campus="${a.campus}"} ${now + 200 * 86400}`,
+    `bbb_ovh_term_end_timestamp_seconds{campus="${a.campus}"} ${now + 120 * 86400}`,
+    "",
+  ].join("\n");
+}
+
+/** Writes `content` as textfile `name` atomically (node_exporter must never read half a file). */
+export function writeTextfile(dir: string, name: string, content: string): void {
+  const tmp = path.join(dir, `.${name}.tmp`);
+  writeFileSync(tmp, content);
+  renameSync(tmp, path.join(dir, `${name}.prom`));
+}
+
+export const RULES_FILE = path.resolve(__dirname, "../../scripts/monitoring/rules.yml");
+
+export interface Campus {
+  stack: Stack;
+  peer: BbbApiServer;
+  exporter: Proc;
+  prometheus: Proc;
+  promUrl: string;
+  node: string;
+  front: string;
+  campus: string;
+  spoolDir: string;
+  textfileDir: string;
+  /** Rewrites the front's textfile from the spool as it is now. */
+  refreshTextfile(): void;
+}
+
+/**
+ * One node (the fake BBB API + the real exporter) and one front (node_exporter with the textfile,
+ * blackbox, Prometheus with rules.yml) on loopback; `intervalSeconds` for scrapes and rule evaluation.
+ */
+export async function startCampus(tree: string, options: { intervalSeconds: number; alertmanagerPort?: number; signal: AbortSignal }): Promise<Campus> {
+  const stack = new Stack();
+  const secret = randomBytes(20).toString("hex");
+  const peer = await startBbbApiServer({ secret });
+  peer.seedMeeting("lesson-a", 3);
+  peer.seedMeeting("lesson-b", 5);
+  const bbbDir = path.join(stack.dir, "var-bigbluebutton");
+  mkdirSync(path.join(bbbDir, "recording/status/sanity"), { recursive: true });
+  writeFileSync(path.join(bbbDir, "recording/status/sanity", "rec-1.done"), "");
+  mkdirSync(path.join(bbbDir, "published/presentation/rec-0"), { recursive: true });
+  mkdirSync(path.join(bbbDir, "recording/process/presentation/rec-2"), { recursive: true });
+  const spoolDir = path.join(stack.dir, "spool");
+  const textfileDir = path.join(stack.dir, "textfile");
+  mkdirSync(spoolDir);
+  mkdirSync(textfileDir);
+  const names = { node: "bbb1.campus.test", front: "lb.campus.test", campus: "drill" };
+  const refreshTextfile = () =>
+    writeTextfile(textfileDir, "bbb_ovh_front", renderFrontTextfile({ ...names, spoolDir, nowSeconds: Math.floor(Date.now() / 1000) }));
+  refreshTextfile();
+  const [exporterPort, frontNodeExporter, nodeNodeExporter, blackboxPort, promPort] = [
+    await freePort(),
+    await freePort(),
+    await freePort(),
+    await freePort(),
+    await freePort(),
+  ];
+  const exporter = stack.startBbbExporter(tree, peer.apiUrl, secret, bbbDir, exporterPort);
+  // Only the front's node_exporter has our textfile metrics, as on a campus; the node's has none.
+  stack.startNodeExporter(frontNodeExporter, textfileDir);
+  const nodeTextfiles = path.join(stack.dir, "node-textfile");
+  mkdirSync(nodeTextfiles);
+  stack.startNodeExporter(nodeNodeExporter, nodeTextfiles);
+  stack.startBlackbox(blackboxPort);
+  const interval = `${options.intervalSeconds}s`;
+  const prometheus = stack.startPrometheus(promPort, {
+    global: { scrape_interval: interval, evaluation_interval: interval, external_labels: { campus: names.campus } },
+    rule_files: [RULES_FILE],
+    ...(options.alertmanagerPort ? { alerting: { alertmanagers: [{ static_configs: [{ targets: [`127.0.0.1:${options.alertmanagerPort}`] }] }] } } : {}),
+    scrape_configs: scrapeJobs({ ...names, frontNodeExporter, nodeNodeExporter, bbbExporter: exporterPort, blackbox: blackboxPort, apiUrl: peer.apiUrl }),
+  });
+  const promUrl = `http://127.0.0.1:${promPort}`;
+  await pollUntil(
+    async () => {
+      if (prometheus.child.exitCode !== null) throw new Error(`prometheus exited: ${prometheus.log()}`);
+      return (await scrape(`${promUrl}/-/ready`)) !== undefined;
+    },
+    options.signal,
+    () => `prometheus ready: ${prometheus.log()}`,
+  );
+  return { stack, peer, exporter, prometheus, promUrl, ...names, spoolDir, textfileDir, refreshTextfile };
 }
