@@ -55,6 +55,15 @@ describe("dashboards", () => {
   it.skipIf(!tree || missing.length > 0)("run every panel query on a real Prometheus, each returning at least one series", async ({ signal }) => {
     campus = await startCampus(tree!, { intervalSeconds: 1, signal });
     const c = campus;
+    // Variables are resolved once every target has been scraped once, as on a running campus.
+    await pollUntil(
+      async () => {
+        const r = (await (await fetch(`${c.promUrl}/api/v1/targets`)).json()) as { data: { activeTargets: { health: string }[] } };
+        return r.data.activeTargets.length > 0 && r.data.activeTargets.every((t) => t.health !== "unknown");
+      },
+      signal,
+      () => "a first scrape of every target",
+    );
     // Variables: the datasource is Grafana's own; a query variable takes the first value its label_values() finds.
     const values: Record<string, string> = {};
     for (const { json } of dashboards) {
