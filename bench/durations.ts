@@ -43,6 +43,7 @@ export const BY_STEP: Readonly<Record<StepName | "ssh" | "host-key-tofu", Modell
   bbbConfigure: m(1, "bbb-conf --setsecret then --restart"),
   bbbImageClean: m(0.2, "file removals on the image builder"),
   bbbRecordings: m(0.5, "a download checked by sha256 and a few small files"),
+  bbbExporter: m(0.5, "three small Python packages from apt, a tarball checked file by file, a service started"),
   bbbHealth: m(0.5, "API index and a signed getMeetings, with retries while BBB warms up"),
   scaleliteDocker: m(5, "docker.io from Ubuntu's packages, PostgreSQL and Redis images pulled and started"),
   scaleliteCertificate: m(1, "certbot HTTP-01 or DNS-01 issuance"),

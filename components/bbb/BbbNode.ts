@@ -12,6 +12,7 @@ import { POST_PUBLISH } from "../scalelite/recordingLayout";
 import { renderTransferKnownHosts, renderTransferSshConfig } from "../scalelite/renderRecordingTransfer";
 import { renderScaleliteYml } from "../scalelite/renderScaleliteYml";
 import { nodeApiUrl } from "../scalelite/renderServersYaml";
+import { bbbExporterUrl, renderBbbExporterManifest, renderBbbExporterSettings } from "./bbbExporter";
 import { renderInstallerFlags } from "./installerFlags";
 import { installerUrl, installStepTriggers } from "./installerPin";
 
@@ -111,6 +112,17 @@ export class BbbNode extends pulumi.ComponentResource {
     ));
     const configure = steps.run("bbbConfigure", { FQDN: host.fqdn, SHARED_SECRET: this.sharedSecret }, { dependsOn: [install] });
 
+    // After the configure step: the exporter signs its API calls with the secret that step set.
+    const exporter = steps.run(
+      "bbbExporter",
+      {
+        EXPORTER_URL: bbbExporterUrl(),
+        MANIFEST_B64: base64(renderBbbExporterManifest()),
+        SETTINGS_B64: pulumi.secret(this.sharedSecret.apply((s) => base64(renderBbbExporterSettings(`${this.apiUrl}/`, s)))),
+      },
+      { dependsOn: [configure] },
+    );
+
     let lastChange = configure;
     if (campus.config.recordings) {
       if (!args.recordings) throw new Error(`${host.name}: campus.recordings is on but the front's recording spool was not given`);
@@ -131,7 +143,7 @@ export class BbbNode extends pulumi.ComponentResource {
     this.health = steps.run(
       "bbbHealth",
       { FQDN: host.fqdn, SHARED_SECRET: this.sharedSecret, CHECKSUM_ALGORITHM: HEALTH_CHECKSUM_ALGORITHM },
-      { dependsOn: [lastChange, firewall] },
+      { dependsOn: [lastChange, firewall, exporter] },
     );
 
     this.registerOutputs({ fqdn: this.fqdn, ipv4: this.ipv4, datacenter: this.datacenter, apiUrl: this.apiUrl, sharedSecret: this.sharedSecret });

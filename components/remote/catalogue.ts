@@ -60,6 +60,13 @@ export const STEPS = {
     ["TRANSFER_KEY_B64"],
     ["bbb-node-recording-retry.sh"],
   ),
+  bbbExporter: step(
+    "bbb-node-exporter.sh",
+    "greenstatic's bigbluebutton-exporter from GitHub's tarball of the pinned commit (sha256 of each installed file checked), Python dependencies from Ubuntu, a systemd service on port 9688 with the recordings read from disk; its settings (API secret) in a root-only EnvironmentFile",
+    ["EXPORTER_URL", "MANIFEST_B64", "SETTINGS_B64"],
+    [],
+    ["SETTINGS_B64"],
+  ),
   bbbHealth: step(
     "bbb-node-health.sh",
     "GET /bigbluebutton/api answers SUCCESS and a signed getMeetings with the node's secret succeeds",

@@ -133,7 +133,7 @@ const inputsOf = (r: RecordedResource) =>
   );
 const decode = (b64: string) => Buffer.from(b64, "base64").toString("utf8");
 
-const NODE_STEPS: StepName[] = ["hostPreflight", "bbbInstall", "bbbConfigure", "bbbRecordings", "bbbHealth"];
+const NODE_STEPS: StepName[] = ["hostPreflight", "bbbInstall", "bbbConfigure", "bbbRecordings", "bbbExporter", "bbbHealth"];
 const FRONT_STEPS: StepName[] = ["hostPreflight", "scaleliteDocker", "scaleliteCertificate", "scaleliteSpool", "scaleliteApp", "scaleliteHealth"];
 
 describe("buildPlatform under Pulumi mocks", () => {
@@ -206,6 +206,8 @@ describe("buildPlatform under Pulumi mocks", () => {
       expect(deps("bbbConfigure")).toContain(urn(`${node}-bbbInstall`));
       expect(deps("bbbRecordings")).toEqual(expect.arrayContaining([urn(`${node}-bbbConfigure`), urn("lb-scaleliteSpool")]));
       expect(deps("bbbHealth")).toContain(urn(`${node}-bbbRecordings`));
+      expect(deps("bbbExporter")).toContain(urn(`${node}-bbbConfigure`));
+      expect(deps("bbbHealth")).toContain(urn(`${node}-bbbExporter`));
       for (const r of resources.filter((x) => x.name.startsWith(`${node}-`))) {
         for (const d of r.dependencies) expect(d, `${r.name} depends on ${d}`).not.toContain(other);
       }
@@ -280,6 +282,13 @@ describe("buildPlatform under Pulumi mocks", () => {
     expect(decode(recordings.KNOWN_HOSTS_B64)).toBe("scalelite-front ssh-ed25519 AAAAlb\n");
     expect(recordings.POST_PUBLISH_URL).toMatch(/^https:\/\/raw\.githubusercontent\.com\/blindsidenetworks\/scalelite\/[0-9a-f]{40}\//);
     expect(recordings.POST_PUBLISH_SHA256).toMatch(/^[0-9a-f]{64}$/);
+    const exporter = inputsOf(named(resources, "bbb-sbg-bbbExporter"));
+    expect(exporter.EXPORTER_URL).toBe("https://codeload.github.com/greenstatic/bigbluebutton-exporter/tar.gz/8bfc6d865c8d02d20147083c5769198285b17ede");
+    expect(decode(exporter.MANIFEST_B64)).toMatch(/^[0-9a-f]{64} {2}bbb-exporter\/server\.py$/m);
+    const settings = decode(exporter.SETTINGS_B64);
+    expect(settings).toContain("API_BASE_URL=https://bbb1.example.org/bigbluebutton/api/\n");
+    expect(settings).toContain("RECORDINGS_METRICS_READ_FROM_DISK=true\n");
+    expect(settings).toMatch(/^API_SECRET=[A-Za-z0-9]{48}$/m);
     const keys = decode(inputsOf(named(resources, "lb-scaleliteSpool")).AUTHORIZED_KEYS_B64)
       .trimEnd()
       .split("\n");

@@ -2,13 +2,16 @@
  * Everything a host script fetches from the internet is pinned by content: a file downloaded with curl
  * or wget is kept only when its sha256 is the pinned one (bbb-install: INSTALLER_PINS in
  * components/bbb/installerPin.ts, or the stack's own campus.bbb.installer; scalelite_post_publish.rb: POST_PUBLISH in
- * components/scalelite/recordingLayout.ts), and a container image runs by digest, from IMAGE_PINS or the
+ * components/scalelite/recordingLayout.ts), or, for a source tarball, each file installed from it is checked
+ * against a pinned manifest first (bigbluebutton-exporter: BBB_EXPORTER in components/bbb/bbbExporter.ts,
+ * `sha256sum -c` of MANIFEST), and a container image runs by digest, from IMAGE_PINS or the
  * image lock (scripts/lib/units.sh: lock_image, then render_container_unit). A static check over
  * scripts/: adding `wget URL`, an unchecked `curl -o`, or `docker run image:tag` anywhere fails it.
  */
 import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
+import { BBB_EXPORTER, bbbExporterUrl } from "../../components/bbb/bbbExporter";
 import { INSTALLER_PINS, installerUrl } from "../../components/bbb/installerPin";
 import { STEPS } from "../../components/remote/catalogue";
 import { POST_PUBLISH } from "../../components/scalelite/recordingLayout";
@@ -60,7 +63,9 @@ function unpinned(scripts: Record<string, string>): string[] {
       const url = /"\$(IN_[A-Z0-9_]+)_URL"/.exec(c.text)?.[1];
       const verified =
         url !== undefined && new RegExp(`sha256sum[\\s\\S]*"\\$${url}_SHA256"`).test(c.after) && new RegExp(`!= "\\$${url}_SHA256"[\\s\\S]*die `).test(c.after);
-      if (!saves || !verified) problems.push(`${file} (${c.fn}): '${c.text}' fetches without a pinned sha256 check`);
+      // A tarball whose files are checked against the pinned manifest before anything is installed from it.
+      const manifest = url !== undefined && /"\$IN_MANIFEST" \| sha256sum --quiet -c -[\s\S]*die /.test(c.after);
+      if (!saves || !(verified || manifest)) problems.push(`${file} (${c.fn}): '${c.text}' fetches without a pinned sha256 check`);
     }
     for (const c of commands(file, source, IMAGE_USE)) {
       // A one-off container of an image lock_image resolved (the standby's pg_basebackup).
@@ -87,13 +92,17 @@ describe("downloads and images pinned by content", () => {
     expect(unpinned(scripts)).toEqual([]);
   });
 
-  it("sees the pinned mechanisms it vouches for: the two checked downloads and every container unit through the lock", () => {
+  it("sees the pinned mechanisms it vouches for: the three checked downloads and every container unit through the lock", () => {
     const downloads = Object.entries(scripts).flatMap(([file, source]) =>
       commands(file, source, DOWNLOAD)
         .filter((c) => /_URL"/.test(c.text))
         .map((c) => `${file}:${c.fn}`),
     );
-    expect(downloads.sort()).toEqual(["bbb-node-install.sh:download_installer", "bbb-node-recordings.sh:install_post_publish"]);
+    expect(downloads.sort()).toEqual([
+      "bbb-node-exporter.sh:install_source",
+      "bbb-node-install.sh:download_installer",
+      "bbb-node-recordings.sh:install_post_publish",
+    ]);
     const units =
       Object.values(scripts)
         .join("\n")
@@ -107,6 +116,9 @@ describe("downloads and images pinned by content", () => {
     }
     expect(POST_PUBLISH.sha256).toMatch(/^[0-9a-f]{64}$/);
     expect(POST_PUBLISH.url).toContain(POST_PUBLISH.commit);
+    expect(STEPS.bbbExporter.required).toEqual(expect.arrayContaining(["EXPORTER_URL", "MANIFEST_B64"]));
+    expect(bbbExporterUrl()).toContain(BBB_EXPORTER.commit);
+    for (const sha256 of Object.values(BBB_EXPORTER.files)) expect(sha256).toMatch(/^[0-9a-f]{64}$/);
   });
 
   it("fails on an unpinned wget, an unchecked curl -o, or a docker run by tag added to a script", () => {

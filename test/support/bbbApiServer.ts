@@ -86,7 +86,7 @@ const xml = (fields: Record<string, string | number | boolean>, inner = "") =>
 const failed = (messageKey: string, message: string) => xml({ returncode: "FAILED", messageKey, message });
 
 function meetingXml(m: Meeting): string {
-  return `<meetingName>${xmlEscape(m.name)}</meetingName><meetingID>${xmlEscape(m.meetingID)}</meetingID><internalMeetingID>${m.internalMeetingID}</internalMeetingID><createTime>${m.createTime}</createTime><attendeePW>${xmlEscape(m.attendeePW)}</attendeePW><moderatorPW>${xmlEscape(m.moderatorPW)}</moderatorPW><running>${m.participants > 0}</running><participantCount>${m.participants}</participantCount><moderatorCount>0</moderatorCount><attendees></attendees><metadata></metadata>`;
+  return `<meetingName>${xmlEscape(m.name)}</meetingName><meetingID>${xmlEscape(m.meetingID)}</meetingID><internalMeetingID>${m.internalMeetingID}</internalMeetingID><createTime>${m.createTime}</createTime><attendeePW>${xmlEscape(m.attendeePW)}</attendeePW><moderatorPW>${xmlEscape(m.moderatorPW)}</moderatorPW><running>${m.participants > 0}</running><participantCount>${m.participants}</participantCount><listenerCount>0</listenerCount><voiceParticipantCount>0</voiceParticipantCount><videoCount>0</videoCount><maxUsers>0</maxUsers><moderatorCount>0</moderatorCount><isBreakout>false</isBreakout><attendees></attendees><metadata></metadata>`;
 }
 
 export async function startBbbApiServer(options: BbbApiServerOptions): Promise<BbbApiServer> {

@@ -84,6 +84,15 @@ bbb_reachable() {
   ((seen >= down))
 }
 
+# fake_web_file URL: the path of a binary download the test placed for URL, or fails. GitHub's codeload
+# serves a commit's source tarball at https://codeload.github.com/<owner>/<repo>/tar.gz/<commit>; the test
+# puts what it wants served at fake-state/downloads/codeload/<owner>/<repo>/<commit>.tar.gz.
+fake_web_file() {
+  [[ "$1" =~ ^https://codeload\.github\.com/([^/]+)/([^/]+)/tar\.gz/([0-9a-f]{40})$ ]] || return 1
+  local file="$FAKE_STATE/downloads/codeload/${BASH_REMATCH[1]}/${BASH_REMATCH[2]}/${BASH_REMATCH[3]}.tar.gz"
+  [[ -f "$file" ]] && printf '%s' "$file"
+}
+
 fake_web_get() {
   local url="$1" host path
   [[ "$url" =~ ^https?://([^/:?]+)(/[^?]*)?(\?(.*))?$ ]] || { echo "curl: (3) URL using bad/illegal format or missing URL"; return 3; }
