@@ -137,7 +137,9 @@ backup_metrics() {
   echo "bbb_ovh_backup_last_success_timestamp_seconds $(number "$(status_field lastSuccessEpoch)")"
   echo "bbb_ovh_backup_last_attempt_timestamp_seconds $(number "$(status_field attemptEpoch)")"
   echo "bbb_ovh_backup_last_attempt_ok $([[ "$state" == ok ]] && echo 1 || echo 0)"
+  # restic's summary of the last successful backup: total_bytes_processed and data_added.
   echo "bbb_ovh_backup_last_size_bytes $(number "$(status_field bytes)")"
+  echo "bbb_ovh_backup_last_added_bytes $(number "$(status_field added)")"
   echo "bbb_ovh_backup_max_age_seconds $(($(number "${max_age:-26}") * 3600))"
 }
 

@@ -164,6 +164,7 @@ describe.skipIf(!trees || !hasNodeExporter)("the Scalelite textfile exporter, re
     expect(m.get("bbb_ovh_backup_last_attempt_timestamp_seconds")).toBe(1796263200);
     expect(m.get("bbb_ovh_backup_last_attempt_ok")).toBe(0);
     expect(m.get("bbb_ovh_backup_last_size_bytes")).toBe(123456789);
+    expect(m.get("bbb_ovh_backup_last_added_bytes")).toBe(2048);
     expect(m.get("bbb_ovh_backup_max_age_seconds")).toBe(30 * 3600);
     expect(m.get("scalelite_metrics_last_run_timestamp_seconds")).toBeGreaterThanOrEqual(before);
     // Only the final file is left: the temporary one was renamed.
