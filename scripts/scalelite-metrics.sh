@@ -124,23 +124,28 @@ recording_metrics() {
   fi
 }
 
-# status_field NAME: a top-level field of the backup status file (one "name": value per line).
-status_field() {
-  sed -n "s/^  \"$1\": \"\{0,1\}\([^\",]*\)\"\{0,1\},\{0,1\}$/\1/p" "$BACKUP_STATUS" | grep -vx null | head -n 1 || true
-}
-
+# backup_metrics: from the status file scalelite-backup-command.sh writes (one `"name": value` per line;
+# null where it has nothing yet, which reads as 0 here).
 backup_metrics() {
   [[ -f "$BACKUP_STATUS" ]] || return 0
-  local state max_age
-  state="$(status_field state)"
-  max_age="$(status_field maxAgeHours)"
-  echo "bbb_ovh_backup_last_success_timestamp_seconds $(number "$(status_field lastSuccessEpoch)")"
-  echo "bbb_ovh_backup_last_attempt_timestamp_seconds $(number "$(status_field attemptEpoch)")"
+  local key value state="" success="" attempt="" bytes="" added="" max_age=26
+  while read -r key value; do
+    case "$key" in
+      state) state="$value" ;;
+      lastSuccessEpoch) success="$value" ;;
+      attemptEpoch) attempt="$value" ;;
+      bytes) bytes="$value" ;;
+      added) added="$value" ;;
+      maxAgeHours) max_age="$value" ;;
+    esac
+  done < <(sed -n 's/^  "\([A-Za-z]*\)": "\{0,1\}\([^",]*\)"\{0,1\},\{0,1\}$/\1 \2/p' "$BACKUP_STATUS")
+  echo "bbb_ovh_backup_last_success_timestamp_seconds $(number "$success")"
+  echo "bbb_ovh_backup_last_attempt_timestamp_seconds $(number "$attempt")"
   echo "bbb_ovh_backup_last_attempt_ok $([[ "$state" == ok ]] && echo 1 || echo 0)"
   # restic's summary of the last successful backup: total_bytes_processed and data_added.
-  echo "bbb_ovh_backup_last_size_bytes $(number "$(status_field bytes)")"
-  echo "bbb_ovh_backup_last_added_bytes $(number "$(status_field added)")"
-  echo "bbb_ovh_backup_max_age_seconds $(($(number "${max_age:-26}") * 3600))"
+  echo "bbb_ovh_backup_last_size_bytes $(number "$bytes")"
+  echo "bbb_ovh_backup_last_added_bytes $(number "$added")"
+  echo "bbb_ovh_backup_max_age_seconds $(($(number "$max_age") * 3600))"
 }
 
 main() {
