@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ALERTMANAGER_CONFIG, describeAlert, firingAlerts, type FiringAlert } from "../../cli/ops/alerts";
 import { OpsError } from "../../cli/ops/errors";
 import type { SshTarget } from "../../cli/ops/ssh";
+import { renderStatus, type StatusReport } from "../../cli/ops/status";
 import { freePort, startTestHost, type TestHost } from "../support/sshd";
 
 const hasAlertmanager = spawnSync("prometheus-alertmanager", ["--version"]).status === 0;
@@ -111,6 +112,18 @@ describe.skipIf(!hasAlertmanager)("ops status reads Alertmanager's firing alerts
         summary: "The last successful backup of lb.campus.example is 1d 4h old",
       },
     ]);
+    const report: StatusReport = {
+      target: "campus",
+      checkedAt: "2026-12-03T06:00:00Z",
+      front: { host: "lb.campus.example", healthCheck: { ok: true, ms: 12 }, scalelite: { ok: true } },
+      nodes: [],
+      alerts,
+      problems: [{ host: "lb.campus.example", kind: "unhealthy", message: "2 alert(s) firing in Alertmanager" }],
+      healthy: false,
+    };
+    const text = renderStatus(report);
+    expect(text).toContain("alerts firing:\n  NodeDown [critical] bbb1.campus.example:9100 since 2026-12-03T04:00:00.000Z");
+    expect(text).toContain("\n  BackupTooOld [critical] lb.campus.example since 2026-12-03T05:00:00.000Z: The last successful backup");
     expect(describeAlert(alerts![0])).toBe(
       "NodeDown [critical] bbb1.campus.example:9100 since 2026-12-03T04:00:00.000Z: bbb1.campus.example does not answer its metrics scrape",
     );
