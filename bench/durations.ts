@@ -49,6 +49,7 @@ export const BY_STEP: Readonly<Record<StepName | "ssh" | "host-key-tofu", Modell
   scaleliteCertificate: m(1, "certbot HTTP-01 or DNS-01 issuance"),
   scaleliteSpool: m(0.5, "rsync from apt (usually installed), a user and an authorized_keys file"),
   scaleliteRecordingsCopy: m(0.2, "three files and two units; the first copy runs later, from its timer (estimate)"),
+  scaleliteMetrics: m(0.1, "two files and two units; nothing downloaded (estimate)"),
   scaleliteApp: m(4, "four Scalelite images pulled, db:setup, units started"),
   scaleliteHealth: m(0.5, "/health_check until it says success"),
   scaleliteBackup: m(1, "restic from apt, one check/init of the repository over HTTPS, two unit files (estimate)"),

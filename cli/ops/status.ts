@@ -1,5 +1,6 @@
 import Table from "cli-table3";
 import pLimit from "p-limit";
+import { describeAlert, firingAlerts, type FiringAlert } from "./alerts";
 import { backupHealth, type BackupHealth } from "./backup";
 import { signedUrl } from "./bbbApi";
 import { parseBbbResponse } from "./bbbXml";
@@ -65,6 +66,8 @@ export interface StatusReport {
   recordings?: NodeRecordings[];
   /** The standby front's recordings copy (campus.standbyFront with recordings): how far behind it is. */
   standbyCopy?: string;
+  /** Alertmanager's firing alerts on the front; undefined when the front has no Alertmanager or did not answer. */
+  alerts?: FiringAlert[];
   problems: Problem[];
   healthy: boolean;
   /** The DNS-01 key's rights (--dns-key-file): a warning, not a failure, when they reach beyond the zone. */
@@ -166,6 +169,7 @@ export async function collectStatus(target: OpsTarget, options: StatusOptions, p
   const backupConfig = target.campus?.config.backup;
   const backup =
     ssh && backupConfig?.enabled ? tracked(ssh.host, "backup status", () => backupHealth(ssh, options.commandTimeoutMs, backupConfig.maxAgeHours)) : undefined;
+  const alertsRead = ssh ? tracked(ssh.host, "alerts", () => firingAlerts(ssh, options.commandTimeoutMs)) : undefined;
   const images = ssh ? limit(() => imageLock(ssh, options.commandTimeoutMs)) : undefined;
   const scaling = ssh ? limit(() => lastScaling(ssh, options.commandTimeoutMs)) : undefined;
   const recordingsRead = ssh ? limit(() => recordingHealth(ssh, options.commandTimeoutMs)) : undefined;
@@ -278,6 +282,13 @@ export async function collectStatus(target: OpsTarget, options: StatusOptions, p
       if (r.value.problem) problems.push({ host: standby!.ssh.host, kind: "unhealthy", message: r.value.problem });
     }
   }
+  let alerts: FiringAlert[] | undefined;
+  if (alertsRead) {
+    const r = await alertsRead;
+    if (r.error) problems.push(problemOf(r.error));
+    else if ((alerts = r.value)?.length)
+      problems.push({ host: frontHost ?? "-", kind: "unhealthy", message: `${alerts.length} alert(s) firing in Alertmanager` });
+  }
   for (const n of nodes) {
     if (n.online === "offline") problems.push({ host: n.fqdn, kind: "unhealthy", message: "Scalelite marks it offline (its polls fail)" });
     if (n.state === "disabled") problems.push({ host: n.fqdn, kind: "unhealthy", message: "disabled in Scalelite: it takes no meeting" });
@@ -292,6 +303,7 @@ export async function collectStatus(target: OpsTarget, options: StatusOptions, p
     backup: backupReport,
     recordings,
     standbyCopy: standbyCopyLine,
+    alerts,
     problems: unique,
     healthy: unique.length === 0,
   };
@@ -329,6 +341,7 @@ export function renderStatus(report: StatusReport): string {
     ]);
   }
   lines.push(table.toString());
+  if (report.alerts) lines.push(report.alerts.length ? "alerts firing:" : "alerts firing: none", ...report.alerts.map((a) => `  ${describeAlert(a)}`));
   if (report.dnsKey) lines.push(`dns-01 key: ${report.dnsKey.detail}`);
   if (report.problems.length === 0) lines.push("healthy");
   else lines.push(`${report.problems.length} problem(s):`, ...report.problems.map((p) => `  - ${p.host}: ${p.kind}: ${p.message}`));

@@ -96,6 +96,14 @@ export const STEPS = {
     [],
     ["scalelite-spool-receive.sh", "scalelite-recording-mover.sh"],
   ),
+  scaleliteMetrics: step(
+    "scalelite-metrics-timer.sh",
+    "our Scalelite exporter (servers from Scalelite's Redis, spool, refused and incoming archives, last backup) in node_exporter's textfile directory, run by a timer every minute",
+    ["RECORDING_DIR"],
+    [],
+    [],
+    ["scalelite-metrics.sh"],
+  ),
   scaleliteRecordingsCopy: step(
     "scalelite-recordings-copy.sh",
     "standby front: the recordings copy from the primary (its own key, read-only there; the primary's pinned host key) and the timer that pulls every 5 minutes, writing how far behind it is",

@@ -194,6 +194,7 @@ export class ScaleliteFront extends pulumi.ComponentResource {
         { dependsOn: [preflight] },
       );
       appDependsOn.push(this.spool);
+      this.steps.run("scaleliteMetrics", { RECORDING_DIR }, { dependsOn: [this.spool] });
       const standbyCopyKey = standby?.link.recordingsCopyKey;
       if (standby && standbyCopyKey) {
         const files = nodeTransferFiles(STANDBY_COPY_DIR);

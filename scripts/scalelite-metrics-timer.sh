@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Scalelite front: our Scalelite exporter (scalelite-metrics.sh, installed as
+# /usr/local/sbin/bbb-ovh-scalelite-metrics) and the timer that runs it every minute, writing
+# node_exporter's textfile directory (docs/monitoring.md). Scalelite itself exposes no metrics.
+#
+# Inputs (stdin, KEY=VALUE): RECORDING_DIR (the recordings tree the spool step lays out).
+set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+# shellcheck source-path=SCRIPTDIR source=lib/units.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/units.sh"
+SCRIPT_DIR="$(dirname "${BASH_SOURCE[0]}")"
+
+EXPORTER=/usr/local/sbin/bbb-ovh-scalelite-metrics
+EXPORTER_UNIT=bbb-ovh-scalelite-metrics
+
+usage() {
+  echo "usage: $0 < inputs   (KEY=VALUE lines: RECORDING_DIR)"
+}
+
+# The timer starts the service anew each minute, so a changed program or unit needs no restart of its own:
+# queuing the timer is enough.
+install_exporter() {
+  install_watched "$ROOT$EXPORTER" 0755 "$EXPORTER_UNIT.timer" <"$SCRIPT_DIR/scalelite-metrics.sh"
+  install_watched "$UNIT_DIR/$EXPORTER_UNIT.service" 0644 "$EXPORTER_UNIT.timer" <<UNIT
+# Written by bbb-ovh ($STEP_NAME); changes here are overwritten on the next deployment.
+[Unit]
+Description=bbb-ovh: write Scalelite's servers, spool and backup metrics for node_exporter
+
+[Service]
+Type=oneshot
+ExecStart=$EXPORTER $IN_RECORDING_DIR
+Nice=10
+UNIT
+  install_interval_timer "$EXPORTER_UNIT" "bbb-ovh: Scalelite metrics every minute" 1min 1min
+  apply_pending_units
+}
+
+main() {
+  if [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]]; then
+    usage
+    exit 0
+  fi
+  read_inputs
+  require_inputs RECORDING_DIR
+  [[ "$IN_RECORDING_DIR" =~ ^/[A-Za-z0-9._/-]+$ ]] || die "RECORDING_DIR must be an absolute path of plain characters"
+  install_exporter
+  log "the Scalelite metrics timer is up to date"
+}
+
+main "$@"

@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# Our Scalelite exporter (Scalelite exposes no metrics): writes node_exporter's textfile-collector format
+# into $TEXTFILE_DIR/scalelite.prom, atomically (temporary file + rename, as node_exporter's docs ask).
+# Installed as /usr/local/sbin/bbb-ovh-scalelite-metrics, run every minute by bbb-ovh-scalelite-metrics.timer
+# on the front. The metric names are the ones scripts/monitoring/rules.yml reads (docs/monitoring.md).
+#
+#   bbb-ovh-scalelite-metrics RECORDING_DIR
+#
+# Servers are read from Scalelite's Redis as Scalelite v1.8.5 stores them (app/models/server.rb): the set
+# `servers`, a hash `server:<id>` (url, state, online, meetings, users), the set `server_enabled` (servers
+# saved before states existed) and the sorted sets `server_load` / `cordoned_server_load`. Redis runs in the
+# scalelite-redis container and publishes no port, so redis-cli runs inside it (REDIS_CLI overrides that).
+# Recordings: the spool (<recordings>/spool/*.tar, what Scalelite's importer has not taken yet), what the
+# mover refused (<recordings>/refused/<node>/, each beside its .reason) and each node's incoming directory.
+# Backups: the status file scripts/scalelite-backup.sh writes (docs/backups.md).
+set -euo pipefail
+
+ROOT="${BBB_OVH_ROOT:-}"
+TEXTFILE_DIR="${TEXTFILE_DIR:-$ROOT/var/lib/prometheus/node-exporter}"
+BACKUP_STATUS="${BACKUP_STATUS:-$ROOT/var/lib/bbb-ovh/backup-status.json}"
+IMPORTER_UNIT=scalelite-recording-importer.service
+read -r -a REDIS <<<"${REDIS_CLI:-docker exec scalelite-redis redis-cli}"
+
+die() {
+  echo "bbb-ovh-scalelite-metrics: $*" >&2
+  exit 1
+}
+
+redis() {
+  "${REDIS[@]}" "$@"
+}
+
+# label VALUE: VALUE escaped for a Prometheus label (backslash, double quote, newline).
+label() {
+  local v="${1//\\/\\\\}"
+  v="${v//\"/\\\"}"
+  printf '%s' "${v//$'\n'/\\n}"
+}
+
+# number VALUE: VALUE when it is a number, else 0 (a field Scalelite has not written yet).
+number() {
+  if [[ "$1" =~ ^-?[0-9]+(\.[0-9]+)?$ ]]; then printf '%s' "$1"; else printf 0; fi
+}
+
+# server_metrics: one sample per server and metric, labelled with the node's host name (the rules join on
+# host) and Scalelite's id.
+server_metrics() {
+  local id field value url host state enabled cordoned online load
+  local -A h
+  if ! redis PING 2>/dev/null | grep -qx PONG; then
+    echo "scalelite_up 0"
+    return 0
+  fi
+  echo "scalelite_up 1"
+  echo "# HELP scalelite_server_enabled 1 when Scalelite gives the server new meetings (state enabled)."
+  echo "# TYPE scalelite_server_enabled gauge"
+  while IFS= read -r id; do
+    [[ -n "$id" ]] || continue
+    h=()
+    while IFS= read -r field && IFS= read -r value; do
+      h["$field"]="$value"
+    done < <(redis HGETALL "server:$id")
+    [[ -n "${h[url]:-}" ]] || continue
+    url="${h[url]}"
+    host="${url#*://}"
+    host="${host%%/*}"
+    host="${host%%:*}"
+    state="${h[state]:-}"
+    if [[ -z "$state" ]]; then
+      # Servers saved before Scalelite had states: enabled is membership of server_enabled.
+      state=disabled
+      [[ "$(redis SISMEMBER server_enabled "$id")" == 1 ]] && state=enabled
+    fi
+    enabled=0 cordoned=0 online=0
+    [[ "$state" == enabled ]] && enabled=1
+    [[ "$state" == cordoned ]] && cordoned=1
+    [[ "${h[online]:-}" == true ]] && online=1
+    load=""
+    case "$state" in
+      enabled) load="$(redis ZSCORE server_load "$id")" ;;
+      cordoned) load="$(redis ZSCORE cordoned_server_load "$id")" ;;
+    esac
+    local labels
+    labels="host=\"$(label "$host")\",id=\"$(label "$id")\""
+    printf 'scalelite_server_enabled{%s} %s\n' "$labels" "$enabled"
+    printf 'scalelite_server_cordoned{%s} %s\n' "$labels" "$cordoned"
+    printf 'scalelite_server_state{%s,state="%s"} 1\n' "$labels" "$(label "$state")"
+    printf 'scalelite_server_online{%s} %s\n' "$labels" "$online"
+    printf 'scalelite_server_load{%s} %s\n' "$labels" "$(number "$load")"
+    printf 'scalelite_server_meetings{%s} %s\n' "$labels" "$(number "${h[meetings]:-}")"
+    printf 'scalelite_server_users{%s} %s\n' "$labels" "$(number "${h[users]:-}")"
+  done < <(redis SMEMBERS servers | sort)
+}
+
+# count_files DIR: regular files in DIR (not hidden: rsync's temporary files and the mover's hand-overs
+# are), excluding the mover's .reason notes.
+count_files() {
+  [[ -d "$1" ]] || {
+    echo 0
+    return 0
+  }
+  find "$1" -mindepth 1 -maxdepth 1 -type f ! -name '.*' ! -name '*.reason' -printf . | wc -c
+}
+
+recording_metrics() {
+  local dir="$1" now="$2" oldest dir_node
+  local spool="$dir/spool"
+  echo "scalelite_spool_archives $(count_files "$spool")"
+  oldest="$(find "$spool" -mindepth 1 -maxdepth 1 -type f -name '*.tar' ! -name '.*' -printf '%T@\n' 2>/dev/null | sort -n | head -n 1)"
+  oldest="${oldest%.*}"
+  echo "scalelite_spool_oldest_archive_age_seconds $((${oldest:-now} < now ? now - ${oldest:-now} : 0))"
+  for dir_node in "$dir"/refused/*/; do
+    [[ -d "$dir_node" ]] || continue
+    printf 'bbb_ovh_recordings_refused{node="%s"} %s\n' "$(label "$(basename -- "$dir_node")")" "$(count_files "$dir_node")"
+  done
+  for dir_node in "$dir"/incoming/*/; do
+    [[ -d "$dir_node" ]] || continue
+    printf 'bbb_ovh_recordings_incoming{node="%s"} %s\n' "$(label "$(basename -- "$dir_node")")" "$(count_files "$dir_node")"
+  done
+  if systemctl is-active --quiet "$IMPORTER_UNIT" 2>/dev/null; then
+    echo "scalelite_importer_up 1"
+  else
+    echo "scalelite_importer_up 0"
+  fi
+}
+
+# backup_metrics: from the status file scalelite-backup-command.sh writes (one `"name": value` per line;
+# null where it has nothing yet, which reads as 0 here).
+backup_metrics() {
+  [[ -f "$BACKUP_STATUS" ]] || return 0
+  local key value state="" success="" attempt="" bytes="" added="" max_age=26
+  while read -r key value; do
+    case "$key" in
+      state) state="$value" ;;
+      lastSuccessEpoch) success="$value" ;;
+      attemptEpoch) attempt="$value" ;;
+      bytes) bytes="$value" ;;
+      added) added="$value" ;;
+      maxAgeHours) max_age="$value" ;;
+    esac
+  done < <(sed -n 's/^  "\([A-Za-z]*\)": "\{0,1\}\([^",]*\)"\{0,1\},\{0,1\}$/\1 \2/p' "$BACKUP_STATUS")
+  echo "bbb_ovh_backup_last_success_timestamp_seconds $(number "$success")"
+  echo "bbb_ovh_backup_last_attempt_timestamp_seconds $(number "$attempt")"
+  echo "bbb_ovh_backup_last_attempt_ok $([[ "$state" == ok ]] && echo 1 || echo 0)"
+  # restic's summary of the last successful backup: total_bytes_processed and data_added.
+  echo "bbb_ovh_backup_last_size_bytes $(number "$bytes")"
+  echo "bbb_ovh_backup_last_added_bytes $(number "$added")"
+  echo "bbb_ovh_backup_max_age_seconds $(($(number "$max_age") * 3600))"
+}
+
+main() {
+  [[ $# -eq 1 ]] || die "usage: bbb-ovh-scalelite-metrics RECORDING_DIR"
+  local dir="$1" now tmp
+  now="$(date +%s)"
+  mkdir -p "$TEXTFILE_DIR"
+  # Same directory as the target, so the rename is atomic; node_exporter ignores names not ending in .prom.
+  tmp="$(mktemp "$TEXTFILE_DIR/.scalelite.prom.XXXXXX")"
+  trap 'rm -f -- "$tmp"' EXIT
+  {
+    server_metrics
+    recording_metrics "$dir" "$now"
+    backup_metrics
+    echo "scalelite_metrics_last_run_timestamp_seconds $now"
+  } >"$tmp"
+  chmod 0644 "$tmp"
+  mv -f -T -- "$tmp" "$TEXTFILE_DIR/scalelite.prom"
+  trap - EXIT
+}
+
+main "$@"

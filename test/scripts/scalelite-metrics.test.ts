@@ -1,0 +1,52 @@
+/**
+ * The scaleliteMetrics step over a real sshd: the exporter and its every-minute timer installed on the front
+ * (systemctl is the fake of test/fakes/bin, which records the calls), idempotent on a second run.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { calls, mode, output, read, tree } from "../support/hostState";
+import { runStep, startTestHost, type TestHost } from "../support/sshd";
+
+const RECORDING_DIR = "/mnt/scalelite-recordings/var/bigbluebutton";
+
+describe("scalelite-metrics-timer", () => {
+  let h: TestHost;
+  beforeAll(async () => {
+    h = await startTestHost({ fqdn: "lb.campus.example" });
+  });
+  afterAll(async () => {
+    await h?.stop();
+  });
+
+  it("installs the exporter, its service and a timer every minute, and starts the timer", async () => {
+    const r = await runStep(h, "scaleliteMetrics", { RECORDING_DIR });
+    expect(r.code, output(r)).toBe(0);
+    expect(read(h, "usr/local/sbin/bbb-ovh-scalelite-metrics")).toBe(readFileSync(path.resolve(__dirname, "../../scripts/scalelite-metrics.sh"), "utf8"));
+    expect(mode(h, "usr/local/sbin/bbb-ovh-scalelite-metrics")).toBe("755");
+    expect(read(h, "etc/systemd/system/bbb-ovh-scalelite-metrics.service")).toContain(`ExecStart=/usr/local/sbin/bbb-ovh-scalelite-metrics ${RECORDING_DIR}\n`);
+    const timer = read(h, "etc/systemd/system/bbb-ovh-scalelite-metrics.timer");
+    expect(timer).toContain("OnUnitActiveSec=1min\n");
+    expect(timer).toContain("Unit=bbb-ovh-scalelite-metrics.service\n");
+    expect(calls(h)).toEqual(expect.arrayContaining(["systemctl enable bbb-ovh-scalelite-metrics.timer", "systemctl start bbb-ovh-scalelite-metrics.timer"]));
+  });
+
+  it("changes nothing on a second run", async () => {
+    const before = tree(h);
+    const seen = calls(h).length;
+    const r = await runStep(h, "scaleliteMetrics", { RECORDING_DIR });
+    expect(r.code, output(r)).toBe(0);
+    expect(tree(h)).toEqual(before);
+    expect(
+      calls(h)
+        .slice(seen)
+        .filter((c) => /^systemctl (restart|start|enable|daemon-reload)/.test(c)),
+    ).toEqual([]);
+  });
+
+  it("refuses a recording directory that is not a plain absolute path, naming the input", async () => {
+    const r = await runStep(h, "scaleliteMetrics", { RECORDING_DIR: "relative/dir" });
+    expect(r.code).not.toBe(0);
+    expect(output(r)).toContain("RECORDING_DIR must be an absolute path");
+  });
+});
