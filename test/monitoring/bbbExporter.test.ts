@@ -9,7 +9,8 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { startBbbApiServer, type BbbApiServer } from "../support/bbbApiServer";
-import { freePort, missingPrograms, pollUntil, sample, scrape, Stack } from "../support/monitoringStack";
+import { missingPrograms, pollUntil, sample, scrape, Stack } from "../support/monitoringStack";
+import { freePort } from "../support/sshd";
 import { upstreamTree } from "../support/upstream";
 
 const tree = upstreamTree("bigbluebutton-exporter");

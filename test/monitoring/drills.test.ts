@@ -15,7 +15,8 @@ import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { freePort, instantQuery, missingPrograms, pollUntil, PYTHON, RULES_FILE, startCampus, type Campus, type Proc } from "../support/monitoringStack";
+import { instantQuery, missingPrograms, pollUntil, PYTHON, RULES_FILE, startCampus, type Campus, type Proc } from "../support/monitoringStack";
+import { freePort } from "../support/sshd";
 import { upstreamTree } from "../support/upstream";
 
 const tree = upstreamTree("bigbluebutton-exporter");

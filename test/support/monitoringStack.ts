@@ -9,12 +9,12 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { stringify } from "yaml";
 import { BBB_EXPORTER, renderBbbExporterSettings } from "../../components/bbb/bbbExporter";
 import { startBbbApiServer, type BbbApiServer } from "./bbbApiServer";
+import { freePort } from "./sshd";
 
 /** Debian's Python, whose packages the exporter uses (as Ubuntu's does on a node: the unit runs /usr/bin/python3). */
 export const PYTHON = "/usr/bin/python3";
@@ -35,17 +35,6 @@ export function missingPrograms(extra: string[] = []): string[] {
   if (spawnSync("unshare", ["-m", "true"]).status !== 0)
     missing.push("unshare -m (root): the exporter reads /var/bigbluebutton, given to it in its own mount namespace");
   return missing;
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 export interface Proc {
