@@ -271,8 +271,16 @@ export async function runStep(
   const stdin = renderStepStdin(step, inputs);
   const ssh = await connect(host);
   try {
-    const copied = await ssh.putDirectory(SCRIPTS_DIR, remoteDir, { recursive: true, concurrency: 4 });
-    if (!copied) throw new Error(`copying scripts/ to ${remoteDir} failed`);
+    await makeRemoteTree(ssh, remoteDir);
+    const failures: string[] = [];
+    const copied = await ssh.putDirectory(SCRIPTS_DIR, remoteDir, {
+      recursive: true,
+      concurrency: 4,
+      tick: (local, _remote, error) => {
+        if (error) failures.push(`${path.relative(SCRIPTS_DIR, local)}: ${error.message}`);
+      },
+    });
+    if (!copied) throw new Error(`copying scripts/ to ${remoteDir} failed: ${failures.join("; ")}`);
     // node-ssh stops listening for errors once connected: turn a reset mid-step into a failed step
     // (as the Pulumi Command resource reports it) instead of an uncaught exception.
     const lost = new Promise<never>((_, reject) => ssh.connection?.on("error", reject));
@@ -282,6 +290,21 @@ export async function runStep(
   } finally {
     ssh.dispose();
   }
+}
+
+/**
+ * Creates scripts/'s directory tree on the host in one `mkdir -p` before the copy. node-ssh's
+ * putDirectory makes missing directories over SFTP from several workers at once (stat, then mkdir):
+ * two workers making the same parent race, the loser gets SFTP "Failure" (EEXIST) and its files
+ * are not copied. On a busy machine that happened in about one run in three.
+ */
+async function makeRemoteTree(ssh: NodeSSH, remoteDir: string): Promise<void> {
+  const subdirs = readdirSync(SCRIPTS_DIR, { recursive: true, withFileTypes: true })
+    .filter((entry) => entry.isDirectory())
+    .map((entry) => path.posix.join(remoteDir, path.relative(SCRIPTS_DIR, path.join(entry.parentPath, entry.name))));
+  const quoted = [remoteDir, ...subdirs].map((dir) => `'${dir.replace(/'/g, "'\\''")}'`);
+  const made = await ssh.execCommand(`mkdir -p -- ${quoted.join(" ")}`);
+  if (made.code !== 0) throw new Error(`making ${remoteDir} on the test host failed: ${made.stderr}`);
 }
 
 /**
