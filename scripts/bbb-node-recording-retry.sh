@@ -11,7 +11,7 @@
 # doubling, at most 6 h; never within 10 min of publishing, when the worker's own run may be under way).
 # Past DEADLINE_HOURS (24 h) since publishing, a recording is overdue: logged as an error here, and
 # reported to the front, where `ops status` shows it as a problem. Every run sends the front this node's
-# backlog (how many wait, since when, how many are overdue) as backlog-<epoch>.txt into its own target.
+# backlog (how many wait, since when, how many are overdue) as backlog-<epoch>.<ns>.txt into its own target.
 set -euo pipefail
 
 ROOT="${BBB_OVH_ROOT:-}"
@@ -69,7 +69,9 @@ retry() {
 # report WAITING OLDEST OVERDUE: the backlog line, sent into this node's own target on the front.
 report() {
   local file
-  file="$STATE/backlog-$(date +%s).txt"
+  # Nanoseconds in the name: two runs in one second send two names, and the front's per-node target
+  # refuses to overwrite a name (rrsync -no-overwrite), which would keep the older report.
+  file="$STATE/backlog-$(date +%s.%N).txt"
   printf 'waiting=%s oldest=%s overdue=%s\n' "$1" "$2" "$3" >"$file"
   if ! rsync --no-protect-args --rsh="ssh -F $SSH_CONFIG" "$file" scalelite-front:. 2>"$STATE/report.log"; then
     log "could not report the backlog to the front: $(tail -n 1 "$STATE/report.log")"

@@ -16,7 +16,7 @@
 # retry after a cut connection) is dropped: the first one was handed over. A new version from the same
 # node (a rebuild) is handed over like the first.
 # Anything else is moved to <recordings>/refused/<node>/ with a .reason file beside it: never deleted.
-# A node's retry timer (bbb-node-recording-retry.sh) also sends backlog-<epoch>.txt, one line saying how
+# A node's retry timer (bbb-node-recording-retry.sh) also sends backlog-<epoch>.<ns>.txt, one line saying how
 # many of its recordings wait and since when: the newest is kept in /var/lib/bbb-ovh/recordings/backlog/<node>
 # for `ops status`.
 # Nothing is handed over while the filesystem has less than RESERVE_BYTES free: Scalelite's importer
@@ -92,19 +92,26 @@ recover_handovers() {
 }
 
 # record_backlog NODE PATH: keeps the node's newest backlog report (see the header), then drops the file.
+# Reports are ordered by the nanosecond stamp of their name (kept in .<node>.stamp); a name without
+# nanoseconds (a node not updated yet) counts as the start of its second.
 record_backlog() {
-  local node="$1" path="$2" line reported current=0
-  reported="$(basename -- "$path" .txt)"
-  reported="${reported#backlog-}"
+  local node="$1" path="$2" line stamp reported nanos current=0
+  stamp="$(basename -- "$path" .txt)"
+  stamp="${stamp#backlog-}"
+  reported="${stamp%%.*}"
+  nanos=0
+  [[ "$stamp" == *.* ]] && nanos="${stamp#*.}"
+  stamp=$((reported * 1000000000 + 10#$nanos))
   line="$(head -c 200 -- "$path")"
   if [[ ! "$line" =~ ^waiting=[0-9]+\ oldest=[0-9]+\ overdue=[0-9]+$ ]]; then
     refuse "$node" "$path" "not a backlog report (waiting=N oldest=EPOCH overdue=N)"
     return 0
   fi
   mkdir -p "$STATE/backlog"
-  [[ -f "$STATE/backlog/$node" ]] && current="$(sed -n 's/.* reported=\([0-9]*\)$/\1/p' "$STATE/backlog/$node")"
-  if ((reported > ${current:-0})); then
+  [[ -f "$STATE/backlog/.$node.stamp" ]] && current="$(head -c 20 "$STATE/backlog/.$node.stamp")"
+  if ((stamp > ${current:-0})); then
     printf '%s reported=%s\n' "$line" "$reported" >"$STATE/backlog/.$node.tmp"
+    printf '%s\n' "$stamp" >"$STATE/backlog/.$node.stamp"
     mv -f "$STATE/backlog/.$node.tmp" "$STATE/backlog/$node"
   fi
   rm -f -- "$path"
@@ -116,7 +123,7 @@ record_backlog() {
 stage() {
   local node="$1" path="$2" name
   name="$(basename -- "$path")"
-  if [[ "$name" =~ ^backlog-[0-9]{10}\.txt$ && -f "$path" && ! -L "$path" ]]; then
+  if [[ "$name" =~ ^backlog-[0-9]{10}(\.[0-9]{9})?\.txt$ && -f "$path" && ! -L "$path" ]]; then
     record_backlog "$node" "$path"
     return 0
   fi

@@ -281,6 +281,19 @@ describe.each(RRSYNCS)("recordings over ssh + rsync + $name's rrsync, through th
       expect(readFileSync(path.join(front.root, "var/lib/bbb-ovh/recordings/backlog/bbb1"), "utf8")).toMatch(/^waiting=0 oldest=0 overdue=0 reported=\d+\n$/);
     });
 
+    it("keeps the newest backlog report of a node, also among reports sent within one second", async () => {
+      const second = Math.floor(Date.now() / 1000) + 100;
+      const reports: Array<[string, string]> = [
+        [`backlog-${second}.000000002.txt`, "waiting=2 oldest=7 overdue=1"],
+        [`backlog-${second}.000000001.txt`, "waiting=1 oldest=7 overdue=0"],
+        [`backlog-${second}.txt`, "waiting=9 oldest=7 overdue=9"],
+      ];
+      for (const [name, line] of reports) writeFileSync(path.join(incoming("bbb1"), name), `${line}\n`);
+      await move();
+      expect(readFileSync(path.join(front.root, "var/lib/bbb-ovh/recordings/backlog/bbb1"), "utf8")).toBe(`waiting=2 oldest=7 overdue=1 reported=${second}\n`);
+      expect(readdirSync(incoming("bbb1"))).toEqual([]);
+    });
+
     it.each([2, 10])("%i nodes sending at once, and three archives of one node at once: every archive arrives, once", async (count) => {
       const work = mkdtempSync(path.join(keys, "burst-"));
       const archives = NODES.slice(0, count).flatMap((n, i) =>
