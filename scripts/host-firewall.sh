@@ -22,6 +22,8 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 # shellcheck source-path=SCRIPTDIR source=lib/apt.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/apt.sh"
+# shellcheck source-path=SCRIPTDIR source=lib/units.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/units.sh"
 
 FAMILY=inet
 TABLE=bbb_ovh
@@ -159,10 +161,12 @@ render_unit() {
     "WantedBy=sysinit.target"
 }
 
+# ensure_unit: the unit written, reloaded and enabled through lib/units.sh's queue (so a run cut in between
+# finishes the job on the next), never started: apply_ruleset has loaded the table already. Enabled again
+# if someone disabled it.
 ensure_unit() {
-  if render_unit | install_content "$ROOT/etc/systemd/system/$UNIT" 0644; then
-    systemctl daemon-reload
-  fi
+  render_unit | install_boot_unit "$UNIT"
+  apply_pending_units
   systemctl is-enabled --quiet "$UNIT" || systemctl enable "$UNIT"
 }
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Systemd units and the files they read, for the Scalelite front steps. Sourced after common.sh.
+# Systemd units and the files they read, for the steps that install units. Sourced after common.sh.
 #
 # A changed file queues its units in $STATE_DIR/<step>.pending-units *before* it is replaced, and the
 # queue is emptied only after systemd has reloaded and restarted them: a step killed in between
@@ -35,6 +35,12 @@ install_unit() {
   install_watched "$UNIT_DIR/$1" 0644 "$1"
 }
 
+# install_boot_unit NAME: writes the unit NAME (stdin); when it changed, systemd reloads it and enables
+# it, never starting it: for a unit whose work the step itself has just done (the firewall's load).
+install_boot_unit() {
+  install_watched "$UNIT_DIR/$1" 0644 "enable-only:$1"
+}
+
 # install_interval_timer NAME DESCRIPTION BOOT_DELAY INTERVAL: the timer NAME.timer that starts
 # NAME.service BOOT_DELAY after boot and then INTERVAL after each run (systemd.timer(5)), queued when changed.
 install_interval_timer() {
@@ -53,12 +59,17 @@ WantedBy=timers.target
 EOF
 }
 
-# apply_pending_units: daemon-reload, then enable and (re)start each queued unit once, in queue order.
+# apply_pending_units: daemon-reload, then enable and (re)start each queued unit once, in queue order
+# (enable only, for those queued by install_boot_unit).
 apply_pending_units() {
   [[ -s "$PENDING_UNITS" ]] || return 0
   local unit
   systemctl daemon-reload
   while read -r unit; do
+    if [[ "$unit" == enable-only:* ]]; then
+      systemctl enable "${unit#enable-only:}"
+      continue
+    fi
     systemctl enable "$unit"
     if [[ "$unit" == *.service ]]; then
       log "restarting $unit"

@@ -296,6 +296,21 @@ describe.skipIf(!available)("the firewall policy on real nftables, in network na
       expect(newCalls.filter((c) => /^systemctl (enable|daemon-reload|restart|start)|^nft (-f|--file) |^apt-get/.test(c))).toEqual([]);
     });
 
+    it("a unit file changed on the host is written back, reloaded and enabled, never started by the step", async () => {
+      const file = path.join(h.root, "etc/systemd/system/bbb-ovh-firewall.service");
+      const written = readFileSync(file, "utf8");
+      writeFileSync(file, written.replace("Before=network-pre.target", "After=network.target"));
+      const before = calls().length;
+      const result = await runStep(h, "hostFirewall", nodeInputs(WITH_LOOPBACK));
+      expect(result.code, result.stderr).toBe(0);
+      expect(readFileSync(file, "utf8")).toBe(written);
+      const newCalls = calls().slice(before).split("\n").filter(Boolean);
+      expect(newCalls.filter((c) => /^systemctl (enable|daemon-reload|restart|start)/.test(c))).toEqual([
+        "systemctl daemon-reload",
+        "systemctl enable bbb-ovh-firewall.service",
+      ]);
+    });
+
     it("after a reboot (ruleset gone) the unit's command alone brings the table back", () => {
       inNs(HOST_NS, "nft", "flush", "ruleset");
       const unit = readFileSync(path.join(h.root, "etc/systemd/system/bbb-ovh-firewall.service"), "utf8");
