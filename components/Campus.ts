@@ -64,7 +64,7 @@ export class Campus extends pulumi.ComponentResource {
         : undefined;
 
     const makeHost = (host: ResolvedHost, nodeAddresses?: pulumi.Input<string>[], standbyAddresses?: pulumi.Input<string>[]): HostHandle => {
-      switch (host.config.kind) {
+      switch (host.kind) {
         case "dedicated":
           return new DedicatedHost(host.name, { campus, host, deployKey, nodeAddresses, standbyAddresses }, { parent: this });
         case "publicCloud":

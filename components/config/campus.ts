@@ -1,7 +1,16 @@
 import { z } from "zod";
 import { backupProblems } from "../backup/backupConfig";
 import { installerPinProblems, lineOsProblems, resolveInstallerPin, type ResolvedInstallerPin } from "../bbb/installerPin";
-import { BBB_LINES, missingFamilies, OPTION_FAMILIES, SERVER_PRESETS, type HostPreset, type OptionFamily } from "./presets";
+import {
+  BBB_LINES,
+  missingFamilies,
+  OPTION_FAMILIES,
+  SERVER_PRESETS,
+  type CloudFlavorPreset,
+  type DedicatedPreset,
+  type HostPreset,
+  type OptionFamily,
+} from "./presets";
 import { placementOf, placementProblems, siteOf } from "../planning/sites";
 import { issueMessage, knownKeysAt, unknownKeysMessage, valueAt } from "./messages";
 import { backupSchema, campusSchema, type CampusConfig, type HostConfig } from "./schema";
@@ -42,7 +51,8 @@ export interface HostSpec {
   bandwidthMbps?: number;
 }
 
-export interface ResolvedHost {
+/** What every resolved host has, whatever its kind. */
+interface ResolvedHostBase {
   /** The standby front is a front too (same firewall, same preflight); campus.standbyFront says which. */
   role: "front" | "node";
   name: string;
@@ -53,8 +63,6 @@ export interface ResolvedHost {
   datacenter: string;
   /** The physical site (gra and GRA11 are both gravelines); undefined for an unknown cloud region. */
   site?: string;
-  config: HostConfig;
-  preset?: HostPreset;
   spec?: HostSpec;
   /** Scalelite fields, nodes only. */
   loadMultiplier: number;
@@ -67,12 +75,30 @@ export interface ResolvedHost {
   scaleliteState?: ScaleliteNodeState;
 }
 
+type HostConfigOf<K extends HostConfig["kind"]> = Extract<HostConfig, { kind: K }>;
+
+/**
+ * A validated host, by kind: `kind` narrows its config and its preset together (a dedicated host's
+ * preset is a DedicatedPreset, an existing host has none), so components need no re-check or cast.
+ */
+export type ResolvedHost = ResolvedHostBase &
+  (
+    | { kind: "dedicated"; config: HostConfigOf<"dedicated">; preset?: DedicatedPreset }
+    | { kind: "publicCloud"; config: HostConfigOf<"publicCloud">; preset?: CloudFlavorPreset }
+    | { kind: "existing"; config: HostConfigOf<"existing">; preset?: undefined }
+  );
+
+export type ResolvedHostOf<K extends ResolvedHost["kind"]> = Extract<ResolvedHost, { kind: K }>;
+
+/** A BigBlueButton node: campus.nodes resolved. */
+export type ResolvedNode = ResolvedHost & { role: "node" };
+
 export interface Campus {
   config: CampusConfig;
   front: ResolvedHost;
   /** The standby front (campus.standbyFront), in another physical site than the front. */
   standbyFront?: ResolvedHost;
-  nodes: ResolvedHost[];
+  nodes: ResolvedNode[];
   presets: Record<string, HostPreset>;
   installerBranch: string;
   /** The bbb-install.sh every node runs: the stack's pin or the line's default. */
@@ -311,40 +337,44 @@ function presetOptionProblems(path: string, preset: unknown): ConfigProblem[] {
   ];
 }
 
-function resolveHost(role: ResolvedHost["role"], host: HostConfig, campus: CampusConfig, presets: Record<string, HostPreset>): ResolvedHost {
-  let preset: HostPreset | undefined;
-  let spec: HostSpec | undefined;
-  let datacenter: string;
-  switch (host.kind) {
-    case "dedicated":
-      preset = host.model ? presets[host.model] : undefined;
-      datacenter = host.datacenter;
-      break;
-    case "publicCloud":
-      preset = Object.values(presets).find((p) => p.kind === "publicCloud" && p.flavor === host.flavor);
-      datacenter = host.region.toLowerCase();
-      break;
-    case "existing":
-      datacenter = host.location;
-      if (host.cores && host.ramGb) spec = { cores: host.cores, ramGb: host.ramGb };
-      break;
-  }
-  if (preset) spec = { cores: preset.cores, ramGb: preset.ramGb, bandwidthMbps: preset.bandwidthMbps };
+function resolveHost<R extends ResolvedHost["role"]>(
+  role: R,
+  host: HostConfig,
+  campus: CampusConfig,
+  presets: Record<string, HostPreset>,
+): ResolvedHost & { role: R } {
   const nodeFields = "loadMultiplier" in host ? host : undefined;
-  return {
+  const base = {
     role,
     name: host.name,
     fqdn: host.fqdn,
     subdomain: host.fqdn.slice(0, -(campus.dns.zone.length + 1)),
-    datacenter,
     site: siteOf(placementOf(host)),
-    config: host,
-    preset,
-    spec,
     loadMultiplier: nodeFields?.loadMultiplier ?? 1,
     tag: nodeFields?.tag,
     scaleliteState: nodeFields?.state,
   };
+  const specOf = (preset: HostPreset | undefined): HostSpec | undefined =>
+    preset && { cores: preset.cores, ramGb: preset.ramGb, bandwidthMbps: preset.bandwidthMbps };
+  switch (host.kind) {
+    case "dedicated": {
+      const found = host.model ? presets[host.model] : undefined;
+      const preset = found?.kind === "dedicated" ? found : undefined;
+      return { ...base, kind: "dedicated", config: host, preset, datacenter: host.datacenter, spec: specOf(preset) };
+    }
+    case "publicCloud": {
+      const preset = Object.values(presets).find((p): p is CloudFlavorPreset => p.kind === "publicCloud" && p.flavor === host.flavor);
+      return { ...base, kind: "publicCloud", config: host, preset, datacenter: host.region.toLowerCase(), spec: specOf(preset) };
+    }
+    case "existing":
+      return {
+        ...base,
+        kind: "existing",
+        config: host,
+        datacenter: host.location,
+        spec: host.cores && host.ramGb ? { cores: host.cores, ramGb: host.ramGb } : undefined,
+      };
+  }
 }
 
 /**

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as ovh from "@ovhcloud/pulumi-ovh";
-import type { Campus, ResolvedHost } from "../config/campus";
-import { BBB_LINES, type DedicatedPreset } from "../config/presets";
+import type { Campus, ResolvedHostOf } from "../config/campus";
+import { BBB_LINES } from "../config/presets";
 import { EdgeFirewall } from "../security/EdgeFirewall";
 import { cloudPolicy, hostPolicyInput } from "../security/firewallPolicy";
 import { sshPortOf } from "./sshPort";
@@ -12,7 +12,7 @@ import { encodePostInstallScript } from "./postInstall";
 
 export interface DedicatedHostArgs {
   campus: Campus;
-  host: ResolvedHost;
+  host: ResolvedHostOf<"dedicated">;
   deployKey: { privateKey: pulumi.Input<string>; publicKey: pulumi.Input<string> };
   /** Front only: the nodes' IPv4 addresses, allowed to SSH in (they push recordings by rsync over SSH). */
   nodeAddresses?: pulumi.Input<string>[];
@@ -21,10 +21,9 @@ export interface DedicatedHostArgs {
 }
 
 /** The OVH dedicated-server order (or adoption) inputs for a host; pure. */
-export function dedicatedServerInputs(campus: Campus, host: ResolvedHost) {
-  if (host.config.kind !== "dedicated") throw new Error(`${host.name} is not a dedicated host`);
+export function dedicatedServerInputs(campus: Campus, host: ResolvedHostOf<"dedicated">) {
   const cfg = host.config;
-  const preset = host.preset as DedicatedPreset | undefined;
+  const preset = host.preset;
   const planCode = cfg.planCode ?? preset?.planCode;
   const order = cfg.serviceName
     ? {}
@@ -67,7 +66,7 @@ function regionOf(subsidiary: string): string {
  * protected and `keepServiceAfterDestroy` unless the stack sets protection.allowTermination.
  */
 export class DedicatedHost extends pulumi.ComponentResource implements HostHandle {
-  readonly host: ResolvedHost;
+  readonly host: ResolvedHostOf<"dedicated">;
   readonly server: ovh.dedicated.Server;
   readonly ipv4: pulumi.Output<string>;
   readonly ipv6: pulumi.Output<string>;
@@ -89,7 +88,7 @@ export class DedicatedHost extends pulumi.ComponentResource implements HostHandl
     // the key on first contact because that first contact would be unpinned (docs/hosts.md).
     const hostKey = installOs ? generatedHostKey(name, this) : undefined;
     // Adopted as it is, nothing installs the deploy key: the schema requires the operator's key and user.
-    this.sshUser = installOs || host.config.kind !== "dedicated" ? "ubuntu" : (host.config.sshUser ?? "ubuntu");
+    this.sshUser = installOs ? "ubuntu" : (host.config.sshUser ?? "ubuntu");
 
     this.server = new ovh.dedicated.Server(
       name,
@@ -122,7 +121,7 @@ export class DedicatedHost extends pulumi.ComponentResource implements HostHandl
     const sshPort = sshPortOf(host);
     const login = { host: this.ipv4, user: this.sshUser, port: sshPort, privateKey: args.deployKey.privateKey };
     // Adopted as it is: the key the stack pins (hostKey), else the one recorded on first contact.
-    const pinned = host.config.kind === "dedicated" ? host.config.hostKey : undefined;
+    const pinned = host.config.hostKey;
     this.hostKey = hostKey
       ? hostKey.publicKeyOpenssh.apply((k) => k.trim())
       : pinned
@@ -131,7 +130,7 @@ export class DedicatedHost extends pulumi.ComponentResource implements HostHandl
     this.connection = sshConnection({ ...login, hostKey: this.hostKey });
     this.ready = [this.server];
     // The campus firewall policy on OVH's Edge Network Firewall, which OVH may not offer on Eco servers.
-    if ((host.preset as DedicatedPreset | undefined)?.range !== "eco") {
+    if (host.preset?.range !== "eco") {
       const policy = cloudPolicy(hostPolicyInput(campus, host), {
         nodes: (args.nodeAddresses ?? []).map((address) => pulumi.interpolate`${address}/32`),
         standbys: (args.standbyAddresses ?? []).map((address) => pulumi.interpolate`${address}/32`),

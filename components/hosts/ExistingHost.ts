@@ -1,18 +1,18 @@
 import * as pulumi from "@pulumi/pulumi";
-import type { ResolvedHost } from "../config/campus";
+import type { ResolvedHostOf } from "../config/campus";
 import type { HostHandle } from "./HostHandle";
 import { sshConnection } from "./connection";
 import { recordHostKey } from "./hostKeys";
 import { sshPortOf } from "./sshPort";
 
 export interface ExistingHostArgs {
-  host: ResolvedHost;
+  host: ResolvedHostOf<"existing">;
   privateKey: pulumi.Input<string>;
 }
 
 /** A host the school already runs: nothing is provisioned, only the common shape and a pinned host key. */
 export class ExistingHost extends pulumi.ComponentResource implements HostHandle {
-  readonly host: ResolvedHost;
+  readonly host: ResolvedHostOf<"existing">;
   readonly ipv4: pulumi.Output<string>;
   readonly ipv6: pulumi.Output<string>;
   readonly connection: HostHandle["connection"];
@@ -23,7 +23,6 @@ export class ExistingHost extends pulumi.ComponentResource implements HostHandle
   constructor(name: string, args: ExistingHostArgs, opts?: pulumi.ComponentResourceOptions) {
     super("bbb-ovh:hosts:ExistingHost", name, {}, opts);
     const cfg = args.host.config;
-    if (cfg.kind !== "existing") throw new Error(`${args.host.name} is not an existing host`);
     this.host = args.host;
     this.sshUser = cfg.sshUser;
     this.ipv4 = pulumi.output(cfg.ipv4);

@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as openstack from "@pulumi/openstack";
-import type { Campus, ResolvedHost } from "../config/campus";
+import type { Campus, ResolvedHostOf } from "../config/campus";
 import { BBB_LINES } from "../config/presets";
 import { cloudPolicy, hostPolicyInput, type IngressRule } from "../security/firewallPolicy";
 import { sshPortOf } from "./sshPort";
@@ -11,7 +11,7 @@ import { generatedHostKey } from "./hostKeys";
 
 export interface PublicCloudHostArgs {
   campus: Campus;
-  host: ResolvedHost;
+  host: ResolvedHostOf<"publicCloud">;
   provider: openstack.Provider;
   deployKey: { privateKey: pulumi.Input<string>; publicKey: pulumi.Input<string> };
   /** Front only: the nodes' IPv4 addresses, allowed to SSH in (they push recordings by rsync over SSH). */
@@ -26,7 +26,7 @@ export interface PublicCloudHostArgs {
  * network, and a host key generated here and installed by cloud-init, so SSH is pinned from the start.
  */
 export class PublicCloudHost extends pulumi.ComponentResource implements HostHandle {
-  readonly host: ResolvedHost;
+  readonly host: ResolvedHostOf<"publicCloud">;
   readonly instance: openstack.compute.Instance;
   readonly securityGroup: openstack.networking.SecGroup;
   readonly ipv4: pulumi.Output<string>;
@@ -41,7 +41,6 @@ export class PublicCloudHost extends pulumi.ComponentResource implements HostHan
   constructor(name: string, args: PublicCloudHostArgs, opts?: pulumi.ComponentResourceOptions) {
     super("bbb-ovh:hosts:PublicCloudHost", name, {}, opts);
     const { campus, host, provider } = args;
-    if (host.config.kind !== "publicCloud") throw new Error(`${host.name} is not a Public Cloud host`);
     this.host = host;
     const region = host.config.region;
     const childOpts = { parent: this, provider };
