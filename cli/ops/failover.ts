@@ -1,5 +1,4 @@
 import { POSTGRES_IMAGE } from "../../components/scalelite/images";
-import { RECORDING_DIR, STANDBY_COPY_DIR } from "../../components/scalelite/recordingLayout";
 import { base64, renderStepCommand, renderStepStdin } from "../../components/remote/invocation";
 import type { ChecksumAlgorithm } from "./bbbApi";
 import { classifyError, OpsError } from "./errors";
@@ -8,8 +7,8 @@ import {
   failbackSteps,
   lagBytes,
   presumedDown,
-  RECORDINGS_PULL,
   recordingsCopyVerdict,
+  recordingsPullCommand,
   serversYaml,
   subDomainOf,
   switchSteps,
@@ -390,8 +389,7 @@ const RECORDINGS_COPY_MS = 6 * 3600_000;
 async function copyRecordingsBack(target: OpsTarget, s: ReturnType<typeof sides>, rec: Recorder, verify: boolean): Promise<void> {
   if (!target.campus?.config.recordings) return;
   const { primary: serving, standby: back } = s;
-  const root = "${BBB_OVH_ROOT:-}";
-  const command = `${root}${RECORDINGS_PULL} ${verify ? "--verify " : ""}${RECORDING_DIR} "${root}${STANDBY_COPY_DIR}/ssh_config"`;
+  const command = recordingsPullCommand(verify);
   await rec.step("copy-recordings", back.name, async () => {
     if (!verify)
       return {

@@ -1,4 +1,5 @@
 import { nodeApiUrl, renderServersYaml, type ScaleliteServer } from "../../components/scalelite/renderServersYaml";
+import { RECORDING_DIR, STANDBY_COPY_DIR } from "../../components/scalelite/recordingLayout";
 import { OpsError } from "./errors";
 
 /**
@@ -33,6 +34,15 @@ export interface SwitchInput {
 
 /** The command `ops failback` runs on the front coming back (scripts/scalelite-recordings-pull.sh, installed by scaleliteRecordingsCopy). */
 export const RECORDINGS_PULL = "/usr/local/sbin/bbb-ovh-recordings-pull";
+/**
+ * The pull as `ops failback` runs it on the front coming back, as root: its copy key, the serving front's
+ * address and pinned host key are in the ssh_config the copy step installed (BBB_OVH_ROOT is empty on a real front).
+ */
+export function recordingsPullCommand(verify: boolean): string {
+  const root = "${BBB_OVH_ROOT:-}";
+  return `${root}${RECORDINGS_PULL} ${verify ? "--verify " : ""}${RECORDING_DIR} "${root}${STANDBY_COPY_DIR}/ssh_config"`;
+}
+
 /** Its exit status when files are still left to copy after --verify's copy. */
 export const RECORDINGS_LEFT_TO_COPY = 3;
 

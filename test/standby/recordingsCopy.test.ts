@@ -14,7 +14,7 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSy
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { recordingsCopyVerdict } from "../../cli/ops/failoverPlan";
+import { recordingsCopyVerdict, recordingsPullCommand } from "../../cli/ops/failoverPlan";
 import { describeStandbyCopy, parseStandbyCopy } from "../../cli/ops/standbyCopy";
 import { Progress } from "../../cli/ops/progress";
 import { collectStatus, renderStatus } from "../../cli/ops/status";
@@ -63,8 +63,8 @@ describe.each(RRSYNCS)(
       /** A front's pull, as its unit runs it (or as `ops failback` runs it, with --verify). */
       const pull = (h: TestHost = standby, options = "") =>
         shell(h, `${options}"$BBB_OVH_ROOT/usr/local/sbin/bbb-ovh-recordings-pull" ${RECORDING_DIR} ${sshConfig(h)}`);
-      const verify = (h: TestHost, env = "") =>
-        shell(h, `${env}"$BBB_OVH_ROOT/usr/local/sbin/bbb-ovh-recordings-pull" --verify ${RECORDING_DIR} ${sshConfig(h)}`);
+      /** The command `ops failback` runs on the front coming back (its copy-recordings step after fencing). */
+      const verify = (h: TestHost, env = "") => shell(h, `${env}${recordingsPullCommand(true)}`);
       /** A command run on a front with its copy key, straight at the other front (what a thief of the key could try). */
       const withCopyKey = (h: TestHost, command: string) => shell(h, `ssh -F ${sshConfig(h)} ${command}`);
       const published = (h: TestHost, id: string, file: string) => path.join(recordings(h, "published"), "presentation", id, file);
