@@ -21,7 +21,8 @@
 # Each run writes its outcome to /var/lib/bbb-ovh/recordings-copy.status (key=value lines, for `ops
 # status`): last_attempt, last_result (ok | failed | serving | fenced...), role, last_success (the START
 # of the last run that succeeded: the copy holds everything the serving front had then), files and bytes
-# it copied, and the same as node_exporter textfile metrics when that collector's directory exists.
+# it copied, and, on the standby only, the same as node_exporter textfile metrics when that collector's
+# directory exists.
 set -euo pipefail
 
 ROOT="${BBB_OVH_ROOT:-}"
@@ -62,14 +63,20 @@ write_status() {
   chmod 0644 "$tmp"
   mv -f "$tmp" "$STATUS"
   [[ -d "$TEXTFILE_DIR" ]] || return 0
+  # Only the standby has a copy that can fall behind: on the other front the series goes, so that
+  # StandbyRecordingsCopyStale (scripts/monitoring/rules.yml) never fires on the front that serves.
+  if [[ "$result" != ok && "$result" != failed ]]; then
+    rm -f "$TEXTFILE_DIR/bbb_ovh_recordings_copy.prom"
+    return 0
+  fi
   tmp="$(mktemp "$TEXTFILE_DIR/.bbb_ovh_recordings_copy.XXXXXX")"
   {
     echo "# HELP bbb_ovh_recordings_copy_last_success_timestamp_seconds Start of the last recordings copy from the serving front that succeeded."
     echo "# TYPE bbb_ovh_recordings_copy_last_success_timestamp_seconds gauge"
     echo "bbb_ovh_recordings_copy_last_success_timestamp_seconds ${success:-0}"
-    echo "# HELP bbb_ovh_recordings_copy_last_run_ok Whether the last recordings copy succeeded (1), failed (0); a front that is not the standby does not copy (1)."
+    echo "# HELP bbb_ovh_recordings_copy_last_run_ok Whether the last recordings copy succeeded (1) or failed (0)."
     echo "# TYPE bbb_ovh_recordings_copy_last_run_ok gauge"
-    echo "bbb_ovh_recordings_copy_last_run_ok $([[ "$result" == failed ]] && echo 0 || echo 1)"
+    echo "bbb_ovh_recordings_copy_last_run_ok $([[ "$result" == ok ]] && echo 1 || echo 0)"
   } >"$tmp"
   chmod 0644 "$tmp"
   mv -f "$tmp" "$TEXTFILE_DIR/bbb_ovh_recordings_copy.prom"

@@ -57,6 +57,11 @@ describe.each(RRSYNCS)(
             .split("\n")
             .map((l) => l.split("=", 2) as [string, string]),
         );
+      /** The copy's textfile metrics on a front, or undefined when it has none (StandbyRecordingsCopyStale reads them). */
+      const metrics = (h: TestHost) => {
+        const file = path.join(h.root, "var/lib/prometheus/node-exporter/bbb_ovh_recordings_copy.prom");
+        return existsSync(file) ? readFileSync(file, "utf8") : undefined;
+      };
       const setRole = (h: TestHost, role: string) => writeFileSync(path.join(h.root, "var/lib/bbb-ovh/front-role"), `${role}\n`);
 
       const shell = shellOn;
@@ -127,6 +132,8 @@ describe.each(RRSYNCS)(
         }
         // What the replication steps leave: the standby says so; the front has no role file (primary).
         setRole(standby, "standby");
+        // node_exporter's textfile collector directory (monitoringNode makes it on every host).
+        for (const h of [primary, standby]) mkdirSync(path.join(h.root, "var/lib/prometheus/node-exporter"), { recursive: true });
 
         // A published recording on the primary, as Scalelite's importer leaves it.
         const dir = path.join(recordings(primary, "published"), "presentation", ID);
@@ -157,6 +164,7 @@ describe.each(RRSYNCS)(
         expect(seen).toEqual({
           line: expect.stringMatching(/^recordings copy to lb-standby: ok, \d+ s behind the serving front \(last run copied 3 file\(s\)\)$/),
         });
+        expect(metrics(standby)).toContain(`bbb_ovh_recordings_copy_last_success_timestamp_seconds ${s.last_success}\n`);
         // A second run has nothing to copy.
         const again = await pull();
         expect(again.stdout).toMatch(/copied 0 file\(s\)/);
@@ -171,6 +179,8 @@ describe.each(RRSYNCS)(
           expect(r.code, output(r)).toBe(0);
           expect(r.stdout).toMatch(/this front is not the standby \(serving\): nothing to copy/);
           expect(status(primary)).toMatchObject({ last_result: "serving", role: "primary", files: "0" });
+          // No copy, no lag series: the stale-copy alert cannot fire on the front that serves.
+          expect(metrics(primary)).toBeUndefined();
           // --verify (what ops failback runs) refuses on a front that is not the standby.
           const checked = await verify(primary);
           expect(checked.code).toBe(1);
@@ -352,6 +362,9 @@ describe.each(RRSYNCS)(
         // Never both ways: the serving standby front copies nothing back, and the front's key still cannot write there.
         const back = await pull(standby);
         expect(back.stdout).toMatch(/not the standby \(serving\)/);
+        // The lag series moved with the roles: on the front now, gone from the standby front that serves.
+        expect(metrics(standby)).toBeUndefined();
+        expect(metrics(primary)).toMatch(/^bbb_ovh_recordings_copy_last_run_ok 1$/m);
         expect(existsSync(published(standby, ID, "only-on-front.webm"))).toBe(false);
 
         // ops status shows the copy of the front, now the standby, read over SSH from both fronts.
