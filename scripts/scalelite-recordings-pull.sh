@@ -85,7 +85,7 @@ write_status() {
 # The role the replication steps and `ops failover` / `ops failback` write; absent: the primary `pulumi up` made.
 front_role() {
   local role
-  role="$(cat "$ROLE_FILE" 2>/dev/null || true)"
+  role="$(head -n 1 "$ROLE_FILE" 2>/dev/null || true)"
   printf '%s\n' "${role:-primary}"
 }
 
