@@ -10,7 +10,8 @@ import { PublicCloudHost } from "./hosts/PublicCloudHost";
 import { sshConnection } from "./hosts/connection";
 import { recordHostKey } from "./hosts/hostKeys";
 import { buildPlatform, type PlatformOutputs } from "./platform";
-import { monitoringRules } from "./security/firewallPolicy";
+import { copyPeerRule, monitoringRules } from "./security/firewallPolicy";
+import { sshPortOf } from "./hosts/sshPort";
 
 export interface CampusSecrets {
   /** The key existing hosts already trust; without it a deploy key is generated here. */
@@ -74,8 +75,8 @@ export class Campus extends pulumi.ComponentResource {
       }
     };
     this.nodes = campus.nodes.map((n) => makeHost(n));
-    // The standby opens every connection between the fronts (it streams the database and pulls the
-    // recordings), so it is made first and only the front admits it: no cycle between the two.
+    // The standby opens the connections between the fronts while the front serves (it streams the database
+    // and pulls the recordings), so it is made first and the front admits it: no cycle between the two.
     const nodeAddresses = campus.config.recordings ? this.nodes.map((n) => n.ipv4) : [];
     this.standbyFront = campus.standbyFront && makeHost(campus.standbyFront, nodeAddresses);
     this.front = makeHost(campus.front, nodeAddresses, this.standbyFront ? [this.standbyFront.ipv4] : []);
@@ -94,6 +95,14 @@ export class Campus extends pulumi.ComponentResource {
               target.admit(`${target.host.name}-monitoring-${i}-${rule.portMin}`, rule);
           });
       }
+    }
+
+    // Once a failback has made the front the standby, it pulls the standby front's recordings over SSH
+    // (scripts/scalelite-recordings-pull.sh): the standby's security group admits the front on SSH, as a rule
+    // made once both exist (the standby is made first); the edge firewall lets a front at OVH through.
+    if (campus.config.recordings && this.standbyFront instanceof PublicCloudHost) {
+      const rule = copyPeerRule(pulumi.interpolate`${this.front.ipv4}/32`, sshPortOf(this.standbyFront.host));
+      this.standbyFront.admit(`${this.standbyFront.host.name}-from-front-copy-${rule.portMin}`, rule);
     }
 
     for (const handle of [this.front, ...(this.standbyFront ? [this.standbyFront] : []), ...this.nodes]) {

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# Standby front (campus.standbyFront): keeps a copy of the primary front's recordings, so that `ops
-# failover` serves them too. Installs the copy's key, the primary's pinned host key and the ssh_config its
-# rsync uses, the pull command (scalelite-recordings-pull.sh as /usr/local/sbin/bbb-ovh-recordings-pull),
-# and bbb-ovh-recordings-pull.timer, which runs it every 5 minutes (the standby's recordings are at most
-# that much, plus one copy's duration, behind the primary's; `ops status` shows by how much).
+# Both fronts of a campus with a standby front (campus.standbyFront): whichever is the standby keeps a copy
+# of the serving front's recordings, so that `ops failover` serves them too and `ops failback` loses none
+# published meanwhile. Installs this front's copy key, the other front's pinned host key and the ssh_config
+# its rsync uses, the pull command (scalelite-recordings-pull.sh as /usr/local/sbin/bbb-ovh-recordings-pull,
+# which copies only while this front is the standby), and bbb-ovh-recordings-pull.timer, which runs it
+# every 5 minutes (the standby's recordings are at most that much, plus one copy's duration, behind the
+# serving front's; `ops status` shows by how much).
 #
-# Inputs (stdin, KEY=VALUE): RECORDING_DIR, SSH_CONFIG_B64 (rendered by the Pulumi program: the primary's
-# address and SSH port, this key, the pinned host key), KNOWN_HOSTS_B64, COPY_KEY_B64 (secret: the
-# standby's key, which the primary accepts read-only, from the standby's address only).
+# Inputs (stdin, KEY=VALUE): RECORDING_DIR, SSH_CONFIG_B64 (rendered by the Pulumi program: the other
+# front's address and SSH port, this key, the pinned host key), KNOWN_HOSTS_B64, COPY_KEY_B64 (secret: this
+# front's key, which the other front accepts read-only, from this front's address only).
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
@@ -38,7 +40,7 @@ install_pull_units() {
   install_unit "$PULL_UNIT.service" <<EOF
 # Written by bbb-ovh ($STEP_NAME); changes here are overwritten on the next deployment.
 [Unit]
-Description=bbb-ovh: copy the primary front's recordings to this standby front
+Description=bbb-ovh: copy the serving front's recordings while this front is the standby
 After=network-online.target
 Wants=network-online.target
 
@@ -48,7 +50,7 @@ ExecStart=$PULL $IN_RECORDING_DIR $COPY_DIR/ssh_config
 Nice=10
 IOSchedulingClass=idle
 EOF
-  install_interval_timer "$PULL_UNIT" "bbb-ovh: copy the primary front's recordings every 5 minutes" 3min 5min
+  install_interval_timer "$PULL_UNIT" "bbb-ovh: copy the serving front's recordings every 5 minutes" 3min 5min
   apply_pending_units
 }
 
@@ -65,7 +67,7 @@ main() {
   apt_install rsync
   install_copy_files
   install_pull_units
-  log "the recordings are copied from the primary front every 5 minutes (${PULL_UNIT}.timer)"
+  log "while this front is the standby, the serving front's recordings are copied every 5 minutes (${PULL_UNIT}.timer)"
 }
 
 main "$@"

@@ -1,21 +1,28 @@
 #!/usr/bin/env bash
-# Copies the primary front's recordings to this standby front (campus.standbyFront), so that a failover
-# serves the recordings as well as the database; installed as /usr/local/sbin/bbb-ovh-recordings-pull and
-# run as root by bbb-ovh-recordings-pull.service every few minutes (its timer).
+# Copies the serving front's recordings to this front while it is the standby (campus.standbyFront), so
+# that a failover serves the recordings as well as the database, and a failback loses none published
+# meanwhile; installed on BOTH fronts as /usr/local/sbin/bbb-ovh-recordings-pull and run as root by
+# bbb-ovh-recordings-pull.service every few minutes (its timer).
 #
-#   bbb-ovh-recordings-pull RECORDING_DIR SSH_CONFIG
+#   bbb-ovh-recordings-pull [--verify] RECORDING_DIR SSH_CONFIG
 #
-# rsync over SSH with the standby's own key, which the primary accepts only from the standby's address and
-# only as `rrsync -ro <recordings>` (read-only; renderCopyAuthorizedKey): the standby can read the
-# recordings and change nothing on the primary. The published and unpublished trees come over with their
-# owners (Scalelite's 1000:2000) and modes; a file the standby already holds in a newer version is kept
-# (--update), and nothing is deleted here when the primary deleted it (a recording is never lost by a copy).
-# A front that serves (promoted by `ops failover`: /var/lib/bbb-ovh/front-role says primary, or its
-# scalelite.target is active) copies nothing: it is the primary now.
+# rsync over SSH with this front's own key, which the other front accepts only from this front's address
+# and only as `rrsync -ro <recordings>` (read-only; renderCopyAuthorizedKey): this front can read the
+# other's recordings and change nothing there. The published and unpublished trees come over with their
+# owners (Scalelite's 1000:2000) and modes; a file this front already holds in a newer version is kept
+# (--update), and nothing is deleted here when the other front deleted it (a recording is never lost by a
+# copy).
+# Only a standby copies: /var/lib/bbb-ovh/front-role says `standby` (written by the replication standby
+# step and by `ops failback`) and Scalelite is not running here. A front that serves (front-role primary,
+# or absent as on a front `pulumi up` made primary, or scalelite.target active) or that `ops failover`
+# fenced copies nothing, so the copy never runs both ways at once and a serving front never pulls.
+# --verify (what `ops failback` runs before its switch): waits for a copy under way, copies, then checks
+# with an rsync dry run that nothing is left to copy; exits 3 naming how many files are left otherwise.
 # Each run writes its outcome to /var/lib/bbb-ovh/recordings-copy.status (key=value lines, for `ops
-# status`): last_attempt, last_result (ok | failed | serving), last_success (the START of the last run
-# that succeeded: the copy holds everything the primary had then), files and bytes it copied, and the
-# same as node_exporter textfile metrics when that collector's directory exists.
+# status`): last_attempt, last_result (ok | failed | serving | fenced...), role, last_success (the START
+# of the last run that succeeded: the copy holds everything the serving front had then), files and bytes
+# it copied, and, on the standby only, the same as node_exporter textfile metrics when that collector's
+# directory exists.
 set -euo pipefail
 
 ROOT="${BBB_OVH_ROOT:-}"
@@ -24,8 +31,10 @@ LOCK="$ROOT/var/lib/bbb-ovh/recordings-copy.lock"
 ROLE_FILE="$ROOT/var/lib/bbb-ovh/front-role"
 TEXTFILE_DIR="$ROOT/var/lib/prometheus/node-exporter"
 TREES=(published unpublished)
-# The name the ssh config gives the primary (FRONT_ALIAS in components/scalelite/recordingLayout.ts).
-PRIMARY=scalelite-front
+# The name the ssh config gives the other front (FRONT_ALIAS in components/scalelite/recordingLayout.ts).
+SOURCE=scalelite-front
+# Exit status of --verify when files are left to copy.
+LEFT_TO_COPY=3
 
 log() {
   printf 'recordings-pull: %s\n' "$*"
@@ -44,39 +53,60 @@ status_value() {
 
 # write_status RESULT STARTED FILES BYTES: the status file and the metrics, each replaced atomically.
 write_status() {
-  local result="$1" started="$2" files="$3" bytes="$4" success tmp
+  local result="$1" started="$2" files="$3" bytes="$4" success tmp role
   success="$(status_value last_success)"
   [[ "$result" == ok ]] && success="$started"
   mkdir -p "$(dirname "$STATUS")"
   tmp="$(mktemp "$STATUS.XXXXXX")"
-  printf 'last_attempt=%s\nlast_result=%s\nlast_success=%s\nfiles=%s\nbytes=%s\n' "$started" "$result" "${success:-}" "$files" "$bytes" >"$tmp"
+  role="$(front_role)"
+  printf 'last_attempt=%s\nlast_result=%s\nrole=%s\nlast_success=%s\nfiles=%s\nbytes=%s\n' "$started" "$result" "$role" "${success:-}" "$files" "$bytes" >"$tmp"
   chmod 0644 "$tmp"
   mv -f "$tmp" "$STATUS"
   [[ -d "$TEXTFILE_DIR" ]] || return 0
+  # Only the standby has a copy that can fall behind: on the other front the series goes, so that
+  # StandbyRecordingsCopyStale (scripts/monitoring/rules.yml) never fires on the front that serves.
+  if [[ "$result" != ok && "$result" != failed ]]; then
+    rm -f "$TEXTFILE_DIR/bbb_ovh_recordings_copy.prom"
+    return 0
+  fi
   tmp="$(mktemp "$TEXTFILE_DIR/.bbb_ovh_recordings_copy.XXXXXX")"
   {
-    echo "# HELP bbb_ovh_recordings_copy_last_success_timestamp_seconds Start of the last recordings copy from the primary front that succeeded."
+    echo "# HELP bbb_ovh_recordings_copy_last_success_timestamp_seconds Start of the last recordings copy from the serving front that succeeded."
     echo "# TYPE bbb_ovh_recordings_copy_last_success_timestamp_seconds gauge"
     echo "bbb_ovh_recordings_copy_last_success_timestamp_seconds ${success:-0}"
-    echo "# HELP bbb_ovh_recordings_copy_last_run_ok Whether the last recordings copy succeeded (1), failed (0); a serving front does not copy (1)."
+    echo "# HELP bbb_ovh_recordings_copy_last_run_ok Whether the last recordings copy succeeded (1) or failed (0)."
     echo "# TYPE bbb_ovh_recordings_copy_last_run_ok gauge"
-    echo "bbb_ovh_recordings_copy_last_run_ok $([[ "$result" == failed ]] && echo 0 || echo 1)"
+    echo "bbb_ovh_recordings_copy_last_run_ok $([[ "$result" == ok ]] && echo 1 || echo 0)"
   } >"$tmp"
   chmod 0644 "$tmp"
   mv -f "$tmp" "$TEXTFILE_DIR/bbb_ovh_recordings_copy.prom"
 }
 
-# Promoted by `ops failover` (front-role says primary, as the replication steps read it) or serving anyway.
-serving() {
-  [[ "$(cat "$ROLE_FILE" 2>/dev/null || echo standby)" == primary ]] || systemctl is-active --quiet scalelite.target
+# The role the replication steps and `ops failover` / `ops failback` write; absent: the primary `pulumi up` made.
+front_role() {
+  local role
+  role="$(head -n 1 "$ROLE_FILE" 2>/dev/null || true)"
+  printf '%s\n' "${role:-primary}"
 }
 
-# pull_tree TREE: rsync's --stats of copying the primary's TREE into ours.
+# Why this front copies nothing, or nothing when it is the standby: serving (primary, or Scalelite runs) or the role it has.
+not_standby() {
+  local role
+  role="$(front_role)"
+  if [[ "$role" == primary ]] || systemctl is-active --quiet scalelite.target; then
+    echo serving
+  elif [[ "$role" != standby ]]; then
+    echo "$role"
+  fi
+}
+
+# pull_tree TREE [RSYNC_OPTION...]: rsync's --stats of copying the serving front's TREE into ours.
 pull_tree() {
   local tree="$1"
+  shift
   mkdir -p "$RECORDING_DIR/$tree"
-  rsync --recursive --links --perms --times --owner --group --numeric-ids --update --partial-dir=.rsync-partial \
-    --timeout=600 --stats --rsh="ssh -F $SSH_CONFIG" "$PRIMARY:$tree/" "$RECORDING_DIR/$tree/"
+  rsync "$@" --recursive --links --perms --times --owner --group --numeric-ids --update --partial-dir=.rsync-partial \
+    --timeout=600 --stats --rsh="ssh -F $SSH_CONFIG" "$SOURCE:$tree/" "$RECORDING_DIR/$tree/"
 }
 
 # stat_sum OUTPUT LABEL: the number after LABEL in rsync --stats OUTPUT (commas removed).
@@ -84,35 +114,64 @@ stat_sum() {
   sed -n "s/^$2: \([0-9,]*\).*/\1/p" <<<"$1" | tr -d , | head -n 1
 }
 
+# left_to_copy: the regular files a copy now would still transfer (an rsync dry run of each tree).
+left_to_copy() {
+  local tree out left=0
+  for tree in "${TREES[@]}"; do
+    out="$(pull_tree "$tree" --dry-run 2>&1)" || {
+      printf '%s\n' "$out" >&2
+      die "checking $tree against the serving front failed"
+    }
+    left=$((left + $(stat_sum "$out" "Number of regular files transferred")))
+  done
+  echo "$left"
+}
+
 main() {
-  (($# == 2)) || die "usage: bbb-ovh-recordings-pull RECORDING_DIR SSH_CONFIG"
+  local verify=false
+  if [[ "${1:-}" == --verify ]]; then
+    verify=true
+    shift
+  fi
+  (($# == 2)) || die "usage: bbb-ovh-recordings-pull [--verify] RECORDING_DIR SSH_CONFIG"
   RECORDING_DIR="$ROOT$1"
   SSH_CONFIG="$2"
   [[ -f "$SSH_CONFIG" ]] || die "$SSH_CONFIG is missing (the scaleliteRecordingsCopy step writes it)"
   mkdir -p "$(dirname "$LOCK")"
   exec 9>>"$LOCK"
-  flock -n 9 || {
+  if [[ "$verify" == true ]]; then
+    flock 9
+  elif ! flock -n 9; then
     log "another copy is under way"
     return 0
-  }
-  local started files=0 bytes=0 tree out
+  fi
+  local started files=0 bytes=0 tree out why left
   started="$(date +%s)"
-  if serving; then
-    write_status serving "$started" 0 0
-    log "this front serves Scalelite (promoted): it is the primary, nothing to copy"
+  why="$(not_standby)"
+  if [[ -n "$why" ]]; then
+    write_status "$why" "$started" 0 0
+    [[ "$verify" == false ]] || die "this front is not the standby ($why): it copies nothing"
+    log "this front is not the standby ($why): nothing to copy"
     return 0
   fi
   for tree in "${TREES[@]}"; do
     if ! out="$(pull_tree "$tree" 2>&1)"; then
       write_status failed "$started" "$files" "$bytes"
       printf '%s\n' "$out" >&2
-      die "copying $tree from the primary front failed; the previous copy stays"
+      die "copying $tree from the serving front failed; the previous copy stays"
     fi
     files=$((files + $(stat_sum "$out" "Number of regular files transferred")))
     bytes=$((bytes + $(stat_sum "$out" "Total transferred file size")))
   done
   write_status ok "$started" "$files" "$bytes"
-  log "copied $files file(s), $bytes bytes of recordings from the primary front"
+  log "copied $files file(s), $bytes bytes of recordings from the serving front"
+  [[ "$verify" == true ]] || return 0
+  left="$(left_to_copy)"
+  if ((left > 0)); then
+    log "$left file(s) still to copy from the serving front"
+    exit "$LEFT_TO_COPY"
+  fi
+  log "nothing left to copy: this front holds every recording the serving front has"
 }
 
 main "$@"

@@ -2,7 +2,19 @@ import { POSTGRES_IMAGE } from "../../components/scalelite/images";
 import { base64, renderStepCommand, renderStepStdin } from "../../components/remote/invocation";
 import type { ChecksumAlgorithm } from "./bbbApi";
 import { classifyError, OpsError } from "./errors";
-import { dnsChanges, failbackSteps, lagBytes, presumedDown, serversYaml, subDomainOf, switchSteps, type PlannedStep, type ZoneRecord } from "./failoverPlan";
+import {
+  dnsChanges,
+  failbackSteps,
+  lagBytes,
+  presumedDown,
+  recordingsCopyVerdict,
+  recordingsPullCommand,
+  serversYaml,
+  subDomainOf,
+  switchSteps,
+  type PlannedStep,
+  type ZoneRecord,
+} from "./failoverPlan";
 import type { HttpOptions } from "./http";
 import type { OvhApi } from "./ovhApi";
 import { Progress } from "./progress";
@@ -111,7 +123,7 @@ export function planFailover(target: OpsTarget, kind: "failover" | "failback", p
   const s = sides(target, kind === "failback");
   return kind === "failover"
     ? switchSteps({ from: s.primary.name, to: s.standby.name, fqdn: s.fqdn, zone: s.zone, fromAnswers: !primaryDown, planned: false })
-    : failbackSteps({ serving: s.primary.name, back: s.standby.name, fqdn: s.fqdn, zone: s.zone });
+    : failbackSteps({ serving: s.primary.name, back: s.standby.name, fqdn: s.fqdn, zone: s.zone, recordings: target.campus?.config.recordings });
 }
 
 export function renderPlan(kind: string, steps: PlannedStep[]): string {
@@ -218,6 +230,7 @@ async function switchOver(
         return { value: current, detail: replay ? `replayed ${current}: nothing left behind` : `still behind ${current} after ${opts.catchUpMs / 1000} s` };
       });
     }
+    if (planned) await copyRecordingsBack(target, s, rec, true);
     const last = await replayState(standby, t);
     const bytes = primaryLsn && last.replayLsn ? lagBytes(primaryLsn, last.replayLsn) : undefined;
     rpo = {
@@ -297,6 +310,7 @@ export async function failback(target: OpsTarget, api: OvhApi, opts: SwitchOptio
   const s = sides(target, true);
   return runSwitch(s, opts, async (rec, started) => {
     await rebuildStandby(s.primary, s.standby, opts, rec);
+    await copyRecordingsBack(target, s, rec, false);
     const result = await switchOver(target, api, s, opts, rec, true, started);
     await rebuildStandby(s.standby, s.primary, opts, rec);
     return result;
@@ -360,6 +374,34 @@ async function rebuildStandby(primary: Side, standby: Side, opts: SwitchOptions,
     });
     await run(standby, renderStepCommand("scaleliteReplicationStandby", SCRIPT_DIR, sudo(standby.ssh)), 30 * 60_000, stdin, true);
     return { value: undefined, detail: `streams from ${primary.name} (old database moved aside by the step)` };
+  });
+}
+
+/** A copy of a whole recordings tree may take long: bounded only so that a cut connection does not hang ops. */
+const RECORDINGS_COPY_MS = 6 * 3600_000;
+
+/**
+ * Failback, with recordings: the front coming back (front-role standby by then) pulls what the serving
+ * front published while it served, with its own copy key (scripts/scalelite-recordings-pull.sh). Once before
+ * the switch, to move the bulk while the serving front still serves; then, `verify`, once the serving front
+ * is fenced (its importer stopped): copy, and an rsync dry run must find nothing left, or no promotion.
+ */
+async function copyRecordingsBack(target: OpsTarget, s: ReturnType<typeof sides>, rec: Recorder, verify: boolean): Promise<void> {
+  if (!target.campus?.config.recordings) return;
+  const { primary: serving, standby: back } = s;
+  const command = recordingsPullCommand(verify);
+  await rec.step("copy-recordings", back.name, async () => {
+    if (!verify)
+      return {
+        value: undefined,
+        detail:
+          (await run(back, command, RECORDINGS_COPY_MS))
+            .split("\n")
+            .at(-1)
+            ?.replace(/^recordings-pull: /, "") || "copied",
+      };
+    const r = await runRemote(back.ssh, asRoot(back.ssh, command), RECORDINGS_COPY_MS);
+    return { value: undefined, detail: recordingsCopyVerdict(r, serving.name, back.name) };
   });
 }
 

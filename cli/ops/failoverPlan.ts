@@ -1,4 +1,5 @@
 import { nodeApiUrl, renderServersYaml, type ScaleliteServer } from "../../components/scalelite/renderServersYaml";
+import { RECORDING_DIR, STANDBY_COPY_DIR } from "../../components/scalelite/recordingLayout";
 import { OpsError } from "./errors";
 
 /**
@@ -7,7 +8,8 @@ import { OpsError } from "./errors";
  * cli/ops/failover.ts carries them out over SSH and the OVH API.
  */
 
-export type StepId = "fence" | "catch-up" | "promote" | "start-scalelite" | "rebuild-redis" | "switch-dns" | "smoke" | "admit" | "rebuild-standby";
+export type StepId =
+  "fence" | "catch-up" | "promote" | "start-scalelite" | "rebuild-redis" | "switch-dns" | "smoke" | "admit" | "rebuild-standby" | "copy-recordings";
 
 export interface PlannedStep {
   id: StepId;
@@ -26,6 +28,53 @@ export interface SwitchInput {
   fromAnswers: boolean;
   /** Failback: a planned switch, which must lose nothing. */
   planned: boolean;
+  /** campus.recordings: a planned switch also checks that `to` holds every recording `from` has. */
+  recordings?: boolean;
+}
+
+/** The command `ops failback` runs on the front coming back (scripts/scalelite-recordings-pull.sh, installed by scaleliteRecordingsCopy). */
+export const RECORDINGS_PULL = "/usr/local/sbin/bbb-ovh-recordings-pull";
+/**
+ * The pull as `ops failback` runs it on the front coming back, as root: its copy key, the serving front's
+ * address and pinned host key are in the ssh_config the copy step installed (BBB_OVH_ROOT is empty on a real front).
+ */
+export function recordingsPullCommand(verify: boolean): string {
+  const root = "${BBB_OVH_ROOT:-}";
+  return `${root}${RECORDINGS_PULL} ${verify ? "--verify " : ""}${RECORDING_DIR} "${root}${STANDBY_COPY_DIR}/ssh_config"`;
+}
+
+/** Its exit status when files are still left to copy after --verify's copy. */
+export const RECORDINGS_LEFT_TO_COPY = 3;
+
+const copyRecordingsStep = (serving: string, back: string, verify: boolean): PlannedStep => ({
+  id: "copy-recordings",
+  on: back,
+  what: verify
+    ? `${RECORDINGS_PULL} --verify: copy ${serving}'s recordings, then an rsync dry run must find nothing left to copy (required: a planned switch loses no recording)`
+    : `${RECORDINGS_PULL}: copy the recordings ${serving} published while it served (no --delete, newer kept), so the check after fencing is short`,
+});
+
+/**
+ * What the verifying copy on the front coming back says: the step's detail when it holds every recording of
+ * the serving front, otherwise an error that stops the failback before the promotion, saying why.
+ */
+export function recordingsCopyVerdict(r: { code: number | null; stdout: string; stderr: string }, serving: string, back: string): string {
+  const lines = `${r.stdout}\n${r.stderr}`.split("\n").map((l) => l.replace(/^recordings-pull: /, "").trim());
+  const copied = lines.find((l) => l.startsWith("copied ")) ?? "";
+  if (r.code === 0 && lines.some((l) => l.startsWith("nothing left to copy"))) return `${copied || "copied"}; nothing left to copy from ${serving}`;
+  const left = lines.find((l) => /file\(s\) still to copy/.test(l));
+  const why =
+    r.code === RECORDINGS_LEFT_TO_COPY && left
+      ? `${left.replace(/ from the serving front$/, "")} from ${serving} after a copy`
+      : lines
+          .filter((l) => l !== "")
+          .slice(-2)
+          .join(" / ") || `exit status ${r.code}`;
+  throw new OpsError(
+    "unhealthy",
+    back,
+    `does not hold every recording ${serving} has (${why}): failback stops before the switch, nothing was promoted; see journalctl -u bbb-ovh-recordings-pull on ${back}, then run it again`,
+  );
 }
 
 /**
@@ -45,6 +94,7 @@ export function switchSteps(s: SwitchInput): PlannedStep[] {
         : `wait (bounded) until ${s.to} has replayed ${s.from}'s current WAL position; the gap left is the RPO`,
     });
   }
+  if (s.fromAnswers && s.planned && s.recordings) steps.push(copyRecordingsStep(s.from, s.to, true));
   steps.push({ id: "promote", on: s.to, what: "SELECT pg_promote(); wait until pg_is_in_recovery() is false; front-role := primary" });
   steps.push({ id: "start-scalelite", on: s.to, what: "systemctl enable --now scalelite.target" });
   steps.push({ id: "rebuild-redis", on: s.to, what: "bin/rake 'servers:sync[-,cordon]' with the stack's servers, then bin/rake poll:all" });
@@ -54,7 +104,7 @@ export function switchSteps(s: SwitchInput): PlannedStep[] {
 }
 
 /** Failback: make the fenced front a standby of the serving one, switch back with nothing lost, then make the other side a standby again. */
-export function failbackSteps(s: { serving: string; back: string; fqdn: string; zone: string }): PlannedStep[] {
+export function failbackSteps(s: { serving: string; back: string; fqdn: string; zone: string; recordings?: boolean }): PlannedStep[] {
   return [
     { id: "admit", on: s.serving, what: `scalelite-replication-primary.sh: admit ${s.back} as a standby (its address in pg_hba, the slot)` },
     {
@@ -62,7 +112,8 @@ export function failbackSteps(s: { serving: string; back: string; fqdn: string; 
       on: s.back,
       what: `front-role := standby; scalelite-replication-standby.sh: old database moved aside, pg_basebackup from ${s.serving}, streaming`,
     },
-    ...switchSteps({ from: s.serving, to: s.back, fqdn: s.fqdn, zone: s.zone, fromAnswers: true, planned: true }),
+    ...(s.recordings ? [copyRecordingsStep(s.serving, s.back, false)] : []),
+    ...switchSteps({ from: s.serving, to: s.back, fqdn: s.fqdn, zone: s.zone, fromAnswers: true, planned: true, recordings: s.recordings }),
     { id: "admit", on: s.back, what: `scalelite-replication-primary.sh: admit ${s.serving} as a standby` },
     { id: "rebuild-standby", on: s.serving, what: `front-role := standby; scalelite-replication-standby.sh from ${s.back}` },
   ];

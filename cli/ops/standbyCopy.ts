@@ -1,12 +1,15 @@
 import { STANDBY_COPY_INTERVAL_MINUTES, STANDBY_COPY_STATUS } from "../../components/scalelite/recordingLayout";
 
 /**
- * What the standby front's recordings copy last did (scripts/scalelite-recordings-pull.sh writes it after
- * each run): its result, and the start of the last run that succeeded, which is how far behind the front
- * the standby's recordings are.
+ * What a front's recordings copy last did (scripts/scalelite-recordings-pull.sh writes it after each run on
+ * both fronts; only the standby copies): its result, the role it saw, and the start of the last run that
+ * succeeded, which is how far behind the serving front the standby's recordings are.
  */
 export interface StandbyCopy {
+  /** ok | failed, or why it copied nothing: serving, or the front-role it has (fenced). */
   lastResult: "ok" | "failed" | "serving" | string;
+  /** The front-role the run saw (standby, primary, fenced); absent in files written before it was recorded. */
+  role?: string;
   /** Unix time (s) of the last run. */
   lastAttempt?: number;
   /** Unix time (s) the last successful run started: the copy holds everything the front had then. */
@@ -34,6 +37,7 @@ export function parseStandbyCopy(text: string): StandbyCopy | undefined {
   if (!lastResult) return undefined;
   return {
     lastResult,
+    role: values.get("role") || undefined,
     lastAttempt: count(values.get("last_attempt")),
     lastSuccess: count(values.get("last_success")),
     files: count(values.get("files")),
@@ -51,8 +55,10 @@ export function describeStandbyCopy(standby: string, copy: StandbyCopy | undefin
     return { line: `recordings copy to ${standby}: never ran`, problem };
   }
   if (copy.lastResult === "serving") return { line: `recordings copy to ${standby}: none, ${standby} serves (promoted by ops failover)` };
+  if (copy.lastResult !== "ok" && copy.lastResult !== "failed")
+    return { line: `recordings copy to ${standby}: none, ${standby} is ${copy.lastResult} (front-role), not a standby: ops failback makes it one` };
   const lag = copy.lastSuccess === undefined ? undefined : nowSeconds - copy.lastSuccess;
-  const behind = lag === undefined ? "never succeeded" : `${ago(lag)} behind the front`;
+  const behind = lag === undefined ? "never succeeded" : `${ago(lag)} behind the serving front`;
   const line = `recordings copy to ${standby}: ${copy.lastResult === "ok" ? "ok" : copy.lastResult.toUpperCase()}, ${behind}${
     copy.lastResult === "ok" && copy.files !== undefined ? ` (last run copied ${copy.files} file(s))` : ""
   }`;
@@ -64,4 +70,13 @@ export function describeStandbyCopy(standby: string, copy: StandbyCopy | undefin
   if (lag === undefined || lag > STANDBY_COPY_MAX_LAG_SECONDS)
     return { line, problem: `the recordings copy to ${standby} is ${behind} (it runs every ${STANDBY_COPY_INTERVAL_MINUTES} minutes): is its timer running?` };
   return { line };
+}
+
+/**
+ * Whose copy `ops status` shows: the front(s) whose last run saw front-role standby (the front itself after a
+ * failback, the standby front otherwise), else the stack's standby front, as before any switch.
+ */
+export function standbyCopiesToShow<T extends { name: string; copy?: StandbyCopy }>(fronts: readonly T[], stackStandby: string): T[] {
+  const standbys = fronts.filter((f) => f.copy?.role === "standby");
+  return standbys.length > 0 ? standbys : fronts.filter((f) => f.name === stackStandby);
 }

@@ -11,7 +11,7 @@ import type { Progress } from "./progress";
 import { describeBacklog, parseRecordingHealth, RECORDING_HEALTH_COMMAND, recordingProblems, type NodeRecordings } from "./recordingHealth";
 import { parseStatusTable, rake, type ScaleliteServerStatus } from "./scalelite";
 import { SCALE_LOG } from "./scale";
-import { describeStandbyCopy, parseStandbyCopy, STANDBY_COPY_COMMAND } from "./standbyCopy";
+import { describeStandbyCopy, parseStandbyCopy, STANDBY_COPY_COMMAND, standbyCopiesToShow } from "./standbyCopy";
 import { runRemote, type SshTarget } from "./ssh";
 import type { NodeTarget, OpsTarget } from "./stackSource";
 
@@ -174,12 +174,16 @@ export async function collectStatus(target: OpsTarget, options: StatusOptions, p
   const scaling = ssh ? limit(() => lastScaling(ssh, options.commandTimeoutMs)) : undefined;
   const recordingsRead = ssh ? limit(() => recordingHealth(ssh, options.commandTimeoutMs)) : undefined;
   const standby = target.standby;
+  // Both fronts run the copy and only the standby copies (a failback swaps them): read both, show the standby's.
+  const readCopy = (name: string, sshTarget: SshTarget) =>
+    tracked(sshTarget.host, "recordings copy", async () => ({
+      name,
+      host: sshTarget.host,
+      copy: parseStandbyCopy((await runRemote(sshTarget, STANDBY_COPY_COMMAND, options.commandTimeoutMs)).stdout),
+    }));
   const standbyCopy =
     standby && target.campus?.config.recordings
-      ? tracked(standby.ssh.host, "recordings copy", async () => {
-          const r = await runRemote(standby.ssh, STANDBY_COPY_COMMAND, options.commandTimeoutMs);
-          return describeStandbyCopy(standby.name, parseStandbyCopy(r.stdout), Date.now() / 1000);
-        })
+      ? Promise.all([readCopy(standby.name, standby.ssh), ...(ssh ? [readCopy(target.campus.front.name, ssh)] : [])])
       : undefined;
   const probes = target.nodes.map((n) => tracked(new URL(n.apiUrl).host, n.secret ? "getMeetings" : "API", () => probeNode(n, options.http)));
 
@@ -275,12 +279,16 @@ export async function collectStatus(target: OpsTarget, options: StatusOptions, p
   }
   let standbyCopyLine: string | undefined;
   if (standbyCopy) {
-    const r = await standbyCopy;
-    if (r.error) problems.push(problemOf(r.error));
-    else {
-      standbyCopyLine = r.value.line;
-      if (r.value.problem) problems.push({ host: standby!.ssh.host, kind: "unhealthy", message: r.value.problem });
-    }
+    const [standbyRead, ...frontRead] = await standbyCopy;
+    // The stack's standby must answer; the front's own checks already report a front that does not.
+    if (standbyRead.error) problems.push(problemOf(standbyRead.error));
+    const read = [standbyRead, ...frontRead].flatMap((r) => (r.value ? [r.value] : []));
+    const lines = standbyCopiesToShow(read, standby!.name).map((f) => {
+      const seen = describeStandbyCopy(f.name, f.copy, nowSeconds);
+      if (seen.problem) problems.push({ host: f.host, kind: "unhealthy", message: seen.problem });
+      return seen.line;
+    });
+    if (lines.length > 0) standbyCopyLine = lines.join("\n");
   }
   let alerts: FiringAlert[] | undefined;
   if (alertsRead) {

@@ -106,7 +106,7 @@ export const STEPS = {
   ),
   scaleliteRecordingsCopy: step(
     "scalelite-recordings-copy.sh",
-    "standby front: the recordings copy from the primary (its own key, read-only there; the primary's pinned host key) and the timer that pulls every 5 minutes, writing how far behind it is",
+    "both fronts (campus.standbyFront): the recordings copy from the other front (its own key, read-only there; the other front's pinned host key) and the timer that pulls every 5 minutes while this front is the standby, writing how far behind it is",
     ["RECORDING_DIR", "SSH_CONFIG_B64", "KNOWN_HOSTS_B64", "COPY_KEY_B64"],
     [],
     ["COPY_KEY_B64"],

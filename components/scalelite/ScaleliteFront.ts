@@ -60,6 +60,8 @@ export function allowedChecksumAlgorithms(campus: Campus): ChecksumAlgorithm[] {
  */
 export class ScaleliteFront extends pulumi.ComponentResource {
   readonly fqdn: string;
+  /** The host's name in the stack (campus.front.name or campus.standbyFront.name). */
+  readonly hostName: string;
   readonly ipv4: pulumi.Output<string>;
   /** The port its sshd listens on (components/hosts/sshPort.ts): nodes and the standby front dial it. */
   readonly sshPort: number;
@@ -85,6 +87,7 @@ export class ScaleliteFront extends pulumi.ComponentResource {
     const host = handle.host;
     if (host.role !== "front") throw new Error(`${host.name} is a ${host.role}, not the Scalelite front`);
     this.fqdn = host.fqdn;
+    this.hostName = host.name;
     this.ipv4 = handle.ipv4;
     this.sshPort = sshPortOf(host);
     this.hostKey = handle.hostKey;
@@ -101,13 +104,23 @@ export class ScaleliteFront extends pulumi.ComponentResource {
     const preflight = this.steps.run("hostPreflight", preflightInputs(campus, handle));
     // SSH from the nodes too when they push recordings here (rsync over SSH); IPv6 when a node has one.
     const nodeAddresses = args.recordingSenders.flatMap(({ handle: node }) => [node.ipv4, node.ipv6]);
-    // The standby front streams the database and pulls recordings from the front (standby.ts).
+    // The standby front streams the database and pulls recordings from the front (standby.ts); the front
+    // pulls the standby's recordings over SSH once a failback made it the standby.
     const standbyAddresses = replication?.role === "primary" ? [replication.standby.ipv4] : [];
+    const copy = recordingsCopy(replication);
+    const copyPeers = standby && copy ? [copy.peer.ipv4] : [];
     const firewallInputs = pulumi
-      .all([pulumi.all(nodeAddresses), pulumi.all(standbyAddresses), pulumi.all(args.monitorAddresses ?? [])])
-      .apply(([addresses, standbys, monitors]) =>
+      .all([pulumi.all(nodeAddresses), pulumi.all(standbyAddresses), pulumi.all(copyPeers), pulumi.all(args.monitorAddresses ?? [])])
+      .apply(([addresses, standbys, peers, monitors]) =>
         hostFirewallInputs(
-          { ...hostPolicyInput(campus, host), role: "front", nodeAddresses: addresses, standbyAddresses: standbys, monitorAddresses: monitors },
+          {
+            ...hostPolicyInput(campus, host),
+            role: "front",
+            nodeAddresses: addresses,
+            standbyAddresses: standbys,
+            copyPeerAddresses: peers,
+            monitorAddresses: monitors,
+          },
           host.fqdn,
         ),
       );
@@ -177,14 +190,12 @@ export class ScaleliteFront extends pulumi.ComponentResource {
       const clients = args.recordingSenders.map(({ handle: node, transferPublicKey }) =>
         pulumi.all([node.ipv4, node.ipv6, transferPublicKey]).apply(([ipv4, ipv6, publicKey]) => ({ name: node.host.name, ipv4, ipv6, publicKey })),
       );
-      // The standby front's recordings copy reads here (read-only, from its address only).
-      const reader =
-        replication?.role === "primary" && replication.link.recordingsCopyKey ? { ...replication, key: replication.link.recordingsCopyKey } : undefined;
-      const copyLine = reader
+      // The other front's recordings copy reads here (read-only, from its address only) while it is the standby.
+      const copyLine = copy
         ? pulumi
-            .all([reader.standby.ipv4, reader.key.publicKeyOpenssh])
-            // IPv4 only: the copy connects to the front's IPv4, and the firewall admits the standby's IPv4 alone.
-            .apply(([ipv4, publicKey]) => renderCopyAuthorizedKey({ name: reader.standby.host.name, ipv4, ipv6: "", publicKey }))
+            .all([copy.peer.ipv4, copy.peerKey.publicKeyOpenssh])
+            // IPv4 only: the copy connects to this front's IPv4, and the firewall admits the other front's IPv4 alone.
+            .apply(([ipv4, publicKey]) => renderCopyAuthorizedKey({ name: copy.peer.name, ipv4, ipv6: "", publicKey }))
         : "";
       const authorizedKeys = pulumi.all([pulumi.all(clients), copyLine]).apply(([list, copy]) => base64(renderSpoolAuthorizedKeys(list) + copy));
       const senders = args.recordingSenders.map(({ handle }) => handle.host.name).join(" ");
@@ -195,18 +206,18 @@ export class ScaleliteFront extends pulumi.ComponentResource {
       );
       appDependsOn.push(this.spool);
       this.steps.run("scaleliteMetrics", { RECORDING_DIR }, { dependsOn: [this.spool] });
-      const standbyCopyKey = standby?.link.recordingsCopyKey;
-      if (standby && standbyCopyKey) {
+      if (copy) {
+        // Installed on both fronts: only the one that is the standby copies (scripts/scalelite-recordings-pull.sh).
         const files = nodeTransferFiles(STANDBY_COPY_DIR);
         this.steps.run(
           "scaleliteRecordingsCopy",
           {
             RECORDING_DIR,
-            SSH_CONFIG_B64: standby.primary.ipv4.apply((address) => base64(renderTransferSshConfig({ address, port: standby.primary.sshPort, files }))),
-            KNOWN_HOSTS_B64: standby.primary.hostKey.apply((key) => base64(renderTransferKnownHosts(key))),
-            COPY_KEY_B64: pulumi.secret(standbyCopyKey.privateKeyOpenssh.apply(base64)),
+            SSH_CONFIG_B64: copy.peer.ipv4.apply((address) => base64(renderTransferSshConfig({ address, port: copy.peer.sshPort, files }))),
+            KNOWN_HOSTS_B64: copy.peer.hostKey.apply((key) => base64(renderTransferKnownHosts(key))),
+            COPY_KEY_B64: pulumi.secret(copy.ownKey.privateKeyOpenssh.apply(base64)),
           },
-          { dependsOn: [this.spool, ...(standby.primary.spool ? [standby.primary.spool] : [])] },
+          { dependsOn: [this.spool, ...(standby?.primary.spool ? [standby.primary.spool] : [])] },
         );
       }
     }
@@ -245,6 +256,23 @@ export class ScaleliteFront extends pulumi.ComponentResource {
 
     this.registerOutputs({ fqdn: this.fqdn, ipv4: this.ipv4, url: this.url, loadBalancerSecret: this.loadBalancerSecret });
   }
+}
+
+/**
+ * The recordings copy between the two fronts, seen from one of them: its own key, the other front (where it
+ * pulls from while it is the standby) and the other front's key (which it admits read-only).
+ */
+function recordingsCopy(replication: ScaleliteFrontArgs["replication"]) {
+  const keys = replication?.link.recordingsCopyKeys;
+  if (!replication || !keys) return undefined;
+  if (replication.role === "primary") {
+    const other = replication.standby;
+    const peer = { name: other.host.name, ipv4: other.ipv4, hostKey: other.hostKey, sshPort: sshPortOf(other.host) };
+    return { peer, ownKey: keys.front, peerKey: keys.standby };
+  }
+  const other = replication.primary;
+  const peer = { name: other.hostName, ipv4: other.ipv4, hostKey: other.hostKey, sshPort: other.sshPort };
+  return { peer, ownKey: keys.standby, peerKey: keys.front };
 }
 
 /** Scalelite's secrets for a new front: the database password, SECRET_KEY_BASE and LOADBALANCER_SECRET. */

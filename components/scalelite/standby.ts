@@ -7,14 +7,16 @@ import type { HostHandle } from "../hosts/HostHandle";
  * What ties the front and its standby front (campus.standbyFront) together, made by Pulumi and kept as
  * secrets in state:
  * - the replication role's own password (not the database superuser's);
- * - the standby's own SSH key for the recordings copy, which the primary accepts read-only;
+ * - each front's own SSH key for the recordings copy, which the other front accepts read-only: whichever
+ *   is the standby pulls the serving one's recordings (scripts/scalelite-recordings-pull.sh), so a failback
+ *   brings back what the standby front published while it served;
  * - a CA of their own and one server certificate it signs for BOTH fronts' addresses: the database is
  *   streamed over TLS checked with verify-full, and since pg_basebackup copies the certificate with the
  *   data, whichever front is primary (after `ops failover`) serves a certificate its standby accepts.
  */
 export interface ReplicationLink {
-  /** The standby's key for the recordings copy (read-only on the primary); none when the campus keeps no recordings. */
-  recordingsCopyKey?: tls.PrivateKey;
+  /** Each front's key for the recordings copy (read-only on the other front); none when the campus keeps no recordings. */
+  recordingsCopyKeys?: { front: tls.PrivateKey; standby: tls.PrivateKey };
   password: pulumi.Output<string>;
   caPem: pulumi.Output<string>;
   certificatePem: pulumi.Output<string>;
@@ -26,13 +28,10 @@ const VALIDITY_HOURS = 10 * 365 * 24;
 
 export function replicationLink(name: string, front: HostHandle, standby: HostHandle, recordings: boolean, parent: pulumi.Resource): ReplicationLink {
   const opts = { parent };
-  const recordingsCopyKey = recordings
-    ? new tls.PrivateKey(
-        `${name}-recordings-copy-key`,
-        { algorithm: "ED25519" },
-        { parent, additionalSecretOutputs: ["privateKeyOpenssh", "privateKeyPem", "privateKeyPemPkcs8"] },
-      )
-    : undefined;
+  const copyKey = (resource: string) =>
+    new tls.PrivateKey(resource, { algorithm: "ED25519" }, { parent, additionalSecretOutputs: ["privateKeyOpenssh", "privateKeyPem", "privateKeyPemPkcs8"] });
+  // The standby's keeps the name it had when only the standby copied, so existing stacks keep their key.
+  const recordingsCopyKeys = recordings ? { standby: copyKey(`${name}-recordings-copy-key`), front: copyKey(`${name}-front-recordings-copy-key`) } : undefined;
   const password = new random.RandomPassword(`${name}-replication-password`, { length: 32, special: false }, opts);
   const caKey = new tls.PrivateKey(`${name}-replication-ca-key`, { algorithm: "ECDSA", ecdsaCurve: "P256" }, opts);
   const ca = new tls.SelfSignedCert(
@@ -64,7 +63,7 @@ export function replicationLink(name: string, front: HostHandle, standby: HostHa
     opts,
   );
   return {
-    recordingsCopyKey,
+    recordingsCopyKeys,
     password: pulumi.secret(password.result),
     caPem: ca.certPem,
     certificatePem: certificate.certPem,

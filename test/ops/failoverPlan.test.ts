@@ -1,5 +1,15 @@
 import { describe, expect, it } from "vitest";
-import { dnsChanges, failbackSteps, lagBytes, lsnBytes, presumedDown, serversYaml, subDomainOf, switchSteps } from "../../cli/ops/failoverPlan";
+import {
+  dnsChanges,
+  failbackSteps,
+  lagBytes,
+  lsnBytes,
+  presumedDown,
+  recordingsCopyVerdict,
+  serversYaml,
+  subDomainOf,
+  switchSteps,
+} from "../../cli/ops/failoverPlan";
 
 const input = { from: "lb", to: "lb-standby", fqdn: "visio.school.example.org", zone: "school.example.org" };
 
@@ -39,6 +49,41 @@ describe("the order of a failover", () => {
       "rebuild-standby@lb-standby",
     ]);
     expect(steps.find((s) => s.id === "catch-up")?.what).toMatch(/required: a planned switch loses nothing/);
+  });
+
+  it("with recordings, failback copies them back before the switch and, once the serving front is fenced, checks nothing is left before promoting", () => {
+    const steps = failbackSteps({ serving: "lb-standby", back: "lb", fqdn: input.fqdn, zone: input.zone, recordings: true });
+    expect(steps.map((s) => `${s.id}@${s.on}`).slice(0, 6)).toEqual([
+      "admit@lb-standby",
+      "rebuild-standby@lb",
+      "copy-recordings@lb",
+      "fence@lb-standby",
+      "catch-up@lb",
+      "copy-recordings@lb",
+    ]);
+    expect(steps[5].what).toMatch(/--verify: .*dry run must find nothing left to copy \(required/);
+    expect(steps[6].id).toBe("promote");
+    // A failover (unplanned) promotes without waiting on recordings: the front may be gone.
+    expect(switchSteps({ ...input, fromAnswers: true, planned: false, recordings: true }).map((s) => s.id)).not.toContain("copy-recordings");
+  });
+});
+
+describe("the recordings check of a failback", () => {
+  const run = (code: number | null, stdout: string, stderr = "") => recordingsCopyVerdict({ code, stdout, stderr }, "lb-standby", "lb");
+  it("passes when the pull says nothing is left to copy", () => {
+    const out =
+      "recordings-pull: copied 2 file(s), 10 bytes of recordings from the serving front\nrecordings-pull: nothing left to copy: this front holds every recording the serving front has\n";
+    expect(run(0, out)).toBe("copied 2 file(s), 10 bytes of recordings from the serving front; nothing left to copy from lb-standby");
+  });
+  it("stops the failback naming how many files are left, or why the pull failed", () => {
+    expect(() => run(3, "recordings-pull: copied 0 file(s), 0 bytes\nrecordings-pull: 4 file(s) still to copy from the serving front\n")).toThrow(
+      /lb: unhealthy: does not hold every recording lb-standby has \(4 file\(s\) still to copy from lb-standby after a copy\): failback stops before the switch, nothing was promoted/,
+    );
+    expect(() => run(1, "", "recordings-pull: error: this front is not the standby (serving): it copies nothing\n")).toThrow(
+      /\(error: this front is not the standby \(serving\): it copies nothing\)/,
+    );
+    // Exit 0 without the line that says the check ran (an older pull command without --verify) is no proof.
+    expect(() => run(0, "recordings-pull: copied 0 file(s), 0 bytes\n")).toThrow(/does not hold every recording/);
   });
 });
 

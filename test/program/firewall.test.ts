@@ -128,5 +128,9 @@ describe("a campus whose existing hosts listen for SSH on another port (issue 19
     const sshConfig = (host: string, name: string) => Buffer.from(decodeStdin(unwrap(step(host, name).inputs.stdin)).SSH_CONFIG_B64, "base64").toString();
     for (const node of ["lab-bbb1", "lab-bbb2"]) expect(sshConfig(node, "bbbRecordings")).toContain("  Port 2222\n");
     expect(sshConfig("lab-lb2", "scaleliteRecordingsCopy")).toContain("  Port 2222\n");
+    // The front's copy (once a failback made it the standby) dials the standby's port, which admits the front there.
+    expect(sshConfig("lab-lb", "scaleliteRecordingsCopy")).toContain("  Port 2200\n");
+    const standby = Buffer.from(decodeStdin(step("lab-lb2", "hostFirewall").inputs.stdin).RULESET_B64, "base64").toString();
+    expect(standby).toContain("ip saddr 198.51.100.10/32 tcp dport 2200 accept");
   });
 });

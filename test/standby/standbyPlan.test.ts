@@ -78,26 +78,64 @@ describe("a stack with a standby front", () => {
     expect(resources.filter((x) => x.name === "lb-training-standby-scaleliteCertificate")).toEqual([]);
   });
 
-  it("the standby copies the front's recordings with a key the front accepts read-only, from the standby only", async () => {
+  it("whichever front is the standby copies the other's recordings, each with its own key the other accepts read-only, from its address only", async () => {
     const { resources } = await evaluateStack("training", {}, withStandby);
-    const standby = ipOf(resources, "lb-training-standby");
-    const lines = decode(inputsOf(named(resources, "lb-training-scaleliteSpool")).AUTHORIZED_KEYS_B64)
-      .trimEnd()
-      .split("\n");
-    const copyLines = lines.filter((l) => l.endsWith("bbb-ovh-recordings-copy@lb-training-standby"));
-    expect(copyLines).toHaveLength(1);
-    expect(copyLines[0]).toMatch(
-      new RegExp(`^from="${standby.replace(/\./g, "\\.")}",restrict,command="/usr/bin/rrsync -ro /mnt/scalelite-recordings/var/bigbluebutton" ssh-ed25519 `),
+    const ip = { "lb-training": ipOf(resources, "lb-training"), "lb-training-standby": ipOf(resources, "lb-training-standby") };
+    const knownHosts: string[] = [];
+    const cases = [
+      { host: "lb-training", other: "lb-training-standby", key: "training-front-recordings-copy-key" },
+      // The standby's key keeps the name it had when only the standby copied: existing stacks keep it.
+      { host: "lb-training-standby", other: "lb-training", key: "training-recordings-copy-key" },
+    ] as const;
+    for (const { host, other, key } of cases) {
+      // `other`'s spool admits `host`'s copy key once, from `host`'s IPv4 only, as rrsync read-only on the recordings.
+      const lines = decode(inputsOf(named(resources, `${other}-scaleliteSpool`)).AUTHORIZED_KEYS_B64)
+        .trimEnd()
+        .split("\n");
+      const copyLines = lines.filter((l) => l.includes("bbb-ovh-recordings-copy@"));
+      expect(copyLines, other).toHaveLength(1);
+      expect(copyLines[0]).toMatch(
+        new RegExp(
+          `^from="${ip[host].replace(/\./g, "\\.")}",restrict,command="/usr/bin/rrsync -ro /mnt/scalelite-recordings/var/bigbluebutton" ssh-ed25519 \\S+ bbb-ovh-recordings-copy@${host}$`,
+        ),
+      );
+      const copy = named(resources, `${host}-scaleliteRecordingsCopy`);
+      expect(isSecretValue(copy.inputs.stdin)).toBe(true);
+      const inputs = inputsOf(copy);
+      expect(decode(inputs.SSH_CONFIG_B64)).toContain(`HostName ${ip[other]}`);
+      expect(decode(inputs.COPY_KEY_B64)).toContain(`(planned private key ${key})`);
+      expect(copy.dependencies.some((u) => u.endsWith(`${host}-scaleliteSpool`))).toBe(true);
+      knownHosts.push(decode(inputs.KNOWN_HOSTS_B64));
+    }
+    // Each pins the other's host key: two different keys.
+    expect(knownHosts.every((k) => /^scalelite-front ssh-ed25519 \S+\n$/.test(k))).toBe(true);
+    expect(knownHosts[0]).not.toBe(knownHosts[1]);
+    // Two keys, one per front: a key taken from one front opens nothing on it, only reads on the other.
+    const keyLine = (host: string) =>
+      decode(inputsOf(named(resources, `${host}-scaleliteSpool`)).AUTHORIZED_KEYS_B64)
+        .split("\n")
+        .find((l) => l.includes("bbb-ovh-recordings-copy@"))!
+        .split(" ")
+        .slice(-2, -1)[0];
+    expect(keyLine("lb-training")).not.toBe(keyLine("lb-training-standby"));
+    // The standby's copy waits for the front's spool (what it reads while the front serves).
+    expect(named(resources, "lb-training-standby-scaleliteRecordingsCopy").dependencies.some((u) => u.endsWith("lb-training-scaleliteSpool"))).toBe(true);
+  });
+
+  it("without recordings, neither front has a copy key, a copy step or an SSH rule from the other front", async () => {
+    const { resources } = await evaluateStack("training", {}, (c) => {
+      withStandby(c);
+      c.recordings = false;
+    });
+    expect(resources.filter((r) => r.name.includes("recordings-copy") || r.name.endsWith("-scaleliteRecordingsCopy"))).toEqual([]);
+    const front = ipOf(resources, "lb-training");
+    const fromFront = resources.filter(
+      (r) =>
+        r.type === "openstack:networking/secGroupRule:SecGroupRule" &&
+        r.name.startsWith("lb-training-standby-") &&
+        unwrap(r.inputs.remoteIpPrefix) === `${front}/32`,
     );
-    // The standby's spool lists the nodes only: nothing reads the standby's recordings.
-    expect(decode(inputsOf(named(resources, "lb-training-standby-scaleliteSpool")).AUTHORIZED_KEYS_B64)).not.toContain("recordings-copy");
-    const copy = named(resources, "lb-training-standby-scaleliteRecordingsCopy");
-    expect(isSecretValue(copy.inputs.stdin)).toBe(true);
-    const inputs = inputsOf(copy);
-    expect(decode(inputs.SSH_CONFIG_B64)).toContain(`HostName ${ipOf(resources, "lb-training")}`);
-    expect(decode(inputs.COPY_KEY_B64)).toMatch(/planned private key training-recordings-copy-key/);
-    expect(copy.dependencies.some((u) => u.endsWith("lb-training-scaleliteSpool"))).toBe(true);
-    expect(resources.filter((x) => x.name === "lb-training-scaleliteRecordingsCopy")).toEqual([]);
+    expect(fromFront.map((r) => r.inputs.portRangeMin)).not.toContain(22);
   });
 
   it("with DNS-01 the standby holds the front's certificate before any failover", async () => {
@@ -112,7 +150,7 @@ describe("a stack with a standby front", () => {
     expect(inputsOf(named(resources, "lb-training-standby-scaleliteCertificate"))).toMatchObject({ FQDN: "visio-training.isen-ouest.fr", CHALLENGE: "dns-01" });
   });
 
-  it("the front admits exactly the standby's database stream, SSH and its Prometheus's scrapes; the standby admits only the front's Prometheus", async () => {
+  it("the front admits exactly the standby's database stream, SSH and its Prometheus's scrapes; the standby only the front's SSH (its copy after a failback) and Prometheus", async () => {
     const { resources } = await evaluateStack("training", {}, withStandby);
     const standby = ipOf(resources, "lb-training-standby");
     const front = ipOf(resources, "lb-training");
@@ -127,9 +165,11 @@ describe("a stack with a standby front", () => {
       [9090, "tcp"],
       [9100, "tcp"],
     ]);
-    // Each front's Prometheus scrapes the other (docs/monitoring.md): node_exporter and Prometheus, nothing else.
+    // Each front's Prometheus scrapes the other (docs/monitoring.md): node_exporter and Prometheus; and the
+    // front's recordings copy pulls from the standby over SSH once a failback made the front the standby.
     const fromFront = sgRules("lb-training-standby").filter((r) => unwrap(r.inputs.remoteIpPrefix) === `${front}/32`);
     expect(fromFront.map((r) => [r.inputs.portRangeMin, r.inputs.protocol]).sort()).toEqual([
+      [22, "tcp"],
       [9090, "tcp"],
       [9100, "tcp"],
     ]);
@@ -145,6 +185,7 @@ describe("a stack with a standby front", () => {
     const standbyNft = decode(inputsOf(named(resources, "lb-training-standby-hostFirewall")).RULESET_B64);
     expect(standbyNft).not.toMatch(/5432|chain forward/);
     expect(standbyNft.match(/ip saddr \S+ tcp dport \d+ accept/g)?.filter((l) => l.includes(front))).toEqual([
+      `ip saddr ${front}/32 tcp dport 22 accept`,
       `ip saddr ${front}/32 tcp dport 9100 accept`,
       `ip saddr ${front}/32 tcp dport 9090 accept`,
     ]);
@@ -193,6 +234,20 @@ describe("the firewall policy for the standby's traffic", () => {
     );
     expect(() => firewallPolicy({ role: "front", sshPort: 22, adminCidrs: ["193.52.128.0/24"], standbyAddresses: ["nope"] })).toThrow(
       /standby front address 0: 'nope' is not an IP address/,
+    );
+  });
+
+  it("admits the other front's recordings copy on SSH only, on a standby front, and refuses it anywhere else", () => {
+    const standby = firewallPolicy({ role: "front", sshPort: 2222, adminCidrs: ["193.52.128.0/24"], copyPeerAddresses: ["198.51.100.20", ""] });
+    expect(standby.filter((r) => r.cidr === "198.51.100.20/32")).toEqual([
+      { description: "ssh from the other front (recordings copy)", protocol: "tcp", portMin: 2222, portMax: 2222, cidr: "198.51.100.20/32", ethertype: "IPv4" },
+    ]);
+    expect(standby.some((r) => r.portMin === 5432)).toBe(false);
+    expect(() => firewallPolicy({ role: "node", sshPort: 22, adminCidrs: ["193.52.128.0/24"], copyPeerAddresses: ["198.51.100.20"] })).toThrow(
+      /recordings copy front addresses only apply to a front/,
+    );
+    expect(() => firewallPolicy({ role: "front", sshPort: 22, adminCidrs: ["193.52.128.0/24"], copyPeerAddresses: ["x"] })).toThrow(
+      /recordings copy front address 0: 'x' is not an IP address/,
     );
   });
 });
