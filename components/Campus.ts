@@ -10,7 +10,7 @@ import { PublicCloudHost } from "./hosts/PublicCloudHost";
 import { sshConnection } from "./hosts/connection";
 import { recordHostKey } from "./hosts/hostKeys";
 import { buildPlatform, type PlatformOutputs } from "./platform";
-import { copyPeerRule, monitoringRules } from "./security/firewallPolicy";
+import { monitoringRules, peerFrontRules, POSTGRES_PORT } from "./security/firewallPolicy";
 import { sshPortOf } from "./hosts/sshPort";
 
 export interface CampusSecrets {
@@ -97,12 +97,13 @@ export class Campus extends pulumi.ComponentResource {
       }
     }
 
-    // Once a failback has made the front the standby, it pulls the standby front's recordings over SSH
-    // (scripts/scalelite-recordings-pull.sh): the standby's security group admits the front on SSH, as a rule
-    // made once both exist (the standby is made first); the edge firewall lets a front at OVH through.
-    if (campus.config.recordings && this.standbyFront instanceof PublicCloudHost) {
-      const rule = copyPeerRule(pulumi.interpolate`${this.front.ipv4}/32`, sshPortOf(this.standbyFront.host));
-      this.standbyFront.admit(`${this.standbyFront.host.name}-from-front-copy-${rule.portMin}`, rule);
+    // Once a failback has made the front the standby, it streams the standby front's database and pulls its
+    // recordings (scripts/scalelite-recordings-pull.sh): the standby's security group admits the front, with
+    // rules made once both exist (the standby is made first); the edge firewall lets a front at OVH through.
+    if (this.standbyFront instanceof PublicCloudHost) {
+      for (const rule of peerFrontRules(pulumi.interpolate`${this.front.ipv4}/32`, sshPortOf(this.standbyFront.host), campus.config.recordings)) {
+        this.standbyFront.admit(`${this.standbyFront.host.name}-from-front-${rule.portMin === POSTGRES_PORT ? "postgres" : "copy"}-${rule.portMin}`, rule);
+      }
     }
 
     for (const handle of [this.front, ...(this.standbyFront ? [this.standbyFront] : []), ...this.nodes]) {

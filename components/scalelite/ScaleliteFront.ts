@@ -105,12 +105,12 @@ export class ScaleliteFront extends pulumi.ComponentResource {
     // SSH from the nodes too when they push recordings here (rsync over SSH); IPv6 when a node has one.
     const nodeAddresses = args.recordingSenders.flatMap(({ handle: node }) => [node.ipv4, node.ipv6]);
     // The standby front streams the database and pulls recordings from the front (standby.ts); the front
-    // pulls the standby's recordings over SSH once a failback made it the standby.
+    // does the same from the standby once a failback made it the standby.
     const standbyAddresses = replication?.role === "primary" ? [replication.standby.ipv4] : [];
     const copy = recordingsCopy(replication);
-    const copyPeers = standby && copy ? [copy.peer.ipv4] : [];
+    const peerFronts = standby ? [standby.primary.ipv4] : [];
     const firewallInputs = pulumi
-      .all([pulumi.all(nodeAddresses), pulumi.all(standbyAddresses), pulumi.all(copyPeers), pulumi.all(args.monitorAddresses ?? [])])
+      .all([pulumi.all(nodeAddresses), pulumi.all(standbyAddresses), pulumi.all(peerFronts), pulumi.all(args.monitorAddresses ?? [])])
       .apply(([addresses, standbys, peers, monitors]) =>
         hostFirewallInputs(
           {
@@ -118,7 +118,8 @@ export class ScaleliteFront extends pulumi.ComponentResource {
             role: "front",
             nodeAddresses: addresses,
             standbyAddresses: standbys,
-            copyPeerAddresses: peers,
+            peerFrontAddresses: peers,
+            peerFrontCopiesRecordings: copy !== undefined,
             monitorAddresses: monitors,
           },
           host.fqdn,

@@ -16,9 +16,10 @@ import { MONITORING_PORTS } from "../monitoring/monitoringLayout";
  * - on BigBlueButton nodes: WebRTC media 16384-32768/udp from anywhere, and TURN 3478 tcp+udp when the
  *   node runs the built-in TURN server (bbb-install README; its coturn listens on 3478);
  * - on a front with a standby front (campus.standbyFront): PostgreSQL (5432/tcp) and SSH from the
- *   standby's address only, which streams the database and pulls the recordings; on the standby, SSH
- *   from the front only when recordings are kept: the front pulls the standby's recordings once a
- *   failback has made it the standby (scripts/scalelite-recordings-pull.sh);
+ *   standby's address only, which streams the database and pulls the recordings; on the standby, the
+ *   same from the front (SSH only when recordings are kept): once `ops failover` has made the standby
+ *   serve, `ops failback` makes the front its standby, streaming its database (pg_basebackup) and
+ *   pulling its recordings (scripts/scalelite-recordings-pull.sh);
  * - monitoring (campus.monitoring, docs/monitoring.md): the scrape ports from the addresses of the fronts
  *   that run Prometheus, nothing else: node_exporter (9100) on every host, the BigBlueButton exporter
  *   (9688) on nodes, and on a front its Prometheus (9090) for the other front, which watches it;
@@ -45,8 +46,10 @@ export interface PolicyInput {
   nodeAddresses?: readonly string[];
   /** Front only: the standby front's addresses (replication and the recordings copy); empty strings are skipped. */
   standbyAddresses?: readonly string[];
-  /** Standby front only: the front, whose recordings copy pulls from here over SSH when it is the standby; empty strings are skipped. */
-  copyPeerAddresses?: readonly string[];
+  /** Standby front only: the front, which streams the database from here and pulls the recordings once a failback made it the standby; empty strings are skipped. */
+  peerFrontAddresses?: readonly string[];
+  /** With peerFrontAddresses: the campus keeps recordings, so the front's copy reaches this host's SSH too. */
+  peerFrontCopiesRecordings?: boolean;
   /** The fronts whose Prometheus scrapes this host (for a front: the other front); empty strings are skipped. */
   monitorAddresses?: readonly string[];
   /** Node only: campus.turn.mode; an external TURN server leaves nothing listening on 3478 (default builtin). */
@@ -75,9 +78,17 @@ export function standbyRules<Cidr>(cidr: Cidr, sshPort: number, ethertype: Ingre
   ];
 }
 
-/** What the standby front admits from the front: SSH, for the front's recordings copy after a failback. */
-export function copyPeerRule<Cidr>(cidr: Cidr, sshPort: number, ethertype: IngressRule["ethertype"] = "IPv4"): IngressRule<Cidr> {
-  return { description: "ssh from the other front (recordings copy)", protocol: "tcp", portMin: sshPort, portMax: sshPort, cidr, ethertype };
+/**
+ * What the standby front admits from the front, for `ops failback` (the front becomes the standby of the
+ * serving standby): the database stream, and SSH for the recordings copy when the campus keeps recordings.
+ */
+export function peerFrontRules<Cidr>(cidr: Cidr, sshPort: number, recordings: boolean, ethertype: IngressRule["ethertype"] = "IPv4"): IngressRule<Cidr>[] {
+  return [
+    { description: "postgresql replication from the other front (failback)", protocol: "tcp", portMin: POSTGRES_PORT, portMax: POSTGRES_PORT, cidr, ethertype },
+    ...(recordings
+      ? [{ description: "ssh from the other front (recordings copy)", protocol: "tcp" as const, portMin: sshPort, portMax: sshPort, cidr, ethertype }]
+      : []),
+  ];
 }
 
 /** What a host admits from a front's Prometheus: its exporters' ports, and on a front the Prometheus the other front watches. */
@@ -110,14 +121,14 @@ export function firewallPolicy(input: PolicyInput): IngressRule[] {
     ...(input.standbyAddresses ?? []).flatMap((address, i) =>
       address === "" || isIP(address) !== 0 ? [] : [`standby front address ${i}: '${address}' is not an IP address`],
     ),
-    ...(input.copyPeerAddresses ?? []).flatMap((address, i) =>
-      address === "" || isIP(address) !== 0 ? [] : [`recordings copy front address ${i}: '${address}' is not an IP address`],
+    ...(input.peerFrontAddresses ?? []).flatMap((address, i) =>
+      address === "" || isIP(address) !== 0 ? [] : [`peer front address ${i}: '${address}' is not an IP address`],
     ),
     ...(input.monitorAddresses ?? []).flatMap((address, i) =>
       address === "" || isIP(address) !== 0 ? [] : [`monitoring front address ${i}: '${address}' is not an IP address`],
     ),
   ];
-  if (input.role === "node" && (input.copyPeerAddresses ?? []).length > 0) problems.push("recordings copy front addresses only apply to a front");
+  if (input.role === "node" && (input.peerFrontAddresses ?? []).length > 0) problems.push("peer front addresses only apply to a front");
   if (input.role === "node" && (input.standbyAddresses ?? []).length > 0) problems.push("standby front addresses only apply to the front");
   if (!Number.isInteger(input.sshPort) || input.sshPort < 1 || input.sshPort > 65535) problems.push(`ssh port ${input.sshPort} is not a TCP port`);
   if (input.adminCidrs.length === 0) problems.push("campus.adminCidrs: expected at least one admin CIDR allowed to SSH");
@@ -136,12 +147,12 @@ export function firewallPolicy(input: PolicyInput): IngressRule[] {
   if (input.role === "front") {
     const nodes = (input.nodeAddresses ?? []).filter((a) => a !== "").map(hostCidr);
     const standby = (input.standbyAddresses ?? []).filter((a) => a !== "").map(hostCidr);
-    const copyPeers = (input.copyPeerAddresses ?? []).filter((a) => a !== "").map(hostCidr);
+    const peerFronts = (input.peerFrontAddresses ?? []).filter((a) => a !== "").map(hostCidr);
     return [
       ...common,
       ...nodes.map((cidr) => nodeSshRule(cidr, input.sshPort, familyOf(cidr))),
       ...standby.flatMap((cidr) => standbyRules(cidr, input.sshPort, familyOf(cidr))),
-      ...copyPeers.map((cidr) => copyPeerRule(cidr, input.sshPort, familyOf(cidr))),
+      ...peerFronts.flatMap((cidr) => peerFrontRules(cidr, input.sshPort, input.peerFrontCopiesRecordings ?? false, familyOf(cidr))),
       ...monitoring,
     ];
   }

@@ -150,7 +150,7 @@ describe("a stack with a standby front", () => {
     expect(inputsOf(named(resources, "lb-training-standby-scaleliteCertificate"))).toMatchObject({ FQDN: "visio-training.isen-ouest.fr", CHALLENGE: "dns-01" });
   });
 
-  it("the front admits exactly the standby's database stream, SSH and its Prometheus's scrapes; the standby only the front's SSH (its copy after a failback) and Prometheus", async () => {
+  it("each front admits exactly the other's database stream (the standby's now, the front's after a failback), SSH and Prometheus's scrapes", async () => {
     const { resources } = await evaluateStack("training", {}, withStandby);
     const standby = ipOf(resources, "lb-training-standby");
     const front = ipOf(resources, "lb-training");
@@ -165,16 +165,17 @@ describe("a stack with a standby front", () => {
       [9090, "tcp"],
       [9100, "tcp"],
     ]);
-    // Each front's Prometheus scrapes the other (docs/monitoring.md): node_exporter and Prometheus; and the
-    // front's recordings copy pulls from the standby over SSH once a failback made the front the standby.
+    // Each front's Prometheus scrapes the other (docs/monitoring.md): node_exporter and Prometheus; and once a
+    // failback made the front the standby, it streams the standby's database and pulls its recordings over SSH.
     const fromFront = sgRules("lb-training-standby").filter((r) => unwrap(r.inputs.remoteIpPrefix) === `${front}/32`);
     expect(fromFront.map((r) => [r.inputs.portRangeMin, r.inputs.protocol]).sort()).toEqual([
       [22, "tcp"],
+      [5432, "tcp"],
       [9090, "tcp"],
       [9100, "tcp"],
     ]);
     // Nobody else reaches 5432: no rule from anywhere else opens it, in either security group.
-    expect(resources.filter((r) => r.type === "openstack:networking/secGroupRule:SecGroupRule" && r.inputs.portRangeMin === 5432)).toHaveLength(1);
+    expect(resources.filter((r) => r.type === "openstack:networking/secGroupRule:SecGroupRule" && r.inputs.portRangeMin === 5432)).toHaveLength(2);
     const nft = decode(inputsOf(named(resources, "lb-training-hostFirewall")).RULESET_B64);
     expect(nft).toContain(`ip saddr ${standby}/32 tcp dport 5432 accept`);
     expect(nft).toMatch(
@@ -183,11 +184,17 @@ describe("a stack with a standby front", () => {
       ),
     );
     const standbyNft = decode(inputsOf(named(resources, "lb-training-standby-hostFirewall")).RULESET_B64);
-    expect(standbyNft).not.toMatch(/5432|chain forward/);
+    expect(standbyNft).toMatch(
+      new RegExp(
+        `chain forward \\{[^}]*ct status dnat ip saddr ${front.replace(/\./g, "\\.")}/32 tcp dport 5432 accept[^}]*ct status dnat tcp dport 5432 drop`,
+      ),
+    );
     expect(standbyNft.match(/ip saddr \S+ tcp dport \d+ accept/g)?.filter((l) => l.includes(front))).toEqual([
+      `ip saddr ${front}/32 tcp dport 5432 accept`,
       `ip saddr ${front}/32 tcp dport 22 accept`,
       `ip saddr ${front}/32 tcp dport 9100 accept`,
       `ip saddr ${front}/32 tcp dport 9090 accept`,
+      `ip saddr ${front}/32 tcp dport 5432 accept`, // the forward chain's, for the database container
     ]);
     // Both fronts run Prometheus and Alertmanager, each told the other is its peer.
     const peer = (host: string) => decode(inputsOf(named(resources, `${host}-monitoringFront`)).PROMETHEUS_YML_B64);
@@ -237,17 +244,30 @@ describe("the firewall policy for the standby's traffic", () => {
     );
   });
 
-  it("admits the other front's recordings copy on SSH only, on a standby front, and refuses it anywhere else", () => {
-    const standby = firewallPolicy({ role: "front", sshPort: 2222, adminCidrs: ["193.52.128.0/24"], copyPeerAddresses: ["198.51.100.20", ""] });
-    expect(standby.filter((r) => r.cidr === "198.51.100.20/32")).toEqual([
+  it("admits the other front on PostgreSQL (failback) and, with recordings, on SSH for the copy, on a standby front only", () => {
+    const input = { role: "front" as const, sshPort: 2222, adminCidrs: ["193.52.128.0/24"], peerFrontAddresses: ["198.51.100.20", ""] };
+    const withCopy = firewallPolicy({ ...input, peerFrontCopiesRecordings: true }).filter((r) => r.cidr === "198.51.100.20/32");
+    expect(withCopy).toEqual([
+      {
+        description: "postgresql replication from the other front (failback)",
+        protocol: "tcp",
+        portMin: 5432,
+        portMax: 5432,
+        cidr: "198.51.100.20/32",
+        ethertype: "IPv4",
+      },
       { description: "ssh from the other front (recordings copy)", protocol: "tcp", portMin: 2222, portMax: 2222, cidr: "198.51.100.20/32", ethertype: "IPv4" },
     ]);
-    expect(standby.some((r) => r.portMin === 5432)).toBe(false);
-    expect(() => firewallPolicy({ role: "node", sshPort: 22, adminCidrs: ["193.52.128.0/24"], copyPeerAddresses: ["198.51.100.20"] })).toThrow(
-      /recordings copy front addresses only apply to a front/,
+    expect(
+      firewallPolicy(input)
+        .filter((r) => r.cidr === "198.51.100.20/32")
+        .map((r) => r.portMin),
+    ).toEqual([5432]);
+    expect(() => firewallPolicy({ role: "node", sshPort: 22, adminCidrs: ["193.52.128.0/24"], peerFrontAddresses: ["198.51.100.20"] })).toThrow(
+      /peer front addresses only apply to a front/,
     );
-    expect(() => firewallPolicy({ role: "front", sshPort: 22, adminCidrs: ["193.52.128.0/24"], copyPeerAddresses: ["x"] })).toThrow(
-      /recordings copy front address 0: 'x' is not an IP address/,
+    expect(() => firewallPolicy({ role: "front", sshPort: 22, adminCidrs: ["193.52.128.0/24"], peerFrontAddresses: ["x"] })).toThrow(
+      /peer front address 0: 'x' is not an IP address/,
     );
   });
 });
