@@ -5,8 +5,7 @@
  * Python one), the standby's copy step, then its pull command (scalelite-recordings-pull.sh) with the
  * real rsync and ssh. The fake systemctl stands in for systemd on both (test/fakes/bin/systemctl).
  */
-import { execFileSync } from "node:child_process";
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -15,20 +14,13 @@ import { Progress } from "../../cli/ops/progress";
 import { collectStatus, renderStatus } from "../../cli/ops/status";
 import type { OpsTarget } from "../../cli/ops/stackSource";
 import type { Campus } from "../../components/config/campus";
-import { base64 } from "../../components/remote/invocation";
-import { nodeTransferFiles, RECORDING_DIR, STANDBY_COPY_DIR, STANDBY_COPY_STATUS } from "../../components/scalelite/recordingLayout";
-import {
-  renderCopyAuthorizedKey,
-  renderSpoolAuthorizedKeys,
-  renderTransferKnownHosts,
-  renderTransferSshConfig,
-} from "../../components/scalelite/renderRecordingTransfer";
+import { RECORDING_DIR, STANDBY_COPY_DIR, STANDBY_COPY_STATUS } from "../../components/scalelite/recordingLayout";
 import { output } from "../support/hostState";
-import { runStep, shellOn, startTestHost, type TestHost } from "../support/sshd";
+import { shellOn, startTestHost, type TestHost } from "../support/sshd";
 import { upstreamTree } from "../support/upstream";
+import { installRecordingsCopy, onHost as on, SPOOL_AUTHORIZED_KEYS, type RecordingsCopy } from "./recordingsCopySetup";
 
 const RRSYNCS = ["rsync-3.2.3", "rsync-3.2.7"].map((name) => ({ name, tree: upstreamTree(name) }));
-const SPOOL_AUTHORIZED_KEYS = "var/lib/scalelite-spool/.ssh/authorized_keys";
 const ID = "0123456789abcdef0123456789abcdef01234567-1732525200000";
 
 describe.each(RRSYNCS)("the standby front copies the primary's recordings through $name's rrsync", ({ name: rsyncName, tree: rsyncTree }) => {
@@ -36,9 +28,9 @@ describe.each(RRSYNCS)("the standby front copies the primary's recordings throug
     let primary: TestHost;
     let standby: TestHost;
     let keys: string;
-    const on = (h: TestHost, dir: string) => path.join(h.root, dir.replace(/^\//, ""));
     const recordings = (h: TestHost, sub: string) => path.join(on(h, RECORDING_DIR), sub);
-    const sshConfig = () => path.join(on(standby, STANDBY_COPY_DIR), "ssh_config");
+    let copy: RecordingsCopy;
+    const sshConfig = () => copy.sshConfig;
     const status = () =>
       Object.fromEntries(
         readFileSync(on(standby, STANDBY_COPY_STATUS), "utf8")
@@ -48,54 +40,15 @@ describe.each(RRSYNCS)("the standby front copies the primary's recordings throug
       );
 
     const shell = shellOn;
-    /** The standby's pull, as its unit runs it. */
-    const pull = () => shell(standby, `"$BBB_OVH_ROOT/usr/local/sbin/bbb-ovh-recordings-pull" ${RECORDING_DIR} ${sshConfig()}`);
+    const pull = () => copy.pull();
     /** A command run on the standby with the copy key, straight at the primary (what a thief of the key could try). */
     const withCopyKey = (command: string) => shell(standby, `ssh -F ${sshConfig()} ${command}`);
 
-    function keyPair(name: string): { private: string; public: string } {
-      const file = path.join(keys, name);
-      execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", name, "-f", file]);
-      return { private: readFileSync(file, "utf8"), public: readFileSync(`${file}.pub`, "utf8") };
-    }
-
     beforeAll(async () => {
       keys = mkdtempSync(path.join(tmpdir(), "bbb-ovh-copy-keys-"));
-      const node = keyPair("bbb1");
-      const copy = keyPair("copy");
       primary = await startTestHost({ fqdn: "lb.campus.example", extraAuthorizedKeys: [SPOOL_AUTHORIZED_KEYS] });
       standby = await startTestHost({ fqdn: "lb-standby.campus.example" });
-      const rrsync = path.join(primary.root, `opt/${rsyncName}/rrsync`);
-      mkdirSync(path.dirname(rrsync), { recursive: true });
-      copyFileSync(path.join(rsyncTree!, "support/rrsync"), rrsync);
-      chmodSync(rrsync, 0o755);
-
-      const nodeLine = (h: TestHost) =>
-        renderSpoolAuthorizedKeys([{ name: "bbb1", ipv4: "127.0.0.11", ipv6: "", publicKey: node.public }], {
-          incomingDir: on(h, `${RECORDING_DIR}/incoming`),
-          receiver: on(h, "usr/local/lib/bbb-ovh/spool-receive"),
-          rrsync,
-        });
-      const copyLine = renderCopyAuthorizedKey(
-        { name: "lb-standby", ipv4: "127.0.0.1", ipv6: "", publicKey: copy.public },
-        { recordingDir: on(primary, RECORDING_DIR), rrsync },
-      );
-      for (const [h, lines] of [
-        [primary, nodeLine(primary) + copyLine],
-        [standby, nodeLine(standby)],
-      ] as const) {
-        const spool = await runStep(h, "scaleliteSpool", { RECORDING_DIR, AUTHORIZED_KEYS_B64: base64(lines), SENDERS: "bbb1", RESERVE_BYTES: "0" });
-        expect(spool.code, output(spool)).toBe(0);
-      }
-      const step = await runStep(standby, "scaleliteRecordingsCopy", {
-        RECORDING_DIR,
-        SSH_CONFIG_B64: base64(
-          renderTransferSshConfig({ address: "127.0.0.1", port: primary.port, user: "root", files: nodeTransferFiles(on(standby, STANDBY_COPY_DIR)) }),
-        ),
-        KNOWN_HOSTS_B64: base64(renderTransferKnownHosts(primary.hostPublicKey)),
-        COPY_KEY_B64: base64(copy.private),
-      });
-      expect(step.code, output(step)).toBe(0);
+      copy = await installRecordingsCopy(primary, standby, { keys, rrsyncTree: rsyncTree!, rrsyncName: rsyncName });
       expect(readFileSync(path.join(standby.root, "etc/systemd/system/bbb-ovh-recordings-pull.timer"), "utf8")).toContain("OnUnitActiveSec=5min");
       expect(statSync(path.join(on(standby, STANDBY_COPY_DIR), "id_ed25519")).mode & 0o777).toBe(0o600);
 
