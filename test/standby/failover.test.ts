@@ -404,18 +404,24 @@ describe.skipIf(!pgReady || !trees || !rrsyncTree)("ops failover / failback dril
     expect(run.stdout + run.stderr).not.toContain(NODES[0].secret);
   });
 
-  it("run again after it served, it finishes without promoting twice", async () => {
-    const run = await ops(["failover", stackFile, "--yes", "--json", ...connection(await freePort())]);
+  it("the front's machine comes back while the standby serves: its Scalelite starts with it, and ops failover run again fences it without promoting twice", async () => {
+    // Its database starts and its SSH answers; its scalelite.target, enabled and never fenced (it was down),
+    // starts at boot: two fronts accept a create until it is fenced.
+    primary.start();
+    front.up = true;
+    expect([await createOn(front, "back-front"), await createOn(standbySite, "back-standby")]).toEqual(["accepted", "accepted"]);
+    const run = await ops(["failover", stackFile, "--yes", "--json", ...connection()]);
     expect(run.code, run.stdout).toBe(0);
     const report = JSON.parse(run.stdout) as Report;
+    expect(report.steps.map((s) => `${s.id}@${s.on}`)).toEqual(expect.arrayContaining(["fence@lb-training"]));
     expect(report.steps.map((s) => s.id)).not.toContain("promote");
     expect(report.rpo?.note).toMatch(/already promoted/);
+    expect(role(primary)).toBe("fenced");
+    expect([await createOn(front, "back-front-fenced"), await createOn(standbySite, "back-standby-2")]).toEqual(["unanswered", "accepted"]);
   });
 
   it("failback: the front comes back as a standby of lb-standby, then switches back losing nothing of what lb-standby committed", async () => {
-    // The front's machine is back (its database starts, its SSH answers): what failback finds.
-    primary.start();
-    front.up = true;
+    // The front's machine is back and fenced: what failback finds.
     for (let i = 0; i < 50; i++) standby.sql(`INSERT INTO drill (note) VALUES ('on the standby ${i}')`, "scalelite");
     const before = rows(standby);
     const run = await ops(["failback", stackFile, "--yes", "--json", ...connection()]);
