@@ -458,6 +458,10 @@ describe.skipIf(!pgReady || !trees || !rrsyncTree)("ops failover / failback dril
   it("the front answers: ops failover without --primary-down fences it before promoting; two fronts never both accept a create", async () => {
     // The front serves again (after failback): it alone accepts a create.
     expect([await createOn(front, "live-front"), await createOn(standbySite, "live-standby")]).toEqual(["accepted", "unanswered"]);
+    // The standby's timer copies what the front holds (the recording it missed before included); one more is published after.
+    expect(await timerRun()).toMatch(/copied \d+ file\(s\)/);
+    const beforeLastCopy = published.length;
+    publish();
     for (let i = 0; i < 100; i++) primary.sql(`INSERT INTO drill (note) VALUES ('live ${i}')`, "scalelite");
     const committedLive = rows(primary);
     const startedAt = Date.now();
@@ -467,10 +471,19 @@ describe.skipIf(!pgReady || !trees || !rrsyncTree)("ops failover / failback dril
     const report = JSON.parse(run.stdout) as Report;
     expect(report.steps.map((s) => s.id)).toEqual(["check", "fence", "catch-up", "promote", "start-scalelite", "rebuild-redis", "switch-dns", "smoke"]);
     const arrived = rows(standby);
+    const onStandby = new Set(held(standby));
+    const missing = published.slice(0, beforeLastCopy).filter((id) => !onStandby.has(id));
+    const notCopied = published.slice(beforeLastCopy).filter((id) => !onStandby.has(id));
     console.log(
-      `drill (front answers, fenced): RTO ${report.rtoSeconds} s to the first meeting created through the new front (ops wall time ${wallSeconds.toFixed(1)} s); ` +
-        `database RPO: ${committedLive - arrived} of ${committedLive} committed rows lost; ${report.rpo?.note}`,
+      [
+        `drill (front answers, fenced): RTO ${report.rtoSeconds} s to the first meeting created through the new front (ops wall time ${wallSeconds.toFixed(1)} s)`,
+        `  database RPO: ${committedLive - arrived} of ${committedLive} committed rows lost; ${report.rpo?.note}`,
+        `  recordings: ${notCopied.length} of ${published.length} published not on the new front, all published after the standby's last copy ` +
+          `(still on the fenced front, which answers); ${missing.length} published before it missing`,
+      ].join("\n"),
     );
+    expect(missing, "recordings published before the standby's last copy, missing on the new front").toEqual([]);
+    expect(held(primary)).toEqual(expect.arrayContaining(notCopied));
     expect(report.rpo?.bytes).toBe(0);
     expect(arrived).toBe(committedLive);
     // The order, from what the services recorded (never from ops' own report): the front's scalelite.target
