@@ -166,6 +166,25 @@ async function replayState(side: Side, timeoutMs: number): Promise<ReplayState> 
   return { inRecovery: rec === "t", replayLsn: lsn || undefined, lastReplaySecondsAgo: ago ? Number(ago) : undefined };
 }
 
+/** Scalelite stopped and disabled on the old front, so that two fronts never accept meetings. */
+const fence = (primary: Side, rec: Recorder, t: number) =>
+  rec.step("fence", primary.name, async () => {
+    await run(primary, "systemctl disable --now scalelite.target", t);
+    await setRole(primary, "fenced", t);
+    return { value: undefined, detail: "scalelite.target stopped and disabled, front-role fenced" };
+  });
+
+/** Whether a front answers over SSH; a refused key is an error, never taken for a front that is down. */
+async function reachable(side: Side, timeoutMs: number): Promise<boolean> {
+  try {
+    await runRemote(side.ssh, "true", timeoutMs);
+    return true;
+  } catch (e) {
+    if (classifyError(e, side.name).kind === "ssh-auth") throw classifyError(e, side.name);
+    return false;
+  }
+}
+
 /**
  * A switch from `primary` to `standby`: fence, catch up, promote, start Scalelite, rebuild Redis, move DNS,
  * check through the API. Each step is safe to run again (a switch cut midway is finished by running it again).
@@ -195,8 +214,11 @@ async function switchOver(
     throw new OpsError("command", standby.name, "its database is not a standby (not in recovery) and front-role does not say primary: refusing to promote");
 
   let rpo: SwitchReport["rpo"];
-  if (resumed) rpo = { note: `${standby.name} was already promoted by an earlier run` };
-  else {
+  if (resumed) {
+    rpo = { note: `${standby.name} was already promoted by an earlier run` };
+    // An old front presumed down that answers again has started Scalelite at boot (enabled, never fenced).
+    if (await reachable(primary, t)) await fence(primary, rec, t);
+  } else {
     let primaryLsn: string | undefined;
     let answers = true;
     try {
@@ -211,11 +233,7 @@ async function switchOver(
       opts.onStep?.(`fence on ${primary.name}: ${note}`);
     }
     if (answers) {
-      await rec.step("fence", primary.name, async () => {
-        await run(primary, "systemctl disable --now scalelite.target", t);
-        await setRole(primary, "fenced", t);
-        return { value: undefined, detail: "scalelite.target stopped and disabled, front-role fenced" };
-      });
+      await fence(primary, rec, t);
       primaryLsn = await rec.step("catch-up", standby.name, async () => {
         const current = await sql(primary, "SELECT pg_current_wal_lsn()", t);
         let replay: ReplayState | undefined;

@@ -2,9 +2,12 @@
  * The failover drill: `ops failover` and `ops failback` as processes, against two fronts whose databases
  * are real PostgreSQL 15 clusters streaming over TLS (pgFronts.ts, set up by our own replication steps),
  * reached over sshd on loopback; the OVH API peer holds the campus zone; each front's `bin/rake` is
- * Scalelite's own (test/support/scalelite/harness.ts, a real Redis per front); the front's HTTP API is the
- * BBB API peer in Scalelite mode (test/support/bbbApiServer.ts) placing creates with the standby's own
- * Scalelite (Server.find_available), so the signed check passes only once Redis was rebuilt there.
+ * Scalelite's own (test/support/scalelite/harness.ts, a real Redis per front); each front's HTTP API is the
+ * BBB API peer in Scalelite mode (test/support/bbbApiServer.ts) placing creates with that front's own
+ * Scalelite (Server.find_available), so the signed check passes only once Redis was rebuilt there, and it
+ * answers only while that front's scalelite.target runs (Site, below). The front's name resolves as the
+ * zone's A record says. The standby copies the front's recordings with its own copy step and pull
+ * (recordingsCopySetup.ts: real rsync, ssh and Ubuntu 22.04's rrsync 3.2.7 from the pinned tree).
  *
  * The fronts' public addresses: the front 127.0.0.1, the standby 127.0.0.2 (its database listens on both).
  * A client on loopback always connects from 127.0.0.1, so the standby's replication is admitted by the
@@ -12,20 +15,30 @@
  * `host replication all 127.0.0.1/32` line, as the image's own pg_hba admits replication with a password.
  *
  * RTO and RPO: rows are committed on the front one by one until its database is cut (pg_ctl -m immediate:
- * nothing more reaches the standby) and its SSH stops answering; what the promoted standby holds is counted.
+ * nothing more reaches the standby) and its SSH stops answering; what the promoted standby holds is counted,
+ * and so are the published recordings it holds. The figures are printed (a drill measures: the bounds
+ * asserted are sanity bounds, not budgets).
  */
-import { execFile, execFileSync } from "node:child_process";
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { execFile } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
+import * as http from "node:http";
+import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
+import { signedUrl } from "../../cli/ops/bbbApi";
+import { serversYaml } from "../../cli/ops/failoverPlan";
+import { RECORDING_DIR, STANDBY_COPY_INTERVAL_MINUTES, STANDBY_COPY_STATUS } from "../../components/scalelite/recordingLayout";
 import { startBbbApiServer, type BbbApiServer } from "../support/bbbApiServer";
 import { calls } from "../support/hostState";
 import { startOvhApiPeer, type OvhApiPeer } from "../support/ovhApiPeer";
 import { attachScalelite, scaleliteTrees, type Scalelite } from "../support/scalelite/harness";
-import { freePort, runStep } from "../support/sshd";
+import { freePort, runStep, shellOn } from "../support/sshd";
+import { upstreamTree } from "../support/upstream";
 import { scratch, secretFile } from "../ops/cli";
 import { pgReady, PgFronts, until, type PgFront, type TlsFiles } from "./pgFronts";
+import { installRecordingsCopy, keyPair, onHost, SPOOL_AUTHORIZED_KEYS, type RecordingsCopy } from "./recordingsCopySetup";
 
 const REPO = path.resolve(__dirname, "../..");
 const TSX = path.join(REPO, "node_modules/.bin/tsx");
@@ -40,18 +53,19 @@ const NODES = [
 const OPS_KEY = "root/.ssh/ops_ed25519.pub";
 
 const trees = scaleliteTrees();
+const RRSYNC = "rsync-3.2.7";
+const rrsyncTree = upstreamTree(RRSYNC);
 const fronts = new PgFronts();
 let primary: PgFront;
 let standby: PgFront;
 let tls: TlsFiles;
 let peer: OvhApiPeer;
-let balancer: BbbApiServer;
 let nodeHttp: BbbApiServer[];
-const scalelites: Scalelite[] = [];
-let standbyScalelite: Scalelite;
-let frontScalelite: Scalelite;
-/** Where the balancer's creates go: the serving front's own Scalelite (the standby's after failover, the front's after failback). */
-let placing: Scalelite;
+let front: Site;
+let standbySite: Site;
+/** The front's name (campus.front.fqdn) as clients resolve it: --url of every ops run. */
+let resolver: Relay;
+let copy: RecordingsCopy;
 let env: Record<string, string>;
 let stackFile: string;
 let opsKey: string;
@@ -81,7 +95,7 @@ const connection = (frontPort = primary.host.port) => [
   "--standby-ssh-user",
   "root",
   "--url",
-  balancer.url,
+  resolver.url,
   "--secret-file",
   secretFile(LB_SECRET),
   "--command-timeout",
@@ -96,13 +110,132 @@ const record = () => peer.state.records.find((r) => r.subDomain === "visio-train
 const role = (f: PgFront) => readFileSync(path.join(f.host.root, "var/lib/bbb-ovh/front-role"), "utf8").trim();
 const rows = (f: PgFront) => Number(f.sql("SELECT count(*) FROM drill", "scalelite"));
 
+interface Relay {
+  url: string;
+  close(): Promise<void>;
+}
+
+/**
+ * An HTTP endpoint that passes each request unchanged to the origin `to()` names at that moment, or closes
+ * the connection unanswered when it names none: what a client sees of an address where nothing listens.
+ */
+async function relay(to: () => string | undefined): Promise<Relay> {
+  const server = http.createServer((req, res) => {
+    const origin = to();
+    if (!origin) return void req.socket.destroy();
+    const forward = http.request(new URL(req.url ?? "/", origin), { method: req.method, headers: req.headers }, (answer) => {
+      res.writeHead(answer.statusCode ?? 502, answer.headers);
+      answer.pipe(res);
+    });
+    forward.on("error", () => req.socket.destroy());
+    req.pipe(forward);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/**
+ * What serves creates on a front. scalelite.target groups Scalelite's nginx (the HTTPS port) and its api
+ * (scripts/scalelite-app.sh): while it is stopped, nothing listens there. In the drill the api is the BBB API
+ * peer in Scalelite mode placing each create with the front's own Scalelite, behind a door (relay) that
+ * answers only while the front's site is up and the fake systemctl (test/fakes/bin/systemctl, which keeps
+ * what `systemctl is-active` answers) has the front's scalelite.target active.
+ */
+interface Site {
+  name: string;
+  address: string;
+  front: PgFront;
+  scalelite: Scalelite;
+  api: BbbApiServer;
+  door: Relay;
+  /** false while its datacenter is out. */
+  up: boolean;
+}
+
+const scaleliteActive = (f: PgFront) => {
+  const state = path.join(f.host.root, "fake-state/systemd/scalelite.target.active");
+  return existsSync(state) && readFileSync(state, "utf8").trim() === "active";
+};
+
+async function site(name: string, address: string, f: PgFront, scalelite: Scalelite): Promise<Site> {
+  const api = await startBbbApiServer({
+    mode: "scalelite",
+    secret: LB_SECRET,
+    servers: NODES.map((n, i) => ({ id: n.fqdn, apiUrl: nodeHttp[i].apiUrl, secret: n.secret, state: "enabled" as const })),
+    place: (tag) => scalelite.findAvailable(tag),
+  });
+  const s: Site = { name, address, front: f, scalelite, api, up: true, door: undefined as unknown as Relay };
+  s.door = await relay(() => (s.up && scaleliteActive(f) ? api.url : undefined));
+  return s;
+}
+
+/** A signed create sent to a front's own address (as by a client whose resolver still holds it): what comes back. */
+async function createOn(s: Site, meetingID: string): Promise<string> {
+  try {
+    const r = await fetch(signedUrl(`${s.door.url}/bigbluebutton/api`, "create", { meetingID, name: meetingID }, LB_SECRET, "sha256"), {
+      signal: AbortSignal.timeout(30_000),
+    });
+    const body = await r.text();
+    return body.includes("<returncode>SUCCESS</returncode>")
+      ? "accepted"
+      : `refused (${/<messageKey>(.*?)<\/messageKey>/.exec(body)?.[1] ?? body.slice(0, 80)})`;
+  } catch {
+    return "unanswered";
+  }
+}
+
+const presentation = (f: PgFront) => path.join(onHost(f.host, RECORDING_DIR), "published/presentation");
+/** Record ids, in the order the front published them. */
+const published: string[] = [];
+
+/**
+ * A recording published on the front as Scalelite's importer leaves it (lib/recording_importer.rb:
+ * published/<format>/<record id>/, moved into place whole): a record id as bbb-web names it (sha1 of the
+ * meeting id, creation time in ms), metadata.xml and a playback file.
+ */
+function publish(): void {
+  const id = `${createHash("sha1").update(`drill-${published.length}`).digest("hex")}-${Date.now()}`;
+  const work = path.join(onHost(front.front.host, RECORDING_DIR), "recording", id);
+  mkdirSync(work, { recursive: true });
+  writeFileSync(path.join(work, "metadata.xml"), `<recording><id>${id}</id><state>published</state><published>true</published></recording>\n`);
+  writeFileSync(path.join(work, "video.webm"), `video of ${id}`);
+  mkdirSync(presentation(front.front), { recursive: true });
+  renameSync(work, path.join(presentation(front.front), id));
+  published.push(id);
+}
+
+/** The published recordings a front holds whole. */
+const held = (f: PgFront) =>
+  existsSync(presentation(f)) ? readdirSync(presentation(f)).filter((id) => existsSync(path.join(presentation(f), id, "video.webm"))) : [];
+
+/** The standby's pull, run as bbb-ovh-recordings-pull.timer runs it: what it printed. */
+async function timerRun(): Promise<string> {
+  const r = await copy.pull();
+  expect(r.code, r.stdout + r.stderr).toBe(0);
+  return r.stdout;
+}
+
+const copyStatus = () =>
+  Object.fromEntries(
+    readFileSync(onHost(standby.host, STANDBY_COPY_STATUS), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => l.split("=", 2) as [string, string]),
+  );
+
 beforeAll(async () => {
-  if (!pgReady || !trees) return;
+  if (!pgReady || !trees || !rrsyncTree) return;
   const keyDir = scratch();
-  opsKey = path.join(keyDir, "ops");
-  execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "ops", "-f", opsKey]);
+  opsKey = keyPair(keyDir, "ops").file;
   [primary, standby] = await Promise.all([
-    fronts.front("front", { extraAuthorizedKeys: [OPS_KEY] }),
+    fronts.front("front", { extraAuthorizedKeys: [OPS_KEY, SPOOL_AUTHORIZED_KEYS] }),
     fronts.front("standby", { listen: ["127.0.0.1", "127.0.0.2"], extraAuthorizedKeys: [OPS_KEY] }),
   ]);
   for (const f of [primary, standby]) {
@@ -111,6 +244,9 @@ beforeAll(async () => {
     // What scalelite-app.sh installs on both fronts (the fake systemctl needs the units to exist).
     for (const unit of ["scalelite.target", "scalelite-api.service"]) writeFileSync(path.join(f.host.root, "etc/systemd/system", unit), "[Unit]\n");
   }
+  // scalelite-app.sh starts Scalelite on the front only (the standby's stays stopped and disabled).
+  const started = await shellOn(primary.host, "systemctl enable --now scalelite.target");
+  expect(started.code, started.stderr).toBe(0);
   tls = fronts.certificates(["127.0.0.1", "127.0.0.2"]);
   primary.sql("CREATE DATABASE scalelite");
   primary.sql("CREATE TABLE drill (id bigserial PRIMARY KEY, note text)", "scalelite");
@@ -119,18 +255,24 @@ beforeAll(async () => {
     await runStep(standby.host, "scaleliteReplicationStandby", PgFronts.standbyInputs(tls, primary)),
   ])
     expect(run.code, run.stderr).toBe(0);
+  copy = await installRecordingsCopy(primary.host, standby.host, { keys: keyDir, rrsyncTree, rrsyncName: RRSYNC });
 
   nodeHttp = await Promise.all(NODES.map((n) => startBbbApiServer({ secret: n.secret })));
-  [frontScalelite, standbyScalelite] = await Promise.all([attachScalelite(trees, primary.host), attachScalelite(trees, standby.host)]);
-  scalelites.push(frontScalelite, standbyScalelite);
-  for (const s of scalelites) NODES.forEach((n, i) => s.route(n.fqdn, nodeHttp[i].url));
-  placing = standbyScalelite;
-  balancer = await startBbbApiServer({
-    mode: "scalelite",
-    secret: LB_SECRET,
-    servers: NODES.map((n, i) => ({ id: n.fqdn, apiUrl: nodeHttp[i].apiUrl, secret: n.secret, state: "enabled" as const })),
-    place: (tag) => placing.findAvailable(tag),
-  });
+  const [frontScalelite, standbyScalelite] = await Promise.all([attachScalelite(trees, primary.host), attachScalelite(trees, standby.host)]);
+  for (const s of [frontScalelite, standbyScalelite]) NODES.forEach((n, i) => s.route(n.fqdn, nodeHttp[i].url));
+  // What the registration step left in the front's Redis (servers:sync of the stack's nodes, then a poll);
+  // the standby's stays empty until ops failover rebuilds it.
+  for (const [tasks, stdin] of [[["servers:sync[-,cordon]"], serversYaml(NODES)], [["poll:all"]]] as const) {
+    const r = await frontScalelite.rake([...tasks], stdin);
+    expect(r.code, r.stderr).toBe(0);
+  }
+  [front, standbySite] = await Promise.all([
+    site("lb-training", "127.0.0.1", primary, frontScalelite),
+    site("lb-standby", "127.0.0.2", standby, standbyScalelite),
+  ]);
+  // The front's name as a resolver answers it from the zone (the TTL it would keep the old address for is
+  // not modelled: the runbook adds campus.dns.ttl to the RTO).
+  resolver = await relay(() => [front, standbySite].find((s) => s.address === record())?.door.url);
 
   peer = await startOvhApiPeer("0123456789abcdef0123456789abcdef", {
     records: [{ id: 7001, zone: ZONE, subDomain: "visio-training", fieldType: "A", target: "127.0.0.1", ttl: 120 }],
@@ -167,7 +309,13 @@ beforeAll(async () => {
 }, 240_000);
 
 afterAll(async () => {
-  await Promise.all([peer?.close(), balancer?.close(), ...(nodeHttp ?? []).map((n) => n.close()), ...scalelites.map((s) => s.stop())]);
+  const sites = [front, standbySite].filter(Boolean);
+  await Promise.all([
+    peer?.close(),
+    resolver?.close(),
+    ...(nodeHttp ?? []).map((n) => n.close()),
+    ...sites.flatMap((s) => [s.api.close(), s.door.close(), s.scalelite.stop()]),
+  ]);
   await fronts.stop();
 });
 
@@ -179,7 +327,7 @@ interface Report {
   failure?: { kind: string; message: string };
 }
 
-describe.skipIf(!pgReady || !trees)("ops failover / failback drill (two real PostgreSQL 15 fronts)", () => {
+describe.skipIf(!pgReady || !trees || !rrsyncTree)("ops failover / failback drill (two real PostgreSQL 15 fronts)", () => {
   it("--dry-run prints each step in order and changes nothing", async () => {
     const run = await ops(["failover", stackFile, "--dry-run", ...connection()]);
     expect(run.code, run.stderr).toBe(0);
@@ -199,10 +347,22 @@ describe.skipIf(!pgReady || !trees)("ops failover / failback drill (two real Pos
   });
 
   let committed = 0;
-  it("the front's site burns: with --primary-down the standby serves, DNS moves, the signed check passes; RTO and RPO measured", async () => {
+  it("the front's site burns: with --primary-down the standby serves, DNS moves, the signed check passes; RTO, database and recordings RPO measured", async () => {
+    // Before: the front alone accepts a create, through its name and at its address; the standby's Scalelite is stopped.
+    expect([await createOn(front, "before-front"), await createOn(standbySite, "before-standby")]).toEqual(["accepted", "unanswered"]);
+    // Recordings published on the front, copied by the standby's timer; one more published after its last run (inside its interval).
+    for (let i = 0; i < 3; i++) publish();
+    expect(await timerRun()).toMatch(/copied 6 file\(s\)/);
+    for (let i = 0; i < 2; i++) publish();
+    expect(await timerRun()).toMatch(/copied 4 file\(s\)/);
+    const beforeLastCopy = published.length;
+    const lastCopy = Number(copyStatus().last_success);
+    publish();
     // Lessons write until the cut: each row is committed on the front before the next.
     for (; committed < 200; committed++) primary.sql(`INSERT INTO drill (note) VALUES ('row ${committed}')`, "scalelite");
     primary.crash();
+    front.up = false;
+    const cutAfterCopy = Math.round(Date.now() / 1000 - lastCopy);
     const started = performance.now();
     const run = await ops(["failover", stackFile, "--yes", "--json", "--primary-down", ...connection(await freePort())]);
     const wallSeconds = (performance.now() - started) / 1000;
@@ -210,11 +370,23 @@ describe.skipIf(!pgReady || !trees)("ops failover / failback drill (two real Pos
     const report = JSON.parse(run.stdout) as Report;
     expect(report.steps.map((s) => s.id)).toEqual(["check", "fence", "promote", "start-scalelite", "rebuild-redis", "switch-dns", "smoke"]);
     expect(report.steps[1].detail).toMatch(/presumed down \(--primary-down\), not fenced/);
-    // RPO: what the promoted standby holds of the rows the front had committed.
+    // The promoted standby serves: its pull, run by its timer again, copies nothing more (it is the primary).
+    expect(await timerRun()).toMatch(/it is the primary, nothing to copy/);
+    // RPO: what the promoted standby holds of the rows the front had committed, and of the recordings it had published.
     const arrived = rows(standby);
+    const onStandby = new Set(held(standby));
+    const missing = published.slice(0, beforeLastCopy).filter((id) => !onStandby.has(id));
+    const lost = published.slice(beforeLastCopy).filter((id) => !onStandby.has(id));
     console.log(
-      `drill: RTO ${report.rtoSeconds} s (ops wall time ${wallSeconds.toFixed(1)} s); RPO: ${committed - arrived} of ${committed} committed rows lost; ${report.rpo?.note}`,
+      [
+        `drill (site down, --primary-down): RTO ${report.rtoSeconds} s to the first meeting created through the new front (ops wall time ${wallSeconds.toFixed(1)} s)`,
+        `  database RPO: ${committed - arrived} of ${committed} committed rows lost; ${report.rpo?.note}`,
+        `  recordings RPO: ${lost.length} of ${published.length} published recordings lost, all published after the standby's last copy ` +
+          `(${cutAfterCopy} s before the cut, inside its ${STANDBY_COPY_INTERVAL_MINUTES}-min interval: expected); ${missing.length} published before it missing`,
+      ].join("\n"),
     );
+    expect(missing, "recordings published before the standby's last copy, missing on the new front").toEqual([]);
+    expect(lost).toEqual(published.slice(beforeLastCopy));
     expect(arrived).toBeLessThanOrEqual(committed);
     expect(report.rpo?.note).toMatch(/lb-training unreachable: what it wrote after the last transaction lb-standby replayed/);
     expect(report.rtoSeconds).toBeGreaterThan(0);
@@ -224,25 +396,32 @@ describe.skipIf(!pgReady || !trees)("ops failover / failback drill (two real Pos
     standby.sql("INSERT INTO drill (note) VALUES ('after failover')", "scalelite");
     expect(role(standby)).toBe("primary");
     expect(calls(standby.host)).toContain("systemctl enable --now scalelite.target");
-    expect(Object.keys(await standbyScalelite.servers()).sort()).toEqual(NODES.map((n) => n.fqdn).sort());
+    expect(Object.keys(await standbySite.scalelite.servers()).sort()).toEqual(NODES.map((n) => n.fqdn).sort());
     expect(record()).toBe("127.0.0.2");
+    expect(await createOn(standbySite, "after-failover")).toBe("accepted");
     expect(peer.state.calls).toEqual(expect.arrayContaining([`PUT /domain/zone/${ZONE}/record/7001`, `POST /domain/zone/${ZONE}/refresh`]));
     expect(run.stdout + run.stderr).not.toContain(LB_SECRET);
     expect(run.stdout + run.stderr).not.toContain(NODES[0].secret);
   });
 
-  it("run again after it served, it finishes without promoting twice", async () => {
-    const run = await ops(["failover", stackFile, "--yes", "--json", ...connection(await freePort())]);
+  it("the front's machine comes back while the standby serves: its Scalelite starts with it, and ops failover run again fences it without promoting twice", async () => {
+    // Its database starts and its SSH answers; its scalelite.target, enabled and never fenced (it was down),
+    // starts at boot: two fronts accept a create until it is fenced.
+    primary.start();
+    front.up = true;
+    expect([await createOn(front, "back-front"), await createOn(standbySite, "back-standby")]).toEqual(["accepted", "accepted"]);
+    const run = await ops(["failover", stackFile, "--yes", "--json", ...connection()]);
     expect(run.code, run.stdout).toBe(0);
     const report = JSON.parse(run.stdout) as Report;
+    expect(report.steps.map((s) => `${s.id}@${s.on}`)).toEqual(expect.arrayContaining(["fence@lb-training"]));
     expect(report.steps.map((s) => s.id)).not.toContain("promote");
     expect(report.rpo?.note).toMatch(/already promoted/);
+    expect(role(primary)).toBe("fenced");
+    expect([await createOn(front, "back-front-fenced"), await createOn(standbySite, "back-standby-2")]).toEqual(["unanswered", "accepted"]);
   });
 
   it("failback: the front comes back as a standby of lb-standby, then switches back losing nothing of what lb-standby committed", async () => {
-    // The front's machine is back (its database starts, its SSH answers): what failback finds.
-    primary.start();
-    placing = frontScalelite;
+    // The front's machine is back and fenced: what failback finds.
     for (let i = 0; i < 50; i++) standby.sql(`INSERT INTO drill (note) VALUES ('on the standby ${i}')`, "scalelite");
     const before = rows(standby);
     const run = await ops(["failback", stackFile, "--yes", "--json", ...connection()]);
@@ -275,5 +454,59 @@ describe.skipIf(!pgReady || !trees)("ops failover / failback drill (two real Pos
     primary.sql("INSERT INTO drill (note) VALUES ('after failback')", "scalelite");
     await until("the new row on lb-standby", () => rows(standby) === before + 1);
     expect(readdirSync(path.join(standby.host.root, "var/lib/scalelite")).filter((d) => d.startsWith("postgres.replaced-")).length).toBe(2);
+  });
+  it("the front answers: ops failover without --primary-down fences it before promoting; two fronts never both accept a create", async () => {
+    // The front serves again (after failback): it alone accepts a create.
+    expect([await createOn(front, "live-front"), await createOn(standbySite, "live-standby")]).toEqual(["accepted", "unanswered"]);
+    // The standby's timer copies what the front holds (the recording it missed before included); one more is published after.
+    expect(await timerRun()).toMatch(/copied \d+ file\(s\)/);
+    const beforeLastCopy = published.length;
+    publish();
+    for (let i = 0; i < 100; i++) primary.sql(`INSERT INTO drill (note) VALUES ('live ${i}')`, "scalelite");
+    const committedLive = rows(primary);
+    const startedAt = Date.now();
+    const run = await ops(["failover", stackFile, "--yes", "--json", ...connection()]);
+    const wallSeconds = (Date.now() - startedAt) / 1000;
+    expect(run.code, run.stderr + run.stdout).toBe(0);
+    const report = JSON.parse(run.stdout) as Report;
+    expect(report.steps.map((s) => s.id)).toEqual(["check", "fence", "catch-up", "promote", "start-scalelite", "rebuild-redis", "switch-dns", "smoke"]);
+    const arrived = rows(standby);
+    const onStandby = new Set(held(standby));
+    const missing = published.slice(0, beforeLastCopy).filter((id) => !onStandby.has(id));
+    const notCopied = published.slice(beforeLastCopy).filter((id) => !onStandby.has(id));
+    console.log(
+      [
+        `drill (front answers, fenced): RTO ${report.rtoSeconds} s to the first meeting created through the new front (ops wall time ${wallSeconds.toFixed(1)} s)`,
+        `  database RPO: ${committedLive - arrived} of ${committedLive} committed rows lost; ${report.rpo?.note}`,
+        `  recordings: ${notCopied.length} of ${published.length} published not on the new front, all published after the standby's last copy ` +
+          `(still on the fenced front, which answers); ${missing.length} published before it missing`,
+      ].join("\n"),
+    );
+    expect(missing, "recordings published before the standby's last copy, missing on the new front").toEqual([]);
+    expect(held(primary)).toEqual(expect.arrayContaining(notCopied));
+    expect(report.rpo?.bytes).toBe(0);
+    expect(arrived).toBe(committedLive);
+    // The order, from what the services recorded (never from ops' own report): the front's scalelite.target
+    // stopped and disabled (the fake systemctl's state), then the standby's new timeline (the history file
+    // PostgreSQL writes when it is promoted), then the standby's scalelite.target started.
+    const unit = (f: PgFront, kind: string) => path.join(f.host.root, `fake-state/systemd/scalelite.target.${kind}`);
+    expect([readFileSync(unit(primary, "active"), "utf8").trim(), readFileSync(unit(primary, "enabled"), "utf8").trim()]).toEqual(["inactive", "disabled"]);
+    expect(calls(primary.host)).toContain("systemctl disable --now scalelite.target");
+    expect(role(primary)).toBe("fenced");
+    const wal = path.join(standby.data, "pg_wal");
+    const timeline = readdirSync(wal)
+      .filter((f) => f.endsWith(".history"))
+      .sort()
+      .at(-1) as string;
+    const fencedAt = statSync(unit(primary, "active")).mtimeMs;
+    const promotedAt = statSync(path.join(wal, timeline)).mtimeMs;
+    const startedOnStandbyAt = statSync(unit(standby, "active")).mtimeMs;
+    expect(fencedAt).toBeGreaterThanOrEqual(startedAt);
+    expect(promotedAt, `timeline ${timeline} written after the front was fenced`).toBeGreaterThan(fencedAt);
+    expect(startedOnStandbyAt).toBeGreaterThan(promotedAt);
+    expect(readFileSync(unit(standby, "active"), "utf8").trim()).toBe("active");
+    // After: the old front, reached at its own address, answers no create; the new one, and the name, do.
+    expect([await createOn(front, "live-after-front"), await createOn(standbySite, "live-after-standby")]).toEqual(["unanswered", "accepted"]);
+    expect(record()).toBe("127.0.0.2");
   });
 });
