@@ -371,7 +371,7 @@ describe.skipIf(!pgReady || !trees || !rrsyncTree)("ops failover / failback dril
     expect(report.steps.map((s) => s.id)).toEqual(["check", "fence", "promote", "start-scalelite", "rebuild-redis", "switch-dns", "smoke"]);
     expect(report.steps[1].detail).toMatch(/presumed down \(--primary-down\), not fenced/);
     // The promoted standby serves: its pull, run by its timer again, copies nothing more (it is the primary).
-    expect(await timerRun()).toMatch(/it is the primary, nothing to copy/);
+    expect(await timerRun()).toMatch(/this front is not the standby \(.*\): nothing to copy/);
     // RPO: what the promoted standby holds of the rows the front had committed, and of the recordings it had published.
     const arrived = rows(standby);
     const onStandby = new Set(held(standby));
