@@ -165,5 +165,6 @@ Goal for ${PLAN_GOAL.nodes} nodes: the whole process within ${PLAN_GOAL.ms} ms a
       : ""
   }
 Growth is linear: about ${perNodeMs.toFixed(0)} ms of CPU and ${perNodeMb.toFixed(1)} MB per added node.
+Where the time and memory go, profiled by hand with \`node --cpu-prof\`: bench/PROFILE.md.
 `;
 }
