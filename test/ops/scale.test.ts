@@ -192,10 +192,16 @@ function upgrade(
   };
 }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(TSX, ["cli/ops.ts", "upgrade", stackFile, "--json", "--poll", "1", ...connection(), ...throughBalancer(), ...extra], {
-      cwd: REPO,
-      env,
-    });
+    // Each create through the balancer fake boots Ruby to ask Scalelite's own find_available: at load 12 one
+    // check outlasted ops' default 10-s HTTP budget (a CI run), so the drill gives HTTP 60 s.
+    const child = spawn(
+      TSX,
+      ["cli/ops.ts", "upgrade", stackFile, "--json", "--poll", "1", "--timeout", "60000", ...connection(), ...throughBalancer(), ...extra],
+      {
+        cwd: REPO,
+        env,
+      },
+    );
     let stdout = "";
     let pending = "";
     child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
