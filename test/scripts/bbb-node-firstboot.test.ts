@@ -1,0 +1,221 @@
+/**
+ * A node's first boot from the node image (scripts/bbb-node-firstboot.sh), run for real over SSH on a loopback
+ * sshd host. The host's root first holds an image builder as bbb-install.sh leaves it (the files and lines its
+ * pinned commits write the builder's -s name and address into: check_nat, install_ssl, install_coturn,
+ * install_haproxy, the bbb-webrtc-sfu settings; contents are stand-ins), then the real cleaning step makes it
+ * the image, and the first-boot step makes it the node. certbot and bbb-conf are the fakes of test/fakes/bin
+ * (bbb-conf --setip as bbb-conf's source does it; certbot --webroot answered only when nginx serves the name).
+ */
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import type { StepInputs } from "../../components/remote/invocation";
+import { calls, mode, output, read, runWatched, tree } from "../support/hostState";
+import { killSessions, runStep, startTestHost, type TestHost } from "../support/sshd";
+import { waitUntil } from "../support/waitUntil";
+
+const BUILDER = { fqdn: "bbb-image-builder.campus.example", ipv4: "198.51.100.7" };
+const BUILDER_SECRET = "builderSecret0123456789abcdef";
+const BUILDER_TURN_SECRET = "YnVpbGRlci1jb3R1cm4tc2VjcmV0LW9mLXRoZS1pbWFnZQ==";
+const EMAIL = "admin@campus.example";
+const hosts: TestHost[] = [];
+afterAll(async () => {
+  await Promise.all(hosts.map((h) => h.stop()));
+});
+
+const put = (h: TestHost, rel: string, content: string) => {
+  const file = path.join(h.root, rel);
+  mkdirSync(path.dirname(file), { recursive: true });
+  writeFileSync(file, content);
+};
+
+/** The files where bbb-install.sh wrote the builder's address, and those where it wrote its name. */
+const ADDRESS_FILES = [
+  "opt/freeswitch/conf/vars.xml",
+  "opt/freeswitch/conf/sip_profiles/external.xml",
+  "usr/share/bigbluebutton/nginx/sip.nginx",
+  "etc/bigbluebutton/bbb-webrtc-sfu/production.yml",
+  "etc/turnserver.conf",
+  "etc/haproxy/haproxy.cfg",
+];
+const NAME_FILES = ["etc/nginx/sites-available/bigbluebutton", "etc/turnserver.conf", "etc/letsencrypt/renewal-hooks/deploy/haproxy"];
+
+/** A host whose root is an image builder after bbb-install.sh, running (nginx, haproxy, coturn, BigBlueButton). */
+async function builderHost(fqdn: string, publicIpv4: string): Promise<TestHost> {
+  const h = await startTestHost({ fqdn, publicIpv4 });
+  hosts.push(h);
+  const { fqdn: b, ipv4: ip } = BUILDER;
+  put(h, "etc/bigbluebutton/bigbluebutton-release", "BIGBLUEBUTTON_RELEASE=3.0.4\n");
+  put(h, "usr/share/bbb-web/WEB-INF/classes/bigbluebutton.properties", "bigbluebutton.web.serverURL=http://127.0.0.1\nsecuritySalt=\n");
+  put(h, "etc/bigbluebutton/bbb-web.properties", `bigbluebutton.web.serverURL=https://${b}\nsecuritySalt=${BUILDER_SECRET}\n`);
+  put(h, "etc/bigbluebutton/bbb-apps-akka.conf", `services {\n  bbbWebAPI = "https://${b}/bigbluebutton/api"\n  sharedSecret = "${BUILDER_SECRET}"\n}\n`);
+  put(h, "usr/local/bigbluebutton/core/scripts/bigbluebutton.yml", `playback_host: ${b}\nplayback_protocol: https\n`);
+  put(h, "usr/local/bigbluebutton/bbb-webhooks/config/default.yml", `bbb:\n  serverDomain: ${b}\n  sharedSecret: ${BUILDER_SECRET}\n`);
+  put(h, "opt/freeswitch/conf/vars.xml", `<X-PRE-PROCESS cmd="set" data="external_rtp_ip=${ip}"/>\n<X-PRE-PROCESS cmd="set" data="external_sip_ip=${ip}"/>\n`);
+  put(h, "opt/freeswitch/conf/sip_profiles/external.xml", `<param name="ws-binding" value="${ip}:5066"/>\n<param name="wss-binding" value="${ip}:7443"/>\n`);
+  put(h, "usr/share/bigbluebutton/nginx/sip.nginx", `location /ws {\n  proxy_pass http://${ip}:5066;\n}\n`);
+  put(
+    h,
+    "etc/bigbluebutton/bbb-webrtc-sfu/production.yml",
+    `freeswitch:\n  ip: ${ip}\n  sip_ip: ${ip}\nmediasoup:\n  webrtc:\n    listenIps:\n      - ip: 0.0.0.0\n        announcedIp: ${ip}\n  plainRtp:\n    listenIp:\n      ip: 0.0.0.0\n      announcedIp: ${ip}\n`,
+  );
+  put(
+    h,
+    "etc/turnserver.conf",
+    `listening-port=3478\nlistening-ip=${ip}\nrelay-ip=${ip}\nstatic-auth-secret=${BUILDER_TURN_SECRET}\nrealm=${b}\ndenied-peer-ip=0.0.0.0-255.255.255.255\nallowed-peer-ip=${ip}\n`,
+  );
+  put(
+    h,
+    "etc/haproxy/haproxy.cfg",
+    `frontend nginx_or_turn\n  bind *:443,:::443 ssl crt /etc/haproxy/certbundle.pem\nbackend turn\n  server localhost ${ip}:3478\n`,
+  );
+  put(h, "etc/haproxy/certbundle.pem", "builder certificate\n\nbuilder key\n");
+  put(
+    h,
+    "etc/nginx/sites-available/bigbluebutton",
+    `server {\n  listen 80;\n  server_name ${b};\n}\nserver {\n  listen 127.0.0.1:81 proxy_protocol;\n  server_name ${b};\n}\n`,
+  );
+  put(
+    h,
+    "etc/letsencrypt/renewal-hooks/deploy/haproxy",
+    `#!/bin/bash -e\n{ cat /etc/letsencrypt/live/${b}/fullchain.pem; echo; cat /etc/letsencrypt/live/${b}/privkey.pem; } > /etc/haproxy/certbundle.pem.new\n`,
+  );
+  put(h, `etc/letsencrypt/live/${b}/privkey.pem`, "builder key\n");
+  put(h, `etc/letsencrypt/renewal/${b}.conf`, "authenticator = webroot\n");
+  put(h, "etc/bigbluebutton/turn-stun-servers.xml", `<constructor-arg index="0" value="${BUILDER_TURN_SECRET}"/>\n`);
+  put(h, "etc/machine-id", "4c4c4544004a3510804bc3c04f384d32\n");
+  for (const unit of ["nginx.service", "haproxy.service", "coturn.service", "bigbluebutton.target"]) {
+    put(h, `usr/lib/systemd/system/${unit}`, `[Unit]\nDescription=${unit} (fake package)\n`);
+    put(h, `fake-state/systemd/${unit}.active`, "active\n");
+  }
+  return h;
+}
+
+/** The builder made into the image by the real cleaning step. */
+async function imageHost(fqdn: string, publicIpv4: string): Promise<TestHost> {
+  const h = await builderHost(fqdn, publicIpv4);
+  const clean = await runStep(h, "bbbImageClean", { FQDN: BUILDER.fqdn });
+  expect(clean.code, output(clean)).toBe(0);
+  rmSync(path.join(h.root, "fake-calls.log"), { force: true });
+  return h;
+}
+
+const inputs = (h: TestHost, extra: StepInputs = {}): StepInputs => ({ FQDN: h.fqdn, PUBLIC_IPV4: h.publicIpv4, EMAIL, ...extra });
+const firstBoot = (h: TestHost, extra: StepInputs = {}) => runStep(h, "bbbFirstBoot", inputs(h, extra));
+const coturnSecret = (h: TestHost) => /^static-auth-secret=(.*)$/m.exec(read(h, "etc/turnserver.conf"))?.[1] ?? "";
+const count = (h: TestHost, prefix: string) => calls(h).filter((c) => c.startsWith(prefix)).length;
+/** Everything a run could change, including the FreeSWITCH files under opt/ that tree() leaves out. */
+const snapshot = (h: TestHost) => ({ tree: tree(h), opt: ADDRESS_FILES.filter((f) => f.startsWith("opt/")).map((f) => read(h, f)) });
+
+describe("bbb-node-firstboot.sh", () => {
+  it("makes the image this node's own: address, name, certificate, TURN, bbb-conf --setip; a second run changes nothing", async () => {
+    const h = await imageHost("bbb7.campus.example", "203.0.113.27");
+    expect(read(h, "etc/bbb-ovh/node-image")).toBe(`BUILDER_FQDN=${BUILDER.fqdn}\nBUILDER_IPV4=${BUILDER.ipv4}\n`);
+    expect(existsSync(path.join(h.root, "etc/haproxy/certbundle.pem"))).toBe(false); // the builder's key is not in the image
+    expect(coturnSecret(h)).toBe("");
+
+    const first = await firstBoot(h);
+    expect(first.code, output(first)).toBe(0);
+    for (const file of ADDRESS_FILES) {
+      expect(read(h, file), file).not.toContain(BUILDER.ipv4);
+      expect(read(h, file), file).toContain(h.publicIpv4);
+    }
+    for (const file of NAME_FILES) {
+      expect(read(h, file), file).not.toContain(BUILDER.fqdn);
+      expect(read(h, file), file).toContain(h.fqdn);
+    }
+    expect(read(h, "opt/freeswitch/conf/sip_profiles/external.xml")).toBe(
+      `<param name="ws-binding" value="${h.publicIpv4}:5066"/>\n<param name="wss-binding" value="${h.publicIpv4}:7443"/>\n`,
+    );
+    // What bbb-conf --setip owns.
+    expect(read(h, "etc/bigbluebutton/bbb-web.properties")).toContain(`bigbluebutton.web.serverURL=https://${h.fqdn}\n`);
+    expect(read(h, "etc/bigbluebutton/bbb-apps-akka.conf")).toContain(`bbbWebAPI="https://${h.fqdn}/bigbluebutton/api"`);
+    expect(read(h, "usr/local/bigbluebutton/core/scripts/bigbluebutton.yml")).toContain(`playback_host: ${h.fqdn}\n`);
+    expect(read(h, "usr/local/bigbluebutton/bbb-webhooks/config/default.yml")).toContain(`serverDomain: ${h.fqdn}\n`);
+    // The certificate, by the webroot nginx serves, and haproxy's bundle of it.
+    const certbot = calls(h).filter((c) => c.startsWith("certbot"));
+    expect(certbot).toHaveLength(1);
+    expect(certbot[0]).toContain(`--webroot -w /var/www/bigbluebutton-default/assets/ -d ${h.fqdn}`);
+    const live = `etc/letsencrypt/live/${h.fqdn}`;
+    expect(read(h, "etc/haproxy/certbundle.pem")).toBe(`${read(h, `${live}/fullchain.pem`)}\n${read(h, `${live}/privkey.pem`)}`);
+    expect(mode(h, "etc/haproxy/certbundle.pem")).toBe("640");
+    // TURN: coturn's own new secret, and bbb-web pointed at this node's coturn with it.
+    const secret = coturnSecret(h);
+    expect(secret).toMatch(/^[A-Za-z0-9+/]{43}=$/);
+    expect(secret).not.toBe(BUILDER_TURN_SECRET);
+    const turnXml = read(h, "etc/bigbluebutton/turn-stun-servers.xml");
+    expect(turnXml).toContain(`value="turn:${h.fqdn}:3478"`);
+    expect(turnXml).toContain(`value="${secret}"`);
+    expect(mode(h, "etc/bigbluebutton/turn-stun-servers.xml")).toBe("640");
+    expect(output(first)).not.toContain(secret);
+    expect(calls(h)).toContain("systemctl restart haproxy coturn");
+    expect(calls(h)).toContain(`bbb-conf --setip ${h.fqdn}`);
+    expect(existsSync(path.join(h.root, "var/lib/bbb-ovh/bbb-node-firstboot.restart-pending"))).toBe(false);
+
+    const before = snapshot(h);
+    const callsBefore = calls(h).length;
+    const second = await firstBoot(h);
+    expect(second.code, output(second)).toBe(0);
+    expect(second.stdout).toMatch(/already this node's own; nothing to do/);
+    expect(snapshot(h)).toEqual(before);
+    expect(calls(h).slice(callsBefore)).toEqual([]);
+
+    // Then campus.turn.mode external: bbb-web's TURN servers change (the secret on stdin only), and a restart follows.
+    const turnSecret = "ExternalTurnSecret0123456789";
+    const listings: string[] = [];
+    const external = await runWatched(h, "bbbFirstBoot", inputs(h, { TURN_HOST: "turn.campus.example", TURN_SECRET: turnSecret }), listings);
+    expect(external.code, output(external)).toBe(0);
+    expect(read(h, "etc/bigbluebutton/turn-stun-servers.xml")).toContain(`value="turns:turn.campus.example:443?transport=tcp"`);
+    expect(read(h, "etc/bigbluebutton/turn-stun-servers.xml")).toContain(`value="${turnSecret}"`);
+    expect(coturnSecret(h)).toBe(secret);
+    expect(count(h, "bbb-conf --setip")).toBe(2);
+    for (const listing of listings) expect(listing).not.toContain(turnSecret);
+    expect(output(external)).not.toContain(turnSecret);
+  });
+
+  it("a run cut while certbot waits for the CA converges on the next run, which restarts what the cut run changed", async ({ signal }) => {
+    const h = await imageHost("bbb8.campus.example", "203.0.113.28");
+    mkdirSync(path.join(h.root, "fake-state/knobs"), { recursive: true });
+    writeFileSync(path.join(h.root, "fake-state/knobs/FAKE_CERTBOT_SLEEP"), "60");
+    const running = firstBoot(h);
+    await waitUntil(() => calls(h).some((c) => c.startsWith("certbot")), signal);
+    let killed = 0;
+    for (let n = killSessions(h); n > 0; n = killSessions(h)) killed += n;
+    expect(killed).toBeGreaterThan(0);
+    expect((await running).code).not.toBe(0);
+    // Cut midway: the name and address are the node's, no certificate yet, nothing restarted, the marker down.
+    expect(read(h, "etc/nginx/sites-available/bigbluebutton")).toContain(`server_name ${h.fqdn};`);
+    expect(existsSync(path.join(h.root, `etc/letsencrypt/live/${h.fqdn}`))).toBe(false);
+    expect(existsSync(path.join(h.root, "var/lib/bbb-ovh/bbb-node-firstboot.restart-pending"))).toBe(true);
+    expect(count(h, "bbb-conf")).toBe(0);
+
+    rmSync(path.join(h.root, "fake-state/knobs/FAKE_CERTBOT_SLEEP"));
+    const resumed = await firstBoot(h);
+    expect(resumed.code, output(resumed)).toBe(0);
+    // Nothing left to replace, yet what the cut run changed is restarted: haproxy and coturn, BigBlueButton by --setip.
+    expect(resumed.stdout).not.toMatch(/->/);
+    expect(count(h, "systemctl restart nginx")).toBe(2);
+    expect(calls(h)).toContain("systemctl restart haproxy coturn");
+    expect(count(h, "bbb-conf --setip")).toBe(1);
+    expect(existsSync(path.join(h.root, `etc/letsencrypt/live/${h.fqdn}/fullchain.pem`))).toBe(true);
+    expect(read(h, "etc/bigbluebutton/bbb-web.properties")).toContain(`bigbluebutton.web.serverURL=https://${h.fqdn}\n`);
+    expect(existsSync(path.join(h.root, "var/lib/bbb-ovh/bbb-node-firstboot.restart-pending"))).toBe(false);
+
+    const before = snapshot(h);
+    expect((await firstBoot(h)).code).toBe(0);
+    expect(snapshot(h)).toEqual(before);
+    expect(count(h, "bbb-conf --setip")).toBe(1);
+  });
+
+  it("refuses a host that was not made from the image, changing nothing", async () => {
+    // A builder never cleaned: BigBlueButton is there, the image's stamp is not.
+    const h = await builderHost("bbb9.campus.example", "203.0.113.29");
+    const before = snapshot(h);
+    const run = await firstBoot(h);
+    expect(run.code).not.toBe(0);
+    expect(run.stderr).toMatch(/\/etc\/bbb-ovh\/node-image is missing: bbb9\.campus\.example was not made from a bbb-ovh node image .* nothing was changed/);
+    expect(snapshot(h)).toEqual(before);
+    expect(calls(h)).toEqual([]);
+    expect(readFileSync(path.join(h.root, "etc/turnserver.conf"), "utf8")).toContain(`static-auth-secret=${BUILDER_TURN_SECRET}`);
+  });
+});
