@@ -15,7 +15,9 @@
 #  - TURN: coturn gets a secret of its own (the cleaner blanked the builder's) and bbb-web's TURN servers
 #    are this node's coturn, or the external server when TURN_HOST is given.
 # SSH host keys, authorized keys, hostname and machine id are set at boot by cloud-init and systemd.
-# It refuses a host without /etc/bbb-ovh/node-image (not made from our image) before changing anything.
+# It refuses a host without /etc/bbb-ovh/node-image (not made from our image) before changing anything,
+# except a node our install step installed (its stamp): a campus that gains a node image keeps its running
+# nodes, which are replaced from the image one at a time by `ops upgrade`; until then nothing is done here.
 # Converges after a cut: files are replaced atomically, and a marker put down before the first change
 # is removed only after the services were restarted, so an interrupted run restarts them next time.
 set -euo pipefail
@@ -208,6 +210,10 @@ main() {
     die "TURN_HOST is set but TURN_SECRET is missing"
   fi
   turn_secret_fits "${IN_TURN_SECRET:-}" || die "TURN_SECRET has characters that do not fit an XML attribute"
+  if [[ ! -f "$IMAGE_STAMP" && -f "$STATE_DIR/bbb-install.stamp" ]]; then
+    log "$IN_FQDN was installed by bbb-install.sh (the install step), not made from the node image: nothing to do until \`ops upgrade\` replaces it from the image"
+    return 0
+  fi
   read_image_stamp
   mkdir -p "$STATE_DIR" "$LOG_DIR"
   chmod 0700 "$STATE_DIR" "$LOG_DIR"

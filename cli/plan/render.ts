@@ -1,6 +1,7 @@
 import { describeInstallerPin, type ResolvedInstallerPin } from "../../components/bbb/installerPin";
 import { describeMonitoring } from "../../components/monitoring/describeMonitoring";
 import type { ResolvedHost } from "../../components/config/campus";
+import { nodeImageOf } from "../../components/hosts/nodeImage";
 import { stackCost, type HostCost } from "../../components/planning/costing";
 import { pricesFor } from "../../components/planning/prices";
 import { scriptBundle } from "../../components/remote/scriptBundle";
@@ -145,6 +146,8 @@ export function hostSummary(plan: Plan): string[] {
         cost.hosts.find((c) => c.name === h.name),
       )}`,
     );
+    const image = nodeImageOf(plan.campus, h);
+    if (image) lines.push(`    boots from the node image (the most recent matching ${image.nameRegex}): first-boot step, not bbb-install`);
     const steps = stepsOf(h.name, ordered);
     lines.push(`    steps: ${steps.length > 0 ? steps.join(" → ") : "none"}`);
   }

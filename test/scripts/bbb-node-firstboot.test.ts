@@ -207,7 +207,7 @@ describe("bbb-node-firstboot.sh", () => {
     expect(count(h, "bbb-conf --setip")).toBe(1);
   });
 
-  it("refuses a host that was not made from the image, changing nothing", async () => {
+  it("refuses a host that was not made from the image, changing nothing; leaves a node the install step installed alone", async () => {
     // A builder never cleaned: BigBlueButton is there, the image's stamp is not.
     const h = await builderHost("bbb9.campus.example", "203.0.113.29");
     const before = snapshot(h);
@@ -217,5 +217,14 @@ describe("bbb-node-firstboot.sh", () => {
     expect(snapshot(h)).toEqual(before);
     expect(calls(h)).toEqual([]);
     expect(readFileSync(path.join(h.root, "etc/turnserver.conf"), "utf8")).toContain(`static-auth-secret=${BUILDER_TURN_SECRET}`);
+
+    // A node our install step installed (a campus that gains a node image keeps it until `ops upgrade`): left alone.
+    put(h, "var/lib/bbb-ovh/bbb-install.stamp", "stamp\n");
+    const installed = snapshot(h);
+    const kept = await firstBoot(h);
+    expect(kept.code, output(kept)).toBe(0);
+    expect(kept.stdout).toMatch(/installed by bbb-install\.sh \(the install step\), not made from the node image: nothing to do/);
+    expect(snapshot(h)).toEqual(installed);
+    expect(calls(h)).toEqual([]);
   });
 });
