@@ -206,10 +206,7 @@ main() {
   require_inputs FQDN PUBLIC_IPV4 EMAIL
   [[ "$IN_FQDN" =~ ^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$ ]] || die "FQDN '$IN_FQDN' is not a lowercase host name"
   [[ "$IN_PUBLIC_IPV4" =~ ^[0-9]{1,3}(\.[0-9]{1,3}){3}$ ]] || die "PUBLIC_IPV4 '$IN_PUBLIC_IPV4' is not an IPv4 address"
-  if [[ -n "${IN_TURN_HOST:-}" && -z "${IN_TURN_SECRET:-}" ]]; then
-    die "TURN_HOST is set but TURN_SECRET is missing"
-  fi
-  turn_secret_fits "${IN_TURN_SECRET:-}" || die "TURN_SECRET has characters that do not fit an XML attribute"
+  check_turn_inputs
   if [[ ! -f "$IMAGE_STAMP" && -f "$STATE_DIR/bbb-install.stamp" ]]; then
     log "$IN_FQDN was installed by bbb-install.sh (the install step), not made from the node image: nothing to do until \`ops upgrade\` replaces it from the image"
     return 0

@@ -85,10 +85,7 @@ main() {
   read_inputs
   require_inputs FQDN INSTALLER_FLAGS INSTALLER_URL INSTALLER_SHA256
   [[ "$IN_INSTALLER_SHA256" =~ ^[0-9a-f]{64}$ ]] || die "INSTALLER_SHA256 must be a sha256 in hex (64 characters)"
-  if [[ -n "${IN_TURN_HOST:-}" && -z "${IN_TURN_SECRET:-}" ]]; then
-    die "TURN_HOST is set but TURN_SECRET is missing"
-  fi
-  turn_secret_fits "${IN_TURN_SECRET:-}" || die "TURN_SECRET has characters that do not fit an XML attribute"
+  check_turn_inputs
   mkdir -p "$STATE_DIR" "$LOG_DIR"
   chmod 0700 "$STATE_DIR" "$LOG_DIR"
 

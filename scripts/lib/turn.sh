@@ -42,7 +42,11 @@ turn_servers_xml() {
 XML
 }
 
-# turn_secret_fits SECRET: whether SECRET can stand in the XML attribute above (base64 and the like).
-turn_secret_fits() {
-  [[ "$1" =~ ^[A-Za-z0-9+/=_.-]*$ ]]
+# check_turn_inputs: TURN_HOST comes with TURN_SECRET, and the secret can stand in the XML attribute
+# above (base64 and the like).
+check_turn_inputs() {
+  if [[ -n "${IN_TURN_HOST:-}" && -z "${IN_TURN_SECRET:-}" ]]; then
+    die "TURN_HOST is set but TURN_SECRET is missing"
+  fi
+  [[ "${IN_TURN_SECRET:-}" =~ ^[A-Za-z0-9+/=_.-]*$ ]] || die "TURN_SECRET has characters that do not fit an XML attribute"
 }
