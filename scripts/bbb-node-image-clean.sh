@@ -5,7 +5,7 @@
 # first-boot step: bbb-conf --setip, shared secret, TURN, certificate, recordings key).
 #  - machine id: emptied (machine-id(5): an empty /etc/machine-id is filled at the next boot);
 #  - SSH host keys and every authorized_keys file (cloud-init installs the node's);
-#  - secrets: BBB's shared secret (bbb-web.properties securitySalt, akka, webhooks), the TURN settings
+#  - secrets: BBB's shared secret (bbb-web.properties securitySalt, akka, webhooks and their post_catcher.js), the TURN settings
 #    (bbb-web's TURN servers, coturn's static-auth-secret), the recording-transfer key;
 #  - the builder's certificates (/etc/letsencrypt live, archive, renewal) and haproxy's copy of it with its
 #    key (/etc/haproxy/certbundle.pem, which bbb-install.sh's deploy hook writes);
@@ -76,6 +76,7 @@ clean_secrets() {
   blank_secret "$BBB_ETC/bbb-web.properties" securitySalt
   blank_secret "$BBB_ETC/bbb-apps-akka.conf" sharedSecret
   blank_secret "$ROOT/usr/local/bigbluebutton/bbb-webhooks/config/default.yml" sharedSecret
+  blank_secret "$ROOT/usr/local/bigbluebutton/bbb-webhooks/extra/post_catcher.js" "var shared_secret"
   blank_secret "$ROOT/etc/turnserver.conf" static-auth-secret
   remove "$BBB_ETC/turn-stun-servers.xml" "$ROOT/etc/bbb-ovh/recording-transfer" "$ROOT/etc/haproxy/certbundle.pem"
 }

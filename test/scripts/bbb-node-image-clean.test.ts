@@ -39,6 +39,7 @@ beforeAll(async () => {
     `services {\n  bbbWebAPI = "https://bbb-image-builder.campus.example/bigbluebutton/api"\n  sharedSecret = "${BUILDER_SECRET}"\n}\n`,
   );
   put("usr/local/bigbluebutton/bbb-webhooks/config/default.yml", `bbb:\n  serverDomain: bbb-image-builder.campus.example\n  sharedSecret: ${BUILDER_SECRET}\n`);
+  put("usr/local/bigbluebutton/bbb-webhooks/extra/post_catcher.js", `var url = "http://localhost";\nvar shared_secret = "${BUILDER_SECRET}";\n`);
   put("etc/bigbluebutton/turn-stun-servers.xml", '<beans><constructor-arg index="0" value="turn-secret"/></beans>\n');
   put("etc/turnserver.conf", "listening-ip=198.51.100.7\nstatic-auth-secret=Y290dXJuLXNlY3JldA==\nrealm=bbb-image-builder.campus.example\n");
   put("etc/haproxy/certbundle.pem", "builder certificate\n\nbuilder certificate key\n");
@@ -87,6 +88,7 @@ describe("bbb-node-image-clean.sh", () => {
       "etc/bigbluebutton/bbb-web.properties",
       "etc/bigbluebutton/bbb-apps-akka.conf",
       "usr/local/bigbluebutton/bbb-webhooks/config/default.yml",
+      "usr/local/bigbluebutton/bbb-webhooks/extra/post_catcher.js",
     ]) {
       expect(readFileSync(at(file), "utf8")).not.toContain(BUILDER_SECRET);
     }
@@ -94,6 +96,7 @@ describe("bbb-node-image-clean.sh", () => {
       "serverURL=https://bbb-image-builder.campus.example\nsecuritySalt=\nallowRevealOfBBBVersion=true\n",
     );
     expect(readFileSync(at("etc/bigbluebutton/bbb-apps-akka.conf"), "utf8")).toContain('  sharedSecret = ""\n');
+    expect(readFileSync(at("usr/local/bigbluebutton/bbb-webhooks/extra/post_catcher.js"), "utf8")).toContain('var shared_secret = "";\n');
     expect(readFileSync(at("etc/ssh/sshd_config"), "utf8")).toBe("PasswordAuthentication no\n");
     expect(readFileSync(at("etc/turnserver.conf"), "utf8")).toBe("listening-ip=198.51.100.7\nstatic-auth-secret=\nrealm=bbb-image-builder.campus.example\n");
     // The image's stamp: what the first-boot step replaces, and what it requires.
