@@ -108,7 +108,7 @@ const count = (h: TestHost, prefix: string) => calls(h).filter((c) => c.startsWi
 const snapshot = (h: TestHost) => ({ tree: tree(h), opt: ADDRESS_FILES.filter((f) => f.startsWith("opt/")).map((f) => read(h, f)) });
 
 describe("bbb-node-firstboot.sh", () => {
-  it("makes the image this node's own: address, name, certificate, TURN, bbb-conf --setip; a second run changes nothing", async () => {
+  it("makes the image this node's own (address, name, certificate, TURN, bbb-conf --setip), then it serves with its own secret; a second run changes nothing", async () => {
     const h = await imageHost("bbb7.campus.example", "203.0.113.27");
     expect(read(h, "etc/bbb-ovh/node-image")).toBe(`BUILDER_FQDN=${BUILDER.fqdn}\nBUILDER_IPV4=${BUILDER.ipv4}\n`);
     expect(existsSync(path.join(h.root, "etc/haproxy/certbundle.pem"))).toBe(false); // the builder's key is not in the image
@@ -159,6 +159,14 @@ describe("bbb-node-firstboot.sh", () => {
     expect(second.stdout).toMatch(/already this node's own; nothing to do/);
     expect(snapshot(h)).toEqual(before);
     expect(calls(h).slice(callsBefore)).toEqual([]);
+
+    // Then the node's own shared secret (bbbConfigure), and it answers signed API calls with it (bbbHealth).
+    const nodeSecret = "nodeSecret0123456789abcdefABCDEF";
+    const configure = await runStep(h, "bbbConfigure", { FQDN: h.fqdn, SHARED_SECRET: nodeSecret });
+    expect(configure.code, output(configure)).toBe(0);
+    expect(read(h, "etc/bigbluebutton/bbb-apps-akka.conf")).toContain(`sharedSecret="${nodeSecret}"`); // as bbb-conf --setip writes it
+    const health = await runStep(h, "bbbHealth", { FQDN: h.fqdn, SHARED_SECRET: nodeSecret, CHECKSUM_ALGORITHM: "SHA256", DELAY_SECONDS: "0" });
+    expect(health.code, output(health)).toBe(0);
 
     // Then campus.turn.mode external: bbb-web's TURN servers change (the secret on stdin only), and a restart follows.
     const turnSecret = "ExternalTurnSecret0123456789";
