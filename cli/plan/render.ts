@@ -146,10 +146,10 @@ export function hostSummary(plan: Plan): string[] {
         cost.hosts.find((c) => c.name === h.name),
       )}`,
     );
-    const image = nodeImageOf(plan.campus, h);
-    if (image) lines.push(`    boots from the node image (the most recent matching ${image.nameRegex}): first-boot step, not bbb-install`);
     const steps = stepsOf(h.name, ordered);
     lines.push(`    steps: ${steps.length > 0 ? steps.join(" → ") : "none"}`);
+    const image = nodeImageOf(plan.campus, h);
+    if (image) lines.push(`    boots from the node image (the most recent matching ${image.nameRegex}): first-boot step, not bbb-install`);
   }
   const unpriced = cost.unpriced.length > 0 ? ` (without ${cost.unpriced.join(", ")}: no price)` : "";
   lines.push(
