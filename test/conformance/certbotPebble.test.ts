@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { calls, output } from "../support/hostState";
+import { imageHost } from "../support/nodeImageHost";
 import { PEBBLE_AVAILABLE as AVAILABLE, startPebble, type Pebble } from "../support/pebble";
 import { FAKE_BIN, runStep, startTestHost, type StepResult, type TestHost } from "../support/sshd";
 
@@ -86,5 +87,55 @@ describe.skipIf(!AVAILABLE)("scalelite-certificate with the real certbot against
     });
     expect(readFileSync(live("cert.pem"), "utf8")).not.toBe(certAfterFirst);
     expect(calls(h).slice(mark)).toContain("docker inspect -f \\{\\{.State.Running\\}\\} scalelite-nginx");
+  });
+});
+
+describe.skipIf(!AVAILABLE)("the first-boot step of a node from the node image with the real certbot against pebble", () => {
+  const NODE = "bbb7.campus.example";
+  let dir: string;
+  let pebble: Pebble;
+  let h: TestHost;
+  let first: StepResult;
+  let second: StepResult;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), "bbb-ovh-pebble-"));
+    // certbot --webroot writes the challenge under /var/www/bigbluebutton-default/assets: the host root's.
+    pebble = await startPebble(dir, ["var/www"]);
+    h = await imageHost({ fqdn: NODE, publicIpv4: "203.0.113.27", env: { PATH: `${path.dirname(pebble.wrapper)}:${FAKE_BIN}:/usr/sbin:/usr/bin:/sbin:/bin` } });
+    mkdirSync(path.join(h.root, "var/www/bigbluebutton-default/assets"), { recursive: true });
+    const inputs = { FQDN: NODE, PUBLIC_IPV4: "203.0.113.27", EMAIL: "admin@campus.example" };
+    first = await runStep(h, "bbbFirstBoot", inputs);
+    second = await runStep(h, "bbbFirstBoot", inputs);
+  });
+
+  afterAll(async () => {
+    pebble?.stop();
+    await h?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("gets the node's certificate with the script's own certbot arguments, runs its deploy hook, and bundles it for haproxy", () => {
+    expect(first.code, output(first)).toBe(0);
+    expect(pebble.certbotRuns()).toEqual([
+      `certonly --non-interactive --agree-tos --email admin@campus.example --rsa-key-size 4096 --webroot -w /var/www/bigbluebutton-default/assets/ -d ${NODE} --deploy-hook systemctl reload nginx`,
+    ]);
+    const live = path.join(h.root, "etc/letsencrypt/live", NODE);
+    const subject = execFileSync("openssl", ["x509", "-noout", "-ext", "subjectAltName", "-in", path.join(live, "cert.pem")], { encoding: "utf8" });
+    expect(subject).toContain(`DNS:${NODE}`);
+    // The bundle is what bbb-install.sh's haproxy hook writes: a chain, an empty line, the key; and haproxy reads it as a PEM file with a key.
+    const bundle = readFileSync(path.join(h.root, "etc/haproxy/certbundle.pem"), "utf8");
+    expect(bundle).toBe(`${readFileSync(path.join(live, "fullchain.pem"), "utf8")}\n${readFileSync(path.join(live, "privkey.pem"), "utf8")}`);
+    expect(execFileSync("openssl", ["pkey", "-noout", "-in", path.join(h.root, "etc/haproxy/certbundle.pem")]).toString()).toBe("");
+    const renewal = readFileSync(path.join(h.root, "etc/letsencrypt/renewal", `${NODE}.conf`), "utf8");
+    expect(renewal).toMatch(/^authenticator = webroot$/m);
+    expect(renewal).toMatch(/^renew_hook = systemctl reload nginx$/m);
+    expect(calls(h)).toContain("systemctl reload nginx"); // certbot ran the --deploy-hook
+  });
+
+  it("does not ask for another certificate on a second run", () => {
+    expect(second.code, output(second)).toBe(0);
+    expect(second.stdout).toContain("nothing to do");
+    expect(pebble.certbotRuns()).toHaveLength(1);
   });
 });
