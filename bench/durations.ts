@@ -40,6 +40,10 @@ export const BY_STEP: Readonly<Record<StepName | "ssh" | "host-key-tofu", Modell
   hostPreflight: m(0.2, "local checks and one DNS lookup"),
   hostFirewall: m(0.1, "one nft --check and one nft -f of a small table; nftables is preinstalled on Ubuntu server"),
   bbbInstall: m(20, "bbb-install.sh: 'under 30 minutes' (its README), ~15 min (Scalelite README) (REFERENCE.md)"),
+  bbbFirstBoot: m(
+    2,
+    "a node from the node image: certbot HTTP-01 issuance (1 min, as scaleliteCertificate) + bbb-conf --setip, which restarts BigBlueButton (1 min, as bbbConfigure's restart) (estimate)",
+  ),
   bbbConfigure: m(1, "bbb-conf --setsecret then --restart"),
   bbbImageClean: m(0.2, "file removals on the image builder"),
   bbbRecordings: m(0.5, "a download checked by sha256 and a few small files"),

@@ -4,6 +4,8 @@
  * installed by bbb-install. Each part has its basis; "estimate" marks what no source publishes and
  * nobody has measured yet (a real `ops scale` run logs the seconds from unshelve to enabled).
  */
+import { BY_STEP } from "./durations";
+
 export interface ReadyPart {
   part: string;
   minutes: number;
@@ -34,6 +36,9 @@ const INSTANCE: ReadyPart = {
   basis: "1-3 min for a C2 flavor to be ACTIVE with cloud-init done (bench/durations.ts); OVH starts billing at ACTIVE (OVHcloud 'Public Cloud Billing')",
 };
 
+const PREPARE: ReadyPart = { part: "DNS A record, SSH, scripts, preflight", minutes: 1, basis: "bench/durations.ts (0.5 + 0.1 + 0.2 + 0.2)" };
+const CONFIGURE: ReadyPart = { part: "configure and health", minutes: 1.5, basis: "bench/durations.ts bbbConfigure + bbbHealth" };
+
 function path(name: string, parts: ReadyPart[], goalMinutes?: number): ReadyPath {
   return { path: name, goalMinutes, parts, minutes: parts.reduce((s, p) => s + p.minutes, 0) };
 }
@@ -63,17 +68,13 @@ export function nodeReadyPaths(): ReadyPath[] {
       "new instance from the node image",
       [
         INSTANCE,
+        PREPARE,
         {
-          part: "DNS A record for a new name",
-          minutes: 0.5,
-          basis: "OVH zone record + refresh (bench/durations.ts); a name already in the zone keeps its record",
+          part: "first-boot step: address and name, certificate, TURN, bbb-conf --setip",
+          minutes: BY_STEP.bbbFirstBoot.minutes,
+          basis: `bench/durations.ts bbbFirstBoot: ${BY_STEP.bbbFirstBoot.basis}`,
         },
-        {
-          part: "first boot: bbb-conf --setip, secret, TURN, certificate, restart",
-          minutes: 2.5,
-          basis:
-            "estimate: certbot HTTP-01 issuance (1 min, bench/durations.ts scaleliteCertificate) + bbb-conf --setsecret/--restart (1 min, bench/durations.ts bbbConfigure) + --setip",
-        },
+        CONFIGURE,
         { part: "registered in Scalelite (servers:add)", minutes: 1, basis: "bench/durations.ts scaleliteRegister" },
         SCALELITE_POLL,
       ],
@@ -81,9 +82,9 @@ export function nodeReadyPaths(): ReadyPath[] {
     ),
     path("new instance installed by bbb-install", [
       INSTANCE,
-      { part: "DNS A record, SSH, scripts, preflight", minutes: 1, basis: "bench/durations.ts (0.5 + 0.1 + 0.2 + 0.2)" },
+      PREPARE,
       { part: "bbb-install.sh", minutes: 20, basis: "'under 30 minutes' (bbb-install README), ~15 min (Scalelite README); bench/durations.ts bbbInstall" },
-      { part: "configure and health", minutes: 1.5, basis: "bench/durations.ts bbbConfigure + bbbHealth" },
+      CONFIGURE,
       { part: "registered in Scalelite (servers:add)", minutes: 1, basis: "bench/durations.ts scaleliteRegister" },
       SCALELITE_POLL,
     ]),

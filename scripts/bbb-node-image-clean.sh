@@ -5,18 +5,25 @@
 # first-boot step: bbb-conf --setip, shared secret, TURN, certificate, recordings key).
 #  - machine id: emptied (machine-id(5): an empty /etc/machine-id is filled at the next boot);
 #  - SSH host keys and every authorized_keys file (cloud-init installs the node's);
-#  - secrets: BBB's shared secret (bbb-web.properties securitySalt, akka, webhooks), the TURN settings,
-#    the recording-transfer key;
-#  - the builder's certificates (/etc/letsencrypt live, archive, renewal);
+#  - secrets: BBB's shared secret (bbb-web.properties securitySalt, akka, webhooks and their post_catcher.js), the TURN settings
+#    (bbb-web's TURN servers, coturn's static-auth-secret), the recording-transfer key;
+#  - the builder's certificates (/etc/letsencrypt live, archive, renewal) and haproxy's copy of it with its
+#    key (/etc/haproxy/certbundle.pem, which bbb-install.sh's deploy hook writes);
 #  - logs, shell histories, cloud-init's per-instance state (what `cloud-init clean --logs` removes);
 #  - bbb-ovh's step stamps (they name the builder).
 # It refuses to run on a host holding a recording (a real node, by mistake): a recording is never lost.
-# Idempotent: a second run finds nothing to remove.
+# Last, it leaves the image's stamp, /etc/bbb-ovh/node-image: the builder's name and the address bbb-install.sh
+# wrote into BigBlueButton's files (FreeSWITCH's external_rtp_ip), which bbb-node-firstboot.sh replaces by the
+# node's own, and which it requires (a host without it was not made from our image). A run cut midway leaves
+# no stamp. Idempotent: a second run finds nothing to remove.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
 BBB_ETC="$ROOT/etc/bigbluebutton"
+IMAGE_STAMP="$ROOT/etc/bbb-ovh/node-image"
+# bbb-install.sh's check_nat sets external_rtp_ip=<its IP> here (at the pinned commits).
+FREESWITCH_VARS="$ROOT/opt/freeswitch/conf/vars.xml"
 # Where recordings are, and at which depth a recording's own directory is (FORMAT/RECORD_ID or RECORD_ID).
 RECORDING_DIRS=(published:2 unpublished:2 deleted:2 recording/raw:1)
 
@@ -69,7 +76,9 @@ clean_secrets() {
   blank_secret "$BBB_ETC/bbb-web.properties" securitySalt
   blank_secret "$BBB_ETC/bbb-apps-akka.conf" sharedSecret
   blank_secret "$ROOT/usr/local/bigbluebutton/bbb-webhooks/config/default.yml" sharedSecret
-  remove "$BBB_ETC/turn-stun-servers.xml" "$ROOT/etc/bbb-ovh/recording-transfer"
+  blank_secret "$ROOT/usr/local/bigbluebutton/bbb-webhooks/extra/post_catcher.js" "var shared_secret"
+  blank_secret "$ROOT/etc/turnserver.conf" static-auth-secret
+  remove "$BBB_ETC/turn-stun-servers.xml" "$ROOT/etc/bbb-ovh/recording-transfer" "$ROOT/etc/haproxy/certbundle.pem"
 }
 
 clean_identity() {
@@ -80,6 +89,21 @@ clean_identity() {
     remove "$home/.ssh/authorized_keys" "$home/.bash_history" "$home/.lesshst" "$home/.viminfo"
   done
   remove "$ROOT"/etc/letsencrypt/live/* "$ROOT"/etc/letsencrypt/archive/* "$ROOT"/etc/letsencrypt/renewal/*
+}
+
+# builder_address: the IPv4 bbb-install.sh configured BigBlueButton with on the builder.
+builder_address() {
+  local address
+  address="$(sed -n 's/.*"external_rtp_ip=\([0-9.]*\)".*/\1/p' "$FREESWITCH_VARS" 2>/dev/null | head -n 1)"
+  [[ "$address" =~ ^[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+$ ]] ||
+    die "no external_rtp_ip address in ${FREESWITCH_VARS#"$ROOT"}: BigBlueButton is not installed by bbb-install.sh here; nothing was removed"
+  printf '%s' "$address"
+}
+
+write_image_stamp() {
+  if printf 'BUILDER_FQDN=%s\nBUILDER_IPV4=%s\n' "$IN_FQDN" "$1" | install_content "$IMAGE_STAMP" 0644; then
+    log "wrote ${IMAGE_STAMP#"$ROOT"} (builder $IN_FQDN, $1)"
+  fi
 }
 
 clean_state() {
@@ -98,11 +122,14 @@ main() {
   read_inputs
   require_inputs FQDN
   refuse_with_recordings
+  local address
+  address="$(builder_address)"
   log "cleaning the image builder $IN_FQDN"
   empty_machine_id
   clean_secrets
   clean_identity
   clean_state
+  write_image_stamp "$address"
   log "clean: power the builder off and save its disk as the node image"
 }
 

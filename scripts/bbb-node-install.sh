@@ -18,11 +18,12 @@
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+# shellcheck source-path=SCRIPTDIR source=lib/turn.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/turn.sh"
 
 INSTALLER="$STATE_DIR/bbb-install.sh"
 STAMP="$STATE_DIR/bbb-install.stamp"
 INSTALL_LOG="$LOG_DIR/bbb-install.log"
-TURN_XML="$ROOT/etc/bigbluebutton/turn-stun-servers.xml"
 
 usage() {
   echo "usage: bbb-node-install.sh < inputs   (FQDN INSTALLER_FLAGS INSTALLER_URL INSTALLER_SHA256 [TURN_HOST TURN_SECRET] as KEY=VALUE lines)"
@@ -67,43 +68,8 @@ run_installer() {
   log "bbb-install.sh finished in $(($(date +%s) - started)) s"
 }
 
-# The same TURN servers as `bbb-install.sh -c TURN_HOST:TURN_SECRET` writes (bbb-web reads them at start).
-turn_config() {
-  cat <<XML
-<?xml version="1.0" encoding="UTF-8"?>
-<beans xmlns="http://www.springframework.org/schema/beans"
-        xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"
-        xsi:schemaLocation="http://www.springframework.org/schema/beans
-        http://www.springframework.org/schema/beans/spring-beans-2.5.xsd">
-    <!-- Written by bbb-ovh (bbb-node-install.sh) for the external TURN server $IN_TURN_HOST. -->
-    <bean id="turn0" class="org.bigbluebutton.web.services.turn.TurnServer">
-        <constructor-arg index="0" value="$IN_TURN_SECRET"/>
-        <constructor-arg index="1" value="turn:$IN_TURN_HOST:3478"/>
-        <constructor-arg index="2" value="86400"/>
-    </bean>
-    <bean id="turn1" class="org.bigbluebutton.web.services.turn.TurnServer">
-        <constructor-arg index="0" value="$IN_TURN_SECRET"/>
-        <constructor-arg index="1" value="turns:$IN_TURN_HOST:443?transport=tcp"/>
-        <constructor-arg index="2" value="86400"/>
-    </bean>
-    <bean id="stunTurnService" class="org.bigbluebutton.web.services.turn.StunTurnService">
-        <property name="stunServers">
-            <set>
-            </set>
-        </property>
-        <property name="turnServers">
-            <set>
-                <ref bean="turn0"/>
-                <ref bean="turn1"/>
-            </set>
-        </property>
-    </bean>
-</beans>
-XML
-}
-
 configure_turn() {
-  if turn_config | install_content "$TURN_XML" 0640 root:bigbluebutton; then
+  if turn_servers_xml "$IN_TURN_HOST" "$IN_TURN_SECRET" "the external TURN server" | install_content "$TURN_XML" 0640 root:bigbluebutton; then
     log "TURN server set to $IN_TURN_HOST; restarting bbb-web"
     systemctl restart bbb-web
   else
@@ -119,10 +85,7 @@ main() {
   read_inputs
   require_inputs FQDN INSTALLER_FLAGS INSTALLER_URL INSTALLER_SHA256
   [[ "$IN_INSTALLER_SHA256" =~ ^[0-9a-f]{64}$ ]] || die "INSTALLER_SHA256 must be a sha256 in hex (64 characters)"
-  if [[ -n "${IN_TURN_HOST:-}" && -z "${IN_TURN_SECRET:-}" ]]; then
-    die "TURN_HOST is set but TURN_SECRET is missing"
-  fi
-  [[ "${IN_TURN_SECRET:-}" =~ ^[A-Za-z0-9+/=_.-]*$ ]] || die "TURN_SECRET has characters that do not fit an XML attribute"
+  check_turn_inputs
   mkdir -p "$STATE_DIR" "$LOG_DIR"
   chmod 0700 "$STATE_DIR" "$LOG_DIR"
 

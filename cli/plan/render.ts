@@ -1,6 +1,7 @@
 import { describeInstallerPin, type ResolvedInstallerPin } from "../../components/bbb/installerPin";
 import { describeMonitoring } from "../../components/monitoring/describeMonitoring";
 import type { ResolvedHost } from "../../components/config/campus";
+import { nodeImageOf } from "../../components/hosts/nodeImage";
 import { stackCost, type HostCost } from "../../components/planning/costing";
 import { pricesFor } from "../../components/planning/prices";
 import { scriptBundle } from "../../components/remote/scriptBundle";
@@ -213,6 +214,8 @@ export function hostSummary(plan: Plan, ordered = dependencyOrder(plan.resources
     );
     const steps = stepsOf.get(h.name) as string[];
     lines.push(`    steps: ${steps.length > 0 ? steps.join(" → ") : "none"}`);
+    const image = nodeImageOf(plan.campus, h);
+    if (image) lines.push(`    boots from the node image (the most recent matching ${image.nameRegex}): first-boot step, not bbb-install`);
   }
   const unpriced = cost.unpriced.length > 0 ? ` (without ${cost.unpriced.join(", ")}: no price)` : "";
   lines.push(

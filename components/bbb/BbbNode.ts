@@ -4,6 +4,7 @@ import * as tls from "@pulumi/tls";
 import type { remote } from "@pulumi/command";
 import type { Campus } from "../config/campus";
 import type { HostHandle } from "../hosts/HostHandle";
+import { nodeImageOf } from "../hosts/nodeImage";
 import { HostSteps, stepHostOf } from "../remote/HostStep";
 import { base64 } from "../remote/invocation";
 import { preflightInputs } from "../remote/preflight";
@@ -89,18 +90,31 @@ export class BbbNode extends pulumi.ComponentResource {
 
     const steps = (this.steps = new HostSteps(this, stepHostOf(handle)));
     const preflight = steps.run("hostPreflight", preflightInputs(campus, handle));
-    const install = steps.run(
-      "bbbInstall",
-      {
-        FQDN: host.fqdn,
-        INSTALLER_FLAGS: this.installerFlags.join(" "),
-        INSTALLER_URL: installerUrl(campus.installer),
-        INSTALLER_SHA256: campus.installer.sha256,
-        TURN_HOST: args.externalTurn?.host,
-        TURN_SECRET: args.externalTurn?.secret,
-      },
-      { dependsOn: [preflight], triggers: installStepTriggers(campus.installer) },
-    );
+    // A node from the node image is made its own by the first-boot step, one from Ubuntu by bbb-install.
+    const install = nodeImageOf(campus, host)
+      ? steps.run(
+          "bbbFirstBoot",
+          {
+            FQDN: host.fqdn,
+            PUBLIC_IPV4: handle.ipv4,
+            EMAIL: campus.config.adminEmail,
+            TURN_HOST: args.externalTurn?.host,
+            TURN_SECRET: args.externalTurn?.secret,
+          },
+          { dependsOn: [preflight] },
+        )
+      : steps.run(
+          "bbbInstall",
+          {
+            FQDN: host.fqdn,
+            INSTALLER_FLAGS: this.installerFlags.join(" "),
+            INSTALLER_URL: installerUrl(campus.installer),
+            INSTALLER_SHA256: campus.installer.sha256,
+            TURN_HOST: args.externalTurn?.host,
+            TURN_SECRET: args.externalTurn?.secret,
+          },
+          { dependsOn: [preflight], triggers: installStepTriggers(campus.installer) },
+        );
     // After bbb-install, whose UFW (-w) opens SSH to everyone: our table drops it anyway (host-firewall.sh).
     const firewallInputs = pulumi
       .all(args.monitorAddresses ?? [])

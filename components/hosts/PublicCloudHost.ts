@@ -8,6 +8,7 @@ import type { HostHandle } from "./HostHandle";
 import { renderCloudInit } from "./cloudInit";
 import { sshConnection } from "./connection";
 import { generatedHostKey } from "./hostKeys";
+import { nodeImageOf } from "./nodeImage";
 
 export interface PublicCloudHostArgs {
   campus: Campus;
@@ -74,7 +75,7 @@ export class PublicCloudHost extends pulumi.ComponentResource implements HostHan
         ),
     );
     // A node boots from the campus's node image when there is one: the most recent match in its region.
-    const nodeImage = host.role === "node" && !host.config.image ? campus.config.nodeImage : undefined;
+    const nodeImage = nodeImageOf(campus, host);
     const image = nodeImage
       ? { imageId: openstack.images.getImageOutput({ nameRegex: nodeImage.nameRegex, mostRecent: true, region }, { parent: this, provider }).id }
       : { imageName: host.config.image ?? BBB_LINES[campus.config.bbbVersion].image };

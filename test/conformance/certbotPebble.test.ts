@@ -1,113 +1,38 @@
 /**
- * The certificate step with the real certbot (Debian's) against a real ACME server, pebble, on loopback
- * (recipe: /work/shared/REFERENCE.md "Real programs"; pebble's README for PEBBLE_VA_ALWAYS_VALID, which
- * skips the HTTP-01 check of a name that does not resolve here).
- *
- * certbot is reached through a thin wrapper first on the test host's PATH. It adds only test-only
- * things: the ACME server URL and its CA, the HTTP-01 port, work and log directories under the host root,
- * and a private mount namespace where the host root's etc/letsencrypt is /etc/letsencrypt (so the hook
- * paths scalelite-certificate.sh hands certbot, which certbot checks exist, are the ones it installed).
- * Every other argument is the script's own.
+ * The certificate step with the real certbot (Debian's) against a real ACME server, pebble, on loopback,
+ * through test/support/pebble.ts (its wrapper adds only the test-only things: ACME server, CA, ports,
+ * directories, the mount namespace where the host root's etc/letsencrypt is /etc/letsencrypt).
+ * Then the first-boot step of a node from the node image, whose certbot --webroot writes the challenge
+ * under the host root's var/www (bound over /var/www in that namespace).
  */
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { calls, output } from "../support/hostState";
+import { imageHost } from "../support/nodeImageHost";
+import { PEBBLE_AVAILABLE as AVAILABLE, startPebble, type Pebble } from "../support/pebble";
 import { FAKE_BIN, runStep, startTestHost, type StepResult, type TestHost } from "../support/sshd";
-import { selfSignedCert } from "../support/selfSignedCert";
 
 const FQDN = "scalelite.campus.example";
-const have = (program: string) => {
-  try {
-    execFileSync("sh", ["-c", `command -v ${program}`], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-};
-const AVAILABLE = have("pebble") && have("/usr/bin/certbot") && have("unshare") && have("openssl");
 if (!AVAILABLE) process.stderr.write("conformance: SKIPPED certbotPebble, pebble/certbot/unshare/openssl missing\n");
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === "object" && address ? address.port : 0));
-    });
-  });
-}
 
 describe.skipIf(!AVAILABLE)("scalelite-certificate with the real certbot against pebble", () => {
   let dir: string;
-  let pebble: ChildProcess;
+  let pebble: Pebble;
   let h: TestHost;
   let wrapper: string;
   let first: StepResult;
   let second: StepResult;
   let certAfterFirst: string;
-  const certbotRuns = () => readFileSync(path.join(dir, "certbot-argv.log"), "utf8").trim().split("\n").filter(Boolean);
+  const certbotRuns = () => pebble.certbotRuns();
 
   beforeAll(async () => {
     dir = mkdtempSync(path.join(tmpdir(), "bbb-ovh-pebble-"));
-    const [acmePort, managementPort, httpPort, tlsPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
-    const cert = path.join(dir, "cert.pem");
-    selfSignedCert({ key: path.join(dir, "key.pem"), cert, rsa: true });
-    const config = path.join(dir, "pebble.json");
-    writeFileSync(
-      config,
-      JSON.stringify({
-        pebble: {
-          listenAddress: `127.0.0.1:${acmePort}`,
-          managementListenAddress: `127.0.0.1:${managementPort}`,
-          certificate: cert,
-          privateKey: path.join(dir, "key.pem"),
-          httpPort,
-          tlsPort,
-          ocspResponderURL: "",
-          externalAccountBindingRequired: false,
-        },
-      }),
-    );
-    pebble = spawn("pebble", ["-config", config], {
-      env: { ...process.env, PEBBLE_VA_ALWAYS_VALID: "1", PEBBLE_VA_NOSLEEP: "1", PEBBLE_WFE_NONCEREJECT: "0" },
-      stdio: "ignore",
-    });
-    const deadline = Date.now() + 120_000; // a bound for a hang, not a speed check
-    for (;;) {
-      try {
-        execFileSync("curl", ["-sf", "--cacert", cert, `https://127.0.0.1:${acmePort}/dir`], { stdio: "ignore" });
-        break;
-      } catch {
-        if (Date.now() > deadline) throw new Error("pebble did not answer within 120 s");
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    }
-
-    const bin = path.join(dir, "bin");
-    wrapper = path.join(bin, "certbot");
-    mkdirSync(bin);
-    writeFileSync(
-      wrapper,
-      `#!/bin/sh
-# TEST-ONLY wrapper (test/conformance/certbotPebble.test.ts) around the real /usr/bin/certbot. It adds only
-# test-only things: pebble's URL and CA, the HTTP-01 port, work/log dirs under the host root, and a private
-# mount namespace with the host root's etc/letsencrypt at /etc/letsencrypt. The rest of argv is the caller's.
-# (/bin/mount by full path: the real one, inside the private namespace.)
-set -e
-printf '%s\\n' "$*" >>${dir}/certbot-argv.log
-mkdir -p "$BBB_OVH_ROOT/etc/letsencrypt"
-exec unshare --mount --propagation private sh -c '/bin/mount --bind "$BBB_OVH_ROOT/etc/letsencrypt" /etc/letsencrypt && exec "$@"' certbot \\
-  env REQUESTS_CA_BUNDLE=${cert} /usr/bin/certbot "$@" \\
-  --server https://127.0.0.1:${acmePort}/dir --http-01-port ${httpPort} \\
-  --work-dir "$BBB_OVH_ROOT/var/lib/letsencrypt" --logs-dir "$BBB_OVH_ROOT/var/log/letsencrypt"
-`,
-    );
-    chmodSync(wrapper, 0o755);
+    pebble = await startPebble(dir);
+    wrapper = pebble.wrapper;
+    const bin = path.dirname(wrapper);
     h = await startTestHost({ fqdn: FQDN, env: { PATH: `${bin}:${FAKE_BIN}:/usr/sbin:/usr/bin:/sbin:/bin` } });
     markCertbotInstalled(h);
     const inputs = { FQDN, EMAIL: "ops@campus.example", CHALLENGE: "http-01" };
@@ -117,7 +42,7 @@ exec unshare --mount --propagation private sh -c '/bin/mount --bind "$BBB_OVH_RO
   });
 
   afterAll(async () => {
-    pebble?.kill();
+    pebble?.stop();
     await h?.stop();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
@@ -162,5 +87,55 @@ exec unshare --mount --propagation private sh -c '/bin/mount --bind "$BBB_OVH_RO
     });
     expect(readFileSync(live("cert.pem"), "utf8")).not.toBe(certAfterFirst);
     expect(calls(h).slice(mark)).toContain("docker inspect -f \\{\\{.State.Running\\}\\} scalelite-nginx");
+  });
+});
+
+describe.skipIf(!AVAILABLE)("the first-boot step of a node from the node image with the real certbot against pebble", () => {
+  const NODE = "bbb7.campus.example";
+  let dir: string;
+  let pebble: Pebble;
+  let h: TestHost;
+  let first: StepResult;
+  let second: StepResult;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), "bbb-ovh-pebble-"));
+    // certbot --webroot writes the challenge under /var/www/bigbluebutton-default/assets: the host root's.
+    pebble = await startPebble(dir, ["var/www"]);
+    h = await imageHost({ fqdn: NODE, publicIpv4: "203.0.113.27", env: { PATH: `${path.dirname(pebble.wrapper)}:${FAKE_BIN}:/usr/sbin:/usr/bin:/sbin:/bin` } });
+    mkdirSync(path.join(h.root, "var/www/bigbluebutton-default/assets"), { recursive: true });
+    const inputs = { FQDN: NODE, PUBLIC_IPV4: "203.0.113.27", EMAIL: "admin@campus.example" };
+    first = await runStep(h, "bbbFirstBoot", inputs);
+    second = await runStep(h, "bbbFirstBoot", inputs);
+  });
+
+  afterAll(async () => {
+    pebble?.stop();
+    await h?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("gets the node's certificate with the script's own certbot arguments, runs its deploy hook, and bundles it for haproxy", () => {
+    expect(first.code, output(first)).toBe(0);
+    expect(pebble.certbotRuns()).toEqual([
+      `certonly --non-interactive --agree-tos --email admin@campus.example --rsa-key-size 4096 --webroot -w /var/www/bigbluebutton-default/assets/ -d ${NODE} --deploy-hook systemctl reload nginx`,
+    ]);
+    const live = path.join(h.root, "etc/letsencrypt/live", NODE);
+    const subject = execFileSync("openssl", ["x509", "-noout", "-ext", "subjectAltName", "-in", path.join(live, "cert.pem")], { encoding: "utf8" });
+    expect(subject).toContain(`DNS:${NODE}`);
+    // The bundle is what bbb-install.sh's haproxy hook writes: a chain, an empty line, the key; and haproxy reads it as a PEM file with a key.
+    const bundle = readFileSync(path.join(h.root, "etc/haproxy/certbundle.pem"), "utf8");
+    expect(bundle).toBe(`${readFileSync(path.join(live, "fullchain.pem"), "utf8")}\n${readFileSync(path.join(live, "privkey.pem"), "utf8")}`);
+    expect(execFileSync("openssl", ["pkey", "-noout", "-in", path.join(h.root, "etc/haproxy/certbundle.pem")]).toString()).toBe("");
+    const renewal = readFileSync(path.join(h.root, "etc/letsencrypt/renewal", `${NODE}.conf`), "utf8");
+    expect(renewal).toMatch(/^authenticator = webroot$/m);
+    expect(renewal).toMatch(/^renew_hook = systemctl reload nginx$/m);
+    expect(calls(h)).toContain("systemctl reload nginx"); // certbot ran the --deploy-hook
+  });
+
+  it("does not ask for another certificate on a second run", () => {
+    expect(second.code, output(second)).toBe(0);
+    expect(second.stdout).toContain("nothing to do");
+    expect(pebble.certbotRuns()).toHaveLength(1);
   });
 });

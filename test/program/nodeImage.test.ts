@@ -2,13 +2,23 @@
  * campus.nodeImage under Pulumi's mock runtime: nodes boot from the most recent matching image of their
  * own region (the mock answers the image look-up from its request, cli/plan/mockCloud.ts), the front keeps
  * the line's Ubuntu image, and a newer image never replaces a running node (ignoreChanges: imageId).
+ * A node from the image takes the first-boot step where the others run bbb-install, and the plan says which.
  */
 import { describe, expect, it } from "vitest";
 import { parseCampus, type CampusInput } from "../../components/config/campus";
 import { readStackFile } from "../../components/config/stackFile";
+import { campusProgram } from "../../components/program";
+import { planStack } from "../../cli/plan/planStack";
+import { hostSummary } from "../../cli/plan/render";
 import { byType, evaluateStack } from "../support/evaluateStack";
 
 const INSTANCE = "openstack:compute/instance:Instance";
+const COMMAND = "command:remote:Command";
+/** The training campus with a node image, and a third node that names its own (Ubuntu) image. */
+const withImage = (campus: Record<string, any>) => {
+  campus.nodeImage = { nameRegex: "^bbb-ovh-jammy-300-" };
+  campus.nodes.push({ ...campus.nodes[1], name: "bbb-training-own", fqdn: "bbb3.training.isen-ouest.fr", image: "Ubuntu 22.04" });
+};
 const noSecrets = { sshPrivateKey: false, turnSecret: false, dnsCredentials: false };
 
 describe("campus.nodeImage", () => {
@@ -23,6 +33,32 @@ describe("campus.nodeImage", () => {
     expect(by("bbb1.training.isen-ouest.fr").inputs.imageName).toBeUndefined();
     expect(by("visio-training.isen-ouest.fr").inputs).toMatchObject({ imageName: "Ubuntu 22.04" });
     for (const i of instances) expect(i.ignoreChanges).toContain("imageId");
+  });
+
+  it("nodes from the image take the first-boot step instead of bbb-install, before the configure step; the plan says which", async () => {
+    const { resources } = await evaluateStack("training", {}, withImage);
+    const steps = (host: string) => byType(resources, COMMAND).filter((c) => c.name.startsWith(`${host}-`));
+    for (const node of ["bbb-training-sbg", "bbb-training-gra"]) {
+      const names = steps(node).map((c) => c.name);
+      expect(names).toContain(`${node}-bbbFirstBoot`);
+      expect(names).not.toContain(`${node}-bbbInstall`);
+      const firstBoot = steps(node).find((c) => c.name === `${node}-bbbFirstBoot`)!;
+      expect(steps(node).find((c) => c.name === `${node}-bbbConfigure`)!.dependencies).toContain(firstBoot.urn);
+    }
+    expect(steps("bbb-training-own").map((c) => c.name)).toContain("bbb-training-own-bbbInstall");
+    expect(steps("bbb-training-own").map((c) => c.name)).not.toContain("bbb-training-own-bbbFirstBoot");
+
+    const file = readStackFile("training");
+    withImage(file.config["bbb-ovh:campus"].value as Record<string, any>);
+    const summary = hostSummary(await planStack(file, campusProgram)).join("\n");
+    const paragraph = (host: string) => summary.slice(summary.indexOf(`  ${host} (`)).split(/\n {2}(?! )/)[0];
+    for (const node of ["bbb-training-sbg", "bbb-training-gra"]) {
+      expect(paragraph(node)).toContain("boots from the node image (the most recent matching ^bbb-ovh-jammy-300-): first-boot step, not bbb-install");
+      expect(paragraph(node)).toMatch(/steps: .*bbbFirstBoot → .*bbbConfigure/);
+    }
+    expect(paragraph("bbb-training-own")).not.toContain("node image");
+    expect(paragraph("bbb-training-own")).toMatch(/steps: .*bbbInstall/);
+    expect(paragraph("lb-training")).not.toContain("node image");
   });
 
   it("a name pattern that is not a regular expression is refused, naming the field", () => {

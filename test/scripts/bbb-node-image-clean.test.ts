@@ -3,7 +3,7 @@
  * sshd host whose root holds a BigBlueButton tree laid out as bbb-install and our steps leave it
  * (file names from BBB 3.0's packages and bbb-conf; contents are stand-ins).
  */
-import { existsSync, lstatSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runStep, startTestHost, type TestHost } from "../support/sshd";
@@ -39,11 +39,15 @@ beforeAll(async () => {
     `services {\n  bbbWebAPI = "https://bbb-image-builder.campus.example/bigbluebutton/api"\n  sharedSecret = "${BUILDER_SECRET}"\n}\n`,
   );
   put("usr/local/bigbluebutton/bbb-webhooks/config/default.yml", `bbb:\n  serverDomain: bbb-image-builder.campus.example\n  sharedSecret: ${BUILDER_SECRET}\n`);
+  put("usr/local/bigbluebutton/bbb-webhooks/extra/post_catcher.js", `var url = "http://localhost";\nvar shared_secret = "${BUILDER_SECRET}";\n`);
   put("etc/bigbluebutton/turn-stun-servers.xml", '<beans><constructor-arg index="0" value="turn-secret"/></beans>\n');
+  put("etc/turnserver.conf", "listening-ip=198.51.100.7\nstatic-auth-secret=Y290dXJuLXNlY3JldA==\nrealm=bbb-image-builder.campus.example\n");
+  put("etc/haproxy/certbundle.pem", "builder certificate\n\nbuilder certificate key\n");
   put("etc/bbb-ovh/recording-transfer/id_ed25519", "transfer key\n");
   put("etc/letsencrypt/live/bbb-image-builder.campus.example/privkey.pem", "builder certificate key\n");
   put("etc/letsencrypt/renewal/bbb-image-builder.campus.example.conf", "renewal\n");
   put("var/lib/cloud/instances/i-0123/user-data.txt", "#cloud-config\n");
+  put("opt/freeswitch/conf/vars.xml", '<X-PRE-PROCESS cmd="set" data="external_rtp_ip=198.51.100.7"/>\n');
   put("var/lib/bbb-ovh/bbb-install.stamp", "stamp naming the builder\n");
   put("var/log/bigbluebutton/bbb-web.log", "log line\n");
   put("var/log/bbb-ovh/bbb-install.log", "installer log\n");
@@ -69,6 +73,7 @@ describe("bbb-node-image-clean.sh", () => {
       "home/ubuntu/.bash_history",
       "root/.ssh/authorized_keys",
       "etc/bigbluebutton/turn-stun-servers.xml",
+      "etc/haproxy/certbundle.pem",
       "etc/bbb-ovh/recording-transfer",
       "etc/letsencrypt/live/bbb-image-builder.campus.example",
       "etc/letsencrypt/renewal/bbb-image-builder.campus.example.conf",
@@ -83,6 +88,7 @@ describe("bbb-node-image-clean.sh", () => {
       "etc/bigbluebutton/bbb-web.properties",
       "etc/bigbluebutton/bbb-apps-akka.conf",
       "usr/local/bigbluebutton/bbb-webhooks/config/default.yml",
+      "usr/local/bigbluebutton/bbb-webhooks/extra/post_catcher.js",
     ]) {
       expect(readFileSync(at(file), "utf8")).not.toContain(BUILDER_SECRET);
     }
@@ -90,13 +96,30 @@ describe("bbb-node-image-clean.sh", () => {
       "serverURL=https://bbb-image-builder.campus.example\nsecuritySalt=\nallowRevealOfBBBVersion=true\n",
     );
     expect(readFileSync(at("etc/bigbluebutton/bbb-apps-akka.conf"), "utf8")).toContain('  sharedSecret = ""\n');
+    expect(readFileSync(at("usr/local/bigbluebutton/bbb-webhooks/extra/post_catcher.js"), "utf8")).toContain('var shared_secret = "";\n');
     expect(readFileSync(at("etc/ssh/sshd_config"), "utf8")).toBe("PasswordAuthentication no\n");
+    expect(readFileSync(at("etc/turnserver.conf"), "utf8")).toBe("listening-ip=198.51.100.7\nstatic-auth-secret=\nrealm=bbb-image-builder.campus.example\n");
+    // The image's stamp: what the first-boot step replaces, and what it requires.
+    expect(readFileSync(at("etc/bbb-ovh/node-image"), "utf8")).toBe("BUILDER_FQDN=bbb-image-builder.campus.example\nBUILDER_IPV4=198.51.100.7\n");
     expect(existsSync(at("var/log/bigbluebutton"))).toBe(true);
     expect(existsSync(at("usr/share/bbb-web/WEB-INF/classes/bigbluebutton.properties"))).toBe(true);
 
     const second = await clean();
     expect(second.code).toBe(0);
-    expect(second.stdout).not.toMatch(/removed|blanked|emptied/);
+    expect(second.stdout).not.toMatch(/removed|blanked|emptied|wrote/);
+  });
+
+  it("refuses a host where bbb-install.sh set no address (BigBlueButton not installed by it), and removes nothing", async () => {
+    const vars = readFileSync(at("opt/freeswitch/conf/vars.xml"), "utf8");
+    rmSync(at("opt/freeswitch/conf/vars.xml"));
+    put("etc/ssh/ssh_host_ed25519_key", "a host key\n");
+    const run = await clean();
+    put("opt/freeswitch/conf/vars.xml", vars);
+    expect(run.code).not.toBe(0);
+    expect(run.stderr).toMatch(
+      /no external_rtp_ip address in \/opt\/freeswitch\/conf\/vars\.xml: BigBlueButton is not installed by bbb-install\.sh here; nothing was removed/,
+    );
+    expect(readFileSync(at("etc/ssh/ssh_host_ed25519_key"), "utf8")).toBe("a host key\n");
   });
 
   it("refuses a host that holds a recording, and removes nothing", async () => {
