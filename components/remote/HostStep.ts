@@ -34,8 +34,8 @@ export type StepInputValues = Record<string, pulumi.Input<string> | undefined>;
  * Runs catalogue steps on one host. It first checks that SSH answers (so a dead host fails with its
  * own name on the first resource), then copies scripts/ once, then each `run` is one remote.Command
  * whose command line holds only the script path; every value travels on stdin.
- * A step re-runs when its inputs change, when its script (or lib/common.sh) changes or when a trigger it is
- * given changes, never otherwise.
+ * A step re-runs when its inputs change, when its script, a script it installs or a lib/ file they source changes,
+ * or when a trigger it is given changes, never otherwise.
  */
 export class HostSteps {
   readonly sshReady: remote.Command;

@@ -13,7 +13,7 @@ export interface ScriptBundle {
   files: string[];
   /** Content hash of every file under the directory (sorted relative paths and bytes). */
   hash: string;
-  /** Content hash of one step's script, the scripts it installs, and the shared lib/ it may source (common.sh, units.sh). */
+  /** Content hash of one step's script, the scripts it installs, and the lib/ files they source (common.sh, units.sh...). */
   stepHash(name: StepName): string;
 }
 
@@ -40,7 +40,6 @@ export function readScriptBundle(dir: string): ScriptBundle {
     return hash.digest("hex");
   };
   const all = digest([...contents.keys()]);
-  const libraries = [...contents.keys()].filter((file) => file.startsWith("lib/"));
   const steps = new Map<StepName, string>();
   return {
     dir,
@@ -49,12 +48,36 @@ export function readScriptBundle(dir: string): ScriptBundle {
     stepHash(name) {
       let hash = steps.get(name);
       if (hash === undefined) {
-        hash = digest([STEPS[name].script, ...STEPS[name].installs, ...libraries]);
+        const own = [STEPS[name].script, ...STEPS[name].installs];
+        hash = digest([...own, ...sourcedLibraries(own, contents)]);
         steps.set(name, hash);
       }
       return hash;
     },
   };
+}
+
+/** `source ".../lib/NAME.sh"` in a script, `source ".../NAME.sh"` in a lib/ file (comments aside). */
+const SOURCE_LINE = /^\s*(?:source|\.)\s.*\/([A-Za-z0-9_-]+\.sh)"?\s*$/gm;
+
+/**
+ * The lib/ files the given scripts source, and those these source in turn, sorted: a step re-runs when
+ * one of them changes, not when a library it never reads does. A missing one is reported by digest.
+ */
+function sourcedLibraries(files: readonly string[], contents: ReadonlyMap<string, Buffer>): string[] {
+  const found = new Set<string>();
+  const queue = [...files];
+  for (let file = queue.shift(); file !== undefined; file = queue.shift()) {
+    const text = contents.get(file)?.toString("utf8") ?? "";
+    for (const match of text.matchAll(SOURCE_LINE)) {
+      const library = `lib/${match[1]}`;
+      if (!found.has(library)) {
+        found.add(library);
+        queue.push(library);
+      }
+    }
+  }
+  return [...found].sort();
 }
 
 let cached: ScriptBundle | undefined;

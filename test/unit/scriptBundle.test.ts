@@ -19,7 +19,8 @@ function scripts(files: Record<string, string>): string {
 }
 afterEach(() => dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true })));
 
-const base = { "lib/common.sh": "common v1\n", "host-preflight.sh": "preflight v1\n", "bbb-node-install.sh": "install v1\n" };
+const COMMON = 'source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"\n';
+const base = { "lib/common.sh": "common v1\n", "host-preflight.sh": `${COMMON}preflight v1\n`, "bbb-node-install.sh": `${COMMON}install v1\n` };
 
 describe("readScriptBundle", () => {
   it("hashes contents, not the directory or the order files were written in", () => {
@@ -29,7 +30,7 @@ describe("readScriptBundle", () => {
     expect(b.stepHash("hostPreflight")).toBe(a.stepHash("hostPreflight"));
   });
 
-  it("changes a step's trigger only when its script or a shared lib/ file changes", () => {
+  it("changes a step's trigger only when its script or a lib/ file it sources changes", () => {
     const a = readScriptBundle(scripts(base));
     const install = readScriptBundle(scripts({ ...base, "bbb-node-install.sh": "install v2\n" }));
     expect(install.stepHash("bbbInstall")).not.toBe(a.stepHash("bbbInstall"));
@@ -38,6 +39,28 @@ describe("readScriptBundle", () => {
     const common = readScriptBundle(scripts({ ...base, "lib/common.sh": "common v2\n" }));
     expect(common.stepHash("hostPreflight")).not.toBe(a.stepHash("hostPreflight"));
     expect(common.stepHash("bbbInstall")).not.toBe(a.stepHash("bbbInstall"));
+  });
+
+  it("changes a step's trigger when a lib/ file it sources changes, directly or through another, and only then", () => {
+    const withUnits = {
+      ...base,
+      "lib/units.sh": "units v1\n",
+      "lib/turn.sh": "turn v1\n",
+      "bbb-node-install.sh": `${COMMON}source "$(dirname "\${BASH_SOURCE[0]}")/lib/units.sh"\ninstall v1\n`,
+    };
+    const a = readScriptBundle(scripts(withUnits));
+    const units = readScriptBundle(scripts({ ...withUnits, "lib/units.sh": "units v2\n" }));
+    expect(units.stepHash("bbbInstall")).not.toBe(a.stepHash("bbbInstall"));
+    expect(units.stepHash("hostPreflight")).toBe(a.stepHash("hostPreflight"));
+    // A library no step sources changes no trigger.
+    const turn = readScriptBundle(scripts({ ...withUnits, "lib/turn.sh": "turn v2\n" }));
+    expect([turn.stepHash("bbbInstall"), turn.stepHash("hostPreflight")]).toEqual([a.stepHash("bbbInstall"), a.stepHash("hostPreflight")]);
+    // A library that sources another one carries it in.
+    const chained = { ...withUnits, "lib/units.sh": 'source "$(dirname "${BASH_SOURCE[0]}")/turn.sh"\nunits v1\n' };
+    const b = readScriptBundle(scripts(chained));
+    const c = readScriptBundle(scripts({ ...chained, "lib/turn.sh": "turn v2\n" }));
+    expect(c.stepHash("bbbInstall")).not.toBe(b.stepHash("bbbInstall"));
+    expect(c.stepHash("hostPreflight")).toBe(b.stepHash("hostPreflight"));
   });
 
   it("changes a step's trigger when a script it installs on the host changes (the recording mover of the spool step)", () => {
