@@ -8,26 +8,14 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parse, stringify } from "yaml";
 import { startBbbApiServer, type BbbApiServer } from "../support/bbbApiServer";
-import { BINARIES, pollUntil, RULES_FILE, Stack } from "../support/monitoringStack";
+import { BINARIES, firingAlerts, pollUntil, rulesFiringAtOnce, samples, Stack } from "../support/monitoringStack";
 import { scaleliteTrees, startScalelite, type Scalelite } from "../support/scalelite/harness";
 import { FAKE_BIN, freePort } from "../support/sshd";
 
 const trees = scaleliteTrees();
 const SCRIPT = path.resolve(__dirname, "../../scripts/scalelite-metrics.sh");
 const hasNodeExporter = spawnSync("prometheus-node-exporter", ["--version"]).status === 0;
-
-/** The samples of a Prometheus text exposition, keyed by `name{labels}` as node_exporter prints them. */
-function samples(text: string): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const line of text.split("\n")) {
-    if (!line || line.startsWith("#")) continue;
-    const at = line.lastIndexOf(" ");
-    out.set(line.slice(0, at), Number(line.slice(at + 1)));
-  }
-  return out;
-}
 
 async function scrape(url: string): Promise<Map<string, number>> {
   for (;;) {
@@ -212,23 +200,15 @@ describe.skipIf(!trees || !hasNodeExporter)("the Scalelite textfile exporter, re
       const stuckSince = Math.floor(Date.now() / 1000) - 7200;
       fs.writeFileSync(path.join(dir, "spool.state"), `${stuckSince}\na.tar\nb.tar\n`);
 
-      const rules = parse(fs.readFileSync(RULES_FILE, "utf8")) as { groups: Array<{ rules: Array<{ alert?: string; for?: string }> }> };
-      for (const rule of rules.groups.flatMap((g) => g.rules)) if (rule.alert === "RecordingImporterStuck") rule.for = "0s";
-      fs.writeFileSync(path.join(stack.dir, "rules.yml"), stringify(rules));
       const promPort = await freePort();
       stack.startPrometheus(promPort, {
         global: { scrape_interval: "1s", evaluation_interval: "1s" },
-        rule_files: [path.join(stack.dir, "rules.yml")],
+        rule_files: [rulesFiringAtOnce(stack.dir, "RecordingImporterStuck")],
         scrape_configs: [
           { job_name: "node", honor_labels: true, static_configs: [{ targets: [`127.0.0.1:${port}`], labels: { host: "lb.campus.example", role: "front" } }] },
         ],
       });
-      const stuck = async () => {
-        const response = await fetch(`http://127.0.0.1:${promPort}/api/v1/alerts`).catch(() => undefined);
-        if (!response?.ok) return undefined;
-        const body = (await response.json()) as { data: { alerts: { labels: Record<string, string>; state: string }[] } };
-        return body.data.alerts.filter((a) => a.labels.alertname === "RecordingImporterStuck" && a.state === "firing");
-      };
+      const stuck = () => firingAlerts(`http://127.0.0.1:${promPort}`, "RecordingImporterStuck");
 
       const first = run(fakes);
       expect(first.status, first.stderr).toBe(0);

@@ -9,9 +9,8 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parse, stringify } from "yaml";
 import { calls, mode, output, read } from "../support/hostState";
-import { BINARIES, instantQuery, pollUntil, RULES_FILE, scrape, Stack } from "../support/monitoringStack";
+import { BINARIES, firingAlerts, instantQuery, pollUntil, rulesFiringAtOnce, samples, scrape, Stack } from "../support/monitoringStack";
 import { freePort, runStep, shellOn } from "../support/sshd";
 import { pgReady, PgFronts, until, type PgFront, type TlsFiles } from "./pgFronts";
 
@@ -20,21 +19,6 @@ const PROGRAM = "usr/local/sbin/bbb-ovh-replication-metrics";
 const missing = [BINARIES.prometheus, BINARIES.nodeExporter].filter((b) => !existsSync(b));
 const ready = pgReady && missing.length === 0;
 if (!ready) console.warn(`standby replication metrics: SKIPPED (${pgReady ? missing.join(", ") : "PostgreSQL 15 binaries missing"})`);
-
-interface Rules {
-  groups: Array<{ rules: Array<{ alert?: string; for?: string }> }>;
-}
-
-/** The samples of an exposition, keyed by `name{labels}` as node_exporter prints them. */
-function samples(text: string | undefined): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const line of (text ?? "").split("\n")) {
-    if (!line || line.startsWith("#")) continue;
-    const at = line.lastIndexOf(" ");
-    out.set(line.slice(0, at), Number(line.slice(at + 1)));
-  }
-  return out;
-}
 
 const epoch = (f: PgFront, expr: string) => Number(f.sql(`SELECT extract(epoch FROM ${expr})::bigint`));
 
@@ -72,10 +56,7 @@ describe.skipIf(!ready)("the standby's replication metrics, from real PostgreSQL
       () => what,
     );
 
-  const firing = async (alert: string) =>
-    ((await (await fetch(`${promUrl}/api/v1/alerts`)).json()) as { data: { alerts: { labels: Record<string, string>; state: string }[] } }).data.alerts.filter(
-      (a) => a.labels.alertname === alert && a.state === "firing",
-    );
+  const firing = async (alert: string) => (await firingAlerts(promUrl, alert)) ?? [];
 
   beforeAll(async () => {
     [primary, standby] = await Promise.all([fronts.front("primary"), fronts.front("standby")]);
@@ -90,10 +71,7 @@ describe.skipIf(!ready)("the standby's replication metrics, from real PostgreSQL
     const exporterPort = await freePort();
     stack.startNodeExporter(exporterPort, textfileDir);
     nodeExporter = `http://127.0.0.1:${exporterPort}/metrics`;
-    const rules = parse(readFileSync(RULES_FILE, "utf8")) as Rules;
-    for (const rule of rules.groups.flatMap((g) => g.rules)) if (rule.alert === "StandbyNotStreaming") rule.for = "0s";
-    const rulesFile = path.join(stack.dir, "rules.yml");
-    writeFileSync(rulesFile, stringify(rules));
+    const rulesFile = rulesFiringAtOnce(stack.dir, "StandbyNotStreaming");
     const promPort = await freePort();
     stack.startPrometheus(promPort, {
       global: { scrape_interval: "1s", evaluation_interval: "1s" },
