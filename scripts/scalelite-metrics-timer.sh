@@ -16,8 +16,8 @@ usage() {
 }
 
 install_exporter() {
-  install_metrics_program "$SCRIPT_DIR/scalelite-metrics.sh" bbb-ovh-scalelite-metrics \
-    "write Scalelite's servers, spool and backup metrics for node_exporter" "$IN_RECORDING_DIR"
+  install_metrics_program bbb-ovh-scalelite-metrics "write Scalelite's servers, spool and backup metrics for node_exporter" \
+    "$IN_RECORDING_DIR" <"$SCRIPT_DIR/scalelite-metrics.sh"
   apply_pending_units
 }
 

@@ -118,8 +118,8 @@ base_backup() {
 }
 
 install_metrics() {
-  install_metrics_program "$SCRIPT_DIR/standby-replication-metrics.sh" bbb-ovh-replication-metrics \
-    "write the standby database's replication lag for node_exporter"
+  install_metrics_program bbb-ovh-replication-metrics "write the standby database's replication lag for node_exporter" \
+    <"$SCRIPT_DIR/standby-replication-metrics.sh"
   apply_pending_units
 }
 

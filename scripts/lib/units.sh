@@ -224,14 +224,14 @@ lock_image() {
   LOCKED_IMAGE="$ref"
 }
 
-# install_metrics_program SOURCE NAME DESCRIPTION [ARG...]: a textfile-collector writer for node_exporter,
-# SOURCE installed as /usr/local/sbin/NAME, the oneshot NAME.service running it with ARG..., and NAME.timer
+# install_metrics_program NAME DESCRIPTION [ARG...] < PROGRAM: a textfile-collector writer for node_exporter,
+# PROGRAM installed as /usr/local/sbin/NAME, the oneshot NAME.service running it with ARG..., and NAME.timer
 # starting it every minute. The timer starts the service anew each run, so a changed program or unit needs no
 # restart of its own: queuing the timer is enough.
 install_metrics_program() {
-  local source="$1" name="$2" description="$3"
-  shift 3
-  install_watched "$ROOT/usr/local/sbin/$name" 0755 "$name.timer" <"$source"
+  local name="$1" description="$2"
+  shift 2
+  install_watched "$ROOT/usr/local/sbin/$name" 0755 "$name.timer"
   install_watched "$UNIT_DIR/$name.service" 0644 "$name.timer" <<UNIT
 # Written by bbb-ovh ($STEP_NAME); changes here are overwritten on the next deployment.
 [Unit]
