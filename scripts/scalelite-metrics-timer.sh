@@ -11,28 +11,13 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/lib/units.sh"
 SCRIPT_DIR="$(dirname "${BASH_SOURCE[0]}")"
 
-EXPORTER=/usr/local/sbin/bbb-ovh-scalelite-metrics
-EXPORTER_UNIT=bbb-ovh-scalelite-metrics
-
 usage() {
   echo "usage: $0 < inputs   (KEY=VALUE lines: RECORDING_DIR)"
 }
 
-# The timer starts the service anew each minute, so a changed program or unit needs no restart of its own:
-# queuing the timer is enough.
 install_exporter() {
-  install_watched "$ROOT$EXPORTER" 0755 "$EXPORTER_UNIT.timer" <"$SCRIPT_DIR/scalelite-metrics.sh"
-  install_watched "$UNIT_DIR/$EXPORTER_UNIT.service" 0644 "$EXPORTER_UNIT.timer" <<UNIT
-# Written by bbb-ovh ($STEP_NAME); changes here are overwritten on the next deployment.
-[Unit]
-Description=bbb-ovh: write Scalelite's servers, spool and backup metrics for node_exporter
-
-[Service]
-Type=oneshot
-ExecStart=$EXPORTER $IN_RECORDING_DIR
-Nice=10
-UNIT
-  install_interval_timer "$EXPORTER_UNIT" "bbb-ovh: Scalelite metrics every minute" 1min 1min
+  install_metrics_program bbb-ovh-scalelite-metrics "write Scalelite's servers, spool and backup metrics for node_exporter" \
+    "$IN_RECORDING_DIR" <"$SCRIPT_DIR/scalelite-metrics.sh"
   apply_pending_units
 }
 

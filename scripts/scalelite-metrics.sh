@@ -18,6 +18,8 @@ set -euo pipefail
 ROOT="${BBB_OVH_ROOT:-}"
 TEXTFILE_DIR="${TEXTFILE_DIR:-$ROOT/var/lib/prometheus/node-exporter}"
 BACKUP_STATUS="${BACKUP_STATUS:-$ROOT/var/lib/bbb-ovh/backup-status.json}"
+# What the last run saw in the spool, and when an archive last left it (importer_progress).
+SPOOL_STATE="${SPOOL_STATE:-$ROOT/var/lib/bbb-ovh/scalelite-spool.state}"
 IMPORTER_UNIT=scalelite-recording-importer.service
 read -r -a REDIS <<<"${REDIS_CLI:-docker exec scalelite-redis redis-cli}"
 
@@ -122,6 +124,27 @@ recording_metrics() {
   else
     echo "scalelite_importer_up 0"
   fi
+  importer_progress "$spool" "$now"
+}
+
+# importer_progress SPOOL NOW: when the importer last made progress. Scalelite's importer deletes an archive
+# once imported (v1.8.5 lib/recording_importer.rb, FileUtils.rm) and leaves one it fails on in place, retried
+# every poll; nothing else of ours takes archives out of spool/. So progress is an archive of the last run gone
+# from the spool, or an empty spool (nothing waits). Without a previous run the clock starts now.
+# SPOOL_STATE: the time of the last progress, then the archives seen, one a line.
+importer_progress() {
+  local spool="$1" now="$2" progress="" current tmp
+  [[ -f "$SPOOL_STATE" ]] && read -r progress <"$SPOOL_STATE"
+  current="$(find "$spool" -mindepth 1 -maxdepth 1 -type f -name '*.tar' ! -name '.*' -printf '%f\n' 2>/dev/null | sort)"
+  if [[ -z "$current" || ! "$progress" =~ ^[0-9]+$ ]] ||
+    [[ -n "$(comm -23 <(tail -n +2 "$SPOOL_STATE" | sort) <(printf '%s\n' "$current"))" ]]; then
+    progress="$now"
+  fi
+  mkdir -p "$(dirname "$SPOOL_STATE")"
+  tmp="$(mktemp "$SPOOL_STATE.XXXXXX")"
+  printf '%s\n%s\n' "$progress" "$current" | sed '/^$/d' >"$tmp"
+  mv -f -T -- "$tmp" "$SPOOL_STATE"
+  echo "scalelite_importer_last_progress_timestamp_seconds $progress"
 }
 
 # backup_metrics: from the status file scalelite-backup-command.sh writes (one `"name": value` per line;

@@ -16,6 +16,9 @@
 # Inputs (stdin, KEY=VALUE): DATA_DIR, POSTGRES_IMAGE, PRIMARY_ADDRESS, REPLICATION_PASSWORD (secret),
 # CA_CERT_B64. Optional PRIMARY_PORT (default 5432), IMAGE_PINS (lib/units.sh). pg_basebackup runs from
 # the image the database container runs, by the digest the front locked (lib/units.sh, lock_image).
+# Also installs the standby's replication metrics (standby-replication-metrics.sh, every minute, for
+# node_exporter's textfile collector: docs/monitoring.md), first, so that a standby that does not stream is
+# seen by the alerts even when this step then fails.
 # Refuses to run on a front `ops failover` promoted (/var/lib/bbb-ovh/front-role says primary): that
 # database is Scalelite's now, and a base backup would replace it.
 set -euo pipefail
@@ -23,6 +26,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 # shellcheck source-path=SCRIPTDIR source=lib/units.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/units.sh"
+SCRIPT_DIR="$(dirname "${BASH_SOURCE[0]}")"
 
 ROLE_FILE="$STATE_DIR/front-role"
 REPLICATION_ROLE=bbb_ovh_replication
@@ -113,6 +117,12 @@ base_backup() {
   rm -rf "$credentials"
 }
 
+install_metrics() {
+  install_metrics_program bbb-ovh-replication-metrics "write the standby database's replication lag for node_exporter" \
+    <"$SCRIPT_DIR/standby-replication-metrics.sh"
+  apply_pending_units
+}
+
 standby_streaming() {
   [[ "$(docker exec -i scalelite-postgres psql -X -t -A -U postgres -d postgres -c "SELECT pg_is_in_recovery() AND EXISTS (SELECT FROM pg_stat_wal_receiver WHERE status = 'streaming')" </dev/null 2>/dev/null)" == t ]]
 }
@@ -127,6 +137,7 @@ main() {
   IN_PRIMARY_PORT="${IN_PRIMARY_PORT:-5432}"
   check_inputs
   check_role
+  install_metrics
   local data="$ROOT$IN_DATA_DIR/postgres" owner=$DEFAULT_OWNER changed=0
   [[ -d "$data" ]] && owner="$(stat -c %u:%g "$data")"
   if ! is_standby "$data"; then

@@ -162,10 +162,11 @@ export const STEPS = {
   ),
   scaleliteReplicationStandby: step(
     "scalelite-replication-standby.sh",
-    "make the standby's database a hot standby of the primary's over TLS (verify-full): pg_basebackup when it is not one yet (the old directory moved aside, never deleted), then wait until it streams",
+    "make the standby's database a hot standby of the primary's over TLS (verify-full): pg_basebackup when it is not one yet (the old directory moved aside, never deleted), then wait until it streams; its replication lag written every minute for node_exporter (timer)",
     ["DATA_DIR", "POSTGRES_IMAGE", "PRIMARY_ADDRESS", "REPLICATION_PASSWORD", "CA_CERT_B64"],
     ["PRIMARY_PORT", "IMAGE_PINS"],
     ["REPLICATION_PASSWORD"],
+    ["standby-replication-metrics.sh"],
   ),
   monitoringNode: step(
     "monitoring-node.sh",

@@ -234,3 +234,24 @@ lock_image() {
   # shellcheck disable=SC2034 # read by the step that called lock_image
   LOCKED_IMAGE="$ref"
 }
+
+# install_metrics_program NAME DESCRIPTION [ARG...] < PROGRAM: a textfile-collector writer for node_exporter,
+# PROGRAM installed as /usr/local/sbin/NAME, the oneshot NAME.service running it with ARG..., and NAME.timer
+# starting it every minute. The timer starts the service anew each run, so a changed program or unit needs no
+# restart of its own: queuing the timer is enough.
+install_metrics_program() {
+  local name="$1" description="$2"
+  shift 2
+  install_watched "$ROOT/usr/local/sbin/$name" 0755 "$name.timer"
+  install_watched "$UNIT_DIR/$name.service" 0644 "$name.timer" <<UNIT
+# Written by bbb-ovh ($STEP_NAME); changes here are overwritten on the next deployment.
+[Unit]
+Description=bbb-ovh: $description
+
+[Service]
+Type=oneshot
+ExecStart=/usr/local/sbin/$name${*:+ $*}
+Nice=10
+UNIT
+  install_interval_timer "$name" "bbb-ovh: $description, every minute" 1min 1min
+}

@@ -9,23 +9,13 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startBbbApiServer, type BbbApiServer } from "../support/bbbApiServer";
+import { BINARIES, firingAlerts, pollUntil, rulesFiringAtOnce, samples, Stack } from "../support/monitoringStack";
 import { scaleliteTrees, startScalelite, type Scalelite } from "../support/scalelite/harness";
-import { freePort } from "../support/sshd";
+import { FAKE_BIN, freePort } from "../support/sshd";
 
 const trees = scaleliteTrees();
 const SCRIPT = path.resolve(__dirname, "../../scripts/scalelite-metrics.sh");
 const hasNodeExporter = spawnSync("prometheus-node-exporter", ["--version"]).status === 0;
-
-/** The samples of a Prometheus text exposition, keyed by `name{labels}` as node_exporter prints them. */
-function samples(text: string): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const line of text.split("\n")) {
-    if (!line || line.startsWith("#")) continue;
-    const at = line.lastIndexOf(" ");
-    out.set(line.slice(0, at), Number(line.slice(at + 1)));
-  }
-  return out;
-}
 
 async function scrape(url: string): Promise<Map<string, number>> {
   for (;;) {
@@ -117,7 +107,13 @@ describe.skipIf(!trees || !hasNodeExporter)("the Scalelite textfile exporter, re
   function run(env: Record<string, string>) {
     return spawnSync("bash", [SCRIPT, path.join(dir, "recordings")], {
       encoding: "utf8",
-      env: { ...process.env, TEXTFILE_DIR: path.join(dir, "textfile"), BACKUP_STATUS: path.join(dir, "backup-status.json"), ...env },
+      env: {
+        ...process.env,
+        TEXTFILE_DIR: path.join(dir, "textfile"),
+        BACKUP_STATUS: path.join(dir, "backup-status.json"),
+        SPOOL_STATE: path.join(dir, "spool.state"),
+        ...env,
+      },
     });
   }
 
@@ -159,6 +155,8 @@ describe.skipIf(!trees || !hasNodeExporter)("the Scalelite textfile exporter, re
     expect(m.get('bbb_ovh_recordings_incoming{node="bbb2.campus.example"}')).toBe(2);
     // No such unit on this machine: the importer counts as down.
     expect(m.get("scalelite_importer_up")).toBe(0);
+    // The first run has seen nothing before: the importer's clock starts now.
+    expect(m.get("scalelite_importer_last_progress_timestamp_seconds")).toBeGreaterThanOrEqual(before);
 
     expect(m.get("bbb_ovh_backup_last_success_timestamp_seconds")).toBe(1796176800);
     expect(m.get("bbb_ovh_backup_last_attempt_timestamp_seconds")).toBe(1796263200);
@@ -180,5 +178,65 @@ describe.skipIf(!trees || !hasNodeExporter)("the Scalelite textfile exporter, re
     expect(m.get("scalelite_up")).toBe(0);
     expect([...m.keys()].some((k) => k.startsWith("scalelite_server_"))).toBe(false);
     expect(m.get("scalelite_spool_archives")).toBe(2);
+  });
+
+  /**
+   * RecordingImporterStuck's second cause on a real Prometheus 2.42 evaluating the rules pack (its `for` set to
+   * 0 here; promtool's cases test the `for`): the importer runs (the fake systemctl of test/fakes/bin says its
+   * unit is active) but no archive has left the spool for two hours, then one leaves.
+   */
+  it.skipIf(!fs.existsSync(BINARIES.prometheus))("RecordingImporterStuck fires while no archive leaves the spool, and clears when one does", async () => {
+    const stack = new Stack();
+    const signal = new AbortController();
+    try {
+      const root = path.join(dir, "root");
+      fs.mkdirSync(path.join(root, "etc/systemd/system"), { recursive: true });
+      fs.writeFileSync(path.join(root, "etc/systemd/system/scalelite-recording-importer.service"), "[Unit]\n");
+      const fakes = { BBB_OVH_ROOT: root, PATH: `${FAKE_BIN}:${process.env.PATH}`, REDIS_CLI: `redis-cli -u ${scalelite.redisUrl}` };
+      expect(spawnSync(path.join(FAKE_BIN, "systemctl"), ["start", "scalelite-recording-importer.service"], { env: { ...process.env, ...fakes } }).status).toBe(
+        0,
+      );
+      // What the state holds after two hours of runs that saw the same two archives (format: importer_progress).
+      const stuckSince = Math.floor(Date.now() / 1000) - 7200;
+      fs.writeFileSync(path.join(dir, "spool.state"), `${stuckSince}\na.tar\nb.tar\n`);
+
+      const promPort = await freePort();
+      stack.startPrometheus(promPort, {
+        global: { scrape_interval: "1s", evaluation_interval: "1s" },
+        rule_files: [rulesFiringAtOnce(stack.dir, "RecordingImporterStuck")],
+        scrape_configs: [
+          { job_name: "node", honor_labels: true, static_configs: [{ targets: [`127.0.0.1:${port}`], labels: { host: "lb.campus.example", role: "front" } }] },
+        ],
+      });
+      const stuck = () => firingAlerts(`http://127.0.0.1:${promPort}`, "RecordingImporterStuck");
+
+      const first = run(fakes);
+      expect(first.status, first.stderr).toBe(0);
+      const m = await scrape(`http://127.0.0.1:${port}/metrics`);
+      expect(m.get("scalelite_importer_up")).toBe(1);
+      expect(m.get("scalelite_importer_last_progress_timestamp_seconds")).toBe(stuckSince);
+      await pollUntil(
+        async () => ((await stuck())?.length ?? 0) > 0,
+        signal.signal,
+        () => "RecordingImporterStuck firing",
+      );
+      expect((await stuck())![0].labels).toMatchObject({ host: "lb.campus.example", severity: "critical" });
+
+      // Scalelite's importer deletes an archive it imported (lib/recording_importer.rb, FileUtils.rm).
+      fs.rmSync(path.join(dir, "recordings", "spool", "a.tar"));
+      const before = Math.floor(Date.now() / 1000);
+      const second = run(fakes);
+      expect(second.status, second.stderr).toBe(0);
+      expect(fs.readFileSync(path.join(dir, "spool.state"), "utf8").split("\n")[1]).toBe("b.tar");
+      await pollUntil(
+        async () => (await stuck())?.length === 0,
+        signal.signal,
+        () => "RecordingImporterStuck resolved",
+      );
+      expect((await scrape(`http://127.0.0.1:${port}/metrics`)).get("scalelite_importer_last_progress_timestamp_seconds")).toBeGreaterThanOrEqual(before);
+    } finally {
+      signal.abort();
+      await stack.stop();
+    }
   });
 });

@@ -8,10 +8,10 @@
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { stringify } from "yaml";
+import { parse, stringify } from "yaml";
 import { BBB_EXPORTER, renderBbbExporterSettings } from "../../components/bbb/bbbExporter";
 import { startBbbApiServer, type BbbApiServer } from "./bbbApiServer";
 import { freePort } from "./sshd";
@@ -310,4 +310,37 @@ export async function startCampus(tree: string, options: { intervalSeconds: numb
     () => `prometheus ready: ${prometheus.log()}`,
   );
   return { stack, peer, exporter, prometheus, promUrl, ...names, spoolDir, textfileDir, refreshTextfile };
+}
+
+/** The samples of an exposition, keyed by `name{labels}` as the exporter prints them. */
+export function samples(text: string | undefined): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const line of (text ?? "").split("\n")) {
+    if (!line || line.startsWith("#")) continue;
+    const at = line.lastIndexOf(" ");
+    out.set(line.slice(0, at), Number(line.slice(at + 1)));
+  }
+  return out;
+}
+
+/**
+ * The rules pack as it is but for `alert`'s `for`, set to 0 (its `for` is promtool's to test: rules.promtest.yml),
+ * written into `dir`; returns the file, for a Prometheus that should fire `alert` at its first evaluation.
+ */
+export function rulesFiringAtOnce(dir: string, alert: string): string {
+  const rules = parse(readFileSync(RULES_FILE, "utf8")) as { groups: Array<{ rules: Array<{ alert?: string; for?: string }> }> };
+  const rule = rules.groups.flatMap((g) => g.rules).find((r) => r.alert === alert);
+  if (!rule) throw new Error(`no rule ${alert} in ${RULES_FILE}`);
+  rule.for = "0s";
+  const file = path.join(dir, "rules.yml");
+  writeFileSync(file, stringify(rules));
+  return file;
+}
+
+/** The alerts named `alertname` that Prometheus (its /api/v1/alerts) says fire; undefined while it does not answer. */
+export async function firingAlerts(promUrl: string, alertname: string): Promise<Array<{ labels: Record<string, string> }> | undefined> {
+  const response = await fetch(`${promUrl}/api/v1/alerts`).catch(() => undefined);
+  if (!response?.ok) return undefined;
+  const body = (await response.json()) as { data: { alerts: Array<{ labels: Record<string, string>; state: string }> } };
+  return body.data.alerts.filter((a) => a.labels.alertname === alertname && a.state === "firing");
 }
