@@ -109,6 +109,9 @@ const connection = (frontPort = primary.host.port) => [
 const record = () => peer.state.records.find((r) => r.subDomain === "visio-training" && r.fieldType === "A")?.target;
 const role = (f: PgFront) => readFileSync(path.join(f.host.root, "var/lib/bbb-ovh/front-role"), "utf8").trim();
 const rows = (f: PgFront) => Number(f.sql("SELECT count(*) FROM drill", "scalelite"));
+/** `n` rows committed one by one on a front (a transaction each, as lessons write them), in one session. */
+const commitRows = (f: PgFront, n: number, note: string) =>
+  f.sql(`DO $$ BEGIN FOR i IN 1..${n} LOOP INSERT INTO drill (note) VALUES ('${note} ' || i); COMMIT; END LOOP; END $$`, "scalelite");
 
 interface Relay {
   url: string;
@@ -251,27 +254,36 @@ beforeAll(async () => {
   tls = fronts.certificates(["127.0.0.1", "127.0.0.2"]);
   primary.sql("CREATE DATABASE scalelite");
   primary.sql("CREATE TABLE drill (id bigserial PRIMARY KEY, note text)", "scalelite");
-  for (const run of [
-    await runStep(primary.host, "scaleliteReplicationPrimary", PgFronts.primaryInputs(tls, "127.0.0.1")),
-    await runStep(standby.host, "scaleliteReplicationStandby", PgFronts.standbyInputs(tls, primary)),
-  ])
-    expect(run.code, run.stderr).toBe(0);
-  await installRecordingsCopy(primary.host, standby.host, {
-    keys: keyDir,
-    rrsyncTree,
-    rrsyncName: RRSYNC,
-    names: { front: "lb-training", standby: "lb-standby" },
-  });
-
-  nodeHttp = await Promise.all(NODES.map((n) => startBbbApiServer({ secret: n.secret })));
-  const [frontScalelite, standbyScalelite] = await Promise.all([attachScalelite(trees, primary.host), attachScalelite(trees, standby.host)]);
-  for (const s of [frontScalelite, standbyScalelite]) NODES.forEach((n, i) => s.route(n.fqdn, nodeHttp[i].url));
-  // What the registration step left in the front's Redis (servers:sync of the stack's nodes, then a poll);
-  // the standby's stays empty until ops failover rebuilds it.
-  for (const [tasks, stdin] of [[["servers:sync[-,cordon]"], serversYaml(NODES)], [["poll:all"]]] as const) {
-    const r = await frontScalelite.rake([...tasks], stdin);
-    expect(r.code, r.stderr).toBe(0);
-  }
+  // Three set-ups that share nothing run at once: replication, the recordings copy, each front's Scalelite.
+  const replication = async () => {
+    for (const run of [
+      await runStep(primary.host, "scaleliteReplicationPrimary", PgFronts.primaryInputs(tls, "127.0.0.1")),
+      await runStep(standby.host, "scaleliteReplicationStandby", PgFronts.standbyInputs(tls, primary)),
+    ])
+      expect(run.code, run.stderr).toBe(0);
+  };
+  const scalelites = async () => {
+    nodeHttp = await Promise.all(NODES.map((n) => startBbbApiServer({ secret: n.secret })));
+    const attached = await Promise.all([attachScalelite(trees, primary.host), attachScalelite(trees, standby.host)]);
+    for (const s of attached) NODES.forEach((n, i) => s.route(n.fqdn, nodeHttp[i].url));
+    // What the registration step left in the front's Redis (servers:sync of the stack's nodes, then a poll);
+    // the standby's stays empty until ops failover rebuilds it.
+    for (const [tasks, stdin] of [[["servers:sync[-,cordon]"], serversYaml(NODES)], [["poll:all"]]] as const) {
+      const r = await attached[0].rake([...tasks], stdin);
+      expect(r.code, r.stderr).toBe(0);
+    }
+    return attached;
+  };
+  const [, , [frontScalelite, standbyScalelite]] = await Promise.all([
+    replication(),
+    installRecordingsCopy(primary.host, standby.host, {
+      keys: keyDir,
+      rrsyncTree,
+      rrsyncName: RRSYNC,
+      names: { front: "lb-training", standby: "lb-standby" },
+    }),
+    scalelites(),
+  ]);
   [front, standbySite] = await Promise.all([
     site("lb-training", "127.0.0.1", primary, frontScalelite),
     site("lb-standby", "127.0.0.2", standby, standbyScalelite),
@@ -359,7 +371,7 @@ describe.skipIf(!pgReady || !trees || !rrsyncTree)("ops failover / failback dril
     expect(record()).toBe("127.0.0.1");
   });
 
-  let committed = 0;
+  const committed = 200;
   it("the front's site burns: with --primary-down the standby serves, DNS moves, the signed check passes; RTO, database and recordings RPO measured", async () => {
     // Before: the front alone accepts a create, through its name and at its address; the standby's Scalelite is stopped.
     expect([await createOn(front, "before-front"), await createOn(standbySite, "before-standby")]).toEqual(["accepted", "unanswered"]);
@@ -372,7 +384,7 @@ describe.skipIf(!pgReady || !trees || !rrsyncTree)("ops failover / failback dril
     const lastCopy = Number(copyStatus().last_success);
     publish();
     // Lessons write until the cut: each row is committed on the front before the next.
-    for (; committed < 200; committed++) primary.sql(`INSERT INTO drill (note) VALUES ('row ${committed}')`, "scalelite");
+    commitRows(primary, committed, "row");
     primary.crash();
     front.up = false;
     const cutAfterCopy = Math.round(Date.now() / 1000 - lastCopy);
@@ -445,7 +457,7 @@ describe.skipIf(!pgReady || !trees || !rrsyncTree)("ops failover / failback dril
     );
     expect(restarted.code, restarted.stderr).toBe(0);
     expect([await createOn(front, "failback-front"), await createOn(standbySite, "failback-standby")]).toEqual(["accepted", "accepted"]);
-    for (let i = 0; i < 50; i++) standby.sql(`INSERT INTO drill (note) VALUES ('on the standby ${i}')`, "scalelite");
+    commitRows(standby, 50, "on the standby");
     // A recording lb-standby published while it served: failback must bring it to the front.
     const servedOnStandby = publish(standby);
     const before = rows(standby);
@@ -493,7 +505,7 @@ describe.skipIf(!pgReady || !trees || !rrsyncTree)("ops failover / failback dril
     expect(await timerRun()).toMatch(/copied \d+ file\(s\)/);
     const beforeLastCopy = published.length;
     publish();
-    for (let i = 0; i < 100; i++) primary.sql(`INSERT INTO drill (note) VALUES ('live ${i}')`, "scalelite");
+    commitRows(primary, 100, "live");
     const committedLive = rows(primary);
     const startedAt = Date.now();
     // The standby cannot copy (its copy's ssh_config names a closed port): the failover stops before promoting.
