@@ -254,13 +254,20 @@ beforeAll(async () => {
   tls = fronts.certificates(["127.0.0.1", "127.0.0.2"]);
   primary.sql("CREATE DATABASE scalelite");
   primary.sql("CREATE TABLE drill (id bigserial PRIMARY KEY, note text)", "scalelite");
-  // Three set-ups that share nothing run at once: replication, the recordings copy, each front's Scalelite.
-  const replication = async () => {
+  // The steps (replication, then the recordings copy) one at a time on a host: runStep rewrites the host's
+  // scripts directory each time, under a step that may be running from it. Each front's Scalelite meanwhile.
+  const steps = async () => {
     for (const run of [
       await runStep(primary.host, "scaleliteReplicationPrimary", PgFronts.primaryInputs(tls, "127.0.0.1")),
       await runStep(standby.host, "scaleliteReplicationStandby", PgFronts.standbyInputs(tls, primary)),
     ])
       expect(run.code, run.stderr).toBe(0);
+    await installRecordingsCopy(primary.host, standby.host, {
+      keys: keyDir,
+      rrsyncTree,
+      rrsyncName: RRSYNC,
+      names: { front: "lb-training", standby: "lb-standby" },
+    });
   };
   const scalelites = async () => {
     nodeHttp = await Promise.all(NODES.map((n) => startBbbApiServer({ secret: n.secret })));
@@ -274,16 +281,7 @@ beforeAll(async () => {
     }
     return attached;
   };
-  const [, , [frontScalelite, standbyScalelite]] = await Promise.all([
-    replication(),
-    installRecordingsCopy(primary.host, standby.host, {
-      keys: keyDir,
-      rrsyncTree,
-      rrsyncName: RRSYNC,
-      names: { front: "lb-training", standby: "lb-standby" },
-    }),
-    scalelites(),
-  ]);
+  const [, [frontScalelite, standbyScalelite]] = await Promise.all([steps(), scalelites()]);
   [front, standbySite] = await Promise.all([
     site("lb-training", "127.0.0.1", primary, frontScalelite),
     site("lb-standby", "127.0.0.2", standby, standbyScalelite),
