@@ -9,6 +9,7 @@ import {
   presumedDown,
   recordingsCopyVerdict,
   recordingsPullCommand,
+  recordingsRpoNote,
   serversYaml,
   subDomainOf,
   switchSteps,
@@ -19,6 +20,7 @@ import type { HttpOptions } from "./http";
 import type { OvhApi } from "./ovhApi";
 import { Progress } from "./progress";
 import { smoke } from "./smoke";
+import { parseStandbyCopy, STANDBY_COPY_COMMAND } from "./standbyCopy";
 import { runRemote, type SshTarget } from "./ssh";
 import type { OpsTarget } from "./stackSource";
 
@@ -57,7 +59,7 @@ export interface SwitchReport {
   /** Seconds from the start to the signed check passing through the new front. */
   rtoSeconds?: number;
   /** What the standby had not replayed when it was promoted: the bound on the data lost. */
-  rpo?: { bytes?: number; lastReplaySecondsAgo?: number; note: string };
+  rpo?: { bytes?: number; lastReplaySecondsAgo?: number; note: string; recordings?: string };
   failure?: { host: string; kind: string; message: string };
 }
 
@@ -122,7 +124,15 @@ function sides(target: OpsTarget, reverse: boolean): { primary: Side; standby: S
 export function planFailover(target: OpsTarget, kind: "failover" | "failback", primaryDown: boolean): PlannedStep[] {
   const s = sides(target, kind === "failback");
   return kind === "failover"
-    ? switchSteps({ from: s.primary.name, to: s.standby.name, fqdn: s.fqdn, zone: s.zone, fromAnswers: !primaryDown, planned: false })
+    ? switchSteps({
+        from: s.primary.name,
+        to: s.standby.name,
+        fqdn: s.fqdn,
+        zone: s.zone,
+        fromAnswers: !primaryDown,
+        planned: false,
+        recordings: target.campus?.config.recordings,
+      })
     : failbackSteps({ serving: s.primary.name, back: s.standby.name, fqdn: s.fqdn, zone: s.zone, recordings: target.campus?.config.recordings });
 }
 
@@ -173,6 +183,11 @@ const fence = (primary: Side, rec: Recorder, t: number) =>
     await setRole(primary, "fenced", t);
     return { value: undefined, detail: "scalelite.target stopped and disabled, front-role fenced" };
   });
+
+/** Whether Scalelite runs on a front (accepts creates); a front that does not answer fails the caller. */
+async function serving(side: Side, timeoutMs: number): Promise<boolean> {
+  return (await runRemote(side.ssh, asRoot(side.ssh, "systemctl is-active --quiet scalelite.target"), timeoutMs)).code === 0;
+}
 
 /** Whether a front answers over SSH; a refused key is an error, never taken for a front that is down. */
 async function reachable(side: Side, timeoutMs: number): Promise<boolean> {
@@ -248,7 +263,18 @@ async function switchOver(
         return { value: current, detail: replay ? `replayed ${current}: nothing left behind` : `still behind ${current} after ${opts.catchUpMs / 1000} s` };
       });
     }
-    if (planned) await copyRecordingsBack(target, s, rec, true);
+    // The last copy of the recordings, from the fenced front (nothing new imported there): skipped when the
+    // operator said it is down (--primary-down), the way to promote when this copy cannot succeed.
+    const copyLast = answers && (planned || !opts.primaryDown);
+    if (copyLast) await copyRecordings(target, s, rec, true, planned ? "failback" : "failover");
+    const recordings = target.campus?.config.recordings
+      ? recordingsRpoNote({
+          from: primary.name,
+          to: standby.name,
+          verified: copyLast,
+          lastCopySecondsAgo: copyLast ? undefined : await lastCopySecondsAgo(standby, t),
+        })
+      : undefined;
     const last = await replayState(standby, t);
     const bytes = primaryLsn && last.replayLsn ? lagBytes(primaryLsn, last.replayLsn) : undefined;
     rpo = {
@@ -258,6 +284,7 @@ async function switchOver(
         bytes !== undefined
           ? `${bytes} byte(s) of WAL not replayed at promotion`
           : `${primary.name} unreachable: what it wrote after the last transaction ${standby.name} replayed (${last.lastReplaySecondsAgo ?? "?"} s before promotion, replay position ${last.replayLsn ?? "?"}) is lost`,
+      recordings,
     };
     if (planned && bytes !== 0) throw new OpsError("unhealthy", standby.name, `not caught up (${rpo.note}): a planned switch does not promote`);
     await rec.step("promote", standby.name, async () => {
@@ -327,8 +354,10 @@ export async function failover(target: OpsTarget, api: OvhApi, opts: SwitchOptio
 export async function failback(target: OpsTarget, api: OvhApi, opts: SwitchOptions): Promise<SwitchReport> {
   const s = sides(target, true);
   return runSwitch(s, opts, async (rec, started) => {
+    // A front that came back on its own after a --primary-down failover started Scalelite at boot: fenced first.
+    if (await serving(s.standby, opts.commandTimeoutMs)) await fence(s.standby, rec, opts.commandTimeoutMs);
     await rebuildStandby(s.primary, s.standby, opts, rec);
-    await copyRecordingsBack(target, s, rec, false);
+    await copyRecordings(target, s, rec, false);
     const result = await switchOver(target, api, s, opts, rec, true, started);
     await rebuildStandby(s.standby, s.primary, opts, rec);
     return result;
@@ -399,12 +428,19 @@ async function rebuildStandby(primary: Side, standby: Side, opts: SwitchOptions,
 const RECORDINGS_COPY_MS = 6 * 3600_000;
 
 /**
- * Failback, with recordings: the front coming back (front-role standby by then) pulls what the serving
- * front published while it served, with its own copy key (scripts/scalelite-recordings-pull.sh). Once before
- * the switch, to move the bulk while the serving front still serves; then, `verify`, once the serving front
- * is fenced (its importer stopped): copy, and an rsync dry run must find nothing left, or no promotion.
+ * With recordings, the front about to be promoted (front-role standby) pulls what the serving front
+ * published, with its own copy key (scripts/scalelite-recordings-pull.sh). Failback runs it once before the
+ * switch, to move the bulk while the serving front still serves; failover and failback run it, `verify`,
+ * once the serving front is fenced (its importer stopped): copy, and an rsync dry run must find nothing
+ * left, or no promotion.
  */
-async function copyRecordingsBack(target: OpsTarget, s: ReturnType<typeof sides>, rec: Recorder, verify: boolean): Promise<void> {
+async function copyRecordings(
+  target: OpsTarget,
+  s: ReturnType<typeof sides>,
+  rec: Recorder,
+  verify: boolean,
+  kind: "failover" | "failback" = "failback",
+): Promise<void> {
   if (!target.campus?.config.recordings) return;
   const { primary: serving, standby: back } = s;
   const command = recordingsPullCommand(verify);
@@ -419,14 +455,24 @@ async function copyRecordingsBack(target: OpsTarget, s: ReturnType<typeof sides>
             ?.replace(/^recordings-pull: /, "") || "copied",
       };
     const r = await runRemote(back.ssh, asRoot(back.ssh, command), RECORDINGS_COPY_MS);
-    return { value: undefined, detail: recordingsCopyVerdict(r, serving.name, back.name) };
+    return { value: undefined, detail: recordingsCopyVerdict(r, serving.name, back.name, kind) };
   });
+}
+
+/** How long ago the standby's last successful recordings copy started (its status file), if it says. */
+async function lastCopySecondsAgo(standby: Side, timeoutMs: number): Promise<number | undefined> {
+  try {
+    const copy = parseStandbyCopy(await run(standby, STANDBY_COPY_COMMAND, timeoutMs));
+    return copy?.lastSuccess === undefined ? undefined : Date.now() / 1000 - copy.lastSuccess;
+  } catch {
+    return undefined;
+  }
 }
 
 export function renderSwitch(kind: string, r: SwitchReport): string {
   const lines = r.steps.map((s) => `  ${s.ok ? "ok    " : "FAILED"} ${s.id} on ${s.on}: ${s.detail} (${s.ms} ms)`);
   const rto = r.rtoSeconds === undefined ? "" : `\nRTO: ${r.rtoSeconds} s from the start to the signed check passing through the new front`;
-  const rpo = r.rpo ? `\nRPO bound: ${r.rpo.note}` : "";
+  const rpo = r.rpo ? `\nRPO bound: ${r.rpo.note}${r.rpo.recordings ? `\nRecordings RPO: ${r.rpo.recordings}` : ""}` : "";
   const end = r.ok
     ? `${kind}: ${r.to} serves`
     : `${kind} FAILED: ${r.failure?.host}: ${r.failure?.kind}: ${r.failure?.message}\nrun it again once fixed: every step is safe to repeat`;

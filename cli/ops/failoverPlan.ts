@@ -1,5 +1,5 @@
 import { nodeApiUrl, renderServersYaml, type ScaleliteServer } from "../../components/scalelite/renderServersYaml";
-import { RECORDING_DIR, STANDBY_COPY_DIR } from "../../components/scalelite/recordingLayout";
+import { RECORDING_DIR, STANDBY_COPY_DIR, STANDBY_COPY_INTERVAL_MINUTES } from "../../components/scalelite/recordingLayout";
 import { OpsError } from "./errors";
 
 /**
@@ -46,11 +46,13 @@ export function recordingsPullCommand(verify: boolean): string {
 /** Its exit status when files are still left to copy after --verify's copy. */
 export const RECORDINGS_LEFT_TO_COPY = 3;
 
-const copyRecordingsStep = (serving: string, back: string, verify: boolean): PlannedStep => ({
+const copyRecordingsStep = (serving: string, back: string, verify: boolean, planned = true): PlannedStep => ({
   id: "copy-recordings",
   on: back,
   what: verify
-    ? `${RECORDINGS_PULL} --verify: copy ${serving}'s recordings, then an rsync dry run must find nothing left to copy (required: a planned switch loses no recording)`
+    ? `${RECORDINGS_PULL} --verify: copy ${serving}'s recordings, then an rsync dry run must find nothing left to copy (required: ${
+        planned ? "a planned switch loses no recording" : `${serving} is fenced, its importer stopped: no recording is left behind on it`
+      })`
     : `${RECORDINGS_PULL}: copy the recordings ${serving} published while it served (no --delete, newer kept), so the check after fencing is short`,
 });
 
@@ -58,7 +60,12 @@ const copyRecordingsStep = (serving: string, back: string, verify: boolean): Pla
  * What the verifying copy on the front coming back says: the step's detail when it holds every recording of
  * the serving front, otherwise an error that stops the failback before the promotion, saying why.
  */
-export function recordingsCopyVerdict(r: { code: number | null; stdout: string; stderr: string }, serving: string, back: string): string {
+export function recordingsCopyVerdict(
+  r: { code: number | null; stdout: string; stderr: string },
+  serving: string,
+  back: string,
+  kind: "failover" | "failback" = "failback",
+): string {
   const lines = `${r.stdout}\n${r.stderr}`.split("\n").map((l) => l.replace(/^recordings-pull: /, "").trim());
   const copied = lines.find((l) => l.startsWith("copied ")) ?? "";
   if (r.code === 0 && lines.some((l) => l.startsWith("nothing left to copy"))) return `${copied || "copied"}; nothing left to copy from ${serving}`;
@@ -70,10 +77,14 @@ export function recordingsCopyVerdict(r: { code: number | null; stdout: string; 
           .filter((l) => l !== "")
           .slice(-2)
           .join(" / ") || `exit status ${r.code}`;
+  const journal = `see journalctl -u bbb-ovh-recordings-pull on ${back}`;
   throw new OpsError(
     "unhealthy",
     back,
-    `does not hold every recording ${serving} has (${why}): failback stops before the switch, nothing was promoted; see journalctl -u bbb-ovh-recordings-pull on ${back}, then run it again`,
+    kind === "failback"
+      ? `does not hold every recording ${serving} has (${why}): failback stops before the switch, nothing was promoted; ${journal}, then run it again`
+      : // The old front is fenced by then: no front serves until the operator chooses.
+        `does not hold every recording ${serving} has (${why}): failover stops before promoting, nothing was promoted and ${serving} is fenced (no front accepts meetings); ${journal}, then run it again, or run it again with --primary-down to promote without them (they stay on ${serving})`,
   );
 }
 
@@ -94,7 +105,8 @@ export function switchSteps(s: SwitchInput): PlannedStep[] {
         : `wait (bounded) until ${s.to} has replayed ${s.from}'s current WAL position; the gap left is the RPO`,
     });
   }
-  if (s.fromAnswers && s.planned && s.recordings) steps.push(copyRecordingsStep(s.from, s.to, true));
+  // The old front is fenced (its importer stopped): one last verified copy leaves no recording behind on it.
+  if (s.fromAnswers && s.recordings) steps.push(copyRecordingsStep(s.from, s.to, true, s.planned));
   steps.push({ id: "promote", on: s.to, what: "SELECT pg_promote(); wait until pg_is_in_recovery() is false; front-role := primary" });
   steps.push({ id: "start-scalelite", on: s.to, what: "systemctl enable --now scalelite.target" });
   steps.push({ id: "rebuild-redis", on: s.to, what: "bin/rake 'servers:sync[-,cordon]' with the stack's servers, then bin/rake poll:all" });
@@ -106,6 +118,11 @@ export function switchSteps(s: SwitchInput): PlannedStep[] {
 /** Failback: make the fenced front a standby of the serving one, switch back with nothing lost, then make the other side a standby again. */
 export function failbackSteps(s: { serving: string; back: string; fqdn: string; zone: string; recordings?: boolean }): PlannedStep[] {
   return [
+    {
+      id: "fence",
+      on: s.back,
+      what: "only if its scalelite.target runs (it came back on its own after a --primary-down failover and accepts creates): stop and disable it; front-role := fenced",
+    },
     { id: "admit", on: s.serving, what: `scalelite-replication-primary.sh: admit ${s.back} as a standby (its address in pg_hba, the slot)` },
     {
       id: "rebuild-standby",
@@ -117,6 +134,18 @@ export function failbackSteps(s: { serving: string; back: string; fqdn: string; 
     { id: "admit", on: s.back, what: `scalelite-replication-primary.sh: admit ${s.serving} as a standby` },
     { id: "rebuild-standby", on: s.serving, what: `front-role := standby; scalelite-replication-standby.sh from ${s.back}` },
   ];
+}
+
+/**
+ * The recordings RPO of a switch (campus.recordings): none when the promoted front checked, after fencing,
+ * that it holds every recording of the old one; otherwise what the old front published after the standby's
+ * last successful copy (its status file), at most one copy interval.
+ */
+export function recordingsRpoNote(s: { from: string; to: string; verified: boolean; lastCopySecondsAgo?: number }): string {
+  if (s.verified) return `none: ${s.to} holds every recording ${s.from} has (verified after fencing)`;
+  const last =
+    s.lastCopySecondsAgo === undefined ? "no successful copy recorded" : `its last copy started ${Math.round(s.lastCopySecondsAgo)} s before promotion`;
+  return `the copy interval (${STANDBY_COPY_INTERVAL_MINUTES} min): what ${s.from} published after ${s.to}'s last copy is not on ${s.to} (${last})`;
 }
 
 /**

@@ -6,6 +6,7 @@ import {
   lsnBytes,
   presumedDown,
   recordingsCopyVerdict,
+  recordingsRpoNote,
   serversYaml,
   subDomainOf,
   switchSteps,
@@ -36,6 +37,7 @@ describe("the order of a failover", () => {
   it("failback rebuilds the old front as a standby before switching, with a catch-up that must lose nothing, then re-protects the other side", () => {
     const steps = failbackSteps({ serving: "lb-standby", back: "lb", fqdn: input.fqdn, zone: input.zone });
     expect(steps.map((s) => `${s.id}@${s.on}`)).toEqual([
+      "fence@lb",
       "admit@lb-standby",
       "rebuild-standby@lb",
       "fence@lb-standby",
@@ -49,11 +51,13 @@ describe("the order of a failover", () => {
       "rebuild-standby@lb-standby",
     ]);
     expect(steps.find((s) => s.id === "catch-up")?.what).toMatch(/required: a planned switch loses nothing/);
+    // The front coming back may have started Scalelite at boot (never fenced after a --primary-down failover).
+    expect(steps[0].what).toMatch(/^only if its scalelite.target runs .*--primary-down/);
   });
 
   it("with recordings, failback copies them back before the switch and, once the serving front is fenced, checks nothing is left before promoting", () => {
     const steps = failbackSteps({ serving: "lb-standby", back: "lb", fqdn: input.fqdn, zone: input.zone, recordings: true });
-    expect(steps.map((s) => `${s.id}@${s.on}`).slice(0, 6)).toEqual([
+    expect(steps.map((s) => `${s.id}@${s.on}`).slice(1, 7)).toEqual([
       "admit@lb-standby",
       "rebuild-standby@lb",
       "copy-recordings@lb",
@@ -61,10 +65,15 @@ describe("the order of a failover", () => {
       "catch-up@lb",
       "copy-recordings@lb",
     ]);
-    expect(steps[5].what).toMatch(/--verify: .*dry run must find nothing left to copy \(required/);
-    expect(steps[6].id).toBe("promote");
-    // A failover (unplanned) promotes without waiting on recordings: the front may be gone.
-    expect(switchSteps({ ...input, fromAnswers: true, planned: false, recordings: true }).map((s) => s.id)).not.toContain("copy-recordings");
+    expect(steps[6].what).toMatch(/--verify: .*dry run must find nothing left to copy \(required: a planned switch/);
+    expect(steps[7].id).toBe("promote");
+  });
+
+  it("with recordings, a failover whose front answers copies them once more after fencing, before promoting; not when it is presumed down", () => {
+    const steps = switchSteps({ ...input, fromAnswers: true, planned: false, recordings: true });
+    expect(steps.map((s) => `${s.id}@${s.on}`).slice(0, 4)).toEqual(["fence@lb", "catch-up@lb-standby", "copy-recordings@lb-standby", "promote@lb-standby"]);
+    expect(steps[2].what).toMatch(/--verify: .*\(required: lb is fenced, its importer stopped: no recording is left behind on it\)/);
+    expect(switchSteps({ ...input, fromAnswers: false, planned: false, recordings: true }).map((s) => s.id)).not.toContain("copy-recordings");
   });
 });
 
@@ -84,6 +93,25 @@ describe("the recordings check of a failback", () => {
     );
     // Exit 0 without the line that says the check ran (an older pull command without --verify) is no proof.
     expect(() => run(0, "recordings-pull: copied 0 file(s), 0 bytes\n")).toThrow(/does not hold every recording/);
+  });
+  it("in a failover, says the old front is fenced with nothing promoted, and how to promote without the copy", () => {
+    expect(() =>
+      recordingsCopyVerdict(
+        { code: 3, stdout: "recordings-pull: 2 file(s) still to copy from the serving front\n", stderr: "" },
+        "lb",
+        "lb-standby",
+        "failover",
+      ),
+    ).toThrow(
+      /lb-standby: unhealthy: does not hold every recording lb has \(2 file\(s\) still to copy from lb after a copy\): failover stops before promoting, nothing was promoted and lb is fenced .*--primary-down to promote without them/,
+    );
+  });
+  it("gives the recordings RPO: none once verified, else the copy interval and the age of the last copy", () => {
+    expect(recordingsRpoNote({ from: "lb", to: "lb-standby", verified: true })).toBe("none: lb-standby holds every recording lb has (verified after fencing)");
+    expect(recordingsRpoNote({ from: "lb", to: "lb-standby", verified: false, lastCopySecondsAgo: 42.4 })).toBe(
+      "the copy interval (5 min): what lb published after lb-standby's last copy is not on lb-standby (its last copy started 42 s before promotion)",
+    );
+    expect(recordingsRpoNote({ from: "lb", to: "lb-standby", verified: false })).toMatch(/\(no successful copy recorded\)$/);
   });
 });
 

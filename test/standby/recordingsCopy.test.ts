@@ -2,15 +2,14 @@
  * The recordings copy between the two fronts, for real: two loopback test hosts (sshd), each front's spool
  * step with the OTHER front's read-only key line (renderCopyAuthorizedKey) checked by the real sshd and
  * rsync's own rrsync (the pinned trees: Ubuntu 22.04's release 3.2.3 Perl one and its updates' 3.2.7
- * Python one), the copy step on both, then the pull command (scalelite-recordings-pull.sh) with the real
+ * Python one), the copy step on both (recordingsCopySetup.ts, as the drill sets them up), then the pull command (scalelite-recordings-pull.sh) with the real
  * rsync and ssh: first the standby front pulling from the front, then, after the roles swap as `ops
  * failback` swaps them, the front pulling what the standby front published while it served. The two hosts
  * share loopback: each front's connections leave from an address of its own (127.0.0.1 for the front,
  * 127.0.0.2 for the standby, `BindAddress` in its ssh_config), as a real front's leave from its own IPv4,
  * so sshd's `from=` checks them. The fake systemctl stands in for systemd on both (test/fakes/bin/systemctl).
  */
-import { execFileSync } from "node:child_process";
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -20,25 +19,16 @@ import { Progress } from "../../cli/ops/progress";
 import { collectStatus, renderStatus } from "../../cli/ops/status";
 import type { OpsTarget } from "../../cli/ops/stackSource";
 import type { Campus } from "../../components/config/campus";
-import { base64 } from "../../components/remote/invocation";
-import { nodeTransferFiles, RECORDING_DIR, STANDBY_COPY_DIR, STANDBY_COPY_STATUS } from "../../components/scalelite/recordingLayout";
-import {
-  renderCopyAuthorizedKey,
-  renderSpoolAuthorizedKeys,
-  renderTransferKnownHosts,
-  renderTransferSshConfig,
-} from "../../components/scalelite/renderRecordingTransfer";
+import { RECORDING_DIR, STANDBY_COPY_DIR, STANDBY_COPY_STATUS } from "../../components/scalelite/recordingLayout";
 import { output } from "../support/hostState";
-import { runStep, shellOn, startTestHost, type TestHost } from "../support/sshd";
+import { shellOn, startTestHost, type TestHost } from "../support/sshd";
 import { upstreamTree } from "../support/upstream";
+import { COPY_ADDRESS, copySshConfig, installRecordingsCopy, onHost, pullOn, SPOOL_AUTHORIZED_KEYS } from "./recordingsCopySetup";
 
 const RRSYNCS = ["rsync-3.2.3", "rsync-3.2.7"].map((name) => ({ name, tree: upstreamTree(name) }));
-const SPOOL_AUTHORIZED_KEYS = "var/lib/scalelite-spool/.ssh/authorized_keys";
 const ID = "0123456789abcdef0123456789abcdef01234567-1732525200000";
 /** A recording the standby front published while it served (after a failover). */
 const ID2 = "fedcba9876543210fedcba9876543210fedcba98-1732611600000";
-/** Each front's own source address on loopback (see above). */
-const ADDRESS = { front: "127.0.0.1", standby: "127.0.0.2" } as const;
 
 describe.each(RRSYNCS)(
   "whichever front is the standby copies the serving front's recordings through $name's rrsync",
@@ -47,9 +37,9 @@ describe.each(RRSYNCS)(
       let primary: TestHost;
       let standby: TestHost;
       let keys: string;
-      const on = (h: TestHost, dir: string) => path.join(h.root, dir.replace(/^\//, ""));
+      const on = onHost;
       const recordings = (h: TestHost, sub: string) => path.join(on(h, RECORDING_DIR), sub);
-      const sshConfig = (h: TestHost = standby) => path.join(on(h, STANDBY_COPY_DIR), "ssh_config");
+      const sshConfig = (h: TestHost = standby) => copySshConfig(h);
       const status = (h: TestHost = standby) =>
         Object.fromEntries(
           readFileSync(on(h, STANDBY_COPY_STATUS), "utf8")
@@ -66,67 +56,19 @@ describe.each(RRSYNCS)(
 
       const shell = shellOn;
       /** A front's pull, as its unit runs it (or as `ops failback` runs it, with --verify). */
-      const pull = (h: TestHost = standby, options = "") =>
-        shell(h, `${options}"$BBB_OVH_ROOT/usr/local/sbin/bbb-ovh-recordings-pull" ${RECORDING_DIR} ${sshConfig(h)}`);
+      const pull = (h: TestHost = standby, options = "") => pullOn(h, options);
       /** The command `ops failback` runs on the front coming back (its copy-recordings step after fencing). */
       const verify = (h: TestHost, env = "") => shell(h, `${env}${recordingsPullCommand(true)}`);
       /** A command run on a front with its copy key, straight at the other front (what a thief of the key could try). */
       const withCopyKey = (h: TestHost, command: string) => shell(h, `ssh -F ${sshConfig(h)} ${command}`);
       const published = (h: TestHost, id: string, file: string) => path.join(recordings(h, "published"), "presentation", id, file);
 
-      function keyPair(name: string): { private: string; public: string } {
-        const file = path.join(keys, name);
-        execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", name, "-f", file]);
-        return { private: readFileSync(file, "utf8"), public: readFileSync(`${file}.pub`, "utf8") };
-      }
-
       beforeAll(async () => {
         keys = mkdtempSync(path.join(tmpdir(), "bbb-ovh-copy-keys-"));
-        const node = keyPair("bbb1");
-        const copy = { front: keyPair("copy-lb"), standby: keyPair("copy-lb-standby") };
         primary = await startTestHost({ fqdn: "lb.campus.example", extraAuthorizedKeys: [SPOOL_AUTHORIZED_KEYS] });
         standby = await startTestHost({ fqdn: "lb-standby.campus.example", extraAuthorizedKeys: [SPOOL_AUTHORIZED_KEYS] });
-        const rrsyncOn = (h: TestHost) => {
-          const rrsync = path.join(h.root, `opt/${rsyncName}/rrsync`);
-          mkdirSync(path.dirname(rrsync), { recursive: true });
-          copyFileSync(path.join(rsyncTree!, "support/rrsync"), rrsync);
-          chmodSync(rrsync, 0o755);
-          return rrsync;
-        };
-        const fronts = [
-          { h: primary, name: "lb", address: ADDRESS.front, key: copy.front, other: () => standby },
-          { h: standby, name: "lb-standby", address: ADDRESS.standby, key: copy.standby, other: () => primary },
-        ];
-        for (const { h, other } of fronts) {
-          const rrsync = rrsyncOn(h);
-          const nodeLine = renderSpoolAuthorizedKeys([{ name: "bbb1", ipv4: "127.0.0.11", ipv6: "", publicKey: node.public }], {
-            incomingDir: on(h, `${RECORDING_DIR}/incoming`),
-            receiver: on(h, "usr/local/lib/bbb-ovh/spool-receive"),
-            rrsync,
-          });
-          // This front admits the OTHER front's copy key, from the other front's address only.
-          const reader = fronts.find((f) => f.h === other())!;
-          const copyLine = renderCopyAuthorizedKey(
-            { name: reader.name, ipv4: reader.address, ipv6: "", publicKey: reader.key.public },
-            { recordingDir: on(h, RECORDING_DIR), rrsync },
-          );
-          const spool = await runStep(h, "scaleliteSpool", {
-            RECORDING_DIR,
-            AUTHORIZED_KEYS_B64: base64(nodeLine + copyLine),
-            SENDERS: "bbb1",
-            RESERVE_BYTES: "0",
-          });
-          expect(spool.code, output(spool)).toBe(0);
-        }
-        for (const { h, address, key, other } of fronts) {
-          const config = renderTransferSshConfig({ address: "127.0.0.1", port: other().port, user: "root", files: nodeTransferFiles(on(h, STANDBY_COPY_DIR)) });
-          const step = await runStep(h, "scaleliteRecordingsCopy", {
-            RECORDING_DIR,
-            SSH_CONFIG_B64: base64(`${config}  BindAddress ${address}\n`),
-            KNOWN_HOSTS_B64: base64(renderTransferKnownHosts(other().hostPublicKey)),
-            COPY_KEY_B64: base64(key.private),
-          });
-          expect(step.code, output(step)).toBe(0);
+        await installRecordingsCopy(primary, standby, { keys, rrsyncTree: rsyncTree!, rrsyncName: rsyncName });
+        for (const h of [primary, standby]) {
           expect(readFileSync(path.join(h.root, "etc/systemd/system/bbb-ovh-recordings-pull.timer"), "utf8")).toContain("OnUnitActiveSec=5min");
           expect(statSync(path.join(on(h, STANDBY_COPY_DIR), "id_ed25519")).mode & 0o777).toBe(0o600);
         }
@@ -255,7 +197,7 @@ describe.each(RRSYNCS)(
 
       it("a copy key from another address than its front's is refused", async () => {
         // The standby's key from the front's address, and from a third one: sshd's from= refuses it before rrsync runs.
-        for (const address of [ADDRESS.front, "127.0.0.3"]) {
+        for (const address of [COPY_ADDRESS.front, "127.0.0.3"]) {
           const r = await shell(
             standby,
             `rsync -r --rsh='ssh -o BindAddress=${address} -F ${sshConfig(standby)}' scalelite-front:published/ ${keys}/elsewhere-${rsyncName}/`,
