@@ -188,7 +188,9 @@ async function buildRegion(campus: Campus, api: OvhApi, input: ImageBuildInput, 
       const ubuntu = images.find((i) => i.name === b.ubuntuImage && i.region === b.region);
       const missing = [!flavor && `flavor ${b.flavor}`, !ubuntu && `image '${b.ubuntuImage}'`].filter(Boolean);
       if (missing.length > 0) throw new OpsError("api", b.region, `the project offers no ${missing.join(" and no ")} in ${b.region}`);
-      const { utils } = await import("ssh2");
+      // ssh2 is CommonJS: under ESM its exports are the default export's.
+      const { default: ssh2 } = await import("ssh2");
+      const { utils } = ssh2;
       const key = utils.generateKeyPairSync("ed25519", { comment: `host@${b.builderFqdn}` });
       const userData = renderCloudInit({
         hostname: b.builder,
