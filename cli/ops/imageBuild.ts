@@ -281,11 +281,13 @@ async function buildRegion(campus: Campus, api: OvhApi, input: ImageBuildInput, 
     },
     "delete-dns-record": async () => {
       const id = record?.dnsRecordId;
+      if (id !== undefined) {
+        await api.call("DELETE", `/domain/zone/${zone}/record/${id}`);
+        await api.call("POST", `/domain/zone/${zone}/refresh`);
+      }
+      // Last: until here a re-run still knows the builder's record to delete.
       store.remove();
-      if (id === undefined) return "no record of ours";
-      await api.call("DELETE", `/domain/zone/${zone}/record/${id}`);
-      await api.call("POST", `/domain/zone/${zone}/refresh`);
-      return `${b.builderFqdn} removed`;
+      return id === undefined ? "no record of ours" : `${b.builderFqdn} removed`;
     },
   };
 
@@ -315,10 +317,17 @@ async function buildRegion(campus: Campus, api: OvhApi, input: ImageBuildInput, 
       opts.onStep?.(`${b.region} ${s.id}: FAILED: ${error.message}`);
       if (record) {
         if (opts.deleteOnFailure) {
-          await api.call("DELETE", `/cloud/project/${sn}/instance/${record.instanceId}`);
-          if (record.dnsRecordId !== undefined) await api.call("DELETE", `/domain/zone/${zone}/record/${record.dnsRecordId}`);
-          store.remove();
-          report.kept = `builder ${b.builder} (${record.instanceId}) deleted (--delete-on-failure); the next run starts over`;
+          try {
+            await api.call("DELETE", `/cloud/project/${sn}/instance/${record.instanceId}`);
+            if (record.dnsRecordId !== undefined) {
+              await api.call("DELETE", `/domain/zone/${zone}/record/${record.dnsRecordId}`);
+              await api.call("POST", `/domain/zone/${zone}/refresh`);
+            }
+            store.remove();
+            report.kept = `builder ${b.builder} (${record.instanceId}) and its DNS record deleted (--delete-on-failure); the next run starts over`;
+          } catch (d) {
+            report.kept = `deleting builder ${b.builder} (${record.instanceId}) failed too (${(d as Error).message}); its record stays in ${store.file}: run again with --delete-on-failure, or DELETE /cloud/project/${sn}/instance/${record.instanceId}`;
+          }
         } else
           report.kept = `builder ${b.builder} (${record.instanceId}${ipv4 ? `, ${ipv4}` : ""}) kept for inspection (its host key is in ${store.file}); run the same command again to resume from ${s.id}, or with --delete-on-failure to delete it on the next failure; to remove it now: DELETE /cloud/project/${sn}/instance/${record.instanceId} (or openstack server delete ${b.builder})`;
       }

@@ -155,6 +155,21 @@ describe("ops image build", () => {
     expect(again.regions[0]).toMatchObject({ ok: true, steps: [] });
   });
 
+  it("with --delete-on-failure a failed step deletes the builder and its DNS record, and the next run starts over", async () => {
+    peer.state.snapshots = [];
+    knob("FAKE_BBB_INSTALL_FAIL", "1");
+    const failed = await imageBuild("--delete-on-failure");
+    knob("FAKE_BBB_INSTALL_FAIL");
+    expect(failed.code, failed.stderr).toBe(6);
+    const region = JSON.parse(failed.stdout).regions[0];
+    expect(region.failure).toMatchObject({ step: "install" });
+    expect(region.kept).toMatch(/and its DNS record deleted \(--delete-on-failure\); the next run starts over/);
+    expect(peer.state.instances.map((i) => i.id)).toEqual(["inst-other"]);
+    expect(peer.state.records.find((r) => r.subDomain.startsWith("bbb-ovh-builder-"))).toBeUndefined();
+    const dry = JSON.parse((await imageBuild("--dry-run")).stdout);
+    expect(dry.plans[0].steps[0].id).toBe("create-builder");
+  });
+
   it("an instance of the builder's name that this command did not create is neither used nor deleted", async () => {
     peer.state.instances.push({ id: "inst-foreign", name: build.builder, status: "ACTIVE", monthlyBilling: null, ip: "198.51.100.9", region: "GRA11" });
     peer.state.snapshots = [];
