@@ -20,6 +20,9 @@
  *   section (https://eu.api.ovh.com/console/) and OVH's Terraform provider (ovh/terraform-provider-ovh:
  *   data_cloud_project_images.go reads GET .../image?region=&osType=, resource_cloud_project_instance_snapshot
  *   posts {snapshotName} to .../instance/{instanceId}/snapshot and reads .../snapshot/{id}) type them: see route().
+ *   The provider creates instances through .../region/{region}/instance and lists flavors through /v2: the
+ *   classic POST .../instance {flavorId, imageId, name, region, userData} and GET .../flavor?region= are
+ *   modelled from the API console's /cloud section only, not from code seen here.
  *   An instance is BUILD when created and ACTIVE from the next read (a boot); a snapshot goes queued -> saving ->
  *   active (Glance's image statuses), one step each time the snapshots are listed.
  * Error wordings for vouchers are the peer's (the API's exact texts are not documented); the tool
