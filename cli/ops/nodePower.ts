@@ -95,7 +95,7 @@ async function saveSleepingList(ssh: SshTarget, ids: Set<string>, timeoutMs: num
   if (r.code !== 0) throw new OpsError("command", ssh.host, `cannot record the sleeping nodes: ${r.stderr.trim()}`);
 }
 
-const publicIpv4 = (i: Instance) => i.ipAddresses?.find((a) => a.version === 4 && a.type === "public")?.ip;
+export const publicIpv4 = (i: Instance) => i.ipAddresses?.find((a) => a.version === 4 && a.type === "public")?.ip;
 
 /** Points the node's A record at its new address (OVH DNS zone API) and refreshes the zone. */
 async function repointDns(api: OvhApi, campus: Campus, fqdn: string, ip: string): Promise<string> {

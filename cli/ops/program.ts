@@ -20,8 +20,11 @@ import type { OpsIO } from "./io";
 import { Progress } from "./progress";
 import { parseFailover, parseShare, renderSize, size } from "./size";
 import { smoke, renderSmoke } from "./smoke";
-import { loadTarget, stackCampus, type ConnectionOptions } from "./stackSource";
+import { loadTarget, loginKey, stackCampus, type ConnectionOptions } from "./stackSource";
 import { collectStatus, renderStatus } from "./status";
+
+/** Loaded on use: the image builder reads scripts/ and the cloud-init renderer (yaml). */
+const imageCommands = () => import("./imageBuild.js");
 
 /** Loaded on use: failover builds servers.yaml with yaml, which `ops --help` must not load (test/cli/start.test.ts). */
 const failoverCommands = () => import("./failover.js");
@@ -405,6 +408,91 @@ export async function runOps(argv: string[], io: OpsIO): Promise<number> {
         },
       );
   }
+
+  program
+    .command("image")
+    .description('the node image of Public Cloud nodes (campus.nodeImage; docs/nodes.md, "A node image")')
+    .command("build <stack>")
+    .description(
+      "build the node image for the stack's installer pin in each region of its Public Cloud nodes: a builder instance through the node's steps, cleaned, snapshotted as bbb-ovh-<line>-<commit>, then the builder deleted; a re-run resumes",
+    )
+    .option(
+      "--region <region>",
+      "only this region (repeat for several; default: every region of the campus's Public Cloud nodes)",
+      (v: string, all: string[]) => [...all, v],
+      [],
+    )
+    .option("--dry-run", "print each region's steps from the stack file and this machine's builder records; ask no API, change nothing")
+    .option("-y, --yes", "do it without asking (it creates instances billed by the hour): required without a terminal")
+    .option("--delete-on-failure", "delete the builder when a step fails (default: keep it for inspection)")
+    .option("--ssh-user <user>", "user on the builder (OVH's Ubuntu images: ubuntu, which runs sudo -n)", "ubuntu")
+    .option("--ssh-port <port>", "SSH port of the builder", positiveInt("--ssh-port"), 22)
+    .option(
+      "--ssh-key <file>",
+      "SSH private key whose public half is in campus.sshPublicKeys (default: the SSH agent, then ~/.ssh/id_ed25519, id_ecdsa, id_rsa)",
+    )
+    .option("--timeout <ms>", "deadline of each SSH connection up to a session", positiveInt("--timeout"), 10_000)
+    .option("--command-timeout <ms>", "deadline of each step on the builder but the installer", positiveInt("--command-timeout"), 600_000)
+    .option("--install-timeout <minutes>", "deadline of the installer step", positiveNumber("--install-timeout"), 60)
+    .option("--wait <minutes>", "deadline of each wait: the builder ACTIVE, its SSH, the image active", positiveNumber("--wait"), 30)
+    .option("--poll <seconds>", "between two looks while waiting", positiveNumber("--poll"), 10)
+    .option("--json", "print the report as JSON")
+    .action(
+      async (
+        stack: string,
+        o: {
+          region: string[];
+          dryRun?: boolean;
+          yes?: boolean;
+          deleteOnFailure?: boolean;
+          sshUser: string;
+          sshPort: number;
+          sshKey?: string;
+          timeout: number;
+          commandTimeout: number;
+          installTimeout: number;
+          wait: number;
+          poll: number;
+          json?: boolean;
+        },
+      ) => {
+        const campus = await stackCampus(stack);
+        const { buildImages, recordedSteps, renderImageBuild, stateDirOf } = await imageCommands();
+        const { imageBuildInput, planRegion, renderImagePlan } = await import("./imageBuildPlan.js");
+        let input: ReturnType<typeof imageBuildInput>;
+        try {
+          input = imageBuildInput(campus, o.region);
+        } catch (e) {
+          throw new OpsError("config", "-", (e as Error).message);
+        }
+        const stateDir = stateDirOf(io.env);
+        if (o.dryRun) {
+          const plans = input.builds.map((b) => ({ region: b.region, steps: planRegion(b, recordedSteps(stateDir, b.builder), input.zone) }));
+          if (o.json) json({ dryRun: true, ...input, plans });
+          else print(`${renderImagePlan(input, plans)}(the OVH API was not asked: a builder or an image already there shortens these steps)`);
+          return;
+        }
+        const api = ovhApiFromEnv(io.env);
+        await confirm(
+          io,
+          `image build: up to ${input.builds.length} builder instance(s) (${input.builds.map((b) => `${b.flavor} in ${b.region}`).join(", ")}, billed by the hour) are created in project ${input.serviceName} and deleted once their image is saved. Go on?`,
+          Boolean(o.yes),
+        );
+        const report = await buildImages(campus, api, input, {
+          ssh: { port: o.sshPort, username: o.sshUser, connectTimeoutMs: o.timeout, ...loginKey(o.sshKey, io) },
+          stateDir,
+          commandTimeoutMs: o.commandTimeout,
+          installTimeoutMs: o.installTimeout * 60_000,
+          waitMs: o.wait * 60_000,
+          pollMs: o.poll * 1000,
+          deleteOnFailure: Boolean(o.deleteOnFailure),
+          onStep: (line) => io.stderr.write(`${new Date().toISOString()} ${line}\n`),
+        });
+        exitCode = report.ok ? 0 : EXIT_CODES[(report.regions.at(-1)?.failure?.kind ?? "unhealthy") as keyof typeof EXIT_CODES];
+        if (o.json) json(report);
+        else print(renderImageBuild(report));
+      },
+    );
 
   program
     .command("estimate <stack>")

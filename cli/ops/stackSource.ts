@@ -143,6 +143,16 @@ function defaultKey(io: OpsIO): Pick<SshTarget, "privateKey" | "agent"> {
   return {};
 }
 
+/** The key ops logs in with: --ssh-key's file, else the agent, else the usual files under ~/.ssh. */
+export function loginKey(sshKey: string | undefined, io: OpsIO): Pick<SshTarget, "privateKey" | "agent"> {
+  if (!sshKey) return defaultKey(io);
+  try {
+    return { privateKey: readFileSync(sshKey, "utf8") };
+  } catch (e) {
+    throw new OpsError("usage", "-", `cannot read the SSH key ${sshKey}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+}
+
 /** Loaded on use: yaml and zod (the stack file's parser and schema) are most of `ops --help`'s start-up otherwise. */
 const stackFiles = () => import("../../components/config/stackFile.js");
 
@@ -216,14 +226,7 @@ export async function loadTarget(
     outputs?.frontFqdn ??
     campus?.front.fqdn ??
     (frontApiUrl ? new URL(frontApiUrl).hostname : undefined);
-  let key: Pick<SshTarget, "privateKey" | "agent">;
-  if (options.sshKey) {
-    try {
-      key = { privateKey: readFileSync(options.sshKey, "utf8") };
-    } catch (e) {
-      throw new OpsError("usage", "-", `cannot read the SSH key ${options.sshKey}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-    }
-  } else key = defaultKey(io);
+  const key = loginKey(options.sshKey, io);
   const ssh: SshTarget | undefined = sshHost
     ? {
         host: sshHost,

@@ -16,6 +16,15 @@
  *   creation, expiration, lastUse, ovhSupport, rules[] of {method, path}, status): the calling consumer
  *   key's own credential and access rules, for `ops status --dns-key-file`. The peer does not enforce
  *   the rules; it only reports them.
+ * - the node image builder's calls (cli/ops/imageBuild.ts), paths and fields as the API console's /cloud
+ *   section (https://eu.api.ovh.com/console/) and OVH's Terraform provider (ovh/terraform-provider-ovh:
+ *   data_cloud_project_images.go reads GET .../image?region=&osType=, resource_cloud_project_instance_snapshot
+ *   posts {snapshotName} to .../instance/{instanceId}/snapshot and reads .../snapshot/{id}) type them: see route().
+ *   The provider creates instances through .../region/{region}/instance and lists flavors through /v2: the
+ *   classic POST .../instance {flavorId, imageId, name, region, userData} and GET .../flavor?region= are
+ *   modelled from the API console's /cloud section only, not from code seen here.
+ *   An instance is BUILD when created and ACTIVE from the next read (a boot); a snapshot goes queued -> saving ->
+ *   active (Glance's image statuses), one step each time the snapshots are listed.
  * Error wordings for vouchers are the peer's (the API's exact texts are not documented); the tool
  * shows whatever the API says, so only the status codes matter to it.
  */
@@ -50,6 +59,18 @@ export interface PeerInstance {
   ip: string;
   /** Knob: the address the instance comes back with after unshelve (default: the same). */
   ipAfterUnshelve?: string;
+  /** The region (default GRA11), flavor and image it was created with. */
+  region?: string;
+  flavorId?: string;
+  imageId?: string;
+}
+
+/** cloud.flavor.Flavor / cloud.image.Image: the fields the builder reads. */
+export interface PeerCatalogItem {
+  id: string;
+  name: string;
+  region: string;
+  status?: string;
 }
 
 export interface PeerState {
@@ -72,6 +93,14 @@ export interface PeerState {
   credentialRules: Array<{ method: "GET" | "POST" | "PUT" | "DELETE"; path: string }>;
   /** Every call that passed authentication: "METHOD /path". */
   calls: string[];
+  /** The project's flavors and images (the line's Ubuntu), per region, and its instance snapshots. */
+  flavors: PeerCatalogItem[];
+  images: PeerCatalogItem[];
+  snapshots: PeerCatalogItem[];
+  /** Knob: called with each instance created and its body (userData...) before the API answers: a test "boots" it. */
+  onInstanceCreate?: (instance: PeerInstance, body: Record<string, unknown>) => void;
+  /** The IPv4 a created instance gets (default 198.51.100.200). */
+  newInstanceIp: string;
 }
 
 export interface OvhApiPeer {
@@ -184,6 +213,10 @@ export async function startOvhApiPeer(serviceName: string, init: Partial<PeerSta
       { method: "DELETE", path: "/*" },
     ],
     calls: [],
+    flavors: [],
+    images: [],
+    snapshots: [],
+    newInstanceIp: "198.51.100.200",
     ...init,
   };
   const tokens = new Set<string>();
@@ -204,7 +237,7 @@ export async function startOvhApiPeer(serviceName: string, init: Partial<PeerSta
     status: i.status,
     monthlyBilling: i.monthlyBilling,
     ipAddresses: [{ ip: i.ip, type: "public", version: 4, networkId: "ext-net", gatewayIp: null }],
-    region: "GRA11",
+    region: i.region ?? "GRA11",
   });
 
   type Answer = { status: number; body?: unknown };
@@ -305,7 +338,69 @@ export async function startOvhApiPeer(serviceName: string, init: Partial<PeerSta
         },
       };
     }
-    if (method === "GET" && p === `${project}/instance`) return { status: 200, body: state.instances.map(instanceDoc) };
+    // GET /cloud/project/{serviceName}/instance?region= -> cloud.instance.Instance[] (region optional).
+    if (method === "GET" && p === `${project}/instance`)
+      return {
+        status: 200,
+        body: state.instances.filter((i) => !url.searchParams.get("region") || (i.region ?? "GRA11") === url.searchParams.get("region")).map(instanceDoc),
+      };
+    // GET .../flavor?region= -> cloud.flavor.Flavor[]; GET .../image?region=&osType= -> cloud.image.Image[];
+    // GET .../snapshot?region= -> cloud.image.Image[] (the project's instance snapshots).
+    if (method === "GET" && (m = new RegExp(`^${project}/(flavor|image|snapshot)$`).exec(p))) {
+      const region = url.searchParams.get("region");
+      const items = m[1] === "flavor" ? state.flavors : m[1] === "image" ? state.images : state.snapshots;
+      const body = items.filter((x) => !region || x.region === region).map((x) => ({ ...x }));
+      // A snapshot is saved in the background: one status further (queued, saving, active) at each listing.
+      if (m[1] === "snapshot")
+        for (const x of state.snapshots)
+          if (x.status === "queued") x.status = "saving";
+          else if (x.status === "saving") x.status = "active";
+      return { status: 200, body };
+    }
+    // POST /cloud/project/{serviceName}/instance {flavorId, imageId, name, region, userData?, sshKeyId?, monthlyBilling?}
+    // -> cloud.instance.InstanceDetail; an unknown flavor or image in that region is a 400.
+    if (method === "POST" && p === `${project}/instance`) {
+      const region = String(payload.region ?? "");
+      const problems = ["flavorId", "imageId", "name", "region"].filter((k) => typeof payload[k] !== "string" || payload[k] === "");
+      if (problems.length > 0) return error(400, "BAD_REQUEST", `Missing parameter(s): ${problems.join(", ")}`);
+      if (!state.flavors.some((f) => f.id === payload.flavorId && f.region === region))
+        return error(400, "BAD_REQUEST", `Flavor ${String(payload.flavorId)} not found in ${region}`);
+      if (!state.images.some((i) => i.id === payload.imageId && i.region === region))
+        return error(400, "BAD_REQUEST", `Image ${String(payload.imageId)} not found in ${region}`);
+      const instance: PeerInstance = {
+        id: `inst-${randomBytes(4).toString("hex")}`,
+        name: String(payload.name),
+        status: "BUILD",
+        monthlyBilling: null,
+        ip: state.newInstanceIp,
+        region,
+        flavorId: String(payload.flavorId),
+        imageId: String(payload.imageId),
+      };
+      state.instances.push(instance);
+      state.onInstanceCreate?.(instance, payload);
+      return { status: 200, body: instanceDoc(instance) };
+    }
+    // GET /cloud/project/{serviceName}/instance/{instanceId} -> cloud.instance.InstanceDetail;
+    // DELETE -> void; POST .../snapshot {snapshotName} -> void (the snapshot then shows in GET .../snapshot).
+    if ((m = new RegExp(`^${project}/instance/([^/]+)(/snapshot)?$`).exec(p))) {
+      const i = state.instances.find((x) => x.id === m![1]);
+      if (!i) return error(404, "NOT_FOUND", "Instance not found");
+      if (method === "GET" && !m[2]) {
+        const doc = instanceDoc(i);
+        if (i.status === "BUILD") i.status = "ACTIVE";
+        return { status: 200, body: doc };
+      }
+      if (method === "DELETE" && !m[2]) {
+        state.instances = state.instances.filter((x) => x !== i);
+        return { status: 200, body: null };
+      }
+      if (method === "POST" && m[2]) {
+        if (typeof payload.snapshotName !== "string" || !payload.snapshotName) return error(400, "BAD_REQUEST", "Missing parameter(s): snapshotName");
+        state.snapshots.push({ id: `snap-${randomBytes(4).toString("hex")}`, name: payload.snapshotName, region: i.region ?? "GRA11", status: "queued" });
+        return { status: 200, body: null };
+      }
+    }
     if (method === "POST" && (m = new RegExp(`^${project}/instance/([^/]+)/(shelve|unshelve)$`).exec(p))) {
       const i = state.instances.find((x) => x.id === m![1]);
       if (!i) return error(404, "NOT_FOUND", "Instance not found");
@@ -325,8 +420,27 @@ export async function startOvhApiPeer(serviceName: string, init: Partial<PeerSta
     // GET /domain/zone/{zoneName}/record/{id} -> domain.zone.Record {id, zone, subDomain, fieldType, target, ttl};
     // PUT /domain/zone/{zoneName}/record/{id} with domain.zone.Record fields (subDomain, target, ttl) -> void;
     // POST /domain/zone/{zoneName}/refresh -> void (applies the zone's changes to its DNS servers).
+    // POST /domain/zone/{zoneName}/record {fieldType, subDomain, target, ttl} -> domain.zone.Record;
+    // DELETE /domain/zone/{zoneName}/record/{id} -> void (both applied at the next refresh).
     if ((m = /^\/domain\/zone\/([^/]+)\/record(?:\/(\d+))?$/.exec(p))) {
       const zone = m[1];
+      if (method === "POST" && !m[2]) {
+        const r = {
+          id: 1000 + state.records.length + Math.floor(Math.random() * 1000),
+          zone,
+          subDomain: String(payload.subDomain ?? ""),
+          fieldType: String(payload.fieldType ?? ""),
+          target: String(payload.target ?? ""),
+          ttl: typeof payload.ttl === "number" ? payload.ttl : undefined,
+        };
+        state.records.push(r);
+        return { status: 200, body: r };
+      }
+      if (method === "DELETE" && m[2]) {
+        const before = state.records.length;
+        state.records = state.records.filter((x) => !(x.zone === zone && x.id === Number(m![2])));
+        return before === state.records.length ? error(404, "NOT_FOUND", "Record not found") : { status: 200, body: null };
+      }
       if (method === "GET" && !m[2]) {
         const sub = url.searchParams.get("subDomain");
         const type = url.searchParams.get("fieldType");

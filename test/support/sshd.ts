@@ -75,6 +75,12 @@ export interface TestHost {
   publicIpv4: string;
   /** Everything sshd printed (-e), for diagnostics. */
   sshdLog(): string;
+  /**
+   * Replaces the server's host key with `privateOpenssh` and makes sshd re-read it (SIGHUP: sshd re-executes
+   * itself, sshd(8)), as cloud-init's ssh module installs the key given in user data (ssh_keys) before sshd
+   * starts. `hostPublicKey` is not updated. Connections in the meantime are refused, as during a boot.
+   */
+  installHostKey(privateOpenssh: string): void;
   stop(): Promise<void>;
 }
 
@@ -174,6 +180,10 @@ export async function startTestHost(options: TestHostOptions = {}): Promise<Test
         fqdn,
         publicIpv4,
         sshdLog: () => log.join(""),
+        installHostKey: (privateOpenssh) => {
+          writeFileSync(hostKey, privateOpenssh.endsWith("\n") ? privateOpenssh : `${privateOpenssh}\n`, { mode: 0o600 });
+          sshd.kill("SIGHUP");
+        },
         stop: () => stopHost(entry),
       };
     } catch (error) {
