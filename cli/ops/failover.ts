@@ -364,6 +364,8 @@ export async function requestCertificate(side: Side, inputs: Record<string, stri
       return `certificate for ${inputs.FQDN} in place (attempt ${attempt}), nginx serving it`;
     } catch (e) {
       const delay = delaysMs[attempt - 1];
+      // Only a failed step is tried again (the challenge); an unreachable front or a refused key is not the CA's doing.
+      if (!(e instanceof OpsError && e.kind === "command")) throw e;
       if (delay === undefined)
         throw new OpsError("command", side.name, `no certificate for ${inputs.FQDN} after ${attempt} attempt(s): ${(e as Error).message}`);
       await sleep(delay);
