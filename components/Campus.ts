@@ -3,6 +3,7 @@ import * as openstack from "@pulumi/openstack";
 import * as tls from "@pulumi/tls";
 import type { Campus as CampusModel, ResolvedHost } from "./config/campus";
 import { HostRecords } from "./dns/HostRecords";
+import { hasIpv6 } from "./hosts/ipv6";
 import type { HostHandle } from "./hosts/HostHandle";
 import { DedicatedHost } from "./hosts/DedicatedHost";
 import { ExistingHost } from "./hosts/ExistingHost";
@@ -107,8 +108,7 @@ export class Campus extends pulumi.ComponentResource {
     }
 
     for (const handle of [this.front, ...(this.standbyFront ? [this.standbyFront] : []), ...this.nodes]) {
-      const withIpv6 = handle.host.config.kind === "publicCloud" || (handle.host.config.kind === "existing" && !!handle.host.config.ipv6);
-      const records = new HostRecords(`${handle.host.name}-dns`, { campus, handle, withIpv6 }, { parent: this });
+      const records = new HostRecords(`${handle.host.name}-dns`, { campus, handle, withIpv6: hasIpv6(handle.host.config) }, { parent: this });
       handle.ready.push(...records.records);
     }
 

@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { CampusConfigError, CONFIG_KEYS, parseCampus, type Campus as CampusModel, type ConfigProblem, type SecretPresence } from "./config/campus";
 import { Campus } from "./Campus";
 import { publicKeyOfPrivateKey } from "./hosts/deployKey";
+import { hasIpv6 } from "./hosts/ipv6";
 
 const key = (full: string) => full.slice("bbb-ovh:".length);
 
@@ -65,6 +66,9 @@ export function campusProgram() {
     frontHostKey: site.front.hostKey,
     // ops reaches the standby front (campus.standbyFront) by these, as it reaches the front.
     ...(site.standbyFront ? { standbyIpv4: site.standbyFront.ipv4, standbyHostKey: site.standbyFront.hostKey } : {}),
+    // Only for hosts with an IPv6 (their AAAA records): ops failover points the front's AAAA there, or deletes it.
+    ...(hasIpv6(campus.front.config) ? { frontIpv6: site.front.ipv6 } : {}),
+    ...(site.standbyFront && campus.standbyFront && hasIpv6(campus.standbyFront.config) ? { standbyIpv6: site.standbyFront.ipv6 } : {}),
     nodes,
     moodleServerUrl,
     moodleSharedSecret,

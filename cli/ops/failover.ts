@@ -3,6 +3,8 @@ import { base64, renderStepCommand, renderStepStdin } from "../../components/rem
 import type { ChecksumAlgorithm } from "./bbbApi";
 import { classifyError, OpsError } from "./errors";
 import {
+  certificateRetryDelays,
+  describeDnsChange,
   dnsChanges,
   failbackSteps,
   lagBytes,
@@ -63,7 +65,7 @@ export interface SwitchReport {
   failure?: { host: string; kind: string; message: string };
 }
 
-interface Side {
+export interface Side {
   name: string;
   ssh: SshTarget;
   ipv4: string;
@@ -115,14 +117,15 @@ function sides(target: OpsTarget, reverse: boolean): { primary: Side; standby: S
   const missing = [!target.frontIpv4 && "the front's (frontIpv4 output)", !target.standby.ipv4 && "the standby's (standbyIpv4 output)"].filter(Boolean);
   if (missing.length > 0)
     throw new OpsError("config", "-", `no public IPv4 for ${missing.join(" nor ")}: install the Pulumi CLI and log in to the stack's backend`);
-  const front: Side = { name: campus.front.name, ssh: target.ssh, ipv4: target.frontIpv4 as string };
-  const standby: Side = { name: target.standby.name, ssh: target.standby.ssh, ipv4: target.standby.ipv4 as string };
+  const front: Side = { name: campus.front.name, ssh: target.ssh, ipv4: target.frontIpv4 as string, ipv6: target.frontIpv6 };
+  const standby: Side = { name: target.standby.name, ssh: target.standby.ssh, ipv4: target.standby.ipv4 as string, ipv6: target.standby.ipv6 };
   return { primary: reverse ? standby : front, standby: reverse ? front : standby, fqdn: campus.front.fqdn, zone: campus.config.dns.zone };
 }
 
 /** What `--dry-run` prints: the steps and the hosts they act on, from the stack alone. */
 export function planFailover(target: OpsTarget, kind: "failover" | "failback", primaryDown: boolean): PlannedStep[] {
   const s = sides(target, kind === "failback");
+  const httpChallenge = target.campus?.config.certificates.challenge === "http-01";
   return kind === "failover"
     ? switchSteps({
         from: s.primary.name,
@@ -132,8 +135,18 @@ export function planFailover(target: OpsTarget, kind: "failover" | "failback", p
         fromAnswers: !primaryDown,
         planned: false,
         recordings: target.campus?.config.recordings,
+        toIpv6: s.standby.ipv6,
+        httpChallenge,
       })
-    : failbackSteps({ serving: s.primary.name, back: s.standby.name, fqdn: s.fqdn, zone: s.zone, recordings: target.campus?.config.recordings });
+    : failbackSteps({
+        serving: s.primary.name,
+        back: s.standby.name,
+        fqdn: s.fqdn,
+        zone: s.zone,
+        recordings: target.campus?.config.recordings,
+        backIpv6: s.standby.ipv6,
+        httpChallenge,
+      });
 }
 
 export function renderPlan(kind: string, steps: PlannedStep[]): string {
@@ -309,20 +322,15 @@ async function switchOver(
     await run(standby, "docker exec scalelite-api bin/rake poll:all", t);
     return { value: undefined, detail: `${target.nodes.length} server(s) synced from the stack, polled` };
   });
-  await rec.step("switch-dns", api.label, async () => {
-    const subDomain = subDomainOf(s.fqdn, s.zone);
-    const records: ZoneRecord[] = [];
-    for (const fieldType of ["A", "AAAA"]) {
-      const ids = await api.call<number[]>("GET", `/domain/zone/${s.zone}/record`, { fieldType, subDomain });
-      for (const id of ids) records.push(await api.call<ZoneRecord>("GET", `/domain/zone/${s.zone}/record/${id}`));
-    }
-    const { changes, problems } = dnsChanges(records, standby);
-    if (problems.some((p) => p.startsWith("no A record"))) throw new OpsError("api", api.label, problems.join("; "));
-    for (const c of changes) await api.call("PUT", `/domain/zone/${s.zone}/record/${c.id}`, { target: c.to });
-    await api.call("POST", `/domain/zone/${s.zone}/refresh`);
-    const moved = changes.map((c) => `${c.fieldType} ${c.from} -> ${c.to}`).join(", ") || "already pointing there";
-    return { value: undefined, detail: `${s.fqdn}: ${moved}${problems.length ? `; ATTENTION: ${problems.join("; ")}` : ""}` };
-  });
+  const ttl = target.campus?.config.dns.ttl ?? 60;
+  await rec.step("switch-dns", api.label, async () => ({ value: undefined, detail: await switchDns(api, s.zone, s.fqdn, standby, ttl) }));
+  if (target.campus?.config.certificates.challenge === "http-01") {
+    const inputs = { FQDN: s.fqdn, EMAIL: target.campus.config.adminEmail, CHALLENGE: "http-01" };
+    await rec.step("certificate", standby.name, async () => ({
+      value: undefined,
+      detail: await requestCertificate(standby, inputs, certificateRetryDelays(ttl), t),
+    }));
+  }
   // The stack's front URL (or --url): DNS now sends it to the new front.
   const url = target.frontApiUrl;
   await rec.step("smoke", url ? new URL(url).host : s.fqdn, async () => {
@@ -334,6 +342,55 @@ async function switchOver(
     return { value: undefined, detail: `meeting ${report.meetingID} created, joined, ended${report.landedOn ? ` on ${report.landedOn.host}` : ""}` };
   });
   return { rpo, rtoSeconds: Math.round((performance.now() - started) / 100) / 10 };
+}
+
+/**
+ * Points the front's name at `to` in the zone: A to its IPv4, AAAA to its IPv6, or deleted when it has none,
+ * or created when it has one and the name has none (components/dns/HostRecords.ts: subdomain, campus.dns.ttl).
+ * OVH API calls as its schema types them (/domain/zone/{zoneName}/record, GET/PUT/POST/DELETE, then refresh).
+ */
+export async function switchDns(api: OvhApi, zone: string, fqdn: string, to: { ipv4: string; ipv6?: string }, ttl: number): Promise<string> {
+  const subDomain = subDomainOf(fqdn, zone);
+  const records: ZoneRecord[] = [];
+  for (const fieldType of ["A", "AAAA"]) {
+    const ids = await api.call<number[]>("GET", `/domain/zone/${zone}/record`, { fieldType, subDomain });
+    for (const id of ids) records.push(await api.call<ZoneRecord>("GET", `/domain/zone/${zone}/record/${id}`));
+  }
+  const { changes, problems } = dnsChanges(records, to, { subDomain, ttl });
+  if (problems.length > 0) throw new OpsError("api", api.label, problems.join("; "));
+  for (const c of changes) {
+    if (c.kind === "put") await api.call("PUT", `/domain/zone/${zone}/record/${c.id}`, { target: c.to });
+    else if (c.kind === "delete") await api.call("DELETE", `/domain/zone/${zone}/record/${c.id}`);
+    else await api.call("POST", `/domain/zone/${zone}/record`, { fieldType: c.fieldType, subDomain: c.subDomain, target: c.to, ttl: c.ttl });
+  }
+  await api.call("POST", `/domain/zone/${zone}/refresh`);
+  return `${fqdn}: ${changes.map(describeDnsChange).join(", ") || "already pointing there"}`;
+}
+
+/**
+ * The HTTP-01 certificate for the front's name on the front that now serves it: the certificate step `pulumi up`
+ * installs (scripts/scalelite-certificate.sh, which reloads nginx after a new certificate), tried again after
+ * each delay while the challenge fails (Let's Encrypt may still resolve the old address); then scalelite-nginx
+ * is started again if it could not run without a certificate.
+ */
+export async function requestCertificate(side: Side, inputs: Record<string, string>, delaysMs: number[], timeoutMs: number): Promise<string> {
+  const command = renderStepCommand("scaleliteCertificate", SCRIPT_DIR, side.ssh.username !== "root");
+  const stdin = renderStepStdin("scaleliteCertificate", inputs);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      // certbot's own run may take long (the CA's checks): several command timeouts.
+      await run(side, command, 5 * timeoutMs, stdin, true);
+      await run(side, "systemctl is-active --quiet scalelite-nginx.service || systemctl restart scalelite-nginx.service", timeoutMs);
+      return `certificate for ${inputs.FQDN} in place (attempt ${attempt}), nginx serving it`;
+    } catch (e) {
+      const delay = delaysMs[attempt - 1];
+      // Only a failed step is tried again (the challenge); an unreachable front or a refused key is not the CA's doing.
+      if (!(e instanceof OpsError && e.kind === "command")) throw e;
+      if (delay === undefined)
+        throw new OpsError("command", side.name, `no certificate for ${inputs.FQDN} after ${attempt} attempt(s): ${(e as Error).message}`);
+      await sleep(delay);
+    }
+  }
 }
 
 function nodeSettings(target: OpsTarget, fqdn: string) {

@@ -9,7 +9,17 @@ import { OpsError } from "./errors";
  */
 
 export type StepId =
-  "fence" | "catch-up" | "promote" | "start-scalelite" | "rebuild-redis" | "switch-dns" | "smoke" | "admit" | "rebuild-standby" | "copy-recordings";
+  | "fence"
+  | "catch-up"
+  | "promote"
+  | "start-scalelite"
+  | "rebuild-redis"
+  | "switch-dns"
+  | "certificate"
+  | "smoke"
+  | "admit"
+  | "rebuild-standby"
+  | "copy-recordings";
 
 export interface PlannedStep {
   id: StepId;
@@ -30,6 +40,10 @@ export interface SwitchInput {
   planned: boolean;
   /** campus.recordings: a planned switch also checks that `to` holds every recording `from` has. */
   recordings?: boolean;
+  /** `to`'s IPv6 as the stack knows it (none: a dedicated server), for what the AAAA records become. */
+  toIpv6?: string;
+  /** campus.certificates.challenge is http-01: `to` can only get the name's certificate once DNS points at it. */
+  httpChallenge?: boolean;
 }
 
 /** The command `ops failback` runs on the front coming back (scripts/scalelite-recordings-pull.sh, installed by scaleliteRecordingsCopy). */
@@ -110,13 +124,34 @@ export function switchSteps(s: SwitchInput): PlannedStep[] {
   steps.push({ id: "promote", on: s.to, what: "SELECT pg_promote(); wait until pg_is_in_recovery() is false; front-role := primary" });
   steps.push({ id: "start-scalelite", on: s.to, what: "systemctl enable --now scalelite.target" });
   steps.push({ id: "rebuild-redis", on: s.to, what: "bin/rake 'servers:sync[-,cordon]' with the stack's servers, then bin/rake poll:all" });
-  steps.push({ id: "switch-dns", on: "OVH API", what: `A/AAAA of ${s.fqdn} (zone ${s.zone}) := ${s.to}'s addresses; POST /domain/zone/${s.zone}/refresh` });
+  const aaaa = s.toIpv6
+    ? `AAAA := ${s.toIpv6} (PUT, or POST one when the name has none)`
+    : `AAAA records DELETEd (${s.to} has no IPv6: IPv6 clients would reach the old front)`;
+  steps.push({
+    id: "switch-dns",
+    on: "OVH API",
+    what: `A/AAAA of ${s.fqdn} (zone ${s.zone}) := ${s.to}'s addresses: A := its IPv4; ${aaaa}; POST /domain/zone/${s.zone}/refresh`,
+  });
+  if (s.httpChallenge)
+    steps.push({
+      id: "certificate",
+      on: s.to,
+      what: `scalelite-certificate.sh for ${s.fqdn} by HTTP-01, retried with backoff until Let's Encrypt sees the new A record (bounded by the zone's TTL), then nginx reloaded`,
+    });
   steps.push({ id: "smoke", on: s.fqdn, what: "signed create, joins, getMeetingInfo, end through the front's API, until it passes (RTO)" });
   return steps;
 }
 
 /** Failback: make the fenced front a standby of the serving one, switch back with nothing lost, then make the other side a standby again. */
-export function failbackSteps(s: { serving: string; back: string; fqdn: string; zone: string; recordings?: boolean }): PlannedStep[] {
+export function failbackSteps(s: {
+  serving: string;
+  back: string;
+  fqdn: string;
+  zone: string;
+  recordings?: boolean;
+  backIpv6?: string;
+  httpChallenge?: boolean;
+}): PlannedStep[] {
   return [
     {
       id: "fence",
@@ -130,7 +165,17 @@ export function failbackSteps(s: { serving: string; back: string; fqdn: string; 
       what: `front-role := standby; scalelite-replication-standby.sh: old database moved aside, pg_basebackup from ${s.serving}, streaming`,
     },
     ...(s.recordings ? [copyRecordingsStep(s.serving, s.back, false)] : []),
-    ...switchSteps({ from: s.serving, to: s.back, fqdn: s.fqdn, zone: s.zone, fromAnswers: true, planned: true, recordings: s.recordings }),
+    ...switchSteps({
+      from: s.serving,
+      to: s.back,
+      fqdn: s.fqdn,
+      zone: s.zone,
+      fromAnswers: true,
+      planned: true,
+      recordings: s.recordings,
+      toIpv6: s.backIpv6,
+      httpChallenge: s.httpChallenge,
+    }),
     { id: "admit", on: s.back, what: `scalelite-replication-primary.sh: admit ${s.serving} as a standby` },
     { id: "rebuild-standby", on: s.serving, what: `front-role := standby; scalelite-replication-standby.sh from ${s.back}` },
   ];
@@ -184,12 +229,15 @@ export interface ZoneRecord {
   ttl?: number;
 }
 
-export interface DnsChange {
-  id: number;
-  fieldType: "A" | "AAAA";
-  from: string;
-  to: string;
-}
+/**
+ * One call that points the front's name at the new front: a PUT of a record's target, the DELETE of an AAAA
+ * record when the new front has no IPv6 (IPv6 clients would otherwise keep reaching the old front), or the
+ * POST of an AAAA record when the new front has an IPv6 and the name has none (the failback after such a delete).
+ */
+export type DnsChange =
+  | { kind: "put"; id: number; fieldType: "A" | "AAAA"; from: string; to: string }
+  | { kind: "delete"; id: number; fieldType: "AAAA"; from: string }
+  | { kind: "post"; fieldType: "AAAA"; subDomain: string; to: string; ttl: number };
 
 /** The record name of an FQDN inside its zone ("" at the apex). */
 export function subDomainOf(fqdn: string, zone: string): string {
@@ -199,20 +247,47 @@ export function subDomainOf(fqdn: string, zone: string): string {
 }
 
 /**
- * The PUTs that point the front's name at the new front. An AAAA record with no IPv6 to point it at is a
- * problem, never left silently: IPv6 clients would keep reaching the old front.
+ * The calls that make the front's name resolve to the new front only: its A records to its IPv4, its AAAA
+ * records to its IPv6 or, with none, deleted. `create`: the subdomain and TTL a new AAAA record takes, as
+ * components/dns/HostRecords.ts makes the front's (campus.dns.ttl).
  */
-export function dnsChanges(records: ZoneRecord[], to: { ipv4: string; ipv6?: string }): { changes: DnsChange[]; problems: string[] } {
+export function dnsChanges(
+  records: ZoneRecord[],
+  to: { ipv4: string; ipv6?: string },
+  create: { subDomain: string; ttl: number },
+): { changes: DnsChange[]; problems: string[] } {
   const changes: DnsChange[] = [];
   const problems: string[] = [];
   const a = records.filter((r) => r.fieldType === "A");
   if (a.length === 0) problems.push("no A record for the front's name in the zone: nothing to switch");
-  for (const r of a) if (r.target !== to.ipv4) changes.push({ id: r.id, fieldType: "A", from: r.target, to: to.ipv4 });
-  for (const r of records.filter((x) => x.fieldType === "AAAA")) {
-    if (!to.ipv6) problems.push(`AAAA record ${r.id} points at ${r.target} and the new front's IPv6 is unknown: change or delete it in the OVH control panel`);
-    else if (r.target !== to.ipv6) changes.push({ id: r.id, fieldType: "AAAA", from: r.target, to: to.ipv6 });
+  for (const r of a) if (r.target !== to.ipv4) changes.push({ kind: "put", id: r.id, fieldType: "A", from: r.target, to: to.ipv4 });
+  const aaaa = records.filter((x) => x.fieldType === "AAAA");
+  for (const r of aaaa) {
+    if (!to.ipv6) changes.push({ kind: "delete", id: r.id, fieldType: "AAAA", from: r.target });
+    else if (r.target !== to.ipv6) changes.push({ kind: "put", id: r.id, fieldType: "AAAA", from: r.target, to: to.ipv6 });
   }
+  if (aaaa.length === 0 && to.ipv6 && a.length > 0)
+    changes.push({ kind: "post", fieldType: "AAAA", subDomain: create.subDomain, to: to.ipv6, ttl: create.ttl });
   return { changes, problems };
+}
+
+/** How the report names a change. */
+export function describeDnsChange(c: DnsChange): string {
+  if (c.kind === "put") return `${c.fieldType} ${c.from} -> ${c.to}`;
+  if (c.kind === "delete") return `AAAA ${c.from} deleted (the new front has no IPv6)`;
+  return `AAAA ${c.to} created (TTL ${c.ttl} s)`;
+}
+
+/**
+ * When the certificate step tries again after a failed HTTP-01 challenge: Let's Encrypt's resolvers may keep
+ * the old A record for the zone's TTL, so the attempts double their spacing until past it (plus a margin for
+ * OVH's zone refresh), and stay at 4 since Let's Encrypt allows 5 failed validations per hostname and account
+ * per hour (letsencrypt.org/docs/rate-limits, "Authorization Failures per Identifier per Account").
+ * Milliseconds to wait before attempts 2 to 4.
+ */
+export function certificateRetryDelays(ttlSeconds: number): number[] {
+  const first = Math.max(10, Math.ceil((ttlSeconds + 30) / 7));
+  return [first, 2 * first, 4 * first].map((s) => s * 1000);
 }
 
 /** The servers.yaml Redis is rebuilt from: every node of the stack with its own secret; all missing secrets named at once. */

@@ -56,8 +56,10 @@ export interface OpsTarget {
   ssh?: SshTarget;
   /** The front's public IPv4 as the stack knows it (the frontIpv4 output, or an existing host's). */
   frontIpv4?: string;
-  /** The standby front (campus.standbyFront), reached like the front; ipv4 as the stack knows it. */
-  standby?: { name: string; ssh: SshTarget; ipv4?: string };
+  /** The front's public IPv6 when it has one (frontIpv6 output, or an existing host's); none on a dedicated server. */
+  frontIpv6?: string;
+  /** The standby front (campus.standbyFront), reached like the front; ipv4 and ipv6 as the stack knows them. */
+  standby?: { name: string; ssh: SshTarget; ipv4?: string; ipv6?: string };
   nodes: NodeTarget[];
   /** The validated campus of the stack file, when there is one. */
   campus?: Campus;
@@ -78,6 +80,9 @@ interface StackOutputs {
   /** The standby front's address and pinned host key (campus.standbyFront). */
   standbyIpv4?: string;
   standbyHostKey?: string;
+  /** The fronts' IPv6, exported only for hosts that have one (Public Cloud, existing hosts that give theirs). */
+  frontIpv6?: string;
+  standbyIpv6?: string;
   nodes?: Array<{ name?: string; fqdn?: string; ipv4?: string; datacenter?: string; apiUrl?: string }>;
   /** Node secrets keyed by node name or FQDN. */
   nodeSecrets?: Record<string, string>;
@@ -244,6 +249,7 @@ export async function loadTarget(
     ? {
         name: standbyConfig.name,
         ipv4: outputs?.standbyIpv4 ?? (standbyConfig.config.kind === "existing" ? standbyConfig.config.ipv4 : undefined),
+        ipv6: outputs?.standbyIpv6 ?? (standbyConfig.config.kind === "existing" ? standbyConfig.config.ipv6 : undefined),
         ssh: {
           host: options.standbyHost ?? outputs?.standbyIpv4 ?? (standbyConfig.config.kind === "existing" ? standbyConfig.config.ipv4 : standbyConfig.fqdn),
           port: options.standbySshPort ?? sshPortOf(standbyConfig),
@@ -290,6 +296,7 @@ export async function loadTarget(
     lbSecret,
     ssh,
     frontIpv4: outputs?.frontIpv4 ?? (frontConfig?.kind === "existing" ? frontConfig.ipv4 : undefined),
+    frontIpv6: outputs?.frontIpv6 ?? (frontConfig?.kind === "existing" ? frontConfig.ipv6 : undefined),
     standby,
     nodes,
     campus,

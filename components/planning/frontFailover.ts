@@ -68,7 +68,7 @@ export function frontWarnings(campus: Campus): string[] {
   if (standbyFront) {
     if (campus.config.certificates.challenge === "http-01") {
       warnings.push(
-        `the standby front ${standbyFront.name} cannot hold a certificate for ${front.fqdn} before a failover with HTTP-01 (Let's Encrypt checks the name where DNS points, the front): after \`ops failover\` switches DNS, HTTPS on the standby waits for the DNS TTL (${campus.config.dns.ttl} s) and the certificate step run by hand (\`pulumi up\`), and the failover's signed check fails until then; set certificates.challenge: dns-01 to have it ready`,
+        `the standby front ${standbyFront.name} cannot hold a certificate for ${front.fqdn} before a failover with HTTP-01 (Let's Encrypt checks the name where DNS points, the front): \`ops failover\` requests it there once DNS points at the standby, so HTTPS waits for the DNS TTL (${campus.config.dns.ttl} s) and certbot, which add to the RTO; set certificates.challenge: dns-01 to have it ready`,
       );
     }
     if (campus.config.dns.ttl > MAX_FAILOVER_TTL) {

@@ -10,6 +10,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, wri
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { requestCertificate } from "../../cli/ops/failover";
 import { calls, output } from "../support/hostState";
 import { imageHost } from "../support/nodeImageHost";
 import { PEBBLE_AVAILABLE as AVAILABLE, startPebble, type Pebble } from "../support/pebble";
@@ -87,6 +88,24 @@ describe.skipIf(!AVAILABLE)("scalelite-certificate with the real certbot against
     });
     expect(readFileSync(live("cert.pem"), "utf8")).not.toBe(certAfterFirst);
     expect(calls(h).slice(mark)).toContain("docker inspect -f \\{\\{.State.Running\\}\\} scalelite-nginx");
+  });
+
+  it("is what ops failover runs on the new front after the DNS switch: through ops' own SSH, a new lineage from the CA, nginx started", async () => {
+    rmSync(path.join(h.root, "etc/letsencrypt"), { recursive: true, force: true });
+    mkdirSync(path.join(h.root, "etc/systemd/system"), { recursive: true });
+    writeFileSync(path.join(h.root, "etc/systemd/system/scalelite-nginx.service"), "[Unit]\n");
+    const before = certbotRuns().length;
+    const ssh = { host: h.host, port: h.port, username: h.username, privateKey: h.privateKey, hostKey: h.hostPublicKey };
+    const detail = await requestCertificate(
+      { name: "lb-standby", ssh, ipv4: "127.0.0.1" },
+      { FQDN, EMAIL: "ops@campus.example", CHALLENGE: "http-01" },
+      [],
+      60_000,
+    );
+    expect(detail).toBe(`certificate for ${FQDN} in place (attempt 1), nginx serving it`);
+    expect(certbotRuns()).toHaveLength(before + 1);
+    expect(execFileSync("openssl", ["x509", "-noout", "-ext", "subjectAltName", "-in", live("cert.pem")], { encoding: "utf8" })).toContain(`DNS:${FQDN}`);
+    expect(calls(h)).toContain("systemctl restart scalelite-nginx.service");
   });
 });
 

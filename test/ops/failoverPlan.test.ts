@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
+  certificateRetryDelays,
+  describeDnsChange,
   dnsChanges,
   failbackSteps,
   lagBytes,
@@ -143,22 +145,63 @@ describe("the DNS switch", () => {
     expect(() => subDomainOf("visio.other.org", "school.example.org")).toThrow(/not inside the DNS zone school\.example\.org/);
   });
 
-  it("moves each A record not already there; an AAAA with no IPv6 to take is a problem, not left silently", () => {
-    const records = [
-      { id: 1, fieldType: "A", subDomain: "visio", target: "198.51.100.10" },
-      { id: 2, fieldType: "A", subDomain: "visio", target: "203.0.113.20" },
-      { id: 3, fieldType: "AAAA", subDomain: "visio", target: "2001:db8::10" },
-    ];
-    const { changes, problems } = dnsChanges(records, { ipv4: "203.0.113.20" });
-    expect(changes).toEqual([{ id: 1, fieldType: "A", from: "198.51.100.10", to: "203.0.113.20" }]);
-    expect(problems).toEqual([expect.stringMatching(/AAAA record 3 points at 2001:db8::10 and the new front's IPv6 is unknown/)]);
-    expect(dnsChanges(records, { ipv4: "203.0.113.20", ipv6: "2001:db8::20" }).changes).toContainEqual({
-      id: 3,
-      fieldType: "AAAA",
-      from: "2001:db8::10",
-      to: "2001:db8::20",
-    });
-    expect(dnsChanges([], { ipv4: "203.0.113.20" }).problems).toEqual([expect.stringMatching(/no A record/)]);
+  const create = { subDomain: "visio", ttl: 120 };
+  const records = [
+    { id: 1, fieldType: "A", subDomain: "visio", target: "198.51.100.10" },
+    { id: 2, fieldType: "A", subDomain: "visio", target: "203.0.113.20" },
+    { id: 3, fieldType: "AAAA", subDomain: "visio", target: "2001:db8::10" },
+  ];
+
+  it("moves each A record not already there, and each AAAA to the new front's IPv6", () => {
+    const { changes, problems } = dnsChanges(records, { ipv4: "203.0.113.20", ipv6: "2001:db8::20" }, create);
+    expect(problems).toEqual([]);
+    expect(changes).toEqual([
+      { kind: "put", id: 1, fieldType: "A", from: "198.51.100.10", to: "203.0.113.20" },
+      { kind: "put", id: 3, fieldType: "AAAA", from: "2001:db8::10", to: "2001:db8::20" },
+    ]);
+    expect(changes.map(describeDnsChange)).toEqual(["A 198.51.100.10 -> 203.0.113.20", "AAAA 2001:db8::10 -> 2001:db8::20"]);
+    expect(dnsChanges([], { ipv4: "203.0.113.20" }, create).problems).toEqual([expect.stringMatching(/no A record/)]);
+  });
+
+  it("deletes the AAAA records when the new front has no IPv6 (a dedicated server), so IPv6 clients leave the old front", () => {
+    const { changes, problems } = dnsChanges(records, { ipv4: "203.0.113.20" }, create);
+    expect(problems).toEqual([]);
+    expect(changes).toContainEqual({ kind: "delete", id: 3, fieldType: "AAAA", from: "2001:db8::10" });
+    expect(changes.map(describeDnsChange)).toContain("AAAA 2001:db8::10 deleted (the new front has no IPv6)");
+  });
+
+  it("creates the AAAA record with the stack's subdomain and TTL when the front coming back has an IPv6 and the name has none", () => {
+    const onlyA = records.filter((r) => r.fieldType === "A");
+    expect(dnsChanges(onlyA, { ipv4: "198.51.100.10", ipv6: "2001:db8::10" }, create).changes).toEqual([
+      { kind: "put", id: 2, fieldType: "A", from: "203.0.113.20", to: "198.51.100.10" },
+      { kind: "post", fieldType: "AAAA", subDomain: "visio", to: "2001:db8::10", ttl: 120 },
+    ]);
+    // Nothing to create without an A record (the switch stops there), nor twice once it exists.
+    expect(dnsChanges([], { ipv4: "198.51.100.10", ipv6: "2001:db8::10" }, create).changes).toEqual([]);
+    const done = [...onlyA.map((r) => ({ ...r, target: "198.51.100.10" })), { id: 9, fieldType: "AAAA", subDomain: "visio", target: "2001:db8::10" }];
+    expect(dnsChanges(done, { ipv4: "198.51.100.10", ipv6: "2001:db8::10" }, create).changes).toEqual([]);
+  });
+
+  it("--dry-run says what the AAAA records become, and adds the certificate step after DNS with HTTP-01 only", () => {
+    const dns = (toIpv6?: string) => switchSteps({ ...input, fromAnswers: true, planned: false, toIpv6 }).find((s) => s.id === "switch-dns")?.what;
+    expect(dns("2001:db8::20")).toMatch(/AAAA := 2001:db8::20 \(PUT, or POST one when the name has none\)/);
+    expect(dns()).toMatch(/AAAA records DELETEd \(lb-standby has no IPv6/);
+    const ids = switchSteps({ ...input, fromAnswers: true, planned: false, httpChallenge: true }).map((s) => `${s.id}@${s.on}`);
+    expect(ids.slice(-3)).toEqual(["switch-dns@OVH API", "certificate@lb-standby", "smoke@visio.school.example.org"]);
+    expect(switchSteps({ ...input, fromAnswers: true, planned: false }).map((s) => s.id)).not.toContain("certificate");
+    const back = failbackSteps({ serving: "lb-standby", back: "lb", fqdn: input.fqdn, zone: input.zone, backIpv6: "2001:db8::10", httpChallenge: true });
+    expect(back.find((s) => s.id === "certificate")?.on).toBe("lb");
+    expect(back.find((s) => s.id === "switch-dns")?.what).toMatch(/AAAA := 2001:db8::10/);
+  });
+
+  it("retries the certificate past the zone's TTL, at most 4 attempts (Let's Encrypt's 5 failed validations per hour)", () => {
+    for (const ttl of [60, 300, 3600]) {
+      const delays = certificateRetryDelays(ttl);
+      expect(delays).toHaveLength(3);
+      expect(delays.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual((ttl + 30) * 1000);
+      expect(delays[1]).toBe(2 * delays[0]);
+    }
+    expect(certificateRetryDelays(0)[0]).toBe(10_000);
   });
 });
 

@@ -246,7 +246,8 @@ beforeAll(async () => {
     mkdirSync(path.join(f.host.root, "root/.ssh"), { recursive: true });
     writeFileSync(path.join(f.host.root, OPS_KEY), readFileSync(`${opsKey}.pub`));
     // What scalelite-app.sh installs on both fronts (the fake systemctl needs the units to exist).
-    for (const unit of ["scalelite.target", "scalelite-api.service"]) writeFileSync(path.join(f.host.root, "etc/systemd/system", unit), "[Unit]\n");
+    for (const unit of ["scalelite.target", "scalelite-api.service", "scalelite-nginx.service"])
+      writeFileSync(path.join(f.host.root, "etc/systemd/system", unit), "[Unit]\n");
   }
   // scalelite-app.sh starts Scalelite on the front only (the standby's stays stopped and disabled).
   const started = await shellOn(primary.host, "systemctl enable --now scalelite.target");
@@ -291,7 +292,11 @@ beforeAll(async () => {
   resolver = await relay(() => [front, standbySite].find((s) => s.address === record())?.door.url);
 
   peer = await startOvhApiPeer("0123456789abcdef0123456789abcdef", {
-    records: [{ id: 7001, zone: ZONE, subDomain: "visio-training", fieldType: "A", target: "127.0.0.1", ttl: 120 }],
+    records: [
+      { id: 7001, zone: ZONE, subDomain: "visio-training", fieldType: "A", target: "127.0.0.1", ttl: 120 },
+      // The front's AAAA (the standby has no IPv6 in the outputs: failover deletes it, failback creates it again).
+      { id: 7002, zone: ZONE, subDomain: "visio-training", fieldType: "AAAA", target: "2001:db8::1", ttl: 120 },
+    ],
   });
   const doc = parse(readFileSync(path.join(REPO, "stacks/Pulumi.training.yaml"), "utf8"));
   // Recordings on: ops failover and failback copy them (the training stack has them off).
@@ -306,6 +311,7 @@ beforeAll(async () => {
     JSON.stringify({
       frontFqdn: FQDN,
       frontIpv4: "127.0.0.1",
+      frontIpv6: "2001:db8::1",
       frontHostKey: primary.host.hostPublicKey,
       standbyIpv4: "127.0.0.2",
       standbyHostKey: standby.host.hostPublicKey,
@@ -355,7 +361,7 @@ describe.skipIf(!pgReady || !trees || !rrsyncTree)("ops failover / failback dril
     // Presumed down, the old front is neither fenced nor copied from.
     const down = await ops(["failover", stackFile, "--dry-run", "--primary-down", ...connection()]);
     expect(down.stdout).not.toMatch(/copy-recordings|fence/);
-    expect(run.stdout).toMatch(/switch-dns on OVH API: A\/AAAA of visio-training\.isen-ouest\.fr/);
+    expect(run.stdout).toMatch(/switch-dns on OVH API: A\/AAAA of visio-training\.isen-ouest\.fr.*AAAA records DELETEd \(lb-standby has no IPv6/);
     expect(peer.state.calls).toEqual([]);
     expect(standby.sql("SELECT pg_is_in_recovery()")).toBe("t");
   });
@@ -391,8 +397,9 @@ describe.skipIf(!pgReady || !trees || !rrsyncTree)("ops failover / failback dril
     const wallSeconds = (performance.now() - started) / 1000;
     expect(run.code, run.stderr + run.stdout).toBe(0);
     const report = JSON.parse(run.stdout) as Report;
-    expect(report.steps.map((s) => s.id)).toEqual(["check", "fence", "promote", "start-scalelite", "rebuild-redis", "switch-dns", "smoke"]);
+    expect(report.steps.map((s) => s.id)).toEqual(["check", "fence", "promote", "start-scalelite", "rebuild-redis", "switch-dns", "certificate", "smoke"]);
     expect(report.steps[1].detail).toMatch(/presumed down \(--primary-down\), not fenced/);
+    expect(peer.state.records.filter((r) => r.fieldType === "AAAA")).toEqual([]);
     // The promoted standby serves: its pull, run by its timer again, copies nothing more (it is the primary).
     expect(await timerRun()).toMatch(/this front is not the standby \(.*\): nothing to copy/);
     // RPO: what the promoted standby holds of the rows the front had committed, and of the recordings it had published.
@@ -475,6 +482,7 @@ describe.skipIf(!pgReady || !trees || !rrsyncTree)("ops failover / failback dril
       "start-scalelite@lb-training",
       "rebuild-redis@lb-training",
       expect.stringMatching(/^switch-dns@OVH API/),
+      "certificate@lb-training",
       expect.stringMatching(/^smoke@/),
       "admit@lb-training",
       "rebuild-standby@lb-standby",
@@ -489,6 +497,7 @@ describe.skipIf(!pgReady || !trees || !rrsyncTree)("ops failover / failback dril
     expect(primary.sql("SELECT pg_is_in_recovery()")).toBe("f");
     expect(role(primary)).toBe("primary");
     expect(record()).toBe("127.0.0.1");
+    expect(peer.state.records.filter((r) => r.fieldType === "AAAA")).toMatchObject([{ subDomain: "visio-training", target: "2001:db8::1", ttl: 120 }]);
     // lb-standby is a streaming standby again, its old database moved aside.
     await until("lb-standby streaming from the front", () => standby.sql("SELECT pg_is_in_recovery()") === "t");
     expect(role(standby)).toBe("standby");
@@ -536,6 +545,7 @@ describe.skipIf(!pgReady || !trees || !rrsyncTree)("ops failover / failback dril
       "start-scalelite",
       "rebuild-redis",
       "switch-dns",
+      "certificate",
       "smoke",
     ]);
     const arrived = rows(standby);

@@ -419,27 +419,25 @@ export async function startOvhApiPeer(serviceName: string, init: Partial<PeerSta
     // GET /domain/zone/{zoneName}/record?fieldType=&subDomain= -> long[] (record ids, filters optional);
     // GET /domain/zone/{zoneName}/record/{id} -> domain.zone.Record {id, zone, subDomain, fieldType, target, ttl};
     // PUT /domain/zone/{zoneName}/record/{id} with domain.zone.Record fields (subDomain, target, ttl) -> void;
-    // POST /domain/zone/{zoneName}/refresh -> void (applies the zone's changes to its DNS servers).
-    // POST /domain/zone/{zoneName}/record {fieldType, subDomain, target, ttl} -> domain.zone.Record;
-    // DELETE /domain/zone/{zoneName}/record/{id} -> void (both applied at the next refresh).
+    // POST /domain/zone/{zoneName}/refresh -> void (applies the zone's changes to its DNS servers);
+    // POST /domain/zone/{zoneName}/record with {fieldType, subDomain, target, ttl} -> the new domain.zone.Record;
+    // DELETE /domain/zone/{zoneName}/record/{id} -> void (the same calls as the ovh provider's
+    // ovh_domain_zone_record create and delete, github.com/ovh/terraform-provider-ovh, which Pulumi's ovh wraps).
     if ((m = /^\/domain\/zone\/([^/]+)\/record(?:\/(\d+))?$/.exec(p))) {
       const zone = m[1];
       if (method === "POST" && !m[2]) {
-        const r = {
-          id: 1000 + state.records.length + Math.floor(Math.random() * 1000),
+        if (typeof payload.fieldType !== "string" || typeof payload.target !== "string")
+          return error(400, "BAD_REQUEST", "Missing parameter(s): fieldType, target");
+        const created = {
+          id: Math.max(0, ...state.records.map((x) => x.id)) + 1,
           zone,
-          subDomain: String(payload.subDomain ?? ""),
-          fieldType: String(payload.fieldType ?? ""),
-          target: String(payload.target ?? ""),
-          ttl: typeof payload.ttl === "number" ? payload.ttl : undefined,
+          subDomain: typeof payload.subDomain === "string" ? payload.subDomain : "",
+          fieldType: payload.fieldType,
+          target: payload.target,
+          ...(typeof payload.ttl === "number" ? { ttl: payload.ttl } : {}),
         };
-        state.records.push(r);
-        return { status: 200, body: r };
-      }
-      if (method === "DELETE" && m[2]) {
-        const before = state.records.length;
-        state.records = state.records.filter((x) => !(x.zone === zone && x.id === Number(m![2])));
-        return before === state.records.length ? error(404, "NOT_FOUND", "Record not found") : { status: 200, body: null };
+        state.records.push(created);
+        return { status: 200, body: created };
       }
       if (method === "GET" && !m[2]) {
         const sub = url.searchParams.get("subDomain");
@@ -456,6 +454,10 @@ export async function startOvhApiPeer(serviceName: string, init: Partial<PeerSta
       if (method === "PUT") {
         if (typeof payload.target === "string") r.target = payload.target;
         if (typeof payload.ttl === "number") r.ttl = payload.ttl;
+        return { status: 200, body: null };
+      }
+      if (method === "DELETE") {
+        state.records.splice(state.records.indexOf(r), 1);
         return { status: 200, body: null };
       }
       return { status: 200, body: r };

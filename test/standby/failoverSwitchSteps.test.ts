@@ -1,0 +1,123 @@
+/**
+ * Two steps of `ops failover` / `ops failback` on their own: the DNS switch of the front's name against the
+ * OVH API peer (test/support/ovhApiPeer.ts, through OVH's own Node client), AAAA records included, and the
+ * HTTP-01 certificate step on the new front, the real scripts/scalelite-certificate.sh over a loopback sshd
+ * host with the fake certbot (test/fakes/bin/certbot: FAKE_CERTBOT_FAIL models a CA that cannot validate yet,
+ * as while Let's Encrypt still resolves the old A record).
+ */
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import https from "node:https";
+import tls from "node:tls";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { requestCertificate, switchDns, type Side } from "../../cli/ops/failover";
+import { ovhApiFromEnv } from "../../cli/ops/ovhApi";
+import { calls, read } from "../support/hostState";
+import { startOvhApiPeer, type OvhApiPeer } from "../support/ovhApiPeer";
+import { runStep, startTestHost, type TestHost } from "../support/sshd";
+import { waitUntil } from "../support/waitUntil";
+
+const ZONE = "school.example";
+const FQDN = `visio.${ZONE}`;
+
+describe("the DNS switch of the front's name", () => {
+  let peer: OvhApiPeer;
+  beforeAll(async () => {
+    peer = await startOvhApiPeer("0123456789abcdef0123456789abcdef", {
+      records: [
+        { id: 7001, zone: ZONE, subDomain: "visio", fieldType: "A", target: "198.51.100.10", ttl: 120 },
+        { id: 7002, zone: ZONE, subDomain: "visio", fieldType: "AAAA", target: "2001:db8::10", ttl: 120 },
+        { id: 7003, zone: ZONE, subDomain: "visio-standby", fieldType: "A", target: "203.0.113.20", ttl: 120 },
+      ],
+    });
+    // In this process, the peer's certificate is trusted as NODE_EXTRA_CA_CERTS makes a new ops process trust it.
+    https.globalAgent.options.ca = [...tls.rootCertificates, readFileSync(peer.caFile, "utf8")];
+  });
+  afterAll(() => {
+    delete https.globalAgent.options.ca;
+    return peer?.close();
+  });
+
+  const api = () =>
+    ovhApiFromEnv({
+      OVH_API_URL: peer.url,
+      OVH_APPLICATION_KEY: peer.state.appKey,
+      OVH_APPLICATION_SECRET: peer.state.appSecret,
+      OVH_CONSUMER_KEY: peer.state.consumerKey,
+    });
+  const front = () => peer.state.records.filter((r) => r.subDomain === "visio").map(({ fieldType, target, ttl }) => ({ fieldType, target, ttl }));
+
+  it("failover to a front with no IPv6 deletes the name's AAAA; failback to a front with one creates it again with the stack's TTL", async () => {
+    const away = await switchDns(api(), ZONE, FQDN, { ipv4: "203.0.113.20" }, 120);
+    expect(away).toBe(`${FQDN}: A 198.51.100.10 -> 203.0.113.20, AAAA 2001:db8::10 deleted (the new front has no IPv6)`);
+    expect(front()).toEqual([{ fieldType: "A", target: "203.0.113.20", ttl: 120 }]);
+    expect(peer.state.records.find((r) => r.subDomain === "visio-standby")?.target).toBe("203.0.113.20");
+
+    const back = await switchDns(api(), ZONE, FQDN, { ipv4: "198.51.100.10", ipv6: "2001:db8::10" }, 120);
+    expect(back).toBe(`${FQDN}: A 203.0.113.20 -> 198.51.100.10, AAAA 2001:db8::10 created (TTL 120 s)`);
+    expect(front()).toEqual([
+      { fieldType: "A", target: "198.51.100.10", ttl: 120 },
+      { fieldType: "AAAA", target: "2001:db8::10", ttl: 120 },
+    ]);
+    // Run again (a switch cut midway is finished by running it again): nothing more changes.
+    expect(await switchDns(api(), ZONE, FQDN, { ipv4: "198.51.100.10", ipv6: "2001:db8::10" }, 120)).toBe(`${FQDN}: already pointing there`);
+    expect(peer.state.records).toHaveLength(3);
+  });
+
+  it("a new front with an IPv6 takes the AAAA by a PUT", async () => {
+    await switchDns(api(), ZONE, FQDN, { ipv4: "203.0.113.20", ipv6: "2001:db8::20" }, 120);
+    expect(front().map((r) => r.target)).toEqual(["203.0.113.20", "2001:db8::20"]);
+  });
+});
+
+describe("the HTTP-01 certificate on the new front", () => {
+  let host: TestHost;
+  let side: Side;
+  const inputs = { FQDN, EMAIL: "it@school.example", CHALLENGE: "http-01" };
+  const knob = () => path.join(host.root, "fake-state/knobs/FAKE_CERTBOT_FAIL");
+  const certbotRuns = () => calls(host).filter((c) => c.startsWith("certbot certonly")).length;
+
+  beforeAll(async () => {
+    host = await startTestHost({ fqdn: "visio-standby.school.example" });
+    // What scalelite-app.sh installed (the unit the certificate step starts again) and the scripts `pulumi up` copied.
+    mkdirSync(path.join(host.root, "etc/systemd/system"), { recursive: true });
+    writeFileSync(path.join(host.root, "etc/systemd/system/scalelite-nginx.service"), "[Unit]\n");
+    // The certificate step as `pulumi up` runs it on a front (it copies scripts/ there as runStep does).
+    const installed = await runStep(host, "scaleliteCertificate", inputs);
+    expect(installed.code, installed.stderr).toBe(0);
+    side = {
+      name: "lb-standby",
+      ssh: { host: host.host, port: host.port, username: host.username, privateKey: host.privateKey, hostKey: host.hostPublicKey },
+      ipv4: "127.0.0.1",
+    };
+  }, 60_000);
+  afterAll(() => host?.stop());
+
+  it("tries again while the CA cannot validate, then holds the certificate and nginx runs", async () => {
+    rmSync(path.join(host.root, "etc/letsencrypt"), { recursive: true, force: true });
+    mkdirSync(path.dirname(knob()), { recursive: true });
+    writeFileSync(knob(), "1");
+    const before = certbotRuns();
+    const done = requestCertificate(side, inputs, [300, 600, 1200, 2400, 4800, 9600], 60_000);
+    // The CA sees the new A record once the first attempt has failed.
+    await waitUntil(() => certbotRuns() > before);
+    rmSync(knob());
+    const detail = await done;
+    expect(detail).toMatch(new RegExp(`^certificate for ${FQDN.replace(/\./g, "\\.")} in place \\(attempt [2-7]\\), nginx serving it$`));
+    expect(certbotRuns() - before).toBeGreaterThanOrEqual(2);
+    expect(read(host, "var/log/letsencrypt/letsencrypt.log")).toMatch(/Challenge failed for domain visio\.school\.example/);
+    expect(existsSync(path.join(host.root, `etc/letsencrypt/live/${FQDN}/fullchain.pem`))).toBe(true);
+    expect(calls(host)).toContain("systemctl restart scalelite-nginx.service");
+  }, 120_000);
+
+  it("gives up after the last delay, saying how many attempts and certbot's own words", async () => {
+    rmSync(path.join(host.root, "etc/letsencrypt"), { recursive: true, force: true });
+    writeFileSync(knob(), "1");
+    const before = certbotRuns();
+    await expect(requestCertificate(side, inputs, [10, 10], 60_000)).rejects.toThrow(
+      new RegExp(`no certificate for ${FQDN.replace(/\./g, "\\.")} after 3 attempt\\(s\\): .*certbot could not get a certificate`),
+    );
+    expect(certbotRuns() - before).toBe(3);
+    rmSync(knob());
+  }, 120_000);
+});
