@@ -8,6 +8,7 @@
  * scripts/ to the host, then run renderStepCommand(...) with renderStepStdin(...) on stdin.
  */
 import { spawn, type ChildProcess, execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -281,9 +282,12 @@ export async function runStep(
   const stdin = renderStepStdin(step, inputs);
   const ssh = await connect(host);
   try {
-    await makeRemoteTree(ssh, remoteDir);
+    // Copied beside, then renamed into place under a lock: a step still running from the previous copy
+    // (steps started at once on one host) keeps reading its own files instead of files truncated under it.
+    const staging = `${remoteDir}.copy-${randomBytes(4).toString("hex")}`;
+    await makeRemoteTree(ssh, staging);
     const failures: string[] = [];
-    const copied = await ssh.putDirectory(SCRIPTS_DIR, remoteDir, {
+    const copied = await ssh.putDirectory(SCRIPTS_DIR, staging, {
       recursive: true,
       concurrency: 4,
       tick: (local, _remote, error) => {
@@ -291,6 +295,12 @@ export async function runStep(
       },
     });
     if (!copied) throw new Error(`copying scripts/ to ${remoteDir} failed: ${failures.join("; ")}`);
+    const q = shellQuote;
+    const old = q(`${staging}.old`);
+    const swapped = await ssh.execCommand(
+      `(flock 9 && { [ ! -d ${q(remoteDir)} ] || mv -T ${q(remoteDir)} ${old}; } && mv -T ${q(staging)} ${q(remoteDir)}) 9>${q(`${remoteDir}.lock`)} && rm -rf ${old}`,
+    );
+    if (swapped.code !== 0) throw new Error(`putting scripts/ in place at ${remoteDir} failed: ${swapped.stderr}`);
     // node-ssh stops listening for errors once connected: turn a reset mid-step into a failed step
     // (as the Pulumi Command resource reports it) instead of an uncaught exception.
     const lost = new Promise<never>((_, reject) => ssh.connection?.on("error", reject));
@@ -302,6 +312,9 @@ export async function runStep(
   }
 }
 
+/** One word for sh, whatever the path holds. */
+const shellQuote = (word: string): string => `'${word.replace(/'/g, "'\\''")}'`;
+
 /**
  * Creates scripts/'s directory tree on the host in one `mkdir -p` before the copy. node-ssh's
  * putDirectory makes missing directories over SFTP from several workers at once (stat, then mkdir):
@@ -312,7 +325,7 @@ async function makeRemoteTree(ssh: NodeSSH, remoteDir: string): Promise<void> {
   const subdirs = readdirSync(SCRIPTS_DIR, { recursive: true, withFileTypes: true })
     .filter((entry) => entry.isDirectory())
     .map((entry) => path.posix.join(remoteDir, path.relative(SCRIPTS_DIR, path.join(entry.parentPath, entry.name))));
-  const quoted = [remoteDir, ...subdirs].map((dir) => `'${dir.replace(/'/g, "'\\''")}'`);
+  const quoted = [remoteDir, ...subdirs].map(shellQuote);
   const made = await ssh.execCommand(`mkdir -p -- ${quoted.join(" ")}`);
   if (made.code !== 0) throw new Error(`making ${remoteDir} on the test host failed: ${made.stderr}`);
 }
