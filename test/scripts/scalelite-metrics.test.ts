@@ -26,7 +26,9 @@ describe("scalelite-metrics-timer", () => {
     expect(r.code, output(r)).toBe(0);
     expect(read(h, "usr/local/sbin/bbb-ovh-scalelite-metrics")).toBe(readFileSync(path.resolve(__dirname, "../../scripts/scalelite-metrics.sh"), "utf8"));
     expect(mode(h, "usr/local/sbin/bbb-ovh-scalelite-metrics")).toBe("755");
-    expect(read(h, "etc/systemd/system/bbb-ovh-scalelite-metrics.service")).toContain(`ExecStart=/usr/local/sbin/bbb-ovh-scalelite-metrics ${RECORDING_DIR} ${SLEEPING_LIST}\n`);
+    expect(read(h, "etc/systemd/system/bbb-ovh-scalelite-metrics.service")).toContain(
+      `ExecStart=/usr/local/sbin/bbb-ovh-scalelite-metrics ${RECORDING_DIR} ${SLEEPING_LIST}\n`,
+    );
     const timer = read(h, "etc/systemd/system/bbb-ovh-scalelite-metrics.timer");
     expect(timer).toContain("OnUnitActiveSec=1min\n");
     expect(timer).toContain("Unit=bbb-ovh-scalelite-metrics.service\n");
