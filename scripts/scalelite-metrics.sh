@@ -4,7 +4,7 @@
 # Installed as /usr/local/sbin/bbb-ovh-scalelite-metrics, run every minute by bbb-ovh-scalelite-metrics.timer
 # on the front. The metric names are the ones scripts/monitoring/rules.yml reads (docs/monitoring.md).
 #
-#   bbb-ovh-scalelite-metrics RECORDING_DIR
+#   bbb-ovh-scalelite-metrics RECORDING_DIR [SLEEPING_LIST]
 #
 # Servers are read from Scalelite's Redis as Scalelite v1.8.5 stores them (app/models/server.rb): the set
 # `servers`, a hash `server:<id>` (url, state, online, meetings, users), the set `server_enabled` (servers
@@ -13,6 +13,8 @@
 # Recordings: the spool (<recordings>/spool/*.tar, what Scalelite's importer has not taken yet), what the
 # mover refused (<recordings>/refused/<node>/, each beside its .reason) and each node's incoming directory.
 # Backups: the status file scripts/scalelite-backup.sh writes (docs/backups.md).
+# Sleep: SLEEPING_LIST, where `ops schedule apply` / `ops scale` (cli/ops/nodePower.ts) list the servers they
+# put to sleep, one id a line, `<id> wake=<epoch>` once they asked OVH to unshelve it; no file, nobody sleeps.
 set -euo pipefail
 
 ROOT="${BBB_OVH_ROOT:-}"
@@ -47,8 +49,15 @@ number() {
 # server_metrics: one sample per server and metric, labelled with the node's host name (the rules join on
 # host) and Scalelite's id.
 server_metrics() {
-  local id field value url host state enabled cordoned online load
-  local -A h
+  local sleeping_list="$1" id field value url host state enabled cordoned online load rest
+  local -A h asleep=() wake=()
+  if [[ -n "$sleeping_list" && -f "$sleeping_list" ]]; then
+    while read -r id rest; do
+      [[ -n "$id" ]] || continue
+      asleep["$id"]=1
+      [[ "$rest" =~ (^|[[:space:]])wake=([0-9]+) ]] && wake["$id"]="${BASH_REMATCH[2]}"
+    done <"$sleeping_list"
+  fi
   if ! redis PING 2>/dev/null | grep -qx PONG; then
     echo "scalelite_up 0"
     return 0
@@ -91,6 +100,15 @@ server_metrics() {
     printf 'scalelite_server_load{%s} %s\n' "$labels" "$(number "$load")"
     printf 'scalelite_server_meetings{%s} %s\n' "$labels" "$(number "${h[meetings]:-}")"
     printf 'scalelite_server_users{%s} %s\n' "$labels" "$(number "${h[users]:-}")"
+    # 0 only while ops keeps the node asleep: a pending wake means it should come up now.
+    if [[ -n "${asleep[$id]:-}" && -z "${wake[$id]:-}" ]]; then
+      printf 'bbb_ovh_node_expected_awake{%s} 0\n' "$labels"
+    else
+      printf 'bbb_ovh_node_expected_awake{%s} 1\n' "$labels"
+    fi
+    if [[ -n "${wake[$id]:-}" ]]; then
+      printf 'bbb_ovh_node_wake_requested_timestamp_seconds{%s} %s\n' "$labels" "${wake[$id]}"
+    fi
   done < <(redis SMEMBERS servers | sort)
 }
 
@@ -172,15 +190,15 @@ backup_metrics() {
 }
 
 main() {
-  [[ $# -eq 1 ]] || die "usage: bbb-ovh-scalelite-metrics RECORDING_DIR"
-  local dir="$1" now tmp
+  [[ $# -eq 1 || $# -eq 2 ]] || die "usage: bbb-ovh-scalelite-metrics RECORDING_DIR [SLEEPING_LIST]"
+  local dir="$1" sleeping_list="${2:-}" now tmp
   now="$(date +%s)"
   mkdir -p "$TEXTFILE_DIR"
   # Same directory as the target, so the rename is atomic; node_exporter ignores names not ending in .prom.
   tmp="$(mktemp "$TEXTFILE_DIR/.scalelite.prom.XXXXXX")"
   trap 'rm -f -- "$tmp"' EXIT
   {
-    server_metrics
+    server_metrics "$sleeping_list"
     recording_metrics "$dir" "$now"
     backup_metrics
     echo "scalelite_metrics_last_run_timestamp_seconds $now"

@@ -19,7 +19,9 @@ import type { NodeTarget, OpsTarget } from "./stackSource";
  * instance (OVH bills the month anyway, and hourly -> monthly is one-way: OVHcloud Public Cloud billing).
  * Waking up: unshelve, wait for BBB's signed getMeetings to answer, check the public IP, then enable.
  * The nodes put to sleep are listed on the front (~/.bbb-ovh/schedule-sleeping of the SSH user), so a
- * node an operator drained stays drained.
+ * node an operator drained stays drained. A node on its way back carries `wake=<epoch>` there, from the
+ * first run that wants it awake until it is enabled: the front's Scalelite exporter turns the list into
+ * bbb_ovh_node_expected_awake, so the alerts stay quiet for a node asleep and not for one that does not wake.
  */
 
 /** OVH instance (GET /cloud/project/{serviceName}/instance): the fields used here. */
@@ -56,11 +58,34 @@ export interface PowerContext {
   ssh: SshTarget;
   instances: Instance[];
   status: ScaleliteServerStatus[];
-  sleeping: Set<string>;
+  /** The nodes ops put to sleep, with when a wake was first asked for (epoch seconds), if one is pending. */
+  sleeping: SleepingList;
   opts: PowerOptions;
 }
 
+export type SleepingList = Map<string, number | undefined>;
+
+/** Also components/remote/HostStep.ts sleepingListPath, which hands the path to the front's exporter. */
 const SLEEPING_FILE = "~/.bbb-ovh/schedule-sleeping";
+
+/** `<id>` or `<id> wake=<epoch>` a line; the first form is also what earlier versions wrote. */
+export function parseSleepingList(text: string): SleepingList {
+  const list: SleepingList = new Map();
+  for (const line of text.split("\n")) {
+    const [id, ...rest] = line.trim().split(/\s+/);
+    if (!id) continue;
+    const wake = rest.map((f) => /^wake=(\d+)$/.exec(f)?.[1]).find(Boolean);
+    list.set(id, wake === undefined ? undefined : Number(wake));
+  }
+  return list;
+}
+
+export function renderSleepingList(list: SleepingList): string {
+  return [...list]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([id, wake]) => (wake === undefined ? `${id}\n` : `${id} wake=${wake}\n`))
+    .join("");
+}
 
 /** A signed call to the node's own API; anything but SUCCESS is an error naming the node. */
 export async function bbbCall(node: NodeTarget, call: string, params: Record<string, string>, timeoutMs: number): Promise<BbbResponse> {
@@ -76,21 +101,13 @@ export async function bbbCall(node: NodeTarget, call: string, params: Record<str
   return response;
 }
 
-async function sleepingList(ssh: SshTarget, timeoutMs: number): Promise<Set<string>> {
+async function sleepingList(ssh: SshTarget, timeoutMs: number): Promise<SleepingList> {
   const r = await runRemote(ssh, `cat ${SLEEPING_FILE} 2>/dev/null || true`, timeoutMs);
-  return new Set(
-    r.stdout
-      .split("\n")
-      .map((l) => l.trim())
-      .filter(Boolean),
-  );
+  return parseSleepingList(r.stdout);
 }
 
-async function saveSleepingList(ssh: SshTarget, ids: Set<string>, timeoutMs: number): Promise<void> {
-  const text = [...ids]
-    .sort()
-    .map((id) => `${id}\n`)
-    .join("");
+async function saveSleepingList(ssh: SshTarget, list: SleepingList, timeoutMs: number): Promise<void> {
+  const text = renderSleepingList(list);
   const r = await runRemote(ssh, `mkdir -p ~/.bbb-ovh && cat > ${SLEEPING_FILE}.new && mv ${SLEEPING_FILE}.new ${SLEEPING_FILE}`, timeoutMs, text);
   if (r.code !== 0) throw new OpsError("command", ssh.host, `cannot record the sleeping nodes: ${r.stderr.trim()}`);
 }
@@ -146,6 +163,11 @@ export async function stepToAwake(ctx: PowerContext, host: ResolvedHost, why: st
     if (excluded) return decide(excluded.step, excluded.detail);
     const instance = instanceOf(ctx, host) as Instance;
     const row = ctx.status.find((r) => r.hostname === id);
+    if (ctx.sleeping.has(id) && ctx.sleeping.get(id) === undefined) {
+      // Recorded before the unshelve: from now on the node is expected up (ShelvedNodeDidNotWake's clock).
+      ctx.sleeping.set(id, Math.floor(Date.now() / 1000));
+      await saveSleepingList(ctx.ssh, ctx.sleeping, ctx.opts.timeoutMs);
+    }
     if (/^SHELVED/.test(instance.status)) {
       await ctx.api.call("POST", `/cloud/project/${ctx.sn}/instance/${instance.id}/unshelve`);
       return decide("unshelving", `${why}: unshelve requested`);
@@ -186,9 +208,13 @@ export async function stepToSleep(ctx: PowerContext, host: ResolvedHost): Promis
     if (!sleeping.has(id) && othersEnabled.length === 0)
       return decide("skipped", "the last enabled node: it stays up so that a late lesson still finds a server");
     if (!sleeping.has(id)) {
-      sleeping.add(id);
+      sleeping.set(id, undefined);
       await saveSleepingList(ssh, sleeping, opts.timeoutMs);
       await rake(ssh, "servers:cordon", [id], opts.commandTimeoutMs);
+    } else if (sleeping.get(id) !== undefined) {
+      // A wake that never finished, now called off: the node is expected asleep again.
+      sleeping.set(id, undefined);
+      await saveSleepingList(ssh, sleeping, opts.timeoutMs);
     }
     const node = nodeTargetOf(ctx, host);
     const meetings = (await bbbCall(node, "getMeetings", {}, opts.timeoutMs)).meetings.length;

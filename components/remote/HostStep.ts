@@ -21,10 +21,20 @@ export const stepHostOf = (handle: HostHandle): StepHost => ({
   ready: handle.ready,
 });
 
+/** The SSH user's ~/.bbb-ovh, where the deployment copies its scripts and `ops` keeps its state. */
+function remoteStateDir(sshUser: string): string {
+  if (!/^[a-z_][a-z0-9_-]{0,31}$/.test(sshUser)) throw new Error(`'${sshUser}' is not a Unix user name`);
+  return `${sshUser === "root" ? "/root" : `/home/${sshUser}`}/.bbb-ovh`;
+}
+
 /** Where the scripts live on a host: under the SSH user's home, so no root-owned path is needed to copy. */
 export function remoteScriptDir(sshUser: string): string {
-  if (!/^[a-z_][a-z0-9_-]{0,31}$/.test(sshUser)) throw new Error(`'${sshUser}' is not a Unix user name`);
-  return `${sshUser === "root" ? "/root" : `/home/${sshUser}`}/.bbb-ovh/scripts`;
+  return `${remoteStateDir(sshUser)}/scripts`;
+}
+
+/** The front's list of nodes `ops schedule apply` / `ops scale` put to sleep (cli/ops/nodePower.ts SLEEPING_FILE). */
+export function sleepingListPath(sshUser: string): string {
+  return `${remoteStateDir(sshUser)}/schedule-sleeping`;
 }
 
 /** A step's inputs; `undefined` leaves an optional input out. */

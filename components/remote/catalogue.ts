@@ -105,8 +105,8 @@ export const STEPS = {
   ),
   scaleliteMetrics: step(
     "scalelite-metrics-timer.sh",
-    "our Scalelite exporter (servers from Scalelite's Redis, spool, refused and incoming archives, last backup) in node_exporter's textfile directory, run by a timer every minute",
-    ["RECORDING_DIR"],
+    "our Scalelite exporter (servers from Scalelite's Redis and whether ops expects each awake, spool, refused and incoming archives, last backup) in node_exporter's textfile directory, run by a timer every minute",
+    ["RECORDING_DIR", "SLEEPING_LIST"],
     [],
     [],
     ["scalelite-metrics.sh"],

@@ -3,7 +3,7 @@ import * as random from "@pulumi/random";
 import type { remote } from "@pulumi/command";
 import type { Campus } from "../config/campus";
 import type { HostHandle } from "../hosts/HostHandle";
-import { HostSteps, stepHostOf } from "../remote/HostStep";
+import { HostSteps, sleepingListPath, stepHostOf } from "../remote/HostStep";
 import { base64 } from "../remote/invocation";
 import { preflightInputs } from "../remote/preflight";
 import { hostFirewallInputs, hostPolicyInput } from "../security/firewallPolicy";
@@ -206,7 +206,7 @@ export class ScaleliteFront extends pulumi.ComponentResource {
         { dependsOn: [preflight] },
       );
       appDependsOn.push(this.spool);
-      this.steps.run("scaleliteMetrics", { RECORDING_DIR }, { dependsOn: [this.spool] });
+      this.steps.run("scaleliteMetrics", { RECORDING_DIR, SLEEPING_LIST: sleepingListPath(handle.sshUser) }, { dependsOn: [this.spool] });
       if (copy) {
         // Installed on both fronts: only the one that is the standby copies (scripts/scalelite-recordings-pull.sh).
         const files = nodeTransferFiles(STANDBY_COPY_DIR);

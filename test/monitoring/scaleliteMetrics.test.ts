@@ -104,8 +104,8 @@ describe.skipIf(!trees || !hasNodeExporter)("the Scalelite textfile exporter, re
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  function run(env: Record<string, string>) {
-    return spawnSync("bash", [SCRIPT, path.join(dir, "recordings")], {
+  function run(env: Record<string, string>, sleepingList?: string) {
+    return spawnSync("bash", [SCRIPT, path.join(dir, "recordings"), ...(sleepingList ? [sleepingList] : [])], {
       encoding: "utf8",
       env: {
         ...process.env,
@@ -165,8 +165,36 @@ describe.skipIf(!trees || !hasNodeExporter)("the Scalelite textfile exporter, re
     expect(m.get("bbb_ovh_backup_last_added_bytes")).toBe(2048);
     expect(m.get("bbb_ovh_backup_max_age_seconds")).toBe(30 * 3600);
     expect(m.get("scalelite_metrics_last_run_timestamp_seconds")).toBeGreaterThanOrEqual(before);
+    // No sleeping list given: nobody sleeps.
+    expect(sample("bbb_ovh_node_expected_awake", "bbb1.campus.example")).toBe(1);
+    expect(sample("bbb_ovh_node_expected_awake", "bbb2.campus.example")).toBe(1);
+    expect([...m.keys()].some((k) => k.startsWith("bbb_ovh_node_wake_requested_timestamp_seconds"))).toBe(false);
     // Only the final file is left: the temporary one was renamed.
     expect(fs.readdirSync(path.join(dir, "textfile"))).toEqual(["scalelite.prom"]);
+  });
+
+  it("reads the sleeping list ops keeps: asleep is 0, a pending wake is 1 with its time, a missing file is 1", async () => {
+    const list = path.join(dir, "schedule-sleeping");
+    const sampleOf = (m: Map<string, number>, name: string, host: string) => m.get(`${name}{host="${host}",id="${host}"}`);
+    const redis = { REDIS_CLI: `redis-cli -u ${scalelite.redisUrl}` };
+    // As cli/ops/nodePower.ts saveSleepingList writes it: bbb1 woken (unshelve requested), bbb2 in the old one-id format.
+    fs.writeFileSync(list, "bbb1.campus.example wake=1796263200\nbbb2.campus.example\n");
+    let result = run(redis, list);
+    expect(result.status, result.stderr).toBe(0);
+    let m = await scrape(`http://127.0.0.1:${port}/metrics`);
+    expect(m.get("node_textfile_scrape_error")).toBe(0);
+    expect(sampleOf(m, "bbb_ovh_node_expected_awake", "bbb1.campus.example")).toBe(1);
+    expect(sampleOf(m, "bbb_ovh_node_wake_requested_timestamp_seconds", "bbb1.campus.example")).toBe(1796263200);
+    expect(sampleOf(m, "bbb_ovh_node_expected_awake", "bbb2.campus.example")).toBe(0);
+    expect(sampleOf(m, "bbb_ovh_node_wake_requested_timestamp_seconds", "bbb2.campus.example")).toBeUndefined();
+
+    // ops removes the file's last line once the node is enabled again; a removed file means nobody sleeps.
+    fs.rmSync(list);
+    result = run(redis, list);
+    expect(result.status, result.stderr).toBe(0);
+    m = await scrape(`http://127.0.0.1:${port}/metrics`);
+    expect(sampleOf(m, "bbb_ovh_node_expected_awake", "bbb2.campus.example")).toBe(1);
+    expect(sampleOf(m, "bbb_ovh_node_wake_requested_timestamp_seconds", "bbb1.campus.example")).toBeUndefined();
   });
 
   it("says scalelite_up 0 when Redis does not answer, and still writes the rest", async () => {

@@ -130,9 +130,16 @@ describe.skipIf(!trees)("ops schedule apply", () => {
   }, 240_000);
 
   it("before the first lesson: unshelves, then enables once BBB answers; a node an operator drained stays drained", async () => {
+    expect((await onFront("cat ~/.bbb-ovh/schedule-sleeping")).trim()).toBe(NODES[0].fqdn);
+    const before = Math.floor(Date.now() / 1000);
     const first = await schedule(MONDAY_EARLY);
     expect(steps(first.stdout)[NODES[0].fqdn].step).toBe("unshelving");
     expect(peer.state.instances[0].status).toBe("ACTIVE");
+    // Woken, not yet enabled: the front's exporter reads the pending wake (bbb_ovh_node_expected_awake 1).
+    const [id, wake] = (await onFront("cat ~/.bbb-ovh/schedule-sleeping")).trim().split(" ");
+    expect(id).toBe(NODES[0].fqdn);
+    expect(Number(wake.replace(/^wake=/, ""))).toBeGreaterThanOrEqual(before);
+    expect(Number(wake.replace(/^wake=/, ""))).toBeLessThanOrEqual(Math.floor(Date.now() / 1000));
     const second = await schedule(MONDAY_EARLY);
     expect(steps(second.stdout)[NODES[0].fqdn]).toMatchObject({ step: "enabled" });
     expect(second.code).toBe(0);

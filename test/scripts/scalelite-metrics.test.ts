@@ -9,6 +9,8 @@ import { calls, mode, output, read, tree } from "../support/hostState";
 import { runStep, startTestHost, type TestHost } from "../support/sshd";
 
 const RECORDING_DIR = "/mnt/scalelite-recordings/var/bigbluebutton";
+// As components/remote/HostStep.ts sleepingListPath gives it for the front's SSH user.
+const SLEEPING_LIST = "/home/ubuntu/.bbb-ovh/schedule-sleeping";
 
 describe("scalelite-metrics-timer", () => {
   let h: TestHost;
@@ -20,11 +22,13 @@ describe("scalelite-metrics-timer", () => {
   });
 
   it("installs the exporter, its service and a timer every minute, and starts the timer", async () => {
-    const r = await runStep(h, "scaleliteMetrics", { RECORDING_DIR });
+    const r = await runStep(h, "scaleliteMetrics", { RECORDING_DIR, SLEEPING_LIST });
     expect(r.code, output(r)).toBe(0);
     expect(read(h, "usr/local/sbin/bbb-ovh-scalelite-metrics")).toBe(readFileSync(path.resolve(__dirname, "../../scripts/scalelite-metrics.sh"), "utf8"));
     expect(mode(h, "usr/local/sbin/bbb-ovh-scalelite-metrics")).toBe("755");
-    expect(read(h, "etc/systemd/system/bbb-ovh-scalelite-metrics.service")).toContain(`ExecStart=/usr/local/sbin/bbb-ovh-scalelite-metrics ${RECORDING_DIR}\n`);
+    expect(read(h, "etc/systemd/system/bbb-ovh-scalelite-metrics.service")).toContain(
+      `ExecStart=/usr/local/sbin/bbb-ovh-scalelite-metrics ${RECORDING_DIR} ${SLEEPING_LIST}\n`,
+    );
     const timer = read(h, "etc/systemd/system/bbb-ovh-scalelite-metrics.timer");
     expect(timer).toContain("OnUnitActiveSec=1min\n");
     expect(timer).toContain("Unit=bbb-ovh-scalelite-metrics.service\n");
@@ -34,7 +38,7 @@ describe("scalelite-metrics-timer", () => {
   it("changes nothing on a second run", async () => {
     const before = tree(h);
     const seen = calls(h).length;
-    const r = await runStep(h, "scaleliteMetrics", { RECORDING_DIR });
+    const r = await runStep(h, "scaleliteMetrics", { RECORDING_DIR, SLEEPING_LIST });
     expect(r.code, output(r)).toBe(0);
     expect(tree(h)).toEqual(before);
     expect(
@@ -44,9 +48,12 @@ describe("scalelite-metrics-timer", () => {
     ).toEqual([]);
   });
 
-  it("refuses a recording directory that is not a plain absolute path, naming the input", async () => {
-    const r = await runStep(h, "scaleliteMetrics", { RECORDING_DIR: "relative/dir" });
+  it("refuses a recording directory or sleeping list that is not a plain absolute path, naming the input", async () => {
+    let r = await runStep(h, "scaleliteMetrics", { RECORDING_DIR: "relative/dir", SLEEPING_LIST });
     expect(r.code).not.toBe(0);
     expect(output(r)).toContain("RECORDING_DIR must be an absolute path");
+    r = await runStep(h, "scaleliteMetrics", { RECORDING_DIR, SLEEPING_LIST: "/home/ubuntu/a list" });
+    expect(r.code).not.toBe(0);
+    expect(output(r)).toContain("SLEEPING_LIST must be an absolute path");
   });
 });

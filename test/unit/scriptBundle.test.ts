@@ -1,7 +1,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { remoteScriptDir } from "../../components/remote/HostStep";
+import { remoteScriptDir, sleepingListPath } from "../../components/remote/HostStep";
 import { STEPS } from "../../components/remote/catalogue";
 import { readScriptBundle, scriptBundle } from "../../components/remote/scriptBundle";
 
@@ -85,5 +85,11 @@ describe("remoteScriptDir", () => {
     expect(remoteScriptDir("root")).toBe("/root/.bbb-ovh/scripts");
     expect(remoteScriptDir("ubuntu")).toBe("/home/ubuntu/.bbb-ovh/scripts");
     expect(() => remoteScriptDir("../etc")).toThrow(/Unix user/);
+  });
+
+  it("has the list ops keeps of the nodes it put to sleep beside it (cli/ops/nodePower.ts ~/.bbb-ovh/schedule-sleeping)", () => {
+    expect(sleepingListPath("ubuntu")).toBe("/home/ubuntu/.bbb-ovh/schedule-sleeping");
+    expect(sleepingListPath("root")).toBe("/root/.bbb-ovh/schedule-sleeping");
+    expect(() => sleepingListPath("a b")).toThrow(/Unix user/);
   });
 });
