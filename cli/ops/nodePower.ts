@@ -1,4 +1,5 @@
 import type { Campus, ResolvedHost } from "../../components/config/campus";
+import { SLEEPING_LIST_IN_HOME } from "../../components/schedule/sleepingList";
 import { signedUrl } from "./bbbApi";
 import { parseBbbResponse, type BbbResponse } from "./bbbXml";
 import { httpGet } from "./http";
@@ -65,8 +66,7 @@ export interface PowerContext {
 
 export type SleepingList = Map<string, number | undefined>;
 
-/** Also components/remote/HostStep.ts sleepingListPath, which hands the path to the front's exporter. */
-const SLEEPING_FILE = "~/.bbb-ovh/schedule-sleeping";
+const SLEEPING_FILE = `~/${SLEEPING_LIST_IN_HOME}`;
 
 /** `<id>` or `<id> wake=<epoch>` a line; the first form is also what earlier versions wrote. */
 export function parseSleepingList(text: string): SleepingList {

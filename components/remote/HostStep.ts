@@ -5,6 +5,7 @@ import type { HostHandle } from "../hosts/HostHandle";
 import { STEPS, type StepName } from "./catalogue";
 import { renderStepCommand, renderStepStdin } from "./invocation";
 import { scriptBundle, type ScriptBundle } from "./scriptBundle";
+import { SLEEPING_LIST_IN_HOME } from "../schedule/sleepingList";
 
 /** What a host needs to run steps: a name for resources and errors, how to reach it, what to wait for. */
 export interface StepHost {
@@ -32,9 +33,9 @@ export function remoteScriptDir(sshUser: string): string {
   return `${remoteStateDir(sshUser)}/scripts`;
 }
 
-/** The front's list of nodes `ops schedule apply` / `ops scale` put to sleep (cli/ops/nodePower.ts SLEEPING_FILE). */
+/** The front's list of nodes `ops schedule apply` / `ops scale` put to sleep, in the SSH user's home. */
 export function sleepingListPath(sshUser: string): string {
-  return `${remoteStateDir(sshUser)}/schedule-sleeping`;
+  return `${dirname(remoteStateDir(sshUser))}/${SLEEPING_LIST_IN_HOME}`;
 }
 
 /** A step's inputs; `undefined` leaves an optional input out. */
