@@ -261,6 +261,24 @@ async function buildRegion(campus: Campus, api: OvhApi, input: ImageBuildInput, 
     install: () => hostStep("install"),
     configure: () => hostStep("configure"),
     clean: () => hostStep("clean"),
+    // OVH's POST /cloud/project/{serviceName}/instance/{instanceId}/stop, no body (the API console's /cloud
+    // section; ovh/ovhcloud-cli calls it for `cloud instance stop`, internal/services/cloud/cloud_instance.go):
+    // OpenStack's os-stop, a clean shutdown, after which Nova reports the instance SHUTOFF. A run cut after
+    // the call finds it SHUTOFF (or still stopping) and only waits.
+    "stop-builder": async () => {
+      const url = `/cloud/project/${sn}/instance/${record!.instanceId}`;
+      if ((await api.call<Instance>("GET", url)).status !== "SHUTOFF")
+        await api.call("POST", `${url}/stop`).catch((e: unknown) => {
+          // Nova's os-stop answers 409 to an instance already powering off (a run cut just after its stop).
+          if (!(e instanceof OpsError && / HTTP 409: /.test(e.message))) throw e;
+        });
+      await waitFor("the builder is not SHUTOFF", b.builder, opts, async () => {
+        const got = await api.call<Instance>("GET", url);
+        if (got.status === "ERROR") throw new OpsError("api", b.builder, "the instance is in ERROR");
+        return got.status === "SHUTOFF" ? true : undefined;
+      });
+      return "SHUTOFF";
+    },
     snapshot: async () => {
       await api.call("POST", `/cloud/project/${sn}/instance/${record!.instanceId}/snapshot`, { snapshotName: b.image });
       return `snapshot ${b.image} requested`;
@@ -294,7 +312,7 @@ async function buildRegion(campus: Campus, api: OvhApi, input: ImageBuildInput, 
   async function hostStep(id: (typeof HOST_STEPS)[number]): Promise<string> {
     const { step, inputs, timeout } = builderStepInputs(campus, b, ipv4!, sharedSecret)[id];
     const command = renderStepCommand(step, SCRIPT_DIR, sudo);
-    // The cleaner empties authorized_keys: flush the disk in the same session, the snapshot follows.
+    // The cleaner empties authorized_keys: flush the disk in the same session, the stop and snapshot follow.
     const out = await remote(
       id === "clean" ? `${command} && ${asRoot("sync")}` : command,
       timeout === "install" ? opts.installTimeoutMs : opts.commandTimeoutMs,

@@ -135,12 +135,17 @@ describe("ops image build", () => {
     const steps = report.regions[0].steps.map((s: { id: string }) => s.id);
     // No second builder: the run found its own by name and its record.
     expect(steps[0]).toBe("wait-active");
-    expect(steps).toEqual(expect.arrayContaining(["install", "configure", "clean", "snapshot", "wait-image", "delete-builder", "delete-dns-record"]));
+    expect(steps).toEqual(
+      expect.arrayContaining(["install", "configure", "clean", "stop-builder", "snapshot", "wait-image", "delete-builder", "delete-dns-record"]),
+    );
     expect(peer.state.calls.filter((c) => c === `POST /cloud/project/${PROJECT}/instance`)).toHaveLength(1);
+    // Stopped after the cleaner, and snapshotted only once SHUTOFF (the disk at rest).
+    const posts = peer.state.calls.filter((c) => c.startsWith("POST /cloud/project/") && /\/(stop|snapshot)$/.test(c));
+    expect(posts.map((c) => c.split("/").pop())).toEqual(["stop", "snapshot"]);
 
     // The image, under the name nameRegex finds, active; the builder and its DNS record gone; the other instance kept.
     const image = peer.state.snapshots.find((s) => s.name === `bbb-ovh-jammy-300-${COMMIT}`);
-    expect(image).toMatchObject({ region: "GRA11", status: "active" });
+    expect(image).toMatchObject({ region: "GRA11", status: "active", instanceStatus: "SHUTOFF" });
     expect(report.regions[0].imageId).toBe(image!.id);
     expect(peer.state.instances.map((i) => i.id)).toEqual(["inst-other"]);
     expect(peer.state.records.find((r) => r.subDomain.startsWith("bbb-ovh-builder-"))).toBeUndefined();
@@ -168,6 +173,30 @@ describe("ops image build", () => {
     expect(peer.state.records.find((r) => r.subDomain.startsWith("bbb-ovh-builder-"))).toBeUndefined();
     const dry = JSON.parse((await imageBuild("--dry-run")).stdout);
     expect(dry.plans[0].steps[0].id).toBe("create-builder");
+  });
+
+  it("a builder still powering off when a run gave up waiting is waited for by the next run (its second stop is a 409), then saved SHUTOFF", async () => {
+    peer.state.snapshots = [];
+    const callsBefore = peer.state.calls.length;
+    peer.state.holdStopping = true;
+    const gaveUp = await imageBuild("--wait", "0.05");
+    peer.state.holdStopping = false;
+    expect(gaveUp.code, gaveUp.stderr).not.toBe(0);
+    const failed = JSON.parse(gaveUp.stdout).regions[0];
+    expect(failed.failure, JSON.stringify(failed)).toMatchObject({ step: "stop-builder", kind: "timeout" });
+    expect(peer.state.snapshots).toEqual([]);
+
+    const run = await imageBuild();
+    expect(run.code, `${run.stdout}\n${run.stderr}`).toBe(0);
+    // The builder was cleaned: no host step again, straight to the stop (already under way) and the snapshot.
+    expect(
+      JSON.parse(run.stdout)
+        .regions[0].steps.map((s: { id: string }) => s.id)
+        .slice(0, 3),
+    ).toEqual(["stop-builder", "snapshot", "wait-image"]);
+    expect(peer.state.calls.slice(callsBefore).filter((c) => c.endsWith("/stop"))).toHaveLength(2);
+    expect(peer.state.snapshots).toEqual([expect.objectContaining({ name: `bbb-ovh-jammy-300-${COMMIT}`, status: "active", instanceStatus: "SHUTOFF" })]);
+    expect(peer.state.instances.map((i) => i.id)).toEqual(["inst-other"]);
   });
 
   it("an instance of the builder's name that this command did not create is neither used nor deleted", async () => {

@@ -23,7 +23,8 @@
  *   The provider creates instances through .../region/{region}/instance and lists flavors through /v2: the
  *   classic POST .../instance {flavorId, imageId, name, region, userData} and GET .../flavor?region= are
  *   modelled from the API console's /cloud section only, not from code seen here.
- *   An instance is BUILD when created and ACTIVE from the next read (a boot); a snapshot goes queued -> saving ->
+ *   An instance is BUILD when created and ACTIVE from the next read (a boot), ACTIVE at the read after a stop and
+ *   SHUTOFF from the next; a snapshot goes queued -> saving ->
  *   active (Glance's image statuses), one step each time the snapshots are listed.
  * Error wordings for vouchers are the peer's (the API's exact texts are not documented); the tool
  * shows whatever the API says, so only the status codes matter to it.
@@ -61,6 +62,8 @@ export interface PeerInstance {
   ipAfterUnshelve?: string;
   /** The region (default GRA11), flavor and image it was created with. */
   region?: string;
+  /** Set by POST .../stop: ACTIVE (powering off) at the next read, SHUTOFF from the one after. */
+  stopping?: boolean;
   flavorId?: string;
   imageId?: string;
 }
@@ -71,6 +74,8 @@ export interface PeerCatalogItem {
   name: string;
   region: string;
   status?: string;
+  /** A snapshot's: the status its instance had when it was taken (not in the API's answer). */
+  instanceStatus?: string;
 }
 
 export interface PeerState {
@@ -101,6 +106,8 @@ export interface PeerState {
   onInstanceCreate?: (instance: PeerInstance, body: Record<string, unknown>) => void;
   /** The IPv4 a created instance gets (default 198.51.100.200). */
   newInstanceIp: string;
+  /** Knob: while set, a stopped instance stays ACTIVE (powering off) instead of reaching SHUTOFF. */
+  holdStopping?: boolean;
 }
 
 export interface OvhApiPeer {
@@ -389,6 +396,7 @@ export async function startOvhApiPeer(serviceName: string, init: Partial<PeerSta
       if (method === "GET" && !m[2]) {
         const doc = instanceDoc(i);
         if (i.status === "BUILD") i.status = "ACTIVE";
+        if (i.stopping && !state.holdStopping) [i.status, i.stopping] = ["SHUTOFF", false];
         return { status: 200, body: doc };
       }
       if (method === "DELETE" && !m[2]) {
@@ -397,9 +405,26 @@ export async function startOvhApiPeer(serviceName: string, init: Partial<PeerSta
       }
       if (method === "POST" && m[2]) {
         if (typeof payload.snapshotName !== "string" || !payload.snapshotName) return error(400, "BAD_REQUEST", "Missing parameter(s): snapshotName");
-        state.snapshots.push({ id: `snap-${randomBytes(4).toString("hex")}`, name: payload.snapshotName, region: i.region ?? "GRA11", status: "queued" });
+        state.snapshots.push({
+          id: `snap-${randomBytes(4).toString("hex")}`,
+          name: payload.snapshotName,
+          region: i.region ?? "GRA11",
+          status: "queued",
+          instanceStatus: i.status,
+        });
         return { status: 200, body: null };
       }
+    }
+    // POST /cloud/project/{serviceName}/instance/{instanceId}/stop, no body -> void (the API console's /cloud
+    // section; ovh/ovhcloud-cli's `cloud instance stop` calls it, internal/services/cloud/cloud_instance.go):
+    // OpenStack's os-stop, which answers 409 to an instance not ACTIVE or already powering off (Nova API
+    // reference, "Stop Server (os-stop Action)"); the instance is SHUTOFF once Nova has shut it down.
+    if (method === "POST" && (m = new RegExp(`^${project}/instance/([^/]+)/stop$`).exec(p))) {
+      const i = state.instances.find((x) => x.id === m![1]);
+      if (!i) return error(404, "NOT_FOUND", "Instance not found");
+      if (i.status !== "ACTIVE" || i.stopping) return error(409, "CONFLICT", `Cannot 'stop' instance while it is in status ${i.status}`);
+      i.stopping = true;
+      return { status: 200, body: null };
     }
     if (method === "POST" && (m = new RegExp(`^${project}/instance/([^/]+)/(shelve|unshelve)$`).exec(p))) {
       const i = state.instances.find((x) => x.id === m![1]);
