@@ -192,7 +192,8 @@ describe("ops image build", () => {
 
     // The next run takes the instance the operation names as its own, and gives up while it powers off.
     peer.state.holdStopping = true;
-    const stopping = await imageBuild("--wait", "0.05");
+    // 6 s: the other waits of this run (ACTIVE, SSH) end at their first look on loopback, even on a loaded machine.
+    const stopping = await imageBuild("--wait", "0.1");
     peer.state.holdStopping = false;
     expect(stopping.code, stopping.stderr).not.toBe(0);
     expect(stepIds(stopping)[0]).toBe("wait-active");
