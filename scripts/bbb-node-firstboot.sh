@@ -13,7 +13,10 @@
 #  - certificate: Let's Encrypt by certbot --webroot, as install_ssl gets it, and haproxy's bundle of it
 #    (/etc/haproxy/certbundle.pem, as bbb-install.sh's deploy hook writes it; haproxy serves port 443);
 #  - TURN: coturn gets a secret of its own (the cleaner blanked the builder's) and bbb-web's TURN servers
-#    are this node's coturn, or the external server when TURN_HOST is given.
+#    are this node's coturn, or the external server when TURN_HOST is given;
+#  - FreeSWITCH's event-socket password: a new one (the cleaner blanked the builder's) in every file that
+#    must carry it (lib/esl.sh), so that `bbb-conf --setip`, which keeps a password other than ClueCon,
+#    copies this node's; its restart of bigbluebutton.target restarts FreeSWITCH and its clients.
 # SSH host keys, authorized keys, hostname and machine id are set at boot by cloud-init and systemd.
 # It refuses a host without /etc/bbb-ovh/node-image (not made from our image) before changing anything,
 # except a node our install step installed (its stamp): a campus that gains a node image keeps its running
@@ -25,6 +28,8 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 # shellcheck source-path=SCRIPTDIR source=lib/turn.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/turn.sh"
+# shellcheck source-path=SCRIPTDIR source=lib/esl.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/esl.sh"
 
 IMAGE_STAMP="$ROOT/etc/bbb-ovh/node-image"
 PENDING="$STATE_DIR/bbb-node-firstboot.restart-pending"
@@ -102,6 +107,8 @@ read_image_stamp() {
   BUILDER_IPV4="$(sed -n 's/^BUILDER_IPV4=//p' "$IMAGE_STAMP")"
   [[ -n "$BUILDER_FQDN" && -n "$BUILDER_IPV4" ]] || die "${IMAGE_STAMP#"$ROOT"} does not name the builder (BUILDER_FQDN, BUILDER_IPV4); nothing was changed"
   [[ -f "$ROOT/etc/bigbluebutton/bigbluebutton-release" ]] || die "the image has no /etc/bigbluebutton/bigbluebutton-release: BigBlueButton is not installed; nothing was changed"
+  esl_value "$ROOT/${ESL_FILES[0]}" >/dev/null ||
+    die "the image's /${ESL_FILES[0]} has no event-socket password line: bbb-conf --setip would give FreeSWITCH an empty one; nothing was changed"
 }
 
 make_own_address_and_name() {
@@ -172,6 +179,24 @@ turn_settings() {
   fi
 }
 
+# own_esl_password: the node's event-socket password in every file that carries it, bbb-fsesl-akka.conf
+# first: a run cut midway finds it there and carries it into the others. A new one when the image's is
+# blank (the cleaner's) or upstream's default, ClueCon; generated here, never on a command line.
+own_esl_password() {
+  local password rel file value
+  password="$(esl_value "$ROOT/${ESL_FILES[0]}")"
+  if [[ -z "$password" || "$password" == ClueCon ]]; then
+    password="$(openssl rand -hex 16)"
+  fi
+  for rel in "${ESL_FILES[@]}"; do
+    file="$ROOT/$rel"
+    value="$(esl_value "$file")" || continue
+    [[ "$value" != "$password" ]] || continue
+    ESL_PASSWORD="$password" rewrite "$file" esl_filter "$file" || true
+    log "/$rel: the event-socket password is this node's own"
+  done
+}
+
 web_url() {
   sed -n 's/^bigbluebutton\.web\.serverURL=//p' "$WEB_PROPERTIES" 2>/dev/null | tail -n 1
 }
@@ -219,6 +244,7 @@ main() {
   obtain_certificate
   install_certificate_bundle
   turn_settings
+  own_esl_password
   restart_services
 }
 

@@ -6,7 +6,8 @@
 #  - machine id: emptied (machine-id(5): an empty /etc/machine-id is filled at the next boot);
 #  - SSH host keys and every authorized_keys file (cloud-init installs the node's);
 #  - secrets: BBB's shared secret (bbb-web.properties securitySalt, akka, webhooks and their post_catcher.js), the TURN settings
-#    (bbb-web's TURN servers, coturn's static-auth-secret), the recording-transfer key;
+#    (bbb-web's TURN servers, coturn's static-auth-secret), the recording-transfer key, FreeSWITCH's
+#    event-socket password in every file that carries it (lib/esl.sh);
 #  - the builder's certificates (/etc/letsencrypt live, archive, renewal) and haproxy's copy of it with its
 #    key (/etc/haproxy/certbundle.pem, which bbb-install.sh's deploy hook writes);
 #  - logs, shell histories, cloud-init's per-instance state (what `cloud-init clean --logs` removes);
@@ -19,6 +20,8 @@
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+# shellcheck source-path=SCRIPTDIR source=lib/esl.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/esl.sh"
 
 BBB_ETC="$ROOT/etc/bigbluebutton"
 IMAGE_STAMP="$ROOT/etc/bbb-ovh/node-image"
@@ -72,12 +75,28 @@ blank_secret() {
   fi
 }
 
+# blank_esl_password: FreeSWITCH's event-socket password emptied wherever it is (lib/esl.sh), each file
+# replaced atomically with its mode and owner; the first-boot step gives each node its own.
+blank_esl_password() {
+  local rel file value mode owner
+  for rel in "${ESL_FILES[@]}"; do
+    file="$ROOT/$rel"
+    value="$(esl_value "$file")" || continue
+    [[ -n "$value" ]] || continue
+    mode="$(stat -c %a "$file")" owner="$(stat -c %u:%g "$file")"
+    # shellcheck disable=SC2094 # install_content writes a temporary file and renames it over FILE
+    ESL_PASSWORD="" esl_filter "$file" <"$file" | install_content "$file" "$mode" "$owner"
+    log "blanked the event-socket password in /$rel"
+  done
+}
+
 clean_secrets() {
   blank_secret "$BBB_ETC/bbb-web.properties" securitySalt
   blank_secret "$BBB_ETC/bbb-apps-akka.conf" sharedSecret
   blank_secret "$ROOT/usr/local/bigbluebutton/bbb-webhooks/config/default.yml" sharedSecret
   blank_secret "$ROOT/usr/local/bigbluebutton/bbb-webhooks/extra/post_catcher.js" "var shared_secret"
   blank_secret "$ROOT/etc/turnserver.conf" static-auth-secret
+  blank_esl_password
   remove "$BBB_ETC/turn-stun-servers.xml" "$ROOT/etc/bbb-ovh/recording-transfer" "$ROOT/etc/haproxy/certbundle.pem"
 }
 

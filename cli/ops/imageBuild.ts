@@ -65,7 +65,9 @@ export interface ImageBuildReport {
 
 /** What this command knows of a builder it created; no secret (the host key's private half went into the user data only). */
 interface BuilderRecord {
+  /** Empty until OVH's create operation (`operationId`) has completed and named it. */
   instanceId: string;
+  operationId?: string;
   region: string;
   hostKey: string;
   done: ImageStepId[];
@@ -78,6 +80,14 @@ interface NamedItem {
   name: string;
   region: string;
   status?: string;
+}
+
+/** cloud.Operation, as ovh/ovhcloud-cli and OVH's Terraform provider read it (GET /cloud/project/{serviceName}/operation/{id}). */
+interface Operation {
+  id: string;
+  status: string;
+  resourceId?: string | null;
+  subOperations?: Array<{ action: string; resourceId?: string | null }>;
 }
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -136,6 +146,26 @@ async function buildRegion(campus: Campus, api: OvhApi, input: ImageBuildInput, 
   const report: RegionReport = { region: b.region, builder: b.builder, image: b.image, steps: [], ok: false };
   const store = recordStore(opts.stateDir, b.builder);
   let record = store.read();
+  // OVH creates an instance through an operation; both OVH tools read the instance's id from it once it has
+  // completed: its resourceId, else its sub-operation "instance#create" (ovhcloud-cli's waitForCloudOperation,
+  // internal/services/cloud/utils.go; the provider's waitForCloudProjectOperation, ovh/types_cloud.go).
+  const createdInstance = (operationId: string) =>
+    waitFor(`the creation of ${b.builder} (operation ${operationId}) has not completed`, b.builder, opts, async () => {
+      const op = await api.call<Operation>("GET", `/cloud/project/${sn}/operation/${operationId}`);
+      if (op.status === "in-error") {
+        store.remove(); // nothing was made: the next run starts over
+        throw new OpsError("api", b.builder, `OVH's creation of ${b.builder} (operation ${operationId}) ended in error`);
+      }
+      if (op.status !== "completed") return undefined;
+      const id = op.resourceId ?? op.subOperations?.find((x) => x.action === "instance#create")?.resourceId;
+      if (!id) throw new OpsError("api", b.builder, `operation ${operationId} completed without naming the instance`);
+      return id;
+    });
+  if (record && !record.instanceId && record.operationId) {
+    // A run cut while OVH was creating the builder: the instance is ours once the operation names it.
+    record.instanceId = await createdInstance(record.operationId);
+    store.write(record);
+  }
 
   const instances = (await api.call<Array<Instance & { region?: string }>>("GET", `/cloud/project/${sn}/instance`, { region: b.region })).filter(
     (i) => i.name === b.builder && (i.region === undefined || i.region === b.region),
@@ -198,19 +228,25 @@ async function buildRegion(campus: Campus, api: OvhApi, input: ImageBuildInput, 
         authorizedKeys: campus.config.sshPublicKeys,
         hostKey: { privateOpenssh: key.private, publicOpenssh: key.public },
       });
-      const created = await api.call<Instance>("POST", `/cloud/project/${sn}/instance`, {
-        flavorId: flavor!.id,
-        imageId: ubuntu!.id,
+      // POST /cloud/project/{serviceName}/region/{regionName}/instance -> cloud.Operation, with the fields
+      // ovh/ovhcloud-cli's `cloud instance create` sends (internal/services/cloud/cloud_instance.go,
+      // CreateInstance; name, flavor, bootFrom and network required) and OVH's Terraform provider's
+      // ovh_cloud_project_instance (CloudProjectInstanceCreateOpts): a public network, billed hourly.
+      const operation = await api.call<Operation>("POST", `/cloud/project/${sn}/region/${b.region}/instance`, {
         name: b.builder,
-        region: b.region,
+        flavor: { id: flavor!.id },
+        bootFrom: { imageId: ubuntu!.id },
+        network: { public: true },
         userData,
-        monthlyBilling: false,
+        billingPeriod: "hourly",
       });
-      const fresh: BuilderRecord = { instanceId: created.id, region: b.region, hostKey: key.public.trim(), done: [] };
+      const fresh: BuilderRecord = { instanceId: "", operationId: operation.id, region: b.region, hostKey: key.public.trim(), done: [] };
       hostKey = fresh.hostKey;
       record = fresh;
       store.write(fresh);
-      return `${created.id} (${b.flavor}, ${b.ubuntuImage}, billed hourly); record ${store.file}`;
+      fresh.instanceId = await createdInstance(operation.id);
+      store.write(fresh);
+      return `${fresh.instanceId} (${b.flavor}, ${b.ubuntuImage}, billed hourly); record ${store.file}`;
     },
     "wait-active": async () => {
       const i = await waitFor("the builder is not ACTIVE with a public IPv4", b.builder, opts, async () => {
@@ -261,6 +297,24 @@ async function buildRegion(campus: Campus, api: OvhApi, input: ImageBuildInput, 
     install: () => hostStep("install"),
     configure: () => hostStep("configure"),
     clean: () => hostStep("clean"),
+    // OVH's POST /cloud/project/{serviceName}/instance/{instanceId}/stop, no body (the API console's /cloud
+    // section; ovh/ovhcloud-cli calls it for `cloud instance stop`, internal/services/cloud/cloud_instance.go):
+    // OpenStack's os-stop, a clean shutdown, after which Nova reports the instance SHUTOFF. A run cut after
+    // the call finds it SHUTOFF (or still stopping) and only waits.
+    "stop-builder": async () => {
+      const url = `/cloud/project/${sn}/instance/${record!.instanceId}`;
+      if ((await api.call<Instance>("GET", url)).status !== "SHUTOFF")
+        await api.call("POST", `${url}/stop`).catch((e: unknown) => {
+          // Nova's os-stop answers 409 to an instance already powering off (a run cut just after its stop).
+          if (!(e instanceof OpsError && / HTTP 409: /.test(e.message))) throw e;
+        });
+      await waitFor("the builder is not SHUTOFF", b.builder, opts, async () => {
+        const got = await api.call<Instance>("GET", url);
+        if (got.status === "ERROR") throw new OpsError("api", b.builder, "the instance is in ERROR");
+        return got.status === "SHUTOFF" ? true : undefined;
+      });
+      return "SHUTOFF";
+    },
     snapshot: async () => {
       await api.call("POST", `/cloud/project/${sn}/instance/${record!.instanceId}/snapshot`, { snapshotName: b.image });
       return `snapshot ${b.image} requested`;
@@ -294,7 +348,7 @@ async function buildRegion(campus: Campus, api: OvhApi, input: ImageBuildInput, 
   async function hostStep(id: (typeof HOST_STEPS)[number]): Promise<string> {
     const { step, inputs, timeout } = builderStepInputs(campus, b, ipv4!, sharedSecret)[id];
     const command = renderStepCommand(step, SCRIPT_DIR, sudo);
-    // The cleaner empties authorized_keys: flush the disk in the same session, the snapshot follows.
+    // The cleaner empties authorized_keys: flush the disk in the same session, the stop and snapshot follow.
     const out = await remote(
       id === "clean" ? `${command} && ${asRoot("sync")}` : command,
       timeout === "install" ? opts.installTimeoutMs : opts.commandTimeoutMs,
@@ -315,7 +369,11 @@ async function buildRegion(campus: Campus, api: OvhApi, input: ImageBuildInput, 
       report.steps.push({ id: s.id, on: s.on, ok: false, ms: Date.now() - started, detail: error.message });
       report.failure = { step: s.id, kind: error.kind, message: error.message };
       opts.onStep?.(`${b.region} ${s.id}: FAILED: ${error.message}`);
-      if (record) {
+      if (record && !record.instanceId)
+        report.kept = store.read()
+          ? `OVH was still creating the builder ${b.builder} (operation ${record.operationId}); run the same command again to resume`
+          : `OVH made no builder; the next run starts over`;
+      else if (record) {
         if (opts.deleteOnFailure) {
           try {
             await api.call("DELETE", `/cloud/project/${sn}/instance/${record.instanceId}`);

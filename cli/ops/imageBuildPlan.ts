@@ -22,6 +22,7 @@ export type ImageStepId =
   | "install"
   | "configure"
   | "clean"
+  | "stop-builder"
   | "snapshot"
   | "wait-image"
   | "delete-builder"
@@ -111,7 +112,7 @@ export interface RegionFound {
 
 /**
  * The steps left in one region. An active image: nothing to build, only our builder (if any) to
- * delete. A builder already cleaned: straight to the snapshot (it cannot be logged into any more).
+ * delete. A builder already cleaned: straight to its stop and snapshot (it cannot be logged into any more).
  * A builder that exists: no new one; the host steps run again (idempotent, the cleaner last).
  */
 export function planRegion(b: RegionBuild, found: RegionFound, zone: string): PlannedImageStep[] {
@@ -140,6 +141,7 @@ export function planRegion(b: RegionBuild, found: RegionFound, zone: string): Pl
       add("configure", b.builder, "bbbConfigure step with a throwaway secret");
       add("clean", b.builder, "bbbImageClean step: machine id, keys, secrets, certificates, logs, cloud-init state; then sync");
     }
+    add("stop-builder", b.builder, "POST .../stop (a clean shutdown), then wait until it is SHUTOFF: the disk is saved at rest");
     add("snapshot", b.builder, `snapshot the builder as ${b.image}`);
   }
   add("wait-image", b.image, `wait until ${b.image} is active in ${b.region}`);

@@ -434,7 +434,7 @@ export async function runOps(argv: string[], io: OpsIO): Promise<number> {
     .option("--timeout <ms>", "deadline of each SSH connection up to a session", positiveInt("--timeout"), 10_000)
     .option("--command-timeout <ms>", "deadline of each step on the builder but the installer", positiveInt("--command-timeout"), 600_000)
     .option("--install-timeout <minutes>", "deadline of the installer step", positiveNumber("--install-timeout"), 60)
-    .option("--wait <minutes>", "deadline of each wait: the builder ACTIVE, its SSH, the image active", positiveNumber("--wait"), 30)
+    .option("--wait <minutes>", "deadline of each wait: the builder ACTIVE, its SSH, the builder SHUTOFF, the image active", positiveNumber("--wait"), 30)
     .option("--poll <seconds>", "between two looks while waiting", positiveNumber("--poll"), 10)
     .option("--json", "print the report as JSON")
     .action(

@@ -42,14 +42,14 @@ export const STEPS = {
   ),
   bbbFirstBoot: step(
     "bbb-node-firstboot.sh",
-    "make a node booted from the node image its own instead of bbb-install: the builder's address and name replaced by the node's, bbb-conf --setip, a Let's Encrypt certificate (certbot --webroot) for nginx and haproxy, coturn's own secret and bbb-web's TURN servers; refuses a host not made from the image",
+    "make a node booted from the node image its own instead of bbb-install: the builder's address and name replaced by the node's, bbb-conf --setip, a Let's Encrypt certificate (certbot --webroot) for nginx and haproxy, coturn's own secret and bbb-web's TURN servers, FreeSWITCH's own event-socket password; refuses a host not made from the image",
     ["FQDN", "PUBLIC_IPV4", "EMAIL"],
     ["TURN_HOST", "TURN_SECRET"],
     ["TURN_SECRET"],
   ),
   bbbImageClean: step(
     "bbb-node-image-clean.sh",
-    "clean an image builder before its disk is saved: machine id, host and authorized keys, secrets, certificates, logs, cloud-init state; refuses a host with recordings",
+    "clean an image builder before its disk is saved: machine id, host and authorized keys, secrets (the event-socket password among them), certificates, logs, cloud-init state; refuses a host with recordings",
     ["FQDN"],
   ),
   bbbConfigure: step(

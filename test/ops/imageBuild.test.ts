@@ -135,12 +135,17 @@ describe("ops image build", () => {
     const steps = report.regions[0].steps.map((s: { id: string }) => s.id);
     // No second builder: the run found its own by name and its record.
     expect(steps[0]).toBe("wait-active");
-    expect(steps).toEqual(expect.arrayContaining(["install", "configure", "clean", "snapshot", "wait-image", "delete-builder", "delete-dns-record"]));
-    expect(peer.state.calls.filter((c) => c === `POST /cloud/project/${PROJECT}/instance`)).toHaveLength(1);
+    expect(steps).toEqual(
+      expect.arrayContaining(["install", "configure", "clean", "stop-builder", "snapshot", "wait-image", "delete-builder", "delete-dns-record"]),
+    );
+    expect(peer.state.calls.filter((c) => c === `POST /cloud/project/${PROJECT}/region/GRA11/instance`)).toHaveLength(1);
+    // Stopped after the cleaner, and snapshotted only once SHUTOFF (the disk at rest).
+    const posts = peer.state.calls.filter((c) => c.startsWith("POST /cloud/project/") && /\/(stop|snapshot)$/.test(c));
+    expect(posts.map((c) => c.split("/").pop())).toEqual(["stop", "snapshot"]);
 
     // The image, under the name nameRegex finds, active; the builder and its DNS record gone; the other instance kept.
     const image = peer.state.snapshots.find((s) => s.name === `bbb-ovh-jammy-300-${COMMIT}`);
-    expect(image).toMatchObject({ region: "GRA11", status: "active" });
+    expect(image).toMatchObject({ region: "GRA11", status: "active", instanceStatus: "SHUTOFF" });
     expect(report.regions[0].imageId).toBe(image!.id);
     expect(peer.state.instances.map((i) => i.id)).toEqual(["inst-other"]);
     expect(peer.state.records.find((r) => r.subDomain.startsWith("bbb-ovh-builder-"))).toBeUndefined();
@@ -168,6 +173,43 @@ describe("ops image build", () => {
     expect(peer.state.records.find((r) => r.subDomain.startsWith("bbb-ovh-builder-"))).toBeUndefined();
     const dry = JSON.parse((await imageBuild("--dry-run")).stdout);
     expect(dry.plans[0].steps[0].id).toBe("create-builder");
+  });
+
+  it("runs that give up while OVH creates the builder, then while it powers off, are resumed: no second builder, saved SHUTOFF", async () => {
+    peer.state.snapshots = [];
+    const callsBefore = peer.state.calls.length;
+    const creates = () => peer.state.calls.slice(callsBefore).filter((c) => c === `POST /cloud/project/${PROJECT}/region/GRA11/instance`);
+    const stepIds = (r: { stdout: string }): string[] => JSON.parse(r.stdout).regions[0].steps.map((s: { id: string }) => s.id);
+
+    // OVH's create operation does not complete within the wait: the run stops, knowing the operation.
+    peer.state.holdOperations = true;
+    const creating = await imageBuild("--wait", "0.05");
+    peer.state.holdOperations = false;
+    expect(creating.code, creating.stderr).not.toBe(0);
+    const first = JSON.parse(creating.stdout).regions[0];
+    expect(first.failure, JSON.stringify(first)).toMatchObject({ step: "create-builder", kind: "timeout" });
+    expect(first.kept).toMatch(/OVH was still creating the builder .* \(operation op-[0-9a-f]+\); run the same command again to resume/);
+
+    // The next run takes the instance the operation names as its own, and gives up while it powers off.
+    peer.state.holdStopping = true;
+    // 6 s: the other waits of this run (ACTIVE, SSH) end at their first look on loopback, even on a loaded machine.
+    const stopping = await imageBuild("--wait", "0.1");
+    peer.state.holdStopping = false;
+    expect(stopping.code, stopping.stderr).not.toBe(0);
+    expect(stepIds(stopping)[0]).toBe("wait-active");
+    const failed = JSON.parse(stopping.stdout).regions[0];
+    expect(failed.failure, JSON.stringify(failed)).toMatchObject({ step: "stop-builder", kind: "timeout" });
+    expect(peer.state.snapshots).toEqual([]);
+
+    // The last run waits for SHUTOFF (its second stop is Nova's 409: already stopping) and saves the image.
+    const run = await imageBuild();
+    expect(run.code, `${run.stdout}\n${run.stderr}`).toBe(0);
+    // The builder was cleaned: no host step again, straight to the stop (already under way) and the snapshot.
+    expect(stepIds(run).slice(0, 3)).toEqual(["stop-builder", "snapshot", "wait-image"]);
+    expect(creates()).toHaveLength(1);
+    expect(peer.state.calls.slice(callsBefore).filter((c) => c.endsWith("/stop"))).toHaveLength(2);
+    expect(peer.state.snapshots).toEqual([expect.objectContaining({ name: `bbb-ovh-jammy-300-${COMMIT}`, status: "active", instanceStatus: "SHUTOFF" })]);
+    expect(peer.state.instances.map((i) => i.id)).toEqual(["inst-other"]);
   });
 
   it("an instance of the builder's name that this command did not create is neither used nor deleted", async () => {

@@ -29,6 +29,7 @@ const FULL: ImageStepId[] = [
   "install",
   "configure",
   "clean",
+  "stop-builder",
   "snapshot",
   "wait-image",
   "delete-builder",
@@ -93,12 +94,13 @@ describe("ops image build: the steps left", () => {
     expect(ids(planRegion(b, { done: [] }, zone))).toEqual(FULL);
   });
 
-  it("after a cut: no second builder; the host steps again (the cleaner last); a cleaned builder goes straight to its snapshot", () => {
+  it("after a cut: no second builder; the host steps again (the cleaner last); a cleaned builder goes straight to its stop and snapshot", () => {
     const builder = { id: "i-1", status: "ACTIVE" };
     expect(ids(planRegion(b, { builder, done: ["create-builder", "wait-active", "dns-record", "wait-ssh", "upload-scripts", "preflight"] }, zone))).toEqual(
       FULL.slice(1),
     );
     expect(ids(planRegion(b, { builder, done: ["create-builder", "install", "clean"] }, zone))).toEqual([
+      "stop-builder",
       "snapshot",
       "wait-image",
       "delete-builder",

@@ -2,14 +2,25 @@
  * A node's first boot from the node image (scripts/bbb-node-firstboot.sh), run for real over SSH on a loopback
  * sshd host. The host's root first holds an image builder as bbb-install.sh leaves it, then the real cleaning
  * step makes it the image (test/support/nodeImageHost.ts), and the first-boot step makes it the node. certbot and bbb-conf are the fakes of test/fakes/bin
- * (bbb-conf --setip as bbb-conf's source does it; certbot --webroot answered only when nginx serves the name).
+ * (bbb-conf --setip as bbb-conf's source does it, its event-socket password block included; certbot --webroot
+ * answered only when nginx serves the name).
  */
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import type { StepInputs } from "../../components/remote/invocation";
 import { calls, mode, output, read, runWatched, tree } from "../support/hostState";
-import { ADDRESS_FILES, BUILDER, BUILDER_TURN_SECRET, builderHost as builder, imageHost as image, NAME_FILES, put } from "../support/nodeImageHost";
+import {
+  ADDRESS_FILES,
+  BUILDER,
+  BUILDER_ESL_PASSWORD,
+  BUILDER_TURN_SECRET,
+  builderHost as builder,
+  ESL_FILES,
+  imageHost as image,
+  NAME_FILES,
+  put,
+} from "../support/nodeImageHost";
 import { killSessions, runStep, type TestHost } from "../support/sshd";
 import { waitUntil } from "../support/waitUntil";
 
@@ -30,7 +41,16 @@ const firstBoot = (h: TestHost, extra: StepInputs = {}) => runStep(h, "bbbFirstB
 const coturnSecret = (h: TestHost) => /^static-auth-secret=(.*)$/m.exec(read(h, "etc/turnserver.conf"))?.[1] ?? "";
 const count = (h: TestHost, prefix: string) => calls(h).filter((c) => c.startsWith(prefix)).length;
 /** Everything a run could change, including the FreeSWITCH files under opt/ that tree() leaves out. */
-const snapshot = (h: TestHost) => ({ tree: tree(h), opt: ADDRESS_FILES.filter((f) => f.startsWith("opt/")).map((f) => read(h, f)) });
+const snapshot = (h: TestHost) => ({ tree: tree(h), opt: [...ADDRESS_FILES, ...ESL_FILES].filter((f) => f.startsWith("opt/")).map((f) => read(h, f)) });
+/** The event-socket password each file carries: akka's password="...", FreeSWITCH's password param, the sfu's esl_password. */
+const ESL_LINE = [/password="([^"]*)"/, /<param name="password" value="([^"]*)"/, /esl_password: "?([^"\n]*)"?/];
+const eslPasswords = (h: TestHost) => ESL_FILES.map((f, i) => ESL_LINE[i].exec(read(h, f))?.[1]);
+/** The node's one event-socket password, after checking every file carries it. */
+const eslPassword = (h: TestHost): string => {
+  const all = eslPasswords(h);
+  expect(new Set(all), `${ESL_FILES.join(", ")}: ${all.join(", ")}`).toHaveLength(1);
+  return all[0]!;
+};
 
 describe("bbb-node-firstboot.sh", () => {
   it("makes the image this node's own (address, name, certificate, TURN, bbb-conf --setip), then it serves with its own secret; a second run changes nothing", async () => {
@@ -38,8 +58,10 @@ describe("bbb-node-firstboot.sh", () => {
     expect(read(h, "etc/bbb-ovh/node-image")).toBe(`BUILDER_FQDN=${BUILDER.fqdn}\nBUILDER_IPV4=${BUILDER.ipv4}\n`);
     expect(existsSync(path.join(h.root, "etc/haproxy/certbundle.pem"))).toBe(false); // the builder's key is not in the image
     expect(coturnSecret(h)).toBe("");
+    expect(eslPasswords(h)).toEqual(["", "", ""]); // the cleaner blanked the builder's
 
-    const first = await firstBoot(h);
+    const firstListings: string[] = [];
+    const first = await runWatched(h, "bbbFirstBoot", inputs(h), firstListings);
     expect(first.code, output(first)).toBe(0);
     for (const file of ADDRESS_FILES) {
       expect(read(h, file), file).not.toContain(BUILDER.ipv4);
@@ -73,6 +95,13 @@ describe("bbb-node-firstboot.sh", () => {
     expect(turnXml).toContain(`value="${secret}"`);
     expect(mode(h, "etc/bigbluebutton/turn-stun-servers.xml")).toBe("640");
     expect(output(first)).not.toContain(secret);
+    // FreeSWITCH's event-socket password: a new one, the same in every file that carries it.
+    const esl = eslPassword(h);
+    expect(esl).toMatch(/^[0-9a-f]{32}$/);
+    expect(esl).not.toBe(BUILDER_ESL_PASSWORD);
+    expect(output(first)).not.toContain(esl);
+    for (const listing of firstListings) expect(listing).not.toContain(esl);
+    expect(first.stdout).toContain("/etc/bigbluebutton/bbb-fsesl-akka.conf: the event-socket password is this node's own");
     expect(calls(h)).toContain("systemctl restart haproxy coturn");
     expect(calls(h)).toContain(`bbb-conf --setip ${h.fqdn}`);
     expect(existsSync(path.join(h.root, "var/lib/bbb-ovh/bbb-node-firstboot.restart-pending"))).toBe(false);
@@ -84,6 +113,7 @@ describe("bbb-node-firstboot.sh", () => {
     expect(second.stdout).toMatch(/already this node's own; nothing to do/);
     expect(snapshot(h)).toEqual(before);
     expect(calls(h).slice(callsBefore)).toEqual([]);
+    expect(eslPassword(h)).toBe(esl);
 
     // Then the node's own shared secret (bbbConfigure), and it answers signed API calls with it (bbbHealth).
     const nodeSecret = "nodeSecret0123456789abcdefABCDEF";
@@ -138,6 +168,31 @@ describe("bbb-node-firstboot.sh", () => {
     expect((await firstBoot(h)).code).toBe(0);
     expect(snapshot(h)).toEqual(before);
     expect(count(h, "bbb-conf --setip")).toBe(1);
+  });
+
+  it("gives two nodes of one image different event-socket passwords, each the same in all its files; a run cut among them converges", async () => {
+    const [a, b] = await Promise.all([imageHost("bbb10.campus.example", "203.0.113.30"), imageHost("bbb11.campus.example", "203.0.113.31")]);
+    const [runA, runB] = await Promise.all([firstBoot(a), firstBoot(b)]);
+    expect(runA.code, output(runA)).toBe(0);
+    expect(runB.code, output(runB)).toBe(0);
+    const [eslA, eslB] = [eslPassword(a), eslPassword(b)];
+    expect(eslA).not.toBe(eslB);
+    for (const esl of [eslA, eslB]) expect([BUILDER_ESL_PASSWORD, "ClueCon", ""]).not.toContain(esl);
+
+    // A run cut after it wrote bbb-fsesl-akka.conf (the first file) and before the others: the next run
+    // carries that password into them and restarts BigBlueButton (bbb-conf --setip); then nothing changes.
+    const c = await imageHost("bbb12.campus.example", "203.0.113.32");
+    const own = "0123456789abcdef0123456789abcdef";
+    put(c, ESL_FILES[0], read(c, ESL_FILES[0]).replace('password=""', `password="${own}"`));
+    put(c, "var/lib/bbb-ovh/bbb-node-firstboot.restart-pending", "");
+    const resumed = await firstBoot(c);
+    expect(resumed.code, output(resumed)).toBe(0);
+    expect(eslPassword(c)).toBe(own);
+    expect(count(c, "bbb-conf --setip")).toBe(1);
+    const before = snapshot(c);
+    expect((await firstBoot(c)).code).toBe(0);
+    expect(snapshot(c)).toEqual(before);
+    expect(count(c, "bbb-conf --setip")).toBe(1);
   });
 
   it("refuses a host that was not made from the image, changing nothing; leaves a node the install step installed alone", async () => {

@@ -3,12 +3,22 @@
  * sshd host whose root holds a BigBlueButton tree laid out as bbb-install and our steps leave it
  * (file names from BBB 3.0's packages and bbb-conf; contents are stand-ins).
  */
-import { existsSync, lstatSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runStep, startTestHost, type TestHost } from "../support/sshd";
 
 const BUILDER_SECRET = "builder-secret-0123456789abcdef";
+const BUILDER_ESL = "5f0c9e1ab27d4863"; // bbb-conf --setip's `openssl rand -hex 8`
+/** Where bbb-conf --setip writes the event-socket password: 3.0's production.yml, 2.7's default.yml, and both lines' akka and FreeSWITCH files. */
+const ESL = {
+  "etc/bigbluebutton/bbb-fsesl-akka.conf": (p: string) =>
+    `include "/usr/share/bbb-fsesl-akka/conf/application.conf"\nfreeswitch {\n    esl {\n        password="${p}"\n    }\n}\n`,
+  "opt/freeswitch/etc/freeswitch/autoload_configs/event_socket.conf.xml": (p: string) =>
+    `<configuration name="event_socket.conf">\n  <settings>\n    <param name="listen-port" value="8021"/>\n    <param name="password" value="${p}"/>\n  </settings>\n</configuration>\n`,
+  "etc/bigbluebutton/bbb-webrtc-sfu/production.yml": (p: string) => `freeswitch:\n  sip_ip: 198.51.100.7\n  esl_password: ${p}\n`,
+  "usr/local/bigbluebutton/bbb-webrtc-sfu/config/default.yml": (p: string) => `freeswitch:\n  esl_ip: 127.0.0.1\n  esl_password: '${p}'\nlog:\n  level: info\n`,
+};
 let h: TestHost;
 
 const put = (rel: string, content: string) => {
@@ -53,6 +63,8 @@ beforeAll(async () => {
   put("var/log/bbb-ovh/bbb-install.log", "installer log\n");
   put("usr/share/bbb-web/WEB-INF/classes/bigbluebutton.properties", "securitySalt=\n");
   mkdirSync(at("var/bigbluebutton/published/presentation"), { recursive: true });
+  for (const [file, content] of Object.entries(ESL)) put(file, content(BUILDER_ESL));
+  chmodSync(at("opt/freeswitch/etc/freeswitch/autoload_configs/event_socket.conf.xml"), 0o640);
 });
 
 afterAll(async () => {
@@ -99,6 +111,16 @@ describe("bbb-node-image-clean.sh", () => {
     expect(readFileSync(at("usr/local/bigbluebutton/bbb-webhooks/extra/post_catcher.js"), "utf8")).toContain('var shared_secret = "";\n');
     expect(readFileSync(at("etc/ssh/sshd_config"), "utf8")).toBe("PasswordAuthentication no\n");
     expect(readFileSync(at("etc/turnserver.conf"), "utf8")).toBe("listening-ip=198.51.100.7\nstatic-auth-secret=\nrealm=bbb-image-builder.campus.example\n");
+    // FreeSWITCH's event-socket password: blank in every file that carries it, each file otherwise unchanged.
+    expect(readFileSync(at("etc/bigbluebutton/bbb-fsesl-akka.conf"), "utf8")).toBe(ESL["etc/bigbluebutton/bbb-fsesl-akka.conf"](""));
+    const eventSocket = "opt/freeswitch/etc/freeswitch/autoload_configs/event_socket.conf.xml";
+    expect(readFileSync(at(eventSocket), "utf8")).toBe(ESL[eventSocket](""));
+    expect(statSync(at(eventSocket)).mode & 0o777).toBe(0o640);
+    expect(readFileSync(at("etc/bigbluebutton/bbb-webrtc-sfu/production.yml"), "utf8")).toBe('freeswitch:\n  sip_ip: 198.51.100.7\n  esl_password: ""\n');
+    expect(readFileSync(at("usr/local/bigbluebutton/bbb-webrtc-sfu/config/default.yml"), "utf8")).toBe(
+      'freeswitch:\n  esl_ip: 127.0.0.1\n  esl_password: ""\nlog:\n  level: info\n',
+    );
+    expect(first.stdout).not.toContain(BUILDER_ESL);
     // The image's stamp: what the first-boot step replaces, and what it requires.
     expect(readFileSync(at("etc/bbb-ovh/node-image"), "utf8")).toBe("BUILDER_FQDN=bbb-image-builder.campus.example\nBUILDER_IPV4=198.51.100.7\n");
     expect(existsSync(at("var/log/bigbluebutton"))).toBe(true);

@@ -14,6 +14,8 @@ import { runStep, startTestHost, type TestHost, type TestHostOptions } from "./s
 export const BUILDER = { fqdn: "bbb-image-builder.campus.example", ipv4: "198.51.100.7" };
 export const BUILDER_SECRET = "builderSecret0123456789abcdef";
 export const BUILDER_TURN_SECRET = "YnVpbGRlci1jb3R1cm4tc2VjcmV0LW9mLXRoZS1pbWFnZQ==";
+/** The FreeSWITCH event-socket password bbb-conf --setip gave the builder (`openssl rand -hex 8` in place of ClueCon). */
+export const BUILDER_ESL_PASSWORD = "5f0c9e1ab27d4863";
 export const put = (h: TestHost, rel: string, content: string) => {
   const file = path.join(h.root, rel);
   mkdirSync(path.dirname(file), { recursive: true });
@@ -28,6 +30,12 @@ export const ADDRESS_FILES = [
   "etc/bigbluebutton/bbb-webrtc-sfu/production.yml",
   "etc/turnserver.conf",
   "etc/haproxy/haproxy.cfg",
+];
+/** The files that carry the event-socket password on a 3.0 node (scripts/lib/esl.sh; bbb-conf --setip writes them). */
+export const ESL_FILES = [
+  "etc/bigbluebutton/bbb-fsesl-akka.conf",
+  "opt/freeswitch/etc/freeswitch/autoload_configs/event_socket.conf.xml",
+  "etc/bigbluebutton/bbb-webrtc-sfu/production.yml",
 ];
 export const NAME_FILES = ["etc/nginx/sites-available/bigbluebutton", "etc/turnserver.conf", "etc/letsencrypt/renewal-hooks/deploy/haproxy"];
 
@@ -47,7 +55,19 @@ export async function builderHost(options: TestHostOptions): Promise<TestHost> {
   put(
     h,
     "etc/bigbluebutton/bbb-webrtc-sfu/production.yml",
-    `freeswitch:\n  ip: ${ip}\n  sip_ip: ${ip}\nmediasoup:\n  webrtc:\n    listenIps:\n      - ip: 0.0.0.0\n        announcedIp: ${ip}\n  plainRtp:\n    listenIp:\n      ip: 0.0.0.0\n      announcedIp: ${ip}\n`,
+    `freeswitch:\n  ip: ${ip}\n  sip_ip: ${ip}\n  esl_password: ${BUILDER_ESL_PASSWORD}\nmediasoup:\n  webrtc:\n    listenIps:\n      - ip: 0.0.0.0\n        announcedIp: ${ip}\n  plainRtp:\n    listenIp:\n      ip: 0.0.0.0\n      announcedIp: ${ip}\n`,
+  );
+  // bbb-fsesl-akka's preinst writes this file with ClueCon, bbb-freeswitch-core ships event_socket.conf.xml with
+  // it; bbb-conf --setip replaced it by a random one in both and in the sfu's production.yml (above).
+  put(
+    h,
+    "etc/bigbluebutton/bbb-fsesl-akka.conf",
+    `// include default config from upstream\ninclude "/usr/share/bbb-fsesl-akka/conf/application.conf"\n\nfreeswitch {\n    esl {\n        password="${BUILDER_ESL_PASSWORD}"\n    }\n}\n`,
+  );
+  put(
+    h,
+    "opt/freeswitch/etc/freeswitch/autoload_configs/event_socket.conf.xml",
+    `<configuration name="event_socket.conf" description="Socket Client">\n  <settings>\n    <param name="listen-ip" value="127.0.0.1"/>\n    <param name="listen-port" value="8021"/>\n    <param name="password" value="${BUILDER_ESL_PASSWORD}"/>\n  </settings>\n</configuration>\n`,
   );
   put(
     h,

@@ -16,14 +16,15 @@
  *   creation, expiration, lastUse, ovhSupport, rules[] of {method, path}, status): the calling consumer
  *   key's own credential and access rules, for `ops status --dns-key-file`. The peer does not enforce
  *   the rules; it only reports them.
- * - the node image builder's calls (cli/ops/imageBuild.ts), paths and fields as the API console's /cloud
- *   section (https://eu.api.ovh.com/console/) and OVH's Terraform provider (ovh/terraform-provider-ovh:
- *   data_cloud_project_images.go reads GET .../image?region=&osType=, resource_cloud_project_instance_snapshot
- *   posts {snapshotName} to .../instance/{instanceId}/snapshot and reads .../snapshot/{id}) type them: see route().
- *   The provider creates instances through .../region/{region}/instance and lists flavors through /v2: the
- *   classic POST .../instance {flavorId, imageId, name, region, userData} and GET .../flavor?region= are
- *   modelled from the API console's /cloud section only, not from code seen here.
- *   An instance is BUILD when created and ACTIVE from the next read (a boot); a snapshot goes queued -> saving ->
+ * - the node image builder's calls (cli/ops/imageBuild.ts), paths and fields as OVH's own callers make them:
+ *   ovh/ovhcloud-cli (internal/services/cloud: cloud_reference.go lists GET .../flavor?region= and
+ *   .../image?region=&osType=; cloud_instance.go creates through POST .../region/{regionName}/instance and
+ *   waits on GET .../operation/{id} (utils.go), stops through POST .../instance/{id}/stop, snapshots through
+ *   POST .../instance/{id}/snapshot {snapshotName}) and OVH's Terraform provider (ovh/terraform-provider-ovh:
+ *   resource_cloud_project_instance.go creates through the same regional call and operation,
+ *   resource_cloud_project_instance_snapshot the same snapshot call): see route().
+ *   An instance is BUILD when created and ACTIVE from the next read (a boot), ACTIVE at the read after a stop and
+ *   SHUTOFF from the next; a snapshot goes queued -> saving ->
  *   active (Glance's image statuses), one step each time the snapshots are listed.
  * Error wordings for vouchers are the peer's (the API's exact texts are not documented); the tool
  * shows whatever the API says, so only the status codes matter to it.
@@ -61,6 +62,8 @@ export interface PeerInstance {
   ipAfterUnshelve?: string;
   /** The region (default GRA11), flavor and image it was created with. */
   region?: string;
+  /** Set by POST .../stop: ACTIVE (powering off) at the next read, SHUTOFF from the one after. */
+  stopping?: boolean;
   flavorId?: string;
   imageId?: string;
 }
@@ -71,6 +74,8 @@ export interface PeerCatalogItem {
   name: string;
   region: string;
   status?: string;
+  /** A snapshot's: the status its instance had when it was taken (not in the API's answer). */
+  instanceStatus?: string;
 }
 
 export interface PeerState {
@@ -101,6 +106,18 @@ export interface PeerState {
   onInstanceCreate?: (instance: PeerInstance, body: Record<string, unknown>) => void;
   /** The IPv4 a created instance gets (default 198.51.100.200). */
   newInstanceIp: string;
+  /** Knob: while set, a stopped instance stays ACTIVE (powering off) instead of reaching SHUTOFF. */
+  holdStopping?: boolean;
+  /** cloud.Operation of each instance creation; knob: while holdOperations is set, they stay in progress. */
+  operations: Array<{
+    id: string;
+    action: string;
+    status: string;
+    regions: string[];
+    resourceId: string | null;
+    subOperations: Array<{ action: string; resourceId: string }>;
+  }>;
+  holdOperations?: boolean;
 }
 
 export interface OvhApiPeer {
@@ -216,6 +233,7 @@ export async function startOvhApiPeer(serviceName: string, init: Partial<PeerSta
     flavors: [],
     images: [],
     snapshots: [],
+    operations: [],
     newInstanceIp: "198.51.100.200",
     ...init,
   };
@@ -357,16 +375,27 @@ export async function startOvhApiPeer(serviceName: string, init: Partial<PeerSta
           else if (x.status === "saving") x.status = "active";
       return { status: 200, body };
     }
-    // POST /cloud/project/{serviceName}/instance {flavorId, imageId, name, region, userData?, sshKeyId?, monthlyBilling?}
-    // -> cloud.instance.InstanceDetail; an unknown flavor or image in that region is a 400.
-    if (method === "POST" && p === `${project}/instance`) {
-      const region = String(payload.region ?? "");
-      const problems = ["flavorId", "imageId", "name", "region"].filter((k) => typeof payload[k] !== "string" || payload[k] === "");
+    // POST /cloud/project/{serviceName}/region/{regionName}/instance {name, flavor: {id}, bootFrom: {imageId},
+    // network: {public}, userData?, billingPeriod?} -> cloud.Operation (ovhcloud-cli's CreateInstance requires
+    // name, flavor, bootFrom and network); an unknown flavor or image in that region is a 400. The instance
+    // shows (BUILD) at once; the operation completes at its second read and names the instance in its
+    // sub-operation "instance#create" (resourceId null), one of the two places both OVH tools look.
+    if (method === "POST" && (m = new RegExp(`^${project}/region/([^/]+)/instance$`).exec(p))) {
+      const region = m[1];
+      const field = (o: unknown, k: string) => (o && typeof o === "object" ? (o as Record<string, unknown>)[k] : undefined);
+      const flavorId = field(payload.flavor, "id");
+      const imageId = field(payload.bootFrom, "imageId");
+      const problems = [
+        typeof payload.name !== "string" && "name",
+        typeof flavorId !== "string" && "flavor.id",
+        typeof imageId !== "string" && "bootFrom.imageId",
+        typeof payload.network !== "object" && "network",
+      ].filter(Boolean);
       if (problems.length > 0) return error(400, "BAD_REQUEST", `Missing parameter(s): ${problems.join(", ")}`);
-      if (!state.flavors.some((f) => f.id === payload.flavorId && f.region === region))
-        return error(400, "BAD_REQUEST", `Flavor ${String(payload.flavorId)} not found in ${region}`);
-      if (!state.images.some((i) => i.id === payload.imageId && i.region === region))
-        return error(400, "BAD_REQUEST", `Image ${String(payload.imageId)} not found in ${region}`);
+      if (!state.flavors.some((f) => f.id === flavorId && f.region === region))
+        return error(400, "BAD_REQUEST", `Flavor ${String(flavorId)} not found in ${region}`);
+      if (!state.images.some((i) => i.id === imageId && i.region === region))
+        return error(400, "BAD_REQUEST", `Image ${String(imageId)} not found in ${region}`);
       const instance: PeerInstance = {
         id: `inst-${randomBytes(4).toString("hex")}`,
         name: String(payload.name),
@@ -374,12 +403,30 @@ export async function startOvhApiPeer(serviceName: string, init: Partial<PeerSta
         monthlyBilling: null,
         ip: state.newInstanceIp,
         region,
-        flavorId: String(payload.flavorId),
-        imageId: String(payload.imageId),
+        flavorId: String(flavorId),
+        imageId: String(imageId),
       };
       state.instances.push(instance);
       state.onInstanceCreate?.(instance, payload);
-      return { status: 200, body: instanceDoc(instance) };
+      const operation = {
+        id: `op-${randomBytes(4).toString("hex")}`,
+        action: "instance#create",
+        status: "created",
+        regions: [region],
+        resourceId: null,
+        subOperations: [{ action: "instance#create", resourceId: instance.id }],
+      };
+      state.operations.push(operation);
+      return { status: 200, body: { ...operation } };
+    }
+    // GET /cloud/project/{serviceName}/operation/{operationId} -> cloud.Operation (status created,
+    // in-progress, completed or in-error, as the tools above test it).
+    if (method === "GET" && (m = new RegExp(`^${project}/operation/([^/]+)$`).exec(p))) {
+      const op = state.operations.find((x) => x.id === m![1]);
+      if (!op) return error(404, "NOT_FOUND", "Operation not found");
+      const body = { ...op };
+      if (!state.holdOperations) op.status = op.status === "created" ? "in-progress" : "completed";
+      return { status: 200, body };
     }
     // GET /cloud/project/{serviceName}/instance/{instanceId} -> cloud.instance.InstanceDetail;
     // DELETE -> void; POST .../snapshot {snapshotName} -> void (the snapshot then shows in GET .../snapshot).
@@ -389,6 +436,7 @@ export async function startOvhApiPeer(serviceName: string, init: Partial<PeerSta
       if (method === "GET" && !m[2]) {
         const doc = instanceDoc(i);
         if (i.status === "BUILD") i.status = "ACTIVE";
+        if (i.stopping && !state.holdStopping) [i.status, i.stopping] = ["SHUTOFF", false];
         return { status: 200, body: doc };
       }
       if (method === "DELETE" && !m[2]) {
@@ -397,9 +445,26 @@ export async function startOvhApiPeer(serviceName: string, init: Partial<PeerSta
       }
       if (method === "POST" && m[2]) {
         if (typeof payload.snapshotName !== "string" || !payload.snapshotName) return error(400, "BAD_REQUEST", "Missing parameter(s): snapshotName");
-        state.snapshots.push({ id: `snap-${randomBytes(4).toString("hex")}`, name: payload.snapshotName, region: i.region ?? "GRA11", status: "queued" });
+        state.snapshots.push({
+          id: `snap-${randomBytes(4).toString("hex")}`,
+          name: payload.snapshotName,
+          region: i.region ?? "GRA11",
+          status: "queued",
+          instanceStatus: i.status,
+        });
         return { status: 200, body: null };
       }
+    }
+    // POST /cloud/project/{serviceName}/instance/{instanceId}/stop, no body -> void (the API console's /cloud
+    // section; ovh/ovhcloud-cli's `cloud instance stop` calls it, internal/services/cloud/cloud_instance.go):
+    // OpenStack's os-stop, which answers 409 to an instance not ACTIVE or already powering off (Nova API
+    // reference, "Stop Server (os-stop Action)"); the instance is SHUTOFF once Nova has shut it down.
+    if (method === "POST" && (m = new RegExp(`^${project}/instance/([^/]+)/stop$`).exec(p))) {
+      const i = state.instances.find((x) => x.id === m![1]);
+      if (!i) return error(404, "NOT_FOUND", "Instance not found");
+      if (i.status !== "ACTIVE" || i.stopping) return error(409, "CONFLICT", `Cannot 'stop' instance while it is in status ${i.status}`);
+      i.stopping = true;
+      return { status: 200, body: null };
     }
     if (method === "POST" && (m = new RegExp(`^${project}/instance/([^/]+)/(shelve|unshelve)$`).exec(p))) {
       const i = state.instances.find((x) => x.id === m![1]);
