@@ -156,9 +156,10 @@ recording_metrics() {
 # importer_failures: archives Scalelite's importer failed to import. It leaves such an archive in the spool and
 # retries it at every poll, logging each failure (v1.8.5 lib/tasks/recordings.rake, recordings:watch:
 # `Rails.logger.error("Failed to import recording: #{e}")`, line 26): nothing on disk marks it (no failed/
-# directory; lib/recording_importer.rb moves nothing aside), so the log is the only record. The importer runs in
-# the foreground of its unit (`docker run` without -d, scripts/lib/units.sh), so its output is in the journal
-# under that unit. Each run counts the lines written since the cursor the last run saved (journalctl
+# directory; lib/recording_importer.rb moves nothing aside), so the log is the only record. Rails logs to stdout
+# in Scalelite's images (RAILS_LOG_TO_STDOUT=true, dockerfiles/v1/jammy300-alpine line 92; our env file sets it
+# too) and the importer runs in the foreground of its unit (`docker run` without -d, scripts/lib/units.sh), so
+# its output is in the journal under that unit. Each run counts the lines written since the cursor the last run saved (journalctl
 # --cursor-file); the first run counts what the journal still holds (until it writes a cursor: a unit with no
 # line yet leaves none). A journal that cannot be read adds nothing and moves no cursor.
 importer_failures() {
