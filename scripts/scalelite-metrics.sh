@@ -4,7 +4,7 @@
 # Installed as /usr/local/sbin/bbb-ovh-scalelite-metrics, run every minute by bbb-ovh-scalelite-metrics.timer
 # on the front. The metric names are the ones scripts/monitoring/rules.yml reads (docs/monitoring.md).
 #
-#   bbb-ovh-scalelite-metrics RECORDING_DIR [SLEEPING_LIST]
+#   bbb-ovh-scalelite-metrics RECORDING_DIR [SLEEPING_LIST [PLAN [CREDIT_ESTIMATE]]]
 #
 # Servers are read from Scalelite's Redis as Scalelite v1.8.5 stores them (app/models/server.rb): the set
 # `servers`, a hash `server:<id>` (url, state, online, meetings, users), the set `server_enabled` (servers
@@ -15,6 +15,10 @@
 # Backups: the status file scripts/scalelite-backup.sh writes (docs/backups.md).
 # Sleep: SLEEPING_LIST, where `ops schedule apply` / `ops scale` (cli/ops/nodePower.ts) list the servers they
 # put to sleep, one id a line, `<id> wake=<epoch>` once they asked OVH to unshelve it; no file, nobody sleeps.
+# Plan: PLAN, which the scaleliteMetrics step writes from the stack (components/monitoring/renderPlanFile.ts):
+# `capacity_users <node> <users>` lines and `term_end <epoch>`. Credit: CREDIT_ESTIMATE, which `ops voucher
+# status` / `ops schedule apply` / `ops scale` write over SSH (components/monitoring/creditEstimate.ts):
+# `runs_out <epoch|+Inf>` and `estimated_at <epoch>`. A missing file gives none of its series.
 set -euo pipefail
 
 ROOT="${BBB_OVH_ROOT:-}"
@@ -23,7 +27,10 @@ BACKUP_STATUS="${BACKUP_STATUS:-$ROOT/var/lib/bbb-ovh/backup-status.json}"
 # What the last run saw in the spool, and when an archive last left it (importer_progress).
 SPOOL_STATE="${SPOOL_STATE:-$ROOT/var/lib/bbb-ovh/scalelite-spool.state}"
 IMPORTER_UNIT=scalelite-recording-importer.service
+# How many archives the importer failed on so far, and the journal cursor it was counted up to (importer_failures).
+IMPORTER_FAILURES="${IMPORTER_FAILURES:-$ROOT/var/lib/bbb-ovh/scalelite-importer-failures}"
 read -r -a REDIS <<<"${REDIS_CLI:-docker exec scalelite-redis redis-cli}"
+read -r -a JOURNALCTL <<<"${JOURNALCTL:-journalctl}"
 
 die() {
   echo "bbb-ovh-scalelite-metrics: $*" >&2
@@ -143,6 +150,31 @@ recording_metrics() {
     echo "scalelite_importer_up 0"
   fi
   importer_progress "$spool" "$now"
+  importer_failures
+}
+
+# importer_failures: archives Scalelite's importer failed to import. It leaves such an archive in the spool and
+# retries it at every poll, logging each failure (v1.8.5 lib/tasks/recordings.rake, recordings:watch:
+# `Rails.logger.error("Failed to import recording: #{e}")`, line 26): nothing on disk marks it (no failed/
+# directory; lib/recording_importer.rb moves nothing aside), so the log is the only record. Rails logs to stdout
+# in Scalelite's images (RAILS_LOG_TO_STDOUT=true, dockerfiles/v1/jammy300-alpine line 92; our env file sets it
+# too) and the importer runs in the foreground of its unit (`docker run` without -d, scripts/lib/units.sh), so
+# its output is in the journal under that unit. Each run counts the lines written since the cursor the last run saved (journalctl
+# --cursor-file); the first run counts what the journal still holds (until it writes a cursor: a unit with no
+# line yet leaves none). A journal that cannot be read adds nothing and moves no cursor.
+importer_failures() {
+  local total=0 new tmp
+  [[ -f "$IMPORTER_FAILURES" ]] && read -r total <"$IMPORTER_FAILURES"
+  [[ "$total" =~ ^[0-9]+$ ]] || total=0
+  mkdir -p "$(dirname "$IMPORTER_FAILURES")"
+  new="$("${JOURNALCTL[@]}" --unit "$IMPORTER_UNIT" --output cat --no-pager --quiet --cursor-file "$IMPORTER_FAILURES.cursor" 2>/dev/null |
+    grep -c 'Failed to import recording: ' || true)"
+  total=$((total + ${new:-0}))
+  tmp="$(mktemp "$IMPORTER_FAILURES.XXXXXX")"
+  echo "$total" >"$tmp"
+  mv -f -T -- "$tmp" "$IMPORTER_FAILURES"
+  echo "# TYPE scalelite_importer_failures_total counter"
+  echo "scalelite_importer_failures_total $total"
 }
 
 # importer_progress SPOOL NOW: when the importer last made progress. Scalelite's importer deletes an archive
@@ -163,6 +195,43 @@ importer_progress() {
   printf '%s\n%s\n' "$progress" "$current" | sed '/^$/d' >"$tmp"
   mv -f -T -- "$tmp" "$SPOOL_STATE"
   echo "scalelite_importer_last_progress_timestamp_seconds $progress"
+}
+
+# plan_metrics PLAN: each node's planned capacity (BbbNodeOverCapacity) and the end of term
+# (CreditRunsOutBeforeTermEnd). The per-node series carry the node's name in `host`, as the server series do.
+plan_metrics() {
+  local plan="$1" key node value
+  [[ -n "$plan" && -f "$plan" ]] || return 0
+  while read -r key node value; do
+    case "$key" in
+      capacity_users)
+        [[ "$value" =~ ^[0-9]+$ ]] || continue
+        printf 'bbb_ovh_node_capacity_users{host="%s"} %s\n' "$(label "$node")" "$value"
+        ;;
+      term_end)
+        # One field: read put it in `node`.
+        [[ "$node" =~ ^[0-9]+$ ]] && echo "bbb_ovh_term_end_timestamp_seconds $node"
+        ;;
+    esac
+  done <"$plan"
+  return 0
+}
+
+# credit_metrics CREDIT_ESTIMATE: when the OVH credit stops paying (+Inf: nothing is spent and nothing
+# expires) and when ops estimated it, so that a stale estimate shows (CreditEstimateStale).
+credit_metrics() {
+  local estimate="$1" key value runs_out="" at=""
+  [[ -n "$estimate" && -f "$estimate" ]] || return 0
+  while read -r key value; do
+    case "$key" in
+      runs_out) [[ "$value" =~ ^([0-9]+|\+Inf)$ ]] && runs_out="$value" ;;
+      estimated_at) [[ "$value" =~ ^[0-9]+$ ]] && at="$value" ;;
+    esac
+  done <"$estimate"
+  # Both or neither: an estimate without its time could not go stale.
+  [[ -n "$runs_out" && -n "$at" ]] || return 0
+  echo "bbb_ovh_credit_runs_out_timestamp_seconds $runs_out"
+  echo "bbb_ovh_credit_estimate_timestamp_seconds $at"
 }
 
 # backup_metrics: from the status file scalelite-backup-command.sh writes (one `"name": value` per line;
@@ -190,8 +259,8 @@ backup_metrics() {
 }
 
 main() {
-  [[ $# -eq 1 || $# -eq 2 ]] || die "usage: bbb-ovh-scalelite-metrics RECORDING_DIR [SLEEPING_LIST]"
-  local dir="$1" sleeping_list="${2:-}" now tmp
+  [[ $# -ge 1 && $# -le 4 ]] || die "usage: bbb-ovh-scalelite-metrics RECORDING_DIR [SLEEPING_LIST [PLAN [CREDIT_ESTIMATE]]]"
+  local dir="$1" sleeping_list="${2:-}" plan="${3:-}" credit="${4:-}" now tmp
   now="$(date +%s)"
   mkdir -p "$TEXTFILE_DIR"
   # Same directory as the target, so the rename is atomic; node_exporter ignores names not ending in .prom.
@@ -201,6 +270,8 @@ main() {
     server_metrics "$sleeping_list"
     recording_metrics "$dir" "$now"
     backup_metrics
+    plan_metrics "$plan"
+    credit_metrics "$credit"
     echo "scalelite_metrics_last_run_timestamp_seconds $now"
   } >"$tmp"
   chmod 0644 "$tmp"

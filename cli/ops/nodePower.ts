@@ -6,7 +6,7 @@ import { httpGet } from "./http";
 import { OpsError } from "./errors";
 import type { OvhApi } from "./ovhApi";
 import { parseStatusTable, rake, type ScaleliteServerStatus } from "./scalelite";
-import { runRemote, type SshTarget } from "./ssh";
+import { runRemote, writeHomeFile, type SshTarget } from "./ssh";
 import type { NodeTarget, OpsTarget } from "./stackSource";
 
 /**
@@ -108,7 +108,7 @@ async function sleepingList(ssh: SshTarget, timeoutMs: number): Promise<Sleeping
 
 async function saveSleepingList(ssh: SshTarget, list: SleepingList, timeoutMs: number): Promise<void> {
   const text = renderSleepingList(list);
-  const r = await runRemote(ssh, `mkdir -p ~/.bbb-ovh && cat > ${SLEEPING_FILE}.new && mv ${SLEEPING_FILE}.new ${SLEEPING_FILE}`, timeoutMs, text);
+  const r = await writeHomeFile(ssh, SLEEPING_LIST_IN_HOME, text, timeoutMs);
   if (r.code !== 0) throw new OpsError("command", ssh.host, `cannot record the sleeping nodes: ${r.stderr.trim()}`);
 }
 

@@ -15,6 +15,7 @@ import { applyScaling, renderScale } from "./scale";
 import { applySchedule, renderSchedule, renderSchedulePreview, schedulePreview } from "./schedule";
 import { renderUpgrade, rollingUpgrade } from "./upgrade";
 import { parseVoucherCode, redeemVoucher, renderVoucherStatus, voucherStatus } from "./voucher";
+import { writeCreditEstimate } from "./creditEstimate";
 import type { HttpOptions } from "./http";
 import type { OpsIO } from "./io";
 import { Progress } from "./progress";
@@ -246,19 +247,30 @@ export async function runOps(argv: string[], io: OpsIO): Promise<number> {
       if (o.json) json(result);
       else print(result.summary);
     });
-  voucher
-    .command("status <stack>")
-    .description(
-      "every credit on the project, account vouchers, this month's usage and forecast, the burn rate, and when the credit runs out; exit 1 when that is before campus.term.end",
+  withConnection(
+    voucher
+      .command("status <stack>")
+      .description(
+        "every credit on the project, account vouchers, this month's usage and forecast, the burn rate, and when the credit runs out; exit 1 when that is before campus.term.end",
+      ),
+  )
+    .option(
+      "--front",
+      "also write when the credit runs out to the front over SSH, for its monitoring (CreditRunsOutBeforeTermEnd, docs/monitoring.md); a failed write fails the run",
     )
-    .option("--json", "print the report as JSON")
-    .action(async (stack: string, o: { json?: boolean }) => {
-      const target = await loadTarget(stack, {}, io, { outputs: false });
+    .action(async (stack: string, o: CommonOptions & { front?: boolean }) => {
+      // Without --front nothing connects: no Pulumi outputs needed on the operator's machine.
+      const target = await loadTarget(stack, o, io, { outputs: Boolean(o.front) });
       if (!target.campus) throw new OpsError("config", "-", `voucher status needs a valid stack file: ${target.campusProblem ?? "no stack given"}`);
-      const report = await voucherStatus(ovhApiFromEnv(io.env), target.campus, new Date());
+      const now = new Date();
+      const report = await voucherStatus(ovhApiFromEnv(io.env), target.campus, now);
       exitCode = report.shortOfTerm ? EXIT_CODES.unhealthy : 0;
       if (o.json) json(report);
       else print(renderVoucherStatus(report));
+      if (o.front) {
+        if (!target.ssh) throw new OpsError("config", "-", "no SSH host for the front: give --host");
+        await writeCreditEstimate(target.ssh, report, now, o.timeout);
+      }
     });
 
   const schedule = program.command("schedule").description("hourly-billed Public Cloud nodes follow campus.timetable (shelved outside teaching hours)");

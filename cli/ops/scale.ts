@@ -1,6 +1,7 @@
 import type { ResolvedHost } from "../../components/config/campus";
 import { decideScaling, oneNodeOfUsers, type PowerState, type ScalingDecision, type ScalingNode } from "../../components/scaling/decide";
 import { shouldBeAwake } from "../../components/schedule/timetable";
+import { refreshCreditEstimate } from "./creditEstimate";
 import { OpsError } from "./errors";
 import {
   bbbCall,
@@ -64,6 +65,8 @@ export interface ScaleReport {
   steps: NodeDecision[];
   /** A step failed, an IP changed, or the whole pool cannot carry the load. */
   attention: boolean;
+  /** The credit estimate this run wrote to the front, or why it did not (cli/ops/creditEstimate.ts); none with --dry-run. */
+  creditEstimate?: string;
 }
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -206,6 +209,7 @@ export async function applyScaling(api: OvhApi, target: OpsTarget, opts: ScaleOp
       steps: steps.filter((s) => s.step !== "skipped"),
     });
     await record(ssh, surplusSince, line, opts.timeoutMs);
+    report.creditEstimate = await refreshCreditEstimate(api, campus, ssh, opts.timeoutMs);
   }
   return report;
 }
@@ -221,5 +225,6 @@ export function renderScale(r: ScaleReport): string {
     );
   for (const a of r.decision.actions) lines.push(`  -> ${a.action} ${a.node}: ${a.reason}`);
   for (const s of r.steps.filter((x) => x.step !== "skipped")) lines.push(`  ${s.node}: ${s.step}: ${s.detail}`);
+  if (r.creditEstimate) lines.push(`  credit estimate: ${r.creditEstimate}`);
   return `${lines.join("\n")}\n`;
 }

@@ -1,6 +1,7 @@
 import { DateTime } from "luxon";
 import type { Campus } from "../../components/config/campus";
 import { awakeTransitions, shouldBeAwake, type AwakeTransition } from "../../components/schedule/timetable";
+import { refreshCreditEstimate } from "./creditEstimate";
 import { OpsError } from "./errors";
 import { fixedNodeDecisions, loadPowerContext, stepToAwake, stepToSleep, type NodeDecision, type PowerOptions } from "./nodePower";
 import type { OvhApi } from "./ovhApi";
@@ -20,6 +21,8 @@ export interface ScheduleReport {
   nodes: NodeDecision[];
   /** True when something needs the operator (an IP changed, a step failed). */
   attention: boolean;
+  /** The credit estimate this run wrote to the front for its monitoring, or why it did not (cli/ops/creditEstimate.ts). */
+  creditEstimate: string;
 }
 
 export interface ScheduleOptions extends PowerOptions {
@@ -41,12 +44,20 @@ export async function applySchedule(api: OvhApi, target: OpsTarget, opts: Schedu
   for (const host of ctx.campus.nodes.filter((n) => n.config.kind === "publicCloud")) {
     decisions.push(awakeTime ? await stepToAwake(ctx, host, "lessons start soon") : await stepToSleep(ctx, host));
   }
-  return { at: opts.now.toISOString(), awakeTime, nodes: decisions, attention: decisions.some((d) => d.step === "failed" || d.step === "ip-changed") };
+  const creditEstimate = await refreshCreditEstimate(api, ctx.campus, ctx.ssh, opts.timeoutMs);
+  return {
+    at: opts.now.toISOString(),
+    awakeTime,
+    nodes: decisions,
+    attention: decisions.some((d) => d.step === "failed" || d.step === "ip-changed"),
+    creditEstimate,
+  };
 }
 
 export function renderSchedule(r: ScheduleReport): string {
   const lines = [`${r.at}: ${r.awakeTime ? "teaching time (or about to be): nodes awake" : "outside teaching hours: hourly nodes sleep"}`];
   for (const d of r.nodes) lines.push(`  ${d.node}: ${d.step}: ${d.detail}`);
+  lines.push(`credit estimate: ${r.creditEstimate}`);
   return `${lines.join("\n")}\n`;
 }
 

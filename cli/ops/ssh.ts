@@ -86,3 +86,13 @@ export async function runRemote(target: SshTarget, command: string, timeoutMs: n
     ssh.dispose();
   }
 }
+
+/**
+ * Replaces `~/<relative>` of the SSH user with `text`: a temporary file renamed into place, so that what reads
+ * it on the host (the front's Scalelite exporter, every minute) never sees half of it. `relative` is one of our
+ * constant paths, never user input.
+ */
+export async function writeHomeFile(target: SshTarget, relative: string, text: string, timeoutMs: number): Promise<RemoteResult> {
+  const file = `~/${relative}`;
+  return runRemote(target, `mkdir -p "$(dirname ${file})" && cat > ${file}.new && mv ${file}.new ${file}`, timeoutMs, text);
+}

@@ -44,6 +44,8 @@ export interface VoucherStatus {
   creditLeft: number;
   currency: string;
   runsOutOn?: string;
+  /** When the credit stops paying (runs out or expires, whichever comes first); undefined: never, at this spend. */
+  paidUntil?: string;
   /** The first date on which a credit with money left expires. */
   expiresOn?: string;
   unusedAtExpiry?: number;
@@ -220,6 +222,7 @@ export async function voucherStatus(api: OvhApi, campus: Campus | undefined, now
     creditLeft,
     currency,
     runsOutOn: runsOut ? isoDay(runsOut) : undefined,
+    paidUntil: lastPaidDay?.toISOString(),
     expiresOn: firstExpiry ? isoDay(firstExpiry) : undefined,
     unusedAtExpiry,
     termEnd,

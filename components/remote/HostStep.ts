@@ -5,6 +5,7 @@ import type { HostHandle } from "../hosts/HostHandle";
 import { STEPS, type StepName } from "./catalogue";
 import { renderStepCommand, renderStepStdin } from "./invocation";
 import { scriptBundle, type ScriptBundle } from "./scriptBundle";
+import { CREDIT_ESTIMATE_IN_HOME } from "../monitoring/creditEstimate";
 import { SLEEPING_LIST_IN_HOME } from "../schedule/sleepingList";
 
 /** What a host needs to run steps: a name for resources and errors, how to reach it, what to wait for. */
@@ -36,6 +37,11 @@ export function remoteScriptDir(sshUser: string): string {
 /** The front's list of nodes `ops schedule apply` / `ops scale` put to sleep, in the SSH user's home. */
 export function sleepingListPath(sshUser: string): string {
   return `${dirname(remoteStateDir(sshUser))}/${SLEEPING_LIST_IN_HOME}`;
+}
+
+/** The front's credit estimate, written by `ops voucher status` / `schedule apply` / `scale`, in the SSH user's home. */
+export function creditEstimatePath(sshUser: string): string {
+  return `${dirname(remoteStateDir(sshUser))}/${CREDIT_ESTIMATE_IN_HOME}`;
 }
 
 /** A step's inputs; `undefined` leaves an optional input out. */

@@ -105,8 +105,8 @@ export const STEPS = {
   ),
   scaleliteMetrics: step(
     "scalelite-metrics-timer.sh",
-    "our Scalelite exporter (servers from Scalelite's Redis and whether ops expects each awake, spool, refused and incoming archives, last backup) in node_exporter's textfile directory, run by a timer every minute",
-    ["RECORDING_DIR", "SLEEPING_LIST"],
+    "our Scalelite exporter (servers from Scalelite's Redis and whether ops expects each awake, spool, refused and incoming archives, importer failures, last backup, each node's planned capacity, the end of term and ops' credit estimate) in node_exporter's textfile directory, run by a timer every minute",
+    ["RECORDING_DIR", "SLEEPING_LIST", "PLAN_B64", "CREDIT_ESTIMATE"],
     [],
     [],
     ["scalelite-metrics.sh"],

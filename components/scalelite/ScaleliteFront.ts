@@ -3,7 +3,7 @@ import * as random from "@pulumi/random";
 import type { remote } from "@pulumi/command";
 import type { Campus } from "../config/campus";
 import type { HostHandle } from "../hosts/HostHandle";
-import { HostSteps, sleepingListPath, stepHostOf } from "../remote/HostStep";
+import { creditEstimatePath, HostSteps, sleepingListPath, stepHostOf } from "../remote/HostStep";
 import { base64 } from "../remote/invocation";
 import { preflightInputs } from "../remote/preflight";
 import { hostFirewallInputs, hostPolicyInput } from "../security/firewallPolicy";
@@ -13,6 +13,7 @@ import { nodeTransferFiles, RECORDING_DIR, SPOOL_LIMITS, STANDBY_COPY_DIR } from
 import { renderEnvFiles, type ChecksumAlgorithm, type ScaleliteContainer } from "./renderEnvFile";
 import { renderCopyAuthorizedKey, renderSpoolAuthorizedKeys, renderTransferKnownHosts, renderTransferSshConfig } from "./renderRecordingTransfer";
 import { renderOvhDnsIni } from "./renderOvhDnsIni";
+import { renderPlanFile } from "../monitoring/renderPlanFile";
 import { POSTGRES_PORT } from "../security/firewallPolicy";
 import type { ReplicationLink } from "./standby";
 
@@ -206,7 +207,16 @@ export class ScaleliteFront extends pulumi.ComponentResource {
         { dependsOn: [preflight] },
       );
       appDependsOn.push(this.spool);
-      this.steps.run("scaleliteMetrics", { RECORDING_DIR, SLEEPING_LIST: sleepingListPath(handle.sshUser) }, { dependsOn: [this.spool] });
+      this.steps.run(
+        "scaleliteMetrics",
+        {
+          RECORDING_DIR,
+          SLEEPING_LIST: sleepingListPath(handle.sshUser),
+          PLAN_B64: base64(renderPlanFile(campus)),
+          CREDIT_ESTIMATE: creditEstimatePath(handle.sshUser),
+        },
+        { dependsOn: [this.spool] },
+      );
       if (copy) {
         // Installed on both fronts: only the one that is the standby copies (scripts/scalelite-recordings-pull.sh).
         const files = nodeTransferFiles(STANDBY_COPY_DIR);

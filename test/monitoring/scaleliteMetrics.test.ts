@@ -9,13 +9,52 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startBbbApiServer, type BbbApiServer } from "../support/bbbApiServer";
-import { BINARIES, firingAlerts, pollUntil, rulesFiringAtOnce, samples, Stack } from "../support/monitoringStack";
+import { postgresInstalled, startPostgres, type Postgres } from "../support/postgres";
+import { renderCreditEstimate } from "../../components/monitoring/creditEstimate";
+import { BINARIES, firingAlerts, instantQuery, pollUntil, rulesFiringAtOnce, samples, Stack } from "../support/monitoringStack";
 import { scaleliteTrees, startScalelite, type Scalelite } from "../support/scalelite/harness";
 import { FAKE_BIN, freePort } from "../support/sshd";
 
 const trees = scaleliteTrees();
 const SCRIPT = path.resolve(__dirname, "../../scripts/scalelite-metrics.sh");
 const hasNodeExporter = spawnSync("prometheus-node-exporter", ["--version"]).status === 0;
+const JOURNAL_REMOTE = "/lib/systemd/systemd-journal-remote";
+const hasJournalRemote = fs.existsSync(JOURNAL_REMOTE);
+if (!hasJournalRemote) console.warn("scaleliteMetrics: systemd-journal-remote is not installed: the importer failures test is SKIPPED");
+const hasPostgres = postgresInstalled();
+if (!hasPostgres)
+  console.warn("scaleliteMetrics: PostgreSQL 15 is not installed (Scalelite's importer needs its database): the importer failures test is SKIPPED");
+const DAY = 86_400;
+
+/**
+ * The lines a process printed, appended to a journal directory as journald files them for a unit's process: a
+ * unit's stdout goes to the journal by default (systemd.exec(5), StandardOutput=journal) with the trusted field
+ * _SYSTEMD_UNIT that `journalctl --unit` matches. Written by systemd's own systemd-journal-remote from its
+ * journal export format (systemd.io JOURNAL_EXPORT_FORMATS), so that the real journalctl reads them back.
+ */
+let journalEntries = 0;
+function appendToJournal(journalDir: string, unit: string, output: string): void {
+  fs.mkdirSync(journalDir, { recursive: true });
+  const start = Date.now() * 1000;
+  const entries = output
+    .split("\n")
+    .filter((line) => line !== "")
+    .map((line) => {
+      journalEntries += 1;
+      return [
+        `__REALTIME_TIMESTAMP=${start + journalEntries}`,
+        `__MONOTONIC_TIMESTAMP=${journalEntries}`,
+        "_BOOT_ID=0123456789abcdef0123456789abcdef",
+        `_SYSTEMD_UNIT=${unit}`,
+        "SYSLOG_IDENTIFIER=docker",
+        `MESSAGE=${line}`,
+        "",
+        "",
+      ].join("\n");
+    });
+  const r = spawnSync(JOURNAL_REMOTE, [`--output=${path.join(journalDir, "external-importer.journal")}`, "-"], { input: entries.join(""), encoding: "utf8" });
+  expect(r.status, r.stderr).toBe(0);
+}
 
 async function scrape(url: string): Promise<Map<string, number>> {
   for (;;) {
@@ -104,14 +143,18 @@ describe.skipIf(!trees || !hasNodeExporter)("the Scalelite textfile exporter, re
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  function run(env: Record<string, string>, sleepingList?: string) {
-    return spawnSync("bash", [SCRIPT, path.join(dir, "recordings"), ...(sleepingList ? [sleepingList] : [])], {
+  /** The exporter as its unit runs it: RECORDING_DIR [SLEEPING_LIST [PLAN [CREDIT_ESTIMATE]]]. */
+  function run(env: Record<string, string>, ...files: string[]) {
+    return spawnSync("bash", [SCRIPT, path.join(dir, "recordings"), ...files], {
       encoding: "utf8",
       env: {
         ...process.env,
         TEXTFILE_DIR: path.join(dir, "textfile"),
         BACKUP_STATUS: path.join(dir, "backup-status.json"),
         SPOOL_STATE: path.join(dir, "spool.state"),
+        IMPORTER_FAILURES: path.join(dir, "importer-failures"),
+        // The journal of this test alone (importerJournal), never the machine's.
+        JOURNALCTL: `journalctl --directory=${path.join(dir, "journal")}`,
         ...env,
       },
     });
@@ -157,6 +200,10 @@ describe.skipIf(!trees || !hasNodeExporter)("the Scalelite textfile exporter, re
     expect(m.get("scalelite_importer_up")).toBe(0);
     // The first run has seen nothing before: the importer's clock starts now.
     expect(m.get("scalelite_importer_last_progress_timestamp_seconds")).toBeGreaterThanOrEqual(before);
+    // No journal to read: no failure counted, and the counter is there for increase() to start from.
+    expect(m.get("scalelite_importer_failures_total")).toBe(0);
+    // No plan or credit estimate given: none of their series.
+    expect([...m.keys()].filter((k) => /^bbb_ovh_(node_capacity|term_end|credit)/.test(k))).toEqual([]);
 
     expect(m.get("bbb_ovh_backup_last_success_timestamp_seconds")).toBe(1796176800);
     expect(m.get("bbb_ovh_backup_last_attempt_timestamp_seconds")).toBe(1796263200);
@@ -267,4 +314,172 @@ describe.skipIf(!trees || !hasNodeExporter)("the Scalelite textfile exporter, re
       await stack.stop();
     }
   });
+
+  /**
+   * The plan the scaleliteMetrics step writes (components/monitoring/renderPlanFile.ts's format) and the credit
+   * estimate ops writes (renderCreditEstimate), read back through node_exporter and judged by a real Prometheus
+   * 2.42 with the rules pack (BbbNodeOverCapacity's `for` set to 0; promtool tests it).
+   */
+  it.skipIf(!fs.existsSync(BINARIES.prometheus))(
+    "exposes each node's planned capacity, the end of term and ops' credit estimate: BbbNodeOverCapacity and CreditRunsOutBeforeTermEnd fire",
+    async () => {
+      const stack = new Stack();
+      const signal = new AbortController();
+      try {
+        const redis = { REDIS_CLI: `redis-cli -u ${scalelite.redisUrl}` };
+        const now = Math.floor(Date.now() / 1000);
+        const plan = path.join(dir, "plan");
+        const credit = path.join(dir, "credit-estimate");
+        // bbb1 carries 43 users (beforeAll): above a planned 40. bbb2 carries none of its 200.
+        fs.writeFileSync(plan, `# plan\ncapacity_users bbb1.campus.example 40\ncapacity_users bbb2.campus.example 200\nterm_end ${now + 120 * DAY}\n`);
+        fs.writeFileSync(credit, renderCreditEstimate(new Date((now + 100 * DAY) * 1000), new Date((now - 60) * 1000)));
+        const result = run(redis, "", plan, credit);
+        expect(result.status, result.stderr).toBe(0);
+        const m = await scrape(`http://127.0.0.1:${port}/metrics`);
+        expect(m.get("node_textfile_scrape_error")).toBe(0);
+        expect(m.get('bbb_ovh_node_capacity_users{host="bbb1.campus.example"}')).toBe(40);
+        expect(m.get('bbb_ovh_node_capacity_users{host="bbb2.campus.example"}')).toBe(200);
+        expect(m.get("bbb_ovh_term_end_timestamp_seconds")).toBe(now + 120 * DAY);
+        expect(m.get("bbb_ovh_credit_runs_out_timestamp_seconds")).toBe(now + 100 * DAY);
+        expect(m.get("bbb_ovh_credit_estimate_timestamp_seconds")).toBe(now - 60);
+
+        const promPort = await freePort();
+        stack.startPrometheus(promPort, {
+          global: { scrape_interval: "1s", evaluation_interval: "1s" },
+          rule_files: [rulesFiringAtOnce(stack.dir, "BbbNodeOverCapacity")],
+          scrape_configs: [
+            {
+              job_name: "node",
+              honor_labels: true,
+              static_configs: [{ targets: [`127.0.0.1:${port}`], labels: { host: "lb.campus.example", role: "front" } }],
+            },
+          ],
+        });
+        const prom = `http://127.0.0.1:${promPort}`;
+        const firing = async (alert: string) => (await firingAlerts(prom, alert)) ?? [];
+        await pollUntil(
+          async () => (await firing("BbbNodeOverCapacity")).length > 0 && (await firing("CreditRunsOutBeforeTermEnd")).length > 0,
+          signal.signal,
+          () => "BbbNodeOverCapacity and CreditRunsOutBeforeTermEnd firing",
+        );
+        expect((await firing("BbbNodeOverCapacity")).map((a) => a.labels.host)).toEqual(["bbb1.campus.example"]);
+        expect((await firing("CreditRunsOutBeforeTermEnd"))[0].labels).toMatchObject({ host: "lb.campus.example", severity: "warning" });
+        expect(await firing("CreditEstimateStale")).toEqual([]);
+
+        // A later run found nothing spent and nothing expiring: the credit never runs out, the alert clears.
+        fs.writeFileSync(credit, renderCreditEstimate(undefined, new Date()));
+        expect(run(redis, "", plan, credit).status).toBe(0);
+        expect(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()).toMatch(/^bbb_ovh_credit_runs_out_timestamp_seconds \+Inf$/m);
+        await pollUntil(
+          async () => (await firingAlerts(prom, "CreditRunsOutBeforeTermEnd"))?.length === 0,
+          signal.signal,
+          () => "CreditRunsOutBeforeTermEnd resolved",
+        );
+      } finally {
+        signal.abort();
+        await stack.stop();
+      }
+    },
+  );
+
+  /**
+   * RecordingArchiveRefused on what Scalelite's own importer does with an archive it cannot import: v1.8.5's
+   * recordings:watch (the harness runs it from the pinned tree) fails on a broken tar, logs it and leaves the
+   * archive in the spool. Its output goes into a journal as its unit's (appendToJournal), the exporter counts it
+   * with the real journalctl, and a real Prometheus 2.42 with the rules pack fires.
+   */
+  it.skipIf(!fs.existsSync(BINARIES.prometheus) || !hasJournalRemote || !hasPostgres)(
+    "counts the archives Scalelite's importer fails on from its unit's journal, once each, and RecordingArchiveRefused fires",
+    async () => {
+      const stack = new Stack();
+      const signal = new AbortController();
+      // The importer's rake file loads only with Scalelite's database (test/support/scalelite/rake.rb).
+      let pg: Postgres | undefined;
+      let importer: Scalelite | undefined;
+      const journal = path.join(dir, "journal");
+      const unit = "scalelite-recording-importer.service";
+      const failures = async () => (await scrape(`http://127.0.0.1:${port}/metrics`)).get("scalelite_importer_failures_total");
+      try {
+        const redis = { REDIS_CLI: `redis-cli -u ${scalelite.redisUrl}` };
+        // The importer's start, as its unit's journal holds it before any archive arrives.
+        appendToJournal(journal, unit, "I, [2026-12-03T08:00:00.000000 #1]  INFO -- : starting\n");
+        expect(run(redis).status).toBe(0);
+        expect(await failures()).toBe(0);
+
+        const promPort = await freePort();
+        stack.startPrometheus(promPort, {
+          global: { scrape_interval: "1s", evaluation_interval: "1s" },
+          rule_files: [rulesFiringAtOnce(stack.dir, "RecordingArchiveRefused")],
+          scrape_configs: [
+            {
+              job_name: "node",
+              honor_labels: true,
+              static_configs: [{ targets: [`127.0.0.1:${port}`], labels: { host: "lb.campus.example", role: "front" } }],
+            },
+          ],
+        });
+        const prom = `http://127.0.0.1:${promPort}`;
+        // increase() needs the counter's 0 in Prometheus before the failure.
+        await pollUntil(
+          async () => (await instantQuery(prom, "scalelite_importer_failures_total").catch(() => [])).length > 0,
+          signal.signal,
+          () => "Prometheus scraping scalelite_importer_failures_total",
+        );
+
+        pg = await startPostgres(["scalelite"]);
+        importer = await startScalelite(trees!, undefined, { databaseUrl: pg.url("scalelite") });
+        const schema = await importer.rake(["db:prepare"]);
+        expect(schema.code, schema.stderr).toBe(0);
+        const spool = path.join(dir, "importer", "spool");
+        fs.mkdirSync(spool, { recursive: true });
+        // The front's recordings tree has the work directory (the spool step lays it out); the importer does not make it.
+        fs.mkdirSync(path.join(dir, "importer", "work"));
+        fs.writeFileSync(path.join(spool, "broken.tar"), "not a tar archive\n");
+        const watcher = importer.watch(["recordings:watch[false,0.2]"], {
+          RECORDING_SPOOL_DIR: spool,
+          RECORDING_WORK_DIR: path.join(dir, "importer", "work"),
+          RECORDING_PUBLISH_DIR: path.join(dir, "importer", "published"),
+          RECORDING_UNPUBLISH_DIR: path.join(dir, "importer", "unpublished"),
+          RAILS_LOG_LEVEL: "info",
+        });
+        let output: string;
+        try {
+          await pollUntil(
+            async () => !watcher.running() || (watcher.output().match(/Failed to import recording: /g) ?? []).length >= 2,
+            signal.signal,
+            () => `two failed imports in the importer's log:\n${watcher.output()}`,
+          );
+        } finally {
+          const stopped = await watcher.stop();
+          output = stopped.stdout + stopped.stderr;
+          expect(stopped.code, output).toBe(0);
+        }
+        // Upstream keeps the archive it failed on where it was, and retries it: nothing on disk counts failures.
+        expect(fs.readdirSync(spool)).toEqual(["broken.tar"]);
+        const logged = (output.match(/Failed to import recording: Failed to extract tar file: /g) ?? []).length;
+        expect(logged, output).toBeGreaterThanOrEqual(2);
+
+        appendToJournal(journal, unit, output);
+        // Another unit's lines are not the importer's.
+        appendToJournal(journal, "scalelite-poller.service", "E, [2026-12-03T08:00:05.000000 #1] ERROR -- : Failed to import recording: not ours\n");
+        expect(run(redis).status).toBe(0);
+        expect(await failures()).toBe(logged);
+        // Counted once: the next run starts at the cursor the last one saved.
+        expect(run(redis).status).toBe(0);
+        expect(await failures()).toBe(logged);
+
+        await pollUntil(
+          async () => ((await firingAlerts(prom, "RecordingArchiveRefused"))?.length ?? 0) > 0,
+          signal.signal,
+          () => "RecordingArchiveRefused firing",
+        );
+        expect((await firingAlerts(prom, "RecordingArchiveRefused"))![0].labels).toMatchObject({ host: "lb.campus.example", severity: "warning" });
+      } finally {
+        signal.abort();
+        await stack.stop();
+        await importer?.stop();
+        pg?.stop();
+      }
+    },
+  );
 });

@@ -115,3 +115,8 @@ export function opsProcessEnv(
     OVH_CONSUMER_KEY: peer.state.consumerKey,
   };
 }
+
+/** The options that point an ops command at a loopback sshd front, logged in as root with `keyFile`. */
+export function frontSshArgs(front: { host: string; port: number }, keyFile: string): string[] {
+  return ["--host", front.host, "--ssh-port", String(front.port), "--ssh-user", "root", "--ssh-key", keyFile];
+}

@@ -70,6 +70,7 @@ async function scale(minutes: number, ...extra: string[]) {
       decision: { summary: string; actions: Array<{ node: string; action: string }> };
       steps: Array<{ node: string; step: string; detail: string }>;
       nodes: Array<{ node: string; state: string; users: number }>;
+      creditEstimate?: string;
     },
   };
 }
@@ -111,9 +112,13 @@ describe.skipIf(!trees)("ops scale", () => {
     // 65 users + 100 margin: with a site down, three nodes still carry 200.
     let { report } = await scale(0);
     expect(report.decision.actions).toEqual([]);
+    // Each run (not --dry-run) leaves the credit estimate on the front for its monitoring (cli/ops/creditEstimate.ts).
+    expect(report.creditEstimate).toMatch(/^written to the front: /);
+    expect(await onFront("cat ~/.bbb-ovh/credit-estimate")).toMatch(/^runs_out (\d+|\+Inf)\nestimated_at \d+$/);
     expect(report.decision.summary).toMatch(/65 user\(s\), need 165 under 'datacenter', carried 400: more than needed; one node goes if it lasts 30 more min/);
 
     const dry = await scale(31, "--dry-run");
+    expect(dry.report.creditEstimate).toBeUndefined();
     expect(dry.report.decision.actions).toEqual([expect.objectContaining({ node: NODES[3].fqdn, action: "cordon" })]);
     expect(dry.report.steps).toEqual([]);
     expect(await rowOf(NODES[3].fqdn)).toMatch(/enabled/);

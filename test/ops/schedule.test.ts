@@ -109,13 +109,27 @@ describe.skipIf(!trees)("ops schedule apply", () => {
     expect(s[NODES[1].fqdn]).toMatchObject({ step: "skipped", detail: expect.stringMatching(/the last enabled node/) });
     expect(peer.state.instances[0].status).toBe("ACTIVE");
     expect((await scaleliteState()).find((l) => l.includes(NODES[0].fqdn))).toMatch(/cordoned/);
+    // The run holds the OVH key: it leaves the credit estimate on the front for its monitoring, on the real clock
+    // (not --at). The peer's project spends nothing and has no credit that expires: it never runs out.
+    expect(JSON.parse(first.stdout).creditEstimate).toMatch(/^written to the front: nothing is being spent/);
+    const [runsOut, estimatedAt] = (await onFront("cat ~/.bbb-ovh/credit-estimate")).trim().split("\n");
+    expect(runsOut).toBe("runs_out +Inf");
+    expect(Number(estimatedAt.replace(/^estimated_at /, ""))).toBeGreaterThan(Date.now() / 1000 - 300);
 
-    // The lesson ended; a recording is still being processed.
+    // The lesson ended; a recording is still being processed. This run's key lacks the credit rights (a key
+    // restricted to the schedule's calls, docs/vouchers.md): the schedule still runs, says why no estimate was
+    // written, and leaves the last one to age (CreditEstimateStale).
     nodeHttp[0].meetings.clear();
     nodeHttp[0].recordings.push("rec-1");
-    s = steps((await schedule(SUNDAY_NIGHT)).stdout);
+    peer.state.creditForbidden = true;
+    const second = await schedule(SUNDAY_NIGHT);
+    peer.state.creditForbidden = false;
+    s = steps(second.stdout);
     expect(s[NODES[0].fqdn]).toMatchObject({ step: "cordoned", detail: expect.stringMatching(/1 recording\(s\) still on the node/) });
     expect(peer.state.instances[0].status).toBe("ACTIVE");
+    expect(second.code).toBe(0);
+    expect(JSON.parse(second.stdout).creditEstimate).toMatch(/^not refreshed: .*403/);
+    expect((await onFront("cat ~/.bbb-ovh/credit-estimate")).trim().split("\n")[1]).toBe(estimatedAt);
 
     // Transferred (and deleted from the node, delete_recording: true): shelve.
     nodeHttp[0].recordings.length = 0;

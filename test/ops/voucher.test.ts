@@ -10,7 +10,8 @@ import { parse, stringify } from "yaml";
 import { readFileSync } from "node:fs";
 import { totalPriceOf } from "../../cli/ops/voucher";
 import { startOvhApiPeer, type OvhApiPeer } from "../support/ovhApiPeer";
-import { scratch } from "./cli";
+import { execOn, startTestHost, type TestHost } from "../support/sshd";
+import { frontSshArgs, scratch } from "./cli";
 
 const REPO = path.resolve(__dirname, "../..");
 const TSX = path.join(REPO, "node_modules/.bin/tsx");
@@ -198,19 +199,20 @@ describe("totalPriceOf", () => {
   });
 });
 
-describe("ops voucher status", () => {
-  const credit = (available: number, validToDays: number) =>
-    peer.state.credits.push({
-      id: 7 + peer.state.credits.length,
-      description: "EDU voucher",
-      voucher: "EDU",
-      available,
-      used: 100,
-      total: available + 100,
-      validFrom: new Date(Date.now() - 30 * DAY).toISOString(),
-      validTo: new Date(Date.now() + validToDays * DAY).toISOString(),
-    });
+/** A project credit of `available` EUR, valid for `validToDays` more days. */
+const credit = (available: number, validToDays: number) =>
+  peer.state.credits.push({
+    id: 7 + peer.state.credits.length,
+    description: "EDU voucher",
+    voucher: "EDU",
+    available,
+    used: 100,
+    total: available + 100,
+    validFrom: new Date(Date.now() - 30 * DAY).toISOString(),
+    validTo: new Date(Date.now() + validToDays * DAY).toISOString(),
+  });
 
+describe("ops voucher status", () => {
   it("answers 'runs out on DATE' and exits 1 when that is before the term ends", async () => {
     credit(500, 365);
     peer.state.usage = { periodFrom: new Date(Date.now() - 10 * DAY).toISOString(), spent: 100, forecast: 300 }; // 10 EUR/day
@@ -251,5 +253,67 @@ describe("ops voucher status", () => {
     const run = await ops(["voucher", "status", stackFile]);
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/note: GET \/me\/credit\/balance: HTTP 403.*account vouchers are left out/);
+  });
+});
+
+/**
+ * `voucher status --front`, as the operator's timer runs it (docs/vouchers.md): the estimate written over SSH to a
+ * loopback sshd front, then read there by the front's Scalelite exporter (scripts/scalelite-metrics.sh).
+ */
+describe("ops voucher status --front", () => {
+  let front: TestHost;
+  let key: string;
+  beforeAll(async () => {
+    front = await startTestHost({ fqdn: "lb.training.isen-ouest.fr" });
+    key = path.join(scratch(), "front-key");
+    writeFileSync(key, front.privateKey, { mode: 0o600 });
+  });
+  afterAll(async () => {
+    await front?.stop();
+  });
+  const connection = (hostKey: string) => ["--front", ...frontSshArgs(front, key), "--host-key", hostKey];
+  const SCRIPT = path.join(REPO, "scripts/scalelite-metrics.sh");
+
+  it("writes when the credit stops paying and when it was estimated, which the front's exporter turns into its series", async () => {
+    credit(500, 365);
+    peer.state.usage = { periodFrom: new Date(Date.now() - 10 * DAY).toISOString(), spent: 100, forecast: 300 }; // 10 EUR/day
+    const before = Math.floor(Date.now() / 1000);
+    const run = await ops(["voucher", "status", stackFile, "--json", ...connection(front.hostPublicKey)]);
+    const after = Math.ceil(Date.now() / 1000);
+    // Short of the term (120 days) as before: the write changes nothing of the answer or the exit code.
+    expect(run.code, run.stderr).toBe(1);
+    expect(JSON.parse(run.stdout).shortOfTerm).toBe(true);
+    const written = Object.fromEntries(
+      (await execOn(front, "cat ~/.bbb-ovh/credit-estimate"))
+        .trim()
+        .split("\n")
+        .map((l) => l.split(" ")),
+    );
+    expect(Object.keys(written)).toEqual(["runs_out", "estimated_at"]);
+    // 500 EUR at about 10 EUR/day (100 EUR over the 10 days and the seconds since the usage period began): 50 days.
+    expect(Math.abs(Number(written.runs_out) - (before + 50 * 86_400))).toBeLessThan(3600);
+    expect(Number(written.estimated_at)).toBeGreaterThanOrEqual(before);
+    expect(Number(written.estimated_at)).toBeLessThanOrEqual(after);
+
+    // The exporter on the front reads it where the scaleliteMetrics step points it (CREDIT_ESTIMATE: ~/.bbb-ovh/credit-estimate).
+    const metrics = await execOn(
+      front,
+      'mkdir -p "$BBB_OVH_ROOT/recordings/spool" && TEXTFILE_DIR="$BBB_OVH_ROOT/textfile" REDIS_CLI=false JOURNALCTL=false bash -s -- "$BBB_OVH_ROOT/recordings" "" "" ~/.bbb-ovh/credit-estimate && cat "$BBB_OVH_ROOT/textfile/scalelite.prom"',
+      readFileSync(SCRIPT, "utf8"),
+    );
+    expect(metrics).toContain(`bbb_ovh_credit_runs_out_timestamp_seconds ${written.runs_out}\n`);
+    expect(metrics).toContain(`bbb_ovh_credit_estimate_timestamp_seconds ${written.estimated_at}\n`);
+  });
+
+  it("fails the run when the front cannot be written (a host key that is not the front's), after printing the report", async () => {
+    peer.state.usage = { periodFrom: new Date(Date.now() - 10 * DAY).toISOString(), spent: 10, forecast: 30 };
+    await execOn(front, "rm -f ~/.bbb-ovh/credit-estimate");
+    const other = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIqwwyR602HcJJPl/ifkAw2Wi9NtaKQ3qFqIQnmpB6/e other";
+    const run = await ops(["voucher", "status", stackFile, ...connection(other)]);
+    expect(run.code).not.toBe(0);
+    expect(run.code).not.toBe(1);
+    expect(run.stdout).toMatch(/credit left: /);
+    expect(run.stderr).toMatch(/host key/i);
+    expect((await execOn(front, "cat ~/.bbb-ovh/credit-estimate 2>/dev/null || echo none")).trim()).toBe("none");
   });
 });

@@ -199,12 +199,12 @@ export function sample(text: string | undefined, name: string): number | undefin
 
 /**
  * The front's own metrics (Scalelite, backup, plan, voucher), as a node_exporter textfile with the names
- * and labels scripts/monitoring/rules.yml reads. It stands in for our Scalelite exporter (issue 17, being
- * written beside this) so that the rules and dashboards can be exercised on real Prometheus: the spool
- * figures come from the real files in `spoolDir` (their count and the oldest mtime), the rest are a
- * healthy campus's values.
+ * and labels scripts/monitoring/rules.yml reads. It stands in for our Scalelite exporter
+ * (scripts/scalelite-metrics.sh, tested on its own in test/monitoring/scaleliteMetrics.test.ts) so that the
+ * rules and dashboards can be exercised on real Prometheus: the spool figures come from the real files in
+ * `spoolDir` (their count and the oldest mtime), the rest are a healthy campus's values.
  */
-export function renderFrontTextfile(a: { front: string; node: string; campus: string; spoolDir: string; nowSeconds: number }): string {
+export function renderFrontTextfile(a: { front: string; node: string; spoolDir: string; nowSeconds: number }): string {
   const archives = readdirSync(a.spoolDir).filter((f) => f.endsWith(".tar"));
   const oldest = archives.reduce((min, f) => Math.min(min, statSync(path.join(a.spoolDir, f)).mtimeMs / 1000), a.nowSeconds);
   const front = `host="${a.front}"`;
@@ -226,8 +226,9 @@ export function renderFrontTextfile(a: { front: string; node: string; campus: st
     `bbb_ovh_node_capacity_users{${node}} 120`,
     `bbb_ovh_node_expected_awake{${node}} 1`,
     `bbb_ovh_recordings_copy_last_success_timestamp_seconds{${front}} ${now - 60}`,
-    `bbb_ovh_credit_runs_out_timestamp_seconds{campus="${a.campus}"} ${now + 200 * 86400}`,
-    `bbb_ovh_term_end_timestamp_seconds{campus="${a.campus}"} ${now + 120 * 86400}`,
+    `bbb_ovh_credit_runs_out_timestamp_seconds{${front}} ${now + 200 * 86400}`,
+    `bbb_ovh_credit_estimate_timestamp_seconds{${front}} ${now - 300}`,
+    `bbb_ovh_term_end_timestamp_seconds{${front}} ${now + 120 * 86400}`,
     "",
   ].join("\n");
 }
@@ -324,14 +325,17 @@ export function samples(text: string | undefined): Map<string, number> {
 }
 
 /**
- * The rules pack as it is but for `alert`'s `for`, set to 0 (its `for` is promtool's to test: rules.promtest.yml),
- * written into `dir`; returns the file, for a Prometheus that should fire `alert` at its first evaluation.
+ * The rules pack as it is but for each of `alerts`' `for`, set to 0 (their `for` is promtool's to test:
+ * rules.promtest.yml), written into `dir`; returns the file, for a Prometheus that should fire them at its
+ * first evaluation.
  */
-export function rulesFiringAtOnce(dir: string, alert: string): string {
+export function rulesFiringAtOnce(dir: string, ...alerts: string[]): string {
   const rules = parse(readFileSync(RULES_FILE, "utf8")) as { groups: Array<{ rules: Array<{ alert?: string; for?: string }> }> };
-  const rule = rules.groups.flatMap((g) => g.rules).find((r) => r.alert === alert);
-  if (!rule) throw new Error(`no rule ${alert} in ${RULES_FILE}`);
-  rule.for = "0s";
+  for (const alert of alerts) {
+    const rule = rules.groups.flatMap((g) => g.rules).find((r) => r.alert === alert);
+    if (!rule) throw new Error(`no rule ${alert} in ${RULES_FILE}`);
+    rule.for = "0s";
+  }
   const file = path.join(dir, "rules.yml");
   writeFileSync(file, stringify(rules));
   return file;

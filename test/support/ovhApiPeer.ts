@@ -91,6 +91,8 @@ export interface PeerState {
   accountBalances: Array<{ name: string; amount: number; expiring: Array<{ amount: number; date: string }> }>;
   /** Knob: a 403 on /me/* (a consumer key without /me rights). */
   meForbidden: boolean;
+  /** Knob: a 403 on the project's credit and usage (a key restricted to the schedule's calls, docs/vouchers.md). */
+  creditForbidden: boolean;
   usage: { periodFrom: string; spent: number; forecast: number };
   instances: PeerInstance[];
   records: Array<{ id: number; zone: string; subDomain: string; fieldType: string; target: string; ttl?: number }>;
@@ -220,6 +222,7 @@ export async function startOvhApiPeer(serviceName: string, init: Partial<PeerSta
     credits: [],
     accountBalances: [],
     meForbidden: false,
+    creditForbidden: false,
     usage: { periodFrom: new Date(Date.now() - 10 * 86_400_000).toISOString(), spent: 0, forecast: 0 },
     instances: [],
     records: [],
@@ -290,6 +293,8 @@ export async function startOvhApiPeer(serviceName: string, init: Partial<PeerSta
       return v;
     };
     if (p.startsWith("/me/") && state.meForbidden) return error(403, "NOT_GRANTED_CALL", "This call has not been granted");
+    if (/^\/cloud\/project\/[^/]+\/(credit|usage)(\/|$)/.test(p) && state.creditForbidden)
+      return error(403, "NOT_GRANTED_CALL", "This call has not been granted");
     if (method === "POST" && p === `${project}/credit`) {
       const v = redeem(String(payload.code ?? ""));
       if ("status" in v) return v;
