@@ -129,11 +129,18 @@ count_files() {
   find "$1" -mindepth 1 -maxdepth 1 -type f ! -name '.*' ! -name '*.reason' -printf . | wc -c
 }
 
+# spool_archives SPOOL FORMAT: find's -printf FORMAT for each archive waiting in SPOOL; nothing when SPOOL is
+# missing (a front before its first recording), where find would fail the pipeline under pipefail.
+spool_archives() {
+  [[ -d "$1" ]] || return 0
+  find "$1" -mindepth 1 -maxdepth 1 -type f -name '*.tar' ! -name '.*' -printf "$2"
+}
+
 recording_metrics() {
   local dir="$1" now="$2" oldest dir_node
   local spool="$dir/spool"
   echo "scalelite_spool_archives $(count_files "$spool")"
-  oldest="$(find "$spool" -mindepth 1 -maxdepth 1 -type f -name '*.tar' ! -name '.*' -printf '%T@\n' 2>/dev/null | sort -n | head -n 1)"
+  oldest="$(spool_archives "$spool" '%T@\n' | sort -n | head -n 1)"
   oldest="${oldest%.*}"
   echo "scalelite_spool_oldest_archive_age_seconds $((${oldest:-now} < now ? now - ${oldest:-now} : 0))"
   for dir_node in "$dir"/refused/*/; do
@@ -185,7 +192,7 @@ importer_failures() {
 importer_progress() {
   local spool="$1" now="$2" progress="" current tmp
   [[ -f "$SPOOL_STATE" ]] && read -r progress <"$SPOOL_STATE"
-  current="$(find "$spool" -mindepth 1 -maxdepth 1 -type f -name '*.tar' ! -name '.*' -printf '%f\n' 2>/dev/null | sort)"
+  current="$(spool_archives "$spool" '%f\n' | sort)"
   if [[ -z "$current" || ! "$progress" =~ ^[0-9]+$ ]] ||
     [[ -n "$(comm -23 <(tail -n +2 "$SPOOL_STATE" | sort) <(printf '%s\n' "$current"))" ]]; then
     progress="$now"
@@ -260,12 +267,13 @@ backup_metrics() {
 
 main() {
   [[ $# -ge 1 && $# -le 4 ]] || die "usage: bbb-ovh-scalelite-metrics RECORDING_DIR [SLEEPING_LIST [PLAN [CREDIT_ESTIMATE]]]"
-  local dir="$1" sleeping_list="${2:-}" plan="${3:-}" credit="${4:-}" now tmp
+  local dir="$1" sleeping_list="${2:-}" plan="${3:-}" credit="${4:-}" now
   now="$(date +%s)"
   mkdir -p "$TEXTFILE_DIR"
   # Same directory as the target, so the rename is atomic; node_exporter ignores names not ending in .prom.
-  tmp="$(mktemp "$TEXTFILE_DIR/.scalelite.prom.XXXXXX")"
-  trap 'rm -f -- "$tmp"' EXIT
+  # Global: the EXIT trap runs after main's locals are gone.
+  METRICS_TMP="$(mktemp "$TEXTFILE_DIR/.scalelite.prom.XXXXXX")"
+  trap 'rm -f -- "$METRICS_TMP"' EXIT
   {
     server_metrics "$sleeping_list"
     recording_metrics "$dir" "$now"
@@ -273,9 +281,9 @@ main() {
     plan_metrics "$plan"
     credit_metrics "$credit"
     echo "scalelite_metrics_last_run_timestamp_seconds $now"
-  } >"$tmp"
-  chmod 0644 "$tmp"
-  mv -f -T -- "$tmp" "$TEXTFILE_DIR/scalelite.prom"
+  } >"$METRICS_TMP"
+  chmod 0644 "$METRICS_TMP"
+  mv -f -T -- "$METRICS_TMP" "$TEXTFILE_DIR/scalelite.prom"
   trap - EXIT
 }
 

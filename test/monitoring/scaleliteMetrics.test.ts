@@ -145,7 +145,10 @@ describe.skipIf(!trees || !hasNodeExporter)("the Scalelite textfile exporter, re
 
   /** The exporter as its unit runs it: RECORDING_DIR [SLEEPING_LIST [PLAN [CREDIT_ESTIMATE]]]. */
   function run(env: Record<string, string>, ...files: string[]) {
-    return spawnSync("bash", [SCRIPT, path.join(dir, "recordings"), ...files], {
+    return runOn(path.join(dir, "recordings"), env, ...files);
+  }
+  function runOn(recordings: string, env: Record<string, string>, ...files: string[]) {
+    return spawnSync("bash", [SCRIPT, recordings, ...files], {
       encoding: "utf8",
       env: {
         ...process.env,
@@ -253,6 +256,18 @@ describe.skipIf(!trees || !hasNodeExporter)("the Scalelite textfile exporter, re
     expect(m.get("scalelite_up")).toBe(0);
     expect([...m.keys()].some((k) => k.startsWith("scalelite_server_"))).toBe(false);
     expect(m.get("scalelite_spool_archives")).toBe(2);
+  });
+
+  it("writes its metrics on a front whose spool does not exist yet (before its first recording)", () => {
+    const empty = path.join(dir, "no-spool");
+    fs.mkdirSync(empty, { recursive: true });
+    const textfile = path.join(dir, "textfile-no-spool");
+    const result = runOn(empty, { TEXTFILE_DIR: textfile, SPOOL_STATE: path.join(dir, "no-spool.state"), REDIS_CLI: `redis-cli -u ${scalelite.redisUrl}` });
+    expect(result.status, result.stderr).toBe(0);
+    expect(result.stderr).not.toContain("unbound variable");
+    const prom = fs.readFileSync(path.join(textfile, "scalelite.prom"), "utf8");
+    expect(prom).toMatch(/^scalelite_spool_archives 0$/m);
+    expect(prom).toMatch(/^scalelite_spool_oldest_archive_age_seconds 0$/m);
   });
 
   /**
