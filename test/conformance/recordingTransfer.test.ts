@@ -23,6 +23,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { base64 } from "../../components/remote/invocation";
 import {
   INCOMING_DIR,
+  NODE_KEEP,
   POST_PUBLISH,
   RECORDING_DIR,
   REFUSED_DIR,
@@ -193,6 +194,8 @@ describe.each(RRSYNCS)("recordings over ssh + rsync + $name's rrsync, through th
         POST_PUBLISH_URL: POST_PUBLISH.url,
         // The fake web serves test/fakes/downloads for that URL; the real file's hash is checked below.
         POST_PUBLISH_SHA256: createHash("sha256").update(FAKE_POST_PUBLISH).digest("hex"),
+        KEEP_BYTES: String(NODE_KEEP.maxBytes),
+        KEEP_HOURS: String(NODE_KEEP.maxHours),
       });
       expect(recordings.code, output(recordings)).toBe(0);
 
