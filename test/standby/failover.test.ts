@@ -397,7 +397,17 @@ describe.skipIf(!pgReady || !trees || !rrsyncTree)("ops failover / failback dril
     const wallSeconds = (performance.now() - started) / 1000;
     expect(run.code, run.stderr + run.stdout).toBe(0);
     const report = JSON.parse(run.stdout) as Report;
-    expect(report.steps.map((s) => s.id)).toEqual(["check", "fence", "promote", "start-scalelite", "rebuild-redis", "switch-dns", "certificate", "smoke"]);
+    expect(report.steps.map((s) => s.id)).toEqual([
+      "check",
+      "fence",
+      "promote",
+      "start-scalelite",
+      "rebuild-redis",
+      "switch-dns",
+      "certificate",
+      "smoke",
+      "resend-recordings",
+    ]);
     expect(report.steps[1].detail).toMatch(/presumed down \(--primary-down\), not fenced/);
     expect(peer.state.records.filter((r) => r.fieldType === "AAAA")).toEqual([]);
     // The promoted standby serves: its pull, run by its timer again, copies nothing more (it is the primary).
@@ -484,6 +494,7 @@ describe.skipIf(!pgReady || !trees || !rrsyncTree)("ops failover / failback dril
       expect.stringMatching(/^switch-dns@OVH API/),
       "certificate@lb-training",
       expect.stringMatching(/^smoke@/),
+      "resend-recordings@nodes",
       "admit@lb-training",
       "rebuild-standby@lb-standby",
     ]);
@@ -547,6 +558,7 @@ describe.skipIf(!pgReady || !trees || !rrsyncTree)("ops failover / failback dril
       "switch-dns",
       "certificate",
       "smoke",
+      "resend-recordings",
     ]);
     const arrived = rows(standby);
     const onStandby = new Set(held(standby));
