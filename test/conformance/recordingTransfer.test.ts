@@ -273,7 +273,7 @@ describe.each(RRSYNCS)("recordings over ssh + rsync + $name's rrsync, through th
       const overdue = await retry("DEADLINE_HOURS=0");
       expect(overdue.stdout).toContain(`ERROR: recording ${id} was published`);
       await move();
-      expect(readFileSync(path.join(front.root, "var/lib/bbb-ovh/recordings/backlog/bbb1"), "utf8")).toMatch(/^waiting=1 oldest=\d+ overdue=1 reported=\d+\n$/);
+      expect(readFileSync(path.join(front.root, "var/lib/bbb-ovh/recordings/backlog/bbb1"), "utf8")).toMatch(/^waiting=1 oldest=\d+ overdue=1 kept=0 kept_bytes=0 resend=0 reported=\d+\n$/);
       writeFileSync(state, "1 0\n");
       const sent = await retry();
       expect(sent.stdout).toContain(`sent ${id} to the front after 2 more attempt(s)`);
@@ -281,7 +281,7 @@ describe.each(RRSYNCS)("recordings over ssh + rsync + $name's rrsync, through th
       expect(existsSync(state)).toBe(false);
       await move();
       expect(spoolTars()).toContain(`${id}.tar`);
-      expect(readFileSync(path.join(front.root, "var/lib/bbb-ovh/recordings/backlog/bbb1"), "utf8")).toMatch(/^waiting=0 oldest=0 overdue=0 reported=\d+\n$/);
+      expect(readFileSync(path.join(front.root, "var/lib/bbb-ovh/recordings/backlog/bbb1"), "utf8")).toMatch(/^waiting=0 oldest=0 overdue=0 kept=0 kept_bytes=0 resend=0 reported=\d+\n$/);
     });
 
     it("keeps the newest backlog report of a node, also among reports sent within one second", async () => {
