@@ -302,6 +302,7 @@ export async function loadTarget(
           apiUrl: nodeApiUrl(n.fqdn),
           secret: secrets[n.name] ?? secrets[n.fqdn],
           sshPort: sshPortOf(n),
+          ssh: n.config.kind === "existing" ? nodeSsh(n.config.ipv4, n.config.hostKey, n) : undefined,
         }));
 
   return {
