@@ -15,8 +15,8 @@
 #       byte for byte the archive the front receives; then prunes.
 #   bbb-ovh-recording-keep prune MAX_BYTES MAX_HOURS
 #       Run by the retry timer: first sends again the archives a resend could not deliver, then deletes
-#       kept archives older than MAX_HOURS, then the oldest while they hold more than MAX_BYTES. An
-#       archive still to be sent again is never deleted.
+#       kept archives delivered more than MAX_HOURS ago, then the oldest while they hold more than
+#       MAX_BYTES. An archive still to be sent again is never deleted.
 #   bbb-ovh-recording-keep resend SINCE
 #       Run by `ops failover` / `ops failback` once the node points at the new front: sends every kept
 #       archive delivered (its <id>-sender.done written) at or after SINCE (Unix time) into this node's
@@ -114,17 +114,27 @@ retry_pending() {
   done
 }
 
+# kept_list: "<delivered> <bytes> <name>" of each copy, newest first. Delivered is when post_publish wrote
+# <id>-sender.done (a recording the front could not take for days is kept from its delivery on), else when
+# the copy was made.
+kept_list() {
+  local made size name done_file
+  find "$KEPT" -maxdepth 1 -type f -name '*.tar' -printf '%T@ %s %f\n' | while read -r made size name; do
+    done_file="$PUBLISHED_STATUS/${name%.tar}-sender.done"
+    [[ -f "$done_file" ]] && made="$(stat -c %Y "$done_file")"
+    printf '%s %s %s\n' "${made%.*}" "$size" "$name"
+  done | sort -rn
+}
+
 # prune MAX_BYTES MAX_HOURS: older than MAX_HOURS goes, then the oldest while the rest holds more than MAX_BYTES.
 prune() {
   local max_bytes="$1" max_hours="$2" now total=0 when size name
   [[ -d "$KEPT" ]] || return 0
   now="$(date +%s)"
   local -a kept=()
-  # "<mtime> <bytes> <name>", newest first: the newest are kept while they fit.
-  mapfile -t kept < <(find "$KEPT" -maxdepth 1 -type f -name '*.tar' -printf '%T@ %s %f\n' | sort -rn)
+  mapfile -t kept < <(kept_list)
   for line in "${kept[@]}"; do
     read -r when size name <<<"$line"
-    when="${when%.*}"
     if [[ -f "$KEPT/$name.resend" ]]; then
       total=$((total + size))
     elif ((now - when > max_hours * 3600)) || ((total + size > max_bytes)); then

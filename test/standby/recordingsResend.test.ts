@@ -26,13 +26,10 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseRecordingHealth, RECORDING_HEALTH_COMMAND } from "../../cli/ops/recordingHealth";
 import { describeResend, RESEND_MARGIN_SECONDS, resendRecordings, resendSince, type NewFront, type ResendNode } from "../../cli/ops/recordingsResend";
-import { renderInstallerFlags } from "../../components/bbb/installerFlags";
-import { INSTALLER_PINS, installerUrl } from "../../components/bbb/installerPin";
 import { base64 } from "../../components/remote/invocation";
 import {
   INCOMING_DIR,
   NODE_KEPT_DIR,
-  POST_PUBLISH,
   RECORDING_DIR,
   REFUSED_DIR,
   SPOOL_DIR,
@@ -40,10 +37,10 @@ import {
   nodeTransferFiles,
   type SpoolLimits,
 } from "../../components/scalelite/recordingLayout";
-import { renderSpoolAuthorizedKeys, renderTransferKnownHosts, renderTransferSshConfig } from "../../components/scalelite/renderRecordingTransfer";
-import { renderScaleliteYml } from "../../components/scalelite/renderScaleliteYml";
+import { renderSpoolAuthorizedKeys, renderTransferKnownHosts } from "../../components/scalelite/renderRecordingTransfer";
 import { calls, output } from "../support/hostState";
 import { metadataXml, recordId } from "../support/recordingArchives";
+import { installRecordingNode } from "../support/recordingNode";
 import { execOn, runStep, shellOn, startTestHost, type TestHost } from "../support/sshd";
 import { upstreamTree } from "../support/upstream";
 
@@ -51,7 +48,6 @@ const scalelite = upstreamTree("scalelite");
 const RRSYNC = "rsync-3.2.7";
 const rrsyncTree = upstreamTree(RRSYNC);
 const SPOOL_AUTHORIZED_KEYS = "var/lib/scalelite-spool/.ssh/authorized_keys";
-const FAKE_POST_PUBLISH = readFileSync(path.join(__dirname, "../fakes/downloads/scalelite_post_publish.rb"));
 const MiB = 1024 * 1024;
 const LIMITS: SpoolLimits = { maxArchiveBytes: 64 * MiB, senderLimitBytes: 512 * MiB, reserveBytes: 64 * MiB };
 /** The node's bounds: small enough that the test can go past them. */
@@ -134,34 +130,8 @@ describe.skipIf(!scalelite || !rrsyncTree)("a recording delivered to the front b
       expect(spool.code, output(spool)).toBe(0);
       mkdirSync(path.join(f.root, RECORDING_DIR, "published/presentation"), { recursive: true });
     }
-    // The node: BigBlueButton (fake installer), our recordings step pointing at the front, then the pinned post_publish in its place.
-    const install = await runStep(node, "bbbInstall", {
-      FQDN: node.fqdn,
-      INSTALLER_FLAGS: renderInstallerFlags({ bbbVersion: "jammy-300", fqdn: node.fqdn, email: "ops@campus.example" }).join(" "),
-      INSTALLER_URL: installerUrl(INSTALLER_PINS["v3.0.x-release"]),
-      INSTALLER_SHA256: createHash("sha256")
-        .update(readFileSync(path.join(__dirname, "../fakes/downloads/bbb-install.sh")))
-        .digest("hex"),
-    });
-    expect(install.code, output(install)).toBe(0);
-    const files = nodeTransferFiles(path.join(node.root, "etc/bbb-ovh/recording-transfer"));
-    const recordings = await runStep(node, "bbbRecordings", {
-      SSH_CONFIG_B64: base64(renderTransferSshConfig({ address: "127.0.0.1", port: front.port, user: "root", files })),
-      KNOWN_HOSTS_B64: base64(renderTransferKnownHosts(front.hostPublicKey)),
-      TRANSFER_KEY_B64: base64(readFileSync(path.join(keys, "bbb1"), "utf8")),
-      SCALELITE_YML_B64: base64(renderScaleliteYml({ workDir: path.join(bbb(), "recording/scalelite"), sshConfig: files.sshConfig, user: "root" })),
-      POST_PUBLISH_URL: POST_PUBLISH.url,
-      POST_PUBLISH_SHA256: createHash("sha256").update(FAKE_POST_PUBLISH).digest("hex"),
-      KEEP_BYTES: String(KEEP.bytes),
-      KEEP_HOURS: String(KEEP.hours),
-    });
-    expect(recordings.code, output(recordings)).toBe(0);
-    const core = path.join(node.root, "usr/local/bigbluebutton/core");
-    copyFileSync(path.join(scalelite!, "bigbluebutton/scalelite_post_publish.rb"), path.join(core, "scripts/post_publish/scalelite_post_publish.rb"));
-    mkdirSync(path.join(core, "lib"), { recursive: true });
-    copyFileSync(path.join(__dirname, "../fakes/lib/recordandplayback.rb"), path.join(core, "lib/recordandplayback.rb"));
-    writeFileSync(path.join(core, "scripts/bigbluebutton.yml"), `published_dir: ${bbb()}/published\nrecording_dir: ${bbb()}/recording\n`);
-    mkdirSync(path.join(bbb(), "recording/status/published"), { recursive: true });
+    // The node: BigBlueButton (fake installer), our recordings step pointing at the front, Scalelite's own post_publish.
+    await installRecordingNode(node, { front, transferKey: readFileSync(path.join(keys, "bbb1"), "utf8"), scaleliteTree: scalelite!, keep: KEEP });
   }, 180_000);
 
   afterAll(async () => {
@@ -252,7 +222,7 @@ describe.skipIf(!scalelite || !rrsyncTree)("a recording delivered to the front b
     expect(health.kept?.bytes).toBeGreaterThan(0);
   }, 120_000);
 
-  it("keeps the copies within their bounds, oldest first, never one still to send again", async () => {
+  it("keeps the copies within their bounds, oldest delivered first, never one still to send again", async () => {
     const dir = path.join(node.root, "var/bigbluebutton/bounds");
     mkdirSync(dir, { recursive: true });
     const now = Date.now() / 1000;
@@ -280,9 +250,14 @@ describe.skipIf(!scalelite || !rrsyncTree)("a recording delivered to the front b
     expect(bySpace.code, output(bySpace)).toBe(0);
     expect(left()).toEqual([ids[0], ids[3], ids[4]].map((id) => `${id}.tar`).sort());
     expect(bySpace.stdout).toContain(`no longer kept: ${ids[1]}.tar`);
-    // Time: past 1 h only the newest stays (and the one still to send).
+    // Time counts from the delivery (sender.done) when there is one: a copy made 5 h ago, delivered just now.
+    const late = recordId("bounds-late");
+    execFileSync("sh", ["-c", `head -c 1024 /dev/urandom > "$1"`, "sh", path.join(dir, `${late}.tar`)]);
+    utimesSync(path.join(dir, `${late}.tar`), now - 5 * 3600, now - 5 * 3600);
+    writeFileSync(senderDone(late), `Published ${late}`);
+    // Time: past 1 h only the newest stays (and the one still to send, and the one delivered late).
     await prune(100 * MiB, 1);
-    expect(left()).toEqual([ids[0], ids[4]].map((id) => `${id}.tar`).sort());
+    expect(left()).toEqual([ids[0], ids[4], late].map((id) => `${id}.tar`).sort());
     expect(existsSync(path.join(dir, `${ids[0]}.tar.resend`))).toBe(true);
     writeFileSync(config, working);
     rmSync(dir, { recursive: true });
