@@ -24,7 +24,7 @@ import { Progress } from "./progress";
 import { smoke } from "./smoke";
 import { describeResend, resendRecordings, resendSince } from "./recordingsResend";
 import { parseStandbyCopy, STANDBY_COPY_COMMAND } from "./standbyCopy";
-import { runRemote, type SshTarget } from "./ssh";
+import { asRoot, runRemote, type SshTarget } from "./ssh";
 import type { OpsTarget } from "./stackSource";
 
 /** Where the steps find what `pulumi up` left on a front (BBB_OVH_ROOT is empty on a real one). */
@@ -72,8 +72,6 @@ export interface Side {
   ipv4: string;
   ipv6?: string;
 }
-
-const asRoot = (ssh: SshTarget, command: string) => (ssh.username === "root" ? command : `sudo -n sh -c '${command.replace(/'/g, `'\\''`)}'`);
 
 /** A command as root on a front; `elevated`: the command brings its own sudo (a step's command line). */
 async function run(side: Side, command: string, timeoutMs: number, stdin?: string, elevated = false): Promise<string> {

@@ -2,7 +2,7 @@ import { isIP } from "node:net";
 import { NODE_KEEP_COMMAND, NODE_TRANSFER_DIR } from "../../components/scalelite/recordingLayout";
 import { renderTransferKnownHosts } from "../../components/scalelite/renderRecordingTransfer";
 import { classifyError, OpsError } from "./errors";
-import { runRemote, type SshTarget } from "./ssh";
+import { asRoot, runRemote, type SshTarget } from "./ssh";
 
 /**
  * After `ops failover` (or `ops failback`) the new front serves, but an archive a node had delivered into
@@ -82,8 +82,6 @@ export interface ResendOutcome {
   ms: number;
   detail: string;
 }
-
-const asRoot = (ssh: SshTarget, command: string) => (ssh.username === "root" ? command : `sudo -n sh -c '${command.replace(/'/g, `'\\''`)}'`);
 
 /** Every node at once: points it at `to`, then sends again its copies delivered since `since`. A node that fails stops nothing. */
 export async function resendRecordings(nodes: readonly ResendNode[], to: NewFront, since: number, timeoutMs: number): Promise<ResendOutcome[]> {

@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { switchSteps } from "../../cli/ops/failoverPlan";
+import { execFileSync } from "node:child_process";
+import { asRoot } from "../../cli/ops/ssh";
 import { describeResend, parseResend, repointCommand, RESEND_MARGIN_SECONDS, resendCommand, resendSince } from "../../cli/ops/recordingsResend";
 
 const front = { name: "lb-standby", ipv4: "198.51.100.20", sshPort: 2222, hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHostKeyOfTheStandby comment" };
@@ -18,6 +20,15 @@ describe("the resend of kept recordings after a switch", () => {
     expect(command).toContain(`printf '%s\\n' 'scalelite-front ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHostKeyOfTheStandby'`);
     expect(command).toMatch(/mv -f "\$d\/\.ssh_config\.new" "\$d\/ssh_config".*mv -f "\$d\/\.known_hosts\.new" "\$d\/known_hosts"$/);
     expect(resendCommand(1_800_000_000.7)).toBe('runuser -u bigbluebutton -- "${BBB_OVH_ROOT:-}/usr/local/sbin/bbb-ovh-recording-keep" resend 1800000000');
+  });
+
+  it("runs it through sudo for a login that is not root, its quotes intact", () => {
+    const command = repointCommand(front);
+    const wrapped = asRoot({ host: "n", port: 22, username: "ubuntu" }, command);
+    expect(wrapped.startsWith("sudo -n sh -c '")).toBe(true);
+    // What sh hands to `sh -c` is the command itself.
+    expect(execFileSync("sh", ["-c", wrapped.replace(/^sudo -n sh -c /, "printf %s ")], { encoding: "utf8" })).toBe(command);
+    expect(asRoot({ host: "n", port: 22, username: "root" }, command)).toBe(command);
   });
 
   it("refuses an address or port that would not be one, naming both", () => {
