@@ -192,13 +192,14 @@ export function failbackSteps(s: {
 /**
  * The recordings RPO of a switch (campus.recordings): none when the promoted front checked, after fencing,
  * that it holds every recording of the old one; otherwise what the old front published after the standby's
- * last successful copy (its status file), at most one copy interval.
+ * last successful copy (its status file), at most one copy interval, less what the nodes send again from
+ * their kept copies (the resend step, cli/ops/recordingsResend.ts).
  */
 export function recordingsRpoNote(s: { from: string; to: string; verified: boolean; lastCopySecondsAgo?: number }): string {
   if (s.verified) return `none: ${s.to} holds every recording ${s.from} has (verified after fencing)`;
   const last =
     s.lastCopySecondsAgo === undefined ? "no successful copy recorded" : `its last copy started ${Math.round(s.lastCopySecondsAgo)} s before promotion`;
-  return `the copy interval (${STANDBY_COPY_INTERVAL_MINUTES} min): what ${s.from} published after ${s.to}'s last copy is not on ${s.to} (${last})`;
+  return `the copy interval (${STANDBY_COPY_INTERVAL_MINUTES} min): what ${s.from} published after ${s.to}'s last copy is not on ${s.to} (${last}), but for what the nodes that answer send again (resend-recordings)`;
 }
 
 /**
