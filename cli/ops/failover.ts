@@ -22,7 +22,7 @@ import type { HttpOptions } from "./http";
 import type { OvhApi } from "./ovhApi";
 import { Progress } from "./progress";
 import { smoke } from "./smoke";
-import { describeResend, resendRecordings, resendSince } from "./recordingsResend";
+import { describeResend, resendRecordings, resendSince, type ResendNode } from "./recordingsResend";
 import { parseStandbyCopy, STANDBY_COPY_COMMAND } from "./standbyCopy";
 import { asRoot, runRemote, type SshTarget } from "./ssh";
 import type { OpsTarget } from "./stackSource";
@@ -341,7 +341,8 @@ async function switchOver(
     return { value: undefined, detail: `meeting ${report.meetingID} created, joined, ended${report.landedOn ? ` on ${report.landedOn.host}` : ""}` };
   });
   const rtoSeconds = Math.round((performance.now() - started) / 100) / 10;
-  if (target.campus?.config.recordings) await resendToNewFront(target, standby, rec, t);
+  if (target.campus?.config.recordings)
+    await rec.step("resend-recordings", "nodes", async () => ({ value: undefined, detail: await resendToNewFront(target.nodes, standby, t) }));
   return { rpo, rtoSeconds };
 }
 
@@ -349,14 +350,12 @@ async function switchOver(
  * Once the new front serves: every node sends to it, and sends again what it delivered since the new
  * front's last successful copy (less a margin), which the old front may not have imported (cli/ops/recordingsResend.ts).
  */
-async function resendToNewFront(target: OpsTarget, to: Side, rec: Recorder, timeoutMs: number): Promise<void> {
-  await rec.step("resend-recordings", "nodes", async () => {
-    const since = resendSince(parseStandbyCopy(await run(to, STANDBY_COPY_COMMAND, timeoutMs))?.lastSuccess);
-    const front = { name: to.name, ipv4: to.ipv4, sshPort: to.ssh.port, hostKey: to.ssh.hostKey ?? "" };
-    const outcomes = await resendRecordings(target.nodes, front, since, RECORDINGS_COPY_MS);
-    const from = since === 0 ? "every kept archive" : `delivered since ${new Date(since * 1000).toISOString()}`;
-    return { value: undefined, detail: `${describeResend(outcomes, to.name)} (${from})` };
-  });
+export async function resendToNewFront(nodes: readonly ResendNode[], to: Side, timeoutMs: number): Promise<string> {
+  const since = resendSince(parseStandbyCopy(await run(to, STANDBY_COPY_COMMAND, timeoutMs))?.lastSuccess);
+  const front = { name: to.name, ipv4: to.ipv4, sshPort: to.ssh.port, hostKey: to.ssh.hostKey ?? "" };
+  const outcomes = await resendRecordings(nodes, front, since, RECORDINGS_COPY_MS);
+  const from = since === 0 ? "every kept archive" : `delivered since ${new Date(since * 1000).toISOString()}`;
+  return `${describeResend(outcomes, to.name)} (${from})`;
 }
 
 /**

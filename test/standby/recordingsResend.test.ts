@@ -25,7 +25,8 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseRecordingHealth, RECORDING_HEALTH_COMMAND } from "../../cli/ops/recordingHealth";
-import { describeResend, RESEND_MARGIN_SECONDS, resendRecordings, resendSince, type NewFront, type ResendNode } from "../../cli/ops/recordingsResend";
+import { resendToNewFront } from "../../cli/ops/failover";
+import { RESEND_MARGIN_SECONDS, resendRecordings, resendSince, type NewFront, type ResendNode } from "../../cli/ops/recordingsResend";
 import { base64 } from "../../components/remote/invocation";
 import {
   INCOMING_DIR,
@@ -34,6 +35,7 @@ import {
   REFUSED_DIR,
   SPOOL_DIR,
   SPOOL_RECEIVE,
+  STANDBY_COPY_STATUS,
   nodeTransferFiles,
   type SpoolLimits,
 } from "../../components/scalelite/recordingLayout";
@@ -97,6 +99,8 @@ describe.skipIf(!scalelite || !rrsyncTree)("a recording delivered to the front b
   const nodes = (): ResendNode[] => [
     { name: "bbb1", ssh: { host: node.host, port: node.port, username: "root", privateKey: node.privateKey, hostKey: node.hostPublicKey } },
   ];
+  /** How ops logs in to the standby front (its test sshd's login user). */
+  const standbySsh = () => ({ host: standby.host, port: standby.port, username: "root", privateKey: standby.privateKey, hostKey: standby.hostPublicKey });
   const newFront = (port = standby.port): NewFront => ({ name: "lb-standby", ipv4: "127.0.0.1", sshPort: port, hostKey: standby.hostPublicKey });
 
   beforeAll(async () => {
@@ -175,11 +179,19 @@ describe.skipIf(!scalelite || !rrsyncTree)("a recording delivered to the front b
     expect(existsSync(path.join(bbb(), "published/presentation", inFlight))).toBe(false);
     expect(existsSync(published(standby, inFlight))).toBe(false);
 
+    // What the standby's pull wrote of that copy (scripts/scalelite-recordings-pull.sh); it serves now.
+    mkdirSync(path.dirname(path.join(standby.root, STANDBY_COPY_STATUS)), { recursive: true });
+    writeFileSync(
+      path.join(standby.root, STANDBY_COPY_STATUS),
+      `last_attempt=${copyStarted + 300}\nlast_result=serving\nrole=primary\nlast_success=${copyStarted}\nfiles=0\nbytes=0\n`,
+    );
+    // ops failover's resend step, as it runs it once the signed check passed through the standby.
     const started = performance.now();
-    const outcomes = await resendRecordings(nodes(), newFront(), resendSince(copyStarted), 120_000);
+    const detail = await resendToNewFront(nodes(), { name: "lb-standby", ipv4: "127.0.0.1", ssh: standbySsh() }, 120_000);
     const resendMs = performance.now() - started;
-    expect(outcomes, JSON.stringify(outcomes)).toEqual([expect.objectContaining({ node: "bbb1", ok: true, resent: 2, failed: 0 })]);
-    expect(describeResend(outcomes, "lb-standby")).toMatch(/^1 of 1 node\(s\) now send to lb-standby; 2 kept archive\(s\) sent again$/);
+    const since = new Date(resendSince(copyStarted) * 1000).toISOString();
+    expect(resendSince(copyStarted)).toBe(copyStarted - RESEND_MARGIN_SECONDS);
+    expect(detail).toBe(`1 of 1 node(s) now send to lb-standby; 2 kept archive(s) sent again (delivered since ${since})`);
     const moved = await move(standby);
     expect(moved).toContain(`handed over ${inFlight}.tar from bbb1`);
     expect(moved).toContain(`${copied}.tar from bbb1 dropped: the front already holds that very recording`);
