@@ -151,7 +151,15 @@ export function buildPlatform(args: PlatformArgs): PlatformOutputs {
     frontUrl: front.url,
     moodleServerUrl: moodleServerUrl(front.fqdn),
     moodleSharedSecret: front.loadBalancerSecret,
-    nodes: nodes.map(({ handle, node }) => ({ name: handle.host.name, fqdn: node.fqdn, ipv4: node.ipv4, datacenter: node.datacenter, apiUrl: node.apiUrl })),
+    // hostKey: ops reaches the nodes by it (after a failover, to point their recordings at the new front).
+    nodes: nodes.map(({ handle, node }) => ({
+      name: handle.host.name,
+      fqdn: node.fqdn,
+      ipv4: node.ipv4,
+      datacenter: node.datacenter,
+      apiUrl: node.apiUrl,
+      hostKey: handle.hostKey,
+    })),
     nodeSecrets: pulumi.secret(pulumi.output(Object.fromEntries(nodes.map(({ node }) => [node.fqdn, node.sharedSecret])))),
     statusCommands: [
       `npm run ops -- status ${pulumi.getStack()}`,

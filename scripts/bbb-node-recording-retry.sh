@@ -11,7 +11,8 @@
 # doubling, at most 6 h; never within 10 min of publishing, when the worker's own run may be under way).
 # Past DEADLINE_HOURS (24 h) since publishing, a recording is overdue: logged as an error here, and
 # reported to the front, where `ops status` shows it as a problem. Every run sends the front this node's
-# backlog (how many wait, since when, how many are overdue) as backlog-<epoch>.<ns>.txt into its own target.
+# backlog (how many wait, since when, how many are overdue; how many delivered archives it keeps, their
+# bytes, how many a resend after a failover has still to deliver) as backlog-<epoch>.<ns>.txt into its own target.
 set -euo pipefail
 
 ROOT="${BBB_OVH_ROOT:-}"
@@ -19,6 +20,8 @@ CORE="$ROOT/usr/local/bigbluebutton/core/scripts"
 POST_PUBLISH="$CORE/post_publish/scalelite_post_publish.rb"
 PUBLISHED="$ROOT/var/bigbluebutton/recording/status/published"
 SSH_CONFIG="$ROOT/etc/bbb-ovh/recording-transfer/ssh_config"
+# The copies of delivered archives bbb-node-recording-keep.sh keeps (reported, for `ops status`).
+KEPT="$ROOT/var/bigbluebutton/bbb-ovh-kept"
 STATE="${STATE_DIRECTORY:-$ROOT/var/lib/bbb-ovh-recording-retry}"
 GRACE_SECONDS="${GRACE_SECONDS:-600}"
 BASE_DELAY=600
@@ -66,13 +69,26 @@ retry() {
   log "attempt $attempts for $id failed ($(tail -n 1 "$STATE/$id.log")); next in $((delay / 60)) min"
 }
 
+# kept_summary: "kept=N kept_bytes=B resend=N" of the kept copies.
+kept_summary() {
+  local count=0 bytes=0 resend=0 size
+  if [[ -d "$KEPT" ]]; then
+    while read -r size; do
+      count=$((count + 1))
+      bytes=$((bytes + size))
+    done < <(find "$KEPT" -maxdepth 1 -type f -name '*.tar' -printf '%s\n')
+    resend="$(find "$KEPT" -maxdepth 1 -type f -name '*.tar.resend' | wc -l)"
+  fi
+  printf 'kept=%s kept_bytes=%s resend=%s\n' "$count" "$bytes" "$resend"
+}
+
 # report WAITING OLDEST OVERDUE: the backlog line, sent into this node's own target on the front.
 report() {
   local file
   # Nanoseconds in the name: two runs in one second send two names, and the front's per-node target
   # refuses to overwrite a name (rrsync -no-overwrite), which would keep the older report.
   file="$STATE/backlog-$(date +%s.%N).txt"
-  printf 'waiting=%s oldest=%s overdue=%s\n' "$1" "$2" "$3" >"$file"
+  printf 'waiting=%s oldest=%s overdue=%s %s\n' "$1" "$2" "$3" "$(kept_summary)" >"$file"
   if ! rsync --no-protect-args --rsh="ssh -F $SSH_CONFIG" "$file" scalelite-front:. 2>"$STATE/report.log"; then
     log "could not report the backlog to the front: $(tail -n 1 "$STATE/report.log")"
   fi

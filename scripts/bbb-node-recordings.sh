@@ -11,6 +11,11 @@
 # rsync succeeded); bbb-ovh-recording-retry.timer runs bbb-node-recording-retry.sh every 10 minutes, which
 # runs that script again for each such recording, with a backoff, and reports the backlog to the front.
 #
+# A delivered recording is deleted by that script (delete_recording), and an archive the serving front had
+# not yet imported when its site burned would be lost: post_publish/bbb_ovh_keep.rb, which BigBlueButton
+# runs just before Scalelite's script, keeps a copy of each archive for KEEP_HOURS and at most KEEP_BYTES
+# (bbb-node-recording-keep.sh, oldest first), which `ops failover` has the node send again to the new front.
+#
 # bbb-rap-resque-worker runs the post_publish scripts (as the bigbluebutton user). A running process keeps
 # the credentials it started with (credentials(7): supplementary groups are inherited at fork/exec and
 # not re-read), and a worker started while the NFS share was mounted may hold files there: when this
@@ -34,7 +39,7 @@ RESTART_PENDING="$STATE_DIR/bbb-node-recordings.restart-worker"
 MOUNT_TIMEOUT="${MOUNT_TIMEOUT:-20}"
 
 usage() {
-  echo "usage: bbb-node-recordings.sh < inputs   (SSH_CONFIG_B64 KNOWN_HOSTS_B64 TRANSFER_KEY_B64 SCALELITE_YML_B64 POST_PUBLISH_URL POST_PUBLISH_SHA256 as KEY=VALUE lines)"
+  echo "usage: bbb-node-recordings.sh < inputs   (SSH_CONFIG_B64 KNOWN_HOSTS_B64 TRANSFER_KEY_B64 SCALELITE_YML_B64 POST_PUBLISH_URL POST_PUBLISH_SHA256 KEEP_BYTES KEEP_HOURS as KEY=VALUE lines)"
 }
 
 # The worker must be restarted (now or, after a kill, on the next run) because of a change it uses.
@@ -142,6 +147,8 @@ remove_legacy_nfs_mount() {
 
 RETRY=/usr/local/sbin/bbb-ovh-recording-retry
 RETRY_UNIT="bbb-ovh-recording-retry"
+KEEP=/usr/local/sbin/bbb-ovh-recording-keep
+KEPT_DIR=/var/bigbluebutton/bbb-ovh-kept
 
 # The retry timer: only the timer is started here; its service runs as the bigbluebutton user, which owns
 # the transfer key, with a state directory of its own (systemd.exec(5), StateDirectory=).
@@ -157,11 +164,40 @@ After=network-online.target
 Type=oneshot
 User=$BBB_USER
 StateDirectory=$RETRY_UNIT
+ExecStart=$KEEP prune $IN_KEEP_BYTES $IN_KEEP_HOURS
 ExecStart=$RETRY
 Nice=10
 EOF
   install_interval_timer "$RETRY_UNIT" "bbb-ovh: recordings not yet on the Scalelite front, every 10 minutes" 5min 10min
   apply_pending_units
+}
+
+# The copies of delivered archives (bbb-node-recording-keep.sh): the script, the directory it keeps them in
+# (the bigbluebutton user's, beside BigBlueButton's own recordings), and the post_publish hook that makes
+# each copy. BigBlueButton runs post_publish/*.rb in sorted order, so bbb_ovh_keep.rb runs before
+# scalelite_post_publish.rb deletes the recording; it never fails the publication (a copy is a spare).
+install_keep() {
+  local bbb
+  bbb="$(ids_of "$BBB_USER")"
+  install_watched "$ROOT$KEEP" 0755 "$RETRY_UNIT.timer" <"$(dirname "${BASH_SOURCE[0]}")/bbb-node-recording-keep.sh"
+  mkdir -p "$ROOT$KEPT_DIR"
+  [[ "$(stat -c %u:%g "$ROOT$KEPT_DIR")" == "$bbb" ]] || chown "$bbb" "$ROOT$KEPT_DIR"
+  [[ "$(stat -c %a "$ROOT$KEPT_DIR")" == 750 ]] || chmod 750 "$ROOT$KEPT_DIR"
+  if install_content "$CORE_SCRIPTS/post_publish/bbb_ovh_keep.rb" 0644 <<EOF; then
+# Written by bbb-ovh ($STEP_NAME): keeps a copy of this recording's archive before
+# scalelite_post_publish.rb sends it and deletes the recording (docs/recordings.md, "Copies kept on the node").
+require 'optparse'
+meeting_id = nil
+OptionParser.new do |opts|
+  opts.on('-m', '--meeting-id MEETING_ID') { |v| meeting_id = v }
+  opts.on('-f', '--format FORMAT') { |_v| nil }
+end.parse!
+exit(0) unless meeting_id
+system('$ROOT$KEEP', 'keep', meeting_id, '$IN_KEEP_BYTES', '$IN_KEEP_HOURS') || warn("bbb-ovh: no copy kept of #{meeting_id}")
+exit(0)
+EOF
+    log "installed ${CORE_SCRIPTS#"$ROOT"}/post_publish/bbb_ovh_keep.rb"
+  fi
 }
 
 restart_worker_if_needed() {
@@ -179,7 +215,8 @@ main() {
     return 0
   fi
   read_inputs
-  require_inputs SSH_CONFIG KNOWN_HOSTS TRANSFER_KEY SCALELITE_YML POST_PUBLISH_URL POST_PUBLISH_SHA256
+  require_inputs SSH_CONFIG KNOWN_HOSTS TRANSFER_KEY SCALELITE_YML POST_PUBLISH_URL POST_PUBLISH_SHA256 KEEP_BYTES KEEP_HOURS
+  [[ "$IN_KEEP_BYTES" =~ ^[0-9]+$ && "$IN_KEEP_HOURS" =~ ^[0-9]+$ ]] || die "KEEP_BYTES and KEEP_HOURS must be whole numbers"
   [[ "$IN_POST_PUBLISH_SHA256" =~ ^[0-9a-f]{64}$ ]] || die "POST_PUBLISH_SHA256 must be 64 lowercase hex digits"
   [[ "$IN_POST_PUBLISH_URL" =~ ^https://[^/]+/.*/[0-9a-f]{40}/ ]] || die "POST_PUBLISH_URL must name a commit (40 hex digits), not a tag or branch"
   [[ -d "$CORE_SCRIPTS" ]] || die "${CORE_SCRIPTS#"$ROOT"} is missing: BigBlueButton is not installed (run bbb-node-install first)"
@@ -189,6 +226,7 @@ main() {
   install_transfer_files
   install_post_publish
   install_scalelite_yml
+  install_keep
   install_retry_timer
   remove_legacy_nfs_mount
   restart_worker_if_needed

@@ -13,7 +13,9 @@
 # setuid/setgid or world-writable members, metadata.xml naming that id); no other node delivered that id
 # before (the ledger /var/lib/bbb-ovh/recordings/delivered/<id>: node and sha256), and it is not a
 # recording already on the front that came another way. A second, identical copy from the same node (a
-# retry after a cut connection) is dropped: the first one was handed over. A new version from the same
+# retry after a cut connection) is dropped: the first one was handed over; so is an archive whose every
+# file the front already holds, byte for byte (a node sending again after a failover what the standby's
+# copy already brought over: the ledger stayed on the lost front). A new version from the same
 # node (a rebuild) is handed over like the first.
 # Anything else is moved to <recordings>/refused/<node>/ with a .reason file beside it: never deleted.
 # A node's retry timer (bbb-node-recording-retry.sh) also sends backlog-<epoch>.<ns>.txt, one line saying how
@@ -103,8 +105,9 @@ record_backlog() {
   [[ "$stamp" == *.* ]] && nanos="${stamp#*.}"
   stamp=$((reported * 1000000000 + 10#$nanos))
   line="$(head -c 200 -- "$path")"
-  if [[ ! "$line" =~ ^waiting=[0-9]+\ oldest=[0-9]+\ overdue=[0-9]+$ ]]; then
-    refuse "$node" "$path" "not a backlog report (waiting=N oldest=EPOCH overdue=N)"
+  # The kept copies' part comes from nodes updated since copies are kept.
+  if [[ ! "$line" =~ ^waiting=[0-9]+\ oldest=[0-9]+\ overdue=[0-9]+(\ kept=[0-9]+\ kept_bytes=[0-9]+\ resend=[0-9]+)?$ ]]; then
+    refuse "$node" "$path" "not a backlog report (waiting=N oldest=EPOCH overdue=N [kept=N kept_bytes=N resend=N])"
     return 0
   fi
   mkdir -p "$STATE/backlog"
@@ -175,6 +178,13 @@ take() {
       return 0
     fi
   elif on_front "$id"; then
+    # After a failover the nodes send again what they delivered to the lost front; what the standby's copy
+    # had already brought over is here, without a ledger line (the ledger stays on the lost front).
+    if python3 "$CHECKER" --held "$path" "$id" "$RECORDING_DIR" >/dev/null; then
+      rm -f -- "$path"
+      log "$id.tar from $node dropped: the front already holds that very recording"
+      return 0
+    fi
     refuse "$node" "$path" "recording $id is already on the front and was not delivered by $node through the spool"
     return 0
   fi

@@ -22,8 +22,9 @@ import type { HttpOptions } from "./http";
 import type { OvhApi } from "./ovhApi";
 import { Progress } from "./progress";
 import { smoke } from "./smoke";
+import { describeResend, resendRecordings, resendSince, type ResendNode } from "./recordingsResend";
 import { parseStandbyCopy, STANDBY_COPY_COMMAND } from "./standbyCopy";
-import { runRemote, type SshTarget } from "./ssh";
+import { asRoot, runRemote, type SshTarget } from "./ssh";
 import type { OpsTarget } from "./stackSource";
 
 /** Where the steps find what `pulumi up` left on a front (BBB_OVH_ROOT is empty on a real one). */
@@ -71,8 +72,6 @@ export interface Side {
   ipv4: string;
   ipv6?: string;
 }
-
-const asRoot = (ssh: SshTarget, command: string) => (ssh.username === "root" ? command : `sudo -n sh -c '${command.replace(/'/g, `'\\''`)}'`);
 
 /** A command as root on a front; `elevated`: the command brings its own sudo (a step's command line). */
 async function run(side: Side, command: string, timeoutMs: number, stdin?: string, elevated = false): Promise<string> {
@@ -341,7 +340,22 @@ async function switchOver(
     });
     return { value: undefined, detail: `meeting ${report.meetingID} created, joined, ended${report.landedOn ? ` on ${report.landedOn.host}` : ""}` };
   });
-  return { rpo, rtoSeconds: Math.round((performance.now() - started) / 100) / 10 };
+  const rtoSeconds = Math.round((performance.now() - started) / 100) / 10;
+  if (target.campus?.config.recordings)
+    await rec.step("resend-recordings", "nodes", async () => ({ value: undefined, detail: await resendToNewFront(target.nodes, standby, t) }));
+  return { rpo, rtoSeconds };
+}
+
+/**
+ * Once the new front serves: every node sends to it, and sends again what it delivered since the new
+ * front's last successful copy (less a margin), which the old front may not have imported (cli/ops/recordingsResend.ts).
+ */
+export async function resendToNewFront(nodes: readonly ResendNode[], to: Side, timeoutMs: number): Promise<string> {
+  const since = resendSince(parseStandbyCopy(await run(to, STANDBY_COPY_COMMAND, timeoutMs))?.lastSuccess);
+  const front = { name: to.name, ipv4: to.ipv4, sshPort: to.ssh.port, hostKey: to.ssh.hostKey ?? "" };
+  const outcomes = await resendRecordings(nodes, front, since, RECORDINGS_COPY_MS);
+  const from = since === 0 ? "every kept archive" : `delivered since ${new Date(since * 1000).toISOString()}`;
+  return `${describeResend(outcomes, to.name)} (${from})`;
 }
 
 /**

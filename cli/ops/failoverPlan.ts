@@ -1,6 +1,7 @@
 import { nodeApiUrl, renderServersYaml, type ScaleliteServer } from "../../components/scalelite/renderServersYaml";
 import { RECORDING_DIR, STANDBY_COPY_DIR, STANDBY_COPY_INTERVAL_MINUTES } from "../../components/scalelite/recordingLayout";
 import { OpsError } from "./errors";
+import { RESEND_MARGIN_SECONDS } from "./recordingsResend";
 
 /**
  * The decisions of `ops failover` / `ops failback`, without any connection: which steps run in which
@@ -19,7 +20,8 @@ export type StepId =
   | "smoke"
   | "admit"
   | "rebuild-standby"
-  | "copy-recordings";
+  | "copy-recordings"
+  | "resend-recordings";
 
 export interface PlannedStep {
   id: StepId;
@@ -139,6 +141,12 @@ export function switchSteps(s: SwitchInput): PlannedStep[] {
       what: `scalelite-certificate.sh for ${s.fqdn} by HTTP-01, retried with backoff until Let's Encrypt sees the new A record (bounded by the zone's TTL), then nginx reloaded`,
     });
   steps.push({ id: "smoke", on: s.fqdn, what: "signed create, joins, getMeetingInfo, end through the front's API, until it passes (RTO)" });
+  if (s.recordings)
+    steps.push({
+      id: "resend-recordings",
+      on: "nodes",
+      what: `each node that answers sends its recordings to ${s.to} (ssh_config, known_hosts) and sends again the archives it kept that it delivered since ${s.to}'s last recordings copy less ${RESEND_MARGIN_SECONDS / 60} min (what ${s.from} may not have imported); ${s.to}'s mover drops those it holds`,
+    });
   return steps;
 }
 
@@ -184,13 +192,14 @@ export function failbackSteps(s: {
 /**
  * The recordings RPO of a switch (campus.recordings): none when the promoted front checked, after fencing,
  * that it holds every recording of the old one; otherwise what the old front published after the standby's
- * last successful copy (its status file), at most one copy interval.
+ * last successful copy (its status file), at most one copy interval, less what the nodes send again from
+ * their kept copies (the resend step, cli/ops/recordingsResend.ts).
  */
 export function recordingsRpoNote(s: { from: string; to: string; verified: boolean; lastCopySecondsAgo?: number }): string {
   if (s.verified) return `none: ${s.to} holds every recording ${s.from} has (verified after fencing)`;
   const last =
     s.lastCopySecondsAgo === undefined ? "no successful copy recorded" : `its last copy started ${Math.round(s.lastCopySecondsAgo)} s before promotion`;
-  return `the copy interval (${STANDBY_COPY_INTERVAL_MINUTES} min): what ${s.from} published after ${s.to}'s last copy is not on ${s.to} (${last})`;
+  return `the copy interval (${STANDBY_COPY_INTERVAL_MINUTES} min): what ${s.from} published after ${s.to}'s last copy is not on ${s.to} (${last}), but for what the nodes that answer send again (resend-recordings)`;
 }
 
 /**

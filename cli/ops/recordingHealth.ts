@@ -16,6 +16,8 @@ export interface NodeRecordings {
   overdue?: number;
   /** Unix time (s) of that report. */
   reportedAt?: number;
+  /** The copies of delivered archives the node keeps (scripts/bbb-node-recording-keep.sh), from nodes that report them. */
+  kept?: { count: number; bytes: number; resend: number };
 }
 
 /** Where the mover keeps each node's last report (scripts/scalelite-recording-mover.sh). */
@@ -29,7 +31,7 @@ export const RECORDING_HEALTH_COMMAND =
   `for f in "$R${BACKLOG_DIR}"/*; do [ -f "$f" ] && echo "backlog $(basename "$f") $(cat "$f")"; done; true`;
 
 const REFUSED = /^refused ([a-z0-9][a-z0-9.-]*) (\d+)$/;
-const BACKLOG = /^backlog ([a-z0-9][a-z0-9.-]*) waiting=(\d+) oldest=(\d+) overdue=(\d+) reported=(\d+)$/;
+const BACKLOG = /^backlog ([a-z0-9][a-z0-9.-]*) waiting=(\d+) oldest=(\d+) overdue=(\d+)(?: kept=(\d+) kept_bytes=(\d+) resend=(\d+))? reported=(\d+)$/;
 
 /** Per node, sorted by name; lines of another form are ignored. */
 export function parseRecordingHealth(text: string): NodeRecordings[] {
@@ -44,7 +46,8 @@ export function parseRecordingHealth(text: string): NodeRecordings[] {
       e.waiting = Number(b[2]);
       if (Number(b[3]) > 0) e.oldestPublished = Number(b[3]);
       e.overdue = Number(b[4]);
-      e.reportedAt = Number(b[5]);
+      if (b[5] !== undefined) e.kept = { count: Number(b[5]), bytes: Number(b[6]), resend: Number(b[7]) };
+      e.reportedAt = Number(b[8]);
     }
   }
   return [...byNode.values()].sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0));
@@ -60,6 +63,11 @@ export function recordingProblems(health: NodeRecordings[], nodes: readonly stri
     if (h.refused > 0)
       problems.push({ node: h.node, message: `${h.refused} recording archive(s) refused, kept in ${REFUSED_DIR}/${h.node} with a .reason file each` });
     if (h.overdue) problems.push({ node: h.node, message: `${h.overdue} recording(s) published more than a day ago have not reached the front` });
+    if (h.kept?.resend)
+      problems.push({
+        node: h.node,
+        message: `${h.kept.resend} recording(s) to send again after a failover have not reached the front yet (its retry timer keeps trying)`,
+      });
   }
   for (const node of nodes) {
     const h = byNode.get(node);
@@ -70,9 +78,9 @@ export function recordingProblems(health: NodeRecordings[], nodes: readonly stri
   return problems;
 }
 
-/** "3 waiting, oldest 2.5 h" / "none waiting" / "-". */
+/** "3 waiting, oldest 2.5 h; 12 kept (1.4 GiB)" / "none waiting" / "-". */
 export function describeBacklog(h: NodeRecordings | undefined, nowSeconds: number): string {
   if (h?.waiting === undefined) return "-";
-  if (h.waiting === 0) return "none waiting";
-  return `${h.waiting} waiting${h.oldestPublished ? `, oldest ${hours(nowSeconds - h.oldestPublished)}` : ""}`;
+  const waiting = h.waiting === 0 ? "none waiting" : `${h.waiting} waiting${h.oldestPublished ? `, oldest ${hours(nowSeconds - h.oldestPublished)}` : ""}`;
+  return h.kept ? `${waiting}; ${h.kept.count} kept (${Math.round((h.kept.bytes / 1024 ** 3) * 10) / 10} GiB)` : waiting;
 }

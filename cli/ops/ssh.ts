@@ -13,6 +13,9 @@ export interface SshTarget {
   connectTimeoutMs?: number;
 }
 
+/** `command` as root on `ssh`'s host: as it is for root, else through `sudo -n sh -c` (no password prompt). */
+export const asRoot = (ssh: SshTarget, command: string): string => (ssh.username === "root" ? command : `sudo -n sh -c '${command.replace(/'/g, `'\\''`)}'`);
+
 /** What the operator reads when no host key is known: never trust one silently (docs/ops.md, "Host keys"). */
 export const UNKNOWN_HOST_KEY =
   "the host's SSH key is unknown and ops never trusts one on first sight: pass --host-key 'ssh-ed25519 AAAA...' (compare its fingerprint with `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` on the host's console), or name a stack whose outputs include frontHostKey";

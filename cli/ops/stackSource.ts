@@ -44,6 +44,8 @@ export interface NodeTarget {
   secret?: string;
   /** The port its sshd listens on (components/hosts/sshPort.ts), when the stack file names the node. */
   sshPort?: number;
+  /** How ops logs in to it, when its host key is known (the nodes output's hostKey, or an existing host's). */
+  ssh?: SshTarget;
 }
 
 export interface OpsTarget {
@@ -83,7 +85,7 @@ interface StackOutputs {
   /** The fronts' IPv6, exported only for hosts that have one (Public Cloud, existing hosts that give theirs). */
   frontIpv6?: string;
   standbyIpv6?: string;
-  nodes?: Array<{ name?: string; fqdn?: string; ipv4?: string; datacenter?: string; apiUrl?: string }>;
+  nodes?: Array<{ name?: string; fqdn?: string; ipv4?: string; datacenter?: string; apiUrl?: string; hostKey?: string }>;
   /** Node secrets keyed by node name or FQDN. */
   nodeSecrets?: Record<string, string>;
 }
@@ -261,6 +263,18 @@ export async function loadTarget(
       }
     : undefined;
 
+  // A node is logged in to as the front is (same key; the user its kind has unless --ssh-user), at its IPv4.
+  const nodeSsh = (host: string | undefined, hostKey: string | undefined, known: Campus["nodes"][number] | undefined): SshTarget | undefined =>
+    host && hostKey
+      ? {
+          host,
+          port: known ? sshPortOf(known) : DEFAULT_SSH_PORT,
+          username: options.sshUser ?? (known?.config.kind === "existing" ? known.config.sshUser : "ubuntu"),
+          hostKey,
+          connectTimeoutMs: options.timeout,
+          ...key,
+        }
+      : undefined;
   const secrets = outputs?.nodeSecrets ?? {};
   const fromOutputs = (outputs?.nodes ?? []).filter((n) => n.fqdn);
   const nodes: NodeTarget[] =
@@ -278,6 +292,7 @@ export async function loadTarget(
             apiUrl: n.apiUrl ? apiBaseUrl(n.apiUrl) : nodeApiUrl(fqdn),
             secret: secrets[name] ?? secrets[fqdn],
             ...(known ? { sshPort: sshPortOf(known) } : {}),
+            ssh: nodeSsh(n.ipv4, n.hostKey ?? (known?.config.kind === "existing" ? known.config.hostKey : undefined), known),
           };
         })
       : (campus?.nodes ?? []).map((n) => ({
@@ -287,6 +302,7 @@ export async function loadTarget(
           apiUrl: nodeApiUrl(n.fqdn),
           secret: secrets[n.name] ?? secrets[n.fqdn],
           sshPort: sshPortOf(n),
+          ssh: n.config.kind === "existing" ? nodeSsh(n.config.ipv4, n.config.hostKey, n) : undefined,
         }));
 
   return {

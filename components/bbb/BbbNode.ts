@@ -9,7 +9,7 @@ import { HostSteps, stepHostOf } from "../remote/HostStep";
 import { base64 } from "../remote/invocation";
 import { preflightInputs } from "../remote/preflight";
 import { hostFirewallInputs, hostPolicyInput } from "../security/firewallPolicy";
-import { POST_PUBLISH } from "../scalelite/recordingLayout";
+import { NODE_KEEP, POST_PUBLISH } from "../scalelite/recordingLayout";
 import { renderTransferKnownHosts, renderTransferSshConfig } from "../scalelite/renderRecordingTransfer";
 import { renderScaleliteYml } from "../scalelite/renderScaleliteYml";
 import { nodeApiUrl } from "../scalelite/renderServersYaml";
@@ -150,6 +150,8 @@ export class BbbNode extends pulumi.ComponentResource {
           SCALELITE_YML_B64: base64(renderScaleliteYml()),
           POST_PUBLISH_URL: POST_PUBLISH.url,
           POST_PUBLISH_SHA256: POST_PUBLISH.sha256,
+          KEEP_BYTES: String(NODE_KEEP.maxBytes),
+          KEEP_HOURS: String(NODE_KEEP.maxHours),
         },
         { dependsOn: [configure, spool] },
       );

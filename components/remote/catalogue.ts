@@ -61,11 +61,11 @@ export const STEPS = {
   ),
   bbbRecordings: step(
     "bbb-node-recordings.sh",
-    "recording transfer by rsync over SSH: the node's transfer key, the front's pinned host key, ssh_config, scalelite.yml and the pinned post_publish script (sha256 checked), the retry timer for recordings that did not reach the front; unmounts our former NFS share; restarts bbb-rap-resque-worker only when what it uses changed",
-    ["SSH_CONFIG_B64", "KNOWN_HOSTS_B64", "TRANSFER_KEY_B64", "SCALELITE_YML_B64", "POST_PUBLISH_URL", "POST_PUBLISH_SHA256"],
+    "recording transfer by rsync over SSH: the node's transfer key, the front's pinned host key, ssh_config, scalelite.yml and the pinned post_publish script (sha256 checked), the retry timer for recordings that did not reach the front, a copy of each delivered archive kept for KEEP_HOURS and at most KEEP_BYTES (sent again after a failover); unmounts our former NFS share; restarts bbb-rap-resque-worker only when what it uses changed",
+    ["SSH_CONFIG_B64", "KNOWN_HOSTS_B64", "TRANSFER_KEY_B64", "SCALELITE_YML_B64", "POST_PUBLISH_URL", "POST_PUBLISH_SHA256", "KEEP_BYTES", "KEEP_HOURS"],
     [],
     ["TRANSFER_KEY_B64"],
-    ["bbb-node-recording-retry.sh"],
+    ["bbb-node-recording-retry.sh", "bbb-node-recording-keep.sh"],
   ),
   bbbExporter: step(
     "bbb-node-exporter.sh",

@@ -38,6 +38,18 @@ export const SPOOL_LIMITS: SpoolLimits = { maxArchiveBytes: 10 * GiB, senderLimi
 export const describeSpoolLimits = (l: SpoolLimits = SPOOL_LIMITS): string =>
   `an archive at most ${l.maxArchiveBytes / GiB} GiB, at most ${l.senderLimitBytes / GiB} GiB waiting per node, ${l.reserveBytes / GiB} GiB kept free for PostgreSQL and Redis`;
 
+/**
+ * What each node keeps of the archives it delivered (scripts/bbb-node-recording-keep.sh), oldest dropped
+ * first: enough to send again, after a failover, what the lost front had received but not yet imported
+ * (it imports within minutes; the standby copies every STANDBY_COPY_INTERVAL_MINUTES). A week covers an
+ * operator who fails over days later; the bytes bound the node's disk (a BigBlueButton node has hundreds of GB).
+ */
+export const NODE_KEEP = { maxBytes: 20 * GiB, maxHours: 7 * 24 } as const;
+/** Where a node keeps those copies (the bigbluebutton user's). */
+export const NODE_KEPT_DIR = "/var/bigbluebutton/bbb-ovh-kept";
+/** The node's command that keeps, prunes and sends them again (installed by bbbRecordings). */
+export const NODE_KEEP_COMMAND = "/usr/local/sbin/bbb-ovh-recording-keep";
+
 /** Local scratch space of the post_publish script on each node (scalelite.yml's default). */
 export const NODE_WORK_DIR = "/var/bigbluebutton/recording/scalelite";
 

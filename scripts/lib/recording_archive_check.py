@@ -2,6 +2,7 @@
 """Checks a recording archive a node sent, before Scalelite's importer may see it. Never extracts.
 
     recording_archive_check.py ARCHIVE RECORD_ID
+    recording_archive_check.py --held ARCHIVE RECORD_ID RECORDING_DIR
 
 Exit 0 when the archive is what scalelite_post_publish.rb makes (`tar --create` of
 `<format>/<record id>` directories of the published tree) and what Scalelite's importer can take without
@@ -9,7 +10,14 @@ harm; exit 1 with the reason on stdout otherwise. The importer (lib/recording_im
 whole tar, reads every `*/*/metadata.xml`, takes the recording id from it as it is, and replaces
 `published/<format>/<id>` with the extracted `<format>/<id>`: so every member must be a plain file or
 directory under `<format>/<RECORD_ID>/`, and each metadata.xml must name RECORD_ID and its own format.
+
+--held (an archive already checked): exit 0 when the front already holds exactly that recording, every
+regular member byte for byte at the same path under RECORDING_DIR/published or RECORDING_DIR/unpublished
+(the importer moves `<format>/<id>` there whole; publishing and unpublishing move it between the two):
+a node sending again, after a failover, what the standby's copy already brought over.
 """
+import hashlib
+import os
 import re
 import stat
 import sys
@@ -80,7 +88,37 @@ def check(path: str, record_id: str) -> None:
             raise Refused(f"no <format>/{record_id}/metadata.xml")
 
 
+def file_digest(read) -> str:
+    digest = hashlib.sha256()
+    for chunk in iter(lambda: read(1 << 20), b""):
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
+def held(path: str, record_id: str, recording_dir: str) -> None:
+    with tarfile.open(path, mode="r:") as archive:
+        for member in archive:
+            if not member.isreg():
+                continue
+            fmt, rest = member.name.split("/", 1)
+            on_front = [os.path.join(recording_dir, tree, fmt, rest) for tree in ("published", "unpublished")]
+            found = [f for f in on_front if os.path.isfile(f) and not os.path.islink(f)]
+            if not found:
+                raise Refused(f"{member.name} is not on the front")
+            with open(found[0], "rb") as f:
+                same = file_digest(f.read) == file_digest(archive.extractfile(member).read)
+            if not same:
+                raise Refused(f"{member.name} differs from the front's")
+
+
 def main() -> int:
+    if len(sys.argv) == 5 and sys.argv[1] == "--held":
+        try:
+            held(sys.argv[2], sys.argv[3], sys.argv[4])
+        except Refused as e:
+            print(e)
+            return 1
+        return 0
     if len(sys.argv) != 3:
         print("usage: recording_archive_check.py ARCHIVE RECORD_ID", file=sys.stderr)
         return 2

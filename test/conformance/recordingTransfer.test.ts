@@ -37,11 +37,9 @@ import {
   renderTransferSshConfig,
   type SpoolClient,
 } from "../../components/scalelite/renderRecordingTransfer";
-import { renderScaleliteYml } from "../../components/scalelite/renderScaleliteYml";
-import { renderInstallerFlags } from "../../components/bbb/installerFlags";
-import { INSTALLER_PINS, installerUrl } from "../../components/bbb/installerPin";
 import { calls, output, read } from "../support/hostState";
 import { craftedArchive, goodArchive, metadataXml, recordId, recordingMembers } from "../support/recordingArchives";
+import { installRecordingNode } from "../support/recordingNode";
 import { execOn, runStep, shellOn, startTestHost, type StepResult, type TestHost } from "../support/sshd";
 import { upstreamTree } from "../support/upstream";
 
@@ -49,7 +47,6 @@ const scalelite = upstreamTree("scalelite");
 const RRSYNCS = ["rsync-3.2.3", "rsync-3.2.7"].map((name) => ({ name, tree: upstreamTree(name) }));
 const MEETING = "0123456789abcdef0123456789abcdef01234567-1732525200000";
 const SPOOL_AUTHORIZED_KEYS = "var/lib/scalelite-spool/.ssh/authorized_keys";
-const FAKE_POST_PUBLISH = readFileSync(path.join(__dirname, "../fakes/downloads/scalelite_post_publish.rb"));
 const MiB = 1024 * 1024;
 /** Small limits, so that a full node target and an oversized archive take seconds to make. */
 const LIMITS: SpoolLimits = { maxArchiveBytes: 8 * MiB, senderLimitBytes: 20 * MiB, reserveBytes: 64 * MiB };
@@ -171,39 +168,10 @@ describe.each(RRSYNCS)("recordings over ssh + rsync + $name's rrsync, through th
       writeFileSync(path.join(front.root, SPOOL_AUTHORIZED_KEYS), authorizedKeys + full);
       NODES.push({ name: "full", ipv4: "127.0.0.99" });
 
-      // The node: BigBlueButton (fake installer), then our real recordings step with bbb1's key.
-      const install = await runStep(node, "bbbInstall", {
-        FQDN: node.fqdn,
-        INSTALLER_FLAGS: renderInstallerFlags({ bbbVersion: "jammy-300", fqdn: node.fqdn, email: "ops@campus.example" }).join(" "),
-        INSTALLER_URL: installerUrl(INSTALLER_PINS["v3.0.x-release"]),
-        // The fake web serves test/fakes/downloads/bbb-install.sh at any commit: its hash is the one to check.
-        INSTALLER_SHA256: createHash("sha256")
-          .update(readFileSync(path.join(__dirname, "../fakes/downloads/bbb-install.sh")))
-          .digest("hex"),
-      });
-      expect(install.code, output(install)).toBe(0);
-      const files = nodeFiles();
-      const recordings = await runStep(node, "bbbRecordings", {
-        SSH_CONFIG_B64: base64(renderTransferSshConfig({ address: "127.0.0.1", port: front.port, user: "root", files })),
-        KNOWN_HOSTS_B64: base64(renderTransferKnownHosts(front.hostPublicKey)),
-        TRANSFER_KEY_B64: base64(readFileSync(path.join(keys, "bbb1"), "utf8")),
-        SCALELITE_YML_B64: base64(
-          renderScaleliteYml({ workDir: path.join(node.root, "var/bigbluebutton/recording/scalelite"), sshConfig: files.sshConfig, user: "root" }),
-        ),
-        POST_PUBLISH_URL: POST_PUBLISH.url,
-        // The fake web serves test/fakes/downloads for that URL; the real file's hash is checked below.
-        POST_PUBLISH_SHA256: createHash("sha256").update(FAKE_POST_PUBLISH).digest("hex"),
-      });
-      expect(recordings.code, output(recordings)).toBe(0);
-
-      // Then the real post_publish script of the pinned tree in its place, with BigBlueButton's layout.
+      // The node: BigBlueButton (fake installer), our real recordings step with bbb1's key, Scalelite's own post_publish.
+      await installRecordingNode(node, { front, transferKey: readFileSync(path.join(keys, "bbb1"), "utf8"), scaleliteTree: scalelite! });
       const core = path.join(node.root, "usr/local/bigbluebutton/core");
-      copyFileSync(path.join(scalelite!, "bigbluebutton/scalelite_post_publish.rb"), path.join(core, "scripts/post_publish/scalelite_post_publish.rb"));
-      mkdirSync(path.join(core, "lib"), { recursive: true });
-      copyFileSync(path.join(__dirname, "../fakes/lib/recordandplayback.rb"), path.join(core, "lib/recordandplayback.rb"));
       const bbb = path.join(node.root, "var/bigbluebutton");
-      writeFileSync(path.join(core, "scripts/bigbluebutton.yml"), `published_dir: ${bbb}/published\nrecording_dir: ${bbb}/recording\n`);
-      mkdirSync(path.join(bbb, "recording/status/published"), { recursive: true });
       mkdirSync(path.join(bbb, `published/presentation/${MEETING}`), { recursive: true });
       writeFileSync(path.join(bbb, `published/presentation/${MEETING}/metadata.xml`), metadataXml(MEETING));
 
@@ -270,7 +238,9 @@ describe.each(RRSYNCS)("recordings over ssh + rsync + $name's rrsync, through th
       const overdue = await retry("DEADLINE_HOURS=0");
       expect(overdue.stdout).toContain(`ERROR: recording ${id} was published`);
       await move();
-      expect(readFileSync(path.join(front.root, "var/lib/bbb-ovh/recordings/backlog/bbb1"), "utf8")).toMatch(/^waiting=1 oldest=\d+ overdue=1 reported=\d+\n$/);
+      expect(readFileSync(path.join(front.root, "var/lib/bbb-ovh/recordings/backlog/bbb1"), "utf8")).toMatch(
+        /^waiting=1 oldest=\d+ overdue=1 kept=0 kept_bytes=0 resend=0 reported=\d+\n$/,
+      );
       writeFileSync(state, "1 0\n");
       const sent = await retry();
       expect(sent.stdout).toContain(`sent ${id} to the front after 2 more attempt(s)`);
@@ -278,7 +248,9 @@ describe.each(RRSYNCS)("recordings over ssh + rsync + $name's rrsync, through th
       expect(existsSync(state)).toBe(false);
       await move();
       expect(spoolTars()).toContain(`${id}.tar`);
-      expect(readFileSync(path.join(front.root, "var/lib/bbb-ovh/recordings/backlog/bbb1"), "utf8")).toMatch(/^waiting=0 oldest=0 overdue=0 reported=\d+\n$/);
+      expect(readFileSync(path.join(front.root, "var/lib/bbb-ovh/recordings/backlog/bbb1"), "utf8")).toMatch(
+        /^waiting=0 oldest=0 overdue=0 kept=0 kept_bytes=0 resend=0 reported=\d+\n$/,
+      );
     });
 
     it("keeps the newest backlog report of a node, also among reports sent within one second", async () => {

@@ -111,9 +111,11 @@ describe("the recordings check of a failback", () => {
   it("gives the recordings RPO: none once verified, else the copy interval and the age of the last copy", () => {
     expect(recordingsRpoNote({ from: "lb", to: "lb-standby", verified: true })).toBe("none: lb-standby holds every recording lb has (verified after fencing)");
     expect(recordingsRpoNote({ from: "lb", to: "lb-standby", verified: false, lastCopySecondsAgo: 42.4 })).toBe(
-      "the copy interval (5 min): what lb published after lb-standby's last copy is not on lb-standby (its last copy started 42 s before promotion)",
+      "the copy interval (5 min): what lb published after lb-standby's last copy is not on lb-standby (its last copy started 42 s before promotion), but for what the nodes that answer send again (resend-recordings)",
     );
-    expect(recordingsRpoNote({ from: "lb", to: "lb-standby", verified: false })).toMatch(/\(no successful copy recorded\)$/);
+    expect(recordingsRpoNote({ from: "lb", to: "lb-standby", verified: false })).toMatch(
+      /\(no successful copy recorded\), but for what the nodes that answer send again \(resend-recordings\)$/,
+    );
   });
 });
 

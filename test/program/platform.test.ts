@@ -9,6 +9,7 @@ import { buildPlatform, type PlatformOutputs } from "../../components/platform";
 import { scriptBundle } from "../../components/remote/scriptBundle";
 import { INSTALLER_PINS, installStepTriggers } from "../../components/bbb/installerPin";
 import { STEPS, type StepName } from "../../components/remote/catalogue";
+import { NODE_KEEP } from "../../components/scalelite/recordingLayout";
 import { parentOf, plainStrings } from "../support/evaluateStack";
 
 const COMMAND = "command:remote:Command";
@@ -282,6 +283,7 @@ describe("buildPlatform under Pulumi mocks", () => {
     expect(decode(recordings.KNOWN_HOSTS_B64)).toBe("scalelite-front ssh-ed25519 AAAAlb\n");
     expect(recordings.POST_PUBLISH_URL).toMatch(/^https:\/\/raw\.githubusercontent\.com\/blindsidenetworks\/scalelite\/[0-9a-f]{40}\//);
     expect(recordings.POST_PUBLISH_SHA256).toMatch(/^[0-9a-f]{64}$/);
+    expect([recordings.KEEP_BYTES, recordings.KEEP_HOURS]).toEqual([String(NODE_KEEP.maxBytes), String(NODE_KEEP.maxHours)]);
     const exporter = inputsOf(named(resources, "bbb-sbg-bbbExporter"));
     expect(exporter.EXPORTER_URL).toBe("https://codeload.github.com/greenstatic/bigbluebutton-exporter/tar.gz/8bfc6d865c8d02d20147083c5769198285b17ede");
     expect(decode(exporter.MANIFEST_B64)).toMatch(/^[0-9a-f]{64} {2}bbb-exporter\/server\.py$/m);

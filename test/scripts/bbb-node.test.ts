@@ -14,7 +14,7 @@ import { connect, FAKE_BIN, killSessions, runStep, startTestHost, type HostFacts
 import { nodePreflightInputs } from "../support/nodeInputs";
 import { renderInstallerFlags } from "../../components/bbb/installerFlags";
 import { INSTALLER_PINS, installerUrl } from "../../components/bbb/installerPin";
-import { POST_PUBLISH } from "../../components/scalelite/recordingLayout";
+import { NODE_KEEP, POST_PUBLISH } from "../../components/scalelite/recordingLayout";
 import { renderTransferKnownHosts, renderTransferSshConfig } from "../../components/scalelite/renderRecordingTransfer";
 import { renderScaleliteYml } from "../../components/scalelite/renderScaleliteYml";
 import { waitUntil } from "../support/waitUntil";
@@ -62,6 +62,8 @@ const recordings = (extra: StepInputs = {}): StepInputs => ({
   SCALELITE_YML_B64: base64(SCALELITE_YML),
   POST_PUBLISH_URL: POST_PUBLISH.url,
   POST_PUBLISH_SHA256: FAKE_POST_PUBLISH_SHA256,
+  KEEP_BYTES: String(NODE_KEEP.maxBytes),
+  KEEP_HOURS: String(NODE_KEEP.maxHours),
   ...extra,
 });
 /**
@@ -286,6 +288,20 @@ describe("a BigBlueButton node, end to end", () => {
     expect(read(h, "etc/systemd/system/bbb-ovh-recording-retry.timer")).toContain("OnUnitActiveSec=10min\n");
     expect(calls(h)).toContain("systemctl start bbb-ovh-recording-retry.timer");
     expect(calls(h)).not.toContain("systemctl start bbb-ovh-recording-retry.service");
+  });
+
+  it("keeps a copy of each delivered archive within its bounds: the hook BigBlueButton runs before Scalelite's (sorted), the script, its directory, the timer's prune", () => {
+    const hooks = readdirNames(h, "usr/local/bigbluebutton/core/scripts/post_publish").filter((f) => f.endsWith(".rb"));
+    expect(hooks).toEqual(["bbb_ovh_keep.rb", "scalelite_post_publish.rb"]);
+    expect([...hooks].sort()[0]).toBe("bbb_ovh_keep.rb");
+    expect(read(h, "usr/local/bigbluebutton/core/scripts/post_publish/bbb_ovh_keep.rb")).toContain(
+      `'keep', meeting_id, '${NODE_KEEP.maxBytes}', '${NODE_KEEP.maxHours}'`,
+    );
+    expect([owner(h, "usr/local/sbin/bbb-ovh-recording-keep"), mode(h, "usr/local/sbin/bbb-ovh-recording-keep")]).toEqual(["0:0", "755"]);
+    expect(mode(h, "var/bigbluebutton/bbb-ovh-kept")).toBe("750");
+    expect(read(h, "etc/systemd/system/bbb-ovh-recording-retry.service")).toContain(
+      `ExecStart=/usr/local/sbin/bbb-ovh-recording-keep prune ${NODE_KEEP.maxBytes} ${NODE_KEEP.maxHours}\nExecStart=/usr/local/sbin/bbb-ovh-recording-retry\n`,
+    );
   });
 
   it("installs post_publish from the pinned commit once its sha256 matches", () => {

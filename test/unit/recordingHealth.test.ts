@@ -40,4 +40,19 @@ describe("recording health of the front (ops status)", () => {
     // Without senders (recordings off, or no stack file), only what the front itself holds counts.
     expect(recordingProblems(health, [], NOW)).toHaveLength(2);
   });
+
+  it("reads the copies a node keeps of what it delivered (nodes that report them), and makes a problem of a resend that has not arrived", () => {
+    const health = parseRecordingHealth(
+      [
+        `backlog bbb1 waiting=0 oldest=0 overdue=0 kept=12 kept_bytes=${3 * 1024 ** 3} resend=2 reported=${NOW - 60}`,
+        `backlog bbb2 waiting=0 oldest=0 overdue=0 reported=${NOW - 60}`,
+      ].join("\n"),
+    );
+    expect(health[0].kept).toEqual({ count: 12, bytes: 3 * 1024 ** 3, resend: 2 });
+    expect(health[1].kept).toBeUndefined();
+    expect(describeBacklog(health[0], NOW)).toBe("none waiting; 12 kept (3 GiB)");
+    expect(recordingProblems(health, ["bbb1", "bbb2"], NOW).map((p) => `${p.node}: ${p.message}`)).toEqual([
+      "bbb1: 2 recording(s) to send again after a failover have not reached the front yet (its retry timer keeps trying)",
+    ]);
+  });
 });

@@ -1,0 +1,124 @@
+import { isIP } from "node:net";
+import { NODE_KEEP_COMMAND, NODE_TRANSFER_DIR } from "../../components/scalelite/recordingLayout";
+import { renderTransferKnownHosts } from "../../components/scalelite/renderRecordingTransfer";
+import { classifyError, OpsError } from "./errors";
+import { asRoot, runRemote, type SshTarget } from "./ssh";
+
+/**
+ * After `ops failover` (or `ops failback`) the new front serves, but an archive a node had delivered into
+ * the old front's incoming/ or spool and that was not imported there before the standby's last copy is in
+ * neither front's published/: the node deleted its recording after delivery. Each node keeps a copy of what
+ * it delivered (scripts/bbb-node-recording-keep.sh): ops points the node's transfer at the new front, then
+ * has it send again every copy delivered since the new front's last successful copy, less a margin. The
+ * new front's mover takes what it lacks and drops what it already holds (scripts/scalelite-recording-mover.sh).
+ */
+
+/**
+ * How far before the start of the new front's last successful copy the re-send reaches back: an archive
+ * delivered then may still have waited in the old front's incoming/ or spool (the mover's 5-minute timer,
+ * the importer's queue, an hour of skew between clocks) and missed that copy.
+ */
+export const RESEND_MARGIN_SECONDS = 3600;
+
+/** Unix time from which nodes send again: the new front's last successful copy less the margin; 0 (all kept) when none is known. */
+export function resendSince(lastCopySuccess: number | undefined): number {
+  return lastCopySuccess === undefined ? 0 : Math.max(0, lastCopySuccess - RESEND_MARGIN_SECONDS);
+}
+
+/** The front the nodes now send to: its IPv4 (the source `from=` checks is then the node's IPv4), SSH port and pinned host key. */
+export interface NewFront {
+  name: string;
+  ipv4: string;
+  sshPort: number;
+  hostKey: string;
+}
+
+/**
+ * As root on a node: its transfer's ssh_config (renderTransferSshConfig) gets the new front's address and
+ * port, its known_hosts the new front's host key under the same alias; each file replaced whole (a rename).
+ * post_publish, the retry timer and the re-send read them on every transfer: nothing to restart.
+ */
+export function repointCommand(to: NewFront): string {
+  const problems: string[] = [];
+  if (isIP(to.ipv4) !== 4) problems.push(`'${to.ipv4}' is not an IPv4 address`);
+  if (!Number.isInteger(to.sshPort) || to.sshPort < 1 || to.sshPort > 65535) problems.push(`${to.sshPort} is not a TCP port`);
+  if (problems.length > 0) throw new OpsError("config", to.name, problems.join("; "));
+  const knownHosts = renderTransferKnownHosts(to.hostKey).trim();
+  const dir = `"\${BBB_OVH_ROOT:-}${NODE_TRANSFER_DIR}"`;
+  return [
+    `d=${dir}`,
+    `sed -e 's/^  HostName .*/  HostName ${to.ipv4}/' -e 's/^  Port .*/  Port ${to.sshPort}/' "$d/ssh_config" > "$d/.ssh_config.new"`,
+    `chmod 0644 "$d/.ssh_config.new"`,
+    `mv -f "$d/.ssh_config.new" "$d/ssh_config"`,
+    `printf '%s\\n' '${knownHosts}' > "$d/.known_hosts.new"`,
+    `chmod 0644 "$d/.known_hosts.new"`,
+    `mv -f "$d/.known_hosts.new" "$d/known_hosts"`,
+  ].join(" && ");
+}
+
+/** As root on a node: the re-send, run as the bigbluebutton user, who owns the transfer key and the copies. */
+export function resendCommand(since: number): string {
+  return `runuser -u bigbluebutton -- "\${BBB_OVH_ROOT:-}${NODE_KEEP_COMMAND}" resend ${Math.floor(since)}`;
+}
+
+/** The counts of the re-send's last line (`recording-keep: resent=N failed=N`). */
+export function parseResend(stdout: string): { resent: number; failed: number } | undefined {
+  const m = /resent=(\d+) failed=(\d+)\s*$/.exec(stdout.trim());
+  return m ? { resent: Number(m[1]), failed: Number(m[2]) } : undefined;
+}
+
+export interface ResendNode {
+  name: string;
+  /** Undefined when ops cannot reach it (no host key in the stack's outputs). */
+  ssh?: SshTarget;
+}
+
+export interface ResendOutcome {
+  node: string;
+  /** false: unreachable, or the command failed; `detail` says why. */
+  ok: boolean;
+  resent: number;
+  failed: number;
+  ms: number;
+  detail: string;
+}
+
+/** Every node at once: points it at `to`, then sends again its copies delivered since `since`. A node that fails stops nothing. */
+export async function resendRecordings(nodes: readonly ResendNode[], to: NewFront, since: number, timeoutMs: number): Promise<ResendOutcome[]> {
+  const repoint = repointCommand(to);
+  return Promise.all(
+    nodes.map(async (node): Promise<ResendOutcome> => {
+      const started = performance.now();
+      const done = (ok: boolean, detail: string, counts = { resent: 0, failed: 0 }): ResendOutcome => ({
+        node: node.name,
+        ok,
+        ...counts,
+        ms: Math.round(performance.now() - started),
+        detail,
+      });
+      if (!node.ssh) return done(false, "no SSH host key for it in the stack's outputs: not reached");
+      try {
+        const r = await runRemote(node.ssh, asRoot(node.ssh, `${repoint} && ${resendCommand(since)}`), timeoutMs);
+        const counts = parseResend(r.stdout);
+        if (r.code !== 0 || !counts) {
+          const why = (r.stderr.trim() || r.stdout.trim()).split("\n").slice(-2).join(" / ") || `exit status ${r.code}`;
+          return done(false, why);
+        }
+        return done(counts.failed === 0, `${counts.resent} resent${counts.failed ? `, ${counts.failed} failed (its retry timer sends them)` : ""}`, counts);
+      } catch (e) {
+        return done(false, classifyError(e, node.name).message);
+      }
+    }),
+  );
+}
+
+/** The step's one line: totals, then each node that did not answer or failed. */
+export function describeResend(outcomes: readonly ResendOutcome[], to: string): string {
+  const resent = outcomes.reduce((n, o) => n + o.resent, 0);
+  const reached = outcomes.filter((o) => o.ok).length;
+  const problems = outcomes.filter((o) => !o.ok).map((o) => `${o.node}: ${o.detail}`);
+  return (
+    `${reached} of ${outcomes.length} node(s) now send to ${to}; ${resent} kept archive(s) sent again` +
+    (problems.length > 0 ? `; not done on ${problems.join("; ")} (run the failover again once they answer: their copies stay kept)` : "")
+  );
+}
