@@ -14,6 +14,8 @@ export const MONITORING_PORTS = {
   alertmanager: 9093,
   /** blackbox_exporter on each front, loopback only. */
   blackbox: 9115,
+  /** Grafana on each front (campus.monitoring.grafana): HTTPS, admitted from campus.adminCidrs only. */
+  grafana: 3000,
 } as const;
 
 /** The scrape login every exporter's web-config accepts (its password: a generated Pulumi secret). */
@@ -43,3 +45,27 @@ export const FRONT_FILES = {
   blackboxYml: "/etc/prometheus/blackbox.yml",
   prometheusData: "/var/lib/prometheus/metrics2",
 } as const;
+
+/**
+ * Grafana on the fronts (scripts/monitoring-grafana.sh): host paths, and where its container sees them.
+ * The container runs as the image's user 472 (grafana's Dockerfile), which owns the data and TLS copies.
+ */
+export const GRAFANA_FILES = {
+  /** Host: provisioning/{datasources,dashboards}/bbb-ovh.yaml, mounted read-only at the image's provisioning path. */
+  provisioning: "/etc/bbb-ovh/grafana/provisioning",
+  /** Host: the dashboards JSON (scripts/monitoring/dashboards/), mounted read-only at `dashboardsInContainer`. */
+  dashboards: "/etc/bbb-ovh/grafana/dashboards",
+  /** Host: copies of the exporter certificate and key, readable by user 472. */
+  tls: "/etc/bbb-ovh/grafana/tls",
+  /** Host: settings and secrets (0600 root), read by docker (--env-file) only. */
+  env: "/etc/default/bbb-ovh-grafana",
+  /** Host: Grafana's database and plugins. */
+  data: "/var/lib/grafana",
+  /** Container: GF_PATHS_PROVISIONING of the image. */
+  provisioningInContainer: "/etc/grafana/provisioning",
+  dashboardsInContainer: "/etc/grafana/bbb-ovh-dashboards",
+  tlsInContainer: "/etc/grafana/bbb-ovh-tls",
+} as const;
+
+/** The provisioned Prometheus datasource's uid, which the dashboards' `datasource` variable (type prometheus) picks as the default. */
+export const GRAFANA_DATASOURCE_UID = "bbb-ovh-prometheus";

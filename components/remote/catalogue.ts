@@ -182,6 +182,13 @@ export const STEPS = {
     ["SMTP_PASSWORD", "PEER"],
     ["SCRAPE_PASSWORD", "SMTP_PASSWORD"],
   ),
+  monitoringGrafana: step(
+    "monitoring-grafana.sh",
+    "Grafana (campus.monitoring.grafana) as a container of Grafana's image by digest, on the host network, serving HTTPS on 3000 with the host's monitoring certificate; the local Prometheus as datasource and the dashboards of scripts/monitoring/dashboards through file provisioning; anonymous access off, the admin password set through Grafana's CLI on stdin",
+    ["FQDN", "GRAFANA_IMAGE", "DATASOURCES_YML_B64", "DASHBOARDS_YML_B64", "ADMIN_PASSWORD"],
+    ["SCRAPE_PASSWORD", "IMAGE_PINS"],
+    ["ADMIN_PASSWORD", "SCRAPE_PASSWORD"],
+  ),
   moodleConfigure: step(
     "moodle-configure.sh",
     "point mod_bigbluebuttonbn at Scalelite (cfg.php as the web server user; the secret through stdin), check a SHA1-only module is set to SHA1, and enable the module",

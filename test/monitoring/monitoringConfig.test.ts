@@ -224,8 +224,11 @@ describe("the plan's monitoring lines", () => {
     expect(text).toContain(`on ${campus.front.fqdn} and standby.isen-ouest.fr, each watching the other: samples kept 90 days within 40 GB`);
     expect(text).toContain(`mailed to ${campus.config.adminEmail} through smtp.isen-ouest.fr:587 as alerts (password: bbb-ovh:smtpPassword)`);
     expect(text).not.toContain("Grafana");
-    const grafana = { ...campus, config: { ...campus.config, monitoring: { ...campus.config.monitoring, grafana: true } } };
-    expect(describeMonitoring(grafana).at(-1)).toMatch(/Grafana: asked for .* but not deployed yet/);
+    const grafana = { ...withMail, config: { ...withMail.config, monitoring: { ...withMail.config.monitoring, grafana: true } } };
+    const lines = describeMonitoring(grafana).join("\n");
+    expect(lines).toContain(`on https://${campus.front.fqdn}:3000/ and https://standby.isen-ouest.fr:3000/: from campus.adminCidrs only`);
+    expect(lines).toContain("dashboards platform, node, recordings, budget");
+    expect(lines).toContain("password bbb-ovh:grafanaAdminPassword, or generated (pulumi stack output --show-secrets grafanaAdminPassword)");
     const off = { ...campus, config: { ...campus.config, monitoring: { ...campus.config.monitoring, enabled: false } } };
     expect(describeMonitoring(off)).toEqual([expect.stringMatching(/^Monitoring: off/)]);
     expect(frontMonitoringFiles(off)).toEqual([]);

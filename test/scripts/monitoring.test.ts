@@ -3,16 +3,19 @@
  * with the fake apt-get and systemctl (test/fakes/bin). What they write is then judged by the real
  * programs of Debian 12: node_exporter serves its metrics with the written web-config (TLS + basic
  * auth), promtool and amtool check the fronts' files (the scripts themselves call them before a file
- * replaces the running one).
+ * replaces the running one). monitoring-grafana.sh runs with the fake docker (Grafana is no Debian package).
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { campusOfStackFile, readStackFile } from "../../components/config/stackFile";
 import { frontMonitoringFiles } from "../../components/monitoring/frontMonitoring";
-import { EXPORTER_FILES, FRONT_FILES } from "../../components/monitoring/monitoringLayout";
+import { EXPORTER_FILES, FRONT_FILES, GRAFANA_FILES } from "../../components/monitoring/monitoringLayout";
+import { renderGrafanaProvisioning } from "../../components/monitoring/renderGrafanaProvisioning";
+import { GRAFANA_IMAGE } from "../../components/scalelite/images";
 import { renderWebConfig } from "../../components/monitoring/renderWebConfig";
 import { base64 } from "../../components/remote/invocation";
 import { calls, mode, output, owner, read, tree } from "../support/hostState";
@@ -259,5 +262,133 @@ describe("monitoring-front.sh", () => {
     const r = await runStep(h, "monitoringFront", frontInputs({ RETENTION_DAYS: "a month" }));
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/RETENTION_DAYS must be a number of days.*ca.pem is missing: monitoring-node.sh has not run/);
+  });
+});
+
+describe("monitoring-grafana.sh", () => {
+  const FRONT = "visio.campus.example";
+  const ADMIN = "grafana-admin-password-for-tests";
+  const grafanaInputs = (h: TestHost, overrides: Record<string, string> = {}) => {
+    const p = renderGrafanaProvisioning({ self: FRONT, peer: "SCRAPE_PASSWORD" in overrides, caPem: read(h, rel(EXPORTER_FILES.caCert)) });
+    return {
+      FQDN: FRONT,
+      GRAFANA_IMAGE,
+      DATASOURCES_YML_B64: base64(p.datasources),
+      DASHBOARDS_YML_B64: base64(p.dashboards),
+      ADMIN_PASSWORD: ADMIN,
+      ...overrides,
+    };
+  };
+  const knob = (h: TestHost, name: string, value: string) => {
+    mkdirSync(path.join(h.root, "fake-state/knobs"), { recursive: true });
+    writeFileSync(path.join(h.root, "fake-state/knobs", name), value);
+  };
+  const sha256 = (s: string) => createHash("sha256").update(s).digest("hex");
+  /** What Grafana's CLI last set as the admin password (the fake docker keeps its hash). */
+  const adminPasswordSet = (h: TestHost) => read(h, "fake-state/grafana-admin-password.sha256").trim();
+  const resets = (h: TestHost) => calls(h).filter((c) => c.includes("reset-admin-password"));
+  const unit = (h: TestHost) => read(h, "etc/systemd/system/bbb-ovh-grafana.service");
+
+  async function front(env: Record<string, string> = {}): Promise<TestHost> {
+    const h = await startTestHost({ fqdn: FRONT, env: { RESET_DELAY: "0.1", ...env } });
+    hosts.push(h);
+    expect((await runStep(h, "monitoringNode", nodeInputs(h, "9100"))).code).toBe(0);
+    return h;
+  }
+
+  it("runs Grafana's image by a locked digest on the host network over HTTPS, provisioned with the datasource and every dashboard, the admin password through its CLI; a second run changes nothing", async () => {
+    const h = await front();
+    const inputs = grafanaInputs(h);
+    const first = await runStep(h, "monitoringGrafana", inputs);
+    expect(first.code, output(first)).toBe(0);
+    // Grafana's image, pulled once by tag and then run by the digest recorded in the lock.
+    const lock = read(h, "var/lib/bbb-ovh/image-lock");
+    const locked = lock.split("\n").find((l) => l.startsWith(`${GRAFANA_IMAGE}@sha256:`));
+    expect(locked).toBeDefined();
+    const exec = unit(h).match(/^ExecStart=(.*)$/m)![1];
+    expect(exec).toContain(" --network host ");
+    expect(exec).toContain(` --user 472:0 `);
+    expect(exec.endsWith(` ${locked}`)).toBe(true);
+    // Each mount's source on the host, by its target in the container.
+    const mounts = Object.fromEntries([...exec.matchAll(/--mount type=bind,source=([^,]+),target=([^, ]+)/g)].map((m) => [m[2], m[1]]));
+    // The provider's path is a mount of the directory where every shipped dashboard now is.
+    const provider = parse(read(h, rel(`${GRAFANA_FILES.provisioning}/dashboards/bbb-ovh.yaml`))).providers[0];
+    const shipped = readdirSync(path.join(__dirname, "../../scripts/monitoring/dashboards")).sort();
+    const mounted = path.join(h.root, rel(mounts[provider.options.path]));
+    expect(readdirSync(mounted).sort()).toEqual(shipped);
+    for (const f of shipped)
+      expect(readFileSync(path.join(mounted, f), "utf8")).toBe(readFileSync(path.join(__dirname, "../../scripts/monitoring/dashboards", f), "utf8"));
+    expect(mounts[GRAFANA_FILES.provisioningInContainer]).toBe(GRAFANA_FILES.provisioning);
+    expect(read(h, rel(`${GRAFANA_FILES.provisioning}/datasources/bbb-ovh.yaml`))).toBe(Buffer.from(inputs.DATASOURCES_YML_B64, "base64").toString());
+    // HTTPS with the host's monitoring certificate, the key a copy only Grafana's user reads.
+    const env = read(h, rel(GRAFANA_FILES.env));
+    expect(mode(h, rel(GRAFANA_FILES.env))).toBe("600");
+    expect(env).toMatch(/^GF_SERVER_PROTOCOL=https$/m);
+    expect(env).toMatch(/^GF_AUTH_ANONYMOUS_ENABLED=false$/m);
+    expect(env).toMatch(/^GF_USERS_ALLOW_SIGN_UP=false$/m);
+    expect(env).toContain(`GF_SERVER_CERT_KEY=${GRAFANA_FILES.tlsInContainer}/key.pem`);
+    expect(env).not.toContain("BBB_OVH_SCRAPE_PASSWORD");
+    expect(mounts[GRAFANA_FILES.tlsInContainer]).toBe(GRAFANA_FILES.tls);
+    expect(read(h, rel(`${GRAFANA_FILES.tls}/key.pem`))).toBe(read(h, rel(EXPORTER_FILES.key)));
+    expect(mode(h, rel(`${GRAFANA_FILES.tls}/key.pem`))).toBe("600");
+    expect(owner(h, rel(`${GRAFANA_FILES.tls}/key.pem`))).toBe("472:0");
+    expect(owner(h, rel(GRAFANA_FILES.data))).toBe("472:0");
+    const grafanaRestarts = () => restarts(h).filter((c) => c.includes("grafana"));
+    expect(grafanaRestarts()).toEqual(["systemctl restart bbb-ovh-grafana.service"]);
+    // The admin password: on the CLI's stdin (docker exec -i), never in an argv or the output.
+    expect(resets(h)).toEqual(["docker exec -i bbb-ovh-grafana grafana cli admin reset-admin-password --password-from-stdin"]);
+    expect(adminPasswordSet(h)).toBe(sha256(ADMIN));
+    expect(calls(h).join("\n")).not.toContain(ADMIN);
+    expect(output(first)).not.toContain(ADMIN);
+
+    const before = tree(h);
+    const again = await runStep(h, "monitoringGrafana", inputs);
+    expect(again.code, output(again)).toBe(0);
+    expect(tree(h)).toEqual(before);
+    expect(grafanaRestarts()).toHaveLength(1);
+    expect(resets(h)).toHaveLength(1);
+    expect(calls(h).filter((c) => c.startsWith("docker pull"))).toHaveLength(1);
+  });
+
+  it("sets a changed admin password once Grafana's CLI accepts it, and still sets it on the next run after giving up", async () => {
+    const h = await front({ RESET_ATTEMPTS: "3" });
+    expect((await runStep(h, "monitoringGrafana", grafanaInputs(h))).code).toBe(0);
+    // Beside a standby, the datasource's login goes into the env file with the new password.
+    knob(h, "FAKE_GRAFANA_CLI_REFUSALS", "2");
+    const changed = await runStep(h, "monitoringGrafana", grafanaInputs(h, { ADMIN_PASSWORD: "second-admin-password", SCRAPE_PASSWORD: PASSWORD }));
+    expect(changed.code, output(changed)).toBe(0);
+    expect(resets(h)).toHaveLength(4);
+    expect(adminPasswordSet(h)).toBe(sha256("second-admin-password"));
+    expect(read(h, rel(GRAFANA_FILES.env))).toContain(`BBB_OVH_SCRAPE_PASSWORD=${PASSWORD}\n`);
+    expect(parse(read(h, rel(`${GRAFANA_FILES.provisioning}/datasources/bbb-ovh.yaml`))).datasources[0].url).toBe("https://127.0.0.1:9090");
+
+    // Grafana never takes it within the attempts: the step fails, and the next run sets it although its env file is written.
+    knob(h, "FAKE_GRAFANA_CLI_REFUSALS", "1000");
+    const third = grafanaInputs(h, { ADMIN_PASSWORD: "third-admin-password", SCRAPE_PASSWORD: PASSWORD });
+    const refused = await runStep(h, "monitoringGrafana", third);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toContain("Grafana's CLI did not set the admin password after 3 attempts");
+    expect(adminPasswordSet(h)).toBe(sha256("second-admin-password"));
+    knob(h, "FAKE_GRAFANA_CLI_REFUSALS", "0");
+    const again = await runStep(h, "monitoringGrafana", third);
+    expect(again.code, output(again)).toBe(0);
+    expect(adminPasswordSet(h)).toBe(sha256("third-admin-password"));
+    expect(output(again)).not.toContain("third-admin-password");
+  });
+
+  it("stops, naming every problem, before installing anything", async () => {
+    const h = await startTestHost({ fqdn: "front4.campus.example" });
+    hosts.push(h);
+    const p = renderGrafanaProvisioning({ self: FRONT, peer: false, caPem: "" });
+    const r = await runStep(h, "monitoringGrafana", {
+      FQDN: FRONT,
+      GRAFANA_IMAGE,
+      DATASOURCES_YML_B64: base64(p.datasources),
+      DASHBOARDS_YML_B64: base64(p.dashboards),
+      ADMIN_PASSWORD: "short",
+    });
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/ADMIN_PASSWORD must be one word of at least 12 characters.*exporter\.\{pem,key\} are missing: monitoring-node.sh has not run/);
+    expect(calls(h).filter((c) => c.startsWith("apt-get") || c.startsWith("docker"))).toEqual([]);
   });
 });

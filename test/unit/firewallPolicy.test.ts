@@ -3,12 +3,14 @@ import {
   EDGE_MAX_RULES,
   edgeFirewallRules,
   firewallPolicy,
+  hostPolicyInput,
   nodeSshRule,
   renderNftRuleset,
   ruleName,
   sshSources,
   type IngressRule,
 } from "../../components/security/firewallPolicy";
+import { campusOfStackFile, readStackFile } from "../../components/config/stackFile";
 
 const ADMINS = ["193.52.128.0/24", "2001:660:7301::/48"];
 const show = (r: IngressRule) => `${r.ethertype} ${r.protocol} ${r.portMin}-${r.portMax} ${r.cidr}`;
@@ -96,6 +98,21 @@ describe("the firewall policy", () => {
     );
   });
 
+  it("Grafana: its port on a front from the admins only, IPv4 and IPv6; a node refuses it; the campus decides per host", () => {
+    const base = new Set(firewallPolicy({ role: "front", sshPort: 22, adminCidrs: ADMINS }).map(show));
+    const policy = firewallPolicy({ role: "front", sshPort: 22, adminCidrs: ADMINS, grafana: true });
+    expect(policy.map(show).filter((r) => !base.has(r))).toEqual(["IPv4 tcp 3000-3000 193.52.128.0/24", "IPv6 tcp 3000-3000 2001:660:7301::/48"]);
+    expect(renderNftRuleset(policy, "the front")).not.toMatch(/^\t\ttcp dport 3000 accept/m);
+    expect(() => firewallPolicy({ role: "node", sshPort: 22, adminCidrs: ADMINS, grafana: true })).toThrow(/Grafana only runs on a front/);
+    const campus = campusOfStackFile(readStackFile("brest"));
+    const withGrafana = { ...campus, config: { ...campus.config, monitoring: { ...campus.config.monitoring, grafana: true } } };
+    expect(hostPolicyInput(withGrafana, campus.front).grafana).toBe(true);
+    expect(hostPolicyInput(withGrafana, campus.nodes[0]).grafana).toBeUndefined();
+    expect(hostPolicyInput(campus, campus.front).grafana).toBeUndefined();
+    const off = { ...withGrafana, config: { ...withGrafana.config, monitoring: { ...withGrafana.config.monitoring, enabled: false } } };
+    expect(hostPolicyInput(off, campus.front).grafana).toBeUndefined();
+  });
+
   it("names rules stably and distinctly", () => {
     const names = firewallPolicy({ role: "node", sshPort: 22, adminCidrs: ADMINS }).map(ruleName);
     expect(new Set(names).size).toBe(names.length);
@@ -177,5 +194,19 @@ describe("the edge firewall rendering (OVH Edge Network Firewall)", () => {
     expect(new Set(rules.map((r) => r.sequence)).size).toBe(rules.length);
     expect(rules.filter((r) => r.destinationPort === 22)).toEqual([{ sequence: 6, action: "permit", protocol: "tcp", destinationPort: 22 }]);
     expect(rules.at(-1)).toEqual({ sequence: 19, action: "deny", protocol: "ipv4" });
+  });
+
+  it("admits Grafana per admin source before SSH, or from anywhere with SSH when the admins do not fit", () => {
+    const few = edgeFirewallRules(firewallPolicy({ role: "front", sshPort: 22, adminCidrs: ADMINS, grafana: true }), 22);
+    expect(few.filter((r) => r.destinationPort === 3000 || r.destinationPort === 22).map((r) => `${r.destinationPort} ${r.source}`)).toEqual([
+      "3000 193.52.128.0/24",
+      "22 193.52.128.0/24",
+    ]);
+    const admins = Array.from({ length: 8 }, (_, i) => `198.51.${i}.0/24`);
+    const many = edgeFirewallRules(firewallPolicy({ role: "front", sshPort: 22, adminCidrs: admins, grafana: true }), 22);
+    expect(many.length).toBeLessThanOrEqual(EDGE_MAX_RULES);
+    // SSH's sources still fit alone; Grafana's would not beside them, so it is permitted once, left to the host firewall.
+    expect(many.filter((r) => r.destinationPort === 3000).map((r) => r.source ?? "anywhere")).toEqual(["anywhere"]);
+    expect(many.filter((r) => r.destinationPort === 22)).toHaveLength(8);
   });
 });
