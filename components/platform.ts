@@ -165,6 +165,7 @@ export function buildPlatform(args: PlatformArgs): PlatformOutputs {
       `${frontSsh} ${sudoFor(args.front.sshUser)}systemctl status scalelite.target`,
       ...nodes.map(({ handle }) => `ssh ${handle.sshUser}@${handle.host.fqdn} ${sudoFor(handle.sshUser)}bbb-conf --status`),
     ],
-    grafanaAdminPassword: campusMonitoring ? campusMonitoring.grafanaAdminPassword : undefined,
+    // Only with Grafana: an undefined output is a runtime warning on every run.
+    ...(campusMonitoring && campusMonitoring.grafanaAdminPassword ? { grafanaAdminPassword: campusMonitoring.grafanaAdminPassword } : {}),
   };
 }
