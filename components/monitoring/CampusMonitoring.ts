@@ -8,6 +8,7 @@ import { base64 } from "../remote/invocation";
 import { frontMonitoringFiles } from "./frontMonitoring";
 import { MONITORING_PORTS } from "./monitoringLayout";
 import { renderWebConfig } from "./renderWebConfig";
+import { renderBbbExporterNginx, renderHtpasswd } from "./renderBbbExporterProxy";
 import { renderGrafanaProvisioning } from "./renderGrafanaProvisioning";
 import { GRAFANA_IMAGE, imagePins } from "../scalelite/images";
 
@@ -58,6 +59,7 @@ export class CampusMonitoring extends pulumi.ComponentResource {
     );
     const password = new random.RandomPassword(`${name}-scrape-password`, { length: 32, special: false }, opt);
     const webConfig = pulumi.secret(password.bcryptHash.apply((hash) => base64(renderWebConfig(hash))));
+    const htpasswd = pulumi.secret(password.bcryptHash.apply((hash) => base64(renderHtpasswd(hash))));
     if (campus.config.monitoring.grafana)
       this.grafanaAdminPassword = pulumi.secret(
         args.grafanaAdminPassword ?? new random.RandomPassword(`${name}-grafana-admin-password`, { length: 24, special: false }, opt).result,
@@ -83,7 +85,7 @@ export class CampusMonitoring extends pulumi.ComponentResource {
       );
       const fronts = host.role !== "node";
       const ports =
-        host.role === "node" ? [MONITORING_PORTS.nodeExporter, MONITORING_PORTS.bbbExporter] : [MONITORING_PORTS.nodeExporter, MONITORING_PORTS.prometheus];
+        host.role === "node" ? [MONITORING_PORTS.nodeExporter, MONITORING_PORTS.bbbExporterTls] : [MONITORING_PORTS.nodeExporter, MONITORING_PORTS.prometheus];
       const exporter = host.steps.run(
         "monitoringNode",
         {
@@ -92,6 +94,9 @@ export class CampusMonitoring extends pulumi.ComponentResource {
           TLS_KEY_B64: pulumi.secret(key.privateKeyPem.apply(base64)),
           WEB_CONFIG_B64: webConfig,
           SCRAPE_PORTS: ports.join(" "),
+          // greenstatic's exporter listens on the node's loopback only; its nginx serves it with this certificate and login.
+          EXPORTER_NGINX_B64: host.role === "node" ? base64(renderBbbExporterNginx()) : undefined,
+          HTPASSWD_B64: host.role === "node" ? htpasswd : undefined,
         },
         { dependsOn: host.after, parent: this },
       );

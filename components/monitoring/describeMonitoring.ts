@@ -13,7 +13,7 @@ export function describeMonitoring(campus: Pick<Campus, "config" | "front" | "st
   return [
     "Monitoring (docs/monitoring.md):",
     `  Prometheus + Alertmanager on ${fronts.join(" and ")}${fronts.length > 1 ? ", each watching the other" : ""}: samples kept ${m.retentionDays} days within ${m.diskBudgetGb} GB`,
-    `  scraped over TLS + basic auth, from the fronts only: node_exporter :${MONITORING_PORTS.nodeExporter} on ${campus.nodes.length + fronts.length} hosts, the BigBlueButton exporter :${MONITORING_PORTS.bbbExporter} on ${campus.nodes.length} nodes`,
+    `  scraped over TLS + basic auth, from the fronts only: node_exporter :${MONITORING_PORTS.nodeExporter} on ${campus.nodes.length + fronts.length} hosts, the BigBlueButton exporter :${MONITORING_PORTS.bbbExporterTls} (through nginx) on ${campus.nodes.length} nodes`,
     `  alerts ${mail}${m.webhookUrl ? `, and posted to ${new URL(m.webhookUrl).host}` : ""}`,
     ...(m.grafana
       ? [

@@ -6,8 +6,10 @@
 export const MONITORING_PORTS = {
   /** node_exporter on every host, TLS + basic auth (its web-config file). */
   nodeExporter: 9100,
-  /** greenstatic/bigbluebutton-exporter's default port, on every node; scraped with the same TLS + basic auth. */
+  /** greenstatic/bigbluebutton-exporter's default port, on every node, bound to loopback: it has neither TLS nor a login. */
   bbbExporter: 9688,
+  /** BigBlueButton's nginx on every node serving the exporter with TLS + basic auth (the node_exporter's scheme): what the fronts scrape. */
+  bbbExporterTls: 9689,
   /** Prometheus on each front; reachable from the other front (TLS + basic auth) only when there is a standby. */
   prometheus: 9090,
   /** Alertmanager on each front, loopback only. */
@@ -29,6 +31,15 @@ export const EXPORTER_FILES = {
   key: `${EXPORTER_DIR}/exporter.key`,
   webConfig: `${EXPORTER_DIR}/web-config.yml`,
 } as const;
+
+/** Nodes: the nginx server block serving the BigBlueButton exporter (conf.d is included by Ubuntu's nginx.conf, which BigBlueButton keeps). */
+export const BBB_EXPORTER_NGINX_SITE = "/etc/nginx/conf.d/bbb-ovh-exporter.conf";
+/**
+ * Nodes: the scrape login for that server block (auth_basic_user_file), 0640 root:www-data. nginx's workers
+ * read it on each request, as www-data, which cannot enter EXPORTER_DIR (0750 root:prometheus); the
+ * certificate and key there are read by nginx's master, as root.
+ */
+export const BBB_EXPORTER_HTPASSWD = "/etc/nginx/bbb-ovh-exporter.htpasswd";
 
 /** node_exporter's textfile collector directory (Debian's default --collector.textfile.directory). */
 export const TEXTFILE_DIR = "/var/lib/prometheus/node-exporter";

@@ -69,7 +69,7 @@ export const STEPS = {
   ),
   bbbExporter: step(
     "bbb-node-exporter.sh",
-    "greenstatic's bigbluebutton-exporter from GitHub's tarball of the pinned commit (sha256 of each installed file checked), Python dependencies from Ubuntu, a systemd service on port 9688 with the recordings read from disk; its settings (API secret) in a root-only EnvironmentFile",
+    "greenstatic's bigbluebutton-exporter from GitHub's tarball of the pinned commit (sha256 of each installed file checked), Python dependencies from Ubuntu, a systemd service on 127.0.0.1:9688 (the node's nginx serves it: monitoringNode) with the recordings read from disk; its settings (API secret) in a root-only EnvironmentFile",
     ["EXPORTER_URL", "MANIFEST_B64", "SETTINGS_B64"],
     [],
     ["SETTINGS_B64"],
@@ -170,9 +170,9 @@ export const STEPS = {
   ),
   monitoringNode: step(
     "monitoring-node.sh",
-    "node_exporter from the distribution's packages, serving TLS with the campus monitoring CA's certificate and one basic-auth login (web-config), for the fronts' Prometheus only (firewall)",
+    "node_exporter from the distribution's packages, serving TLS with the campus monitoring CA's certificate and one basic-auth login (web-config), for the fronts' Prometheus only (firewall); on a node, the BigBlueButton exporter behind BigBlueButton's nginx with the same certificate and login (nginx -t first)",
     ["CA_CERT_B64", "TLS_CERT_B64", "TLS_KEY_B64", "WEB_CONFIG_B64", "SCRAPE_PORTS"],
-    [],
+    ["EXPORTER_NGINX_B64", "HTPASSWD_B64"],
     ["TLS_KEY_B64"],
   ),
   monitoringFront: step(

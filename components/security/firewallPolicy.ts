@@ -22,7 +22,7 @@ import { MONITORING_PORTS } from "../monitoring/monitoringLayout";
  *   pulling its recordings (scripts/scalelite-recordings-pull.sh);
  * - monitoring (campus.monitoring, docs/monitoring.md): the scrape ports from the addresses of the fronts
  *   that run Prometheus, nothing else: node_exporter (9100) on every host, the BigBlueButton exporter
- *   (9688) on nodes, and on a front its Prometheus (9090) for the other front, which watches it;
+ *   served by the node's nginx with TLS (9689) on nodes, and on a front its Prometheus (9090) for the other front, which watches it;
  * - Grafana (campus.monitoring.grafana, 3000/tcp, HTTPS with a login) on each front, from campus.adminCidrs only;
  * - nothing else: no NFS (2049), no rpcbind (111), no database port for anyone else.
  */
@@ -100,7 +100,7 @@ export function monitoringRules<Cidr>(role: FirewallRole, cidr: Cidr, ethertype:
     role === "node"
       ? [
           ["node_exporter", MONITORING_PORTS.nodeExporter],
-          ["bigbluebutton exporter", MONITORING_PORTS.bbbExporter],
+          ["bigbluebutton exporter", MONITORING_PORTS.bbbExporterTls],
         ]
       : [
           ["node_exporter", MONITORING_PORTS.nodeExporter],

@@ -66,11 +66,10 @@ describe("prometheus.yml", () => {
   });
   const byJob = jobs(yml);
 
-  it("scrapes node_exporter on every host over HTTPS with the scrape login, and the BigBlueButton exporter (plain HTTP, no login of its own) on every node, each target labelled with its host", () => {
+  it("scrapes node_exporter on every host and the BigBlueButton exporter (through each node's nginx) over HTTPS with the scrape login, each target labelled with its host", () => {
     expect(targets(byJob.get("node"))).toEqual(hosts.map((h) => `${h.fqdn}:9100 ${h.fqdn}`));
-    expect(targets(byJob.get("bbb"))).toEqual(["bbb1.campus.example:9688 bbb1.campus.example", "bbb2.campus.example:9688 bbb2.campus.example"]);
-    expect(byJob.get("bbb")?.scheme).toBeUndefined();
-    for (const job of ["node", "prometheus_peer"]) {
+    expect(targets(byJob.get("bbb"))).toEqual(["bbb1.campus.example:9689 bbb1.campus.example", "bbb2.campus.example:9689 bbb2.campus.example"]);
+    for (const job of ["node", "bbb", "prometheus_peer"]) {
       const j = byJob.get(job)!;
       expect(j.scheme, job).toBe("https");
       expect(j.tls_config?.ca_file, job).toBe(EXPORTER_FILES.caCert);

@@ -13,7 +13,8 @@ import { afterAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { campusOfStackFile, readStackFile } from "../../components/config/stackFile";
 import { frontMonitoringFiles } from "../../components/monitoring/frontMonitoring";
-import { EXPORTER_FILES, FRONT_FILES, GRAFANA_FILES } from "../../components/monitoring/monitoringLayout";
+import { BBB_EXPORTER_HTPASSWD, BBB_EXPORTER_NGINX_SITE, EXPORTER_FILES, FRONT_FILES, GRAFANA_FILES } from "../../components/monitoring/monitoringLayout";
+import { renderBbbExporterNginx, renderHtpasswd } from "../../components/monitoring/renderBbbExporterProxy";
 import { renderGrafanaProvisioning } from "../../components/monitoring/renderGrafanaProvisioning";
 import { GRAFANA_IMAGE } from "../../components/scalelite/images";
 import { renderWebConfig } from "../../components/monitoring/renderWebConfig";
@@ -80,7 +81,7 @@ function certificates(dir: string, fqdn: string): { ca: string; cert: string; ke
   return { ca: r("ca.pem"), cert: r("host.pem"), key: r("host.key") };
 }
 
-function nodeInputs(h: TestHost, ports = "9100 9688") {
+function nodeInputs(h: TestHost, ports = "9100 9689") {
   const c = certificates(path.join(h.root, "..", "certs"), h.fqdn);
   return {
     CA_CERT_B64: base64(c.ca),
@@ -161,6 +162,77 @@ describe("monitoring-node.sh", () => {
     await waitUntil(() => curl("-u", `prometheus:${PASSWORD}`) === "200");
     expect(curl()).toBe("401");
     expect(curl("-u", "prometheus:wrong")).toBe("401");
+  });
+});
+
+describe("monitoring-node.sh on a node: the BigBlueButton exporter behind nginx", () => {
+  const site = renderBbbExporterNginx();
+  const proxyInputs = (h: TestHost, overrides: Record<string, string> = {}) => ({
+    ...nodeInputs(h),
+    EXPORTER_NGINX_B64: base64(site),
+    HTPASSWD_B64: base64(renderHtpasswd(HASH)),
+    ...overrides,
+  });
+  const nginxCalls = (h: TestHost) => calls(h).filter((c) => c.startsWith("nginx") || c === "systemctl reload nginx");
+  /** BigBlueButton's nginx as bbb-install leaves it: conf.d, and its unit running (the fake systemctl's state). */
+  function withNginx(h: TestHost, active: boolean): void {
+    mkdirSync(path.join(h.root, "etc/nginx/conf.d"), { recursive: true });
+    mkdirSync(path.join(h.root, "lib/systemd/system"), { recursive: true });
+    writeFileSync(path.join(h.root, "lib/systemd/system/nginx.service"), "[Service]\nExecStart=/usr/sbin/nginx\n");
+    mkdirSync(path.join(h.root, "fake-state/systemd"), { recursive: true });
+    writeFileSync(path.join(h.root, "fake-state/systemd/nginx.service.active"), active ? "active\n" : "inactive\n");
+  }
+
+  it("writes the server block and the login nginx's workers read, checks it with nginx -t, reloads nginx once; a second run touches nothing", async () => {
+    const h = await startTestHost({ fqdn: "bbb5.campus.example" });
+    hosts.push(h);
+    withNginx(h, true);
+    const inputs = proxyInputs(h);
+    const first = await runStep(h, "monitoringNode", inputs);
+    expect(first.code, output(first)).toBe(0);
+    expect(read(h, rel(BBB_EXPORTER_NGINX_SITE))).toBe(site);
+    expect(read(h, rel(BBB_EXPORTER_HTPASSWD))).toBe(`prometheus:${HASH}\n`);
+    expect(mode(h, rel(BBB_EXPORTER_HTPASSWD))).toBe("640");
+    expect(owner(h, rel(BBB_EXPORTER_HTPASSWD))).toBe(`0:${execFileSync("getent", ["group", "www-data"], { encoding: "utf8" }).split(":")[2]}`);
+    expect(nginxCalls(h)).toEqual(["nginx -t", "systemctl reload nginx"]);
+    const before = tree(h);
+    const again = await runStep(h, "monitoringNode", inputs);
+    expect(again.code, output(again)).toBe(0);
+    expect(tree(h)).toEqual(before);
+    expect(nginxCalls(h)).toHaveLength(2);
+  });
+
+  it("puts a server block nginx -t refuses back as it was, and reloads on the next run after a reload that failed", async () => {
+    const h = await startTestHost({ fqdn: "bbb6.campus.example" });
+    hosts.push(h);
+    withNginx(h, false);
+    // nginx not running: the reload fails after the files are in place; the next run, nginx up, still reloads.
+    expect((await runStep(h, "monitoringNode", proxyInputs(h))).code).not.toBe(0);
+    withNginx(h, true);
+    const retried = await runStep(h, "monitoringNode", proxyInputs(h));
+    expect(retried.code, output(retried)).toBe(0);
+    expect(nginxCalls(h).filter((c) => c === "systemctl reload nginx")).toHaveLength(2);
+
+    const broken = await runStep(
+      h,
+      "monitoringNode",
+      proxyInputs(h, { EXPORTER_NGINX_B64: base64(site.replace("auth_basic_user_file", "auth_basic_user_fil")) }),
+    );
+    expect(broken.code).not.toBe(0);
+    expect(broken.stderr).toMatch(/nginx refused the exporter's server block \(put back as it was\):.*unknown directive "auth_basic_user_fil"/);
+    expect(read(h, rel(BBB_EXPORTER_NGINX_SITE))).toBe(site);
+    expect(nginxCalls(h).filter((c) => c === "systemctl reload nginx")).toHaveLength(2);
+  });
+
+  it("refuses a server block without its login, or a node without nginx, before installing anything", async () => {
+    const h = await startTestHost({ fqdn: "bbb7.campus.example" });
+    hosts.push(h);
+    const r = await runStep(h, "monitoringNode", { ...nodeInputs(h), EXPORTER_NGINX_B64: base64(site) });
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain("EXPORTER_NGINX_B64 and HTPASSWD_B64 (user:bcrypt hash) go together");
+    const s = await runStep(h, "monitoringNode", proxyInputs(h));
+    expect(s.stderr).toContain("/etc/nginx/conf.d is missing");
+    expect(calls(h).filter((c) => c.startsWith("apt-get"))).toEqual([]);
   });
 });
 

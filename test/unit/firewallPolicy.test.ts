@@ -77,21 +77,21 @@ describe("the firewall policy", () => {
     expect(added("node", ["192.0.2.1", "", "198.51.100.2", "2001:db8::1"]).sort()).toEqual(
       [
         "IPv4 tcp 9100-9100 192.0.2.1/32",
-        "IPv4 tcp 9688-9688 192.0.2.1/32",
+        "IPv4 tcp 9689-9689 192.0.2.1/32",
         "IPv4 tcp 9100-9100 198.51.100.2/32",
-        "IPv4 tcp 9688-9688 198.51.100.2/32",
+        "IPv4 tcp 9689-9689 198.51.100.2/32",
         "IPv6 tcp 9100-9100 2001:db8::1/128",
-        "IPv6 tcp 9688-9688 2001:db8::1/128",
+        "IPv6 tcp 9689-9689 2001:db8::1/128",
       ].sort(),
     );
     expect(added("front", ["198.51.100.2"])).toEqual(["IPv4 tcp 9100-9100 198.51.100.2/32", "IPv4 tcp 9090-9090 198.51.100.2/32"]);
     // Without monitoring fronts no scrape port is open to anyone.
-    for (const role of ["front", "node"] as const) expect([...base(role)].filter((r) => /9100|9688|9090|9093|9115/.test(r))).toEqual([]);
+    for (const role of ["front", "node"] as const) expect([...base(role)].filter((r) => /9100|9688|9689|9090|9093|9115/.test(r))).toEqual([]);
     // The scrape ports never reach the edge firewall's public ports: each is one rule per source.
     const edge = edgeFirewallRules(firewallPolicy({ role: "node", sshPort: 22, adminCidrs: ADMINS, monitorAddresses: ["192.0.2.1"] }), 22);
-    expect(edge.filter((r) => r.destinationPort === 9100 || r.destinationPort === 9688).map((r) => `${r.destinationPort} ${r.source}`)).toEqual([
+    expect(edge.filter((r) => r.destinationPort === 9100 || r.destinationPort === 9689).map((r) => `${r.destinationPort} ${r.source}`)).toEqual([
       "9100 192.0.2.1/32",
-      "9688 192.0.2.1/32",
+      "9689 192.0.2.1/32",
     ]);
     expect(() => firewallPolicy({ role: "node", sshPort: 22, adminCidrs: ADMINS, monitorAddresses: ["bbb-front"] })).toThrow(
       /monitoring front address 0: 'bbb-front'/,
