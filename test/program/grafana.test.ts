@@ -6,6 +6,7 @@
 import { describe, expect, it } from "vitest";
 import { isSecretValue, type RecordedResource } from "../../cli/plan/recorder";
 import { CONFIG_KEYS } from "../../components/config/campus";
+import { readStackFile } from "../../components/config/stackFile";
 import { evaluateStack, stepInputsOf as inputsOf, unwrapSecret as unwrap, plainStrings } from "../support/evaluateStack";
 
 const STANDBY = { name: "lb-training-standby", fqdn: "visio-training-standby.isen-ouest.fr", kind: "publicCloud", region: "SBG5", flavor: "c2-30" };
@@ -46,6 +47,10 @@ describe("campus.monitoring.grafana", () => {
     for (const host of ["lb-training", "lb-training-standby"])
       expect(ruleset(resources, host)).toMatch(/ip saddr \S+ tcp dport 3000 accept comment "grafana from admins"/);
     expect(ruleset(resources, "bbb-training-sbg")).not.toContain("dport 3000");
+    // The Public Cloud fronts' security groups admit it from the same admin CIDRs, and from nowhere else.
+    const groupRules = resources.filter((r) => r.type === "openstack:networking/secGroupRule:SecGroupRule" && r.inputs.portRangeMin === 3000);
+    const admins = (readStackFile("training").config["bbb-ovh:campus"].value as { adminCidrs: string[] }).adminCidrs;
+    expect(groupRules.map((r) => String(unwrap(r.inputs.remoteIpPrefix))).sort()).toEqual([...admins, ...admins].sort());
   });
 
   it("on, with bbb-ovh:grafanaAdminPassword: that password, nothing generated, and it appears in no plain value", async () => {
