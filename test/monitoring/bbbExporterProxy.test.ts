@@ -6,7 +6,7 @@
  * `bbb` job of the fronts' rendered prometheus.yml. Only the listen and upstream ports (free ones on
  * loopback) and the file paths (under the prefix) are changed from what a node gets.
  */
-import { execFile, execFileSync, spawnSync } from "node:child_process";
+import { execFile, spawnSync } from "node:child_process";
 import { promisify } from "node:util";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
@@ -18,6 +18,7 @@ import { MONITORING_PORTS } from "../../components/monitoring/monitoringLayout";
 import { renderBbbExporterNginx, renderHtpasswd } from "../../components/monitoring/renderBbbExporterProxy";
 import { renderPrometheusYml } from "../../components/monitoring/renderPrometheusYml";
 import { freePort } from "../support/sshd";
+import { monitoringCerts, SCRAPE_HASH, SCRAPE_PASSWORD } from "../support/monitoringCerts";
 import { BINARIES, instantQuery, pollUntil, Stack } from "../support/monitoringStack";
 
 const NGINX = "/usr/sbin/nginx";
@@ -28,13 +29,8 @@ const prometheus = has(BINARIES.prometheus, ["--version"]);
 if (!nginx) process.stderr.write("bbbExporterProxy: SKIPPED, nginx is not installed\n");
 
 const NODE = "bbb1.campus.example";
-const PASSWORD = "scrape-password-for-tests";
-/** A bcrypt hash of PASSWORD by the C library's crypt, as @pulumi/random's bcryptHash gives one. */
-const HASH = execFileSync(
-  "python3",
-  ["-W", "ignore", "-c", `import crypt; print(crypt.crypt(${JSON.stringify(PASSWORD)}, crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=1024)))`],
-  { encoding: "utf8" },
-).trim();
+const PASSWORD = SCRAPE_PASSWORD;
+const HASH = SCRAPE_HASH;
 
 const stack = new Stack();
 let upstream: Server | undefined;
@@ -45,39 +41,10 @@ afterAll(async () => {
 
 const readLog = (dir: string) => (existsSync(`${dir}/logs/error.log`) ? readFileSync(`${dir}/logs/error.log`, "utf8").slice(-500) : "");
 
-/** The campus CA and NODE's certificate, made by openssl as @pulumi/tls makes them (ECDSA P-256). */
+/** The campus CA and NODE's certificate, as paths. */
 function certificates(dir: string): { ca: string; cert: string; key: string } {
-  const f = (n: string) => path.join(dir, n);
-  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
-  execFileSync("openssl", ["req", "-x509", ...ec, "-days", "1", "-subj", "/CN=test monitoring CA", "-keyout", f("ca.key"), "-out", f("ca.pem")], {
-    stdio: "ignore",
-  });
-  execFileSync("openssl", ["req", ...ec, "-subj", `/CN=${NODE}`, "-keyout", f("host.key"), "-out", f("host.csr")], { stdio: "ignore" });
-  writeFileSync(f("ext"), `subjectAltName=DNS:${NODE}\nextendedKeyUsage=serverAuth\n`);
-  execFileSync(
-    "openssl",
-    [
-      "x509",
-      "-req",
-      "-in",
-      f("host.csr"),
-      "-CA",
-      f("ca.pem"),
-      "-CAkey",
-      f("ca.key"),
-      "-CAcreateserial",
-      "-days",
-      "1",
-      "-extfile",
-      f("ext"),
-      "-out",
-      f("host.pem"),
-    ],
-    {
-      stdio: "ignore",
-    },
-  );
-  return { ca: f("ca.pem"), cert: f("host.pem"), key: f("host.key") };
+  const c = monitoringCerts(dir, NODE);
+  return { ca: c.caPath, cert: c.certPath, key: c.keyPath };
 }
 
 /** An nginx prefix holding the rendered server block (ports moved to `listen` and `upstreamPort`) and a minimal nginx.conf including it as Ubuntu's includes conf.d. */

@@ -22,6 +22,7 @@ import { base64 } from "../../components/remote/invocation";
 import { calls, mode, output, owner, read, tree } from "../support/hostState";
 import { freePort, runStep, startTestHost, type TestHost } from "../support/sshd";
 import { waitUntil } from "../support/waitUntil";
+import { monitoringCerts, SCRAPE_HASH, SCRAPE_PASSWORD } from "../support/monitoringCerts";
 
 const hosts: TestHost[] = [];
 const daemons: ChildProcess[] = [];
@@ -34,52 +35,9 @@ const has = (program: string, args: string[]) => spawnSync(program, args, { enco
 const nodeExporter = has("prometheus-node-exporter", ["--version"]);
 if (!nodeExporter) console.warn("monitoring scripts: prometheus-node-exporter is not installed: serving the written web-config is SKIPPED");
 
-const PASSWORD = "scrape-password-for-tests";
-/** A bcrypt hash of PASSWORD by the C library's crypt (libxcrypt's $2b$), as Pulumi's random provider makes one. */
-const HASH = execFileSync(
-  "python3",
-  ["-W", "ignore", "-c", `import crypt; print(crypt.crypt(${JSON.stringify(PASSWORD)}, crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=1024)))`],
-  {
-    encoding: "utf8",
-  },
-).trim();
-
-/** A CA and a certificate it signs for FQDN, made by openssl as @pulumi/tls makes them (ECDSA P-256). */
-function certificates(dir: string, fqdn: string): { ca: string; cert: string; key: string } {
-  mkdirSync(dir, { recursive: true });
-  const f = (n: string) => path.join(dir, n);
-  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
-  execFileSync("openssl", ["req", "-x509", ...ec, "-days", "1", "-subj", "/CN=test monitoring CA", "-keyout", f("ca.key"), "-out", f("ca.pem")], {
-    stdio: "ignore",
-  });
-  execFileSync("openssl", ["req", ...ec, "-subj", `/CN=${fqdn}`, "-keyout", f("host.key"), "-out", f("host.csr")], { stdio: "ignore" });
-  writeFileSync(f("ext"), `subjectAltName=DNS:${fqdn}\nextendedKeyUsage=serverAuth\n`);
-  execFileSync(
-    "openssl",
-    [
-      "x509",
-      "-req",
-      "-in",
-      f("host.csr"),
-      "-CA",
-      f("ca.pem"),
-      "-CAkey",
-      f("ca.key"),
-      "-CAcreateserial",
-      "-days",
-      "1",
-      "-extfile",
-      f("ext"),
-      "-out",
-      f("host.pem"),
-    ],
-    {
-      stdio: "ignore",
-    },
-  );
-  const r = (n: string) => execFileSync("cat", [f(n)], { encoding: "utf8" });
-  return { ca: r("ca.pem"), cert: r("host.pem"), key: r("host.key") };
-}
+const PASSWORD = SCRAPE_PASSWORD;
+const HASH = SCRAPE_HASH;
+const certificates = monitoringCerts;
 
 function nodeInputs(h: TestHost, ports = "9100 9689") {
   const c = certificates(path.join(h.root, "..", "certs"), h.fqdn);
