@@ -65,6 +65,7 @@ export const BY_STEP: Readonly<Record<StepName | "ssh" | "host-key-tofu", Modell
   ),
   monitoringNode: m(0.5, "one package from apt, four small files, one restart (estimate)"),
   monitoringFront: m(1.5, "three packages from apt, promtool/amtool checks, three restarts (estimate)"),
+  monitoringGrafana: m(1.5, "Grafana's image pulled on first use, a few files, one restart and the admin password set through its CLI (estimate)"),
   moodleConfigure: m(0.5, "a few php admin/cli/cfg.php calls"),
 };
 

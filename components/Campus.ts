@@ -25,6 +25,8 @@ export interface CampusSecrets {
   moodleSshPrivateKey?: pulumi.Output<string>;
   /** bbb-ovh:smtpPassword (campus.monitoring.smtp.username). */
   smtpPassword?: pulumi.Output<string>;
+  /** bbb-ovh:grafanaAdminPassword (campus.monitoring.grafana); generated when not given. */
+  grafanaAdminPassword?: pulumi.Output<string>;
 }
 
 /**
@@ -128,6 +130,7 @@ export class Campus extends pulumi.ComponentResource {
       turnSecret: secrets.turnSecret,
       dnsCredentials: secrets.dnsCredentials,
       smtpPassword: secrets.smtpPassword,
+      grafanaAdminPassword: secrets.grafanaAdminPassword,
       parent: this,
     });
     this.registerOutputs({});

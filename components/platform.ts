@@ -23,6 +23,8 @@ export interface PlatformArgs {
   dnsCredentials?: pulumi.Output<Record<string, string>>;
   /** bbb-ovh:smtpPassword, the alert mail login's password (campus.monitoring.smtp.username). */
   smtpPassword?: pulumi.Output<string>;
+  /** bbb-ovh:grafanaAdminPassword (campus.monitoring.grafana); generated when not given. */
+  grafanaAdminPassword?: pulumi.Output<string>;
   parent: pulumi.Resource;
 }
 
@@ -36,6 +38,8 @@ export interface PlatformOutputs {
   nodeSecrets: pulumi.Output<Record<string, string>>;
   /** Commands an operator runs to see the platform's state. */
   statusCommands: string[];
+  /** Grafana's admin password (secret), when campus.monitoring.grafana. */
+  grafanaAdminPassword?: pulumi.Output<string>;
 }
 
 const sudoFor = (user: string) => (user === "root" ? "" : "sudo ");
@@ -123,12 +127,14 @@ export function buildPlatform(args: PlatformArgs): PlatformOutputs {
     { parent },
   );
 
-  if (monitoring.enabled)
+  const campusMonitoring =
+    monitoring.enabled &&
     new CampusMonitoring(
       `${campus.config.id}-monitoring`,
       {
         campus,
         smtpPassword: args.smtpPassword,
+        grafanaAdminPassword: args.grafanaAdminPassword,
         hosts: [
           { fqdn: front.fqdn, role: "front" as const, steps: front.steps, after: [front.firewall] },
           ...(standbyFront
@@ -167,5 +173,7 @@ export function buildPlatform(args: PlatformArgs): PlatformOutputs {
       `${frontSsh} ${sudoFor(args.front.sshUser)}systemctl status scalelite.target`,
       ...nodes.map(({ handle }) => `ssh ${handle.sshUser}@${handle.host.fqdn} ${sudoFor(handle.sshUser)}bbb-conf --status`),
     ],
+    // Only with Grafana: an undefined output is a runtime warning on every run.
+    ...(campusMonitoring && campusMonitoring.grafanaAdminPassword ? { grafanaAdminPassword: campusMonitoring.grafanaAdminPassword } : {}),
   };
 }

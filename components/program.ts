@@ -34,6 +34,7 @@ export function campusProgram() {
     dnsCredentials: config.getSecretObject<Record<string, string>>(key(CONFIG_KEYS.dnsCredentials)),
     moodleSshPrivateKey: config.getSecret(key(CONFIG_KEYS.moodleSshPrivateKey)),
     smtpPassword: config.getSecret(key(CONFIG_KEYS.smtpPassword)),
+    grafanaAdminPassword: config.getSecret(key(CONFIG_KEYS.grafanaAdminPassword)),
   };
   // The operator key's public half goes to OVH and OpenStack: derive it now, so a key that does not
   // parse is a config error before anything is created (the value itself is never printed).
@@ -57,7 +58,7 @@ export function campusProgram() {
     campus,
     secrets: { ...secrets, sshPublicKey: derived && "publicKey" in derived ? derived.publicKey : undefined },
   });
-  const { frontUrl, moodleServerUrl, moodleSharedSecret, nodes, nodeSecrets, statusCommands } = site.platform;
+  const { frontUrl, moodleServerUrl, moodleSharedSecret, nodes, nodeSecrets, statusCommands, grafanaAdminPassword } = site.platform;
   return {
     campus: campus.config.id,
     frontFqdn: campus.front.fqdn,
@@ -75,5 +76,7 @@ export function campusProgram() {
     nodeSecrets,
     statusCommands,
     deployPublicKey: site.deployPublicKey,
+    // campus.monitoring.grafana: `pulumi stack output --show-secrets grafanaAdminPassword` when it was generated.
+    ...(grafanaAdminPassword ? { grafanaAdminPassword } : {}),
   };
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# greenstatic's bigbluebutton-exporter on a BigBlueButton node, as a systemd service on port 9688 that
-# the front's Prometheus scrapes. The source is GitHub's tarball of a pinned commit; every file we install
+# greenstatic's bigbluebutton-exporter on a BigBlueButton node, as a systemd service on 127.0.0.1:9688 (it
+# has neither TLS nor a login): the node's nginx serves it to the fronts' Prometheus with TLS and the scrape
+# login (monitoring-node.sh). The source is GitHub's tarball of a pinned commit; every file we install
 # is checked against its pinned sha256 first (MANIFEST, `sha256sum -c` format), and nothing is downloaded
 # when the installed files already are those. Its Python dependencies come from Ubuntu's packages.
 # The settings (API secret included) go to a root-only EnvironmentFile: systemd reads it before dropping

@@ -10,8 +10,12 @@
 # Installs Debian/Ubuntu's prometheus-node-exporter, writes the files under /etc/bbb-ovh/monitoring
 # (key and web-config 0640 root:prometheus, read by the exporter's user), points the exporter at them
 # in /etc/default/prometheus-node-exporter (the package's unit runs `prometheus-node-exporter $ARGS`),
-# and restarts it only when something changed. Other exporters on the host (the BigBlueButton
-# exporter on 9688) may use the same certificate and web-config.
+# and restarts it only when something changed. On a node, optional EXPORTER_NGINX_B64 and HTPASSWD_B64
+# (components/monitoring/renderBbbExporterProxy.ts) put the BigBlueButton exporter, which listens on
+# 127.0.0.1:9688 without TLS or login, behind BigBlueButton's own nginx with the same certificate and the
+# same scrape login: the server block in /etc/nginx/conf.d, the login beside it (0640 root:www-data, read
+# by nginx's workers); `nginx -t` checks it first (a refused block is put back as it was, and the step
+# stops), and nginx reloads when it or the certificate changed, also on the run after one cut before that.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib/common.sh
 source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/lib/common.sh"
@@ -25,6 +29,10 @@ TEXTFILE_DIR=/var/lib/prometheus/node-exporter
 DEFAULTS=/etc/default/prometheus-node-exporter
 UNIT=prometheus-node-exporter.service
 LISTEN=:9100
+NGINX_SITE=/etc/nginx/conf.d/bbb-ovh-exporter.conf
+# Read by nginx's workers (www-data), which cannot enter $EXPORTER_DIR.
+NGINX_HTPASSWD=/etc/nginx/bbb-ovh-exporter.htpasswd
+NGINX_RELOAD_PENDING="$STATE_DIR/monitoring-node.nginx-reload-pending"
 
 # web_config_flag: node_exporter 1.5 renamed --web.config to --web.config.file (Ubuntu 22.04 has 1.3).
 # (The help is read whole first: grep -q closing the pipe early would fail the exporter with SIGPIPE.)
@@ -69,6 +77,29 @@ open_ufw() {
   done
 }
 
+# proxy_bbb_exporter CERTS_CHANGED: the exporter's nginx server block and login, checked, then nginx reloaded.
+proxy_bbb_exporter() {
+  local previous="" output
+  mkdir -p "$STATE_DIR"
+  [[ "$1" == true ]] && touch "$NGINX_RELOAD_PENDING"
+  if ! cmp -s "$ROOT$NGINX_HTPASSWD" <(printf '%s\n' "$IN_HTPASSWD") ||
+    ! cmp -s "$ROOT$NGINX_SITE" <(printf '%s\n' "$IN_EXPORTER_NGINX"); then
+    touch "$NGINX_RELOAD_PENDING"
+  fi
+  printf '%s\n' "$IN_HTPASSWD" | install_content "$ROOT$NGINX_HTPASSWD" 0640 root:www-data || true
+  [[ -f "$ROOT$NGINX_SITE" ]] && previous="$(cat "$ROOT$NGINX_SITE" && printf x)"
+  printf '%s\n' "$IN_EXPORTER_NGINX" | install_content "$ROOT$NGINX_SITE" 0644 || true
+  [[ -f "$NGINX_RELOAD_PENDING" ]] || return 0
+  if ! output="$(nginx -t 2>&1)"; then
+    if [[ -n "$previous" ]]; then printf '%s' "${previous%x}" | install_content "$ROOT$NGINX_SITE" 0644 || true; else rm -f "$ROOT$NGINX_SITE"; fi
+    rm -f "$NGINX_RELOAD_PENDING"
+    die "nginx refused the exporter's server block (put back as it was): $(tail -n 3 <<<"$output" | tr '\n' ' ')"
+  fi
+  systemctl reload nginx
+  rm -f "$NGINX_RELOAD_PENDING"
+  log "nginx serves the BigBlueButton exporter with TLS and the scrape login"
+}
+
 main() {
   read_inputs
   require_inputs CA_CERT TLS_CERT TLS_KEY WEB_CONFIG SCRAPE_PORTS
@@ -76,11 +107,16 @@ main() {
   grep -q 'BEGIN CERTIFICATE' <<<"$IN_CA_CERT" || die "CA_CERT_B64 is not a PEM certificate"
   grep -q 'BEGIN CERTIFICATE' <<<"$IN_TLS_CERT" || die "TLS_CERT_B64 is not a PEM certificate"
   grep -q 'PRIVATE KEY' <<<"$IN_TLS_KEY" || die "TLS_KEY_B64 is not a PEM private key"
+  if [[ -n "${IN_EXPORTER_NGINX:-}${IN_HTPASSWD:-}" ]]; then
+    [[ -n "${IN_EXPORTER_NGINX:-}" && "${IN_HTPASSWD:-}" =~ ^[a-z_]+:\$2[aby]?\$ ]] || die "EXPORTER_NGINX_B64 and HTPASSWD_B64 (user:bcrypt hash) go together"
+    [[ -d "$ROOT/etc/nginx/conf.d" ]] || die "/etc/nginx/conf.d is missing: BigBlueButton's nginx is not installed on this node"
+  fi
   apt_install prometheus-node-exporter
   # The textfile collector's directory: other steps (the Scalelite exporter, the recordings copy) write here.
   mkdir -p "$ROOT$TEXTFILE_DIR"
   local changed=false
   write_files && changed=true
+  [[ -z "${IN_EXPORTER_NGINX:-}" ]] || proxy_bbb_exporter "$changed"
   write_defaults && changed=true
   open_ufw
   systemctl is-enabled --quiet "$UNIT" || systemctl enable "$UNIT"

@@ -22,11 +22,6 @@ usage() {
   echo "usage: $0 < inputs   (KEY=VALUE lines: POSTGRES_IMAGE REDIS_IMAGE POSTGRES_PASSWORD DATA_DIR [IMAGE_PINS] [POSTGRES_PUBLISH])"
 }
 
-# A docker engine installed otherwise (docker-ce) is kept: docker.io would conflict with it.
-ensure_docker() {
-  [[ -x "$ROOT/usr/bin/docker" ]] || apt_install docker.io
-}
-
 ensure_network() {
   if ! docker network inspect scalelite >/dev/null 2>&1; then
     log "creating docker network scalelite"

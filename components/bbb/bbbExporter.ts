@@ -18,7 +18,7 @@ export const BBB_EXPORTER = {
     "bbb-exporter/server.py": "344cb68c7e19a12d41d347ce5e32c5cfb19c170d82941c736ac55715ac748be2",
     "bbb-exporter/settings.py": "f2bf3ca8620d0ffe4d5d575b1a9501bcbbd552cc9184c8050c65efd45a501e5b",
   } as Record<string, string>,
-  /** The exporter's default port (settings.py PORT), which the front's Prometheus scrapes. */
+  /** The exporter's default port (settings.py PORT), on loopback: the node's nginx serves it to the fronts (MONITORING_PORTS.bbbExporterTls). */
   port: 9688,
 } as const;
 
@@ -43,7 +43,8 @@ export function renderBbbExporterSettings(apiBaseUrl: string, secret: string): s
   return [
     `API_BASE_URL=${apiBaseUrl}`,
     `API_SECRET=${secret}`,
-    `BIND_IP=0.0.0.0`,
+    // It has neither TLS nor a login: only the node's nginx reaches it (components/monitoring/renderBbbExporterProxy.ts).
+    `BIND_IP=127.0.0.1`,
     `PORT=${BBB_EXPORTER.port}`,
     `RECORDINGS_METRICS_READ_FROM_DISK=true`,
     "",

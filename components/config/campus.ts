@@ -438,5 +438,6 @@ function dedupe(problems: ConfigProblem[]): ConfigProblem[] {
   });
 }
 
-export const CONFIG_KEYS = { campus: "bbb-ovh:campus", ...SECRET_KEYS } as const;
+/** bbb-ovh:grafanaAdminPassword is optional (campus.monitoring.grafana generates one without it), so it is no SecretPresence. */
+export const CONFIG_KEYS = { campus: "bbb-ovh:campus", grafanaAdminPassword: "bbb-ovh:grafanaAdminPassword", ...SECRET_KEYS } as const;
 export type { CampusInput, CampusConfig } from "./schema";

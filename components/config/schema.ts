@@ -255,7 +255,11 @@ export const monitoringSchema = z.strictObject({
     .url()
     .refine((u) => /^https?:\/\//.test(u), "expected an http(s) URL")
     .optional(),
-  /** Grafana with the dashboards on the front (off by default). */
+  /**
+   * Grafana with the four dashboards on the front and the standby front, https://<front>:3000/ for
+   * campus.adminCidrs only (off by default); its admin password is the secret bbb-ovh:grafanaAdminPassword,
+   * generated when not given.
+   */
   grafana: z.boolean().default(false),
 });
 

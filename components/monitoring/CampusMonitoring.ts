@@ -8,6 +8,9 @@ import { base64 } from "../remote/invocation";
 import { frontMonitoringFiles } from "./frontMonitoring";
 import { MONITORING_PORTS } from "./monitoringLayout";
 import { renderWebConfig } from "./renderWebConfig";
+import { renderBbbExporterNginx, renderHtpasswd } from "./renderBbbExporterProxy";
+import { renderGrafanaProvisioning } from "./renderGrafanaProvisioning";
+import { GRAFANA_IMAGE, imagePins } from "../scalelite/images";
 
 /** A host to monitor: its FQDN, its steps, and the step after which its exporter may listen (its firewall). */
 export interface MonitoredHostSteps {
@@ -24,14 +27,17 @@ const VALIDITY_HOURS = 10 * 365 * 24;
  * Monitoring of a campus (docs/monitoring.md): a CA of its own, a certificate per host for its exporters,
  * one scrape password (its bcrypt hash in every exporter's web-config), node_exporter on every host
  * (monitoring-node.sh), then Prometheus, Alertmanager and blackbox_exporter on each front
- * (monitoring-front.sh). Nothing when campus.monitoring.enabled is false.
+ * (monitoring-front.sh), and with campus.monitoring.grafana Grafana on each front (monitoring-grafana.sh),
+ * its admin password bbb-ovh:grafanaAdminPassword or generated here. Nothing when campus.monitoring.enabled is false.
  */
 export class CampusMonitoring extends pulumi.ComponentResource {
   readonly frontSteps: remote.Command[] = [];
+  /** Grafana's admin password (secret), when campus.monitoring.grafana. */
+  readonly grafanaAdminPassword?: pulumi.Output<string>;
 
   constructor(
     name: string,
-    args: { campus: Campus; hosts: MonitoredHostSteps[]; smtpPassword?: pulumi.Output<string> },
+    args: { campus: Campus; hosts: MonitoredHostSteps[]; smtpPassword?: pulumi.Output<string>; grafanaAdminPassword?: pulumi.Output<string> },
     opts?: pulumi.ComponentResourceOptions,
   ) {
     super("bbb-ovh:monitoring:CampusMonitoring", name, {}, opts);
@@ -53,6 +59,11 @@ export class CampusMonitoring extends pulumi.ComponentResource {
     );
     const password = new random.RandomPassword(`${name}-scrape-password`, { length: 32, special: false }, opt);
     const webConfig = pulumi.secret(password.bcryptHash.apply((hash) => base64(renderWebConfig(hash))));
+    const htpasswd = pulumi.secret(password.bcryptHash.apply((hash) => base64(renderHtpasswd(hash))));
+    if (campus.config.monitoring.grafana)
+      this.grafanaAdminPassword = pulumi.secret(
+        args.grafanaAdminPassword ?? new random.RandomPassword(`${name}-grafana-admin-password`, { length: 24, special: false }, opt).result,
+      );
 
     for (const host of hosts) {
       const key = new tls.PrivateKey(`${name}-${host.fqdn}-key`, { algorithm: "ECDSA", ecdsaCurve: "P256" }, opt);
@@ -74,7 +85,7 @@ export class CampusMonitoring extends pulumi.ComponentResource {
       );
       const fronts = host.role !== "node";
       const ports =
-        host.role === "node" ? [MONITORING_PORTS.nodeExporter, MONITORING_PORTS.bbbExporter] : [MONITORING_PORTS.nodeExporter, MONITORING_PORTS.prometheus];
+        host.role === "node" ? [MONITORING_PORTS.nodeExporter, MONITORING_PORTS.bbbExporterTls] : [MONITORING_PORTS.nodeExporter, MONITORING_PORTS.prometheus];
       const exporter = host.steps.run(
         "monitoringNode",
         {
@@ -83,26 +94,44 @@ export class CampusMonitoring extends pulumi.ComponentResource {
           TLS_KEY_B64: pulumi.secret(key.privateKeyPem.apply(base64)),
           WEB_CONFIG_B64: webConfig,
           SCRAPE_PORTS: ports.join(" "),
+          // greenstatic's exporter listens on the node's loopback only; its nginx serves it with this certificate and login.
+          EXPORTER_NGINX_B64: host.role === "node" ? base64(renderBbbExporterNginx()) : undefined,
+          HTPASSWD_B64: host.role === "node" ? htpasswd : undefined,
         },
         { dependsOn: host.after, parent: this },
       );
       const front = fronts ? files.get(host.fqdn) : undefined;
       if (!front) continue;
-      this.frontSteps.push(
-        host.steps.run(
-          "monitoringFront",
-          {
-            PROMETHEUS_YML_B64: base64(front.prometheusYml),
-            ALERTMANAGER_YML_B64: base64(front.alertmanagerYml),
-            BLACKBOX_YML_B64: base64(front.blackboxYml),
-            RETENTION_DAYS: String(front.retentionDays),
-            DISK_BUDGET_GB: String(front.diskBudgetGb),
-            SCRAPE_PASSWORD: pulumi.secret(password.result),
-            SMTP_PASSWORD: campus.config.monitoring.smtp?.username ? args.smtpPassword : undefined,
-            PEER: front.peer ? "true" : undefined,
-          },
-          { dependsOn: [exporter], parent: this },
-        ),
+      const prometheus = host.steps.run(
+        "monitoringFront",
+        {
+          PROMETHEUS_YML_B64: base64(front.prometheusYml),
+          ALERTMANAGER_YML_B64: base64(front.alertmanagerYml),
+          BLACKBOX_YML_B64: base64(front.blackboxYml),
+          RETENTION_DAYS: String(front.retentionDays),
+          DISK_BUDGET_GB: String(front.diskBudgetGb),
+          SCRAPE_PASSWORD: pulumi.secret(password.result),
+          SMTP_PASSWORD: campus.config.monitoring.smtp?.username ? args.smtpPassword : undefined,
+          PEER: front.peer ? "true" : undefined,
+        },
+        { dependsOn: [exporter], parent: this },
+      );
+      this.frontSteps.push(prometheus);
+      if (!this.grafanaAdminPassword) continue;
+      const peer = front.peer !== undefined;
+      const provisioning = ca.certPem.apply((caPem) => renderGrafanaProvisioning({ self: host.fqdn, peer, caPem }));
+      host.steps.run(
+        "monitoringGrafana",
+        {
+          FQDN: host.fqdn,
+          GRAFANA_IMAGE,
+          DATASOURCES_YML_B64: provisioning.apply((p) => base64(p.datasources)),
+          DASHBOARDS_YML_B64: provisioning.apply((p) => base64(p.dashboards)),
+          ADMIN_PASSWORD: this.grafanaAdminPassword,
+          SCRAPE_PASSWORD: peer ? pulumi.secret(password.result) : undefined,
+          IMAGE_PINS: imagePins([GRAFANA_IMAGE]) || undefined,
+        },
+        { dependsOn: [prometheus], parent: this },
       );
     }
     this.registerOutputs({});

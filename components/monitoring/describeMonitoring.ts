@@ -1,4 +1,5 @@
 import type { Campus } from "../config/campus";
+import { GRAFANA_IMAGE } from "../scalelite/images";
 import { MONITORING_PORTS } from "./monitoringLayout";
 
 /** What the plan says of a campus's monitoring (docs/monitoring.md): where it runs, how long it keeps, where alerts go. */
@@ -12,9 +13,13 @@ export function describeMonitoring(campus: Pick<Campus, "config" | "front" | "st
   return [
     "Monitoring (docs/monitoring.md):",
     `  Prometheus + Alertmanager on ${fronts.join(" and ")}${fronts.length > 1 ? ", each watching the other" : ""}: samples kept ${m.retentionDays} days within ${m.diskBudgetGb} GB`,
-    `  scraped over TLS + basic auth, from the fronts only: node_exporter :${MONITORING_PORTS.nodeExporter} on ${campus.nodes.length + fronts.length} hosts, the BigBlueButton exporter :${MONITORING_PORTS.bbbExporter} on ${campus.nodes.length} nodes`,
+    `  scraped over TLS + basic auth, from the fronts only: node_exporter :${MONITORING_PORTS.nodeExporter} on ${campus.nodes.length + fronts.length} hosts, the BigBlueButton exporter :${MONITORING_PORTS.bbbExporterTls} (through nginx) on ${campus.nodes.length} nodes`,
     `  alerts ${mail}${m.webhookUrl ? `, and posted to ${new URL(m.webhookUrl).host}` : ""}`,
-    // Said plainly, so that nobody waits for dashboards the deployment does not make yet.
-    ...(m.grafana ? ["  Grafana: asked for (campus.monitoring.grafana) but not deployed yet (issue 17)"] : []),
+    ...(m.grafana
+      ? [
+          `  Grafana (container ${GRAFANA_IMAGE}) with the dashboards platform, node, recordings, budget on ${fronts.map((f) => `https://${f}:${MONITORING_PORTS.grafana}/`).join(" and ")}: from campus.adminCidrs only, certificate of the campus monitoring CA (/etc/bbb-ovh/monitoring/ca.pem on each host)`,
+          "  Grafana login: admin, password bbb-ovh:grafanaAdminPassword, or generated (pulumi stack output --show-secrets grafanaAdminPassword)",
+        ]
+      : []),
   ];
 }

@@ -83,9 +83,9 @@ export function renderPrometheusYml(args: PrometheusYmlArgs): string {
     alerting: { alertmanagers: [{ static_configs: [{ targets: [`127.0.0.1:${MONITORING_PORTS.alertmanager}`] }] }] },
     scrape_configs: [
       { job_name: "node", honor_labels: true, ...remoteScrape, static_configs: labelled(hosts, MONITORING_PORTS.nodeExporter) },
-      // greenstatic's exporter serves plain HTTP and has no login of its own (its prometheus_client
-      // start_http_server): 9688 is admitted from the fronts only, and this scrape is not yet encrypted.
-      ...(nodes.length > 0 ? [{ job_name: "bbb", static_configs: labelled(nodes, MONITORING_PORTS.bbbExporter) }] : []),
+      // greenstatic's exporter has neither TLS nor a login: it listens on the node's loopback, and the node's
+      // own nginx serves it with the host's certificate and the scrape login (renderBbbExporterProxy.ts).
+      ...(nodes.length > 0 ? [{ job_name: "bbb", ...remoteScrape, static_configs: labelled(nodes, MONITORING_PORTS.bbbExporterTls) }] : []),
       ...(nodes.length > 0
         ? [
             probeJob(

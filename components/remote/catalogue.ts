@@ -69,7 +69,7 @@ export const STEPS = {
   ),
   bbbExporter: step(
     "bbb-node-exporter.sh",
-    "greenstatic's bigbluebutton-exporter from GitHub's tarball of the pinned commit (sha256 of each installed file checked), Python dependencies from Ubuntu, a systemd service on port 9688 with the recordings read from disk; its settings (API secret) in a root-only EnvironmentFile",
+    "greenstatic's bigbluebutton-exporter from GitHub's tarball of the pinned commit (sha256 of each installed file checked), Python dependencies from Ubuntu, a systemd service on 127.0.0.1:9688 (the node's nginx serves it: monitoringNode) with the recordings read from disk; its settings (API secret) in a root-only EnvironmentFile",
     ["EXPORTER_URL", "MANIFEST_B64", "SETTINGS_B64"],
     [],
     ["SETTINGS_B64"],
@@ -170,9 +170,9 @@ export const STEPS = {
   ),
   monitoringNode: step(
     "monitoring-node.sh",
-    "node_exporter from the distribution's packages, serving TLS with the campus monitoring CA's certificate and one basic-auth login (web-config), for the fronts' Prometheus only (firewall)",
+    "node_exporter from the distribution's packages, serving TLS with the campus monitoring CA's certificate and one basic-auth login (web-config), for the fronts' Prometheus only (firewall); on a node, the BigBlueButton exporter behind BigBlueButton's nginx with the same certificate and login (nginx -t first)",
     ["CA_CERT_B64", "TLS_CERT_B64", "TLS_KEY_B64", "WEB_CONFIG_B64", "SCRAPE_PORTS"],
-    [],
+    ["EXPORTER_NGINX_B64", "HTPASSWD_B64"],
     ["TLS_KEY_B64"],
   ),
   monitoringFront: step(
@@ -181,6 +181,13 @@ export const STEPS = {
     ["PROMETHEUS_YML_B64", "ALERTMANAGER_YML_B64", "BLACKBOX_YML_B64", "RETENTION_DAYS", "DISK_BUDGET_GB", "SCRAPE_PASSWORD"],
     ["SMTP_PASSWORD", "PEER"],
     ["SCRAPE_PASSWORD", "SMTP_PASSWORD"],
+  ),
+  monitoringGrafana: step(
+    "monitoring-grafana.sh",
+    "Grafana (campus.monitoring.grafana) as a container of Grafana's image by digest, on the host network, serving HTTPS on 3000 with the host's monitoring certificate; the local Prometheus as datasource and the dashboards of scripts/monitoring/dashboards through file provisioning; anonymous access off, the admin password set through Grafana's CLI on stdin",
+    ["FQDN", "GRAFANA_IMAGE", "DATASOURCES_YML_B64", "DASHBOARDS_YML_B64", "ADMIN_PASSWORD"],
+    ["SCRAPE_PASSWORD", "IMAGE_PINS"],
+    ["ADMIN_PASSWORD", "SCRAPE_PASSWORD"],
   ),
   moodleConfigure: step(
     "moodle-configure.sh",

@@ -16,6 +16,9 @@ export const IMAGE_DIGESTS: Readonly<Record<string, string>> = {};
 export const POSTGRES_IMAGE = "postgres:16";
 export const REDIS_IMAGE = "redis:7";
 
+/** Grafana for the fronts' dashboards (campus.monitoring.grafana; not packaged by Debian or Ubuntu): Grafana's own OSS image. */
+export const GRAFANA_IMAGE = "grafana/grafana:11.6.0";
+
 /** Scalelite's four images of a release, as its systemd units name them. */
 export const scaleliteImages = (tag: string): string[] =>
   ["api", "nginx", "poller", "recording-importer"].map((part) => `blindsidenetwks/scalelite:${tag}-${part}`);

@@ -22,7 +22,8 @@ import { MONITORING_PORTS } from "../monitoring/monitoringLayout";
  *   pulling its recordings (scripts/scalelite-recordings-pull.sh);
  * - monitoring (campus.monitoring, docs/monitoring.md): the scrape ports from the addresses of the fronts
  *   that run Prometheus, nothing else: node_exporter (9100) on every host, the BigBlueButton exporter
- *   (9688) on nodes, and on a front its Prometheus (9090) for the other front, which watches it;
+ *   served by the node's nginx with TLS (9689) on nodes, and on a front its Prometheus (9090) for the other front, which watches it;
+ * - Grafana (campus.monitoring.grafana, 3000/tcp, HTTPS with a login) on each front, from campus.adminCidrs only;
  * - nothing else: no NFS (2049), no rpcbind (111), no database port for anyone else.
  */
 export type FirewallRole = "front" | "node";
@@ -52,6 +53,8 @@ export interface PolicyInput {
   peerFrontCopiesRecordings?: boolean;
   /** The fronts whose Prometheus scrapes this host (for a front: the other front); empty strings are skipped. */
   monitorAddresses?: readonly string[];
+  /** Front only: Grafana runs there (campus.monitoring.grafana); its port is admitted from the admins. */
+  grafana?: boolean;
   /** Node only: campus.turn.mode; an external TURN server leaves nothing listening on 3478 (default builtin). */
   turn?: "builtin" | "external";
 }
@@ -97,7 +100,7 @@ export function monitoringRules<Cidr>(role: FirewallRole, cidr: Cidr, ethertype:
     role === "node"
       ? [
           ["node_exporter", MONITORING_PORTS.nodeExporter],
-          ["bigbluebutton exporter", MONITORING_PORTS.bbbExporter],
+          ["bigbluebutton exporter", MONITORING_PORTS.bbbExporterTls],
         ]
       : [
           ["node_exporter", MONITORING_PORTS.nodeExporter],
@@ -133,6 +136,7 @@ export function firewallPolicy(input: PolicyInput): IngressRule[] {
   if (!Number.isInteger(input.sshPort) || input.sshPort < 1 || input.sshPort > 65535) problems.push(`ssh port ${input.sshPort} is not a TCP port`);
   if (input.adminCidrs.length === 0) problems.push("campus.adminCidrs: expected at least one admin CIDR allowed to SSH");
   if (input.role === "node" && (input.nodeAddresses ?? []).length > 0) problems.push("node addresses only apply to the front");
+  if (input.role === "node" && input.grafana) problems.push("Grafana only runs on a front");
   if (problems.length > 0) throw new Error(`firewall policy: ${problems.join("; ")}`);
 
   const common = [
@@ -154,6 +158,7 @@ export function firewallPolicy(input: PolicyInput): IngressRule[] {
       ...standby.flatMap((cidr) => standbyRules(cidr, input.sshPort, familyOf(cidr))),
       ...peerFronts.flatMap((cidr) => peerFrontRules(cidr, input.sshPort, input.peerFrontCopiesRecordings ?? false, familyOf(cidr))),
       ...monitoring,
+      ...(input.grafana ? rules("grafana from admins", "tcp", MONITORING_PORTS.grafana, MONITORING_PORTS.grafana, input.adminCidrs) : []),
     ];
   }
   const turn = input.turn === "external" ? [] : [...rules("turn tcp", "tcp", 3478, 3478, ANYWHERE), ...rules("turn udp", "udp", 3478, 3478, ANYWHERE)];
@@ -165,9 +170,16 @@ export function sshSources(policy: readonly IngressRule[], sshPort: number): str
   return policy.filter((r) => r.protocol === "tcp" && r.portMin <= sshPort && sshPort <= r.portMax).map((r) => r.cidr);
 }
 
-/** The policy input of one host of a validated campus: its role, the admins, TURN, and its SSH port from the one owner. */
+/** The policy input of one host of a validated campus: its role, the admins, TURN, Grafana on a front, and its SSH port from the one owner. */
 export function hostPolicyInput(campus: Pick<Campus, "config">, host: Pick<ResolvedHost, "role" | "config">): PolicyInput {
-  return { role: host.role, sshPort: sshPortOf(host), adminCidrs: campus.config.adminCidrs, turn: campus.config.turn.mode };
+  const { monitoring } = campus.config;
+  return {
+    role: host.role,
+    sshPort: sshPortOf(host),
+    adminCidrs: campus.config.adminCidrs,
+    turn: campus.config.turn.mode,
+    ...(host.role === "front" && monitoring.enabled && monitoring.grafana ? { grafana: true } : {}),
+  };
 }
 
 /**
@@ -290,6 +302,8 @@ export const EDGE_MAX_RULES = 20;
  * per public port, one permit per IPv4 source of SSH (last, so that adding a node appends a rule instead
  * of shifting, and briefly replacing, the public ones), then deny everything else at 19. When the SSH
  * sources do not fit, SSH is permitted from anywhere here and left to the host firewall and security group.
+ * Grafana's port, admitted from the admins like SSH, is permitted per admin source just before SSH, or
+ * from anywhere here when those sources do not fit either (the host firewall still admits only the admins).
  */
 export function edgeFirewallRules<Cidr>(policy: readonly IngressRule<Cidr>[], sshPort: number): EdgeRule<Cidr>[] {
   const v4 = policy.filter((r) => r.ethertype === "IPv4");
@@ -306,15 +320,24 @@ export function edgeFirewallRules<Cidr>(policy: readonly IngressRule<Cidr>[], ss
   const ssh = v4.filter((r) => r.protocol === "tcp" && r.portMin === sshPort && !isAnywhere(r));
   const tcpPorts = [...new Set(v4.filter((r) => r.protocol === "tcp" && isAnywhere(r)).flatMap((r) => range(r.portMin, r.portMax)))];
   // Other ports from one source (the standby front's database stream), before SSH for the same reason.
+  const grafana = v4.filter((r) => r.protocol === "tcp" && !isAnywhere(r) && r.portMin === MONITORING_PORTS.grafana);
   const sourced = v4
-    .filter((r) => r.protocol === "tcp" && !isAnywhere(r) && r.portMin !== sshPort)
+    .filter((r) => r.protocol === "tcp" && !isAnywhere(r) && r.portMin !== sshPort && r.portMin !== MONITORING_PORTS.grafana)
     .flatMap((r) => range(r.portMin, r.portMax).map((destinationPort): Permit => ({ action: "permit", protocol: "tcp", destinationPort, source: r.cidr })));
   const budget = EDGE_MAX_RULES - 1 - head.length - tcpPorts.length - sourced.length;
-  const sshRules: Permit[] =
-    ssh.length <= budget
-      ? ssh.map((r) => ({ action: "permit", protocol: "tcp", destinationPort: sshPort, source: r.cidr }))
-      : [{ action: "permit", protocol: "tcp", destinationPort: sshPort }];
-  const permits = [...head, ...tcpPorts.map((destinationPort): Permit => ({ action: "permit", protocol: "tcp", destinationPort })), ...sourced, ...sshRules];
+  const fromAdmins = (rules: IngressRule<Cidr>[], port: number, room: number): Permit[] =>
+    rules.length <= room
+      ? rules.map((r) => ({ action: "permit", protocol: "tcp", destinationPort: port, source: r.cidr }))
+      : [{ action: "permit", protocol: "tcp", destinationPort: port }];
+  const sshRules = fromAdmins(ssh, sshPort, budget - Math.min(grafana.length, 1));
+  const grafanaRules = grafana.length === 0 ? [] : fromAdmins(grafana, MONITORING_PORTS.grafana, budget - sshRules.length);
+  const permits = [
+    ...head,
+    ...tcpPorts.map((destinationPort): Permit => ({ action: "permit", protocol: "tcp", destinationPort })),
+    ...sourced,
+    ...grafanaRules,
+    ...sshRules,
+  ];
   if (permits.length > EDGE_MAX_RULES - 1) throw new Error(`the edge firewall takes ${EDGE_MAX_RULES} rules; this policy needs ${permits.length + 1}`);
   return [...permits.map((rule, sequence) => ({ ...rule, sequence })), { sequence: EDGE_MAX_RULES - 1, action: "deny", protocol: "ipv4" }];
 }

@@ -54,3 +54,9 @@ apt_install() {
   fi
   apt_get install -y -q "${missing[@]}" >/dev/null
 }
+
+# ensure_docker: the Docker engine from the distribution's packages (docker.io), unless one is installed
+# otherwise (docker-ce), which docker.io would conflict with.
+ensure_docker() {
+  [[ -x "$ROOT/usr/bin/docker" ]] || apt_install docker.io
+}

@@ -82,7 +82,8 @@ apply_pending_units() {
 }
 
 # render_container_unit NAME DESCRIPTION IMAGE WANTED_BY REQUIRES RUN_OPTIONS [COMMAND [STOP_TIMEOUT]]:
-# prints a unit that runs IMAGE as container NAME on the scalelite network. REQUIRES lists the units it
+# prints a unit that runs IMAGE as container NAME on the scalelite network (on CONTAINER_NETWORK when set:
+# `host` for a container that reaches the host's loopback services). REQUIRES lists the units it
 # needs besides docker (after:UNIT: only starts after UNIT); a unit wanted by scalelite.target is also
 # part of it, so that the target starts and stops it. STOP_TIMEOUT (seconds) is how long `docker stop` waits before killing the container;
 # systemd then waits 20 s more before killing docker stop.
@@ -113,7 +114,7 @@ render_container_unit() {
   printf '%s\n' \
     "ExecStartPre=/bin/sh -c 'docker image inspect $pull >/dev/null 2>&1 || docker pull $pull'" \
     "ExecStartPre=-/usr/bin/docker rm -f $name" \
-    "ExecStart=/usr/bin/docker run --rm --name $name --network scalelite --log-opt max-size=10m --log-opt max-file=5 $options $image${command:+ $command}" \
+    "ExecStart=/usr/bin/docker run --rm --name $name --network ${CONTAINER_NETWORK:-scalelite} --log-opt max-size=10m --log-opt max-file=5 $options $image${command:+ $command}" \
     "ExecStop=/usr/bin/docker stop $name" \
     "Restart=always" \
     "RestartSec=5" \

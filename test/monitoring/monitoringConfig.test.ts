@@ -66,11 +66,10 @@ describe("prometheus.yml", () => {
   });
   const byJob = jobs(yml);
 
-  it("scrapes node_exporter on every host over HTTPS with the scrape login, and the BigBlueButton exporter (plain HTTP, no login of its own) on every node, each target labelled with its host", () => {
+  it("scrapes node_exporter on every host and the BigBlueButton exporter (through each node's nginx) over HTTPS with the scrape login, each target labelled with its host", () => {
     expect(targets(byJob.get("node"))).toEqual(hosts.map((h) => `${h.fqdn}:9100 ${h.fqdn}`));
-    expect(targets(byJob.get("bbb"))).toEqual(["bbb1.campus.example:9688 bbb1.campus.example", "bbb2.campus.example:9688 bbb2.campus.example"]);
-    expect(byJob.get("bbb")?.scheme).toBeUndefined();
-    for (const job of ["node", "prometheus_peer"]) {
+    expect(targets(byJob.get("bbb"))).toEqual(["bbb1.campus.example:9689 bbb1.campus.example", "bbb2.campus.example:9689 bbb2.campus.example"]);
+    for (const job of ["node", "bbb", "prometheus_peer"]) {
       const j = byJob.get(job)!;
       expect(j.scheme, job).toBe("https");
       expect(j.tls_config?.ca_file, job).toBe(EXPORTER_FILES.caCert);
@@ -224,8 +223,11 @@ describe("the plan's monitoring lines", () => {
     expect(text).toContain(`on ${campus.front.fqdn} and standby.isen-ouest.fr, each watching the other: samples kept 90 days within 40 GB`);
     expect(text).toContain(`mailed to ${campus.config.adminEmail} through smtp.isen-ouest.fr:587 as alerts (password: bbb-ovh:smtpPassword)`);
     expect(text).not.toContain("Grafana");
-    const grafana = { ...campus, config: { ...campus.config, monitoring: { ...campus.config.monitoring, grafana: true } } };
-    expect(describeMonitoring(grafana).at(-1)).toMatch(/Grafana: asked for .* but not deployed yet/);
+    const grafana = { ...withMail, config: { ...withMail.config, monitoring: { ...withMail.config.monitoring, grafana: true } } };
+    const lines = describeMonitoring(grafana).join("\n");
+    expect(lines).toContain(`on https://${campus.front.fqdn}:3000/ and https://standby.isen-ouest.fr:3000/: from campus.adminCidrs only`);
+    expect(lines).toContain("dashboards platform, node, recordings, budget");
+    expect(lines).toContain("password bbb-ovh:grafanaAdminPassword, or generated (pulumi stack output --show-secrets grafanaAdminPassword)");
     const off = { ...campus, config: { ...campus.config, monitoring: { ...campus.config.monitoring, enabled: false } } };
     expect(describeMonitoring(off)).toEqual([expect.stringMatching(/^Monitoring: off/)]);
     expect(frontMonitoringFiles(off)).toEqual([]);

@@ -66,9 +66,10 @@ describe("the firewall policy in the campus program", () => {
     const frontCidr = `${plannedIpv4("lb-brest")}/32`;
     for (const node of ["bbb-brest-sbg", "bbb-brest-rbx"]) {
       const ruleset = Buffer.from(decodeStdin(step(node, "hostFirewall").inputs.stdin).RULESET_B64, "base64").toString();
-      expect(ruleset.match(/.*dport (9100|9688|9090|9093|9115)\b.*/g)?.map((l) => l.trim())).toEqual([
+      // 9688, the exporter's own port, is closed: it listens on loopback, and nginx serves it on 9689 with TLS.
+      expect(ruleset.match(/.*dport (9100|9688|9689|9090|9093|9115)\b.*/g)?.map((l) => l.trim())).toEqual([
         `ip saddr ${frontCidr} tcp dport 9100 accept comment "node_exporter scrape from a front"`,
-        `ip saddr ${frontCidr} tcp dport 9688 accept comment "bigbluebutton exporter scrape from a front"`,
+        `ip saddr ${frontCidr} tcp dport 9689 accept comment "bigbluebutton exporter scrape from a front"`,
       ]);
       // The exporter starts once its port is admitted.
       expect(step(node, "monitoringNode").dependencies).toContain(step(node, "hostFirewall").urn);
@@ -79,7 +80,7 @@ describe("the firewall policy in the campus program", () => {
     const training = await evaluateStack("training");
     const groupRules = byType(training.resources, "openstack:networking/secGroupRule:SecGroupRule").filter((r) => /monitoring/.test(r.name));
     expect(groupRules.map((r) => `${r.name} ${r.inputs.portRangeMin} ${r.inputs.remoteIpPrefix}`).sort()).toEqual(
-      ["bbb-training-gra", "bbb-training-sbg"].flatMap((n) => [9100, 9688].map((p) => `${n}-monitoring-0-${p} ${p} ${plannedIpv4("lb-training")}/32`)).sort(),
+      ["bbb-training-gra", "bbb-training-sbg"].flatMap((n) => [9100, 9689].map((p) => `${n}-monitoring-0-${p} ${p} ${plannedIpv4("lb-training")}/32`)).sort(),
     );
   });
 });

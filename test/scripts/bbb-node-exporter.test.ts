@@ -64,6 +64,8 @@ describe.skipIf(!tree)("bbb-node-exporter", () => {
     expect(settings).toContain(`API_SECRET=${SECRET}\n`);
     expect(settings).toContain("RECORDINGS_METRICS_READ_FROM_DISK=true\n");
     expect(settings).toContain("PORT=9688\n");
+    // Loopback only: it has neither TLS nor a login; the node's nginx serves it (monitoring-node.sh).
+    expect(settings).toContain("BIND_IP=127.0.0.1\n");
     const unit = read(h, `etc/systemd/system/${UNIT}`);
     expect(unit).toContain("EnvironmentFile=/etc/bigbluebutton-exporter/settings.env\n");
     expect(unit).toContain("User=bbb-exporter\n");

@@ -3,21 +3,26 @@
  * with the fake apt-get and systemctl (test/fakes/bin). What they write is then judged by the real
  * programs of Debian 12: node_exporter serves its metrics with the written web-config (TLS + basic
  * auth), promtool and amtool check the fronts' files (the scripts themselves call them before a file
- * replaces the running one).
+ * replaces the running one). monitoring-grafana.sh runs with the fake docker (Grafana is no Debian package).
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { campusOfStackFile, readStackFile } from "../../components/config/stackFile";
 import { frontMonitoringFiles } from "../../components/monitoring/frontMonitoring";
-import { EXPORTER_FILES, FRONT_FILES } from "../../components/monitoring/monitoringLayout";
+import { BBB_EXPORTER_HTPASSWD, BBB_EXPORTER_NGINX_SITE, EXPORTER_FILES, FRONT_FILES, GRAFANA_FILES } from "../../components/monitoring/monitoringLayout";
+import { renderBbbExporterNginx, renderHtpasswd } from "../../components/monitoring/renderBbbExporterProxy";
+import { renderGrafanaProvisioning } from "../../components/monitoring/renderGrafanaProvisioning";
+import { GRAFANA_IMAGE } from "../../components/scalelite/images";
 import { renderWebConfig } from "../../components/monitoring/renderWebConfig";
 import { base64 } from "../../components/remote/invocation";
 import { calls, mode, output, owner, read, tree } from "../support/hostState";
 import { freePort, runStep, startTestHost, type TestHost } from "../support/sshd";
 import { waitUntil } from "../support/waitUntil";
+import { monitoringCerts, SCRAPE_HASH, SCRAPE_PASSWORD } from "../support/monitoringCerts";
 
 const hosts: TestHost[] = [];
 const daemons: ChildProcess[] = [];
@@ -30,54 +35,11 @@ const has = (program: string, args: string[]) => spawnSync(program, args, { enco
 const nodeExporter = has("prometheus-node-exporter", ["--version"]);
 if (!nodeExporter) console.warn("monitoring scripts: prometheus-node-exporter is not installed: serving the written web-config is SKIPPED");
 
-const PASSWORD = "scrape-password-for-tests";
-/** A bcrypt hash of PASSWORD by the C library's crypt (libxcrypt's $2b$), as Pulumi's random provider makes one. */
-const HASH = execFileSync(
-  "python3",
-  ["-W", "ignore", "-c", `import crypt; print(crypt.crypt(${JSON.stringify(PASSWORD)}, crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=1024)))`],
-  {
-    encoding: "utf8",
-  },
-).trim();
+const PASSWORD = SCRAPE_PASSWORD;
+const HASH = SCRAPE_HASH;
+const certificates = monitoringCerts;
 
-/** A CA and a certificate it signs for FQDN, made by openssl as @pulumi/tls makes them (ECDSA P-256). */
-function certificates(dir: string, fqdn: string): { ca: string; cert: string; key: string } {
-  mkdirSync(dir, { recursive: true });
-  const f = (n: string) => path.join(dir, n);
-  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
-  execFileSync("openssl", ["req", "-x509", ...ec, "-days", "1", "-subj", "/CN=test monitoring CA", "-keyout", f("ca.key"), "-out", f("ca.pem")], {
-    stdio: "ignore",
-  });
-  execFileSync("openssl", ["req", ...ec, "-subj", `/CN=${fqdn}`, "-keyout", f("host.key"), "-out", f("host.csr")], { stdio: "ignore" });
-  writeFileSync(f("ext"), `subjectAltName=DNS:${fqdn}\nextendedKeyUsage=serverAuth\n`);
-  execFileSync(
-    "openssl",
-    [
-      "x509",
-      "-req",
-      "-in",
-      f("host.csr"),
-      "-CA",
-      f("ca.pem"),
-      "-CAkey",
-      f("ca.key"),
-      "-CAcreateserial",
-      "-days",
-      "1",
-      "-extfile",
-      f("ext"),
-      "-out",
-      f("host.pem"),
-    ],
-    {
-      stdio: "ignore",
-    },
-  );
-  const r = (n: string) => execFileSync("cat", [f(n)], { encoding: "utf8" });
-  return { ca: r("ca.pem"), cert: r("host.pem"), key: r("host.key") };
-}
-
-function nodeInputs(h: TestHost, ports = "9100 9688") {
+function nodeInputs(h: TestHost, ports = "9100 9689") {
   const c = certificates(path.join(h.root, "..", "certs"), h.fqdn);
   return {
     CA_CERT_B64: base64(c.ca),
@@ -158,6 +120,77 @@ describe("monitoring-node.sh", () => {
     await waitUntil(() => curl("-u", `prometheus:${PASSWORD}`) === "200");
     expect(curl()).toBe("401");
     expect(curl("-u", "prometheus:wrong")).toBe("401");
+  });
+});
+
+describe("monitoring-node.sh on a node: the BigBlueButton exporter behind nginx", () => {
+  const site = renderBbbExporterNginx();
+  const proxyInputs = (h: TestHost, overrides: Record<string, string> = {}) => ({
+    ...nodeInputs(h),
+    EXPORTER_NGINX_B64: base64(site),
+    HTPASSWD_B64: base64(renderHtpasswd(HASH)),
+    ...overrides,
+  });
+  const nginxCalls = (h: TestHost) => calls(h).filter((c) => c.startsWith("nginx") || c === "systemctl reload nginx");
+  /** BigBlueButton's nginx as bbb-install leaves it: conf.d, and its unit running (the fake systemctl's state). */
+  function withNginx(h: TestHost, active: boolean): void {
+    mkdirSync(path.join(h.root, "etc/nginx/conf.d"), { recursive: true });
+    mkdirSync(path.join(h.root, "lib/systemd/system"), { recursive: true });
+    writeFileSync(path.join(h.root, "lib/systemd/system/nginx.service"), "[Service]\nExecStart=/usr/sbin/nginx\n");
+    mkdirSync(path.join(h.root, "fake-state/systemd"), { recursive: true });
+    writeFileSync(path.join(h.root, "fake-state/systemd/nginx.service.active"), active ? "active\n" : "inactive\n");
+  }
+
+  it("writes the server block and the login nginx's workers read, checks it with nginx -t, reloads nginx once; a second run touches nothing", async () => {
+    const h = await startTestHost({ fqdn: "bbb5.campus.example" });
+    hosts.push(h);
+    withNginx(h, true);
+    const inputs = proxyInputs(h);
+    const first = await runStep(h, "monitoringNode", inputs);
+    expect(first.code, output(first)).toBe(0);
+    expect(read(h, rel(BBB_EXPORTER_NGINX_SITE))).toBe(site);
+    expect(read(h, rel(BBB_EXPORTER_HTPASSWD))).toBe(`prometheus:${HASH}\n`);
+    expect(mode(h, rel(BBB_EXPORTER_HTPASSWD))).toBe("640");
+    expect(owner(h, rel(BBB_EXPORTER_HTPASSWD))).toBe(`0:${execFileSync("getent", ["group", "www-data"], { encoding: "utf8" }).split(":")[2]}`);
+    expect(nginxCalls(h)).toEqual(["nginx -t", "systemctl reload nginx"]);
+    const before = tree(h);
+    const again = await runStep(h, "monitoringNode", inputs);
+    expect(again.code, output(again)).toBe(0);
+    expect(tree(h)).toEqual(before);
+    expect(nginxCalls(h)).toHaveLength(2);
+  });
+
+  it("puts a server block nginx -t refuses back as it was, and reloads on the next run after a reload that failed", async () => {
+    const h = await startTestHost({ fqdn: "bbb6.campus.example" });
+    hosts.push(h);
+    withNginx(h, false);
+    // nginx not running: the reload fails after the files are in place; the next run, nginx up, still reloads.
+    expect((await runStep(h, "monitoringNode", proxyInputs(h))).code).not.toBe(0);
+    withNginx(h, true);
+    const retried = await runStep(h, "monitoringNode", proxyInputs(h));
+    expect(retried.code, output(retried)).toBe(0);
+    expect(nginxCalls(h).filter((c) => c === "systemctl reload nginx")).toHaveLength(2);
+
+    const broken = await runStep(
+      h,
+      "monitoringNode",
+      proxyInputs(h, { EXPORTER_NGINX_B64: base64(site.replace("auth_basic_user_file", "auth_basic_user_fil")) }),
+    );
+    expect(broken.code).not.toBe(0);
+    expect(broken.stderr).toMatch(/nginx refused the exporter's server block \(put back as it was\):.*unknown directive "auth_basic_user_fil"/);
+    expect(read(h, rel(BBB_EXPORTER_NGINX_SITE))).toBe(site);
+    expect(nginxCalls(h).filter((c) => c === "systemctl reload nginx")).toHaveLength(2);
+  });
+
+  it("refuses a server block without its login, or a node without nginx, before installing anything", async () => {
+    const h = await startTestHost({ fqdn: "bbb7.campus.example" });
+    hosts.push(h);
+    const r = await runStep(h, "monitoringNode", { ...nodeInputs(h), EXPORTER_NGINX_B64: base64(site) });
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain("EXPORTER_NGINX_B64 and HTPASSWD_B64 (user:bcrypt hash) go together");
+    const s = await runStep(h, "monitoringNode", proxyInputs(h));
+    expect(s.stderr).toContain("/etc/nginx/conf.d is missing");
+    expect(calls(h).filter((c) => c.startsWith("apt-get"))).toEqual([]);
   });
 });
 
@@ -259,5 +292,133 @@ describe("monitoring-front.sh", () => {
     const r = await runStep(h, "monitoringFront", frontInputs({ RETENTION_DAYS: "a month" }));
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/RETENTION_DAYS must be a number of days.*ca.pem is missing: monitoring-node.sh has not run/);
+  });
+});
+
+describe("monitoring-grafana.sh", () => {
+  const FRONT = "visio.campus.example";
+  const ADMIN = "grafana-admin-password-for-tests";
+  const grafanaInputs = (h: TestHost, overrides: Record<string, string> = {}) => {
+    const p = renderGrafanaProvisioning({ self: FRONT, peer: "SCRAPE_PASSWORD" in overrides, caPem: read(h, rel(EXPORTER_FILES.caCert)) });
+    return {
+      FQDN: FRONT,
+      GRAFANA_IMAGE,
+      DATASOURCES_YML_B64: base64(p.datasources),
+      DASHBOARDS_YML_B64: base64(p.dashboards),
+      ADMIN_PASSWORD: ADMIN,
+      ...overrides,
+    };
+  };
+  const knob = (h: TestHost, name: string, value: string) => {
+    mkdirSync(path.join(h.root, "fake-state/knobs"), { recursive: true });
+    writeFileSync(path.join(h.root, "fake-state/knobs", name), value);
+  };
+  const sha256 = (s: string) => createHash("sha256").update(s).digest("hex");
+  /** What Grafana's CLI last set as the admin password (the fake docker keeps its hash). */
+  const adminPasswordSet = (h: TestHost) => read(h, "fake-state/grafana-admin-password.sha256").trim();
+  const resets = (h: TestHost) => calls(h).filter((c) => c.includes("reset-admin-password"));
+  const unit = (h: TestHost) => read(h, "etc/systemd/system/bbb-ovh-grafana.service");
+
+  async function front(env: Record<string, string> = {}): Promise<TestHost> {
+    const h = await startTestHost({ fqdn: FRONT, env: { RESET_DELAY: "0.1", ...env } });
+    hosts.push(h);
+    expect((await runStep(h, "monitoringNode", nodeInputs(h, "9100"))).code).toBe(0);
+    return h;
+  }
+
+  it("runs Grafana's image by a locked digest on the host network over HTTPS, provisioned with the datasource and every dashboard, the admin password through its CLI; a second run changes nothing", async () => {
+    const h = await front();
+    const inputs = grafanaInputs(h);
+    const first = await runStep(h, "monitoringGrafana", inputs);
+    expect(first.code, output(first)).toBe(0);
+    // Grafana's image, pulled once by tag and then run by the digest recorded in the lock.
+    const lock = read(h, "var/lib/bbb-ovh/image-lock");
+    const locked = lock.split("\n").find((l) => l.startsWith(`${GRAFANA_IMAGE}@sha256:`));
+    expect(locked).toBeDefined();
+    const exec = unit(h).match(/^ExecStart=(.*)$/m)![1];
+    expect(exec).toContain(" --network host ");
+    expect(exec).toContain(` --user 472:0 `);
+    expect(exec.endsWith(` ${locked}`)).toBe(true);
+    // Each mount's source on the host, by its target in the container.
+    const mounts = Object.fromEntries([...exec.matchAll(/--mount type=bind,source=([^,]+),target=([^, ]+)/g)].map((m) => [m[2], m[1]]));
+    // The provider's path is a mount of the directory where every shipped dashboard now is.
+    const provider = parse(read(h, rel(`${GRAFANA_FILES.provisioning}/dashboards/bbb-ovh.yaml`))).providers[0];
+    const shipped = readdirSync(path.join(__dirname, "../../scripts/monitoring/dashboards")).sort();
+    const mounted = path.join(h.root, rel(mounts[provider.options.path]));
+    expect(readdirSync(mounted).sort()).toEqual(shipped);
+    for (const f of shipped)
+      expect(readFileSync(path.join(mounted, f), "utf8")).toBe(readFileSync(path.join(__dirname, "../../scripts/monitoring/dashboards", f), "utf8"));
+    expect(mounts[GRAFANA_FILES.provisioningInContainer]).toBe(GRAFANA_FILES.provisioning);
+    expect(read(h, rel(`${GRAFANA_FILES.provisioning}/datasources/bbb-ovh.yaml`))).toBe(Buffer.from(inputs.DATASOURCES_YML_B64, "base64").toString());
+    // HTTPS with the host's monitoring certificate, the key a copy only Grafana's user reads.
+    const env = read(h, rel(GRAFANA_FILES.env));
+    expect(mode(h, rel(GRAFANA_FILES.env))).toBe("600");
+    expect(env).toMatch(/^GF_SERVER_PROTOCOL=https$/m);
+    expect(env).toMatch(/^GF_AUTH_ANONYMOUS_ENABLED=false$/m);
+    expect(env).toMatch(/^GF_USERS_ALLOW_SIGN_UP=false$/m);
+    expect(env).toContain(`GF_SERVER_CERT_KEY=${GRAFANA_FILES.tlsInContainer}/key.pem`);
+    expect(env).not.toContain("BBB_OVH_SCRAPE_PASSWORD");
+    expect(mounts[GRAFANA_FILES.tlsInContainer]).toBe(GRAFANA_FILES.tls);
+    expect(read(h, rel(`${GRAFANA_FILES.tls}/key.pem`))).toBe(read(h, rel(EXPORTER_FILES.key)));
+    expect(mode(h, rel(`${GRAFANA_FILES.tls}/key.pem`))).toBe("600");
+    expect(owner(h, rel(`${GRAFANA_FILES.tls}/key.pem`))).toBe("472:0");
+    expect(owner(h, rel(GRAFANA_FILES.data))).toBe("472:0");
+    const grafanaRestarts = () => restarts(h).filter((c) => c.includes("grafana"));
+    expect(grafanaRestarts()).toEqual(["systemctl restart bbb-ovh-grafana.service"]);
+    // The admin password: on the CLI's stdin (docker exec -i), never in an argv or the output.
+    expect(resets(h)).toEqual(["docker exec -i bbb-ovh-grafana grafana cli admin reset-admin-password --password-from-stdin"]);
+    expect(adminPasswordSet(h)).toBe(sha256(ADMIN));
+    expect(calls(h).join("\n")).not.toContain(ADMIN);
+    expect(output(first)).not.toContain(ADMIN);
+
+    const before = tree(h);
+    const again = await runStep(h, "monitoringGrafana", inputs);
+    expect(again.code, output(again)).toBe(0);
+    expect(tree(h)).toEqual(before);
+    expect(grafanaRestarts()).toHaveLength(1);
+    expect(resets(h)).toHaveLength(1);
+    expect(calls(h).filter((c) => c.startsWith("docker pull"))).toHaveLength(1);
+  });
+
+  it("sets a changed admin password once Grafana's CLI accepts it, and still sets it on the next run after giving up", async () => {
+    const h = await front({ RESET_ATTEMPTS: "3" });
+    expect((await runStep(h, "monitoringGrafana", grafanaInputs(h))).code).toBe(0);
+    // Beside a standby, the datasource's login goes into the env file with the new password.
+    knob(h, "FAKE_GRAFANA_CLI_REFUSALS", "2");
+    const changed = await runStep(h, "monitoringGrafana", grafanaInputs(h, { ADMIN_PASSWORD: "second-admin-password", SCRAPE_PASSWORD: PASSWORD }));
+    expect(changed.code, output(changed)).toBe(0);
+    expect(resets(h)).toHaveLength(4);
+    expect(adminPasswordSet(h)).toBe(sha256("second-admin-password"));
+    expect(read(h, rel(GRAFANA_FILES.env))).toContain(`BBB_OVH_SCRAPE_PASSWORD=${PASSWORD}\n`);
+    expect(parse(read(h, rel(`${GRAFANA_FILES.provisioning}/datasources/bbb-ovh.yaml`))).datasources[0].url).toBe("https://127.0.0.1:9090");
+
+    // Grafana never takes it within the attempts: the step fails, and the next run sets it although its env file is written.
+    knob(h, "FAKE_GRAFANA_CLI_REFUSALS", "1000");
+    const third = grafanaInputs(h, { ADMIN_PASSWORD: "third-admin-password", SCRAPE_PASSWORD: PASSWORD });
+    const refused = await runStep(h, "monitoringGrafana", third);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toContain("Grafana's CLI did not set the admin password after 3 attempts");
+    expect(adminPasswordSet(h)).toBe(sha256("second-admin-password"));
+    knob(h, "FAKE_GRAFANA_CLI_REFUSALS", "0");
+    const again = await runStep(h, "monitoringGrafana", third);
+    expect(again.code, output(again)).toBe(0);
+    expect(adminPasswordSet(h)).toBe(sha256("third-admin-password"));
+    expect(output(again)).not.toContain("third-admin-password");
+  });
+
+  it("stops, naming every problem, before installing anything", async () => {
+    const h = await startTestHost({ fqdn: "front4.campus.example" });
+    hosts.push(h);
+    const p = renderGrafanaProvisioning({ self: FRONT, peer: false, caPem: "" });
+    const r = await runStep(h, "monitoringGrafana", {
+      FQDN: FRONT,
+      GRAFANA_IMAGE,
+      DATASOURCES_YML_B64: base64(p.datasources),
+      DASHBOARDS_YML_B64: base64(p.dashboards),
+      ADMIN_PASSWORD: "short",
+    });
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/ADMIN_PASSWORD must be one word of at least 12 characters.*exporter\.\{pem,key\} are missing: monitoring-node.sh has not run/);
+    expect(calls(h).filter((c) => c.startsWith("apt-get") || c.startsWith("docker"))).toEqual([]);
   });
 });

@@ -13,26 +13,18 @@ import { parseCampus } from "../../components/config/campus";
 import { readStackFile } from "../../components/config/stackFile";
 import { frontWarnings } from "../../components/planning/frontFailover";
 import { edgeFirewallRules, firewallPolicy, renderNftRuleset } from "../../components/security/firewallPolicy";
-import { evaluateStack } from "../support/evaluateStack";
+import { evaluateStack, stepInputsOf as inputsOf, unwrapSecret as unwrap } from "../support/evaluateStack";
 
 const STANDBY = { name: "lb-training-standby", fqdn: "visio-training-standby.isen-ouest.fr", kind: "publicCloud", region: "SBG5", flavor: "c2-30" };
 const withStandby = (campus: Record<string, any>) => {
   campus.standbyFront = STANDBY;
   campus.recordings = true;
 };
-const unwrap = (v: unknown): any => (isSecretValue(v) ? unwrap(v.value) : v);
 const named = (resources: RecordedResource[], name: string) => {
   const found = resources.filter((r) => r.name === name);
   expect(found, name).toHaveLength(1);
   return found[0];
 };
-const inputsOf = (r: RecordedResource) =>
-  Object.fromEntries(
-    String(unwrap(r.inputs.stdin))
-      .trimEnd()
-      .split("\n")
-      .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
-  );
 const decode = (b64: string) => Buffer.from(b64, "base64").toString("utf8");
 const ipOf = (resources: RecordedResource[], host: string) => inputsOf(named(resources, `${host}-hostPreflight`)).PUBLIC_IPV4;
 

@@ -46,3 +46,15 @@ export function plainStrings(value: unknown): string[] {
 
 export const byType = (resources: RecordedResource[], type: string) => resources.filter((r) => r.type === type);
 export const parentOf = (resources: RecordedResource[], r: RecordedResource) => resources.find((p) => p.urn === r.parent);
+
+/** A value with its secret wrappers taken off. */
+export const unwrapSecret = (v: unknown): any => (isSecretValue(v) ? unwrapSecret(v.value) : v);
+
+/** A step's inputs as its stdin carries them (KEY=VALUE lines, components/remote/invocation.ts). */
+export const stepInputsOf = (r: RecordedResource): Record<string, string> =>
+  Object.fromEntries(
+    String(unwrapSecret(r.inputs.stdin))
+      .trimEnd()
+      .split("\n")
+      .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
+  );

@@ -3,12 +3,14 @@ import {
   EDGE_MAX_RULES,
   edgeFirewallRules,
   firewallPolicy,
+  hostPolicyInput,
   nodeSshRule,
   renderNftRuleset,
   ruleName,
   sshSources,
   type IngressRule,
 } from "../../components/security/firewallPolicy";
+import { campusOfStackFile, readStackFile } from "../../components/config/stackFile";
 
 const ADMINS = ["193.52.128.0/24", "2001:660:7301::/48"];
 const show = (r: IngressRule) => `${r.ethertype} ${r.protocol} ${r.portMin}-${r.portMax} ${r.cidr}`;
@@ -75,25 +77,40 @@ describe("the firewall policy", () => {
     expect(added("node", ["192.0.2.1", "", "198.51.100.2", "2001:db8::1"]).sort()).toEqual(
       [
         "IPv4 tcp 9100-9100 192.0.2.1/32",
-        "IPv4 tcp 9688-9688 192.0.2.1/32",
+        "IPv4 tcp 9689-9689 192.0.2.1/32",
         "IPv4 tcp 9100-9100 198.51.100.2/32",
-        "IPv4 tcp 9688-9688 198.51.100.2/32",
+        "IPv4 tcp 9689-9689 198.51.100.2/32",
         "IPv6 tcp 9100-9100 2001:db8::1/128",
-        "IPv6 tcp 9688-9688 2001:db8::1/128",
+        "IPv6 tcp 9689-9689 2001:db8::1/128",
       ].sort(),
     );
     expect(added("front", ["198.51.100.2"])).toEqual(["IPv4 tcp 9100-9100 198.51.100.2/32", "IPv4 tcp 9090-9090 198.51.100.2/32"]);
     // Without monitoring fronts no scrape port is open to anyone.
-    for (const role of ["front", "node"] as const) expect([...base(role)].filter((r) => /9100|9688|9090|9093|9115/.test(r))).toEqual([]);
+    for (const role of ["front", "node"] as const) expect([...base(role)].filter((r) => /9100|9688|9689|9090|9093|9115/.test(r))).toEqual([]);
     // The scrape ports never reach the edge firewall's public ports: each is one rule per source.
     const edge = edgeFirewallRules(firewallPolicy({ role: "node", sshPort: 22, adminCidrs: ADMINS, monitorAddresses: ["192.0.2.1"] }), 22);
-    expect(edge.filter((r) => r.destinationPort === 9100 || r.destinationPort === 9688).map((r) => `${r.destinationPort} ${r.source}`)).toEqual([
+    expect(edge.filter((r) => r.destinationPort === 9100 || r.destinationPort === 9689).map((r) => `${r.destinationPort} ${r.source}`)).toEqual([
       "9100 192.0.2.1/32",
-      "9688 192.0.2.1/32",
+      "9689 192.0.2.1/32",
     ]);
     expect(() => firewallPolicy({ role: "node", sshPort: 22, adminCidrs: ADMINS, monitorAddresses: ["bbb-front"] })).toThrow(
       /monitoring front address 0: 'bbb-front'/,
     );
+  });
+
+  it("Grafana: its port on a front from the admins only, IPv4 and IPv6; a node refuses it; the campus decides per host", () => {
+    const base = new Set(firewallPolicy({ role: "front", sshPort: 22, adminCidrs: ADMINS }).map(show));
+    const policy = firewallPolicy({ role: "front", sshPort: 22, adminCidrs: ADMINS, grafana: true });
+    expect(policy.map(show).filter((r) => !base.has(r))).toEqual(["IPv4 tcp 3000-3000 193.52.128.0/24", "IPv6 tcp 3000-3000 2001:660:7301::/48"]);
+    expect(renderNftRuleset(policy, "the front")).not.toMatch(/^\t\ttcp dport 3000 accept/m);
+    expect(() => firewallPolicy({ role: "node", sshPort: 22, adminCidrs: ADMINS, grafana: true })).toThrow(/Grafana only runs on a front/);
+    const campus = campusOfStackFile(readStackFile("brest"));
+    const withGrafana = { ...campus, config: { ...campus.config, monitoring: { ...campus.config.monitoring, grafana: true } } };
+    expect(hostPolicyInput(withGrafana, campus.front).grafana).toBe(true);
+    expect(hostPolicyInput(withGrafana, campus.nodes[0]).grafana).toBeUndefined();
+    expect(hostPolicyInput(campus, campus.front).grafana).toBeUndefined();
+    const off = { ...withGrafana, config: { ...withGrafana.config, monitoring: { ...withGrafana.config.monitoring, enabled: false } } };
+    expect(hostPolicyInput(off, campus.front).grafana).toBeUndefined();
   });
 
   it("names rules stably and distinctly", () => {
@@ -177,5 +194,19 @@ describe("the edge firewall rendering (OVH Edge Network Firewall)", () => {
     expect(new Set(rules.map((r) => r.sequence)).size).toBe(rules.length);
     expect(rules.filter((r) => r.destinationPort === 22)).toEqual([{ sequence: 6, action: "permit", protocol: "tcp", destinationPort: 22 }]);
     expect(rules.at(-1)).toEqual({ sequence: 19, action: "deny", protocol: "ipv4" });
+  });
+
+  it("admits Grafana per admin source before SSH, or from anywhere with SSH when the admins do not fit", () => {
+    const few = edgeFirewallRules(firewallPolicy({ role: "front", sshPort: 22, adminCidrs: ADMINS, grafana: true }), 22);
+    expect(few.filter((r) => r.destinationPort === 3000 || r.destinationPort === 22).map((r) => `${r.destinationPort} ${r.source}`)).toEqual([
+      "3000 193.52.128.0/24",
+      "22 193.52.128.0/24",
+    ]);
+    const admins = Array.from({ length: 8 }, (_, i) => `198.51.${i}.0/24`);
+    const many = edgeFirewallRules(firewallPolicy({ role: "front", sshPort: 22, adminCidrs: admins, grafana: true }), 22);
+    expect(many.length).toBeLessThanOrEqual(EDGE_MAX_RULES);
+    // SSH's sources still fit alone; Grafana's would not beside them, so it is permitted once, left to the host firewall.
+    expect(many.filter((r) => r.destinationPort === 3000).map((r) => r.source ?? "anywhere")).toEqual(["anywhere"]);
+    expect(many.filter((r) => r.destinationPort === 22)).toHaveLength(8);
   });
 });
