@@ -8,7 +8,7 @@
  * scripts/ to the host, then run renderStepCommand(...) with renderStepStdin(...) on stdin.
  */
 import { spawn, type ChildProcess, execFileSync } from "node:child_process";
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -280,10 +280,58 @@ export async function runStep(
 ): Promise<StepResult> {
   const remoteDir = path.posix.join(host.root, scriptDir);
   const stdin = renderStepStdin(step, inputs);
+  await scriptsInPlace(host, remoteDir);
   const ssh = await connect(host);
   try {
-    // Copied beside, then renamed into place under a lock: a step still running from the previous copy
-    // (steps started at once on one host) keeps reading its own files instead of files truncated under it.
+    // node-ssh stops listening for errors once connected: turn a reset mid-step into a failed step
+    // (as the Pulumi Command resource reports it) instead of an uncaught exception.
+    const lost = new Promise<never>((_, reject) => ssh.connection?.on("error", reject));
+    lost.catch(() => undefined);
+    const result = await Promise.race([ssh.execCommand(renderStepCommand(step, remoteDir, false), { stdin, noTrim: true }), lost]);
+    return { code: result.code, signal: result.signal, stdout: result.stdout, stderr: result.stderr };
+  } finally {
+    ssh.dispose();
+  }
+}
+
+/**
+ * The copies of scripts/ made on each host, by directory, with the hash of what was copied. Steps started at
+ * once on one host share one copy, as the program's steps share one CopyToRemote per host; a step never runs
+ * while another call swaps the tree under it (a step's bash opening its script between the two renames of a
+ * swap found no file: a CI failure).
+ */
+const copies = new WeakMap<TestHost, Map<string, { hash: string; done: Promise<void> }>>();
+
+async function scriptsInPlace(host: TestHost, remoteDir: string): Promise<void> {
+  const hash = treeHash(SCRIPTS_DIR);
+  const byDir = copies.get(host) ?? new Map<string, { hash: string; done: Promise<void> }>();
+  copies.set(host, byDir);
+  const known = byDir.get(remoteDir);
+  if (known?.hash === hash) return known.done;
+  const done = (known?.done ?? Promise.resolve()).catch(() => undefined).then(() => copyScripts(host, remoteDir));
+  byDir.set(remoteDir, { hash, done });
+  done.catch(() => byDir.get(remoteDir)?.done === done && byDir.delete(remoteDir));
+  return done;
+}
+
+/** sha256 over every file's relative path and content, in a stable order. */
+function treeHash(dir: string): string {
+  const sha = createHash("sha256");
+  for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true }).sort((a, b) =>
+    path.join(a.parentPath, a.name).localeCompare(path.join(b.parentPath, b.name)),
+  )) {
+    if (!entry.isFile()) continue;
+    const file = path.join(entry.parentPath, entry.name);
+    sha.update(`${path.relative(dir, file)}\0`).update(readFileSync(file));
+  }
+  return sha.digest("hex");
+}
+
+async function copyScripts(host: TestHost, remoteDir: string): Promise<void> {
+  const ssh = await connect(host);
+  try {
+    // Copied beside, then renamed into place under a lock: a step still running from a previous copy of other
+    // content keeps reading its own files instead of files truncated under it.
     const staging = `${remoteDir}.copy-${randomBytes(4).toString("hex")}`;
     await makeRemoteTree(ssh, staging);
     const failures: string[] = [];
@@ -301,12 +349,6 @@ export async function runStep(
       `(flock 9 && { [ ! -d ${q(remoteDir)} ] || mv -T ${q(remoteDir)} ${old}; } && mv -T ${q(staging)} ${q(remoteDir)}) 9>${q(`${remoteDir}.lock`)} && rm -rf ${old}`,
     );
     if (swapped.code !== 0) throw new Error(`putting scripts/ in place at ${remoteDir} failed: ${swapped.stderr}`);
-    // node-ssh stops listening for errors once connected: turn a reset mid-step into a failed step
-    // (as the Pulumi Command resource reports it) instead of an uncaught exception.
-    const lost = new Promise<never>((_, reject) => ssh.connection?.on("error", reject));
-    lost.catch(() => undefined);
-    const result = await Promise.race([ssh.execCommand(renderStepCommand(step, remoteDir, false), { stdin, noTrim: true }), lost]);
-    return { code: result.code, signal: result.signal, stdout: result.stdout, stderr: result.stderr };
   } finally {
     ssh.dispose();
   }
