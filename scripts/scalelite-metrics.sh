@@ -160,28 +160,40 @@ recording_metrics() {
   importer_failures
 }
 
-# importer_failures: archives Scalelite's importer failed to import. It leaves such an archive in the spool and
-# retries it at every poll, logging each failure (v1.8.5 lib/tasks/recordings.rake, recordings:watch:
-# `Rails.logger.error("Failed to import recording: #{e}")`, line 26): nothing on disk marks it (no failed/
-# directory; lib/recording_importer.rb moves nothing aside), so the log is the only record. Rails logs to stdout
-# in Scalelite's images (RAILS_LOG_TO_STDOUT=true, dockerfiles/v1/jammy300-alpine line 92; our env file sets it
-# too) and the importer runs in the foreground of its unit (`docker run` without -d, scripts/lib/units.sh), so
-# its output is in the journal under that unit. Each run counts the lines written since the cursor the last run saved (journalctl
-# --cursor-file); the first run counts what the journal still holds (until it writes a cursor: a unit with no
-# line yet leaves none). A journal that cannot be read adds nothing and moves no cursor.
+# importer_failures: what Scalelite's importer failed to import, from its log, the only record.
+# - An archive it cannot import stays in the spool and is retried at every poll, each failure logged (v1.8.5
+#   lib/tasks/recordings.rake, recordings:watch: `Rails.logger.error("Failed to import recording: #{e}")`, line
+#   26): nothing on disk marks it (no failed/ directory; lib/recording_importer.rb moves nothing aside).
+# - A playback format it cannot import is skipped with a warning (lib/recording_importer.rb, line 79, "Skipping
+#   recording format from ... due to import error") and the archive is deleted all the same (line 88): that
+#   format is gone from the front, silently unless counted.
+# Rails logs to stdout in Scalelite's images (RAILS_LOG_TO_STDOUT=true, dockerfiles/v1/jammy300-alpine line 92;
+# our env file sets it too) and the importer runs in the foreground of its unit (`docker run` without -d,
+# scripts/lib/units.sh), so its output is in the journal under that unit. Each run counts the lines written
+# since the cursor the last run saved (journalctl --cursor-file); the first run counts what the journal still
+# holds (until it writes a cursor: a unit with no line yet leaves none). A journal that cannot be read adds
+# nothing and moves no cursor. IMPORTER_FAILURES holds the two totals, a line each (an older one-line file is
+# the failures).
 importer_failures() {
-  local total=0 new tmp
-  [[ -f "$IMPORTER_FAILURES" ]] && read -r total <"$IMPORTER_FAILURES"
-  [[ "$total" =~ ^[0-9]+$ ]] || total=0
+  local failed=0 skipped=0 new_failed=0 new_skipped=0 counts tmp
+  if [[ -f "$IMPORTER_FAILURES" ]]; then
+    { read -r failed && read -r skipped; } <"$IMPORTER_FAILURES" || true
+  fi
+  [[ "$failed" =~ ^[0-9]+$ ]] || failed=0
+  [[ "$skipped" =~ ^[0-9]+$ ]] || skipped=0
   mkdir -p "$(dirname "$IMPORTER_FAILURES")"
-  new="$("${JOURNALCTL[@]}" --unit "$IMPORTER_UNIT" --output cat --no-pager --quiet --cursor-file "$IMPORTER_FAILURES.cursor" 2>/dev/null |
-    grep -c 'Failed to import recording: ' || true)"
-  total=$((total + ${new:-0}))
+  counts="$("${JOURNALCTL[@]}" --unit "$IMPORTER_UNIT" --output cat --no-pager --quiet --cursor-file "$IMPORTER_FAILURES.cursor" 2>/dev/null |
+    awk '/Failed to import recording: / { f++ } /Skipping recording format from / { s++ } END { print f + 0, s + 0 }' || true)"
+  read -r new_failed new_skipped <<<"$counts" || true
+  failed=$((failed + ${new_failed:-0}))
+  skipped=$((skipped + ${new_skipped:-0}))
   tmp="$(mktemp "$IMPORTER_FAILURES.XXXXXX")"
-  echo "$total" >"$tmp"
+  printf '%s\n%s\n' "$failed" "$skipped" >"$tmp"
   mv -f -T -- "$tmp" "$IMPORTER_FAILURES"
   echo "# TYPE scalelite_importer_failures_total counter"
-  echo "scalelite_importer_failures_total $total"
+  echo "scalelite_importer_failures_total $failed"
+  echo "# TYPE scalelite_importer_skipped_formats_total counter"
+  echo "scalelite_importer_skipped_formats_total $skipped"
 }
 
 # importer_progress SPOOL NOW: when the importer last made progress. Scalelite's importer deletes an archive

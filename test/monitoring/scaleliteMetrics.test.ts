@@ -13,6 +13,7 @@ import { postgresInstalled, startPostgres, type Postgres } from "../support/post
 import { renderCreditEstimate } from "../../components/monitoring/creditEstimate";
 import { BINARIES, firingAlerts, instantQuery, pollUntil, rulesFiringAtOnce, samples, Stack } from "../support/monitoringStack";
 import { scaleliteTrees, startScalelite, type Scalelite } from "../support/scalelite/harness";
+import { goodArchive, recordId } from "../support/recordingArchives";
 import { FAKE_BIN, freePort } from "../support/sshd";
 
 const trees = scaleliteTrees();
@@ -404,7 +405,7 @@ describe.skipIf(!trees || !hasNodeExporter)("the Scalelite textfile exporter, re
    * with the real journalctl, and a real Prometheus 2.42 with the rules pack fires.
    */
   it.skipIf(!fs.existsSync(BINARIES.prometheus) || !hasJournalRemote || !hasPostgres)(
-    "counts the archives Scalelite's importer fails on from its unit's journal, once each, and RecordingArchiveRefused fires",
+    "counts the archives and formats Scalelite's importer fails on from its unit's journal, once each, and RecordingArchiveRefused and RecordingFormatSkipped fire",
     async () => {
       const stack = new Stack();
       const signal = new AbortController();
@@ -414,6 +415,7 @@ describe.skipIf(!trees || !hasNodeExporter)("the Scalelite textfile exporter, re
       const journal = path.join(dir, "journal");
       const unit = "scalelite-recording-importer.service";
       const failures = async () => (await scrape(`http://127.0.0.1:${port}/metrics`)).get("scalelite_importer_failures_total");
+      const skippedFormats = async () => (await scrape(`http://127.0.0.1:${port}/metrics`)).get("scalelite_importer_skipped_formats_total");
       try {
         const redis = { REDIS_CLI: `redis-cli -u ${scalelite.redisUrl}` };
         // The importer's start, as its unit's journal holds it before any archive arrives.
@@ -424,7 +426,7 @@ describe.skipIf(!trees || !hasNodeExporter)("the Scalelite textfile exporter, re
         const promPort = await freePort();
         stack.startPrometheus(promPort, {
           global: { scrape_interval: "1s", evaluation_interval: "1s" },
-          rule_files: [rulesFiringAtOnce(stack.dir, "RecordingArchiveRefused")],
+          rule_files: [rulesFiringAtOnce(stack.dir, "RecordingArchiveRefused", "RecordingFormatSkipped")],
           scrape_configs: [
             {
               job_name: "node",
@@ -450,6 +452,12 @@ describe.skipIf(!trees || !hasNodeExporter)("the Scalelite textfile exporter, re
         // The front's recordings tree has the work directory (the spool step lays it out); the importer does not make it.
         fs.mkdirSync(path.join(dir, "importer", "work"));
         fs.writeFileSync(path.join(spool, "broken.tar"), "not a tar archive\n");
+        // A good recording whose format directory cannot be made (a file stands in its place, as a broken
+        // published tree would): the importer skips the format, and deletes the archive all the same.
+        const skippedId = recordId("skipped-format");
+        fs.copyFileSync(goodArchive(dir, skippedId), path.join(spool, `${skippedId}.tar`));
+        fs.mkdirSync(path.join(dir, "importer", "published"));
+        fs.writeFileSync(path.join(dir, "importer", "published", "presentation"), "not a directory\n");
         const watcher = importer.watch(["recordings:watch[false,0.2]"], {
           RECORDING_SPOOL_DIR: spool,
           RECORDING_WORK_DIR: path.join(dir, "importer", "work"),
@@ -460,9 +468,12 @@ describe.skipIf(!trees || !hasNodeExporter)("the Scalelite textfile exporter, re
         let output: string;
         try {
           await pollUntil(
-            async () => !watcher.running() || (watcher.output().match(/Failed to import recording: /g) ?? []).length >= 2,
+            async () =>
+              !watcher.running() ||
+              ((watcher.output().match(/Failed to import recording: Failed to extract tar file: /g) ?? []).length >= 2 &&
+                /Skipping recording format from /.test(watcher.output())),
             signal.signal,
-            () => `two failed imports in the importer's log:\n${watcher.output()}`,
+            () => `two failed imports and a skipped format in the importer's log:\n${watcher.output()}`,
           );
         } finally {
           const stopped = await watcher.stop();
@@ -471,17 +482,22 @@ describe.skipIf(!trees || !hasNodeExporter)("the Scalelite textfile exporter, re
         }
         // Upstream keeps the archive it failed on where it was, and retries it: nothing on disk counts failures.
         expect(fs.readdirSync(spool)).toEqual(["broken.tar"]);
-        const logged = (output.match(/Failed to import recording: Failed to extract tar file: /g) ?? []).length;
-        expect(logged, output).toBeGreaterThanOrEqual(2);
+        expect((output.match(/Failed to import recording: Failed to extract tar file: /g) ?? []).length, output).toBeGreaterThanOrEqual(2);
+        // Every failure line counts, the skipped recording's own among them when its import fails after the skip.
+        const logged = (output.match(/Failed to import recording: /g) ?? []).length;
+        const skipped = (output.match(/Skipping recording format from /g) ?? []).length;
+        expect(skipped, output).toBe(1);
 
         appendToJournal(journal, unit, output);
         // Another unit's lines are not the importer's.
         appendToJournal(journal, "scalelite-poller.service", "E, [2026-12-03T08:00:05.000000 #1] ERROR -- : Failed to import recording: not ours\n");
         expect(run(redis).status).toBe(0);
         expect(await failures()).toBe(logged);
+        expect(await skippedFormats()).toBe(skipped);
         // Counted once: the next run starts at the cursor the last one saved.
         expect(run(redis).status).toBe(0);
         expect(await failures()).toBe(logged);
+        expect(await skippedFormats()).toBe(skipped);
 
         await pollUntil(
           async () => ((await firingAlerts(prom, "RecordingArchiveRefused"))?.length ?? 0) > 0,
@@ -489,6 +505,13 @@ describe.skipIf(!trees || !hasNodeExporter)("the Scalelite textfile exporter, re
           () => "RecordingArchiveRefused firing",
         );
         expect((await firingAlerts(prom, "RecordingArchiveRefused"))![0].labels).toMatchObject({ host: "lb.campus.example", severity: "warning" });
+        await pollUntil(
+          async () => ((await firingAlerts(prom, "RecordingFormatSkipped"))?.length ?? 0) > 0,
+          signal.signal,
+          () => "RecordingFormatSkipped firing",
+        );
+        // The archive was deleted all the same: the format is gone, which only the counter says.
+        expect(fs.readdirSync(spool)).toEqual(["broken.tar"]);
       } finally {
         signal.abort();
         await stack.stop();
