@@ -1,10 +1,10 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as openstack from "@pulumi/openstack";
 import * as tls from "@pulumi/tls";
-import type { Campus as CampusModel, ResolvedHost } from "./config/campus";
+import type { Campus as CampusModel, HostRole, ResolvedHost } from "./config/campus";
 import { HostRecords } from "./dns/HostRecords";
 import { hasIpv6 } from "./hosts/ipv6";
-import type { HostHandle } from "./hosts/HostHandle";
+import type { FrontHandle, HostHandle, NodeHandle } from "./hosts/HostHandle";
 import { DedicatedHost } from "./hosts/DedicatedHost";
 import { ExistingHost } from "./hosts/ExistingHost";
 import { PublicCloudHost } from "./hosts/PublicCloudHost";
@@ -32,10 +32,10 @@ export interface CampusSecrets {
  * Moodle platform on top. Nodes are created independently of each other so they come up in parallel.
  */
 export class Campus extends pulumi.ComponentResource {
-  readonly front: HostHandle;
+  readonly front: FrontHandle;
   /** The standby front (campus.standbyFront), in another site. */
-  readonly standbyFront?: HostHandle;
-  readonly nodes: HostHandle[];
+  readonly standbyFront?: FrontHandle;
+  readonly nodes: NodeHandle[];
   readonly deployPublicKey: pulumi.Output<string>;
   readonly sshPrivateKey: pulumi.Output<string>;
   readonly platform: PlatformOutputs;
@@ -65,7 +65,11 @@ export class Campus extends pulumi.ComponentResource {
           )
         : undefined;
 
-    const makeHost = (host: ResolvedHost, nodeAddresses?: pulumi.Input<string>[], standbyAddresses?: pulumi.Input<string>[]): HostHandle => {
+    const makeHost = <R extends HostRole>(
+      host: ResolvedHost & { role: R },
+      nodeAddresses?: pulumi.Input<string>[],
+      standbyAddresses?: pulumi.Input<string>[],
+    ): HostHandle<R> => {
       switch (host.kind) {
         case "dedicated":
           return new DedicatedHost(host.name, { campus, host, deployKey, nodeAddresses, standbyAddresses }, { parent: this });
