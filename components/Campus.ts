@@ -15,10 +15,11 @@ import { monitoringRules, peerFrontRules, POSTGRES_PORT } from "./security/firew
 import { sshPortOf } from "./hosts/sshPort";
 
 export interface CampusSecrets {
-  /** The key existing hosts already trust; without it a deploy key is generated here. */
-  sshPrivateKey?: pulumi.Output<string>;
-  /** Its public half (components/hosts/deployKey.ts), given with sshPrivateKey. */
-  sshPublicKey?: string;
+  /**
+   * bbb-ovh:sshPrivateKey, the key existing hosts already trust, with its public half (derived by
+   * components/hosts/deployKey.ts when the config was validated); without it a deploy key is generated here.
+   */
+  operatorKey?: { privateKey: pulumi.Output<string>; publicKey: string };
   turnSecret?: pulumi.Output<string>;
   dnsCredentials?: pulumi.Output<Record<string, string>>;
   /** The key the Moodle host already trusts (campus.moodle.ssh): a deploy key made here would not be. */
@@ -44,10 +45,9 @@ export class Campus extends pulumi.ComponentResource {
     super("bbb-ovh:campus:Campus", name, {}, opts);
     const { campus, secrets } = args;
 
-    if (secrets.sshPrivateKey) {
-      if (!secrets.sshPublicKey) throw new Error("bbb-ovh:sshPrivateKey is set but its public key was not derived (components/hosts/deployKey.ts)");
-      this.sshPrivateKey = secrets.sshPrivateKey;
-      this.deployPublicKey = pulumi.output(secrets.sshPublicKey);
+    if (secrets.operatorKey) {
+      this.sshPrivateKey = secrets.operatorKey.privateKey;
+      this.deployPublicKey = pulumi.output(secrets.operatorKey.publicKey);
     } else {
       const deployKey = new tls.PrivateKey(`${name}-deploy-key`, { algorithm: "ED25519" }, { parent: this });
       this.sshPrivateKey = pulumi.secret(deployKey.privateKeyOpenssh);
