@@ -6,7 +6,7 @@
  */
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chmodSync, chownSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 import path from "node:path";
 import { parse, stringify } from "yaml";
@@ -89,6 +89,15 @@ async function sh(h: TestHost, command: string): Promise<{ code: number | null; 
   }
 }
 
+/** Ends a process group (a detached child and its children), unless it has ended on its own. */
+function endGroup(pid: number): void {
+  try {
+    process.kill(-pid, "SIGTERM");
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "ESRCH") throw e;
+  }
+}
+
 const status = (h: TestHost) => JSON.parse(readFileSync(path.join(h.root, "var/lib/bbb-ovh/backup-status.json"), "utf8"));
 
 /** Recordings as the front holds them: files with the owners and modes Scalelite and the nodes give them. */
@@ -155,9 +164,9 @@ const rows = (pg: PgCluster) => ({
 // (concurrent), each one's tests in order where they build on each other (it.sequential). Most of their
 // time is waiting: the full bucket alone spends about a minute in restic 0.14's own retries of each
 // refused upload (10 tries, exponential backoff: internal/backend/backend_retry.go), which the others use.
-// The first two run alone, before the others (describe.sequential): each acts on a moment of restic's run
-// that this process must catch as it passes (restic uploading, restic opening a file), which synchronous
-// work of a scenario beside them (psql, the process listing) could delay past that moment.
+// The killed backup runs alone, before the others (describe.sequential): it kills restic while it uploads,
+// a moment this process must catch as it passes, which synchronous work of a scenario beside it (psql, the
+// process listing) could delay past that moment.
 describe.skipIf(!ready)("backups of the Scalelite front (restic + S3 + PostgreSQL, for real)", { concurrent: true }, () => {
   describe.sequential("a backup killed midway", () => {
     it("the next run completes and restic check is clean", async ({ signal }) => {
@@ -196,7 +205,7 @@ describe.skipIf(!ready)("backups of the Scalelite front (restic + S3 + PostgreSQ
     });
   });
 
-  describe.sequential("a spool archive that vanishes during the backup (the importer removes them every minute)", () => {
+  describe("a spool archive that vanishes during the backup (the importer removes them every minute)", () => {
     it("restic exits 3: the snapshot is kept and counted, the status says so, retention still runs", async () => {
       const pg = await newCluster(true);
       const h = await frontHost(pg);
@@ -213,19 +222,25 @@ describe.skipIf(!ready)("backups of the Scalelite front (restic + S3 + PostgreSQ
       const doomed = path.join(spool, "zz-imported.tar");
       writeFileSync(doomed, randomBytes(256));
       // restic lists a directory, then reads its files in name order: once it opens the first archive, the
-      // listing holds zz-imported.tar, which is removed while restic works through the others.
-      const watcher = spawn("inotifywait", ["-m", "-e", "open", "--format", "%e %f", spool], { stdio: ["ignore", "pipe", "pipe"] });
+      // listing holds zz-imported.tar, which is removed while restic works through the others. The watcher
+      // removes it itself, at once: this process's event loop may be held up by the scenarios beside this one.
+      const watcher = spawn(
+        "bash",
+        [
+          "-c",
+          'inotifywait -m -e open --format "%e %f" "$1" | while read -r line; do [[ $line == *ISDIR* ]] && continue; rm -- "$2"; echo "$line"; break; done',
+          "watch-spool",
+          spool,
+          doomed,
+        ],
+        { stdio: ["ignore", "pipe", "pipe"], detached: true },
+      );
       await new Promise<void>((resolve, reject) => {
         watcher.on("error", reject);
         watcher.stderr.on("data", (d: Buffer) => d.toString().includes("Watches established") && resolve());
       });
       let removedAfter: string | undefined;
-      createInterface({ input: watcher.stdout }).on("line", (line) => {
-        if (removedAfter === undefined && !line.includes("ISDIR")) {
-          rmSync(doomed);
-          removedAfter = line;
-        }
-      });
+      createInterface({ input: watcher.stdout }).on("line", (line) => (removedAfter ??= line));
       try {
         const run = await sh(h, "bbb-ovh-backup run");
         expect(removedAfter, "restic never opened a spool archive").toBeDefined();
@@ -241,7 +256,8 @@ describe.skipIf(!ready)("backups of the Scalelite front (restic + S3 + PostgreSQ
         const list = JSON.parse((await sh(h, "bbb-ovh-backup list --json")).stdout) as Array<{ short_id: string }>;
         expect(list.map((x) => x.short_id)).toEqual([st.snapshot]);
       } finally {
-        watcher.kill();
+        // The whole pipeline, unless it ended already (inotifywait ends at its first write after the loop).
+        endGroup(watcher.pid!);
       }
     }, 300_000);
   });
