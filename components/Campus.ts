@@ -1,10 +1,10 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as openstack from "@pulumi/openstack";
 import * as tls from "@pulumi/tls";
-import type { Campus as CampusModel, ResolvedHost } from "./config/campus";
+import type { Campus as CampusModel, HostRole, ResolvedHost } from "./config/campus";
 import { HostRecords } from "./dns/HostRecords";
 import { hasIpv6 } from "./hosts/ipv6";
-import type { HostHandle } from "./hosts/HostHandle";
+import type { FrontHandle, HostHandle, NodeHandle } from "./hosts/HostHandle";
 import { DedicatedHost } from "./hosts/DedicatedHost";
 import { ExistingHost } from "./hosts/ExistingHost";
 import { PublicCloudHost } from "./hosts/PublicCloudHost";
@@ -15,10 +15,11 @@ import { monitoringRules, peerFrontRules, POSTGRES_PORT } from "./security/firew
 import { sshPortOf } from "./hosts/sshPort";
 
 export interface CampusSecrets {
-  /** The key existing hosts already trust; without it a deploy key is generated here. */
-  sshPrivateKey?: pulumi.Output<string>;
-  /** Its public half (components/hosts/deployKey.ts), given with sshPrivateKey. */
-  sshPublicKey?: string;
+  /**
+   * bbb-ovh:sshPrivateKey, the key existing hosts already trust, with its public half (derived by
+   * components/hosts/deployKey.ts when the config was validated); without it a deploy key is generated here.
+   */
+  operatorKey?: { privateKey: pulumi.Output<string>; publicKey: string };
   turnSecret?: pulumi.Output<string>;
   dnsCredentials?: pulumi.Output<Record<string, string>>;
   /** The key the Moodle host already trusts (campus.moodle.ssh): a deploy key made here would not be. */
@@ -34,10 +35,10 @@ export interface CampusSecrets {
  * Moodle platform on top. Nodes are created independently of each other so they come up in parallel.
  */
 export class Campus extends pulumi.ComponentResource {
-  readonly front: HostHandle;
+  readonly front: FrontHandle;
   /** The standby front (campus.standbyFront), in another site. */
-  readonly standbyFront?: HostHandle;
-  readonly nodes: HostHandle[];
+  readonly standbyFront?: FrontHandle;
+  readonly nodes: NodeHandle[];
   readonly deployPublicKey: pulumi.Output<string>;
   readonly sshPrivateKey: pulumi.Output<string>;
   readonly platform: PlatformOutputs;
@@ -46,10 +47,9 @@ export class Campus extends pulumi.ComponentResource {
     super("bbb-ovh:campus:Campus", name, {}, opts);
     const { campus, secrets } = args;
 
-    if (secrets.sshPrivateKey) {
-      if (!secrets.sshPublicKey) throw new Error("bbb-ovh:sshPrivateKey is set but its public key was not derived (components/hosts/deployKey.ts)");
-      this.sshPrivateKey = secrets.sshPrivateKey;
-      this.deployPublicKey = pulumi.output(secrets.sshPublicKey);
+    if (secrets.operatorKey) {
+      this.sshPrivateKey = secrets.operatorKey.privateKey;
+      this.deployPublicKey = pulumi.output(secrets.operatorKey.publicKey);
     } else {
       const deployKey = new tls.PrivateKey(`${name}-deploy-key`, { algorithm: "ED25519" }, { parent: this });
       this.sshPrivateKey = pulumi.secret(deployKey.privateKeyOpenssh);
@@ -67,7 +67,11 @@ export class Campus extends pulumi.ComponentResource {
           )
         : undefined;
 
-    const makeHost = (host: ResolvedHost, nodeAddresses?: pulumi.Input<string>[], standbyAddresses?: pulumi.Input<string>[]): HostHandle => {
+    const makeHost = <R extends HostRole>(
+      host: ResolvedHost & { role: R },
+      nodeAddresses?: pulumi.Input<string>[],
+      standbyAddresses?: pulumi.Input<string>[],
+    ): HostHandle<R> => {
       switch (host.kind) {
         case "dedicated":
           return new DedicatedHost(host.name, { campus, host, deployKey, nodeAddresses, standbyAddresses }, { parent: this });

@@ -3,7 +3,7 @@ import type { types } from "@pulumi/command";
 import { FrontBackup } from "./backup/FrontBackup";
 import { BbbNode, recordingTransferKey } from "./bbb/BbbNode";
 import type { Campus } from "./config/campus";
-import type { HostHandle } from "./hosts/HostHandle";
+import type { FrontHandle, HostHandle, NodeHandle } from "./hosts/HostHandle";
 import { MoodleIntegration } from "./moodle/MoodleIntegration";
 import { moodleServerUrl } from "./moodle/renderMoodleSettings";
 import { NodeRegistration } from "./scalelite/NodeRegistration";
@@ -13,10 +13,10 @@ import { CampusMonitoring } from "./monitoring/CampusMonitoring";
 
 export interface PlatformArgs {
   campus: Campus;
-  front: HostHandle;
+  front: FrontHandle;
   /** campus.standbyFront's host. */
-  standbyFront?: HostHandle;
-  nodes: HostHandle[];
+  standbyFront?: FrontHandle;
+  nodes: NodeHandle[];
   /** SSH to the Moodle host; required when campus.moodle.ssh is set. */
   moodleConnection?: pulumi.Input<types.input.remote.ConnectionArgs>;
   turnSecret?: pulumi.Output<string>;
@@ -68,7 +68,10 @@ export function buildPlatform(args: PlatformArgs): PlatformOutputs {
   const transferKeys = new Map(campus.config.recordings ? args.nodes.map((handle) => [handle, recordingTransferKey(handle.host.name, parent)] as const) : []);
   const recordingSenders = [...transferKeys].map(([handle, key]) => ({ handle, transferPublicKey: key.publicKeyOpenssh }));
   // A standby front copies the front: the same secrets, its database streamed, Scalelite stopped.
-  const link = args.standbyFront && replicationLink(campus.config.id, args.front, args.standbyFront, campus.config.recordings, parent);
+  const standby = args.standbyFront && {
+    handle: args.standbyFront,
+    link: replicationLink(campus.config.id, args.front, args.standbyFront, campus.config.recordings, parent),
+  };
   // Each front's Prometheus scrapes every host and the other front (campus.monitoring): only they are admitted.
   const monitors = (...handles: Array<HostHandle | undefined>) => (monitoring.enabled ? handles.flatMap((h) => (h ? [h.ipv4] : [])) : []);
   const front = new ScaleliteFront(
@@ -78,21 +81,21 @@ export function buildPlatform(args: PlatformArgs): PlatformOutputs {
       handle: args.front,
       recordingSenders,
       certificate,
-      replication: link && { role: "primary", standby: args.standbyFront!, link },
+      replication: standby && { role: "primary", standby: standby.handle, link: standby.link },
       monitorAddresses: monitors(args.standbyFront),
     },
     { parent },
   );
   const standbyFront =
-    link &&
+    standby &&
     new ScaleliteFront(
-      args.standbyFront!.host.name,
+      standby.handle.host.name,
       {
         campus,
-        handle: args.standbyFront!,
+        handle: standby.handle,
         recordingSenders,
         certificate,
-        replication: { role: "standby", primary: front, link },
+        replication: { role: "standby", primary: front, link: standby.link },
         monitorAddresses: monitors(args.front),
       },
       { parent },
@@ -137,19 +140,21 @@ export function buildPlatform(args: PlatformArgs): PlatformOutputs {
         grafanaAdminPassword: args.grafanaAdminPassword,
         hosts: [
           { fqdn: front.fqdn, role: "front" as const, steps: front.steps, after: [front.firewall] },
-          ...(standbyFront
-            ? [{ fqdn: args.standbyFront!.host.fqdn, role: "standby" as const, steps: standbyFront.steps, after: [standbyFront.firewall] }]
-            : []),
+          ...(standbyFront ? [{ fqdn: standbyFront.fqdn, role: "standby" as const, steps: standbyFront.steps, after: [standbyFront.firewall] }] : []),
           ...nodes.map(({ handle, node }) => ({ fqdn: handle.host.fqdn, role: "node" as const, steps: node.steps, after: [node.firewall] })),
         ],
       },
       { parent },
     );
 
-  if (campus.config.backup?.enabled) new FrontBackup(`${campus.config.id}-backup`, { campus, front }, { parent });
+  if (campus.config.backup?.enabled) new FrontBackup(`${campus.config.id}-backup`, { campus, backup: campus.config.backup, front }, { parent });
 
   if (moodle?.ssh) {
-    new MoodleIntegration(`${campus.config.id}-moodle`, { campus, connection: args.moodleConnection!, front, dependsOn: [registration.sync] }, { parent });
+    new MoodleIntegration(
+      `${campus.config.id}-moodle`,
+      { moodle, sshUser: moodle.ssh.user, connection: args.moodleConnection!, front, dependsOn: [registration.sync] },
+      { parent },
+    );
   }
 
   const frontSsh = `ssh ${args.front.sshUser}@${front.fqdn}`;

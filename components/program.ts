@@ -54,10 +54,10 @@ export function campusProgram() {
     },
     derived && "problem" in derived ? [{ path: CONFIG_KEYS.sshPrivateKey, message: derived.problem }] : [],
   );
-  const site = new Campus(campus.config.id, {
-    campus,
-    secrets: { ...secrets, sshPublicKey: derived && "publicKey" in derived ? derived.publicKey : undefined },
-  });
+  // Validated: a key that is set parses (derived holds its public half).
+  const { sshPrivateKey, ...others } = secrets;
+  const operatorPair = sshPrivateKey && derived && "publicKey" in derived ? { privateKey: sshPrivateKey, publicKey: derived.publicKey } : undefined;
+  const site = new Campus(campus.config.id, { campus, secrets: { ...others, operatorKey: operatorPair } });
   const { frontUrl, moodleServerUrl, moodleSharedSecret, nodes, nodeSecrets, statusCommands, grafanaAdminPassword } = site.platform;
   return {
     campus: campus.config.id,

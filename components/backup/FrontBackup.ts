@@ -5,10 +5,12 @@ import type { remote } from "@pulumi/command";
 import type { Campus } from "../config/campus";
 import { RECORDING_DIR } from "../scalelite/recordingLayout";
 import type { ScaleliteFront } from "../scalelite/ScaleliteFront";
-import { backupTarget, backupUserPolicy, resticRepository } from "./backupConfig";
+import { backupTarget, backupUserPolicy, resticRepository, type BackupConfig } from "./backupConfig";
 
 export interface FrontBackupArgs {
   campus: Campus;
+  /** campus.backup, when it is enabled. */
+  backup: BackupConfig;
   front: ScaleliteFront;
 }
 
@@ -33,13 +35,11 @@ export class FrontBackup extends pulumi.ComponentResource {
 
   constructor(name: string, args: FrontBackupArgs, opts?: pulumi.ComponentResourceOptions) {
     super("bbb-ovh:backup:FrontBackup", name, {}, opts);
-    const { campus, front } = args;
-    const backup = campus.config.backup;
-    if (!backup?.enabled) throw new Error("FrontBackup needs campus.backup with enabled: true");
+    const { campus, backup, front } = args;
     const keep = !campus.config.protection.allowTermination;
     const kept = { parent: this, protect: keep, retainOnDelete: keep };
     const config = new pulumi.Config("bbb-ovh");
-    const target = backupTarget(campus);
+    const target = backupTarget(campus, backup);
     this.repository = resticRepository(target);
 
     const password =
@@ -49,10 +49,10 @@ export class FrontBackup extends pulumi.ComponentResource {
     let keys: pulumi.Output<{ accessKeyId: string; secretAccessKey: string }>;
     const dependsOn: pulumi.Resource[] = [front.health];
     if (target.kind === "ovh") {
-      const serviceName = campus.config.publicCloud!.projectId;
+      const serviceName = target.projectId;
       const bucket = new ovh.cloudproject.Storage(
         `${name}-bucket`,
-        { serviceName, regionName: target.ovhRegion!, name: target.bucket, versioning: { status: "enabled" }, hideObjects: true },
+        { serviceName, regionName: target.ovhRegion, name: target.bucket, versioning: { status: "enabled" }, hideObjects: true },
         kept,
       );
       const user = new ovh.cloudproject.User(

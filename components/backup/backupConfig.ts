@@ -18,15 +18,23 @@ export interface BackedUpCampus {
   front: { datacenter: string; fqdn: string };
 }
 
-export interface BackupTarget {
-  kind: "ovh" | "s3";
+interface BackupBucket {
   endpoint: string;
   bucket: string;
   /** The S3 signing region (AWS_DEFAULT_REGION for restic). */
   region: string;
-  /** The OVH Object Storage region (upper case), for the ovh target. */
-  ovhRegion?: string;
 }
+
+/** By kind: the ovh target carries what creating its bucket takes, so FrontBackup needs no re-check. */
+export type BackupTarget =
+  | (BackupBucket & { kind: "s3" })
+  | (BackupBucket & {
+      kind: "ovh";
+      /** The OVH Object Storage region (upper case). */
+      ovhRegion: string;
+      /** The Public Cloud project (campus.publicCloud.projectId) that holds the bucket. */
+      projectId: string;
+    });
 
 /** The datacenter family of an OVH location: sbg5 -> sbg, GRA11 -> gra, rbx -> rbx. */
 const family = (location: string) => location.toLowerCase().replace(/[0-9]+$/, "");
@@ -41,9 +49,7 @@ export function ovhBucketName(campusId: string, projectId: string): string {
   return `${campusId}-bbb-backup-${projectId.slice(0, 8)}`;
 }
 
-export function backupTarget(campus: BackedUpCampus): BackupTarget {
-  const backup = campus.config.backup;
-  if (!backup) throw new Error("campus.backup is not set");
+export function backupTarget(campus: BackedUpCampus, backup: BackupConfig): BackupTarget {
   if (backup.target === "s3") {
     if (!backup.s3) throw new Error("campus.backup.s3 is required when campus.backup.target is s3");
     return { kind: "s3", endpoint: backup.s3.endpoint.replace(/\/+$/, ""), bucket: backup.s3.bucket, region: backup.s3.region };
@@ -52,7 +58,7 @@ export function backupTarget(campus: BackedUpCampus): BackupTarget {
   if (!projectId) throw new Error("campus.backup.target ovh needs campus.publicCloud (the project that holds the bucket)");
   const ovhRegion = backupRegion(campus, backup);
   const region = ovhRegion.toLowerCase();
-  return { kind: "ovh", endpoint: `https://s3.${region}.io.cloud.ovh.net`, bucket: ovhBucketName(campus.config.id, projectId), region, ovhRegion };
+  return { kind: "ovh", endpoint: `https://s3.${region}.io.cloud.ovh.net`, bucket: ovhBucketName(campus.config.id, projectId), region, ovhRegion, projectId };
 }
 
 /** restic's repository string for an S3 bucket (restic docs, "Preparing a new repository": s3:https://host/bucket). */

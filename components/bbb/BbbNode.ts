@@ -3,7 +3,7 @@ import * as random from "@pulumi/random";
 import * as tls from "@pulumi/tls";
 import type { remote } from "@pulumi/command";
 import type { Campus } from "../config/campus";
-import type { HostHandle } from "../hosts/HostHandle";
+import type { NodeHandle } from "../hosts/HostHandle";
 import { nodeImageOf } from "../hosts/nodeImage";
 import { HostSteps, stepHostOf } from "../remote/HostStep";
 import { base64 } from "../remote/invocation";
@@ -34,7 +34,7 @@ export const HEALTH_CHECKSUM_ALGORITHM = "SHA256";
 
 export interface BbbNodeArgs {
   campus: Campus;
-  handle: HostHandle;
+  handle: NodeHandle;
   /** The front's recording spool, when the campus keeps recordings. */
   recordings?: {
     /** The front's IPv4, which the node's rsync connects to (so the node's IPv4 is the source `from=` checks). */
@@ -77,7 +77,6 @@ export class BbbNode extends pulumi.ComponentResource {
     super("bbb-ovh:bbb:BbbNode", name, {}, opts);
     const { campus, handle } = args;
     const host = handle.host;
-    if (host.role !== "node") throw new Error(`${host.name} is the ${host.role}, not a BigBlueButton node`);
     this.fqdn = host.fqdn;
     this.ipv4 = handle.ipv4;
     this.datacenter = host.datacenter;
@@ -118,7 +117,7 @@ export class BbbNode extends pulumi.ComponentResource {
     // After bbb-install, whose UFW (-w) opens SSH to everyone: our table drops it anyway (host-firewall.sh).
     const firewallInputs = pulumi
       .all(args.monitorAddresses ?? [])
-      .apply((monitorAddresses) => hostFirewallInputs({ ...hostPolicyInput(campus, host), role: "node", monitorAddresses }, host.fqdn));
+      .apply((monitorAddresses) => hostFirewallInputs({ ...hostPolicyInput(campus, host), monitorAddresses }, host.fqdn));
     const firewall = (this.firewall = steps.run(
       "hostFirewall",
       { RULESET_B64: firewallInputs.RULESET_B64, SSH_SOURCES: firewallInputs.SSH_SOURCES, SSH_PORT: firewallInputs.SSH_PORT },

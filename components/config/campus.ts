@@ -88,16 +88,21 @@ export type ResolvedHost = ResolvedHostBase &
     | { kind: "existing"; config: HostConfigOf<"existing">; preset?: undefined }
   );
 
-export type ResolvedHostOf<K extends ResolvedHost["kind"]> = Extract<ResolvedHost, { kind: K }>;
+export type HostRole = ResolvedHost["role"];
+
+/** A resolved host of one kind, and of one role where the caller knows it (a front of any kind). */
+export type ResolvedHostOf<K extends ResolvedHost["kind"], R extends HostRole = HostRole> = Extract<ResolvedHost, { kind: K }> & { role: R };
 
 /** A BigBlueButton node: campus.nodes resolved. */
 export type ResolvedNode = ResolvedHost & { role: "node" };
+/** A Scalelite front: campus.front or campus.standbyFront resolved. */
+export type ResolvedFront = ResolvedHost & { role: "front" };
 
 export interface Campus {
   config: CampusConfig;
-  front: ResolvedHost;
+  front: ResolvedFront;
   /** The standby front (campus.standbyFront), in another physical site than the front. */
-  standbyFront?: ResolvedHost;
+  standbyFront?: ResolvedFront;
   nodes: ResolvedNode[];
   presets: Record<string, HostPreset>;
   installerBranch: string;
@@ -337,12 +342,7 @@ function presetOptionProblems(path: string, preset: unknown): ConfigProblem[] {
   ];
 }
 
-function resolveHost<R extends ResolvedHost["role"]>(
-  role: R,
-  host: HostConfig,
-  campus: CampusConfig,
-  presets: Record<string, HostPreset>,
-): ResolvedHost & { role: R } {
+function resolveHost<R extends HostRole>(role: R, host: HostConfig, campus: CampusConfig, presets: Record<string, HostPreset>): ResolvedHost & { role: R } {
   const nodeFields = "loadMultiplier" in host ? host : undefined;
   const base = {
     role,

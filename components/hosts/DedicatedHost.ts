@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as ovh from "@ovhcloud/pulumi-ovh";
-import type { Campus, ResolvedHostOf } from "../config/campus";
+import type { Campus, HostRole, ResolvedHostOf } from "../config/campus";
 import { BBB_LINES } from "../config/presets";
 import { EdgeFirewall } from "../security/EdgeFirewall";
 import { cloudPolicy, hostPolicyInput } from "../security/firewallPolicy";
@@ -10,9 +10,9 @@ import { sshConnection } from "./connection";
 import { generatedHostKey, recordHostKey } from "./hostKeys";
 import { encodePostInstallScript } from "./postInstall";
 
-export interface DedicatedHostArgs {
+export interface DedicatedHostArgs<R extends HostRole = HostRole> {
   campus: Campus;
-  host: ResolvedHostOf<"dedicated">;
+  host: ResolvedHostOf<"dedicated", R>;
   deployKey: { privateKey: pulumi.Input<string>; publicKey: pulumi.Input<string> };
   /** Front only: the nodes' IPv4 addresses, allowed to SSH in (they push recordings by rsync over SSH). */
   nodeAddresses?: pulumi.Input<string>[];
@@ -65,8 +65,8 @@ function regionOf(subsidiary: string): string {
  * our deploy key, the admins' keys and a host key generated here. Paid and slow to get back: it is
  * protected and `keepServiceAfterDestroy` unless the stack sets protection.allowTermination.
  */
-export class DedicatedHost extends pulumi.ComponentResource implements HostHandle {
-  readonly host: ResolvedHostOf<"dedicated">;
+export class DedicatedHost<R extends HostRole = HostRole> extends pulumi.ComponentResource implements HostHandle<R> {
+  readonly host: ResolvedHostOf<"dedicated", R>;
   readonly server: ovh.dedicated.Server;
   readonly ipv4: pulumi.Output<string>;
   readonly ipv6: pulumi.Output<string>;
@@ -76,7 +76,7 @@ export class DedicatedHost extends pulumi.ComponentResource implements HostHandl
   readonly sshUser: string;
   readonly ready: pulumi.Resource[];
 
-  constructor(name: string, args: DedicatedHostArgs, opts?: pulumi.ComponentResourceOptions) {
+  constructor(name: string, args: DedicatedHostArgs<R>, opts?: pulumi.ComponentResourceOptions) {
     super("bbb-ovh:hosts:DedicatedHost", name, {}, opts);
     const { campus, host } = args;
     this.host = host;

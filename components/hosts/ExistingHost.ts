@@ -1,18 +1,18 @@
 import * as pulumi from "@pulumi/pulumi";
-import type { ResolvedHostOf } from "../config/campus";
+import type { HostRole, ResolvedHostOf } from "../config/campus";
 import type { HostHandle } from "./HostHandle";
 import { sshConnection } from "./connection";
 import { recordHostKey } from "./hostKeys";
 import { sshPortOf } from "./sshPort";
 
-export interface ExistingHostArgs {
-  host: ResolvedHostOf<"existing">;
+export interface ExistingHostArgs<R extends HostRole = HostRole> {
+  host: ResolvedHostOf<"existing", R>;
   privateKey: pulumi.Input<string>;
 }
 
 /** A host the school already runs: nothing is provisioned, only the common shape and a pinned host key. */
-export class ExistingHost extends pulumi.ComponentResource implements HostHandle {
-  readonly host: ResolvedHostOf<"existing">;
+export class ExistingHost<R extends HostRole = HostRole> extends pulumi.ComponentResource implements HostHandle<R> {
+  readonly host: ResolvedHostOf<"existing", R>;
   readonly ipv4: pulumi.Output<string>;
   readonly ipv6: pulumi.Output<string>;
   readonly connection: HostHandle["connection"];
@@ -20,7 +20,7 @@ export class ExistingHost extends pulumi.ComponentResource implements HostHandle
   readonly sshUser: string;
   readonly ready: pulumi.Resource[] = [];
 
-  constructor(name: string, args: ExistingHostArgs, opts?: pulumi.ComponentResourceOptions) {
+  constructor(name: string, args: ExistingHostArgs<R>, opts?: pulumi.ComponentResourceOptions) {
     super("bbb-ovh:hosts:ExistingHost", name, {}, opts);
     const cfg = args.host.config;
     this.host = args.host;

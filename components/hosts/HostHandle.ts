@@ -1,14 +1,15 @@
 import type * as pulumi from "@pulumi/pulumi";
 import type { types } from "@pulumi/command";
-import type { ResolvedHost } from "../config/campus";
+import type { HostRole, ResolvedHost } from "../config/campus";
 
 /**
  * What every host component hands to the steps that run on it, whatever its kind
- * (ordered dedicated server, Public Cloud instance, or a host the school already owns).
+ * (ordered dedicated server, Public Cloud instance, or a host the school already owns). Its role is in
+ * its type, as validation resolved it: a BigBlueButton node takes a NodeHandle, a front a FrontHandle.
  */
-export interface HostHandle {
+export interface HostHandle<R extends HostRole = HostRole> {
   /** The resolved config entry: name, fqdn, role, datacenter, spec. */
-  readonly host: ResolvedHost;
+  readonly host: ResolvedHost & { role: R };
   readonly ipv4: pulumi.Output<string>;
   /** Empty string when the address is not known (OVH gives no IPv6 output for dedicated servers). */
   readonly ipv6: pulumi.Output<string>;
@@ -21,3 +22,7 @@ export interface HostHandle {
   /** Resources a first SSH step must wait for (the server, its OS install, its DNS records). */
   readonly ready: pulumi.Resource[];
 }
+
+export type NodeHandle = HostHandle<"node">;
+/** campus.front's or campus.standbyFront's host. */
+export type FrontHandle = HostHandle<"front">;

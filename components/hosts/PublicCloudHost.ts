@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as openstack from "@pulumi/openstack";
-import type { Campus, ResolvedHostOf } from "../config/campus";
+import type { Campus, HostRole, ResolvedHostOf } from "../config/campus";
 import { BBB_LINES } from "../config/presets";
 import { cloudPolicy, hostPolicyInput, type IngressRule } from "../security/firewallPolicy";
 import { sshPortOf } from "./sshPort";
@@ -10,9 +10,9 @@ import { sshConnection } from "./connection";
 import { generatedHostKey } from "./hostKeys";
 import { nodeImageOf } from "./nodeImage";
 
-export interface PublicCloudHostArgs {
+export interface PublicCloudHostArgs<R extends HostRole = HostRole> {
   campus: Campus;
-  host: ResolvedHostOf<"publicCloud">;
+  host: ResolvedHostOf<"publicCloud", R>;
   provider: openstack.Provider;
   deployKey: { privateKey: pulumi.Input<string>; publicKey: pulumi.Input<string> };
   /** Front only: the nodes' IPv4 addresses, allowed to SSH in (they push recordings by rsync over SSH). */
@@ -26,8 +26,8 @@ export interface PublicCloudHostArgs {
  * users): our own security group instead of the project's allow-all `default`, the public Ext-Net
  * network, and a host key generated here and installed by cloud-init, so SSH is pinned from the start.
  */
-export class PublicCloudHost extends pulumi.ComponentResource implements HostHandle {
-  readonly host: ResolvedHostOf<"publicCloud">;
+export class PublicCloudHost<R extends HostRole = HostRole> extends pulumi.ComponentResource implements HostHandle<R> {
+  readonly host: ResolvedHostOf<"publicCloud", R>;
   readonly instance: openstack.compute.Instance;
   readonly securityGroup: openstack.networking.SecGroup;
   readonly ipv4: pulumi.Output<string>;
@@ -39,7 +39,7 @@ export class PublicCloudHost extends pulumi.ComponentResource implements HostHan
   private readonly region: string;
   private readonly provider: openstack.Provider;
 
-  constructor(name: string, args: PublicCloudHostArgs, opts?: pulumi.ComponentResourceOptions) {
+  constructor(name: string, args: PublicCloudHostArgs<R>, opts?: pulumi.ComponentResourceOptions) {
     super("bbb-ovh:hosts:PublicCloudHost", name, {}, opts);
     const { campus, host, provider } = args;
     this.host = host;

@@ -1,12 +1,14 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { remote, types } from "@pulumi/command";
-import type { Campus } from "../config/campus";
+import type { CampusConfig } from "../config/schema";
 import { HostSteps } from "../remote/HostStep";
 import type { ScaleliteFront } from "../scalelite/ScaleliteFront";
 import { renderMoodleSettings } from "./renderMoodleSettings";
 
 export interface MoodleIntegrationArgs {
-  campus: Campus;
+  moodle: NonNullable<CampusConfig["moodle"]>;
+  /** campus.moodle.ssh.user, whom the steps log in as. */
+  sshUser: string;
   /** SSH to the Moodle host (campus.moodle.ssh with bbb-ovh:moodleSshPrivateKey). */
   connection: pulumi.Input<types.input.remote.ConnectionArgs>;
   front: ScaleliteFront;
@@ -25,11 +27,10 @@ export class MoodleIntegration extends pulumi.ComponentResource {
 
   constructor(name: string, args: MoodleIntegrationArgs, opts?: pulumi.ComponentResourceOptions) {
     super("bbb-ovh:moodle:MoodleIntegration", name, {}, opts);
-    const moodle = args.campus.config.moodle;
-    if (!moodle?.ssh) throw new Error("MoodleIntegration needs campus.moodle.ssh");
+    const { moodle } = args;
     const settings = renderMoodleSettings({ frontFqdn: args.front.fqdn, checksumAlgorithm: moodle.checksumAlgorithm, acceptDpa: moodle.acceptDpa });
 
-    const steps = new HostSteps(this, { name, connection: args.connection, sshUser: moodle.ssh.user, ready: [] });
+    const steps = new HostSteps(this, { name, connection: args.connection, sshUser: args.sshUser, ready: [] });
     this.configure = steps.run(
       "moodleConfigure",
       {

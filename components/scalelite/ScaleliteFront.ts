@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import type { remote } from "@pulumi/command";
 import type { Campus } from "../config/campus";
-import type { HostHandle } from "../hosts/HostHandle";
+import type { FrontHandle, NodeHandle } from "../hosts/HostHandle";
 import { creditEstimatePath, HostSteps, sleepingListPath, stepHostOf } from "../remote/HostStep";
 import { base64 } from "../remote/invocation";
 import { preflightInputs } from "../remote/preflight";
@@ -21,16 +21,16 @@ export const SCALELITE_DATA_DIR = "/var/lib/scalelite";
 
 export interface ScaleliteFrontArgs {
   campus: Campus;
-  handle: HostHandle;
+  handle: FrontHandle;
   /** The BigBlueButton hosts with their recording transfer keys (none when the campus keeps no recordings). */
-  recordingSenders: { handle: HostHandle; transferPublicKey: pulumi.Input<string> }[];
+  recordingSenders: { handle: NodeHandle; transferPublicKey: pulumi.Input<string> }[];
   /** How Let's Encrypt checks the name: HTTP-01 on port 80, or DNS-01 through the OVH API with these credentials. */
   certificate: { challenge: "http-01" } | { challenge: "dns-01"; dnsCredentials: pulumi.Output<Record<string, string>> };
   /**
    * campus.standbyFront: on the front, the standby it streams its database to; on the standby, the
    * front it copies (same secrets, Scalelite installed but stopped). components/scalelite/standby.ts.
    */
-  replication?: { role: "primary"; standby: HostHandle; link: ReplicationLink } | { role: "standby"; primary: ScaleliteFront; link: ReplicationLink };
+  replication?: { role: "primary"; standby: FrontHandle; link: ReplicationLink } | { role: "standby"; primary: ScaleliteFront; link: ReplicationLink };
   /** The other front, whose Prometheus scrapes this one (campus.monitoring), admitted on the scrape ports only. */
   monitorAddresses?: pulumi.Input<string>[];
 }
@@ -86,7 +86,6 @@ export class ScaleliteFront extends pulumi.ComponentResource {
     super("bbb-ovh:scalelite:ScaleliteFront", name, {}, opts);
     const { campus, handle } = args;
     const host = handle.host;
-    if (host.role !== "front") throw new Error(`${host.name} is a ${host.role}, not the Scalelite front`);
     this.fqdn = host.fqdn;
     this.hostName = host.name;
     this.ipv4 = handle.ipv4;
@@ -116,7 +115,6 @@ export class ScaleliteFront extends pulumi.ComponentResource {
         hostFirewallInputs(
           {
             ...hostPolicyInput(campus, host),
-            role: "front",
             nodeAddresses: addresses,
             standbyAddresses: standbys,
             peerFrontAddresses: peers,

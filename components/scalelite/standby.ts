@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import * as tls from "@pulumi/tls";
-import type { HostHandle } from "../hosts/HostHandle";
+import type { FrontHandle } from "../hosts/HostHandle";
 
 /**
  * What ties the front and its standby front (campus.standbyFront) together, made by Pulumi and kept as
@@ -26,7 +26,7 @@ export interface ReplicationLink {
 /** Ten years: the CA and certificate never leave the two fronts, and renewing them means a new base backup. */
 const VALIDITY_HOURS = 10 * 365 * 24;
 
-export function replicationLink(name: string, front: HostHandle, standby: HostHandle, recordings: boolean, parent: pulumi.Resource): ReplicationLink {
+export function replicationLink(name: string, front: FrontHandle, standby: FrontHandle, recordings: boolean, parent: pulumi.Resource): ReplicationLink {
   const opts = { parent };
   const copyKey = (resource: string) =>
     new tls.PrivateKey(resource, { algorithm: "ED25519" }, { parent, additionalSecretOutputs: ["privateKeyOpenssh", "privateKeyPem", "privateKeyPemPkcs8"] });

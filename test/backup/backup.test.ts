@@ -6,7 +6,7 @@
  */
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chmodSync, chownSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 import path from "node:path";
 import { parse, stringify } from "yaml";
@@ -36,7 +36,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await Promise.all(hosts.map((h) => h.stop()));
-  for (const c of clusters) c.destroy();
+  await Promise.all(clusters.map((c) => c.destroy()));
   await Promise.all([s3?.stop(), s3Auth?.stop()]);
 });
 
@@ -48,8 +48,8 @@ CREATE UNIQUE INDEX index_recordings_on_record_id ON recordings (record_id);
 CREATE TABLE playback_formats (id bigserial PRIMARY KEY, recording_id bigint REFERENCES recordings(id), format varchar, url varchar, length integer, processing_time integer);
 CREATE TABLE metadata (id bigserial PRIMARY KEY, recording_id bigint REFERENCES recordings(id), key varchar, value varchar);`;
 
-function newCluster(withSchema: boolean): PgCluster {
-  const pg = createCluster();
+async function newCluster(withSchema: boolean): Promise<PgCluster> {
+  const pg = await createCluster();
   clusters.push(pg);
   pg.sql("postgres", "CREATE DATABASE scalelite");
   if (withSchema) pg.sql("scalelite", SCHEMA);
@@ -86,6 +86,15 @@ async function sh(h: TestHost, command: string): Promise<{ code: number | null; 
     return { code: r.code, stdout: r.stdout, stderr: r.stderr };
   } finally {
     ssh.dispose();
+  }
+}
+
+/** Ends a process group (a detached child and its children), unless it has ended on its own. */
+function endGroup(pid: number): void {
+  try {
+    process.kill(-pid, "SIGTERM");
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "ESRCH") throw e;
   }
 }
 
@@ -151,176 +160,17 @@ const rows = (pg: PgCluster) => ({
   metadata: pg.sql("scalelite", "SELECT r.record_id, m.key, m.value FROM metadata m JOIN recordings r ON r.id = m.recording_id ORDER BY 1"),
 });
 
-describe.skipIf(!ready)("backups of the Scalelite front (restic + S3 + PostgreSQL, for real)", () => {
-  describe("the host step", () => {
-    let h: TestHost;
-    const listings: string[] = [];
-    let firstCalls: string[];
-    let treeAfterFirst: Map<string, string>;
-    let second: Awaited<ReturnType<typeof runStep>>;
-
-    beforeAll(async () => {
-      const pg = newCluster(true);
-      h = await frontHost(pg);
-      const first = await runWatched(h, "scaleliteBackup", backupInputs("step"), listings);
-      expect(first.code, output(first)).toBe(0);
-      firstCalls = calls(h);
-      treeAfterFirst = tree(h);
-      second = await runWatched(h, "scaleliteBackup", backupInputs("step"), listings);
-    });
-
-    it("installs restic from Ubuntu's packages, writes the settings 0600 and the timer, starts only the timer", () => {
-      expect(firstCalls.filter((c) => /^apt-get .*install -y -q restic$/.test(c))).toHaveLength(1);
-      for (const file of ["etc/bbb-ovh/backup/password", "etc/bbb-ovh/backup/repository.env", "etc/bbb-ovh/backup/policy.env"])
-        expect(mode(h, file)).toBe("600");
-      expect(mode(h, "etc/bbb-ovh/backup")).toBe("700");
-      expect(readFileSync(path.join(h.root, "etc/bbb-ovh/backup/password"), "utf8")).toBe(RESTIC_PASSWORD);
-      const timer = readFileSync(path.join(h.root, "etc/systemd/system/bbb-ovh-backup.timer"), "utf8");
-      expect(timer).toMatch(/^OnCalendar=\*-\*-\* 02:30:00$/m);
-      expect(timer).toMatch(/^Persistent=true$/m);
-      expect(firstCalls).toContain("systemctl start bbb-ovh-backup.timer");
-      expect(firstCalls.some((c) => c.includes("bbb-ovh-backup.service") && /start|restart/.test(c))).toBe(false);
-    });
-
-    it("initialises the repository once: restic opens it with the stored password", async () => {
-      const r = await sh(
-        h,
-        "set -a; . $BBB_OVH_ROOT/etc/bbb-ovh/backup/repository.env; RESTIC_PASSWORD_FILE=$BBB_OVH_ROOT/etc/bbb-ovh/backup/password restic cat config",
-      );
-      expect(r.code, r.stderr).toBe(0);
-      expect(JSON.parse(r.stdout).id).toMatch(/^[0-9a-f]{64}$/);
-    });
-
-    it("a second run changes nothing on the host", () => {
-      expect(second.code, output(second)).toBe(0);
-      expect(tree(h)).toEqual(treeAfterFirst);
-      const secondCalls = calls(h).slice(firstCalls.length);
-      expect(secondCalls.filter((c) => /^(apt-get install|systemctl (start|restart|enable|daemon-reload))/.test(c))).toEqual([]);
-    });
-
-    it("a deployment while a (long) backup runs does not fail on the backup's lock: it checks the repository and goes on", async ({ signal }) => {
-      // The nightly backup holds the host's backup lock for hours on a big campus; `pulumi up` re-runs this step meanwhile.
-      // Held until the step is over, however slow the machine.
-      const release = path.join(h.root, "release-backup-lock");
-      const holder = sh(h, `flock $BBB_OVH_ROOT/var/lib/bbb-ovh/backup.lock sh -c 'until [ -e ${release} ]; do sleep 0.1; done'`);
-      await waitUntil(() => flockHeld(path.join(h.root, "var/lib/bbb-ovh/backup.lock")), signal);
-      const during = await runStep(h, "scaleliteBackup", backupInputs("step"));
-      writeFileSync(release, "");
-      expect(during.code, output(during)).toBe(0);
-      expect(during.stdout).toContain("a backup or restore is running");
-      await holder;
-    });
-
-    it("never shows a secret in the process listing", () => {
-      const all = listings.join("\n");
-      expect(all).not.toContain(RESTIC_PASSWORD);
-      expect(all).not.toContain(s3.keys.secretAccessKey);
-    });
-  });
-
-  describe("restore drill: back up a front, lose it, restore onto a fresh host", () => {
-    const records = ["rec-a1", "rec-b2", "rec-c3"];
-    let before: Map<string, string>;
-    let beforeRows: ReturnType<typeof rows>;
-    let fresh: TestHost;
-    let freshPg: PgCluster;
-    let refusedEmpty: Awaited<ReturnType<typeof sh>>;
-    let restored: Awaited<ReturnType<typeof sh>>;
-
-    beforeAll(async () => {
-      const pg = newCluster(true);
-      const old = await frontHost(pg);
-      expect((await runStep(old, "scaleliteBackup", backupInputs("drill"))).code).toBe(0);
-      writeRecordings(old, records);
-      insertRows(pg, records);
-      const run = await sh(old, "bbb-ovh-backup run");
-      expect(run.code, run.stdout + run.stderr).toBe(0);
-      expect(status(old)).toMatchObject({ state: "ok", error: "" });
-      before = recordingTree(old);
-      beforeRows = rows(pg);
-      // The fire: the front and its database are gone.
-      await old.stop();
-      pg.destroy();
-
-      // A fresh front as `pulumi up` rebuilds it: Scalelite's empty schema, empty recording directories.
-      freshPg = newCluster(true);
-      fresh = await frontHost(freshPg);
-      expect((await runStep(fresh, "scaleliteBackup", backupInputs("drill"))).code).toBe(0);
-      refusedEmpty = await sh(fresh, "bbb-ovh-backup run");
-      // Scalelite runs on the rebuilt front (the fake systemctl's state): the restore must stop it and start it again.
-      writeFileSync(path.join(fresh.root, "etc/systemd/system/scalelite.target"), "[Unit]\n");
-      mkdirSync(path.join(fresh.root, "fake-state/systemd"), { recursive: true });
-      writeFileSync(path.join(fresh.root, "fake-state/systemd/scalelite.target.active"), "active\n");
-      restored = await sh(fresh, "bbb-ovh-backup restore");
-    });
-
-    it("the first backup recorded its time, size and snapshot", () => {
-      expect(before.size).toBeGreaterThan(10);
-      expect(JSON.parse(beforeRows.recordings ? "3" : "0")).toBe(3);
-    });
-
-    it("the empty new front refuses to back itself up over the real backup", () => {
-      expect(refusedEmpty.code).not.toBe(0);
-      expect(refusedEmpty.stderr).toMatch(/no recordings but the latest backup holds 3: restore it first/);
-      expect(status(fresh).state).toBe("failed");
-    });
-
-    it("restores every file (content, mode, owner) and every row", () => {
-      expect(restored.code, restored.stderr).toBe(0);
-      expect(restored.stdout).toMatch(/3 recording\(s\) in the database/);
-      expect(recordingTree(fresh)).toEqual(before);
-      expect(rows(freshPg)).toEqual(beforeRows);
-    });
-
-    it("stops Scalelite while restoring and starts it again", () => {
-      const systemctl = calls(fresh).filter((c) => c.startsWith("systemctl ") && c.includes("scalelite.target"));
-      expect(systemctl).toEqual(["systemctl is-active --quiet scalelite.target", "systemctl stop scalelite.target", "systemctl start scalelite.target"]);
-    });
-
-    it("leaves no database dump behind", () => {
-      expect(readdirSync(path.join(fresh.root, "var/lib/bbb-ovh/backup"))).toEqual([]);
-    });
-
-    it("refuses to restore over a front that has data, unless --force", async () => {
-      const again = await sh(fresh, "bbb-ovh-backup restore");
-      expect(again.code).not.toBe(0);
-      expect(again.stderr).toMatch(/already has data \(3 recording\(s\) in the database, \d+ file\(s\).*pass --force/);
-      const forced = await sh(fresh, "bbb-ovh-backup restore latest --force");
-      expect(forced.code, forced.stderr).toBe(0);
-      expect(rows(freshPg)).toEqual(beforeRows);
-    });
-
-    it("a restore that fails leaves the database as it was and Scalelite running", async () => {
-      // A view on recordings that the dump does not know: pg_restore --clean cannot drop the table.
-      freshPg.sql("scalelite", "CREATE VIEW recent AS SELECT record_id FROM recordings");
-      const rowsBefore = rows(freshPg);
-      const callsBefore = calls(fresh).length;
-      const failed = await sh(fresh, "bbb-ovh-backup restore latest --force");
-      expect(failed.code).not.toBe(0);
-      expect(failed.stderr).toMatch(/pg_restore into scalelite failed: the database is unchanged/);
-      expect(rows(freshPg)).toEqual(rowsBefore);
-      expect(
-        calls(fresh)
-          .slice(callsBefore)
-          .filter((c) => /scalelite\.target/.test(c)),
-      ).toEqual(["systemctl is-active --quiet scalelite.target", "systemctl stop scalelite.target", "systemctl start scalelite.target"]);
-      freshPg.sql("scalelite", "DROP VIEW recent");
-    });
-
-    it("backs up again once restored", async () => {
-      const r = await sh(fresh, "bbb-ovh-backup run");
-      expect(r.code, r.stderr).toBe(0);
-      const list = await sh(fresh, "bbb-ovh-backup list --json");
-      // --keep-daily keeps the last snapshot of each day: today's is the new one.
-      const snapshots = JSON.parse(list.stdout) as Array<{ short_id: string; tags: string[] }>;
-      expect(snapshots.map((s) => s.short_id)).toEqual([status(fresh).snapshot]);
-      expect(snapshots[0].tags).toContain("recordings:3");
-    });
-  });
-
-  describe("a backup killed midway", () => {
+// Each scenario below has its own test host, PostgreSQL cluster and bucket, so they run side by side
+// (concurrent), each one's tests in order where they build on each other (it.sequential). Most of their
+// time is waiting: the full bucket alone spends about a minute in restic 0.14's own retries of each
+// refused upload (10 tries, exponential backoff: internal/backend/backend_retry.go), which the others use.
+// The killed backup runs alone, before the others (describe.sequential): it kills restic while it uploads,
+// a moment this process must catch as it passes, which synchronous work of a scenario beside it (psql, the
+// process listing) could delay past that moment.
+describe.skipIf(!ready)("backups of the Scalelite front (restic + S3 + PostgreSQL, for real)", { concurrent: true }, () => {
+  describe.sequential("a backup killed midway", () => {
     it("the next run completes and restic check is clean", async ({ signal }) => {
-      const pg = newCluster(true);
+      const pg = await newCluster(true);
       const h = await frontHost(pg);
       expect((await runStep(h, "scaleliteBackup", backupInputs("interrupted"))).code).toBe(0);
       const records = Array.from({ length: 12 }, (_, i) => `big-${i}`);
@@ -357,7 +207,7 @@ describe.skipIf(!ready)("backups of the Scalelite front (restic + S3 + PostgreSQ
 
   describe("a spool archive that vanishes during the backup (the importer removes them every minute)", () => {
     it("restic exits 3: the snapshot is kept and counted, the status says so, retention still runs", async () => {
-      const pg = newCluster(true);
+      const pg = await newCluster(true);
       const h = await frontHost(pg);
       expect((await runStep(h, "scaleliteBackup", backupInputs("vanish"))).code).toBe(0);
       writeRecordings(h, ["v-1"]);
@@ -372,19 +222,25 @@ describe.skipIf(!ready)("backups of the Scalelite front (restic + S3 + PostgreSQ
       const doomed = path.join(spool, "zz-imported.tar");
       writeFileSync(doomed, randomBytes(256));
       // restic lists a directory, then reads its files in name order: once it opens the first archive, the
-      // listing holds zz-imported.tar, which is removed while restic works through the others.
-      const watcher = spawn("inotifywait", ["-m", "-e", "open", "--format", "%e %f", spool], { stdio: ["ignore", "pipe", "pipe"] });
+      // listing holds zz-imported.tar, which is removed while restic works through the others. The watcher
+      // removes it itself, at once: this process's event loop may be held up by the scenarios beside this one.
+      const watcher = spawn(
+        "bash",
+        [
+          "-c",
+          'inotifywait -m -e open --format "%e %f" "$1" | while read -r line; do [[ $line == *ISDIR* ]] && continue; rm -- "$2"; echo "$line"; break; done',
+          "watch-spool",
+          spool,
+          doomed,
+        ],
+        { stdio: ["ignore", "pipe", "pipe"], detached: true },
+      );
       await new Promise<void>((resolve, reject) => {
         watcher.on("error", reject);
         watcher.stderr.on("data", (d: Buffer) => d.toString().includes("Watches established") && resolve());
       });
       let removedAfter: string | undefined;
-      createInterface({ input: watcher.stdout }).on("line", (line) => {
-        if (removedAfter === undefined && !line.includes("ISDIR")) {
-          rmSync(doomed);
-          removedAfter = line;
-        }
-      });
+      createInterface({ input: watcher.stdout }).on("line", (line) => (removedAfter ??= line));
       try {
         const run = await sh(h, "bbb-ovh-backup run");
         expect(removedAfter, "restic never opened a spool archive").toBeDefined();
@@ -400,14 +256,181 @@ describe.skipIf(!ready)("backups of the Scalelite front (restic + S3 + PostgreSQ
         const list = JSON.parse((await sh(h, "bbb-ovh-backup list --json")).stdout) as Array<{ short_id: string }>;
         expect(list.map((x) => x.short_id)).toEqual([st.snapshot]);
       } finally {
-        watcher.kill();
+        // The whole pipeline, unless it ended already (inotifywait ends at its first write after the loop).
+        endGroup(watcher.pid!);
       }
     }, 300_000);
   });
 
+  describe("the host step", () => {
+    let h: TestHost;
+    const listings: string[] = [];
+    let firstCalls: string[];
+    let treeAfterFirst: Map<string, string>;
+    let second: Awaited<ReturnType<typeof runStep>>;
+
+    beforeAll(async () => {
+      const pg = await newCluster(true);
+      h = await frontHost(pg);
+      const first = await runWatched(h, "scaleliteBackup", backupInputs("step"), listings);
+      expect(first.code, output(first)).toBe(0);
+      firstCalls = calls(h);
+      treeAfterFirst = tree(h);
+      second = await runWatched(h, "scaleliteBackup", backupInputs("step"), listings);
+    });
+
+    it.sequential("installs restic from Ubuntu's packages, writes the settings 0600 and the timer, starts only the timer", () => {
+      expect(firstCalls.filter((c) => /^apt-get .*install -y -q restic$/.test(c))).toHaveLength(1);
+      for (const file of ["etc/bbb-ovh/backup/password", "etc/bbb-ovh/backup/repository.env", "etc/bbb-ovh/backup/policy.env"])
+        expect(mode(h, file)).toBe("600");
+      expect(mode(h, "etc/bbb-ovh/backup")).toBe("700");
+      expect(readFileSync(path.join(h.root, "etc/bbb-ovh/backup/password"), "utf8")).toBe(RESTIC_PASSWORD);
+      const timer = readFileSync(path.join(h.root, "etc/systemd/system/bbb-ovh-backup.timer"), "utf8");
+      expect(timer).toMatch(/^OnCalendar=\*-\*-\* 02:30:00$/m);
+      expect(timer).toMatch(/^Persistent=true$/m);
+      expect(firstCalls).toContain("systemctl start bbb-ovh-backup.timer");
+      expect(firstCalls.some((c) => c.includes("bbb-ovh-backup.service") && /start|restart/.test(c))).toBe(false);
+    });
+
+    it.sequential("initialises the repository once: restic opens it with the stored password", async () => {
+      const r = await sh(
+        h,
+        "set -a; . $BBB_OVH_ROOT/etc/bbb-ovh/backup/repository.env; RESTIC_PASSWORD_FILE=$BBB_OVH_ROOT/etc/bbb-ovh/backup/password restic cat config",
+      );
+      expect(r.code, r.stderr).toBe(0);
+      expect(JSON.parse(r.stdout).id).toMatch(/^[0-9a-f]{64}$/);
+    });
+
+    it.sequential("a second run changes nothing on the host", () => {
+      expect(second.code, output(second)).toBe(0);
+      expect(tree(h)).toEqual(treeAfterFirst);
+      const secondCalls = calls(h).slice(firstCalls.length);
+      expect(secondCalls.filter((c) => /^(apt-get install|systemctl (start|restart|enable|daemon-reload))/.test(c))).toEqual([]);
+    });
+
+    it.sequential("a deployment while a (long) backup runs does not fail on the backup's lock: it checks the repository and goes on", async ({ signal }) => {
+      // The nightly backup holds the host's backup lock for hours on a big campus; `pulumi up` re-runs this step meanwhile.
+      // Held until the step is over, however slow the machine.
+      const release = path.join(h.root, "release-backup-lock");
+      const holder = sh(h, `flock $BBB_OVH_ROOT/var/lib/bbb-ovh/backup.lock sh -c 'until [ -e ${release} ]; do sleep 0.1; done'`);
+      await waitUntil(() => flockHeld(path.join(h.root, "var/lib/bbb-ovh/backup.lock")), signal);
+      const during = await runStep(h, "scaleliteBackup", backupInputs("step"));
+      writeFileSync(release, "");
+      expect(during.code, output(during)).toBe(0);
+      expect(during.stdout).toContain("a backup or restore is running");
+      await holder;
+    });
+
+    it.sequential("never shows a secret in the process listing", () => {
+      const all = listings.join("\n");
+      expect(all).not.toContain(RESTIC_PASSWORD);
+      expect(all).not.toContain(s3.keys.secretAccessKey);
+    });
+  });
+
+  describe("restore drill: back up a front, lose it, restore onto a fresh host", () => {
+    const records = ["rec-a1", "rec-b2", "rec-c3"];
+    let before: Map<string, string>;
+    let beforeRows: ReturnType<typeof rows>;
+    let fresh: TestHost;
+    let freshPg: PgCluster;
+    let refusedEmpty: Awaited<ReturnType<typeof sh>>;
+    let restored: Awaited<ReturnType<typeof sh>>;
+
+    beforeAll(async () => {
+      const pg = await newCluster(true);
+      const old = await frontHost(pg);
+      expect((await runStep(old, "scaleliteBackup", backupInputs("drill"))).code).toBe(0);
+      writeRecordings(old, records);
+      insertRows(pg, records);
+      const run = await sh(old, "bbb-ovh-backup run");
+      expect(run.code, run.stdout + run.stderr).toBe(0);
+      expect(status(old)).toMatchObject({ state: "ok", error: "" });
+      before = recordingTree(old);
+      beforeRows = rows(pg);
+      // The fire: the front and its database are gone.
+      await old.stop();
+      await pg.destroy();
+
+      // A fresh front as `pulumi up` rebuilds it: Scalelite's empty schema, empty recording directories.
+      freshPg = await newCluster(true);
+      fresh = await frontHost(freshPg);
+      expect((await runStep(fresh, "scaleliteBackup", backupInputs("drill"))).code).toBe(0);
+      refusedEmpty = await sh(fresh, "bbb-ovh-backup run");
+      // Scalelite runs on the rebuilt front (the fake systemctl's state): the restore must stop it and start it again.
+      writeFileSync(path.join(fresh.root, "etc/systemd/system/scalelite.target"), "[Unit]\n");
+      mkdirSync(path.join(fresh.root, "fake-state/systemd"), { recursive: true });
+      writeFileSync(path.join(fresh.root, "fake-state/systemd/scalelite.target.active"), "active\n");
+      restored = await sh(fresh, "bbb-ovh-backup restore");
+    });
+
+    it.sequential("the first backup recorded its time, size and snapshot", () => {
+      expect(before.size).toBeGreaterThan(10);
+      expect(JSON.parse(beforeRows.recordings ? "3" : "0")).toBe(3);
+    });
+
+    it.sequential("the empty new front refuses to back itself up over the real backup", () => {
+      expect(refusedEmpty.code).not.toBe(0);
+      expect(refusedEmpty.stderr).toMatch(/no recordings but the latest backup holds 3: restore it first/);
+      expect(status(fresh).state).toBe("failed");
+    });
+
+    it.sequential("restores every file (content, mode, owner) and every row", () => {
+      expect(restored.code, restored.stderr).toBe(0);
+      expect(restored.stdout).toMatch(/3 recording\(s\) in the database/);
+      expect(recordingTree(fresh)).toEqual(before);
+      expect(rows(freshPg)).toEqual(beforeRows);
+    });
+
+    it.sequential("stops Scalelite while restoring and starts it again", () => {
+      const systemctl = calls(fresh).filter((c) => c.startsWith("systemctl ") && c.includes("scalelite.target"));
+      expect(systemctl).toEqual(["systemctl is-active --quiet scalelite.target", "systemctl stop scalelite.target", "systemctl start scalelite.target"]);
+    });
+
+    it.sequential("leaves no database dump behind", () => {
+      expect(readdirSync(path.join(fresh.root, "var/lib/bbb-ovh/backup"))).toEqual([]);
+    });
+
+    it.sequential("refuses to restore over a front that has data, unless --force", async () => {
+      const again = await sh(fresh, "bbb-ovh-backup restore");
+      expect(again.code).not.toBe(0);
+      expect(again.stderr).toMatch(/already has data \(3 recording\(s\) in the database, \d+ file\(s\).*pass --force/);
+      const forced = await sh(fresh, "bbb-ovh-backup restore latest --force");
+      expect(forced.code, forced.stderr).toBe(0);
+      expect(rows(freshPg)).toEqual(beforeRows);
+    });
+
+    it.sequential("a restore that fails leaves the database as it was and Scalelite running", async () => {
+      // A view on recordings that the dump does not know: pg_restore --clean cannot drop the table.
+      freshPg.sql("scalelite", "CREATE VIEW recent AS SELECT record_id FROM recordings");
+      const rowsBefore = rows(freshPg);
+      const callsBefore = calls(fresh).length;
+      const failed = await sh(fresh, "bbb-ovh-backup restore latest --force");
+      expect(failed.code).not.toBe(0);
+      expect(failed.stderr).toMatch(/pg_restore into scalelite failed: the database is unchanged/);
+      expect(rows(freshPg)).toEqual(rowsBefore);
+      expect(
+        calls(fresh)
+          .slice(callsBefore)
+          .filter((c) => /scalelite\.target/.test(c)),
+      ).toEqual(["systemctl is-active --quiet scalelite.target", "systemctl stop scalelite.target", "systemctl start scalelite.target"]);
+      freshPg.sql("scalelite", "DROP VIEW recent");
+    });
+
+    it.sequential("backs up again once restored", async () => {
+      const r = await sh(fresh, "bbb-ovh-backup run");
+      expect(r.code, r.stderr).toBe(0);
+      const list = await sh(fresh, "bbb-ovh-backup list --json");
+      // --keep-daily keeps the last snapshot of each day: today's is the new one.
+      const snapshots = JSON.parse(list.stdout) as Array<{ short_id: string; tags: string[] }>;
+      expect(snapshots.map((s) => s.short_id)).toEqual([status(fresh).snapshot]);
+      expect(snapshots[0].tags).toContain("recordings:3");
+    });
+  });
+
   describe("refused credentials and a full bucket", () => {
     it("wrong S3 keys stop the step with a clear message and keep the working settings", async () => {
-      const pg = newCluster(true);
+      const pg = await newCluster(true);
       const h = await frontHost(pg);
       const good = { endpoint: s3Auth.endpoint, keys: s3Auth.keys };
       const first = await runStep(h, "scaleliteBackup", backupInputs("creds", good));
@@ -425,7 +448,7 @@ describe.skipIf(!ready)("backups of the Scalelite front (restic + S3 + PostgreSQ
     });
 
     it("a wrong repository password stops the step with a clear message; backups go on with the right one", async () => {
-      const pg = newCluster(true);
+      const pg = await newCluster(true);
       const h = await frontHost(pg);
       expect((await runStep(h, "scaleliteBackup", backupInputs("password"))).code).toBe(0);
       const badPassword = await runStep(h, "scaleliteBackup", backupInputs("password", { password: "another-password" }));
@@ -436,7 +459,7 @@ describe.skipIf(!ready)("backups of the Scalelite front (restic + S3 + PostgreSQ
     });
 
     it("a full bucket fails the backup clearly; the repository stays sound and the next run succeeds", async () => {
-      const pg = newCluster(true);
+      const pg = await newCluster(true);
       const h = await frontHost(pg);
       const proxy = await quotaProxy(s3.endpoint, 1e12);
       try {
@@ -475,7 +498,7 @@ describe.skipIf(!ready)("backups of the Scalelite front (restic + S3 + PostgreSQ
     let args: string[];
 
     beforeAll(async () => {
-      pg = newCluster(true);
+      pg = await newCluster(true);
       h = await frontHost(pg);
       expect((await runStep(h, "scaleliteBackup", backupInputs("ops"))).code).toBe(0);
       writeRecordings(h, ["ops-1", "ops-2"]);
@@ -505,7 +528,7 @@ describe.skipIf(!ready)("backups of the Scalelite front (restic + S3 + PostgreSQ
       ];
     });
 
-    it("ops status fails while no backup has run", async () => {
+    it.sequential("ops status fails while no backup has run", async () => {
       const run = await ops(["status", stackFile, "--json", ...args]);
       const report = JSON.parse(run.stdout);
       expect(report.problems).toContainEqual(
@@ -513,7 +536,7 @@ describe.skipIf(!ready)("backups of the Scalelite front (restic + S3 + PostgreSQ
       );
     });
 
-    it("backup now backs up and reports age and size; backup list shows the snapshot", async () => {
+    it.sequential("backup now backs up and reports age and size; backup list shows the snapshot", async () => {
       const now = await ops(["backup", "now", stackFile, ...args]);
       expect(now.code, now.stderr).toBe(0);
       expect(now.stdout).toMatch(/^ok: last backup 0\.0 h ago \(snapshot [0-9a-f]{8}, [\d.]+ KiB\)$/m);
@@ -523,7 +546,7 @@ describe.skipIf(!ready)("backups of the Scalelite front (restic + S3 + PostgreSQ
       expect(list.stdout).toMatch(/│ 2\s+│/);
     });
 
-    it("ops status shows the last backup, and fails once it is older than maxAgeHours", async () => {
+    it.sequential("ops status shows the last backup, and fails once it is older than maxAgeHours", async () => {
       const fresh = JSON.parse((await ops(["status", stackFile, "--json", ...args])).stdout);
       expect(fresh.backup).toMatchObject({ ok: true, maxAgeHours: 26, snapshot: status(h).snapshot });
       expect(fresh.problems.filter((p: { message: string }) => /backup/.test(p.message))).toEqual([]);
@@ -539,7 +562,7 @@ describe.skipIf(!ready)("backups of the Scalelite front (restic + S3 + PostgreSQ
       expect(stale.stdout).toMatch(/unhealthy: backup: last successful backup 27\.0 h ago/);
     });
 
-    it("backup restore asks first, refuses a front with data, and restores with --force", async () => {
+    it.sequential("backup restore asks first, refuses a front with data, and restores with --force", async () => {
       const asked = await ops(["backup", "restore", stackFile, ...args]);
       expect(asked.code).toBe(2);
       expect(asked.stderr).toMatch(/pass --yes/);
@@ -555,7 +578,7 @@ describe.skipIf(!ready)("backups of the Scalelite front (restic + S3 + PostgreSQ
       expect(bad.code).toBe(2);
     });
 
-    it("the newest snapshot is chosen by time over every host (a rebuilt front may have another name)", async () => {
+    it.sequential("the newest snapshot is chosen by time over every host (a rebuilt front may have another name)", async () => {
       // An older snapshot from another front, listed in a group of its own by restic.
       const older = await sh(
         h,

@@ -42,13 +42,14 @@ describe("campus.backup, checked before anything is created", () => {
       maxAgeHours: 26,
     });
     expect(backupRegion(campus, campus.config.backup!)).toBe("SBG");
-    const target = backupTarget(campus);
+    const target = backupTarget(campus, campus.config.backup!);
     expect(target).toEqual({
       kind: "ovh",
       endpoint: "https://s3.sbg.io.cloud.ovh.net",
       bucket: "training-bbb-backup-5f3c1e0a",
       region: "sbg",
       ovhRegion: "SBG",
+      projectId: "5f3c1e0a9b8d4c7e8f6a2b1c0d9e8f7a",
     });
     expect(resticRepository(target)).toBe("s3:https://s3.sbg.io.cloud.ovh.net/training-bbb-backup-5f3c1e0a");
   });

@@ -14,12 +14,14 @@ import { startBbbApiServer, type BbbApiServer } from "../support/bbbApiServer";
 import { scaleliteTrees, type Scalelite } from "../support/scalelite/harness";
 import { startOvhApiPeer, type OvhApiPeer } from "../support/ovhApiPeer";
 import { execOn, type TestHost } from "../support/sshd";
+import { waitUntil } from "../support/waitUntil";
 import { meets } from "../../components/scaling/decide";
 import { opsProcessEnv, scratch, secretFile } from "./cli";
 import { startNodePool } from "./nodePool";
 
 const REPO = path.resolve(__dirname, "../..");
-const TSX = path.join(REPO, "node_modules/.bin/tsx");
+/** What `npm run ops` runs: the dist/ that vitest's globalSetup built (test/support/buildDist.ts), not tsx, which compiles on every call. */
+const OPS = ["dist/cli/ops.js"];
 const FAKES = path.join(__dirname, "fakes");
 const PROJECT = "0123456789abcdef0123456789abcdef";
 const NODES = [
@@ -56,7 +58,7 @@ const connection = () => [
 
 function ops(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(TSX, ["cli/ops.ts", ...args], { cwd: REPO, env, timeout: 120_000 }, (error, stdout, stderr) =>
+    execFile(process.execPath, [...OPS, ...args], { cwd: REPO, env, timeout: 120_000 }, (error, stdout, stderr) =>
       resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );
   });
@@ -74,7 +76,12 @@ async function scale(minutes: number, ...extra: string[]) {
     },
   };
 }
-const rowOf = async (fqdn: string) => (await onFront("docker exec scalelite-api bin/rake status")).split("\n").find((l) => l.includes(fqdn)) ?? "";
+/** Scalelite's `rake status` now (one Ruby boot on the front), as a lookup of each node's row. */
+const statusRows = async () => {
+  const lines = (await onFront("docker exec scalelite-api bin/rake status")).split("\n");
+  return (fqdn: string) => lines.find((l) => l.includes(fqdn)) ?? "";
+};
+const rowOf = async (fqdn: string) => (await statusRows())(fqdn);
 
 beforeAll(async () => {
   if (!trees) return;
@@ -161,7 +168,8 @@ describe.skipIf(!trees)("ops scale", () => {
     // A burst at 11:00: 175 users + 100 margin > the 200 that one site carries.
     nodeHttp[0].seedMeeting("maths-2", 90);
     nodeHttp[1].seedMeeting("physics-2", 25);
-    const { report } = await scale(60, "--wait-serving", "60");
+    // The peer's unshelve is ACTIVE at once: the run's first look, a tenth of --wait-serving later (1 s), enables the node.
+    const { report } = await scale(60, "--wait-serving", "10");
     expect(report.decision.actions).toEqual([expect.objectContaining({ node: NODES[3].fqdn, action: "wake" })]);
     expect(report.steps.find((s) => s.node === NODES[3].fqdn)).toMatchObject({
       step: "enabled",
@@ -200,8 +208,8 @@ function upgrade(
     // Each create through the balancer fake boots Ruby to ask Scalelite's own find_available: at load 12 one
     // check outlasted ops' default 10-s HTTP budget (a CI run), so the drill gives HTTP 60 s.
     const child = spawn(
-      TSX,
-      ["cli/ops.ts", "upgrade", stackFile, "--json", "--poll", "1", "--timeout", "60000", ...connection(), ...throughBalancer(), ...extra],
+      process.execPath,
+      [...OPS, "upgrade", stackFile, "--json", "--poll", "0.2", "--timeout", "60000", ...connection(), ...throughBalancer(), ...extra],
       {
         cwd: REPO,
         env,
@@ -256,10 +264,13 @@ describe.skipIf(!trees)("ops upgrade drill", () => {
       step: "refused",
       detail: expect.stringMatching(/carry 200 user\(s\) under failover 'datacenter', 210 connected: it stays in the pool/),
     });
-    for (const n of NODES) expect(await rowOf(n.fqdn)).toMatch(/enabled/);
+    const row = await statusRows();
+    for (const n of NODES) expect(row(n.fqdn), n.fqdn).toMatch(/enabled/);
   }, 300_000);
 
-  it("every node, the canary first, lessons running: each drained node waits for its lessons to end, none is ended, capacity never below the policy", async () => {
+  it("every node, the canary first, lessons running: each drained node waits for its lessons to end, none is ended, capacity never below the policy", async ({
+    signal,
+  }) => {
     for (const n of nodeHttp) n.meetings.clear();
     NODES.forEach((_, i) => nodeHttp[i].seedMeeting(`lesson-${i}`, [40, 30, 20, 10][i]));
     const log = path.join(env.HOME, "applied.log");
@@ -276,8 +287,13 @@ describe.skipIf(!trees)("ops upgrade drill", () => {
             { awake: false, policy: "datacenter", marginUsers: 0, marginUnderFailure: true },
           ).ok,
         );
-        // The lesson on the drained node ends on its own, a little later.
-        setTimeout(() => nodeHttp[NODES.findIndex((n) => n.fqdn === node)].meetings.clear(), 1500);
+        // The lesson on the drained node ends on its own once the upgrade has looked at the node and seen it running.
+        const peer = nodeHttp[NODES.findIndex((n) => n.fqdn === node)];
+        const looked = peer.calls.length;
+        void waitUntil(() => peer.calls.slice(looked).some((c) => c.call === "getMeetings"), signal).then(
+          () => peer.meetings.clear(),
+          () => undefined, // the test ended first: its own assertions say why
+        );
       }
       if (step === "undrained") drained.delete(node);
     });
@@ -296,10 +312,11 @@ describe.skipIf(!trees)("ops upgrade drill", () => {
       expect(nodeHttp[i].calls.some((c) => c.call === "create" && /meetingID=bbb-ovh-smoke-/.test(c.query))).toBe(true);
     }
     // Each node got its own tag (none) back: the check tag takes no lesson and is left nowhere.
-    for (const n of NODES) expect(await rowOf(n.fqdn)).not.toContain("bbb-ovh-upgrade-check");
+    const row = await statusRows();
+    for (const n of NODES) expect(row(n.fqdn), n.fqdn).not.toContain("bbb-ovh-upgrade-check");
     expect(await scalelite.findAvailable("bbb-ovh-upgrade-check!")).toMatchObject({ error: expect.stringMatching(/bbb-ovh-upgrade-check/) });
     expect(seededEnds()).toEqual([]);
-    for (const n of NODES) expect(await rowOf(n.fqdn)).toMatch(/enabled/);
+    for (const n of NODES) expect(row(n.fqdn), n.fqdn).toMatch(/enabled/);
   }, 600_000);
 
   it("a node still busy at the deadline stays drained with its lesson; a failed apply stops on the canary and leaves the others as they were", async () => {
@@ -326,8 +343,9 @@ describe.skipIf(!trees)("ops upgrade drill", () => {
       detail: expect.stringMatching(/exited 3: bbb-install.sh failed/),
     });
     expect(failed.report.stopped).toMatch(/stays drained; the other nodes were not touched/);
-    for (const n of NODES.filter((x) => x.fqdn !== failed.report.canary)) expect(await rowOf(n.fqdn)).toMatch(/enabled/);
-    expect(await rowOf(failed.report.canary)).toMatch(/cordoned/);
+    const afterFailed = await statusRows();
+    for (const n of NODES.filter((x) => x.fqdn !== failed.report.canary)) expect(afterFailed(n.fqdn), n.fqdn).toMatch(/enabled/);
+    expect(afterFailed(failed.report.canary)).toMatch(/cordoned/);
     await onFront(`docker exec scalelite-api bin/rake 'servers:enable[${failed.report.canary}]'`);
 
     // The apply "succeeds" but leaves the node with another secret than Scalelite's: the check through the
@@ -343,9 +361,9 @@ describe.skipIf(!trees)("ops upgrade drill", () => {
       step: "failed",
       detail: expect.stringMatching(/through the balancer failed/),
     });
-    const row = await rowOf(broken.report.canary);
-    expect(row).toMatch(/cordoned/);
-    expect(row).not.toContain("bbb-ovh-upgrade-check");
-    for (const n of NODES.filter((x) => x.fqdn !== broken.report.canary)) expect(await rowOf(n.fqdn)).toMatch(/enabled/);
+    const afterBroken = await statusRows();
+    expect(afterBroken(broken.report.canary)).toMatch(/cordoned/);
+    expect(afterBroken(broken.report.canary)).not.toContain("bbb-ovh-upgrade-check");
+    for (const n of NODES.filter((x) => x.fqdn !== broken.report.canary)) expect(afterBroken(n.fqdn), n.fqdn).toMatch(/enabled/);
   }, 600_000);
 });

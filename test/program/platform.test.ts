@@ -1,11 +1,14 @@
 import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
-import { describe, expect, it } from "vitest";
+import { describe, expect, expectTypeOf, it } from "vitest";
 import { evaluateProgram, isSecretValue, type RecordedResource } from "../../cli/plan/recorder";
-import { parseCampus } from "../../components/config/campus";
+import { parseCampus, type HostRole, type ResolvedFront, type ResolvedHost, type ResolvedNode } from "../../components/config/campus";
 import type { CampusInput } from "../../components/config/schema";
-import type { HostHandle } from "../../components/hosts/HostHandle";
-import { buildPlatform, type PlatformOutputs } from "../../components/platform";
+import type { BbbNodeArgs } from "../../components/bbb/BbbNode";
+import type { FrontHandle, HostHandle, NodeHandle } from "../../components/hosts/HostHandle";
+import type { ScaleliteFrontArgs } from "../../components/scalelite/ScaleliteFront";
+import type { replicationLink } from "../../components/scalelite/standby";
+import { buildPlatform, type PlatformArgs, type PlatformOutputs } from "../../components/platform";
 import { scriptBundle } from "../../components/remote/scriptBundle";
 import { INSTALLER_PINS, installStepTriggers } from "../../components/bbb/installerPin";
 import { STEPS, type StepName } from "../../components/remote/catalogue";
@@ -76,7 +79,7 @@ class FakeServer extends pulumi.CustomResource {
 }
 
 /** A host as the lead's host components hand it over: outputs, a secret key, a resource to wait for. */
-function fakeHandle(host: ReturnType<typeof parseCampus>["front"]): HostHandle {
+function fakeHandle<R extends HostRole>(host: ResolvedHost & { role: R }): HostHandle<R> {
   const cfg = host.config as { ipv4: string; ipv6?: string; sshUser: string };
   const server = new FakeServer(host.name);
   return {
@@ -389,7 +392,7 @@ describe("buildPlatform under Pulumi mocks", () => {
     raw.certificates = { challenge: "dns-01" };
     const campus = parseCampus(raw, { sshPrivateKey: true, turnSecret: true, dnsCredentials: true, moodleSshPrivateKey: true });
     // Plain handles, outside any Pulumi runtime: registering a resource here would fail differently.
-    const handle = (host: typeof campus.front): HostHandle => ({
+    const handle = <R extends HostRole>(host: ResolvedHost & { role: R }): HostHandle<R> => ({
       host,
       ipv4: pulumi.output(""),
       ipv6: pulumi.output(""),
@@ -401,5 +404,17 @@ describe("buildPlatform under Pulumi mocks", () => {
     expect(() => buildPlatform({ campus, front: handle(campus.front), nodes: campus.nodes.map(handle), parent: {} as pulumi.Resource })).toThrow(
       /no TURN secret.*bbb-ovh:dnsCredentials.*no SSH connection to the Moodle host/,
     );
+  });
+
+  // Checked by tsc (npm test type-checks test/): the components no longer check roles at run time.
+  it("takes a host only in the role its type carries: a node's handle for a node, a front's for a front", () => {
+    expectTypeOf<ReturnType<typeof parseCampus>["front"]>().toExtend<ResolvedFront>();
+    expectTypeOf<ReturnType<typeof parseCampus>["nodes"][number]>().toExtend<ResolvedNode>();
+    expectTypeOf<FrontHandle>().not.toExtend<BbbNodeArgs["handle"]>();
+    expectTypeOf<HostHandle>().not.toExtend<BbbNodeArgs["handle"]>();
+    expectTypeOf<NodeHandle>().not.toExtend<ScaleliteFrontArgs["handle"]>();
+    expectTypeOf<NodeHandle>().not.toExtend<Parameters<typeof replicationLink>[1 | 2]>();
+    expectTypeOf<HostHandle>().not.toExtend<PlatformArgs["front"]>();
+    expectTypeOf<FrontHandle>().not.toExtend<PlatformArgs["nodes"][number]>();
   });
 });

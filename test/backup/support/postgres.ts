@@ -5,7 +5,7 @@
  * authentication, as the container's local socket is. test/backup/bin/docker points the client
  * programs of `docker exec scalelite-postgres ...` at its socket (BACKUP_TEST_PGHOST).
  */
-import { execFileSync } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
 import { chmodSync, chownSync, existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -17,25 +17,33 @@ export interface PgCluster {
   socketDir: string;
   /** Runs SQL as the superuser on a database; returns psql's unaligned, tuples-only output. */
   sql(database: string, sql: string): string;
-  start(): void;
-  stop(): void;
-  destroy(): void;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  destroy(): Promise<void>;
 }
 
 export const postgresAvailable = (): boolean => existsSync(`${BIN}/initdb`) && existsSync(`${BIN}/pg_ctl`);
 
-function asPostgres(args: string[]): string {
-  return execFileSync("runuser", ["-u", "postgres", "--", ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+/**
+ * Runs a server program as the postgres user. Asynchronous: initdb and pg_ctl take seconds on a busy
+ * machine, and the backup scenarios that run beside this one must not stall meanwhile.
+ */
+function asPostgres(args: string[]): Promise<void> {
+  return new Promise((resolve, reject) =>
+    execFile("runuser", ["-u", "postgres", "--", ...args], { encoding: "utf8" }, (error, _stdout, stderr) =>
+      error ? reject(new Error(`${args[0]} failed: ${error.message} ${stderr}`)) : resolve(),
+    ),
+  );
 }
 
-export function createCluster(): PgCluster {
+export async function createCluster(): Promise<PgCluster> {
   const dir = mkdtempSync(path.join(tmpdir(), "bbb-ovh-pg-"));
   chmodSync(dir, 0o755);
   const ids = execFileSync("id", ["-u", "postgres"], { encoding: "utf8" }).trim();
   const gid = execFileSync("id", ["-g", "postgres"], { encoding: "utf8" }).trim();
   chownSync(dir, Number(ids), Number(gid));
   const data = path.join(dir, "data");
-  asPostgres([`${BIN}/initdb`, "-D", data, "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8"]);
+  await asPostgres([`${BIN}/initdb`, "-D", data, "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8"]);
   const options = `-c listen_addresses='' -c unix_socket_directories='${dir}' -c fsync=off`;
   const cluster: PgCluster = {
     socketDir: dir,
@@ -43,21 +51,13 @@ export function createCluster(): PgCluster {
       execFileSync(`${BIN}/psql`, ["-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-h", dir, "-U", "postgres", "-d", database, "-c", sql], {
         encoding: "utf8",
       }).trim(),
-    start: () => {
-      asPostgres([`${BIN}/pg_ctl`, "-D", data, "-o", options, "-l", path.join(dir, "log"), "-w", "start"]);
-    },
-    stop: () => {
-      asPostgres([`${BIN}/pg_ctl`, "-D", data, "-m", "fast", "-w", "stop"]);
-    },
-    destroy: () => {
-      try {
-        cluster.stop();
-      } catch {
-        // already stopped
-      }
+    start: () => asPostgres([`${BIN}/pg_ctl`, "-D", data, "-o", options, "-l", path.join(dir, "log"), "-w", "start"]),
+    stop: () => asPostgres([`${BIN}/pg_ctl`, "-D", data, "-m", "fast", "-w", "stop"]),
+    destroy: async () => {
+      await cluster.stop().catch(() => undefined); // already stopped
       rmSync(dir, { recursive: true, force: true });
     },
   };
-  cluster.start();
+  await cluster.start();
   return cluster;
 }
