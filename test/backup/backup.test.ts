@@ -521,8 +521,9 @@ describe.skipIf(!ready)("backups of the Scalelite front (restic + S3 + PostgreSQ
         keyFile,
         "--host-key",
         h.hostPublicKey,
+        // Budgets for a busy machine (an SSH handshake took over 1.5 s in CI at load 4+).
         "--timeout",
-        "1500",
+        "20000",
         "--command-timeout",
         "60000",
       ];
