@@ -5,6 +5,7 @@
 # Inputs (stdin, KEY=VALUE): FQDN, EMAIL, CHALLENGE (http-01 | dns-01), DNS_CREDENTIALS_B64 (secret,
 # dns-01 only: the certbot-dns-ovh credentials file, written 0600, never passed on a command line).
 # That file is kept outside /etc/letsencrypt, which the internet-facing nginx container mounts.
+# A certificate on disk that ends within 30 days, is unreadable or does not name FQDN is replaced.
 # http-01 uses certbot's own web server on port 80: its pre/post hooks stop and restart scalelite-nginx
 # when it runs, so renewals work. A deploy hook reloads nginx inside its container after each renewal.
 set -euo pipefail
@@ -20,6 +21,10 @@ OLD_OVH_CREDENTIALS="$LE_DIR/ovh.ini"
 CERTBOT_LOG=/var/log/letsencrypt/letsencrypt.log
 HOOK_DIR="$LE_DIR/bbb-ovh"
 NGINX_PAUSED=/run/bbb-ovh-scalelite-nginx-paused
+# certbot's own renewal threshold (renew_before_expiry, 30 days by default: certbot's "Renewing
+# certificates" docs); a certificate closer to its end than this is replaced now. openssl comes with
+# certbot (its dependency ca-certificates depends on openssl).
+RENEW_BEFORE_SECONDS=$((30 * 86400))
 
 usage() {
   echo "usage: $0 < inputs   (KEY=VALUE lines: FQDN EMAIL CHALLENGE [DNS_CREDENTIALS_B64])"
@@ -93,13 +98,30 @@ current_authenticator() {
   return 0
 }
 
+# certificate_problem: why the certificate on disk cannot stay as it is (printed), or nothing. A standby
+# front's certificate may have missed its renewals (HTTP-01 fails while the name points at the other
+# front), and nginx would serve it expired after a failover.
+certificate_problem() {
+  local cert="$ROOT$LE_DIR/live/$IN_FQDN/cert.pem"
+  if ! openssl x509 -noout -in "$cert" >/dev/null 2>&1; then
+    echo "is unreadable"
+  elif ! openssl x509 -noout -checkend "$RENEW_BEFORE_SECONDS" -in "$cert" >/dev/null; then
+    echo "ends on $(openssl x509 -noout -enddate -in "$cert" | sed 's/^notAfter=//'), within $((RENEW_BEFORE_SECONDS / 86400)) days"
+  elif ! openssl x509 -noout -checkhost "$IN_FQDN" -in "$cert" | grep -q ' does match '; then
+    echo "does not name $IN_FQDN"
+  fi
+}
+
 # request_certificate: sets REQUESTED=true when certbot was asked for a certificate; dies when it fails.
 request_certificate() {
-  local wanted="standalone" args=()
+  local wanted="standalone" args=() problem=""
   [[ "$IN_CHALLENGE" == dns-01 ]] && wanted="dns-ovh"
-  if [[ -f "$ROOT$LE_DIR/live/$IN_FQDN/fullchain.pem" && "$(current_authenticator)" == "$wanted" ]]; then
-    log "certificate for $IN_FQDN exists and renews by $IN_CHALLENGE: nothing to do"
-    return 0
+  if [[ -f "$ROOT$LE_DIR/live/$IN_FQDN/fullchain.pem" ]]; then
+    problem="$(certificate_problem)"
+    if [[ -z "$problem" && "$(current_authenticator)" == "$wanted" ]]; then
+      log "certificate for $IN_FQDN exists and renews by $IN_CHALLENGE: nothing to do"
+      return 0
+    fi
   fi
   args=(certonly --non-interactive --agree-tos --email "$IN_EMAIL" --cert-name "$IN_FQDN" -d "$IN_FQDN" --keep-until-expiring)
   if [[ "$wanted" == standalone ]]; then
@@ -107,7 +129,10 @@ request_certificate() {
   else
     args+=(--dns-ovh --dns-ovh-credentials "$OVH_CREDENTIALS")
   fi
-  if [[ -f "$ROOT$LE_DIR/live/$IN_FQDN/fullchain.pem" ]]; then
+  if [[ -n "$problem" ]]; then
+    log "the certificate for $IN_FQDN $problem: replacing it"
+    args+=(--force-renewal)
+  elif [[ -f "$ROOT$LE_DIR/live/$IN_FQDN/fullchain.pem" ]]; then
     # certbot keeps a valid certificate's renewal settings; a new challenge needs a new certificate.
     log "switching $IN_FQDN to $IN_CHALLENGE"
     args+=(--force-renewal)

@@ -90,6 +90,46 @@ describe.skipIf(!AVAILABLE)("scalelite-certificate with the real certbot against
     expect(calls(h).slice(mark)).toContain("docker inspect -f \\{\\{.State.Running\\}\\} scalelite-nginx");
   });
 
+  it("replaces a certificate on disk that ends within 30 days, which real certbot takes as a renewal of the lineage", async () => {
+    // What a standby front holds once its renewals failed: the lineage's certificate, 5 days from its end.
+    const key = path.join(dir, "short.key");
+    const short = execFileSync(
+      "openssl",
+      [
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+        "-subj",
+        `/CN=${FQDN}`,
+        "-addext",
+        `subjectAltName=DNS:${FQDN}`,
+        "-days",
+        "5",
+        "-keyout",
+        key,
+        "-out",
+        "-",
+      ],
+      { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] },
+    );
+    writeFileSync(live("cert.pem"), short);
+    const before = certbotRuns().length;
+    const r = await runStep(h, "scaleliteCertificate", { FQDN, EMAIL: "ops@campus.example", CHALLENGE: "http-01" });
+    expect(r.code, output(r)).toBe(0);
+    expect(r.stdout).toContain("within 30 days: replacing it");
+    expect(certbotRuns()).toHaveLength(before + 1);
+    expect(certbotRuns().at(-1)).toMatch(/--standalone .*--force-renewal$/);
+    const renewed = readFileSync(live("cert.pem"), "utf8");
+    expect(renewed).not.toBe(short);
+    // From the CA, and good for more than 30 days.
+    expect(execFileSync("openssl", ["x509", "-noout", "-issuer", "-in", live("cert.pem")], { encoding: "utf8" })).not.toContain(FQDN);
+    expect(() => execFileSync("openssl", ["x509", "-noout", "-checkend", String(30 * 86400), "-in", live("cert.pem")])).not.toThrow();
+  });
+
   it("is what ops failover runs on the new front after the DNS switch: through ops' own SSH, a new lineage from the CA, nginx started", async () => {
     rmSync(path.join(h.root, "etc/letsencrypt"), { recursive: true, force: true });
     mkdirSync(path.join(h.root, "etc/systemd/system"), { recursive: true });

@@ -431,6 +431,59 @@ describe("scalelite-certificate", () => {
     expect(calls(h).filter((c) => c.startsWith("certbot "))).toHaveLength(1);
   });
 
+  it("replaces a certificate that ends within 30 days or does not name the front, and then keeps it", async () => {
+    const h = await frontHost();
+    const certbotCalls = () => calls(h).filter((c) => c.startsWith("certbot "));
+    const cert = () => path.join(h.root, `etc/letsencrypt/live/${FRONT}/cert.pem`);
+    const endsWithin = (days: number) => spawnSync("openssl", ["x509", "-noout", "-checkend", String(days * 86400), "-in", cert()]).status !== 0;
+    // What a standby front holds after its renewals failed while the name pointed at the other front.
+    setKnob(h, "FAKE_CERTBOT_DAYS", "10");
+    expect((await runStep(h, "scaleliteCertificate", certificateInputs())).code).toBe(0);
+    expect(endsWithin(30)).toBe(true);
+    setKnob(h, "FAKE_CERTBOT_DAYS", "90");
+    const expiring = await runStep(h, "scaleliteCertificate", certificateInputs());
+    expect(expiring.code, output(expiring)).toBe(0);
+    expect(expiring.stdout).toMatch(new RegExp(`the certificate for ${FRONT.replaceAll(".", "\\.")} ends on .*, within 30 days: replacing it`));
+    expect(certbotCalls()).toHaveLength(2);
+    expect(certbotCalls()[1]).toMatch(/--standalone .*--force-renewal$/);
+    expect(endsWithin(30)).toBe(false);
+
+    // A certificate for another name in the lineage (a restored or copied /etc/letsencrypt).
+    const other = spawnSync(
+      "openssl",
+      [
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+        "-subj",
+        "/CN=other.example",
+        "-addext",
+        "subjectAltName=DNS:other.example",
+        "-days",
+        "90",
+        "-keyout",
+        "/dev/null",
+        "-out",
+        "-",
+      ],
+      { encoding: "utf8" },
+    );
+    writeFileSync(cert(), other.stdout);
+    const wrongName = await runStep(h, "scaleliteCertificate", certificateInputs());
+    expect(wrongName.code, output(wrongName)).toBe(0);
+    expect(wrongName.stdout).toContain(`does not name ${FRONT}: replacing it`);
+    expect(certbotCalls()).toHaveLength(3);
+    expect(spawnSync("openssl", ["x509", "-noout", "-checkhost", FRONT, "-in", cert()], { encoding: "utf8" }).stdout).toContain(" does match ");
+
+    const again = await runStep(h, "scaleliteCertificate", certificateInputs());
+    expect(again.stdout).toContain("nothing to do");
+    expect(certbotCalls()).toHaveLength(3);
+  });
+
   it("fails with certbot's reason when the challenge fails, and leaves no certificate", async () => {
     const h = await frontHost();
     setKnob(h, "FAKE_CERTBOT_FAIL", "1");
