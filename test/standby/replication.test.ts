@@ -91,7 +91,9 @@ describe.skipIf(!ready)("PostgreSQL streaming replication between the fronts", (
     expect(standbyRun.stdout + standbyRun.stderr).not.toContain(PASSWORD);
     // pg_basebackup ran from the image the front locked, not by its tag (the fake docker's own runuser
     // call, which runs it for the container, is recorded too and left out).
-    expect(calls(standby.host).filter((c) => c.startsWith("docker ") && c.includes("pg_basebackup"))).toEqual([expect.stringContaining(` ${LOCKED_POSTGRES} pg_basebackup `)]);
+    expect(calls(standby.host).filter((c) => c.startsWith("docker ") && c.includes("pg_basebackup"))).toEqual([
+      expect.stringContaining(` ${LOCKED_POSTGRES} pg_basebackup `),
+    ]);
   });
 
   it("refuses replication without TLS, with a wrong password, and any other login from the standby's address", () => {
