@@ -3,7 +3,8 @@
 # scalelite-nginx container finds it (/etc/letsencrypt is mounted at /etc/nginx/ssl).
 #
 # Inputs (stdin, KEY=VALUE): FQDN, EMAIL, CHALLENGE (http-01 | dns-01), DNS_CREDENTIALS_B64 (secret,
-# dns-01 only: the certbot-dns-ovh credentials file, written 0600, never passed on a command line).
+# dns-01 only: the certbot-dns-ovh credentials file, written 0600, never passed on a command line; left
+# out, the file an earlier run wrote is used).
 # That file is kept outside /etc/letsencrypt, which the internet-facing nginx container mounts.
 # A certificate on disk that ends within 30 days, is unreadable or does not name FQDN is replaced.
 # http-01 uses certbot's own web server on port 80: its pre/post hooks stop and restart scalelite-nginx
@@ -66,7 +67,12 @@ EOF
 }
 
 install_dns_credentials() {
-  [[ -n "${IN_DNS_CREDENTIALS:-}" ]] || die "CHALLENGE=dns-01 needs DNS_CREDENTIALS_B64 (the certbot-dns-ovh credentials)"
+  if [[ -z "${IN_DNS_CREDENTIALS:-}" ]]; then
+    # ops failover runs this step without the secret, which it does not hold: the file pulumi up left serves.
+    [[ -f "$ROOT$OVH_CREDENTIALS" ]] ||
+      die "CHALLENGE=dns-01 needs DNS_CREDENTIALS_B64 (the certbot-dns-ovh credentials): there are none at $OVH_CREDENTIALS yet"
+    return 0
+  fi
   mkdir -p "$ROOT$(dirname "$OVH_CREDENTIALS")"
   chmod 0700 "$ROOT$(dirname "$OVH_CREDENTIALS")"
   printf '%s\n' "$IN_DNS_CREDENTIALS" | install_content "$ROOT$OVH_CREDENTIALS" 0600 || true

@@ -124,7 +124,7 @@ function sides(target: OpsTarget, reverse: boolean): { primary: Side; standby: S
 /** What `--dry-run` prints: the steps and the hosts they act on, from the stack alone. */
 export function planFailover(target: OpsTarget, kind: "failover" | "failback", primaryDown: boolean): PlannedStep[] {
   const s = sides(target, kind === "failback");
-  const httpChallenge = target.campus?.config.certificates.challenge === "http-01";
+  const challenge = target.campus?.config.certificates.challenge;
   return kind === "failover"
     ? switchSteps({
         from: s.primary.name,
@@ -135,7 +135,7 @@ export function planFailover(target: OpsTarget, kind: "failover" | "failback", p
         planned: false,
         recordings: target.campus?.config.recordings,
         toIpv6: s.standby.ipv6,
-        httpChallenge,
+        challenge,
       })
     : failbackSteps({
         serving: s.primary.name,
@@ -144,7 +144,7 @@ export function planFailover(target: OpsTarget, kind: "failover" | "failback", p
         zone: s.zone,
         recordings: target.campus?.config.recordings,
         backIpv6: s.standby.ipv6,
-        httpChallenge,
+        challenge,
       });
 }
 
@@ -235,6 +235,10 @@ async function switchOver(
       detail: `front-role ${role}, ${state.inRecovery ? `in recovery, replayed ${state.replayLsn ?? "?"}` : "not in recovery"}`,
     };
   });
+  if (target.campus?.config.certificates.challenge === "dns-01") {
+    const inputs = { FQDN: s.fqdn, EMAIL: target.campus.config.adminEmail, CHALLENGE: "dns-01" };
+    await rec.step("certificate", standby.name, async () => ({ value: undefined, detail: await checkDnsCertificate(standby, inputs, t) }));
+  }
   // A switch cut after the promotion: the standby already serves, nothing of the primary is needed.
   const resumed = !before.inRecovery && before.role === "primary";
   if (!before.inRecovery && !resumed)
@@ -388,12 +392,9 @@ export async function switchDns(api: OvhApi, zone: string, fqdn: string, to: { i
  * is started again if it could not run without a certificate.
  */
 export async function requestCertificate(side: Side, inputs: Record<string, string>, delaysMs: number[], timeoutMs: number): Promise<string> {
-  const command = renderStepCommand("scaleliteCertificate", SCRIPT_DIR, side.ssh.username !== "root");
-  const stdin = renderStepStdin("scaleliteCertificate", inputs);
   for (let attempt = 1; ; attempt++) {
     try {
-      // certbot's own run may take long (the CA's checks): several command timeouts.
-      await run(side, command, 5 * timeoutMs, stdin, true);
+      await certificateStep(side, inputs, timeoutMs);
       await run(side, "systemctl is-active --quiet scalelite-nginx.service || systemctl restart scalelite-nginx.service", timeoutMs);
       return `certificate for ${inputs.FQDN} in place (attempt ${attempt}), nginx serving it`;
     } catch (e) {
@@ -404,6 +405,42 @@ export async function requestCertificate(side: Side, inputs: Record<string, stri
         throw new OpsError("command", side.name, `no certificate for ${inputs.FQDN} after ${attempt} attempt(s): ${(e as Error).message}`);
       await sleep(delay);
     }
+  }
+}
+
+/** The certificate step `pulumi up` installs, as it runs it (scripts/scalelite-certificate.sh). */
+async function certificateStep(side: Side, inputs: Record<string, string>, timeoutMs: number): Promise<void> {
+  const command = renderStepCommand("scaleliteCertificate", SCRIPT_DIR, side.ssh.username !== "root");
+  // certbot's own run may take long (the CA's checks): several command timeouts.
+  await run(side, command, 5 * timeoutMs, renderStepStdin("scaleliteCertificate", inputs), true);
+}
+
+/**
+ * The DNS-01 certificate of the front about to serve, checked before anything changes: the certificate step
+ * with the credentials file `pulumi up` left there (ops does not hold that secret), which keeps a certificate
+ * valid for 30 more days and replaces one that ends sooner. nginx is not started: Scalelite starts later, with it.
+ * When the CA refuses, a certificate still valid lets the switch go on, saying until when; none stops it.
+ */
+export async function checkDnsCertificate(side: Side, inputs: Record<string, string>, timeoutMs: number): Promise<string> {
+  try {
+    await certificateStep(side, inputs, timeoutMs);
+    return `certificate for ${inputs.FQDN} valid for 30 days or more`;
+  } catch (e) {
+    if (!(e instanceof OpsError && e.kind === "command")) throw e;
+    const cert = `\${BBB_OVH_ROOT:-}/etc/letsencrypt/live/${inputs.FQDN}/cert.pem`;
+    const end = await runRemote(
+      side.ssh,
+      asRoot(side.ssh, `openssl x509 -noout -checkend 0 -in ${cert} >/dev/null && openssl x509 -noout -enddate -in ${cert}`),
+      timeoutMs,
+    );
+    if (end.code !== 0)
+      throw new OpsError(
+        "command",
+        side.name,
+        `no valid certificate for ${inputs.FQDN} and the CA gave none (${e.detail}): the switch stops here, before fencing or promoting; see /var/log/letsencrypt/letsencrypt.log on ${side.name}, then run it again`,
+      );
+    const until = end.stdout.trim().replace(/^notAfter=/, "");
+    return `the CA gave no new certificate (${e.detail}); the one on disk is valid until ${until}: going on with it, renew it before then`;
   }
 }
 

@@ -44,8 +44,11 @@ export interface SwitchInput {
   recordings?: boolean;
   /** `to`'s IPv6 as the stack knows it (none: a dedicated server), for what the AAAA records become. */
   toIpv6?: string;
-  /** campus.certificates.challenge is http-01: `to` can only get the name's certificate once DNS points at it. */
-  httpChallenge?: boolean;
+  /**
+   * campus.certificates.challenge: with http-01 `to` can only get the name's certificate once DNS points at it;
+   * with dns-01 it holds one already, checked before anything changes.
+   */
+  challenge?: "http-01" | "dns-01";
 }
 
 /** The command `ops failback` runs on the front coming back (scripts/scalelite-recordings-pull.sh, installed by scaleliteRecordingsCopy). */
@@ -111,6 +114,12 @@ export function recordingsCopyVerdict(
  */
 export function switchSteps(s: SwitchInput): PlannedStep[] {
   const steps: PlannedStep[] = [];
+  if (s.challenge === "dns-01")
+    steps.push({
+      id: "certificate",
+      on: s.to,
+      what: `scalelite-certificate.sh for ${s.fqdn} by DNS-01 with the credentials \`pulumi up\` left on ${s.to}, before anything changes: a certificate valid for 30 more days is kept, one that ends sooner is replaced; if the CA refuses, the switch goes on only while the certificate on disk is still valid`,
+    });
   if (s.fromAnswers) {
     steps.push({ id: "fence", on: s.from, what: "stop and disable scalelite.target (API, nginx, poller, importer); front-role := fenced" });
     steps.push({
@@ -134,7 +143,7 @@ export function switchSteps(s: SwitchInput): PlannedStep[] {
     on: "OVH API",
     what: `A/AAAA of ${s.fqdn} (zone ${s.zone}) := ${s.to}'s addresses: A := its IPv4; ${aaaa}; POST /domain/zone/${s.zone}/refresh`,
   });
-  if (s.httpChallenge)
+  if (s.challenge === "http-01")
     steps.push({
       id: "certificate",
       on: s.to,
@@ -158,7 +167,7 @@ export function failbackSteps(s: {
   zone: string;
   recordings?: boolean;
   backIpv6?: string;
-  httpChallenge?: boolean;
+  challenge?: "http-01" | "dns-01";
 }): PlannedStep[] {
   return [
     {
@@ -182,7 +191,7 @@ export function failbackSteps(s: {
       planned: true,
       recordings: s.recordings,
       toIpv6: s.backIpv6,
-      httpChallenge: s.httpChallenge,
+      challenge: s.challenge,
     }),
     { id: "admit", on: s.back, what: `scalelite-replication-primary.sh: admit ${s.serving} as a standby` },
     { id: "rebuild-standby", on: s.serving, what: `front-role := standby; scalelite-replication-standby.sh from ${s.back}` },

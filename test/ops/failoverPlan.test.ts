@@ -184,14 +184,19 @@ describe("the DNS switch", () => {
     expect(dnsChanges(done, { ipv4: "198.51.100.10", ipv6: "2001:db8::10" }, create).changes).toEqual([]);
   });
 
-  it("--dry-run says what the AAAA records become, and adds the certificate step after DNS with HTTP-01 only", () => {
+  it("--dry-run says what the AAAA records become, and where the certificate step goes: after DNS with HTTP-01, first with DNS-01", () => {
     const dns = (toIpv6?: string) => switchSteps({ ...input, fromAnswers: true, planned: false, toIpv6 }).find((s) => s.id === "switch-dns")?.what;
     expect(dns("2001:db8::20")).toMatch(/AAAA := 2001:db8::20 \(PUT, or POST one when the name has none\)/);
     expect(dns()).toMatch(/AAAA records DELETEd \(lb-standby has no IPv6/);
-    const ids = switchSteps({ ...input, fromAnswers: true, planned: false, httpChallenge: true }).map((s) => `${s.id}@${s.on}`);
+    const ids = switchSteps({ ...input, fromAnswers: true, planned: false, challenge: "http-01" }).map((s) => `${s.id}@${s.on}`);
     expect(ids.slice(-3)).toEqual(["switch-dns@OVH API", "certificate@lb-standby", "smoke@visio.school.example.org"]);
     expect(switchSteps({ ...input, fromAnswers: true, planned: false }).map((s) => s.id)).not.toContain("certificate");
-    const back = failbackSteps({ serving: "lb-standby", back: "lb", fqdn: input.fqdn, zone: input.zone, backIpv6: "2001:db8::10", httpChallenge: true });
+    // DNS-01: the standby holds the certificate already; checked (and renewed if it ends soon) before the fence.
+    const dns01 = switchSteps({ ...input, fromAnswers: true, planned: false, challenge: "dns-01" });
+    expect(dns01.map((s) => `${s.id}@${s.on}`).slice(0, 2)).toEqual(["certificate@lb-standby", "fence@lb"]);
+    expect(dns01.filter((s) => s.id === "certificate")).toHaveLength(1);
+    expect(dns01[0].what).toMatch(/by DNS-01 .*before anything changes/);
+    const back = failbackSteps({ serving: "lb-standby", back: "lb", fqdn: input.fqdn, zone: input.zone, backIpv6: "2001:db8::10", challenge: "http-01" });
     expect(back.find((s) => s.id === "certificate")?.on).toBe("lb");
     expect(back.find((s) => s.id === "switch-dns")?.what).toMatch(/AAAA := 2001:db8::10/);
   });

@@ -484,6 +484,27 @@ describe("scalelite-certificate", () => {
     expect(certbotCalls()).toHaveLength(3);
   });
 
+  it("with DNS-01 and no credentials given, uses the file an earlier run wrote, and refuses when there is none", async () => {
+    const h = await frontHost();
+    const { DNS_CREDENTIALS_B64: _given, ...withoutCredentials } = certificateInputs("dns-01");
+    const refused = await runStep(h, "scaleliteCertificate", withoutCredentials);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain(
+      "CHALLENGE=dns-01 needs DNS_CREDENTIALS_B64 (the certbot-dns-ovh credentials): there are none at /etc/bbb-ovh/certbot-dns-ovh.ini yet",
+    );
+    expect(calls(h).filter((c) => c.startsWith("certbot "))).toEqual([]);
+    expect((await runStep(h, "scaleliteCertificate", certificateInputs("dns-01"))).code).toBe(0);
+    rmSync(path.join(h.root, "etc/letsencrypt"), { recursive: true, force: true });
+    const reused = await runStep(h, "scaleliteCertificate", withoutCredentials);
+    expect(reused.code, output(reused)).toBe(0);
+    expect(
+      calls(h)
+        .filter((c) => c.startsWith("certbot "))
+        .at(-1),
+    ).toContain("--dns-ovh --dns-ovh-credentials /etc/bbb-ovh/certbot-dns-ovh.ini");
+    expect(read(h, "etc/bbb-ovh/certbot-dns-ovh.ini")).toContain(`dns_ovh_application_secret = ${OVH_APP_SECRET}`);
+  });
+
   it("fails with certbot's reason when the challenge fails, and leaves no certificate", async () => {
     const h = await frontHost();
     setKnob(h, "FAKE_CERTBOT_FAIL", "1");

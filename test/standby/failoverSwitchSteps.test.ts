@@ -3,15 +3,18 @@
  * OVH API peer (test/support/ovhApiPeer.ts, through OVH's own Node client), AAAA records included, and the
  * HTTP-01 certificate step on the new front, the real scripts/scalelite-certificate.sh over a loopback sshd
  * host with the fake certbot (test/fakes/bin/certbot: FAKE_CERTBOT_FAIL models a CA that cannot validate yet,
- * as while Let's Encrypt still resolves the old A record).
+ * as while Let's Encrypt still resolves the old A record); and the DNS-01 certificate check on the front about
+ * to serve, before anything changes (FAKE_CERTBOT_DAYS gives a certificate close to its end).
  */
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import https from "node:https";
 import tls from "node:tls";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { requestCertificate, switchDns, type Side } from "../../cli/ops/failover";
+import { checkDnsCertificate, requestCertificate, switchDns, type Side } from "../../cli/ops/failover";
 import { ovhApiFromEnv } from "../../cli/ops/ovhApi";
+import { base64 } from "../../components/remote/invocation";
+import { renderOvhDnsIni } from "../../components/scalelite/renderOvhDnsIni";
 import { calls, read } from "../support/hostState";
 import { startOvhApiPeer, type OvhApiPeer } from "../support/ovhApiPeer";
 import { runStep, startTestHost, type TestHost } from "../support/sshd";
@@ -124,4 +127,84 @@ describe("the HTTP-01 certificate on the new front", () => {
     expect(certbotRuns() - before).toBe(3);
     rmSync(knob());
   }, 120_000);
+});
+
+describe("the DNS-01 certificate on the front about to serve, checked before the fence", () => {
+  let host: TestHost;
+  let side: Side;
+  const SECRET = "dns01-application-secret";
+  // What ops sends: no credentials (it does not hold the dnsCredentials secret).
+  const inputs = { FQDN, EMAIL: "it@school.example", CHALLENGE: "dns-01" };
+  const knob = (name: string, value?: string) => {
+    const file = path.join(host.root, "fake-state/knobs", name);
+    mkdirSync(path.dirname(file), { recursive: true });
+    if (value === undefined) rmSync(file, { force: true });
+    else writeFileSync(file, value);
+  };
+  const certbotRuns = () => calls(host).filter((c) => c.startsWith("certbot certonly"));
+  /** The certificate step as `pulumi up` runs it, with the credentials, for a certificate of `days` days. */
+  async function install(days: string) {
+    rmSync(path.join(host.root, "etc/letsencrypt"), { recursive: true, force: true });
+    knob("FAKE_CERTBOT_DAYS", days);
+    const credentials = renderOvhDnsIni({ endpoint: "ovh-eu", applicationKey: "appkey", applicationSecret: SECRET, consumerKey: "consumer" });
+    const r = await runStep(host, "scaleliteCertificate", { ...inputs, DNS_CREDENTIALS_B64: base64(credentials) });
+    expect(r.code, r.stderr).toBe(0);
+    knob("FAKE_CERTBOT_DAYS");
+  }
+
+  beforeAll(async () => {
+    host = await startTestHost({ fqdn: "visio-standby.school.example" });
+    side = {
+      name: "lb-standby",
+      ssh: { host: host.host, port: host.port, username: host.username, privateKey: host.privateKey, hostKey: host.hostPublicKey },
+      ipv4: "127.0.0.1",
+    };
+  }, 60_000);
+  afterAll(() => host?.stop());
+
+  it("keeps a certificate valid for 30 more days, asking the CA nothing and starting no nginx", async () => {
+    await install("90");
+    const before = certbotRuns().length;
+    expect(await checkDnsCertificate(side, inputs, 60_000)).toBe(`certificate for ${FQDN} valid for 30 days or more`);
+    expect(certbotRuns()).toHaveLength(before);
+    expect(calls(host).filter((c) => /systemctl (start|restart) scalelite-nginx/.test(c))).toEqual([]);
+  });
+
+  it("replaces one that ends within 30 days with the credentials pulumi up left, no secret from ops", async () => {
+    await install("10");
+    const before = certbotRuns().length;
+    expect(await checkDnsCertificate(side, inputs, 60_000)).toBe(`certificate for ${FQDN} valid for 30 days or more`);
+    expect(certbotRuns().slice(before)).toEqual([
+      expect.stringMatching(/--dns-ovh --dns-ovh-credentials \/etc\/bbb-ovh\/certbot-dns-ovh\.ini --force-renewal$/),
+    ]);
+    expect(read(host, "etc/bbb-ovh/certbot-dns-ovh.ini")).toContain(`dns_ovh_application_secret = ${SECRET}`);
+  });
+
+  it("goes on with one that ends soon when the CA refuses, saying until when", async () => {
+    await install("10");
+    knob("FAKE_CERTBOT_FAIL", "1");
+    try {
+      const detail = await checkDnsCertificate(side, inputs, 60_000);
+      expect(detail).toMatch(
+        /^the CA gave no new certificate \(.*certbot could not get a certificate.*\); the one on disk is valid until .* GMT: going on with it, renew it before then$/,
+      );
+    } finally {
+      knob("FAKE_CERTBOT_FAIL");
+    }
+  });
+
+  it("stops the switch when there is no valid certificate and the CA gives none", async () => {
+    await install("90");
+    rmSync(path.join(host.root, "etc/letsencrypt"), { recursive: true, force: true });
+    knob("FAKE_CERTBOT_FAIL", "1");
+    try {
+      await expect(checkDnsCertificate(side, inputs, 60_000)).rejects.toThrow(
+        new RegExp(
+          `^lb-standby: .*no valid certificate for ${FQDN.replace(/\./g, "\\.")} and the CA gave none \(.*\): the switch stops here, before fencing or promoting`,
+        ),
+      );
+    } finally {
+      knob("FAKE_CERTBOT_FAIL");
+    }
+  });
 });
