@@ -67,7 +67,7 @@ export function campusProgram() {
     frontHostKey: site.front.hostKey,
     // ops reaches the standby front (campus.standbyFront) by these, as it reaches the front.
     ...(site.standbyFront ? { standbyIpv4: site.standbyFront.ipv4, standbyHostKey: site.standbyFront.hostKey } : {}),
-    // Only for hosts with an IPv6 (their AAAA records): ops failover points the front's AAAA there, or deletes it.
+    // Only for hosts with an IPv6 (their AAAA records): ops failover points the front's AAAA there, or parks it.
     ...(hasIpv6(campus.front.config) ? { frontIpv6: site.front.ipv6 } : {}),
     ...(site.standbyFront && campus.standbyFront && hasIpv6(campus.standbyFront.config) ? { standbyIpv6: site.standbyFront.ipv6 } : {}),
     nodes,

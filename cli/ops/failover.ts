@@ -8,6 +8,7 @@ import {
   dnsChanges,
   failbackSteps,
   lagBytes,
+  parkedSubDomain,
   presumedDown,
   recordingsCopyVerdict,
   recordingsPullCommand,
@@ -363,22 +364,29 @@ export async function resendToNewFront(nodes: readonly ResendNode[], to: Side, t
 }
 
 /**
- * Points the front's name at `to` in the zone: A to its IPv4, AAAA to its IPv6, or deleted when it has none,
- * or created when it has one and the name has none (components/dns/HostRecords.ts: subdomain, campus.dns.ttl).
- * OVH API calls as its schema types them (/domain/zone/{zoneName}/record, GET/PUT/POST/DELETE, then refresh).
+ * Points the front's name at `to` in the zone: A to its IPv4, AAAA to its IPv6, or parked under another name
+ * when it has none, or put back (created when none is parked) when it has one and the name has none
+ * (components/dns/HostRecords.ts: subdomain, campus.dns.ttl). OVH API calls as its schema types them
+ * (/domain/zone/{zoneName}/record, GET/PUT/POST, then refresh); a PUT may change subDomain, as the ovh
+ * provider's own record update does (ovh/resource_domain_zone_record.go, subdomain not ForceNew).
  */
 export async function switchDns(api: OvhApi, zone: string, fqdn: string, to: { ipv4: string; ipv6?: string }, ttl: number): Promise<string> {
   const subDomain = subDomainOf(fqdn, zone);
   const records: ZoneRecord[] = [];
-  for (const fieldType of ["A", "AAAA"]) {
-    const ids = await api.call<number[]>("GET", `/domain/zone/${zone}/record`, { fieldType, subDomain });
+  for (const [fieldType, name] of [
+    ["A", subDomain],
+    ["AAAA", subDomain],
+    ["AAAA", parkedSubDomain(subDomain)],
+  ]) {
+    const ids = await api.call<number[]>("GET", `/domain/zone/${zone}/record`, { fieldType, subDomain: name });
     for (const id of ids) records.push(await api.call<ZoneRecord>("GET", `/domain/zone/${zone}/record/${id}`));
   }
   const { changes, problems } = dnsChanges(records, to, { subDomain, ttl });
   if (problems.length > 0) throw new OpsError("api", api.label, problems.join("; "));
   for (const c of changes) {
     if (c.kind === "put") await api.call("PUT", `/domain/zone/${zone}/record/${c.id}`, { target: c.to });
-    else if (c.kind === "delete") await api.call("DELETE", `/domain/zone/${zone}/record/${c.id}`);
+    else if (c.kind === "park") await api.call("PUT", `/domain/zone/${zone}/record/${c.id}`, { subDomain: c.subDomain });
+    else if (c.kind === "unpark") await api.call("PUT", `/domain/zone/${zone}/record/${c.id}`, { subDomain: c.subDomain, target: c.to, ttl: c.ttl });
     else await api.call("POST", `/domain/zone/${zone}/record`, { fieldType: c.fieldType, subDomain: c.subDomain, target: c.to, ttl: c.ttl });
   }
   await api.call("POST", `/domain/zone/${zone}/refresh`);

@@ -136,8 +136,8 @@ export function switchSteps(s: SwitchInput): PlannedStep[] {
   steps.push({ id: "start-scalelite", on: s.to, what: "systemctl enable --now scalelite.target" });
   steps.push({ id: "rebuild-redis", on: s.to, what: "bin/rake 'servers:sync[-,cordon]' with the stack's servers, then bin/rake poll:all" });
   const aaaa = s.toIpv6
-    ? `AAAA := ${s.toIpv6} (PUT, or POST one when the name has none)`
-    : `AAAA records DELETEd (${s.to} has no IPv6: IPv6 clients would reach the old front)`;
+    ? `AAAA := ${s.toIpv6} (PUT; when the name has none, PUT back those parked at ${parkedSubDomain(subDomainOf(s.fqdn, s.zone))}, or POST one)`
+    : `AAAA records parked at ${parkedSubDomain(subDomainOf(s.fqdn, s.zone))} by PUT (${s.to} has no IPv6: IPv6 clients would reach the old front; the record and its id stay, as the stack's state has them)`;
   steps.push({
     id: "switch-dns",
     on: "OVH API",
@@ -248,14 +248,22 @@ export interface ZoneRecord {
 }
 
 /**
- * One call that points the front's name at the new front: a PUT of a record's target, the DELETE of an AAAA
- * record when the new front has no IPv6 (IPv6 clients would otherwise keep reaching the old front), or the
- * POST of an AAAA record when the new front has an IPv6 and the name has none (the failback after such a delete).
+ * One call that points the front's name at the new front: a PUT of a record's target; when the new front has
+ * no IPv6, a PUT that parks each AAAA record under another name (IPv6 clients would otherwise keep reaching
+ * the old front); when it has one and the name has none, a PUT that puts a parked record back, or a POST.
+ * Parking keeps the record and its id, which the stack's state holds (components/dns/HostRecords.ts): a
+ * DELETE then a POST would leave the state naming a record gone, and the next `pulumi up` would add a second.
  */
 export type DnsChange =
   | { kind: "put"; id: number; fieldType: "A" | "AAAA"; from: string; to: string }
-  | { kind: "delete"; id: number; fieldType: "AAAA"; from: string }
+  | { kind: "park"; id: number; fieldType: "AAAA"; from: string; subDomain: string }
+  | { kind: "unpark"; id: number; fieldType: "AAAA"; subDomain: string; to: string; ttl: number }
   | { kind: "post"; fieldType: "AAAA"; subDomain: string; to: string; ttl: number };
+
+/** Where a switch parks the front's AAAA records while the front that serves has no IPv6 (a name nobody uses). */
+export function parkedSubDomain(subDomain: string): string {
+  return subDomain ? `bbb-ovh-parked.${subDomain}` : "bbb-ovh-parked";
+}
 
 /** The record name of an FQDN inside its zone ("" at the apex). */
 export function subDomainOf(fqdn: string, zone: string): string {
@@ -266,7 +274,8 @@ export function subDomainOf(fqdn: string, zone: string): string {
 
 /**
  * The calls that make the front's name resolve to the new front only: its A records to its IPv4, its AAAA
- * records to its IPv6 or, with none, deleted. `create`: the subdomain and TTL a new AAAA record takes, as
+ * records to its IPv6 or, with none, parked. `records`: the name's A and AAAA records and the AAAA records
+ * parked by an earlier switch. `create`: the subdomain and TTL an AAAA record takes, as
  * components/dns/HostRecords.ts makes the front's (campus.dns.ttl).
  */
 export function dnsChanges(
@@ -276,23 +285,29 @@ export function dnsChanges(
 ): { changes: DnsChange[]; problems: string[] } {
   const changes: DnsChange[] = [];
   const problems: string[] = [];
-  const a = records.filter((r) => r.fieldType === "A");
+  const named = records.filter((r) => r.subDomain === create.subDomain);
+  const a = named.filter((r) => r.fieldType === "A");
   if (a.length === 0) problems.push("no A record for the front's name in the zone: nothing to switch");
   for (const r of a) if (r.target !== to.ipv4) changes.push({ kind: "put", id: r.id, fieldType: "A", from: r.target, to: to.ipv4 });
-  const aaaa = records.filter((x) => x.fieldType === "AAAA");
+  const aaaa = named.filter((x) => x.fieldType === "AAAA");
+  const parked = records.filter((r) => r.fieldType === "AAAA" && r.subDomain === parkedSubDomain(create.subDomain));
   for (const r of aaaa) {
-    if (!to.ipv6) changes.push({ kind: "delete", id: r.id, fieldType: "AAAA", from: r.target });
+    if (!to.ipv6) changes.push({ kind: "park", id: r.id, fieldType: "AAAA", from: r.target, subDomain: parkedSubDomain(create.subDomain) });
     else if (r.target !== to.ipv6) changes.push({ kind: "put", id: r.id, fieldType: "AAAA", from: r.target, to: to.ipv6 });
   }
-  if (aaaa.length === 0 && to.ipv6 && a.length > 0)
-    changes.push({ kind: "post", fieldType: "AAAA", subDomain: create.subDomain, to: to.ipv6, ttl: create.ttl });
+  if (aaaa.length === 0 && to.ipv6 && a.length > 0) {
+    for (const r of parked) changes.push({ kind: "unpark", id: r.id, fieldType: "AAAA", subDomain: create.subDomain, to: to.ipv6, ttl: create.ttl });
+    // Deleted by a version before parking, or never made: a new one.
+    if (parked.length === 0) changes.push({ kind: "post", fieldType: "AAAA", subDomain: create.subDomain, to: to.ipv6, ttl: create.ttl });
+  }
   return { changes, problems };
 }
 
 /** How the report names a change. */
 export function describeDnsChange(c: DnsChange): string {
   if (c.kind === "put") return `${c.fieldType} ${c.from} -> ${c.to}`;
-  if (c.kind === "delete") return `AAAA ${c.from} deleted (the new front has no IPv6)`;
+  if (c.kind === "park") return `AAAA ${c.from} parked at ${c.subDomain || "@"} (the new front has no IPv6)`;
+  if (c.kind === "unpark") return `AAAA ${c.to} back from ${parkedSubDomain(c.subDomain)} (TTL ${c.ttl} s)`;
   return `AAAA ${c.to} created (TTL ${c.ttl} s)`;
 }
 

@@ -3,6 +3,7 @@ import {
   certificateRetryDelays,
   describeDnsChange,
   dnsChanges,
+  parkedSubDomain,
   failbackSteps,
   lagBytes,
   lsnBytes,
@@ -165,29 +166,38 @@ describe("the DNS switch", () => {
     expect(dnsChanges([], { ipv4: "203.0.113.20" }, create).problems).toEqual([expect.stringMatching(/no A record/)]);
   });
 
-  it("deletes the AAAA records when the new front has no IPv6 (a dedicated server), so IPv6 clients leave the old front", () => {
+  it("parks the AAAA records under another name when the new front has no IPv6 (a dedicated server), so IPv6 clients leave the old front", () => {
     const { changes, problems } = dnsChanges(records, { ipv4: "203.0.113.20" }, create);
     expect(problems).toEqual([]);
-    expect(changes).toContainEqual({ kind: "delete", id: 3, fieldType: "AAAA", from: "2001:db8::10" });
-    expect(changes.map(describeDnsChange)).toContain("AAAA 2001:db8::10 deleted (the new front has no IPv6)");
+    expect(changes).toContainEqual({ kind: "park", id: 3, fieldType: "AAAA", from: "2001:db8::10", subDomain: "bbb-ovh-parked.visio" });
+    expect(changes.map(describeDnsChange)).toContain("AAAA 2001:db8::10 parked at bbb-ovh-parked.visio (the new front has no IPv6)");
+    expect(parkedSubDomain("")).toBe("bbb-ovh-parked");
   });
 
-  it("creates the AAAA record with the stack's subdomain and TTL when the front coming back has an IPv6 and the name has none", () => {
+  it("puts a parked AAAA record back (same id, the stack's subdomain and TTL) when the front coming back has an IPv6; creates one only when none is parked", () => {
     const onlyA = records.filter((r) => r.fieldType === "A");
+    const parked = { id: 3, fieldType: "AAAA", subDomain: "bbb-ovh-parked.visio", target: "2001:db8::10" };
+    const back = dnsChanges([...onlyA, parked], { ipv4: "198.51.100.10", ipv6: "2001:db8::10" }, create).changes;
+    expect(back).toEqual([
+      { kind: "put", id: 2, fieldType: "A", from: "203.0.113.20", to: "198.51.100.10" },
+      { kind: "unpark", id: 3, fieldType: "AAAA", subDomain: "visio", to: "2001:db8::10", ttl: 120 },
+    ]);
+    expect(back.map(describeDnsChange)).toContain("AAAA 2001:db8::10 back from bbb-ovh-parked.visio (TTL 120 s)");
+    // What a version before parking left: the AAAA deleted, none parked.
     expect(dnsChanges(onlyA, { ipv4: "198.51.100.10", ipv6: "2001:db8::10" }, create).changes).toEqual([
       { kind: "put", id: 2, fieldType: "A", from: "203.0.113.20", to: "198.51.100.10" },
       { kind: "post", fieldType: "AAAA", subDomain: "visio", to: "2001:db8::10", ttl: 120 },
     ]);
-    // Nothing to create without an A record (the switch stops there), nor twice once it exists.
-    expect(dnsChanges([], { ipv4: "198.51.100.10", ipv6: "2001:db8::10" }, create).changes).toEqual([]);
-    const done = [...onlyA.map((r) => ({ ...r, target: "198.51.100.10" })), { id: 9, fieldType: "AAAA", subDomain: "visio", target: "2001:db8::10" }];
+    // Nothing without an A record (the switch stops there), nor twice once it is back.
+    expect(dnsChanges([parked], { ipv4: "198.51.100.10", ipv6: "2001:db8::10" }, create).changes).toEqual([]);
+    const done = [...onlyA.map((r) => ({ ...r, target: "198.51.100.10" })), { ...parked, subDomain: "visio" }];
     expect(dnsChanges(done, { ipv4: "198.51.100.10", ipv6: "2001:db8::10" }, create).changes).toEqual([]);
   });
 
   it("--dry-run says what the AAAA records become, and where the certificate step goes: after DNS with HTTP-01, first with DNS-01", () => {
     const dns = (toIpv6?: string) => switchSteps({ ...input, fromAnswers: true, planned: false, toIpv6 }).find((s) => s.id === "switch-dns")?.what;
-    expect(dns("2001:db8::20")).toMatch(/AAAA := 2001:db8::20 \(PUT, or POST one when the name has none\)/);
-    expect(dns()).toMatch(/AAAA records DELETEd \(lb-standby has no IPv6/);
+    expect(dns("2001:db8::20")).toMatch(/AAAA := 2001:db8::20 \(PUT; when the name has none, PUT back those parked at bbb-ovh-parked\.visio, or POST one\)/);
+    expect(dns()).toMatch(/AAAA records parked at bbb-ovh-parked\.visio by PUT \(lb-standby has no IPv6/);
     const ids = switchSteps({ ...input, fromAnswers: true, planned: false, challenge: "http-01" }).map((s) => `${s.id}@${s.on}`);
     expect(ids.slice(-3)).toEqual(["switch-dns@OVH API", "certificate@lb-standby", "smoke@visio.school.example.org"]);
     expect(switchSteps({ ...input, fromAnswers: true, planned: false }).map((s) => s.id)).not.toContain("certificate");

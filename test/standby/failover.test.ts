@@ -294,7 +294,7 @@ beforeAll(async () => {
   peer = await startOvhApiPeer("0123456789abcdef0123456789abcdef", {
     records: [
       { id: 7001, zone: ZONE, subDomain: "visio-training", fieldType: "A", target: "127.0.0.1", ttl: 120 },
-      // The front's AAAA (the standby has no IPv6 in the outputs: failover deletes it, failback creates it again).
+      // The front's AAAA (the standby has no IPv6 in the outputs: failover parks it, failback puts it back).
       { id: 7002, zone: ZONE, subDomain: "visio-training", fieldType: "AAAA", target: "2001:db8::1", ttl: 120 },
     ],
   });
@@ -361,7 +361,9 @@ describe.skipIf(!pgReady || !trees || !rrsyncTree)("ops failover / failback dril
     // Presumed down, the old front is neither fenced nor copied from.
     const down = await ops(["failover", stackFile, "--dry-run", "--primary-down", ...connection()]);
     expect(down.stdout).not.toMatch(/copy-recordings|fence/);
-    expect(run.stdout).toMatch(/switch-dns on OVH API: A\/AAAA of visio-training\.isen-ouest\.fr.*AAAA records DELETEd \(lb-standby has no IPv6/);
+    expect(run.stdout).toMatch(
+      /switch-dns on OVH API: A\/AAAA of visio-training\.isen-ouest\.fr.*AAAA records parked at bbb-ovh-parked\.visio-training by PUT \(lb-standby has no IPv6/,
+    );
     expect(peer.state.calls).toEqual([]);
     expect(standby.sql("SELECT pg_is_in_recovery()")).toBe("t");
   });
@@ -413,7 +415,7 @@ describe.skipIf(!pgReady || !trees || !rrsyncTree)("ops failover / failback dril
     expect(report.steps.at(-1)?.detail).toMatch(
       /^0 of 2 node\(s\) now send to lb-standby; 0 kept archive\(s\) sent again; not done on bbb-training-sbg: no SSH host key .* \(delivered since \d{4}-/,
     );
-    expect(peer.state.records.filter((r) => r.fieldType === "AAAA")).toEqual([]);
+    expect(peer.state.records.filter((r) => r.fieldType === "AAAA")).toMatchObject([{ id: 7002, subDomain: "bbb-ovh-parked.visio-training" }]);
     // The promoted standby serves: its pull, run by its timer again, copies nothing more (it is the primary).
     expect(await timerRun()).toMatch(/this front is not the standby \(.*\): nothing to copy/);
     // RPO: what the promoted standby holds of the rows the front had committed, and of the recordings it had published.
@@ -512,7 +514,9 @@ describe.skipIf(!pgReady || !trees || !rrsyncTree)("ops failover / failback dril
     expect(primary.sql("SELECT pg_is_in_recovery()")).toBe("f");
     expect(role(primary)).toBe("primary");
     expect(record()).toBe("127.0.0.1");
-    expect(peer.state.records.filter((r) => r.fieldType === "AAAA")).toMatchObject([{ subDomain: "visio-training", target: "2001:db8::1", ttl: 120 }]);
+    expect(peer.state.records.filter((r) => r.fieldType === "AAAA")).toMatchObject([
+      { id: 7002, subDomain: "visio-training", target: "2001:db8::1", ttl: 120 },
+    ]);
     // lb-standby is a streaming standby again, its old database moved aside.
     await until("lb-standby streaming from the front", () => standby.sql("SELECT pg_is_in_recovery()") === "t");
     expect(role(standby)).toBe("standby");

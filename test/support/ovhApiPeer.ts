@@ -522,6 +522,8 @@ export async function startOvhApiPeer(serviceName: string, init: Partial<PeerSta
       const r = state.records.find((x) => x.zone === zone && x.id === Number(m![2]));
       if (!r) return error(404, "NOT_FOUND", "Record not found");
       if (method === "PUT") {
+        // subDomain too: the ovh provider's record update sends it (ovh/resource_domain_zone_record.go).
+        if (typeof payload.subDomain === "string") r.subDomain = payload.subDomain;
         if (typeof payload.target === "string") r.target = payload.target;
         if (typeof payload.ttl === "number") r.ttl = payload.ttl;
         return { status: 200, body: null };
