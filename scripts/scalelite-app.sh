@@ -13,6 +13,9 @@
 # With START=false (a standby front, campus.standbyFront) the env files and units are installed but
 # Scalelite is not started, and stopped and disabled if it runs: two fronts must never both accept
 # meetings; `ops failover` starts it on the standby once the database there is promoted.
+# What `ops failover` and `ops failback` decided outlasts START: a front whose /var/lib/bbb-ovh/front-role
+# says primary keeps Scalelite running, one that says fenced or standby keeps it stopped, so that a
+# `pulumi up` between a failover and its failback never stops the front that serves nor starts the fenced one.
 # With RECORDINGS=false nothing is mounted from RECORDING_DIR (docker refuses a missing bind source) and
 # an importer left by an earlier run with recordings on is stopped and disabled; recordings stay on disk.
 set -euo pipefail
@@ -26,6 +29,8 @@ IMPORTER=scalelite-recording-importer
 REQUIRED_ENV=(URL_HOST SECRET_KEY_BASE LOADBALANCER_SECRET DATABASE_URL REDIS_URL)
 # The step that creates RECORDING_DIR (1000:2000, 0775) on the front.
 RECORDING_DIR_STEP=scalelite-spool.sh
+# Written by ops failover / failback and the replication standby step (cli/ops/failover.ts).
+ROLE_FILE=/var/lib/bbb-ovh/front-role
 # HSTS for the HTTPS server of Scalelite's nginx image: its scalelite-ssl template includes
 # /etc/bigbluebutton/nginx/*.nginx inside the `listen 443` server block, and no location there sets its
 # own add_header, so this one applies to every answer. Two years, as Mozilla's guideline that template
@@ -175,6 +180,19 @@ ensure_database() {
   systemctl restart scalelite.target
 }
 
+# follow_front_role: START as ops failover / failback left this front, when they did.
+follow_front_role() {
+  local role
+  role="$(head -n 1 "$ROOT$ROLE_FILE" 2>/dev/null || true)"
+  if [[ "$role" == primary && "$START" == false ]]; then
+    warn "this front serves since \`ops failover\` ($ROLE_FILE: primary): Scalelite keeps running although the stack has it as the standby; run \`ops failback\`, or swap front and standbyFront in the stack"
+    START=true
+  elif [[ ("$role" == fenced || "$role" == standby) && "$START" == true ]]; then
+    warn "\`ops failover\` left this front $role ($ROLE_FILE): Scalelite stays stopped, or two fronts would accept meetings; \`ops failback\` makes it serve again"
+    START=false
+  fi
+}
+
 # A standby keeps Scalelite installed and stopped: units written, nothing queued, the target disabled.
 keep_stopped() {
   systemctl daemon-reload
@@ -194,6 +212,7 @@ main() {
   require_inputs SCALELITE_TAG ENV_FILE ENV_NGINX ENV_POLLER RECORDING_DIR
   RECORDINGS="${IN_RECORDINGS:-true}"
   START="${IN_START:-true}"
+  follow_front_role
   check_pins
   check_inputs
   check_sources

@@ -709,6 +709,39 @@ describe.skipIf(!trees)("scalelite-app", () => {
     ).toEqual([]);
   });
 
+  it("keeps what ops failover decided over the stack's START: the promoted standby keeps serving, the fenced front stays stopped", async () => {
+    const h = await frontAfter(3);
+    const setRole = (role: string) => {
+      mkdirSync(path.join(h.root, "var/lib/bbb-ovh"), { recursive: true });
+      writeFileSync(path.join(h.root, "var/lib/bbb-ovh/front-role"), `${role}\n`);
+    };
+    const starts = (from: number) =>
+      calls(h)
+        .slice(from)
+        .filter((c) => /systemctl (start|restart|enable)/.test(c));
+
+    // The old front after `ops failover` fenced it; a `pulumi up` still has it as the front (START=true).
+    setRole("fenced");
+    let mark = calls(h).length;
+    const fenced = await runStep(h, "scaleliteApp", appInputs());
+    expect(fenced.code, output(fenced)).toBe(0);
+    expect(fenced.stderr).toContain("`ops failover` left this front fenced (/var/lib/bbb-ovh/front-role): Scalelite stays stopped");
+    expect(starts(mark)).toEqual([]);
+    expect(unitState(h, "scalelite.target", "active")).not.toBe("active");
+
+    // The standby `ops failover` promoted, serving; a `pulumi up` still has it as the standby (START=false).
+    setRole("primary");
+    writeFileSync(path.join(h.root, "fake-state/systemd/scalelite.target.active"), "active\n");
+    writeFileSync(path.join(h.root, "fake-state/systemd/scalelite.target.enabled"), "enabled\n");
+    mark = calls(h).length;
+    const promoted = await runStep(h, "scaleliteApp", { ...appInputs(), START: "false" });
+    expect(promoted.code, output(promoted)).toBe(0);
+    expect(promoted.stderr).toContain("this front serves since `ops failover` (/var/lib/bbb-ovh/front-role: primary): Scalelite keeps running");
+    expect(calls(h).slice(mark)).not.toContain("systemctl disable --now scalelite.target");
+    expect(unitState(h, "scalelite.target", "active")).toBe("active");
+    expect(promoted.stdout).toContain("is up to date");
+  });
+
   it("on a standby front (START=false): installed without a certificate, nothing started, a running Scalelite stopped and disabled", async () => {
     const h = await frontAfter(1);
     expect((await runStep(h, "scaleliteSpool", spoolInputs())).code).toBe(0);
