@@ -15,6 +15,8 @@
 # not yet imported when its site burned would be lost: post_publish/bbb_ovh_keep.rb, which BigBlueButton
 # runs just before Scalelite's script, keeps a copy of each archive for KEEP_HOURS and at most KEEP_BYTES
 # (bbb-node-recording-keep.sh, oldest first), which `ops failover` has the node send again to the new front.
+# ops failover / failback point the transfer at the front that serves and mark it (front-by-ops): this step
+# keeps that front over the stack's until the stack names it too.
 #
 # bbb-rap-resque-worker runs the post_publish scripts (as the bigbluebutton user). A running process keeps
 # the credentials it started with (credentials(7): supplementary groups are inherited at fork/exec and
@@ -31,6 +33,9 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/units.sh"
 BBB_USER=bigbluebutton
 CORE_SCRIPTS="$ROOT/usr/local/bigbluebutton/core/scripts"
 TRANSFER_DIR="$ROOT/etc/bbb-ovh/recording-transfer"
+# Written by `ops failover` / `ops failback` when they point the transfer at the front that serves
+# ("ADDRESS PORT", cli/ops/recordingsResend.ts).
+OPS_FRONT="$TRANSFER_DIR/front-by-ops"
 FSTAB="$ROOT/etc/fstab"
 LEGACY_MOUNT=/mnt/scalelite-recordings/var/bigbluebutton
 WORKER="bbb-rap-resque-worker.service"
@@ -71,15 +76,39 @@ put() {
 }
 
 install_transfer_files() {
-  local bbb
+  local bbb ops_front address port
   bbb="$(ids_of "$BBB_USER")"
   mkdir -p "$TRANSFER_DIR"
   # root-owned, entered by the bigbluebutton group only; the key itself is the bigbluebutton user's.
   [[ "$(stat -c %u:%g "$TRANSFER_DIR")" == "0:${bbb#*:}" ]] || chown "0:${bbb#*:}" "$TRANSFER_DIR"
   [[ "$(stat -c %a "$TRANSFER_DIR")" == 750 ]] || chmod 750 "$TRANSFER_DIR"
   printf '%s\n' "$IN_TRANSFER_KEY" | put "$TRANSFER_DIR/id_ed25519" 0600 "$bbb"
+  ops_front="$(kept_ops_front)"
+  if [[ -n "$ops_front" ]]; then
+    read -r address port <<<"$ops_front"
+    warn "ops failover pointed the recordings transfer at $address:$port (${OPS_FRONT#"$ROOT"}): kept over the stack's front; \`ops failback\` points it back"
+    printf '%s\n' "$IN_SSH_CONFIG" | sed -e "s/^  HostName .*/  HostName $address/" -e "s/^  Port .*/  Port $port/" |
+      put "$TRANSFER_DIR/ssh_config" 0644 0:0
+    return 0
+  fi
   printf '%s\n' "$IN_KNOWN_HOSTS" | put "$TRANSFER_DIR/known_hosts" 0644 0:0
   printf '%s\n' "$IN_SSH_CONFIG" | put "$TRANSFER_DIR/ssh_config" 0644 0:0
+}
+
+# kept_ops_front: prints "ADDRESS PORT" when ops pointed the transfer at another front than the stack
+# names, which is then kept (its address and port over the stack's, the host key ops pinned): a `pulumi up`
+# between a failover and its failback must not send recordings to the fenced or burned front. Once the
+# stack names that front (after the failback, or front and standbyFront swapped), the mark goes.
+kept_ops_front() {
+  local address port
+  [[ -f "$OPS_FRONT" ]] || return 0
+  read -r address port <"$OPS_FRONT" || true
+  [[ "$address" =~ ^[0-9.]+$ && "$port" =~ ^[0-9]+$ ]] || die "$OPS_FRONT should hold 'ADDRESS PORT', not '$(head -c 80 "$OPS_FRONT")'"
+  if grep -qx "  HostName $address" <<<"$IN_SSH_CONFIG" && grep -qx "  Port $port" <<<"$IN_SSH_CONFIG"; then
+    rm -f "$OPS_FRONT"
+  else
+    printf '%s %s\n' "$address" "$port"
+  fi
 }
 
 # install_post_publish: downloads the pinned script only when the installed one is not that file.

@@ -37,6 +37,8 @@ export interface NewFront {
  * As root on a node: its transfer's ssh_config (renderTransferSshConfig) gets the new front's address and
  * port, its known_hosts the new front's host key under the same alias; each file replaced whole (a rename).
  * post_publish, the retry timer and the re-send read them on every transfer: nothing to restart.
+ * `front-by-ops` says so ("ADDRESS PORT"), so that the recordings step of a `pulumi up` keeps this front
+ * until the stack names it (scripts/bbb-node-recordings.sh, follow_ops_front).
  */
 export function repointCommand(to: NewFront): string {
   const problems: string[] = [];
@@ -53,6 +55,8 @@ export function repointCommand(to: NewFront): string {
     `printf '%s\\n' '${knownHosts}' > "$d/.known_hosts.new"`,
     `chmod 0644 "$d/.known_hosts.new"`,
     `mv -f "$d/.known_hosts.new" "$d/known_hosts"`,
+    `printf '%s %s\\n' ${to.ipv4} ${to.sshPort} > "$d/.front-by-ops.new"`,
+    `mv -f "$d/.front-by-ops.new" "$d/front-by-ops"`,
   ].join(" && ");
 }
 

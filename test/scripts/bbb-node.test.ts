@@ -2,6 +2,7 @@
  * The BigBlueButton node steps, run for real over SSH against loopback sshd hosts (test/support/sshd.ts),
  * with fakes standing in only for the outside software (test/fakes/bin).
  */
+import { execFileSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -9,6 +10,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { StepName } from "../../components/remote/catalogue";
 import { base64, type StepInputs } from "../../components/remote/invocation";
+import { repointCommand } from "../../cli/ops/recordingsResend";
 import { calls, mode, output, owner, read, runWatched, tree } from "../support/hostState";
 import { connect, FAKE_BIN, killSessions, runStep, startTestHost, type HostFacts, type StepResult, type TestHost } from "../support/sshd";
 import { nodePreflightInputs } from "../support/nodeInputs";
@@ -370,6 +372,38 @@ describe("bbb-node-recordings", { timeout: 90_000 }, () => {
     const r = await runStep(h, "bbbRecordings", recordings());
     expect(r.code, output(r)).toBe(0);
     expect(workerGroups(h)).toBe(userGroups(h, "bigbluebutton"));
+  });
+
+  it("keeps the front ops failover pointed the transfer at, until the stack names it", async () => {
+    const h = await installedNode();
+    expect((await runStep(h, "bbbRecordings", recordings())).code).toBe(0);
+    const standby = { name: "lb-standby", ipv4: "198.51.100.20", sshPort: 2222, hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIstandby" };
+    const file = (name: string) => read(h, `etc/bbb-ovh/recording-transfer/${name}`);
+    // What ops failover runs on the node (as root; BBB_OVH_ROOT places it under the test host's root).
+    execFileSync("sh", ["-c", repointCommand(standby)], { env: { ...process.env, BBB_OVH_ROOT: h.root } });
+    const repointed = { config: file("ssh_config"), knownHosts: file("known_hosts") };
+    expect(repointed.config).toContain("  HostName 198.51.100.20\n  Port 2222\n");
+
+    // A `pulumi up` meanwhile: the stack still names the old front.
+    const during = await runStep(h, "bbbRecordings", recordings());
+    expect(during.code, output(during)).toBe(0);
+    expect(during.stderr).toContain("ops failover pointed the recordings transfer at 198.51.100.20:2222 (/etc/bbb-ovh/recording-transfer/front-by-ops): kept");
+    expect(file("ssh_config")).toBe(repointed.config);
+    expect(file("known_hosts")).toBe(repointed.knownHosts);
+
+    // The stack names that front now (front and standbyFront swapped): the mark goes, the stack rules.
+    const named = recordings({
+      SSH_CONFIG_B64: base64(renderTransferSshConfig({ address: "198.51.100.20", port: 2222 })),
+      KNOWN_HOSTS_B64: base64(renderTransferKnownHosts(standby.hostKey)),
+    });
+    const after = await runStep(h, "bbbRecordings", named);
+    expect(after.code, output(after)).toBe(0);
+    expect(after.stderr).not.toContain("kept over the stack's front");
+    expect(existsSync(path.join(h.root, "etc/bbb-ovh/recording-transfer/front-by-ops"))).toBe(false);
+    // The old front again in the stack: followed, as nothing marks another front now.
+    expect((await runStep(h, "bbbRecordings", recordings())).code).toBe(0);
+    expect(file("ssh_config")).toContain("  HostName 192.0.2.10\n  Port 22\n");
+    expect(file("known_hosts")).toContain("AAAAC3NzaC1lZDI1NTE5AAAAIfront");
   });
 
   it("restarts the worker when the transfer key changes, and only then", async () => {

@@ -18,7 +18,9 @@ describe("the resend of kept recordings after a switch", () => {
     expect(command).toContain("s/^  HostName .*/  HostName 198.51.100.20/");
     expect(command).toContain("s/^  Port .*/  Port 2222/");
     expect(command).toContain(`printf '%s\\n' 'scalelite-front ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHostKeyOfTheStandby'`);
-    expect(command).toMatch(/mv -f "\$d\/\.ssh_config\.new" "\$d\/ssh_config".*mv -f "\$d\/\.known_hosts\.new" "\$d\/known_hosts"$/);
+    expect(command).toMatch(/mv -f "\$d\/\.ssh_config\.new" "\$d\/ssh_config".*mv -f "\$d\/\.known_hosts\.new" "\$d\/known_hosts"/);
+    // Marked last, once both files point there: the node's recordings step keeps this front until the stack names it.
+    expect(command).toMatch(/printf '%s %s\\n' 198\.51\.100\.20 2222 > "\$d\/\.front-by-ops\.new" && mv -f "\$d\/\.front-by-ops\.new" "\$d\/front-by-ops"$/);
     expect(resendCommand(1_800_000_000.7)).toBe('runuser -u bigbluebutton -- "${BBB_OVH_ROOT:-}/usr/local/sbin/bbb-ovh-recording-keep" resend 1800000000');
   });
 
