@@ -77,8 +77,9 @@ export function failoverModel(dnsTtlSeconds = 300): FailoverModel {
       },
       {
         what: "archives in the front's spool or incoming/ (not yet imported)",
-        bound: "until the front's disk comes back",
-        basis: "not copied; the nodes keep no copy once sent (Scalelite's post_publish deletes it), the backup holds what it last saw",
+        bound: "none from a node that answers; the others' until they answer",
+        basis:
+          "not copied, but each node keeps what it delivered (7 days, 20 GiB: bbb-node-recording-keep.sh) and ops failover's resend-recordings has it sent again to the new front, which drops what it holds (docs/front.md step 9)",
       },
       {
         what: "running meetings",
