@@ -26,6 +26,9 @@ NGINX_PAUSED=/run/bbb-ovh-scalelite-nginx-paused
 # certificates" docs); a certificate closer to its end than this is replaced now. openssl comes with
 # certbot (its dependency ca-certificates depends on openssl).
 RENEW_BEFORE_SECONDS=$((30 * 86400))
+# Written by ops failover / failback (cli/ops/failover.ts): fenced or standby means the front's name points
+# at the other front, where HTTP-01 is answered.
+ROLE_FILE=/var/lib/bbb-ovh/front-role
 
 usage() {
   echo "usage: $0 < inputs   (KEY=VALUE lines: FQDN EMAIL CHALLENGE [DNS_CREDENTIALS_B64])"
@@ -118,7 +121,15 @@ certificate_problem() {
   fi
 }
 
-# request_certificate: sets REQUESTED=true when certbot was asked for a certificate; dies when it fails.
+# name_points_elsewhere: ops failover fenced this front, or ops failback made it the standby.
+name_points_elsewhere() {
+  local role
+  role="$(head -n 1 "$ROOT$ROLE_FILE" 2>/dev/null || true)"
+  [[ "$role" == fenced || "$role" == standby ]]
+}
+
+# request_certificate: sets REQUESTED=true when certbot was asked for a certificate, SKIPPED=true when it
+# cannot be (HTTP-01 while the name points at the other front); dies when certbot fails.
 request_certificate() {
   local wanted="standalone" args=() problem=""
   [[ "$IN_CHALLENGE" == dns-01 ]] && wanted="dns-ovh"
@@ -128,6 +139,11 @@ request_certificate() {
       log "certificate for $IN_FQDN exists and renews by $IN_CHALLENGE: nothing to do"
       return 0
     fi
+  fi
+  if [[ "$wanted" == standalone ]] && name_points_elsewhere; then
+    warn "the front's name points at the other front since \`ops failover\` ($ROLE_FILE: $(head -n 1 "$ROOT$ROLE_FILE")): HTTP-01 cannot succeed here, so no certificate is requested${problem:+ (the one on disk $problem)}; \`ops failback\` requests it once the name is back"
+    SKIPPED=true
+    return 0
   fi
   args=(certonly --non-interactive --agree-tos --email "$IN_EMAIL" --cert-name "$IN_FQDN" -d "$IN_FQDN" --keep-until-expiring)
   if [[ "$wanted" == standalone ]]; then
@@ -165,7 +181,9 @@ main() {
   [[ "$IN_CHALLENGE" == dns-01 ]] && install_dns_credentials
   move_old_credentials
   REQUESTED=false
+  SKIPPED=false
   request_certificate
+  [[ "$SKIPPED" == true ]] && return 0
   if [[ "$REQUESTED" == true ]]; then
     # Directory deploy hooks run on renewals only; a new certificate must reach a running nginx too.
     "$ROOT$LE_DIR/renewal-hooks/deploy/reload-scalelite-nginx.sh"

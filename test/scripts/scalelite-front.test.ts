@@ -484,6 +484,27 @@ describe("scalelite-certificate", () => {
     expect(certbotCalls()).toHaveLength(3);
   });
 
+  it("on a front ops failover fenced, asks nothing by HTTP-01 (the name points at the other front) and does not fail; DNS-01 renews as ever", async () => {
+    const h = await frontHost();
+    const certbotCalls = () => calls(h).filter((c) => c.startsWith("certbot "));
+    setKnob(h, "FAKE_CERTBOT_DAYS", "10");
+    expect((await runStep(h, "scaleliteCertificate", certificateInputs())).code).toBe(0);
+    setKnob(h, "FAKE_CERTBOT_DAYS", "90");
+    mkdirSync(path.join(h.root, "var/lib/bbb-ovh"), { recursive: true });
+    writeFileSync(path.join(h.root, "var/lib/bbb-ovh/front-role"), "fenced\n");
+    const fenced = await runStep(h, "scaleliteCertificate", certificateInputs());
+    expect(fenced.code, output(fenced)).toBe(0);
+    expect(fenced.stderr).toMatch(
+      /the front's name points at the other front since `ops failover` \(\/var\/lib\/bbb-ovh\/front-role: fenced\): HTTP-01 cannot succeed here, so no certificate is requested \(the one on disk ends on .*, within 30 days\)/,
+    );
+    expect(certbotCalls()).toHaveLength(1);
+    // DNS-01 does not depend on where the name points: the certificate is replaced.
+    const dns = await runStep(h, "scaleliteCertificate", certificateInputs("dns-01"));
+    expect(dns.code, output(dns)).toBe(0);
+    expect(certbotCalls()).toHaveLength(2);
+    expect(certbotCalls()[1]).toMatch(/--dns-ovh .*--force-renewal$/);
+  });
+
   it("with DNS-01 and no credentials given, uses the file an earlier run wrote, and refuses when there is none", async () => {
     const h = await frontHost();
     const { DNS_CREDENTIALS_B64: _given, ...withoutCredentials } = certificateInputs("dns-01");
