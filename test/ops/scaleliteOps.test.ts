@@ -98,16 +98,22 @@ beforeEach(async () => {
   frontHttp.healthBody = "success";
   nodeHttp.forEach((n) => (n.delayMs = 0));
   // One poller after another: `poll:all` runs the three at once (Scalelite's lib/tasks/poll.rake,
-  // `multitask all`), each giving up after POLLER_WAIT_TIMEOUT and killing its threads 5 s later; on a
-  // loaded machine that once left a node without the BBB version the tests below read.
-  await onFront("docker exec scalelite-api bin/rake poll:servers poll:meetings poll:versions");
+  // `multitask all`), each giving up after POLLER_WAIT_TIMEOUT and killing its threads 5 s later. A server
+  // just synced is offline until a poll of it succeeds, so a poller that gave up on a loaded machine left a
+  // node offline or without its BBB version (two CI failures): polled again until every node has both.
+  for (;;) {
+    await onFront("docker exec scalelite-api bin/rake poll:servers poll:meetings poll:versions");
+    const polled = await scalelite.ruby(`require 'json'; puts JSON.dump(Server.all.map { |s| [s.id, s.online && !s.bbb_version.to_s.empty?] }.to_h)`);
+    const ready = JSON.parse(polled.stdout.trim().split("\n").at(-1) || "{}") as Record<string, boolean>;
+    if (NODES.every((n) => ready[n.fqdn] === true)) break;
+  }
 });
 
 describe.skipIf(!trees)("ops status", () => {
   it("shows one row per node with Scalelite's view and the node's own API, exit 0 when healthy", async () => {
     const run = await ops(["status", "opstest", "--json", ...args()], { env });
     expect(run.stderr).toBe("");
-    expect(run.code).toBe(0);
+    expect(run.code, run.stdout + run.stderr).toBe(0);
     const report = JSON.parse(run.stdout);
     expect(report.front.healthCheck).toMatchObject({ ok: true, detail: "success" });
     expect(report.nodes).toEqual([
@@ -133,7 +139,7 @@ describe.skipIf(!trees)("ops status", () => {
 
   it("prints a table for people and progress per host only on a terminal", async () => {
     const run = await ops(["status", "opstest", ...args()], { env, tty: true });
-    expect(run.code).toBe(0);
+    expect(run.code, run.stdout + run.stderr).toBe(0);
     expect(run.stdout).toMatch(/bbb-sbg[\s\S]*sbg[\s\S]*online[\s\S]*enabled/);
     expect(run.stdout).toMatch(/healthy\n$/);
     expect(run.stderr).toMatch(/ok 127\.0\.0\.1: bin\/rake status/);
@@ -147,7 +153,7 @@ describe.skipIf(!trees)("ops status", () => {
     writeFileSync(lock, `# Images of this front by digest, written by bbb-ovh.\n${lines.join("\n")}\n`, { mode: 0o644 });
     try {
       const json = await ops(["status", "opstest", "--json", ...args()], { env });
-      expect(json.code).toBe(0);
+      expect(json.code, json.stdout + json.stderr).toBe(0);
       expect(JSON.parse(json.stdout).front.images).toEqual(lines);
       const table = await ops(["status", "opstest", ...args()], { env });
       expect(table.stdout).toContain(`images (/var/lib/bbb-ovh/image-lock):\n  ${lines[0]}\n  ${lines[1]}\n`);
@@ -155,7 +161,7 @@ describe.skipIf(!trees)("ops status", () => {
       rmSync(lock);
     }
     const without = await ops(["status", "opstest", "--json", ...args()], { env });
-    expect(without.code).toBe(0);
+    expect(without.code, without.stdout + without.stderr).toBe(0);
     expect(JSON.parse(without.stdout).front.images).toBeUndefined();
     expect(JSON.parse(without.stdout).problems).toEqual([]);
   });
@@ -262,7 +268,7 @@ describe.skipIf(!trees)("ops status", () => {
     const stop = new AbortController();
     const onStdout = (out: string) => (out.match(/"checkedAt"/g)?.length ?? 0) >= 2 && stop.abort();
     const run = await ops(["status", "opstest", "--json", "--watch", "1", ...args()], { env, signal: stop.signal, onStdout });
-    expect(run.code).toBe(0);
+    expect(run.code, run.stdout + run.stderr).toBe(0);
     expect(run.stdout.match(/"checkedAt"/g)?.length).toBeGreaterThanOrEqual(2);
   });
 });
@@ -271,7 +277,7 @@ describe.skipIf(!trees)("ops drain / undrain / panic", () => {
   it("drains a node by its stack name: cordoned, lessons still running, status still healthy", async () => {
     const run = await ops(["drain", "opstest", "bbb-sbg", "--yes", ...args()], { env });
     expect(run.stderr).toBe("");
-    expect(run.code).toBe(0);
+    expect(run.code, run.stdout + run.stderr).toBe(0);
     expect(run.stdout).toMatch(/bbb1\.test\.example cordoned \(2 meeting\(s\), 43 user\(s\) still there\)/);
     expect((await state())["bbb1.test.example"].state).toBe("cordoned");
     expect(calls()).toContain("docker exec scalelite-api bin/rake servers:cordon\\[bbb1.test.example\\]");
@@ -283,7 +289,7 @@ describe.skipIf(!trees)("ops drain / undrain / panic", () => {
   it("undrains it again", async () => {
     await ops(["drain", "opstest", "bbb1.test.example", "--yes", ...args()], { env });
     const run = await ops(["undrain", "opstest", "bbb-sbg", "--yes", "--json", ...args()], { env });
-    expect(run.code).toBe(0);
+    expect(run.code, run.stdout + run.stderr).toBe(0);
     expect(JSON.parse(run.stdout)).toMatchObject({ action: "undrain", node: "bbb1.test.example", task: "servers:enable", after: { state: "enabled" } });
     expect((await state())["bbb1.test.example"].state).toBe("enabled");
   });
@@ -303,7 +309,7 @@ describe.skipIf(!trees)("ops drain / undrain / panic", () => {
 
   it("panics a node that is gone: its meetings are cleared and it is disabled; status then says so", async () => {
     const run = await ops(["panic", "opstest", "bbb-rbx", "--yes", "--json", ...args()], { env });
-    expect(run.code).toBe(0);
+    expect(run.code, run.stdout + run.stderr).toBe(0);
     const result = JSON.parse(run.stdout);
     expect(result).toMatchObject({ task: "servers:panic", clearedMeetings: ["chemistry"] });
     expect((await state())["bbb2.test.example"].state).toBe("disabled");
