@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { requestCertificate } from "../../cli/ops/failover";
 import { calls, output } from "../support/hostState";
 import { imageHost } from "../support/nodeImageHost";
+import { selfSignedCert } from "../support/selfSignedCert";
 import { PEBBLE_AVAILABLE as AVAILABLE, startPebble, type Pebble } from "../support/pebble";
 import { FAKE_BIN, runStep, startTestHost, type StepResult, type TestHost } from "../support/sshd";
 
@@ -92,31 +93,8 @@ describe.skipIf(!AVAILABLE)("scalelite-certificate with the real certbot against
 
   it("replaces a certificate on disk that ends within 30 days, which real certbot takes as a renewal of the lineage", async () => {
     // What a standby front holds once its renewals failed: the lineage's certificate, 5 days from its end.
-    const key = path.join(dir, "short.key");
-    const short = execFileSync(
-      "openssl",
-      [
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-        "-subj",
-        `/CN=${FQDN}`,
-        "-addext",
-        `subjectAltName=DNS:${FQDN}`,
-        "-days",
-        "5",
-        "-keyout",
-        key,
-        "-out",
-        "-",
-      ],
-      { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] },
-    );
-    writeFileSync(live("cert.pem"), short);
+    selfSignedCert({ key: path.join(dir, "short.key"), cert: live("cert.pem"), name: FQDN, dns: true, days: 5 });
+    const short = readFileSync(live("cert.pem"), "utf8");
     const before = certbotRuns().length;
     const r = await runStep(h, "scaleliteCertificate", { FQDN, EMAIL: "ops@campus.example", CHALLENGE: "http-01" });
     expect(r.code, output(r)).toBe(0);

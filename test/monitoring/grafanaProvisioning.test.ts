@@ -3,12 +3,12 @@
  * parsed and held against what Grafana's "Provision Grafana" docs say a datasources and a dashboards file
  * hold, and against the dashboards in scripts/monitoring/dashboards/ that the provider loads.
  */
-import { execFileSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
+import { selfSignedCert } from "../support/selfSignedCert";
 import { GRAFANA_DATASOURCE_UID, GRAFANA_FILES, SCRAPE_USER } from "../../components/monitoring/monitoringLayout";
 import { GRAFANA_SCRAPE_PASSWORD_ENV, renderGrafanaProvisioning } from "../../components/monitoring/renderGrafanaProvisioning";
 
@@ -54,27 +54,7 @@ const PROVIDER_KEYS = ["name", "orgId", "folder", "folderUid", "type", "disableD
 /** A CA certificate made by openssl, as @pulumi/tls makes the campus monitoring CA (ECDSA P-256). */
 function caPem(): string {
   const dir = mkdtempSync(path.join(tmpdir(), "grafana-ca-"));
-  execFileSync(
-    "openssl",
-    [
-      "req",
-      "-x509",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:prime256v1",
-      "-nodes",
-      "-days",
-      "1",
-      "-subj",
-      "/CN=test CA",
-      "-keyout",
-      `${dir}/k`,
-      "-out",
-      `${dir}/c`,
-    ],
-    { stdio: "ignore" },
-  );
+  selfSignedCert({ key: `${dir}/k`, cert: `${dir}/c`, name: "test CA" });
   return readFileSync(`${dir}/c`, "utf8");
 }
 

@@ -22,6 +22,7 @@ import { nodeApiUrl } from "../../components/scalelite/renderServersYaml";
 import { startBbbApiServer, type BbbApiServer } from "../support/bbbApiServer";
 import { calls, mode, output, owner, read, runWatched, tree } from "../support/hostState";
 import { attachScalelite, registerInputs, scaleliteTrees, type Scalelite } from "../support/scalelite/harness";
+import { selfSignedCert } from "../support/selfSignedCert";
 import { killSessions, runStep, startTestHost, type StepResult, type TestHost } from "../support/sshd";
 import { flockHeld, waitUntil } from "../support/waitUntil";
 
@@ -449,30 +450,7 @@ describe("scalelite-certificate", () => {
     expect(endsWithin(30)).toBe(false);
 
     // A certificate for another name in the lineage (a restored or copied /etc/letsencrypt).
-    const other = spawnSync(
-      "openssl",
-      [
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-        "-subj",
-        "/CN=other.example",
-        "-addext",
-        "subjectAltName=DNS:other.example",
-        "-days",
-        "90",
-        "-keyout",
-        "/dev/null",
-        "-out",
-        "-",
-      ],
-      { encoding: "utf8" },
-    );
-    writeFileSync(cert(), other.stdout);
+    selfSignedCert({ key: "/dev/null", cert: cert(), name: "other.example", dns: true, days: 90 });
     const wrongName = await runStep(h, "scaleliteCertificate", certificateInputs());
     expect(wrongName.code, output(wrongName)).toBe(0);
     expect(wrongName.stdout).toContain(`does not name ${FRONT}: replacing it`);

@@ -23,6 +23,13 @@ import { waitUntil } from "../support/waitUntil";
 const ZONE = "school.example";
 const FQDN = `visio.${ZONE}`;
 
+/** The standby front as ops reaches it: a loopback sshd host. */
+const standbySide = (host: TestHost): Side => ({
+  name: "lb-standby",
+  ssh: { host: host.host, port: host.port, username: host.username, privateKey: host.privateKey, hostKey: host.hostPublicKey },
+  ipv4: "127.0.0.1",
+});
+
 describe("the DNS switch of the front's name", () => {
   let peer: OvhApiPeer;
   beforeAll(async () => {
@@ -94,11 +101,7 @@ describe("the HTTP-01 certificate on the new front", () => {
     // The certificate step as `pulumi up` runs it on a front (it copies scripts/ there as runStep does).
     const installed = await runStep(host, "scaleliteCertificate", inputs);
     expect(installed.code, installed.stderr).toBe(0);
-    side = {
-      name: "lb-standby",
-      ssh: { host: host.host, port: host.port, username: host.username, privateKey: host.privateKey, hostKey: host.hostPublicKey },
-      ipv4: "127.0.0.1",
-    };
+    side = standbySide(host);
   }, 60_000);
   afterAll(() => host?.stop());
 
@@ -160,11 +163,7 @@ describe("the DNS-01 certificate on the front about to serve, checked before the
 
   beforeAll(async () => {
     host = await startTestHost({ fqdn: "visio-standby.school.example" });
-    side = {
-      name: "lb-standby",
-      ssh: { host: host.host, port: host.port, username: host.username, privateKey: host.privateKey, hostKey: host.hostPublicKey },
-      ipv4: "127.0.0.1",
-    };
+    side = standbySide(host);
   }, 60_000);
   afterAll(() => host?.stop());
 
