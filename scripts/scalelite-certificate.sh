@@ -121,17 +121,10 @@ certificate_problem() {
   fi
 }
 
-# name_points_elsewhere: ops failover fenced this front, or ops failback made it the standby.
-name_points_elsewhere() {
-  local role
-  role="$(head -n 1 "$ROOT$ROLE_FILE" 2>/dev/null || true)"
-  [[ "$role" == fenced || "$role" == standby ]]
-}
-
 # request_certificate: sets REQUESTED=true when certbot was asked for a certificate, SKIPPED=true when it
 # cannot be (HTTP-01 while the name points at the other front); dies when certbot fails.
 request_certificate() {
-  local wanted="standalone" args=() problem=""
+  local wanted="standalone" args=() problem="" role
   [[ "$IN_CHALLENGE" == dns-01 ]] && wanted="dns-ovh"
   if [[ -f "$ROOT$LE_DIR/live/$IN_FQDN/fullchain.pem" ]]; then
     problem="$(certificate_problem)"
@@ -140,8 +133,10 @@ request_certificate() {
       return 0
     fi
   fi
-  if [[ "$wanted" == standalone ]] && name_points_elsewhere; then
-    warn "the front's name points at the other front since \`ops failover\` ($ROLE_FILE: $(head -n 1 "$ROOT$ROLE_FILE")): HTTP-01 cannot succeed here, so no certificate is requested${problem:+ (the one on disk $problem)}; \`ops failback\` requests it once the name is back"
+  # fenced by ops failover, or made the standby by ops failback: the name points at the other front.
+  role="$(head -n 1 "$ROOT$ROLE_FILE" 2>/dev/null || true)"
+  if [[ "$wanted" == standalone && ("$role" == fenced || "$role" == standby) ]]; then
+    warn "the front's name points at the other front since \`ops failover\` ($ROLE_FILE: $role): HTTP-01 cannot succeed here, so no certificate is requested${problem:+ (the one on disk $problem)}; \`ops failback\` requests it once the name is back"
     SKIPPED=true
     return 0
   fi
