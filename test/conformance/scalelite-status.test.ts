@@ -28,7 +28,7 @@ describe.skipIf(!trees)("Scalelite v1.8.5's status table, as ops reads it", () =
     expect((await scalelite.rake(["servers:sync[-,cordon]"], yaml)).code).toBe(0);
     node.seedMeeting("maths", 25);
     node.seedMeeting("physics", 18);
-    expect((await scalelite.rake(["poll:all"])).code).toBe(0);
+    await scalelite.pollUntilOnline(["bbb1.campus.example"], { bbbVersion: true });
     expect((await scalelite.rake(["servers:cordon[bbb1.campus.example]"])).code).toBe(0);
   });
   afterAll(async () => {

@@ -84,7 +84,7 @@ describe.skipIf(!trees || !hasNodeExporter)("the Scalelite textfile exporter, re
     expect((await scalelite.rake(["servers:sync[-,cordon]"], yaml)).code).toBe(0);
     node.seedMeeting("maths", 25);
     node.seedMeeting("physics", 18);
-    expect((await scalelite.rake(["poll:all"])).code).toBe(0);
+    await scalelite.pollUntilOnline(["bbb1.campus.example"], { bbbVersion: true });
     expect((await scalelite.rake(["servers:cordon[bbb2.campus.example]"])).code).toBe(0);
 
     const rec = path.join(dir, "recordings");

@@ -20,16 +20,8 @@ export async function startNodePool(
   const scalelite = await attachScalelite(trees, front);
   nodes.forEach((n, i) => scalelite.route(n.fqdn, nodeHttp[i].url));
   const yaml = `servers:\n${nodes.map((n) => `  ${n.fqdn}:\n    url: https://${n.fqdn}/bigbluebutton/api\n    secret: ${n.secret}\n    enabled: true\n`).join("")}`;
-  await execOn(front, "docker exec -i scalelite-api bin/rake 'servers:sync[-,force]' poll:all", yaml);
-  // Scalelite's poller counts a node online after one answer within its timeouts (RESPONSE_TIMEOUT 10 s,
-  // config/application.rb); on a loaded machine a Ruby poll can miss it and leave a node offline, which the
-  // tests would read as a node gone. Poll again until every node is online (bounded by the hook's budget).
-  for (let round = 0; ; round++) {
-    const servers = await scalelite.servers();
-    const offline = nodes.filter((n) => !servers[n.fqdn]?.online);
-    if (offline.length === 0) break;
-    if (round >= 10) throw new Error(`Scalelite's poller keeps ${offline.map((n) => n.fqdn).join(", ")} offline`);
-    await execOn(front, "docker exec scalelite-api bin/rake poll:all");
-  }
+  await execOn(front, "docker exec -i scalelite-api bin/rake 'servers:sync[-,force]'", yaml);
+  // An offline node would read to the tests as a node gone.
+  await scalelite.pollUntilOnline(nodes.map((n) => n.fqdn));
   return { front, nodeHttp, scalelite };
 }

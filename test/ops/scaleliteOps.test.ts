@@ -97,16 +97,10 @@ beforeEach(async () => {
   await scalelite.addMeetings(lessons.map(([i, id]) => [NODES[i].fqdn, id]));
   frontHttp.healthBody = "success";
   nodeHttp.forEach((n) => (n.delayMs = 0));
-  // One poller after another: `poll:all` runs the three at once (Scalelite's lib/tasks/poll.rake,
-  // `multitask all`), each giving up after POLLER_WAIT_TIMEOUT and killing its threads 5 s later. A server
-  // just synced is offline until a poll of it succeeds, so a poller that gave up on a loaded machine left a
-  // node offline or without its BBB version (two CI failures): polled again until every node has both.
-  for (;;) {
-    await onFront("docker exec scalelite-api bin/rake poll:servers poll:meetings poll:versions");
-    const polled = await scalelite.ruby(`require 'json'; puts JSON.dump(Server.all.map { |s| [s.id, s.online && !s.bbb_version.to_s.empty?] }.to_h)`);
-    const ready = JSON.parse(polled.stdout.trim().split("\n").at(-1) || "{}") as Record<string, boolean>;
-    if (NODES.every((n) => ready[n.fqdn] === true)) break;
-  }
+  await scalelite.pollUntilOnline(
+    NODES.map((n) => n.fqdn),
+    { bbbVersion: true },
+  );
 });
 
 describe.skipIf(!trees)("ops status", () => {

@@ -276,10 +276,9 @@ beforeAll(async () => {
     for (const s of attached) NODES.forEach((n, i) => s.route(n.fqdn, nodeHttp[i].url));
     // What the registration step left in the front's Redis (servers:sync of the stack's nodes, then a poll);
     // the standby's stays empty until ops failover rebuilds it.
-    for (const [tasks, stdin] of [[["servers:sync[-,cordon]"], serversYaml(NODES)], [["poll:all"]]] as const) {
-      const r = await attached[0].rake([...tasks], stdin);
-      expect(r.code, r.stderr).toBe(0);
-    }
+    const sync = await attached[0].rake(["servers:sync[-,cordon]"], serversYaml(NODES));
+    expect(sync.code, sync.stderr).toBe(0);
+    await attached[0].pollUntilOnline(NODES.map((n) => n.fqdn));
     return attached;
   };
   const [, [frontScalelite, standbyScalelite]] = await Promise.all([steps(), scalelites()]);

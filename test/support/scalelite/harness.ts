@@ -57,6 +57,14 @@ export interface Scalelite {
   findAvailable(tag?: string): Promise<{ id?: string; error?: string }>;
   /** Meeting records [serverId, meetingId], made by Scalelite's own Meeting.find_or_create_with_server! (what its create API does). */
   addMeetings(meetings: Array<[string, string]>): Promise<void>;
+  /**
+   * Polls until Scalelite counts every server of `ids` online (and, with `bbbVersion`, knows its BBB version).
+   * A server just synced is offline until one poll of it succeeds, and `poll:all` runs the three pollers at
+   * once (lib/tasks/poll.rake, `multitask all`), each giving up after POLLER_WAIT_TIMEOUT: on a loaded machine
+   * one poll can leave a reachable node offline (CI failures). So the pollers run one after another, again
+   * until the condition holds, as an operator would wait for the next POLL_INTERVAL.
+   */
+  pollUntilOnline(ids: string[], options?: { bbbVersion?: boolean }): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -204,6 +212,19 @@ export async function startScalelite(trees: ScaleliteTrees, stateDir?: string, o
         ([serverId, meetingId]) => `Meeting.find_or_create_with_server!(${JSON.stringify(meetingId)}, Server.find(${JSON.stringify(serverId)}), 'mp').id`,
       );
       await jsonOf(run(["-e", printJson(`[${made.join(", ")}]`)]));
+    },
+    async pollUntilOnline(ids, options = {}) {
+      const ready = `Server.all.to_h { |s| [s.id, ${options.bbbVersion ? "s.online && s.bbb_version.present?" : "s.online"}] }`;
+      let polls = "";
+      // Bounded so a node that never answers fails with the pollers' output instead of looping past the test.
+      for (let round = 1; ; round++) {
+        const poll = await run(["poll:servers", "poll:meetings", "poll:versions"]);
+        polls += poll.stdout + poll.stderr;
+        const state = await jsonOf<Record<string, boolean>>(run(["-e", printJson(ready)]));
+        if (ids.every((id) => state[id] === true)) return;
+        if (round === 10)
+          throw new Error(`Scalelite still counts ${ids.filter((id) => state[id] !== true).join(", ")} offline after ${round} polls:\n${polls}`);
+      }
     },
     async stop() {
       for (const child of watchers) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
