@@ -8,7 +8,7 @@
 # everything else fails like curl does without internet.
 # fake_web_get URL prints the body, or prints curl's error message and returns curl's exit code.
 
-FAKE_DOWNLOADS="$(cd "$(dirname "${BASH_SOURCE[0]}")/../downloads" && pwd)"
+FAKE_DOWNLOADS="$(cd "${BASH_SOURCE[0]%/*}/../downloads" && pwd)"
 BBB_PROPERTIES_DEFAULT="$FAKE_ROOT/usr/share/bbb-web/WEB-INF/classes/bigbluebutton.properties"
 BBB_PROPERTIES_ETC="$FAKE_ROOT/etc/bigbluebutton/bbb-web.properties"
 

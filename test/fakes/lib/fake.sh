@@ -7,13 +7,16 @@
 
 FAKE_ROOT="${BBB_OVH_ROOT:?fakes only run on test hosts (BBB_OVH_ROOT is unset)}"
 FAKE_STATE="$FAKE_ROOT/fake-state"
-FAKE_NAME="$(basename "$0")"
+# Parameter expansions and printf -v rather than basename and $(...): every fake call of a suite run
+# pays for each process it starts, and they add up to a large share of the suite's CPU time.
+FAKE_NAME="${0##*/}"
 
 # fake_record ARG...: appends "<name> <argv, shell-quoted>" to fake-calls.log.
 fake_record() {
-  local line="$FAKE_NAME" arg
+  local line="$FAKE_NAME" arg quoted
   for arg in "$@"; do
-    line+=" $(printf '%q' "$arg")"
+    printf -v quoted '%q' "$arg"
+    line+=" $quoted"
   done
   printf '%s\n' "$line" >>"$FAKE_ROOT/fake-calls.log"
 }
@@ -24,7 +27,7 @@ fake_knob() {
   if [[ -n "${!name:-}" ]]; then
     printf '%s' "${!name}"
   elif [[ -f "$FAKE_STATE/knobs/$name" ]]; then
-    cat "$FAKE_STATE/knobs/$name"
+    printf '%s' "$(<"$FAKE_STATE/knobs/$name")"
   else
     printf '%s' "$default"
   fi
