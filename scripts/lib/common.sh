@@ -11,8 +11,7 @@ ROOT="${BBB_OVH_ROOT:-}"
 STATE_DIR="$ROOT/var/lib/bbb-ovh"
 # shellcheck disable=SC2034
 LOG_DIR="$ROOT/var/log/bbb-ovh"
-STEP_NAME="${0##*/}"
-STEP_NAME="${STEP_NAME%.sh}"
+STEP_NAME="$(basename "${0%.sh}")"
 
 log() {
   printf '%s: %s\n' "$STEP_NAME" "$*"
@@ -54,11 +53,11 @@ require_inputs() {
   [[ ${#missing[@]} -eq 0 ]] || die "missing input(s): ${missing[*]}"
 }
 
-# install_content PATH MODE [OWNER]: writes stdin to PATH (absolute) only when it differs, atomically.
+# install_content PATH MODE [OWNER]: writes stdin to PATH only when it differs, atomically.
 # Returns 0 when the file changed, 1 when it was already up to date.
 install_content() {
-  local path="$1" mode="$2" owner="${3:-}" tmp dir="${1%/*}"
-  [[ -d "${dir:-/}" ]] || mkdir -p "$dir"
+  local path="$1" mode="$2" owner="${3:-}" tmp
+  mkdir -p "$(dirname "$path")"
   tmp="$(mktemp "$path.XXXXXX")"
   chmod "$mode" "$tmp"
   cat >"$tmp"
