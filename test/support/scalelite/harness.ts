@@ -246,7 +246,9 @@ export function attachScalelite(trees: ScaleliteTrees, host: { root: string }): 
 /**
  * scalelite-register.sh inputs for nodes `ids` (untagged, as the program registers them), with the
  * servers.yaml and state inputs our renderer produces (no `states`: the operator owns every node's state,
- * the stacks' default); a quick poll loop (2 attempts, no delay) unless `extra` says otherwise.
+ * the stacks' default); a quick poll loop (5 attempts, no delay) unless `extra` says otherwise. A ready pool
+ * ends the loop at its first poll; the spare attempts are for a poll that a loaded machine made give up
+ * (`poll:all` runs Scalelite's pollers at once, each with POLLER_WAIT_TIMEOUT).
  */
 export const registerInputs = (
   secrets: Record<string, string>,
@@ -260,7 +262,7 @@ export const registerInputs = (
     SYNC_MODE: "cordon",
     EXPECTED_IDS: ids.join(","),
     ...registrationStateInputs(servers),
-    ATTEMPTS: "2",
+    ATTEMPTS: "5",
     DELAY_SECONDS: "0",
     ...extra,
   };
