@@ -51,6 +51,7 @@
 #   RECORDING_PUBLISH_DIR, RECORDING_UNPUBLISH_DIR, ...) with the same defaults.
 require 'json'
 require 'logger'
+require_relative 'libraries'
 
 CONFIG = JSON.parse(File.read(ENV.fetch('BBB_OVH_SCALELITE_CONFIG') do
   warn('no Scalelite harness for this host: the test must start one (test/support/scalelite/harness.ts)')
@@ -106,16 +107,8 @@ end
 TREE = CONFIG.fetch('scaleliteTree')
 $LOAD_PATH.unshift(File.join(CONFIG.fetch('tabuloTree'), 'lib'))
 
-require 'active_support'
-require 'active_support/all'
-require 'active_model'
-require 'redis'
-require 'connection_pool'
-require 'nokogiri'
-require 'net/http'
-require 'rake'
+LIBRARIES.each { |library| require library }
 require 'tabulo'
-require 'yaml'
 
 Time.zone_default = Time.find_zone!('UTC') # Rails' default config.time_zone
 
@@ -199,10 +192,8 @@ Net::HTTP.singleton_class.prepend(LoopbackRoutes)
 # ---------------------------------------------------------------- ActiveRecord on a real PostgreSQL (see the header)
 
 if CONFIG['databaseUrl']
-  require 'active_record'
-  require 'pg'
-  require 'jwt'
-  require 'tmpdir' # Dir.mktmpdir: loaded by Rails itself, not by ActiveRecord
+  # tmpdir (Dir.mktmpdir) is loaded by Rails itself, not by ActiveRecord.
+  DATABASE_LIBRARIES.each { |library| require library }
 
   # What Rails' ActiveRecord railtie does: the models log through Rails.logger.
   ActiveRecord::Base.logger = Rails.logger

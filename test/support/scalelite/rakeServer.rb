@@ -1,0 +1,78 @@
+# frozen_string_literal: true
+
+# A preloaded rake.rb, as Spring preloads a Rails app: loads rake.rb's libraries once, then runs each call of
+# rakeClient.rb in a fork of itself. Loading them is about 0.5 s of CPU a call, most of what the Scalelite-heavy
+# tests spend (docs/testing.md); a fork is a few milliseconds. The call itself is unchanged: the child takes
+# the client's stdin, stdout, stderr, environment, directory and arguments, then loads rake.rb as `ruby rake.rb`
+# would, so Scalelite's own code still runs in a fresh process per call.
+#
+#   ruby rakeServer.rb DIR     listens on DIR/rake.sock, prints "ready"; when its stdin closes (its test process
+#                              has ended) it ends its calls and removes DIR
+#
+# Protocol (a Unix socket, one connection a call): the client sends its fds 0, 1 and 2 (send_io), then one
+# JSON line {"argv": [...], "env": {...}, "cwd": dir}. The server answers "pid N" once the call runs (the
+# client forwards its signals there), then "exit N" or "signal NAME" when it is over. A client that goes away
+# first takes its call with it (SIGKILL), as a killed `ruby rake.rb` would end.
+require 'fileutils'
+require 'json'
+require 'set'
+require 'socket'
+require_relative 'libraries'
+
+(LIBRARIES + DATABASE_LIBRARIES).each { |library| require library }
+
+RAKE_RB = File.join(__dir__, 'rake.rb')
+
+# In the fork: the call, in the client's streams, environment, directory and arguments.
+def run_call(connection, streams, request)
+  [$stdin, $stdout, $stderr].zip(streams).each { |stream, io| stream.reopen(io) }
+  ENV.replace(request.fetch('env'))
+  Dir.chdir(request.fetch('cwd'))
+  ARGV.replace(request.fetch('argv'))
+  $PROGRAM_NAME = RAKE_RB
+  connection.puts("pid #{Process.pid}")
+  load RAKE_RB
+end
+
+CALLS = Set.new # the pids of the calls running, ended with the server
+
+# One connection, in a thread of its own: the request is read here, before the fork, so that what is read
+# afterwards can only be the client going away.
+def serve(server, connection)
+  streams = Array.new(3) { connection.recv_io }
+  request = JSON.parse(connection.gets)
+  pid = fork do
+    server.close
+    run_call(connection, streams, request)
+  end
+  streams.each(&:close)
+  CALLS << pid
+  Thread.new do
+    connection.read(1) # the client never writes after its request: this returns when it has gone
+    Process.kill('KILL', pid) if CALLS.include?(pid)
+  rescue IOError, SystemCallError
+    nil
+  end
+  _, status = Process.wait2(pid)
+  CALLS.delete(pid)
+  connection.puts(status.signaled? ? "signal #{Signal.signame(status.termsig)}" : "exit #{status.exitstatus}")
+rescue IOError, SystemCallError, JSON::ParserError, TypeError
+  nil # the client has gone, or sent no request
+ensure
+  connection.close
+end
+
+DIR = ARGV.fetch(0)
+server = UNIXServer.new(File.join(DIR, 'rake.sock'))
+Thread.new do
+  $stdin.read
+  CALLS.each { |pid| Process.kill('KILL', pid) rescue nil } # rubocop:disable Style/RescueModifier
+  FileUtils.rm_rf(DIR)
+  exit!(0)
+end
+$stdout.puts('ready')
+$stdout.flush
+loop do
+  connection = server.accept
+  Thread.new { serve(server, connection) }
+end
