@@ -236,12 +236,13 @@ async function switchOver(
       detail: `front-role ${role}, ${state.inRecovery ? `in recovery, replayed ${state.replayLsn ?? "?"}` : "not in recovery"}`,
     };
   });
-  if (target.campus?.config.certificates.challenge === "dns-01") {
-    const inputs = { FQDN: s.fqdn, EMAIL: target.campus.config.adminEmail, CHALLENGE: "dns-01" };
-    await rec.step("certificate", standby.name, async () => ({ value: undefined, detail: await checkDnsCertificate(standby, inputs, t) }));
-  }
   // A switch cut after the promotion: the standby already serves, nothing of the primary is needed.
   const resumed = !before.inRecovery && before.role === "primary";
+  if (target.campus?.config.certificates.challenge === "dns-01") {
+    const inputs = { FQDN: s.fqdn, EMAIL: target.campus.config.adminEmail, CHALLENGE: "dns-01" };
+    const stopsAt = resumed ? `after ${standby.name}'s promotion by an earlier run` : "before fencing or promoting";
+    await rec.step("certificate", standby.name, async () => ({ value: undefined, detail: await checkDnsCertificate(standby, inputs, t, stopsAt) }));
+  }
   if (!before.inRecovery && !resumed)
     throw new OpsError("command", standby.name, "its database is not a standby (not in recovery) and front-role does not say primary: refusing to promote");
 
@@ -429,7 +430,13 @@ async function certificateStep(side: Side, inputs: Record<string, string>, timeo
  * valid for 30 more days and replaces one that ends sooner. nginx is not started: Scalelite starts later, with it.
  * When the CA refuses, a certificate still valid lets the switch go on, saying until when; none stops it.
  */
-export async function checkDnsCertificate(side: Side, inputs: Record<string, string>, timeoutMs: number): Promise<string> {
+export async function checkDnsCertificate(
+  side: Side,
+  inputs: Record<string, string>,
+  timeoutMs: number,
+  /** Where the switch stands when no certificate stops it, for the error. */
+  stopsAt = "before fencing or promoting",
+): Promise<string> {
   try {
     await certificateStep(side, inputs, timeoutMs);
     return `certificate for ${inputs.FQDN} valid for 30 days or more`;
@@ -445,7 +452,7 @@ export async function checkDnsCertificate(side: Side, inputs: Record<string, str
       throw new OpsError(
         "command",
         side.name,
-        `no valid certificate for ${inputs.FQDN} and the CA gave none (${e.detail}): the switch stops here, before fencing or promoting; see /var/log/letsencrypt/letsencrypt.log on ${side.name}, then run it again`,
+        `no valid certificate for ${inputs.FQDN} and the CA gave none (${e.detail}): the switch stops here, ${stopsAt}; see /var/log/letsencrypt/letsencrypt.log on ${side.name}, then run it again`,
       );
     const until = end.stdout.trim().replace(/^notAfter=/, "");
     return `the CA gave no new certificate (${e.detail}); the one on disk is valid until ${until}: going on with it, renew it before then`;

@@ -208,6 +208,10 @@ describe("the DNS-01 certificate on the front about to serve, checked before the
           `^lb-standby: .*no valid certificate for ${FQDN.replace(/\./g, "\\.")} and the CA gave none \\(.*\\): the switch stops here, before fencing or promoting`,
         ),
       );
+      // Run again after a cut past the promotion, the switch stops where it stands, not "before promoting".
+      await expect(checkDnsCertificate(side, inputs, 60_000, "after lb-standby's promotion by an earlier run")).rejects.toThrow(
+        /the CA gave none \(.*\): the switch stops here, after lb-standby's promotion by an earlier run; see \/var\/log\/letsencrypt/,
+      );
     } finally {
       knob("FAKE_CERTBOT_FAIL");
     }
