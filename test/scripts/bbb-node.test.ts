@@ -460,9 +460,9 @@ describe("bbb-node-recordings", { timeout: 90_000 }, () => {
 
   describe("on a node that used the front's NFS share (our former setup)", () => {
     const LEGACY = "/mnt/scalelite-recordings/var/bigbluebutton";
-    async function legacyNode(): Promise<TestHost> {
+    async function legacyNode(mountTimeout = "2"): Promise<TestHost> {
       // A short wait for a share that does not answer keeps these tests quick (the step's default is 20 s).
-      const h = await installedNode({ env: { MOUNT_TIMEOUT: "2" } });
+      const h = await installedNode({ env: { MOUNT_TIMEOUT: mountTimeout } });
       // What the former step left: the spool group, our fstab line beside others, the share mounted.
       writeFileSync(path.join(h.root, "fake-state/group"), `${read(h, "fake-state/group")}scalelite-spool:x:2000:bigbluebutton\n`);
       mkdirSync(path.join(h.root, LEGACY), { recursive: true });
@@ -493,9 +493,11 @@ describe("bbb-node-recordings", { timeout: 90_000 }, () => {
     });
 
     it("a run killed while unmounting converges on the next run: unmounted, fstab clean, worker restarted", async ({ signal }) => {
-      const h = await legacyNode();
+      // The umount hangs, and the step's wait for it outlasts the test's kill however loaded the machine is: with
+      // a 2-s wait, a kill that came later found the share already detached lazily (a CI run at load 8).
+      const h = await legacyNode("600");
       mkdirSync(path.join(h.root, "fake-state/knobs"), { recursive: true });
-      writeFileSync(path.join(h.root, "fake-state/knobs/FAKE_UMOUNT_SLEEP"), "30");
+      writeFileSync(path.join(h.root, "fake-state/knobs/FAKE_UMOUNT_SLEEP"), "600");
       const running = runStep(h, "bbbRecordings", recordings());
       await waitUntil(() => calls(h).some((c) => c.startsWith("umount")), signal, 10);
       // Until none is left: a process forking while the first pass kills would survive it.
