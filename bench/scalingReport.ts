@@ -39,7 +39,7 @@ Monday-Friday ${TIMETABLE.slots[0].from}-${TIMETABLE.slots[0].to} (awake ${TIMET
 as long as they lasted, the node held until then); tutoring in the evening, a few classes on Saturday.
 Scalelite places each meeting on the enabled node with the least load as its poller counts it (a meeting younger
 than 15 minutes weighs at least 15). A controller runs every 5 minutes: *timetable* is \`ops schedule apply\`,
-*scale* is \`ops scale\` with its decision function unchanged (margin one node, 200 users; scaleDownAfter 30 min);
+*scale* is \`ops scale\` with its decision function unchanged (margin one node, 200 users; scaleDownAfter 30 min; an empty parked node shelved in the last 15 min of its paid hour);
 a woken node serves ${Math.ceil(ready[0].minutes)} min after the decision (below). The bill counts every commenced hour of each period a
 node is up (OVHcloud "Public Cloud Billing": hourly instances are billed per commenced hour; a shelved instance's
 compute is not billed), a shelve billed 10 minutes more; the front is the same in every mode and left out.

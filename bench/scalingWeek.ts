@@ -11,7 +11,7 @@ import { DateTime } from "luxon";
 import type { HostSpec } from "../components/config/campus";
 import type { FailoverPolicy } from "../components/planning/failover";
 import { PRICE_TABLE } from "../components/planning/prices";
-import { carries, decideScaling, oneNodeOfUsers, type PowerState, type ScalingNode } from "../components/scaling/decide";
+import { carries, decideScaling, oneNodeOfUsers, SHELVE_LEAD_MS, type PowerState, type ScalingNode } from "../components/scaling/decide";
 import { shouldBeAwake, type Timetable } from "../components/schedule/timetable";
 import { nodeReadyPaths } from "./nodeReady";
 
@@ -226,6 +226,8 @@ export function simulateWeek(mode: Mode, meetings: readonly Meeting[], options: 
       meetings: running.filter((m) => placed.get(m.id) === n).length,
       recordings: processingOn(n, t),
       users: users.get(n) ?? 0,
+      // ops scale records when it unshelves a node (cli/ops/scale.ts); here every node's billing start is known.
+      billedSince: n.billedFrom === undefined ? undefined : n.billedFrom * 60_000,
     }));
     const d = decideScaling({
       now: t * 60_000,
@@ -235,6 +237,7 @@ export function simulateWeek(mode: Mode, meetings: readonly Meeting[], options: 
       marginUnderFailure,
       scaleDownAfterMs: 30 * 60_000,
       surplusSince,
+      shelveLeadMs: SHELVE_LEAD_MS,
       nodes: view,
     });
     surplusSince = d.surplusSince;

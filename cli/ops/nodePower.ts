@@ -193,8 +193,11 @@ export async function stepToAwake(ctx: PowerContext, host: ResolvedHost, why: st
   }
 }
 
-/** The next step toward sleep: cordon (recorded as ours), wait for no meeting and no recording, shelve. */
-export async function stepToSleep(ctx: PowerContext, host: ResolvedHost): Promise<NodeDecision> {
+/**
+ * The next step toward sleep: cordon (recorded as ours), wait for no meeting and no recording, shelve.
+ * `shelve: false`: cordon only (`ops scale` keeps a node whose commenced hour is paid up to that hour's end).
+ */
+export async function stepToSleep(ctx: PowerContext, host: ResolvedHost, { shelve = true } = {}): Promise<NodeDecision> {
   const id = host.fqdn;
   const decide = (step: NodeStep, detail: string): NodeDecision => ({ node: id, step, detail });
   try {
@@ -216,6 +219,7 @@ export async function stepToSleep(ctx: PowerContext, host: ResolvedHost): Promis
       sleeping.set(id, undefined);
       await saveSleepingList(ssh, sleeping, opts.timeoutMs);
     }
+    if (!shelve) return decide("cordoned", "not shelved before the end of its paid hour: it takes no new meeting, and is the first re-enabled if needed");
     const node = nodeTargetOf(ctx, host);
     const meetings = (await bbbCall(node, "getMeetings", {}, opts.timeoutMs)).meetings.length;
     if (meetings > 0) return decide("cordoned", `${meetings} meeting(s) still running: not shelved; the next run tries again`);

@@ -1,5 +1,5 @@
 import type { ResolvedHost } from "../../components/config/campus";
-import { decideScaling, oneNodeOfUsers, type PowerState, type ScalingDecision, type ScalingNode } from "../../components/scaling/decide";
+import { decideScaling, oneNodeOfUsers, SHELVE_LEAD_MS, type PowerState, type ScalingDecision, type ScalingNode } from "../../components/scaling/decide";
 import { shouldBeAwake } from "../../components/schedule/timetable";
 import { refreshCreditEstimate } from "./creditEstimate";
 import { OpsError } from "./errors";
@@ -26,7 +26,8 @@ import type { OpsTarget } from "./stackSource";
  * wake, re-enable, cordon or shelve, and carries it out with the schedule's steps (nodePower.ts). Safe
  * to run every few minutes from the schedule's timer, in its place: the timetable is its floor.
  * Every run appends its decision to ~/.bbb-ovh/scale.log on the front (the last 2000 runs are kept),
- * which `ops status` shows; the time since the pool had a surplus is kept in ~/.bbb-ovh/scale-state.
+ * which `ops status` shows; the time since the pool had a surplus, and when each node it woke began to be
+ * billed (a node parked in a paid hour is shelved near that hour's end), are kept in ~/.bbb-ovh/scale-state.
  */
 
 export const SCALE_LOG = "~/.bbb-ovh/scale.log";
@@ -130,18 +131,35 @@ async function scalingNodeOf(ctx: PowerContext, host: ResolvedHost): Promise<Sca
   }
 }
 
-async function readSurplusSince(ssh: SshTarget, timeoutMs: number): Promise<number | undefined> {
-  const r = await runRemote(ssh, `cat ${SCALE_STATE} 2>/dev/null || true`, timeoutMs);
+/** What one run leaves to the next: since when the pool has had a surplus, and when each node ops woke began its billing. */
+export interface ScaleState {
+  surplusSince?: number;
+  /** Node -> epoch ms of the unshelve ops requested: hourly instances are billed per commenced hour from then. */
+  billedSince: Record<string, number>;
+}
+
+/** The state file as written by this version, or by earlier ones (surplusSince only); anything unreadable is no state. */
+export function parseScaleState(text: string): ScaleState {
   try {
-    const value = (JSON.parse(r.stdout || "{}") as { surplusSince?: unknown }).surplusSince;
-    return typeof value === "number" ? value : undefined;
+    const raw = JSON.parse(text || "{}") as { surplusSince?: unknown; billedSince?: unknown };
+    const billed = raw.billedSince !== null && typeof raw.billedSince === "object" ? (raw.billedSince as Record<string, unknown>) : {};
+    return {
+      surplusSince: typeof raw.surplusSince === "number" ? raw.surplusSince : undefined,
+      billedSince: Object.fromEntries(Object.entries(billed).filter((e): e is [string, number] => typeof e[1] === "number")),
+    };
   } catch {
-    return undefined;
+    return { billedSince: {} };
   }
 }
 
-async function record(ssh: SshTarget, surplusSince: number | undefined, line: string, timeoutMs: number): Promise<void> {
-  const command = `mkdir -p ~/.bbb-ovh && printf '%s\\n' '${JSON.stringify({ surplusSince: surplusSince ?? null })}' > ${SCALE_STATE}.new && mv ${SCALE_STATE}.new ${SCALE_STATE} && cat >> ${SCALE_LOG} && tail -n ${LOG_RUNS_KEPT} ${SCALE_LOG} > ${SCALE_LOG}.new && mv ${SCALE_LOG}.new ${SCALE_LOG}`;
+async function readScaleState(ssh: SshTarget, timeoutMs: number): Promise<ScaleState> {
+  const r = await runRemote(ssh, `cat ${SCALE_STATE} 2>/dev/null || true`, timeoutMs);
+  return parseScaleState(r.stdout);
+}
+
+async function record(ssh: SshTarget, state: ScaleState, line: string, timeoutMs: number): Promise<void> {
+  const saved = JSON.stringify({ surplusSince: state.surplusSince ?? null, billedSince: state.billedSince });
+  const command = `mkdir -p ~/.bbb-ovh && printf '%s\\n' '${saved}' > ${SCALE_STATE}.new && mv ${SCALE_STATE}.new ${SCALE_STATE} && cat >> ${SCALE_LOG} && tail -n ${LOG_RUNS_KEPT} ${SCALE_LOG} > ${SCALE_LOG}.new && mv ${SCALE_LOG}.new ${SCALE_LOG}`;
   const r = await runRemote(ssh, command, timeoutMs, `${line}\n`);
   if (r.code !== 0) throw new OpsError("command", ssh.host, `cannot record the scaling decision: ${r.stderr.trim()}`);
 }
@@ -153,8 +171,9 @@ export async function applyScaling(api: OvhApi, target: OpsTarget, opts: ScaleOp
   const awakeTime = timetable ? shouldBeAwake(timetable, opts.now) : true;
   const scaling = campus.config.scaling;
   const marginUsers = scaling?.marginUsers ?? oneNodeOfUsers(campus.nodes);
-  const scaled = [];
+  const scaled: Awaited<ReturnType<typeof scalingNodeOf>>[] = [];
   for (const host of campus.nodes) scaled.push(await scalingNodeOf(ctx, host));
+  const state = await readScaleState(ssh, opts.timeoutMs);
   const nodes: ScalingNode[] = scaled.map((n) => ({
     id: n.node,
     site: n.site,
@@ -164,6 +183,7 @@ export async function applyScaling(api: OvhApi, target: OpsTarget, opts: ScaleOp
     meetings: n.meetings,
     recordings: n.recordings,
     users: n.users,
+    billedSince: n.state === "enabled" || n.state === "parked" ? state.billedSince[n.node] : undefined,
   }));
   const decision = decideScaling({
     now: opts.now.getTime(),
@@ -172,20 +192,24 @@ export async function applyScaling(api: OvhApi, target: OpsTarget, opts: ScaleOp
     marginUsers,
     marginUnderFailure: scaling?.marginUnderFailure ?? true,
     scaleDownAfterMs: (scaling?.scaleDownAfterMinutes ?? 30) * 60_000,
-    surplusSince: await readSurplusSince(ssh, opts.timeoutMs),
+    surplusSince: state.surplusSince,
+    shelveLeadMs: SHELVE_LEAD_MS,
     nodes,
   });
 
   const steps: NodeDecision[] = [];
+  // Billing starts are kept for the nodes up; a node asleep, or being shelved, starts again at its next unshelve.
+  const billedSince = Object.fromEntries(Object.entries(state.billedSince).filter(([id]) => scaled.some((n) => n.node === id && n.state !== "shelved")));
   if (!opts.dryRun) {
     steps.push(...fixedNodeDecisions(campus));
     for (const action of decision.actions) {
       const host = campus.nodes.find((n) => n.fqdn === action.node) as ResolvedHost;
       if (action.action === "cordon" || action.action === "shelve") {
-        steps.push(await stepToSleep(ctx, host));
+        steps.push(await stepToSleep(ctx, host, { shelve: !decision.paidUp.some((p) => p.node === action.node) }));
         continue;
       }
       const step = await stepToAwake(ctx, host, action.reason);
+      if (step.step === "unshelving") billedSince[action.node] = opts.now.getTime();
       steps.push(step.step === "unshelving" && opts.waitServingMs > 0 ? await untilServing(ctx, host, step, action.reason, opts) : step);
     }
   }
@@ -208,7 +232,8 @@ export async function applyScaling(api: OvhApi, target: OpsTarget, opts: ScaleOp
       actions: decision.actions,
       steps: steps.filter((s) => s.step !== "skipped"),
     });
-    await record(ssh, surplusSince, line, opts.timeoutMs);
+    for (const step of steps) if (step.step === "shelving") delete billedSince[step.node];
+    await record(ssh, { surplusSince, billedSince }, line, opts.timeoutMs);
     report.creditEstimate = await refreshCreditEstimate(api, campus, ssh, opts.timeoutMs);
   }
   return report;

@@ -36,6 +36,8 @@ export interface ScalingNode {
   meetings: number;
   recordings: number;
   users: number;
+  /** Since when the node has been up and billed (epoch ms), when ops woke it: its commenced hour is paid. */
+  billedSince?: number;
 }
 
 export interface ScalingInput {
@@ -54,6 +56,13 @@ export interface ScalingInput {
   scaleDownAfterMs: number;
   /** Since when the pool has had more than it needs (the previous run's answer), epoch ms. */
   surplusSince?: number;
+  /**
+   * Shelve a parked node only at the end of its paid hour (hourly instances are billed per commenced hour),
+   * this long before it: one controller interval plus the time a shelve is still billed. Until then it stays up,
+   * cordoned, at no cost, and is the first re-enabled when the load comes back. Absent, or a node whose
+   * `billedSince` is unknown: shelved as soon as it is empty.
+   */
+  shelveLeadMs?: number;
   nodes: readonly ScalingNode[];
 }
 
@@ -79,6 +88,8 @@ export interface ScalingDecision {
   summary: string;
   /** The whole pool, woken, still cannot carry the requirement. */
   short: boolean;
+  /** Nodes left up and cordoned, not shelved, because the hour they are in is paid (`shelveLeadMs`): each with its end, epoch ms. */
+  paidUp: Array<{ node: string; until: number }>;
 }
 
 /** What the policy check reads of a node. */
@@ -120,7 +131,41 @@ export function oneNodeOfUsers(nodes: readonly { spec?: HostSpec }[]): number {
 const byId = (a: ScalingNode, b: ScalingNode) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 const unitsOf = (n: ScalingNode) => (n.spec ? capacityUnits(n.spec) : 0);
 
+const HOUR_MS = 3_600_000;
+
+/**
+ * The default shelve lead: one run of the scale timer (every 5 minutes, docs/scaling.md) plus the time a shelve
+ * is still billed while OVH uploads the disk (OVH does not say how long; 10 minutes, as the bench assumes).
+ */
+export const SHELVE_LEAD_MS = 15 * 60_000;
+
+/** The end of the hour the node is in, paid since it began (epoch ms), when its billing start is known. */
+export function paidUntil(n: Pick<ScalingNode, "billedSince">, now: number): number | undefined {
+  if (n.billedSince === undefined) return undefined;
+  return n.billedSince + (Math.floor(Math.max(0, now - n.billedSince) / HOUR_MS) + 1) * HOUR_MS;
+}
+
+/** Whether the node's commenced hour, already paid, lasts past the next chance to shelve it. */
+function paidOn(n: Pick<ScalingNode, "billedSince">, input: Pick<ScalingInput, "now" | "shelveLeadMs">): boolean {
+  const until = paidUntil(n, input.now);
+  return until !== undefined && input.shelveLeadMs !== undefined && until - input.now > input.shelveLeadMs;
+}
+
 export function decideScaling(input: ScalingInput): ScalingDecision {
+  const decision = decideActions(input);
+  const acted = new Map(decision.actions.map((a) => [a.node, a.action]));
+  // Empty nodes that stay parked after this run (left parked, or cordoned now) only because their hour is paid.
+  const paidUp = [...input.nodes]
+    .sort(byId)
+    .filter((n) => n.shelvable && n.meetings === 0 && n.recordings === 0)
+    .filter((n) => (n.state === "parked" && !acted.has(n.id)) || acted.get(n.id) === "cordon")
+    .filter((n) => paidOn(n, input))
+    .map((n) => ({ node: n.id, until: paidUntil(n, input.now) as number }));
+  const kept = paidUp.map((p) => `${p.node} stays up, cordoned, to the end of its paid hour (${Math.ceil((p.until - input.now) / 60_000)} min)`);
+  return { ...decision, paidUp, summary: [decision.summary, ...kept].join("; ") };
+}
+
+function decideActions(input: ScalingInput): Omit<ScalingDecision, "paidUp"> {
   const { awake, policy } = input;
   const nodes = [...input.nodes].sort(byId);
   const users = nodes.reduce((s, n) => s + n.users, 0);
@@ -129,10 +174,11 @@ export function decideScaling(input: ScalingInput): ScalingDecision {
   const taking = nodes.filter((n) => n.state === "enabled" || n.state === "waking");
   const fits = (pool: readonly ScalingNode[]) => meets(pool, users, input);
 
-  // Parked nodes that are not needed keep draining; shelve those left empty.
+  // Parked nodes that are not needed keep draining; shelve those left empty, at the end of their paid hour.
   const shelveEmpty = (kept: ReadonlySet<string>) => {
     for (const n of nodes.filter((x) => x.state === "parked" && x.shelvable && !kept.has(x.id))) {
-      if (n.meetings === 0 && n.recordings === 0) actions.push({ node: n.id, action: "shelve", reason: "not needed, no meeting, no recording left" });
+      if (n.meetings === 0 && n.recordings === 0 && !paidOn(n, input))
+        actions.push({ node: n.id, action: "shelve", reason: "not needed, no meeting, no recording left" });
     }
   };
 

@@ -178,6 +178,30 @@ describe.skipIf(!trees)("ops scale", () => {
     expect(peer.state.calls.filter((c) => c.endsWith("/unshelve"))).toEqual([`POST /cloud/project/${PROJECT}/instance/inst-3/unshelve`]);
     expect(await rowOf(NODES[3].fqdn)).toMatch(/enabled/);
     expect(await onFront("cat ~/.bbb-ovh/schedule-sleeping")).toBe("");
+    // The unshelve starts an hour OVH bills whole: its start is kept for the next runs.
+    expect(JSON.parse(await onFront("cat ~/.bbb-ovh/scale-state")).billedSince).toEqual({ [NODES[3].fqdn]: T0 + 60 * 60_000 });
+
+    // The burst ends: 30 minutes later the emptiest node goes, the one just woken. Its hour runs to 12:00 (minute
+    // 120): cordoned only, taking no meeting, still up at no cost (it would be shelved in the hour's last 15 minutes).
+    nodeHttp[0].meetings.delete("maths-2");
+    nodeHttp[1].meetings.delete("physics-2");
+    await scale(61);
+    const cordoned = (await scale(91)).report;
+    expect(cordoned.decision.actions).toEqual([expect.objectContaining({ node: NODES[3].fqdn, action: "cordon" })]);
+    expect(cordoned.decision.summary).toContain(`${NODES[3].fqdn} stays up, cordoned, to the end of its paid hour (29 min)`);
+    expect(cordoned.steps.find((s) => s.node === NODES[3].fqdn)).toMatchObject({ step: "cordoned", detail: expect.stringMatching(/end of its paid hour/) });
+    expect(await rowOf(NODES[3].fqdn)).toMatch(/cordoned/);
+    expect(peer.state.calls.filter((c) => c.endsWith("/shelve"))).toHaveLength(1); // test 1's only
+
+    // Another burst inside that hour: the node is enabled again at once, with no unshelve and no new hour billed.
+    nodeHttp[0].seedMeeting("maths-3", 90);
+    nodeHttp[1].seedMeeting("physics-3", 25);
+    const back = (await scale(100)).report;
+    expect(back.decision.actions).toEqual([expect.objectContaining({ node: NODES[3].fqdn, action: "enable" })]);
+    expect(back.steps.find((s) => s.node === NODES[3].fqdn)).toMatchObject({ step: "enabled" });
+    expect(peer.state.calls.filter((c) => c.endsWith("/unshelve"))).toHaveLength(1);
+    expect(await rowOf(NODES[3].fqdn)).toMatch(/enabled/);
+    expect(JSON.parse(await onFront("cat ~/.bbb-ovh/scale-state")).billedSince).toEqual({ [NODES[3].fqdn]: T0 + 60 * 60_000 });
     // No meeting was ended anywhere.
     expect(nodeHttp.flatMap((n) => n.calls).filter((c) => c.call === "end")).toEqual([]);
   }, 300_000);

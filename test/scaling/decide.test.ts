@@ -38,6 +38,7 @@ const arbNode = fc.record({
   meetings: fc.nat(6),
   recordings: fc.nat(3),
   users: fc.nat(250),
+  billedAgo: fc.option(fc.nat(300 * MIN)),
 });
 const arbInput = fc
   .record({
@@ -56,8 +57,16 @@ const arbInput = fc
     scaleDownAfterMs: fc.nat(60 * MIN),
     now: fc.integer({ min: 60 * MIN, max: 10_000 * MIN }),
     surplusAgo: fc.option(fc.nat(120 * MIN)),
+    shelveLeadMs: fc.option(fc.constantFrom(0, 15 * MIN, 30 * MIN), { nil: undefined }),
   })
-  .map(({ surplusAgo, ...rest }) => ({ ...rest, surplusSince: surplusAgo === null ? undefined : rest.now - surplusAgo }) as ScalingInput);
+  .map(
+    ({ surplusAgo, nodes, ...rest }) =>
+      ({
+        ...rest,
+        nodes: nodes.map(({ billedAgo, ...n }) => ({ ...n, billedSince: billedAgo === null ? undefined : rest.now - billedAgo })),
+        surplusSince: surplusAgo === null ? undefined : rest.now - surplusAgo,
+      }) as ScalingInput,
+  );
 
 /** The nodes taking meetings once the decision is carried out (woken ones counted as they will be). */
 function after(i: ScalingInput, d: ReturnType<typeof decideScaling>): ScalingNode[] {
@@ -83,6 +92,14 @@ describe("scaling decision (pure)", () => {
           if (a.action === "cordon") expect(n.state).toBe("enabled");
           if (a.action === "wake") expect([n.state, n.shelvable]).toEqual(["shelved", true]);
           if (a.action === "enable") expect(n.state).toBe("parked");
+        }
+        // A node kept up for its paid hour is empty, ours, parked after this run, and not shelved before that hour's end.
+        for (const p of d.paidUp) {
+          const n = byId.get(p.node) as ScalingNode;
+          expect([n.shelvable, n.meetings, n.recordings]).toEqual([true, 0, 0]);
+          expect(d.actions.filter((a) => a.node === p.node).map((a) => a.action)).toEqual(n.state === "parked" ? [] : ["cordon"]);
+          expect(p.until - i.now).toBeGreaterThan(i.shelveLeadMs ?? Infinity);
+          expect(p.until - i.now).toBeLessThanOrEqual(60 * MIN);
         }
         const kinds = new Set(d.actions.map((a) => a.action));
         // Never adds and removes in one run, and removes one node at a time.
@@ -116,6 +133,52 @@ describe("scaling decision (pure)", () => {
       }),
       { seed, numRuns: 1000 },
     );
+  });
+
+  it("keeps an empty parked node up to the end of its paid hour, shelves it then, and re-enables it first when needed", () => {
+    const lead = 15 * MIN;
+    const up = [node("sbg-1", "strasbourg", "enabled"), node("gra-1", "gravelines", "enabled")];
+    const parked = (billedAgo?: number) => node("sbg-2", "strasbourg", "parked", { billedSince: billedAgo === undefined ? undefined : 100 * MIN - billedAgo });
+    const quiet = { marginUsers: 0, shelveLeadMs: lead };
+    // 80 minutes after its unshelve: its second hour, paid, has 40 minutes left.
+    const kept = decideScaling(baseInput([...up, parked(80 * MIN)], quiet));
+    expect(kept.actions).toEqual([]);
+    expect(kept.paidUp).toEqual([{ node: "sbg-2", until: 100 * MIN + 40 * MIN }]);
+    expect(kept.summary).toContain("sbg-2 stays up, cordoned, to the end of its paid hour (40 min)");
+    // 10 minutes left, under one timer run plus a shelve: shelved now.
+    const ending = decideScaling(baseInput([...up, parked(110 * MIN)], quiet));
+    expect(ending.actions).toEqual([expect.objectContaining({ node: "sbg-2", action: "shelve" })]);
+    expect(ending.paidUp).toEqual([]);
+    // An hour just begun is paid whole.
+    expect(decideScaling(baseInput([...up, parked(120 * MIN)], quiet)).paidUp).toEqual([{ node: "sbg-2", until: 160 * MIN }]);
+    // A billing start ops did not record (a node up before ops scale ran), or no lead: shelved as soon as empty.
+    for (const d of [decideScaling(baseInput([...up, parked()], quiet)), decideScaling(baseInput([...up, parked(80 * MIN)], { marginUsers: 0 }))])
+      expect(d.actions).toEqual([expect.objectContaining({ node: "sbg-2", action: "shelve" })]);
+    // Load comes back: the paid node is re-enabled, nothing is woken.
+    const busy = [node("sbg-1", "strasbourg", "enabled", { users: 150, meetings: 5 }), node("gra-1", "gravelines", "enabled", { users: 120, meetings: 4 })];
+    const back = decideScaling(baseInput([...busy, parked(80 * MIN), node("gra-2", "gravelines", "shelved")], { shelveLeadMs: lead }));
+    expect(back.actions[0]).toMatchObject({ node: "sbg-2", action: "enable" });
+    expect(back.paidUp).toEqual([]);
+  });
+
+  it("a node cordoned in a paid hour is said to stay up, so that ops scale cordons it without shelving it", () => {
+    const nodes = [
+      node("sbg-1", "strasbourg", "enabled", { billedSince: 90 * MIN }),
+      node("gra-1", "gravelines", "enabled", { users: 10, meetings: 1 }),
+      node("gra-2", "gravelines", "enabled"),
+    ];
+    const d = decideScaling(baseInput(nodes, { awake: false, shelveLeadMs: 15 * MIN }));
+    expect(d.actions).toEqual([expect.objectContaining({ node: "gra-2", action: "cordon" })]);
+    // gra-2's billing start is unknown: it is shelved once empty, in the same run (not in paidUp).
+    expect(d.paidUp).toEqual([]);
+    const paid = decideScaling(
+      baseInput(
+        nodes.map((n) => (n.id === "gra-2" ? { ...n, billedSince: 95 * MIN } : n)),
+        { awake: false, shelveLeadMs: 15 * MIN },
+      ),
+    );
+    expect(paid.actions).toEqual([expect.objectContaining({ node: "gra-2", action: "cordon" })]);
+    expect(paid.paidUp).toEqual([{ node: "gra-2", until: 155 * MIN }]);
   });
 
   it("wakes a shelved spare in the site that restores the datacenter policy when the margin is gone", () => {
