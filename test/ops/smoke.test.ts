@@ -100,7 +100,9 @@ describe("ops smoke through the balancer", () => {
       const run = await ops(["smoke", "--url", front.url, "--secret-file", secretFile(LB_SECRET), "--json", "--timeout", "600"]);
       expect(run.code).toBe(5);
       expect(JSON.parse(run.stdout).failure).toMatchObject({ host: front.host, kind: "timeout" });
-      expect(run.elapsedMs).toBeLessThan(2000);
+      // Gave up before the balancer's answer: the bound is that answer (4 s), not the deadline plus a guess at how
+      // long node takes to start the CLI, which a loaded machine stretches past a second.
+      expect(run.elapsedMs).toBeLessThan(front.delayMs);
     } finally {
       front.delayMs = 0;
     }

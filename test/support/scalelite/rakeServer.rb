@@ -56,7 +56,7 @@ def serve(server, connection)
   _, status = Process.wait2(pid)
   CALLS.delete(pid)
   connection.puts(status.signaled? ? "signal #{Signal.signame(status.termsig)}" : "exit #{status.exitstatus}")
-rescue IOError, SystemCallError, JSON::ParserError, TypeError
+rescue IOError, SystemCallError, SocketError, JSON::ParserError, TypeError
   nil # the client has gone, or sent no request
 ensure
   connection.close
