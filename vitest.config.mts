@@ -1,27 +1,8 @@
-import { configDefaults, defineConfig } from "vitest/config";
-import { BaseSequencer, type TestSpecification } from "vitest/node";
-
-/**
- * Files whose time is mostly a real program's own timer, not CPU: the alert drill waits out its rule's 2-minute
- * `for` (Prometheus), the full-bucket backup waits out restic's own retries of each refused upload (about a
- * minute). They run first, in a group of their own with a third worker that runs the files beside them meanwhile
- * (30-45 s each, about as long together as the drill); the rest of the suite then runs two at a time, so that
- * three CPU-bound files never share the two cores. Measured in docs/testing.md.
- */
-const WAITING = ["test/monitoring/drills.test.ts", "test/backup/backup.test.ts"];
-const BESIDE_WAITING = ["test/ops/voucher.test.ts", "test/ops/imageBuild.test.ts", "test/ops/schedule.test.ts", "test/standby/recordingsCopy.test.ts"];
-
-/** Vitest's order (groups, then cached durations or size), with the waiting files first: each gets a worker at once. */
-class WaitingFirst extends BaseSequencer {
-  override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
-    const sorted = await super.sort(files);
-    const waits = (spec: TestSpecification) => WAITING.some((file) => spec.moduleId.endsWith(`/${file}`));
-    return [...sorted.filter(waits), ...sorted.filter((spec) => !waits(spec))];
-  }
-}
+import { defineConfig } from "vitest/config";
 
 export default defineConfig({
   test: {
+    include: ["test/**/*.test.ts"],
     // The CLI tests run the compiled dist/ as `npm run plan|ops` does: build it once, before any file.
     globalSetup: ["test/support/buildDist.ts"],
     // Pulumi's runtime and the sshd hosts are process-wide state: one process per test file.
@@ -38,18 +19,5 @@ export default defineConfig({
     // A timeout says how loaded the machine was (per test, and in one line at the end for hooks too).
     setupFiles: ["test/support/timeoutLoad.ts"],
     reporters: ["default", "./test/support/loadReporter.ts"],
-    sequence: { sequencer: WaitingFirst },
-    projects: [
-      { extends: true, test: { name: "waiting", include: [...WAITING, ...BESIDE_WAITING], maxWorkers: 3, sequence: { groupOrder: 0 } } },
-      {
-        extends: true,
-        test: {
-          name: "main",
-          include: ["test/**/*.test.ts"],
-          exclude: [...configDefaults.exclude, ...WAITING, ...BESIDE_WAITING],
-          sequence: { groupOrder: 1 },
-        },
-      },
-    ],
   },
 });
