@@ -21,7 +21,9 @@ import { upstreamTree } from "../upstream";
  * has loaded rake.rb's libraries once, about 0.5 s of CPU less a call (docs/testing.md). The fake docker on a
  * test host runs it too; both find the server by "rakeServer" in the harness config.
  */
-const RAKE_CLIENT = ["--disable-gems", path.join(__dirname, "rakeClient.rb")];
+export const RAKE_CLIENT = ["--disable-gems", path.join(__dirname, "rakeClient.rb")];
+/** rake.rb itself, which the client runs in a fork of the server (or directly, without one). */
+export const RAKE_RB = path.join(__dirname, "rake.rb");
 
 let rakeServer: Promise<string> | undefined;
 

@@ -9,11 +9,9 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { waitUntil } from "../waitUntil";
-import { scaleliteTrees, startScalelite, type Scalelite } from "./harness";
+import { RAKE_CLIENT as CLIENT, RAKE_RB, scaleliteTrees, startScalelite, type Scalelite } from "./harness";
 
 const trees = scaleliteTrees();
-const RAKE_RB = path.join(__dirname, "rake.rb");
-const CLIENT = ["--disable-gems", path.join(__dirname, "rakeClient.rb")];
 
 interface Run {
   code: number | null;
