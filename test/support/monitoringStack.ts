@@ -248,6 +248,8 @@ export interface Campus {
   exporter: Proc;
   prometheus: Proc;
   promUrl: string;
+  /** The rules file Prometheus loaded. */
+  rulesFile: string;
   node: string;
   front: string;
   campus: string;
@@ -259,9 +261,13 @@ export interface Campus {
 
 /**
  * One node (the fake BBB API + the real exporter) and one front (node_exporter with the textfile,
- * blackbox, Prometheus with rules.yml) on loopback; `intervalSeconds` for scrapes and rule evaluation.
+ * blackbox, Prometheus with rules.yml) on loopback; `intervalSeconds` for scrapes and rule evaluation,
+ * `rulesFor` to shorten some rules' `for` (rulesWithFor).
  */
-export async function startCampus(tree: string, options: { intervalSeconds: number; alertmanagerPort?: number; signal: AbortSignal }): Promise<Campus> {
+export async function startCampus(
+  tree: string,
+  options: { intervalSeconds: number; alertmanagerPort?: number; signal: AbortSignal; rulesFor?: Record<string, string> },
+): Promise<Campus> {
   const stack = new Stack();
   const secret = randomBytes(20).toString("hex");
   const peer = await startBbbApiServer({ secret });
@@ -295,9 +301,10 @@ export async function startCampus(tree: string, options: { intervalSeconds: numb
   stack.startNodeExporter(nodeNodeExporter, nodeTextfiles);
   stack.startBlackbox(blackboxPort);
   const interval = `${options.intervalSeconds}s`;
+  const rulesFile = options.rulesFor ? rulesWithFor(stack.dir, options.rulesFor) : RULES_FILE;
   const prometheus = stack.startPrometheus(promPort, {
     global: { scrape_interval: interval, evaluation_interval: interval, external_labels: { campus: names.campus } },
-    rule_files: [RULES_FILE],
+    rule_files: [rulesFile],
     ...(options.alertmanagerPort ? { alerting: { alertmanagers: [{ static_configs: [{ targets: [`127.0.0.1:${options.alertmanagerPort}`] }] }] } } : {}),
     scrape_configs: scrapeJobs({ ...names, frontNodeExporter, nodeNodeExporter, bbbExporter: exporterPort, blackbox: blackboxPort, apiUrl: peer.apiUrl }),
   });
@@ -310,7 +317,7 @@ export async function startCampus(tree: string, options: { intervalSeconds: numb
     options.signal,
     () => `prometheus ready: ${prometheus.log()}`,
   );
-  return { stack, peer, exporter, prometheus, promUrl, ...names, spoolDir, textfileDir, refreshTextfile };
+  return { stack, peer, exporter, prometheus, promUrl, rulesFile, ...names, spoolDir, textfileDir, refreshTextfile };
 }
 
 /** The samples of an exposition, keyed by `name{labels}` as the exporter prints them. */
@@ -325,21 +332,24 @@ export function samples(text: string | undefined): Map<string, number> {
 }
 
 /**
- * The rules pack as it is but for each of `alerts`' `for`, set to 0 (their `for` is promtool's to test:
- * rules.promtest.yml), written into `dir`; returns the file, for a Prometheus that should fire them at its
- * first evaluation.
+ * The rules pack as it is but for the `for` of each alert in `fors` (alert -> duration such as "15s"), written
+ * into `dir`; returns the file. Each rule's own `for` is promtool's to test, in simulated time
+ * (rules.promtest.yml): a test on real programs needs only the chain that follows it.
  */
-export function rulesFiringAtOnce(dir: string, ...alerts: string[]): string {
+export function rulesWithFor(dir: string, fors: Record<string, string>): string {
   const rules = parse(readFileSync(RULES_FILE, "utf8")) as { groups: Array<{ rules: Array<{ alert?: string; for?: string }> }> };
-  for (const alert of alerts) {
+  for (const [alert, duration] of Object.entries(fors)) {
     const rule = rules.groups.flatMap((g) => g.rules).find((r) => r.alert === alert);
     if (!rule) throw new Error(`no rule ${alert} in ${RULES_FILE}`);
-    rule.for = "0s";
+    rule.for = duration;
   }
   const file = path.join(dir, "rules.yml");
   writeFileSync(file, stringify(rules));
   return file;
 }
+
+/** The rules pack with `alerts` firing at Prometheus's first evaluation (their `for` set to 0). */
+export const rulesFiringAtOnce = (dir: string, ...alerts: string[]): string => rulesWithFor(dir, Object.fromEntries(alerts.map((a) => [a, "0s"])));
 
 /** The alerts named `alertname` that Prometheus (its /api/v1/alerts) says fire; undefined while it does not answer. */
 export async function firingAlerts(promUrl: string, alertname: string): Promise<Array<{ labels: Record<string, string> }> | undefined> {
