@@ -50,9 +50,17 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all([...hosts.map((h) => h.stop()), ...[...scalelites.values()].map((s) => s.stop()), ...nodeApis.map((n) => n.close())]);
 });
-async function frontHost(): Promise<TestHost> {
+/** A front test host (with a Scalelite of its own when the trees are prepared); with `from`, a copy of that host's filesystem. */
+async function frontHost(from?: string): Promise<TestHost> {
   const h = await startTestHost({ fqdn: FRONT });
   hosts.push(h);
+  if (from) {
+    const copied = spawnSync("cp", ["-a", `${from}/.`, h.root], { encoding: "utf8" });
+    if (copied.status !== 0) throw new Error(`copying the front ${from}: ${copied.stderr}`);
+    // The fakes' log of the steps that built it names paths under its root: as if they had run here.
+    const log = path.join(h.root, "fake-calls.log");
+    if (existsSync(log)) writeFileSync(log, readFileSync(log, "utf8").replaceAll(from, h.root));
+  }
   if (trees) {
     const scalelite = await attachScalelite(trees, h);
     Object.keys(NODE_SECRETS).forEach((id, i) => scalelite.route(id, nodeApis[i].url));
@@ -148,14 +156,30 @@ async function runAll(h: TestHost, listings: string[]): Promise<StepResult[]> {
   return results;
 }
 
-/** A fresh front on which the first `count` steps of FRONT_STEPS have run. */
-async function frontAfter(count: number): Promise<TestHost> {
-  const h = await frontHost();
-  for (const [step, inputs] of FRONT_STEPS.slice(0, count)) {
-    const r = await runStep(h, step, inputs());
-    expect(r.code, `${step}: ${output(r)}`).toBe(0);
+/**
+ * The filesystem of a front on which the first `count` steps of FRONT_STEPS have run, built once per file:
+ * each from the one before it plus its step. The steps are those a test does not test; running them again
+ * for every test was most of this file's processes.
+ */
+const frontTemplates = new Map<number, Promise<string>>();
+function frontTemplate(count: number): Promise<string> {
+  let root = frontTemplates.get(count);
+  if (!root) {
+    root = (async () => {
+      const h = await frontHost(count > 1 ? await frontTemplate(count - 1) : undefined);
+      const [step, inputs] = FRONT_STEPS[count - 1];
+      const r = await runStep(h, step, inputs());
+      if (r.code !== 0) throw new Error(`${step}: ${output(r)}`);
+      return h.root;
+    })();
+    frontTemplates.set(count, root);
   }
-  return h;
+  return root;
+}
+
+/** A fresh front as the first `count` steps of FRONT_STEPS leave it: a copy of that template, with its own sshd and Scalelite. */
+async function frontAfter(count: number): Promise<TestHost> {
+  return frontHost(await frontTemplate(count));
 }
 
 describe.skipIf(!trees)("the Scalelite front, end to end", () => {
