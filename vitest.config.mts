@@ -1,8 +1,13 @@
-import { defineConfig } from "vitest/config";
+import { configDefaults, defineConfig } from "vitest/config";
+
+/**
+ * Pure logic, tested without mocks (the design card's rule for test/unit/): no Pulumi runtime, no test hosts, no
+ * process-wide state, so one process can run them all (a file may still run a program to check an output).
+ */
+const UNIT = ["test/unit/**/*.test.ts"];
 
 export default defineConfig({
   test: {
-    include: ["test/**/*.test.ts"],
     // The CLI tests run the compiled dist/ as `npm run plan|ops` does: build it once, before any file.
     globalSetup: ["test/support/buildDist.ts"],
     // Pulumi's runtime and the sshd hosts are process-wide state: one process per test file.
@@ -19,5 +24,14 @@ export default defineConfig({
     // A timeout says how loaded the machine was (per test, and in one line at the end for hooks too).
     setupFiles: ["test/support/timeoutLoad.ts"],
     reporters: ["default", "./test/support/loadReporter.ts"],
+    projects: [
+      {
+        extends: true,
+        // One process for all of them: each file in a fresh process spent more CPU starting node and importing
+        // than testing (test/unit alone: 21 s of CPU isolated, 11 s shared; docs/testing.md).
+        test: { name: "unit", include: UNIT, isolate: false },
+      },
+      { extends: true, test: { name: "main", include: ["test/**/*.test.ts"], exclude: [...configDefaults.exclude, ...UNIT] } },
+    ],
   },
 });
