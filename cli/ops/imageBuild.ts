@@ -4,6 +4,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node
 import path from "node:path";
 import type { Campus } from "../../components/config/campus";
 import { renderCloudInit } from "../../components/hosts/cloudInit";
+import { ed25519KeyPair } from "../../components/hosts/deployKey";
 import { renderStepCommand, renderStepStdin } from "../../components/remote/invocation";
 import { SCRIPTS_DIR } from "../../components/remote/scriptBundle";
 import { OpsError } from "./errors";
@@ -218,10 +219,7 @@ async function buildRegion(campus: Campus, api: OvhApi, input: ImageBuildInput, 
       const ubuntu = images.find((i) => i.name === b.ubuntuImage && i.region === b.region);
       const missing = [!flavor && `flavor ${b.flavor}`, !ubuntu && `image '${b.ubuntuImage}'`].filter(Boolean);
       if (missing.length > 0) throw new OpsError("api", b.region, `the project offers no ${missing.join(" and no ")} in ${b.region}`);
-      // ssh2 is CommonJS: under ESM its exports are the default export's.
-      const { default: ssh2 } = await import("ssh2");
-      const { utils } = ssh2;
-      const key = utils.generateKeyPairSync("ed25519", { comment: `host@${b.builderFqdn}` });
+      const key = ed25519KeyPair(`host@${b.builderFqdn}`);
       const userData = renderCloudInit({
         hostname: b.builder,
         fqdn: b.builderFqdn,

@@ -40,14 +40,22 @@ export function publicKeyOfPrivateKey(privateKey: string): DerivedKey {
 }
 
 /**
+ * A fresh ed25519 key pair in OpenSSH format: the private key as ssh-keygen writes it, the public one as its .pub
+ * line (`ssh-ed25519 AAAA... comment`).
+ */
+export function ed25519KeyPair(comment: string): { private: string; public: string } {
+  // ssh2 1.17 drops the leading zero byte of an ed25519 public key that starts with one (1 in 256 keys),
+  // writing a key its own parser and OpenSSH reject (mscdex/ssh2 issues 1390, 1513): sshd given such a host
+  // key has none and exits. Draw again until it parses.
+  for (;;) {
+    const key = utils.generateKeyPairSync("ed25519", { comment });
+    const derived = publicKeyOfPrivateKey(key.private);
+    if ("publicKey" in derived && key.public.startsWith(`${derived.publicKey.split(" ").slice(0, 2).join(" ")} `)) return key;
+  }
+}
+
+/**
  * A fresh ed25519 key in OpenSSH format, for where the real operator key cannot be read: the offline
  * plan stands it in for an encrypted bbb-ovh:sshPrivateKey, and tests use it as an operator key.
  */
-export function throwawayPrivateKey(comment = "bbb-ovh-throwaway"): string {
-  // ssh2 1.17 drops the leading zero byte of an ed25519 public key that starts with one (1 in 256 keys),
-  // writing a key its own parser rejects (mscdex/ssh2 issues 1390, 1513): draw again until it parses.
-  for (;;) {
-    const key = utils.generateKeyPairSync("ed25519", { comment }).private;
-    if ("publicKey" in publicKeyOfPrivateKey(key)) return key;
-  }
-}
+export const throwawayPrivateKey = (comment = "bbb-ovh-throwaway"): string => ed25519KeyPair(comment).private;

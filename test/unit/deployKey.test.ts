@@ -4,11 +4,11 @@
  * never repeats the key for what a Pulumi run cannot use.
  */
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { publicKeyOfPrivateKey, throwawayPrivateKey } from "../../components/hosts/deployKey";
+import { ed25519KeyPair, publicKeyOfPrivateKey, throwawayPrivateKey } from "../../components/hosts/deployKey";
 
 const dir = mkdtempSync(path.join(tmpdir(), "bbb-deploy-key-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -53,5 +53,23 @@ describe("publicKeyOfPrivateKey", () => {
     ["a truncated key", () => throwawayPrivateKey().slice(0, 120), /not a private key ssh can read/],
   ])("refuses %s", (_what, value, reason) => {
     expect(publicKeyOfPrivateKey(value())).toEqual({ problem: expect.stringMatching(reason) });
+  });
+});
+
+describe("ed25519KeyPair", () => {
+  // ops image build gives the builder its host key this way: one OpenSSH cannot load leaves sshd with no
+  // host key ("no hostkeys available -- exiting"), and the builder unreachable (a CI failure of imageBuild.test.ts).
+  it("gives only pairs OpenSSH reads: 1500 public keys, 1500 fingerprints (ssh2's own generator spoils about 6)", () => {
+    const pairs = Array.from({ length: 1500 }, (_, i) => ed25519KeyPair(`host${i}@campus.example`));
+    const file = path.join(dir, "pairs.pub");
+    writeFileSync(file, pairs.map((p) => p.public).join("\n") + "\n");
+    // ssh-keygen -l skips a line it cannot read: one fingerprint per key it read.
+    const fingerprints = execFileSync("ssh-keygen", ["-l", "-f", file], { encoding: "utf8" }).trim().split("\n");
+    expect(fingerprints).toHaveLength(pairs.length);
+    expect(fingerprints[7]).toMatch(/^256 SHA256:\S+ host7@campus\.example \(ED25519\)$/);
+    // The private half is the public one's: as ssh-keygen -y derives it.
+    const key = path.join(dir, "pair");
+    writeFileSync(key, pairs[7].private, { mode: 0o600 });
+    expect(blob(execFileSync("ssh-keygen", ["-y", "-f", key], { encoding: "utf8" }).trim())).toBe(blob(pairs[7].public));
   });
 });
