@@ -10,7 +10,7 @@ export default defineConfig({
   test: {
     // The CLI tests run the compiled dist/ as `npm run plan|ops` does: build it once, before any file.
     globalSetup: ["test/support/buildDist.ts"],
-    // Pulumi's runtime and the sshd hosts are process-wide state: one process per test file.
+    // Pulumi's runtime and the sshd hosts are process-wide state: one process per test file (but for the unit project below).
     pool: "forks",
     // Most files wait on sshd hosts, child processes and real daemons rather than on the CPU: two at
     // once halve the suite on our 2-core machines (vitest would otherwise run one at a time there).
