@@ -93,6 +93,12 @@ export interface Scalelite {
    * until the condition holds, as an operator would wait for the next POLL_INTERVAL.
    */
   pollUntilOnline(ids: string[], options?: { bbbVersion?: boolean }): Promise<void>;
+  /**
+   * Polls as pollUntilOnline does until the Ruby expression `condition` (Scalelite's models loaded) is true;
+   * `what` names it in the error when 10 polls did not make it so. E.g. a Meeting record that poll:meetings
+   * drops once its node says notFound: one `poll:all` on a loaded machine can give up before it has.
+   */
+  pollUntil(condition: string, what: string): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -195,6 +201,16 @@ export async function startScalelite(trees: ScaleliteTrees, stateDir?: string, o
       );
       child.stdin?.end(stdin);
     });
+  const pollUntil = async (condition: string, what: string): Promise<void> => {
+    let polls = "";
+    // Bounded so a condition that never holds fails with the pollers' output instead of looping past the test.
+    for (let round = 1; ; round++) {
+      const poll = await run(["poll:servers", "poll:meetings", "poll:versions"]);
+      polls += poll.stdout + poll.stderr;
+      if ((await jsonOf<unknown>(run(["-e", printJson(`!!(${condition})`)]))) === true) return;
+      if (round === 10) throw new Error(`${what}: still not so after ${round} polls:\n${polls}`);
+    }
+  };
   return {
     configFile,
     redisUrl: redis.url,
@@ -242,18 +258,10 @@ export async function startScalelite(trees: ScaleliteTrees, stateDir?: string, o
       );
       await jsonOf(run(["-e", printJson(`[${made.join(", ")}]`)]));
     },
-    async pollUntilOnline(ids, options = {}) {
-      const ready = `Server.all.to_h { |s| [s.id, ${options.bbbVersion ? "s.online && s.bbb_version.present?" : "s.online"}] }`;
-      let polls = "";
-      // Bounded so a node that never answers fails with the pollers' output instead of looping past the test.
-      for (let round = 1; ; round++) {
-        const poll = await run(["poll:servers", "poll:meetings", "poll:versions"]);
-        polls += poll.stdout + poll.stderr;
-        const state = await jsonOf<Record<string, boolean>>(run(["-e", printJson(ready)]));
-        if (ids.every((id) => state[id] === true)) return;
-        if (round === 10)
-          throw new Error(`Scalelite still counts ${ids.filter((id) => state[id] !== true).join(", ")} offline after ${round} polls:\n${polls}`);
-      }
+    pollUntil,
+    pollUntilOnline(ids, options = {}) {
+      const online = options.bbbVersion ? "s.online && s.bbb_version.present?" : "s.online";
+      return pollUntil(`(${JSON.stringify(ids)} - Server.all.select { |s| ${online} }.map(&:id)).empty?`, `Scalelite counts ${ids.join(", ")} online`);
     },
     async stop() {
       for (const child of watchers) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
