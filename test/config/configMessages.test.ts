@@ -8,6 +8,7 @@ import { parse, stringify } from "yaml";
 import { CampusConfigError, parseCampus, type SecretPresence } from "../../components/config/campus";
 import { campusOfStackFile, readStackFile } from "../../components/config/stackFile";
 import { PRICE_TABLE } from "../../components/planning/prices";
+import { PLAN_CLI } from "../support/distCli";
 
 /** Config mistakes as the person fixing a stack file reads them (npm run plan, a real process). */
 const ROOT = path.resolve(__dirname, "../..");
@@ -15,7 +16,7 @@ const run = promisify(execFile);
 
 async function plan(stackFile: string): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run(process.execPath, [require.resolve("tsx/cli"), "cli/plan.ts", "--stack-file", stackFile], {
+    const { stdout, stderr } = await run(process.execPath, [PLAN_CLI, "--stack-file", stackFile], {
       cwd: ROOT,
       env: { ...process.env, NO_COLOR: "1" },
     });

@@ -20,10 +20,10 @@ import { plannedCloud } from "../../cli/plan/mockCloud";
 import { configOfStackFile } from "../../cli/plan/planStack";
 import { evaluateProgram } from "../../cli/plan/recorder";
 import { applyAll, campusOf, damagedCampus, fuzzSeed, reshapedCampus, secretsOf, STACKS, type StackName } from "./mutations";
+import { PLAN_CLI } from "../support/distCli";
 
 const SEED = fuzzSeed();
 const ROOT = path.resolve(__dirname, "../..");
-const TSX = path.join(ROOT, "node_modules/.bin/tsx");
 
 /** fc.assert with the suite's seed, and the replay command in the failure message. */
 function check<T>(property: fc.IAsyncProperty<T> | fc.IProperty<T>, numRuns: number) {
@@ -172,7 +172,7 @@ describe(`config fuzzing (seed ${SEED})`, () => {
           const plain = Object.fromEntries(Object.entries(doc.config).map(([k, v]) => [k, k === "bbb-ovh:campus" ? v : (v as { value: unknown }).value]));
           writeFileSync(file, stringify({ config: plain }));
           const json = (i + j) % 2 === 0;
-          const result = await run(TSX, ["cli/plan.ts", "--stack-file", file, ...(json ? ["--json"] : [])], { cwd: ROOT, maxBuffer: 64 << 20 }).then(
+          const result = await run(process.execPath, [PLAN_CLI, "--stack-file", file, ...(json ? ["--json"] : [])], { cwd: ROOT, maxBuffer: 64 << 20 }).then(
             ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
             (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
           );

@@ -18,9 +18,9 @@ import { builderHost } from "../support/nodeImageHost";
 import { startOvhApiPeer, type OvhApiPeer } from "../support/ovhApiPeer";
 import type { TestHost } from "../support/sshd";
 import { opsProcessEnv, scratch } from "./cli";
+import { OPS_CLI } from "../support/distCli";
 
 const REPO = path.resolve(__dirname, "../..");
-const TSX = path.join(REPO, "node_modules/.bin/tsx");
 const FAKES = path.join(__dirname, "fakes");
 const PROJECT = "0123456789abcdef0123456789abcdef";
 const COMMIT = "0c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f6a7b8c9d";
@@ -36,11 +36,11 @@ let stackFile: string;
 let env: Record<string, string>;
 
 function imageBuild(...extra: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const args = ["cli/ops.ts", "image", "build", stackFile, "--region", "GRA11", "--json", "--yes"];
+  const args = [OPS_CLI, "image", "build", stackFile, "--region", "GRA11", "--json", "--yes"];
   args.push("--ssh-user", "root", "--ssh-port", String(host.port), "--ssh-key", path.join(env.HOME, "key"), "--poll", "0.1", "--wait", "1", ...extra);
   return new Promise((resolve) => {
     // A bound for a hang: a run took 2 to 6 s here (the fake installer), on a machine shared by six suites.
-    execFile(TSX, args, { cwd: REPO, env, timeout: 170_000 }, (error, stdout, stderr) =>
+    execFile(process.execPath, args, { cwd: REPO, env, timeout: 170_000 }, (error, stdout, stderr) =>
       resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );
   });
@@ -93,7 +93,7 @@ describe("ops image build", () => {
   it("refuses without --yes and no terminal, creating nothing; --dry-run asks no API", async () => {
     const args = ["--region", "GRA11"];
     const refused = await new Promise<{ code: number; stderr: string }>((resolve) =>
-      execFile(TSX, ["cli/ops.ts", "image", "build", stackFile, ...args], { cwd: REPO, env, timeout: 60_000 }, (error, _o, stderr) =>
+      execFile(process.execPath, [OPS_CLI, "image", "build", stackFile, ...args], { cwd: REPO, env, timeout: 60_000 }, (error, _o, stderr) =>
         resolve({ code: Number((error as { code?: number } | null)?.code ?? 0), stderr }),
       ),
     );

@@ -8,6 +8,7 @@ import { PRICE_TABLE, STORAGE_PRICES } from "../../components/planning/prices";
 import { campusOfStackFile, readStackFile } from "../../components/config/stackFile";
 import { capacityWarnings } from "../../components/planning/sizing";
 import { ops, scratch } from "./cli";
+import { OPS_CLI } from "../support/distCli";
 
 /** What `npm run plan` prints as warnings for a stack file (cli/plan/planStack.ts). */
 const planWarnings = (file: string) => capacityWarnings(campusOfStackFile(readStackFile(file)));
@@ -168,12 +169,12 @@ describe("ops size", () => {
 describe("npm run ops (the entry point)", () => {
   it("exits with the command's code", async () => {
     const run = promisify(execFile);
-    const tsx = path.join(REPO, "node_modules/.bin/tsx");
-    const ok = await run(tsx, ["cli/ops.ts", "size", "--users", "200", "--rooms", "8"], { cwd: REPO });
+    const ok = await run(process.execPath, [OPS_CLI, "size", "--users", "200", "--rooms", "8"], { cwd: REPO });
     expect(ok.stdout).toMatch(/recommended: [^\n]*2 nodes, spread over 2 sites/);
-    const bad = await run(tsx, ["cli/ops.ts", "smoke", "--url", "http://127.0.0.1:9"], { cwd: REPO, env: { PATH: process.env.PATH, HOME: scratch() } }).catch(
-      (e: { code: number; stderr: string }) => e,
-    );
+    const bad = await run(process.execPath, [OPS_CLI, "smoke", "--url", "http://127.0.0.1:9"], {
+      cwd: REPO,
+      env: { PATH: process.env.PATH, HOME: scratch() },
+    }).catch((e: { code: number; stderr: string }) => e);
     expect(bad).toMatchObject({ code: 2, stderr: expect.stringMatching(/no shared secret/) });
   });
 });

@@ -14,9 +14,9 @@ import { startOvhApiPeer, type OvhApiPeer } from "../support/ovhApiPeer";
 import { execOn, type TestHost } from "../support/sshd";
 import { opsProcessEnv, scratch } from "./cli";
 import { startNodePool } from "./nodePool";
+import { OPS_CLI } from "../support/distCli";
 
 const REPO = path.resolve(__dirname, "../..");
-const TSX = path.join(REPO, "node_modules/.bin/tsx");
 const FAKES = path.join(__dirname, "fakes");
 const PROJECT = "0123456789abcdef0123456789abcdef";
 const NODES = [
@@ -40,7 +40,7 @@ const onFront = (command: string, stdin?: string) => execOn(front, command, stdi
 
 function schedule(at: string): Promise<{ code: number; stdout: string; stderr: string }> {
   const args = [
-    "cli/ops.ts",
+    OPS_CLI,
     "schedule",
     "apply",
     stackFile,
@@ -59,7 +59,7 @@ function schedule(at: string): Promise<{ code: number; stdout: string; stderr: s
     "20000",
   ];
   return new Promise((resolve) => {
-    execFile(TSX, args, { cwd: REPO, env, timeout: 90_000 }, (error, stdout, stderr) =>
+    execFile(process.execPath, args, { cwd: REPO, env, timeout: 90_000 }, (error, stdout, stderr) =>
       resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );
   });

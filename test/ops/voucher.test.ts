@@ -1,5 +1,5 @@
 /**
- * `ops voucher redeem|status` as processes (tsx cli/ops.ts, as `npm run ops` runs it) against an OVH
+ * `ops voucher redeem|status` as processes (dist/cli/ops.js, as `npm run ops` runs it) against an OVH
  * API peer on loopback (test/support/ovhApiPeer.ts) that checks every signature or OAuth2 token.
  */
 import { execFile } from "node:child_process";
@@ -12,9 +12,9 @@ import { totalPriceOf } from "../../cli/ops/voucher";
 import { startOvhApiPeer, type OvhApiPeer } from "../support/ovhApiPeer";
 import { execOn, startTestHost, type TestHost } from "../support/sshd";
 import { frontSshArgs, scratch } from "./cli";
+import { OPS_CLI } from "../support/distCli";
 
 const REPO = path.resolve(__dirname, "../..");
-const TSX = path.join(REPO, "node_modules/.bin/tsx");
 const PROJECT = "0123456789abcdef0123456789abcdef";
 const DAY = 86_400_000;
 const isoDay = (ms: number) => new Date(ms).toISOString().slice(0, 10);
@@ -51,7 +51,7 @@ function ops(args: string[], opts: { stdin?: string; env?: Record<string, string
     ...opts.env,
   };
   return new Promise((resolve) => {
-    const child = execFile(TSX, ["cli/ops.ts", ...args], { cwd: REPO, env, timeout: 60_000 }, (error, stdout, stderr) => {
+    const child = execFile(process.execPath, [OPS_CLI, ...args], { cwd: REPO, env, timeout: 60_000 }, (error, stdout, stderr) => {
       resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
     });
     child.stdin?.end(opts.stdin ?? "");

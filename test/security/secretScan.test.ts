@@ -23,6 +23,7 @@ import { evaluateProgram, isSecretValue, type RecordedResource } from "../../cli
 import { planDocument, renderPlanText } from "../../cli/plan/render";
 import { evaluateStack, plainStrings } from "../support/evaluateStack";
 import { encodedForms, findLeaks } from "./leaks";
+import { PLAN_CLI } from "../support/distCli";
 
 const ROOT = path.resolve(__dirname, "../..");
 const hex = (s: string, n: number) => createHash("sha512").update(s).digest("hex").repeat(4).slice(0, n);
@@ -199,9 +200,7 @@ describe("secret scanning", () => {
     const jobs = ["brest", "lab"].flatMap((stack) => [[stack], [stack, "--json"]]);
     // Two at a time: four plan processes at once only add to the load of a 2-core machine.
     const limit = pLimit(2);
-    const outputs = await Promise.all(
-      jobs.map((args) => limit(() => run(path.join(ROOT, "node_modules/.bin/tsx"), ["cli/plan.ts", ...args], { cwd: ROOT, maxBuffer: 16 << 20 }))),
-    );
+    const outputs = await Promise.all(jobs.map((args) => limit(() => run(process.execPath, [PLAN_CLI, ...args], { cwd: ROOT, maxBuffer: 16 << 20 }))));
     for (const [i, args] of jobs.entries()) {
       const { resources } = await evaluateStack(args[0]);
       // What plannedCloud (the CLI's mocks) answers for the generators of this stack.

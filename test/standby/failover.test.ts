@@ -40,9 +40,9 @@ import { upstreamTree } from "../support/upstream";
 import { scratch, secretFile } from "../ops/cli";
 import { pgReady, PgFronts, until, type PgFront, type TlsFiles } from "./pgFronts";
 import { copySshConfig, installRecordingsCopy, keyPair, onHost, pullOn, SPOOL_AUTHORIZED_KEYS } from "./recordingsCopySetup";
+import { OPS_CLI } from "../support/distCli";
 
 const REPO = path.resolve(__dirname, "../..");
-const TSX = path.join(REPO, "node_modules/.bin/tsx");
 const FAKES = path.join(REPO, "test/ops/fakes");
 const LB_SECRET = "lb-secret-5a9c3e71d2";
 const ZONE = "isen-ouest.fr";
@@ -72,7 +72,7 @@ let opsKey: string;
 
 function ops(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(TSX, ["cli/ops.ts", ...args], { cwd: REPO, env, timeout: 170_000 }, (error, stdout, stderr) =>
+    execFile(process.execPath, [OPS_CLI, ...args], { cwd: REPO, env, timeout: 170_000 }, (error, stdout, stderr) =>
       resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );
   });
