@@ -16,7 +16,7 @@ import { RECORDING_DIR } from "../../components/scalelite/recordingLayout";
 import { calls, mode, output, runWatched, tree } from "../support/hostState";
 import { connect, FAKE_BIN, killSessions, runStep, startTestHost, type TestHost } from "../support/sshd";
 import { flockHeld, waitUntil } from "../support/waitUntil";
-import { createCluster, postgresAvailable, type PgCluster } from "./support/postgres";
+import { createCluster, postgresAvailable, removeTemplate, type PgCluster } from "./support/postgres";
 import { motoPython, quotaProxy, startS3, type S3Keys, type S3Server } from "./support/s3";
 import { ops, scratch } from "../ops/cli";
 
@@ -37,6 +37,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all(hosts.map((h) => h.stop()));
   await Promise.all(clusters.map((c) => c.destroy()));
+  await removeTemplate();
   await Promise.all([s3?.stop(), s3Auth?.stop()]);
 });
 

@@ -36,14 +36,42 @@ function asPostgres(args: string[]): Promise<void> {
   );
 }
 
-export async function createCluster(): Promise<PgCluster> {
+let template: Promise<string> | undefined;
+
+/** A postgres-owned 0755 temporary directory the server can reach. */
+function postgresDir(): string {
   const dir = mkdtempSync(path.join(tmpdir(), "bbb-ovh-pg-"));
   chmodSync(dir, 0o755);
-  const ids = execFileSync("id", ["-u", "postgres"], { encoding: "utf8" }).trim();
+  const uid = execFileSync("id", ["-u", "postgres"], { encoding: "utf8" }).trim();
   const gid = execFileSync("id", ["-g", "postgres"], { encoding: "utf8" }).trim();
-  chownSync(dir, Number(ids), Number(gid));
+  chownSync(dir, Number(uid), Number(gid));
+  return dir;
+}
+
+/**
+ * One initdb per test process: each cluster starts from a copy of its data directory (`cp -a` keeps the
+ * owner and modes initdb gave). An initdb cost about 1.5 s of CPU, a copy 0.3 s.
+ */
+function templateData(): Promise<string> {
+  template ??= (async () => {
+    const data = path.join(postgresDir(), "data");
+    await asPostgres([`${BIN}/initdb`, "-D", data, "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8"]);
+    return data;
+  })();
+  return template;
+}
+
+/** Removes the data directory the clusters were copied from (a test file's afterAll). */
+export async function removeTemplate(): Promise<void> {
+  if (template) rmSync(path.dirname(await template), { recursive: true, force: true });
+  template = undefined;
+}
+
+export async function createCluster(): Promise<PgCluster> {
+  const dir = postgresDir();
   const data = path.join(dir, "data");
-  await asPostgres([`${BIN}/initdb`, "-D", data, "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8"]);
+  const source = await templateData();
+  await new Promise<void>((resolve, reject) => execFile("cp", ["-a", source, data], (error) => (error ? reject(error) : resolve())));
   const options = `-c listen_addresses='' -c unix_socket_directories='${dir}' -c fsync=off`;
   const cluster: PgCluster = {
     socketDir: dir,
