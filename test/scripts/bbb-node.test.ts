@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { StepName } from "../../components/remote/catalogue";
 import { base64, type StepInputs } from "../../components/remote/invocation";
 import { repointCommand } from "../../cli/ops/recordingsResend";
-import { calls, mode, output, owner, read, runWatched, tree } from "../support/hostState";
+import { calls, copyRoot, mode, output, owner, read, runWatched, tree } from "../support/hostState";
 import { connect, FAKE_BIN, killSessions, runStep, startTestHost, type HostFacts, type StepResult, type TestHost } from "../support/sshd";
 import { nodePreflightInputs } from "../support/nodeInputs";
 import { renderInstallerFlags } from "../../components/bbb/installerFlags";
@@ -358,10 +358,22 @@ describe("a BigBlueButton node, end to end", () => {
 // Each test installs BigBlueButton (fake) and runs the recordings step two or three times: measured 20-30 s
 // each with the machine at load 12 on 2 cores, at the 30 s default.
 describe("bbb-node-recordings", { timeout: 90_000 }, () => {
+  // An installed node with its recording worker running, built once per file; each test gets a copy (its own
+  // sshd and root). The install is what bbb-node-install's own tests test; running it for each test here was
+  // most of their processes. The copies share the node's name and address, as they share its install.
+  const installed = { fqdn: "bbb-installed.test.example", publicIpv4: "192.0.2.250" };
+  let template: Promise<string> | undefined;
   async function installedNode(options: Parameters<typeof startTestHost>[0] = {}): Promise<TestHost> {
-    const h = await host(options);
-    expect((await runStep(h, "bbbInstall", install(h))).code).toBe(0);
-    await startRecordingWorker(h);
+    template ??= (async () => {
+      const t = await host(installed);
+      const r = await runStep(t, "bbbInstall", install(t));
+      if (r.code !== 0) throw new Error(`bbbInstall: ${output(r)}`);
+      await startRecordingWorker(t);
+      return t.root;
+    })();
+    const from = await template;
+    const h = await host({ ...options, ...installed });
+    copyRoot(from, h);
     return h;
   }
 

@@ -20,7 +20,7 @@ import { renderOvhDnsIni } from "../../components/scalelite/renderOvhDnsIni";
 import { renderSpoolAuthorizedKeys } from "../../components/scalelite/renderRecordingTransfer";
 import { nodeApiUrl } from "../../components/scalelite/renderServersYaml";
 import { startBbbApiServer, type BbbApiServer } from "../support/bbbApiServer";
-import { calls, mode, output, owner, read, runWatched, tree } from "../support/hostState";
+import { calls, copyRoot, mode, output, owner, read, runWatched, tree } from "../support/hostState";
 import { attachScalelite, registerInputs, scaleliteTrees, type Scalelite } from "../support/scalelite/harness";
 import { selfSignedCert } from "../support/selfSignedCert";
 import { killSessions, runStep, startTestHost, type StepResult, type TestHost } from "../support/sshd";
@@ -54,13 +54,7 @@ afterAll(async () => {
 async function frontHost(from?: string): Promise<TestHost> {
   const h = await startTestHost({ fqdn: FRONT });
   hosts.push(h);
-  if (from) {
-    const copied = spawnSync("cp", ["-a", `${from}/.`, h.root], { encoding: "utf8" });
-    if (copied.status !== 0) throw new Error(`copying the front ${from}: ${copied.stderr}`);
-    // The fakes' log of the steps that built it names paths under its root: as if they had run here.
-    const log = path.join(h.root, "fake-calls.log");
-    if (existsSync(log)) writeFileSync(log, readFileSync(log, "utf8").replaceAll(from, h.root));
-  }
+  if (from) copyRoot(from, h);
   if (trees) {
     const scalelite = await attachScalelite(trees, h);
     Object.keys(NODE_SECRETS).forEach((id, i) => scalelite.route(id, nodeApis[i].url));

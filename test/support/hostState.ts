@@ -2,7 +2,8 @@
  * What a test can observe on a loopback test host (test/support/sshd.ts): its files, the fakes' call
  * log, and the machine's process listing while a step runs.
  */
-import { existsSync, lstatSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { existsSync, lstatSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { StepName } from "../../components/remote/catalogue";
 import type { StepInputs } from "../../components/remote/invocation";
@@ -24,6 +25,20 @@ export function tree(h: TestHost): Map<string, string> {
   };
   walk(h.root);
   return out;
+}
+
+/**
+ * Gives the fresh test host `h` the filesystem of the host root `from` (`cp -a`), as if the steps that built
+ * `from` had run on `h`: a test that needs a host after steps it does not test starts from a copy instead of
+ * running them again. Files that name paths under `from` (the fakes' call log, a log the fake installer
+ * wrote) are rewritten to name h's root instead.
+ */
+export function copyRoot(from: string, h: TestHost): void {
+  const copied = spawnSync("cp", ["-a", `${from}/.`, h.root], { encoding: "utf8" });
+  if (copied.status !== 0) throw new Error(`copying the host ${from}: ${copied.stderr}`);
+  const naming = spawnSync("grep", ["-rlFZ", "--", from, h.root], { encoding: "utf8" });
+  if (naming.status === 2) throw new Error(`looking for ${from} in its copy: ${naming.stderr}`);
+  for (const file of naming.stdout.split("\0").filter(Boolean)) writeFileSync(file, readFileSync(file, "utf8").replaceAll(from, h.root));
 }
 
 /** The fakes' calls so far, one argv line each. */
