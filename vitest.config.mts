@@ -3,6 +3,7 @@ import { configDefaults, defineConfig } from "vitest/config";
 /**
  * Pure logic, tested without mocks (the design card's rule for test/unit/): no Pulumi runtime, no test hosts, no
  * process-wide state, so one process can run them all (a file may still run a program to check an output).
+ * test/unit/sharedProcess.test.ts holds every file there to that rule.
  */
 const UNIT = ["test/unit/**/*.test.ts"];
 

@@ -1,7 +1,7 @@
 /**
  * Generates docs/config.md, the reference of every `bbb-ovh:campus` setting, from the zod schema that
  * validates it (components/config/schema.ts, through zod 4's toJSONSchema): a setting added to the
- * schema appears here, and test/config/configReference.test.ts fails while the file is stale.
+ * schema appears here, and test/unit/configReference.test.ts fails while the file is stale.
  * `npm run docs:config` rewrites it.
  */
 import { writeFileSync } from "node:fs";
