@@ -1,4 +1,5 @@
 import { configDefaults, defineConfig } from "vitest/config";
+import { BaseSequencer, type TestSpecification } from "vitest/node";
 
 /**
  * Pure logic, tested without mocks (the design card's rule for test/unit/): no Pulumi runtime, no test hosts, no
@@ -6,6 +7,21 @@ import { configDefaults, defineConfig } from "vitest/config";
  * test/unit/sharedProcess.test.ts holds every file there to that rule.
  */
 const UNIT = ["test/unit/**/*.test.ts"];
+
+/**
+ * Files that run one checker over the code (tsc, eslint, prettier, shellcheck): no hosts, no waits, only CPU.
+ * They go first, beside the long host files (larger files first, vitest's own order on a clean clone), which
+ * leave a core idle while they wait on their programs; last, they held the run's end alone (docs/testing.md).
+ */
+const CHECKERS = ["test/code/checks.test.ts", "test/scripts/shellcheck.test.ts"];
+
+class CheckersFirst extends BaseSequencer {
+  override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
+    const sorted = await super.sort(files);
+    const isChecker = (f: TestSpecification) => CHECKERS.some((c) => f.moduleId.endsWith(`/${c}`));
+    return [...sorted.filter(isChecker), ...sorted.filter((f) => !isChecker(f))];
+  }
+}
 
 export default defineConfig({
   test: {
@@ -25,6 +41,7 @@ export default defineConfig({
     // A timeout says how loaded the machine was (per test, and in one line at the end for hooks too).
     setupFiles: ["test/support/timeoutLoad.ts"],
     reporters: ["default", "./test/support/loadReporter.ts"],
+    sequence: { sequencer: CheckersFirst },
     projects: [
       {
         extends: true,
