@@ -10,16 +10,18 @@ const UNIT = ["test/unit/**/*.test.ts"];
 
 /**
  * Files that run one checker over the code (tsc, eslint, prettier, shellcheck): no hosts, no waits, only CPU.
- * They go first, beside the long host files (larger files first, vitest's own order on a clean clone), which
- * leave a core idle while they wait on their programs; last, they held the run's end alone (docs/testing.md).
+ * They go second, beside the first and longest host file (larger files first, vitest's own order on a clean
+ * clone), which leaves a core idle while it waits on its programs; last, they held the run's end alone. First,
+ * they took both workers for half a minute and the long files started that much later (docs/testing.md).
  */
 const CHECKERS = ["test/code/checks.test.ts", "test/scripts/shellcheck.test.ts"];
 
-class CheckersFirst extends BaseSequencer {
+class CheckersSecond extends BaseSequencer {
   override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
     const sorted = await super.sort(files);
     const isChecker = (f: TestSpecification) => CHECKERS.some((c) => f.moduleId.endsWith(`/${c}`));
-    return [...sorted.filter(isChecker), ...sorted.filter((f) => !isChecker(f))];
+    const [first, ...rest] = sorted.filter((f) => !isChecker(f));
+    return [first, ...sorted.filter(isChecker), ...rest].filter(Boolean);
   }
 }
 
@@ -41,7 +43,7 @@ export default defineConfig({
     // A timeout says how loaded the machine was (per test, and in one line at the end for hooks too).
     setupFiles: ["test/support/timeoutLoad.ts"],
     reporters: ["default", "./test/support/loadReporter.ts"],
-    sequence: { sequencer: CheckersFirst },
+    sequence: { sequencer: CheckersSecond },
     projects: [
       {
         extends: true,

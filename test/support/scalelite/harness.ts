@@ -94,9 +94,9 @@ export interface Scalelite {
    */
   pollUntilOnline(ids: string[], options?: { bbbVersion?: boolean }): Promise<void>;
   /**
-   * Polls as pollUntilOnline does until the Ruby expression `condition` (Scalelite's models loaded) is true;
-   * `what` names it in the error when 10 polls did not make it so. E.g. a Meeting record that poll:meetings
-   * drops once its node says notFound: one `poll:all` on a loaded machine can give up before it has.
+   * Runs the pollers one after another, as pollUntilOnline does (and for its reason), until the Ruby expression
+   * `condition` (Scalelite's models loaded) is true; `what` names it in the error when 10 polls did not make it
+   * so. E.g. a Meeting record, which poll:meetings drops once its node answers notFound.
    */
   pollUntil(condition: string, what: string): Promise<void>;
   stop(): Promise<void>;
