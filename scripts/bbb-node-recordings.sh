@@ -55,20 +55,22 @@ worker_needs_restart() {
 
 # ids_of USER: "uid:gid" of USER.
 ids_of() {
-  local entry
+  local entry uid gid
   entry="$(getent passwd "$1")" || die "user $1 does not exist: BigBlueButton is not installed (run bbb-node-install first)"
-  printf '%s:%s' "$(cut -d: -f3 <<<"$entry")" "$(cut -d: -f4 <<<"$entry")"
+  IFS=: read -r _ _ uid gid _ <<<"$entry"
+  printf '%s:%s' "$uid" "$gid"
 }
 
 # put PATH MODE OWNER (content on stdin): installs it. A change means the worker must be restarted,
 # which is recorded before the change, so that a run killed in between still restarts it next time.
 put() {
   local path="$1" mode="$2" owner="$3" content
-  content="$(cat && echo .)"
-  content="${content%.}"
-  if [[ ! -f "$path" ]] || ! cmp -s "$path" <(printf '%s' "$content") || [[ "$(stat -c %u:%g "$path")" != "$owner" ]]; then
-    worker_needs_restart
+  read_text content "${path#"$ROOT"}"
+  if has_content "$path" "$content" && [[ "$(stat -c %u:%g "$path")" == "$owner" ]]; then
+    chmod "$mode" "$path"
+    return 0
   fi
+  worker_needs_restart
   if printf '%s' "$content" | install_content "$path" "$mode" "$owner"; then
     log "installed ${path#"$ROOT"}"
   fi
@@ -78,10 +80,8 @@ put() {
 install_transfer_files() {
   local bbb ops_front address port
   bbb="$(ids_of "$BBB_USER")"
-  mkdir -p "$TRANSFER_DIR"
   # root-owned, entered by the bigbluebutton group only; the key itself is the bigbluebutton user's.
-  [[ "$(stat -c %u:%g "$TRANSFER_DIR")" == "0:${bbb#*:}" ]] || chown "0:${bbb#*:}" "$TRANSFER_DIR"
-  [[ "$(stat -c %a "$TRANSFER_DIR")" == 750 ]] || chmod 750 "$TRANSFER_DIR"
+  ensure_dir "$TRANSFER_DIR" "0:${bbb#*:}" 750
   printf '%s\n' "$IN_TRANSFER_KEY" | put "$TRANSFER_DIR/id_ed25519" 0600 "$bbb"
   ops_front="$(kept_ops_front)"
   if [[ -n "$ops_front" ]]; then
@@ -209,9 +209,7 @@ install_keep() {
   local bbb
   bbb="$(ids_of "$BBB_USER")"
   install_watched "$ROOT$KEEP" 0755 "$RETRY_UNIT.timer" <"$(dirname "${BASH_SOURCE[0]}")/bbb-node-recording-keep.sh"
-  mkdir -p "$ROOT$KEPT_DIR"
-  [[ "$(stat -c %u:%g "$ROOT$KEPT_DIR")" == "$bbb" ]] || chown "$bbb" "$ROOT$KEPT_DIR"
-  [[ "$(stat -c %a "$ROOT$KEPT_DIR")" == 750 ]] || chmod 750 "$ROOT$KEPT_DIR"
+  ensure_dir "$ROOT$KEPT_DIR" "$bbb" 750
   if install_content "$CORE_SCRIPTS/post_publish/bbb_ovh_keep.rb" 0644 <<EOF; then
 # Written by bbb-ovh ($STEP_NAME): keeps a copy of this recording's archive before
 # scalelite_post_publish.rb sends it and deletes the recording (docs/recordings.md, "Copies kept on the node").

@@ -48,7 +48,11 @@ usage() {
 
 # env_value FILE_CONTENT KEY: KEY's value in an env file input (only used for values that are not secret).
 env_value() {
-  sed -n "s/^$2=//p" <<<"$1" | tail -n 1
+  local line value=""
+  while IFS= read -r line; do
+    [[ "$line" == "$2="* ]] && value="${line#*=}"
+  done <<<"$1"
+  printf '%s\n' "$value"
 }
 
 check_inputs() {

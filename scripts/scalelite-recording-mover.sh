@@ -48,8 +48,11 @@ die() {
   exit 1
 }
 
+# free_bytes PATH: sets FREE to the bytes available on PATH's filesystem.
 free_bytes() {
-  df -B1 --output=avail "$1" | tail -n 1 | tr -d ' '
+  FREE=""
+  { read -r _ && read -r FREE; } < <(df -B1 --output=avail "$1") || true
+  [[ "$FREE" =~ ^[0-9]+$ ]] || die "df gives no free space for $1"
 }
 
 # refuse NODE PATH REASON: moves PATH (whatever it is; mv does not follow links) aside with its reason.
@@ -73,7 +76,7 @@ on_front() {
 # A run cut between the two steps finishes it on its next start (see recover_handovers).
 finish_handover() {
   local hidden="$1" base id node sha
-  base="$(basename -- "$hidden")"
+  base="${hidden##*/}"
   base="${base#.}"
   id="${base%%.tar.*}"
   node="${base#"$id".tar.from-}"
@@ -98,7 +101,8 @@ recover_handovers() {
 # nanoseconds (a node not updated yet) counts as the start of its second.
 record_backlog() {
   local node="$1" path="$2" line stamp reported nanos current=0
-  stamp="$(basename -- "$path" .txt)"
+  stamp="${path##*/}"
+  stamp="${stamp%.txt}"
   stamp="${stamp#backlog-}"
   reported="${stamp%%.*}"
   nanos=0
@@ -124,8 +128,7 @@ record_backlog() {
 # root's only) before anything is checked, so that what is checked is what is handed over: the node cannot
 # rename another file over it in between.
 stage() {
-  local node="$1" path="$2" name
-  name="$(basename -- "$path")"
+  local node="$1" path="$2" name="${2##*/}"
   if [[ "$name" =~ ^backlog-[0-9]{10}(\.[0-9]{9})?\.txt$ && -f "$path" && ! -L "$path" ]]; then
     record_backlog "$node" "$path"
     return 0
@@ -146,8 +149,7 @@ stage() {
 # take NODE PATH: checks one staged entry of NODE and hands it over, refuses it or drops a duplicate.
 # Returns 1 when the reserve is reached (nothing more is handed over this run; it stays staged).
 take() {
-  local node="$1" path="$2" name id reason sha first_node first_sha
-  name="$(basename -- "$path")"
+  local node="$1" path="$2" name="${2##*/}" id reason sha first_node first_sha
   if [[ -L "$path" || ! -f "$path" ]]; then
     refuse "$node" "$path" "not a regular file"
     return 0
@@ -188,7 +190,8 @@ take() {
     refuse "$node" "$path" "recording $id is already on the front and was not delivered by $node through the spool"
     return 0
   fi
-  if (($(free_bytes "$SPOOL") < RESERVE)); then
+  free_bytes "$SPOOL"
+  if ((FREE < RESERVE)); then
     log "HOLDING: less than $RESERVE bytes free on the recording filesystem; $name from $node waits"
     return 1
   fi
@@ -216,23 +219,29 @@ main() {
   recover_handovers
   # Below the reserve nothing is staged: what waits stays in the node's directory, where the receiver
   # counts it against the node's limit.
-  if (($(free_bytes "$SPOOL") < RESERVE)); then
+  free_bytes "$SPOOL"
+  if ((FREE < RESERVE)); then
     log "HOLDING: less than $RESERVE bytes free on the recording filesystem; nothing is handed over"
     return 0
   fi
+  # Globs, not find | sort: each node directory would cost two processes a run. dotglob: rsync's hidden
+  # temporary files are entries too; `.` and `..` never match. A glob is expanded (sorted) when its loop starts.
   local dir node path
-  while IFS= read -r -d '' dir; do
-    node="$(basename -- "$dir")"
-    while IFS= read -r -d '' path; do
+  shopt -s nullglob dotglob
+  for dir in "$INCOMING"/*; do
+    [[ -d "$dir" && ! -L "$dir" ]] || continue
+    node="${dir##*/}"
+    for path in "$dir"/*; do
       stage "$node" "$path"
-    done < <(find "$dir" -mindepth 1 -maxdepth 1 -print0 | sort -z)
-  done < <(find "$INCOMING" -mindepth 1 -maxdepth 1 -type d -print0 | sort -z)
-  while IFS= read -r -d '' dir; do
-    node="$(basename -- "$dir")"
-    while IFS= read -r -d '' path; do
+    done
+  done
+  for dir in "$CHECKING"/*; do
+    [[ -d "$dir" && ! -L "$dir" ]] || continue
+    node="${dir##*/}"
+    for path in "$dir"/*; do
       take "$node" "$path" || return 0
-    done < <(find "$dir" -mindepth 1 -maxdepth 1 -print0 | sort -z)
-  done < <(find "$CHECKING" -mindepth 1 -maxdepth 1 -type d -print0 | sort -z)
+    done
+  done
 }
 
 main "$@"

@@ -44,10 +44,13 @@ rrsync_options() {
 }
 
 check_space() {
-  local target="$1" max_archive="$2" sender_limit="$3" reserve="$4" used free
-  used="$(du -sb "$target" | cut -f1)"
+  local target="$1" max_archive="$2" sender_limit="$3" reserve="$4" used="" free=""
+  # read from du and df directly: each pipe through cut, tail and tr would be three more processes a transfer.
+  read -r used _ < <(du -sb "$target") || true
+  [[ "$used" =~ ^[0-9]+$ ]] || refuse "cannot measure this node's spool (du -sb)"
   ((used < sender_limit)) || refuse "this node's spool holds $used bytes, its limit is $sender_limit: wait until the front has imported them"
-  free="$(df -B1 --output=avail "$target" | tail -n 1 | tr -d ' ')"
+  { read -r _ && read -r free; } < <(df -B1 --output=avail "$target") || true
+  [[ "$free" =~ ^[0-9]+$ ]] || refuse "cannot measure the free space of the front's recording filesystem (df)"
   ((free >= reserve + max_archive)) || refuse "the front's recording filesystem has $free bytes free, below its reserve ($reserve) plus one archive ($max_archive): try again later"
 }
 

@@ -73,14 +73,6 @@ ensure_transfer_user() {
   [[ "$home" == "$TRANSFER_HOME" ]] || die "a user $TRANSFER_USER already exists with home $home; it is not ours (expected $TRANSFER_HOME)"
 }
 
-# ensure_dir PATH OWNER MODE: the directory exists with that owner (numeric uid:gid) and mode.
-ensure_dir() {
-  local dir="$1" owner="$2" mode="$3"
-  mkdir -p "$dir"
-  [[ "$(stat -c %u:%g "$dir")" == "$owner" ]] || chown "$owner" "$dir"
-  [[ "$(stat -c %a "$dir")" == "$mode" ]] || chmod "$mode" "$dir"
-}
-
 ensure_recording_dirs() {
   local sub
   ensure_dir "$ROOT$IN_RECORDING_DIR" "$OWNER" "$MODE"

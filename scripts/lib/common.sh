@@ -11,7 +11,8 @@ ROOT="${BBB_OVH_ROOT:-}"
 STATE_DIR="$ROOT/var/lib/bbb-ovh"
 # shellcheck disable=SC2034
 LOG_DIR="$ROOT/var/log/bbb-ovh"
-STEP_NAME="$(basename "${0%.sh}")"
+STEP_NAME="${0##*/}"
+STEP_NAME="${STEP_NAME%.sh}"
 
 log() {
   printf '%s: %s\n' "$STEP_NAME" "$*"
@@ -54,23 +55,46 @@ require_inputs() {
 }
 
 # install_content PATH MODE [OWNER]: writes stdin to PATH only when it differs, atomically.
-# Returns 0 when the file changed, 1 when it was already up to date.
+# Returns 0 when the file changed, 1 when it was already up to date. Any bytes; PATH is absolute.
+# Parameter expansions instead of dirname, and mkdir only when needed: every step writes many files
+# (measured: a process costs 2-6 ms on our test machines, and this function ran 2 000 times a suite).
 install_content() {
   local path="$1" mode="$2" owner="${3:-}" tmp
-  mkdir -p "$(dirname "$path")"
+  [[ "$path" == /* ]] || die "install_content: '$path' is not an absolute path"
+  [[ -d "${path%/*}/" ]] || mkdir -p "${path%/*}/"
+  # mktemp: created 0600, so a secret is never readable by others while it is written.
   tmp="$(mktemp "$path.XXXXXX")"
-  chmod "$mode" "$tmp"
   cat >"$tmp"
   if [[ -f "$path" ]] && cmp -s "$tmp" "$path"; then
     rm -f "$tmp"
     chmod "$mode" "$path"
     return 1
   fi
-  if [[ -n "$owner" ]]; then
-    chown "$owner" "$tmp"
-  fi
+  chmod "$mode" "$tmp"
+  [[ -z "$owner" ]] || chown "$owner" "$tmp"
   mv -f "$tmp" "$path"
-  return 0
+}
+
+# read_text VAR: all of stdin into VAR, trailing newlines included, without a process (cat in $(...) is
+# two). Text only: read stops at a NUL byte, and then this stops the step.
+read_text() {
+  ! IFS= read -r -d '' "$1" || die "the content for ${2:-a file} has a NUL byte; only text is installed there"
+}
+
+# has_content PATH TEXT: PATH is a regular file that holds exactly TEXT (a NUL byte in it: it does not).
+has_content() {
+  local current
+  [[ -f "$1" ]] && ! IFS= read -r -d '' current <"$1" && [[ "$current" == "$2" ]]
+}
+
+# ensure_dir PATH OWNER MODE: the directory exists with that owner (numeric uid:gid) and mode (octal, as
+# stat prints it: 750, not 0750). One stat when nothing is to change.
+ensure_dir() {
+  local dir="$1" owner="$2" mode="$3" now
+  [[ -d "$dir" ]] || mkdir -p "$dir"
+  now="$(stat -c '%u:%g %a' "$dir")"
+  [[ "${now% *}" == "$owner" ]] || chown "$owner" "$dir"
+  [[ "${now#* }" == "$mode" ]] || chmod "$mode" "$dir"
 }
 
 # sha256_of STRING: prints the hex SHA-256 of its argument's bytes.

@@ -11,18 +11,17 @@ PENDING_UNITS="$STATE_DIR/$STEP_NAME.pending-units"
 
 # queue_restart UNIT...: remembers that UNIT... must be (re)started.
 queue_restart() {
-  mkdir -p "$STATE_DIR"
+  [[ -d "$STATE_DIR" ]] || mkdir -p "$STATE_DIR"
   printf '%s\n' "$@" >>"$PENDING_UNITS"
 }
 
-# install_watched PATH MODE UNIT...: writes stdin to PATH (mode MODE) when it differs, queuing UNIT...
+# install_watched PATH MODE UNIT...: writes stdin (text) to PATH (mode MODE) when it differs, queuing UNIT...
+# Compared in the shell: a run that changes nothing starts one process here (chmod), not five.
 install_watched() {
   local path="$1" mode="$2" content
   shift 2
-  # Read all of stdin, trailing newlines included.
-  content="$(cat && printf x)"
-  content="${content%x}"
-  if [[ -f "$path" ]] && cmp -s "$path" <(printf '%s' "$content"); then
+  read_text content "${path#"$ROOT"}"
+  if has_content "$path" "$content"; then
     chmod "$mode" "$path"
     return 0
   fi

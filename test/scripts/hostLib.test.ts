@@ -1,0 +1,93 @@
+/**
+ * The file-writing helpers every host step uses (scripts/lib/common.sh install_content, scripts/lib/units.sh
+ * install_watched), run by bash itself under a per-test BBB_OVH_ROOT: what they write, what they leave, and
+ * when they say something changed.
+ */
+import { spawnSync } from "node:child_process";
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+
+const LIB = path.resolve(__dirname, "../../scripts/lib");
+let root: string;
+
+/** Runs SCRIPT in bash with the two libraries sourced (as a step does), stdin from INPUT. */
+function step(script: string, input: string | Buffer = "") {
+  const r = spawnSync("bash", ["-c", `set -euo pipefail; source "$1/common.sh"; source "$1/units.sh"; ${script}`, "test-step.sh", LIB], {
+    input,
+    env: { PATH: process.env.PATH, BBB_OVH_ROOT: root },
+  });
+  return { status: r.status, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
+}
+const at = (rel: string) => path.join(root, rel);
+const mode = (rel: string) => (statSync(at(rel)).mode & 0o777).toString(8);
+const pending = () => (existsSync(at("var/lib/bbb-ovh/test-step.pending-units")) ? readFileSync(at("var/lib/bbb-ovh/test-step.pending-units"), "utf8") : "");
+
+beforeEach(() => {
+  root = mkdtempSync(path.join(tmpdir(), "bbb-ovh-lib-"));
+});
+afterEach(() => rmSync(root, { recursive: true, force: true }));
+
+describe("install_content", () => {
+  const install = (rel: string, m: string) => `install_content "$BBB_OVH_ROOT/${rel}" ${m} && echo changed || echo unchanged`;
+
+  it("creates the parents and the file with its mode, then says unchanged and leaves no temporary file", () => {
+    expect(step(install("etc/a/b/c.conf", "0640"), "x=1\n").stdout).toBe("changed\n");
+    expect(readFileSync(at("etc/a/b/c.conf"), "utf8")).toBe("x=1\n");
+    expect(mode("etc/a/b/c.conf")).toBe("640");
+    chmodSync(at("etc/a/b/c.conf"), 0o666);
+    expect(step(install("etc/a/b/c.conf", "0640"), "x=1\n").stdout).toBe("unchanged\n");
+    expect(mode("etc/a/b/c.conf")).toBe("640");
+    expect(readdirSync(at("etc/a/b"))).toEqual(["c.conf"]);
+    expect(step(install("etc/a/b/c.conf", "0600"), "x=2\n").stdout).toBe("changed\n");
+    expect([readFileSync(at("etc/a/b/c.conf"), "utf8"), mode("etc/a/b/c.conf")]).toEqual(["x=2\n", "600"]);
+  });
+
+  it("keeps any bytes exactly: NUL bytes, no trailing newline", () => {
+    const bytes = Buffer.from([0x00, 0xff, 0x0a, 0x0a, 0x41, 0x00]);
+    expect(step(install("var/blob", "0644"), bytes).stdout).toBe("changed\n");
+    expect(readFileSync(at("var/blob"))).toEqual(bytes);
+    expect(step(install("var/blob", "0644"), bytes).stdout).toBe("unchanged\n");
+  });
+
+  it("refuses a relative path, naming it", () => {
+    const r = step(`install_content etc/x 0644`, "x\n");
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain("test-step: error: install_content: 'etc/x' is not an absolute path");
+  });
+});
+
+describe("install_watched", () => {
+  const watched = (rel: string) => `install_watched "$BBB_OVH_ROOT/${rel}" 0644 a.service b.timer`;
+
+  it("keeps trailing newlines and backslashes, and queues its units only when the file changed", () => {
+    const text = "[Service]\nExecStart=/bin/sh -c 'echo \\n'  \n\n\n";
+    expect(step(watched("etc/systemd/system/a.service"), text).status).toBe(0);
+    expect(readFileSync(at("etc/systemd/system/a.service"), "utf8")).toBe(text);
+    expect(pending()).toBe("a.service\nb.timer\n");
+    rmSync(at("var/lib/bbb-ovh/test-step.pending-units"));
+    chmodSync(at("etc/systemd/system/a.service"), 0o600);
+    expect(step(watched("etc/systemd/system/a.service"), text).status).toBe(0);
+    expect(pending()).toBe("");
+    expect(mode("etc/systemd/system/a.service")).toBe("644");
+    // One newline fewer is a change.
+    expect(step(watched("etc/systemd/system/a.service"), text.slice(0, -1)).status).toBe(0);
+    expect(readFileSync(at("etc/systemd/system/a.service"), "utf8")).toBe(text.slice(0, -1));
+    expect(pending()).toBe("a.service\nb.timer\n");
+  });
+
+  it("rewrites an installed file that holds a NUL byte after the same text", () => {
+    writeFileSync(at("unit"), Buffer.concat([Buffer.from("same\n"), Buffer.from([0]), Buffer.from("tail")]));
+    expect(step(watched("unit"), "same\n").status).toBe(0);
+    expect(readFileSync(at("unit"), "utf8")).toBe("same\n");
+    expect(pending()).toBe("a.service\nb.timer\n");
+  });
+
+  it("refuses content with a NUL byte, naming the file, and writes nothing", () => {
+    const r = step(watched("etc/x.conf"), Buffer.from([0x61, 0x00, 0x62]));
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain("test-step: error: the content for /etc/x.conf has a NUL byte");
+    expect(existsSync(at("etc/x.conf"))).toBe(false);
+  });
+});
