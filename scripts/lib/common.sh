@@ -37,7 +37,8 @@ read_inputs() {
     value="${line#*=}"
     [[ "$key" =~ ^[A-Z][A-Z0-9_]*$ ]] || die "malformed input line (expected KEY=VALUE)"
     if [[ "$key" == *_B64 ]]; then
-      value="$(printf '%s' "$value" | base64 -d)" || die "input $key is not valid base64"
+      # A here-string, not printf | base64: one process, not three (bash passes it through a pipe).
+      value="$(base64 -d <<<"$value")" || die "input $key is not valid base64"
       key="${key%_B64}"
     fi
     printf -v "IN_$key" '%s' "$value"

@@ -21,16 +21,26 @@ fake_record() {
   printf '%s\n' "$line" >>"$FAKE_ROOT/fake-calls.log"
 }
 
-# fake_knob NAME DEFAULT: the knob's value from the environment, else from fake-state/knobs, else DEFAULT.
-fake_knob() {
-  local name="$1" default="$2"
+# fake_knob_into VAR NAME DEFAULT: sets VAR to the knob's value from the environment, else from
+# fake-state/knobs (without its trailing newlines), else DEFAULT. No subshell: for the knobs every call reads.
+fake_knob_into() {
+  local -n into="$1"
+  local name="$2"
   if [[ -n "${!name:-}" ]]; then
-    printf '%s' "${!name}"
+    into="${!name}"
   elif [[ -f "$FAKE_STATE/knobs/$name" ]]; then
-    printf '%s' "$(<"$FAKE_STATE/knobs/$name")"
+    IFS= read -r -d '' into <"$FAKE_STATE/knobs/$name" || true
+    while [[ "$into" == *$'\n' ]]; do into="${into%$'\n'}"; done
   else
-    printf '%s' "$default"
+    into="$3"
   fi
+}
+
+# fake_knob NAME DEFAULT: prints what fake_knob_into gives.
+fake_knob() {
+  local value
+  fake_knob_into value "$1" "$2"
+  printf '%s' "$value"
 }
 
 # fake_fact NAME: a machine fact the test harness wrote (fake-state/NAME), without its newline.
