@@ -7,6 +7,7 @@ import { describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { readStackFile } from "../../components/config/stackFile";
 import { scriptBundle } from "../../components/remote/scriptBundle";
+import { PLAN_CLI } from "../support/distCli";
 
 const run = promisify(execFile);
 const ROOT = path.resolve(__dirname, "../..");
@@ -20,7 +21,7 @@ async function plan(...args: string[]): Promise<{ code: number; stdout: string; 
 async function planFrom(caller: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
     // The compiled CLI, as `npm run plan` runs it (vitest's globalSetup builds dist/).
-    const { stdout, stderr } = await run(process.execPath, ["dist/cli/plan.js", ...args], {
+    const { stdout, stderr } = await run(process.execPath, [PLAN_CLI, ...args], {
       cwd: ROOT,
       env: { ...process.env, NO_COLOR: "1", INIT_CWD: caller },
     });
@@ -31,9 +32,13 @@ async function planFrom(caller: string, ...args: string[]): Promise<{ code: numb
   }
 }
 
+/** brest's plan, run once for the tests that read it (a plan is about 2 s of CPU). */
+let brest: ReturnType<typeof plan> | undefined;
+const brestPlan = () => (brest ??= plan("brest"));
+
 describe("npm run plan (a process)", () => {
   it("prints the resource tree, key inputs, outputs and warnings for a stack", async () => {
-    const { code, stdout } = await plan("brest");
+    const { code, stdout } = await brestPlan();
     expect(code).toBe(0);
     expect(stdout).toMatch(/ovh:Dedicated\/server:Server\s+lb-brest\s+\[protected\]/);
     expect(stdout).toMatch(/bbb-ovh:hosts:DedicatedHost\s+bbb-brest-sbg/);
@@ -96,7 +101,7 @@ describe("npm run plan (a process)", () => {
   });
 
   it("shows each order's plan code and options whole, the script bundle's files and hash, in creation order", async () => {
-    const { stdout } = await plan("brest");
+    const { stdout } = await brestPlan();
     // Not cut with an ellipsis: the whole order is there.
     const order = stdout.split("\n").find((l) => l.includes('"planCode":"24rise01"')) as string;
     expect(order).toMatch(/plans: \[.*"dedicated_datacenter","value":"rbx".*"duration":"P1M".*\]$/);

@@ -9,6 +9,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
+import { OPS_CLI, PLAN_CLI } from "../support/distCli";
 
 const ROOT = path.resolve(__dirname, "../..");
 
@@ -34,7 +35,7 @@ const HEAVY = ["@pulumi/pulumi", "ssh2", "node-ssh", "@ovhcloud/node-ovh", "zod"
 
 describe("CLI start-up (compiled dist/, as npm run plan|ops runs it)", () => {
   it("ops --help loads commander and none of the heavy libraries", async () => {
-    const r = await loadedBy(["dist/cli/ops.js", "--help"]);
+    const r = await loadedBy([OPS_CLI, "--help"]);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain("Usage: ops");
     expect(r.packages).toContain("commander");
@@ -42,7 +43,7 @@ describe("CLI start-up (compiled dist/, as npm run plan|ops runs it)", () => {
   });
 
   it("plan --help loads commander only", async () => {
-    const r = await loadedBy(["dist/cli/plan.js", "--help"]);
+    const r = await loadedBy([PLAN_CLI, "--help"]);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain("Usage: plan");
     expect(r.packages).toEqual(["commander"]);
@@ -51,7 +52,7 @@ describe("CLI start-up (compiled dist/, as npm run plan|ops runs it)", () => {
   it("a broken stack file is refused before the Pulumi SDK loads", async () => {
     const file = path.join(mkdtempSync(path.join(tmpdir(), "bbb-start-")), "Pulumi.broken.yaml");
     writeFileSync(file, "config:\n  bbb-ovh:campus:\n    id: Brest!\n");
-    const r = await loadedBy(["dist/cli/plan.js", "--stack-file", file]);
+    const r = await loadedBy([PLAN_CLI, "--stack-file", file]);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("invalid campus configuration");
     expect(r.stderr).toContain("campus.id");
@@ -60,7 +61,7 @@ describe("CLI start-up (compiled dist/, as npm run plan|ops runs it)", () => {
   });
 
   it("a valid stack is planned by the same compiled CLI", async () => {
-    const r = await loadedBy(["dist/cli/plan.js", "training", "--json"]);
+    const r = await loadedBy([PLAN_CLI, "training", "--json"]);
     expect(r.code).toBe(0);
     expect(r.packages).toContain("@pulumi/pulumi");
     expect((JSON.parse(r.stdout) as { stack: string }).stack).toBe("training");

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { PassThrough } from "node:stream";
 import { runOps } from "../../cli/ops/program";
+import { OPS_CLI } from "../support/distCli";
 
 export interface CliRun {
   code: number;
@@ -55,7 +56,7 @@ export function opsProcess(argv: string[], options: Pick<CliOptions, "env"> = {}
   const started = performance.now();
   const env = { PATH: `${path.dirname(process.execPath)}:/usr/bin:/bin`, HOME: scratch(), ...options.env };
   return new Promise((resolve) => {
-    execFile(process.execPath, ["dist/cli/ops.js", ...argv], { cwd: REPO, env, timeout: 60_000 }, (error, stdout, stderr) => {
+    execFile(process.execPath, [OPS_CLI, ...argv], { cwd: REPO, env, timeout: 60_000 }, (error, stdout, stderr) => {
       const code = error ? (typeof error.code === "number" ? error.code : 1) : 0;
       resolve({ code, stdout, stderr, elapsedMs: performance.now() - started });
     });

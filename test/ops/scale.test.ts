@@ -18,10 +18,11 @@ import { waitUntil } from "../support/waitUntil";
 import { meets } from "../../components/scaling/decide";
 import { opsProcessEnv, scratch, secretFile } from "./cli";
 import { startNodePool } from "./nodePool";
+import { OPS_CLI } from "../support/distCli";
 
 const REPO = path.resolve(__dirname, "../..");
 /** What `npm run ops` runs: the dist/ that vitest's globalSetup built (test/support/buildDist.ts), not tsx, which compiles on every call. */
-const OPS = ["dist/cli/ops.js"];
+const OPS = [OPS_CLI];
 const FAKES = path.join(__dirname, "fakes");
 const PROJECT = "0123456789abcdef0123456789abcdef";
 const NODES = [
