@@ -8,7 +8,7 @@
 # everything else fails like curl does without internet.
 # fake_web_get URL prints the body, or prints curl's error message and returns curl's exit code.
 
-FAKE_DOWNLOADS="$(cd "${BASH_SOURCE[0]%/*}/../downloads" && pwd)"
+FAKE_DOWNLOADS="${BASH_SOURCE[0]%/*}/../downloads"
 BBB_PROPERTIES_DEFAULT="$FAKE_ROOT/usr/share/bbb-web/WEB-INF/classes/bigbluebutton.properties"
 BBB_PROPERTIES_ETC="$FAKE_ROOT/etc/bigbluebutton/bbb-web.properties"
 
@@ -75,13 +75,14 @@ bbb_api() {
 # bbb_reachable NAME: the node answers when BBB is installed and bigbluebutton.target is not stopped;
 # FAKE_BBB_API_DOWN_TIMES makes the first N requests fail as if nginx were still starting.
 bbb_reachable() {
-  local down counter="$FAKE_STATE/bbb-api-requests" seen=0
+  local down counter="$FAKE_STATE/bbb-api-requests" seen target
   [[ -f "$BBB_PROPERTIES_DEFAULT" ]] || return 1
-  [[ "$(cat "$FAKE_STATE/systemd/bigbluebutton.target.active" 2>/dev/null)" != "inactive" ]] || return 1
-  down="$(fake_knob FAKE_BBB_API_DOWN_TIMES 0)"
-  [[ -f "$counter" ]] && seen="$(cat "$counter")"
-  printf '%s\n' "$((seen + 1))" >"$counter"
-  ((seen >= down))
+  fake_read target "$FAKE_STATE/systemd/bigbluebutton.target.active"
+  [[ "$target" != "inactive" ]] || return 1
+  fake_knob_into down FAKE_BBB_API_DOWN_TIMES 0
+  fake_read seen "$counter"
+  printf '%s\n' "$((${seen:-0} + 1))" >"$counter"
+  ((${seen:-0} >= down))
 }
 
 # fake_web_file URL: the path of a binary download the test placed for URL, or fails. GitHub's codeload
@@ -91,6 +92,16 @@ fake_web_file() {
   [[ "$1" =~ ^https://codeload\.github\.com/([^/]+)/([^/]+)/tar\.gz/([0-9a-f]{40})$ ]] || return 1
   local file="$FAKE_STATE/downloads/codeload/${BASH_REMATCH[1]}/${BASH_REMATCH[2]}/${BASH_REMATCH[3]}.tar.gz"
   [[ -f "$file" ]] && printf '%s' "$file"
+}
+
+# fake_resolves HOST: HOST is a name of the test's DNS table (fake-state/dns: "name address" lines).
+fake_resolves() {
+  local name _
+  [[ -f "$FAKE_STATE/dns" ]] || return 1
+  while read -r name _ || [[ -n "$name" ]]; do
+    [[ "$name" == "$1" ]] && return 0
+  done <"$FAKE_STATE/dns"
+  return 1
 }
 
 fake_web_get() {
@@ -109,7 +120,7 @@ fake_web_get() {
       return 0
       ;;
   esac
-  if ! awk -v n="$host" '$1 == n { found = 1 } END { exit !found }' "$FAKE_STATE/dns" 2>/dev/null; then
+  if ! fake_resolves "$host"; then
     echo "curl: (6) Could not resolve host: $host"
     return 6
   fi
@@ -117,8 +128,11 @@ fake_web_get() {
     bbb_api "${BASH_REMATCH[1]}" "$query"
     return 0
   fi
-  if [[ "$path" == "/health_check" && "$(cat "$FAKE_STATE/systemd/scalelite-nginx.service.active" 2>/dev/null)" == "active" ]]; then
-    printf '%s' "$(fake_knob FAKE_SCALELITE_HEALTH_BODY success)"
+  local nginx body
+  fake_read nginx "$FAKE_STATE/systemd/scalelite-nginx.service.active"
+  if [[ "$path" == "/health_check" && "$nginx" == "active" ]]; then
+    fake_knob_into body FAKE_SCALELITE_HEALTH_BODY success
+    printf '%s' "$body"
     return 0
   fi
   echo "curl: (7) Failed to connect to $host port 443 after 3 ms: Couldn't connect to server"

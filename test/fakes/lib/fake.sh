@@ -36,6 +36,14 @@ fake_knob_into() {
   fi
 }
 
+# fake_read VAR FILE: sets VAR to FILE's first line, or to nothing when there is no FILE (no cat, no subshell).
+fake_read() {
+  local -n into="$1"
+  into=""
+  [[ -f "$2" ]] || return 0
+  IFS= read -r into <"$2" || true
+}
+
 # fake_knob NAME DEFAULT: prints what fake_knob_into gives.
 fake_knob() {
   local value
