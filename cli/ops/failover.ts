@@ -324,8 +324,17 @@ async function switchOver(
       await run(standby, "docker exec -i scalelite-api bin/rake 'servers:sync[-,cordon]'", t, yaml);
       return true;
     });
-    await run(standby, "docker exec scalelite-api bin/rake poll:all", t);
-    return { value: undefined, detail: `${target.nodes.length} server(s) synced from the stack, polled` };
+    // One poll:all can leave a reachable node offline: Scalelite runs its three pollers at once, each giving up
+    // after POLLER_WAIT_TIMEOUT (lib/tasks/poll.rake), and the poller container polls again only a
+    // POLL_INTERVAL later. As the register step does, poll until a node is online (or the smoke's time is out).
+    const online = await until("a node online in the new front's Scalelite", standby.name, opts.smokeMs, opts.pollMs, async () => {
+      await run(standby, "docker exec scalelite-api bin/rake poll:all", t);
+      // `run` trims the output, and with it the table's alignment: the rows' third field is STATUS.
+      const status = await run(standby, "docker exec scalelite-api bin/rake status", t);
+      const n = status.split("\n").filter((line) => line.trim().split(/\s+/)[2] === "online").length;
+      return n > 0 ? n : undefined;
+    });
+    return { value: undefined, detail: `${target.nodes.length} server(s) synced from the stack, polled: ${online} online` };
   });
   const ttl = target.campus?.config.dns.ttl ?? 60;
   await rec.step("switch-dns", api.label, async () => ({ value: undefined, detail: await switchDns(api, s.zone, s.fqdn, standby, ttl) }));

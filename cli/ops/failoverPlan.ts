@@ -134,7 +134,11 @@ export function switchSteps(s: SwitchInput): PlannedStep[] {
   if (s.fromAnswers && s.recordings) steps.push(copyRecordingsStep(s.from, s.to, true, s.planned));
   steps.push({ id: "promote", on: s.to, what: "SELECT pg_promote(); wait until pg_is_in_recovery() is false; front-role := primary" });
   steps.push({ id: "start-scalelite", on: s.to, what: "systemctl enable --now scalelite.target" });
-  steps.push({ id: "rebuild-redis", on: s.to, what: "bin/rake 'servers:sync[-,cordon]' with the stack's servers, then bin/rake poll:all" });
+  steps.push({
+    id: "rebuild-redis",
+    on: s.to,
+    what: "bin/rake 'servers:sync[-,cordon]' with the stack's servers, then bin/rake poll:all until bin/rake status shows a node online",
+  });
   const aaaa = s.toIpv6
     ? `AAAA := ${s.toIpv6} (PUT; when the name has none, PUT back those parked at ${parkedSubDomain(subDomainOf(s.fqdn, s.zone))}, or POST one)`
     : `AAAA records parked at ${parkedSubDomain(subDomainOf(s.fqdn, s.zone))} by PUT (${s.to} has no IPv6: IPv6 clients would reach the old front; the record and its id stay, as the stack's state has them)`;
