@@ -22,6 +22,7 @@ import {
 import type { HttpOptions } from "./http";
 import type { OvhApi } from "./ovhApi";
 import { Progress } from "./progress";
+import { parseStatusTable, rake } from "./scalelite";
 import { smoke } from "./smoke";
 import { describeResend, resendRecordings, resendSince, type ResendNode } from "./recordingsResend";
 import { parseStandbyCopy, STANDBY_COPY_COMMAND } from "./standbyCopy";
@@ -329,9 +330,7 @@ async function switchOver(
     // POLL_INTERVAL later. As the register step does, poll until a node is online (or the smoke's time is out).
     const online = await until("a node online in the new front's Scalelite", standby.name, opts.smokeMs, opts.pollMs, async () => {
       await run(standby, "docker exec scalelite-api bin/rake poll:all", t);
-      // `run` trims the output, and with it the table's alignment: the rows' third field is STATUS.
-      const status = await run(standby, "docker exec scalelite-api bin/rake status", t);
-      const n = status.split("\n").filter((line) => line.trim().split(/\s+/)[2] === "online").length;
+      const n = parseStatusTable(await rake(standby.ssh, "status", [], t)).filter((r) => r.status === "online").length;
       return n > 0 ? n : undefined;
     });
     return { value: undefined, detail: `${target.nodes.length} server(s) synced from the stack, polled: ${online} online` };
