@@ -38,8 +38,34 @@ def run_call(connection, streams, request)
     sleep(2)
     GC.enable
   end
+  at_exit { end_call($!) }
   connection.puts("pid #{Process.pid}")
   load RAKE_RB
+end
+
+# How the fork ends. Ruby's own exit runs its finalizers over the whole preloaded heap, and each page they write
+# is copied from the server: measured, about 55 ms of CPU a call, against 20 for this. Registered before the
+# call runs, this handler runs after the call's own at_exit handlers and does what Ruby's exit would still do
+# for the call: print an uncaught error as Ruby prints it, flush every open file, remove the call's
+# Tempfiles, and end with the same status. An exception of a signal is left to Ruby, which ends the process by
+# that signal.
+def end_call(error)
+  return if error.is_a?(SignalException)
+
+  status = case error
+           when nil then 0
+           when SystemExit then error.status
+           else
+             $stderr.write(error.full_message(highlight: false))
+             1
+           end
+  ObjectSpace.each_object(Tempfile, &:close!) if defined?(Tempfile)
+  ObjectSpace.each_object(IO) do |io|
+    io.flush unless io.closed?
+  rescue IOError, SystemCallError
+    nil # not open for writing, or its reader has gone: Ruby's exit would not report it either
+  end
+  exit!(status)
 end
 
 CALLS = Set.new # the pids of the calls running, ended with the server

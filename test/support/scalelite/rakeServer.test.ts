@@ -70,9 +70,40 @@ describe.skipIf(!trees)("the preloaded rake.rb (rakeServer.rb, rakeClient.rb)", 
   });
 
   it("fails as rake.rb fails: an uncaught error's message on stderr, status 1", async () => {
-    const r = await run([...CLIENT, "-e", `raise "no such server"`], scalelite.configFile);
-    expect(r.code).toBe(1);
-    expect(r.stderr).toContain("no such server (RuntimeError)");
+    const snippet = `def find = raise(ArgumentError, "no such server"); find`;
+    const [served, direct] = await Promise.all([run([...CLIENT, "-e", snippet], scalelite.configFile), run([RAKE_RB, "-e", snippet], scalelite.configFile)]);
+    expect(served.code).toBe(1);
+    expect(direct.code).toBe(1);
+    // The frames below the snippet differ (the fork runs rake.rb with `load`), not the message.
+    const firstLine = (r: Run) => r.stderr.split("\n")[0];
+    expect(firstLine(served)).toBe("(eval):1:in `find': no such server (ArgumentError)");
+    expect(firstLine(served)).toBe(firstLine(direct));
+  });
+
+  it("ends as `ruby rake.rb` ends (the fork skips Ruby's exit finalizers): at_exit handlers run, buffered output and open files are flushed, Tempfiles go", async () => {
+    // CALL_FILE: a file the call writes and never closes; the Tempfile's path is printed, to check it has gone.
+    const snippet = [
+      `require "tempfile"`,
+      `at_exit { puts "the call's at_exit" }`,
+      `$stdout.sync = false`,
+      `print "buffered "`,
+      `File.open(ENV.fetch("CALL_FILE"), "w").write("never closed")`,
+      `t = Tempfile.new("call"); t.write("x"); warn t.path`,
+      `exit 4`,
+    ].join("; ");
+    const ends = await Promise.all(
+      [
+        [...CLIENT, "-e", snippet],
+        [RAKE_RB, "-e", snippet],
+      ].map(async (args, i) => {
+        const file = path.join(dir, `unclosed-${i}`);
+        const r = await run(args, scalelite.configFile, { env: { CALL_FILE: file } });
+        const tempfile = r.stderr.trim();
+        return { code: r.code, stdout: r.stdout, written: readFileSync(file, "utf8"), tempfileLeft: tempfile !== "" && existsSync(tempfile) };
+      }),
+    );
+    expect(ends[0]).toEqual({ code: 4, stdout: "buffered the call's at_exit\n", written: "never closed", tempfileLeft: false });
+    expect(ends[0]).toEqual(ends[1]);
   });
 
   it("passes a signal to the call (SIGTERM is recordings:watch's graceful stop) and ends as the call ended", async () => {
