@@ -1,7 +1,10 @@
 /**
  * `npm run ops -- <command> [options]`: day-2 operations of a bbb-ovh platform (see cli/ops/program.ts).
  */
+import { continueWhenReaderGoes } from "./closedPipe";
 import { runOps } from "./ops/program";
+
+continueWhenReaderGoes(process.stdout, process.stderr);
 
 const stop = new AbortController();
 process.once("SIGINT", () => stop.abort());

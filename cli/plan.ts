@@ -1,10 +1,13 @@
 import * as path from "node:path";
 import { Command } from "commander";
+import { continueWhenReaderGoes } from "./closedPipe";
 
 /**
  * `npm run plan -- <stack>`: what `pulumi up` would build for a stack, without the Pulumi CLI,
  * credentials or network. Exit codes: 0 planned, 1 invalid stack, 2 usage.
  */
+continueWhenReaderGoes(process.stdout, process.stderr);
+
 const cli = new Command("plan")
   .description("offline plan of a campus stack: resources, key inputs, outputs and warnings")
   .argument("[stack]", "stack name (stacks/Pulumi.<stack>.yaml)")
