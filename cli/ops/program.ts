@@ -155,6 +155,9 @@ export async function runOps(argv: string[], io: OpsIO): Promise<number> {
       "the DNS-01 key's certbot-dns-ovh credentials file ('-' = stdin): warn when its OVH rights reach beyond the campus zone (GET /auth/currentCredential)",
     )
     .action(async (stack: string | undefined, o: CommonOptions & { watch?: number | true; dnsKeyFile?: string }) => {
+      // Without any of the three there is nothing to ask: say so, not a report of two failed checks and an empty table.
+      if (stack === undefined && !o.url && !o.host)
+        throw new OpsError("config", "-", "nothing to check: give a stack, or --url (and --host for the front's Scalelite)");
       const target = await loadTarget(stack, o, io);
       const interval = o.watch === true ? 10 : o.watch;
       let dnsKey: DnsKeyCheck | undefined;

@@ -68,6 +68,13 @@ describe("ops usage errors exit 2 with a message", () => {
     expect(run.stderr).toContain(`${file}:3:1: not valid YAML`);
   });
 
+  it("status with neither a stack nor --url nor --host says what to give, before checking anything", async () => {
+    const run = await ops(["status"]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toBe("error: configuration: nothing to check: give a stack, or --url (and --host for the front's Scalelite)\n");
+    expect(run.stdout).toBe("");
+  });
+
   it("speaks of no host when none is involved", async () => {
     const run = await ops(["smoke", "--url", "http://127.0.0.1:9/", "--secret-file", "/nonexistent/secret"]);
     expect(run.code).toBe(2);
