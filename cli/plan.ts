@@ -6,7 +6,8 @@ import { continueWhenReaderGoes } from "./closedPipe";
  * `npm run plan -- <stack>`: what `pulumi up` would build for a stack, without the Pulumi CLI,
  * credentials or network. Exit codes: 0 planned, 1 invalid stack, 2 usage.
  */
-continueWhenReaderGoes(process.stdout, process.stderr);
+continueWhenReaderGoes(process.stdout);
+continueWhenReaderGoes(process.stderr);
 
 const cli = new Command("plan")
   .description("offline plan of a campus stack: resources, key inputs, outputs and warnings")

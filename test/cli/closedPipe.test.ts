@@ -1,7 +1,8 @@
 /**
  * A reader that stops early (`| head`) closes the CLI's stdout. The command must go on without its output and end
- * as it would have (same exit code, same stderr), with no stack trace (cli/closedPipe.ts). Before, `ops --help |
- * head -1` and `plan brest --json | head -1` printed Node's "Unhandled 'error' event ... write EPIPE".
+ * as it would have (same exit code, same stderr), with no stack trace (cli/closedPipe.ts); `status --watch`, which
+ * never ends by itself, ends. Before, `ops --help | head -1` and `plan brest --json | head -1` printed Node's
+ * "Unhandled 'error' event ... write EPIPE".
  */
 import { spawn } from "node:child_process";
 import * as path from "node:path";
@@ -33,5 +34,11 @@ describe("the CLIs when their reader goes away", () => {
     expect(read.code).toBe(expected);
     expect(gone).toEqual(read);
     expect(gone.stderr).not.toMatch(/EPIPE|Unhandled|at .*\.js:\d+/);
+  });
+
+  it("ops status --watch, endless otherwise, ends when its reader goes (as on Ctrl-C), with the last report's exit code", async () => {
+    // Nothing listens on the discard port of loopback: each report says the front is unreachable (exit 3).
+    const gone = await run([OPS_CLI, "status", "--watch", "1", "--json", "--url", "http://127.0.0.1:9/"], true);
+    expect(gone).toEqual({ code: 3, stderr: "" });
   });
 });
