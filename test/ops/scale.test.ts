@@ -21,8 +21,6 @@ import { startNodePool } from "./nodePool";
 import { OPS_CLI } from "../support/distCli";
 
 const REPO = path.resolve(__dirname, "../..");
-/** What `npm run ops` runs: the dist/ that vitest's globalSetup built (test/support/buildDist.ts), not tsx, which compiles on every call. */
-const OPS = [OPS_CLI];
 const FAKES = path.join(__dirname, "fakes");
 const PROJECT = "0123456789abcdef0123456789abcdef";
 const NODES = [
@@ -59,7 +57,7 @@ const connection = () => [
 
 function ops(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [...OPS, ...args], { cwd: REPO, env, timeout: 120_000 }, (error, stdout, stderr) =>
+    execFile(process.execPath, [OPS_CLI, ...args], { cwd: REPO, env, timeout: 120_000 }, (error, stdout, stderr) =>
       resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );
   });
@@ -234,7 +232,7 @@ function upgrade(
     // check outlasted ops' default 10-s HTTP budget (a CI run), so the drill gives HTTP 60 s.
     const child = spawn(
       process.execPath,
-      [...OPS, "upgrade", stackFile, "--json", "--poll", "0.2", "--timeout", "60000", ...connection(), ...throughBalancer(), ...extra],
+      [OPS_CLI, "upgrade", stackFile, "--json", "--poll", "0.2", "--timeout", "60000", ...connection(), ...throughBalancer(), ...extra],
       {
         cwd: REPO,
         env,
