@@ -1,5 +1,6 @@
 import type { ResolvedHost } from "../../components/config/campus";
-import { decideScaling, oneNodeOfUsers, SHELVE_LEAD_MS, type PowerState, type ScalingDecision, type ScalingNode } from "../../components/scaling/decide";
+import { decideScaling, SHELVE_LEAD_MS, type PowerState, type ScalingDecision, type ScalingNode } from "../../components/scaling/decide";
+import { scalingRuleOf } from "../../components/scaling/rule";
 import { shouldBeAwake } from "../../components/schedule/timetable";
 import { refreshCreditEstimate } from "./creditEstimate";
 import { OpsError } from "./errors";
@@ -169,8 +170,7 @@ export async function applyScaling(api: OvhApi, target: OpsTarget, opts: ScaleOp
   const { campus, ssh } = ctx;
   const timetable = campus.config.timetable;
   const awakeTime = timetable ? shouldBeAwake(timetable, opts.now) : true;
-  const scaling = campus.config.scaling;
-  const marginUsers = scaling?.marginUsers ?? oneNodeOfUsers(campus.nodes);
+  const rule = scalingRuleOf(campus);
   const scaled: Awaited<ReturnType<typeof scalingNodeOf>>[] = [];
   for (const host of campus.nodes) scaled.push(await scalingNodeOf(ctx, host));
   const state = await readScaleState(ssh, opts.timeoutMs);
@@ -188,10 +188,7 @@ export async function applyScaling(api: OvhApi, target: OpsTarget, opts: ScaleOp
   const decision = decideScaling({
     now: opts.now.getTime(),
     awake: awakeTime,
-    policy: campus.config.failover,
-    marginUsers,
-    marginUnderFailure: scaling?.marginUnderFailure ?? true,
-    scaleDownAfterMs: (scaling?.scaleDownAfterMinutes ?? 30) * 60_000,
+    ...rule,
     surplusSince: state.surplusSince,
     shelveLeadMs: SHELVE_LEAD_MS,
     nodes,
@@ -218,7 +215,7 @@ export async function applyScaling(api: OvhApi, target: OpsTarget, opts: ScaleOp
     at: opts.now.toISOString(),
     awakeTime,
     dryRun: opts.dryRun,
-    marginUsers,
+    marginUsers: rule.marginUsers,
     decision: shown,
     nodes: scaled.map(({ site: _site, spec: _spec, ...n }) => n),
     steps,

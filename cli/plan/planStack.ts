@@ -2,6 +2,7 @@ import { CONFIG_KEYS, type Campus } from "../../components/config/campus";
 import { campusOfStackFile, isSecure, readStackFile, type StackFile } from "../../components/config/stackFile";
 import { throwawayPrivateKey } from "../../components/hosts/deployKey";
 import { capacityWarnings } from "../../components/planning/sizing";
+import { scalingWarnings } from "../../components/scaling/rule";
 import { frontWarnings, standbyNotes } from "../../components/planning/frontFailover";
 import { backupWarnings } from "../../components/backup/backupConfig";
 import { sshWarnings } from "../../components/security/sshWarnings";
@@ -75,6 +76,7 @@ export async function planStack(stackOrFile: string | StackFile, program: () => 
     outputs: evaluation.outputs as Record<string, unknown>,
     warnings: [
       ...capacityWarnings(campus),
+      ...scalingWarnings(campus),
       ...frontWarnings(campus),
       ...backupWarnings(campus),
       ...sshWarnings(campus),

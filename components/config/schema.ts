@@ -6,6 +6,7 @@ import { BBB_LINES, DEFAULT_SSH_PORT, OPTION_FAMILIES } from "./presets";
 import { SCALELITE_NODE_STATES } from "../scalelite/renderServersYaml";
 import { sshPublicKeyLine } from "./sshPublicKeyLine";
 import { sshPublicKeyProblem } from "./sshPublicKey";
+import { SCALING_DEFAULTS } from "../scaling/defaults";
 
 /** OVH dedicated-server datacenters (configuration label `dedicated_datacenter`). */
 export const DEDICATED_DATACENTERS = ["sbg", "rbx", "gra", "bhs", "waw", "lim", "eri", "fra", "sgp", "syd", "ynm", "vin", "hil"] as const;
@@ -434,14 +435,14 @@ export const campusSchema = z
         /** Spare users kept on top of the current ones; default: one node's worth (the largest node). */
         marginUsers: z.number().int().min(0).max(100000).optional(),
         /** true: the margin too is carried with the failover policy's failure; false: the policy carries the users present, the margin is spare room. */
-        marginUnderFailure: z.boolean().default(true),
+        marginUnderFailure: z.boolean().default(SCALING_DEFAULTS.marginUnderFailure),
         /** How long the pool must have more than it needs before a node is cordoned. */
         scaleDownAfterMinutes: z
           .number()
           .int()
           .min(5)
           .max(24 * 60)
-          .default(30),
+          .default(SCALING_DEFAULTS.scaleDownAfterMinutes),
       })
       .optional(),
     /** The teaching term the OVH credit must last: `ops voucher status` fails when it runs out before `end`. */
