@@ -11,7 +11,7 @@ import { DateTime } from "luxon";
 import type { HostSpec } from "../components/config/campus";
 import type { FailoverPolicy } from "../components/planning/failover";
 import { PRICE_TABLE } from "../components/planning/prices";
-import { carries, decideScaling, oneNodeOfUsers, SHELVE_LEAD_MS, type PowerState, type ScalingNode } from "../components/scaling/decide";
+import { carries, decideScaling, meets, oneNodeOfUsers, SHELVE_LEAD_MS, type PowerState, type ScalingNode } from "../components/scaling/decide";
 import { shouldBeAwake, type Timetable } from "../components/schedule/timetable";
 import { nodeReadyPaths } from "./nodeReady";
 
@@ -33,8 +33,32 @@ export const TIMETABLE: Timetable = {
   sleepAfterMinutes: 60,
 };
 
-/** Four C2-60s, two a site: with a site down two carry 400 users, above the training stack's 300 expected at peak. */
-export const POOL = ["sbg-1", "sbg-2", "gra-1", "gra-2"].map((id) => ({ id, site: id.startsWith("sbg") ? "strasbourg" : "gravelines", spec: SPEC }));
+/** The users the campus of this week expects at its peak (the weeks below peak at 219-262). */
+export const EXPECTED_PEAK = 300;
+
+export interface SimPoolNode {
+  id: string;
+  site: string;
+  spec: HostSpec;
+}
+
+/** C2-60s, as many in each of the two sites. */
+export const twoSitePool = (perSite: number): SimPoolNode[] =>
+  (["sbg", "gra"] as const).flatMap((prefix) =>
+    Array.from({ length: perSite }, (_, i) => ({ id: `${prefix}-${i + 1}`, site: prefix === "sbg" ? "strasbourg" : "gravelines", spec: SPEC })),
+  );
+
+/**
+ * The smallest two-site pool that carries `users` plus `marginUsers` under the policy at the peak, by the scaler's
+ * own check (components/scaling/decide.ts `meets`): what an operator sizes with `ops size --users <users + margin>`.
+ */
+export function sizedPool(users: number, rule: Pick<WeekOptions, "marginUsers" | "marginUnderFailure" | "policy">): SimPoolNode[] {
+  for (let perSite = 1; perSite <= 50; perSite++) {
+    const pool = twoSitePool(perSite);
+    if (meets(pool, users, { ...rule, awake: true }).ok) return pool;
+  }
+  throw new Error(`no two-site pool of up to 100 C2-60s carries ${users} users`);
+}
 
 export interface Meeting {
   id: number;
@@ -125,25 +149,42 @@ const hoursOf = (periods: number[]) => periods.reduce((s, m) => s + Math.ceil(m 
 
 /** The timetable's awake window, minute by minute (the same for every run). */
 let awakeMinutes: boolean[] | undefined;
+const awakeWindow = () =>
+  (awakeMinutes ??= Array.from({ length: WEEK_MINUTES }, (_, m) => shouldBeAwake(TIMETABLE, WEEK_START.plus({ minutes: m }).toJSDate())));
+
+/** Users connected at minute t: each meeting's participants, joining over its first minutes. */
+const usersOf = (m: Meeting, t: number) => Math.round(m.size * Math.min(1, (t - m.start + 1) / m.joinMinutes));
 
 export interface WeekOptions {
+  pool: readonly SimPoolNode[];
   marginUsers: number;
   marginUnderFailure: boolean;
   policy: FailoverPolicy;
   wakeMinutes: number;
 }
 
+const RULE = { marginUsers: oneNodeOfUsers([{ spec: SPEC }]), marginUnderFailure: true, policy: "datacenter" as FailoverPolicy };
+
+/** The expected peak carried under the policy, without the margin: four C2-60s (two carry 400 users with a site down). */
+export const POLICY_POOL = sizedPool(EXPECTED_PEAK, { ...RULE, marginUsers: 0 });
+/** The expected peak plus the default margin, both carried under the policy: six C2-60s (three carry 600 with a site down). */
+export const MARGIN_POOL = sizedPool(EXPECTED_PEAK, RULE);
+
 export const DEFAULTS: WeekOptions = {
-  marginUsers: oneNodeOfUsers(POOL),
-  marginUnderFailure: true,
-  policy: "datacenter",
+  pool: POLICY_POOL,
+  ...RULE,
   wakeMinutes: Math.ceil(nodeReadyPaths()[0].minutes),
 };
 
 export function simulateWeek(mode: Mode, meetings: readonly Meeting[], options: WeekOptions = DEFAULTS): WeekResult {
   const { marginUsers, marginUnderFailure, policy, wakeMinutes } = options;
-  const awake = (awakeMinutes ??= Array.from({ length: WEEK_MINUTES }, (_, m) => shouldBeAwake(TIMETABLE, WEEK_START.plus({ minutes: m }).toJSDate())));
-  const nodes: SimNode[] = POOL.map((p) => ({ ...p, state: "enabled", readyAt: 0, billedFrom: 0, billedMinutes: [] }));
+  const awake = awakeWindow();
+  // The week starts as the one before ended: every node up when always on; else the weekend's last enabled node alone.
+  const nodes: SimNode[] = options.pool.map((p, i) =>
+    mode === "always-on" || i === 0
+      ? { ...p, state: "enabled", readyAt: 0, billedFrom: 0, billedMinutes: [] }
+      : { ...p, state: "shelved", readyAt: 0, billedMinutes: [] },
+  );
   const placed = new Map<number, SimNode>();
   let surplusSince: number | undefined;
   const result: WeekResult = {
@@ -158,7 +199,6 @@ export function simulateWeek(mode: Mode, meetings: readonly Meeting[], options: 
     meetingsCut: 0,
   };
   const live = (t: number) => meetings.filter((m) => m.start <= t && t < m.end && placed.has(m.id));
-  const usersOf = (m: Meeting, t: number) => Math.round(m.size * Math.min(1, (t - m.start + 1) / m.joinMinutes));
   const processingOn = (n: SimNode, t: number) =>
     meetings.filter((m) => m.processing > 0 && placed.get(m.id) === n && m.end <= t && t < m.end + m.processing).length;
   const stop = (n: SimNode, t: number) => {
@@ -258,13 +298,42 @@ export function simulateWeek(mode: Mode, meetings: readonly Meeting[], options: 
   return result;
 }
 
+/**
+ * The least any controller under the same rule could run the week on: each minute, the fewest nodes of the pool
+ * that meet the rule (decide.ts `meets`, inside or outside the awake window) for the users connected then, as if
+ * it knew them, woke and shelved at once, was never held by a meeting or a recording, and paid by the minute.
+ */
+export function leastNodeHours(meetings: readonly Meeting[], options: WeekOptions): number {
+  const awake = awakeWindow();
+  const pool = options.pool;
+  // Every non-empty subset, fewest nodes first (a pool of a few nodes: 2^n is small).
+  const subsets = Array.from({ length: 2 ** pool.length - 1 }, (_, i) => pool.filter((_, k) => ((i + 1) >> k) & 1)).sort((a, b) => a.length - b.length);
+  const fewest = new Map<string, number>();
+  let nodeMinutes = 0;
+  for (let t = 0; t < WEEK_MINUTES; t++) {
+    const users = meetings.reduce((sum, m) => (m.start <= t && t < m.end ? sum + usersOf(m, t) : sum), 0);
+    const key = `${awake[t]}:${users}`;
+    let n = fewest.get(key);
+    if (n === undefined) {
+      n = (subsets.find((s) => meets(s, users, { ...options, awake: awake[t] }).ok) ?? pool).length;
+      fewest.set(key, n);
+    }
+    nodeMinutes += n;
+  }
+  return nodeMinutes / 60;
+}
+
 export interface ScalingRun {
+  pool: string;
   label: string;
   options: WeekOptions;
   results: WeekResult[];
   /** The share of the bill `scale` saves against the timetable alone, and against always on. */
   savingVsTimetable: number;
   savingVsAlwaysOn: number;
+  /** leastNodeHours: and the most any controller under the rule could save against the timetable's bill. */
+  leastNodeHours: number;
+  mostSavingVsTimetable: number;
 }
 
 export interface ScalingBench {
@@ -273,26 +342,40 @@ export interface ScalingBench {
   runs: Array<ScalingRun & { seed: number }>;
 }
 
-/** Each seeded week against the three modes, with the margin carried under failure (the default) and as spare room. */
+/**
+ * Each seeded week against the three modes, on two pools (sized for the expected peak under the policy, and for
+ * the peak plus the default margin under it), with the margin carried under failure (the default) and as spare room.
+ */
 export function scalingBench(seeds = [20261123, 7]): ScalingBench {
-  const configs: Array<{ label: string; options: WeekOptions }> = [
-    { label: "margin under failure (default)", options: DEFAULTS },
-    { label: "margin as spare room (marginUnderFailure: false)", options: { ...DEFAULTS, marginUnderFailure: false } },
+  const pools = [
+    { pool: `${POLICY_POOL.length} C2-60s: the peak under the policy`, nodes: POLICY_POOL },
+    { pool: `${MARGIN_POOL.length} C2-60s: the peak + margin under the policy`, nodes: MARGIN_POOL },
+  ];
+  const margins = [
+    { label: "margin under failure (default)", marginUnderFailure: true },
+    { label: "margin as spare room (marginUnderFailure: false)", marginUnderFailure: false },
   ];
   const weeks = seeds.map((seed) => schoolWeek(seed));
   const runs = seeds.flatMap((seed, i) =>
-    configs.map(({ label, options }) => {
-      const results = (["always-on", "timetable", "scale"] as const).map((mode) => simulateWeek(mode, weeks[i], options));
-      const cost = (mode: Mode) => results.find((r) => r.mode === mode)!.costEur;
-      return {
-        seed,
-        label,
-        options,
-        results,
-        savingVsTimetable: 1 - cost("scale") / cost("timetable"),
-        savingVsAlwaysOn: 1 - cost("scale") / cost("always-on"),
-      };
-    }),
+    pools.flatMap(({ pool, nodes }) =>
+      margins.map(({ label, marginUnderFailure }) => {
+        const options: WeekOptions = { ...DEFAULTS, pool: nodes, marginUnderFailure };
+        const results = (["always-on", "timetable", "scale"] as const).map((mode) => simulateWeek(mode, weeks[i], options));
+        const cost = (mode: Mode) => results.find((r) => r.mode === mode)!.costEur;
+        const least = leastNodeHours(weeks[i], options);
+        return {
+          seed,
+          pool,
+          label,
+          options,
+          results,
+          savingVsTimetable: 1 - cost("scale") / cost("timetable"),
+          savingVsAlwaysOn: 1 - cost("scale") / cost("always-on"),
+          leastNodeHours: least,
+          mostSavingVsTimetable: 1 - least / results.find((r) => r.mode === "timetable")!.nodeHours,
+        };
+      }),
+    ),
   );
   return { seeds, meetingsPerWeek: weeks.map((w) => w.length), runs };
 }
