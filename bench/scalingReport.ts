@@ -48,12 +48,12 @@ node is up (OVHcloud "Public Cloud Billing": hourly instances are billed per com
 compute is not billed), a shelve billed 10 minutes more; the front is the same in every mode and left out.
 *Under capacity*: minutes when a node held more users than it carries (200) or a meeting found no enabled node.
 *Below policy*: minutes when the enabled nodes would not carry the users present with a site down.
-Two pools, each the smallest of the scaler's own check (components/scaling/decide.ts \`meets\`) for a campus that expects
+Two pools, each the smallest the scaler's own check accepts (components/scaling/decide.ts \`meets\`) for a campus that expects
 ${EXPECTED_PEAK} users at its peak: *the peak under the policy* (what \`ops size --users ${EXPECTED_PEAK}\` asks for), and *the peak + margin under
 the policy* (what the default margin asks for at the peak: with fewer nodes \`ops scale\` wakes every node and still reports SHORT there).
 *Most any controller could save*: each minute, the fewest nodes that meet the rule for the users connected then, as if a
 controller knew them, woke and shelved at once, was never held by a meeting or a recording and paid by the minute
-(bench/scalingWeek.ts \`leastNodeHours\`), against the timetable's bill: no controller under the same rule does better.
+(bench/scalingWeek.ts \`leastNodeHours\`), against the timetable's bill: no controller that keeps the rule every minute does better.
 
 ${md(["seed", "pool", "scaling", "mode", "week's bill", "node-hours", "under capacity (min)", "below policy (min)", "peak users", "wakes", "meetings cut"], rows)}
 

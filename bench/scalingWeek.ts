@@ -33,7 +33,7 @@ export const TIMETABLE: Timetable = {
   sleepAfterMinutes: 60,
 };
 
-/** The users the campus of this week expects at its peak (the weeks below peak at 219-262). */
+/** The users the campus of this week expects at its peak (the seeded weeks peak at 219-262). */
 export const EXPECTED_PEAK = 300;
 
 export interface SimPoolNode {
@@ -299,7 +299,7 @@ export function simulateWeek(mode: Mode, meetings: readonly Meeting[], options: 
 }
 
 /**
- * The least any controller under the same rule could run the week on: each minute, the fewest nodes of the pool
+ * The least any controller keeping the same rule every minute could run the week on: each minute, the fewest nodes of the pool
  * that meet the rule (decide.ts `meets`, inside or outside the awake window) for the users connected then, as if
  * it knew them, woke and shelved at once, was never held by a meeting or a recording, and paid by the minute.
  */
