@@ -423,7 +423,9 @@ function launchSshd(config: string): Promise<{ sshd: ChildProcess; log: string[]
   return new Promise((resolve, reject) => {
     // sshd re-executes itself (on SIGHUP), so it must be started by its absolute path. -r: a connection is
     // served by a fork of the listener instead of a fresh exec of sshd (sshd(8), OpenSSH 9.2): one exec less
-    // for each of the suite's thousands of SSH sessions, measured 12 % of an SSH-heavy file's CPU.
+    // for each of the suite's thousands of SSH sessions, measured 12 % of an SSH-heavy file's CPU. From OpenSSH
+    // 9.8 on (openssh-portable b21d271f6, sshd.c) -r is ignored with a logged warning and each connection runs
+    // sshd-session, as without it: slower, same behaviour, and the listening line below is logged as before.
     const sshd = spawn(SSHD, ["-D", "-e", "-r", "-f", config], { stdio: ["ignore", "ignore", "pipe"] });
     const log: string[] = [];
     const timer = setTimeout(() => {
