@@ -1,6 +1,6 @@
 import type { ResolvedHost } from "../../components/config/campus";
 import { decideScaling, SHELVE_LEAD_MS, type PowerState, type ScalingDecision, type ScalingNode } from "../../components/scaling/decide";
-import { scalingRuleOf } from "../../components/scaling/rule";
+import { addNodes, scalingRuleOf } from "../../components/scaling/rule";
 import { shouldBeAwake } from "../../components/schedule/timetable";
 import { refreshCreditEstimate } from "./creditEstimate";
 import { OpsError } from "./errors";
@@ -61,6 +61,8 @@ export interface ScaleReport {
   awakeTime: boolean;
   dryRun: boolean;
   marginUsers: number;
+  /** When the whole pool is short: what the operator can do about it. */
+  toDo?: string;
   decision: Omit<ScalingDecision, "surplusSince">;
   nodes: ScaledNode[];
   /** What each step did (empty with --dry-run). */
@@ -216,6 +218,10 @@ export async function applyScaling(api: OvhApi, target: OpsTarget, opts: ScaleOp
     awakeTime,
     dryRun: opts.dryRun,
     marginUsers: rule.marginUsers,
+    // Even every node awake falls short: the pool, or the margin asked of it, must change.
+    toDo: decision.short
+      ? `${addNodes(decision.requiredUsers, campus.config.expected.classrooms, rule.policy)}${awakeTime && rule.marginUsers > 0 ? ", or lower campus.scaling.marginUsers" : ""}`
+      : undefined,
     decision: shown,
     nodes: scaled.map(({ site: _site, spec: _spec, ...n }) => n),
     steps,
@@ -241,6 +247,7 @@ export function renderScale(r: ScaleReport): string {
     `${r.at}${r.dryRun ? " (dry run: nothing changed)" : ""}: ${r.awakeTime ? "teaching window" : "outside teaching hours"}; margin ${r.awakeTime ? `${r.marginUsers} user(s)` : "none"}`,
     `  ${r.decision.summary}${r.decision.short ? " (SHORT)" : ""}`,
   ];
+  if (r.toDo) lines.push(`  to do: ${r.toDo}`);
   for (const n of r.nodes)
     lines.push(
       `  ${n.node}: ${n.state}${n.shelvable ? "" : " (never shelved)"}, ${n.meetings} meeting(s), ${n.users} user(s)${n.recordings ? `, ${n.recordings} recording(s)` : ""}${n.note ? `; ${n.note}` : ""}`,

@@ -38,8 +38,11 @@ export function scalingWarnings(campus: Campus): string[] {
   const wants = rule.marginUnderFailure
     ? `${users} + a margin of ${rule.marginUsers} = ${needed} users carried under failover '${rule.policy}', and the whole pool carries ${carries(pool, needed, rule.policy, true).carried} then`
     : `room for ${users} + a margin of ${rule.marginUsers} = ${needed} users, and the whole pool has ${carries(pool, needed, "none", true).carried}`;
-  const size = `npm run ops -- size --users ${needed} --rooms ${classrooms} --failover ${rule.marginUnderFailure ? rule.policy : "none"}`;
   return [
-    `campus.scaling: at the expected peak (${users} users) ops scale wants ${wants}: it would wake every node and report SHORT there; to do: add nodes (${size} recommends a pool), or lower campus.scaling.marginUsers${rule.marginUnderFailure ? ", or set campus.scaling.marginUnderFailure: false to keep the margin as spare room" : ""}`,
+    `campus.scaling: at the expected peak (${users} users) ops scale wants ${wants}: it would wake every node and report SHORT there; to do: ${addNodes(needed, classrooms, rule.marginUnderFailure ? rule.policy : "none")}, or lower campus.scaling.marginUsers${rule.marginUnderFailure ? ", or set campus.scaling.marginUnderFailure: false to keep the margin as spare room" : ""}`,
   ];
 }
+
+/** The remedy of a pool short of `users` under a policy: the `ops size` command that recommends one. */
+export const addNodes = (users: number, rooms: number, policy: FailoverPolicy) =>
+  `add nodes (npm run ops -- size --users ${users} --rooms ${rooms} --failover ${policy} recommends a pool)`;

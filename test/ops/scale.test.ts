@@ -203,6 +203,17 @@ describe.skipIf(!trees)("ops scale", () => {
     expect(JSON.parse(await onFront("cat ~/.bbb-ovh/scale-state")).billedSince).toEqual({ [NODES[3].fqdn]: T0 + 60 * 60_000 });
     // No meeting was ended anywhere.
     expect(nodeHttp.flatMap((n) => n.calls).filter((c) => c.call === "end")).toEqual([]);
+
+    // More than the whole pool carries: every node is already taking meetings, so the run says SHORT and what to do.
+    nodeHttp[2].seedMeeting("amphi", 400);
+    const short = await ops(["scale", stackFile, "--at", at(101), "--dry-run", ...connection()]);
+    nodeHttp[2].meetings.delete("amphi");
+    expect(short.code).toBe(1);
+    const [, users, need] = short.stdout.match(/(\d+) user\(s\), need (\d+) under 'datacenter': the whole pool carries only 400; .*\(SHORT\)/) ?? [];
+    expect(Number(need)).toBe(Number(users) + 100);
+    expect(short.stdout).toContain(
+      `  to do: add nodes (npm run ops -- size --users ${need} --rooms 10 --failover datacenter recommends a pool), or lower campus.scaling.marginUsers\n`,
+    );
   }, 300_000);
 
   it("schedule apply refuses a stack that scales: two controllers would undo each other", async () => {
