@@ -108,7 +108,7 @@ export function carries(nodes: readonly PoolMember[], requiredUsers: number, pol
 }
 
 /** Users the nodes carry with nothing down. */
-const rawUsers = (nodes: readonly PoolMember[]) =>
+export const rawUsers = (nodes: readonly PoolMember[]) =>
   Math.floor(nodes.reduce((u, n) => u + (n.spec ? capacityUnits(n.spec) : 0), 0) * USERS_PER_MINIMUM_NODE + 1e-9);
 
 /** Does this pool meet the requirement for `users` present, with the input's policy and margin? */

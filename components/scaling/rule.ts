@@ -1,7 +1,7 @@
 import type { Campus } from "../config/campus";
 import type { FailoverPolicy } from "../planning/failover";
 import { poolOf } from "../planning/sizing";
-import { carries, meets, oneNodeOfUsers, type PoolMember } from "./decide";
+import { carries, meets, oneNodeOfUsers, rawUsers, type PoolMember } from "./decide";
 import { SCALING_DEFAULTS } from "./defaults";
 
 /** What `ops scale` keeps for a campus: campus.scaling with its defaults, and the stack's failover policy. */
@@ -37,7 +37,7 @@ export function scalingWarnings(campus: Campus): string[] {
   const needed = users + rule.marginUsers;
   const wants = rule.marginUnderFailure
     ? `${users} + a margin of ${rule.marginUsers} = ${needed} users carried under failover '${rule.policy}', and the whole pool carries ${carries(pool, needed, rule.policy, true).carried} then`
-    : `room for ${users} + a margin of ${rule.marginUsers} = ${needed} users, and the whole pool has ${carries(pool, needed, "none", true).carried}`;
+    : `room for ${users} + a margin of ${rule.marginUsers} = ${needed} users, and the whole pool has ${rawUsers(pool)}`;
   return [
     `campus.scaling: at the expected peak (${users} users) ops scale wants ${wants}: it would wake every node and report SHORT there; to do: ${addNodes(needed, classrooms, rule.marginUnderFailure ? rule.policy : "none")}, or lower campus.scaling.marginUsers${rule.marginUnderFailure ? ", or set campus.scaling.marginUnderFailure: false to keep the margin as spare room" : ""}`,
   ];

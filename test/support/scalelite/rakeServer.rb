@@ -44,11 +44,11 @@ def run_call(connection, streams, request)
 end
 
 # How the fork ends. Ruby's own exit runs its finalizers over the whole preloaded heap, and each page they write
-# is copied from the server: measured, about 55 ms of CPU a call, against 20 for this. Registered before the
-# call runs, this handler runs after the call's own at_exit handlers and does what Ruby's exit would still do
-# for the call: print an uncaught error as Ruby prints it, flush every open file, remove the call's
-# Tempfiles, and end with the same status. An exception of a signal is left to Ruby, which ends the process by
-# that signal.
+# is copied from the server: measured, 57-72 ms of CPU a call, against 24 for this (docs/testing.md).
+# Registered before the call runs, this handler runs after the call's own at_exit handlers and does what Ruby's
+# exit would still do for the call: print an uncaught error as Ruby prints it, flush every open file, remove the
+# call's Tempfiles, and end with the same status. An exception of a signal is left to Ruby, which ends the
+# process by that signal.
 def end_call(error)
   return if error.is_a?(SignalException)
 
