@@ -331,7 +331,7 @@ export interface ScalingRun {
   /** The share of the bill `scale` saves against the timetable alone, and against always on. */
   savingVsTimetable: number;
   savingVsAlwaysOn: number;
-  /** leastNodeHours: and the most any controller under the rule could save against the timetable's bill. */
+  /** leastNodeHours of the week, and so the most a controller keeping the rule could save against the timetable's bill. */
   leastNodeHours: number;
   mostSavingVsTimetable: number;
 }
