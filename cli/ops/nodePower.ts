@@ -180,7 +180,7 @@ export async function stepToAwake(ctx: PowerContext, host: ResolvedHost, why: st
       const dns = await repointDns(ctx.api, ctx.campus, id, ip);
       return decide(
         "ip-changed",
-        `public IPv4 changed from ${known} to ${ip} while shelved; ${dns}. The node stays cordoned: run \`pulumi up --stack ${ctx.target.label}\` so the allow-lists that name it (the front's firewall and recording-transfer key) and BBB's own address follow, then run this command again`,
+        `public IPv4 changed from ${known} to ${ip} while shelved; ${dns}. The node stays cordoned: run \`pulumi up --refresh --stack ${ctx.target.label}\` (--refresh: Pulumi's state still holds the old address) so the allow-lists that name it (the front's firewall and recording-transfer key) and BBB's own address follow, then run this command again`,
       );
     }
     await bbbCall(nodeTargetOf(ctx, host), "getMeetings", {}, ctx.opts.timeoutMs); // BBB answers signed calls: it is up

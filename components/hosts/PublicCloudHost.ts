@@ -94,7 +94,10 @@ export class PublicCloudHost<R extends HostRole = HostRole> extends pulumi.Compo
       },
       // OpenStack replaces an instance whose image or user data changes (a new admin key would, a newer
       // node image would for every node at once): ignore them; `ops upgrade` replaces nodes one at a time.
-      { ...childOpts, protect: !allowTermination, ignoreChanges: ["imageName", "imageId", "userData"] },
+      // powerState is `ops schedule`/`ops scale`'s: the provider reads a shelved node back as
+      // shelved_offloaded and its default is "active" (terraform-provider-openstack, compute_instance_v2's
+      // power_state), so `pulumi up --refresh` would otherwise unshelve, and bill, every sleeping node.
+      { ...childOpts, protect: !allowTermination, ignoreChanges: ["imageName", "imageId", "userData", "powerState"] },
     );
     this.ipv4 = this.instance.accessIpV4;
     this.ipv6 = this.instance.accessIpV6.apply((v) => (v ?? "").replace(/^\[|\]$/g, ""));

@@ -185,7 +185,7 @@ describe.skipIf(!trees)("ops schedule apply", () => {
     expect(run.code).toBe(1);
     expect(steps(run.stdout)[NODES[0].fqdn]).toMatchObject({
       step: "ip-changed",
-      detail: expect.stringMatching(/from 198\.51\.100\.11 to 198\.51\.100\.99.*pulumi up --stack/),
+      detail: expect.stringMatching(/from 198\.51\.100\.11 to 198\.51\.100\.99.*pulumi up --refresh --stack/),
     });
     expect(peer.state.records.find((r) => r.id === 500)?.target).toBe("198.51.100.99");
     expect(peer.state.calls).toContain("POST /domain/zone/isen-ouest.fr/refresh");

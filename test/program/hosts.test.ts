@@ -163,7 +163,12 @@ describe("campus stacks under Pulumi's mock runtime", () => {
       expect(i.inputs.securityGroups).not.toContain("default");
       expect(JSON.stringify(i.inputs.userData)).toContain(SECRET_SIG);
       expect(i.protect).toBe(true);
-      expect(i.ignoreChanges.sort(), "new cloud-init or a newer image must not replace the instance").toEqual(["imageId", "imageName", "userData"]);
+      expect(i.ignoreChanges.sort(), "new cloud-init or a newer image must not replace the instance, a refresh must not wake a shelved one").toEqual([
+        "imageId",
+        "imageName",
+        "powerState",
+        "userData",
+      ]);
     }
     // AAAA records exist for Public Cloud hosts (Ext-Net is dual-stack).
     expect(byType(resources, RECORD).filter((r) => r.inputs.fieldtype === "AAAA")).toHaveLength(3);
