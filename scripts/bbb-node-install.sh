@@ -11,8 +11,10 @@
 # failed step does not stop it either (need_pkg ignores apt-get's status), so the outcome is checked
 # here instead: the installer's exit status, then BigBlueButton's release file.
 # The installer's own output goes to a 0600 log; only progress is printed. A stamp (hash of URL, sha256
-# and flags) lets later runs skip the ~15-minute installer; a run killed midway leaves no stamp, so the
-# next run installs again (the installer converges on re-runs). The external TURN server is NOT passed
+# and flags but the email) lets later runs skip the ~15-minute installer; a run killed midway leaves no
+# stamp, so the next run installs again (the installer converges on re-runs). The email (-e) only names
+# the Let's Encrypt account: a new one is set on that account (certbot update_account), never by
+# re-running the installer, which would restart BigBlueButton on every node at once in the middle of lessons. The external TURN server is NOT passed
 # with `-c host:secret`: the installer echoes its argv in its log and shows it in ps, so the secret would
 # leak. The TURN settings file that -c would write is written here instead, from stdin.
 set -euo pipefail
@@ -23,6 +25,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/turn.sh"
 
 INSTALLER="$STATE_DIR/bbb-install.sh"
 STAMP="$STATE_DIR/bbb-install.stamp"
+ACCOUNT_EMAIL="$STATE_DIR/bbb-install.email"
 INSTALL_LOG="$LOG_DIR/bbb-install.log"
 
 usage() {
@@ -77,6 +80,48 @@ configure_turn() {
   fi
 }
 
+# email_of FLAG...: the value of -e.
+email_of() {
+  while [[ $# -gt 0 ]]; do
+    if [[ "$1" == "-e" ]]; then
+      printf '%s' "${2:-}"
+      return 0
+    fi
+    shift
+  done
+}
+
+# install_stamp FLAG...: what the stamp holds: the installer and its flags, the email left out.
+install_stamp() {
+  local kept=()
+  while [[ $# -gt 0 ]]; do
+    if [[ "$1" == "-e" ]]; then
+      shift 2
+      continue
+    fi
+    kept+=("$1")
+    shift
+  done
+  sha256_of "$IN_INSTALLER_URL $IN_INSTALLER_SHA256 ${kept[*]}"
+}
+
+# A changed campus.adminEmail: certbot's account takes the new address (certbot's "update_account"
+# subcommand). A failure is said and retried on the next run; it does not stop the node's other steps.
+# update_account_email EMAIL INSTALLED_NOW: after a fresh install the account already has EMAIL.
+update_account_email() {
+  local email="$1" installed_now="$2"
+  [[ -n "$email" ]] || return 0
+  [[ -f "$ACCOUNT_EMAIL" && "$(cat "$ACCOUNT_EMAIL")" == "$email" ]] && return 0
+  if [[ "$installed_now" != 1 ]]; then
+    if ! certbot update_account --non-interactive --no-eff-email --email "$email" >>"$INSTALL_LOG" 2>&1; then
+      echo "WARNING: the Let's Encrypt account still has its old email: certbot update_account failed (log: $INSTALL_LOG); the next run tries again" >&2
+      return 0
+    fi
+    log "Let's Encrypt account email set to $email (certbot update_account)"
+  fi
+  printf '%s\n' "$email" >"$ACCOUNT_EMAIL"
+}
+
 main() {
   if [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]]; then
     usage
@@ -95,15 +140,20 @@ main() {
     # A secret must never reach the installer's argv (it logs it): no -c, no stray characters.
     [[ "$flag" =~ ^[A-Za-z0-9@._:/+-]+$ && "$flag" != "-c" ]] || die "refusing installer flag '$flag'"
   done
-  stamp="$(sha256_of "$IN_INSTALLER_URL $IN_INSTALLER_SHA256 ${flags[*]}")"
-  if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$stamp" ]]; then
+  stamp="$(install_stamp "${flags[@]}")"
+  local installed_now=0
+  # A stamp of an earlier version of this step hashed every flag, the email too: it still counts.
+  if [[ -f "$STAMP" && ("$(cat "$STAMP")" == "$stamp" || "$(cat "$STAMP")" == "$(sha256_of "$IN_INSTALLER_URL $IN_INSTALLER_SHA256 ${flags[*]}")") ]]; then
     log "BigBlueButton already installed with bbb-install.sh ${flags[*]}; skipping the installer"
+    printf '%s\n' "$stamp" >"$STAMP"
   else
     rm -f "$STAMP"
     download_installer
     run_installer "${flags[@]}"
     printf '%s\n' "$stamp" >"$STAMP"
+    installed_now=1
   fi
+  update_account_email "$(email_of "${flags[@]}")" "$installed_now"
 
   if [[ -n "${IN_TURN_HOST:-}" ]]; then
     configure_turn

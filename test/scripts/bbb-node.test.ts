@@ -623,6 +623,45 @@ describe("bbb-node-install", () => {
     expect(calls(h).filter((c) => c.startsWith("bbb-install.sh"))).toHaveLength(2);
   });
 
+  it("a new admin email sets it on the Let's Encrypt account and never re-runs the installer, also over an older stamp", async () => {
+    const h = await host();
+    const withEmail = (email: string): StepInputs => ({
+      ...install(h),
+      INSTALLER_FLAGS: renderInstallerFlags({ bbbVersion: "jammy-300", fqdn: h.fqdn, email }).join(" "),
+    });
+    const installerRuns = () => calls(h).filter((c) => c.startsWith("bbb-install.sh")).length;
+    const accountUpdates = () => calls(h).filter((c) => c.startsWith("certbot update_account"));
+    const first = await runStep(h, "bbbInstall", install(h));
+    expect(first.code, output(first)).toBe(0);
+    expect(accountUpdates(), "the installer registered the account with this email").toEqual([]);
+
+    const changed = await runStep(h, "bbbInstall", withEmail("it-alerts@campus.example"));
+    expect(changed.code, output(changed)).toBe(0);
+    expect(changed.stdout).toContain("skipping the installer");
+    expect(installerRuns()).toBe(1);
+    expect(accountUpdates()).toEqual([expect.stringContaining("--email it-alerts@campus.example")]);
+    const again = await runStep(h, "bbbInstall", withEmail("it-alerts@campus.example"));
+    expect(again.code, output(again)).toBe(0);
+    expect(accountUpdates(), "the same email again: nothing to change").toHaveLength(1);
+
+    // A stamp written before the email was left out of it hashed every flag: it still counts.
+    const flags = withEmail("old@campus.example");
+    const legacy = createHash("sha256").update(`${flags.INSTALLER_URL} ${flags.INSTALLER_SHA256} ${flags.INSTALLER_FLAGS}`).digest("hex");
+    writeFileSync(path.join(h.root, "var/lib/bbb-ovh/bbb-install.stamp"), `${legacy}\n`);
+    rmSync(path.join(h.root, "var/lib/bbb-ovh/bbb-install.email"));
+    mkdirSync(path.join(h.root, "fake-state/knobs"), { recursive: true });
+    writeFileSync(path.join(h.root, "fake-state/knobs/FAKE_CERTBOT_FAIL"), "1");
+    const failed = await runStep(h, "bbbInstall", flags);
+    expect(failed.code, "the account's email is not worth stopping the node's steps for").toBe(0);
+    expect(failed.stderr).toContain("certbot update_account failed");
+    expect(installerRuns()).toBe(1);
+    rmSync(path.join(h.root, "fake-state/knobs/FAKE_CERTBOT_FAIL"));
+    const retried = await runStep(h, "bbbInstall", flags);
+    expect(retried.code, output(retried)).toBe(0);
+    expect(accountUpdates().at(-1), "retried on the next run").toContain("--email old@campus.example");
+    expect(installerRuns()).toBe(1);
+  });
+
   it("shows the tail of the installer's log when it fails, and leaves no stamp", async () => {
     const h = await host({ env: { FAKE_BBB_INSTALL_FAIL: "1" } });
     const r = await runStep(h, "bbbInstall", install(h));
