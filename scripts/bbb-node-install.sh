@@ -145,7 +145,7 @@ main() {
   # A stamp of an earlier version of this step hashed every flag, the email too: it still counts.
   if [[ -f "$STAMP" && ("$(cat "$STAMP")" == "$stamp" || "$(cat "$STAMP")" == "$(sha256_of "$IN_INSTALLER_URL $IN_INSTALLER_SHA256 ${flags[*]}")") ]]; then
     log "BigBlueButton already installed with bbb-install.sh ${flags[*]}; skipping the installer"
-    printf '%s\n' "$stamp" >"$STAMP"
+    [[ "$(cat "$STAMP")" == "$stamp" ]] || printf '%s\n' "$stamp" >"$STAMP"
   else
     rm -f "$STAMP"
     download_installer
