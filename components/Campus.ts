@@ -43,7 +43,8 @@ export class Campus extends pulumi.ComponentResource {
   readonly sshPrivateKey: pulumi.Output<string>;
   readonly platform: PlatformOutputs;
 
-  constructor(name: string, args: { campus: CampusModel; secrets: CampusSecrets }, opts?: pulumi.ComponentResourceOptions) {
+  /** args.reimage: the node `ops upgrade` replaces from the newest node image in this run (REIMAGE_ENV). */
+  constructor(name: string, args: { campus: CampusModel; secrets: CampusSecrets; reimage?: string }, opts?: pulumi.ComponentResourceOptions) {
     super("bbb-ovh:campus:Campus", name, {}, opts);
     const { campus, secrets } = args;
 
@@ -76,7 +77,11 @@ export class Campus extends pulumi.ComponentResource {
         case "dedicated":
           return new DedicatedHost(host.name, { campus, host, deployKey, nodeAddresses, standbyAddresses }, { parent: this });
         case "publicCloud":
-          return new PublicCloudHost(host.name, { campus, host, deployKey, provider: cloudProvider!, nodeAddresses, standbyAddresses }, { parent: this });
+          return new PublicCloudHost(
+            host.name,
+            { campus, host, deployKey, provider: cloudProvider!, nodeAddresses, standbyAddresses, reimage: args.reimage === host.name },
+            { parent: this },
+          );
         case "existing":
           return new ExistingHost(host.name, { host, privateKey: this.sshPrivateKey }, { parent: this });
       }

@@ -1,4 +1,4 @@
-import { CONFIG_KEYS, type Campus } from "../../components/config/campus";
+import { CampusConfigError, CONFIG_KEYS, type Campus } from "../../components/config/campus";
 import { campusOfStackFile, isSecure, readStackFile, type StackFile } from "../../components/config/stackFile";
 import { throwawayPrivateKey } from "../../components/hosts/deployKey";
 import { capacityWarnings } from "../../components/planning/sizing";
@@ -7,6 +7,7 @@ import { frontWarnings, standbyNotes } from "../../components/planning/frontFail
 import { backupWarnings } from "../../components/backup/backupConfig";
 import { sshWarnings } from "../../components/security/sshWarnings";
 import { installerWarnings } from "../../components/bbb/installerPin";
+import { REIMAGE_ENV, reimageProblems } from "../../components/hosts/nodeImage";
 import { evaluateProgram, type RecordedResource } from "./recorder";
 import { plannedCloud } from "./mockCloud";
 
@@ -66,6 +67,9 @@ export function configOfStackFile(file: StackFile): { config: Record<string, str
 export async function planStack(stackOrFile: string | StackFile, program: () => unknown, now: Date = new Date()): Promise<Plan> {
   const file = typeof stackOrFile === "string" ? readStackFile(stackOrFile) : stackOrFile;
   const campus = campusOfStackFile(file, now);
+  // The program checks it too, under the mock runtime, where a refusal would surface as a rejection.
+  const reimage = reimageProblems(campus, process.env[REIMAGE_ENV] || undefined);
+  if (reimage.length > 0) throw new CampusConfigError(reimage);
   const { config, secretKeys, notes } = configOfStackFile(file);
   const evaluation = await evaluateProgram({ project: "bbb-ovh", stack: file.stack, config, secretKeys, mocks: plannedCloud }, program);
   return {

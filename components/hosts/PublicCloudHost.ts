@@ -19,6 +19,8 @@ export interface PublicCloudHostArgs<R extends HostRole = HostRole> {
   nodeAddresses?: pulumi.Input<string>[];
   /** Front only: the standby front's IPv4 (campus.standbyFront), admitted for replication and the recordings copy. */
   standbyAddresses?: pulumi.Input<string>[];
+  /** This run replaces the node from the newest node image (REIMAGE_ENV): its image and user data are not ignored, nor is it protected. */
+  reimage?: boolean;
 }
 
 /**
@@ -97,7 +99,10 @@ export class PublicCloudHost<R extends HostRole = HostRole> extends pulumi.Compo
       // powerState is `ops schedule`/`ops scale`'s: the provider reads a shelved node back as
       // shelved_offloaded and its default is "active" (terraform-provider-openstack, compute_instance_v2's
       // power_state), so `pulumi up --refresh` would otherwise unshelve, and bill, every sleeping node.
-      { ...childOpts, protect: !allowTermination, ignoreChanges: ["imageName", "imageId", "userData", "powerState"] },
+      // For the node being re-imaged (REIMAGE_ENV, nodeImage.ts) the new image and user data apply, and it may be replaced.
+      args.reimage
+        ? { ...childOpts, protect: false, ignoreChanges: ["powerState"] }
+        : { ...childOpts, protect: !allowTermination, ignoreChanges: ["imageName", "imageId", "userData", "powerState"] },
     );
     this.ipv4 = this.instance.accessIpV4;
     this.ipv6 = this.instance.accessIpV6.apply((v) => (v ?? "").replace(/^\[|\]$/g, ""));

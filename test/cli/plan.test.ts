@@ -251,6 +251,37 @@ describe("npm run plan (a process)", () => {
     expect(stderr).not.toMatch(/\n\s+at .+:\d+:\d+/);
   });
 
+  it("BBB_OVH_REIMAGE plans one node's replacement from the node image, and refuses a name that is not such a node, without a stack trace", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "bbb-plan-"));
+    const file = path.join(dir, "Pulumi.imaged.yaml");
+    const stack = readStackFile("training").config;
+    const campus = structuredClone(stack["bbb-ovh:campus"].value) as any;
+    campus.nodeImage = { nameRegex: "^bbb-ovh-jammy-300-" };
+    writeFileSync(file, stringify({ config: { ...Object.fromEntries(Object.entries(stack).map(([k, v]) => [k, v.value])), "bbb-ovh:campus": campus } }));
+    const withReimage = async (node: string) => {
+      process.env.BBB_OVH_REIMAGE = node;
+      try {
+        return await plan("--stack-file", file, "--json");
+      } finally {
+        delete process.env.BBB_OVH_REIMAGE;
+      }
+    };
+    const planned = await withReimage("bbb-training-gra");
+    expect(planned.code, planned.stderr).toBe(0);
+    const instances = (JSON.parse(planned.stdout).resources as { type: string; inputs: { name: string }; protect: boolean }[]).filter(
+      (r) => r.type === "openstack:compute/instance:Instance",
+    );
+    expect(instances.map((i) => [i.inputs.name, i.protect]).sort()).toEqual([
+      ["bbb1.training.isen-ouest.fr", true],
+      ["bbb2.training.isen-ouest.fr", false],
+      ["visio-training.isen-ouest.fr", true],
+    ]);
+    const refused = await withReimage("lb-training");
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain("BBB_OVH_REIMAGE (environment): 'lb-training' is not a node that boots from campus.nodeImage");
+    expect(refused.stderr).not.toMatch(/\n\s+at .+:\d+:\d+/);
+  });
+
   it("a newline in a stack string (moodle.dir) is a config problem naming the field, not a crash when a step's stdin is written", async () => {
     const dir = mkdtempSync(path.join(tmpdir(), "bbb-plan-"));
     const file = path.join(dir, "Pulumi.newline.yaml");

@@ -4,13 +4,15 @@
  * the line's Ubuntu image, and a newer image never replaces a running node (ignoreChanges: imageId).
  * A node from the image takes the first-boot step where the others run bbb-install, and the plan says which.
  */
-import { describe, expect, it } from "vitest";
+import * as pulumi from "@pulumi/pulumi";
+import { afterEach, describe, expect, it } from "vitest";
 import { parseCampus, type CampusInput } from "../../components/config/campus";
 import { readStackFile } from "../../components/config/stackFile";
 import { campusProgram } from "../../components/program";
+import { REIMAGE_ENV } from "../../components/hosts/nodeImage";
 import { planStack } from "../../cli/plan/planStack";
 import { hostSummary } from "../../cli/plan/render";
-import { byType, evaluateStack } from "../support/evaluateStack";
+import { byType, evaluateStack, stackConfig } from "../support/evaluateStack";
 
 const INSTANCE = "openstack:compute/instance:Instance";
 const COMMAND = "command:remote:Command";
@@ -59,6 +61,37 @@ describe("campus.nodeImage", () => {
     expect(paragraph("bbb-training-own")).not.toContain("node image");
     expect(paragraph("bbb-training-own")).toMatch(/steps: .*bbbInstall/);
     expect(paragraph("lb-training")).not.toContain("node image");
+  });
+
+  describe(`${REIMAGE_ENV}: the one node ops upgrade replaces from the newest image`, () => {
+    afterEach(() => {
+      delete process.env[REIMAGE_ENV];
+    });
+
+    it("lifts the image, user data and protection of that node only, so a replacement boots the new image", async () => {
+      process.env[REIMAGE_ENV] = "bbb-training-gra";
+      const { resources } = await evaluateStack("training", {}, withImage);
+      const by = (fqdn: string) => byType(resources, INSTANCE).find((i) => i.inputs.name === fqdn)!;
+      const reimaged = by("bbb2.training.isen-ouest.fr");
+      expect(reimaged.protect).toBe(false);
+      expect(reimaged.ignoreChanges).toEqual(["powerState"]);
+      for (const fqdn of ["bbb1.training.isen-ouest.fr", "bbb3.training.isen-ouest.fr", "visio-training.isen-ouest.fr"]) {
+        expect(by(fqdn).protect, fqdn).toBe(true);
+        expect(by(fqdn).ignoreChanges, fqdn).toEqual(expect.arrayContaining(["imageId", "userData", "powerState"]));
+      }
+    });
+
+    it("refuses, before creating anything, a name that is not a node booting from the image", () => {
+      const { config, secretKeys } = stackConfig("training", {}, withImage);
+      for (const name of ["lb-training", "bbb-training-own", "bbb-nowhere"]) {
+        process.env[REIMAGE_ENV] = name;
+        pulumi.runtime.setAllConfig(config, secretKeys);
+        // The program throws while it validates, synchronously: no resource has been constructed yet.
+        expect(() => campusProgram(), name).toThrow(
+          `${REIMAGE_ENV} (environment): '${name}' is not a node that boots from campus.nodeImage; expected one of bbb-training-sbg, bbb-training-gra`,
+        );
+      }
+    });
   });
 
   it("a name pattern that is not a regular expression is refused, naming the field", () => {
