@@ -39,8 +39,10 @@ install_postgres() {
   [[ "$IN_POSTGRES_PASSWORD" =~ ^[^[:space:]]+$ ]] || die "POSTGRES_PASSWORD must be one word without spaces"
   if [[ -f "$ROOT$IN_DATA_DIR/postgres/PG_VERSION" && -f "$ROOT$POSTGRES_ENV" ]] &&
     ! cmp -s "$ROOT$POSTGRES_ENV" <(printf 'POSTGRES_PASSWORD=%s\n' "$IN_POSTGRES_PASSWORD"); then
-    # The image reads POSTGRES_PASSWORD only when it initialises an empty data directory.
-    warn "POSTGRES_PASSWORD changed but the database already exists: it keeps its old password until changed with ALTER USER"
+    # The image reads POSTGRES_PASSWORD only when it initialises an empty data directory: the database
+    # keeps its old one, and Scalelite restarted with the new one could not connect. Stop here, before the
+    # app step, so the front keeps serving with the password that works.
+    die "POSTGRES_PASSWORD changed but the database in $IN_DATA_DIR/postgres already exists and keeps its old one: Scalelite would lose its database. Nothing was changed. To rotate it, first set it in the database (docs/scalelite.md, \"Rotating the database password\"), then run pulumi up again; or put the old value back"
   fi
   printf 'POSTGRES_PASSWORD=%s\n' "$IN_POSTGRES_PASSWORD" | install_watched "$ROOT$POSTGRES_ENV" 0600 scalelite-postgres.service
   lock_image "$IN_POSTGRES_IMAGE"

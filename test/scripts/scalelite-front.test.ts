@@ -363,6 +363,33 @@ describe("apt on the front", () => {
     expect(read(h, "fake-state/dpkg").split("\n").filter(Boolean).sort()).toEqual(["certbot", "docker.io"]);
   });
 
+  it("refuses a new PostgreSQL password for a database that exists, changing nothing (the database keeps its old one)", async () => {
+    const h = await frontHost();
+    const first = await runStep(h, "scaleliteDocker", dockerInputs());
+    expect(first.code, output(first)).toBe(0);
+    // What the postgres image leaves once it has initialised its data directory.
+    writeFileSync(path.join(h.root, "var/lib/scalelite/postgres/PG_VERSION"), "16\n");
+    const before = tree(h);
+    const seen = calls(h).length;
+    const rotated = randomBytes(16).toString("hex");
+    const r = await runStep(h, "scaleliteDocker", { ...dockerInputs(), POSTGRES_PASSWORD: rotated });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("POSTGRES_PASSWORD changed but the database in /var/lib/scalelite/postgres already exists");
+    expect(r.stderr).toContain('"Rotating the database password"');
+    expect(read(h, "etc/default/scalelite-postgres")).toBe(`POSTGRES_PASSWORD=${POSTGRES_PASSWORD}\n`);
+    expect(tree(h)).toEqual(before);
+    expect(
+      calls(h)
+        .slice(seen)
+        .filter((c) => /systemctl (restart|start)/.test(c)),
+    ).toEqual([]);
+    expect(output(r)).not.toContain(rotated);
+    // The documented rotation: once the file holds the new value (the database was altered by hand), the step goes on.
+    writeFileSync(path.join(h.root, "etc/default/scalelite-postgres"), `POSTGRES_PASSWORD=${rotated}\n`);
+    const after = await runStep(h, "scaleliteDocker", { ...dockerInputs(), POSTGRES_PASSWORD: rotated });
+    expect(after.code, output(after)).toBe(0);
+  });
+
   it("waits for unattended-upgrades holding the dpkg lock after first boot", async () => {
     const h = await frontHost();
     setKnob(h, "FAKE_APT_UNATTENDED_UPGRADES_SECONDS", "3");
