@@ -3,7 +3,7 @@ import { CampusConfigError, CONFIG_KEYS, parseCampus, type Campus as CampusModel
 import { Campus } from "./Campus";
 import { publicKeyOfPrivateKey } from "./hosts/deployKey";
 import { hasIpv6 } from "./hosts/ipv6";
-import { REIMAGE_ENV, reimageProblems } from "./hosts/nodeImage";
+import { reimageProblems, reimageTarget } from "./hosts/nodeImage";
 
 const key = (full: string) => full.slice("bbb-ovh:".length);
 
@@ -58,7 +58,7 @@ export function campusProgram() {
   // Validated: a key that is set parses (derived holds its public half).
   const { sshPrivateKey, ...others } = secrets;
   const operatorPair = sshPrivateKey && derived && "publicKey" in derived ? { privateKey: sshPrivateKey, publicKey: derived.publicKey } : undefined;
-  const reimage = process.env[REIMAGE_ENV] || undefined;
+  const reimage = reimageTarget();
   const reimageProblem = reimageProblems(campus, reimage);
   if (reimageProblem.length > 0) throw new pulumi.RunError(new CampusConfigError(reimageProblem).message);
   const site = new Campus(campus.config.id, { campus, secrets: { ...others, operatorKey: operatorPair }, reimage });

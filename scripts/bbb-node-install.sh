@@ -14,8 +14,8 @@
 # and flags but the email) lets later runs skip the ~15-minute installer; a run killed midway leaves no
 # stamp, so the next run installs again (the installer converges on re-runs). The email (-e) only names
 # the Let's Encrypt account: a new one is set on that account (certbot update_account), never by
-# re-running the installer, which would restart BigBlueButton on every node at once in the middle of lessons. The external TURN server is NOT passed
-# with `-c host:secret`: the installer echoes its argv in its log and shows it in ps, so the secret would
+# re-running the installer, which would restart BigBlueButton on every node at once in the middle of
+# lessons. The external TURN server is NOT passed with `-c host:secret`: the installer echoes its argv in its log and shows it in ps, so the secret would
 # leak. The TURN settings file that -c would write is written here instead, from stdin.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib/common.sh
@@ -105,16 +105,16 @@ install_stamp() {
   sha256_of "$IN_INSTALLER_URL $IN_INSTALLER_SHA256 ${kept[*]}"
 }
 
-# A changed campus.adminEmail: certbot's account takes the new address (certbot's "update_account"
-# subcommand). A failure is said and retried on the next run; it does not stop the node's other steps.
-# update_account_email EMAIL INSTALLED_NOW: after a fresh install the account already has EMAIL.
+# update_account_email EMAIL INSTALLED_NOW: a changed campus.adminEmail goes to certbot's account
+# (certbot's "update_account" subcommand); after a fresh install the account already has EMAIL. A
+# failure is said and retried on the next run; it does not stop the node's other steps.
 update_account_email() {
   local email="$1" installed_now="$2"
   [[ -n "$email" ]] || return 0
   [[ -f "$ACCOUNT_EMAIL" && "$(cat "$ACCOUNT_EMAIL")" == "$email" ]] && return 0
   if [[ "$installed_now" != 1 ]]; then
     if ! certbot update_account --non-interactive --no-eff-email --email "$email" >>"$INSTALL_LOG" 2>&1; then
-      echo "WARNING: the Let's Encrypt account still has its old email: certbot update_account failed (log: $INSTALL_LOG); the next run tries again" >&2
+      warn "the Let's Encrypt account still has its old email: certbot update_account failed (log: $INSTALL_LOG); the next run tries again"
       return 0
     fi
     log "Let's Encrypt account email set to $email (certbot update_account)"
@@ -141,11 +141,12 @@ main() {
     [[ "$flag" =~ ^[A-Za-z0-9@._:/+-]+$ && "$flag" != "-c" ]] || die "refusing installer flag '$flag'"
   done
   stamp="$(install_stamp "${flags[@]}")"
-  local installed_now=0
+  local installed_now=0 current=""
+  [[ ! -f "$STAMP" ]] || current="$(cat "$STAMP")"
   # A stamp of an earlier version of this step hashed every flag, the email too: it still counts.
-  if [[ -f "$STAMP" && ("$(cat "$STAMP")" == "$stamp" || "$(cat "$STAMP")" == "$(sha256_of "$IN_INSTALLER_URL $IN_INSTALLER_SHA256 ${flags[*]}")") ]]; then
+  if [[ "$current" == "$stamp" || "$current" == "$(sha256_of "$IN_INSTALLER_URL $IN_INSTALLER_SHA256 ${flags[*]}")" ]]; then
     log "BigBlueButton already installed with bbb-install.sh ${flags[*]}; skipping the installer"
-    [[ "$(cat "$STAMP")" == "$stamp" ]] || printf '%s\n' "$stamp" >"$STAMP"
+    [[ "$current" == "$stamp" ]] || printf '%s\n' "$stamp" >"$STAMP"
   else
     rm -f "$STAMP"
     download_installer

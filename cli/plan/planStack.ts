@@ -7,7 +7,7 @@ import { frontWarnings, standbyNotes } from "../../components/planning/frontFail
 import { backupWarnings } from "../../components/backup/backupConfig";
 import { sshWarnings } from "../../components/security/sshWarnings";
 import { installerWarnings } from "../../components/bbb/installerPin";
-import { REIMAGE_ENV, reimageProblems } from "../../components/hosts/nodeImage";
+import { reimageProblems, reimageTarget } from "../../components/hosts/nodeImage";
 import { evaluateProgram, type RecordedResource } from "./recorder";
 import { plannedCloud } from "./mockCloud";
 
@@ -68,7 +68,7 @@ export async function planStack(stackOrFile: string | StackFile, program: () => 
   const file = typeof stackOrFile === "string" ? readStackFile(stackOrFile) : stackOrFile;
   const campus = campusOfStackFile(file, now);
   // The program checks it too, under the mock runtime, where a refusal would surface as a rejection.
-  const reimage = reimageProblems(campus, process.env[REIMAGE_ENV] || undefined);
+  const reimage = reimageProblems(campus, reimageTarget());
   if (reimage.length > 0) throw new CampusConfigError(reimage);
   const { config, secretKeys, notes } = configOfStackFile(file);
   const evaluation = await evaluateProgram({ project: "bbb-ovh", stack: file.stack, config, secretKeys, mocks: plannedCloud }, program);

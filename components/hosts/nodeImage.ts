@@ -20,6 +20,11 @@ export function nodeImageOf(campus: Campus, host: ResolvedHost): { nameRegex: st
  */
 export const REIMAGE_ENV = "BBB_OVH_REIMAGE";
 
+/** The node REIMAGE_ENV names for this run, if any. */
+export function reimageTarget(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  return env[REIMAGE_ENV] || undefined;
+}
+
 /** What is wrong with the node REIMAGE_ENV names: it must be one that boots from the node image. */
 export function reimageProblems(campus: Campus, name: string | undefined): { path: string; message: string }[] {
   if (name === undefined) return [];
