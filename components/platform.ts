@@ -7,6 +7,7 @@ import type { FrontHandle, HostHandle, NodeHandle } from "./hosts/HostHandle";
 import { MoodleIntegration } from "./moodle/MoodleIntegration";
 import { moodleServerUrl } from "./moodle/renderMoodleSettings";
 import { NodeRegistration } from "./scalelite/NodeRegistration";
+import { NodeRetirement } from "./scalelite/NodeRetirement";
 import { ScaleliteFront } from "./scalelite/ScaleliteFront";
 import { replicationLink } from "./scalelite/standby";
 import { CampusMonitoring } from "./monitoring/CampusMonitoring";
@@ -129,6 +130,9 @@ export function buildPlatform(args: PlatformArgs): PlatformOutputs {
     },
     { parent },
   );
+
+  // Each node leaves the stack only once it is empty (NodeRetirement).
+  for (const { handle, node } of nodes) new NodeRetirement(`${handle.host.name}-retirement`, { front, node, hostName: handle.host.name }, { parent });
 
   const campusMonitoring =
     monitoring.enabled &&

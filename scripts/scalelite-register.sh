@@ -21,6 +21,8 @@
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+# shellcheck source-path=SCRIPTDIR source=lib/scalelite.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/scalelite.sh"
 
 PROBLEMS=()
 # Nodes that must end cordoned or disabled: "id" -> why ("as an operator set it", "as the stack declares").
@@ -28,10 +30,6 @@ declare -A DRAINED=()
 
 usage() {
   echo "usage: $0 < inputs   (KEY=VALUE lines: SERVERS_YAML_B64 SYNC_MODE EXPECTED_IDS [ATTEMPTS] [DELAY_SECONDS])"
-}
-
-rake() {
-  docker exec scalelite-api bin/rake "$@"
 }
 
 sync_servers() {
@@ -67,20 +65,6 @@ yaml_disable() {
     { print }
     END { exit done == split(ids, all, " ") ? 0 : 1 }
   '
-}
-
-# server_states: "id state online|offline" per registered server, from `rake servers`, whose output also
-# holds the secrets: it is parsed here and never printed.
-server_states() {
-  local listing
-  listing="$(rake servers 2>/dev/null)" || die "bin/rake servers failed in the scalelite-api container"
-  awk '
-    function flush() { if (id != "") print id, state, online }
-    /^id: / { flush(); id = substr($0, 5); state = "disabled"; online = "offline"; next }
-    /^\t(enabled|disabled|cordoned)$/ { state = substr($0, 2) }
-    /^\t(online|offline)$/ { online = substr($0, 2) }
-    END { flush() }
-  ' <<<"$listing"
 }
 
 # nodes_ready: polls now, then records in PROBLEMS every expected node that is not enabled and online

@@ -185,21 +185,32 @@ function billingOf(h: ResolvedHost, cost: HostCost | undefined): string {
  * The remote steps run on each host, in the order `pulumi up` runs them: the commands named after
  * the host (`<host>-<step>`), including those it runs for the campus (registration on the front).
  * One pass: each command's name is cut at each '-', and a prefix that is a host's name claims it.
+ * A guard (a command that runs only when deleted: `<host>-<step>-<guarded host>`) is no step of `pulumi
+ * up`: it is listed under the host it guards instead.
  */
-function stepsByHost(hosts: string[], ordered: RecordedResource[]): Map<string, string[]> {
+function stepsByHost(hosts: string[], ordered: RecordedResource[]): { steps: Map<string, string[]>; guards: Map<string, string[]> } {
   const steps = new Map(hosts.map((host) => [host, [] as string[]]));
+  const guards = new Map(hosts.map((host) => [host, [] as string[]]));
   for (const r of ordered) {
     if (!r.custom || !r.type.startsWith("command:remote:")) continue;
-    for (let dash = r.name.indexOf("-"); dash !== -1; dash = r.name.indexOf("-", dash + 1)) steps.get(r.name.slice(0, dash))?.push(r.name.slice(dash + 1));
+    const guard = r.inputs.create === undefined && r.inputs.delete !== undefined;
+    for (let dash = r.name.indexOf("-"); dash !== -1; dash = r.name.indexOf("-", dash + 1)) {
+      const host = r.name.slice(0, dash);
+      if (!steps.has(host)) continue;
+      const step = r.name.slice(dash + 1);
+      const guarded = guard ? hosts.find((h) => step.endsWith(`-${h}`)) : undefined;
+      if (guarded) guards.get(guarded)?.push(`${step.slice(0, -guarded.length - 1)} on ${host}`);
+      else steps.get(host)?.push(step);
+    }
   }
-  return steps;
+  return { steps, guards };
 }
 
 /** One paragraph per host: what it is, where, how it is billed, then its steps. Read before the resource list. */
 export function hostSummary(plan: Plan, ordered = dependencyOrder(plan.resources)): string[] {
   const cost = stackCost(plan.campus, pricesFor(plan.campus.config.prices));
   const hosts = [plan.campus.front, ...plan.campus.nodes];
-  const stepsOf = stepsByHost(
+  const { steps: stepsOf, guards: guardsOf } = stepsByHost(
     hosts.map((h) => h.name),
     ordered,
   );
@@ -214,6 +225,8 @@ export function hostSummary(plan: Plan, ordered = dependencyOrder(plan.resources
     );
     const steps = stepsOf.get(h.name) as string[];
     lines.push(`    steps: ${steps.length > 0 ? steps.join(" → ") : "none"}`);
+    const guards = guardsOf.get(h.name) as string[];
+    if (guards.length > 0) lines.push(`    when removed from the stack: kept, running, until it is empty (${guards.join(", ")})`);
     const image = nodeImageOf(plan.campus, h);
     if (image) lines.push(`    boots from the node image (the most recent matching ${image.nameRegex}): first-boot step, not bbb-install`);
   }

@@ -47,6 +47,15 @@ export function creditEstimatePath(sshUser: string): string {
 /** A step's inputs; `undefined` leaves an optional input out. */
 export type StepInputValues = Record<string, pulumi.Input<string> | undefined>;
 
+/** A step's stdin, secret when one of its secret inputs is given; the key set is checked now, the values once known. */
+function stepStdin(step: StepName, inputs: StepInputValues): { stdin: pulumi.Output<string>; carriesSecret: boolean } {
+  const given = Object.fromEntries(Object.entries(inputs).filter((entry): entry is [string, pulumi.Input<string>] => entry[1] !== undefined));
+  renderStepStdin(step, Object.fromEntries(Object.keys(given).map((key) => [key, ""])));
+  const carriesSecret = STEPS[step].secret.some((key) => key in given);
+  const stdin = pulumi.all(given).apply((values) => renderStepStdin(step, values));
+  return { stdin: carriesSecret ? pulumi.secret(stdin) : stdin, carriesSecret };
+}
+
 /**
  * Runs catalogue steps on one host. It first checks that SSH answers (so a dead host fails with its
  * own name on the first resource), then copies scripts/ once, then each `run` is one remote.Command
@@ -91,22 +100,46 @@ export class HostSteps {
   }
 
   /**
+   * A guard: `step` runs when Pulumi deletes the returned resource, never on create or update, with the
+   * inputs of its last update. It has no trigger, so nothing replaces it (a replacement would run the
+   * step on a host still in use); it is deleted only with what it guards, which must depend on nothing
+   * that depends on it. `name` tells the guards of one step apart; guardName gives the resource's name.
+   */
+  guardName(step: StepName, name: string): string {
+    return `${this.host.name}-${step}-${name}`;
+  }
+
+  guard(step: StepName, name: string, inputs: StepInputValues, options: { dependsOn?: pulumi.Resource[]; parent?: pulumi.Resource } = {}): remote.Command {
+    const { stdin, carriesSecret } = stepStdin(step, inputs);
+    return new remote.Command(
+      this.guardName(step, name),
+      {
+        connection: this.connection,
+        delete: renderStepCommand(step, this.scriptDir, this.host.sshUser !== "root"),
+        stdin,
+        logging: carriesSecret ? "none" : "stdoutAndStderr",
+        addPreviousOutputInEnv: false,
+      },
+      {
+        parent: options.parent ?? this.owner,
+        dependsOn: [this.scripts, ...(options.dependsOn ?? [])],
+        additionalSecretOutputs: carriesSecret ? ["stdout", "stderr"] : [],
+      },
+    );
+  }
+
+  /**
    * Runs `step` after the scripts are in place and after `dependsOn`; the resource is a child of `parent` (default: the host's component).
    * `triggers`: what else must re-run the step when it changes (a new installer pin), beside its script.
    */
   run(step: StepName, inputs: StepInputValues, options: { dependsOn?: pulumi.Resource[]; parent?: pulumi.Resource; triggers?: string[] } = {}): remote.Command {
-    const spec = STEPS[step];
-    const given = Object.fromEntries(Object.entries(inputs).filter((entry): entry is [string, pulumi.Input<string>] => entry[1] !== undefined));
-    // Check the key set now, while the stack is being evaluated; values are checked once known.
-    renderStepStdin(step, Object.fromEntries(Object.keys(given).map((key) => [key, ""])));
-    const carriesSecret = spec.secret.some((key) => key in given);
-    const stdin = pulumi.all(given).apply((values) => renderStepStdin(step, values));
+    const { stdin, carriesSecret } = stepStdin(step, inputs);
     return new remote.Command(
       `${this.host.name}-${step}`,
       {
         connection: this.connection,
         create: renderStepCommand(step, this.scriptDir, this.host.sshUser !== "root"),
-        stdin: carriesSecret ? pulumi.secret(stdin) : stdin,
+        stdin,
         triggers: [this.bundle.stepHash(step), ...(options.triggers ?? [])],
         // The scripts never print a secret; when one is on stdin, the output is still kept out of
         // the logs and stored encrypted, in case a tool they call echoes more than it should.

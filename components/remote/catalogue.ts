@@ -134,6 +134,13 @@ export const STEPS = {
     ["KEEP_STATE_IDS", "CORDONED_IDS", "ATTEMPTS", "DELAY_SECONDS"],
     ["SERVERS_YAML_B64"],
   ),
+  scaleliteRetireNode: step(
+    "scalelite-retire-node.sh",
+    "before a node is deleted: cordon it in Scalelite, refuse while it hosts a meeting, holds a recording or has archives in its transfer target, then remove it from Scalelite",
+    ["SERVER_ID", "API_URL", "SHARED_SECRET", "CHECKSUM_ALGORITHM", "INCOMING_DIR", "SLEEPING_LIST", "RESOURCE_NAME"],
+    [],
+    ["SHARED_SECRET"],
+  ),
   scaleliteBackup: step(
     "scalelite-backup.sh",
     "restic from Ubuntu's packages, the bbb-ovh-backup command, repository settings (0600), the repository initialised once, bbb-ovh-backup.timer (database dump + recordings, retention)",

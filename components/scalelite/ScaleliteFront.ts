@@ -79,6 +79,8 @@ export class ScaleliteFront extends pulumi.ComponentResource {
   /** The recording spool and its transfer user, when the campus keeps recordings. */
   readonly spool?: remote.Command;
   readonly health: remote.Command;
+  /** Where `ops schedule` / `ops scale` list the nodes they shelved (components/schedule/sleepingList.ts). */
+  readonly sleepingList: string;
   /** The host firewall step: an exporter listens once its port is admitted. */
   readonly firewall: remote.Command;
 
@@ -92,6 +94,7 @@ export class ScaleliteFront extends pulumi.ComponentResource {
     this.sshPort = sshPortOf(host);
     this.hostKey = handle.hostKey;
     this.url = `https://${host.fqdn}/`;
+    this.sleepingList = sleepingListPath(handle.sshUser);
 
     const replication = args.replication;
     const standby = replication?.role === "standby" ? replication : undefined;
@@ -209,7 +212,7 @@ export class ScaleliteFront extends pulumi.ComponentResource {
         "scaleliteMetrics",
         {
           RECORDING_DIR,
-          SLEEPING_LIST: sleepingListPath(handle.sshUser),
+          SLEEPING_LIST: this.sleepingList,
           PLAN_B64: base64(renderPlanFile(campus)),
           CREDIT_ESTIMATE: creditEstimatePath(handle.sshUser),
         },

@@ -71,6 +71,11 @@ describe("npm run plan (a process)", () => {
     const frontSteps = hosts.match(/lb-training [^\n]*\n[^\n]*\n\s+steps: ([^\n]*)/)?.[1].split(" → ") ?? [];
     // Registration ends the Scalelite chain; monitoring follows on the front, after the firewall on nodes.
     expect(frontSteps.slice(-3)).toEqual(["scaleliteRegister", "monitoringNode", "monitoringFront"]);
+    // The retirement guard runs only when a node is deleted: listed under the node, not among the front's steps.
+    expect(frontSteps.some((s) => s.startsWith("scaleliteRetireNode"))).toBe(false);
+    expect(hosts).toMatch(
+      /bbb-training-sbg [^\n]*\n[^\n]*\n[^\n]*\n\s+when removed from the stack: kept, running, until it is empty \(scaleliteRetireNode on lb-training\)/,
+    );
     expect(nodeSteps.indexOf("hostFirewall")).toBeLessThan(nodeSteps.indexOf("monitoringNode"));
     expect(stdout).toMatch(
       /Monitoring \(docs\/monitoring.md\):\n {2}Prometheus \+ Alertmanager on visio-training\.isen-ouest\.fr: samples kept \d+ days within \d+ GB/,

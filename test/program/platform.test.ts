@@ -184,6 +184,9 @@ describe("buildPlatform under Pulumi mocks", () => {
       if (r.type === COPY) {
         expect(r.inputs.remotePath).toBe(user === "root" ? "/root/.bbb-ovh" : `/home/${user}/.bbb-ovh`);
         expect(r.inputs.triggers).toEqual([scriptBundle().hash]);
+      } else if (r.name.includes("-scaleliteRetireNode-")) {
+        // A guard: runs only when deleted, never replaced (test below).
+        expect(r.inputs.delete).toBe(`bash /root/.bbb-ovh/scripts/${STEPS.scaleliteRetireNode.script}`);
       } else if (!r.name.endsWith("-ssh")) {
         const step = r.name.slice(owner.length + 1) as StepName;
         const dir = user === "root" ? "/root/.bbb-ovh/scripts" : `/home/${user}/.bbb-ovh/scripts`;
@@ -192,6 +195,29 @@ describe("buildPlatform under Pulumi mocks", () => {
         const extra = step === "bbbInstall" ? installStepTriggers(INSTALLER_PINS["v3.0.x-release"]) : [];
         expect(r.inputs.triggers).toEqual([scriptBundle().stepHash(step), ...extra]);
       }
+    }
+  });
+
+  it("guards each node's deletion on the front: cordon, refuse while it is in use, then leave Scalelite", async () => {
+    const { resources } = await evaluate();
+    for (const node of ["bbb-sbg", "bbb-rbx"]) {
+      const guard = named(resources, `lb-scaleliteRetireNode-${node}`, COMMAND);
+      // Only a delete command: nothing runs on create or update, and no trigger replaces it (a
+      // replacement would run the check on a node still in service).
+      expect([guard.inputs.create, guard.inputs.update, guard.inputs.triggers]).toEqual([undefined, undefined, undefined]);
+      // Deleted before the node's own resources: it depends on the node's last step.
+      expect(guard.dependencies).toContain(named(resources, `${node}-bbbHealth`).urn);
+      expect(isSecretValue(guard.inputs.stdin)).toBe(true);
+      const fqdn = inputsOf(named(resources, `${node}-bbbHealth`)).FQDN;
+      expect(inputsOf(guard)).toMatchObject({
+        SERVER_ID: fqdn,
+        API_URL: `https://${fqdn}/bigbluebutton/api`,
+        SHARED_SECRET: inputsOf(named(resources, `${node}-bbbHealth`)).SHARED_SECRET,
+        INCOMING_DIR: `/mnt/scalelite-recordings/var/bigbluebutton/incoming/${node}`,
+        SLEEPING_LIST: "/root/.bbb-ovh/schedule-sleeping",
+        RESOURCE_NAME: `lb-scaleliteRetireNode-${node}`,
+      });
+      expect(parentOf(resources, guard)?.type).toBe("bbb-ovh:scalelite:NodeRetirement");
     }
   });
 
@@ -251,7 +277,7 @@ describe("buildPlatform under Pulumi mocks", () => {
       for (const s of strings) for (const secret of secretValues) expect(s.includes(secret), `${r.name} shows a secret`).toBe(false);
     }
     for (const r of resources.filter((x) => x.type === COMMAND && !x.name.endsWith("-ssh"))) {
-      const step = r.name.replace(/^(bbb-sbg|bbb-rbx|lb|brest-moodle)-/, "") as StepName;
+      const step = r.name.replace(/^(bbb-sbg|bbb-rbx|lb|brest-moodle)-/, "").replace(/-(bbb-sbg|bbb-rbx)$/, "") as StepName;
       const carries = STEPS[step].secret.some((key) => key in inputsOf(r));
       const secretOutputs = r.additionalSecretOutputs.filter((o) => o === "stdout" || o === "stderr");
       expect([isSecretValue(r.inputs.stdin), r.inputs.logging, secretOutputs], r.name).toEqual(

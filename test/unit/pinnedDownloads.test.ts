@@ -57,8 +57,8 @@ function unpinned(scripts: Record<string, string>): string[] {
     for (const c of commands(file, source, DOWNLOAD)) {
       const saves =
         /\swget\s/.test(` ${c.text}`) || /\s(-[a-zA-Z]*[oO]|--output|--remote-name)\b/.test(c.text) || /\|\s*(sh|bash|tar|tee|gpg|apt-key)\b/.test(c.text);
-      // A probe of our own service (health checks) reads an answer and keeps nothing.
-      const probe = /"https:\/\/\$IN_FQDN\/|http:\/\/127\.0\.0\.1[:/]/.test(c.text);
+      // A probe of our own service (health checks, a node's signed API calls) reads an answer and keeps nothing.
+      const probe = /"https:\/\/\$IN_FQDN\/|http:\/\/127\.0\.0\.1[:/]/.test(c.text) || `${file}:${c.fn}` === "lib/bbb_api.sh:bbb_api_get";
       if (!saves && probe) continue;
       const url = /"\$(IN_[A-Z0-9_]+)_URL"/.exec(c.text)?.[1];
       const verified =
