@@ -13,6 +13,7 @@ import { recordHostKey } from "./hosts/hostKeys";
 import { buildPlatform, type PlatformOutputs } from "./platform";
 import { monitoringRules, peerFrontRules, POSTGRES_PORT } from "./security/firewallPolicy";
 import { sshPortOf } from "./hosts/sshPort";
+import type { RollingNodes } from "./hosts/rollingNode";
 
 export interface CampusSecrets {
   /**
@@ -43,8 +44,8 @@ export class Campus extends pulumi.ComponentResource {
   readonly sshPrivateKey: pulumi.Output<string>;
   readonly platform: PlatformOutputs;
 
-  /** args.reimage: the node `ops upgrade` replaces from the newest node image in this run (REIMAGE_ENV). */
-  constructor(name: string, args: { campus: CampusModel; secrets: CampusSecrets; reimage?: string }, opts?: pulumi.ComponentResourceOptions) {
+  /** args.rolling: the node `ops upgrade` changes in this run (ROLLING_ENV, hosts/rollingNode.ts). */
+  constructor(name: string, args: { campus: CampusModel; secrets: CampusSecrets; rolling?: RollingNodes }, opts?: pulumi.ComponentResourceOptions) {
     super("bbb-ovh:campus:Campus", name, {}, opts);
     const { campus, secrets } = args;
 
@@ -79,7 +80,16 @@ export class Campus extends pulumi.ComponentResource {
         case "publicCloud":
           return new PublicCloudHost(
             host.name,
-            { campus, host, deployKey, provider: cloudProvider!, nodeAddresses, standbyAddresses, reimage: args.reimage === host.name },
+            {
+              campus,
+              host,
+              deployKey,
+              provider: cloudProvider!,
+              nodeAddresses,
+              standbyAddresses,
+              reimage: args.rolling?.reimage === host.name,
+              resize: args.rolling?.resize === host.name,
+            },
             { parent: this },
           );
         case "existing":

@@ -3,7 +3,7 @@ import { CampusConfigError, CONFIG_KEYS, parseCampus, type Campus as CampusModel
 import { Campus } from "./Campus";
 import { publicKeyOfPrivateKey } from "./hosts/deployKey";
 import { hasIpv6 } from "./hosts/ipv6";
-import { reimageProblems, reimageTarget } from "./hosts/nodeImage";
+import { rollingNodes, rollingProblems } from "./hosts/rollingNode";
 
 const key = (full: string) => full.slice("bbb-ovh:".length);
 
@@ -58,10 +58,10 @@ export function campusProgram() {
   // Validated: a key that is set parses (derived holds its public half).
   const { sshPrivateKey, ...others } = secrets;
   const operatorPair = sshPrivateKey && derived && "publicKey" in derived ? { privateKey: sshPrivateKey, publicKey: derived.publicKey } : undefined;
-  const reimage = reimageTarget();
-  const reimageProblem = reimageProblems(campus, reimage);
-  if (reimageProblem.length > 0) throw new pulumi.RunError(new CampusConfigError(reimageProblem).message);
-  const site = new Campus(campus.config.id, { campus, secrets: { ...others, operatorKey: operatorPair }, reimage });
+  const rolling = rollingNodes();
+  const rollingProblem = rollingProblems(campus, rolling);
+  if (rollingProblem.length > 0) throw new pulumi.RunError(new CampusConfigError(rollingProblem).message);
+  const site = new Campus(campus.config.id, { campus, secrets: { ...others, operatorKey: operatorPair }, rolling });
   const { frontUrl, moodleServerUrl, moodleSharedSecret, nodes, nodeSecrets, statusCommands, grafanaAdminPassword } = site.platform;
   return {
     campus: campus.config.id,

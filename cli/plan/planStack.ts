@@ -7,7 +7,7 @@ import { frontWarnings, standbyNotes } from "../../components/planning/frontFail
 import { backupWarnings } from "../../components/backup/backupConfig";
 import { sshWarnings } from "../../components/security/sshWarnings";
 import { installerWarnings } from "../../components/bbb/installerPin";
-import { reimageProblems, reimageTarget } from "../../components/hosts/nodeImage";
+import { rollingNodes, rollingProblems } from "../../components/hosts/rollingNode";
 import { evaluateProgram, type RecordedResource } from "./recorder";
 import { plannedCloud } from "./mockCloud";
 
@@ -68,8 +68,8 @@ export async function planStack(stackOrFile: string | StackFile, program: () => 
   const file = typeof stackOrFile === "string" ? readStackFile(stackOrFile) : stackOrFile;
   const campus = campusOfStackFile(file, now);
   // The program checks it too, under the mock runtime, where a refusal would surface as a rejection.
-  const reimage = reimageProblems(campus, reimageTarget());
-  if (reimage.length > 0) throw new CampusConfigError(reimage);
+  const rolling = rollingProblems(campus, rollingNodes());
+  if (rolling.length > 0) throw new CampusConfigError(rolling);
   const { config, secretKeys, notes } = configOfStackFile(file);
   const evaluation = await evaluateProgram({ project: "bbb-ovh", stack: file.stack, config, secretKeys, mocks: plannedCloud }, program);
   return {

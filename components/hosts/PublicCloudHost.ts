@@ -19,8 +19,17 @@ export interface PublicCloudHostArgs<R extends HostRole = HostRole> {
   nodeAddresses?: pulumi.Input<string>[];
   /** Front only: the standby front's IPv4 (campus.standbyFront), admitted for replication and the recordings copy. */
   standbyAddresses?: pulumi.Input<string>[];
-  /** This run replaces the node from the newest node image (REIMAGE_ENV): its image and user data are not ignored, nor is it protected. */
+  /** This run replaces the node from the newest node image (ROLLING_ENV.reimage): its image, user data and flavor are not ignored, nor is it protected. */
   reimage?: boolean;
+  /** This run gives the node the stack's flavor (ROLLING_ENV.resize). */
+  resize?: boolean;
+}
+
+/** What a running instance does not follow (see the instance's options below). */
+export function ignoredChanges(role: HostRole, rolling: { reimage?: boolean; resize?: boolean }): string[] {
+  if (rolling.reimage) return ["powerState"];
+  const held = role === "node" && !rolling.resize ? ["flavorName"] : [];
+  return ["imageName", "imageId", "userData", ...held, "powerState"];
 }
 
 /**
@@ -94,15 +103,14 @@ export class PublicCloudHost<R extends HostRole = HostRole> extends pulumi.Compo
         userData,
         metadata: { campus: campus.config.id, role: host.role },
       },
-      // OpenStack replaces an instance whose image or user data changes (a new admin key would, a newer
-      // node image would for every node at once): ignore them; `ops upgrade` replaces nodes one at a time.
-      // powerState is `ops schedule`/`ops scale`'s: the provider reads a shelved node back as
-      // shelved_offloaded and its default is "active" (terraform-provider-openstack, compute_instance_v2's
-      // power_state), so `pulumi up --refresh` would otherwise unshelve, and bill, every sleeping node.
-      // For the node being re-imaged (REIMAGE_ENV, nodeImage.ts) the new image and user data apply, and it may be replaced.
-      args.reimage
-        ? { ...childOpts, protect: false, ignoreChanges: ["powerState"] }
-        : { ...childOpts, protect: !allowTermination, ignoreChanges: ["imageName", "imageId", "userData", "powerState"] },
+      // A node ignores a new image, user data or flavor (OpenStack replaces or resizes, and so reboots, the
+      // instance: for a newer node image or flavor, every node at once); `ops upgrade` rolls them one node at
+      // a time (hosts/rollingNode.ts lifts them for its node). The front ignores image and user data only: a
+      // new flavor for it is one planned outage whenever it runs. powerState is `ops schedule`/`ops scale`'s:
+      // the provider reads a shelved node back as shelved_offloaded and its default is "active"
+      // (terraform-provider-openstack, compute_instance_v2's power_state), so `pulumi up --refresh` would
+      // otherwise unshelve, and bill, every sleeping node.
+      { ...childOpts, protect: !allowTermination && !args.reimage, ignoreChanges: ignoredChanges(host.role, args) },
     );
     this.ipv4 = this.instance.accessIpV4;
     this.ipv6 = this.instance.accessIpV6.apply((v) => (v ?? "").replace(/^\[|\]$/g, ""));

@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { parseCampus, type CampusInput } from "../../components/config/campus";
 import { readStackFile } from "../../components/config/stackFile";
 import { campusProgram } from "../../components/program";
-import { REIMAGE_ENV } from "../../components/hosts/nodeImage";
+import { ROLLING_ENV } from "../../components/hosts/rollingNode";
 import { planStack } from "../../cli/plan/planStack";
 import { hostSummary } from "../../cli/plan/render";
 import { byType, evaluateStack, stackConfig } from "../support/evaluateStack";
@@ -63,9 +63,12 @@ describe("campus.nodeImage", () => {
     expect(paragraph("lb-training")).not.toContain("node image");
   });
 
+  const REIMAGE_ENV = ROLLING_ENV.reimage;
+  const RESIZE_ENV = ROLLING_ENV.resize;
   describe(`${REIMAGE_ENV}: the one node ops upgrade replaces from the newest image`, () => {
     afterEach(() => {
       delete process.env[REIMAGE_ENV];
+      delete process.env[RESIZE_ENV];
     });
 
     it("lifts the image, user data and protection of that node only, so a replacement boots the new image", async () => {
@@ -79,6 +82,32 @@ describe("campus.nodeImage", () => {
         expect(by(fqdn).protect, fqdn).toBe(true);
         expect(by(fqdn).ignoreChanges, fqdn).toEqual(expect.arrayContaining(["imageId", "userData", "powerState"]));
       }
+    });
+
+    it(`${RESIZE_ENV} lets the stack's flavor reach that node only (a resize in place, which reboots it), protection kept`, async () => {
+      process.env[RESIZE_ENV] = "bbb-training-own";
+      const { resources } = await evaluateStack("training", {}, (campus) => {
+        withImage(campus);
+        for (const n of campus.nodes) n.flavor = "c2-30";
+      });
+      const by = (fqdn: string) => byType(resources, INSTANCE).find((i) => i.inputs.name === fqdn)!;
+      const resized = by("bbb3.training.isen-ouest.fr");
+      expect([resized.inputs.flavorName, resized.protect]).toEqual(["c2-30", true]);
+      expect(resized.ignoreChanges).not.toContain("flavorName");
+      expect(resized.ignoreChanges).toEqual(expect.arrayContaining(["imageName", "userData", "powerState"]));
+      for (const fqdn of ["bbb1.training.isen-ouest.fr", "bbb2.training.isen-ouest.fr"]) expect(by(fqdn).ignoreChanges, fqdn).toContain("flavorName");
+    });
+
+    it(`refuses, before creating anything, a ${RESIZE_ENV} that is not a Public Cloud node, with every problem at once`, () => {
+      const { config, secretKeys } = stackConfig("training", {}, withImage);
+      process.env[RESIZE_ENV] = "lb-training";
+      process.env[REIMAGE_ENV] = "bbb-nowhere";
+      pulumi.runtime.setAllConfig(config, secretKeys);
+      expect(() => campusProgram()).toThrow(
+        new RegExp(
+          `${REIMAGE_ENV} \\(environment\\): 'bbb-nowhere' is not a node that boots from campus.nodeImage[^\\n]*\\n[^\\n]*${RESIZE_ENV} \\(environment\\): 'lb-training' is not a Public Cloud node; expected one of bbb-training-sbg, bbb-training-gra, bbb-training-own`,
+        ),
+      );
     });
 
     it("refuses, before creating anything, a name that is not a node booting from the image", () => {
