@@ -208,12 +208,17 @@ export async function stepToSleep(ctx: PowerContext, host: ResolvedHost, { shelv
     if (instance.status !== "ACTIVE") return decide("waiting", `instance is ${instance.status}`);
     const { sleeping, ssh, opts } = ctx;
     const othersEnabled = ctx.status.filter((r) => r.hostname !== id && r.state === "enabled" && r.status === "online" && !sleeping.has(r.hostname));
-    if (!sleeping.has(id) && othersEnabled.length === 0)
+    // On the list yet enabled in Scalelite (an undrain since ops put it to sleep): taking lessons, so cordoned
+    // like any enabled node, and shelved on a later run only, once Scalelite has stopped placing meetings there.
+    const listed = sleeping.has(id);
+    const enabledAgain = listed && ctx.status.some((r) => r.hostname === id && r.state === "enabled");
+    if ((!listed || enabledAgain) && othersEnabled.length === 0)
       return decide("skipped", "the last enabled node: it stays up so that a late lesson still finds a server");
-    if (!sleeping.has(id)) {
+    if (!listed || enabledAgain) {
       sleeping.set(id, undefined);
       await saveSleepingList(ssh, sleeping, opts.timeoutMs);
       await rake(ssh, "servers:cordon", [id], opts.commandTimeoutMs);
+      if (enabledAgain) return decide("cordoned", "enabled in Scalelite again since ops put it to sleep: cordoned again; shelved on a later run once empty");
     } else if (sleeping.get(id) !== undefined) {
       // A wake that never finished, now called off: the node is expected asleep again.
       sleeping.set(id, undefined);
@@ -229,6 +234,18 @@ export async function stepToSleep(ctx: PowerContext, host: ResolvedHost, { shelv
     return decide("shelving", "no meeting, no recording left: shelve requested");
   } catch (e) {
     return decide("failed", (e as Error).message);
+  }
+}
+
+/** A node on the sleeping list that Scalelite has enabled again, and that stays so: it serves, so it is no longer listed as asleep (and the alerts watch it again). */
+export async function forgetSleeping(ctx: PowerContext, host: ResolvedHost): Promise<NodeDecision> {
+  const id = host.fqdn;
+  try {
+    ctx.sleeping.delete(id);
+    await saveSleepingList(ctx.ssh, ctx.sleeping, ctx.opts.timeoutMs);
+    return { node: id, step: "awake", detail: "enabled in Scalelite again since ops put it to sleep (an undrain?): it serves, taken off the sleeping list" };
+  } catch (e) {
+    return { node: id, step: "failed", detail: (e as Error).message };
   }
 }
 

@@ -7,6 +7,7 @@ import { OpsError } from "./errors";
 import {
   bbbCall,
   fixedNodeDecisions,
+  forgetSleeping,
   instanceOf,
   loadPowerContext,
   nodeTargetOf,
@@ -18,7 +19,9 @@ import {
   type PowerOptions,
 } from "./nodePower";
 import type { OvhApi } from "./ovhApi";
+import { lockHolder, POWER_RUN_STALE_MS, withPoolLock } from "./poolLock";
 import { runRemote, type SshTarget } from "./ssh";
+import { CHECK_TAG } from "./upgrade";
 import type { OpsTarget } from "./stackSource";
 
 /**
@@ -108,13 +111,30 @@ async function scalingNodeOf(ctx: PowerContext, host: ResolvedHost): Promise<Sca
   const instance = instanceOf(ctx, host);
   const shelvable = notShelvable(ctx, host) === undefined;
   const serving = row?.state === "enabled" && row.status === "online";
+  // Ours: on the front's sleeping list (put to sleep, or being woken, by ops). A node shelved or
+  // rebooting that is not ours, nor serving, is someone else's to bring back (an operator's repair, an
+  // upgrade's replacement): neither woken nor counted.
+  const ours = ctx.sleeping.has(id);
+  const checkTag = row?.tag === CHECK_TAG;
   let state: PowerState;
   if (host.config.kind === "publicCloud" && !instance) state = "held";
-  else if (instance && /^SHELVED/.test(instance.status)) state = "shelved";
-  else if (instance && instance.status !== "ACTIVE") state = WAKING.test(instance.status) ? "waking" : "held";
-  else if (ctx.sleeping.has(id)) state = "parked";
+  else if (checkTag) state = "held";
+  else if (instance && /^SHELVED/.test(instance.status)) state = ours ? "shelved" : "held";
+  else if (instance && instance.status !== "ACTIVE") state = WAKING.test(instance.status) && (ours || serving) ? "waking" : "held";
+  // Ours but enabled in Scalelite again (an undrain, say): it takes lessons, so it counts as enabled.
+  else if (ours) state = serving ? "enabled" : "parked";
   else state = serving ? "enabled" : "held";
-  const base = { node: id, site: host.site ?? `region:${host.datacenter}`, spec: host.spec, state, shelvable, meetings: 0, users: 0, recordings: 0 };
+  const base = {
+    node: id,
+    site: host.site ?? `region:${host.datacenter}`,
+    spec: host.spec,
+    state,
+    shelvable,
+    meetings: 0,
+    users: 0,
+    recordings: 0,
+    ...(checkTag ? { note: `tagged ${CHECK_TAG}: an ops upgrade was cut during its check; it takes no lesson (ops drain it, then give it back its tag)` } : {}),
+  };
   if (state === "shelved" || state === "waking") return base;
   const node = nodeTargetOf(ctx, host);
   try {
@@ -167,7 +187,13 @@ async function record(ssh: SshTarget, state: ScaleState, line: string, timeoutMs
   if (r.code !== 0) throw new OpsError("command", ssh.host, `cannot record the scaling decision: ${r.stderr.trim()}`);
 }
 
+/** One run; all but --dry-run hold the pool lock from the first look to the last change (cli/ops/poolLock.ts). */
 export async function applyScaling(api: OvhApi, target: OpsTarget, opts: ScaleOptions): Promise<ScaleReport> {
+  if (opts.dryRun || !target.ssh) return scaleOnce(api, target, opts);
+  return withPoolLock(target.ssh, lockHolder("ops scale"), POWER_RUN_STALE_MS, opts.timeoutMs, () => scaleOnce(api, target, opts));
+}
+
+async function scaleOnce(api: OvhApi, target: OpsTarget, opts: ScaleOptions): Promise<ScaleReport> {
   const ctx = await loadPowerContext(api, target, opts, "scale");
   const { campus, ssh } = ctx;
   const timetable = campus.config.timetable;
@@ -211,6 +237,8 @@ export async function applyScaling(api: OvhApi, target: OpsTarget, opts: ScaleOp
       if (step.step === "unshelving") billedSince[action.node] = opts.now.getTime();
       steps.push(step.step === "unshelving" && opts.waitServingMs > 0 ? await untilServing(ctx, host, step, action.reason, opts) : step);
     }
+    for (const n of scaled.filter((x) => x.state === "enabled" && ctx.sleeping.has(x.node) && !decision.actions.some((a) => a.node === x.node)))
+      steps.push(await forgetSleeping(ctx, campus.nodes.find((h) => h.fqdn === n.node) as ResolvedHost));
   }
   const { surplusSince, ...shown } = decision;
   const report: ScaleReport = {
@@ -225,7 +253,7 @@ export async function applyScaling(api: OvhApi, target: OpsTarget, opts: ScaleOp
     decision: shown,
     nodes: scaled.map(({ site: _site, spec: _spec, ...n }) => n),
     steps,
-    attention: decision.short || steps.some((d) => d.step === "failed" || d.step === "ip-changed"),
+    attention: decision.short || steps.some((d) => d.step === "failed" || d.step === "ip-changed") || ctx.status.some((r) => r.tag === CHECK_TAG),
   };
   if (!opts.dryRun) {
     const line = JSON.stringify({

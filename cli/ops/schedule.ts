@@ -1,10 +1,11 @@
 import { DateTime } from "luxon";
 import type { Campus } from "../../components/config/campus";
-import { awakeTransitions, shouldBeAwake, type AwakeTransition } from "../../components/schedule/timetable";
+import { awakeTransitions, shouldBeAwake, type AwakeTransition, type Timetable } from "../../components/schedule/timetable";
 import { refreshCreditEstimate } from "./creditEstimate";
 import { OpsError } from "./errors";
 import { fixedNodeDecisions, loadPowerContext, stepToAwake, stepToSleep, type NodeDecision, type PowerOptions } from "./nodePower";
 import type { OvhApi } from "./ovhApi";
+import { lockHolder, POWER_RUN_STALE_MS, withPoolLock } from "./poolLock";
 import type { OpsTarget } from "./stackSource";
 
 /**
@@ -38,8 +39,14 @@ export async function applySchedule(api: OvhApi, target: OpsTarget, opts: Schedu
       "-",
       `the stack has campus.scaling: run \`ops scale ${target.label}\` instead (it keeps the timetable as its floor); two controllers would undo each other`,
     );
+  if (!target.ssh) return scheduleOnce(api, target, opts, timetable!);
+  return withPoolLock(target.ssh, lockHolder("ops schedule apply"), POWER_RUN_STALE_MS, opts.timeoutMs, () => scheduleOnce(api, target, opts, timetable!));
+}
+
+/** One run, holding the pool lock (cli/ops/poolLock.ts). */
+async function scheduleOnce(api: OvhApi, target: OpsTarget, opts: ScheduleOptions, timetable: Timetable): Promise<ScheduleReport> {
   const ctx = await loadPowerContext(api, target, opts, "schedule");
-  const awakeTime = shouldBeAwake(timetable!, opts.now);
+  const awakeTime = shouldBeAwake(timetable, opts.now);
   const decisions = fixedNodeDecisions(ctx.campus);
   for (const host of ctx.campus.nodes.filter((n) => n.config.kind === "publicCloud")) {
     decisions.push(awakeTime ? await stepToAwake(ctx, host, "lessons start soon") : await stepToSleep(ctx, host));

@@ -4,6 +4,7 @@ import { OpsError } from "./errors";
 import type { HttpOptions } from "./http";
 import { bbbCall } from "./nodePower";
 import { Progress } from "./progress";
+import { lockHolder, waitForPoolLock } from "./poolLock";
 import { parseStatusTable, rake } from "./scalelite";
 import { smoke } from "./smoke";
 import type { NodeTarget, OpsTarget } from "./stackSource";
@@ -28,7 +29,11 @@ import type { NodeTarget, OpsTarget } from "./stackSource";
  */
 export const CHECK_TAG = "bbb-ovh-upgrade-check";
 
-export type UpgradeStepKind = "drained" | "empty" | "applied" | "healthy" | "undrained" | "refused" | "timeout" | "skipped" | "failed" | "left";
+/** The pool lock (cli/ops/poolLock.ts): held for one look and one cordon; waited for while a scale run holds it. */
+const UPGRADE_LOCK_STALE_MS = 10 * 60_000;
+const UPGRADE_LOCK_WAIT_MS = 15 * 60_000;
+
+export type UpgradeStepKind = "waiting" | "drained" | "empty" | "applied" | "healthy" | "undrained" | "refused" | "timeout" | "skipped" | "failed" | "left";
 
 export interface UpgradeStep {
   node: string;
@@ -117,7 +122,8 @@ export async function rollingUpgrade(target: OpsTarget, opts: UpgradeOptions): P
   /** The pool now: Scalelite's enabled, online nodes of the stack, and everyone connected to any node. */
   const poolNow = async () => {
     const rows = parseStatusTable(await rake(ssh, "status", [], opts.commandTimeoutMs));
-    const enabled = rows.filter((r) => r.state === "enabled" && r.status === "online" && hostOf(r.hostname));
+    // A node left under the check tag by a cut upgrade takes no lesson: not capacity.
+    const enabled = rows.filter((r) => r.state === "enabled" && r.status === "online" && r.tag !== CHECK_TAG && hostOf(r.hostname));
     let users = 0;
     for (const r of rows.filter((x) => hostOf(x.hostname) && x.state !== "disabled")) {
       users += await loadOf(nodeOf(r.hostname), opts.http.timeoutMs ?? 10_000).then(
@@ -135,7 +141,7 @@ export async function rollingUpgrade(target: OpsTarget, opts: UpgradeOptions): P
       n.fqdn,
       "left",
       row
-        ? `${row.state}, ${row.status} in Scalelite: not taking meetings, left as it is (upgrade it when it is back)`
+        ? `${row.state}, ${row.status}${row.tag === CHECK_TAG ? `, tagged ${CHECK_TAG} by a cut upgrade` : ""} in Scalelite: not taking meetings, left as it is (upgrade it when it is back)`
         : "not registered in Scalelite: left as it is",
     );
   }
@@ -153,19 +159,40 @@ export async function rollingUpgrade(target: OpsTarget, opts: UpgradeOptions): P
 
   for (const fqdn of report.order) {
     const node = nodeOf(fqdn);
-    const now = await poolNow();
-    const check = drainAllowed(
-      now.enabled.map((r) => member(r.hostname)),
-      fqdn,
-      now.users,
-      policy,
-    );
-    if (!check.ok) {
-      note(fqdn, "refused", check.reason);
-      report.stopped = `${fqdn} cannot leave the pool now (${check.reason}); run the upgrade again when fewer users are connected`;
-      return report;
+    // From the look at the pool to the cordon, no scale or schedule run decides from the same look (cli/ops/poolLock.ts).
+    const lock = await waitForPoolLock(ssh, lockHolder("ops upgrade"), UPGRADE_LOCK_STALE_MS, opts.commandTimeoutMs, {
+      waitMs: UPGRADE_LOCK_WAIT_MS,
+      pollMs: opts.pollMs,
+      onBusy: (why) => note(fqdn, "waiting", why),
+    });
+    let check: ReturnType<typeof drainAllowed>;
+    try {
+      const now = await poolNow();
+      // Drained, put to sleep or gone offline since the upgrade began: not ours to take, nor to enable after.
+      const row = now.rows.find((r) => r.hostname === fqdn);
+      if (!now.enabled.some((r) => r.hostname === fqdn)) {
+        note(
+          fqdn,
+          "left",
+          `${row ? `${row.state}, ${row.status}` : "not registered"} in Scalelite since the upgrade began: left as it is (upgrade it when it is back)`,
+        );
+        continue;
+      }
+      check = drainAllowed(
+        now.enabled.map((r) => member(r.hostname)),
+        fqdn,
+        now.users,
+        policy,
+      );
+      if (!check.ok) {
+        note(fqdn, "refused", check.reason);
+        report.stopped = `${fqdn} cannot leave the pool now (${check.reason}); run the upgrade again when fewer users are connected`;
+        return report;
+      }
+      await rake(ssh, "servers:cordon", [fqdn], opts.commandTimeoutMs);
+    } finally {
+      await lock.release();
     }
-    await rake(ssh, "servers:cordon", [fqdn], opts.commandTimeoutMs);
     note(fqdn, "drained", `${fqdn === report.canary ? "canary: " : ""}${check.reason}`);
 
     const deadline = Date.now() + opts.drainTimeoutMs;
@@ -203,22 +230,30 @@ export async function rollingUpgrade(target: OpsTarget, opts: UpgradeOptions): P
     note(fqdn, "applied", applied.tail || "the apply command succeeded");
 
     // Enabled under the check tag (no lesson can land there), polled, then a meeting through the balancer.
-    const ownTag = (await poolNow()).rows.find((r) => r.hostname === fqdn)?.tag;
+    // The stack's tag, which registration gives it (a cut upgrade may have left the check tag in Scalelite).
+    const ownTag = hostOf(fqdn)?.tag;
     const restoreTag = () => rake(ssh, "servers:tag", ownTag ? [fqdn, ownTag] : [fqdn], opts.commandTimeoutMs);
-    await rake(ssh, "servers:tag", [fqdn, CHECK_TAG], opts.commandTimeoutMs);
-    await rake(ssh, "servers:enable", [fqdn], opts.commandTimeoutMs);
-    await rake(ssh, "poll:all", [], opts.commandTimeoutMs);
-    const health = await smoke(
-      target,
-      { algorithm: "sha256", http: opts.http, createParams: { "meta_server-tag": `${CHECK_TAG}!` } },
-      Progress.for(process.stderr, true),
-    );
     const nodeHost = new URL(node.apiUrl).host;
-    const landed = health.landedOn?.host === nodeHost;
-    if (!health.ok || !landed) {
+    let health: Awaited<ReturnType<typeof smoke>> | undefined;
+    let cut: string | undefined;
+    try {
+      await rake(ssh, "servers:tag", [fqdn, CHECK_TAG], opts.commandTimeoutMs);
+      await rake(ssh, "servers:enable", [fqdn], opts.commandTimeoutMs);
+      await rake(ssh, "poll:all", [], opts.commandTimeoutMs);
+      health = await smoke(
+        target,
+        { algorithm: "sha256", http: opts.http, createParams: { "meta_server-tag": `${CHECK_TAG}!` } },
+        Progress.for(process.stderr, true),
+      );
+    } catch (e) {
+      cut = (e as Error).message;
+    }
+    if (!health?.ok || health.landedOn?.host !== nodeHost) {
+      // Never left enabled under the check tag: counted as capacity, it would take no lesson.
       await rake(ssh, "servers:cordon", [fqdn], opts.commandTimeoutMs);
       await restoreTag();
-      const why = health.ok ? `the balancer placed the check on ${health.landedOn?.host ?? "?"}, not on ${nodeHost}` : (health.failure?.message ?? "?");
+      const why =
+        cut ?? (health?.ok ? `the balancer placed the check on ${health.landedOn?.host ?? "?"}, not on ${nodeHost}` : (health?.failure?.message ?? "?"));
       note(fqdn, "failed", `signed create/join/end through the balancer failed: ${why}`);
       report.stopped = `${fqdn} is not healthy after the upgrade: it stays drained; the other nodes were not touched`;
       return report;

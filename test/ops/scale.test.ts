@@ -6,7 +6,7 @@
  * Then `ops upgrade` drills over the same pool with lessons running.
  */
 import { execFile, spawn } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
@@ -216,6 +216,59 @@ describe.skipIf(!trees)("ops scale", () => {
     );
   }, 300_000);
 
+  it("a node of ops' sleeping list enabled again (an undrain) is never shelved as if asleep; a node shelved by someone else is neither woken nor counted", async () => {
+    // As ops leaves it when it cordons a node; then an operator runs `ops undrain` (servers:enable).
+    nodeHttp[3].meetings.clear();
+    await onFront(`printf '%s\\n' '${NODES[3].fqdn}' > ~/.bbb-ovh/schedule-sleeping`);
+    expect(await rowOf(NODES[3].fqdn)).toMatch(/enabled/);
+    // 10 minutes before the end of the hour it was woken in (the 11:00 one, then 12:00): a parked node would be shelved now.
+    const undrained = (await scale(170)).report;
+    expect(undrained.nodes.find((n) => n.node === NODES[3].fqdn)).toMatchObject({ state: "enabled" });
+    expect(undrained.decision.actions.filter((a) => a.node === NODES[3].fqdn)).toEqual([]);
+    expect(undrained.steps.find((s) => s.node === NODES[3].fqdn)).toMatchObject({
+      step: "awake",
+      detail: expect.stringMatching(/taken off the sleeping list/),
+    });
+    expect(peer.state.calls.filter((c) => c.endsWith("/shelve"))).toHaveLength(1); // test 1's only
+    expect(await onFront("cat ~/.bbb-ovh/schedule-sleeping")).toBe("");
+
+    // An operator drained bbb4 and shelved it by hand (a repair): not on the list, so not ours.
+    await onFront(`docker exec scalelite-api bin/rake 'servers:cordon[${NODES[3].fqdn}]'`);
+    peer.state.instances[3].status = "SHELVED_OFFLOADED";
+    nodeHttp[2].seedMeeting("burst", 150);
+    const short = await ops(["scale", stackFile, "--at", at(175), "--json", ...connection()]);
+    const report = JSON.parse(short.stdout) as { nodes: Array<{ node: string; state: string }>; decision: { short: boolean } };
+    expect(short.code).toBe(1);
+    expect(report.nodes.find((n) => n.node === NODES[3].fqdn)).toMatchObject({ state: "held" });
+    expect(report.decision.short).toBe(true);
+    expect(peer.state.calls.filter((c) => c.endsWith("/unshelve"))).toHaveLength(1); // test 2's only
+    nodeHttp[2].meetings.delete("burst");
+    peer.state.instances[3].status = "ACTIVE";
+    await onFront(`docker exec scalelite-api bin/rake 'servers:enable[${NODES[3].fqdn}]'`);
+  }, 300_000);
+
+  it("a node left under the upgrade's check tag (a cut upgrade) takes no lesson: not counted, and the run asks for attention", async () => {
+    await onFront(`docker exec scalelite-api bin/rake 'servers:tag[${NODES[3].fqdn},bbb-ovh-upgrade-check]'`);
+    const run = await ops(["scale", stackFile, "--at", at(180), "--dry-run", ...connection()]);
+    await onFront(`docker exec scalelite-api bin/rake 'servers:tag[${NODES[3].fqdn}]'`);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toMatch(
+      new RegExp(`${NODES[3].fqdn.replace(/\./g, "\\.")}: held, .*tagged bbb-ovh-upgrade-check: an ops upgrade was cut during its check`),
+    );
+  }, 120_000);
+
+  it("while another ops run holds the pool lock, a run changes nothing and says who holds it; --dry-run still answers", async () => {
+    await onFront(`mkdir -p ~/.bbb-ovh/pool.lock && echo "0123456789abcdef $(date +%s) ops upgrade, admin-laptop pid 42" > ~/.bbb-ovh/pool.lock/owner`);
+    const calls = peer.state.calls.length;
+    const refused = await ops(["scale", stackFile, "--at", at(185), ...connection()]);
+    const dry = await ops(["scale", stackFile, "--at", at(185), "--dry-run", ...connection()]);
+    await onFront("rm -rf ~/.bbb-ovh/pool.lock");
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/another ops run changes the pool \(ops upgrade, admin-laptop pid 42, since .*\): nothing was changed/);
+    expect(peer.state.calls.slice(calls).filter((c) => c.startsWith("POST"))).toEqual([]);
+    expect(dry.stdout).toContain("(dry run: nothing changed)");
+  }, 120_000);
+
   it("schedule apply refuses a stack that scales: two controllers would undo each other", async () => {
     const run = await ops(["schedule", "apply", stackFile, ...connection()]);
     expect(run.code).not.toBe(0);
@@ -399,5 +452,37 @@ describe.skipIf(!trees)("ops upgrade drill", () => {
     expect(afterBroken(broken.report.canary)).toMatch(/cordoned/);
     expect(afterBroken(broken.report.canary)).not.toContain("bbb-ovh-upgrade-check");
     for (const n of NODES.filter((x) => x.fqdn !== broken.report.canary)) expect(afterBroken(n.fqdn), n.fqdn).toMatch(/enabled/);
+  }, 600_000);
+
+  it("a check cut midway (a rake that times out) leaves the node drained under its own tag, not enabled under the check tag", async () => {
+    for (const n of NODES) await onFront(`docker exec scalelite-api bin/rake 'servers:enable[${n.fqdn}]'`);
+    const hang = path.join(front.root, "fake-state/knobs/FAKE_DOCKER_HANG");
+    // The apply arms the fake docker: the check's poll:all hangs past ops' 20-s command budget.
+    const cut = await upgrade(["--apply", `mkdir -p ${path.dirname(hang)} && printf 'exec scalelite-api bin/rake poll:all' > ${hang}`]);
+    rmSync(hang, { force: true });
+    expect(cut.code).not.toBe(0);
+    expect(cut.report.steps.at(-1)).toMatchObject({ node: cut.report.canary, step: "failed", detail: expect.stringMatching(/did not finish within 20000 ms/) });
+    const row = await statusRows();
+    expect(row(cut.report.canary)).toMatch(/cordoned/);
+    expect(row(cut.report.canary)).not.toContain("bbb-ovh-upgrade-check");
+    await onFront(`docker exec scalelite-api bin/rake 'servers:enable[${cut.report.canary}]'`);
+  }, 300_000);
+
+  it("a node drained by someone while the upgrade runs is left drained: never taken, never enabled by it", async () => {
+    for (const n of nodeHttp) n.meetings.clear();
+    const flag = path.join(env.HOME, "drained-meanwhile");
+    rmSync(flag, { force: true });
+    const other = NODES[3].fqdn; // last in the order (every node empty: by name, sites taking turns)
+    // While the canary is being applied, an operator runs `ops drain` on another node (servers:cordon); the apply
+    // ends once that is done.
+    const run = await upgrade(["--apply", `until [ -f ${flag} ]; do sleep 0.1; done`], (node, step) => {
+      if (step === "empty" && node !== other && !existsSync(flag))
+        void onFront(`docker exec scalelite-api bin/rake 'servers:cordon[${other}]'`).then(() => writeFileSync(flag, ""));
+    });
+    expect(run.code, JSON.stringify(run.report.steps)).toBe(0);
+    expect(run.report.steps.filter((s) => s.node === other).map((s) => s.step)).toEqual(["left"]);
+    expect(run.report.steps.find((s) => s.node === other)?.detail).toMatch(/^(cordoned|disabled), online in Scalelite since the upgrade began: left as it is/);
+    expect(await rowOf(other)).toMatch(/cordoned|disabled/);
+    await onFront(`docker exec scalelite-api bin/rake 'servers:enable[${other}]'`);
   }, 600_000);
 });
