@@ -58,6 +58,7 @@ export const BY_STEP: Readonly<Record<StepName | "ssh" | "host-key-tofu", Modell
   scaleliteHealth: m(0.5, "/health_check until it says success"),
   scaleliteBackup: m(1, "restic from apt, one check/init of the repository over HTTPS, two unit files (estimate)"),
   scaleliteRegister: m(1, "servers:sync and poll:all in the api container (Rails boot)"),
+  bbbRetire: m(0, "runs only when a node is deleted, never on pulumi up's path to serving"),
   scaleliteRetireNode: m(0, "runs only when a node is deleted, never on pulumi up's path to serving"),
   scaleliteReplicationPrimary: m(0.2, "a few SQL statements and a reload (estimate)"),
   scaleliteReplicationStandby: m(

@@ -74,6 +74,11 @@ export const STEPS = {
     [],
     ["SETTINGS_B64"],
   ),
+  bbbRetire: step(
+    "bbb-node-retire.sh",
+    "before a node is deleted: refuse while a recording is on its disk and not yet at the front (recorded, being processed, or waiting to be sent), which getRecordings does not all list",
+    ["FQDN"],
+  ),
   bbbHealth: step(
     "bbb-node-health.sh",
     "GET /bigbluebutton/api answers SUCCESS and a signed getMeetings with the node's secret succeeds",

@@ -13,14 +13,16 @@ export interface NodeRetirementArgs {
 
 /**
  * Retiring a node takes as long as its lessons do. When a node leaves the stack (or the stack is
- * destroyed), Pulumi deletes this guard before the node's own resources, and its delete runs the
- * front's scaleliteRetireNode step: the node is cordoned, then kept (the run fails, the host keeps running
- * and stays in the state) while it hosts a meeting, holds a recording or has archives waiting on the
- * front; once it holds none, it leaves Scalelite and Pulumi goes on to delete it. Without it, with
+ * destroyed), Pulumi deletes these guards before the node's own resources: their deletes run the
+ * node's bbbRetire step (no recording on its disk that the front lacks), then the front's
+ * scaleliteRetireNode step: the node is cordoned, then kept (the run fails, the host keeps running and stays
+ * in the state) while it hosts a meeting, holds a recording or has archives waiting on the front; once it
+ * holds none, it leaves Scalelite and Pulumi goes on to delete it. Without it, with
  * protection.allowTermination, the same `pulumi up` that cordons a node terminates it, lessons and all.
  */
 export class NodeRetirement extends pulumi.ComponentResource {
   readonly guard: remote.Command;
+  readonly nodeGuard: remote.Command;
 
   constructor(name: string, args: NodeRetirementArgs, opts?: pulumi.ComponentResourceOptions) {
     super("bbb-ovh:scalelite:NodeRetirement", name, {}, opts);
@@ -40,6 +42,9 @@ export class NodeRetirement extends pulumi.ComponentResource {
       // After the node's health: deleted before everything of the node's own.
       { parent: this, dependsOn: [node.health] },
     );
+    // On the node itself, and deleted first (it depends on the front's guard): its disk holds recordings
+    // getRecordings does not list yet (scripts/bbb-node-retire.sh).
+    this.nodeGuard = node.steps.guard("bbbRetire", "retirement", { FQDN: node.fqdn }, { parent: this, dependsOn: [node.health, this.guard] });
     this.registerOutputs({});
   }
 }

@@ -184,9 +184,14 @@ describe("buildPlatform under Pulumi mocks", () => {
       if (r.type === COPY) {
         expect(r.inputs.remotePath).toBe(user === "root" ? "/root/.bbb-ovh" : `/home/${user}/.bbb-ovh`);
         expect(r.inputs.triggers).toEqual([scriptBundle().hash]);
-      } else if (r.name.includes("-scaleliteRetireNode-")) {
+      } else if (r.inputs.delete !== undefined) {
         // A guard: runs only when deleted, never replaced (test below).
-        expect(r.inputs.delete).toBe(`bash /root/.bbb-ovh/scripts/${STEPS.scaleliteRetireNode.script}`);
+        const step = r.name.slice(owner.length + 1).split("-")[0] as StepName;
+        const dir = user === "root" ? "/root/.bbb-ovh/scripts" : `/home/${user}/.bbb-ovh/scripts`;
+        expect([step, r.inputs.delete]).toEqual([
+          expect.stringMatching(/^(scaleliteRetireNode|bbbRetire)$/),
+          `${user === "root" ? "" : "sudo -n "}bash ${dir}/${STEPS[step].script}`,
+        ]);
       } else if (!r.name.endsWith("-ssh")) {
         const step = r.name.slice(owner.length + 1) as StepName;
         const dir = user === "root" ? "/root/.bbb-ovh/scripts" : `/home/${user}/.bbb-ovh/scripts`;
@@ -218,6 +223,15 @@ describe("buildPlatform under Pulumi mocks", () => {
         RESOURCE_NAME: `lb-scaleliteRetireNode-${node}`,
       });
       expect(parentOf(resources, guard)?.type).toBe("bbb-ovh:scalelite:NodeRetirement");
+      // The node's own guard (its disk's recordings) is deleted first: it depends on the front's.
+      const own = named(resources, `${node}-bbbRetire-retirement`, COMMAND);
+      expect([own.inputs.create, own.inputs.triggers, own.inputs.delete]).toEqual([
+        undefined,
+        undefined,
+        expect.stringMatching(/bash \S+\/bbb-node-retire\.sh$/),
+      ]);
+      expect(own.dependencies).toEqual(expect.arrayContaining([guard.urn, named(resources, `${node}-bbbHealth`).urn]));
+      expect(inputsOf(own)).toEqual({ FQDN: fqdn });
     }
   });
 
@@ -277,7 +291,8 @@ describe("buildPlatform under Pulumi mocks", () => {
       for (const s of strings) for (const secret of secretValues) expect(s.includes(secret), `${r.name} shows a secret`).toBe(false);
     }
     for (const r of resources.filter((x) => x.type === COMMAND && !x.name.endsWith("-ssh"))) {
-      const step = r.name.replace(/^(bbb-sbg|bbb-rbx|lb|brest-moodle)-/, "").replace(/-(bbb-sbg|bbb-rbx)$/, "") as StepName;
+      // `<host>-<step>`, or `<host>-<step>-<name>` for a guard: step names have no dash.
+      const step = r.name.replace(/^(bbb-sbg|bbb-rbx|lb|brest-moodle)-/, "").split("-")[0] as StepName;
       const carries = STEPS[step].secret.some((key) => key in inputsOf(r));
       const secretOutputs = r.additionalSecretOutputs.filter((o) => o === "stdout" || o === "stderr");
       expect([isSecretValue(r.inputs.stdin), r.inputs.logging, secretOutputs], r.name).toEqual(

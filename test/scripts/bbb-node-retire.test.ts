@@ -1,0 +1,61 @@
+/**
+ * scripts/bbb-node-retire.sh, the delete command of a node's own retirement guard, run over SSH on a
+ * loopback test host whose /var/bigbluebutton/recording/status holds the status files BigBlueButton's
+ * recording pipeline writes at each stage (see the script's header for where each comes from): a node is
+ * kept while any recording on it has not reached the front, whatever stage it is at.
+ */
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { output } from "../support/hostState";
+import { runStep, startTestHost, type TestHost } from "../support/sshd";
+
+const ID = (n: number) => `${String(n).repeat(40).slice(0, 40)}-1733390000${String(n).padStart(3, "0")}`;
+
+describe("bbb-node-retire", () => {
+  let h: TestHost;
+  const status = (stage: string, file: string) => {
+    const dir = path.join(h.root, "var/bigbluebutton/recording/status", stage);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(path.join(dir, file), "");
+  };
+  const retire = () => runStep(h, "bbbRetire", { FQDN: h.fqdn });
+
+  beforeAll(async () => {
+    h = await startTestHost({ fqdn: "bbb1.campus.example" });
+  });
+  afterAll(async () => {
+    await h?.stop();
+  });
+
+  it("lets a node without recordings go", async () => {
+    const r = await retire();
+    expect(r.code, output(r)).toBe(0);
+    expect(r.stdout).toContain("bbb1.campus.example holds no recording the front does not have");
+  });
+
+  it("keeps a node while a recording is at any stage before the front has it, and lets it go once every one is sent or had nothing recorded", async () => {
+    status("recorded", `${ID(1)}.done`); // the meeting ended, its archive job not yet queued
+    status("archived", `${ID(2)}.done`); // archived, queued for processing: not in getRecordings yet
+    status("archived", `${ID(3)}.done`);
+    status("published", `${ID(3)}-presentation.done`); // published, the transfer to the front failed so far
+    status("archived", `${ID(4)}.norecord`); // nothing was recorded in that meeting
+    status("archived", `${ID(5)}.done`);
+    status("published", `${ID(5)}-presentation.done`);
+    status("published", `${ID(5)}-sender.done`); // at the front
+    status("sanity", `${ID(2)}.fail`);
+    const kept = await retire();
+    expect(kept.code).toBe(1);
+    expect(kept.stderr).toContain(
+      "bbb1.campus.example is kept, running: 3 recording(s) are on it and not yet at the front (recorded, being processed, or waiting to be sent; 1 status file(s) say a stage failed",
+    );
+    expect(kept.stderr).toContain("nothing was deleted");
+
+    // The archive job is queued (rap-starter removes recorded/<id>.done), then each one reaches the front.
+    rmSync(path.join(h.root, "var/bigbluebutton/recording/status/recorded", `${ID(1)}.done`));
+    status("archived", `${ID(1)}.done`);
+    for (const n of [1, 2, 3]) status("published", `${ID(n)}-sender.done`);
+    const gone = await retire();
+    expect(gone.code, output(gone)).toBe(0);
+  });
+});
