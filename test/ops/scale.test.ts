@@ -6,7 +6,7 @@
  * Then `ops upgrade` drills over the same pool with lessons running.
  */
 import { execFile, spawn } from "node:child_process";
-import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
@@ -454,14 +454,14 @@ describe.skipIf(!trees)("ops upgrade drill", () => {
     for (const n of NODES.filter((x) => x.fqdn !== broken.report.canary)) expect(afterBroken(n.fqdn), n.fqdn).toMatch(/enabled/);
   }, 600_000);
 
-  it("a check cut midway (a rake that times out) leaves the node drained under its own tag, not enabled under the check tag", async () => {
+  it("a check cut midway (a rake that fails) leaves the node drained under its own tag, not enabled under the check tag", async () => {
     for (const n of NODES) await onFront(`docker exec scalelite-api bin/rake 'servers:enable[${n.fqdn}]'`);
-    const hang = path.join(front.root, "fake-state/knobs/FAKE_DOCKER_HANG");
-    // The apply arms the fake docker: the check's poll:all hangs past ops' 20-s command budget.
-    const cut = await upgrade(["--apply", `mkdir -p ${path.dirname(hang)} && printf 'exec scalelite-api bin/rake poll:all' > ${hang}`]);
-    rmSync(hang, { force: true });
+    const fail = path.join(front.root, "fake-state/knobs/FAKE_DOCKER_FAIL");
+    // The apply arms the fake docker: the check's poll:all aborts.
+    const cut = await upgrade(["--apply", `mkdir -p ${path.dirname(fail)} && printf 'exec scalelite-api bin/rake poll:all' > ${fail}`]);
+    rmSync(fail, { force: true });
     expect(cut.code).not.toBe(0);
-    expect(cut.report.steps.at(-1)).toMatchObject({ node: cut.report.canary, step: "failed", detail: expect.stringMatching(/did not finish within 20000 ms/) });
+    expect(cut.report.steps.at(-1)).toMatchObject({ node: cut.report.canary, step: "failed", detail: expect.stringMatching(/bin\/rake poll:all: rake aborted/) });
     const row = await statusRows();
     expect(row(cut.report.canary)).toMatch(/cordoned/);
     expect(row(cut.report.canary)).not.toContain("bbb-ovh-upgrade-check");
@@ -472,17 +472,20 @@ describe.skipIf(!trees)("ops upgrade drill", () => {
     for (const n of nodeHttp) n.meetings.clear();
     const flag = path.join(env.HOME, "drained-meanwhile");
     rmSync(flag, { force: true });
-    const other = NODES[3].fqdn; // last in the order (every node empty: by name, sites taking turns)
-    // While the canary is being applied, an operator runs `ops drain` on another node (servers:cordon); the apply
-    // ends once that is done.
-    const run = await upgrade(["--apply", `until [ -f ${flag} ]; do sleep 0.1; done`], (node, step) => {
-      if (step === "empty" && node !== other && !existsSync(flag))
+    // Every node empty: the order is by name, sites taking turns (bbb1, bbb2, bbb3, bbb4). While the canary is
+    // applied, an operator runs `ops drain` on the second (servers:cordon); the apply ends once that is done.
+    // The third's apply fails, which ends the drill there.
+    const [canary, other, third] = NODES.map((n) => n.fqdn);
+    const run = await upgrade(["--apply", `until [ -f ${flag} ]; do sleep 0.1; done; [ "$BBB_OVH_NODE" != "${third}" ]`], (node, step) => {
+      if (step === "empty" && node === canary)
         void onFront(`docker exec scalelite-api bin/rake 'servers:cordon[${other}]'`).then(() => writeFileSync(flag, ""));
     });
-    expect(run.code, JSON.stringify(run.report.steps)).toBe(0);
+    expect(run.report.order.slice(0, 3)).toEqual([canary, other, third]);
+    expect(run.report.upgraded).toEqual([canary]);
     expect(run.report.steps.filter((s) => s.node === other).map((s) => s.step)).toEqual(["left"]);
     expect(run.report.steps.find((s) => s.node === other)?.detail).toMatch(/^(cordoned|disabled), online in Scalelite since the upgrade began: left as it is/);
+    expect(run.report.steps.at(-1)).toMatchObject({ node: third, step: "failed" });
     expect(await rowOf(other)).toMatch(/cordoned|disabled/);
-    await onFront(`docker exec scalelite-api bin/rake 'servers:enable[${other}]'`);
+    for (const fqdn of [other, third]) await onFront(`docker exec scalelite-api bin/rake 'servers:enable[${fqdn}]'`);
   }, 600_000);
 });
