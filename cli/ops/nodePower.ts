@@ -32,6 +32,8 @@ export interface Instance {
   status: string;
   monthlyBilling?: { since?: string; status?: string } | null;
   ipAddresses?: Array<{ ip: string; type: string; version: number }>;
+  /** The flavor it runs (cloud.instance.Instance.flavorId). */
+  flavorId?: string;
 }
 
 export type NodeStep = "awake" | "asleep" | "cordoned" | "waiting" | "shelving" | "unshelving" | "enabled" | "skipped" | "ip-changed" | "failed";

@@ -74,6 +74,8 @@ export interface ScaleReport {
   attention: boolean;
   /** The credit estimate this run wrote to the front, or why it did not (cli/ops/creditEstimate.ts); none with --dry-run. */
   creditEstimate?: string;
+  /** Why the nodes' flavors were not compared with the stack's (the key cannot list flavors), if so. */
+  flavorCheck?: string;
 }
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -154,6 +156,32 @@ async function scalingNodeOf(ctx: PowerContext, host: ResolvedHost): Promise<Sca
   }
 }
 
+/**
+ * A node ignores a new flavor until `ops upgrade` rolls it (components/hosts/rollingNode.ts), so a flavor
+ * changed in the stack would otherwise change nothing without a word: each node whose instance runs
+ * another flavor than the stack names, with what to do. The flavors are read once (GET .../flavor); a key
+ * without that right gets one line saying the check was not made.
+ */
+async function flavorNotes(ctx: PowerContext): Promise<{ notes: Map<string, string>; unchecked?: string }> {
+  const notes = new Map<string, string>();
+  const running = ctx.campus.nodes.flatMap((host) => {
+    const id = instanceOf(ctx, host)?.flavorId;
+    return host.config.kind === "publicCloud" && id ? [{ host, flavor: host.config.flavor, id }] : [];
+  });
+  if (running.length === 0) return { notes };
+  let flavors: Array<{ id: string; name: string }>;
+  try {
+    flavors = await ctx.api.call<Array<{ id: string; name: string }>>("GET", `/cloud/project/${ctx.sn}/flavor`);
+  } catch (e) {
+    return { notes, unchecked: `flavors not compared with the stack's: ${(e as Error).message}` };
+  }
+  for (const { host, flavor, id } of running) {
+    const name = flavors.find((f) => f.id === id)?.name;
+    if (name && name !== flavor) notes.set(host.fqdn, `runs ${name}, the stack names ${flavor}: roll it with ops upgrade and BBB_OVH_RESIZE (docs/nodes.md)`);
+  }
+  return { notes };
+}
+
 /** What one run leaves to the next: since when the pool has had a surplus, and when each node ops woke began its billing. */
 export interface ScaleState {
   surplusSince?: number;
@@ -201,6 +229,11 @@ async function scaleOnce(api: OvhApi, target: OpsTarget, opts: ScaleOptions): Pr
   const rule = scalingRuleOf(campus);
   const scaled: Awaited<ReturnType<typeof scalingNodeOf>>[] = [];
   for (const host of campus.nodes) scaled.push(await scalingNodeOf(ctx, host));
+  const flavors = await flavorNotes(ctx);
+  for (const n of scaled) {
+    const drift = flavors.notes.get(n.node);
+    if (drift) n.note = n.note ? `${n.note}; ${drift}` : drift;
+  }
   const state = await readScaleState(ssh, opts.timeoutMs);
   const nodes: ScalingNode[] = scaled.map((n) => ({
     id: n.node,
@@ -253,6 +286,7 @@ async function scaleOnce(api: OvhApi, target: OpsTarget, opts: ScaleOptions): Pr
     decision: shown,
     nodes: scaled.map(({ site: _site, spec: _spec, ...n }) => n),
     steps,
+    ...(flavors.unchecked ? { flavorCheck: flavors.unchecked } : {}),
     attention: decision.short || steps.some((d) => d.step === "failed" || d.step === "ip-changed") || ctx.status.some((r) => r.tag === CHECK_TAG),
   };
   if (!opts.dryRun) {
@@ -276,6 +310,7 @@ export function renderScale(r: ScaleReport): string {
     `  ${r.decision.summary}${r.decision.short ? " (SHORT)" : ""}`,
   ];
   if (r.toDo) lines.push(`  to do: ${r.toDo}`);
+  if (r.flavorCheck) lines.push(`  ${r.flavorCheck}`);
   for (const n of r.nodes)
     lines.push(
       `  ${n.node}: ${n.state}${n.shelvable ? "" : " (never shelved)"}, ${n.meetings} meeting(s), ${n.users} user(s)${n.recordings ? `, ${n.recordings} recording(s)` : ""}${n.note ? `; ${n.note}` : ""}`,

@@ -247,6 +247,28 @@ describe.skipIf(!trees)("ops scale", () => {
     await onFront(`docker exec scalelite-api bin/rake 'servers:enable[${NODES[3].fqdn}]'`);
   }, 300_000);
 
+  it("says which node runs another flavor than the stack names (a flavor change waits for ops upgrade), and when it could not compare", async () => {
+    peer.state.flavors = [
+      { id: "f-c2-60-gra", name: "c2-60", region: "GRA11" },
+      { id: "f-c2-30-gra", name: "c2-30", region: "GRA11" },
+    ];
+    peer.state.instances[1].flavorId = "f-c2-30-gra";
+    peer.state.instances[3].flavorId = "f-c2-60-gra";
+    const run = await ops(["scale", stackFile, "--at", at(178), "--dry-run", ...connection()]);
+    expect(run.stdout).toContain(`  ${NODES[1].fqdn}: enabled`);
+    expect(run.stdout).toMatch(
+      new RegExp(`${NODES[1].fqdn.replace(/\./g, "\\.")}: .*runs c2-30, the stack names c2-60: roll it with ops upgrade and BBB_OVH_RESIZE`),
+    );
+    expect(run.stdout).not.toMatch(new RegExp(`${NODES[3].fqdn.replace(/\./g, "\\.")}: .*runs c2-`));
+    // A key without the flavor right: the run goes on and says the check was not made.
+    peer.state.flavorForbidden = true;
+    const restricted = await ops(["scale", stackFile, "--at", at(178), "--dry-run", ...connection()]);
+    peer.state.flavorForbidden = false;
+    expect(restricted.stdout).toMatch(/\n {2}flavors not compared with the stack's: /);
+    delete peer.state.instances[1].flavorId;
+    delete peer.state.instances[3].flavorId;
+  }, 120_000);
+
   it("a node left under the upgrade's check tag (a cut upgrade) takes no lesson: not counted, and the run asks for attention", async () => {
     await onFront(`docker exec scalelite-api bin/rake 'servers:tag[${NODES[3].fqdn},bbb-ovh-upgrade-check]'`);
     const run = await ops(["scale", stackFile, "--at", at(180), "--dry-run", ...connection()]);
@@ -461,7 +483,11 @@ describe.skipIf(!trees)("ops upgrade drill", () => {
     const cut = await upgrade(["--apply", `mkdir -p ${path.dirname(fail)} && printf 'exec scalelite-api bin/rake poll:all' > ${fail}`]);
     rmSync(fail, { force: true });
     expect(cut.code).not.toBe(0);
-    expect(cut.report.steps.at(-1)).toMatchObject({ node: cut.report.canary, step: "failed", detail: expect.stringMatching(/bin\/rake poll:all: rake aborted/) });
+    expect(cut.report.steps.at(-1)).toMatchObject({
+      node: cut.report.canary,
+      step: "failed",
+      detail: expect.stringMatching(/bin\/rake poll:all: rake aborted/),
+    });
     const row = await statusRows();
     expect(row(cut.report.canary)).toMatch(/cordoned/);
     expect(row(cut.report.canary)).not.toContain("bbb-ovh-upgrade-check");

@@ -91,6 +91,8 @@ export interface PeerState {
   accountBalances: Array<{ name: string; amount: number; expiring: Array<{ amount: number; date: string }> }>;
   /** Knob: a 403 on /me/* (a consumer key without /me rights). */
   meForbidden: boolean;
+  /** Knob: a 403 on the project's flavor list (a key restricted to the schedule's calls). */
+  flavorForbidden?: boolean;
   /** Knob: a 403 on the project's credit and usage (a key restricted to the schedule's calls, docs/vouchers.md). */
   creditForbidden: boolean;
   usage: { periodFrom: string; spent: number; forecast: number };
@@ -259,6 +261,7 @@ export async function startOvhApiPeer(serviceName: string, init: Partial<PeerSta
     monthlyBilling: i.monthlyBilling,
     ipAddresses: [{ ip: i.ip, type: "public", version: 4, networkId: "ext-net", gatewayIp: null }],
     region: i.region ?? "GRA11",
+    ...(i.flavorId ? { flavorId: i.flavorId } : {}),
   });
 
   type Answer = { status: number; body?: unknown };
@@ -295,6 +298,7 @@ export async function startOvhApiPeer(serviceName: string, init: Partial<PeerSta
     if (p.startsWith("/me/") && state.meForbidden) return error(403, "NOT_GRANTED_CALL", "This call has not been granted");
     if (/^\/cloud\/project\/[^/]+\/(credit|usage)(\/|$)/.test(p) && state.creditForbidden)
       return error(403, "NOT_GRANTED_CALL", "This call has not been granted");
+    if (/^\/cloud\/project\/[^/]+\/flavor$/.test(p) && state.flavorForbidden) return error(403, "NOT_GRANTED_CALL", "This call has not been granted");
     if (method === "POST" && p === `${project}/credit`) {
       const v = redeem(String(payload.code ?? ""));
       if ("status" in v) return v;
