@@ -175,9 +175,15 @@ take() {
       return 0
     fi
     if [[ "$first_sha" == "$sha" ]]; then
-      rm -f -- "$path"
-      log "duplicate of $id.tar from $node dropped (identical to the one handed over)"
-      return 0
+      # Dropped only while the front has it: waiting in the spool, or imported whole. Scalelite's importer
+      # removes an archive even when it skipped one of its formats (lib/recording_importer.rb), and the
+      # operator's remedy is to send it again (RecordingFormatSkipped): that copy must go through.
+      if [[ -e "$SPOOL/$id.tar" ]] || { on_front "$id" && python3 "$CHECKER" --held "$path" "$id" "$RECORDING_DIR" >/dev/null; }; then
+        rm -f -- "$path"
+        log "duplicate of $id.tar from $node dropped (identical to the one handed over, which the front holds)"
+        return 0
+      fi
+      log "$id.tar from $node sent again, and the front does not hold it whole (its importer dropped it): handed over again"
     fi
   elif on_front "$id"; then
     # After a failover the nodes send again what they delivered to the lost front; what the standby's copy

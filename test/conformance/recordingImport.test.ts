@@ -154,4 +154,21 @@ describe.skipIf(!trees || !ready)("Scalelite's own importer on what the mover ha
     expect(spoolTars()).toEqual([]);
     expect(pg.sql(`SELECT count(*) FROM recordings WHERE record_id = '${id}'`, "scalelite")).toBe("1");
   });
+
+  it("an archive the importer removed without publishing it is handed over again when its node sends it again", async () => {
+    const id = recordId("import-dropped");
+    const archive = goodArchive(work, id);
+    deliver("bbb1", archive);
+    await move();
+    expect(spoolTars()).toContain(`${id}.tar`);
+    // What Scalelite's importer does with an archive whose format it skipped: it removes it anyway
+    // (lib/recording_importer.rb, FileUtils.rm after the formats loop). The operator sends the node's kept copy again.
+    rmSync(path.join(at(SPOOL_DIR), `${id}.tar`));
+    deliver("bbb1", archive);
+    const again = await move();
+    expect(again).toContain(`${id}.tar from bbb1 sent again, and the front does not hold it whole (its importer dropped it): handed over again`);
+    expect(spoolTars()).toContain(`${id}.tar`);
+    await importUntil(() => spoolTars().length === 0 && existsSync(published(id)));
+    expect(row(id)).toMatch(new RegExp(`^${id}\\|`));
+  });
 });
