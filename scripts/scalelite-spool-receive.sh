@@ -8,6 +8,7 @@
 #
 # TARGET is the node's own directory (<recordings>/incoming/<node>): rrsync -wo confines the node to it,
 # so a node can neither read nor write what another node sent. Before rrsync runs, this script:
+# - refuses while this front does not serve (fenced by ops failover, or the standby: check_role);
 # - refuses a full spool: the node's target already holds SENDER_LIMIT_BYTES, or the filesystem has less
 #   than RESERVE_BYTES + MAX_ARCHIVE_BYTES free (so PostgreSQL and Redis keep their reserve);
 # - refuses what a recording archive never needs, whatever the rrsync version: reading (--sender),
@@ -27,10 +28,23 @@
 set -euo pipefail
 
 STEP_NAME=spool-receive
+# What ops failover and the standby step say this front is (primary, standby, fenced; none: primary).
+ROLE_FILE="${BBB_OVH_ROOT:-}/var/lib/bbb-ovh/front-role"
 
 refuse() {
   printf 'bbb-ovh %s: %s\n' "$STEP_NAME" "$*" >&2
   exit 1
+}
+
+# check_role: a front that does not serve takes no recording. `ops failover` fences the old front
+# (front-role `fenced`) and the standby's role is `standby`: what either received would sit in a spool no
+# importer reads, while the node, told it was delivered, deletes its copy. Refused, the node keeps the
+# recording, and its retry timer sends it once `ops failover` points the node at the serving front (or
+# reports it overdue).
+check_role() {
+  local role=""
+  [[ -f "$ROLE_FILE" ]] && role="$(<"$ROLE_FILE")"
+  [[ "$role" != fenced && "$role" != standby ]] || refuse "this front is the $role one: it takes no recording (point the node at the serving front: ops failover does)"
 }
 
 # rrsync_options RRSYNC: the protective options that this rrsync lists in its help (the Perl one has no help).
@@ -104,6 +118,7 @@ main() {
   local target="$1" max_archive="$2" sender_limit="$3" reserve="$4" rrsync="${5:-/usr/bin/rrsync}" options
   [[ "$max_archive$sender_limit$reserve" =~ ^[0-9]+$ ]] || refuse "the limits must be numbers of bytes"
   [[ -d "$target" ]] || refuse "this node has no spool on the front yet (run pulumi up)"
+  check_role
   local command="${SSH_ORIGINAL_COMMAND:-}"
   check_command "$command"
   check_space "$target" "$max_archive" "$sender_limit" "$reserve"

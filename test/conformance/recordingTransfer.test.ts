@@ -489,6 +489,26 @@ describe.each(RRSYNCS)("recordings over ssh + rsync + $name's rrsync, through th
       expect((await send("bbb6", many[3])).code).toBe(0);
     });
 
+    it("a front that does not serve (fenced by ops failover, or the standby) takes no recording: the node keeps it", async () => {
+      const work = mkdtempSync(path.join(keys, "role-"));
+      const archive = goodArchive(work, recordId("role"));
+      const role = path.join(front.root, "var/lib/bbb-ovh/front-role");
+      mkdirSync(path.dirname(role), { recursive: true });
+      await move();
+      for (const r of ["fenced", "standby"]) {
+        writeFileSync(role, `${r}\n`);
+        const refused = await send("bbb6", archive);
+        expect(refused.code, r).not.toBe(0);
+        expect(refused.stderr).toContain(`this front is the ${r} one: it takes no recording`);
+        expect(readdirSync(incoming("bbb6")), r).toEqual([]);
+      }
+      writeFileSync(role, "primary\n");
+      const taken = await send("bbb6", archive);
+      rmSync(role);
+      expect(taken.code, output(taken)).toBe(0);
+      expect(readdirSync(incoming("bbb6"))).toEqual([path.basename(archive)]);
+    });
+
     it("a key works only from its node's address (from=), and only with the pinned front host key", async () => {
       const files = transferFilesAt("etc/node-bbb2", "bbb2", front.hostPublicKey);
       writeFileSync(path.join(keys, "other-node.tar"), "from bbb2");
