@@ -28,12 +28,11 @@ export async function takePoolLock(ssh: SshTarget, who: string, staleMs: number,
   const token = randomBytes(8).toString("hex");
   const line = `${token} ${Math.floor(now / 1000)} ${who.replace(/[^\w .,:-]/g, "_")}`;
   const stale = Math.floor((now - staleMs) / 1000);
-  // Taken when mkdir succeeds; a holder older than `stale` is removed first (only if its owner line is unchanged).
+  // Taken when mkdir succeeds; a holder older than `stale` is removed first.
   const command = [
     `mkdir -p ~/.bbb-ovh`,
-    `held=$(cat ${POOL_LOCK}/owner 2>/dev/null || true)`,
-    `since=$(printf '%s' "$held" | cut -d' ' -f2)`,
-    `if [ -n "$held" ] && [ "\${since:-0}" -lt ${stale} ] && [ "$(cat ${POOL_LOCK}/owner 2>/dev/null)" = "$held" ]; then rm -rf ${POOL_LOCK}; fi`,
+    `since=$(cut -d' ' -f2 ${POOL_LOCK}/owner 2>/dev/null || true)`,
+    `if [ -n "$since" ] && [ "$since" -lt ${stale} ]; then rm -rf ${POOL_LOCK}; fi`,
     `if mkdir ${POOL_LOCK} 2>/dev/null; then printf '%s\\n' '${line}' > ${POOL_LOCK}/owner; echo taken; else cat ${POOL_LOCK}/owner 2>/dev/null; fi`,
   ].join("; ");
   const r = await runRemote(ssh, command, timeoutMs);
