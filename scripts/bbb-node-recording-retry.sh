@@ -12,7 +12,10 @@
 # Past DEADLINE_HOURS (24 h) since publishing, a recording is overdue: logged as an error here, and
 # reported to the front, where `ops status` shows it as a problem. Every run sends the front this node's
 # backlog (how many wait, since when, how many are overdue; how many delivered archives it keeps, their
-# bytes, how many a resend after a failover has still to deliver) as backlog-<epoch>.<ns>.txt into its own target.
+# bytes, how many a resend after a failover has still to deliver; how many of its recordings the front does
+# not have yet, at any stage from the end of their meeting) as backlog-<epoch>.<ns>.txt into its own target.
+# The name's time is taken before the status files are read: a report says what the node held at that time
+# or later, which is what `ops scale` and `ops upgrade` rely on before they shelve or replace a node.
 set -euo pipefail
 
 ROOT="${BBB_OVH_ROOT:-}"
@@ -28,6 +31,10 @@ BASE_DELAY=600
 MAX_DELAY=21600
 DEADLINE_HOURS="${DEADLINE_HOURS:-24}"
 RECORD_ID='^[0-9a-f]{40}-[0-9]{13}$'
+STATUS="$ROOT/var/bigbluebutton/recording/status"
+# Installed beside this script by bbb-node-recordings.sh.
+# shellcheck source-path=SCRIPTDIR source=lib/recording_status.sh
+source "$ROOT/usr/local/lib/bbb-ovh/recording_status.sh"
 
 log() {
   printf 'recording-retry: %s\n' "$*"
@@ -82,13 +89,14 @@ kept_summary() {
   printf 'kept=%s kept_bytes=%s resend=%s\n' "$count" "$bytes" "$resend"
 }
 
-# report WAITING OLDEST OVERDUE: the backlog line, sent into this node's own target on the front.
+# report STAMP WAITING OLDEST OVERDUE UNSENT: the backlog line, sent into this node's own target on the front.
+# STAMP (epoch.nanoseconds) was taken before anything it reports was read.
 report() {
   local file
   # Nanoseconds in the name: two runs in one second send two names, and the front's per-node target
   # refuses to overwrite a name (rrsync -no-overwrite), which would keep the older report.
-  file="$STATE/backlog-$(date +%s.%N).txt"
-  printf 'waiting=%s oldest=%s overdue=%s %s\n' "$1" "$2" "$3" "$(kept_summary)" >"$file"
+  file="$STATE/backlog-$1.txt"
+  printf 'waiting=%s oldest=%s overdue=%s %s unsent=%s\n' "$2" "$3" "$4" "$(kept_summary)" "$5" >"$file"
   if ! rsync --no-protect-args --rsh="ssh -F $SSH_CONFIG" "$file" scalelite-front:. 2>"$STATE/report.log"; then
     log "could not report the backlog to the front: $(tail -n 1 "$STATE/report.log")"
   fi
@@ -110,7 +118,7 @@ forget_sent() {
 main() {
   [[ -f "$POST_PUBLISH" ]] || { log "no post_publish script at ${POST_PUBLISH#"$ROOT"}: nothing to send"; return 0; }
   mkdir -p "$STATE"
-  local now id published waiting=0 overdue=0 oldest=0
+  local now id published waiting=0 overdue=0 oldest=0 stamp unsent
   now="$(date +%s)"
   while read -r id published; do
     [[ -n "$id" ]] || continue
@@ -121,14 +129,16 @@ main() {
     retry "$id" "$now"
   done < <(waiting_ids)
   forget_sent
-  # What still waits after this run's attempts.
+  # What still waits after this run's attempts, read after the report's time.
+  stamp="$(date +%s.%N)"
   while read -r id published; do
     [[ -n "$id" ]] || continue
     waiting=$((waiting + 1))
     ((oldest != 0)) || oldest="$published"
     ((now - published < DEADLINE_HOURS * 3600)) || overdue=$((overdue + 1))
   done < <(waiting_ids)
-  report "$waiting" "$oldest" "$overdue"
+  unsent="$(unsent_recordings "$STATUS" | wc -l)"
+  report "$stamp" "$waiting" "$oldest" "$overdue" "$unsent"
   log "$waiting recording(s) waiting, $overdue overdue"
 }
 

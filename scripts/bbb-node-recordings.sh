@@ -175,6 +175,7 @@ remove_legacy_nfs_mount() {
 }
 
 RETRY=/usr/local/sbin/bbb-ovh-recording-retry
+RETRY_LIB=/usr/local/lib/bbb-ovh/recording_status.sh
 RETRY_UNIT="bbb-ovh-recording-retry"
 KEEP=/usr/local/sbin/bbb-ovh-recording-keep
 KEPT_DIR=/var/bigbluebutton/bbb-ovh-kept
@@ -182,6 +183,8 @@ KEPT_DIR=/var/bigbluebutton/bbb-ovh-kept
 # The retry timer: only the timer is started here; its service runs as the bigbluebutton user, which owns
 # the transfer key, with a state directory of its own (systemd.exec(5), StateDirectory=).
 install_retry_timer() {
+  # The library first: a timer run between the two finds the one the script it runs sources.
+  install_watched "$ROOT$RETRY_LIB" 0644 "$RETRY_UNIT.timer" <"$(dirname "${BASH_SOURCE[0]}")/lib/recording_status.sh"
   install_watched "$ROOT$RETRY" 0755 "$RETRY_UNIT.timer" <"$(dirname "${BASH_SOURCE[0]}")/bbb-node-recording-retry.sh"
   install_watched "$UNIT_DIR/$RETRY_UNIT.service" 0644 "$RETRY_UNIT.timer" <<EOF
 # Written by bbb-ovh ($STEP_NAME); changes here are overwritten on the next deployment.

@@ -19,8 +19,9 @@
 # node (a rebuild) is handed over like the first.
 # Anything else is moved to <recordings>/refused/<node>/ with a .reason file beside it: never deleted.
 # A node's retry timer (bbb-node-recording-retry.sh) also sends backlog-<epoch>.<ns>.txt, one line saying how
-# many of its recordings wait and since when: the newest is kept in /var/lib/bbb-ovh/recordings/backlog/<node>
-# for `ops status`.
+# many of its recordings wait and since when, and how many it holds that the front lacks: the newest is kept
+# in /var/lib/bbb-ovh/recordings/backlog/<node> for `ops status`, and for `ops scale`, `schedule apply` and
+# `ops upgrade` before they shelve or replace the node.
 # Nothing is handed over while the filesystem has less than RESERVE_BYTES free: Scalelite's importer
 # unpacks each archive there, beside PostgreSQL and Redis. Scalelite's database cannot tell which node a
 # meeting ran on (Scalelite 1.x keeps meetings in Redis, without BigBlueButton's internal meeting id, and
@@ -109,9 +110,10 @@ record_backlog() {
   [[ "$stamp" == *.* ]] && nanos="${stamp#*.}"
   stamp=$((reported * 1000000000 + 10#$nanos))
   line="$(head -c 200 -- "$path")"
-  # The kept copies' part comes from nodes updated since copies are kept.
-  if [[ ! "$line" =~ ^waiting=[0-9]+\ oldest=[0-9]+\ overdue=[0-9]+(\ kept=[0-9]+\ kept_bytes=[0-9]+\ resend=[0-9]+)?$ ]]; then
-    refuse "$node" "$path" "not a backlog report (waiting=N oldest=EPOCH overdue=N [kept=N kept_bytes=N resend=N])"
+  # The kept copies' part comes from nodes updated since copies are kept, the unsent count from nodes
+  # updated since it is reported.
+  if [[ ! "$line" =~ ^waiting=[0-9]+\ oldest=[0-9]+\ overdue=[0-9]+(\ kept=[0-9]+\ kept_bytes=[0-9]+\ resend=[0-9]+(\ unsent=[0-9]+)?)?$ ]]; then
+    refuse "$node" "$path" "not a backlog report (waiting=N oldest=EPOCH overdue=N [kept=N kept_bytes=N resend=N [unsent=N]])"
     return 0
   fi
   mkdir -p "$STATE/backlog"

@@ -5,6 +5,7 @@ import { parseBbbResponse, type BbbResponse } from "./bbbXml";
 import { httpGet } from "./http";
 import { OpsError } from "./errors";
 import type { OvhApi } from "./ovhApi";
+import { readFrontRecordings, recordingsLeft } from "./recordingHealth";
 import { parseStatusTable, rake, type ScaleliteServerStatus } from "./scalelite";
 import { runRemote, writeHomeFile, type SshTarget } from "./ssh";
 import type { NodeTarget, OpsTarget } from "./stackSource";
@@ -16,8 +17,10 @@ import type { NodeTarget, OpsTarget } from "./stackSource";
  *
  * Going to sleep: cordon in Scalelite (no new meeting), wait until the node hosts no meeting and holds
  * no recording (getRecordings state=any is empty: scalelite.yml's delete_recording removes a node's copy
- * once transferred), then shelve. Never the front, never the last enabled node, never a monthly-billed
- * instance (OVH bills the month anyway, and hourly -> monthly is one-way: OVHcloud Public Cloud billing).
+ * once transferred; and, with recordings on, the node's own report, made after it was first seen without
+ * a meeting, counts none still being processed: cli/ops/recordingHealth.ts recordingsLeft), then shelve.
+ * Never the front, never the last enabled node, never a monthly-billed instance (OVH bills the month
+ * anyway, and hourly -> monthly is one-way: OVHcloud Public Cloud billing).
  * Waking up: unshelve, wait for BBB's signed getMeetings to answer, check the public IP, then enable.
  * The nodes put to sleep are listed on the front (~/.bbb-ovh/schedule-sleeping of the SSH user), so a
  * node an operator drained stays drained. A node on its way back carries `wake=<epoch>` there, from the
@@ -63,12 +66,16 @@ export interface PowerContext {
   status: ScaleliteServerStatus[];
   /** The nodes ops put to sleep, with when a wake was first asked for (epoch seconds), if one is pending. */
   sleeping: SleepingList;
+  /** Read when first needed: the cordoned nodes first seen without a meeting, and when (the front's clock, epoch s). */
+  emptied?: Map<string, number>;
   opts: PowerOptions;
 }
 
 export type SleepingList = Map<string, number | undefined>;
 
 const SLEEPING_FILE = `~/${SLEEPING_LIST_IN_HOME}`;
+/** `<id> <epoch>` a line: since when a cordoned node has been seen without a meeting (see recordingsLeftOn). */
+const EMPTIED_IN_HOME = ".bbb-ovh/emptied";
 
 /** `<id>` or `<id> wake=<epoch>` a line; the first form is also what earlier versions wrote. */
 export function parseSleepingList(text: string): SleepingList {
@@ -112,6 +119,47 @@ async function saveSleepingList(ssh: SshTarget, list: SleepingList, timeoutMs: n
   const text = renderSleepingList(list);
   const r = await writeHomeFile(ssh, SLEEPING_LIST_IN_HOME, text, timeoutMs);
   if (r.code !== 0) throw new OpsError("command", ssh.host, `cannot record the sleeping nodes: ${r.stderr.trim()}`);
+}
+
+function parseEmptied(text: string): Map<string, number> {
+  const emptied = new Map<string, number>();
+  for (const line of text.split("\n")) {
+    const m = /^(\S+) (\d+)$/.exec(line.trim());
+    if (m) emptied.set(m[1], Number(m[2]));
+  }
+  return emptied;
+}
+
+async function emptiedOf(ctx: PowerContext): Promise<Map<string, number>> {
+  if (!ctx.emptied) ctx.emptied = parseEmptied((await runRemote(ctx.ssh, `cat ~/${EMPTIED_IN_HOME} 2>/dev/null || true`, ctx.opts.timeoutMs)).stdout);
+  return ctx.emptied;
+}
+
+/** Forgets (or records, with `at`) when the node was first seen empty; writes only on a change; only with recordings on. */
+async function setEmptied(ctx: PowerContext, id: string, at?: number): Promise<void> {
+  if (!ctx.campus.config.recordings) return;
+  const emptied = await emptiedOf(ctx);
+  if (emptied.get(id) === at) return;
+  if (at === undefined) emptied.delete(id);
+  else emptied.set(id, at);
+  const text = [...emptied].map(([node, since]) => `${node} ${since}\n`).join("");
+  const r = await writeHomeFile(ctx.ssh, EMPTIED_IN_HOME, text, ctx.opts.timeoutMs);
+  if (r.code !== 0) throw new OpsError("command", ctx.ssh.host, `cannot record when ${id} emptied: ${r.stderr.trim()}`);
+}
+
+/**
+ * Why a cordoned node without a meeting may still hold a recording getRecordings does not show (one still
+ * being processed), or undefined when its report says it holds none. The first run that sees it empty
+ * records the front's time, so only a report made after it counts: one run, then the node's next report.
+ */
+async function recordingsLeftOn(ctx: PowerContext, host: ResolvedHost): Promise<string | undefined> {
+  const { now, nodes } = await readFrontRecordings(ctx.ssh, ctx.opts.timeoutMs);
+  const since = (await emptiedOf(ctx)).get(host.fqdn) ?? now;
+  await setEmptied(ctx, host.fqdn, since);
+  return recordingsLeft(
+    nodes.find((n) => n.node === host.name),
+    since,
+  );
 }
 
 export const publicIpv4 = (i: Instance) => i.ipAddresses?.find((a) => a.version === 4 && a.type === "public")?.ip;
@@ -220,6 +268,8 @@ export async function stepToSleep(ctx: PowerContext, host: ResolvedHost, { shelv
       sleeping.set(id, undefined);
       await saveSleepingList(ssh, sleeping, opts.timeoutMs);
       await rake(ssh, "servers:cordon", [id], opts.commandTimeoutMs);
+      // Lessons may have run since an earlier sleep: its empty time says nothing of them.
+      await setEmptied(ctx, id);
       if (enabledAgain) return decide("cordoned", "enabled in Scalelite again since ops put it to sleep: cordoned again; shelved on a later run once empty");
     } else if (sleeping.get(id) !== undefined) {
       // A wake that never finished, now called off: the node is expected asleep again.
@@ -229,10 +279,17 @@ export async function stepToSleep(ctx: PowerContext, host: ResolvedHost, { shelv
     if (!shelve) return decide("cordoned", "not shelved before the end of its paid hour: it takes no new meeting, and is the first re-enabled if needed");
     const node = nodeTargetOf(ctx, host);
     const meetings = (await bbbCall(node, "getMeetings", {}, opts.timeoutMs)).meetings.length;
-    if (meetings > 0) return decide("cordoned", `${meetings} meeting(s) still running: not shelved; the next run tries again`);
+    if (meetings > 0) {
+      await setEmptied(ctx, id);
+      return decide("cordoned", `${meetings} meeting(s) still running: not shelved; the next run tries again`);
+    }
     const recordings = (await bbbCall(node, "getRecordings", { state: "any" }, opts.timeoutMs)).recordings.length;
     if (recordings > 0) return decide("cordoned", `${recordings} recording(s) still on the node (processing or not yet transferred to Scalelite): not shelved`);
+    // Asleep, a node sends nothing: a lesson's recording would reach the front only at its next wake.
+    const left = ctx.campus.config.recordings ? await recordingsLeftOn(ctx, host) : undefined;
+    if (left) return decide("cordoned", `${left}: not shelved; the next run looks again`);
     await ctx.api.call("POST", `/cloud/project/${ctx.sn}/instance/${instance.id}/shelve`);
+    await setEmptied(ctx, id);
     return decide("shelving", "no meeting, no recording left: shelve requested");
   } catch (e) {
     return decide("failed", (e as Error).message);

@@ -1,4 +1,5 @@
 import { REFUSED_DIR } from "../../components/scalelite/recordingLayout";
+import { runRemote, type SshTarget } from "./ssh";
 
 /**
  * What the front knows of the recordings' way in (docs/recordings.md): per node, the archives its mover
@@ -18,6 +19,12 @@ export interface NodeRecordings {
   reportedAt?: number;
   /** The copies of delivered archives the node keeps (scripts/bbb-node-recording-keep.sh), from nodes that report them. */
   kept?: { count: number; bytes: number; resend: number };
+  /**
+   * Its recordings the front does not have yet, at any stage from the end of their meeting (being processed,
+   * or waiting to be sent: scripts/lib/recording_status.sh), as the node's status files said at `reportedAt`
+   * or later; from nodes that report it.
+   */
+  unsent?: number;
 }
 
 /** Where the mover keeps each node's last report (scripts/scalelite-recording-mover.sh). */
@@ -31,7 +38,8 @@ export const RECORDING_HEALTH_COMMAND =
   `for f in "$R${BACKLOG_DIR}"/*; do [ -f "$f" ] && echo "backlog $(basename "$f") $(cat "$f")"; done; true`;
 
 const REFUSED = /^refused ([a-z0-9][a-z0-9.-]*) (\d+)$/;
-const BACKLOG = /^backlog ([a-z0-9][a-z0-9.-]*) waiting=(\d+) oldest=(\d+) overdue=(\d+)(?: kept=(\d+) kept_bytes=(\d+) resend=(\d+))? reported=(\d+)$/;
+const BACKLOG =
+  /^backlog ([a-z0-9][a-z0-9.-]*) waiting=(\d+) oldest=(\d+) overdue=(\d+)(?: kept=(\d+) kept_bytes=(\d+) resend=(\d+)(?: unsent=(\d+))?)? reported=(\d+)$/;
 
 /** Per node, sorted by name; lines of another form are ignored. */
 export function parseRecordingHealth(text: string): NodeRecordings[] {
@@ -47,10 +55,42 @@ export function parseRecordingHealth(text: string): NodeRecordings[] {
       if (Number(b[3]) > 0) e.oldestPublished = Number(b[3]);
       e.overdue = Number(b[4]);
       if (b[5] !== undefined) e.kept = { count: Number(b[5]), bytes: Number(b[6]), resend: Number(b[7]) };
-      e.reportedAt = Number(b[8]);
+      if (b[8] !== undefined) e.unsent = Number(b[8]);
+      e.reportedAt = Number(b[9]);
     }
   }
   return [...byNode.values()].sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0));
+}
+
+/** The front's clock (epoch s) and what it knows of each node's recordings; throws when the front cannot be read. */
+export async function readFrontRecordings(ssh: SshTarget, timeoutMs: number): Promise<{ now: number; nodes: NodeRecordings[] }> {
+  const r = await runRemote(ssh, `date +%s; ${RECORDING_HEALTH_COMMAND}`, timeoutMs);
+  const now = Number(r.stdout.split("\n")[0]);
+  if (r.code !== 0 || !Number.isInteger(now)) throw new Error(`cannot read the recordings' state on the front: ${r.stderr.trim() || `exit ${r.code}`}`);
+  return { now, nodes: parseRecordingHealth(r.stdout) };
+}
+
+/**
+ * A report a node made at least this long after the front's clock said it was empty: the front's clock and
+ * the node's (both NTP-synchronised servers) may differ by a little; this is far more than they do.
+ */
+export const CLOCK_MARGIN_SECONDS = 60;
+
+/**
+ * Why the node may still hold a recording the front does not have, or undefined when its report proves it
+ * holds none. `emptiedAt` (the front's clock, epoch s) is when it was first seen without a meeting: BigBlueButton
+ * writes a recording's first status file before it drops the meeting from getMeetings (scripts/lib/recording_status.sh),
+ * so a report made after that time counts every recording of its meetings. Before `ops scale` or
+ * `schedule apply` shelve a node (its recordings wait, unsent, until it wakes) and before `ops upgrade`
+ * replaces it (they would be lost), what getRecordings cannot show: recordings still being processed.
+ */
+export function recordingsLeft(h: NodeRecordings | undefined, emptiedAt: number): string | undefined {
+  if (h?.reportedAt === undefined) return "it has never reported its recordings to the front: what it holds is unknown";
+  if (h.unsent === undefined) return "its recording report does not count the recordings being processed (its scripts predate that: run pulumi up)";
+  if (h.reportedAt < emptiedAt + CLOCK_MARGIN_SECONDS)
+    return "waiting for its first recording report made after its last meeting (a node reports every 10 minutes)";
+  if (h.unsent > 0) return `${h.unsent} recording(s) on the node not yet at the front (being processed or to be sent)`;
+  return undefined;
 }
 
 const hours = (seconds: number) => (seconds < 3600 ? `${Math.max(0, Math.round(seconds / 60))} min` : `${Math.round(seconds / 360) / 10} h`);
@@ -78,9 +118,13 @@ export function recordingProblems(health: NodeRecordings[], nodes: readonly stri
   return problems;
 }
 
-/** "3 waiting, oldest 2.5 h; 12 kept (1.4 GiB)" / "none waiting" / "-". */
+/** "3 waiting, oldest 2.5 h, 1 being processed; 12 kept (1.4 GiB)" / "none waiting" / "-". */
 export function describeBacklog(h: NodeRecordings | undefined, nowSeconds: number): string {
   if (h?.waiting === undefined) return "-";
-  const waiting = h.waiting === 0 ? "none waiting" : `${h.waiting} waiting${h.oldestPublished ? `, oldest ${hours(nowSeconds - h.oldestPublished)}` : ""}`;
+  const processing = h.unsent !== undefined && h.unsent > h.waiting ? `${h.unsent - h.waiting} being processed` : "";
+  const waiting = [
+    h.waiting === 0 ? "none waiting" : `${h.waiting} waiting${h.oldestPublished ? `, oldest ${hours(nowSeconds - h.oldestPublished)}` : ""}`,
+    ...(processing ? [processing] : []),
+  ].join(", ");
   return h.kept ? `${waiting}; ${h.kept.count} kept (${Math.round((h.kept.bytes / 1024 ** 3) * 10) / 10} GiB)` : waiting;
 }

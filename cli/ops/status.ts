@@ -8,7 +8,7 @@ import type { DnsKeyCheck } from "./dnsKey";
 import { classifyError, OpsError, type FailureKind } from "./errors";
 import { httpGet, type HttpOptions } from "./http";
 import type { Progress } from "./progress";
-import { describeBacklog, parseRecordingHealth, RECORDING_HEALTH_COMMAND, recordingProblems, type NodeRecordings } from "./recordingHealth";
+import { describeBacklog, readFrontRecordings, recordingProblems, type NodeRecordings } from "./recordingHealth";
 import { parseStatusTable, rake, type ScaleliteServerStatus } from "./scalelite";
 import { SCALE_LOG } from "./scale";
 import { describeStandbyCopy, parseStandbyCopy, STANDBY_COPY_COMMAND, standbyCopiesToShow } from "./standbyCopy";
@@ -115,8 +115,7 @@ async function lastScaling(ssh: SshTarget, timeoutMs: number): Promise<StatusRep
 /** Refused archives and backlog reports on the front, or undefined when it cannot be read. */
 async function recordingHealth(ssh: SshTarget, timeoutMs: number): Promise<NodeRecordings[] | undefined> {
   try {
-    const r = await runRemote(ssh, RECORDING_HEALTH_COMMAND, timeoutMs);
-    return r.code === 0 ? parseRecordingHealth(r.stdout) : undefined;
+    return (await readFrontRecordings(ssh, timeoutMs)).nodes;
   } catch {
     return undefined;
   }

@@ -3,6 +3,7 @@ import { drainAllowed, upgradeOrder } from "../../components/scaling/upgrade";
 import { OpsError } from "./errors";
 import type { HttpOptions } from "./http";
 import { bbbCall } from "./nodePower";
+import { readFrontRecordings, recordingsLeft } from "./recordingHealth";
 import { Progress } from "./progress";
 import { lockHolder, waitForPoolLock } from "./poolLock";
 import { parseStatusTable, rake } from "./scalelite";
@@ -11,7 +12,8 @@ import type { NodeTarget, OpsTarget } from "./stackSource";
 
 /**
  * `upgrade`: a new pin rolled through the pool one node at a time, the canary first. For each node:
- * drain (servers:cordon) -> wait until it hosts no meeting and holds no recording (bounded; a meeting
+ * drain (servers:cordon) -> wait until it hosts no meeting and holds no recording (with recordings on, its
+ * own report made after its last meeting says none is left being processed; bounded; a meeting
  * is never ended: past the deadline the node stays drained and the upgrade stops, or with --skip-busy
  * goes on without it, saying so) -> apply (the operator's command for one node: re-run the installer
  * step, or replace the node from the new image) -> a signed create/join/getMeetingInfo/end through the
@@ -197,13 +199,30 @@ export async function rollingUpgrade(target: OpsTarget, opts: UpgradeOptions): P
 
     const deadline = Date.now() + opts.drainTimeoutMs;
     let busy: string;
+    // The front's time when the node was first seen without a meeting: its recordings still being processed,
+    // which getRecordings does not list and a replacement would lose, are counted by its next report (recordingsLeft).
+    let emptiedAt: number | undefined;
     for (;;) {
       try {
         const { meetings } = await loadOf(node, opts.http.timeoutMs ?? 10_000);
         const recordings = meetings === 0 ? (await bbbCall(node, "getRecordings", { state: "any" }, opts.http.timeoutMs ?? 10_000)).recordings.length : 0;
         busy = meetings > 0 ? `${meetings} meeting(s) running` : recordings > 0 ? `${recordings} recording(s) still on the node` : "";
+        if (meetings > 0) emptiedAt = undefined;
       } catch (e) {
         busy = `its API does not answer (${(e as Error).message})`;
+      }
+      if (!busy && campus.config.recordings) {
+        try {
+          const front = await readFrontRecordings(ssh, opts.commandTimeoutMs);
+          emptiedAt ??= front.now;
+          busy =
+            recordingsLeft(
+              front.nodes.find((n) => n.node === hostOf(fqdn)?.name),
+              emptiedAt,
+            ) ?? "";
+        } catch (e) {
+          busy = (e as Error).message;
+        }
       }
       if (!busy || Date.now() >= deadline) break;
       await pause(opts.pollMs);

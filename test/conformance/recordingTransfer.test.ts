@@ -245,7 +245,7 @@ describe.each(RRSYNCS)("recordings over ssh + rsync + $name's rrsync, through th
       expect(overdue.stdout).toContain(`ERROR: recording ${id} was published`);
       await move();
       expect(readFileSync(path.join(front.root, "var/lib/bbb-ovh/recordings/backlog/bbb1"), "utf8")).toMatch(
-        /^waiting=1 oldest=\d+ overdue=1 kept=0 kept_bytes=0 resend=0 reported=\d+\n$/,
+        /^waiting=1 oldest=\d+ overdue=1 kept=0 kept_bytes=0 resend=0 unsent=1 reported=\d+\n$/,
       );
       writeFileSync(state, "1 0\n");
       const sent = await retry();
@@ -255,8 +255,33 @@ describe.each(RRSYNCS)("recordings over ssh + rsync + $name's rrsync, through th
       await move();
       expect(spoolTars()).toContain(`${id}.tar`);
       expect(readFileSync(path.join(front.root, "var/lib/bbb-ovh/recordings/backlog/bbb1"), "utf8")).toMatch(
-        /^waiting=0 oldest=0 overdue=0 kept=0 kept_bytes=0 resend=0 reported=\d+\n$/,
+        /^waiting=0 oldest=0 overdue=0 kept=0 kept_bytes=0 resend=0 unsent=0 reported=\d+\n$/,
       );
+    });
+
+    itOurs("reports the recordings still being processed, from the end of their meeting, in a report timed before it looked", async () => {
+      const status = path.join(node.root, "var/bigbluebutton/recording/status");
+      const ended = recordId("processing");
+      mkdirSync(path.join(status, "recorded"), { recursive: true });
+      writeFileSync(path.join(status, `recorded/${ended}.done`), ""); // bbb-web, as the meeting ended
+      const before = Math.floor(Date.now() / 1000);
+      const run = await onNode(`"$BBB_OVH_ROOT/usr/local/sbin/bbb-ovh-recording-retry"`);
+      expect(run.code, output(run)).toBe(0);
+      await move();
+      const line = readFileSync(path.join(front.root, "var/lib/bbb-ovh/recordings/backlog/bbb1"), "utf8");
+      expect(line).toMatch(/^waiting=0 oldest=0 overdue=0 kept=0 kept_bytes=0 resend=0 unsent=1 reported=\d+\n$/);
+      const reported = Number(/reported=(\d+)/.exec(line)?.[1]);
+      expect(reported).toBeGreaterThanOrEqual(before);
+      expect(reported).toBeLessThanOrEqual(Math.ceil(Date.now() / 1000));
+      // Processed, published and sent: no longer counted.
+      mkdirSync(path.join(status, "archived"), { recursive: true });
+      mkdirSync(path.join(status, "published"), { recursive: true });
+      writeFileSync(path.join(status, `archived/${ended}.done`), "");
+      writeFileSync(path.join(status, `published/${ended}-presentation.done`), "");
+      writeFileSync(path.join(status, `published/${ended}-sender.done`), "");
+      expect((await onNode(`"$BBB_OVH_ROOT/usr/local/sbin/bbb-ovh-recording-retry"`)).code).toBe(0);
+      await move();
+      expect(readFileSync(path.join(front.root, "var/lib/bbb-ovh/recordings/backlog/bbb1"), "utf8")).toMatch(/ unsent=0 reported=/);
     });
 
     itOurs("keeps the newest backlog report of a node, also among reports sent within one second", async () => {

@@ -6,7 +6,7 @@
  * Then `ops upgrade` drills over the same pool with lessons running.
  */
 import { execFile, spawn } from "node:child_process";
-import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
@@ -16,6 +16,7 @@ import { startOvhApiPeer, type OvhApiPeer } from "../support/ovhApiPeer";
 import { execOn, type TestHost } from "../support/sshd";
 import { waitUntil } from "../support/waitUntil";
 import { meets } from "../../components/scaling/decide";
+import { BACKLOG_DIR } from "../../cli/ops/recordingHealth";
 import { opsProcessEnv, scratch, secretFile } from "./cli";
 import { startNodePool } from "./nodePool";
 import { OPS_CLI } from "../support/distCli";
@@ -39,6 +40,8 @@ let peer: OvhApiPeer;
 let front: TestHost;
 let nodeHttp: BbbApiServer[];
 let stackFile: string;
+/** The same stack with recordings on: nodes send their recordings to the front, and report what they hold. */
+let recordingStackFile: string;
 let env: Record<string, string>;
 
 const onFront = (command: string, stdin?: string) => execOn(front, command, stdin);
@@ -97,6 +100,9 @@ beforeAll(async () => {
   campus.scaling = { marginUsers: 100, scaleDownAfterMinutes: 30 };
   stackFile = path.join(scratch(), "Pulumi.scale.yaml");
   writeFileSync(stackFile, stringify(doc));
+  campus.recordings = true;
+  recordingStackFile = path.join(scratch(), "Pulumi.scalerec.yaml");
+  writeFileSync(recordingStackFile, stringify(doc));
   env = opsProcessEnv(
     FAKES,
     front,
@@ -302,6 +308,7 @@ describe.skipIf(!trees)("ops scale", () => {
 function upgrade(
   extra: string[],
   onStep: (node: string, step: string, detail: string) => void = () => {},
+  stack = stackFile,
 ): Promise<{
   code: number;
   report: {
@@ -318,7 +325,7 @@ function upgrade(
     // check outlasted ops' default 10-s HTTP budget (a CI run), so the drill gives HTTP 60 s.
     const child = spawn(
       process.execPath,
-      [OPS_CLI, "upgrade", stackFile, "--json", "--poll", "0.2", "--timeout", "60000", ...connection(), ...throughBalancer(), ...extra],
+      [OPS_CLI, "upgrade", stack, "--json", "--poll", "0.2", "--timeout", "60000", ...connection(), ...throughBalancer(), ...extra],
       {
         cwd: REPO,
         env,
@@ -475,6 +482,49 @@ describe.skipIf(!trees)("ops upgrade drill", () => {
     expect(afterBroken(broken.report.canary)).not.toContain("bbb-ovh-upgrade-check");
     for (const n of NODES.filter((x) => x.fqdn !== broken.report.canary)) expect(afterBroken(n.fqdn), n.fqdn).toMatch(/enabled/);
   }, 600_000);
+
+  it("with recordings on, an empty node is replaced only once a report it made after its last lesson counts no recording still being processed", async ({
+    signal,
+  }) => {
+    for (const n of nodeHttp) n.meetings.clear();
+    const backlog = path.join(front.root, BACKLOG_DIR);
+    mkdirSync(backlog, { recursive: true });
+    const log = path.join(env.HOME, "replaced.log");
+    rmSync(log, { force: true });
+    let sent = false;
+    // The apply fails, which ends the drill on the canary: what matters is when it is run.
+    const run = await upgrade(
+      ["--apply", `echo "$BBB_OVH_NODE" >> ${log}; exit 3`],
+      (node, step) => {
+        if (step !== "drained") return;
+        const i = NODES.findIndex((n) => n.fqdn === node);
+        // What the node's retry timer reports (scripts/bbb-node-recording-retry.sh, kept by the front's mover),
+        // on the node's clock: its last lesson's recording is still being processed (getRecordings is empty).
+        const report = (unsent: number) =>
+          writeFileSync(
+            path.join(backlog, NODES[i].name),
+            `waiting=0 oldest=0 overdue=0 kept=0 kept_bytes=0 resend=0 unsent=${unsent} reported=${Math.floor(Date.now() / 1000) + 600}\n`,
+          );
+        report(1);
+        // Two more looks at the node: the upgrade has read that report at least once in between.
+        const looked = nodeHttp[i].calls.filter((c) => c.call === "getRecordings").length;
+        void waitUntil(() => nodeHttp[i].calls.filter((c) => c.call === "getRecordings").length >= looked + 2, signal).then(
+          () => {
+            expect(existsSync(log)).toBe(false);
+            sent = true;
+            report(0);
+          },
+          () => undefined, // the test ended first: its own assertions say why
+        );
+      },
+      recordingStackFile,
+    );
+    rmSync(backlog, { recursive: true });
+    expect(sent).toBe(true);
+    expect(run.report.steps.filter((s) => s.node === run.report.canary).map((s) => s.step)).toEqual(["drained", "empty", "failed"]);
+    expect(readFileSync(log, "utf8").trim()).toBe(run.report.canary);
+    await onFront(`docker exec scalelite-api bin/rake 'servers:enable[${run.report.canary}]'`);
+  }, 300_000);
 
   it("a check cut midway (a rake that fails) leaves the node drained under its own tag, not enabled under the check tag", async () => {
     for (const n of NODES) await onFront(`docker exec scalelite-api bin/rake 'servers:enable[${n.fqdn}]'`);

@@ -4,7 +4,7 @@
  * each node's own BBB API (test/support/bbbApiServer.ts) for meetings and recordings.
  */
 import { execFile } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
@@ -13,6 +13,7 @@ import { scaleliteTrees, type Scalelite } from "../support/scalelite/harness";
 import { startOvhApiPeer, type OvhApiPeer } from "../support/ovhApiPeer";
 import { execOn, type TestHost } from "../support/sshd";
 import { opsProcessEnv, scratch } from "./cli";
+import { BACKLOG_DIR } from "../../cli/ops/recordingHealth";
 import { startNodePool } from "./nodePool";
 import { OPS_CLI } from "../support/distCli";
 
@@ -34,16 +35,18 @@ let peer: OvhApiPeer;
 let front: TestHost;
 let nodeHttp: BbbApiServer[];
 let stackFile: string;
+/** The same stack with recordings on: nodes send their recordings to the front, and report what they hold. */
+let recordingStackFile: string;
 let env: Record<string, string>;
 
 const onFront = (command: string, stdin?: string) => execOn(front, command, stdin);
 
-function schedule(at: string): Promise<{ code: number; stdout: string; stderr: string }> {
+function schedule(at: string, stack = stackFile): Promise<{ code: number; stdout: string; stderr: string }> {
   const args = [
     OPS_CLI,
     "schedule",
     "apply",
-    stackFile,
+    stack,
     "--at",
     at,
     "--json",
@@ -87,6 +90,9 @@ beforeAll(async () => {
   };
   stackFile = path.join(scratch(), "Pulumi.sched.yaml");
   writeFileSync(stackFile, stringify(doc));
+  campus.recordings = true;
+  recordingStackFile = path.join(scratch(), "Pulumi.schedrec.yaml");
+  writeFileSync(recordingStackFile, stringify(doc));
   env = opsProcessEnv(
     FAKES,
     front,
@@ -166,6 +172,37 @@ describe.skipIf(!trees)("ops schedule apply", () => {
     expect(steps((await schedule(MONDAY_EARLY)).stdout)[NODES[1].fqdn]).toMatchObject({ step: "awake", detail: expect.stringMatching(/cordoned/) });
     expect((await scaleliteState()).find((l) => l.includes(NODES[1].fqdn))).toMatch(/cordoned/);
     await onFront(`docker exec scalelite-api bin/rake 'servers:enable[${NODES[1].fqdn}]'`);
+  }, 240_000);
+
+  it("with recordings on: a node is shelved only once a report it made after its last lesson counts no recording still being processed", async () => {
+    // Both nodes enabled, no meeting, getRecordings empty: what getRecordings shows says the first could sleep.
+    const backlog = path.join(front.root, BACKLOG_DIR);
+    mkdirSync(backlog, { recursive: true });
+    // What the node's retry timer reports (scripts/bbb-node-recording-retry.sh, kept by the front's mover).
+    const report = (reported: number, unsent: number) =>
+      writeFileSync(path.join(backlog, NODES[0].name), `waiting=0 oldest=0 overdue=0 kept=0 kept_bytes=0 resend=0 unsent=${unsent} reported=${reported}\n`);
+    report(Math.floor(Date.now() / 1000) - 30, 0); // made while its last lesson may still have been running
+    let s = steps((await schedule(SUNDAY_NIGHT, recordingStackFile)).stdout);
+    expect(s[NODES[0].fqdn]).toMatchObject({
+      step: "cordoned",
+      detail: expect.stringMatching(/waiting for its first recording report made after its last meeting/),
+    });
+    const [id, since] = (await onFront("cat ~/.bbb-ovh/emptied")).trim().split(" ");
+    expect(id).toBe(NODES[0].fqdn);
+    const emptied = Number(since);
+    expect(Math.abs(emptied - Date.now() / 1000)).toBeLessThan(300); // the front's clock
+    // The next report: a recording of its last lesson is still being processed (getRecordings does not list it yet).
+    report(emptied + 120, 1);
+    s = steps((await schedule(SUNDAY_NIGHT, recordingStackFile)).stdout);
+    expect(s[NODES[0].fqdn]).toMatchObject({ step: "cordoned", detail: expect.stringMatching(/1 recording\(s\) on the node not yet at the front/) });
+    expect(peer.state.instances[0].status).toBe("ACTIVE");
+    // Processed and sent: shelved, and its empty time forgotten.
+    report(emptied + 720, 0);
+    s = steps((await schedule(SUNDAY_NIGHT, recordingStackFile)).stdout);
+    expect(s[NODES[0].fqdn].step).toBe("shelving");
+    expect(peer.state.instances[0].status).toBe("SHELVED_OFFLOADED");
+    expect((await onFront("cat ~/.bbb-ovh/emptied")).trim()).toBe("");
+    rmSync(backlog, { recursive: true });
   }, 240_000);
 
   it("never shelves a monthly-billed instance", async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { describeBacklog, parseRecordingHealth, recordingProblems } from "../../cli/ops/recordingHealth";
+import { CLOCK_MARGIN_SECONDS, describeBacklog, parseRecordingHealth, recordingProblems, recordingsLeft } from "../../cli/ops/recordingHealth";
 
 const NOW = 1_764_700_000;
 
@@ -54,5 +54,32 @@ describe("recording health of the front (ops status)", () => {
     expect(recordingProblems(health, ["bbb1", "bbb2"], NOW).map((p) => `${p.node}: ${p.message}`)).toEqual([
       "bbb1: 2 recording(s) to send again after a failover have not reached the front yet (its retry timer keeps trying)",
     ]);
+  });
+
+  it("reads how many recordings a node holds that the front lacks, being processed included (nodes that report it)", () => {
+    const health = parseRecordingHealth(
+      [
+        `backlog bbb1 waiting=1 oldest=${NOW - 600} overdue=0 kept=0 kept_bytes=0 resend=0 unsent=3 reported=${NOW - 60}`,
+        `backlog bbb2 waiting=0 oldest=0 overdue=0 kept=0 kept_bytes=0 resend=0 reported=${NOW - 60}`,
+      ].join("\n"),
+    );
+    expect(health[0].unsent).toBe(3);
+    expect(health[1].unsent).toBeUndefined();
+    expect(describeBacklog(health[0], NOW)).toBe("1 waiting, oldest 10 min, 2 being processed; 0 kept (0 GiB)");
+  });
+
+  it("a node holds no recording only by a report made after it emptied that counts none: anything else says why not", () => {
+    const emptied = NOW - 1200;
+    const report = (fields: string, reported: number) => parseRecordingHealth(`backlog bbb1 waiting=0 oldest=0 overdue=0 ${fields}reported=${reported}`)[0];
+    const counted = "kept=0 kept_bytes=0 resend=0 unsent=0 ";
+    expect(recordingsLeft(undefined, emptied)).toMatch(/never reported its recordings/);
+    expect(recordingsLeft(report("kept=0 kept_bytes=0 resend=0 ", NOW), emptied)).toMatch(/does not count the recordings being processed .*run pulumi up/);
+    // Made before, or too close to, the time it was seen empty: a meeting that had just ended may be missing from it.
+    expect(recordingsLeft(report(counted, emptied - 300), emptied)).toMatch(/waiting for its first recording report made after its last meeting/);
+    expect(recordingsLeft(report(counted, emptied + CLOCK_MARGIN_SECONDS - 1), emptied)).toMatch(/waiting for its first/);
+    expect(recordingsLeft(report(counted.replace("unsent=0", "unsent=2"), emptied + 600), emptied)).toBe(
+      "2 recording(s) on the node not yet at the front (being processed or to be sent)",
+    );
+    expect(recordingsLeft(report(counted, emptied + CLOCK_MARGIN_SECONDS), emptied)).toBeUndefined();
   });
 });
