@@ -2,6 +2,7 @@ import Table from "cli-table3";
 import { confirm } from "./confirm";
 import { OpsError } from "./errors";
 import type { OpsIO } from "./io";
+import { describeResend, RESEND_TIMEOUT_MS, resendRecordings, resendSince } from "./recordingsResend";
 import { runRemote, type SshTarget } from "./ssh";
 import type { OpsTarget } from "./stackSource";
 
@@ -156,5 +157,33 @@ export async function backupRestore(
     opts.yes,
   );
   const out = await backupCommand(ssh, ["restore", snapshot, ...(opts.force ? ["--force"] : [])], opts.timeoutMs);
-  return `${out.trim()}\nThe nodes stay registered (Redis is not restored: the registration step of pulumi up rebuilt the pool). Check with: npm run ops -- status ${target.label}\n`;
+  const resent = target.campus?.config.recordings ? `${await resendSinceSnapshot(target, out, opts.timeoutMs)}\n` : "";
+  return `${out.trim()}\n${resent}The nodes stay registered (Redis is not restored: the registration step of pulumi up rebuilt the pool). Check with: npm run ops -- status ${target.label}\n`;
+}
+
+/**
+ * The recordings delivered after the snapshot are in no backup, and their nodes deleted them once
+ * delivered; each node keeps a copy of what it delivered (scripts/bbb-node-recording-keep.sh, a week at
+ * most): every node sends again its copies delivered since the snapshot less a margin (an archive still in
+ * the front's incoming/ then, as after a failover: cli/ops/recordingsResend.ts). The mover takes what the
+ * front lacks and drops what it holds.
+ */
+async function resendSinceSnapshot(target: OpsTarget, restored: string, timeoutMs: number): Promise<string> {
+  const id = /restored snapshot ([0-9a-f]+)/.exec(restored)?.[1];
+  const taken = (await backupList(target, timeoutMs)).find((s) => s.short_id === id)?.time;
+  const epoch = taken === undefined ? NaN : Date.parse(taken) / 1000;
+  if (!Number.isFinite(epoch))
+    return `kept recordings not sent again: the time of snapshot ${id ?? "?"} is unknown; send them with ops backup resend ${target.label} --since <the snapshot's time>`;
+  return (await resendKept(target, resendSince(Math.floor(epoch)))).summary;
+}
+
+/** `backup resend`: every node sends again the copies it kept of what it delivered since `since` (epoch s) to the front it sends to. */
+export async function resendKept(target: OpsTarget, since: number): Promise<{ summary: string; ok: boolean }> {
+  // The nodes already send to this front (a restored front keeps its name; pulumi up pointed them at a rebuilt one): no repointing.
+  const outcomes = await resendRecordings(target.nodes, undefined, since, RESEND_TIMEOUT_MS);
+  const from = new Date(since * 1000).toISOString();
+  return {
+    summary: `recordings delivered since ${from}: ${describeResend(outcomes, frontSsh(target).host, `ops backup resend ${target.label} --since ${from}`)}`,
+    ok: outcomes.every((o) => o.ok),
+  };
 }

@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { InvalidArgumentError } from "commander";
-import { backupList, backupNow, backupRestore, renderSnapshots } from "./backup";
-import { EXIT_CODES } from "./errors";
+import { backupList, backupNow, backupRestore, renderSnapshots, resendKept } from "./backup";
+import { EXIT_CODES, OpsError } from "./errors";
 import type { OpsIO } from "./io";
 import { loadTarget, type ConnectionOptions } from "./stackSource";
 
@@ -19,7 +19,14 @@ const positiveInt = (value: string) => {
   return n;
 };
 
-/** `backup now|list|restore <stack>` (see cli/ops/backup.ts), registered on the ops program. */
+/** A time as ISO 8601 (2026-12-05T03:15:00Z) or Unix seconds, to epoch seconds. */
+const sinceTime = (value: string) => {
+  const seconds = /^\d+$/.test(value) ? Number(value) : Date.parse(value) / 1000;
+  if (!Number.isFinite(seconds)) throw new InvalidArgumentError("--since expects a time: ISO 8601 (2026-12-05T03:15:00Z) or Unix seconds");
+  return Math.floor(seconds);
+};
+
+/** `backup now|list|restore|resend <stack>` (see cli/ops/backup.ts), registered on the ops program. */
 export function addBackupCommands(
   program: Command,
   withConnection: (cmd: Command) => Command,
@@ -65,5 +72,20 @@ export function addBackupCommands(
       );
       if (o.json) out.json({ restored: snapshot ?? "latest", output: text });
       else out.print(text);
+    });
+
+  sub(
+    "resend <stack>",
+    "every node sends the front again the copies it kept of the recordings it delivered since --since (what a restore does for its snapshot's time; the front drops what it holds)",
+  )
+    .requiredOption("--since <time>", "ISO 8601 or Unix seconds", sinceTime)
+    .action(async (stack: string, o: BackupOptions & { since: number }) => {
+      const target = await loadTarget(stack, o, io);
+      if (!target.campus?.config.recordings)
+        throw new OpsError("config", "-", `${target.label} keeps no recordings (campus.recordings): nothing to send again`);
+      const result = await resendKept(target, o.since);
+      if (o.json) out.json({ since: o.since, ...result });
+      else out.print(result.summary);
+      if (!result.ok) out.exit(EXIT_CODES.unhealthy);
     });
 }

@@ -24,7 +24,7 @@ import type { OvhApi } from "./ovhApi";
 import { Progress } from "./progress";
 import { parseStatusTable, rake } from "./scalelite";
 import { smoke } from "./smoke";
-import { describeResend, resendRecordings, resendSince, type ResendNode } from "./recordingsResend";
+import { describeResend, RESEND_TIMEOUT_MS, resendRecordings, resendSince, type ResendNode } from "./recordingsResend";
 import { parseStandbyCopy, STANDBY_COPY_COMMAND } from "./standbyCopy";
 import { asRoot, runRemote, type SshTarget } from "./ssh";
 import type { OpsTarget } from "./stackSource";
@@ -367,7 +367,7 @@ async function switchOver(
 export async function resendToNewFront(nodes: readonly ResendNode[], to: Side, timeoutMs: number): Promise<string> {
   const since = resendSince(parseStandbyCopy(await run(to, STANDBY_COPY_COMMAND, timeoutMs))?.lastSuccess);
   const front = { name: to.name, ipv4: to.ipv4, sshPort: to.ssh.port, hostKey: to.ssh.hostKey ?? "" };
-  const outcomes = await resendRecordings(nodes, front, since, RECORDINGS_COPY_MS);
+  const outcomes = await resendRecordings(nodes, front, since, RESEND_TIMEOUT_MS);
   const from = since === 0 ? "every kept archive" : `delivered since ${new Date(since * 1000).toISOString()}`;
   return `${describeResend(outcomes, to.name)} (${from})`;
 }

@@ -20,6 +20,9 @@ import { asRoot, runRemote, type SshTarget } from "./ssh";
  */
 export const RESEND_MARGIN_SECONDS = 3600;
 
+/** A node's re-send of a week of kept archives (at most 20 GiB, NODE_KEEP) may take hours on a slow link. */
+export const RESEND_TIMEOUT_MS = 6 * 3600_000;
+
 /** Unix time from which nodes send again: the new front's last successful copy less the margin; 0 (all kept) when none is known. */
 export function resendSince(lastCopySuccess: number | undefined): number {
   return lastCopySuccess === undefined ? 0 : Math.max(0, lastCopySuccess - RESEND_MARGIN_SECONDS);
@@ -87,9 +90,13 @@ export interface ResendOutcome {
   detail: string;
 }
 
-/** Every node at once: points it at `to`, then sends again its copies delivered since `since`. A node that fails stops nothing. */
-export async function resendRecordings(nodes: readonly ResendNode[], to: NewFront, since: number, timeoutMs: number): Promise<ResendOutcome[]> {
-  const repoint = repointCommand(to);
+/**
+ * Every node at once: points it at `to` (a front that is new to it), then sends again its copies delivered
+ * since `since`; without `to` (a front restored from a backup, which the nodes already send to), only sends
+ * again. A node that fails stops nothing.
+ */
+export async function resendRecordings(nodes: readonly ResendNode[], to: NewFront | undefined, since: number, timeoutMs: number): Promise<ResendOutcome[]> {
+  const command = to ? `${repointCommand(to)} && ${resendCommand(since)}` : resendCommand(since);
   return Promise.all(
     nodes.map(async (node): Promise<ResendOutcome> => {
       const started = performance.now();
@@ -102,7 +109,7 @@ export async function resendRecordings(nodes: readonly ResendNode[], to: NewFron
       });
       if (!node.ssh) return done(false, "no SSH host key for it in the stack's outputs: not reached");
       try {
-        const r = await runRemote(node.ssh, asRoot(node.ssh, `${repoint} && ${resendCommand(since)}`), timeoutMs);
+        const r = await runRemote(node.ssh, asRoot(node.ssh, command), timeoutMs);
         const counts = parseResend(r.stdout);
         if (r.code !== 0 || !counts) {
           const why = (r.stderr.trim() || r.stdout.trim()).split("\n").slice(-2).join(" / ") || `exit status ${r.code}`;
@@ -116,13 +123,13 @@ export async function resendRecordings(nodes: readonly ResendNode[], to: NewFron
   );
 }
 
-/** The step's one line: totals, then each node that did not answer or failed. */
-export function describeResend(outcomes: readonly ResendOutcome[], to: string): string {
+/** The step's one line: totals, then each node that did not answer or failed, and what to run again for those (`again`). */
+export function describeResend(outcomes: readonly ResendOutcome[], to: string, again = "the failover"): string {
   const resent = outcomes.reduce((n, o) => n + o.resent, 0);
   const reached = outcomes.filter((o) => o.ok).length;
   const problems = outcomes.filter((o) => !o.ok).map((o) => `${o.node}: ${o.detail}`);
   return (
     `${reached} of ${outcomes.length} node(s) now send to ${to}; ${resent} kept archive(s) sent again` +
-    (problems.length > 0 ? `; not done on ${problems.join("; ")} (run the failover again once they answer: their copies stay kept)` : "")
+    (problems.length > 0 ? `; not done on ${problems.join("; ")} (run ${again} again once they answer: their copies stay kept)` : "")
   );
 }

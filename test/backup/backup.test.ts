@@ -572,9 +572,22 @@ describe.skipIf(!ready)("backups of the Scalelite front (restic + S3 + PostgreSQ
       expect(refused.code).toBe(6);
       expect(refused.stderr).toMatch(/bbb-ovh-backup restore: this front already has data \(2 recording\(s\).*pass --force/);
       pg.sql("scalelite", "DELETE FROM metadata; DELETE FROM playback_formats; DELETE FROM recordings WHERE record_id = 'ops-2'");
-      const forced = await ops(["backup", "restore", stackFile, "latest", "--force", "--yes", ...args]);
+      // With recordings on, the nodes are asked to send again what they delivered since the snapshot, less an
+      // hour (test/standby/recordingsResend.test.ts runs that on a node); this stack's nodes have no host key in
+      // its outputs, so each is named as not reached, with the command to run once it is.
+      const doc = parse(readFileSync(stackFile, "utf8"));
+      doc.config["bbb-ovh:campus"].recordings = true;
+      const withRecordings = path.join(scratch(), "Pulumi.opsbackuprec.yaml");
+      writeFileSync(withRecordings, stringify(doc));
+      const [snapshot] = JSON.parse((await ops(["backup", "list", stackFile, "--json", ...args])).stdout) as Array<{ time: string; short_id: string }>;
+      const forced = await ops(["backup", "restore", withRecordings, "latest", "--force", "--yes", ...args]);
       expect(forced.code, forced.stderr).toBe(0);
       expect(forced.stdout).toMatch(/restored snapshot [0-9a-f]{8}: 2 recording\(s\) in the database/);
+      const since = new Date((Math.floor(Date.parse(snapshot.time) / 1000) - 3600) * 1000).toISOString();
+      expect(forced.stdout).toContain(
+        `recordings delivered since ${since}: 0 of 2 node(s) now send to ${h.host}; 0 kept archive(s) sent again; not done on bbb-training-sbg: no SSH host key`,
+      );
+      expect(forced.stdout).toContain(`(run ops backup resend ${withRecordings} --since ${since} again once they answer`);
       expect(pg.sql("scalelite", "SELECT count(*) FROM recordings")).toBe("2");
       const bad = await ops(["backup", "restore", stackFile, "x; rm -rf /", "--yes", ...args]);
       expect(bad.code).toBe(2);

@@ -552,7 +552,8 @@ describe.skipIf(!trees)("ops upgrade drill", () => {
     // applied, an operator runs `ops drain` on the second (servers:cordon); the apply ends once that is done.
     // The third's apply fails, which ends the drill there.
     const [canary, other, third] = NODES.map((n) => n.fqdn);
-    const run = await upgrade(["--apply", `until [ -f ${flag} ]; do sleep 0.1; done; [ "$BBB_OVH_NODE" != "${third}" ]`], (node, step) => {
+    // Bounded: were the canary another node (a pool left changed by a failed test), the drill fails in a minute, not at its timeout.
+    const run = await upgrade(["--apply", `timeout 60 sh -c 'until [ -f ${flag} ]; do sleep 0.1; done' && [ "$BBB_OVH_NODE" != "${third}" ]`], (node, step) => {
       if (step === "empty" && node === canary)
         void onFront(`docker exec scalelite-api bin/rake 'servers:cordon[${other}]'`).then(() => writeFileSync(flag, ""));
     });

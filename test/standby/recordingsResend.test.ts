@@ -213,6 +213,28 @@ describe.skipIf(!scalelite || !rrsyncTree)("a recording delivered to the front b
     expect(await move(standby)).toContain(`handed over ${after}.tar from bbb1`);
   });
 
+  it("a front restored from a backup lacks what was delivered after the snapshot: the nodes send their copies again to the front they send to, not repointed", async () => {
+    const lost = recordId("restore-lost");
+    const snapshotTime = Math.floor(Date.now() / 1000);
+    await publishOnNode(lost);
+    expect(await move(standby)).toContain(`handed over ${lost}.tar from bbb1`);
+    importOn(standby, lost);
+    // The front is lost and restored from the snapshot taken just before: the recording is in neither.
+    rmSync(published(standby, lost), { recursive: true });
+    const transfer = path.join(node.root, "etc/bbb-ovh/recording-transfer");
+    const before = ["ssh_config", "known_hosts", "front-by-ops"].map((f) => readFileSync(path.join(transfer, f), "utf8"));
+    // What ops backup restore (and ops backup resend) run: the nodes' copies since the snapshot less the margin.
+    const outcomes = await resendRecordings(nodes(), undefined, resendSince(snapshotTime), 120_000);
+    expect(outcomes).toEqual([expect.objectContaining({ node: "bbb1", ok: true })]);
+    expect(outcomes[0].resent).toBeGreaterThanOrEqual(1);
+    expect(["ssh_config", "known_hosts", "front-by-ops"].map((f) => readFileSync(path.join(transfer, f), "utf8"))).toEqual(before);
+    const moved = await move(standby);
+    expect(moved).toContain(`handed over ${lost}.tar from bbb1`);
+    expect(sha256(spoolTar(standby, lost))).toBe(sha256(kept(lost)));
+    expect(refusedOn(standby)).toEqual([]);
+    importOn(standby, lost);
+  }, 120_000);
+
   it("a resend that cannot reach the new front is marked; the retry timer sends it once the front answers, and the node reports its copies", async () => {
     const since = resendSince(copyStarted);
     const unreachable = await resendRecordings(nodes(), newFront(1), since, 120_000);
