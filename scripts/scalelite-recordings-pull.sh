@@ -20,9 +20,12 @@
 # with an rsync dry run that nothing is left to copy; exits 3 naming how many files are left otherwise.
 # Each run writes its outcome to /var/lib/bbb-ovh/recordings-copy.status (key=value lines, for `ops
 # status`): last_attempt, last_result (ok | failed | serving | fenced...), role, last_success (the START
-# of the last run that succeeded: the copy holds everything the serving front had then), files and bytes
-# it copied, and, on the standby only, the same as node_exporter textfile metrics when that collector's
-# directory exists.
+# of the last run that succeeded: the copy holds everything the serving front had then), pending_since (the
+# time of the oldest archive the serving front had received then and not yet imported, in incoming/ or
+# spool/: not in published/, so not in the copy; that run's start when there was none; empty when it could
+# not be listed), files and bytes it copied, and, on the standby only, the same as node_exporter textfile
+# metrics when that collector's directory exists. After a failover, nodes send again what they delivered
+# since the earlier of last_success and pending_since (cli/ops/recordingsResend.ts).
 set -euo pipefail
 
 ROOT="${BBB_OVH_ROOT:-}"
@@ -55,15 +58,21 @@ status_value() {
   printf '%s\n' "$value"
 }
 
-# write_status RESULT STARTED FILES BYTES: the status file and the metrics, each replaced atomically.
+# write_status RESULT STARTED FILES BYTES [PENDING_SINCE]: the status file and the metrics, each replaced
+# atomically. PENDING_SINCE belongs to a successful run; another run keeps the last successful one's.
 write_status() {
-  local result="$1" started="$2" files="$3" bytes="$4" success tmp role
+  local result="$1" started="$2" files="$3" bytes="$4" pending="${5:-}" success tmp role
   success="$(status_value last_success)"
-  [[ "$result" == ok ]] && success="$started"
+  if [[ "$result" == ok ]]; then
+    success="$started"
+  else
+    pending="$(status_value pending_since)"
+  fi
   [[ -d "${STATUS%/*}" ]] || mkdir -p "${STATUS%/*}"
   tmp="$(mktemp "$STATUS.XXXXXX")"
   role="$(front_role)"
-  printf 'last_attempt=%s\nlast_result=%s\nrole=%s\nlast_success=%s\nfiles=%s\nbytes=%s\n' "$started" "$result" "$role" "${success:-}" "$files" "$bytes" >"$tmp"
+  printf 'last_attempt=%s\nlast_result=%s\nrole=%s\nlast_success=%s\npending_since=%s\nfiles=%s\nbytes=%s\n' \
+    "$started" "$result" "$role" "${success:-}" "$pending" "$files" "$bytes" >"$tmp"
   chmod 0644 "$tmp"
   mv -f "$tmp" "$STATUS"
   [[ -d "$TEXTFILE_DIR" ]] || return 0
@@ -113,6 +122,31 @@ pull_tree() {
     --timeout=600 --stats --rsh="ssh -F $SSH_CONFIG" "$SOURCE:$tree/" "$RECORDING_DIR/$tree/"
 }
 
+# pending_since STARTED: the Unix time of the oldest archive the serving front holds in incoming/ or spool/
+# (received, not yet imported by Scalelite), STARTED when there is none; nothing (and a warning) when they
+# cannot be listed. rsync --list-only prints each file's time in this machine's zone as YYYY/MM/DD HH:MM:SS,
+# which sorts as text: one date(1) call for the oldest. Names starting with a dot are transfers under way
+# (rsync's temporary files), delivered after STARTED.
+pending_since() {
+  local started="$1" tree out perms size day time name oldest=""
+  for tree in incoming spool; do
+    if ! out="$(rsync --list-only --recursive --timeout=600 --rsh="ssh -F $SSH_CONFIG" "$SOURCE:$tree/" 2>&1)"; then
+      [[ "$out" == *"No such file or directory"* ]] && continue
+      log "warning: cannot list the serving front's $tree/ ($(tail -n 1 <<<"$out")): after a failover, nodes send again from the last copy's start only" >&2
+      return 0
+    fi
+    while read -r perms size day time name; do
+      [[ "$perms" == -* && "$name" == *.tar && "${name##*/}" != .* && -n "$size" ]] || continue
+      [[ -z "$oldest" || "$day $time" < "$oldest" ]] && oldest="$day $time"
+    done <<<"$out"
+  done
+  if [[ -z "$oldest" ]]; then
+    printf '%s\n' "$started"
+  else
+    date -d "$oldest" +%s
+  fi
+}
+
 # stat_sum OUTPUT LABEL: the number after LABEL in rsync --stats OUTPUT (commas removed). In the shell: a
 # copy runs every 5 minutes, and sed | tr | head were four processes a figure.
 stat_sum() {
@@ -153,7 +187,7 @@ main() {
     log "another copy is under way"
     return 0
   fi
-  local started files=0 bytes=0 tree out why left
+  local started files=0 bytes=0 tree out why left pending
   started="$(date +%s)"
   why="$(not_standby)"
   if [[ -n "$why" ]]; then
@@ -162,6 +196,8 @@ main() {
     log "this front is not the standby ($why): nothing to copy"
     return 0
   fi
+  # Listed before the copy: what is not imported yet now may be imported while published/ is being copied.
+  pending="$(pending_since "$started")"
   for tree in "${TREES[@]}"; do
     if ! out="$(pull_tree "$tree" 2>&1)"; then
       write_status failed "$started" "$files" "$bytes"
@@ -171,7 +207,7 @@ main() {
     files=$((files + $(stat_sum "$out" "Number of regular files transferred")))
     bytes=$((bytes + $(stat_sum "$out" "Total transferred file size")))
   done
-  write_status ok "$started" "$files" "$bytes"
+  write_status ok "$started" "$files" "$bytes" "$pending"
   log "copied $files file(s), $bytes bytes of recordings from the serving front"
   [[ "$verify" == true ]] || return 0
   left="$(left_to_copy)"

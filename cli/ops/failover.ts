@@ -362,10 +362,12 @@ async function switchOver(
 
 /**
  * Once the new front serves: every node sends to it, and sends again what it delivered since the new
- * front's last successful copy (less a margin), which the old front may not have imported (cli/ops/recordingsResend.ts).
+ * front's last successful copy, or the oldest archive the old front had not imported then (less a margin),
+ * which the old front may not have imported (cli/ops/recordingsResend.ts).
  */
 export async function resendToNewFront(nodes: readonly ResendNode[], to: Side, timeoutMs: number): Promise<string> {
-  const since = resendSince(parseStandbyCopy(await run(to, STANDBY_COPY_COMMAND, timeoutMs))?.lastSuccess);
+  const copy = parseStandbyCopy(await run(to, STANDBY_COPY_COMMAND, timeoutMs));
+  const since = resendSince(copy?.lastSuccess, copy?.pendingSince);
   const front = { name: to.name, ipv4: to.ipv4, sshPort: to.ssh.port, hostKey: to.ssh.hostKey ?? "" };
   const outcomes = await resendRecordings(nodes, front, since, RESEND_TIMEOUT_MS);
   const from = since === 0 ? "every kept archive" : `delivered since ${new Date(since * 1000).toISOString()}`;

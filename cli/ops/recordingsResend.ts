@@ -14,18 +14,23 @@ import { asRoot, runRemote, type SshTarget } from "./ssh";
  */
 
 /**
- * How far before the start of the new front's last successful copy the re-send reaches back: an archive
- * delivered then may still have waited in the old front's incoming/ or spool (the mover's 5-minute timer,
- * the importer's queue, an hour of skew between clocks) and missed that copy.
+ * How far before the start of the new front's last successful copy (or the oldest archive the old front had
+ * not imported then) the re-send reaches back: the clocks of nodes and fronts may differ, and an archive may
+ * reach incoming/ a while after its node marked it delivered.
  */
 export const RESEND_MARGIN_SECONDS = 3600;
 
 /** A node's re-send of a week of kept archives (at most 20 GiB, NODE_KEEP) may take hours on a slow link. */
 export const RESEND_TIMEOUT_MS = 6 * 3600_000;
 
-/** Unix time from which nodes send again: the new front's last successful copy less the margin; 0 (all kept) when none is known. */
-export function resendSince(lastCopySuccess: number | undefined): number {
-  return lastCopySuccess === undefined ? 0 : Math.max(0, lastCopySuccess - RESEND_MARGIN_SECONDS);
+/**
+ * Unix time from which nodes send again: the new front's last successful copy, or the oldest archive the old
+ * front had not imported then when older (`pendingSince`: an importer stopped for hours held them), less the
+ * margin; 0 (all kept) when no copy is known.
+ */
+export function resendSince(lastCopySuccess: number | undefined, pendingSince?: number): number {
+  if (lastCopySuccess === undefined) return 0;
+  return Math.max(0, Math.min(lastCopySuccess, pendingSince ?? lastCopySuccess) - RESEND_MARGIN_SECONDS);
 }
 
 /** The front the nodes now send to: its IPv4 (the source `from=` checks is then the node's IPv4), SSH port and pinned host key. */

@@ -14,6 +14,12 @@ export interface StandbyCopy {
   lastAttempt?: number;
   /** Unix time (s) the last successful run started: the copy holds everything the front had then. */
   lastSuccess?: number;
+  /**
+   * Unix time (s) of the oldest archive the serving front had received and not yet imported when that run
+   * started (its incoming/ or spool/, which the copy does not take), or that start when there was none;
+   * absent when it could not be listed, or in files written before it was recorded.
+   */
+  pendingSince?: number;
   files?: number;
   bytes?: number;
 }
@@ -40,6 +46,7 @@ export function parseStandbyCopy(text: string): StandbyCopy | undefined {
     role: values.get("role") || undefined,
     lastAttempt: count(values.get("last_attempt")),
     lastSuccess: count(values.get("last_success")),
+    pendingSince: count(values.get("pending_since")),
     files: count(values.get("files")),
     bytes: count(values.get("bytes")),
   };

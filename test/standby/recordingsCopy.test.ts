@@ -101,6 +101,8 @@ describe.each(RRSYNCS)(
         const s = status();
         expect(s).toMatchObject({ last_result: "ok", role: "standby" });
         expect(Number(s.last_success)).toBeGreaterThanOrEqual(before);
+        // Nothing waited to be imported on the serving front: the run's own start.
+        expect(s.pending_since).toBe(s.last_success);
         // What `ops status` makes of the file the pull wrote.
         const seen = describeStandbyCopy("lb-standby", parseStandbyCopy(readFileSync(on(standby, STANDBY_COPY_STATUS), "utf8")), Date.now() / 1000);
         expect(seen).toEqual({
@@ -110,6 +112,30 @@ describe.each(RRSYNCS)(
         // A second run has nothing to copy.
         const again = await pull();
         expect(again.stdout).toMatch(/copied 0 file\(s\)/);
+      });
+
+      it("notes the oldest archive the serving front has received and not imported yet (incoming/, spool/), which its copy does not take", async () => {
+        // One archive waiting in a node's incoming/ for 5 hours, one in the spool for 2 (an importer stopped),
+        // and a transfer under way (rsync's temporary name): the oldest complete one counts.
+        const fiveHoursAgo = Math.floor(Date.now() / 1000) - 5 * 3600;
+        const waiting = [
+          [path.join(recordings(primary, "incoming"), "bbb1", `${ID}.tar`), fiveHoursAgo],
+          [path.join(recordings(primary, "spool"), `${ID2}.tar`), fiveHoursAgo + 3 * 3600],
+          [path.join(recordings(primary, "incoming"), "bbb1", `.${ID2}.tar.Xy12ab`), fiveHoursAgo - 3600],
+        ] as const;
+        for (const [file, when] of waiting) {
+          mkdirSync(path.dirname(file), { recursive: true });
+          writeFileSync(file, "archive");
+          utimesSync(file, when, when);
+        }
+        const r = await pull();
+        expect(r.code, output(r)).toBe(0);
+        expect(Number(status().pending_since)).toBe(fiveHoursAgo);
+        expect(parseStandbyCopy(readFileSync(on(standby, STANDBY_COPY_STATUS), "utf8"))?.pendingSince).toBe(fiveHoursAgo);
+        // Imported meanwhile: the next run is back to its own start.
+        for (const [file] of waiting) rmSync(file);
+        await pull();
+        expect(status().pending_since).toBe(status().last_success);
       });
 
       it("the serving front never pulls: it says so, and copies nothing of what only the standby holds", async () => {
@@ -273,13 +299,14 @@ describe.each(RRSYNCS)(
         setRole(primary, "standby");
         // A recording published on the serving front while the copy runs (the importer does not wait for it): a
         // stand-in rsync, first on the PATH of this one run, runs the real one, then publishes it after the first
-        // tree's copy. The dry run that follows finds it left to copy.
+        // tree's copy (not after the listing of what waits to be imported, nor a dry run). The dry run that
+        // follows finds it left to copy.
         const late = published(standby, ID2, "late.webm");
         const wrapper = path.join(keys, `rsync-${rsyncName}`);
         mkdirSync(wrapper, { recursive: true });
         writeFileSync(
           path.join(wrapper, "rsync"),
-          `#!/bin/sh\n/usr/bin/rsync "$@"; status=$?\ncase " $* " in *" --dry-run "*) ;; *) [ -e "${late}" ] || echo late > "${late}" ;; esac\nexit $status\n`,
+          `#!/bin/sh\n/usr/bin/rsync "$@"; status=$?\ncase " $* " in *" --dry-run "* | *" --list-only "*) ;; *) [ -e "${late}" ] || echo late > "${late}" ;; esac\nexit $status\n`,
         );
         chmodSync(path.join(wrapper, "rsync"), 0o755);
         const raced = await verify(primary, `PATH=${wrapper}:$PATH `);

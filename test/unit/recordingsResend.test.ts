@@ -13,6 +13,14 @@ describe("the resend of kept recordings after a switch", () => {
     expect(resendSince(60)).toBe(0);
   });
 
+  it("reaches back further when the old front held archives it had not imported at that copy (an importer stopped for hours)", () => {
+    const copy = 1_800_000_000;
+    expect(resendSince(copy, copy - 5 * 3600)).toBe(copy - 5 * 3600 - RESEND_MARGIN_SECONDS);
+    // None pending: the copy's own start (what the pull writes then); a later time never shortens the reach.
+    expect(resendSince(copy, copy)).toBe(copy - RESEND_MARGIN_SECONDS);
+    expect(resendSince(copy, copy + 600)).toBe(copy - RESEND_MARGIN_SECONDS);
+  });
+
   it("points the node's ssh_config and known_hosts at the new front, each replaced by a rename; runs the resend as bigbluebutton", () => {
     const command = repointCommand(front);
     expect(command).toContain("s/^  HostName .*/  HostName 198.51.100.20/");
