@@ -13,7 +13,7 @@
 # reported to the front, where `ops status` shows it as a problem. Every run sends the front this node's
 # backlog (how many wait, since when, how many are overdue; how many delivered archives it keeps, their
 # bytes, how many a resend after a failover has still to deliver; how many of its recordings the front does
-# not have yet, at any stage from the end of their meeting) as backlog-<epoch>.<ns>.txt into its own target.
+# not have yet, at any stage from the end of their meeting, and how many of those a stage failed) as backlog-<epoch>.<ns>.txt into its own target.
 # The name's time is taken before the status files are read: a report says what the node held at that time
 # or later, which is what `ops scale` and `ops upgrade` rely on before they shelve or replace a node.
 set -euo pipefail
@@ -89,14 +89,14 @@ kept_summary() {
   printf 'kept=%s kept_bytes=%s resend=%s\n' "$count" "$bytes" "$resend"
 }
 
-# report STAMP WAITING OLDEST OVERDUE UNSENT: the backlog line, sent into this node's own target on the front.
+# report STAMP WAITING OLDEST OVERDUE UNSENT FAILED: the backlog line, sent into this node's own target on the front.
 # STAMP (epoch.nanoseconds) was taken before anything it reports was read.
 report() {
   local file
   # Nanoseconds in the name: two runs in one second send two names, and the front's per-node target
   # refuses to overwrite a name (rrsync -no-overwrite), which would keep the older report.
   file="$STATE/backlog-$1.txt"
-  printf 'waiting=%s oldest=%s overdue=%s %s unsent=%s\n' "$2" "$3" "$4" "$(kept_summary)" "$5" >"$file"
+  printf 'waiting=%s oldest=%s overdue=%s %s unsent=%s failed=%s\n' "$2" "$3" "$4" "$(kept_summary)" "$5" "$6" >"$file"
   if ! rsync --no-protect-args --rsh="ssh -F $SSH_CONFIG" "$file" scalelite-front:. 2>"$STATE/report.log"; then
     log "could not report the backlog to the front: $(tail -n 1 "$STATE/report.log")"
   fi
@@ -118,7 +118,7 @@ forget_sent() {
 main() {
   [[ -f "$POST_PUBLISH" ]] || { log "no post_publish script at ${POST_PUBLISH#"$ROOT"}: nothing to send"; return 0; }
   mkdir -p "$STATE"
-  local now id published waiting=0 overdue=0 oldest=0 stamp unsent
+  local now id published waiting=0 overdue=0 oldest=0 stamp unsent failed
   now="$(date +%s)"
   while read -r id published; do
     [[ -n "$id" ]] || continue
@@ -138,7 +138,9 @@ main() {
     ((now - published < DEADLINE_HOURS * 3600)) || overdue=$((overdue + 1))
   done < <(waiting_ids)
   unsent="$(unsent_recordings "$STATUS" | wc -l)"
-  report "$stamp" "$waiting" "$oldest" "$overdue" "$unsent"
+  failed="$(failed_recordings "$STATUS" | wc -l)"
+  ((failed == 0)) || log "ERROR: $failed recording(s) failed processing here: bbb-record --rebuild <id> (or --delete <id>); see /var/log/bigbluebutton"
+  report "$stamp" "$waiting" "$oldest" "$overdue" "$unsent" "$failed"
   log "$waiting recording(s) waiting, $overdue overdue"
 }
 

@@ -29,9 +29,9 @@ main() {
   require_inputs FQDN
   local waiting failed
   waiting="$(unsent_recordings "$STATUS" | wc -l)"
-  failed="$({ find "$STATUS" -mindepth 2 -maxdepth 2 -name '*.fail' 2>/dev/null || true; } | wc -l)"
+  failed="$(failed_recordings "$STATUS" | wc -l)"
   if ((waiting > 0)); then
-    die "$IN_FQDN is kept, running: $waiting recording(s) are on it and not yet at the front (recorded, being processed, or waiting to be sent; $failed status file(s) say a stage failed: see /var/log/bigbluebutton). Once they are sent (\`ops status\` shows each node's backlog), or deliberately deleted (bbb-record --delete), run \`pulumi up\` (or \`pulumi destroy\`) again; nothing was deleted"
+    die "$IN_FQDN is kept, running: $waiting recording(s) are on it and not yet at the front (recorded, being processed, or waiting to be sent; of them, $failed failed processing: rebuild each with bbb-record --rebuild <id>, see /var/log/bigbluebutton). Once they are sent (\`ops status\` shows each node's backlog), or deliberately deleted (bbb-record --delete), run \`pulumi up\` (or \`pulumi destroy\`) again; nothing was deleted"
   fi
   log "$IN_FQDN holds no recording the front does not have"
 }

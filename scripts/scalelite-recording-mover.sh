@@ -110,10 +110,10 @@ record_backlog() {
   [[ "$stamp" == *.* ]] && nanos="${stamp#*.}"
   stamp=$((reported * 1000000000 + 10#$nanos))
   line="$(head -c 200 -- "$path")"
-  # The kept copies' part comes from nodes updated since copies are kept, the unsent count from nodes
-  # updated since it is reported.
-  if [[ ! "$line" =~ ^waiting=[0-9]+\ oldest=[0-9]+\ overdue=[0-9]+(\ kept=[0-9]+\ kept_bytes=[0-9]+\ resend=[0-9]+(\ unsent=[0-9]+)?)?$ ]]; then
-    refuse "$node" "$path" "not a backlog report (waiting=N oldest=EPOCH overdue=N [kept=N kept_bytes=N resend=N [unsent=N]])"
+  # The kept copies' part comes from nodes updated since copies are kept, the unsent and failed counts
+  # from nodes updated since each is reported.
+  if [[ ! "$line" =~ ^waiting=[0-9]+\ oldest=[0-9]+\ overdue=[0-9]+(\ kept=[0-9]+\ kept_bytes=[0-9]+\ resend=[0-9]+(\ unsent=[0-9]+(\ failed=[0-9]+)?)?)?$ ]]; then
+    refuse "$node" "$path" "not a backlog report (waiting=N oldest=EPOCH overdue=N [kept=N kept_bytes=N resend=N [unsent=N [failed=N]]])"
     return 0
   fi
   mkdir -p "$STATE/backlog"

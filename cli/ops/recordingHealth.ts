@@ -25,6 +25,8 @@ export interface NodeRecordings {
    * or later; from nodes that report it.
    */
   unsent?: number;
+  /** Of those, the ones a stage of BigBlueButton's processing marked failed: they move only once rebuilt or deleted. */
+  failed?: number;
 }
 
 /** Where the mover keeps each node's last report (scripts/scalelite-recording-mover.sh). */
@@ -39,7 +41,7 @@ export const RECORDING_HEALTH_COMMAND =
 
 const REFUSED = /^refused ([a-z0-9][a-z0-9.-]*) (\d+)$/;
 const BACKLOG =
-  /^backlog ([a-z0-9][a-z0-9.-]*) waiting=(\d+) oldest=(\d+) overdue=(\d+)(?: kept=(\d+) kept_bytes=(\d+) resend=(\d+)(?: unsent=(\d+))?)? reported=(\d+)$/;
+  /^backlog ([a-z0-9][a-z0-9.-]*) waiting=(\d+) oldest=(\d+) overdue=(\d+)(?: kept=(\d+) kept_bytes=(\d+) resend=(\d+)(?: unsent=(\d+)(?: failed=(\d+))?)?)? reported=(\d+)$/;
 
 /** Per node, sorted by name; lines of another form are ignored. */
 export function parseRecordingHealth(text: string): NodeRecordings[] {
@@ -56,7 +58,8 @@ export function parseRecordingHealth(text: string): NodeRecordings[] {
       e.overdue = Number(b[4]);
       if (b[5] !== undefined) e.kept = { count: Number(b[5]), bytes: Number(b[6]), resend: Number(b[7]) };
       if (b[8] !== undefined) e.unsent = Number(b[8]);
-      e.reportedAt = Number(b[9]);
+      if (b[9] !== undefined) e.failed = Number(b[9]);
+      e.reportedAt = Number(b[10]);
     }
   }
   return [...byNode.values()].sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0));
@@ -89,6 +92,8 @@ export function recordingsLeft(h: NodeRecordings | undefined, emptiedAt: number)
   if (h.unsent === undefined) return "its recording report does not count the recordings being processed (its scripts predate that: run pulumi up)";
   if (h.reportedAt < emptiedAt + CLOCK_MARGIN_SECONDS)
     return "waiting for its first recording report made after its last meeting (a node reports every 10 minutes)";
+  if (h.failed)
+    return `${h.unsent} recording(s) on the node not yet at the front, ${h.failed} of them failed processing: rebuild each on the node (bbb-record --rebuild <id>) or delete it (bbb-record --delete <id>)`;
   if (h.unsent > 0) return `${h.unsent} recording(s) on the node not yet at the front (being processed or to be sent)`;
   return undefined;
 }
@@ -103,6 +108,11 @@ export function recordingProblems(health: NodeRecordings[], nodes: readonly stri
     if (h.refused > 0)
       problems.push({ node: h.node, message: `${h.refused} recording archive(s) refused, kept in ${REFUSED_DIR}/${h.node} with a .reason file each` });
     if (h.overdue) problems.push({ node: h.node, message: `${h.overdue} recording(s) published more than a day ago have not reached the front` });
+    if (h.failed)
+      problems.push({
+        node: h.node,
+        message: `${h.failed} recording(s) failed processing on the node (see /var/log/bigbluebutton): rebuild each with bbb-record --rebuild <id>`,
+      });
     if (h.kept?.resend)
       problems.push({
         node: h.node,
@@ -121,7 +131,11 @@ export function recordingProblems(health: NodeRecordings[], nodes: readonly stri
 /** "3 waiting, oldest 2.5 h, 1 being processed; 12 kept (1.4 GiB)" / "none waiting" / "-". */
 export function describeBacklog(h: NodeRecordings | undefined, nowSeconds: number): string {
   if (h?.waiting === undefined) return "-";
-  const processing = h.unsent !== undefined && h.unsent > h.waiting ? `${h.unsent - h.waiting} being processed` : "";
+  const failed = h.failed ?? 0;
+  const processing = [
+    ...(h.unsent !== undefined && h.unsent > h.waiting + failed ? [`${h.unsent - h.waiting - failed} being processed`] : []),
+    ...(failed > 0 ? [`${failed} failed`] : []),
+  ].join(", ");
   const waiting = [
     h.waiting === 0 ? "none waiting" : `${h.waiting} waiting${h.oldestPublished ? `, oldest ${hours(nowSeconds - h.oldestPublished)}` : ""}`,
     ...(processing ? [processing] : []),

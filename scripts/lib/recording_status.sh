@@ -11,6 +11,10 @@
 # (<stage>/<id>*.fail when a stage failed). Scalelite's post_publish script writes
 # published/<id>-sender.done once the front has the archive. So a recording is on the node, and only
 # there, from recorded/ until its sender.done; getRecordings lists it only once its processing has begun.
+# rap-starter (record-and-playback/core/scripts/rap-starter.rb) creates recording/raw/<id> and deletes
+# recorded/<id>.done as it queues the archive job: until archived/<id>.done is written, that directory is
+# all there is (bbb-record --delete removes it; BigBlueButton's daily cron removes it for published
+# recordings, whose status files stay).
 
 # record_ids STATUS STAGE SUFFIX: the recording ids with a status file <id><SUFFIX> in STATUS/STAGE, one a line.
 record_ids() {
@@ -22,17 +26,46 @@ record_ids() {
   done
 }
 
-# unsent_recordings STATUS: the ids recorded, archived or published without a sender.done, nor an archived .norecord.
-unsent_recordings() {
-  local status="$1" id
-  declare -A sent=()
-  while read -r id; do sent[$id]=1; done < <(record_ids "$status" published -sender.done; record_ids "$status" archived .norecord)
+# recording_ids STATUS: the ids of every recording the status files or recording/raw/ know, one a line.
+recording_ids() {
+  local status="$1" dir
   {
     record_ids "$status" recorded .done
     record_ids "$status" archived .done
     record_ids "$status" published .done | sed 's/-[^-]*$//'
-  } | sort -u | while read -r id; do
-    [[ -n "$id" && -z "${sent[$id]:-}" ]] && printf '%s\n' "$id"
+    for dir in "${status%/status}/raw"/*/; do
+      dir="${dir%/}"
+      printf '%s\n' "${dir##*/}"
+    done
+  } | grep -E '^[0-9a-f]{40}-[0-9]{13}$' | sort -u
+  return 0
+}
+
+# unsent_recordings STATUS: the ids recorded, being archived, archived or published without a sender.done,
+# nor an archived .norecord (nothing was recorded).
+unsent_recordings() {
+  local status="$1" id
+  declare -A sent=()
+  while read -r id; do sent[$id]=1; done < <(record_ids "$status" published -sender.done; record_ids "$status" archived .norecord)
+  while read -r id; do
+    [[ -z "${sent[$id]:-}" ]] && printf '%s\n' "$id"
+  done < <(recording_ids "$status")
+  return 0
+}
+
+# failed_recordings STATUS: of the unsent ones, those a stage marked failed (<stage>/<id>*.fail): they move
+# on only once rebuilt (bbb-record --rebuild <id>) or deleted (bbb-record --delete <id>).
+failed_recordings() {
+  local status="$1" id
+  shopt -s nullglob
+  declare -A failed=()
+  local file
+  for file in "$status"/*/*.fail; do
+    file="${file##*/}"
+    failed[${file:0:54}]=1
   done
+  while read -r id; do
+    [[ -n "${failed[$id]:-}" ]] && printf '%s\n' "$id"
+  done < <(unsent_recordings "$status")
   return 0
 }

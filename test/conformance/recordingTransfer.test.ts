@@ -245,7 +245,7 @@ describe.each(RRSYNCS)("recordings over ssh + rsync + $name's rrsync, through th
       expect(overdue.stdout).toContain(`ERROR: recording ${id} was published`);
       await move();
       expect(readFileSync(path.join(front.root, "var/lib/bbb-ovh/recordings/backlog/bbb1"), "utf8")).toMatch(
-        /^waiting=1 oldest=\d+ overdue=1 kept=0 kept_bytes=0 resend=0 unsent=1 reported=\d+\n$/,
+        /^waiting=1 oldest=\d+ overdue=1 kept=0 kept_bytes=0 resend=0 unsent=1 failed=0 reported=\d+\n$/,
       );
       writeFileSync(state, "1 0\n");
       const sent = await retry();
@@ -255,7 +255,7 @@ describe.each(RRSYNCS)("recordings over ssh + rsync + $name's rrsync, through th
       await move();
       expect(spoolTars()).toContain(`${id}.tar`);
       expect(readFileSync(path.join(front.root, "var/lib/bbb-ovh/recordings/backlog/bbb1"), "utf8")).toMatch(
-        /^waiting=0 oldest=0 overdue=0 kept=0 kept_bytes=0 resend=0 unsent=0 reported=\d+\n$/,
+        /^waiting=0 oldest=0 overdue=0 kept=0 kept_bytes=0 resend=0 unsent=0 failed=0 reported=\d+\n$/,
       );
     });
 
@@ -269,19 +269,33 @@ describe.each(RRSYNCS)("recordings over ssh + rsync + $name's rrsync, through th
       expect(run.code, output(run)).toBe(0);
       await move();
       const line = readFileSync(path.join(front.root, "var/lib/bbb-ovh/recordings/backlog/bbb1"), "utf8");
-      expect(line).toMatch(/^waiting=0 oldest=0 overdue=0 kept=0 kept_bytes=0 resend=0 unsent=1 reported=\d+\n$/);
+      expect(line).toMatch(/^waiting=0 oldest=0 overdue=0 kept=0 kept_bytes=0 resend=0 unsent=1 failed=0 reported=\d+\n$/);
       const reported = Number(/reported=(\d+)/.exec(line)?.[1]);
       expect(reported).toBeGreaterThanOrEqual(before);
       expect(reported).toBeLessThanOrEqual(Math.ceil(Date.now() / 1000));
-      // Processed, published and sent: no longer counted.
+      // rap-starter queues its archive job (raw/<id> created, recorded/<id>.done removed): still counted.
+      // Another one's processing failed: counted, and counted as failed.
+      const broken = recordId("processing", 1);
+      mkdirSync(path.join(node.root, "var/bigbluebutton/recording/raw", ended), { recursive: true });
+      rmSync(path.join(status, `recorded/${ended}.done`));
       mkdirSync(path.join(status, "archived"), { recursive: true });
+      mkdirSync(path.join(status, "processed"), { recursive: true });
+      writeFileSync(path.join(status, `archived/${broken}.done`), "");
+      writeFileSync(path.join(status, `processed/${broken}-presentation.fail`), "");
+      const failing = await onNode(`"$BBB_OVH_ROOT/usr/local/sbin/bbb-ovh-recording-retry"`);
+      expect(failing.stdout).toContain("ERROR: 1 recording(s) failed processing here");
+      await move();
+      expect(readFileSync(path.join(front.root, "var/lib/bbb-ovh/recordings/backlog/bbb1"), "utf8")).toMatch(/ unsent=2 failed=1 reported=/);
+      rmSync(path.join(status, `archived/${broken}.done`));
+      rmSync(path.join(status, `processed/${broken}-presentation.fail`));
+      // Processed, published and sent: no longer counted.
       mkdirSync(path.join(status, "published"), { recursive: true });
       writeFileSync(path.join(status, `archived/${ended}.done`), "");
       writeFileSync(path.join(status, `published/${ended}-presentation.done`), "");
       writeFileSync(path.join(status, `published/${ended}-sender.done`), "");
       expect((await onNode(`"$BBB_OVH_ROOT/usr/local/sbin/bbb-ovh-recording-retry"`)).code).toBe(0);
       await move();
-      expect(readFileSync(path.join(front.root, "var/lib/bbb-ovh/recordings/backlog/bbb1"), "utf8")).toMatch(/ unsent=0 reported=/);
+      expect(readFileSync(path.join(front.root, "var/lib/bbb-ovh/recordings/backlog/bbb1"), "utf8")).toMatch(/ unsent=0 failed=0 reported=/);
     });
 
     itOurs("keeps the newest backlog report of a node, also among reports sent within one second", async () => {

@@ -19,6 +19,7 @@ describe("bbb-node-retire", () => {
     mkdirSync(dir, { recursive: true });
     writeFileSync(path.join(dir, file), "");
   };
+  const raw = (n: number) => mkdirSync(path.join(h.root, "var/bigbluebutton/recording/raw", ID(n)), { recursive: true });
   const retire = () => runStep(h, "bbbRetire", { FQDN: h.fqdn });
 
   beforeAll(async () => {
@@ -43,16 +44,23 @@ describe("bbb-node-retire", () => {
     status("archived", `${ID(5)}.done`);
     status("published", `${ID(5)}-presentation.done`);
     status("published", `${ID(5)}-sender.done`); // at the front
+    raw(5); // its raw files stay on the node (BigBlueButton's daily cron removes them after 14 days)
     status("sanity", `${ID(2)}.fail`);
     const kept = await retire();
     expect(kept.code).toBe(1);
     expect(kept.stderr).toContain(
-      "bbb1.campus.example is kept, running: 3 recording(s) are on it and not yet at the front (recorded, being processed, or waiting to be sent; 1 status file(s) say a stage failed",
+      "bbb1.campus.example is kept, running: 3 recording(s) are on it and not yet at the front (recorded, being processed, or waiting to be sent; of them, 1 failed processing: rebuild each with bbb-record --rebuild <id>",
     );
     expect(kept.stderr).toContain("nothing was deleted");
 
-    // The archive job is queued (rap-starter removes recorded/<id>.done), then each one reaches the front.
+    // rap-starter queues the archive job: it creates raw/<id> and removes recorded/<id>.done; until the
+    // archive worker writes archived/<id>.done, the raw directory is all that says it is there.
+    raw(1);
     rmSync(path.join(h.root, "var/bigbluebutton/recording/status/recorded", `${ID(1)}.done`));
+    const archiving = await retire();
+    expect(archiving.code).toBe(1);
+    expect(archiving.stderr).toContain("3 recording(s) are on it");
+    // Then each one reaches the front.
     status("archived", `${ID(1)}.done`);
     for (const n of [1, 2, 3]) status("published", `${ID(n)}-sender.done`);
     const gone = await retire();

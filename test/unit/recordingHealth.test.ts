@@ -61,11 +61,18 @@ describe("recording health of the front (ops status)", () => {
       [
         `backlog bbb1 waiting=1 oldest=${NOW - 600} overdue=0 kept=0 kept_bytes=0 resend=0 unsent=3 reported=${NOW - 60}`,
         `backlog bbb2 waiting=0 oldest=0 overdue=0 kept=0 kept_bytes=0 resend=0 reported=${NOW - 60}`,
+        `backlog bbb3 waiting=1 oldest=${NOW - 600} overdue=0 kept=0 kept_bytes=0 resend=0 unsent=4 failed=2 reported=${NOW - 60}`,
       ].join("\n"),
     );
     expect(health[0].unsent).toBe(3);
     expect(health[1].unsent).toBeUndefined();
     expect(describeBacklog(health[0], NOW)).toBe("1 waiting, oldest 10 min, 2 being processed; 0 kept (0 GiB)");
+    expect(health[2]).toMatchObject({ unsent: 4, failed: 2 });
+    expect(describeBacklog(health[2], NOW)).toBe("1 waiting, oldest 10 min, 1 being processed, 2 failed; 0 kept (0 GiB)");
+    expect(recordingProblems(health, [], NOW)).toContainEqual({
+      node: "bbb3",
+      message: "2 recording(s) failed processing on the node (see /var/log/bigbluebutton): rebuild each with bbb-record --rebuild <id>",
+    });
   });
 
   it("a node holds no recording only by a report made after it emptied that counts none: anything else says why not", () => {
@@ -79,6 +86,10 @@ describe("recording health of the front (ops status)", () => {
     expect(recordingsLeft(report(counted, emptied + CLOCK_MARGIN_SECONDS - 1), emptied)).toMatch(/waiting for its first/);
     expect(recordingsLeft(report(counted.replace("unsent=0", "unsent=2"), emptied + 600), emptied)).toBe(
       "2 recording(s) on the node not yet at the front (being processed or to be sent)",
+    );
+    // A failed recording moves only by hand: the reason says what to do.
+    expect(recordingsLeft(report(counted.replace("unsent=0", "unsent=2 failed=1"), emptied + 600), emptied)).toMatch(
+      /^2 recording\(s\) on the node not yet at the front, 1 of them failed processing: rebuild each on the node \(bbb-record --rebuild <id>\)/,
     );
     expect(recordingsLeft(report(counted, emptied + CLOCK_MARGIN_SECONDS), emptied)).toBeUndefined();
   });
