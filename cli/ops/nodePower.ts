@@ -131,7 +131,12 @@ function parseEmptied(text: string): Map<string, number> {
 }
 
 async function emptiedOf(ctx: PowerContext): Promise<Map<string, number>> {
-  if (!ctx.emptied) ctx.emptied = parseEmptied((await runRemote(ctx.ssh, `cat ~/${EMPTIED_IN_HOME} 2>/dev/null || true`, ctx.opts.timeoutMs)).stdout);
+  if (!ctx.emptied) {
+    // A file that exists but cannot be read is an error: read as empty, it would restart every node's wait.
+    const r = await runRemote(ctx.ssh, `f=~/${EMPTIED_IN_HOME}; [ ! -e "$f" ] || cat "$f"`, ctx.opts.timeoutMs);
+    if (r.code !== 0) throw new OpsError("command", ctx.ssh.host, `cannot read when the cordoned nodes emptied (~/${EMPTIED_IN_HOME}): ${r.stderr.trim()}`);
+    ctx.emptied = parseEmptied(r.stdout);
+  }
   return ctx.emptied;
 }
 
@@ -154,12 +159,35 @@ async function setEmptied(ctx: PowerContext, id: string, at?: number): Promise<v
  */
 async function recordingsLeftOn(ctx: PowerContext, host: ResolvedHost): Promise<string | undefined> {
   const { now, nodes } = await readFrontRecordings(ctx.ssh, ctx.opts.timeoutMs);
-  const since = (await emptiedOf(ctx)).get(host.fqdn) ?? now;
-  await setEmptied(ctx, host.fqdn, since);
   return recordingsLeft(
     nodes.find((n) => n.node === host.name),
-    since,
+    await markEmptied(ctx, host.fqdn, now),
   );
+}
+
+/** When the node was first seen without a meeting: kept if known, else `now` (the front's clock), recorded. */
+async function markEmptied(ctx: PowerContext, id: string, now: number): Promise<number> {
+  const since = (await emptiedOf(ctx)).get(id) ?? now;
+  await setEmptied(ctx, id, since);
+  return since;
+}
+
+/**
+ * A cordoned node not shelved on this run (recordings on): its empty time is kept from the first run that sees
+ * it without a meeting, so that the report it makes next can let it go on the run that may shelve it (for
+ * `ops scale`, in its paid hour's last minutes). `meetings`: as its own getMeetings just said, else asked
+ * here. Says why not when that failed.
+ */
+export async function noteEmptiness(ctx: PowerContext, host: ResolvedHost, meetings?: number): Promise<string> {
+  if (!ctx.campus.config.recordings) return "";
+  try {
+    meetings ??= (await bbbCall(nodeTargetOf(ctx, host), "getMeetings", {}, ctx.opts.timeoutMs)).meetings.length;
+    if (meetings > 0) await setEmptied(ctx, host.fqdn);
+    else await markEmptied(ctx, host.fqdn, (await readFrontRecordings(ctx.ssh, ctx.opts.timeoutMs)).now);
+    return "";
+  } catch (e) {
+    return ` (when it emptied is not noted this run: ${(e as Error).message})`;
+  }
 }
 
 export const publicIpv4 = (i: Instance) => i.ipAddresses?.find((a) => a.version === 4 && a.type === "public")?.ip;
@@ -265,18 +293,23 @@ export async function stepToSleep(ctx: PowerContext, host: ResolvedHost, { shelv
     if ((!listed || enabledAgain) && othersEnabled.length === 0)
       return decide("skipped", "the last enabled node: it stays up so that a late lesson still finds a server");
     if (!listed || enabledAgain) {
+      // Lessons may have run since an earlier sleep: its empty time says nothing of them. Forgotten first, so
+      // that a run cut after the cordon cannot find it.
+      await setEmptied(ctx, id);
       sleeping.set(id, undefined);
       await saveSleepingList(ssh, sleeping, opts.timeoutMs);
       await rake(ssh, "servers:cordon", [id], opts.commandTimeoutMs);
-      // Lessons may have run since an earlier sleep: its empty time says nothing of them.
-      await setEmptied(ctx, id);
       if (enabledAgain) return decide("cordoned", "enabled in Scalelite again since ops put it to sleep: cordoned again; shelved on a later run once empty");
     } else if (sleeping.get(id) !== undefined) {
       // A wake that never finished, now called off: the node is expected asleep again.
       sleeping.set(id, undefined);
       await saveSleepingList(ssh, sleeping, opts.timeoutMs);
     }
-    if (!shelve) return decide("cordoned", "not shelved before the end of its paid hour: it takes no new meeting, and is the first re-enabled if needed");
+    if (!shelve)
+      return decide(
+        "cordoned",
+        `not shelved before the end of its paid hour: it takes no new meeting, and is the first re-enabled if needed${await noteEmptiness(ctx, host)}`,
+      );
     const node = nodeTargetOf(ctx, host);
     const meetings = (await bbbCall(node, "getMeetings", {}, opts.timeoutMs)).meetings.length;
     if (meetings > 0) {
@@ -289,8 +322,12 @@ export async function stepToSleep(ctx: PowerContext, host: ResolvedHost, { shelv
     const left = ctx.campus.config.recordings ? await recordingsLeftOn(ctx, host) : undefined;
     if (left) return decide("cordoned", `${left}: not shelved; the next run looks again`);
     await ctx.api.call("POST", `/cloud/project/${ctx.sn}/instance/${instance.id}/shelve`);
-    await setEmptied(ctx, id);
-    return decide("shelving", "no meeting, no recording left: shelve requested");
+    // Best effort: a time left behind is forgotten at the node's next cordon, before it could count.
+    const forgotten = await setEmptied(ctx, id).then(
+      () => "",
+      (e: Error) => ` (its empty time is left in ~/${EMPTIED_IN_HOME}: ${e.message})`,
+    );
+    return decide("shelving", `no meeting, no recording left: shelve requested${forgotten}`);
   } catch (e) {
     return decide("failed", (e as Error).message);
   }

@@ -13,6 +13,7 @@ import {
   nodeTargetOf,
   notShelvable,
   stepToAwake,
+  noteEmptiness,
   stepToSleep,
   type NodeDecision,
   type PowerContext,
@@ -272,6 +273,12 @@ async function scaleOnce(api: OvhApi, target: OpsTarget, opts: ScaleOptions): Pr
     }
     for (const n of scaled.filter((x) => x.state === "enabled" && ctx.sleeping.has(x.node) && !decision.actions.some((a) => a.node === x.node)))
       steps.push(await forgetSleeping(ctx, campus.nodes.find((h) => h.fqdn === n.node) as ResolvedHost));
+    // Parked nodes left as they are (a paid hour, a lesson or a recording still on them): when each emptied
+    // is noted now, not only on the run that may shelve it.
+    for (const n of scaled.filter((x) => x.state === "parked" && !x.note && !decision.actions.some((a) => a.node === x.node))) {
+      const failure = await noteEmptiness(ctx, campus.nodes.find((h) => h.fqdn === n.node) as ResolvedHost, n.meetings);
+      if (failure) steps.push({ node: n.node, step: "cordoned", detail: `parked${failure}` });
+    }
   }
   const { surplusSince, ...shown } = decision;
   const report: ScaleReport = {

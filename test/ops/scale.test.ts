@@ -65,8 +65,9 @@ function ops(args: string[]): Promise<{ code: number; stdout: string; stderr: st
     );
   });
 }
-async function scale(minutes: number, ...extra: string[]) {
-  const run = await ops(["scale", stackFile, "--at", at(minutes), "--json", ...connection(), ...extra]);
+const scale = (minutes: number, ...extra: string[]) => scaleStack(stackFile, minutes, ...extra);
+async function scaleStack(file: string, minutes: number, ...extra: string[]) {
+  const run = await ops(["scale", file, "--at", at(minutes), "--json", ...connection(), ...extra]);
   expect(run.stderr).toBe("");
   return {
     code: run.code,
@@ -197,6 +198,17 @@ describe.skipIf(!trees)("ops scale", () => {
     expect(cordoned.steps.find((s) => s.node === NODES[3].fqdn)).toMatchObject({ step: "cordoned", detail: expect.stringMatching(/end of its paid hour/) });
     expect(await rowOf(NODES[3].fqdn)).toMatch(/cordoned/);
     expect(peer.state.calls.filter((c) => c.endsWith("/shelve"))).toHaveLength(1); // test 1's only
+    // With recordings on, a run inside the paid hour already notes when the node was first seen empty (the
+    // front's clock): a report the node makes after that can let it go in the hour's last 15 minutes.
+    const noted = (await scaleStack(recordingStackFile, 92)).report;
+    expect(noted.decision.actions).toEqual([]);
+    expect(noted.steps.filter((s) => s.node === NODES[3].fqdn)).toEqual([]);
+    const [emptiedNode, emptiedAt] = (await onFront("cat ~/.bbb-ovh/emptied")).trim().split(" ");
+    expect(emptiedNode).toBe(NODES[3].fqdn);
+    expect(Math.abs(Number(emptiedAt) - Date.now() / 1000)).toBeLessThan(300);
+    await scaleStack(recordingStackFile, 93);
+    expect((await onFront("cat ~/.bbb-ovh/emptied")).trim()).toBe(`${emptiedNode} ${emptiedAt}`); // kept, not moved on
+    await onFront("rm -f ~/.bbb-ovh/emptied");
 
     // Another burst inside that hour: the node is enabled again at once, with no unshelve and no new hour billed.
     nodeHttp[0].seedMeeting("maths-3", 90);
