@@ -25,6 +25,11 @@ DB_NAME=scalelite
 DB_USER=postgres
 SNAPSHOT_TAG=scalelite
 RECORDING_SUBDIRS=(published unpublished spool)
+# Also backed up, not counted as the front's data: what the nodes delivered and the mover has not handed to
+# the spool yet (their targets, and its staging while the disk is under its reserve, for hours maybe). A
+# restore's resend covers only the hour before the snapshot (docs/backups.md); a front just rebuilt receives
+# into these before it is restored.
+RECEIVED_SUBDIRS=(incoming .checking)
 
 usage() {
   echo "usage: bbb-ovh-backup run [--allow-empty] | list [--json] | status | check | restore [SNAPSHOT] [--force]"
@@ -185,7 +190,7 @@ backup_run() {
   restic unlock >/dev/null 2>&1 || true
   dump_database
   paths=("${DUMP_FILE#"$ROOT"/}")
-  for sub in "${RECORDING_SUBDIRS[@]}"; do
+  for sub in "${RECORDING_SUBDIRS[@]}" "${RECEIVED_SUBDIRS[@]}"; do
     [[ -d "$ROOT$RECORDING_DIR/$sub" ]] && paths+=("${RECORDING_DIR#/}/$sub")
   done
   # Paths relative to the root: a snapshot restores to the same places on any host.

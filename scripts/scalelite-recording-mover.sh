@@ -18,6 +18,9 @@
 # copy already brought over: the ledger stayed on the lost front). A new version from the same
 # node (a rebuild) is handed over like the first.
 # Anything else is moved to <recordings>/refused/<node>/ with a .reason file beside it: never deleted.
+# What stays staged in .checking (the reserve was reached) is out of the standby's read-only copy's sight:
+# each run leaves the oldest such archive's time in <recordings>/held-since (absent when none), which the
+# standby's pull reads (scripts/scalelite-recordings-pull.sh, pending_since).
 # A node's retry timer (bbb-node-recording-retry.sh) also sends backlog-<epoch>.<ns>.txt, one line saying how
 # many of its recordings wait and since when, and how many it holds that the front lacks: the newest is kept
 # in /var/lib/bbb-ovh/recordings/backlog/<node> for `ops status`, and for `ops scale`, `schedule apply` and
@@ -209,21 +212,21 @@ take() {
   finish_handover "$SPOOL/.$id.tar.from-$node$HANDOVER_SUFFIX"
 }
 
-main() {
-  (($# == 2)) || die "usage: bbb-ovh-recording-mover RECORDING_DIR RESERVE_BYTES"
-  RECORDING_DIR="$ROOT$1"
-  RESERVE="$2"
-  [[ "$RESERVE" =~ ^[0-9]+$ ]] || die "RESERVE_BYTES must be a number of bytes"
-  INCOMING="$RECORDING_DIR/incoming"
-  REFUSED="$RECORDING_DIR/refused"
-  SPOOL="$RECORDING_DIR/spool"
-  CHECKING="$RECORDING_DIR/.checking"
-  [[ -d "$INCOMING" && -d "$SPOOL" ]] || die "$INCOMING or $SPOOL is missing (the scaleliteSpool step makes them)"
-  mkdir -p "$STATE"
-  exec 9>>"$LOCK"
-  flock -n 9 || { log "another mover run is under way"; return 0; }
-  mkdir -p "$CHECKING"
-  chmod 700 "$CHECKING"
+# note_held: the modification time (epoch s) of the oldest archive staged in CHECKING, into held-since.
+note_held() {
+  local oldest
+  oldest="$(find "$CHECKING" -mindepth 2 -maxdepth 2 -type f -name '*.tar' -printf '%T@\n' | sort -n | head -n 1)"
+  if [[ -z "$oldest" ]]; then
+    rm -f -- "$RECORDING_DIR/held-since"
+    return 0
+  fi
+  printf '%s\n' "${oldest%.*}" >"$RECORDING_DIR/.held-since.tmp"
+  chmod 0644 "$RECORDING_DIR/.held-since.tmp"
+  mv -f -- "$RECORDING_DIR/.held-since.tmp" "$RECORDING_DIR/held-since"
+}
+
+# move_all: stages what the nodes sent, then checks and hands over what is staged, while the reserve lasts.
+move_all() {
   recover_handovers
   # Below the reserve nothing is staged: what waits stays in the node's directory, where the receiver
   # counts it against the node's limit.
@@ -250,6 +253,25 @@ main() {
       take "$node" "$path" || return 0
     done
   done
+}
+
+main() {
+  (($# == 2)) || die "usage: bbb-ovh-recording-mover RECORDING_DIR RESERVE_BYTES"
+  RECORDING_DIR="$ROOT$1"
+  RESERVE="$2"
+  [[ "$RESERVE" =~ ^[0-9]+$ ]] || die "RESERVE_BYTES must be a number of bytes"
+  INCOMING="$RECORDING_DIR/incoming"
+  REFUSED="$RECORDING_DIR/refused"
+  SPOOL="$RECORDING_DIR/spool"
+  CHECKING="$RECORDING_DIR/.checking"
+  [[ -d "$INCOMING" && -d "$SPOOL" ]] || die "$INCOMING or $SPOOL is missing (the scaleliteSpool step makes them)"
+  mkdir -p "$STATE"
+  exec 9>>"$LOCK"
+  flock -n 9 || { log "another mover run is under way"; return 0; }
+  mkdir -p "$CHECKING"
+  chmod 700 "$CHECKING"
+  move_all
+  note_held
 }
 
 main "$@"

@@ -123,14 +123,18 @@ pull_tree() {
 }
 
 # pending_since STARTED: the Unix time of the oldest archive the serving front holds in incoming/ or spool/
-# (received, not yet imported by Scalelite), STARTED when there is none; nothing (and a warning) when they
-# cannot be listed. rsync --list-only prints each file's time in this machine's zone as YYYY/MM/DD HH:MM:SS,
-# which sorts as text: one date(1) call for the oldest. Names starting with a dot are transfers under way
-# (rsync's temporary files), delivered after STARTED.
+# (received, not yet imported by Scalelite), or keeps staged out of sight while its disk is under the
+# reserve (its mover's held-since); STARTED when there is none; nothing (and a warning) when they cannot be
+# listed. rsync --list-only prints each file's time in the zone of this end as YYYY/MM/DD HH:MM:SS: in UTC,
+# that sorts as text (no hour repeats), and one date(1) call converts the oldest. Names starting with a dot
+# are transfers under way (rsync's temporary files), delivered after STARTED. rsync's exit 24 (files
+# vanished while listed: imported meanwhile) still lists the rest.
 pending_since() {
-  local started="$1" tree out perms size day time name oldest=""
+  local started="$1" tree out rc perms size day time name oldest="" held
   for tree in incoming spool; do
-    if ! out="$(rsync --list-only --recursive --timeout=600 --rsh="ssh -F $SSH_CONFIG" "$SOURCE:$tree/" 2>&1)"; then
+    rc=0
+    out="$(TZ=UTC rsync --list-only --recursive --timeout=600 --rsh="ssh -F $SSH_CONFIG" "$SOURCE:$tree/" 2>&1)" || rc=$?
+    if ((rc != 0 && rc != 24)); then
       [[ "$out" == *"No such file or directory"* ]] && continue
       log "warning: cannot list the serving front's $tree/ ($(tail -n 1 <<<"$out")): after a failover, nodes send again from the last copy's start only" >&2
       return 0
@@ -140,11 +144,29 @@ pending_since() {
       [[ -z "$oldest" || "$day $time" < "$oldest" ]] && oldest="$day $time"
     done <<<"$out"
   done
-  if [[ -z "$oldest" ]]; then
-    printf '%s\n' "$started"
-  else
-    date -d "$oldest" +%s
+  [[ -z "$oldest" ]] || oldest="$(date -u -d "$oldest UTC" +%s)"
+  if ! held="$(held_since)"; then
+    log "warning: cannot read the serving front's held-since: after a failover, nodes send again from the last copy's start only" >&2
+    return 0
   fi
+  if [[ -n "$held" ]] && { [[ -z "$oldest" ]] || ((held < oldest)); }; then oldest="$held"; fi
+  printf '%s\n' "${oldest:-$started}"
+}
+
+# held_since: the serving front's held-since (scripts/scalelite-recording-mover.sh), empty when absent;
+# fails when it cannot be read.
+held_since() {
+  local tmp out value
+  tmp="$(mktemp)"
+  if ! out="$(rsync --timeout=600 --rsh="ssh -F $SSH_CONFIG" "$SOURCE:held-since" "$tmp" 2>&1)"; then
+    rm -f -- "$tmp"
+    [[ "$out" == *"No such file or directory"* ]] && return 0
+    return 1
+  fi
+  value="$(head -c 20 -- "$tmp")"
+  rm -f -- "$tmp"
+  [[ "$value" =~ ^[0-9]+$ ]] || return 1
+  printf '%s\n' "$value"
 }
 
 # stat_sum OUTPUT LABEL: the number after LABEL in rsync --stats OUTPUT (commas removed). In the shell: a

@@ -124,6 +124,10 @@ function writeRecordings(h: TestHost, records: string[], bytes = 2048): void {
   }
   file("unpublished/presentation/hidden-1/metadata.xml", "<recording><id>hidden-1</id></recording>\n", 0o600, 1001, 1001);
   file(`spool/${records[0] ?? "x"}.tar`, randomBytes(512), 0o664, 998, 2000);
+  // Delivered, not yet in the spool: in a node's target, and staged by the mover (root's only) under its reserve.
+  file(`incoming/bbb1/${records[1] ?? "y"}.tar`, randomBytes(256), 0o644, 997, 997);
+  file(`.checking/bbb2/${records[2] ?? "z"}.tar`, randomBytes(256), 0o644, 0, 0);
+  chmodSync(path.join(base, ".checking"), 0o700);
 }
 
 function insertRows(pg: PgCluster, records: string[]): void {

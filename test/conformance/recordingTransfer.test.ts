@@ -15,7 +15,21 @@
  * is faked (test/fakes/bin/bbb-record); everything else is the real program.
  */
 import { execFileSync } from "node:child_process";
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
 import { createHash } from "node:crypto";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -523,8 +537,21 @@ describe.each(RRSYNCS)("recordings over ssh + rsync + $name's rrsync, through th
       const held = await move(2 ** 52);
       expect(held).toContain("HOLDING");
       expect(readdirSync(incoming("bbb6"))).toHaveLength(3);
+      // One an earlier run staged before the reserve was reached waits in .checking, where the standby's
+      // read-only copy cannot look: the oldest such archive's time is left, readable, in held-since.
+      const heldSince = path.join(incoming("bbb6"), "../../held-since");
+      const staged = path.join(incoming("bbb6"), "../../.checking/bbb6", path.basename(many[0]));
+      const stagedAt = Math.floor(Date.now() / 1000) - 3600;
+      mkdirSync(path.dirname(staged), { recursive: true });
+      renameSync(path.join(incoming("bbb6"), path.basename(many[0])), staged);
+      utimesSync(staged, stagedAt, stagedAt);
+      await move(2 ** 52);
+      expect(readFileSync(heldSince, "utf8")).toBe(`${stagedAt}\n`);
+      expect(statSync(heldSince).mode & 0o777).toBe(0o644);
       await move();
       expect(readdirSync(incoming("bbb6"))).toEqual([]);
+      expect(existsSync(staged)).toBe(false);
+      expect(existsSync(heldSince)).toBe(false);
       expect((await send("bbb6", many[3])).code).toBe(0);
     });
 

@@ -132,6 +132,17 @@ describe.each(RRSYNCS)(
         expect(r.code, output(r)).toBe(0);
         expect(Number(status().pending_since)).toBe(fiveHoursAgo);
         expect(parseStandbyCopy(readFileSync(on(standby, STANDBY_COPY_STATUS), "utf8"))?.pendingSince).toBe(fiveHoursAgo);
+        // An older one held by the serving front's mover out of the copy's sight (under its disk reserve), as its held-since says.
+        const heldSince = recordings(primary, "held-since");
+        writeFileSync(heldSince, `${fiveHoursAgo - 7200}\n`);
+        await pull();
+        expect(Number(status().pending_since)).toBe(fiveHoursAgo - 7200);
+        // Unreadable as a time: no pending_since rather than a guess.
+        writeFileSync(heldSince, "soon\n");
+        const unreadable = await pull();
+        expect(unreadable.stderr).toContain("warning: cannot read the serving front's held-since");
+        expect(status().pending_since).toBe("");
+        rmSync(heldSince);
         // Imported meanwhile: the next run is back to its own start.
         for (const [file] of waiting) rmSync(file);
         await pull();
@@ -299,14 +310,14 @@ describe.each(RRSYNCS)(
         setRole(primary, "standby");
         // A recording published on the serving front while the copy runs (the importer does not wait for it): a
         // stand-in rsync, first on the PATH of this one run, runs the real one, then publishes it after the first
-        // tree's copy (not after the listing of what waits to be imported, nor a dry run). The dry run that
+        // tree's copy (not after the listing of what waits to be imported, nor the read of held-since, nor a dry run). The dry run that
         // follows finds it left to copy.
         const late = published(standby, ID2, "late.webm");
         const wrapper = path.join(keys, `rsync-${rsyncName}`);
         mkdirSync(wrapper, { recursive: true });
         writeFileSync(
           path.join(wrapper, "rsync"),
-          `#!/bin/sh\n/usr/bin/rsync "$@"; status=$?\ncase " $* " in *" --dry-run "* | *" --list-only "*) ;; *) [ -e "${late}" ] || echo late > "${late}" ;; esac\nexit $status\n`,
+          `#!/bin/sh\n/usr/bin/rsync "$@"; status=$?\ncase " $* " in *" --dry-run "* | *" --list-only "* | *":held-since "*) ;; *) [ -e "${late}" ] || echo late > "${late}" ;; esac\nexit $status\n`,
         );
         chmodSync(path.join(wrapper, "rsync"), 0o755);
         const raced = await verify(primary, `PATH=${wrapper}:$PATH `);
