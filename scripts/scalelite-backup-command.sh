@@ -254,6 +254,30 @@ restore_database() {
     die "pg_restore into $DB_NAME failed: the database is unchanged"
 }
 
+# set_aside_unlisted SNAPSHOT: moves the recordings under published/ and unpublished/ that the restored
+# database does not list (imported after the snapshot, on a front restored with --force; or imported
+# between the snapshot's dump and its read of the files) to <recordings>/set-aside/<SNAPSHOT>/, never
+# deleted. Left in place, their files would make the front's mover drop the copies the nodes send again
+# (it drops what the front holds byte for byte), and no database row would ever list them.
+set_aside_unlisted() {
+  local aside="$ROOT$RECORDING_DIR/set-aside/$1" listed id dir rel moved=0
+  listed="$(psql_value "$DB_NAME" "SELECT record_id FROM recordings")" || die "cannot list the restored recordings in $DB_NAME"
+  declare -A known=()
+  while read -r id; do
+    [[ -n "$id" ]] && known[$id]=1
+  done <<<"$listed"
+  shopt -s nullglob
+  for dir in "$ROOT$RECORDING_DIR"/published/*/*/ "$ROOT$RECORDING_DIR"/unpublished/*/*/; do
+    dir="${dir%/}"
+    [[ -z "${known[${dir##*/}]:-}" ]] || continue
+    rel="${dir#"$ROOT$RECORDING_DIR"/}"
+    mkdir -p "$aside/${rel%/*}"
+    mv -T -- "$dir" "$aside/$rel"
+    moved=$((moved + 1))
+  done
+  ((moved == 0)) || log "set aside $moved recording folder(s) the restored database does not list, in $RECORDING_DIR/set-aside/$1 (nodes send those recordings again; nothing was deleted)"
+}
+
 backup_restore() {
   local snapshot="$1" force="$2" recordings files was_active=false id count
   load_all_settings
@@ -283,6 +307,7 @@ backup_restore() {
   [[ -f "$DUMP_FILE" ]] || die "snapshot $id holds no database dump"
   restore_database
   rm -f "$DUMP_FILE"
+  set_aside_unlisted "$id"
   if [[ "$was_active" == true ]]; then
     trap - EXIT
     systemctl start scalelite.target

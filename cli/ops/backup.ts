@@ -170,10 +170,17 @@ export async function backupRestore(
  */
 async function resendSinceSnapshot(target: OpsTarget, restored: string, timeoutMs: number): Promise<string> {
   const id = /restored snapshot ([0-9a-f]+)/.exec(restored)?.[1];
-  const taken = (await backupList(target, timeoutMs)).find((s) => s.short_id === id)?.time;
+  const notSent = (why: string) =>
+    `kept recordings not sent again: ${why}; send them with ops backup resend ${target.label} --since <the snapshot's time, less an hour> (ops backup list shows it)`;
+  // The restore is done: what fails from here is said, not thrown, so that its own report is not lost.
+  let taken: string | undefined;
+  try {
+    taken = (await backupList(target, timeoutMs)).find((s) => s.short_id === id)?.time;
+  } catch (e) {
+    return notSent(`the snapshots could not be listed (${(e as Error).message})`);
+  }
   const epoch = taken === undefined ? NaN : Date.parse(taken) / 1000;
-  if (!Number.isFinite(epoch))
-    return `kept recordings not sent again: the time of snapshot ${id ?? "?"} is unknown; send them with ops backup resend ${target.label} --since <the snapshot's time>`;
+  if (!Number.isFinite(epoch)) return notSent(`the time of snapshot ${id ?? "?"} is unknown`);
   return (await resendKept(target, resendSince(Math.floor(epoch)))).summary;
 }
 
@@ -183,7 +190,7 @@ export async function resendKept(target: OpsTarget, since: number): Promise<{ su
   const outcomes = await resendRecordings(target.nodes, undefined, since, RESEND_TIMEOUT_MS);
   const from = new Date(since * 1000).toISOString();
   return {
-    summary: `recordings delivered since ${from}: ${describeResend(outcomes, frontSsh(target).host, `ops backup resend ${target.label} --since ${from}`)}`,
+    summary: `recordings delivered since ${from}: ${describeResend(outcomes, frontSsh(target).host, `ops backup resend ${target.label} --since ${from}`, false)}`,
     ok: outcomes.every((o) => o.ok),
   };
 }

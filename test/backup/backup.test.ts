@@ -6,7 +6,7 @@
  */
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chmodSync, chownSync, lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 import path from "node:path";
 import { parse, stringify } from "yaml";
@@ -122,7 +122,9 @@ function writeRecordings(h: TestHost, records: string[], bytes = 2048): void {
     chmodSync(path.join(base, `published/presentation/${id}`), 0o750);
     chownSync(path.join(base, `published/presentation/${id}`), 1000, 2000);
   }
-  file("unpublished/presentation/hidden-1/metadata.xml", "<recording><id>hidden-1</id></recording>\n", 0o600, 1001, 1001);
+  // Another format's folder of the first recording, as unpublished (a restore sets aside folders of recordings its database does not list).
+  const hidden = records[0] ?? "hidden-1";
+  file(`unpublished/podcast/${hidden}/metadata.xml`, `<recording><id>${hidden}</id></recording>\n`, 0o600, 1001, 1001);
   file(`spool/${records[0] ?? "x"}.tar`, randomBytes(512), 0o664, 998, 2000);
   // Delivered, not yet in the spool: in a node's target, and staged by the mover (root's only) under its reserve.
   file(`incoming/bbb1/${records[1] ?? "y"}.tar`, randomBytes(256), 0o644, 997, 997);
@@ -400,9 +402,24 @@ describe.skipIf(!ready)("backups of the Scalelite front (restic + S3 + PostgreSQ
       const again = await sh(fresh, "bbb-ovh-backup restore");
       expect(again.code).not.toBe(0);
       expect(again.stderr).toMatch(/already has data \(3 recording\(s\) in the database, \d+ file\(s\).*pass --force/);
+      // A recording imported after the snapshot: its row goes with the restore, so its files are set aside
+      // (never deleted), and the copy its node sends again is imported anew instead of dropped as held.
+      const late = path.join(fresh.root, RECORDING_DIR.slice(1), "published/presentation/rec-late");
+      mkdirSync(late, { recursive: true });
+      writeFileSync(path.join(late, "metadata.xml"), "<recording><id>rec-late</id></recording>\n");
+      insertRows(freshPg, ["rec-late"]);
       const forced = await sh(fresh, "bbb-ovh-backup restore latest --force");
       expect(forced.code, forced.stderr).toBe(0);
       expect(rows(freshPg)).toEqual(beforeRows);
+      const snapshot = /restored snapshot ([0-9a-f]{8})/.exec(forced.stdout)?.[1];
+      expect(forced.stdout).toContain(`set aside 1 recording folder(s) the restored database does not list, in ${RECORDING_DIR}/set-aside/${snapshot}`);
+      expect(existsSync(late)).toBe(false);
+      expect(
+        readFileSync(path.join(fresh.root, RECORDING_DIR.slice(1), `set-aside/${snapshot}/published/presentation/rec-late/metadata.xml`), "utf8"),
+      ).toContain("rec-late");
+      // What the snapshot and the database both hold stays in place.
+      for (const id of records) expect(existsSync(path.join(fresh.root, RECORDING_DIR.slice(1), `published/presentation/${id}`))).toBe(true);
+      expect(existsSync(path.join(fresh.root, RECORDING_DIR.slice(1), `unpublished/podcast/${records[0]}`))).toBe(true);
     });
 
     it.sequential("a restore that fails leaves the database as it was and Scalelite running", async () => {
@@ -589,7 +606,7 @@ describe.skipIf(!ready)("backups of the Scalelite front (restic + S3 + PostgreSQ
       expect(forced.stdout).toMatch(/restored snapshot [0-9a-f]{8}: 2 recording\(s\) in the database/);
       const since = new Date((Math.floor(Date.parse(snapshot.time) / 1000) - 3600) * 1000).toISOString();
       expect(forced.stdout).toContain(
-        `recordings delivered since ${since}: 0 of 2 node(s) now send to ${h.host}; 0 kept archive(s) sent again; not done on bbb-training-sbg: no SSH host key`,
+        `recordings delivered since ${since}: 0 of 2 node(s) reached, sending to ${h.host}; 0 kept archive(s) sent again; not done on bbb-training-sbg: no SSH host key`,
       );
       expect(forced.stdout).toContain(`(run ops backup resend ${withRecordings} --since ${since} again once they answer`);
       expect(pg.sql("scalelite", "SELECT count(*) FROM recordings")).toBe("2");

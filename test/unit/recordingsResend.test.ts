@@ -59,6 +59,10 @@ describe("the resend of kept recordings after a switch", () => {
     expect(line).toBe(
       "1 of 2 node(s) now send to lb-standby; 3 kept archive(s) sent again; not done on bbb-gra: connect ETIMEDOUT (run the failover again once they answer: their copies stay kept)",
     );
+    // After a restore the nodes are not repointed: they already send to that front.
+    expect(describeResend([{ node: "bbb-sbg", ok: true, resent: 1, failed: 0, ms: 10, detail: "1 resent" }], "lb", "ops backup resend", false)).toBe(
+      "1 of 1 node(s) reached, sending to lb; 1 kept archive(s) sent again",
+    );
   });
 
   it("is the last step of a switch with recordings, after the signed check; none without recordings", () => {
