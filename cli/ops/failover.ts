@@ -22,6 +22,7 @@ import {
 import type { HttpOptions } from "./http";
 import type { OvhApi } from "./ovhApi";
 import { Progress } from "./progress";
+import { recordPendingResend } from "./pendingResend";
 import { parseStatusTable, rake } from "./scalelite";
 import { smoke } from "./smoke";
 import { describeResend, RESEND_TIMEOUT_MS, resendRecordings, resendSince, type ResendNode } from "./recordingsResend";
@@ -371,7 +372,10 @@ export async function resendToNewFront(nodes: readonly ResendNode[], to: Side, t
   const front = { name: to.name, ipv4: to.ipv4, sshPort: to.ssh.port, hostKey: to.ssh.hostKey ?? "" };
   const outcomes = await resendRecordings(nodes, front, since, RESEND_TIMEOUT_MS);
   const from = since === 0 ? "every kept archive" : `delivered since ${new Date(since * 1000).toISOString()}`;
-  return `${describeResend(outcomes, to.name)} (${from})`;
+  // A node asleep now is pointed at the new front by the run that wakes it.
+  await recordPendingResend(to.ssh, front, since, outcomes, timeoutMs);
+  const later = outcomes.some((o) => !o.ok) ? `; a node that ops scale or schedule apply wakes is pointed at ${to.name} then` : "";
+  return `${describeResend(outcomes, to.name)} (${from})${later}`;
 }
 
 /**

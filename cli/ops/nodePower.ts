@@ -7,6 +7,7 @@ import { OpsError } from "./errors";
 import type { OvhApi } from "./ovhApi";
 import { readFrontRecordings, recordingsLeft } from "./recordingHealth";
 import { parseStatusTable, rake, type ScaleliteServerStatus } from "./scalelite";
+import { finishPendingResend } from "./pendingResend";
 import { runRemote, writeHomeFile, type SshTarget } from "./ssh";
 import type { NodeTarget, OpsTarget } from "./stackSource";
 
@@ -261,11 +262,14 @@ export async function stepToAwake(ctx: PowerContext, host: ResolvedHost, why: st
         `public IPv4 changed from ${known} to ${ip} while shelved; ${dns}. The node stays cordoned: run \`pulumi up --refresh --stack ${ctx.target.label}\` (--refresh: Pulumi's state still holds the old address) so the allow-lists that name it (the front's firewall and recording-transfer key) and BBB's own address follow, then run this command again`,
       );
     }
-    await bbbCall(nodeTargetOf(ctx, host), "getMeetings", {}, ctx.opts.timeoutMs); // BBB answers signed calls: it is up
+    const node = nodeTargetOf(ctx, host);
+    await bbbCall(node, "getMeetings", {}, ctx.opts.timeoutMs); // BBB answers signed calls: it is up
+    // Asleep through a failover, it still sends to the old front: pointed at this one first (its lessons' recordings go there).
+    const repointed = ctx.campus.config.recordings ? await finishPendingResend(ctx.ssh, { name: node.name, ssh: node.ssh }, ctx.opts.commandTimeoutMs) : "";
     await rake(ctx.ssh, "servers:enable", [id], ctx.opts.commandTimeoutMs);
     ctx.sleeping.delete(id);
     await saveSleepingList(ctx.ssh, ctx.sleeping, ctx.opts.timeoutMs);
-    return decide("enabled", "healthy again: enabled in Scalelite (meetings from its next poll)");
+    return decide("enabled", `healthy again: enabled in Scalelite (meetings from its next poll)${repointed}`);
   } catch (e) {
     return decide("failed", (e as Error).message);
   }

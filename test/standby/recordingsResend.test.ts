@@ -26,6 +26,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseRecordingHealth, RECORDING_HEALTH_COMMAND } from "../../cli/ops/recordingHealth";
 import { resendToNewFront } from "../../cli/ops/failover";
+import { finishPendingResend, PENDING_RESEND_IN_HOME } from "../../cli/ops/pendingResend";
 import { RESEND_MARGIN_SECONDS, resendRecordings, resendSince, type NewFront, type ResendNode } from "../../cli/ops/recordingsResend";
 import { base64 } from "../../components/remote/invocation";
 import {
@@ -258,6 +259,28 @@ describe.skipIf(!scalelite || !rrsyncTree)("a recording delivered to the front b
     const keptFiles = readdirSync(path.join(node.root, NODE_KEPT_DIR)).filter((f) => f.endsWith(".tar"));
     expect(health.kept).toEqual({ count: keptFiles.length, bytes: expect.any(Number), resend: 0 });
     expect(health.kept?.bytes).toBeGreaterThan(0);
+  }, 120_000);
+
+  it("a node asleep during the failover is pointed at the new front, and sends again, when a run wakes it", async () => {
+    const config = nodeTransferFiles(path.join(node.root, "etc/bbb-ovh/recording-transfer")).sshConfig;
+    // Before the failover the node sends to the old front.
+    const oldFront: NewFront = { name: "lb", ipv4: "127.0.0.1", sshPort: front.port, hostKey: front.hostPublicKey };
+    expect((await resendRecordings(nodes(), oldFront, Math.floor(Date.now() / 1000) + 3600, 120_000))[0].ok).toBe(true);
+    expect(readFileSync(config, "utf8")).toMatch(new RegExp(`^ {2}Port ${front.port}$`, "m"));
+    // The failover's resend step cannot reach it (asleep: no SSH): the new front keeps it listed.
+    const detail = await resendToNewFront([{ name: "bbb1" }], { name: "lb-standby", ipv4: "127.0.0.1", ssh: standbySsh() }, 120_000);
+    expect(detail).toMatch(
+      /^0 of 1 node\(s\) now send to lb-standby; .*not done on bbb1: .*; a node that ops scale or schedule apply wakes is pointed at lb-standby then$/,
+    );
+    expect(JSON.parse(await execOn(standby, `cat ~/${PENDING_RESEND_IN_HOME}`))).toMatchObject({ to: newFront(), nodes: ["bbb1"] });
+    // What stepToAwake runs once the woken node answers, before it enables it.
+    const woken = await finishPendingResend(standbySsh(), nodes()[0], 20_000);
+    expect(woken).toMatch(/^; pointed at lb-standby after the failover it slept through, \d+ kept archive\(s\) sent again$/);
+    expect(readFileSync(config, "utf8")).toMatch(new RegExp(`^ {2}Port ${standby.port}$`, "m"));
+    expect(await execOn(standby, `ls -a ~/.bbb-ovh`)).not.toContain("resend-pending");
+    // Nothing listed any more: the next wake does nothing.
+    expect(await finishPendingResend(standbySsh(), nodes()[0], 20_000)).toBe("");
+    await move(standby);
   }, 120_000);
 
   it("keeps the copies within their bounds, oldest delivered first, never one still to send again", async () => {

@@ -1,0 +1,70 @@
+import { OpsError } from "./errors";
+import { resendRecordings, RESEND_TIMEOUT_MS, type NewFront, type ResendNode, type ResendOutcome } from "./recordingsResend";
+import { runRemote, writeHomeFile, type SshTarget } from "./ssh";
+
+/**
+ * The nodes a failover's resend step could not reach (asleep, say): they still send to the old front, which
+ * is fenced and takes nothing, so their recordings wait on them. Kept on the new front, in the home of the
+ * user ops logs in as (beside the sleeping list), so that the run which wakes such a node points it at the
+ * new front and has it send again before it takes lessons (nodePower.ts, stepToAwake).
+ */
+export const PENDING_RESEND_IN_HOME = ".bbb-ovh/resend-pending";
+
+export interface PendingResend {
+  to: NewFront;
+  /** Epoch s: the nodes send again what they delivered since then (the failover's resendSince). */
+  since: number;
+  nodes: string[];
+}
+
+/** The file's JSON, or undefined when it is not one (a file written by hand, or cut). */
+export function parsePendingResend(text: string): PendingResend | undefined {
+  if (text.trim() === "") return undefined;
+  try {
+    const p = JSON.parse(text) as PendingResend;
+    const valid =
+      typeof p?.to?.name === "string" &&
+      typeof p.to.ipv4 === "string" &&
+      Number.isInteger(p.to.sshPort) &&
+      typeof p.to.hostKey === "string" &&
+      Number.isInteger(p.since) &&
+      Array.isArray(p.nodes) &&
+      p.nodes.every((n) => typeof n === "string");
+    return valid ? { to: p.to, since: p.since, nodes: p.nodes } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function readPending(ssh: SshTarget, timeoutMs: number): Promise<PendingResend | undefined> {
+  const r = await runRemote(ssh, `f=~/${PENDING_RESEND_IN_HOME}; [ ! -e "$f" ] || cat "$f"`, timeoutMs);
+  if (r.code !== 0) throw new OpsError("command", ssh.host, `cannot read ~/${PENDING_RESEND_IN_HOME}: ${r.stderr.trim()}`);
+  return parsePendingResend(r.stdout);
+}
+
+async function savePending(ssh: SshTarget, pending: PendingResend, timeoutMs: number): Promise<void> {
+  const r =
+    pending.nodes.length > 0
+      ? await writeHomeFile(ssh, PENDING_RESEND_IN_HOME, `${JSON.stringify(pending)}\n`, timeoutMs)
+      : await runRemote(ssh, `rm -f ~/${PENDING_RESEND_IN_HOME}`, timeoutMs);
+  if (r.code !== 0) throw new OpsError("command", ssh.host, `cannot record the nodes still to point at ${pending.to.name}: ${r.stderr.trim()}`);
+}
+
+/** After a failover's resend step, on the new front: the nodes it did not reach, replacing any earlier list (an earlier failover's nodes now follow this one). */
+export async function recordPendingResend(ssh: SshTarget, to: NewFront, since: number, outcomes: readonly ResendOutcome[], timeoutMs: number): Promise<void> {
+  await savePending(ssh, { to, since, nodes: outcomes.filter((o) => !o.ok).map((o) => o.node) }, timeoutMs);
+}
+
+/**
+ * For a node that has just woken: when the front `ssh` reaches lists it, points it at that failover's front
+ * and has it send again, then takes it off the list. Says what it did, or why not (the node stays listed,
+ * for the next wake); "" when it was not listed.
+ */
+export async function finishPendingResend(ssh: SshTarget, node: ResendNode, timeoutMs: number): Promise<string> {
+  const pending = await readPending(ssh, timeoutMs);
+  if (!pending?.nodes.includes(node.name)) return "";
+  const [outcome] = await resendRecordings([node], pending.to, pending.since, Math.min(timeoutMs * 10, RESEND_TIMEOUT_MS));
+  if (!outcome.ok) return `; still to point at ${pending.to.name} after the failover it slept through: ${outcome.detail} (the next wake tries again)`;
+  await savePending(ssh, { ...pending, nodes: pending.nodes.filter((n) => n !== node.name) }, timeoutMs);
+  return `; pointed at ${pending.to.name} after the failover it slept through, ${outcome.resent} kept archive(s) sent again`;
+}
