@@ -1,4 +1,5 @@
 import { REFUSED_DIR } from "../../components/scalelite/recordingLayout";
+import { parsePendingResend, PENDING_RESEND_IN_HOME, type PendingResend } from "./pendingResend";
 import { runRemote, type SshTarget } from "./ssh";
 
 /**
@@ -37,7 +38,8 @@ export const REPORT_MAX_AGE_SECONDS = 2 * 3600;
 /** The command that prints the lines parseRecordingHealth reads (BBB_OVH_ROOT is empty on a real front). */
 export const RECORDING_HEALTH_COMMAND =
   `R="\${BBB_OVH_ROOT:-}"; for d in "$R${REFUSED_DIR}"/*/; do [ -d "$d" ] && echo "refused $(basename "$d") $(find "$d" -maxdepth 1 -name '*.reason' | wc -l)"; done; ` +
-  `for f in "$R${BACKLOG_DIR}"/*; do [ -f "$f" ] && echo "backlog $(basename "$f") $(cat "$f")"; done; true`;
+  `for f in "$R${BACKLOG_DIR}"/*; do [ -f "$f" ] && echo "backlog $(basename "$f") $(cat "$f")"; done; ` +
+  `f=~/${PENDING_RESEND_IN_HOME}; [ -f "$f" ] && echo "pending $(head -n 1 "$f")"; true`;
 
 const REFUSED = /^refused ([a-z0-9][a-z0-9.-]*) (\d+)$/;
 const BACKLOG =
@@ -65,12 +67,24 @@ export function parseRecordingHealth(text: string): NodeRecordings[] {
   return [...byNode.values()].sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0));
 }
 
-/** The front's clock (epoch s) and what it knows of each node's recordings; throws when the front cannot be read. */
-export async function readFrontRecordings(ssh: SshTarget, timeoutMs: number): Promise<{ now: number; nodes: NodeRecordings[] }> {
+/**
+ * The front's clock (epoch s), what it knows of each node's recordings, and the nodes a failover to it could
+ * not point at it yet (cli/ops/pendingResend.ts); throws when the front cannot be read.
+ */
+export async function readFrontRecordings(ssh: SshTarget, timeoutMs: number): Promise<{ now: number; nodes: NodeRecordings[]; pending?: PendingResend }> {
   const r = await runRemote(ssh, `date +%s; ${RECORDING_HEALTH_COMMAND}`, timeoutMs);
   const now = Number(r.stdout.split("\n")[0]);
   if (r.code !== 0 || !Number.isInteger(now)) throw new Error(`cannot read the recordings' state on the front: ${r.stderr.trim() || `exit ${r.code}`}`);
-  return { now, nodes: parseRecordingHealth(r.stdout) };
+  const pending = /^pending (.*)$/m.exec(r.stdout)?.[1];
+  return { now, nodes: parseRecordingHealth(r.stdout), pending: pending === undefined ? undefined : parsePendingResend(pending) };
+}
+
+/** The problem `ops status` reports for each node a failover could not point at the new front yet. */
+export function pendingResendProblems(pending: PendingResend | undefined): { node: string; message: string }[] {
+  return (pending?.nodes ?? []).map((node) => ({
+    node,
+    message: `still sends to the old front since the failover to ${pending?.to.name}: the run of ops scale or schedule apply that wakes it points it there, or run ops failover again once it answers`,
+  }));
 }
 
 /**

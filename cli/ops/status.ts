@@ -8,7 +8,7 @@ import type { DnsKeyCheck } from "./dnsKey";
 import { classifyError, OpsError, type FailureKind } from "./errors";
 import { httpGet, type HttpOptions } from "./http";
 import type { Progress } from "./progress";
-import { describeBacklog, readFrontRecordings, recordingProblems, type NodeRecordings } from "./recordingHealth";
+import { describeBacklog, pendingResendProblems, readFrontRecordings, recordingProblems, type NodeRecordings } from "./recordingHealth";
 import { parseStatusTable, rake, type ScaleliteServerStatus } from "./scalelite";
 import { SCALE_LOG } from "./scale";
 import { describeStandbyCopy, parseStandbyCopy, STANDBY_COPY_COMMAND, standbyCopiesToShow } from "./standbyCopy";
@@ -113,9 +113,9 @@ async function lastScaling(ssh: SshTarget, timeoutMs: number): Promise<StatusRep
 }
 
 /** Refused archives and backlog reports on the front, or undefined when it cannot be read. */
-async function recordingHealth(ssh: SshTarget, timeoutMs: number): Promise<NodeRecordings[] | undefined> {
+async function recordingHealth(ssh: SshTarget, timeoutMs: number): Promise<Awaited<ReturnType<typeof readFrontRecordings>> | undefined> {
   try {
-    return (await readFrontRecordings(ssh, timeoutMs)).nodes;
+    return await readFrontRecordings(ssh, timeoutMs);
   } catch {
     return undefined;
   }
@@ -219,7 +219,8 @@ export async function collectStatus(target: OpsTarget, options: StatusOptions, p
   const lastScale = await scaling;
   if (lastScale) front.scaling = lastScale;
 
-  const recordings = await recordingsRead;
+  const recordingsState = await recordingsRead;
+  const recordings = recordingsState?.nodes;
   const nowSeconds = Date.now() / 1000;
   const probed = await Promise.all(probes);
   const nodes: NodeStatus[] = [];
@@ -274,7 +275,8 @@ export async function collectStatus(target: OpsTarget, options: StatusOptions, p
   if (recordings) {
     // A missing report is only a problem where the stack says its nodes send recordings.
     const senders = target.campus?.config.recordings ? target.nodes.map((n) => n.name) : [];
-    for (const p of recordingProblems(recordings, senders, nowSeconds)) problems.push({ host: p.node, kind: "unhealthy", message: `recordings: ${p.message}` });
+    for (const p of [...recordingProblems(recordings, senders, nowSeconds), ...pendingResendProblems(recordingsState?.pending)])
+      problems.push({ host: p.node, kind: "unhealthy", message: `recordings: ${p.message}` });
   }
   let standbyCopyLine: string | undefined;
   if (standbyCopy) {

@@ -24,7 +24,7 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSy
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parseRecordingHealth, RECORDING_HEALTH_COMMAND } from "../../cli/ops/recordingHealth";
+import { parseRecordingHealth, pendingResendProblems, readFrontRecordings, RECORDING_HEALTH_COMMAND } from "../../cli/ops/recordingHealth";
 import { resendToNewFront } from "../../cli/ops/failover";
 import { finishPendingResend, PENDING_RESEND_IN_HOME } from "../../cli/ops/pendingResend";
 import { RESEND_MARGIN_SECONDS, resendRecordings, resendSince, type NewFront, type ResendNode } from "../../cli/ops/recordingsResend";
@@ -273,13 +273,19 @@ describe.skipIf(!scalelite || !rrsyncTree)("a recording delivered to the front b
       /^0 of 1 node\(s\) now send to lb-standby; .*not done on bbb1: .*; a node that ops scale or schedule apply wakes is pointed at lb-standby then$/,
     );
     expect(JSON.parse(await execOn(standby, `cat ~/${PENDING_RESEND_IN_HOME}`))).toMatchObject({ to: newFront(), nodes: ["bbb1"] });
+    // ops status reads it with the rest of the recordings' state, and names the node as a problem.
+    const listed = await readFrontRecordings(standbySsh(), 20_000);
+    expect(pendingResendProblems(listed.pending)).toEqual([
+      { node: "bbb1", message: expect.stringMatching(/^still sends to the old front since the failover to lb-standby/) },
+    ]);
     // What stepToAwake runs once the woken node answers, before it enables it.
     const woken = await finishPendingResend(standbySsh(), nodes()[0], 20_000);
     expect(woken).toMatch(/^; pointed at lb-standby after the failover it slept through, \d+ kept archive\(s\) sent again$/);
     expect(readFileSync(config, "utf8")).toMatch(new RegExp(`^ {2}Port ${standby.port}$`, "m"));
     expect(await execOn(standby, `ls -a ~/.bbb-ovh`)).not.toContain("resend-pending");
-    // Nothing listed any more: the next wake does nothing.
+    // Nothing listed any more: the next wake does nothing, and ops status has nothing to say.
     expect(await finishPendingResend(standbySsh(), nodes()[0], 20_000)).toBe("");
+    expect((await readFrontRecordings(standbySsh(), 20_000)).pending).toBeUndefined();
     await move(standby);
   }, 120_000);
 
