@@ -28,11 +28,16 @@ record_ids() {
 
 # recording_ids STATUS: the ids of every recording the status files or recording/raw/ know, one a line.
 recording_ids() {
-  local status="$1" dir
+  local status="$1" dir file
+  shopt -s nullglob
   {
     record_ids "$status" recorded .done
     record_ids "$status" archived .done
     record_ids "$status" published .done | sed 's/-[^-]*$//'
+    for file in "$status"/*/*.fail; do
+      file="${file##*/}"
+      printf '%s\n' "${file:0:54}"
+    done
     for dir in "${status%/status}/raw"/*/; do
       dir="${dir%/}"
       printf '%s\n' "${dir##*/}"

@@ -60,6 +60,13 @@ describe("bbb-node-retire", () => {
     const archiving = await retire();
     expect(archiving.code).toBe(1);
     expect(archiving.stderr).toContain("3 recording(s) are on it");
+    // A failed stage alone names a recording too (its other status files removed by hand, say).
+    status("archived", `${ID(6)}.fail`);
+    const failedOnly = await retire();
+    expect(failedOnly.stderr).toContain(
+      "4 recording(s) are on it and not yet at the front (recorded, being processed, or waiting to be sent; of them, 2 failed",
+    );
+    rmSync(path.join(h.root, "var/bigbluebutton/recording/status/archived", `${ID(6)}.fail`));
     // Then each one reaches the front.
     status("archived", `${ID(1)}.done`);
     for (const n of [1, 2, 3]) status("published", `${ID(n)}-sender.done`);
