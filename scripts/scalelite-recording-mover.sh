@@ -18,9 +18,11 @@
 # copy already brought over: the ledger stayed on the lost front). A new version from the same
 # node (a rebuild) is handed over like the first.
 # Anything else is moved to <recordings>/refused/<node>/ with a .reason file beside it: never deleted.
-# What stays staged in .checking (the reserve was reached) is out of the standby's read-only copy's sight:
-# each run leaves the oldest such archive's time in <recordings>/held-since (absent when none), which the
-# standby's pull reads (scripts/scalelite-recordings-pull.sh, pending_since).
+# What is staged in .checking (while it is checked, or for hours when the reserve was reached) is out of the
+# standby's read-only copy's sight: <recordings>/held-since holds a time no later than the oldest archive
+# there (absent when none), which the standby's pull reads between its listings of incoming/ and of the
+# spool (scripts/scalelite-recordings-pull.sh, pending_since). A run writes it before it stages anything,
+# counting what it is about to stage, and again at its end for what is left.
 # A node's retry timer (bbb-node-recording-retry.sh) also sends backlog-<epoch>.<ns>.txt, one line saying how
 # many of its recordings wait and since when, and how many it holds that the front lacks: the newest is kept
 # in /var/lib/bbb-ovh/recordings/backlog/<node> for `ops status`, and for `ops scale`, `schedule apply` and
@@ -212,15 +214,18 @@ take() {
   finish_handover "$SPOOL/.$id.tar.from-$node$HANDOVER_SUFFIX"
 }
 
-# note_held: the modification time (epoch s) of the oldest archive staged in CHECKING, into held-since.
+# note_held [PATH...]: the modification time (epoch s) of the oldest archive staged in CHECKING, or among
+# PATHs (about to be staged), into held-since.
 note_held() {
   local oldest
-  oldest="$(find "$CHECKING" -mindepth 2 -maxdepth 2 -type f -name '*.tar' -printf '%T@\n' | sort -n | head -n 1)"
+  # awk, not sort | head: head closing the pipe early would fail the run under pipefail.
+  oldest="$({ find "$CHECKING" -mindepth 2 -maxdepth 2 -type f -name '*.tar' -printf '%T@\n'; (($# == 0)) || stat -c %Y -- "$@" 2>/dev/null || true; } |
+    awk 'NR == 1 || $1 < min { min = $1 } END { if (NR) printf "%d\n", min }')"
   if [[ -z "$oldest" ]]; then
     rm -f -- "$RECORDING_DIR/held-since"
     return 0
   fi
-  printf '%s\n' "${oldest%.*}" >"$RECORDING_DIR/.held-since.tmp"
+  printf '%s\n' "$oldest" >"$RECORDING_DIR/.held-since.tmp"
   chmod 0644 "$RECORDING_DIR/.held-since.tmp"
   mv -f -- "$RECORDING_DIR/.held-since.tmp" "$RECORDING_DIR/held-since"
 }
@@ -238,13 +243,20 @@ move_all() {
   # Globs, not find | sort: each node directory would cost two processes a run. dotglob: rsync's hidden
   # temporary files are entries too; `.` and `..` never match. A glob is expanded (sorted) when its loop starts.
   local dir node path
+  local -a entries=() archives=()
   shopt -s nullglob dotglob
   for dir in "$INCOMING"/*; do
     [[ -d "$dir" && ! -L "$dir" ]] || continue
-    node="${dir##*/}"
-    for path in "$dir"/*; do
-      stage "$node" "$path"
-    done
+    entries+=("$dir"/*)
+  done
+  for path in "${entries[@]}"; do
+    [[ "$path" == *.tar && "${path##*/}" != .* ]] && archives+=("$path")
+  done
+  # Exactly what is counted is staged: an archive arriving meanwhile waits for the next run, in sight.
+  note_held "${archives[@]}"
+  for path in "${entries[@]}"; do
+    dir="${path%/*}"
+    stage "${dir##*/}" "$path"
   done
   for dir in "$CHECKING"/*; do
     [[ -d "$dir" && ! -L "$dir" ]] || continue

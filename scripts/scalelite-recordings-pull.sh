@@ -130,8 +130,17 @@ pull_tree() {
 # are transfers under way (rsync's temporary files), delivered after STARTED. rsync's exit 24 (files
 # vanished while listed: imported meanwhile) still lists the rest.
 pending_since() {
-  local started="$1" tree out rc perms size day time name oldest="" held
-  for tree in incoming spool; do
+  local started="$1" tree out rc perms size day time name oldest="" held=""
+  # In the order archives go (incoming/, the mover's staging, the spool), so that one moving on while this
+  # looks is seen where it goes: held-since is read between the two listings.
+  for tree in incoming held-since spool; do
+    if [[ "$tree" == held-since ]]; then
+      if ! held="$(held_since)"; then
+        log "warning: cannot read the serving front's held-since: after a failover, nodes send again from the last copy's start only" >&2
+        return 0
+      fi
+      continue
+    fi
     rc=0
     out="$(TZ=UTC rsync --list-only --recursive --timeout=600 --rsh="ssh -F $SSH_CONFIG" "$SOURCE:$tree/" 2>&1)" || rc=$?
     if ((rc != 0 && rc != 24)); then
@@ -145,10 +154,6 @@ pending_since() {
     done <<<"$out"
   done
   [[ -z "$oldest" ]] || oldest="$(date -u -d "$oldest UTC" +%s)"
-  if ! held="$(held_since)"; then
-    log "warning: cannot read the serving front's held-since: after a failover, nodes send again from the last copy's start only" >&2
-    return 0
-  fi
   if [[ -n "$held" ]] && { [[ -z "$oldest" ]] || ((held < oldest)); }; then oldest="$held"; fi
   printf '%s\n' "${oldest:-$started}"
 }

@@ -52,6 +52,7 @@ import {
   type SpoolClient,
 } from "../../components/scalelite/renderRecordingTransfer";
 import { calls, output, read } from "../support/hostState";
+import { waitUntil } from "../support/waitUntil";
 import { craftedArchive, goodArchive, metadataXml, recordId, recordingMembers } from "../support/recordingArchives";
 import { installRecordingNode } from "../support/recordingNode";
 import { execOn, runStep, shellOn, startTestHost, type StepResult, type TestHost } from "../support/sshd";
@@ -552,6 +553,29 @@ describe.each(RRSYNCS)("recordings over ssh + rsync + $name's rrsync, through th
       expect(readdirSync(incoming("bbb6"))).toEqual([]);
       expect(existsSync(staged)).toBe(false);
       expect(existsSync(heldSince)).toBe(false);
+      // While a run checks what it staged (the archive check held here until released), held-since already
+      // counts it: a standby's pull in between sees it neither in incoming/ nor in the spool.
+      const checker = path.join(front.root, "usr/local/lib/bbb-ovh/recording_archive_check.py");
+      const release = path.join(work, "release");
+      copyFileSync(checker, `${checker}.real`);
+      writeFileSync(
+        checker,
+        `import os, sys, time\nwhile not os.path.exists(${JSON.stringify(release)}):\n    time.sleep(0.02)\nos.execv(sys.executable, [sys.executable, ${JSON.stringify(`${checker}.real`)}] + sys.argv[1:])\n`,
+      );
+      try {
+        const late = path.join(incoming("bbb6"), path.basename(many[1]));
+        copyFileSync(many[1], late);
+        utimesSync(late, stagedAt - 600, stagedAt - 600);
+        const running = move();
+        await waitUntil(() => existsSync(heldSince));
+        expect(readFileSync(heldSince, "utf8")).toBe(`${stagedAt - 600}\n`);
+        writeFileSync(release, "");
+        await running;
+        expect(existsSync(heldSince)).toBe(false);
+      } finally {
+        copyFileSync(`${checker}.real`, checker);
+        rmSync(`${checker}.real`);
+      }
       expect((await send("bbb6", many[3])).code).toBe(0);
     });
 
