@@ -23,6 +23,10 @@
 #       target on the front, as post_publish does but keeping the copy. One that fails is marked
 #       (<id>.tar.resend) and sent again by each timer run until it arrives. Prints one line per archive,
 #       then `resent=N failed=N`.
+#   bbb-ovh-recording-keep mark SINCE
+#       The same archives, only marked to be sent by the retry timer's next run (within 10 minutes): what
+#       `ops scale` and `schedule apply` run on a node they wake after a failover it slept through, which must
+#       not wait for the transfers. Prints `marked=N`.
 set -euo pipefail
 
 ROOT="${BBB_OVH_ROOT:-}"
@@ -77,8 +81,9 @@ send() {
   return "${PIPESTATUS[0]}"
 }
 
-resend() {
-  local since="$1" tar id done_file sent=0 failed=0 why
+# delivered_since SINCE: the ids of the kept archives delivered (their sender.done written) at or after SINCE.
+delivered_since() {
+  local since="$1" tar id done_file
   shopt -s nullglob
   for tar in "$KEPT"/*.tar; do
     id="$(basename "$tar" .tar)"
@@ -86,7 +91,25 @@ resend() {
     done_file="$PUBLISHED_STATUS/$id-sender.done"
     [[ -f "$done_file" ]] || continue
     (($(stat -c %Y "$done_file") >= since)) || continue
-    if why="$(send "$id")"; then
+    printf '%s\n' "$id"
+  done
+}
+
+mark() {
+  local id marked=0
+  while read -r id; do
+    touch "$KEPT/$id.tar.resend"
+    marked=$((marked + 1))
+  done < <(delivered_since "$1")
+  log "marked=$marked"
+}
+
+resend() {
+  local id tar sent=0 failed=0 why
+  while read -r id; do
+    tar="$KEPT/$id.tar"
+    # stdin from /dev/null: ssh would read the rest of the list.
+    if why="$(send "$id" </dev/null)"; then
       rm -f "$tar.resend"
       sent=$((sent + 1))
       log "resent $id"
@@ -95,7 +118,7 @@ resend() {
       failed=$((failed + 1))
       log "could not resend $id ($why): the retry timer sends it again"
     fi
-  done
+  done < <(delivered_since "$1")
   log "resent=$sent failed=$failed"
 }
 
@@ -168,7 +191,12 @@ main() {
       number SINCE "$2"
       resend "$2"
       ;;
-    *) die "usage: bbb-ovh-recording-keep keep|prune|resend ..." ;;
+    mark)
+      (($# == 2)) || die "usage: bbb-ovh-recording-keep mark SINCE"
+      number SINCE "$2"
+      mark "$2"
+      ;;
+    *) die "usage: bbb-ovh-recording-keep keep|prune|resend|mark ..." ;;
   esac
 }
 

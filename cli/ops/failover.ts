@@ -374,7 +374,7 @@ export async function resendToNewFront(nodes: readonly ResendNode[], to: Side, t
   const from = since === 0 ? "every kept archive" : `delivered since ${new Date(since * 1000).toISOString()}`;
   // A node asleep now is pointed at the new front by the run that wakes it.
   await recordPendingResend(to.ssh, front, since, outcomes, timeoutMs);
-  const later = outcomes.some((o) => !o.ok) ? `; a node that ops scale or schedule apply wakes is pointed at ${to.name} then` : "";
+  const later = outcomes.some((o) => !o.repointed) ? `; a node that ops scale or schedule apply wakes is pointed at ${to.name} then` : "";
   return `${describeResend(outcomes, to.name)} (${from})${later}`;
 }
 

@@ -264,16 +264,16 @@ export async function stepToAwake(ctx: PowerContext, host: ResolvedHost, why: st
     }
     const node = nodeTargetOf(ctx, host);
     await bbbCall(node, "getMeetings", {}, ctx.opts.timeoutMs); // BBB answers signed calls: it is up
-    // Asleep through a failover, it still sends to the old front: pointed at this one first (its lessons' recordings go there).
-    // Lessons come first: a failure here is said, and the node is enabled all the same.
+    await rake(ctx.ssh, "servers:enable", [id], ctx.opts.commandTimeoutMs);
+    ctx.sleeping.delete(id);
+    await saveSleepingList(ctx.ssh, ctx.sleeping, ctx.opts.timeoutMs);
+    // Asleep through a failover, it still sends to the old front: pointed at this one (a first lesson's
+    // recording takes far longer than this to be published). A failure is said; the node serves all the same.
     const repointed = ctx.campus.config.recordings
       ? await finishPendingResend(ctx.ssh, { name: node.name, ssh: node.ssh }, ctx.opts.commandTimeoutMs).catch(
           (e: Error) => `; whether a failover left it pointed at the old front is unknown: ${e.message}`,
         )
       : "";
-    await rake(ctx.ssh, "servers:enable", [id], ctx.opts.commandTimeoutMs);
-    ctx.sleeping.delete(id);
-    await saveSleepingList(ctx.ssh, ctx.sleeping, ctx.opts.timeoutMs);
     return decide("enabled", `healthy again: enabled in Scalelite (meetings from its next poll)${repointed}`);
   } catch (e) {
     return decide("failed", (e as Error).message);

@@ -1,5 +1,5 @@
 import { OpsError } from "./errors";
-import { resendRecordings, RESEND_TIMEOUT_MS, type NewFront, type ResendNode, type ResendOutcome } from "./recordingsResend";
+import { resendRecordings, type NewFront, type ResendNode, type ResendOutcome } from "./recordingsResend";
 import { runRemote, writeHomeFile, type SshTarget } from "./ssh";
 
 /**
@@ -50,21 +50,26 @@ async function savePending(ssh: SshTarget, pending: PendingResend, timeoutMs: nu
   if (r.code !== 0) throw new OpsError("command", ssh.host, `cannot record the nodes still to point at ${pending.to.name}: ${r.stderr.trim()}`);
 }
 
-/** After a failover's resend step, on the new front: the nodes it did not reach, replacing any earlier list (an earlier failover's nodes now follow this one). */
+/**
+ * After a failover's resend step, on the new front: the nodes it did not point there, replacing any earlier
+ * list (an earlier failover's nodes now follow this one). A node pointed there whose copies did not all go is
+ * not listed: its retry timer sends them.
+ */
 export async function recordPendingResend(ssh: SshTarget, to: NewFront, since: number, outcomes: readonly ResendOutcome[], timeoutMs: number): Promise<void> {
-  await savePending(ssh, { to, since, nodes: outcomes.filter((o) => !o.ok).map((o) => o.node) }, timeoutMs);
+  await savePending(ssh, { to, since, nodes: outcomes.filter((o) => !o.repointed).map((o) => o.node) }, timeoutMs);
 }
 
 /**
  * For a node that has just woken: when the front `ssh` reaches lists it, points it at that failover's front
- * and has it send again, then takes it off the list. Says what it did, or why not (the node stays listed,
- * for the next wake); "" when it was not listed.
+ * and marks its copies delivered since then for its retry timer (which sends them within 10 minutes: the wake
+ * does not wait for the transfers), then takes it off the list. Says what it did, or why not (the node stays
+ * listed, for the next wake); "" when it was not listed.
  */
 export async function finishPendingResend(ssh: SshTarget, node: ResendNode, timeoutMs: number): Promise<string> {
   const pending = await readPending(ssh, timeoutMs);
   if (!pending?.nodes.includes(node.name)) return "";
-  const [outcome] = await resendRecordings([node], pending.to, pending.since, Math.min(timeoutMs * 10, RESEND_TIMEOUT_MS));
+  const [outcome] = await resendRecordings([node], pending.to, pending.since, timeoutMs, { queue: true });
   if (!outcome.ok) return `; still to point at ${pending.to.name} after the failover it slept through: ${outcome.detail} (the next wake tries again)`;
   await savePending(ssh, { ...pending, nodes: pending.nodes.filter((n) => n !== node.name) }, timeoutMs);
-  return `; pointed at ${pending.to.name} after the failover it slept through, ${outcome.resent} kept archive(s) sent again`;
+  return `; pointed at ${pending.to.name} after the failover it slept through, ${outcome.detail}`;
 }

@@ -73,6 +73,14 @@ export function resendCommand(since: number): string {
   return `runuser -u bigbluebutton -- "\${BBB_OVH_ROOT:-}${NODE_KEEP_COMMAND}" resend ${Math.floor(since)}`;
 }
 
+/** As root on a node: the same copies only marked for its retry timer's next run (`mark`), which sends them. */
+export function markCommand(since: number): string {
+  return `runuser -u bigbluebutton -- "\${BBB_OVH_ROOT:-}${NODE_KEEP_COMMAND}" mark ${Math.floor(since)}`;
+}
+
+/** Printed once the node points at the new front, before its copies are sent. */
+const REPOINTED = "bbb-ovh: repointed";
+
 /** The counts of the re-send's last line (`recording-keep: resent=N failed=N`). */
 export function parseResend(stdout: string): { resent: number; failed: number } | undefined {
   const m = /resent=(\d+) failed=(\d+)\s*$/.exec(stdout.trim());
@@ -89,6 +97,8 @@ export interface ResendOutcome {
   node: string;
   /** false: unreachable, or the command failed; `detail` says why. */
   ok: boolean;
+  /** It now sends to the new front (whatever became of the re-send itself). */
+  repointed: boolean;
   resent: number;
   failed: number;
   ms: number;
@@ -98,16 +108,26 @@ export interface ResendOutcome {
 /**
  * Every node at once: points it at `to` (a front that is new to it), then sends again its copies delivered
  * since `since`; without `to` (a front restored from a backup, which the nodes already send to), only sends
- * again. A node that fails stops nothing.
+ * again. `queue`: the copies are only marked, and the node's retry timer sends them within 10 minutes (a
+ * node woken to take lessons). A node that fails stops nothing.
  */
-export async function resendRecordings(nodes: readonly ResendNode[], to: NewFront | undefined, since: number, timeoutMs: number): Promise<ResendOutcome[]> {
-  const command = to ? `${repointCommand(to)} && ${resendCommand(since)}` : resendCommand(since);
+export async function resendRecordings(
+  nodes: readonly ResendNode[],
+  to: NewFront | undefined,
+  since: number,
+  timeoutMs: number,
+  { queue = false } = {},
+): Promise<ResendOutcome[]> {
+  const send = queue ? markCommand(since) : resendCommand(since);
+  const command = to ? `${repointCommand(to)} && echo '${REPOINTED}' && ${send}` : send;
   return Promise.all(
     nodes.map(async (node): Promise<ResendOutcome> => {
       const started = performance.now();
+      let repointed = false;
       const done = (ok: boolean, detail: string, counts = { resent: 0, failed: 0 }): ResendOutcome => ({
         node: node.name,
         ok,
+        repointed,
         ...counts,
         ms: Math.round(performance.now() - started),
         detail,
@@ -115,11 +135,14 @@ export async function resendRecordings(nodes: readonly ResendNode[], to: NewFron
       if (!node.ssh) return done(false, "no SSH host key for it in the stack's outputs: not reached");
       try {
         const r = await runRemote(node.ssh, asRoot(node.ssh, command), timeoutMs);
-        const counts = parseResend(r.stdout);
+        repointed = to !== undefined && r.stdout.split("\n").includes(REPOINTED);
+        const marked = queue ? /marked=(\d+)\s*$/.exec(r.stdout.trim())?.[1] : undefined;
+        const counts = queue ? (marked === undefined ? undefined : { resent: 0, failed: 0 }) : parseResend(r.stdout);
         if (r.code !== 0 || !counts) {
           const why = (r.stderr.trim() || r.stdout.trim()).split("\n").slice(-2).join(" / ") || `exit status ${r.code}`;
           return done(false, why);
         }
+        if (queue) return done(true, `${marked} kept archive(s) marked for its retry timer, which sends them within 10 minutes`);
         return done(counts.failed === 0, `${counts.resent} resent${counts.failed ? `, ${counts.failed} failed (its retry timer sends them)` : ""}`, counts);
       } catch (e) {
         return done(false, classifyError(e, node.name).message);

@@ -239,7 +239,8 @@ describe.skipIf(!scalelite || !rrsyncTree)("a recording delivered to the front b
   it("a resend that cannot reach the new front is marked; the retry timer sends it once the front answers, and the node reports its copies", async () => {
     const since = resendSince(copyStarted);
     const unreachable = await resendRecordings(nodes(), newFront(1), since, 120_000);
-    expect(unreachable[0]).toMatchObject({ ok: false, resent: 0 });
+    // Pointed there all the same (a failover lists it for no wake: its retry timer sends what failed).
+    expect(unreachable[0]).toMatchObject({ ok: false, repointed: true, resent: 0 });
     expect(unreachable[0].failed).toBeGreaterThanOrEqual(2);
     expect(existsSync(`${kept(inFlight)}.resend`)).toBe(true);
     // Pointed back at the answering front (nothing new to send: a since in the future), then the timer's run.
@@ -278,10 +279,16 @@ describe.skipIf(!scalelite || !rrsyncTree)("a recording delivered to the front b
     expect(pendingResendProblems(listed.pending)).toEqual([
       { node: "bbb1", message: expect.stringMatching(/^still sends to the old front since the failover to lb-standby/) },
     ]);
-    // What stepToAwake runs once the woken node answers, before it enables it.
+    // What stepToAwake runs once it has enabled the woken node: pointed at the new front, its copies marked
+    // for its retry timer (the wake does not wait for the transfers), which then sends them.
     const woken = await finishPendingResend(standbySsh(), nodes()[0], 20_000);
-    expect(woken).toMatch(/^; pointed at lb-standby after the failover it slept through, \d+ kept archive\(s\) sent again$/);
+    expect(woken).toMatch(/^; pointed at lb-standby after the failover it slept through, [1-9]\d* kept archive\(s\) marked for its retry timer/);
     expect(readFileSync(config, "utf8")).toMatch(new RegExp(`^ {2}Port ${standby.port}$`, "m"));
+    const marked = readdirSync(path.join(node.root, NODE_KEPT_DIR)).filter((f) => f.endsWith(".tar.resend"));
+    expect(marked.length).toBe(Number(/, (\d+) kept archive/.exec(woken)?.[1]));
+    const timer = await shellOn(node, `"$BBB_OVH_ROOT/usr/local/sbin/bbb-ovh-recording-keep" prune ${KEEP.bytes} ${KEEP.hours}`);
+    expect(timer.code, output(timer)).toBe(0);
+    expect(readdirSync(path.join(node.root, NODE_KEPT_DIR)).filter((f) => f.endsWith(".tar.resend"))).toEqual([]);
     expect(await execOn(standby, `ls -a ~/.bbb-ovh`)).not.toContain("resend-pending");
     // Nothing listed any more: the next wake does nothing, and ops status has nothing to say.
     expect(await finishPendingResend(standbySsh(), nodes()[0], 20_000)).toBe("");

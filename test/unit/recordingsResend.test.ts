@@ -51,8 +51,8 @@ describe("the resend of kept recordings after a switch", () => {
     expect(parseResend("usage")).toBeUndefined();
     const line = describeResend(
       [
-        { node: "bbb-sbg", ok: true, resent: 3, failed: 0, ms: 10, detail: "3 resent" },
-        { node: "bbb-gra", ok: false, resent: 0, failed: 0, ms: 10, detail: "connect ETIMEDOUT" },
+        { node: "bbb-sbg", ok: true, repointed: true, resent: 3, failed: 0, ms: 10, detail: "3 resent" },
+        { node: "bbb-gra", ok: false, repointed: false, resent: 0, failed: 0, ms: 10, detail: "connect ETIMEDOUT" },
       ],
       "lb-standby",
     );
@@ -60,9 +60,9 @@ describe("the resend of kept recordings after a switch", () => {
       "1 of 2 node(s) now send to lb-standby; 3 kept archive(s) sent again; not done on bbb-gra: connect ETIMEDOUT (run the failover again once they answer: their copies stay kept)",
     );
     // After a restore the nodes are not repointed: they already send to that front.
-    expect(describeResend([{ node: "bbb-sbg", ok: true, resent: 1, failed: 0, ms: 10, detail: "1 resent" }], "lb", "ops backup resend", false)).toBe(
-      "1 of 1 node(s) reached, sending to lb; 1 kept archive(s) sent again",
-    );
+    expect(
+      describeResend([{ node: "bbb-sbg", ok: true, repointed: false, resent: 1, failed: 0, ms: 10, detail: "1 resent" }], "lb", "ops backup resend", false),
+    ).toBe("1 of 1 node(s) reached, sending to lb; 1 kept archive(s) sent again");
   });
 
   it("is the last step of a switch with recordings, after the signed check; none without recordings", () => {
