@@ -260,7 +260,10 @@ restore_database() {
 # deleted. Left in place, their files would make the front's mover drop the copies the nodes send again
 # (it drops what the front holds byte for byte), and no database row would ever list them.
 set_aside_unlisted() {
-  local aside="$ROOT$RECORDING_DIR/set-aside/$1" listed id dir rel moved=0
+  local name listed id dir rel moved=0 aside
+  # One folder per restore: restoring the same snapshot twice never meets a folder set aside before.
+  name="$1-$(date -u +%Y%m%dT%H%M%SZ)"
+  aside="$ROOT$RECORDING_DIR/set-aside/$name"
   listed="$(psql_value "$DB_NAME" "SELECT record_id FROM recordings")" || die "cannot list the restored recordings in $DB_NAME"
   declare -A known=()
   while read -r id; do
@@ -275,7 +278,7 @@ set_aside_unlisted() {
     mv -T -- "$dir" "$aside/$rel"
     moved=$((moved + 1))
   done
-  ((moved == 0)) || log "set aside $moved recording folder(s) the restored database does not list, in $RECORDING_DIR/set-aside/$1 (nodes send those recordings again; nothing was deleted)"
+  ((moved == 0)) || log "set aside $moved recording folder(s) the restored database does not list, in $RECORDING_DIR/set-aside/$name: nothing was deleted; nodes send again what they delivered since an hour before the snapshot, and docs/backups.md says how to import any other one again"
 }
 
 backup_restore() {

@@ -372,9 +372,13 @@ export async function resendToNewFront(nodes: readonly ResendNode[], to: Side, t
   const front = { name: to.name, ipv4: to.ipv4, sshPort: to.ssh.port, hostKey: to.ssh.hostKey ?? "" };
   const outcomes = await resendRecordings(nodes, front, since, RESEND_TIMEOUT_MS);
   const from = since === 0 ? "every kept archive" : `delivered since ${new Date(since * 1000).toISOString()}`;
-  // A node asleep now is pointed at the new front by the run that wakes it.
-  await recordPendingResend(to.ssh, front, since, outcomes, timeoutMs);
-  const later = outcomes.some((o) => !o.repointed) ? `; a node that ops scale or schedule apply wakes is pointed at ${to.name} then` : "";
+  // A node asleep now is pointed at the new front by the run that wakes it. The switch is done by now: a
+  // failure to keep the list is said with the rest.
+  const listed = await recordPendingResend(to.ssh, front, since, outcomes, timeoutMs).then(
+    () => `; a node that ops scale or schedule apply wakes is pointed at ${to.name} then`,
+    (e: Error) => `; the nodes not pointed at ${to.name} could not be listed for their next wake (${e.message}): run the failover again once they answer`,
+  );
+  const later = outcomes.some((o) => !o.repointed) ? listed : "";
   return `${describeResend(outcomes, to.name)} (${from})${later}`;
 }
 

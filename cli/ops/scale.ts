@@ -56,6 +56,8 @@ export interface ScaledNode {
   meetings: number;
   users: number;
   recordings: number;
+  /** Its meetings are from its own getMeetings of this run (not Scalelite's last poll, nor none). */
+  asked?: boolean;
   /** When the node's own API could not be read and Scalelite's last poll was used (or nothing). */
   note?: string;
 }
@@ -144,7 +146,7 @@ async function scalingNodeOf(ctx: PowerContext, host: ResolvedHost): Promise<Sca
     const meetings = (await bbbCall(node, "getMeetings", {}, ctx.opts.timeoutMs)).meetings;
     const users = meetings.reduce((n, m) => n + Number(m.participantCount ?? 0), 0);
     const recordings = state === "parked" ? (await bbbCall(node, "getRecordings", { state: "any" }, ctx.opts.timeoutMs)).recordings.length : 0;
-    return { ...base, meetings: meetings.length, users, recordings };
+    return { ...base, meetings: meetings.length, users, recordings, asked: true };
   } catch (e) {
     // Never shelved on a guess: an unreadable node counts as holding a recording.
     return {
@@ -275,7 +277,7 @@ async function scaleOnce(api: OvhApi, target: OpsTarget, opts: ScaleOptions): Pr
       steps.push(await forgetSleeping(ctx, campus.nodes.find((h) => h.fqdn === n.node) as ResolvedHost));
     // Parked nodes left as they are (a paid hour, a lesson or a recording still on them): when each emptied
     // is noted now, not only on the run that may shelve it.
-    for (const n of scaled.filter((x) => x.state === "parked" && !x.note && !decision.actions.some((a) => a.node === x.node))) {
+    for (const n of scaled.filter((x) => x.state === "parked" && x.asked && !decision.actions.some((a) => a.node === x.node))) {
       const failure = await noteEmptiness(ctx, campus.nodes.find((h) => h.fqdn === n.node) as ResolvedHost, n.meetings);
       if (failure) steps.push({ node: n.node, step: "cordoned", detail: `parked${failure}` });
     }
@@ -291,7 +293,7 @@ async function scaleOnce(api: OvhApi, target: OpsTarget, opts: ScaleOptions): Pr
       ? `${addNodes(decision.requiredUsers, campus.config.expected.classrooms, rule.policy)}${awakeTime && rule.marginUsers > 0 ? ", or lower campus.scaling.marginUsers" : ""}`
       : undefined,
     decision: shown,
-    nodes: scaled.map(({ site: _site, spec: _spec, ...n }) => n),
+    nodes: scaled.map(({ site: _site, spec: _spec, asked: _asked, ...n }) => n),
     steps,
     ...(flavors.unchecked ? { flavorCheck: flavors.unchecked } : {}),
     attention: decision.short || steps.some((d) => d.step === "failed" || d.step === "ip-changed") || ctx.status.some((r) => r.tag === CHECK_TAG),
