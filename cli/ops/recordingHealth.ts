@@ -36,7 +36,7 @@ export const BACKLOG_DIR = "/var/lib/bbb-ovh/recordings/backlog";
 export const REPORT_MAX_AGE_SECONDS = 2 * 3600;
 
 /** The command that prints the lines parseRecordingHealth reads (BBB_OVH_ROOT is empty on a real front). */
-export const RECORDING_HEALTH_COMMAND =
+const RECORDING_HEALTH_COMMAND =
   `R="\${BBB_OVH_ROOT:-}"; for d in "$R${REFUSED_DIR}"/*/; do [ -d "$d" ] && echo "refused $(basename "$d") $(find "$d" -maxdepth 1 -name '*.reason' | wc -l)"; done; ` +
   `for f in "$R${BACKLOG_DIR}"/*; do [ -f "$f" ] && echo "backlog $(basename "$f") $(cat "$f")"; done; ` +
   `f=~/${PENDING_RESEND_IN_HOME}; [ -f "$f" ] && echo "pending $(head -n 1 "$f")"; true`;

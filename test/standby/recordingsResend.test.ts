@@ -24,7 +24,7 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSy
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parseRecordingHealth, pendingResendProblems, readFrontRecordings, RECORDING_HEALTH_COMMAND } from "../../cli/ops/recordingHealth";
+import { pendingResendProblems, readFrontRecordings } from "../../cli/ops/recordingHealth";
 import { resendToNewFront } from "../../cli/ops/failover";
 import { finishPendingResend, PENDING_RESEND_IN_HOME } from "../../cli/ops/pendingResend";
 import { RESEND_MARGIN_SECONDS, resendRecordings, resendSince, type NewFront, type ResendNode } from "../../cli/ops/recordingsResend";
@@ -256,7 +256,7 @@ describe.skipIf(!scalelite || !rrsyncTree)("a recording delivered to the front b
     const retry = await shellOn(node, `GRACE_SECONDS=0 "$BBB_OVH_ROOT/usr/local/sbin/bbb-ovh-recording-retry"`);
     expect(retry.code, output(retry)).toBe(0);
     await move(standby);
-    const [health] = parseRecordingHealth(await execOn(standby, RECORDING_HEALTH_COMMAND));
+    const [health] = (await readFrontRecordings(standbySsh(), 20_000)).nodes;
     const keptFiles = readdirSync(path.join(node.root, NODE_KEPT_DIR)).filter((f) => f.endsWith(".tar"));
     expect(health.kept).toEqual({ count: keptFiles.length, bytes: expect.any(Number), resend: 0 });
     expect(health.kept?.bytes).toBeGreaterThan(0);
