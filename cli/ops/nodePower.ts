@@ -8,7 +8,7 @@ import type { OvhApi } from "./ovhApi";
 import { readFrontRecordings, recordingsLeft } from "./recordingHealth";
 import { parseStatusTable, rake, type ScaleliteServerStatus } from "./scalelite";
 import { finishPendingResend } from "./pendingResend";
-import { runRemote, writeHomeFile, type SshTarget } from "./ssh";
+import { readHomeFile, runRemote, writeHomeFile, type SshTarget } from "./ssh";
 import type { NodeTarget, OpsTarget } from "./stackSource";
 
 /**
@@ -132,12 +132,8 @@ function parseEmptied(text: string): Map<string, number> {
 }
 
 async function emptiedOf(ctx: PowerContext): Promise<Map<string, number>> {
-  if (!ctx.emptied) {
-    // A file that exists but cannot be read is an error: read as empty, it would restart every node's wait.
-    const r = await runRemote(ctx.ssh, `f=~/${EMPTIED_IN_HOME}; [ ! -e "$f" ] || cat "$f"`, ctx.opts.timeoutMs);
-    if (r.code !== 0) throw new OpsError("command", ctx.ssh.host, `cannot read when the cordoned nodes emptied (~/${EMPTIED_IN_HOME}): ${r.stderr.trim()}`);
-    ctx.emptied = parseEmptied(r.stdout);
-  }
+  // Unreadable is an error (readHomeFile): read as empty, it would restart every node's wait.
+  ctx.emptied ??= parseEmptied(await readHomeFile(ctx.ssh, EMPTIED_IN_HOME, ctx.opts.timeoutMs));
   return ctx.emptied;
 }
 

@@ -1,12 +1,12 @@
 import { OpsError } from "./errors";
 import { resendRecordings, type NewFront, type ResendNode, type ResendOutcome } from "./recordingsResend";
-import { runRemote, writeHomeFile, type SshTarget } from "./ssh";
+import { readHomeFile, runRemote, writeHomeFile, type SshTarget } from "./ssh";
 
 /**
  * The nodes a failover's resend step could not reach (asleep, say): they still send to the old front, which
  * is fenced and takes nothing, so their recordings wait on them. Kept on the new front, in the home of the
- * user ops logs in as (beside the sleeping list), so that the run which wakes such a node points it at the
- * new front and has it send again before it takes lessons (nodePower.ts, stepToAwake).
+ * user ops logs in as (beside the sleeping list), so that the run which wakes such a node, once it has enabled
+ * it, points it at the new front and has its retry timer send again (nodePower.ts, stepToAwake).
  */
 export const PENDING_RESEND_IN_HOME = ".bbb-ovh/resend-pending";
 
@@ -36,12 +36,6 @@ export function parsePendingResend(text: string): PendingResend | undefined {
   }
 }
 
-async function readPending(ssh: SshTarget, timeoutMs: number): Promise<PendingResend | undefined> {
-  const r = await runRemote(ssh, `f=~/${PENDING_RESEND_IN_HOME}; [ ! -e "$f" ] || cat "$f"`, timeoutMs);
-  if (r.code !== 0) throw new OpsError("command", ssh.host, `cannot read ~/${PENDING_RESEND_IN_HOME}: ${r.stderr.trim()}`);
-  return parsePendingResend(r.stdout);
-}
-
 async function savePending(ssh: SshTarget, pending: PendingResend, timeoutMs: number): Promise<void> {
   const r =
     pending.nodes.length > 0
@@ -66,7 +60,7 @@ export async function recordPendingResend(ssh: SshTarget, to: NewFront, since: n
  * listed, for the next wake); "" when it was not listed.
  */
 export async function finishPendingResend(ssh: SshTarget, node: ResendNode, timeoutMs: number): Promise<string> {
-  const pending = await readPending(ssh, timeoutMs);
+  const pending = parsePendingResend(await readHomeFile(ssh, PENDING_RESEND_IN_HOME, timeoutMs));
   if (!pending?.nodes.includes(node.name)) return "";
   const [outcome] = await resendRecordings([node], pending.to, pending.since, timeoutMs, { queue: true });
   if (!outcome.ok) return `; still to point at ${pending.to.name} after the failover it slept through: ${outcome.detail} (the next wake tries again)`;

@@ -68,14 +68,12 @@ export function repointCommand(to: NewFront): string {
   ].join(" && ");
 }
 
-/** As root on a node: the re-send, run as the bigbluebutton user, who owns the transfer key and the copies. */
-export function resendCommand(since: number): string {
-  return `runuser -u bigbluebutton -- "\${BBB_OVH_ROOT:-}${NODE_KEEP_COMMAND}" resend ${Math.floor(since)}`;
-}
-
-/** As root on a node: the same copies only marked for its retry timer's next run (`mark`), which sends them. */
-export function markCommand(since: number): string {
-  return `runuser -u bigbluebutton -- "\${BBB_OVH_ROOT:-}${NODE_KEEP_COMMAND}" mark ${Math.floor(since)}`;
+/**
+ * As root on a node, run as the bigbluebutton user, who owns the transfer key and the copies: `resend` sends
+ * again its copies delivered since `since`; `mark` only marks them for its retry timer's next run.
+ */
+export function keepCommand(verb: "resend" | "mark", since: number): string {
+  return `runuser -u bigbluebutton -- "\${BBB_OVH_ROOT:-}${NODE_KEEP_COMMAND}" ${verb} ${Math.floor(since)}`;
 }
 
 /** Printed once the node points at the new front, before its copies are sent. */
@@ -118,7 +116,7 @@ export async function resendRecordings(
   timeoutMs: number,
   { queue = false } = {},
 ): Promise<ResendOutcome[]> {
-  const send = queue ? markCommand(since) : resendCommand(since);
+  const send = keepCommand(queue ? "mark" : "resend", since);
   const command = to ? `${repointCommand(to)} && echo '${REPOINTED}' && ${send}` : send;
   return Promise.all(
     nodes.map(async (node): Promise<ResendOutcome> => {

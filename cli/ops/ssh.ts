@@ -99,3 +99,13 @@ export async function writeHomeFile(target: SshTarget, relative: string, text: s
   const file = `~/${relative}`;
   return runRemote(target, `mkdir -p "$(dirname ${file})" && cat > ${file}.new && mv ${file}.new ${file}`, timeoutMs, text);
 }
+
+/**
+ * `~/<relative>` of the SSH user, "" when it does not exist; a file that exists but cannot be read is an
+ * error (read as empty, a list kept there would be taken as empty). `relative` is one of our constant paths.
+ */
+export async function readHomeFile(target: SshTarget, relative: string, timeoutMs: number): Promise<string> {
+  const r = await runRemote(target, `f=~/${relative}; [ ! -e "$f" ] || cat "$f"`, timeoutMs);
+  if (r.code !== 0) throw new OpsError("command", target.host, `cannot read ~/${relative}: ${r.stderr.trim() || `exit ${r.code}`}`);
+  return r.stdout;
+}

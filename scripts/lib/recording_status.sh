@@ -26,18 +26,25 @@ record_ids() {
   done
 }
 
+# fail_ids STATUS: the recording ids of the <stage>/<id>*.fail status files (an id is 54 characters), one a line.
+fail_ids() {
+  local file
+  shopt -s nullglob
+  for file in "$1"/*/*.fail; do
+    file="${file##*/}"
+    printf '%s\n' "${file:0:54}"
+  done
+}
+
 # recording_ids STATUS: the ids of every recording the status files or recording/raw/ know, one a line.
 recording_ids() {
-  local status="$1" dir file
+  local status="$1" dir
   shopt -s nullglob
   {
     record_ids "$status" recorded .done
     record_ids "$status" archived .done
     record_ids "$status" published .done | sed 's/-[^-]*$//'
-    for file in "$status"/*/*.fail; do
-      file="${file##*/}"
-      printf '%s\n' "${file:0:54}"
-    done
+    fail_ids "$status"
     for dir in "${status%/status}/raw"/*/; do
       dir="${dir%/}"
       printf '%s\n' "${dir##*/}"
@@ -62,13 +69,8 @@ unsent_recordings() {
 # on only once rebuilt (bbb-record --rebuild <id>) or deleted (bbb-record --delete <id>).
 failed_recordings() {
   local status="$1" id
-  shopt -s nullglob
   declare -A failed=()
-  local file
-  for file in "$status"/*/*.fail; do
-    file="${file##*/}"
-    failed[${file:0:54}]=1
-  done
+  while read -r id; do failed[$id]=1; done < <(fail_ids "$status")
   while read -r id; do
     [[ -n "${failed[$id]:-}" ]] && printf '%s\n' "$id"
   done < <(unsent_recordings "$status")

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { switchSteps } from "../../cli/ops/failoverPlan";
 import { execFileSync } from "node:child_process";
 import { asRoot } from "../../cli/ops/ssh";
-import { describeResend, parseResend, repointCommand, RESEND_MARGIN_SECONDS, resendCommand, resendSince } from "../../cli/ops/recordingsResend";
+import { describeResend, parseResend, repointCommand, RESEND_MARGIN_SECONDS, keepCommand, resendSince } from "../../cli/ops/recordingsResend";
 
 const front = { name: "lb-standby", ipv4: "198.51.100.20", sshPort: 2222, hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHostKeyOfTheStandby comment" };
 
@@ -29,7 +29,9 @@ describe("the resend of kept recordings after a switch", () => {
     expect(command).toMatch(/mv -f "\$d\/\.ssh_config\.new" "\$d\/ssh_config".*mv -f "\$d\/\.known_hosts\.new" "\$d\/known_hosts"/);
     // Marked last, once both files point there: the node's recordings step keeps this front until the stack names it.
     expect(command).toMatch(/printf '%s %s\\n' 198\.51\.100\.20 2222 > "\$d\/\.front-by-ops\.new" && mv -f "\$d\/\.front-by-ops\.new" "\$d\/front-by-ops"$/);
-    expect(resendCommand(1_800_000_000.7)).toBe('runuser -u bigbluebutton -- "${BBB_OVH_ROOT:-}/usr/local/sbin/bbb-ovh-recording-keep" resend 1800000000');
+    expect(keepCommand("resend", 1_800_000_000.7)).toBe(
+      'runuser -u bigbluebutton -- "${BBB_OVH_ROOT:-}/usr/local/sbin/bbb-ovh-recording-keep" resend 1800000000',
+    );
   });
 
   it("runs it through sudo for a login that is not root, its quotes intact", () => {
