@@ -556,6 +556,52 @@ describe.skipIf(!trees)("ops upgrade drill", () => {
     await onFront(`docker exec scalelite-api bin/rake 'servers:enable[${cut.report.canary}]'`);
   }, 300_000);
 
+  it("a node Scalelite's poller disabled while it waited empty, whose API answers late after the apply, is polled until Scalelite places meetings on it", async ({
+    signal,
+  }) => {
+    for (const n of nodeHttp) n.meetings.clear();
+    const flag = path.join(env.HOME, "node-replaced");
+    rmSync(flag, { force: true });
+    const [canary, next] = NODES.map((n) => n.fqdn);
+    const node = nodeHttp[0];
+    const secret = node.secret;
+    let looked = 0;
+    let answered = false;
+    // Once the canary is empty, Scalelite's poller (the poller container, every POLL_INTERVAL) disables it, as
+    // it does a cordoned server whose load is zero, dropping its load (lib/tasks/poll.rake). Its API then
+    // refuses every call (the node being replaced) until Scalelite's first poll since the apply has failed.
+    // The second node's apply fails, which ends the drill.
+    const run = await upgrade(["--apply", `timeout 60 sh -c 'until [ -f ${flag} ]; do sleep 0.1; done' && [ "$BBB_OVH_NODE" = "${canary}" ]`], (fqdn, step) => {
+      if (fqdn !== canary || step !== "empty") return;
+      void scalelite
+        .pollUntil(`Server.find(${JSON.stringify(canary)}).state == 'disabled'`, `Scalelite disables the empty, cordoned ${canary}`)
+        .then(async () => {
+          node.secret = "being-replaced";
+          looked = node.calls.length;
+          writeFileSync(flag, "");
+          await waitUntil(() => node.calls.slice(looked).some((c) => c.call === "getMeetings" && !c.accepted), signal);
+          node.secret = secret;
+          answered = true;
+        })
+        .catch(() => undefined); // the test ended first: its own assertions say why
+    });
+    node.secret = secret;
+    const steps = run.report.steps.map((s) => `${s.node}: ${s.step}: ${s.detail}`).join("\n");
+    expect(answered, steps).toBe(true);
+    expect(run.report.upgraded, steps).toEqual([canary]);
+    expect(run.report.steps.filter((s) => s.node === canary).map((s) => s.step)).toEqual(["drained", "empty", "applied", "healthy", "undrained"]);
+    // Scalelite's poll was refused first, then one succeeded, then the check's create landed on the node.
+    const after = node.calls.slice(looked);
+    const refused = after.findIndex((c) => c.call === "getMeetings" && !c.accepted);
+    const polled = after.findIndex((c, i) => i > refused && c.call === "getMeetings" && c.accepted);
+    expect(refused).toBeGreaterThanOrEqual(0);
+    expect(polled).toBeGreaterThan(refused);
+    expect(after.findIndex((c) => c.call === "create" && c.accepted)).toBeGreaterThan(polled);
+    expect(run.report.steps.at(-1)).toMatchObject({ node: next, step: "failed" });
+    expect(await rowOf(canary)).toMatch(/enabled/);
+    await onFront(`docker exec scalelite-api bin/rake 'servers:enable[${next}]'`);
+  }, 600_000);
+
   it("a node drained by someone while the upgrade runs is left drained: never taken, never enabled by it", async () => {
     for (const n of nodeHttp) n.meetings.clear();
     const flag = path.join(env.HOME, "drained-meanwhile");
@@ -569,8 +615,10 @@ describe.skipIf(!trees)("ops upgrade drill", () => {
       if (step === "empty" && node === canary)
         void onFront(`docker exec scalelite-api bin/rake 'servers:cordon[${other}]'`).then(() => writeFileSync(flag, ""));
     });
-    expect(run.report.order.slice(0, 3)).toEqual([canary, other, third]);
-    expect(run.report.upgraded).toEqual([canary]);
+    // On failure, the steps say where the drill went another way.
+    const steps = run.report.steps.map((s) => `${s.node}: ${s.step}: ${s.detail}`).join("\n");
+    expect(run.report.order.slice(0, 3), steps).toEqual([canary, other, third]);
+    expect(run.report.upgraded, steps).toEqual([canary]);
     expect(run.report.steps.filter((s) => s.node === other).map((s) => s.step)).toEqual(["left"]);
     expect(run.report.steps.find((s) => s.node === other)?.detail).toMatch(/^(cordoned|disabled), online in Scalelite since the upgrade began: left as it is/);
     expect(run.report.steps.at(-1)).toMatchObject({ node: third, step: "failed" });
