@@ -8,7 +8,7 @@ import type { OvhApi } from "./ovhApi";
 import { readFrontRecordings, recordingsLeft } from "./recordingHealth";
 import { parseStatusTable, rake, type ScaleliteServerStatus } from "./scalelite";
 import { finishPendingResend } from "./pendingResend";
-import { readHomeFile, runRemote, writeHomeFile, type SshTarget } from "./ssh";
+import { readHomeFile, writeHomeFile, type SshTarget } from "./ssh";
 import type { NodeTarget, OpsTarget } from "./stackSource";
 
 /**
@@ -74,7 +74,6 @@ export interface PowerContext {
 
 export type SleepingList = Map<string, number | undefined>;
 
-const SLEEPING_FILE = `~/${SLEEPING_LIST_IN_HOME}`;
 /** `<id> <epoch>` a line: since when a cordoned node has been seen without a meeting (see recordingsLeftOn). */
 const EMPTIED_IN_HOME = ".bbb-ovh/emptied";
 
@@ -112,8 +111,9 @@ export async function bbbCall(node: NodeTarget, call: string, params: Record<str
 }
 
 async function sleepingList(ssh: SshTarget, timeoutMs: number): Promise<SleepingList> {
-  const r = await runRemote(ssh, `cat ${SLEEPING_FILE} 2>/dev/null || true`, timeoutMs);
-  return parseSleepingList(r.stdout);
+  // Unreadable is an error (readHomeFile): read as empty, the nodes ops put to sleep would be no one's to
+  // wake, and the run's save would drop them from the list.
+  return parseSleepingList(await readHomeFile(ssh, SLEEPING_LIST_IN_HOME, timeoutMs));
 }
 
 async function saveSleepingList(ssh: SshTarget, list: SleepingList, timeoutMs: number): Promise<void> {

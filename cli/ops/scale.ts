@@ -21,7 +21,7 @@ import {
 } from "./nodePower";
 import type { OvhApi } from "./ovhApi";
 import { lockHolder, POWER_RUN_STALE_MS, withPoolLock } from "./poolLock";
-import { runRemote, type SshTarget } from "./ssh";
+import { readHomeFile, runRemote, type SshTarget } from "./ssh";
 import { CHECK_TAG } from "./upgrade";
 import type { OpsTarget } from "./stackSource";
 
@@ -36,7 +36,8 @@ import type { OpsTarget } from "./stackSource";
  */
 
 export const SCALE_LOG = "~/.bbb-ovh/scale.log";
-const SCALE_STATE = "~/.bbb-ovh/scale-state";
+const SCALE_STATE_IN_HOME = ".bbb-ovh/scale-state";
+const SCALE_STATE = `~/${SCALE_STATE_IN_HOME}`;
 const LOG_RUNS_KEPT = 2000;
 
 export interface ScaleOptions extends PowerOptions {
@@ -207,8 +208,9 @@ export function parseScaleState(text: string): ScaleState {
 }
 
 async function readScaleState(ssh: SshTarget, timeoutMs: number): Promise<ScaleState> {
-  const r = await runRemote(ssh, `cat ${SCALE_STATE} 2>/dev/null || true`, timeoutMs);
-  return parseScaleState(r.stdout);
+  // Unreadable is an error (readHomeFile): read as empty, it would restart the surplus wait and forget each
+  // woken node's paid hour, and the run's record would write that over the file.
+  return parseScaleState(await readHomeFile(ssh, SCALE_STATE_IN_HOME, timeoutMs));
 }
 
 async function record(ssh: SshTarget, state: ScaleState, line: string, timeoutMs: number): Promise<void> {

@@ -309,6 +309,20 @@ describe.skipIf(!trees)("ops scale", () => {
     expect(dry.stdout).toContain("(dry run: nothing changed)");
   }, 120_000);
 
+  it("a sleeping list or scale state that cannot be read stops the run before any change (read as empty, its nodes would be no one's to wake)", async () => {
+    for (const file of ["schedule-sleeping", "scale-state"]) {
+      // A directory in the file's place: `cat` fails, as it would on a file it cannot read.
+      await onFront(`mkdir -p ~/.bbb-ovh && cd ~/.bbb-ovh && { [ ! -e ${file} ] || mv ${file} ${file}.kept; } && mkdir ${file}`);
+      const calls = peer.state.calls.length;
+      const run = await ops(["scale", stackFile, "--at", at(185), ...connection()]);
+      await onFront(`cd ~/.bbb-ovh && rmdir ${file} && { [ ! -e ${file}.kept ] || mv ${file}.kept ${file}; }`);
+      expect(run.code, file).toBe(6); // a remote command failed (cli/ops/errors.ts)
+      expect(run.stderr).toMatch(new RegExp(`cannot read ~/\\.bbb-ovh/${file}: .*Is a directory`));
+      expect(peer.state.calls.slice(calls).filter((c) => c.startsWith("POST"))).toEqual([]);
+    }
+    expect(await onFront("ls -d ~/.bbb-ovh/pool.lock 2>/dev/null || echo released")).toMatch(/released/);
+  }, 120_000);
+
   it("schedule apply refuses a stack that scales: two controllers would undo each other", async () => {
     const run = await ops(["schedule", "apply", stackFile, ...connection()]);
     expect(run.code).not.toBe(0);
