@@ -30,6 +30,10 @@ RECORDING_SUBDIRS=(published unpublished spool)
 # restore's resend covers only the hour before the snapshot (docs/backups.md); a front just rebuilt receives
 # into these before it is restored.
 RECEIVED_SUBDIRS=(incoming .checking)
+# Not backed up: a transfer still in flight. rsync's receiver writes into .<name>.XXXXXX beside the file and
+# renames it once whole (receiver.c, get_tmpname); the node keeps the recording until then, and the file
+# vanishing mid-backup would only make restic warn (exit 3).
+RSYNC_IN_FLIGHT='incoming/*/.*.??????'
 
 usage() {
   echo "usage: bbb-ovh-backup run [--allow-empty] | list [--json] | status | check | restore [SNAPSHOT] [--force]"
@@ -199,7 +203,7 @@ backup_run() {
   unreadable="$DUMP_DIR/unreadable"
   rm -f "$unreadable"
   (cd "$ROOT/" && restic_or_fail "restic backup" "$unreadable" restic backup --json --tag "$SNAPSHOT_TAG" --tag "recordings:$recordings" \
-    "${paths[@]}" >"$summary")
+    --exclude "$RSYNC_IN_FLIGHT" "${paths[@]}" >"$summary")
   if [[ -e "$unreadable" ]]; then
     warning="$(unreadable_warning "$unreadable")"
     rm -f "$unreadable"
