@@ -375,7 +375,7 @@ export async function resendToNewFront(nodes: readonly ResendNode[], to: Side, t
   // A node asleep now is pointed at the new front by the run that wakes it. The switch is done by now: a
   // failure to keep the list is said with the rest.
   const listed = await recordPendingResend(to.ssh, front, since, outcomes, timeoutMs).then(
-    () => `; a node that ops scale or schedule apply wakes is pointed at ${to.name} then`,
+    () => `; a node that ops scale or schedule apply wakes is pointed at ${to.name} then; one that was down, by ops repoint once it answers`,
     (e: Error) => `; the nodes not pointed at ${to.name} could not be listed for their next wake (${e.message}): run the failover again once they answer`,
   );
   const later = outcomes.some((o) => !o.repointed) ? listed : "";

@@ -265,11 +265,13 @@ export async function stepToAwake(ctx: PowerContext, host: ResolvedHost, why: st
     await saveSleepingList(ctx.ssh, ctx.sleeping, ctx.opts.timeoutMs);
     // Asleep through a failover, it still sends to the old front: pointed at this one (a first lesson's
     // recording takes far longer than this to be published). A failure is said; the node serves all the same.
-    const repointed = ctx.campus.config.recordings
-      ? await finishPendingResend(ctx.ssh, { name: node.name, ssh: node.ssh }, ctx.opts.commandTimeoutMs).catch(
-          (e: Error) => `; whether a failover left it pointed at the old front is unknown: ${e.message}`,
-        )
-      : "";
+    const pending = ctx.campus.config.recordings
+      ? await finishPendingResend(ctx.ssh, { name: node.name, ssh: node.ssh }, ctx.opts.commandTimeoutMs).catch((e: Error) => ({
+          ok: false,
+          detail: `whether a failover left it pointed at the old front is unknown: ${e.message}`,
+        }))
+      : undefined;
+    const repointed = pending ? `; ${pending.detail}${pending.ok ? "" : " (the next wake, or ops repoint, tries again)"}` : "";
     return decide("enabled", `healthy again: enabled in Scalelite (meetings from its next poll)${repointed}`);
   } catch (e) {
     return decide("failed", (e as Error).message);

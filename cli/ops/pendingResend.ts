@@ -1,6 +1,7 @@
 import { OpsError } from "./errors";
 import { resendRecordings, type NewFront, type ResendNode, type ResendOutcome } from "./recordingsResend";
 import { readHomeFile, runRemote, writeHomeFile, type SshTarget } from "./ssh";
+import type { OpsTarget } from "./stackSource";
 
 /**
  * The nodes a failover's resend step could not reach (asleep, say): they still send to the old front, which
@@ -53,17 +54,65 @@ export async function recordPendingResend(ssh: SshTarget, to: NewFront, since: n
   await savePending(ssh, { to, since, nodes: outcomes.filter((o) => !o.repointed).map((o) => o.node) }, timeoutMs);
 }
 
+/** What pointing one listed node did: `ok` when it now sends to the failover's front and is off the list. */
+export interface PendingOutcome {
+  ok: boolean;
+  detail: string;
+}
+
 /**
- * For a node that has just woken: when the front `ssh` reaches lists it, points it at that failover's front
- * and marks its copies delivered since then for its retry timer (which sends them within 10 minutes: the wake
- * does not wait for the transfers), then takes it off the list. Says what it did, or why not (the node stays
- * listed, for the next wake); "" when it was not listed.
+ * For a node that answers again (woken by a run, or back after an outage): when the front `ssh` reaches lists
+ * it, points it at that failover's front and marks its copies delivered since then for its retry timer (which
+ * sends them within 10 minutes: this does not wait for the transfers), then takes it off the list. Undefined
+ * when it was not listed; otherwise what it did, or why not (the node stays listed).
  */
-export async function finishPendingResend(ssh: SshTarget, node: ResendNode, timeoutMs: number): Promise<string> {
+export async function finishPendingResend(ssh: SshTarget, node: ResendNode, timeoutMs: number): Promise<PendingOutcome | undefined> {
   const pending = parsePendingResend(await readHomeFile(ssh, PENDING_RESEND_IN_HOME, timeoutMs));
-  if (!pending?.nodes.includes(node.name)) return "";
+  if (!pending?.nodes.includes(node.name)) return undefined;
   const [outcome] = await resendRecordings([node], pending.to, pending.since, timeoutMs, { queue: true });
-  if (!outcome.ok) return `; still to point at ${pending.to.name} after the failover it slept through: ${outcome.detail} (the next wake tries again)`;
+  if (!outcome.ok) return { ok: false, detail: `still to point at ${pending.to.name} after the failover it missed: ${outcome.detail}` };
   await savePending(ssh, { ...pending, nodes: pending.nodes.filter((n) => n !== node.name) }, timeoutMs);
-  return `; pointed at ${pending.to.name} after the failover it slept through, ${outcome.detail}`;
+  return { ok: true, detail: `pointed at ${pending.to.name} after the failover it missed, ${outcome.detail}` };
+}
+
+export interface RepointReport {
+  /** The failover's front the listed nodes are pointed at; undefined when none is listed. */
+  to?: string;
+  nodes: Array<{ node: string } & PendingOutcome>;
+  ok: boolean;
+}
+
+/**
+ * `ops repoint`: every node the serving front lists (a failover could not reach it: down, or asleep) pointed
+ * at that front, as the run that wakes a node does. For a node that was down, whose wake no run makes.
+ * `onStandby`: the stack's standby front serves (after `ops failover`), and holds the list.
+ */
+export async function repointPending(target: OpsTarget, timeoutMs: number, onStandby = false): Promise<RepointReport> {
+  const ssh = onStandby ? target.standby?.ssh : target.ssh;
+  if (!ssh)
+    throw new OpsError("config", "-", onStandby ? "--standby: the stack has no standby front (campus.standbyFront)" : "no SSH host for the front: give --host");
+  const pending = parsePendingResend(await readHomeFile(ssh, PENDING_RESEND_IN_HOME, timeoutMs));
+  const report: RepointReport = { to: pending?.to.name, nodes: [], ok: true };
+  for (const name of pending?.nodes ?? []) {
+    const node = target.nodes.find((n) => n.name === name);
+    const outcome: PendingOutcome = node
+      ? ((await finishPendingResend(ssh, { name, ssh: node.ssh }, timeoutMs).catch((e: Error) => ({ ok: false, detail: e.message }))) ?? {
+          ok: true,
+          detail: "no longer listed",
+        })
+      : { ok: false, detail: "not a node of this stack: left listed (take it off the list by hand once its recordings are safe)" };
+    report.nodes.push({ node: name, ...outcome });
+    report.ok &&= outcome.ok;
+  }
+  return report;
+}
+
+export function renderRepoint(r: RepointReport): string {
+  if (!r.to) return "no node is listed as still sending to an old front: nothing to do\n";
+  const lines = r.nodes.map((n) => `  ${n.node}: ${n.ok ? "" : "NOT DONE: "}${n.detail}`);
+  const left = r.nodes.filter((n) => !n.ok).length;
+  lines.push(
+    left ? `${left} node(s) still listed: run this again once they answer (ops status names them meanwhile)` : `every listed node now sends to ${r.to}`,
+  );
+  return `${lines.join("\n")}\n`;
 }

@@ -11,6 +11,7 @@ import { checkDnsKey, currentCredential, renderDnsKeyRules, type DnsKeyCheck } f
 import { estimate, renderEstimate } from "./estimate";
 import { confirm } from "./confirm";
 import { ovhApiFromEnv } from "./ovhApi";
+import { renderRepoint, repointPending } from "./pendingResend";
 import { applyScaling, renderScale } from "./scale";
 import { applySchedule, renderSchedule, renderSchedulePreview, schedulePreview } from "./schedule";
 import { renderUpgrade, rollingUpgrade } from "./upgrade";
@@ -423,6 +424,22 @@ export async function runOps(argv: string[], io: OpsIO): Promise<number> {
         },
       );
   }
+
+  withConnection(
+    program
+      .command("repoint <stack>")
+      .description(
+        "after a failover: point the nodes it could not reach (down or asleep then; ops status names them) at the front that serves now, their copies since then marked for their retry timers",
+      ),
+  )
+    .option("--standby", "the stack's standby front serves (after ops failover; default: the front, as after ops failback)")
+    .action(async (stack: string, o: CommonOptions & { standby?: boolean }) => {
+      const target = await loadTarget(stack, o, io);
+      const report = await repointPending(target, o.commandTimeout, Boolean(o.standby));
+      exitCode = report.ok ? 0 : EXIT_CODES.unhealthy;
+      if (o.json) json(report);
+      else print(renderRepoint(report));
+    });
 
   program
     .command("image")

@@ -212,7 +212,9 @@ describe.skipIf(!trees)("ops schedule apply", () => {
     expect(steps((await schedule(MONDAY_EARLY, recordingStackFile)).stdout)[NODES[0].fqdn].step).toBe("unshelving");
     expect(steps((await schedule(MONDAY_EARLY, recordingStackFile)).stdout)[NODES[0].fqdn]).toMatchObject({
       step: "enabled",
-      detail: expect.stringMatching(/; still to point at lb-standby after the failover it slept through: no SSH host key .*\(the next wake tries again\)$/),
+      detail: expect.stringMatching(
+        /; still to point at lb-standby after the failover it missed: no SSH host key .*\(the next wake, or ops repoint, tries again\)$/,
+      ),
     });
     expect(JSON.parse(await onFront("cat ~/.bbb-ovh/resend-pending"))).toEqual(pending);
     await onFront("rm ~/.bbb-ovh/resend-pending");

@@ -26,7 +26,8 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { pendingResendProblems, readFrontRecordings } from "../../cli/ops/recordingHealth";
 import { resendToNewFront } from "../../cli/ops/failover";
-import { finishPendingResend, PENDING_RESEND_IN_HOME } from "../../cli/ops/pendingResend";
+import { finishPendingResend, PENDING_RESEND_IN_HOME, renderRepoint, repointPending } from "../../cli/ops/pendingResend";
+import type { OpsTarget } from "../../cli/ops/stackSource";
 import { RESEND_MARGIN_SECONDS, resendRecordings, resendSince, type NewFront, type ResendNode } from "../../cli/ops/recordingsResend";
 import { base64 } from "../../components/remote/invocation";
 import {
@@ -271,7 +272,7 @@ describe.skipIf(!scalelite || !rrsyncTree)("a recording delivered to the front b
     // The failover's resend step cannot reach it (asleep: no SSH): the new front keeps it listed.
     const detail = await resendToNewFront([{ name: "bbb1" }], { name: "lb-standby", ipv4: "127.0.0.1", ssh: standbySsh() }, 120_000);
     expect(detail).toMatch(
-      /^0 of 1 node\(s\) now send to lb-standby; .*not done on bbb1: .*; a node that ops scale or schedule apply wakes is pointed at lb-standby then$/,
+      /^0 of 1 node\(s\) now send to lb-standby; .*not done on bbb1: .*; a node that ops scale or schedule apply wakes is pointed at lb-standby then; one that was down, by ops repoint once it answers$/,
     );
     expect(JSON.parse(await execOn(standby, `cat ~/${PENDING_RESEND_IN_HOME}`))).toMatchObject({ to: newFront(), nodes: ["bbb1"] });
     // ops status reads it with the rest of the recordings' state, and names the node as a problem.
@@ -281,8 +282,8 @@ describe.skipIf(!scalelite || !rrsyncTree)("a recording delivered to the front b
     ]);
     // What stepToAwake runs once it has enabled the woken node: pointed at the new front, its copies marked
     // for its retry timer (the wake does not wait for the transfers), which then sends them.
-    const woken = await finishPendingResend(standbySsh(), nodes()[0], 20_000);
-    expect(woken).toMatch(/^; pointed at lb-standby after the failover it slept through, [1-9]\d* kept archive\(s\) marked for its retry timer/);
+    const woken = (await finishPendingResend(standbySsh(), nodes()[0], 20_000))?.detail ?? "";
+    expect(woken).toMatch(/^pointed at lb-standby after the failover it missed, [1-9]\d* kept archive\(s\) marked for its retry timer/);
     expect(readFileSync(config, "utf8")).toMatch(new RegExp(`^ {2}Port ${standby.port}$`, "m"));
     const marked = readdirSync(path.join(node.root, NODE_KEPT_DIR)).filter((f) => f.endsWith(".tar.resend"));
     expect(marked.length).toBe(Number(/, (\d+) kept archive/.exec(woken)?.[1]));
@@ -291,8 +292,55 @@ describe.skipIf(!scalelite || !rrsyncTree)("a recording delivered to the front b
     expect(readdirSync(path.join(node.root, NODE_KEPT_DIR)).filter((f) => f.endsWith(".tar.resend"))).toEqual([]);
     expect(await execOn(standby, `ls -a ~/.bbb-ovh`)).not.toContain("resend-pending");
     // Nothing listed any more: the next wake does nothing, and ops status has nothing to say.
-    expect(await finishPendingResend(standbySsh(), nodes()[0], 20_000)).toBe("");
+    expect(await finishPendingResend(standbySsh(), nodes()[0], 20_000)).toBeUndefined();
     expect((await readFrontRecordings(standbySsh(), 20_000)).pending).toBeUndefined();
+    await move(standby);
+  }, 120_000);
+
+  it("a node down during the failover is pointed at the new front by ops repoint once it answers; a listed node the stack no longer has stays listed", async () => {
+    const config = nodeTransferFiles(path.join(node.root, "etc/bbb-ovh/recording-transfer")).sshConfig;
+    // A lesson's recording delivered before the fire (where the node sends now), of which it keeps a copy.
+    await publishOnNode(recordId("while-down"));
+    const oldFront: NewFront = { name: "lb", ipv4: "127.0.0.1", sshPort: front.port, hostKey: front.hostPublicKey };
+    expect((await resendRecordings(nodes(), oldFront, Math.floor(Date.now() / 1000) + 3600, 120_000))[0].ok).toBe(true);
+    // The failover reaches neither: bbb1 is down, bbb9 has been removed from the stack since.
+    await resendToNewFront([{ name: "bbb1" }, { name: "bbb9" }], { name: "lb-standby", ipv4: "127.0.0.1", ssh: standbySsh() }, 120_000);
+    // The stack as ops reads it after the fire: the standby front serves now, and holds the list (ops repoint
+    // --standby); the old front is gone (no SSH host for it: without --standby there is none to read).
+    const stack = (ssh?: ResendNode["ssh"]): OpsTarget => ({
+      label: "campus",
+      standby: { name: "lb-standby", ssh: standbySsh() },
+      nodes: [{ name: "bbb1", fqdn: "bbb1.campus.example", apiUrl: "https://bbb1.campus.example/bigbluebutton/api", ssh }],
+    });
+    await expect(repointPending(stack(nodes()[0].ssh), 20_000)).rejects.toThrow(/no SSH host for the front: give --host/);
+    // Still down (ops cannot reach it): both stay listed.
+    const down = await repointPending(stack(undefined), 20_000, true);
+    expect(down).toMatchObject({
+      to: "lb-standby",
+      ok: false,
+      nodes: [
+        { node: "bbb1", ok: false },
+        { node: "bbb9", ok: false },
+      ],
+    });
+    expect(JSON.parse(await execOn(standby, `cat ~/${PENDING_RESEND_IN_HOME}`)).nodes).toEqual(["bbb1", "bbb9"]);
+    // Back: pointed at the new front, its copies marked for its retry timer; bbb9 is left for an operator.
+    const back = await repointPending(stack(nodes()[0].ssh), 20_000, true);
+    expect(back.nodes[0]).toMatchObject({
+      node: "bbb1",
+      ok: true,
+      detail: expect.stringMatching(/^pointed at lb-standby after the failover it missed, [1-9]\d* kept archive/),
+    });
+    expect(back.nodes[1]).toMatchObject({ node: "bbb9", ok: false, detail: expect.stringMatching(/^not a node of this stack: left listed/) });
+    expect(renderRepoint(back)).toMatch(/\n1 node\(s\) still listed: run this again once they answer/);
+    expect(readFileSync(config, "utf8")).toMatch(new RegExp(`^ {2}Port ${standby.port}$`, "m"));
+    expect(JSON.parse(await execOn(standby, `cat ~/${PENDING_RESEND_IN_HOME}`)).nodes).toEqual(["bbb9"]);
+    expect(pendingResendProblems((await readFrontRecordings(standbySsh(), 20_000)).pending).map((p) => p.node)).toEqual(["bbb9"]);
+    const timer = await shellOn(node, `"$BBB_OVH_ROOT/usr/local/sbin/bbb-ovh-recording-keep" prune ${KEEP.bytes} ${KEEP.hours}`);
+    expect(timer.code, output(timer)).toBe(0);
+    expect(readdirSync(path.join(node.root, NODE_KEPT_DIR)).filter((f) => f.endsWith(".tar.resend"))).toEqual([]);
+    await execOn(standby, `rm ~/${PENDING_RESEND_IN_HOME}`);
+    expect(renderRepoint(await repointPending(stack(nodes()[0].ssh), 20_000, true))).toMatch(/^no node is listed/);
     await move(standby);
   }, 120_000);
 
