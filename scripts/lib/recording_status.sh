@@ -65,14 +65,16 @@ unsent_recordings() {
   return 0
 }
 
-# failed_recordings STATUS: of the unsent ones, those a stage marked failed (<stage>/<id>*.fail): they move
-# on only once rebuilt (bbb-record --rebuild <id>) or deleted (bbb-record --delete <id>).
+# failed_recordings STATUS: of the unsent ones, those a stage marked failed (<stage>/<id>*.fail) with no format
+# published: they move on only once rebuilt (bbb-record --rebuild <id>) or deleted (bbb-record --delete <id>).
+# One with a format published is waiting instead (the retry timer sends it), and counted so only once.
 failed_recordings() {
   local status="$1" id
-  declare -A failed=()
+  declare -A failed=() published=()
   while read -r id; do failed[$id]=1; done < <(fail_ids "$status")
+  while read -r id; do published[$id]=1; done < <(record_ids "$status" published .done | sed 's/-[^-]*$//')
   while read -r id; do
-    [[ -n "${failed[$id]:-}" ]] && printf '%s\n' "$id"
+    [[ -n "${failed[$id]:-}" && -z "${published[$id]:-}" ]] && printf '%s\n' "$id"
   done < <(unsent_recordings "$status")
   return 0
 }

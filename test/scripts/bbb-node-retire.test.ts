@@ -67,6 +67,14 @@ describe("bbb-node-retire", () => {
       "4 recording(s) are on it and not yet at the front (recorded, being processed, or waiting to be sent; of them, 2 failed",
     );
     rmSync(path.join(h.root, "var/bigbluebutton/recording/status/archived", `${ID(6)}.fail`));
+    // Another format of a published one failed: it still waits to be sent (the retry timer sends the published
+    // format), so it is not counted as failed as well.
+    status("processed", `${ID(3)}-podcast.fail`);
+    const onePublished = await retire();
+    expect(onePublished.stderr).toContain(
+      "3 recording(s) are on it and not yet at the front (recorded, being processed, or waiting to be sent; of them, 1 failed",
+    );
+    rmSync(path.join(h.root, "var/bigbluebutton/recording/status/processed", `${ID(3)}-podcast.fail`));
     // Then each one reaches the front.
     status("archived", `${ID(1)}.done`);
     for (const n of [1, 2, 3]) status("published", `${ID(n)}-sender.done`);
