@@ -348,23 +348,35 @@ export async function runOps(argv: string[], io: OpsIO): Promise<number> {
     .option("--drain-timeout <minutes>", "how long to wait for a drained node to empty", positiveNumber("--drain-timeout"), 120)
     .option("--poll <seconds>", "between two looks at a drained node", positiveNumber("--poll"), 30)
     .option("--apply-timeout <minutes>", "deadline of the apply command for one node", positiveNumber("--apply-timeout"), 60)
+    .option(
+      "--check-wait <minutes>",
+      "how long the check waits for Scalelite to count the applied node online (its poller drops the load of a node left cordoned and empty)",
+      positiveNumber("--check-wait"),
+      5,
+    )
     .option("--skip-busy", "past the deadline, leave the node drained and go on with the next (default: stop)")
-    .action(async (stack: string, o: CommonOptions & { apply: string; drainTimeout: number; poll: number; applyTimeout: number; skipBusy?: boolean }) => {
-      const target = await loadTarget(stack, o, io);
-      const report = await rollingUpgrade(target, {
-        apply: o.apply,
-        drainTimeoutMs: o.drainTimeout * 60_000,
-        pollMs: o.poll * 1000,
-        applyTimeoutMs: o.applyTimeout * 60_000,
-        skipBusy: Boolean(o.skipBusy),
-        commandTimeoutMs: o.commandTimeout,
-        http: httpOptions(o),
-        onStep: (s) => io.stderr.write(`${s.at} ${s.node}: ${s.step}: ${s.detail}\n`),
-      });
-      exitCode = report.ok ? 0 : EXIT_CODES.unhealthy;
-      if (o.json) json(report);
-      else print(renderUpgrade(report));
-    });
+    .action(
+      async (
+        stack: string,
+        o: CommonOptions & { apply: string; drainTimeout: number; poll: number; applyTimeout: number; checkWait: number; skipBusy?: boolean },
+      ) => {
+        const target = await loadTarget(stack, o, io);
+        const report = await rollingUpgrade(target, {
+          apply: o.apply,
+          drainTimeoutMs: o.drainTimeout * 60_000,
+          pollMs: o.poll * 1000,
+          applyTimeoutMs: o.applyTimeout * 60_000,
+          checkWaitMs: o.checkWait * 60_000,
+          skipBusy: Boolean(o.skipBusy),
+          commandTimeoutMs: o.commandTimeout,
+          http: httpOptions(o),
+          onStep: (s) => io.stderr.write(`${s.at} ${s.node}: ${s.step}: ${s.detail}\n`),
+        });
+        exitCode = report.ok ? 0 : EXIT_CODES.unhealthy;
+        if (o.json) json(report);
+        else print(renderUpgrade(report));
+      },
+    );
 
   for (const kind of ["failover", "failback"] as const) {
     withConnection(

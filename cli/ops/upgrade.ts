@@ -66,6 +66,8 @@ export interface UpgradeOptions {
   commandTimeoutMs: number;
   /** Deadline of the apply command. */
   applyTimeoutMs: number;
+  /** How long the check waits for Scalelite to count the applied node enabled, online and with a load. */
+  checkWaitMs: number;
   http: HttpOptions;
   /** Progress lines, one a step, as they happen. */
   onStep?: (step: UpgradeStep) => void;
@@ -74,25 +76,23 @@ export interface UpgradeOptions {
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
- * How long the check waits for Scalelite to place meetings on the node once enabled. Scalelite places a
+ * Before its check, the upgrade waits (`checkWaitMs`) for Scalelite to place meetings on the node. Scalelite places a
  * create only on a server in its load set (enabled, online, with a load). Its poller disables a cordoned
  * server whose load is zero, which drops the load (lib/tasks/poll.rake; app/models/server.rb save!), so a
  * node that waited empty long enough comes back without one, and gets one only from a poll of it that
  * succeeds. One poll:all can miss it (its pollers give up after POLLER_WAIT_TIMEOUT; a CI run of the drill
  * failed so), a node just replaced can answer late, and SERVER_HEALTHY_THRESHOLD may ask for several polls.
  */
-const PLACEABLE_WAIT_MS = 5 * 60_000;
-
-/** Polls until Scalelite counts the node enabled, online and with a load; past PLACEABLE_WAIT_MS, says how it stands. */
+/** Polls until Scalelite counts the node enabled, online and with a load; past `checkWaitMs`, says how it stands. */
 async function pollUntilPlaceable(ssh: SshTarget, fqdn: string, opts: UpgradeOptions): Promise<void> {
-  const deadline = Date.now() + PLACEABLE_WAIT_MS;
+  const deadline = Date.now() + opts.checkWaitMs;
   for (;;) {
     await rake(ssh, "poll:all", [], opts.commandTimeoutMs);
     const row = parseStatusTable(await rake(ssh, "status", [], opts.commandTimeoutMs)).find((r) => r.hostname === fqdn);
     if (row?.state === "enabled" && row.status === "online" && row.load !== undefined) return;
     if (Date.now() >= deadline)
       throw new Error(
-        `Scalelite does not place meetings on it ${PLACEABLE_WAIT_MS / 60_000} min after it was enabled (${row ? `${row.state}, ${row.status}, ${row.load === undefined ? "no load" : `load ${row.load}`}` : "not registered"}): its poll of the node's getMeetings did not succeed`,
+        `Scalelite does not place meetings on it ${Math.round(opts.checkWaitMs / 1000)} s after it was enabled (${row ? `${row.state}, ${row.status}, ${row.load === undefined ? "no load" : `load ${row.load}`}` : "not registered"}): its poll of the node's getMeetings did not succeed`,
       );
     await pause(opts.pollMs);
   }

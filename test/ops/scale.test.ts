@@ -348,10 +348,11 @@ function upgrade(
 }> {
   return new Promise((resolve, reject) => {
     // Each create through the balancer fake boots Ruby to ask Scalelite's own find_available: at load 12 one
-    // check outlasted ops' default 10-s HTTP budget (a CI run), so the drill gives HTTP 60 s.
+    // check outlasted ops' default 10-s HTTP budget (a CI run), so the drill gives HTTP 60 s. A check that
+    // waits for Scalelite in vain fails within 2 minutes, inside each test's budget (the default is 5).
     const child = spawn(
       process.execPath,
-      [OPS_CLI, "upgrade", stack, "--json", "--poll", "0.2", "--timeout", "60000", ...connection(), ...throughBalancer(), ...extra],
+      [OPS_CLI, "upgrade", stack, "--json", "--poll", "0.2", "--timeout", "60000", "--check-wait", "2", ...connection(), ...throughBalancer(), ...extra],
       {
         cwd: REPO,
         env,
