@@ -90,11 +90,16 @@ async function pollUntilPlaceable(ssh: SshTarget, fqdn: string, opts: UpgradeOpt
     await rake(ssh, "poll:all", [], opts.commandTimeoutMs);
     const row = parseStatusTable(await rake(ssh, "status", [], opts.commandTimeoutMs)).find((r) => r.hostname === fqdn);
     if (row?.state === "enabled" && row.status === "online" && row.load !== undefined) return;
-    if (Date.now() >= deadline)
-      throw new Error(
-        `Scalelite does not place meetings on it ${Math.round(opts.checkWaitMs / 1000)} s after it was enabled (${row ? `${row.state}, ${row.status}, ${row.load === undefined ? "no load" : `load ${row.load}`}` : "not registered"}): its poll of the node's getMeetings did not succeed`,
-      );
-    await pause(opts.pollMs);
+    if (Date.now() >= deadline) {
+      const seen = row ? `${row.state}, ${row.status}, ${row.load === undefined ? "no load" : `load ${row.load}`}` : "not registered";
+      const why = row?.state === "enabled" ? "its poll of the node's getMeetings did not succeed" : "it did not stay enabled";
+      throw new Error(`Scalelite does not place meetings on it ${Math.round(opts.checkWaitMs / 1000)} s after it was enabled (${seen}): ${why}`);
+    }
+    // The poller container saves each server as it read it before its poll: one read while the node was
+    // cordoned and empty is saved disabled (lib/tasks/poll.rake), over the enable. Under the check tag no
+    // lesson can land there, so enabling it again is safe.
+    if (row && row.state !== "enabled") await rake(ssh, "servers:enable", [fqdn], opts.commandTimeoutMs);
+    await pause(Math.min(opts.pollMs, Math.max(0, deadline - Date.now())));
   }
 }
 
@@ -281,10 +286,14 @@ export async function rollingUpgrade(target: OpsTarget, opts: UpgradeOptions): P
     const nodeHost = new URL(node.apiUrl).host;
     let health: Awaited<ReturnType<typeof smoke>> | undefined;
     let cut: string | undefined;
+    // What was under way when the check failed, for its message.
+    let stage = "enabling it in Scalelite under the check tag";
     try {
       await rake(ssh, "servers:tag", [fqdn, CHECK_TAG], opts.commandTimeoutMs);
       await rake(ssh, "servers:enable", [fqdn], opts.commandTimeoutMs);
+      stage = "waiting for Scalelite to place meetings on it";
       await pollUntilPlaceable(ssh, fqdn, opts);
+      stage = "signed create/join/end through the balancer";
       health = await smoke(
         target,
         { algorithm: "sha256", http: opts.http, createParams: { "meta_server-tag": `${CHECK_TAG}!` } },
@@ -299,7 +308,7 @@ export async function rollingUpgrade(target: OpsTarget, opts: UpgradeOptions): P
       await restoreTag();
       const why =
         cut ?? (health?.ok ? `the balancer placed the check on ${health.landedOn?.host ?? "?"}, not on ${nodeHost}` : (health?.failure?.message ?? "?"));
-      note(fqdn, "failed", `signed create/join/end through the balancer failed: ${why}`);
+      note(fqdn, "failed", `${stage} failed: ${why}`);
       report.stopped = `${fqdn} is not healthy after the upgrade: it stays drained; the other nodes were not touched`;
       return report;
     }
