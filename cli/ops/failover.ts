@@ -27,11 +27,11 @@ import { parseStatusTable, rake } from "./scalelite";
 import { smoke } from "./smoke";
 import { describeResend, RESEND_TIMEOUT_MS, resendRecordings, resendSince, type ResendNode } from "./recordingsResend";
 import { parseStandbyCopy, STANDBY_COPY_COMMAND } from "./standbyCopy";
+import { FRONT_ROLE_FILE } from "./frontRole";
 import { asRoot, runRemote, type SshTarget } from "./ssh";
 import type { OpsTarget } from "./stackSource";
 
 /** Where the steps find what `pulumi up` left on a front (BBB_OVH_ROOT is empty on a real one). */
-const ROLE_FILE = "${BBB_OVH_ROOT:-}/var/lib/bbb-ovh/front-role";
 const DATA_DIR = "/var/lib/scalelite";
 const PG_DATA = `\${BBB_OVH_ROOT:-}${DATA_DIR}/postgres`;
 /** Where the Pulumi program copies scripts/ on every host (components/remote). */
@@ -91,7 +91,7 @@ const sql = (side: Side, statement: string, timeoutMs: number) =>
   run(side, `docker exec scalelite-postgres psql -X -q -t -A -v ON_ERROR_STOP=1 -U postgres -d postgres -c "${statement}"`, timeoutMs);
 
 const setRole = (side: Side, role: string, timeoutMs: number) =>
-  run(side, `mkdir -p "$(dirname ${ROLE_FILE})" && printf '%s\\n' ${role} > ${ROLE_FILE}`, timeoutMs);
+  run(side, `mkdir -p "$(dirname ${FRONT_ROLE_FILE})" && printf '%s\\n' ${role} > ${FRONT_ROLE_FILE}`, timeoutMs);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -232,7 +232,7 @@ async function switchOver(
   const t = opts.commandTimeoutMs;
   const before = await rec.step("check", standby.name, async () => {
     const state = await replayState(standby, t);
-    const role = await run(standby, `cat ${ROLE_FILE} 2>/dev/null || echo standby`, t);
+    const role = await run(standby, `cat ${FRONT_ROLE_FILE} 2>/dev/null || echo standby`, t);
     return {
       value: { ...state, role },
       detail: `front-role ${role}, ${state.inRecovery ? `in recovery, replayed ${state.replayLsn ?? "?"}` : "not in recovery"}`,
@@ -374,12 +374,20 @@ export async function resendToNewFront(nodes: readonly ResendNode[], to: Side, t
   const from = since === 0 ? "every kept archive" : `delivered since ${new Date(since * 1000).toISOString()}`;
   // A node asleep now is pointed at the new front by the run that wakes it. The switch is done by now: a
   // failure to keep the list is said with the rest.
-  const listed = await recordPendingResend(to.ssh, front, since, outcomes, timeoutMs).then(
-    () => `; a node that ops scale or schedule apply wakes is pointed at ${to.name} then; one that was down, by ops repoint once it answers`,
-    (e: Error) => `; the nodes not pointed at ${to.name} could not be listed for their next wake (${e.message}): run the failover again once they answer`,
+  const unlisted = await recordPendingResend(to.ssh, front, since, outcomes, timeoutMs).then(
+    (): undefined => undefined,
+    (e: Error) => e,
   );
-  const later = outcomes.some((o) => !o.repointed) ? listed : "";
-  return `${describeResend(outcomes, to.name)} (${from})${later}`;
+  const notPointed = outcomes.some((o) => !o.repointed);
+  if (unlisted && notPointed)
+    return `${describeResend(outcomes, to.name)} (${from}); the nodes not pointed at ${to.name} could not be listed for their next wake (${unlisted.message})`;
+  const later = [
+    ...(notPointed
+      ? [`a node not pointed at ${to.name} is pointed there by the run of ops scale or schedule apply that wakes it, or by ops repoint once it answers`]
+      : []),
+    ...(outcomes.some((o) => o.repointed && !o.ok) ? ["a node pointed there whose copies did not all go sends them with its retry timer"] : []),
+  ];
+  return `${describeResend(outcomes, to.name, null)} (${from})${later.map((l) => `; ${l}`).join("")}`;
 }
 
 /**

@@ -1,4 +1,6 @@
 import { OpsError } from "./errors";
+import { FRONT_ROLE_FILE } from "./frontRole";
+import { lockHolder, POWER_RUN_STALE_MS, withPoolLock } from "./poolLock";
 import { resendRecordings, type NewFront, type ResendNode, type ResendOutcome } from "./recordingsResend";
 import { readHomeFile, runRemote, writeHomeFile, type SshTarget } from "./ssh";
 import type { OpsTarget } from "./stackSource";
@@ -91,6 +93,19 @@ export async function repointPending(target: OpsTarget, timeoutMs: number, onSta
   const ssh = onStandby ? target.standby?.ssh : target.ssh;
   if (!ssh)
     throw new OpsError("config", "-", onStandby ? "--standby: the stack has no standby front (campus.standbyFront)" : "no SSH host for the front: give --host");
+  // A list left on a front that no longer serves would point its nodes at a front that refuses recordings.
+  const role = (await runRemote(ssh, `cat "${FRONT_ROLE_FILE}" 2>/dev/null || true`, timeoutMs)).stdout.trim();
+  if (role === "standby" || role === "fenced")
+    throw new OpsError(
+      "config",
+      ssh.host,
+      `this front does not serve (front-role ${role}): ${onStandby ? "after ops failback the front serves: run it without --standby" : "after ops failover the standby front serves: give --standby"}`,
+    );
+  // One run at a time with the wakes of ops scale and schedule apply, which take nodes off the same list.
+  return withPoolLock(ssh, lockHolder("ops repoint"), POWER_RUN_STALE_MS, timeoutMs, () => repointListed(target, ssh, timeoutMs));
+}
+
+async function repointListed(target: OpsTarget, ssh: SshTarget, timeoutMs: number): Promise<RepointReport> {
   const pending = parsePendingResend(await readHomeFile(ssh, PENDING_RESEND_IN_HOME, timeoutMs));
   const report: RepointReport = { to: pending?.to.name, nodes: [], ok: true };
   for (const name of pending?.nodes ?? []) {

@@ -76,6 +76,15 @@ const hostKeyLine = (value: string) => {
   return line;
 };
 
+/** The front's connection options, and the standby front's (campus.standbyFront). */
+function withStandby(cmd: Command): Command {
+  return withConnection(cmd)
+    .option("--standby-host <host>", "SSH host of the standby front (default: the stack's standbyIpv4)")
+    .option("--standby-ssh-port <port>", "SSH port of the standby front", positiveInt("--standby-ssh-port"))
+    .option("--standby-ssh-user <user>", "SSH user on the standby front (default as for the front)")
+    .option("--standby-host-key <line>", "the standby front's SSH host key (default: the stack's standbyHostKey)", hostKeyLine);
+}
+
 function withConnection(cmd: Command): Command {
   return cmd
     .option("--url <url>", "API endpoint of the balancer or of any BBB server (default: the stack's front)", httpUrl)
@@ -379,7 +388,7 @@ export async function runOps(argv: string[], io: OpsIO): Promise<number> {
     );
 
   for (const kind of ["failover", "failback"] as const) {
-    withConnection(
+    withStandby(
       program
         .command(`${kind} <stack>`)
         .description(
@@ -388,10 +397,6 @@ export async function runOps(argv: string[], io: OpsIO): Promise<number> {
             : "after a failover: the front becomes a standby of the serving one (pg_basebackup), then a planned switch back that loses nothing, and the standby front a standby again (docs/front.md)",
         ),
     )
-      .option("--standby-host <host>", "SSH host of the standby front (default: the stack's standbyIpv4)")
-      .option("--standby-ssh-port <port>", "SSH port of the standby front", positiveInt("--standby-ssh-port"))
-      .option("--standby-ssh-user <user>", "SSH user on the standby front (default as for the front)")
-      .option("--standby-host-key <line>", "the standby front's SSH host key (default: the stack's standbyHostKey)", hostKeyLine)
       .option("--dry-run", "print each step and the host it acts on; connect to nothing, change nothing")
       .option("-y, --yes", "do it without asking (it changes the front's DNS records): required without a terminal")
       .option("--primary-down", "go on when the serving front does not answer over SSH (it cannot be fenced): only when it is known to be off or its site out")
@@ -437,7 +442,7 @@ export async function runOps(argv: string[], io: OpsIO): Promise<number> {
       );
   }
 
-  withConnection(
+  withStandby(
     program
       .command("repoint <stack>")
       .description(

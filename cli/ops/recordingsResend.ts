@@ -151,14 +151,16 @@ export async function resendRecordings(
 
 /**
  * The step's one line: totals, then each node that did not answer or failed, and what to run again for those
- * (`again`). `repointed`: the nodes were pointed at `to` (a failover); else they already sent there.
+ * (`again`; null when the caller says what follows). `repointed`: the nodes were pointed at `to` (a
+ * failover); else they already sent there.
  */
-export function describeResend(outcomes: readonly ResendOutcome[], to: string, again = "the failover", repointed = true): string {
+export function describeResend(outcomes: readonly ResendOutcome[], to: string, again: string | null = "the failover", repointed = true): string {
   const resent = outcomes.reduce((n, o) => n + o.resent, 0);
   const reached = outcomes.filter((o) => o.ok).length;
   const problems = outcomes.filter((o) => !o.ok).map((o) => `${o.node}: ${o.detail}`);
+  const advice = again === null ? "" : ` (run ${again} again once they answer: their copies stay kept)`;
   return (
     `${reached} of ${outcomes.length} node(s) ${repointed ? "now send to" : "reached, sending to"} ${to}; ${resent} kept archive(s) sent again` +
-    (problems.length > 0 ? `; not done on ${problems.join("; ")} (run ${again} again once they answer: their copies stay kept)` : "")
+    (problems.length > 0 ? `; not done on ${problems.join("; ")}${advice}` : "")
   );
 }

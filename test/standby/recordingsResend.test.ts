@@ -272,7 +272,7 @@ describe.skipIf(!scalelite || !rrsyncTree)("a recording delivered to the front b
     // The failover's resend step cannot reach it (asleep: no SSH): the new front keeps it listed.
     const detail = await resendToNewFront([{ name: "bbb1" }], { name: "lb-standby", ipv4: "127.0.0.1", ssh: standbySsh() }, 120_000);
     expect(detail).toMatch(
-      /^0 of 1 node\(s\) now send to lb-standby; .*not done on bbb1: .*; a node that ops scale or schedule apply wakes is pointed at lb-standby then; one that was down, by ops repoint once it answers$/,
+      /^0 of 1 node\(s\) now send to lb-standby; 0 kept archive\(s\) sent again; not done on bbb1: no SSH host key for it in the stack's outputs: not reached \(delivered since [^)]*\); a node not pointed at lb-standby is pointed there by the run of ops scale or schedule apply that wakes it, or by ops repoint once it answers$/,
     );
     expect(JSON.parse(await execOn(standby, `cat ~/${PENDING_RESEND_IN_HOME}`))).toMatchObject({ to: newFront(), nodes: ["bbb1"] });
     // ops status reads it with the rest of the recordings' state, and names the node as a problem.
@@ -313,6 +313,17 @@ describe.skipIf(!scalelite || !rrsyncTree)("a recording delivered to the front b
       nodes: [{ name: "bbb1", fqdn: "bbb1.campus.example", apiUrl: "https://bbb1.campus.example/bigbluebutton/api", ssh }],
     });
     await expect(repointPending(stack(nodes()[0].ssh), 20_000)).rejects.toThrow(/no SSH host for the front: give --host/);
+    // A front that no longer serves (a list left there would point its nodes at a front refusing recordings).
+    const roleFile = path.join(standby.root, "var/lib/bbb-ovh/front-role");
+    const role = existsSync(roleFile) ? readFileSync(roleFile, "utf8") : undefined;
+    mkdirSync(path.dirname(roleFile), { recursive: true });
+    writeFileSync(roleFile, "fenced\n");
+    await expect(repointPending(stack(nodes()[0].ssh), 20_000, true)).rejects.toThrow(
+      /this front does not serve \(front-role fenced\): after ops failback the front serves: run it without --standby/,
+    );
+    if (role === undefined) rmSync(roleFile);
+    else writeFileSync(roleFile, role);
+    expect(JSON.parse(await execOn(standby, `cat ~/${PENDING_RESEND_IN_HOME}`)).nodes).toEqual(["bbb1", "bbb9"]);
     // Still down (ops cannot reach it): both stay listed.
     const down = await repointPending(stack(undefined), 20_000, true);
     expect(down).toMatchObject({
