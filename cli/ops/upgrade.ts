@@ -303,13 +303,19 @@ export async function rollingUpgrade(target: OpsTarget, opts: UpgradeOptions): P
       cut = (e as Error).message;
     }
     if (!health?.ok || health.landedOn?.host !== nodeHost) {
-      // Never left enabled under the check tag: counted as capacity, it would take no lesson.
-      await rake(ssh, "servers:cordon", [fqdn], opts.commandTimeoutMs);
-      await restoreTag();
+      // Never left enabled under the check tag: counted as capacity, it would take no lesson. When Scalelite
+      // cannot be told (the same rake or SSH failure that cut the check), the report says what to run.
+      const putBack = await rake(ssh, "servers:cordon", [fqdn], opts.commandTimeoutMs)
+        .then(() => restoreTag())
+        .then(
+          () => "",
+          (e: Error) =>
+            `; putting it back failed (${e.message}): it may still be enabled under ${CHECK_TAG}, where it takes no lesson: run \`ops drain\` on it, then bin/rake 'servers:tag[${ownTag ? `${fqdn},${ownTag}` : fqdn}]'`,
+        );
       const why =
         cut ?? (health?.ok ? `the balancer placed the check on ${health.landedOn?.host ?? "?"}, not on ${nodeHost}` : (health?.failure?.message ?? "?"));
-      note(fqdn, "failed", `${stage} failed: ${why}`);
-      report.stopped = `${fqdn} is not healthy after the upgrade: it stays drained; the other nodes were not touched`;
+      note(fqdn, "failed", `${stage} failed: ${why}${putBack}`);
+      report.stopped = `${fqdn} is not healthy after the upgrade: ${putBack ? "see its last step" : "it stays drained"}; the other nodes were not touched`;
       return report;
     }
     note(fqdn, "healthy", `create, join, getMeetingInfo, end through the balancer, placed on ${nodeHost} (${health.steps.length} signed calls)`);

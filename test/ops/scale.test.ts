@@ -570,6 +570,21 @@ describe.skipIf(!trees)("ops upgrade drill", () => {
     expect(row(cut.report.canary)).toMatch(/cordoned/);
     expect(row(cut.report.canary)).not.toContain("bbb-ovh-upgrade-check");
     await onFront(`docker exec scalelite-api bin/rake 'servers:enable[${cut.report.canary}]'`);
+
+    // Every rake fails from the apply on: the check cannot start, nor can the node be put back. The report
+    // says so, and what to run, instead of the run ending on the error.
+    const dead = await upgrade(["--apply", `mkdir -p ${path.dirname(fail)} && printf 'exec scalelite-api bin/rake' > ${fail}`]);
+    rmSync(fail, { force: true });
+    expect(dead.code).not.toBe(0);
+    expect(dead.report.steps.at(-1)).toMatchObject({
+      node: dead.report.canary,
+      step: "failed",
+      detail: expect.stringMatching(
+        /^enabling it in Scalelite under the check tag failed: .*rake aborted.*; putting it back failed \(.*rake aborted.*\): it may still be enabled under bbb-ovh-upgrade-check, where it takes no lesson: run `ops drain` on it/s,
+      ),
+    });
+    expect(dead.report.stopped).toMatch(/see its last step/);
+    await onFront(`docker exec scalelite-api bin/rake 'servers:enable[${dead.report.canary}]'`);
   }, 300_000);
 
   it("a node Scalelite's poller disabled while it waited empty, whose API answers late after the apply and which a stale poll disables again, is polled and enabled until Scalelite places meetings on it", async ({
