@@ -557,32 +557,28 @@ describe.skipIf(!trees)("ops upgrade drill", () => {
   it("a check cut midway (a rake that fails) leaves the node drained under its own tag, not enabled under the check tag", async () => {
     for (const n of NODES) await onFront(`docker exec scalelite-api bin/rake 'servers:enable[${n.fqdn}]'`);
     const fail = path.join(front.root, "fake-state/knobs/FAKE_DOCKER_FAIL");
-    // The apply arms the fake docker: the check's poll:all aborts.
-    const cut = await upgrade(["--apply", `mkdir -p ${path.dirname(fail)} && printf 'exec scalelite-api bin/rake poll:all' > ${fail}`]);
-    rmSync(fail, { force: true });
-    expect(cut.code).not.toBe(0);
-    expect(cut.report.steps.at(-1)).toMatchObject({
-      node: cut.report.canary,
-      step: "failed",
-      detail: expect.stringMatching(/bin\/rake poll:all: rake aborted/),
-    });
+    /** An upgrade whose apply arms the fake docker: from then on, each call starting with `prefix` aborts. */
+    const cutBy = async (prefix: string) => {
+      const run = await upgrade(["--apply", `mkdir -p ${path.dirname(fail)} && printf '${prefix}' > ${fail}`]);
+      rmSync(fail, { force: true });
+      expect(run.code).not.toBe(0);
+      expect(run.report.steps.at(-1)).toMatchObject({ node: run.report.canary, step: "failed" });
+      return { report: run.report, detail: run.report.steps.at(-1)?.detail };
+    };
+    // The check's poll:all aborts.
+    const cut = await cutBy("exec scalelite-api bin/rake poll:all");
+    expect(cut.detail).toMatch(/bin\/rake poll:all: rake aborted/);
     const row = await statusRows();
     expect(row(cut.report.canary)).toMatch(/cordoned/);
     expect(row(cut.report.canary)).not.toContain("bbb-ovh-upgrade-check");
     await onFront(`docker exec scalelite-api bin/rake 'servers:enable[${cut.report.canary}]'`);
 
-    // Every rake fails from the apply on: the check cannot start, nor can the node be put back. The report
-    // says so, and what to run, instead of the run ending on the error.
-    const dead = await upgrade(["--apply", `mkdir -p ${path.dirname(fail)} && printf 'exec scalelite-api bin/rake' > ${fail}`]);
-    rmSync(fail, { force: true });
-    expect(dead.code).not.toBe(0);
-    expect(dead.report.steps.at(-1)).toMatchObject({
-      node: dead.report.canary,
-      step: "failed",
-      detail: expect.stringMatching(
-        /^enabling it in Scalelite under the check tag failed: .*rake aborted.*; putting it back failed \(.*rake aborted.*\): it may still be enabled under bbb-ovh-upgrade-check, where it takes no lesson: run `ops drain` on it/s,
-      ),
-    });
+    // Every rake fails: the check cannot start, nor can the node be put back. The report says so, and what to
+    // run, instead of the run ending on the error.
+    const dead = await cutBy("exec scalelite-api bin/rake");
+    expect(dead.detail).toMatch(
+      /^enabling it in Scalelite under the check tag failed: .*rake aborted.*; putting it back failed \(.*rake aborted.*\): it may still be enabled under bbb-ovh-upgrade-check, where it takes no lesson: run `ops drain` on it/s,
+    );
     expect(dead.report.stopped).toMatch(/see its last step/);
     await onFront(`docker exec scalelite-api bin/rake 'servers:enable[${dead.report.canary}]'`);
   }, 300_000);
