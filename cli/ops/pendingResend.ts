@@ -2,7 +2,7 @@ import { OpsError } from "./errors";
 import { FRONT_ROLE_FILE } from "./frontRole";
 import { lockHolder, POWER_RUN_STALE_MS, withPoolLock } from "./poolLock";
 import { resendRecordings, type NewFront, type ResendNode, type ResendOutcome } from "./recordingsResend";
-import { readHomeFile, runRemote, writeHomeFile, type SshTarget } from "./ssh";
+import { asRoot, readHomeFile, runRemote, writeHomeFile, type SshTarget } from "./ssh";
 import type { OpsTarget } from "./stackSource";
 
 /**
@@ -94,7 +94,10 @@ export async function repointPending(target: OpsTarget, timeoutMs: number, onSta
   if (!ssh)
     throw new OpsError("config", "-", onStandby ? "--standby: the stack has no standby front (campus.standbyFront)" : "no SSH host for the front: give --host");
   // A list left on a front that no longer serves would point its nodes at a front that refuses recordings.
-  const role = (await runRemote(ssh, `cat "${FRONT_ROLE_FILE}" 2>/dev/null || true`, timeoutMs)).stdout.trim();
+  // Read as root, as the failover writes it; none (a front that never switched) serves, unreadable is an error.
+  const read = await runRemote(ssh, asRoot(ssh, `f="${FRONT_ROLE_FILE}"; [ ! -e "$f" ] || cat "$f"`), timeoutMs);
+  if (read.code !== 0) throw new OpsError("command", ssh.host, `cannot read its front-role: ${read.stderr.trim() || `exit ${read.code}`}`);
+  const role = read.stdout.trim();
   if (role === "standby" || role === "fenced")
     throw new OpsError(
       "config",

@@ -76,14 +76,13 @@ export interface UpgradeOptions {
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
- * Before its check, the upgrade waits (`checkWaitMs`) for Scalelite to place meetings on the node. Scalelite places a
- * create only on a server in its load set (enabled, online, with a load). Its poller disables a cordoned
- * server whose load is zero, which drops the load (lib/tasks/poll.rake; app/models/server.rb save!), so a
- * node that waited empty long enough comes back without one, and gets one only from a poll of it that
- * succeeds. One poll:all can miss it (its pollers give up after POLLER_WAIT_TIMEOUT; a CI run of the drill
+ * Before its check, the upgrade polls until Scalelite counts the node enabled, online and with a load, or says
+ * how it stands past `checkWaitMs`. Scalelite places a create only on a server in its load set (enabled,
+ * online, with a load). Its poller disables a cordoned server whose load is zero, which drops the load
+ * (lib/tasks/poll.rake; app/models/server.rb save!), so a node that waited empty long enough comes back
+ * without one, and gets one only from a poll of it that succeeds. One poll:all can miss it (its pollers give up after POLLER_WAIT_TIMEOUT; a CI run of the drill
  * failed so), a node just replaced can answer late, and SERVER_HEALTHY_THRESHOLD may ask for several polls.
  */
-/** Polls until Scalelite counts the node enabled, online and with a load; past `checkWaitMs`, says how it stands. */
 async function pollUntilPlaceable(ssh: SshTarget, fqdn: string, opts: UpgradeOptions): Promise<void> {
   const deadline = Date.now() + opts.checkWaitMs;
   for (;;) {

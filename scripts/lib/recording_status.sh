@@ -36,6 +36,11 @@ fail_ids() {
   done
 }
 
+# published_ids STATUS: the ids of the published/<id>-<format>.done files (sender.done included), one a line.
+published_ids() {
+  record_ids "$1" published .done | sed 's/-[^-]*$//'
+}
+
 # recording_ids STATUS: the ids of every recording the status files or recording/raw/ know, one a line.
 recording_ids() {
   local status="$1" dir
@@ -43,7 +48,7 @@ recording_ids() {
   {
     record_ids "$status" recorded .done
     record_ids "$status" archived .done
-    record_ids "$status" published .done | sed 's/-[^-]*$//'
+    published_ids "$status"
     fail_ids "$status"
     for dir in "${status%/status}/raw"/*/; do
       dir="${dir%/}"
@@ -72,7 +77,7 @@ failed_recordings() {
   local status="$1" id
   declare -A failed=() published=()
   while read -r id; do failed[$id]=1; done < <(fail_ids "$status")
-  while read -r id; do published[$id]=1; done < <(record_ids "$status" published .done | sed 's/-[^-]*$//')
+  while read -r id; do published[$id]=1; done < <(published_ids "$status")
   while read -r id; do
     [[ -n "${failed[$id]:-}" && -z "${published[$id]:-}" ]] && printf '%s\n' "$id"
   done < <(unsent_recordings "$status")
