@@ -6,6 +6,7 @@
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+REQUIRED_INPUTS=(FQDN SHARED_SECRET)
 
 BBB_ETC="$ROOT/etc/bigbluebutton"
 WEB_PROPERTIES="$BBB_ETC/bbb-web.properties"
@@ -14,10 +15,6 @@ WEBHOOKS_CONFIG="$ROOT/usr/local/bigbluebutton/bbb-webhooks/config/default.yml"
 WEBHOOKS_CATCHER="$ROOT/usr/local/bigbluebutton/bbb-webhooks/extra/post_catcher.js"
 CONFIGURE_LOG="$LOG_DIR/bbb-node-configure.log"
 CHANGED=0
-
-usage() {
-  echo "usage: bbb-node-configure.sh < inputs   (FQDN SHARED_SECRET as KEY=VALUE lines)"
-}
 
 # rewrite FILE FILTER: passes FILE through the bash function FILTER and installs the result with the
 # file's own mode and owner when it differs.
@@ -69,12 +66,6 @@ restart_bigbluebutton() {
 }
 
 main() {
-  if [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]]; then
-    usage
-    return 0
-  fi
-  read_inputs
-  require_inputs FQDN SHARED_SECRET
   # Letters and digits only, like the secrets BigBlueButton generates; also keeps every format above safe.
   [[ "$IN_SHARED_SECRET" =~ ^[A-Za-z0-9]+$ ]] || die "SHARED_SECRET must be letters and digits only"
   [[ -f "$WEB_PROPERTIES" ]] || die "${WEB_PROPERTIES#"$ROOT"} is missing: BigBlueButton is not installed on $IN_FQDN (run bbb-node-install first)"
@@ -96,4 +87,4 @@ main() {
   fi
 }
 
-main "$@"
+run_step "$@"

@@ -13,15 +13,12 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/lib/apt.sh"
 # shellcheck source-path=SCRIPTDIR source=lib/units.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/units.sh"
+REQUIRED_INPUTS=(EXPORTER_URL MANIFEST_B64 SETTINGS_B64)
 
 INSTALL_DIR="$ROOT/opt/bigbluebutton-exporter"
 SETTINGS="$ROOT/etc/bigbluebutton-exporter/settings.env"
 UNIT="bigbluebutton-exporter.service"
 USER_NAME="bbb-exporter"
-
-usage() {
-  echo "usage: bbb-node-exporter.sh < inputs   (EXPORTER_URL MANIFEST_B64 SETTINGS_B64 as KEY=VALUE lines)"
-}
 
 # installed_matches: the installed files are exactly the pinned ones.
 installed_matches() {
@@ -85,12 +82,6 @@ EOF_UNIT
 }
 
 main() {
-  if [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]]; then
-    usage
-    return 0
-  fi
-  read_inputs
-  require_inputs EXPORTER_URL MANIFEST SETTINGS
   [[ "$IN_EXPORTER_URL" =~ ^https://[^/]+/.*/[0-9a-f]{40}$ ]] || die "EXPORTER_URL must name a commit (40 hex digits at its end), not a tag or branch"
   grep -qvE '^[0-9a-f]{64}  [A-Za-z0-9_./-]+$' <<<"$IN_MANIFEST" && die "MANIFEST must be '<sha256>  <path>' lines"
   grep -q '^API_SECRET=.' <<<"$IN_SETTINGS" || die "SETTINGS must set API_SECRET"
@@ -105,4 +96,4 @@ main() {
   log "bigbluebutton-exporter serves this node's BigBlueButton metrics (port $(sed -n 's/^PORT=//p' <<<"$IN_SETTINGS"))"
 }
 
-main "$@"
+run_step "$@"

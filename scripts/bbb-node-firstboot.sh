@@ -30,6 +30,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/lib/turn.sh"
 # shellcheck source-path=SCRIPTDIR source=lib/esl.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/esl.sh"
+REQUIRED_INPUTS=(FQDN PUBLIC_IPV4 EMAIL)
+OPTIONAL_INPUTS=(TURN_HOST TURN_SECRET)
 
 IMAGE_STAMP="$ROOT/etc/bbb-ovh/node-image"
 PENDING="$STATE_DIR/bbb-node-firstboot.restart-pending"
@@ -54,10 +56,6 @@ NAME_FILES=(
   etc/turnserver.conf
   etc/letsencrypt/renewal-hooks/deploy/haproxy
 )
-
-usage() {
-  echo "usage: bbb-node-firstboot.sh < inputs   (FQDN PUBLIC_IPV4 EMAIL [TURN_HOST TURN_SECRET] as KEY=VALUE lines)"
-}
 
 # mark_pending: from here on, the services must restart before this step is done.
 mark_pending() {
@@ -223,12 +221,6 @@ restart_services() {
 }
 
 main() {
-  if [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]]; then
-    usage
-    return 0
-  fi
-  read_inputs
-  require_inputs FQDN PUBLIC_IPV4 EMAIL
   [[ "$IN_FQDN" =~ ^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$ ]] || die "FQDN '$IN_FQDN' is not a lowercase host name"
   [[ "$IN_PUBLIC_IPV4" =~ ^[0-9]{1,3}(\.[0-9]{1,3}){3}$ ]] || die "PUBLIC_IPV4 '$IN_PUBLIC_IPV4' is not an IPv4 address"
   check_turn_inputs
@@ -248,4 +240,4 @@ main() {
   restart_services
 }
 
-main "$@"
+run_step "$@"

@@ -8,10 +8,8 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 # shellcheck source-path=SCRIPTDIR source=lib/bbb_api.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/bbb_api.sh"
-
-usage() {
-  echo "usage: bbb-node-health.sh < inputs   (FQDN SHARED_SECRET CHECKSUM_ALGORITHM [ATTEMPTS DELAY_SECONDS] as KEY=VALUE lines)"
-}
+REQUIRED_INPUTS=(FQDN SHARED_SECRET CHECKSUM_ALGORITHM)
+OPTIONAL_INPUTS=(ATTEMPTS DELAY_SECONDS)
 
 check_once() {
   local api="https://$IN_FQDN/bigbluebutton/api"
@@ -32,12 +30,6 @@ check_once() {
 }
 
 main() {
-  if [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]]; then
-    usage
-    return 0
-  fi
-  read_inputs
-  require_inputs FQDN SHARED_SECRET CHECKSUM_ALGORITHM
   local attempts="${IN_ATTEMPTS:-10}" delay="${IN_DELAY_SECONDS:-6}"
   [[ "$attempts" =~ ^[1-9][0-9]*$ && "$delay" =~ ^[0-9]+$ ]] || die "ATTEMPTS and DELAY_SECONDS must be whole numbers (ATTEMPTS >= 1)"
   bbb_api_use "$IN_SHARED_SECRET" "$IN_CHECKSUM_ALGORITHM"
@@ -48,4 +40,4 @@ main() {
   log "https://$IN_FQDN/bigbluebutton/api answers, and accepts our shared secret ($IN_CHECKSUM_ALGORITHM)"
 }
 
-main "$@"
+run_step "$@"

@@ -22,6 +22,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 # shellcheck source-path=SCRIPTDIR source=lib/esl.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/esl.sh"
+REQUIRED_INPUTS=(FQDN)
 
 BBB_ETC="$ROOT/etc/bigbluebutton"
 IMAGE_STAMP="$ROOT/etc/bbb-ovh/node-image"
@@ -29,10 +30,6 @@ IMAGE_STAMP="$ROOT/etc/bbb-ovh/node-image"
 FREESWITCH_VARS="$ROOT/opt/freeswitch/conf/vars.xml"
 # Where recordings are, and at which depth a recording's own directory is (FORMAT/RECORD_ID or RECORD_ID).
 RECORDING_DIRS=(published:2 unpublished:2 deleted:2 recording/raw:1)
-
-usage() {
-  echo "usage: bbb-node-image-clean.sh < inputs   (FQDN of the builder as a KEY=VALUE line)"
-}
 
 # refuse_with_recordings: stops when any recording is on this host.
 refuse_with_recordings() {
@@ -134,12 +131,6 @@ clean_state() {
 }
 
 main() {
-  if [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]]; then
-    usage
-    exit 0
-  fi
-  read_inputs
-  require_inputs FQDN
   refuse_with_recordings
   local address
   address="$(builder_address)"
@@ -152,4 +143,4 @@ main() {
   log "clean: power the builder off and save its disk as the node image"
 }
 
-main "$@"
+run_step "$@"

@@ -22,15 +22,13 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 # shellcheck source-path=SCRIPTDIR source=lib/turn.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/turn.sh"
+REQUIRED_INPUTS=(FQDN INSTALLER_FLAGS INSTALLER_URL INSTALLER_SHA256)
+OPTIONAL_INPUTS=(TURN_HOST TURN_SECRET)
 
 INSTALLER="$STATE_DIR/bbb-install.sh"
 STAMP="$STATE_DIR/bbb-install.stamp"
 ACCOUNT_EMAIL="$STATE_DIR/bbb-install.email"
 INSTALL_LOG="$LOG_DIR/bbb-install.log"
-
-usage() {
-  echo "usage: bbb-node-install.sh < inputs   (FQDN INSTALLER_FLAGS INSTALLER_URL INSTALLER_SHA256 [TURN_HOST TURN_SECRET] as KEY=VALUE lines)"
-}
 
 # Downloads the installer and keeps it only when its sha256 is the pinned one.
 download_installer() {
@@ -123,12 +121,6 @@ update_account_email() {
 }
 
 main() {
-  if [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]]; then
-    usage
-    return 0
-  fi
-  read_inputs
-  require_inputs FQDN INSTALLER_FLAGS INSTALLER_URL INSTALLER_SHA256
   [[ "$IN_INSTALLER_SHA256" =~ ^[0-9a-f]{64}$ ]] || die "INSTALLER_SHA256 must be a sha256 in hex (64 characters)"
   check_turn_inputs
   mkdir -p "$STATE_DIR" "$LOG_DIR"
@@ -162,4 +154,4 @@ main() {
   log "BigBlueButton is installed on $IN_FQDN"
 }
 
-main "$@"
+run_step "$@"

@@ -29,6 +29,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/lib/apt.sh"
 # shellcheck source-path=SCRIPTDIR source=lib/units.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/units.sh"
+REQUIRED_INPUTS=(SSH_CONFIG_B64 KNOWN_HOSTS_B64 TRANSFER_KEY_B64 SCALELITE_YML_B64 POST_PUBLISH_URL POST_PUBLISH_SHA256 KEEP_BYTES KEEP_HOURS)
 
 BBB_USER=bigbluebutton
 CORE_SCRIPTS="$ROOT/usr/local/bigbluebutton/core/scripts"
@@ -42,10 +43,6 @@ WORKER="bbb-rap-resque-worker.service"
 RESTART_PENDING="$STATE_DIR/bbb-node-recordings.restart-worker"
 # Seconds to wait for a look at, or an unmount of, the former NFS mount (see remove_legacy_nfs_mount).
 MOUNT_TIMEOUT="${MOUNT_TIMEOUT:-20}"
-
-usage() {
-  echo "usage: bbb-node-recordings.sh < inputs   (SSH_CONFIG_B64 KNOWN_HOSTS_B64 TRANSFER_KEY_B64 SCALELITE_YML_B64 POST_PUBLISH_URL POST_PUBLISH_SHA256 KEEP_BYTES KEEP_HOURS as KEY=VALUE lines)"
-}
 
 # The worker must be restarted (now or, after a kill, on the next run) because of a change it uses.
 worker_needs_restart() {
@@ -240,12 +237,6 @@ restart_worker_if_needed() {
 }
 
 main() {
-  if [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]]; then
-    usage
-    return 0
-  fi
-  read_inputs
-  require_inputs SSH_CONFIG KNOWN_HOSTS TRANSFER_KEY SCALELITE_YML POST_PUBLISH_URL POST_PUBLISH_SHA256 KEEP_BYTES KEEP_HOURS
   [[ "$IN_KEEP_BYTES" =~ ^[0-9]+$ && "$IN_KEEP_HOURS" =~ ^[0-9]+$ ]] || die "KEEP_BYTES and KEEP_HOURS must be whole numbers"
   [[ "$IN_POST_PUBLISH_SHA256" =~ ^[0-9a-f]{64}$ ]] || die "POST_PUBLISH_SHA256 must be 64 lowercase hex digits"
   [[ "$IN_POST_PUBLISH_URL" =~ ^https://[^/]+/.*/[0-9a-f]{40}/ ]] || die "POST_PUBLISH_URL must name a commit (40 hex digits), not a tag or branch"
@@ -263,4 +254,4 @@ main() {
   log "recordings of this node go to the Scalelite front by rsync over SSH"
 }
 
-main "$@"
+run_step "$@"

@@ -13,20 +13,11 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 # shellcheck source-path=SCRIPTDIR source=lib/recording_status.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/recording_status.sh"
+REQUIRED_INPUTS=(FQDN)
 
 STATUS="$ROOT/var/bigbluebutton/recording/status"
 
-usage() {
-  echo "usage: $0 < inputs   (KEY=VALUE lines: FQDN)"
-}
-
 main() {
-  if [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]]; then
-    usage
-    exit 0
-  fi
-  read_inputs
-  require_inputs FQDN
   local waiting failed
   waiting="$(unsent_recordings "$STATUS" | wc -l)"
   failed="$(failed_recordings "$STATUS" | wc -l)"
@@ -36,4 +27,4 @@ main() {
   log "$IN_FQDN holds no recording the front does not have"
 }
 
-main "$@"
+run_step "$@"

@@ -24,6 +24,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/lib/apt.sh"
 # shellcheck source-path=SCRIPTDIR source=lib/units.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/units.sh"
+REQUIRED_INPUTS=(RULESET_B64 SSH_SOURCES SSH_PORT)
 
 FAMILY=inet
 TABLE=bbb_ovh
@@ -31,10 +32,6 @@ RULESET_FILE=/etc/bbb-ovh/firewall.nft
 UNIT=bbb-ovh-firewall.service
 PENDING="$STATE_DIR/host-firewall.pending"
 APPLIED="$STATE_DIR/host-firewall.applied"
-
-usage() {
-  echo "usage: host-firewall.sh < inputs   (RULESET_B64 SSH_SOURCES SSH_PORT as KEY=VALUE lines)"
-}
 
 # ancestors: our parent, its parent, ... up to (not including) init.
 ancestors() {
@@ -171,12 +168,6 @@ ensure_unit() {
 }
 
 main() {
-  if [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]]; then
-    usage
-    exit 0
-  fi
-  read_inputs
-  require_inputs RULESET SSH_SOURCES SSH_PORT
   [[ "$IN_SSH_PORT" =~ ^[0-9]+$ ]] || die "SSH_PORT must be a TCP port number, got '$IN_SSH_PORT'"
   grep -q "^table $FAMILY $TABLE {" <<<"$IN_RULESET" || die "RULESET_B64 does not define table $FAMILY $TABLE"
   check_no_lockout
@@ -187,4 +178,4 @@ main() {
   log "firewall table $FAMILY $TABLE is up to date"
 }
 
-main "$@"
+run_step "$@"

@@ -6,10 +6,8 @@
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
-
-usage() {
-  echo "usage: host-preflight.sh < inputs   (ROLE FQDN PUBLIC_IPV4 UBUNTU_RELEASE MIN_CORES MIN_RAM_MB RECOMMENDED_CORES RECOMMENDED_RAM_MB REQUIRE_IPV6 [DNS_WAIT_SECONDS DNS_RETRY_SECONDS] as KEY=VALUE lines)"
-}
+REQUIRED_INPUTS=(ROLE FQDN PUBLIC_IPV4 UBUNTU_RELEASE MIN_CORES MIN_RAM_MB RECOMMENDED_CORES RECOMMENDED_RAM_MB REQUIRE_IPV6)
+OPTIONAL_INPUTS=(DNS_WAIT_SECONDS DNS_RETRY_SECONDS)
 
 FAILURES=()
 
@@ -146,12 +144,6 @@ require_integers() {
 }
 
 main() {
-  if [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]]; then
-    usage
-    return 0
-  fi
-  read_inputs
-  require_inputs ROLE FQDN PUBLIC_IPV4 UBUNTU_RELEASE MIN_CORES MIN_RAM_MB RECOMMENDED_CORES RECOMMENDED_RAM_MB REQUIRE_IPV6
   require_integers MIN_CORES MIN_RAM_MB RECOMMENDED_CORES RECOMMENDED_RAM_MB
   [[ "${IN_DNS_WAIT_SECONDS:-0}${IN_DNS_RETRY_SECONDS:-1}" =~ ^[0-9]+$ && "${IN_DNS_RETRY_SECONDS:-1}" != 0 ]] ||
     die "inputs DNS_WAIT_SECONDS and DNS_RETRY_SECONDS must be whole numbers (DNS_RETRY_SECONDS at least 1)"
@@ -173,4 +165,4 @@ main() {
   log "$IN_FQDN is ready for the $IN_ROLE role"
 }
 
-main "$@"
+run_step "$@"

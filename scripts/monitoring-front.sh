@@ -17,6 +17,8 @@ set -euo pipefail
 source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/lib/common.sh"
 # shellcheck source-path=SCRIPTDIR source=lib/apt.sh
 source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/lib/apt.sh"
+REQUIRED_INPUTS=(PROMETHEUS_YML_B64 ALERTMANAGER_YML_B64 BLACKBOX_YML_B64 RETENTION_DAYS DISK_BUDGET_GB SCRAPE_PASSWORD)
+OPTIONAL_INPUTS=(SMTP_PASSWORD PEER)
 STEP_NAME=monitoring-front
 RULES_SOURCE="$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/monitoring/rules.yml"
 
@@ -101,8 +103,6 @@ prometheus_args() {
 }
 
 main() {
-  read_inputs
-  require_inputs PROMETHEUS_YML ALERTMANAGER_YML BLACKBOX_YML RETENTION_DAYS DISK_BUDGET_GB SCRAPE_PASSWORD
   local problems=()
   [[ "$IN_RETENTION_DAYS" =~ ^[1-9][0-9]{0,3}$ ]] || problems+=("RETENTION_DAYS must be a number of days")
   [[ "$IN_DISK_BUDGET_GB" =~ ^[1-9][0-9]{0,4}$ ]] || problems+=("DISK_BUDGET_GB must be a number of GB")
@@ -137,4 +137,4 @@ main() {
   log "Prometheus keeps ${IN_RETENTION_DAYS} days within ${IN_DISK_BUDGET_GB} GB; alerts go through the local Alertmanager"
 }
 
-main "$@"
+run_step "$@"

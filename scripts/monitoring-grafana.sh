@@ -25,6 +25,8 @@ STEP_NAME=monitoring-grafana
 source "$(dirname "${BASH_SOURCE[0]}")/lib/units.sh"
 # shellcheck source-path=SCRIPTDIR source=lib/apt.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/apt.sh"
+REQUIRED_INPUTS=(FQDN GRAFANA_IMAGE DATASOURCES_YML_B64 DASHBOARDS_YML_B64 ADMIN_PASSWORD)
+OPTIONAL_INPUTS=(SCRAPE_PASSWORD IMAGE_PINS)
 DASHBOARDS_SOURCE="$(dirname "${BASH_SOURCE[0]}")/monitoring/dashboards"
 
 # Paths as the services see them (components/monitoring/monitoringLayout.ts, GRAFANA_FILES), written under
@@ -138,8 +140,6 @@ reset_admin_password() {
 }
 
 main() {
-  read_inputs
-  require_inputs FQDN GRAFANA_IMAGE DATASOURCES_YML DASHBOARDS_YML ADMIN_PASSWORD
   check_inputs
   check_image "$IN_GRAFANA_IMAGE"
   ensure_docker
@@ -156,4 +156,4 @@ main() {
   log "Grafana serves https://$IN_FQDN:$PORT/ (admins' addresses only)"
 }
 
-main "$@"
+run_step "$@"

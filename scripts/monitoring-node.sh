@@ -21,6 +21,8 @@ set -euo pipefail
 source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/lib/common.sh"
 # shellcheck source-path=SCRIPTDIR source=lib/apt.sh
 source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/lib/apt.sh"
+REQUIRED_INPUTS=(CA_CERT_B64 TLS_CERT_B64 TLS_KEY_B64 WEB_CONFIG_B64 SCRAPE_PORTS)
+OPTIONAL_INPUTS=(EXPORTER_NGINX_B64 HTPASSWD_B64)
 STEP_NAME=monitoring-node
 
 # Paths as the services see them (components/monitoring/monitoringLayout.ts); written under $ROOT.
@@ -101,8 +103,6 @@ proxy_bbb_exporter() {
 }
 
 main() {
-  read_inputs
-  require_inputs CA_CERT TLS_CERT TLS_KEY WEB_CONFIG SCRAPE_PORTS
   [[ "$IN_SCRAPE_PORTS" =~ ^[0-9]{2,5}( [0-9]{2,5})*$ ]] || die "SCRAPE_PORTS must be port numbers separated by spaces"
   grep -q 'BEGIN CERTIFICATE' <<<"$IN_CA_CERT" || die "CA_CERT_B64 is not a PEM certificate"
   grep -q 'BEGIN CERTIFICATE' <<<"$IN_TLS_CERT" || die "TLS_CERT_B64 is not a PEM certificate"
@@ -128,4 +128,4 @@ main() {
   fi
 }
 
-main "$@"
+run_step "$@"

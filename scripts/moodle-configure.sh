@@ -23,14 +23,12 @@
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+REQUIRED_INPUTS=(MOODLE_DIR SERVER_URL SHARED_SECRET CHECKSUM_ALGORITHM ACCEPT_DPA)
+OPTIONAL_INPUTS=(PHP PHP_USER)
 
 # Exit codes of cfg.php (admin/cli/cfg.php): 3 the variable is not set, 4 it is hard-set in config.php.
 CFG_UNSET=3
 CFG_FORCED=4
-
-usage() {
-  echo "usage: $0 < inputs   (KEY=VALUE lines: MOODLE_DIR SERVER_URL SHARED_SECRET CHECKSUM_ALGORITHM ACCEPT_DPA [PHP PHP_USER])"
-}
 
 # moodle_php ARGS...: Moodle's php as the web server user.
 moodle_php() {
@@ -140,12 +138,6 @@ apply_secret_and_enable() {
 }
 
 main() {
-  if [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]]; then
-    usage
-    exit 0
-  fi
-  read_inputs
-  require_inputs MOODLE_DIR SERVER_URL SHARED_SECRET CHECKSUM_ALGORITHM ACCEPT_DPA
   PHP="${IN_PHP:-php}"
   PHP_USER="${IN_PHP_USER:-www-data}"
   [[ "$PHP_USER" =~ ^[a-z_][a-z0-9_-]{0,31}$ ]] || die "PHP_USER must be a Unix user name"
@@ -167,4 +159,4 @@ main() {
   log "Moodle uses $IN_SERVER_URL for BigBlueButton"
 }
 
-main "$@"
+run_step "$@"

@@ -23,6 +23,8 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 # shellcheck source-path=SCRIPTDIR source=lib/units.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/units.sh"
+REQUIRED_INPUTS=(SCALELITE_TAG ENV_FILE_B64 ENV_NGINX_B64 ENV_POLLER_B64 RECORDING_DIR)
+OPTIONAL_INPUTS=(RECORDINGS START ENV_RECORDING_IMPORTER_B64 IMAGE_PINS)
 
 ENV_FILE=/etc/default/scalelite
 IMPORTER=scalelite-recording-importer
@@ -41,10 +43,6 @@ HSTS_TARGET=/etc/bigbluebutton/nginx/bbb-ovh-hsts.nginx
 API_START_ATTEMPTS="${API_START_ATTEMPTS:-90}"
 API_START_DELAY="${API_START_DELAY:-2}"
 API_HEALTH=""
-
-usage() {
-  echo "usage: $0 < inputs   (KEY=VALUE lines: SCALELITE_TAG RECORDING_DIR ENV_FILE_B64 ENV_NGINX_B64 ENV_POLLER_B64 [RECORDINGS] [START] [ENV_RECORDING_IMPORTER_B64] [IMAGE_PINS])"
-}
 
 # env_value FILE_CONTENT KEY: KEY's value in an env file input (only used for values that are not secret).
 env_value() {
@@ -208,12 +206,6 @@ keep_stopped() {
 }
 
 main() {
-  if [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]]; then
-    usage
-    exit 0
-  fi
-  read_inputs
-  require_inputs SCALELITE_TAG ENV_FILE ENV_NGINX ENV_POLLER RECORDING_DIR
   RECORDINGS="${IN_RECORDINGS:-true}"
   START="${IN_START:-true}"
   follow_front_role
@@ -233,4 +225,4 @@ main() {
   log "Scalelite $IN_SCALELITE_TAG is up to date"
 }
 
-main "$@"
+run_step "$@"

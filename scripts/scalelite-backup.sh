@@ -16,13 +16,11 @@ source "$SCRIPT_DIR/lib/backup.sh"
 source "$SCRIPT_DIR/lib/apt.sh"
 # shellcheck source-path=SCRIPTDIR source=lib/units.sh
 source "$SCRIPT_DIR/lib/units.sh"
+REQUIRED_INPUTS=(RESTIC_REPOSITORY RESTIC_PASSWORD AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY RECORDING_DIR SCHEDULE KEEP_DAILY KEEP_WEEKLY KEEP_MONTHLY MAX_AGE_HOURS)
+OPTIONAL_INPUTS=(AWS_DEFAULT_REGION)
 
 INSTALL_DIR="$ROOT/usr/local/lib/bbb-ovh/backup"
 COMMAND_LINK="$ROOT/usr/local/sbin/bbb-ovh-backup"
-
-usage() {
-  echo "usage: $0 < inputs   (host step; KEY=VALUE lines: see components/remote/catalogue.ts, scaleliteBackup); the backups themselves: bbb-ovh-backup --help"
-}
 
 install_self() {
   local changed=1
@@ -143,10 +141,7 @@ init_or_check_repository() {
   errors="$(restic --no-cache cat config 2>&1 >/dev/null)" || die "cannot open the backup repository: $(explain_restic_error "$errors")"
 }
 
-setup() {
-  read_inputs
-  require_inputs RESTIC_REPOSITORY RESTIC_PASSWORD AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY RECORDING_DIR SCHEDULE \
-    KEEP_DAILY KEEP_WEEKLY KEEP_MONTHLY MAX_AGE_HOURS
+main() {
   check_inputs
   apt_install restic
   install_self
@@ -161,12 +156,5 @@ setup() {
   log "backups to $RESTIC_REPOSITORY are set up (schedule: $IN_SCHEDULE)"
 }
 
-main() {
-  case "${1:-}" in
-    -h | --help) usage ;;
-    "") setup ;;
-    *) die "this is the backup's host step (inputs on stdin); run, list, status, check and restore are bbb-ovh-backup's" ;;
-  esac
-}
-
-main "$@"
+# The backups themselves (run, list, status, check, restore) are bbb-ovh-backup's: bbb-ovh-backup --help.
+run_step "$@"

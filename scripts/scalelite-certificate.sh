@@ -14,6 +14,8 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 # shellcheck source-path=SCRIPTDIR source=lib/apt.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/apt.sh"
+REQUIRED_INPUTS=(FQDN EMAIL CHALLENGE)
+OPTIONAL_INPUTS=(DNS_CREDENTIALS_B64)
 
 LE_DIR=/etc/letsencrypt
 OVH_CREDENTIALS=/etc/bbb-ovh/certbot-dns-ovh.ini
@@ -29,10 +31,6 @@ RENEW_BEFORE_SECONDS=$((30 * 86400))
 # Written by ops failover / failback (cli/ops/failover.ts): fenced or standby means the front's name points
 # at the other front, where HTTP-01 is answered.
 ROLE_FILE=/var/lib/bbb-ovh/front-role
-
-usage() {
-  echo "usage: $0 < inputs   (KEY=VALUE lines: FQDN EMAIL CHALLENGE [DNS_CREDENTIALS_B64])"
-}
 
 ensure_certbot() {
   if [[ "$IN_CHALLENGE" == dns-01 ]]; then
@@ -164,12 +162,6 @@ request_certificate() {
 }
 
 main() {
-  if [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]]; then
-    usage
-    exit 0
-  fi
-  read_inputs
-  require_inputs FQDN EMAIL CHALLENGE
   [[ "$IN_CHALLENGE" == http-01 || "$IN_CHALLENGE" == dns-01 ]] || die "CHALLENGE must be http-01 or dns-01, not '$IN_CHALLENGE'"
   ensure_certbot
   install_hooks
@@ -188,4 +180,4 @@ main() {
   log "certificate for $IN_FQDN is in place"
 }
 
-main "$@"
+run_step "$@"

@@ -15,12 +15,10 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/lib/units.sh"
 # shellcheck source-path=SCRIPTDIR source=lib/apt.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/apt.sh"
+REQUIRED_INPUTS=(POSTGRES_IMAGE REDIS_IMAGE POSTGRES_PASSWORD DATA_DIR)
+OPTIONAL_INPUTS=(IMAGE_PINS POSTGRES_PUBLISH)
 
 POSTGRES_ENV=/etc/default/scalelite-postgres
-
-usage() {
-  echo "usage: $0 < inputs   (KEY=VALUE lines: POSTGRES_IMAGE REDIS_IMAGE POSTGRES_PASSWORD DATA_DIR [IMAGE_PINS] [POSTGRES_PUBLISH])"
-}
 
 ensure_network() {
   if ! docker network inspect scalelite >/dev/null 2>&1; then
@@ -66,12 +64,6 @@ install_redis() {
 }
 
 main() {
-  if [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]]; then
-    usage
-    exit 0
-  fi
-  read_inputs
-  require_inputs POSTGRES_IMAGE REDIS_IMAGE POSTGRES_PASSWORD DATA_DIR
   [[ "$IN_DATA_DIR" == /* ]] || die "DATA_DIR must be an absolute path"
   check_pins
   check_image "$IN_POSTGRES_IMAGE"
@@ -85,4 +77,4 @@ main() {
   log "PostgreSQL and Redis are up to date"
 }
 
-main "$@"
+run_step "$@"

@@ -7,12 +7,10 @@
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+REQUIRED_INPUTS=(FQDN)
+OPTIONAL_INPUTS=(ATTEMPTS DELAY_SECONDS)
 
 LAST_ANSWER=""
-
-usage() {
-  echo "usage: $0 < inputs   (KEY=VALUE lines: FQDN [ATTEMPTS] [DELAY_SECONDS])"
-}
 
 # health_check_ok: one request; remembers what came back for the final error.
 health_check_ok() {
@@ -27,12 +25,6 @@ health_check_ok() {
 }
 
 main() {
-  if [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]]; then
-    usage
-    exit 0
-  fi
-  read_inputs
-  require_inputs FQDN
   local attempts="${IN_ATTEMPTS:-30}" delay="${IN_DELAY_SECONDS:-10}"
   [[ "$attempts" =~ ^[1-9][0-9]*$ && "$delay" =~ ^[0-9]+$ ]] || die "ATTEMPTS must be a positive integer and DELAY_SECONDS an integer"
   if ! retry "$attempts" "$delay" health_check_ok; then
@@ -41,4 +33,4 @@ main() {
   log "https://$IN_FQDN/health_check answers success"
 }
 
-main "$@"
+run_step "$@"

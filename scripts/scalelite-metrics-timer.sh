@@ -14,13 +14,10 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 # shellcheck source-path=SCRIPTDIR source=lib/units.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/units.sh"
+REQUIRED_INPUTS=(RECORDING_DIR SLEEPING_LIST PLAN_B64 CREDIT_ESTIMATE)
 SCRIPT_DIR="$(dirname "${BASH_SOURCE[0]}")"
 # Not secret (sizes and a date): readable by all, as the exporter's output is.
 PLAN_FILE="$ROOT/etc/bbb-ovh/plan"
-
-usage() {
-  echo "usage: $0 < inputs   (KEY=VALUE lines: RECORDING_DIR SLEEPING_LIST PLAN_B64 CREDIT_ESTIMATE)"
-}
 
 install_exporter() {
   # The exporter reads it at each run: a changed plan needs no restart.
@@ -31,12 +28,6 @@ install_exporter() {
 }
 
 main() {
-  if [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]]; then
-    usage
-    exit 0
-  fi
-  read_inputs
-  require_inputs RECORDING_DIR SLEEPING_LIST PLAN CREDIT_ESTIMATE
   local problems=() input
   # The paths land unquoted in the unit's ExecStart=.
   for input in RECORDING_DIR SLEEPING_LIST CREDIT_ESTIMATE; do
@@ -49,4 +40,4 @@ main() {
   log "the Scalelite metrics timer is up to date"
 }
 
-main "$@"
+run_step "$@"

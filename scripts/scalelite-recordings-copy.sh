@@ -17,15 +17,12 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/lib/apt.sh"
 # shellcheck source-path=SCRIPTDIR source=lib/units.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/units.sh"
+REQUIRED_INPUTS=(RECORDING_DIR SSH_CONFIG_B64 KNOWN_HOSTS_B64 COPY_KEY_B64)
 SCRIPT_DIR="$(dirname "${BASH_SOURCE[0]}")"
 
 COPY_DIR=/etc/bbb-ovh/recordings-copy
 PULL=/usr/local/sbin/bbb-ovh-recordings-pull
 PULL_UNIT=bbb-ovh-recordings-pull
-
-usage() {
-  echo "usage: $0 < inputs   (KEY=VALUE lines: see components/remote/catalogue.ts, scaleliteRecordingsCopy)"
-}
 
 install_copy_files() {
   mkdir -p "$ROOT$COPY_DIR"
@@ -55,12 +52,6 @@ EOF
 }
 
 main() {
-  if [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]]; then
-    usage
-    exit 0
-  fi
-  read_inputs
-  require_inputs RECORDING_DIR SSH_CONFIG KNOWN_HOSTS COPY_KEY
   [[ "$IN_RECORDING_DIR" =~ ^/[A-Za-z0-9._/-]+$ ]] || die "RECORDING_DIR must be an absolute path of plain characters"
   [[ -d "$ROOT$IN_RECORDING_DIR/published" ]] || die "$IN_RECORDING_DIR/published is missing (the scaleliteSpool step makes it)"
   grep -q '^-----BEGIN OPENSSH PRIVATE KEY-----' <<<"$IN_COPY_KEY" || die "COPY_KEY_B64 is not an OpenSSH private key"
@@ -70,4 +61,4 @@ main() {
   log "while this front is the standby, the serving front's recordings are copied every 5 minutes (${PULL_UNIT}.timer)"
 }
 
-main "$@"
+run_step "$@"

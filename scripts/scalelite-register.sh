@@ -23,14 +23,12 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 # shellcheck source-path=SCRIPTDIR source=lib/scalelite.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/scalelite.sh"
+REQUIRED_INPUTS=(SERVERS_YAML_B64 SYNC_MODE EXPECTED_IDS)
+OPTIONAL_INPUTS=(KEEP_STATE_IDS CORDONED_IDS ATTEMPTS DELAY_SECONDS)
 
 PROBLEMS=()
 # Nodes that must end cordoned or disabled: "id" -> why ("as an operator set it", "as the stack declares").
 declare -A DRAINED=()
-
-usage() {
-  echo "usage: $0 < inputs   (KEY=VALUE lines: SERVERS_YAML_B64 SYNC_MODE EXPECTED_IDS [ATTEMPTS] [DELAY_SECONDS])"
-}
 
 sync_servers() {
   log "syncing servers (mode $IN_SYNC_MODE)"
@@ -108,12 +106,6 @@ report() {
 }
 
 main() {
-  if [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]]; then
-    usage
-    exit 0
-  fi
-  read_inputs
-  require_inputs SERVERS_YAML SYNC_MODE EXPECTED_IDS
   IN_EXPECTED_IDS="${IN_EXPECTED_IDS//,/ }"
   [[ "$IN_SYNC_MODE" =~ ^(keep|cordon|force)$ ]] || die "SYNC_MODE must be keep, cordon or force, not '$IN_SYNC_MODE'"
   local id attempts="${IN_ATTEMPTS:-6}" delay="${IN_DELAY_SECONDS:-10}"
@@ -141,4 +133,4 @@ main() {
   fi
 }
 
-main "$@"
+run_step "$@"

@@ -19,6 +19,8 @@
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+REQUIRED_INPUTS=(DATA_DIR STANDBY_ADDRESSES REPLICATION_PASSWORD TLS_CERT_B64 TLS_KEY_B64)
+OPTIONAL_INPUTS=(WAL_KEEP)
 
 ROLE_FILE="$STATE_DIR/front-role"
 REPLICATION_ROLE=bbb_ovh_replication
@@ -27,10 +29,6 @@ TLS_DIR=bbb-ovh-tls
 HBA_BEGIN="# BEGIN bbb-ovh replication (scalelite-replication-primary.sh)"
 HBA_END="# END bbb-ovh replication"
 PG_WAIT_ATTEMPTS="${PG_WAIT_ATTEMPTS:-60}"
-
-usage() {
-  echo "usage: $0 < inputs   (KEY=VALUE lines: DATA_DIR STANDBY_ADDRESSES REPLICATION_PASSWORD TLS_CERT_B64 TLS_KEY_B64 [WAL_KEEP])"
-}
 
 # psql_in_container [ARGS...]: psql as the superuser inside the database container, SQL on stdin.
 psql_in_container() {
@@ -127,12 +125,6 @@ check_server() {
 }
 
 main() {
-  if [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]]; then
-    usage
-    exit 0
-  fi
-  read_inputs
-  require_inputs DATA_DIR STANDBY_ADDRESSES REPLICATION_PASSWORD TLS_CERT TLS_KEY
   IN_WAL_KEEP="${IN_WAL_KEEP:-8GB}"
   check_inputs
   check_role
@@ -144,4 +136,4 @@ main() {
   log "the database streams to the standby front over TLS (role $REPLICATION_ROLE, slot $SLOT)"
 }
 
-main "$@"
+run_step "$@"

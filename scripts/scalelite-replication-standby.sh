@@ -26,6 +26,8 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 # shellcheck source-path=SCRIPTDIR source=lib/units.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/units.sh"
+REQUIRED_INPUTS=(DATA_DIR POSTGRES_IMAGE PRIMARY_ADDRESS REPLICATION_PASSWORD CA_CERT_B64)
+OPTIONAL_INPUTS=(PRIMARY_PORT IMAGE_PINS)
 SCRIPT_DIR="$(dirname "${BASH_SOURCE[0]}")"
 
 ROLE_FILE="$STATE_DIR/front-role"
@@ -36,10 +38,6 @@ CONTAINER_DATA=/var/lib/postgresql/data
 # The postgres user of the official image (uid 999), when no data directory tells us its owner.
 DEFAULT_OWNER=999:999
 PG_WAIT_ATTEMPTS="${PG_WAIT_ATTEMPTS:-90}"
-
-usage() {
-  echo "usage: $0 < inputs   (KEY=VALUE lines: DATA_DIR POSTGRES_IMAGE PRIMARY_ADDRESS REPLICATION_PASSWORD CA_CERT_B64 [PRIMARY_PORT] [IMAGE_PINS])"
-}
 
 check_inputs() {
   [[ "$IN_DATA_DIR" == /* ]] || die "DATA_DIR must be an absolute path"
@@ -128,12 +126,6 @@ standby_streaming() {
 }
 
 main() {
-  if [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]]; then
-    usage
-    exit 0
-  fi
-  read_inputs
-  require_inputs DATA_DIR POSTGRES_IMAGE PRIMARY_ADDRESS REPLICATION_PASSWORD CA_CERT
   IN_PRIMARY_PORT="${IN_PRIMARY_PORT:-5432}"
   check_inputs
   check_role
@@ -156,4 +148,4 @@ main() {
   log "the standby database streams from $IN_PRIMARY_ADDRESS:$IN_PRIMARY_PORT over TLS"
 }
 
-main "$@"
+run_step "$@"

@@ -21,13 +21,10 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/lib/bbb_api.sh"
 # shellcheck source-path=SCRIPTDIR source=lib/scalelite.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/scalelite.sh"
+REQUIRED_INPUTS=(SERVER_ID API_URL SHARED_SECRET CHECKSUM_ALGORITHM INCOMING_DIR SLEEPING_LIST RESOURCE_NAME)
 
 # What keeps the node: one line each, said all at once.
 HOLDS=()
-
-usage() {
-  echo "usage: $0 < inputs   (KEY=VALUE lines: SERVER_ID API_URL SHARED_SECRET CHECKSUM_ALGORITHM INCOMING_DIR SLEEPING_LIST RESOURCE_NAME)"
-}
 
 # scalelite_state: the node's state in Scalelite (enabled, cordoned, disabled), empty when not registered.
 scalelite_state() {
@@ -78,12 +75,6 @@ check_node() {
 }
 
 main() {
-  if [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]]; then
-    usage
-    exit 0
-  fi
-  read_inputs
-  require_inputs SERVER_ID API_URL SHARED_SECRET CHECKSUM_ALGORITHM INCOMING_DIR SLEEPING_LIST RESOURCE_NAME
   [[ "$IN_SERVER_ID" =~ ^[a-zA-Z0-9_.-]+$ ]] || die "SERVER_ID '$IN_SERVER_ID' is not a Scalelite server id"
   bbb_api_use "$IN_SHARED_SECRET" "$IN_CHECKSUM_ALGORITHM"
 
@@ -99,4 +90,4 @@ main() {
   log "$IN_SERVER_ID holds no meeting and no recording: it can be deleted"
 }
 
-main "$@"
+run_step "$@"

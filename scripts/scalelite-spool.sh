@@ -22,6 +22,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/lib/apt.sh"
 # shellcheck source-path=SCRIPTDIR source=lib/units.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/units.sh"
+REQUIRED_INPUTS=(RECORDING_DIR AUTHORIZED_KEYS_B64 SENDERS RESERVE_BYTES)
 SCRIPT_DIR="$(dirname "${BASH_SOURCE[0]}")"
 
 RECORDING_SUBDIRS=(spool recording recording/scalelite published unpublished)
@@ -39,10 +40,6 @@ RECEIVER=$LIB_DIR/spool-receive
 MOVER=/usr/local/sbin/bbb-ovh-recording-mover
 MOVER_UNIT=bbb-ovh-recording-mover
 NODE_NAME='^[a-z0-9][a-z0-9.-]*$'
-
-usage() {
-  echo "usage: $0 < inputs   (KEY=VALUE lines: RECORDING_DIR AUTHORIZED_KEYS_B64 SENDERS RESERVE_BYTES)"
-}
 
 ensure_rrsync() {
   apt_install rsync
@@ -160,12 +157,6 @@ stop_legacy_nfs_export() {
 }
 
 main() {
-  if [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]]; then
-    usage
-    exit 0
-  fi
-  read_inputs
-  require_inputs RECORDING_DIR AUTHORIZED_KEYS SENDERS RESERVE_BYTES
   [[ "$IN_RECORDING_DIR" =~ ^/[A-Za-z0-9._/-]+$ ]] || die "RECORDING_DIR must be an absolute path of plain characters"
   [[ "$IN_RESERVE_BYTES" =~ ^[0-9]+$ ]] || die "RESERVE_BYTES must be a number of bytes"
   local node
@@ -184,4 +175,4 @@ main() {
   log "recording directories and the spool for the nodes are up to date"
 }
 
-main "$@"
+run_step "$@"

@@ -45,14 +45,29 @@ read_inputs() {
   done
 }
 
-# require_inputs KEY...: stops with one message naming every missing input.
-require_inputs() {
-  local key var missing=()
-  for key in "$@"; do
-    var="IN_$key"
+# run_step ARGS...: the entry every host step shares, the last line of its script (`run_step "$@"`). The
+# script names its inputs, as the Pulumi program sends them, in REQUIRED_INPUTS and OPTIONAL_INPUTS (the
+# latter may be left unset): components/remote/catalogue.ts is their list, and test/unit/stepInputs.test.ts
+# holds every script to it. With -h or --help it says how to call the step. Any other argument is refused:
+# a step takes its values on stdin only, so that none is ever on a command line. Otherwise it reads the
+# inputs, stops naming every missing required one at once, and runs the script's main.
+run_step() {
+  local optional="${OPTIONAL_INPUTS[*]-}" key var missing=()
+  case "${1:-}" in
+    -h | --help)
+      printf 'usage: %s.sh < inputs   (KEY=VALUE lines: %s%s)\n' "$STEP_NAME" "${REQUIRED_INPUTS[*]}" "${optional:+ [$optional]}"
+      return 0
+      ;;
+    "") ;;
+    *) die "takes no arguments: its inputs are KEY=VALUE lines on stdin (see $STEP_NAME.sh --help)" ;;
+  esac
+  read_inputs
+  for key in "${REQUIRED_INPUTS[@]}"; do
+    var="IN_${key%_B64}"
     [[ -n "${!var+set}" ]] || missing+=("$key")
   done
-  [[ ${#missing[@]} -eq 0 ]] || die "missing input(s): ${missing[*]}"
+  ((${#missing[@]} == 0)) || die "missing input(s): ${missing[*]}"
+  main
 }
 
 # install_content PATH MODE [OWNER]: writes stdin to PATH only when it differs, atomically.

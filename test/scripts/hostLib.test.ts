@@ -1,7 +1,7 @@
 /**
- * The file-writing helpers every host step uses (scripts/lib/common.sh install_content, scripts/lib/units.sh
- * install_watched), run by bash itself under a per-test BBB_OVH_ROOT: what they write, what they leave, and
- * when they say something changed.
+ * The helpers every host step uses, run by bash itself under a per-test BBB_OVH_ROOT: the shared entry
+ * (scripts/lib/common.sh run_step) and the file-writing helpers (common.sh install_content, scripts/lib/units.sh
+ * install_watched): what they write, what they leave, and when they say something changed.
  */
 import { spawnSync } from "node:child_process";
 import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -28,6 +28,40 @@ beforeEach(() => {
   root = mkdtempSync(path.join(tmpdir(), "bbb-ovh-lib-"));
 });
 afterEach(() => rmSync(root, { recursive: true, force: true }));
+
+describe("run_step, the entry of every step", () => {
+  const entry = (args = "") =>
+    `REQUIRED_INPUTS=(FQDN CERT_B64); OPTIONAL_INPUTS=(PORT); main() { echo "main: $IN_FQDN|$IN_CERT|\${IN_PORT:-none}|$#"; }; run_step ${args}`;
+  const b64 = Buffer.from("line one\nline two").toString("base64");
+
+  it("reads the inputs from stdin, _B64 ones decoded, and runs main without arguments", () => {
+    const r = step(entry(), `FQDN=a.example.org\nCERT_B64=${b64}\n`);
+    expect([r.status, r.stdout]).toEqual([0, "main: a.example.org|line one\nline two|none|0\n"]);
+  });
+
+  it("names every missing required input at once, as the catalogue does, and runs nothing", () => {
+    const r = step(entry(), "PORT=22\n");
+    expect(r.status).toBe(1);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toContain("test-step: error: missing input(s): FQDN CERT_B64\n");
+  });
+
+  it("-h and --help say how to call the step, reading nothing; OPTIONAL_INPUTS may be left unset", () => {
+    for (const flag of ["-h", "--help"]) {
+      const r = step(entry(flag), "FQDN=x\n");
+      expect([r.status, r.stdout]).toEqual([0, "usage: test-step.sh < inputs   (KEY=VALUE lines: FQDN CERT_B64 [PORT])\n"]);
+    }
+    const bare = step(`REQUIRED_INPUTS=(FQDN); main() { :; }; run_step --help`);
+    expect(bare.stdout).toBe("usage: test-step.sh < inputs   (KEY=VALUE lines: FQDN)\n");
+  });
+
+  it("refuses an argument: a value on a command line is what the steps never take", () => {
+    const r = step(entry("SHARED_SECRET=abc"), "FQDN=x\nCERT_B64=eA==\n");
+    expect(r.status).toBe(1);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toContain("test-step: error: takes no arguments: its inputs are KEY=VALUE lines on stdin");
+  });
+});
 
 describe("install_content", () => {
   const install = (rel: string, m: string) => `install_content "$BBB_OVH_ROOT/${rel}" ${m} && echo changed || echo unchanged`;

@@ -1,7 +1,8 @@
 /**
  * The step catalogue (components/remote/catalogue.ts) is the list of each step's inputs: every script
- * under scripts/ that a step runs must require exactly the catalogue's required inputs (`require_inputs`,
- * lib/common.sh) and read no input the catalogue does not name, and every optional input must be read.
+ * under scripts/ that a step runs must name exactly the catalogue's required and optional inputs in its
+ * REQUIRED_INPUTS and OPTIONAL_INPUTS (which the shared entry, lib/common.sh run_step, checks and prints),
+ * enter through run_step, and read no input the catalogue does not name; every optional input must be read.
  * Keys ending in _B64 arrive decoded under the name without it (read_inputs).
  */
 import { readFileSync } from "node:fs";
@@ -12,12 +13,17 @@ import { STEPS, type StepSpec } from "../../components/remote/catalogue";
 const SCRIPTS = path.join(__dirname, "../../scripts");
 const decoded = (key: string) => key.replace(/_B64$/, "");
 
-/** What a script asks for: the keys of its `require_inputs` (continuation lines joined) and every IN_<KEY> it reads. */
-function scriptInputs(text: string): { required: string[]; read: string[] } {
-  const joined = text.replace(/\\\n\s*/g, " ");
-  const required = [...joined.matchAll(/^\s*require_inputs\s+([A-Z0-9_ ]+)$/gm)].flatMap((m) => m[1].trim().split(/\s+/));
+/** A top-level array of input keys, `NAME=(A B_B64 ...)`; undefined when the script does not set it. */
+function keyArray(text: string, name: string): string[] | undefined {
+  const found = [...text.matchAll(new RegExp(`^${name}=\\(([A-Z0-9_ ]*)\\)$`, "gm"))];
+  if (found.length > 1) throw new Error(`${name} is set ${found.length} times`);
+  return found[0]?.[1].split(" ").filter(Boolean);
+}
+
+/** What a script asks for: its REQUIRED_INPUTS and OPTIONAL_INPUTS, and every IN_<KEY> it reads. */
+function scriptInputs(text: string): { required?: string[]; optional?: string[]; read: string[] } {
   const read = [...new Set([...text.matchAll(/\bIN_([A-Z][A-Z0-9_]*)/g)].map((m) => m[1]))];
-  return { required, read };
+  return { required: keyArray(text, "REQUIRED_INPUTS"), optional: keyArray(text, "OPTIONAL_INPUTS"), read };
 }
 
 /** IN_<KEY> read by the lib/ files a script sources (e.g. IMAGE_PINS in lib/units.sh). */
@@ -29,11 +35,13 @@ function libraryReads(text: string): string[] {
 describe("every step's script reads exactly the inputs the catalogue lists", () => {
   it.each(Object.entries(STEPS) as Array<[string, StepSpec]>)("%s", (_name, spec) => {
     const text = readFileSync(path.join(SCRIPTS, spec.script), "utf8");
-    const { required, read: own } = scriptInputs(text);
+    const { required, optional, read: own } = scriptInputs(text);
     const read = [...own, ...libraryReads(text)];
     const catalogueRequired = spec.required.map(decoded);
     const catalogueOptional = spec.optional.map(decoded);
-    expect([...required].sort(), `${spec.script}: require_inputs`).toEqual([...catalogueRequired].sort());
+    expect(required, `${spec.script}: REQUIRED_INPUTS`).toEqual(spec.required);
+    expect(optional ?? [], `${spec.script}: OPTIONAL_INPUTS`).toEqual(spec.optional);
+    expect(text.trimEnd().endsWith('\nrun_step "$@"'), `${spec.script}: ends with the shared entry, run_step "$@"`).toBe(true);
     expect(
       own.filter((k) => !catalogueRequired.includes(k) && !catalogueOptional.includes(k)),
       `${spec.script}: inputs read but not in the catalogue`,
@@ -55,8 +63,10 @@ describe("every step's script reads exactly the inputs the catalogue lists", () 
     expect([...new Set(copied)].sort()).toEqual([...spec.installs].sort());
   });
 
-  it("finds what a script asks for, across continuation lines", () => {
-    const script = 'main() {\n  read_inputs\n  require_inputs A B \\\n    C_D\n  echo "$IN_A $IN_OPT"\n}\n';
-    expect(scriptInputs(script)).toEqual({ required: ["A", "B", "C_D"], read: ["A", "OPT"] });
+  it("finds what a script asks for", () => {
+    const script = 'REQUIRED_INPUTS=(A B_B64 C_D)\nOPTIONAL_INPUTS=()\nmain() {\n  echo "$IN_A $IN_OPT"\n}\nrun_step "$@"\n';
+    expect(scriptInputs(script)).toEqual({ required: ["A", "B_B64", "C_D"], optional: [], read: ["A", "OPT"] });
+    expect(scriptInputs("main() { :; }\n")).toEqual({ required: undefined, optional: undefined, read: [] });
+    expect(() => scriptInputs("REQUIRED_INPUTS=(A)\nREQUIRED_INPUTS=(B)\n")).toThrow(/set 2 times/);
   });
 });
