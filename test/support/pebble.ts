@@ -11,9 +11,8 @@
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import path from "node:path";
-import { freePort } from "./sshd";
+import { freePort, portBelowEphemeral } from "./sshd";
 import { selfSignedCert } from "./selfSignedCert";
 
 const have = (program: string) => {
@@ -34,30 +33,6 @@ export interface Pebble {
   stop(): void;
 }
 
-const bindable = (port: number) =>
-  new Promise<boolean>((resolve) => {
-    const server = createServer();
-    server.once("error", () => resolve(false));
-    server.listen(port, "0.0.0.0", () => server.close(() => resolve(true)));
-  });
-
-/**
- * The HTTP-01 port, which certbot's standalone server binds anew on each run, for as long as the file runs. A
- * port of the kernel's ephemeral range (what freePort gives) can meanwhile become the local end of any test's
- * outgoing connection: a CI run failed every certbot run so ("Could not bind TCP port ... already in use").
- * Below that range no outgoing connection takes it; one free now, at random, so that files do not collide.
- */
-async function portBelowEphemeral(): Promise<number> {
-  const [low] = readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/).map(Number);
-  const from = 10_000;
-  if (!(low > from + 1000)) throw new Error(`the ephemeral port range starts at ${low}: no room below it for the HTTP-01 port`);
-  for (let attempt = 0; attempt < 100; attempt++) {
-    const port = from + Math.floor(Math.random() * (low - from));
-    if (await bindable(port)) return port;
-  }
-  throw new Error(`no free port between ${from} and ${low} for the HTTP-01 port`);
-}
-
 /**
  * Starts pebble in `dir` and writes the certbot wrapper there. `mounts`: directories of the host root (as
  * paths relative to it, e.g. var/www) that certbot sees at the same absolute path, beside etc/letsencrypt;
@@ -65,6 +40,7 @@ async function portBelowEphemeral(): Promise<number> {
  */
 export async function startPebble(dir: string, mounts: string[] = []): Promise<Pebble> {
   const [acmePort, managementPort, httpPort, tlsPort] = [await freePort(), await freePort(), await portBelowEphemeral(), await freePort()];
+  // certbot's standalone server binds the HTTP-01 port anew on each run, for as long as the file runs.
   const cert = path.join(dir, "cert.pem");
   selfSignedCert({ key: path.join(dir, "key.pem"), cert, rsa: true });
   const config = path.join(dir, "pebble.json");

@@ -451,6 +451,7 @@ function launchSshd(config: string): Promise<{ sshd: ChildProcess; log: string[]
   });
 }
 
+/** A port free now, from the kernel's ephemeral range: for a server bound once, at its start. */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
@@ -460,4 +461,29 @@ export function freePort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
+}
+
+const bindable = (port: number) =>
+  new Promise<boolean>((resolve) => {
+    const server = createServer();
+    server.once("error", () => resolve(false));
+    server.listen(port, "0.0.0.0", () => server.close(() => resolve(true)));
+  });
+
+/**
+ * A port for a server that binds it again later (certbot's standalone server on each run, a PostgreSQL the
+ * test stops and starts). A port of the kernel's ephemeral range (what freePort gives) can meanwhile become
+ * the local end of any test's outgoing connection: a CI run failed every certbot run so ("Could not bind TCP
+ * port ... already in use"). Below that range no outgoing connection takes it; one free now, at random, so
+ * that files do not collide.
+ */
+export async function portBelowEphemeral(): Promise<number> {
+  const [low] = readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/).map(Number);
+  const from = 10_000;
+  if (!(low > from + 1000)) throw new Error(`the ephemeral port range starts at ${low}: no room below it for a port bound again later`);
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const port = from + Math.floor(Math.random() * (low - from));
+    if (await bindable(port)) return port;
+  }
+  throw new Error(`no free port between ${from} and ${low}`);
 }
