@@ -1,6 +1,66 @@
+import { OpsError } from "./errors";
+import { asRoot, runRemote, type SshTarget } from "./ssh";
+import type { OpsTarget } from "./stackSource";
+
 /**
  * What a front is in a pair (campus.standbyFront): `primary` (it serves), `standby` or `fenced`, as
  * `ops failover` / `failback` write it (BBB_OVH_ROOT is empty on a real front). The recordings receiver
  * refuses while it says `standby` or `fenced`; a front that never switched has none.
  */
 export const FRONT_ROLE_FILE = "${BBB_OVH_ROOT:-}/var/lib/bbb-ovh/front-role";
+
+/** The front's role, read as root as the failover writes it: "" for a front that never switched; unreadable is an error. */
+export async function readFrontRole(ssh: SshTarget, timeoutMs: number): Promise<string> {
+  const read = await runRemote(ssh, asRoot(ssh, `f="${FRONT_ROLE_FILE}"; [ ! -e "$f" ] || cat "$f"`), timeoutMs);
+  if (read.code !== 0) throw new OpsError("command", ssh.host, `cannot read its front-role: ${read.stderr.trim() || `exit ${read.code}`}`);
+  return read.stdout.trim();
+}
+
+/** The front of a pair that does not serve now: it keeps a copy of the pool's state for the day it does. */
+export interface OtherFront {
+  name: string;
+  ssh: SshTarget;
+}
+
+/** The fronts a pool run (ops scale, schedule apply) works with. */
+export interface PoolFronts {
+  /** The stack's target, its `ssh` the front that serves now. */
+  target: OpsTarget;
+  /** Undefined without a standby front, or when the other front cannot be read this run (a note says why). */
+  other?: OtherFront;
+  /** What the run's report says about the pair. */
+  notes: string[];
+}
+
+const sameHost = (a: SshTarget, b: SshTarget) => a.host === b.host && a.port === b.port;
+
+/**
+ * With a standby front (campus.standbyFront), the pool runs act on the front that serves: the standby front
+ * once `ops failover` made it so (its front-role says primary, until `ops failback`), else the front. So the
+ * timer that runs them needs no change after a failover, and the standby's copy of the sleeping list
+ * (cli/ops/nodePower.ts) tells it which nodes ops put to sleep. A standby that cannot be read leaves the
+ * run on the front, and the report says so.
+ */
+export async function poolFronts(target: OpsTarget, timeoutMs: number): Promise<PoolFronts> {
+  const { standby, ssh } = target;
+  if (!standby || !ssh || sameHost(standby.ssh, ssh)) return { target, notes: [] };
+  const frontName = target.campus?.front.name ?? ssh.host;
+  let role: string;
+  try {
+    role = await readFrontRole(standby.ssh, timeoutMs);
+  } catch (e) {
+    const why = (e as Error).message;
+    return {
+      target,
+      notes: [
+        `the standby front ${standby.name} could not be read (${why}): this run acts on ${frontName}, and the standby's copy of the sleeping list is not brought up to date (after a failover, its runs would not know which nodes ops put to sleep)`,
+      ],
+    };
+  }
+  if (role !== "primary") return { target, other: { name: standby.name, ssh: standby.ssh }, notes: [] };
+  return {
+    target: { ...target, ssh: standby.ssh },
+    other: { name: frontName, ssh },
+    notes: [`the standby front ${standby.name} serves (ops failover; until ops failback): this run acts on it`],
+  };
+}

@@ -1,5 +1,6 @@
 import type { Campus, ResolvedHost } from "../../components/config/campus";
-import { SLEEPING_LIST_IN_HOME } from "../../components/schedule/sleepingList";
+import { parseSleepingList, renderSleepingList, SLEEPING_LIST_IN_HOME, type SleepingList } from "../../components/schedule/sleepingList";
+import type { OtherFront } from "./frontRole";
 import { signedUrl } from "./bbbApi";
 import { parseBbbResponse, type BbbResponse } from "./bbbXml";
 import { httpGet } from "./http";
@@ -53,6 +54,8 @@ export interface PowerOptions {
   commandTimeoutMs: number;
   /** The nodes' last known IPv4 addresses (the stack's outputs), to notice a change after unshelve. */
   knownIpv4: Record<string, string | undefined>;
+  /** The other front of a pair, which keeps a copy of the sleeping list (cli/ops/frontRole.ts poolFronts). */
+  otherFront?: OtherFront;
 }
 
 /** What one run reads once: the project's instances, Scalelite's table, the list of sleeping nodes. */
@@ -70,31 +73,14 @@ export interface PowerContext {
   /** Read when first needed: the cordoned nodes first seen without a meeting, and when (the front's clock, epoch s). */
   emptied?: Map<string, number>;
   opts: PowerOptions;
+  /** The other front while its copy of the sleeping list can be kept; undefined once it could not this run. */
+  other?: OtherFront;
+  /** What the run's report says beside its steps (the other front's copy that could not be kept, say). */
+  notes: string[];
 }
-
-export type SleepingList = Map<string, number | undefined>;
 
 /** `<id> <epoch>` a line: since when a cordoned node has been seen without a meeting (see recordingsLeftOn). */
 const EMPTIED_IN_HOME = ".bbb-ovh/emptied";
-
-/** `<id>` or `<id> wake=<epoch>` a line; the first form is also what earlier versions wrote. */
-export function parseSleepingList(text: string): SleepingList {
-  const list: SleepingList = new Map();
-  for (const line of text.split("\n")) {
-    const [id, ...rest] = line.trim().split(/\s+/);
-    if (!id) continue;
-    const wake = rest.map((f) => /^wake=(\d+)$/.exec(f)?.[1]).find(Boolean);
-    list.set(id, wake === undefined ? undefined : Number(wake));
-  }
-  return list;
-}
-
-export function renderSleepingList(list: SleepingList): string {
-  return [...list]
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-    .map(([id, wake]) => (wake === undefined ? `${id}\n` : `${id} wake=${wake}\n`))
-    .join("");
-}
 
 /** A signed call to the node's own API; anything but SUCCESS is an error naming the node. */
 export async function bbbCall(node: NodeTarget, call: string, params: Record<string, string>, timeoutMs: number): Promise<BbbResponse> {
@@ -116,10 +102,45 @@ async function sleepingList(ssh: SshTarget, timeoutMs: number): Promise<Sleeping
   return parseSleepingList(await readHomeFile(ssh, SLEEPING_LIST_IN_HOME, timeoutMs));
 }
 
-async function saveSleepingList(ssh: SshTarget, list: SleepingList, timeoutMs: number): Promise<void> {
-  const text = renderSleepingList(list);
-  const r = await writeHomeFile(ssh, SLEEPING_LIST_IN_HOME, text, timeoutMs);
-  if (r.code !== 0) throw new OpsError("command", ssh.host, `cannot record the sleeping nodes: ${r.stderr.trim()}`);
+async function saveSleepingList(ctx: PowerContext): Promise<void> {
+  const text = renderSleepingList(ctx.sleeping);
+  const r = await writeHomeFile(ctx.ssh, SLEEPING_LIST_IN_HOME, text, ctx.opts.timeoutMs);
+  if (r.code !== 0) throw new OpsError("command", ctx.ssh.host, `cannot record the sleeping nodes: ${r.stderr.trim()}`);
+  await copySleepingList(ctx, text);
+}
+
+/**
+ * The other front's copy of the sleeping list, written as the serving front's is: after a failover (or a
+ * failback), the runs on the front that serves then know which nodes ops put to sleep, and wake them.
+ * Best effort: a copy that cannot be written is named in the run's notes, and the run goes on.
+ */
+async function copySleepingList(ctx: PowerContext, text: string): Promise<void> {
+  const other = ctx.other;
+  if (!other) return;
+  const written = await writeHomeFile(other.ssh, SLEEPING_LIST_IN_HOME, text, ctx.opts.timeoutMs).catch((e: Error) => ({ code: -1, stderr: e.message }));
+  if (written.code !== 0) missedCopy(ctx, `cannot write it: ${written.stderr.trim()}`);
+}
+
+function missedCopy(ctx: PowerContext, why: string): void {
+  ctx.notes.push(
+    `the copy of the sleeping list on ${ctx.other?.name} is not up to date (${why}): were that front to serve now, its runs would not know which nodes ops put to sleep; the next run tries again`,
+  );
+  ctx.other = undefined;
+}
+
+/** Brings the other front's copy up to date when it differs (one not written while that front did not answer). */
+export async function syncSleepingCopy(ctx: PowerContext): Promise<void> {
+  const other = ctx.other;
+  if (!other) return;
+  let copy: string;
+  try {
+    copy = renderSleepingList(parseSleepingList(await readHomeFile(other.ssh, SLEEPING_LIST_IN_HOME, ctx.opts.timeoutMs)));
+  } catch (e) {
+    missedCopy(ctx, `cannot read it: ${(e as Error).message}`);
+    return;
+  }
+  const text = renderSleepingList(ctx.sleeping);
+  if (copy !== text) await copySleepingList(ctx, text);
 }
 
 function parseEmptied(text: string): Map<string, number> {
@@ -210,7 +231,7 @@ export async function loadPowerContext(api: OvhApi, target: OpsTarget, opts: Pow
   const instances = await api.call<Instance[]>("GET", `/cloud/project/${sn}/instance`);
   const status = parseStatusTable(await rake(ssh, "status", [], opts.commandTimeoutMs));
   const sleeping = await sleepingList(ssh, opts.timeoutMs);
-  return { api, target, campus, sn, ssh, instances, status, sleeping, opts };
+  return { api, target, campus, sn, ssh, instances, status, sleeping, opts, other: opts.otherFront, notes: [] };
 }
 
 /** The node as the ops tools reach it: the stack's outputs, else its FQDN. */
@@ -241,7 +262,7 @@ export async function stepToAwake(ctx: PowerContext, host: ResolvedHost, why: st
     if (ctx.sleeping.has(id) && ctx.sleeping.get(id) === undefined) {
       // Recorded before the unshelve: from now on the node is expected up (ShelvedNodeDidNotWake's clock).
       ctx.sleeping.set(id, Math.floor(Date.now() / 1000));
-      await saveSleepingList(ctx.ssh, ctx.sleeping, ctx.opts.timeoutMs);
+      await saveSleepingList(ctx);
     }
     if (/^SHELVED/.test(instance.status)) {
       await ctx.api.call("POST", `/cloud/project/${ctx.sn}/instance/${instance.id}/unshelve`);
@@ -262,7 +283,7 @@ export async function stepToAwake(ctx: PowerContext, host: ResolvedHost, why: st
     await bbbCall(node, "getMeetings", {}, ctx.opts.timeoutMs); // BBB answers signed calls: it is up
     await rake(ctx.ssh, "servers:enable", [id], ctx.opts.commandTimeoutMs);
     ctx.sleeping.delete(id);
-    await saveSleepingList(ctx.ssh, ctx.sleeping, ctx.opts.timeoutMs);
+    await saveSleepingList(ctx);
     // Asleep through a failover, it still sends to the old front: pointed at this one (a first lesson's
     // recording takes far longer than this to be published). A failure is said; the node serves all the same.
     const pending = ctx.campus.config.recordings
@@ -304,13 +325,13 @@ export async function stepToSleep(ctx: PowerContext, host: ResolvedHost, { shelv
       // that a run cut after the cordon cannot find it.
       await setEmptied(ctx, id);
       sleeping.set(id, undefined);
-      await saveSleepingList(ssh, sleeping, opts.timeoutMs);
+      await saveSleepingList(ctx);
       await rake(ssh, "servers:cordon", [id], opts.commandTimeoutMs);
       if (enabledAgain) return decide("cordoned", "enabled in Scalelite again since ops put it to sleep: cordoned again; shelved on a later run once empty");
     } else if (sleeping.get(id) !== undefined) {
       // A wake that never finished, now called off: the node is expected asleep again.
       sleeping.set(id, undefined);
-      await saveSleepingList(ssh, sleeping, opts.timeoutMs);
+      await saveSleepingList(ctx);
     }
     if (!shelve)
       return decide(
@@ -345,7 +366,7 @@ export async function forgetSleeping(ctx: PowerContext, host: ResolvedHost): Pro
   const id = host.fqdn;
   try {
     ctx.sleeping.delete(id);
-    await saveSleepingList(ctx.ssh, ctx.sleeping, ctx.opts.timeoutMs);
+    await saveSleepingList(ctx);
     return { node: id, step: "awake", detail: "enabled in Scalelite again since ops put it to sleep (an undrain?): it serves, taken off the sleeping list" };
   } catch (e) {
     return { node: id, step: "failed", detail: (e as Error).message };

@@ -1,8 +1,9 @@
 import { OpsError } from "./errors";
-import { FRONT_ROLE_FILE } from "./frontRole";
+import { readFrontRole } from "./frontRole";
+import { parseSleepingList, SLEEPING_LIST_IN_HOME } from "../../components/schedule/sleepingList";
 import { lockHolder, POWER_RUN_STALE_MS, withPoolLock } from "./poolLock";
 import { resendRecordings, type NewFront, type ResendNode, type ResendOutcome } from "./recordingsResend";
-import { asRoot, readHomeFile, runRemote, writeHomeFile, type SshTarget } from "./ssh";
+import { readHomeFile, runRemote, writeHomeFile, type SshTarget } from "./ssh";
 import type { OpsTarget } from "./stackSource";
 
 /**
@@ -80,7 +81,8 @@ export async function finishPendingResend(ssh: SshTarget, node: ResendNode, time
 export interface RepointReport {
   /** The failover's front the listed nodes are pointed at; undefined when none is listed. */
   to?: string;
-  nodes: Array<{ node: string } & PendingOutcome>;
+  /** `asleep`: on the sleeping list (ops put it to sleep), left to the run that wakes it. */
+  nodes: Array<{ node: string; asleep?: boolean } & PendingOutcome>;
   ok: boolean;
 }
 
@@ -94,10 +96,8 @@ export async function repointPending(target: OpsTarget, timeoutMs: number, onSta
   if (!ssh)
     throw new OpsError("config", "-", onStandby ? "--standby: the stack has no standby front (campus.standbyFront)" : "no SSH host for the front: give --host");
   // A list left on a front that no longer serves would point its nodes at a front that refuses recordings.
-  // Read as root, as the failover writes it; none (a front that never switched) serves, unreadable is an error.
-  const read = await runRemote(ssh, asRoot(ssh, `f="${FRONT_ROLE_FILE}"; [ ! -e "$f" ] || cat "$f"`), timeoutMs);
-  if (read.code !== 0) throw new OpsError("command", ssh.host, `cannot read its front-role: ${read.stderr.trim() || `exit ${read.code}`}`);
-  const role = read.stdout.trim();
+  // None (a front that never switched) serves.
+  const role = await readFrontRole(ssh, timeoutMs);
   if (role === "standby" || role === "fenced")
     throw new OpsError(
       "config",
@@ -111,8 +111,19 @@ export async function repointPending(target: OpsTarget, timeoutMs: number, onSta
 async function repointListed(target: OpsTarget, ssh: SshTarget, timeoutMs: number): Promise<RepointReport> {
   const pending = parsePendingResend(await readHomeFile(ssh, PENDING_RESEND_IN_HOME, timeoutMs));
   const report: RepointReport = { to: pending?.to.name, nodes: [], ok: true };
+  // A node ops put to sleep does not answer until a run wakes it, and that run points it (stepToAwake).
+  const sleeping = pending ? parseSleepingList(await readHomeFile(ssh, SLEEPING_LIST_IN_HOME, timeoutMs)) : new Map();
   for (const name of pending?.nodes ?? []) {
     const node = target.nodes.find((n) => n.name === name);
+    if (node && sleeping.has(node.fqdn)) {
+      report.nodes.push({
+        node: name,
+        asleep: true,
+        ok: true,
+        detail: `asleep: the run of ops scale or schedule apply that wakes it points it at ${pending?.to.name}`,
+      });
+      continue;
+    }
     const outcome: PendingOutcome = node
       ? ((await finishPendingResend(ssh, { name, ssh: node.ssh }, timeoutMs).catch((e: Error) => ({ ok: false, detail: e.message }))) ?? {
           ok: true,
@@ -129,8 +140,9 @@ export function renderRepoint(r: RepointReport): string {
   if (!r.to) return "no node is listed as still sending to an old front: nothing to do\n";
   const lines = r.nodes.map((n) => `  ${n.node}: ${n.ok ? "" : "NOT DONE: "}${n.detail}`);
   const left = r.nodes.filter((n) => !n.ok).length;
-  lines.push(
-    left ? `${left} node(s) still listed: run this again once they answer (ops status names them meanwhile)` : `every listed node now sends to ${r.to}`,
-  );
+  const asleep = r.nodes.filter((n) => n.asleep).length;
+  if (left) lines.push(`${left} node(s) still listed: run this again once they answer (ops status names them meanwhile)`);
+  else if (asleep) lines.push(`every listed node that is awake now sends to ${r.to}; the ${asleep} asleep are pointed there when woken`);
+  else lines.push(`every listed node now sends to ${r.to}`);
   return `${lines.join("\n")}\n`;
 }

@@ -11,6 +11,7 @@ import { checkDnsKey, currentCredential, renderDnsKeyRules, type DnsKeyCheck } f
 import { estimate, renderEstimate } from "./estimate";
 import { confirm } from "./confirm";
 import { ovhApiFromEnv } from "./ovhApi";
+import { poolFronts } from "./frontRole";
 import { renderRepoint, repointPending } from "./pendingResend";
 import { applyScaling, renderScale } from "./scale";
 import { applySchedule, renderSchedule, renderSchedulePreview, schedulePreview } from "./schedule";
@@ -198,14 +199,15 @@ export async function runOps(argv: string[], io: OpsIO): Promise<number> {
       }
     });
 
+  // Like the pool runs, they act on the front that serves (the standby front after ops failover).
   const nodeCommand = (action: NodeAction, name: string, description: string) =>
-    withConnection(program.command(`${name} <stack> <node>`).description(description))
+    withStandby(program.command(`${name} <stack> <node>`).description(description))
       .option("-y, --yes", "do not ask for confirmation")
       .action(async (stack: string, node: string, o: CommonOptions & { yes?: boolean }) => {
-        const target = await loadTarget(stack, o, io);
+        const { target, notes } = await poolFronts(await loadTarget(stack, o, io), o.timeout);
         const result = await changeNode(action, target, node, { yes: Boolean(o.yes), commandTimeoutMs: o.commandTimeout }, io);
-        if (o.json) json(result);
-        else print(result.summary);
+        if (o.json) json({ ...result, notes });
+        else print([result.summary, ...notes.map((n) => `note: ${n}`)].join("\n"));
       });
   nodeCommand("drain", "drain", "cordon a node: no new meeting, running lessons continue (bin/rake servers:cordon)");
   nodeCommand("undrain", "undrain", "enable a cordoned or disabled node again (bin/rake servers:enable)");
@@ -287,7 +289,7 @@ export async function runOps(argv: string[], io: OpsIO): Promise<number> {
     });
 
   const schedule = program.command("schedule").description("hourly-billed Public Cloud nodes follow campus.timetable (shelved outside teaching hours)");
-  withConnection(
+  withStandby(
     schedule
       .command("apply <stack>")
       .description("take the next step for each node (cordon, wait, shelve; or unshelve, check, enable); idempotent, run it every few minutes"),
@@ -302,15 +304,20 @@ export async function runOps(argv: string[], io: OpsIO): Promise<number> {
         else print(renderSchedulePreview(preview));
         return;
       }
-      const target = await loadTarget(stack, o, io);
+      const { target, other, notes } = await poolFronts(await loadTarget(stack, o, io), o.timeout);
       const knownIpv4 = Object.fromEntries(target.nodes.map((n) => [n.fqdn, n.ipv4]));
-      const report = await applySchedule(ovhApiFromEnv(io.env), target, { now, timeoutMs: o.timeout, commandTimeoutMs: o.commandTimeout, knownIpv4 });
+      const report = await applySchedule(
+        ovhApiFromEnv(io.env),
+        target,
+        { now, timeoutMs: o.timeout, commandTimeoutMs: o.commandTimeout, knownIpv4, otherFront: other },
+        notes,
+      );
       exitCode = report.attention ? EXIT_CODES.unhealthy : 0;
       if (o.json) json(report);
       else print(renderSchedule(report));
     });
 
-  withConnection(
+  withStandby(
     program
       .command("scale <stack>")
       .description(
@@ -327,23 +334,29 @@ export async function runOps(argv: string[], io: OpsIO): Promise<number> {
     )
     .action(async (stack: string, o: CommonOptions & { at?: string; dryRun?: boolean; waitServing: number }) => {
       const now = parseAt(o.at);
-      const target = await loadTarget(stack, o, io);
+      const { target, other, notes } = await poolFronts(await loadTarget(stack, o, io), o.timeout);
       const knownIpv4 = Object.fromEntries(target.nodes.map((n) => [n.fqdn, n.ipv4]));
-      const report = await applyScaling(ovhApiFromEnv(io.env), target, {
-        now,
-        dryRun: Boolean(o.dryRun),
-        waitServingMs: o.waitServing * 1000,
-        pollMs: Math.min(10_000, o.waitServing * 100),
-        timeoutMs: o.timeout,
-        commandTimeoutMs: o.commandTimeout,
-        knownIpv4,
-      });
+      const report = await applyScaling(
+        ovhApiFromEnv(io.env),
+        target,
+        {
+          now,
+          dryRun: Boolean(o.dryRun),
+          waitServingMs: o.waitServing * 1000,
+          pollMs: Math.min(10_000, o.waitServing * 100),
+          timeoutMs: o.timeout,
+          commandTimeoutMs: o.commandTimeout,
+          knownIpv4,
+          otherFront: other,
+        },
+        notes,
+      );
       exitCode = report.attention ? EXIT_CODES.unhealthy : 0;
       if (o.json) json(report);
       else print(renderScale(report));
     });
 
-  withConnection(
+  withStandby(
     program
       .command("upgrade <stack>")
       .description(
@@ -369,7 +382,8 @@ export async function runOps(argv: string[], io: OpsIO): Promise<number> {
         stack: string,
         o: CommonOptions & { apply: string; drainTimeout: number; poll: number; applyTimeout: number; checkWait: number; skipBusy?: boolean },
       ) => {
-        const target = await loadTarget(stack, o, io);
+        const { target, notes } = await poolFronts(await loadTarget(stack, o, io), o.timeout);
+        for (const note of notes) io.stderr.write(`note: ${note}\n`);
         const report = await rollingUpgrade(target, {
           apply: o.apply,
           drainTimeoutMs: o.drainTimeout * 60_000,

@@ -11,6 +11,7 @@ import {
   instanceOf,
   loadPowerContext,
   nodeTargetOf,
+  syncSleepingCopy,
   notShelvable,
   stepToAwake,
   noteEmptiness,
@@ -80,6 +81,8 @@ export interface ScaleReport {
   creditEstimate?: string;
   /** Why the nodes' flavors were not compared with the stack's (the key cannot list flavors), if so. */
   flavorCheck?: string;
+  /** About the pair of fronts: which one the run acted on, a copy of the sleeping list it could not keep. */
+  notes: string[];
 }
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -221,13 +224,15 @@ async function record(ssh: SshTarget, state: ScaleState, line: string, timeoutMs
 }
 
 /** One run; all but --dry-run hold the pool lock from the first look to the last change (cli/ops/poolLock.ts). */
-export async function applyScaling(api: OvhApi, target: OpsTarget, opts: ScaleOptions): Promise<ScaleReport> {
-  if (opts.dryRun || !target.ssh) return scaleOnce(api, target, opts);
-  return withPoolLock(target.ssh, lockHolder("ops scale"), POWER_RUN_STALE_MS, opts.timeoutMs, () => scaleOnce(api, target, opts));
+/** `notes`: what poolFronts (cli/ops/frontRole.ts) said of the pair of fronts. */
+export async function applyScaling(api: OvhApi, target: OpsTarget, opts: ScaleOptions, notes: readonly string[] = []): Promise<ScaleReport> {
+  if (opts.dryRun || !target.ssh) return scaleOnce(api, target, opts, notes);
+  return withPoolLock(target.ssh, lockHolder("ops scale"), POWER_RUN_STALE_MS, opts.timeoutMs, () => scaleOnce(api, target, opts, notes));
 }
 
-async function scaleOnce(api: OvhApi, target: OpsTarget, opts: ScaleOptions): Promise<ScaleReport> {
+async function scaleOnce(api: OvhApi, target: OpsTarget, opts: ScaleOptions, notes: readonly string[]): Promise<ScaleReport> {
   const ctx = await loadPowerContext(api, target, opts, "scale");
+  if (!opts.dryRun) await syncSleepingCopy(ctx);
   const { campus, ssh } = ctx;
   const timetable = campus.config.timetable;
   const awakeTime = timetable ? shouldBeAwake(timetable, opts.now) : true;
@@ -298,6 +303,7 @@ async function scaleOnce(api: OvhApi, target: OpsTarget, opts: ScaleOptions): Pr
     nodes: scaled.map(({ site: _site, spec: _spec, asked: _asked, ...n }) => n),
     steps,
     ...(flavors.unchecked ? { flavorCheck: flavors.unchecked } : {}),
+    notes: [...notes, ...ctx.notes],
     attention: decision.short || steps.some((d) => d.step === "failed" || d.step === "ip-changed") || ctx.status.some((r) => r.tag === CHECK_TAG),
   };
   if (!opts.dryRun) {
@@ -329,5 +335,6 @@ export function renderScale(r: ScaleReport): string {
   for (const a of r.decision.actions) lines.push(`  -> ${a.action} ${a.node}: ${a.reason}`);
   for (const s of r.steps.filter((x) => x.step !== "skipped")) lines.push(`  ${s.node}: ${s.step}: ${s.detail}`);
   if (r.creditEstimate) lines.push(`  credit estimate: ${r.creditEstimate}`);
+  for (const note of r.notes) lines.push(`  note: ${note}`);
   return `${lines.join("\n")}\n`;
 }

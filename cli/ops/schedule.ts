@@ -3,7 +3,7 @@ import type { Campus } from "../../components/config/campus";
 import { awakeTransitions, shouldBeAwake, type AwakeTransition, type Timetable } from "../../components/schedule/timetable";
 import { refreshCreditEstimate } from "./creditEstimate";
 import { OpsError } from "./errors";
-import { fixedNodeDecisions, loadPowerContext, stepToAwake, stepToSleep, type NodeDecision, type PowerOptions } from "./nodePower";
+import { fixedNodeDecisions, loadPowerContext, stepToAwake, stepToSleep, syncSleepingCopy, type NodeDecision, type PowerOptions } from "./nodePower";
 import type { OvhApi } from "./ovhApi";
 import { lockHolder, POWER_RUN_STALE_MS, withPoolLock } from "./poolLock";
 import type { OpsTarget } from "./stackSource";
@@ -24,13 +24,16 @@ export interface ScheduleReport {
   attention: boolean;
   /** The credit estimate this run wrote to the front for its monitoring, or why it did not (cli/ops/creditEstimate.ts). */
   creditEstimate: string;
+  /** About the pair of fronts: which one the run acted on, a copy of the sleeping list it could not keep. */
+  notes: string[];
 }
 
 export interface ScheduleOptions extends PowerOptions {
   now: Date;
 }
 
-export async function applySchedule(api: OvhApi, target: OpsTarget, opts: ScheduleOptions): Promise<ScheduleReport> {
+/** `notes`: what poolFronts (cli/ops/frontRole.ts) said of the pair of fronts. */
+export async function applySchedule(api: OvhApi, target: OpsTarget, opts: ScheduleOptions, notes: readonly string[] = []): Promise<ScheduleReport> {
   const timetable = target.campus?.config.timetable;
   if (target.campus && !timetable) throw new OpsError("config", "-", "the stack has no campus.timetable: nothing to follow");
   if (target.campus?.config.scaling)
@@ -39,13 +42,16 @@ export async function applySchedule(api: OvhApi, target: OpsTarget, opts: Schedu
       "-",
       `the stack has campus.scaling: run \`ops scale ${target.label}\` instead (it keeps the timetable as its floor); two controllers would undo each other`,
     );
-  if (!target.ssh) return scheduleOnce(api, target, opts, timetable!);
-  return withPoolLock(target.ssh, lockHolder("ops schedule apply"), POWER_RUN_STALE_MS, opts.timeoutMs, () => scheduleOnce(api, target, opts, timetable!));
+  if (!target.ssh) return scheduleOnce(api, target, opts, timetable!, notes);
+  return withPoolLock(target.ssh, lockHolder("ops schedule apply"), POWER_RUN_STALE_MS, opts.timeoutMs, () =>
+    scheduleOnce(api, target, opts, timetable!, notes),
+  );
 }
 
 /** One run, holding the pool lock (cli/ops/poolLock.ts). */
-async function scheduleOnce(api: OvhApi, target: OpsTarget, opts: ScheduleOptions, timetable: Timetable): Promise<ScheduleReport> {
+async function scheduleOnce(api: OvhApi, target: OpsTarget, opts: ScheduleOptions, timetable: Timetable, notes: readonly string[]): Promise<ScheduleReport> {
   const ctx = await loadPowerContext(api, target, opts, "schedule");
+  await syncSleepingCopy(ctx);
   const awakeTime = shouldBeAwake(timetable, opts.now);
   const decisions = fixedNodeDecisions(ctx.campus);
   for (const host of ctx.campus.nodes.filter((n) => n.config.kind === "publicCloud")) {
@@ -58,6 +64,7 @@ async function scheduleOnce(api: OvhApi, target: OpsTarget, opts: ScheduleOption
     nodes: decisions,
     attention: decisions.some((d) => d.step === "failed" || d.step === "ip-changed"),
     creditEstimate,
+    notes: [...notes, ...ctx.notes],
   };
 }
 
@@ -65,6 +72,7 @@ export function renderSchedule(r: ScheduleReport): string {
   const lines = [`${r.at}: ${r.awakeTime ? "teaching time (or about to be): nodes awake" : "outside teaching hours: hourly nodes sleep"}`];
   for (const d of r.nodes) lines.push(`  ${d.node}: ${d.step}: ${d.detail}`);
   lines.push(`credit estimate: ${r.creditEstimate}`);
+  for (const note of r.notes) lines.push(`note: ${note}`);
   return `${lines.join("\n")}\n`;
 }
 

@@ -9,21 +9,18 @@ import { execFile, spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parse, stringify } from "yaml";
 import { startBbbApiServer, type BbbApiServer } from "../support/bbbApiServer";
 import { scaleliteTrees, type Scalelite } from "../support/scalelite/harness";
-import { startOvhApiPeer, type OvhApiPeer } from "../support/ovhApiPeer";
+import type { OvhApiPeer } from "../support/ovhApiPeer";
 import { execOn, type TestHost } from "../support/sshd";
 import { waitUntil } from "../support/waitUntil";
 import { meets } from "../../components/scaling/decide";
 import { BACKLOG_DIR } from "../../cli/ops/recordingHealth";
-import { opsProcessEnv, scratch, secretFile } from "./cli";
-import { startNodePool } from "./nodePool";
+import { secretFile } from "./cli";
+import { PROJECT, poolEnv, startNodePool, startPoolPeer, TEACHING_WEEK, writeTrainingStack } from "./nodePool";
 import { OPS_CLI } from "../support/distCli";
 
 const REPO = path.resolve(__dirname, "../..");
-const FAKES = path.join(__dirname, "fakes");
-const PROJECT = "0123456789abcdef0123456789abcdef";
 const NODES = [
   { name: "bbb-sbg-1", fqdn: "bbb1.training.isen-ouest.fr", region: "SBG5", secret: "sbg-secret-1f", ip: "198.51.100.11" },
   { name: "bbb-gra-1", fqdn: "bbb2.training.isen-ouest.fr", region: "GRA11", secret: "gra-secret-2e", ip: "198.51.100.12" },
@@ -88,28 +85,18 @@ const rowOf = async (fqdn: string) => (await statusRows())(fqdn);
 
 beforeAll(async () => {
   if (!trees) return;
-  peer = await startOvhApiPeer(PROJECT, {
-    instances: NODES.map((n, i) => ({ id: `inst-${i}`, name: n.fqdn, status: "ACTIVE", monthlyBilling: null, ip: n.ip })),
-  });
+  peer = await startPoolPeer(NODES);
   ({ front, nodeHttp, scalelite } = await startNodePool(trees, NODES));
-
-  const doc = parse(readFileSync(path.join(REPO, "stacks/Pulumi.training.yaml"), "utf8"));
-  const campus = doc.config["bbb-ovh:campus"];
-  campus.publicCloud = { ...campus.publicCloud, projectId: PROJECT };
-  campus.nodes = NODES.map((n) => ({ name: n.name, fqdn: n.fqdn, kind: "publicCloud", region: n.region, flavor: "c2-60" }));
-  campus.timetable = { timezone: "Europe/Paris", slots: [{ days: ["mon", "tue", "wed", "thu", "fri"], from: "08:00", to: "18:00" }] };
-  campus.scaling = { marginUsers: 100, scaleDownAfterMinutes: 30 };
-  stackFile = path.join(scratch(), "Pulumi.scale.yaml");
-  writeFileSync(stackFile, stringify(doc));
-  campus.recordings = true;
-  recordingStackFile = path.join(scratch(), "Pulumi.scalerec.yaml");
-  writeFileSync(recordingStackFile, stringify(doc));
-  env = opsProcessEnv(
-    FAKES,
-    front,
-    NODES.map((n, i) => ({ ...n, apiUrl: nodeHttp[i].apiUrl })),
-    peer,
-  );
+  ({ file: stackFile, recordings: recordingStackFile } = writeTrainingStack(
+    "scale",
+    (campus) => {
+      campus.nodes = NODES.map((n) => ({ name: n.name, fqdn: n.fqdn, kind: "publicCloud", region: n.region, flavor: "c2-60" }));
+      campus.timetable = TEACHING_WEEK;
+      campus.scaling = { marginUsers: 100, scaleDownAfterMinutes: 30 };
+    },
+    true,
+  ) as { file: string; recordings: string });
+  env = poolEnv(front, NODES, nodeHttp, peer);
 });
 
 afterAll(async () => {

@@ -4,26 +4,19 @@
  * each node's own BBB API (test/support/bbbApiServer.ts) for meetings and recordings.
  */
 import { execFile } from "node:child_process";
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parse, stringify } from "yaml";
 import type { BbbApiServer } from "../support/bbbApiServer";
 import { scaleliteTrees, type Scalelite } from "../support/scalelite/harness";
-import { startOvhApiPeer, type OvhApiPeer } from "../support/ovhApiPeer";
+import type { OvhApiPeer } from "../support/ovhApiPeer";
 import { execOn, type TestHost } from "../support/sshd";
-import { opsProcessEnv, scratch } from "./cli";
 import { BACKLOG_DIR } from "../../cli/ops/recordingHealth";
-import { startNodePool } from "./nodePool";
+import { PROJECT, poolEnv, startNodePool, startPoolPeer, TEACHING_WEEK, TRAINING_NODES, writeTrainingStack } from "./nodePool";
 import { OPS_CLI } from "../support/distCli";
 
 const REPO = path.resolve(__dirname, "../..");
-const FAKES = path.join(__dirname, "fakes");
-const PROJECT = "0123456789abcdef0123456789abcdef";
-const NODES = [
-  { name: "bbb-training-sbg", fqdn: "bbb1.training.isen-ouest.fr", secret: "sbg-secret-1f", ip: "198.51.100.11" },
-  { name: "bbb-training-gra", fqdn: "bbb2.training.isen-ouest.fr", secret: "gra-secret-2e", ip: "198.51.100.12" },
-];
+const NODES = TRAINING_NODES;
 // Europe/Paris; the stack teaches Monday to Friday 08:00-18:00, wakes 45 min before, sleeps 60 min after.
 const SUNDAY_NIGHT = "2026-11-29T03:00:00+01:00";
 const MONDAY_EARLY = "2026-11-30T07:30:00+01:00";
@@ -73,32 +66,14 @@ const scaleliteState = async () => (await onFront("docker exec scalelite-api bin
 
 beforeAll(async () => {
   if (!trees) return;
-  peer = await startOvhApiPeer(PROJECT, {
-    instances: NODES.map((n, i) => ({ id: `inst-${i}`, name: n.fqdn, status: "ACTIVE", monthlyBilling: null, ip: n.ip })),
-    records: NODES.map((n, i) => ({ id: 500 + i, zone: "isen-ouest.fr", subDomain: n.fqdn.replace(/\.isen-ouest\.fr$/, ""), fieldType: "A", target: n.ip })),
-  });
+  peer = await startPoolPeer(NODES, true);
   ({ front, nodeHttp, scalelite } = await startNodePool(trees, NODES));
-
-  const doc = parse(readFileSync(path.join(REPO, "stacks/Pulumi.training.yaml"), "utf8"));
-  const campus = doc.config["bbb-ovh:campus"];
-  campus.publicCloud = { ...campus.publicCloud, projectId: PROJECT };
-  campus.timetable = {
-    timezone: "Europe/Paris",
-    slots: [{ days: ["mon", "tue", "wed", "thu", "fri"], from: "08:00", to: "18:00" }],
-    wakeBeforeMinutes: 45,
-    sleepAfterMinutes: 60,
-  };
-  stackFile = path.join(scratch(), "Pulumi.sched.yaml");
-  writeFileSync(stackFile, stringify(doc));
-  campus.recordings = true;
-  recordingStackFile = path.join(scratch(), "Pulumi.schedrec.yaml");
-  writeFileSync(recordingStackFile, stringify(doc));
-  env = opsProcessEnv(
-    FAKES,
-    front,
-    NODES.map((n, i) => ({ ...n, apiUrl: nodeHttp[i].apiUrl })),
-    peer,
-  );
+  ({ file: stackFile, recordings: recordingStackFile } = writeTrainingStack(
+    "sched",
+    (campus) => (campus.timetable = { ...TEACHING_WEEK, wakeBeforeMinutes: 45, sleepAfterMinutes: 60 }),
+    true,
+  ) as { file: string; recordings: string });
+  env = poolEnv(front, NODES, nodeHttp, peer);
 });
 
 afterAll(async () => {

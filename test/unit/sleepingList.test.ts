@@ -1,6 +1,6 @@
 /** The sleeping list ops keeps on the front (cli/ops/nodePower.ts), which the Scalelite exporter also reads. */
 import { describe, expect, it } from "vitest";
-import { parseSleepingList, renderSleepingList } from "../../cli/ops/nodePower";
+import { parseSleepingList, renderSleepingList } from "../../components/schedule/sleepingList";
 
 describe("the sleeping list", () => {
   it("reads the old one-id-a-line format and the pending wake, and writes them back sorted", () => {

@@ -1,0 +1,147 @@
+/**
+ * `ops schedule apply` (and a drain) on a stack with a standby front, as a process: the run acts on the front that serves
+ * (the standby once `ops failover` wrote `primary` in its front-role), and the other front keeps a copy of
+ * the sleeping list, so that after a failover the runs on the standby wake the nodes the front put to sleep.
+ * Both fronts are loopback sshds whose `docker exec scalelite-api bin/rake` is Scalelite's own (test/fakes),
+ * each with its own Redis, as after a failover (which rebuilds the standby's from the stack's servers).
+ */
+import { execFile, execFileSync } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
+import * as path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { BbbApiServer } from "../support/bbbApiServer";
+import { scaleliteTrees, type Scalelite } from "../support/scalelite/harness";
+import type { OvhApiPeer } from "../support/ovhApiPeer";
+import { execOn, startTestHost, type TestHost } from "../support/sshd";
+import { scratch } from "./cli";
+import { attachPoolScalelite, poolEnv, startNodePool, startPoolPeer, TEACHING_WEEK, TRAINING_NODES, writeTrainingStack } from "./nodePool";
+import { OPS_CLI } from "../support/distCli";
+
+const REPO = path.resolve(__dirname, "../..");
+const NODES = TRAINING_NODES;
+// Europe/Paris; the stack teaches Monday to Friday 08:00-18:00, wakes 45 min before, sleeps 60 min after.
+const SUNDAY_NIGHT = "2026-11-29T03:00:00+01:00";
+const MONDAY_EARLY = "2026-11-30T07:30:00+01:00";
+// execOn gives what a command printed without its last newline (node-ssh trims it).
+const SLEEPING = "~/.bbb-ovh/schedule-sleeping";
+
+const trees = scaleliteTrees();
+let scalelite: Scalelite;
+let standbyScalelite: Scalelite;
+let peer: OvhApiPeer;
+let front: TestHost;
+let standby: TestHost;
+let nodeHttp: BbbApiServer[];
+let stackFile: string;
+let env: Record<string, string>;
+
+/** An ops command against both fronts, as the timer or an operator runs it. */
+function ops(words: string[], standbyHostKey = standby.hostPublicKey): Promise<{ code: number; stdout: string; stderr: string }> {
+  const args = [
+    ...[...words, "--json", "--host", front.host, "--ssh-port", String(front.port), "--ssh-user", "root", "--ssh-key", path.join(env.HOME, "key")],
+    ...["--command-timeout", "20000", "--standby-host", standby.host, "--standby-ssh-port", String(standby.port), "--standby-ssh-user", "root"],
+    ...["--standby-host-key", standbyHostKey],
+  ];
+  return new Promise((resolve) => {
+    execFile(process.execPath, [OPS_CLI, ...args], { cwd: REPO, env, timeout: 90_000 }, (error, stdout, stderr) =>
+      resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+const schedule = (at: string, standbyHostKey?: string) => ops(["schedule", "apply", stackFile, "--at", at], standbyHostKey);
+type Run = Awaited<ReturnType<typeof schedule>>;
+function report(run: Run): { nodes: Array<{ node: string; step: string; detail: string }>; notes: string[] } {
+  if (!run.stdout) throw new Error(`no report (exit ${run.code}): ${run.stderr}`);
+  return JSON.parse(run.stdout);
+}
+const stepOf = (run: Run, node: number) => report(run).nodes.find((d) => d.node === NODES[node].fqdn);
+const stateIn = async (host: TestHost, node: number) =>
+  (await execOn(host, "docker exec scalelite-api bin/rake status")).split("\n").find((l) => l.includes(NODES[node].fqdn));
+const setRole = (host: TestHost, role: string) => {
+  mkdirSync(path.join(host.root, "var/lib/bbb-ovh"), { recursive: true });
+  writeFileSync(path.join(host.root, "var/lib/bbb-ovh/front-role"), `${role}\n`);
+};
+
+beforeAll(async () => {
+  if (!trees) return;
+  peer = await startPoolPeer(NODES, true);
+  ({ front, nodeHttp, scalelite } = await startNodePool(trees, NODES));
+  // The standby front: ops logs in with the same key; Scalelite installed, with the stack's servers (what a
+  // failover's rebuild of its Redis leaves), each node cordoned and enabled as the front's runs leave them.
+  standby = await startTestHost({ fqdn: "visio-standby.isen-ouest.fr", extraAuthorizedKeys: ["ops.pub"] });
+  const keyFile = path.join(scratch(), "ops");
+  writeFileSync(keyFile, front.privateKey, { mode: 0o600 });
+  writeFileSync(path.join(standby.root, "ops.pub"), execFileSync("ssh-keygen", ["-y", "-f", keyFile]));
+  standbyScalelite = await attachPoolScalelite(trees, standby, NODES, nodeHttp);
+
+  stackFile = writeTrainingStack("pair", (campus) => {
+    campus.timetable = { ...TEACHING_WEEK, wakeBeforeMinutes: 45, sleepAfterMinutes: 60 };
+    campus.standbyFront = { name: "lb-standby", fqdn: "visio-standby.isen-ouest.fr", kind: "publicCloud", region: "SBG5", flavor: "c2-30" };
+  }).file;
+  env = poolEnv(front, NODES, nodeHttp, peer);
+});
+
+afterAll(async () => {
+  await Promise.all([peer?.close(), front?.stop(), standby?.stop(), scalelite?.stop(), standbyScalelite?.stop(), ...(nodeHttp ?? []).map((n) => n.close())]);
+});
+
+describe.skipIf(!trees)("ops schedule apply with a standby front", () => {
+  it("acts on the front while it serves; the standby keeps a copy of the sleeping list, brought up to date when it missed a change", async () => {
+    let run = await schedule(SUNDAY_NIGHT);
+    for (let i = 0; i < 3 && stepOf(run, 0)?.step !== "shelving"; i++) run = await schedule(SUNDAY_NIGHT);
+    expect(stepOf(run, 0), run.stdout).toMatchObject({ step: "shelving" });
+    expect(run.code).toBe(0);
+    expect(report(run).notes).toEqual([]);
+    expect(peer.state.instances[0].status).toMatch(/^SHELVED/);
+    expect(await stateIn(front, 0)).toMatch(/cordoned/);
+    expect(await execOn(front, `cat ${SLEEPING}`)).toBe(NODES[0].fqdn);
+    expect(await execOn(standby, `cat ${SLEEPING}`)).toBe(NODES[0].fqdn);
+
+    // The standby misses a change: here its copy is gone, and it cannot be read (not the pinned host key). The
+    // run goes on with the front, and says what the standby lacks.
+    await execOn(standby, `rm ${SLEEPING}`);
+    run = await schedule(SUNDAY_NIGHT, front.hostPublicKey);
+    expect(run.code, run.stderr).toBe(0);
+    expect(stepOf(run, 0)).toMatchObject({ step: "asleep" });
+    expect(report(run).notes).toEqual([
+      expect.stringMatching(/^the standby front lb-standby could not be read \(.*host key.*\): this run acts on lb-training, and the standby's copy/),
+    ]);
+    expect(await execOn(standby, `test -e ${SLEEPING} && echo kept || echo missing`)).toBe("missing");
+    // The next run that reaches it writes the copy, though it changes nothing.
+    run = await schedule(SUNDAY_NIGHT);
+    expect(stepOf(run, 0)).toMatchObject({ step: "asleep" });
+    expect(report(run).notes).toEqual([]);
+    expect(await execOn(standby, `cat ${SLEEPING}`)).toBe(NODES[0].fqdn);
+  }, 240_000);
+
+  it("after a failover, the runs act on the standby front, which wakes the node the front put to sleep", async () => {
+    // What ops failover leaves: the standby says primary, the front (fenced) keeps its Scalelite stopped.
+    setRole(standby, "primary");
+    setRole(front, "fenced");
+    await execOn(standby, `docker exec scalelite-api bin/rake 'servers:cordon[${NODES[0].fqdn}]'`);
+    const first = await schedule(MONDAY_EARLY);
+    expect(report(first).notes).toEqual([
+      expect.stringMatching(/^the standby front lb-standby serves \(ops failover; until ops failback\): this run acts on it$/),
+    ]);
+    expect(stepOf(first, 0), first.stdout).toMatchObject({ step: "unshelving" });
+    expect(await execOn(standby, `cat ${SLEEPING}`)).toMatch(new RegExp(`^${NODES[0].fqdn.replace(/\./g, "\\.")} wake=\\d+$`));
+    // The front keeps the copy now, for the day it serves again (ops failback).
+    expect(await execOn(front, `cat ${SLEEPING}`)).toBe(await execOn(standby, `cat ${SLEEPING}`));
+
+    const second = await schedule(MONDAY_EARLY);
+    expect(stepOf(second, 0)).toMatchObject({ step: "enabled" });
+    expect(second.code, second.stdout).toBe(0);
+    expect(await stateIn(standby, 0)).toMatch(/enabled/);
+    // The fenced front's Scalelite was not touched.
+    expect(await stateIn(front, 0)).toMatch(/cordoned/);
+    expect(await execOn(standby, `cat ${SLEEPING}`)).toBe("");
+    expect(await execOn(front, `cat ${SLEEPING}`)).toBe("");
+
+    // An operator's drain goes to the Scalelite that serves too.
+    const drain = await ops(["drain", stackFile, NODES[1].name, "--yes"]);
+    expect(drain.code, drain.stderr).toBe(0);
+    expect(JSON.parse(drain.stdout).notes).toEqual([expect.stringMatching(/^the standby front lb-standby serves/)]);
+    expect(await stateIn(standby, 1)).toMatch(/cordoned/);
+    expect(await stateIn(front, 1)).toMatch(/enabled/);
+  }, 240_000);
+});
