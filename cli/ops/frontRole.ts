@@ -9,9 +9,11 @@ import type { OpsTarget } from "./stackSource";
  */
 export const FRONT_ROLE_FILE = "${BBB_OVH_ROOT:-}/var/lib/bbb-ovh/front-role";
 
+const readRole = (ssh: SshTarget) => asRoot(ssh, `f="${FRONT_ROLE_FILE}"; [ ! -e "$f" ] || cat "$f"`);
+
 /** The front's role, read as root as the failover writes it: "" for a front that never switched; unreadable is an error. */
 export async function readFrontRole(ssh: SshTarget, timeoutMs: number): Promise<string> {
-  const read = await runRemote(ssh, asRoot(ssh, `f="${FRONT_ROLE_FILE}"; [ ! -e "$f" ] || cat "$f"`), timeoutMs);
+  const read = await runRemote(ssh, readRole(ssh), timeoutMs);
   if (read.code !== 0) throw new OpsError("command", ssh.host, `cannot read its front-role: ${read.stderr.trim() || `exit ${read.code}`}`);
   return read.stdout.trim();
 }
@@ -32,6 +34,14 @@ export interface PoolFronts {
   notes: string[];
 }
 
+/**
+ * A shell test for the other front, run before its copy is written: it fails, saying why, when that front
+ * serves now (a run that chose its front before a failover or failback must not overwrite the list of the one
+ * that serves since).
+ */
+export const notServing = (ssh: SshTarget): string =>
+  `role="$(${readRole(ssh)})" && { [ "$role" != primary ] || { echo "it serves now (front-role primary): its own runs keep its list" >&2; false; }; }`;
+
 const sameHost = (a: SshTarget, b: SshTarget) => a.host === b.host && a.port === b.port;
 
 /**
@@ -49,11 +59,18 @@ export async function poolFronts(target: OpsTarget, timeoutMs: number): Promise<
   try {
     role = await readFrontRole(standby.ssh, timeoutMs);
   } catch (e) {
-    const why = (e as Error).message;
+    // Were the standby to serve (a failover), the front is fenced: a run there would act on a stopped Scalelite.
+    const frontRole = await readFrontRole(ssh, timeoutMs);
+    if (frontRole === "fenced" || frontRole === "standby")
+      throw new OpsError(
+        "config",
+        ssh.host,
+        `this front does not serve (front-role ${frontRole}) and the standby front ${standby.name} could not be read (${(e as Error).message}): nothing done; check the standby front (after ops failover it serves)`,
+      );
     return {
       target,
       notes: [
-        `the standby front ${standby.name} could not be read (${why}): this run acts on ${frontName}, and the standby's copy of the sleeping list is not brought up to date (after a failover, its runs would not know which nodes ops put to sleep)`,
+        `the standby front ${standby.name} could not be read (${(e as Error).message}): this run acts on ${frontName}, and the standby's copy of the sleeping list is not brought up to date (after a failover, its runs would not know which nodes ops put to sleep)`,
       ],
     };
   }

@@ -1,6 +1,6 @@
 import type { Campus, ResolvedHost } from "../../components/config/campus";
 import { parseSleepingList, renderSleepingList, SLEEPING_LIST_IN_HOME, type SleepingList } from "../../components/schedule/sleepingList";
-import type { OtherFront } from "./frontRole";
+import { notServing, type OtherFront } from "./frontRole";
 import { signedUrl } from "./bbbApi";
 import { parseBbbResponse, type BbbResponse } from "./bbbXml";
 import { httpGet } from "./http";
@@ -9,7 +9,7 @@ import type { OvhApi } from "./ovhApi";
 import { readFrontRecordings, recordingsLeft } from "./recordingHealth";
 import { parseStatusTable, rake, type ScaleliteServerStatus } from "./scalelite";
 import { finishPendingResend } from "./pendingResend";
-import { readHomeFile, writeHomeFile, type SshTarget } from "./ssh";
+import { homeFileWrite, readHomeFile, runRemote, writeHomeFile, type SshTarget } from "./ssh";
 import type { NodeTarget, OpsTarget } from "./stackSource";
 
 /**
@@ -117,7 +117,9 @@ async function saveSleepingList(ctx: PowerContext): Promise<void> {
 async function copySleepingList(ctx: PowerContext, text: string): Promise<void> {
   const other = ctx.other;
   if (!other) return;
-  const written = await writeHomeFile(other.ssh, SLEEPING_LIST_IN_HOME, text, ctx.opts.timeoutMs).catch((e: Error) => ({ code: -1, stderr: e.message }));
+  const written = await runRemote(other.ssh, `${notServing(other.ssh)} && ${homeFileWrite(SLEEPING_LIST_IN_HOME)}`, ctx.opts.timeoutMs, text).catch(
+    (e: Error) => ({ code: -1, stderr: e.message }),
+  );
   if (written.code !== 0) missedCopy(ctx, `cannot write it: ${written.stderr.trim()}`);
 }
 
@@ -128,19 +130,31 @@ function missedCopy(ctx: PowerContext, why: string): void {
   ctx.other = undefined;
 }
 
-/** Brings the other front's copy up to date when it differs (one not written while that front did not answer). */
+/**
+ * Brings the other front's copy up to date when it differs (one not written while that front did not answer).
+ * A node that copy lists, this front's list does not, and OVH shows shelved was put to sleep by ops through a
+ * list this front missed (the front that served then could not write its copy here before it went down): it is
+ * taken onto this front's list, and a note says so, rather than left for no one to wake.
+ */
 export async function syncSleepingCopy(ctx: PowerContext): Promise<void> {
   const other = ctx.other;
   if (!other) return;
-  let copy: string;
+  let copy: SleepingList;
   try {
-    copy = renderSleepingList(parseSleepingList(await readHomeFile(other.ssh, SLEEPING_LIST_IN_HOME, ctx.opts.timeoutMs)));
+    copy = parseSleepingList(await readHomeFile(other.ssh, SLEEPING_LIST_IN_HOME, ctx.opts.timeoutMs));
   } catch (e) {
     missedCopy(ctx, `cannot read it: ${(e as Error).message}`);
     return;
   }
-  const text = renderSleepingList(ctx.sleeping);
-  if (copy !== text) await copySleepingList(ctx, text);
+  const shelved = (id: string) => /^SHELVED/.test(ctx.instances.find((i) => i.name === id)?.status ?? "");
+  const missed = [...copy.keys()].filter((id) => !ctx.sleeping.has(id) && shelved(id));
+  if (missed.length > 0) {
+    for (const id of missed) ctx.sleeping.set(id, undefined);
+    ctx.notes.push(
+      `${missed.join(", ")}: shelved, and on the copy of the sleeping list on ${other.name} but not on this front's: taken onto it (put to sleep by ops when ${other.name} served)`,
+    );
+    await saveSleepingList(ctx);
+  } else if (renderSleepingList(copy) !== renderSleepingList(ctx.sleeping)) await copySleepingList(ctx, renderSleepingList(ctx.sleeping));
 }
 
 function parseEmptied(text: string): Map<string, number> {

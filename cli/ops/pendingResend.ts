@@ -1,6 +1,6 @@
 import { OpsError } from "./errors";
 import { readFrontRole } from "./frontRole";
-import { parseSleepingList, SLEEPING_LIST_IN_HOME } from "../../components/schedule/sleepingList";
+import { parseSleepingList, SLEEPING_LIST_IN_HOME, type SleepingList } from "../../components/schedule/sleepingList";
 import { lockHolder, POWER_RUN_STALE_MS, withPoolLock } from "./poolLock";
 import { resendRecordings, type NewFront, type ResendNode, type ResendOutcome } from "./recordingsResend";
 import { readHomeFile, runRemote, writeHomeFile, type SshTarget } from "./ssh";
@@ -81,7 +81,7 @@ export async function finishPendingResend(ssh: SshTarget, node: ResendNode, time
 export interface RepointReport {
   /** The failover's front the listed nodes are pointed at; undefined when none is listed. */
   to?: string;
-  /** `asleep`: on the sleeping list (ops put it to sleep), left to the run that wakes it. */
+  /** `asleep`: it did not answer and is on the sleeping list (ops put it to sleep): left to the run that wakes it. */
   nodes: Array<{ node: string; asleep?: boolean } & PendingOutcome>;
   ok: boolean;
 }
@@ -111,25 +111,28 @@ export async function repointPending(target: OpsTarget, timeoutMs: number, onSta
 async function repointListed(target: OpsTarget, ssh: SshTarget, timeoutMs: number): Promise<RepointReport> {
   const pending = parsePendingResend(await readHomeFile(ssh, PENDING_RESEND_IN_HOME, timeoutMs));
   const report: RepointReport = { to: pending?.to.name, nodes: [], ok: true };
-  // A node ops put to sleep does not answer until a run wakes it, and that run points it (stepToAwake).
-  const sleeping = pending ? parseSleepingList(await readHomeFile(ssh, SLEEPING_LIST_IN_HOME, timeoutMs)) : new Map();
+  // The nodes ops put to sleep (cordoned on their way, or shelved), read once a node does not answer: one
+  // shelved is left to the run that wakes it, which points it (stepToAwake). Unreadable: none is taken as asleep.
+  let sleeping: Promise<SleepingList> | undefined;
+  const asleep = (fqdn: string) =>
+    (sleeping ??= readHomeFile(ssh, SLEEPING_LIST_IN_HOME, timeoutMs).then(parseSleepingList, () => new Map())).then((list) => list.has(fqdn));
   for (const name of pending?.nodes ?? []) {
     const node = target.nodes.find((n) => n.name === name);
-    if (node && sleeping.has(node.fqdn)) {
-      report.nodes.push({
-        node: name,
-        asleep: true,
-        ok: true,
-        detail: `asleep: the run of ops scale or schedule apply that wakes it points it at ${pending?.to.name}`,
-      });
-      continue;
-    }
     const outcome: PendingOutcome = node
       ? ((await finishPendingResend(ssh, { name, ssh: node.ssh }, timeoutMs).catch((e: Error) => ({ ok: false, detail: e.message }))) ?? {
           ok: true,
           detail: "no longer listed",
         })
       : { ok: false, detail: "not a node of this stack: left listed (take it off the list by hand once its recordings are safe)" };
+    if (node && !outcome.ok && (await asleep(node.fqdn))) {
+      report.nodes.push({
+        node: name,
+        asleep: true,
+        ok: true,
+        detail: `asleep (${outcome.detail}): the run of ops scale or schedule apply that wakes it points it at ${pending?.to.name}`,
+      });
+      continue;
+    }
     report.nodes.push({ node: name, ...outcome });
     report.ok &&= outcome.ok;
   }

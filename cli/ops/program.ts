@@ -205,9 +205,11 @@ export async function runOps(argv: string[], io: OpsIO): Promise<number> {
       .option("-y, --yes", "do not ask for confirmation")
       .action(async (stack: string, node: string, o: CommonOptions & { yes?: boolean }) => {
         const { target, notes } = await poolFronts(await loadTarget(stack, o, io), o.timeout);
+        // Before the question and the change: which front it acts on.
+        for (const note of notes) io.stderr.write(`note: ${note}\n`);
         const result = await changeNode(action, target, node, { yes: Boolean(o.yes), commandTimeoutMs: o.commandTimeout }, io);
-        if (o.json) json({ ...result, notes });
-        else print([result.summary, ...notes.map((n) => `note: ${n}`)].join("\n"));
+        if (o.json) json(result);
+        else print(result.summary);
       });
   nodeCommand("drain", "drain", "cordon a node: no new meeting, running lessons continue (bin/rake servers:cordon)");
   nodeCommand("undrain", "undrain", "enable a cordoned or disabled node again (bin/rake servers:enable)");

@@ -96,8 +96,13 @@ export async function runRemote(target: SshTarget, command: string, timeoutMs: n
  * constant paths, never user input.
  */
 export async function writeHomeFile(target: SshTarget, relative: string, text: string, timeoutMs: number): Promise<RemoteResult> {
+  return runRemote(target, homeFileWrite(relative), timeoutMs, text);
+}
+
+/** The command writeHomeFile runs: stdin into `~/<relative>`, whole or not at all. */
+export function homeFileWrite(relative: string): string {
   const file = `~/${relative}`;
-  return runRemote(target, `mkdir -p "$(dirname ${file})" && cat > ${file}.new && mv ${file}.new ${file}`, timeoutMs, text);
+  return `mkdir -p "$(dirname ${file})" && cat > ${file}.new && mv ${file}.new ${file}`;
 }
 
 /**

@@ -66,8 +66,8 @@ beforeAll(async () => {
   if (!trees) return;
   peer = await startPoolPeer(NODES, true);
   ({ front, nodeHttp, scalelite } = await startNodePool(trees, NODES));
-  // The standby front: ops logs in with the same key; Scalelite installed, with the stack's servers (what a
-  // failover's rebuild of its Redis leaves), each node cordoned and enabled as the front's runs leave them.
+  // The standby front: ops logs in with the same key; Scalelite installed, with the stack's servers enabled (what
+  // a failover's rebuild of its Redis from the stack leaves).
   standby = await startTestHost({ fqdn: "visio-standby.isen-ouest.fr", extraAuthorizedKeys: ["ops.pub"] });
   const keyFile = path.join(scratch(), "ops");
   writeFileSync(keyFile, front.privateKey, { mode: 0o600 });
@@ -112,16 +112,29 @@ describe.skipIf(!trees)("ops schedule apply with a standby front", () => {
     expect(stepOf(run, 0)).toMatchObject({ step: "asleep" });
     expect(report(run).notes).toEqual([]);
     expect(await execOn(standby, `cat ${SLEEPING}`)).toBe(NODES[0].fqdn);
+
+    // A copy that cannot be written (here ~/.bbb-ovh is a file) is named; the run goes on, the next one tries again.
+    await execOn(standby, "mv ~/.bbb-ovh ~/.bbb-ovh.d && touch ~/.bbb-ovh");
+    run = await schedule(SUNDAY_NIGHT);
+    await execOn(standby, "rm ~/.bbb-ovh && mv ~/.bbb-ovh.d ~/.bbb-ovh");
+    expect(run.code, run.stderr).toBe(0);
+    expect(stepOf(run, 0)).toMatchObject({ step: "asleep" });
+    expect(report(run).notes).toEqual([
+      expect.stringMatching(/^the copy of the sleeping list on lb-standby is not up to date \(cannot write it: .*\): were that front to serve now/),
+    ]);
   }, 240_000);
 
   it("after a failover, the runs act on the standby front, which wakes the node the front put to sleep", async () => {
-    // What ops failover leaves: the standby says primary, the front (fenced) keeps its Scalelite stopped.
+    // What ops failover leaves: the standby says primary, the front (fenced) keeps its Scalelite stopped. Here the
+    // standby also lacks the front's last change (its copy was not written before the front went down): the
+    // node the front shelved is on the front's copy only.
     setRole(standby, "primary");
     setRole(front, "fenced");
-    await execOn(standby, `docker exec scalelite-api bin/rake 'servers:cordon[${NODES[0].fqdn}]'`);
+    await execOn(standby, `rm ${SLEEPING}`);
     const first = await schedule(MONDAY_EARLY);
     expect(report(first).notes).toEqual([
       expect.stringMatching(/^the standby front lb-standby serves \(ops failover; until ops failback\): this run acts on it$/),
+      `${NODES[0].fqdn}: shelved, and on the copy of the sleeping list on lb-training but not on this front's: taken onto it (put to sleep by ops when lb-training served)`,
     ]);
     expect(stepOf(first, 0), first.stdout).toMatchObject({ step: "unshelving" });
     expect(await execOn(standby, `cat ${SLEEPING}`)).toMatch(new RegExp(`^${NODES[0].fqdn.replace(/\./g, "\\.")} wake=\\d+$`));
@@ -137,10 +150,25 @@ describe.skipIf(!trees)("ops schedule apply with a standby front", () => {
     expect(await execOn(standby, `cat ${SLEEPING}`)).toBe("");
     expect(await execOn(front, `cat ${SLEEPING}`)).toBe("");
 
+    // The standby cannot be read and the front is fenced: the run does nothing rather than drive a stopped Scalelite.
+    const blind = await schedule(MONDAY_EARLY, front.hostPublicKey);
+    expect(blind.code).toBe(2);
+    expect(blind.stderr).toMatch(/this front does not serve \(front-role fenced\) and the standby front lb-standby could not be read .*: nothing done/);
+
+    // A copy is never written onto a front that says it serves (a run that chose its front before a switch).
+    setRole(front, "primary");
+    await execOn(front, `echo ${NODES[1].fqdn} > ${SLEEPING}`);
+    const guarded = await schedule(MONDAY_EARLY);
+    setRole(front, "fenced");
+    expect(report(guarded).notes[1]).toMatch(
+      /^the copy of the sleeping list on lb-training is not up to date \(cannot write it: it serves now \(front-role primary\)/,
+    );
+    expect(await execOn(front, `cat ${SLEEPING}`)).toBe(NODES[1].fqdn);
+
     // An operator's drain goes to the Scalelite that serves too.
     const drain = await ops(["drain", stackFile, NODES[1].name, "--yes"]);
     expect(drain.code, drain.stderr).toBe(0);
-    expect(JSON.parse(drain.stdout).notes).toEqual([expect.stringMatching(/^the standby front lb-standby serves/)]);
+    expect(drain.stderr).toMatch(/^note: the standby front lb-standby serves \(ops failover; until ops failback\): this run acts on it\n$/);
     expect(await stateIn(standby, 1)).toMatch(/cordoned/);
     expect(await stateIn(front, 1)).toMatch(/enabled/);
   }, 240_000);
