@@ -53,7 +53,15 @@ const sameHost = (a: SshTarget, b: SshTarget) => a.host === b.host && a.port ===
  */
 export async function poolFronts(target: OpsTarget, timeoutMs: number): Promise<PoolFronts> {
   const { standby, ssh } = target;
-  if (!standby || !ssh || sameHost(standby.ssh, ssh)) return { target, notes: [] };
+  if (!standby || !ssh) return { target, notes: [] };
+  // --host names the standby itself: the front's own address is not known to this run.
+  if (sameHost(standby.ssh, ssh))
+    return {
+      target,
+      notes: [
+        `--host is the standby front ${standby.name}: this run acts on it and keeps no copy of the sleeping list on the front (without --host, it keeps one)`,
+      ],
+    };
   const frontName = target.campus?.front.name ?? ssh.host;
   let role: string;
   try {

@@ -1,0 +1,33 @@
+/**
+ * cli/ops/frontRole.ts poolFronts where it decides without connecting: a stack without a standby front, and
+ * --host naming the standby itself. (Reading the roles over SSH: test/ops/poolFronts.test.ts.)
+ */
+import { describe, expect, it } from "vitest";
+import { poolFronts } from "../../cli/ops/frontRole";
+import type { OpsTarget } from "../../cli/ops/stackSource";
+
+const front = { host: "203.0.113.10", port: 22, username: "ubuntu", hostKey: "ssh-ed25519 AAAAfront" };
+const standby = { host: "203.0.113.20", port: 2222, username: "ubuntu", hostKey: "ssh-ed25519 AAAAstandby" };
+const target = (ssh: typeof front, withStandby = true): OpsTarget => ({
+  label: "campus",
+  ssh,
+  nodes: [],
+  ...(withStandby ? { standby: { name: "lb-standby", ssh: standby } } : {}),
+});
+
+describe("poolFronts without a connection", () => {
+  it("a stack without a standby front: the front, no other, nothing to say", async () => {
+    const t = target(front, false);
+    expect(await poolFronts(t, 1000)).toEqual({ target: t, notes: [] });
+  });
+
+  it("--host naming the standby: acts on it, keeps no copy, and says so", async () => {
+    const t = target({ ...standby });
+    const fronts = await poolFronts(t, 1000);
+    expect(fronts.target).toBe(t);
+    expect(fronts.other).toBeUndefined();
+    expect(fronts.notes).toEqual([
+      "--host is the standby front lb-standby: this run acts on it and keeps no copy of the sleeping list on the front (without --host, it keeps one)",
+    ]);
+  });
+});
