@@ -11,14 +11,18 @@ export interface SshTarget {
   hostKey?: string;
   /** Deadline of TCP connect + SSH handshake + authentication (--timeout); the command has its own. */
   connectTimeoutMs?: number;
+  /** Which front this is, for the message when its host key is unknown: the standby front's has options of its own. */
+  front?: "standby";
 }
 
 /** `command` as root on `ssh`'s host: as it is for root, else through `sudo -n sh -c` (no password prompt). */
 export const asRoot = (ssh: SshTarget, command: string): string => (ssh.username === "root" ? command : `sudo -n sh -c '${command.replace(/'/g, `'\\''`)}'`);
 
 /** What the operator reads when no host key is known: never trust one silently (docs/ops.md, "Host keys"). */
-export const UNKNOWN_HOST_KEY =
-  "the host's SSH key is unknown and ops never trusts one on first sight: pass --host-key 'ssh-ed25519 AAAA...' (compare its fingerprint with `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` on the host's console), or name a stack whose outputs include frontHostKey";
+export function unknownHostKey(target: Pick<SshTarget, "front">): string {
+  const [option, output] = target.front === "standby" ? ["--standby-host-key", "standbyHostKey"] : ["--host-key", "frontHostKey"];
+  return `the host's SSH key is unknown and ops never trusts one on first sight: pass ${option} 'ssh-ed25519 AAAA...' (compare its fingerprint with \`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub\` on the host's console), or name a stack whose outputs include ${output}`;
+}
 
 /** A host-key check for ssh2: the server's key blob must be the pinned line's. */
 function pinnedVerifier(hostKey: string): (key: Buffer) => boolean {
@@ -51,7 +55,7 @@ async function within<T>(work: Promise<T>, ms: number, timeout: () => OpsError):
  */
 export async function runRemote(target: SshTarget, command: string, timeoutMs: number, stdin?: string): Promise<RemoteResult> {
   const label = target.port === 22 ? target.host : `${target.host}:${target.port}`;
-  if (!target.hostKey) throw new OpsError("config", label, UNKNOWN_HOST_KEY);
+  if (!target.hostKey) throw new OpsError("config", label, unknownHostKey(target));
   const connectMs = target.connectTimeoutMs ?? timeoutMs;
   // Loaded on first use: ssh2 is a good part of the start-up of commands that never connect (`--help`, size).
   const { NodeSSH } = await import("node-ssh");

@@ -257,6 +257,7 @@ export async function loadTarget(
           port: options.standbySshPort ?? sshPortOf(standbyConfig),
           username: options.standbySshUser ?? (standbyConfig.config.kind === "existing" ? standbyConfig.config.sshUser : "ubuntu"),
           hostKey: options.standbyHostKey ?? outputs?.standbyHostKey ?? (standbyConfig.config.kind === "existing" ? standbyConfig.config.hostKey : undefined),
+          front: "standby" as const,
           connectTimeoutMs: options.timeout,
           ...key,
         },
