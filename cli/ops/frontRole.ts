@@ -40,7 +40,7 @@ export interface PoolFronts {
  * that serves since).
  */
 export const notServing = (ssh: SshTarget): string =>
-  `role="$(${readRole(ssh)})" && { [ "$role" != primary ] || { echo "it serves now (front-role primary): its own runs keep its list" >&2; false; }; }`;
+  `role="$(${readRole(ssh)} </dev/null)" && role="\${role%%[[:space:]]*}" && { [ "$role" != primary ] || { echo "it serves now (front-role primary): its own runs keep its list" >&2; false; }; }`;
 
 const sameHost = (a: SshTarget, b: SshTarget) => a.host === b.host && a.port === b.port;
 

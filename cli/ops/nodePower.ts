@@ -56,6 +56,8 @@ export interface PowerOptions {
   knownIpv4: Record<string, string | undefined>;
   /** The other front of a pair, which keeps a copy of the sleeping list (cli/ops/frontRole.ts poolFronts). */
   otherFront?: OtherFront;
+  /** The stack has a standby front: the sleeping list has a copy to keep, whether or not it can be reached now. */
+  paired?: boolean;
 }
 
 /** What one run reads once: the project's instances, Scalelite's table, the list of sleeping nodes. */
@@ -77,10 +79,19 @@ export interface PowerContext {
   other?: OtherFront;
   /** What the run's report says beside its steps (the other front's copy that could not be kept, say). */
   notes: string[];
+  /** This front's mark that its copy on the other front is behind its list (COPY_BEHIND_IN_HOME), once known. */
+  copyBehind?: boolean;
 }
 
 /** `<id> <epoch>` a line: since when a cordoned node has been seen without a meeting (see recordingsLeftOn). */
 const EMPTIED_IN_HOME = ".bbb-ovh/emptied";
+
+/**
+ * On a front of a pair, beside its sleeping list: its copy on the other front is behind it (a copy that could
+ * not be written). That list is then the newer one, and a run there takes nothing from the other's copy
+ * (syncSleepingCopy). A copy written from it clears the mark, and clears the other front's own mark too.
+ */
+const COPY_BEHIND_IN_HOME = ".bbb-ovh/schedule-sleeping.copy-behind";
 
 /** A signed call to the node's own API; anything but SUCCESS is an error naming the node. */
 export async function bbbCall(node: NodeTarget, call: string, params: Record<string, string>, timeoutMs: number): Promise<BbbResponse> {
@@ -106,7 +117,8 @@ async function saveSleepingList(ctx: PowerContext): Promise<void> {
   const text = renderSleepingList(ctx.sleeping);
   const r = await writeHomeFile(ctx.ssh, SLEEPING_LIST_IN_HOME, text, ctx.opts.timeoutMs);
   if (r.code !== 0) throw new OpsError("command", ctx.ssh.host, `cannot record the sleeping nodes: ${r.stderr.trim()}`);
-  await copySleepingList(ctx, text);
+  if (ctx.other) await copySleepingList(ctx, text);
+  else if (ctx.opts.paired) await markCopyBehind(ctx);
 }
 
 /**
@@ -117,10 +129,22 @@ async function saveSleepingList(ctx: PowerContext): Promise<void> {
 async function copySleepingList(ctx: PowerContext, text: string): Promise<void> {
   const other = ctx.other;
   if (!other) return;
-  const written = await runRemote(other.ssh, `${notServing(other.ssh)} && ${homeFileWrite(SLEEPING_LIST_IN_HOME)}`, ctx.opts.timeoutMs, text).catch(
-    (e: Error) => ({ code: -1, stderr: e.message }),
-  );
-  if (written.code !== 0) missedCopy(ctx, `cannot write it: ${written.stderr.trim()}`);
+  const command = `${notServing(other.ssh)} && ${homeFileWrite(SLEEPING_LIST_IN_HOME)} && rm -f ~/${COPY_BEHIND_IN_HOME}`;
+  const written = await runRemote(other.ssh, command, ctx.opts.timeoutMs, text).catch((e: Error) => ({ code: -1, stderr: e.message }));
+  if (written.code !== 0) {
+    missedCopy(ctx, `cannot write it: ${written.stderr.trim()}`);
+    await markCopyBehind(ctx);
+  } else if (ctx.copyBehind !== false) {
+    const cleared = await runRemote(ctx.ssh, `rm -f ~/${COPY_BEHIND_IN_HOME}`, ctx.opts.timeoutMs);
+    if (cleared.code === 0) ctx.copyBehind = false;
+  }
+}
+
+async function markCopyBehind(ctx: PowerContext): Promise<void> {
+  if (ctx.copyBehind === true) return;
+  const r = await writeHomeFile(ctx.ssh, COPY_BEHIND_IN_HOME, `${new Date().toISOString()}\n`, ctx.opts.timeoutMs);
+  if (r.code === 0) ctx.copyBehind = true;
+  else ctx.notes.push(`cannot mark its copy of the sleeping list as behind (~/${COPY_BEHIND_IN_HOME}): ${r.stderr.trim()}`);
 }
 
 function missedCopy(ctx: PowerContext, why: string): void {
@@ -132,29 +156,32 @@ function missedCopy(ctx: PowerContext, why: string): void {
 
 /**
  * Brings the other front's copy up to date when it differs (one not written while that front did not answer).
- * A node that copy lists, this front's list does not, and OVH shows shelved was put to sleep by ops through a
+ * A node that copy lists, this front's list does not, and OVH shows shelved, was put to sleep by ops through a
  * list this front missed (the front that served then could not write its copy here before it went down): it is
- * taken onto this front's list, and a note says so, rather than left for no one to wake.
+ * taken onto this front's list, and a note says so, rather than left for no one to wake. Not while this front's
+ * own copy is marked behind: its list is the newer one then (a node it woke, that an operator shelved since, is
+ * still on that stale copy, and is the operator's).
  */
 export async function syncSleepingCopy(ctx: PowerContext): Promise<void> {
   const other = ctx.other;
   if (!other) return;
   let copy: SleepingList;
   try {
+    ctx.copyBehind = (await readHomeFile(ctx.ssh, COPY_BEHIND_IN_HOME, ctx.opts.timeoutMs)) !== "";
     copy = parseSleepingList(await readHomeFile(other.ssh, SLEEPING_LIST_IN_HOME, ctx.opts.timeoutMs));
   } catch (e) {
     missedCopy(ctx, `cannot read it: ${(e as Error).message}`);
     return;
   }
   const shelved = (id: string) => /^SHELVED/.test(ctx.instances.find((i) => i.name === id)?.status ?? "");
-  const missed = [...copy.keys()].filter((id) => !ctx.sleeping.has(id) && shelved(id));
+  const missed = ctx.copyBehind ? [] : [...copy.keys()].filter((id) => !ctx.sleeping.has(id) && shelved(id));
   if (missed.length > 0) {
     for (const id of missed) ctx.sleeping.set(id, undefined);
     ctx.notes.push(
       `${missed.join(", ")}: shelved, and on the copy of the sleeping list on ${other.name} but not on this front's: taken onto it (put to sleep by ops when ${other.name} served)`,
     );
     await saveSleepingList(ctx);
-  } else if (renderSleepingList(copy) !== renderSleepingList(ctx.sleeping)) await copySleepingList(ctx, renderSleepingList(ctx.sleeping));
+  } else if (ctx.copyBehind || renderSleepingList(copy) !== renderSleepingList(ctx.sleeping)) await copySleepingList(ctx, renderSleepingList(ctx.sleeping));
 }
 
 function parseEmptied(text: string): Map<string, number> {

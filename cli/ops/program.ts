@@ -311,7 +311,7 @@ export async function runOps(argv: string[], io: OpsIO): Promise<number> {
       const report = await applySchedule(
         ovhApiFromEnv(io.env),
         target,
-        { now, timeoutMs: o.timeout, commandTimeoutMs: o.commandTimeout, knownIpv4, otherFront: other },
+        { now, timeoutMs: o.timeout, commandTimeoutMs: o.commandTimeout, knownIpv4, otherFront: other, paired: Boolean(target.standby) },
         notes,
       );
       exitCode = report.attention ? EXIT_CODES.unhealthy : 0;
@@ -350,6 +350,7 @@ export async function runOps(argv: string[], io: OpsIO): Promise<number> {
           commandTimeoutMs: o.commandTimeout,
           knownIpv4,
           otherFront: other,
+          paired: Boolean(target.standby),
         },
         notes,
       );

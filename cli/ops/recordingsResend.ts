@@ -97,6 +97,8 @@ export interface ResendOutcome {
   ok: boolean;
   /** It now sends to the new front (whatever became of the re-send itself). */
   repointed: boolean;
+  /** The command ran on it: false when it could not be reached (no host key, no answer, refused). */
+  answered: boolean;
   resent: number;
   failed: number;
   ms: number;
@@ -122,10 +124,12 @@ export async function resendRecordings(
     nodes.map(async (node): Promise<ResendOutcome> => {
       const started = performance.now();
       let repointed = false;
+      let answered = false;
       const done = (ok: boolean, detail: string, counts = { resent: 0, failed: 0 }): ResendOutcome => ({
         node: node.name,
         ok,
         repointed,
+        answered,
         ...counts,
         ms: Math.round(performance.now() - started),
         detail,
@@ -133,6 +137,7 @@ export async function resendRecordings(
       if (!node.ssh) return done(false, "no SSH host key for it in the stack's outputs: not reached");
       try {
         const r = await runRemote(node.ssh, asRoot(node.ssh, command), timeoutMs);
+        answered = true;
         repointed = to !== undefined && r.stdout.split("\n").includes(REPOINTED);
         const marked = queue ? /marked=(\d+)\s*$/.exec(r.stdout.trim())?.[1] : undefined;
         const counts = queue ? (marked === undefined ? undefined : { resent: 0, failed: 0 }) : parseResend(r.stdout);

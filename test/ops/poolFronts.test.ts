@@ -24,6 +24,7 @@ const SUNDAY_NIGHT = "2026-11-29T03:00:00+01:00";
 const MONDAY_EARLY = "2026-11-30T07:30:00+01:00";
 // execOn gives what a command printed without its last newline (node-ssh trims it).
 const SLEEPING = "~/.bbb-ovh/schedule-sleeping";
+const BEHIND = "~/.bbb-ovh/schedule-sleeping.copy-behind";
 
 const trees = scaleliteTrees();
 let scalelite: Scalelite;
@@ -122,6 +123,18 @@ describe.skipIf(!trees)("ops schedule apply with a standby front", () => {
     expect(report(run).notes).toEqual([
       expect.stringMatching(/^the copy of the sleeping list on lb-standby is not up to date \(cannot write it: .*\): were that front to serve now/),
     ]);
+    // The front marks its copy as behind: its list is the newer one. Its next run takes nothing from the stale copy,
+    // not even a shelved node there that its own list lacks (one it woke, that an operator has shelved since, is
+    // the operator's), writes the copy, and clears the mark.
+    expect(await execOn(front, `test -e ${BEHIND} && echo marked`)).toBe("marked");
+    await execOn(standby, `printf '%s\n' ${NODES[0].fqdn} ${NODES[1].fqdn} > ${SLEEPING}`);
+    peer.state.instances[1].status = "SHELVED_OFFLOADED";
+    run = await schedule(SUNDAY_NIGHT);
+    peer.state.instances[1].status = "ACTIVE";
+    expect(report(run).notes).toEqual([]);
+    expect(await execOn(front, `cat ${SLEEPING}`)).toBe(NODES[0].fqdn);
+    expect(await execOn(standby, `cat ${SLEEPING}`)).toBe(NODES[0].fqdn);
+    expect(await execOn(front, `test -e ${BEHIND} || echo cleared`)).toBe("cleared");
   }, 240_000);
 
   it("after a failover, the runs act on the standby front, which wakes the node the front put to sleep", async () => {

@@ -53,8 +53,8 @@ describe("the resend of kept recordings after a switch", () => {
     expect(parseResend("usage")).toBeUndefined();
     const line = describeResend(
       [
-        { node: "bbb-sbg", ok: true, repointed: true, resent: 3, failed: 0, ms: 10, detail: "3 resent" },
-        { node: "bbb-gra", ok: false, repointed: false, resent: 0, failed: 0, ms: 10, detail: "connect ETIMEDOUT" },
+        { node: "bbb-sbg", ok: true, repointed: true, answered: true, resent: 3, failed: 0, ms: 10, detail: "3 resent" },
+        { node: "bbb-gra", ok: false, repointed: false, answered: false, resent: 0, failed: 0, ms: 10, detail: "connect ETIMEDOUT" },
       ],
       "lb-standby",
     );
@@ -63,7 +63,12 @@ describe("the resend of kept recordings after a switch", () => {
     );
     // After a restore the nodes are not repointed: they already send to that front.
     expect(
-      describeResend([{ node: "bbb-sbg", ok: true, repointed: false, resent: 1, failed: 0, ms: 10, detail: "1 resent" }], "lb", "ops backup resend", false),
+      describeResend(
+        [{ node: "bbb-sbg", ok: true, repointed: false, answered: true, resent: 1, failed: 0, ms: 10, detail: "1 resent" }],
+        "lb",
+        "ops backup resend",
+        false,
+      ),
     ).toBe("1 of 1 node(s) reached, sending to lb; 1 kept archive(s) sent again");
   });
 
