@@ -84,8 +84,33 @@ export async function poolFronts(target: OpsTarget, timeoutMs: number): Promise<
   }
   if (role !== "primary") return { target, other: { name: standby.name, ssh: standby.ssh }, notes: [] };
   return {
-    target: { ...target, ssh: standby.ssh },
+    target: swapped(target, standby, ssh),
     other: { name: frontName, ssh },
     notes: [`the standby front ${standby.name} serves (ops failover; until ops failback): this run acts on it`],
   };
+}
+
+/** The pair as it serves after `ops failover`: the standby front read as the front, the front as its standby. */
+function swapped(target: OpsTarget, standby: NonNullable<OpsTarget["standby"]>, ssh: SshTarget): OpsTarget {
+  return {
+    ...target,
+    ssh: standby.ssh,
+    frontName: standby.name,
+    frontIpv4: standby.ipv4,
+    frontIpv6: standby.ipv6,
+    standby: { name: target.campus?.front.name ?? ssh.host, ssh, ipv4: target.frontIpv4, ipv6: target.frontIpv6 },
+  };
+}
+
+/**
+ * For `ops status`, which reports rather than acts: once the standby front serves (its front-role says primary),
+ * it is read as the front and the front as its standby; else the target as it is, with or without a standby
+ * that answers (the status's own checks report one that does not).
+ */
+export async function statusFronts(target: OpsTarget, timeoutMs: number): Promise<{ target: OpsTarget; note?: string }> {
+  const { standby, ssh } = target;
+  if (!standby || !ssh || sameHost(standby.ssh, ssh)) return { target };
+  const role = await readFrontRole(standby.ssh, timeoutMs).catch(() => "");
+  if (role !== "primary") return { target };
+  return { target: swapped(target, standby, ssh), note: `the standby front ${standby.name} serves (ops failover; until ops failback): read as the front` };
 }

@@ -11,7 +11,7 @@ import { checkDnsKey, currentCredential, renderDnsKeyRules, type DnsKeyCheck } f
 import { estimate, renderEstimate } from "./estimate";
 import { confirm } from "./confirm";
 import { ovhApiFromEnv } from "./ovhApi";
-import { poolFronts } from "./frontRole";
+import { poolFronts, statusFronts } from "./frontRole";
 import { renderRepoint, repointPending } from "./pendingResend";
 import { applyScaling, renderScale } from "./scale";
 import { applySchedule, renderSchedule, renderSchedulePreview, schedulePreview } from "./schedule";
@@ -155,7 +155,7 @@ export async function runOps(argv: string[], io: OpsIO): Promise<number> {
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });
 
-  withConnection(
+  withStandby(
     program
       .command("status [stack]")
       .description("one row per node (online, enabled/cordoned, meetings, users, load, BBB version, datacenter) and the front's /health_check"),
@@ -169,7 +169,9 @@ export async function runOps(argv: string[], io: OpsIO): Promise<number> {
       // Without any of the three there is nothing to ask: say so, not a report of two failed checks and an empty table.
       if (stack === undefined && !o.url && !o.host)
         throw new OpsError("config", "-", "nothing to check: give a stack, or --url (and --host for the front's Scalelite)");
-      const target = await loadTarget(stack, o, io);
+      // Read as the pair serves now: after ops failover, the standby front is the one to look at.
+      const { target, note } = await statusFronts(await loadTarget(stack, o, io), o.timeout);
+      if (note) io.stderr.write(`note: ${note}\n`);
       const interval = o.watch === true ? 10 : o.watch;
       let dnsKey: DnsKeyCheck | undefined;
       if (o.dnsKeyFile !== undefined) {

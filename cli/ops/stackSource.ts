@@ -56,6 +56,8 @@ export interface OpsTarget {
   frontOrigin?: string;
   lbSecret?: string;
   ssh?: SshTarget;
+  /** The name of the front `ssh` reaches when it is not the stack's front: the standby front after ops failover. */
+  frontName?: string;
   /** The front's public IPv4 as the stack knows it (the frontIpv4 output, or an existing host's). */
   frontIpv4?: string;
   /** The front's public IPv6 when it has one (frontIpv6 output, or an existing host's); none on a dedicated server. */

@@ -182,7 +182,7 @@ export async function collectStatus(target: OpsTarget, options: StatusOptions, p
     }));
   const standbyCopy =
     standby && target.campus?.config.recordings
-      ? Promise.all([readCopy(standby.name, standby.ssh), ...(ssh ? [readCopy(target.campus.front.name, ssh)] : [])])
+      ? Promise.all([readCopy(standby.name, standby.ssh), ...(ssh ? [readCopy(target.frontName ?? target.campus.front.name, ssh)] : [])])
       : undefined;
   const probes = target.nodes.map((n) => tracked(new URL(n.apiUrl).host, n.secret ? "getMeetings" : "API", () => probeNode(n, options.http)));
 

@@ -1,5 +1,5 @@
 /**
- * `ops schedule apply` (and a drain) on a stack with a standby front, as a process: the run acts on the front that serves
+ * `ops schedule apply` (and a drain, and status) on a stack with a standby front, as a process: the run acts on the front that serves
  * (the standby once `ops failover` wrote `primary` in its front-role), and the other front keeps a copy of
  * the sleeping list, so that after a failover the runs on the standby wake the nodes the front put to sleep.
  * Both fronts are loopback sshds whose `docker exec scalelite-api bin/rake` is Scalelite's own (test/fakes),
@@ -184,5 +184,12 @@ describe.skipIf(!trees)("ops schedule apply with a standby front", () => {
     expect(drain.stderr).toMatch(/^note: the standby front lb-standby serves \(ops failover; until ops failback\): this run acts on it\n$/);
     expect(await stateIn(standby, 1)).toMatch(/cordoned/);
     expect(await stateIn(front, 1)).toMatch(/enabled/);
+
+    // ops status reads the pair as it serves: the standby's Scalelite, where the drain landed.
+    const status = await ops(["status", stackFile]);
+    expect(status.stderr).toMatch(/^note: the standby front lb-standby serves \(ops failover; until ops failback\): read as the front\n/);
+    const rows = (JSON.parse(status.stdout) as { nodes: Array<{ fqdn: string; state?: string }> }).nodes;
+    expect(rows.find((n) => n.fqdn === NODES[1].fqdn)?.state).toBe("cordoned");
+    expect(rows.find((n) => n.fqdn === NODES[0].fqdn)?.state).toBe("enabled");
   }, 240_000);
 });
