@@ -60,6 +60,8 @@ export async function recordPendingResend(ssh: SshTarget, to: NewFront, since: n
 /** What pointing one listed node did: `ok` when it now sends to the failover's front and is off the list. */
 export interface PendingOutcome {
   ok: boolean;
+  /** false: the node could not be reached (as opposed to a command that failed on it). */
+  answered?: boolean;
   detail: string;
 }
 
@@ -73,7 +75,8 @@ export async function finishPendingResend(ssh: SshTarget, node: ResendNode, time
   const pending = parsePendingResend(await readHomeFile(ssh, PENDING_RESEND_IN_HOME, timeoutMs));
   if (!pending?.nodes.includes(node.name)) return undefined;
   const [outcome] = await resendRecordings([node], pending.to, pending.since, timeoutMs, { queue: true });
-  if (!outcome.ok) return { ok: false, detail: `still to point at ${pending.to.name} after the failover it missed: ${outcome.detail}` };
+  if (!outcome.ok)
+    return { ok: false, answered: outcome.answered, detail: `still to point at ${pending.to.name} after the failover it missed: ${outcome.detail}` };
   await savePending(ssh, { ...pending, nodes: pending.nodes.filter((n) => n !== node.name) }, timeoutMs);
   return { ok: true, detail: `pointed at ${pending.to.name} after the failover it missed, ${outcome.detail}` };
 }
@@ -111,8 +114,9 @@ export async function repointPending(target: OpsTarget, timeoutMs: number, onSta
 async function repointListed(target: OpsTarget, ssh: SshTarget, timeoutMs: number): Promise<RepointReport> {
   const pending = parsePendingResend(await readHomeFile(ssh, PENDING_RESEND_IN_HOME, timeoutMs));
   const report: RepointReport = { to: pending?.to.name, nodes: [], ok: true };
-  // The nodes ops put to sleep (cordoned on their way, or shelved), read once a node does not answer: one
-  // shelved is left to the run that wakes it, which points it (stepToAwake). Unreadable: none is taken as asleep.
+  // The nodes ops put to sleep (cordoned on their way, or shelved), read once a node cannot be reached: such a
+  // node is shelved, and left to the run that wakes it, which points it (stepToAwake). A listed node that answers
+  // and fails is a failure. Unreadable: none is taken as asleep.
   let sleeping: Promise<SleepingList> | undefined;
   const asleep = (fqdn: string) =>
     (sleeping ??= readHomeFile(ssh, SLEEPING_LIST_IN_HOME, timeoutMs).then(parseSleepingList, () => new Map())).then((list) => list.has(fqdn));
@@ -124,7 +128,7 @@ async function repointListed(target: OpsTarget, ssh: SshTarget, timeoutMs: numbe
           detail: "no longer listed",
         })
       : { ok: false, detail: "not a node of this stack: left listed (take it off the list by hand once its recordings are safe)" };
-    if (node && !outcome.ok && (await asleep(node.fqdn))) {
+    if (node && outcome.answered === false && (await asleep(node.fqdn))) {
       report.nodes.push({
         node: name,
         asleep: true,

@@ -350,6 +350,11 @@ describe.skipIf(!scalelite || !rrsyncTree)("a recording delivered to the front b
     );
     expect(JSON.parse(await execOn(standby, `cat ~/${PENDING_RESEND_IN_HOME}`)).nodes).toEqual(["bbb1", "bbb9"]);
     expect(readFileSync(config, "utf8")).not.toMatch(new RegExp(`^ {2}Port ${standby.port}$`, "m"));
+    // On the list but answering, with a repoint that fails there (here the host reached is not a node): a failure.
+    const failing = await repointPending(stack(standbySsh()), 20_000, true);
+    expect(failing.nodes[0]).toMatchObject({ node: "bbb1", ok: false, detail: expect.stringMatching(/^still to point at lb-standby/) });
+    expect(failing.nodes[0].asleep).toBeUndefined();
+    expect(failing.ok).toBe(false);
     // Back, though still on the list (a node cordoned on its way to sleep answers): pointed at the new front, its
     // copies marked for its retry timer; bbb9 is left for an operator.
     const back = await repointPending(stack(nodes()[0].ssh), 20_000, true);
