@@ -56,8 +56,6 @@ export interface PowerOptions {
   knownIpv4: Record<string, string | undefined>;
   /** The other front of a pair, which keeps a copy of the sleeping list (cli/ops/frontRole.ts poolFronts). */
   otherFront?: OtherFront;
-  /** The stack has a standby front: the sleeping list has a copy to keep, whether or not it can be reached now. */
-  paired?: boolean;
 }
 
 /** What one run reads once: the project's instances, Scalelite's table, the list of sleeping nodes. */
@@ -118,7 +116,8 @@ async function saveSleepingList(ctx: PowerContext): Promise<void> {
   const r = await writeHomeFile(ctx.ssh, SLEEPING_LIST_IN_HOME, text, ctx.opts.timeoutMs);
   if (r.code !== 0) throw new OpsError("command", ctx.ssh.host, `cannot record the sleeping nodes: ${r.stderr.trim()}`);
   if (ctx.other) await copySleepingList(ctx, text);
-  else if (ctx.opts.paired) await markCopyBehind(ctx);
+  // A pair whose other front is out of reach this run: the copy there is now behind.
+  else if (ctx.target.standby) await markCopyBehind(ctx);
 }
 
 /**

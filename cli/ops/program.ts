@@ -313,7 +313,7 @@ export async function runOps(argv: string[], io: OpsIO): Promise<number> {
       const report = await applySchedule(
         ovhApiFromEnv(io.env),
         target,
-        { now, timeoutMs: o.timeout, commandTimeoutMs: o.commandTimeout, knownIpv4, otherFront: other, paired: Boolean(target.standby) },
+        { now, timeoutMs: o.timeout, commandTimeoutMs: o.commandTimeout, knownIpv4, otherFront: other },
         notes,
       );
       exitCode = report.attention ? EXIT_CODES.unhealthy : 0;
@@ -352,7 +352,6 @@ export async function runOps(argv: string[], io: OpsIO): Promise<number> {
           commandTimeoutMs: o.commandTimeout,
           knownIpv4,
           otherFront: other,
-          paired: Boolean(target.standby),
         },
         notes,
       );

@@ -13,7 +13,9 @@ const dir = mkdtempSync(path.join(tmpdir(), "bbb-ovh-not-serving-"));
 const bin = path.join(dir, "bin");
 mkdirSync(bin);
 // Stands in for sudo(8): `sudo -n CMD...` runs CMD as root without a prompt, or fails; here it runs CMD as is,
-// which is what this test needs: the command line, quoted through `sh -c '...'`, reaching sh intact.
+// which is what this test needs: the command line, quoted through `sh -c '...'`, reaching sh intact. The real
+// sudo (installed here) cannot serve: its env_reset (sudoers(5)) drops BBB_OVH_ROOT, so the role it read would
+// be this machine's /var/lib/bbb-ovh, not the test's.
 writeFileSync(path.join(bin, "sudo"), '#!/bin/sh\n[ "$1" = -n ] && shift\nexec "$@"\n');
 chmodSync(path.join(bin, "sudo"), 0o755);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
