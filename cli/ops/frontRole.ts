@@ -1,4 +1,4 @@
-import { OpsError } from "./errors";
+import { classifyError, OpsError } from "./errors";
 import { asRoot, runRemote, type SshTarget } from "./ssh";
 import type { OpsTarget } from "./stackSource";
 
@@ -102,15 +102,38 @@ function swapped(target: OpsTarget, standby: NonNullable<OpsTarget["standby"]>, 
   };
 }
 
+/** The pair as `ops status` reads it. */
+export interface StatusFronts {
+  target: OpsTarget;
+  note?: string;
+  /** The standby front did not answer: a problem of the pair, which the status lists (and reads nothing more there). */
+  standbyUnread?: OpsError;
+}
+
 /**
  * For `ops status`, which reports rather than acts: once the standby front serves (its front-role says primary),
- * it is read as the front and the front as its standby; else the target as it is, with or without a standby
- * that answers (the status's own checks report one that does not).
+ * it is read as the front and the front as its standby; else the target as it is. A standby that cannot be
+ * read leaves the status on the front, and is a problem: the pair's failover target is not known to work, and
+ * were it serving (after ops failover) this status would be reading the fenced front.
  */
-export async function statusFronts(target: OpsTarget, timeoutMs: number): Promise<{ target: OpsTarget; note?: string }> {
+export async function statusFronts(target: OpsTarget, timeoutMs: number): Promise<StatusFronts> {
   const { standby, ssh } = target;
   if (!standby || !ssh || sameHost(standby.ssh, ssh)) return { target };
-  const role = await readFrontRole(standby.ssh, timeoutMs).catch(() => "");
+  let role: string;
+  try {
+    role = await readFrontRole(standby.ssh, timeoutMs);
+  } catch (e) {
+    const error = classifyError(e, standby.ssh.host);
+    const frontName = target.campus?.front.name ?? ssh.host;
+    return {
+      target,
+      standbyUnread: new OpsError(
+        error.kind,
+        error.host,
+        `the standby front ${standby.name} could not be read (${error.detail}): this status reads ${frontName}; were ${standby.name} serving (after ops failover), ${frontName} is fenced and what it says is not the campus's`,
+      ),
+    };
+  }
   if (role !== "primary") return { target };
   return { target: swapped(target, standby, ssh), note: `the standby front ${standby.name} serves (ops failover; until ops failback): read as the front` };
 }

@@ -169,22 +169,26 @@ export async function runOps(argv: string[], io: OpsIO): Promise<number> {
       // Without any of the three there is nothing to ask: say so, not a report of two failed checks and an empty table.
       if (stack === undefined && !o.url && !o.host)
         throw new OpsError("config", "-", "nothing to check: give a stack, or --url (and --host for the front's Scalelite)");
-      // Read as the pair serves now: after ops failover, the standby front is the one to look at.
-      const { target, note } = await statusFronts(await loadTarget(stack, o, io), o.timeout);
-      if (note) io.stderr.write(`note: ${note}\n`);
+      const stackTarget = await loadTarget(stack, o, io);
       const interval = o.watch === true ? 10 : o.watch;
       let dnsKey: DnsKeyCheck | undefined;
       if (o.dnsKeyFile !== undefined) {
-        const zone = target.campus?.config.dns.zone;
-        if (!zone) throw new OpsError("config", "-", `--dns-key-file needs a valid stack file for its DNS zone: ${target.campusProblem ?? "no stack given"}`);
+        const zone = stackTarget.campus?.config.dns.zone;
+        if (!zone)
+          throw new OpsError("config", "-", `--dns-key-file needs a valid stack file for its DNS zone: ${stackTarget.campusProblem ?? "no stack given"}`);
         const ini = await readText(o.dnsKeyFile);
         dnsKey = await checkDnsKey(() => currentCredential(ini, io.env), zone);
       }
+      let shownNote: string | undefined;
       for (;;) {
+        // Read as the pair serves now, at every refresh: after ops failover, the standby front is the one to look at.
+        const { target, note, standbyUnread } = await statusFronts(stackTarget, o.timeout);
+        if (note && note !== shownNote) io.stderr.write(`note: ${note}\n`);
+        shownNote = note;
         const report = {
           ...(await collectStatus(
             target,
-            { http: httpOptions(o), commandTimeoutMs: o.commandTimeout, concurrency: o.concurrency },
+            { http: httpOptions(o), commandTimeoutMs: o.commandTimeout, concurrency: o.concurrency, standbyUnread },
             Progress.for(io.stderr, Boolean(o.json)),
           )),
           dnsKey,

@@ -20,6 +20,8 @@ export interface StatusOptions {
   /** Deadline for the SSH command on the front (Rails boots inside it). */
   commandTimeoutMs: number;
   concurrency: number;
+  /** The pair's standby front did not answer (statusFronts): listed once, and not asked again here. */
+  standbyUnread?: OpsError;
 }
 
 export interface Problem {
@@ -180,9 +182,13 @@ export async function collectStatus(target: OpsTarget, options: StatusOptions, p
       host: sshTarget.host,
       copy: parseStandbyCopy((await runRemote(sshTarget, STANDBY_COPY_COMMAND, options.commandTimeoutMs)).stdout),
     }));
+  const standbyUnread = options.standbyUnread;
   const standbyCopy =
     standby && target.campus?.config.recordings
-      ? Promise.all([readCopy(standby.name, standby.ssh), ...(ssh ? [readCopy(target.frontName ?? target.campus.front.name, ssh)] : [])])
+      ? Promise.all([
+          standbyUnread ? Promise.resolve({ error: standbyUnread, value: undefined }) : readCopy(standby.name, standby.ssh),
+          ...(ssh ? [readCopy(target.frontName ?? target.campus.front.name, ssh)] : []),
+        ])
       : undefined;
   const probes = target.nodes.map((n) => tracked(new URL(n.apiUrl).host, n.secret ? "getMeetings" : "API", () => probeNode(n, options.http)));
 
@@ -282,7 +288,7 @@ export async function collectStatus(target: OpsTarget, options: StatusOptions, p
   if (standbyCopy) {
     const [standbyRead, ...frontRead] = await standbyCopy;
     // The stack's standby must answer; the front's own checks already report a front that does not.
-    if (standbyRead.error) problems.push(problemOf(standbyRead.error));
+    if (standbyRead.error && standbyRead.error !== standbyUnread) problems.push(problemOf(standbyRead.error));
     const read = [standbyRead, ...frontRead].flatMap((r) => (r.value ? [r.value] : []));
     const lines = standbyCopiesToShow(read, standby!.name).map((f) => {
       const seen = describeStandbyCopy(f.name, f.copy, nowSeconds);
@@ -302,6 +308,7 @@ export async function collectStatus(target: OpsTarget, options: StatusOptions, p
     if (n.online === "offline") problems.push({ host: n.fqdn, kind: "unhealthy", message: "Scalelite marks it offline (its polls fail)" });
     if (n.state === "disabled") problems.push({ host: n.fqdn, kind: "unhealthy", message: "disabled in Scalelite: it takes no meeting" });
   }
+  if (standbyUnread) problems.push(problemOf(standbyUnread));
   // The same failure seen by two checks (the front's HTTP and SSH on one dead address, say) is one problem.
   const unique = [...new Map(problems.map((p) => [`${p.host}\0${p.kind}\0${p.message}`, p])).values()];
   return {

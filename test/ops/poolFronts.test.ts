@@ -108,6 +108,20 @@ describe.skipIf(!trees)("ops schedule apply with a standby front", () => {
       expect.stringMatching(/^the standby front lb-standby could not be read \(.*host key.*\): this run acts on lb-training, and the standby's copy/),
     ]);
     expect(await execOn(standby, `test -e ${SLEEPING} && echo kept || echo missing`)).toBe("missing");
+    // ops status lists such a standby as one problem of the pair, and reads the front.
+    const status = await ops(["status", stackFile], front.hostPublicKey);
+    const problems = (JSON.parse(status.stdout) as { problems: Array<{ kind: string; message: string }> }).problems;
+    expect(problems.filter((p) => p.message.includes("lb-standby"))).toEqual([
+      {
+        host: `${standby.host}:${standby.port}`,
+        kind: "ssh-auth",
+        message: expect.stringMatching(
+          /^the standby front lb-standby could not be read \(.*host key.*\): this status reads lb-training; were lb-standby serving/,
+        ),
+      },
+    ]);
+    expect(status.code).not.toBe(0);
+    expect(status.stderr).not.toMatch(/^note:/m);
     // The next run that reaches it writes the copy, though it changes nothing.
     run = await schedule(SUNDAY_NIGHT);
     expect(stepOf(run, 0)).toMatchObject({ step: "asleep" });
