@@ -4,6 +4,7 @@ import { addNodes, scalingRuleOf } from "../../components/scaling/rule";
 import { shouldBeAwake } from "../../components/schedule/timetable";
 import { refreshCreditEstimate } from "./creditEstimate";
 import { OpsError } from "./errors";
+import { notServing, type OtherFront } from "./frontRole";
 import {
   bbbCall,
   fixedNodeDecisions,
@@ -22,7 +23,7 @@ import {
 } from "./nodePower";
 import type { OvhApi } from "./ovhApi";
 import { lockHolder, POWER_RUN_STALE_MS, withPoolLock } from "./poolLock";
-import { readHomeFile, runRemote, type SshTarget } from "./ssh";
+import { homeFileWrite, readHomeFile, runRemote, type SshTarget } from "./ssh";
 import { CHECK_TAG } from "./upgrade";
 import type { OpsTarget } from "./stackSource";
 
@@ -216,11 +217,27 @@ async function readScaleState(ssh: SshTarget, timeoutMs: number): Promise<ScaleS
   return parseScaleState(await readHomeFile(ssh, SCALE_STATE_IN_HOME, timeoutMs));
 }
 
+/** The state file's text. */
+const renderScaleState = (state: ScaleState) => JSON.stringify({ surplusSince: state.surplusSince ?? null, billedSince: state.billedSince });
+
 async function record(ssh: SshTarget, state: ScaleState, line: string, timeoutMs: number): Promise<void> {
-  const saved = JSON.stringify({ surplusSince: state.surplusSince ?? null, billedSince: state.billedSince });
+  const saved = renderScaleState(state);
   const command = `mkdir -p ~/.bbb-ovh && printf '%s\\n' '${saved}' > ${SCALE_STATE}.new && mv ${SCALE_STATE}.new ${SCALE_STATE} && cat >> ${SCALE_LOG} && tail -n ${LOG_RUNS_KEPT} ${SCALE_LOG} > ${SCALE_LOG}.new && mv ${SCALE_LOG}.new ${SCALE_LOG}`;
   const r = await runRemote(ssh, command, timeoutMs, `${line}\n`);
   if (r.code !== 0) throw new OpsError("command", ssh.host, `cannot record the scaling decision: ${r.stderr.trim()}`);
+}
+
+/**
+ * On a pair (cli/ops/frontRole.ts), the other front's copy of the state, written as the sleeping list's copy
+ * is (never onto a front that says it serves): after a failover, the runs there keep the surplus wait and
+ * shelve a node woken before it at the end of its paid hour. Best effort: a copy not written is a note; the
+ * front it is missing on would restart the wait and shelve such a node once empty.
+ */
+async function copyScaleState(other: OtherFront, state: ScaleState, timeoutMs: number): Promise<string | undefined> {
+  const command = `${notServing(other.ssh)} && ${homeFileWrite(SCALE_STATE_IN_HOME)}`;
+  const r = await runRemote(other.ssh, command, timeoutMs, `${renderScaleState(state)}\n`).catch((e: Error) => ({ code: -1, stderr: e.message }));
+  if (r.code === 0) return undefined;
+  return `the copy of the scale state on ${other.name} is not up to date (cannot write it: ${r.stderr.trim()}): were that front to serve now, its runs would restart the surplus wait; the next run tries again`;
 }
 
 /** One run; all but --dry-run hold the pool lock from the first look to the last change (cli/ops/poolLock.ts). */
@@ -316,6 +333,9 @@ async function scaleOnce(api: OvhApi, target: OpsTarget, opts: ScaleOptions, not
     });
     for (const step of steps) if (step.step === "shelving") delete billedSince[step.node];
     await record(ssh, { surplusSince, billedSince }, line, opts.timeoutMs);
+    // ctx.other is gone when its sleeping-list copy could not be read or written: a note already says so.
+    const missed = ctx.other && (await copyScaleState(ctx.other, { surplusSince, billedSince }, opts.timeoutMs));
+    if (missed) report.notes.push(missed);
     report.creditEstimate = await refreshCreditEstimate(api, campus, ssh, opts.timeoutMs);
   }
   return report;

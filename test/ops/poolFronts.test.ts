@@ -1,7 +1,7 @@
 /**
- * `ops schedule apply` (and a drain, and status) on a stack with a standby front, as a process: the run acts on the front that serves
+ * `ops schedule apply` and `ops scale` (and a drain, and status) on a stack with a standby front, as a process: the run acts on the front that serves
  * (the standby once `ops failover` wrote `primary` in its front-role), and the other front keeps a copy of
- * the sleeping list, so that after a failover the runs on the standby wake the nodes the front put to sleep.
+ * the sleeping list (and of the scaler's state), so that after a failover the runs on the standby wake the nodes the front put to sleep.
  * Both fronts are loopback sshds whose `docker exec scalelite-api bin/rake` is Scalelite's own (test/fakes),
  * each with its own Redis, as after a failover (which rebuilds the standby's from the stack's servers).
  */
@@ -25,6 +25,7 @@ const MONDAY_EARLY = "2026-11-30T07:30:00+01:00";
 // execOn gives what a command printed without its last newline (node-ssh trims it).
 const SLEEPING = "~/.bbb-ovh/schedule-sleeping";
 const BEHIND = "~/.bbb-ovh/schedule-sleeping.copy-behind";
+const SCALE_STATE = "~/.bbb-ovh/scale-state";
 
 const trees = scaleliteTrees();
 let scalelite: Scalelite;
@@ -86,7 +87,7 @@ afterAll(async () => {
   await Promise.all([peer?.close(), front?.stop(), standby?.stop(), scalelite?.stop(), standbyScalelite?.stop(), ...(nodeHttp ?? []).map((n) => n.close())]);
 });
 
-describe.skipIf(!trees)("ops schedule apply with a standby front", () => {
+describe.skipIf(!trees)("the pool runs with a standby front", () => {
   it("acts on the front while it serves; the standby keeps a copy of the sleeping list, brought up to date when it missed a change", async () => {
     let run = await schedule(SUNDAY_NIGHT);
     for (let i = 0; i < 3 && stepOf(run, 0)?.step !== "shelving"; i++) run = await schedule(SUNDAY_NIGHT);
@@ -205,5 +206,55 @@ describe.skipIf(!trees)("ops schedule apply with a standby front", () => {
     const rows = (JSON.parse(status.stdout) as { nodes: Array<{ fqdn: string; state?: string }> }).nodes;
     expect(rows.find((n) => n.fqdn === NODES[1].fqdn)?.state).toBe("cordoned");
     expect(rows.find((n) => n.fqdn === NODES[0].fqdn)?.state).toBe("enabled");
+  }, 240_000);
+
+  it("ops scale keeps a copy of its state on the other front: after a failover, the standby's runs go on with the paid hours the front's runs counted", async () => {
+    // The pair as after ops failback: the front serves; both nodes enabled in both Scalelites, none asleep.
+    setRole(front, "primary");
+    setRole(standby, "standby");
+    for (const host of [front, standby]) {
+      for (const node of NODES) await execOn(host, `docker exec scalelite-api bin/rake 'servers:enable[${node.fqdn}]'`);
+      await execOn(host, `mkdir -p ~/.bbb-ovh && : > ${SLEEPING}`);
+    }
+    // Online in both, as each front's poller container keeps them (nothing polls here between runs).
+    for (const s of [scalelite, standbyScalelite]) await s.pollUntilOnline(NODES.map((n) => n.fqdn));
+    const scaling = writeTrainingStack("pairscale", (campus) => {
+      campus.timetable = TEACHING_WEEK;
+      campus.scaling = { marginUsers: 0, scaleDownAfterMinutes: 30 };
+      campus.standbyFront = { name: "lb-standby", fqdn: "visio-standby.isen-ouest.fr", kind: "publicCloud", region: "SBG5", flavor: "c2-30" };
+    }).file;
+    const scale = (at: string) => ops(["scale", scaling, "--at", at]);
+    // What an earlier run left on the front: ops woke the first node at 07:00, its hours are billed from then.
+    const woke = Date.parse("2026-11-30T07:00:00+01:00");
+    await execOn(front, `mkdir -p ~/.bbb-ovh && echo '${JSON.stringify({ surplusSince: null, billedSince: { [NODES[0].fqdn]: woke } })}' > ${SCALE_STATE}`);
+    await execOn(standby, `rm -f ${SCALE_STATE}`);
+
+    const onFront = await scale("2026-11-30T10:00:00+01:00");
+    expect(onFront.code, onFront.stdout + onFront.stderr).toBe(0);
+    expect(report(onFront).notes).toEqual([]);
+    const kept = await execOn(front, `cat ${SCALE_STATE}`);
+    expect(JSON.parse(kept).billedSince).toEqual({ [NODES[0].fqdn]: woke });
+    expect(await execOn(standby, `cat ${SCALE_STATE}`)).toBe(kept);
+
+    // After a failover the run on the standby reads its copy: the node's paid hour is still known there.
+    setRole(standby, "primary");
+    setRole(front, "fenced");
+    const onStandby = await scale("2026-11-30T10:10:00+01:00");
+    expect(onStandby.code, onStandby.stdout + onStandby.stderr).toBe(0);
+    expect(report(onStandby).notes).toEqual([expect.stringMatching(/^the standby front lb-standby serves/)]);
+    const carried = JSON.parse(await execOn(standby, `cat ${SCALE_STATE}`));
+    expect(carried).toEqual({ ...JSON.parse(kept), billedSince: { [NODES[0].fqdn]: woke } });
+    expect(await execOn(front, `cat ${SCALE_STATE}`)).toBe(await execOn(standby, `cat ${SCALE_STATE}`));
+
+    // Never onto a front that says it serves (a run that chose its front before a switch): a note, the run goes on.
+    setRole(front, "primary");
+    await execOn(front, `echo '{}' > ${SCALE_STATE}`);
+    const guarded = await scale("2026-11-30T10:20:00+01:00");
+    setRole(front, "fenced");
+    expect(guarded.code, guarded.stdout + guarded.stderr).toBe(0);
+    expect(report(guarded).notes.at(-1)).toMatch(
+      /^the copy of the scale state on lb-training is not up to date \(cannot write it: it serves now \(front-role primary\)/,
+    );
+    expect(await execOn(front, `cat ${SCALE_STATE}`)).toBe("{}");
   }, 240_000);
 });
