@@ -92,7 +92,8 @@ export interface RepointReport {
 /**
  * `ops repoint`: every node the serving front lists (a failover could not reach it: down, or asleep) pointed
  * at that front, as the run that wakes a node does. For a node that was down, whose wake no run makes.
- * `onStandby`: the stack's standby front serves (after `ops failover`), and holds the list.
+ * `onStandby` (--standby): on the stack's standby front; else on `target.ssh`, which the command sets to the
+ * front that serves (frontRole.ts poolFronts).
  */
 export async function repointPending(target: OpsTarget, timeoutMs: number, onStandby = false): Promise<RepointReport> {
   const ssh = onStandby ? target.standby?.ssh : target.ssh;

@@ -471,9 +471,12 @@ export async function runOps(argv: string[], io: OpsIO): Promise<number> {
         "after a failover: point the nodes it could not reach (down or asleep then; ops status names them) at the front that serves now, their copies since then marked for their retry timers",
       ),
   )
-    .option("--standby", "the stack's standby front serves (after ops failover; default: the front, as after ops failback)")
+    .option("--standby", "on the stack's standby front, without reading which front serves (default: the one that serves, as the pool runs find it)")
     .action(async (stack: string, o: CommonOptions & { standby?: boolean }) => {
-      const target = await loadTarget(stack, o, io);
+      const loaded = await loadTarget(stack, o, io);
+      // Like the pool runs, on the front that serves (the standby front after ops failover), unless told which.
+      const { target, notes } = o.standby ? { target: loaded, notes: [] } : await poolFronts(loaded, o.timeout);
+      for (const note of notes) io.stderr.write(`note: ${note}\n`);
       const report = await repointPending(target, o.commandTimeout, Boolean(o.standby));
       exitCode = report.ok ? 0 : EXIT_CODES.unhealthy;
       if (o.json) json(report);

@@ -83,7 +83,7 @@ export async function readFrontRecordings(ssh: SshTarget, timeoutMs: number): Pr
 export function pendingResendProblems(pending: PendingResend | undefined): { node: string; message: string }[] {
   return (pending?.nodes ?? []).map((node) => ({
     node,
-    message: `still sends to the old front since the failover to ${pending?.to.name}: the run of ops scale or schedule apply that wakes it points it there, or ops repoint (--standby after ops failover) once it answers`,
+    message: `still sends to the old front since the failover to ${pending?.to.name}: the run of ops scale or schedule apply that wakes it points it there, or ops repoint once it answers`,
   }));
 }
 

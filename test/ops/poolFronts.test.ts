@@ -193,6 +193,13 @@ describe.skipIf(!trees)("the pool runs with a standby front", () => {
     );
     expect(await execOn(front, `cat ${SLEEPING}`)).toBe(NODES[1].fqdn);
 
+    // ops repoint finds the serving front as the pool runs do: without --standby it reads the standby's list
+    // (none here), not the fenced front, which would refuse.
+    const repoint = await ops(["repoint", stackFile]);
+    expect(repoint.code, repoint.stderr).toBe(0);
+    expect(repoint.stderr).toMatch(/^note: the standby front lb-standby serves \(ops failover; until ops failback\): this run acts on it\n$/);
+    expect(JSON.parse(repoint.stdout)).toMatchObject({ nodes: [], ok: true });
+
     // An operator's drain goes to the Scalelite that serves too.
     const drain = await ops(["drain", stackFile, NODES[1].name, "--yes"]);
     expect(drain.code, drain.stderr).toBe(0);
