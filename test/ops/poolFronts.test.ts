@@ -13,7 +13,7 @@ import type { BbbApiServer } from "../support/bbbApiServer";
 import { scaleliteTrees, type Scalelite } from "../support/scalelite/harness";
 import type { OvhApiPeer } from "../support/ovhApiPeer";
 import { execOn, startTestHost, type TestHost } from "../support/sshd";
-import { scratch } from "./cli";
+import { ops as opsInProcess, scratch } from "./cli";
 import { attachPoolScalelite, poolEnv, startNodePool, startPoolPeer, TEACHING_WEEK, TRAINING_NODES, writeTrainingStack } from "./nodePool";
 import { OPS_CLI } from "../support/distCli";
 
@@ -37,13 +37,16 @@ let nodeHttp: BbbApiServer[];
 let stackFile: string;
 let env: Record<string, string>;
 
-/** An ops command against both fronts, as the timer or an operator runs it. */
-function ops(words: string[], standbyHostKey = standby.hostPublicKey): Promise<{ code: number; stdout: string; stderr: string }> {
-  const args = [
-    ...[...words, "--json", "--host", front.host, "--ssh-port", String(front.port), "--ssh-user", "root", "--ssh-key", path.join(env.HOME, "key")],
-    ...["--command-timeout", "20000", "--standby-host", standby.host, "--standby-ssh-port", String(standby.port), "--standby-ssh-user", "root"],
-    ...["--standby-host-key", standbyHostKey],
-  ];
+/** The words of an ops command against both fronts, as the timer or an operator gives them. */
+const argsOf = (words: string[], standbyHostKey = standby.hostPublicKey) => [
+  ...[...words, "--json", "--host", front.host, "--ssh-port", String(front.port), "--ssh-user", "root", "--ssh-key", path.join(env.HOME, "key")],
+  ...["--command-timeout", "20000", "--standby-host", standby.host, "--standby-ssh-port", String(standby.port), "--standby-ssh-user", "root"],
+  ...["--standby-host-key", standbyHostKey],
+];
+
+/** An ops command against both fronts, as its own process. */
+function ops(words: string[], standbyHostKey?: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  const args = argsOf(words, standbyHostKey);
   return new Promise((resolve) => {
     execFile(process.execPath, [OPS_CLI, ...args], { cwd: REPO, env, timeout: 90_000 }, (error, stdout, stderr) =>
       resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
@@ -263,5 +266,32 @@ describe.skipIf(!trees)("the pool runs with a standby front", () => {
       /^the copy of the scale state on lb-training is not up to date \(cannot write it: it serves now \(front-role primary\)/,
     );
     expect(await execOn(front, `cat ${SCALE_STATE}`)).toBe("{}");
+  }, 240_000);
+
+  it("ops status --watch reads the pair again at each refresh: a failover made during the watch is followed", async () => {
+    // The front serves; a node is cordoned in the standby's Scalelite only, so each report shows whose it read.
+    setRole(front, "primary");
+    setRole(standby, "standby");
+    for (const node of NODES) await execOn(front, `docker exec scalelite-api bin/rake 'servers:enable[${node.fqdn}]'`);
+    await execOn(standby, `docker exec scalelite-api bin/rake 'servers:cordon[${NODES[1].fqdn}]'`);
+    const stop = new AbortController();
+    // After the first report, the failover's roles; stopped once a report has come after them.
+    const onStdout = (out: string) => {
+      const reports = out.match(/"checkedAt"/g)?.length ?? 0;
+      if (reports === 1) {
+        setRole(standby, "primary");
+        setRole(front, "fenced");
+      }
+      if (reports >= 2) stop.abort();
+    };
+    const watch = await opsInProcess(argsOf(["status", stackFile, "--watch", "1"]), { env, signal: stop.signal, onStdout });
+    const reports = watch.stdout.split(/^(?=\{)/m).map((r) => JSON.parse(r) as { nodes: Array<{ fqdn: string; state?: string }> });
+    const stateOf = (report: (typeof reports)[number]) => report.nodes.find((n) => n.fqdn === NODES[1].fqdn)?.state;
+    expect(reports.length, watch.stderr).toBeGreaterThanOrEqual(2);
+    expect(stateOf(reports[0])).toBe("enabled");
+    expect(reports.slice(1).map(stateOf)).toEqual(reports.slice(1).map(() => "cordoned"));
+    // The note once, when the pair changed.
+    expect(watch.stderr.match(/^note: .*$/gm)).toEqual(["note: the standby front lb-standby serves (ops failover; until ops failback): read as the front"]);
+    await execOn(standby, `docker exec scalelite-api bin/rake 'servers:enable[${NODES[1].fqdn}]'`);
   }, 240_000);
 });
