@@ -102,10 +102,19 @@ function swapped(target: OpsTarget, standby: NonNullable<OpsTarget["standby"]>, 
   };
 }
 
+/** What a standby front's front-role says of it while the front serves. */
+const STANDBY_ROLES: Record<string, string> = {
+  "": "has never switched (no front-role)",
+  standby: "is its standby (front-role standby)",
+  fenced: "is fenced (front-role fenced: its Scalelite stays stopped)",
+};
+
 /** The pair as `ops status` reads it. */
 export interface StatusFronts {
   target: OpsTarget;
   note?: string;
+  /** Which front serves and what the other is, for the report (a stack with a standby front, both named). */
+  pair?: string;
   /** The standby front did not answer: a problem of the pair, which the status lists (and reads nothing more there). */
   standbyUnread?: OpsError;
 }
@@ -119,12 +128,12 @@ export interface StatusFronts {
 export async function statusFronts(target: OpsTarget, timeoutMs: number): Promise<StatusFronts> {
   const { standby, ssh } = target;
   if (!standby || !ssh || sameHost(standby.ssh, ssh)) return { target };
+  const frontName = target.campus?.front.name ?? ssh.host;
   let role: string;
   try {
     role = await readFrontRole(standby.ssh, timeoutMs);
   } catch (e) {
     const error = classifyError(e, standby.ssh.host);
-    const frontName = target.campus?.front.name ?? ssh.host;
     return {
       target,
       standbyUnread: new OpsError(
@@ -134,6 +143,10 @@ export async function statusFronts(target: OpsTarget, timeoutMs: number): Promis
       ),
     };
   }
-  if (role !== "primary") return { target };
-  return { target: swapped(target, standby, ssh), note: `the standby front ${standby.name} serves (ops failover; until ops failback): read as the front` };
+  if (role !== "primary") return { target, pair: `${frontName} serves; the standby front ${standby.name} ${STANDBY_ROLES[role] ?? `says front-role ${role}`}` };
+  return {
+    target: swapped(target, standby, ssh),
+    note: `the standby front ${standby.name} serves (ops failover; until ops failback): read as the front`,
+    pair: `the standby front ${standby.name} serves (front-role primary, since ops failover; until ops failback); ${frontName} is the other front`,
+  };
 }

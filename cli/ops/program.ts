@@ -182,7 +182,7 @@ export async function runOps(argv: string[], io: OpsIO): Promise<number> {
       let shownNote: string | undefined;
       for (;;) {
         // Read as the pair serves now, at every refresh: after ops failover, the standby front is the one to look at.
-        const { target, note, standbyUnread } = await statusFronts(stackTarget, o.timeout);
+        const { target, note, standbyUnread, pair } = await statusFronts(stackTarget, o.timeout);
         if (note && note !== shownNote) io.stderr.write(`note: ${note}\n`);
         shownNote = note;
         const report = {
@@ -191,6 +191,7 @@ export async function runOps(argv: string[], io: OpsIO): Promise<number> {
             { http: httpOptions(o), commandTimeoutMs: o.commandTimeout, concurrency: o.concurrency, standbyUnread },
             Progress.for(io.stderr, Boolean(o.json)),
           )),
+          pair,
           dnsKey,
         };
         exitCode = report.healthy ? 0 : EXIT_CODES[report.problems[0].kind];

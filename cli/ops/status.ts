@@ -74,6 +74,8 @@ export interface StatusReport {
   healthy: boolean;
   /** The DNS-01 key's rights (--dns-key-file): a warning, not a failure, when they reach beyond the zone. */
   dnsKey?: DnsKeyCheck;
+  /** With a standby front: which front serves and what the other is (frontRole.ts statusFronts). */
+  pair?: string;
 }
 
 const problemOf = (e: OpsError): Problem => ({ host: e.host, kind: e.kind, message: e.detail });
@@ -333,6 +335,7 @@ export function renderStatus(report: StatusReport): string {
   lines.push(
     `front ${report.front.host ?? "-"}: /health_check ${hc.ok ? `success (${hc.ms} ms)` : `FAILED: ${hc.detail}`}; scalelite ${report.front.scalelite.ok ? "ok" : `FAILED: ${report.front.scalelite.detail}`}`,
   );
+  if (report.pair) lines.push(`pair: ${report.pair}`);
   if (report.backup) lines.push(`backup: ${report.backup.ok ? "" : "STALE: "}${report.backup.detail}`);
   if (report.standbyCopy) lines.push(report.standbyCopy);
   const sc = report.front.scaling;

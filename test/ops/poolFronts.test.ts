@@ -285,11 +285,16 @@ describe.skipIf(!trees)("the pool runs with a standby front", () => {
       if (reports >= 2) stop.abort();
     };
     const watch = await opsInProcess(argsOf(["status", stackFile, "--watch", "1"]), { env, signal: stop.signal, onStdout });
-    const reports = watch.stdout.split(/^(?=\{)/m).map((r) => JSON.parse(r) as { nodes: Array<{ fqdn: string; state?: string }> });
+    const reports = watch.stdout.split(/^(?=\{)/m).map((r) => JSON.parse(r) as { nodes: Array<{ fqdn: string; state?: string }>; pair?: string });
     const stateOf = (report: (typeof reports)[number]) => report.nodes.find((n) => n.fqdn === NODES[1].fqdn)?.state;
     expect(reports.length, watch.stderr).toBeGreaterThanOrEqual(2);
     expect(stateOf(reports[0])).toBe("enabled");
     expect(reports.slice(1).map(stateOf)).toEqual(reports.slice(1).map(() => "cordoned"));
+    // Each report says which front serves.
+    expect(reports[0].pair).toBe("lb-training serves; the standby front lb-standby is its standby (front-role standby)");
+    expect(reports.at(-1)?.pair).toBe(
+      "the standby front lb-standby serves (front-role primary, since ops failover; until ops failback); lb-training is the other front",
+    );
     // The note once, when the pair changed.
     expect(watch.stderr.match(/^note: .*$/gm)).toEqual(["note: the standby front lb-standby serves (ops failover; until ops failback): read as the front"]);
     await execOn(standby, `docker exec scalelite-api bin/rake 'servers:enable[${NODES[1].fqdn}]'`);
