@@ -102,7 +102,7 @@ function swapped(target: OpsTarget, standby: NonNullable<OpsTarget["standby"]>, 
   };
 }
 
-/** What a standby front's front-role says of it while the front serves. */
+/** What a standby front's front-role says of it when it does not say primary (the front is then read as the front). */
 const STANDBY_ROLES: Record<string, string> = {
   "": "has never switched (no front-role)",
   standby: "is its standby (front-role standby)",
@@ -113,7 +113,7 @@ const STANDBY_ROLES: Record<string, string> = {
 export interface StatusFronts {
   target: OpsTarget;
   note?: string;
-  /** Which front serves and what the other is, for the report (a stack with a standby front, both named). */
+  /** Which front is read as the front, and what the standby's front-role says, for the report (a stack with a standby front). */
   pair?: string;
   /** The standby front did not answer: a problem of the pair, which the status lists (and reads nothing more there). */
   standbyUnread?: OpsError;
@@ -143,10 +143,11 @@ export async function statusFronts(target: OpsTarget, timeoutMs: number): Promis
       ),
     };
   }
-  if (role !== "primary") return { target, pair: `${frontName} serves; the standby front ${standby.name} ${STANDBY_ROLES[role] ?? `says front-role ${role}`}` };
+  if (role !== "primary")
+    return { target, pair: `${frontName} is read as the front: the standby front ${standby.name} ${STANDBY_ROLES[role] ?? `says front-role ${role}`}` };
   return {
     target: swapped(target, standby, ssh),
     note: `the standby front ${standby.name} serves (ops failover; until ops failback): read as the front`,
-    pair: `the standby front ${standby.name} serves (front-role primary, since ops failover; until ops failback); ${frontName} is the other front`,
+    pair: `the standby front ${standby.name} serves (front-role primary: since ops failover, until ops failback) and is read as the front; ${frontName} is the other`,
   };
 }

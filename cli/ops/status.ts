@@ -74,7 +74,7 @@ export interface StatusReport {
   healthy: boolean;
   /** The DNS-01 key's rights (--dns-key-file): a warning, not a failure, when they reach beyond the zone. */
   dnsKey?: DnsKeyCheck;
-  /** With a standby front: which front serves and what the other is (frontRole.ts statusFronts). */
+  /** With a standby front: which front was read as the front, and why (frontRole.ts statusFronts). */
   pair?: string;
 }
 

@@ -290,10 +290,10 @@ describe.skipIf(!trees)("the pool runs with a standby front", () => {
     expect(reports.length, watch.stderr).toBeGreaterThanOrEqual(2);
     expect(stateOf(reports[0])).toBe("enabled");
     expect(reports.slice(1).map(stateOf)).toEqual(reports.slice(1).map(() => "cordoned"));
-    // Each report says which front serves.
-    expect(reports[0].pair).toBe("lb-training serves; the standby front lb-standby is its standby (front-role standby)");
+    // Each report says which front it read, and why.
+    expect(reports[0].pair).toBe("lb-training is read as the front: the standby front lb-standby is its standby (front-role standby)");
     expect(reports.at(-1)?.pair).toBe(
-      "the standby front lb-standby serves (front-role primary, since ops failover; until ops failback); lb-training is the other front",
+      "the standby front lb-standby serves (front-role primary: since ops failover, until ops failback) and is read as the front; lb-training is the other",
     );
     // The note once, when the pair changed.
     expect(watch.stderr.match(/^note: .*$/gm)).toEqual(["note: the standby front lb-standby serves (ops failover; until ops failback): read as the front"]);

@@ -1,5 +1,5 @@
 /**
- * cli/ops/status.ts renderStatus, the text `ops status` prints: the pair's line (which front serves) comes
+ * cli/ops/status.ts renderStatus, the text `ops status` prints: the pair's line (which front was read as the front, and why) comes
  * right after the front's, and a stack without a standby front has none.
  */
 import { describe, expect, it } from "vitest";
@@ -16,10 +16,10 @@ const report = (pair?: string): StatusReport => ({
 });
 
 describe("renderStatus", () => {
-  it("says which front of the pair serves, right after the front's line", () => {
-    const lines = renderStatus(report("lb-training serves; the standby front lb-standby is its standby (front-role standby)")).split("\n");
+  it("says which front of the pair was read, right after the front's line", () => {
+    const lines = renderStatus(report("lb-training is read as the front: the standby front lb-standby is its standby (front-role standby)")).split("\n");
     expect(lines[0]).toMatch(/^front lb\.campus\.example: \/health_check success \(12 ms\); scalelite ok$/);
-    expect(lines[1]).toBe("pair: lb-training serves; the standby front lb-standby is its standby (front-role standby)");
+    expect(lines[1]).toBe("pair: lb-training is read as the front: the standby front lb-standby is its standby (front-role standby)");
   });
 
   it("prints no pair line without a standby front", () => {
