@@ -1,5 +1,5 @@
 import { classifyError, OpsError } from "./errors";
-import { asRoot, runRemote, type SshTarget } from "./ssh";
+import { asRoot, homeFileWrite, runRemote, type SshTarget } from "./ssh";
 import type { OpsTarget } from "./stackSource";
 
 /**
@@ -41,6 +41,21 @@ export interface PoolFronts {
  */
 export const notServing = (ssh: SshTarget): string =>
   `role="$(${readRole(ssh)} </dev/null)" && role="\${role%%[[:space:]]*}" && { [ "$role" != primary ] || { echo "it serves now (front-role primary): its own runs keep its list" >&2; false; }; }`;
+
+/**
+ * Writes `text` to `~/<relative>` on the other front of a pair, in one command behind notServing, then runs
+ * `then` there; an unreachable front is code -1 with the reason, never a throw (the copies are best effort).
+ */
+export function writeCopyOn(
+  other: OtherFront,
+  relative: string,
+  text: string,
+  timeoutMs: number,
+  then?: string,
+): Promise<{ code: number | null; stderr: string }> {
+  const command = `${notServing(other.ssh)} && ${homeFileWrite(relative)}${then ? ` && ${then}` : ""}`;
+  return runRemote(other.ssh, command, timeoutMs, text).catch((e: Error) => ({ code: -1, stderr: e.message }));
+}
 
 const sameHost = (a: SshTarget, b: SshTarget) => a.host === b.host && a.port === b.port;
 

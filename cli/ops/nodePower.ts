@@ -1,6 +1,6 @@
 import type { Campus, ResolvedHost } from "../../components/config/campus";
 import { parseSleepingList, renderSleepingList, SLEEPING_LIST_IN_HOME, type SleepingList } from "../../components/schedule/sleepingList";
-import { notServing, type OtherFront } from "./frontRole";
+import { writeCopyOn, type OtherFront } from "./frontRole";
 import { signedUrl } from "./bbbApi";
 import { parseBbbResponse, type BbbResponse } from "./bbbXml";
 import { httpGet } from "./http";
@@ -9,7 +9,7 @@ import type { OvhApi } from "./ovhApi";
 import { readFrontRecordings, recordingsLeft } from "./recordingHealth";
 import { parseStatusTable, rake, type ScaleliteServerStatus } from "./scalelite";
 import { finishPendingResend } from "./pendingResend";
-import { homeFileWrite, readHomeFile, runRemote, writeHomeFile, type SshTarget } from "./ssh";
+import { readHomeFile, runRemote, writeHomeFile, type SshTarget } from "./ssh";
 import type { NodeTarget, OpsTarget } from "./stackSource";
 
 /**
@@ -128,8 +128,7 @@ async function saveSleepingList(ctx: PowerContext): Promise<void> {
 async function copySleepingList(ctx: PowerContext, text: string): Promise<void> {
   const other = ctx.other;
   if (!other) return;
-  const command = `${notServing(other.ssh)} && ${homeFileWrite(SLEEPING_LIST_IN_HOME)} && rm -f ~/${COPY_BEHIND_IN_HOME}`;
-  const written = await runRemote(other.ssh, command, ctx.opts.timeoutMs, text).catch((e: Error) => ({ code: -1, stderr: e.message }));
+  const written = await writeCopyOn(other, SLEEPING_LIST_IN_HOME, text, ctx.opts.timeoutMs, `rm -f ~/${COPY_BEHIND_IN_HOME}`);
   if (written.code !== 0) {
     missedCopy(ctx, `cannot write it: ${written.stderr.trim()}`);
     await markCopyBehind(ctx);

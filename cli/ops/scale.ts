@@ -4,7 +4,7 @@ import { addNodes, scalingRuleOf } from "../../components/scaling/rule";
 import { shouldBeAwake } from "../../components/schedule/timetable";
 import { refreshCreditEstimate } from "./creditEstimate";
 import { OpsError } from "./errors";
-import { notServing, type OtherFront } from "./frontRole";
+import { writeCopyOn, type OtherFront } from "./frontRole";
 import {
   bbbCall,
   fixedNodeDecisions,
@@ -23,7 +23,7 @@ import {
 } from "./nodePower";
 import type { OvhApi } from "./ovhApi";
 import { lockHolder, POWER_RUN_STALE_MS, withPoolLock } from "./poolLock";
-import { homeFileWrite, readHomeFile, runRemote, type SshTarget } from "./ssh";
+import { readHomeFile, runRemote, type SshTarget } from "./ssh";
 import { CHECK_TAG } from "./upgrade";
 import type { OpsTarget } from "./stackSource";
 
@@ -234,8 +234,7 @@ async function record(ssh: SshTarget, state: ScaleState, line: string, timeoutMs
  * front it is missing on would restart the wait and shelve such a node once empty.
  */
 async function copyScaleState(other: OtherFront, state: ScaleState, timeoutMs: number): Promise<string | undefined> {
-  const command = `${notServing(other.ssh)} && ${homeFileWrite(SCALE_STATE_IN_HOME)}`;
-  const r = await runRemote(other.ssh, command, timeoutMs, `${renderScaleState(state)}\n`).catch((e: Error) => ({ code: -1, stderr: e.message }));
+  const r = await writeCopyOn(other, SCALE_STATE_IN_HOME, `${renderScaleState(state)}\n`, timeoutMs);
   if (r.code === 0) return undefined;
   return `the copy of the scale state on ${other.name} is not up to date (cannot write it: ${r.stderr.trim()}): were that front to serve now, its runs would restart the surplus wait; the next run tries again`;
 }

@@ -18,6 +18,9 @@ export const TRAINING_NODES = [
 ];
 /** The teaching week of the schedule's tests: Europe/Paris, Monday to Friday 08:00-18:00. */
 export const TEACHING_WEEK = { timezone: "Europe/Paris", slots: [{ days: ["mon", "tue", "wed", "thu", "fri"], from: "08:00", to: "18:00" }] };
+/** Times the schedule's tests run at, in Europe/Paris: the night before the teaching week, and its first morning. */
+export const SUNDAY_NIGHT = "2026-11-29T03:00:00+01:00";
+export const MONDAY_EARLY = "2026-11-30T07:30:00+01:00";
 
 /** The OVH API peer of a pool: each node an ACTIVE hourly instance of PROJECT (and, with `records`, an A record). */
 export function startPoolPeer(nodes: ReadonlyArray<{ fqdn: string; ip: string }>, records = false): Promise<OvhApiPeer> {

@@ -14,14 +14,21 @@ import { scaleliteTrees, type Scalelite } from "../support/scalelite/harness";
 import type { OvhApiPeer } from "../support/ovhApiPeer";
 import { execOn, startTestHost, type TestHost } from "../support/sshd";
 import { ops as opsInProcess, scratch } from "./cli";
-import { attachPoolScalelite, poolEnv, startNodePool, startPoolPeer, TEACHING_WEEK, TRAINING_NODES, writeTrainingStack } from "./nodePool";
+import {
+  attachPoolScalelite,
+  poolEnv,
+  startNodePool,
+  startPoolPeer,
+  MONDAY_EARLY,
+  SUNDAY_NIGHT,
+  TEACHING_WEEK,
+  TRAINING_NODES,
+  writeTrainingStack,
+} from "./nodePool";
 import { OPS_CLI } from "../support/distCli";
 
 const REPO = path.resolve(__dirname, "../..");
 const NODES = TRAINING_NODES;
-// Europe/Paris; the stack teaches Monday to Friday 08:00-18:00, wakes 45 min before, sleeps 60 min after.
-const SUNDAY_NIGHT = "2026-11-29T03:00:00+01:00";
-const MONDAY_EARLY = "2026-11-30T07:30:00+01:00";
 // execOn gives what a command printed without its last newline (node-ssh trims it).
 const SLEEPING = "~/.bbb-ovh/schedule-sleeping";
 const BEHIND = "~/.bbb-ovh/schedule-sleeping.copy-behind";

@@ -12,14 +12,11 @@ import { scaleliteTrees, type Scalelite } from "../support/scalelite/harness";
 import type { OvhApiPeer } from "../support/ovhApiPeer";
 import { execOn, type TestHost } from "../support/sshd";
 import { BACKLOG_DIR } from "../../cli/ops/recordingHealth";
-import { PROJECT, poolEnv, startNodePool, startPoolPeer, TEACHING_WEEK, TRAINING_NODES, writeTrainingStack } from "./nodePool";
+import { PROJECT, poolEnv, startNodePool, startPoolPeer, MONDAY_EARLY, SUNDAY_NIGHT, TEACHING_WEEK, TRAINING_NODES, writeTrainingStack } from "./nodePool";
 import { OPS_CLI } from "../support/distCli";
 
 const REPO = path.resolve(__dirname, "../..");
 const NODES = TRAINING_NODES;
-// Europe/Paris; the stack teaches Monday to Friday 08:00-18:00, wakes 45 min before, sleeps 60 min after.
-const SUNDAY_NIGHT = "2026-11-29T03:00:00+01:00";
-const MONDAY_EARLY = "2026-11-30T07:30:00+01:00";
 
 /** Scalelite's own rake tasks and poller behind the front's `docker exec scalelite-api bin/rake`. */
 const trees = scaleliteTrees();
