@@ -53,14 +53,11 @@ read_inputs() {
 # inputs, stops naming every missing required one at once, and runs the script's main.
 run_step() {
   local optional="${OPTIONAL_INPUTS[*]-}" key var missing=()
-  case "${1:-}" in
-    -h | --help)
-      printf 'usage: %s.sh < inputs   (KEY=VALUE lines: %s%s)\n' "$STEP_NAME" "${REQUIRED_INPUTS[*]}" "${optional:+ [$optional]}"
-      return 0
-      ;;
-    "") ;;
-    *) die "takes no arguments: its inputs are KEY=VALUE lines on stdin (see $STEP_NAME.sh --help)" ;;
-  esac
+  if (($# > 0)); then
+    [[ "$*" == -h || "$*" == --help ]] || die "takes no arguments: its inputs are KEY=VALUE lines on stdin (see $STEP_NAME.sh --help)"
+    printf 'usage: %s.sh < inputs   (KEY=VALUE lines: %s%s)\n' "$STEP_NAME" "${REQUIRED_INPUTS[*]}" "${optional:+ [$optional]}"
+    return 0
+  fi
   read_inputs
   for key in "${REQUIRED_INPUTS[@]}"; do
     var="IN_${key%_B64}"

@@ -56,10 +56,14 @@ describe("run_step, the entry of every step", () => {
   });
 
   it("refuses an argument: a value on a command line is what the steps never take", () => {
-    const r = step(entry("SHARED_SECRET=abc"), "FQDN=x\nCERT_B64=eA==\n");
-    expect(r.status).toBe(1);
-    expect(r.stdout).toBe("");
-    expect(r.stderr).toContain("test-step: error: takes no arguments: its inputs are KEY=VALUE lines on stdin");
+    // An empty one too, and one after --help: only -h or --help alone asks for the usage.
+    for (const args of ["SHARED_SECRET=abc", "''", "'' SHARED_SECRET=abc", "--help SHARED_SECRET=abc"]) {
+      const r = step(entry(args), "FQDN=x\nCERT_B64=eA==\n");
+      expect(r.status, args).toBe(1);
+      expect(r.stdout, args).toBe("");
+      expect(r.stderr, args).toContain("test-step: error: takes no arguments: its inputs are KEY=VALUE lines on stdin");
+      expect(r.stderr, args).not.toContain("abc");
+    }
   });
 });
 
