@@ -59,54 +59,74 @@ export function writeCopyOn(
 
 const sameHost = (a: SshTarget, b: SshTarget) => a.host === b.host && a.port === b.port;
 
+/** What a stack's pair of fronts is this run, read once for the pool runs and the status alike. */
+type Pair =
+  /** No standby front, or no front to read (the target as it is). */
+  | { kind: "single" }
+  /** --host names the standby itself: the front's own address is not known to this run. */
+  | { kind: "hostIsStandby"; standby: Standby }
+  | { kind: "unread"; standby: Standby; ssh: SshTarget; frontName: string; error: unknown }
+  | { kind: "read"; standby: Standby; ssh: SshTarget; frontName: string; role: string };
+type Standby = NonNullable<OpsTarget["standby"]>;
+
+async function readPair(target: OpsTarget, timeoutMs: number): Promise<Pair> {
+  const { standby, ssh } = target;
+  if (!standby || !ssh) return { kind: "single" };
+  if (sameHost(standby.ssh, ssh)) return { kind: "hostIsStandby", standby };
+  const frontName = target.campus?.front.name ?? ssh.host;
+  try {
+    return { kind: "read", standby, ssh, frontName, role: await readFrontRole(standby.ssh, timeoutMs) };
+  } catch (error) {
+    return { kind: "unread", standby, ssh, frontName, error };
+  }
+}
+
 /**
  * With a standby front (campus.standbyFront), the pool runs act on the front that serves: the standby front
  * once `ops failover` made it so (its front-role says primary, until `ops failback`), else the front. So the
  * timer that runs them needs no change after a failover, and the standby's copy of the sleeping list
  * (cli/ops/nodePower.ts) tells it which nodes ops put to sleep. A standby that cannot be read leaves the
- * run on the front, and the report says so.
+ * run on the front, and the report says so. `copies`: what the run writes onto the other front (ops scale,
+ * schedule apply), which its notes then speak of; the others (drain, upgrade, repoint) copy nothing and
+ * only need the front that serves.
  */
-export async function poolFronts(target: OpsTarget, timeoutMs: number): Promise<PoolFronts> {
-  const { standby, ssh } = target;
-  if (!standby || !ssh) return { target, notes: [] };
-  // --host names the standby itself: the front's own address is not known to this run.
-  if (sameHost(standby.ssh, ssh))
+export async function poolFronts(target: OpsTarget, timeoutMs: number, copies?: string): Promise<PoolFronts> {
+  const pair = await readPair(target, timeoutMs);
+  if (pair.kind === "single") return { target, notes: [] };
+  const { standby } = pair;
+  if (pair.kind === "hostIsStandby")
     return {
       target,
       notes: [
-        `--host is the standby front ${standby.name}: this run acts on it and keeps no copy of the sleeping list on the front (without --host, it keeps one)`,
+        `--host is the standby front ${standby.name}: this run acts on it${copies ? ` and keeps no copy of ${copies} on the front (without --host, it keeps one)` : ""}`,
       ],
     };
-  const frontName = target.campus?.front.name ?? ssh.host;
-  let role: string;
-  try {
-    role = await readFrontRole(standby.ssh, timeoutMs);
-  } catch (e) {
+  if (pair.kind === "unread") {
+    const { ssh } = pair;
+    const reason = (pair.error as Error).message;
     // Were the standby to serve (a failover), the front is fenced: a run there would act on a stopped Scalelite.
     const frontRole = await readFrontRole(ssh, timeoutMs);
     if (frontRole === "fenced" || frontRole === "standby")
       throw new OpsError(
         "config",
         ssh.host,
-        `this front does not serve (front-role ${frontRole}) and the standby front ${standby.name} could not be read (${(e as Error).message}): nothing done; check the standby front (after ops failover it serves)`,
+        `this front does not serve (front-role ${frontRole}) and the standby front ${standby.name} could not be read (${reason}): nothing done; check the standby front (after ops failover it serves)`,
       );
-    return {
-      target,
-      notes: [
-        `the standby front ${standby.name} could not be read (${(e as Error).message}): this run acts on ${frontName}, and the standby's copy of the sleeping list is not brought up to date (after a failover, its runs would not know which nodes ops put to sleep)`,
-      ],
-    };
+    const lacks = copies
+      ? `, and the standby's copy of ${copies} is not brought up to date (after a failover, its runs would start from an older copy, or none)`
+      : "";
+    return { target, notes: [`the standby front ${standby.name} could not be read (${reason}): this run acts on ${pair.frontName}${lacks}`] };
   }
-  if (role !== "primary") return { target, other: { name: standby.name, ssh: standby.ssh }, notes: [] };
+  if (pair.role !== "primary") return { target, other: { name: standby.name, ssh: standby.ssh }, notes: [] };
   return {
-    target: swapped(target, standby, ssh),
-    other: { name: frontName, ssh },
+    target: swapped(target, standby, pair.ssh),
+    other: { name: pair.frontName, ssh: pair.ssh },
     notes: [`the standby front ${standby.name} serves (ops failover; until ops failback): this run acts on it`],
   };
 }
 
 /** The pair as it serves after `ops failover`: the standby front read as the front, the front as its standby. */
-function swapped(target: OpsTarget, standby: NonNullable<OpsTarget["standby"]>, ssh: SshTarget): OpsTarget {
+function swapped(target: OpsTarget, standby: Standby, ssh: SshTarget): OpsTarget {
   return {
     ...target,
     ssh: standby.ssh,
@@ -141,28 +161,28 @@ export interface StatusFronts {
  * were it serving (after ops failover) this status would be reading the fenced front.
  */
 export async function statusFronts(target: OpsTarget, timeoutMs: number): Promise<StatusFronts> {
-  const { standby, ssh } = target;
-  if (!standby || !ssh || sameHost(standby.ssh, ssh)) return { target };
-  const frontName = target.campus?.front.name ?? ssh.host;
-  let role: string;
-  try {
-    role = await readFrontRole(standby.ssh, timeoutMs);
-  } catch (e) {
-    const error = classifyError(e, standby.ssh.host);
+  const pair = await readPair(target, timeoutMs);
+  if (pair.kind === "single" || pair.kind === "hostIsStandby") return { target };
+  const { standby } = pair;
+  if (pair.kind === "unread") {
+    const error = classifyError(pair.error, standby.ssh.host);
     return {
       target,
       standbyUnread: new OpsError(
         error.kind,
         error.host,
-        `the standby front ${standby.name} could not be read (${error.detail}): this status reads ${frontName}; were ${standby.name} serving (after ops failover), ${frontName} is fenced and what it says is not the campus's`,
+        `the standby front ${standby.name} could not be read (${error.detail}): this status reads ${pair.frontName}; were ${standby.name} serving (after ops failover), ${pair.frontName} is fenced and what it says is not the campus's`,
       ),
     };
   }
-  if (role !== "primary")
-    return { target, pair: `${frontName} is read as the front: the standby front ${standby.name} ${STANDBY_ROLES[role] ?? `says front-role ${role}`}` };
+  if (pair.role !== "primary")
+    return {
+      target,
+      pair: `${pair.frontName} is read as the front: the standby front ${standby.name} ${STANDBY_ROLES[pair.role] ?? `says front-role ${pair.role}`}`,
+    };
   return {
-    target: swapped(target, standby, ssh),
+    target: swapped(target, standby, pair.ssh),
     note: `the standby front ${standby.name} serves (ops failover; until ops failback): read as the front`,
-    pair: `the standby front ${standby.name} serves (front-role primary: since ops failover, until ops failback) and is read as the front; ${frontName} is the other`,
+    pair: `the standby front ${standby.name} serves (front-role primary: since ops failover, until ops failback) and is read as the front; ${pair.frontName} is the other`,
   };
 }

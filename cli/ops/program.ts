@@ -313,7 +313,7 @@ export async function runOps(argv: string[], io: OpsIO): Promise<number> {
         else print(renderSchedulePreview(preview));
         return;
       }
-      const { target, other, notes } = await poolFronts(await loadTarget(stack, o, io), o.timeout);
+      const { target, other, notes } = await poolFronts(await loadTarget(stack, o, io), o.timeout, "the sleeping list");
       const knownIpv4 = Object.fromEntries(target.nodes.map((n) => [n.fqdn, n.ipv4]));
       const report = await applySchedule(
         ovhApiFromEnv(io.env),
@@ -343,7 +343,7 @@ export async function runOps(argv: string[], io: OpsIO): Promise<number> {
     )
     .action(async (stack: string, o: CommonOptions & { at?: string; dryRun?: boolean; waitServing: number }) => {
       const now = parseAt(o.at);
-      const { target, other, notes } = await poolFronts(await loadTarget(stack, o, io), o.timeout);
+      const { target, other, notes } = await poolFronts(await loadTarget(stack, o, io), o.timeout, "the sleeping list and the scaler's state");
       const knownIpv4 = Object.fromEntries(target.nodes.map((n) => [n.fqdn, n.ipv4]));
       const report = await applyScaling(
         ovhApiFromEnv(io.env),

@@ -1,6 +1,7 @@
 /**
  * cli/ops/frontRole.ts poolFronts where it decides without connecting: a stack without a standby front, and
- * --host naming the standby itself. (Reading the roles over SSH: test/ops/poolFronts.test.ts.)
+ * --host naming the standby itself, for a run that keeps copies on the other front and for one that does not.
+ * (Reading the roles over SSH: test/ops/poolFronts.test.ts.)
  */
 import { describe, expect, it } from "vitest";
 import { poolFronts } from "../../cli/ops/frontRole";
@@ -23,11 +24,16 @@ describe("poolFronts without a connection", () => {
 
   it("--host naming the standby: acts on it, keeps no copy, and says so", async () => {
     const t = target({ ...standby });
-    const fronts = await poolFronts(t, 1000);
+    const fronts = await poolFronts(t, 1000, "the sleeping list");
     expect(fronts.target).toBe(t);
     expect(fronts.other).toBeUndefined();
     expect(fronts.notes).toEqual([
       "--host is the standby front lb-standby: this run acts on it and keeps no copy of the sleeping list on the front (without --host, it keeps one)",
     ]);
+  });
+
+  it("--host naming the standby for a run that copies nothing (drain, upgrade, repoint): no word of a copy", async () => {
+    const t = target({ ...standby });
+    expect(await poolFronts(t, 1000)).toEqual({ target: t, notes: ["--host is the standby front lb-standby: this run acts on it"] });
   });
 });
