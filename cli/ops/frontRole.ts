@@ -32,6 +32,8 @@ export interface PoolFronts {
   other?: OtherFront;
   /** What the run's report says about the pair. */
   notes: string[];
+  /** The name of the front the run acts on (the stack's front, or its standby front once that serves). */
+  serving: string;
 }
 
 /**
@@ -59,6 +61,28 @@ export function writeCopyOn(
 
 const sameHost = (a: SshTarget, b: SshTarget) => a.host === b.host && a.port === b.port;
 
+/** The stack's front by its name in the stack file, else by the address this run reaches it at. */
+const frontNameOf = (target: OpsTarget): string => target.campus?.front.name ?? target.ssh?.host ?? target.label;
+
+/**
+ * `--if-serving <front>`, checked before any connection: it names one of the stack's fronts. A timer on each front
+ * of a pair runs the pool with its own front's name, so that the one on the front that serves acts, and the
+ * other takes over after `ops failover` (docs/scaling.md, "With a standby front").
+ */
+export function checkIfServing(target: OpsTarget, name: string): void {
+  const names = [target.campus?.front.name, target.standby?.name].filter((n): n is string => Boolean(n));
+  if (!names.includes(name))
+    throw new OpsError(
+      "usage",
+      "-",
+      `--if-serving: expected the name of one of the stack's fronts (${names.length ? names.join(" or ") : "none known without a valid stack file"}), found '${name}'`,
+    );
+}
+
+/** Why a run given `--if-serving name` does nothing (another front serves), or undefined when it acts. */
+export const notServingHere = (fronts: PoolFronts, name: string): string | undefined =>
+  fronts.serving === name ? undefined : `${fronts.serving} serves, not ${name} (--if-serving): nothing done here; the runs on ${fronts.serving} act`;
+
 /** What a stack's pair of fronts is this run, read once for the pool runs and the status alike. */
 type Pair =
   /** No standby front, or no front to read (the target as it is). */
@@ -73,7 +97,7 @@ async function readPair(target: OpsTarget, timeoutMs: number): Promise<Pair> {
   const { standby, ssh } = target;
   if (!standby || !ssh) return { kind: "single" };
   if (sameHost(standby.ssh, ssh)) return { kind: "hostIsStandby", standby };
-  const frontName = target.campus?.front.name ?? ssh.host;
+  const frontName = frontNameOf(target);
   try {
     return { kind: "read", standby, ssh, frontName, role: await readFrontRole(standby.ssh, timeoutMs) };
   } catch (error) {
@@ -92,11 +116,12 @@ async function readPair(target: OpsTarget, timeoutMs: number): Promise<Pair> {
  */
 export async function poolFronts(target: OpsTarget, timeoutMs: number, copies?: string): Promise<PoolFronts> {
   const pair = await readPair(target, timeoutMs);
-  if (pair.kind === "single") return { target, notes: [] };
+  if (pair.kind === "single") return { target, notes: [], serving: frontNameOf(target) };
   const { standby } = pair;
   if (pair.kind === "hostIsStandby")
     return {
       target,
+      serving: standby.name,
       notes: [
         `--host is the standby front ${standby.name}: this run acts on it${copies ? ` and keeps no copy of ${copies} on the front (without --host, it keeps one)` : ""}`,
       ],
@@ -115,12 +140,17 @@ export async function poolFronts(target: OpsTarget, timeoutMs: number, copies?: 
     const lacks = copies
       ? `, and the standby's copy of ${copies} is not brought up to date (after a failover, its runs would start from an older copy, or none)`
       : "";
-    return { target, notes: [`the standby front ${standby.name} could not be read (${reason}): this run acts on ${pair.frontName}${lacks}`] };
+    return {
+      target,
+      serving: pair.frontName,
+      notes: [`the standby front ${standby.name} could not be read (${reason}): this run acts on ${pair.frontName}${lacks}`],
+    };
   }
-  if (pair.role !== "primary") return { target, other: { name: standby.name, ssh: standby.ssh }, notes: [] };
+  if (pair.role !== "primary") return { target, other: { name: standby.name, ssh: standby.ssh }, notes: [], serving: pair.frontName };
   return {
     target: swapped(target, standby, pair.ssh),
     other: { name: pair.frontName, ssh: pair.ssh },
+    serving: standby.name,
     notes: [`the standby front ${standby.name} serves (ops failover; until ops failback): this run acts on it`],
   };
 }

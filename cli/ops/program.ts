@@ -11,7 +11,7 @@ import { checkDnsKey, currentCredential, renderDnsKeyRules, type DnsKeyCheck } f
 import { estimate, renderEstimate } from "./estimate";
 import { confirm } from "./confirm";
 import { ovhApiFromEnv } from "./ovhApi";
-import { poolFronts, statusFronts } from "./frontRole";
+import { checkIfServing, notServingHere, poolFronts, statusFronts } from "./frontRole";
 import { renderRepoint, repointPending } from "./pendingResend";
 import { applyScaling, renderScale } from "./scale";
 import { applySchedule, renderSchedule, renderSchedulePreview, schedulePreview } from "./schedule";
@@ -127,6 +127,10 @@ function httpOptions(o: CommonOptions): HttpOptions {
   return { timeoutMs: o.timeout, ca, insecure: o.insecure };
 }
 
+/** --if-serving, for the pool runs a timer starts. */
+const IF_SERVING =
+  "act only while this front (the stack's front or standby front, by name) is the one that serves; else say which serves and change nothing (exit 0): with a standby front, a timer on each front gives its own name, so one acts and the other takes over after ops failover";
+
 /** --at: decide as if it were this time (default: now). */
 function parseAt(at: string | undefined): Date {
   const now = at === undefined ? new Date() : new Date(at);
@@ -148,6 +152,22 @@ export async function runOps(argv: string[], io: OpsIO): Promise<number> {
   let exitCode = 0;
   const print = (text: string) => io.stdout.write(text.endsWith("\n") ? text : `${text}\n`);
   const json = (value: unknown) => print(JSON.stringify(value, null, 2));
+
+  /**
+   * The fronts a timer's pool run (scale, schedule apply) works with, or undefined when --if-serving names the
+   * front that does not serve now: the run then says which one does, changes nothing, and exits 0.
+   */
+  const servingFronts = async (stack: string, o: CommonOptions & { ifServing?: string }, copies: string) => {
+    const loaded = await loadTarget(stack, o, io);
+    if (o.ifServing !== undefined) checkIfServing(loaded, o.ifServing);
+    const fronts = await poolFronts(loaded, o.timeout, copies);
+    const idle = o.ifServing === undefined ? undefined : notServingHere(fronts, o.ifServing);
+    if (!idle) return fronts;
+    for (const note of fronts.notes) io.stderr.write(`note: ${note}\n`);
+    if (o.json) json({ acted: false, serving: fronts.serving, summary: idle });
+    else print(idle);
+    return undefined;
+  };
 
   const program = new Command("ops")
     .description("Day-2 operations of a bbb-ovh platform: status, drain/undrain/panic, smoke test, cost and sizing.")
@@ -305,7 +325,8 @@ export async function runOps(argv: string[], io: OpsIO): Promise<number> {
   )
     .option("--at <iso-time>", "decide as if it were this time (default: now), e.g. to see what tonight's run will do")
     .option("--dry-run", "only show, from the stack file, whether the nodes should be awake and the next wake/sleep times (no credentials, no connection)")
-    .action(async (stack: string, o: CommonOptions & { at?: string; dryRun?: boolean }) => {
+    .option("--if-serving <front>", IF_SERVING)
+    .action(async (stack: string, o: CommonOptions & { at?: string; dryRun?: boolean; ifServing?: string }) => {
       const now = parseAt(o.at);
       if (o.dryRun) {
         const preview = schedulePreview(await stackCampus(stack), now);
@@ -313,7 +334,9 @@ export async function runOps(argv: string[], io: OpsIO): Promise<number> {
         else print(renderSchedulePreview(preview));
         return;
       }
-      const { target, other, notes } = await poolFronts(await loadTarget(stack, o, io), o.timeout, "the sleeping list");
+      const fronts = await servingFronts(stack, o, "the sleeping list");
+      if (!fronts) return;
+      const { target, other, notes } = fronts;
       const knownIpv4 = Object.fromEntries(target.nodes.map((n) => [n.fqdn, n.ipv4]));
       const report = await applySchedule(
         ovhApiFromEnv(io.env),
@@ -341,9 +364,12 @@ export async function runOps(argv: string[], io: OpsIO): Promise<number> {
       positiveNumber("--wait-serving"),
       480,
     )
-    .action(async (stack: string, o: CommonOptions & { at?: string; dryRun?: boolean; waitServing: number }) => {
+    .option("--if-serving <front>", IF_SERVING)
+    .action(async (stack: string, o: CommonOptions & { at?: string; dryRun?: boolean; waitServing: number; ifServing?: string }) => {
       const now = parseAt(o.at);
-      const { target, other, notes } = await poolFronts(await loadTarget(stack, o, io), o.timeout, "the sleeping list and the scaler's state");
+      const fronts = await servingFronts(stack, o, "the sleeping list and the scaler's state");
+      if (!fronts) return;
+      const { target, other, notes } = fronts;
       const knownIpv4 = Object.fromEntries(target.nodes.map((n) => [n.fqdn, n.ipv4]));
       const report = await applyScaling(
         ovhApiFromEnv(io.env),

@@ -109,6 +109,20 @@ describe.skipIf(!trees)("the pool runs with a standby front", () => {
     expect(await execOn(front, `cat ${SLEEPING}`)).toBe(NODES[0].fqdn);
     expect(await execOn(standby, `cat ${SLEEPING}`)).toBe(NODES[0].fqdn);
 
+    // The timer on the standby front gives its own name: the front serves, so that run does nothing. A name that
+    // is neither front's is refused before any connection.
+    const idle = await ops(["schedule", "apply", stackFile, "--at", SUNDAY_NIGHT, "--if-serving", "lb-standby"]);
+    expect(idle.code, idle.stderr).toBe(0);
+    expect(JSON.parse(idle.stdout)).toEqual({
+      acted: false,
+      serving: "lb-training",
+      summary: "lb-training serves, not lb-standby (--if-serving): nothing done here; the runs on lb-training act",
+    });
+    const unknown = await ops(["scale", stackFile, "--if-serving", "lb-nowhere"]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stdout).toBe("");
+    expect(unknown.stderr).toMatch(/--if-serving: expected the name of one of the stack's fronts \(lb-training or lb-standby\), found 'lb-nowhere'/);
+
     // The standby misses a change: here its copy is gone, and it cannot be read (not the pinned host key). The
     // run goes on with the front, and says what the standby lacks.
     await execOn(standby, `rm ${SLEEPING}`);
@@ -169,7 +183,14 @@ describe.skipIf(!trees)("the pool runs with a standby front", () => {
     setRole(standby, "primary");
     setRole(front, "fenced");
     await execOn(standby, `rm ${SLEEPING}`);
-    const first = await schedule(MONDAY_EARLY);
+    // The timer on the fenced front (its machine back, or never down) stands aside: the standby serves.
+    const aside = await ops(["schedule", "apply", stackFile, "--at", MONDAY_EARLY, "--if-serving", "lb-training"]);
+    expect(aside.code, aside.stderr).toBe(0);
+    expect(JSON.parse(aside.stdout)).toMatchObject({ acted: false, serving: "lb-standby" });
+    expect(await execOn(standby, `test -e ${SLEEPING} && echo written || echo none`)).toBe("none");
+    expect(peer.state.instances[0].status).toMatch(/^SHELVED/);
+    // The standby's timer gives its own name, and acts.
+    const first = await ops(["schedule", "apply", stackFile, "--at", MONDAY_EARLY, "--if-serving", "lb-standby"]);
     expect(report(first).notes).toEqual([
       expect.stringMatching(/^the standby front lb-standby serves \(ops failover; until ops failback\): this run acts on it$/),
       `${NODES[0].fqdn}: shelved, and on the copy of the sleeping list on lb-training but not on this front's: taken onto it (put to sleep by ops when lb-training served)`,
