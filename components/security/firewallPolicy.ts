@@ -17,9 +17,10 @@ import { MONITORING_PORTS } from "../monitoring/monitoringLayout";
  *   node runs the built-in TURN server (bbb-install README; its coturn listens on 3478);
  * - on a front with a standby front (campus.standbyFront): PostgreSQL (5432/tcp) and SSH from the
  *   standby's address only, which streams the database and pulls the recordings; on the standby, the
- *   same from the front (SSH only when recordings are kept): once `ops failover` has made the standby
- *   serve, `ops failback` makes the front its standby, streaming its database (pg_basebackup) and
- *   pulling its recordings (scripts/scalelite-recordings-pull.sh);
+ *   same from the front: once `ops failover` has made the standby serve, `ops failback` makes the front
+ *   its standby, streaming its database (pg_basebackup) and pulling its recordings
+ *   (scripts/scalelite-recordings-pull.sh). SSH both ways in any case: the pool runs' timer on each front
+ *   reads the other's front-role and keeps its copies there (ops scale / schedule apply --if-serving);
  * - monitoring (campus.monitoring, docs/monitoring.md): the scrape ports from the addresses of the fronts
  *   that run Prometheus, nothing else: node_exporter (9100) on every host, the BigBlueButton exporter
  *   served by the node's nginx with TLS (9689) on nodes, and on a front its Prometheus (9090) for the other front, which watches it;
@@ -82,15 +83,17 @@ export function standbyRules<Cidr>(cidr: Cidr, sshPort: number, ethertype: Ingre
 }
 
 /**
- * What the standby front admits from the front, for `ops failback` (the front becomes the standby of the
- * serving standby): the database stream, and SSH for the recordings copy when the campus keeps recordings.
+ * What the standby front admits from the front: the database stream, for `ops failback` (the front becomes the
+ * standby of the serving standby), and SSH: the recordings copy then, when the campus keeps recordings, and
+ * always the pool runs' timer on the front, which reads this front's role and keeps its copies here. The rule's
+ * description names what it serves; it is unchanged for a campus with recordings, whose rule was there before
+ * the timer needed it (a changed description would replace the Public Cloud rule).
  */
 export function peerFrontRules<Cidr>(cidr: Cidr, sshPort: number, recordings: boolean, ethertype: IngressRule["ethertype"] = "IPv4"): IngressRule<Cidr>[] {
+  const ssh = recordings ? "ssh from the other front (recordings copy)" : "ssh from the other front (ops pool runs)";
   return [
     { description: "postgresql replication from the other front (failback)", protocol: "tcp", portMin: POSTGRES_PORT, portMax: POSTGRES_PORT, cidr, ethertype },
-    ...(recordings
-      ? [{ description: "ssh from the other front (recordings copy)", protocol: "tcp" as const, portMin: sshPort, portMax: sshPort, cidr, ethertype }]
-      : []),
+    { description: ssh, protocol: "tcp", portMin: sshPort, portMax: sshPort, cidr, ethertype },
   ];
 }
 

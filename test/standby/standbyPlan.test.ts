@@ -114,7 +114,7 @@ describe("a stack with a standby front", () => {
     expect(named(resources, "lb-training-standby-scaleliteRecordingsCopy").dependencies.some((u) => u.endsWith("lb-training-scaleliteSpool"))).toBe(true);
   });
 
-  it("without recordings, neither front has a copy key, a copy step or an SSH rule from the other front", async () => {
+  it("without recordings, neither front has a copy key or a copy step; the standby still admits the front's SSH, for the pool runs' timer", async () => {
     const { resources } = await evaluateStack("training", {}, (c) => {
       withStandby(c);
       c.recordings = false;
@@ -127,7 +127,7 @@ describe("a stack with a standby front", () => {
         r.name.startsWith("lb-training-standby-") &&
         unwrap(r.inputs.remoteIpPrefix) === `${front}/32`,
     );
-    expect(fromFront.map((r) => r.inputs.portRangeMin)).not.toContain(22);
+    expect(fromFront.map((r) => [r.inputs.portRangeMin, r.inputs.description])).toContainEqual([22, "ssh from the other front (ops pool runs)"]);
   });
 
   it("with DNS-01 the standby holds the front's certificate before any failover", async () => {
@@ -236,7 +236,7 @@ describe("the firewall policy for the standby's traffic", () => {
     );
   });
 
-  it("admits the other front on PostgreSQL (failback) and, with recordings, on SSH for the copy, on a standby front only", () => {
+  it("admits the other front on PostgreSQL (failback) and on SSH (the recordings copy, the pool runs' timer), on a standby front only", () => {
     const input = { role: "front" as const, sshPort: 2222, adminCidrs: ["193.52.128.0/24"], peerFrontAddresses: ["198.51.100.20", ""] };
     const withCopy = firewallPolicy({ ...input, peerFrontCopiesRecordings: true }).filter((r) => r.cidr === "198.51.100.20/32");
     expect(withCopy).toEqual([
@@ -250,11 +250,11 @@ describe("the firewall policy for the standby's traffic", () => {
       },
       { description: "ssh from the other front (recordings copy)", protocol: "tcp", portMin: 2222, portMax: 2222, cidr: "198.51.100.20/32", ethertype: "IPv4" },
     ]);
-    expect(
-      firewallPolicy(input)
-        .filter((r) => r.cidr === "198.51.100.20/32")
-        .map((r) => r.portMin),
-    ).toEqual([5432]);
+    // Without recordings too: the timer on the front reads this front's role and keeps its copies here.
+    expect(firewallPolicy(input).filter((r) => r.cidr === "198.51.100.20/32")).toEqual([
+      withCopy[0],
+      { ...withCopy[1], description: "ssh from the other front (ops pool runs)" },
+    ]);
     expect(() => firewallPolicy({ role: "node", sshPort: 22, adminCidrs: ["193.52.128.0/24"], peerFrontAddresses: ["198.51.100.20"] })).toThrow(
       /peer front addresses only apply to a front/,
     );
