@@ -1,12 +1,8 @@
 import { CampusConfigError, CONFIG_KEYS, type Campus } from "../../components/config/campus";
 import { campusOfStackFile, isSecure, readStackFile, type StackFile } from "../../components/config/stackFile";
 import { throwawayPrivateKey } from "../../components/hosts/deployKey";
-import { capacityWarnings } from "../../components/planning/sizing";
-import { scalingWarnings } from "../../components/scaling/rule";
-import { frontWarnings, standbyNotes } from "../../components/planning/frontFailover";
-import { backupWarnings } from "../../components/backup/backupConfig";
-import { sshWarnings } from "../../components/security/sshWarnings";
-import { installerWarnings } from "../../components/bbb/installerPin";
+import { standbyNotes } from "../../components/planning/frontFailover";
+import { planWarnings } from "./planWarnings";
 import { rollingNodes, rollingProblems } from "../../components/hosts/rollingNode";
 import { evaluateProgram, type RecordedResource } from "./recorder";
 import { plannedCloud } from "./mockCloud";
@@ -78,14 +74,7 @@ export async function planStack(stackOrFile: string | StackFile, program: () => 
     campus,
     resources: evaluation.resources,
     outputs: evaluation.outputs as Record<string, unknown>,
-    warnings: [
-      ...capacityWarnings(campus),
-      ...scalingWarnings(campus),
-      ...frontWarnings(campus),
-      ...backupWarnings(campus),
-      ...sshWarnings(campus),
-      ...installerWarnings(campus.installer, now),
-    ],
+    warnings: planWarnings(campus, now),
     notes: [...notes, ...standbyNotes(campus)],
   };
 }

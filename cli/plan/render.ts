@@ -1,8 +1,8 @@
 import { describeInstallerPin, type ResolvedInstallerPin } from "../../components/bbb/installerPin";
 import { describeMonitoring } from "../../components/monitoring/describeMonitoring";
-import type { ResolvedHost } from "../../components/config/campus";
+import type { Campus, ResolvedHost } from "../../components/config/campus";
 import { nodeImageOf } from "../../components/hosts/nodeImage";
-import { stackCost, type HostCost } from "../../components/planning/costing";
+import { stackCost, type HostCost, type StackCost } from "../../components/planning/costing";
 import { pricesFor } from "../../components/planning/prices";
 import { scriptBundle } from "../../components/remote/scriptBundle";
 import { SPOOL_LIMITS, REFUSED_DIR, SPOOL_DIR, describeSpoolLimits, senderTarget } from "../../components/scalelite/recordingLayout";
@@ -230,11 +230,25 @@ export function hostSummary(plan: Plan, ordered = dependencyOrder(plan.resources
     const image = nodeImageOf(plan.campus, h);
     if (image) lines.push(`    boots from the node image (the most recent matching ${image.nameRegex}): first-boot step, not bbb-install`);
   }
-  const unpriced = cost.unpriced.length > 0 ? ` (without ${cost.unpriced.join(", ")}: no price)` : "";
-  lines.push(
-    `  Total: ${eur(cost.total.hourly)} a month as planned, hosts up around the clock (a timetable shelves hourly nodes outside it); ${eur(cost.total.monthly)} were the Public Cloud hosts on monthly billing${unpriced}.`,
-  );
+  lines.push(`  ${totalLine(plan.campus, hosts, cost)}`);
   return lines;
+}
+
+/**
+ * The month's bill as planned, saying only what applies: the hourly Public Cloud hosts are counted up around the
+ * clock (what a timetable or the scaler saves is theirs to say: docs/scaling.md), with what monthly billing would
+ * cost instead; dedicated servers are rented by the month; the school's own hosts are not billed.
+ */
+export function totalLine(campus: Campus, hosts: ResolvedHost[], cost: Pick<StackCost, "total" | "unpriced">): string {
+  const unpriced = cost.unpriced.length > 0 ? ` (without ${cost.unpriced.join(", ")}: no price)` : "";
+  if (hosts.every((h) => h.config.kind === "existing")) return "Total: nothing billed by OVH: every host is the school's own.";
+  if (!hosts.some((h) => h.config.kind === "publicCloud")) return `Total: ${eur(cost.total.monthly)} a month${unpriced}.`;
+  const saving = campus.config.scaling
+    ? "campus.scaling shelves them as the load allows"
+    : campus.config.timetable
+      ? "campus.timetable shelves them outside teaching hours"
+      : "campus.timetable would shelve them outside teaching hours";
+  return `Total: ${eur(cost.total.hourly)} a month as planned, the hourly Public Cloud hosts up around the clock (${saving}, which this total does not count); ${eur(cost.total.monthly)} were they on monthly billing${unpriced}.`;
 }
 
 /** Addresses of the documentation ranges, which the mock runtime hands out instead of OVH's (cli/plan/mockCloud.ts). */

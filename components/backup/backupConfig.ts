@@ -100,7 +100,7 @@ export function backupUserPolicy(bucket: string): string {
 /** What the offline plan warns about: recordings kept on one disk only. */
 export function backupWarnings(campus: BackedUpCampus): string[] {
   if (!campus.config.recordings || campus.config.backup?.enabled) return [];
-  return [`recordings are not backed up: every one lives only on ${campus.front.fqdn}; set campus.backup (docs/backups.md)`];
+  return [`recordings are not backed up: every one lives only on ${campus.front.fqdn}; to do: set campus.backup (docs/backups.md)`];
 }
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);

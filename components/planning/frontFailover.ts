@@ -62,18 +62,18 @@ export function frontWarnings(campus: Campus): string[] {
   const frontSite = front.site ?? `region:${front.datacenter}`;
   if (campus.config.failover === "datacenter" && !standbyFront) {
     warnings.push(
-      `single point of failure: the front ${front.name} (Scalelite, the only URL Moodle knows${campus.config.recordings ? ", every recording" : ""}) is in ${frontSite} with no standby front in another site (campus.standbyFront): losing ${frontSite} ${frontLossCost(campus)}`,
+      `single point of failure: the front ${front.name} (Scalelite, the only URL Moodle knows${campus.config.recordings ? ", every recording" : ""}) is in ${frontSite} with no standby front in another site (campus.standbyFront): losing ${frontSite} ${frontLossCost(campus)}; to do: add campus.standbyFront in another site, with certificates.challenge: dns-01 (docs/front.md)`,
     );
   }
   if (standbyFront) {
     if (campus.config.certificates.challenge === "http-01") {
       warnings.push(
-        `the standby front ${standbyFront.name} cannot hold a certificate for ${front.fqdn} before a failover with HTTP-01 (Let's Encrypt checks the name where DNS points, the front): \`ops failover\` requests it there once DNS points at the standby, so HTTPS waits for the DNS TTL (${campus.config.dns.ttl} s) and certbot, which add to the RTO; set certificates.challenge: dns-01 to have it ready`,
+        `the standby front ${standbyFront.name} cannot hold a certificate for ${front.fqdn} before a failover with HTTP-01 (Let's Encrypt checks the name where DNS points, the front): \`ops failover\` requests it there once DNS points at the standby, so HTTPS waits for the DNS TTL (${campus.config.dns.ttl} s) and certbot, which add to the RTO; to do: set certificates.challenge: dns-01 (with bbb-ovh:dnsCredentials) to have it ready`,
       );
     }
     if (campus.config.dns.ttl > MAX_FAILOVER_TTL) {
       warnings.push(
-        `campus.dns.ttl is ${campus.config.dns.ttl} s: after \`ops failover\` switches ${front.fqdn}, resolvers keep the old address up to that long; ${MAX_FAILOVER_TTL} s or less keeps a failover within minutes`,
+        `campus.dns.ttl is ${campus.config.dns.ttl} s: after \`ops failover\` switches ${front.fqdn}, resolvers keep the old address up to that long; to do: set it to ${MAX_FAILOVER_TTL} s or less, which keeps a failover within minutes`,
       );
     }
   }

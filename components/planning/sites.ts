@@ -109,6 +109,6 @@ export function placementProblems(path: string, where: Placement, subsidiary?: s
 export function placementWarnings(name: string, where: Placement): string[] {
   if (where.kind !== "publicCloud" || siteOf(where) !== undefined) return [];
   return [
-    `${name}: Public Cloud region '${where.region}' is not one we know${regionHint(where.region)}; failover cannot tell which site it is in, so it counts as a site of its own`,
+    `${name}: Public Cloud region '${where.region}' is not one we know${regionHint(where.region)}; failover cannot tell which site it is in, so it counts as a site of its own; to do: correct the region if it is mistyped, or keep it knowing failover counts it alone (docs/capacity.md)`,
   ];
 }

@@ -84,7 +84,9 @@ export function demandOf(input: SizingInput): Demand {
   const units = Math.max(userUnits, videoUnits);
   reasoning.push(`load: ${round1(units)} minimum-node units (${videoUnits > userUnits ? "webcams" : "users"} dominate)`);
   if (usersPerRoom > MAX_USERS_PER_SESSION)
-    warnings.push(`rooms average ${Math.round(usersPerRoom)} users: the BBB docs advise no session above ${MAX_USERS_PER_SESSION}`);
+    warnings.push(
+      `rooms average ${Math.round(usersPerRoom)} users: the BBB docs advise no session above ${MAX_USERS_PER_SESSION}; to do: split the largest sessions, or count every room they use in campus.expected.classrooms`,
+    );
   return { units, usersPerRoom, webcams, videoStreams, reasoning, warnings };
 }
 
@@ -219,7 +221,7 @@ export const demandOfCampus = (campus: Campus): Demand => demandOf({ users: camp
 export function capacityWarnings(campus: Campus): string[] {
   const warnings: string[] = [];
   const unknown = campus.nodes.filter((n) => !n.spec).map((n) => n.name);
-  if (unknown.length > 0) warnings.push(`cannot size ${unknown.join(", ")}: give cores and ramGb for existing hosts`);
+  if (unknown.length > 0) warnings.push(`cannot size ${unknown.join(", ")}: an existing host without its size; to do: give cores and ramGb for each`);
   const small = campus.nodes.filter((n) => n.spec && (n.spec.cores < MINIMUM_NODE.cores || n.spec.ramGb < MINIMUM_NODE.ramGb)).map((n) => n.name);
   // Each warning ends with what to do about it: `npm run ops -- size` recommends nodes for the stack's load.
   const { concurrentUsers, classrooms } = campus.config.expected;
