@@ -114,7 +114,11 @@ async function until<T>(what: string, host: string, ms: number, pollMs: number, 
 function sides(target: OpsTarget, reverse: boolean): { primary: Side; standby: Side; fqdn: string; zone: string } {
   const campus = target.campus;
   if (!campus || !target.ssh || !target.standby)
-    throw new OpsError("config", "-", `failover needs a stack with campus.standbyFront: ${target.campusProblem ?? "this stack has no standby front"}`);
+    throw new OpsError(
+      "config",
+      "-",
+      `${reverse ? "failback" : "failover"} needs a stack with campus.standbyFront: ${target.campusProblem ?? "this stack has no standby front"}`,
+    );
   // The addresses DNS and pg_hba take are the stack's (outputs), never an SSH host given on the command line.
   const missing = [!target.frontIpv4 && "the front's (frontIpv4 output)", !target.standby.ipv4 && "the standby's (standbyIpv4 output)"].filter(Boolean);
   if (missing.length > 0)

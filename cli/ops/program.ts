@@ -82,7 +82,7 @@ function withStandby(cmd: Command): Command {
   return withConnection(cmd)
     .option("--standby-host <host>", "SSH host of the standby front (default: the stack's standbyIpv4)")
     .option("--standby-ssh-port <port>", "SSH port of the standby front", positiveInt("--standby-ssh-port"))
-    .option("--standby-ssh-user <user>", "SSH user on the standby front (default as for the front)")
+    .option("--standby-ssh-user <user>", "SSH user on the standby front (default: ubuntu, or its sshUser when it is an existing host)")
     .option("--standby-host-key <line>", "the standby front's SSH host key (default: the stack's standbyHostKey)", hostKeyLine);
 }
 
