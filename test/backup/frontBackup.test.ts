@@ -85,7 +85,9 @@ describe("campus.backup, checked before anything is created", () => {
     expect(campusWith("training", undefined).config.backup).toBeUndefined(); // recordings: false
     const brest = campusWith("brest", undefined);
     expect(brest.config.backup).toBeUndefined();
-    expect(backupWarnings(brest)).toEqual([`recordings are not backed up: every one lives only on ${brest.front.fqdn}; to do: set campus.backup (docs/backups.md)`]);
+    expect(backupWarnings(brest)).toEqual([
+      `recordings are not backed up: every one lives only on ${brest.front.fqdn}; to do: set campus.backup (docs/backups.md)`,
+    ]);
     expect(backupWarnings(campusWith("brest", { enabled: false }))).toHaveLength(1);
     expect(backupWarnings(campusWith("training", {}))).toEqual([]);
   });
