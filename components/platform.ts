@@ -151,7 +151,7 @@ export function buildPlatform(args: PlatformArgs): PlatformOutputs {
       { parent },
     );
 
-  if (campus.config.backup?.enabled) new FrontBackup(`${campus.config.id}-backup`, { campus, backup: campus.config.backup, front }, { parent });
+  if (campus.config.backup?.enabled) new FrontBackup(`${campus.config.id}-backup`, { campus, backup: campus.config.backup, front, standbyFront }, { parent });
 
   if (moodle?.ssh) {
     new MoodleIntegration(

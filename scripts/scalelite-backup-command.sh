@@ -2,6 +2,7 @@
 # The backup command of the Scalelite front, installed by the scaleliteBackup step (scalelite-backup.sh)
 # as /usr/local/sbin/bbb-ovh-backup and run as root, by bbb-ovh-backup.timer or by hand (docs/backups.md):
 #   run [--allow-empty]        one backup: database dump + recordings, retention, result in the status file
+#                              (skipped on a front whose front-role says standby or fenced)
 #   list [--json]              the snapshots
 #   status                     the status file (JSON)
 #   check                      restic check
@@ -34,6 +35,9 @@ RECEIVED_SUBDIRS=(incoming .checking)
 # renames it once whole (receiver.c, get_tmpname); the node keeps the recording until then, and the file
 # vanishing mid-backup would only make restic warn (exit 3).
 RSYNC_IN_FLIGHT='incoming/*/.*.??????'
+# With a standby front both fronts have the timer, and only the one that serves backs up (docs/backups.md,
+# "With a standby front"): the role the replication steps and `ops failover` / `ops failback` write here.
+FRONT_ROLE_FILE="$STATE_DIR/front-role"
 
 usage() {
   echo "usage: bbb-ovh-backup run [--allow-empty] | list [--json] | status | check | restore [SNAPSHOT] [--force]"
@@ -223,6 +227,17 @@ backup_run() {
   if [[ -n "$warning" ]]; then warn "snapshot $snapshot $warning"; fi
 }
 
+# The front-role of a front that does not serve (standby, fenced), or nothing: absent, it is the front `pulumi up`
+# made and never switched; primary, it serves.
+not_serving_role() {
+  local role=""
+  [[ -f "$FRONT_ROLE_FILE" ]] && { IFS= read -r role <"$FRONT_ROLE_FILE" || true; }
+  role="${role%%[[:space:]]*}"
+  case "$role" in
+    standby | fenced) printf '%s\n' "$role" ;;
+  esac
+}
+
 backup_list() {
   load_all_settings
   local errors status=0
@@ -324,11 +339,17 @@ backup_restore() {
 }
 
 main() {
-  local command="${1:-}"
+  local command="${1:-}" role
   case "$command" in
     -h | --help) usage ;;
     run)
       [[ "${2:-}" == "" || "${2:-}" == --allow-empty ]] || die "usage: bbb-ovh-backup run [--allow-empty]"
+      role="$(not_serving_role)"
+      if [[ -n "$role" ]]; then
+        # The status file stays as it was: what `ops status` reads of a front that serves.
+        log "skipped: this front does not serve (front-role $role); the front that serves backs up"
+        return 0
+      fi
       with_lock backup_run "$([[ "${2:-}" == --allow-empty ]] && echo true || echo false)"
       ;;
     list) backup_list "${2:-}" ;;

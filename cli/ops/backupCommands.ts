@@ -2,8 +2,9 @@ import type { Command } from "commander";
 import { InvalidArgumentError } from "commander";
 import { backupList, backupNow, backupRestore, renderSnapshots, resendKept } from "./backup";
 import { EXIT_CODES, OpsError } from "./errors";
+import { poolFronts } from "./frontRole";
 import type { OpsIO } from "./io";
-import { loadTarget, type ConnectionOptions } from "./stackSource";
+import { loadTarget, type ConnectionOptions, type OpsTarget } from "./stackSource";
 
 /** A backup of many recordings takes hours; restoring them too. */
 const DEFAULT_BACKUP_TIMEOUT_MS = 6 * 3600 * 1000;
@@ -11,6 +12,8 @@ const DEFAULT_BACKUP_TIMEOUT_MS = 6 * 3600 * 1000;
 interface BackupOptions extends ConnectionOptions {
   json?: boolean;
   backupTimeout: number;
+  /** --timeout, which has a default. */
+  timeout: number;
 }
 
 const positiveInt = (value: string) => {
@@ -26,16 +29,26 @@ const sinceTime = (value: string) => {
   return Math.floor(seconds);
 };
 
-/** `backup now|list|restore|resend <stack>` (see cli/ops/backup.ts), registered on the ops program. */
+/**
+ * `backup now|list|restore|resend <stack>` (see cli/ops/backup.ts), registered on the ops program. With a
+ * standby front, now, list and restore go to the front that serves, found as the pool runs find it (its
+ * timer is the one that backs up: docs/backups.md, "With a standby front").
+ */
 export function addBackupCommands(
   program: Command,
-  withConnection: (cmd: Command) => Command,
+  withStandby: (cmd: Command) => Command,
   io: OpsIO,
   out: { print: (text: string) => void; json: (value: unknown) => void; exit: (code: number) => void },
 ): void {
+  /** The stack's target on the front that serves; a note on stderr says when that is the standby front. */
+  const servingFront = async (stack: string, o: BackupOptions): Promise<OpsTarget> => {
+    const { target, notes } = await poolFronts(await loadTarget(stack, o, io), o.timeout);
+    for (const note of notes) io.stderr.write(`note: ${note}\n`);
+    return target;
+  };
   const backup = program.command("backup").description("backups of the front's recordings and database (docs/backups.md)");
   const sub = (name: string, description: string) =>
-    withConnection(backup.command(name).description(description)).option(
+    withStandby(backup.command(name).description(description)).option(
       "--backup-timeout <ms>",
       "deadline of the backup or restore on the front",
       positiveInt,
@@ -44,7 +57,7 @@ export function addBackupCommands(
 
   sub("now <stack>", "back up the front now (database dump + recordings, then retention), and show the result").action(
     async (stack: string, o: BackupOptions) => {
-      const result = await backupNow(await loadTarget(stack, o, io), o.backupTimeout);
+      const result = await backupNow(await servingFront(stack, o), o.backupTimeout);
       if (o.json) out.json(result);
       else out.print(`${result.summary}\n${result.status.ok ? "ok" : "STALE"}: ${result.status.detail}`);
       if (!result.status.ok) out.exit(EXIT_CODES.unhealthy);
@@ -52,7 +65,7 @@ export function addBackupCommands(
   );
 
   sub("list <stack>", "the snapshots in the backup repository").action(async (stack: string, o: BackupOptions) => {
-    const snapshots = await backupList(await loadTarget(stack, o, io), o.backupTimeout);
+    const snapshots = await backupList(await servingFront(stack, o), o.backupTimeout);
     if (o.json) out.json(snapshots);
     else out.print(renderSnapshots(snapshots));
   });
@@ -65,7 +78,7 @@ export function addBackupCommands(
     .option("-y, --yes", "do not ask for confirmation")
     .action(async (stack: string, snapshot: string | undefined, o: BackupOptions & { force?: boolean; yes?: boolean }) => {
       const text = await backupRestore(
-        await loadTarget(stack, o, io),
+        await servingFront(stack, o),
         snapshot ?? "latest",
         { force: Boolean(o.force), yes: Boolean(o.yes), timeoutMs: o.backupTimeout },
         io,

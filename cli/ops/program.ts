@@ -242,7 +242,7 @@ export async function runOps(argv: string[], io: OpsIO): Promise<number> {
   nodeCommand("undrain", "undrain", "enable a cordoned or disabled node again (bin/rake servers:enable)");
   nodeCommand("panic", "panic", "for a node that is gone: end its meetings in Scalelite and disable it (bin/rake servers:panic)");
 
-  addBackupCommands(program, withConnection, io, { print, json, exit: (code) => (exitCode = code) });
+  addBackupCommands(program, withStandby, io, { print, json, exit: (code) => (exitCode = code) });
 
   withConnection(
     program

@@ -12,6 +12,8 @@ export interface FrontBackupArgs {
   /** campus.backup, when it is enabled. */
   backup: BackupConfig;
   front: ScaleliteFront;
+  /** campus.standbyFront: it backs up into the same repository once it serves (its timer skips until then). */
+  standbyFront?: ScaleliteFront;
 }
 
 /** The secret config keys of backups: an S3 key pair for target s3; optionally the repository password. */
@@ -35,7 +37,7 @@ export class FrontBackup extends pulumi.ComponentResource {
 
   constructor(name: string, args: FrontBackupArgs, opts?: pulumi.ComponentResourceOptions) {
     super("bbb-ovh:backup:FrontBackup", name, {}, opts);
-    const { campus, backup, front } = args;
+    const { campus, backup, front, standbyFront } = args;
     const keep = !campus.config.protection.allowTermination;
     const kept = { parent: this, protect: keep, retainOnDelete: keep };
     const config = new pulumi.Config("bbb-ovh");
@@ -47,7 +49,8 @@ export class FrontBackup extends pulumi.ComponentResource {
       pulumi.secret(new random.RandomPassword(`${name}-repository-password`, { length: 48, special: false }, kept).result);
 
     let keys: pulumi.Output<{ accessKeyId: string; secretAccessKey: string }>;
-    const dependsOn: pulumi.Resource[] = [front.health];
+    // The bucket and its user's policy, when the stack makes them: the steps wait for both.
+    const store: pulumi.Resource[] = [];
     if (target.kind === "ovh") {
       const serviceName = target.projectId;
       const bucket = new ovh.cloudproject.Storage(
@@ -69,7 +72,7 @@ export class FrontBackup extends pulumi.ComponentResource {
       keys = pulumi.secret(
         pulumi.all([credential.accessKeyId, credential.secretAccessKey]).apply(([accessKeyId, secretAccessKey]) => ({ accessKeyId, secretAccessKey })),
       );
-      dependsOn.push(bucket, policy);
+      store.push(bucket, policy);
     } else {
       const given = config.getSecretObject<{ accessKeyId?: string; secretAccessKey?: string }>(BACKUP_SECRET_KEYS.s3Credentials);
       if (!given)
@@ -84,23 +87,24 @@ export class FrontBackup extends pulumi.ComponentResource {
       );
     }
 
-    this.step = front.steps.run(
-      "scaleliteBackup",
-      {
-        RESTIC_REPOSITORY: this.repository,
-        RESTIC_PASSWORD: password,
-        AWS_ACCESS_KEY_ID: pulumi.secret(keys.apply((k) => k.accessKeyId)),
-        AWS_SECRET_ACCESS_KEY: pulumi.secret(keys.apply((k) => k.secretAccessKey)),
-        AWS_DEFAULT_REGION: target.region,
-        RECORDING_DIR,
-        SCHEDULE: backup.schedule,
-        KEEP_DAILY: String(backup.retention.daily),
-        KEEP_WEEKLY: String(backup.retention.weekly),
-        KEEP_MONTHLY: String(backup.retention.monthly),
-        MAX_AGE_HOURS: String(backup.maxAgeHours),
-      },
-      { dependsOn, parent: this },
-    );
+    const inputs = {
+      RESTIC_REPOSITORY: this.repository,
+      RESTIC_PASSWORD: password,
+      AWS_ACCESS_KEY_ID: pulumi.secret(keys.apply((k) => k.accessKeyId)),
+      AWS_SECRET_ACCESS_KEY: pulumi.secret(keys.apply((k) => k.secretAccessKey)),
+      AWS_DEFAULT_REGION: target.region,
+      RECORDING_DIR,
+      SCHEDULE: backup.schedule,
+      KEEP_DAILY: String(backup.retention.daily),
+      KEEP_WEEKLY: String(backup.retention.weekly),
+      KEEP_MONTHLY: String(backup.retention.monthly),
+      MAX_AGE_HOURS: String(backup.maxAgeHours),
+    };
+    this.step = front.steps.run("scaleliteBackup", inputs, { dependsOn: [front.health, ...store], parent: this });
+    // The standby front gets the same repository, keys and timer: after `ops failover` it serves, and its runs
+    // back up (each run skips while its front-role says standby or fenced). After the front's step, which makes
+    // the repository when it is new: two `restic init` at once would race.
+    if (standbyFront) standbyFront.steps.run("scaleliteBackup", inputs, { dependsOn: [standbyFront.health, this.step], parent: this });
     this.registerOutputs({ repository: this.repository });
   }
 }

@@ -6,7 +6,7 @@
  */
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 import path from "node:path";
 import { parse, stringify } from "yaml";
@@ -577,6 +577,29 @@ describe.skipIf(!ready)("backups of the Scalelite front (restic + S3 + PostgreSQ
       expect(list.code, list.stderr).toBe(0);
       expect(list.stdout).toContain(status(h).snapshot);
       expect(list.stdout).toMatch(/│ 2\s+│/);
+    });
+
+    it.sequential("with a standby front, only the front that serves backs up: a standby or fenced front's run skips", async () => {
+      // Both fronts of a pair have the timer; the front-role the replication steps and ops failover write decides.
+      const role = path.join(h.root, "var/lib/bbb-ovh/front-role");
+      const before = status(h);
+      try {
+        for (const notServing of ["standby", "fenced"]) {
+          writeFileSync(role, `${notServing}\n`);
+          const skipped = await sh(h, "bbb-ovh-backup run");
+          expect(skipped.code, skipped.stderr).toBe(0);
+          expect(skipped.stdout).toContain(`skipped: this front does not serve (front-role ${notServing}); the front that serves backs up`);
+          expect(status(h)).toEqual(before);
+        }
+        // The standby after ops failover: it serves, and backs up into the same repository.
+        writeFileSync(role, "primary\n");
+        const served = await sh(h, "bbb-ovh-backup run");
+        expect(served.code, served.stderr).toBe(0);
+        expect(status(h)).toMatchObject({ state: "ok" });
+        expect(status(h).snapshot).not.toBe(before.snapshot);
+      } finally {
+        rmSync(role, { force: true });
+      }
     });
 
     it.sequential("ops status shows the last backup, and fails once it is older than maxAgeHours", async () => {

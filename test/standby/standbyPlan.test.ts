@@ -130,6 +130,23 @@ describe("a stack with a standby front", () => {
     expect(fromFront.map((r) => [r.inputs.portRangeMin, r.inputs.description])).toContainEqual([22, "ssh from the other front (ops pool runs)"]);
   });
 
+  it("with backups, the standby front has the same backup step, after the front's: once it serves, its timer backs up into the same repository", async () => {
+    const { resources } = await evaluateStack("training", {}, (c) => {
+      withStandby(c);
+      c.recordings = true;
+      c.backup = { maxAgeHours: 26 };
+    });
+    const front = named(resources, "lb-training-scaleliteBackup");
+    const standby = named(resources, "lb-training-standby-scaleliteBackup");
+    // The same settings, secrets included (the repository, its password, the S3 keys), each still a secret.
+    expect(inputsOf(standby)).toEqual(inputsOf(front));
+    expect(inputsOf(standby).RESTIC_REPOSITORY).toMatch(/^s3:/);
+    expect(isSecretValue(standby.inputs.stdin)).toBe(true);
+    // After the front's step, which makes a new repository (two restic init at once would race), and after the standby's Scalelite.
+    const urn = (name: string) => named(resources, name).urn;
+    expect(standby.dependencies).toEqual(expect.arrayContaining([front.urn, urn("lb-training-standby-scaleliteApp")]));
+  });
+
   it("with DNS-01 the standby holds the front's certificate before any failover", async () => {
     const { resources } = await evaluateStack(
       "training",
