@@ -50,7 +50,7 @@ export const PRICE_TABLE: Readonly<Record<string, PriceEntry>> = {
     monthlyEur: 100,
     basis: "estimate",
     source:
-      "Infra-1 (case study) is no longer sold; 100 EUR/month is an unverified placeholder for its successor as presets.ts orders it (Advance-1, 6 cores, 64 GB; https://www.ovhcloud.com/en/bare-metal/advance/). Replace it with the catalogue price (ovh.order.getCartProduct) under campus.prices",
+      "Infra-1 (case study) is no longer sold; 100 EUR/month is an unverified placeholder for its successor as components/config/presets.ts orders it (Advance-1, 6 cores, 64 GB; https://www.ovhcloud.com/en/bare-metal/advance/). Replace it with the catalogue price (ovh.order.getCartProduct) under campus.prices",
     date: "2026-11",
   },
 };
