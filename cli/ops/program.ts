@@ -291,7 +291,7 @@ export async function runOps(argv: string[], io: OpsIO): Promise<number> {
       if (o.json) json(result);
       else print(result.summary);
     });
-  withConnection(
+  withStandby(
     voucher
       .command("status <stack>")
       .description(
@@ -300,7 +300,7 @@ export async function runOps(argv: string[], io: OpsIO): Promise<number> {
   )
     .option(
       "--front",
-      "also write when the credit runs out to the front over SSH, for its monitoring (CreditRunsOutBeforeTermEnd, docs/monitoring.md); a failed write fails the run",
+      "also write when the credit runs out to the front that serves over SSH, for its monitoring (CreditRunsOutBeforeTermEnd, docs/monitoring.md); a failed write fails the run",
     )
     .action(async (stack: string, o: CommonOptions & { front?: boolean }) => {
       // Without --front nothing connects: no Pulumi outputs needed on the operator's machine.
@@ -313,7 +313,10 @@ export async function runOps(argv: string[], io: OpsIO): Promise<number> {
       else print(renderVoucherStatus(report));
       if (o.front) {
         if (!target.ssh) throw new OpsError("config", "-", "no SSH host for the front: give --host");
-        await writeCreditEstimate(target.ssh, report, now, o.timeout);
+        // The front that serves (the standby after ops failover): its monitoring is the campus's.
+        const { target: serving, notes } = await poolFronts(target, o.timeout);
+        for (const note of notes) io.stderr.write(`note: ${note}\n`);
+        await writeCreditEstimate(serving.ssh ?? target.ssh, report, now, o.timeout);
       }
     });
 

@@ -2,8 +2,8 @@
  * `ops voucher redeem|status` as processes (dist/cli/ops.js, as `npm run ops` runs it) against an OVH
  * API peer on loopback (test/support/ovhApiPeer.ts) that checks every signature or OAuth2 token.
  */
-import { execFile } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { execFile, execFileSync } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
@@ -303,6 +303,44 @@ describe("ops voucher status --front", () => {
     );
     expect(metrics).toContain(`bbb_ovh_credit_runs_out_timestamp_seconds ${written.runs_out}\n`);
     expect(metrics).toContain(`bbb_ovh_credit_estimate_timestamp_seconds ${written.estimated_at}\n`);
+  });
+
+  it("with a standby front that serves (after ops failover), writes to it: its monitoring is the campus's", async () => {
+    // The same login key on both fronts; the standby says primary, as ops failover leaves it.
+    const standby = await startTestHost({ fqdn: "lb-standby.training.isen-ouest.fr", extraAuthorizedKeys: ["ops.pub"] });
+    try {
+      writeFileSync(path.join(standby.root, "ops.pub"), execFileSync("ssh-keygen", ["-y", "-f", key]));
+      mkdirSync(path.join(standby.root, "var/lib/bbb-ovh"), { recursive: true });
+      writeFileSync(path.join(standby.root, "var/lib/bbb-ovh/front-role"), "primary\n");
+      const doc = parse(readFileSync(stackFile, "utf8"));
+      doc.config["bbb-ovh:campus"].standbyFront = {
+        name: "lb-standby",
+        fqdn: "lb-standby.training.isen-ouest.fr",
+        kind: "publicCloud",
+        region: "SBG5",
+        flavor: "c2-30",
+      };
+      const pairFile = path.join(scratch(), "Pulumi.voucherpair.yaml");
+      writeFileSync(pairFile, stringify(doc));
+      await execOn(front, "rm -f ~/.bbb-ovh/credit-estimate");
+      const standbyArgs = [
+        "--standby-host",
+        standby.host,
+        "--standby-ssh-port",
+        String(standby.port),
+        "--standby-ssh-user",
+        "root",
+        "--standby-host-key",
+        standby.hostPublicKey,
+      ];
+      const run = await ops(["voucher", "status", pairFile, ...connection(front.hostPublicKey), ...standbyArgs]);
+      expect(run.code, run.stderr).toBe(1); // short of the term, as above
+      expect(run.stderr).toMatch(/note: the standby front lb-standby serves \(ops failover; until ops failback\): this run acts on it/);
+      expect(await execOn(standby, "cat ~/.bbb-ovh/credit-estimate")).toMatch(/^runs_out \d+\nestimated_at \d+$/);
+      expect(await execOn(front, "cat ~/.bbb-ovh/credit-estimate 2>/dev/null || echo none")).toBe("none");
+    } finally {
+      await standby.stop();
+    }
   });
 
   it("fails the run when the front cannot be written (a host key that is not the front's), after printing the report", async () => {
