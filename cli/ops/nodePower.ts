@@ -313,9 +313,14 @@ export async function stepToAwake(ctx: PowerContext, host: ResolvedHost, why: st
     const known = ctx.opts.knownIpv4[id];
     if (ip && known && ip !== known) {
       const dns = await repointDns(ctx.api, ctx.campus, id, ip);
+      // After ops failover the stack's front is the fenced one: a refresh would point the service's name back at it.
+      const standbyServes = ctx.target.frontName !== undefined && ctx.target.frontName !== ctx.campus.front.name;
+      const notNow = standbyServes
+        ? ` Not while the standby front ${ctx.target.frontName} serves: the refresh would also point ${ctx.campus.front.fqdn} back at ${ctx.campus.front.name} (docs/front.md); run ops failback first, and until then the node stays cordoned`
+        : "";
       return decide(
         "ip-changed",
-        `public IPv4 changed from ${known} to ${ip} while shelved; ${dns}. The node stays cordoned: run \`pulumi up --refresh --stack ${ctx.target.label}\` (--refresh: Pulumi's state still holds the old address) so the allow-lists that name it (the front's firewall and recording-transfer key) and BBB's own address follow, then run this command again`,
+        `public IPv4 changed from ${known} to ${ip} while shelved; ${dns}. The node stays cordoned: run \`pulumi up --refresh --stack ${ctx.target.label}\` (--refresh: Pulumi's state still holds the old address) so the allow-lists that name it (the front's firewall and recording-transfer key) and BBB's own address follow, then run this command again.${notNow}`,
       );
     }
     const node = nodeTargetOf(ctx, host);

@@ -200,6 +200,19 @@ describe.skipIf(!trees)("the pool runs with a standby front", () => {
     // The front keeps the copy now, for the day it serves again (ops failback).
     expect(await execOn(front, `cat ${SLEEPING}`)).toBe(await execOn(standby, `cat ${SLEEPING}`));
 
+    // Its address changed while shelved: the run says to refresh the stack, but not while the standby serves (a
+    // refresh would point the service's name back at the fenced front).
+    const ip = peer.state.instances[0].ip;
+    peer.state.instances[0].ip = "198.51.100.99";
+    const changed = await schedule(MONDAY_EARLY);
+    peer.state.instances[0].ip = ip;
+    expect(stepOf(changed, 0)).toMatchObject({
+      step: "ip-changed",
+      detail: expect.stringMatching(
+        /pulumi up --refresh .* Not while the standby front lb-standby serves: the refresh would also point visio-training\.isen-ouest\.fr back at lb-training .*run ops failback first/,
+      ),
+    });
+
     const second = await schedule(MONDAY_EARLY);
     expect(stepOf(second, 0)).toMatchObject({ step: "enabled" });
     expect(second.code, second.stdout).toBe(0);
