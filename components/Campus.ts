@@ -11,7 +11,7 @@ import { PublicCloudHost } from "./hosts/PublicCloudHost";
 import { sshConnection } from "./hosts/connection";
 import { recordHostKey } from "./hosts/hostKeys";
 import { buildPlatform, type PlatformOutputs } from "./platform";
-import { monitoringRules, peerFrontRules, POSTGRES_PORT } from "./security/firewallPolicy";
+import { frontSshRule, monitoringRules, peerFrontRules, POSTGRES_PORT } from "./security/firewallPolicy";
 import { sshPortOf } from "./hosts/sshPort";
 import type { RollingNodes } from "./hosts/rollingNode";
 
@@ -125,6 +125,18 @@ export class Campus extends pulumi.ComponentResource {
     if (this.standbyFront instanceof PublicCloudHost) {
       for (const rule of peerFrontRules(pulumi.interpolate`${this.front.ipv4}/32`, sshPortOf(this.standbyFront.host), campus.config.recordings)) {
         this.standbyFront.admit(`${this.standbyFront.host.name}-from-front-${rule.portMin === POSTGRES_PORT ? "postgres" : "copy"}-${rule.portMin}`, rule);
+      }
+    }
+
+    // With a standby front the pool's timer runs on both fronts and reaches the nodes over SSH (a node woken after
+    // a failover is pointed at the front that serves): a Public Cloud node's security group admits both.
+    if (this.standbyFront) {
+      const fronts = [this.front, this.standbyFront];
+      for (const node of this.nodes) {
+        if (!(node instanceof PublicCloudHost)) continue;
+        fronts.forEach((front, i) =>
+          node.admit(`${node.host.name}-from-front-${i}-ssh`, frontSshRule(pulumi.interpolate`${front.ipv4}/32`, sshPortOf(node.host))),
+        );
       }
     }
 

@@ -118,6 +118,7 @@ export function buildPlatform(args: PlatformArgs): PlatformOutputs {
         },
         externalTurn,
         monitorAddresses: monitors(args.front, args.standbyFront),
+        frontAddresses: args.standbyFront ? [args.front.ipv4, args.standbyFront.ipv4] : [],
       },
       { parent },
     ),

@@ -52,6 +52,8 @@ export interface BbbNodeArgs {
   externalTurn?: { host: string; secret: pulumi.Output<string> };
   /** The fronts whose Prometheus scrapes this node (campus.monitoring), admitted on the scrape ports only. */
   monitorAddresses?: pulumi.Input<string>[];
+  /** With a standby front: both fronts, admitted on SSH for the pool's timer that runs there (firewallPolicy.ts). */
+  frontAddresses?: pulumi.Input<string>[];
 }
 
 /**
@@ -116,8 +118,8 @@ export class BbbNode extends pulumi.ComponentResource {
         );
     // After bbb-install, whose UFW (-w) opens SSH to everyone: our table drops it anyway (host-firewall.sh).
     const firewallInputs = pulumi
-      .all(args.monitorAddresses ?? [])
-      .apply((monitorAddresses) => hostFirewallInputs({ ...hostPolicyInput(campus, host), monitorAddresses }, host.fqdn));
+      .all([pulumi.all(args.monitorAddresses ?? []), pulumi.all(args.frontAddresses ?? [])])
+      .apply(([monitorAddresses, frontAddresses]) => hostFirewallInputs({ ...hostPolicyInput(campus, host), monitorAddresses, frontAddresses }, host.fqdn));
     const firewall = (this.firewall = steps.run(
       "hostFirewall",
       { RULESET_B64: firewallInputs.RULESET_B64, SSH_SOURCES: firewallInputs.SSH_SOURCES, SSH_PORT: firewallInputs.SSH_PORT },

@@ -54,6 +54,12 @@ export interface PolicyInput {
   peerFrontCopiesRecordings?: boolean;
   /** The fronts whose Prometheus scrapes this host (for a front: the other front); empty strings are skipped. */
   monitorAddresses?: readonly string[];
+  /**
+   * Node only, with a standby front: both fronts, admitted on SSH. The pool's timer runs on each of them
+   * (ops scale / schedule apply --if-serving), and the run that wakes a node asleep through a failover points it
+   * at the front that serves, over SSH to the node (cli/ops/pendingResend.ts). Empty strings are skipped.
+   */
+  frontAddresses?: readonly string[];
   /** Front only: Grafana runs there (campus.monitoring.grafana); its port is admitted from the admins. */
   grafana?: boolean;
   /** Node only: campus.turn.mode; an external TURN server leaves nothing listening on 3478 (default builtin). */
@@ -133,7 +139,11 @@ export function firewallPolicy(input: PolicyInput): IngressRule[] {
     ...(input.monitorAddresses ?? []).flatMap((address, i) =>
       address === "" || isIP(address) !== 0 ? [] : [`monitoring front address ${i}: '${address}' is not an IP address`],
     ),
+    ...(input.frontAddresses ?? []).flatMap((address, i) =>
+      address === "" || isIP(address) !== 0 ? [] : [`front address ${i}: '${address}' is not an IP address`],
+    ),
   ];
+  if (input.role === "front" && (input.frontAddresses ?? []).length > 0) problems.push("the fronts' addresses on SSH only apply to a node");
   if (input.role === "node" && (input.peerFrontAddresses ?? []).length > 0) problems.push("peer front addresses only apply to a front");
   if (input.role === "node" && (input.standbyAddresses ?? []).length > 0) problems.push("standby front addresses only apply to the front");
   if (!Number.isInteger(input.sshPort) || input.sshPort < 1 || input.sshPort > 65535) problems.push(`ssh port ${input.sshPort} is not a TCP port`);
@@ -165,7 +175,16 @@ export function firewallPolicy(input: PolicyInput): IngressRule[] {
     ];
   }
   const turn = input.turn === "external" ? [] : [...rules("turn tcp", "tcp", 3478, 3478, ANYWHERE), ...rules("turn udp", "udp", 3478, 3478, ANYWHERE)];
-  return [...common, ...turn, ...rules("webrtc media", "udp", 16384, 32768, ANYWHERE), ...monitoring];
+  const fronts = (input.frontAddresses ?? [])
+    .filter((a) => a !== "")
+    .map(hostCidr)
+    .map((cidr) => frontSshRule(cidr, input.sshPort, familyOf(cidr)));
+  return [...common, ...fronts, ...turn, ...rules("webrtc media", "udp", 16384, 32768, ANYWHERE), ...monitoring];
+}
+
+/** What a node admits from a front of a pair: SSH, for the pool runs' timer on that front (PolicyInput.frontAddresses). */
+export function frontSshRule<Cidr>(cidr: Cidr, sshPort: number, ethertype: IngressRule["ethertype"] = "IPv4"): IngressRule<Cidr> {
+  return { description: "ssh from a front (ops pool runs)", protocol: "tcp", portMin: sshPort, portMax: sshPort, cidr, ethertype };
 }
 
 /** The CIDRs the policy lets reach SSH on sshPort: what host-firewall.sh checks its own SSH client against. */

@@ -130,6 +130,25 @@ describe("a stack with a standby front", () => {
     expect(fromFront.map((r) => [r.inputs.portRangeMin, r.inputs.description])).toContainEqual([22, "ssh from the other front (ops pool runs)"]);
   });
 
+  it("each node admits SSH from both fronts, in its security group and its own firewall: the pool's timer runs on each", async () => {
+    const { resources } = await evaluateStack("training", {}, withStandby);
+    const [front, standby] = [ipOf(resources, "lb-training"), ipOf(resources, "lb-training-standby")];
+    for (const node of ["bbb-training-sbg", "bbb-training-gra"]) {
+      const sources = resources
+        .filter((r) => r.type === "openstack:networking/secGroupRule:SecGroupRule" && r.name.startsWith(`${node}-from-front-`))
+        .map((r) => [unwrap(r.inputs.remoteIpPrefix), r.inputs.portRangeMin, r.inputs.description]);
+      expect(sources).toHaveLength(2);
+      expect(sources).toEqual(
+        expect.arrayContaining([
+          [`${front}/32`, 22, "ssh from a front (ops pool runs)"],
+          [`${standby}/32`, 22, "ssh from a front (ops pool runs)"],
+        ]),
+      );
+      const nft = decode(inputsOf(named(resources, `${node}-hostFirewall`)).RULESET_B64);
+      for (const address of [front, standby]) expect(nft).toContain(`ip saddr ${address}/32 tcp dport 22 accept`);
+    }
+  });
+
   it("with backups, the standby front has the same backup step, after the front's: once it serves, its timer backs up into the same repository", async () => {
     const { resources } = await evaluateStack("training", {}, (c) => {
       withStandby(c);

@@ -98,6 +98,22 @@ describe("the firewall policy", () => {
     );
   });
 
+  it("with a standby front, a node admits SSH from both fronts (the pool's timer runs there) and nothing more from them; a front refuses the list", () => {
+    const node = firewallPolicy({ role: "node", sshPort: 2222, adminCidrs: ADMINS, frontAddresses: ["198.51.100.10", "", "2001:db8::20"] });
+    const alone = firewallPolicy({ role: "node", sshPort: 2222, adminCidrs: ADMINS });
+    expect(node.filter((r) => !alone.some((a) => show(a) === show(r))).map((r) => `${show(r)} ${r.description}`)).toEqual([
+      "IPv4 tcp 2222-2222 198.51.100.10/32 ssh from a front (ops pool runs)",
+      "IPv6 tcp 2222-2222 2001:db8::20/128 ssh from a front (ops pool runs)",
+    ]);
+    expect(sshSources(node, 2222)).toEqual(expect.arrayContaining(["198.51.100.10/32", "2001:db8::20/128"]));
+    expect(() => firewallPolicy({ role: "front", sshPort: 22, adminCidrs: ADMINS, frontAddresses: ["198.51.100.10"] })).toThrow(
+      /the fronts' addresses on SSH only apply to a node/,
+    );
+    expect(() => firewallPolicy({ role: "node", sshPort: 22, adminCidrs: ADMINS, frontAddresses: ["nope"] })).toThrow(
+      /front address 0: 'nope' is not an IP address/,
+    );
+  });
+
   it("Grafana: its port on a front from the admins only, IPv4 and IPv6; a node refuses it; the campus decides per host", () => {
     const base = new Set(firewallPolicy({ role: "front", sshPort: 22, adminCidrs: ADMINS }).map(show));
     const policy = firewallPolicy({ role: "front", sshPort: 22, adminCidrs: ADMINS, grafana: true });
