@@ -1,3 +1,4 @@
+import { WATCHDOG_ALERT } from "../../components/monitoring/renderAlertmanagerYml";
 import { OpsError } from "./errors";
 import { runRemote, type SshTarget } from "./ssh";
 
@@ -42,7 +43,9 @@ export function parseAlerts(body: string): FiringAlert[] {
     throw new Error(`Alertmanager's answer is not JSON: ${JSON.stringify(body.slice(0, 120))}`);
   }
   if (!Array.isArray(parsed)) throw new Error(`Alertmanager's answer is not a list of alerts: ${JSON.stringify(body.slice(0, 120))}`);
+  // The Watchdog always fires while the alerting works (the heartbeat): not a problem to list.
   return (parsed as GettableAlert[])
+    .filter((a) => a.labels?.alertname !== WATCHDOG_ALERT)
     .map((a) => ({
       name: a.labels?.alertname ?? "(no alertname)",
       instance: a.labels?.instance ?? a.labels?.host,

@@ -257,6 +257,15 @@ export const monitoringSchema = z.strictObject({
     .refine((u) => /^https?:\/\//.test(u), "expected an http(s) URL")
     .optional(),
   /**
+   * A dead man's switch: each front's Alertmanager POSTs its always-firing Watchdog alert here every 5 minutes
+   * (an outside check such as a healthchecks.io ping URL), and that service alerts when the posts stop: the
+   * front, its Prometheus or its Alertmanager is down, which no alert of the front itself can say.
+   */
+  heartbeatUrl: z
+    .url()
+    .refine((u) => /^https?:\/\//.test(u), "expected an http(s) URL")
+    .optional(),
+  /**
    * Grafana with the four dashboards on the front and the standby front, https://<front>:3000/ for
    * campus.adminCidrs only (off by default); its admin password is the secret bbb-ovh:grafanaAdminPassword,
    * generated when not given.

@@ -35,7 +35,12 @@ export function frontMonitoringFiles(campus: Campus): FrontMonitoringFiles[] {
   if (!monitoring.enabled) return [];
   const hosts = monitoredHosts(campus);
   const fronts = [campus.front.fqdn, ...(campus.standbyFront ? [campus.standbyFront.fqdn] : [])];
-  const alertmanagerYml = renderAlertmanagerYml({ to: adminEmail, smtp: monitoring.smtp, webhookUrl: monitoring.webhookUrl });
+  const alertmanagerYml = renderAlertmanagerYml({
+    to: adminEmail,
+    smtp: monitoring.smtp,
+    webhookUrl: monitoring.webhookUrl,
+    heartbeatUrl: monitoring.heartbeatUrl,
+  });
   return fronts.map((fqdn) => {
     const peer = fronts.find((f) => f !== fqdn);
     return {

@@ -144,6 +144,7 @@ describe("alertmanager.yml", () => {
         email_configs: [{ to: "it@campus.example", send_resolved: true }],
         webhook_configs: [{ url: "https://chat.campus.example/hook", send_resolved: true }],
       },
+      { name: "heartbeat" },
     ]);
     const anonymous = parse(renderAlertmanagerYml({ to: "it@campus.example", smtp: { ...smtp, username: undefined } })) as { global: Record<string, unknown> };
     expect(Object.keys(anonymous.global)).not.toContain("smtp_auth_password_file");
@@ -155,8 +156,34 @@ describe("alertmanager.yml", () => {
     );
   });
 
+  it("routes the Watchdog to the heartbeat every 5 minutes, never to the admin; without a heartbeat, to a receiver that sends nothing", () => {
+    type Doc = { route: { routes: Array<Record<string, unknown>> }; receivers: Array<Record<string, unknown>> };
+    const doc = parse(renderAlertmanagerYml({ to: "it@campus.example", smtp, heartbeatUrl: "https://hc.example/ping/abc" })) as Doc;
+    expect(doc.route.routes).toEqual([
+      { matchers: ['alertname="Watchdog"'], receiver: "heartbeat", group_wait: "0s", group_interval: "1m", repeat_interval: "5m" },
+    ]);
+    expect(doc.receivers[1]).toEqual({ name: "heartbeat", webhook_configs: [{ url: "https://hc.example/ping/abc", send_resolved: false }] });
+    const without = parse(renderAlertmanagerYml({ to: "it@campus.example", smtp })) as Doc;
+    expect(without.receivers[1]).toEqual({ name: "heartbeat" });
+    expect(() => renderAlertmanagerYml({ to: "it@campus.example", heartbeatUrl: "ftp://x" })).toThrow(/the heartbeat 'ftp:\/\/x' is not an http\(s\) URL/);
+  });
+
+  it.skipIf(!amtool)("amtool routes the Watchdog to the heartbeat only, and every other alert to the admin", () => {
+    const dir = path.join(work, "am-routes");
+    mkdirSync(dir, { recursive: true });
+    const file = path.join(dir, "alertmanager.yml");
+    writeFileSync(file, underRoot(dir, renderAlertmanagerYml({ to: "it@campus.example", smtp, heartbeatUrl: "https://hc.example/ping/abc" })));
+    const route = (...labels: string[]) => spawnSync("amtool", ["config", "routes", "test", `--config.file=${file}`, ...labels], { encoding: "utf8" });
+    expect(route("alertname=Watchdog", "severity=none").stdout.trim()).toBe("heartbeat");
+    expect(route("alertname=NodeDown", "host=bbb1.campus.example", "severity=critical").stdout.trim()).toBe("admin");
+  });
+
   it.skipIf(!amtool)("is accepted by amtool check-config, with and without mail and webhook", () => {
-    for (const [i, args] of [{ smtp, webhookUrl: "https://chat.campus.example/hook" }, { smtp: { ...smtp, username: undefined } }, {}].entries()) {
+    for (const [i, args] of [
+      { smtp, webhookUrl: "https://chat.campus.example/hook", heartbeatUrl: "https://hc.example/ping/abc" },
+      { smtp: { ...smtp, username: undefined } },
+      {},
+    ].entries()) {
       const dir = path.join(work, `am${i}`);
       mkdirSync(dir, { recursive: true });
       const file = path.join(dir, "alertmanager.yml");
