@@ -1,4 +1,5 @@
-import { WATCHDOG_ALERT } from "../../components/monitoring/renderAlertmanagerYml";
+// monitoringLayout.ts imports nothing: ops --help loads this file and none of the heavy libraries.
+import { WATCHDOG_ALERT } from "../../components/monitoring/monitoringLayout";
 import { OpsError } from "./errors";
 import { runRemote, type SshTarget } from "./ssh";
 

@@ -80,3 +80,6 @@ export const GRAFANA_FILES = {
 
 /** The provisioned Prometheus datasource's uid, which the dashboards' `datasource` variable (type prometheus) picks as the default. */
 export const GRAFANA_DATASOURCE_UID = "bbb-ovh-prometheus";
+
+/** The rules pack's always-firing alert (scripts/monitoring/rules.yml): a heartbeat, never an alert to anyone. */
+export const WATCHDOG_ALERT = "Watchdog";

@@ -1,5 +1,5 @@
 import { stringify } from "yaml";
-import { FRONT_FILES } from "./monitoringLayout";
+import { FRONT_FILES, WATCHDOG_ALERT } from "./monitoringLayout";
 
 export interface AlertmanagerYmlArgs {
   /** campus.adminEmail. */
@@ -11,9 +11,6 @@ export interface AlertmanagerYmlArgs {
   /** campus.monitoring.heartbeatUrl: where the Watchdog alert goes, every 5 minutes. */
   heartbeatUrl?: string;
 }
-
-/** The rules pack's always-firing alert (scripts/monitoring/rules.yml): a heartbeat, never an alert to anyone. */
-export const WATCHDOG_ALERT = "Watchdog";
 
 /**
  * /etc/prometheus/alertmanager.yml (Alertmanager's docs/configuration.md): one route to the `admin`
