@@ -491,7 +491,9 @@ describe.skipIf(!trees)("ops upgrade drill", () => {
 
     // The apply "succeeds" but leaves the node with another secret than Scalelite's: the check through the
     // balancer fails on it, the node stays drained under its own tag, and nothing else is touched.
-    const broken = await upgrade(["--apply", "true"], (node, step) => {
+    // The node is never placed once Scalelite's poll meets the wrong secret: the check then waits out --check-wait
+    // before it fails (2 minutes: a CI run spent 150 s here), so this case gives it 15 s, which a failure needs.
+    const broken = await upgrade(["--apply", "true", "--check-wait", "0.25"], (node, step) => {
       if (step === "applied") nodeHttp[NODES.findIndex((n) => n.fqdn === node)].secret = "not-the-secret-scalelite-has";
     });
     const canary = NODES.findIndex((n) => n.fqdn === broken.report.canary);
