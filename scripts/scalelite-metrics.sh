@@ -24,6 +24,8 @@ set -euo pipefail
 ROOT="${BBB_OVH_ROOT:-}"
 TEXTFILE_DIR="${TEXTFILE_DIR:-$ROOT/var/lib/prometheus/node-exporter}"
 BACKUP_STATUS="${BACKUP_STATUS:-$ROOT/var/lib/bbb-ovh/backup-status.json}"
+# What `ops failover` / `ops failback` and the replication steps made of this front in a pair.
+FRONT_ROLE="${FRONT_ROLE:-$ROOT/var/lib/bbb-ovh/front-role}"
 # What the last run saw in the spool, and when an archive last left it (importer_progress).
 SPOOL_STATE="${SPOOL_STATE:-$ROOT/var/lib/bbb-ovh/scalelite-spool.state}"
 IMPORTER_UNIT=scalelite-recording-importer.service
@@ -257,7 +259,13 @@ credit_metrics() {
 # null where it has nothing yet, which reads as 0 here).
 backup_metrics() {
   [[ -f "$BACKUP_STATUS" ]] || return 0
-  local key value state="" success="" attempt="" bytes="" added="" max_age=26
+  local key value state="" success="" attempt="" bytes="" added="" max_age=26 role=""
+  # A front that does not serve (standby, fenced) skips its backups (docs/backups.md, "With a standby front"):
+  # a status file left from when it served would only age into BackupTooOld.
+  [[ -f "$FRONT_ROLE" ]] && { IFS= read -r role <"$FRONT_ROLE" || true; }
+  case "${role%%[[:space:]]*}" in
+    standby | fenced) return 0 ;;
+  esac
   while read -r key value; do
     case "$key" in
       state) state="$value" ;;

@@ -248,6 +248,24 @@ describe.skipIf(!trees || !hasNodeExporter)("the Scalelite textfile exporter, re
     expect(sampleOf(m, "bbb_ovh_node_wake_requested_timestamp_seconds", "bbb1.campus.example")).toBeUndefined();
   });
 
+  it("gives no backup series on a front whose front-role says standby or fenced: it does not back up, and its old status would age into BackupTooOld", () => {
+    const role = path.join(dir, "front-role");
+    const textfile = path.join(dir, "textfile-role");
+    const backupSeries = (value: string) => {
+      fs.writeFileSync(role, `${value}\n`);
+      const result = run({ TEXTFILE_DIR: textfile, FRONT_ROLE: role, REDIS_CLI: `redis-cli -u ${scalelite.redisUrl}` });
+      expect(result.status, result.stderr).toBe(0);
+      return fs
+        .readFileSync(path.join(textfile, "scalelite.prom"), "utf8")
+        .split("\n")
+        .filter((l) => l.startsWith("bbb_ovh_backup_"));
+    };
+    expect(backupSeries("standby")).toEqual([]);
+    expect(backupSeries("fenced")).toEqual([]);
+    // The standby after ops failover serves and backs up: its series are there.
+    expect(backupSeries("primary")).toContain("bbb_ovh_backup_last_success_timestamp_seconds 1796176800");
+  });
+
   it("says scalelite_up 0 when Redis does not answer, and still writes the rest", async () => {
     const closed = await freePort();
     const result = run({ REDIS_CLI: `redis-cli -u redis://127.0.0.1:${closed}/0` });
