@@ -9,7 +9,7 @@ import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync,
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { StepInputs } from "../../components/remote/invocation";
-import { FAKE_BIN, portBelowEphemeral, startTestHost, type TestHost } from "../support/sshd";
+import { FAKE_BIN, freePort, startTestHost, type TestHost } from "../support/sshd";
 
 export const PG_BIN = "/usr/lib/postgresql/15/bin";
 const STANDBY_BIN = path.resolve(__dirname, "bin");
@@ -68,7 +68,7 @@ export class PgFronts {
     { listen = ["127.0.0.1"], env = {}, extraAuthorizedKeys }: { listen?: string[]; env?: Record<string, string>; extraAuthorizedKeys?: string[] } = {},
   ): Promise<PgFront> {
     // PostgreSQL binds it again each time a test or the fake systemctl starts it.
-    const port = await portBelowEphemeral();
+    const port = await freePort();
     const socket = path.join(this.scratch, `${name}-sock`);
     mkdirSync(socket);
     const { uid, gid } = this.ids();

@@ -15,6 +15,7 @@ import { parse, stringify } from "yaml";
 import { BBB_EXPORTER, renderBbbExporterSettings } from "../../components/bbb/bbbExporter";
 import { startBbbApiServer, type BbbApiServer } from "./bbbApiServer";
 import { freePort } from "./sshd";
+import { waitingFor } from "./waitUntil";
 
 /** Debian's Python, whose packages the exporter uses (as Ubuntu's does on a node: the unit runs /usr/bin/python3). */
 export const PYTHON = "/usr/bin/python3";
@@ -167,7 +168,9 @@ export const EXPORTER_PORT = BBB_EXPORTER.port;
 
 /** Prometheus's HTTP API: an instant query's result vector. */
 export async function instantQuery(promUrl: string, expr: string): Promise<{ metric: Record<string, string>; value: [number, string] }[]> {
-  const response = await fetch(`${promUrl}/api/v1/query?query=${encodeURIComponent(expr)}`);
+  // Bounded: a query answers in milliseconds, and a server that accepts and never answers would otherwise
+  // hold the poll until the test's budget ends (undici waits 300 s for headers).
+  const response = await fetch(`${promUrl}/api/v1/query?query=${encodeURIComponent(expr)}`, { signal: AbortSignal.timeout(30_000) });
   const body = (await response.json()) as { status: string; error?: string; data?: { result: { metric: Record<string, string>; value: [number, string] }[] } };
   if (body.status !== "success") throw new Error(`query ${expr}: ${body.error}`);
   return body.data!.result;
@@ -175,10 +178,12 @@ export async function instantQuery(promUrl: string, expr: string): Promise<{ met
 
 /** Polls an asynchronous condition until it holds; the test's budget bounds it (as waitUntil does). */
 export async function pollUntil(condition: () => Promise<boolean>, signal: AbortSignal, what: () => string, intervalMs = 100): Promise<void> {
-  while (!(await condition())) {
-    if (signal.aborted) throw new Error(`stopped waiting for ${what()}: the test ended`);
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
+  await waitingFor(what, signal, async () => {
+    while (!(await condition())) {
+      if (signal.aborted) throw new Error(`stopped waiting for ${what()}: the test ended`);
+      await new Promise((r) => setTimeout(r, intervalMs));
+    }
+  });
 }
 
 /** The text a metrics endpoint answers, or undefined when it does not. */

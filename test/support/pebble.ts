@@ -12,7 +12,7 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { freePort, portBelowEphemeral } from "./sshd";
+import { freePort } from "./sshd";
 import { selfSignedCert } from "./selfSignedCert";
 
 const have = (program: string) => {
@@ -39,7 +39,7 @@ export interface Pebble {
  * each must exist on this machine.
  */
 export async function startPebble(dir: string, mounts: string[] = []): Promise<Pebble> {
-  const [acmePort, managementPort, httpPort, tlsPort] = [await freePort(), await freePort(), await portBelowEphemeral(), await freePort()];
+  const [acmePort, managementPort, httpPort, tlsPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
   // certbot's standalone server binds the HTTP-01 port anew on each run, for as long as the file runs.
   const cert = path.join(dir, "cert.pem");
   selfSignedCert({ key: path.join(dir, "key.pem"), cert, rsa: true });

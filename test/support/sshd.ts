@@ -451,18 +451,6 @@ function launchSshd(config: string): Promise<{ sshd: ChildProcess; log: string[]
   });
 }
 
-/** A port free now, from the kernel's ephemeral range: for a server bound once, at its start. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 const bindable = (port: number) =>
   new Promise<boolean>((resolve) => {
     const server = createServer();
@@ -471,16 +459,16 @@ const bindable = (port: number) =>
   });
 
 /**
- * A port for a server that binds it again later (certbot's standalone server on each run, a PostgreSQL the
- * test stops and starts). A port of the kernel's ephemeral range (what freePort gives) can meanwhile become
- * the local end of any test's outgoing connection: a CI run failed every certbot run so ("Could not bind TCP
- * port ... already in use"). Below that range no outgoing connection takes it; one free now, at random, so
- * that files do not collide.
+ * A port free now, for a server the test starts (often another process, which binds it a moment later, or
+ * again after a restart: certbot's standalone server on each run, a PostgreSQL the test stops and starts). A
+ * port of the kernel's ephemeral range can meanwhile become the local end of any test's outgoing connection:
+ * a CI run failed every certbot run so ("Could not bind TCP port ... already in use"). Below that range no
+ * outgoing connection takes it; one free now, at random, so that files do not collide.
  */
-export async function portBelowEphemeral(): Promise<number> {
+export async function freePort(): Promise<number> {
   const [low] = readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/).map(Number);
   const from = 10_000;
-  if (!(low > from + 1000)) throw new Error(`the ephemeral port range starts at ${low}: no room below it for a port bound again later`);
+  if (!(low > from + 1000)) throw new Error(`the ephemeral port range starts at ${low}: no room below it for the tests' servers`);
   for (let attempt = 0; attempt < 100; attempt++) {
     const port = from + Math.floor(Math.random() * (low - from));
     if (await bindable(port)) return port;
