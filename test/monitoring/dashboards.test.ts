@@ -58,7 +58,9 @@ describe("dashboards", () => {
     // Variables are resolved once every target has been scraped once, as on a running campus.
     await pollUntil(
       async () => {
-        const r = (await (await fetch(`${c.promUrl}/api/v1/targets`)).json()) as { data: { activeTargets: { health: string }[] } };
+        const r = (await (await fetch(`${c.promUrl}/api/v1/targets`, { signal: AbortSignal.timeout(30_000) })).json()) as {
+          data: { activeTargets: { health: string }[] };
+        };
         return r.data.activeTargets.length > 0 && r.data.activeTargets.every((t) => t.health !== "unknown");
       },
       signal,
