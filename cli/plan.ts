@@ -4,7 +4,7 @@ import { continueWhenReaderGoes } from "./closedPipe";
 
 /**
  * `npm run plan -- <stack>`: what `pulumi up` would build for a stack, without the Pulumi CLI,
- * credentials or network. Exit codes: 0 planned, 1 invalid stack, 2 usage.
+ * credentials or network. Exit codes (in --help too): 0 planned, 1 the stack is refused, 2 usage.
  */
 continueWhenReaderGoes(process.stdout);
 continueWhenReaderGoes(process.stderr);
@@ -15,6 +15,7 @@ const cli = new Command("plan")
   .option("--stack-file <path>", "plan this stack file instead of stacks/Pulumi.<stack>.yaml")
   .option("--json", "print one JSON document {stack, stackFile, resources, outputs, installer, warnings, notes}")
   .option("--mermaid", "print a topology diagram (Mermaid) of the campus")
+  .addHelpText("after", "\nExit codes: 0 planned; 1 the stack is refused (no such stack file, or every problem of an invalid one listed); 2 usage.")
   .showHelpAfterError()
   .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2))
   .action(async (stack: string | undefined, opts: { stackFile?: string; json?: boolean; mermaid?: boolean }) => {

@@ -307,5 +307,8 @@ describe("npm run plan (a process)", () => {
     expect(missing.stderr).toMatch(/no such stack file/);
     const usage = await plan();
     expect(usage.code).toBe(2);
+    const help = await plan("--help");
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain("Exit codes: 0 planned; 1 the stack is refused (no such stack file, or every problem of an invalid one listed); 2 usage.");
   });
 });
