@@ -9,6 +9,7 @@ import { ops, opsProcess, scratch } from "./cli";
  */
 const FAKES = path.join(__dirname, "fakes");
 const README = readFileSync(path.resolve(__dirname, "../../README.md"), "utf8");
+const OPS_DOC = readFileSync(path.resolve(__dirname, "../../docs/ops.md"), "utf8");
 const mentioned = (text: string) => new Set([...text.matchAll(/(?<![\w-])--[a-z][a-z0-9-]*/g)].map((m) => m[0]));
 
 /** Every command that runs something, as its words: groups (`voucher`, `schedule`) give their subcommands. */
@@ -130,5 +131,24 @@ describe("no option is named where it does not exist", () => {
           expect(options, `ops ${command}: ${option} in:\n${run.stderr}${run.stdout}`).toContain(option);
       }
     }
+  });
+});
+
+describe("docs/ops.md, the reference of every command", () => {
+  it("has a row for every command and names every option its --help lists", async () => {
+    // The commands table's first column: `backup now\|list\|restore\|resend <stack>` counts for each of the four.
+    const table = OPS_DOC.slice(OPS_DOC.indexOf("| command | what it does |"));
+    const rows = [...table.slice(0, table.indexOf("\n\n")).matchAll(/^\| `([a-z][^`]*)` \|/gm)].map((m) => m[1].replace(/\\\|/g, "|"));
+    const documented = (words: string[]) =>
+      rows.some((row) => {
+        const [first, second] = row.split(" ");
+        return first === words[0] && (words.length === 1 || (second ?? "").split("|").includes(words[1]));
+      });
+    const missing: string[] = [];
+    for (const words of await commands()) {
+      if (!documented(words)) missing.push(`command ${words.join(" ")}`);
+      for (const option of await optionsOf(words)) if (option !== "--help" && !OPS_DOC.includes(`\`${option}`)) missing.push(`${words.join(" ")} ${option}`);
+    }
+    expect(missing).toEqual([]);
   });
 });
