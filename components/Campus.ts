@@ -140,8 +140,17 @@ export class Campus extends pulumi.ComponentResource {
       }
     }
 
+    // While the standby front serves (campus.servingFront), the front's name points at it, as ops failover left it.
+    const servedBy =
+      campus.config.servingFront === "standbyFront" && this.standbyFront
+        ? { handle: this.standbyFront, withIpv6: hasIpv6(this.standbyFront.host.config) }
+        : undefined;
     for (const handle of [this.front, ...(this.standbyFront ? [this.standbyFront] : []), ...this.nodes]) {
-      const records = new HostRecords(`${handle.host.name}-dns`, { campus, handle, withIpv6: hasIpv6(handle.host.config) }, { parent: this });
+      const records = new HostRecords(
+        `${handle.host.name}-dns`,
+        { campus, handle, withIpv6: hasIpv6(handle.host.config), servedBy: handle === this.front ? servedBy : undefined },
+        { parent: this },
+      );
       handle.ready.push(...records.records);
     }
 

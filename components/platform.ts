@@ -84,6 +84,7 @@ export function buildPlatform(args: PlatformArgs): PlatformOutputs {
       certificate,
       replication: standby && { role: "primary", standby: standby.handle, link: standby.link },
       monitorAddresses: monitors(args.standbyFront),
+      held: campus.config.servingFront === "standbyFront",
     },
     { parent },
   );
@@ -101,7 +102,9 @@ export function buildPlatform(args: PlatformArgs): PlatformOutputs {
       },
       { parent },
     );
-  const spool = front.spool;
+  // The front that serves Scalelite (campus.servingFront): the nodes send their recordings there and register there.
+  const serving = campus.config.servingFront === "standbyFront" && standbyFront ? standbyFront : front;
+  const spool = serving.spool;
   const nodes = args.nodes.map((handle) => ({
     handle,
     node: new BbbNode(
@@ -110,9 +113,9 @@ export function buildPlatform(args: PlatformArgs): PlatformOutputs {
         campus,
         handle,
         recordings: spool && {
-          frontAddress: front.ipv4,
-          frontSshPort: front.sshPort,
-          frontHostKey: args.front.hostKey,
+          frontAddress: serving.ipv4,
+          frontSshPort: serving.sshPort,
+          frontHostKey: serving.hostKey,
           transferKey: transferKeys.get(handle)!,
           spool,
         },
@@ -126,14 +129,16 @@ export function buildPlatform(args: PlatformArgs): PlatformOutputs {
   const registration = new NodeRegistration(
     `${campus.config.id}-registration`,
     {
-      front,
+      front: serving,
+      namedAfter: front.hostName,
       nodes: nodes.map(({ handle, node }) => ({ node, loadMultiplier: handle.host.loadMultiplier, tag: handle.host.tag, state: handle.host.scaleliteState })),
     },
     { parent },
   );
 
   // Each node leaves the stack only once it is empty (NodeRetirement).
-  for (const { handle, node } of nodes) new NodeRetirement(`${handle.host.name}-retirement`, { front, node, hostName: handle.host.name }, { parent });
+  for (const { handle, node } of nodes)
+    new NodeRetirement(`${handle.host.name}-retirement`, { front: serving, namedAfter: front.hostName, node, hostName: handle.host.name }, { parent });
 
   const campusMonitoring =
     monitoring.enabled &&

@@ -1,3 +1,4 @@
+import { parkedSubDomain } from "../../components/dns/parkedSubDomain";
 import { POSTGRES_IMAGE } from "../../components/scalelite/images";
 import { base64, renderStepCommand, renderStepStdin } from "../../components/remote/invocation";
 import type { ChecksumAlgorithm } from "./bbbApi";
@@ -8,7 +9,6 @@ import {
   dnsChanges,
   failbackSteps,
   lagBytes,
-  parkedSubDomain,
   presumedDown,
   recordingsCopyVerdict,
   recordingsPullCommand,

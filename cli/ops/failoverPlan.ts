@@ -1,3 +1,4 @@
+import { parkedSubDomain } from "../../components/dns/parkedSubDomain";
 import { nodeApiUrl, renderServersYaml, type ScaleliteServer } from "../../components/scalelite/renderServersYaml";
 import { RECORDING_DIR, STANDBY_COPY_DIR, STANDBY_COPY_INTERVAL_MINUTES } from "../../components/scalelite/recordingLayout";
 import { OpsError } from "./errors";
@@ -263,11 +264,6 @@ export type DnsChange =
   | { kind: "park"; id: number; fieldType: "AAAA"; from: string; subDomain: string }
   | { kind: "unpark"; id: number; fieldType: "AAAA"; subDomain: string; to: string; ttl: number }
   | { kind: "post"; fieldType: "AAAA"; subDomain: string; to: string; ttl: number };
-
-/** Where a switch parks the front's AAAA records while the front that serves has no IPv6 (a name nobody uses). */
-export function parkedSubDomain(subDomain: string): string {
-  return subDomain ? `bbb-ovh-parked.${subDomain}` : "bbb-ovh-parked";
-}
 
 /** The record name of an FQDN inside its zone ("" at the apex). */
 export function subDomainOf(fqdn: string, zone: string): string {

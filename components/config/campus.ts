@@ -226,6 +226,11 @@ function crossFieldProblems(raw: unknown, secrets: SecretPresence): ConfigProble
     });
   }
   problems.push(...standbySiteProblems(raw.front, raw.standbyFront));
+  if (raw.servingFront === "standbyFront" && raw.standbyFront === undefined)
+    problems.push({
+      path: "campus.servingFront",
+      message: "is standbyFront, but the campus has no campus.standbyFront: the front is the only one that can serve",
+    });
   if (isRecord(raw.moodle) && raw.moodle.acceptDpa === true && !isRecord(raw.moodle.ssh)) {
     problems.push({ path: "campus.moodle.acceptDpa", message: "needs campus.moodle.ssh: the setting is applied on the Moodle host" });
   }

@@ -340,6 +340,12 @@ export const campusSchema = z
      * its database streams from the front's, recordings are copied to it, `ops failover` promotes it.
      */
     standbyFront: frontHost.optional(),
+    /**
+     * Which front serves the front's name (docs/front.md, "A failover that lasts"): `standbyFront` after an
+     * `ops failover` that will last, so that `pulumi up` keeps the name there, registers nodes there and
+     * leaves the front as it is; `front` again after `ops failback`.
+     */
+    servingFront: z.enum(["front", "standbyFront"]).default("front"),
     nodes: z.array(nodeHost).min(1, "expected at least one BigBlueButton node"),
     moodle: z
       .strictObject({

@@ -71,6 +71,11 @@ export function frontWarnings(campus: Campus): string[] {
         `the standby front ${standbyFront.name} cannot hold a certificate for ${front.fqdn} before a failover with HTTP-01 (Let's Encrypt checks the name where DNS points, the front): \`ops failover\` requests it there once DNS points at the standby, so HTTPS waits for the DNS TTL (${campus.config.dns.ttl} s) and certbot, which add to the RTO; to do: set certificates.challenge: dns-01 (with bbb-ovh:dnsCredentials) to have it ready`,
       );
     }
+    if (campus.config.servingFront === "standbyFront") {
+      warnings.push(
+        `the standby front ${standbyFront.name} serves (campus.servingFront): ${front.fqdn} points at it, the nodes register with it and send their recordings to it, and nothing runs on ${front.name} (its steps keep their last inputs; the stack has no standby meanwhile); to do: once \`ops failback\` has made ${front.name} serve again, set campus.servingFront: front and run \`pulumi up\` (docs/front.md, "A failover that lasts")`,
+      );
+    }
     if (campus.config.dns.ttl > MAX_FAILOVER_TTL) {
       warnings.push(
         `campus.dns.ttl is ${campus.config.dns.ttl} s: after \`ops failover\` switches ${front.fqdn}, resolvers keep the old address up to that long; to do: set it to ${MAX_FAILOVER_TTL} s or less, which keeps a failover within minutes`,

@@ -14,7 +14,18 @@ export interface StepHost {
   connection: pulumi.Input<types.input.remote.ConnectionArgs>;
   sshUser: string;
   ready: pulumi.Resource[];
+  /**
+   * Nothing runs on the host again while this is set: every step keeps the inputs of its last run
+   * (ignoreChanges), so a changed input re-runs nothing and no SSH connection is made. For the front while
+   * the standby front serves (campus.servingFront): it may be fenced, or gone with its datacenter. A step the
+   * host never ran is still made; a guard (a delete only) connects to nothing when made.
+   */
+  held?: boolean;
 }
+
+/** Every input HostSteps gives a Command, and a CopyToRemote: what a held host's resources keep from their state. */
+const COMMAND_INPUTS = ["connection", "create", "delete", "stdin", "triggers", "logging", "addPreviousOutputInEnv"];
+const COPY_INPUTS = ["connection", "source", "remotePath", "triggers"];
 
 export const stepHostOf = (handle: HostHandle): StepHost => ({
   name: handle.host.name,
@@ -83,7 +94,7 @@ export class HostSteps {
     this.sshReady = new remote.Command(
       `${host.name}-ssh`,
       { connection: this.connection, create: "uname -n", addPreviousOutputInEnv: false },
-      { parent: owner, dependsOn: host.ready },
+      { parent: owner, dependsOn: host.ready, ...this.held(COMMAND_INPUTS) },
     );
     // A directory source without a trailing slash lands in <remotePath>/<its name>, whether or not
     // that directory already exists (pulumi-command's sftp copy), so remotePath is the parent.
@@ -95,8 +106,12 @@ export class HostSteps {
         remotePath: dirname(this.scriptDir),
         triggers: [bundle.hash],
       },
-      { parent: owner, dependsOn: [this.sshReady] },
+      { parent: owner, dependsOn: [this.sshReady], ...this.held(COPY_INPUTS) },
     );
+  }
+
+  private held(inputs: string[]): { ignoreChanges?: string[] } {
+    return this.host.held ? { ignoreChanges: inputs } : {};
   }
 
   /**
@@ -105,14 +120,20 @@ export class HostSteps {
    * step on a host still in use); it is deleted only with what it guards, which must depend on nothing
    * that depends on it. `name` tells the guards of one step apart; guardName gives the resource's name.
    */
-  guardName(step: StepName, name: string): string {
-    return `${this.host.name}-${step}-${name}`;
+  guardName(step: StepName, name: string, namedAfter = this.host.name): string {
+    return `${namedAfter}-${step}-${name}`;
   }
 
-  guard(step: StepName, name: string, inputs: StepInputValues, options: { dependsOn?: pulumi.Resource[]; parent?: pulumi.Resource } = {}): remote.Command {
+  /** `namedAfter`: as for run. */
+  guard(
+    step: StepName,
+    name: string,
+    inputs: StepInputValues,
+    options: { dependsOn?: pulumi.Resource[]; parent?: pulumi.Resource; namedAfter?: string } = {},
+  ): remote.Command {
     const { stdin, carriesSecret } = stepStdin(step, inputs);
     return new remote.Command(
-      this.guardName(step, name),
+      this.guardName(step, name, options.namedAfter),
       {
         connection: this.connection,
         delete: renderStepCommand(step, this.scriptDir, this.host.sshUser !== "root"),
@@ -124,6 +145,7 @@ export class HostSteps {
         parent: options.parent ?? this.owner,
         dependsOn: [this.scripts, ...(options.dependsOn ?? [])],
         additionalSecretOutputs: carriesSecret ? ["stdout", "stderr"] : [],
+        ...this.held(COMMAND_INPUTS),
       },
     );
   }
@@ -131,11 +153,19 @@ export class HostSteps {
   /**
    * Runs `step` after the scripts are in place and after `dependsOn`; the resource is a child of `parent` (default: the host's component).
    * `triggers`: what else must re-run the step when it changes (a new installer pin), beside its script.
+   * `namedAfter`: the host the resource is named after (default this one): a step of the front that serves
+   * keeps the front's name when the standby front serves (campus.servingFront), so that Pulumi updates it,
+   * which runs it on the standby, rather than deleting one resource (a guard's delete runs its step) and
+   * making another.
    */
-  run(step: StepName, inputs: StepInputValues, options: { dependsOn?: pulumi.Resource[]; parent?: pulumi.Resource; triggers?: string[] } = {}): remote.Command {
+  run(
+    step: StepName,
+    inputs: StepInputValues,
+    options: { dependsOn?: pulumi.Resource[]; parent?: pulumi.Resource; triggers?: string[]; namedAfter?: string } = {},
+  ): remote.Command {
     const { stdin, carriesSecret } = stepStdin(step, inputs);
     return new remote.Command(
-      `${this.host.name}-${step}`,
+      `${options.namedAfter ?? this.host.name}-${step}`,
       {
         connection: this.connection,
         create: renderStepCommand(step, this.scriptDir, this.host.sshUser !== "root"),
@@ -150,6 +180,7 @@ export class HostSteps {
         parent: options.parent ?? this.owner,
         dependsOn: [this.scripts, ...(options.dependsOn ?? [])],
         additionalSecretOutputs: carriesSecret ? ["stdout", "stderr"] : [],
+        ...this.held(COMMAND_INPUTS),
       },
     );
   }

@@ -6,7 +6,10 @@ import type { ScaleliteFront } from "./ScaleliteFront";
 import { registrationStateInputs, renderServersYaml, type ScaleliteNodeState } from "./renderServersYaml";
 
 export interface NodeRegistrationArgs {
+  /** The front that serves (campus.servingFront). */
   front: ScaleliteFront;
+  /** The stack's front: the step carries its name whichever front serves (HostSteps.run). */
+  namedAfter: string;
   /** `state`: what the stack declares; unset, the state an operator set in Scalelite is kept. */
   nodes: Array<{ node: BbbNode; loadMultiplier: number; tag?: string; state?: ScaleliteNodeState }>;
 }
@@ -33,7 +36,7 @@ export class NodeRegistration extends pulumi.ComponentResource {
     this.sync = args.front.steps.run(
       "scaleliteRegister",
       { SERVERS_YAML_B64: pulumi.secret(serversYaml), SYNC_MODE: "cordon", EXPECTED_IDS: expectedIds.join(","), ...states },
-      { parent: this, dependsOn: [args.front.health, ...args.nodes.map(({ node }) => node.health)] },
+      { parent: this, dependsOn: [args.front.health, ...args.nodes.map(({ node }) => node.health)], namedAfter: args.namedAfter },
     );
     this.registerOutputs({ expectedIds });
   }

@@ -5,7 +5,10 @@ import { senderTarget } from "./recordingLayout";
 import type { ScaleliteFront } from "./ScaleliteFront";
 
 export interface NodeRetirementArgs {
+  /** The front that serves (campus.servingFront). */
   front: ScaleliteFront;
+  /** The stack's front: the guard carries its name whichever front serves (HostSteps.guard). */
+  namedAfter: string;
   node: BbbNode;
   /** The node's name in the stack: its transfer target on the front is named after it. */
   hostName: string;
@@ -37,10 +40,10 @@ export class NodeRetirement extends pulumi.ComponentResource {
         CHECKSUM_ALGORITHM: HEALTH_CHECKSUM_ALGORITHM,
         INCOMING_DIR: senderTarget(args.hostName),
         SLEEPING_LIST: front.sleepingList,
-        RESOURCE_NAME: front.steps.guardName("scaleliteRetireNode", args.hostName),
+        RESOURCE_NAME: front.steps.guardName("scaleliteRetireNode", args.hostName, args.namedAfter),
       },
       // After the node's health: deleted before everything of the node's own.
-      { parent: this, dependsOn: [node.health] },
+      { parent: this, dependsOn: [node.health], namedAfter: args.namedAfter },
     );
     // On the node itself, and deleted first (it depends on the front's guard): its disk holds recordings
     // getRecordings does not list yet (scripts/bbb-node-retire.sh).

@@ -33,6 +33,8 @@ export interface ScaleliteFrontArgs {
   replication?: { role: "primary"; standby: FrontHandle; link: ReplicationLink } | { role: "standby"; primary: ScaleliteFront; link: ReplicationLink };
   /** The other front, whose Prometheus scrapes this one (campus.monitoring), admitted on the scrape ports only. */
   monitorAddresses?: pulumi.Input<string>[];
+  /** The front while the standby front serves (campus.servingFront): nothing runs on it (StepHost.held). */
+  held?: boolean;
 }
 
 /** The secrets both fronts share, so that Moodle and the nodes see no difference after a failover. */
@@ -103,7 +105,7 @@ export class ScaleliteFront extends pulumi.ComponentResource {
     // The standby serves the front's name once `ops failover` points it there.
     const serviceFqdn = standby ? standby.primary.fqdn : host.fqdn;
 
-    this.steps = new HostSteps(this, stepHostOf(handle));
+    this.steps = new HostSteps(this, { ...stepHostOf(handle), held: args.held });
     const preflight = this.steps.run("hostPreflight", preflightInputs(campus, handle));
     // SSH from the nodes too when they push recordings here (rsync over SSH); IPv6 when a node has one.
     const nodeAddresses = args.recordingSenders.flatMap(({ handle: node }) => [node.ipv4, node.ipv6]);

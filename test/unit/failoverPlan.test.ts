@@ -1,9 +1,9 @@
+import { parkedSubDomain } from "../../components/dns/parkedSubDomain";
 import { describe, expect, it } from "vitest";
 import {
   certificateRetryDelays,
   describeDnsChange,
   dnsChanges,
-  parkedSubDomain,
   failbackSteps,
   lagBytes,
   lsnBytes,

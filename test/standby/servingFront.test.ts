@@ -1,0 +1,116 @@
+/**
+ * campus.servingFront: standbyFront, the stack of a failover that lasts, in the real program under the plan's
+ * mocks (the training stack with a standby front in SBG5). Switching it must make and delete nothing (a guard's
+ * delete would run its step, a deleted record would leave the state naming a record gone); the front's name points
+ * at the standby as `ops failover` left it; the steps of the front that serves run on the standby under the front's
+ * resource names; and the front's own steps keep the inputs of their last run, so nothing connects to it.
+ */
+import { describe, expect, it } from "vitest";
+import type { RecordedResource } from "../../cli/plan/recorder";
+import { CampusConfigError, parseCampus } from "../../components/config/campus";
+import { readStackFile } from "../../components/config/stackFile";
+import { frontWarnings } from "../../components/planning/frontFailover";
+import { evaluateStack, stepInputsOf as inputsOf, unwrapSecret as unwrap } from "../support/evaluateStack";
+
+const PUBLIC_CLOUD_STANDBY = {
+  name: "lb-training-standby",
+  fqdn: "visio-training-standby.isen-ouest.fr",
+  kind: "publicCloud",
+  region: "SBG5",
+  flavor: "c2-30",
+};
+const DEDICATED_STANDBY = { name: "lb-training-standby", fqdn: "visio-training-standby.isen-ouest.fr", kind: "dedicated", model: "rise-1", datacenter: "sbg" };
+const stack = (standbyFront: Record<string, unknown>, servingFront?: string) => (campus: Record<string, any>) => {
+  campus.standbyFront = standbyFront;
+  campus.recordings = true;
+  if (servingFront) campus.servingFront = servingFront;
+};
+const named = (resources: RecordedResource[], name: string) => {
+  const found = resources.filter((r) => r.name === name);
+  expect(found, name).toHaveLength(1);
+  return found[0];
+};
+const ipOf = (resources: RecordedResource[], host: string) => inputsOf(named(resources, `${host}-hostPreflight`)).PUBLIC_IPV4;
+const connectedTo = (r: RecordedResource) => (unwrap(r.inputs.connection) as { host: string }).host;
+const byName = (resources: RecordedResource[]) => resources.map((r) => r.urn).sort();
+
+describe("campus.servingFront: standbyFront (a failover that lasts)", () => {
+  it("changes no resource's identity: the same resources before and after, so nothing is made or deleted", async () => {
+    const before = await evaluateStack("training", {}, stack(PUBLIC_CLOUD_STANDBY));
+    const after = await evaluateStack("training", {}, stack(PUBLIC_CLOUD_STANDBY, "standbyFront"));
+    expect(byName(after.resources)).toEqual(byName(before.resources));
+  });
+
+  it("points the front's name at the standby, registers the nodes and sends their recordings there, and holds every step of the front", async () => {
+    const { resources } = await evaluateStack("training", {}, stack(PUBLIC_CLOUD_STANDBY, "standbyFront"));
+    const [front, standby] = [ipOf(resources, "lb-training"), ipOf(resources, "lb-training-standby")];
+    expect(front).not.toBe(standby);
+    const a = named(resources, "lb-training-dns-a");
+    expect(a.inputs).toMatchObject({ subdomain: "visio-training", fieldtype: "A", target: standby });
+    // Both fronts have IPv6 (Public Cloud): the front's AAAA names the standby's, as ops failover's PUT leaves it.
+    const aaaa = named(resources, "lb-training-dns-aaaa");
+    expect(aaaa.inputs).toMatchObject({ subdomain: "visio-training", fieldtype: "AAAA" });
+    expect(aaaa.inputs.target).toBe(named(resources, "lb-training-standby-dns-aaaa").inputs.target);
+    // The standby's own name is unchanged.
+    expect(named(resources, "lb-training-standby-dns-a").inputs).toMatchObject({ subdomain: "visio-training-standby", target: standby });
+
+    // The steps of the front that serves keep the front's names and connect to the standby.
+    const register = named(resources, "lb-training-scaleliteRegister");
+    expect(connectedTo(register)).toBe(standby);
+    expect(register.ignoreChanges).toEqual([]);
+    expect(register.dependencies.some((u) => u.endsWith("::lb-training-standby-scaleliteApp"))).toBe(true);
+    const retire = named(resources, "lb-training-scaleliteRetireNode-bbb-training-sbg");
+    expect(connectedTo(retire)).toBe(standby);
+    expect(inputsOf(retire).RESOURCE_NAME).toBe("lb-training-scaleliteRetireNode-bbb-training-sbg");
+    // Each node sends its recordings to the standby's spool, pinning the standby's host key.
+    for (const node of ["bbb-training-sbg", "bbb-training-gra"]) {
+      const recordings = inputsOf(named(resources, `${node}-bbbRecordings`));
+      expect(Buffer.from(recordings.SSH_CONFIG_B64, "base64").toString()).toContain(`HostName ${standby}`);
+    }
+
+    // Nothing of the front's connects to it again: every step keeps its last inputs; the standby's are live.
+    const frontSteps = resources.filter((r) => r.type.startsWith("command:remote:") && r.parent?.endsWith("::lb-training"));
+    expect(frontSteps.map((r) => r.name)).toEqual(
+      expect.arrayContaining(["lb-training-ssh", "lb-training-scripts", "lb-training-hostFirewall", "lb-training-scaleliteSpool"]),
+    );
+    for (const step of frontSteps) expect(step.ignoreChanges, step.name).toEqual(expect.arrayContaining(["connection", "triggers"]));
+    for (const step of frontSteps.filter((r) => r.type === "command:remote:Command"))
+      expect(step.ignoreChanges, step.name).toEqual(expect.arrayContaining(["create", "stdin"]));
+    const standbySteps = resources.filter((r) => r.type.startsWith("command:remote:") && r.parent?.endsWith("::lb-training-standby"));
+    expect(standbySteps.length).toBeGreaterThan(5);
+    for (const step of standbySteps) expect(step.ignoreChanges, step.name).toEqual([]);
+  });
+
+  it("while the front serves (the default), nothing is held and the name and the steps stay on the front", async () => {
+    const { resources } = await evaluateStack("training", {}, stack(PUBLIC_CLOUD_STANDBY));
+    const front = ipOf(resources, "lb-training");
+    expect(named(resources, "lb-training-dns-a").inputs.target).toBe(front);
+    expect(connectedTo(named(resources, "lb-training-scaleliteRegister"))).toBe(front);
+    const steps = resources.filter((r) => r.type.startsWith("command:remote:"));
+    expect(steps.length).toBeGreaterThan(20);
+    expect(steps.filter((r) => r.ignoreChanges.length > 0).map((r) => r.name)).toEqual([]);
+  });
+
+  it("parks the front's AAAA under another name when the standby has no IPv6, as ops failover does", async () => {
+    const { resources } = await evaluateStack("training", {}, stack(DEDICATED_STANDBY, "standbyFront"));
+    const aaaa = named(resources, "lb-training-dns-aaaa");
+    const frontIpv6 = (await evaluateStack("training", {}, stack(DEDICATED_STANDBY))).resources.find((r) => r.name === "lb-training-dns-aaaa")!.inputs.target;
+    expect(aaaa.inputs).toMatchObject({ subdomain: "bbb-ovh-parked.visio-training", fieldtype: "AAAA", target: frontIpv6 });
+    expect(named(resources, "lb-training-dns-a").inputs.target).toBe(ipOf(resources, "lb-training-standby"));
+  });
+
+  it("is refused without a standby front, and the plan says what it does and what to do after the failback", () => {
+    const raw = readStackFile("training").config["bbb-ovh:campus"].value as Record<string, any>;
+    const secrets = { sshPrivateKey: false, turnSecret: false, dnsCredentials: false };
+    expect(() => parseCampus({ ...raw, servingFront: "standbyFront" }, secrets)).toThrow(CampusConfigError);
+    try {
+      parseCampus({ ...raw, servingFront: "standbyFront" }, secrets);
+    } catch (e) {
+      expect((e as CampusConfigError).message).toContain("campus.servingFront: is standbyFront, but the campus has no campus.standbyFront");
+    }
+    const campus = parseCampus({ ...raw, recordings: true, standbyFront: PUBLIC_CLOUD_STANDBY, servingFront: "standbyFront" }, secrets);
+    expect(frontWarnings(campus).join("\n")).toMatch(
+      /the standby front lb-training-standby serves \(campus.servingFront\): .* nothing runs on lb-training .*to do: once `ops failback`/,
+    );
+  });
+});
