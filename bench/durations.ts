@@ -56,6 +56,7 @@ export const BY_STEP: Readonly<Record<StepName | "ssh" | "host-key-tofu", Modell
   scaleliteMetrics: m(0.1, "two files and two units; nothing downloaded (estimate)"),
   scaleliteApp: m(4, "four Scalelite images pulled, db:setup, units started"),
   scaleliteHealth: m(0.5, "/health_check until it says success"),
+  scaleliteFrontServes: m(0.1, "one SSH command reading the standby's front-role"),
   scaleliteBackup: m(1, "restic from apt, one check/init of the repository over HTTPS, two unit files (estimate)"),
   scaleliteRegister: m(1, "servers:sync and poll:all in the api container (Rails boot)"),
   bbbRetire: m(0, "runs only when a node is deleted, never on pulumi up's path to serving"),

@@ -145,10 +145,21 @@ export class Campus extends pulumi.ComponentResource {
       campus.config.servingFront === "standbyFront" && this.standbyFront
         ? { handle: this.standbyFront, withIpv6: hasIpv6(this.standbyFront.host.config) }
         : undefined;
+    // With a standby front, the front's records move only once the standby's front-role agrees with
+    // campus.servingFront (its scaleliteFrontServes step, made with the platform below).
+    let servesChecked: (checks: pulumi.Resource[]) => void = () => undefined;
+    const servesCheck = new Promise<pulumi.Resource[]>((resolve) => (servesChecked = resolve));
     for (const handle of [this.front, ...(this.standbyFront ? [this.standbyFront] : []), ...this.nodes]) {
+      const front = handle === this.front;
       const records = new HostRecords(
         `${handle.host.name}-dns`,
-        { campus, handle, withIpv6: hasIpv6(handle.host.config), servedBy: handle === this.front ? servedBy : undefined },
+        {
+          campus,
+          handle,
+          withIpv6: hasIpv6(handle.host.config),
+          servedBy: front ? servedBy : undefined,
+          after: front && this.standbyFront ? servesCheck : undefined,
+        },
         { parent: this },
       );
       handle.ready.push(...records.records);
@@ -171,8 +182,10 @@ export class Campus extends pulumi.ComponentResource {
       dnsCredentials: secrets.dnsCredentials,
       smtpPassword: secrets.smtpPassword,
       grafanaAdminPassword: secrets.grafanaAdminPassword,
+      onServesCheck: (check) => servesChecked([check]),
       parent: this,
     });
+    servesChecked([]);
     this.registerOutputs({});
   }
 }

@@ -17,6 +17,8 @@ export interface PlatformArgs {
   front: FrontHandle;
   /** campus.standbyFront's host. */
   standbyFront?: FrontHandle;
+  /** Called with the standby front's scaleliteFrontServes step, which the front's DNS records wait for. */
+  onServesCheck?: (check: pulumi.Resource) => void;
   nodes: NodeHandle[];
   /** SSH to the Moodle host; required when campus.moodle.ssh is set. */
   moodleConnection?: pulumi.Input<types.input.remote.ConnectionArgs>;
@@ -99,9 +101,11 @@ export function buildPlatform(args: PlatformArgs): PlatformOutputs {
         certificate,
         replication: { role: "standby", primary: front, link: standby.link },
         monitorAddresses: monitors(args.front),
+        serves: campus.config.servingFront === "standbyFront",
       },
       { parent },
     );
+  if (standbyFront?.servesCheck) args.onServesCheck?.(standbyFront.servesCheck);
   // The front that serves Scalelite (campus.servingFront): the nodes send their recordings there and register there.
   const serving = campus.config.servingFront === "standbyFront" && standbyFront ? standbyFront : front;
   const spool = serving.spool;

@@ -95,7 +95,7 @@ install_transfer_files() {
 # kept_ops_front: prints "ADDRESS PORT" when ops pointed the transfer at another front than the stack
 # names, which is then kept (its address and port over the stack's, the host key ops pinned): a `pulumi up`
 # between a failover and its failback must not send recordings to the fenced or burned front. Once the
-# stack names that front (after the failback, or front and standbyFront swapped), the mark goes.
+# stack names that front (after the failback, or campus.servingFront naming the standby front), the mark goes.
 kept_ops_front() {
   local address port
   [[ -f "$OPS_FRONT" ]] || return 0

@@ -187,7 +187,7 @@ follow_front_role() {
   local role
   role="$(head -n 1 "$ROOT$ROLE_FILE" 2>/dev/null || true)"
   if [[ "$role" == primary && "$START" == false ]]; then
-    warn "this front serves since \`ops failover\` ($ROLE_FILE: primary): Scalelite keeps running although the stack has it as the standby; run \`ops failback\`, or swap front and standbyFront in the stack"
+    warn "this front serves since \`ops failover\` ($ROLE_FILE: primary): Scalelite keeps running although the stack has it as the standby; run \`ops failback\`, or, for a failover that lasts, set campus.servingFront: standbyFront in the stack"
     START=true
   elif [[ ("$role" == fenced || "$role" == standby) && "$START" == true ]]; then
     warn "\`ops failover\` left this front $role ($ROLE_FILE): Scalelite stays stopped, or two fronts would accept meetings; \`ops failback\` makes it serve again"

@@ -52,7 +52,7 @@ check_role() {
   local role
   role="$(cat "$ROLE_FILE" 2>/dev/null || echo primary)"
   [[ "$role" == primary ]] ||
-    die "this front is the $role since \`ops failover\` ($ROLE_FILE): its database is not Scalelite's any more; run \`ops failback\` to make it the standby, then swap front and standbyFront in the stack"
+    die "this front is the $role since \`ops failover\` ($ROLE_FILE): its database is not Scalelite's any more; run \`ops failback\` to make it serve again, or, while the standby front serves, set campus.servingFront: standbyFront in the stack, which holds this front's steps"
 }
 
 wait_for_postgres() {

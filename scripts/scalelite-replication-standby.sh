@@ -53,7 +53,7 @@ check_role() {
   local role
   role="$(cat "$ROLE_FILE" 2>/dev/null || echo standby)"
   [[ "$role" == standby ]] ||
-    die "this front is the $role since \`ops failover\` ($ROLE_FILE): a base backup would replace Scalelite's live database; swap front and standbyFront in the stack (docs/front.md, \"A datacenter is down\")"
+    die "this front is the $role since \`ops failover\` ($ROLE_FILE): a base backup would replace Scalelite's live database; set campus.servingFront: standbyFront in the stack, which holds this step (docs/front.md, \"A failover that lasts\")"
 }
 
 conninfo() {

@@ -18,14 +18,21 @@ export class HostRecords extends pulumi.ComponentResource {
 
   constructor(
     name: string,
-    args: { campus: Campus; handle: HostHandle; withIpv6: boolean; servedBy?: { handle: HostHandle; withIpv6: boolean } },
+    args: {
+      campus: Campus;
+      handle: HostHandle;
+      withIpv6: boolean;
+      servedBy?: { handle: HostHandle; withIpv6: boolean };
+      /** What the records wait for (the front's: the standby's scaleliteFrontServes check). */
+      after?: pulumi.Input<pulumi.Resource[]>;
+    },
     opts?: pulumi.ComponentResourceOptions,
   ) {
     super("bbb-ovh:dns:HostRecords", name, {}, opts);
     const { zone, ttl } = args.campus.config.dns;
     const subdomain = args.handle.host.subdomain;
     const record = (fieldtype: "A" | "AAAA", target: pulumi.Input<string>, at = subdomain) =>
-      new ovh.domain.ZoneRecord(`${name}-${fieldtype.toLowerCase()}`, { zone, subdomain: at, fieldtype, target, ttl }, { parent: this });
+      new ovh.domain.ZoneRecord(`${name}-${fieldtype.toLowerCase()}`, { zone, subdomain: at, fieldtype, target, ttl }, { parent: this, dependsOn: args.after });
     const served = args.servedBy;
     this.records = [record("A", served ? served.handle.ipv4 : args.handle.ipv4)];
     if (args.withIpv6) {

@@ -110,8 +110,8 @@ export class HostSteps {
     );
   }
 
-  private held(inputs: string[]): { ignoreChanges?: string[] } {
-    return this.host.held ? { ignoreChanges: inputs } : {};
+  private held(inputs: string[], step = false): { ignoreChanges?: string[] } {
+    return this.host.held || step ? { ignoreChanges: inputs } : {};
   }
 
   /**
@@ -156,12 +156,12 @@ export class HostSteps {
    * `namedAfter`: the host the resource is named after (default this one): a step of the front that serves
    * keeps the front's name when the standby front serves (campus.servingFront), so that Pulumi updates it,
    * which runs it on the standby, rather than deleting one resource (a guard's delete runs its step) and
-   * making another.
+   * making another. `held`: this step alone keeps its last inputs, as every step of a held host does.
    */
   run(
     step: StepName,
     inputs: StepInputValues,
-    options: { dependsOn?: pulumi.Resource[]; parent?: pulumi.Resource; triggers?: string[]; namedAfter?: string } = {},
+    options: { dependsOn?: pulumi.Resource[]; parent?: pulumi.Resource; triggers?: string[]; namedAfter?: string; held?: boolean } = {},
   ): remote.Command {
     const { stdin, carriesSecret } = stepStdin(step, inputs);
     return new remote.Command(
@@ -180,7 +180,7 @@ export class HostSteps {
         parent: options.parent ?? this.owner,
         dependsOn: [this.scripts, ...(options.dependsOn ?? [])],
         additionalSecretOutputs: carriesSecret ? ["stdout", "stderr"] : [],
-        ...this.held(COMMAND_INPUTS),
+        ...this.held(COMMAND_INPUTS, options.held),
       },
     );
   }

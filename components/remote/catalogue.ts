@@ -132,6 +132,11 @@ export const STEPS = {
     ["ENV_FILE_B64", "ENV_POLLER_B64", "ENV_RECORDING_IMPORTER_B64"],
   ),
   scaleliteHealth: step("scalelite-health.sh", "GET https://FQDN/health_check answers exactly 'success'", ["FQDN"], ["ATTEMPTS", "DELAY_SECONDS"]),
+  scaleliteFrontServes: step(
+    "scalelite-front-serves.sh",
+    "on the standby front: its front-role agrees with campus.servingFront (primary when the stack says it serves, anything else when not) before the front's DNS records move; changes nothing",
+    ["SERVES"],
+  ),
   scaleliteRegister: step(
     "scalelite-register.sh",
     "servers:sync[-,MODE] with servers.yaml on stdin, keeping the nodes an operator drained drained, poll now, check every other node is enabled and online",

@@ -35,6 +35,8 @@ export interface ScaleliteFrontArgs {
   monitorAddresses?: pulumi.Input<string>[];
   /** The front while the standby front serves (campus.servingFront): nothing runs on it (StepHost.held). */
   held?: boolean;
+  /** The standby front when it serves (campus.servingFront: standbyFront): its replication step is held. */
+  serves?: boolean;
 }
 
 /** The secrets both fronts share, so that Moodle and the nodes see no difference after a failover. */
@@ -85,6 +87,11 @@ export class ScaleliteFront extends pulumi.ComponentResource {
   readonly sleepingList: string;
   /** The host firewall step: an exporter listens once its port is admitted. */
   readonly firewall: remote.Command;
+  /**
+   * On the standby front: its front-role agrees with campus.servingFront (scaleliteFrontServes). The front's
+   * DNS records wait for it, so a stack edited before `ops failover` (or back before `ops failback`) moves nothing.
+   */
+  readonly servesCheck?: remote.Command;
 
   constructor(name: string, args: ScaleliteFrontArgs, opts?: pulumi.ComponentResourceOptions) {
     super("bbb-ovh:scalelite:ScaleliteFront", name, {}, opts);
@@ -170,9 +177,11 @@ export class ScaleliteFront extends pulumi.ComponentResource {
                 REPLICATION_PASSWORD: standby.link.password,
                 CA_CERT_B64: standby.link.caPem.apply(base64),
               },
-              { dependsOn: [docker, ...(standby.primary.replication ? [standby.primary.replication] : [])] },
+              // Promoted by ops failover, it is no standby to rebuild: the script would refuse (front-role primary).
+              { dependsOn: [docker, ...(standby.primary.replication ? [standby.primary.replication] : [])], held: args.serves },
             )
           : docker;
+    if (standby) this.servesCheck = this.steps.run("scaleliteFrontServes", { SERVES: args.serves ? "true" : "false" });
 
     const cert = args.certificate;
     // With HTTP-01 the standby cannot prove the front's name before DNS points at it (frontFailover.ts).

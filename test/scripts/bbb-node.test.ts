@@ -403,7 +403,7 @@ describe("bbb-node-recordings", { timeout: 90_000 }, () => {
     expect(file("ssh_config")).toBe(repointed.config);
     expect(file("known_hosts")).toBe(repointed.knownHosts);
 
-    // The stack names that front now (front and standbyFront swapped): the mark goes, the stack rules.
+    // The stack names that front now (campus.servingFront names the standby front): the mark goes, the stack rules.
     const named = recordings({
       SSH_CONFIG_B64: base64(renderTransferSshConfig({ address: "198.51.100.20", port: 2222 })),
       KNOWN_HOSTS_B64: base64(renderTransferKnownHosts(standby.hostKey)),

@@ -217,3 +217,38 @@ describe("the DNS-01 certificate on the front about to serve, checked before the
     }
   });
 });
+
+describe("the standby front's check before pulumi up moves the front's name (scaleliteFrontServes, campus.servingFront)", () => {
+  let host: TestHost;
+  beforeAll(async () => {
+    host = await startTestHost({ fqdn: "visio-standby.school.example" });
+  }, 60_000);
+  afterAll(() => host?.stop());
+  const role = (value: string | undefined) => {
+    const file = path.join(host.root, "var/lib/bbb-ovh/front-role");
+    if (value === undefined) rmSync(file, { force: true });
+    else {
+      mkdirSync(path.dirname(file), { recursive: true });
+      writeFileSync(file, `${value}\n`);
+    }
+  };
+
+  it("lets the name move to the standby only once ops failover promoted it, and back only once it no longer serves", async () => {
+    for (const [given, serves, ok] of [
+      [undefined, "false", true],
+      ["standby", "false", true],
+      ["fenced", "false", true],
+      ["primary", "false", false],
+      ["primary", "true", true],
+      ["standby", "true", false],
+      [undefined, "true", false],
+    ] as const) {
+      role(given);
+      const r = await runStep(host, "scaleliteFrontServes", { SERVES: serves });
+      expect(r.code === 0, `front-role ${given ?? "none"}, SERVES=${serves}: ${r.stderr}`).toBe(ok);
+      if (!ok && serves === "true") expect(r.stderr).toContain("run `ops failover` first, or set campus.servingFront back to front; nothing was changed");
+      if (!ok && serves === "false") expect(r.stderr).toContain("run `ops failback` first, or set campus.servingFront: standbyFront again");
+    }
+    expect((await runStep(host, "scaleliteFrontServes", { SERVES: "yes" })).stderr).toContain("SERVES must be true or false, got 'yes'");
+  });
+});

@@ -76,9 +76,18 @@ describe("campus.servingFront: standbyFront (a failover that lasts)", () => {
     for (const step of frontSteps) expect(step.ignoreChanges, step.name).toEqual(expect.arrayContaining(["connection", "triggers"]));
     for (const step of frontSteps.filter((r) => r.type === "command:remote:Command"))
       expect(step.ignoreChanges, step.name).toEqual(expect.arrayContaining(["create", "stdin"]));
+    // The standby's own steps run, but its replication step: promoted, it is no standby to rebuild.
     const standbySteps = resources.filter((r) => r.type.startsWith("command:remote:") && r.parent?.endsWith("::lb-training-standby"));
     expect(standbySteps.length).toBeGreaterThan(5);
-    for (const step of standbySteps) expect(step.ignoreChanges, step.name).toEqual([]);
+    for (const step of standbySteps)
+      expect(step.ignoreChanges, step.name).toEqual(
+        step.name === "lb-training-standby-scaleliteReplicationStandby" ? expect.arrayContaining(["stdin", "create"]) : [],
+      );
+
+    // The records move only once the standby's front-role says it serves.
+    const check = named(resources, "lb-training-standby-scaleliteFrontServes");
+    expect(inputsOf(check).SERVES).toBe("true");
+    for (const record of [a, aaaa]) expect(record.dependencies).toContain(check.urn);
   });
 
   it("while the front serves (the default), nothing is held and the name and the steps stay on the front", async () => {
@@ -86,6 +95,10 @@ describe("campus.servingFront: standbyFront (a failover that lasts)", () => {
     const front = ipOf(resources, "lb-training");
     expect(named(resources, "lb-training-dns-a").inputs.target).toBe(front);
     expect(connectedTo(named(resources, "lb-training-scaleliteRegister"))).toBe(front);
+    // Back from a failover that lasted, the records wait for the standby to say it no longer serves.
+    const check = named(resources, "lb-training-standby-scaleliteFrontServes");
+    expect(inputsOf(check).SERVES).toBe("false");
+    expect(named(resources, "lb-training-dns-a").dependencies).toContain(check.urn);
     const steps = resources.filter((r) => r.type.startsWith("command:remote:"));
     expect(steps.length).toBeGreaterThan(20);
     expect(steps.filter((r) => r.ignoreChanges.length > 0).map((r) => r.name)).toEqual([]);

@@ -32,6 +32,11 @@ const CASES: Array<[string, () => Campus, RegExp]> = [
   ["the installer pin", () => campusOf("training"), /^the bbb-install pin of .* months old/],
   ["a standby front on HTTP-01", () => campusOf("training", (c) => (c.standbyFront = standby)), /cannot hold a certificate .* with HTTP-01/],
   ["a long DNS TTL", () => campusOf("training", (c) => ((c.standbyFront = standby), (c.dns.ttl = 3600))), /^campus\.dns\.ttl is 3600 s/],
+  [
+    "the standby front serving",
+    () => campusOf("training", (c) => ((c.standbyFront = standby), (c.servingFront = "standbyFront"))),
+    /^the standby front .* serves \(campus\.servingFront\)/,
+  ],
   ["SSH open to the world", () => campusOf("training", (c) => (c.adminCidrs = ["0.0.0.0/0"])), /^SSH is open to the world/],
   ["a margin the pool cannot carry", () => campusOf("training", (c) => (c.scaling = { marginUsers: 2000 })), /^campus\.scaling: at the expected peak/],
   ["crowded rooms", () => campusOf("training", (c) => (c.expected = { concurrentUsers: 300, classrooms: 1 })), /^rooms average 300 users/],
