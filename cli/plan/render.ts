@@ -188,35 +188,56 @@ function billingOf(h: ResolvedHost, cost: HostCost | undefined): string {
  * A guard (a command that runs only when deleted: `<host>-<step>-<guarded host>`) is no step of `pulumi
  * up`: it is listed under the host it guards instead.
  */
-function stepsByHost(hosts: string[], ordered: RecordedResource[]): { steps: Map<string, string[]>; guards: Map<string, string[]> } {
+function stepsByHost(
+  hosts: string[],
+  ordered: RecordedResource[],
+  servedBy?: { front: string; standby: string },
+): { steps: Map<string, string[]>; guards: Map<string, string[]> } {
   const steps = new Map(hosts.map((host) => [host, [] as string[]]));
   const guards = new Map(hosts.map((host) => [host, [] as string[]]));
   for (const r of ordered) {
     if (!r.custom || !r.type.startsWith("command:remote:")) continue;
     const guard = r.inputs.create === undefined && r.inputs.delete !== undefined;
-    for (let dash = r.name.indexOf("-"); dash !== -1; dash = r.name.indexOf("-", dash + 1)) {
-      const host = r.name.slice(0, dash);
-      if (!steps.has(host)) continue;
+    // The longest host name that prefixes it: lb-x-standby-ssh is lb-x-standby's, not a step "standby-ssh" of lb-x.
+    for (let dash = r.name.lastIndexOf("-"); dash > 0; dash = r.name.lastIndexOf("-", dash - 1)) {
+      const named = r.name.slice(0, dash);
+      if (!steps.has(named)) continue;
       const step = r.name.slice(dash + 1);
-      const guarded = guard ? hosts.find((h) => step.endsWith(`-${h}`)) : undefined;
-      if (guarded) guards.get(guarded)?.push(`${step.slice(0, -guarded.length - 1)} on ${host}`);
+      // The steps of the front that serves keep the front's names (HostSteps namedAfter) but run on the standby.
+      const host = servedBy && named === servedBy.front && SERVING_STEPS.includes(step.split("-")[0]) ? servedBy.standby : named;
+      const guarded = guard ? (longest(hosts.filter((h) => step.endsWith(`-${h}`))) ?? host) : undefined;
+      if (guarded) guards.get(guarded)?.push(`${step.split("-")[0]} on ${host}`);
       else steps.get(host)?.push(step);
+      break;
     }
   }
   return { steps, guards };
 }
 
+const longest = (names: string[]): string | undefined => names.sort((a, b) => b.length - a.length)[0];
+/** The steps that run on the front that serves (components/platform.ts `serving`). */
+const SERVING_STEPS = ["scaleliteRegister", "scaleliteRetireNode"];
+
 /** One paragraph per host: what it is, where, how it is billed, then its steps. Read before the resource list. */
 export function hostSummary(plan: Plan, ordered = dependencyOrder(plan.resources)): string[] {
   const cost = stackCost(plan.campus, pricesFor(plan.campus.config.prices));
-  const hosts = [plan.campus.front, ...plan.campus.nodes];
+  const { front, standbyFront } = plan.campus;
+  const hosts = [front, ...(standbyFront ? [standbyFront] : []), ...plan.campus.nodes];
+  const standbyServes = plan.campus.config.servingFront === "standbyFront";
+  const what = (h: ResolvedHost) =>
+    h === front
+      ? `Scalelite front${standbyServes ? ", held while the standby front serves (campus.servingFront)" : ""}`
+      : h === standbyFront
+        ? `Scalelite standby front${standbyServes ? ", serving the front's name (campus.servingFront)" : ""}`
+        : "BigBlueButton node";
   const { steps: stepsOf, guards: guardsOf } = stepsByHost(
     hosts.map((h) => h.name),
     ordered,
+    standbyServes && standbyFront ? { front: front.name, standby: standbyFront.name } : undefined,
   );
   const lines: string[] = [];
   for (const h of hosts) {
-    lines.push(`  ${h.name} (${h.role === "front" ? "Scalelite front" : "BigBlueButton node"}, ${h.fqdn})`);
+    lines.push(`  ${h.name} (${what(h)}, ${h.fqdn})`);
     lines.push(
       `    ${h.config.kind} ${modelOf(h)} in ${where(h)}; ${billingOf(
         h,
@@ -224,7 +245,8 @@ export function hostSummary(plan: Plan, ordered = dependencyOrder(plan.resources
       )}`,
     );
     const steps = stepsOf.get(h.name) as string[];
-    lines.push(`    steps: ${steps.length > 0 ? steps.join(" → ") : "none"}`);
+    const held = standbyServes && h === front ? " (held: none runs again, each keeps its last inputs)" : "";
+    lines.push(`    steps${held}: ${steps.length > 0 ? steps.join(" → ") : "none"}`);
     const guards = guardsOf.get(h.name) as string[];
     if (guards.length > 0) lines.push(`    when removed from the stack: kept, running, until it is empty (${guards.join(", ")})`);
     const image = nodeImageOf(plan.campus, h);

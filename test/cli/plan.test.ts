@@ -74,8 +74,9 @@ describe("npm run plan (a process)", () => {
     // The retirement guard runs only when a node is deleted: listed under the node, not among the front's steps.
     expect(frontSteps.some((s) => s.startsWith("scaleliteRetireNode"))).toBe(false);
     expect(hosts).toMatch(
-      /bbb-training-sbg [^\n]*\n[^\n]*\n[^\n]*\n\s+when removed from the stack: kept, running, until it is empty \(scaleliteRetireNode on lb-training\)/,
+      /bbb-training-sbg [^\n]*\n[^\n]*\n[^\n]*\n\s+when removed from the stack: kept, running, until it is empty \(scaleliteRetireNode on lb-training, bbbRetire on bbb-training-sbg\)/,
     );
+    expect(nodeSteps.some((s) => s.startsWith("bbbRetire"))).toBe(false);
     expect(nodeSteps.indexOf("hostFirewall")).toBeLessThan(nodeSteps.indexOf("monitoringNode"));
     expect(stdout).toMatch(
       /Monitoring \(docs\/monitoring.md\):\n {2}Prometheus \+ Alertmanager on visio-training\.isen-ouest\.fr: samples kept \d+ days within \d+ GB/,

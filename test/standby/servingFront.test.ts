@@ -6,10 +6,13 @@
  * resource names; and the front's own steps keep the inputs of their last run, so nothing connects to it.
  */
 import { describe, expect, it } from "vitest";
+import { planStack } from "../../cli/plan/planStack";
 import type { RecordedResource } from "../../cli/plan/recorder";
+import { hostSummary } from "../../cli/plan/render";
 import { CampusConfigError, parseCampus } from "../../components/config/campus";
 import { readStackFile } from "../../components/config/stackFile";
 import { frontWarnings } from "../../components/planning/frontFailover";
+import { campusProgram } from "../../components/program";
 import { evaluateStack, stepInputsOf as inputsOf, unwrapSecret as unwrap } from "../support/evaluateStack";
 
 const PUBLIC_CLOUD_STANDBY = {
@@ -125,5 +128,33 @@ describe("campus.servingFront: standbyFront (a failover that lasts)", () => {
     expect(frontWarnings(campus).join("\n")).toMatch(
       /the standby front lb-training-standby serves \(campus.servingFront\): .* nothing runs on lb-training .*to do: once `ops failback`/,
     );
+  });
+
+  it("the plan's host summary lists the standby front with its own steps, and says which front serves and which is held", async () => {
+    const summaryOf = async (servingFront?: string) => {
+      const file = readStackFile("training");
+      stack(PUBLIC_CLOUD_STANDBY, servingFront)(file.config["bbb-ovh:campus"].value as Record<string, any>);
+      const summary = hostSummary(await planStack(file, campusProgram)).join("\n");
+      const paragraph = (host: string) => summary.slice(summary.indexOf(`  ${host} (`)).split(/\n {2}(?! )/)[0];
+      const steps = (host: string) =>
+        paragraph(host)
+          .match(/steps[^:]*: ([^\n]*)/)![1]
+          .split(" → ");
+      return { paragraph, steps };
+    };
+    const normal = await summaryOf();
+    expect(normal.paragraph("lb-training-standby")).toMatch(/^ {2}lb-training-standby \(Scalelite standby front, visio-training-standby/);
+    // Each front's own steps: none of the standby's listed under the front as "standby-..." steps.
+    expect(normal.steps("lb-training").some((s) => s.startsWith("standby-"))).toBe(false);
+    expect(normal.steps("lb-training")).toContain("scaleliteRegister");
+    expect(normal.steps("lb-training-standby")).toEqual(expect.arrayContaining(["scaleliteFrontServes", "scaleliteReplicationStandby"]));
+    expect(normal.paragraph("bbb-training-sbg")).toContain("(scaleliteRetireNode on lb-training, bbbRetire on bbb-training-sbg)");
+
+    const served = await summaryOf("standbyFront");
+    expect(served.paragraph("lb-training")).toContain("Scalelite front, held while the standby front serves (campus.servingFront)");
+    expect(served.paragraph("lb-training")).toContain("steps (held: none runs again, each keeps its last inputs):");
+    expect(served.steps("lb-training")).not.toContain("scaleliteRegister");
+    expect(served.steps("lb-training-standby")).toContain("scaleliteRegister");
+    expect(served.paragraph("bbb-training-sbg")).toContain("(scaleliteRetireNode on lb-training-standby, bbbRetire on bbb-training-sbg)");
   });
 });
