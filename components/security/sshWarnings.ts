@@ -1,3 +1,4 @@
+import { BlockList } from "node:net";
 import type { Campus } from "../config/campus";
 import { sshPortOf } from "../hosts/sshPort";
 
@@ -56,5 +57,30 @@ export function unpinnedHostKeyWarnings(campus: Campus): string[] {
 }
 
 export function sshWarnings(campus: Campus): string[] {
-  return [...openAdminCidrWarnings(campus), ...unpinnedHostKeyWarnings(campus)];
+  return [...openAdminCidrWarnings(campus), ...unpinnedHostKeyWarnings(campus), ...frontOutsideEdgeWarnings(campus)];
+}
+
+/**
+ * With a standby front, the pool's timer on each front reaches the nodes over SSH (docs/firewall.md). The Edge
+ * Network Firewall in front of a dedicated node (not on the Eco range, which may have none) filters only traffic
+ * from outside OVHcloud, and admits SSH there from campus.adminCidrs alone: a front that is the school's own host
+ * outside OVHcloud reaches such a node only when its address is in that list. Whether the host is at OVHcloud is
+ * not in the stack, so the warning says both.
+ */
+export function frontOutsideEdgeWarnings(campus: Campus): string[] {
+  if (!campus.standbyFront) return [];
+  const behindEdge = campus.nodes.filter((n) => n.kind === "dedicated" && n.preset?.range !== "eco").map((n) => n.name);
+  if (behindEdge.length === 0) return [];
+  const admitted = new BlockList();
+  for (const cidr of campus.config.adminCidrs) {
+    const [address, prefix] = cidr.split("/");
+    if (!address.includes(":")) admitted.addSubnet(address, Number(prefix), "ipv4");
+  }
+  return [campus.front, campus.standbyFront].flatMap((f) =>
+    f.kind === "existing" && !admitted.check(f.config.ipv4, "ipv4")
+      ? [
+          `the front ${f.name} (existing, ${f.config.ipv4}) is not in campus.adminCidrs: if it is outside OVHcloud, the edge firewall of ${behindEdge.join(", ")} refuses its SSH, and its pool timer cannot point a node woken after a failover at the front that serves; to do: add ${f.config.ipv4}/32 to campus.adminCidrs, unless ${f.name} is an OVHcloud host (docs/firewall.md)`,
+        ]
+      : [],
+  );
 }

@@ -115,3 +115,41 @@ describe("hostKey of a dedicated server", () => {
     }
   });
 });
+
+describe("a front outside OVHcloud and the edge firewall of dedicated nodes", () => {
+  const STANDBY = {
+    name: "lb-brest-onsite",
+    fqdn: "visio-brest-onsite.isen-ouest.fr",
+    kind: "existing",
+    ipv4: "198.51.100.20",
+    location: "campus-dc",
+    cores: 8,
+    ramGb: 16,
+  };
+  const warned = (c: Record<string, any>) => sshWarnings(campusOf(c)).filter((w) => w.startsWith("the front "));
+  // brest's nodes on Rise-1 (the standard range, which has the edge firewall; its Advance-1 nodes are ordered through
+  // the eco cart, on which DedicatedHost makes none).
+  const riseBrest = () => {
+    const c = raw("brest");
+    for (const n of c.nodes) n.model = "rise-1";
+    return c;
+  };
+
+  it("warns when an existing front is outside adminCidrs and a dedicated node sits behind the edge firewall, naming the /32 to add", () => {
+    const warnings = warned({ ...riseBrest(), standbyFront: STANDBY });
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(
+      /^the front lb-brest-onsite \(existing, 198\.51\.100\.20\) is not in campus\.adminCidrs: .*edge firewall of bbb-brest-sbg, bbb-brest-rbx refuses its SSH.*; to do: add 198\.51\.100\.20\/32 to campus\.adminCidrs/,
+    );
+  });
+
+  it("says nothing when the address is in adminCidrs, without a standby front (no timer reaches the nodes), or when no node is behind an edge firewall", () => {
+    const brest = riseBrest();
+    expect(warned({ ...brest, standbyFront: STANDBY, adminCidrs: [...brest.adminCidrs, "198.51.100.0/24"] })).toEqual([]);
+    expect(warned({ ...brest, front: { ...STANDBY, name: "lb-brest" } })).toEqual([]);
+    expect(warned({ ...raw("brest"), standbyFront: STANDBY })).toEqual([]);
+    // training: Public Cloud nodes, whose security groups admit both fronts by address.
+    expect(warned({ ...raw("training"), standbyFront: { ...STANDBY, name: "lb-training-onsite" } })).toEqual([]);
+    for (const stack of ["brest", "nantes", "rennes", "training", "lab"]) expect(warned(raw(stack)), stack).toEqual([]);
+  });
+});

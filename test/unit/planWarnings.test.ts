@@ -37,6 +37,23 @@ const CASES: Array<[string, () => Campus, RegExp]> = [
     () => campusOf("training", (c) => ((c.standbyFront = standby), (c.servingFront = "standbyFront"))),
     /^the standby front .* serves \(campus\.servingFront\)/,
   ],
+  [
+    "an existing front outside adminCidrs, nodes behind the edge firewall",
+    () =>
+      campusOf("brest", (c) => {
+        for (const n of c.nodes) n.model = "rise-1";
+        c.standbyFront = {
+          name: "lb-brest-onsite",
+          fqdn: "visio-brest-onsite.isen-ouest.fr",
+          kind: "existing",
+          ipv4: "198.51.100.20",
+          location: "campus-dc",
+          cores: 8,
+          ramGb: 16,
+        };
+      }),
+    /^the front lb-brest-onsite \(existing, 198\.51\.100\.20\) is not in campus\.adminCidrs/,
+  ],
   ["SSH open to the world", () => campusOf("training", (c) => (c.adminCidrs = ["0.0.0.0/0"])), /^SSH is open to the world/],
   ["a margin the pool cannot carry", () => campusOf("training", (c) => (c.scaling = { marginUsers: 2000 })), /^campus\.scaling: at the expected peak/],
   ["crowded rooms", () => campusOf("training", (c) => (c.expected = { concurrentUsers: 300, classrooms: 1 })), /^rooms average 300 users/],
