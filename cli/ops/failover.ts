@@ -8,6 +8,7 @@ import {
   describeDnsChange,
   dnsChanges,
   failbackSteps,
+  FIRST_BACKUP_COMMAND,
   lagBytes,
   presumedDown,
   recordingsCopyVerdict,
@@ -132,6 +133,7 @@ function sides(target: OpsTarget, reverse: boolean): { primary: Side; standby: S
 export function planFailover(target: OpsTarget, kind: "failover" | "failback", primaryDown: boolean): PlannedStep[] {
   const s = sides(target, kind === "failback");
   const challenge = target.campus?.config.certificates.challenge;
+  const backup = target.campus?.config.backup?.enabled;
   return kind === "failover"
     ? switchSteps({
         from: s.primary.name,
@@ -143,6 +145,7 @@ export function planFailover(target: OpsTarget, kind: "failover" | "failback", p
         recordings: target.campus?.config.recordings,
         toIpv6: s.standby.ipv6,
         challenge,
+        backup,
       })
     : failbackSteps({
         serving: s.primary.name,
@@ -152,6 +155,7 @@ export function planFailover(target: OpsTarget, kind: "failover" | "failback", p
         recordings: target.campus?.config.recordings,
         backIpv6: s.standby.ipv6,
         challenge,
+        backup,
       });
 }
 
@@ -362,7 +366,23 @@ async function switchOver(
   const rtoSeconds = Math.round((performance.now() - started) / 100) / 10;
   if (target.campus?.config.recordings)
     await rec.step("resend-recordings", "nodes", async () => ({ value: undefined, detail: await resendToNewFront(target.nodes, standby, t) }));
+  if (target.campus?.config.backup?.enabled)
+    await rec.step("first-backup", standby.name, async () => ({ value: undefined, detail: await startFirstBackup(standby, t) }));
   return { rpo, rtoSeconds };
+}
+
+/**
+ * With campus.backup: the front that now serves backs up at once what it holds (the database it promoted, the
+ * recordings it copied and received) rather than at its nightly timer. Not waited for: a backup can take hours, and
+ * the switch is done. A unit that does not start (the backup step never ran there) is said, not a failure.
+ */
+export async function startFirstBackup(to: Side, timeoutMs: number): Promise<string> {
+  try {
+    await run(to, FIRST_BACKUP_COMMAND, timeoutMs);
+    return `bbb-ovh-backup.service started on ${to.name}, not waited for (\`ops backup list\` shows its snapshot)`;
+  } catch (e) {
+    return `bbb-ovh-backup.service did not start on ${to.name} (${(e as Error).message}): run \`ops backup now\` once it serves`;
+  }
 }
 
 /**

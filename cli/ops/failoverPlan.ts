@@ -22,7 +22,8 @@ export type StepId =
   | "admit"
   | "rebuild-standby"
   | "copy-recordings"
-  | "resend-recordings";
+  | "resend-recordings"
+  | "first-backup";
 
 export interface PlannedStep {
   id: StepId;
@@ -50,6 +51,8 @@ export interface SwitchInput {
    * with dns-01 it holds one already, checked before anything changes.
    */
   challenge?: "http-01" | "dns-01";
+  /** campus.backup: the front that now serves takes a first snapshot at once. */
+  backup?: boolean;
 }
 
 /** The command `ops failback` runs on the front coming back (scripts/scalelite-recordings-pull.sh, installed by scaleliteRecordingsCopy). */
@@ -108,6 +111,9 @@ export function recordingsCopyVerdict(
   );
 }
 
+/** Starts the backup of the front that now serves without waiting for it (scripts/scalelite-backup.sh's unit). */
+export const FIRST_BACKUP_COMMAND = "systemctl start --no-block bbb-ovh-backup.service";
+
 /**
  * The steps of a switch from `from` to `to`, in order. Fencing comes first so that two fronts never
  * serve at once; Scalelite starts on the promoted database only; DNS moves only once the new front holds
@@ -161,6 +167,12 @@ export function switchSteps(s: SwitchInput): PlannedStep[] {
       on: "nodes",
       what: `each node that answers sends its recordings to ${s.to} (ssh_config, known_hosts) and sends again the archives it kept that it delivered since ${s.to}'s last recordings copy less ${RESEND_MARGIN_SECONDS / 60} min (what ${s.from} may not have imported); ${s.to}'s mover drops those it holds`,
     });
+  if (s.backup)
+    steps.push({
+      id: "first-backup",
+      on: s.to,
+      what: `${FIRST_BACKUP_COMMAND}: a first snapshot of what ${s.to} now serves, not waited for (its nightly timer would take one hours later; \`ops backup list\` shows it); a unit that does not start is reported, the switch stands`,
+    });
   return steps;
 }
 
@@ -173,6 +185,7 @@ export function failbackSteps(s: {
   recordings?: boolean;
   backIpv6?: string;
   challenge?: "http-01" | "dns-01";
+  backup?: boolean;
 }): PlannedStep[] {
   return [
     {
@@ -197,6 +210,7 @@ export function failbackSteps(s: {
       recordings: s.recordings,
       toIpv6: s.backIpv6,
       challenge: s.challenge,
+      backup: s.backup,
     }),
     { id: "admit", on: s.back, what: `scalelite-replication-primary.sh: admit ${s.serving} as a standby` },
     { id: "rebuild-standby", on: s.serving, what: `front-role := standby; scalelite-replication-standby.sh from ${s.back}` },

@@ -11,7 +11,7 @@ import https from "node:https";
 import tls from "node:tls";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { checkDnsCertificate, requestCertificate, switchDns, type Side } from "../../cli/ops/failover";
+import { checkDnsCertificate, requestCertificate, startFirstBackup, switchDns, type Side } from "../../cli/ops/failover";
 import { ovhApiFromEnv } from "../../cli/ops/ovhApi";
 import { base64 } from "../../components/remote/invocation";
 import { renderOvhDnsIni } from "../../components/scalelite/renderOvhDnsIni";
@@ -250,5 +250,27 @@ describe("the standby front's check before pulumi up moves the front's name (sca
       if (!ok && serves === "false") expect(r.stderr).toContain("run `ops failback` first, or set campus.servingFront: standbyFront again");
     }
     expect((await runStep(host, "scaleliteFrontServes", { SERVES: "yes" })).stderr).toContain("SERVES must be true or false, got 'yes'");
+  });
+});
+
+describe("the first backup on the front that now serves (campus.backup)", () => {
+  let host: TestHost;
+  beforeAll(async () => {
+    host = await startTestHost({ fqdn: "visio-standby.school.example" });
+  }, 60_000);
+  afterAll(() => host?.stop());
+
+  it("starts the backup unit without waiting for it, and says so; a unit that is not there is said, not thrown", async () => {
+    const missing = await startFirstBackup(standbySide(host), 30_000);
+    expect(missing).toMatch(
+      /^bbb-ovh-backup\.service did not start on lb-standby \(.*Unit bbb-ovh-backup\.service not found.*\): run `ops backup now` once it serves$/,
+    );
+    // What scripts/scalelite-backup.sh installs.
+    mkdirSync(path.join(host.root, "etc/systemd/system"), { recursive: true });
+    writeFileSync(path.join(host.root, "etc/systemd/system/bbb-ovh-backup.service"), "[Service]\nType=oneshot\n");
+    expect(await startFirstBackup(standbySide(host), 30_000)).toBe(
+      "bbb-ovh-backup.service started on lb-standby, not waited for (`ops backup list` shows its snapshot)",
+    );
+    expect(calls(host)).toContain("systemctl start --no-block bbb-ovh-backup.service");
   });
 });

@@ -30,6 +30,15 @@ describe("the order of a failover", () => {
     ]);
   });
 
+  it("with campus.backup, ends with a first backup on the new front, after the meetings and the recordings; failback too", () => {
+    const steps = switchSteps({ ...input, fromAnswers: true, planned: false, recordings: true, backup: true });
+    expect(steps.slice(-3).map((s) => `${s.id}@${s.on}`)).toEqual(["smoke@visio.school.example.org", "resend-recordings@nodes", "first-backup@lb-standby"]);
+    expect(steps.at(-1)!.what).toMatch(/^systemctl start --no-block bbb-ovh-backup\.service: .*not waited for/);
+    expect(switchSteps({ ...input, fromAnswers: true, planned: false }).map((s) => s.id)).not.toContain("first-backup");
+    const back = failbackSteps({ serving: "lb-standby", back: "lb", fqdn: input.fqdn, zone: input.zone, backup: true }).map((s) => `${s.id}@${s.on}`);
+    expect(back.slice(-3)).toEqual(["first-backup@lb", "admit@lb", "rebuild-standby@lb-standby"]);
+  });
+
   it("skips fencing and catching up only for a primary that does not answer", () => {
     const ids = switchSteps({ ...input, fromAnswers: false, planned: false }).map((s) => s.id);
     expect(ids).not.toContain("fence");
