@@ -218,7 +218,7 @@ describe("the DNS-01 certificate on the front about to serve, checked before the
   });
 });
 
-describe("the standby front's check before pulumi up moves the front's name (scaleliteFrontServes, campus.servingFront)", () => {
+describe("on the standby front: the check before pulumi up moves the front's name (campus.servingFront), the first backup after a switch", () => {
   let host: TestHost;
   beforeAll(async () => {
     host = await startTestHost({ fqdn: "visio-standby.school.example" });
@@ -251,14 +251,6 @@ describe("the standby front's check before pulumi up moves the front's name (sca
     }
     expect((await runStep(host, "scaleliteFrontServes", { SERVES: "yes" })).stderr).toContain("SERVES must be true or false, got 'yes'");
   });
-});
-
-describe("the first backup on the front that now serves (campus.backup)", () => {
-  let host: TestHost;
-  beforeAll(async () => {
-    host = await startTestHost({ fqdn: "visio-standby.school.example" });
-  }, 60_000);
-  afterAll(() => host?.stop());
 
   it("starts the backup unit without waiting for it, and says so; a unit that is not there is said, not thrown", async () => {
     const missing = await startFirstBackup(standbySide(host), 30_000);
