@@ -85,6 +85,8 @@ export function modelledDuration(r: ResourceKind): { minutes: number; row: strin
     return { minutes: DEDICATED[variant].minutes, row: `dedicated server (${variant})` };
   }
   if (r.type === "command:remote:Command") {
+    // A guard (components/remote/HostStep.ts `guard`) has only a delete: creating it runs nothing.
+    if (r.inputs.create === undefined && r.inputs.delete !== undefined) return { minutes: 0, row: "guard (runs only when deleted)" };
     const step = (Object.keys(BY_STEP) as Array<keyof typeof BY_STEP>).find((s) => r.name.endsWith(`-${s}`));
     if (!step) throw new Error(`no modelled duration for the remote command ${r.name}: add its step to bench/durations.ts`);
     return { minutes: BY_STEP[step].minutes, row: step };
