@@ -173,7 +173,7 @@ ${md(
 )}
 
 Adding one node (a copy of the last node under a new name): existing resources whose inputs change.
-Goal: only the registration step (plus the front's spool authorized_keys when recordings are on, which must list the new node's key).
+Goal: only what must know the new node: the registration step; with recordings, the front's spool (its authorized_keys lists the node's key) and firewall (it admits the node's address); with monitoring, the front's Prometheus (a scrape target) and its exporter's plan (the node's capacity). No node's own step.
 
 ${md(
   ["stack", "existing resources", "changed", "removed"],
