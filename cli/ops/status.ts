@@ -8,6 +8,7 @@ import type { DnsKeyCheck } from "./dnsKey";
 import { classifyError, OpsError, type FailureKind } from "./errors";
 import { httpGet, type HttpOptions } from "./http";
 import type { Progress } from "./progress";
+import { lockDifferences } from "./imageLocks";
 import { describeBacklog, pendingResendProblems, readFrontRecordings, recordingProblems, type NodeRecordings } from "./recordingHealth";
 import { parseStatusTable, rake, type ScaleliteServerStatus } from "./scalelite";
 import { SCALE_LOG } from "./scale";
@@ -177,6 +178,8 @@ export async function collectStatus(target: OpsTarget, options: StatusOptions, p
   const scaling = ssh ? limit(() => lastScaling(ssh, options.commandTimeoutMs)) : undefined;
   const recordingsRead = ssh ? limit(() => recordingHealth(ssh, options.commandTimeoutMs)) : undefined;
   const standby = target.standby;
+  // The other front's lock, to compare: a failover must not change the build the campus runs unnoticed.
+  const standbyImages = standby && !options.standbyUnread ? limit(() => imageLock(standby.ssh, options.commandTimeoutMs)) : undefined;
   // Both fronts run the copy and only the standby copies (a failback swaps them): read both, show the standby's.
   const readCopy = (name: string, sshTarget: SshTarget) =>
     tracked(sshTarget.host, "recordings copy", async () => ({
@@ -224,6 +227,12 @@ export async function collectStatus(target: OpsTarget, options: StatusOptions, p
 
   const lock = await images;
   if (lock?.length) front.images = lock;
+  const otherLock = await standbyImages;
+  if (lock && otherLock && standby) {
+    const serving = target.frontName ?? target.campus?.front.name ?? frontHost ?? "the front";
+    for (const message of lockDifferences({ name: serving, lines: lock }, { name: standby.name, lines: otherLock }))
+      problems.push({ host: "-", kind: "unhealthy", message });
+  }
   const lastScale = await scaling;
   if (lastScale) front.scaling = lastScale;
 

@@ -251,12 +251,26 @@ describe.skipIf(!trees)("the pool runs with a standby front", () => {
     expect(await stateIn(standby, 1)).toMatch(/cordoned/);
     expect(await stateIn(front, 1)).toMatch(/enabled/);
 
-    // ops status reads the pair as it serves: the standby's Scalelite, where the drain landed.
+    // ops status reads the pair as it serves: the standby's Scalelite, where the drain landed. And it compares the
+    // fronts' image locks: one tag locked to two builds means the failover changed the build the campus runs.
+    const lock = (host: TestHost, digit: string) =>
+      writeFileSync(path.join(host.root, "var/lib/bbb-ovh/image-lock"), `postgres:16@sha256:${"0".repeat(64)}\nredis:7@sha256:${digit.repeat(64)}\n`);
+    lock(front, "a");
+    lock(standby, "b");
     const status = await ops(["status", stackFile]);
     expect(status.stderr).toMatch(/^note: the standby front lb-standby serves \(ops failover; until ops failback\): read as the front\n/);
-    const rows = (JSON.parse(status.stdout) as { nodes: Array<{ fqdn: string; state?: string }> }).nodes;
+    const statusReport = JSON.parse(status.stdout) as { nodes: Array<{ fqdn: string; state?: string }>; problems: Array<{ message: string }> };
+    const rows = statusReport.nodes;
     expect(rows.find((n) => n.fqdn === NODES[1].fqdn)?.state).toBe("cordoned");
     expect(rows.find((n) => n.fqdn === NODES[0].fqdn)?.state).toBe("enabled");
+    expect(statusReport.problems.filter((p) => p.message.startsWith("the fronts lock")).map((p) => p.message)).toEqual([
+      expect.stringMatching(
+        new RegExp(`^the fronts lock different builds of redis:7: sha256:${"b".repeat(64)} on lb-standby, sha256:${"a".repeat(64)} on lb-training; `),
+      ),
+    ]);
+    lock(standby, "a");
+    const agreeing = JSON.parse((await ops(["status", stackFile])).stdout) as { problems: Array<{ message: string }> };
+    expect(agreeing.problems.filter((p) => p.message.startsWith("the fronts lock"))).toEqual([]);
   }, 240_000);
 
   it("ops scale keeps a copy of its state on the other front: after a failover, the standby's runs go on with the paid hours the front's runs counted", async () => {
