@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseCampus, type SecretPresence } from "../../components/config/campus";
 import { readStackFile } from "../../components/config/stackFile";
 import { openAdminCidrWarnings, sshWarnings, unpinnedHostKeyWarnings } from "../../components/security/sshWarnings";
+import { ONSITE_STANDBY, withRiseNodes } from "../support/campusInput";
 import { startTestHost, type TestHost } from "../support/sshd";
 import { evaluateStack } from "../support/evaluateStack";
 import { isSecretValue } from "../../cli/plan/recorder";
@@ -117,23 +118,9 @@ describe("hostKey of a dedicated server", () => {
 });
 
 describe("a front outside OVHcloud and the edge firewall of dedicated nodes", () => {
-  const STANDBY = {
-    name: "lb-brest-onsite",
-    fqdn: "visio-brest-onsite.isen-ouest.fr",
-    kind: "existing",
-    ipv4: "198.51.100.20",
-    location: "campus-dc",
-    cores: 8,
-    ramGb: 16,
-  };
   const warned = (c: Record<string, any>) => sshWarnings(campusOf(c)).filter((w) => w.startsWith("the front "));
-  // brest's nodes on Rise-1 (the standard range, which has the edge firewall; its Advance-1 nodes are ordered through
-  // the eco cart, on which DedicatedHost makes none).
-  const riseBrest = () => {
-    const c = raw("brest");
-    for (const n of c.nodes) n.model = "rise-1";
-    return c;
-  };
+  const riseBrest = () => withRiseNodes(raw("brest"));
+  const STANDBY = ONSITE_STANDBY;
 
   it("warns when an existing front is outside adminCidrs and a dedicated node sits behind the edge firewall, naming the /32 to add", () => {
     const warnings = warned({ ...riseBrest(), standbyFront: STANDBY });

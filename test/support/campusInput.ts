@@ -18,3 +18,23 @@ export function smallCampusInput(extra: Partial<CampusInput> = {}): CampusInput 
     ...extra,
   };
 }
+
+/**
+ * For the plan's warning about a front outside OVHcloud: a standby front that is the school's own host, at a
+ * documentation address outside brest's adminCidrs, and (withRiseNodes) nodes on Rise-1, the standard range, which
+ * DedicatedHost puts behind the edge firewall (brest's Advance-1 nodes are ordered through the eco cart: none).
+ */
+export const ONSITE_STANDBY = {
+  name: "lb-brest-onsite",
+  fqdn: "visio-brest-onsite.isen-ouest.fr",
+  kind: "existing",
+  ipv4: "198.51.100.20",
+  location: "campus-dc",
+  cores: 8,
+  ramGb: 16,
+};
+
+export function withRiseNodes(campus: Record<string, any>): Record<string, any> {
+  for (const node of campus.nodes) node.model = "rise-1";
+  return campus;
+}

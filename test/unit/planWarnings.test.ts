@@ -9,6 +9,7 @@ import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { parseCampus, type Campus } from "../../components/config/campus";
 import { planWarnings } from "../../cli/plan/planWarnings";
+import { ONSITE_STANDBY, withRiseNodes } from "../support/campusInput";
 
 // The stacks' secrets as their Pulumi config holds them (secure: values): present.
 const secrets = { sshPrivateKey: true, turnSecret: true, dnsCredentials: true, moodleSshPrivateKey: true, backupS3Credentials: true, smtpPassword: true };
@@ -39,19 +40,7 @@ const CASES: Array<[string, () => Campus, RegExp]> = [
   ],
   [
     "an existing front outside adminCidrs, nodes behind the edge firewall",
-    () =>
-      campusOf("brest", (c) => {
-        for (const n of c.nodes) n.model = "rise-1";
-        c.standbyFront = {
-          name: "lb-brest-onsite",
-          fqdn: "visio-brest-onsite.isen-ouest.fr",
-          kind: "existing",
-          ipv4: "198.51.100.20",
-          location: "campus-dc",
-          cores: 8,
-          ramGb: 16,
-        };
-      }),
+    () => campusOf("brest", (c) => (withRiseNodes(c).standbyFront = ONSITE_STANDBY)),
     /^the front lb-brest-onsite \(existing, 198\.51\.100\.20\) is not in campus\.adminCidrs/,
   ],
   ["SSH open to the world", () => campusOf("training", (c) => (c.adminCidrs = ["0.0.0.0/0"])), /^SSH is open to the world/],
