@@ -120,10 +120,9 @@ describe("hostKey of a dedicated server", () => {
 describe("a front outside OVHcloud and the edge firewall of dedicated nodes", () => {
   const warned = (c: Record<string, any>) => sshWarnings(campusOf(c)).filter((w) => w.startsWith("the front "));
   const riseBrest = () => withRiseNodes(raw("brest"));
-  const STANDBY = ONSITE_STANDBY;
 
   it("warns when an existing front is outside adminCidrs and a dedicated node sits behind the edge firewall, naming the /32 to add", () => {
-    const warnings = warned({ ...riseBrest(), standbyFront: STANDBY });
+    const warnings = warned({ ...riseBrest(), standbyFront: ONSITE_STANDBY });
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toMatch(
       /^the front lb-brest-onsite \(existing, 198\.51\.100\.20\) is not in campus\.adminCidrs: .*edge firewall of bbb-brest-sbg, bbb-brest-rbx refuses its SSH.*; to do: add 198\.51\.100\.20\/32 to campus\.adminCidrs/,
@@ -132,11 +131,11 @@ describe("a front outside OVHcloud and the edge firewall of dedicated nodes", ()
 
   it("says nothing when the address is in adminCidrs, without a standby front (no timer reaches the nodes), or when no node is behind an edge firewall", () => {
     const brest = riseBrest();
-    expect(warned({ ...brest, standbyFront: STANDBY, adminCidrs: [...brest.adminCidrs, "198.51.100.0/24"] })).toEqual([]);
-    expect(warned({ ...brest, front: { ...STANDBY, name: "lb-brest" } })).toEqual([]);
-    expect(warned({ ...raw("brest"), standbyFront: STANDBY })).toEqual([]);
+    expect(warned({ ...brest, standbyFront: ONSITE_STANDBY, adminCidrs: [...brest.adminCidrs, "198.51.100.0/24"] })).toEqual([]);
+    expect(warned({ ...brest, front: { ...ONSITE_STANDBY, name: "lb-brest" } })).toEqual([]);
+    expect(warned({ ...raw("brest"), standbyFront: ONSITE_STANDBY })).toEqual([]);
     // training: Public Cloud nodes, whose security groups admit both fronts by address.
-    expect(warned({ ...raw("training"), standbyFront: { ...STANDBY, name: "lb-training-onsite" } })).toEqual([]);
+    expect(warned({ ...raw("training"), standbyFront: { ...ONSITE_STANDBY, name: "lb-training-onsite" } })).toEqual([]);
     for (const stack of ["brest", "nantes", "rennes", "training", "lab"]) expect(warned(raw(stack)), stack).toEqual([]);
   });
 });
