@@ -3,7 +3,7 @@ import * as ovh from "@ovhcloud/pulumi-ovh";
 import type { Campus, HostRole, ResolvedHostOf } from "../config/campus";
 import { BBB_LINES } from "../config/presets";
 import { EdgeFirewall } from "../security/EdgeFirewall";
-import { cloudPolicy, hostPolicyInput } from "../security/firewallPolicy";
+import { behindEdgeFirewall, cloudPolicy, hostPolicyInput } from "../security/firewallPolicy";
 import { sshPortOf } from "./sshPort";
 import type { HostHandle } from "./HostHandle";
 import { sshConnection } from "./connection";
@@ -130,7 +130,7 @@ export class DedicatedHost<R extends HostRole = HostRole> extends pulumi.Compone
     this.connection = sshConnection({ ...login, hostKey: this.hostKey });
     this.ready = [this.server];
     // The campus firewall policy on OVH's Edge Network Firewall, which OVH may not offer on Eco servers.
-    if (host.preset?.range !== "eco") {
+    if (behindEdgeFirewall(host)) {
       const policy = cloudPolicy(hostPolicyInput(campus, host), {
         nodes: (args.nodeAddresses ?? []).map((address) => pulumi.interpolate`${address}/32`),
         standbys: (args.standbyAddresses ?? []).map((address) => pulumi.interpolate`${address}/32`),

@@ -182,6 +182,12 @@ export function firewallPolicy(input: PolicyInput): IngressRule[] {
   return [...common, ...fronts, ...turn, ...rules("webrtc media", "udp", 16384, 32768, ANYWHERE), ...monitoring];
 }
 
+/**
+ * Whether OVH's Edge Network Firewall stands in front of the host (DedicatedHost makes one): dedicated servers but
+ * those ordered through the eco cart, on which OVH may not offer it.
+ */
+export const behindEdgeFirewall = (host: ResolvedHost): boolean => host.kind === "dedicated" && host.preset?.range !== "eco";
+
 /** What a node admits from a front of a pair: SSH, for the pool runs' timer on that front (PolicyInput.frontAddresses). */
 export function frontSshRule<Cidr>(cidr: Cidr, sshPort: number, ethertype: IngressRule["ethertype"] = "IPv4"): IngressRule<Cidr> {
   return { description: "ssh from a front (ops pool runs)", protocol: "tcp", portMin: sshPort, portMax: sshPort, cidr, ethertype };

@@ -1,6 +1,7 @@
 import { BlockList } from "node:net";
 import type { Campus } from "../config/campus";
 import { sshPortOf } from "../hosts/sshPort";
+import { behindEdgeFirewall } from "./firewallPolicy";
 
 /**
  * What the plan says about SSH access that the schema accepts but an operator should hear about:
@@ -62,14 +63,14 @@ export function sshWarnings(campus: Campus): string[] {
 
 /**
  * With a standby front, the pool's timer on each front reaches the nodes over SSH (docs/firewall.md). The Edge
- * Network Firewall in front of a dedicated node (not on the Eco range, which may have none) filters only traffic
+ * Network Firewall in front of a dedicated node (behindEdgeFirewall) filters only traffic
  * from outside OVHcloud, and admits SSH there from campus.adminCidrs alone: a front that is the school's own host
  * outside OVHcloud reaches such a node only when its address is in that list. Whether the host is at OVHcloud is
  * not in the stack, so the warning says both.
  */
 export function frontOutsideEdgeWarnings(campus: Campus): string[] {
   if (!campus.standbyFront) return [];
-  const behindEdge = campus.nodes.filter((n) => n.kind === "dedicated" && n.preset?.range !== "eco").map((n) => n.name);
+  const behindEdge = campus.nodes.filter(behindEdgeFirewall).map((n) => n.name);
   if (behindEdge.length === 0) return [];
   const admitted = new BlockList();
   for (const cidr of campus.config.adminCidrs) {
