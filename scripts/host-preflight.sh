@@ -7,7 +7,7 @@ set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 REQUIRED_INPUTS=(ROLE FQDN PUBLIC_IPV4 UBUNTU_RELEASE MIN_CORES MIN_RAM_MB RECOMMENDED_CORES RECOMMENDED_RAM_MB REQUIRE_IPV6)
-OPTIONAL_INPUTS=(DNS_WAIT_SECONDS DNS_RETRY_SECONDS)
+OPTIONAL_INPUTS=(DNS_WAIT_SECONDS DNS_RETRY_SECONDS DNS_SERVED_BY)
 
 FAILURES=()
 
@@ -111,27 +111,30 @@ ipv4_words() {
   grep -oE '\b([0-9]{1,3}\.){3}[0-9]{1,3}\b' <<<"$1" | sort -u | paste -sd ' ' - || true
 }
 
-# Asks DNS until it answers exactly this host's address, for at most DNS_WAIT_SECONDS (a record
-# created by this run may take minutes to reach the resolvers).
+# Asks DNS until it answers exactly this host's address (DNS_SERVED_BY's while another front serves the
+# name: a front rebuilt while the standby front serves), for at most DNS_WAIT_SECONDS (a record created by
+# this run may take minutes to reach the resolvers).
 check_dns() {
   local wait="${IN_DNS_WAIT_SECONDS:-600}" every="${IN_DNS_RETRY_SECONDS:-15}" deadline
+  local expected="${IN_DNS_SERVED_BY:-$IN_PUBLIC_IPV4}" whose="this host's public IPv4"
+  [[ -z "${IN_DNS_SERVED_BY:-}" ]] || whose="the front that serves the name while this one is rebuilt"
   deadline=$((SECONDS + wait))
   while true; do
     ask_dns "$IN_FQDN" || break
-    if [[ "$DNS_ADDRESSES" == "$IN_PUBLIC_IPV4" ]]; then
-      log "DNS: $IN_FQDN -> $IN_PUBLIC_IPV4"
+    if [[ "$DNS_ADDRESSES" == "$expected" ]]; then
+      log "DNS: $IN_FQDN -> $expected"
       return 0
     fi
     ((SECONDS < deadline)) || break
-    log "waiting for DNS: $IN_FQDN answers ${DNS_ADDRESSES:-nothing}, expected $IN_PUBLIC_IPV4 (retry in ${every}s, up to ${wait}s)"
+    log "waiting for DNS: $IN_FQDN answers ${DNS_ADDRESSES:-nothing}, expected $expected (retry in ${every}s, up to ${wait}s)"
     sleep "$every"
   done
   if [[ "$DNS_ERROR" == *"cannot be asked" ]]; then
-    fail "$IN_FQDN: $DNS_ERROR; expected an A record for $IN_PUBLIC_IPV4"
+    fail "$IN_FQDN: $DNS_ERROR; expected an A record for $expected"
   elif [[ -z "$DNS_ADDRESSES" ]]; then
-    fail "$IN_FQDN: DNS has no A record after ${wait}s, expected $IN_PUBLIC_IPV4 (this host's public IPv4); create it or check the zone${DNS_ERROR:+ ($DNS_ERROR)}"
+    fail "$IN_FQDN: DNS has no A record after ${wait}s, expected $expected ($whose); create it or check the zone${DNS_ERROR:+ ($DNS_ERROR)}"
   else
-    fail "$IN_FQDN: DNS answers $DNS_ADDRESSES, expected $IN_PUBLIC_IPV4 (this host's public IPv4); fix its A record (Let's Encrypt would fail)"
+    fail "$IN_FQDN: DNS answers $DNS_ADDRESSES, expected $expected ($whose); fix its A record (Let's Encrypt would fail)"
   fi
 }
 

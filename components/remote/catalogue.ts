@@ -24,9 +24,9 @@ function step(script: string, summary: string, required: string[], optional: str
 export const STEPS = {
   hostPreflight: step(
     "host-preflight.sh",
-    "check OS release, CPU, RAM, IPv6 and that DNS (not /etc/hosts) resolves the FQDN to this host, waiting a bounded time; changes nothing",
+    "check OS release, CPU, RAM, IPv6 and that DNS (not /etc/hosts) resolves the FQDN to this host (to DNS_SERVED_BY while another front serves it), waiting a bounded time; changes nothing",
     ["ROLE", "FQDN", "PUBLIC_IPV4", "UBUNTU_RELEASE", "MIN_CORES", "MIN_RAM_MB", "RECOMMENDED_CORES", "RECOMMENDED_RAM_MB", "REQUIRE_IPV6"],
-    ["DNS_WAIT_SECONDS", "DNS_RETRY_SECONDS"],
+    ["DNS_WAIT_SECONDS", "DNS_RETRY_SECONDS", "DNS_SERVED_BY"],
   ),
   hostFirewall: step(
     "host-firewall.sh",
@@ -134,8 +134,9 @@ export const STEPS = {
   scaleliteHealth: step("scalelite-health.sh", "GET https://FQDN/health_check answers exactly 'success'", ["FQDN"], ["ATTEMPTS", "DELAY_SECONDS"]),
   scaleliteFrontServes: step(
     "scalelite-front-serves.sh",
-    "on the standby front: its front-role agrees with campus.servingFront (primary when the stack says it serves, anything else when not) before the front's DNS records move; changes nothing",
+    "on the standby front, and on a rebuilt front (campus.rebuildFront): its front-role agrees with campus.servingFront (primary when the stack says it serves, anything else when not) before the front's DNS records move; with RECORD (a rebuilt front), records that role when none is, before Scalelite is installed; changes nothing else",
     ["SERVES"],
+    ["RECORD"],
   ),
   scaleliteRegister: step(
     "scalelite-register.sh",

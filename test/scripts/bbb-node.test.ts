@@ -140,6 +140,16 @@ describe("host-preflight", () => {
     });
   }
 
+  it("on a front rebuilt while the other serves its name (DNS_SERVED_BY), expects the name on the serving front and says whose address it is", async () => {
+    const h = await host({ fqdn: "visio-dns.test.example", publicIpv4: "192.0.2.99", facts: { dns: { "visio-dns.test.example": "198.51.100.7" } } });
+    const served = await runStep(h, "hostPreflight", { ...preflight(h), DNS_SERVED_BY: "198.51.100.7" });
+    expect(served.code, served.stderr).toBe(0);
+    expect(served.stdout).toContain("DNS: visio-dns.test.example -> 198.51.100.7");
+    const elsewhere = await runStep(h, "hostPreflight", { ...preflight(h), DNS_SERVED_BY: "203.0.113.5" });
+    expect(elsewhere.code).toBe(1);
+    expect(elsewhere.stderr).toContain("DNS answers 198.51.100.7, expected 203.0.113.5 (the front that serves the name while this one is rebuilt)");
+  });
+
   it("reports every failure at once", async () => {
     const h = await host({ facts: { osVersion: "20.04", cores: 2, ipv6: [], dns: {} } });
     const r = await runStep(h, "hostPreflight", preflight(h));

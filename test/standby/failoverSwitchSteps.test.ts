@@ -252,6 +252,34 @@ describe("on the standby front: the check before pulumi up moves the front's nam
     expect((await runStep(host, "scaleliteFrontServes", { SERVES: "yes" })).stderr).toContain("SERVES must be true or false, got 'yes'");
   });
 
+  it("on a rebuilt front (RECORD=fenced): records fenced where no role is, keeps a role ops wrote, and refuses a front that still serves", async () => {
+    const file = path.join(host.root, "var/lib/bbb-ovh/front-role");
+    const record = (serves = "false") => runStep(host, "scaleliteFrontServes", { SERVES: serves, RECORD: "fenced" });
+    // A new server: no state directory at all.
+    rmSync(path.dirname(file), { recursive: true, force: true });
+    const first = await record();
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stdout).toContain("front-role fenced recorded");
+    expect(readFileSync(file, "utf8")).toBe("fenced\n");
+    // Run again (a cut run, or the next pulumi up): the same, and so is a role ops failback wrote since.
+    for (const kept of ["fenced", "standby"]) {
+      role(kept);
+      const again = await record();
+      expect(again.code, again.stderr).toBe(0);
+      expect(readFileSync(file, "utf8")).toBe(`${kept}\n`);
+    }
+    // Its old disk came back unfenced: two fronts would serve, so nothing is recorded and the run stops.
+    role("primary");
+    const serving = await record();
+    expect(serving.code).not.toBe(0);
+    expect(serving.stderr).toContain("this front serves too");
+    expect(serving.stderr).toContain("run `ops failover <stack> --yes` again, which fences it");
+    expect(readFileSync(file, "utf8")).toBe("primary\n");
+    // Only fenced, and only on a front the stack says does not serve.
+    expect((await runStep(host, "scaleliteFrontServes", { SERVES: "false", RECORD: "primary" })).stderr).toContain("RECORD must be fenced");
+    expect((await record("true")).stderr).toContain("RECORD must be fenced, on a front the stack says does not serve");
+  });
+
   it("starts the backup unit without waiting for it, and says so; a unit that is not there is said, not thrown", async () => {
     const missing = await startFirstBackup(standbySide(host), 30_000);
     expect(missing).toMatch(
