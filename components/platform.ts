@@ -86,7 +86,8 @@ export function buildPlatform(args: PlatformArgs): PlatformOutputs {
       certificate,
       replication: standby && { role: "primary", standby: standby.handle, link: standby.link },
       monitorAddresses: monitors(args.standbyFront),
-      held: campus.config.servingFront === "standbyFront",
+      held: campus.config.servingFront === "standbyFront" && !campus.config.rebuildFront,
+      rebuild: campus.config.rebuildFront && standby ? { servingIpv4: standby.handle.ipv4 } : undefined,
     },
     { parent },
   );

@@ -224,9 +224,15 @@ export function hostSummary(plan: Plan, ordered = dependencyOrder(plan.resources
   const { front, standbyFront } = plan.campus;
   const hosts = [front, ...(standbyFront ? [standbyFront] : []), ...plan.campus.nodes];
   const standbyServes = plan.campus.config.servingFront === "standbyFront";
+  const rebuilt = standbyServes && plan.campus.config.rebuildFront;
+  const frontState = rebuilt
+    ? ", rebuilt while the standby front serves (campus.rebuildFront): fenced, Scalelite stopped, until ops failback"
+    : standbyServes
+      ? ", held while the standby front serves (campus.servingFront)"
+      : "";
   const what = (h: ResolvedHost) =>
     h === front
-      ? `Scalelite front${standbyServes ? ", held while the standby front serves (campus.servingFront)" : ""}`
+      ? `Scalelite front${frontState}`
       : h === standbyFront
         ? `Scalelite standby front${standbyServes ? ", serving the front's name (campus.servingFront)" : ""}`
         : "BigBlueButton node";
@@ -245,7 +251,12 @@ export function hostSummary(plan: Plan, ordered = dependencyOrder(plan.resources
       )}`,
     );
     const steps = stepsOf.get(h.name) as string[];
-    const held = standbyServes && h === front ? " (held: none runs again, each keeps its last inputs)" : "";
+    const held =
+      h !== front || !standbyServes
+        ? ""
+        : rebuilt
+          ? " (each runs again on the new server, but scaleliteReplicationPrimary and scaleliteHealth, held)"
+          : " (held: none runs again, each keeps its last inputs)";
     lines.push(`    steps${held}: ${steps.length > 0 ? steps.join(" → ") : "none"}`);
     const guards = guardsOf.get(h.name) as string[];
     if (guards.length > 0) lines.push(`    when removed from the stack: kept, running, until it is empty (${guards.join(", ")})`);

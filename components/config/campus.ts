@@ -231,6 +231,12 @@ function crossFieldProblems(raw: unknown, secrets: SecretPresence): ConfigProble
       path: "campus.servingFront",
       message: "is standbyFront, but the campus has no campus.standbyFront: the front is the only one that can serve",
     });
+  if (raw.rebuildFront === true && raw.servingFront !== "standbyFront")
+    problems.push({
+      path: "campus.rebuildFront",
+      message:
+        "is true, but campus.servingFront is not standbyFront: a front is rebuilt only while the standby front serves (after `ops failover`), or its new, empty Scalelite would take the front's name",
+    });
   if (isRecord(raw.moodle) && raw.moodle.acceptDpa === true && !isRecord(raw.moodle.ssh)) {
     problems.push({ path: "campus.moodle.acceptDpa", message: "needs campus.moodle.ssh: the setting is applied on the Moodle host" });
   }

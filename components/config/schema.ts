@@ -346,6 +346,12 @@ export const campusSchema = z
      * leaves the front as it is; `front` again after `ops failback`.
      */
     servingFront: z.enum(["front", "standbyFront"]).default("front"),
+    /**
+     * With servingFront: standbyFront, the server campus.front names is a new one (its datacenter burned, or
+     * its disk is gone): its steps run again there, it records itself fenced so that Scalelite stays stopped,
+     * and `ops failback` makes it the standby, then the front (docs/front.md, "Rebuilding the front").
+     */
+    rebuildFront: z.boolean().default(false),
     nodes: z.array(nodeHost).min(1, "expected at least one BigBlueButton node"),
     moodle: z
       .strictObject({

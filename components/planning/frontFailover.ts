@@ -71,9 +71,13 @@ export function frontWarnings(campus: Campus): string[] {
         `the standby front ${standbyFront.name} cannot hold a certificate for ${front.fqdn} before a failover with HTTP-01 (Let's Encrypt checks the name where DNS points, the front): \`ops failover\` requests it there once DNS points at the standby, so HTTPS waits for the DNS TTL (${campus.config.dns.ttl} s) and certbot, which add to the RTO; to do: set certificates.challenge: dns-01 (with bbb-ovh:dnsCredentials) to have it ready`,
       );
     }
-    if (campus.config.servingFront === "standbyFront") {
+    if (campus.config.servingFront === "standbyFront" && campus.config.rebuildFront) {
       warnings.push(
-        `the standby front ${standbyFront.name} serves (campus.servingFront): ${front.fqdn} points at it, the nodes register with it and send their recordings to it, and nothing runs on ${front.name} (its steps keep their last inputs; the stack has no standby meanwhile); to do: once \`ops failback\` has made ${front.name} serve again, set campus.servingFront: front and run \`pulumi up\` (docs/front.md, "A failover that lasts")`,
+        `the front ${front.name} is rebuilt while the standby front ${standbyFront.name} serves (campus.rebuildFront): every step of ${front.name} runs again on the server the stack names, which records itself fenced first (front-role), so its Scalelite is installed stopped and its new database stays empty; ${front.fqdn} keeps pointing at ${standbyFront.name}; to do: after this \`pulumi up\`, run \`ops failback\` (it makes ${front.name} the standby, copies the database and the recordings, then switches back), then set campus.servingFront: front, remove campus.rebuildFront and run \`pulumi up\` (docs/front.md, "Rebuilding the front")`,
+      );
+    } else if (campus.config.servingFront === "standbyFront") {
+      warnings.push(
+        `the standby front ${standbyFront.name} serves (campus.servingFront): ${front.fqdn} points at it, the nodes register with it and send their recordings to it, and nothing runs on ${front.name} (its steps keep their last inputs; the stack has no standby meanwhile); to do: once \`ops failback\` has made ${front.name} serve again, set campus.servingFront: front and run \`pulumi up\`; if ${front.name} is gone for good, name its new server in campus.front and set campus.rebuildFront: true (docs/front.md, "A failover that lasts")`,
       );
     }
     if (campus.config.dns.ttl > MAX_FAILOVER_TTL) {

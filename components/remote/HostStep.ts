@@ -21,7 +21,16 @@ export interface StepHost {
    * host never ran is still made; a guard (a delete only) connects to nothing when made.
    */
   held?: boolean;
+  /**
+   * The host is a new server under a name whose steps already ran (the front, campus.rebuildFront): every
+   * step carries REBUILT in its triggers, so each runs again there even where the new server has the old one's
+   * address and host key (an OS reinstalled), which would otherwise leave every input as it was.
+   */
+  rebuilt?: boolean;
 }
+
+/** The trigger every step of a rebuilt host carries (StepHost.rebuilt). */
+export const REBUILT = "rebuilt (campus.rebuildFront)";
 
 /** Every input HostSteps gives a Command, and a CopyToRemote: what a held host's resources keep from their state. */
 const COMMAND_INPUTS = ["connection", "create", "delete", "stdin", "triggers", "logging", "addPreviousOutputInEnv"];
@@ -93,7 +102,7 @@ export class HostSteps {
 
     this.sshReady = new remote.Command(
       `${host.name}-ssh`,
-      { connection: this.connection, create: "uname -n", addPreviousOutputInEnv: false },
+      { connection: this.connection, create: "uname -n", addPreviousOutputInEnv: false, ...(host.rebuilt ? { triggers: [REBUILT] } : {}) },
       { parent: owner, dependsOn: host.ready, ...this.held(COMMAND_INPUTS) },
     );
     // A directory source without a trailing slash lands in <remotePath>/<its name>, whether or not
@@ -104,10 +113,14 @@ export class HostSteps {
         connection: this.connection,
         source: new pulumi.asset.FileArchive(bundle.dir),
         remotePath: dirname(this.scriptDir),
-        triggers: [bundle.hash],
+        triggers: [bundle.hash, ...this.rebuilt],
       },
       { parent: owner, dependsOn: [this.sshReady], ...this.held(COPY_INPUTS) },
     );
+  }
+
+  private get rebuilt(): string[] {
+    return this.host.rebuilt ? [REBUILT] : [];
   }
 
   private held(inputs: string[], step = false): { ignoreChanges?: string[] } {
@@ -170,7 +183,7 @@ export class HostSteps {
         connection: this.connection,
         create: renderStepCommand(step, this.scriptDir, this.host.sshUser !== "root"),
         stdin,
-        triggers: [this.bundle.stepHash(step), ...(options.triggers ?? [])],
+        triggers: [this.bundle.stepHash(step), ...(options.triggers ?? []), ...this.rebuilt],
         // The scripts never print a secret; when one is on stdin, the output is still kept out of
         // the logs and stored encrypted, in case a tool they call echoes more than it should.
         logging: carriesSecret ? "none" : "stdoutAndStderr",

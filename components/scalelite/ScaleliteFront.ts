@@ -37,6 +37,14 @@ export interface ScaleliteFrontArgs {
   held?: boolean;
   /** The standby front when it serves (campus.servingFront: standbyFront): its replication step is held. */
   serves?: boolean;
+  /**
+   * The front rebuilt on a new server while the standby front serves (campus.rebuildFront): every step runs
+   * again there (StepHost.rebuilt), after its front-role is recorded fenced, so Scalelite stays stopped; its
+   * DNS check expects the name on `servingIpv4` (the standby front's). Its replication and health steps are
+   * held: the standby front admits it and its database is rebuilt by `ops failback`, and its Scalelite
+   * does not serve until then.
+   */
+  rebuild?: { servingIpv4: pulumi.Input<string> };
 }
 
 /** The secrets both fronts share, so that Moodle and the nodes see no difference after a failover. */
@@ -112,8 +120,11 @@ export class ScaleliteFront extends pulumi.ComponentResource {
     // The standby serves the front's name once `ops failover` points it there.
     const serviceFqdn = standby ? standby.primary.fqdn : host.fqdn;
 
-    this.steps = new HostSteps(this, { ...stepHostOf(handle), held: args.held });
-    const preflight = this.steps.run("hostPreflight", preflightInputs(campus, handle));
+    const rebuild = args.rebuild;
+    this.steps = new HostSteps(this, { ...stepHostOf(handle), held: args.held, rebuilt: rebuild !== undefined });
+    const preflight = this.steps.run("hostPreflight", { ...preflightInputs(campus, handle), DNS_SERVED_BY: rebuild?.servingIpv4 });
+    // Recorded before Scalelite is installed, so that it is installed stopped (scripts/scalelite-front-serves.sh).
+    const fenced = rebuild && this.steps.run("scaleliteFrontServes", { SERVES: "false", RECORD: "fenced" }, { dependsOn: [preflight] });
     // SSH from the nodes too when they push recordings here (rsync over SSH); IPv6 when a node has one.
     const nodeAddresses = args.recordingSenders.flatMap(({ handle: node }) => [node.ipv4, node.ipv6]);
     // The standby front streams the database and pulls recordings from the front (standby.ts); the front
@@ -164,7 +175,7 @@ export class ScaleliteFront extends pulumi.ComponentResource {
               TLS_CERT_B64: replication.link.certificatePem.apply(base64),
               TLS_KEY_B64: pulumi.secret(replication.link.privateKeyPem.apply(base64)),
             },
-            { dependsOn: [docker, firewall] },
+            { dependsOn: [docker, firewall], held: rebuild !== undefined },
           ))
         : standby
           ? this.steps.run(
@@ -196,10 +207,10 @@ export class ScaleliteFront extends pulumi.ComponentResource {
               CHALLENGE: cert.challenge,
               DNS_CREDENTIALS_B64: cert.challenge === "dns-01" ? pulumi.secret(cert.dnsCredentials.apply((c) => base64(renderOvhDnsIni(c)))) : undefined,
             },
-            { dependsOn: [preflight] },
+            { dependsOn: [preflight, ...(fenced ? [fenced] : [])] },
           );
 
-    const appDependsOn = [database, ...(certificate ? [certificate] : [])];
+    const appDependsOn = [database, ...(certificate ? [certificate] : []), ...(fenced ? [fenced] : [])];
     if (campus.config.recordings) {
       const clients = args.recordingSenders.map(({ handle: node, transferPublicKey }) =>
         pulumi.all([node.ipv4, node.ipv6, transferPublicKey]).apply(([ipv4, ipv6, publicKey]) => ({ name: node.host.name, ipv4, ipv6, publicKey })),
@@ -275,7 +286,8 @@ export class ScaleliteFront extends pulumi.ComponentResource {
       { dependsOn: appDependsOn },
     );
     // A standby's Scalelite is stopped: its health is the database stream its replication step waited for.
-    this.health = standby ? app : this.steps.run("scaleliteHealth", { FQDN: host.fqdn }, { dependsOn: [app, firewall] });
+    // Held on a rebuilt front: its name answers from the standby front until `ops failback`.
+    this.health = standby ? app : this.steps.run("scaleliteHealth", { FQDN: host.fqdn }, { dependsOn: [app, firewall], held: rebuild !== undefined });
 
     this.registerOutputs({ fqdn: this.fqdn, ipv4: this.ipv4, url: this.url, loadBalancerSecret: this.loadBalancerSecret });
   }

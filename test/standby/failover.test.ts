@@ -22,7 +22,7 @@
  */
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
@@ -30,7 +30,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
 import { signedUrl } from "../../cli/ops/bbbApi";
 import { serversYaml } from "../../cli/ops/failoverPlan";
-import { RECORDING_DIR, STANDBY_COPY_INTERVAL_MINUTES, STANDBY_COPY_STATUS } from "../../components/scalelite/recordingLayout";
+import { RECORDING_DIR, STANDBY_COPY_DIR, STANDBY_COPY_INTERVAL_MINUTES, STANDBY_COPY_STATUS } from "../../components/scalelite/recordingLayout";
 import { startBbbApiServer, type BbbApiServer } from "../support/bbbApiServer";
 import { calls } from "../support/hostState";
 import { startOvhApiPeer, type OvhApiPeer } from "../support/ovhApiPeer";
@@ -38,7 +38,7 @@ import { attachScalelite, scaleliteTrees, type Scalelite } from "../support/scal
 import { freePort, runStep, shellOn } from "../support/sshd";
 import { upstreamTree } from "../support/upstream";
 import { scratch, secretFile } from "../ops/cli";
-import { pgReady, PgFronts, until, type PgFront, type TlsFiles } from "./pgFronts";
+import { LOCKED_POSTGRES, pgReady, PgFronts, until, type PgFront, type TlsFiles } from "./pgFronts";
 import { copySshConfig, installRecordingsCopy, keyPair, onHost, pullOn, SPOOL_AUTHORIZED_KEYS } from "./recordingsCopySetup";
 import { OPS_CLI } from "../support/distCli";
 
@@ -615,5 +615,51 @@ describe.skipIf(!pgReady || !trees || !rrsyncTree)("ops failover / failback dril
     // After: the old front, reached at its own address, answers no create; the new one, and the name, do.
     expect([await createOn(front, "live-after-front"), await createOn(standbySite, "live-after-standby")]).toEqual(["unanswered", "accepted"]);
     expect(record()).toBe("127.0.0.2");
+  });
+
+  it("the front's server is rebuilt while the standby serves (campus.rebuildFront): fenced by its role step, then ops failback makes it the standby and the front, losing nothing", async () => {
+    // Its disk is gone: a new, empty database (as the image starts one), no recordings, no front-role, no
+    // Scalelite running. What its steps install again is installed again: the spool and the recordings copy
+    // (on both fronts, as that pulumi up re-runs the standby's with the front's new address), then the role.
+    primary.rebuild();
+    for (const dir of [RECORDING_DIR, STANDBY_COPY_DIR, "/var/lib/bbb-ovh"]) rmSync(onHost(primary.host, dir), { recursive: true, force: true });
+    for (const kind of ["active", "enabled"]) rmSync(path.join(primary.host.root, `fake-state/systemd/scalelite.target.${kind}`), { force: true });
+    // What scalelite-docker.sh leaves again: the digest lock of the image it pulled.
+    mkdirSync(onHost(primary.host, "/var/lib/bbb-ovh"), { recursive: true });
+    writeFileSync(onHost(primary.host, "/var/lib/bbb-ovh/image-lock"), `${LOCKED_POSTGRES}\n`);
+    await installRecordingsCopy(primary.host, standby.host, {
+      keys: scratch(),
+      rrsyncTree: rrsyncTree!,
+      rrsyncName: RRSYNC,
+      names: { front: "lb-training", standby: "lb-standby" },
+    });
+    const fenced = await runStep(primary.host, "scaleliteFrontServes", { SERVES: "false", RECORD: "fenced" });
+    expect(fenced.code, fenced.stderr).toBe(0);
+    expect(role(primary)).toBe("fenced");
+    expect(primary.sql("SELECT count(*) FROM pg_database WHERE datname = 'scalelite'")).toBe("0");
+    expect(held(primary)).toEqual([]);
+    expect([await createOn(front, "rebuilt-front"), await createOn(standbySite, "rebuilt-standby")]).toEqual(["unanswered", "accepted"]);
+
+    commitRows(standby, 30, "while the front is rebuilt");
+    const servedMeanwhile = publish(standby);
+    const before = rows(standby);
+    const onStandby = held(standby);
+    const run = await ops(["failback", stackFile, "--yes", "--json", ...connection()]);
+    expect(run.code, run.stderr + run.stdout).toBe(0);
+    const report = JSON.parse(run.stdout) as Report;
+    // No fence first: nothing runs on the new server until it is promoted.
+    expect(report.steps.map((s) => `${s.id}@${s.on}`).slice(0, 3)).toEqual(["admit@lb-standby", "rebuild-standby@lb-training", "copy-recordings@lb-training"]);
+    expect(report.steps.map((s) => s.id)).toContain("promote");
+    expect(report.rpo?.bytes).toBe(0);
+    expect(report.rpo?.recordings).toBe("none: lb-training holds every recording lb-standby has (verified after fencing)");
+    console.log(`failback to a rebuilt front: RTO ${report.rtoSeconds} s; ${report.rpo?.note}; ${onStandby.length} recording(s) copied back`);
+    // Every row and every recording the standby held, those the old front had published included.
+    expect(rows(primary)).toBe(before);
+    expect(held(primary).sort()).toEqual([...onStandby].sort());
+    expect(held(primary)).toContain(servedMeanwhile);
+    expect(role(primary)).toBe("primary");
+    expect(record()).toBe("127.0.0.1");
+    expect([await createOn(front, "after-rebuild-front"), await createOn(standbySite, "after-rebuild-standby")]).toEqual(["accepted", "unanswered"]);
+    await until("lb-standby streaming from the rebuilt front", () => standby.sql("SELECT pg_is_in_recovery()") === "t");
   });
 });

@@ -28,6 +28,8 @@ export interface PgFront {
   crash(): void;
   /** Starts it again, as the machine coming back would. */
   start(): void;
+  /** Its server rebuilt: the old data directory gone with the disk, a new, empty cluster started as the image initialises one. */
+  rebuild(): void;
 }
 
 export interface TlsFiles {
@@ -89,9 +91,12 @@ export class PgFronts {
     for (let dir = host.root; dir !== path.dirname(dir) && dir.startsWith(tmpdir()) && dir !== tmpdir(); dir = path.dirname(dir)) chmodSync(dir, 0o755);
     const data = path.join(host.root, DATA_DIR.slice(1), "postgres");
     mkdirSync(path.dirname(data), { recursive: true });
-    mkdirSync(data, { mode: 0o700 });
-    chownSync(data, uid, gid);
-    this.asPostgres([`${PG_BIN}/initdb`, "-D", data, "-U", "postgres", "--auth-local=trust", "--auth-host=scram-sha-256", "--no-sync", "-E", "UTF8"]);
+    const init = () => {
+      mkdirSync(data, { mode: 0o700 });
+      chownSync(data, uid, gid);
+      this.asPostgres([`${PG_BIN}/initdb`, "-D", data, "-U", "postgres", "--auth-local=trust", "--auth-host=scram-sha-256", "--no-sync", "-E", "UTF8"]);
+    };
+    init();
     // What scalelite-docker.sh leaves: the unit (the fake systemctl needs it to exist) and the image's digest lock.
     mkdirSync(path.join(host.root, "etc/systemd/system"), { recursive: true });
     writeFileSync(path.join(host.root, "etc/systemd/system/scalelite-postgres.service"), "[Unit]\n");
@@ -99,8 +104,15 @@ export class PgFronts {
     writeFileSync(path.join(host.root, "var/lib/bbb-ovh/image-lock"), `${LOCKED_POSTGRES}\n`);
     const start = () => void this.asPostgres([`${PG_BIN}/pg_ctl`, "-D", data, "-o", options, "-l", path.join(socket, "server.log"), "-w", "start"]);
     start();
+    const crash = () => this.asPostgres([`${PG_BIN}/pg_ctl`, "-D", data, "-m", "immediate", "-w", "stop"]);
     const f: PgFront = {
       start,
+      rebuild: () => {
+        if (existsSync(path.join(data, "postmaster.pid"))) crash();
+        rmSync(data, { recursive: true, force: true });
+        init();
+        start();
+      },
       host,
       port,
       socket,
@@ -111,7 +123,7 @@ export class PgFronts {
           ["-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-h", socket, "-p", String(port), "-U", "postgres", "-d", database, "-c", sql],
           { encoding: "utf8" },
         ).trim(),
-      crash: () => this.asPostgres([`${PG_BIN}/pg_ctl`, "-D", data, "-m", "immediate", "-w", "stop"]),
+      crash,
     };
     this.fronts.push(f);
     return f;

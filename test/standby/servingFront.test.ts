@@ -13,6 +13,7 @@ import { CampusConfigError, parseCampus } from "../../components/config/campus";
 import { readStackFile } from "../../components/config/stackFile";
 import { frontWarnings } from "../../components/planning/frontFailover";
 import { campusProgram } from "../../components/program";
+import { REBUILT } from "../../components/remote/HostStep";
 import { evaluateStack, stepInputsOf as inputsOf, unwrapSecret as unwrap } from "../support/evaluateStack";
 
 const PUBLIC_CLOUD_STANDBY = {
@@ -27,6 +28,10 @@ const stack = (standbyFront: Record<string, unknown>, servingFront?: string) => 
   campus.standbyFront = standbyFront;
   campus.recordings = true;
   if (servingFront) campus.servingFront = servingFront;
+};
+const rebuildInto = (campus: Record<string, any>) => {
+  stack(PUBLIC_CLOUD_STANDBY, "standbyFront")(campus);
+  campus.rebuildFront = true;
 };
 const named = (resources: RecordedResource[], name: string) => {
   const found = resources.filter((r) => r.name === name);
@@ -128,6 +133,63 @@ describe("campus.servingFront: standbyFront (a failover that lasts)", () => {
     expect(frontWarnings(campus).join("\n")).toMatch(
       /the standby front lb-training-standby serves \(campus.servingFront\): .* nothing runs on lb-training .*to do: once `ops failback`/,
     );
+  });
+
+  it("campus.rebuildFront: every step of the front runs again on its new server, fenced before Scalelite is installed, while the name stays on the standby", async () => {
+    const served = await evaluateStack("training", {}, stack(PUBLIC_CLOUD_STANDBY, "standbyFront"));
+    const { resources } = await evaluateStack("training", {}, rebuildInto);
+    // One resource more, the front's own role step; nothing deleted.
+    const added = byName(resources).filter((urn) => !byName(served.resources).includes(urn));
+    expect(added.map((urn) => urn.split("::").at(-1))).toEqual(["lb-training-scaleliteFrontServes"]);
+    expect(byName(served.resources).filter((urn) => !byName(resources).includes(urn))).toEqual([]);
+
+    const standby = ipOf(resources, "lb-training-standby");
+    expect(named(resources, "lb-training-dns-a").inputs.target).toBe(standby);
+    expect(connectedTo(named(resources, "lb-training-scaleliteRegister"))).toBe(standby);
+    // Every step of the front runs again (the marker in its triggers), but the two that need it to serve.
+    const frontSteps = resources.filter((r) => r.type.startsWith("command:remote:") && r.parent?.endsWith("::lb-training"));
+    expect(frontSteps.length).toBeGreaterThan(8);
+    const heldSteps = ["lb-training-scaleliteReplicationPrimary", "lb-training-scaleliteHealth"];
+    for (const step of frontSteps) {
+      expect(step.ignoreChanges, step.name).toEqual(heldSteps.includes(step.name) ? expect.arrayContaining(["stdin", "triggers"]) : []);
+      expect(step.inputs.triggers, step.name).toContain(REBUILT);
+    }
+    // fenced is recorded before Scalelite and its certificate, and the DNS check expects the standby's address.
+    const fenced = named(resources, "lb-training-scaleliteFrontServes");
+    expect(inputsOf(fenced)).toEqual({ SERVES: "false", RECORD: "fenced" });
+    for (const step of ["lb-training-scaleliteApp", "lb-training-scaleliteCertificate"])
+      expect(named(resources, step).dependencies, step).toContain(fenced.urn);
+    expect(inputsOf(named(resources, "lb-training-hostPreflight")).DNS_SERVED_BY).toBe(standby);
+    // The standby front's steps are as while it serves: none carries the marker.
+    for (const step of resources.filter((r) => r.type === "command:remote:Command" && r.parent?.endsWith("::lb-training-standby")))
+      expect(step.inputs.triggers ?? [], step.name).not.toContain(REBUILT);
+  });
+
+  it("campus.rebuildFront is refused unless the standby front serves, and the plan says what it does and what to do next", async () => {
+    const raw = readStackFile("training").config["bbb-ovh:campus"].value as Record<string, any>;
+    const secrets = { sshPrivateKey: false, turnSecret: false, dnsCredentials: false };
+    expect(() => parseCampus({ ...raw, standbyFront: PUBLIC_CLOUD_STANDBY, rebuildFront: true }, secrets)).toThrow(
+      expect.objectContaining({
+        name: CampusConfigError.name,
+        message: expect.stringContaining("campus.rebuildFront: is true, but campus.servingFront is not standbyFront"),
+      }),
+    );
+    const campus = parseCampus({ ...raw, standbyFront: PUBLIC_CLOUD_STANDBY, servingFront: "standbyFront", rebuildFront: true }, secrets);
+    const warnings = frontWarnings(campus).join("\n");
+    expect(warnings).toMatch(
+      /the front lb-training is rebuilt while the standby front lb-training-standby serves \(campus.rebuildFront\): .* records itself fenced first/,
+    );
+    expect(warnings).toMatch(/to do: after this `pulumi up`, run `ops failback` .* then set campus.servingFront: front, remove campus.rebuildFront/);
+    // The held front's warning is not given beside it: its steps are not held.
+    expect(warnings).not.toContain("nothing runs on lb-training");
+
+    const file = readStackFile("training");
+    rebuildInto(file.config["bbb-ovh:campus"].value as Record<string, any>);
+    const summary = hostSummary(await planStack(file, campusProgram)).join("\n");
+    expect(summary).toContain(
+      "lb-training (Scalelite front, rebuilt while the standby front serves (campus.rebuildFront): fenced, Scalelite stopped, until ops failback",
+    );
+    expect(summary).toMatch(/steps \(each runs again on the new server, but scaleliteReplicationPrimary and scaleliteHealth, held\): .*scaleliteFrontServes/);
   });
 
   it("the plan's host summary lists the standby front with its own steps, and says which front serves and which is held", async () => {
