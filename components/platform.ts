@@ -75,6 +75,9 @@ export function buildPlatform(args: PlatformArgs): PlatformOutputs {
     handle: args.standbyFront,
     link: replicationLink(campus.config.id, args.front, args.standbyFront, campus.config.recordings, parent),
   };
+  // A rebuilt front is fenced only after the standby front's check that it serves, which is made with it, below.
+  let servesCheckMade: (check: pulumi.Resource) => void = () => undefined;
+  const servesCheck = new Promise<pulumi.Resource>((resolve) => (servesCheckMade = resolve));
   // Each front's Prometheus scrapes every host and the other front (campus.monitoring): only they are admitted.
   const monitors = (...handles: Array<HostHandle | undefined>) => (monitoring.enabled ? handles.flatMap((h) => (h ? [h.ipv4] : [])) : []);
   const front = new ScaleliteFront(
@@ -87,7 +90,7 @@ export function buildPlatform(args: PlatformArgs): PlatformOutputs {
       replication: standby && { role: "primary", standby: standby.handle, link: standby.link },
       monitorAddresses: monitors(args.standbyFront),
       held: campus.config.servingFront === "standbyFront" && !campus.config.rebuildFront,
-      rebuild: campus.config.rebuildFront && standby ? { servingIpv4: standby.handle.ipv4 } : undefined,
+      rebuild: campus.config.rebuildFront && standby ? { servingIpv4: standby.handle.ipv4, after: servesCheck } : undefined,
     },
     { parent },
   );
@@ -106,7 +109,10 @@ export function buildPlatform(args: PlatformArgs): PlatformOutputs {
       },
       { parent },
     );
-  if (standbyFront?.servesCheck) args.onServesCheck?.(standbyFront.servesCheck);
+  if (standbyFront?.servesCheck) {
+    args.onServesCheck?.(standbyFront.servesCheck);
+    servesCheckMade(standbyFront.servesCheck);
+  }
   // The front that serves Scalelite (campus.servingFront): the nodes send their recordings there and register there.
   const serving = campus.config.servingFront === "standbyFront" && standbyFront ? standbyFront : front;
   const spool = serving.spool;

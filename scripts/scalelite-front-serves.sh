@@ -9,7 +9,8 @@
 # front's name while the standby front serves) RECORD=fenced records that role when none is: Scalelite's
 # step then installs Scalelite stopped, its certificate step waits for the name, and its nightly backup
 # skips, until `ops failback` makes it the standby (front-role standby), then the front. A role already
-# recorded is kept: a rebuilt front that came back with its old disk and still says primary is refused.
+# recorded is kept: a rebuilt front that came back with its old disk and still says primary is refused, and
+# so is a front with no role that runs Scalelite (the front as built, which serves: the stack is wrong).
 #
 # Inputs (stdin, KEY=VALUE): SERVES (true or false); optional RECORD (fenced).
 set -euo pipefail
@@ -46,6 +47,9 @@ main() {
   role="$(head -n 1 "$ROLE_FILE" 2>/dev/null || true)"
   check_role "$role"
   if [[ -n "${IN_RECORD:-}" && -z "$role" ]]; then
+    # No role and Scalelite running: the front as `pulumi up` built it, never switched, so it serves.
+    ! systemctl is-active --quiet scalelite.target ||
+      die "the stack rebuilds this front (campus.rebuildFront), but it runs Scalelite and no front-role says \`ops failover\` fenced it: it is the front that serves, not a new server; remove campus.rebuildFront (and campus.servingFront: standbyFront unless the standby front serves); nothing was changed"
     printf '%s\n' "$IN_RECORD" | install_content "$ROLE_FILE" 0644 || true
     log "front-role $IN_RECORD recorded ($ROLE_FILE): Scalelite stays stopped here until \`ops failback\` makes this front the standby, then the front"
     return 0

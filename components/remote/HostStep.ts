@@ -174,7 +174,7 @@ export class HostSteps {
   run(
     step: StepName,
     inputs: StepInputValues,
-    options: { dependsOn?: pulumi.Resource[]; parent?: pulumi.Resource; triggers?: string[]; namedAfter?: string; held?: boolean } = {},
+    options: { dependsOn?: pulumi.Input<pulumi.Resource>[]; parent?: pulumi.Resource; triggers?: string[]; namedAfter?: string; held?: boolean } = {},
   ): remote.Command {
     const { stdin, carriesSecret } = stepStdin(step, inputs);
     return new remote.Command(

@@ -42,9 +42,11 @@ export interface ScaleliteFrontArgs {
    * again there (StepHost.rebuilt), after its front-role is recorded fenced, so Scalelite stays stopped; its
    * DNS check expects the name on `servingIpv4` (the standby front's). Its replication and health steps are
    * held: the standby front admits it and its database is rebuilt by `ops failback`, and its Scalelite
-   * does not serve until then.
+   * does not serve until then. `after`: the standby front's scaleliteFrontServes check, made after this
+   * front: nothing is fenced here unless the standby front does serve (a front that still serves, with
+   * both settings written ahead of `ops failover`, would otherwise be stopped).
    */
-  rebuild?: { servingIpv4: pulumi.Input<string> };
+  rebuild?: { servingIpv4: pulumi.Input<string>; after: pulumi.Input<pulumi.Resource> };
 }
 
 /** The secrets both fronts share, so that Moodle and the nodes see no difference after a failover. */
@@ -124,7 +126,7 @@ export class ScaleliteFront extends pulumi.ComponentResource {
     this.steps = new HostSteps(this, { ...stepHostOf(handle), held: args.held, rebuilt: rebuild !== undefined });
     const preflight = this.steps.run("hostPreflight", { ...preflightInputs(campus, handle), DNS_SERVED_BY: rebuild?.servingIpv4 });
     // Recorded before Scalelite is installed, so that it is installed stopped (scripts/scalelite-front-serves.sh).
-    const fenced = rebuild && this.steps.run("scaleliteFrontServes", { SERVES: "false", RECORD: "fenced" }, { dependsOn: [preflight] });
+    const fenced = rebuild && this.steps.run("scaleliteFrontServes", { SERVES: "false", RECORD: "fenced" }, { dependsOn: [preflight, rebuild.after] });
     // SSH from the nodes too when they push recordings here (rsync over SSH); IPv6 when a node has one.
     const nodeAddresses = args.recordingSenders.flatMap(({ handle: node }) => [node.ipv4, node.ipv6]);
     // The standby front streams the database and pulls recordings from the front (standby.ts); the front

@@ -17,7 +17,7 @@ import { base64 } from "../../components/remote/invocation";
 import { renderOvhDnsIni } from "../../components/scalelite/renderOvhDnsIni";
 import { calls, read } from "../support/hostState";
 import { startOvhApiPeer, type OvhApiPeer } from "../support/ovhApiPeer";
-import { runStep, startTestHost, type TestHost } from "../support/sshd";
+import { runStep, shellOn, startTestHost, type TestHost } from "../support/sshd";
 import { waitUntil } from "../support/waitUntil";
 
 const ZONE = "school.example";
@@ -275,6 +275,16 @@ describe("on the standby front: the check before pulumi up moves the front's nam
     expect(serving.stderr).toContain("this front serves too");
     expect(serving.stderr).toContain("run `ops failover <stack> --yes` again, which fences it");
     expect(readFileSync(file, "utf8")).toBe("primary\n");
+    // No role, and Scalelite runs (the front as pulumi up built it, never switched): it serves, so it is not fenced.
+    role(undefined);
+    mkdirSync(path.join(host.root, "etc/systemd/system"), { recursive: true });
+    writeFileSync(path.join(host.root, "etc/systemd/system/scalelite.target"), "[Unit]\n");
+    expect((await shellOn(host, "systemctl start scalelite.target")).code).toBe(0);
+    const live = await record();
+    expect(live.code).not.toBe(0);
+    expect(live.stderr).toContain("it runs Scalelite and no front-role says `ops failover` fenced it");
+    expect(existsSync(file)).toBe(false);
+    expect((await shellOn(host, "systemctl stop scalelite.target")).code).toBe(0);
     // Only fenced, and only on a front the stack says does not serve.
     expect((await runStep(host, "scaleliteFrontServes", { SERVES: "false", RECORD: "primary" })).stderr).toContain("RECORD must be fenced");
     expect((await record("true")).stderr).toContain("RECORD must be fenced, on a front the stack says does not serve");

@@ -157,6 +157,8 @@ describe("campus.servingFront: standbyFront (a failover that lasts)", () => {
     // fenced is recorded before Scalelite and its certificate, and the DNS check expects the standby's address.
     const fenced = named(resources, "lb-training-scaleliteFrontServes");
     expect(inputsOf(fenced)).toEqual({ SERVES: "false", RECORD: "fenced" });
+    // Only once the standby front says it serves: stacks edited ahead of ops failover fence nothing.
+    expect(fenced.dependencies).toContain(named(resources, "lb-training-standby-scaleliteFrontServes").urn);
     for (const step of ["lb-training-scaleliteApp", "lb-training-scaleliteCertificate"])
       expect(named(resources, step).dependencies, step).toContain(fenced.urn);
     expect(inputsOf(named(resources, "lb-training-hostPreflight")).DNS_SERVED_BY).toBe(standby);
