@@ -160,9 +160,11 @@ export function buildPlatform(args: PlatformArgs): PlatformOutputs {
         smtpPassword: args.smtpPassword,
         grafanaAdminPassword: args.grafanaAdminPassword,
         hosts: [
-          { fqdn: front.fqdn, role: "front" as const, steps: front.steps, after: [front.firewall] },
-          ...(standbyFront ? [{ fqdn: standbyFront.fqdn, role: "standby" as const, steps: standbyFront.steps, after: [standbyFront.firewall] }] : []),
-          ...nodes.map(({ handle, node }) => ({ fqdn: handle.host.fqdn, role: "node" as const, steps: node.steps, after: [node.firewall] })),
+          { fqdn: front.fqdn, ipv4: front.ipv4, role: "front" as const, steps: front.steps, after: [front.firewall] },
+          ...(standbyFront
+            ? [{ fqdn: standbyFront.fqdn, ipv4: standbyFront.ipv4, role: "standby" as const, steps: standbyFront.steps, after: [standbyFront.firewall] }]
+            : []),
+          ...nodes.map(({ handle, node }) => ({ fqdn: handle.host.fqdn, ipv4: handle.ipv4, role: "node" as const, steps: node.steps, after: [node.firewall] })),
         ],
       },
       { parent },

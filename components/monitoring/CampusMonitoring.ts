@@ -5,16 +5,17 @@ import type { remote } from "@pulumi/command";
 import type { Campus } from "../config/campus";
 import type { HostSteps } from "../remote/HostStep";
 import { base64 } from "../remote/invocation";
-import { frontMonitoringFiles } from "./frontMonitoring";
+import { frontMonitoringFiles, type FrontMonitoringFiles } from "./frontMonitoring";
 import { MONITORING_PORTS } from "./monitoringLayout";
 import { renderWebConfig } from "./renderWebConfig";
 import { renderBbbExporterNginx, renderHtpasswd } from "./renderBbbExporterProxy";
 import { renderGrafanaProvisioning } from "./renderGrafanaProvisioning";
 import { GRAFANA_IMAGE, imagePins } from "../scalelite/images";
 
-/** A host to monitor: its FQDN, its steps, and the step after which its exporter may listen (its firewall). */
+/** A host to monitor: its FQDN and public IPv4, its steps, and the step after which its exporter may listen (its firewall). */
 export interface MonitoredHostSteps {
   fqdn: string;
+  ipv4: pulumi.Input<string>;
   role: "front" | "standby" | "node";
   steps: HostSteps;
   after: pulumi.Resource[];
@@ -43,7 +44,10 @@ export class CampusMonitoring extends pulumi.ComponentResource {
     super("bbb-ovh:monitoring:CampusMonitoring", name, {}, opts);
     const { campus, hosts } = args;
     const opt = { parent: this };
-    const files = new Map(frontMonitoringFiles(campus).map((f) => [f.fqdn, f]));
+    // Scraped by address (renderPrometheusYml.ts MonitoredHost), so the files are known once every host's address is.
+    const addresses = pulumi.all(Object.fromEntries(hosts.map((h) => [h.fqdn, h.ipv4])));
+    const files = addresses.apply((a) => new Map(frontMonitoringFiles(campus, a).map((f) => [f.fqdn, f])));
+    const peer = campus.standbyFront !== undefined;
 
     const caKey = new tls.PrivateKey(`${name}-ca-key`, { algorithm: "ECDSA", ecdsaCurve: "P256" }, opt);
     const ca = new tls.SelfSignedCert(
@@ -69,7 +73,7 @@ export class CampusMonitoring extends pulumi.ComponentResource {
       const key = new tls.PrivateKey(`${name}-${host.fqdn}-key`, { algorithm: "ECDSA", ecdsaCurve: "P256" }, opt);
       const request = new tls.CertRequest(
         `${name}-${host.fqdn}-csr`,
-        { privateKeyPem: key.privateKeyPem, subject: { commonName: host.fqdn }, dnsNames: [host.fqdn] },
+        { privateKeyPem: key.privateKeyPem, subject: { commonName: host.fqdn }, dnsNames: [host.fqdn], ipAddresses: [host.ipv4] },
         opt,
       );
       const cert = new tls.LocallySignedCert(
@@ -100,25 +104,24 @@ export class CampusMonitoring extends pulumi.ComponentResource {
         },
         { dependsOn: host.after, parent: this },
       );
-      const front = fronts ? files.get(host.fqdn) : undefined;
-      if (!front) continue;
+      if (!fronts) continue;
+      const file = (pick: (f: FrontMonitoringFiles) => string | number) => files.apply((m) => String(pick(m.get(host.fqdn)!)));
       const prometheus = host.steps.run(
         "monitoringFront",
         {
-          PROMETHEUS_YML_B64: base64(front.prometheusYml),
-          ALERTMANAGER_YML_B64: base64(front.alertmanagerYml),
-          BLACKBOX_YML_B64: base64(front.blackboxYml),
-          RETENTION_DAYS: String(front.retentionDays),
-          DISK_BUDGET_GB: String(front.diskBudgetGb),
+          PROMETHEUS_YML_B64: file((f) => base64(f.prometheusYml)),
+          ALERTMANAGER_YML_B64: file((f) => base64(f.alertmanagerYml)),
+          BLACKBOX_YML_B64: file((f) => base64(f.blackboxYml)),
+          RETENTION_DAYS: file((f) => f.retentionDays),
+          DISK_BUDGET_GB: file((f) => f.diskBudgetGb),
           SCRAPE_PASSWORD: pulumi.secret(password.result),
           SMTP_PASSWORD: campus.config.monitoring.smtp?.username ? args.smtpPassword : undefined,
-          PEER: front.peer ? "true" : undefined,
+          PEER: peer ? "true" : undefined,
         },
         { dependsOn: [exporter], parent: this },
       );
       this.frontSteps.push(prometheus);
       if (!this.grafanaAdminPassword) continue;
-      const peer = front.peer !== undefined;
       const provisioning = ca.certPem.apply((caPem) => renderGrafanaProvisioning({ self: host.fqdn, peer, caPem }));
       host.steps.run(
         "monitoringGrafana",

@@ -3,12 +3,16 @@ import { renderAlertmanagerYml } from "./renderAlertmanagerYml";
 import { renderBlackboxYml } from "./renderBlackboxYml";
 import { renderPrometheusYml, type MonitoredHost } from "./renderPrometheusYml";
 
+/** Each host's public IPv4 by its FQDN: known once the hosts are (their Outputs, resolved). */
+export type HostAddresses = Readonly<Record<string, string>>;
+
 /** Every host of the campus as Prometheus sees it: the front, the standby front, the nodes. */
-export function monitoredHosts(campus: Pick<Campus, "front" | "standbyFront" | "nodes">): MonitoredHost[] {
+export function monitoredHosts(campus: Pick<Campus, "front" | "standbyFront" | "nodes">, addresses: HostAddresses): MonitoredHost[] {
+  const host = (fqdn: string, role: MonitoredHost["role"]): MonitoredHost => ({ fqdn, role, address: addresses[fqdn] ?? "" });
   return [
-    { fqdn: campus.front.fqdn, role: "front" },
-    ...(campus.standbyFront ? [{ fqdn: campus.standbyFront.fqdn, role: "standby" as const }] : []),
-    ...campus.nodes.map((n) => ({ fqdn: n.fqdn, role: "node" as const })),
+    host(campus.front.fqdn, "front"),
+    ...(campus.standbyFront ? [host(campus.standbyFront.fqdn, "standby")] : []),
+    ...campus.nodes.map((n) => host(n.fqdn, "node")),
   ];
 }
 
@@ -30,10 +34,10 @@ export interface FrontMonitoringFiles {
  * (no Alertmanager clustering: either front alone still mails, at the cost of a second mail per alert).
  * Empty when campus.monitoring.enabled is false.
  */
-export function frontMonitoringFiles(campus: Campus): FrontMonitoringFiles[] {
+export function frontMonitoringFiles(campus: Campus, addresses: HostAddresses): FrontMonitoringFiles[] {
   const { monitoring, adminEmail, id } = campus.config;
   if (!monitoring.enabled) return [];
-  const hosts = monitoredHosts(campus);
+  const hosts = monitoredHosts(campus, addresses);
   const fronts = [campus.front.fqdn, ...(campus.standbyFront ? [campus.standbyFront.fqdn] : [])];
   const alertmanagerYml = renderAlertmanagerYml({
     to: adminEmail,

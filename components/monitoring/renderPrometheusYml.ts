@@ -1,3 +1,4 @@
+import { isIP } from "node:net";
 import { stringify } from "yaml";
 import { EXPORTER_FILES, FRONT_FILES, MONITORING_PORTS, SCRAPE_USER } from "./monitoringLayout";
 
@@ -6,6 +7,12 @@ export type MonitoredRole = "front" | "standby" | "node";
 export interface MonitoredHost {
   fqdn: string;
   role: MonitoredRole;
+  /**
+   * Its public IPv4, what its exporters are scraped at (their certificates name it beside the FQDN): the front's
+   * FQDN is also the service's name, which `ops failover` points at the standby front, and a scrape by name would
+   * then reach the standby front under the front's label, or nothing while DNS does not answer.
+   */
+  address: string;
 }
 
 export interface PrometheusYmlArgs {
@@ -16,7 +23,7 @@ export interface PrometheusYmlArgs {
   hosts: readonly MonitoredHost[];
   /** The name the campus's Scalelite answers on (https://<front>/), probed for its certificate. */
   serviceFqdn: string;
-  /** The other front's Prometheus, scraped so that each front notices the other's monitoring stopping. */
+  /** The other front's Prometheus (its FQDN, among the hosts), scraped so that each front notices the other's monitoring stopping. */
   peer?: string;
   scrapeIntervalSeconds?: number;
 }
@@ -65,13 +72,15 @@ export function renderPrometheusYml(args: PrometheusYmlArgs): string {
   if (repeated.length > 0) problems.push(`hosts listed twice: ${[...new Set(repeated)].join(", ")}`);
   if (!fqdns.includes(self)) problems.push(`this front '${self}' is not among the hosts`);
   if (peer !== undefined && (!fqdns.includes(peer) || peer === self)) problems.push(`the peer '${peer}' must be the other front among the hosts`);
+  for (const h of hosts) if (isIP(h.address) !== 4) problems.push(`${h.fqdn}: '${h.address}' is not an IPv4 address`);
   if (!Number.isInteger(scrapeIntervalSeconds) || scrapeIntervalSeconds < 5 || scrapeIntervalSeconds > 300)
     problems.push(`the scrape interval must be 5 to 300 seconds, got ${scrapeIntervalSeconds}`);
   if (problems.length > 0) throw new Error(`prometheus.yml: ${problems.join("; ")}`);
 
   const nodes = hosts.filter((h) => h.role === "node");
   const labelled = (list: readonly MonitoredHost[], port: number) =>
-    list.map((h) => ({ targets: [`${h.fqdn}:${port}`], labels: { host: h.fqdn, role: h.role } }));
+    list.map((h) => ({ targets: [`${h.address}:${port}`], labels: { host: h.fqdn, role: h.role } }));
+  const peerHost = hosts.find((h) => h.fqdn === peer);
   return stringify({
     global: {
       scrape_interval: `${scrapeIntervalSeconds}s`,
@@ -104,8 +113,14 @@ export function renderPrometheusYml(args: PrometheusYmlArgs): string {
         static_configs: [{ targets: [`127.0.0.1:${MONITORING_PORTS.prometheus}`], labels: { host: self } }],
         ...localScrape(self, peer),
       },
-      ...(peer
-        ? [{ job_name: "prometheus_peer", ...remoteScrape, static_configs: [{ targets: [`${peer}:${MONITORING_PORTS.prometheus}`], labels: { host: peer } }] }]
+      ...(peerHost
+        ? [
+            {
+              job_name: "prometheus_peer",
+              ...remoteScrape,
+              static_configs: [{ targets: [`${peerHost.address}:${MONITORING_PORTS.prometheus}`], labels: { host: peerHost.fqdn } }],
+            },
+          ]
         : []),
       { job_name: "alertmanager", static_configs: [{ targets: [`127.0.0.1:${MONITORING_PORTS.alertmanager}`], labels: { host: self } }] },
     ],

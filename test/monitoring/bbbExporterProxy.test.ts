@@ -43,7 +43,7 @@ const readLog = (dir: string) => (existsSync(`${dir}/logs/error.log`) ? readFile
 
 /** The campus CA and NODE's certificate, as paths. */
 function certificates(dir: string): { ca: string; cert: string; key: string } {
-  const c = monitoringCerts(dir, NODE);
+  const c = monitoringCerts(dir, NODE, "127.0.0.1");
   return { ca: c.caPath, cert: c.certPath, key: c.keyPath };
 }
 
@@ -129,14 +129,16 @@ describe("the BigBlueButton exporter behind nginx", () => {
           campusId: "campus",
           self: "visio.campus.example",
           hosts: [
-            { fqdn: "visio.campus.example", role: "front" },
-            { fqdn: NODE, role: "node" },
+            { fqdn: "visio.campus.example", role: "front", address: "192.0.2.1" },
+            { fqdn: NODE, role: "node", address: "127.0.0.1" },
           ],
           serviceFqdn: "visio.campus.example",
         }),
       );
       const job = rendered.scrape_configs.find((j: { job_name: string }) => j.job_name === "bbb");
-      expect(job.static_configs[0].targets).toEqual([`${NODE}:${MONITORING_PORTS.bbbExporterTls}`]);
+      // Scraped at the node's address, checked against the address in its certificate (no server_name).
+      expect(job.static_configs[0].targets).toEqual([`127.0.0.1:${MONITORING_PORTS.bbbExporterTls}`]);
+      expect(job.tls_config.server_name).toBeUndefined();
       const passwordFile = path.join(p.dir, "scrape-password");
       writeFileSync(passwordFile, PASSWORD);
       stack.startPrometheus(promPort, {
@@ -145,7 +147,7 @@ describe("the BigBlueButton exporter behind nginx", () => {
           {
             ...job,
             static_configs: [{ ...job.static_configs[0], targets: [`127.0.0.1:${nginxPort}`] }],
-            tls_config: { ...job.tls_config, ca_file: p.ca, server_name: NODE },
+            tls_config: { ...job.tls_config, ca_file: p.ca },
             basic_auth: { ...job.basic_auth, password_file: passwordFile },
           },
         ],

@@ -13,6 +13,7 @@ import { renderAlertmanagerYml } from "../../components/monitoring/renderAlertma
 import { renderPrometheusYml } from "../../components/monitoring/renderPrometheusYml";
 import { renderWebConfig } from "../../components/monitoring/renderWebConfig";
 import { selfSignedCert } from "../support/selfSignedCert";
+import { testAddresses } from "../support/campusInput";
 
 // Prometheus's and Alertmanager's own checkers (Debian 12's prometheus 2.42 and prometheus-alertmanager
 // 0.25) judge what the program writes on the fronts.
@@ -39,10 +40,10 @@ function underRoot(dir: string, text: string): string {
 }
 
 const hosts = [
-  { fqdn: "scalelite.campus.example", role: "front" as const },
-  { fqdn: "standby.campus.example", role: "standby" as const },
-  { fqdn: "bbb1.campus.example", role: "node" as const },
-  { fqdn: "bbb2.campus.example", role: "node" as const },
+  { fqdn: "scalelite.campus.example", role: "front" as const, address: "192.0.2.10" },
+  { fqdn: "standby.campus.example", role: "standby" as const, address: "198.51.100.20" },
+  { fqdn: "bbb1.campus.example", role: "node" as const, address: "203.0.113.31" },
+  { fqdn: "bbb2.campus.example", role: "node" as const, address: "203.0.113.32" },
 ];
 
 interface ScrapeConfig {
@@ -66,9 +67,10 @@ describe("prometheus.yml", () => {
   });
   const byJob = jobs(yml);
 
-  it("scrapes node_exporter on every host and the BigBlueButton exporter (through each node's nginx) over HTTPS with the scrape login, each target labelled with its host", () => {
-    expect(targets(byJob.get("node"))).toEqual(hosts.map((h) => `${h.fqdn}:9100 ${h.fqdn}`));
-    expect(targets(byJob.get("bbb"))).toEqual(["bbb1.campus.example:9689 bbb1.campus.example", "bbb2.campus.example:9689 bbb2.campus.example"]);
+  it("scrapes node_exporter on every host and the BigBlueButton exporter (through each node's nginx) over HTTPS with the scrape login, at each host's address, labelled with its name", () => {
+    // By address: the front's name is the service's, which ops failover points at the standby front.
+    expect(targets(byJob.get("node"))).toEqual(hosts.map((h) => `${h.address}:9100 ${h.fqdn}`));
+    expect(targets(byJob.get("bbb"))).toEqual(["203.0.113.31:9689 bbb1.campus.example", "203.0.113.32:9689 bbb2.campus.example"]);
     for (const job of ["node", "bbb", "prometheus_peer"]) {
       const j = byJob.get(job)!;
       expect(j.scheme, job).toBe("https");
@@ -98,7 +100,7 @@ describe("prometheus.yml", () => {
     expect(doc.rule_files).toEqual([FRONT_FILES.rules]);
     expect(doc.alerting).toEqual({ alertmanagers: [{ static_configs: [{ targets: ["127.0.0.1:9093"] }] }] });
     expect(doc.global.external_labels).toEqual({ campus: "brest", monitor: "scalelite.campus.example" });
-    expect(targets(byJob.get("prometheus_peer"))).toEqual(["standby.campus.example:9090 standby.campus.example"]);
+    expect(targets(byJob.get("prometheus_peer"))).toEqual(["198.51.100.20:9090 standby.campus.example"]);
     // Its own Prometheus, behind the same web-config as the peer sees, checked against its own name.
     expect(byJob.get("prometheus")?.tls_config?.server_name).toBe("scalelite.campus.example");
     const alone = jobs(
@@ -108,16 +110,18 @@ describe("prometheus.yml", () => {
     expect(alone.get("prometheus")?.scheme).toBeUndefined();
   });
 
-  it("refuses, all at once, a bad name, a host listed twice, a front not among the hosts and a peer that is not the other front", () => {
+  it("refuses, all at once, a bad name, a host listed twice, a front not among the hosts, a peer that is not the other front and a host without an IPv4", () => {
     expect(() =>
       renderPrometheusYml({
         campusId: "x",
         self: "other.campus.example",
-        hosts: [...hosts, hosts[2], { fqdn: "Bad Name", role: "node" }],
+        hosts: [...hosts, hosts[2], { fqdn: "Bad Name", role: "node", address: "2001:db8::1" }],
         serviceFqdn: "scalelite.campus.example",
         peer: "bbb9.campus.example",
       }),
-    ).toThrow(/'Bad Name' is not a host name.*listed twice: bbb1.campus.example.*'other.campus.example' is not among the hosts.*peer 'bbb9.campus.example'/);
+    ).toThrow(
+      /'Bad Name' is not a host name.*listed twice: bbb1.campus.example.*'other.campus.example' is not among the hosts.*peer 'bbb9.campus.example'.*Bad Name: '2001:db8::1' is not an IPv4 address/,
+    );
   });
 });
 
@@ -257,7 +261,7 @@ describe("the plan's monitoring lines", () => {
     expect(lines).toContain("password bbb-ovh:grafanaAdminPassword, or generated (pulumi stack output --show-secrets grafanaAdminPassword)");
     const off = { ...campus, config: { ...campus.config, monitoring: { ...campus.config.monitoring, enabled: false } } };
     expect(describeMonitoring(off)).toEqual([expect.stringMatching(/^Monitoring: off/)]);
-    expect(frontMonitoringFiles(off)).toEqual([]);
+    expect(frontMonitoringFiles(off, testAddresses(off))).toEqual([]);
   });
 });
 
@@ -274,7 +278,7 @@ describe("web-config", () => {
 
 describe.each(knownStacks())("the shipped stack %s", (stack) => {
   const campus = campusOfStackFile(readStackFile(stack));
-  const files = frontMonitoringFiles(campus);
+  const files = frontMonitoringFiles(campus, testAddresses(campus));
 
   it("monitors every host from the front, and from the standby front when it has one", () => {
     expect(files.map((f) => f.fqdn)).toEqual([campus.front.fqdn, ...(campus.standbyFront ? [campus.standbyFront.fqdn] : [])]);

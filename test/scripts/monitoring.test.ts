@@ -23,6 +23,7 @@ import { calls, mode, output, owner, read, tree } from "../support/hostState";
 import { freePort, runStep, startTestHost, type TestHost } from "../support/sshd";
 import { waitUntil } from "../support/waitUntil";
 import { monitoringCerts, SCRAPE_HASH, SCRAPE_PASSWORD } from "../support/monitoringCerts";
+import { testAddresses } from "../support/campusInput";
 
 const hosts: TestHost[] = [];
 const daemons: ChildProcess[] = [];
@@ -196,7 +197,7 @@ describe("monitoring-node.sh on a node: the BigBlueButton exporter behind nginx"
 
 describe("monitoring-front.sh", () => {
   const campus = campusOfStackFile(readStackFile("brest"));
-  const files = frontMonitoringFiles({
+  const withMail = {
     ...campus,
     config: {
       ...campus.config,
@@ -205,7 +206,8 @@ describe("monitoring-front.sh", () => {
         smtp: { smarthost: "smtp.isen-ouest.fr:587", from: "alerts@isen-ouest.fr", username: "alerts", requireTls: true },
       },
     },
-  })[0];
+  };
+  const files = frontMonitoringFiles(withMail, testAddresses(withMail))[0];
   const frontInputs = (overrides: Record<string, string> = {}) => ({
     PROMETHEUS_YML_B64: base64(files.prometheusYml),
     ALERTMANAGER_YML_B64: base64(files.alertmanagerYml),

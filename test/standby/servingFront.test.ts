@@ -6,6 +6,7 @@
  * resource names; and the front's own steps keep the inputs of their last run, so nothing connects to it.
  */
 import { describe, expect, it } from "vitest";
+import { parse } from "yaml";
 import { planStack } from "../../cli/plan/planStack";
 import type { RecordedResource } from "../../cli/plan/recorder";
 import { hostSummary } from "../../cli/plan/render";
@@ -165,6 +166,22 @@ describe("campus.servingFront: standbyFront (a failover that lasts)", () => {
     // The standby front's steps are as while it serves: none carries the marker.
     for (const step of resources.filter((r) => r.type === "command:remote:Command" && r.parent?.endsWith("::lb-training-standby")))
       expect(step.inputs.triggers ?? [], step.name).not.toContain(REBUILT);
+  });
+
+  it("both fronts' Prometheus scrape the front at its own address, not by the name the standby serves, and each exporter's certificate names its address", async () => {
+    const { resources } = await evaluateStack("training", {}, rebuildInto);
+    const [front, standby] = [ipOf(resources, "lb-training"), ipOf(resources, "lb-training-standby")];
+    for (const host of ["lb-training", "lb-training-standby"]) {
+      const yml = Buffer.from(inputsOf(named(resources, `${host}-monitoringFront`)).PROMETHEUS_YML_B64, "base64").toString();
+      const node = (parse(yml) as { scrape_configs: { job_name: string; static_configs: { targets: string[]; labels: { host: string } }[] }[] }).scrape_configs
+        .find((j) => j.job_name === "node")!
+        .static_configs.map((c) => `${c.targets[0]} ${c.labels.host}`);
+      expect(node, host).toEqual(expect.arrayContaining([`${front}:9100 visio-training.isen-ouest.fr`, `${standby}:9100 ${PUBLIC_CLOUD_STANDBY.fqdn}`]));
+    }
+    const requests = resources.filter((r) => r.type === "tls:index/certRequest:CertRequest" && r.name.includes("-monitoring-"));
+    expect(requests.length).toBeGreaterThan(2);
+    const frontRequest = requests.find((r) => r.name.endsWith("-visio-training.isen-ouest.fr-csr"))!;
+    expect(frontRequest.inputs).toMatchObject({ dnsNames: ["visio-training.isen-ouest.fr"], ipAddresses: [front] });
   });
 
   it("campus.rebuildFront is refused unless the standby front serves, and the plan says what it does and what to do next", async () => {

@@ -226,8 +226,9 @@ describe("a stack with a standby front", () => {
     ]);
     // Both fronts run Prometheus and Alertmanager, each told the other is its peer.
     const peer = (host: string) => decode(inputsOf(named(resources, `${host}-monitoringFront`)).PROMETHEUS_YML_B64);
-    expect(peer("lb-training")).toContain(`- ${STANDBY.fqdn}:9090`);
-    expect(peer("lb-training-standby")).toContain("- visio-training.isen-ouest.fr:9090");
+    // Each scrapes the other's Prometheus at its address (the front's name is the service's, which moves).
+    expect(peer("lb-training")).toContain(`- ${standby}:9090`);
+    expect(peer("lb-training-standby")).toContain(`- ${front}:9090`);
   });
 });
 

@@ -38,3 +38,13 @@ export function withRiseNodes(campus: Record<string, any>): Record<string, any> 
   for (const node of campus.nodes) node.model = "rise-1";
   return campus;
 }
+
+/** A public IPv4 for each host of a parsed campus, by FQDN (TEST-NET-1, RFC 5737): what the monitoring files are rendered with. */
+export function testAddresses(campus: {
+  front: { fqdn: string };
+  standbyFront?: { fqdn: string };
+  nodes: readonly { fqdn: string }[];
+}): Record<string, string> {
+  const hosts = [campus.front, ...(campus.standbyFront ? [campus.standbyFront] : []), ...campus.nodes];
+  return Object.fromEntries(hosts.map((h, i) => [h.fqdn, `192.0.2.${i + 1}`]));
+}

@@ -22,8 +22,11 @@ export interface MonitoringCerts {
   key: string;
 }
 
-/** A CA and a certificate it signs for FQDN, made by openssl as @pulumi/tls makes them (ECDSA P-256). */
-export function monitoringCerts(dir: string, fqdn: string): MonitoringCerts {
+/**
+ * A CA and a certificate it signs for FQDN (and ADDRESS, an IPv4 the host is scraped at, when given), made by
+ * openssl as @pulumi/tls makes them for CampusMonitoring's CertRequest (ECDSA P-256, dnsNames and ipAddresses).
+ */
+export function monitoringCerts(dir: string, fqdn: string, address?: string): MonitoringCerts {
   mkdirSync(dir, { recursive: true });
   const f = (n: string) => path.join(dir, n);
   const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
@@ -31,7 +34,7 @@ export function monitoringCerts(dir: string, fqdn: string): MonitoringCerts {
     stdio: "ignore",
   });
   execFileSync("openssl", ["req", ...ec, "-subj", `/CN=${fqdn}`, "-keyout", f("host.key"), "-out", f("host.csr")], { stdio: "ignore" });
-  writeFileSync(f("ext"), `subjectAltName=DNS:${fqdn}\nextendedKeyUsage=serverAuth\n`);
+  writeFileSync(f("ext"), `subjectAltName=DNS:${fqdn}${address ? `,IP:${address}` : ""}\nextendedKeyUsage=serverAuth\n`);
   const sign = ["x509", "-req", "-in", f("host.csr"), "-CA", f("ca.pem"), "-CAkey", f("ca.key"), "-CAcreateserial", "-days", "1"];
   execFileSync("openssl", [...sign, "-extfile", f("ext"), "-out", f("host.pem")], { stdio: "ignore" });
   const r = (n: string) => readFileSync(f(n), "utf8");
