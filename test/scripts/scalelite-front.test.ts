@@ -528,6 +528,16 @@ describe("scalelite-certificate", () => {
     expect(certbotCalls()[1]).toMatch(/--dns-ovh .*--force-renewal$/);
   });
 
+  it("on a rebuilt front (campus.rebuildFront), after its role step recorded it fenced: no certificate on disk, none asked by HTTP-01, no failure", async () => {
+    const h = await frontHost();
+    const role = await runStep(h, "scaleliteFrontServes", { SERVES: "false", RECORD: "fenced" });
+    expect(role.code, output(role)).toBe(0);
+    const cert = await runStep(h, "scaleliteCertificate", certificateInputs());
+    expect(cert.code, output(cert)).toBe(0);
+    expect(cert.stderr).toContain("HTTP-01 cannot succeed here, so no certificate is requested; `ops failback` requests it once the name is back");
+    expect(calls(h).filter((c) => c.startsWith("certbot "))).toEqual([]);
+  });
+
   it("with DNS-01 and no credentials given, uses the file an earlier run wrote, and refuses when there is none", async () => {
     const h = await frontHost();
     const { DNS_CREDENTIALS_B64: _given, ...withoutCredentials } = certificateInputs("dns-01");
