@@ -48,6 +48,12 @@ export interface SwitchOptions {
   http: HttpOptions;
   algorithm: ChecksumAlgorithm;
   onStep?: (line: string) => void;
+  /**
+   * failback only: stop once the front is a streaming standby of the serving front and holds its recordings,
+   * before any switch (a front rebuilt by day: its first, long copy done while the standby front serves; a
+   * later failback switches, with only what changed meanwhile to copy).
+   */
+  standbyOnly?: boolean;
 }
 
 export interface StepRecord {
@@ -68,6 +74,8 @@ export interface SwitchReport {
   /** What the standby had not replayed when it was promoted: the bound on the data lost. */
   rpo?: { bytes?: number; lastReplaySecondsAgo?: number; note: string; recordings?: string };
   failure?: { host: string; kind: string; message: string };
+  /** A failback run with standbyOnly: `to` is a standby of `from`, which still serves. */
+  standbyOnly?: boolean;
 }
 
 export interface Side {
@@ -130,7 +138,7 @@ function sides(target: OpsTarget, reverse: boolean): { primary: Side; standby: S
 }
 
 /** What `--dry-run` prints: the steps and the hosts they act on, from the stack alone. */
-export function planFailover(target: OpsTarget, kind: "failover" | "failback", primaryDown: boolean): PlannedStep[] {
+export function planFailover(target: OpsTarget, kind: "failover" | "failback", primaryDown: boolean, standbyOnly = false): PlannedStep[] {
   const s = sides(target, kind === "failback");
   const challenge = target.campus?.config.certificates.challenge;
   const backup = target.campus?.config.backup?.enabled;
@@ -156,6 +164,7 @@ export function planFailover(target: OpsTarget, kind: "failover" | "failback", p
         backIpv6: s.standby.ipv6,
         challenge,
         backup,
+        standbyOnly,
       });
 }
 
@@ -531,6 +540,7 @@ export async function failback(target: OpsTarget, api: OvhApi, opts: SwitchOptio
     if (await serving(s.standby, opts.commandTimeoutMs)) await fence(s.standby, rec, opts.commandTimeoutMs);
     await rebuildStandby(s.primary, s.standby, opts, rec);
     await copyRecordings(target, s, rec, false);
+    if (opts.standbyOnly) return { standbyOnly: true };
     const result = await switchOver(target, api, s, opts, rec, true, started);
     await rebuildStandby(s.standby, s.primary, opts, rec);
     return result;
@@ -540,7 +550,7 @@ export async function failback(target: OpsTarget, api: OvhApi, opts: SwitchOptio
 async function runSwitch(
   s: ReturnType<typeof sides>,
   opts: SwitchOptions,
-  work: (rec: Recorder, started: number) => Promise<Pick<SwitchReport, "rpo" | "rtoSeconds">>,
+  work: (rec: Recorder, started: number) => Promise<Pick<SwitchReport, "rpo" | "rtoSeconds" | "standbyOnly">>,
 ): Promise<SwitchReport> {
   const rec = new Recorder(opts.onStep);
   const report: SwitchReport = { from: s.primary.name, to: s.standby.name, steps: rec.steps, ok: false };
@@ -647,7 +657,9 @@ export function renderSwitch(kind: string, r: SwitchReport): string {
   const rto = r.rtoSeconds === undefined ? "" : `\nRTO: ${r.rtoSeconds} s from the start to the signed check passing through the new front`;
   const rpo = r.rpo ? `\nRPO bound: ${r.rpo.note}${r.rpo.recordings ? `\nRecordings RPO: ${r.rpo.recordings}` : ""}` : "";
   const end = r.ok
-    ? `${kind}: ${r.to} serves`
+    ? r.standbyOnly
+      ? `${kind} --standby-only: ${r.to} is a standby of ${r.from}, which still serves; \`ops ${kind}\` without --standby-only switches back`
+      : `${kind}: ${r.to} serves`
     : `${kind} FAILED: ${r.failure?.host}: ${r.failure?.kind}: ${r.failure?.message}\nrun it again once fixed: every step is safe to repeat`;
   return `${kind} from ${r.from} to ${r.to}\n${lines.join("\n")}${rto}${rpo}\n${end}\n`;
 }

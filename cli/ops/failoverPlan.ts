@@ -186,8 +186,10 @@ export function failbackSteps(s: {
   backIpv6?: string;
   challenge?: "http-01" | "dns-01";
   backup?: boolean;
+  /** `--standby-only`: up to the front being a standby holding the recordings, no switch. */
+  standbyOnly?: boolean;
 }): PlannedStep[] {
-  return [
+  const toStandby: PlannedStep[] = [
     {
       id: "fence",
       on: s.back,
@@ -200,6 +202,10 @@ export function failbackSteps(s: {
       what: `front-role := standby; scalelite-replication-standby.sh: old database moved aside, pg_basebackup from ${s.serving}, streaming`,
     },
     ...(s.recordings ? [copyRecordingsStep(s.serving, s.back, false)] : []),
+  ];
+  if (s.standbyOnly) return toStandby;
+  return [
+    ...toStandby,
     ...switchSteps({
       from: s.serving,
       to: s.back,

@@ -440,7 +440,7 @@ export async function runOps(argv: string[], io: OpsIO): Promise<number> {
     );
 
   for (const kind of ["failover", "failback"] as const) {
-    withStandby(
+    const command = withStandby(
       program
         .command(`${kind} <stack>`)
         .description(
@@ -459,39 +459,60 @@ export async function runOps(argv: string[], io: OpsIO): Promise<number> {
         positiveNumber("--smoke-timeout"),
         300,
       )
-      .option("--poll <seconds>", "between two checks while waiting", positiveNumber("--poll"), 1)
-      .action(
-        async (
-          stack: string,
-          o: CommonOptions & { dryRun?: boolean; yes?: boolean; primaryDown?: boolean; catchUp: number; smokeTimeout: number; poll: number },
-        ) => {
-          const target = await loadTarget(stack, o, io);
-          const { planFailover, renderPlan } = await failoverCommands();
-          const steps = planFailover(target, kind, Boolean(o.primaryDown));
-          if (o.dryRun) {
-            if (o.json) json({ kind, dryRun: true, steps });
-            else print(renderPlan(kind, steps));
-            return;
-          }
-          const to = kind === "failover" ? target.standby?.name : target.campus?.front.name;
-          await confirm(io, `${kind}: ${to} will serve ${target.campus?.front.fqdn} (its DNS records move). Go on?`, Boolean(o.yes));
-          const { failback, failover, renderSwitch } = await failoverCommands();
-          const run = kind === "failover" ? failover : failback;
-          const report = await run(target, ovhApiFromEnv(io.env), {
-            primaryDown: Boolean(o.primaryDown),
-            commandTimeoutMs: o.commandTimeout,
-            catchUpMs: o.catchUp * 1000,
-            smokeMs: o.smokeTimeout * 1000,
-            pollMs: o.poll * 1000,
-            http: httpOptions(o),
-            algorithm: DEFAULT_ALGORITHM,
-            onStep: (line) => io.stderr.write(`${new Date().toISOString()} ${line}\n`),
-          });
-          exitCode = report.ok ? 0 : EXIT_CODES[(report.failure?.kind ?? "unhealthy") as keyof typeof EXIT_CODES];
-          if (o.json) json(report);
-          else print(renderSwitch(kind, report));
-        },
+      .option("--poll <seconds>", "between two checks while waiting", positiveNumber("--poll"), 1);
+    if (kind === "failback")
+      command.option(
+        "--standby-only",
+        "stop once the front is a streaming standby of the serving front holding its recordings: no switch (run failback again, without it, to switch back)",
       );
+    command.action(
+      async (
+        stack: string,
+        o: CommonOptions & {
+          dryRun?: boolean;
+          yes?: boolean;
+          primaryDown?: boolean;
+          standbyOnly?: boolean;
+          catchUp: number;
+          smokeTimeout: number;
+          poll: number;
+        },
+      ) => {
+        const target = await loadTarget(stack, o, io);
+        const { planFailover, renderPlan } = await failoverCommands();
+        const standbyOnly = Boolean(o.standbyOnly);
+        const steps = planFailover(target, kind, Boolean(o.primaryDown), standbyOnly);
+        if (o.dryRun) {
+          if (o.json) json({ kind, dryRun: true, steps });
+          else print(renderPlan(kind, steps));
+          return;
+        }
+        const to = kind === "failover" ? target.standby?.name : target.campus?.front.name;
+        await confirm(
+          io,
+          standbyOnly
+            ? `${kind} --standby-only: ${to}'s database will be replaced by a copy of the serving front's (the old one moved aside); nothing switches. Go on?`
+            : `${kind}: ${to} will serve ${target.campus?.front.fqdn} (its DNS records move). Go on?`,
+          Boolean(o.yes),
+        );
+        const { failback, failover, renderSwitch } = await failoverCommands();
+        const run = kind === "failover" ? failover : failback;
+        const report = await run(target, ovhApiFromEnv(io.env), {
+          primaryDown: Boolean(o.primaryDown),
+          commandTimeoutMs: o.commandTimeout,
+          catchUpMs: o.catchUp * 1000,
+          smokeMs: o.smokeTimeout * 1000,
+          pollMs: o.poll * 1000,
+          http: httpOptions(o),
+          algorithm: DEFAULT_ALGORITHM,
+          onStep: (line) => io.stderr.write(`${new Date().toISOString()} ${line}\n`),
+          standbyOnly,
+        });
+        exitCode = report.ok ? 0 : EXIT_CODES[(report.failure?.kind ?? "unhealthy") as keyof typeof EXIT_CODES];
+        if (o.json) json(report);
+        else print(renderSwitch(kind, report));
+      },
+    );
   }
 
   withStandby(

@@ -617,10 +617,12 @@ describe.skipIf(!pgReady || !trees || !rrsyncTree)("ops failover / failback dril
     expect(record()).toBe("127.0.0.2");
   });
 
-  it("the front's server is rebuilt while the standby serves (campus.rebuildFront): fenced by its role step, then ops failback makes it the standby and the front, losing nothing", async () => {
+  it("the front's server is rebuilt while the standby serves (campus.rebuildFront): fenced by its role step, then ops failback --standby-only makes it the standby and ops failback the front, losing nothing", async () => {
     // Its disk is gone: a new, empty database (as the image starts one), no recordings, no front-role, no
     // Scalelite running. What its steps install again is installed again: the spool and the recordings copy
     // (on both fronts, as that pulumi up re-runs the standby's with the front's new address), then the role.
+    const replaced = () => readdirSync(path.join(primary.host.root, "var/lib/scalelite")).filter((d) => d.startsWith("postgres.replaced-")).length;
+    const replacedBefore = replaced();
     primary.rebuild();
     for (const dir of [RECORDING_DIR, STANDBY_COPY_DIR, "/var/lib/bbb-ovh"]) rmSync(onHost(primary.host, dir), { recursive: true, force: true });
     for (const kind of ["active", "enabled"]) rmSync(path.join(primary.host.root, `fake-state/systemd/scalelite.target.${kind}`), { force: true });
@@ -641,14 +643,31 @@ describe.skipIf(!pgReady || !trees || !rrsyncTree)("ops failover / failback dril
     expect([await createOn(front, "rebuilt-front"), await createOn(standbySite, "rebuilt-standby")]).toEqual(["unanswered", "accepted"]);
 
     commitRows(standby, 30, "while the front is rebuilt");
+    const copiedFirst = publish(standby);
+    // First half, by day: the new front becomes a standby holding the recordings; lb-standby serves on.
+    const half = await ops(["failback", stackFile, "--standby-only", "--yes", "--json", ...connection()]);
+    expect(half.code, half.stderr + half.stdout).toBe(0);
+    const halfReport = JSON.parse(half.stdout) as Report & { standbyOnly?: boolean };
+    // No fence first: no Scalelite runs on the new server.
+    expect(halfReport.steps.map((s) => `${s.id}@${s.on}`)).toEqual(["admit@lb-standby", "rebuild-standby@lb-training", "copy-recordings@lb-training"]);
+    expect(halfReport.standbyOnly).toBe(true);
+    expect(role(primary)).toBe("standby");
+    await until("the rebuilt front streaming from lb-standby", () => primary.sql("SELECT pg_is_in_recovery()") === "t" && rows(primary) === rows(standby));
+    expect(held(primary)).toContain(copiedFirst);
+    expect(record()).toBe("127.0.0.2");
+    expect([await createOn(front, "half-front"), await createOn(standbySite, "half-standby")]).toEqual(["unanswered", "accepted"]);
+
+    // Then the switch, at a quiet hour: what changed meanwhile is all there is to copy.
+    commitRows(standby, 20, "after the first half");
     const servedMeanwhile = publish(standby);
     const before = rows(standby);
     const onStandby = held(standby);
     const run = await ops(["failback", stackFile, "--yes", "--json", ...connection()]);
     expect(run.code, run.stderr + run.stdout).toBe(0);
     const report = JSON.parse(run.stdout) as Report;
-    // No fence first: nothing runs on the new server until it is promoted.
     expect(report.steps.map((s) => `${s.id}@${s.on}`).slice(0, 3)).toEqual(["admit@lb-standby", "rebuild-standby@lb-training", "copy-recordings@lb-training"]);
+    // Already a standby of lb-standby: the step keeps its data (no second database moved aside).
+    expect(replaced()).toBe(replacedBefore + 1);
     expect(report.steps.map((s) => s.id)).toContain("promote");
     expect(report.rpo?.bytes).toBe(0);
     expect(report.rpo?.recordings).toBe("none: lb-training holds every recording lb-standby has (verified after fencing)");

@@ -11,7 +11,7 @@ import https from "node:https";
 import tls from "node:tls";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { checkDnsCertificate, requestCertificate, startFirstBackup, switchDns, type Side } from "../../cli/ops/failover";
+import { checkDnsCertificate, renderSwitch, requestCertificate, startFirstBackup, switchDns, type Side } from "../../cli/ops/failover";
 import { ovhApiFromEnv } from "../../cli/ops/ovhApi";
 import { base64 } from "../../components/remote/invocation";
 import { renderOvhDnsIni } from "../../components/scalelite/renderOvhDnsIni";
@@ -302,5 +302,15 @@ describe("on the standby front: the check before pulumi up moves the front's nam
       "bbb-ovh-backup.service started on lb-standby, not waited for (`ops backup list` shows its snapshot)",
     );
     expect(calls(host)).toContain("systemctl start --no-block bbb-ovh-backup.service");
+  });
+});
+
+describe("the switch report", () => {
+  it("after failback --standby-only says the front is a standby and the serving front serves, not that anything switched", () => {
+    const steps = [{ id: "admit", on: "lb-standby", ok: true, ms: 5, detail: "lb admitted" }];
+    const half = renderSwitch("failback", { from: "lb-standby", to: "lb", steps, ok: true, standbyOnly: true });
+    expect(half).toContain("failback --standby-only: lb is a standby of lb-standby, which still serves; `ops failback` without --standby-only switches back");
+    expect(half).not.toContain("lb serves");
+    expect(renderSwitch("failback", { from: "lb-standby", to: "lb", steps, ok: true, rtoSeconds: 9 })).toMatch(/\nfailback: lb serves\n$/);
   });
 });

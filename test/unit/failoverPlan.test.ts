@@ -81,6 +81,13 @@ describe("the order of a failover", () => {
     expect(steps[7].id).toBe("promote");
   });
 
+  it("failback --standby-only stops once the front is a standby holding the recordings: nothing fenced on the serving side, no switch", () => {
+    const steps = failbackSteps({ serving: "lb-standby", back: "lb", fqdn: input.fqdn, zone: input.zone, recordings: true, standbyOnly: true });
+    expect(steps.map((s) => `${s.id}@${s.on}`)).toEqual(["fence@lb", "admit@lb-standby", "rebuild-standby@lb", "copy-recordings@lb"]);
+    const whole = failbackSteps({ serving: "lb-standby", back: "lb", fqdn: input.fqdn, zone: input.zone, recordings: true });
+    expect(whole.slice(0, 4)).toEqual(steps);
+  });
+
   it("with recordings, a failover whose front answers copies them once more after fencing, before promoting; not when it is presumed down", () => {
     const steps = switchSteps({ ...input, fromAnswers: true, planned: false, recordings: true });
     expect(steps.map((s) => `${s.id}@${s.on}`).slice(0, 4)).toEqual(["fence@lb", "catch-up@lb-standby", "copy-recordings@lb-standby", "promote@lb-standby"]);
