@@ -22,8 +22,6 @@ export interface FrontMonitoringFiles {
   prometheusYml: string;
   alertmanagerYml: string;
   blackboxYml: string;
-  /** The other front, whose Prometheus this one scrapes (and which scrapes this one's). */
-  peer?: string;
   retentionDays: number;
   diskBudgetGb: number;
 }
@@ -53,7 +51,6 @@ export function frontMonitoringFiles(campus: Campus, addresses: HostAddresses): 
       prometheusYml: renderPrometheusYml({ campusId: id, self: fqdn, hosts, serviceFqdn: campus.front.fqdn, peer }),
       alertmanagerYml,
       blackboxYml: renderBlackboxYml(),
-      peer,
       retentionDays: monitoring.retentionDays,
       diskBudgetGb: monitoring.diskBudgetGb,
     };
