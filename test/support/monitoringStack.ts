@@ -171,7 +171,13 @@ export async function instantQuery(promUrl: string, expr: string): Promise<{ met
   // Bounded: a query answers in milliseconds, and a server that accepts and never answers would otherwise
   // hold the poll until the test's budget ends (undici waits 300 s for headers).
   const response = await fetch(`${promUrl}/api/v1/query?query=${encodeURIComponent(expr)}`, { signal: AbortSignal.timeout(30_000) });
-  const body = (await response.json()) as { status: string; error?: string; data?: { result: { metric: Record<string, string>; value: [number, string] }[] } };
+  const text = await response.text();
+  let body: { status: string; error?: string; data?: { result: { metric: Record<string, string>; value: [number, string] }[] } };
+  try {
+    body = JSON.parse(text) as typeof body;
+  } catch {
+    throw new Error(`query ${expr}: ${promUrl} answered ${response.status} with no JSON (is it Prometheus?): ${text.slice(0, 200)}`);
+  }
   if (body.status !== "success") throw new Error(`query ${expr}: ${body.error}`);
   return body.data!.result;
 }
@@ -317,7 +323,8 @@ export async function startCampus(
   await pollUntil(
     async () => {
       if (prometheus.child.exitCode !== null) throw new Error(`prometheus exited: ${prometheus.log()}`);
-      return (await scrape(`${promUrl}/-/ready`)) !== undefined;
+      // Prometheus's own answer, not any server's 200 on that port.
+      return (await scrape(`${promUrl}/-/ready`))?.includes("Prometheus Server is Ready") === true;
     },
     options.signal,
     () => `prometheus ready: ${prometheus.log()}`,

@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { NodeSSH } from "node-ssh";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connect, FAKE_BIN, killSessions, runStep, startTestHost, type TestHost } from "./sshd";
+import { connect, FAKE_BIN, freePort, killSessions, runStep, startTestHost, type TestHost } from "./sshd";
 import { waitUntil } from "./waitUntil";
 
 describe("test hosts (real sshd on loopback)", () => {
@@ -86,3 +86,17 @@ function pgrepUnder(root: string): boolean {
   const out = execFileSync("sh", ["-c", 'grep -lzs "^BBB_OVH_ROOT=$1$" /proc/[0-9]*/environ || true', "sh", root], { encoding: "utf8" });
   return out.trim().length > 0;
 }
+
+describe("freePort", () => {
+  it("never hands a port out twice in a process, and keeps to this worker's slice below the ephemeral range", async () => {
+    const ports = [];
+    for (let i = 0; i < 200; i++) ports.push(await freePort());
+    expect(new Set(ports).size).toBe(ports.length);
+    const [low] = readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/).map(Number);
+    const pool = Number(process.env.VITEST_POOL_ID);
+    expect(pool).toBeGreaterThan(0);
+    const width = Math.floor((low - 10_000) / 8);
+    const from = 10_000 + ((pool - 1) % 8) * width;
+    for (const port of ports) expect(port >= from && port < from + width, `${port} in [${from}, ${from + width})`).toBe(true);
+  });
+});

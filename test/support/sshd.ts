@@ -458,20 +458,33 @@ const bindable = (port: number) =>
     server.listen(port, "0.0.0.0", () => server.close(() => resolve(true)));
   });
 
+/** Ports this process handed out: a test often asks for several before starting the servers that bind them. */
+const handedOut = new Set<number>();
+
+/** Slices of the port range, one per concurrent vitest worker (VITEST_POOL_ID counts from 1; maxWorkers is 2). */
+const SLICES = 8;
+
 /**
  * A port free now, for a server the test starts (often another process, which binds it a moment later, or
  * again after a restart: certbot's standalone server on each run, a PostgreSQL the test stops and starts). A
  * port of the kernel's ephemeral range can meanwhile become the local end of any test's outgoing connection:
  * a CI run failed every certbot run so ("Could not bind TCP port ... already in use"). Below that range no
- * outgoing connection takes it; one free now, at random, so that files do not collide.
+ * outgoing connection takes it. Free is not reserved: a CI run's Prometheus and a node_exporter of the same
+ * test were handed one port before either bound it, and the queries reached node_exporter's landing page.
+ * So no port is handed out twice in a process, and each concurrent worker draws from a slice of its own.
  */
 export async function freePort(): Promise<number> {
   const [low] = readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/).map(Number);
-  const from = 10_000;
-  if (!(low > from + 1000)) throw new Error(`the ephemeral port range starts at ${low}: no room below it for the tests' servers`);
+  const base = 10_000;
+  if (!(low > base + SLICES * 500)) throw new Error(`the ephemeral port range starts at ${low}: no room below it for the tests' servers`);
+  const pool = Number(process.env.VITEST_POOL_ID);
+  const width = Math.floor((low - base) / SLICES);
+  const [from, to] = Number.isInteger(pool) && pool > 0 ? [base + ((pool - 1) % SLICES) * width, base + (((pool - 1) % SLICES) + 1) * width] : [base, low];
   for (let attempt = 0; attempt < 100; attempt++) {
-    const port = from + Math.floor(Math.random() * (low - from));
-    if (await bindable(port)) return port;
+    const port = from + Math.floor(Math.random() * (to - from));
+    if (handedOut.has(port) || !(await bindable(port))) continue;
+    handedOut.add(port);
+    return port;
   }
-  throw new Error(`no free port between ${from} and ${low}`);
+  throw new Error(`no free port between ${from} and ${to}`);
 }
