@@ -63,17 +63,20 @@ describe("host down or refusing", () => {
     expect(error).toBeInstanceOf(OpsError);
     expect((error as OpsError).kind).toBe("tcp");
     expect((error as OpsError).host).toBe(`127.0.0.1:${port}`);
-    expect(ms).toBeLessThan(2000);
+    // At once: far from the 10-s timeout it would otherwise wait out (a fixed 2 s was what a loaded machine's
+    // event loop alone can cost).
+    expect(ms).toBeLessThan(5000);
   });
 
   it("ops SSH: a host that accepts and never answers fails at its timeout, naming it", async () => {
     const hole = await blackHole();
     try {
-      const { error, ms } = await failure(runRemote(target(host, hole.port), "true", 1500));
+      const { error, ms } = await failure(runRemote(target(host, hole.port), "true", 2000));
       expect((error as OpsError).kind).toBe("timeout");
       expect((error as OpsError).host).toBe(`127.0.0.1:${hole.port}`);
-      expect(ms).toBeGreaterThanOrEqual(1400);
-      expect(ms).toBeLessThan(2500);
+      // At its timeout: not before it, and not at twice it (the margin is the loaded machine's, not the code's).
+      expect(ms).toBeGreaterThanOrEqual(1900);
+      expect(ms).toBeLessThan(4000);
     } finally {
       await hole.close();
     }
@@ -83,7 +86,7 @@ describe("host down or refusing", () => {
     const port = await refusingPort();
     const { error, ms } = await failure(runStep({ ...host, port }, "hostPreflight", preflight(host)));
     expect(error.message).toContain(`127.0.0.1:${port}`);
-    expect(ms).toBeLessThan(2000);
+    expect(ms).toBeLessThan(READY_TIMEOUT_MS / 3);
   });
 
   it("step harness: a silent host fails within its ready timeout (a Pulumi connection's perDialTimeout)", async () => {
@@ -91,7 +94,7 @@ describe("host down or refusing", () => {
     try {
       const { error, ms } = await failure(runStep({ ...host, port: hole.port }, "hostPreflight", preflight(host)));
       expect(error.message).toMatch(/timed out/i);
-      expect(ms).toBeLessThan(READY_TIMEOUT_MS + 1000);
+      expect(ms).toBeLessThan(READY_TIMEOUT_MS + 5000); // at its timeout, with a loaded machine's lag, not a hang
     } finally {
       await hole.close();
     }
