@@ -215,9 +215,10 @@ describe("host-preflight asks DNS, not /etc/hosts, and waits for a new record", 
     try {
       const h = await host({ env: { FAKE_RESOLVED_DOWN: "1", PATH: `${fakes}/bin:${SYSTEM_DIRS.join(":")}` } });
       const started = Date.now();
-      const r = await runStep(h, "hostPreflight", { ...preflight(h), DNS_WAIT_SECONDS: "60", DNS_RETRY_SECONDS: "1" });
+      const r = await runStep(h, "hostPreflight", { ...preflight(h), DNS_WAIT_SECONDS: "600", DNS_RETRY_SECONDS: "1" });
       expect(r.code).toBe(1);
-      expect(Date.now() - started).toBeLessThan(20_000);
+      // At once, not after the 600-s wait: the bound leaves a loaded machine's step run its own time.
+      expect(Date.now() - started).toBeLessThan(60_000);
       expect(r.stderr).toContain(
         `${h.fqdn}: resolvectl: ${h.fqdn}: resolve call failed: Unit dbus-org.freedesktop.resolve1.service not found.; systemd-resolved is not running and dig (bind9-dnsutils) is not installed, so DNS cannot be asked`,
       );
@@ -232,7 +233,8 @@ describe("host-preflight asks DNS, not /etc/hosts, and waits for a new record", 
     const started = Date.now();
     const r = await runStep(h, "hostPreflight", { ...preflight(h), DNS_WAIT_SECONDS: "2", DNS_RETRY_SECONDS: "1" });
     expect(r.code).toBe(1);
-    expect(Date.now() - started).toBeLessThan(15000);
+    // The 2-s wait, not the default 600 s (a loaded machine's step run takes seconds of its own).
+    expect(Date.now() - started).toBeLessThan(60_000);
     expect(r.stderr).toContain("bbb-dns.test.example: DNS answers 198.51.100.7, expected 192.0.2.99 (this host's public IPv4)");
   });
 });
@@ -574,7 +576,8 @@ describe("bbb-node-recordings", { timeout: 90_000 }, () => {
       const started = Date.now();
       const r = await runStep(h, "bbbRecordings", recordings());
       expect(r.code, output(r)).toBe(0);
-      expect(Date.now() - started).toBeLessThan(20_000);
+      // Its 2-s MOUNT_TIMEOUT, not the 120 s the share blocks for.
+      expect(Date.now() - started).toBeLessThan(60_000);
       expect(r.stderr).toContain("does not answer (its NFS server is gone); detaching it lazily (umount -l)");
       expect(calls(h).filter((c) => c.startsWith("umount"))).toEqual([`umount -l -c ${h.root}${LEGACY}`]);
       expect(read(h, "fake-state/mounts")).toBe("");
