@@ -31,9 +31,11 @@ export default defineConfig({
     globalSetup: ["test/support/buildDist.ts"],
     // Pulumi's runtime and the sshd hosts are process-wide state: one process per test file (but for the unit project below).
     pool: "forks",
-    // Most files wait on sshd hosts, child processes and real daemons rather than on the CPU: two at
-    // once halve the suite on our 2-core machines (vitest would otherwise run one at a time there).
-    maxWorkers: 2,
+    // Files wait on sshd hosts, child processes and real daemons as well as on the CPU. Measured on a 2-core
+    // machine, clean clones (docs/testing.md): with two at once the CPU was busy 78 % of the run (913-938 s);
+    // a third fills those waits, 94 % busy, 856 s, for 10 % more CPU in all. The budgets below hold at a load
+    // average of 15-30, far above the 3-4 a third worker adds.
+    maxWorkers: 3,
     // One budget for every test and hook, a bound for a hang rather than a speed check. Measured
     // (docs/testing.md): with the load average at 15-30 (several suites on one 2-core machine) the
     // slowest tests took 75-113 s, where 30-s budgets failed even on an idle CI machine. A test that

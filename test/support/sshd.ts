@@ -461,7 +461,7 @@ const bindable = (port: number) =>
 /** Ports this process handed out: a test often asks for several before starting the servers that bind them. */
 const handedOut = new Set<number>();
 
-/** Slices of the port range, one per concurrent vitest worker (VITEST_POOL_ID counts from 1; maxWorkers is 2). */
+/** Slices of the port range, one per concurrent vitest worker (VITEST_POOL_ID counts from 1, up to vitest.config.mts's maxWorkers). */
 const SLICES = 8;
 
 /**

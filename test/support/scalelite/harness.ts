@@ -28,10 +28,10 @@ export const RAKE_RB = path.join(__dirname, "rake.rb");
 let rakeServer: Promise<string> | undefined;
 
 /** The socket of this process's rakeServer.rb, started at the first Scalelite; it ends with this process (its stdin closes). */
-function startRakeServer(): Promise<string> {
+function startRakeServer(tabuloTree: string): Promise<string> {
   rakeServer ??= new Promise<string>((resolve, reject) => {
     const dir = mkdtempSync(path.join(tmpdir(), "bbb-ovh-rake-"));
-    const child = spawn("ruby", [path.join(__dirname, "rakeServer.rb"), dir], { stdio: ["pipe", "pipe", "pipe"] });
+    const child = spawn("ruby", [path.join(__dirname, "rakeServer.rb"), dir, tabuloTree], { stdio: ["pipe", "pipe", "pipe"] });
     let output = "";
     child.stdout?.on("data", (d: Buffer) => {
       output += d.toString();
@@ -173,7 +173,7 @@ export async function startScalelite(trees: ScaleliteTrees, stateDir?: string, o
   const base = mkdtempSync(path.join(tmpdir(), "bbb-ovh-scalelite-"));
   const dir = stateDir ?? base;
   mkdirSync(dir, { recursive: true });
-  const [redis, rakeServerSocket] = await Promise.all([startRedis(base), startRakeServer()]);
+  const [redis, rakeServerSocket] = await Promise.all([startRedis(base), startRakeServer(trees.tabulo)]);
   const configFile = path.join(dir, "scalelite-harness.json");
   const routes: Record<string, string> = {};
   const watchers: ChildProcess[] = [];
