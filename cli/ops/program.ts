@@ -21,6 +21,7 @@ import { writeCreditEstimate } from "./creditEstimate";
 import type { HttpOptions } from "./http";
 import type { OpsIO } from "./io";
 import { Progress } from "./progress";
+import { withSshSessions } from "./ssh";
 import { parseFailover, parseShare, renderSize, size } from "./size";
 import { smoke, renderSmoke } from "./smoke";
 import { loadTarget, loginKey, stackCampus, type ConnectionOptions } from "./stackSource";
@@ -678,7 +679,7 @@ export async function runOps(argv: string[], io: OpsIO): Promise<number> {
     });
 
   try {
-    await program.parseAsync(argv, { from: "user" });
+    await withSshSessions(() => program.parseAsync(argv, { from: "user" }));
     return exitCode;
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : EXIT_CODES.usage;

@@ -1,3 +1,5 @@
+import { AsyncLocalStorage } from "node:async_hooks";
+import type { NodeSSH } from "node-ssh";
 import { classifyError, OpsError } from "./errors";
 
 export interface SshTarget {
@@ -47,16 +49,43 @@ async function within<T>(work: Promise<T>, ms: number, timeout: () => OpsError):
   }
 }
 
+/** An open connection of an ops run, shared by the commands it sends to one host. */
+interface Session {
+  ssh: NodeSSH;
+  /** Rejects when the connection fails: node-ssh stops listening for errors once connected. */
+  lost: Promise<never>;
+  /** Commands running on it now, and those waiting for a channel (OpenSSH's MaxSessions is 10 a connection). */
+  running: number;
+  waiting: Array<() => void>;
+}
+
+const MAX_CHANNELS = 8;
+
+/** The connections of the ops run that `runRemote` is called from (withSshSessions), by host, user and keys. */
+const runSessions = new AsyncLocalStorage<Map<string, Promise<Session>>>();
+
 /**
- * Runs one command on a host over SSH. Two deadlines: connect + handshake + authentication within
- * `connectTimeoutMs` (--timeout; a port that accepts TCP and never speaks SSH costs that, not the
- * command's budget), then the command within `timeoutMs` (--command-timeout). The host key must be
- * pinned. Failures come back as OpsError (DNS, TCP, SSH authentication, timeout) naming the host.
+ * Runs `work` (one ops run) with one SSH connection per host, opened at the host's first command and closed when
+ * `work` ends. An ops run sends tens of commands to a front: each on a connection of its own cost a TCP and SSH
+ * handshake (round trips over the WAN, key exchange and authentication) and an sshd process on the host. A
+ * connection that fails, ends, or whose command outlives its deadline is closed and forgotten: the next command
+ * opens a new one. Outside withSshSessions, each command has a connection of its own.
  */
-export async function runRemote(target: SshTarget, command: string, timeoutMs: number, stdin?: string): Promise<RemoteResult> {
-  const label = target.port === 22 ? target.host : `${target.host}:${target.port}`;
-  if (!target.hostKey) throw new OpsError("config", label, unknownHostKey(target));
-  const connectMs = target.connectTimeoutMs ?? timeoutMs;
+export async function withSshSessions<T>(work: () => Promise<T>): Promise<T> {
+  const sessions = new Map<string, Promise<Session>>();
+  try {
+    return await runSessions.run(sessions, work);
+  } finally {
+    for (const session of sessions.values())
+      session.then(
+        (s) => s.ssh.dispose(),
+        () => undefined,
+      );
+    sessions.clear();
+  }
+}
+
+async function openSession(target: SshTarget, hostKey: string, label: string, connectMs: number): Promise<Session> {
   // Loaded on first use: ssh2 is a good part of the start-up of commands that never connect (`--help`, size).
   const { NodeSSH } = await import("node-ssh");
   const ssh = new NodeSSH();
@@ -70,27 +99,79 @@ export async function runRemote(target: SshTarget, command: string, timeoutMs: n
         privateKey: target.privateKey,
         agent: target.privateKey ? undefined : target.agent,
         readyTimeout: connectMs + 1_000,
-        hostVerifier: pinnedVerifier(target.hostKey),
+        hostVerifier: pinnedVerifier(hostKey),
+        // A kept connection that a NAT or a reboot silently dropped fails within a minute (then its next
+        // command goes on a new one) instead of holding that command until its deadline.
+        keepaliveInterval: 15_000,
+        keepaliveCountMax: 3,
       }),
       connectMs,
       () => new OpsError("timeout", label, `no SSH session within ${connectMs} ms (connect, handshake and authentication; --timeout)`),
     );
-    // node-ssh stops listening for errors once connected: a reset mid-command would otherwise be
-    // an uncaught exception that ends the whole tool.
-    const lost = new Promise<never>((_, reject) => ssh.connection?.on("error", reject));
-    lost.catch(() => undefined);
-    // noTrim: the leading spaces of a first line are columns in tables such as `bin/rake status`.
-    const result = await within(
-      Promise.race([ssh.execCommand(command, { stdin, noTrim: true }), lost]),
-      timeoutMs,
-      () => new OpsError("timeout", label, `the remote command did not finish within ${timeoutMs} ms (--command-timeout)`),
-    );
-    if (result.code === null) throw new OpsError("command", label, "the connection closed before the command finished");
-    return { stdout: result.stdout, stderr: result.stderr, code: result.code };
   } catch (error) {
-    throw classifyError(error, label);
-  } finally {
     ssh.dispose();
+    throw error;
+  }
+  // A reset would otherwise be an uncaught exception that ends the whole tool.
+  const lost = new Promise<never>((_, reject) => ssh.connection?.on("error", reject));
+  lost.catch(() => undefined);
+  return { ssh, lost, running: 0, waiting: [] };
+}
+
+/**
+ * Runs one command on a host over SSH. Two deadlines: connect + handshake + authentication within
+ * `connectTimeoutMs` (--timeout; a port that accepts TCP and never speaks SSH costs that, not the
+ * command's budget), then the command within `timeoutMs` (--command-timeout). The host key must be
+ * pinned. Failures come back as OpsError (DNS, TCP, SSH authentication, timeout) naming the host.
+ */
+export async function runRemote(target: SshTarget, command: string, timeoutMs: number, stdin?: string): Promise<RemoteResult> {
+  const label = target.port === 22 ? target.host : `${target.host}:${target.port}`;
+  const hostKey = target.hostKey;
+  if (!hostKey) throw new OpsError("config", label, unknownHostKey(target));
+  const connectMs = target.connectTimeoutMs ?? timeoutMs;
+  const sessions = runSessions.getStore();
+  const key = JSON.stringify([target.username, target.host, target.port, hostKey, target.privateKey ?? target.agent ?? ""]);
+  const forget = (session: Promise<Session>) => {
+    if (sessions?.get(key) === session) sessions.delete(key);
+    session.then(
+      (s) => s.ssh.dispose(),
+      () => undefined,
+    );
+  };
+  for (let attempt = 1; ; attempt++) {
+    const cached = sessions?.get(key);
+    const session = cached ?? openSession(target, hostKey, label, connectMs);
+    if (!cached) sessions?.set(key, session);
+    let s: Session;
+    try {
+      s = await session;
+    } catch (error) {
+      forget(session);
+      throw classifyError(error, label);
+    }
+    while (s.running >= MAX_CHANNELS) await new Promise<void>((resolve) => s.waiting.push(resolve));
+    s.running++;
+    let opened = false;
+    try {
+      // noTrim: the leading spaces of a first line are columns in tables such as `bin/rake status`.
+      const exec = s.ssh.execCommand(command, { stdin, noTrim: true, onChannel: () => (opened = true) });
+      const result = await within(Promise.race([exec, s.lost]), timeoutMs, () => {
+        forget(session); // its command may still run: the connection goes with it, as it did alone
+        return new OpsError("timeout", label, `the remote command did not finish within ${timeoutMs} ms (--command-timeout)`);
+      });
+      if (result.code === null) throw new OpsError("command", label, "the connection closed before the command finished");
+      return { stdout: result.stdout, stderr: result.stderr, code: result.code };
+    } catch (error) {
+      forget(session);
+      // A connection kept from an earlier command may have ended since: a command that never got a channel
+      // did not run, and goes once more on a new connection.
+      if (cached && !opened && attempt === 1 && !(error instanceof OpsError)) continue;
+      throw classifyError(error, label);
+    } finally {
+      s.running--;
+      s.waiting.shift()?.();
+      if (!sessions) forget(session);
+    }
   }
 }
 

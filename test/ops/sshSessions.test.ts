@@ -1,0 +1,137 @@
+import { readdirSync, readFileSync } from "node:fs";
+import * as path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runRemote, withSshSessions, type SshTarget } from "../../cli/ops/ssh";
+import { startTestHost, type TestHost } from "../support/sshd";
+import { waitUntil } from "../support/waitUntil";
+
+/**
+ * An ops run keeps one SSH connection per host (cli/ops/ssh.ts withSshSessions), against a real sshd: what the
+ * host's sshd logs is what it accepted ("Accepted publickey for root ...", sshd(8) at LogLevel INFO).
+ */
+let host: TestHost;
+let target: SshTarget;
+
+beforeAll(async () => {
+  host = await startTestHost();
+  target = { host: host.host, port: host.port, username: host.username, privateKey: host.privateKey, hostKey: host.hostPublicKey };
+});
+
+afterAll(async () => {
+  await host?.stop();
+});
+
+const accepted = () =>
+  host
+    .sshdLog()
+    .split("\n")
+    .filter((line) => line.includes("Accepted publickey")).length;
+
+/** The connections the host accepted while `work` ran. */
+async function connectionsDuring(work: () => Promise<unknown>): Promise<number> {
+  const before = accepted();
+  await work();
+  // sshd logs the acceptance as the connection is authenticated: it is in the log before the first command answers.
+  return accepted() - before;
+}
+
+const echo = (text: string) => runRemote(target, `echo ${text}`, 20_000).then((r) => r.stdout.trim());
+
+describe("SSH connections of an ops run", () => {
+  it("one per host for the whole run, not one per command", async () => {
+    const outputs: string[] = [];
+    const n = await connectionsDuring(() =>
+      withSshSessions(async () => {
+        for (const word of ["a", "b", "c", "d"]) outputs.push(await echo(word));
+      }),
+    );
+    expect(outputs).toEqual(["a", "b", "c", "d"]);
+    expect(n).toBe(1);
+  });
+
+  it("outside an ops run (a library call), one per command, as before", async () => {
+    expect(await connectionsDuring(async () => Promise.all([echo("a"), echo("b")]))).toBe(2);
+  });
+
+  it("twelve commands at once share it, past OpenSSH's 10 sessions a connection (MaxSessions)", async () => {
+    const words = Array.from({ length: 12 }, (_, i) => `w${i}`);
+    let outputs: string[] = [];
+    const n = await connectionsDuring(() =>
+      withSshSessions(async () => {
+        outputs = await Promise.all(words.map((w) => runRemote(target, `sleep 0.5; echo ${w}`, 60_000).then((r) => r.stdout.trim())));
+      }),
+    );
+    expect(outputs).toEqual(words);
+    expect(n).toBe(1);
+  });
+
+  it("a kept connection cut between two commands: the next command runs on a new one", async () => {
+    const outputs: string[] = [];
+    const n = await connectionsDuring(() =>
+      withSshSessions(async () => {
+        outputs.push(await echo("before"));
+        const cut = accepted();
+        expect(cutConnections()).toBeGreaterThan(0);
+        outputs.push(await echo("after"));
+        expect(accepted()).toBe(cut + 1);
+      }),
+    );
+    expect(outputs).toEqual(["before", "after"]);
+    expect(n).toBe(2);
+  });
+
+  it("a command past its deadline takes its connection with it; the next one opens another", async () => {
+    const n = await connectionsDuring(() =>
+      withSshSessions(async () => {
+        await expect(runRemote(target, "sleep 30", 1_000)).rejects.toThrow(/did not finish within 1000 ms/);
+        expect(await echo("next")).toBe("next");
+      }),
+    );
+    expect(n).toBe(2);
+  });
+
+  it("the run's connections are closed when it ends", async () => {
+    // sshd logs "Disconnected from user ..." (LogLevel INFO) when a client closes its connection.
+    const closed = () =>
+      host
+        .sshdLog()
+        .split("\n")
+        .filter((line) => line.includes("Disconnected from user")).length;
+    const before = closed();
+    await withSshSessions(() => echo("x"));
+    await waitUntil(
+      () => closed() === before + 1,
+      undefined,
+      20,
+      () => "the run's connection to be closed",
+    );
+  });
+});
+
+/**
+ * Kills (SIGKILL) the sshd processes serving this host's connections, the descendants of its listener (sshd
+ * forks one per connection): the connection ends as a reboot or a dropped link would end it.
+ */
+function cutConnections(): number {
+  const config = path.join(path.dirname(host.root), "sshd", "sshd_config");
+  const read = (file: string) => {
+    try {
+      return readFileSync(file, "utf8");
+    } catch {
+      return ""; // gone meanwhile
+    }
+  };
+  const pids = readdirSync("/proc").filter((entry) => /^\d+$/.test(entry));
+  const parentOf = new Map(pids.map((pid) => [pid, read(`/proc/${pid}/stat`).split(") ")[1]?.split(" ")[1]]));
+  // sshd rewrites its command line (setproctitle): "sshd: /usr/sbin/sshd ... -f CONFIG [listener] ..."
+  const listener = pids.find((pid) => read(`/proc/${pid}/cmdline`).includes(` -f ${config} `));
+  if (!listener) throw new Error(`no sshd listening with ${config}`);
+  const descendants = new Set<string>([listener]);
+  for (let grew = true; grew;) {
+    grew = false;
+    for (const [pid, parent] of parentOf) if (parent && descendants.has(parent) && !descendants.has(pid)) grew = Boolean(descendants.add(pid));
+  }
+  descendants.delete(listener);
+  for (const pid of descendants) process.kill(Number(pid), "SIGKILL");
+  return descendants.size;
+}
