@@ -57,6 +57,8 @@ interface Session {
   /** Commands running on it now, and those waiting for a channel (OpenSSH's MaxSessions is 10 a connection). */
   running: number;
   waiting: Array<() => void>;
+  /** Taken out of the run's connections (failed, or a command past its deadline): closed once no command runs on it. */
+  retired: boolean;
 }
 
 const MAX_CHANNELS = 8;
@@ -115,7 +117,7 @@ async function openSession(target: SshTarget, hostKey: string, label: string, co
   // A reset would otherwise be an uncaught exception that ends the whole tool.
   const lost = new Promise<never>((_, reject) => ssh.connection?.on("error", reject));
   lost.catch(() => undefined);
-  return { ssh, lost, running: 0, waiting: [] };
+  return { ssh, lost, running: 0, waiting: [], retired: false };
 }
 
 /**
@@ -131,10 +133,15 @@ export async function runRemote(target: SshTarget, command: string, timeoutMs: n
   const connectMs = target.connectTimeoutMs ?? timeoutMs;
   const sessions = runSessions.getStore();
   const key = JSON.stringify([target.username, target.host, target.port, hostKey, target.privateKey ?? target.agent ?? ""]);
+  // Out of the run's connections at once; closed when no other command of the run still runs on it (a command
+  // past its deadline must not cut one beside it that is within its own).
   const forget = (session: Promise<Session>) => {
     if (sessions?.get(key) === session) sessions.delete(key);
     session.then(
-      (s) => s.ssh.dispose(),
+      (s) => {
+        s.retired = true;
+        if (s.running === 0) s.ssh.dispose();
+      },
       () => undefined,
     );
   };
@@ -156,7 +163,7 @@ export async function runRemote(target: SshTarget, command: string, timeoutMs: n
       // noTrim: the leading spaces of a first line are columns in tables such as `bin/rake status`.
       const exec = s.ssh.execCommand(command, { stdin, noTrim: true, onChannel: () => (opened = true) });
       const result = await within(Promise.race([exec, s.lost]), timeoutMs, () => {
-        forget(session); // its command may still run: the connection goes with it, as it did alone
+        forget(session); // its command may still run: the connection goes with it once no other command needs it
         return new OpsError("timeout", label, `the remote command did not finish within ${timeoutMs} ms (--command-timeout)`);
       });
       if (result.code === null) throw new OpsError("command", label, "the connection closed before the command finished");
@@ -171,6 +178,7 @@ export async function runRemote(target: SshTarget, command: string, timeoutMs: n
       s.running--;
       s.waiting.shift()?.();
       if (!sessions) forget(session);
+      else if (s.retired && s.running === 0) s.ssh.dispose();
     }
   }
 }

@@ -90,6 +90,15 @@ describe("SSH connections of an ops run", () => {
     expect(n).toBe(2);
   });
 
+  it("a command past its deadline does not cut one beside it on the same connection that is within its own", async () => {
+    await withSshSessions(async () => {
+      const late = runRemote(target, "sleep 30", 1_000);
+      const onTime = runRemote(target, "sleep 3; echo done", 60_000);
+      await expect(late).rejects.toThrow(/did not finish within 1000 ms/);
+      expect((await onTime).stdout.trim()).toBe("done");
+    });
+  });
+
   it("the run's connections are closed when it ends", async () => {
     // sshd logs "Disconnected from user ..." (LogLevel INFO) when a client closes its connection.
     const closed = () =>
