@@ -14,7 +14,8 @@ let target: SshTarget;
 
 beforeAll(async () => {
   host = await startTestHost();
-  target = { host: host.host, port: host.port, username: host.username, privateKey: host.privateKey, hostKey: host.hostPublicKey };
+  // A connection deadline of its own: the 1-s command deadlines below must not bound a loaded machine's handshake.
+  target = { host: host.host, port: host.port, username: host.username, privateKey: host.privateKey, hostKey: host.hostPublicKey, connectTimeoutMs: 60_000 };
 });
 
 afterAll(async () => {
