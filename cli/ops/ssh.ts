@@ -176,8 +176,10 @@ export async function runRemote(target: SshTarget, command: string, timeoutMs: n
       throw classifyError(error, label);
     } finally {
       s.running--;
-      s.waiting.shift()?.();
-      if (!sessions) forget(session);
+      // A command waiting for a channel takes this one's; the connection is closed by the last command on it.
+      const next = s.waiting.shift();
+      if (next) next();
+      else if (!sessions) forget(session);
       else if (s.retired && s.running === 0) s.ssh.dispose();
     }
   }

@@ -100,6 +100,19 @@ describe("SSH connections of an ops run", () => {
     });
   });
 
+  it("commands waiting for a channel while one passes its deadline still run, on the same connection", async () => {
+    const words = Array.from({ length: 11 }, (_, i) => `w${i}`);
+    const n = await connectionsDuring(() =>
+      withSshSessions(async () => {
+        const late = runRemote(target, "sleep 30", 1_500);
+        const others = Promise.all(words.map((w) => runRemote(target, `sleep 1; echo ${w}`, 60_000).then((r) => r.stdout.trim())));
+        await expect(late).rejects.toThrow(/did not finish within 1500 ms/);
+        expect(await others).toEqual(words);
+      }),
+    );
+    expect(n).toBe(1);
+  });
+
   it("the run's connections are closed when it ends", async () => {
     // sshd logs "Disconnected from user ..." (LogLevel INFO) when a client closes its connection.
     const closed = () =>
