@@ -27,7 +27,9 @@ describe("shellcheck", () => {
     expect(execFileSync("shellcheck", ["--version"], { encoding: "utf8" })).toMatch(/version: \d/);
   });
 
-  it("finds every script and fake clean (shellcheck -x)", () => {
+  // A bound for a hang, as the code checks' (test/code/checks.test.ts): CPU only, about 20 s of it, it took 109 s
+  // beside three workers and three busy loops (load average 7.5), more than half the suite's default budget.
+  it("finds every script and fake clean (shellcheck -x)", { timeout: 300_000 }, () => {
     const files = shellFiles("scripts").concat(DIRS.slice(1).flatMap(shellFiles));
     expect(files).toContain("scripts/lib/common.sh");
     expect(files).toContain("test/fakes/bin/bbb-conf");
