@@ -1,8 +1,6 @@
-import { readdirSync, readFileSync } from "node:fs";
-import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runRemote, withSshSessions, type SshTarget } from "../../cli/ops/ssh";
-import { startTestHost, type TestHost } from "../support/sshd";
+import { cutConnections, startTestHost, type TestHost } from "../support/sshd";
 import { waitUntil } from "../support/waitUntil";
 
 /**
@@ -22,11 +20,13 @@ afterAll(async () => {
   await host?.stop();
 });
 
-const accepted = () =>
+/** How many lines of the host's sshd log hold `text`. */
+const logged = (text: string) =>
   host
     .sshdLog()
     .split("\n")
-    .filter((line) => line.includes("Accepted publickey")).length;
+    .filter((line) => line.includes(text)).length;
+const accepted = () => logged("Accepted publickey");
 
 /** The connections the host accepted while `work` ran. */
 async function connectionsDuring(work: () => Promise<unknown>): Promise<number> {
@@ -72,7 +72,7 @@ describe("SSH connections of an ops run", () => {
       withSshSessions(async () => {
         outputs.push(await echo("before"));
         const cut = accepted();
-        expect(cutConnections()).toBeGreaterThan(0);
+        expect(cutConnections(host)).toBeGreaterThan(0);
         outputs.push(await echo("after"));
         expect(accepted()).toBe(cut + 1);
       }),
@@ -115,11 +115,7 @@ describe("SSH connections of an ops run", () => {
 
   it("the run's connections are closed when it ends", async () => {
     // sshd logs "Disconnected from user ..." (LogLevel INFO) when a client closes its connection.
-    const closed = () =>
-      host
-        .sshdLog()
-        .split("\n")
-        .filter((line) => line.includes("Disconnected from user")).length;
+    const closed = () => logged("Disconnected from user");
     const before = closed();
     await withSshSessions(() => echo("x"));
     await waitUntil(
@@ -130,31 +126,3 @@ describe("SSH connections of an ops run", () => {
     );
   });
 });
-
-/**
- * Kills (SIGKILL) the sshd processes serving this host's connections, the descendants of its listener (sshd
- * forks one per connection): the connection ends as a reboot or a dropped link would end it.
- */
-function cutConnections(): number {
-  const config = path.join(path.dirname(host.root), "sshd", "sshd_config");
-  const read = (file: string) => {
-    try {
-      return readFileSync(file, "utf8");
-    } catch {
-      return ""; // gone meanwhile
-    }
-  };
-  const pids = readdirSync("/proc").filter((entry) => /^\d+$/.test(entry));
-  const parentOf = new Map(pids.map((pid) => [pid, read(`/proc/${pid}/stat`).split(") ")[1]?.split(" ")[1]]));
-  // sshd rewrites its command line (setproctitle): "sshd: /usr/sbin/sshd ... -f CONFIG [listener] ..."
-  const listener = pids.find((pid) => read(`/proc/${pid}/cmdline`).includes(` -f ${config} `));
-  if (!listener) throw new Error(`no sshd listening with ${config}`);
-  const descendants = new Set<string>([listener]);
-  for (let grew = true; grew;) {
-    grew = false;
-    for (const [pid, parent] of parentOf) if (parent && descendants.has(parent) && !descendants.has(pid)) grew = Boolean(descendants.add(pid));
-  }
-  descendants.delete(listener);
-  for (const pid of descendants) process.kill(Number(pid), "SIGKILL");
-  return descendants.size;
-}

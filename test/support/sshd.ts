@@ -385,6 +385,46 @@ export function killSessions(host: TestHost): number {
   return killSessionsUnder(host.root);
 }
 
+/**
+ * Kills (SIGKILL) the sshd processes that serve this host's connections, every descendant of its listener (sshd
+ * forks one per connection), sessions or not: a connection kept idle ends as a dropped link or a reboot would
+ * end it. Returns how many processes it killed.
+ */
+export function cutConnections(host: TestHost): number {
+  const listener = [...running].find((entry) => entry.root === host.root)?.sshd.pid;
+  if (listener === undefined) throw new Error(`no sshd running for the test host at ${host.root}`);
+  const parentOf = new Map<number, number>();
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      // /proc/PID/stat: "pid (comm) state ppid ..."; comm may hold spaces, so read after its closing parenthesis.
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      parentOf.set(Number(entry), Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]));
+    } catch {
+      // gone already
+    }
+  }
+  const doomed = new Set<number>();
+  for (let grew = true; grew;) {
+    grew = false;
+    for (const [pid, parent] of parentOf)
+      if ((parent === listener || doomed.has(parent)) && !doomed.has(pid)) {
+        doomed.add(pid);
+        grew = true;
+      }
+  }
+  let killed = 0;
+  for (const pid of doomed) {
+    try {
+      process.kill(pid, "SIGKILL");
+      killed += 1;
+    } catch {
+      // exited in between
+    }
+  }
+  return killed;
+}
+
 function killSessionsUnder(root: string): number {
   const marker = Buffer.from(`\0BBB_OVH_ROOT=${root}\0`);
   let killed = 0;
