@@ -110,7 +110,7 @@ $LOAD_PATH.unshift(File.join(CONFIG.fetch('tabuloTree'), 'lib'))
 LIBRARIES.each { |library| require library }
 require 'tabulo'
 
-Time.zone_default = Time.find_zone!('UTC') # Rails' default config.time_zone
+Time.zone_default = Time.find_zone!(RAILS_TIME_ZONE)
 
 module Rails
   def self.logger

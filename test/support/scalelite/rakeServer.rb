@@ -1,10 +1,11 @@
 # frozen_string_literal: true
 
-# A preloaded rake.rb, as Spring preloads a Rails app: loads rake.rb's libraries once, then runs each call of
-# rakeClient.rb in a fork of itself. Loading them is about 0.5 s of CPU a call, most of what the Scalelite-heavy
-# tests spend (docs/testing.md); a fork is a few milliseconds. The call itself is unchanged: the child takes
-# the client's stdin, stdout, stderr, environment, directory and arguments, then loads rake.rb as `ruby rake.rb`
-# would, so Scalelite's own code still runs in a fresh process per call.
+# A preloaded rake.rb, as Spring preloads a Rails app: loads rake.rb's libraries once (and what Scalelite's files
+# load of them: libraries.rb), then runs each call of rakeClient.rb in a fork of itself. Loading them is about 0.5 s
+# of CPU a call, most of what the Scalelite-heavy tests spend (docs/testing.md); a fork is a few milliseconds. The
+# call itself is unchanged: the child takes the client's stdin, stdout, stderr, environment, directory and
+# arguments, then loads rake.rb as `ruby rake.rb` would, so Scalelite's own code still runs in a fresh process per
+# call.
 #
 #   ruby rakeServer.rb DIR [TABULO_TREE]
 #       listens on DIR/rake.sock, prints "ready"; when its stdin closes (its test process has ended) it ends its
@@ -21,7 +22,9 @@ require 'set'
 require 'socket'
 require_relative 'libraries'
 
-(LIBRARIES + DATABASE_LIBRARIES).each { |library| require library }
+(LIBRARIES + DATABASE_LIBRARIES + PRELOADED_FILES).each { |library| require library }
+PRELOADED_CONSTANTS.each { |name| Object.const_get(name) }
+Time.find_zone!(RAILS_TIME_ZONE)
 if ARGV[1]
   $LOAD_PATH.unshift(File.join(ARGV[1], 'lib'))
   require 'tabulo'
