@@ -68,7 +68,7 @@ put() {
     return 0
   fi
   worker_needs_restart
-  if printf '%s' "$content" | install_content "$path" "$mode" "$owner"; then
+  if install_text "$path" "$mode" "$content" "$owner"; then
     log "installed ${path#"$ROOT"}"
   fi
   [[ "$(stat -c %u:%g "$path")" == "$owner" ]] || chown "$owner" "$path"
@@ -131,7 +131,7 @@ install_post_publish() {
 }
 
 install_scalelite_yml() {
-  if printf '%s\n' "$IN_SCALELITE_YML" | install_content "$CORE_SCRIPTS/scalelite.yml" 0644; then
+  if install_text "$CORE_SCRIPTS/scalelite.yml" 0644 "$IN_SCALELITE_YML"$'\n'; then
     log "installed ${CORE_SCRIPTS#"$ROOT"}/scalelite.yml"
   fi
 }

@@ -122,7 +122,7 @@ install_ruleset() {
   if [[ ! -f "$ROOT$RULESET_FILE" ]] || ! cmp -s "$ROOT$RULESET_FILE" <(printf '%s' "$IN_RULESET"); then
     mkdir -p "$STATE_DIR"
     touch "$PENDING"
-    printf '%s' "$IN_RULESET" | install_content "$ROOT$RULESET_FILE" 0600 || true
+    install_text "$ROOT$RULESET_FILE" 0600 "$IN_RULESET" || true
   fi
 }
 

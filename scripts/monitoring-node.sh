@@ -54,10 +54,10 @@ write_files() {
   mkdir -p "$ROOT$EXPORTER_DIR"
   chown root:prometheus "$ROOT$EXPORTER_DIR"
   chmod 0750 "$ROOT$EXPORTER_DIR"
-  printf '%s\n' "$IN_CA_CERT" | install_content "$ROOT$EXPORTER_DIR/ca.pem" 0644 && changed=0
-  printf '%s\n' "$IN_TLS_CERT" | install_content "$ROOT$EXPORTER_DIR/exporter.pem" 0644 && changed=0
-  printf '%s\n' "$IN_TLS_KEY" | install_content "$ROOT$EXPORTER_DIR/exporter.key" 0640 root:prometheus && changed=0
-  printf '%s\n' "$IN_WEB_CONFIG" | install_content "$ROOT$EXPORTER_DIR/web-config.yml" 0640 root:prometheus && changed=0
+  install_text "$ROOT$EXPORTER_DIR/ca.pem" 0644 "$IN_CA_CERT"$'\n' && changed=0
+  install_text "$ROOT$EXPORTER_DIR/exporter.pem" 0644 "$IN_TLS_CERT"$'\n' && changed=0
+  install_text "$ROOT$EXPORTER_DIR/exporter.key" 0640 "$IN_TLS_KEY"$'\n' root:prometheus && changed=0
+  install_text "$ROOT$EXPORTER_DIR/web-config.yml" 0640 "$IN_WEB_CONFIG"$'\n' root:prometheus && changed=0
   return "$changed"
 }
 
@@ -88,12 +88,12 @@ proxy_bbb_exporter() {
     ! cmp -s "$ROOT$NGINX_SITE" <(printf '%s\n' "$IN_EXPORTER_NGINX"); then
     touch "$NGINX_RELOAD_PENDING"
   fi
-  printf '%s\n' "$IN_HTPASSWD" | install_content "$ROOT$NGINX_HTPASSWD" 0640 root:www-data || true
+  install_text "$ROOT$NGINX_HTPASSWD" 0640 "$IN_HTPASSWD"$'\n' root:www-data || true
   [[ -f "$ROOT$NGINX_SITE" ]] && previous="$(cat "$ROOT$NGINX_SITE" && printf x)"
-  printf '%s\n' "$IN_EXPORTER_NGINX" | install_content "$ROOT$NGINX_SITE" 0644 || true
+  install_text "$ROOT$NGINX_SITE" 0644 "$IN_EXPORTER_NGINX"$'\n' || true
   [[ -f "$NGINX_RELOAD_PENDING" ]] || return 0
   if ! output="$(nginx -t 2>&1)"; then
-    if [[ -n "$previous" ]]; then printf '%s' "${previous%x}" | install_content "$ROOT$NGINX_SITE" 0644 || true; else rm -f "$ROOT$NGINX_SITE"; fi
+    if [[ -n "$previous" ]]; then install_text "$ROOT$NGINX_SITE" 0644 "${previous%x}" || true; else rm -f "$ROOT$NGINX_SITE"; fi
     rm -f "$NGINX_RELOAD_PENDING"
     die "nginx refused the exporter's server block (put back as it was): $(tail -n 3 <<<"$output" | tr '\n' ' ')"
   fi

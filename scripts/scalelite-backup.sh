@@ -63,7 +63,7 @@ check_inputs() {
 write_settings() {
   mkdir -p "$CONF_DIR"
   chmod 0700 "$CONF_DIR"
-  printf '%s' "$IN_RESTIC_PASSWORD" | install_content "$PASSWORD_FILE" 0600 || true
+  install_text "$PASSWORD_FILE" 0600 "$IN_RESTIC_PASSWORD" || true
   {
     printf 'RESTIC_REPOSITORY=%s\n' "$IN_RESTIC_REPOSITORY"
     printf 'AWS_ACCESS_KEY_ID=%s\n' "$IN_AWS_ACCESS_KEY_ID"

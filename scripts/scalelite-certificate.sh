@@ -76,7 +76,7 @@ install_dns_credentials() {
   fi
   mkdir -p "$ROOT$(dirname "$OVH_CREDENTIALS")"
   chmod 0700 "$ROOT$(dirname "$OVH_CREDENTIALS")"
-  printf '%s\n' "$IN_DNS_CREDENTIALS" | install_content "$ROOT$OVH_CREDENTIALS" 0600 || true
+  install_text "$ROOT$OVH_CREDENTIALS" 0600 "$IN_DNS_CREDENTIALS"$'\n' || true
 }
 
 # move_old_credentials: a renewal configuration still naming the old credentials file is pointed at the

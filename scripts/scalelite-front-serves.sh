@@ -50,7 +50,7 @@ main() {
     # No role and Scalelite running: the front as `pulumi up` built it, never switched, so it serves.
     ! systemctl is-active --quiet scalelite.target ||
       die "the stack rebuilds this front (campus.rebuildFront), but it runs Scalelite and no front-role says \`ops failover\` fenced it: it is the front that serves, not a new server; remove campus.rebuildFront (and campus.servingFront: standbyFront unless the standby front serves); nothing was changed"
-    printf '%s\n' "$IN_RECORD" | install_content "$ROLE_FILE" 0644 || true
+    install_text "$ROLE_FILE" 0644 "$IN_RECORD"$'\n' || true
     log "front-role $IN_RECORD recorded ($ROLE_FILE): Scalelite stays stopped here until \`ops failback\` makes this front the standby, then the front"
     return 0
   fi

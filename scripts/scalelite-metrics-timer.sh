@@ -21,7 +21,7 @@ PLAN_FILE="$ROOT/etc/bbb-ovh/plan"
 
 install_exporter() {
   # The exporter reads it at each run: a changed plan needs no restart.
-  printf '%s\n' "$IN_PLAN" | install_content "$PLAN_FILE" 0644 || true
+  install_text "$PLAN_FILE" 0644 "$IN_PLAN"$'\n' || true
   install_metrics_program bbb-ovh-scalelite-metrics "write Scalelite's servers, spool and backup metrics for node_exporter" \
     "$IN_RECORDING_DIR" "$IN_SLEEPING_LIST" "${PLAN_FILE#"$ROOT"}" "$IN_CREDIT_ESTIMATE" <"$SCRIPT_DIR/scalelite-metrics.sh"
   apply_pending_units

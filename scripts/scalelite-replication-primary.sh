@@ -67,9 +67,9 @@ install_tls() {
   mkdir -p "$data/$TLS_DIR"
   chown "$owner" "$data/$TLS_DIR"
   chmod 0700 "$data/$TLS_DIR"
-  printf '%s\n' "$IN_TLS_CERT" | install_content "$data/$TLS_DIR/server.crt" 0644 "$owner" || true
+  install_text "$data/$TLS_DIR/server.crt" 0644 "$IN_TLS_CERT"$'\n' "$owner" || true
   # PostgreSQL refuses a key readable by others ("has group or world access").
-  printf '%s\n' "$IN_TLS_KEY" | install_content "$data/$TLS_DIR/server.key" 0600 "$owner" || true
+  install_text "$data/$TLS_DIR/server.key" 0600 "$IN_TLS_KEY"$'\n' "$owner" || true
 }
 
 # hba_block: the lines of our block, one hostssl replication line and one reject line per standby.

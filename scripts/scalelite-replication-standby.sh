@@ -69,7 +69,7 @@ write_credentials() {
   chmod 0700 "$dir"
   printf '%s:%s:replication:%s:%s\n' "$IN_PRIMARY_ADDRESS" "$IN_PRIMARY_PORT" "$REPLICATION_ROLE" "$IN_REPLICATION_PASSWORD" |
     install_content "$dir/pgpass" 0600 "$owner" || true
-  printf '%s\n' "$IN_CA_CERT" | install_content "$dir/ca.crt" 0644 "$owner" || true
+  install_text "$dir/ca.crt" 0644 "$IN_CA_CERT"$'\n' "$owner" || true
 }
 
 # Our settings in postgresql.auto.conf; returns 0 when they changed.

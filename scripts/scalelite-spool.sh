@@ -133,7 +133,7 @@ install_authorized_keys() {
   grep -q '^from="[^"]*",restrict,command="' <<<"$IN_AUTHORIZED_KEYS" || die "AUTHORIZED_KEYS_B64 holds no restricted key line"
   ensure_dir "$ROOT$TRANSFER_HOME" 0:0 755
   ensure_dir "$ROOT$TRANSFER_HOME/.ssh" 0:0 755
-  if printf '%s\n' "$IN_AUTHORIZED_KEYS" | install_content "$ROOT$TRANSFER_HOME/.ssh/authorized_keys" 0644 0:0; then
+  if install_text "$ROOT$TRANSFER_HOME/.ssh/authorized_keys" 0644 "$IN_AUTHORIZED_KEYS"$'\n' 0:0; then
     log "the spool accepts $(grep -c . <<<"$IN_AUTHORIZED_KEYS") node key(s)"
   fi
 }

@@ -73,19 +73,45 @@ run_step() {
 # (measured: a process costs 2-6 ms on our test machines, and this function ran 2 000 times a suite).
 install_content() {
   local path="$1" mode="$2" owner="${3:-}" tmp
-  [[ "$path" == /* ]] || die "install_content: '$path' is not an absolute path"
-  [[ -d "${path%/*}/" ]] || mkdir -p "${path%/*}/"
-  # mktemp: created 0600, so a secret is never readable by others while it is written.
-  tmp="$(mktemp "$path.XXXXXX")"
+  new_file_beside "$path" tmp
   cat >"$tmp"
   if [[ -f "$path" ]] && cmp -s "$tmp" "$path"; then
     rm -f "$tmp"
     chmod "$mode" "$path"
     return 1
   fi
-  chmod "$mode" "$tmp"
-  [[ -z "$owner" ]] || chown "$owner" "$tmp"
-  mv -f "$tmp" "$path"
+  put_in_place "$tmp" "$path" "$mode" "$owner"
+}
+
+# install_text PATH MODE TEXT [OWNER]: install_content for a text the step holds in a variable (no NUL byte),
+# compared in the shell: an unchanged file costs one process (chmod) and a changed one three (mktemp, chmod,
+# mv), where `printf ... | install_content` starts seven (a subshell, mktemp, cat, cmp, chmod, mv, rm or chmod).
+install_text() {
+  local path="$1" mode="$2" text="$3" owner="${4:-}" tmp
+  if has_content "$path" "$text"; then
+    chmod "$mode" "$path"
+    return 1
+  fi
+  new_file_beside "$path" tmp
+  printf '%s' "$text" >"$tmp"
+  put_in_place "$tmp" "$path" "$mode" "$owner"
+}
+
+# new_file_beside PATH VAR: sets VAR to a new, empty file beside PATH (its directory made when missing),
+# created 0600 by mktemp, so that a secret is never readable by others while it is written.
+new_file_beside() {
+  local made
+  [[ "$1" == /* ]] || die "${FUNCNAME[1]}: '$1' is not an absolute path"
+  [[ -d "${1%/*}/" ]] || mkdir -p "${1%/*}/"
+  made="$(mktemp "$1.XXXXXX")" || die "cannot create a file beside $1"
+  printf -v "$2" '%s' "$made"
+}
+
+# put_in_place TMP PATH MODE [OWNER]: gives TMP its mode (and owner), then renames it over PATH.
+put_in_place() {
+  chmod "$3" "$1"
+  [[ -z "${4:-}" ]] || chown "$4" "$1"
+  mv -f "$1" "$2"
 }
 
 # read_text VAR: all of stdin into VAR, trailing newlines included, without a process (cat in $(...) is

@@ -26,7 +26,7 @@ install_watched() {
     return 0
   fi
   queue_restart "$@"
-  printf '%s' "$content" | install_content "$path" "$mode" || true
+  install_text "$path" "$mode" "$content" || true
 }
 
 # install_unit NAME: writes the unit NAME (stdin) and queues it when it changed.

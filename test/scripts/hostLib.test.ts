@@ -1,10 +1,10 @@
 /**
  * The helpers every host step uses, run by bash itself under a per-test BBB_OVH_ROOT: the shared entry
- * (scripts/lib/common.sh run_step) and the file-writing helpers (common.sh install_content, scripts/lib/units.sh
+ * (scripts/lib/common.sh run_step) and the file-writing helpers (common.sh install_content and install_text, scripts/lib/units.sh
  * install_watched): what they write, what they leave, and when they say something changed.
  */
 import { spawnSync } from "node:child_process";
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -93,6 +93,40 @@ describe("install_content", () => {
     const r = step(`install_content etc/x 0644`, "x\n");
     expect(r.status).toBe(1);
     expect(r.stderr).toContain("test-step: error: install_content: 'etc/x' is not an absolute path");
+  });
+});
+
+describe("install_text", () => {
+  const install = (rel: string, m: string, owner = "") => `install_text "$BBB_OVH_ROOT/${rel}" ${m} "$(cat)" ${owner} && echo changed || echo unchanged`;
+  // "$(cat)" drops trailing newlines: the text is given with a final "x", removed in the shell.
+  const exact = (rel: string, m: string, owner = "") =>
+    `text="$(cat)"; install_text "$BBB_OVH_ROOT/${rel}" ${m} "\${text%x}" ${owner} && echo changed || echo unchanged`;
+
+  it("writes the text exactly, with its mode and owner, then says unchanged and leaves no temporary file", () => {
+    const text = "  [Service]\nExecStart=/bin/sh -c 'echo \\n'  \n\n\n";
+    expect(step(exact("etc/a/b/c.conf", "0640", "1234:2345"), `${text}x`).stdout).toBe("changed\n");
+    expect(readFileSync(at("etc/a/b/c.conf"), "utf8")).toBe(text);
+    expect([mode("etc/a/b/c.conf"), statSync(at("etc/a/b/c.conf")).uid, statSync(at("etc/a/b/c.conf")).gid]).toEqual(["640", 1234, 2345]);
+    chmodSync(at("etc/a/b/c.conf"), 0o666);
+    expect(step(exact("etc/a/b/c.conf", "0640", "1234:2345"), `${text}x`).stdout).toBe("unchanged\n");
+    expect(mode("etc/a/b/c.conf")).toBe("640");
+    expect(readdirSync(at("etc/a/b"))).toEqual(["c.conf"]);
+    expect(step(install("etc/a/b/c.conf", "0600"), "x=2").stdout).toBe("changed\n");
+    expect([readFileSync(at("etc/a/b/c.conf"), "utf8"), mode("etc/a/b/c.conf")]).toEqual(["x=2", "600"]);
+  });
+
+  it("rewrites a file that holds the same text followed by a NUL byte", () => {
+    mkdirSync(at("etc"), { recursive: true });
+    writeFileSync(at("etc/x"), "same\0");
+    expect(step(install("etc/x", "0644"), "same").stdout).toBe("changed\n");
+    expect(readFileSync(at("etc/x"), "utf8")).toBe("same");
+  });
+
+  it("refuses a relative path, naming it, and writes nothing", () => {
+    const r = step(`install_text etc/x 0644 text`);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain("test-step: error: install_text: 'etc/x' is not an absolute path");
+    expect(readdirSync(root)).toEqual([]);
   });
 });
 
