@@ -119,7 +119,7 @@ install_ruleset() {
   # --check parses and validates against the kernel without changing anything.
   nft --check --file "$checked" || { rm -f "$checked"; die "the firewall ruleset does not load (nft --check failed); nothing was changed"; }
   rm -f "$checked"
-  if [[ ! -f "$ROOT$RULESET_FILE" ]] || ! cmp -s "$ROOT$RULESET_FILE" <(printf '%s' "$IN_RULESET"); then
+  if ! has_content "$ROOT$RULESET_FILE" "$IN_RULESET"; then
     mkdir -p "$STATE_DIR"
     touch "$PENDING"
     install_text "$ROOT$RULESET_FILE" 0600 "$IN_RULESET" || true

@@ -84,8 +84,7 @@ proxy_bbb_exporter() {
   local previous="" output
   mkdir -p "$STATE_DIR"
   [[ "$1" == true ]] && touch "$NGINX_RELOAD_PENDING"
-  if ! cmp -s "$ROOT$NGINX_HTPASSWD" <(printf '%s\n' "$IN_HTPASSWD") ||
-    ! cmp -s "$ROOT$NGINX_SITE" <(printf '%s\n' "$IN_EXPORTER_NGINX"); then
+  if ! has_content "$ROOT$NGINX_HTPASSWD" "$IN_HTPASSWD"$'\n' || ! has_content "$ROOT$NGINX_SITE" "$IN_EXPORTER_NGINX"$'\n'; then
     touch "$NGINX_RELOAD_PENDING"
   fi
   install_text "$ROOT$NGINX_HTPASSWD" 0640 "$IN_HTPASSWD"$'\n' root:www-data || true

@@ -63,12 +63,12 @@ conninfo() {
 
 # write_credentials DIR OWNER: the passfile (hostname:port:database:username:password) and the CA.
 write_credentials() {
-  local dir="$1" owner="$2"
+  local dir="$1" owner="$2" pgpass
   mkdir -p "$dir"
   chown "$owner" "$dir"
   chmod 0700 "$dir"
-  printf '%s:%s:replication:%s:%s\n' "$IN_PRIMARY_ADDRESS" "$IN_PRIMARY_PORT" "$REPLICATION_ROLE" "$IN_REPLICATION_PASSWORD" |
-    install_content "$dir/pgpass" 0600 "$owner" || true
+  printf -v pgpass '%s:%s:replication:%s:%s\n' "$IN_PRIMARY_ADDRESS" "$IN_PRIMARY_PORT" "$REPLICATION_ROLE" "$IN_REPLICATION_PASSWORD"
+  install_text "$dir/pgpass" 0600 "$pgpass" "$owner" || true
   install_text "$dir/ca.crt" 0644 "$IN_CA_CERT"$'\n' "$owner" || true
 }
 
