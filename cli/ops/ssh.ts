@@ -62,6 +62,11 @@ interface Session {
 }
 
 const MAX_CHANNELS = 8;
+/** Refused channels asked again on the same connection before the command goes on a new one (5.5 s in all). */
+const CHANNEL_RETRIES = 10;
+
+/** ssh2's error when the server refuses to open a channel (RFC 4254 5.1, SSH_MSG_CHANNEL_OPEN_FAILURE). */
+const isChannelRefusal = (error: unknown): boolean => error instanceof Error && /Channel open failure/.test(error.message);
 
 /** The connections of the ops run that `runRemote` is called from (withSshSessions), by host, user and keys. */
 const runSessions = new AsyncLocalStorage<Map<string, Promise<Session>>>();
@@ -160,14 +165,24 @@ export async function runRemote(target: SshTarget, command: string, timeoutMs: n
     s.running++;
     let opened = false;
     try {
-      // noTrim: the leading spaces of a first line are columns in tables such as `bin/rake status`.
-      const exec = s.ssh.execCommand(command, { stdin, noTrim: true, onChannel: () => (opened = true) });
-      const result = await within(Promise.race([exec, s.lost]), timeoutMs, () => {
-        forget(session); // its command may still run: the connection goes with it once no other command needs it
-        return new OpsError("timeout", label, `the remote command did not finish within ${timeoutMs} ms (--command-timeout)`);
-      });
-      if (result.code === null) throw new OpsError("command", label, "the connection closed before the command finished");
-      return { stdout: result.stdout, stderr: result.stderr, code: result.code };
+      for (let refusals = 0; ; refusals++) {
+        try {
+          // noTrim: the leading spaces of a first line are columns in tables such as `bin/rake status`.
+          const exec = s.ssh.execCommand(command, { stdin, noTrim: true, onChannel: () => (opened = true) });
+          const result = await within(Promise.race([exec, s.lost]), timeoutMs, () => {
+            forget(session); // its command may still run: the connection goes with it once no other command needs it
+            return new OpsError("timeout", label, `the remote command did not finish within ${timeoutMs} ms (--command-timeout)`);
+          });
+          if (result.code === null) throw new OpsError("command", label, "the connection closed before the command finished");
+          return { stdout: result.stdout, stderr: result.stderr, code: result.code };
+        } catch (error) {
+          // sshd refused the channel: it counts a session against MaxSessions until it has cleaned it up, a moment
+          // after its command ended, and a command past its deadline keeps its session there. The connection is
+          // sound: the command waits a little, keeping its place, and asks again on it.
+          if (opened || refusals >= CHANNEL_RETRIES || !isChannelRefusal(error)) throw error;
+          await new Promise((resolve) => setTimeout(resolve, 100 * (refusals + 1)));
+        }
+      }
     } catch (error) {
       forget(session);
       // A connection kept from an earlier command may have ended since: a command that never got a channel

@@ -20,13 +20,13 @@ afterAll(async () => {
   await host?.stop();
 });
 
-/** How many lines of the host's sshd log hold `text`. */
-const logged = (text: string) =>
-  host
+/** How many lines of a host's sshd log (this file's host by default) hold `text`. */
+const logged = (text: string, on: TestHost = host) =>
+  on
     .sshdLog()
     .split("\n")
     .filter((line) => line.includes(text)).length;
-const accepted = () => logged("Accepted publickey");
+const accepted = (on: TestHost = host) => logged("Accepted publickey", on);
 
 /** The connections the host accepted while `work` ran. */
 async function connectionsDuring(work: () => Promise<unknown>): Promise<number> {
@@ -111,6 +111,25 @@ describe("SSH connections of an ops run", () => {
       }),
     );
     expect(n).toBe(1);
+  });
+
+  it("a channel sshd refuses (MaxSessions reached) is asked for again on the same connection", async () => {
+    // sshd counts a session until it has cleaned it up, a moment after its command ended: a host whose
+    // MaxSessions is below the commands ops runs at once on a connection refuses the rest for a while.
+    const narrow = await startTestHost({ maxSessions: 2 });
+    try {
+      const to = { ...target, host: narrow.host, port: narrow.port, privateKey: narrow.privateKey, hostKey: narrow.hostPublicKey };
+      const words = ["a", "b", "c", "d", "e"];
+      const before = accepted(narrow);
+      let outputs: string[] = [];
+      await withSshSessions(async () => {
+        outputs = await Promise.all(words.map((w) => runRemote(to, `sleep 0.2; echo ${w}`, 60_000).then((r) => r.stdout.trim())));
+      });
+      expect(outputs).toEqual(words);
+      expect(accepted(narrow) - before).toBe(1);
+    } finally {
+      await narrow.stop();
+    }
   });
 
   it("the run's connections are closed when it ends", async () => {

@@ -61,6 +61,8 @@ export interface TestHostOptions {
    * (from=, restrict, command=) are checked by this real sshd. None by default.
    */
   extraAuthorizedKeys?: string[];
+  /** sshd's MaxSessions (sshd_config(5); default 10): how many sessions one connection may hold at once. */
+  maxSessions?: number;
 }
 
 export interface TestHost {
@@ -167,6 +169,7 @@ export async function startTestHost(options: TestHostOptions = {}): Promise<Test
         "PasswordAuthentication no",
         "KbdInteractiveAuthentication no",
         "Subsystem sftp internal-sftp",
+        ...(options.maxSessions === undefined ? [] : [`MaxSessions ${options.maxSessions}`]),
         `SetEnv ${setEnv.join(" ")}`,
         "",
       ].join("\n"),
