@@ -1,12 +1,19 @@
 import { configDefaults, defineConfig } from "vitest/config";
 import { BaseSequencer, type TestSpecification } from "vitest/node";
+import shared from "./test/support/sharedProcess.json" with { type: "json" };
 
 /**
- * Pure logic, tested without mocks (the design card's rule for test/unit/): no Pulumi runtime, no test hosts, no
- * process-wide state, so one process can run them all (a file may still run a program to check an output).
- * test/unit/sharedProcess.test.ts holds every file there to that rule.
+ * The files that share one process per worker instead of one each (isolate: false below); what one of them changes
+ * for the whole process, every file after it sees, so test/unit/sharedProcess.test.ts holds each to its project's rule.
+ * - unit: pure logic (no Pulumi runtime, no test hosts or daemons, no process-wide state). Each file in a fresh
+ *   process spent more CPU starting node and importing than testing (test/unit alone: 21 s of CPU isolated, 11 s
+ *   shared; docs/testing.md).
+ * - program: files that evaluate the Pulumi program under the mock runtime (each evaluation sets its mocks and whole
+ *   configuration afresh) or run the compiled CLIs, and start no host, daemon or server. Loading Pulumi's SDK and
+ *   the program was most of what such a file cost: these 18 took 131 s of CPU in a process each and 93 s sharing
+ *   (docs/testing.md). They pass in one process, and shuffled.
  */
-const UNIT = ["test/unit/**/*.test.ts"];
+const { unit: UNIT, program: PROGRAM } = shared;
 
 /**
  * Files that run one checker over the code (tsc, eslint, prettier, shellcheck): no hosts, no waits, only CPU.
@@ -29,7 +36,8 @@ export default defineConfig({
   test: {
     // The CLI tests run the compiled dist/ as `npm run plan|ops` does: build it once, before any file.
     globalSetup: ["test/support/buildDist.ts"],
-    // Pulumi's runtime and the sshd hosts are process-wide state: one process per test file (but for the unit project below).
+    // Pulumi's runtime and the sshd hosts are process-wide state: one process per test file (but for the unit and
+    // program projects below, test/support/sharedProcess.json).
     pool: "forks",
     // Files wait on sshd hosts, child processes and real daemons as well as on the CPU. Measured on a 2-core
     // machine, clean clones (docs/testing.md): with two at once the CPU was busy 78 % of the run (913-938 s);
@@ -47,13 +55,9 @@ export default defineConfig({
     reporters: ["default", "./test/support/loadReporter.ts"],
     sequence: { sequencer: CheckersSecond },
     projects: [
-      {
-        extends: true,
-        // One process for all of them: each file in a fresh process spent more CPU starting node and importing
-        // than testing (test/unit alone: 21 s of CPU isolated, 11 s shared; docs/testing.md).
-        test: { name: "unit", include: UNIT, isolate: false },
-      },
-      { extends: true, test: { name: "main", include: ["test/**/*.test.ts"], exclude: [...configDefaults.exclude, ...UNIT] } },
+      { extends: true, test: { name: "unit", include: UNIT, isolate: false } },
+      { extends: true, test: { name: "program", include: PROGRAM, isolate: false } },
+      { extends: true, test: { name: "main", include: ["test/**/*.test.ts"], exclude: [...configDefaults.exclude, ...UNIT, ...PROGRAM] } },
     ],
   },
 });
