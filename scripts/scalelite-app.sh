@@ -32,7 +32,6 @@ REQUIRED_ENV=(URL_HOST SECRET_KEY_BASE LOADBALANCER_SECRET DATABASE_URL REDIS_UR
 # The step that creates RECORDING_DIR (1000:2000, 0775) on the front.
 RECORDING_DIR_STEP=scalelite-spool.sh
 # Written by ops failover / failback and the replication standby step (cli/ops/failover.ts).
-ROLE_FILE=/var/lib/bbb-ovh/front-role
 # HSTS for the HTTPS server of Scalelite's nginx image: its scalelite-ssl template includes
 # /etc/bigbluebutton/nginx/*.nginx inside the `listen 443` server block, and no location there sets its
 # own add_header, so this one applies to every answer. Two years, as Mozilla's guideline that template
@@ -185,12 +184,12 @@ ensure_database() {
 # follow_front_role: START as ops failover / failback left this front, when they did.
 follow_front_role() {
   local role
-  role="$(head -n 1 "$ROOT$ROLE_FILE" 2>/dev/null || true)"
+  role="$(front_role)"
   if [[ "$role" == primary && "$START" == false ]]; then
-    warn "this front serves since \`ops failover\` ($ROLE_FILE: primary): Scalelite keeps running although the stack has it as the standby; run \`ops failback\`, or, for a failover that lasts, set campus.servingFront: standbyFront in the stack"
+    warn "this front serves since \`ops failover\` (${FRONT_ROLE_FILE#"$ROOT"}: primary): Scalelite keeps running although the stack has it as the standby; run \`ops failback\`, or, for a failover that lasts, set campus.servingFront: standbyFront in the stack"
     START=true
   elif [[ ("$role" == fenced || "$role" == standby) && "$START" == true ]]; then
-    warn "\`ops failover\` left this front $role ($ROLE_FILE): Scalelite stays stopped, or two fronts would accept meetings; \`ops failback\` makes it serve again"
+    warn "\`ops failover\` left this front $role (${FRONT_ROLE_FILE#"$ROOT"}): Scalelite stays stopped, or two fronts would accept meetings; \`ops failback\` makes it serve again"
     START=false
   fi
 }

@@ -36,8 +36,8 @@ RECEIVED_SUBDIRS=(incoming .checking)
 # vanishing mid-backup would only make restic warn (exit 3).
 RSYNC_IN_FLIGHT='incoming/*/.*.??????'
 # With a standby front both fronts have the timer, and only the one that serves backs up (docs/backups.md,
-# "With a standby front"): the role the replication steps and `ops failover` / `ops failback` write here.
-FRONT_ROLE_FILE="$STATE_DIR/front-role"
+# "With a standby front"): front_role (lib/common.sh), as the replication steps and `ops failover` / `ops failback`
+# write it.
 
 usage() {
   echo "usage: bbb-ovh-backup run [--allow-empty] | list [--json] | status | check | restore [SNAPSHOT] [--force]"
@@ -230,9 +230,8 @@ backup_run() {
 # The front-role of a front that does not serve (standby, fenced), or nothing: absent, it is the front `pulumi up`
 # made and never switched; primary, it serves.
 not_serving_role() {
-  local role=""
-  [[ -f "$FRONT_ROLE_FILE" ]] && { IFS= read -r role <"$FRONT_ROLE_FILE" || true; }
-  role="${role%%[[:space:]]*}"
+  local role
+  role="$(front_role)"
   case "$role" in
     standby | fenced) printf '%s\n' "$role" ;;
   esac

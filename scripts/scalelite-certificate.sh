@@ -30,7 +30,6 @@ NGINX_PAUSED=/run/bbb-ovh-scalelite-nginx-paused
 RENEW_BEFORE_SECONDS=$((30 * 86400))
 # Written by ops failover / failback (cli/ops/failover.ts): fenced or standby means the front's name points
 # at the other front, where HTTP-01 is answered.
-ROLE_FILE=/var/lib/bbb-ovh/front-role
 
 ensure_certbot() {
   if [[ "$IN_CHALLENGE" == dns-01 ]]; then
@@ -132,9 +131,9 @@ request_certificate() {
     fi
   fi
   # fenced by ops failover, or made the standby by ops failback: the name points at the other front.
-  role="$(head -n 1 "$ROOT$ROLE_FILE" 2>/dev/null || true)"
+  role="$(front_role)"
   if [[ "$wanted" == standalone && ("$role" == fenced || "$role" == standby) ]]; then
-    warn "the front's name points at the other front since \`ops failover\` ($ROLE_FILE: $role): HTTP-01 cannot succeed here, so no certificate is requested${problem:+ (the one on disk $problem)}; \`ops failback\` requests it once the name is back"
+    warn "the front's name points at the other front since \`ops failover\` (${FRONT_ROLE_FILE#"$ROOT"}: $role): HTTP-01 cannot succeed here, so no certificate is requested${problem:+ (the one on disk $problem)}; \`ops failback\` requests it once the name is back"
     SKIPPED=true
     return 0
   fi

@@ -19,8 +19,6 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 REQUIRED_INPUTS=(SERVES)
 OPTIONAL_INPUTS=(RECORD)
 
-ROLE_FILE="$STATE_DIR/front-role"
-
 check_inputs() {
   [[ "$IN_SERVES" == true || "$IN_SERVES" == false ]] || die "SERVES must be true or false, got '$IN_SERVES'"
   [[ -z "${IN_RECORD:-}" || ("$IN_RECORD" == fenced && "$IN_SERVES" == false) ]] ||
@@ -31,27 +29,27 @@ check_inputs() {
 check_role() {
   local role="$1"
   if [[ "$IN_SERVES" == true && "$role" != primary ]]; then
-    die "the stack says this standby front serves (campus.servingFront: standbyFront), but it does not ($ROLE_FILE: ${role:-none}): run \`ops failover\` first, or set campus.servingFront back to front; nothing was changed"
+    die "the stack says this standby front serves (campus.servingFront: standbyFront), but it does not ($FRONT_ROLE_FILE: ${role:-none}): run \`ops failover\` first, or set campus.servingFront back to front; nothing was changed"
   fi
   if [[ "$IN_SERVES" == false && "$role" == primary && -n "${IN_RECORD:-}" ]]; then
-    die "the stack rebuilds this front while the standby front serves (campus.rebuildFront), but this front serves too ($ROLE_FILE: primary: it came back with its old disk, never fenced): run \`ops failover <stack> --yes\` again, which fences it, then \`pulumi up\`; nothing was changed"
+    die "the stack rebuilds this front while the standby front serves (campus.rebuildFront), but this front serves too ($FRONT_ROLE_FILE: primary: it came back with its old disk, never fenced): run \`ops failover <stack> --yes\` again, which fences it, then \`pulumi up\`; nothing was changed"
   fi
   if [[ "$IN_SERVES" == false && "$role" == primary ]]; then
-    die "this standby front still serves ($ROLE_FILE: primary), but the stack says the front does (campus.servingFront: front): run \`ops failback\` first, or set campus.servingFront: standbyFront again; nothing was changed"
+    die "this standby front still serves ($FRONT_ROLE_FILE: primary), but the stack says the front does (campus.servingFront: front): run \`ops failback\` first, or set campus.servingFront: standbyFront again; nothing was changed"
   fi
 }
 
 main() {
   local role
   check_inputs
-  role="$(head -n 1 "$ROLE_FILE" 2>/dev/null || true)"
+  role="$(front_role)"
   check_role "$role"
   if [[ -n "${IN_RECORD:-}" && -z "$role" ]]; then
     # No role and Scalelite running: the front as `pulumi up` built it, never switched, so it serves.
     ! systemctl is-active --quiet scalelite.target ||
       die "the stack rebuilds this front (campus.rebuildFront), but it runs Scalelite and no front-role says \`ops failover\` fenced it: it is the front that serves, not a new server; remove campus.rebuildFront (and campus.servingFront: standbyFront unless the standby front serves); nothing was changed"
-    install_text "$ROLE_FILE" 0644 "$IN_RECORD"$'\n' || true
-    log "front-role $IN_RECORD recorded ($ROLE_FILE): Scalelite stays stopped here until \`ops failback\` makes this front the standby, then the front"
+    install_text "$FRONT_ROLE_FILE" 0644 "$IN_RECORD"$'\n' || true
+    log "front-role $IN_RECORD recorded ($FRONT_ROLE_FILE): Scalelite stays stopped here until \`ops failback\` makes this front the standby, then the front"
     return 0
   fi
   log "front-role ${role:-none}: the stack's campus.servingFront agrees"

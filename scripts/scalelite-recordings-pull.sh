@@ -99,6 +99,7 @@ write_status() {
 front_role() {
   local role=""
   [[ -f "$ROLE_FILE" ]] && { IFS= read -r role <"$ROLE_FILE" || true; }
+  role="${role%%[[:space:]]*}"
   printf '%s\n' "${role:-primary}"
 }
 

@@ -22,7 +22,6 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 REQUIRED_INPUTS=(DATA_DIR STANDBY_ADDRESSES REPLICATION_PASSWORD TLS_CERT_B64 TLS_KEY_B64)
 OPTIONAL_INPUTS=(WAL_KEEP)
 
-ROLE_FILE="$STATE_DIR/front-role"
 REPLICATION_ROLE=bbb_ovh_replication
 SLOT=bbb_ovh_standby
 TLS_DIR=bbb-ovh-tls
@@ -50,9 +49,9 @@ check_inputs() {
 
 check_role() {
   local role
-  role="$(cat "$ROLE_FILE" 2>/dev/null || echo primary)"
-  [[ "$role" == primary ]] ||
-    die "this front is the $role since \`ops failover\` ($ROLE_FILE): its database is not Scalelite's any more; run \`ops failback\` to make it serve again, or, while the standby front serves, set campus.servingFront: standbyFront in the stack, which holds this front's steps"
+  role="$(front_role)"
+  [[ "${role:=primary}" == primary ]] ||
+    die "this front is the $role since \`ops failover\` ($FRONT_ROLE_FILE): its database is not Scalelite's any more; run \`ops failback\` to make it serve again, or, while the standby front serves, set campus.servingFront: standbyFront in the stack, which holds this front's steps"
 }
 
 wait_for_postgres() {

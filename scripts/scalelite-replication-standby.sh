@@ -30,7 +30,6 @@ REQUIRED_INPUTS=(DATA_DIR POSTGRES_IMAGE PRIMARY_ADDRESS REPLICATION_PASSWORD CA
 OPTIONAL_INPUTS=(PRIMARY_PORT IMAGE_PINS)
 SCRIPT_DIR="$(dirname "${BASH_SOURCE[0]}")"
 
-ROLE_FILE="$STATE_DIR/front-role"
 REPLICATION_ROLE=bbb_ovh_replication
 SLOT=bbb_ovh_standby
 REPLICA_DIR=bbb-ovh-replica
@@ -51,9 +50,9 @@ check_inputs() {
 
 check_role() {
   local role
-  role="$(cat "$ROLE_FILE" 2>/dev/null || echo standby)"
-  [[ "$role" == standby ]] ||
-    die "this front is the $role since \`ops failover\` ($ROLE_FILE): a base backup would replace Scalelite's live database; set campus.servingFront: standbyFront in the stack, which holds this step (docs/front.md, \"A failover that lasts\")"
+  role="$(front_role)"
+  [[ "${role:=standby}" == standby ]] ||
+    die "this front is the $role since \`ops failover\` ($FRONT_ROLE_FILE): a base backup would replace Scalelite's live database; set campus.servingFront: standbyFront in the stack, which holds this step (docs/front.md, \"A failover that lasts\")"
 }
 
 conninfo() {
@@ -139,7 +138,7 @@ main() {
   write_credentials "$data/$REPLICA_DIR" "$owner"
   write_standby_settings "$data" "$owner" && changed=1
   mkdir -p "$STATE_DIR"
-  printf 'standby\n' >"$ROLE_FILE"
+  install_text "$FRONT_ROLE_FILE" 0644 $'standby\n' || true
   if ((changed)); then
     systemctl restart scalelite-postgres.service
   fi

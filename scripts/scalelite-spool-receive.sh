@@ -43,7 +43,8 @@ refuse() {
 # reports it overdue).
 check_role() {
   local role=""
-  [[ -f "$ROLE_FILE" ]] && role="$(<"$ROLE_FILE")"
+  [[ -f "$ROLE_FILE" ]] && { IFS= read -r role <"$ROLE_FILE" || true; }
+  role="${role%%[[:space:]]*}"
   [[ "$role" != fenced && "$role" != standby ]] || refuse "this front is the $role one: it takes no recording (point the node at the serving front: ops failover does)"
 }
 

@@ -45,8 +45,9 @@ metric() {
 
 # replication_metrics NOW: the samples; a front `ops failover` promoted has no replication to watch.
 replication_metrics() {
-  local now="$1" row recovery status bytes replayed caught_up
-  if [[ "$(cat "$ROLE_FILE" 2>/dev/null || echo standby)" == primary ]]; then
+  local now="$1" row recovery status bytes replayed caught_up role=""
+  [[ -f "$ROLE_FILE" ]] && { IFS= read -r role <"$ROLE_FILE" || true; }
+  if [[ "${role%%[[:space:]]*}" == primary ]]; then
     metric bbb_ovh_standby_promoted 1 "1 when ops failover made this front the primary: nothing replicates here."
     return 0
   fi

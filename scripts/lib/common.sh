@@ -11,6 +11,11 @@ ROOT="${BBB_OVH_ROOT:-}"
 STATE_DIR="$ROOT/var/lib/bbb-ovh"
 # shellcheck disable=SC2034
 LOG_DIR="$ROOT/var/log/bbb-ovh"
+# What a front is in a pair (campus.standbyFront), as `ops failover` / `ops failback` and the standby steps
+# write it: one word on one line, primary (it serves), standby or fenced; absent on a front that never switched.
+# The programs installed alone, without this file (scalelite-metrics, scalelite-recordings-pull,
+# scalelite-spool-receive, standby-replication-metrics), read it as front_role does: the first line's first word.
+FRONT_ROLE_FILE="$STATE_DIR/front-role"
 STEP_NAME="${0##*/}"
 STEP_NAME="${STEP_NAME%.sh}"
 
@@ -25,6 +30,13 @@ warn() {
 die() {
   printf '%s: error: %s\n' "$STEP_NAME" "$*" >&2
   exit 1
+}
+
+# front_role: prints the front's role (FRONT_ROLE_FILE's first word), nothing when there is none.
+front_role() {
+  local role=""
+  [[ -f "$FRONT_ROLE_FILE" ]] && { IFS= read -r role <"$FRONT_ROLE_FILE" || true; }
+  printf '%s' "${role%%[[:space:]]*}"
 }
 
 # read_inputs: reads KEY=VALUE lines from stdin into variables named IN_<KEY>.

@@ -1,6 +1,6 @@
 /**
  * The helpers every host step uses, run by bash itself under a per-test BBB_OVH_ROOT: the shared entry
- * (scripts/lib/common.sh run_step) and the file-writing helpers (common.sh install_content and install_text, scripts/lib/units.sh
+ * (scripts/lib/common.sh run_step), the reading of a front's role (front_role) and the file-writing helpers (common.sh install_content and install_text, scripts/lib/units.sh
  * install_watched): what they write, what they leave, and when they say something changed.
  */
 import { spawnSync } from "node:child_process";
@@ -127,6 +127,38 @@ describe("install_text", () => {
     expect(r.status).toBe(1);
     expect(r.stderr).toContain("test-step: error: install_text: 'etc/x' is not an absolute path");
     expect(readdirSync(root)).toEqual([]);
+  });
+});
+
+describe("front_role, the one reading of a front's role (ops failover / failback and the standby steps write it)", () => {
+  const role = (text?: string) => {
+    if (text !== undefined) {
+      mkdirSync(at("var/lib/bbb-ovh"), { recursive: true });
+      writeFileSync(at("var/lib/bbb-ovh/front-role"), text);
+    }
+    return step(`printf '[%s]' "$(front_role)"`).stdout;
+  };
+
+  it("is the first line's first word, and nothing for a front that never switched", () => {
+    expect(role()).toBe("[]");
+    expect(role("")).toBe("[]");
+    expect(role("standby\n")).toBe("[standby]");
+    expect(role("fenced")).toBe("[fenced]");
+    expect(role("primary  since 2026-12-06\nstandby\n")).toBe("[primary]");
+  });
+
+  it("is read nowhere else but in the programs installed alone, which read it the same way", () => {
+    const scripts = path.resolve(LIB, "..");
+    const readers = readdirSync(scripts)
+      .filter((f) => f.endsWith(".sh"))
+      .filter((f) => /^[^#]*var\/lib\/bbb-ovh\/front-role/m.test(readFileSync(path.join(scripts, f), "utf8")));
+    expect(readers.sort()).toEqual(["scalelite-metrics.sh", "scalelite-recordings-pull.sh", "scalelite-spool-receive.sh", "standby-replication-metrics.sh"]);
+    for (const f of readers) {
+      const text = readFileSync(path.join(scripts, f), "utf8");
+      expect(text, f).not.toMatch(/source .*lib\/common\.sh/);
+      expect(text, f).toMatch(/IFS= read -r role <"\$\w+" \|\| true; \}/);
+      expect(text, f).toMatch(/\$\{role%%\[\[:space:\]\]\*\}/);
+    }
   });
 });
 
