@@ -83,6 +83,13 @@ export interface OpsTestNode {
   apiUrl: string;
 }
 
+/** The OVH API peer's address, CA and credentials, as an `ops` process reads them. */
+export interface OpsApiPeer {
+  caFile: string;
+  url: string;
+  state: { appKey: string; appSecret: string; consumerKey: string };
+}
+
 /**
  * The environment an `ops` process runs with against the test hosts: the front's key in a fresh HOME,
  * the stack's outputs for the fake pulumi (test/ops/fakes), and the OVH API peer's credentials.
@@ -91,24 +98,26 @@ export function opsProcessEnv(
   fakes: string,
   front: { fqdn: string; hostPublicKey: string; privateKey: string },
   nodes: OpsTestNode[],
-  peer: { caFile: string; url: string; state: { appKey: string; appSecret: string; consumerKey: string } },
+  peer: OpsApiPeer,
 ): Record<string, string> {
   const home = scratch();
   writeFileSync(path.join(home, "key"), front.privateKey, { mode: 0o600 });
-  const outputs = path.join(home, "outputs.json");
-  writeFileSync(
-    outputs,
-    JSON.stringify({
-      frontFqdn: front.fqdn,
-      frontHostKey: front.hostPublicKey,
-      nodes: nodes.map((n) => ({ name: n.name, fqdn: n.fqdn, ipv4: n.ip, apiUrl: n.apiUrl })),
-      nodeSecrets: Object.fromEntries(nodes.map((n) => [n.fqdn, n.secret])),
-    }),
-  );
+  return opsEnv(fakes, home, peer, {
+    frontFqdn: front.fqdn,
+    frontHostKey: front.hostPublicKey,
+    nodes: nodes.map((n) => ({ name: n.name, fqdn: n.fqdn, ipv4: n.ip, apiUrl: n.apiUrl })),
+    nodeSecrets: Object.fromEntries(nodes.map((n) => [n.fqdn, n.secret])),
+  });
+}
+
+/** An `ops` process's environment in HOME: the fakes first on PATH, `outputs` as the fake pulumi's stack outputs, the peer's credentials. */
+export function opsEnv(fakes: string, home: string, peer: OpsApiPeer, outputs: object): Record<string, string> {
+  const outputsFile = path.join(home, "outputs.json");
+  writeFileSync(outputsFile, JSON.stringify(outputs));
   return {
     PATH: `${fakes}:/usr/bin:/bin`,
     HOME: home,
-    FAKE_PULUMI_OUTPUTS: outputs,
+    FAKE_PULUMI_OUTPUTS: outputsFile,
     FAKE_PULUMI_LOG: path.join(home, "pulumi.log"),
     NODE_EXTRA_CA_CERTS: peer.caFile,
     OVH_API_URL: peer.url,

@@ -37,7 +37,7 @@ import { startOvhApiPeer, type OvhApiPeer } from "../support/ovhApiPeer";
 import { attachScalelite, scaleliteTrees, type Scalelite } from "../support/scalelite/harness";
 import { freePort, runStep, shellOn } from "../support/sshd";
 import { upstreamTree } from "../support/upstream";
-import { scratch, secretFile } from "../ops/cli";
+import { opsEnv, scratch, secretFile } from "../ops/cli";
 import { LOCKED_POSTGRES, pgReady, PgFronts, until, type PgFront, type TlsFiles } from "./pgFronts";
 import { copySshConfig, installRecordingsCopy, keyPair, onHost, pullOn, SPOOL_AUTHORIZED_KEYS } from "./recordingsCopySetup";
 import { OPS_CLI } from "../support/distCli";
@@ -303,32 +303,16 @@ beforeAll(async () => {
   doc.config["bbb-ovh:campus"].standbyFront = { name: "lb-standby", fqdn: "visio-standby.isen-ouest.fr", kind: "publicCloud", region: "SBG5", flavor: "c2-30" };
   stackFile = path.join(scratch(), "Pulumi.drill.yaml");
   writeFileSync(stackFile, stringify(doc));
-  const home = scratch();
-  const outputs = path.join(home, "outputs.json");
-  writeFileSync(
-    outputs,
-    JSON.stringify({
-      frontFqdn: FQDN,
-      frontIpv4: "127.0.0.1",
-      frontIpv6: "2001:db8::1",
-      frontHostKey: primary.host.hostPublicKey,
-      standbyIpv4: "127.0.0.2",
-      standbyHostKey: standby.host.hostPublicKey,
-      nodes: NODES.map((n, i) => ({ name: n.name, fqdn: n.fqdn, apiUrl: nodeHttp[i].apiUrl })),
-      nodeSecrets: Object.fromEntries(NODES.map((n) => [n.fqdn, n.secret])),
-    }),
-  );
-  env = {
-    PATH: `${FAKES}:/usr/bin:/bin`,
-    HOME: home,
-    FAKE_PULUMI_OUTPUTS: outputs,
-    FAKE_PULUMI_LOG: path.join(home, "pulumi.log"),
-    NODE_EXTRA_CA_CERTS: peer.caFile,
-    OVH_API_URL: peer.url,
-    OVH_APPLICATION_KEY: peer.state.appKey,
-    OVH_APPLICATION_SECRET: peer.state.appSecret,
-    OVH_CONSUMER_KEY: peer.state.consumerKey,
-  };
+  env = opsEnv(FAKES, scratch(), peer, {
+    frontFqdn: FQDN,
+    frontIpv4: "127.0.0.1",
+    frontIpv6: "2001:db8::1",
+    frontHostKey: primary.host.hostPublicKey,
+    standbyIpv4: "127.0.0.2",
+    standbyHostKey: standby.host.hostPublicKey,
+    nodes: NODES.map((n, i) => ({ name: n.name, fqdn: n.fqdn, apiUrl: nodeHttp[i].apiUrl })),
+    nodeSecrets: Object.fromEntries(NODES.map((n) => [n.fqdn, n.secret])),
+  });
 }, 240_000);
 
 afterAll(async () => {

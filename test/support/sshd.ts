@@ -416,36 +416,32 @@ export function cutConnections(host: TestHost): number {
         grew = true;
       }
   }
+  return killAll(doomed);
+}
+
+function killSessionsUnder(root: string): number {
+  const marker = Buffer.from(`\0BBB_OVH_ROOT=${root}\0`);
+  const doomed: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      if (Buffer.concat([Buffer.from([0]), readFileSync(`/proc/${entry}/environ`)]).includes(marker)) doomed.push(Number(entry));
+    } catch {
+      // gone already, or a kernel thread
+    }
+  }
+  return killAll(doomed);
+}
+
+/** SIGKILLs each process; returns how many were still there to kill. */
+function killAll(pids: Iterable<number>): number {
   let killed = 0;
-  for (const pid of doomed) {
+  for (const pid of pids) {
     try {
       process.kill(pid, "SIGKILL");
       killed += 1;
     } catch {
       // exited in between
-    }
-  }
-  return killed;
-}
-
-function killSessionsUnder(root: string): number {
-  const marker = Buffer.from(`\0BBB_OVH_ROOT=${root}\0`);
-  let killed = 0;
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
-    let environ: Buffer;
-    try {
-      environ = Buffer.concat([Buffer.from([0]), readFileSync(`/proc/${entry}/environ`)]);
-    } catch {
-      continue; // gone already, or a kernel thread
-    }
-    if (environ.includes(marker)) {
-      try {
-        process.kill(Number(entry), "SIGKILL");
-        killed += 1;
-      } catch {
-        // exited in between
-      }
     }
   }
   return killed;
