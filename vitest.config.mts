@@ -51,7 +51,7 @@ export default defineConfig({
     testTimeout: 180_000,
     hookTimeout: 180_000,
     // A timeout says how loaded the machine was (per test, and in one line at the end for hooks too).
-    setupFiles: ["test/support/timeoutLoad.ts"],
+    setupFiles: ["test/support/fileTmp.ts", "test/support/timeoutLoad.ts"],
     reporters: ["default", "./test/support/loadReporter.ts"],
     sequence: { sequencer: CheckersSecond },
     projects: [

@@ -1,0 +1,25 @@
+/**
+ * Vitest setup file: each test file gets a directory of its own as TMPDIR, removed once the file's tests and
+ * hooks have run. os.tmpdir() reads TMPDIR at every call, and the programs the tests start (the CLIs, the steps'
+ * mktemp, the daemons) inherit it, so a run leaves nothing behind in /tmp: before, each run left about a thousand
+ * directories there (the ops tests' homes with their keys, plans, peers' certificates) that no test removed.
+ * Mode 1777 as /tmp's: the daemons that run as their own users (PostgreSQL, PHP as www-data, nginx) reach what
+ * the tests give them, and make their own files, as they did in /tmp. BBB_OVH_KEEP_TEST_HOSTS keeps it.
+ */
+import { chmodSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll } from "vitest";
+
+// The system's directory, kept across the files that share a process (test/support/sharedProcess.json).
+const base = (process.env.BBB_OVH_SYSTEM_TMPDIR ??= tmpdir());
+const dir = mkdtempSync(path.join(base, "bbb-ovh-test-"));
+chmodSync(dir, 0o1777);
+process.env.TMPDIR = dir;
+
+// Registered first, so it runs after the file's own afterAll hooks (vitest runs after-hooks as a stack).
+afterAll(() => {
+  if (process.env.TMPDIR === dir) process.env.TMPDIR = base;
+  if (process.env.BBB_OVH_KEEP_TEST_HOSTS) return;
+  rmSync(dir, { recursive: true, force: true, maxRetries: 5 });
+});
