@@ -31,11 +31,14 @@ install_source() {
     return 0
   fi
   local work top file
-  work="$(mktemp -d)"
+  # Not in /tmp, and in one place emptied first: a refused download stops the step (die, which no RETURN
+  # trap sees) and stays there until the next run replaces it.
+  work="$STATE_DIR/exporter-download"
+  rm -rf "$work"
+  mkdir -p "$work/tree"
   # shellcheck disable=SC2064 # expand now: the trap must remove this run's directory
   trap "rm -rf '$work'" RETURN
   curl -fsSL --retry 3 -o "$work/source.tar.gz" "$IN_EXPORTER_URL" || die "cannot download the exporter from $IN_EXPORTER_URL"
-  mkdir "$work/tree"
   tar -xzf "$work/source.tar.gz" -C "$work/tree" || die "the download from $IN_EXPORTER_URL is not a gzip tarball"
   top="$(find "$work/tree" -mindepth 1 -maxdepth 1 -type d | head -n 1)"
   [[ -n "$top" ]] || die "the tarball from $IN_EXPORTER_URL has no top directory"

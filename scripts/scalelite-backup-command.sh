@@ -132,10 +132,20 @@ newest_snapshot() {
     END { if (id != "") print id, count }' <<<"$listing"
 }
 
+# scratch_file: prints the name of a new 0600 file in the backup's 0700 directory. Not in /tmp: restic's output
+# names recording files, and a run killed midway leaves its files behind (backup_run removes them a day later).
+scratch_file() {
+  backup_dir && mktemp "$DUMP_DIR/restic.XXXXXX"
+}
+
+# backup_dir: the 0700 directory of the dump and of restic's output.
+backup_dir() {
+  mkdir -p "$DUMP_DIR" && chmod 0700 "$DUMP_DIR"
+}
+
 dump_database() {
   local status=0
-  mkdir -p "$DUMP_DIR"
-  chmod 0700 "$DUMP_DIR"
+  backup_dir
   (umask 077 && docker exec "$DB_CONTAINER" pg_dump -U "$DB_USER" --format=custom "$DB_NAME" >"$DUMP_FILE.tmp") || status=$?
   if ((status != 0)); then
     rm -f "$DUMP_FILE.tmp"
@@ -157,7 +167,7 @@ fail() {
 restic_or_fail() {
   local what="$1" unreadable="$2" errors status=0
   shift 2
-  errors="$(mktemp)"
+  errors="$(scratch_file)"
   "$@" 2>"$errors" || status=$?
   if ((status == 3)) && [[ -n "$unreadable" ]]; then
     { grep -o '"item":"[^"]*"' "$errors" || true; } | cut -d'"' -f4 | sort -u >"$unreadable"
@@ -196,13 +206,14 @@ backup_run() {
   fi
   # Locks of a backup killed midway are stale (its process is gone): release them, never live ones.
   restic unlock >/dev/null 2>&1 || true
+  find "$DUMP_DIR" -maxdepth 1 -name 'restic.??????' -mmin +1440 -delete 2>/dev/null || true
   dump_database
   paths=("${DUMP_FILE#"$ROOT"/}")
   for sub in "${RECORDING_SUBDIRS[@]}" "${RECEIVED_SUBDIRS[@]}"; do
     [[ -d "$ROOT$RECORDING_DIR/$sub" ]] && paths+=("${RECORDING_DIR#/}/$sub")
   done
   # Paths relative to the root: a snapshot restores to the same places on any host.
-  summary="$(mktemp)"
+  summary="$(scratch_file)"
   # Written by restic_or_fail on exit 3 only (in the dump's 0700 directory: it names recording files).
   unreadable="$DUMP_DIR/unreadable"
   rm -f "$unreadable"
@@ -240,7 +251,7 @@ not_serving_role() {
 backup_list() {
   load_all_settings
   local errors status=0
-  errors="$(mktemp)"
+  errors="$(scratch_file)"
   if [[ "${1:-}" == --json ]]; then
     restic snapshots --tag "$SNAPSHOT_TAG" --json 2>"$errors" || status=$?
   else

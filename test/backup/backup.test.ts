@@ -6,7 +6,7 @@
  */
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 import path from "node:path";
 import { parse, stringify } from "yaml";
@@ -205,12 +205,24 @@ describe.skipIf(!ready)("backups of the Scalelite front (restic + S3 + PostgreSQ
       await running;
       expect(status(h).state).toBe("running");
 
+      // restic's output went to the backup's 0700 directory, not /tmp: the killed run left its files there.
+      const backupDir = path.join(h.root, "var/lib/bbb-ovh/backup");
+      const leftovers = () => readdirSync(backupDir).filter((f) => /^restic\.\w{6}$/.test(f));
+      const killedRuns = leftovers();
+      expect(killedRuns.length).toBeGreaterThan(0);
+
       const next = await sh(h, "bbb-ovh-backup run");
       expect(next.code, next.stderr).toBe(0);
       expect(status(h)).toMatchObject({ state: "ok" });
       const check = await sh(h, "bbb-ovh-backup check");
       expect(check.code, check.stdout + check.stderr).toBe(0);
       expect(check.stdout).toMatch(/no errors were found/);
+      // A run leaves none of its own, and removes those of a killed run once they are a day old.
+      expect(leftovers()).toEqual(killedRuns);
+      const dayAndMinuteAgo = new Date(Date.now() - 1441 * 60_000);
+      for (const f of killedRuns) utimesSync(path.join(backupDir, f), dayAndMinuteAgo, dayAndMinuteAgo);
+      expect((await sh(h, "bbb-ovh-backup run")).code).toBe(0);
+      expect(leftovers()).toEqual([]);
     });
   });
 

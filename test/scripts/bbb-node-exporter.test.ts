@@ -5,7 +5,7 @@
  */
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { appendFileSync, mkdirSync, mkdtempSync, readFileSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -100,6 +100,13 @@ describe.skipIf(!tree)("bbb-node-exporter", () => {
     expect(r.stderr).toContain("does not match the pinned sha256 of its files; not installed");
     expect(spawnSync("find", [path.join(h.root, "opt/bigbluebutton-exporter"), "-type", "f"]).stdout.toString()).toBe("");
     expect(calls(h).filter((c) => c.startsWith("systemctl restart"))).toEqual([]);
+    // The refused download waits in the step's state directory (not /tmp) until the next run replaces it.
+    const download = path.join(h.root, "var/lib/bbb-ovh/exporter-download");
+    expect(existsSync(path.join(download, "source.tar.gz"))).toBe(true);
+    serveTarball(h);
+    const next = await runStep(h, "bbbExporter", inputs(h));
+    expect(next.code, output(next)).toBe(0);
+    expect(existsSync(download)).toBe(false);
   });
 
   it("refuses a node without BigBlueButton, and inputs that name no commit, before changing anything", async () => {
