@@ -1,8 +1,9 @@
 /**
  * Vitest setup file: each test file gets a directory of its own as TMPDIR, removed once the file's tests and
- * hooks have run. os.tmpdir() reads TMPDIR at every call, and the programs the tests start (the CLIs, the steps'
- * mktemp, the daemons) inherit it, so a run leaves nothing behind in /tmp: before, each run left about a thousand
- * directories there (the ops tests' homes with their keys, plans, peers' certificates) that no test removed.
+ * hooks have run. os.tmpdir() reads TMPDIR at every call, and the programs the tests start themselves (the CLIs,
+ * the daemons) inherit it. Before, a clean run left 542 entries in /tmp that no test removed, 503 of them the ops
+ * tests' homes with their keys; now only what the steps make in /tmp themselves would stay (they run in sshd's
+ * sessions, without this TMPDIR, as on a host), and they keep theirs elsewhere.
  * Mode 1777 as /tmp's: the daemons that run as their own users (PostgreSQL, PHP as www-data, nginx) reach what
  * the tests give them, and make their own files, as they did in /tmp. BBB_OVH_KEEP_TEST_HOSTS keeps it.
  */
