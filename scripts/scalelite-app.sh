@@ -31,7 +31,6 @@ IMPORTER=scalelite-recording-importer
 REQUIRED_ENV=(URL_HOST SECRET_KEY_BASE LOADBALANCER_SECRET DATABASE_URL REDIS_URL)
 # The step that creates RECORDING_DIR (1000:2000, 0775) on the front.
 RECORDING_DIR_STEP=scalelite-spool.sh
-# Written by ops failover / failback and the replication standby step (cli/ops/failover.ts).
 # HSTS for the HTTPS server of Scalelite's nginx image: its scalelite-ssl template includes
 # /etc/bigbluebutton/nginx/*.nginx inside the `listen 443` server block, and no location there sets its
 # own add_header, so this one applies to every answer. Two years, as Mozilla's guideline that template

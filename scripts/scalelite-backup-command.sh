@@ -35,9 +35,6 @@ RECEIVED_SUBDIRS=(incoming .checking)
 # renames it once whole (receiver.c, get_tmpname); the node keeps the recording until then, and the file
 # vanishing mid-backup would only make restic warn (exit 3).
 RSYNC_IN_FLIGHT='incoming/*/.*.??????'
-# With a standby front both fronts have the timer, and only the one that serves backs up (docs/backups.md,
-# "With a standby front"): front_role (lib/common.sh), as the replication steps and `ops failover` / `ops failback`
-# write it.
 
 usage() {
   echo "usage: bbb-ovh-backup run [--allow-empty] | list [--json] | status | check | restore [SNAPSHOT] [--force]"
@@ -239,7 +236,8 @@ backup_run() {
 }
 
 # The front-role of a front that does not serve (standby, fenced), or nothing: absent, it is the front `pulumi up`
-# made and never switched; primary, it serves.
+# made and never switched; primary, it serves. With a standby front both fronts have the timer, and only the one
+# that serves backs up (docs/backups.md, "With a standby front").
 not_serving_role() {
   local role
   role="$(front_role)"

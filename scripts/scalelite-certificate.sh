@@ -28,8 +28,6 @@ NGINX_PAUSED=/run/bbb-ovh-scalelite-nginx-paused
 # certificates" docs); a certificate closer to its end than this is replaced now. openssl comes with
 # certbot (its dependency ca-certificates depends on openssl).
 RENEW_BEFORE_SECONDS=$((30 * 86400))
-# Written by ops failover / failback (cli/ops/failover.ts): fenced or standby means the front's name points
-# at the other front, where HTTP-01 is answered.
 
 ensure_certbot() {
   if [[ "$IN_CHALLENGE" == dns-01 ]]; then
