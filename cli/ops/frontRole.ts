@@ -15,8 +15,11 @@ const readRole = (ssh: SshTarget) => asRoot(ssh, `f="${FRONT_ROLE_FILE}"; [ ! -e
 export async function readFrontRole(ssh: SshTarget, timeoutMs: number): Promise<string> {
   const read = await runRemote(ssh, readRole(ssh), timeoutMs);
   if (read.code !== 0) throw new OpsError("command", ssh.host, `cannot read its front-role: ${read.stderr.trim() || `exit ${read.code}`}`);
-  return read.stdout.trim();
+  return roleOf(read.stdout);
 }
+
+/** A front-role file's role: what precedes its first white space, as the host steps read it (front_role in scripts/lib/common.sh). */
+export const roleOf = (text: string): string => /^\S*/.exec(text)![0];
 
 /** The front of a pair that does not serve now: it keeps a copy of the pool's state for the day it does. */
 export interface OtherFront {

@@ -14,7 +14,8 @@ LOG_DIR="$ROOT/var/log/bbb-ovh"
 # What a front is in a pair (campus.standbyFront), as `ops failover` / `ops failback` and the standby steps
 # write it: one word on one line, primary (it serves), standby or fenced; absent on a front that never switched.
 # The programs installed alone, without this file (scalelite-metrics, scalelite-recordings-pull,
-# scalelite-spool-receive, standby-replication-metrics), read it as front_role does: the first line's first word.
+# scalelite-spool-receive, standby-replication-metrics), and ops (cli/ops/frontRole.ts roleOf) read it as
+# front_role does: what precedes the first white space.
 FRONT_ROLE_FILE="$STATE_DIR/front-role"
 STEP_NAME="${0##*/}"
 STEP_NAME="${STEP_NAME%.sh}"
@@ -32,7 +33,7 @@ die() {
   exit 1
 }
 
-# front_role: prints the front's role (FRONT_ROLE_FILE's first word), nothing when there is none.
+# front_role: prints the front's role (what precedes FRONT_ROLE_FILE's first white space), nothing when there is none.
 front_role() {
   local role=""
   [[ -f "$FRONT_ROLE_FILE" ]] && { IFS= read -r role <"$FRONT_ROLE_FILE" || true; }

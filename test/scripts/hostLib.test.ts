@@ -139,12 +139,13 @@ describe("front_role, the one reading of a front's role (ops failover / failback
     return step(`printf '[%s]' "$(front_role)"`).stdout;
   };
 
-  it("is the first line's first word, and nothing for a front that never switched", () => {
+  it("is what precedes the first white space, and nothing for a front that never switched", () => {
     expect(role()).toBe("[]");
     expect(role("")).toBe("[]");
     expect(role("standby\n")).toBe("[standby]");
     expect(role("fenced")).toBe("[fenced]");
     expect(role("primary  since 2026-12-06\nstandby\n")).toBe("[primary]");
+    expect(role(" primary\n")).toBe("[]");
   });
 
   it("is read nowhere else but in the programs installed alone, which read it the same way", () => {

@@ -7,7 +7,7 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:f
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { notServing } from "../../cli/ops/frontRole";
+import { notServing, roleOf } from "../../cli/ops/frontRole";
 
 const dir = mkdtempSync(path.join(tmpdir(), "bbb-ovh-not-serving-"));
 const bin = path.join(dir, "bin");
@@ -53,5 +53,18 @@ describe.each(["root", "ubuntu"])("notServing as %s", (username) => {
     expect(r.code).not.toBe(0);
     expect(r.stdout).toBe("");
     expect(r.stderr).toMatch(/Is a directory/);
+  });
+});
+
+describe("roleOf, what ops reads of a front-role file", () => {
+  it("is what precedes the first white space, as the host steps' front_role reads it", () => {
+    expect(["", "\n", "standby\n", "fenced", "primary  since 2026-12-06\nstandby\n", " primary\n"].map(roleOf)).toEqual([
+      "",
+      "",
+      "standby",
+      "fenced",
+      "primary",
+      "",
+    ]);
   });
 });
