@@ -114,7 +114,8 @@ ensure_nft() {
 
 install_ruleset() {
   local checked
-  checked="$(mktemp)"
+  mkdir -p "$STATE_DIR"
+  checked="$(mktemp "$STATE_DIR/firewall-check.XXXXXX")"
   printf '%s' "$IN_RULESET" >"$checked"
   # --check parses and validates against the kernel without changing anything.
   nft --check --file "$checked" || { rm -f "$checked"; die "the firewall ruleset does not load (nft --check failed); nothing was changed"; }

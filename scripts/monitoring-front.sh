@@ -36,17 +36,20 @@ PROMETHEUS_DATA=/var/lib/prometheus/metrics2
 # install_content does, only once CHECK, run on the candidate file, accepts it; returns 0 when PATH
 # changed, 1 when it was up to date; stops the step when CHECK refuses it (the running file stays).
 staged_check() {
-  local path="$1" mode="$2" owner="$3" content="$4" candidate output status=0
+  local path="$ROOT$1" mode="$2" owner="$3" text="$4"$'\n' candidate output
   shift 4
-  candidate="$(mktemp)"
-  printf '%s\n' "$content" >"$candidate"
+  new_file_beside "$path" candidate
+  printf '%s' "$text" >"$candidate"
   if ! output="$("$@" "$candidate" 2>&1)"; then
     rm -f "$candidate"
     die "$(basename "$path") was refused by $1: $(tail -n 3 <<<"$output" | tr '\n' ' ')"
   fi
-  install_content "$ROOT$path" "$mode" "$owner" <"$candidate" || status=$?
-  rm -f "$candidate"
-  return "$status"
+  if has_content "$path" "$text"; then
+    rm -f "$candidate"
+    chmod "$mode" "$path"
+    return 1
+  fi
+  put_in_place "$candidate" "$path" "$mode" "$owner"
 }
 
 # alertmanager_reads_password_files: smtp_auth_password_file came with Alertmanager 0.25 (its CHANGELOG,

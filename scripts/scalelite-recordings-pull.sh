@@ -163,7 +163,7 @@ pending_since() {
 # fails when it cannot be read.
 held_since() {
   local tmp out value
-  tmp="$(mktemp)"
+  tmp="$(mktemp "$STATUS.held-since.XXXXXX")"
   if ! out="$(rsync --timeout=600 --rsh="ssh -F $SSH_CONFIG" "$SOURCE:held-since" "$tmp" 2>&1)"; then
     rm -f -- "$tmp"
     [[ "$out" == *"No such file or directory"* ]] && return 0

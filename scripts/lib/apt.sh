@@ -14,7 +14,7 @@ APT_SOURCES_FETCHED=false
 apt_get() {
   local deadline=$((SECONDS + APT_LOCK_TIMEOUT)) status errors
   mkdir -p "$STATE_DIR"
-  errors="$(mktemp)"
+  errors="$(mktemp "$STATE_DIR/apt-errors.XXXXXX")"
   while true; do
     status=0
     flock -E 75 -w "$APT_LOCK_TIMEOUT" "$STATE_DIR/apt.lock" \

@@ -163,6 +163,16 @@ describe("front_role, the one reading of a front's role (ops failover / failback
   });
 });
 
+describe("where the steps keep their temporary files", () => {
+  it("never in /tmp: each names a place of its own (a step cut midway leaves them there, and some hold secrets)", () => {
+    const scripts = path.resolve(LIB, "..");
+    const shell = [...readdirSync(scripts).filter((f) => f.endsWith(".sh")), ...readdirSync(LIB).map((f) => `lib/${f}`)].filter((f) => f.endsWith(".sh"));
+    expect(shell).toContain("lib/apt.sh");
+    const bare = shell.filter((f) => /\bmktemp(?: -[a-z]+)*\)/.test(readFileSync(path.join(scripts, f), "utf8")));
+    expect(bare).toEqual([]);
+  });
+});
+
 describe("install_watched", () => {
   const watched = (rel: string) => `install_watched "$BBB_OVH_ROOT/${rel}" 0644 a.service b.timer`;
 
