@@ -38,18 +38,15 @@ PROMETHEUS_DATA=/var/lib/prometheus/metrics2
 staged_check() {
   local path="$ROOT$1" mode="$2" owner="$3" text="$4"$'\n' candidate output
   shift 4
+  # Checked beside PATH (0600), not in /tmp: Alertmanager's candidate can hold the SMTP password.
   new_file_beside "$path" candidate
   printf '%s' "$text" >"$candidate"
   if ! output="$("$@" "$candidate" 2>&1)"; then
     rm -f "$candidate"
     die "$(basename "$path") was refused by $1: $(tail -n 3 <<<"$output" | tr '\n' ' ')"
   fi
-  if has_content "$path" "$text"; then
-    rm -f "$candidate"
-    chmod "$mode" "$path"
-    return 1
-  fi
-  put_in_place "$candidate" "$path" "$mode" "$owner"
+  rm -f "$candidate"
+  install_text "$path" "$mode" "$text" "$owner"
 }
 
 # alertmanager_reads_password_files: smtp_auth_password_file came with Alertmanager 0.25 (its CHANGELOG,
