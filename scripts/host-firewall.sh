@@ -121,7 +121,6 @@ install_ruleset() {
   nft --check --file "$checked" || { rm -f "$checked"; die "the firewall ruleset does not load (nft --check failed); nothing was changed"; }
   rm -f "$checked"
   if ! has_content "$ROOT$RULESET_FILE" "$IN_RULESET"; then
-    mkdir -p "$STATE_DIR"
     touch "$PENDING"
     install_text "$ROOT$RULESET_FILE" 0600 "$IN_RULESET" || true
   fi

@@ -33,7 +33,7 @@ BLACKBOX_YML=/etc/prometheus/blackbox.yml
 PROMETHEUS_DATA=/var/lib/prometheus/metrics2
 
 # staged_check PATH MODE OWNER CONTENT CHECK...: writes CONTENT (and a final newline) to PATH, as
-# install_content does, only once CHECK, run on the candidate file, accepts it; returns 0 when PATH
+# install_text does, only once CHECK, run on the candidate file, accepts it; returns 0 when PATH
 # changed, 1 when it was up to date; stops the step when CHECK refuses it (the running file stays).
 staged_check() {
   local path="$ROOT$1" mode="$2" owner="$3" text="$4"$'\n' candidate output

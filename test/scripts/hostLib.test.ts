@@ -1,6 +1,7 @@
 /**
  * The helpers every host step uses, run by bash itself under a per-test BBB_OVH_ROOT: the shared entry
- * (scripts/lib/common.sh run_step), the reading of a front's role (front_role) and the file-writing helpers (common.sh install_content and install_text, scripts/lib/units.sh
+ * (scripts/lib/common.sh run_step), the reading of a front's role (front_role), where the steps keep their
+ * temporary files, and the file-writing helpers (common.sh install_content and install_text, scripts/lib/units.sh
  * install_watched): what they write, what they leave, and when they say something changed.
  */
 import { spawnSync } from "node:child_process";
